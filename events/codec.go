@@ -1,0 +1,32 @@
+package events
+
+// Codec turns events into bytes and back. Implementations are safe for
+// concurrent use.
+type Codec interface {
+	// Name names the codec ("msgpack", "json"); transports carry it in the
+	// message metadata so that a reader knows how to decode.
+	Name() string
+	// Append appends the encoding of e to dst and returns the result.
+	Append(dst []byte, e Envelope) ([]byte, error)
+	// Decode decodes one event. Errors are *DecodeError and wrap
+	// ErrMalformed, or ErrUnknownType for a type the registry does not know.
+	Decode(src []byte) (Envelope, error)
+}
+
+// checkEncodable reports what keeps e from being encoded.
+func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) {
+	if e.Data == nil {
+		return nil, invalid(codec+" encode", e, "no data")
+	}
+	info := reg.lookup(e.Data.EventType())
+	if info == nil {
+		return nil, invalid(codec+" encode", e, "type %q is not registered", e.Data.EventType())
+	}
+	if e.At.IsZero() {
+		return nil, invalid(codec+" encode", e, "no event time")
+	}
+	if y := e.At.Year(); y < 1678 || y > 2261 {
+		return nil, invalid(codec+" encode", e, "event time %s is out of range", e.At)
+	}
+	return info, nil
+}

@@ -1,0 +1,55 @@
+package events_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// domainExample is the example event of DOMAIN.md's wire format section.
+const domainExample = `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
+	`"version":1,"type":"issue.opened","at":"2026-03-02T09:15:00Z",` +
+	`"data":{"customer":{"keys":["phone:+358401234567","email:anna@example.com"]},` +
+	`"channel":"phone","topic":"billing/invoice-error",` +
+	`"contact":"0193a4c2-7a9e-7000-8000-0000000000c1"},` +
+	`"meta":{"correlation_id":"c-1"}}`
+
+func TestJSONCodecReadsAndWritesTheDomainExample(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	e, err := c.Decode([]byte(domainExample))
+	require.NoError(t, err)
+
+	assert.Equal(t, uuid.MustParse("0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f"), e.ID)
+	assert.Equal(t, uuid.MustParse("0193a4c2-7a9e-7000-8000-000000000001"), e.Issue)
+	assert.Equal(t, uint64(1), e.Version)
+	assert.Equal(t, events.TypeOpened, e.Type())
+	assert.Equal(t, time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC), e.At)
+	assert.Equal(t, events.Meta{"correlation_id": "c-1"}, e.Meta)
+	assert.Equal(t, &events.Opened{
+		Customer: events.Customer{Keys: []string{"phone:+358401234567", "email:anna@example.com"}},
+		Channel:  "phone",
+		Topic:    "billing/invoice-error",
+		Contact:  uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c1"),
+	}, e.Data)
+
+	out, err := c.Append(nil, e)
+	require.NoError(t, err)
+	assert.Equal(t, domainExample, string(out))
+}
+
+func TestMsgpackRoundTripOfTheDomainExample(t *testing.T) {
+	e, err := events.NewJSONCodec(nil).Decode([]byte(domainExample))
+	require.NoError(t, err)
+	c := events.NewMsgpackCodec(nil)
+	b, err := c.Append(nil, e)
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, e, got)
+	t.Logf("msgpack %d bytes, json %d bytes", len(b), len(domainExample))
+}

@@ -1,0 +1,157 @@
+package events
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Customer identifies who raised an issue: a stable customer id, identity
+// keys ("phone:+358401234567", "email:anna@example.com", "account:A-1001",
+// or any "kind:value"), or both.
+type Customer struct {
+	ID   string   `json:"id,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+}
+
+// Extra holds the data fields of an event that its Go type does not know.
+// They are kept as decoded and written back unchanged, so that a newer
+// writer's fields survive an older reader.
+type Extra map[string]any
+
+// Opened is issue.opened: the first contact about a problem arrived.
+type Opened struct {
+	Customer Customer  `json:"customer"`
+	Channel  string    `json:"channel"`
+	Topic    string    `json:"topic"`
+	Contact  uuid.UUID `json:"contact"`
+	Extra    Extra     `json:"-"`
+}
+
+// Routed is issue.routed: a contact was routed to a queue and an agent.
+// Routing the same contact again is a transfer.
+type Routed struct {
+	Contact uuid.UUID `json:"contact"`
+	Queue   string    `json:"queue"`
+	Agent   string    `json:"agent,omitempty"`
+	Skills  []string  `json:"skills,omitempty"`
+	// Wait is how long the customer waited in the queue (wait_ms).
+	Wait  time.Duration
+	Extra Extra `json:"-"`
+}
+
+// Consulted is issue.consulted: during a contact the agent consulted an
+// expert or a supervisor.
+type Consulted struct {
+	Contact uuid.UUID `json:"contact"`
+	Agent   string    `json:"agent"`
+	Expert  string    `json:"expert"`
+	// Duration is how long the consultation took (duration_ms).
+	Duration time.Duration
+	Extra    Extra `json:"-"`
+}
+
+// Resolved is issue.resolved: the issue was resolved on a contact, by an
+// agent or by a bot.
+type Resolved struct {
+	Contact uuid.UUID `json:"contact"`
+	Agent   string    `json:"agent,omitempty"`
+	Bot     bool      `json:"bot,omitempty"`
+	Code    string    `json:"code,omitempty"`
+	// Handle is the handle time of the resolving contact (handle_ms).
+	Handle time.Duration
+	Extra  Extra `json:"-"`
+}
+
+// Reopened is issue.reopened: the customer came back about a resolved issue.
+type Reopened struct {
+	Contact uuid.UUID `json:"contact"`
+	Channel string    `json:"channel"`
+	Reason  string    `json:"reason,omitempty"`
+	Extra   Extra     `json:"-"`
+}
+
+// Contacted is issue.contacted: a further inbound contact on an issue that
+// is still open (a follow-up).
+type Contacted struct {
+	Contact uuid.UUID `json:"contact"`
+	Channel string    `json:"channel"`
+	Extra   Extra     `json:"-"`
+}
+
+// Abandoned is issue.abandoned: a contact was abandoned in the queue before
+// anyone answered it. It counts for abandonment, never as a contact for FCR.
+type Abandoned struct {
+	Contact uuid.UUID `json:"contact"`
+	// Wait is how long the customer waited before giving up (wait_ms).
+	Wait  time.Duration
+	Extra Extra `json:"-"`
+}
+
+// Survey names a satisfaction survey and so the scale of its scores.
+type Survey string
+
+// The surveys and their scales.
+const (
+	SurveyCSAT Survey = "csat" // 1–5
+	SurveyNPS  Survey = "nps"  // 0–10
+	SurveyCES  Survey = "ces"  // 1–7
+)
+
+// Scale returns the lowest and highest score of the survey, and false for
+// a survey that is not one of csat, nps and ces.
+func (s Survey) Scale() (lo, hi int, ok bool) {
+	switch s {
+	case SurveyCSAT:
+		return 1, 5, true
+	case SurveyNPS:
+		return 0, 10, true
+	case SurveyCES:
+		return 1, 7, true
+	}
+	return 0, 0, false
+}
+
+// Rated is issue.rated: a survey answer. Contact is uuid.Nil when the answer
+// is about the issue rather than one contact.
+type Rated struct {
+	Survey  Survey    `json:"survey"`
+	Score   int       `json:"score"`
+	Contact uuid.UUID `json:"contact,omitzero"`
+	Extra   Extra     `json:"-"`
+}
+
+// Classified is issue.classified: the issue's topic was set or changed
+// after the contact, with optional secondary topics.
+type Classified struct {
+	Topic  string   `json:"topic"`
+	Topics []string `json:"topics,omitempty"`
+	Extra  Extra    `json:"-"`
+}
+
+// EventType implements Data.
+func (*Opened) EventType() Type { return TypeOpened }
+
+// EventType implements Data.
+func (*Routed) EventType() Type { return TypeRouted }
+
+// EventType implements Data.
+func (*Consulted) EventType() Type { return TypeConsulted }
+
+// EventType implements Data.
+func (*Resolved) EventType() Type { return TypeResolved }
+
+// EventType implements Data.
+func (*Reopened) EventType() Type { return TypeReopened }
+
+// EventType implements Data.
+func (*Contacted) EventType() Type { return TypeContacted }
+
+// EventType implements Data.
+func (*Abandoned) EventType() Type { return TypeAbandoned }
+
+// EventType implements Data.
+func (*Rated) EventType() Type { return TypeRated }
+
+// EventType implements Data.
+func (*Classified) EventType() Type { return TypeClassified }

@@ -1,0 +1,206 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The built-in event types marshal to exactly the data objects of the JSON
+// wire format: durations as integer milliseconds (wait_ms, handle_ms…),
+// unknown fields kept in Extra and written back after the known ones.
+
+func marshalData(v any, x Extra, known []string) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	keys := extraKeys(x, known)
+	if len(keys) == 0 {
+		return b, nil
+	}
+	b = b[:len(b)-1] // reopen the object
+	for _, k := range keys {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(x[k])
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, kb...), ':'), vb...)
+	}
+	return append(b, '}'), nil
+}
+
+func unmarshalData(b []byte, v any, x *Extra, known []string) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	for k, raw := range all {
+		if isKnown(known, k) {
+			continue
+		}
+		var a any
+		d := json.NewDecoder(bytes.NewReader(raw))
+		if err := d.Decode(&a); err != nil {
+			return err
+		}
+		if *x == nil {
+			*x = make(Extra)
+		}
+		(*x)[k] = a
+	}
+	return nil
+}
+
+func msDuration(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+type (
+	openedJSON     Opened
+	reopenedJSON   Reopened
+	contactedJSON  Contacted
+	ratedJSON      Rated
+	classifiedJSON Classified
+	routedJSON     struct {
+		Contact uuid.UUID `json:"contact"`
+		Queue   string    `json:"queue"`
+		Agent   string    `json:"agent,omitempty"`
+		Skills  []string  `json:"skills,omitempty"`
+		WaitMS  int64     `json:"wait_ms,omitempty"`
+	}
+	consultedJSON struct {
+		Contact    uuid.UUID `json:"contact"`
+		Agent      string    `json:"agent"`
+		Expert     string    `json:"expert"`
+		DurationMS int64     `json:"duration_ms,omitempty"`
+	}
+	resolvedJSON struct {
+		Contact  uuid.UUID `json:"contact"`
+		Agent    string    `json:"agent,omitempty"`
+		Bot      bool      `json:"bot,omitempty"`
+		Code     string    `json:"code,omitempty"`
+		HandleMS int64     `json:"handle_ms,omitempty"`
+	}
+	abandonedJSON struct {
+		Contact uuid.UUID `json:"contact"`
+		WaitMS  int64     `json:"wait_ms,omitempty"`
+	}
+)
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Opened) MarshalJSON() ([]byte, error) {
+	return marshalData((*openedJSON)(d), d.Extra, openedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Opened) UnmarshalJSON(b []byte) error {
+	return unmarshalData(b, (*openedJSON)(d), &d.Extra, openedFields)
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Routed) MarshalJSON() ([]byte, error) {
+	return marshalData(routedJSON{d.Contact, d.Queue, d.Agent, d.Skills, ms(d.Wait)}, d.Extra, routedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Routed) UnmarshalJSON(b []byte) error {
+	var j routedJSON
+	if err := unmarshalData(b, &j, &d.Extra, routedFields); err != nil {
+		return err
+	}
+	d.Contact, d.Queue, d.Agent, d.Skills, d.Wait = j.Contact, j.Queue, j.Agent, j.Skills, msDuration(j.WaitMS)
+	return nil
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Consulted) MarshalJSON() ([]byte, error) {
+	return marshalData(consultedJSON{d.Contact, d.Agent, d.Expert, ms(d.Duration)}, d.Extra, consultedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Consulted) UnmarshalJSON(b []byte) error {
+	var j consultedJSON
+	if err := unmarshalData(b, &j, &d.Extra, consultedFields); err != nil {
+		return err
+	}
+	d.Contact, d.Agent, d.Expert, d.Duration = j.Contact, j.Agent, j.Expert, msDuration(j.DurationMS)
+	return nil
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Resolved) MarshalJSON() ([]byte, error) {
+	return marshalData(resolvedJSON{d.Contact, d.Agent, d.Bot, d.Code, ms(d.Handle)}, d.Extra, resolvedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Resolved) UnmarshalJSON(b []byte) error {
+	var j resolvedJSON
+	if err := unmarshalData(b, &j, &d.Extra, resolvedFields); err != nil {
+		return err
+	}
+	d.Contact, d.Agent, d.Bot, d.Code, d.Handle = j.Contact, j.Agent, j.Bot, j.Code, msDuration(j.HandleMS)
+	return nil
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Reopened) MarshalJSON() ([]byte, error) {
+	return marshalData((*reopenedJSON)(d), d.Extra, reopenedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Reopened) UnmarshalJSON(b []byte) error {
+	return unmarshalData(b, (*reopenedJSON)(d), &d.Extra, reopenedFields)
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Contacted) MarshalJSON() ([]byte, error) {
+	return marshalData((*contactedJSON)(d), d.Extra, contactedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Contacted) UnmarshalJSON(b []byte) error {
+	return unmarshalData(b, (*contactedJSON)(d), &d.Extra, contactedFields)
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Abandoned) MarshalJSON() ([]byte, error) {
+	return marshalData(abandonedJSON{d.Contact, ms(d.Wait)}, d.Extra, abandonedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Abandoned) UnmarshalJSON(b []byte) error {
+	var j abandonedJSON
+	if err := unmarshalData(b, &j, &d.Extra, abandonedFields); err != nil {
+		return err
+	}
+	d.Contact, d.Wait = j.Contact, msDuration(j.WaitMS)
+	return nil
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Rated) MarshalJSON() ([]byte, error) {
+	return marshalData((*ratedJSON)(d), d.Extra, ratedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Rated) UnmarshalJSON(b []byte) error {
+	return unmarshalData(b, (*ratedJSON)(d), &d.Extra, ratedFields)
+}
+
+// MarshalJSON writes the data object of the wire format.
+func (d *Classified) MarshalJSON() ([]byte, error) {
+	return marshalData((*classifiedJSON)(d), d.Extra, classifiedFields)
+}
+
+// UnmarshalJSON reads the data object of the wire format.
+func (d *Classified) UnmarshalJSON(b []byte) error {
+	return unmarshalData(b, (*classifiedJSON)(d), &d.Extra, classifiedFields)
+}

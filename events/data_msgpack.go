@@ -1,0 +1,364 @@
+package events
+
+import (
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// msgpackData is implemented by the built-in event types: a hand-written
+// msgpack encoding of their fields, as a map keyed by the wire names.
+type msgpackData interface {
+	appendMsgpack(b []byte) ([]byte, error)
+	decodeMsgpack(r *reader)
+}
+
+// Wire names of each built-in type's fields; Extra keys that clash with
+// them are not written.
+var (
+	openedFields     = []string{"customer", "channel", "topic", "contact"}
+	routedFields     = []string{"contact", "queue", "agent", "skills", "wait_ms"}
+	consultedFields  = []string{"contact", "agent", "expert", "duration_ms"}
+	resolvedFields   = []string{"contact", "agent", "bot", "code", "handle_ms"}
+	reopenedFields   = []string{"contact", "channel", "reason"}
+	contactedFields  = []string{"contact", "channel"}
+	abandonedFields  = []string{"contact", "wait_ms"}
+	ratedFields      = []string{"survey", "score", "contact"}
+	classifiedFields = []string{"topic", "topics"}
+)
+
+func isKnown(known []string, k string) bool {
+	for _, f := range known {
+		if f == k {
+			return true
+		}
+	}
+	return false
+}
+
+// extraKeys returns the sorted keys of x that are not known fields.
+func extraKeys(x Extra, known []string) []string {
+	if len(x) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(x))
+	for k := range x {
+		if !isKnown(known, k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
+	for _, k := range keys {
+		v, err := msgpack.Marshal(x[k])
+		if err != nil {
+			return b, err
+		}
+		b = appendStr(b, k)
+		b = append(b, v...)
+	}
+	return b, nil
+}
+
+// extra decodes the value of an unknown field into x.
+func (r *reader) extra(x *Extra, key string) {
+	raw := r.skip()
+	if r.err != nil {
+		return
+	}
+	var v any
+	if err := msgpack.Unmarshal([]byte(raw), &v); err != nil {
+		r.failf("field %q: %v", key, err)
+		return
+	}
+	if *x == nil {
+		*x = make(Extra)
+	}
+	(*x)[key] = v
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+func (r *reader) ms() time.Duration { return time.Duration(r.int()) * time.Millisecond }
+
+// count returns how many of the conditions hold.
+func count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, openedFields)
+	b = appendMapLen(b, 4+len(keys))
+	b = appendStr(b, "customer")
+	b = appendMapLen(b, count(d.Customer.ID != "", len(d.Customer.Keys) > 0))
+	if d.Customer.ID != "" {
+		b = appendStr(appendStr(b, "id"), d.Customer.ID)
+	}
+	if len(d.Customer.Keys) > 0 {
+		b = appendStrs(appendStr(b, "keys"), d.Customer.Keys)
+	}
+	b = appendStr(appendStr(b, "channel"), d.Channel)
+	b = appendStr(appendStr(b, "topic"), d.Topic)
+	b = appendUUID(appendStr(b, "contact"), d.Contact)
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Opened) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "customer":
+			for m := r.mapLen(); m > 0 && r.err == nil; m-- {
+				switch ck := r.str(); ck {
+				case "id":
+					d.Customer.ID = r.str()
+				case "keys":
+					d.Customer.Keys = r.strs()
+				default:
+					r.skip() // the customer object has no room for extras
+				}
+			}
+		case "channel":
+			d.Channel = r.str()
+		case "topic":
+			d.Topic = r.str()
+		case "contact":
+			d.Contact = r.uuid()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Routed) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, routedFields)
+	b = appendMapLen(b, 2+count(d.Agent != "", len(d.Skills) > 0, ms(d.Wait) != 0)+len(keys))
+	b = appendUUID(appendStr(b, "contact"), d.Contact)
+	b = appendStr(appendStr(b, "queue"), d.Queue)
+	if d.Agent != "" {
+		b = appendStr(appendStr(b, "agent"), d.Agent)
+	}
+	if len(d.Skills) > 0 {
+		b = appendStrs(appendStr(b, "skills"), d.Skills)
+	}
+	if ms(d.Wait) != 0 {
+		b = appendInt(appendStr(b, "wait_ms"), ms(d.Wait))
+	}
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Routed) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "contact":
+			d.Contact = r.uuid()
+		case "queue":
+			d.Queue = r.str()
+		case "agent":
+			d.Agent = r.str()
+		case "skills":
+			d.Skills = r.strs()
+		case "wait_ms":
+			d.Wait = r.ms()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Consulted) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, consultedFields)
+	b = appendMapLen(b, 3+count(ms(d.Duration) != 0)+len(keys))
+	b = appendUUID(appendStr(b, "contact"), d.Contact)
+	b = appendStr(appendStr(b, "agent"), d.Agent)
+	b = appendStr(appendStr(b, "expert"), d.Expert)
+	if ms(d.Duration) != 0 {
+		b = appendInt(appendStr(b, "duration_ms"), ms(d.Duration))
+	}
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Consulted) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "contact":
+			d.Contact = r.uuid()
+		case "agent":
+			d.Agent = r.str()
+		case "expert":
+			d.Expert = r.str()
+		case "duration_ms":
+			d.Duration = r.ms()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Resolved) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, resolvedFields)
+	b = appendMapLen(b, 1+count(d.Agent != "", d.Bot, d.Code != "", ms(d.Handle) != 0)+len(keys))
+	b = appendUUID(appendStr(b, "contact"), d.Contact)
+	if d.Agent != "" {
+		b = appendStr(appendStr(b, "agent"), d.Agent)
+	}
+	if d.Bot {
+		b = appendBool(appendStr(b, "bot"), true)
+	}
+	if d.Code != "" {
+		b = appendStr(appendStr(b, "code"), d.Code)
+	}
+	if ms(d.Handle) != 0 {
+		b = appendInt(appendStr(b, "handle_ms"), ms(d.Handle))
+	}
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Resolved) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "contact":
+			d.Contact = r.uuid()
+		case "agent":
+			d.Agent = r.str()
+		case "bot":
+			d.Bot = r.bool()
+		case "code":
+			d.Code = r.str()
+		case "handle_ms":
+			d.Handle = r.ms()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Reopened) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, reopenedFields)
+	b = appendMapLen(b, 2+count(d.Reason != "")+len(keys))
+	b = appendUUID(appendStr(b, "contact"), d.Contact)
+	b = appendStr(appendStr(b, "channel"), d.Channel)
+	if d.Reason != "" {
+		b = appendStr(appendStr(b, "reason"), d.Reason)
+	}
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Reopened) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "contact":
+			d.Contact = r.uuid()
+		case "channel":
+			d.Channel = r.str()
+		case "reason":
+			d.Reason = r.str()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Contacted) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, contactedFields)
+	b = appendMapLen(b, 2+len(keys))
+	b = appendUUID(appendStr(b, "contact"), d.Contact)
+	b = appendStr(appendStr(b, "channel"), d.Channel)
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Contacted) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "contact":
+			d.Contact = r.uuid()
+		case "channel":
+			d.Channel = r.str()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Abandoned) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, abandonedFields)
+	b = appendMapLen(b, 1+count(ms(d.Wait) != 0)+len(keys))
+	b = appendUUID(appendStr(b, "contact"), d.Contact)
+	if ms(d.Wait) != 0 {
+		b = appendInt(appendStr(b, "wait_ms"), ms(d.Wait))
+	}
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Abandoned) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "contact":
+			d.Contact = r.uuid()
+		case "wait_ms":
+			d.Wait = r.ms()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Rated) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, ratedFields)
+	hasContact := d.Contact != uuid.Nil
+	b = appendMapLen(b, 2+count(hasContact)+len(keys))
+	b = appendStr(appendStr(b, "survey"), string(d.Survey))
+	b = appendInt(appendStr(b, "score"), int64(d.Score))
+	if hasContact {
+		b = appendUUID(appendStr(b, "contact"), d.Contact)
+	}
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Rated) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "survey":
+			d.Survey = Survey(r.str())
+		case "score":
+			d.Score = int(r.int())
+		case "contact":
+			d.Contact = r.uuid()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}
+
+func (d *Classified) appendMsgpack(b []byte) ([]byte, error) {
+	keys := extraKeys(d.Extra, classifiedFields)
+	b = appendMapLen(b, 1+count(len(d.Topics) > 0)+len(keys))
+	b = appendStr(appendStr(b, "topic"), d.Topic)
+	if len(d.Topics) > 0 {
+		b = appendStrs(appendStr(b, "topics"), d.Topics)
+	}
+	return appendExtraMsgpack(b, d.Extra, keys)
+}
+
+func (d *Classified) decodeMsgpack(r *reader) {
+	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
+		switch k := r.str(); k {
+		case "topic":
+			d.Topic = r.str()
+		case "topics":
+			d.Topics = r.strs()
+		default:
+			r.extra(&d.Extra, k)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package events
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Type names a kind of lifecycle event, such as "issue.opened".
+type Type string
+
+// The lifecycle event types of the domain.
+const (
+	TypeOpened     Type = "issue.opened"
+	TypeRouted     Type = "issue.routed"
+	TypeConsulted  Type = "issue.consulted"
+	TypeResolved   Type = "issue.resolved"
+	TypeReopened   Type = "issue.reopened"
+	TypeContacted  Type = "issue.contacted"
+	TypeAbandoned  Type = "issue.abandoned"
+	TypeRated      Type = "issue.rated"
+	TypeClassified Type = "issue.classified"
+)
+
+// Data is the payload of one event. Every event type of the domain has its
+// own Data type (Opened, Routed, …); a host application can register more
+// with Registry.Register.
+type Data interface {
+	// EventType names the event, such as TypeOpened.
+	EventType() Type
+}
+
+// Meta holds an event's optional metadata: correlation and causation ids,
+// tenant, source, the partition key. Keys and values are strings.
+type Meta map[string]string
+
+// Well-known metadata keys.
+const (
+	MetaCorrelationID = "correlation_id"
+	MetaCausationID   = "causation_id"
+	MetaTenant        = "tenant"
+	MetaSource        = "source"
+	// MetaPartitionKey carries the stable customer id that transports
+	// partition by, so that every contact of one customer reaches the
+	// same projection instance.
+	MetaPartitionKey = "partition_key"
+)
+
+// Envelope is one recorded event: which issue it belongs to, its place in
+// that issue's stream, when it happened and what happened.
+type Envelope struct {
+	// ID identifies the event; deliveries of the same event share it.
+	ID uuid.UUID
+	// Issue is the stream the event belongs to.
+	Issue uuid.UUID
+	// Version is the event's place in its stream: 1, 2, 3… without gaps.
+	Version uint64
+	// At is when it happened (event time, not the time it was recorded).
+	At time.Time
+	// Data is what happened.
+	Data Data
+	// Meta is optional metadata; nil when there is none.
+	Meta Meta
+	// Position is the event's place in the global order of the Store that
+	// returned it, counted from 1; 0 for an event that was never stored.
+	// Codecs do not carry it.
+	Position uint64
+}
+
+// Type returns the event type of the envelope's data, or "" when it has none.
+func (e Envelope) Type() Type {
+	if e.Data == nil {
+		return ""
+	}
+	return e.Data.EventType()
+}
+
+// As returns the envelope's data as a T and whether it is one.
+//
+//	if opened, ok := events.As[*events.Opened](env); ok { … }
+func As[T Data](e Envelope) (T, bool) {
+	d, ok := e.Data.(T)
+	return d, ok
+}

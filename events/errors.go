@@ -1,0 +1,62 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Sentinel errors. Every error of this package wraps one of them, so that
+// callers match with errors.Is rather than by message.
+var (
+	// ErrVersionConflict: the stream was not at the version the writer
+	// expected, because another writer appended first.
+	ErrVersionConflict = errors.New("version conflict")
+	// ErrInvalidEvent: an event that cannot be stored or encoded as given
+	// (wrong issue, a version out of sequence, no data…).
+	ErrInvalidEvent = errors.New("invalid event")
+	// ErrUnknownType: an event type that the Registry does not know.
+	ErrUnknownType = errors.New("unknown event type")
+	// ErrMalformed: bytes that do not decode to an event.
+	ErrMalformed = errors.New("malformed event")
+)
+
+// VersionConflictError is the error of an append that lost a race: the
+// stream was at Actual, not at Expected. It matches ErrVersionConflict.
+type VersionConflictError struct {
+	Issue    uuid.UUID
+	Expected uint64
+	Actual   uint64
+}
+
+func (e *VersionConflictError) Error() string {
+	return fmt.Sprintf("append to issue %s: expected version %d, stream is at %d: %v",
+		e.Issue, e.Expected, e.Actual, ErrVersionConflict)
+}
+
+// Unwrap returns ErrVersionConflict.
+func (e *VersionConflictError) Unwrap() error { return ErrVersionConflict }
+
+// DecodeError reports bytes that could not be decoded: which codec, where in
+// the input, and why. It wraps ErrMalformed or ErrUnknownType.
+type DecodeError struct {
+	Codec  string
+	Offset int // byte offset in the input where decoding stopped
+	Field  string
+	Err    error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s decode: at byte %d, field %q: %v", e.Codec, e.Offset, e.Field, e.Err)
+	}
+	return fmt.Sprintf("%s decode: at byte %d: %v", e.Codec, e.Offset, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// invalid returns an ErrInvalidEvent error for event e.
+func invalid(op string, e Envelope, format string, args ...any) error {
+	return fmt.Errorf("%s issue %s version %d: %s: %w", op, e.Issue, e.Version, fmt.Sprintf(format, args...), ErrInvalidEvent)
+}

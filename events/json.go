@@ -1,0 +1,188 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// JSONCodec reads and writes the JSON wire format: one event is one object
+//
+//	{"id":…,"issue":…,"version":1,"type":"issue.opened","at":"2026-03-02T09:15:00Z",
+//	 "data":{…},"meta":{…}}
+//
+// with UUID strings, RFC 3339 times and durations in integer milliseconds.
+// A type whose current schema version is above 1 is written with a
+// "schema" member; an event without one is at schema 1. Unknown data fields
+// are kept (see Extra); unknown top-level members are ignored.
+type JSONCodec struct {
+	reg *Registry
+}
+
+// NewJSONCodec returns the JSON codec for the types of reg; a nil reg means
+// NewRegistry().
+func NewJSONCodec(reg *Registry) *JSONCodec {
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	return &JSONCodec{reg: reg}
+}
+
+// Name returns "json".
+func (*JSONCodec) Name() string { return "json" }
+
+// Append implements Codec. It writes one object and no newline.
+func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
+	info, err := checkEncodable("json", e, c.reg)
+	if err != nil {
+		return dst, err
+	}
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return dst, invalid("json encode", e, "data: %v", err)
+	}
+	b := append(dst, `{"id":"`...)
+	b = appendUUIDText(b, e.ID)
+	b = append(b, `","issue":"`...)
+	b = appendUUIDText(b, e.Issue)
+	b = append(b, `","version":`...)
+	b = strconv.AppendUint(b, e.Version, 10)
+	b = append(b, `,"type":`...)
+	b = strconv.AppendQuote(b, string(e.Data.EventType()))
+	if info.schema > 1 {
+		b = append(b, `,"schema":`...)
+		b = strconv.AppendUint(b, info.schema, 10)
+	}
+	b = append(b, `,"at":"`...)
+	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	if len(e.Meta) > 0 {
+		meta, err := json.Marshal(e.Meta)
+		if err != nil {
+			return dst, invalid("json encode", e, "meta: %v", err)
+		}
+		b = append(append(b, `,"meta":`...), meta...)
+	}
+	return append(b, '}'), nil
+}
+
+func appendUUIDText(b []byte, id uuid.UUID) []byte {
+	var buf [36]byte
+	// uuid.UUID.MarshalText cannot fail, but allocates; encode in place.
+	const hex = "0123456789abcdef"
+	j := 0
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			buf[j] = '-'
+			j++
+		}
+		buf[j], buf[j+1] = hex[c>>4], hex[c&0x0f]
+		j += 2
+	}
+	return append(b, buf[:]...)
+}
+
+type jsonEnvelope struct {
+	ID      *uuid.UUID      `json:"id"`
+	Issue   *uuid.UUID      `json:"issue"`
+	Version *uint64         `json:"version"`
+	Type    *string         `json:"type"`
+	Schema  *uint64         `json:"schema"`
+	At      *time.Time      `json:"at"`
+	Data    json.RawMessage `json:"data"`
+	Meta    Meta            `json:"meta"`
+}
+
+// Decode implements Codec. Leading and trailing white space is allowed.
+func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
+	fail := func(offset int, field string, err error) (Envelope, error) {
+		if !errors.Is(err, ErrUnknownType) {
+			err = fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		return Envelope{}, &DecodeError{Codec: "json", Offset: offset, Field: field, Err: err}
+	}
+	var j jsonEnvelope
+	if err := json.Unmarshal(src, &j); err != nil {
+		return fail(jsonOffset(err), jsonField(err), err)
+	}
+	switch {
+	case j.ID == nil:
+		return fail(0, "id", errors.New("missing"))
+	case j.Issue == nil:
+		return fail(0, "issue", errors.New("missing"))
+	case j.Version == nil || *j.Version == 0:
+		return fail(0, "version", errors.New("missing, or not 1 or more"))
+	case j.Type == nil || *j.Type == "":
+		return fail(0, "type", errors.New("missing"))
+	case j.At == nil:
+		return fail(0, "at", errors.New("missing"))
+	case len(j.Data) == 0 || bytes.Equal(j.Data, []byte("null")):
+		return fail(0, "data", errors.New("missing"))
+	}
+	typ := Type(*j.Type)
+	info := c.reg.lookup(typ)
+	if info == nil {
+		return fail(0, "type", fmt.Errorf("%w %q", ErrUnknownType, typ))
+	}
+	schema := uint64(1)
+	if j.Schema != nil {
+		schema = *j.Schema
+	}
+	data := info.new()
+	raw := []byte(j.Data)
+	switch {
+	case schema == info.schema:
+	case schema > 0 && schema < info.schema:
+		var fields map[string]any
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return fail(0, "data", err)
+		}
+		fields, err := c.reg.upcast(typ, schema, fields)
+		if err != nil {
+			return fail(0, "data", err)
+		}
+		if raw, err = json.Marshal(fields); err != nil {
+			return fail(0, "data", err)
+		}
+	default:
+		return fail(0, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
+	}
+	if err := json.Unmarshal(raw, data); err != nil {
+		field := "data"
+		if f := jsonField(err); f != "" {
+			field = "data." + f
+		}
+		return fail(0, field, err)
+	}
+	e := Envelope{ID: *j.ID, Issue: *j.Issue, Version: *j.Version, At: j.At.UTC(), Data: data}
+	if len(j.Meta) > 0 {
+		e.Meta = j.Meta
+	}
+	return e, nil
+}
+
+func jsonOffset(err error) int {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return int(se.Offset)
+	case errors.As(err, &te):
+		return int(te.Offset)
+	}
+	return 0
+}
+
+func jsonField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	return ""
+}

@@ -1,0 +1,415 @@
+package events
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/google/uuid"
+)
+
+// This file holds the msgpack primitives of the hand-written fast path. The
+// bytes are plain msgpack (https://msgpack.org/): any msgpack library reads
+// them. Strings that a decoded event returns are substrings of one copy of
+// the input, so a decode costs one allocation for all of them.
+
+var (
+	errShort    = errors.New("unexpected end of input")
+	errTooDeep  = errors.New("nesting too deep")
+	errTooLarge = errors.New("length exceeds input")
+)
+
+const maxSkipDepth = 64
+
+func appendArrayLen(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x90|byte(n))
+	case n <= math.MaxUint16:
+		return append(b, 0xdc, byte(n>>8), byte(n))
+	}
+	return append(b, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+func appendMapLen(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x80|byte(n))
+	case n <= math.MaxUint16:
+		return append(b, 0xde, byte(n>>8), byte(n))
+	}
+	return append(b, 0xdf, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+func appendStr(b []byte, s string) []byte {
+	n := len(s)
+	switch {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n <= math.MaxUint8:
+		b = append(b, 0xd9, byte(n))
+	case n <= math.MaxUint16:
+		b = append(b, 0xda, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, s...)
+}
+
+// appendUUID writes a UUID as bin 8 of 16 raw bytes.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	b = append(b, 0xc4, 16)
+	return append(b, id[:]...)
+}
+
+func appendUint(b []byte, v uint64) []byte {
+	switch {
+	case v < 128:
+		return append(b, byte(v))
+	case v <= math.MaxUint8:
+		return append(b, 0xcc, byte(v))
+	case v <= math.MaxUint16:
+		return append(b, 0xcd, byte(v>>8), byte(v))
+	case v <= math.MaxUint32:
+		return append(b, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xcf), v)
+}
+
+func appendInt(b []byte, v int64) []byte {
+	if v >= 0 {
+		return appendUint(b, uint64(v))
+	}
+	switch {
+	case v >= -32:
+		return append(b, byte(v))
+	case v >= math.MinInt8:
+		return append(b, 0xd0, byte(v))
+	case v >= math.MinInt16:
+		return append(b, 0xd1, byte(v>>8), byte(v))
+	case v >= math.MinInt32:
+		return append(b, 0xd2, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 0xc3)
+	}
+	return append(b, 0xc2)
+}
+
+func appendStrs(b []byte, ss []string) []byte {
+	b = appendArrayLen(b, len(ss))
+	for _, s := range ss {
+		b = appendStr(b, s)
+	}
+	return b
+}
+
+// reader decodes msgpack from a string that it owns, so that the strings it
+// returns are substrings and cost no allocation of their own.
+type reader struct {
+	s   string
+	off int
+	err error // the first error; every read after it returns zero values
+}
+
+func (r *reader) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+func (r *reader) failf(format string, args ...any) {
+	r.fail(fmt.Errorf(format, args...))
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.off >= len(r.s) {
+		r.fail(errShort)
+		return 0
+	}
+	c := r.s[r.off]
+	r.off++
+	return c
+}
+
+func (r *reader) take(n int) string {
+	if r.err != nil {
+		return ""
+	}
+	if n < 0 || n > len(r.s)-r.off {
+		r.fail(errShort)
+		return ""
+	}
+	s := r.s[r.off : r.off+n]
+	r.off += n
+	return s
+}
+
+func (r *reader) be(n int) uint64 {
+	s := r.take(n)
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		v = v<<8 | uint64(s[i])
+	}
+	return v
+}
+
+// isNil consumes a nil and reports whether there was one.
+func (r *reader) isNil() bool {
+	if r.err == nil && r.off < len(r.s) && r.s[r.off] == 0xc0 {
+		r.off++
+		return true
+	}
+	return false
+}
+
+func (r *reader) arrayLen() int {
+	c := r.byte()
+	var n uint64
+	switch {
+	case c&0xf0 == 0x90:
+		n = uint64(c & 0x0f)
+	case c == 0xdc:
+		n = r.be(2)
+	case c == 0xdd:
+		n = r.be(4)
+	case c == 0xc0:
+		return 0
+	default:
+		r.failf("want an array, found 0x%02x", c)
+		return 0
+	}
+	// Every element takes at least one byte: a length past the input is a lie.
+	if n > uint64(len(r.s)-r.off) {
+		r.fail(errTooLarge)
+		return 0
+	}
+	return int(n)
+}
+
+func (r *reader) mapLen() int {
+	c := r.byte()
+	var n uint64
+	switch {
+	case c&0xf0 == 0x80:
+		n = uint64(c & 0x0f)
+	case c == 0xde:
+		n = r.be(2)
+	case c == 0xdf:
+		n = r.be(4)
+	case c == 0xc0:
+		return 0
+	default:
+		r.failf("want a map, found 0x%02x", c)
+		return 0
+	}
+	if n > uint64(len(r.s)-r.off)/2 {
+		r.fail(errTooLarge)
+		return 0
+	}
+	return int(n)
+}
+
+func (r *reader) str() string {
+	c := r.byte()
+	var n int
+	switch {
+	case c&0xe0 == 0xa0:
+		n = int(c & 0x1f)
+	case c == 0xd9:
+		n = int(r.be(1))
+	case c == 0xda:
+		n = int(r.be(2))
+	case c == 0xdb:
+		n = int(r.be(4))
+	case c == 0xc0:
+		return ""
+	default:
+		r.failf("want a string, found 0x%02x", c)
+		return ""
+	}
+	return r.take(n)
+}
+
+func (r *reader) uuid() uuid.UUID {
+	var id uuid.UUID
+	c := r.byte()
+	switch c {
+	case 0xc0:
+		return id
+	case 0xc4:
+		if n := r.byte(); n != 16 && r.err == nil {
+			r.failf("want a 16-byte uuid, found %d bytes", n)
+			return id
+		}
+	default:
+		r.failf("want a uuid, found 0x%02x", c)
+		return id
+	}
+	copy(id[:], r.take(16))
+	return id
+}
+
+func (r *reader) int() int64 {
+	c := r.byte()
+	switch {
+	case c <= 0x7f:
+		return int64(c)
+	case c >= 0xe0:
+		return int64(int8(c))
+	}
+	switch c {
+	case 0xcc:
+		return int64(r.be(1))
+	case 0xcd:
+		return int64(r.be(2))
+	case 0xce:
+		return int64(r.be(4))
+	case 0xcf:
+		v := r.be(8)
+		if v > math.MaxInt64 {
+			r.failf("integer %d overflows int64", v)
+			return 0
+		}
+		return int64(v)
+	case 0xd0:
+		return int64(int8(r.be(1)))
+	case 0xd1:
+		return int64(int16(r.be(2)))
+	case 0xd2:
+		return int64(int32(r.be(4)))
+	case 0xd3:
+		return int64(r.be(8))
+	case 0xc0:
+		return 0
+	}
+	r.failf("want an integer, found 0x%02x", c)
+	return 0
+}
+
+func (r *reader) uint() uint64 {
+	v := r.int()
+	if v < 0 {
+		r.failf("want a non-negative integer, found %d", v)
+		return 0
+	}
+	return uint64(v)
+}
+
+func (r *reader) bool() bool {
+	switch c := r.byte(); c {
+	case 0xc3:
+		return true
+	case 0xc2, 0xc0:
+		return false
+	default:
+		r.failf("want a bool, found 0x%02x", c)
+		return false
+	}
+}
+
+func (r *reader) strs() []string {
+	n := r.arrayLen()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.str()
+	}
+	return ss
+}
+
+// skip passes over one value of any type and returns its bytes.
+func (r *reader) skip() string {
+	start := r.off
+	r.skipDepth(0)
+	if r.err != nil {
+		return ""
+	}
+	return r.s[start:r.off]
+}
+
+func (r *reader) skipDepth(depth int) {
+	if depth > maxSkipDepth {
+		r.fail(errTooDeep)
+		return
+	}
+	c := r.byte()
+	if r.err != nil {
+		return
+	}
+	switch {
+	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+		return
+	case c&0xe0 == 0xa0:
+		r.take(int(c & 0x1f))
+		return
+	case c&0xf0 == 0x90:
+		r.skipN(int(c&0x0f), depth)
+		return
+	case c&0xf0 == 0x80:
+		r.skipN(2*int(c&0x0f), depth)
+		return
+	}
+	switch c {
+	case 0xcc, 0xd0:
+		r.take(1)
+	case 0xcd, 0xd1:
+		r.take(2)
+	case 0xce, 0xd2, 0xca:
+		r.take(4)
+	case 0xcf, 0xd3, 0xcb:
+		r.take(8)
+	case 0xc4, 0xd9:
+		r.take(int(r.be(1)))
+	case 0xc5, 0xda:
+		r.take(int(r.be(2)))
+	case 0xc6, 0xdb:
+		r.take(int(r.be(4)))
+	case 0xd4:
+		r.take(2)
+	case 0xd5:
+		r.take(3)
+	case 0xd6:
+		r.take(5)
+	case 0xd7:
+		r.take(9)
+	case 0xd8:
+		r.take(17)
+	case 0xc7:
+		r.take(int(r.be(1)) + 1)
+	case 0xc8:
+		r.take(int(r.be(2)) + 1)
+	case 0xc9:
+		r.take(int(r.be(4)) + 1)
+	case 0xdc:
+		r.skipN(int(r.be(2)), depth)
+	case 0xdd:
+		r.skipN(int(r.be(4)), depth)
+	case 0xde:
+		r.skipN(2*int(r.be(2)), depth)
+	case 0xdf:
+		r.skipN(2*int(r.be(4)), depth)
+	default:
+		r.failf("invalid msgpack code 0x%02x", c)
+	}
+}
+
+func (r *reader) skipN(n, depth int) {
+	if n > len(r.s)-r.off {
+		r.fail(errTooLarge)
+		return
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		r.skipDepth(depth + 1)
+	}
+}

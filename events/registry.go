@@ -1,0 +1,128 @@
+package events
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Upcaster rewrites the data fields of an event from one schema version of
+// its type to the next. It receives the fields as decoded into a generic map
+// (wire names as keys) and returns the fields of the next version.
+type Upcaster func(fields map[string]any) (map[string]any, error)
+
+// Registry says which event types exist, which schema version of each is
+// current, and how older versions are upcast to it. NewRegistry returns one
+// that knows the built-in types at schema 1.
+//
+// Configure a Registry before sharing it: Register and AddUpcaster are not
+// safe to call while codecs use it; everything else is.
+type Registry struct {
+	types map[Type]*typeInfo
+}
+
+type typeInfo struct {
+	schema    uint64
+	new       func() Data
+	upcasters map[uint64]Upcaster // from version k to k+1
+}
+
+// NewRegistry returns a Registry of the nine built-in event types, each at
+// schema version 1.
+func NewRegistry() *Registry {
+	r := &Registry{types: make(map[Type]*typeInfo)}
+	for _, f := range []func() Data{
+		func() Data { return new(Opened) },
+		func() Data { return new(Routed) },
+		func() Data { return new(Consulted) },
+		func() Data { return new(Resolved) },
+		func() Data { return new(Reopened) },
+		func() Data { return new(Contacted) },
+		func() Data { return new(Abandoned) },
+		func() Data { return new(Rated) },
+		func() Data { return new(Classified) },
+	} {
+		r.types[f().EventType()] = &typeInfo{schema: 1, new: f}
+	}
+	return r
+}
+
+// Register adds an event type, or replaces one to raise its schema version.
+// newData returns a new, empty value of the type; it must be a pointer whose
+// EventType is t. Upcasters already added for t are kept.
+func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
+	if t == "" || schema == 0 || newData == nil {
+		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
+	}
+	if got := newData().EventType(); got != t {
+		return fmt.Errorf("register event type %q: constructor makes %q", t, got)
+	}
+	info := &typeInfo{schema: schema, new: newData}
+	if old, ok := r.types[t]; ok {
+		info.upcasters = old.upcasters
+	}
+	r.types[t] = info
+	return nil
+}
+
+// AddUpcaster adds the upcaster of type t from schema version from to from+1.
+func (r *Registry) AddUpcaster(t Type, from uint64, up Upcaster) error {
+	info, ok := r.types[t]
+	if !ok {
+		return fmt.Errorf("add upcaster for %q: %w", t, ErrUnknownType)
+	}
+	if from == 0 || from >= info.schema || up == nil {
+		return fmt.Errorf("add upcaster for %q from schema %d: the type is at schema %d", t, from, info.schema)
+	}
+	if info.upcasters == nil {
+		info.upcasters = make(map[uint64]Upcaster)
+	}
+	info.upcasters[from] = up
+	return nil
+}
+
+// Schema returns the current schema version of t, and false if t is unknown.
+func (r *Registry) Schema(t Type) (uint64, bool) {
+	info, ok := r.types[t]
+	if !ok {
+		return 0, false
+	}
+	return info.schema, true
+}
+
+// New returns a new, empty Data of type t.
+func (r *Registry) New(t Type) (Data, error) {
+	info, ok := r.types[t]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownType, t)
+	}
+	return info.new(), nil
+}
+
+// Types returns the registered types in lexical order.
+func (r *Registry) Types() []Type {
+	ts := make([]Type, 0, len(r.types))
+	for t := range r.types {
+		ts = append(ts, t)
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+	return ts
+}
+
+// upcast brings fields of type t from schema version from to the current one.
+func (r *Registry) upcast(t Type, from uint64, fields map[string]any) (map[string]any, error) {
+	info := r.types[t]
+	for v := from; v < info.schema; v++ {
+		up, ok := info.upcasters[v]
+		if !ok {
+			return nil, fmt.Errorf("no upcaster for %s from schema %d to %d", t, v, v+1)
+		}
+		var err error
+		if fields, err = up(fields); err != nil {
+			return nil, fmt.Errorf("upcast %s from schema %d: %w", t, v, err)
+		}
+	}
+	return fields, nil
+}
+
+// lookup returns the type's entry, or nil.
+func (r *Registry) lookup(t Type) *typeInfo { return r.types[t] }

@@ -1,0 +1,140 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Validator is implemented by event data that can check itself: the
+// fields that DOMAIN's wire format requires, scales, signs.
+type Validator interface {
+	Validate() error
+}
+
+// Validate checks that the envelope is complete (id, issue, a version of
+// 1 or more, an event time, data) and, where its data is a Validator, that
+// the data is. The error wraps ErrInvalidEvent and names the field.
+func (e Envelope) Validate() error {
+	var problem string
+	switch {
+	case e.ID == uuid.Nil:
+		problem = "no id"
+	case e.Issue == uuid.Nil:
+		problem = "no issue id"
+	case e.Version == 0:
+		problem = "version 0"
+	case e.At.IsZero():
+		problem = "no event time"
+	case e.Data == nil:
+		problem = "no data"
+	}
+	if problem != "" {
+		return invalid("event of", e, "%s", problem)
+	}
+	if v, ok := e.Data.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return invalid("event of", e, "%s: %v", e.Data.EventType(), err)
+		}
+	}
+	return nil
+}
+
+// fieldErrs collects the names of missing or wrong fields.
+type fieldErrs []string
+
+func (f *fieldErrs) need(ok bool, format string, args ...any) {
+	if !ok {
+		*f = append(*f, fmt.Sprintf(format, args...))
+	}
+}
+
+func (f fieldErrs) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(f, "; "))
+}
+
+// Validate implements Validator.
+func (d *Opened) Validate() error {
+	var f fieldErrs
+	f.need(d.Customer.ID != "" || len(d.Customer.Keys) > 0, "customer has neither an id nor a key")
+	f.need(d.Channel != "", "no channel")
+	f.need(d.Topic != "", "no topic")
+	f.need(d.Contact != uuid.Nil, "no contact")
+	return f.err()
+}
+
+// Validate implements Validator.
+func (d *Routed) Validate() error {
+	var f fieldErrs
+	f.need(d.Contact != uuid.Nil, "no contact")
+	f.need(d.Queue != "", "no queue")
+	f.need(d.Wait >= 0, "negative wait_ms")
+	return f.err()
+}
+
+// Validate implements Validator.
+func (d *Consulted) Validate() error {
+	var f fieldErrs
+	f.need(d.Contact != uuid.Nil, "no contact")
+	f.need(d.Agent != "", "no agent")
+	f.need(d.Expert != "", "no expert")
+	f.need(d.Duration >= 0, "negative duration_ms")
+	return f.err()
+}
+
+// Validate implements Validator.
+func (d *Resolved) Validate() error {
+	var f fieldErrs
+	f.need(d.Contact != uuid.Nil, "no contact")
+	f.need(d.Handle >= 0, "negative handle_ms")
+	return f.err()
+}
+
+// Validate implements Validator.
+func (d *Reopened) Validate() error {
+	var f fieldErrs
+	f.need(d.Contact != uuid.Nil, "no contact")
+	f.need(d.Channel != "", "no channel")
+	return f.err()
+}
+
+// Validate implements Validator.
+func (d *Contacted) Validate() error {
+	var f fieldErrs
+	f.need(d.Contact != uuid.Nil, "no contact")
+	f.need(d.Channel != "", "no channel")
+	return f.err()
+}
+
+// Validate implements Validator.
+func (d *Abandoned) Validate() error {
+	var f fieldErrs
+	f.need(d.Contact != uuid.Nil, "no contact")
+	f.need(d.Wait >= 0, "negative wait_ms")
+	return f.err()
+}
+
+// Validate implements Validator.
+func (d *Rated) Validate() error {
+	lo, hi, ok := d.Survey.Scale()
+	if !ok {
+		return fmt.Errorf("survey %q is not csat, nps or ces", d.Survey)
+	}
+	if d.Score < lo || d.Score > hi {
+		return fmt.Errorf("%s score %d is outside %d–%d", d.Survey, d.Score, lo, hi)
+	}
+	return nil
+}
+
+// Validate implements Validator.
+func (d *Classified) Validate() error {
+	if d.Topic == "" {
+		return errors.New("no topic")
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package projections
+
+import (
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Outcome says what a Sequencer did with an event.
+type Outcome uint8
+
+// The outcomes of Sequencer.Offer.
+const (
+	// Applied: the event was next in its stream and was emitted, with any
+	// held events that it released.
+	Applied Outcome = iota
+	// Duplicate: the stream had already passed the event's version.
+	Duplicate
+	// Held: the event comes after a gap in its stream and waits for it.
+	Held
+)
+
+// Sequencer puts the events of each issue in version order: an event whose
+// version was already emitted is a duplicate, one that comes after a gap is
+// held until the gap fills. Events of different issues pass independently.
+// It is not safe for concurrent use.
+type Sequencer struct {
+	next map[uuid.UUID]uint64            // the version each stream expects next
+	held map[uuid.UUID][]events.Envelope // out-of-order events, by version
+	nHeld int
+}
+
+// NewSequencer returns a Sequencer that has seen nothing.
+func NewSequencer() *Sequencer {
+	return &Sequencer{next: make(map[uuid.UUID]uint64), held: make(map[uuid.UUID][]events.Envelope)}
+}
+
+// Offer takes one event and calls emit for every event that is now in
+// order: e itself and the held events it releases, in version order. It
+// stops and returns emit's first error; the events not emitted stay held.
+func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (Outcome, error) {
+	want, ok := s.next[e.Issue]
+	if !ok {
+		want = 1
+	}
+	switch {
+	case e.Version < want:
+		return Duplicate, nil
+	case e.Version > want:
+		h := s.held[e.Issue]
+		i, found := slices.BinarySearchFunc(h, e.Version, func(x events.Envelope, v uint64) int {
+			return compareU64(x.Version, v)
+		})
+		if found {
+			return Duplicate, nil
+		}
+		s.held[e.Issue] = slices.Insert(h, i, e)
+		s.nHeld++
+		return Held, nil
+	}
+	if err := emit(e); err != nil {
+		return Applied, err
+	}
+	want++
+	s.next[e.Issue] = want
+	h := s.held[e.Issue]
+	for len(h) > 0 && h[0].Version == want {
+		if err := emit(h[0]); err != nil {
+			s.held[e.Issue] = h
+			return Applied, err
+		}
+		h = h[1:]
+		s.nHeld--
+		want++
+		s.next[e.Issue] = want
+	}
+	if len(h) == 0 {
+		delete(s.held, e.Issue)
+	} else {
+		s.held[e.Issue] = h
+	}
+	return Applied, nil
+}
+
+func compareU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Version returns the last version emitted for issue, 0 if none.
+func (s *Sequencer) Version(issue uuid.UUID) uint64 {
+	if v, ok := s.next[issue]; ok {
+		return v - 1
+	}
+	return 0
+}
+
+// Held returns how many events wait for a gap to fill.
+func (s *Sequencer) Held() int { return s.nHeld }
+
+// HeldEvents returns the events that wait for a gap, issue by issue in
+// version order. The slice is new; the events are shared.
+func (s *Sequencer) HeldEvents() []events.Envelope {
+	out := make([]events.Envelope, 0, s.nHeld)
+	for _, h := range s.held {
+		out = append(out, h...)
+	}
+	return out
+}
+
+// Forget drops what the Sequencer knows of issue, to bound memory once the
+// issue can no longer change a report. A later event of it is then seen
+// as the first of a new stream, or held as coming after a gap.
+func (s *Sequencer) Forget(issue uuid.UUID) {
+	delete(s.next, issue)
+	s.nHeld -= len(s.held[issue])
+	delete(s.held, issue)
+}
+
+// Streams returns how many issues the Sequencer tracks.
+func (s *Sequencer) Streams() int { return len(s.next) + len(s.held) }
+
+// Positions returns the last emitted version of every tracked stream, for
+// a snapshot.
+func (s *Sequencer) Positions() map[uuid.UUID]uint64 {
+	out := make(map[uuid.UUID]uint64, len(s.next))
+	for id, v := range s.next {
+		out[id] = v - 1
+	}
+	return out
+}
+
+// Restore sets the last emitted version of the given streams, as saved by
+// Positions, and drops held events.
+func (s *Sequencer) Restore(positions map[uuid.UUID]uint64) {
+	s.next = make(map[uuid.UUID]uint64, len(positions))
+	s.held = make(map[uuid.UUID][]events.Envelope)
+	s.nHeld = 0
+	for id, v := range positions {
+		s.next[id] = v + 1
+	}
+}
