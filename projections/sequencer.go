@@ -27,8 +27,8 @@ const (
 // held until the gap fills. Events of different issues pass independently.
 // It is not safe for concurrent use.
 type Sequencer struct {
-	next map[uuid.UUID]uint64            // the version each stream expects next
-	held map[uuid.UUID][]events.Envelope // out-of-order events, by version
+	next  map[uuid.UUID]uint64            // the version each stream expects next
+	held  map[uuid.UUID][]events.Envelope // out-of-order events, by version
 	nHeld int
 }
 
