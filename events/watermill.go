@@ -1,0 +1,169 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Metadata keys of the Watermill messages that carry events. The payload is
+// the encoded event; the metadata repeats what a router or a broker needs
+// without decoding it.
+const (
+	MetadataEventType     = "event_type"
+	MetadataIssue         = "issue_id"
+	MetadataVersion       = "version"
+	MetadataCodec         = "codec"
+	MetadataPartitionKey  = MetaPartitionKey
+	MetadataCorrelationID = MetaCorrelationID
+	MetadataCausationID   = MetaCausationID
+)
+
+// DefaultTopic is the topic that events are published to unless a
+// PublisherConfig says otherwise.
+const DefaultTopic = "contact.events"
+
+// NewMessage encodes e with codec into a Watermill message whose UUID is
+// the event id, so that a redelivered message is recognised as the same
+// event.
+func NewMessage(codec Codec, e Envelope) (*message.Message, error) {
+	payload, err := codec.Append(nil, e)
+	if err != nil {
+		return nil, err
+	}
+	msg := message.NewMessage(e.ID.String(), payload)
+	msg.Metadata.Set(MetadataEventType, string(e.Type()))
+	msg.Metadata.Set(MetadataIssue, e.Issue.String())
+	msg.Metadata.Set(MetadataVersion, strconv.FormatUint(e.Version, 10))
+	msg.Metadata.Set(MetadataCodec, codec.Name())
+	msg.Metadata.Set(MetadataPartitionKey, PartitionKey(e))
+	for _, k := range []string{MetaCorrelationID, MetaCausationID} {
+		if v := e.Meta[k]; v != "" {
+			msg.Metadata.Set(k, v)
+		}
+	}
+	return msg, nil
+}
+
+// DecodeMessage decodes the event in msg with the codec its metadata names,
+// chosen among codecs (msgpack with the built-in types when none is given).
+func DecodeMessage(msg *message.Message, codecs ...Codec) (Envelope, error) {
+	name := msg.Metadata.Get(MetadataCodec)
+	if len(codecs) == 0 {
+		codecs = []Codec{NewMsgpackCodec(nil)}
+	}
+	var codec Codec
+	for _, c := range codecs {
+		if c.Name() == name || (name == "" && len(codecs) == 1) {
+			codec = c
+			break
+		}
+	}
+	if codec == nil {
+		return Envelope{}, fmt.Errorf("message %s: no codec named %q: %w", msg.UUID, name, ErrMalformed)
+	}
+	e, err := codec.Decode(msg.Payload)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("message %s: %w", msg.UUID, err)
+	}
+	return e, nil
+}
+
+// PartitionKey returns the key that keeps one customer's events together:
+// the MetaPartitionKey of the event, stamped at write time from the
+// customer's stable id, or the issue id when there is none.
+func PartitionKey(e Envelope) string {
+	if k := e.Meta[MetaPartitionKey]; k != "" {
+		return k
+	}
+	return e.Issue.String()
+}
+
+// PartitionOf returns which of n partitions the key belongs to (FNV-1a).
+func PartitionOf(key string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// PartitionedTopic returns a topic function that spreads events over n
+// topics named prefix.0 … prefix.(n-1) by PartitionKey, so that every
+// event of one customer lands on the same topic.
+func PartitionedTopic(prefix string, n int) func(Envelope) string {
+	return func(e Envelope) string {
+		return prefix + "." + strconv.Itoa(PartitionOf(PartitionKey(e), n))
+	}
+}
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	// Publisher is the Watermill publisher to send to. Required.
+	Publisher message.Publisher
+	// Codec encodes the payloads; msgpack by default.
+	Codec Codec
+	// Topic names the topic of each event; DefaultTopic for all by default.
+	Topic func(Envelope) string
+}
+
+func (c *PublisherConfig) setDefaults() {
+	if c.Codec == nil {
+		c.Codec = NewMsgpackCodec(nil)
+	}
+	if c.Topic == nil {
+		c.Topic = func(Envelope) string { return DefaultTopic }
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c PublisherConfig) Validate() error {
+	if c.Publisher == nil {
+		return errors.New("events publisher: no Watermill publisher")
+	}
+	return nil
+}
+
+// Publisher publishes appended events to a Watermill publisher, one message
+// per event, in the order given. It is what a contact.Service hands new
+// events to when the store has no transactional outbox.
+type Publisher struct {
+	cfg PublisherConfig
+}
+
+// NewPublisher returns a Publisher for cfg.
+func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Publisher{cfg: cfg}, nil
+}
+
+// Publish sends evs, grouping consecutive events of the same topic into one
+// Publish call.
+func (p *Publisher) Publish(ctx context.Context, evs []Envelope) error {
+	for start := 0; start < len(evs); {
+		topic := p.cfg.Topic(evs[start])
+		var msgs []*message.Message
+		end := start
+		for ; end < len(evs) && (end == start || p.cfg.Topic(evs[end]) == topic); end++ {
+			msg, err := NewMessage(p.cfg.Codec, evs[end])
+			if err != nil {
+				return err
+			}
+			msg.SetContext(ctx)
+			msgs = append(msgs, msg)
+		}
+		if err := p.cfg.Publisher.Publish(topic, msgs...); err != nil {
+			return fmt.Errorf("publish %d events of issue %s to %q: %w", len(msgs), evs[start].Issue, topic, err)
+		}
+		start = end
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package events_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+func bridgeEvents(n int) []events.Envelope {
+	issue := uuid.MustParse("0193a4c2-7a9e-7000-8000-000000000001")
+	contactID := uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c1")
+	at := time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
+	out := make([]events.Envelope, n)
+	for i := range out {
+		out[i] = events.Envelope{
+			ID: uuid.NewSHA1(issue, []byte{byte(i)}), Issue: issue, Version: uint64(i + 1),
+			At:   at.Add(time.Duration(i) * time.Minute),
+			Data: &events.Contacted{Contact: contactID, Channel: "chat"},
+			Meta: events.Meta{events.MetaPartitionKey: "cust-1", events.MetaCorrelationID: "corr-1"},
+		}
+	}
+	out[0].Data = &events.Opened{Customer: events.Customer{ID: "cust-1"}, Channel: "chat", Topic: "billing", Contact: contactID}
+	return out
+}
+
+func TestMessageRoundTrip(t *testing.T) {
+	for _, codec := range []events.Codec{events.NewMsgpackCodec(nil), events.NewJSONCodec(nil)} {
+		t.Run(codec.Name(), func(t *testing.T) {
+			e := bridgeEvents(1)[0]
+			msg, err := events.NewMessage(codec, e)
+			require.NoError(t, err)
+
+			assert.Equal(t, e.ID.String(), msg.UUID)
+			assert.Equal(t, "issue.opened", msg.Metadata.Get(events.MetadataEventType))
+			assert.Equal(t, e.Issue.String(), msg.Metadata.Get(events.MetadataIssue))
+			assert.Equal(t, "1", msg.Metadata.Get(events.MetadataVersion))
+			assert.Equal(t, codec.Name(), msg.Metadata.Get(events.MetadataCodec))
+			assert.Equal(t, "cust-1", msg.Metadata.Get(events.MetadataPartitionKey))
+			assert.Equal(t, "corr-1", msg.Metadata.Get(events.MetadataCorrelationID))
+
+			got, err := events.DecodeMessage(msg, events.NewMsgpackCodec(nil), events.NewJSONCodec(nil))
+			require.NoError(t, err)
+			assert.Equal(t, e, got)
+		})
+	}
+}
+
+func TestDecodeMessageRefusesAnUnknownCodec(t *testing.T) {
+	msg, err := events.NewMessage(events.NewJSONCodec(nil), bridgeEvents(1)[0])
+	require.NoError(t, err)
+	_, err = events.DecodeMessage(msg, events.NewMsgpackCodec(nil))
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Contains(t, err.Error(), `no codec named "json"`)
+}
+
+func TestPublisherSendsOneMessagePerEventInOrder(t *testing.T) {
+	// GoChannel keeps order only when each publish waits for the ack.
+	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+	defer pubsub.Close()
+	topic := events.PartitionedTopic("issues", 4)
+	evs := bridgeEvents(5)
+	wantTopic := topic(evs[0])
+	sub, err := pubsub.Subscribe(context.Background(), wantTopic)
+	require.NoError(t, err)
+
+	p, err := events.NewPublisher(events.PublisherConfig{Publisher: pubsub, Topic: topic})
+	require.NoError(t, err)
+	published := make(chan error, 1)
+	go func() { published <- p.Publish(context.Background(), evs) }()
+
+	for i := range evs {
+		select {
+		case msg := <-sub:
+			got, err := events.DecodeMessage(msg)
+			require.NoError(t, err)
+			assert.Equal(t, evs[i].ID, got.ID)
+			assert.Equal(t, evs[i].Version, got.Version)
+			msg.Ack()
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d did not arrive", i)
+		}
+	}
+	require.NoError(t, <-published)
+}
+
+func TestPublisherConfigNeedsAPublisher(t *testing.T) {
+	_, err := events.NewPublisher(events.PublisherConfig{})
+	require.Error(t, err)
+	var _ message.Publisher = (*gochannel.GoChannel)(nil)
+}
+
+func TestPartitionOfIsStableAndInRange(t *testing.T) {
+	for _, key := range []string{"cust-1", "cust-2", "phone:+358401234567", ""} {
+		p := events.PartitionOf(key, 8)
+		assert.GreaterOrEqual(t, p, 0)
+		assert.Less(t, p, 8)
+		assert.Equal(t, p, events.PartitionOf(key, 8), "same key, same partition")
+	}
+	assert.Equal(t, 0, events.PartitionOf("anything", 1))
+}
