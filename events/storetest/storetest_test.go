@@ -1,0 +1,115 @@
+package storetest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/events/storetest"
+)
+
+// broken wraps a MemoryStore and breaks one promise of the contract.
+type broken struct {
+	*events.MemoryStore
+	kind string
+}
+
+func (b broken) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	switch b.kind {
+	case "append ignores the context":
+		ctx = context.Background()
+	case "conflict without details":
+		got, err := b.MemoryStore.Append(ctx, issue, expected, evs)
+		if errors.Is(err, events.ErrVersionConflict) {
+			err = fmt.Errorf("append: %w", events.ErrVersionConflict)
+		}
+		return got, err
+	case "batch split":
+		var out []events.Envelope
+		for i, e := range evs {
+			got, err := b.MemoryStore.Append(ctx, issue, expected+uint64(i), []events.Envelope{e})
+			if err != nil {
+				return out, err
+			}
+			out = append(out, got...)
+		}
+		return out, nil
+	}
+	return b.MemoryStore.Append(ctx, issue, expected, evs)
+}
+
+func (b broken) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	evs, err := b.MemoryStore.Load(ctx, issue)
+	if b.kind == "load drops metadata" {
+		for i := range evs {
+			evs[i].Meta = nil
+		}
+	}
+	return evs, err
+}
+
+func (b broken) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	return func(yield func(events.Envelope, error) bool) {
+		for e, err := range b.MemoryStore.ReadAll(ctx, after) {
+			if b.kind == "read all skips" && e.Position%97 == 0 {
+				continue
+			}
+			if b.kind == "read all stops silently" && err != nil {
+				return
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+func TestRunOnMemoryStore(t *testing.T) {
+	storetest.Run(t, func(*testing.T) events.Store { return events.NewMemoryStore() },
+		storetest.Features{GaplessPositions: true, Writers: 3, Events: 50})
+}
+
+// TestSuiteCatchesBrokenStores runs the suite on stores that each break
+// one promise, in a child process (a failing suite fails its test), and
+// checks that the case meant to notice does.
+func TestSuiteCatchesBrokenStores(t *testing.T) {
+	const env = "STORETEST_BROKEN"
+	if kind := os.Getenv(env); kind != "" {
+		storetest.Run(t, func(*testing.T) events.Store {
+			return broken{MemoryStore: events.NewMemoryStore(), kind: kind}
+		}, storetest.Features{GaplessPositions: true, Writers: 4, Events: 100})
+		return
+	}
+	tests := []struct {
+		kind     string
+		failures []string // cases that must fail
+	}{
+		{"append ignores the context", []string{"CancelledContext"}},
+		{"conflict without details", []string{"VersionConflict"}},
+		{"batch split", []string{"InvalidAppend"}},
+		{"load drops metadata", []string{"AppendAndLoadRoundTrip", "ConcurrentAppendsToManyStreams"}},
+		{"read all skips", []string{"ConcurrentAppendsToManyStreams", "ReadAllWhileWriting"}},
+		{"read all stops silently", []string{"CancelledContext", "CancelDuringReadAll"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSuiteCatchesBrokenStores$", "-test.v")
+			cmd.Env = append(os.Environ(), env+"="+tt.kind)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the suite fails on a store whose %s:\n%s", tt.kind, out)
+			for _, c := range tt.failures {
+				assert.Contains(t, string(out), "--- FAIL: TestSuiteCatchesBrokenStores/"+c+" ", "case %s notices", c)
+			}
+		})
+	}
+}
