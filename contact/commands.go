@@ -1,0 +1,303 @@
+package contact
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Command is a request to change an issue: Open, Route, Consult, Resolve,
+// Reopen, FollowUp, Abandon, Rate or Classify. Each is checked against the
+// issue's current state and its own input, and yields one event or is
+// refused with a *CommandError.
+//
+// Every command may carry the time its event happened (At), for imports and
+// replays; a zero At means the Service's clock. Commands that refer to a
+// contact (Route, Consult, Resolve, Abandon) mean the issue's latest contact
+// when Contact is uuid.Nil.
+type Command interface {
+	// Op names the command in errors: "open", "route", "resolve"…
+	Op() string
+	eventTime() time.Time
+	decide(d *decider) (events.Data, error)
+}
+
+// Open opens a new issue: the first contact about a problem arrived.
+type Open struct {
+	// Customer needs an id or at least one identity key; keys are normalised.
+	Customer events.Customer
+	Channel  string
+	Topic    string
+	// Contact is the id of the first contact; a new one when uuid.Nil.
+	Contact uuid.UUID
+	At      time.Time
+}
+
+// Route routes a contact to a queue and, optionally, an agent; routing a
+// contact again is a transfer.
+type Route struct {
+	Contact uuid.UUID
+	Queue   string
+	Agent   string
+	Skills  []string
+	// Wait is how long the customer waited in the queue.
+	Wait time.Duration
+	At   time.Time
+}
+
+// Consult records that the agent of a contact consulted an expert.
+type Consult struct {
+	Contact  uuid.UUID
+	Agent    string
+	Expert   string
+	Duration time.Duration
+	At       time.Time
+}
+
+// Resolve resolves the issue on one of its contacts, by an agent or a bot.
+type Resolve struct {
+	Contact uuid.UUID
+	Agent   string
+	Bot     bool
+	Code    string
+	// Handle is the handle time of the resolving contact.
+	Handle time.Duration
+	At     time.Time
+}
+
+// Reopen records that the customer came back about a resolved issue.
+type Reopen struct {
+	// Contact is the id of the new contact; a new one when uuid.Nil.
+	Contact uuid.UUID
+	Channel string
+	Reason  string
+	At      time.Time
+}
+
+// FollowUp records a further inbound contact on an issue that is still
+// open (issue.contacted). A contact about a resolved issue is a Reopen.
+type FollowUp struct {
+	// Contact is the id of the new contact; a new one when uuid.Nil.
+	Contact uuid.UUID
+	Channel string
+	At      time.Time
+}
+
+// Abandon records that a contact was abandoned in the queue before anyone
+// answered it.
+type Abandon struct {
+	Contact uuid.UUID
+	Wait    time.Duration
+	At      time.Time
+}
+
+// Rate records a survey answer: csat 1–5, nps 0–10 or ces 1–7, about one
+// contact of the issue or, when Contact is uuid.Nil, about the issue.
+type Rate struct {
+	Survey  events.Survey
+	Score   int
+	Contact uuid.UUID
+	At      time.Time
+}
+
+// Classify sets the issue's topic and secondary topics.
+type Classify struct {
+	Topic  string
+	Topics []string
+	At     time.Time
+}
+
+// Op returns "open".
+func (Open) Op() string { return "open" }
+
+// Op returns "route".
+func (Route) Op() string { return "route" }
+
+// Op returns "consult".
+func (Consult) Op() string { return "consult" }
+
+// Op returns "resolve".
+func (Resolve) Op() string { return "resolve" }
+
+// Op returns "reopen".
+func (Reopen) Op() string { return "reopen" }
+
+// Op returns "follow up".
+func (FollowUp) Op() string { return "follow up" }
+
+// Op returns "abandon".
+func (Abandon) Op() string { return "abandon" }
+
+// Op returns "rate".
+func (Rate) Op() string { return "rate" }
+
+// Op returns "classify".
+func (Classify) Op() string { return "classify" }
+
+func (c Open) eventTime() time.Time     { return c.At }
+func (c Route) eventTime() time.Time    { return c.At }
+func (c Consult) eventTime() time.Time  { return c.At }
+func (c Resolve) eventTime() time.Time  { return c.At }
+func (c Reopen) eventTime() time.Time   { return c.At }
+func (c FollowUp) eventTime() time.Time { return c.At }
+func (c Abandon) eventTime() time.Time  { return c.At }
+func (c Rate) eventTime() time.Time     { return c.At }
+func (c Classify) eventTime() time.Time { return c.At }
+
+func (c Open) decide(d *decider) (events.Data, error) {
+	if d.is.Status != StatusNone {
+		return nil, d.refuse(ErrIssueExists, "already opened at %s", stamp(d.is.OpenedAt))
+	}
+	customer, err := d.customer(c.Customer)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.check(channelProblem(c.Channel), topicProblem("topic", c.Topic)); err != nil {
+		return nil, err
+	}
+	id, err := d.newContact(c.Contact)
+	if err != nil {
+		return nil, err
+	}
+	return &events.Opened{Customer: customer, Channel: c.Channel, Topic: c.Topic, Contact: id}, nil
+}
+
+func (c Route) decide(d *decider) (events.Data, error) {
+	if err := d.open(); err != nil {
+		return nil, err
+	}
+	ct, err := d.contact(c.Contact)
+	if err != nil {
+		return nil, err
+	}
+	if ct.Abandoned {
+		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
+	}
+	if err := d.check(required("queue", c.Queue), nonNegative("wait", c.Wait)); err != nil {
+		return nil, err
+	}
+	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: c.Skills, Wait: c.Wait}, nil
+}
+
+func (c Consult) decide(d *decider) (events.Data, error) {
+	if err := d.open(); err != nil {
+		return nil, err
+	}
+	ct, err := d.contact(c.Contact)
+	if err != nil {
+		return nil, err
+	}
+	if ct.Abandoned {
+		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
+	}
+	if err := d.check(required("agent", c.Agent), required("expert", c.Expert), nonNegative("duration", c.Duration)); err != nil {
+		return nil, err
+	}
+	return &events.Consulted{Contact: ct.ID, Agent: c.Agent, Expert: c.Expert, Duration: c.Duration}, nil
+}
+
+func (c Resolve) decide(d *decider) (events.Data, error) {
+	if err := d.open(); err != nil {
+		return nil, err
+	}
+	ct, err := d.contact(c.Contact)
+	if err != nil {
+		return nil, err
+	}
+	if ct.Abandoned {
+		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
+	}
+	if err := d.check(nonNegative("handle time", c.Handle)); err != nil {
+		return nil, err
+	}
+	return &events.Resolved{Contact: ct.ID, Agent: c.Agent, Bot: c.Bot, Code: c.Code, Handle: c.Handle}, nil
+}
+
+func (c Reopen) decide(d *decider) (events.Data, error) {
+	if err := d.known(); err != nil {
+		return nil, err
+	}
+	if d.is.Status != StatusResolved {
+		return nil, d.refuse(ErrNotResolved, "not resolved: the issue is open, and a further contact on an open issue is a follow-up")
+	}
+	if err := d.check(channelProblem(c.Channel)); err != nil {
+		return nil, err
+	}
+	id, err := d.newContact(c.Contact)
+	if err != nil {
+		return nil, err
+	}
+	return &events.Reopened{Contact: id, Channel: c.Channel, Reason: c.Reason}, nil
+}
+
+func (c FollowUp) decide(d *decider) (events.Data, error) {
+	if err := d.known(); err != nil {
+		return nil, err
+	}
+	if d.is.Status == StatusResolved {
+		return nil, d.refuse(ErrAlreadyResolved, "already resolved at %s: a contact about a resolved issue is a reopen", stamp(d.is.ResolvedAt))
+	}
+	if err := d.check(channelProblem(c.Channel)); err != nil {
+		return nil, err
+	}
+	id, err := d.newContact(c.Contact)
+	if err != nil {
+		return nil, err
+	}
+	return &events.Contacted{Contact: id, Channel: c.Channel}, nil
+}
+
+func (c Abandon) decide(d *decider) (events.Data, error) {
+	if err := d.open(); err != nil {
+		return nil, err
+	}
+	ct, err := d.contact(c.Contact)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case ct.Abandoned:
+		return nil, d.refuse(ErrAbandoned, "contact %s was already abandoned", ct.ID)
+	case ct.Answered():
+		return nil, d.refuse(ErrAnswered, "contact %s was already answered (routed to %s)", ct.ID, ct.Queue)
+	}
+	if err := d.check(nonNegative("wait", c.Wait)); err != nil {
+		return nil, err
+	}
+	return &events.Abandoned{Contact: ct.ID, Wait: c.Wait}, nil
+}
+
+func (c Rate) decide(d *decider) (events.Data, error) {
+	if err := d.known(); err != nil {
+		return nil, err
+	}
+	lo, hi, ok := c.Survey.Scale()
+	if !ok {
+		return nil, d.refuse(ErrInvalidCommand, "survey %q is not csat, nps or ces", c.Survey)
+	}
+	if c.Score < lo || c.Score > hi {
+		return nil, d.refuse(ErrInvalidCommand, "%s score %d is outside %d–%d", c.Survey, c.Score, lo, hi)
+	}
+	if c.Contact != uuid.Nil {
+		if _, err := d.contact(c.Contact); err != nil {
+			return nil, err
+		}
+	}
+	return &events.Rated{Survey: c.Survey, Score: c.Score, Contact: c.Contact}, nil
+}
+
+func (c Classify) decide(d *decider) (events.Data, error) {
+	if err := d.known(); err != nil {
+		return nil, err
+	}
+	problems := []string{topicProblem("topic", c.Topic)}
+	for _, t := range c.Topics {
+		problems = append(problems, topicProblem("secondary topic", t))
+	}
+	if err := d.check(problems...); err != nil {
+		return nil, err
+	}
+	return &events.Classified{Topic: c.Topic, Topics: c.Topics}, nil
+}

@@ -1,0 +1,110 @@
+package contacttest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+)
+
+// Minute returns the time of the n-th given event of a scenario,
+// Start plus n minutes; a scenario's command happens at Minute(len(given)+1).
+func Minute(n int) time.Time { return Start().Add(time.Duration(n) * time.Minute) }
+
+// Scenario is an issue with a history, ready for one command. Make one
+// with Given.
+type Scenario struct {
+	t testing.TB
+	// Clock, IDs and Store are what the scenario's Service runs on.
+	Clock     *Clock
+	IDs       *IDs
+	Store     *events.MemoryStore
+	given     []events.Envelope
+	configure []func(*contact.Config)
+}
+
+// Given returns a scenario whose issue, IssueID(), has the given events,
+// the first at Minute(1), the next a minute later, and so on. With no
+// events the issue was never opened.
+func Given(t testing.TB, data ...events.Data) *Scenario {
+	t.Helper()
+	s := &Scenario{t: t, Clock: NewClock(Start()), IDs: NewIDs(), Store: events.NewMemoryStore()}
+	if len(data) == 0 {
+		return s
+	}
+	evs := make([]events.Envelope, len(data))
+	for i, d := range data {
+		s.Clock.Advance(time.Minute)
+		evs[i] = events.Envelope{ID: eventID(i + 1), Issue: IssueID(), Version: uint64(i + 1), At: s.Clock.Now(), Data: d}
+	}
+	given, err := s.Store.Append(t.Context(), IssueID(), 0, evs)
+	require.NoError(t, err, "append the given events")
+	s.given = given
+	return s
+}
+
+// With changes the configuration of the scenario's Service (key rules,
+// publisher, resolver…); Store, Clock and IDs are set after f runs.
+func (s *Scenario) With(f func(*contact.Config)) *Scenario {
+	s.configure = append(s.configure, f)
+	return s
+}
+
+// Outcome is what a command did in a scenario.
+type Outcome struct {
+	s *Scenario
+	// Events are the events the command appended; Err is its error.
+	Events []events.Envelope
+	Err    error
+}
+
+// When runs cmd on the scenario's issue, a minute after its last event.
+func (s *Scenario) When(cmd contact.Command) *Outcome {
+	s.t.Helper()
+	cfg := contact.Config{}
+	for _, f := range s.configure {
+		f(&cfg)
+	}
+	cfg.Store, cfg.Clock, cfg.IDs = s.Store, s.Clock, s.IDs
+	svc, err := contact.NewService(cfg)
+	require.NoError(s.t, err, "configure the service")
+	s.Clock.Advance(time.Minute)
+	evs, err := svc.Execute(s.t.Context(), IssueID(), cmd)
+	return &Outcome{s: s, Events: evs, Err: err}
+}
+
+// Then checks that the command succeeded and appended events with exactly
+// the data want, in order, after the given ones; it returns those events.
+func (o *Outcome) Then(want ...events.Data) []events.Envelope {
+	t := o.s.t
+	t.Helper()
+	require.NoError(t, o.Err)
+	require.Len(t, o.Events, len(want), "events appended")
+	for i, e := range o.Events {
+		assert.Equal(t, want[i], e.Data, "data of event %d", i+1)
+		assert.Equal(t, uint64(len(o.s.given)+i+1), e.Version, "version of event %d", i+1)
+		assert.Equal(t, IssueID(), e.Issue, "issue of event %d", i+1)
+	}
+	stored, err := o.s.Store.Load(t.Context(), IssueID())
+	require.NoError(t, err)
+	assert.Len(t, stored, len(o.s.given)+len(want), "events in the stream")
+	return o.Events
+}
+
+// ThenError checks that the command was refused with an error that wraps
+// sentinel and names the issue, and that the stream did not change; it
+// returns the error.
+func (o *Outcome) ThenError(sentinel error) error {
+	t := o.s.t
+	t.Helper()
+	require.Error(t, o.Err, "the command should be refused")
+	assert.ErrorIs(t, o.Err, sentinel)
+	assert.Contains(t, o.Err.Error(), IssueID().String(), "the error names the issue")
+	assert.Empty(t, o.Events, "events appended")
+	assert.Equal(t, len(o.s.given), o.s.Store.Len(), "events in the store")
+	return o.Err
+}

@@ -1,0 +1,57 @@
+package contact
+
+import (
+	"context"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+type ctxKey int
+
+const (
+	correlationKey ctxKey = iota
+	causationKey
+)
+
+// WithCorrelationID returns ctx carrying the correlation id that the
+// Service stamps on the events of the commands it runs with it.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey, id)
+}
+
+// WithCausationID returns ctx carrying the causation id (the id of the
+// message or event that caused the command) that the Service stamps on the
+// events of the commands it runs with it.
+func WithCausationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, causationKey, id)
+}
+
+// CorrelationID returns the correlation id that ctx carries, or "".
+func CorrelationID(ctx context.Context) string {
+	id, _ := ctx.Value(correlationKey).(string)
+	return id
+}
+
+// CausationID returns the causation id that ctx carries, or "".
+func CausationID(ctx context.Context) string {
+	id, _ := ctx.Value(causationKey).(string)
+	return id
+}
+
+// meta returns the metadata of the events of one command.
+func meta(ctx context.Context, c events.Customer) events.Meta {
+	m := events.Meta{}
+	if k := partitionKey(c); k != "" {
+		m[events.MetaPartitionKey] = k
+	}
+	if id := CorrelationID(ctx); id != "" {
+		m[events.MetaCorrelationID] = id
+	}
+	if id := CausationID(ctx); id != "" {
+		m[events.MetaCausationID] = id
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}

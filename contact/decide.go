@@ -1,0 +1,157 @@
+package contact
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// decider holds what a command is decided with: the issue as it stands,
+// the event time, and where new ids and key rules come from.
+type decider struct {
+	op   string
+	is   *Issue
+	at   time.Time
+	ids  IDGenerator
+	keys KeyRules
+}
+
+// Decide returns the event that cmd yields on the issue at time at (the
+// command's own At when it has one), or the *CommandError it is refused
+// with. New contact ids come from ids. The event is not applied to is.
+func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules) (events.Data, error) {
+	if at2 := cmd.eventTime(); !at2.IsZero() {
+		at = at2
+	}
+	d := &decider{op: cmd.Op(), is: is, at: at, ids: ids, keys: keys}
+	data, err := cmd.decide(d)
+	if err != nil {
+		return nil, err
+	}
+	if at.IsZero() {
+		return nil, d.refuse(ErrInvalidCommand, "no event time")
+	}
+	if at.Before(is.LastAt) {
+		return nil, d.refuse(ErrOutOfOrder, "event time %s is before the issue's previous event at %s", stamp(at), stamp(is.LastAt))
+	}
+	return data, nil
+}
+
+func (d *decider) refuse(sentinel error, format string, args ...any) error {
+	return &CommandError{Op: d.op, Issue: d.is.ID, Reason: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+// known refuses a command on an issue that was never opened.
+func (d *decider) known() error {
+	if d.is.Status == StatusNone {
+		return d.refuse(ErrUnknownIssue, "the issue was never opened")
+	}
+	return nil
+}
+
+// open refuses a command that needs an open issue.
+func (d *decider) open() error {
+	if err := d.known(); err != nil {
+		return err
+	}
+	if d.is.Status == StatusResolved {
+		return d.refuse(ErrAlreadyResolved, "already resolved at %s", stamp(d.is.ResolvedAt))
+	}
+	return nil
+}
+
+// contact returns the issue's contact id, or its latest one for uuid.Nil.
+func (d *decider) contact(id uuid.UUID) (Contact, error) {
+	if id == uuid.Nil {
+		if c, ok := d.is.Latest(); ok {
+			return c, nil
+		}
+		return Contact{}, d.refuse(ErrUnknownContact, "the issue has no contact")
+	}
+	c, ok := d.is.Contact(id)
+	if !ok {
+		return Contact{}, d.refuse(ErrUnknownContact, "contact %s does not belong to the issue", id)
+	}
+	return c, nil
+}
+
+// newContact returns id, or a new id for uuid.Nil, unless the issue has it.
+func (d *decider) newContact(id uuid.UUID) (uuid.UUID, error) {
+	if id == uuid.Nil {
+		var err error
+		if id, err = d.ids.NewID(); err != nil {
+			return uuid.Nil, fmt.Errorf("%s issue %s: new contact id: %w", d.op, d.is.ID, err)
+		}
+	}
+	if _, ok := d.is.Contact(id); ok {
+		return uuid.Nil, d.refuse(ErrDuplicateContact, "contact %s is already a contact of the issue", id)
+	}
+	return id, nil
+}
+
+// customer returns c with its id trimmed and its keys normalised.
+func (d *decider) customer(c events.Customer) (events.Customer, error) {
+	keys, err := d.keys.NormalizeAll(c.Keys)
+	if err != nil {
+		return events.Customer{}, &CommandError{Op: d.op, Issue: d.is.ID, Reason: err.Error(), Err: err}
+	}
+	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys}
+	if c.ID == "" && len(c.Keys) == 0 {
+		return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key")
+	}
+	return c, nil
+}
+
+// check refuses the command with the first of problems that is not "".
+func (d *decider) check(problems ...string) error {
+	for _, p := range problems {
+		if p != "" {
+			return d.refuse(ErrInvalidCommand, "%s", p)
+		}
+	}
+	return nil
+}
+
+func channelProblem(ch string) string {
+	switch {
+	case ch == "":
+		return "no channel"
+	case !isToken(ch):
+		return fmt.Sprintf("channel %q is not a lower-case token ([a-z][a-z0-9_-]*)", ch)
+	}
+	return ""
+}
+
+// topicProblem says what is wrong with a topic, a '/'-separated hierarchy.
+func topicProblem(what, t string) string {
+	if t == "" {
+		return "no " + what
+	}
+	for seg := range strings.SplitSeq(t, "/") {
+		if seg == "" || strings.TrimSpace(seg) != seg {
+			return fmt.Sprintf("%s %q has an empty or padded segment", what, t)
+		}
+	}
+	return ""
+}
+
+func required(what, v string) string {
+	if strings.TrimSpace(v) == "" {
+		return "no " + what
+	}
+	return ""
+}
+
+func nonNegative(what string, v time.Duration) string {
+	if v < 0 {
+		return fmt.Sprintf("%s %s is negative", what, v)
+	}
+	return ""
+}
+
+// stamp formats an event time for messages.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,44 @@
+// Package contact is the write side of the contact lifecycle: identity
+// keys, the Issue aggregate, the commands that change an issue, and the
+// Service that runs them against an events.Store.
+//
+// # Issues and commands
+//
+// An Issue is one customer problem, rebuilt from its stream of events with
+// Rebuild or Issue.Apply. A Command (Open, Route, Consult, Resolve, Reopen,
+// FollowUp, Abandon, Rate, Classify) is checked against the issue as it
+// stands and yields one event, or is refused with a *CommandError that
+// names the operation, the issue and the reason, and wraps a sentinel:
+//
+//	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
+//
+// errors.Is(err, contact.ErrAlreadyResolved) is how a caller tells refusals
+// apart. A refused command appends nothing.
+//
+// # Identity keys
+//
+// Customers are known by keys "kind:value". KeyRules normalises them:
+// phone numbers to E.164 with a configurable default country, email
+// addresses lower-cased, every value trimmed. Open normalises the keys of
+// its customer, so that the same person is one set of keys on every event.
+//
+// # The Service
+//
+// Service.Execute, and the typed methods Open, Route, Resolve… that wrap
+// it, load the issue's stream, decide, and append at the version read. A
+// command that loses a race to another writer is decided again on the new
+// state, a bounded number of times. The appended events go to an optional
+// Publisher; when it fails, the events stay appended and the error says so.
+//
+// Every event carries events.MetaPartitionKey: the customer's stable id, or
+// their first key when the issue was opened without one. Transports
+// partition by it so that one customer's contacts meet in one projection
+// instance. Identity links that arrive later do not move events already
+// partitioned by another key; set a CustomerResolver to give every issue
+// the customer's stable id when it is opened. Correlation and causation
+// ids travel in the context (WithCorrelationID, WithCausationID).
+//
+// Time and ids are injected (Clock, IDGenerator), so that tests and
+// replays are deterministic; package contacttest has a test clock, a
+// sequential id generator and given-when-then helpers.
+package contact

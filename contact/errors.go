@@ -1,0 +1,65 @@
+package contact
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// Sentinel errors. Every refusal of a command wraps one of them, so that
+// callers match with errors.Is rather than by message.
+var (
+	// ErrInvalidKey: an identity key that is malformed.
+	ErrInvalidKey = errors.New("invalid identity key")
+	// ErrInvalidCommand: a command whose input is wrong whatever the state
+	// of the issue: an empty channel, a score outside its scale, a negative
+	// duration…
+	ErrInvalidCommand = errors.New("invalid command")
+	// ErrUnknownIssue: a command on an issue that was never opened.
+	ErrUnknownIssue = errors.New("unknown issue")
+	// ErrIssueExists: opening an issue that is already open or resolved.
+	ErrIssueExists = errors.New("issue exists")
+	// ErrAlreadyResolved: the command needs an open issue and it is resolved.
+	ErrAlreadyResolved = errors.New("already resolved")
+	// ErrNotResolved: the command needs a resolved issue and it is open.
+	ErrNotResolved = errors.New("not resolved")
+	// ErrUnknownContact: a contact that does not belong to the issue.
+	ErrUnknownContact = errors.New("unknown contact")
+	// ErrDuplicateContact: a new contact with the id of one the issue has.
+	ErrDuplicateContact = errors.New("duplicate contact")
+	// ErrAbandoned: the contact was abandoned in the queue.
+	ErrAbandoned = errors.New("contact abandoned")
+	// ErrAnswered: the contact was already answered (routed).
+	ErrAnswered = errors.New("contact answered")
+	// ErrOutOfOrder: an event time before the previous event of the issue.
+	ErrOutOfOrder = errors.New("event time out of order")
+	// ErrNotPublished: the events were appended, but the Publisher failed.
+	ErrNotPublished = errors.New("appended but not published")
+	// ErrInvalidConfig: a Config or KeyRules that cannot work.
+	ErrInvalidConfig = errors.New("invalid config")
+)
+
+// CommandError is the error of a refused command: which operation, on which
+// issue, and why in the caller's words, as in
+//
+//	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
+//
+// Err is the sentinel it matches (or a *KeyError, which matches ErrInvalidKey).
+type CommandError struct {
+	Op     string
+	Issue  uuid.UUID
+	Reason string
+	Err    error
+}
+
+func (e *CommandError) Error() string {
+	reason := e.Reason
+	if reason == "" && e.Err != nil {
+		reason = e.Err.Error()
+	}
+	return fmt.Sprintf("%s issue %s: %s", e.Op, e.Issue, reason)
+}
+
+// Unwrap returns Err.
+func (e *CommandError) Unwrap() error { return e.Err }

@@ -1,0 +1,189 @@
+package contact
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Status is where an issue is in its lifecycle.
+type Status uint8
+
+// The statuses of an issue. The zero Status is an issue that was never opened.
+const (
+	StatusNone Status = iota
+	StatusOpen
+	StatusResolved
+)
+
+// String returns "none", "open" or "resolved".
+func (s Status) String() string {
+	switch s {
+	case StatusOpen:
+		return "open"
+	case StatusResolved:
+		return "resolved"
+	}
+	return "none"
+}
+
+// ContactKind says how a contact came to belong to its issue.
+type ContactKind uint8
+
+// The kinds of contact.
+const (
+	KindFirst    ContactKind = iota + 1 // issue.opened
+	KindFollowUp                        // issue.contacted, on an open issue
+	KindReopen                          // issue.reopened, on a resolved issue
+)
+
+// String returns "first", "follow-up" or "reopen".
+func (k ContactKind) String() string {
+	switch k {
+	case KindFirst:
+		return "first"
+	case KindFollowUp:
+		return "follow-up"
+	case KindReopen:
+		return "reopen"
+	}
+	return "unknown"
+}
+
+// Contact is one inbound contact of an issue, as its events tell it.
+type Contact struct {
+	ID      uuid.UUID
+	Kind    ContactKind
+	Channel string
+	At      time.Time
+	// Routings counts issue.routed events: more than one is a transfer.
+	Routings int
+	// Queue and Agent are those of the latest routing.
+	Queue, Agent string
+	Consults     int
+	Abandoned    bool
+}
+
+// Answered reports whether the contact was routed to someone.
+func (c Contact) Answered() bool { return c.Routings > 0 }
+
+// Issue is one customer problem, rebuilt from its events. Its zero value is
+// an issue that was never opened. Apply events to it in version order.
+type Issue struct {
+	ID       uuid.UUID
+	Version  uint64
+	Status   Status
+	Customer events.Customer
+	// Channel is the channel of the first contact.
+	Channel string
+	// Topic is the contact reason; Topics are the secondary ones.
+	Topic    string
+	Topics   []string
+	Contacts []Contact
+
+	OpenedAt, ResolvedAt, LastAt time.Time
+	// ResolvedOn, ResolvedBy and ResolvedByBot describe the latest
+	// resolution while the issue is resolved; they are cleared by a reopen.
+	ResolvedOn    uuid.UUID
+	ResolvedBy    string
+	ResolvedByBot bool
+	Reopens       int
+}
+
+// Rebuild returns the issue whose stream is evs, in version order.
+func Rebuild(id uuid.UUID, evs []events.Envelope) (*Issue, error) {
+	is := &Issue{ID: id}
+	for _, e := range evs {
+		if err := is.Apply(e); err != nil {
+			return nil, err
+		}
+	}
+	return is, nil
+}
+
+// Apply advances the issue by one event, which must be the next of its
+// stream; an error wraps events.ErrInvalidEvent. Events are facts: Apply
+// does not judge them as the commands do, and event types it does not
+// know only advance the version.
+func (is *Issue) Apply(e events.Envelope) error {
+	if is.ID == uuid.Nil && is.Version == 0 {
+		is.ID = e.Issue
+	}
+	switch {
+	case e.Issue != is.ID:
+		return fmt.Errorf("apply event %s to issue %s: it belongs to issue %s: %w", e.ID, is.ID, e.Issue, events.ErrInvalidEvent)
+	case e.Version != is.Version+1:
+		return fmt.Errorf("apply event %s to issue %s: version %d, want %d: %w", e.ID, is.ID, e.Version, is.Version+1, events.ErrInvalidEvent)
+	}
+	is.Version = e.Version
+	is.LastAt = e.At
+	switch d := e.Data.(type) {
+	case *events.Opened:
+		is.Status = StatusOpen
+		is.Customer = d.Customer
+		is.Channel, is.Topic = d.Channel, d.Topic
+		is.OpenedAt = e.At
+		is.addContact(d.Contact, KindFirst, d.Channel, e.At)
+	case *events.Routed:
+		c := is.contact(d.Contact)
+		c.Routings++
+		c.Queue, c.Agent = d.Queue, d.Agent
+	case *events.Consulted:
+		is.contact(d.Contact).Consults++
+	case *events.Resolved:
+		is.Status = StatusResolved
+		is.ResolvedAt = e.At
+		is.ResolvedOn, is.ResolvedBy, is.ResolvedByBot = d.Contact, d.Agent, d.Bot
+	case *events.Reopened:
+		is.Status = StatusOpen
+		is.Reopens++
+		is.ResolvedAt, is.ResolvedOn, is.ResolvedBy, is.ResolvedByBot = time.Time{}, uuid.Nil, "", false
+		is.addContact(d.Contact, KindReopen, d.Channel, e.At)
+	case *events.Contacted:
+		is.addContact(d.Contact, KindFollowUp, d.Channel, e.At)
+	case *events.Abandoned:
+		is.contact(d.Contact).Abandoned = true
+	case *events.Classified:
+		is.Topic, is.Topics = d.Topic, d.Topics
+	}
+	return nil
+}
+
+// Contact returns the issue's contact with the given id.
+func (is *Issue) Contact(id uuid.UUID) (Contact, bool) {
+	for _, c := range is.Contacts {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Contact{}, false
+}
+
+// Latest returns the issue's most recent contact, false if it has none.
+func (is *Issue) Latest() (Contact, bool) {
+	if len(is.Contacts) == 0 {
+		return Contact{}, false
+	}
+	return is.Contacts[len(is.Contacts)-1], true
+}
+
+// addContact records a new contact; one already known only gets its kind
+// and channel (an imported stream may mention a contact before introducing it).
+func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at time.Time) {
+	c := is.contact(id)
+	c.Kind, c.Channel, c.At = kind, channel, at
+}
+
+// contact returns the contact with id, adding it when it is unknown.
+func (is *Issue) contact(id uuid.UUID) *Contact {
+	for i := range is.Contacts {
+		if is.Contacts[i].ID == id {
+			return &is.Contacts[i]
+		}
+	}
+	is.Contacts = append(is.Contacts, Contact{ID: id})
+	return &is.Contacts[len(is.Contacts)-1]
+}

@@ -1,0 +1,232 @@
+package contact
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// KeyRules says how identity keys are normalised. The zero value accepts
+// phone numbers only with their country code.
+type KeyRules struct {
+	// DefaultCountry is the country calling code ("358", "1", "44"; a
+	// leading "+" is allowed) given to phone numbers written without one.
+	DefaultCountry string
+}
+
+// Key is a parsed identity key: kind and value, as in "email:anna@example.com".
+type Key struct {
+	Kind  string
+	Value string
+}
+
+// String returns the key as "kind:value".
+func (k Key) String() string { return k.Kind + ":" + k.Value }
+
+// KeyError reports an identity key that cannot be used: which key and why.
+// It matches ErrInvalidKey.
+type KeyError struct {
+	Key    string
+	Reason string
+}
+
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("identity key %q: %s", e.Key, e.Reason)
+}
+
+// Unwrap returns ErrInvalidKey.
+func (e *KeyError) Unwrap() error { return ErrInvalidKey }
+
+// Validate reports whether the rules are usable: DefaultCountry, when set,
+// is a country calling code of one to three digits.
+func (r KeyRules) Validate() error {
+	if _, err := r.country(); err != nil {
+		return fmt.Errorf("key rules: %w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+func (r KeyRules) country() (string, error) {
+	cc := strings.TrimPrefix(strings.TrimSpace(r.DefaultCountry), "+")
+	if cc == "" {
+		return "", nil
+	}
+	if len(cc) > 3 || cc[0] == '0' || !allDigits(cc) {
+		return "", fmt.Errorf("default country %q is not a country calling code of 1 to 3 digits", r.DefaultCountry)
+	}
+	return cc, nil
+}
+
+// Parse parses and normalises one identity key "kind:value":
+//
+//   - phone: to E.164 ("+358401234567"): spaces, dashes, dots and
+//     parentheses are dropped, "00" and "+" introduce the country code, a
+//     number without one gets DefaultCountry with its national trunk 0
+//     dropped, and so does a number written with DefaultCountry and a
+//     trunk 0 ("+358 040…", "+44 (0)20…");
+//   - email: trimmed and lower-cased;
+//   - account: and any other lower-case kind: the value trimmed.
+//
+// The error is a *KeyError that quotes the key and says why.
+func (r KeyRules) Parse(key string) (Key, error) {
+	fail := func(format string, args ...any) (Key, error) {
+		return Key{}, &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
+	}
+	kind, value, ok := strings.Cut(strings.TrimSpace(key), ":")
+	if !ok {
+		return fail("has no colon; want kind:value")
+	}
+	if kind == "" {
+		return fail("has no kind before the colon")
+	}
+	if !isToken(kind) {
+		return fail("kind %q is not a lower-case token ([a-z][a-z0-9_-]*)", kind)
+	}
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return fail("has no value after the colon")
+	}
+	switch kind {
+	case "phone":
+		cc, err := r.country()
+		if err != nil {
+			return fail("%v", err)
+		}
+		v, reason := normalisePhone(value, cc)
+		if reason != "" {
+			return fail("%s", reason)
+		}
+		value = v
+	case "email":
+		value = strings.ToLower(value)
+		if reason := checkEmail(value); reason != "" {
+			return fail("%s", reason)
+		}
+	}
+	return Key{Kind: kind, Value: value}, nil
+}
+
+// Normalize returns the normalised form of one identity key; see Parse.
+func (r KeyRules) Normalize(key string) (string, error) {
+	k, err := r.Parse(key)
+	if err != nil {
+		return "", err
+	}
+	return k.String(), nil
+}
+
+// NormalizeAll normalises keys, dropping the ones that normalise to a key
+// already seen, and keeps their order. It fails on the first bad key.
+func (r KeyRules) NormalizeAll(keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		n, err := r.Normalize(k)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// E.164 allows at most 15 digits; fewer than 7 is no real subscriber number.
+const (
+	minPhoneDigits = 7
+	maxPhoneDigits = 15
+)
+
+// normalisePhone returns the E.164 form of v, or why there is none. cc is
+// the default country calling code, "" for none.
+func normalisePhone(v, cc string) (string, string) {
+	international := false
+	switch {
+	case strings.HasPrefix(v, "+"):
+		international, v = true, v[1:]
+	case strings.HasPrefix(v, "00"):
+		international, v = true, v[2:]
+	}
+	// "+44 (0)20 …": the trunk 0 written for national callers.
+	if international {
+		v = strings.Replace(v, "(0)", "", 1)
+	}
+	digits := make([]byte, 0, len(v))
+	for _, c := range []byte(v) {
+		switch {
+		case c >= '0' && c <= '9':
+			digits = append(digits, c)
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		case c == '+':
+			return "", "has a + that does not start the number"
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			return "", "contains letters"
+		default:
+			return "", fmt.Sprintf("contains %q", c)
+		}
+	}
+	d := string(digits)
+	switch {
+	case international:
+		if d == "" || d[0] == '0' {
+			return "", "has no country code after + or 00"
+		}
+		if cc != "" && strings.HasPrefix(d, cc+"0") {
+			d = cc + d[len(cc)+1:]
+		}
+	case cc == "":
+		return "", "has no country code (+ or 00) and no default country is set"
+	default:
+		d = cc + strings.TrimPrefix(d, "0")
+	}
+	switch n := len(d); {
+	case n < minPhoneDigits:
+		return "", fmt.Sprintf("has %d digits, too few for a phone number", n)
+	case n > maxPhoneDigits:
+		return "", fmt.Sprintf("has %d digits, more than the 15 of E.164", n)
+	}
+	return "+" + d, ""
+}
+
+// checkEmail says why v is not an address, or "".
+func checkEmail(v string) string {
+	local, domain, ok := strings.Cut(v, "@")
+	switch {
+	case !ok:
+		return "has no @"
+	case strings.Contains(domain, "@"):
+		return "has more than one @"
+	case local == "":
+		return "has nothing before the @"
+	case strings.ContainsAny(v, " \t\r\n"):
+		return "contains white space"
+	case !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, ".."):
+		return fmt.Sprintf("domain %q is not a domain name with a dot", domain)
+	}
+	return ""
+}
+
+// isToken reports whether s matches [a-z][a-z0-9_-]*.
+func isToken(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range []byte(s[1:]) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,286 @@
+package contact
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Publisher hands appended events on, to a transport or an in-process
+// projection. It is called after the append has committed.
+type Publisher interface {
+	Publish(ctx context.Context, evs []events.Envelope) error
+}
+
+// PublisherFunc adapts a function to a Publisher.
+type PublisherFunc func(ctx context.Context, evs []events.Envelope) error
+
+// Publish returns f(ctx, evs).
+func (f PublisherFunc) Publish(ctx context.Context, evs []events.Envelope) error { return f(ctx, evs) }
+
+// CustomerResolver finds the stable id of the customer that owns a set of
+// normalised identity keys, for instance in the host's CRM; "" when it
+// knows none of them.
+type CustomerResolver interface {
+	ResolveCustomer(ctx context.Context, keys []string) (string, error)
+}
+
+// CustomerResolverFunc adapts a function to a CustomerResolver.
+type CustomerResolverFunc func(ctx context.Context, keys []string) (string, error)
+
+// ResolveCustomer returns f(ctx, keys).
+func (f CustomerResolverFunc) ResolveCustomer(ctx context.Context, keys []string) (string, error) {
+	return f(ctx, keys)
+}
+
+// DefaultRetries is how many times a command is decided again after losing
+// a race for its issue, unless Config says otherwise.
+const DefaultRetries = 3
+
+// Config configures a Service. Only Store is required.
+type Config struct {
+	// Store keeps the issues' streams.
+	Store events.Store
+	// Clock gives the event time of commands without one; SystemClock by default.
+	Clock Clock
+	// IDs makes new issue, contact and event ids; UUIDv7 by default.
+	IDs IDGenerator
+	// Keys normalises the identity keys of customers.
+	Keys KeyRules
+	// Retries is how many times a command is loaded and decided again when
+	// another writer appended to its issue first: 0 means DefaultRetries,
+	// a negative number none.
+	Retries int
+	// Publisher, when set, receives the events of every command after they
+	// were appended.
+	Publisher Publisher
+	// Customers, when set, gives Open commands without a customer id the
+	// stable id of the customer their keys belong to.
+	Customers CustomerResolver
+}
+
+func (c *Config) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.IDs == nil {
+		c.IDs = UUIDv7{}
+	}
+	switch {
+	case c.Retries == 0:
+		c.Retries = DefaultRetries
+	case c.Retries < 0:
+		c.Retries = 0
+	}
+}
+
+// Validate reports what keeps the configuration from working; the error
+// wraps ErrInvalidConfig.
+func (c Config) Validate() error {
+	if c.Store == nil {
+		return fmt.Errorf("contact service: no Store: %w", ErrInvalidConfig)
+	}
+	return c.Keys.Validate()
+}
+
+// Service runs commands end to end: it loads the issue's stream, rebuilds
+// the Issue, decides, appends at the version it read, and publishes. It is
+// safe for concurrent use.
+type Service struct {
+	cfg Config
+}
+
+// NewService returns a Service configured by cfg.
+func NewService(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return &Service{cfg: cfg}, nil
+}
+
+// Load returns the issue as its stream in the store tells it; an issue that
+// was never opened has StatusNone.
+func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
+	evs, err := s.cfg.Store.Load(ctx, issue)
+	if err != nil {
+		return nil, fmt.Errorf("load issue %s: %w", issue, err)
+	}
+	return Rebuild(issue, evs)
+}
+
+// Execute runs cmd on the issue and returns the events it appended. An Open
+// with issue uuid.Nil opens an issue with a new id.
+//
+// A command that loses a race for the issue (events.ErrVersionConflict) is
+// loaded and decided again, up to Config.Retries times, and may then be
+// refused. A refused command appends nothing and returns a *CommandError.
+// When the Publisher fails, the events stay appended: Execute returns them
+// with an error that wraps ErrNotPublished and the Publisher's error.
+//
+// Every event's Meta carries events.MetaPartitionKey (the customer's id, or
+// else their first key) and the correlation and causation ids of ctx.
+func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]events.Envelope, error) {
+	if cmd == nil {
+		return nil, &CommandError{Op: "execute", Issue: issue, Reason: "no command", Err: ErrInvalidCommand}
+	}
+	if open, ok := asOpen(cmd); ok {
+		if issue == uuid.Nil {
+			var err error
+			if issue, err = s.cfg.IDs.NewID(); err != nil {
+				return nil, fmt.Errorf("open issue: new issue id: %w", err)
+			}
+		}
+		var err error
+		if cmd, err = s.resolveCustomer(ctx, issue, open); err != nil {
+			return nil, err
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		evs, err := s.attempt(ctx, issue, cmd)
+		if errors.Is(err, events.ErrVersionConflict) && attempt < s.cfg.Retries {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.cfg.Publisher != nil {
+			if err := s.cfg.Publisher.Publish(ctx, evs); err != nil {
+				return evs, fmt.Errorf("%s issue %s: %w: %w", cmd.Op(), issue, ErrNotPublished, err)
+			}
+		}
+		return evs, nil
+	}
+}
+
+// attempt loads, decides and appends once.
+func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]events.Envelope, error) {
+	is, err := s.Load(ctx, issue)
+	if err != nil {
+		return nil, err
+	}
+	at := cmd.eventTime()
+	if at.IsZero() {
+		at = s.cfg.Clock.Now()
+	}
+	data, err := Decide(is, cmd, at, s.cfg.IDs, s.cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.cfg.IDs.NewID()
+	if err != nil {
+		return nil, fmt.Errorf("%s issue %s: new event id: %w", cmd.Op(), issue, err)
+	}
+	customer := is.Customer
+	if o, ok := data.(*events.Opened); ok {
+		customer = o.Customer
+	}
+	env := events.Envelope{
+		ID:      id,
+		Issue:   issue,
+		Version: is.Version + 1,
+		At:      at.UTC(),
+		Data:    data,
+		Meta:    meta(ctx, customer),
+	}
+	out, err := s.cfg.Store.Append(ctx, issue, is.Version, []events.Envelope{env})
+	if err != nil {
+		return nil, fmt.Errorf("%s issue %s: %w", cmd.Op(), issue, err)
+	}
+	return out, nil
+}
+
+// resolveCustomer gives an Open without a customer id the id that the
+// CustomerResolver knows for its keys.
+func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, open Open) (Command, error) {
+	if s.cfg.Customers == nil || open.Customer.ID != "" {
+		return open, nil
+	}
+	d := &decider{op: open.Op(), is: &Issue{ID: issue}, keys: s.cfg.Keys}
+	c, err := d.customer(open.Customer)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.cfg.Customers.ResolveCustomer(ctx, c.Keys)
+	if err != nil {
+		return nil, fmt.Errorf("open issue %s: resolve customer %v: %w", issue, c.Keys, err)
+	}
+	open.Customer = events.Customer{ID: id, Keys: c.Keys}
+	return open, nil
+}
+
+func asOpen(cmd Command) (Open, bool) {
+	switch c := cmd.(type) {
+	case Open:
+		return c, true
+	case *Open:
+		if c != nil {
+			return *c, true
+		}
+	}
+	return Open{}, false
+}
+
+// partitionKey is the customer's stable id, or else their first key.
+func partitionKey(c events.Customer) string {
+	if c.ID != "" {
+		return c.ID
+	}
+	if len(c.Keys) > 0 {
+		return c.Keys[0]
+	}
+	return ""
+}
+
+// Open opens a new issue and returns its id and events.
+func (s *Service) Open(ctx context.Context, cmd Open) (uuid.UUID, []events.Envelope, error) {
+	evs, err := s.Execute(ctx, uuid.Nil, cmd)
+	if len(evs) == 0 {
+		return uuid.Nil, nil, err
+	}
+	return evs[0].Issue, evs, err
+}
+
+// Route routes a contact of the issue to a queue and an agent.
+func (s *Service) Route(ctx context.Context, issue uuid.UUID, cmd Route) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
+// Consult records a consultation during a contact of the issue.
+func (s *Service) Consult(ctx context.Context, issue uuid.UUID, cmd Consult) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
+// Resolve resolves the issue.
+func (s *Service) Resolve(ctx context.Context, issue uuid.UUID, cmd Resolve) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
+// Reopen reopens a resolved issue on a new contact.
+func (s *Service) Reopen(ctx context.Context, issue uuid.UUID, cmd Reopen) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
+// FollowUp records a further contact on an open issue.
+func (s *Service) FollowUp(ctx context.Context, issue uuid.UUID, cmd FollowUp) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
+// Abandon records a contact of the issue abandoned in the queue.
+func (s *Service) Abandon(ctx context.Context, issue uuid.UUID, cmd Abandon) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
+// Rate records a survey answer about the issue.
+func (s *Service) Rate(ctx context.Context, issue uuid.UUID, cmd Rate) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
+// Classify sets the issue's topics.
+func (s *Service) Classify(ctx context.Context, issue uuid.UUID, cmd Classify) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
