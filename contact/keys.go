@@ -47,11 +47,12 @@ func (r KeyRules) Validate() error {
 }
 
 func (r KeyRules) country() (string, error) {
-	cc := strings.TrimPrefix(strings.TrimSpace(r.DefaultCountry), "+")
-	if cc == "" {
+	raw := strings.TrimSpace(r.DefaultCountry)
+	if raw == "" {
 		return "", nil
 	}
-	if len(cc) > 3 || cc[0] == '0' || !allDigits(cc) {
+	cc := strings.TrimPrefix(raw, "+")
+	if cc == "" || len(cc) > 3 || cc[0] == '0' || !allDigits(cc) {
 		return "", fmt.Errorf("default country %q is not a country calling code of 1 to 3 digits", r.DefaultCountry)
 	}
 	return cc, nil

@@ -1,0 +1,244 @@
+package contact_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
+	"github.com/truefcr/truefcr/events"
+)
+
+var (
+	c1 = contacttest.Contact(1)
+	c2 = contacttest.Contact(2)
+)
+
+func opened() *events.Opened {
+	return &events.Opened{
+		Customer: events.Customer{Keys: []string{"email:anna@example.com"}},
+		Channel:  "chat", Topic: "billing/invoice-error", Contact: c1,
+	}
+}
+
+func routed() *events.Routed     { return &events.Routed{Contact: c1, Queue: "billing", Agent: "maria"} }
+func resolved() *events.Resolved { return &events.Resolved{Contact: c1, Agent: "maria"} }
+
+func TestCommandsRefused(t *testing.T) {
+	anna := events.Customer{Keys: []string{"email:anna@example.com"}}
+	tests := []struct {
+		name   string
+		given  []events.Data
+		cmd    contact.Command
+		err    error
+		reason string
+	}{
+		{"open an open issue", []events.Data{opened()}, contact.Open{Customer: anna, Channel: "chat", Topic: "billing"}, contact.ErrIssueExists, "already opened at 2026-03-02T09:01:00Z"},
+		{"open a resolved issue", []events.Data{opened(), resolved()}, contact.Open{Customer: anna, Channel: "chat", Topic: "billing"}, contact.ErrIssueExists, "already opened"},
+		{"open for nobody", nil, contact.Open{Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, "neither an id nor an identity key"},
+		{"open with blank customer id", nil, contact.Open{Customer: events.Customer{ID: "  "}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, "neither an id nor an identity key"},
+		{"open with a malformed key", nil, contact.Open{Customer: events.Customer{Keys: []string{"Phone:040"}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidKey, `"Phone:040"`},
+		{"open with a national phone and no default country", nil, contact.Open{Customer: events.Customer{Keys: []string{"phone:040 123 4567"}}, Channel: "phone", Topic: "billing"}, contact.ErrInvalidKey, "no default country"},
+		{"open without channel", nil, contact.Open{Customer: anna, Topic: "billing"}, contact.ErrInvalidCommand, "no channel"},
+		{"open with an upper-case channel", nil, contact.Open{Customer: anna, Channel: "Phone", Topic: "billing"}, contact.ErrInvalidCommand, `channel "Phone"`},
+		{"open without topic", nil, contact.Open{Customer: anna, Channel: "chat"}, contact.ErrInvalidCommand, "no topic"},
+		{"open with an empty topic segment", nil, contact.Open{Customer: anna, Channel: "chat", Topic: "billing//refund"}, contact.ErrInvalidCommand, `topic "billing//refund"`},
+		{"open with a trailing slash", nil, contact.Open{Customer: anna, Channel: "chat", Topic: "billing/"}, contact.ErrInvalidCommand, "empty or padded segment"},
+		{"open with a padded segment", nil, contact.Open{Customer: anna, Channel: "chat", Topic: "billing/ refund"}, contact.ErrInvalidCommand, "empty or padded segment"},
+
+		{"route on a never opened issue", nil, contact.Route{Contact: c1, Queue: "billing"}, contact.ErrUnknownIssue, "never opened"},
+		{"consult on a never opened issue", nil, contact.Consult{Contact: c1, Agent: "maria", Expert: "olli"}, contact.ErrUnknownIssue, "never opened"},
+		{"resolve a never opened issue", nil, contact.Resolve{}, contact.ErrUnknownIssue, "never opened"},
+		{"reopen a never opened issue", nil, contact.Reopen{Channel: "phone"}, contact.ErrUnknownIssue, "never opened"},
+		{"follow up a never opened issue", nil, contact.FollowUp{Channel: "phone"}, contact.ErrUnknownIssue, "never opened"},
+		{"abandon on a never opened issue", nil, contact.Abandon{}, contact.ErrUnknownIssue, "never opened"},
+		{"rate a never opened issue", nil, contact.Rate{Survey: events.SurveyCSAT, Score: 5}, contact.ErrUnknownIssue, "never opened"},
+		{"classify a never opened issue", nil, contact.Classify{Topic: "billing"}, contact.ErrUnknownIssue, "never opened"},
+
+		{"resolve a resolved issue", []events.Data{opened(), routed(), resolved()}, contact.Resolve{Agent: "maria"}, contact.ErrAlreadyResolved, "already resolved at 2026-03-02T09:03:00Z"},
+		{"reopen an open issue", []events.Data{opened()}, contact.Reopen{Channel: "phone"}, contact.ErrNotResolved, "follow-up"},
+		{"follow up a resolved issue", []events.Data{opened(), resolved()}, contact.FollowUp{Channel: "phone"}, contact.ErrAlreadyResolved, "is a reopen"},
+		{"route on a resolved issue", []events.Data{opened(), resolved()}, contact.Route{Queue: "billing"}, contact.ErrAlreadyResolved, "already resolved"},
+		{"consult on a resolved issue", []events.Data{opened(), resolved()}, contact.Consult{Agent: "maria", Expert: "olli"}, contact.ErrAlreadyResolved, "already resolved"},
+		{"abandon on a resolved issue", []events.Data{opened(), resolved()}, contact.Abandon{}, contact.ErrAlreadyResolved, "already resolved"},
+
+		{"route a foreign contact", []events.Data{opened()}, contact.Route{Contact: c2, Queue: "billing"}, contact.ErrUnknownContact, "contact " + c2.String() + " does not belong"},
+		{"consult on a foreign contact", []events.Data{opened()}, contact.Consult{Contact: c2, Agent: "maria", Expert: "olli"}, contact.ErrUnknownContact, c2.String()},
+		{"resolve on a foreign contact", []events.Data{opened()}, contact.Resolve{Contact: c2}, contact.ErrUnknownContact, c2.String()},
+		{"abandon a foreign contact", []events.Data{opened()}, contact.Abandon{Contact: c2}, contact.ErrUnknownContact, c2.String()},
+		{"rate a foreign contact", []events.Data{opened()}, contact.Rate{Survey: events.SurveyCSAT, Score: 4, Contact: c2}, contact.ErrUnknownContact, c2.String()},
+
+		{"route an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Route{Queue: "billing"}, contact.ErrAbandoned, "abandoned in the queue"},
+		{"consult on an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Consult{Agent: "maria", Expert: "olli"}, contact.ErrAbandoned, "abandoned"},
+		{"resolve on an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Resolve{Contact: c1}, contact.ErrAbandoned, "abandoned"},
+		{"abandon an answered contact", []events.Data{opened(), routed()}, contact.Abandon{Contact: c1}, contact.ErrAnswered, "already answered (routed to billing)"},
+		{"abandon twice", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Abandon{}, contact.ErrAbandoned, "already abandoned"},
+
+		{"route to no queue", []events.Data{opened()}, contact.Route{Agent: "maria"}, contact.ErrInvalidCommand, "no queue"},
+		{"consult nobody", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria"}, contact.ErrInvalidCommand, "no expert"},
+		{"consult without agent", []events.Data{opened(), routed()}, contact.Consult{Expert: "olli"}, contact.ErrInvalidCommand, "no agent"},
+		{"negative wait in routing", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: -time.Second}, contact.ErrInvalidCommand, "wait -1s is negative"},
+		{"negative consult duration", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli", Duration: -time.Minute}, contact.ErrInvalidCommand, "duration -1m0s is negative"},
+		{"negative handle time", []events.Data{opened(), routed()}, contact.Resolve{Handle: -time.Second}, contact.ErrInvalidCommand, "handle time -1s is negative"},
+		{"negative abandon wait", []events.Data{opened()}, contact.Abandon{Wait: -time.Second}, contact.ErrInvalidCommand, "wait -1s is negative"},
+
+		{"reopen without channel", []events.Data{opened(), resolved()}, contact.Reopen{}, contact.ErrInvalidCommand, "no channel"},
+		{"follow up on a bad channel", []events.Data{opened()}, contact.FollowUp{Channel: "e mail"}, contact.ErrInvalidCommand, `channel "e mail"`},
+		{"follow up reusing a contact id", []events.Data{opened()}, contact.FollowUp{Contact: c1, Channel: "phone"}, contact.ErrDuplicateContact, "contact " + c1.String() + " is already"},
+		{"reopen reusing a contact id", []events.Data{opened(), resolved()}, contact.Reopen{Contact: c1, Channel: "phone"}, contact.ErrDuplicateContact, c1.String()},
+
+		{"survey of another kind", []events.Data{opened(), resolved()}, contact.Rate{Survey: "nss", Score: 3}, contact.ErrInvalidCommand, `survey "nss" is not csat, nps or ces`},
+		{"csat 0", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyCSAT, Score: 0}, contact.ErrInvalidCommand, "csat score 0 is outside 1–5"},
+		{"csat 6", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyCSAT, Score: 6}, contact.ErrInvalidCommand, "csat score 6 is outside 1–5"},
+		{"nps -1", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyNPS, Score: -1}, contact.ErrInvalidCommand, "nps score -1 is outside 0–10"},
+		{"nps 11", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyNPS, Score: 11}, contact.ErrInvalidCommand, "nps score 11 is outside 0–10"},
+		{"ces 0", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyCES, Score: 0}, contact.ErrInvalidCommand, "ces score 0 is outside 1–7"},
+		{"ces 8", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyCES, Score: 8}, contact.ErrInvalidCommand, "ces score 8 is outside 1–7"},
+
+		{"classify without topic", []events.Data{opened()}, contact.Classify{Topics: []string{"billing"}}, contact.ErrInvalidCommand, "no topic"},
+		{"classify with a bad secondary topic", []events.Data{opened()}, contact.Classify{Topic: "billing", Topics: []string{"/refund"}}, contact.ErrInvalidCommand, `secondary topic "/refund"`},
+
+		{"event before the previous one", []events.Data{opened(), routed()}, contact.Resolve{At: contacttest.Minute(1)}, contact.ErrOutOfOrder, "event time 2026-03-02T09:01:00Z is before the issue's previous event at 2026-03-02T09:02:00Z"},
+		{"reopen before the resolution", []events.Data{opened(), resolved()}, contact.Reopen{Channel: "phone", At: contacttest.Start()}, contact.ErrOutOfOrder, "before the issue's previous event"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := contacttest.Given(t, tt.given...).When(tt.cmd).ThenError(tt.err)
+			var ce *contact.CommandError
+			if assert.ErrorAs(t, err, &ce) {
+				assert.Equal(t, tt.cmd.Op(), ce.Op)
+				assert.Equal(t, contacttest.IssueID(), ce.Issue)
+			}
+			assert.Contains(t, err.Error(), tt.cmd.Op()+" issue "+contacttest.IssueID().String()+": ")
+			assert.Contains(t, err.Error(), tt.reason)
+		})
+	}
+}
+
+func TestCommandsAccepted(t *testing.T) {
+	fi := func(c *contact.Config) { c.Keys = contact.KeyRules{DefaultCountry: "358"} }
+	tests := []struct {
+		name  string
+		given []events.Data
+		cmd   contact.Command
+		want  events.Data
+	}{
+		{
+			"open normalises keys and makes a contact id", nil,
+			contact.Open{Customer: events.Customer{Keys: []string{"phone:(040) 123-4567", "email:Anna@Example.com", "phone:+358 40 1234567"}}, Channel: "phone", Topic: "billing/invoice-error"},
+			&events.Opened{Customer: events.Customer{Keys: []string{"phone:+358401234567", "email:anna@example.com"}}, Channel: "phone", Topic: "billing/invoice-error", Contact: contacttest.ID(1)},
+		},
+		{
+			"open with customer id and contact", nil,
+			contact.Open{Customer: events.Customer{ID: " C-1 "}, Channel: "web", Topic: "orders", Contact: c1},
+			&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "web", Topic: "orders", Contact: c1},
+		},
+		{
+			"route the latest contact", []events.Data{opened()},
+			contact.Route{Queue: "billing", Agent: "maria", Skills: []string{"fi", "billing"}, Wait: 35 * time.Second},
+			&events.Routed{Contact: c1, Queue: "billing", Agent: "maria", Skills: []string{"fi", "billing"}, Wait: 35 * time.Second},
+		},
+		{
+			"transfer", []events.Data{opened(), routed()},
+			contact.Route{Contact: c1, Queue: "payments", Agent: "olli"},
+			&events.Routed{Contact: c1, Queue: "payments", Agent: "olli"},
+		},
+		{
+			"consult", []events.Data{opened(), routed()},
+			contact.Consult{Agent: "maria", Expert: "supervisor-ella", Duration: 2 * time.Minute},
+			&events.Consulted{Contact: c1, Agent: "maria", Expert: "supervisor-ella", Duration: 2 * time.Minute},
+		},
+		{
+			"resolve by an agent", []events.Data{opened(), routed()},
+			contact.Resolve{Agent: "maria", Code: "credit-note", Handle: 6 * time.Minute},
+			&events.Resolved{Contact: c1, Agent: "maria", Code: "credit-note", Handle: 6 * time.Minute},
+		},
+		{
+			"resolve by a bot without routing", []events.Data{opened()},
+			contact.Resolve{Agent: "faq-bot", Bot: true},
+			&events.Resolved{Contact: c1, Agent: "faq-bot", Bot: true},
+		},
+		{
+			"resolve a follow-up", []events.Data{opened(), &events.Contacted{Contact: c2, Channel: "phone"}},
+			contact.Resolve{Contact: c2, Agent: "olli"},
+			&events.Resolved{Contact: c2, Agent: "olli"},
+		},
+		{
+			"resolve on the first contact after an abandoned follow-up", []events.Data{opened(), routed(), &events.Contacted{Contact: c2, Channel: "phone"}, &events.Abandoned{Contact: c2}},
+			contact.Resolve{Contact: c1, Agent: "maria"},
+			&events.Resolved{Contact: c1, Agent: "maria"},
+		},
+		{
+			"reopen", []events.Data{opened(), resolved()},
+			contact.Reopen{Channel: "phone", Reason: "invoice still wrong"},
+			&events.Reopened{Contact: contacttest.ID(1), Channel: "phone", Reason: "invoice still wrong"},
+		},
+		{
+			"reopen with its contact id", []events.Data{opened(), resolved()},
+			contact.Reopen{Contact: c2, Channel: "email"},
+			&events.Reopened{Contact: c2, Channel: "email"},
+		},
+		{
+			"follow up", []events.Data{opened()},
+			contact.FollowUp{Channel: "email"},
+			&events.Contacted{Contact: contacttest.ID(1), Channel: "email"},
+		},
+		{
+			"follow up after a reopen", []events.Data{opened(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"}},
+			contact.FollowUp{Channel: "chat"},
+			&events.Contacted{Contact: contacttest.ID(1), Channel: "chat"},
+		},
+		{
+			"abandon", []events.Data{opened()},
+			contact.Abandon{Wait: 3 * time.Minute},
+			&events.Abandoned{Contact: c1, Wait: 3 * time.Minute},
+		},
+		{
+			"lowest csat", []events.Data{opened(), resolved()},
+			contact.Rate{Survey: events.SurveyCSAT, Score: 1},
+			&events.Rated{Survey: events.SurveyCSAT, Score: 1},
+		},
+		{
+			"highest nps about a contact", []events.Data{opened(), resolved()},
+			contact.Rate{Survey: events.SurveyNPS, Score: 10, Contact: c1},
+			&events.Rated{Survey: events.SurveyNPS, Score: 10, Contact: c1},
+		},
+		{
+			"nps 0", []events.Data{opened()},
+			contact.Rate{Survey: events.SurveyNPS, Score: 0},
+			&events.Rated{Survey: events.SurveyNPS, Score: 0},
+		},
+		{
+			"ces 7", []events.Data{opened(), resolved()},
+			contact.Rate{Survey: events.SurveyCES, Score: 7},
+			&events.Rated{Survey: events.SurveyCES, Score: 7},
+		},
+		{
+			"classify", []events.Data{opened(), resolved()},
+			contact.Classify{Topic: "billing/refund", Topics: []string{"orders/late-delivery"}},
+			&events.Classified{Topic: "billing/refund", Topics: []string{"orders/late-delivery"}},
+		},
+		{
+			"an event at the time of the previous one", []events.Data{opened()},
+			contact.Route{Queue: "billing", At: contacttest.Minute(1)},
+			&events.Routed{Contact: c1, Queue: "billing"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			contacttest.Given(t, tt.given...).With(fi).When(tt.cmd).Then(tt.want)
+		})
+	}
+}
+
+func TestCommandEventTime(t *testing.T) {
+	evs := contacttest.Given(t, opened()).When(contact.Route{Queue: "billing"}).Then(&events.Routed{Contact: c1, Queue: "billing"})
+	assert.Equal(t, contacttest.Minute(2), evs[0].At, "the clock gives the time")
+
+	at := time.Date(2026, 3, 2, 11, 30, 0, 0, time.FixedZone("EET", 2*3600))
+	evs = contacttest.Given(t, opened()).When(contact.Route{Queue: "billing", At: at}).Then(&events.Routed{Contact: c1, Queue: "billing"})
+	assert.Equal(t, at.UTC(), evs[0].At, "the command gives the time, in UTC")
+	assert.Equal(t, time.UTC, evs[0].At.Location())
+}

@@ -1,0 +1,121 @@
+package contact_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+)
+
+func TestKeyRulesNormalize(t *testing.T) {
+	fi := contact.KeyRules{DefaultCountry: "358"}
+	tests := []struct {
+		name  string
+		rules contact.KeyRules
+		key   string
+		want  string
+	}{
+		{"phone with + and spaces", fi, "phone:+358 40 123 4567", "phone:+358401234567"},
+		{"phone with 00", fi, "phone:00358401234567", "phone:+358401234567"},
+		{"national phone with trunk 0", fi, "phone:(040) 123-4567", "phone:+358401234567"},
+		{"national phone without trunk 0", fi, "phone:40 123 4567", "phone:+358401234567"},
+		{"phone with dots", fi, "phone:040.123.4567", "phone:+358401234567"},
+		{"trunk 0 after the default country", fi, "phone:+358 040 123 4567", "phone:+358401234567"},
+		{"(0) after a country code", fi, "phone:+44 (0)20 7946 0958", "phone:+442079460958"},
+		{"foreign number keeps its digits", fi, "phone:+1 (212) 555-0100", "phone:+12125550100"},
+		{"default country with +", contact.KeyRules{DefaultCountry: "+44"}, "phone:020 7946 0958", "phone:+442079460958"},
+		{"international without default", contact.KeyRules{}, "phone:+358401234567", "phone:+358401234567"},
+		{"15 digits", fi, "phone:+123456789012345", "phone:+123456789012345"},
+		{"padded key", fi, "  phone: +358401234567 ", "phone:+358401234567"},
+		{"email lower-cased", fi, "email: Anna.Virtanen@Example.COM ", "email:anna.virtanen@example.com"},
+		{"email with plus", fi, "email:anna+fcr@mail.example.fi", "email:anna+fcr@mail.example.fi"},
+		{"account trimmed", fi, "account:  A-1001 ", "account:A-1001"},
+		{"account keeps case", fi, "account:a-1001", "account:a-1001"},
+		{"custom kind", fi, "twitter_id: 12345 ", "twitter_id:12345"},
+		{"custom kind with dash and digits", fi, "crm-2:X 9", "crm-2:X 9"},
+		{"value with a colon", fi, "ticket:ZD:42", "ticket:ZD:42"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.rules.Normalize(tt.key)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestKeyRulesNormalizeRefuses(t *testing.T) {
+	fi := contact.KeyRules{DefaultCountry: "358"}
+	tests := []struct {
+		name  string
+		rules contact.KeyRules
+		key   string
+		why   string
+	}{
+		{"no colon", fi, "anna@example.com", "no colon"},
+		{"empty kind", fi, ":anna", "no kind"},
+		{"upper-case kind", fi, "Email:anna@example.com", "not a lower-case token"},
+		{"kind starting with a digit", fi, "1phone:123", "not a lower-case token"},
+		{"kind with a space", fi, "e mail:x", "not a lower-case token"},
+		{"empty value", fi, "account:", "no value"},
+		{"blank value", fi, "account:   ", "no value"},
+		{"empty key", fi, "", "no colon"},
+		{"phone with letters", fi, "phone:040 CALL ME", "letters"},
+		{"phone with a slash", fi, "phone:040/1234567", `contains '/'`},
+		{"phone with + inside", fi, "phone:040+1234567", "+ that does not start"},
+		{"phone too short", fi, "phone:+3581", "too few"},
+		{"phone national too short", fi, "phone:0401", "too few"},
+		{"phone too long", fi, "phone:+1234567890123456", "more than the 15"},
+		{"phone national without default", contact.KeyRules{}, "phone:040 123 4567", "no default country"},
+		{"phone + then 0", fi, "phone:+0401234567", "no country code"},
+		{"phone only 00", fi, "phone:00", "no country code"},
+		{"bad default country", contact.KeyRules{DefaultCountry: "35a"}, "phone:0401234567", "default country"},
+		{"email without @", fi, "email:anna.example.com", "no @"},
+		{"email with two @", fi, "email:anna@x@example.com", "more than one @"},
+		{"email without local part", fi, "email:@example.com", "nothing before the @"},
+		{"email domain without dot", fi, "email:anna@localhost", "with a dot"},
+		{"email domain ending in dot", fi, "email:anna@example.", "with a dot"},
+		{"email with space", fi, "email:anna virtanen@example.com", "white space"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.rules.Normalize(tt.key)
+			require.Error(t, err, "got %q", got)
+			assert.ErrorIs(t, err, contact.ErrInvalidKey)
+			var ke *contact.KeyError
+			require.True(t, errors.As(err, &ke))
+			assert.Equal(t, tt.key, ke.Key)
+			assert.Contains(t, err.Error(), `"`+tt.key+`"`, "the error quotes the key")
+			assert.Contains(t, err.Error(), tt.why)
+		})
+	}
+}
+
+func TestKeyRulesParse(t *testing.T) {
+	k, err := contact.KeyRules{}.Parse("email:Anna@Example.com")
+	require.NoError(t, err)
+	assert.Equal(t, contact.Key{Kind: "email", Value: "anna@example.com"}, k)
+	assert.Equal(t, "email:anna@example.com", k.String())
+}
+
+func TestKeyRulesNormalizeAll(t *testing.T) {
+	rules := contact.KeyRules{DefaultCountry: "358"}
+	got, err := rules.NormalizeAll([]string{"phone:040 123 4567", "email:ANNA@example.com", "phone:+358401234567"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"phone:+358401234567", "email:anna@example.com"}, got, "duplicates after normalising are dropped")
+
+	_, err = rules.NormalizeAll([]string{"email:anna@example.com", "Phone:1"})
+	assert.ErrorIs(t, err, contact.ErrInvalidKey)
+}
+
+func TestKeyRulesValidate(t *testing.T) {
+	for _, cc := range []string{"", "1", "358", "+44"} {
+		assert.NoError(t, contact.KeyRules{DefaultCountry: cc}.Validate(), cc)
+	}
+	for _, cc := range []string{"0", "1234", "3x", "+"} {
+		assert.ErrorIs(t, contact.KeyRules{DefaultCountry: cc}.Validate(), contact.ErrInvalidConfig, cc)
+	}
+}
