@@ -1,0 +1,121 @@
+package contact_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
+	"github.com/truefcr/truefcr/events"
+)
+
+// stream numbers data as the events of one issue, a minute apart.
+func stream(issue uuid.UUID, data ...events.Data) []events.Envelope {
+	evs := make([]events.Envelope, len(data))
+	for i, d := range data {
+		evs[i] = events.Envelope{ID: contacttest.ID(100 + i), Issue: issue, Version: uint64(i + 1), At: contacttest.Minute(i + 1), Data: d}
+	}
+	return evs
+}
+
+func TestRebuildLifecycle(t *testing.T) {
+	issue := contacttest.IssueID()
+	evs := stream(issue,
+		opened(),
+		routed(),
+		&events.Routed{Contact: c1, Queue: "payments", Agent: "olli"},
+		&events.Consulted{Contact: c1, Agent: "olli", Expert: "ella"},
+		&events.Resolved{Contact: c1, Agent: "olli", Code: "fixed"},
+		&events.Rated{Survey: events.SurveyCSAT, Score: 2},
+		&events.Reopened{Contact: c2, Channel: "phone"},
+		&events.Abandoned{Contact: c2, Wait: time.Minute},
+		&events.Contacted{Contact: contacttest.Contact(3), Channel: "email"},
+		&events.Classified{Topic: "billing/refund", Topics: []string{"orders"}},
+	)
+	is, err := contact.Rebuild(issue, evs)
+	require.NoError(t, err)
+
+	assert.Equal(t, issue, is.ID)
+	assert.Equal(t, uint64(10), is.Version)
+	assert.Equal(t, contact.StatusOpen, is.Status)
+	assert.Equal(t, "open", is.Status.String())
+	assert.Equal(t, events.Customer{Keys: []string{"email:anna@example.com"}}, is.Customer)
+	assert.Equal(t, "chat", is.Channel)
+	assert.Equal(t, "billing/refund", is.Topic)
+	assert.Equal(t, []string{"orders"}, is.Topics)
+	assert.Equal(t, contacttest.Minute(1), is.OpenedAt)
+	assert.Equal(t, contacttest.Minute(10), is.LastAt)
+	assert.True(t, is.ResolvedAt.IsZero(), "a reopen clears the resolution")
+	assert.Equal(t, 1, is.Reopens)
+
+	assert.Equal(t, []contact.Contact{
+		{ID: c1, Kind: contact.KindFirst, Channel: "chat", At: contacttest.Minute(1), Routings: 2, Queue: "payments", Agent: "olli", Consults: 1},
+		{ID: c2, Kind: contact.KindReopen, Channel: "phone", At: contacttest.Minute(7), Abandoned: true},
+		{ID: contacttest.Contact(3), Kind: contact.KindFollowUp, Channel: "email", At: contacttest.Minute(9)},
+	}, is.Contacts)
+	first, ok := is.Contact(c1)
+	require.True(t, ok)
+	assert.True(t, first.Answered())
+	latest, ok := is.Latest()
+	require.True(t, ok)
+	assert.Equal(t, "follow-up", latest.Kind.String())
+}
+
+func TestRebuildResolved(t *testing.T) {
+	issue := contacttest.IssueID()
+	is, err := contact.Rebuild(issue, stream(issue, opened(), &events.Resolved{Contact: c1, Agent: "faq-bot", Bot: true}))
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusResolved, is.Status)
+	assert.Equal(t, contacttest.Minute(2), is.ResolvedAt)
+	assert.Equal(t, c1, is.ResolvedOn)
+	assert.Equal(t, "faq-bot", is.ResolvedBy)
+	assert.True(t, is.ResolvedByBot)
+}
+
+func TestRebuildNothing(t *testing.T) {
+	is, err := contact.Rebuild(contacttest.IssueID(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusNone, is.Status)
+	assert.Equal(t, "none", is.Status.String())
+	_, ok := is.Latest()
+	assert.False(t, ok)
+}
+
+func TestApplyRefusesEventsOutOfSequence(t *testing.T) {
+	issue := contacttest.IssueID()
+	evs := stream(issue, opened(), routed())
+	tests := []struct {
+		name string
+		evs  []events.Envelope
+		want string
+	}{
+		{"gap", []events.Envelope{evs[1]}, "version 2, want 1"},
+		{"repeat", []events.Envelope{evs[0], evs[0]}, "version 1, want 2"},
+		{"other issue", stream(contacttest.ID(7), opened()), "belongs to issue " + contacttest.ID(7).String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := contact.Rebuild(issue, tt.evs)
+			assert.ErrorIs(t, err, events.ErrInvalidEvent)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestDecideDoesNotChangeTheIssue(t *testing.T) {
+	issue := contacttest.IssueID()
+	is, err := contact.Rebuild(issue, stream(issue, opened()))
+	require.NoError(t, err)
+	data, err := contact.Decide(is, contact.FollowUp{Channel: "phone"}, contacttest.Minute(5), contacttest.NewIDs(), contact.KeyRules{})
+	require.NoError(t, err)
+	assert.Equal(t, &events.Contacted{Contact: contacttest.ID(1), Channel: "phone"}, data)
+	assert.Len(t, is.Contacts, 1)
+	assert.Equal(t, uint64(1), is.Version)
+
+	_, err = contact.Decide(is, contact.FollowUp{Channel: "phone"}, time.Time{}, contacttest.NewIDs(), contact.KeyRules{})
+	assert.ErrorIs(t, err, contact.ErrInvalidCommand, "no event time")
+}

@@ -1,0 +1,323 @@
+package contact_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
+	"github.com/truefcr/truefcr/events"
+)
+
+// newService returns a Service on a new memory store with the test clock
+// and ids, and the store.
+func newService(t *testing.T, edit ...func(*contact.Config)) (*contact.Service, *events.MemoryStore) {
+	t.Helper()
+	store := events.NewMemoryStore()
+	cfg := contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Start()), IDs: contacttest.NewIDs()}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	svc, err := contact.NewService(cfg)
+	require.NoError(t, err)
+	return svc, store
+}
+
+func TestNewServiceRefusesBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  contact.Config
+		want string
+	}{
+		{"no store", contact.Config{}, "no Store"},
+		{"bad default country", contact.Config{Store: events.NewMemoryStore(), Keys: contact.KeyRules{DefaultCountry: "0"}}, `default country "0"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, err := contact.NewService(tt.cfg)
+			assert.Nil(t, svc)
+			assert.ErrorIs(t, err, contact.ErrInvalidConfig)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestServiceDefaults(t *testing.T) {
+	svc, err := contact.NewService(contact.Config{Store: events.NewMemoryStore()})
+	require.NoError(t, err)
+	id, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	assert.Equal(t, uuid.Version(7), id.Version(), "issue ids are UUIDv7")
+	assert.Equal(t, uuid.Version(7), evs[0].ID.Version(), "event ids are UUIDv7")
+	assert.False(t, evs[0].At.IsZero(), "the system clock gives the time")
+}
+
+func TestServiceOpenMakesAnIssueID(t *testing.T) {
+	svc, store := newService(t)
+	id, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, contacttest.ID(1), id)
+	require.Len(t, evs, 1)
+	assert.Equal(t, events.Envelope{
+		ID: contacttest.ID(3), Issue: id, Version: 1, At: contacttest.Start(), Position: 1,
+		Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.ID(2)},
+		Meta: events.Meta{events.MetaPartitionKey: "C-1"},
+	}, evs[0])
+	stored, err := store.Load(t.Context(), id)
+	require.NoError(t, err)
+	assert.Equal(t, evs, stored, "what Open returns is what the store holds")
+
+	is, err := svc.Load(t.Context(), id)
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusOpen, is.Status)
+}
+
+func TestServiceRefusedOpenReturnsNoID(t *testing.T) {
+	svc, store := newService(t)
+	id, evs, err := svc.Open(t.Context(), contact.Open{Channel: "chat", Topic: "billing"})
+	assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.Equal(t, uuid.Nil, id)
+	assert.Empty(t, evs)
+	assert.Zero(t, store.Len())
+}
+
+func TestServiceExecuteNilCommand(t *testing.T) {
+	svc, _ := newService(t)
+	_, err := svc.Execute(t.Context(), contacttest.IssueID(), nil)
+	assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+}
+
+func TestServiceMeta(t *testing.T) {
+	tests := []struct {
+		name     string
+		customer events.Customer
+		want     string
+	}{
+		{"customer id", events.Customer{ID: "C-7", Keys: []string{"email:anna@example.com"}}, "C-7"},
+		{"first normalised key", events.Customer{Keys: []string{"email:Anna@Example.com", "account:A-1"}}, "email:anna@example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, _ := newService(t)
+			ctx := contact.WithCausationID(contact.WithCorrelationID(t.Context(), "corr-1"), "msg-9")
+			id, evs, err := svc.Open(ctx, contact.Open{Customer: tt.customer, Channel: "chat", Topic: "billing"})
+			require.NoError(t, err)
+			want := events.Meta{events.MetaPartitionKey: tt.want, events.MetaCorrelationID: "corr-1", events.MetaCausationID: "msg-9"}
+			assert.Equal(t, want, evs[0].Meta)
+
+			evs, err = svc.Route(t.Context(), id, contact.Route{Queue: "billing"})
+			require.NoError(t, err)
+			assert.Equal(t, events.Meta{events.MetaPartitionKey: tt.want}, evs[0].Meta, "later events keep the partition key")
+		})
+	}
+}
+
+func TestContextIDs(t *testing.T) {
+	ctx := t.Context()
+	assert.Empty(t, contact.CorrelationID(ctx))
+	assert.Empty(t, contact.CausationID(ctx))
+	ctx = contact.WithCausationID(contact.WithCorrelationID(ctx, "a"), "b")
+	assert.Equal(t, "a", contact.CorrelationID(ctx))
+	assert.Equal(t, "b", contact.CausationID(ctx))
+}
+
+func TestServiceCustomerResolver(t *testing.T) {
+	var got [][]string
+	resolver := contact.CustomerResolverFunc(func(_ context.Context, keys []string) (string, error) {
+		got = append(got, keys)
+		if keys[0] == "phone:+358401234567" {
+			return "CRM-42", nil
+		}
+		return "", nil
+	})
+	svc, _ := newService(t, func(c *contact.Config) {
+		c.Customers = resolver
+		c.Keys = contact.KeyRules{DefaultCountry: "358"}
+	})
+
+	_, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"phone:040 123 4567"}}, Channel: "phone", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, events.Customer{ID: "CRM-42", Keys: []string{"phone:+358401234567"}}, evs[0].Data.(*events.Opened).Customer)
+	assert.Equal(t, "CRM-42", evs[0].Meta[events.MetaPartitionKey])
+
+	_, evs, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:new@example.com"}}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, events.Customer{Keys: []string{"email:new@example.com"}}, evs[0].Data.(*events.Opened).Customer, "an unknown customer keeps no id")
+
+	_, _, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1", Keys: []string{"email:x@example.com"}}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{{"phone:+358401234567"}, {"email:new@example.com"}}, got, "asked with normalised keys, and only without an id")
+}
+
+func TestServiceCustomerResolverFails(t *testing.T) {
+	boom := errors.New("crm down")
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) { return "", boom })
+	})
+	_, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing"})
+	assert.ErrorIs(t, err, boom)
+	assert.Zero(t, store.Len())
+
+	_, _, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:nobody"}}, Channel: "chat", Topic: "billing"})
+	assert.ErrorIs(t, err, contact.ErrInvalidKey, "keys are checked before the resolver is asked")
+}
+
+func TestServicePublishes(t *testing.T) {
+	var published [][]events.Envelope
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Publisher = contact.PublisherFunc(func(_ context.Context, evs []events.Envelope) error {
+			published = append(published, evs)
+			return nil
+		})
+	})
+	id, opened, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	resolved, err := svc.Resolve(t.Context(), id, contact.Resolve{Agent: "maria"})
+	require.NoError(t, err)
+	_, err = svc.Resolve(t.Context(), id, contact.Resolve{Agent: "maria"})
+	require.ErrorIs(t, err, contact.ErrAlreadyResolved)
+
+	assert.Equal(t, [][]events.Envelope{opened, resolved}, published, "one call per command, with exactly its events; none for a refusal")
+	stored, err := store.Load(t.Context(), id)
+	require.NoError(t, err)
+	assert.Equal(t, append(append([]events.Envelope{}, opened...), resolved...), stored)
+}
+
+func TestServicePublisherFails(t *testing.T) {
+	boom := errors.New("broker down")
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Publisher = contact.PublisherFunc(func(context.Context, []events.Envelope) error { return boom })
+	})
+	id, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	assert.ErrorIs(t, err, contact.ErrNotPublished)
+	assert.ErrorIs(t, err, boom)
+	assert.ErrorContains(t, err, "open issue "+id.String())
+	require.Len(t, evs, 1, "the appended events are returned")
+	assert.Equal(t, 1, store.Len(), "and stay appended")
+}
+
+// raceStore makes writers race: every Load waits, once it has read, until
+// n Loads have read, so that n writers decide on the same version.
+type raceStore struct {
+	events.Store
+	n         int
+	mu        sync.Mutex
+	loaded    int
+	release   chan struct{}
+	conflicts atomic.Int32
+}
+
+func newRaceStore(inner events.Store, n int) *raceStore {
+	return &raceStore{Store: inner, n: n, release: make(chan struct{})}
+}
+
+func (s *raceStore) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	evs, err := s.Store.Load(ctx, issue)
+	s.mu.Lock()
+	s.loaded++
+	if s.loaded == s.n {
+		close(s.release)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return evs, err
+}
+
+func (s *raceStore) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	out, err := s.Store.Append(ctx, issue, expected, evs)
+	if errors.Is(err, events.ErrVersionConflict) {
+		s.conflicts.Add(1)
+	}
+	return out, err
+}
+
+// race runs two commands on one opened and routed issue at once.
+func race(t *testing.T, a, b contact.Command) (errA, errB error, store *raceStore) {
+	t.Helper()
+	mem := events.NewMemoryStore()
+	issue := contacttest.IssueID()
+	_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed()))
+	require.NoError(t, err)
+	store = newRaceStore(mem, 2)
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { _, errA = svc.Execute(t.Context(), issue, a) })
+	wg.Go(func() { _, errB = svc.Execute(t.Context(), issue, b) })
+	wg.Wait()
+	return errA, errB, store
+}
+
+func TestServiceRetriesALostRace(t *testing.T) {
+	errA, errB, store := race(t,
+		contact.Route{Queue: "payments", Agent: "olli"},
+		contact.Consult{Agent: "maria", Expert: "ella"})
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	assert.Equal(t, int32(1), store.conflicts.Load(), "one writer lost the race")
+
+	evs, err := store.Store.Load(t.Context(), contacttest.IssueID())
+	require.NoError(t, err)
+	require.Len(t, evs, 4, "both commands are appended")
+	types := []events.Type{evs[2].Type(), evs[3].Type()}
+	assert.ElementsMatch(t, []events.Type{events.TypeRouted, events.TypeConsulted}, types)
+}
+
+func TestServiceRedecidesAfterALostRace(t *testing.T) {
+	errA, errB, store := race(t, contact.Resolve{Agent: "maria"}, contact.Resolve{Agent: "maria"})
+	assert.Equal(t, int32(1), store.conflicts.Load())
+	errs := []error{errA, errB}
+	if errA != nil {
+		errs = []error{errB, errA}
+	}
+	assert.NoError(t, errs[0], "the winner resolves")
+	assert.ErrorIs(t, errs[1], contact.ErrAlreadyResolved, "the loser is decided again on the new state")
+	assert.Equal(t, 3, store.Store.(*events.MemoryStore).Len())
+}
+
+// conflictStore loses every race.
+type conflictStore struct {
+	events.Store
+	appends int
+}
+
+func (s *conflictStore) Append(_ context.Context, issue uuid.UUID, expected uint64, _ []events.Envelope) ([]events.Envelope, error) {
+	s.appends++
+	return nil, &events.VersionConflictError{Issue: issue, Expected: expected, Actual: expected + 1}
+}
+
+func TestServiceRetriesAreBounded(t *testing.T) {
+	tests := []struct {
+		name     string
+		retries  int
+		attempts int
+	}{
+		{"default", 0, 1 + contact.DefaultRetries},
+		{"one", 1, 2},
+		{"five", 5, 6},
+		{"none", -1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &conflictStore{Store: events.NewMemoryStore()}
+			svc, err := contact.NewService(contact.Config{Store: store, Retries: tt.retries, Clock: contacttest.NewClock(contacttest.Start()), IDs: contacttest.NewIDs()})
+			require.NoError(t, err)
+			_, _, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+			assert.ErrorIs(t, err, events.ErrVersionConflict)
+			assert.Equal(t, tt.attempts, store.appends)
+		})
+	}
+}
