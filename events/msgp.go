@@ -115,6 +115,9 @@ type reader struct {
 	s   string
 	off int
 	err error // the first error; every read after it returns zero values
+	// spare is room for string slices that was allocated together with
+	// the event data, so that a short slice costs no allocation of its own.
+	spare []string
 }
 
 func (r *reader) fail(err error) {
@@ -321,7 +324,12 @@ func (r *reader) strs() []string {
 	if n == 0 {
 		return nil
 	}
-	ss := make([]string, n)
+	var ss []string
+	if n <= len(r.spare) {
+		ss, r.spare = r.spare[:n:n], r.spare[n:]
+	} else {
+		ss = make([]string, n)
+	}
 	for i := range ss {
 		ss[i] = r.str()
 	}

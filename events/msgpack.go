@@ -26,6 +26,10 @@ const msgpackFormat = 1
 // msgpack library, with their json tags as field names.
 type MsgpackCodec struct {
 	reg *Registry
+	// builtin holds the registry's entries that made the built-in types
+	// when the codec was made; an entry replaced since takes the general
+	// path.
+	builtin builtinInfos
 }
 
 // NewMsgpackCodec returns the msgpack codec for the types of reg; a nil reg
@@ -34,7 +38,9 @@ func NewMsgpackCodec(reg *Registry) *MsgpackCodec {
 	if reg == nil {
 		reg = NewRegistry()
 	}
-	return &MsgpackCodec{reg: reg}
+	c := &MsgpackCodec{reg: reg}
+	c.builtin.find(reg)
+	return c
 }
 
 // Name returns "msgpack".
@@ -82,14 +88,15 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 
 // Decode implements Codec.
 func (c *MsgpackCodec) Decode(src []byte) (Envelope, error) {
+	// r stays on the stack as long as it is only passed to concrete
+	// functions: no closures and no interface calls take it.
 	var e Envelope
 	r := reader{s: string(src)}
-	fail := func(field string, err error) (Envelope, error) { return msgpackFail(r.off, field, err) }
 	if n := r.arrayLen(); r.err == nil && n != 9 {
-		return fail("", fmt.Errorf("want an envelope of 9 elements, found %d", n))
+		return msgpackFail(r.off, "", fmt.Errorf("want an envelope of 9 elements, found %d", n))
 	}
 	if f := r.uint(); r.err == nil && f != msgpackFormat {
-		return fail("", fmt.Errorf("unknown envelope format %d", f))
+		return msgpackFail(r.off, "", fmt.Errorf("unknown envelope format %d", f))
 	}
 	e.ID = r.uuid()
 	e.Issue = r.uuid()
@@ -98,10 +105,10 @@ func (c *MsgpackCodec) Decode(src []byte) (Envelope, error) {
 	schema := r.uint()
 	at := r.int()
 	if r.err != nil {
-		return fail("", r.err)
+		return msgpackFail(r.off, "", r.err)
 	}
 	if e.Version == 0 {
-		return fail("version", errors.New("version must be 1 or more"))
+		return msgpackFail(r.off, "version", errors.New("version must be 1 or more"))
 	}
 	e.At = time.Unix(0, at).UTC()
 	if n := r.mapLen(); n > 0 {
@@ -112,36 +119,46 @@ func (c *MsgpackCodec) Decode(src []byte) (Envelope, error) {
 		}
 	}
 	if r.err != nil {
-		return fail("meta", r.err)
+		return msgpackFail(r.off, "meta", r.err)
 	}
 	info := c.reg.lookup(typ)
 	if info == nil {
-		return fail("type", fmt.Errorf("%w %q", ErrUnknownType, typ))
+		return msgpackFail(r.off, "type", fmt.Errorf("%w %q", ErrUnknownType, typ))
 	}
-	data := info.new()
-	switch {
-	case schema == info.schema:
-		if fast, ok := data.(msgpackData); ok {
-			fast.decodeMsgpack(&r)
-		} else if raw := r.skip(); r.err == nil {
-			r.err = unmarshalMsgpack([]byte(raw), data)
-		}
-	case schema > 0 && schema < info.schema:
+	if schema == 0 || schema > info.schema {
+		return msgpackFail(r.off, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
+	}
+	if schema == info.schema {
+		e.Data = c.decodeBuiltin(info, &r)
+	}
+	if e.Data == nil && r.err == nil {
 		raw := r.skip()
 		if r.err == nil {
-			r.err = c.upcast(typ, schema, raw, data)
+			e.Data, r.err = c.decodeData(typ, info, schema, raw)
 		}
-	default:
-		return fail("schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
 	}
 	if r.err != nil {
-		return fail("data", r.err)
+		return msgpackFail(r.off, "data", r.err)
 	}
 	if r.off != len(r.s) {
-		return fail("", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))
+		return msgpackFail(r.off, "", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))
 	}
-	e.Data = data
 	return e, nil
+}
+
+// decodeData decodes raw, the data of an event of type t at the given
+// schema, into a value of the registered type, upcasting it if need be.
+func (c *MsgpackCodec) decodeData(t Type, info *typeInfo, schema uint64, raw string) (Data, error) {
+	data := info.new()
+	if schema < info.schema {
+		return data, c.upcast(t, schema, raw, data)
+	}
+	if fast, ok := data.(msgpackData); ok {
+		r := reader{s: raw}
+		fast.decodeMsgpack(&r)
+		return data, r.err
+	}
+	return data, unmarshalMsgpack([]byte(raw), data)
 }
 
 func msgpackFail(offset int, field string, err error) (Envelope, error) {
