@@ -1,0 +1,301 @@
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// ErrKPIConfig is wrapped by every error about a ServiceConfig,
+// SatisfactionConfig or VolumeConfig that cannot work.
+var ErrKPIConfig = errors.New("invalid KPI projection config")
+
+// kpiDefaultLateness is the lateness of the KPI projections when their
+// Config leaves it zero: a day covers late surveys and slow transports.
+const kpiDefaultLateness = 24 * time.Hour
+
+// Attribution keys for a segment that an event did not name.
+const (
+	kpiUnknown = "(unknown)" // the state that would name it was dropped or never seen
+	kpiNone    = "(none)"    // the contact had none: never queued, no agent
+)
+
+func kpiCheckLateness(what string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("%s lateness %v is negative: %w", what, d, ErrKPIConfig)
+	}
+	return nil
+}
+
+// kpiIssue is what a KPI projection keeps of one issue while it is in the
+// active horizon: the projection's own state S and the bookkeeping that
+// decides when the issue can be dropped.
+type kpiIssue[S any] struct {
+	state S
+	// open: opened, contacted or reopened and not resolved since. An
+	// issue that never opened in this state (its first events were
+	// dropped) counts as closed, so that it leaves the horizon too.
+	open bool
+	last time.Time // event time of the last applied event
+	seen uint64    // highest version offered, in the stream's numbering
+	// base: versions up to base were dropped with an earlier state of the
+	// issue; the Sequencer sees version v as v-base.
+	base    uint64
+	orphans []events.Envelope // events that arrived before any version 1, by version
+}
+
+// kpiDue is a moment at which an issue may leave the horizon.
+type kpiDue struct {
+	at    time.Time
+	issue uuid.UUID
+}
+
+// kpiHorizon is the part that the KPI projections share: it sequences each
+// issue's events, keeps per-issue state while the issue is open or was
+// active within the lateness, and counts the events that come too late to
+// be applied.
+//
+// An event is late when its issue is not tracked and it is older than the
+// lateness behind the watermark: it belongs to an issue whose state was
+// dropped (a redelivery would be counted twice) or it arrived too late to
+// be trusted. Events of tracked issues are applied however old they are.
+//
+// An issue whose first events to arrive come after a gap (version > 1) is
+// either new and out of order, or the continuation of an issue that was
+// dropped, such as a reopen days after the resolution. Its events wait
+// until version 1 arrives or until they are themselves older than the
+// lateness, when the missing versions could only be late; the issue then
+// resumes from a fresh state and the missing versions count as late if
+// they ever come.
+type kpiHorizon[S any] struct {
+	lateness  time.Duration
+	seq       *Sequencer
+	issues    map[uuid.UUID]*kpiIssue[S]
+	due       []kpiDue // min-heap by at
+	watermark time.Time
+	late      int64
+	orphans   int // events waiting in kpiIssue.orphans
+	sweeping  bool
+	// apply is the projection's in-order method, called for every event
+	// the horizon releases.
+	apply func(events.Envelope) error
+}
+
+func newKPIHorizon[S any](lateness time.Duration, apply func(events.Envelope) error) kpiHorizon[S] {
+	return kpiHorizon[S]{
+		lateness: lateness,
+		seq:      NewSequencer(),
+		issues:   make(map[uuid.UUID]*kpiIssue[S]),
+		apply:    apply,
+	}
+}
+
+// tooOld reports whether t is older than the lateness behind the watermark.
+func (h *kpiHorizon[S]) tooOld(t time.Time) bool {
+	return t.Add(h.lateness).Before(h.watermark)
+}
+
+func (h *kpiHorizon[S]) advance(t time.Time) {
+	if t.After(h.watermark) {
+		h.watermark = t
+	}
+}
+
+// offer is Apply: it validates e, sequences it and applies what is in order.
+func (h *kpiHorizon[S]) offer(e events.Envelope) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	h.advance(e.At)
+	is := h.issues[e.Issue]
+	if is == nil {
+		if h.tooOld(e.At) {
+			h.late++
+			return nil
+		}
+		is = &kpiIssue[S]{}
+		h.issues[e.Issue] = is
+	}
+	if e.Version <= is.base {
+		h.late++ // before the point where a dropped issue resumed
+		return nil
+	}
+	if is.base == 0 && h.seq.Version(e.Issue) == 0 && e.Version != 1 {
+		h.hold(is, e)
+		return h.sweep()
+	}
+	if err := h.send(is, e); err != nil {
+		return err
+	}
+	if len(is.orphans) > 0 { // version 1 arrived: the wait is over
+		if err := h.release(is); err != nil {
+			return err
+		}
+	}
+	return h.sweep()
+}
+
+func (h *kpiHorizon[S]) send(is *kpiIssue[S], e events.Envelope) error {
+	is.seen = max(is.seen, e.Version)
+	base := is.base
+	e.Version -= base
+	_, err := h.seq.Offer(e, func(x events.Envelope) error {
+		x.Version += base
+		return h.apply(x)
+	})
+	return err
+}
+
+func (h *kpiHorizon[S]) hold(is *kpiIssue[S], e events.Envelope) {
+	i, found := slices.BinarySearchFunc(is.orphans, e.Version, func(x events.Envelope, v uint64) int {
+		return compareU64(x.Version, v)
+	})
+	if found {
+		return
+	}
+	is.orphans = slices.Insert(is.orphans, i, e)
+	h.orphans++
+	h.push(kpiDue{at: e.At, issue: e.Issue})
+}
+
+func (h *kpiHorizon[S]) release(is *kpiIssue[S]) error {
+	orphans := is.orphans
+	is.orphans = nil
+	h.orphans -= len(orphans)
+	for _, o := range orphans {
+		if err := h.send(is, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fold is the in-order path: it applies e to the issue's state with f and
+// drops the issues that left the horizon.
+func (h *kpiHorizon[S]) fold(e events.Envelope, f func(s *S, e events.Envelope)) error {
+	h.advance(e.At)
+	is := h.issues[e.Issue]
+	if is == nil {
+		is = &kpiIssue[S]{}
+		h.issues[e.Issue] = is
+	}
+	f(&is.state, e)
+	switch e.Type() {
+	case events.TypeResolved:
+		is.open = false
+	case events.TypeOpened, events.TypeReopened, events.TypeContacted:
+		is.open = true
+	}
+	if e.At.After(is.last) {
+		is.last = e.At
+	}
+	if !is.open {
+		h.push(kpiDue{at: is.last, issue: e.Issue})
+	}
+	return h.sweep()
+}
+
+// sweep drops the closed issues that are quiet for longer than the
+// lateness and resumes the orphaned streams that waited long enough.
+func (h *kpiHorizon[S]) sweep() error {
+	if h.sweeping {
+		return nil
+	}
+	h.sweeping = true
+	defer func() { h.sweeping = false }()
+	for len(h.due) > 0 && h.tooOld(h.due[0].at) {
+		d := h.pop()
+		is := h.issues[d.issue]
+		switch {
+		case is == nil:
+		case len(is.orphans) > 0:
+			if h.tooOld(is.orphans[0].At) {
+				is.base = is.orphans[0].Version - 1
+				if err := h.release(is); err != nil {
+					return err
+				}
+			}
+		case !is.open && h.tooOld(is.last) && is.seen-is.base <= h.seq.Version(d.issue):
+			delete(h.issues, d.issue)
+			h.seq.Forget(d.issue)
+		}
+	}
+	return nil
+}
+
+// held returns how many events wait for a gap to fill.
+func (h *kpiHorizon[S]) held() int { return h.seq.Held() + h.orphans }
+
+func (h *kpiHorizon[S]) push(d kpiDue) {
+	h.due = append(h.due, d)
+	for i := len(h.due) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.due[i].at.Before(h.due[p].at) {
+			break
+		}
+		h.due[i], h.due[p] = h.due[p], h.due[i]
+		i = p
+	}
+}
+
+func (h *kpiHorizon[S]) pop() kpiDue {
+	top := h.due[0]
+	n := len(h.due) - 1
+	h.due[0] = h.due[n]
+	h.due = h.due[:n]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < n && h.due[l].at.Before(h.due[small].at) {
+			small = l
+		}
+		if r := l + 1; r < n && h.due[r].at.Before(h.due[small].at) {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		h.due[i], h.due[small] = h.due[small], h.due[i]
+		i = small
+	}
+	if cap(h.due) > 64 && n < cap(h.due)/4 {
+		h.due = slices.Clone(h.due) // let a drained heap give memory back
+	}
+	return top
+}
+
+// kpiRate is NewRate that keeps hits within 0..total, so that a count
+// skewed by dropped state cannot yield an interval outside 0..1.
+func kpiRate(hits, total int64) Rate {
+	return NewRate(min(max(hits, 0), max(total, 0)), max(total, 0))
+}
+
+// kpiShare returns part/whole, 0 when whole is 0.
+func kpiShare(part, whole int64) float64 {
+	if whole <= 0 {
+		return 0
+	}
+	return float64(part) / float64(whole)
+}
+
+// kpiKey returns k, or alt when k is empty.
+func kpiKey(k, alt string) string {
+	if k == "" {
+		return alt
+	}
+	return k
+}
+
+// kpiSegment returns the counts of segment key, adding them when new.
+func kpiSegment[T any](m map[string]*T, key string) *T {
+	n := m[key]
+	if n == nil {
+		n = new(T)
+		m[key] = n
+	}
+	return n
+}

@@ -1,0 +1,401 @@
+package projections
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// kpiT0 is the start of every test log: a Monday.
+var kpiT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// kpiID returns a fixed UUID for n, so that logs are reproducible.
+func kpiID(kind byte, n int) uuid.UUID {
+	return uuid.UUID{0: kind, 12: byte(n >> 24), 13: byte(n >> 16), 14: byte(n >> 8), 15: byte(n)}
+}
+
+// kpiLog builds event logs: each issue's versions and ids follow from the
+// order of the calls.
+type kpiLog struct {
+	evs      []events.Envelope
+	versions map[uuid.UUID]uint64
+}
+
+func newKPILog() *kpiLog { return &kpiLog{versions: make(map[uuid.UUID]uint64)} }
+
+// add appends the next event of issue, at kpiT0+at.
+func (l *kpiLog) add(issue uuid.UUID, at time.Duration, d events.Data) events.Envelope {
+	l.versions[issue]++
+	e := events.Envelope{
+		ID:      kpiID('e', len(l.evs)+1),
+		Issue:   issue,
+		Version: l.versions[issue],
+		At:      kpiT0.Add(at),
+		Data:    d,
+	}
+	l.evs = append(l.evs, e)
+	return e
+}
+
+func (l *kpiLog) opened(issue, contact uuid.UUID, at time.Duration, channel, topic string) {
+	l.add(issue, at, &events.Opened{Customer: events.Customer{ID: "c-" + issue.String()[:4]}, Channel: channel, Topic: topic, Contact: contact})
+}
+
+// kpiProjection is what the tests need of the three KPI projections.
+type kpiProjection interface {
+	Apply(events.Envelope) error
+	applyOrdered(events.Envelope) error
+}
+
+func applyAll(t testing.TB, p kpiProjection, evs []events.Envelope) {
+	t.Helper()
+	for _, e := range evs {
+		require.NoError(t, p.Apply(e))
+	}
+}
+
+// kpiGenerate writes a small random log of n issues that keeps the
+// lifecycle: first contacts on several channels, abandonments, transfers,
+// consultations, follow-ups, resolutions, reopens, reclassifications and
+// survey answers. Issues start one every spacing.
+func kpiGenerate(seed uint64, n int, spacing time.Duration) []events.Envelope {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	l := newKPILog()
+	channels := []string{"phone", "chat", "email", "bot"}
+	topics := []string{"billing/invoice-error", "billing/refund", "tech/outage", "account"}
+	queues := []string{"q-billing", "q-tech"}
+	agents := []string{"ann", "bob", "cyd"}
+	contact := 0
+	for i := range n {
+		issue := kpiID('i', i+1)
+		at := time.Duration(i) * spacing
+		step := func() time.Duration { at += time.Duration(1+rng.IntN(300)) * time.Second; return at }
+		next := func() uuid.UUID { contact++; return kpiID('c', contact) }
+		// answer queues contact c: perhaps an abandonment (retried or
+		// not), one routing or two (a transfer), perhaps a consultation.
+		answer := func(c uuid.UUID, channel string) {
+			if channel == "bot" || channel == "email" && rng.IntN(2) == 0 {
+				return
+			}
+			if rng.IntN(5) == 0 {
+				l.add(issue, step(), &events.Abandoned{Contact: c, Wait: time.Duration(rng.IntN(200)) * time.Second})
+				if rng.IntN(2) == 0 {
+					return
+				}
+			}
+			for r := range 1 + rng.IntN(2) {
+				wait := time.Duration(rng.IntN(240)) * time.Second
+				if r > 0 {
+					wait = 0
+				}
+				l.add(issue, step(), &events.Routed{Contact: c, Queue: queues[rng.IntN(2)], Agent: agents[rng.IntN(3)], Wait: wait})
+			}
+			if rng.IntN(4) == 0 {
+				l.add(issue, step(), &events.Consulted{Contact: c, Agent: agents[0], Expert: "exp"})
+			}
+		}
+		channel := channels[rng.IntN(len(channels))]
+		c := next()
+		l.opened(issue, c, at, channel, topics[rng.IntN(len(topics))])
+		answer(c, channel)
+		for rng.IntN(4) == 0 {
+			ch := channels[rng.IntN(len(channels))]
+			c = next()
+			l.add(issue, step(), &events.Contacted{Contact: c, Channel: ch})
+			answer(c, ch)
+		}
+		if rng.IntN(5) == 0 {
+			l.add(issue, step(), &events.Classified{Topic: topics[rng.IntN(len(topics))]})
+		}
+		for round := 0; round < 3 && rng.IntN(6) != 0; round++ {
+			l.add(issue, step(), &events.Resolved{Contact: c, Agent: agents[rng.IntN(3)], Bot: channel == "bot",
+				Handle: time.Duration(rng.IntN(900)) * time.Second})
+			for range rng.IntN(3) {
+				surveys := []events.Survey{events.SurveyCSAT, events.SurveyNPS, events.SurveyCES}
+				s := surveys[rng.IntN(3)]
+				lo, hi, _ := s.Scale()
+				r := &events.Rated{Survey: s, Score: lo + rng.IntN(hi-lo+1)}
+				if rng.IntN(2) == 0 {
+					r.Contact = c
+				}
+				l.add(issue, step(), r)
+			}
+			if rng.IntN(3) != 0 {
+				break
+			}
+			ch := channels[rng.IntN(len(channels))]
+			c = next()
+			l.add(issue, step(), &events.Reopened{Contact: c, Channel: ch})
+			answer(c, ch)
+		}
+	}
+	return l.evs
+}
+
+// kpiShuffle returns evs in a seeded random order with some duplicates.
+func kpiShuffle(seed uint64, evs []events.Envelope) []events.Envelope {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	out := append([]events.Envelope(nil), evs...)
+	for range len(evs) / 5 {
+		out = append(out, evs[rng.IntN(len(evs))])
+	}
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func kpiJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestKPIGeneratorWritesValidStreams(t *testing.T) {
+	evs := kpiGenerate(1, 200, time.Minute)
+	require.NotEmpty(t, evs)
+	store := events.NewMemoryStore()
+	byIssue := map[uuid.UUID][]events.Envelope{}
+	for _, e := range evs {
+		require.NoError(t, e.Validate())
+		byIssue[e.Issue] = append(byIssue[e.Issue], e)
+	}
+	types := map[events.Type]int{}
+	for issue, stream := range byIssue {
+		_, err := store.Append(t.Context(), issue, 0, stream)
+		require.NoError(t, err, "issue %s", issue)
+		for i, e := range stream {
+			types[e.Type()]++
+			if i > 0 {
+				assert.False(t, e.At.Before(stream[i-1].At), "issue %s version %d goes back in time", issue, e.Version)
+			}
+		}
+	}
+	for _, ty := range []events.Type{events.TypeOpened, events.TypeRouted, events.TypeConsulted, events.TypeResolved,
+		events.TypeReopened, events.TypeContacted, events.TypeAbandoned, events.TypeRated, events.TypeClassified} {
+		assert.Positive(t, types[ty], "the log has no %s", ty)
+	}
+}
+
+// TestKPIReportsDependOnTheSetOfEvents feeds each projection the same log
+// in order and in seeded shuffles with duplicates: the reports must be
+// identical, and identical through the in-order path a Report will use.
+func TestKPIReportsDependOnTheSetOfEvents(t *testing.T) {
+	evs := kpiGenerate(42, 300, 3*time.Minute)
+	projections := map[string]func() (kpiProjection, func() any){
+		"service": func() (kpiProjection, func() any) {
+			p, err := NewServiceLevel(ServiceConfig{Lateness: 365 * 24 * time.Hour})
+			require.NoError(t, err)
+			return p, func() any { return p.Report() }
+		},
+		"satisfaction": func() (kpiProjection, func() any) {
+			p, err := NewSatisfaction(SatisfactionConfig{Lateness: 365 * 24 * time.Hour})
+			require.NoError(t, err)
+			return p, func() any { return p.Report() }
+		},
+		"volume": func() (kpiProjection, func() any) {
+			p, err := NewVolume(VolumeConfig{Lateness: 365 * 24 * time.Hour, Values: map[string]Value{"billing": ValueNeither}})
+			require.NoError(t, err)
+			return p, func() any { return p.Report() }
+		},
+	}
+	for name, mk := range projections {
+		t.Run(name, func(t *testing.T) {
+			p, report := mk()
+			applyAll(t, p, evs)
+			want := kpiJSON(t, report())
+
+			ordered, report := mk()
+			for _, e := range evs {
+				require.NoError(t, ordered.applyOrdered(e))
+			}
+			assert.JSONEq(t, want, kpiJSON(t, report()), "in-order path")
+
+			for seed := range uint64(5) {
+				p, report := mk()
+				applyAll(t, p, kpiShuffle(seed, evs))
+				assert.JSONEq(t, want, kpiJSON(t, report()), "shuffle %d", seed)
+			}
+		})
+	}
+}
+
+func TestKPIConfigsAreValidated(t *testing.T) {
+	cases := []struct {
+		name string
+		make func() error
+		want string
+	}{
+		{"negative threshold", func() error { _, err := NewServiceLevel(ServiceConfig{Threshold: -time.Second}); return err }, "threshold -1s"},
+		{"negative service lateness", func() error { _, err := NewServiceLevel(ServiceConfig{Lateness: -time.Hour}); return err }, "lateness -1h0m0s"},
+		{"negative satisfaction lateness", func() error { _, err := NewSatisfaction(SatisfactionConfig{Lateness: -time.Hour}); return err }, "lateness -1h0m0s"},
+		{"negative volume lateness", func() error { _, err := NewVolume(VolumeConfig{Lateness: -time.Hour}); return err }, "lateness -1h0m0s"},
+		{"unknown value", func() error {
+			_, err := NewVolume(VolumeConfig{Values: map[string]Value{"billing": "maybe"}})
+			return err
+		}, `"billing": value "maybe"`},
+		{"empty topic", func() error { _, err := NewVolume(VolumeConfig{Values: map[string]Value{"": ValueBoth}}); return err }, `tag "": not a topic`},
+		{"trailing slash", func() error {
+			_, err := NewVolume(VolumeConfig{Values: map[string]Value{"billing/": ValueBoth}})
+			return err
+		}, `tag "billing/": not a topic`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.make()
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrKPIConfig)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+func TestKPIInvalidEventsAreRefused(t *testing.T) {
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	vol, err := NewVolume(VolumeConfig{})
+	require.NoError(t, err)
+	bad := events.Envelope{ID: kpiID('e', 1), Issue: kpiID('i', 1), Version: 1, At: kpiT0,
+		Data: &events.Rated{Survey: events.SurveyCSAT, Score: 6}}
+	for _, p := range []kpiProjection{svc, sat, vol} {
+		err := p.Apply(bad)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, events.ErrInvalidEvent)
+		assert.Contains(t, err.Error(), "csat score 6")
+	}
+}
+
+// TestKPIStateFollowsTheHorizon applies many resolved issues in order with
+// a short lateness: memory must hold only the recent ones, and the counts
+// must equal those of a run that keeps everything.
+func TestKPIStateFollowsTheHorizon(t *testing.T) {
+	const issues = 2000
+	var evs []events.Envelope
+	l := newKPILog()
+	for i := range issues {
+		issue, c := kpiID('i', i), kpiID('c', i)
+		at := time.Duration(i) * time.Minute
+		l.opened(issue, c, at, "phone", "billing")
+		l.add(issue, at+10*time.Second, &events.Routed{Contact: c, Queue: "q", Wait: 10 * time.Second})
+		l.add(issue, at+5*time.Minute, &events.Resolved{Contact: c, Agent: "ann", Handle: 5 * time.Minute})
+		l.add(issue, at+6*time.Minute, &events.Rated{Survey: events.SurveyCSAT, Score: 1 + i%5})
+	}
+	evs = l.evs
+
+	short := time.Hour
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: short})
+	require.NoError(t, err)
+	sat, err := NewSatisfaction(SatisfactionConfig{Lateness: short})
+	require.NoError(t, err)
+	vol, err := NewVolume(VolumeConfig{Lateness: short})
+	require.NoError(t, err)
+	for _, p := range []kpiProjection{svc, sat, vol} {
+		applyAll(t, p, evs)
+	}
+	// An issue leaves once its last event is an hour behind the watermark:
+	// about 60 issues start in that hour, plus the few still in flight.
+	for name, tracked := range map[string]int{
+		"service":      svc.Report().TrackedIssues,
+		"satisfaction": sat.Report().TrackedIssues,
+		"volume":       vol.Report().TrackedIssues,
+	} {
+		assert.Less(t, tracked, 70, name)
+		assert.Greater(t, tracked, 55, name)
+	}
+	assert.Less(t, svc.h.seq.Streams(), 70)
+	assert.Less(t, len(svc.h.due), 200, "the eviction heap is drained too")
+
+	sr := svc.Report()
+	assert.Equal(t, int64(issues), sr.Offered)
+	assert.Equal(t, int64(issues), sr.ServiceLevel.Hits)
+	assert.InDelta(t, 300.0, sr.AHT, 1e-9)
+	assert.Equal(t, int64(issues), sat.Report().CSAT.Responses)
+	assert.InDelta(t, 3.0, sat.Report().CSAT.Mean, 1e-9)
+	vr := vol.Report()
+	assert.Equal(t, int64(issues), vr.Contacts)
+	assert.Equal(t, int64(0), vr.Backlog.Open)
+	assert.Zero(t, sr.LateEvents+sat.Report().LateEvents+vr.LateEvents)
+}
+
+// TestKPILateEventsAreCountedNotApplied redelivers the events of an issue
+// that has left the horizon, and delivers an old event of an unknown one.
+func TestKPILateEventsAreCountedNotApplied(t *testing.T) {
+	l := newKPILog()
+	a, ca := kpiID('i', 1), kpiID('c', 1)
+	l.opened(a, ca, 0, "phone", "billing")
+	l.add(a, time.Minute, &events.Routed{Contact: ca, Queue: "q", Wait: 5 * time.Second})
+	l.add(a, 2*time.Minute, &events.Resolved{Contact: ca, Handle: time.Minute})
+	// b moves the watermark two hours on.
+	b, cb := kpiID('i', 2), kpiID('c', 2)
+	l.opened(b, cb, 2*time.Hour, "chat", "tech")
+	l.add(b, 2*time.Hour+time.Minute, &events.Routed{Contact: cb, Queue: "q", Wait: 50 * time.Second})
+	// c is new to the projection but older than the lateness.
+	c, cc := kpiID('i', 3), kpiID('c', 3)
+	l.opened(c, cc, 10*time.Minute, "email", "tech")
+
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	applyAll(t, svc, l.evs)
+	before := svc.Report()
+	assert.Equal(t, int64(1), before.LateEvents, "issue c's opening is late")
+	assert.Equal(t, 1, before.TrackedIssues, "issue a left the horizon")
+
+	applyAll(t, svc, l.evs[:3]) // a again: it must not count twice
+	after := svc.Report()
+	assert.Equal(t, int64(4), after.LateEvents)
+	assert.Equal(t, int64(2), after.Offered)
+	assert.Equal(t, before.ServiceFigures, after.ServiceFigures)
+}
+
+// TestKPIReopenAfterTheStateWasDropped: a reopen days after the resolution
+// waits until the earlier versions could only be late, then counts.
+func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
+	l := newKPILog()
+	a, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(a, c1, 0, "phone", "billing")
+	l.add(a, time.Minute, &events.Routed{Contact: c1, Queue: "q", Wait: 5 * time.Second})
+	l.add(a, 2*time.Minute, &events.Resolved{Contact: c1, Handle: time.Minute})
+	b, cb := kpiID('i', 2), kpiID('c', 20)
+	l.opened(b, cb, 3*time.Hour, "chat", "tech")
+	l.add(a, 3*time.Hour+time.Minute, &events.Reopened{Contact: c2, Channel: "chat"})
+	l.add(a, 3*time.Hour+2*time.Minute, &events.Routed{Contact: c2, Queue: "q", Wait: 30 * time.Second})
+	tick := kpiID('i', 3)
+	l.opened(tick, kpiID('c', 3), 5*time.Hour, "chat", "tech")
+
+	vol, err := NewVolume(VolumeConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	for _, p := range []kpiProjection{vol, svc} {
+		applyAll(t, p, l.evs[:6])
+	}
+	assert.Equal(t, 2, vol.Report().HeldEvents, "the reopen and its routing wait")
+	assert.Equal(t, int64(0), vol.Report().Reopens)
+
+	for _, p := range []kpiProjection{vol, svc} {
+		applyAll(t, p, l.evs[6:])
+	}
+	vr := vol.Report()
+	assert.Zero(t, vr.HeldEvents)
+	assert.Equal(t, int64(1), vr.Reopens)
+	assert.Equal(t, int64(1), vr.Resolutions)
+	assert.Equal(t, int64(4), vr.Contacts, "a's two contacts, b's and tick's")
+	assert.Equal(t, int64(1), vr.ByTopic[kpiUnknown], "the reopen lost its topic with the state")
+	sr := svc.Report()
+	assert.Equal(t, int64(2), sr.Answered)
+	assert.Equal(t, int64(1), sr.Reopen.Hits)
+	assert.Equal(t, int64(1), sr.Reopen.Total)
+	assert.Equal(t, int64(1), sr.ByChannel["chat"].Answered, "the reopen's contact has its own channel")
+
+	applyAll(t, vol, l.evs[:3]) // a's first versions now: late
+	assert.Equal(t, int64(3), vol.Report().LateEvents)
+	assert.Equal(t, vr.Contacts, vol.Report().Contacts)
+}

@@ -1,0 +1,429 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// SatisfactionConfig configures a Satisfaction projection. The zero value
+// is valid and means the defaults.
+type SatisfactionConfig struct {
+	// Lateness is how far behind the watermark (the latest event time
+	// seen) an event may arrive and still count, and how long a resolved
+	// issue stays in memory after its last event, so that a survey
+	// answered later still finds the contact it rates; 24 h if zero.
+	Lateness time.Duration
+}
+
+func (c *SatisfactionConfig) setDefaults() {
+	if c.Lateness == 0 {
+		c.Lateness = kpiDefaultLateness
+	}
+}
+
+// Validate reports a SatisfactionConfig that cannot work: a negative
+// lateness. The error wraps ErrKPIConfig.
+func (c SatisfactionConfig) Validate() error { return kpiCheckLateness("satisfaction", c.Lateness) }
+
+// satAttributionRule is the attribution rule, stated in the report.
+const satAttributionRule = "a rating counts under the channel and agent of the contact it names, else of the issue's resolving contact " +
+	"at the time of the rating, else of its latest contact; under the issue's current topic; and under the wait of that contact's " +
+	"first routing, else of the issue's first answered contact"
+
+// Satisfaction is the projection of survey answers: CSAT (1–5: the mean
+// and the top-2 box, 4 and 5), NPS (0–10: % promoters 9–10 − % detractors
+// 0–6) and CES (1–7: the mean and the share of 5–7), in total and by
+// channel, topic, agent and wait-time bucket.
+//
+// The rules of attribution:
+//   - The rated contact is the contact the answer names; when it names
+//     none, the contact the issue was last resolved on before the answer;
+//     when the issue was not resolved yet, its latest inbound contact.
+//   - Channel is the rated contact's channel. Agent is who resolved on it
+//     ("bot" for a bot without a name), else the agent of its last
+//     routing, else "(none)".
+//   - Topic is the issue's current topic: a later issue.classified moves
+//     the issue's answers to the new topic while the issue is in memory.
+//   - The wait is that of the rated contact's first routing, else of the
+//     issue's first answered contact; buckets are 0–30 s, 30–90 s,
+//     90–150 s, 150–180 s and 180 s+ (lower bound included), and
+//     "(unqueued)" for issues that never waited in a queue.
+//   - An answer to an issue whose state was dropped (later than the
+//     lateness after its last event) counts in the totals and under
+//     "(unknown)" where the dropped state would have named the segment.
+//
+// The report depends on the set of events, not on their order. It is not
+// safe for concurrent use.
+type Satisfaction struct {
+	cfg       SatisfactionConfig
+	h         kpiHorizon[satIssue]
+	total     satCounts
+	byChannel map[string]*satCounts
+	byTopic   map[string]*satCounts
+	byAgent   map[string]*satCounts
+	byWait    [satUnknown + 1]satCounts
+}
+
+// NewSatisfaction returns a Satisfaction projection that has seen nothing.
+func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Satisfaction{
+		cfg:       cfg,
+		byChannel: make(map[string]*satCounts),
+		byTopic:   make(map[string]*satCounts),
+		byAgent:   make(map[string]*satCounts),
+	}
+	s.h = newKPIHorizon[satIssue](cfg.Lateness, s.applyOrdered)
+	return s, nil
+}
+
+// Apply absorbs one event, in any order and with duplicates. An invalid
+// event is refused with an error that wraps events.ErrInvalidEvent.
+func (s *Satisfaction) Apply(e events.Envelope) error { return s.h.offer(e) }
+
+// applyOrdered absorbs the next event of its issue in version order.
+func (s *Satisfaction) applyOrdered(e events.Envelope) error { return s.h.fold(e, s.foldIssue) }
+
+func (s *Satisfaction) foldIssue(is *satIssue, e events.Envelope) {
+	switch e.Type() {
+	case events.TypeConsulted, events.TypeAbandoned, "":
+		return // nothing attribution depends on
+	}
+	// Only answers are counted: an issue without any needs no re-count.
+	rated := len(is.ratings) > 0
+	if rated {
+		s.account(is, -1)
+	}
+	is.apply(e)
+	if rated || len(is.ratings) > 0 {
+		s.account(is, +1)
+	}
+}
+
+func (s *Satisfaction) account(is *satIssue, sign int64) {
+	for _, r := range is.ratings {
+		channel, agent, bucket := is.attribution(r.on)
+		s.total.add(r, sign)
+		kpiSegment(s.byChannel, channel).add(r, sign)
+		kpiSegment(s.byTopic, kpiKey(is.topic, kpiUnknown)).add(r, sign)
+		kpiSegment(s.byAgent, agent).add(r, sign)
+		s.byWait[bucket].add(r, sign)
+	}
+}
+
+// Report returns the figures as of the events absorbed so far.
+func (s *Satisfaction) Report() SatisfactionReport {
+	r := SatisfactionReport{
+		Definition: SatisfactionDefinition{
+			LatenessS:   s.cfg.Lateness.Seconds(),
+			Attribution: satAttributionRule,
+		},
+		SatisfactionFigures: s.total.figures(),
+		ByChannel:           satFigures(s.byChannel),
+		ByTopic:             satFigures(s.byTopic),
+		ByAgent:             satFigures(s.byAgent),
+		ByWait:              make([]WaitBucket, 0, len(s.byWait)),
+		LateEvents:          s.h.late,
+		HeldEvents:          s.h.held(),
+		TrackedIssues:       len(s.h.issues),
+	}
+	for i := range s.byWait {
+		b := WaitBucket{SatisfactionFigures: s.byWait[i].figures()}
+		b.Bucket, b.FromS, b.ToS = satBucketBounds(i)
+		r.ByWait = append(r.ByWait, b)
+	}
+	if !s.h.watermark.IsZero() {
+		r.Watermark = s.h.watermark
+	}
+	return r
+}
+
+func satFigures(m map[string]*satCounts) map[string]SatisfactionFigures {
+	out := make(map[string]SatisfactionFigures, len(m))
+	for k, n := range m {
+		if *n != (satCounts{}) {
+			out[k] = n.figures()
+		}
+	}
+	return out
+}
+
+// SatisfactionReport is the report of a Satisfaction projection. The
+// totals are inline; the breakdowns hold the same figures per segment.
+type SatisfactionReport struct {
+	Definition SatisfactionDefinition `json:"definition"`
+	SatisfactionFigures
+	ByChannel map[string]SatisfactionFigures `json:"by_channel"`
+	ByTopic   map[string]SatisfactionFigures `json:"by_topic"`
+	ByAgent   map[string]SatisfactionFigures `json:"by_agent"`
+	// ByWait holds the wait-time buckets in order of wait, then
+	// "(unqueued)" and "(unknown)".
+	ByWait []WaitBucket `json:"by_wait"`
+	// Watermark is the latest event time seen.
+	Watermark time.Time `json:"watermark"`
+	// LateEvents counts events that came later than the lateness allows
+	// and were not applied.
+	LateEvents int64 `json:"late_events"`
+	// HeldEvents counts events that wait for an earlier event of their issue.
+	HeldEvents int `json:"held_events"`
+	// TrackedIssues is how many issues the projection holds in memory.
+	TrackedIssues int `json:"tracked_issues"`
+}
+
+// SatisfactionDefinition states the parameters and rules a
+// SatisfactionReport was computed with.
+type SatisfactionDefinition struct {
+	LatenessS   float64 `json:"lateness_s"`
+	Attribution string  `json:"attribution"`
+}
+
+// SatisfactionFigures are the survey results of a set of answers.
+type SatisfactionFigures struct {
+	CSAT CSATFigures `json:"csat"`
+	NPS  NPSFigures  `json:"nps"`
+	CES  CESFigures  `json:"ces"`
+}
+
+// WaitBucket is the satisfaction of the answers whose contact waited
+// between FromS (included) and ToS seconds; ToS is 0 for the open-ended
+// last bucket and for "(unqueued)" and "(unknown)".
+type WaitBucket struct {
+	Bucket string  `json:"bucket"`
+	FromS  float64 `json:"from_s"`
+	ToS    float64 `json:"to_s"`
+	SatisfactionFigures
+}
+
+// CSATFigures are the CSAT answers (1–5): their mean and the top-2 box,
+// the share of 4 and 5.
+type CSATFigures struct {
+	Responses int64   `json:"responses"`
+	Mean      float64 `json:"mean"`
+	// Top2 is Top2Box.Value.
+	Top2    float64 `json:"top2"`
+	Top2Box Rate    `json:"top2_box"`
+}
+
+// NPSFigures are the NPS answers (0–10): Score is % promoters (9–10) − %
+// detractors (0–6), from −100 to 100, 0 without answers.
+type NPSFigures struct {
+	Responses  int64   `json:"responses"`
+	Promoters  int64   `json:"promoters"`
+	Passives   int64   `json:"passives"`
+	Detractors int64   `json:"detractors"`
+	Score      float64 `json:"score"`
+	// PromoterShare and DetractorShare are over Responses.
+	PromoterShare  Rate `json:"promoter_share"`
+	DetractorShare Rate `json:"detractor_share"`
+}
+
+// CESFigures are the CES answers (1–7): their mean and the share of 5–7.
+type CESFigures struct {
+	Responses int64   `json:"responses"`
+	Mean      float64 `json:"mean"`
+	// Top3 is Top3Box.Value, the share of 5, 6 and 7.
+	Top3    float64 `json:"top3"`
+	Top3Box Rate    `json:"top3_box"`
+}
+
+// satCounts are the additive counts behind SatisfactionFigures.
+type satCounts struct {
+	csat, csatSum, csatTop2    int64
+	nps, promoters, detractors int64
+	ces, cesSum, cesTop3       int64
+}
+
+func (n *satCounts) add(r satRating, sign int64) {
+	score := int64(r.score)
+	switch r.survey {
+	case events.SurveyCSAT:
+		n.csat += sign
+		n.csatSum += sign * score
+		if score >= 4 {
+			n.csatTop2 += sign
+		}
+	case events.SurveyNPS:
+		n.nps += sign
+		switch {
+		case score >= 9:
+			n.promoters += sign
+		case score <= 6:
+			n.detractors += sign
+		}
+	case events.SurveyCES:
+		n.ces += sign
+		n.cesSum += sign * score
+		if score >= 5 {
+			n.cesTop3 += sign
+		}
+	}
+}
+
+func (n satCounts) figures() SatisfactionFigures {
+	f := SatisfactionFigures{
+		CSAT: CSATFigures{Responses: n.csat, Mean: kpiShare(n.csatSum, n.csat), Top2Box: kpiRate(n.csatTop2, n.csat)},
+		NPS: NPSFigures{
+			Responses: n.nps, Promoters: n.promoters, Detractors: n.detractors,
+			Passives:       n.nps - n.promoters - n.detractors,
+			PromoterShare:  kpiRate(n.promoters, n.nps),
+			DetractorShare: kpiRate(n.detractors, n.nps),
+		},
+		CES: CESFigures{Responses: n.ces, Mean: kpiShare(n.cesSum, n.ces), Top3Box: kpiRate(n.cesTop3, n.ces)},
+	}
+	f.CSAT.Top2 = f.CSAT.Top2Box.Value
+	f.CES.Top3 = f.CES.Top3Box.Value
+	f.NPS.Score = 100 * kpiShare(n.promoters-n.detractors, n.nps)
+	return f
+}
+
+// The wait-time buckets: satisfaction holds until about 90 s, customers
+// comment on queues at about 150 s and are annoyed after 3 minutes. After
+// the five of them come the issues that never waited in a queue and those
+// whose state was dropped.
+const (
+	satBuckets  = 5
+	satUnqueued = satBuckets
+	satUnknown  = satBuckets + 1
+)
+
+func satBucketBounds(i int) (name string, from, to float64) {
+	switch i {
+	case 0:
+		return "0-30s", 0, 30
+	case 1:
+		return "30-90s", 30, 90
+	case 2:
+		return "90-150s", 90, 150
+	case 3:
+		return "150-180s", 150, 180
+	case 4:
+		return "180s+", 180, 0
+	case satUnqueued:
+		return "(unqueued)", 0, 0
+	}
+	return kpiUnknown, 0, 0
+}
+
+func satBucket(wait time.Duration) int {
+	switch {
+	case wait < 30*time.Second:
+		return 0
+	case wait < 90*time.Second:
+		return 1
+	case wait < 150*time.Second:
+		return 2
+	case wait < 180*time.Second:
+		return 3
+	}
+	return 4
+}
+
+// satIssue is what Satisfaction keeps of one issue in the horizon.
+type satIssue struct {
+	topic, channel string
+	contacts       []satContact
+	// Indexes+1 into contacts, 0 for none.
+	resolvedOn, latest, firstAnswered int
+	ratings                           []satRating
+}
+
+type satContact struct {
+	id       uuid.UUID
+	channel  string
+	agent    string // of the last routing
+	resolver string
+	routed   bool
+	wait     time.Duration // of the first routing
+}
+
+// satRating is one answer and the contact it is attributed to (index+1).
+type satRating struct {
+	survey events.Survey
+	score  int
+	on     int
+}
+
+func (is *satIssue) index(id uuid.UUID) int {
+	for i := range is.contacts {
+		if is.contacts[i].id == id {
+			return i
+		}
+	}
+	is.contacts = append(is.contacts, satContact{id: id})
+	return len(is.contacts) - 1
+}
+
+func (is *satIssue) inbound(id uuid.UUID, channel string) {
+	i := is.index(id)
+	is.contacts[i].channel = channel
+	is.latest = i + 1
+}
+
+func (is *satIssue) apply(e events.Envelope) {
+	switch d := e.Data.(type) {
+	case *events.Opened:
+		is.topic, is.channel = d.Topic, d.Channel
+		is.inbound(d.Contact, d.Channel)
+	case *events.Contacted:
+		is.inbound(d.Contact, d.Channel)
+	case *events.Reopened:
+		is.inbound(d.Contact, d.Channel)
+	case *events.Classified:
+		is.topic = d.Topic
+	case *events.Routed:
+		i := is.index(d.Contact)
+		c := &is.contacts[i]
+		if !c.routed {
+			c.routed, c.wait = true, d.Wait
+		}
+		c.agent = kpiKey(d.Agent, c.agent)
+		if is.firstAnswered == 0 {
+			is.firstAnswered = i + 1
+		}
+	case *events.Resolved:
+		i := is.index(d.Contact)
+		switch {
+		case d.Agent != "":
+			is.contacts[i].resolver = d.Agent
+		case d.Bot:
+			is.contacts[i].resolver = "bot"
+		}
+		is.resolvedOn = i + 1
+	case *events.Rated:
+		on := is.resolvedOn
+		if on == 0 {
+			on = is.latest
+		}
+		if d.Contact != uuid.Nil {
+			on = is.index(d.Contact) + 1
+		}
+		is.ratings = append(is.ratings, satRating{survey: d.Survey, score: d.Score, on: on})
+	}
+}
+
+// attribution returns the channel, agent and wait bucket of contact on.
+func (is *satIssue) attribution(on int) (channel, agent string, bucket int) {
+	missing, bucket := kpiNone, satUnqueued
+	if is.channel == "" { // issue.opened was not seen: the state was dropped
+		missing, bucket = kpiUnknown, satUnknown
+	}
+	channel = is.channel
+	if on > 0 {
+		c := &is.contacts[on-1]
+		channel = kpiKey(c.channel, channel)
+		agent = kpiKey(c.resolver, c.agent)
+		if c.routed {
+			return kpiKey(channel, kpiUnknown), kpiKey(agent, missing), satBucket(c.wait)
+		}
+	}
+	if is.firstAnswered > 0 {
+		bucket = satBucket(is.contacts[is.firstAnswered-1].wait)
+	}
+	return kpiKey(channel, kpiUnknown), kpiKey(agent, missing), bucket
+}

@@ -1,0 +1,376 @@
+package projections
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// ServiceConfig configures a ServiceLevel projection. The zero value is
+// valid and means the defaults.
+type ServiceConfig struct {
+	// Threshold is the T of the service level, the share of offered
+	// contacts answered within T; 20 s if zero.
+	Threshold time.Duration
+	// Lateness is how far behind the watermark (the latest event time
+	// seen) an event may arrive and still count, and how long a resolved
+	// issue stays in memory after its last event; 24 h if zero.
+	Lateness time.Duration
+}
+
+func (c *ServiceConfig) setDefaults() {
+	if c.Threshold == 0 {
+		c.Threshold = 20 * time.Second
+	}
+	if c.Lateness == 0 {
+		c.Lateness = kpiDefaultLateness
+	}
+}
+
+// Validate reports a ServiceConfig that cannot work: a negative threshold
+// or lateness. The error wraps ErrKPIConfig.
+func (c ServiceConfig) Validate() error {
+	if c.Threshold < 0 {
+		return fmt.Errorf("service level threshold %v is negative: %w", c.Threshold, ErrKPIConfig)
+	}
+	return kpiCheckLateness("service level", c.Lateness)
+}
+
+// The rules of the ServiceLevel projection, stated in its report.
+const (
+	svcOfferedRule = "a contact is offered when it entered a queue: it was routed (answered) or abandoned before any routing; " +
+		"a contact never queued (bot, email handled directly) is not offered"
+	svcHandledRule = "a contact is handled when it was routed, consulted on or resolved on; " +
+		"transfer = routed more than once, consult = at least one consultation, both over handled contacts"
+	svcAHTRule = "handle time is the handle_ms of issue.resolved, the only event that carries it; " +
+		"AHT averages it over the contacts whose resolution reported one (aht_contacts)"
+	svcSegmentRule = "a contact counts under its own channel and under the queue it was offered to " +
+		"(its first routing, or the queue named on its abandonment); reopens count under the resolution they undo"
+)
+
+// ServiceLevel is the projection of the queue numbers: offered, answered
+// and abandoned contacts, ASA, abandonment rate, service level within a
+// threshold, AHT, transfer, consult and reopen rates, in total and by
+// channel and by queue.
+//
+// The rules, where the formulas leave room:
+//   - A contact is one inbound contact id of an issue. It is answered when
+//     it was routed at least once, whatever else happened to it, and
+//     abandoned when it was abandoned and never routed. Offered contacts
+//     are answered plus abandoned: a contact that never entered a queue is
+//     not offered. A contact routed without wait_ms waited 0 s.
+//   - The wait of an answered contact is the wait_ms of its first routing;
+//     it is answered within the threshold when that wait is at most T.
+//   - A contact is handled when it was routed, consulted on or resolved
+//     on. Handle time comes only from issue.resolved handle_ms, so AHT is
+//     the total handle time over the handled contacts that reported one.
+//   - Reopen rate is issue.reopened events over issue.resolved events.
+//   - A contact counts under its own channel (the issue's first channel
+//     when the contact was never introduced) and under the queue it was
+//     offered to: its first routing, or the "queue" data field of its
+//     abandonment when the host sends one. Segments "(none)" and
+//     "(unknown)" hold contacts without a queue and with dropped state.
+//
+// Every figure is recomputed from the contact's own events, so the report
+// depends on the set of events, not on their order. It is not safe for
+// concurrent use.
+type ServiceLevel struct {
+	cfg       ServiceConfig
+	h         kpiHorizon[svcIssue]
+	total     svcCounts
+	byChannel map[string]*svcCounts
+	byQueue   map[string]*svcCounts
+}
+
+// NewServiceLevel returns a ServiceLevel projection that has seen nothing.
+func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &ServiceLevel{
+		cfg:       cfg,
+		byChannel: make(map[string]*svcCounts),
+		byQueue:   make(map[string]*svcCounts),
+	}
+	s.h = newKPIHorizon[svcIssue](cfg.Lateness, s.applyOrdered)
+	return s, nil
+}
+
+// Apply absorbs one event, in any order and with duplicates. An invalid
+// event is refused with an error that wraps events.ErrInvalidEvent.
+func (s *ServiceLevel) Apply(e events.Envelope) error { return s.h.offer(e) }
+
+// applyOrdered absorbs the next event of its issue in version order.
+func (s *ServiceLevel) applyOrdered(e events.Envelope) error { return s.h.fold(e, s.foldIssue) }
+
+func (s *ServiceLevel) foldIssue(is *svcIssue, e events.Envelope) {
+	switch e.Type() {
+	case events.TypeRated, events.TypeClassified, "":
+		return // nothing the queue numbers depend on
+	}
+	s.account(is, -1)
+	is.apply(e)
+	s.account(is, +1)
+}
+
+// account adds (sign +1) or removes (sign -1) the issue's contacts.
+func (s *ServiceLevel) account(is *svcIssue, sign int64) {
+	for i := range is.contacts {
+		c := &is.contacts[i]
+		s.total.add(c, sign, s.cfg.Threshold)
+		kpiSegment(s.byChannel, is.channelOf(c)).add(c, sign, s.cfg.Threshold)
+		kpiSegment(s.byQueue, c.queueKey()).add(c, sign, s.cfg.Threshold)
+	}
+}
+
+// Report returns the figures as of the events absorbed so far.
+func (s *ServiceLevel) Report() ServiceReport {
+	r := ServiceReport{
+		Definition: ServiceDefinition{
+			ThresholdS: s.cfg.Threshold.Seconds(),
+			LatenessS:  s.cfg.Lateness.Seconds(),
+			Offered:    svcOfferedRule,
+			Handled:    svcHandledRule,
+			AHT:        svcAHTRule,
+			Segments:   svcSegmentRule,
+		},
+		ServiceFigures: s.total.figures(),
+		ByChannel:      svcFigures(s.byChannel),
+		ByQueue:        svcFigures(s.byQueue),
+		LateEvents:     s.h.late,
+		HeldEvents:     s.h.held(),
+		TrackedIssues:  len(s.h.issues),
+	}
+	if !s.h.watermark.IsZero() {
+		r.Watermark = s.h.watermark
+	}
+	return r
+}
+
+func svcFigures(m map[string]*svcCounts) map[string]ServiceFigures {
+	out := make(map[string]ServiceFigures, len(m))
+	for k, n := range m {
+		if *n != (svcCounts{}) {
+			out[k] = n.figures()
+		}
+	}
+	return out
+}
+
+// ServiceReport is the report of a ServiceLevel projection. The totals are
+// inline; ByChannel and ByQueue hold the same figures per segment.
+type ServiceReport struct {
+	Definition ServiceDefinition `json:"definition"`
+	ServiceFigures
+	ByChannel map[string]ServiceFigures `json:"by_channel"`
+	ByQueue   map[string]ServiceFigures `json:"by_queue"`
+	// Watermark is the latest event time seen.
+	Watermark time.Time `json:"watermark"`
+	// LateEvents counts events that came later than the lateness allows
+	// and were not applied.
+	LateEvents int64 `json:"late_events"`
+	// HeldEvents counts events that wait for an earlier event of their issue.
+	HeldEvents int `json:"held_events"`
+	// TrackedIssues is how many issues the projection holds in memory.
+	TrackedIssues int `json:"tracked_issues"`
+}
+
+// ServiceDefinition states the parameters and rules a ServiceReport was
+// computed with.
+type ServiceDefinition struct {
+	ThresholdS float64 `json:"threshold_s"`
+	LatenessS  float64 `json:"lateness_s"`
+	Offered    string  `json:"offered"`
+	Handled    string  `json:"handled"`
+	AHT        string  `json:"aht"`
+	Segments   string  `json:"segments"`
+}
+
+// ServiceFigures are the queue numbers of a set of contacts.
+type ServiceFigures struct {
+	// Offered is Answered + Abandoned.
+	Offered   int64 `json:"offered"`
+	Answered  int64 `json:"answered"`
+	Abandoned int64 `json:"abandoned"`
+	// ASA is the total wait of answered contacts over answered contacts, in seconds.
+	ASA float64 `json:"asa_s"`
+	// AbandonRate is Abandonment.Value: abandoned over offered.
+	AbandonRate float64 `json:"abandon_rate"`
+	Abandonment Rate    `json:"abandonment"`
+	// ServiceLevel is answered within the threshold over offered.
+	ServiceLevel Rate  `json:"service_level"`
+	Handled      int64 `json:"handled"`
+	// AHT is the total handle time over AHTContacts, in seconds.
+	AHT         float64 `json:"aht_s"`
+	AHTContacts int64   `json:"aht_contacts"`
+	// Transfer and Consult are over handled contacts.
+	Transfer Rate `json:"transfer"`
+	Consult  Rate `json:"consult"`
+	// Reopen is reopens over resolutions.
+	Reopen Rate `json:"reopen"`
+}
+
+// svcCounts are the additive counts behind ServiceFigures.
+type svcCounts struct {
+	answered, abandoned, within int64
+	wait                        time.Duration
+	handled, timed              int64
+	handle                      time.Duration
+	transferred, consulted      int64
+	resolutions, reopens        int64
+}
+
+func (n *svcCounts) add(c *svcContact, sign int64, threshold time.Duration) {
+	answered := c.routings > 0
+	switch {
+	case answered:
+		n.answered += sign
+		n.wait += time.Duration(sign) * c.wait
+		if c.wait <= threshold {
+			n.within += sign
+		}
+	case c.abandoned:
+		n.abandoned += sign
+	}
+	if answered || c.consulted || c.resolutions > 0 {
+		n.handled += sign
+		if c.routings > 1 {
+			n.transferred += sign
+		}
+		if c.consulted {
+			n.consulted += sign
+		}
+	}
+	if c.handle > 0 {
+		n.timed += sign
+		n.handle += time.Duration(sign) * c.handle
+	}
+	n.resolutions += sign * c.resolutions
+	n.reopens += sign * c.reopens
+}
+
+func (n svcCounts) figures() ServiceFigures {
+	offered := n.answered + n.abandoned
+	f := ServiceFigures{
+		Offered:      offered,
+		Answered:     n.answered,
+		Abandoned:    n.abandoned,
+		Abandonment:  kpiRate(n.abandoned, offered),
+		ServiceLevel: kpiRate(n.within, offered),
+		Handled:      n.handled,
+		AHTContacts:  n.timed,
+		Transfer:     kpiRate(n.transferred, n.handled),
+		Consult:      kpiRate(n.consulted, n.handled),
+		Reopen:       kpiRate(n.reopens, n.resolutions),
+	}
+	f.AbandonRate = f.Abandonment.Value
+	if n.answered > 0 {
+		f.ASA = n.wait.Seconds() / float64(n.answered)
+	}
+	if n.timed > 0 {
+		f.AHT = n.handle.Seconds() / float64(n.timed)
+	}
+	return f
+}
+
+// svcIssue is what ServiceLevel keeps of one issue in the horizon.
+type svcIssue struct {
+	channel  string // of the first contact
+	contacts []svcContact
+	// resolvedOn is the index+1 of the contact of the last resolution, 0
+	// when the issue has none that this state saw.
+	resolvedOn int
+}
+
+// svcContact is one inbound contact and what happened to it.
+type svcContact struct {
+	id           uuid.UUID
+	channel      string
+	queue        string // of the first routing
+	abandonQueue string
+	wait         time.Duration // of the first routing
+	routings     int
+	abandoned    bool
+	consulted    bool
+	resolutions  int64
+	reopens      int64 // of resolutions made on this contact
+	handle       time.Duration
+	dropped      bool // stands in for a contact whose state was dropped
+}
+
+// index returns the index of contact id, adding it when it is new.
+func (is *svcIssue) index(id uuid.UUID) int {
+	for i := range is.contacts {
+		if is.contacts[i].id == id {
+			return i
+		}
+	}
+	is.contacts = append(is.contacts, svcContact{id: id})
+	return len(is.contacts) - 1
+}
+
+func (is *svcIssue) contact(id uuid.UUID) *svcContact { return &is.contacts[is.index(id)] }
+
+func (is *svcIssue) apply(e events.Envelope) {
+	switch d := e.Data.(type) {
+	case *events.Opened:
+		is.channel = d.Channel
+		is.contact(d.Contact).channel = d.Channel
+	case *events.Contacted:
+		is.contact(d.Contact).channel = d.Channel
+	case *events.Reopened:
+		if is.resolvedOn > 0 {
+			is.contacts[is.resolvedOn-1].reopens++
+		} else {
+			// The resolution was seen before this state was dropped.
+			c := is.contact(uuid.Nil)
+			c.dropped = true
+			c.reopens++
+		}
+		is.contact(d.Contact).channel = d.Channel
+	case *events.Routed:
+		c := is.contact(d.Contact)
+		if c.routings == 0 {
+			c.queue, c.wait = d.Queue, d.Wait
+		}
+		c.routings++
+	case *events.Abandoned:
+		c := is.contact(d.Contact)
+		c.abandoned = true
+		if q, ok := d.Extra["queue"].(string); ok && c.abandonQueue == "" {
+			c.abandonQueue = q
+		}
+	case *events.Consulted:
+		is.contact(d.Contact).consulted = true
+	case *events.Resolved:
+		i := is.index(d.Contact)
+		is.contacts[i].resolutions++
+		is.contacts[i].handle += d.Handle
+		is.resolvedOn = i + 1
+	}
+}
+
+func (is *svcIssue) channelOf(c *svcContact) string {
+	if c.dropped {
+		return kpiUnknown
+	}
+	return kpiKey(kpiKey(c.channel, is.channel), kpiUnknown)
+}
+
+func (c *svcContact) queueKey() string {
+	switch {
+	case c.dropped:
+		return kpiUnknown
+	case c.queue != "":
+		return c.queue
+	case c.abandonQueue != "":
+		return c.abandonQueue
+	case c.abandoned:
+		return kpiUnknown
+	}
+	return kpiNone
+}
