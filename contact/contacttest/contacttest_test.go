@@ -1,0 +1,157 @@
+package contacttest_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
+	"github.com/truefcr/truefcr/events"
+)
+
+// recorder is a testing.TB that records failures instead of failing.
+type recorder struct {
+	testing.TB
+	ctx    context.Context
+	failed bool
+	msgs   []string
+}
+
+func (r *recorder) Helper()                  {}
+func (r *recorder) Name() string             { return "recorder" }
+func (r *recorder) Context() context.Context { return r.ctx }
+func (r *recorder) Errorf(f string, args ...any) {
+	r.failed = true
+	r.msgs = append(r.msgs, fmt.Sprintf(f, args...))
+}
+func (r *recorder) FailNow() { r.failed = true; runtime.Goexit() }
+
+// fails reports whether f fails the recorder it is given.
+func fails(t *testing.T, f func(tb testing.TB)) bool {
+	r := &recorder{ctx: t.Context()}
+	var wg sync.WaitGroup
+	wg.Go(func() { f(r) })
+	wg.Wait()
+	return r.failed
+}
+
+func opened() *events.Opened {
+	return &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)}
+}
+
+func TestScenarioChecks(t *testing.T) {
+	tests := []struct {
+		name  string
+		check func(tb testing.TB)
+		fails bool
+	}{
+		{"Then with the right data", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, false},
+		{"Then with other data", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "other"})
+		}, true},
+		{"Then with too many events", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"}, &events.Routed{})
+		}, true},
+		{"Then on a refusal", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Reopen{Channel: "phone"}).Then(&events.Reopened{Contact: contacttest.ID(1), Channel: "phone"})
+		}, true},
+		{"ThenError with the right sentinel", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Reopen{Channel: "phone"}).ThenError(contact.ErrNotResolved)
+		}, false},
+		{"ThenError with another sentinel", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Reopen{Channel: "phone"}).ThenError(contact.ErrAlreadyResolved)
+		}, true},
+		{"ThenError on a success", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"}).ThenError(contact.ErrInvalidCommand)
+		}, true},
+		{"Given events that do not fit a stream", func(tb testing.TB) {
+			contacttest.Given(tb, opened(), nil)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.fails, fails(t, tt.check))
+		})
+	}
+}
+
+func TestGivenTimesAndIDs(t *testing.T) {
+	s := contacttest.Given(t, opened(), &events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	stored, err := s.Store.Load(t.Context(), contacttest.IssueID())
+	require.NoError(t, err)
+	require.Len(t, stored, 2)
+	assert.Equal(t, contacttest.Minute(1), stored[0].At)
+	assert.Equal(t, contacttest.Minute(2), stored[1].At)
+
+	evs := s.When(contact.FollowUp{Channel: "email"}).Then(&events.Contacted{Contact: contacttest.ID(1), Channel: "email"})
+	assert.Equal(t, contacttest.Minute(3), evs[0].At, "the command runs a minute after the last given event")
+	assert.Equal(t, contacttest.ID(2), evs[0].ID)
+}
+
+func TestWithConfiguresTheService(t *testing.T) {
+	var published []events.Envelope
+	evs := contacttest.Given(t).
+		With(func(c *contact.Config) { c.Keys = contact.KeyRules{DefaultCountry: "44"} }).
+		With(func(c *contact.Config) {
+			c.Publisher = contact.PublisherFunc(func(_ context.Context, evs []events.Envelope) error {
+				published = append(published, evs...)
+				return nil
+			})
+		}).
+		When(contact.Open{Customer: events.Customer{Keys: []string{"phone:020 7946 0958"}}, Channel: "phone", Topic: "billing"}).
+		Then(&events.Opened{Customer: events.Customer{Keys: []string{"phone:+442079460958"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(1)})
+	assert.Equal(t, evs, published)
+}
+
+func TestClock(t *testing.T) {
+	c := contacttest.NewClock(contacttest.Start())
+	assert.Equal(t, contacttest.Start(), c.Now())
+	assert.Equal(t, contacttest.Start(), c.Now(), "no step: the clock stands still")
+	c.Advance(time.Hour)
+	assert.Equal(t, contacttest.Start().Add(time.Hour), c.Now())
+	c.SetStep(time.Second)
+	assert.Equal(t, contacttest.Start().Add(time.Hour), c.Now())
+	assert.Equal(t, contacttest.Start().Add(time.Hour+time.Second), c.Now())
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.Set(at)
+	assert.Equal(t, at, c.Now())
+}
+
+func TestIDs(t *testing.T) {
+	g := contacttest.NewIDs()
+	for n := 1; n <= 3; n++ {
+		id, err := g.NewID()
+		require.NoError(t, err)
+		assert.Equal(t, contacttest.ID(n), id)
+	}
+	assert.Equal(t, "00000000-0000-7000-8000-000000000003", contacttest.ID(3).String())
+	assert.Equal(t, "00000000-0000-7000-80c0-000000000003", contacttest.Contact(3).String())
+	assert.NotEqual(t, contacttest.ID(1), contacttest.IssueID())
+}
+
+func ExampleClock() {
+	clock := contacttest.NewClock(contacttest.Start())
+	clock.SetStep(30 * time.Second)
+	fmt.Println(clock.Now().Format(time.TimeOnly))
+	fmt.Println(clock.Now().Format(time.TimeOnly))
+	// Output:
+	// 09:00:00
+	// 09:00:30
+}
+
+func ExampleIDs() {
+	ids := contacttest.NewIDs()
+	id, _ := ids.NewID()
+	fmt.Println(id, id == contacttest.ID(1))
+	// Output:
+	// 00000000-0000-7000-8000-000000000001 true
+}
