@@ -1,0 +1,118 @@
+package pgstore
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/truefcr/truefcr/events"
+)
+
+// Sentinel errors of the package, besides those of package events.
+var (
+	// ErrInvalidConfig: a Config or ForwarderConfig that cannot work.
+	ErrInvalidConfig = errors.New("invalid configuration")
+	// ErrSchemaVersion: the tables were made by a newer version of this
+	// package, or with another codec, and cannot be used as they are.
+	ErrSchemaVersion = errors.New("unsupported schema")
+)
+
+// Defaults of Config.
+const (
+	DefaultSchema    = "public"
+	DefaultTable     = "truefcr_events"
+	DefaultReadBatch = 1000
+)
+
+// Config configures a Store. The zero value works: events go to
+// public.truefcr_events, encoded with msgpack, without an outbox.
+type Config struct {
+	// Schema is the Postgres schema that holds the tables; DefaultSchema
+	// by default. It is created when it does not exist.
+	Schema string
+	// Table names the events table; the store's other tables share it as
+	// a prefix (<table>_streams, <table>_head, <table>_schema and, with an
+	// outbox, <table>_outbox and <table>_outbox_offsets). DefaultTable by
+	// default.
+	Table string
+	// Codec encodes the stored payloads (bytea); msgpack with the built-in
+	// types by default. A table keeps the codec it was created with.
+	Codec events.Codec
+	// ReadBatch is how many rows one ReadAll query fetches; DefaultReadBatch
+	// by default.
+	ReadBatch int
+	// Outbox, when set, makes every append also write one Watermill
+	// message per event to the outbox table, in the same transaction.
+	Outbox *OutboxConfig
+}
+
+// OutboxConfig configures the transactional outbox of a Store.
+type OutboxConfig struct {
+	// Topic names the destination topic of each event, which the forwarder
+	// publishes it to: events.DefaultTopic for all by default;
+	// events.PartitionedTopic for partitioned setups.
+	Topic func(events.Envelope) string
+	// Codec encodes the message payloads; the store's codec by default.
+	Codec events.Codec
+	// Logger receives Watermill's logs; none by default.
+	Logger watermill.LoggerAdapter
+}
+
+func (c *Config) setDefaults() {
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
+	}
+	if c.Table == "" {
+		c.Table = DefaultTable
+	}
+	if c.Codec == nil {
+		c.Codec = events.NewMsgpackCodec(nil)
+	}
+	if c.ReadBatch == 0 {
+		c.ReadBatch = DefaultReadBatch
+	}
+	if o := c.Outbox; o != nil {
+		out := *o // never change the caller's value
+		if out.Topic == nil {
+			out.Topic = func(events.Envelope) string { return events.DefaultTopic }
+		}
+		if out.Codec == nil {
+			out.Codec = c.Codec
+		}
+		if out.Logger == nil {
+			out.Logger = watermill.NopLogger{}
+		}
+		c.Outbox = &out
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if err := validName("schema", c.Schema); err != nil {
+		return err
+	}
+	if err := validName("table", c.Table); err != nil {
+		return err
+	}
+	if c.ReadBatch < 0 {
+		return fmt.Errorf("pgstore: read batch %d is negative: %w", c.ReadBatch, ErrInvalidConfig)
+	}
+	return nil
+}
+
+// maxName leaves room for the longest suffix (_outbox_offsets) within
+// Postgres' 63-byte identifiers.
+const maxName = 63 - len("_outbox_offsets")
+
+var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// validName accepts plain lower-case identifiers only, so that names never
+// need quoting rules to be right in generated SQL and Watermill topics.
+func validName(what, name string) error {
+	if !nameRE.MatchString(name) || len(name) > maxName {
+		return fmt.Errorf("pgstore: %s name %q: want lower-case letters, digits and _, at most %d bytes, not starting with a digit: %w",
+			what, name, maxName, ErrInvalidConfig)
+	}
+	return nil
+}

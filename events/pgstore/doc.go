@@ -1,0 +1,42 @@
+// Package pgstore is the durable events.Store in PostgreSQL, with an
+// optional transactional outbox that hands every appended event to
+// Watermill.
+//
+//	pool, _ := pgxpool.New(ctx, dsn)
+//	store, err := pgstore.New(ctx, pool, pgstore.Config{Schema: "helpdesk"})
+//
+// # Tables
+//
+// New creates the tables on first use and migrates older ones; it refuses
+// tables of a newer SchemaVersion. Events live in one table (by default
+// public.truefcr_events) with the encoded envelope as bytea (msgpack by
+// default) beside the columns that find and order them; <table>_streams
+// holds each issue's current version, and <table>_head the last position
+// handed out.
+//
+// # Concurrency and order
+//
+// An append moves its stream's row in <table>_streams from the expected
+// version to the new one on condition, so the database itself refuses a
+// writer that lost a race (*events.VersionConflictError, never a driver
+// error). It then takes the next positions from the <table>_head row and
+// keeps that row locked until it commits: appends therefore commit in
+// position order, positions have no gaps, and a reader that resumes
+// ReadAll after the last position it saw never skips an event that a
+// slower transaction commits later. The price is that the inserts and
+// the commit of concurrent appends run one at a time; AppendBatch amortises
+// it by writing many streams in one transaction.
+//
+// # Outbox
+//
+// With Config.Outbox, every append also writes one Watermill message per
+// event (events.NewMessage: the message UUID is the event id) into
+// <table>_outbox, in the same transaction, enveloped for Watermill's
+// forwarder with its destination topic. NewForwarder reads that table and
+// publishes each message to any message.Publisher, so an event that was
+// committed reaches the broker even if the process dies right after the
+// commit; it may arrive twice, under the same UUID, never not at all.
+//
+// Heavy dependencies (pgx, watermill-sql) live in this package only: the
+// core packages never import it.
+package pgstore

@@ -1,0 +1,159 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/ThreeDotsLabs/watermill/components/forwarder"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// forwarderTopic is the Watermill topic of the outbox table. The table name
+// comes from the store's Config, so one name serves every store.
+const forwarderTopic = "truefcr_outbox"
+
+// outboxChunk caps the messages of one insert, well below the 65535
+// parameters that one Postgres statement takes (three per message).
+const outboxChunk = 1000
+
+func outboxSchema(t tables) wmsql.DefaultPostgreSQLSchema {
+	return wmsql.DefaultPostgreSQLSchema{
+		GenerateMessagesTableName: func(string) string { return t.outbox },
+		// The forwarder's envelopes are JSON, but bytea takes any marshaler.
+		GeneratePayloadType: func(string) string { return "BYTEA" },
+		// The store creates the tables in its own migration transaction.
+		InitializeSchemaWithoutTransaction: true,
+	}
+}
+
+func outboxOffsets(t tables) wmsql.DefaultPostgreSQLOffsetsAdapter {
+	return wmsql.DefaultPostgreSQLOffsetsAdapter{
+		GenerateMessagesOffsetsTableName: func(string) string { return t.offsets },
+	}
+}
+
+// publishOutbox writes msgs to the outbox table inside tx, each enveloped
+// for the forwarder with its destination topic, in the order given.
+func (s *Store) publishOutbox(ctx context.Context, tx pgx.Tx, msgs []*message.Message, topics []string) error {
+	sqlPub, err := wmsql.NewPublisher(wmsql.TxFromPgx(tx), wmsql.PublisherConfig{SchemaAdapter: s.outboxSchema}, s.cfg.Outbox.Logger)
+	if err != nil {
+		return err
+	}
+	pub := forwarder.NewPublisher(sqlPub, forwarder.PublisherConfig{ForwarderTopic: forwarderTopic})
+	for start := 0; start < len(msgs); {
+		end := start + 1
+		for end < len(msgs) && end-start < outboxChunk && topics[end] == topics[start] {
+			end++
+		}
+		if err := pub.Publish(topics[start], msgs[start:end]...); err != nil {
+			return fmt.Errorf("write %d messages for topic %q to outbox %s: %w", end-start, topics[start], s.t.outbox, err)
+		}
+		start = end
+	}
+	return ctx.Err()
+}
+
+// ForwarderConfig configures a forwarder from a store's outbox.
+type ForwarderConfig struct {
+	// Schema and Table are those of the store's Config, with the same
+	// defaults.
+	Schema string
+	Table  string
+	// ConsumerGroup names the forwarder's offsets in the outbox; forwarders
+	// of one group share the work, each message going to one of them.
+	ConsumerGroup string
+	// PollInterval is how long the forwarder waits before it looks again
+	// at an outbox it found empty; one second by default.
+	PollInterval time.Duration
+	// AckDeadline is how long a message may wait for the destination
+	// publisher before it is sent again; 30 s by default.
+	AckDeadline time.Duration
+	// CloseTimeout bounds how long Close waits for messages in flight;
+	// 30 s by default.
+	CloseTimeout time.Duration
+	// Logger receives Watermill's logs; none by default.
+	Logger watermill.LoggerAdapter
+}
+
+func (c *ForwarderConfig) setDefaults() {
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
+	}
+	if c.Table == "" {
+		c.Table = DefaultTable
+	}
+	if c.Logger == nil {
+		c.Logger = watermill.NopLogger{}
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c ForwarderConfig) Validate() error {
+	if err := validName("schema", c.Schema); err != nil {
+		return err
+	}
+	if err := validName("table", c.Table); err != nil {
+		return err
+	}
+	if c.PollInterval < 0 || c.AckDeadline < 0 || c.CloseTimeout < 0 {
+		return fmt.Errorf("pgstore forwarder: negative interval: %w", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// NewForwarder returns Watermill's forwarder from the outbox of the store
+// that cfg names to publisher: it reads the outbox in commit order, unwraps
+// each message and publishes it to its destination topic, and marks it
+// done only once publisher has taken it. A crash between the append's
+// commit and the publish therefore loses nothing; it may publish a message
+// twice, with the same UUID (the event id). It creates the outbox tables
+// when they do not exist. Start it with Run and stop it with Close.
+func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Publisher, cfg ForwarderConfig) (*forwarder.Forwarder, error) {
+	if pool == nil || publisher == nil {
+		return nil, fmt.Errorf("pgstore forwarder: need a pool and a publisher: %w", ErrInvalidConfig)
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := newTables(cfg.Schema, cfg.Table)
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+t.schema); err != nil {
+			return err
+		}
+		return createOutbox(ctx, tx, t)
+	}); err != nil {
+		return nil, fmt.Errorf("pgstore forwarder: prepare outbox %s: %w", t.outbox, err)
+	}
+
+	sub := wmsql.SubscriberConfig{
+		ConsumerGroup:  cfg.ConsumerGroup,
+		PollInterval:   cfg.PollInterval,
+		SchemaAdapter:  outboxSchema(t),
+		OffsetsAdapter: outboxOffsets(t),
+	}
+	if cfg.AckDeadline > 0 {
+		sub.AckDeadline = &cfg.AckDeadline
+	}
+	subscriber, err := wmsql.NewSubscriber(wmsql.BeginnerFromPgx(pool), sub, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore forwarder: %w", err)
+	}
+	f, err := forwarder.NewForwarder(subscriber, publisher, cfg.Logger, forwarder.Config{
+		ForwarderTopic: forwarderTopic,
+		HandlerName:    "truefcr_outbox_" + cfg.Schema + "_" + cfg.Table,
+		CloseTimeout:   cfg.CloseTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore forwarder: %w", err)
+	}
+	return f, nil
+}

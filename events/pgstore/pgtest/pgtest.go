@@ -1,0 +1,127 @@
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// EnvDSN names the environment variable that holds the test database's
+// connection string.
+const EnvDSN = "TRUEFCR_POSTGRES_DSN"
+
+// DefaultDSN is the connection string used when EnvDSN is not set.
+const DefaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// DSN returns the connection string of the test database.
+func DSN() string {
+	if dsn := os.Getenv(EnvDSN); dsn != "" {
+		return dsn
+	}
+	return DefaultDSN
+}
+
+// howTo tells a reader how to get a server for the tests.
+const howTo = "start PostgreSQL (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) or set " + EnvDSN
+
+// connect opens a pool on DSN and checks that the server answers.
+func connect(ctx context.Context) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(DSN())
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", EnvDSN, err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// Pool returns a pool on the test database, closed when tb ends. When the
+// server cannot be reached it skips tb, or fails it when CI is set.
+func Pool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool, err := connect(context.Background())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("PostgreSQL at %s is required under CI: %v", DSN(), err)
+		}
+		tb.Skipf("PostgreSQL at %s cannot be reached (%v): %s", DSN(), err, howTo)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
+// Schema creates a schema of its own for tb and drops it, with everything
+// in it, when tb ends, so that tests can run in parallel against one
+// database and leave nothing behind.
+func Schema(tb testing.TB, pool *pgxpool.Pool) string {
+	tb.Helper()
+	name := NewSchemaName("test")
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
+		tb.Fatalf("create schema %s: %v", name, err)
+	}
+	tb.Cleanup(func() { DropSchema(tb, pool, name) })
+	return name
+}
+
+// DropSchema drops schema name and everything in it.
+func DropSchema(tb testing.TB, pool *pgxpool.Pool, name string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+		tb.Errorf("drop schema %s: %v", name, err)
+	}
+}
+
+// NewSchemaName returns a schema name that no other test run uses:
+// truefcr_<kind>_<random hex>.
+func NewSchemaName(kind string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "truefcr_" + kind + "_" + hex.EncodeToString(b[:])
+}
+
+// Main runs the tests of a package whose examples need the test database,
+// as TestMain: when the server cannot be reached and CI is not set, it
+// skips the examples (tests skip themselves through Pool); under CI the
+// examples run and fail.
+func Main(m *testing.M) {
+	flag.Parse()
+	if os.Getenv("CI") == "" {
+		pool, err := connect(context.Background())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: skipping examples: PostgreSQL at %s cannot be reached (%v): %s\n", DSN(), err, howTo)
+			skip := "^Example"
+			if old := flag.Lookup("test.skip"); old != nil && old.Value.String() != "" {
+				skip = old.Value.String() + "|" + skip
+			}
+			_ = flag.Set("test.skip", skip)
+		} else {
+			pool.Close()
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// Ident returns the quoted identifier of parts (schema, table), for tests
+// that write SQL by hand.
+func Ident(parts ...string) string {
+	return pgx.Identifier(parts).Sanitize()
+}

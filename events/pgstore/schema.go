@@ -1,0 +1,157 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	wmsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// SchemaVersion is the version of the tables that this package creates
+// and reads. A store refuses tables of a newer version.
+const SchemaVersion = 1
+
+// tables holds the quoted names of a store's tables.
+type tables struct {
+	schema, events, streams, head, version, outbox, offsets string
+}
+
+func newTables(schema, table string) tables {
+	q := func(suffix string) string { return pgx.Identifier{schema, table + suffix}.Sanitize() }
+	return tables{
+		schema:  pgx.Identifier{schema}.Sanitize(),
+		events:  q(""),
+		streams: q("_streams"),
+		head:    q("_head"),
+		version: q("_schema"),
+		outbox:  q("_outbox"),
+		offsets: q("_outbox_offsets"),
+	}
+}
+
+// migrations[i] brings the tables from version i to i+1.
+var migrations = [SchemaVersion]func(t tables) []string{
+	func(t tables) []string {
+		return []string{
+			// The payload is the whole encoded envelope; the other columns
+			// are there to find and order events without decoding them.
+			`CREATE TABLE ` + t.events + ` (
+				position bigint PRIMARY KEY,
+				issue uuid NOT NULL,
+				version bigint NOT NULL,
+				id uuid NOT NULL,
+				type text NOT NULL,
+				at timestamptz NOT NULL,
+				payload bytea NOT NULL,
+				UNIQUE (issue, version)
+			)`,
+			// One row per stream with its current version: appends update it
+			// on condition, which is how the database enforces the expected
+			// version.
+			`CREATE TABLE ` + t.streams + ` (
+				issue uuid PRIMARY KEY,
+				version bigint NOT NULL
+			)`,
+			// The last position handed out. Its row lock, held from
+			// allocation to commit, makes positions visible in commit order.
+			`CREATE TABLE ` + t.head + ` (
+				one boolean PRIMARY KEY DEFAULT true CHECK (one),
+				position bigint NOT NULL
+			)`,
+			`INSERT INTO ` + t.head + ` (position) VALUES (0)`,
+		}
+	},
+}
+
+// lockKey is the advisory lock that serialises the creation and migration
+// of every table in one Postgres schema.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("truefcr schema " + schema))
+	return int64(h.Sum64())
+}
+
+// ensureSchema creates or migrates the tables of cfg to SchemaVersion in
+// one transaction, and the outbox tables when cfg has an outbox.
+func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
+			return err
+		}
+		stmts := []string{
+			`CREATE SCHEMA IF NOT EXISTS ` + t.schema,
+			`CREATE TABLE IF NOT EXISTS ` + t.version + ` (
+				one boolean PRIMARY KEY DEFAULT true CHECK (one),
+				version integer NOT NULL,
+				codec text NOT NULL
+			)`,
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		var (
+			version int
+			codec   string
+		)
+		err := tx.QueryRow(ctx, `SELECT version, codec FROM `+t.version).Scan(&version, &codec)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			codec = cfg.Codec.Name()
+			if _, err := tx.Exec(ctx, `INSERT INTO `+t.version+` (version, codec) VALUES (0, $1)`, codec); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+		if version > SchemaVersion {
+			return fmt.Errorf("pgstore: table %s has schema version %d, this package knows up to %d: %w",
+				t.events, version, SchemaVersion, ErrSchemaVersion)
+		}
+		if codec != cfg.Codec.Name() {
+			return fmt.Errorf("pgstore: table %s holds %s payloads, the configured codec is %s: %w",
+				t.events, codec, cfg.Codec.Name(), ErrSchemaVersion)
+		}
+		for v := version; v < SchemaVersion; v++ {
+			for _, s := range migrations[v](t) {
+				if _, err := tx.Exec(ctx, s); err != nil {
+					return fmt.Errorf("migrate to version %d: %w", v+1, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE `+t.version+` SET version = $1`, v+1); err != nil {
+				return err
+			}
+		}
+		if cfg.Outbox != nil {
+			return createOutbox(ctx, tx, t)
+		}
+		return nil
+	})
+}
+
+// createOutbox creates the outbox tables as Watermill's Postgres adapters
+// define them, so that their publisher and subscriber work on them.
+func createOutbox(ctx context.Context, tx pgx.Tx, t tables) error {
+	var qs []wmsql.Query
+	q, err := outboxSchema(t).SchemaInitializingQueries(wmsql.SchemaInitializingQueriesParams{Topic: forwarderTopic})
+	if err != nil {
+		return err
+	}
+	qs = append(qs, q...)
+	q, err = outboxOffsets(t).SchemaInitializingQueries(wmsql.OffsetsSchemaInitializingQueriesParams{Topic: forwarderTopic})
+	if err != nil {
+		return err
+	}
+	qs = append(qs, q...)
+	for _, q := range qs {
+		if _, err := tx.Exec(ctx, q.Query, q.Args...); err != nil {
+			return fmt.Errorf("create outbox %s: %w", t.outbox, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"math"
+
+	"github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/truefcr/truefcr/events"
+)
+
+// Store is an events.Store in Postgres. It is safe for concurrent use; the
+// pool is the caller's, and the caller closes it.
+type Store struct {
+	pool *pgxpool.Pool
+	cfg  Config
+	t    tables
+	q    queries
+
+	outboxSchema sql.DefaultPostgreSQLSchema // zero unless cfg.Outbox is set
+}
+
+var _ events.Store = (*Store)(nil)
+
+// queries holds the store's SQL, built once from its table names.
+type queries struct {
+	create, update, version, stored, head, insert, load, page string
+}
+
+func newQueries(t tables) queries {
+	return queries{
+		create:  `INSERT INTO ` + t.streams + ` (issue, version) VALUES ($1, $2) ON CONFLICT (issue) DO NOTHING`,
+		update:  `UPDATE ` + t.streams + ` SET version = $3 WHERE issue = $1 AND version = $2`,
+		version: `SELECT version FROM ` + t.streams + ` WHERE issue = $1`,
+		stored:  `SELECT coalesce(max(version), 0) FROM ` + t.events + ` WHERE issue = $1`,
+		head:    `UPDATE ` + t.head + ` SET position = position + $1 RETURNING position`,
+		insert: `INSERT INTO ` + t.events + ` (position, id, issue, version, type, at, payload)
+			SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::bytea[])`,
+		load: `SELECT position, payload FROM ` + t.events + ` WHERE issue = $1 ORDER BY version`,
+		page: `SELECT position, payload FROM ` + t.events + ` WHERE position > $1 ORDER BY position LIMIT $2`,
+	}
+}
+
+// New returns a Store on pool configured by cfg. It creates the schema and
+// tables when they do not exist and migrates older ones; it refuses tables
+// of a newer schema version or written with another codec
+// (ErrSchemaVersion).
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("pgstore: no pool: %w", ErrInvalidConfig)
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := newTables(cfg.Schema, cfg.Table)
+	if err := ensureSchema(ctx, pool, cfg, t); err != nil {
+		return nil, fmt.Errorf("pgstore: prepare tables %s: %w", t.events, err)
+	}
+	s := &Store{pool: pool, cfg: cfg, t: t, q: newQueries(t)}
+	if cfg.Outbox != nil {
+		s.outboxSchema = outboxSchema(t)
+	}
+	return s, nil
+}
+
+// Append implements events.Store. With an outbox, it also writes one
+// message per event to the outbox table in the same transaction.
+func (s *Store) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	out, err := s.AppendBatch(ctx, []Batch{{Issue: issue, Expected: expected, Events: evs}})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// Load implements events.Store.
+func (s *Store) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	rows, err := s.pool.Query(ctx, s.q.load, issue)
+	if err != nil {
+		return nil, fmt.Errorf("load issue %s: %w", issue, err)
+	}
+	var raw []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.position, &r.payload); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load issue %s: %w", issue, err)
+		}
+		raw = append(raw, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load issue %s: %w", issue, err)
+	}
+	out := make([]events.Envelope, len(raw))
+	for i, r := range raw {
+		e, err := s.decode(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// ReadAll implements events.Store. Positions become visible in commit
+// order, so a reader that resumes after the last position it saw never
+// misses an event that a concurrent append commits later.
+func (s *Store) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	return func(yield func(events.Envelope, error) bool) {
+		if after >= math.MaxInt64 {
+			return // positions are bigint: nothing lies beyond
+		}
+		next := after
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(events.Envelope{}, err)
+				return
+			}
+			// Fetch a page and release the connection before yielding, so
+			// that a slow consumer holds no connection.
+			page, err := s.page(ctx, next)
+			if err != nil {
+				yield(events.Envelope{}, fmt.Errorf("read events after position %d: %w", next, err))
+				return
+			}
+			for _, r := range page {
+				e, err := s.decode(r)
+				if err != nil {
+					yield(events.Envelope{}, err)
+					return
+				}
+				if !yield(e, nil) {
+					return
+				}
+				next = e.Position
+			}
+			if len(page) < s.cfg.ReadBatch {
+				return
+			}
+		}
+	}
+}
+
+// row is one stored event, still encoded.
+type row struct {
+	position int64
+	payload  []byte
+}
+
+func (s *Store) page(ctx context.Context, after uint64) ([]row, error) {
+	rows, err := s.pool.Query(ctx, s.q.page, int64(after), s.cfg.ReadBatch)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := make([]row, 0, s.cfg.ReadBatch)
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.position, &r.payload); err != nil {
+			return nil, err
+		}
+		page = append(page, r)
+	}
+	return page, rows.Err()
+}
+
+func (s *Store) decode(r row) (events.Envelope, error) {
+	e, err := s.cfg.Codec.Decode(r.payload)
+	if err != nil {
+		return events.Envelope{}, fmt.Errorf("decode event at position %d of %s: %w", r.position, s.t.events, err)
+	}
+	e.Position = uint64(r.position)
+	return e, nil
+}

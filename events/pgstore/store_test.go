@@ -1,0 +1,245 @@
+package pgstore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/events/pgstore"
+)
+
+func TestAppendThenLoadAndReadAll(t *testing.T) {
+	for _, codec := range []events.Codec{events.NewMsgpackCodec(nil), events.NewJSONCodec(nil)} {
+		t.Run(codec.Name(), func(t *testing.T) {
+			t.Parallel()
+			s, _, _ := newStore(t, pgstore.Config{Codec: codec})
+			ctx := context.Background()
+			a, b := uuid.New(), uuid.New()
+
+			got, err := s.Append(ctx, a, 0, stream(a, 0, 3))
+			require.NoError(t, err)
+			assert.Equal(t, []uint64{1, 2, 3}, positions(got))
+			_, err = s.Append(ctx, b, 0, stream(b, 0, 2))
+			require.NoError(t, err)
+			more := stream(a, 3, 2)
+			got, err = s.Append(ctx, a, 3, more)
+			require.NoError(t, err)
+			assert.Equal(t, []uint64{6, 7}, positions(got))
+			assert.Equal(t, more, withoutPositions(got))
+
+			loaded, err := s.Load(ctx, a)
+			require.NoError(t, err)
+			require.Len(t, loaded, 5)
+			for i, e := range loaded {
+				assert.Equal(t, uint64(i+1), e.Version)
+				assert.Equal(t, a, e.Issue)
+			}
+			assert.Equal(t, more, withoutPositions(loaded[3:]))
+			assert.Equal(t, []uint64{1, 2, 3, 6, 7}, positions(loaded))
+
+			all, err := collect(s.ReadAll(ctx, 0))
+			require.NoError(t, err)
+			assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 7}, positions(all))
+			tail, err := collect(s.ReadAll(ctx, 5))
+			require.NoError(t, err)
+			assert.Equal(t, all[5:], tail)
+
+			none, err := s.Load(ctx, uuid.New())
+			require.NoError(t, err)
+			assert.Empty(t, none)
+		})
+	}
+}
+
+func TestAppendRefusesTheWrongVersion(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, pgstore.Config{})
+	ctx := context.Background()
+	issue := uuid.New()
+	_, err := s.Append(ctx, issue, 0, stream(issue, 0, 2))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name     string
+		expected uint64
+	}{
+		{"the stream exists", 0},
+		{"behind", 1},
+		{"ahead", 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.Append(ctx, issue, tt.expected, stream(issue, tt.expected, 1))
+			var conflict *events.VersionConflictError
+			require.ErrorAs(t, err, &conflict)
+			assert.ErrorIs(t, err, events.ErrVersionConflict)
+			assert.Equal(t, events.VersionConflictError{Issue: issue, Expected: tt.expected, Actual: 2}, *conflict)
+		})
+	}
+	t.Run("no stream yet", func(t *testing.T) {
+		other := uuid.New()
+		_, err := s.Append(ctx, other, 1, stream(other, 1, 1))
+		var conflict *events.VersionConflictError
+		require.ErrorAs(t, err, &conflict)
+		assert.Equal(t, uint64(0), conflict.Actual)
+	})
+
+	loaded, err := s.Load(ctx, issue)
+	require.NoError(t, err)
+	assert.Len(t, loaded, 2, "a refused append stores nothing")
+}
+
+func TestAppendRefusesInvalidEvents(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, pgstore.Config{})
+	ctx := context.Background()
+	issue := uuid.New()
+	tests := []struct {
+		name string
+		evs  func() []events.Envelope
+	}{
+		{"none", func() []events.Envelope { return nil }},
+		{"a gap in versions", func() []events.Envelope {
+			evs := stream(issue, 0, 3)
+			evs[2].Version = 4
+			return evs
+		}},
+		{"another issue", func() []events.Envelope {
+			evs := stream(issue, 0, 2)
+			evs[1].Issue = uuid.New()
+			return evs
+		}},
+		{"no data", func() []events.Envelope {
+			evs := stream(issue, 0, 1)
+			evs[0].Data = nil
+			return evs
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.Append(ctx, issue, 0, tt.evs())
+			assert.ErrorIs(t, err, events.ErrInvalidEvent)
+		})
+	}
+	loaded, err := s.Load(ctx, issue)
+	require.NoError(t, err)
+	assert.Empty(t, loaded)
+}
+
+func TestAppendBatchIsAllOrNothing(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, pgstore.Config{})
+	ctx := context.Background()
+	a, b, c := uuid.New(), uuid.New(), uuid.New()
+	_, err := s.Append(ctx, b, 0, stream(b, 0, 1))
+	require.NoError(t, err)
+
+	// b is at 1, not 0: nothing of the batch may be stored.
+	_, err = s.AppendBatch(ctx, []pgstore.Batch{
+		{Issue: a, Events: stream(a, 0, 2)},
+		{Issue: b, Events: stream(b, 0, 1)},
+	})
+	var conflict *events.VersionConflictError
+	require.ErrorAs(t, err, &conflict)
+	assert.Equal(t, b, conflict.Issue)
+	assert.Equal(t, uint64(1), conflict.Actual)
+	loaded, err := s.Load(ctx, a)
+	require.NoError(t, err)
+	assert.Empty(t, loaded)
+
+	out, err := s.AppendBatch(ctx, []pgstore.Batch{
+		{Issue: c, Events: stream(c, 0, 2)},
+		{Issue: b, Expected: 1, Events: stream(b, 1, 2)},
+		{Issue: a, Events: stream(a, 0, 1)},
+	})
+	require.NoError(t, err)
+	require.Len(t, out, 3)
+	assert.Equal(t, []uint64{2, 3}, positions(out[0]), "positions follow the order of the batches")
+	assert.Equal(t, []uint64{4, 5}, positions(out[1]))
+	assert.Equal(t, []uint64{6}, positions(out[2]))
+
+	_, err = s.AppendBatch(ctx, []pgstore.Batch{
+		{Issue: a, Expected: 1, Events: stream(a, 1, 1)},
+		{Issue: a, Expected: 2, Events: stream(a, 2, 1)},
+	})
+	assert.ErrorIs(t, err, events.ErrInvalidEvent, "one issue twice in a batch")
+}
+
+func TestReadAllPagesAndStopsEarly(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, pgstore.Config{ReadBatch: 3})
+	ctx := context.Background()
+	var want []uint64
+	for range 4 {
+		issue := uuid.New()
+		out, err := s.Append(ctx, issue, 0, stream(issue, 0, 2))
+		require.NoError(t, err)
+		want = append(want, positions(out)...)
+	}
+	all, err := collect(s.ReadAll(ctx, 0))
+	require.NoError(t, err)
+	assert.Equal(t, want, positions(all))
+
+	var seen int
+	for _, err := range s.ReadAll(ctx, 0) {
+		require.NoError(t, err)
+		seen++
+		if seen == 4 {
+			break
+		}
+	}
+	assert.Equal(t, 4, seen)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = collect(s.ReadAll(cancelled, 0))
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  pgstore.Config
+		ok   bool
+	}{
+		{"defaults", pgstore.Config{Schema: pgstore.DefaultSchema, Table: pgstore.DefaultTable}, true},
+		{"upper case", pgstore.Config{Schema: "Public", Table: "events"}, false},
+		{"quote", pgstore.Config{Schema: "public", Table: `ev"ents`}, false},
+		{"leading digit", pgstore.Config{Schema: "public", Table: "1events"}, false},
+		{"too long", pgstore.Config{Schema: "public", Table: "a_very_long_table_name_that_leaves_no_room_for_suffixes"}, false},
+		{"negative batch", pgstore.Config{Schema: "public", Table: "events", ReadBatch: -1}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, pgstore.ErrInvalidConfig)
+			}
+		})
+	}
+}
+
+func positions(evs []events.Envelope) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, e := range evs {
+		out[i] = e.Position
+	}
+	return out
+}
+
+func collect(seq func(func(events.Envelope, error) bool)) ([]events.Envelope, error) {
+	var out []events.Envelope
+	for e, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
