@@ -1,0 +1,393 @@
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Sentinel errors of the FCR projection.
+var (
+	// ErrFCRConfig: an FCRConfig that cannot be used.
+	ErrFCRConfig = errors.New("invalid FCR configuration")
+	// ErrFCRSnapshot: a snapshot that cannot be restored.
+	ErrFCRSnapshot = errors.New("invalid FCR snapshot")
+)
+
+// TopicMatch says when two issues are about the same topic for repeat
+// contact inference.
+type TopicMatch uint8
+
+// The topic matching rules.
+const (
+	// MatchTopic: the same topic, such as billing/invoice-error.
+	MatchTopic TopicMatch = iota
+	// MatchRoot: the same top-level segment, such as billing.
+	MatchRoot
+	// MatchAny: any topic (the repeat-caller rule).
+	MatchAny
+)
+
+// String returns "topic", "root" or "any".
+func (m TopicMatch) String() string {
+	switch m {
+	case MatchTopic:
+		return "topic"
+	case MatchRoot:
+		return "root"
+	case MatchAny:
+		return "any"
+	}
+	return fmt.Sprintf("TopicMatch(%d)", uint8(m))
+}
+
+// The defaults of FCRConfig.
+const (
+	// DefaultFCRWindow is the repeat window W.
+	DefaultFCRWindow = 7 * 24 * time.Hour
+	// DefaultFCRLateness is how late an event may arrive and still count
+	// in full: a day covers a nightly export and a delayed survey batch.
+	DefaultFCRLateness = 24 * time.Hour
+)
+
+// FCRConfig configures the true-FCR projection. The zero value means the
+// defaults: a 7-day window, same-topic matching, 24 h lateness and
+// MinReliable as the small-sample threshold.
+type FCRConfig struct {
+	// Window is the repeat window W: a contact less than W after a
+	// resolution is a repeat of the problem. 0 means DefaultFCRWindow.
+	Window time.Duration
+	// Match is the topic rule of repeat contact inference.
+	Match TopicMatch
+	// Lateness is how far behind the watermark an event may be and still
+	// count in full. 0 means DefaultFCRLateness.
+	Lateness time.Duration
+	// MinSample is the denominator below which a rate is flagged as a
+	// small sample. 0 means MinReliable.
+	MinSample int64
+	// Registry knows the event types of the held events that a snapshot
+	// carries; nil means events.NewRegistry().
+	Registry *events.Registry
+}
+
+func (c *FCRConfig) setDefaults() {
+	if c.Window == 0 {
+		c.Window = DefaultFCRWindow
+	}
+	if c.Lateness == 0 {
+		c.Lateness = DefaultFCRLateness
+	}
+	if c.MinSample == 0 {
+		c.MinSample = MinReliable
+	}
+}
+
+// Validate reports what makes c unusable: a negative window, lateness or
+// minimum sample, or an unknown match rule. Zero values are valid: they
+// mean the defaults.
+func (c FCRConfig) Validate() error {
+	switch {
+	case c.Window < 0:
+		return fmt.Errorf("FCR window %s is negative: %w", c.Window, ErrFCRConfig)
+	case c.Lateness < 0:
+		return fmt.Errorf("FCR lateness %s is negative: %w", c.Lateness, ErrFCRConfig)
+	case c.MinSample < 0:
+		return fmt.Errorf("FCR minimum sample %d is negative: %w", c.MinSample, ErrFCRConfig)
+	case c.Match > MatchAny:
+		return fmt.Errorf("FCR topic match %s is not topic, root or any: %w", c.Match, ErrFCRConfig)
+	}
+	return nil
+}
+
+// FCR is the true first-contact resolution projection. It chains a
+// customer's issues into problems, across channels and linked identities,
+// and measures which problems were solved on their first contact.
+//
+// # Rules
+//
+// The rules are those of DOMAIN.md, "True FCR, precisely"; where the brief
+// is silent, FCR decides as follows.
+//
+//   - Identity: the keys and the customer id on one issue.opened belong to
+//     one customer, transitively. Keys are compared as given; a customer id
+//     is an identifier of its own namespace.
+//   - Times: an issue's events take effect at their event times. An earlier
+//     issue is one opened earlier (ties broken by issue id). An issue is
+//     live for inference at time t while it is open at t, or was resolved
+//     at r with t − r < W. A contact is within the window after a
+//     resolution at r when it happened before r + W; a contact at the
+//     resolution's own time counts as before it.
+//   - Problems: an issue opened while an earlier live issue of the same
+//     customer has a matching current topic joins the problem of the most
+//     recent such issue. A problem's topic is that of its earliest issue;
+//     its first contact is its earliest counted contact (its earliest
+//     contact when none is counted); its resolution is the earliest first
+//     resolution of its issues, with that resolution's agent, bot flag
+//     and queue (the last routing of the resolving contact).
+//   - Verdicts: a resolved problem with exactly one counted contact up to
+//     its resolution and none in the window after it achieved FCR; with
+//     two or more counted contacts in that span it failed. A problem whose
+//     only counted contacts came after its resolution failed too (the
+//     resolution did not hold); one with no counted contact at all is
+//     counted as no_contact and is in neither denominator. A verdict is
+//     final once the watermark passed resolution + W; before that the
+//     problem is pending, whatever its contacts.
+//   - Reported FCR: an issue record succeeded when its first resolution was
+//     on its opening contact with no other counted contact before it (in
+//     stream order). Its denominator is the resolved issue records of the
+//     final problems, so that reported and true FCR, and their difference
+//     (the inflation), cover the same problems.
+//   - Breakdowns: true FCR by the problem's attributes, reported FCR by the
+//     issue record's own (its opening channel, topic, first resolution).
+//     Repeat contacts (the channel-switch matrix, the repeat topics, the
+//     contacts-per-problem distribution) are the counted contacts of final
+//     problems up to resolution + W other than the first.
+//
+// # Lateness and memory
+//
+// The watermark is the latest event time seen. An event older than the
+// watermark minus the lateness is late: it is counted in late_events, and
+// applied if its issue is still live; if not, it is counted in
+// late_dropped and goes no further.
+//
+// A problem is folded into counters, and its issues, their sequencer
+// state and customers left without live issues are freed, once nothing
+// that may still arrive can change it: its verdict is final and every one
+// of its issues is resolved with its last resolution + W older than the
+// watermark minus the lateness. Open problems stay live. Events that a
+// folded problem would have received (a reopen long after, a late survey)
+// and gaps that never fill within the lateness are counted in orphaned
+// events. Identity links and reclassifications that reach a problem after
+// it was folded do not change it.
+//
+// An FCR is not safe for concurrent use.
+type FCR struct {
+	cfg      FCRConfig
+	err      error // the configuration error, returned by every Apply
+	window   int64
+	lateness int64
+
+	seq  *Sequencer
+	emit func(events.Envelope) error
+
+	wm    int64 // watermark, Unix ns; valid when hasWM
+	hasWM bool
+
+	names  fcrNames
+	byID   map[uuid.UUID]int32 // live issues by id
+	issues []fcrIssue          // slab of issues; free slots have live == false
+	freeIx []int32
+	ids    identities
+
+	folded fcrTally // problems folded into counters
+	counts fcrCounts
+
+	sinceSweep int
+	scratch    fcrScratch
+}
+
+// fcrCounts are the event counts that the report shows.
+type fcrCounts struct {
+	Issues      int64 // issues opened
+	Late        int64 // events older than watermark − lateness on arrival
+	LateDropped int64 // late events of issues that were not live
+	Orphaned    int64 // held events dropped: their issue was folded or their gap never filled
+	Ignored     int64 // events of an issue whose stream did not start with issue.opened
+}
+
+// NewFCR returns an empty true-FCR projection. A cfg that does not
+// Validate gives an FCR whose Apply returns the configuration error.
+func NewFCR(cfg FCRConfig) *FCR {
+	f := &FCR{err: cfg.Validate()}
+	cfg.setDefaults()
+	if cfg.Registry == nil {
+		cfg.Registry = events.NewRegistry()
+	}
+	f.cfg = cfg
+	f.window = int64(cfg.Window)
+	f.lateness = int64(cfg.Lateness)
+	f.seq = NewSequencer()
+	f.emit = f.applyOrdered
+	f.names = newFCRNames()
+	f.byID = make(map[uuid.UUID]int32)
+	f.ids = newIdentities()
+	f.folded = newFCRTally()
+	return f
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (f *FCR) Config() FCRConfig { return f.cfg }
+
+// Apply absorbs one event. Events may come in any order and more than
+// once: each issue's events are put in version order (duplicates ignored,
+// events after a gap held until it fills). Event types other than the
+// lifecycle ones are ignored. The error says what was wrong with e and
+// wraps events.ErrInvalidEvent, or is the configuration error.
+func (f *FCR) Apply(e events.Envelope) error {
+	if f.err != nil {
+		return f.err
+	}
+	if err := checkFCREvent(e); err != nil {
+		return err
+	}
+	at := e.At.UnixNano()
+	late := f.hasWM && at < f.wm-f.lateness
+	if !f.hasWM || at > f.wm {
+		f.wm, f.hasWM = at, true
+	}
+	if late {
+		if _, live := f.byID[e.Issue]; !live {
+			f.counts.Late++
+			f.counts.LateDropped++
+			return nil
+		}
+	}
+	out, err := f.seq.Offer(e, f.emit)
+	if err != nil {
+		return err
+	}
+	if late && out != Duplicate {
+		f.counts.Late++
+	}
+	f.sinceSweep++
+	if f.sinceSweep >= sweepEvery(len(f.byID)) {
+		f.sweep()
+	}
+	return nil
+}
+
+// checkFCREvent reports what keeps e from being applied.
+func checkFCREvent(e events.Envelope) error {
+	var problem string
+	switch {
+	case e.Issue == uuid.Nil:
+		problem = "no issue id"
+	case e.Version == 0:
+		problem = "version 0"
+	case e.Data == nil:
+		problem = "no data"
+	case e.At.IsZero():
+		problem = "no event time"
+	case e.At.Year() < 1678 || e.At.Year() > 2261:
+		problem = fmt.Sprintf("event time %s is out of range", e.At.Format(time.RFC3339))
+	default:
+		return nil
+	}
+	return fmt.Errorf("FCR apply issue %s version %d: %s: %w", e.Issue, e.Version, problem, events.ErrInvalidEvent)
+}
+
+// applyOrdered absorbs one event of an issue whose earlier events were all
+// applied: the caller sequenced the events (Apply, or a report that
+// sequences once for several projections). It does not move the watermark.
+func (f *FCR) applyOrdered(e events.Envelope) error {
+	at := e.At.UnixNano()
+	if d, ok := e.Data.(*events.Opened); ok {
+		if _, dup := f.byID[e.Issue]; dup {
+			f.counts.Ignored++
+			return nil
+		}
+		f.open(e.Issue, at, d)
+		return nil
+	}
+	ix, ok := f.byID[e.Issue]
+	if !ok {
+		f.counts.Ignored++
+		return nil
+	}
+	is := &f.issues[ix]
+	switch d := e.Data.(type) {
+	case *events.Routed:
+		if r := is.rec(contactKey(d.Contact)); r != nil {
+			r.queue = f.names.id(d.Queue)
+		}
+	case *events.Resolved:
+		is.resolve(at, contactKey(d.Contact), f.names.id(d.Agent), d.Bot)
+	case *events.Reopened:
+		is.contact(at, contactKey(d.Contact), f.names.id(d.Channel))
+	case *events.Contacted:
+		is.contact(at, contactKey(d.Contact), f.names.id(d.Channel))
+	case *events.Abandoned:
+		if r := is.rec(contactKey(d.Contact)); r != nil {
+			r.flags |= recAbandoned
+		}
+	case *events.Rated:
+		if d.Survey == events.SurveyCSAT && d.Score >= 1 && d.Score <= 5 {
+			is.csatN++
+			is.csatSum += uint16(d.Score)
+			if d.Score >= 4 {
+				is.csatTop2++
+			}
+		}
+	case *events.Classified:
+		is.topic = f.names.id(d.Topic)
+	}
+	return nil
+}
+
+// open creates the state of a newly opened issue and files it under its
+// customer, linking the identifiers it carries.
+func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) {
+	var ix int32
+	if k := len(f.freeIx); k > 0 {
+		ix = f.freeIx[k-1]
+		f.freeIx = f.freeIx[:k-1]
+	} else {
+		ix = int32(len(f.issues))
+		f.issues = append(f.issues, fcrIssue{})
+	}
+	f.issues[ix] = fcrIssue{
+		id:     id,
+		opened: at,
+		topic:  f.names.id(d.Topic),
+		live:   true,
+		first: fcrRec{
+			at:      at,
+			key:     contactKey(d.Contact),
+			channel: f.names.id(d.Channel),
+			kind:    recOpened,
+		},
+	}
+	f.byID[id] = ix
+	f.counts.Issues++
+
+	root := int32(-1)
+	if d.Customer.ID != "" {
+		root = f.ids.node(d.Customer.ID, true)
+	}
+	for _, k := range d.Customer.Keys {
+		n := f.ids.node(k, false)
+		if root < 0 {
+			root = n
+		} else {
+			root = f.ids.union(root, n, f.issues)
+		}
+	}
+	if root < 0 {
+		// No identifier: the issue is a customer of its own.
+		root = f.ids.node(id.String(), true)
+	}
+	f.ids.addIssue(f.ids.find(root), ix, f.issues)
+}
+
+// Watermark returns the latest event time seen, zero before any event.
+func (f *FCR) Watermark() time.Time {
+	if !f.hasWM {
+		return time.Time{}
+	}
+	return time.Unix(0, f.wm).UTC()
+}
+
+// Err returns the configuration error that Apply returns, or nil.
+func (f *FCR) Err() error { return f.err }
+
+// Live returns how many issues the projection holds in memory.
+func (f *FCR) Live() int { return len(f.byID) }
+
+// sweepEvery is how many applied events pass between two folding sweeps:
+// at least as many as there are live issues, so that a sweep's cost is
+// spread over the events that caused it.
+func sweepEvery(live int) int { return max(4096, live) }

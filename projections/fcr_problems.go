@@ -1,0 +1,201 @@
+package projections
+
+import (
+	"bytes"
+	"math"
+	"slices"
+)
+
+// fcrProblem is one problem of a customer, computed from its live issues.
+type fcrProblem struct {
+	resolved bool
+	open     bool  // some issue of the problem is open
+	settle   int64 // when no issue of it can be live any more, unless open
+	res      int64 // the first resolution
+	resIx    int32 // the issue of the first resolution
+	rootIx   int32 // the earliest issue
+	firstIx  int32 // the issue of the first contact
+	firstRec int32 // the first contact within it: -1 first, else index in more
+	firstAt  int64
+	firstCh  uint32
+	before   int32 // counted contacts up to the resolution
+	after    int32 // counted contacts in the window after it
+	members  []int32
+}
+
+// verdicts of a problem.
+const (
+	vUnresolved uint8 = iota
+	vPending
+	vNoContact
+	vAchieved
+	vFailed
+)
+
+// fcrScratch holds buffers reused from one customer to the next.
+type fcrScratch struct {
+	order   []int32
+	prob    []int32
+	pos     []int32
+	members []int32
+}
+
+// problems chains the live issues of the customer whose root is r into
+// problems and calls visit for each, in the order of their first issues.
+func (f *FCR) problems(r int32, visit func(p *fcrProblem)) {
+	sc := &f.scratch
+	order := sc.order[:0]
+	start := f.ids.nodes[r].issue
+	if start < 0 {
+		return
+	}
+	for i := start; ; {
+		order = append(order, i)
+		i = f.issues[i].next
+		if i == start {
+			break
+		}
+	}
+	if len(order) > 1 {
+		slices.SortFunc(order, func(a, b int32) int {
+			ia, ib := &f.issues[a], &f.issues[b]
+			if ia.opened != ib.opened {
+				if ia.opened < ib.opened {
+					return -1
+				}
+				return 1
+			}
+			return bytes.Compare(ia.id[:], ib.id[:])
+		})
+	}
+	sc.order = order
+
+	// Inference: each issue joins the problem of the most recent earlier
+	// live issue with a matching topic.
+	prob := slices.Grow(sc.prob[:0], len(order))[:len(order)]
+	for i, ix := range order {
+		prob[i] = int32(i)
+		is := &f.issues[ix]
+		for j := i - 1; j >= 0; j-- {
+			js := &f.issues[order[j]]
+			if f.topicsMatch(js.topic, is.topic) && js.liveAt(is.opened, f.window) {
+				prob[i] = prob[j]
+				break
+			}
+		}
+	}
+	sc.prob = prob
+
+	// Group the positions by problem, each group in opening order.
+	pos := slices.Grow(sc.pos[:0], len(order))
+	for i := range order {
+		pos = append(pos, int32(i))
+	}
+	slices.SortStableFunc(pos, func(a, b int32) int { return int(prob[a] - prob[b]) })
+	sc.pos = pos
+	members := sc.members[:0]
+	for lo := 0; lo < len(pos); {
+		hi := lo + 1
+		for hi < len(pos) && prob[pos[hi]] == prob[pos[lo]] {
+			hi++
+		}
+		members = members[:0]
+		for _, i := range pos[lo:hi] {
+			members = append(members, order[i])
+		}
+		var pr fcrProblem
+		f.measure(&pr, members)
+		visit(&pr)
+		lo = hi
+	}
+	sc.members = members
+}
+
+// topicsMatch applies the configured topic rule.
+func (f *FCR) topicsMatch(a, b uint32) bool {
+	switch f.cfg.Match {
+	case MatchAny:
+		return true
+	case MatchRoot:
+		return a == b || f.names.root(a) == f.names.root(b)
+	}
+	return a == b
+}
+
+// measure fills p from its member issues, in the order of their opening.
+func (f *FCR) measure(p *fcrProblem, members []int32) {
+	p.members = members
+	p.rootIx = members[0]
+	p.resIx = -1
+	p.firstIx = -1
+	p.settle = math.MinInt64
+	for _, ix := range members {
+		is := &f.issues[ix]
+		if is.resolved && (!p.resolved || is.res < p.res) {
+			p.resolved, p.res, p.resIx = true, is.res, ix
+		}
+		if s, ok := is.settled(f.window); !ok {
+			p.open = true
+		} else if s > p.settle {
+			p.settle = s
+		}
+		// The first contact: the earliest counted one.
+		if is.first.counted() && (p.firstIx < 0 || is.first.at < p.firstAt) {
+			p.firstIx, p.firstRec, p.firstAt, p.firstCh = ix, -1, is.first.at, is.first.channel
+		}
+		for k := range is.more {
+			if r := &is.more[k]; r.counted() && (p.firstIx < 0 || r.at < p.firstAt) {
+				p.firstIx, p.firstRec, p.firstAt, p.firstCh = ix, int32(k), r.at, r.channel
+			}
+		}
+	}
+	if p.firstIx < 0 {
+		root := &f.issues[p.rootIx]
+		p.firstAt, p.firstCh = root.first.at, root.first.channel
+	}
+	if !p.resolved {
+		return
+	}
+	if end := p.res + f.window; end > p.settle {
+		p.settle = end
+	}
+	f.eachCounted(p, func(at int64, _ uint32, _ bool) {
+		if at <= p.res {
+			p.before++
+		} else {
+			p.after++
+		}
+	})
+}
+
+// eachCounted calls fn for every counted contact of p up to its resolution
+// + W, saying whether it is the problem's first contact.
+func (f *FCR) eachCounted(p *fcrProblem, fn func(at int64, channel uint32, first bool)) {
+	end := p.res + f.window
+	for _, ix := range p.members {
+		is := &f.issues[ix]
+		if r := &is.first; r.counted() && r.at < end {
+			fn(r.at, r.channel, ix == p.firstIx && p.firstRec == -1)
+		}
+		for k := range is.more {
+			if r := &is.more[k]; r.counted() && r.at < end {
+				fn(r.at, r.channel, ix == p.firstIx && p.firstRec == int32(k))
+			}
+		}
+	}
+}
+
+// verdict classifies p at watermark wm.
+func (f *FCR) verdict(p *fcrProblem) uint8 {
+	switch {
+	case !p.resolved:
+		return vUnresolved
+	case !f.hasWM || f.wm <= p.res+f.window:
+		return vPending
+	case p.before+p.after == 0:
+		return vNoContact
+	case p.before == 1 && p.after == 0:
+		return vAchieved
+	}
+	return vFailed
+}

@@ -1,0 +1,316 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// FCRReport is the true-FCR report: the rates, the counts behind them,
+// the breakdowns and the definition they follow. Its JSON form is stable;
+// a full report places it under the key "fcr".
+type FCRReport struct {
+	// Definition states the rules the numbers follow.
+	Definition FCRDefinition `json:"definition"`
+	// Watermark is the latest event time seen.
+	Watermark time.Time `json:"watermark,omitzero"`
+
+	// True is true FCR over final resolved problems.
+	True FCRRate `json:"true"`
+	// Reported is per-ticket FCR over the resolved issue records of the
+	// same problems.
+	Reported FCRRate `json:"reported"`
+	// Inflation is Reported.Rate − True.Rate; 0 when either has no sample.
+	Inflation float64 `json:"inflation"`
+	// BotContainment is the share of final problems resolved by a bot
+	// with no counted contact in the window after the resolution.
+	BotContainment FCRRate `json:"bot_containment"`
+
+	// Problems counts every problem; Issues every issue opened.
+	Problems int64 `json:"problems"`
+	Issues   int64 `json:"issues"`
+	// Final problems have a final verdict: achieved, failed or no_contact.
+	Final    int64 `json:"final"`
+	Achieved int64 `json:"achieved"`
+	Failed   int64 `json:"failed"`
+	// Pending problems are resolved but not yet final.
+	Pending int64 `json:"pending"`
+	// Unresolved problems have no resolution; they are in no denominator.
+	Unresolved int64 `json:"unresolved"`
+	// NoContact problems are final but had no counted contact, only
+	// abandoned attempts; they are in no denominator.
+	NoContact int64 `json:"no_contact"`
+
+	// LateEvents arrived older than the watermark minus the lateness;
+	// LateDropped of them belonged to issues no longer live and were only
+	// counted.
+	LateEvents  int64 `json:"late_events"`
+	LateDropped int64 `json:"late_dropped"`
+	// HeldEvents wait for a gap in their stream to fill.
+	HeldEvents int64 `json:"held_events"`
+	// OrphanedEvents were held and dropped: their issue had been folded, or
+	// their gap did not fill within the lateness.
+	OrphanedEvents int64 `json:"orphaned_events"`
+	// IgnoredEvents belong to streams that did not start with issue.opened.
+	IgnoredEvents int64 `json:"ignored_events"`
+
+	// The breakdowns: true FCR by the problem's first channel, topic,
+	// resolving agent and queue, agent kind (human, bot), and the UTC day
+	// and ISO week of its first contact; reported FCR by the issue
+	// record's own.
+	ByChannel   map[string]FCRSegment `json:"by_channel"`
+	ByTopic     map[string]FCRSegment `json:"by_topic"`
+	ByAgent     map[string]FCRSegment `json:"by_agent"`
+	ByQueue     map[string]FCRSegment `json:"by_queue"`
+	ByAgentKind map[string]FCRSegment `json:"by_agent_kind"`
+	ByDay       map[string]FCRSegment `json:"by_day"`
+	ByWeek      map[string]FCRSegment `json:"by_week"`
+
+	// ChannelSwitch counts repeat contacts by the problem's first channel
+	// and the repeat contact's channel.
+	ChannelSwitch map[string]map[string]int64 `json:"channel_switch"`
+	// RepeatTopics are the topics of failed problems, most repeat contacts
+	// first.
+	RepeatTopics []FCRRepeatTopic `json:"repeat_topics"`
+	// ContactsPerProblem is the distribution of counted contacts of final
+	// problems.
+	ContactsPerProblem FCRContacts `json:"contacts_per_problem"`
+	// CSAT compares the CSAT answers of achieved and failed problems.
+	CSAT FCRCSATSplit `json:"csat"`
+}
+
+// FCRDefinition states what a report measured, in words and values.
+type FCRDefinition struct {
+	Window          string  `json:"window"`
+	WindowSeconds   float64 `json:"window_seconds"`
+	Match           string  `json:"match"`
+	MatchRule       string  `json:"match_rule"`
+	Identity        string  `json:"identity"`
+	Lateness        string  `json:"lateness"`
+	LatenessSeconds float64 `json:"lateness_seconds"`
+	Denominator     string  `json:"denominator"`
+	Reported        string  `json:"reported"`
+	MinSample       int64   `json:"min_sample"`
+}
+
+// FCRRate is an FCR rate: achieved out of total, with its 95 % Wilson
+// score interval and a small-sample flag.
+type FCRRate struct {
+	Achieved int64      `json:"achieved"`
+	Total    int64      `json:"total"`
+	Rate     float64    `json:"rate"`
+	CI95     [2]float64 `json:"ci95"`
+	Small    bool       `json:"small_sample"`
+}
+
+// FCRSegment is true and reported FCR in one segment of a breakdown.
+type FCRSegment struct {
+	True      FCRRate `json:"true"`
+	Reported  FCRRate `json:"reported"`
+	Inflation float64 `json:"inflation"`
+}
+
+// FCRRepeatTopic is one topic that drives repeat contacts.
+type FCRRepeatTopic struct {
+	Topic string `json:"topic"`
+	// Repeats counts the repeat contacts of the topic's failed problems.
+	Repeats int64 `json:"repeats"`
+	// Share is Repeats over all repeat contacts.
+	Share float64 `json:"share"`
+	// Problems counts the topic's failed problems.
+	Problems int64 `json:"problems"`
+}
+
+// FCRContacts is how many final problems had 1, 2, 3, and 4 or more
+// counted contacts.
+type FCRContacts struct {
+	One      int64 `json:"1"`
+	Two      int64 `json:"2"`
+	Three    int64 `json:"3"`
+	FourPlus int64 `json:"4+"`
+}
+
+// FCRCSATSplit is CSAT of achieved against failed problems.
+type FCRCSATSplit struct {
+	Achieved FCRCSAT `json:"achieved"`
+	Failed   FCRCSAT `json:"failed"`
+}
+
+// FCRCSAT sums the CSAT answers of a set of problems.
+type FCRCSAT struct {
+	// Problems counts the problems with at least one answer.
+	Problems int64 `json:"problems"`
+	// Answers counts the answers, Mean is their mean (0 with none).
+	Answers int64   `json:"answers"`
+	Mean    float64 `json:"mean"`
+	// Top2 is the share of 4 and 5 answers.
+	Top2 Rate `json:"top2"`
+}
+
+// newFCRRate returns achieved/total with its interval, flagged small below
+// minSample.
+func newFCRRate(achieved, total, minSample int64) FCRRate {
+	r := NewRate(achieved, total)
+	return FCRRate{Achieved: achieved, Total: total, Rate: r.Value, CI95: r.CI95, Small: total < minSample}
+}
+
+func inflation(reported, true_ FCRRate) float64 {
+	if reported.Total == 0 || true_.Total == 0 {
+		return 0
+	}
+	return reported.Rate - true_.Rate
+}
+
+// Report returns the report of everything absorbed so far. It costs time
+// in proportion to the live issues.
+func (f *FCR) Report() FCRReport {
+	t := f.folded.clone()
+	for r := range f.ids.nodes {
+		if n := &f.ids.nodes[r]; n.parent == int32(r) && n.issue >= 0 {
+			f.problems(int32(r), func(p *fcrProblem) { f.add(&t, p) })
+		}
+	}
+	return f.build(&t)
+}
+
+// build turns a tally into a report.
+func (f *FCR) build(t *fcrTally) FCRReport {
+	ms := f.cfg.MinSample
+	rep := FCRReport{
+		Definition:     f.definition(),
+		Watermark:      f.Watermark(),
+		True:           newFCRRate(t.Achieved, t.Achieved+t.Failed, ms),
+		Reported:       newFCRRate(t.RepHits, t.RepTotal, ms),
+		BotContainment: newFCRRate(t.BotContained, t.BotTotal, ms),
+		Problems:       t.Problems,
+		Issues:         f.counts.Issues,
+		Final:          t.Final,
+		Achieved:       t.Achieved,
+		Failed:         t.Failed,
+		Pending:        t.Pending,
+		Unresolved:     t.Unresolved,
+		NoContact:      t.NoContact,
+		LateEvents:     f.counts.Late,
+		LateDropped:    f.counts.LateDropped,
+		HeldEvents:     int64(f.seq.Held()),
+		OrphanedEvents: f.counts.Orphaned,
+		IgnoredEvents:  f.counts.Ignored,
+		ByChannel:      map[string]FCRSegment{},
+		ByTopic:        map[string]FCRSegment{},
+		ByAgent:        map[string]FCRSegment{},
+		ByQueue:        map[string]FCRSegment{},
+		ByAgentKind:    map[string]FCRSegment{},
+		ByDay:          map[string]FCRSegment{},
+		ByWeek:         map[string]FCRSegment{},
+		ChannelSwitch:  map[string]map[string]int64{},
+		RepeatTopics:   []FCRRepeatTopic{},
+		ContactsPerProblem: FCRContacts{
+			One: t.PerProblem[0], Two: t.PerProblem[1], Three: t.PerProblem[2], FourPlus: t.PerProblem[3],
+		},
+		CSAT: FCRCSATSplit{Achieved: csatOf(t.CSAT[0]), Failed: csatOf(t.CSAT[1])},
+	}
+	rep.Inflation = inflation(rep.Reported, rep.True)
+
+	for k, s := range t.Seg {
+		seg := FCRSegment{
+			True:     newFCRRate(s.Achieved, s.Achieved+s.Failed, ms),
+			Reported: newFCRRate(s.RepHits, s.RepTotal, ms),
+		}
+		seg.Inflation = inflation(seg.Reported, seg.True)
+		var into map[string]FCRSegment
+		name := ""
+		switch k.Dim {
+		case dimChannel:
+			into, name = rep.ByChannel, f.names.label(k.ID)
+		case dimTopic:
+			into, name = rep.ByTopic, f.names.label(k.ID)
+		case dimAgent:
+			into, name = rep.ByAgent, f.names.label(k.ID)
+		case dimQueue:
+			into, name = rep.ByQueue, f.names.label(k.ID)
+		case dimKind:
+			into, name = rep.ByAgentKind, "human"
+			if k.ID == 1 {
+				name = "bot"
+			}
+		case dimDay:
+			into, name = rep.ByDay, time.Unix(0, k.ID*nsPerDay).UTC().Format(time.DateOnly)
+		case dimWeek:
+			into, name = rep.ByWeek, fmt.Sprintf("%04d-W%02d", k.ID/100, k.ID%100)
+		default:
+			continue
+		}
+		into[name] = seg
+	}
+
+	for k, n := range t.Switch {
+		from, to := f.names.label(int64(k[0])), f.names.label(int64(k[1]))
+		row := rep.ChannelSwitch[from]
+		if row == nil {
+			row = map[string]int64{}
+			rep.ChannelSwitch[from] = row
+		}
+		row[to] += n
+	}
+
+	var repeats int64
+	for _, r := range t.Repeats {
+		repeats += r[0]
+	}
+	for topic, r := range t.Repeats {
+		rt := FCRRepeatTopic{Topic: f.names.label(int64(topic)), Repeats: r[0], Problems: r[1]}
+		if repeats > 0 {
+			rt.Share = float64(r[0]) / float64(repeats)
+		}
+		rep.RepeatTopics = append(rep.RepeatTopics, rt)
+	}
+	slices.SortFunc(rep.RepeatTopics, func(a, b FCRRepeatTopic) int {
+		if c := cmp.Compare(b.Repeats, a.Repeats); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Problems, a.Problems); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Topic, b.Topic)
+	})
+	return rep
+}
+
+func csatOf(c fcrCSAT) FCRCSAT {
+	out := FCRCSAT{Problems: c.Problems, Answers: c.Answers, Top2: NewRate(c.Top2, c.Answers)}
+	if c.Answers > 0 {
+		out.Mean = float64(c.Sum) / float64(c.Answers)
+	}
+	return out
+}
+
+// label returns the name of an interned id, "(none)" for the empty name.
+func (n *fcrNames) label(id int64) string {
+	if id <= 0 || id >= int64(len(n.names)) {
+		return "(none)"
+	}
+	return n.names[id]
+}
+
+// definition states the configuration in words and values.
+func (f *FCR) definition() FCRDefinition {
+	c := f.cfg
+	rule := map[TopicMatch]string{
+		MatchTopic: "a new issue is a repeat contact when it has the same topic as an earlier issue of the customer that is open, or was resolved less than the window before",
+		MatchRoot:  "a new issue is a repeat contact when it has the same top-level topic as an earlier issue of the customer that is open, or was resolved less than the window before",
+		MatchAny:   "a new issue is a repeat contact when an earlier issue of the customer, about any topic, is open or was resolved less than the window before",
+	}[c.Match]
+	return FCRDefinition{
+		Window:          c.Window.String(),
+		WindowSeconds:   c.Window.Seconds(),
+		Match:           c.Match.String(),
+		MatchRule:       rule,
+		Identity:        "identity keys and customer ids that appear together on an issue.opened belong to one customer, transitively; keys are compared as given",
+		Lateness:        c.Lateness.String(),
+		LatenessSeconds: c.Lateness.Seconds(),
+		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number one (achieved) or more (failed); pending, unresolved and contact-less problems excluded", c.Window),
+		Reported:        "resolved issue records of the same problems; a success when resolved on the record's own opening contact with no other counted contact before",
+		MinSample:       c.MinSample,
+	}
+}

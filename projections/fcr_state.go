@@ -1,0 +1,188 @@
+package projections
+
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// fcrIssue is what the FCR projection keeps of one live issue.
+type fcrIssue struct {
+	id     uuid.UUID
+	opened int64 // Unix ns of issue.opened
+	res    int64 // Unix ns of the first resolution, when resolved
+	resKey uint64
+	next   int32  // next issue of the same customer (circular)
+	topic  uint32 // current topic
+	agent  uint32 // agent of the first resolution
+	csatN  uint16
+	// csatSum and csatTop2 sum the issue's CSAT answers and count its 4s and 5s.
+	csatSum  uint16
+	csatTop2 uint16
+	resolved bool // has a first resolution
+	bot      bool // the first resolution was by a bot
+	live     bool // the slot holds an issue
+	first    fcrRec
+	more     []fcrRec // later contacts and resolutions, in stream order
+}
+
+// fcrRec is one contact of an issue, or one of its resolutions.
+type fcrRec struct {
+	at      int64
+	key     uint64 // the contact id, folded to 64 bits
+	channel uint32
+	queue   uint32 // the queue of the contact's last routing; 0 if none
+	kind    uint8
+	flags   uint8
+}
+
+// Kinds of fcrRec.
+const (
+	recOpened uint8 = iota
+	recContacted
+	recResolved
+)
+
+// Flags of fcrRec.
+const recAbandoned uint8 = 1
+
+// counted reports whether r is a counted contact: an inbound contact that
+// was not abandoned.
+func (r *fcrRec) counted() bool { return r.kind != recResolved && r.flags&recAbandoned == 0 }
+
+// contactKey folds a contact id to 64 bits: contacts are told apart only
+// within one issue, where a collision is out of the question.
+func contactKey(c uuid.UUID) uint64 {
+	return binary.LittleEndian.Uint64(c[:8]) ^ binary.LittleEndian.Uint64(c[8:])
+}
+
+// rec returns the latest contact of the issue with the given key, or nil.
+func (is *fcrIssue) rec(key uint64) *fcrRec {
+	for i := len(is.more) - 1; i >= 0; i-- {
+		if r := &is.more[i]; r.kind != recResolved && r.key == key {
+			return r
+		}
+	}
+	if is.first.key == key {
+		return &is.first
+	}
+	return nil
+}
+
+// contact records a further inbound contact (a follow-up or a reopen).
+func (is *fcrIssue) contact(at int64, key uint64, channel uint32) {
+	is.more = append(is.more, fcrRec{at: at, key: key, channel: channel, kind: recContacted})
+}
+
+// resolve records a resolution; the first one is the issue's resolution.
+func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
+	if !is.resolved {
+		is.resolved, is.res, is.resKey, is.agent, is.bot = true, at, key, agent, bot
+	}
+	is.more = append(is.more, fcrRec{at: at, key: key, kind: recResolved})
+}
+
+// liveAt reports whether the issue is live for inference at t: open at t,
+// or resolved at r with t − r < window. A contact on a resolved issue
+// reopens it, a resolution of a resolved issue changes nothing.
+func (is *fcrIssue) liveAt(t, window int64) bool {
+	open, res := true, int64(0)
+	for i := range is.more {
+		r := &is.more[i]
+		if r.at > t {
+			break
+		}
+		if r.kind == recResolved {
+			if open {
+				open, res = false, r.at
+			}
+		} else if !open {
+			open = true
+		}
+	}
+	return open || t-res < window
+}
+
+// settled returns the time after which the issue can no longer be live,
+// and false while it is open.
+func (is *fcrIssue) settled(window int64) (int64, bool) {
+	open, res := true, int64(0)
+	for i := range is.more {
+		r := &is.more[i]
+		if r.kind == recResolved {
+			if open {
+				open, res = false, r.at
+			}
+		} else if !open {
+			open = true
+		}
+	}
+	if open {
+		return 0, false
+	}
+	return res + window, true
+}
+
+// reportedFirst reports whether the issue was resolved on its opening
+// contact with no other counted contact before, in stream order.
+func (is *fcrIssue) reportedFirst() bool {
+	if !is.resolved || is.resKey != is.first.key {
+		return false
+	}
+	for i := range is.more {
+		r := &is.more[i]
+		if r.kind == recResolved {
+			return true
+		}
+		if r.counted() {
+			return false
+		}
+	}
+	return true
+}
+
+// resQueue returns the queue of the last routing of the resolving contact.
+func (is *fcrIssue) resQueue() uint32 {
+	if r := is.rec(is.resKey); r != nil {
+		return r.queue
+	}
+	return 0
+}
+
+// fcrNames interns the strings that repeat: channels, topics, agents and
+// queues. Id 0 is the empty string. Names are never freed: they are the
+// vocabulary of the contact centre, not its history.
+type fcrNames struct {
+	ids   map[string]uint32
+	names []string
+	roots []uint32 // the id of each name's top-level segment, 0 until computed
+}
+
+func newFCRNames() fcrNames {
+	return fcrNames{ids: map[string]uint32{"": 0}, names: []string{""}, roots: []uint32{0}}
+}
+
+// id returns the id of s, interning a copy of it when new.
+func (n *fcrNames) id(s string) uint32 {
+	if id, ok := n.ids[s]; ok {
+		return id
+	}
+	s = strings.Clone(s)
+	id := uint32(len(n.names))
+	n.ids[s] = id
+	n.names = append(n.names, s)
+	n.roots = append(n.roots, 0)
+	return id
+}
+
+// root returns the id of the top-level segment of the topic with id t.
+func (n *fcrNames) root(t uint32) uint32 {
+	if r := n.roots[t]; r != 0 || t == 0 {
+		return r
+	}
+	top, _, _ := strings.Cut(n.names[t], "/")
+	r := n.id(top)
+	n.roots[t] = r
+	return r
+}
