@@ -92,7 +92,7 @@ type issue struct {
 	steps   []step
 	next    int
 	version uint64
-	seq     uint64 // breaks ties between equal times, for reproducibility
+	seq     uint64
 
 	planned  bool
 	openAt   int64
@@ -112,15 +112,15 @@ func (is *issue) due() int64 {
 
 // run is the state of one pass over the log.
 type run struct {
-	cfg   Config
-	rng   *rng
-	ids   *identity
-	model *model
+	cfg     Config
+	rng     *rng
+	ids     *identity
+	model   *model
 	start   time.Time
 	startMs int64 // start in Unix milliseconds
 	end     int64 // ms after start
 
-	queue    []*issue // a min-heap by due time, then seq
+	queue    []slot // a min-heap by due time, then seq
 	cur      *issue   // the issue being planned
 	free     []*issue
 	seq      uint64
@@ -132,15 +132,15 @@ type run struct {
 
 func newRun(cfg Config) *run {
 	r := &run{
-		cfg:   cfg,
-		rng:   newRNG(cfg.Seed),
-		ids:   newIdentity(mix64(cfg.Seed)),
-		model: newModel(cfg),
-		start: cfg.Start,
+		cfg:     cfg,
+		rng:     newRNG(cfg.Seed),
+		ids:     newIdentity(mix64(cfg.Seed)),
+		model:   newModel(cfg),
+		start:   cfg.Start,
 		startMs: cfg.Start.UnixMilli(),
-		end:   int64(cfg.Days) * msPerDay,
-		seen:  make([]uint64, (cfg.Customers+63)/64),
-		truth: newTruth(),
+		end:     int64(cfg.Days) * msPerDay,
+		seen:    make([]uint64, (cfg.Customers+63)/64),
+		truth:   newTruth(),
 	}
 	r.hourRate = weeklyProfile(cfg.IssuesPerDay)
 	r.arrival = r.nextArrival(0)
@@ -200,7 +200,7 @@ func (r *run) nextArrival(ms int64) int64 {
 // yield says stop.
 func (r *run) emit(yield func(events.Envelope) bool) {
 	for {
-		if r.arrival < r.end && (len(r.queue) == 0 || r.arrival < r.queue[0].due()) {
+		if r.arrival < r.end && (len(r.queue) == 0 || r.arrival < r.queue[0].due) {
 			r.push(r.fresh(r.arrival))
 			r.arrival = r.nextArrival(r.arrival)
 			continue
@@ -208,7 +208,7 @@ func (r *run) emit(yield func(events.Envelope) bool) {
 		if len(r.queue) == 0 {
 			return
 		}
-		is := r.queue[0]
+		is := r.queue[0].is
 		if !is.planned {
 			r.plan(is)
 		}
@@ -232,6 +232,7 @@ func (r *run) emit(yield func(events.Envelope) bool) {
 			r.pop()
 			r.release(is)
 		} else {
+			r.queue[0].due = is.steps[is.next].at
 			r.fix(0)
 		}
 		if !yield(e) {
@@ -287,20 +288,26 @@ func (r *run) release(is *issue) {
 	r.free = append(r.free, is)
 }
 
+// slot is one issue in the heap, with its due time at hand.
+type slot struct {
+	due int64
+	seq uint64 // breaks ties, for reproducibility
+	is  *issue
+}
+
+func less(a, b slot) bool {
+	return a.due < b.due || a.due == b.due && a.seq < b.seq
+}
+
 // The heap of issues by due time. Hand-written rather than container/heap
 // to keep interface calls off the per-event path.
 
-func (r *run) less(a, b *issue) bool {
-	da, db := a.due(), b.due()
-	return da < db || da == db && a.seq < b.seq
-}
-
 func (r *run) push(is *issue) {
-	r.queue = append(r.queue, is)
+	r.queue = append(r.queue, slot{due: is.due(), seq: is.seq, is: is})
 	i := len(r.queue) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !r.less(r.queue[i], r.queue[p]) {
+		if !less(r.queue[i], r.queue[p]) {
 			break
 		}
 		r.queue[i], r.queue[p] = r.queue[p], r.queue[i]
@@ -311,7 +318,7 @@ func (r *run) push(is *issue) {
 func (r *run) pop() {
 	n := len(r.queue) - 1
 	r.queue[0] = r.queue[n]
-	r.queue[n] = nil
+	r.queue[n] = slot{}
 	r.queue = r.queue[:n]
 	if n > 0 {
 		r.fix(0)
@@ -327,10 +334,10 @@ func (r *run) fix(i int) {
 			return
 		}
 		m := l
-		if rt := l + 1; rt < len(q) && r.less(q[rt], q[l]) {
+		if rt := l + 1; rt < len(q) && less(q[rt], q[l]) {
 			m = rt
 		}
-		if !r.less(q[m], q[i]) {
+		if !less(q[m], q[i]) {
 			return
 		}
 		q[i], q[m] = q[m], q[i]
