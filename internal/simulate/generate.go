@@ -121,7 +121,7 @@ type run struct {
 	end     int64 // ms after start
 
 	queue    []slot // a min-heap by due time, then seq
-	cur      *issue   // the issue being planned
+	cur      *issue // the issue being planned
 	free     []*issue
 	seq      uint64
 	arrival  int64 // when the next fresh problem arrives

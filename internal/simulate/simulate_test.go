@@ -101,11 +101,11 @@ func TestEveryStreamIsValidAndEncodes(t *testing.T) {
 
 // tally counts a log by what its events say.
 type tally struct {
-	types                 map[events.Type]int
-	bot, transfers        int
-	surveys               map[events.Survey]int
-	byChannel             map[string]int
-	customers             map[string]bool
+	types                  map[events.Type]int
+	bot, transfers         int
+	surveys                map[events.Survey]int
+	byChannel              map[string]int
+	customers              map[string]bool
 	waitTotal, handleTotal time.Duration
 }
 
