@@ -1,0 +1,139 @@
+package projections
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// runnerStateMagic starts a checkpoint state written by a Runner: the
+// runner's own sequencer (the last version applied of every issue and the
+// events held for a gap) followed by the projection's state.
+const runnerStateMagic = "TFRS\x01"
+
+// appendRunnerState appends the runner's checkpoint state to b.
+func appendRunnerState(b []byte, seq *Sequencer, codec events.Codec, projection []byte) ([]byte, error) {
+	b = append(b, runnerStateMagic...)
+	b = appendString(b, codec.Name())
+	positions := seq.Positions()
+	b = binary.AppendUvarint(b, uint64(len(positions)))
+	for id, v := range positions {
+		b = append(b, id[:]...)
+		b = binary.AppendUvarint(b, v)
+	}
+	held := seq.HeldEvents()
+	b = binary.AppendUvarint(b, uint64(len(held)))
+	for _, e := range held {
+		enc, err := codec.Append(nil, e)
+		if err != nil {
+			return nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
+		}
+		b = appendString(b, string(enc))
+	}
+	return append(b, projection...), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// errState is the cause of every runner state that does not decode.
+var errState = errors.New("not a runner state")
+
+// decodeRunnerState reads back what appendRunnerState wrote.
+func decodeRunnerState(b []byte, codecs []events.Codec) (positions map[uuid.UUID]uint64, held []events.Envelope, projection []byte, err error) {
+	d := stateReader{b: b}
+	if len(b) < len(runnerStateMagic) || string(b[:len(runnerStateMagic)]) != runnerStateMagic {
+		return nil, nil, nil, fmt.Errorf("runner state: bad header: %w", errState)
+	}
+	d.off = len(runnerStateMagic)
+	name := d.string()
+	var codec events.Codec
+	for _, c := range codecs {
+		if c.Name() == name {
+			codec = c
+		}
+	}
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(b)) {
+		d.fail("stream count")
+	}
+	positions = make(map[uuid.UUID]uint64, min(n, uint64(len(b))))
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var id uuid.UUID
+		copy(id[:], d.take(16))
+		positions[id] = d.uvarint()
+	}
+	nh := d.uvarint()
+	for i := uint64(0); i < nh && d.err == nil; i++ {
+		raw := d.string()
+		if d.err != nil {
+			break
+		}
+		if codec == nil {
+			return nil, nil, nil, fmt.Errorf("runner state: held events in codec %q, which the runner does not have: %w", name, errState)
+		}
+		e, derr := codec.Decode([]byte(raw))
+		if derr != nil {
+			return nil, nil, nil, fmt.Errorf("runner state: held event %d: %w", i, derr)
+		}
+		held = append(held, e)
+	}
+	if d.err != nil {
+		return nil, nil, nil, d.err
+	}
+	return positions, held, b[d.off:], nil
+}
+
+// stateReader reads the parts of a runner state, keeping the first error.
+type stateReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *stateReader) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("runner state: bad %s at byte %d: %w", what, d.off, errState)
+	}
+}
+
+func (d *stateReader) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("number")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *stateReader) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || d.off+n > len(d.b) {
+		d.fail("length")
+		return nil
+	}
+	s := d.b[d.off : d.off+n]
+	d.off += n
+	return s
+}
+
+func (d *stateReader) string() string {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.fail("length")
+		return ""
+	}
+	return string(d.take(int(n)))
+}

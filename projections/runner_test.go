@@ -1,0 +1,496 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// tally is a projection that counts events by type and refuses anything
+// out of order, so that a test sees every mistake of the runner.
+type tally struct {
+	Versions map[uuid.UUID]uint64 `json:"versions"`
+	ByType   map[events.Type]int  `json:"by_type"`
+	reject   func(events.Envelope) bool
+}
+
+func newTally() *tally {
+	return &tally{Versions: map[uuid.UUID]uint64{}, ByType: map[events.Type]int{}}
+}
+
+func (t *tally) Apply(e events.Envelope) error {
+	if t.reject != nil && t.reject(e) {
+		return errors.New("refused")
+	}
+	if want := t.Versions[e.Issue] + 1; e.Version != want {
+		return fmt.Errorf("issue %s: got version %d, want %d", e.Issue, e.Version, want)
+	}
+	t.Versions[e.Issue] = e.Version
+	t.ByType[e.Type()]++
+	return nil
+}
+
+func (t *tally) MarshalBinary() ([]byte, error) { return json.Marshal(t) }
+
+func (t *tally) UnmarshalBinary(b []byte) error {
+	*t = tally{reject: t.reject}
+	return json.Unmarshal(b, t)
+}
+
+func (t *tally) Reset() { *t = *newTally() }
+
+// plain is a projection that cannot save its state.
+type plain struct{ n int }
+
+func (p *plain) Apply(events.Envelope) error { p.n++; return nil }
+
+// testLog returns the events of n issues, three each (opened, routed,
+// resolved), in the order a store would hold them.
+func testLog(n int) []events.Envelope {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var out []events.Envelope
+	for i := range n {
+		issue := uuid.New()
+		contact := uuid.New()
+		data := []events.Data{
+			&events.Opened{Customer: events.Customer{ID: fmt.Sprintf("c%d", i%7)}, Channel: "phone", Topic: "billing", Contact: contact},
+			&events.Routed{Contact: contact, Queue: "billing", Agent: "maria", Wait: 20 * time.Second},
+			&events.Resolved{Contact: contact, Agent: "maria"},
+		}
+		for v, d := range data {
+			out = append(out, events.Envelope{ID: uuid.New(), Issue: issue, Version: uint64(v + 1), At: at.Add(time.Duration(i*10+v) * time.Second), Data: d})
+		}
+	}
+	return out
+}
+
+// wantTally is what a tally holds after the events of testLog(n).
+func wantTally(n int) map[events.Type]int {
+	return map[events.Type]int{events.TypeOpened: n, events.TypeRouted: n, events.TypeResolved: n}
+}
+
+// appendAll stores evs, one append per issue and version.
+func appendAll(t testing.TB, s events.Store, evs []events.Envelope) {
+	t.Helper()
+	for _, e := range evs {
+		_, err := s.Append(context.Background(), e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+	}
+}
+
+// publishAll publishes evs to topic, one message each.
+func publishAll(t testing.TB, pub message.Publisher, topic string, evs []events.Envelope) {
+	t.Helper()
+	p, err := events.NewPublisher(events.PublisherConfig{Publisher: pub, Topic: func(events.Envelope) string { return topic }})
+	require.NoError(t, err)
+	for _, e := range evs {
+		require.NoError(t, p.Publish(context.Background(), []events.Envelope{e}))
+	}
+}
+
+// startRunner runs r until the returned stop is called; stop returns Run's error.
+func startRunner(t testing.TB, r *Runner) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			err = <-done
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+func waitApplied(t testing.TB, r *Runner, n int64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return r.Stats().Applied >= n }, 20*time.Second, time.Millisecond,
+		"applied %d of %d events", r.Stats().Applied, n)
+}
+
+func quietLogger() watermill.LoggerAdapter { return watermill.NopLogger{} }
+
+func TestRunnerConfigValidate(t *testing.T) {
+	sub := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	store := events.NewMemoryStore()
+	for _, tc := range []struct {
+		name string
+		cfg  RunnerConfig
+		want string
+	}{
+		{"no name", RunnerConfig{Projection: newTally(), Store: store}, "no name"},
+		{"no projection", RunnerConfig{Name: "x", Store: store}, "no projection"},
+		{"no source", RunnerConfig{Name: "x", Projection: newTally()}, "neither a store nor a subscriber"},
+		{"subscriber without topic", RunnerConfig{Name: "x", Projection: newTally(), Subscriber: sub}, "no topic"},
+		{"topic without subscriber", RunnerConfig{Name: "x", Projection: newTally(), Store: store, Topic: "t"}, "no subscriber"},
+		{"poison publisher without topic", RunnerConfig{Name: "x", Projection: newTally(), Store: store, PoisonPublisher: sub}, "no poison topic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewRunner(tc.cfg)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrRunnerConfig)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	_, err := NewRunner(RunnerConfig{Name: "x", Projection: newTally(), Subscriber: sub, Topics: []string{"a", "b"}})
+	assert.NoError(t, err)
+}
+
+func TestRunnerCatchUpFromStoreAndPoll(t *testing.T) {
+	store := events.NewMemoryStore()
+	log := testLog(40)
+	appendAll(t, store, log[:60])
+	cps := NewMemoryCheckpoints()
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Checkpoints: cps,
+		CheckpointEvery: 25, PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	waitApplied(t, r, 60)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+
+	appendAll(t, store, log[60:]) // found by polling
+	waitApplied(t, r, int64(len(log)))
+	lag, err := r.Lag(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, Lag{Position: 120, Head: 120}, lag)
+	require.NoError(t, stop())
+
+	r.View(func() { assert.Equal(t, wantTally(40), p.ByType) })
+	st := r.Stats()
+	assert.Equal(t, RunnerStats{Applied: 120, Checkpoints: st.Checkpoints, Position: 120}, st)
+	assert.GreaterOrEqual(t, st.Checkpoints, int64(120/25), "a checkpoint every 25 events")
+	cp, ok, err := cps.Load(context.Background(), "tally")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, uint64(120), cp.Position)
+}
+
+func TestRunnerRestartsFromCheckpoint(t *testing.T) {
+	store := events.NewMemoryStore()
+	log := testLog(30)
+	appendAll(t, store, log[:45])
+	cps := NewMemoryCheckpoints()
+	cfg := RunnerConfig{Name: "tally", Store: store, Checkpoints: cps, PollInterval: time.Millisecond, Logger: quietLogger()}
+
+	first := newTally()
+	cfg.Projection = first
+	r1, err := NewRunner(cfg)
+	require.NoError(t, err)
+	stop := startRunner(t, r1)
+	waitApplied(t, r1, 45)
+	require.NoError(t, stop()) // clean shutdown writes the checkpoint
+
+	appendAll(t, store, log[45:])
+	second := newTally()
+	cfg.Projection = second
+	r2, err := NewRunner(cfg)
+	require.NoError(t, err)
+	stop = startRunner(t, r2)
+	waitApplied(t, r2, int64(len(log)-45))
+	require.NoError(t, stop())
+
+	assert.Equal(t, int64(len(log)-45), r2.Stats().Applied, "only the events after the checkpoint are read again")
+	assert.Equal(t, wantTally(30), second.ByType)
+}
+
+func TestRunnerWithoutSavedStateReplaysEverything(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(10))
+	cps := NewMemoryCheckpoints()
+	for range 2 {
+		p := &plain{}
+		r, err := NewRunner(RunnerConfig{Name: "plain", Projection: p, Store: store, Checkpoints: cps, Logger: quietLogger()})
+		require.NoError(t, err)
+		stop := startRunner(t, r)
+		waitApplied(t, r, 30)
+		require.NoError(t, stop())
+		assert.Equal(t, 30, p.n)
+	}
+}
+
+func TestRunnerSwitchesFromStoreToSubscriberWithoutGapOrDoubleCount(t *testing.T) {
+	store := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+	defer bus.Close()
+	log := testLog(50)
+	// The first 90 events were stored and published before the runner
+	// starts; the rest are stored and published while it catches up.
+	appendAll(t, store, log[:90])
+	publishAll(t, bus, "events", log[:90])
+
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Subscriber: bus, Topic: "events",
+		CheckpointEvery: 10, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	for _, e := range log[90:] {
+		appendAll(t, store, []events.Envelope{e})
+		publishAll(t, bus, "events", []events.Envelope{e})
+	}
+	waitApplied(t, r, int64(len(log)))
+	require.Eventually(t, func() bool { return r.Stats().Duplicates == int64(len(log)) }, 10*time.Second, time.Millisecond,
+		"every event arrives twice, once from the store and once from the subscriber")
+	require.NoError(t, stop())
+
+	st := r.Stats()
+	assert.Equal(t, int64(len(log)), st.Applied)
+	assert.Equal(t, uint64(len(log)), st.Position, "the checkpoints read the store up to its end")
+	assert.Equal(t, wantTally(50), p.ByType)
+}
+
+// shuffled delivers the events of evs in a random order with duplicates.
+func shuffled(evs []events.Envelope, rnd *rand.Rand) []events.Envelope {
+	out := append([]events.Envelope(nil), evs...)
+	for i := 0; i < len(evs)/3; i++ {
+		out = append(out, evs[rnd.IntN(len(evs))])
+	}
+	rnd.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func TestRunnerSubscriberOnlyReordersAndDropsDuplicates(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	log := testLog(40)
+	delivered := shuffled(log, rand.New(rand.NewPCG(1, 2)))
+
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	publishAll(t, bus, "events", delivered)
+	waitApplied(t, r, int64(len(log)))
+	require.NoError(t, stop())
+
+	st := r.Stats()
+	assert.Equal(t, int64(len(log)), st.Applied)
+	assert.Equal(t, int64(len(delivered)-len(log)), st.Duplicates)
+	assert.Equal(t, 0, st.Held)
+	assert.Equal(t, wantTally(40), p.ByType)
+}
+
+func TestRunnerKeepsHeldEventsAcrossRestart(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	log := testLog(1)
+	cps := NewMemoryCheckpoints()
+	cfg := RunnerConfig{Name: "tally", Subscriber: bus, Topic: "events", Checkpoints: cps, Logger: quietLogger()}
+
+	cfg.Projection = newTally()
+	r1, err := NewRunner(cfg)
+	require.NoError(t, err)
+	stop := startRunner(t, r1)
+	require.Eventually(t, r1.CaughtUp, 5*time.Second, time.Millisecond)
+	publishAll(t, bus, "events", []events.Envelope{log[0], log[2]}) // version 3 waits for 2
+	require.Eventually(t, func() bool { return r1.Stats().Held == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+
+	p := newTally()
+	cfg.Projection = p
+	r2, err := NewRunner(cfg)
+	require.NoError(t, err)
+	stop = startRunner(t, r2)
+	require.Eventually(t, r2.CaughtUp, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 1, r2.Stats().Held, "the held event came back with the checkpoint")
+	publishAll(t, bus, "events", log[1:2])
+	waitApplied(t, r2, 2)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(1), p.ByType)
+}
+
+func TestRunnerPoisonMessages(t *testing.T) {
+	for _, withPublisher := range []bool{true, false} {
+		t.Run(fmt.Sprintf("poison publisher %v", withPublisher), func(t *testing.T) {
+			bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+			defer bus.Close()
+			cfg := RunnerConfig{Name: "tally", Projection: newTally(), Subscriber: bus, Topic: "events", Logger: quietLogger()}
+			var poisoned <-chan *message.Message
+			if withPublisher {
+				cfg.PoisonPublisher, cfg.PoisonTopic = bus, "poison"
+				var err error
+				poisoned, err = bus.Subscribe(context.Background(), "poison")
+				require.NoError(t, err)
+			}
+			r, err := NewRunner(cfg)
+			require.NoError(t, err)
+			stop := startRunner(t, r)
+			require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+
+			bad := message.NewMessage("bad-1", []byte("not an event"))
+			bad.Metadata.Set(events.MetadataCodec, "msgpack")
+			published := make(chan error, 1)
+			go func() { published <- bus.Publish("events", bad) }()
+			if withPublisher {
+				select {
+				case got := <-poisoned:
+					assert.Equal(t, "bad-1", got.UUID)
+					assert.Equal(t, []byte("not an event"), []byte(got.Payload))
+					assert.Contains(t, got.Metadata.Get(MetadataPoisonReason), "message bad-1")
+					assert.Equal(t, "events", got.Metadata.Get(MetadataPoisonTopic))
+					got.Ack()
+				case <-time.After(10 * time.Second):
+					t.Fatal("nothing on the poison topic")
+				}
+			}
+			require.NoError(t, <-published, "the bad message was acknowledged")
+			// The stream goes on after it.
+			publishAll(t, bus, "events", testLog(1))
+			waitApplied(t, r, 3)
+			require.NoError(t, stop())
+			assert.Equal(t, int64(1), r.Stats().Poisoned)
+		})
+	}
+}
+
+func TestRunnerCountsRejectedEvents(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(5))
+	p := newTally()
+	p.reject = func(e events.Envelope) bool { return e.Type() == events.TypeRouted }
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	// The routed events are refused, and so the resolved ones after them.
+	require.Eventually(t, func() bool { return r.Stats().Rejected == 10 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, int64(5), r.Stats().Applied)
+	assert.Equal(t, map[events.Type]int{events.TypeOpened: 5}, p.ByType)
+}
+
+func TestRunnerRebuild(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(10))
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, r.Rebuild(context.Background()))
+	assert.Equal(t, wantTally(10), p.ByType)
+	p.ByType[events.TypeOpened] = 99 // damage the state
+	require.NoError(t, r.Rebuild(context.Background()))
+	assert.Equal(t, wantTally(10), p.ByType)
+	assert.Equal(t, int64(30), r.Stats().Applied)
+
+	r2, err := NewRunner(RunnerConfig{Name: "plain", Projection: &plain{}, Store: store})
+	require.NoError(t, err)
+	assert.ErrorIs(t, r2.Rebuild(context.Background()), ErrCannotRebuild)
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	r3, err := NewRunner(RunnerConfig{Name: "live", Projection: newTally(), Subscriber: bus, Topic: "t"})
+	require.NoError(t, err)
+	assert.ErrorIs(t, r3.Rebuild(context.Background()), ErrCannotRebuild)
+}
+
+func TestRunnerRunsOnceAtATime(t *testing.T) {
+	store := events.NewMemoryStore()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: store, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	assert.ErrorIs(t, r.Run(context.Background()), ErrRunnerBusy)
+	require.NoError(t, stop())
+}
+
+// closingSubscriber closes the first subscription after a number of
+// messages, as a broker connection that drops would.
+type closingSubscriber struct {
+	message.Subscriber
+	after int
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (s *closingSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	s.calls++
+	first := s.calls == 1
+	s.mu.Unlock()
+	in, err := s.Subscriber.Subscribe(ctx, topic)
+	if err != nil || !first {
+		return in, err
+	}
+	out := make(chan *message.Message)
+	subCtx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer close(out)
+		defer cancel()
+		for n := 0; n < s.after; n++ {
+			select {
+			case msg := <-in:
+				out <- msg
+			case <-subCtx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+func TestRunnerSubscribesAgainWhenTheSubscriptionCloses(t *testing.T) {
+	store := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+	defer bus.Close()
+	log := testLog(20)
+	sub := &closingSubscriber{Subscriber: bus, after: 10}
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Subscriber: sub, Topic: "events",
+		ResubscribeDelay: time.Millisecond, CheckpointInterval: -1, CheckpointEvery: -1, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	for _, e := range log {
+		appendAll(t, store, []events.Envelope{e})
+		publishAll(t, bus, "events", []events.Envelope{e})
+	}
+	waitApplied(t, r, int64(len(log)))
+	require.NoError(t, stop())
+	sub.mu.Lock()
+	assert.Equal(t, 2, sub.calls)
+	sub.mu.Unlock()
+	assert.Equal(t, wantTally(20), p.ByType)
+}
+
+func TestRunnerState(t *testing.T) {
+	seq := NewSequencer()
+	log := testLog(2)
+	emit := func(events.Envelope) error { return nil }
+	for _, e := range []events.Envelope{log[0], log[1], log[3], log[5]} { // log[5] waits for log[4]
+		_, err := seq.Offer(e, emit)
+		require.NoError(t, err)
+	}
+	codecs := []events.Codec{events.NewMsgpackCodec(nil)}
+	b, err := appendRunnerState(nil, seq, codecs[0], []byte("projection"))
+	require.NoError(t, err)
+
+	positions, held, state, err := decodeRunnerState(b, codecs)
+	require.NoError(t, err)
+	assert.Equal(t, map[uuid.UUID]uint64{log[0].Issue: 2, log[3].Issue: 1}, positions)
+	require.Len(t, held, 1)
+	assert.Equal(t, log[5].ID, held[0].ID)
+	assert.Equal(t, []byte("projection"), state)
+
+	for _, bad := range [][]byte{nil, []byte("TFRS"), b[:len(runnerStateMagic)+3], b[:len(b)-len("projection")-4]} {
+		_, _, _, err := decodeRunnerState(bad, codecs)
+		assert.Error(t, err, "%q", bad)
+	}
+}
