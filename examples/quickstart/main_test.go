@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+func TestDayPlaysEveryKindOfEvent(t *testing.T) {
+	store, err := day(t.Context())
+	require.NoError(t, err)
+	count := map[events.Type]int{}
+	issues := map[string]bool{}
+	for e, err := range store.ReadAll(t.Context(), 0) {
+		require.NoError(t, err)
+		count[e.Type()]++
+		issues[e.Issue.String()] = true
+		assert.NotEmpty(t, e.Meta[events.MetaPartitionKey], "event %d has a partition key", e.Position)
+	}
+	assert.Len(t, issues, 6)
+	for _, typ := range []events.Type{events.TypeOpened, events.TypeRouted, events.TypeConsulted, events.TypeResolved,
+		events.TypeReopened, events.TypeContacted, events.TypeAbandoned, events.TypeRated, events.TypeClassified} {
+		assert.Positive(t, count[typ], typ)
+	}
+	assert.Equal(t, 6, count[events.TypeOpened])
+}
+
+func TestDayPrintsTheSameEveryTime(t *testing.T) {
+	var runs [2]bytes.Buffer
+	for i := range runs {
+		store, err := day(t.Context())
+		require.NoError(t, err)
+		require.NoError(t, printIssues(t.Context(), &runs[i], store))
+	}
+	assert.Equal(t, runs[0].String(), runs[1].String())
+	out := runs[0].String()
+	for _, want := range []string{
+		"transferred  to payments, agent olli",
+		"resolved     by bot helpbot",
+		"reopened     the customer came back: reset link expired",
+		"abandoned    hung up after 3 min in the queue",
+		"Issue 6 · Dana (email:dana@example.com, phone:+358507654321)",
+	} {
+		assert.Contains(t, out, want)
+	}
+}
