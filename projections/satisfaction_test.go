@@ -1,0 +1,249 @@
+package projections
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// ratings returns a log of one resolved issue with the given answers.
+func ratings(survey events.Survey, scores ...int) []events.Envelope {
+	l := newKPILog()
+	i, c := kpiID('i', 1), kpiID('c', 1)
+	l.opened(i, c, 0, "chat", "tech")
+	l.add(i, time.Minute, &events.Resolved{Contact: c, Agent: "ann"})
+	for n, s := range scores {
+		l.add(i, time.Duration(n+2)*time.Minute, &events.Rated{Survey: survey, Score: s})
+	}
+	return l.evs
+}
+
+func satReport(t *testing.T, evs []events.Envelope) SatisfactionReport {
+	t.Helper()
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	applyAll(t, sat, evs)
+	return sat.Report()
+}
+
+func TestSatisfactionNPS(t *testing.T) {
+	cases := []struct {
+		name   string
+		scores []int
+		// promoters, passives, detractors
+		counts [3]int64
+		score  float64
+	}{
+		{"all promoters", []int{9, 10, 10}, [3]int64{3, 0, 0}, 100},
+		{"all detractors", []int{0, 3, 6, 6}, [3]int64{0, 0, 4}, -100},
+		{"all passives", []int{7, 8}, [3]int64{0, 2, 0}, 0},
+		// (2 promoters − 1 detractor) / 5 answers = 20 %
+		{"mixed", []int{9, 10, 7, 8, 0}, [3]int64{2, 2, 1}, 20},
+		// (1 − 2) / 3 = −33.3 %
+		{"more detractors", []int{10, 6, 5}, [3]int64{1, 0, 2}, -100.0 / 3},
+		{"no answers", nil, [3]int64{0, 0, 0}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			nps := satReport(t, ratings(events.SurveyNPS, c.scores...)).NPS
+			assert.Equal(t, c.counts, [3]int64{nps.Promoters, nps.Passives, nps.Detractors})
+			assert.Equal(t, int64(len(c.scores)), nps.Responses)
+			assert.InDelta(t, c.score, nps.Score, 1e-9)
+			assert.Equal(t, NewRate(c.counts[0], int64(len(c.scores))), nps.PromoterShare)
+			assert.Equal(t, NewRate(c.counts[2], int64(len(c.scores))), nps.DetractorShare)
+		})
+	}
+}
+
+func TestSatisfactionCSATAndCES(t *testing.T) {
+	cases := []struct {
+		name   string
+		survey events.Survey
+		scores []int
+		mean   float64
+		top    Rate
+	}{
+		// (5+4+3+2+1+5)/6 = 3.33; top-2 box: 5, 4, 5 = 3/6
+		{"csat", events.SurveyCSAT, []int{5, 4, 3, 2, 1, 5}, 20.0 / 6, NewRate(3, 6)},
+		{"csat all 4", events.SurveyCSAT, []int{4, 4}, 4, NewRate(2, 2)},
+		// (7+5+4+1)/4 = 4.25; share of 5–7: 7, 5 = 2/4
+		{"ces", events.SurveyCES, []int{7, 5, 4, 1}, 4.25, NewRate(2, 4)},
+		{"ces all 1", events.SurveyCES, []int{1}, 1, NewRate(0, 1)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := satReport(t, ratings(c.survey, c.scores...))
+			mean, top, n := r.CSAT.Mean, r.CSAT.Top2Box, r.CSAT.Responses
+			other := r.CES.Responses
+			if c.survey == events.SurveyCES {
+				mean, top, n = r.CES.Mean, r.CES.Top3Box, r.CES.Responses
+				other = r.CSAT.Responses
+				assert.InDelta(t, top.Value, r.CES.Top3, 0)
+			} else {
+				assert.InDelta(t, top.Value, r.CSAT.Top2, 0)
+			}
+			assert.InDelta(t, c.mean, mean, 1e-9)
+			assert.Equal(t, c.top, top)
+			assert.Equal(t, int64(len(c.scores)), n)
+			assert.Zero(t, other+r.NPS.Responses, "no answer counts in another survey")
+		})
+	}
+}
+
+// satScenario:
+//
+//	issue 1, "billing": a call waits 100 s, ann resolves it; the customer
+//	  reopens by chat, waits 10 s, bob resolves it; the issue is then
+//	  reclassified "billing/refund".
+//	  CSAT 5 naming the call        → phone, ann, 90–150 s
+//	  CSAT 1 naming no contact      → chat, bob, 0–30 s (the resolving contact)
+//	issue 2, "tech": a bot resolves it; CES 6 → bot, "bot", unqueued
+//	issue 3, "tech": an email routed to dee after 200 s, then a chat
+//	  follow-up never queued; NPS 10 before any resolution → the latest
+//	  contact (chat), no agent, the wait of the first answered contact: 180 s+
+func satScenario() []events.Envelope {
+	l := newKPILog()
+	i1, i2, i3 := kpiID('i', 1), kpiID('i', 2), kpiID('i', 3)
+	c1, c2, c3, c4, c5 := kpiID('c', 1), kpiID('c', 2), kpiID('c', 3), kpiID('c', 4), kpiID('c', 5)
+	l.opened(i1, c1, 0, "phone", "billing")
+	l.add(i1, 100*time.Second, &events.Routed{Contact: c1, Queue: "q", Agent: "ann", Wait: 100 * time.Second})
+	l.add(i1, 5*time.Minute, &events.Resolved{Contact: c1, Agent: "ann"})
+	l.add(i1, 2*time.Hour, &events.Reopened{Contact: c2, Channel: "chat"})
+	l.add(i1, 2*time.Hour+10*time.Second, &events.Routed{Contact: c2, Queue: "q", Agent: "bob", Wait: 10 * time.Second})
+	l.add(i1, 2*time.Hour+5*time.Minute, &events.Resolved{Contact: c2, Agent: "bob"})
+	l.add(i1, 3*time.Hour, &events.Rated{Survey: events.SurveyCSAT, Score: 5, Contact: c1})
+	l.add(i1, 3*time.Hour, &events.Rated{Survey: events.SurveyCSAT, Score: 1})
+	l.add(i1, 4*time.Hour, &events.Classified{Topic: "billing/refund"})
+	l.opened(i2, c3, time.Minute, "bot", "tech")
+	l.add(i2, 2*time.Minute, &events.Resolved{Contact: c3, Bot: true})
+	l.add(i2, 3*time.Minute, &events.Rated{Survey: events.SurveyCES, Score: 6})
+	l.opened(i3, c4, time.Minute, "email", "tech")
+	l.add(i3, time.Minute+200*time.Second, &events.Routed{Contact: c4, Queue: "mail", Agent: "dee", Wait: 200 * time.Second})
+	l.add(i3, time.Hour, &events.Contacted{Contact: c5, Channel: "chat"})
+	l.add(i3, 2*time.Hour, &events.Rated{Survey: events.SurveyNPS, Score: 10})
+	return l.evs
+}
+
+func TestSatisfactionAttribution(t *testing.T) {
+	r := satReport(t, satScenario())
+
+	assert.Equal(t, int64(2), r.CSAT.Responses)
+	assert.InDelta(t, 3.0, r.CSAT.Mean, 1e-9)
+	assert.Equal(t, NewRate(1, 2), r.CSAT.Top2Box)
+	assert.InDelta(t, 100.0, r.NPS.Score, 1e-9)
+	assert.InDelta(t, 6.0, r.CES.Mean, 1e-9)
+
+	csat := func(m map[string]SatisfactionFigures, key string) [2]float64 {
+		f, ok := m[key]
+		require.True(t, ok, "no segment %q", key)
+		return [2]float64{float64(f.CSAT.Responses), f.CSAT.Mean}
+	}
+	assert.Equal(t, [2]float64{1, 5}, csat(r.ByChannel, "phone"))
+	assert.Equal(t, [2]float64{1, 1}, csat(r.ByChannel, "chat"))
+	assert.Equal(t, [2]float64{1, 5}, csat(r.ByAgent, "ann"))
+	assert.Equal(t, [2]float64{1, 1}, csat(r.ByAgent, "bob"))
+	assert.Equal(t, [2]float64{2, 3}, csat(r.ByTopic, "billing/refund"), "the issue's current topic")
+	assert.NotContains(t, r.ByTopic, "billing")
+
+	assert.Equal(t, int64(1), r.ByChannel["bot"].CES.Responses)
+	assert.Equal(t, int64(1), r.ByAgent["bot"].CES.Responses)
+	assert.Equal(t, int64(1), r.ByChannel["chat"].NPS.Responses, "the NPS goes to issue 3's latest contact")
+	assert.Equal(t, int64(1), r.ByAgent[kpiNone].NPS.Responses)
+	assert.Equal(t, int64(2), r.ByTopic["tech"].CES.Responses+r.ByTopic["tech"].NPS.Responses)
+
+	buckets := map[string]SatisfactionFigures{}
+	var names []string
+	for _, b := range r.ByWait {
+		buckets[b.Bucket] = b.SatisfactionFigures
+		names = append(names, b.Bucket)
+	}
+	assert.Equal(t, []string{"0-30s", "30-90s", "90-150s", "150-180s", "180s+", "(unqueued)", kpiUnknown}, names)
+	assert.Equal(t, int64(1), buckets["90-150s"].CSAT.Responses)
+	assert.InDelta(t, 5.0, buckets["90-150s"].CSAT.Mean, 0)
+	assert.InDelta(t, 1.0, buckets["0-30s"].CSAT.Mean, 0)
+	assert.Equal(t, int64(1), buckets["180s+"].NPS.Responses)
+	assert.Equal(t, int64(1), buckets["(unqueued)"].CES.Responses)
+	assert.Zero(t, buckets["30-90s"].CSAT.Responses+buckets["150-180s"].CSAT.Responses)
+}
+
+func TestSatisfactionWaitBuckets(t *testing.T) {
+	cases := []struct {
+		wait   time.Duration
+		bucket string
+	}{
+		{0, "0-30s"},
+		{29*time.Second + 999*time.Millisecond, "0-30s"},
+		{30 * time.Second, "30-90s"},
+		{89 * time.Second, "30-90s"},
+		{90 * time.Second, "90-150s"},
+		{150 * time.Second, "150-180s"},
+		{179 * time.Second, "150-180s"},
+		{180 * time.Second, "180s+"},
+		{time.Hour, "180s+"},
+	}
+	for _, c := range cases {
+		name, from, to := satBucketBounds(satBucket(c.wait))
+		assert.Equal(t, c.bucket, name, "wait %v", c.wait)
+		assert.GreaterOrEqual(t, c.wait.Seconds(), from)
+		if to > 0 {
+			assert.Less(t, c.wait.Seconds(), to)
+		}
+	}
+}
+
+func TestSatisfactionJSONKeys(t *testing.T) {
+	r := satReport(t, satScenario())
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	var raw map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(b, &raw))
+	got := map[string]map[string]any{}
+	for _, k := range []string{"csat", "nps", "ces"} {
+		require.Contains(t, raw, k)
+		m := map[string]any{}
+		require.NoError(t, json.Unmarshal(raw[k], &m))
+		got[k] = m
+	}
+	assert.InDelta(t, 3.0, got["csat"]["mean"], 1e-9)
+	assert.InDelta(t, 0.5, got["csat"]["top2"], 1e-9)
+	assert.InDelta(t, 100.0, got["nps"]["score"], 1e-9)
+	assert.InDelta(t, 6.0, got["ces"]["mean"], 1e-9)
+}
+
+// TestSatisfactionLateSurvey: an answer that comes after the issue left
+// the horizon counts in the totals, under "(unknown)" where the dropped
+// state would have named the segment.
+func TestSatisfactionLateSurvey(t *testing.T) {
+	l := newKPILog()
+	i, c := kpiID('i', 1), kpiID('c', 1)
+	l.opened(i, c, 0, "phone", "billing")
+	l.add(i, time.Minute, &events.Resolved{Contact: c, Agent: "ann"})
+	l.opened(kpiID('i', 2), kpiID('c', 2), 2*time.Hour, "chat", "tech")
+	l.add(i, 3*time.Hour, &events.Rated{Survey: events.SurveyCSAT, Score: 4})
+	l.opened(kpiID('i', 3), kpiID('c', 3), 5*time.Hour, "chat", "tech")
+
+	sat, err := NewSatisfaction(SatisfactionConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	applyAll(t, sat, l.evs)
+	r := sat.Report()
+	assert.Equal(t, int64(1), r.CSAT.Responses)
+	assert.Equal(t, int64(1), r.ByChannel[kpiUnknown].CSAT.Responses)
+	assert.Equal(t, int64(1), r.ByAgent[kpiUnknown].CSAT.Responses)
+	assert.Equal(t, int64(1), r.ByTopic[kpiUnknown].CSAT.Responses)
+	assert.Equal(t, int64(1), r.ByWait[satUnknown].CSAT.Responses)
+	assert.Zero(t, r.HeldEvents)
+}
+
+func BenchmarkSatisfaction(b *testing.B) {
+	evs := kpiGenerate(1, 5000, time.Minute)
+	benchmarkKPI(b, evs, func() kpiProjection {
+		p, err := NewSatisfaction(SatisfactionConfig{Lateness: time.Hour})
+		require.NoError(b, err)
+		return p
+	})
+}

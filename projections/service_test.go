@@ -1,0 +1,202 @@
+package projections
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// serviceScenario is four phone calls and a reopen by email:
+//
+//	call 1: waits 10 s in q-a, transferred to q-b, resolved with 100 s handle time, later reopened by email
+//	call 2: waits 30 s in q-a, consulted, resolved with 200 s handle time
+//	call 3: waits 50 s in q-b, not resolved yet
+//	call 4: abandoned after 40 s in q-b
+//
+// Offered 4 (the email reopen never queued), answered 3, abandoned 1;
+// ASA (10+30+50)/3 = 30 s; abandonment 1/4; within 20 s: call 1, 1/4.
+// Handled 3 (the answered calls): transfer 1/3, consult 1/3; AHT over
+// the 2 calls that report handle time (100+200)/2 = 150 s; reopen 1/2.
+func serviceScenario() []events.Envelope {
+	l := newKPILog()
+	i1, i2, i3, i4 := kpiID('i', 1), kpiID('i', 2), kpiID('i', 3), kpiID('i', 4)
+	c1, c2, c3, c4, c5 := kpiID('c', 1), kpiID('c', 2), kpiID('c', 3), kpiID('c', 4), kpiID('c', 5)
+	l.opened(i1, c1, 0, "phone", "billing")
+	l.add(i1, 10*time.Second, &events.Routed{Contact: c1, Queue: "q-a", Agent: "ann", Wait: 10 * time.Second})
+	l.add(i1, 2*time.Minute, &events.Routed{Contact: c1, Queue: "q-b", Agent: "bob"})
+	l.add(i1, 5*time.Minute, &events.Resolved{Contact: c1, Agent: "bob", Handle: 100 * time.Second})
+	l.opened(i2, c2, time.Minute, "phone", "tech")
+	l.add(i2, time.Minute+30*time.Second, &events.Routed{Contact: c2, Queue: "q-a", Agent: "ann", Wait: 30 * time.Second})
+	l.add(i2, 3*time.Minute, &events.Consulted{Contact: c2, Agent: "ann", Expert: "sue"})
+	l.add(i2, 6*time.Minute, &events.Resolved{Contact: c2, Agent: "ann", Handle: 200 * time.Second})
+	l.opened(i3, c3, 2*time.Minute, "phone", "tech")
+	l.add(i3, 2*time.Minute+50*time.Second, &events.Routed{Contact: c3, Queue: "q-b", Agent: "cyd", Wait: 50 * time.Second})
+	l.opened(i4, c4, 3*time.Minute, "phone", "billing")
+	l.add(i4, 3*time.Minute+40*time.Second, &events.Abandoned{Contact: c4, Wait: 40 * time.Second, Extra: events.Extra{"queue": "q-b"}})
+	l.add(i1, time.Hour, &events.Reopened{Contact: c5, Channel: "email"})
+	l.add(i1, time.Hour+time.Minute, &events.Rated{Survey: events.SurveyCSAT, Score: 2})
+	return l.evs
+}
+
+func TestServiceLevelScenario(t *testing.T) {
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	applyAll(t, svc, serviceScenario())
+	r := svc.Report()
+
+	assert.Equal(t, int64(4), r.Offered)
+	assert.Equal(t, int64(3), r.Answered)
+	assert.Equal(t, int64(1), r.Abandoned)
+	assert.InDelta(t, 30.0, r.ASA, 1e-9)
+	assert.InDelta(t, 0.25, r.AbandonRate, 1e-12)
+	assert.Equal(t, NewRate(1, 4), r.Abandonment)
+	assert.Equal(t, NewRate(1, 4), r.ServiceLevel)
+	assert.Equal(t, int64(3), r.Handled)
+	assert.InDelta(t, 150.0, r.AHT, 1e-9)
+	assert.Equal(t, int64(2), r.AHTContacts)
+	assert.Equal(t, NewRate(1, 3), r.Transfer)
+	assert.Equal(t, NewRate(1, 3), r.Consult)
+	assert.Equal(t, NewRate(1, 2), r.Reopen)
+	assert.InDelta(t, 20.0, r.Definition.ThresholdS, 0)
+	assert.Equal(t, kpiT0.Add(time.Hour+time.Minute), r.Watermark)
+
+	assert.Equal(t, r.ServiceFigures, r.ByChannel["phone"], "every offered contact was a call")
+	assert.NotContains(t, r.ByChannel, "email", "the email reopen was neither offered nor handled")
+
+	// q-a: calls 1 and 2; q-b: calls 3 and 4 (the queue named on the abandonment).
+	qa, qb := r.ByQueue["q-a"], r.ByQueue["q-b"]
+	assert.Equal(t, [3]int64{2, 2, 0}, [3]int64{qa.Offered, qa.Answered, qa.Abandoned})
+	assert.InDelta(t, 20.0, qa.ASA, 1e-9)
+	assert.Equal(t, NewRate(1, 2), qa.ServiceLevel)
+	assert.Equal(t, NewRate(1, 2), qa.Transfer)
+	assert.Equal(t, NewRate(1, 2), qa.Reopen)
+	assert.InDelta(t, 150.0, qa.AHT, 1e-9)
+	assert.Equal(t, [3]int64{2, 1, 1}, [3]int64{qb.Offered, qb.Answered, qb.Abandoned})
+	assert.InDelta(t, 50.0, qb.ASA, 1e-9)
+	assert.Equal(t, NewRate(0, 2), qb.ServiceLevel)
+	assert.Zero(t, qb.AHTContacts)
+	assert.Len(t, r.ByQueue, 2)
+}
+
+func TestServiceLevelJSONKeys(t *testing.T) {
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	applyAll(t, svc, serviceScenario())
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(kpiJSON(t, svc.Report())), &got))
+	want := map[string]float64{"offered": 4, "answered": 3, "abandoned": 1, "asa_s": 30, "abandon_rate": 0.25}
+	for key, v := range want {
+		require.Contains(t, got, key)
+		assert.InDelta(t, v, got[key], 1e-9, key)
+	}
+	assert.Contains(t, got, "late_events")
+	assert.Contains(t, got["by_queue"], "q-a")
+	assert.Contains(t, got["abandonment"], "ci95")
+}
+
+func TestServiceLevelThreshold(t *testing.T) {
+	cases := []struct {
+		name      string
+		threshold time.Duration
+		wait      time.Duration
+		within    int64
+	}{
+		{"default, shorter wait", 0, 19 * time.Second, 1},
+		{"default, at the threshold", 0, 20 * time.Second, 1},
+		{"default, just over", 0, 20*time.Second + time.Millisecond, 0},
+		{"30 s threshold", 30 * time.Second, 25 * time.Second, 1},
+		{"10 s threshold", 10 * time.Second, 15 * time.Second, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := newKPILog()
+			l.opened(kpiID('i', 1), kpiID('c', 1), 0, "chat", "tech")
+			l.add(kpiID('i', 1), c.wait, &events.Routed{Contact: kpiID('c', 1), Queue: "q", Wait: c.wait})
+			svc, err := NewServiceLevel(ServiceConfig{Threshold: c.threshold})
+			require.NoError(t, err)
+			applyAll(t, svc, l.evs)
+			assert.Equal(t, NewRate(c.within, 1), svc.Report().ServiceLevel)
+		})
+	}
+}
+
+// TestServiceLevelContactOutcomes: what one contact's own events make of it.
+func TestServiceLevelContactOutcomes(t *testing.T) {
+	c := kpiID('c', 1)
+	cases := []struct {
+		name    string
+		channel string
+		events  []events.Data
+		// offered, answered, abandoned, handled
+		want  [4]int64
+		queue string
+	}{
+		{"abandoned, then answered on a retry", "phone", []events.Data{
+			&events.Abandoned{Contact: c, Wait: 30 * time.Second},
+			&events.Routed{Contact: c, Queue: "q", Wait: 5 * time.Second},
+		}, [4]int64{1, 1, 0, 1}, "q"},
+		{"abandoned twice counts once", "phone", []events.Data{
+			&events.Abandoned{Contact: c, Wait: 30 * time.Second},
+			&events.Abandoned{Contact: c, Wait: 50 * time.Second},
+		}, [4]int64{1, 0, 1, 0}, kpiUnknown},
+		{"resolved by a bot without a queue", "bot", []events.Data{
+			&events.Resolved{Contact: c, Bot: true},
+		}, [4]int64{0, 0, 0, 1}, kpiNone},
+		{"email never queued", "email", nil, [4]int64{0, 0, 0, 0}, ""},
+		{"routed without a wait", "email", []events.Data{
+			&events.Routed{Contact: c, Queue: "mail"},
+		}, [4]int64{1, 1, 0, 1}, "mail"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newKPILog()
+			l.opened(kpiID('i', 1), c, 0, tc.channel, "tech")
+			for i, d := range tc.events {
+				l.add(kpiID('i', 1), time.Duration(i+1)*time.Minute, d)
+			}
+			svc, err := NewServiceLevel(ServiceConfig{})
+			require.NoError(t, err)
+			applyAll(t, svc, l.evs)
+			r := svc.Report()
+			assert.Equal(t, tc.want, [4]int64{r.Offered, r.Answered, r.Abandoned, r.Handled})
+			if tc.queue == "" {
+				assert.Empty(t, r.ByQueue)
+				return
+			}
+			assert.Equal(t, r.ServiceFigures, r.ByQueue[tc.queue])
+			assert.Equal(t, r.ServiceFigures, r.ByChannel[tc.channel])
+		})
+	}
+}
+
+func BenchmarkServiceLevel(b *testing.B) {
+	evs := kpiGenerate(1, 5000, time.Minute)
+	benchmarkKPI(b, evs, func() kpiProjection {
+		p, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+		require.NoError(b, err)
+		return p
+	})
+}
+
+// benchmarkKPI applies the whole log to a new projection per iteration
+// and reports the throughput per event.
+func benchmarkKPI(b *testing.B, evs []events.Envelope, mk func() kpiProjection) {
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		p := mk()
+		for _, e := range evs {
+			if err := p.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n++
+	}
+	b.ReportMetric(float64(n*len(evs))/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*len(evs)), "ns/event")
+}
