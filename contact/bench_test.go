@@ -1,0 +1,66 @@
+package contact_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
+	"github.com/truefcr/truefcr/events"
+)
+
+func BenchmarkNormalize(b *testing.B) {
+	rules := contact.KeyRules{DefaultCountry: "358"}
+	for _, key := range []string{"phone:(040) 123-4567", "email: Anna.Virtanen@Example.COM", "account:A-1001"} {
+		b.Run(key, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := rules.Normalize(key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServiceExecute measures one command end to end on the memory
+// store, on issues with histories of several lengths: load, rebuild,
+// decide, append.
+func BenchmarkServiceExecute(b *testing.B) {
+	for _, history := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("history=%d", history), func(b *testing.B) {
+			store := events.NewMemoryStore()
+			clock := contacttest.NewClock(contacttest.Start())
+			clock.SetStep(time.Second)
+			svc, err := contact.NewService(contact.Config{Store: store, Clock: clock, IDs: contacttest.NewIDs()})
+			require.NoError(b, err)
+			ctx := b.Context()
+			issue, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing"})
+			require.NoError(b, err)
+			for range history - 1 {
+				_, err := svc.Route(ctx, issue, contact.Route{Queue: "billing", Agent: "maria"})
+				require.NoError(b, err)
+			}
+			// Each iteration works on a copy of the history, so that its
+			// length stays what the name says.
+			base, err := store.Load(ctx, issue)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				s := events.NewMemoryStore()
+				if _, err := s.Append(ctx, issue, 0, base); err != nil {
+					b.Fatal(err)
+				}
+				svc, _ := contact.NewService(contact.Config{Store: s, Clock: clock, IDs: contacttest.NewIDs()})
+				b.StartTimer()
+				if _, err := svc.Consult(ctx, issue, contact.Consult{Agent: "maria", Expert: "ella"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
