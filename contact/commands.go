@@ -17,6 +17,8 @@ import (
 // replays; a zero At means the Service's clock. Commands that refer to a
 // contact (Route, Consult, Resolve, Abandon) mean the latest contact
 // when Contact is uuid.Nil.
+//
+// The set of commands is closed: it is the contact lifecycle.
 type Command interface {
 	// Op names the command in errors: "open", "route", "resolve"…
 	Op() string

@@ -33,10 +33,13 @@
 // Every event carries events.MetaPartitionKey: the customer's stable id, or
 // their first key when the issue was opened without one. Transports
 // partition by it so that one customer's contacts meet in one projection
-// instance. Identity links that arrive later do not move events already
-// partitioned by another key; set a CustomerResolver to give every issue
-// the customer's stable id when it is opened. Correlation and causation
-// ids travel in the context (WithCorrelationID, WithCausationID).
+// instance. An identity link that arrives later does not move events
+// already partitioned by another key: when a customer's issues went out
+// under two keys before an event linked them, the instances that hold them
+// never meet, and a repeat contact across the two goes undetected. Set a
+// CustomerResolver to give every issue the customer's stable id when it is
+// opened. Correlation and causation ids travel in the context
+// (WithCorrelationID, WithCausationID).
 //
 // Time and ids are injected (Clock, IDGenerator), so that tests and
 // replays are deterministic; package contacttest has a test clock, a

@@ -53,6 +53,7 @@ type CommandError struct {
 	Err    error
 }
 
+// Error returns "<op> issue <id>: <reason>".
 func (e *CommandError) Error() string {
 	reason := e.Reason
 	if reason == "" && e.Err != nil {

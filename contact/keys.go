@@ -30,6 +30,7 @@ type KeyError struct {
 	Reason string
 }
 
+// Error returns the quoted key and the reason.
 func (e *KeyError) Error() string {
 	return fmt.Sprintf("identity key %q: %s", e.Key, e.Reason)
 }
