@@ -1,0 +1,334 @@
+package projections
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// fcrSnapFormat is the layout version of FCR snapshots.
+const fcrSnapFormat = 1
+
+// fcrSnap is the whole state of an FCR, as msgpack.
+type fcrSnap struct {
+	Format     int
+	Position   uint64
+	Window     int64
+	Lateness   int64
+	Match      uint8
+	WM         int64
+	HasWM      bool
+	Names      []string
+	Issues     []fcrSnapIssue
+	Customers  []fcrSnapCustomer
+	Versions   []fcrSnapVersion
+	Held       [][]byte // held events, msgpack-encoded
+	Tally      fcrSnapTally
+	Counts     fcrCounts
+	SinceSweep int
+}
+
+type fcrSnapIssue struct {
+	ID                      [16]byte
+	Opened, Res             int64
+	ResKey                  uint64
+	Topic, Agent            uint32
+	CSATN, CSATSum, CSATTop uint16
+	Resolved, Bot           bool
+	Recs                    []fcrSnapRec // the opening contact first
+}
+
+type fcrSnapRec struct {
+	At             int64
+	Key            uint64
+	Channel, Queue uint32
+	Kind, Flags    uint8
+}
+
+type fcrSnapCustomer struct {
+	Keys   []string
+	IDs    []string
+	Issues []int32 // indexes into fcrSnap.Issues
+}
+
+type fcrSnapVersion struct {
+	Issue   [16]byte
+	Version uint64
+}
+
+type fcrSnapTally struct {
+	Counts  []int64 // the scalar counts, in fcrTally order
+	Seg     []fcrSnapSeg
+	Switch  [][3]int64 // from, to, count
+	Repeats [][3]int64 // topic, repeats, problems
+}
+
+type fcrSnapSeg struct {
+	Dim uint8
+	ID  int64
+	Seg fcrSeg
+}
+
+// scalars lists the scalar counts of a tally, for snapshots.
+func (t *fcrTally) scalars() []*int64 {
+	s := []*int64{&t.Problems, &t.Final, &t.Achieved, &t.Failed, &t.Pending, &t.Unresolved, &t.NoContact,
+		&t.RepHits, &t.RepTotal, &t.BotTotal, &t.BotContained}
+	for i := range t.PerProblem {
+		s = append(s, &t.PerProblem[i])
+	}
+	for i := range t.CSAT {
+		c := &t.CSAT[i]
+		s = append(s, &c.Problems, &c.Answers, &c.Sum, &c.Top2)
+	}
+	return s
+}
+
+// Snapshot returns the whole state of the projection, with position, a
+// global store position that the caller wants to resume from (0 for
+// none). The snapshot carries the version of every stream it covers and
+// the held events, so that a restored projection goes on exactly where
+// this one stands.
+func (f *FCR) Snapshot(position uint64) ([]byte, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	s := fcrSnap{
+		Format: fcrSnapFormat, Position: position,
+		Window: f.window, Lateness: f.lateness, Match: uint8(f.cfg.Match),
+		WM: f.wm, HasWM: f.hasWM,
+		Names:      f.names.names,
+		Counts:     f.counts,
+		SinceSweep: f.sinceSweep,
+	}
+	at := make(map[int32]int32, len(f.byID)) // slab index → snapshot index
+	for r := range f.ids.nodes {
+		n := &f.ids.nodes[r]
+		if n.parent != int32(r) || n.issue < 0 {
+			continue
+		}
+		var c fcrSnapCustomer
+		c.Keys, c.IDs = f.ids.keysOf(int32(r))
+		for i := n.issue; ; {
+			at[i] = int32(len(s.Issues))
+			c.Issues = append(c.Issues, int32(len(s.Issues)))
+			s.Issues = append(s.Issues, snapIssue(&f.issues[i]))
+			if i = f.issues[i].next; i == n.issue {
+				break
+			}
+		}
+		s.Customers = append(s.Customers, c)
+	}
+	for id, v := range f.seq.Positions() {
+		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v})
+	}
+	if f.seq.Held() > 0 {
+		codec := events.NewMsgpackCodec(f.cfg.Registry)
+		for _, e := range f.seq.HeldEvents() {
+			b, err := codec.Append(nil, e)
+			if err != nil {
+				return nil, fmt.Errorf("FCR snapshot: held event: %w", err)
+			}
+			s.Held = append(s.Held, b)
+		}
+	}
+	for _, p := range f.folded.scalars() {
+		s.Tally.Counts = append(s.Tally.Counts, *p)
+	}
+	for k, v := range f.folded.Seg {
+		s.Tally.Seg = append(s.Tally.Seg, fcrSnapSeg{Dim: k.Dim, ID: k.ID, Seg: v})
+	}
+	for k, v := range f.folded.Switch {
+		s.Tally.Switch = append(s.Tally.Switch, [3]int64{int64(k[0]), int64(k[1]), v})
+	}
+	for k, v := range f.folded.Repeats {
+		s.Tally.Repeats = append(s.Tally.Repeats, [3]int64{int64(k), v[0], v[1]})
+	}
+	b, err := msgpack.Marshal(&s)
+	if err != nil {
+		return nil, fmt.Errorf("FCR snapshot: %w", err)
+	}
+	return b, nil
+}
+
+func snapIssue(is *fcrIssue) fcrSnapIssue {
+	out := fcrSnapIssue{
+		ID: is.id, Opened: is.opened, Res: is.res, ResKey: is.resKey, Topic: is.topic, Agent: is.agent,
+		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.resolved, Bot: is.bot,
+		Recs: make([]fcrSnapRec, 0, 1+len(is.more)),
+	}
+	out.Recs = append(out.Recs, snapRec(is.first))
+	for _, r := range is.more {
+		out.Recs = append(out.Recs, snapRec(r))
+	}
+	return out
+}
+
+func snapRec(r fcrRec) fcrSnapRec {
+	return fcrSnapRec{At: r.at, Key: r.key, Channel: r.channel, Queue: r.queue, Kind: r.kind, Flags: r.flags}
+}
+
+// Restore replaces the state of f, which must have the same window,
+// lateness and topic rule, with the snapshot b and returns the position
+// given to Snapshot. The error wraps ErrFCRSnapshot.
+func (f *FCR) Restore(b []byte) (position uint64, err error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	var s fcrSnap
+	if err := msgpack.Unmarshal(b, &s); err != nil {
+		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
+	}
+	if s.Format != fcrSnapFormat {
+		return 0, fmt.Errorf("FCR restore: snapshot format %d, want %d: %w", s.Format, fcrSnapFormat, ErrFCRSnapshot)
+	}
+	if s.Window != f.window || s.Lateness != f.lateness || s.Match != uint8(f.cfg.Match) {
+		return 0, fmt.Errorf("FCR restore: snapshot of window %s, lateness %s, match %s into window %s, lateness %s, match %s: %w",
+			time.Duration(s.Window), time.Duration(s.Lateness), TopicMatch(s.Match),
+			f.cfg.Window, f.cfg.Lateness, f.cfg.Match, ErrFCRSnapshot)
+	}
+	if len(s.Names) == 0 || s.Names[0] != "" {
+		return 0, fmt.Errorf("FCR restore: names table does not start with the empty name: %w", ErrFCRSnapshot)
+	}
+	tally := newFCRTally()
+	sc := tally.scalars()
+	if len(s.Tally.Counts) != len(sc) {
+		return 0, fmt.Errorf("FCR restore: %d tally counts, want %d: %w", len(s.Tally.Counts), len(sc), ErrFCRSnapshot)
+	}
+	for i, p := range sc {
+		*p = s.Tally.Counts[i]
+	}
+	nNames := uint32(len(s.Names))
+	badName := func(ids ...uint32) bool {
+		for _, id := range ids {
+			if id >= nNames {
+				return true
+			}
+		}
+		return false
+	}
+	for _, sg := range s.Tally.Seg {
+		tally.Seg[fcrSegKey{Dim: sg.Dim, ID: sg.ID}] = sg.Seg
+	}
+	for _, sw := range s.Tally.Switch {
+		if badName(uint32(sw[0]), uint32(sw[1])) {
+			return 0, fmt.Errorf("FCR restore: channel switch names out of range: %w", ErrFCRSnapshot)
+		}
+		tally.Switch[[2]uint32{uint32(sw[0]), uint32(sw[1])}] = sw[2]
+	}
+	for _, rp := range s.Tally.Repeats {
+		if badName(uint32(rp[0])) {
+			return 0, fmt.Errorf("FCR restore: repeat topic name out of range: %w", ErrFCRSnapshot)
+		}
+		tally.Repeats[uint32(rp[0])] = [2]int64{rp[1], rp[2]}
+	}
+
+	g := NewFCR(f.cfg)
+	g.names = newFCRNames()
+	for _, n := range s.Names[1:] {
+		g.names.id(n)
+	}
+	if len(g.names.names) != len(s.Names) {
+		return 0, fmt.Errorf("FCR restore: names table repeats a name: %w", ErrFCRSnapshot)
+	}
+	g.wm, g.hasWM = s.WM, s.HasWM
+	g.counts, g.sinceSweep, g.folded = s.Counts, s.SinceSweep, tally
+	g.issues = make([]fcrIssue, 0, len(s.Issues))
+	for i, si := range s.Issues {
+		if len(si.Recs) == 0 || badName(si.Topic, si.Agent) {
+			return 0, fmt.Errorf("FCR restore: issue %d is incomplete: %w", i, ErrFCRSnapshot)
+		}
+		is := fcrIssue{
+			id: si.ID, opened: si.Opened, res: si.Res, resKey: si.ResKey, topic: si.Topic, agent: si.Agent,
+			csatN: si.CSATN, csatSum: si.CSATSum, csatTop2: si.CSATTop, resolved: si.Resolved, bot: si.Bot, live: true,
+		}
+		for k, r := range si.Recs {
+			if badName(r.Channel, r.Queue) {
+				return 0, fmt.Errorf("FCR restore: issue %d has names out of range: %w", i, ErrFCRSnapshot)
+			}
+			rec := fcrRec{at: r.At, key: r.Key, channel: r.Channel, queue: r.Queue, kind: r.Kind, flags: r.Flags}
+			if k == 0 {
+				is.first = rec
+			} else {
+				is.more = append(is.more, rec)
+			}
+		}
+		if _, dup := g.byID[is.id]; dup {
+			return 0, fmt.Errorf("FCR restore: issue %s appears twice: %w", uuid.UUID(si.ID), ErrFCRSnapshot)
+		}
+		g.byID[is.id] = int32(i)
+		g.issues = append(g.issues, is)
+	}
+	filed := make([]bool, len(s.Issues))
+	for ci, c := range s.Customers {
+		if len(c.Issues) == 0 || len(c.Keys)+len(c.IDs) == 0 {
+			return 0, fmt.Errorf("FCR restore: customer %d has no issue or no identifier: %w", ci, ErrFCRSnapshot)
+		}
+		root := int32(-1)
+		link := func(s string, isID bool) {
+			n := g.ids.node(s, isID)
+			if root < 0 {
+				root = n
+			} else {
+				root = g.ids.union(root, n, g.issues)
+			}
+		}
+		for _, k := range c.Keys {
+			link(k, false)
+		}
+		for _, id := range c.IDs {
+			link(id, true)
+		}
+		root = g.ids.find(root)
+		for _, ix := range c.Issues {
+			if ix < 0 || int(ix) >= len(g.issues) || filed[ix] {
+				return 0, fmt.Errorf("FCR restore: customer %d refers to issue %d wrongly: %w", ci, ix, ErrFCRSnapshot)
+			}
+			filed[ix] = true
+			g.ids.addIssue(root, ix, g.issues)
+		}
+	}
+	for ix, ok := range filed {
+		if !ok {
+			return 0, fmt.Errorf("FCR restore: issue %d belongs to no customer: %w", ix, ErrFCRSnapshot)
+		}
+	}
+	positions := make(map[uuid.UUID]uint64, len(s.Versions))
+	for _, v := range s.Versions {
+		positions[v.Issue] = v.Version
+	}
+	g.seq.Restore(positions)
+	if len(s.Held) > 0 {
+		codec := events.NewMsgpackCodec(f.cfg.Registry)
+		refuse := func(events.Envelope) error { return errHeldReleased }
+		for i, b := range s.Held {
+			e, err := codec.Decode(b)
+			if err != nil {
+				return 0, fmt.Errorf("FCR restore: held event %d: %v: %w", i, err, ErrFCRSnapshot)
+			}
+			if out, err := g.seq.Offer(e, refuse); err != nil || out != Held {
+				return 0, fmt.Errorf("FCR restore: held event %d of issue %s version %d is not after a gap: %w", i, e.Issue, e.Version, ErrFCRSnapshot)
+			}
+		}
+	}
+	*f = *g
+	f.emit = f.applyOrdered
+	return s.Position, nil
+}
+
+// errHeldReleased stops a restore that would apply a held event.
+var errHeldReleased = fmt.Errorf("held event released: %w", ErrFCRSnapshot)
+
+// MarshalBinary implements encoding.BinaryMarshaler: a Snapshot without a
+// position.
+func (f *FCR) MarshalBinary() ([]byte, error) { return f.Snapshot(0) }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: a Restore that
+// ignores the position.
+func (f *FCR) UnmarshalBinary(b []byte) error {
+	_, err := f.Restore(b)
+	return err
+}
