@@ -1,0 +1,181 @@
+package projections
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// ErrMergeMismatch: reports that measured different things cannot be merged.
+var ErrMergeMismatch = errors.New("reports do not match")
+
+// MergeFCRReports merges the reports of FCR projections that each absorbed
+// one partition of the events (partitioned by events.PartitionKey, so that
+// every issue of a customer is in one partition) into the report that one
+// FCR over all the events gives: counts add, matrices add, rates and their
+// Wilson intervals are computed again from the summed counts, CSAT means
+// from the summed answers, and repeat topics are ranked again.
+//
+// The reports must share one definition (window, matching, lateness,
+// minimum sample); otherwise the error wraps ErrMergeMismatch. The merged
+// watermark is the latest one. A verdict depends on the watermark of its
+// own partition: a problem that its partition still shows as pending,
+// because that partition has seen no event as late as another one, stays
+// pending in the merge. The merge equals the single report when every
+// partition has seen events up to the same time, which is the case once
+// traffic has passed the window's edge in every partition. Identity links
+// between customers on different partitions are not made: partition by a
+// customer id that is stable from the first contact.
+func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
+	if len(reports) == 0 {
+		return FCRReport{}, fmt.Errorf("merge FCR reports: no report: %w", ErrMergeMismatch)
+	}
+	def := reports[0].Definition
+	for i, r := range reports[1:] {
+		if r.Definition != def {
+			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d measures %s window, %s match, %s lateness, minimum sample %d; report 0 %s, %s, %s, %d: %w",
+				i+1, r.Definition.Window, r.Definition.Match, r.Definition.Lateness, r.Definition.MinSample,
+				def.Window, def.Match, def.Lateness, def.MinSample, ErrMergeMismatch)
+		}
+	}
+	ms := def.MinSample
+	out := FCRReport{
+		Definition:    def,
+		ByChannel:     map[string]FCRSegment{},
+		ByTopic:       map[string]FCRSegment{},
+		ByAgent:       map[string]FCRSegment{},
+		ByQueue:       map[string]FCRSegment{},
+		ByAgentKind:   map[string]FCRSegment{},
+		ByDay:         map[string]FCRSegment{},
+		ByWeek:        map[string]FCRSegment{},
+		ChannelSwitch: map[string]map[string]int64{},
+		RepeatTopics:  []FCRRepeatTopic{},
+	}
+	type topicSum struct{ repeats, problems int64 }
+	topics := map[string]topicSum{}
+	var csat [2]csatSum
+	var watermark time.Time
+	for _, r := range reports {
+		if r.Watermark.After(watermark) {
+			watermark = r.Watermark
+		}
+		out.True = addFCRRate(out.True, r.True)
+		out.Reported = addFCRRate(out.Reported, r.Reported)
+		out.BotContainment = addFCRRate(out.BotContainment, r.BotContainment)
+		out.Problems += r.Problems
+		out.Issues += r.Issues
+		out.Final += r.Final
+		out.Achieved += r.Achieved
+		out.Failed += r.Failed
+		out.Pending += r.Pending
+		out.Unresolved += r.Unresolved
+		out.NoContact += r.NoContact
+		out.LateEvents += r.LateEvents
+		out.LateDropped += r.LateDropped
+		out.HeldEvents += r.HeldEvents
+		out.OrphanedEvents += r.OrphanedEvents
+		out.IgnoredEvents += r.IgnoredEvents
+		for _, b := range []struct{ into, from map[string]FCRSegment }{
+			{out.ByChannel, r.ByChannel}, {out.ByTopic, r.ByTopic}, {out.ByAgent, r.ByAgent}, {out.ByQueue, r.ByQueue},
+			{out.ByAgentKind, r.ByAgentKind}, {out.ByDay, r.ByDay}, {out.ByWeek, r.ByWeek},
+		} {
+			for k, s := range b.from {
+				sum := b.into[k]
+				sum.True = addFCRRate(sum.True, s.True)
+				sum.Reported = addFCRRate(sum.Reported, s.Reported)
+				b.into[k] = sum
+			}
+		}
+		for from, row := range r.ChannelSwitch {
+			into := out.ChannelSwitch[from]
+			if into == nil {
+				into = map[string]int64{}
+				out.ChannelSwitch[from] = into
+			}
+			for to, n := range row {
+				into[to] += n
+			}
+		}
+		for _, t := range r.RepeatTopics {
+			s := topics[t.Topic]
+			s.repeats += t.Repeats
+			s.problems += t.Problems
+			topics[t.Topic] = s
+		}
+		c := r.ContactsPerProblem
+		out.ContactsPerProblem.One += c.One
+		out.ContactsPerProblem.Two += c.Two
+		out.ContactsPerProblem.Three += c.Three
+		out.ContactsPerProblem.FourPlus += c.FourPlus
+		csat[0].add(r.CSAT.Achieved)
+		csat[1].add(r.CSAT.Failed)
+	}
+	out.Watermark = watermark
+
+	out.True = newFCRRate(out.True.Achieved, out.True.Total, ms)
+	out.Reported = newFCRRate(out.Reported.Achieved, out.Reported.Total, ms)
+	out.BotContainment = newFCRRate(out.BotContainment.Achieved, out.BotContainment.Total, ms)
+	out.Inflation = inflation(out.Reported, out.True)
+	for _, m := range []map[string]FCRSegment{out.ByChannel, out.ByTopic, out.ByAgent, out.ByQueue, out.ByAgentKind, out.ByDay, out.ByWeek} {
+		for k, s := range m {
+			s.True = newFCRRate(s.True.Achieved, s.True.Total, ms)
+			s.Reported = newFCRRate(s.Reported.Achieved, s.Reported.Total, ms)
+			s.Inflation = inflation(s.Reported, s.True)
+			m[k] = s
+		}
+	}
+
+	var repeats int64
+	for _, s := range topics {
+		repeats += s.repeats
+	}
+	for topic, s := range topics {
+		rt := FCRRepeatTopic{Topic: topic, Repeats: s.repeats, Problems: s.problems}
+		if repeats > 0 {
+			rt.Share = float64(s.repeats) / float64(repeats)
+		}
+		out.RepeatTopics = append(out.RepeatTopics, rt)
+	}
+	// The order of FCR.Report: most repeats, then most problems, then name.
+	slices.SortFunc(out.RepeatTopics, func(a, b FCRRepeatTopic) int {
+		if c := cmp.Compare(b.Repeats, a.Repeats); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Problems, a.Problems); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Topic, b.Topic)
+	})
+
+	out.CSAT = FCRCSATSplit{Achieved: csat[0].report(), Failed: csat[1].report()}
+	return out, nil
+}
+
+// addFCRRate adds the counts of b to a; the caller computes the rate again.
+func addFCRRate(a, b FCRRate) FCRRate {
+	return FCRRate{Achieved: a.Achieved + b.Achieved, Total: a.Total + b.Total}
+}
+
+// csatSum adds up FCRCSAT figures.
+type csatSum struct {
+	problems, answers, sum, top2 int64
+}
+
+func (s *csatSum) add(c FCRCSAT) {
+	s.problems += c.Problems
+	s.answers += c.Answers
+	// Scores are whole numbers, so the sum is the mean times the count.
+	s.sum += int64(math.Round(c.Mean * float64(c.Answers)))
+	s.top2 += c.Top2.Hits
+}
+
+func (s csatSum) report() FCRCSAT {
+	c := FCRCSAT{Problems: s.problems, Answers: s.answers, Top2: NewRate(s.top2, s.answers)}
+	if s.answers > 0 {
+		c.Mean = float64(s.sum) / float64(s.answers)
+	}
+	return c
+}

@@ -1,0 +1,146 @@
+package projections_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// customerIDs links the identity keys that appear together on an opening,
+// transitively, as a CRM would, and names each customer by one key.
+type customerIDs map[string]string
+
+func (c customerIDs) root(k string) string {
+	for c[k] != "" && c[k] != k {
+		c[k] = c[c[k]] // halve the path
+		k = c[k]
+	}
+	return k
+}
+
+func (c customerIDs) link(keys []string) {
+	for _, k := range keys {
+		if c[k] == "" {
+			c[k] = k
+		}
+	}
+	for _, k := range keys[1:] {
+		if a, b := c.root(keys[0]), c.root(k); a != b {
+			c[b] = a
+		}
+	}
+}
+
+// partitioned returns the log with every event stamped with the partition
+// key of its customer, plus one opening per partition at the log's last
+// event time, so that every partition's watermark reaches the same time.
+func partitioned(t testing.TB, log []events.Envelope, n int) []events.Envelope {
+	t.Helper()
+	ids := customerIDs{}
+	for _, e := range log {
+		if o, ok := events.As[*events.Opened](e); ok {
+			ids.link(o.Customer.Keys)
+		}
+	}
+	issueKey := map[uuid.UUID]string{}
+	out := make([]events.Envelope, 0, len(log)+n)
+	var last time.Time
+	for _, e := range log {
+		if o, ok := events.As[*events.Opened](e); ok {
+			issueKey[e.Issue] = ids.root(o.Customer.Keys[0])
+		}
+		e.Meta = events.Meta{events.MetaPartitionKey: issueKey[e.Issue]}
+		out = append(out, e)
+		if e.At.After(last) {
+			last = e.At
+		}
+	}
+	for p, i := 0, 0; p < n; i++ {
+		key := fmt.Sprintf("account:closing-%d", i)
+		if events.PartitionOf(key, n) != p {
+			continue
+		}
+		out = append(out, events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: last,
+			Meta: events.Meta{events.MetaPartitionKey: key},
+			Data: &events.Opened{Customer: events.Customer{Keys: []string{key}}, Channel: "web", Topic: "closing", Contact: uuid.New()}})
+		p++
+	}
+	return out
+}
+
+// The FCR folds a customer's problems once the watermark has passed them
+// by the window plus the lateness, and when it looks for them depends on
+// how many events it absorbed; so the reports compared here use a lateness
+// longer than the log, which keeps every problem live to the end.
+func TestMergeFCRReportsEqualsOneFCROverAllEvents(t *testing.T) {
+	log, _, err := simulate.Collect(simulate.Config{Seed: 7, Days: 14, Customers: 300, IssuesPerDay: 60})
+	require.NoError(t, err)
+	require.Greater(t, len(log), 3000)
+	const lateness = 30 * 24 * time.Hour
+	for _, cfg := range []projections.FCRConfig{
+		{Window: 24 * time.Hour, Lateness: lateness},
+		{Window: 72 * time.Hour, Match: projections.MatchAny, Lateness: lateness},
+	} {
+		for _, n := range []int{1, 2, 5} {
+			t.Run(fmt.Sprintf("window %s match %s, %d partitions", cfg.Window, cfg.Match, n), func(t *testing.T) {
+				evs := partitioned(t, log, n)
+				whole := projections.NewFCR(cfg)
+				parts := make([]*projections.FCR, n)
+				for i := range parts {
+					parts[i] = projections.NewFCR(cfg)
+				}
+				for _, e := range evs {
+					require.NoError(t, whole.Apply(e))
+					require.NoError(t, parts[events.PartitionOf(events.PartitionKey(e), n)].Apply(e))
+				}
+				reports := make([]projections.FCRReport, n)
+				for i, p := range parts {
+					reports[i] = p.Report()
+					require.NotZero(t, reports[i].Problems, "every partition has problems")
+				}
+				merged, err := projections.MergeFCRReports(reports...)
+				require.NoError(t, err)
+				want := whole.Report()
+				require.NotZero(t, want.Failed)
+				require.NotEmpty(t, want.ChannelSwitch)
+				assert.Equal(t, want, merged)
+			})
+		}
+	}
+}
+
+func TestMergeFCRReportsRefusesDifferentDefinitions(t *testing.T) {
+	day := projections.NewFCR(projections.FCRConfig{Window: 24 * time.Hour}).Report()
+	week := projections.NewFCR(projections.FCRConfig{}).Report()
+	_, err := projections.MergeFCRReports(day, week)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
+	assert.Contains(t, err.Error(), "report 1 measures 168h0m0s window")
+
+	_, err = projections.MergeFCRReports()
+	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
+}
+
+func ExampleMergeFCRReports() {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	open := func(customer, channel string) events.Envelope {
+		return events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: at,
+			Meta: events.Meta{events.MetaPartitionKey: customer},
+			Data: &events.Opened{Customer: events.Customer{ID: customer}, Channel: channel, Topic: "billing", Contact: uuid.New()}}
+	}
+	parts := []*projections.FCR{projections.NewFCR(projections.FCRConfig{}), projections.NewFCR(projections.FCRConfig{})}
+	for _, e := range []events.Envelope{open("anna", "phone"), open("ben", "chat"), open("carla", "email")} {
+		_ = parts[events.PartitionOf(events.PartitionKey(e), len(parts))].Apply(e)
+	}
+	merged, _ := projections.MergeFCRReports(parts[0].Report(), parts[1].Report())
+	fmt.Println("issues:", merged.Issues, "unresolved problems:", merged.Unresolved)
+	// Output: issues: 3 unresolved problems: 3
+}
