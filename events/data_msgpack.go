@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"sort"
 	"time"
 
@@ -143,15 +144,19 @@ func extraKeys(x Extra, known []string) []string {
 }
 
 func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
+	if len(keys) == 0 {
+		return b, nil
+	}
+	buf := bytes.NewBuffer(b)
+	enc := msgpack.NewEncoder(buf)
+	enc.SetSortMapKeys(true) // the same event always has the same bytes
 	for _, k := range keys {
-		v, err := msgpack.Marshal(x[k])
-		if err != nil {
+		buf.Write(appendStr(buf.AvailableBuffer(), k))
+		if err := enc.Encode(x[k]); err != nil {
 			return b, err
 		}
-		b = appendStr(b, k)
-		b = append(b, v...)
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 // extra decodes the value of an unknown field into x.

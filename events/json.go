@@ -89,12 +89,12 @@ func appendUUIDText(b []byte, id uuid.UUID) []byte {
 }
 
 type jsonEnvelope struct {
-	ID      *uuid.UUID      `json:"id"`
-	Issue   *uuid.UUID      `json:"issue"`
+	ID      *string         `json:"id"` // parsed after, so that an error names the field
+	Issue   *string         `json:"issue"`
 	Version *uint64         `json:"version"`
 	Type    *string         `json:"type"`
 	Schema  *uint64         `json:"schema"`
-	At      *time.Time      `json:"at"`
+	At      *string         `json:"at"`
 	Data    json.RawMessage `json:"data"`
 	Meta    Meta            `json:"meta"`
 }
@@ -124,6 +124,21 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		return fail(0, "at", errors.New("missing"))
 	case len(j.Data) == 0 || bytes.Equal(j.Data, []byte("null")):
 		return fail(0, "data", errors.New("missing"))
+	}
+	id, err := uuid.Parse(*j.ID)
+	if err != nil {
+		return fail(0, "id", err)
+	}
+	issue, err := uuid.Parse(*j.Issue)
+	if err != nil {
+		return fail(0, "issue", err)
+	}
+	var at time.Time
+	if err := at.UnmarshalText([]byte(*j.At)); err != nil {
+		return fail(0, "at", err)
+	}
+	if y := at.Year(); y < 1678 || y > 2261 { // as checkEncodable: no codec could write it again
+		return fail(0, "at", fmt.Errorf("%s is out of range", *j.At))
 	}
 	typ := Type(*j.Type)
 	info := c.reg.lookup(typ)
@@ -160,7 +175,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		}
 		return fail(0, field, err)
 	}
-	e := Envelope{ID: *j.ID, Issue: *j.Issue, Version: *j.Version, At: j.At.UTC(), Data: data}
+	e := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Data: data}
 	if len(j.Meta) > 0 {
 		e.Meta = j.Meta
 	}

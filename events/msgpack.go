@@ -195,6 +195,7 @@ func marshalMsgpack(v any) ([]byte, error) {
 	enc := msgpack.NewEncoder(&buf)
 	enc.SetCustomStructTag("json")
 	enc.UseCompactInts(true)
+	enc.SetSortMapKeys(true)
 	err := enc.Encode(v)
 	return buf.Bytes(), err
 }

@@ -1,0 +1,253 @@
+package events_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// decodeError requires err to be a *events.DecodeError and returns it.
+func decodeError(t *testing.T, err error) *events.DecodeError {
+	t.Helper()
+	var de *events.DecodeError
+	require.ErrorAs(t, err, &de)
+	return de
+}
+
+func TestUnknownTypeIsAnError(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
+	e := envelopeOf(0, &Escalated{Contact: "c-1", Level: 1})
+	for i, writer := range codecsOf(reg) {
+		b, err := writer.Append(nil, e)
+		require.NoError(t, err)
+		reader := codecsOf(nil)[i]
+		_, err = reader.Decode(b)
+		assert.ErrorIs(t, err, events.ErrUnknownType, reader.Name())
+		assert.NotErrorIs(t, err, events.ErrMalformed, reader.Name())
+		de := decodeError(t, err)
+		assert.Equal(t, "type", de.Field)
+		assert.Equal(t, reader.Name(), de.Codec)
+		assert.Contains(t, err.Error(), string(typeEscalated))
+
+		_, err = reader.Append(nil, e)
+		assert.ErrorIs(t, err, events.ErrInvalidEvent, "%s encodes only registered types", reader.Name())
+	}
+}
+
+func TestEncodeRefusesIncompleteEvents(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(*events.Envelope)
+	}{
+		{"no data", func(e *events.Envelope) { e.Data = nil }},
+		{"no time", func(e *events.Envelope) { e.At = time.Time{} }},
+		{"time out of range", func(e *events.Envelope) { e.At = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+	}
+	for _, tt := range tests {
+		for _, c := range codecsOf(nil) {
+			e := envelopeOf(0, dataCases[0].data())
+			tt.spoil(&e)
+			out, err := c.Append([]byte("prefix"), e)
+			assert.ErrorIs(t, err, events.ErrInvalidEvent, "%s: %s", c.Name(), tt.name)
+			assert.Equal(t, "prefix", string(out), "%s: %s: dst is returned unchanged", c.Name(), tt.name)
+		}
+	}
+}
+
+func TestMalformedMsgpack(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	valid, err := c.Append(nil, envelopeOf(1, dataCases[0].data()))
+	require.NoError(t, err)
+	// valid[0] is the array header, valid[1] the format, then the id.
+	tests := []struct {
+		name   string
+		input  []byte
+		field  string
+		offset int
+		says   string
+	}{
+		{"empty", nil, "", 0, "end of input"},
+		{"not an array", []byte{0x81}, "", 1, "want an array"},
+		{"short envelope", []byte{0x93, 0x01, 0xc0, 0xc0}, "", 1, "9 elements"},
+		{"unknown format", append([]byte{0x99, 0x07}, valid[2:]...), "", 2, "format 7"},
+		{"uuid of 15 bytes", append([]byte{0x99, 0x01, 0xc4, 0x0f}, valid[4:]...), "", 4, "16-byte uuid"},
+		{"trailing bytes", append(append([]byte{}, valid...), 0xc0, 0xc0), "", len(valid), "2 bytes after"},
+		{"truncated", valid[:len(valid)-3], "data", len(valid) - 4, "end of input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Decode(tt.input)
+			assert.ErrorIs(t, err, events.ErrMalformed)
+			de := decodeError(t, err)
+			assert.Equal(t, "msgpack", de.Codec)
+			assert.Equal(t, tt.field, de.Field)
+			assert.Equal(t, tt.offset, de.Offset)
+			assert.Contains(t, err.Error(), tt.says)
+		})
+	}
+}
+
+func TestMalformedMsgpackFields(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	e := envelopeOf(0, &events.Routed{Contact: contactID, Queue: "billing", Wait: time.Second})
+	tests := []struct {
+		name  string
+		spoil func(b []byte) []byte
+		field string
+		says  string
+	}{
+		{"version 0", func(b []byte) []byte { b[versionOffset] = 0x00; return b }, "version", "1 or more"},
+		{"meta value not a string", func(b []byte) []byte { return replaceAfter(b, "corr-1", []byte{0xa6}, []byte{0x07}, 6) }, "meta", "want a string"},
+		{"wait not an integer", func(b []byte) []byte { return replaceAfter(b, "wait_ms", nil, []byte{0xa1, 'x'}, 1) }, "data", "want an integer"},
+		{"schema 0", func(b []byte) []byte { return replaceAfter(b, "issue.routed", nil, []byte{0x00}, 1) }, "schema", "schema 0"},
+		{"schema from the future", func(b []byte) []byte { return replaceAfter(b, "issue.routed", nil, []byte{0x05}, 1) }, "schema", "knows up to 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := c.Append(nil, e)
+			require.NoError(t, err)
+			_, err = c.Decode(tt.spoil(b))
+			assert.ErrorIs(t, err, events.ErrMalformed)
+			de := decodeError(t, err)
+			assert.Equal(t, tt.field, de.Field)
+			assert.Positive(t, de.Offset)
+			assert.Contains(t, err.Error(), tt.says)
+		})
+	}
+}
+
+// versionOffset is where the version is in a msgpack envelope: after the
+// array header, the format and two uuids of 18 bytes.
+const versionOffset = 1 + 1 + 18 + 18
+
+// replaceAfter replaces the n bytes that follow the string s (and the
+// bytes skip right after it) with repl.
+func replaceAfter(b []byte, s string, skip []byte, repl []byte, n int) []byte {
+	i := strings.Index(string(b), s)
+	if i < 0 {
+		panic("no " + s)
+	}
+	at := i + len(s) + len(skip)
+	out := append([]byte{}, b[:at]...)
+	out = append(out, repl...)
+	return append(out, b[at+n:]...)
+}
+
+func TestMalformedJSON(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	tests := []struct {
+		name   string
+		input  string
+		field  string
+		offset int // -1: any positive offset
+	}{
+		{"empty", ``, "", 0},
+		{"syntax", `{"id":}`, "", 7},
+		{"not an object", `[1,2]`, "", -1},
+		{"no id", strings.Replace(domainExample, `"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f",`, "", 1), "id", 0},
+		{"bad id", strings.Replace(domainExample, `"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f"`, `"id":"nope"`, 1), "id", 0},
+		{"no issue", strings.Replace(domainExample, `"issue":"0193a4c2-7a9e-7000-8000-000000000001",`, "", 1), "issue", 0},
+		{"version 0", strings.Replace(domainExample, `"version":1`, `"version":0`, 1), "version", 0},
+		{"no type", strings.Replace(domainExample, `"type":"issue.opened",`, "", 1), "type", 0},
+		{"no time", strings.Replace(domainExample, `"at":"2026-03-02T09:15:00Z",`, "", 1), "at", 0},
+		{"time without zone", strings.Replace(domainExample, `2026-03-02T09:15:00Z`, `2026-03-02T09:15:00`, 1), "at", 0},
+		{"time out of range", strings.Replace(domainExample, `2026-03-02T09:15:00Z`, `3026-03-02T09:15:00Z`, 1), "at", 0},
+		{"bad issue", strings.Replace(domainExample, `"issue":"0193a4c2-7a9e-7000-8000-000000000001"`, `"issue":"0193a4c2"`, 1), "issue", 0},
+		{"data null", strings.Replace(domainExample, `"data":{"customer"`, `"data":null,"x":{"customer"`, 1), "data", 0},
+		{"channel a number", strings.Replace(domainExample, `"channel":"phone"`, `"channel":7`, 1), "data.channel", 0},
+		{"schema from the future", strings.Replace(domainExample, `"version":1,`, `"version":1,"schema":4,`, 1), "schema", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Decode([]byte(tt.input))
+			assert.ErrorIs(t, err, events.ErrMalformed)
+			de := decodeError(t, err)
+			assert.Equal(t, "json", de.Codec)
+			assert.Equal(t, tt.field, de.Field)
+			if tt.offset < 0 {
+				assert.Positive(t, de.Offset)
+			} else {
+				assert.Equal(t, tt.offset, de.Offset)
+			}
+		})
+	}
+}
+
+// sampleEncodings returns encodings of a variety of events in codec c.
+func sampleEncodings(t testing.TB, c events.Codec) [][]byte {
+	var out [][]byte
+	for i, tt := range dataCases {
+		b, err := c.Append(nil, envelopeOf(i, tt.data()))
+		require.NoError(t, err)
+		out = append(out, b)
+	}
+	return out
+}
+
+// checkDecodeResult checks that a decode of damaged input either failed
+// with a *DecodeError, or gave an event that encodes to bytes that decode
+// and encode to the same bytes again.
+func checkDecodeResult(t *testing.T, c events.Codec, e events.Envelope, err error, what string) bool {
+	if err != nil {
+		var de *events.DecodeError
+		return assert.ErrorAs(t, err, &de, what) &&
+			assert.True(t, errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrUnknownType), "%s: %v", what, err)
+	}
+	b, err := c.Append(nil, e)
+	if !assert.NoError(t, err, "%s decoded to an event that does not encode", what) {
+		return false
+	}
+	again, err := c.Decode(b)
+	if !assert.NoError(t, err, what) {
+		return false
+	}
+	b2, err := c.Append(nil, again)
+	return assert.NoError(t, err, what) && assert.Equal(t, b, b2, what)
+}
+
+func TestDamagedInputNeverPanics(t *testing.T) {
+	// Replacement bytes that make each format's readers take other paths.
+	tests := []struct {
+		codec  events.Codec
+		values []byte
+	}{
+		{events.NewMsgpackCodec(nil), []byte{0x00, 0x7f, 0xc0, 0xc4, 0xdc, 0xdf, 0xff}},
+		{events.NewJSONCodec(nil), []byte{0x00, '"', '{', '[', '9', ',', '\\'}},
+	}
+	for _, tt := range tests {
+		c := tt.codec
+		t.Run(c.Name(), func(t *testing.T) {
+			for i, valid := range sampleEncodings(t, c) {
+				if !strings.HasSuffix(dataCases[i].name, "full") {
+					continue // the full cases hold every field of the others
+				}
+				for n := range len(valid) {
+					_, err := c.Decode(valid[:n])
+					if !assert.Error(t, err, "a prefix of %d of %d bytes", n, len(valid)) {
+						return
+					}
+					decodeError(t, err)
+				}
+				damaged := make([]byte, len(valid))
+				for i := range valid {
+					for _, v := range append(tt.values, valid[i]^0x01) {
+						copy(damaged, valid)
+						damaged[i] = v
+						e, err := c.Decode(damaged)
+						if !checkDecodeResult(t, c, e, err, fmt.Sprintf("byte %d of %q set to 0x%02x", i, valid, v)) {
+							return
+						}
+					}
+				}
+			}
+		})
+	}
+}

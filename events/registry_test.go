@@ -1,0 +1,161 @@
+package events_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Escalated is a host application's own event type.
+type Escalated struct {
+	Contact string            `json:"contact"`
+	Level   int               `json:"level"`
+	Tags    []string          `json:"tags,omitempty"`
+	Notes   map[string]string `json:"notes,omitempty"`
+}
+
+const typeEscalated events.Type = "acme.escalated"
+
+func (*Escalated) EventType() events.Type { return typeEscalated }
+
+// EscalatedV1 is the shape of Escalated at schema 1, whose "tier" became
+// "level" at schema 2.
+type EscalatedV1 struct {
+	Contact string `json:"contact"`
+	Tier    int    `json:"tier"`
+}
+
+func (*EscalatedV1) EventType() events.Type { return typeEscalated }
+
+func codecsOf(reg *events.Registry) []events.Codec {
+	return []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)}
+}
+
+func TestHostTypeRoundTrip(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
+	want := envelopeOf(0, &Escalated{Contact: "c-1", Level: 3, Tags: []string{"vip", "legal"}, Notes: map[string]string{"b": "2", "a": "1"}})
+	for _, c := range codecsOf(reg) {
+		b, err := c.Append(nil, want)
+		require.NoError(t, err, c.Name())
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, want, got, c.Name())
+		again, err := c.Append(nil, got)
+		require.NoError(t, err)
+		assert.Equal(t, b, again, "%s: the same event, the same bytes", c.Name())
+	}
+	schema, ok := reg.Schema(typeEscalated)
+	assert.True(t, ok)
+	assert.Equal(t, uint64(1), schema)
+	assert.Contains(t, reg.Types(), typeEscalated)
+}
+
+func TestUpcasterRenamesAField(t *testing.T) {
+	v1 := events.NewRegistry()
+	require.NoError(t, v1.Register(typeEscalated, 1, func() events.Data { return new(EscalatedV1) }))
+
+	v2 := events.NewRegistry()
+	require.NoError(t, v2.Register(typeEscalated, 1, func() events.Data { return new(EscalatedV1) }))
+	// Codecs made before the type moves on must follow the registry.
+	early := codecsOf(v2)
+	require.NoError(t, v2.Register(typeEscalated, 2, func() events.Data { return new(Escalated) }))
+	require.NoError(t, v2.AddUpcaster(typeEscalated, 1, func(f map[string]any) (map[string]any, error) {
+		f["level"] = f["tier"]
+		delete(f, "tier")
+		return f, nil
+	}))
+
+	old := envelopeOf(1, &EscalatedV1{Contact: "c-1", Tier: 2})
+	want := old
+	want.Data = &Escalated{Contact: "c-1", Level: 2}
+	for i, writer := range codecsOf(v1) {
+		b, err := writer.Append(nil, old)
+		require.NoError(t, err)
+		for _, reader := range []events.Codec{codecsOf(v2)[i], early[i]} {
+			got, err := reader.Decode(b)
+			require.NoError(t, err, reader.Name())
+			assert.Equal(t, want, got, "%s reads schema 1 as schema 2", reader.Name())
+		}
+	}
+}
+
+func TestUpcasterOfABuiltInType(t *testing.T) {
+	// A built-in type moves to schema 2: "medium" is renamed "channel".
+	reg := events.NewRegistry()
+	early := codecsOf(reg) // made while the type is still at schema 1
+	require.NoError(t, reg.Register(events.TypeContacted, 2, func() events.Data { return new(events.Contacted) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, func(f map[string]any) (map[string]any, error) {
+		f["channel"] = f["medium"]
+		delete(f, "medium")
+		return f, nil
+	}))
+	old := envelopeOf(1, &events.Contacted{Contact: contactID, Extra: events.Extra{"medium": "chat"}})
+	want := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"})
+	for i, writer := range codecsOf(nil) {
+		b, err := writer.Append(nil, old)
+		require.NoError(t, err)
+		for _, reader := range []events.Codec{codecsOf(reg)[i], early[i]} {
+			got, err := reader.Decode(b)
+			require.NoError(t, err, reader.Name())
+			assert.Equal(t, want, got, reader.Name())
+
+			// Written again, it is at schema 2 and reads back the same.
+			b2, err := reader.Append(nil, got)
+			require.NoError(t, err)
+			got2, err := reader.Decode(b2)
+			require.NoError(t, err)
+			assert.Equal(t, want, got2, reader.Name())
+
+			// A reader that knows only schema 1 refuses schema 2.
+			_, err = writer.Decode(b2)
+			assert.ErrorIs(t, err, events.ErrMalformed, "%s reading schema 2 with schema 1", writer.Name())
+		}
+	}
+}
+
+func TestBuiltInTypeReplacedByAHostType(t *testing.T) {
+	// A host may take over a built-in type name with its own Go type.
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeOpened, 1, func() events.Data { return new(hostOpened) }))
+	want := envelopeOf(0, &hostOpened{Channel: "phone", Who: "anna"})
+	for _, c := range codecsOf(reg) {
+		b, err := c.Append(nil, want)
+		require.NoError(t, err)
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, want, got, c.Name())
+	}
+}
+
+type hostOpened struct {
+	Channel string `json:"channel"`
+	Who     string `json:"who"`
+}
+
+func (*hostOpened) EventType() events.Type { return events.TypeOpened }
+
+func TestRegistryRefusesBadRegistrations(t *testing.T) {
+	reg := events.NewRegistry()
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"no name", reg.Register("", 1, func() events.Data { return new(Escalated) })},
+		{"schema 0", reg.Register(typeEscalated, 0, func() events.Data { return new(Escalated) })},
+		{"no constructor", reg.Register(typeEscalated, 1, nil)},
+		{"constructor of another type", reg.Register("acme.other", 1, func() events.Data { return new(Escalated) })},
+		{"upcaster of an unknown type", reg.AddUpcaster("acme.unknown", 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
+		{"upcaster from the current schema", reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
+	}
+	for _, tt := range tests {
+		assert.Error(t, tt.err, tt.name)
+	}
+	assert.ErrorIs(t, tests[4].err, events.ErrUnknownType)
+	_, err := reg.New("acme.unknown")
+	assert.ErrorIs(t, err, events.ErrUnknownType)
+	assert.Len(t, reg.Types(), 9, "nothing was registered")
+}

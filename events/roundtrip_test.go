@@ -1,0 +1,170 @@
+package events_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+var (
+	contactID = uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c1")
+	issueID   = uuid.MustParse("0193a4c2-7a9e-7000-8000-000000000001")
+	eventID   = uuid.MustParse("0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f")
+	eventTime = time.Date(2026, 3, 2, 9, 15, 0, 123456789, time.UTC)
+)
+
+// extras holds unknown data fields of every JSON type, as both codecs
+// decode them.
+func extras() events.Extra {
+	return events.Extra{
+		"priority": float64(2),
+		"ratio":    0.25,
+		"vip":      true,
+		"note":     "called twice",
+		"nothing":  nil,
+		"labels":   []any{"urgent", float64(3), false},
+		"crm":      map[string]any{"case": "CS-1001", "score": float64(-1.5), "tags": []any{"a"}},
+	}
+}
+
+// dataCases holds every built-in type with its optional fields set, and
+// with only its required ones.
+var dataCases = []struct {
+	name string
+	data func() events.Data
+}{
+	{"opened full", func() events.Data {
+		return &events.Opened{
+			Customer: events.Customer{ID: "C-1001", Keys: []string{"phone:+358401234567", "email:anna@example.com", "account:A-1001"}},
+			Channel:  "phone", Topic: "billing/invoice-error", Contact: contactID, Extra: extras(),
+		}
+	}},
+	{"opened by id only", func() events.Data {
+		return &events.Opened{Customer: events.Customer{ID: "C-1001"}, Channel: "chat", Topic: "billing", Contact: contactID}
+	}},
+	{"opened by one key", func() events.Data {
+		return &events.Opened{Customer: events.Customer{Keys: []string{"phone:+358401234567"}}, Channel: "chat", Topic: "billing", Contact: contactID}
+	}},
+	{"routed full", func() events.Data {
+		return &events.Routed{Contact: contactID, Queue: "billing", Agent: "agent-7", Skills: []string{"fi", "billing", "sv"}, Wait: 42500 * time.Millisecond, Extra: extras()}
+	}},
+	{"routed minimal", func() events.Data { return &events.Routed{Contact: contactID, Queue: "billing"} }},
+	{"consulted full", func() events.Data {
+		return &events.Consulted{Contact: contactID, Agent: "agent-7", Expert: "expert-1", Duration: 90 * time.Second, Extra: extras()}
+	}},
+	{"consulted minimal", func() events.Data {
+		return &events.Consulted{Contact: contactID, Agent: "agent-7", Expert: "expert-1"}
+	}},
+	{"resolved full", func() events.Data {
+		return &events.Resolved{Contact: contactID, Agent: "bot-1", Bot: true, Code: "refund", Handle: 5 * time.Minute, Extra: extras()}
+	}},
+	{"resolved minimal", func() events.Data { return &events.Resolved{Contact: contactID} }},
+	{"reopened full", func() events.Data {
+		return &events.Reopened{Contact: contactID, Channel: "social", Reason: "still wrong", Extra: extras()}
+	}},
+	{"reopened minimal", func() events.Data { return &events.Reopened{Contact: contactID, Channel: "web"} }},
+	{"contacted full", func() events.Data {
+		return &events.Contacted{Contact: contactID, Channel: "email", Extra: extras()}
+	}},
+	{"abandoned full", func() events.Data {
+		return &events.Abandoned{Contact: contactID, Wait: 3 * time.Minute, Extra: extras()}
+	}},
+	{"abandoned minimal", func() events.Data { return &events.Abandoned{Contact: contactID} }},
+	{"rated full", func() events.Data {
+		return &events.Rated{Survey: events.SurveyNPS, Score: 0, Contact: contactID, Extra: extras()}
+	}},
+	{"rated about the issue", func() events.Data { return &events.Rated{Survey: events.SurveyCES, Score: 7} }},
+	{"classified full", func() events.Data {
+		return &events.Classified{Topic: "billing/refund", Topics: []string{"billing", "refund"}, Extra: extras()}
+	}},
+	{"classified minimal", func() events.Data { return &events.Classified{Topic: "billing"} }},
+}
+
+// envelopeOf wraps data in an envelope, with metadata for some cases.
+func envelopeOf(i int, d events.Data) events.Envelope {
+	e := events.Envelope{ID: eventID, Issue: issueID, Version: uint64(i + 1), At: eventTime.Add(time.Duration(i) * time.Hour), Data: d}
+	if i%2 == 0 {
+		e.Meta = events.Meta{events.MetaCorrelationID: "corr-1", events.MetaPartitionKey: "C-1001", "ümlaut": "ä"}
+	}
+	return e
+}
+
+func TestEveryTypeRoundTripsThroughBothCodecs(t *testing.T) {
+	mp, js := events.NewMsgpackCodec(nil), events.NewJSONCodec(nil)
+	for i, tt := range dataCases {
+		t.Run(tt.name, func(t *testing.T) {
+			want := envelopeOf(i, tt.data())
+			for _, c := range []events.Codec{mp, js} {
+				b, err := c.Append(nil, want)
+				require.NoError(t, err, c.Name())
+				got, err := c.Decode(b)
+				require.NoError(t, err, c.Name())
+				assert.Equal(t, want, got, c.Name())
+			}
+
+			// msgpack → json → msgpack gives the same event and bytes.
+			b1, err := mp.Append(nil, want)
+			require.NoError(t, err)
+			e1, err := mp.Decode(b1)
+			require.NoError(t, err)
+			j, err := js.Append(nil, e1)
+			require.NoError(t, err)
+			e2, err := js.Decode(j)
+			require.NoError(t, err)
+			b2, err := mp.Append(nil, e2)
+			require.NoError(t, err)
+			assert.Equal(t, b1, b2, "msgpack bytes after a trip through json")
+			assert.Equal(t, want, e2)
+		})
+	}
+}
+
+func TestDecodedStringsDoNotAliasTheInput(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	want := envelopeOf(0, dataCases[0].data())
+	b, err := c.Append(nil, want)
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	for i := range b {
+		b[i] = 0xff // the caller reuses its buffer
+	}
+	assert.Equal(t, want, got)
+}
+
+func TestDecodedSlicesCanGrow(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	two := &events.Opened{Customer: events.Customer{Keys: []string{"phone:+1", "email:a@b"}}, Channel: "chat", Topic: "t", Contact: contactID}
+	b, err := c.Append(nil, envelopeOf(1, two))
+	require.NoError(t, err)
+	first, err := c.Decode(b)
+	require.NoError(t, err)
+	second, err := c.Decode(b)
+	require.NoError(t, err)
+
+	o := first.Data.(*events.Opened)
+	o.Customer.Keys[1] = "changed"
+	o.Customer.Keys = append(o.Customer.Keys, "account:A-1")
+	assert.Equal(t, []string{"phone:+1", "changed", "account:A-1"}, o.Customer.Keys)
+	assert.Equal(t, two, second.Data, "one decoded event's slices are its own")
+}
+
+func TestMsgpackDecodesWhatAnyMsgpackLibraryReads(t *testing.T) {
+	// The encoding is plain msgpack: a generic decoder reads the envelope.
+	b, err := events.NewMsgpackCodec(nil).Append(nil, envelopeOf(0, dataCases[0].data()))
+	require.NoError(t, err)
+	var generic []any
+	require.NoError(t, msgpack.Unmarshal(b, &generic))
+	require.Len(t, generic, 9)
+	assert.Equal(t, "issue.opened", generic[4])
+	data, ok := generic[8].(map[string]any)
+	require.True(t, ok, "data is a map keyed by wire names")
+	assert.Equal(t, "billing/invoice-error", data["topic"])
+	assert.Equal(t, "called twice", data["note"])
+}
