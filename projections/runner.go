@@ -24,7 +24,7 @@ var (
 	// ErrRunnerBusy: Run was called while the runner was already running.
 	ErrRunnerBusy = errors.New("runner already running")
 	// ErrCannotRebuild: Rebuild needs a Store to replay and a projection
-	// that can be reset.
+	// that can be reset or can save and restore its state.
 	ErrCannotRebuild = errors.New("cannot rebuild")
 	// ErrCheckpoint: a checkpoint could not be written or read back.
 	ErrCheckpoint = errors.New("checkpoint failed")
@@ -38,8 +38,8 @@ const (
 	MetadataPoisonTopic  = "topic_poisoned"
 )
 
-// Resetter is a projection that can drop everything it absorbed, which
-// Runner.Rebuild needs before it replays the store.
+// Resetter is a projection that can drop everything it absorbed, so that
+// Runner.Rebuild can replay the store into it.
 type Resetter interface {
 	Reset()
 }
@@ -231,6 +231,8 @@ type Runner struct {
 	started  atomic.Bool // state restored or rebuilt: later Runs continue in memory
 	caughtUp atomic.Bool
 
+	initial []byte // the projection's state at NewRunner, for Rebuild
+
 	mu       sync.Mutex // guards the projection, seq, position and sinceCP
 	seq      *Sequencer
 	position uint64
@@ -247,7 +249,18 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, seq: NewSequencer()}, nil
+	r := &Runner{cfg: cfg, seq: NewSequencer()}
+	if _, ok := cfg.Projection.(Resetter); !ok {
+		if m, ok := cfg.Projection.(encoding.BinaryMarshaler); ok {
+			if _, ok := cfg.Projection.(encoding.BinaryUnmarshaler); ok {
+				var err error
+				if r.initial, err = m.MarshalBinary(); err != nil {
+					return nil, fmt.Errorf("runner %q: save the projection's initial state: %w: %w", cfg.Name, ErrCheckpoint, err)
+				}
+			}
+		}
+	}
+	return r, nil
 }
 
 // Stats returns what the runner has done so far.
@@ -579,20 +592,27 @@ func (r *Runner) restore(ctx context.Context) error {
 }
 
 // Rebuild drops the projection's state and checkpoint and replays the whole
-// Store into it. It needs a Store and a projection that implements
-// Resetter. Events arriving live meanwhile wait; those the replay already
-// applied are then skipped.
+// Store into it. It needs a Store, and a projection that implements
+// Resetter or else can save and restore its state, in which case it goes
+// back to the state it had when NewRunner was called. Events arriving live
+// meanwhile wait; those the replay already applied are then skipped.
 func (r *Runner) Rebuild(ctx context.Context) error {
-	res, ok := r.cfg.Projection.(Resetter)
+	res, canReset := r.cfg.Projection.(Resetter)
 	switch {
 	case r.cfg.Store == nil:
 		return fmt.Errorf("runner %q: no store to replay: %w", r.cfg.Name, ErrCannotRebuild)
-	case !ok:
-		return fmt.Errorf("runner %q: projection %T has no Reset method: %w", r.cfg.Name, r.cfg.Projection, ErrCannotRebuild)
+	case !canReset && r.initial == nil:
+		return fmt.Errorf("runner %q: projection %T has no Reset method and cannot save its state: %w", r.cfg.Name, r.cfg.Projection, ErrCannotRebuild)
 	}
 	wasCaughtUp := r.caughtUp.Swap(false)
 	r.mu.Lock()
-	res.Reset()
+	if canReset {
+		res.Reset()
+	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {
+		r.mu.Unlock()
+		r.caughtUp.Store(wasCaughtUp)
+		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
+	}
 	r.seq = NewSequencer()
 	r.position = 0
 	r.pos.Store(0)
