@@ -42,14 +42,16 @@ type kpiIssue[S any] struct {
 	// dropped) counts as closed, so that it leaves the horizon too.
 	open bool
 	last time.Time // event time of the last applied event
-	seen uint64    // highest version offered, in the stream's numbering
-	// base: versions up to base were dropped with an earlier state of the
-	// issue; the Sequencer sees version v as v-base.
-	base    uint64
-	orphans []events.Envelope // events that arrived before any version 1, by version
+	// base: versions up to base were skipped or dropped with an earlier
+	// state of the issue; the Sequencer sees version v as v-base.
+	base uint64
+	// gapped holds copies of the events that the Sequencer holds, by
+	// version, so that a gap that can no longer fill can be skipped.
+	gapped []events.Envelope
 }
 
-// kpiDue is a moment at which an issue may leave the horizon.
+// kpiDue is a moment at which an issue may leave the horizon, or its gap
+// be skipped.
 type kpiDue struct {
 	at    time.Time
 	issue uuid.UUID
@@ -65,13 +67,13 @@ type kpiDue struct {
 // dropped (a redelivery would be counted twice) or it arrived too late to
 // be trusted. Events of tracked issues are applied however old they are.
 //
-// An issue whose first events to arrive come after a gap (version > 1) is
-// either new and out of order, or the continuation of an issue that was
-// dropped, such as a reopen days after the resolution. Its events wait
-// until version 1 arrives or until they are themselves older than the
-// lateness, when the missing versions could only be late; the issue then
-// resumes from a fresh state and the missing versions count as late if
-// they ever come.
+// Events that come after a gap wait for it to fill, until they are
+// themselves older than the lateness: the missing versions, which are
+// older still, could then only be late, so the gap is skipped and the
+// missing versions count as late if they ever come. This is also how an
+// issue continues after its state was dropped, such as a reopen days after
+// the resolution: its first version to arrive is not 1, and once skipped
+// to, it resumes from a fresh state.
 type kpiHorizon[S any] struct {
 	lateness  time.Duration
 	seq       *Sequencer
@@ -79,7 +81,6 @@ type kpiHorizon[S any] struct {
 	due       []kpiDue // min-heap by at
 	watermark time.Time
 	late      int64
-	orphans   int // events waiting in kpiIssue.orphans
 	sweeping  bool
 	// apply is the projection's in-order method, called for every event
 	// the horizon releases.
@@ -122,57 +123,38 @@ func (h *kpiHorizon[S]) offer(e events.Envelope) error {
 		h.issues[e.Issue] = is
 	}
 	if e.Version <= is.base {
-		h.late++ // before the point where a dropped issue resumed
+		h.late++ // behind a gap that was skipped
 		return nil
-	}
-	if is.base == 0 && h.seq.Version(e.Issue) == 0 && e.Version != 1 {
-		h.hold(is, e)
-		return h.sweep()
 	}
 	if err := h.send(is, e); err != nil {
 		return err
 	}
-	if len(is.orphans) > 0 { // version 1 arrived: the wait is over
-		if err := h.release(is); err != nil {
-			return err
-		}
-	}
 	return h.sweep()
 }
 
+// send offers e to the Sequencer, rebased, and keeps a copy if it is held.
 func (h *kpiHorizon[S]) send(is *kpiIssue[S], e events.Envelope) error {
-	is.seen = max(is.seen, e.Version)
 	base := is.base
-	e.Version -= base
-	_, err := h.seq.Offer(e, func(x events.Envelope) error {
+	rebased := e
+	rebased.Version -= base
+	out, err := h.seq.Offer(rebased, func(x events.Envelope) error {
 		x.Version += base
+		if len(is.gapped) > 0 && is.gapped[0].Version == x.Version {
+			is.gapped = is.gapped[1:]
+		}
 		return h.apply(x)
 	})
+	if out == Held {
+		i, _ := slices.BinarySearchFunc(is.gapped, e.Version, func(x events.Envelope, v uint64) int {
+			return compareU64(x.Version, v)
+		})
+		is.gapped = slices.Insert(is.gapped, i, e)
+		h.push(kpiDue{at: e.At, issue: e.Issue})
+	}
+	if len(is.gapped) == 0 {
+		is.gapped = nil // let the drained slice go
+	}
 	return err
-}
-
-func (h *kpiHorizon[S]) hold(is *kpiIssue[S], e events.Envelope) {
-	i, found := slices.BinarySearchFunc(is.orphans, e.Version, func(x events.Envelope, v uint64) int {
-		return compareU64(x.Version, v)
-	})
-	if found {
-		return
-	}
-	is.orphans = slices.Insert(is.orphans, i, e)
-	h.orphans++
-	h.push(kpiDue{at: e.At, issue: e.Issue})
-}
-
-func (h *kpiHorizon[S]) release(is *kpiIssue[S]) error {
-	orphans := is.orphans
-	is.orphans = nil
-	h.orphans -= len(orphans)
-	for _, o := range orphans {
-		if err := h.send(is, o); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // fold is the in-order path: it applies e to the issue's state with f and
@@ -201,7 +183,7 @@ func (h *kpiHorizon[S]) fold(e events.Envelope, f func(s *S, e events.Envelope))
 }
 
 // sweep drops the closed issues that are quiet for longer than the
-// lateness and resumes the orphaned streams that waited long enough.
+// lateness and skips the gaps that can no longer fill.
 func (h *kpiHorizon[S]) sweep() error {
 	if h.sweeping {
 		return nil
@@ -213,14 +195,13 @@ func (h *kpiHorizon[S]) sweep() error {
 		is := h.issues[d.issue]
 		switch {
 		case is == nil:
-		case len(is.orphans) > 0:
-			if h.tooOld(is.orphans[0].At) {
-				is.base = is.orphans[0].Version - 1
-				if err := h.release(is); err != nil {
+		case len(is.gapped) > 0:
+			if h.tooOld(is.gapped[0].At) {
+				if err := h.skip(d.issue, is); err != nil {
 					return err
 				}
 			}
-		case !is.open && h.tooOld(is.last) && is.seen-is.base <= h.seq.Version(d.issue):
+		case !is.open && h.tooOld(is.last):
 			delete(h.issues, d.issue)
 			h.seq.Forget(d.issue)
 		}
@@ -228,8 +209,25 @@ func (h *kpiHorizon[S]) sweep() error {
 	return nil
 }
 
+// skip restarts the issue's stream at its first held event.
+func (h *kpiHorizon[S]) skip(issue uuid.UUID, is *kpiIssue[S]) error {
+	gapped := is.gapped
+	is.gapped = nil
+	h.seq.Forget(issue)
+	is.base = gapped[0].Version - 1
+	for _, g := range gapped {
+		if err := h.send(is, g); err != nil {
+			return err
+		}
+	}
+	if !is.open { // it may have nothing left to wait for
+		h.push(kpiDue{at: is.last, issue: issue})
+	}
+	return nil
+}
+
 // held returns how many events wait for a gap to fill.
-func (h *kpiHorizon[S]) held() int { return h.seq.Held() + h.orphans }
+func (h *kpiHorizon[S]) held() int { return h.seq.Held() }
 
 func (h *kpiHorizon[S]) push(d kpiDue) {
 	h.due = append(h.due, d)

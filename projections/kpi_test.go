@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -398,4 +399,95 @@ func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	applyAll(t, vol, l.evs[:3]) // a's first versions now: late
 	assert.Equal(t, int64(3), vol.Report().LateEvents)
 	assert.Equal(t, vr.Contacts, vol.Report().Contacts)
+}
+
+// TestKPIGapThatCannotFillIsSkipped: an issue's event that never comes
+// holds the later ones only until they are older than the lateness.
+func TestKPIGapThatCannotFillIsSkipped(t *testing.T) {
+	l := newKPILog()
+	a, c := kpiID('i', 1), kpiID('c', 1)
+	l.opened(a, c, 0, "phone", "billing")
+	lost := l.add(a, time.Minute, &events.Routed{Contact: c, Queue: "q", Wait: 5 * time.Second})
+	l.add(a, 2*time.Minute, &events.Resolved{Contact: c, Handle: time.Minute})
+	l.evs = append(l.evs[:1], l.evs[2:]...)
+	l.opened(kpiID('i', 2), kpiID('c', 2), 90*time.Minute, "chat", "tech")
+
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	applyAll(t, svc, l.evs[:2])
+	assert.Equal(t, 1, svc.Report().HeldEvents, "the resolution waits for the routing")
+	assert.Zero(t, svc.Report().Reopen.Total)
+
+	applyAll(t, svc, l.evs[2:])
+	r := svc.Report()
+	assert.Zero(t, r.HeldEvents)
+	assert.Equal(t, int64(1), r.Reopen.Total, "the resolution counts once the gap is skipped")
+	assert.Equal(t, int64(1), r.Handled)
+	assert.Zero(t, r.Offered)
+
+	require.NoError(t, svc.Apply(lost))
+	assert.Equal(t, int64(1), svc.Report().LateEvents, "the routing came too late")
+	assert.Zero(t, svc.Report().Offered)
+}
+
+// TestKPIBoundedDisorderWithinTheLateness delivers a long log in time
+// order and with every event (and a few duplicates) delayed by up to half
+// the lateness, with state dropped as the log goes: the reports must be
+// the same, and nothing late.
+func TestKPIBoundedDisorderWithinTheLateness(t *testing.T) {
+	const lateness = time.Hour
+	evs := kpiGenerate(9, 400, 5*time.Minute) // about 33 hours
+	inOrder := slices.Clone(evs)
+	slices.SortStableFunc(inOrder, func(a, b events.Envelope) int { return a.At.Compare(b.At) })
+
+	delayed := func(seed uint64) []events.Envelope {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		type arrival struct {
+			at time.Time
+			e  events.Envelope
+		}
+		var as []arrival
+		for _, e := range evs {
+			for range 1 + rng.IntN(2) {
+				as = append(as, arrival{e.At.Add(time.Duration(rng.Int64N(int64(lateness / 2)))), e})
+			}
+		}
+		slices.SortStableFunc(as, func(a, b arrival) int { return a.at.Compare(b.at) })
+		out := make([]events.Envelope, len(as))
+		for i, a := range as {
+			out[i] = a.e
+		}
+		return out
+	}
+
+	mks := map[string]func() (kpiProjection, func() any){
+		"service": func() (kpiProjection, func() any) {
+			p, err := NewServiceLevel(ServiceConfig{Lateness: lateness})
+			require.NoError(t, err)
+			return p, func() any { r := p.Report(); r.TrackedIssues, r.HeldEvents = 0, 0; return r }
+		},
+		"satisfaction": func() (kpiProjection, func() any) {
+			p, err := NewSatisfaction(SatisfactionConfig{Lateness: lateness})
+			require.NoError(t, err)
+			return p, func() any { r := p.Report(); r.TrackedIssues, r.HeldEvents = 0, 0; return r }
+		},
+		"volume": func() (kpiProjection, func() any) {
+			p, err := NewVolume(VolumeConfig{Lateness: lateness})
+			require.NoError(t, err)
+			return p, func() any { r := p.Report(); r.TrackedIssues, r.HeldEvents = 0, 0; return r }
+		},
+	}
+	for name, mk := range mks {
+		t.Run(name, func(t *testing.T) {
+			p, report := mk()
+			applyAll(t, p, inOrder)
+			want := kpiJSON(t, report())
+			assert.Contains(t, want, `"late_events":0`)
+			for seed := range uint64(3) {
+				p, report := mk()
+				applyAll(t, p, delayed(seed))
+				assert.JSONEq(t, want, kpiJSON(t, report()), "seed %d", seed)
+			}
+		})
+	}
 }
