@@ -2,6 +2,9 @@ package events
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -151,12 +154,60 @@ func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
 	enc := msgpack.NewEncoder(buf)
 	enc.SetSortMapKeys(true) // the same event always has the same bytes
 	for _, k := range keys {
+		v, err := asJSON(x[k])
+		if err != nil {
+			return b, fmt.Errorf("field %q: %w", k, err)
+		}
 		buf.Write(appendStr(buf.AvailableBuffer(), k))
-		if err := enc.Encode(x[k]); err != nil {
+		if err := enc.Encode(v); err != nil {
 			return b, err
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// asJSON returns v as encoding/json would decode it after encoding it, so
+// that both codecs write the same Extra values and read back the same.
+func asJSON(v any) (any, error) {
+	if isJSONValue(v, 0) {
+		return v, nil // already so: the common case
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
+// isJSONValue reports whether v is made only of what encoding/json decodes
+// into an any.
+func isJSONValue(v any, depth int) bool {
+	if depth > maxSkipDepth {
+		return false
+	}
+	switch v := v.(type) {
+	case nil, bool, string:
+		return true
+	case float64:
+		return !math.IsNaN(v) && !math.IsInf(v, 0)
+	case []any:
+		for _, e := range v {
+			if !isJSONValue(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range v {
+			if !isJSONValue(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // extra decodes the value of an unknown field into x.
@@ -166,7 +217,11 @@ func (r *reader) extra(x *Extra, key string) {
 		return
 	}
 	var v any
-	if err := msgpack.Unmarshal([]byte(raw), &v); err != nil {
+	err := msgpack.Unmarshal([]byte(raw), &v)
+	if err == nil {
+		v, err = jsonValue(v, 0)
+	}
+	if err != nil {
 		r.failf("field %q: %v", key, err)
 		return
 	}
@@ -174,6 +229,73 @@ func (r *reader) extra(x *Extra, key string) {
 		*x = make(Extra)
 	}
 	(*x)[key] = v
+}
+
+// jsonValue returns v, a value decoded from msgpack, as encoding/json
+// decodes the same value from JSON (numbers are float64, maps have string
+// keys), so that Extra is the same whichever codec read it, and refuses
+// what JSON cannot carry.
+func jsonValue(v any, depth int) (any, error) {
+	if depth > maxSkipDepth {
+		return nil, errTooDeep
+	}
+	switch v := v.(type) {
+	case nil, bool, string:
+		return v, nil
+	case int8:
+		return float64(v), nil
+	case int16:
+		return float64(v), nil
+	case int32:
+		return float64(v), nil
+	case int64:
+		return float64(v), nil
+	case uint8:
+		return float64(v), nil
+	case uint16:
+		return float64(v), nil
+	case uint32:
+		return float64(v), nil
+	case uint64:
+		return float64(v), nil
+	case float32:
+		return jsonValue(float64(v), depth)
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", v)
+		}
+		return v, nil
+	case []any:
+		for i, e := range v {
+			var err error
+			if v[i], err = jsonValue(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	case map[string]any:
+		for k, e := range v {
+			var err error
+			if v[k], err = jsonValue(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	case map[any]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("map key %v is not a string", k)
+			}
+			var err error
+			if m[ks], err = jsonValue(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}
+	return nil, fmt.Errorf("a %T is not a JSON value", v)
 }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -167,4 +168,78 @@ func TestMsgpackDecodesWhatAnyMsgpackLibraryReads(t *testing.T) {
 	require.True(t, ok, "data is a map keyed by wire names")
 	assert.Equal(t, "billing/invoice-error", data["topic"])
 	assert.Equal(t, "called twice", data["note"])
+}
+
+func TestExtraHasTheTypesOfJSONInBothCodecs(t *testing.T) {
+	in := events.Extra{
+		"n": 3, "big": int64(1) << 40, "neg": int8(-4), "half": float32(0.5),
+		"list": []int{1, 2}, "obj": map[string]int{"a": 1}, "byKey": map[int]string{7: "x"},
+		"bytes": []byte{1, 2}, "at": time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+		"struct": struct {
+			Name string `json:"name"`
+		}{"x"},
+	}
+	want := events.Extra{
+		"n": float64(3), "big": float64(1 << 40), "neg": float64(-4), "half": 0.5,
+		"list": []any{float64(1), float64(2)}, "obj": map[string]any{"a": float64(1)}, "byKey": map[string]any{"7": "x"},
+		"bytes": "AQI=", "at": "2026-03-02T09:15:00Z",
+		"struct": map[string]any{"name": "x"},
+	}
+	for _, c := range codecsOf(nil) {
+		b, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: in}))
+		require.NoError(t, err, c.Name())
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, want, got.Data.(*events.Contacted).Extra, c.Name())
+	}
+}
+
+func TestExtraThatJSONCannotCarryIsRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		value any
+	}{
+		{"NaN", math.NaN()},
+		{"infinity", math.Inf(1)},
+		{"a channel", make(chan int)},
+	}
+	for _, tt := range tests {
+		for _, c := range codecsOf(nil) {
+			_, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: events.Extra{"x": tt.value}}))
+			assert.ErrorIs(t, err, events.ErrInvalidEvent, "%s: %s", c.Name(), tt.name)
+		}
+	}
+}
+
+func TestMsgpackExtraFromOtherWriters(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	b, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: events.Extra{"x": "AAAA"}}))
+	require.NoError(t, err)
+	// "x" is the last field: replace its value with what another writer sent.
+	prefix := b[:len(b)-len("\xa4AAAA")]
+	tests := []struct {
+		name  string
+		value []byte
+		want  any // nil: refused
+	}{
+		{"int8", []byte{0xd0, 0xfb}, float64(-5)},
+		{"uint64", []byte{0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, float64(1 << 32)},
+		{"float32", []byte{0xca, 0x3f, 0x00, 0x00, 0x00}, 0.5},
+		{"array of ints", []byte{0x92, 0x01, 0x02}, []any{float64(1), float64(2)}},
+		{"map with integer keys", []byte{0x81, 0x01, 0xa1, 'a'}, nil},
+		{"bytes", []byte{0xc4, 0x01, 0x00}, nil},
+		{"NaN", []byte{0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Decode(append(append([]byte{}, prefix...), tt.value...))
+			if tt.want == nil {
+				assert.ErrorIs(t, err, events.ErrMalformed)
+				assert.ErrorContains(t, err, `field "x"`)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, events.Extra{"x": tt.want}, got.Data.(*events.Contacted).Extra)
+		})
+	}
 }
