@@ -1,0 +1,155 @@
+package projections
+
+import (
+	"time"
+)
+
+// Report returns the figures as of the events absorbed so far.
+func (s *ServiceLevel) Report() ServiceReport {
+	r := ServiceReport{
+		Definition: ServiceDefinition{
+			ThresholdS: s.cfg.Threshold.Seconds(),
+			LatenessS:  s.cfg.Lateness.Seconds(),
+			Offered:    svcOfferedRule,
+			Handled:    svcHandledRule,
+			AHT:        svcAHTRule,
+			Segments:   svcSegmentRule,
+		},
+		ServiceFigures: s.total.figures(),
+		ByChannel:      svcFigures(s.byChannel),
+		ByQueue:        svcFigures(s.byQueue),
+		LateEvents:     s.h.late,
+		HeldEvents:     s.h.held(),
+		TrackedIssues:  len(s.h.issues),
+	}
+	if !s.h.watermark.IsZero() {
+		r.Watermark = s.h.watermark
+	}
+	return r
+}
+
+func svcFigures(m map[string]*svcCounts) map[string]ServiceFigures {
+	out := make(map[string]ServiceFigures, len(m))
+	for k, n := range m {
+		if *n != (svcCounts{}) {
+			out[k] = n.figures()
+		}
+	}
+	return out
+}
+
+// ServiceReport is the report of a ServiceLevel projection. The totals are
+// inline; ByChannel and ByQueue hold the same figures per segment.
+type ServiceReport struct {
+	Definition ServiceDefinition `json:"definition"`
+	ServiceFigures
+	ByChannel map[string]ServiceFigures `json:"by_channel"`
+	ByQueue   map[string]ServiceFigures `json:"by_queue"`
+	// Watermark is the latest event time seen.
+	Watermark time.Time `json:"watermark"`
+	// LateEvents counts events that came later than the lateness allows
+	// and were not applied.
+	LateEvents int64 `json:"late_events"`
+	// HeldEvents counts events that wait for an earlier event of their issue.
+	HeldEvents int `json:"held_events"`
+	// TrackedIssues is how many issues the projection holds in memory.
+	TrackedIssues int `json:"tracked_issues"`
+}
+
+// ServiceDefinition states the parameters and rules a ServiceReport was
+// computed with.
+type ServiceDefinition struct {
+	ThresholdS float64 `json:"threshold_s"`
+	LatenessS  float64 `json:"lateness_s"`
+	Offered    string  `json:"offered"`
+	Handled    string  `json:"handled"`
+	AHT        string  `json:"aht"`
+	Segments   string  `json:"segments"`
+}
+
+// ServiceFigures are the queue numbers of a set of contacts.
+type ServiceFigures struct {
+	// Offered is Answered + Abandoned.
+	Offered   int64 `json:"offered"`
+	Answered  int64 `json:"answered"`
+	Abandoned int64 `json:"abandoned"`
+	// ASA is the total wait of answered contacts over answered contacts, in seconds.
+	ASA float64 `json:"asa_s"`
+	// AbandonRate is Abandonment.Value: abandoned over offered.
+	AbandonRate float64 `json:"abandon_rate"`
+	Abandonment Rate    `json:"abandonment"`
+	// ServiceLevel is answered within the threshold over offered.
+	ServiceLevel Rate  `json:"service_level"`
+	Handled      int64 `json:"handled"`
+	// AHT is the total handle time over AHTContacts, in seconds.
+	AHT         float64 `json:"aht_s"`
+	AHTContacts int64   `json:"aht_contacts"`
+	// Transfer and Consult are over handled contacts.
+	Transfer Rate `json:"transfer"`
+	Consult  Rate `json:"consult"`
+	// Reopen is reopens over resolutions.
+	Reopen Rate `json:"reopen"`
+}
+
+// svcCounts are the additive counts behind ServiceFigures.
+type svcCounts struct {
+	answered, abandoned, within int64
+	wait                        time.Duration
+	handled, timed              int64
+	handle                      time.Duration
+	transferred, consulted      int64
+	resolutions, reopens        int64
+}
+
+func (n *svcCounts) add(c *svcContact, sign int64, threshold time.Duration) {
+	answered := c.routings > 0
+	switch {
+	case answered:
+		n.answered += sign
+		n.wait += time.Duration(sign) * c.wait
+		if c.wait <= threshold {
+			n.within += sign
+		}
+	case c.abandoned:
+		n.abandoned += sign
+	}
+	if answered || c.consulted || c.resolutions > 0 {
+		n.handled += sign
+		if c.routings > 1 {
+			n.transferred += sign
+		}
+		if c.consulted {
+			n.consulted += sign
+		}
+	}
+	if c.handle > 0 {
+		n.timed += sign
+		n.handle += time.Duration(sign) * c.handle
+	}
+	n.resolutions += sign * c.resolutions
+	n.reopens += sign * c.reopens
+}
+
+func (n svcCounts) figures() ServiceFigures {
+	offered := n.answered + n.abandoned
+	f := ServiceFigures{
+		Offered:      offered,
+		Answered:     n.answered,
+		Abandoned:    n.abandoned,
+		Abandonment:  kpiRate(n.abandoned, offered),
+		ServiceLevel: kpiRate(n.within, offered),
+		Handled:      n.handled,
+		AHTContacts:  n.timed,
+		Transfer:     kpiRate(n.transferred, n.handled),
+		Consult:      kpiRate(n.consulted, n.handled),
+		Reopen:       kpiRate(n.reopens, n.resolutions),
+	}
+	f.AbandonRate = f.Abandonment.Value
+	if n.answered > 0 {
+		f.ASA = n.wait.Seconds() / float64(n.answered)
+	}
+	if n.timed > 0 {
+		f.AHT = n.handle.Seconds() / float64(n.timed)
+	}
+	return f
+}

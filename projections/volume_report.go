@@ -1,0 +1,226 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// volPerIssueBuckets: issues with 0, 1, 2, 3 and 4 or more contacts.
+const volPerIssueBuckets = 5
+
+// Report returns the figures as of the events absorbed so far.
+func (v *Volume) Report() VolumeReport {
+	r := VolumeReport{
+		Definition: VolumeDefinition{
+			LatenessS: v.cfg.Lateness.Seconds(),
+			Values:    maps.Clone(v.cfg.Values),
+			Contacts:  volRule,
+		},
+		Contacts:         v.contacts,
+		ByChannel:        volNonZero(v.byChannel),
+		ByTopic:          volNonZero(v.byTopic),
+		ByDay:            volNonZero(v.byDay),
+		Issues:           v.issues,
+		ContactsPerIssue: kpiShare(v.issueContacts, v.issues),
+		IssuesByContacts: make(map[string]int64, volPerIssueBuckets),
+		Resolutions:      v.resolutions,
+		Reopens:          v.reopens,
+		Reopen:           kpiRate(v.reopens, v.resolutions),
+		Backlog:          v.backlog(),
+		LateEvents:       v.h.late,
+		HeldEvents:       v.h.held(),
+		TrackedIssues:    len(v.h.issues),
+	}
+	r.ReopenRate = r.Reopen.Value
+	for i, n := range v.perIssue {
+		key := fmt.Sprint(i)
+		if i == volPerIssueBuckets-1 {
+			key += "+"
+		}
+		r.IssuesByContacts[key] = n
+	}
+	if v.cfg.Values != nil {
+		r.ByValue = make(map[Value]int64, len(v.byValue))
+		for k, n := range v.byValue {
+			if n != 0 {
+				r.ByValue[k] = n
+			}
+		}
+	}
+	r.Reasons = make([]Reason, 0, len(r.ByTopic))
+	for topic, n := range r.ByTopic {
+		r.Reasons = append(r.Reasons, Reason{Topic: topic, Contacts: n, Share: kpiRate(n, v.contacts)})
+	}
+	slices.SortFunc(r.Reasons, func(a, b Reason) int {
+		return cmp.Or(cmp.Compare(b.Contacts, a.Contacts), cmp.Compare(a.Topic, b.Topic))
+	})
+	var cum int64
+	for i := range r.Reasons {
+		cum += r.Reasons[i].Contacts
+		r.Reasons[i].Cumulative = kpiShare(cum, v.contacts)
+	}
+	if !v.h.watermark.IsZero() {
+		r.Watermark = v.h.watermark
+	}
+	return r
+}
+
+func volNonZero(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k, n := range m {
+		if n != 0 {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+func (v *Volume) backlog() Backlog {
+	b := Backlog{ByAge: make([]AgeBucket, volAgeBuckets)}
+	for i := range b.ByAge {
+		b.ByAge[i].Bucket, b.ByAge[i].FromS, b.ByAge[i].ToS = volAgeBounds(i)
+	}
+	var total time.Duration
+	var oldest uuid.UUID
+	for id, is := range v.h.issues {
+		if !is.open {
+			continue
+		}
+		age := v.h.watermark.Sub(is.state.since)
+		b.Open++
+		total += age
+		b.ByAge[volAgeBucket(age)].Issues++
+		if b.Oldest == nil || is.state.since.Before(b.Oldest.Since) ||
+			is.state.since.Equal(b.Oldest.Since) && id.String() < oldest.String() {
+			b.Oldest = &BacklogIssue{Issue: id, Since: is.state.since, AgeS: age.Seconds(), Topic: kpiKey(is.state.topic, kpiUnknown)}
+			oldest = id
+		}
+	}
+	if b.Open > 0 {
+		b.MeanAgeS = total.Seconds() / float64(b.Open)
+	}
+	return b
+}
+
+// The backlog age buckets.
+const volAgeBuckets = 5
+
+func volAgeBounds(i int) (name string, from, to float64) {
+	const h, d = 3600, 24 * 3600
+	switch i {
+	case 0:
+		return "0-4h", 0, 4 * h
+	case 1:
+		return "4h-1d", 4 * h, d
+	case 2:
+		return "1d-3d", d, 3 * d
+	case 3:
+		return "3d-7d", 3 * d, 7 * d
+	}
+	return "7d+", 7 * d, 0
+}
+
+func volAgeBucket(age time.Duration) int {
+	switch {
+	case age < 4*time.Hour:
+		return 0
+	case age < 24*time.Hour:
+		return 1
+	case age < 3*24*time.Hour:
+		return 2
+	case age < 7*24*time.Hour:
+		return 3
+	}
+	return 4
+}
+
+// VolumeReport is the report of a Volume projection.
+type VolumeReport struct {
+	Definition VolumeDefinition `json:"definition"`
+	// Contacts counts the answered inbound contacts.
+	Contacts  int64            `json:"contacts"`
+	ByChannel map[string]int64 `json:"by_channel"`
+	ByTopic   map[string]int64 `json:"by_topic"`
+	// ByDay is keyed by UTC date, "2006-01-02".
+	ByDay map[string]int64 `json:"by_day"`
+	// ByValue is by contact value category; nil when no topic is tagged.
+	ByValue map[Value]int64 `json:"by_value,omitempty"`
+	// Reasons are the topics by contacts, most first, with their share of
+	// all contacts and the cumulative share: the contact reasons Pareto.
+	Reasons []Reason `json:"reasons"`
+	// Issues counts the issues whose issue.opened was seen;
+	// ContactsPerIssue is their mean number of contacts.
+	Issues           int64   `json:"issues"`
+	ContactsPerIssue float64 `json:"contacts_per_issue"`
+	// IssuesByContacts counts those issues by their number of contacts:
+	// "0" (only abandoned), "1", "2", "3", "4+".
+	IssuesByContacts map[string]int64 `json:"issues_by_contacts"`
+	Resolutions      int64            `json:"resolutions"`
+	Reopens          int64            `json:"reopens"`
+	// ReopenRate is Reopen.Value, reopens over resolutions.
+	ReopenRate float64 `json:"reopen_rate"`
+	Reopen     Rate    `json:"reopen"`
+	Backlog    Backlog `json:"backlog"`
+	// Watermark is the latest event time seen.
+	Watermark time.Time `json:"watermark"`
+	// LateEvents counts events that came later than the lateness allows
+	// and were not applied.
+	LateEvents int64 `json:"late_events"`
+	// HeldEvents counts events that wait for an earlier event of their issue.
+	HeldEvents int `json:"held_events"`
+	// TrackedIssues is how many issues the projection holds in memory.
+	TrackedIssues int `json:"tracked_issues"`
+}
+
+// VolumeDefinition states the parameters and rules a VolumeReport was
+// computed with.
+type VolumeDefinition struct {
+	LatenessS float64          `json:"lateness_s"`
+	Values    map[string]Value `json:"values,omitempty"`
+	Contacts  string           `json:"contacts"`
+}
+
+// Reason is one topic of the contact reasons Pareto.
+type Reason struct {
+	Topic    string `json:"topic"`
+	Contacts int64  `json:"contacts"`
+	// Share is Contacts over all contacts, with its interval.
+	Share Rate `json:"share"`
+	// Cumulative is the share of this topic and all the larger ones.
+	Cumulative float64 `json:"cumulative_share"`
+}
+
+// Backlog is the issues open at the watermark and their ages.
+type Backlog struct {
+	Open     int64   `json:"open"`
+	MeanAgeS float64 `json:"mean_age_s"`
+	// ByAge counts the open issues by age: 0–4 h, 4 h–1 d, 1–3 d, 3–7 d,
+	// 7 d+ (lower bound included).
+	ByAge []AgeBucket `json:"by_age"`
+	// Oldest is the open issue with the earliest first event; nil when
+	// none is open.
+	Oldest *BacklogIssue `json:"oldest,omitempty"`
+}
+
+// AgeBucket counts the open issues aged between FromS (included) and ToS
+// seconds; ToS is 0 for the open-ended last bucket.
+type AgeBucket struct {
+	Bucket string  `json:"bucket"`
+	FromS  float64 `json:"from_s"`
+	ToS    float64 `json:"to_s"`
+	Issues int64   `json:"issues"`
+}
+
+// BacklogIssue is one open issue of the backlog.
+type BacklogIssue struct {
+	Issue uuid.UUID `json:"issue"`
+	Topic string    `json:"topic"`
+	// Since is the time of the issue's first event.
+	Since time.Time `json:"since"`
+	AgeS  float64   `json:"age_s"`
+}
