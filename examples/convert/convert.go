@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// errMalformed is wrapped by the error of a row that cannot be converted.
+var errMalformed = errors.New("malformed row")
+
+// errUsage is wrapped by errors about the command line.
+var errUsage = errors.New("usage")
+
+// options says how to convert.
+type options struct {
+	dataset  string        // "pwc" or "twcs"
+	window   time.Duration // repeat window of the summary
+	gap      time.Duration // twcs: a silence longer than this starts a new conversation
+	strict   bool          // stop at the first malformed row instead of skipping it
+	classify bool          // twcs: guess topics from the text instead of one topic
+	warn     io.Writer     // where warnings about rows go
+}
+
+// summary counts what a conversion read and wrote.
+type summary struct {
+	Lines     int // lines of input read
+	Rows      int // data rows converted
+	Skipped   int // rows skipped as malformed
+	Repaired  int // rows converted although malformed (a field cut short)
+	Customers int
+	Issues    int
+	Events    int
+	Abandoned int
+	Resolved  int
+	FollowUps int
+	Rated     int
+	// Repeats counts issues that another issue of the same customer
+	// followed within the window: what the report's repeat inference
+	// with the "any topic" rule should find (twcs only).
+	Repeats int
+}
+
+func (s summary) String() string {
+	return fmt.Sprintf("%d lines, %d rows converted (%d repaired), %d skipped; %d customers, %d issues, %d events: "+
+		"%d abandoned, %d resolved, %d follow-ups, %d ratings; %d issues followed by another of the same customer within the window",
+		s.Lines, s.Rows, s.Repaired, s.Skipped, s.Customers, s.Issues, s.Events, s.Abandoned, s.Resolved, s.FollowUps, s.Rated, s.Repeats)
+}
+
+// convert reads a data set from r and writes its JSON Lines event log to w.
+func convert(ctx context.Context, r io.Reader, w io.Writer, opt options) (summary, error) {
+	out := newSink(w)
+	var (
+		sum summary
+		err error
+	)
+	switch opt.dataset {
+	case "pwc":
+		sum, err = convertPWC(ctx, r, out, opt)
+	case "twcs":
+		sum, err = convertTWCS(ctx, r, out, opt)
+	default:
+		return sum, fmt.Errorf("dataset %q: want pwc or twcs: %w", opt.dataset, errUsage)
+	}
+	if ferr := out.flushAll(); err == nil {
+		err = ferr
+	}
+	sum.Events = out.written
+	return sum, err
+}
+
+// rowProblem handles a malformed row: an error in strict mode, otherwise a
+// warning that says what was done with the row, and the conversion goes on.
+func rowProblem(opt options, line int, problem, action string) error {
+	if opt.strict {
+		return fmt.Errorf("%s line %d: %s: %w", opt.dataset, line, problem, errMalformed)
+	}
+	if opt.warn != nil {
+		fmt.Fprintf(opt.warn, "warning: %s line %d: %s; %s\n", opt.dataset, line, problem, action)
+	}
+	return nil
+}
+
+// idSpace derives the ids of a conversion from names, so that converting
+// the same file twice gives the same ids (UUID version 5).
+type idSpace struct{ ns uuid.UUID }
+
+func newIDSpace() idSpace {
+	return idSpace{ns: uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/truefcr/truefcr/examples/convert"))}
+}
+
+func (s idSpace) id(parts ...string) uuid.UUID {
+	return uuid.NewSHA1(s.ns, []byte(strings.Join(parts, "/")))
+}
+
+// stream builds one issue's events with versions 1, 2, 3…
+type stream struct {
+	ids     idSpace
+	name    string // the issue's name, from which its ids derive
+	issue   uuid.UUID
+	version uint64
+	last    time.Time
+	out     *sink
+}
+
+func newStream(ids idSpace, out *sink, name string) *stream {
+	return &stream{ids: ids, name: name, issue: ids.id(name), out: out}
+}
+
+// add appends an event at t, or at the previous event's time if t is
+// earlier, so that time never goes back within the stream.
+func (s *stream) add(t time.Time, d events.Data) {
+	if t.Before(s.last) {
+		t = s.last
+	}
+	s.last = t
+	s.version++
+	s.out.add(events.Envelope{
+		ID:      s.ids.id(s.name, "v"+strconv.FormatUint(s.version, 10)),
+		Issue:   s.issue,
+		Version: s.version,
+		At:      t,
+		Data:    d,
+	})
+}
+
+// sink writes events in event-time order: it holds them until flushed up
+// to a time, then writes them one JSON object a line.
+type sink struct {
+	w       *bufio.Writer
+	codec   *events.JSONCodec
+	pending pendingHeap
+	seq     uint64
+	buf     []byte
+	written int
+}
+
+func newSink(w io.Writer) *sink {
+	return &sink{w: bufio.NewWriter(w), codec: events.NewJSONCodec(nil)}
+}
+
+func (s *sink) add(e events.Envelope) {
+	s.seq++
+	heap.Push(&s.pending, pending{e: e, seq: s.seq})
+}
+
+// flushBefore writes the held events that happened before t.
+func (s *sink) flushBefore(t time.Time) error {
+	for len(s.pending) > 0 && s.pending[0].e.At.Before(t) {
+		if err := s.write(heap.Pop(&s.pending).(pending).e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sink) flushAll() error {
+	for len(s.pending) > 0 {
+		if err := s.write(heap.Pop(&s.pending).(pending).e); err != nil {
+			return err
+		}
+	}
+	return s.w.Flush()
+}
+
+func (s *sink) write(e events.Envelope) error {
+	b, err := s.codec.Append(s.buf[:0], e)
+	if err != nil {
+		return err
+	}
+	s.buf = append(b, '\n')
+	if _, err := s.w.Write(s.buf); err != nil {
+		return fmt.Errorf("write event log: %w", err)
+	}
+	s.written++
+	return nil
+}
+
+type pending struct {
+	e   events.Envelope
+	seq uint64
+}
+
+// pendingHeap orders held events by time, then by the order they came in,
+// which keeps each stream's versions in order.
+type pendingHeap []pending
+
+func (h pendingHeap) Len() int { return len(h) }
+func (h pendingHeap) Less(i, j int) bool {
+	if !h[i].e.At.Equal(h[j].e.At) {
+		return h[i].e.At.Before(h[j].e.At)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h pendingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pendingHeap) Push(x any)   { *h = append(*h, x.(pending)) }
+func (h *pendingHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// slug turns a label such as "Technical Support" into a topic token
+// ("technical-support").
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
+}

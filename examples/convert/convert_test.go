@@ -1,0 +1,398 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// readLog decodes a JSON Lines log and checks the lifecycle rules that a
+// converted log must keep: versions 1..n, an opening event first, time
+// order within streams and across the log, contacts introduced before use.
+func readLog(t *testing.T, b []byte) []events.Envelope {
+	t.Helper()
+	codec := events.NewJSONCodec(nil)
+	var log []events.Envelope
+	version := map[uuid.UUID]uint64{}
+	contacts := map[uuid.UUID]uuid.UUID{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		e, err := codec.Decode(sc.Bytes())
+		require.NoError(t, err, "line %d", n)
+		require.NoError(t, e.Validate(), "line %d", n)
+		require.Equal(t, version[e.Issue]+1, e.Version, "line %d: version", n)
+		version[e.Issue] = e.Version
+		require.Equal(t, e.Version == 1, e.Type() == events.TypeOpened, "line %d: opened first and once", n)
+		if len(log) > 0 {
+			require.False(t, e.At.Before(log[len(log)-1].At), "line %d: time goes back", n)
+		}
+		var contact uuid.UUID
+		introduces := false
+		switch d := e.Data.(type) {
+		case *events.Opened:
+			contact, introduces = d.Contact, true
+		case *events.Contacted:
+			contact, introduces = d.Contact, true
+		case *events.Routed:
+			contact = d.Contact
+		case *events.Abandoned:
+			contact = d.Contact
+		case *events.Resolved:
+			contact = d.Contact
+		case *events.Rated:
+			contact = d.Contact
+		}
+		if introduces {
+			_, dup := contacts[contact]
+			require.False(t, dup, "line %d: contact introduced twice", n)
+			contacts[contact] = e.Issue
+		} else if contact != uuid.Nil {
+			require.Equal(t, e.Issue, contacts[contact], "line %d: contact of another issue", n)
+		}
+		log = append(log, e)
+	}
+	require.NoError(t, sc.Err())
+	return log
+}
+
+func convertString(t *testing.T, dataset, input string, strict bool) ([]events.Envelope, summary, string, error) {
+	t.Helper()
+	var out, warn bytes.Buffer
+	sum, err := convert(context.Background(), strings.NewReader(input), &out,
+		options{dataset: dataset, window: 7 * 24 * time.Hour, gap: 24 * time.Hour, classify: true, strict: strict, warn: &warn})
+	if err != nil {
+		return nil, sum, warn.String(), err
+	}
+	return readLog(t, out.Bytes()), sum, warn.String(), nil
+}
+
+func byIssue(log []events.Envelope) map[uuid.UUID][]events.Envelope {
+	m := map[uuid.UUID][]events.Envelope{}
+	for _, e := range log {
+		m[e.Issue] = append(m[e.Issue], e)
+	}
+	return m
+}
+
+func types(evs []events.Envelope) []events.Type {
+	ts := make([]events.Type, len(evs))
+	for i, e := range evs {
+		ts[i] = e.Type()
+	}
+	return ts
+}
+
+const pwcHead = "Call Id,Agent,Date,Time,Topic,Answered (Y/N),Resolved,Speed of answer in seconds,AvgTalkDuration,Satisfaction rating\n"
+
+func TestConvertPWC(t *testing.T) {
+	input := pwcHead +
+		"C1,Anna Maria,2021-02-01,9:05:00,Payment related,Y,Y,30,0:04:10,5\n" + // line 2
+		"C2,Ben,2021-02-01,9:06:00,Technical Support,Y,N,100,0:10:00,2\n" +
+		"C3,Ben,2021-02-01,9:07:30,Technical Support,N,N,,,\n" +
+		"C4,Ben,2021-02-01,25:00:00,Streaming,N,N,,,\n" + // line 5: no such hour
+		"C5,Ben,2021-02-01\n" + // line 6: cut short
+		"C6,Ben,2021-02-01,9:08:00,Streaming,Y,Y,soon,0:01:00,3\n" + // line 7
+		"C7,,2021-02-01,9:09:00,Streaming,Y,Y,5,0:01:00,\n" // line 8: no agent
+	log, sum, warn, err := convertString(t, "pwc", input, false)
+	require.NoError(t, err)
+
+	assert.Equal(t, summary{Lines: 8, Rows: 3, Skipped: 4, Customers: 3, Issues: 3, Events: 9, Abandoned: 1, Resolved: 1, Rated: 2}, sum)
+	for _, want := range []string{"pwc line 5: call C4: Date and Time", "pwc line 6: 3 fields, want 10; skipped",
+		"pwc line 7: call C6: Speed of answer \"soon\"", "pwc line 8: call C7: answered but no Agent"} {
+		assert.Contains(t, warn, want)
+	}
+	assert.Equal(t, 4, strings.Count(warn, "\n"))
+
+	issues := byIssue(log)
+	require.Len(t, issues, 3)
+	c1 := issues[log[0].Issue]
+	require.Equal(t, []events.Type{events.TypeOpened, events.TypeRouted, events.TypeResolved, events.TypeRated}, types(c1))
+	start := time.Date(2021, 2, 1, 9, 5, 0, 0, time.UTC)
+	opened := c1[0].Data.(*events.Opened)
+	assert.Equal(t, events.Customer{Keys: []string{"pwc-call:C1"}}, opened.Customer)
+	assert.Equal(t, "phone", opened.Channel)
+	assert.Equal(t, "payment-related", opened.Topic)
+	assert.Equal(t, start, c1[0].At)
+	routed := c1[1].Data.(*events.Routed)
+	assert.Equal(t, "anna-maria", routed.Agent)
+	assert.Equal(t, 30*time.Second, routed.Wait)
+	assert.Equal(t, opened.Contact, routed.Contact)
+	assert.Equal(t, start.Add(30*time.Second), c1[1].At)
+	resolved := c1[2].Data.(*events.Resolved)
+	assert.Equal(t, 4*time.Minute+10*time.Second, resolved.Handle)
+	assert.Equal(t, start.Add(30*time.Second+4*time.Minute+10*time.Second), c1[2].At)
+	assert.Equal(t, &events.Rated{Survey: events.SurveyCSAT, Score: 5, Contact: opened.Contact}, c1[3].Data)
+
+	var kinds [][]events.Type
+	for _, e := range log {
+		if e.Version == 1 {
+			kinds = append(kinds, types(issues[e.Issue]))
+		}
+	}
+	assert.Equal(t, [][]events.Type{
+		{events.TypeOpened, events.TypeRouted, events.TypeResolved, events.TypeRated},
+		{events.TypeOpened, events.TypeRouted, events.TypeRated},
+		{events.TypeOpened, events.TypeAbandoned},
+	}, kinds)
+
+	again, _, _, err := convertString(t, "pwc", input, false)
+	require.NoError(t, err)
+	assert.Equal(t, log, again, "ids derive from the data")
+}
+
+func TestStrictStopsAtTheFirstMalformedRow(t *testing.T) {
+	cases := []struct {
+		dataset, input, line string
+	}{
+		{"pwc", pwcHead + "C1,Ann,2021-02-01,9:05:00,Streaming,Y,Y,30,0:04:10,5\nC2,Ann,2021-02-01,9:06:00,Streaming,maybe,Y,30,0:04:10,5\n",
+			`pwc line 3: call C2: Answered (Y/N) "maybe" is not Y or N`},
+		{"pwc", "Call Id,Agent\n", "pwc line 1: header"},
+		{"twcs", twcsHead + `1,1,100,ann,True,Tue Oct 31 23:36:20 +0000 2017,hello,,` + "\n" + `2,2,101,ann,True,yesterday,hello again,,` + "\n",
+			`twcs line 3: row of 9 fields: tweet 101: created_at "yesterday"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.line, func(t *testing.T) {
+			_, _, _, err := convertString(t, tc.dataset, tc.input, true)
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, errMalformed))
+			assert.Contains(t, err.Error(), tc.line)
+		})
+	}
+}
+
+const twcsHead = ",index,tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
+
+func TestConvertTWCS(t *testing.T) {
+	input := twcsHead +
+		// Out of order, as in the data set: ann's second conversation
+		// comes first; her first has three tweets within 24 h.
+		`0,10,205,ann,True,Fri Nov 03 10:00:00 +0000 2017,@Brand still no refund for the double charge,206,204.0` + "\n" + // line 2
+		`1,11,200,ann,True,Tue Oct 31 08:00:00 +0000 2017,"@Brand my playlist, all songs gone",201,` + "\n" +
+		`2,12,203,ann,True,Wed Nov 01 07:59:00 +0000 2017,@Brand anyone?,,202.0` + "\n" +
+		`3,13,202,ann,True,Tue Oct 31 09:00:00 +0000 2017,@Brand iPhone 7,203,201.0` + "\n" +
+		`4,14,300,bob,True,Tue Oct 31 12:00:00 +0000 2017,@Brand cannot log in` + "\r" + "\r" + `on the web,301,` + "\n" + // line 6: bare CRs
+		`5,15,301,bob,True,Tue Oct 31 12:05:00 +0000 2017,@Brand thanks` + "\n" + // line 7: cut short
+		`tail of a text,302,300.0` + "\n" + // line 8: the rest of it
+		`6,16,400,carl,True,Mon Oct 30 2017,@Brand hi,,` + "\n" + // line 9: bad time
+		`7,17,200,ann,True,Tue Oct 31 08:00:00 +0000 2017,duplicate,,` + "\n" // line 10
+	log, sum, warn, err := convertString(t, "twcs", input, false)
+	require.NoError(t, err)
+
+	assert.Equal(t, summary{Lines: 10, Rows: 6, Skipped: 3, Repaired: 2, Customers: 2, Issues: 3, Events: 9,
+		Resolved: 3, FollowUps: 3, Repeats: 1}, sum)
+	for _, want := range []string{
+		"twcs line 6: bare carriage return in an unquoted field of tweet 300; kept, as a space",
+		"twcs line 7: 7 fields, want 9 (a line break in the text?); kept tweet 301 without the rest of its text",
+		"twcs line 8: row of 3 fields: too few fields for an id, author and time; skipped",
+		"twcs line 9: row of 9 fields: tweet 400: created_at \"Mon Oct 30 2017\"",
+		"twcs line 10: row of 9 fields: tweet 200 is already on line 3; skipped",
+	} {
+		assert.Contains(t, warn, want)
+	}
+
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.DateTime, s)
+		require.NoError(t, err)
+		return tm
+	}
+	type conv struct {
+		customer, topic string
+		types           []events.Type
+		times           []time.Time
+	}
+	var got []conv
+	issues := byIssue(log)
+	for _, e := range log {
+		if e.Version != 1 {
+			continue
+		}
+		o := e.Data.(*events.Opened)
+		assert.Equal(t, "social", o.Channel)
+		c := conv{customer: o.Customer.Keys[0], topic: o.Topic}
+		for _, x := range issues[e.Issue] {
+			c.types = append(c.types, x.Type())
+			c.times = append(c.times, x.At)
+		}
+		got = append(got, c)
+	}
+	assert.Equal(t, []conv{
+		{"twitter:ann", "playback/music",
+			[]events.Type{events.TypeOpened, events.TypeContacted, events.TypeContacted, events.TypeResolved},
+			[]time.Time{at("2017-10-31 08:00:00"), at("2017-10-31 09:00:00"), at("2017-11-01 07:59:00"), at("2017-11-01 08:00:00")}},
+		{"twitter:bob", "account/login",
+			[]events.Type{events.TypeOpened, events.TypeContacted, events.TypeResolved},
+			[]time.Time{at("2017-10-31 12:00:00"), at("2017-10-31 12:05:00"), at("2017-10-31 12:06:00")}},
+		{"twitter:ann", "billing/payment",
+			[]events.Type{events.TypeOpened, events.TypeResolved},
+			[]time.Time{at("2017-11-03 10:00:00"), at("2017-11-03 10:01:00")}},
+	}, got)
+	last := issues[log[0].Issue]
+	assert.Equal(t, last[2].Data.(*events.Contacted).Contact, last[3].Data.(*events.Resolved).Contact,
+		"resolved on the last tweet's contact")
+}
+
+func TestClassify(t *testing.T) {
+	c := newClassifier()
+	cases := []struct{ text, topic string }{
+		{"@SpotifyCares I was charged twice this month!", "billing/payment"},
+		{"@SpotifyCares how do I cancel Premium?", "account/subscription"},
+		{"@SpotifyCares can't log in since yesterday https://t.co/x", "account/login"},
+		{"@SpotifyCares my Sonos won't play anything", "devices/connect"},
+		{"@SpotifyCares downloaded songs don't play offline", "playback/offline"},
+		{"@SpotifyCares shuffle keeps playing the same song", "playback/music"},
+		{"@SpotifyCares the app crashes on Android", "tech/app"},
+		{"@SpotifyCares doesn’t work", "tech/app"},
+		{"@SpotifyCares thanks!!", "general/other"},
+		{"@SpotifyCares caravan", "general/other"},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.topic, c.topic(tc.text), tc.text)
+	}
+}
+
+func TestRunRefusesBadCommandLines(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "calls.csv")
+	require.NoError(t, os.WriteFile(file, []byte(pwcHead), 0o600))
+	cases := []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{[]string{file}, true, `dataset ""`},
+		{[]string{"-dataset", "zendesk", file}, true, `dataset "zendesk"`},
+		{[]string{"-dataset", "pwc"}, true, "want one FILE"},
+		{[]string{"-dataset", "pwc", "-window", "-1h", file}, true, "must be positive"},
+		{[]string{"-dataset", "pwc", "-nope", file}, true, "-nope"},
+		{[]string{"-dataset", "pwc", file + ".missing"}, false, "no such file"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errs bytes.Buffer
+			err := run(context.Background(), tc.args, &out, &errs)
+			require.Error(t, err)
+			assert.Equal(t, tc.usage, errors.Is(err, errUsage))
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Zero(t, out.Len())
+		})
+	}
+
+	var out, errs bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-dataset", "pwc", file}, &out, &errs))
+	assert.Zero(t, out.Len(), "a file of only a header has no events")
+	assert.Contains(t, errs.String(), "0 issues")
+}
+
+// The real data sets, when they are next to the repository: every row
+// converts, and the counts match what the data sets' README says and what
+// a plain reading of the files finds.
+func TestRealDataSets(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "shared", "data")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("the public data sets are not at %s: %v", dir, err)
+	}
+	convertFile := func(t *testing.T, dataset, name string) ([]events.Envelope, summary, string) {
+		f, err := os.Open(filepath.Join(dir, name))
+		require.NoError(t, err)
+		defer f.Close()
+		var out, warn bytes.Buffer
+		sum, err := convert(context.Background(), f, &out,
+			options{dataset: dataset, window: 7 * 24 * time.Hour, gap: 24 * time.Hour, classify: true, warn: &warn})
+		require.NoError(t, err)
+		return readLog(t, out.Bytes()), sum, warn.String()
+	}
+
+	t.Run("pwc", func(t *testing.T) {
+		log, sum, warn := convertFile(t, "pwc", "pwc_call_center_dataset.csv")
+		assert.Empty(t, warn)
+		// 5,000 calls, one issue each.
+		assert.Equal(t, 5000, sum.Rows)
+		assert.Equal(t, 5000, sum.Issues)
+		assert.Equal(t, len(log), sum.Events)
+		n := map[events.Type]int{}
+		for _, e := range log {
+			n[e.Type()]++
+		}
+		assert.Equal(t, 5000, n[events.TypeOpened])
+		assert.Equal(t, 5000, n[events.TypeRouted]+n[events.TypeAbandoned], "every call answered or abandoned")
+		assert.Equal(t, sum.Resolved, n[events.TypeResolved])
+		assert.Equal(t, n[events.TypeRouted], n[events.TypeRated], "every answered call has a rating")
+		assert.Equal(t, "2021-01-01", log[0].At.Format(time.DateOnly))
+		assert.Equal(t, "2021-03-31", log[len(log)-1].At.Format(time.DateOnly))
+	})
+
+	t.Run("twcs", func(t *testing.T) {
+		log, sum, warn := convertFile(t, "twcs", "twcs_spotifycares_support_requests.csv")
+		assert.Equal(t, sum.Skipped+sum.Repaired, strings.Count(warn, "\n"), "one warning a malformed row")
+		assert.Positive(t, sum.Repaired, "the data set has a handful of malformed rows")
+		assert.Less(t, sum.Skipped+sum.Repaired, 20)
+		// About 15,100 tweets from 8,723 authors.
+		assert.InDelta(t, 15100, sum.Rows, 100)
+		assert.Equal(t, 8723, sum.Customers)
+		customers := map[string]bool{}
+		contacts := 0
+		for _, e := range log {
+			switch d := e.Data.(type) {
+			case *events.Opened:
+				customers[d.Customer.Keys[0]] = true
+				contacts++
+			case *events.Contacted:
+				contacts++
+			}
+		}
+		assert.Len(t, customers, sum.Customers)
+		assert.Equal(t, sum.Rows, contacts, "every tweet is one contact")
+		assert.Greater(t, sum.Issues, sum.Customers, "some authors come back after a day")
+		assert.Less(t, sum.Issues, sum.Rows)
+		assert.Positive(t, sum.Repeats)
+		assert.Less(t, sum.Repeats, sum.Issues-sum.Customers+1)
+	})
+}
+
+// Converting three calls of the call centre data set.
+func Example() {
+	input := pwcHead +
+		"ID0001,Diane,2021-01-01,9:12:58,Contract related,Y,Y,109,0:02:23,3\n" +
+		"ID0002,Becky,2021-01-01,9:13:10,Technical Support,Y,N,70,0:04:02,4\n" +
+		"ID0003,Becky,2021-01-01,9:14:00,Streaming,N,N,,,\n"
+	var out bytes.Buffer
+	sum, err := convert(context.Background(), strings.NewReader(input), &out, options{dataset: "pwc"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	codec := events.NewJSONCodec(nil)
+	for line := range strings.Lines(out.String()) {
+		e, err := codec.Decode([]byte(line))
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(e.At.Format(time.TimeOnly), e.Version, e.Type())
+	}
+	fmt.Println(sum.Issues, "issues,", sum.Events, "events")
+	// Output:
+	// 09:12:58 1 issue.opened
+	// 09:13:10 1 issue.opened
+	// 09:14:00 1 issue.opened
+	// 09:14:00 2 issue.abandoned
+	// 09:14:20 2 issue.routed
+	// 09:14:47 2 issue.routed
+	// 09:17:10 3 issue.resolved
+	// 09:17:10 4 issue.rated
+	// 09:18:22 3 issue.rated
+	// 3 issues, 9 events
+}

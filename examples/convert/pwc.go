@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// pwcColumns returns the columns of the call centre data set, in its order.
+func pwcColumns() []string {
+	return []string{"Call Id", "Agent", "Date", "Time", "Topic", "Answered (Y/N)", "Resolved",
+		"Speed of answer in seconds", "AvgTalkDuration", "Satisfaction rating"}
+}
+
+// pwcCall is one row of the call centre data set.
+type pwcCall struct {
+	id, agent, topic string
+	at               time.Time
+	answered         bool
+	resolved         bool
+	wait, talk       time.Duration
+	rating           int // 0: none
+}
+
+// convertPWC converts the call centre data set: one call is one issue on
+// the phone channel of a customer known only by the call (the set has no
+// customer id), routed to its agent with its speed of answer as the wait,
+// or abandoned; resolved after its talk time when the agent marked it
+// resolved; rated with its satisfaction rating as CSAT.
+func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summary, error) {
+	var sum summary
+	ids := newIDSpace()
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return sum, fmt.Errorf("read pwc: %w", err)
+			}
+			sum.Skipped++
+			if err := rowProblem(opt, pe.StartLine, pe.Err.Error(), "skipped"); err != nil {
+				return sum, err
+			}
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		sum.Lines = line
+		if line == 1 {
+			if !equalFold(rec, pwcColumns()) {
+				return sum, fmt.Errorf("pwc line 1: header %q, want %q: %w", rec, pwcColumns(), errMalformed)
+			}
+			continue
+		}
+		if line%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return sum, err
+			}
+		}
+		call, problem := parsePWC(rec)
+		if problem != "" {
+			sum.Skipped++
+			if err := rowProblem(opt, line, problem, "skipped"); err != nil {
+				return sum, err
+			}
+			continue
+		}
+		sum.Rows++
+		writePWC(ids, out, call, &sum)
+		// Calls come in time order: everything before this one can go.
+		if err := out.flushBefore(call.at); err != nil {
+			return sum, err
+		}
+	}
+	sum.Customers = sum.Issues
+	return sum, nil
+}
+
+func writePWC(ids idSpace, out *sink, c pwcCall, sum *summary) {
+	s := newStream(ids, out, "pwc/call/"+c.id)
+	contact := ids.id("pwc/call", c.id, "contact")
+	sum.Issues++
+	s.add(c.at, &events.Opened{
+		Customer: events.Customer{Keys: []string{"pwc-call:" + c.id}},
+		Channel:  "phone",
+		Topic:    c.topic,
+		Contact:  contact,
+	})
+	if !c.answered {
+		// The set has no wait for unanswered calls.
+		s.add(c.at, &events.Abandoned{Contact: contact})
+		sum.Abandoned++
+		return
+	}
+	agent := slug(c.agent)
+	answered := c.at.Add(c.wait)
+	s.add(answered, &events.Routed{Contact: contact, Queue: "call-centre", Agent: agent, Skills: []string{c.topic}, Wait: c.wait})
+	end := answered.Add(c.talk)
+	if c.resolved {
+		s.add(end, &events.Resolved{Contact: contact, Agent: agent, Handle: c.talk})
+		sum.Resolved++
+	}
+	if c.rating > 0 {
+		s.add(end, &events.Rated{Survey: events.SurveyCSAT, Score: c.rating, Contact: contact})
+		sum.Rated++
+	}
+}
+
+// parsePWC reads one data row, or says what is wrong with it.
+func parsePWC(rec []string) (pwcCall, string) {
+	if want := len(pwcColumns()); len(rec) != want {
+		return pwcCall{}, fmt.Sprintf("%d fields, want %d", len(rec), want)
+	}
+	for i := range rec {
+		rec[i] = strings.TrimSpace(rec[i])
+	}
+	c := pwcCall{id: rec[0], agent: rec[1], topic: slug(rec[4])}
+	if c.id == "" {
+		return c, "no Call Id"
+	}
+	if c.topic == "" {
+		return c, fmt.Sprintf("call %s: no Topic", c.id)
+	}
+	at, err := time.Parse("2006-01-02 15:04:05", rec[2]+" "+rec[3])
+	if err != nil {
+		return c, fmt.Sprintf("call %s: Date and Time %q %q: not 2006-01-02 15:04:05", c.id, rec[2], rec[3])
+	}
+	c.at = at
+	var ok bool
+	if c.answered, ok = yesNo(rec[5]); !ok {
+		return c, fmt.Sprintf("call %s: Answered (Y/N) %q is not Y or N", c.id, rec[5])
+	}
+	if c.resolved, ok = yesNo(rec[6]); !ok {
+		return c, fmt.Sprintf("call %s: Resolved %q is not Y or N", c.id, rec[6])
+	}
+	if !c.answered {
+		if c.resolved || rec[7] != "" || rec[8] != "" || rec[9] != "" {
+			return c, fmt.Sprintf("call %s: not answered but has a resolution, wait, talk time or rating", c.id)
+		}
+		return c, ""
+	}
+	if c.agent == "" {
+		return c, fmt.Sprintf("call %s: answered but no Agent", c.id)
+	}
+	secs, err := strconv.Atoi(rec[7])
+	if err != nil || secs < 0 {
+		return c, fmt.Sprintf("call %s: Speed of answer %q is not a number of seconds", c.id, rec[7])
+	}
+	c.wait = time.Duration(secs) * time.Second
+	if c.talk, ok = clockDuration(rec[8]); !ok {
+		return c, fmt.Sprintf("call %s: AvgTalkDuration %q is not h:mm:ss", c.id, rec[8])
+	}
+	if rec[9] != "" {
+		if c.rating, err = strconv.Atoi(rec[9]); err != nil || c.rating < 1 || c.rating > 5 {
+			return c, fmt.Sprintf("call %s: Satisfaction rating %q is not 1–5", c.id, rec[9])
+		}
+	}
+	return c, ""
+}
+
+func yesNo(s string) (bool, bool) {
+	switch s {
+	case "Y", "y":
+		return true, true
+	case "N", "n":
+		return false, true
+	}
+	return false, false
+}
+
+// clockDuration parses h:mm:ss.
+func clockDuration(s string) (time.Duration, bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{time.Hour, time.Minute, time.Second} {
+		n, err := strconv.Atoi(parts[i])
+		if err != nil || n < 0 || i > 0 && n > 59 {
+			return 0, false
+		}
+		d += time.Duration(n) * unit
+	}
+	return d, true
+}
+
+func equalFold(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(got[i], "\ufeff")), want[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// tweet is one customer tweet of the Twitter support data set.
+type tweet struct {
+	id     string
+	author string
+	at     time.Time
+	text   string
+}
+
+// twcsColumns are the indexes of the columns that the conversion reads.
+type twcsColumns struct {
+	width                         int
+	id, author, inbound, at, text int
+	need                          int // fields up to the last required column
+}
+
+func twcsHeader(rec []string) (twcsColumns, error) {
+	c := twcsColumns{width: len(rec), id: -1, author: -1, inbound: -1, at: -1, text: -1}
+	for i, name := range rec {
+		switch strings.TrimSpace(name) {
+		case "tweet_id":
+			c.id = i
+		case "author_id":
+			c.author = i
+		case "inbound":
+			c.inbound = i
+		case "created_at":
+			c.at = i
+		case "text":
+			c.text = i
+		}
+	}
+	if c.id < 0 || c.author < 0 || c.at < 0 {
+		return c, fmt.Errorf("twcs line 1: header %q has no tweet_id, author_id or created_at: %w", rec, errMalformed)
+	}
+	c.need = max(c.id, c.author, c.at, c.inbound) + 1
+	return c, nil
+}
+
+// convertTWCS converts the Twitter support data set. One author is one
+// customer ("twitter:<author_id>"). An author's tweets, in time order,
+// fall into conversations: a silence longer than opt.gap starts a new
+// one. A conversation is one issue on the social channel, opened by its
+// first tweet, with every later tweet as a follow-up (issue.contacted),
+// and resolved one minute after its last tweet: the set holds only the
+// customer's side, so the reply that closed it is assumed.
+//
+// The file is not in time order, so the whole of it is read before the
+// first event is written.
+func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summary, error) {
+	var sum summary
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	var cols twcsColumns
+	byAuthor := map[string][]tweet{}
+	lineOf := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return sum, fmt.Errorf("read twcs: %w", err)
+			}
+			sum.Skipped++
+			if err := rowProblem(opt, pe.StartLine, pe.Err.Error(), "skipped"); err != nil {
+				return sum, err
+			}
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		sum.Lines = line
+		if cols.width == 0 {
+			if cols, err = twcsHeader(rec); err != nil {
+				return sum, err
+			}
+			continue
+		}
+		if line%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return sum, err
+			}
+		}
+		tw, problem := parseTweet(rec, cols)
+		keep := problem == ""
+		if first, dup := lineOf[tw.id]; keep && dup {
+			keep, problem = false, fmt.Sprintf("tweet %s is already on line %d", tw.id, first)
+		}
+		action := "skipped"
+		switch {
+		case !keep:
+			sum.Skipped++
+			problem = fmt.Sprintf("row of %d fields: %s", len(rec), problem)
+		case hasCR(rec):
+			// A bare carriage return (an old Mac line break) inside an
+			// unquoted text: readers that take it for a line end split
+			// the row in two.
+			sum.Repaired++
+			problem = fmt.Sprintf("bare carriage return in an unquoted field of tweet %s", tw.id)
+			action = "kept, as a space"
+			tw.text = strings.ReplaceAll(tw.text, "\r", " ")
+		case len(rec) != cols.width:
+			// An unquoted line break in a text splits its row: the first
+			// part still has the id, author and time; the rest are lines
+			// of their own, skipped above.
+			sum.Repaired++
+			problem = fmt.Sprintf("%d fields, want %d (a line break in the text?)", len(rec), cols.width)
+			action = "kept tweet " + tw.id + " without the rest of its text"
+		}
+		if problem != "" {
+			if err := rowProblem(opt, line, problem, action); err != nil {
+				return sum, err
+			}
+		}
+		if !keep {
+			continue
+		}
+		lineOf[tw.id] = line
+		sum.Rows++
+		byAuthor[tw.author] = append(byAuthor[tw.author], tw)
+	}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+
+	ids := newIDSpace()
+	var topics *classifier
+	if opt.classify {
+		c := newClassifier()
+		topics = &c
+	}
+	authors := make([]string, 0, len(byAuthor))
+	for a := range byAuthor {
+		authors = append(authors, a)
+	}
+	slices.Sort(authors)
+	sum.Customers = len(authors)
+	for _, a := range authors {
+		tws := byAuthor[a]
+		slices.SortFunc(tws, func(x, y tweet) int {
+			if c := x.at.Compare(y.at); c != 0 {
+				return c
+			}
+			return cmp.Or(cmp.Compare(len(x.id), len(y.id)), cmp.Compare(x.id, y.id))
+		})
+		var prevResolved time.Time
+		for start := 0; start < len(tws); {
+			end := start + 1
+			for end < len(tws) && tws[end].at.Sub(tws[end-1].at) <= opt.gap {
+				end++
+			}
+			if start > 0 && tws[start].at.Sub(prevResolved) < opt.window {
+				sum.Repeats++
+			}
+			prevResolved = writeConversation(ids, out, tws[start:end], topics, &sum)
+			start = end
+		}
+	}
+	return sum, nil
+}
+
+// writeConversation writes one conversation as an issue and returns when
+// it was resolved.
+func writeConversation(ids idSpace, out *sink, conv []tweet, topics *classifier, sum *summary) time.Time {
+	first := conv[0]
+	s := newStream(ids, out, "twcs/author/"+first.author+"/tweet/"+first.id)
+	topic := "support/general"
+	if topics != nil {
+		topic = topics.topic(first.text)
+	}
+	sum.Issues++
+	contact := ids.id("twcs/tweet", first.id)
+	s.add(first.at, &events.Opened{
+		Customer: events.Customer{Keys: []string{"twitter:" + first.author}},
+		Channel:  "social",
+		Topic:    topic,
+		Contact:  contact,
+	})
+	for _, tw := range conv[1:] {
+		contact = ids.id("twcs/tweet", tw.id)
+		s.add(tw.at, &events.Contacted{Contact: contact, Channel: "social"})
+		sum.FollowUps++
+	}
+	resolved := conv[len(conv)-1].at.Add(time.Minute)
+	s.add(resolved, &events.Resolved{Contact: contact, Agent: "support", Code: "assumed"})
+	sum.Resolved++
+	return resolved
+}
+
+// parseTweet reads the columns of one row that the conversion needs, or
+// says what is wrong with them.
+func parseTweet(rec []string, c twcsColumns) (tweet, string) {
+	if len(rec) < c.need {
+		return tweet{}, "too few fields for an id, author and time"
+	}
+	tw := tweet{id: strings.TrimSpace(rec[c.id]), author: strings.TrimSpace(rec[c.author])}
+	if _, err := strconv.ParseUint(tw.id, 10, 64); err != nil {
+		return tw, fmt.Sprintf("tweet_id %q is not a number", rec[c.id])
+	}
+	if tw.author == "" || !isToken(tw.author) {
+		return tw, fmt.Sprintf("tweet %s: author_id %q is not an id", tw.id, rec[c.author])
+	}
+	at, err := time.Parse("Mon Jan 02 15:04:05 -0700 2006", strings.TrimSpace(rec[c.at]))
+	if err != nil {
+		return tw, fmt.Sprintf("tweet %s: created_at %q is not like Tue Oct 31 23:36:20 +0000 2017", tw.id, rec[c.at])
+	}
+	tw.at = at.UTC()
+	if c.inbound >= 0 {
+		switch strings.TrimSpace(rec[c.inbound]) {
+		case "True":
+		case "False":
+			return tw, fmt.Sprintf("tweet %s is not inbound: a reply by the company is not a customer contact", tw.id)
+		default:
+			return tw, fmt.Sprintf("tweet %s: inbound %q is not True or False", tw.id, rec[c.inbound])
+		}
+	}
+	if c.text >= 0 && c.text < len(rec) {
+		tw.text = rec[c.text]
+	}
+	return tw, ""
+}
+
+func isToken(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func hasCR(rec []string) bool {
+	for _, f := range rec {
+		if strings.ContainsRune(f, '\r') {
+			return true
+		}
+	}
+	return false
+}
