@@ -3,6 +3,7 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -260,6 +261,12 @@ func (f *FCR) Apply(e events.Envelope) error {
 	return nil
 }
 
+// The range of event times that Unix nanoseconds hold, in seconds.
+const (
+	minUnixNanoSec = math.MinInt64/int64(time.Second) + 1
+	maxUnixNanoSec = math.MaxInt64/int64(time.Second) - 1
+)
+
 // checkFCREvent reports what keeps e from being applied.
 func checkFCREvent(e events.Envelope) error {
 	var problem string
@@ -272,7 +279,7 @@ func checkFCREvent(e events.Envelope) error {
 		problem = "no data"
 	case e.At.IsZero():
 		problem = "no event time"
-	case e.At.Year() < 1678 || e.At.Year() > 2261:
+	case e.At.Unix() < minUnixNanoSec || e.At.Unix() > maxUnixNanoSec:
 		problem = fmt.Sprintf("event time %s is out of range", e.At.Format(time.RFC3339))
 	default:
 		return nil
@@ -340,10 +347,9 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) {
 		f.issues = append(f.issues, fcrIssue{})
 	}
 	f.issues[ix] = fcrIssue{
-		id:     id,
-		opened: at,
-		topic:  f.names.id(d.Topic),
-		live:   true,
+		id:    id,
+		topic: f.names.id(d.Topic),
+		live:  true,
 		first: fcrRec{
 			at:      at,
 			key:     contactKey(d.Contact),

@@ -24,6 +24,9 @@ func (f *FCR) sweep() {
 // is at cutoff or later, after all of the problem's issues stopped being
 // live.
 func (f *FCR) foldCustomer(r int32, cutoff int64) {
+	if !f.mayFold(r, cutoff) {
+		return
+	}
 	freed := false
 	f.problems(r, func(p *fcrProblem) {
 		if !p.resolved || p.open || p.settle >= cutoff || f.verdict(p) == vPending {
@@ -96,5 +99,21 @@ func (f *FCR) expireHeld(cutoff int64) {
 		held := f.seq.Held()
 		f.seq.Forget(id)
 		f.counts.Orphaned += int64(held - f.seq.Held())
+	}
+}
+
+// mayFold reports whether some issue of the customer whose root is r
+// stopped being live before cutoff: without one, no problem of theirs can
+// fold, and the costlier chaining is skipped.
+func (f *FCR) mayFold(r int32, cutoff int64) bool {
+	start := f.ids.nodes[r].issue
+	for i := start; ; {
+		is := &f.issues[i]
+		if s, ok := is.settled(f.window); ok && s < cutoff {
+			return true
+		}
+		if i = is.next; i == start {
+			return false
+		}
 	}
 }

@@ -59,8 +59,8 @@ func (f *FCR) problems(r int32, visit func(p *fcrProblem)) {
 	if len(order) > 1 {
 		slices.SortFunc(order, func(a, b int32) int {
 			ia, ib := &f.issues[a], &f.issues[b]
-			if ia.opened != ib.opened {
-				if ia.opened < ib.opened {
+			if ia.first.at != ib.first.at {
+				if ia.first.at < ib.first.at {
 					return -1
 				}
 				return 1
@@ -78,7 +78,7 @@ func (f *FCR) problems(r int32, visit func(p *fcrProblem)) {
 		is := &f.issues[ix]
 		for j := i - 1; j >= 0; j-- {
 			js := &f.issues[order[j]]
-			if f.topicsMatch(js.topic, is.topic) && js.liveAt(is.opened, f.window) {
+			if f.topicsMatch(js.topic, is.topic) && js.liveAt(is.first.at, f.window) {
 				prob[i] = prob[j]
 				break
 			}

@@ -212,37 +212,29 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 	}
 	rep.Inflation = inflation(rep.Reported, rep.True)
 
-	for k, s := range t.Seg {
+	t.eachSeg(func(dim uint8, id int64, s fcrSeg) {
 		seg := FCRSegment{
 			True:     newFCRRate(s.Achieved, s.Achieved+s.Failed, ms),
 			Reported: newFCRRate(s.RepHits, s.RepTotal, ms),
 		}
 		seg.Inflation = inflation(seg.Reported, seg.True)
-		var into map[string]FCRSegment
-		name := ""
-		switch k.Dim {
+		switch dim {
 		case dimChannel:
-			into, name = rep.ByChannel, f.names.label(k.ID)
+			rep.ByChannel[f.names.label(id)] = seg
 		case dimTopic:
-			into, name = rep.ByTopic, f.names.label(k.ID)
+			rep.ByTopic[f.names.label(id)] = seg
 		case dimAgent:
-			into, name = rep.ByAgent, f.names.label(k.ID)
+			rep.ByAgent[f.names.label(id)] = seg
 		case dimQueue:
-			into, name = rep.ByQueue, f.names.label(k.ID)
+			rep.ByQueue[f.names.label(id)] = seg
 		case dimKind:
-			into, name = rep.ByAgentKind, "human"
-			if k.ID == 1 {
-				name = "bot"
-			}
+			rep.ByAgentKind[[2]string{"human", "bot"}[id&1]] = seg
 		case dimDay:
-			into, name = rep.ByDay, time.Unix(0, k.ID*nsPerDay).UTC().Format(time.DateOnly)
+			rep.ByDay[time.Unix(0, id*nsPerDay).UTC().Format(time.DateOnly)] = seg
 		case dimWeek:
-			into, name = rep.ByWeek, fmt.Sprintf("%04d-W%02d", k.ID/100, k.ID%100)
-		default:
-			continue
+			rep.ByWeek[weekLabel(id)] = seg
 		}
-		into[name] = seg
-	}
+	})
 
 	for k, n := range t.Switch {
 		from, to := f.names.label(int64(k[0])), f.names.label(int64(k[1]))

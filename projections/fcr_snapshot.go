@@ -34,7 +34,8 @@ type fcrSnap struct {
 
 type fcrSnapIssue struct {
 	ID                      [16]byte
-	Opened, Res             int64
+	ResPos                  uint16
+	Res                     int64
 	ResKey                  uint64
 	Topic, Agent            uint32
 	CSATN, CSATSum, CSATTop uint16
@@ -138,9 +139,9 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	for _, p := range f.folded.scalars() {
 		s.Tally.Counts = append(s.Tally.Counts, *p)
 	}
-	for k, v := range f.folded.Seg {
-		s.Tally.Seg = append(s.Tally.Seg, fcrSnapSeg{Dim: k.Dim, ID: k.ID, Seg: v})
-	}
+	f.folded.eachSeg(func(dim uint8, id int64, v fcrSeg) {
+		s.Tally.Seg = append(s.Tally.Seg, fcrSnapSeg{Dim: dim, ID: id, Seg: v})
+	})
 	for k, v := range f.folded.Switch {
 		s.Tally.Switch = append(s.Tally.Switch, [3]int64{int64(k[0]), int64(k[1]), v})
 	}
@@ -156,7 +157,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 
 func snapIssue(is *fcrIssue) fcrSnapIssue {
 	out := fcrSnapIssue{
-		ID: is.id, Opened: is.opened, Res: is.res, ResKey: is.resKey, Topic: is.topic, Agent: is.agent,
+		ID: is.id, ResPos: is.resPos, Res: is.res, ResKey: is.resKey, Topic: is.topic, Agent: is.agent,
 		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.resolved, Bot: is.bot,
 		Recs: make([]fcrSnapRec, 0, 1+len(is.more)),
 	}
@@ -211,7 +212,11 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		return false
 	}
 	for _, sg := range s.Tally.Seg {
-		tally.Seg[fcrSegKey{Dim: sg.Dim, ID: sg.ID}] = sg.Seg
+		switch {
+		case sg.Dim > dimWeek, sg.Dim <= dimQueue && (sg.ID < 0 || sg.ID >= int64(nNames)), sg.Dim == dimKind && sg.ID&^1 != 0:
+			return 0, fmt.Errorf("FCR restore: segment %d/%d out of range: %w", sg.Dim, sg.ID, ErrFCRSnapshot)
+		}
+		*tally.seg(sg.Dim, sg.ID) = sg.Seg
 	}
 	for _, sw := range s.Tally.Switch {
 		if badName(uint32(sw[0]), uint32(sw[1])) {
@@ -238,11 +243,11 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	g.counts, g.sinceSweep, g.folded = s.Counts, s.SinceSweep, tally
 	g.issues = make([]fcrIssue, 0, len(s.Issues))
 	for i, si := range s.Issues {
-		if len(si.Recs) == 0 || badName(si.Topic, si.Agent) {
+		if len(si.Recs) == 0 || int(si.ResPos) > len(si.Recs)-1 || badName(si.Topic, si.Agent) {
 			return 0, fmt.Errorf("FCR restore: issue %d is incomplete: %w", i, ErrFCRSnapshot)
 		}
 		is := fcrIssue{
-			id: si.ID, opened: si.Opened, res: si.Res, resKey: si.ResKey, topic: si.Topic, agent: si.Agent,
+			id: si.ID, resPos: si.ResPos, res: si.Res, resKey: si.ResKey, topic: si.Topic, agent: si.Agent,
 			csatN: si.CSATN, csatSum: si.CSATSum, csatTop2: si.CSATTop, resolved: si.Resolved, bot: si.Bot, live: true,
 		}
 		for k, r := range si.Recs {

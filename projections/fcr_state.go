@@ -2,29 +2,32 @@ package projections
 
 import (
 	"encoding/binary"
+	"math"
 	"strings"
 
 	"github.com/google/uuid"
 )
 
-// fcrIssue is what the FCR projection keeps of one live issue.
+// fcrIssue is what the FCR projection keeps of one live issue. Its first
+// resolution is kept in fields rather than in more, where most issues
+// then need nothing: resPos says where it stands in stream order.
 type fcrIssue struct {
 	id     uuid.UUID
-	opened int64 // Unix ns of issue.opened
 	res    int64 // Unix ns of the first resolution, when resolved
 	resKey uint64
-	next   int32  // next issue of the same customer (circular)
-	topic  uint32 // current topic
-	agent  uint32 // agent of the first resolution
+	first  fcrRec   // the opening contact; first.at is when the issue opened
+	more   []fcrRec // later contacts, and resolutions after the first, in stream order
+	next   int32    // next issue of the same customer (circular)
+	topic  uint32   // current topic
+	agent  uint32   // agent of the first resolution
 	csatN  uint16
 	// csatSum and csatTop2 sum the issue's CSAT answers and count its 4s and 5s.
 	csatSum  uint16
 	csatTop2 uint16
-	resolved bool // has a first resolution
-	bot      bool // the first resolution was by a bot
-	live     bool // the slot holds an issue
-	first    fcrRec
-	more     []fcrRec // later contacts and resolutions, in stream order
+	resPos   uint16 // how many of more came before the first resolution
+	resolved bool   // has a first resolution
+	bot      bool   // the first resolution was by a bot
+	live     bool   // the slot holds an issue
 }
 
 // fcrRec is one contact of an issue, or one of its resolutions.
@@ -79,45 +82,73 @@ func (is *fcrIssue) contact(at int64, key uint64, channel uint32) {
 func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
 	if !is.resolved {
 		is.resolved, is.res, is.resKey, is.agent, is.bot = true, at, key, agent, bot
+		is.resPos = uint16(min(len(is.more), 1<<16-1))
+		return
 	}
 	is.more = append(is.more, fcrRec{at: at, key: key, kind: recResolved})
 }
 
-// liveAt reports whether the issue is live for inference at t: open at t,
-// or resolved at r with t − r < window. A contact on a resolved issue
-// reopens it, a resolution of a resolved issue changes nothing.
-func (is *fcrIssue) liveAt(t, window int64) bool {
-	open, res := true, int64(0)
-	for i := range is.more {
-		r := &is.more[i]
-		if r.at > t {
+// transitions returns how many status changes after the opening the issue
+// has, and step returns the k-th in stream order: its time and whether it
+// is a resolution (else an inbound contact).
+func (is *fcrIssue) transitions() int {
+	if is.resolved {
+		return len(is.more) + 1
+	}
+	return len(is.more)
+}
+
+func (is *fcrIssue) step(k int) (at int64, resolution bool) {
+	if is.resolved {
+		switch {
+		case k == int(is.resPos):
+			return is.res, true
+		case k > int(is.resPos):
+			k--
+		}
+	}
+	r := &is.more[k]
+	return r.at, r.kind == recResolved
+}
+
+// status replays the issue's changes up to time t: whether it is open,
+// and if not since when it is resolved. A contact on a resolved issue
+// reopens it; a resolution of a resolved issue changes nothing.
+func (is *fcrIssue) status(t int64) (open bool, res int64) {
+	open = true
+	for k, n := 0, is.transitions(); k < n; k++ {
+		at, resolution := is.step(k)
+		if at > t {
 			break
 		}
-		if r.kind == recResolved {
+		if resolution {
 			if open {
-				open, res = false, r.at
+				open, res = false, at
 			}
-		} else if !open {
+		} else {
 			open = true
 		}
 	}
+	return open, res
+}
+
+// liveAt reports whether the issue is live for inference at t: open at t,
+// or resolved at r with t − r < window.
+func (is *fcrIssue) liveAt(t, window int64) bool {
+	open, res := is.status(t)
 	return open || t-res < window
 }
 
 // settled returns the time after which the issue can no longer be live,
 // and false while it is open.
 func (is *fcrIssue) settled(window int64) (int64, bool) {
-	open, res := true, int64(0)
-	for i := range is.more {
-		r := &is.more[i]
-		if r.kind == recResolved {
-			if open {
-				open, res = false, r.at
-			}
-		} else if !open {
-			open = true
-		}
+	if !is.resolved {
+		return 0, false
 	}
+	if len(is.more) == 0 {
+		return is.res + window, true
+	}
+	open, res := is.status(math.MaxInt64)
 	if open {
 		return 0, false
 	}
@@ -130,12 +161,8 @@ func (is *fcrIssue) reportedFirst() bool {
 	if !is.resolved || is.resKey != is.first.key {
 		return false
 	}
-	for i := range is.more {
-		r := &is.more[i]
-		if r.kind == recResolved {
-			return true
-		}
-		if r.counted() {
+	for i := range is.more[:is.resPos] {
+		if is.more[i].counted() {
 			return false
 		}
 	}

@@ -1,6 +1,9 @@
 package projections
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Dimensions of the FCR breakdowns.
 const (
@@ -13,8 +16,7 @@ const (
 	dimWeek
 )
 
-// fcrSegKey names one segment: a dimension and a value, an interned name
-// or a number (day, week, agent kind).
+// fcrSegKey names one segment of a time dimension: a day or a week number.
 type fcrSegKey struct {
 	Dim uint8
 	ID  int64
@@ -40,14 +42,18 @@ type fcrTally struct {
 	BotTotal, BotContained            int64
 	PerProblem                        [4]int64 // 1, 2, 3, 4+ counted contacts
 	CSAT                              [2]fcrCSAT
-	Seg                               map[fcrSegKey]fcrSeg
-	Switch                            map[[2]uint32]int64 // first channel → repeat channel
-	Repeats                           map[uint32][2]int64 // topic → repeat contacts, failed problems
+	// Segments: by name id for channel, topic, agent and queue; by agent
+	// kind (human, bot); by day and week number.
+	ByName  [dimQueue + 1][]fcrSeg
+	ByKind  [2]fcrSeg
+	ByTime  map[fcrSegKey]*fcrSeg
+	Switch  map[[2]uint32]int64 // first channel → repeat channel
+	Repeats map[uint32][2]int64 // topic → repeat contacts, failed problems
 }
 
 func newFCRTally() fcrTally {
 	return fcrTally{
-		Seg:     make(map[fcrSegKey]fcrSeg),
+		ByTime:  make(map[fcrSegKey]*fcrSeg),
 		Switch:  make(map[[2]uint32]int64),
 		Repeats: make(map[uint32][2]int64),
 	}
@@ -55,9 +61,13 @@ func newFCRTally() fcrTally {
 
 func (t *fcrTally) clone() fcrTally {
 	c := *t
-	c.Seg = make(map[fcrSegKey]fcrSeg, len(t.Seg))
-	for k, v := range t.Seg {
-		c.Seg[k] = v
+	for d := range c.ByName {
+		c.ByName[d] = append([]fcrSeg(nil), t.ByName[d]...)
+	}
+	c.ByTime = make(map[fcrSegKey]*fcrSeg, len(t.ByTime))
+	for k, v := range t.ByTime {
+		v := *v
+		c.ByTime[k] = &v
 	}
 	c.Switch = make(map[[2]uint32]int64, len(t.Switch))
 	for k, v := range t.Switch {
@@ -68,6 +78,47 @@ func (t *fcrTally) clone() fcrTally {
 		c.Repeats[k] = v
 	}
 	return c
+}
+
+// seg returns the counts of one segment, creating them when new.
+func (t *fcrTally) seg(dim uint8, id int64) *fcrSeg {
+	switch {
+	case dim <= dimQueue:
+		s := t.ByName[dim]
+		if int(id) >= len(s) {
+			s = append(s, make([]fcrSeg, int(id)+1-len(s))...)
+			t.ByName[dim] = s
+		}
+		return &s[id]
+	case dim == dimKind:
+		return &t.ByKind[id&1]
+	}
+	k := fcrSegKey{Dim: dim, ID: id}
+	p := t.ByTime[k]
+	if p == nil {
+		p = new(fcrSeg)
+		t.ByTime[k] = p
+	}
+	return p
+}
+
+// eachSeg calls fn for every segment with counts.
+func (t *fcrTally) eachSeg(fn func(dim uint8, id int64, s fcrSeg)) {
+	for d, segs := range t.ByName {
+		for id, s := range segs {
+			if s != (fcrSeg{}) {
+				fn(uint8(d), int64(id), s)
+			}
+		}
+	}
+	for id, s := range t.ByKind {
+		if s != (fcrSeg{}) {
+			fn(dimKind, int64(id), s)
+		}
+	}
+	for k, s := range t.ByTime {
+		fn(k.Dim, k.ID, *s)
+	}
 }
 
 const nsPerDay = int64(24 * time.Hour)
@@ -81,10 +132,20 @@ func dayOf(ns int64) int64 {
 	return d
 }
 
-// weekOf returns the ISO week of a Unix ns time as year*100 + week.
-func weekOf(ns int64) int64 {
-	y, w := time.Unix(0, ns).UTC().ISOWeek()
-	return int64(y)*100 + int64(w)
+// weekOf returns the number of the Monday-to-Sunday week of a day number
+// (day 0, 1970-01-01, was a Thursday).
+func weekOf(day int64) int64 {
+	w := (day + 3) / 7
+	if (day+3)%7 < 0 {
+		w--
+	}
+	return w
+}
+
+// weekLabel returns the ISO week of a week number, such as "2026-W10".
+func weekLabel(w int64) string {
+	y, n := time.Unix((w*7-3)*(nsPerDay/int64(time.Second)), 0).UTC().ISOWeek()
+	return fmt.Sprintf("%04d-W%02d", y, n)
 }
 
 // add counts problem p into t.
@@ -119,22 +180,22 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 			t.BotContained++
 		}
 	}
+	day := dayOf(p.firstAt)
 	for _, k := range [...]fcrSegKey{
 		{dimChannel, int64(p.firstCh)},
 		{dimTopic, int64(f.issues[p.rootIx].topic)},
 		{dimAgent, int64(resolver.agent)},
 		{dimQueue, int64(resolver.resQueue())},
 		{dimKind, kind},
-		{dimDay, dayOf(p.firstAt)},
-		{dimWeek, weekOf(p.firstAt)},
+		{dimDay, day},
+		{dimWeek, weekOf(day)},
 	} {
-		s := t.Seg[k]
+		s := t.seg(k.Dim, k.ID)
 		if achieved {
 			s.Achieved++
 		} else {
 			s.Failed++
 		}
-		t.Seg[k] = s
 	}
 
 	n := p.before + p.after
@@ -177,21 +238,21 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		if is.bot {
 			ikind = 1
 		}
+		iday := dayOf(is.first.at)
 		for _, k := range [...]fcrSegKey{
 			{dimChannel, int64(is.first.channel)},
 			{dimTopic, int64(is.topic)},
 			{dimAgent, int64(is.agent)},
 			{dimQueue, int64(is.resQueue())},
 			{dimKind, ikind},
-			{dimDay, dayOf(is.opened)},
-			{dimWeek, weekOf(is.opened)},
+			{dimDay, iday},
+			{dimWeek, weekOf(iday)},
 		} {
-			s := t.Seg[k]
+			s := t.seg(k.Dim, k.ID)
 			s.RepTotal++
 			if hit {
 				s.RepHits++
 			}
-			t.Seg[k] = s
 		}
 	}
 	if answered {

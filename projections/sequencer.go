@@ -65,6 +65,9 @@ func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (
 	}
 	want++
 	s.next[e.Issue] = want
+	if s.nHeld == 0 {
+		return Applied, nil // nothing can be released: skip the held map
+	}
 	h := s.held[e.Issue]
 	for len(h) > 0 && h[0].Version == want {
 		if err := emit(h[0]); err != nil {

@@ -1,0 +1,96 @@
+package projections
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// BenchmarkFCRApply measures decoded events absorbed per second, on a year
+// of a contact centre delivered in time order with some disorder.
+func BenchmarkFCRApply(b *testing.B) {
+	g := fcrGen{Seed: 1, Customers: 20000, Issues: 60000, Span: 365 * 24 * time.Hour, LooseKeys: true, Open: 0.01}
+	evs := jitter(g.log(), 1, time.Hour)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		f := NewFCR(FCRConfig{})
+		for _, e := range evs {
+			if err := f.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(evs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkFCRReport measures a report over a projection with about a
+// month of live problems.
+func BenchmarkFCRReport(b *testing.B) {
+	g := fcrGen{Seed: 2, Customers: 20000, Issues: 60000, Span: 365 * 24 * time.Hour, Open: 0.01}
+	f := NewFCR(FCRConfig{})
+	for _, e := range g.log() {
+		if err := f.Apply(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		_ = f.Report()
+	}
+	b.ReportMetric(float64(f.Live()), "live-issues")
+}
+
+// BenchmarkFCRMemory measures the heap held per active problem: a problem
+// of one customer (a phone number and an email address), one issue
+// opened, routed, resolved and rated within the window, so that nothing is
+// folded.
+func BenchmarkFCRMemory(b *testing.B) {
+	const n = 100_000
+	l := newFCRLog()
+	for i := range n {
+		t := day0.Add(time.Duration(i) * time.Second)
+		keys := []string{"phone:+35840" + itoa7(i), "email:c" + itoa7(i) + "@example.com"}
+		issue, c := l.open(t, keys, genChannels[i%len(genChannels)], genTopics[i%len(genTopics)])
+		l.route(issue, t.Add(time.Second), c, genQueues[i%len(genQueues)], genAgents[i%len(genAgents)])
+		l.resolve(issue, t.Add(2*time.Second), c, genAgents[i%len(genAgents)], false)
+		l.rate(issue, t.Add(3*time.Second), 1+i%5)
+	}
+	b.ReportAllocs()
+	var perProblem float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f := NewFCR(FCRConfig{})
+		for _, e := range l.evs {
+			if err := f.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if f.Live() != n {
+			b.Fatalf("%d live issues, want %d", f.Live(), n)
+		}
+		perProblem = float64(after.HeapAlloc-before.HeapAlloc) / n
+		runtime.KeepAlive(f)
+	}
+	b.ReportMetric(perProblem, "bytes/problem")
+}
+
+// itoa7 formats i with seven digits, without fmt's allocations mattering
+// to the measurement (it runs before it).
+func itoa7(i int) string {
+	var b [7]byte
+	for k := 6; k >= 0; k-- {
+		b[k] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[:])
+}
+
+var _ = events.TypeOpened
