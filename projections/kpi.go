@@ -297,3 +297,10 @@ func kpiSegment[T any](m map[string]*T, key string) *T {
 	}
 	return n
 }
+
+// The KPI projections absorb events like every other projection.
+var (
+	_ Projection = (*ServiceLevel)(nil)
+	_ Projection = (*Satisfaction)(nil)
+	_ Projection = (*Volume)(nil)
+)
