@@ -174,8 +174,9 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("simulate: %s: %w", fmt.Sprintf(format, args...), ErrInvalidConfig)
 }
 
+// isToken reports whether s is a lower-case token, [a-z][a-z0-9_-]*.
 func isToken(s string) bool {
-	if s == "" {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
 	for _, r := range s {

@@ -13,8 +13,8 @@ import (
 // replays the same log from the start. A Generator is not safe for
 // concurrent use.
 type Generator struct {
-	cfg   Config
-	truth *Truth
+	cfg Config
+	run *run // the latest run, for Truth
 }
 
 // New returns a Generator for cfg, with cfg's zero fields set to their
@@ -42,7 +42,7 @@ func (g *Generator) End() time.Time {
 func (g *Generator) Events() iter.Seq[events.Envelope] {
 	return func(yield func(events.Envelope) bool) {
 		r := newRun(g.cfg)
-		g.truth = &r.truth
+		g.run = r
 		r.emit(yield)
 	}
 }
@@ -50,10 +50,10 @@ func (g *Generator) Events() iter.Seq[events.Envelope] {
 // Truth returns the counts of what the latest call of Events emitted so
 // far; all of it once that call has finished.
 func (g *Generator) Truth() Truth {
-	if g.truth == nil {
+	if g.run == nil {
 		return newTruth()
 	}
-	return g.truth.clone()
+	return g.run.snapshot()
 }
 
 // Collect returns the whole log of cfg in a slice, with its Truth: for
@@ -97,7 +97,8 @@ type issue struct {
 	planned  bool
 	openAt   int64
 	customer int
-	topic    int
+	topic    int // the topic of the customer's problem
+	shown    int // the topic the issue was opened with
 	channel  int
 	depth    int
 	openTag  tag
@@ -127,6 +128,8 @@ type run struct {
 	arrival  int64 // when the next fresh problem arrives
 	seen     []uint64
 	truth    Truth
+	byCh     []int // opened issues by channel index
+	byTopic  []int // opened issues by the index of their first topic
 	hourRate [7 * 24]float64 // fresh problems per ms, by hour of the week
 }
 
@@ -141,6 +144,8 @@ func newRun(cfg Config) *run {
 		end:     int64(cfg.Days) * msPerDay,
 		seen:    make([]uint64, (cfg.Customers+63)/64),
 		truth:   newTruth(),
+		byCh:    make([]int, len(cfg.Channels)),
+		byTopic: make([]int, len(cfg.Topics)),
 	}
 	r.hourRate = weeklyProfile(cfg.IssuesPerDay)
 	r.arrival = r.nextArrival(0)
@@ -247,6 +252,8 @@ func (r *run) account(e events.Envelope, tg tag, is *issue) {
 	if e.Version != 1 {
 		return
 	}
+	r.byCh[is.channel]++
+	r.byTopic[is.shown]++
 	w, bit := is.customer/64, uint64(1)<<(is.customer%64)
 	if r.seen[w]&bit == 0 {
 		r.seen[w] |= bit
@@ -255,6 +262,22 @@ func (r *run) account(e events.Envelope, tg tag, is *issue) {
 			r.truth.TwoKey++
 		}
 	}
+}
+
+// snapshot returns the truth so far.
+func (r *run) snapshot() Truth {
+	t := r.truth.clone()
+	for i, n := range r.byCh {
+		if n > 0 {
+			t.ByChannel[r.model.chNames[i]] += n
+		}
+	}
+	for i, n := range r.byTopic {
+		if n > 0 {
+			t.ByTopic[r.model.topics[i].Name] += n
+		}
+	}
+	return t
 }
 
 // fresh returns a new problem of a random customer arriving at ms.

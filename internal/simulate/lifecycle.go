@@ -39,6 +39,7 @@ func (r *run) plan(is *issue) {
 			misfiled = true
 		}
 	}
+	is.shown = shown
 	c := g.uuid()
 	r.add(is.openAt, &events.Opened{
 		Customer: events.Customer{Keys: r.ids.keys(g, is.customer, m.chNames[ch])},
@@ -60,10 +61,17 @@ func (r *run) plan(is *issue) {
 	}
 	first := res
 	answered := 1
-	if misfiled || g.chance(0.04) {
+	// Misfiled issues are corrected; a few more get a secondary topic.
+	secondary := -1
+	if !misfiled && g.chance(0.04) {
+		if secondary = g.pick(m.topicCum); secondary == is.topic {
+			secondary = -1
+		}
+	}
+	if misfiled || secondary >= 0 {
 		cl := &events.Classified{Topic: m.topics[is.topic].Name}
-		if !misfiled {
-			cl.Topics = []string{m.topics[g.pick(m.topicCum)].Name}
+		if secondary >= 0 {
+			cl.Topics = []string{m.topics[secondary].Name}
 		}
 		r.add(res.end+ms(g.lognormal(600, 1)), cl, 0)
 	}
