@@ -128,8 +128,8 @@ type run struct {
 	arrival  int64 // when the next fresh problem arrives
 	seen     []uint64
 	truth    Truth
-	byCh     []int // opened issues by channel index
-	byTopic  []int // opened issues by the index of their first topic
+	byCh     []int           // opened issues by channel index
+	byTopic  []int           // opened issues by the index of their first topic
 	hourRate [7 * 24]float64 // fresh problems per ms, by hour of the week
 }
 
