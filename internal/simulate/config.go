@@ -127,6 +127,8 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Days < 0:
 		return c, invalidf("Days %d is negative", c.Days)
+	case c.Start.Year() < 1970 || c.Days > 365*100 || c.Start.Year()+c.Days/365 > 2200:
+		return c, invalidf("Start %s and Days %d are not between 1970 and 2200", c.Start.Format(time.RFC3339), c.Days)
 	case c.Customers < 0 || c.Customers > maxCustomers:
 		return c, invalidf("Customers %d is outside 1–%d", c.Customers, maxCustomers)
 	case c.Agents < 0:

@@ -191,11 +191,11 @@ func (r *run) nextArrival(ms int64) int64 {
 	for ms < r.end {
 		rate := r.hourRate[r.hourOfWeek(ms)]
 		hourEnd := ((r.startMs+ms)/msPerHour+1)*msPerHour - r.startMs
-		if left := float64(hourEnd-ms) * rate; need < left {
+		left := float64(hourEnd-ms) * rate
+		if need < left {
 			return ms + int64(need/rate) + 1
-		} else {
-			need -= left
 		}
+		need -= left
 		ms = hourEnd
 	}
 	return r.end

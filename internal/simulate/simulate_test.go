@@ -315,6 +315,7 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		{"topic name", simulate.Config{Topics: []simulate.Topic{{Name: "/billing", Weight: 1}}}, `"/billing"`},
 		{"topic repeat", simulate.Config{Topics: []simulate.Topic{{Name: "billing", Weight: 1, Repeat: 2}}}, "repeat probability 2"},
 		{"negative window", simulate.Config{Window: -time.Hour}, "Window -1h0m0s"},
+		{"start before 1970", simulate.Config{Start: time.Date(1969, 12, 1, 0, 0, 0, 0, time.UTC)}, "Start 1969-12-01T00:00:00Z"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
