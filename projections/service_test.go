@@ -199,4 +199,5 @@ func benchmarkKPI(b *testing.B, evs []events.Envelope, mk func() kpiProjection) 
 	}
 	b.ReportMetric(float64(n*len(evs))/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*len(evs)), "ns/event")
+	b.ReportMetric(float64(len(evs)), "events/op")
 }
