@@ -2,27 +2,39 @@ package simulate_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/simulate"
 )
 
-// A day of a small contact centre, streamed and counted.
+// The first events of a busy day, interleaved across issues as they happen.
 func ExampleGenerator_Events() {
-	g, err := simulate.New(simulate.Config{Seed: 1, Days: 1, IssuesPerDay: 200})
+	g, err := simulate.New(simulate.Config{Seed: 1, Days: 1, IssuesPerDay: 5000})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	opened := 0
+	n := 0
 	for e := range g.Events() {
-		if e.Type() == events.TypeOpened {
-			opened++
+		fmt.Print(e.At.Format(time.TimeOnly), " ", e.Version, " ", e.Type())
+		if o, ok := events.As[*events.Opened](e); ok {
+			fmt.Print(" ", o.Channel, " ", o.Topic)
+		}
+		fmt.Println()
+		if n++; n == 8 {
+			break
 		}
 	}
-	truth := g.Truth()
-	fmt.Println(opened == truth.Issues, truth.Events > truth.Issues)
-	// Output: true true
+	// Output:
+	// 00:00:16 1 issue.opened chat billing/invoice-error
+	// 00:00:19 2 issue.routed
+	// 00:00:48 1 issue.opened web billing/invoice-error
+	// 00:02:00 1 issue.opened email billing/invoice-error
+	// 00:02:53 1 issue.opened phone account/password-reset
+	// 00:03:05 1 issue.opened phone billing/invoice-error
+	// 00:03:07 1 issue.opened phone billing/invoice-error
+	// 00:03:07 2 issue.routed
 }
 
 // A small log in a slice, with what was generated.
