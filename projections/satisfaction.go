@@ -55,8 +55,15 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     lateness after its last event) counts in the totals and under
 //     "(unknown)" where the dropped state would have named the segment.
 //
-// The report depends on the set of events, not on their order. It is not
-// safe for concurrent use.
+// Memory follows the active horizon: an issue stays while it is open and,
+// once resolved, until its last event is Lateness behind the watermark.
+// An event of an issue not in memory that is older than that is counted
+// in LateEvents, not applied. A later event of a dropped issue (a reopen,
+// a survey) waits until it is itself Lateness old, when the earlier
+// versions could only be late, and then counts on a fresh state.
+//
+// The report depends on the set of events within the lateness, not on
+// their order. It is not safe for concurrent use.
 type Satisfaction struct {
 	cfg       SatisfactionConfig
 	h         kpiHorizon[satIssue]

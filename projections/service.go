@@ -74,9 +74,16 @@ const (
 //     abandonment when the host sends one. Segments "(none)" and
 //     "(unknown)" hold contacts without a queue and with dropped state.
 //
+// Memory follows the active horizon: an issue stays while it is open and,
+// once resolved, until its last event is Lateness behind the watermark.
+// An event of an issue not in memory that is older than that is counted
+// in LateEvents, not applied. A later event of a dropped issue (a reopen,
+// a survey) waits until it is itself Lateness old, when the earlier
+// versions could only be late, and then counts on a fresh state.
+//
 // Every figure is recomputed from the contact's own events, so the report
-// depends on the set of events, not on their order. It is not safe for
-// concurrent use.
+// depends on the set of events within the lateness, not on their order.
+// It is not safe for concurrent use.
 type ServiceLevel struct {
 	cfg       ServiceConfig
 	h         kpiHorizon[svcIssue]

@@ -101,9 +101,16 @@ const volRule = "contacts are the inbound contacts (issue.opened, issue.contacte
 //     or reopened and not resolved since, including issues whose only
 //     contact was abandoned), aged from their first event.
 //
+// Memory follows the active horizon: an issue stays while it is open and,
+// once resolved, until its last event is Lateness behind the watermark.
+// An event of an issue not in memory that is older than that is counted
+// in LateEvents, not applied. A later event of a dropped issue (a reopen,
+// a survey) waits until it is itself Lateness old, when the earlier
+// versions could only be late, and then counts on a fresh state.
+//
 // Open issues stay in memory until resolved: they are the backlog. The
-// report depends on the set of events, not on their order. It is not safe
-// for concurrent use.
+// report depends on the set of events within the lateness, not on their
+// order. It is not safe for concurrent use.
 type Volume struct {
 	cfg VolumeConfig
 	h   kpiHorizon[volIssue]
