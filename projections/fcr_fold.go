@@ -28,16 +28,18 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 		return
 	}
 	freed := false
-	f.problems(r, func(p *fcrProblem) {
+	probs := f.problems(r)
+	for i := range probs {
+		p := &probs[i]
 		if !p.resolved || p.open || p.settle >= cutoff || f.verdict(p) == vPending {
-			return
+			continue
 		}
 		f.add(&f.folded, p)
 		for _, ix := range p.members {
 			f.free(ix)
 		}
 		freed = true
-	})
+	}
 	if !freed {
 		return
 	}

@@ -38,16 +38,19 @@ type fcrScratch struct {
 	prob    []int32
 	pos     []int32
 	members []int32
+	probs   []fcrProblem
 }
 
 // problems chains the live issues of the customer whose root is r into
-// problems and calls visit for each, in the order of their first issues.
-func (f *FCR) problems(r int32, visit func(p *fcrProblem)) {
+// problems, in the order of their first issues. The result and its
+// members are scratch space, valid until the next call.
+func (f *FCR) problems(r int32) []fcrProblem {
 	sc := &f.scratch
 	order := sc.order[:0]
+	probs := sc.probs[:0]
 	start := f.ids.nodes[r].issue
 	if start < 0 {
-		return
+		return probs
 	}
 	for i := start; ; {
 		order = append(order, i)
@@ -94,21 +97,21 @@ func (f *FCR) problems(r int32, visit func(p *fcrProblem)) {
 	slices.SortStableFunc(pos, func(a, b int32) int { return int(prob[a] - prob[b]) })
 	sc.pos = pos
 	members := sc.members[:0]
+	for _, i := range pos {
+		members = append(members, order[i])
+	}
+	sc.members = members
 	for lo := 0; lo < len(pos); {
 		hi := lo + 1
 		for hi < len(pos) && prob[pos[hi]] == prob[pos[lo]] {
 			hi++
 		}
-		members = members[:0]
-		for _, i := range pos[lo:hi] {
-			members = append(members, order[i])
-		}
-		var pr fcrProblem
-		f.measure(&pr, members)
-		visit(&pr)
+		probs = append(probs, fcrProblem{})
+		f.measure(&probs[len(probs)-1], members[lo:hi:hi])
 		lo = hi
 	}
-	sc.members = members
+	sc.probs = probs
+	return probs
 }
 
 // topicsMatch applies the configured topic rule.

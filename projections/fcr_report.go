@@ -168,7 +168,10 @@ func (f *FCR) Report() FCRReport {
 	t := f.folded.clone()
 	for r := range f.ids.nodes {
 		if n := &f.ids.nodes[r]; n.parent == int32(r) && n.issue >= 0 {
-			f.problems(int32(r), func(p *fcrProblem) { f.add(&t, p) })
+			probs := f.problems(int32(r))
+			for i := range probs {
+				f.add(&t, &probs[i])
+			}
 		}
 	}
 	return f.build(&t)

@@ -19,15 +19,14 @@ type identities struct {
 	roots int     // live components
 }
 
-// identNode is one identifier. Fields other than key, id, parent and
-// nextKey are meaningful at a component's root only.
+// identNode is one identifier. Fields other than key, parent and nextKey
+// are meaningful at a component's root only.
 type identNode struct {
 	key     string
 	parent  int32 // the node itself at a root; -1 when free
 	nextKey int32 // next identifier of the component (circular)
 	issue   int32 // at a root: one live issue of the customer, -1 if none
 	size    int32 // at a root: identifiers in the component
-	isID    bool
 }
 
 func newIdentities() identities {
@@ -54,7 +53,7 @@ func (d *identities) node(s string, isID bool) int32 {
 		n = int32(len(d.nodes))
 		d.nodes = append(d.nodes, identNode{})
 	}
-	d.nodes[n] = identNode{key: s, parent: n, nextKey: n, issue: -1, size: 1, isID: isID}
+	d.nodes[n] = identNode{key: s, parent: n, nextKey: n, issue: -1, size: 1}
 	m[s] = n
 	d.roots++
 	return n
@@ -118,7 +117,7 @@ func (d *identities) release(r int32) {
 	for {
 		node := &d.nodes[n]
 		next := node.nextKey
-		if node.isID {
+		if d.isID(n) {
 			delete(d.byID, node.key)
 		} else {
 			delete(d.byKey, node.key)
@@ -139,7 +138,7 @@ func (d *identities) keysOf(r int32) (keys, ids []string) {
 	n := r
 	for {
 		node := &d.nodes[n]
-		if node.isID {
+		if d.isID(n) {
 			ids = append(ids, node.key)
 		} else {
 			keys = append(keys, node.key)
@@ -149,4 +148,11 @@ func (d *identities) keysOf(r int32) (keys, ids []string) {
 			return keys, ids
 		}
 	}
+}
+
+// isID reports whether node n is a customer id rather than a key: the
+// namespace is not stored in the node, to keep it small.
+func (d *identities) isID(n int32) bool {
+	k, ok := d.byKey[d.nodes[n].key]
+	return !ok || k != n
 }

@@ -1,0 +1,114 @@
+package projections
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ident is one identifier for the identity tests: a key, or with id set a
+// customer id.
+type ident struct {
+	s  string
+	id bool
+}
+
+func TestIdentitiesLinkTransitively(t *testing.T) {
+	tests := []struct {
+		name   string
+		events [][]ident // the identifiers seen together on each event
+		same   [][2]ident
+		apart  [][2]ident
+		roots  int
+	}{
+		{
+			name:   "keys on one event",
+			events: [][]ident{{{"phone:1", false}, {"email:a", false}}},
+			same:   [][2]ident{{{"phone:1", false}, {"email:a", false}}},
+			roots:  1,
+		},
+		{
+			name:   "a chain of events",
+			events: [][]ident{{{"phone:1", false}, {"email:a", false}}, {{"email:a", false}, {"account:7", false}}, {{"phone:2", false}}},
+			same:   [][2]ident{{{"phone:1", false}, {"account:7", false}}},
+			apart:  [][2]ident{{{"phone:1", false}, {"phone:2", false}}},
+			roots:  2,
+		},
+		{
+			name:   "a customer id links keys",
+			events: [][]ident{{{"C-1", true}, {"phone:1", false}}, {{"C-1", true}, {"email:b", false}}},
+			same:   [][2]ident{{{"phone:1", false}, {"email:b", false}}},
+			roots:  1,
+		},
+		{
+			name:   "a customer id and an equal key are different identifiers",
+			events: [][]ident{{{"phone:1", true}}, {{"phone:1", false}}},
+			apart:  [][2]ident{{{"phone:1", true}, {"phone:1", false}}},
+			roots:  2,
+		},
+		{
+			name:   "keys are compared as given",
+			events: [][]ident{{{"email:A@x", false}}, {{"email:a@x", false}}},
+			apart:  [][2]ident{{{"email:A@x", false}, {"email:a@x", false}}},
+			roots:  2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newIdentities()
+			for _, ev := range tt.events {
+				root := int32(-1)
+				for _, id := range ev {
+					n := d.node(id.s, id.id)
+					if root < 0 {
+						root = n
+					} else {
+						root = d.union(root, n, nil)
+					}
+				}
+			}
+			rootOf := func(id ident) int32 {
+				m := d.byKey
+				if id.id {
+					m = d.byID
+				}
+				n, ok := m[id.s]
+				require.True(t, ok, "%v is known", id)
+				return d.find(n)
+			}
+			for _, p := range tt.same {
+				assert.Equal(t, rootOf(p[0]), rootOf(p[1]), "%v and %v are one customer", p[0], p[1])
+			}
+			for _, p := range tt.apart {
+				assert.NotEqual(t, rootOf(p[0]), rootOf(p[1]), "%v and %v are two customers", p[0], p[1])
+			}
+			assert.Equal(t, tt.roots, d.roots)
+		})
+	}
+}
+
+func TestIdentitiesReleaseAndReuse(t *testing.T) {
+	d := newIdentities()
+	a := d.node("phone:1", false)
+	b := d.node("C-9", true)
+	c := d.node("email:x", false)
+	r := d.union(d.union(a, b, nil), c, nil)
+	keys, ids := d.keysOf(r)
+	slices.Sort(keys)
+	assert.Equal(t, []string{"email:x", "phone:1"}, keys)
+	assert.Equal(t, []string{"C-9"}, ids)
+
+	other := d.node("phone:2", false)
+	d.release(r)
+	assert.Empty(t, d.byID)
+	assert.Equal(t, map[string]int32{"phone:2": other}, d.byKey)
+	assert.Equal(t, 1, d.roots)
+	assert.Len(t, d.free, 3)
+
+	n := d.node("phone:1", false)
+	assert.Contains(t, []int32{a, b, c}, n, "a freed node is reused")
+	assert.Equal(t, n, d.find(n), "a released key starts a new customer")
+	assert.NotEqual(t, d.find(other), d.find(n))
+}
