@@ -115,23 +115,60 @@ func (s *ServiceLevel) Apply(e events.Envelope) error { return s.h.offer(e) }
 func (s *ServiceLevel) applyOrdered(e events.Envelope) error { return s.h.fold(e, s.foldIssue) }
 
 func (s *ServiceLevel) foldIssue(is *svcIssue, e events.Envelope) {
-	switch e.Type() {
-	case events.TypeRated, events.TypeClassified, "":
-		return // nothing the queue numbers depend on
+	// An event changes at most two contacts: its own and, for a reopen,
+	// the one whose resolution it undoes. Only they are counted again.
+	var touched [2]int
+	n := 0
+	switch d := e.Data.(type) {
+	case *events.Reopened:
+		undone := is.resolvedOn - 1
+		if undone < 0 {
+			undone = is.index(uuid.Nil)
+		}
+		touched[0], touched[1], n = undone, is.index(d.Contact), 2
+		if touched[0] == touched[1] {
+			n = 1
+		}
+	default:
+		c, ok := svcContactOf(e.Data)
+		if !ok {
+			return // nothing the queue numbers depend on
+		}
+		touched[0], n = is.index(c), 1
 	}
-	s.account(is, -1)
+	for _, i := range touched[:n] {
+		s.account(is, &is.contacts[i], -1)
+	}
 	is.apply(e)
-	s.account(is, +1)
+	for _, i := range touched[:n] {
+		s.account(is, &is.contacts[i], +1)
+	}
 }
 
-// account adds (sign +1) or removes (sign -1) the issue's contacts.
-func (s *ServiceLevel) account(is *svcIssue, sign int64) {
-	for i := range is.contacts {
-		c := &is.contacts[i]
-		s.total.add(c, sign, s.cfg.Threshold)
-		kpiSegment(s.byChannel, is.channelOf(c)).add(c, sign, s.cfg.Threshold)
-		kpiSegment(s.byQueue, c.queueKey()).add(c, sign, s.cfg.Threshold)
+// svcContactOf returns the contact an event is about.
+func svcContactOf(d events.Data) (uuid.UUID, bool) {
+	switch d := d.(type) {
+	case *events.Opened:
+		return d.Contact, true
+	case *events.Contacted:
+		return d.Contact, true
+	case *events.Routed:
+		return d.Contact, true
+	case *events.Abandoned:
+		return d.Contact, true
+	case *events.Consulted:
+		return d.Contact, true
+	case *events.Resolved:
+		return d.Contact, true
 	}
+	return uuid.Nil, false
+}
+
+// account adds (sign +1) or removes (sign -1) contact c of the issue.
+func (s *ServiceLevel) account(is *svcIssue, c *svcContact, sign int64) {
+	s.total.add(c, sign, s.cfg.Threshold)
+	kpiSegment(s.byChannel, is.channelOf(c)).add(c, sign, s.cfg.Threshold)
+	kpiSegment(s.byQueue, c.queueKey()).add(c, sign, s.cfg.Threshold)
 }
 
 // svcIssue is what ServiceLevel keeps of one issue in the horizon.
