@@ -24,6 +24,12 @@ import (
 // order within streams and across the log, contacts introduced before use.
 func readLog(t *testing.T, b []byte) []events.Envelope {
 	t.Helper()
+	log, err := decodeLog(b)
+	require.NoError(t, err)
+	return log
+}
+
+func decodeLog(b []byte) ([]events.Envelope, error) {
 	codec := events.NewJSONCodec(nil)
 	var log []events.Envelope
 	version := map[uuid.UUID]uint64{}
@@ -32,14 +38,21 @@ func readLog(t *testing.T, b []byte) []events.Envelope {
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		e, err := codec.Decode(sc.Bytes())
-		require.NoError(t, err, "line %d", n)
-		require.NoError(t, e.Validate(), "line %d", n)
-		require.Equal(t, version[e.Issue]+1, e.Version, "line %d: version", n)
-		version[e.Issue] = e.Version
-		require.Equal(t, e.Version == 1, e.Type() == events.TypeOpened, "line %d: opened first and once", n)
-		if len(log) > 0 {
-			require.False(t, e.At.Before(log[len(log)-1].At), "line %d: time goes back", n)
+		if err == nil {
+			err = e.Validate()
 		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		switch {
+		case e.Version != version[e.Issue]+1:
+			return nil, fmt.Errorf("line %d: version %d follows %d", n, e.Version, version[e.Issue])
+		case (e.Version == 1) != (e.Type() == events.TypeOpened):
+			return nil, fmt.Errorf("line %d: %s at version %d", n, e.Type(), e.Version)
+		case len(log) > 0 && e.At.Before(log[len(log)-1].At):
+			return nil, fmt.Errorf("line %d: time goes back to %s", n, e.At)
+		}
+		version[e.Issue] = e.Version
 		var contact uuid.UUID
 		introduces := false
 		switch d := e.Data.(type) {
@@ -57,16 +70,16 @@ func readLog(t *testing.T, b []byte) []events.Envelope {
 			contact = d.Contact
 		}
 		if introduces {
-			_, dup := contacts[contact]
-			require.False(t, dup, "line %d: contact introduced twice", n)
+			if _, dup := contacts[contact]; dup {
+				return nil, fmt.Errorf("line %d: contact %s introduced twice", n, contact)
+			}
 			contacts[contact] = e.Issue
-		} else if contact != uuid.Nil {
-			require.Equal(t, e.Issue, contacts[contact], "line %d: contact of another issue", n)
+		} else if contact != uuid.Nil && contacts[contact] != e.Issue {
+			return nil, fmt.Errorf("line %d: contact %s is not one of issue %s", n, contact, e.Issue)
 		}
 		log = append(log, e)
 	}
-	require.NoError(t, sc.Err())
-	return log
+	return log, sc.Err()
 }
 
 func convertString(t *testing.T, dataset, input string, strict bool) ([]events.Envelope, summary, string, error) {

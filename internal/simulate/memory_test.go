@@ -34,7 +34,7 @@ func liveHeapNearTheEnd(t testing.TB, cfg simulate.Config) (uint64, int) {
 
 func TestMemoryDoesNotGrowWithDays(t *testing.T) {
 	// Repeats come back up to three weeks later: both runs are past that and end on the same weekday.
-	cfg := simulate.Config{Seed: 21, Customers: 20_000, IssuesPerDay: 1_500}
+	cfg := simulate.Config{Seed: 21, Customers: 20_000, IssuesPerDay: 1_000}
 	cfg.Days = 28
 	short, nShort := liveHeapNearTheEnd(t, cfg)
 	cfg.Days = 84
