@@ -61,6 +61,15 @@ func unmarshalData(b []byte, v any, x *Extra, known []string) error {
 	return nil
 }
 
+// nilIfEmpty normalises an empty list to nil, as the msgpack codec
+// decodes it and as it is written (omitted).
+func nilIfEmpty(ss []string) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	return ss
+}
+
 func msDuration(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 
 type (
@@ -102,7 +111,9 @@ func (d *Opened) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Opened) UnmarshalJSON(b []byte) error {
-	return unmarshalData(b, (*openedJSON)(d), &d.Extra, openedFields)
+	err := unmarshalData(b, (*openedJSON)(d), &d.Extra, openedFields)
+	d.Customer.Keys = nilIfEmpty(d.Customer.Keys)
+	return err
 }
 
 // MarshalJSON writes the data object of the wire format.
@@ -116,7 +127,7 @@ func (d *Routed) UnmarshalJSON(b []byte) error {
 	if err := unmarshalData(b, &j, &d.Extra, routedFields); err != nil {
 		return err
 	}
-	d.Contact, d.Queue, d.Agent, d.Skills, d.Wait = j.Contact, j.Queue, j.Agent, j.Skills, msDuration(j.WaitMS)
+	d.Contact, d.Queue, d.Agent, d.Skills, d.Wait = j.Contact, j.Queue, j.Agent, nilIfEmpty(j.Skills), msDuration(j.WaitMS)
 	return nil
 }
 
@@ -202,5 +213,7 @@ func (d *Classified) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Classified) UnmarshalJSON(b []byte) error {
-	return unmarshalData(b, (*classifiedJSON)(d), &d.Extra, classifiedFields)
+	err := unmarshalData(b, (*classifiedJSON)(d), &d.Extra, classifiedFields)
+	d.Topics = nilIfEmpty(d.Topics)
+	return err
 }
