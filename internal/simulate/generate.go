@@ -307,8 +307,12 @@ func (r *run) alloc() *issue {
 
 func (r *run) release(is *issue) {
 	clear(is.steps) // drop the event data for the collector
-	*is = issue{steps: is.steps[:0]}
-	r.free = append(r.free, is)
+	// A small pool absorbs the churn; a larger one would only keep the
+	// peak of issues in flight alive for the rest of the run.
+	if len(r.free) < 256 {
+		*is = issue{steps: is.steps[:0]}
+		r.free = append(r.free, is)
+	}
 }
 
 // slot is one issue in the heap, with its due time at hand.
