@@ -51,9 +51,8 @@ type fcrSnapRec struct {
 }
 
 type fcrSnapCustomer struct {
-	Keys   []string
-	IDs    []string
-	Issues []int32 // indexes into fcrSnap.Issues
+	Idents []uint64 // identifier hashes
+	Issues []int32  // indexes into fcrSnap.Issues
 }
 
 type fcrSnapVersion struct {
@@ -112,7 +111,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 			continue
 		}
 		var c fcrSnapCustomer
-		c.Keys, c.IDs = f.ids.keysOf(int32(r))
+		c.Idents = f.ids.hashesOf(int32(r))
 		for i := n.issue; ; {
 			at[i] = int32(len(s.Issues))
 			c.Issues = append(c.Issues, int32(len(s.Issues)))
@@ -269,23 +268,20 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 	filed := make([]bool, len(s.Issues))
 	for ci, c := range s.Customers {
-		if len(c.Issues) == 0 || len(c.Keys)+len(c.IDs) == 0 {
+		if len(c.Issues) == 0 || len(c.Idents) == 0 {
 			return 0, fmt.Errorf("FCR restore: customer %d has no issue or no identifier: %w", ci, ErrFCRSnapshot)
 		}
 		root := int32(-1)
-		link := func(s string, isID bool) {
-			n := g.ids.node(s, isID)
+		for _, h := range c.Idents {
+			if _, dup := g.ids.byHash[h]; dup {
+				return 0, fmt.Errorf("FCR restore: customer %d shares an identifier with another: %w", ci, ErrFCRSnapshot)
+			}
+			n := g.ids.nodeOf(h)
 			if root < 0 {
 				root = n
 			} else {
 				root = g.ids.union(root, n, g.issues)
 			}
-		}
-		for _, k := range c.Keys {
-			link(k, false)
-		}
-		for _, id := range c.IDs {
-			link(id, true)
 		}
 		root = g.ids.find(root)
 		for _, ix := range c.Issues {
