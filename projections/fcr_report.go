@@ -42,9 +42,9 @@ type FCRReport struct {
 	// abandoned attempts; they are in no denominator.
 	NoContact int64 `json:"no_contact"`
 
-	// LateEvents arrived older than the watermark minus the lateness;
-	// LateDropped of them belonged to issues no longer live and were only
-	// counted.
+	// LateEvents arrived older than the watermark minus the lateness
+	// (duplicate deliveries included); LateDropped of them belonged to
+	// issues not live and were only counted.
 	LateEvents  int64 `json:"late_events"`
 	LateDropped int64 `json:"late_dropped"`
 	// HeldEvents wait for a gap in their stream to fill.

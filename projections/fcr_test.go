@@ -450,3 +450,40 @@ func TestFCRReportJSON(t *testing.T) {
 	assert.Equal(t, "topic", def["match"])
 	assert.Equal(t, map[string]any{"true": tr, "reported": m["reported"], "inflation": 0.0}, m["by_channel"].(map[string]any)["phone"])
 }
+
+// With W = 24 h and a lateness of 1 h, a problem solved on Monday is
+// folded once the watermark passes Tuesday 10:10: its issue is freed. A
+// reopen of it on Thursday then waits for a gap that never fills (the
+// projection forgot the issue) and, once beyond the lateness, is counted
+// as orphaned. A stream that does not start with issue.opened is ignored.
+func TestFCRFoldedIssueAndOrphans(t *testing.T) {
+	l := newFCRLog()
+	a := l.solved(at(0, 9, 0), []string{"phone:13"}, "phone", "tech/tv", "ann")
+	l.tick(at(3, 9, 0))
+	f := NewFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
+	for _, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+	}
+	require.Equal(t, 2, f.Live())
+	f.sweep()
+	assert.Equal(t, 1, f.Live(), "the solved issue is folded, the clock's open one stays")
+	assert.Equal(t, int64(1), f.Report().Achieved)
+
+	l.reopen(a, at(3, 9, 30), "chat")
+	require.NoError(t, f.Apply(l.evs[len(l.evs)-1]))
+	r := f.Report()
+	assert.Equal(t, int64(1), r.HeldEvents)
+	assert.Equal(t, int64(1), r.Achieved, "a folded verdict does not change")
+
+	l.tick(at(4, 9, 0))
+	stray := l.add(l.id(), at(4, 9, 0), &events.Classified{Topic: "x"})
+	require.NoError(t, f.Apply(l.evs[len(l.evs)-2]))
+	require.NoError(t, f.Apply(stray))
+	f.sweep()
+	r = f.Report()
+	assert.Equal(t, int64(0), r.HeldEvents)
+	assert.Equal(t, int64(1), r.OrphanedEvents)
+	assert.Equal(t, int64(1), r.IgnoredEvents)
+	assert.Equal(t, int64(1), r.Achieved)
+	assert.Equal(t, int64(2), r.Problems)
+}
