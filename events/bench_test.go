@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -181,4 +182,36 @@ func BenchmarkMemoryStoreReadAll(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(n), "ns/event")
+}
+
+// BenchmarkMemoryStoreFootprint measures the heap that a memory store
+// holds per stored event, and how many heap objects, for a log of 200,000
+// events of the realistic mix.
+func BenchmarkMemoryStoreFootprint(b *testing.B) {
+	ctx := context.Background()
+	mix := benchMix(40_000)
+	var heap, objects float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := events.NewMemoryStore()
+		for i := 0; i < len(mix); {
+			j := i + 1
+			for j < len(mix) && mix[j].Issue == mix[i].Issue {
+				j++
+			}
+			if _, err := s.Append(ctx, mix[i].Issue, 0, mix[i:j]); err != nil {
+				b.Fatal(err)
+			}
+			i = j
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = float64(after.HeapAlloc-before.HeapAlloc) / float64(s.Len())
+		objects = float64(after.HeapObjects-before.HeapObjects) / float64(s.Len())
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(heap, "heap-bytes/event")
+	b.ReportMetric(objects, "heap-objects/event")
 }

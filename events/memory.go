@@ -13,13 +13,39 @@ import (
 // wire and no caller can change a stored event through a shared pointer. It
 // is safe for concurrent use. The zero value is not usable: call
 // NewMemoryStore.
+//
+// Encoded events lie back to back in large chunks, so that a log of
+// millions of events is a few thousand objects for the garbage collector,
+// not millions.
 type MemoryStore struct {
-	codec Codec
+	codec   Codec
+	scratch sync.Pool // *[]byte: encodings of one Append, made outside the lock
 
 	mu      sync.RWMutex
-	log     [][]byte              // encoded events; index i has Position i+1
-	streams map[uuid.UUID][]int32 // log indexes of each stream, in version order
+	chunks  [][]byte // full-length chunks; bytes below a chunk's used part never change
+	cur     int      // the chunk being filled
+	used    int      // bytes used in chunks[cur]
+	index   []span   // index i is the event at Position i+1
+	streams map[uuid.UUID]streamTail
 }
+
+// span locates one encoded event and links it to the one before it in its
+// stream, so that a stream costs no allocation of its own.
+type span struct {
+	chunk, off, n uint32
+	prev          int32 // index of the previous event of the stream, or -1
+}
+
+// streamTail is the last event of a stream and the stream's length.
+type streamTail struct {
+	last    int32
+	version uint32
+}
+
+const (
+	firstChunk = 4 << 10 // a small store stays small
+	maxChunk   = 1 << 20
+)
 
 // MemoryOption configures a MemoryStore.
 type MemoryOption func(*MemoryStore)
@@ -31,7 +57,7 @@ func WithMemoryCodec(c Codec) MemoryOption {
 
 // NewMemoryStore returns an empty in-memory store.
 func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
-	s := &MemoryStore{streams: make(map[uuid.UUID][]int32)}
+	s := &MemoryStore{streams: make(map[uuid.UUID]streamTail), cur: -1}
 	for _, o := range opts {
 		o(s)
 	}
@@ -50,30 +76,74 @@ func (s *MemoryStore) Append(ctx context.Context, issue uuid.UUID, expected uint
 		return nil, err
 	}
 	// Encode outside the lock: it is the costly part and needs no state.
-	encoded := make([][]byte, len(evs))
-	for i, e := range evs {
-		b, err := s.codec.Append(nil, e)
-		if err != nil {
+	buf, _ := s.scratch.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer s.scratch.Put(buf)
+	var endsArr [8]int
+	ends := endsArr[:0]
+	b := (*buf)[:0]
+	for _, e := range evs {
+		var err error
+		if b, err = s.codec.Append(b, e); err != nil {
 			return nil, err
 		}
-		encoded[i] = b
+		ends = append(ends, len(b))
 	}
+	*buf = b
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	stream := s.streams[issue]
-	if actual := uint64(len(stream)); actual != expected {
+	tail, ok := s.streams[issue]
+	if !ok {
+		tail.last = -1
+	}
+	if actual := uint64(tail.version); actual != expected {
 		return nil, &VersionConflictError{Issue: issue, Expected: expected, Actual: actual}
 	}
 	out := make([]Envelope, len(evs))
-	for i, b := range encoded {
-		stream = append(stream, int32(len(s.log)))
-		s.log = append(s.log, b)
+	start := 0
+	for i, end := range ends {
+		sp := s.place(b[start:end])
+		sp.prev = tail.last
+		tail.last = int32(len(s.index))
+		tail.version++
+		s.index = append(s.index, sp)
 		out[i] = evs[i]
-		out[i].Position = uint64(len(s.log))
+		out[i].Position = uint64(len(s.index))
+		start = end
 	}
-	s.streams[issue] = stream
+	s.streams[issue] = tail
 	return out, nil
+}
+
+// place copies one encoded event into a chunk and returns where it is.
+// The caller holds the write lock.
+func (s *MemoryStore) place(b []byte) span {
+	if s.cur < 0 || len(b) > len(s.chunks[s.cur])-s.used {
+		size := firstChunk
+		if s.cur >= 0 {
+			size = min(2*len(s.chunks[s.cur]), maxChunk)
+		}
+		if len(b) > size {
+			// An event larger than a chunk gets one of its own, and
+			// the chunk being filled stays the same.
+			s.chunks = append(s.chunks, append([]byte(nil), b...))
+			return span{chunk: uint32(len(s.chunks) - 1), n: uint32(len(b))}
+		}
+		s.chunks = append(s.chunks, make([]byte, size))
+		s.cur, s.used = len(s.chunks)-1, 0
+	}
+	copy(s.chunks[s.cur][s.used:], b)
+	sp := span{chunk: uint32(s.cur), off: uint32(s.used), n: uint32(len(b))}
+	s.used += len(b)
+	return sp
+}
+
+// bytes returns the encoding that sp locates in chunks.
+func (sp span) bytes(chunks [][]byte) []byte {
+	return chunks[sp.chunk][sp.off : sp.off+sp.n : sp.off+sp.n]
 }
 
 // Load implements Store.
@@ -82,12 +152,13 @@ func (s *MemoryStore) Load(ctx context.Context, issue uuid.UUID) ([]Envelope, er
 		return nil, err
 	}
 	s.mu.RLock()
-	idx := s.streams[issue]
-	raw := make([][]byte, len(idx))
-	for i, j := range idx {
-		raw[i] = s.log[j]
+	tail := s.streams[issue]
+	raw := make([][]byte, tail.version)
+	positions := make([]uint64, tail.version)
+	for i, j := len(raw)-1, tail.last; i >= 0; i-- {
+		raw[i], positions[i] = s.index[j].bytes(s.chunks), uint64(j)+1
+		j = s.index[j].prev
 	}
-	positions := idx // never changed in place: appends copy or extend beyond len
 	s.mu.RUnlock()
 
 	out := make([]Envelope, len(raw))
@@ -96,7 +167,7 @@ func (s *MemoryStore) Load(ctx context.Context, issue uuid.UUID) ([]Envelope, er
 		if err != nil {
 			return nil, err
 		}
-		e.Position = uint64(positions[i]) + 1
+		e.Position = positions[i]
 		out[i] = e
 	}
 	return out, nil
@@ -111,20 +182,22 @@ func (s *MemoryStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[Envel
 				yield(Envelope{}, err)
 				return
 			}
+			// Spans below len(index) and the chunk bytes they locate never
+			// change, so they are read without the lock.
 			s.mu.RLock()
-			log := s.log // elements below len never change, so no lock is needed to read them
+			index, chunks := s.index, s.chunks
 			s.mu.RUnlock()
-			if next >= uint64(len(log)) {
+			if next >= uint64(len(index)) {
 				return
 			}
-			for ; next < uint64(len(log)); next++ {
+			for ; next < uint64(len(index)); next++ {
 				if next%256 == 0 {
 					if err := ctx.Err(); err != nil {
 						yield(Envelope{}, err)
 						return
 					}
 				}
-				e, err := s.codec.Decode(log[next])
+				e, err := s.codec.Decode(index[next].bytes(chunks))
 				if err != nil {
 					yield(Envelope{}, err)
 					return
@@ -142,5 +215,5 @@ func (s *MemoryStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[Envel
 func (s *MemoryStore) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.log)
+	return len(s.index)
 }

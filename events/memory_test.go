@@ -1,7 +1,12 @@
 package events_test
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/events/storetest"
@@ -23,4 +28,28 @@ func TestMemoryStoreConformance(t *testing.T) {
 				storetest.Features{GaplessPositions: true})
 		})
 	}
+}
+
+func TestMemoryStoreKeepsEventsOfAnySize(t *testing.T) {
+	ctx := t.Context()
+	s := events.NewMemoryStore()
+	issue := uuid.New()
+	var want []events.Envelope
+	for i, size := range []int{10, 100 << 10, 10, 3 << 20, 10, 5000, 4000} {
+		e := envelopeOf(i, &events.Contacted{Contact: contactID, Channel: "chat", Extra: events.Extra{"blob": strings.Repeat("x", size)}})
+		e.ID, e.Issue = uuid.New(), issue
+		got, err := s.Append(ctx, issue, uint64(i), []events.Envelope{e})
+		require.NoError(t, err)
+		want = append(want, got...)
+	}
+	loaded, err := s.Load(ctx, issue)
+	require.NoError(t, err)
+	assert.Equal(t, want, loaded)
+	var read []events.Envelope
+	for e, err := range s.ReadAll(ctx, 0) {
+		require.NoError(t, err)
+		read = append(read, e)
+	}
+	assert.Equal(t, want, read)
+	assert.Equal(t, len(want), s.Len())
 }

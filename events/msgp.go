@@ -222,6 +222,16 @@ func (r *reader) mapLen() int {
 }
 
 func (r *reader) str() string {
+	// Fast path: a fixstr, the shape of nearly every field name and value.
+	if r.err == nil && r.off < len(r.s) {
+		if c := r.s[r.off]; c&0xe0 == 0xa0 {
+			if n := int(c & 0x1f); n < len(r.s)-r.off {
+				s := r.s[r.off+1 : r.off+1+n]
+				r.off += 1 + n
+				return s
+			}
+		}
+	}
 	c := r.byte()
 	var n int
 	switch {
@@ -244,6 +254,11 @@ func (r *reader) str() string {
 
 func (r *reader) uuid() uuid.UUID {
 	var id uuid.UUID
+	if r.err == nil && len(r.s)-r.off >= 18 && r.s[r.off] == 0xc4 && r.s[r.off+1] == 16 {
+		copy(id[:], r.s[r.off+2:r.off+18])
+		r.off += 18
+		return id
+	}
 	c := r.byte()
 	switch c {
 	case 0xc0:
