@@ -20,10 +20,11 @@ const msgpackFormat = 1
 // of DOMAIN's JSON format). UUIDs are 16 raw bytes.
 //
 // The built-in types are encoded and decoded by hand, with no reflection: a
-// decode costs one allocation for the data and one for all its strings,
-// which share one copy of the input (a projection that keeps a string for
-// long should copy or intern it). Registered host types go through the
-// msgpack library, with their json tags as field names.
+// decode costs one allocation for the data with its short lists and one for
+// all its strings, which share one copy of the input (a projection that
+// keeps a string for long should copy or intern it); metadata, when there
+// is any, costs what a small Go map costs. Registered host types go through
+// the msgpack library, with their json tags as field names.
 type MsgpackCodec struct {
 	reg *Registry
 	// builtin holds the registry's entries that made the built-in types
