@@ -329,10 +329,10 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 }
 
 // Run feeds the projection until ctx is cancelled, then checkpoints,
-// cancels its subscriptions and returns nil. It returns early with an
-// error when the checkpoint cannot be loaded, a topic cannot be subscribed
-// to at start, or the Store fails. Calling Run again after it returned
-// continues from the state in memory.
+// cancels its subscriptions and returns nil (or the error of the final
+// checkpoint). It returns early with an error when the checkpoint cannot
+// be loaded, a topic cannot be subscribed to at start, or the Store fails.
+// Calling Run again after it returned continues from the state in memory.
 func (r *Runner) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("runner %q: %w", r.cfg.Name, ErrRunnerBusy)
@@ -342,6 +342,9 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	if !r.started.Load() {
 		if err := r.restore(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped before it began: nothing to checkpoint
+			}
 			return err
 		}
 		r.started.Store(true)
@@ -358,6 +361,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.cfg.Subscriber != nil {
 		var err error
 		if in, resubscribed, err = r.subscribe(subCtx, &wg); err != nil {
+			if ctx.Err() != nil {
+				return r.shutdown(ctx)
+			}
 			return err
 		}
 	}

@@ -1,0 +1,198 @@
+package transporttest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// fcrConfig is the FCR that every test measures with. The FCR folds a
+// customer's problems once the watermark has passed them by the window and
+// the lateness, at moments that depend on how many events it absorbed; a
+// lateness longer than the logs keeps every problem live, so that the
+// report is a function of the set of events alone and runners that
+// received them in different orders must agree exactly.
+var fcrConfig = projections.FCRConfig{Window: 24 * time.Hour, Lateness: 60 * 24 * time.Hour}
+
+// simLog returns a reproducible week of a contact centre of about n events.
+func simLog(tb testing.TB, seed uint64, n int) []events.Envelope {
+	tb.Helper()
+	log, _, err := simulate.Collect(simulate.Config{Seed: seed, Days: 7, Customers: max(50, n/12), Events: n})
+	require.NoError(tb, err)
+	require.NotEmpty(tb, log)
+	return log
+}
+
+// crm plays the host's CRM: it knows which identity keys belong to one
+// customer (the keys that appear together on any opening of the log,
+// transitively) and names each customer by one of them, so that the
+// Service stamps a partition key that is stable from the first contact.
+type crm map[string]string
+
+func newCRM(log []events.Envelope) crm {
+	c := crm{}
+	for _, e := range log {
+		o, ok := events.As[*events.Opened](e)
+		if !ok {
+			continue
+		}
+		for _, k := range o.Customer.Keys {
+			if c[k] == "" {
+				c[k] = k
+			}
+		}
+		for _, k := range o.Customer.Keys[1:] {
+			if a, b := c.root(o.Customer.Keys[0]), c.root(k); a != b {
+				c[b] = a
+			}
+		}
+	}
+	return c
+}
+
+func (c crm) root(k string) string {
+	for c[k] != k {
+		k = c[k]
+	}
+	return k
+}
+
+// command returns the command that records e, with the customer's CRM id
+// on openings.
+func (c crm) command(e events.Envelope) contact.Command {
+	switch d := e.Data.(type) {
+	case *events.Opened:
+		return contact.Open{Customer: events.Customer{ID: "customer:" + c.root(d.Customer.Keys[0]), Keys: d.Customer.Keys},
+			Channel: d.Channel, Topic: d.Topic, Contact: d.Contact, At: e.At}
+	case *events.Routed:
+		return contact.Route{Contact: d.Contact, Queue: d.Queue, Agent: d.Agent, Skills: d.Skills, Wait: d.Wait, At: e.At}
+	case *events.Consulted:
+		return contact.Consult{Contact: d.Contact, Agent: d.Agent, Expert: d.Expert, Duration: d.Duration, At: e.At}
+	case *events.Resolved:
+		return contact.Resolve{Contact: d.Contact, Agent: d.Agent, Bot: d.Bot, Code: d.Code, Handle: d.Handle, At: e.At}
+	case *events.Reopened:
+		return contact.Reopen{Contact: d.Contact, Channel: d.Channel, Reason: d.Reason, At: e.At}
+	case *events.Contacted:
+		return contact.FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}
+	case *events.Abandoned:
+		return contact.Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}
+	case *events.Rated:
+		return contact.Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}
+	case *events.Classified:
+		return contact.Classify{Topic: d.Topic, Topics: d.Topics, At: e.At}
+	}
+	panic(fmt.Sprintf("no command for %s", e.Type()))
+}
+
+// record plays log through svc, command by command, as the helpdesk would
+// have, and returns how many events the Service appended.
+func record(ctx context.Context, tb testing.TB, svc *contact.Service, log []events.Envelope) int {
+	tb.Helper()
+	n, err := play(ctx, svc, newCRM(log), log)
+	require.NoError(tb, err)
+	return n
+}
+
+// play is record for goroutines other than the test's, with the CRM of
+// the whole log of which log may be a part.
+func play(ctx context.Context, svc *contact.Service, c crm, log []events.Envelope) (int, error) {
+	n := 0
+	for _, e := range log {
+		evs, err := svc.Execute(ctx, e.Issue, c.command(e))
+		if err != nil {
+			return n, fmt.Errorf("%s of issue %s version %d: %w", e.Type(), e.Issue, e.Version, err)
+		}
+		n += len(evs)
+	}
+	return n, nil
+}
+
+// newService returns a Service over store that publishes with pub.
+func newService(tb testing.TB, store events.Store, pub contact.Publisher) *contact.Service {
+	tb.Helper()
+	cfg := contact.Config{Store: store}
+	if pub != nil {
+		cfg.Publisher = pub
+	}
+	svc, err := contact.NewService(cfg)
+	require.NoError(tb, err)
+	return svc
+}
+
+// reference returns the report of every event in store fed straight into
+// a fresh FCR: what every runner must end up with.
+func reference(tb testing.TB, store events.Store) projections.FCRReport {
+	tb.Helper()
+	f := projections.NewFCR(fcrConfig)
+	for e, err := range store.ReadAll(context.Background(), 0) {
+		require.NoError(tb, err)
+		require.NoError(tb, f.Apply(e))
+	}
+	rep := f.Report()
+	require.NotZero(tb, rep.Achieved, "the log has achieved problems")
+	require.NotZero(tb, rep.Failed, "the log has failed problems")
+	return rep
+}
+
+// running is a Runner running in the background.
+type running struct {
+	*projections.Runner
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// start runs r until stop; the test stops it at the latest when it ends.
+func start(tb testing.TB, r *projections.Runner) *running {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rr := &running{Runner: r, cancel: cancel, done: make(chan error, 1)}
+	go func() { rr.done <- r.Run(ctx) }()
+	tb.Cleanup(func() { _ = rr.stop() })
+	return rr
+}
+
+// stop cancels the runner and returns what Run returned.
+func (r *running) stop() error {
+	r.once.Do(func() {
+		r.cancel()
+		r.err = <-r.done
+	})
+	return r.err
+}
+
+// waitCaughtUp waits until the runner has subscribed and read its store.
+func (r *running) waitCaughtUp(tb testing.TB) {
+	tb.Helper()
+	require.Eventually(tb, func() bool {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			return true
+		default:
+		}
+		return r.CaughtUp()
+	}, 30*time.Second, time.Millisecond)
+	require.True(tb, r.CaughtUp(), "the runner stopped before catching up")
+}
+
+// waitApplied waits until the runner has applied n events.
+func (r *running) waitApplied(tb testing.TB, n int) {
+	tb.Helper()
+	require.Eventually(tb, func() bool { return r.Stats().Applied >= int64(n) }, 60*time.Second, 2*time.Millisecond,
+		"applied %d of %d events", r.Stats().Applied, n)
+}
+
+// quiet is the logger of runners and transports in tests.
+func quiet() watermill.LoggerAdapter { return watermill.NopLogger{} }

@@ -1,0 +1,446 @@
+package transporttest
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// line is the write side of a fault test: a memory store (possibly
+// wrapped) and a Service that publishes to a GoChannel.
+type line struct {
+	store events.Store
+	bus   *gochannel.GoChannel
+	svc   *contact.Service
+}
+
+const faultTopic = "events"
+
+func newLine(t *testing.T, store events.Store) *line {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quiet())
+	t.Cleanup(func() { _ = bus.Close() })
+	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return faultTopic }})
+	require.NoError(t, err)
+	return &line{store: store, bus: bus, svc: newService(t, store, pub)}
+}
+
+// runnerConfig is a runner of a fresh FCR over the line's store and bus.
+func (l *line) runnerConfig(sub message.Subscriber, cps projections.CheckpointStore) (projections.RunnerConfig, *projections.FCR) {
+	fcr := projections.NewFCR(fcrConfig)
+	if sub == nil {
+		sub = l.bus
+	}
+	return projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: l.store, Subscriber: sub, Topic: faultTopic,
+		Checkpoints: cps, CheckpointInterval: 5 * time.Millisecond, ResubscribeDelay: time.Millisecond, Logger: quiet()}, fcr
+}
+
+// finish runs a runner until it covers the whole store, and returns its report.
+func (l *line) finish(t *testing.T, cfg projections.RunnerConfig, fcr *projections.FCR) projections.FCRReport {
+	t.Helper()
+	runner, err := projections.NewRunner(cfg)
+	require.NoError(t, err)
+	r := start(t, runner)
+	r.waitCaughtUp(t)
+	require.Eventually(t, func() bool {
+		lag, err := r.Lag(context.Background())
+		return err == nil && lag.Behind == 0 && lag.Held == 0
+	}, 30*time.Second, time.Millisecond)
+	require.NoError(t, r.stop())
+	return fcr.Report()
+}
+
+// The runner is killed (its context cancelled) at random moments while the
+// log is being written, and started again from its checkpoint each time.
+func TestFaultRunnerKilledAndRestarted(t *testing.T) {
+	log := simLog(t, 21, 1500)
+	c := newCRM(log)
+	l := newLine(t, events.NewMemoryStore())
+	cps := projections.NewMemoryCheckpoints()
+	rnd := rand.New(rand.NewPCG(21, 1))
+
+	const restarts = 40
+	killedBusy := 0
+	for i := range restarts {
+		cfg, _ := l.runnerConfig(nil, cps)
+		cfg.CheckpointEvery = 1 + rnd.IntN(200)
+		runner, err := projections.NewRunner(cfg)
+		require.NoError(t, err)
+		r := start(t, runner)
+		part := log[i*len(log)/restarts : (i+1)*len(log)/restarts]
+		recorded := make(chan error, 1)
+		go func() {
+			for j := range part { // paced, so that kills land mid-write
+				if _, err := play(context.Background(), l.svc, c, part[j:j+1]); err != nil {
+					recorded <- err
+					return
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+			recorded <- nil
+		}()
+		time.Sleep(time.Duration(rnd.IntN(4000)) * time.Microsecond)
+		require.NoError(t, r.stop())
+		select {
+		case err := <-recorded:
+			require.NoError(t, err)
+		default:
+			killedBusy++
+			require.NoError(t, <-recorded)
+		}
+	}
+	t.Logf("%d of %d runners were killed while events were being written", killedBusy, restarts)
+	cfg, fcr := l.runnerConfig(nil, cps)
+	assert.Equal(t, reference(t, l.store), l.finish(t, cfg, fcr))
+}
+
+// unreliable is a broker that delivers some messages twice and shuffles
+// them within a window. It takes each message over from the subscriber it
+// wraps (acknowledging it there) and delivers copies.
+type unreliable struct {
+	message.Subscriber
+	window int
+	dup    float64
+	seed   uint64
+	dups   atomic.Int64
+}
+
+func (s *unreliable) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	in, err := s.Subscriber.Subscribe(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	rnd := rand.New(rand.NewPCG(s.seed, 7))
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		var buf []*message.Message
+		send := func(keep int) bool {
+			for len(buf) > keep {
+				i := rnd.IntN(len(buf))
+				m := buf[i]
+				buf[i] = buf[len(buf)-1]
+				buf = buf[:len(buf)-1]
+				select {
+				case out <- m:
+				case <-ctx.Done():
+					return false
+				}
+			}
+			return true
+		}
+		idle := time.NewTicker(2 * time.Millisecond)
+		defer idle.Stop()
+		for {
+			select {
+			case m, ok := <-in:
+				if !ok {
+					send(0)
+					return
+				}
+				buf = append(buf, m.Copy())
+				if rnd.Float64() < s.dup {
+					buf = append(buf, m.Copy())
+					s.dups.Add(1)
+				}
+				m.Ack()
+				if !send(s.window - 1) {
+					return
+				}
+			case <-idle.C:
+				if !send(0) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// A broker that redelivers and reorders: the runner, fed by the subscriber
+// alone, applies every event once and in each issue's order.
+func TestFaultBrokerRedeliversAndReorders(t *testing.T) {
+	log := simLog(t, 22, 1500)
+	l := newLine(t, events.NewMemoryStore())
+	sub := &unreliable{Subscriber: l.bus, window: 32, dup: 0.2, seed: 22}
+	fcr := projections.NewFCR(fcrConfig)
+	runner, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr,
+		Subscriber: sub, Topic: faultTopic, Logger: quiet()})
+	require.NoError(t, err)
+	r := start(t, runner)
+	r.waitCaughtUp(t)
+	n := record(context.Background(), t, l.svc, log)
+	r.waitApplied(t, n)
+	require.Eventually(t, func() bool { return r.Stats().Duplicates == sub.dups.Load() }, 10*time.Second, time.Millisecond)
+	require.NoError(t, r.stop())
+
+	st := r.Stats()
+	require.Positive(t, sub.dups.Load())
+	assert.Equal(t, int64(n), st.Applied)
+	assert.Equal(t, sub.dups.Load(), st.Duplicates, "every duplicate is recognised")
+	assert.Zero(t, st.Held)
+	assert.Equal(t, reference(t, l.store), fcr.Report())
+}
+
+// dropping closes each subscription after a number of messages, as a
+// broker connection that drops would; the messages published until the
+// runner subscribes again are lost to it.
+type dropping struct {
+	message.Subscriber
+	after int
+	subs  atomic.Int64
+}
+
+func (s *dropping) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	s.subs.Add(1)
+	subCtx, cancel := context.WithCancel(ctx)
+	in, err := s.Subscriber.Subscribe(subCtx, topic)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	out := make(chan *message.Message)
+	go func() {
+		defer close(out)
+		defer cancel()
+		for range s.after {
+			select {
+			case m, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- m:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// A subscription that closes mid-stream: the runner subscribes again and
+// fills the gap from the store.
+func TestFaultSubscriberClosedMidStream(t *testing.T) {
+	log := simLog(t, 23, 1500)
+	l := newLine(t, events.NewMemoryStore())
+	sub := &dropping{Subscriber: l.bus, after: 200}
+	cfg, fcr := l.runnerConfig(sub, projections.NewMemoryCheckpoints())
+	cfg.CheckpointInterval = -1 // only the resubscriptions read the store
+	runner, err := projections.NewRunner(cfg)
+	require.NoError(t, err)
+	r := start(t, runner)
+	r.waitCaughtUp(t)
+	n := record(context.Background(), t, l.svc, log)
+	r.waitApplied(t, n)
+	require.NoError(t, r.stop())
+	assert.GreaterOrEqual(t, sub.subs.Load(), int64(3), "the subscription closed and was made again")
+	assert.Equal(t, reference(t, l.store), fcr.Report())
+}
+
+var errRejected = errors.New("commit rejected")
+
+// rejecting is a store that refuses every nth append before touching its
+// storage.
+type rejecting struct {
+	events.Store
+	every int
+	calls atomic.Int64
+}
+
+func (s *rejecting) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	if s.calls.Add(1)%int64(s.every) == 0 {
+		return nil, errRejected
+	}
+	return s.Store.Append(ctx, issue, expected, evs)
+}
+
+// A store that rejects commits: the Service returns the store's error,
+// appends and publishes nothing, and the command succeeds when tried again.
+func TestFaultStoreRejectsCommit(t *testing.T) {
+	log := simLog(t, 24, 1000)
+	ctx := context.Background()
+	store := &rejecting{Store: events.NewMemoryStore(), every: 7}
+	l := newLine(t, store)
+	var published atomic.Int64
+	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: l.bus, Topic: func(events.Envelope) string { return faultTopic }})
+	require.NoError(t, err)
+	svc := newService(t, store, contact.PublisherFunc(func(ctx context.Context, evs []events.Envelope) error {
+		published.Add(int64(len(evs)))
+		return pub.Publish(ctx, evs)
+	}))
+	cfg, fcr := l.runnerConfig(nil, projections.NewMemoryCheckpoints())
+	runner, err := projections.NewRunner(cfg)
+	require.NoError(t, err)
+	r := start(t, runner)
+	r.waitCaughtUp(t)
+
+	c := newCRM(log)
+	rejected := 0
+	for _, e := range log {
+		before, err := store.Load(ctx, e.Issue)
+		require.NoError(t, err)
+		pubBefore := published.Load()
+		evs, err := svc.Execute(ctx, e.Issue, c.command(e))
+		if err != nil {
+			rejected++
+			require.ErrorIs(t, err, errRejected)
+			assert.Empty(t, evs)
+			after, lerr := store.Load(ctx, e.Issue)
+			require.NoError(t, lerr)
+			assert.Len(t, after, len(before), "nothing of issue %s was written", e.Issue)
+			assert.Equal(t, pubBefore, published.Load(), "nothing was published")
+			evs, err = svc.Execute(ctx, e.Issue, c.command(e))
+		}
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+	}
+	require.Positive(t, rejected)
+	r.waitApplied(t, int(published.Load()))
+	require.NoError(t, r.stop())
+
+	undisturbed := events.NewMemoryStore()
+	record(ctx, t, newService(t, undisturbed, nil), log)
+	assert.Equal(t, reference(t, undisturbed), fcr.Report())
+	assert.Equal(t, reference(t, store), fcr.Report())
+}
+
+// racing makes the first two loads of chosen issues wait for each other,
+// so that two writers decide on the same version and race to append.
+type racing struct {
+	events.Store
+	mu        sync.Mutex
+	gates     map[uuid.UUID]*gate
+	conflicts atomic.Int64
+}
+
+type gate struct {
+	loads int
+	open  chan struct{}
+}
+
+func (s *racing) race(issue uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gates[issue] = &gate{open: make(chan struct{})}
+}
+
+func (s *racing) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	evs, err := s.Store.Load(ctx, issue)
+	s.mu.Lock()
+	g := s.gates[issue]
+	if g != nil {
+		if g.loads++; g.loads == 2 {
+			close(g.open)
+			delete(s.gates, issue)
+		}
+	}
+	s.mu.Unlock()
+	if g != nil {
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return evs, err
+}
+
+func (s *racing) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	out, err := s.Store.Append(ctx, issue, expected, evs)
+	if errors.Is(err, events.ErrVersionConflict) {
+		s.conflicts.Add(1)
+	}
+	return out, err
+}
+
+// Two writers race on the same issue: both reopen it (one wins, the other
+// is refused once it sees the reopen), then both follow up (both land, one
+// after the other). The runner sees exactly what was committed.
+func TestFaultWritersRaceOnOneIssue(t *testing.T) {
+	log := simLog(t, 25, 1000)
+	ctx := context.Background()
+	store := &racing{Store: events.NewMemoryStore(), gates: map[uuid.UUID]*gate{}}
+	l := newLine(t, store)
+	cfg, fcr := l.runnerConfig(nil, projections.NewMemoryCheckpoints())
+	runner, err := projections.NewRunner(cfg)
+	require.NoError(t, err)
+	r := start(t, runner)
+	r.waitCaughtUp(t)
+	record(ctx, t, l.svc, log)
+
+	end := log[len(log)-1].At
+	var resolved []uuid.UUID
+	for _, e := range log {
+		if e.Version != 1 {
+			continue
+		}
+		is, err := l.svc.Load(ctx, e.Issue)
+		require.NoError(t, err)
+		if is.Status == contact.StatusResolved && len(resolved) < 20 {
+			resolved = append(resolved, e.Issue)
+		}
+	}
+	require.Len(t, resolved, 20)
+
+	both := func(issue uuid.UUID, cmds [2]contact.Command) [2]error {
+		store.race(issue)
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, cmd := range cmds {
+			wg.Go(func() { _, errs[i] = l.svc.Execute(ctx, issue, cmd) })
+		}
+		wg.Wait()
+		return errs
+	}
+	for _, issue := range resolved {
+		errs := both(issue, [2]contact.Command{
+			contact.Reopen{Channel: "phone", At: end.Add(time.Hour)},
+			contact.Reopen{Channel: "chat", At: end.Add(time.Hour)},
+		})
+		if errs[0] != nil {
+			errs[0], errs[1] = errs[1], errs[0]
+		}
+		require.NoError(t, errs[0], "one reopen lands")
+		require.ErrorIs(t, errs[1], contact.ErrNotResolved, "the other sees the issue reopened")
+
+		errs = both(issue, [2]contact.Command{
+			contact.FollowUp{Channel: "email", At: end.Add(2 * time.Hour)},
+			contact.FollowUp{Channel: "web", At: end.Add(2 * time.Hour)},
+		})
+		require.NoError(t, errs[0])
+		require.NoError(t, errs[1])
+	}
+	assert.Equal(t, int64(2*len(resolved)), store.conflicts.Load(), "every race was lost once")
+	for _, issue := range resolved {
+		evs, err := store.Load(ctx, issue)
+		require.NoError(t, err)
+		for i, e := range evs {
+			require.Equal(t, uint64(i+1), e.Version)
+		}
+		assert.Equal(t, []events.Type{events.TypeReopened, events.TypeContacted, events.TypeContacted},
+			[]events.Type{evs[len(evs)-3].Type(), evs[len(evs)-2].Type(), evs[len(evs)-1].Type()})
+	}
+
+	r.waitApplied(t, int(int64(len(log))+int64(3*len(resolved))))
+	require.NoError(t, r.stop())
+	assert.Equal(t, reference(t, store), fcr.Report())
+}
