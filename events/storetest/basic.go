@@ -81,6 +81,7 @@ func testVersionConflict(t *testing.T, fx *fixture) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			fx := fx.sub(t)
 			issue := fx.newIssue()
 			var before []events.Envelope
 			if tt.existing > 0 {
@@ -137,6 +138,7 @@ func testInvalidAppend(t *testing.T, fx *fixture) {
 	for _, tt := range tests {
 		for _, existing := range []uint64{0, 2} {
 			t.Run(fmt.Sprintf("%s at version %d", tt.name, existing), func(t *testing.T) {
+				fx := fx.sub(t)
 				issue, other := fx.newIssue(), fx.newIssue()
 				var before []events.Envelope
 				if existing > 0 {

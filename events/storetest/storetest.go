@@ -62,7 +62,7 @@ func Run(t *testing.T, newStore NewStore, f Features) {
 	f = f.withDefaults()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.run(t, &fixture{t: t, store: newStore(t), f: f, own: make(map[uuid.UUID]bool)})
+			c.run(t, &fixture{t: t, store: newStore(t), f: f, own: &issueSet{ids: make(map[uuid.UUID]bool)}})
 		})
 	}
 }
@@ -91,9 +91,21 @@ type fixture struct {
 	t     *testing.T
 	store events.Store
 	f     Features
+	own   *issueSet
+}
 
+// issueSet is the set of issues that one case wrote.
+type issueSet struct {
 	mu  sync.Mutex
-	own map[uuid.UUID]bool
+	ids map[uuid.UUID]bool
+}
+
+// sub returns the fixture for the subtest t, which shares the store and
+// the issues.
+func (fx *fixture) sub(t *testing.T) *fixture {
+	s := *fx
+	s.t = t
+	return &s
 }
 
 func (fx *fixture) ctx() context.Context { return fx.t.Context() }
@@ -101,16 +113,16 @@ func (fx *fixture) ctx() context.Context { return fx.t.Context() }
 // newIssue returns a fresh issue id that the fixture counts as its own.
 func (fx *fixture) newIssue() uuid.UUID {
 	id := uuid.New()
-	fx.mu.Lock()
-	fx.own[id] = true
-	fx.mu.Unlock()
+	fx.own.mu.Lock()
+	fx.own.ids[id] = true
+	fx.own.mu.Unlock()
 	return id
 }
 
 func (fx *fixture) isOwn(id uuid.UUID) bool {
-	fx.mu.Lock()
-	defer fx.mu.Unlock()
-	return fx.own[id]
+	fx.own.mu.Lock()
+	defer fx.own.mu.Unlock()
+	return fx.own.ids[id]
 }
 
 // baseTime has digits down to the nanosecond, so that a store that drops
