@@ -1,0 +1,207 @@
+package pgstore_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/events/pgstore"
+	"github.com/truefcr/truefcr/events/pgstore/pgtest"
+)
+
+func TestOutboxForwardsEveryEventOnce(t *testing.T) {
+	partitioned := events.PartitionedTopic("contact.events", 3)
+	tests := []struct {
+		name   string
+		topic  func(events.Envelope) string // nil: the default
+		topics []string
+	}{
+		{"default topic", nil, []string{events.DefaultTopic}},
+		{"partitioned", partitioned, []string{"contact.events.0", "contact.events.1", "contact.events.2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{Topic: tt.topic}})
+			ctx := t.Context()
+
+			// Appended while no forwarder runs, as after a crash right
+			// after the commits: the outbox must still deliver them.
+			var appended []events.Envelope
+			for range 4 {
+				issue := uuid.New()
+				out, err := s.Append(ctx, issue, 0, stream(issue, 0, 3))
+				require.NoError(t, err)
+				appended = append(appended, out...)
+			}
+			a, b := uuid.New(), appended[0].Issue
+			batch, err := s.AppendBatch(ctx, []pgstore.Batch{
+				{Issue: a, Events: stream(a, 0, 2)},
+				{Issue: b, Expected: 3, Events: stream(b, 3, 2)},
+			})
+			require.NoError(t, err)
+			appended = append(appended, batch[0]...)
+			appended = append(appended, batch[1]...)
+
+			// A lost race writes no message either.
+			lost := stream(b, 3, 1)
+			_, err = s.Append(ctx, b, 3, lost)
+			require.ErrorIs(t, err, events.ErrVersionConflict)
+			var pending int
+			require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox")).Scan(&pending))
+			assert.Equal(t, len(appended), pending, "one outbox message per stored event")
+
+			got := forward(t, pool, cfg, tt.topics, len(appended))
+			byID := make(map[string]receivedMsg, len(got))
+			for _, m := range got {
+				_, dup := byID[m.msg.UUID]
+				assert.False(t, dup, "message %s delivered twice", m.msg.UUID)
+				byID[m.msg.UUID] = m
+			}
+			codec := events.NewMsgpackCodec(nil)
+			for _, e := range appended {
+				m, ok := byID[e.ID.String()]
+				if !assert.True(t, ok, "event %s (issue %s version %d) was not forwarded", e.ID, e.Issue, e.Version) {
+					continue
+				}
+				want, err := events.NewMessage(codec, e)
+				require.NoError(t, err)
+				assert.Equal(t, want.Metadata, m.msg.Metadata, "metadata as on the in-memory path")
+				decoded, err := events.DecodeMessage(m.msg)
+				require.NoError(t, err)
+				e.Position = 0
+				assert.Equal(t, e, decoded)
+				wantTopic := events.DefaultTopic
+				if tt.topic != nil {
+					wantTopic = tt.topic(e)
+				}
+				assert.Equal(t, wantTopic, m.topic)
+			}
+			assert.NotContains(t, byID, lost[0].ID.String())
+			assertVersionOrder(t, got)
+		})
+	}
+}
+
+type receivedMsg struct {
+	topic string
+	msg   *message.Message
+}
+
+// forward runs a forwarder from the store's outbox into a GoChannel that
+// publishes one message at a time, and returns what arrives on topics:
+// want messages, and whatever else arrives within a short grace period.
+func forward(t *testing.T, pool *pgxpool.Pool, cfg pgstore.Config, topics []string, want int) []receivedMsg {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logger := watermill.NopLogger{}
+	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, logger)
+	defer func() { _ = pubsub.Close() }()
+
+	received := make(chan receivedMsg)
+	for _, topic := range topics {
+		msgs, err := pubsub.Subscribe(ctx, topic)
+		require.NoError(t, err)
+		go func() {
+			for m := range msgs {
+				select { // record before acking: the next publish waits for the ack
+				case received <- receivedMsg{topic: topic, msg: m}:
+					m.Ack()
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+
+	fwd, err := pgstore.NewForwarder(ctx, pool, pubsub, pgstore.ForwarderConfig{
+		Schema: cfg.Schema, Table: cfg.Table, PollInterval: 20 * time.Millisecond, Logger: logger,
+	})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- fwd.Run(ctx) }()
+	defer func() {
+		require.NoError(t, fwd.Close())
+		require.NoError(t, <-runErr)
+	}()
+
+	var got []receivedMsg
+	timeout := time.After(60 * time.Second) // the outbox waits for every older transaction of the server
+	for len(got) < want {
+		select {
+		case m := <-received:
+			got = append(got, m)
+		case <-timeout:
+			require.Failf(t, "outbox not forwarded", "received %d of %d messages", len(got), want)
+		}
+	}
+	grace := time.After(300 * time.Millisecond) // a few polls, for duplicates
+	for {
+		select {
+		case m := <-received:
+			got = append(got, m)
+		case <-grace:
+			return got
+		}
+	}
+}
+
+// assertVersionOrder checks that each issue's events arrived in version
+// order.
+func assertVersionOrder(t *testing.T, got []receivedMsg) {
+	t.Helper()
+	last := make(map[string]uint64)
+	for _, m := range got {
+		issue := m.msg.Metadata.Get(events.MetadataIssue)
+		version, err := strconv.ParseUint(m.msg.Metadata.Get(events.MetadataVersion), 10, 64)
+		require.NoError(t, err)
+		assert.Equal(t, last[issue]+1, version, "issue %s: version %d arrived after %d", issue, version, last[issue])
+		last[issue] = version
+	}
+}
+
+func TestForwarderResumesWhereItStopped(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	ctx := t.Context()
+	appendSome := func(n int) []events.Envelope {
+		issue := uuid.New()
+		out, err := s.Append(ctx, issue, 0, stream(issue, 0, n))
+		require.NoError(t, err)
+		return out
+	}
+
+	first := appendSome(4)
+	got := forward(t, pool, cfg, []string{events.DefaultTopic}, len(first))
+	assert.Equal(t, ids(first), receivedIDs(got))
+
+	// A new forwarder, as after a restart, sends only what came since.
+	second := appendSome(3)
+	got = forward(t, pool, cfg, []string{events.DefaultTopic}, len(second))
+	assert.Equal(t, ids(second), receivedIDs(got))
+}
+
+func ids(evs []events.Envelope) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID.String()
+	}
+	return out
+}
+
+func receivedIDs(got []receivedMsg) []string {
+	out := make([]string, len(got))
+	for i, m := range got {
+		out[i] = m.msg.UUID
+	}
+	return out
+}

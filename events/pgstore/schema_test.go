@@ -1,0 +1,86 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/events/pgstore"
+	"github.com/truefcr/truefcr/events/pgstore/pgtest"
+)
+
+func TestNewKeepsWhatIsStored(t *testing.T) {
+	t.Parallel()
+	s, pool, cfg := newStore(t, pgstore.Config{})
+	ctx := context.Background()
+	issue := uuid.New()
+	_, err := s.Append(ctx, issue, 0, stream(issue, 0, 2))
+	require.NoError(t, err)
+
+	again, err := pgstore.New(ctx, pool, cfg)
+	require.NoError(t, err)
+	loaded, err := again.Load(ctx, issue)
+	require.NoError(t, err)
+	assert.Len(t, loaded, 2)
+	out, err := again.Append(ctx, issue, 2, stream(issue, 2, 1))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), out[0].Position, "positions go on from the stored head")
+}
+
+func TestNewCreatesTablesOnceUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t)
+	schema := pgtest.NewSchemaName("test") // New creates it
+	t.Cleanup(func() { pgtest.DropSchema(t, pool, schema) })
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = pgstore.New(context.Background(), pool, pgstore.Config{Schema: schema, Outbox: &pgstore.OutboxConfig{}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "New %d", i)
+	}
+}
+
+func TestNewRefusesTablesItCannotUse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		tweak string // SQL run on the tables of a new store; %s is the version table
+		cfg   pgstore.Config
+	}{
+		{"a newer schema", `UPDATE %s SET version = version + 1`, pgstore.Config{}},
+		{"another codec", `SELECT 1 FROM %s`, pgstore.Config{Codec: events.NewJSONCodec(nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, pool, cfg := newStore(t, pgstore.Config{})
+			ctx := context.Background()
+			_, err := pool.Exec(ctx, fmt.Sprintf(tt.tweak, pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_schema")))
+			require.NoError(t, err)
+			tt.cfg.Schema = cfg.Schema
+			_, err = pgstore.New(ctx, pool, tt.cfg)
+			assert.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+		})
+	}
+}
+
+func TestNewRefusesABadConfig(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t)
+	_, err := pgstore.New(context.Background(), pool, pgstore.Config{Table: "Events; DROP"})
+	assert.ErrorIs(t, err, pgstore.ErrInvalidConfig)
+	_, err = pgstore.New(context.Background(), nil, pgstore.Config{})
+	assert.ErrorIs(t, err, pgstore.ErrInvalidConfig)
+}
