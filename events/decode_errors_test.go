@@ -226,8 +226,12 @@ func TestDamagedInputNeverPanics(t *testing.T) {
 		c := tt.codec
 		t.Run(c.Name(), func(t *testing.T) {
 			for i, valid := range sampleEncodings(t, c) {
-				if !strings.HasSuffix(dataCases[i].name, "full") {
-					continue // the full cases hold every field of the others
+				switch dataCases[i].name {
+				case "opened full", "routed full", "resolved full":
+					// Between them: lists, integers, a bool, uuids, every
+					// kind of extra field, metadata. The fuzzers do the rest.
+				default:
+					continue
 				}
 				for n := range len(valid) {
 					_, err := c.Decode(valid[:n])
