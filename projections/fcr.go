@@ -200,7 +200,10 @@ type FCR struct {
 	folded fcrTally // problems folded into counters
 	counts fcrCounts
 
-	sinceSweep int
+	due        map[int64][]int32 // resolved issues by settling time bucket
+	dueWidth   int64             // the span of one bucket
+	sinceSweep int               // events since the last sweep
+	sweptAt    int64             // the watermark at the last sweep
 	scratch    fcrScratch
 }
 
@@ -230,6 +233,8 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.byID = make(map[uuid.UUID]int32)
 	f.ids = newIdentities()
 	f.folded = newFCRTally()
+	f.due = make(map[int64][]int32)
+	f.dueWidth = max(1, (f.window+f.lateness)/16)
 	return f
 }
 
@@ -280,11 +285,15 @@ func (f *FCR) observe(e events.Envelope) bool {
 }
 
 // maybeSweep folds what nothing may change any more, once enough events
-// passed since the last sweep. Call it after sequencing an event, never
-// from inside a Sequencer's emit: folding forgets sequencer state.
+// passed since the last sweep (half as many as there are live issues, so
+// that a sweep's cost is spread over the events that caused it) and the
+// watermark moved by a sixteenth of the horizon W + lateness (before that,
+// little can have become final; after it, memory has grown by about as
+// much). Call it after sequencing an event, never from inside a
+// Sequencer's emit: folding forgets sequencer state.
 func (f *FCR) maybeSweep() {
 	f.sinceSweep++
-	if f.sinceSweep >= sweepEvery(len(f.byID)) {
+	if f.sinceSweep >= max(4096, len(f.byID)/2) && f.wm-f.sweptAt >= (f.window+f.lateness)/16 {
 		f.sweep()
 	}
 }
@@ -345,6 +354,7 @@ func (f *FCR) applyOrdered(e events.Envelope) error {
 		}
 	case *events.Resolved:
 		is.resolve(at, contactKey(d.Contact), f.names.id(d.Agent), d.Bot)
+		f.settles(ix)
 	case *events.Reopened:
 		is.contact(at, contactKey(d.Contact), f.names.id(d.Channel))
 	case *events.Contacted:
@@ -354,7 +364,7 @@ func (f *FCR) applyOrdered(e events.Envelope) error {
 			r.flags |= recAbandoned
 		}
 	case *events.Rated:
-		if d.Survey == events.SurveyCSAT && d.Score >= 1 && d.Score <= 5 {
+		if d.Survey == events.SurveyCSAT && d.Score >= 1 && d.Score <= 5 && is.csatN < 255 {
 			is.csatN++
 			is.csatSum += uint16(d.Score)
 			if d.Score >= 4 {
@@ -408,6 +418,7 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) {
 		// No identifier: the issue is a customer of its own.
 		root = f.ids.node(id.String(), true)
 	}
+	f.issues[ix].node = root
 	f.ids.addIssue(f.ids.find(root), ix, f.issues)
 }
 
@@ -424,8 +435,3 @@ func (f *FCR) Err() error { return f.err }
 
 // Live returns how many issues the projection holds in memory.
 func (f *FCR) Live() int { return len(f.byID) }
-
-// sweepEvery is how many applied events pass between two folding sweeps:
-// at least as many as there are live issues, so that a sweep's cost is
-// spread over the events that caused it.
-func sweepEvery(live int) int { return max(4096, live) }

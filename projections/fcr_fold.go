@@ -1,22 +1,55 @@
 package projections
 
-import "github.com/google/uuid"
+import (
+	"slices"
+
+	"github.com/google/uuid"
+)
 
 // sweep folds the problems that nothing may change any more into the
 // counters and frees their state, and drops held events that waited for a
-// gap beyond the lateness.
+// gap beyond the lateness. It looks only at the customers of issues whose
+// settling time (last resolution + W) has passed the cutoff: a problem can
+// fold only once its last issue settled.
 func (f *FCR) sweep() {
-	f.sinceSweep = 0
+	f.sinceSweep, f.sweptAt = 0, f.wm
 	if !f.hasWM {
 		return
 	}
 	cutoff := f.wm - f.lateness
-	for r := range f.ids.nodes {
-		if n := &f.ids.nodes[r]; n.parent == int32(r) && n.issue >= 0 {
-			f.foldCustomer(int32(r), cutoff)
+	roots := f.scratch.roots[:0]
+	for b, ixs := range f.due {
+		if (b+1)*f.dueWidth > cutoff {
+			continue // not every issue in the bucket settled before cutoff
+		}
+		for _, ix := range ixs {
+			if is := &f.issues[ix]; is.live {
+				roots = append(roots, f.ids.find(is.node))
+			}
+		}
+		delete(f.due, b)
+	}
+	slices.Sort(roots)
+	roots = slices.Compact(roots)
+	for _, r := range roots {
+		// A customer folded or merged earlier in this sweep may be gone.
+		if n := &f.ids.nodes[r]; n.parent == r && n.issue >= 0 {
+			f.foldCustomer(r, cutoff)
 		}
 	}
+	f.scratch.roots = roots
 	f.expireHeld(cutoff)
+}
+
+// settles files issue ix to be looked at once its settling time passes.
+func (f *FCR) settles(ix int32) {
+	if s, ok := f.issues[ix].settled(f.window); ok {
+		b := s / f.dueWidth
+		if s < 0 && s%f.dueWidth != 0 {
+			b--
+		}
+		f.due[b] = append(f.due[b], ix)
+	}
 }
 
 // foldCustomer folds the problems of the customer whose root is r that
@@ -24,9 +57,6 @@ func (f *FCR) sweep() {
 // is at cutoff or later, after all of the problem's issues stopped being
 // live.
 func (f *FCR) foldCustomer(r int32, cutoff int64) {
-	if !f.mayFold(r, cutoff) {
-		return
-	}
 	freed := false
 	probs := f.problems(r)
 	for i := range probs {
@@ -101,21 +131,5 @@ func (f *FCR) expireHeld(cutoff int64) {
 		held := f.seq.Held()
 		f.seq.Forget(id)
 		f.counts.Orphaned += int64(held - f.seq.Held())
-	}
-}
-
-// mayFold reports whether some issue of the customer whose root is r
-// stopped being live before cutoff: without one, no problem of theirs can
-// fold, and the costlier chaining is skipped.
-func (f *FCR) mayFold(r int32, cutoff int64) bool {
-	start := f.ids.nodes[r].issue
-	for i := start; ; {
-		is := &f.issues[i]
-		if s, ok := is.settled(f.window); ok && s < cutoff {
-			return true
-		}
-		if i = is.next; i == start {
-			return false
-		}
 	}
 }

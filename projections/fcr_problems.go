@@ -39,6 +39,7 @@ type fcrScratch struct {
 	pos     []int32
 	members []int32
 	probs   []fcrProblem
+	roots   []int32
 }
 
 // problems chains the live issues of the customer whose root is r into

@@ -38,14 +38,17 @@ func BenchmarkFCRSimulated(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	var f *FCR
 	for b.Loop() {
-		f := NewFCR(FCRConfig{})
+		f = NewFCR(FCRConfig{})
 		for _, e := range log {
 			if err := f.Apply(e); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
+	b.ReportMetric(float64(f.Live()), "live-issues")
+	b.ReportMetric(float64(f.Report().Unresolved), "unresolved")
 	b.ReportMetric(float64(len(log))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(len(log)), "events")
 }

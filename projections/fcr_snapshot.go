@@ -30,17 +30,19 @@ type fcrSnap struct {
 	Tally      fcrSnapTally
 	Counts     fcrCounts
 	SinceSweep int
+	SweptAt    int64
 }
 
 type fcrSnapIssue struct {
-	ID                      [16]byte
-	ResPos                  uint16
-	Res                     int64
-	ResKey                  uint64
-	Topic, Agent            uint32
-	CSATN, CSATSum, CSATTop uint16
-	Resolved, Bot           bool
-	Recs                    []fcrSnapRec // the opening contact first
+	ID             [16]byte
+	ResPos         uint8
+	Res            int64
+	ResKey         uint64
+	Topic, Agent   uint32
+	CSATN, CSATTop uint8
+	CSATSum        uint16
+	Resolved, Bot  bool
+	Recs           []fcrSnapRec // the opening contact first
 }
 
 type fcrSnapRec struct {
@@ -103,6 +105,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		Names:      f.names.names,
 		Counts:     f.counts,
 		SinceSweep: f.sinceSweep,
+		SweptAt:    f.sweptAt,
 	}
 	at := make(map[int32]int32, len(f.byID)) // slab index → snapshot index
 	for r := range f.ids.nodes {
@@ -239,7 +242,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		return 0, fmt.Errorf("FCR restore: names table repeats a name: %w", ErrFCRSnapshot)
 	}
 	g.wm, g.hasWM = s.WM, s.HasWM
-	g.counts, g.sinceSweep, g.folded = s.Counts, s.SinceSweep, tally
+	g.counts, g.sinceSweep, g.sweptAt, g.folded = s.Counts, s.SinceSweep, s.SweptAt, tally
 	g.issues = make([]fcrIssue, 0, len(s.Issues))
 	for i, si := range s.Issues {
 		if len(si.Recs) == 0 || int(si.ResPos) > len(si.Recs)-1 || badName(si.Topic, si.Agent) {
@@ -289,7 +292,9 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 				return 0, fmt.Errorf("FCR restore: customer %d refers to issue %d wrongly: %w", ci, ix, ErrFCRSnapshot)
 			}
 			filed[ix] = true
+			g.issues[ix].node = root
 			g.ids.addIssue(root, ix, g.issues)
+			g.settles(ix)
 		}
 	}
 	for ix, ok := range filed {

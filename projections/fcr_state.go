@@ -18,16 +18,18 @@ type fcrIssue struct {
 	first  fcrRec   // the opening contact; first.at is when the issue opened
 	more   []fcrRec // later contacts, and resolutions after the first, in stream order
 	next   int32    // next issue of the same customer (circular)
+	node   int32    // an identifier of the issue's customer
 	topic  uint32   // current topic
 	agent  uint32   // agent of the first resolution
-	csatN  uint16
-	// csatSum and csatTop2 sum the issue's CSAT answers and count its 4s and 5s.
+	// csatN counts the issue's CSAT answers (up to 255), csatSum sums them
+	// and csatTop2 counts the 4s and 5s.
+	csatN    uint8
+	csatTop2 uint8
 	csatSum  uint16
-	csatTop2 uint16
-	resPos   uint16 // how many of more came before the first resolution
-	resolved bool   // has a first resolution
-	bot      bool   // the first resolution was by a bot
-	live     bool   // the slot holds an issue
+	resPos   uint8 // how many of more came before the first resolution (up to 255)
+	resolved bool  // has a first resolution
+	bot      bool  // the first resolution was by a bot
+	live     bool  // the slot holds an issue
 }
 
 // fcrRec is one contact of an issue, or one of its resolutions.
@@ -82,7 +84,7 @@ func (is *fcrIssue) contact(at int64, key uint64, channel uint32) {
 func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
 	if !is.resolved {
 		is.resolved, is.res, is.resKey, is.agent, is.bot = true, at, key, agent, bot
-		is.resPos = uint16(min(len(is.more), 1<<16-1))
+		is.resPos = uint8(min(len(is.more), 255))
 		return
 	}
 	is.more = append(is.more, fcrRec{at: at, key: key, kind: recResolved})
