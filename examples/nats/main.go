@@ -1,0 +1,286 @@
+// Command nats shows the production wiring of true FCR at scale: the
+// contact Service appends every command's events to the store and hands
+// them to an events.Publisher that spreads them over NATS JetStream
+// subjects by partition key; one projections.Runner per partition follows
+// its subject with a durable consumer; their FCR reports are merged into
+// the report of the whole contact centre.
+//
+// It needs a NATS server with JetStream: see README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/nats-io/nats.go"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// Names on the NATS server. The stream holds every partition's subject.
+const (
+	streamName    = "TRUEFCR_EXAMPLE"
+	subjectPrefix = "truefcr.example.p"
+)
+
+func main() {
+	url := flag.String("nats", nats.DefaultURL, "NATS server URL (JetStream enabled)")
+	partitions := flag.Int("partitions", 4, "number of partitions, one runner each")
+	days := flag.Int("days", 14, "days of simulated contact centre traffic")
+	seed := flag.Uint64("seed", 1, "seed of the simulated traffic")
+	asJSON := flag.Bool("json", false, "print the merged report as JSON")
+	flag.Parse()
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer stop()
+	if err := run(ctx, os.Stdout, *url, *partitions, *days, *seed, *asJSON); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, out io.Writer, url string, partitions, days int, seed uint64, asJSON bool) error {
+	if partitions < 1 {
+		return errors.New("need at least one partition")
+	}
+	logger := watermill.NewSlogLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+
+	// A fresh stream for this run: JetStream keeps what is published, so
+	// runners that start later still read every event.
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s (is it running with -js?): %w", url, err)
+	}
+	defer nc.Close()
+	js, err := nc.JetStream()
+	if err != nil {
+		return err
+	}
+	_ = js.DeleteStream(streamName)
+	if _, err := js.AddStream(&nats.StreamConfig{Name: streamName, Subjects: []string{subjectPrefix + ".>"}}); err != nil {
+		return fmt.Errorf("create stream %s: %w", streamName, err)
+	}
+	defer func() { _ = js.DeleteStream(streamName) }()
+
+	// The write side: Service → memory store → publisher to the partition
+	// subjects. The message id is the event id, so JetStream drops a
+	// publish that is retried.
+	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
+		URL:       url,
+		Marshaler: &wmnats.NATSMarshaler{},
+		JetStream: wmnats.JetStreamConfig{TrackMsgId: true},
+	}, logger)
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	publisher, err := events.NewPublisher(events.PublisherConfig{
+		Publisher: pub,
+		Topic:     events.PartitionedTopic(subjectPrefix, partitions),
+	})
+	if err != nil {
+		return err
+	}
+	store := events.NewMemoryStore()
+
+	// The read side: one runner per partition, each with its own
+	// connection and durable consumer, checkpointing as it goes.
+	checkpoints := projections.NewMemoryCheckpoints()
+	fcrs := make([]*projections.FCR, partitions)
+	runners := make([]*projections.Runner, partitions)
+	runCtx, stopRunners := context.WithCancel(ctx)
+	defer stopRunners()
+	var wg sync.WaitGroup
+	errs := make(chan error, partitions)
+	for p := range partitions {
+		sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+			URL:         url,
+			Unmarshaler: &wmnats.NATSMarshaler{},
+			JetStream: wmnats.JetStreamConfig{
+				SubscribeOptions:  []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit()},
+				DurablePrefix:     "fcr-" + strconv.Itoa(p),
+				DurableCalculator: func(prefix, _ string) string { return prefix },
+			},
+		}, logger)
+		if err != nil {
+			return err
+		}
+		defer sub.Close()
+		fcrs[p] = projections.NewFCR(projections.FCRConfig{Window: 72 * time.Hour})
+		runners[p], err = projections.NewRunner(projections.RunnerConfig{
+			Name:        "fcr-" + strconv.Itoa(p),
+			Projection:  fcrs[p],
+			Subscriber:  sub,
+			Topic:       fmt.Sprintf("%s.%d", subjectPrefix, p),
+			Checkpoints: checkpoints,
+			Logger:      logger,
+		})
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := runners[p].Run(runCtx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+
+	// Simulated traffic, recorded through the Service.
+	svc, err := contact.NewService(contact.Config{Store: store, Publisher: publisher})
+	if err != nil {
+		return err
+	}
+	traffic, _, err := simulate.Collect(simulate.Config{Seed: seed, Days: days})
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	if err := record(ctx, svc, traffic); err != nil {
+		return err
+	}
+	total := store.Len()
+	fmt.Fprintf(out, "recorded %d events through the Service in %s\n", total, time.Since(started).Round(time.Millisecond))
+
+	// Wait until the partitions together have applied every event.
+	for {
+		applied := int64(0)
+		for _, r := range runners {
+			applied += r.Stats().Applied
+		}
+		if applied >= int64(total) {
+			break
+		}
+		select {
+		case err := <-errs:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("runners applied %d of %d events: %w", applied, total, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(out, "runners applied every event %s after the first was recorded\n", time.Since(started).Round(time.Millisecond))
+	stopRunners()
+	wg.Wait()
+
+	reports := make([]projections.FCRReport, partitions)
+	for p, r := range runners {
+		st := r.Stats()
+		fmt.Fprintf(out, "partition %d: %5d events, %d duplicates, %d checkpoints\n", p, st.Applied, st.Duplicates, st.Checkpoints)
+		reports[p] = fcrs[p].Report()
+	}
+	merged, err := projections.MergeFCRReports(reports...)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(merged)
+	}
+	printReport(out, merged)
+	return nil
+}
+
+// record turns the simulated log into the commands a helpdesk would send.
+// Identity is resolved at the edge: every opening carries the customer id
+// that the CRM knows for its keys, which becomes the partition key.
+func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope) error {
+	crm := newCRM(traffic)
+	for _, e := range traffic {
+		var cmd contact.Command
+		switch d := e.Data.(type) {
+		case *events.Opened:
+			cmd = contact.Open{Customer: events.Customer{ID: crm.id(d.Customer.Keys[0]), Keys: d.Customer.Keys},
+				Channel: d.Channel, Topic: d.Topic, Contact: d.Contact, At: e.At}
+		case *events.Routed:
+			cmd = contact.Route{Contact: d.Contact, Queue: d.Queue, Agent: d.Agent, Skills: d.Skills, Wait: d.Wait, At: e.At}
+		case *events.Consulted:
+			cmd = contact.Consult{Contact: d.Contact, Agent: d.Agent, Expert: d.Expert, Duration: d.Duration, At: e.At}
+		case *events.Resolved:
+			cmd = contact.Resolve{Contact: d.Contact, Agent: d.Agent, Bot: d.Bot, Code: d.Code, Handle: d.Handle, At: e.At}
+		case *events.Reopened:
+			cmd = contact.Reopen{Contact: d.Contact, Channel: d.Channel, Reason: d.Reason, At: e.At}
+		case *events.Contacted:
+			cmd = contact.FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}
+		case *events.Abandoned:
+			cmd = contact.Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}
+		case *events.Rated:
+			cmd = contact.Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}
+		case *events.Classified:
+			cmd = contact.Classify{Topic: d.Topic, Topics: d.Topics, At: e.At}
+		default:
+			continue
+		}
+		if _, err := svc.Execute(ctx, e.Issue, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// crm stands for the host's CRM: identity keys seen together on an
+// opening belong to one customer, whose id is one of the keys.
+type crm map[string]string
+
+func newCRM(traffic []events.Envelope) crm {
+	c := crm{}
+	for _, e := range traffic {
+		o, ok := events.As[*events.Opened](e)
+		if !ok {
+			continue
+		}
+		for _, k := range o.Customer.Keys {
+			if c[k] == "" {
+				c[k] = k
+			}
+		}
+		for _, k := range o.Customer.Keys[1:] {
+			if a, b := c.root(o.Customer.Keys[0]), c.root(k); a != b {
+				c[b] = a
+			}
+		}
+	}
+	return c
+}
+
+func (c crm) root(k string) string {
+	for c[k] != k {
+		k = c[k]
+	}
+	return k
+}
+
+func (c crm) id(key string) string { return "customer:" + c.root(key) }
+
+func printReport(out io.Writer, r projections.FCRReport) {
+	pct := func(x projections.FCRRate) string {
+		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1])
+	}
+	fmt.Fprintf(out, "\nwindow %s, %s matching; watermark %s\n", r.Definition.Window, r.Definition.Match, r.Watermark.Format(time.RFC3339))
+	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending, %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.Unresolved)
+	fmt.Fprintf(out, "true FCR      %s\n", pct(r.True))
+	fmt.Fprintf(out, "reported FCR  %s\n", pct(r.Reported))
+	fmt.Fprintf(out, "inflation     %+.1f points\n", 100*r.Inflation)
+	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment))
+	for i, t := range r.RepeatTopics {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(out, "repeat driver %d: %s (%d repeat contacts, %.0f %%)\n", i+1, t.Topic, t.Repeats, 100*t.Share)
+	}
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The example runs end to end against the NATS server of the machine, and
+// is skipped without one (it fails instead under CI).
+func TestRun(t *testing.T) {
+	url := nats.DefaultURL
+	if v := os.Getenv("TRUEFCR_NATS_URL"); v != "" {
+		url = v
+	}
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:4222", 2*time.Second)
+	if err != nil && os.Getenv("TRUEFCR_NATS_URL") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("NATS with JetStream is required under CI: %v", err)
+		}
+		t.Skipf("NATS cannot be reached (%v); start it with: nats-server -js", err)
+	}
+	if conn != nil {
+		_ = conn.Close()
+	}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), &out, url, 3, 5, 2, false))
+	assert.NotContains(t, out.String(), "(0/0", "some problems are final")
+	for _, want := range []string{"partition 0:", "partition 2:", "true FCR", "reported FCR", "inflation"} {
+		assert.Contains(t, out.String(), want)
+	}
+}
