@@ -1,0 +1,232 @@
+package pgcheckpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truefcr/truefcr/projections"
+)
+
+// Sentinel errors of the package.
+var (
+	// ErrInvalidConfig: a Config that cannot work.
+	ErrInvalidConfig = errors.New("invalid configuration")
+	// ErrSchemaVersion: the table was made by a newer version of this
+	// package.
+	ErrSchemaVersion = errors.New("unsupported schema")
+	// ErrInvalidCheckpoint: a checkpoint or a name that cannot be stored.
+	ErrInvalidCheckpoint = errors.New("invalid checkpoint")
+)
+
+// SchemaVersion is the version of the table that this package creates and
+// reads.
+const SchemaVersion = 1
+
+// Defaults of Config.
+const (
+	DefaultSchema = "public"
+	DefaultTable  = "truefcr_checkpoints"
+)
+
+// Config configures a Store. The zero value keeps checkpoints in
+// public.truefcr_checkpoints.
+type Config struct {
+	// Schema is the Postgres schema of the table; DefaultSchema by
+	// default. It is created when it does not exist.
+	Schema string
+	// Table names the checkpoints table; DefaultTable by default.
+	Table string
+}
+
+func (c *Config) setDefaults() {
+	if c.Schema == "" {
+		c.Schema = DefaultSchema
+	}
+	if c.Table == "" {
+		c.Table = DefaultTable
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,55}$`)
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	for _, n := range []struct{ what, name string }{{"schema", c.Schema}, {"table", c.Table}} {
+		if !nameRE.MatchString(n.name) {
+			return fmt.Errorf("pgcheckpoint: %s name %q: want lower-case letters, digits and _, at most 56 bytes, not starting with a digit: %w",
+				n.what, n.name, ErrInvalidConfig)
+		}
+	}
+	return nil
+}
+
+// Store is a projections.CheckpointStore in Postgres. It is safe for
+// concurrent use; the pool is the caller's.
+type Store struct {
+	pool       *pgxpool.Pool
+	table      string
+	load, save string
+}
+
+var _ projections.CheckpointStore = (*Store)(nil)
+
+// New returns a Store on pool configured by cfg, creating its table when
+// it does not exist.
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, fmt.Errorf("pgcheckpoint: no pool: %w", ErrInvalidConfig)
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	table := pgx.Identifier{cfg.Schema, cfg.Table}.Sanitize()
+	if err := ensureTable(ctx, pool, cfg); err != nil {
+		return nil, fmt.Errorf("pgcheckpoint: prepare table %s: %w", table, err)
+	}
+	return &Store{
+		pool:  pool,
+		table: table,
+		load:  `SELECT position, state, saved FROM ` + table + ` WHERE name = $1`,
+		save: `INSERT INTO ` + table + ` (name, position, state, saved) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (name) DO UPDATE SET position = excluded.position, state = excluded.state, saved = excluded.saved`,
+	}, nil
+}
+
+// Load implements projections.CheckpointStore.
+func (s *Store) Load(ctx context.Context, name string) (projections.Checkpoint, bool, error) {
+	return s.loadFrom(ctx, s.pool, name)
+}
+
+// LoadTx is Load inside the caller's transaction tx.
+func (s *Store) LoadTx(ctx context.Context, tx pgx.Tx, name string) (projections.Checkpoint, bool, error) {
+	return s.loadFrom(ctx, tx, name)
+}
+
+// Save implements projections.CheckpointStore with one upsert.
+func (s *Store) Save(ctx context.Context, name string, cp projections.Checkpoint) error {
+	return s.saveTo(ctx, s.pool, name, cp)
+}
+
+// SaveTx saves cp as the checkpoint of name inside the caller's
+// transaction tx: it takes effect when, and only if, tx commits.
+func (s *Store) SaveTx(ctx context.Context, tx pgx.Tx, name string, cp projections.Checkpoint) error {
+	return s.saveTo(ctx, tx, name, cp)
+}
+
+// conn is what the store needs of a pool or a transaction.
+type conn interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Store) loadFrom(ctx context.Context, c conn, name string) (projections.Checkpoint, bool, error) {
+	var (
+		pos   int64
+		state []byte
+		saved *time.Time
+	)
+	err := c.QueryRow(ctx, s.load, name).Scan(&pos, &state, &saved)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return projections.Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return projections.Checkpoint{}, false, fmt.Errorf("load checkpoint %q from %s: %w", name, s.table, err)
+	}
+	cp := projections.Checkpoint{Position: uint64(pos), State: state}
+	if saved != nil {
+		cp.Saved = saved.UTC()
+	}
+	return cp, true, nil
+}
+
+func (s *Store) saveTo(ctx context.Context, c conn, name string, cp projections.Checkpoint) error {
+	if name == "" {
+		return fmt.Errorf("save checkpoint: empty projection name: %w", ErrInvalidCheckpoint)
+	}
+	if cp.Position > math.MaxInt64 {
+		return fmt.Errorf("save checkpoint %q: position %d does not fit a bigint: %w", name, cp.Position, ErrInvalidCheckpoint)
+	}
+	var state []byte
+	if len(cp.State) > 0 {
+		state = cp.State
+	}
+	var saved *time.Time
+	if !cp.Saved.IsZero() {
+		saved = &cp.Saved
+	}
+	// QueryRow rather than Exec, so that pool and transaction share conn.
+	var discard int
+	err := c.QueryRow(ctx, s.save+` RETURNING 1`, name, int64(cp.Position), state, saved).Scan(&discard)
+	if err != nil {
+		return fmt.Errorf("save checkpoint %q at position %d to %s: %w", name, cp.Position, s.table, err)
+	}
+	return nil
+}
+
+// ensureTable creates or migrates the table to SchemaVersion in one
+// transaction, under the same advisory lock as the event store's tables
+// of the schema, so that concurrent starts create everything once.
+func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
+	schema := pgx.Identifier{cfg.Schema}.Sanitize()
+	table := pgx.Identifier{cfg.Schema, cfg.Table}.Sanitize()
+	version := pgx.Identifier{cfg.Schema, cfg.Table + "_schema"}.Sanitize()
+	migrations := [SchemaVersion][]string{
+		{`CREATE TABLE ` + table + ` (
+			name text PRIMARY KEY,
+			position bigint NOT NULL,
+			state bytea,
+			saved timestamptz
+		)`},
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`CREATE SCHEMA IF NOT EXISTS ` + schema,
+			`CREATE TABLE IF NOT EXISTS ` + version + ` (
+				one boolean PRIMARY KEY DEFAULT true CHECK (one),
+				version integer NOT NULL
+			)`,
+			`INSERT INTO ` + version + ` (version) VALUES (0) ON CONFLICT DO NOTHING`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		var v int
+		if err := tx.QueryRow(ctx, `SELECT version FROM `+version).Scan(&v); err != nil {
+			return err
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("table %s has schema version %d, this package knows up to %d: %w", table, v, SchemaVersion, ErrSchemaVersion)
+		}
+		for ; v < SchemaVersion; v++ {
+			for _, q := range migrations[v] {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return fmt.Errorf("migrate to version %d: %w", v+1, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE `+version+` SET version = $1`, v+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// lockKey is the advisory lock of table creation in one Postgres schema;
+// events/pgstore derives the same key, so the two never race there.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("truefcr schema " + schema))
+	return int64(h.Sum64())
+}

@@ -1,0 +1,210 @@
+package pgcheckpoint_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events/pgstore/pgtest"
+	"github.com/truefcr/truefcr/projections"
+	"github.com/truefcr/truefcr/projections/pgcheckpoint"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func newStore(t *testing.T) (*pgcheckpoint.Store, *pgxpool.Pool, string) {
+	t.Helper()
+	pool := pgtest.Pool(t)
+	schema := pgtest.Schema(t, pool)
+	s, err := pgcheckpoint.New(context.Background(), pool, pgcheckpoint.Config{Schema: schema})
+	require.NoError(t, err)
+	return s, pool, schema
+}
+
+func TestSaveThenLoad(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	saved := time.Date(2026, 3, 2, 9, 15, 0, 123456000, time.UTC)
+	tests := []struct {
+		name string
+		cp   projections.Checkpoint
+	}{
+		{"position only", projections.Checkpoint{Position: 42}},
+		{"with state", projections.Checkpoint{Position: 7, State: []byte{0, 1, 2, 0xff}, Saved: saved}},
+		{"zero", projections.Checkpoint{}},
+		{"largest position", projections.Checkpoint{Position: math.MaxInt64, Saved: saved.In(time.FixedZone("EET", 2*3600))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NoError(t, s.Save(ctx, tt.name, tt.cp))
+			got, ok, err := s.Load(ctx, tt.name)
+			require.NoError(t, err)
+			require.True(t, ok)
+			assert.Equal(t, tt.cp.Position, got.Position)
+			assert.Equal(t, tt.cp.State, got.State)
+			assert.True(t, tt.cp.Saved.Equal(got.Saved), "saved %s, loaded %s", tt.cp.Saved, got.Saved)
+			if !got.Saved.IsZero() {
+				assert.Equal(t, time.UTC, got.Saved.Location())
+			}
+		})
+	}
+
+	_, ok, err := s.Load(ctx, "never saved")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+func TestSaveReplaces(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	require.NoError(t, s.Save(ctx, "fcr", projections.Checkpoint{Position: 1, State: []byte("old")}))
+	require.NoError(t, s.Save(ctx, "fcr", projections.Checkpoint{Position: 2}))
+	require.NoError(t, s.Save(ctx, "kpi", projections.Checkpoint{Position: 9}))
+	got, ok, err := s.Load(ctx, "fcr")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, projections.Checkpoint{Position: 2}, got)
+}
+
+func TestConcurrentSavesLeaveOneWhole(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 10 {
+				pos := uint64(i*100 + j)
+				if err := s.Save(ctx, "fcr", projections.Checkpoint{Position: pos, State: []byte(fmt.Sprint(pos))}); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+	got, ok, err := s.Load(ctx, "fcr")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, fmt.Sprint(got.Position), string(got.State), "position and state come from the same save")
+}
+
+// TestSaveTxCommitsWithTheReadModel keeps a read model in the same
+// database: the checkpoint moves if and only if the transaction commits.
+func TestSaveTxCommitsWithTheReadModel(t *testing.T) {
+	t.Parallel()
+	s, pool, schema := newStore(t)
+	ctx := context.Background()
+	model := pgtest.Ident(schema, "resolved_by_agent")
+	_, err := pool.Exec(ctx, "CREATE TABLE "+model+" (agent text PRIMARY KEY, resolved int NOT NULL)")
+	require.NoError(t, err)
+	require.NoError(t, s.Save(ctx, "agents", projections.Checkpoint{Position: 10}))
+
+	update := func(pos uint64, commit bool) {
+		tx, err := pool.Begin(ctx)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(ctx) }()
+		_, err = tx.Exec(ctx, "INSERT INTO "+model+" VALUES ('anna', 1) ON CONFLICT (agent) DO UPDATE SET resolved = "+model+".resolved + 1")
+		require.NoError(t, err)
+		require.NoError(t, s.SaveTx(ctx, tx, "agents", projections.Checkpoint{Position: pos}))
+		inside, ok, err := s.LoadTx(ctx, tx, "agents")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, pos, inside.Position, "the transaction sees its own checkpoint")
+		if commit {
+			require.NoError(t, tx.Commit(ctx))
+		}
+	}
+	state := func() (uint64, int) {
+		cp, ok, err := s.Load(ctx, "agents")
+		require.NoError(t, err)
+		require.True(t, ok)
+		var n int
+		err = pool.QueryRow(ctx, "SELECT resolved FROM "+model+" WHERE agent = 'anna'").Scan(&n)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+		require.NoError(t, err)
+		return cp.Position, n
+	}
+
+	update(11, false)
+	pos, n := state()
+	assert.Equal(t, uint64(10), pos, "a rolled-back checkpoint is not kept")
+	assert.Equal(t, 0, n, "nor is the read model's change")
+
+	update(12, true)
+	pos, n = state()
+	assert.Equal(t, uint64(12), pos)
+	assert.Equal(t, 1, n)
+}
+
+func TestSaveRefusesWhatCannotBeStored(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t)
+	tests := []struct {
+		name, projection string
+		cp               projections.Checkpoint
+	}{
+		{"no name", "", projections.Checkpoint{Position: 1}},
+		{"position beyond bigint", "fcr", projections.Checkpoint{Position: math.MaxInt64 + 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.Save(context.Background(), tt.projection, tt.cp)
+			assert.ErrorIs(t, err, pgcheckpoint.ErrInvalidCheckpoint)
+		})
+	}
+}
+
+func TestNewRefusesANewerTable(t *testing.T) {
+	t.Parallel()
+	_, pool, schema := newStore(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, "UPDATE "+pgtest.Ident(schema, pgcheckpoint.DefaultTable+"_schema")+" SET version = version + 1")
+	require.NoError(t, err)
+	_, err = pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: schema})
+	assert.ErrorIs(t, err, pgcheckpoint.ErrSchemaVersion)
+
+	again, err := pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: schema, Table: "other"})
+	require.NoError(t, err, "another table of the same schema is not affected")
+	require.NoError(t, again.Save(ctx, "fcr", projections.Checkpoint{Position: 1}))
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  pgcheckpoint.Config
+		ok   bool
+	}{
+		{"plain", pgcheckpoint.Config{Schema: "public", Table: "checkpoints"}, true},
+		{"upper case", pgcheckpoint.Config{Schema: "public", Table: "Checkpoints"}, false},
+		{"injection", pgcheckpoint.Config{Schema: "public", Table: "x; DROP TABLE y"}, false},
+		{"empty", pgcheckpoint.Config{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if tt.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, pgcheckpoint.ErrInvalidConfig)
+			}
+		})
+	}
+}
