@@ -151,7 +151,21 @@ func (c FCRConfig) Validate() error {
 //     issue record's own (its opening channel, topic, first resolution).
 //     Repeat contacts (the channel-switch matrix, the repeat topics, the
 //     contacts-per-problem distribution) are the counted contacts of final
-//     problems up to resolution + W other than the first.
+//     problems up to resolution + W other than the first. Periods are the
+//     UTC day and ISO week of the first contact.
+//   - Bot containment: among final problems resolved by a bot, the share
+//     with no counted contact in the window after the resolution.
+//   - CSAT: the csat answers (issue.rated) of all the issues of final
+//     achieved and failed problems, whenever they arrived; NPS and CES are
+//     not used here. Secondary topics are not used for matching.
+//
+// # Snapshots
+//
+// Snapshot saves the whole state (live issues, customers, folded counters,
+// stream versions, held events) with a store position of the caller's
+// choosing; Restore puts it into an FCR of the same window, lateness and
+// topic rule, which then goes on as the saved one would have. FCR is also
+// an encoding.BinaryMarshaler for checkpoint stores.
 //
 // # Lateness and memory
 //

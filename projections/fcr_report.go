@@ -82,16 +82,23 @@ type FCRReport struct {
 
 // FCRDefinition states what a report measured, in words and values.
 type FCRDefinition struct {
-	Window          string  `json:"window"`
-	WindowSeconds   float64 `json:"window_seconds"`
-	Match           string  `json:"match"`
-	MatchRule       string  `json:"match_rule"`
-	Identity        string  `json:"identity"`
+	// Window is the repeat window W ("168h0m0s"), also in seconds.
+	Window        string  `json:"window"`
+	WindowSeconds float64 `json:"window_seconds"`
+	// Match names the topic rule (topic, root, any); MatchRule says it.
+	Match     string `json:"match"`
+	MatchRule string `json:"match_rule"`
+	// Identity says how identifiers are linked into customers.
+	Identity string `json:"identity"`
+	// Lateness is how late an event may arrive and count in full.
 	Lateness        string  `json:"lateness"`
 	LatenessSeconds float64 `json:"lateness_seconds"`
-	Denominator     string  `json:"denominator"`
-	Reported        string  `json:"reported"`
-	MinSample       int64   `json:"min_sample"`
+	// Denominator says which problems true FCR counts, Reported which
+	// issue records reported FCR counts.
+	Denominator string `json:"denominator"`
+	Reported    string `json:"reported"`
+	// MinSample is the denominator below which a rate is flagged small.
+	MinSample int64 `json:"min_sample"`
 }
 
 // FCRRate is an FCR rate: achieved out of total, with its 95 % Wilson

@@ -328,6 +328,10 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 // errHeldReleased stops a restore that would apply a held event.
 var errHeldReleased = fmt.Errorf("held event released: %w", ErrFCRSnapshot)
 
+// StreamVersions returns the last version applied of every issue the
+// projection tracks: what a snapshot taken now covers.
+func (f *FCR) StreamVersions() map[uuid.UUID]uint64 { return f.seq.Positions() }
+
 // MarshalBinary implements encoding.BinaryMarshaler: a Snapshot without a
 // position.
 func (f *FCR) MarshalBinary() ([]byte, error) { return f.Snapshot(0) }

@@ -40,7 +40,7 @@ func TestFCRSnapshotRestore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(cut), pos)
 	assert.Equal(t, mid, restored.Report(), "the restored state reports what the saved one did")
-	assert.Equal(t, half.seq.Positions(), restored.seq.Positions())
+	assert.Equal(t, half.StreamVersions(), restored.StreamVersions())
 
 	for _, e := range evs[cut:] {
 		require.NoError(t, restored.Apply(e))
