@@ -78,6 +78,13 @@ func TestRunOnMemoryStore(t *testing.T) {
 		storetest.Features{GaplessPositions: true, Writers: 3, Events: 50})
 }
 
+func TestRunOnOneSharedStoreWithDefaults(t *testing.T) {
+	// Every case runs on the same store, already full of the others' events.
+	shared := events.NewMemoryStore()
+	storetest.Run(t, func(*testing.T) events.Store { return shared }, storetest.Features{})
+	assert.Greater(t, shared.Len(), 1000, "the cases wrote to the shared store")
+}
+
 // TestSuiteCatchesBrokenStores runs the suite on stores that each break
 // one promise, in a child process (a failing suite fails its test), and
 // checks that the case meant to notice does.
