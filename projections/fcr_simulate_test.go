@@ -25,6 +25,11 @@ func TestFCROnSimulatedLog(t *testing.T) {
 	assert.Positive(t, want.Failed)
 	assert.Positive(t, want.Achieved)
 	assert.Greater(t, want.Reported.Rate, want.True.Rate, "per-ticket FCR overstates")
+	ref := referenceFCR(log, DefaultFCRWindow, MatchTopic)
+	assert.Equal(t, [5]int64{ref.achieved, ref.failed, ref.pending, ref.unresolved, ref.noContact},
+		[5]int64{want.Achieved, want.Failed, want.Pending, want.Unresolved, want.NoContact}, "achieved, failed, pending, unresolved, no contact")
+	assert.Equal(t, [2]int64{ref.repHits, ref.repTotal}, [2]int64{want.Reported.Achieved, want.Reported.Total})
+	assert.Equal(t, ref.switches, want.ChannelSwitch)
 	for seed := range uint64(2) {
 		assert.Equal(t, want, runFCR(t, cfg, scramble(log, seed, 0.2)), "shuffle seed %d", seed)
 	}

@@ -1,0 +1,300 @@
+package projections
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// refFCR is a plain, slow reading of the rules in FCR's documentation,
+// written apart from the projection's data structures: strings, maps and
+// sorting, no interning, no slab, no folding. The projection must agree
+// with it.
+type refFCR struct {
+	achieved, failed, pending, unresolved, noContact int64
+	repHits, repTotal                                int64
+	contacts                                         FCRContacts
+	switches                                         map[string]map[string]int64
+}
+
+type refContact struct {
+	id        uuid.UUID
+	at        time.Time
+	channel   string
+	abandoned bool
+}
+
+type refIssue struct {
+	id       uuid.UUID
+	opened   time.Time
+	topic    string
+	contacts []refContact
+	// steps are the status changes after opening, in stream order: a
+	// resolution, or a contact (which reopens a resolved issue).
+	steps    []refStep
+	resolved bool
+	res      time.Time
+	resOn    uuid.UUID
+	idents   []string
+}
+
+type refStep struct {
+	at         time.Time
+	resolution bool
+}
+
+func (is *refIssue) liveAt(t time.Time, w time.Duration) bool {
+	open, res := true, time.Time{}
+	for _, s := range is.steps {
+		if s.at.After(t) {
+			break
+		}
+		if s.resolution && open {
+			open, res = false, s.at
+		} else if !s.resolution {
+			open = true
+		}
+	}
+	return open || t.Sub(res) < w
+}
+
+func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch) refFCR {
+	// Each issue's events once, in version order.
+	streams := map[uuid.UUID][]events.Envelope{}
+	var wm time.Time
+	for _, e := range evs {
+		if e.At.After(wm) {
+			wm = e.At
+		}
+		streams[e.Issue] = append(streams[e.Issue], e)
+	}
+	var issues []*refIssue
+	for id, s := range streams {
+		slices.SortFunc(s, func(a, b events.Envelope) int { return int(a.Version) - int(b.Version) })
+		s = slices.CompactFunc(s, func(a, b events.Envelope) bool { return a.Version == b.Version })
+		o, ok := s[0].Data.(*events.Opened)
+		if !ok || s[0].Version != 1 {
+			continue
+		}
+		is := &refIssue{id: id, opened: s[0].At, topic: o.Topic}
+		is.contacts = append(is.contacts, refContact{id: o.Contact, at: s[0].At, channel: o.Channel})
+		if o.Customer.ID != "" {
+			is.idents = append(is.idents, "id\x00"+o.Customer.ID)
+		}
+		for _, k := range o.Customer.Keys {
+			is.idents = append(is.idents, "key\x00"+k)
+		}
+		for i, e := range s[1:] {
+			if e.Version != uint64(i+2) {
+				break // a gap: the rest is held
+			}
+			switch d := e.Data.(type) {
+			case *events.Contacted:
+				is.contacts = append(is.contacts, refContact{id: d.Contact, at: e.At, channel: d.Channel})
+				is.steps = append(is.steps, refStep{at: e.At})
+			case *events.Reopened:
+				is.contacts = append(is.contacts, refContact{id: d.Contact, at: e.At, channel: d.Channel})
+				is.steps = append(is.steps, refStep{at: e.At})
+			case *events.Abandoned:
+				for j := len(is.contacts) - 1; j >= 0; j-- {
+					if is.contacts[j].id == d.Contact {
+						is.contacts[j].abandoned = true
+						break
+					}
+				}
+			case *events.Resolved:
+				if !is.resolved {
+					is.resolved, is.res, is.resOn = true, e.At, d.Contact
+				}
+				is.steps = append(is.steps, refStep{at: e.At, resolution: true})
+			case *events.Classified:
+				is.topic = d.Topic
+			}
+		}
+		issues = append(issues, is)
+	}
+
+	// Customers: identifiers seen together, transitively.
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		if p, ok := parent[x]; ok && p != x {
+			r := find(p)
+			parent[x] = r
+			return r
+		}
+		parent[x] = x
+		return x
+	}
+	for _, is := range issues {
+		if len(is.idents) == 0 {
+			is.idents = []string{"issue\x00" + is.id.String()}
+		}
+		for _, x := range is.idents[1:] {
+			parent[find(x)] = find(is.idents[0])
+		}
+	}
+	byCustomer := map[string][]*refIssue{}
+	for _, is := range issues {
+		c := find(is.idents[0])
+		byCustomer[c] = append(byCustomer[c], is)
+	}
+
+	out := refFCR{switches: map[string]map[string]int64{}}
+	matches := func(a, b string) bool {
+		switch match {
+		case MatchAny:
+			return true
+		case MatchRoot:
+			ra, _, _ := bytes.Cut([]byte(a), []byte("/"))
+			rb, _, _ := bytes.Cut([]byte(b), []byte("/"))
+			return string(ra) == string(rb)
+		}
+		return a == b
+	}
+	for _, list := range byCustomer {
+		slices.SortFunc(list, func(a, b *refIssue) int {
+			if c := a.opened.Compare(b.opened); c != 0 {
+				return c
+			}
+			return bytes.Compare(a.id[:], b.id[:])
+		})
+		problem := make([]int, len(list))
+		for i, b := range list {
+			problem[i] = i
+			for j := i - 1; j >= 0; j-- {
+				if matches(list[j].topic, b.topic) && list[j].liveAt(b.opened, window) {
+					problem[i] = problem[j]
+					break
+				}
+			}
+		}
+		for p := range list {
+			var members []*refIssue
+			for i := range list {
+				if problem[i] == p {
+					members = append(members, list[i])
+				}
+			}
+			if len(members) == 0 {
+				continue
+			}
+			var resolver *refIssue
+			for _, m := range members {
+				if m.resolved && (resolver == nil || m.res.Before(resolver.res)) {
+					resolver = m
+				}
+			}
+			if resolver == nil {
+				out.unresolved++
+				continue
+			}
+			r := resolver.res
+			if !wm.After(r.Add(window)) {
+				out.pending++
+				continue
+			}
+			var counted []refContact
+			for _, m := range members {
+				for _, c := range m.contacts {
+					if !c.abandoned && c.at.Before(r.Add(window)) {
+						counted = append(counted, c)
+					}
+				}
+			}
+			before := 0
+			for _, c := range counted {
+				if !c.at.After(r) {
+					before++
+				}
+			}
+			switch n := len(counted); {
+			case n == 0:
+				out.noContact++
+				continue
+			case before == 1 && n == 1:
+				out.achieved++
+			default:
+				out.failed++
+			}
+			switch n := len(counted); {
+			case n == 1:
+				out.contacts.One++
+			case n == 2:
+				out.contacts.Two++
+			case n == 3:
+				out.contacts.Three++
+			default:
+				out.contacts.FourPlus++
+			}
+			// The first contact: the earliest, the first of equals in
+			// opening and stream order.
+			first := 0
+			for i, c := range counted {
+				if c.at.Before(counted[first].at) {
+					first = i
+				}
+			}
+			for i, c := range counted {
+				if i == first {
+					continue
+				}
+				row := out.switches[counted[first].channel]
+				if row == nil {
+					row = map[string]int64{}
+					out.switches[counted[first].channel] = row
+				}
+				row[c.channel]++
+			}
+			for _, m := range members {
+				if !m.resolved {
+					continue
+				}
+				out.repTotal++
+				hit := m.resOn == m.contacts[0].id
+				for _, c := range m.contacts[1:] {
+					if !c.abandoned && !c.at.After(m.res) {
+						hit = false
+					}
+				}
+				if hit {
+					out.repHits++
+				}
+			}
+		}
+	}
+	return out
+}
+
+// The projection agrees with the plain reading of its rules on random
+// logs, whatever the delivery order.
+func TestFCRAgreesWithReference(t *testing.T) {
+	for _, tt := range []struct {
+		match TopicMatch
+		seed  uint64
+	}{{MatchTopic, 21}, {MatchRoot, 22}, {MatchAny, 23}, {MatchTopic, 24}} {
+		t.Run(tt.match.String(), func(t *testing.T) {
+			g := fcrGen{Seed: tt.seed, Customers: 250, Issues: 1000, Span: 45 * 24 * time.Hour, LooseKeys: true}
+			evs := g.log()
+			ref := referenceFCR(evs, DefaultFCRWindow, tt.match)
+			require.Positive(t, ref.failed)
+			got := runFCR(t, FCRConfig{Match: tt.match, Lateness: farLateness}, scramble(evs, tt.seed, 0.2))
+			assert.Equal(t, ref.achieved, got.Achieved, "achieved")
+			assert.Equal(t, ref.failed, got.Failed, "failed")
+			assert.Equal(t, ref.pending, got.Pending, "pending")
+			assert.Equal(t, ref.unresolved, got.Unresolved, "unresolved")
+			assert.Equal(t, ref.noContact, got.NoContact, "no contact")
+			assert.Equal(t, ref.repHits, got.Reported.Achieved, "reported hits")
+			assert.Equal(t, ref.repTotal, got.Reported.Total, "reported total")
+			assert.Equal(t, ref.contacts, got.ContactsPerProblem)
+			assert.Equal(t, ref.switches, got.ChannelSwitch)
+		})
+	}
+}
