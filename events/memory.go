@@ -16,7 +16,7 @@ import (
 //
 // Encoded events lie back to back in large chunks, so that a log of
 // millions of events is a few thousand objects for the garbage collector,
-// not millions.
+// not millions; a store holds up to 2³¹−1 events.
 type MemoryStore struct {
 	codec   Codec
 	scratch sync.Pool // *[]byte: encodings of one Append, made outside the lock
