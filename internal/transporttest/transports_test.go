@@ -108,8 +108,8 @@ func openPostgres(tb testing.TB, prefix string) (message.Publisher, func(string)
 
 // openNATS is watermill-nats v2 in JetStream mode over one stream that
 // holds every subject of the test (prefix.>), with a durable consumer per
-// subject and group, explicit acks, and deduplication by message id (the
-// event id) on publish.
+// subject and group, explicit acks sent without waiting for the server,
+// and deduplication by message id (the event id) on publish.
 func openNATS(tb testing.TB, prefix string) (message.Publisher, func(string) message.Subscriber) {
 	url := natsService.need(tb)
 	nc, err := nats.Connect(url)
@@ -141,6 +141,9 @@ func natsSubscriber(tb testing.TB, url, group string) message.Subscriber {
 		AckWaitTimeout: 30 * time.Second,
 		Unmarshaler:    &wmnats.NATSMarshaler{},
 		JetStream: wmnats.JetStreamConfig{
+			// An ack lost on the way makes JetStream deliver again, which
+			// the runner recognises; so it need not wait for the server.
+			AckAsync:         true,
 			SubscribeOptions: []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit(), nats.MaxAckPending(256)},
 			DurablePrefix:    group,
 			DurableCalculator: func(group, topic string) string {
