@@ -157,3 +157,21 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 	}
 	return f, nil
 }
+
+// PruneOutbox deletes the outbox messages that every consumer group of
+// the outbox has forwarded, and returns how many it deleted. It keeps
+// everything until a forwarder has run once; a consumer group that starts
+// later sees only the messages not yet pruned.
+func (s *Store) PruneOutbox(ctx context.Context) (int64, error) {
+	if s.cfg.Outbox == nil {
+		return 0, fmt.Errorf("prune outbox of %s: the store has no outbox: %w", s.t.events, ErrInvalidConfig)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.t.outbox+` o
+		WHERE EXISTS (SELECT 1 FROM `+s.t.offsets+`)
+		AND NOT EXISTS (SELECT 1 FROM `+s.t.offsets+` f
+			WHERE (o.transaction_id, o."offset") > (f.last_processed_transaction_id, f.offset_acked))`)
+	if err != nil {
+		return 0, fmt.Errorf("prune outbox %s: %w", s.t.outbox, err)
+	}
+	return tag.RowsAffected(), nil
+}

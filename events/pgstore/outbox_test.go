@@ -170,7 +170,7 @@ func assertVersionOrder(t *testing.T, got []receivedMsg) {
 	}
 }
 
-func TestForwarderResumesWhereItStopped(t *testing.T) {
+func TestForwarderResumesWhereItStoppedAndPrunes(t *testing.T) {
 	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
 	ctx := t.Context()
 	appendSome := func(n int) []events.Envelope {
@@ -181,11 +181,17 @@ func TestForwarderResumesWhereItStopped(t *testing.T) {
 	}
 
 	first := appendSome(4)
+	pruned, err := s.PruneOutbox(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, pruned, "nothing is pruned before it is forwarded")
 	got := forward(t, pool, cfg, []string{events.DefaultTopic}, len(first))
 	assert.Equal(t, ids(first), receivedIDs(got))
 
 	// A new forwarder, as after a restart, sends only what came since.
 	second := appendSome(3)
+	pruned, err = s.PruneOutbox(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(first)), pruned, "what was forwarded is pruned, what was not is kept")
 	got = forward(t, pool, cfg, []string{events.DefaultTopic}, len(second))
 	assert.Equal(t, ids(second), receivedIDs(got))
 }
@@ -204,4 +210,11 @@ func receivedIDs(got []receivedMsg) []string {
 		out[i] = m.msg.UUID
 	}
 	return out
+}
+
+func TestPruneOutboxNeedsAnOutbox(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, pgstore.Config{})
+	_, err := s.PruneOutbox(t.Context())
+	assert.ErrorIs(t, err, pgstore.ErrInvalidConfig)
 }
