@@ -218,7 +218,7 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 		ContactsPerProblem: FCRContacts{
 			One: t.PerProblem[0], Two: t.PerProblem[1], Three: t.PerProblem[2], FourPlus: t.PerProblem[3],
 		},
-		CSAT: FCRCSATSplit{Achieved: csatOf(t.CSAT[0]), Failed: csatOf(t.CSAT[1])},
+		CSAT: FCRCSATSplit{Achieved: csatOf(t.CSAT[0], ms), Failed: csatOf(t.CSAT[1], ms)},
 	}
 	rep.Inflation = inflation(rep.Reported, rep.True)
 
@@ -279,8 +279,9 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 	return rep
 }
 
-func csatOf(c fcrCSAT) FCRCSAT {
+func csatOf(c fcrCSAT, minSample int64) FCRCSAT {
 	out := FCRCSAT{Problems: c.Problems, Answers: c.Answers, Top2: NewRate(c.Top2, c.Answers)}
+	out.Top2.Small = c.Answers < minSample
 	if c.Answers > 0 {
 		out.Mean = float64(c.Sum) / float64(c.Answers)
 	}

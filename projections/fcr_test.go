@@ -487,3 +487,22 @@ func TestFCRFoldedIssueAndOrphans(t *testing.T) {
 	assert.Equal(t, int64(1), r.Achieved)
 	assert.Equal(t, int64(2), r.Problems)
 }
+
+// The small-sample flag follows MinSample, in every rate of the report.
+func TestFCRMinSample(t *testing.T) {
+	l := newFCRLog()
+	a := l.solved(at(0, 9, 0), []string{"phone:14"}, "phone", "tech/tv", "ann")
+	l.rate(a, at(0, 9, 30), 4)
+	l.tick(at(30, 0, 0))
+	for _, tt := range []struct {
+		minSample int64
+		small     bool
+	}{{0, true}, {1, false}, {2, true}} {
+		r := runFCR(t, FCRConfig{MinSample: tt.minSample}, l.evs)
+		require.Equal(t, int64(1), r.True.Total)
+		assert.Equal(t, tt.small, r.True.Small, "min sample %d", tt.minSample)
+		assert.Equal(t, tt.small, r.Reported.Small)
+		assert.Equal(t, tt.small, r.ByChannel["phone"].True.Small)
+		assert.Equal(t, tt.small, r.CSAT.Achieved.Top2.Small)
+	}
+}
