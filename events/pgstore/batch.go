@@ -33,7 +33,7 @@ func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.En
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cols, err := s.prepare(ctx, batches)
+	cols, err := s.prepare(batches)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ type columns struct {
 }
 
 // prepare checks batches and encodes their events, before any I/O.
-func (s *Store) prepare(ctx context.Context, batches []Batch) (*columns, error) {
+func (s *Store) prepare(batches []Batch) (*columns, error) {
 	n := 0
 	seen := make(map[uuid.UUID]struct{}, len(batches))
 	for i, b := range batches {
@@ -146,9 +146,13 @@ func (s *Store) prepare(ctx context.Context, batches []Batch) (*columns, error) 
 				if err != nil {
 					return nil, err
 				}
-				msg.SetContext(ctx)
+				topic := out.Topic(e)
+				if topic == "" {
+					return nil, fmt.Errorf("append to issue %s version %d: the outbox topic function names no topic: %w",
+						e.Issue, e.Version, ErrInvalidConfig)
+				}
 				c.msgs = append(c.msgs, msg)
-				c.topics = append(c.topics, out.Topic(e))
+				c.topics = append(c.topics, topic)
 			}
 		}
 	}

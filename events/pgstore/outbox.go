@@ -45,6 +45,9 @@ func (s *Store) publishOutbox(ctx context.Context, tx pgx.Tx, msgs []*message.Me
 		return err
 	}
 	pub := forwarder.NewPublisher(sqlPub, forwarder.PublisherConfig{ForwarderTopic: forwarderTopic})
+	for _, m := range msgs {
+		m.SetContext(ctx) // the SQL publisher runs its insert with the first message's context
+	}
 	for start := 0; start < len(msgs); {
 		end := start + 1
 		for end < len(msgs) && end-start < outboxChunk && topics[end] == topics[start] {
@@ -55,7 +58,7 @@ func (s *Store) publishOutbox(ctx context.Context, tx pgx.Tx, msgs []*message.Me
 		}
 		start = end
 	}
-	return ctx.Err()
+	return nil
 }
 
 // ForwarderConfig configures a forwarder from a store's outbox.

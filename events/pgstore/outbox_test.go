@@ -218,3 +218,14 @@ func TestPruneOutboxNeedsAnOutbox(t *testing.T) {
 	_, err := s.PruneOutbox(t.Context())
 	assert.ErrorIs(t, err, pgstore.ErrInvalidConfig)
 }
+
+func TestOutboxRefusesAnEventWithoutTopic(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{Topic: func(events.Envelope) string { return "" }}})
+	issue := uuid.New()
+	_, err := s.Append(t.Context(), issue, 0, stream(issue, 0, 1))
+	assert.ErrorIs(t, err, pgstore.ErrInvalidConfig)
+	loaded, err := s.Load(t.Context(), issue)
+	require.NoError(t, err)
+	assert.Empty(t, loaded)
+}
