@@ -295,6 +295,34 @@ func testCancelDuringReadAll(t *testing.T, fx *fixture) {
 	fx.assertSame(all[:len(got)], got, "what was read before the cancellation")
 }
 
+// testStopReadingEarly: breaking out of a ReadAll loop releases whatever
+// the read held, so that appends and reads go on.
+func testStopReadingEarly(t *testing.T, fx *fixture) {
+	issue := fx.newIssue()
+	all := fx.append(issue, 0, fx.batch(issue, 0, 10, "w"))
+	for range 3 {
+		n := 0
+		for _, err := range fx.store.ReadAll(fx.ctx(), before(all)) {
+			require.NoError(t, err)
+			if n++; n == 3 {
+				break
+			}
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := fx.store.Append(fx.ctx(), issue, 10, fx.batch(issue, 10, 1, "w"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second): // a hang guard, not a measure
+		require.FailNow(t, "append blocks after ReadAll loops stopped early")
+	}
+	assert.Len(t, fx.readOwn(before(all)), 11)
+}
+
 func positionName(p uint64) string { return "p" + strconv.FormatUint(p, 10) }
 
 func writerName(w int) string { return "writer-" + strconv.Itoa(w) }

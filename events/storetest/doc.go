@@ -12,8 +12,9 @@
 // data, metadata, times and versions; optimistic concurrency with
 // *events.VersionConflictError; invalid appends that store nothing;
 // all-or-nothing batches; many writers racing on one stream and on many;
-// the global order of ReadAll, reading from a position and reading while
-// writers append; context cancellation; and loading an unknown issue.
+// the global order of ReadAll, reading from a position, reading while
+// writers append and stopping a read early; context cancellation; and
+// loading an unknown issue.
 //
 // Features declares what a store promises beyond the contract (for
 // instance gapless Positions) and how hard to push it, and the suite

@@ -80,6 +80,7 @@ var cases = []struct {
 	{"ReadFromPosition", testReadFromPosition},
 	{"CancelledContext", testCancelledContext},
 	{"CancelDuringReadAll", testCancelDuringReadAll},
+	{"StopReadingEarly", testStopReadingEarly},
 	{"ConcurrentAppendsToOneStream", testRaceOneStream},
 	{"ConcurrentAppendsToManyStreams", testManyStreams},
 	{"ReadAllWhileWriting", testReadWhileWriting},
