@@ -1,0 +1,123 @@
+package projections
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+func TestFCRLateEvents(t *testing.T) {
+	l := newFCRLog()
+	keys := []string{"phone:6"}
+	a := l.solved(at(0, 9, 0), keys, "phone", "tech/tv", "ann")
+	l.tick(at(0, 12, 0))
+	l.reopen(a, at(0, 11, 30), "chat")
+	l.rate(a, at(0, 10, 30), 1)
+	l.open(at(0, 10, 0), []string{"phone:7"}, "phone", "tech/tv")
+	cfg := FCRConfig{Lateness: time.Hour}
+
+	f := NewFCR(cfg)
+	for _, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+	}
+	r := f.Report()
+	assert.Equal(t, int64(2), r.LateEvents)
+	assert.Equal(t, int64(1), r.LateDropped)
+	assert.Equal(t, int64(2), r.Issues, "the dropped issue was never opened here")
+
+	l2 := newFCRLog()
+	l2.tick(at(30, 0, 0))
+	require.NoError(t, f.Apply(l2.evs[0]))
+	r = f.Report()
+	assert.Equal(t, int64(1), r.Failed)
+	assert.Equal(t, int64(1), r.CSAT.Failed.Answers, "the late rating was applied")
+}
+
+func TestFCRDuplicatesAndReordering(t *testing.T) {
+	l := newFCRLog()
+	keys := []string{"email:anna@example.com"}
+	a, ca := l.open(at(0, 9, 0), keys, "chat", "billing/invoice-error")
+	l.resolve(a, at(0, 9, 10), ca, "ann", false)
+	b := l.solved(at(1, 10, 0), keys, "phone", "billing/invoice-error", "bob")
+	l.reopen(b, at(2, 10, 0), "email")
+	l.solved(at(3, 10, 0), []string{"phone:9"}, "phone", "tech/tv", "cid")
+	l.tick(at(30, 0, 0))
+	cfg := FCRConfig{Lateness: 365 * 24 * time.Hour}
+	want := runFCR(t, cfg, l.evs)
+	require.Equal(t, int64(1), want.Failed)
+	require.Equal(t, int64(1), want.Achieved)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20 {
+		evs := append([]events.Envelope(nil), l.evs...)
+		for _, e := range l.evs {
+			if rng.IntN(2) == 0 {
+				evs = append(evs, e)
+			}
+		}
+		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		assert.Equal(t, want, runFCR(t, cfg, evs))
+	}
+}
+
+func TestFCRPendingUntilWindowPasses(t *testing.T) {
+	l := newFCRLog()
+	l.solved(at(0, 9, 0), []string{"phone:11"}, "phone", "tech/tv", "ann")
+	f := NewFCR(FCRConfig{})
+	for _, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+	}
+	steps := []struct {
+		watermark         time.Time
+		pending, achieved int64
+	}{
+		{at(0, 9, 10), 1, 0},
+		{at(7, 9, 10), 1, 0},
+		{at(7, 9, 11), 0, 1},
+	}
+	for _, s := range steps {
+		l.tick(s.watermark)
+		require.NoError(t, f.Apply(l.evs[len(l.evs)-1]))
+		r := f.Report()
+		assert.Equal(t, s.pending, r.Pending, "at %s", s.watermark)
+		assert.Equal(t, s.achieved, r.Achieved, "at %s", s.watermark)
+		assert.Equal(t, s.watermark, r.Watermark)
+	}
+}
+
+func TestFCRFoldedIssueAndOrphans(t *testing.T) {
+	l := newFCRLog()
+	a := l.solved(at(0, 9, 0), []string{"phone:13"}, "phone", "tech/tv", "ann")
+	l.tick(at(3, 9, 0))
+	f := NewFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
+	for _, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+	}
+	require.Equal(t, 2, f.Live())
+	f.sweep()
+	assert.Equal(t, 1, f.Live(), "the solved issue is folded, the clock's open one stays")
+	assert.Equal(t, int64(1), f.Report().Achieved)
+
+	l.reopen(a, at(3, 9, 30), "chat")
+	require.NoError(t, f.Apply(l.evs[len(l.evs)-1]))
+	r := f.Report()
+	assert.Equal(t, int64(1), r.HeldEvents)
+	assert.Equal(t, int64(1), r.Achieved, "a folded verdict does not change")
+
+	l.tick(at(4, 9, 0))
+	stray := l.add(l.id(), at(4, 9, 0), &events.Classified{Topic: "x"})
+	require.NoError(t, f.Apply(l.evs[len(l.evs)-2]))
+	require.NoError(t, f.Apply(stray))
+	f.sweep()
+	r = f.Report()
+	assert.Equal(t, int64(0), r.HeldEvents)
+	assert.Equal(t, int64(1), r.OrphanedEvents)
+	assert.Equal(t, int64(1), r.IgnoredEvents)
+	assert.Equal(t, int64(1), r.Achieved)
+	assert.Equal(t, int64(2), r.Problems)
+}
