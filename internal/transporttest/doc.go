@@ -10,8 +10,9 @@
 // reorder deliveries, close subscriptions mid-stream, make the store refuse
 // commits and race two writers on one issue; the scale-out test spreads
 // events over NATS subjects by partition key and merges the reports of one
-// runner per partition. Benchmarks measure events per second and latency
-// through each transport.
+// runner per partition; the outbox test runs the durable line, from the
+// Postgres store through its transactional outbox and forwarder to NATS.
+// Benchmarks measure events per second and latency through each transport.
 //
 // A test whose broker cannot be reached is skipped with a message that
 // says how to start it, and fails instead when the CI environment variable

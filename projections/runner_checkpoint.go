@@ -1,0 +1,138 @@
+package projections
+
+import (
+	"context"
+	"encoding"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill"
+)
+
+// checkpoint saves the position and state. With sweep, it first reads the
+// store up to its end, so that the position covers what was applied live.
+func (r *Runner) checkpoint(ctx context.Context, sweep bool) error {
+	if sweep && r.cfg.Store != nil && r.cfg.Subscriber != nil {
+		if err := r.catchUp(ctx); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	cp, err := r.snapshot()
+	if err == nil {
+		r.sinceCP = 0
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := r.cfg.Checkpoints.Save(ctx, r.cfg.Name, cp); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		// Not fatal: the next checkpoint tries again, a restart replays more.
+		r.cfg.Logger.Error("cannot save checkpoint", err, watermill.LogFields{"runner": r.cfg.Name, "position": cp.Position})
+		return nil
+	}
+	r.checkpoints.Add(1)
+	return nil
+}
+
+// snapshot builds the checkpoint of the current state. The caller holds r.mu.
+func (r *Runner) snapshot() (Checkpoint, error) {
+	cp := Checkpoint{Position: r.position, Saved: r.cfg.Now()}
+	m, ok := r.cfg.Projection.(encoding.BinaryMarshaler)
+	if !ok {
+		return cp, nil
+	}
+	state, err := m.MarshalBinary()
+	if err != nil {
+		return cp, fmt.Errorf("runner %q: save projection state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
+	}
+	cp.State, err = appendRunnerState(nil, r.seq, r.cfg.Codecs[0], state)
+	if err != nil {
+		return cp, fmt.Errorf("runner %q: save runner state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
+	}
+	return cp, nil
+}
+
+// restore loads the checkpoint into the projection, when it can take it.
+func (r *Runner) restore(ctx context.Context) error {
+	cp, ok, err := r.cfg.Checkpoints.Load(ctx, r.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("runner %q: load checkpoint: %w: %w", r.cfg.Name, ErrCheckpoint, err)
+	}
+	if !ok {
+		return nil
+	}
+	u, canLoad := r.cfg.Projection.(encoding.BinaryUnmarshaler)
+	if _, canSave := r.cfg.Projection.(encoding.BinaryMarshaler); !canLoad || !canSave || cp.State == nil {
+		r.cfg.Logger.Info("projection cannot restore its state: replaying from the start", watermill.LogFields{"runner": r.cfg.Name})
+		return nil
+	}
+	positions, held, state, err := decodeRunnerState(cp.State, r.cfg.Codecs)
+	if err != nil {
+		return fmt.Errorf("runner %q: checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := u.UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("runner %q: restore projection from checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
+	}
+	r.seq.Restore(positions)
+	for _, e := range held {
+		_, _ = r.seq.Offer(e, r.apply)
+	}
+	r.held.Store(int64(r.seq.Held()))
+	r.position = cp.Position
+	r.pos.Store(cp.Position)
+	return nil
+}
+
+// Rebuild drops the projection's state and checkpoint and replays the whole
+// Store into it. It needs a Store, and a projection that implements
+// Resetter or else can save and restore its state, in which case it goes
+// back to the state it had when NewRunner was called. Events arriving live
+// meanwhile wait; those the replay already applied are then skipped.
+func (r *Runner) Rebuild(ctx context.Context) error {
+	res, canReset := r.cfg.Projection.(Resetter)
+	switch {
+	case r.cfg.Store == nil:
+		return fmt.Errorf("runner %q: no store to replay: %w", r.cfg.Name, ErrCannotRebuild)
+	case !canReset && r.initial == nil:
+		return fmt.Errorf("runner %q: projection %T has no Reset method and cannot save its state: %w", r.cfg.Name, r.cfg.Projection, ErrCannotRebuild)
+	}
+	wasCaughtUp := r.caughtUp.Swap(false)
+	r.mu.Lock()
+	if canReset {
+		res.Reset()
+	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {
+		r.mu.Unlock()
+		r.caughtUp.Store(wasCaughtUp)
+		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
+	}
+	r.seq = NewSequencer()
+	r.position = 0
+	r.pos.Store(0)
+	r.held.Store(0)
+	r.applied.Store(0)
+	r.duplicates.Store(0)
+	r.rejected.Store(0)
+	r.started.Store(true)
+	var err error
+	for e, rerr := range r.cfg.Store.ReadAll(ctx, 0) {
+		if rerr != nil {
+			err = fmt.Errorf("runner %q: rebuild: read store: %w", r.cfg.Name, rerr)
+			break
+		}
+		r.offer(e)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := r.checkpoint(ctx, false); err != nil {
+		return err
+	}
+	r.caughtUp.Store(wasCaughtUp)
+	return nil
+}

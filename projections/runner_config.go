@@ -1,0 +1,191 @@
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Errors of the Runner. Every error it returns for a reason of its own
+// wraps one of them.
+var (
+	// ErrRunnerConfig: a RunnerConfig that cannot work.
+	ErrRunnerConfig = errors.New("invalid runner configuration")
+	// ErrRunnerBusy: Run was called while the runner was already running.
+	ErrRunnerBusy = errors.New("runner already running")
+	// ErrCannotRebuild: Rebuild needs a Store to replay and a projection
+	// that can be reset or can save and restore its state.
+	ErrCannotRebuild = errors.New("cannot rebuild")
+	// ErrCheckpoint: a checkpoint could not be written or read back.
+	ErrCheckpoint = errors.New("checkpoint failed")
+)
+
+// Metadata keys that the Runner sets on a message it sends to the poison
+// topic. They are Watermill's own (middleware.PoisonQueue), so that tools
+// that read Watermill's poison queues read ours.
+const (
+	MetadataPoisonReason = "reason_poisoned"
+	MetadataPoisonTopic  = "topic_poisoned"
+)
+
+// Resetter is a projection that can drop everything it absorbed, so that
+// Runner.Rebuild can replay the store into it.
+type Resetter interface {
+	Reset()
+}
+
+// RunnerConfig configures a Runner. A Runner needs a Projection and at
+// least one source: a Store, a Subscriber with a topic, or both.
+type RunnerConfig struct {
+	// Name identifies the runner's checkpoint. Required.
+	Name string
+	// Projection receives the events. Required.
+	Projection Projection
+
+	// Store, when set, is read from the checkpoint's position on start
+	// (catch-up) and whenever the runner checkpoints, so that no
+	// committed event is ever missed.
+	Store events.Store
+	// Subscriber, when set, delivers events live from Topic and Topics.
+	// The runner cancels its subscriptions when it stops; closing the
+	// Subscriber is up to its owner.
+	Subscriber message.Subscriber
+	// Topic is the topic to follow; Topics adds more (partitions).
+	Topic  string
+	Topics []string
+
+	// Codecs decode messages by the codec their metadata names; msgpack
+	// and JSON with the built-in event types by default.
+	Codecs []events.Codec
+	// Checkpoints keeps the runner's checkpoint; a MemoryCheckpoints by
+	// default.
+	Checkpoints CheckpointStore
+	// CheckpointEvery checkpoints after that many events; 1000 by
+	// default, negative for never.
+	CheckpointEvery int
+	// CheckpointInterval checkpoints that often while events arrive; 5 s
+	// by default, negative for never.
+	CheckpointInterval time.Duration
+	// PollInterval is how often a runner without a Subscriber looks for
+	// new events in the Store; 500 ms by default.
+	PollInterval time.Duration
+	// ResubscribeDelay is how long the runner waits before it subscribes
+	// again to a topic whose channel closed; 100 ms by default, doubling
+	// up to 5 s while subscribing fails.
+	ResubscribeDelay time.Duration
+
+	// PoisonPublisher receives, on PoisonTopic, the messages that cannot
+	// be decoded, with the reason in MetadataPoisonReason. Without one
+	// such a message is counted, logged and acknowledged.
+	PoisonPublisher message.Publisher
+	PoisonTopic     string
+
+	// Logger logs what the runner cannot return as an error; slog's
+	// default logger by default. watermill.NewSlogLogger adapts a
+	// *slog.Logger.
+	Logger watermill.LoggerAdapter
+	// Now is the clock that stamps checkpoints; time.Now by default.
+	Now func() time.Time
+}
+
+func (c *RunnerConfig) setDefaults() {
+	if len(c.Codecs) == 0 {
+		reg := events.NewRegistry()
+		c.Codecs = []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)}
+	}
+	if c.Checkpoints == nil {
+		c.Checkpoints = NewMemoryCheckpoints()
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 1000
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = 5 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 500 * time.Millisecond
+	}
+	if c.ResubscribeDelay <= 0 {
+		c.ResubscribeDelay = 100 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = watermill.NewSlogLogger(slog.Default())
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// topics returns every topic to follow.
+func (c RunnerConfig) topics() []string {
+	var ts []string
+	if c.Topic != "" {
+		ts = append(ts, c.Topic)
+	}
+	for _, t := range c.Topics {
+		if t != "" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// Validate reports a configuration that cannot work.
+func (c RunnerConfig) Validate() error {
+	bad := func(why string) error { return fmt.Errorf("runner %q: %s: %w", c.Name, why, ErrRunnerConfig) }
+	switch {
+	case c.Name == "":
+		return bad("no name")
+	case c.Projection == nil:
+		return bad("no projection")
+	case c.Store == nil && c.Subscriber == nil:
+		return bad("neither a store nor a subscriber to read events from")
+	case c.Subscriber != nil && len(c.topics()) == 0:
+		return bad("a subscriber but no topic")
+	case c.Subscriber == nil && len(c.topics()) > 0:
+		return bad("a topic but no subscriber")
+	case c.PoisonPublisher != nil && c.PoisonTopic == "":
+		return bad("a poison publisher but no poison topic")
+	}
+	return nil
+}
+
+// RunnerStats counts what a Runner did with the events it received.
+type RunnerStats struct {
+	// Applied is how many events the projection absorbed.
+	Applied int64
+	// Duplicates is how many events were skipped because their version
+	// was already applied: redeliveries, and events met both in the
+	// store and on the subscriber.
+	Duplicates int64
+	// Held is how many events wait for an earlier version of their issue.
+	Held int
+	// Rejected is how many events the projection returned an error for;
+	// they are logged and passed over.
+	Rejected int64
+	// Poisoned is how many messages could not be decoded.
+	Poisoned int64
+	// Checkpoints is how many checkpoints were saved.
+	Checkpoints int64
+	// Position is the last store position covered.
+	Position uint64
+}
+
+// Lag says how far a Runner is behind its sources.
+type Lag struct {
+	// Position is the last store position the runner covers; Head is the
+	// store's last position. Both are 0 without a Store.
+	Position, Head uint64
+	// Behind is Head − Position: committed events not read yet.
+	Behind uint64
+	// Held is how many received events wait for an earlier version of
+	// their issue.
+	Held int
+}
+
