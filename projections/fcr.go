@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+)
+
+// FCR is a Projection and saves its state for checkpoints.
+var (
+	_ Projection                 = (*FCR)(nil)
+	_ encoding.BinaryMarshaler   = (*FCR)(nil)
+	_ encoding.BinaryUnmarshaler = (*FCR)(nil)
 )
 
 // Sentinel errors of the FCR projection.
@@ -256,15 +264,21 @@ func checkFCREvent(e events.Envelope) error {
 // applyOrdered absorbs one event of an issue whose earlier events were all
 // applied: the caller sequenced the events (Apply, or a report that
 // sequences once for several projections). It neither moves the watermark
-// nor folds: a caller other than Apply calls observe before sequencing an
-// event (and drops it when observe says so) and maybeSweep after. Events
-// of an issue that is not live (never opened here, or folded) are counted
-// as ignored.
+// nor folds: a caller other than Apply calls observe for every event
+// before sequencing it and maybeSweep after. An event that observe said
+// to drop may still come here: a late issue.opened is then dropped, and
+// the events of an issue that is not live (never opened here, or folded)
+// are counted as ignored.
 func (f *FCR) applyOrdered(e events.Envelope) error {
 	at := e.At.UnixNano()
 	if d, ok := e.Data.(*events.Opened); ok {
 		if _, dup := f.byID[e.Issue]; dup {
 			f.counts.Ignored++
+			return nil
+		}
+		if f.hasWM && at < f.wm-f.lateness {
+			// Late: observe counted it and said to drop it, which a
+			// caller that sequences for several projections cannot do.
 			return nil
 		}
 		f.open(e.Issue, at, d)

@@ -82,3 +82,26 @@ func TestFCRFoldingKeepsTheReport(t *testing.T) {
 	assert.Less(t, maxLive, bound, "live issues follow the active horizon")
 	assert.Less(t, folding.Live(), bound)
 }
+
+// A report that sequences once for several projections drives the FCR
+// through observe, applyOrdered and maybeSweep, and gets what Apply gives.
+func TestFCRSequencedByTheCaller(t *testing.T) {
+	g := fcrGen{Seed: 17, Customers: 500, Issues: 4000, Span: 120 * 24 * time.Hour, LooseKeys: true, Open: 0.02}
+	evs := jitter(scramble(g.log(), 3, 0.2), 4, 6*time.Hour)
+	cfg := FCRConfig{Lateness: 2 * 24 * time.Hour}
+
+	want := runFCR(t, cfg, evs)
+	f := NewFCR(cfg)
+	seq := NewSequencer()
+	for _, e := range evs {
+		if !f.observe(e) {
+			continue
+		}
+		_, err := seq.Offer(e, f.applyOrdered)
+		require.NoError(t, err)
+		f.maybeSweep()
+	}
+	got := f.Report()
+	require.Positive(t, got.Final)
+	assert.Equal(t, want, got)
+}
