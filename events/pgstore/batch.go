@@ -50,8 +50,15 @@ func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.En
 	if err := s.claimStreams(ctx, tx, batches); err != nil {
 		return nil, s.fail(ctx, batches, err)
 	}
-	// Positions are allocated last, right before the inserts, to hold the
-	// head row's lock (which orders all appends) as briefly as possible.
+	// The outbox needs no positions: it goes before them.
+	if len(cols.msgs) > 0 {
+		if err := s.publishOutbox(ctx, tx, cols.msgs, cols.topics); err != nil {
+			return nil, s.fail(ctx, batches, err)
+		}
+	}
+	// Positions are allocated last, right before the events' insert, to
+	// hold the head row's lock (which orders all appends) as briefly as
+	// possible.
 	var head int64
 	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head); err != nil {
 		return nil, s.fail(ctx, batches, err)
@@ -62,11 +69,6 @@ func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.En
 	if _, err := tx.Exec(ctx, s.q.insert,
 		cols.positions, cols.ids, cols.issues, cols.versions, cols.types, cols.ats, cols.payloads); err != nil {
 		return nil, s.fail(ctx, batches, err)
-	}
-	if len(cols.msgs) > 0 {
-		if err := s.publishOutbox(ctx, tx, cols.msgs, cols.topics); err != nil {
-			return nil, s.fail(ctx, batches, err)
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, s.fail(ctx, batches, err)
