@@ -42,6 +42,11 @@ import (
 // broker can replay them. Checkpoint often, or add a Store, where that
 // matters.
 //
+// To recognise duplicates the runner keeps the last version of every
+// issue it has seen (some 40 bytes each) and saves them, with the events
+// held for a gap, in each checkpoint beside the projection's state. A
+// checkpoint is written only when something changed since the last one.
+//
 // A Runner is safe for concurrent use: Stats, Lag, CaughtUp and View may
 // be called while Run runs.
 type Runner struct {
@@ -53,10 +58,11 @@ type Runner struct {
 
 	initial []byte // the projection's state at NewRunner, for Rebuild
 
-	mu       sync.Mutex // guards the projection, seq, position and sinceCP
+	mu       sync.Mutex // guards the projection and the fields below
 	seq      *Sequencer
 	position uint64
-	sinceCP  int
+	changes  int    // events applied or held since the last checkpoint
+	savedPos uint64 // the position of the last checkpoint
 
 	applied, duplicates, rejected, poisoned, checkpoints atomic.Int64
 	held                                                 atomic.Int64
@@ -217,7 +223,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case d := <-in:
 			err = r.handle(ctx, d)
 		case <-tick:
-			err = r.checkpoint(ctx, true)
+			err = r.checkpoint(ctx, true, false)
 		case <-poll:
 			err = r.catchUp(ctx)
 		case <-resubscribed:
@@ -239,7 +245,7 @@ func (r *Runner) Run(ctx context.Context) error {
 func (r *Runner) shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return r.checkpoint(ctx, false)
+	return r.checkpoint(ctx, false, false)
 }
 
 // handle decodes, applies and acknowledges one message.
@@ -252,11 +258,11 @@ func (r *Runner) handle(ctx context.Context, d delivery) error {
 	}
 	r.mu.Lock()
 	r.offer(e)
-	due := r.cfg.CheckpointEvery > 0 && r.sinceCP >= r.cfg.CheckpointEvery
+	due := r.cfg.CheckpointEvery > 0 && r.changes >= r.cfg.CheckpointEvery
 	r.mu.Unlock()
 	msg.Ack()
 	if due {
-		return r.checkpoint(ctx, true)
+		return r.checkpoint(ctx, true, false)
 	}
 	return nil
 }
@@ -292,8 +298,8 @@ func (r *Runner) offer(e events.Envelope) {
 	switch out {
 	case Duplicate:
 		r.duplicates.Add(1)
-	case Applied:
-		r.sinceCP++
+	case Applied, Held:
+		r.changes++
 	}
 	r.held.Store(int64(r.seq.Held()))
 	if e.Position > r.position {
@@ -326,10 +332,10 @@ func (r *Runner) catchUp(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		r.offer(e)
-		due := r.cfg.CheckpointEvery > 0 && r.sinceCP >= r.cfg.CheckpointEvery
+		due := r.cfg.CheckpointEvery > 0 && r.changes >= r.cfg.CheckpointEvery
 		r.mu.Unlock()
 		if due {
-			if err := r.checkpoint(ctx, false); err != nil {
+			if err := r.checkpoint(ctx, false, false); err != nil {
 				return err
 			}
 		}

@@ -8,19 +8,22 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 )
 
-// checkpoint saves the position and state. With sweep, it first reads the
+// checkpoint saves the position and state, unless nothing changed since
+// the last checkpoint and force is false. With sweep, it first reads the
 // store up to its end, so that the position covers what was applied live.
-func (r *Runner) checkpoint(ctx context.Context, sweep bool) error {
+func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	if sweep && r.cfg.Store != nil && r.cfg.Subscriber != nil {
 		if err := r.catchUp(ctx); err != nil {
 			return err
 		}
 	}
 	r.mu.Lock()
-	cp, err := r.snapshot()
-	if err == nil {
-		r.sinceCP = 0
+	if !force && r.changes == 0 && r.position == r.savedPos {
+		r.mu.Unlock()
+		return nil
 	}
+	cp, err := r.snapshot()
+	changes := r.changes
 	r.mu.Unlock()
 	if err != nil {
 		return err
@@ -33,6 +36,10 @@ func (r *Runner) checkpoint(ctx context.Context, sweep bool) error {
 		r.cfg.Logger.Error("cannot save checkpoint", err, watermill.LogFields{"runner": r.cfg.Name, "position": cp.Position})
 		return nil
 	}
+	r.mu.Lock()
+	r.changes -= changes // what arrived while saving waits for the next one
+	r.savedPos = cp.Position
+	r.mu.Unlock()
 	r.checkpoints.Add(1)
 	return nil
 }
@@ -84,6 +91,7 @@ func (r *Runner) restore(ctx context.Context) error {
 	}
 	r.held.Store(int64(r.seq.Held()))
 	r.position = cp.Position
+	r.savedPos = cp.Position
 	r.pos.Store(cp.Position)
 	return nil
 }
@@ -130,7 +138,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.checkpoint(ctx, false); err != nil {
+	if err := r.checkpoint(ctx, false, true); err != nil {
 		return err
 	}
 	r.caughtUp.Store(wasCaughtUp)

@@ -494,3 +494,21 @@ func TestRunnerState(t *testing.T) {
 		assert.Error(t, err, "%q", bad)
 	}
 }
+
+func TestRunnerCheckpointsOnlyWhatChanged(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(10))
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: store,
+		CheckpointInterval: time.Millisecond, PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	waitApplied(t, r, 30)
+	require.Eventually(t, func() bool { return r.Stats().Checkpoints == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // twenty ticks with nothing new
+	assert.Equal(t, int64(1), r.Stats().Checkpoints)
+
+	appendAll(t, store, testLog(1))
+	require.Eventually(t, func() bool { return r.Stats().Checkpoints == 2 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, int64(2), r.Stats().Checkpoints, "the final checkpoint had nothing new to save")
+}
