@@ -342,4 +342,3 @@ func (r *Runner) catchUp(ctx context.Context) error {
 	}
 	return nil
 }
-

@@ -188,4 +188,3 @@ type Lag struct {
 	// their issue.
 	Held int
 }
-
