@@ -28,6 +28,12 @@ type fcrSeg struct {
 	RepHits, RepTotal int64
 }
 
+// fcrSegCache remembers one segment of ByTime.
+type fcrSegCache struct {
+	id  int64
+	seg *fcrSeg
+}
+
 // fcrCSAT sums the CSAT answers of a set of problems.
 type fcrCSAT struct {
 	Problems, Answers, Sum, Top2 int64
@@ -44,11 +50,14 @@ type fcrTally struct {
 	CSAT                              [2]fcrCSAT
 	// Segments: by name id for channel, topic, agent and queue; by agent
 	// kind (human, bot); by day and week number.
-	ByName  [dimQueue + 1][]fcrSeg
-	ByKind  [2]fcrSeg
-	ByTime  map[fcrSegKey]*fcrSeg
-	Switch  map[[2]uint32]int64 // first channel → repeat channel
-	Repeats map[uint32][2]int64 // topic → repeat contacts, failed problems
+	ByName [dimQueue + 1][]fcrSeg
+	ByKind [2]fcrSeg
+	ByTime map[fcrSegKey]*fcrSeg
+	// lastTime caches the last day and week looked up in ByTime: problems
+	// are folded roughly in time order.
+	lastTime [2]fcrSegCache
+	Switch   map[[2]uint32]int64 // first channel → repeat channel
+	Repeats  map[uint32][2]int64 // topic → repeat contacts, failed problems
 }
 
 func newFCRTally() fcrTally {
@@ -61,6 +70,7 @@ func newFCRTally() fcrTally {
 
 func (t *fcrTally) clone() fcrTally {
 	c := *t
+	c.lastTime = [2]fcrSegCache{}
 	for d := range c.ByName {
 		c.ByName[d] = append([]fcrSeg(nil), t.ByName[d]...)
 	}
@@ -93,12 +103,20 @@ func (t *fcrTally) seg(dim uint8, id int64) *fcrSeg {
 	case dim == dimKind:
 		return &t.ByKind[id&1]
 	}
+	last := &t.lastTime[0]
+	if dim == dimWeek {
+		last = &t.lastTime[1]
+	}
+	if last.seg != nil && last.id == id {
+		return last.seg
+	}
 	k := fcrSegKey{Dim: dim, ID: id}
 	p := t.ByTime[k]
 	if p == nil {
 		p = new(fcrSeg)
 		t.ByTime[k] = p
 	}
+	last.id, last.seg = id, p
 	return p
 }
 
