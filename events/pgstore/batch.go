@@ -18,9 +18,12 @@ import (
 // Batch is the events to append to one stream in an AppendBatch: the
 // arguments of one Append.
 type Batch struct {
-	Issue    uuid.UUID
+	// Issue is the stream to append to.
+	Issue uuid.UUID
+	// Expected is the version the stream must be at; 0 for a new stream.
 	Expected uint64
-	Events   []events.Envelope
+	// Events are the events to append, versions Expected+1, Expected+2, ….
+	Events []events.Envelope
 }
 
 // AppendBatch appends to several streams in one transaction: all batches

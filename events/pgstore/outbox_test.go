@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +102,11 @@ type receivedMsg struct {
 // publishes one message at a time, and returns what arrives on topics:
 // want messages, and whatever else arrives within a short grace period.
 func forward(t *testing.T, pool *pgxpool.Pool, cfg pgstore.Config, topics []string, want int) []receivedMsg {
+	return forwardWhile(t, pool, cfg, topics, want, nil)
+}
+
+// forwardWhile is forward with write running beside the forwarder.
+func forwardWhile(t *testing.T, pool *pgxpool.Pool, cfg pgstore.Config, topics []string, want int, write func()) []receivedMsg {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -134,6 +140,11 @@ func forward(t *testing.T, pool *pgxpool.Pool, cfg pgstore.Config, topics []stri
 		require.NoError(t, fwd.Close())
 		require.NoError(t, <-runErr)
 	}()
+	if write != nil {
+		writing := make(chan struct{})
+		go func() { defer close(writing); write() }()
+		defer func() { <-writing }()
+	}
 
 	var got []receivedMsg
 	timeout := time.After(60 * time.Second) // the outbox waits for every older transaction of the server
@@ -228,4 +239,40 @@ func TestOutboxRefusesAnEventWithoutTopic(t *testing.T) {
 	loaded, err := s.Load(t.Context(), issue)
 	require.NoError(t, err)
 	assert.Empty(t, loaded)
+}
+
+// TestOutboxUnderConcurrentWriters forwards while writers append: every
+// event arrives once, and each issue's events in version order.
+func TestOutboxUnderConcurrentWriters(t *testing.T) {
+	const writers, issues, perIssue = 4, 5, 4
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	ctx := t.Context()
+	var mu sync.Mutex
+	var appended []events.Envelope
+	write := func() {
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range issues {
+					issue := uuid.New()
+					for v := range perIssue { // one event per append, as a command service writes
+						out, err := s.Append(ctx, issue, uint64(v), stream(issue, uint64(v), 1))
+						if err != nil {
+							t.Errorf("writer %d: %v", w, err)
+							return
+						}
+						mu.Lock()
+						appended = append(appended, out...)
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	got := forwardWhile(t, pool, cfg, []string{events.DefaultTopic}, writers*issues*perIssue, write)
+	assert.ElementsMatch(t, ids(appended), receivedIDs(got))
+	assertVersionOrder(t, got)
 }
