@@ -122,11 +122,18 @@ type storeHead interface {
 // storeLen is what MemoryStore offers.
 type storeLen interface{ Len() int }
 
-// Lag returns how far the runner is behind its Store. When the Store has
-// neither a Head(ctx) (uint64, error) nor a Len() int method, Lag counts
-// the events after the runner's position by reading them.
+// Lag returns how far the runner is behind its Store and its broker. When
+// the Store has neither a Head(ctx) (uint64, error) nor a Len() int method,
+// Lag counts the events after the runner's position by reading them.
 func (r *Runner) Lag(ctx context.Context) (Lag, error) {
-	l := Lag{Position: r.pos.Load(), Held: int(r.held.Load())}
+	l := Lag{Position: r.pos.Load(), Held: int(r.held.Load()), Pending: -1}
+	if r.cfg.Pending != nil {
+		n, err := r.cfg.Pending(ctx)
+		if err != nil {
+			return l, fmt.Errorf("runner %q: count pending messages: %w", r.cfg.Name, err)
+		}
+		l.Pending = n
+	}
 	if r.cfg.Store == nil {
 		return l, nil
 	}

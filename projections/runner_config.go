@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,6 +80,10 @@ type RunnerConfig struct {
 	// again to a topic whose channel closed; 100 ms by default, doubling
 	// up to 5 s while subscribing fails.
 	ResubscribeDelay time.Duration
+	// Pending, when set, tells how many messages the broker holds for the
+	// runner's subscription (a JetStream consumer's pending count, say),
+	// for Lag; Watermill has no way to ask.
+	Pending func(ctx context.Context) (int64, error)
 
 	// PoisonPublisher receives, on PoisonTopic, the messages that cannot
 	// be decoded, with the reason in MetadataPoisonReason. Without one
@@ -187,4 +192,7 @@ type Lag struct {
 	// Held is how many received events wait for an earlier version of
 	// their issue.
 	Held int
+	// Pending is how many messages the broker holds for the runner, as
+	// RunnerConfig.Pending tells; -1 when it is not known.
+	Pending int64
 }

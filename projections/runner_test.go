@@ -172,7 +172,7 @@ func TestRunnerCatchUpFromStoreAndPoll(t *testing.T) {
 	waitApplied(t, r, int64(len(log)))
 	lag, err := r.Lag(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, Lag{Position: 120, Head: 120}, lag)
+	assert.Equal(t, Lag{Position: 120, Head: 120, Pending: -1}, lag)
 	require.NoError(t, stop())
 
 	r.View(func() { assert.Equal(t, wantTally(40), p.ByType) })

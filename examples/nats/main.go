@@ -129,6 +129,14 @@ func run(ctx context.Context, out io.Writer, url string, partitions, days int, s
 			Topic:       fmt.Sprintf("%s.%d", subjectPrefix, p),
 			Checkpoints: checkpoints,
 			Logger:      logger,
+			// What the durable consumer still holds for the runner, for Lag.
+			Pending: func(ctx context.Context) (int64, error) {
+				info, err := js.ConsumerInfo(streamName, "fcr-"+strconv.Itoa(p), nats.Context(ctx))
+				if err != nil {
+					return 0, err
+				}
+				return int64(info.NumPending) + int64(info.NumAckPending), nil
+			},
 		})
 		if err != nil {
 			return err
@@ -176,13 +184,22 @@ func run(ctx context.Context, out io.Writer, url string, partitions, days int, s
 		}
 	}
 	fmt.Fprintf(out, "runners applied every event %s after the first was recorded\n", time.Since(started).Round(time.Millisecond))
+	pending := make([]int64, partitions)
+	for p, r := range runners {
+		lag, err := r.Lag(ctx)
+		if err != nil {
+			return err
+		}
+		pending[p] = lag.Pending
+	}
 	stopRunners()
 	wg.Wait()
 
 	reports := make([]projections.FCRReport, partitions)
 	for p, r := range runners {
 		st := r.Stats()
-		fmt.Fprintf(out, "partition %d: %5d events, %d duplicates, %d checkpoints\n", p, st.Applied, st.Duplicates, st.Checkpoints)
+		fmt.Fprintf(out, "partition %d: %5d events, %d duplicates, %d checkpoints, %d messages pending\n",
+			p, st.Applied, st.Duplicates, st.Checkpoints, pending[p])
 		reports[p] = fcrs[p].Report()
 	}
 	merged, err := projections.MergeFCRReports(reports...)

@@ -50,8 +50,9 @@ func TestScaleOutNATSPartitions(t *testing.T) {
 	runners := make([]*running, partitions)
 	for p := range partitions {
 		parts[p] = projections.NewFCR(fcrConfig)
-		runner, err := projections.NewRunner(projections.RunnerConfig{Name: fmt.Sprintf("fcr-%d", p), Projection: parts[p],
-			Subscriber: subscriber(fmt.Sprintf("part%d", p)), Topic: topics[p], Logger: quiet()})
+		group := fmt.Sprintf("part%d", p)
+		runner, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr-" + group, Projection: parts[p],
+			Subscriber: subscriber(group), Topic: topics[p], Pending: natsPending(t, prefix, group, topics[p]), Logger: quiet()})
 		require.NoError(t, err)
 		runners[p] = start(t, runner)
 	}
@@ -80,6 +81,12 @@ func TestScaleOutNATSPartitions(t *testing.T) {
 		}
 		return sum == int64(n)
 	}, 60*time.Second, 2*time.Millisecond)
+	for p, r := range runners {
+		require.Eventually(t, func() bool {
+			lag, err := r.Lag(ctx)
+			return err == nil && lag.Pending == 0
+		}, 30*time.Second, 5*time.Millisecond, "partition %d has acknowledged everything", p)
+	}
 	reports := make([]projections.FCRReport, partitions)
 	for p, r := range runners {
 		require.NoError(t, r.stop())

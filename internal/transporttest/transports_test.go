@@ -143,17 +143,38 @@ func natsSubscriber(tb testing.TB, url, group string) message.Subscriber {
 		JetStream: wmnats.JetStreamConfig{
 			// An ack lost on the way makes JetStream deliver again, which
 			// the runner recognises; so it need not wait for the server.
-			AckAsync:         true,
-			SubscribeOptions: []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit(), nats.MaxAckPending(256)},
-			DurablePrefix:    group,
-			DurableCalculator: func(group, topic string) string {
-				return group + "_" + strings.ReplaceAll(topic, ".", "_")
-			},
+			AckAsync:          true,
+			SubscribeOptions:  []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit(), nats.MaxAckPending(256)},
+			DurablePrefix:     group,
+			DurableCalculator: natsDurable,
 		},
 	}, quiet())
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = sub.Close() })
 	return sub
+}
+
+// natsDurable names the durable consumer of a group on a subject; durable
+// names cannot hold dots.
+func natsDurable(group, topic string) string {
+	return group + "_" + strings.ReplaceAll(topic, ".", "_")
+}
+
+// natsPending counts the messages that the durable consumer of group on
+// topic has not had acknowledged yet, for projections.RunnerConfig.Pending.
+func natsPending(tb testing.TB, stream, group, topic string) func(context.Context) (int64, error) {
+	nc, err := nats.Connect(natsService.address())
+	require.NoError(tb, err)
+	tb.Cleanup(nc.Close)
+	js, err := nc.JetStream()
+	require.NoError(tb, err)
+	return func(ctx context.Context) (int64, error) {
+		info, err := js.ConsumerInfo(stream, natsDurable(group, topic), nats.Context(ctx))
+		if err != nil {
+			return 0, err
+		}
+		return int64(info.NumPending) + int64(info.NumAckPending), nil
+	}
 }
 
 // openRedis is watermill-redisstream: one stream per topic, read by a
