@@ -1,0 +1,137 @@
+package projections
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// ReportConfig configures a Reporter, one projection at a time. The zero
+// value means every default. Lateness, when set, is the allowed lateness of
+// every projection whose own config leaves it zero.
+type ReportConfig struct {
+	FCR          FCRConfig
+	Service      ServiceConfig
+	Satisfaction SatisfactionConfig
+	Volume       VolumeConfig
+	Lateness     time.Duration
+}
+
+// Reporter feeds every projection of the full report: true FCR, service
+// level, satisfaction and volume. Like each of them it may be fed in any
+// order and with duplicates. It is not safe for concurrent use.
+type Reporter struct {
+	fcr     *FCR
+	service *ServiceLevel
+	sat     *Satisfaction
+	volume  *Volume
+	applied int64
+}
+
+// NewReporter returns a Reporter with every projection empty.
+func NewReporter(cfg ReportConfig) (*Reporter, error) {
+	if cfg.Lateness < 0 {
+		return nil, fmt.Errorf("report lateness %v is negative: %w", cfg.Lateness, ErrKPIConfig)
+	}
+	if cfg.Lateness > 0 {
+		for _, l := range []*time.Duration{&cfg.FCR.Lateness, &cfg.Service.Lateness, &cfg.Satisfaction.Lateness, &cfg.Volume.Lateness} {
+			if *l == 0 {
+				*l = cfg.Lateness
+			}
+		}
+	}
+	if err := cfg.FCR.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Reporter{fcr: NewFCR(cfg.FCR)}
+	var err error
+	if r.service, err = NewServiceLevel(cfg.Service); err != nil {
+		return nil, err
+	}
+	if r.sat, err = NewSatisfaction(cfg.Satisfaction); err != nil {
+		return nil, err
+	}
+	if r.volume, err = NewVolume(cfg.Volume); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Apply absorbs one event into every projection. An event that does not
+// Validate is refused before any projection sees it, so that they all stay
+// computed from the same events.
+func (r *Reporter) Apply(e events.Envelope) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	for _, p := range []Projection{r.fcr, r.service, r.sat, r.volume} {
+		if err := p.Apply(e); err != nil {
+			return err
+		}
+	}
+	r.applied++
+	return nil
+}
+
+// FCR returns the true-FCR projection, for a host that wants its report
+// alone or its snapshot.
+func (r *Reporter) FCR() *FCR { return r.fcr }
+
+// Report is the full report at this moment.
+func (r *Reporter) Report() Report {
+	rep := Report{
+		FCR:          r.fcr.Report(),
+		Service:      r.service.Report(),
+		Satisfaction: r.sat.Report(),
+		Volume:       r.volume.Report(),
+		Events:       r.applied,
+	}
+	rep.Watermark = rep.FCR.Watermark
+	d := rep.FCR.Definition
+	rep.Definition = ReportDefinition{
+		Window:                 d.Window,
+		WindowSeconds:          d.WindowSeconds,
+		Match:                  d.Match,
+		MatchRule:              d.MatchRule,
+		Identity:               d.Identity,
+		Lateness:               d.Lateness,
+		LatenessSeconds:        d.LatenessSeconds,
+		Denominator:            d.Denominator,
+		Reported:               d.Reported,
+		MinSample:              d.MinSample,
+		ServiceLevelThresholdS: rep.Service.Definition.ThresholdS,
+	}
+	return rep
+}
+
+// Report gathers the reports of every projection, with one definition of
+// what they measured. Its JSON form is stable: "definition", "fcr",
+// "service", "satisfaction", "volume".
+type Report struct {
+	Definition ReportDefinition `json:"definition"`
+	// Watermark is the latest event time seen.
+	Watermark time.Time `json:"watermark,omitzero"`
+	// Events counts the events absorbed, duplicates included.
+	Events       int64              `json:"events"`
+	FCR          FCRReport          `json:"fcr"`
+	Service      ServiceReport      `json:"service"`
+	Satisfaction SatisfactionReport `json:"satisfaction"`
+	Volume       VolumeReport       `json:"volume"`
+}
+
+// ReportDefinition states what a Report measured: the FCR rules and the
+// service-level threshold. Each section repeats its own in full.
+type ReportDefinition struct {
+	Window                 string  `json:"window"`
+	WindowSeconds          float64 `json:"window_seconds"`
+	Match                  string  `json:"match"`
+	MatchRule              string  `json:"match_rule"`
+	Identity               string  `json:"identity"`
+	Lateness               string  `json:"lateness"`
+	LatenessSeconds        float64 `json:"lateness_seconds"`
+	Denominator            string  `json:"denominator"`
+	Reported               string  `json:"reported"`
+	MinSample              int64   `json:"min_sample"`
+	ServiceLevelThresholdS float64 `json:"service_level_threshold_s"`
+}

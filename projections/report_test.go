@@ -1,0 +1,146 @@
+package projections_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+func simulatedLog(t testing.TB, seed uint64) []events.Envelope {
+	t.Helper()
+	log, _, err := simulate.Collect(simulate.Config{Seed: seed, Days: 14, Customers: 300, IssuesPerDay: 60})
+	require.NoError(t, err)
+	return log
+}
+
+func reportOf(t testing.TB, cfg projections.ReportConfig, log []events.Envelope) projections.Report {
+	t.Helper()
+	r, err := projections.NewReporter(cfg)
+	require.NoError(t, err)
+	for _, e := range log {
+		require.NoError(t, r.Apply(e))
+	}
+	return r.Report()
+}
+
+func TestReporterGathersWhatEachProjectionReports(t *testing.T) {
+	log := simulatedLog(t, 1)
+	rep := reportOf(t, projections.ReportConfig{}, log)
+
+	fcr := projections.NewFCR(projections.FCRConfig{})
+	svc, err := projections.NewServiceLevel(projections.ServiceConfig{})
+	require.NoError(t, err)
+	sat, err := projections.NewSatisfaction(projections.SatisfactionConfig{})
+	require.NoError(t, err)
+	vol, err := projections.NewVolume(projections.VolumeConfig{})
+	require.NoError(t, err)
+	for _, e := range log {
+		for _, p := range []projections.Projection{fcr, svc, sat, vol} {
+			require.NoError(t, p.Apply(e))
+		}
+	}
+	assert.Equal(t, fcr.Report(), rep.FCR)
+	assert.Equal(t, svc.Report(), rep.Service)
+	assert.Equal(t, sat.Report(), rep.Satisfaction)
+	assert.Equal(t, vol.Report(), rep.Volume)
+	assert.Equal(t, int64(len(log)), rep.Events)
+	assert.Positive(t, rep.FCR.True.Total, "the log has final problems")
+}
+
+func TestReportIsAFunctionOfTheSetOfEvents(t *testing.T) {
+	log := simulatedLog(t, 2)
+	// A lateness longer than the log: any delivery order is within it.
+	cfg := projections.ReportConfig{Lateness: 60 * 24 * time.Hour}
+	want := reportOf(t, cfg, log)
+
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := range 3 {
+		shuffled := append([]events.Envelope(nil), log...)
+		for range len(log) / 10 {
+			shuffled = append(shuffled, log[rng.IntN(len(log))])
+		}
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		got := reportOf(t, cfg, shuffled)
+		got.Events = want.Events // deliveries differ by the duplicates
+		assert.Equal(t, want, got, "trial %d", trial)
+	}
+}
+
+func TestReporterRefusesAnInvalidEventBeforeAnyProjectionSeesIt(t *testing.T) {
+	log := simulatedLog(t, 3)
+	r, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	bad := log[0]
+	bad.Version = 0
+	require.ErrorIs(t, r.Apply(bad), events.ErrInvalidEvent)
+	rep := r.Report()
+	assert.Zero(t, rep.Events)
+	assert.Zero(t, rep.FCR.Issues)
+	assert.Zero(t, rep.Volume.Issues)
+}
+
+func TestNewReporterRefusesABadConfig(t *testing.T) {
+	_, err := projections.NewReporter(projections.ReportConfig{Lateness: -time.Second})
+	require.ErrorIs(t, err, projections.ErrKPIConfig)
+	_, err = projections.NewReporter(projections.ReportConfig{FCR: projections.FCRConfig{Window: -time.Hour}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "window")
+}
+
+func TestReportJSONHasTheDocumentedKeys(t *testing.T) {
+	rep := reportOf(t, projections.ReportConfig{}, simulatedLog(t, 4))
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+
+	for _, path := range [][]string{
+		{"definition", "window"}, {"definition", "match"}, {"definition", "identity"},
+		{"definition", "lateness"}, {"definition", "denominator"},
+		{"fcr", "true", "achieved"}, {"fcr", "true", "total"}, {"fcr", "true", "rate"}, {"fcr", "true", "ci95"},
+		{"fcr", "reported", "achieved"}, {"fcr", "reported", "total"}, {"fcr", "reported", "rate"}, {"fcr", "reported", "ci95"},
+		{"fcr", "pending"}, {"fcr", "by_channel", "chat", "true", "rate"}, {"fcr", "by_channel", "phone", "reported", "ci95"},
+		{"service", "offered"}, {"service", "answered"}, {"service", "abandoned"}, {"service", "asa_s"}, {"service", "abandon_rate"},
+		{"satisfaction", "csat", "mean"}, {"satisfaction", "csat", "top2"}, {"satisfaction", "nps", "score"}, {"satisfaction", "ces", "mean"},
+	} {
+		var v any = m
+		for _, k := range path {
+			obj, ok := v.(map[string]any)
+			require.True(t, ok, "%v: %v is not an object", path, v)
+			v, ok = obj[k]
+			require.True(t, ok, "report JSON lacks %v", path)
+		}
+		if path[len(path)-1] == "ci95" {
+			ci, ok := v.([]any)
+			require.True(t, ok, "%v is a list", path)
+			assert.Len(t, ci, 2, "%v has two bounds", path)
+		}
+	}
+	rate := m["fcr"].(map[string]any)["true"].(map[string]any)["rate"].(float64)
+	assert.GreaterOrEqual(t, rate, 0.0)
+	assert.LessOrEqual(t, rate, 1.0)
+}
+
+func TestReportTextShowsTheHeadlineFigures(t *testing.T) {
+	rep := reportOf(t, projections.ReportConfig{}, simulatedLog(t, 5))
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteText(&buf))
+	out := buf.String()
+	for _, want := range []string{
+		"TRUE FIRST-CONTACT RESOLUTION", "true FCR", "reported FCR", "inflation",
+		"SERVICE LEVEL", "SATISFACTION", "VOLUME", "by first channel", "channel switches",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.Contains(t, out, fmt.Sprintf("%d/%d", rep.FCR.True.Achieved, rep.FCR.True.Total))
+}

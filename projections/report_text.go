@@ -1,0 +1,177 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText writes the report as readable tables: FCR first, with its
+// breakdowns, then service level, satisfaction and volume. A rate whose
+// denominator is below the small-sample threshold is marked with *.
+func (r Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+	d := r.Definition
+	f := r.FCR
+
+	p("TRUE FIRST-CONTACT RESOLUTION\n")
+	p("window %s, topic rule %q, lateness %s; %s\n", d.Window, d.Match, d.Lateness, d.Identity)
+	p("\n")
+	p("  true FCR\t%s\t%s\n", fcrRateText(f.True), "final resolved problems")
+	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "resolved issue records, as a per-ticket helpdesk counts them")
+	p("  inflation\t%+.1f points\t\n", 100*f.Inflation)
+	p("  bot containment\t%s\t\n", fcrRateText(f.BotContainment))
+	p("  problems\t%d\tachieved %d, failed %d, pending %d, unresolved %d, no answered contact %d\n",
+		f.Problems, f.Achieved, f.Failed, f.Pending, f.Unresolved, f.NoContact)
+	p("  events\t%d\tlate %d (only counted: %d), held behind a gap %d, orphaned %d, ignored %d\n",
+		r.Events, f.LateEvents, f.LateDropped, f.HeldEvents, f.OrphanedEvents, f.IgnoredEvents)
+	for _, b := range []struct {
+		title string
+		segs  map[string]FCRSegment
+	}{
+		{"first channel", f.ByChannel}, {"topic", f.ByTopic}, {"agent kind", f.ByAgentKind},
+		{"resolving agent", f.ByAgent}, {"resolving queue", f.ByQueue}, {"week", f.ByWeek},
+	} {
+		if len(b.segs) == 0 {
+			continue
+		}
+		p("\n  by %s\ttrue\treported\tinflation\n", b.title)
+		for _, k := range slices.Sorted(maps.Keys(b.segs)) {
+			s := b.segs[k]
+			p("  %s\t%s\t%s\t%+.1f\n", k, fcrRateText(s.True), fcrRateText(s.Reported), 100*s.Inflation)
+		}
+	}
+	if len(f.ChannelSwitch) > 0 {
+		p("\n  channel switches\tfirst channel → channel of the repeat contact\t\n")
+		for _, from := range slices.Sorted(maps.Keys(f.ChannelSwitch)) {
+			for _, to := range slices.Sorted(maps.Keys(f.ChannelSwitch[from])) {
+				p("  %s → %s\t%d\t\n", from, to, f.ChannelSwitch[from][to])
+			}
+		}
+	}
+	if len(f.RepeatTopics) > 0 {
+		p("\n  topics driving repeats\trepeat contacts\tshare\tfailed problems\n")
+		for i, t := range f.RepeatTopics {
+			if i == 10 {
+				p("  … %d more\t\t\t\n", len(f.RepeatTopics)-10)
+				break
+			}
+			p("  %s\t%d\t%.1f %%\t%d\n", t.Topic, t.Repeats, 100*t.Share, t.Problems)
+		}
+	}
+	c := f.ContactsPerProblem
+	p("\n  contacts per final problem\t1: %d\t2: %d\t3: %d, 4+: %d\n", c.One, c.Two, c.Three, c.FourPlus)
+	p("  CSAT of achieved problems\t%s\t\n", fcrCSATText(f.CSAT.Achieved))
+	p("  CSAT of failed problems\t%s\t\n", fcrCSATText(f.CSAT.Failed))
+
+	s := r.Service
+	p("\nSERVICE LEVEL (threshold %.0f s)\n", s.Definition.ThresholdS)
+	p("  offered\t%d\tanswered %d, abandoned %d\n", s.Offered, s.Answered, s.Abandoned)
+	p("  ASA\t%.1f s\t\n", s.ASA)
+	p("  abandonment\t%s\t\n", rateText(s.Abandonment))
+	p("  service level\t%s\t\n", rateText(s.ServiceLevel))
+	p("  AHT\t%.1f s\tover %d contacts with a handle time\n", s.AHT, s.AHTContacts)
+	p("  transfer rate\t%s\t\n", rateText(s.Transfer))
+	p("  consult rate\t%s\t\n", rateText(s.Consult))
+	p("  reopen rate\t%s\t\n", rateText(s.Reopen))
+	if len(s.ByChannel) > 0 {
+		p("\n  by channel\toffered\tASA\tabandonment\tservice level\n")
+		for _, k := range slices.Sorted(maps.Keys(s.ByChannel)) {
+			x := s.ByChannel[k]
+			p("  %s\t%d\t%.1f s\t%s\t%s\n", k, x.Offered, x.ASA, rateText(x.Abandonment), rateText(x.ServiceLevel))
+		}
+	}
+
+	sat := r.Satisfaction
+	p("\nSATISFACTION\n")
+	p("  CSAT\tmean %.2f\ttop-2 box %s\n", sat.CSAT.Mean, rateText(sat.CSAT.Top2Box))
+	p("  NPS\t%+.0f\t%d answers: %d promoters, %d passives, %d detractors\n",
+		sat.NPS.Score, sat.NPS.Responses, sat.NPS.Promoters, sat.NPS.Passives, sat.NPS.Detractors)
+	p("  CES\tmean %.2f\tshare of 5–7 %s\n", sat.CES.Mean, rateText(sat.CES.Top3Box))
+	if len(sat.ByWait) > 0 {
+		p("\n  by wait\tCSAT mean\ttop-2 box\n")
+		for _, b := range sat.ByWait {
+			if b.CSAT.Responses > 0 {
+				p("  %s\t%.2f\t%s\n", b.Bucket, b.CSAT.Mean, rateText(b.CSAT.Top2Box))
+			}
+		}
+	}
+
+	v := r.Volume
+	p("\nVOLUME\n")
+	p("  contacts\t%d\tover %d issues, %.2f per issue\n", v.Contacts, v.Issues, v.ContactsPerIssue)
+	if len(v.ByChannel) > 0 {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(v.ByChannel)) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, v.ByChannel[k]))
+		}
+		p("  by channel\t%s\t\n", strings.Join(parts, ", "))
+	}
+	if len(v.ByValue) > 0 {
+		keys := slices.SortedFunc(maps.Keys(v.ByValue), func(a, b Value) int { return cmp.Compare(a, b) })
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s %d", k, v.ByValue[k]))
+		}
+		p("  by contact value\t%s\t\n", strings.Join(parts, ", "))
+	}
+	if len(v.Reasons) > 0 {
+		p("\n  contact reasons\tcontacts\tshare\tcumulative\n")
+		for i, x := range v.Reasons {
+			if i == 10 {
+				p("  … %d more\t\t\t\n", len(v.Reasons)-10)
+				break
+			}
+			p("  %s\t%d\t%s\t%.1f %%\n", x.Topic, x.Contacts, rateText(x.Share), 100*x.Cumulative)
+		}
+	}
+	p("\n  backlog\t%d open\tmean age %s\n", v.Backlog.Open, secondsText(v.Backlog.MeanAgeS))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n* fewer than %d in the denominator: too few to act on.\n", d.MinSample)
+	return err
+}
+
+func fcrRateText(r FCRRate) string {
+	return rateParts(r.Rate, r.CI95, r.Achieved, r.Total, r.Small)
+}
+
+func rateText(r Rate) string {
+	return rateParts(r.Value, r.CI95, r.Hits, r.Total, r.Small)
+}
+
+func rateParts(v float64, ci [2]float64, hits, total int64, small bool) string {
+	if total == 0 {
+		return "–"
+	}
+	mark := ""
+	if small {
+		mark = "*"
+	}
+	return fmt.Sprintf("%.1f %%%s [%.1f–%.1f] %d/%d", 100*v, mark, 100*ci[0], 100*ci[1], hits, total)
+}
+
+func fcrCSATText(c FCRCSAT) string {
+	if c.Answers == 0 {
+		return "no answers"
+	}
+	return fmt.Sprintf("mean %.2f, top-2 box %s", c.Mean, rateText(c.Top2))
+}
+
+func secondsText(s float64) string {
+	switch {
+	case s >= 86400:
+		return fmt.Sprintf("%.1f d", s/86400)
+	case s >= 3600:
+		return fmt.Sprintf("%.1f h", s/3600)
+	case s >= 60:
+		return fmt.Sprintf("%.0f min", s/60)
+	}
+	return fmt.Sprintf("%.0f s", s)
+}
