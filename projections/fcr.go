@@ -105,8 +105,10 @@ var (
 // since a later issue may still join it: memory follows the open backlog
 // and the last W + lateness of traffic, not the history. Events that a
 // folded problem would have received (a reopen long after, a late survey)
-// and gaps that never fill within the lateness are counted in orphaned
-// events. Identity links and reclassifications that reach a problem after
+// wait for a gap in their stream (the projection forgot the stream) and,
+// like other held events of issues that are not live, are dropped and
+// counted in orphaned events once older than the watermark minus the
+// lateness. Held events of a live issue wait as long as the issue lives. Identity links and reclassifications that reach a problem after
 // it was folded do not change it.
 //
 // A live issue costs about 280 bytes (see BenchmarkFCRMemory). Identity
