@@ -1,0 +1,75 @@
+package contact
+
+import (
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// CommandOf returns the command whose decision is the recorded event e: the
+// inverse of Decide, with every id and the event time explicit. It fails
+// for an event type that is not part of the lifecycle.
+func CommandOf(e events.Envelope) (Command, error) {
+	switch d := e.Data.(type) {
+	case *events.Opened:
+		return Open{Customer: d.Customer, Channel: d.Channel, Topic: d.Topic, Contact: d.Contact, At: e.At}, nil
+	case *events.Routed:
+		return Route{Contact: d.Contact, Queue: d.Queue, Agent: d.Agent, Skills: d.Skills, Wait: d.Wait, At: e.At}, nil
+	case *events.Consulted:
+		return Consult{Contact: d.Contact, Agent: d.Agent, Expert: d.Expert, Duration: d.Duration, At: e.At}, nil
+	case *events.Resolved:
+		return Resolve{Contact: d.Contact, Agent: d.Agent, Bot: d.Bot, Code: d.Code, Handle: d.Handle, At: e.At}, nil
+	case *events.Reopened:
+		return Reopen{Contact: d.Contact, Channel: d.Channel, Reason: d.Reason, At: e.At}, nil
+	case *events.Contacted:
+		return FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}, nil
+	case *events.Abandoned:
+		return Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}, nil
+	case *events.Rated:
+		return Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}, nil
+	case *events.Classified:
+		return Classify{Topic: d.Topic, Topics: d.Topics, At: e.At}, nil
+	}
+	return nil, fmt.Errorf("event %s of issue %s: %q is not a lifecycle event: %w", e.ID, e.Issue, e.Type(), events.ErrUnknownType)
+}
+
+// noIDs refuses to make ids: a recorded event names all of its own.
+type noIDs struct{}
+
+func (noIDs) NewID() (uuid.UUID, error) {
+	return uuid.Nil, fmt.Errorf("a recorded event must name its contact: %w", ErrInvalidCommand)
+}
+
+// Check reports whether the recorded event e may come next in the issue's
+// stream: it belongs to the issue, has the next version, and the command it
+// records would have been accepted by the issue as it stands (no second
+// resolution, no routing of a contact of another issue, no time going
+// backwards…). It is how an imported log is checked against the lifecycle
+// rules that the Service enforces on commands. It does not apply e.
+func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
+	id := is.ID
+	if id == uuid.Nil && is.Version == 0 {
+		id = e.Issue
+	}
+	switch {
+	case e.Issue != id:
+		return fmt.Errorf("event %s belongs to issue %s, not %s: %w", e.ID, e.Issue, id, events.ErrInvalidEvent)
+	case e.Version != is.Version+1:
+		return fmt.Errorf("event %s of issue %s has version %d, want %d: %w", e.ID, id, e.Version, is.Version+1, events.ErrInvalidEvent)
+	}
+	cmd, err := CommandOf(e)
+	if err != nil {
+		return err
+	}
+	probe := is
+	if is.ID == uuid.Nil {
+		// Errors name the issue; a fresh Issue learns its id from e.
+		cp := *is
+		cp.ID = id
+		probe = &cp
+	}
+	_, err = Decide(probe, cmd, e.At, noIDs{}, keys)
+	return err
+}

@@ -1,0 +1,78 @@
+package contact_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+)
+
+func recorded(issue uuid.UUID, version uint64, at time.Time, d events.Data) events.Envelope {
+	return events.Envelope{ID: uuid.New(), Issue: issue, Version: version, At: at, Data: d}
+}
+
+func TestCheckAcceptsAValidStreamAndRefusesWhatBreaksIt(t *testing.T) {
+	issue := uuid.MustParse("0193a4c2-7a9e-7000-8000-000000000001")
+	c1 := uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c1")
+	c2 := uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c2")
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	valid := []events.Envelope{
+		recorded(issue, 1, t0, &events.Opened{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing", Contact: c1}),
+		recorded(issue, 2, t0.Add(time.Minute), &events.Routed{Contact: c1, Queue: "billing", Agent: "maria"}),
+		recorded(issue, 3, t0.Add(5*time.Minute), &events.Resolved{Contact: c1, Agent: "maria"}),
+	}
+	is := &contact.Issue{}
+	for _, e := range valid {
+		require.NoError(t, is.Check(e, contact.KeyRules{}))
+		require.NoError(t, is.Apply(e))
+	}
+
+	tests := []struct {
+		name     string
+		e        events.Envelope
+		sentinel error
+	}{
+		{"resolved twice", recorded(issue, 4, t0.Add(6*time.Minute), &events.Resolved{Contact: c1}), contact.ErrAlreadyResolved},
+		{"routing a resolved issue", recorded(issue, 4, t0.Add(6*time.Minute), &events.Routed{Contact: c1, Queue: "q"}), contact.ErrAlreadyResolved},
+		{"rating a contact of another issue", recorded(issue, 4, t0.Add(6*time.Minute), &events.Rated{Survey: events.SurveyCSAT, Score: 4, Contact: c2}), contact.ErrUnknownContact},
+		{"a follow-up on a resolved issue", recorded(issue, 4, t0.Add(6*time.Minute), &events.Contacted{Contact: c2, Channel: "phone"}), contact.ErrAlreadyResolved},
+		{"time going backwards", recorded(issue, 4, t0, &events.Reopened{Contact: c2, Channel: "phone"}), contact.ErrOutOfOrder},
+		{"a version gap", recorded(issue, 5, t0.Add(6*time.Minute), &events.Reopened{Contact: c2, Channel: "phone"}), events.ErrInvalidEvent},
+		{"another issue's event", recorded(uuid.New(), 4, t0.Add(6*time.Minute), &events.Reopened{Contact: c2, Channel: "phone"}), events.ErrInvalidEvent},
+		{"a score off its scale", recorded(issue, 4, t0.Add(6*time.Minute), &events.Rated{Survey: events.SurveyCSAT, Score: 6}), contact.ErrInvalidCommand},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := is.Check(tc.e, contact.KeyRules{})
+			require.ErrorIs(t, err, tc.sentinel)
+			assert.Contains(t, err.Error(), issue.String())
+			assert.Equal(t, uint64(3), is.Version, "Check does not apply")
+		})
+	}
+	require.NoError(t, is.Check(recorded(issue, 4, t0.Add(time.Hour), &events.Reopened{Contact: c2, Channel: "phone"}), contact.KeyRules{}))
+}
+
+func TestCheckRefusesAStreamThatDoesNotStartWithAnOpening(t *testing.T) {
+	is := &contact.Issue{}
+	e := recorded(uuid.New(), 1, time.Now(), &events.Routed{Contact: uuid.New(), Queue: "q"})
+	err := is.Check(e, contact.KeyRules{})
+	require.ErrorIs(t, err, contact.ErrUnknownIssue)
+	assert.Contains(t, err.Error(), e.Issue.String())
+}
+
+func TestCommandOfIsTheInverseOfDecide(t *testing.T) {
+	issue := uuid.New()
+	c1 := uuid.New()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	opened := &events.Opened{Customer: events.Customer{ID: "cust-1"}, Channel: "phone", Topic: "tech/login", Contact: c1}
+	cmd, err := contact.CommandOf(recorded(issue, 1, at, opened))
+	require.NoError(t, err)
+	data, err := contact.Decide(&contact.Issue{ID: issue}, cmd, time.Time{}, contact.UUIDv7{}, contact.KeyRules{})
+	require.NoError(t, err)
+	assert.Equal(t, opened, data)
+}
