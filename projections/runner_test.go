@@ -123,8 +123,9 @@ func startRunner(t testing.TB, r *Runner) (stop func() error) {
 
 func waitApplied(t testing.TB, r *Runner, n int64) {
 	t.Helper()
-	require.Eventually(t, func() bool { return r.Stats().Applied >= n }, 20*time.Second, time.Millisecond,
-		"applied %d of %d events", r.Stats().Applied, n)
+	if !assert.Eventually(t, func() bool { return r.Stats().Applied >= n }, 20*time.Second, time.Millisecond) {
+		t.Fatalf("the runner applied %d of %d events: %+v", r.Stats().Applied, n, r.Stats())
+	}
 }
 
 func quietLogger() watermill.LoggerAdapter { return watermill.NopLogger{} }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/contact"
@@ -190,8 +191,9 @@ func (r *running) waitCaughtUp(tb testing.TB) {
 // waitApplied waits until the runner has applied n events.
 func (r *running) waitApplied(tb testing.TB, n int) {
 	tb.Helper()
-	require.Eventually(tb, func() bool { return r.Stats().Applied >= int64(n) }, 60*time.Second, 2*time.Millisecond,
-		"applied %d of %d events", r.Stats().Applied, n)
+	if !assert.Eventually(tb, func() bool { return r.Stats().Applied >= int64(n) }, 60*time.Second, 2*time.Millisecond) {
+		tb.Fatalf("the runner applied %d of %d events: %+v", r.Stats().Applied, n, r.Stats())
+	}
 }
 
 // quiet is the logger of runners and transports in tests.
