@@ -26,6 +26,11 @@ import (
 // skipped, so none is counted twice. Out-of-order events wait for the
 // versions before them.
 //
+// With both a Store and a Subscriber, each checkpoint first reads the
+// Store up to its end, so that the checkpoint's position covers what was
+// applied live; such a runner decodes every event twice, once from each
+// source.
+//
 // A message is acknowledged only once its event was applied, or held in
 // order to be applied, or found to be a duplicate. Undecodable messages
 // go to the poison topic and never block the stream.

@@ -251,6 +251,7 @@ func TestRunnerSwitchesFromStoreToSubscriberWithoutGapOrDoubleCount(t *testing.T
 	waitApplied(t, r, int64(len(log)))
 	require.Eventually(t, func() bool { return r.Stats().Duplicates == int64(len(log)) }, 10*time.Second, time.Millisecond,
 		"every event arrives twice, once from the store and once from the subscriber")
+	r.View(func() { assert.Equal(t, wantTally(50), p.ByType, "read while the runner runs") })
 	require.NoError(t, stop())
 
 	st := r.Stats()
@@ -512,4 +513,30 @@ func TestRunnerCheckpointsOnlyWhatChanged(t *testing.T) {
 	require.Eventually(t, func() bool { return r.Stats().Checkpoints == 2 }, 5*time.Second, time.Millisecond)
 	require.NoError(t, stop())
 	assert.Equal(t, int64(2), r.Stats().Checkpoints, "the final checkpoint had nothing new to save")
+}
+
+func TestRunnerDecodesByTheCodecOfEachMessage(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+
+	log := testLog(10)
+	reg := events.NewRegistry()
+	for i, e := range log {
+		codec := events.Codec(events.NewMsgpackCodec(reg))
+		if i%2 == 1 {
+			codec = events.NewJSONCodec(reg)
+		}
+		pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Codec: codec, Topic: func(events.Envelope) string { return "events" }})
+		require.NoError(t, err)
+		require.NoError(t, pub.Publish(context.Background(), []events.Envelope{e}))
+	}
+	waitApplied(t, r, int64(len(log)))
+	require.NoError(t, stop())
+	assert.Zero(t, r.Stats().Poisoned)
+	assert.Equal(t, wantTally(10), p.ByType)
 }
