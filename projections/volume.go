@@ -189,7 +189,11 @@ func (v *Volume) account(is *volIssue, sign int64) {
 		v.contacts += sign * n
 		v.byTopic[topic] += sign * n
 		if v.cfg.Values != nil {
-			v.byValue[is.value] += sign * n
+			value := is.value
+			if value == "" { // the issue's opening was never seen: its topic is unknown
+				value = Value(kpiUnknown)
+			}
+			v.byValue[value] += sign * n
 		}
 	}
 	if is.opened {

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+)
+
+// checker holds each live issue of the log and checks every event against
+// its stream: the next version, and the lifecycle rules of contact.Check.
+// Issues resolved longer ago than the horizon are reduced to their last
+// version, so memory follows the active issues, not the length of the log.
+type checker struct {
+	keys      contact.KeyRules
+	horizon   time.Duration
+	live      map[uuid.UUID]*contact.Issue
+	retired   map[uuid.UUID]uint64 // issues whose state was let go: their last version
+	watermark time.Time
+	sinceTidy int
+}
+
+func newChecker(horizon time.Duration) *checker {
+	return &checker{horizon: horizon, live: make(map[uuid.UUID]*contact.Issue), retired: make(map[uuid.UUID]uint64)}
+}
+
+// verdict is what the checker makes of one event.
+type verdict int
+
+const (
+	fresh     verdict = iota // next in its stream and valid
+	duplicate                // a version the stream already has: a redelivery
+	unchecked                // of an issue whose state was let go: passed on unchecked
+)
+
+// check returns what e is, or the error of an event that breaks its stream.
+func (c *checker) check(e events.Envelope) (verdict, error) {
+	if e.At.After(c.watermark) {
+		c.watermark = e.At
+	}
+	is := c.live[e.Issue]
+	if is == nil {
+		if last, ok := c.retired[e.Issue]; ok {
+			if e.Version <= last {
+				return duplicate, nil
+			}
+			c.retired[e.Issue] = e.Version
+			return unchecked, nil
+		}
+		is = &contact.Issue{}
+	}
+	if e.Version <= is.Version {
+		return duplicate, nil
+	}
+	if err := is.Check(e, c.keys); err != nil {
+		return fresh, err
+	}
+	if err := is.Apply(e); err != nil {
+		return fresh, err
+	}
+	c.live[e.Issue] = is
+	if c.sinceTidy++; c.sinceTidy >= max(4096, len(c.live)) {
+		c.tidy()
+	}
+	return fresh, nil
+}
+
+// tidy lets go of the issues resolved longer than the horizon ago.
+func (c *checker) tidy() {
+	c.sinceTidy = 0
+	cutoff := c.watermark.Add(-c.horizon)
+	for id, is := range c.live {
+		if is.Status == contact.StatusResolved && is.LastAt.Before(cutoff) {
+			c.retired[id] = is.Version
+			delete(c.live, id)
+		}
+	}
+}
+
+func (c *checker) String() string {
+	return fmt.Sprintf("%d live issues, %d retired", len(c.live), len(c.retired))
+}

@@ -1,0 +1,222 @@
+// Command fcrreport reads a JSON Lines event log in the wire format of the
+// contact lifecycle and prints the full report: true and reported
+// first-contact resolution with their breakdowns, service level,
+// satisfaction and volume.
+//
+//	go run ./examples/fcrreport [flags] FILE   (or - for standard input)
+//
+// The log is read as a stream: memory follows the issues that are active,
+// not the length of the log. Every event is checked against its stream (the
+// next version, the lifecycle rules); a line that does not decode, an
+// unknown event type or an event that breaks its stream stops the tool with
+// the line number and the problem, unless -skip-invalid is given, which
+// skips such lines and counts them in the report's "input" section.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/projections"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// input counts what was read, and what was skipped and why.
+type input struct {
+	Lines       int   `json:"lines"`
+	Events      int64 `json:"events"`
+	Duplicates  int64 `json:"duplicates"`
+	Unchecked   int64 `json:"unchecked"`
+	Invalid     int64 `json:"skipped_invalid"`
+	UnknownType int64 `json:"skipped_unknown_type"`
+	// FirstInvalid describes the first skipped line.
+	FirstInvalid string `json:"first_invalid,omitempty"`
+}
+
+// output is the report with the input section.
+type output struct {
+	projections.Report
+	Input input `json:"input"`
+}
+
+type valueFlags map[string]projections.Value
+
+func (v valueFlags) String() string { return fmt.Sprint(map[string]projections.Value(v)) }
+
+func (v valueFlags) Set(s string) error {
+	topic, value, ok := strings.Cut(s, "=")
+	if !ok || topic == "" {
+		return fmt.Errorf("want TOPIC=VALUE, such as billing=company, got %q", s)
+	}
+	switch projections.Value(value) {
+	case projections.ValueCustomer, projections.ValueCompany, projections.ValueBoth, projections.ValueNeither:
+	default:
+		return fmt.Errorf("value %q of %s is not customer, company, both or neither", value, topic)
+	}
+	v[topic] = projections.Value(value)
+	return nil
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("fcrreport", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	window := fs.Duration("window", projections.DefaultFCRWindow, "repeat window W: a contact less than W after a resolution is a repeat")
+	match := fs.String("match", "topic", "topic rule of repeat inference: topic (same topic), root (same top-level topic) or any")
+	lateness := fs.Duration("lateness", projections.DefaultFCRLateness, "how late an event may arrive and still count in full")
+	threshold := fs.Duration("threshold", 20*time.Second, "service level threshold T: answered within T counts as in service level")
+	format := fs.String("format", "json", "output format: json or text")
+	skip := fs.Bool("skip-invalid", false, "skip lines that do not decode, have an unknown type or break their stream, and count them")
+	values := valueFlags{}
+	fs.Var(values, "value", "tag a topic (and its subtopics) with a contact value: TOPIC=customer|company|both|neither (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: fcrreport [flags] FILE|-\n\nReads a JSON Lines event log and prints the FCR and KPI report.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	var m projections.TopicMatch
+	switch *match {
+	case "topic":
+		m = projections.MatchTopic
+	case "root":
+		m = projections.MatchRoot
+	case "any":
+		m = projections.MatchAny
+	default:
+		fmt.Fprintf(stderr, "fcrreport: -match %q: want topic, root or any\n", *match)
+		return 2
+	}
+	if *format != "json" && *format != "text" {
+		fmt.Fprintf(stderr, "fcrreport: -format %q: want json or text\n", *format)
+		return 2
+	}
+	if len(values) == 0 {
+		values = nil // no tags: no breakdown by value
+	}
+	cfg := projections.ReportConfig{
+		FCR:      projections.FCRConfig{Window: *window, Match: m},
+		Service:  projections.ServiceConfig{Threshold: *threshold},
+		Volume:   projections.VolumeConfig{Values: values},
+		Lateness: *lateness,
+	}
+	r, err := projections.NewReporter(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "fcrreport: %v\n", err)
+		return 2
+	}
+
+	src := stdin
+	if name := fs.Arg(0); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "fcrreport: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		src = f
+	}
+	in, err := absorb(r, src, *window+*lateness, *skip)
+	if err != nil {
+		fmt.Fprintf(stderr, "fcrreport: %v\n", err)
+		return 1
+	}
+
+	out := output{Report: r.Report(), Input: in}
+	w := bufio.NewWriter(stdout)
+	if *format == "text" {
+		err = out.Report.WriteText(w)
+		if err == nil {
+			_, err = fmt.Fprintf(w, "\nread %d lines: %d events, %d duplicates, %d skipped as invalid, %d of unknown type\n",
+				in.Lines, in.Events, in.Duplicates, in.Invalid, in.UnknownType)
+		}
+	} else {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(out)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "fcrreport: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// absorb reads the log into r, checking every event against its stream.
+func absorb(r *projections.Reporter, src io.Reader, horizon time.Duration, skip bool) (input, error) {
+	var in input
+	lines := events.NewLineReader(src, events.NewJSONCodec(nil))
+	check := newChecker(horizon)
+	refuse := func(line int, err error) error {
+		if !skip {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if errors.Is(err, events.ErrUnknownType) {
+			in.UnknownType++
+		} else {
+			in.Invalid++
+		}
+		if in.FirstInvalid == "" {
+			in.FirstInvalid = fmt.Sprintf("line %d: %v", line, err)
+		}
+		return nil
+	}
+	for e, err := range lines.All() {
+		if err != nil {
+			var le *events.LineError
+			if !errors.As(err, &le) {
+				return in, err // the reader failed, not a line
+			}
+			if err := refuse(le.Line, le.Err); err != nil {
+				return in, err
+			}
+			continue
+		}
+		if err := e.Validate(); err != nil {
+			if err := refuse(lines.Line(), err); err != nil {
+				return in, err
+			}
+			continue
+		}
+		v, err := check.check(e)
+		if err != nil {
+			if err := refuse(lines.Line(), err); err != nil {
+				return in, err
+			}
+			continue
+		}
+		switch v {
+		case duplicate:
+			in.Duplicates++
+		case unchecked:
+			in.Unchecked++
+		}
+		if err := r.Apply(e); err != nil {
+			if err := refuse(lines.Line(), err); err != nil {
+				return in, err
+			}
+			continue
+		}
+		in.Events++
+	}
+	in.Lines = lines.Line()
+	return in, nil
+}

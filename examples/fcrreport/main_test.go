@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// simulatedLog returns a generated log as JSON Lines, and its events.
+func simulatedLog(t *testing.T) (string, []events.Envelope) {
+	t.Helper()
+	log, _, err := simulate.Collect(simulate.Config{Seed: 11, Days: 21, Customers: 400, IssuesPerDay: 50})
+	require.NoError(t, err)
+	codec := events.NewJSONCodec(nil)
+	var b []byte
+	for _, e := range log {
+		b, err = events.AppendLine(b, codec, e)
+		require.NoError(t, err)
+	}
+	return string(b), log
+}
+
+func runTool(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestReportEqualsTheReporterFedDirectly(t *testing.T) {
+	jsonl, log := simulatedLog(t)
+	code, stdout, stderr := runTool(t, jsonl, "-window", "72h", "-match", "root", "-")
+	require.Equal(t, 0, code, stderr)
+
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+
+	r, err := projections.NewReporter(projections.ReportConfig{
+		FCR: projections.FCRConfig{Window: 72 * 3600e9, Match: projections.MatchRoot},
+	})
+	require.NoError(t, err)
+	for _, e := range log {
+		require.NoError(t, r.Apply(e))
+	}
+	want, err := json.Marshal(r.Report())
+	require.NoError(t, err)
+	gotJSON, err := json.Marshal(got.Report)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(gotJSON))
+	assert.Equal(t, len(log), got.Input.Lines)
+	assert.Equal(t, int64(len(log)), got.Input.Events)
+	assert.Zero(t, got.Input.Duplicates)
+	assert.Equal(t, "72h0m0s", got.Definition.Window)
+	assert.Equal(t, "root", got.Definition.Match)
+	assert.Positive(t, got.FCR.True.Total)
+}
+
+func TestTextFormat(t *testing.T) {
+	jsonl, _ := simulatedLog(t)
+	code, stdout, stderr := runTool(t, jsonl, "-format", "text", "-")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "true FCR")
+	assert.Contains(t, stdout, "reported FCR")
+	assert.Contains(t, stdout, "SERVICE LEVEL")
+	assert.Contains(t, stdout, "read ")
+}
+
+// A hand-made log: one chat resolved, the same customer's call about the
+// same topic, and what each test adds to it.
+const handLog = `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"chat","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+`
+
+func TestAnEventThatBreaksItsStreamStopsTheToolWithItsLine(t *testing.T) {
+	broken := handLog + `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:20:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+`
+	code, stdout, stderr := runTool(t, broken, "-")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "line 3")
+	assert.Contains(t, stderr, "already resolved")
+}
+
+func TestBadLinesStopTheToolOrAreSkippedAndCounted(t *testing.T) {
+	bad := handLog +
+		"{not json\n" +
+		`{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.escalated","at":"2026-03-02T09:30:00Z","data":{}}` + "\n" +
+		`{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-03T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c2"}}` + "\n"
+
+	code, _, stderr := runTool(t, bad, "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line 3")
+
+	code, stdout, stderr := runTool(t, bad, "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Equal(t, int64(1), got.Input.UnknownType)
+	assert.Contains(t, got.Input.FirstInvalid, "line 3")
+	assert.Equal(t, int64(3), got.Input.Events)
+	assert.Equal(t, 5, got.Input.Lines)
+	// The call a day after the resolved chat is a repeat: one problem, not
+	// yet final (the watermark is within W of the resolution).
+	assert.Equal(t, int64(1), got.FCR.Problems)
+	assert.Equal(t, int64(2), got.FCR.Issues)
+}
+
+func TestDuplicateLinesAreCountedNotDoubled(t *testing.T) {
+	code, stdout, stderr := runTool(t, handLog+handLog, "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(2), got.Input.Duplicates)
+	assert.Equal(t, int64(1), got.FCR.Issues)
+	assert.Equal(t, int64(1), got.Volume.Contacts)
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"-match", "fuzzy", "-"},
+		{"-format", "xml", "-"},
+		{"-window", "-1h", "-"},
+		{"-value", "billing=priceless", "-"},
+	} {
+		code, _, stderr := runTool(t, "", args...)
+		assert.Equal(t, 2, code, "%v: %s", args, stderr)
+		assert.NotEmpty(t, stderr)
+	}
+	code, _, stderr := runTool(t, "", "/nonexistent/log.jsonl")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "/nonexistent/log.jsonl")
+}
