@@ -44,12 +44,17 @@ func (f *FCR) sweep() {
 // settles files issue ix to be looked at once its settling time passes.
 func (f *FCR) settles(ix int32) {
 	if s, ok := f.issues[ix].settled(f.window); ok {
-		b := s / f.dueWidth
-		if s < 0 && s%f.dueWidth != 0 {
-			b--
-		}
-		f.due[b] = append(f.due[b], ix)
+		f.file(ix, s)
 	}
+}
+
+// file puts issue ix in the bucket of time t.
+func (f *FCR) file(ix int32, t int64) {
+	b := t / f.dueWidth
+	if t < 0 && t%f.dueWidth != 0 {
+		b--
+	}
+	f.due[b] = append(f.due[b], ix)
 }
 
 // foldCustomer folds the problems of the customer whose root is r that
@@ -62,6 +67,15 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	for i := range probs {
 		p := &probs[i]
 		if !p.resolved || p.open || p.settle >= cutoff || f.verdict(p) == vPending {
+			// Look again later at the settled issues of a problem that
+			// cannot fold yet: what holds it back (an open issue, a
+			// later one) may leave it without a resolution of theirs
+			// (a reclassification, another inference after a link).
+			for _, ix := range p.members {
+				if s, ok := f.issues[ix].settled(f.window); ok && s < cutoff {
+					f.file(ix, cutoff)
+				}
+			}
 			continue
 		}
 		f.add(&f.folded, p)

@@ -121,3 +121,34 @@ func TestFCRFoldedIssueAndOrphans(t *testing.T) {
 	assert.Equal(t, int64(1), r.Achieved)
 	assert.Equal(t, int64(2), r.Problems)
 }
+
+// A solved problem held back by an open repeat is folded once the repeat
+// is reclassified away from it: its settled issue is looked at again at
+// every sweep while it waits.
+func TestFCRFoldAfterReclassification(t *testing.T) {
+	l := newFCRLog()
+	keys := []string{"phone:15"}
+	l.solved(at(0, 9, 0), keys, "phone", "tech/tv", "ann")
+	b, _ := l.open(at(0, 12, 0), keys, "chat", "tech/tv") // joins the problem, stays open
+	f := NewFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
+	apply := func(evs ...events.Envelope) {
+		for _, e := range evs {
+			require.NoError(t, f.Apply(e))
+		}
+	}
+	apply(l.evs...)
+	l.tick(at(3, 0, 0))
+	apply(l.evs[len(l.evs)-1])
+	f.sweep()
+	require.Equal(t, 3, f.Live(), "the problem has an open issue")
+	require.Equal(t, int64(1), f.Report().Failed)
+
+	l.classify(b, at(3, 1, 0), "billing/plan")
+	l.tick(at(4, 0, 0))
+	apply(l.evs[len(l.evs)-2:]...)
+	f.sweep()
+	assert.Equal(t, 3, f.Live(), "the solved issue is folded; the open one and the two clock issues stay")
+	r := f.Report()
+	assert.Equal(t, int64(1), r.Achieved)
+	assert.Equal(t, int64(0), r.Failed)
+}

@@ -31,6 +31,13 @@ type fcrSnap struct {
 	Counts     fcrCounts
 	SinceSweep int
 	SweptAt    int64
+	Due        []fcrSnapDue
+}
+
+// fcrSnapDue is one bucket of issues to look at when it passed.
+type fcrSnapDue struct {
+	Bucket int64
+	Issues []int32 // indexes into fcrSnap.Issues
 }
 
 type fcrSnapIssue struct {
@@ -124,6 +131,15 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 			}
 		}
 		s.Customers = append(s.Customers, c)
+	}
+	for b, ixs := range f.due {
+		d := fcrSnapDue{Bucket: b}
+		for _, ix := range ixs {
+			if i, ok := at[ix]; ok {
+				d.Issues = append(d.Issues, i)
+			}
+		}
+		s.Due = append(s.Due, d)
 	}
 	for id, v := range f.seq.Positions() {
 		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v})
@@ -294,13 +310,20 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			filed[ix] = true
 			g.issues[ix].node = root
 			g.ids.addIssue(root, ix, g.issues)
-			g.settles(ix)
 		}
 	}
 	for ix, ok := range filed {
 		if !ok {
 			return 0, fmt.Errorf("FCR restore: issue %d belongs to no customer: %w", ix, ErrFCRSnapshot)
 		}
+	}
+	for _, d := range s.Due {
+		for _, ix := range d.Issues {
+			if ix < 0 || int(ix) >= len(g.issues) {
+				return 0, fmt.Errorf("FCR restore: due bucket %d refers to issue %d: %w", d.Bucket, ix, ErrFCRSnapshot)
+			}
+		}
+		g.due[d.Bucket] = append(g.due[d.Bucket], d.Issues...)
 	}
 	positions := make(map[uuid.UUID]uint64, len(s.Versions))
 	for _, v := range s.Versions {
