@@ -37,22 +37,13 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			reportEventsPerSecond(b, b.N)
 		})
-		b.Run(fmt.Sprintf("outbox=%t/parallel", outbox), func(b *testing.B) {
-			s, _, _ := newStore(b, cfg)
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.SetParallelism(4)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					issue := uuid.New()
-					if _, err := s.Append(ctx, issue, 0, stream(issue, 0, 1)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
+		for _, group := range []int{1, pgstore.DefaultMaxGroup} {
+			b.Run(fmt.Sprintf("outbox=%t/parallel/group=%d", outbox, group), func(b *testing.B) {
+				cfg := cfg
+				cfg.MaxGroup = group
+				appendParallel(b, cfg)
 			})
-			reportEventsPerSecond(b, b.N)
-		})
+		}
 	}
 	// The same writers inserting rows with no order between them: what
 	// holding the head row until commit costs.
@@ -140,4 +131,21 @@ func BenchmarkReadAll(b *testing.B) {
 		require.Equal(b, total, n)
 	}
 	reportEventsPerSecond(b, b.N*total)
+}
+
+func appendParallel(b *testing.B, cfg pgstore.Config) {
+	s, _, _ := newStore(b, cfg)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			issue := uuid.New()
+			if _, err := s.Append(ctx, issue, 0, stream(issue, 0, 1)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportEventsPerSecond(b, b.N)
 }

@@ -23,6 +23,7 @@ const (
 	DefaultSchema    = "public"
 	DefaultTable     = "truefcr_events"
 	DefaultReadBatch = 1000
+	DefaultMaxGroup  = 64
 )
 
 // Config configures a Store. The zero value works: events go to
@@ -42,6 +43,11 @@ type Config struct {
 	// ReadBatch is how many rows one ReadAll query fetches; DefaultReadBatch
 	// by default.
 	ReadBatch int
+	// MaxGroup is how many concurrent appends, each to one stream, may
+	// share one transaction and its commit; DefaultMaxGroup by default, 1
+	// for a transaction per append. An append that loses a race fails
+	// alone; the others of its transaction go on.
+	MaxGroup int
 	// Outbox, when set, makes every append also write one Watermill
 	// message per event to the outbox table, in the same transaction.
 	Outbox *OutboxConfig
@@ -72,6 +78,9 @@ func (c *Config) setDefaults() {
 	if c.ReadBatch == 0 {
 		c.ReadBatch = DefaultReadBatch
 	}
+	if c.MaxGroup == 0 {
+		c.MaxGroup = DefaultMaxGroup
+	}
 	if o := c.Outbox; o != nil {
 		out := *o // never change the caller's value
 		if out.Topic == nil {
@@ -95,8 +104,8 @@ func (c Config) Validate() error {
 	if err := validName("table", c.Table); err != nil {
 		return err
 	}
-	if c.ReadBatch < 0 {
-		return fmt.Errorf("pgstore: read batch %d is negative: %w", c.ReadBatch, ErrInvalidConfig)
+	if c.ReadBatch < 0 || c.MaxGroup < 0 {
+		return fmt.Errorf("pgstore: read batch %d or group size %d is negative: %w", c.ReadBatch, c.MaxGroup, ErrInvalidConfig)
 	}
 	return nil
 }

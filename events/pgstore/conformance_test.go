@@ -18,9 +18,9 @@ import (
 var features = storetest.Features{GaplessPositions: true, Writers: 8}
 
 func TestConformance(t *testing.T) {
-	t.Run("FreshStore", func(t *testing.T) {
+	t.Run("FreshStoreWithoutGroupCommit", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) events.Store {
-			s, _, _ := newStore(t, pgstore.Config{})
+			s, _, _ := newStore(t, pgstore.Config{MaxGroup: 1})
 			return s
 		}, features)
 	})

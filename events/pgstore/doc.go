@@ -24,9 +24,10 @@
 // position order, positions have no gaps, and a reader that resumes
 // ReadAll after the last position it saw never skips an event that a
 // slower transaction commits later. The price is that the inserts and
-// the commits of concurrent appends run one at a time (about 1,000 single
-// appends a second on a small server, whatever the number of writers);
-// AppendBatch amortises it by writing many streams in one transaction.
+// the commits of concurrent appends run one at a time. Two things amortise
+// it: concurrent appends to one stream each share a transaction (group
+// commit, Config.MaxGroup), each still succeeding or failing on its own,
+// and AppendBatch writes many streams in one transaction.
 // Ordering by transaction id instead, as Watermill's SQL subscriber does,
 // would let appends commit in parallel, but ReadAll would then hide a
 // committed event until every older transaction on the server ended,

@@ -20,6 +20,8 @@ type Store struct {
 	t    tables
 	q    queries
 
+	group group
+
 	outboxSchema sql.DefaultPostgreSQLSchema // zero unless cfg.Outbox is set
 }
 
@@ -60,7 +62,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if err := ensureSchema(ctx, pool, cfg, t); err != nil {
 		return nil, fmt.Errorf("pgstore: prepare tables %s: %w", t.events, err)
 	}
-	s := &Store{pool: pool, cfg: cfg, t: t, q: newQueries(t)}
+	s := &Store{pool: pool, cfg: cfg, t: t, q: newQueries(t), group: group{max: cfg.MaxGroup}}
 	if cfg.Outbox != nil {
 		s.outboxSchema = outboxSchema(t)
 	}

@@ -1,0 +1,215 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/truefcr/truefcr/events"
+)
+
+// unit is one call's append: its batches go in together or not at all.
+type unit struct {
+	batches []Batch
+	cols    *columns
+
+	out [][]events.Envelope // the result: the batches' events with positions
+	err error
+}
+
+// commit appends units in one transaction. A unit whose stream is not at
+// the expected version fails with a *events.VersionConflictError and the
+// others go on; only units of one batch are committed together, so a
+// failed unit has changed nothing.
+func (s *Store) commit(ctx context.Context, units []*unit) {
+	fail := func(err error) {
+		for _, u := range units {
+			if u.err == nil {
+				u.err = s.fail(ctx, u.batches, err)
+			}
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
+
+	if err := s.claimStreams(ctx, tx, units); err != nil {
+		fail(err)
+		return
+	}
+	var won []*unit
+	for _, u := range units {
+		if u.err == nil {
+			won = append(won, u)
+		}
+	}
+	if len(won) == 0 {
+		return
+	}
+	cols := concat(won)
+	// The outbox needs no positions: it goes before them.
+	if len(cols.msgs) > 0 {
+		if err := s.publishOutbox(ctx, tx, cols.msgs, cols.topics); err != nil {
+			fail(err)
+			return
+		}
+	}
+	// Positions are allocated last, right before the events' insert, to
+	// hold the head row's lock (which orders all appends) as briefly as
+	// possible.
+	var head int64
+	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head); err != nil {
+		fail(err)
+		return
+	}
+	for i := range cols.positions {
+		cols.positions[i] = head - int64(cols.n) + int64(i) + 1
+	}
+	if _, err := tx.Exec(ctx, s.q.insert,
+		cols.positions, cols.ids, cols.issues, cols.versions, cols.types, cols.ats, cols.payloads); err != nil {
+		fail(err)
+		return
+	}
+	if err := tx.Commit(ctx); err != nil {
+		fail(err)
+		return
+	}
+
+	k := 0
+	for _, u := range won {
+		u.out = make([][]events.Envelope, len(u.batches))
+		for i, b := range u.batches {
+			u.out[i] = make([]events.Envelope, len(b.Events))
+			for j, e := range b.Events {
+				e.Position = uint64(cols.positions[k])
+				u.out[i][j] = e
+				k++
+			}
+		}
+	}
+}
+
+// concat returns the columns of units one after the other.
+func concat(units []*unit) *columns {
+	if len(units) == 1 {
+		return units[0].cols
+	}
+	n := 0
+	for _, u := range units {
+		n += u.cols.n
+	}
+	c := &columns{
+		n:         n,
+		positions: make([]int64, n),
+		ids:       make([]uuid.UUID, 0, n),
+		issues:    make([]uuid.UUID, 0, n),
+		versions:  make([]int64, 0, n),
+		types:     make([]string, 0, n),
+		ats:       make([]time.Time, 0, n),
+		payloads:  make([][]byte, 0, n),
+	}
+	for _, u := range units {
+		c.ids = append(c.ids, u.cols.ids...)
+		c.issues = append(c.issues, u.cols.issues...)
+		c.versions = append(c.versions, u.cols.versions...)
+		c.types = append(c.types, u.cols.types...)
+		c.ats = append(c.ats, u.cols.ats...)
+		c.payloads = append(c.payloads, u.cols.payloads...)
+		c.msgs = append(c.msgs, u.cols.msgs...)
+		c.topics = append(c.topics, u.cols.topics...)
+	}
+	return c
+}
+
+// claimStreams moves every stream of units to its new version if it is at
+// the expected one, and sets the error of each unit that finds a stream
+// elsewhere. It takes the streams' row locks in issue order, so that
+// concurrent transactions cannot deadlock; the claims of one issue keep
+// the order of units, so that the first of two claims wins.
+func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) error {
+	type claim struct {
+		u *unit
+		b Batch
+	}
+	var claims []claim
+	for _, u := range units {
+		for _, b := range u.batches {
+			claims = append(claims, claim{u, b})
+		}
+	}
+	slices.SortStableFunc(claims, func(a, b claim) int { return bytes.Compare(a.b.Issue[:], b.b.Issue[:]) })
+
+	var q pgx.Batch
+	for _, c := range claims {
+		next := int64(c.b.Expected) + int64(len(c.b.Events))
+		if c.b.Expected == 0 {
+			q.Queue(s.q.create, c.b.Issue, next)
+		} else {
+			q.Queue(s.q.update, c.b.Issue, int64(c.b.Expected), next)
+		}
+	}
+	br := tx.SendBatch(ctx, &q)
+	lost := make(map[*unit]Batch)
+	for _, c := range claims {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return err
+		}
+		if _, ok := lost[c.u]; !ok && tag.RowsAffected() == 0 {
+			lost[c.u] = c.b
+		}
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	for u, b := range lost {
+		actual, err := s.version(ctx, tx, b.Issue)
+		if err != nil {
+			return err
+		}
+		u.err = &events.VersionConflictError{Issue: b.Issue, Expected: b.Expected, Actual: actual}
+	}
+	return nil
+}
+
+// version returns the current version of the stream of issue; 0 when it
+// has none.
+func (s *Store) version(ctx context.Context, tx pgx.Tx, issue uuid.UUID) (uint64, error) {
+	var v int64
+	err := tx.QueryRow(ctx, s.q.version, issue).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return uint64(v), err
+}
+
+// fail turns the error of an append into the caller's terms. A unique
+// violation on (issue, version), possible only if a writer bypassed the
+// streams table, is reported as the version conflict that it is.
+func (s *Store) fail(ctx context.Context, batches []Batch, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		for _, b := range batches {
+			var actual int64
+			if s.pool.QueryRow(ctx, s.q.stored, b.Issue).Scan(&actual) == nil && uint64(actual) != b.Expected {
+				return &events.VersionConflictError{Issue: b.Issue, Expected: b.Expected, Actual: uint64(actual)}
+			}
+		}
+	}
+	if len(batches) == 1 {
+		return fmt.Errorf("append to issue %s: %w", batches[0].Issue, err)
+	}
+	return fmt.Errorf("append batch of %d streams: %w", len(batches), err)
+}

@@ -1,0 +1,108 @@
+package pgstore
+
+import (
+	"context"
+	"sync"
+)
+
+// group commits concurrent appends together. Appends to one table commit
+// one at a time (the head row orders them), so a transaction that carries
+// every append waiting at that moment shares one commit among them. The
+// first caller to find no transaction running leads: it commits what is
+// queued, its own append included, then hands the lead to the oldest
+// append still waiting. A caller alone never waits.
+type group struct {
+	max int // appends per transaction
+
+	mu      sync.Mutex
+	queue   []*waiter
+	leading bool
+}
+
+type waiter struct {
+	u     *unit
+	ready chan struct{} // closed when u is done or when the waiter must lead
+	lead  bool
+	taken bool // in a transaction: can no longer be withdrawn
+}
+
+// run appends u, alone or with others, through commit.
+func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, []*unit)) {
+	w := &waiter{u: u, ready: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, w)
+	if !g.leading {
+		g.leading, w.lead = true, true
+		close(w.ready)
+	}
+	g.mu.Unlock()
+
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+		if g.withdraw(w) {
+			u.err = ctx.Err()
+			return
+		}
+		<-w.ready
+	}
+	if !w.lead {
+		return // another caller committed u
+	}
+
+	g.mu.Lock()
+	n := min(len(g.queue), g.max)
+	batch := make([]*waiter, n) // w is first: a leader is always the oldest waiting
+	copy(batch, g.queue)
+	g.queue = append(g.queue[:0], g.queue[n:]...)
+	units := make([]*unit, n)
+	for i, b := range batch {
+		b.taken = true
+		units[i] = b.u
+	}
+	g.mu.Unlock()
+
+	if n > 1 {
+		// Others' appends must not fail because this caller gave up.
+		ctx = context.WithoutCancel(ctx)
+	}
+	commit(ctx, units)
+
+	g.mu.Lock()
+	for _, b := range batch[1:] {
+		close(b.ready)
+	}
+	g.handOver()
+	g.mu.Unlock()
+}
+
+// withdraw takes w out of the queue unless a transaction already carries
+// it, and reports whether it did.
+func (g *group) withdraw(w *waiter) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if w.taken {
+		return false
+	}
+	for i, q := range g.queue {
+		if q == w {
+			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+			break
+		}
+	}
+	if w.lead {
+		g.handOver()
+	}
+	return true
+}
+
+// handOver gives the lead to the oldest waiter, if any. g.mu is held.
+func (g *group) handOver() {
+	if len(g.queue) == 0 {
+		g.leading = false
+		return
+	}
+	next := g.queue[0]
+	next.lead = true
+	close(next.ready)
+}
