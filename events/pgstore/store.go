@@ -71,6 +71,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 
 // Append implements events.Store. With an outbox, it also writes one
 // message per event to the outbox table in the same transaction.
+// Concurrent appends may share that transaction (Config.MaxGroup); each
+// still stores all its events or none.
 func (s *Store) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
 	out, err := s.AppendBatch(ctx, []Batch{{Issue: issue, Expected: expected, Events: evs}})
 	if err != nil {
