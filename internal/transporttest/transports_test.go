@@ -178,22 +178,24 @@ func natsPending(tb testing.TB, stream, group, topic string) func(context.Contex
 }
 
 // openRedis is watermill-redisstream: one stream per topic, read by a
-// consumer group from the first entry.
+// consumer group from the first entry. The publisher and each subscriber
+// close their own client.
 func openRedis(tb testing.TB, prefix string) (message.Publisher, func(string) message.Subscriber) {
 	addr := redisService.need(tb)
-	client := redis.NewClient(&redis.Options{Addr: addr})
+	admin := redis.NewClient(&redis.Options{Addr: addr})
 	tb.Cleanup(func() {
 		ctx := context.Background()
-		if keys, err := client.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
-			_ = client.Del(ctx, keys...).Err()
+		if keys, err := admin.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
+			_ = admin.Del(ctx, keys...).Err()
 		}
-		_ = client.Close()
+		_ = admin.Close()
 	})
-	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: client}, quiet())
+	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: redis.NewClient(&redis.Options{Addr: addr})}, quiet())
 	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = pub.Close() })
 	return pub, func(group string) message.Subscriber {
 		sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-			Client:                        client,
+			Client:                        redis.NewClient(&redis.Options{Addr: addr}),
 			ConsumerGroup:                 group,
 			OldestId:                      "0",
 			BlockTime:                     50 * time.Millisecond,
