@@ -22,11 +22,11 @@ type Batch struct {
 }
 
 // AppendBatch appends to several streams in one transaction: all batches
-// or none. Each batch is checked as Append checks it; the first stream
-// that is not at its expected version fails the whole call with a
-// *events.VersionConflictError. The events get positions in the order of
-// batches and events given. It returns the events of each batch with
-// their Position set.
+// or none. Each batch is checked as Append checks it; a stream that is not
+// at its expected version fails the whole call with a
+// *events.VersionConflictError that names it. The events get positions in
+// the order of batches and events given. It returns the events of each
+// batch with their Position set.
 func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.Envelope, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
