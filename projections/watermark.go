@@ -1,0 +1,52 @@
+package projections
+
+import "time"
+
+// The watermark of a projection is the latest event time it has seen: it
+// decides when a verdict is final and how late an event may be. A host
+// that knows time has passed without events (a quiet partition, the end
+// of a reporting period) moves it on with AdvanceTo, as an event at that
+// time would.
+
+// AdvanceTo moves the watermark to t if t is later, and folds what is then
+// final and beyond the lateness.
+func (f *FCR) AdvanceTo(t time.Time) {
+	ns := t.UnixNano()
+	if f.hasWM && ns <= f.wm {
+		return
+	}
+	f.wm, f.hasWM = ns, true
+	f.sweep()
+}
+
+// AdvanceTo moves the watermark to t if t is later, and drops the issues
+// that then leave the horizon.
+func (s *ServiceLevel) AdvanceTo(t time.Time) error {
+	s.h.advance(t)
+	return s.h.sweep()
+}
+
+// AdvanceTo moves the watermark to t if t is later, and drops the issues
+// that then leave the horizon.
+func (s *Satisfaction) AdvanceTo(t time.Time) error {
+	s.h.advance(t)
+	return s.h.sweep()
+}
+
+// AdvanceTo moves the watermark to t if t is later, and drops the issues
+// that then leave the horizon.
+func (v *Volume) AdvanceTo(t time.Time) error {
+	v.h.advance(t)
+	return v.h.sweep()
+}
+
+// AdvanceTo moves the watermark of every projection to t if t is later.
+func (r *Reporter) AdvanceTo(t time.Time) error {
+	r.fcr.AdvanceTo(t)
+	for _, p := range []interface{ AdvanceTo(time.Time) error }{r.service, r.sat, r.volume} {
+		if err := p.AdvanceTo(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
