@@ -1,5 +1,6 @@
 // Command quickstart plays one day of a small contact centre through the
-// contact Service on an in-memory store and prints every issue's lifecycle.
+// contact Service on an in-memory store, prints every issue's lifecycle,
+// then the day's true first-contact resolution against the reported one.
 //
 //	go run ./examples/quickstart
 package main
@@ -25,6 +26,9 @@ func main() {
 		log.Fatal(err)
 	}
 	if err := printIssues(ctx, os.Stdout, store); err != nil {
+		log.Fatal(err)
+	}
+	if err := printReport(ctx, os.Stdout, store); err != nil {
 		log.Fatal(err)
 	}
 }
