@@ -144,3 +144,25 @@ func TestReportTextShowsTheHeadlineFigures(t *testing.T) {
 	}
 	assert.Contains(t, out, fmt.Sprintf("%d/%d", rep.FCR.True.Achieved, rep.FCR.True.Total))
 }
+
+// BenchmarkReporter measures the whole report (FCR, service level,
+// satisfaction, volume) absorbing a month of simulated, decoded events.
+func BenchmarkReporter(b *testing.B) {
+	log, _, err := simulate.Collect(simulate.Config{Seed: 1, Days: 30, Customers: 20000, IssuesPerDay: 2000})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := projections.NewReporter(projections.ReportConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range log {
+			if err := r.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(len(log))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(len(log)*b.N), "ns/event")
+}
