@@ -1,0 +1,448 @@
+// Command postgres shows the production wiring of true FCR on PostgreSQL
+// alone, with no other broker: the contact Service appends every
+// command's events to the Postgres store, which writes them to its
+// transactional outbox in the same transaction; the outbox forwarder
+// moves them to a Watermill publisher; a projections.Runner follows it
+// live, catches up from the store and checkpoints in Postgres. A second
+// runner of the same name then resumes from that checkpoint.
+//
+// It needs a PostgreSQL server: see README.md.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/events/pgstore"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+	"github.com/truefcr/truefcr/projections/pgcheckpoint"
+)
+
+// Where the database is when neither -dsn nor the environment says.
+const (
+	envDSN     = "TRUEFCR_POSTGRES_DSN"
+	defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+)
+
+// runnerName names the runner's checkpoint; the second runner shares it.
+const runnerName = "fcr"
+
+var (
+	// errInvalidOption: a flag value the program cannot run with.
+	errInvalidOption = errors.New("invalid option")
+	// errResumed: the resumed runner did not end where the first one did.
+	errResumed = errors.New("resumed runner differs")
+)
+
+// fcrConfig is the definition of true FCR that the runners measure.
+func fcrConfig() projections.FCRConfig {
+	return projections.FCRConfig{Window: 72 * time.Hour}
+}
+
+// options are the program's flags.
+type options struct {
+	DSN          string
+	Days         int
+	Seed         uint64
+	IssuesPerDay float64 // 0 for the simulator's default
+	JSON         bool
+	Keep         bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.DSN, "dsn", "", "PostgreSQL connection string (default $"+envDSN+", else "+defaultDSN+")")
+	flag.IntVar(&o.Days, "days", 7, "days of simulated contact centre traffic")
+	flag.Uint64Var(&o.Seed, "seed", 1, "seed of the simulated traffic")
+	flag.Float64Var(&o.IssuesPerDay, "issues", 0, "new issues a day (default the simulator's, 150)")
+	flag.BoolVar(&o.JSON, "json", false, "print the run and the report as one JSON object")
+	flag.BoolVar(&o.Keep, "keep", false, "keep the schema of the run instead of dropping it")
+	flag.Parse()
+	o.DSN = dsnOf(o.DSN)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if err := run(ctx, os.Stdout, o); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// dsnOf returns the connection string: the flag's, else the environment's,
+// else defaultDSN.
+func dsnOf(flagged string) string {
+	if flagged != "" {
+		return flagged
+	}
+	if env := os.Getenv(envDSN); env != "" {
+		return env
+	}
+	return defaultDSN
+}
+
+// summary is what a run found; it is the program's JSON output.
+type summary struct {
+	Schema string `json:"schema"`
+	// Events is how many events the Service recorded.
+	Events int `json:"events"`
+	// RecordMS is how long recording took, in milliseconds.
+	RecordMS int64         `json:"record_ms"`
+	First    runnerSummary `json:"first"`
+	Resumed  runnerSummary `json:"resumed"`
+	// Identical says whether the resumed runner's report is the first's.
+	Identical bool `json:"identical"`
+	// Pruned is how many forwarded messages were deleted from the outbox.
+	Pruned int64                 `json:"pruned"`
+	Report projections.FCRReport `json:"report"`
+}
+
+// runnerSummary is what one runner did.
+type runnerSummary struct {
+	// From is the checkpoint position the runner started from.
+	From uint64 `json:"from"`
+	// Checkpoint is the position of its checkpoint when it stopped.
+	Checkpoint  uint64 `json:"checkpoint"`
+	Applied     int64  `json:"applied"`
+	Duplicates  int64  `json:"duplicates"`
+	Checkpoints int64  `json:"checkpoints"`
+}
+
+func run(ctx context.Context, out io.Writer, o options) (err error) {
+	if o.Days < 1 || o.IssuesPerDay < 0 {
+		return fmt.Errorf("-days %d, -issues %v: want at least one day and no negative rate: %w", o.Days, o.IssuesPerDay, errInvalidOption)
+	}
+	logger := watermill.NewSlogLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	pool, where, err := connect(ctx, o.DSN)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	// A schema of its own, so that a run never meets another's tables.
+	s := summary{Schema: newSchemaName()}
+	defer func() {
+		if o.Keep {
+			return
+		}
+		dropCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, dropErr := pool.Exec(dropCtx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{s.Schema}.Sanitize()+" CASCADE"); dropErr != nil && err == nil {
+			err = fmt.Errorf("drop schema %s: %w", s.Schema, dropErr)
+		}
+	}()
+	say := func(format string, args ...any) {
+		if !o.JSON {
+			fmt.Fprintf(out, format, args...)
+		}
+	}
+	say("PostgreSQL %s, schema %s\n", where, s.Schema)
+
+	// The write side's store: each append writes its events and their
+	// outbox messages in one transaction.
+	store, err := pgstore.New(ctx, pool, pgstore.Config{Schema: s.Schema, Outbox: &pgstore.OutboxConfig{Logger: logger}})
+	if err != nil {
+		return err
+	}
+	checkpoints, err := pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: s.Schema})
+	if err != nil {
+		return err
+	}
+	// The in-process broker. Blocking each publish until the runner acks
+	// keeps the outbox's order and makes the forwarder mark a message done
+	// only once the runner has it.
+	broker := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, logger)
+	defer broker.Close()
+	w := wiring{store: store, broker: broker, checkpoints: checkpoints, logger: logger}
+
+	// The first runner subscribes before anything is forwarded.
+	first, err := w.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer first.stop()
+	if err := first.waitCaughtUp(ctx); err != nil {
+		return err
+	}
+	fwd, err := pgstore.NewForwarder(ctx, pool, broker, pgstore.ForwarderConfig{Schema: s.Schema, PollInterval: 20 * time.Millisecond, Logger: logger})
+	if err != nil {
+		return err
+	}
+	fwdDone := make(chan error, 1)
+	go func() { fwdDone <- fwd.Run(ctx) }()
+	defer func() { _ = fwd.Close() }()
+
+	started := time.Now()
+	if s.Events, err = record(ctx, store, o); err != nil {
+		return err
+	}
+	recorded := time.Now()
+	s.RecordMS = recorded.Sub(started).Milliseconds()
+	say("recorded %d events through the Service in %s: events and outbox in one transaction each\n",
+		s.Events, recorded.Sub(started).Round(time.Millisecond))
+	if err := first.waitCaughtUp(ctx); err != nil {
+		return err
+	}
+	say("runner %q caught up %s after the last command\n", runnerName, time.Since(recorded).Round(time.Millisecond))
+	if s.First, err = first.finish(ctx, checkpoints); err != nil {
+		return err
+	}
+	say("runner %q stopped: %d applied, %d duplicates (met on the broker and in the store), %d checkpoints, the last at position %d\n",
+		runnerName, s.First.Applied, s.First.Duplicates, s.First.Checkpoints, s.First.Checkpoint)
+
+	// A new process would do this: the same name finds the checkpoint.
+	second, err := w.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer second.stop()
+	if err := second.waitCaughtUp(ctx); err != nil {
+		return err
+	}
+	if s.Resumed, err = second.finish(ctx, checkpoints); err != nil {
+		return err
+	}
+	firstReport, err := json.Marshal(first.fcr.Report())
+	if err != nil {
+		return err
+	}
+	s.Report = second.fcr.Report()
+	resumedReport, err := json.Marshal(s.Report)
+	if err != nil {
+		return err
+	}
+	s.Identical = bytes.Equal(firstReport, resumedReport)
+	say("runner %q resumed from position %d: %d applied, %d duplicates; report identical: %t\n",
+		runnerName, s.Resumed.From, s.Resumed.Applied, s.Resumed.Duplicates, s.Identical)
+
+	// Messages every forwarder has passed on are no longer needed.
+	if err := fwd.Close(); err != nil {
+		return fmt.Errorf("close the outbox forwarder: %w", err)
+	}
+	if err := <-fwdDone; err != nil {
+		return fmt.Errorf("outbox forwarder: %w", err)
+	}
+	if s.Pruned, err = store.PruneOutbox(ctx); err != nil {
+		return err
+	}
+	say("pruned %d forwarded messages from the outbox\n", s.Pruned)
+	if o.Keep {
+		say("kept schema %s\n", s.Schema)
+	}
+
+	if o.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(s); err != nil {
+			return err
+		}
+	} else {
+		printReport(out, s.Report)
+	}
+	if !s.Identical || s.Resumed.From != s.First.Checkpoint {
+		return fmt.Errorf("runner %q resumed from position %d after stopping at %d, identical report %t: %w",
+			runnerName, s.Resumed.From, s.First.Checkpoint, s.Identical, errResumed)
+	}
+	return nil
+}
+
+// connect opens a pool on dsn and checks that the server answers; where
+// names the server without the password.
+func connect(ctx context.Context, dsn string) (pool *pgxpool.Pool, where string, err error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, "", fmt.Errorf("connection string: %w", err)
+	}
+	c := cfg.ConnConfig
+	where = fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+	if pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, "", fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, "", fmt.Errorf("connect to PostgreSQL at %s (is it running? see README.md): %w", where, err)
+	}
+	return pool, where, nil
+}
+
+// newSchemaName returns a schema name that no other run uses.
+func newSchemaName() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "truefcr_example_" + hex.EncodeToString(b[:])
+}
+
+// record plays the simulated traffic through the Service, each event as
+// the command a helpdesk would have sent, and returns how many events it
+// recorded. The store's outbox publishes them: the Service needs no
+// Publisher.
+func record(ctx context.Context, store events.Store, o options) (int, error) {
+	traffic, _, err := simulate.Collect(simulate.Config{Seed: o.Seed, Days: o.Days, IssuesPerDay: o.IssuesPerDay})
+	if err != nil {
+		return 0, err
+	}
+	svc, err := contact.NewService(contact.Config{Store: store})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range traffic {
+		cmd, err := contact.CommandOf(e)
+		if err != nil {
+			return n, err
+		}
+		evs, err := svc.Execute(ctx, e.Issue, cmd)
+		if err != nil {
+			return n, err
+		}
+		n += len(evs)
+	}
+	return n, nil
+}
+
+// wiring is what every runner of the program shares.
+type wiring struct {
+	store       events.Store
+	broker      message.Subscriber
+	checkpoints projections.CheckpointStore
+	logger      watermill.LoggerAdapter
+}
+
+// running is one runner at work, with its projection.
+type running struct {
+	runner *projections.Runner
+	fcr    *projections.FCR
+	from   uint64 // the checkpoint position it started from
+	cancel context.CancelFunc
+	exited chan struct{}
+	err    error // Run's error, once exited is closed
+}
+
+// start starts a runner that follows the broker live, catches up from the
+// store and checkpoints in Postgres under runnerName.
+func (w wiring) start(ctx context.Context) (*running, error) {
+	cp, _, err := w.checkpoints.Load(ctx, runnerName)
+	if err != nil {
+		return nil, err
+	}
+	fcr := projections.NewFCR(fcrConfig())
+	runner, err := projections.NewRunner(projections.RunnerConfig{
+		Name:        runnerName,
+		Projection:  fcr,
+		Store:       w.store,
+		Subscriber:  w.broker,
+		Topic:       events.DefaultTopic,
+		Checkpoints: w.checkpoints,
+		// Live messages carry no store position; each checkpoint reads the
+		// store to its end and moves it, so Lag follows within a second.
+		CheckpointInterval: time.Second,
+		Logger:             w.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	r := &running{runner: runner, fcr: fcr, from: cp.Position, cancel: cancel, exited: make(chan struct{})}
+	go func() {
+		defer close(r.exited)
+		r.err = runner.Run(runCtx)
+	}()
+	return r, nil
+}
+
+// stop stops the runner, which writes its last checkpoint, and returns
+// Run's error. It may be called more than once.
+func (r *running) stop() error {
+	r.cancel()
+	<-r.exited
+	return r.err
+}
+
+// waitCaughtUp returns once the runner has read the store to its end and
+// holds no event back for a gap.
+func (r *running) waitCaughtUp(ctx context.Context) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var lag projections.Lag
+		if r.runner.CaughtUp() {
+			var err error
+			if lag, err = r.runner.Lag(ctx); err != nil {
+				return err
+			}
+			if lag.Behind == 0 && lag.Held == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-r.exited:
+			if r.err != nil {
+				return r.err
+			}
+			return fmt.Errorf("runner %q stopped at position %d before it caught up: %w", runnerName, r.runner.Stats().Position, errResumed)
+		case <-ctx.Done():
+			return fmt.Errorf("runner %q at position %d of %d, %d events held: %w", runnerName, lag.Position, lag.Head, lag.Held, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// finish stops the runner and tells what it did and where its checkpoint
+// stands.
+func (r *running) finish(ctx context.Context, checkpoints projections.CheckpointStore) (runnerSummary, error) {
+	if err := r.stop(); err != nil {
+		return runnerSummary{}, err
+	}
+	cp, _, err := checkpoints.Load(ctx, runnerName)
+	if err != nil {
+		return runnerSummary{}, err
+	}
+	st := r.runner.Stats()
+	return runnerSummary{From: r.from, Checkpoint: cp.Position, Applied: st.Applied, Duplicates: st.Duplicates, Checkpoints: st.Checkpoints}, nil
+}
+
+// printReport writes the headline figures of the report.
+func printReport(out io.Writer, r projections.FCRReport) {
+	pct := func(x projections.FCRRate) string {
+		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1])
+	}
+	fmt.Fprintf(out, "\nwindow %s, %s matching; watermark %s\n", r.Definition.Window, r.Definition.Match, r.Watermark.Format(time.RFC3339))
+	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending, %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.Unresolved)
+	fmt.Fprintf(out, "true FCR        %s\n", pct(r.True))
+	fmt.Fprintf(out, "reported FCR    %s\n", pct(r.Reported))
+	fmt.Fprintf(out, "inflation       %+.1f points\n", 100*r.Inflation)
+	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment))
+	for _, ch := range slices.Sorted(maps.Keys(r.ByChannel)) {
+		fmt.Fprintf(out, "first channel %-6s true %s\n", ch, pct(r.ByChannel[ch].True))
+	}
+	for i, t := range r.RepeatTopics {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(out, "repeat driver %d: %s (%d repeat contacts, %.0f %%)\n", i+1, t.Topic, t.Repeats, 100*t.Share)
+	}
+}
