@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"time"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// decodedChunk is how many decoded events the projection-alone
+// measurement holds at a time: the events are decoded untimed, a chunk at
+// a time, and only the projection is timed.
+const decodedChunk = 1 << 16
+
+// projectionRate applies the store's log, already decoded, to an FCR with
+// the default configuration on one core, and returns events per second
+// of FCR.Apply alone.
+func projectionRate(ctx context.Context, store *events.MemoryStore) (float64, error) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	f := projections.NewFCR(projections.FCRConfig{})
+	chunk := make([]events.Envelope, 0, decodedChunk)
+	var busy time.Duration
+	n := 0
+	apply := func() error {
+		start := time.Now()
+		for _, e := range chunk {
+			if err := f.Apply(e); err != nil {
+				return err
+			}
+		}
+		busy += time.Since(start)
+		n += len(chunk)
+		chunk = chunk[:0]
+		return nil
+	}
+	for e, err := range store.ReadAll(ctx, 0) {
+		if err != nil {
+			return 0, err
+		}
+		if chunk = append(chunk, e); len(chunk) == cap(chunk) {
+			if err := apply(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := apply(); err != nil {
+		return 0, err
+	}
+	return float64(n) / busy.Seconds(), nil
+}
+
+// replay is what one full replay measured.
+type replay struct {
+	eventsPerS float64
+	peakHeap   uint64 // the largest heap seen, the store's included
+	heap       uint64 // the heap the projections hold at the end
+	live       int    // the issues the FCR holds at the end
+	achieved   int64
+	failed     int64
+}
+
+// replayStore reads the whole store, decoding every event, into a
+// Reporter with every projection of the full report, and makes the report.
+func replayStore(ctx context.Context, store *events.MemoryStore) (replay, error) {
+	var r replay
+	before := liveHeap()
+	rep, err := projections.NewReporter(projections.ReportConfig{})
+	if err != nil {
+		return r, err
+	}
+	peak := sampleHeap()
+	start := time.Now()
+	n := 0
+	for e, err := range store.ReadAll(ctx, 0) {
+		if err != nil {
+			peak()
+			return r, err
+		}
+		if err := rep.Apply(e); err != nil {
+			peak()
+			return r, fmt.Errorf("replay: %w", err)
+		}
+		n++
+	}
+	report := rep.Report()
+	r.eventsPerS = float64(n) / time.Since(start).Seconds()
+	r.peakHeap = peak()
+	r.achieved, r.failed = report.FCR.Achieved, report.FCR.Failed
+	r.live = rep.FCR().Live()
+	r.heap = liveHeap() - min(before, liveHeap())
+	runtime.KeepAlive(rep)
+	return r, nil
+}
+
+// streamedHeap feeds the log of cfg straight from the generator, through
+// the msgpack codec, into a Reporter and returns the heap the Reporter
+// holds at the end and the issues its FCR holds: the memory of a replay
+// of a log too long to keep.
+func streamedHeap(cfg simulate.Config) (heap uint64, live int, err error) {
+	before := liveHeap()
+	rep, err := projections.NewReporter(projections.ReportConfig{})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := feed(cfg, rep); err != nil {
+		return 0, 0, err
+	}
+	heap = liveHeap() - min(before, liveHeap())
+	live = rep.FCR().Live()
+	runtime.KeepAlive(rep)
+	return heap, live, nil
+}
+
+// feed generates the log of cfg and applies it to p through the codec.
+// The generator is gone when it returns.
+func feed(cfg simulate.Config, p projections.Projection) error {
+	g, err := simulate.New(cfg)
+	if err != nil {
+		return err
+	}
+	codec := events.NewMsgpackCodec(nil)
+	var buf []byte
+	for e := range g.Events() {
+		if buf, err = codec.Append(buf[:0], e); err != nil {
+			return err
+		}
+		d, err := codec.Decode(buf)
+		if err != nil {
+			return err
+		}
+		if err := p.Apply(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// liveHeap collects garbage and returns the bytes of live heap objects.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// sampleHeap samples the heap every few milliseconds until the returned
+// function is called, which returns the largest heap seen.
+func sampleHeap() func() uint64 {
+	const name = "/memory/classes/heap/objects:bytes"
+	s := []metrics.Sample{{Name: name}}
+	var peak uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak {
+				peak = v
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return peak
+	}
+}
+
+// measureReplay measures the projection alone and the full replay, runs
+// times each, and the memory with twice the history once.
+func measureReplay(ctx context.Context, t table, res *Result, store *events.MemoryStore, cfg simulate.Config, runs int) (replay, error) {
+	t.section("2. FCR projection alone, decoded events, one core (GOMAXPROCS=1)")
+	var rates []float64
+	for range runs {
+		r, err := projectionRate(ctx, store)
+		if err != nil {
+			return replay{}, err
+		}
+		rates = append(rates, r)
+	}
+	rate := median(rates)
+	res.ProjectionEventsPerS = num(rate)
+	t.row("FCR.Apply", si(rate, "events/s"), "≥ 5 M/s", rate >= 5e6)
+
+	t.section(fmt.Sprintf("3. Full replay: MemoryStore.ReadAll, msgpack decode, Reporter (GOMAXPROCS=%d)", runtime.GOMAXPROCS(0)))
+	var rs []replay
+	rates = rates[:0]
+	var peaks []float64
+	for range runs {
+		r, err := replayStore(ctx, store)
+		if err != nil {
+			return replay{}, err
+		}
+		rs = append(rs, r)
+		rates = append(rates, r.eventsPerS)
+		peaks = append(peaks, float64(r.peakHeap))
+	}
+	rate = median(rates)
+	last := rs[len(rs)-1] // heap and live issues are the same every run
+	res.ReplayEventsPerS = num(rate)
+	res.PeakHeapBytes = num(median(peaks))
+	res.ProjectionHeapBytes = num(float64(last.heap))
+	res.LiveIssues = num(float64(last.live))
+	t.row("replay", si(rate, "events/s"), "≥ 2 M/s", rate >= 2e6)
+	t.row("peak heap, the store's included", si(median(peaks), "B"), "", false)
+	t.row("heap held by the projections", si(float64(last.heap), "B"), "", false)
+	t.row("live issues in the FCR (FCR.Live)", fmt.Sprint(last.live), "", false)
+	if last.live > 0 {
+		per := float64(last.heap) / float64(last.live)
+		res.BytesPerActiveProblem = num(per)
+		t.row("bytes per active problem", fmt.Sprintf("%.0f B", per), "≤ 300 B", per <= 300)
+	}
+
+	long := cfg
+	long.Days *= 2
+	long.Events *= 2
+	heap2, live2, err := streamedHeap(long)
+	if err != nil {
+		return replay{}, err
+	}
+	res.ProjectionHeapBytes2x = num(float64(heap2))
+	res.LiveIssues2x = num(float64(live2))
+	t.row(fmt.Sprintf("heap with %d days of history (1 run)", long.Days), si(float64(heap2), "B"), "", false)
+	t.row("live issues then", fmt.Sprint(live2), "", false)
+	if last.heap > 0 {
+		ratio := float64(heap2) / float64(last.heap)
+		res.MemoryRatio2xHistory = num(ratio)
+		t.row("memory ratio, 2× history", fmt.Sprintf("%.3f", ratio), "≤ 1.1", ratio <= 1.1)
+	}
+	return last, nil
+}
