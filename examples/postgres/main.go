@@ -20,25 +20,19 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"maps"
 	"os"
 	"os/signal"
 	"slices"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
-	"github.com/truefcr/truefcr/events/pgstore"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
-	"github.com/truefcr/truefcr/projections/pgcheckpoint"
 )
 
 // Where the database is when neither -dsn nor the environment says.
@@ -53,6 +47,8 @@ const runnerName = "fcr"
 var (
 	// errInvalidOption: a flag value the program cannot run with.
 	errInvalidOption = errors.New("invalid option")
+	// errNotCaughtUp: a runner stopped before it had read every event.
+	errNotCaughtUp = errors.New("runner did not catch up")
 	// errResumed: the resumed runner did not end where the first one did.
 	errResumed = errors.New("resumed runner differs")
 )
@@ -131,71 +127,51 @@ type runnerSummary struct {
 }
 
 func run(ctx context.Context, out io.Writer, o options) (err error) {
-	if o.Days < 1 || o.IssuesPerDay < 0 {
-		return fmt.Errorf("-days %d, -issues %v: want at least one day and no negative rate: %w", o.Days, o.IssuesPerDay, errInvalidOption)
+	if o.Days < 1 {
+		return fmt.Errorf("-days %d: want at least one day: %w", o.Days, errInvalidOption)
 	}
-	logger := watermill.NewSlogLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	pool, where, err := connect(ctx, o.DSN)
-	if err != nil {
-		return err
+	if o.IssuesPerDay < 0 {
+		return fmt.Errorf("-issues %v: want a rate of zero (the default) or more: %w", o.IssuesPerDay, errInvalidOption)
 	}
-	defer pool.Close()
-
-	// A schema of its own, so that a run never meets another's tables.
-	s := summary{Schema: newSchemaName()}
-	defer func() {
-		if o.Keep {
-			return
-		}
-		dropCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if _, dropErr := pool.Exec(dropCtx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{s.Schema}.Sanitize()+" CASCADE"); dropErr != nil && err == nil {
-			err = fmt.Errorf("drop schema %s: %w", s.Schema, dropErr)
-		}
-	}()
 	say := func(format string, args ...any) {
 		if !o.JSON {
 			fmt.Fprintf(out, format, args...)
 		}
 	}
+	pool, where, err := connect(ctx, o.DSN)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	// A schema of its own, so that a run never meets another's tables.
+	s := summary{Schema: newSchemaName()}
+	if !o.Keep {
+		defer func() {
+			if dropErr := dropSchema(ctx, pool, s.Schema); err == nil {
+				err = dropErr
+			}
+		}()
+	}
 	say("PostgreSQL %s, schema %s\n", where, s.Schema)
-
-	// The write side's store: each append writes its events and their
-	// outbox messages in one transaction.
-	store, err := pgstore.New(ctx, pool, pgstore.Config{Schema: s.Schema, Outbox: &pgstore.OutboxConfig{Logger: logger}})
+	p, err := newPipeline(ctx, pool, s.Schema)
 	if err != nil {
 		return err
 	}
-	checkpoints, err := pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: s.Schema})
-	if err != nil {
-		return err
-	}
-	// The in-process broker. Blocking each publish until the runner acks
-	// keeps the outbox's order and makes the forwarder mark a message done
-	// only once the runner has it.
-	broker := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, logger)
-	defer broker.Close()
-	w := wiring{store: store, broker: broker, checkpoints: checkpoints, logger: logger}
+	defer p.close()
 
 	// The first runner subscribes before anything is forwarded.
-	first, err := w.start(ctx)
+	first, err := p.start(ctx)
 	if err != nil {
 		return err
 	}
-	defer first.stop()
+	defer func() { _ = first.stop() }()
 	if err := first.waitCaughtUp(ctx); err != nil {
 		return err
 	}
-	fwd, err := pgstore.NewForwarder(ctx, pool, broker, pgstore.ForwarderConfig{Schema: s.Schema, PollInterval: 20 * time.Millisecond, Logger: logger})
-	if err != nil {
-		return err
-	}
-	fwdDone := make(chan error, 1)
-	go func() { fwdDone <- fwd.Run(ctx) }()
-	defer func() { _ = fwd.Close() }()
+	p.forward(ctx)
 
 	started := time.Now()
-	if s.Events, err = record(ctx, store, o); err != nil {
+	if s.Events, err = record(ctx, p.store, o); err != nil {
 		return err
 	}
 	recorded := time.Now()
@@ -206,64 +182,78 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		return err
 	}
 	say("runner %q caught up %s after the last command\n", runnerName, time.Since(recorded).Round(time.Millisecond))
-	if s.First, err = first.finish(ctx, checkpoints); err != nil {
+	if s.First, err = first.finish(ctx, p.checkpoints); err != nil {
 		return err
 	}
 	say("runner %q stopped: %d applied, %d duplicates (met on the broker and in the store), %d checkpoints, the last at position %d\n",
 		runnerName, s.First.Applied, s.First.Duplicates, s.First.Checkpoints, s.First.Checkpoint)
 
-	// A new process would do this: the same name finds the checkpoint.
-	second, err := w.start(ctx)
+	// A restarted process does the same: the name finds the checkpoint.
+	second, err := p.start(ctx)
 	if err != nil {
 		return err
 	}
-	defer second.stop()
+	defer func() { _ = second.stop() }()
 	if err := second.waitCaughtUp(ctx); err != nil {
 		return err
 	}
-	if s.Resumed, err = second.finish(ctx, checkpoints); err != nil {
-		return err
-	}
-	firstReport, err := json.Marshal(first.fcr.Report())
-	if err != nil {
+	if s.Resumed, err = second.finish(ctx, p.checkpoints); err != nil {
 		return err
 	}
 	s.Report = second.fcr.Report()
-	resumedReport, err := json.Marshal(s.Report)
-	if err != nil {
+	if s.Identical, err = sameJSON(first.fcr.Report(), s.Report); err != nil {
 		return err
 	}
-	s.Identical = bytes.Equal(firstReport, resumedReport)
 	say("runner %q resumed from position %d: %d applied, %d duplicates; report identical: %t\n",
 		runnerName, s.Resumed.From, s.Resumed.Applied, s.Resumed.Duplicates, s.Identical)
 
-	// Messages every forwarder has passed on are no longer needed.
-	if err := fwd.Close(); err != nil {
-		return fmt.Errorf("close the outbox forwarder: %w", err)
-	}
-	if err := <-fwdDone; err != nil {
-		return fmt.Errorf("outbox forwarder: %w", err)
-	}
-	if s.Pruned, err = store.PruneOutbox(ctx); err != nil {
+	if s.Pruned, err = p.prune(ctx); err != nil {
 		return err
 	}
 	say("pruned %d forwarded messages from the outbox\n", s.Pruned)
 	if o.Keep {
 		say("kept schema %s\n", s.Schema)
 	}
-
-	if o.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(s); err != nil {
-			return err
-		}
-	} else {
-		printReport(out, s.Report)
+	if err := write(out, s, o.JSON); err != nil {
+		return err
 	}
 	if !s.Identical || s.Resumed.From != s.First.Checkpoint {
 		return fmt.Errorf("runner %q resumed from position %d after stopping at %d, identical report %t: %w",
 			runnerName, s.Resumed.From, s.First.Checkpoint, s.Identical, errResumed)
+	}
+	return nil
+}
+
+// write writes the report as text, or the whole summary as JSON.
+func write(out io.Writer, s summary, asJSON bool) error {
+	if !asJSON {
+		printReport(out, s.Report)
+		return nil
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// sameJSON reports whether a and b have the same JSON form.
+func sameJSON(a, b any) (bool, error) {
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ja, jb), nil
+}
+
+// dropSchema drops schema and everything in it, even when ctx is done.
+func dropSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		return fmt.Errorf("drop schema %s: %w", schema, err)
 	}
 	return nil
 }
@@ -322,107 +312,6 @@ func record(ctx context.Context, store events.Store, o options) (int, error) {
 		n += len(evs)
 	}
 	return n, nil
-}
-
-// wiring is what every runner of the program shares.
-type wiring struct {
-	store       events.Store
-	broker      message.Subscriber
-	checkpoints projections.CheckpointStore
-	logger      watermill.LoggerAdapter
-}
-
-// running is one runner at work, with its projection.
-type running struct {
-	runner *projections.Runner
-	fcr    *projections.FCR
-	from   uint64 // the checkpoint position it started from
-	cancel context.CancelFunc
-	exited chan struct{}
-	err    error // Run's error, once exited is closed
-}
-
-// start starts a runner that follows the broker live, catches up from the
-// store and checkpoints in Postgres under runnerName.
-func (w wiring) start(ctx context.Context) (*running, error) {
-	cp, _, err := w.checkpoints.Load(ctx, runnerName)
-	if err != nil {
-		return nil, err
-	}
-	fcr := projections.NewFCR(fcrConfig())
-	runner, err := projections.NewRunner(projections.RunnerConfig{
-		Name:        runnerName,
-		Projection:  fcr,
-		Store:       w.store,
-		Subscriber:  w.broker,
-		Topic:       events.DefaultTopic,
-		Checkpoints: w.checkpoints,
-		// Live messages carry no store position; each checkpoint reads the
-		// store to its end and moves it, so Lag follows within a second.
-		CheckpointInterval: time.Second,
-		Logger:             w.logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	r := &running{runner: runner, fcr: fcr, from: cp.Position, cancel: cancel, exited: make(chan struct{})}
-	go func() {
-		defer close(r.exited)
-		r.err = runner.Run(runCtx)
-	}()
-	return r, nil
-}
-
-// stop stops the runner, which writes its last checkpoint, and returns
-// Run's error. It may be called more than once.
-func (r *running) stop() error {
-	r.cancel()
-	<-r.exited
-	return r.err
-}
-
-// waitCaughtUp returns once the runner has read the store to its end and
-// holds no event back for a gap.
-func (r *running) waitCaughtUp(ctx context.Context) error {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var lag projections.Lag
-		if r.runner.CaughtUp() {
-			var err error
-			if lag, err = r.runner.Lag(ctx); err != nil {
-				return err
-			}
-			if lag.Behind == 0 && lag.Held == 0 {
-				return nil
-			}
-		}
-		select {
-		case <-r.exited:
-			if r.err != nil {
-				return r.err
-			}
-			return fmt.Errorf("runner %q stopped at position %d before it caught up: %w", runnerName, r.runner.Stats().Position, errResumed)
-		case <-ctx.Done():
-			return fmt.Errorf("runner %q at position %d of %d, %d events held: %w", runnerName, lag.Position, lag.Head, lag.Held, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
-// finish stops the runner and tells what it did and where its checkpoint
-// stands.
-func (r *running) finish(ctx context.Context, checkpoints projections.CheckpointStore) (runnerSummary, error) {
-	if err := r.stop(); err != nil {
-		return runnerSummary{}, err
-	}
-	cp, _, err := checkpoints.Load(ctx, runnerName)
-	if err != nil {
-		return runnerSummary{}, err
-	}
-	st := r.runner.Stats()
-	return runnerSummary{From: r.from, Checkpoint: cp.Position, Applied: st.Applied, Duplicates: st.Duplicates, Checkpoints: st.Checkpoints}, nil
 }
 
 // printReport writes the headline figures of the report.
