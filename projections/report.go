@@ -26,7 +26,24 @@ type Reporter struct {
 	service *ServiceLevel
 	sat     *Satisfaction
 	volume  *Volume
+	// kpi sequences and tracks each issue once for the three KPI
+	// projections when their lateness is the same (the default); nil
+	// otherwise, when each keeps its own horizon.
+	kpi     *kpiHorizon[reportIssue]
 	applied int64
+}
+
+// reportIssue is what the KPI projections keep of one issue, side by side.
+type reportIssue struct {
+	svc svcIssue
+	sat satIssue
+	vol volIssue
+}
+
+func (s *reportIssue) reset() {
+	s.svc.reset()
+	s.sat.reset()
+	s.vol.reset()
 }
 
 // NewReporter returns a Reporter with every projection empty.
@@ -55,7 +72,18 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 	if r.volume, err = NewVolume(cfg.Volume); err != nil {
 		return nil, err
 	}
+	if l := r.service.cfg.Lateness; l == r.sat.cfg.Lateness && l == r.volume.cfg.Lateness {
+		h := newKPIHorizon(l, r.foldKPI, (*reportIssue).reset)
+		r.kpi = &h
+	}
 	return r, nil
+}
+
+// foldKPI is the in-order path of the three KPI projections.
+func (r *Reporter) foldKPI(s *reportIssue, e events.Envelope) {
+	r.service.foldIssue(&s.svc, e)
+	r.sat.foldIssue(&s.sat, e)
+	r.volume.foldIssue(&s.vol, e)
 }
 
 // Apply absorbs one event into every projection. An event that does not
@@ -65,10 +93,15 @@ func (r *Reporter) Apply(e events.Envelope) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	for _, p := range []Projection{r.fcr, r.service, r.sat, r.volume} {
-		if err := p.Apply(e); err != nil {
-			return err
-		}
+	if err := r.fcr.Apply(e); err != nil {
+		return err
+	}
+	if r.kpi != nil {
+		r.kpi.offer(e)
+	} else {
+		r.service.h.offer(e)
+		r.sat.h.offer(e)
+		r.volume.h.offer(e)
 	}
 	r.applied++
 	return nil
@@ -81,11 +114,18 @@ func (r *Reporter) FCR() *FCR { return r.fcr }
 // Report is the full report at this moment.
 func (r *Reporter) Report() Report {
 	rep := Report{
-		FCR:          r.fcr.Report(),
-		Service:      r.service.Report(),
-		Satisfaction: r.sat.Report(),
-		Volume:       r.volume.Report(),
-		Events:       r.applied,
+		FCR:    r.fcr.Report(),
+		Events: r.applied,
+	}
+	if h := r.kpi; h != nil {
+		v := h.view()
+		rep.Service = r.service.report(v)
+		rep.Satisfaction = r.sat.report(v)
+		rep.Volume = r.volume.report(v, volBacklog(h, func(s *reportIssue) *volIssue { return &s.vol }))
+	} else {
+		rep.Service = r.service.Report()
+		rep.Satisfaction = r.sat.Report()
+		rep.Volume = r.volume.Report()
 	}
 	rep.Watermark = rep.FCR.Watermark
 	d := rep.FCR.Definition

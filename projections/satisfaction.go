@@ -86,16 +86,25 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 		byTopic:   make(map[string]*satCounts),
 		byAgent:   make(map[string]*satCounts),
 	}
-	s.h = newKPIHorizon[satIssue](cfg.Lateness, s.applyOrdered)
+	s.h = newKPIHorizon(cfg.Lateness, s.foldIssue, (*satIssue).reset)
 	return s, nil
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
 // event is refused with an error that wraps events.ErrInvalidEvent.
-func (s *Satisfaction) Apply(e events.Envelope) error { return s.h.offer(e) }
+func (s *Satisfaction) Apply(e events.Envelope) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	s.h.offer(e)
+	return nil
+}
 
 // applyOrdered absorbs the next event of its issue in version order.
-func (s *Satisfaction) applyOrdered(e events.Envelope) error { return s.h.fold(e, s.foldIssue) }
+func (s *Satisfaction) applyOrdered(e events.Envelope) error {
+	s.h.foldOrdered(e)
+	return nil
+}
 
 func (s *Satisfaction) foldIssue(is *satIssue, e events.Envelope) {
 	switch e.Type() {
@@ -147,6 +156,11 @@ type satRating struct {
 	survey events.Survey
 	score  int
 	on     int
+}
+
+// reset empties the state for another issue, keeping its buffers.
+func (is *satIssue) reset() {
+	*is = satIssue{contacts: is.contacts[:0], ratings: is.ratings[:0]}
 }
 
 func (is *satIssue) index(id uuid.UUID) int {

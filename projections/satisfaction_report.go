@@ -7,7 +7,10 @@ import (
 )
 
 // Report returns the figures as of the events absorbed so far.
-func (s *Satisfaction) Report() SatisfactionReport {
+func (s *Satisfaction) Report() SatisfactionReport { return s.report(s.h.view()) }
+
+// report is Report for the horizon the projection was fed through.
+func (s *Satisfaction) report(h kpiView) SatisfactionReport {
 	r := SatisfactionReport{
 		Definition: SatisfactionDefinition{
 			LatenessS:   s.cfg.Lateness.Seconds(),
@@ -18,17 +21,17 @@ func (s *Satisfaction) Report() SatisfactionReport {
 		ByTopic:             satFigures(s.byTopic),
 		ByAgent:             satFigures(s.byAgent),
 		ByWait:              make([]WaitBucket, 0, len(s.byWait)),
-		LateEvents:          s.h.late,
-		HeldEvents:          s.h.held(),
-		TrackedIssues:       len(s.h.issues),
+		LateEvents:          h.late,
+		HeldEvents:          h.held,
+		TrackedIssues:       h.tracked,
 	}
 	for i := range s.byWait {
 		b := WaitBucket{SatisfactionFigures: s.byWait[i].figures()}
 		b.Bucket, b.FromS, b.ToS = satBucketBounds(i)
 		r.ByWait = append(r.ByWait, b)
 	}
-	if !s.h.watermark.IsZero() {
-		r.Watermark = s.h.watermark
+	if !h.watermark.IsZero() {
+		r.Watermark = h.watermark
 	}
 	return r
 }

@@ -103,16 +103,25 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 		byChannel: make(map[string]*svcCounts),
 		byQueue:   make(map[string]*svcCounts),
 	}
-	s.h = newKPIHorizon[svcIssue](cfg.Lateness, s.applyOrdered)
+	s.h = newKPIHorizon(cfg.Lateness, s.foldIssue, (*svcIssue).reset)
 	return s, nil
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
 // event is refused with an error that wraps events.ErrInvalidEvent.
-func (s *ServiceLevel) Apply(e events.Envelope) error { return s.h.offer(e) }
+func (s *ServiceLevel) Apply(e events.Envelope) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	s.h.offer(e)
+	return nil
+}
 
 // applyOrdered absorbs the next event of its issue in version order.
-func (s *ServiceLevel) applyOrdered(e events.Envelope) error { return s.h.fold(e, s.foldIssue) }
+func (s *ServiceLevel) applyOrdered(e events.Envelope) error {
+	s.h.foldOrdered(e)
+	return nil
+}
 
 func (s *ServiceLevel) foldIssue(is *svcIssue, e events.Envelope) {
 	// An event changes at most two contacts: its own and, for a reopen,
@@ -195,6 +204,9 @@ type svcContact struct {
 	handle       time.Duration
 	dropped      bool // stands in for a contact whose state was dropped
 }
+
+// reset empties the state for another issue, keeping its buffers.
+func (is *svcIssue) reset() { *is = svcIssue{contacts: is.contacts[:0]} }
 
 // index returns the index of contact id, adding it when it is new.
 func (is *svcIssue) index(id uuid.UUID) int {

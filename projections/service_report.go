@@ -5,7 +5,10 @@ import (
 )
 
 // Report returns the figures as of the events absorbed so far.
-func (s *ServiceLevel) Report() ServiceReport {
+func (s *ServiceLevel) Report() ServiceReport { return s.report(s.h.view()) }
+
+// report is Report for the horizon the projection was fed through.
+func (s *ServiceLevel) report(h kpiView) ServiceReport {
 	r := ServiceReport{
 		Definition: ServiceDefinition{
 			ThresholdS: s.cfg.Threshold.Seconds(),
@@ -18,12 +21,12 @@ func (s *ServiceLevel) Report() ServiceReport {
 		ServiceFigures: s.total.figures(),
 		ByChannel:      svcFigures(s.byChannel),
 		ByQueue:        svcFigures(s.byQueue),
-		LateEvents:     s.h.late,
-		HeldEvents:     s.h.held(),
-		TrackedIssues:  len(s.h.issues),
+		LateEvents:     h.late,
+		HeldEvents:     h.held,
+		TrackedIssues:  h.tracked,
 	}
-	if !s.h.watermark.IsZero() {
-		r.Watermark = s.h.watermark
+	if !h.watermark.IsZero() {
+		r.Watermark = h.watermark
 	}
 	return r
 }

@@ -137,16 +137,25 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 		byDay:     make(map[string]int64),
 		byValue:   make(map[Value]int64),
 	}
-	v.h = newKPIHorizon[volIssue](cfg.Lateness, v.applyOrdered)
+	v.h = newKPIHorizon(cfg.Lateness, v.foldIssue, (*volIssue).reset)
 	return v, nil
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
 // event is refused with an error that wraps events.ErrInvalidEvent.
-func (v *Volume) Apply(e events.Envelope) error { return v.h.offer(e) }
+func (v *Volume) Apply(e events.Envelope) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	v.h.offer(e)
+	return nil
+}
 
 // applyOrdered absorbs the next event of its issue in version order.
-func (v *Volume) applyOrdered(e events.Envelope) error { return v.h.fold(e, v.foldIssue) }
+func (v *Volume) applyOrdered(e events.Envelope) error {
+	v.h.foldOrdered(e)
+	return nil
+}
 
 func (v *Volume) foldIssue(is *volIssue, e events.Envelope) {
 	if is.since.IsZero() || e.At.Before(is.since) {
@@ -220,6 +229,9 @@ type volContact struct {
 	routed    bool
 	abandoned bool
 }
+
+// reset empties the state for another issue, keeping its buffers.
+func (is *volIssue) reset() { *is = volIssue{contacts: is.contacts[:0]} }
 
 func (c *volContact) counted() bool { return c.inbound && (c.routed || !c.abandoned) }
 

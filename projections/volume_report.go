@@ -15,6 +15,12 @@ const volPerIssueBuckets = 5
 
 // Report returns the figures as of the events absorbed so far.
 func (v *Volume) Report() VolumeReport {
+	return v.report(v.h.view(), volBacklog(&v.h, func(s *volIssue) *volIssue { return s }))
+}
+
+// report is Report for the horizon the projection was fed through, whose
+// open issues make backlog.
+func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 	r := VolumeReport{
 		Definition: VolumeDefinition{
 			LatenessS: v.cfg.Lateness.Seconds(),
@@ -31,10 +37,10 @@ func (v *Volume) Report() VolumeReport {
 		Resolutions:      v.resolutions,
 		Reopens:          v.reopens,
 		Reopen:           kpiRate(v.reopens, v.resolutions),
-		Backlog:          v.backlog(),
-		LateEvents:       v.h.late,
-		HeldEvents:       v.h.held(),
-		TrackedIssues:    len(v.h.issues),
+		Backlog:          backlog,
+		LateEvents:       h.late,
+		HeldEvents:       h.held,
+		TrackedIssues:    h.tracked,
 	}
 	r.ReopenRate = r.Reopen.Value
 	for i, n := range v.perIssue {
@@ -64,8 +70,8 @@ func (v *Volume) Report() VolumeReport {
 		cum += r.Reasons[i].Contacts
 		r.Reasons[i].Cumulative = kpiShare(cum, v.contacts)
 	}
-	if !v.h.watermark.IsZero() {
-		r.Watermark = v.h.watermark
+	if !h.watermark.IsZero() {
+		r.Watermark = h.watermark
 	}
 	return r
 }
@@ -80,27 +86,30 @@ func volNonZero(m map[string]int64) map[string]int64 {
 	return out
 }
 
-func (v *Volume) backlog() Backlog {
+// volBacklog returns the backlog of the open issues of h, whose Volume
+// state part returns.
+func volBacklog[S any](h *kpiHorizon[S], part func(*S) *volIssue) Backlog {
 	b := Backlog{ByAge: make([]AgeBucket, volAgeBuckets)}
 	for i := range b.ByAge {
 		b.ByAge[i].Bucket, b.ByAge[i].FromS, b.ByAge[i].ToS = volAgeBounds(i)
 	}
 	var total time.Duration
 	var oldest uuid.UUID
-	for id, is := range v.h.issues {
-		if !is.open {
-			continue
+	h.each(func(id uuid.UUID, s *S, open bool) {
+		if !open {
+			return
 		}
-		age := v.h.watermark.Sub(is.state.since)
+		is := part(s)
+		age := h.watermark.Sub(is.since)
 		b.Open++
 		total += age
 		b.ByAge[volAgeBucket(age)].Issues++
-		if b.Oldest == nil || is.state.since.Before(b.Oldest.Since) ||
-			is.state.since.Equal(b.Oldest.Since) && id.String() < oldest.String() {
-			b.Oldest = &BacklogIssue{Issue: id, Since: is.state.since, AgeS: age.Seconds(), Topic: kpiKey(is.state.topic, kpiUnknown)}
+		if b.Oldest == nil || is.since.Before(b.Oldest.Since) ||
+			is.since.Equal(b.Oldest.Since) && id.String() < oldest.String() {
+			b.Oldest = &BacklogIssue{Issue: id, Since: is.since, AgeS: age.Seconds(), Topic: kpiKey(is.topic, kpiUnknown)}
 			oldest = id
 		}
-	}
+	})
 	if b.Open > 0 {
 		b.MeanAgeS = total.Seconds() / float64(b.Open)
 	}

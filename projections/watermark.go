@@ -22,27 +22,31 @@ func (f *FCR) AdvanceTo(t time.Time) {
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
 // that then leave the horizon.
 func (s *ServiceLevel) AdvanceTo(t time.Time) error {
-	s.h.advance(t)
-	return s.h.sweep()
+	s.h.advanceTo(t)
+	return nil
 }
 
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
 // that then leave the horizon.
 func (s *Satisfaction) AdvanceTo(t time.Time) error {
-	s.h.advance(t)
-	return s.h.sweep()
+	s.h.advanceTo(t)
+	return nil
 }
 
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
 // that then leave the horizon.
 func (v *Volume) AdvanceTo(t time.Time) error {
-	v.h.advance(t)
-	return v.h.sweep()
+	v.h.advanceTo(t)
+	return nil
 }
 
 // AdvanceTo moves the watermark of every projection to t if t is later.
 func (r *Reporter) AdvanceTo(t time.Time) error {
 	r.fcr.AdvanceTo(t)
+	if r.kpi != nil {
+		r.kpi.advanceTo(t)
+		return nil
+	}
 	for _, p := range []interface{ AdvanceTo(time.Time) error }{r.service, r.sat, r.volume} {
 		if err := p.AdvanceTo(t); err != nil {
 			return err

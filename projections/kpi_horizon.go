@@ -1,0 +1,374 @@
+package projections
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// kpiHorizon is the part that the KPI projections share: it sequences each
+// issue's events, keeps per-issue state S while the issue is open or was
+// active within the lateness, and counts the events that come too late to
+// be applied. The Reporter runs one for all three projections, with a
+// state that holds each one's part.
+//
+// An event is late when its issue is not tracked and it is older than the
+// lateness behind the watermark: it belongs to an issue whose state was
+// dropped (a redelivery would be counted twice) or it arrived too late to
+// be trusted. Events of tracked issues are applied however old they are.
+//
+// Events that come after a gap wait for it to fill, until they are
+// themselves older than the lateness: the missing versions, which are
+// older still, could then only be late, so the gap is skipped and the
+// missing versions count as late if they ever come. This is also how an
+// issue continues after its state was dropped, such as a reopen days after
+// the resolution: its first version to arrive is not 1, and once skipped
+// to, it resumes from a fresh state.
+//
+// After every event and every AdvanceTo, no tracked issue is closed, free
+// of gaps and quiet for longer than the lateness, and no gap whose first
+// held event is older than the lateness is left: the due queue holds an
+// entry for every issue that may come to that, no later than the moment.
+type kpiHorizon[S any] struct {
+	lateness int64 // ns
+	seq      kpiStreams[S]
+	due      []kpiDue // min-heap by at
+	// wm is the watermark in Unix ns, valid once watermark is not zero;
+	// cutoff is wm - lateness: an event time before it is too old.
+	wm, cutoff int64
+	watermark  time.Time
+	late       int64
+	// fold is the projections' in-order method, called for every event
+	// the horizon releases, in version order per issue.
+	fold func(s *S, e events.Envelope)
+	// reset empties a state whose issue left, keeping its buffers.
+	reset func(s *S)
+}
+
+// kpiIssue is what the horizon keeps of one issue: the projections' state
+// and the bookkeeping that sequences its events and decides when it can
+// be dropped.
+type kpiIssue[S any] struct {
+	state S
+	id    uuid.UUID
+	// next is the version the stream expects next. Versions up to base
+	// were skipped or dropped with an earlier state of the issue.
+	next, base uint64
+	last       int64 // Unix ns of the latest applied event
+	// gapped holds the events that wait for a gap to fill, by version;
+	// gappedAt is the time of the first, in Unix ns.
+	gapped   []events.Envelope
+	gappedAt int64
+	// queuedAt is the time of the issue's live entry in the due queue.
+	queuedAt int64
+	// gen counts the issues that held this slot, so that a due entry of
+	// an earlier one is told apart.
+	gen uint32
+	// open: opened, contacted or reopened and not resolved since. An
+	// issue that never opened in this state (its first events were
+	// dropped) counts as closed, so that it leaves the horizon too.
+	open   bool
+	queued bool
+}
+
+// kpiStreams holds the horizon's issues, each with the sequencing state of
+// its stream, in slots that issues leaving the horizon give back.
+type kpiStreams[S any] struct {
+	byID  map[uuid.UUID]int32
+	recs  []kpiIssue[S]
+	free  []int32
+	nHeld int
+}
+
+// Streams returns how many issues are tracked.
+func (t *kpiStreams[S]) Streams() int { return len(t.byID) }
+
+// kpiDue is a moment at which the issue in slot ix may leave the horizon,
+// or its gap be skipped.
+type kpiDue struct {
+	at  int64
+	ix  int32
+	gen uint32
+}
+
+func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope), reset func(*S)) kpiHorizon[S] {
+	return kpiHorizon[S]{
+		lateness: int64(lateness),
+		seq:      kpiStreams[S]{byID: make(map[uuid.UUID]int32)},
+		cutoff:   math.MinInt64,
+		fold:     fold,
+		reset:    reset,
+	}
+}
+
+// advance moves the watermark to t (ns in Unix ns) if t is later.
+func (h *kpiHorizon[S]) advance(t time.Time, ns int64) {
+	if h.watermark.IsZero() {
+		if !t.After(h.watermark) {
+			return
+		}
+	} else if ns <= h.wm {
+		return
+	}
+	h.wm, h.watermark = ns, t
+	h.cutoff = ns - h.lateness
+	if ns < math.MinInt64+h.lateness {
+		h.cutoff = math.MinInt64
+	}
+}
+
+// advanceTo is AdvanceTo.
+func (h *kpiHorizon[S]) advanceTo(t time.Time) {
+	h.advance(t, t.UnixNano())
+	h.sweep()
+}
+
+// offer sequences e, which the caller validated, and applies what is in
+// order.
+func (h *kpiHorizon[S]) offer(e events.Envelope) {
+	at := e.At.UnixNano()
+	h.advance(e.At, at)
+	ix, ok := h.seq.byID[e.Issue]
+	if !ok {
+		if at < h.cutoff {
+			h.late++ // the watermark did not move: nothing to sweep
+			return
+		}
+		ix = h.add(e.Issue)
+	}
+	is := &h.seq.recs[ix]
+	switch v := e.Version; {
+	case v <= is.base:
+		h.late++ // behind a gap that was skipped
+	case v < is.next: // a duplicate
+	case v == is.next:
+		h.release(is, e, at)
+	default:
+		h.hold(is, e)
+	}
+	h.requeue(ix)
+	h.sweep()
+}
+
+// foldOrdered is the in-order path: it applies e, the next event of its
+// issue, without sequencing it.
+func (h *kpiHorizon[S]) foldOrdered(e events.Envelope) {
+	at := e.At.UnixNano()
+	h.advance(e.At, at)
+	ix, ok := h.seq.byID[e.Issue]
+	if !ok {
+		ix = h.add(e.Issue)
+	}
+	h.apply(&h.seq.recs[ix], e, at)
+	h.requeue(ix)
+	h.sweep()
+}
+
+// add gives issue id a fresh slot.
+func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
+	t := &h.seq
+	var ix int32
+	if n := len(t.free); n > 0 {
+		ix = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		ix = int32(len(t.recs))
+		t.recs = append(t.recs, kpiIssue[S]{})
+	}
+	is := &t.recs[ix]
+	is.id, is.next, is.base, is.last = id, 1, 0, math.MinInt64
+	t.byID[id] = ix
+	return ix
+}
+
+// drop frees the slot of an issue that left the horizon.
+func (h *kpiHorizon[S]) drop(ix int32) {
+	t := &h.seq
+	is := &t.recs[ix]
+	delete(t.byID, is.id)
+	h.reset(&is.state)
+	*is = kpiIssue[S]{state: is.state, gen: is.gen + 1}
+	t.free = append(t.free, ix)
+}
+
+// apply folds e, the next event of the issue, into its state.
+func (h *kpiHorizon[S]) apply(is *kpiIssue[S], e events.Envelope, at int64) {
+	h.fold(&is.state, e)
+	switch e.Data.(type) {
+	case *events.Resolved:
+		is.open = false
+	case *events.Opened, *events.Reopened, *events.Contacted:
+		is.open = true
+	case *events.Routed, *events.Rated, *events.Abandoned, *events.Consulted, *events.Classified:
+	default:
+		switch e.Type() {
+		case events.TypeResolved:
+			is.open = false
+		case events.TypeOpened, events.TypeReopened, events.TypeContacted:
+			is.open = true
+		}
+	}
+	if at > is.last {
+		is.last = at
+	}
+}
+
+// release applies e, which is next in its stream, and the held events
+// that follow it without a gap.
+func (h *kpiHorizon[S]) release(is *kpiIssue[S], e events.Envelope, at int64) {
+	h.apply(is, e, at)
+	is.next++
+	if len(is.gapped) == 0 {
+		return
+	}
+	for len(is.gapped) > 0 && is.gapped[0].Version == is.next {
+		g := is.gapped[0]
+		is.gapped = is.gapped[1:]
+		h.seq.nHeld--
+		h.apply(is, g, g.At.UnixNano())
+		is.next++
+	}
+	h.gapMoved(is)
+}
+
+// hold keeps e, which comes after a gap, unless it is held already.
+func (h *kpiHorizon[S]) hold(is *kpiIssue[S], e events.Envelope) {
+	i, found := slices.BinarySearchFunc(is.gapped, e.Version, func(x events.Envelope, v uint64) int {
+		return compareU64(x.Version, v)
+	})
+	if found {
+		return
+	}
+	is.gapped = slices.Insert(is.gapped, i, e)
+	h.seq.nHeld++
+	h.gapMoved(is)
+}
+
+// gapMoved notes the time of the first held event, after gapped changed.
+func (h *kpiHorizon[S]) gapMoved(is *kpiIssue[S]) {
+	if len(is.gapped) == 0 {
+		is.gapped = nil // let the drained slice go
+		return
+	}
+	is.gappedAt = is.gapped[0].At.UnixNano()
+}
+
+// skip restarts the issue's stream at its first held event.
+func (h *kpiHorizon[S]) skip(is *kpiIssue[S]) {
+	gapped := is.gapped
+	is.gapped = nil
+	h.seq.nHeld -= len(gapped)
+	is.base = gapped[0].Version - 1
+	is.next = gapped[0].Version
+	for _, g := range gapped {
+		if g.Version == is.next {
+			h.apply(is, g, g.At.UnixNano())
+			is.next++
+		} else {
+			is.gapped = append(is.gapped, g)
+			h.seq.nHeld++
+		}
+	}
+	h.gapMoved(is)
+}
+
+// requeue makes sure that the due queue holds an entry for the issue in
+// slot ix no later than the moment it may leave or skip its gap.
+func (h *kpiHorizon[S]) requeue(ix int32) {
+	is := &h.seq.recs[ix]
+	var at int64
+	switch {
+	case len(is.gapped) > 0:
+		at = is.gappedAt
+	case !is.open:
+		at = is.last
+	default:
+		return // an open issue stays
+	}
+	if is.queued && is.queuedAt <= at {
+		return // its entry comes first; it looks again then
+	}
+	is.queued, is.queuedAt = true, at
+	h.push(kpiDue{at: at, ix: ix, gen: is.gen})
+}
+
+// sweep drops the closed issues that are quiet for longer than the
+// lateness and skips the gaps that can no longer fill.
+func (h *kpiHorizon[S]) sweep() {
+	for len(h.due) > 0 && h.due[0].at < h.cutoff {
+		d := h.pop()
+		is := &h.seq.recs[d.ix]
+		if is.gen != d.gen || !is.queued || is.queuedAt != d.at {
+			continue // an entry that a later or earlier one replaced
+		}
+		is.queued = false
+		for len(is.gapped) > 0 && is.gappedAt < h.cutoff {
+			h.skip(is)
+		}
+		if len(is.gapped) == 0 && !is.open && is.last < h.cutoff {
+			h.drop(d.ix)
+			continue
+		}
+		h.requeue(d.ix)
+	}
+}
+
+func (h *kpiHorizon[S]) push(d kpiDue) {
+	h.due = append(h.due, d)
+	for i := len(h.due) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h.due[i].at >= h.due[p].at {
+			break
+		}
+		h.due[i], h.due[p] = h.due[p], h.due[i]
+		i = p
+	}
+}
+
+func (h *kpiHorizon[S]) pop() kpiDue {
+	top := h.due[0]
+	n := len(h.due) - 1
+	h.due[0] = h.due[n]
+	h.due = h.due[:n]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < n && h.due[l].at < h.due[small].at {
+			small = l
+		}
+		if r := l + 1; r < n && h.due[r].at < h.due[small].at {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		h.due[i], h.due[small] = h.due[small], h.due[i]
+		i = small
+	}
+	if cap(h.due) > 64 && n < cap(h.due)/4 {
+		h.due = slices.Clone(h.due) // let a drained heap give memory back
+	}
+	return top
+}
+
+// kpiView is what a KPI report states of the horizon it was computed in.
+type kpiView struct {
+	late          int64
+	held, tracked int
+	watermark     time.Time
+}
+
+func (h *kpiHorizon[S]) view() kpiView {
+	return kpiView{late: h.late, held: h.seq.nHeld, tracked: len(h.seq.byID), watermark: h.watermark}
+}
+
+// each calls f with every tracked issue, its state and whether it is open.
+func (h *kpiHorizon[S]) each(f func(id uuid.UUID, s *S, open bool)) {
+	for id, ix := range h.seq.byID {
+		is := &h.seq.recs[ix]
+		f(id, &is.state, is.open)
+	}
+}
