@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/truefcr/truefcr/events/pgstore/pgtest"
@@ -28,6 +30,17 @@ type Options struct {
 	BusEvents int
 	// DSN locates PostgreSQL; "" leaves it out.
 	DSN string
+	// Only, when not empty, names the measurements to make: codecs,
+	// projection, replay, gochannel, postgres.
+	Only []string
+}
+
+// measurements names what Options.Only may choose.
+var measurements = []string{"codecs", "projection", "replay", "gochannel", "postgres"}
+
+// does reports whether opts asks for the measurement.
+func (o Options) does(name string) bool {
+	return len(o.Only) == 0 || slices.Contains(o.Only, name)
 }
 
 func main() {
@@ -37,8 +50,12 @@ func main() {
 	flag.IntVar(&opts.Runs, "runs", 3, "runs of each measurement; the median is reported")
 	flag.IntVar(&opts.BusEvents, "bus-events", 1_000_000, "at most this many events go through GoChannel")
 	noPG := flag.Bool("no-postgres", false, "leave PostgreSQL out")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -only, of those measurements)")
+	only := flag.String("only", "", "comma-separated measurements to make, of "+strings.Join(measurements, ", ")+"; all by default")
 	flag.Parse()
+	if *only != "" {
+		opts.Only = strings.Split(*only, ",")
+	}
 	if *noPG {
 		opts.DSN = ""
 	}
@@ -72,6 +89,11 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	if opts.Events <= 0 {
 		return res, fmt.Errorf("benchmark: -events %d is not positive", opts.Events)
 	}
+	for _, m := range opts.Only {
+		if !slices.Contains(measurements, m) {
+			return res, fmt.Errorf("benchmark: no measurement %q; there are %s", m, strings.Join(measurements, ", "))
+		}
+	}
 	runs := res.Runs
 	t := table{w: w}
 	cfg := logConfig(opts.Seed, opts.Events, logDays)
@@ -87,18 +109,29 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	fmt.Fprintf(w, "log: %d events, %d days, %d customers, seed %d (generated and stored in %.1f s)\n",
 		store.Len(), cfg.Days, cfg.Customers, cfg.Seed, time.Since(start).Seconds())
 
-	if err := measureCodecs(ctx, t, &res, store, runs); err != nil {
-		return res, err
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"codecs", func() error { return measureCodecs(ctx, t, &res, store, runs) }},
+		{"projection", func() error { return measureProjection(ctx, t, &res, store, runs) }},
+		{"replay", func() error { return measureReplay(ctx, t, &res, store, cfg, runs) }},
+		{"gochannel", func() error { return measureBus(ctx, t, &res, store, max(1, opts.BusEvents), runs) }},
 	}
-	if _, err := measureReplay(ctx, t, &res, store, cfg, runs); err != nil {
-		return res, err
-	}
-	if err := measureBus(ctx, t, &res, store, max(1, opts.BusEvents), runs); err != nil {
-		return res, err
+	for _, s := range steps {
+		if !opts.does(s.name) {
+			continue
+		}
+		if err := s.run(); err != nil {
+			return res, fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
 	store = nil // the simple log takes its place
 	runtime.GC()
 
+	if !opts.does("postgres") {
+		return res, nil
+	}
 	if opts.DSN == "" {
 		t.section("5. PostgreSQL")
 		t.note("not measured: left out (-no-postgres)")
@@ -112,7 +145,7 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	fmt.Fprintf(w, "\nsimple log for SQL: %d events, %d issues, one key a customer, %d streams cut at a reopen after W (%.1f s)\n",
 		simple.events, len(simple.rows), simple.cut, time.Since(start).Seconds())
 	if err := measurePostgres(ctx, t, &res, simple, opts.DSN, runs); err != nil {
-		return res, err
+		return res, fmt.Errorf("postgres: %w", err)
 	}
 	return res, nil
 }
