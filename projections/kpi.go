@@ -65,3 +65,36 @@ var (
 	_ Projection = (*Satisfaction)(nil)
 	_ Projection = (*Volume)(nil)
 )
+
+// kpiList is a list that keeps its first element inline: the common issue
+// has one contact, which then needs no allocation of its own and sits
+// next to the rest of the issue's state, in the same cache lines.
+type kpiList[T any] struct {
+	first T
+	more  []T
+	n     int
+}
+
+func (l *kpiList[T]) len() int { return l.n }
+
+// at returns element i, which must exist.
+func (l *kpiList[T]) at(i int) *T {
+	if i == 0 {
+		return &l.first
+	}
+	return &l.more[i-1]
+}
+
+// add appends v and returns its index.
+func (l *kpiList[T]) add(v T) int {
+	if l.n == 0 {
+		l.first = v
+	} else {
+		l.more = append(l.more, v)
+	}
+	l.n++
+	return l.n - 1
+}
+
+// reset empties the list, keeping its buffer.
+func (l *kpiList[T]) reset() { *l = kpiList[T]{more: l.more[:0]} }

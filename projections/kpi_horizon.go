@@ -49,19 +49,18 @@ type kpiHorizon[S any] struct {
 	reset func(s *S)
 }
 
-// kpiIssue is what the horizon keeps of one issue: the projections' state
-// and the bookkeeping that sequences its events and decides when it can
-// be dropped.
-type kpiIssue[S any] struct {
-	state S
-	id    uuid.UUID
+// kpiIssue is the bookkeeping of one issue in the horizon: it sequences
+// the issue's events and decides when the issue can be dropped. It fits
+// in one cache line, apart from the state, so that dropping a quiet issue
+// touches little memory.
+type kpiIssue struct {
+	id uuid.UUID
 	// next is the version the stream expects next. Versions up to base
 	// were skipped or dropped with an earlier state of the issue.
 	next, base uint64
 	last       int64 // Unix ns of the latest applied event
-	// gapped holds the events that wait for a gap to fill, by version;
-	// gappedAt is the time of the first, in Unix ns.
-	gapped   []events.Envelope
+	// gappedAt is the time, in Unix ns, of the first of the events that
+	// wait for a gap to fill (in kpiStreams.gapped), when gapped is set.
 	gappedAt int64
 	// queuedAt is the time of the issue's live entry in the due queue.
 	queuedAt int64
@@ -71,17 +70,23 @@ type kpiIssue[S any] struct {
 	// open: opened, contacted or reopened and not resolved since. An
 	// issue that never opened in this state (its first events were
 	// dropped) counts as closed, so that it leaves the horizon too.
-	open   bool
-	queued bool
+	open, queued, gapped bool
+	// stale: the slot's state is that of an issue that left; it is reset
+	// when the slot is taken again, as the memory is then touched anyway.
+	stale bool
 }
 
 // kpiStreams holds the horizon's issues, each with the sequencing state of
 // its stream, in slots that issues leaving the horizon give back.
 type kpiStreams[S any] struct {
-	byID  map[uuid.UUID]int32
-	recs  []kpiIssue[S]
-	free  []int32
-	nHeld int
+	byID   map[uuid.UUID]int32
+	issues []kpiIssue
+	states []S
+	// gapped holds, by slot, the events that wait for a gap to fill, in
+	// version order.
+	gapped map[int32][]events.Envelope
+	free   []int32
+	nHeld  int
 }
 
 // Streams returns how many issues are tracked.
@@ -98,7 +103,7 @@ type kpiDue struct {
 func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope), reset func(*S)) kpiHorizon[S] {
 	return kpiHorizon[S]{
 		lateness: int64(lateness),
-		seq:      kpiStreams[S]{byID: make(map[uuid.UUID]int32)},
+		seq:      kpiStreams[S]{byID: make(map[uuid.UUID]int32), gapped: make(map[int32][]events.Envelope)},
 		cutoff:   math.MinInt64,
 		fold:     fold,
 		reset:    reset,
@@ -140,15 +145,15 @@ func (h *kpiHorizon[S]) offer(e events.Envelope) {
 		}
 		ix = h.add(e.Issue)
 	}
-	is := &h.seq.recs[ix]
+	is := &h.seq.issues[ix]
 	switch v := e.Version; {
 	case v <= is.base:
 		h.late++ // behind a gap that was skipped
 	case v < is.next: // a duplicate
 	case v == is.next:
-		h.release(is, e, at)
+		h.release(ix, e, at)
 	default:
-		h.hold(is, e)
+		h.hold(ix, e)
 	}
 	h.requeue(ix)
 	h.sweep()
@@ -163,7 +168,7 @@ func (h *kpiHorizon[S]) foldOrdered(e events.Envelope) {
 	if !ok {
 		ix = h.add(e.Issue)
 	}
-	h.apply(&h.seq.recs[ix], e, at)
+	h.apply(ix, e, at)
 	h.requeue(ix)
 	h.sweep()
 }
@@ -176,11 +181,16 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 		ix = t.free[n-1]
 		t.free = t.free[:n-1]
 	} else {
-		ix = int32(len(t.recs))
-		t.recs = append(t.recs, kpiIssue[S]{})
+		ix = int32(len(t.issues))
+		t.issues = append(t.issues, kpiIssue{})
+		var zero S
+		t.states = append(t.states, zero)
 	}
-	is := &t.recs[ix]
-	is.id, is.next, is.base, is.last = id, 1, 0, math.MinInt64
+	is := &t.issues[ix]
+	if is.stale {
+		h.reset(&t.states[ix])
+	}
+	*is = kpiIssue{id: id, next: 1, last: math.MinInt64, gen: is.gen}
 	t.byID[id] = ix
 	return ix
 }
@@ -188,16 +198,16 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 // drop frees the slot of an issue that left the horizon.
 func (h *kpiHorizon[S]) drop(ix int32) {
 	t := &h.seq
-	is := &t.recs[ix]
+	is := &t.issues[ix]
 	delete(t.byID, is.id)
-	h.reset(&is.state)
-	*is = kpiIssue[S]{state: is.state, gen: is.gen + 1}
+	*is = kpiIssue{gen: is.gen + 1, stale: true}
 	t.free = append(t.free, ix)
 }
 
-// apply folds e, the next event of the issue, into its state.
-func (h *kpiHorizon[S]) apply(is *kpiIssue[S], e events.Envelope, at int64) {
-	h.fold(&is.state, e)
+// apply folds e, the next event of the issue in slot ix, into its state.
+func (h *kpiHorizon[S]) apply(ix int32, e events.Envelope, at int64) {
+	h.fold(&h.seq.states[ix], e)
+	is := &h.seq.issues[ix]
 	switch e.Data.(type) {
 	case *events.Resolved:
 		is.open = false
@@ -219,70 +229,79 @@ func (h *kpiHorizon[S]) apply(is *kpiIssue[S], e events.Envelope, at int64) {
 
 // release applies e, which is next in its stream, and the held events
 // that follow it without a gap.
-func (h *kpiHorizon[S]) release(is *kpiIssue[S], e events.Envelope, at int64) {
-	h.apply(is, e, at)
+func (h *kpiHorizon[S]) release(ix int32, e events.Envelope, at int64) {
+	h.apply(ix, e, at)
+	is := &h.seq.issues[ix]
 	is.next++
-	if len(is.gapped) == 0 {
+	if !is.gapped {
 		return
 	}
-	for len(is.gapped) > 0 && is.gapped[0].Version == is.next {
-		g := is.gapped[0]
-		is.gapped = is.gapped[1:]
+	gapped := h.seq.gapped[ix]
+	for len(gapped) > 0 && gapped[0].Version == is.next {
+		g := gapped[0]
+		gapped = gapped[1:]
 		h.seq.nHeld--
-		h.apply(is, g, g.At.UnixNano())
+		h.apply(ix, g, g.At.UnixNano())
 		is.next++
 	}
-	h.gapMoved(is)
+	h.setGapped(ix, gapped)
 }
 
 // hold keeps e, which comes after a gap, unless it is held already.
-func (h *kpiHorizon[S]) hold(is *kpiIssue[S], e events.Envelope) {
-	i, found := slices.BinarySearchFunc(is.gapped, e.Version, func(x events.Envelope, v uint64) int {
+func (h *kpiHorizon[S]) hold(ix int32, e events.Envelope) {
+	gapped := h.seq.gapped[ix]
+	i, found := slices.BinarySearchFunc(gapped, e.Version, func(x events.Envelope, v uint64) int {
 		return compareU64(x.Version, v)
 	})
 	if found {
 		return
 	}
-	is.gapped = slices.Insert(is.gapped, i, e)
 	h.seq.nHeld++
-	h.gapMoved(is)
+	h.setGapped(ix, slices.Insert(gapped, i, e))
 }
 
-// gapMoved notes the time of the first held event, after gapped changed.
-func (h *kpiHorizon[S]) gapMoved(is *kpiIssue[S]) {
-	if len(is.gapped) == 0 {
-		is.gapped = nil // let the drained slice go
+// setGapped sets the events of slot ix that wait for a gap to fill.
+func (h *kpiHorizon[S]) setGapped(ix int32, gapped []events.Envelope) {
+	is := &h.seq.issues[ix]
+	if len(gapped) == 0 {
+		if is.gapped {
+			delete(h.seq.gapped, ix)
+		}
+		is.gapped = false
 		return
 	}
-	is.gappedAt = is.gapped[0].At.UnixNano()
+	h.seq.gapped[ix] = gapped
+	is.gapped, is.gappedAt = true, gapped[0].At.UnixNano()
 }
 
-// skip restarts the issue's stream at its first held event.
-func (h *kpiHorizon[S]) skip(is *kpiIssue[S]) {
-	gapped := is.gapped
-	is.gapped = nil
+// skip restarts the stream of the issue in slot ix at its first held
+// event.
+func (h *kpiHorizon[S]) skip(ix int32) {
+	gapped := h.seq.gapped[ix]
 	h.seq.nHeld -= len(gapped)
+	is := &h.seq.issues[ix]
 	is.base = gapped[0].Version - 1
 	is.next = gapped[0].Version
+	var still []events.Envelope
 	for _, g := range gapped {
 		if g.Version == is.next {
-			h.apply(is, g, g.At.UnixNano())
+			h.apply(ix, g, g.At.UnixNano())
 			is.next++
 		} else {
-			is.gapped = append(is.gapped, g)
+			still = append(still, g)
 			h.seq.nHeld++
 		}
 	}
-	h.gapMoved(is)
+	h.setGapped(ix, still)
 }
 
 // requeue makes sure that the due queue holds an entry for the issue in
 // slot ix no later than the moment it may leave or skip its gap.
 func (h *kpiHorizon[S]) requeue(ix int32) {
-	is := &h.seq.recs[ix]
+	is := &h.seq.issues[ix]
 	var at int64
 	switch {
-	case len(is.gapped) > 0:
+	case is.gapped:
 		at = is.gappedAt
 	case !is.open:
 		at = is.last
@@ -301,15 +320,15 @@ func (h *kpiHorizon[S]) requeue(ix int32) {
 func (h *kpiHorizon[S]) sweep() {
 	for len(h.due) > 0 && h.due[0].at < h.cutoff {
 		d := h.pop()
-		is := &h.seq.recs[d.ix]
+		is := &h.seq.issues[d.ix]
 		if is.gen != d.gen || !is.queued || is.queuedAt != d.at {
 			continue // an entry that a later or earlier one replaced
 		}
 		is.queued = false
-		for len(is.gapped) > 0 && is.gappedAt < h.cutoff {
-			h.skip(is)
+		for is.gapped && is.gappedAt < h.cutoff {
+			h.skip(d.ix)
 		}
-		if len(is.gapped) == 0 && !is.open && is.last < h.cutoff {
+		if !is.gapped && !is.open && is.last < h.cutoff {
 			h.drop(d.ix)
 			continue
 		}
@@ -368,7 +387,6 @@ func (h *kpiHorizon[S]) view() kpiView {
 // each calls f with every tracked issue, its state and whether it is open.
 func (h *kpiHorizon[S]) each(f func(id uuid.UUID, s *S, open bool)) {
 	for id, ix := range h.seq.byID {
-		is := &h.seq.recs[ix]
-		f(id, &is.state, is.open)
+		f(id, &h.seq.states[ix], h.seq.issues[ix].open)
 	}
 }

@@ -107,27 +107,36 @@ func (s *Satisfaction) applyOrdered(e events.Envelope) error {
 }
 
 func (s *Satisfaction) foldIssue(is *satIssue, e events.Envelope) {
-	switch e.Type() {
-	case events.TypeConsulted, events.TypeAbandoned, "":
+	switch e.Data.(type) {
+	case *events.Consulted, *events.Abandoned, nil:
 		return // nothing attribution depends on
+	case *events.Rated:
+		// An answer moves no other: only it is counted.
+		is.apply(e)
+		s.account(is, is.ratings.len()-1, +1)
+		return
 	}
 	// Only answers are counted: an issue without any needs no re-count.
-	rated := len(is.ratings) > 0
+	rated := is.ratings.len() > 0
 	if rated {
-		s.account(is, -1)
+		s.account(is, 0, -1)
 	}
 	is.apply(e)
-	if rated || len(is.ratings) > 0 {
-		s.account(is, +1)
+	if rated {
+		s.account(is, 0, +1)
 	}
 }
 
-func (s *Satisfaction) account(is *satIssue, sign int64) {
-	for _, r := range is.ratings {
+// account adds (sign +1) or removes (sign -1) the issue's answers from
+// the one at index from on.
+func (s *Satisfaction) account(is *satIssue, from int, sign int64) {
+	topic := kpiKey(is.topic, kpiUnknown)
+	for i := from; i < is.ratings.len(); i++ {
+		r := *is.ratings.at(i)
 		channel, agent, bucket := is.attribution(r.on)
 		s.total.add(r, sign)
 		kpiSegment(s.byChannel, channel).add(r, sign)
-		kpiSegment(s.byTopic, kpiKey(is.topic, kpiUnknown)).add(r, sign)
+		kpiSegment(s.byTopic, topic).add(r, sign)
 		kpiSegment(s.byAgent, agent).add(r, sign)
 		s.byWait[bucket].add(r, sign)
 	}
@@ -136,10 +145,10 @@ func (s *Satisfaction) account(is *satIssue, sign int64) {
 // satIssue is what Satisfaction keeps of one issue in the horizon.
 type satIssue struct {
 	topic, channel string
-	contacts       []satContact
+	contacts       kpiList[satContact]
 	// Indexes+1 into contacts, 0 for none.
 	resolvedOn, latest, firstAnswered int
-	ratings                           []satRating
+	ratings                           kpiList[satRating]
 }
 
 type satContact struct {
@@ -160,22 +169,23 @@ type satRating struct {
 
 // reset empties the state for another issue, keeping its buffers.
 func (is *satIssue) reset() {
-	*is = satIssue{contacts: is.contacts[:0], ratings: is.ratings[:0]}
+	is.contacts.reset()
+	is.ratings.reset()
+	*is = satIssue{contacts: is.contacts, ratings: is.ratings}
 }
 
 func (is *satIssue) index(id uuid.UUID) int {
-	for i := range is.contacts {
-		if is.contacts[i].id == id {
+	for i := range is.contacts.len() {
+		if is.contacts.at(i).id == id {
 			return i
 		}
 	}
-	is.contacts = append(is.contacts, satContact{id: id})
-	return len(is.contacts) - 1
+	return is.contacts.add(satContact{id: id})
 }
 
 func (is *satIssue) inbound(id uuid.UUID, channel string) {
 	i := is.index(id)
-	is.contacts[i].channel = channel
+	is.contacts.at(i).channel = channel
 	is.latest = i + 1
 }
 
@@ -192,7 +202,7 @@ func (is *satIssue) apply(e events.Envelope) {
 		is.topic = d.Topic
 	case *events.Routed:
 		i := is.index(d.Contact)
-		c := &is.contacts[i]
+		c := is.contacts.at(i)
 		if !c.routed {
 			c.routed, c.wait = true, d.Wait
 		}
@@ -204,9 +214,9 @@ func (is *satIssue) apply(e events.Envelope) {
 		i := is.index(d.Contact)
 		switch {
 		case d.Agent != "":
-			is.contacts[i].resolver = d.Agent
+			is.contacts.at(i).resolver = d.Agent
 		case d.Bot:
-			is.contacts[i].resolver = "bot"
+			is.contacts.at(i).resolver = "bot"
 		}
 		is.resolvedOn = i + 1
 	case *events.Rated:
@@ -217,7 +227,7 @@ func (is *satIssue) apply(e events.Envelope) {
 		if d.Contact != uuid.Nil {
 			on = is.index(d.Contact) + 1
 		}
-		is.ratings = append(is.ratings, satRating{survey: d.Survey, score: d.Score, on: on})
+		is.ratings.add(satRating{survey: d.Survey, score: d.Score, on: on})
 	}
 }
 
@@ -229,7 +239,7 @@ func (is *satIssue) attribution(on int) (channel, agent string, bucket int) {
 	}
 	channel = is.channel
 	if on > 0 {
-		c := &is.contacts[on-1]
+		c := is.contacts.at(on - 1)
 		channel = kpiKey(c.channel, channel)
 		agent = kpiKey(c.resolver, c.agent)
 		if c.routed {
@@ -237,7 +247,7 @@ func (is *satIssue) attribution(on int) (channel, agent string, bucket int) {
 		}
 	}
 	if is.firstAnswered > 0 {
-		bucket = satBucket(is.contacts[is.firstAnswered-1].wait)
+		bucket = satBucket(is.contacts.at(is.firstAnswered - 1).wait)
 	}
 	return kpiKey(channel, kpiUnknown), kpiKey(agent, missing), bucket
 }

@@ -145,12 +145,13 @@ func (s *ServiceLevel) foldIssue(is *svcIssue, e events.Envelope) {
 		}
 		touched[0], n = is.index(c), 1
 	}
-	for _, i := range touched[:n] {
-		s.account(is, &is.contacts[i], -1)
+	var before [2]svcCounts
+	for k, i := range touched[:n] {
+		before[k] = is.contacts.at(i).counts(s.cfg.Threshold)
 	}
 	is.apply(e)
-	for _, i := range touched[:n] {
-		s.account(is, &is.contacts[i], +1)
+	for k, i := range touched[:n] {
+		s.recount(is, is.contacts.at(i), &before[k])
 	}
 }
 
@@ -173,17 +174,36 @@ func svcContactOf(d events.Data) (uuid.UUID, bool) {
 	return uuid.Nil, false
 }
 
-// account adds (sign +1) or removes (sign -1) contact c of the issue.
-func (s *ServiceLevel) account(is *svcIssue, c *svcContact, sign int64) {
-	s.total.add(c, sign, s.cfg.Threshold)
-	kpiSegment(s.byChannel, is.channelOf(c)).add(c, sign, s.cfg.Threshold)
-	kpiSegment(s.byQueue, c.queueKey()).add(c, sign, s.cfg.Threshold)
+// recount moves contact c of the issue from what it counted, before, to
+// what it counts now, in the total and under its channel and queue.
+func (s *ServiceLevel) recount(is *svcIssue, c *svcContact, before *svcCounts) {
+	after := c.counts(s.cfg.Threshold)
+	chKey, qKey := is.channelOf(c), c.queueKey()
+	if after == *before && chKey == c.chKey && qKey == c.qKey {
+		return
+	}
+	if *before != (svcCounts{}) {
+		s.total.add(before, -1)
+		c.ch.add(before, -1)
+		c.q.add(before, -1)
+	}
+	if c.ch == nil || chKey != c.chKey {
+		c.ch, c.chKey = kpiSegment(s.byChannel, chKey), chKey
+	}
+	if c.q == nil || qKey != c.qKey {
+		c.q, c.qKey = kpiSegment(s.byQueue, qKey), qKey
+	}
+	if after != (svcCounts{}) {
+		s.total.add(&after, +1)
+		c.ch.add(&after, +1)
+		c.q.add(&after, +1)
+	}
 }
 
 // svcIssue is what ServiceLevel keeps of one issue in the horizon.
 type svcIssue struct {
 	channel  string // of the first contact
-	contacts []svcContact
+	contacts kpiList[svcContact]
 	// resolvedOn is the index+1 of the contact of the last resolution, 0
 	// when the issue has none that this state saw.
 	resolvedOn int
@@ -203,23 +223,29 @@ type svcContact struct {
 	reopens      int64 // of resolutions made on this contact
 	handle       time.Duration
 	dropped      bool // stands in for a contact whose state was dropped
+	// The segments the contact counts under, kept so that an event that
+	// does not move it looks none up; nil until it counts.
+	chKey, qKey string
+	ch, q       *svcCounts
 }
 
 // reset empties the state for another issue, keeping its buffers.
-func (is *svcIssue) reset() { *is = svcIssue{contacts: is.contacts[:0]} }
+func (is *svcIssue) reset() {
+	is.contacts.reset()
+	*is = svcIssue{contacts: is.contacts}
+}
 
 // index returns the index of contact id, adding it when it is new.
 func (is *svcIssue) index(id uuid.UUID) int {
-	for i := range is.contacts {
-		if is.contacts[i].id == id {
+	for i := range is.contacts.len() {
+		if is.contacts.at(i).id == id {
 			return i
 		}
 	}
-	is.contacts = append(is.contacts, svcContact{id: id})
-	return len(is.contacts) - 1
+	return is.contacts.add(svcContact{id: id})
 }
 
-func (is *svcIssue) contact(id uuid.UUID) *svcContact { return &is.contacts[is.index(id)] }
+func (is *svcIssue) contact(id uuid.UUID) *svcContact { return is.contacts.at(is.index(id)) }
 
 func (is *svcIssue) apply(e events.Envelope) {
 	switch d := e.Data.(type) {
@@ -230,7 +256,7 @@ func (is *svcIssue) apply(e events.Envelope) {
 		is.contact(d.Contact).channel = d.Channel
 	case *events.Reopened:
 		if is.resolvedOn > 0 {
-			is.contacts[is.resolvedOn-1].reopens++
+			is.contacts.at(is.resolvedOn-1).reopens++
 		} else {
 			// The resolution was seen before this state was dropped.
 			c := is.contact(uuid.Nil)
@@ -254,8 +280,9 @@ func (is *svcIssue) apply(e events.Envelope) {
 		is.contact(d.Contact).consulted = true
 	case *events.Resolved:
 		i := is.index(d.Contact)
-		is.contacts[i].resolutions++
-		is.contacts[i].handle += d.Handle
+		c := is.contacts.at(i)
+		c.resolutions++
+		c.handle += d.Handle
 		is.resolvedOn = i + 1
 	}
 }

@@ -104,33 +104,51 @@ type svcCounts struct {
 	resolutions, reopens        int64
 }
 
-func (n *svcCounts) add(c *svcContact, sign int64, threshold time.Duration) {
+// counts returns what contact c adds to the counts of a segment.
+func (c *svcContact) counts(threshold time.Duration) svcCounts {
+	var n svcCounts
 	answered := c.routings > 0
 	switch {
 	case answered:
-		n.answered += sign
-		n.wait += time.Duration(sign) * c.wait
+		n.answered = 1
+		n.wait = c.wait
 		if c.wait <= threshold {
-			n.within += sign
+			n.within = 1
 		}
 	case c.abandoned:
-		n.abandoned += sign
+		n.abandoned = 1
 	}
 	if answered || c.consulted || c.resolutions > 0 {
-		n.handled += sign
+		n.handled = 1
 		if c.routings > 1 {
-			n.transferred += sign
+			n.transferred = 1
 		}
 		if c.consulted {
-			n.consulted += sign
+			n.consulted = 1
 		}
 	}
 	if c.handle > 0 {
-		n.timed += sign
-		n.handle += time.Duration(sign) * c.handle
+		n.timed = 1
+		n.handle = c.handle
 	}
-	n.resolutions += sign * c.resolutions
-	n.reopens += sign * c.reopens
+	n.resolutions = c.resolutions
+	n.reopens = c.reopens
+	return n
+}
+
+// add adds (sign +1) or removes (sign -1) the counts d.
+func (n *svcCounts) add(d *svcCounts, sign int64) {
+	n.answered += sign * d.answered
+	n.abandoned += sign * d.abandoned
+	n.within += sign * d.within
+	n.wait += time.Duration(sign) * d.wait
+	n.handled += sign * d.handled
+	n.timed += sign * d.timed
+	n.handle += time.Duration(sign) * d.handle
+	n.transferred += sign * d.transferred
+	n.consulted += sign * d.consulted
+	n.resolutions += sign * d.resolutions
+	n.reopens += sign * d.reopens
 }
 
 func (n svcCounts) figures() ServiceFigures {

@@ -115,12 +115,13 @@ type Volume struct {
 	cfg VolumeConfig
 	h   kpiHorizon[volIssue]
 
-	contacts                  int64
-	byChannel, byTopic, byDay map[string]int64
-	byValue                   map[Value]int64
-	issues, issueContacts     int64
-	perIssue                  [volPerIssueBuckets]int64
-	resolutions, reopens      int64
+	contacts              int64
+	byChannel, byTopic    map[string]int64
+	byDay                 map[int64]int64 // by days since 1970-01-01 UTC
+	byValue               map[Value]int64
+	issues, issueContacts int64
+	perIssue              [volPerIssueBuckets]int64
+	resolutions, reopens  int64
 }
 
 // NewVolume returns a Volume projection that has seen nothing.
@@ -134,7 +135,7 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 		cfg:       cfg,
 		byChannel: make(map[string]int64),
 		byTopic:   make(map[string]int64),
-		byDay:     make(map[string]int64),
+		byDay:     make(map[int64]int64),
 		byValue:   make(map[Value]int64),
 	}
 	v.h = newKPIHorizon(cfg.Lateness, v.foldIssue, (*volIssue).reset)
@@ -157,119 +158,164 @@ func (v *Volume) applyOrdered(e events.Envelope) error {
 	return nil
 }
 
+// foldIssue follows each change of the issue into the counts: an event
+// changes at most one contact, the issue's topic or whether its opening
+// was seen.
 func (v *Volume) foldIssue(is *volIssue, e events.Envelope) {
-	if is.since.IsZero() || e.At.Before(is.since) {
-		is.since = e.At
+	if at := e.At.UnixNano(); !is.seen || at < is.sinceNS {
+		is.seen, is.since, is.sinceNS = true, e.At, at
 	}
 	switch d := e.Data.(type) {
 	case *events.Resolved:
 		v.resolutions++
-		return
 	case *events.Reopened:
 		v.reopens++
-	case *events.Classified:
-		if d.Topic == is.topic {
-			return
+		v.inbound(is, d.Contact, d.Channel, e.At)
+	case *events.Contacted:
+		v.inbound(is, d.Contact, d.Channel, e.At)
+	case *events.Opened:
+		if !is.opened {
+			is.opened = true
+			v.issues++
+			v.issueContacts += is.n
+			v.perIssue[min(is.n, volPerIssueBuckets-1)]++
 		}
-	case *events.Rated, *events.Consulted:
-		return
-	case *events.Opened, *events.Contacted, *events.Routed, *events.Abandoned:
-	default:
-		return
+		v.setTopic(is, d.Topic)
+		v.inbound(is, d.Contact, d.Channel, e.At)
+	case *events.Classified:
+		if d.Topic != is.topic {
+			v.setTopic(is, d.Topic)
+		}
+	case *events.Routed:
+		c := is.contact(d.Contact)
+		was := *c
+		c.routed = true
+		v.moved(is, c, &was)
+	case *events.Abandoned:
+		c := is.contact(d.Contact)
+		was := *c
+		c.abandoned = true
+		v.moved(is, c, &was)
 	}
-	v.account(is, -1)
-	is.apply(e, &v.cfg)
-	v.account(is, +1)
 }
 
-func (v *Volume) account(is *volIssue, sign int64) {
-	var n int64
-	topic := kpiKey(is.topic, kpiUnknown)
-	for i := range is.contacts {
-		c := &is.contacts[i]
-		if !c.counted() {
-			continue
-		}
-		n++
-		v.byChannel[c.channel] += sign
-		v.byDay[c.day] += sign
+// inbound notes the contact that an inbound event introduced.
+func (v *Volume) inbound(is *volIssue, id uuid.UUID, channel string, at time.Time) {
+	c := is.contact(id)
+	was := *c
+	c.inbound, c.channel, c.day = true, channel, volDay(at)
+	v.moved(is, c, &was)
+}
+
+// moved counts contact c as it is now instead of as it was.
+func (v *Volume) moved(is *volIssue, c, was *volContact) {
+	wasCounted, counted := was.counted(), c.counted()
+	if wasCounted == counted && (!counted || c.channel == was.channel && c.day == was.day) {
+		return
 	}
-	if n != 0 {
-		v.contacts += sign * n
-		v.byTopic[topic] += sign * n
-		if v.cfg.Values != nil {
-			value := is.value
-			if value == "" { // the issue's opening was never seen: its topic is unknown
-				value = Value(kpiUnknown)
-			}
-			v.byValue[value] += sign * n
-		}
+	if wasCounted {
+		v.byChannel[was.channel]--
+		v.byDay[was.day]--
+	}
+	if counted {
+		v.byChannel[c.channel]++
+		v.byDay[c.day]++
+	}
+	switch {
+	case counted && !wasCounted:
+		v.counted(is, +1)
+	case wasCounted && !counted:
+		v.counted(is, -1)
+	}
+}
+
+// counted adds d to the issue's counted contacts.
+func (v *Volume) counted(is *volIssue, d int64) {
+	v.contacts += d
+	v.byTopic[is.topicKey()] += d
+	if v.cfg.Values != nil {
+		v.byValue[is.valueKey()] += d
 	}
 	if is.opened {
-		v.issues += sign
-		v.issueContacts += sign * n
-		v.perIssue[min(n, volPerIssueBuckets-1)] += sign
+		v.issueContacts += d
+		v.perIssue[min(is.n, volPerIssueBuckets-1)]--
+		v.perIssue[min(is.n+d, volPerIssueBuckets-1)]++
 	}
+	is.n += d
+}
+
+// setTopic moves the issue's counted contacts to topic.
+func (v *Volume) setTopic(is *volIssue, topic string) {
+	was, wasValue := is.topicKey(), is.valueKey()
+	is.topic, is.value = topic, v.cfg.value(topic)
+	if is.n == 0 {
+		return
+	}
+	if now := is.topicKey(); now != was {
+		v.byTopic[was] -= is.n
+		v.byTopic[now] += is.n
+	}
+	if now := is.valueKey(); v.cfg.Values != nil && now != wasValue {
+		v.byValue[wasValue] -= is.n
+		v.byValue[now] += is.n
+	}
+}
+
+// volDay returns the UTC day of t, in days since 1970-01-01.
+func volDay(t time.Time) int64 {
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return d
 }
 
 // volIssue is what Volume keeps of one issue in the horizon.
 type volIssue struct {
 	opened   bool
+	seen     bool      // since is set
 	since    time.Time // earliest event time
+	sinceNS  int64     // since in Unix ns
 	topic    string
 	value    Value // of topic
-	contacts []volContact
+	n        int64 // counted contacts
+	contacts kpiList[volContact]
 }
 
 type volContact struct {
 	id        uuid.UUID
 	channel   string
-	day       string // UTC date it arrived
-	inbound   bool   // introduced by opened, contacted or reopened
+	day       int64 // UTC day it arrived, as volDay
+	inbound   bool  // introduced by opened, contacted or reopened
 	routed    bool
 	abandoned bool
 }
 
+func (is *volIssue) topicKey() string { return kpiKey(is.topic, kpiUnknown) }
+
+// valueKey returns the value category of the issue's topic, "(unknown)"
+// when its opening was never seen.
+func (is *volIssue) valueKey() Value {
+	if is.value == "" {
+		return Value(kpiUnknown)
+	}
+	return is.value
+}
+
 // reset empties the state for another issue, keeping its buffers.
-func (is *volIssue) reset() { *is = volIssue{contacts: is.contacts[:0]} }
+func (is *volIssue) reset() {
+	is.contacts.reset()
+	*is = volIssue{contacts: is.contacts}
+}
 
 func (c *volContact) counted() bool { return c.inbound && (c.routed || !c.abandoned) }
 
 func (is *volIssue) contact(id uuid.UUID) *volContact {
-	for i := range is.contacts {
-		if is.contacts[i].id == id {
-			return &is.contacts[i]
+	for i := range is.contacts.len() {
+		if c := is.contacts.at(i); c.id == id {
+			return c
 		}
 	}
-	is.contacts = append(is.contacts, volContact{id: id})
-	return &is.contacts[len(is.contacts)-1]
-}
-
-func (is *volIssue) inbound(id uuid.UUID, channel string, at time.Time) {
-	c := is.contact(id)
-	c.inbound, c.channel, c.day = true, channel, at.UTC().Format(time.DateOnly)
-}
-
-func (is *volIssue) apply(e events.Envelope, cfg *VolumeConfig) {
-	switch d := e.Data.(type) {
-	case *events.Opened:
-		is.opened = true
-		is.setTopic(d.Topic, cfg)
-		is.inbound(d.Contact, d.Channel, e.At)
-	case *events.Contacted:
-		is.inbound(d.Contact, d.Channel, e.At)
-	case *events.Reopened:
-		is.inbound(d.Contact, d.Channel, e.At)
-	case *events.Classified:
-		is.setTopic(d.Topic, cfg)
-	case *events.Routed:
-		is.contact(d.Contact).routed = true
-	case *events.Abandoned:
-		is.contact(d.Contact).abandoned = true
-	}
-}
-
-func (is *volIssue) setTopic(topic string, cfg *VolumeConfig) {
-	is.topic = topic
-	is.value = cfg.value(topic)
+	return is.contacts.at(is.contacts.add(volContact{id: id}))
 }

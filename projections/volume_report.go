@@ -30,7 +30,7 @@ func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 		Contacts:         v.contacts,
 		ByChannel:        volNonZero(v.byChannel),
 		ByTopic:          volNonZero(v.byTopic),
-		ByDay:            volNonZero(v.byDay),
+		ByDay:            volDays(v.byDay),
 		Issues:           v.issues,
 		ContactsPerIssue: kpiShare(v.issueContacts, v.issues),
 		IssuesByContacts: make(map[string]int64, volPerIssueBuckets),
@@ -74,6 +74,17 @@ func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 		r.Watermark = h.watermark
 	}
 	return r
+}
+
+// volDays returns the non-zero counts by date, as "2006-01-02".
+func volDays(m map[int64]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for d, n := range m {
+		if n != 0 {
+			out[time.Unix(d*86400, 0).UTC().Format(time.DateOnly)] = n
+		}
+	}
+	return out
 }
 
 func volNonZero(m map[string]int64) map[string]int64 {

@@ -1,0 +1,51 @@
+package projections
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/internal/simulate"
+)
+
+// BenchmarkReporterKPI measures the KPI part of the Reporter: the one
+// horizon that sequences and tracks each issue for service level,
+// satisfaction and volume, on the simulated month of BenchmarkReporter.
+// As in the Reporter, each event is validated before the horizon sees
+// it, a few hundred at a time, so that its data is in cache as it is in a
+// replay that decodes and applies; "validate" is that step alone, to be
+// subtracted.
+func BenchmarkReporterKPI(b *testing.B) {
+	log, _, err := simulate.Collect(simulate.Config{Seed: 1, Days: 30, Customers: 20000, IssuesPerDay: 2000})
+	require.NoError(b, err)
+	const chunk = 256
+	run := func(b *testing.B, offer bool) {
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			r, err := NewReporter(ReportConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < len(log); i += chunk {
+				part := log[i:min(i+chunk, len(log))]
+				for _, e := range part {
+					if err := e.Validate(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if offer {
+					for _, e := range part {
+						r.kpi.offer(e)
+					}
+				}
+			}
+			n++
+		}
+		b.ReportMetric(float64(n*len(log))/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*len(log)), "ns/event")
+		b.ReportMetric(float64(len(log)), "events/op")
+	}
+	b.Run("validate", func(b *testing.B) { run(b, false) })
+	b.Run("validate+offer", func(b *testing.B) { run(b, true) })
+}
