@@ -1,0 +1,188 @@
+package projections
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// kpiStandalone is the three KPI projections fed one by one, to hold the
+// Reporter's shared horizon against.
+type kpiStandalone struct {
+	svc *ServiceLevel
+	sat *Satisfaction
+	vol *Volume
+}
+
+// newKPIStandalone returns the projections with the configs of r's.
+func newKPIStandalone(t testing.TB, r *Reporter) kpiStandalone {
+	t.Helper()
+	svc, err := NewServiceLevel(r.service.cfg)
+	require.NoError(t, err)
+	sat, err := NewSatisfaction(r.sat.cfg)
+	require.NoError(t, err)
+	vol, err := NewVolume(r.volume.cfg)
+	require.NoError(t, err)
+	return kpiStandalone{svc, sat, vol}
+}
+
+func (k kpiStandalone) apply(t testing.TB, e events.Envelope) {
+	t.Helper()
+	for _, p := range []Projection{k.svc, k.sat, k.vol} {
+		require.NoError(t, p.Apply(e))
+	}
+}
+
+func (k kpiStandalone) advanceTo(t testing.TB, at time.Time) {
+	t.Helper()
+	require.NoError(t, k.svc.AdvanceTo(at))
+	require.NoError(t, k.sat.AdvanceTo(at))
+	require.NoError(t, k.vol.AdvanceTo(at))
+}
+
+// assertSameKPI checks that the Reporter's sections are the standalone
+// projections' reports, horizon counts included.
+func assertSameKPI(t *testing.T, k kpiStandalone, rep Report, msg string) {
+	t.Helper()
+	assert.Equal(t, k.svc.Report(), rep.Service, "service, %s", msg)
+	assert.Equal(t, k.sat.Report(), rep.Satisfaction, "satisfaction, %s", msg)
+	assert.Equal(t, k.vol.Report(), rep.Volume, "volume, %s", msg)
+}
+
+// kpiRoughDelivery delivers evs late by up to twice the lateness, some
+// twice, one in fifty never, and then redelivers a tenth of them at the
+// end: events are held, gaps are skipped, issues leave and come back, and
+// late events are counted.
+func kpiRoughDelivery(seed uint64, evs []events.Envelope, lateness time.Duration) []events.Envelope {
+	rng := rand.New(rand.NewPCG(seed, 5))
+	type arrival struct {
+		at time.Time
+		e  events.Envelope
+	}
+	var as []arrival
+	for _, e := range evs {
+		if rng.IntN(50) == 0 {
+			continue
+		}
+		for range 1 + rng.IntN(2) {
+			as = append(as, arrival{e.At.Add(time.Duration(rng.Int64N(int64(2 * lateness)))), e})
+		}
+	}
+	slices.SortStableFunc(as, func(a, b arrival) int { return a.at.Compare(b.at) })
+	out := make([]events.Envelope, 0, len(as)+len(evs)/10)
+	for _, a := range as {
+		out = append(out, a.e)
+	}
+	for range len(evs) / 10 {
+		out = append(out, evs[rng.IntN(len(evs))])
+	}
+	return out
+}
+
+func TestReporterSharedHorizonMatchesEachProjection(t *testing.T) {
+	const lateness = time.Hour
+	evs := kpiGenerate(11, 600, 4*time.Minute)
+	cases := []struct {
+		name string
+		cfg  ReportConfig
+		log  []events.Envelope
+	}{
+		{"in order, default lateness", ReportConfig{}, evs},
+		{"rough delivery, short lateness", ReportConfig{Lateness: lateness}, kpiRoughDelivery(1, evs, lateness)},
+		{"rough delivery, another seed", ReportConfig{Lateness: lateness}, kpiRoughDelivery(2, evs, lateness)},
+		{"rough delivery with value tags", ReportConfig{Lateness: lateness,
+			Volume: VolumeConfig{Values: map[string]Value{"billing": ValueNeither, "tech": ValueBoth}}}, kpiRoughDelivery(3, evs, lateness)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := NewReporter(c.cfg)
+			require.NoError(t, err)
+			require.NotNil(t, r.kpi, "the three projections have the same lateness")
+			own := newKPIStandalone(t, r)
+			var late int64
+			maxHeld, minTracked := 0, len(evs)
+			for i, e := range c.log {
+				require.NoError(t, r.Apply(e))
+				own.apply(t, e)
+				if i%97 == 0 || i == len(c.log)-1 {
+					rep := r.Report()
+					assertSameKPI(t, own, rep, fmt.Sprintf("after event %d", i))
+					maxHeld = max(maxHeld, rep.Service.HeldEvents)
+					minTracked = min(minTracked, rep.Service.TrackedIssues)
+					late = rep.Service.LateEvents
+				}
+			}
+			if c.cfg.Lateness == lateness {
+				// The delivery exercised what the horizon is for.
+				assert.Positive(t, late, "late events")
+				assert.Positive(t, maxHeld, "held events")
+			}
+			end := evs[len(evs)-1].At.Add(48 * time.Hour)
+			require.NoError(t, r.AdvanceTo(end))
+			own.advanceTo(t, end)
+			rep := r.Report()
+			assertSameKPI(t, own, rep, "after AdvanceTo")
+			assert.Equal(t, int(rep.Volume.Backlog.Open), rep.Volume.TrackedIssues, "only open issues stay")
+		})
+	}
+}
+
+func TestReporterWithDifferentLatenessesKeepsAHorizonEach(t *testing.T) {
+	cfg := ReportConfig{Service: ServiceConfig{Lateness: time.Hour}, Volume: VolumeConfig{Lateness: 3 * time.Hour}}
+	r, err := NewReporter(cfg)
+	require.NoError(t, err)
+	assert.Nil(t, r.kpi)
+	own := newKPIStandalone(t, r)
+	for _, e := range kpiRoughDelivery(4, kpiGenerate(12, 300, 4*time.Minute), time.Hour) {
+		require.NoError(t, r.Apply(e))
+		own.apply(t, e)
+	}
+	rep := r.Report()
+	assertSameKPI(t, own, rep, "at the end")
+	assert.NotEqual(t, rep.Service.TrackedIssues, rep.Volume.TrackedIssues, "each section has its own horizon")
+}
+
+// TestKPIHorizonReusesTheSlotsOfIssuesThatLeft: a long log in order with a
+// short lateness needs only the slots of the issues in the horizon, and a
+// reused slot starts from an empty state.
+func TestKPIHorizonReusesTheSlotsOfIssuesThatLeft(t *testing.T) {
+	evs := kpiGenerate(13, 3000, time.Minute)
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	all, err := NewServiceLevel(ServiceConfig{Lateness: 365 * 24 * time.Hour})
+	require.NoError(t, err)
+	peak := 0
+	for _, e := range evs {
+		require.NoError(t, svc.Apply(e))
+		peak = max(peak, svc.Report().TrackedIssues)
+	}
+	applyAll(t, all, evs)
+	// An event may take a slot before the sweep that follows it frees one.
+	assert.LessOrEqual(t, len(svc.h.seq.issues), peak+1, "slots")
+	assert.Less(t, peak, 1000, "issues open at the end and the last hour's")
+	assert.Equal(t, 3000, len(all.h.seq.issues), "one slot an issue when none leaves")
+	want, got := all.Report(), svc.Report()
+	assert.Equal(t, want.ServiceFigures, got.ServiceFigures)
+	assert.Equal(t, want.ByChannel, got.ByChannel)
+	assert.Equal(t, want.ByQueue, got.ByQueue)
+}
+
+func TestVolumeDayIsTheUTCDate(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 2, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 3, 2, 1, 0, 0, 0, time.FixedZone("EET", 2*3600)),
+		time.Date(1969, 12, 31, 23, 0, 0, 0, time.UTC),
+		time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC),
+	} {
+		d := volDay(at)
+		assert.Equal(t, at.UTC().Format(time.DateOnly), time.Unix(d*86400, 0).UTC().Format(time.DateOnly), "%v", at)
+	}
+}
