@@ -132,8 +132,8 @@ type FCR struct {
 	hasWM bool
 
 	names  fcrNames
-	byID   map[uuid.UUID]int32 // live issues by id
-	issues []fcrIssue          // slab of issues; free slots have live == false
+	byID   slotIndex  // live issues by id
+	issues []fcrIssue // slab of issues; free slots have live == false
 	freeIx []int32
 	ids    identities
 
@@ -170,7 +170,7 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.seq = NewSequencer()
 	f.emit = f.applyOrdered
 	f.names = newFCRNames()
-	f.byID = make(map[uuid.UUID]int32)
+	f.byID = newSlotIndex()
 	f.ids = newIdentities()
 	f.folded = newFCRTally()
 	f.due = make(map[int64][]int32)
@@ -193,14 +193,89 @@ func (f *FCR) Apply(e events.Envelope) error {
 	if err := checkFCREvent(e); err != nil {
 		return err
 	}
-	if !f.observe(e) {
+	at := e.At.UnixNano()
+	ix := f.lookup(e.Issue)
+	if !f.observeAt(at, ix >= 0) {
 		return nil
 	}
-	if _, err := f.seq.Offer(e, f.emit); err != nil {
+	if err := f.sequence(ix, at, e); err != nil {
 		return err
 	}
 	f.maybeSweep()
 	return nil
+}
+
+// sequence applies e, at its time at, if it is next in its issue's stream
+// and with the held events it releases; ix is the issue's slot, -1 when
+// it is not live. A live issue is sequenced in its slot, which costs no
+// lookup beyond finding the slot; the Sequencer takes the streams that are
+// not live (not opened yet, or never) and the live ones with events that
+// wait for a gap.
+func (f *FCR) sequence(ix int32, at int64, e events.Envelope) error {
+	if ix >= 0 {
+		is := &f.issues[ix]
+		if !is.seqd {
+			switch {
+			case e.Version <= uint64(is.ver):
+				return nil // a duplicate
+			case e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32:
+				f.applyTo(ix, at, e)
+				f.issues[ix].ver++
+				return nil
+			}
+			// A gap, or a version that outgrows the slot.
+			is.seqd = true
+			f.seq.setNext(e.Issue, uint64(is.ver)+1)
+		}
+	} else if e.Version == 1 && !f.seq.tracks(e.Issue) {
+		if d, ok := e.Data.(*events.Opened); ok {
+			// The first event of a new stream: open it in its slot.
+			if !f.lateAt(at) {
+				ix = f.open(e.Issue, at, d)
+				f.issues[ix].ver = 1
+			}
+			return nil
+		}
+	}
+	if _, err := f.seq.Offer(e, f.emit); err != nil {
+		return err
+	}
+	f.adopt(e.Issue)
+	return nil
+}
+
+// adopt moves the stream of issue from the Sequencer into its slot once
+// the issue is live and no event of it waits for a gap.
+func (f *FCR) adopt(issue uuid.UUID) {
+	ix := f.lookup(issue)
+	if ix < 0 {
+		return
+	}
+	is := &f.issues[ix]
+	switch next, held := f.seq.state(issue); {
+	case next == 0 && !held:
+		// The Sequencer does not know it: the slot keeps the stream.
+	case held || next-1 >= math.MaxUint32:
+		is.seqd = true
+	default:
+		is.ver, is.seqd = uint32(next-1), false
+		f.seq.drop(issue)
+	}
+}
+
+// lookup returns the slot of live issue id, or -1.
+func (f *FCR) lookup(id uuid.UUID) int32 {
+	t := &f.byID
+	tag := uuidTag(id)
+	for p := t.home(tag); ; p = t.next(p) {
+		s := t.slots[p]
+		if s.ix == 0 {
+			return -1
+		}
+		if ix := s.ix - 1; s.tag == tag && f.issues[ix].id == id {
+			return ix
+		}
+	}
 }
 
 // observe moves the watermark to e's time and counts e if it is late. It
@@ -208,8 +283,13 @@ func (f *FCR) Apply(e events.Envelope) error {
 // late and its issue is not live, as it then could only be misapplied
 // (its issue was folded, or its start arrived even later).
 func (f *FCR) observe(e events.Envelope) bool {
-	at := e.At.UnixNano()
-	late := f.hasWM && at < f.wm-f.lateness
+	return f.observeAt(e.At.UnixNano(), f.lookup(e.Issue) >= 0)
+}
+
+// observeAt is observe of an event at time at, of an issue that is live
+// or not.
+func (f *FCR) observeAt(at int64, live bool) bool {
+	late := f.lateAt(at)
 	if !f.hasWM || at > f.wm {
 		f.wm, f.hasWM = at, true
 	}
@@ -217,12 +297,16 @@ func (f *FCR) observe(e events.Envelope) bool {
 		return true
 	}
 	f.counts.Late++
-	if _, live := f.byID[e.Issue]; !live {
+	if !live {
 		f.counts.LateDropped++
 		return false
 	}
 	return true
 }
+
+// lateAt reports whether an event at time at is older than the watermark
+// minus the lateness.
+func (f *FCR) lateAt(at int64) bool { return f.hasWM && at < f.wm-f.lateness }
 
 // maybeSweep folds what nothing may change any more, once enough events
 // passed since the last sweep (half as many as there are live issues, so
@@ -233,7 +317,7 @@ func (f *FCR) observe(e events.Envelope) bool {
 // Sequencer's emit: folding forgets sequencer state.
 func (f *FCR) maybeSweep() {
 	f.sinceSweep++
-	if f.sinceSweep >= max(4096, len(f.byID)/2) && f.wm-f.sweptAt >= (f.window+f.lateness)/16 {
+	if f.sinceSweep >= max(4096, f.byID.n/2) && f.wm-f.sweptAt >= (f.window+f.lateness)/16 {
 		f.sweep()
 	}
 }
@@ -273,24 +357,29 @@ func checkFCREvent(e events.Envelope) error {
 // the events of an issue that is not live (never opened here, or folded)
 // are counted as ignored.
 func (f *FCR) applyOrdered(e events.Envelope) error {
-	at := e.At.UnixNano()
+	f.applyTo(f.lookup(e.Issue), e.At.UnixNano(), e)
+	return nil
+}
+
+// applyTo is applyOrdered of an event at time at, of the issue in slot ix
+// (-1 when it is not live).
+func (f *FCR) applyTo(ix int32, at int64, e events.Envelope) {
 	if d, ok := e.Data.(*events.Opened); ok {
-		if _, dup := f.byID[e.Issue]; dup {
+		if ix >= 0 {
 			f.counts.Ignored++
-			return nil
+			return
 		}
-		if f.hasWM && at < f.wm-f.lateness {
+		if f.lateAt(at) {
 			// Late: observe counted it and said to drop it, which a
 			// caller that sequences for several projections cannot do.
-			return nil
+			return
 		}
 		f.open(e.Issue, at, d)
-		return nil
+		return
 	}
-	ix, ok := f.byID[e.Issue]
-	if !ok {
+	if ix < 0 {
 		f.counts.Ignored++
-		return nil
+		return
 	}
 	is := &f.issues[ix]
 	switch d := e.Data.(type) {
@@ -320,12 +409,11 @@ func (f *FCR) applyOrdered(e events.Envelope) error {
 	case *events.Classified:
 		is.topic = f.names.id(d.Topic)
 	}
-	return nil
 }
 
 // open creates the state of a newly opened issue and files it under its
-// customer, linking the identifiers it carries.
-func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) {
+// customer, linking the identifiers it carries. It returns the issue's slot.
+func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 	var ix int32
 	if k := len(f.freeIx); k > 0 {
 		ix = f.freeIx[k-1]
@@ -345,7 +433,7 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) {
 			kind:    recOpened,
 		},
 	}
-	f.byID[id] = ix
+	f.byID.insert(uuidTag(id), ix)
 	f.counts.Issues++
 
 	root := int32(-1)
@@ -366,6 +454,7 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) {
 	}
 	f.issues[ix].node = root
 	f.ids.addIssue(f.ids.find(root), ix, f.issues)
+	return ix
 }
 
 // Watermark returns the latest event time seen, zero before any event.
@@ -380,4 +469,4 @@ func (f *FCR) Watermark() time.Time {
 func (f *FCR) Err() error { return f.err }
 
 // Live returns how many issues the projection holds in memory.
-func (f *FCR) Live() int { return len(f.byID) }
+func (f *FCR) Live() int { return f.byID.n }

@@ -119,10 +119,12 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 func (f *FCR) free(ix int32) {
 	is := &f.issues[ix]
 	id := is.id
-	delete(f.byID, id)
-	held := f.seq.Held()
-	f.seq.Forget(id)
-	f.counts.Orphaned += int64(held - f.seq.Held())
+	f.byID.remove(uuidTag(id), ix)
+	if is.seqd {
+		held := f.seq.Held()
+		f.seq.Forget(id)
+		f.counts.Orphaned += int64(held - f.seq.Held())
+	}
 	next := is.next
 	*is = fcrIssue{next: next}
 	f.freeIx = append(f.freeIx, ix)
@@ -137,7 +139,7 @@ func (f *FCR) expireHeld(cutoff int64) {
 	}
 	var drop []uuid.UUID
 	for _, e := range f.seq.HeldEvents() {
-		if _, live := f.byID[e.Issue]; !live && e.At.UnixNano() < cutoff {
+		if f.lookup(e.Issue) < 0 && e.At.UnixNano() < cutoff {
 			drop = append(drop, e.Issue)
 		}
 	}

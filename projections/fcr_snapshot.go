@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -114,7 +115,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		SinceSweep: f.sinceSweep,
 		SweptAt:    f.sweptAt,
 	}
-	at := make(map[int32]int32, len(f.byID)) // slab index → snapshot index
+	at := make(map[int32]int32, f.byID.n) // slab index → snapshot index
 	for r := range f.ids.nodes {
 		n := &f.ids.nodes[r]
 		if n.parent != int32(r) || n.issue < 0 {
@@ -141,7 +142,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		}
 		s.Due = append(s.Due, d)
 	}
-	for id, v := range f.seq.Positions() {
+	for id, v := range f.StreamVersions() {
 		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v})
 	}
 	if f.seq.Held() > 0 {
@@ -279,11 +280,11 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 				is.more = append(is.more, rec)
 			}
 		}
-		if _, dup := g.byID[is.id]; dup {
+		if g.lookup(is.id) >= 0 {
 			return 0, fmt.Errorf("FCR restore: issue %s appears twice: %w", uuid.UUID(si.ID), ErrFCRSnapshot)
 		}
-		g.byID[is.id] = int32(i)
 		g.issues = append(g.issues, is)
+		g.byID.insert(uuidTag(is.id), int32(i))
 	}
 	filed := make([]bool, len(s.Issues))
 	for ci, c := range s.Customers {
@@ -292,7 +293,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 		root := int32(-1)
 		for _, h := range c.Idents {
-			if _, dup := g.ids.byHash[h]; dup {
+			if _, dup := g.ids.lookup(h); dup {
 				return 0, fmt.Errorf("FCR restore: customer %d shares an identifier with another: %w", ci, ErrFCRSnapshot)
 			}
 			n := g.ids.nodeOf(h)
@@ -325,11 +326,21 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 		g.due[d.Bucket] = append(g.due[d.Bucket], d.Issues...)
 	}
-	positions := make(map[uuid.UUID]uint64, len(s.Versions))
+	// Live issues keep their versions in their slots, as Apply leaves them.
+	positions := make(map[uuid.UUID]uint64)
 	for _, v := range s.Versions {
-		positions[v.Issue] = v.Version
+		if ix := g.lookup(v.Issue); ix >= 0 && v.Version < math.MaxUint32 {
+			g.issues[ix].ver = uint32(v.Version)
+		} else {
+			positions[v.Issue] = v.Version
+		}
 	}
 	g.seq.Restore(positions)
+	for id := range positions {
+		if ix := g.lookup(id); ix >= 0 {
+			g.issues[ix].seqd = true
+		}
+	}
 	if len(s.Held) > 0 {
 		codec := events.NewMsgpackCodec(f.cfg.Registry)
 		refuse := func(events.Envelope) error { return errHeldReleased }
@@ -337,6 +348,10 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			e, err := codec.Decode(b)
 			if err != nil {
 				return 0, fmt.Errorf("FCR restore: held event %d: %v: %w", i, err, ErrFCRSnapshot)
+			}
+			if ix := g.lookup(e.Issue); ix >= 0 && !g.issues[ix].seqd {
+				g.issues[ix].seqd = true
+				g.seq.setNext(e.Issue, uint64(g.issues[ix].ver)+1)
 			}
 			if out, err := g.seq.Offer(e, refuse); err != nil || out != Held {
 				return 0, fmt.Errorf("FCR restore: held event %d of issue %s version %d is not after a gap: %w", i, e.Issue, e.Version, ErrFCRSnapshot)
@@ -353,7 +368,15 @@ var errHeldReleased = fmt.Errorf("held event released: %w", ErrFCRSnapshot)
 
 // StreamVersions returns the last version applied of every issue the
 // projection tracks: what a snapshot taken now covers.
-func (f *FCR) StreamVersions() map[uuid.UUID]uint64 { return f.seq.Positions() }
+func (f *FCR) StreamVersions() map[uuid.UUID]uint64 {
+	out := f.seq.Positions()
+	for i := range f.issues {
+		if is := &f.issues[i]; is.live && !is.seqd && is.ver > 0 {
+			out[is.id] = uint64(is.ver)
+		}
+	}
+	return out
+}
 
 // MarshalBinary implements encoding.BinaryMarshaler: a Snapshot without a
 // position.

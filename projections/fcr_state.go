@@ -21,6 +21,11 @@ type fcrIssue struct {
 	node   int32    // an identifier of the issue's customer
 	topic  uint32   // current topic
 	agent  uint32   // agent of the first resolution
+	// ver is the last version applied while the FCR sequences the issue
+	// in its slot; seqd says that its Sequencer does instead (events wait
+	// for a gap, or the version outgrew ver).
+	ver  uint32
+	seqd bool
 	// csatN counts the issue's CSAT answers (up to 255), csatSum sums them
 	// and csatTop2 counts the 4s and 5s.
 	csatN    uint8

@@ -13,7 +13,7 @@ package projections
 // and a collision would link two customers. A customer id lives in its own
 // namespace, so that the id "phone:1" and the key "phone:1" differ.
 type identities struct {
-	byHash map[uint64]int32
+	byHash slotIndex // nodes by identifier hash
 	nodes  []identNode
 	free   []int32 // indexes of freed nodes, for reuse
 	roots  int     // live components
@@ -30,7 +30,7 @@ type identNode struct {
 }
 
 func newIdentities() identities {
-	return identities{byHash: make(map[uint64]int32)}
+	return identities{byHash: newSlotIndex()}
 }
 
 // identHash returns the FNV-1a hash of an identifier in its namespace.
@@ -56,7 +56,7 @@ func (d *identities) node(s string, isID bool) int32 {
 
 // nodeOf returns the node of an identifier's hash, creating it when new.
 func (d *identities) nodeOf(h uint64) int32 {
-	if n, ok := d.byHash[h]; ok {
+	if n, ok := d.lookup(h); ok {
 		return n
 	}
 	var n int32
@@ -68,9 +68,27 @@ func (d *identities) nodeOf(h uint64) int32 {
 		d.nodes = append(d.nodes, identNode{})
 	}
 	d.nodes[n] = identNode{hash: h, parent: n, nextKey: n, issue: -1, size: 1}
-	d.byHash[h] = n
+	d.byHash.insert(mixTag(h), n)
 	d.roots++
 	return n
+}
+
+// lookup returns the node of an identifier's hash, if known.
+func (d *identities) lookup(h uint64) (int32, bool) {
+	t := &d.byHash
+	if len(t.slots) == 0 {
+		return -1, false
+	}
+	tag := mixTag(h)
+	for p := t.home(tag); ; p = t.next(p) {
+		s := t.slots[p]
+		if s.ix == 0 {
+			return -1, false
+		}
+		if n := s.ix - 1; s.tag == tag && d.nodes[n].hash == h {
+			return n, true
+		}
+	}
 }
 
 // find returns the root of n's component, halving the path on the way.
@@ -131,7 +149,7 @@ func (d *identities) release(r int32) {
 	for {
 		node := &d.nodes[n]
 		next := node.nextKey
-		delete(d.byHash, node.hash)
+		d.byHash.remove(mixTag(node.hash), n)
 		*node = identNode{parent: -1, issue: -1}
 		d.free = append(d.free, n)
 		if next == r {

@@ -150,3 +150,32 @@ func (s *Sequencer) Restore(positions map[uuid.UUID]uint64) {
 		s.next[id] = v + 1
 	}
 }
+
+// tracks reports whether the Sequencer knows anything of issue.
+func (s *Sequencer) tracks(issue uuid.UUID) bool {
+	if len(s.next) == 0 && len(s.held) == 0 {
+		return false
+	}
+	if _, ok := s.next[issue]; ok {
+		return true
+	}
+	_, ok := s.held[issue]
+	return ok
+}
+
+// state returns the version that issue's stream expects next (0 when it
+// is not tracked) and whether events of it are held.
+func (s *Sequencer) state(issue uuid.UUID) (next uint64, held bool) {
+	next = s.next[issue]
+	if s.nHeld > 0 {
+		_, held = s.held[issue]
+	}
+	return next, held
+}
+
+// setNext takes over issue's stream, which expects version next, from a
+// caller that sequenced it so far.
+func (s *Sequencer) setNext(issue uuid.UUID, next uint64) { s.next[issue] = next }
+
+// drop hands issue's stream, which has no held events, back to the caller.
+func (s *Sequencer) drop(issue uuid.UUID) { delete(s.next, issue) }

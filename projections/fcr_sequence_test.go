@@ -1,0 +1,107 @@
+package projections
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// The FCR sequences live issues in their slots and the rest in its
+// Sequencer; together they keep what one Sequencer fed the same events
+// keeps: the same versions and the same held events, at every point.
+func TestFCRStreamVersionsFollowASequencer(t *testing.T) {
+	g := fcrGen{Seed: 23, Customers: 300, Issues: 3000, Span: 60 * 24 * time.Hour, LooseKeys: true, Open: 0.05}
+	evs := jitter(scramble(g.log(), 5, 0.2), 6, 12*time.Hour)
+	f := NewFCR(FCRConfig{Lateness: farLateness})
+	seq := NewSequencer()
+	ignore := func(events.Envelope) error { return nil }
+	checked, heldChecked := 0, 0
+	for i, e := range evs {
+		require.NoError(t, f.Apply(e))
+		_, err := seq.Offer(e, ignore)
+		require.NoError(t, err)
+		if i%211 == 0 || i == len(evs)-1 {
+			require.Equal(t, seq.Positions(), f.StreamVersions(), "after %d events", i+1)
+			require.Equal(t, int64(seq.Held()), f.Report().HeldEvents, "after %d events", i+1)
+			checked++
+			if seq.Held() > 0 {
+				heldChecked++
+			}
+		}
+	}
+	assert.Greater(t, checked, 50)
+	assert.Positive(t, heldChecked, "some checks saw held events")
+	assert.Zero(t, seq.Held(), "every gap filled in the end")
+}
+
+// One issue's events in a given delivery order: where its stream is kept
+// (its slot or the Sequencer), its version and its held events, and that a
+// snapshot taken then restores to the same and ends as the whole run does.
+func TestFCRSequencesInTheSlot(t *testing.T) {
+	l := newFCRLog()
+	issue, c := l.open(at(0, 9, 0), []string{"phone:1"}, "phone", "billing/refund")
+	l.route(issue, at(0, 9, 1), c, "q1", "ann")
+	l.contacted(issue, at(0, 9, 2), "chat")
+	l.resolve(issue, at(0, 9, 3), c, "ann", false)
+	l.rate(issue, at(0, 9, 4), 5)
+	ev := l.evs // versions 1 to 5
+	far := ev[4]
+	far.Version = 1 << 33 // beyond what a slot keeps
+
+	tests := []struct {
+		name    string
+		order   []events.Envelope
+		version uint64
+		held    int
+		inSlot  bool // the slot keeps the stream, not the Sequencer
+	}{
+		{"in order", ev, 5, 0, true},
+		{"duplicates", []events.Envelope{ev[0], ev[1], ev[0], ev[1], ev[2]}, 3, 0, true},
+		{"a gap", []events.Envelope{ev[0], ev[1], ev[3], ev[4]}, 2, 2, false},
+		{"a gap filled", []events.Envelope{ev[0], ev[1], ev[3], ev[4], ev[2]}, 5, 0, true},
+		{"before its opening", []events.Envelope{ev[2], ev[1]}, 0, 2, false},
+		{"opened after its events", []events.Envelope{ev[2], ev[1], ev[0]}, 3, 0, true},
+		{"a version beyond the slot", []events.Envelope{ev[0], far}, 1, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFCR(FCRConfig{})
+			for _, e := range tt.order {
+				require.NoError(t, f.Apply(e))
+			}
+			assertStream(t, f, issue, tt.version, tt.held)
+			ix := f.lookup(issue)
+			assert.Equal(t, tt.inSlot, ix >= 0 && !f.issues[ix].seqd, "kept in the slot")
+			assert.Equal(t, !tt.inSlot, f.seq.tracks(issue), "kept in the Sequencer")
+
+			snap, err := f.Snapshot(0)
+			require.NoError(t, err)
+			g := NewFCR(FCRConfig{})
+			_, err = g.Restore(snap)
+			require.NoError(t, err)
+			assertStream(t, g, issue, tt.version, tt.held)
+			assert.Equal(t, f.Report(), g.Report())
+			for _, e := range ev {
+				require.NoError(t, f.Apply(e))
+				require.NoError(t, g.Apply(e))
+			}
+			assert.Equal(t, f.Report(), g.Report(), "the restored FCR goes on as the saved one")
+			assert.Equal(t, f.StreamVersions(), g.StreamVersions())
+		})
+	}
+}
+
+func assertStream(t *testing.T, f *FCR, issue uuid.UUID, version uint64, held int) {
+	t.Helper()
+	want := map[uuid.UUID]uint64{}
+	if version > 0 {
+		want[issue] = version
+	}
+	assert.Equal(t, want, f.StreamVersions())
+	assert.Equal(t, int64(held), f.Report().HeldEvents)
+}

@@ -1,0 +1,91 @@
+package projections
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// find returns the slab index filed under tag whose key keys[ix] is key, as
+// the index's callers probe it.
+func (t *slotIndex) find(tag uint32, key uint64, keys []uint64) int32 {
+	for p := t.home(tag); ; p = t.next(p) {
+		s := t.slots[p]
+		if s.ix == 0 {
+			return -1
+		}
+		if s.tag == tag && keys[s.ix-1] == key {
+			return s.ix - 1
+		}
+	}
+}
+
+// The index finds every key it holds after any mix of inserts and removes,
+// growing past its first size, also when keys share their home positions
+// and their runs wrap around the end.
+func TestSlotIndexAgainstAMap(t *testing.T) {
+	tests := []struct {
+		name string
+		tag  func(k uint64) uint32
+	}{
+		{"mixed", mixTag},
+		{"same home", func(k uint64) uint32 { return uint32(k) << 20 }},
+		{"at the end", func(k uint64) uint32 { return ^uint32(k % 3) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			idx := newSlotIndex()
+			var keys []uint64          // slab: index → key
+			want := map[uint64]int32{} // key → index
+			var free []int32
+			for step := range 20000 {
+				k := uint64(rng.IntN(3000))
+				if ix, ok := want[k]; ok && rng.IntN(2) == 0 {
+					idx.remove(tt.tag(k), ix)
+					delete(want, k)
+					free = append(free, ix)
+				} else if !ok {
+					var ix int32
+					if n := len(free); n > 0 {
+						ix, free = free[n-1], free[:n-1]
+						keys[ix] = k
+					} else {
+						ix = int32(len(keys))
+						keys = append(keys, k)
+					}
+					idx.insert(tt.tag(k), ix)
+					want[k] = ix
+				}
+				if step%997 == 0 || step == 19999 {
+					require.Equal(t, len(want), idx.n)
+					for k := range uint64(3000) {
+						ix, ok := want[k]
+						if !ok {
+							ix = -1
+						}
+						require.Equal(t, ix, idx.find(tt.tag(k), k, keys), "step %d key %d", step, k)
+					}
+				}
+			}
+			assert.Greater(t, len(idx.slots), minSlots, "the index grew")
+			assert.LessOrEqual(t, idx.n*4, len(idx.slots)*3, "the load stays at most 3/4")
+		})
+	}
+}
+
+// Removing what the index does not hold changes nothing.
+func TestSlotIndexRemoveAbsent(t *testing.T) {
+	idx := newSlotIndex()
+	idx.insert(mixTag(1), 0)
+	idx.remove(mixTag(2), 1)
+	idx.remove(mixTag(1), 5)
+	assert.Equal(t, 1, idx.n)
+	assert.Equal(t, int32(0), idx.find(mixTag(1), 1, []uint64{1}))
+	var zero slotIndex
+	zero.remove(mixTag(1), 0)
+	zero.insert(mixTag(1), 0)
+	assert.Equal(t, int32(0), zero.find(mixTag(1), 1, []uint64{1}), "a zero index works")
+}
