@@ -35,8 +35,8 @@ func BenchmarkReporterKPI(b *testing.B) {
 					}
 				}
 				if offer {
-					for _, e := range part {
-						r.kpi.offer(e)
+					for i := range part {
+						r.kpi.offer(&part[i])
 					}
 				}
 			}

@@ -81,13 +81,24 @@ type kpiIssue struct {
 type kpiStreams[S any] struct {
 	byID   map[uuid.UUID]int32
 	issues []kpiIssue
-	states []S
+	// states holds the state of slot ix at states[ix>>kpiPageBits][ix&kpiPageMask],
+	// in pages that stay where they are as the table grows.
+	states [][]S
 	// gapped holds, by slot, the events that wait for a gap to fill, in
 	// version order.
 	gapped map[int32][]events.Envelope
 	free   []int32
 	nHeld  int
 }
+
+// The size of a page of states.
+const (
+	kpiPageBits = 8
+	kpiPageMask = 1<<kpiPageBits - 1
+)
+
+// state returns the state of slot ix.
+func (t *kpiStreams[S]) state(ix int32) *S { return &t.states[ix>>kpiPageBits][ix&kpiPageMask] }
 
 // Streams returns how many issues are tracked.
 func (t *kpiStreams[S]) Streams() int { return len(t.byID) }
@@ -134,7 +145,7 @@ func (h *kpiHorizon[S]) advanceTo(t time.Time) {
 
 // offer sequences e, which the caller validated, and applies what is in
 // order.
-func (h *kpiHorizon[S]) offer(e events.Envelope) {
+func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	at := e.At.UnixNano()
 	h.advance(e.At, at)
 	ix, ok := h.seq.byID[e.Issue]
@@ -161,7 +172,7 @@ func (h *kpiHorizon[S]) offer(e events.Envelope) {
 
 // foldOrdered is the in-order path: it applies e, the next event of its
 // issue, without sequencing it.
-func (h *kpiHorizon[S]) foldOrdered(e events.Envelope) {
+func (h *kpiHorizon[S]) foldOrdered(e *events.Envelope) {
 	at := e.At.UnixNano()
 	h.advance(e.At, at)
 	ix, ok := h.seq.byID[e.Issue]
@@ -183,12 +194,13 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 	} else {
 		ix = int32(len(t.issues))
 		t.issues = append(t.issues, kpiIssue{})
-		var zero S
-		t.states = append(t.states, zero)
+		if int(ix)>>kpiPageBits == len(t.states) {
+			t.states = append(t.states, make([]S, kpiPageMask+1))
+		}
 	}
 	is := &t.issues[ix]
 	if is.stale {
-		h.reset(&t.states[ix])
+		h.reset(t.state(ix))
 	}
 	*is = kpiIssue{id: id, next: 1, last: math.MinInt64, gen: is.gen}
 	t.byID[id] = ix
@@ -205,8 +217,8 @@ func (h *kpiHorizon[S]) drop(ix int32) {
 }
 
 // apply folds e, the next event of the issue in slot ix, into its state.
-func (h *kpiHorizon[S]) apply(ix int32, e events.Envelope, at int64) {
-	h.fold(&h.seq.states[ix], e)
+func (h *kpiHorizon[S]) apply(ix int32, e *events.Envelope, at int64) {
+	h.fold(h.seq.state(ix), *e)
 	is := &h.seq.issues[ix]
 	switch e.Data.(type) {
 	case *events.Resolved:
@@ -229,7 +241,7 @@ func (h *kpiHorizon[S]) apply(ix int32, e events.Envelope, at int64) {
 
 // release applies e, which is next in its stream, and the held events
 // that follow it without a gap.
-func (h *kpiHorizon[S]) release(ix int32, e events.Envelope, at int64) {
+func (h *kpiHorizon[S]) release(ix int32, e *events.Envelope, at int64) {
 	h.apply(ix, e, at)
 	is := &h.seq.issues[ix]
 	is.next++
@@ -238,7 +250,7 @@ func (h *kpiHorizon[S]) release(ix int32, e events.Envelope, at int64) {
 	}
 	gapped := h.seq.gapped[ix]
 	for len(gapped) > 0 && gapped[0].Version == is.next {
-		g := gapped[0]
+		g := &gapped[0]
 		gapped = gapped[1:]
 		h.seq.nHeld--
 		h.apply(ix, g, g.At.UnixNano())
@@ -248,7 +260,7 @@ func (h *kpiHorizon[S]) release(ix int32, e events.Envelope, at int64) {
 }
 
 // hold keeps e, which comes after a gap, unless it is held already.
-func (h *kpiHorizon[S]) hold(ix int32, e events.Envelope) {
+func (h *kpiHorizon[S]) hold(ix int32, e *events.Envelope) {
 	gapped := h.seq.gapped[ix]
 	i, found := slices.BinarySearchFunc(gapped, e.Version, func(x events.Envelope, v uint64) int {
 		return compareU64(x.Version, v)
@@ -257,7 +269,7 @@ func (h *kpiHorizon[S]) hold(ix int32, e events.Envelope) {
 		return
 	}
 	h.seq.nHeld++
-	h.setGapped(ix, slices.Insert(gapped, i, e))
+	h.setGapped(ix, slices.Insert(gapped, i, *e))
 }
 
 // setGapped sets the events of slot ix that wait for a gap to fill.
@@ -283,12 +295,13 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 	is.base = gapped[0].Version - 1
 	is.next = gapped[0].Version
 	var still []events.Envelope
-	for _, g := range gapped {
+	for i := range gapped {
+		g := &gapped[i]
 		if g.Version == is.next {
 			h.apply(ix, g, g.At.UnixNano())
 			is.next++
 		} else {
-			still = append(still, g)
+			still = append(still, *g)
 			h.seq.nHeld++
 		}
 	}
@@ -387,6 +400,6 @@ func (h *kpiHorizon[S]) view() kpiView {
 // each calls f with every tracked issue, its state and whether it is open.
 func (h *kpiHorizon[S]) each(f func(id uuid.UUID, s *S, open bool)) {
 	for id, ix := range h.seq.byID {
-		f(id, &h.seq.states[ix], h.seq.issues[ix].open)
+		f(id, h.seq.state(ix), h.seq.issues[ix].open)
 	}
 }

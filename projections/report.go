@@ -81,9 +81,9 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 
 // foldKPI is the in-order path of the three KPI projections.
 func (r *Reporter) foldKPI(s *reportIssue, e events.Envelope) {
-	r.service.foldIssue(&s.svc, e)
-	r.sat.foldIssue(&s.sat, e)
-	r.volume.foldIssue(&s.vol, e)
+	r.service.foldIssue(&s.svc, &e)
+	r.sat.foldIssue(&s.sat, &e)
+	r.volume.foldIssue(&s.vol, &e)
 }
 
 // Apply absorbs one event into every projection. An event that does not
@@ -97,11 +97,11 @@ func (r *Reporter) Apply(e events.Envelope) error {
 		return err
 	}
 	if r.kpi != nil {
-		r.kpi.offer(e)
+		r.kpi.offer(&e)
 	} else {
-		r.service.h.offer(e)
-		r.sat.h.offer(e)
-		r.volume.h.offer(e)
+		r.service.h.offer(&e)
+		r.sat.h.offer(&e)
+		r.volume.h.offer(&e)
 	}
 	r.applied++
 	return nil

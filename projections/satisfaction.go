@@ -86,7 +86,7 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 		byTopic:   make(map[string]*satCounts),
 		byAgent:   make(map[string]*satCounts),
 	}
-	s.h = newKPIHorizon(cfg.Lateness, s.foldIssue, (*satIssue).reset)
+	s.h = newKPIHorizon(cfg.Lateness, func(is *satIssue, e events.Envelope) { s.foldIssue(is, &e) }, (*satIssue).reset)
 	return s, nil
 }
 
@@ -96,17 +96,17 @@ func (s *Satisfaction) Apply(e events.Envelope) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	s.h.offer(e)
+	s.h.offer(&e)
 	return nil
 }
 
 // applyOrdered absorbs the next event of its issue in version order.
 func (s *Satisfaction) applyOrdered(e events.Envelope) error {
-	s.h.foldOrdered(e)
+	s.h.foldOrdered(&e)
 	return nil
 }
 
-func (s *Satisfaction) foldIssue(is *satIssue, e events.Envelope) {
+func (s *Satisfaction) foldIssue(is *satIssue, e *events.Envelope) {
 	switch e.Data.(type) {
 	case *events.Consulted, *events.Abandoned, nil:
 		return // nothing attribution depends on
@@ -189,7 +189,7 @@ func (is *satIssue) inbound(id uuid.UUID, channel string) {
 	is.latest = i + 1
 }
 
-func (is *satIssue) apply(e events.Envelope) {
+func (is *satIssue) apply(e *events.Envelope) {
 	switch d := e.Data.(type) {
 	case *events.Opened:
 		is.topic, is.channel = d.Topic, d.Channel

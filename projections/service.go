@@ -103,7 +103,7 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 		byChannel: make(map[string]*svcCounts),
 		byQueue:   make(map[string]*svcCounts),
 	}
-	s.h = newKPIHorizon(cfg.Lateness, s.foldIssue, (*svcIssue).reset)
+	s.h = newKPIHorizon(cfg.Lateness, func(is *svcIssue, e events.Envelope) { s.foldIssue(is, &e) }, (*svcIssue).reset)
 	return s, nil
 }
 
@@ -113,17 +113,17 @@ func (s *ServiceLevel) Apply(e events.Envelope) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	s.h.offer(e)
+	s.h.offer(&e)
 	return nil
 }
 
 // applyOrdered absorbs the next event of its issue in version order.
 func (s *ServiceLevel) applyOrdered(e events.Envelope) error {
-	s.h.foldOrdered(e)
+	s.h.foldOrdered(&e)
 	return nil
 }
 
-func (s *ServiceLevel) foldIssue(is *svcIssue, e events.Envelope) {
+func (s *ServiceLevel) foldIssue(is *svcIssue, e *events.Envelope) {
 	// An event changes at most two contacts: its own and, for a reopen,
 	// the one whose resolution it undoes. Only they are counted again.
 	var touched [2]int
@@ -247,7 +247,7 @@ func (is *svcIssue) index(id uuid.UUID) int {
 
 func (is *svcIssue) contact(id uuid.UUID) *svcContact { return is.contacts.at(is.index(id)) }
 
-func (is *svcIssue) apply(e events.Envelope) {
+func (is *svcIssue) apply(e *events.Envelope) {
 	switch d := e.Data.(type) {
 	case *events.Opened:
 		is.channel = d.Channel

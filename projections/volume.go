@@ -138,7 +138,7 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 		byDay:     make(map[int64]int64),
 		byValue:   make(map[Value]int64),
 	}
-	v.h = newKPIHorizon(cfg.Lateness, v.foldIssue, (*volIssue).reset)
+	v.h = newKPIHorizon(cfg.Lateness, func(is *volIssue, e events.Envelope) { v.foldIssue(is, &e) }, (*volIssue).reset)
 	return v, nil
 }
 
@@ -148,20 +148,20 @@ func (v *Volume) Apply(e events.Envelope) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	v.h.offer(e)
+	v.h.offer(&e)
 	return nil
 }
 
 // applyOrdered absorbs the next event of its issue in version order.
 func (v *Volume) applyOrdered(e events.Envelope) error {
-	v.h.foldOrdered(e)
+	v.h.foldOrdered(&e)
 	return nil
 }
 
 // foldIssue follows each change of the issue into the counts: an event
 // changes at most one contact, the issue's topic or whether its opening
 // was seen.
-func (v *Volume) foldIssue(is *volIssue, e events.Envelope) {
+func (v *Volume) foldIssue(is *volIssue, e *events.Envelope) {
 	if at := e.At.UnixNano(); !is.seen || at < is.sinceNS {
 		is.seen, is.since, is.sinceNS = true, e.At, at
 	}
