@@ -36,7 +36,11 @@ import (
 type kpiHorizon[S any] struct {
 	lateness int64 // ns
 	seq      kpiStreams[S]
-	due      []kpiDue // min-heap by at
+	// due and early queue the moments at which issues may leave or skip
+	// a gap: due in the order pushed, which is the order of time for the
+	// entries pushed no earlier than its last (in an ordered replay,
+	// almost all), early a min-heap by time for the others.
+	due, early []kpiDue
 	// wm is the watermark in Unix ns, valid once watermark is not zero;
 	// cutoff is wm - lateness: an event time before it is too old.
 	wm, cutoff int64
@@ -331,7 +335,10 @@ func (h *kpiHorizon[S]) requeue(ix int32) {
 // sweep drops the closed issues that are quiet for longer than the
 // lateness and skips the gaps that can no longer fill.
 func (h *kpiHorizon[S]) sweep() {
-	for len(h.due) > 0 && h.due[0].at < h.cutoff {
+	for {
+		if at, ok := h.next(); !ok || at >= h.cutoff {
+			return
+		}
 		d := h.pop()
 		is := &h.seq.issues[d.ix]
 		if is.gen != d.gen || !is.queued || is.queuedAt != d.at {
@@ -350,38 +357,64 @@ func (h *kpiHorizon[S]) sweep() {
 }
 
 func (h *kpiHorizon[S]) push(d kpiDue) {
-	h.due = append(h.due, d)
-	for i := len(h.due) - 1; i > 0; {
+	if n := len(h.due); n == 0 || h.due[n-1].at <= d.at {
+		h.due = append(h.due, d)
+		return
+	}
+	h.early = append(h.early, d)
+	for i := len(h.early) - 1; i > 0; {
 		p := (i - 1) / 2
-		if h.due[i].at >= h.due[p].at {
+		if h.early[i].at >= h.early[p].at {
 			break
 		}
-		h.due[i], h.due[p] = h.due[p], h.due[i]
+		h.early[i], h.early[p] = h.early[p], h.early[i]
 		i = p
 	}
 }
 
+// next returns the earliest queued moment, false when none is queued.
+func (h *kpiHorizon[S]) next() (int64, bool) {
+	switch {
+	case len(h.due) == 0 && len(h.early) == 0:
+		return 0, false
+	case len(h.early) == 0:
+		return h.due[0].at, true
+	case len(h.due) == 0 || h.early[0].at < h.due[0].at:
+		return h.early[0].at, true
+	}
+	return h.due[0].at, true
+}
+
+// pop removes and returns the earliest queued moment.
 func (h *kpiHorizon[S]) pop() kpiDue {
-	top := h.due[0]
-	n := len(h.due) - 1
-	h.due[0] = h.due[n]
-	h.due = h.due[:n]
+	if len(h.early) == 0 || len(h.due) > 0 && h.due[0].at <= h.early[0].at {
+		d := h.due[0]
+		h.due = h.due[1:]
+		if len(h.due) == 0 {
+			h.due = h.due[:0:0] // let the drained queue go
+		}
+		return d
+	}
+	top := h.early[0]
+	n := len(h.early) - 1
+	h.early[0] = h.early[n]
+	h.early = h.early[:n]
 	for i := 0; ; {
 		l, small := 2*i+1, i
-		if l < n && h.due[l].at < h.due[small].at {
+		if l < n && h.early[l].at < h.early[small].at {
 			small = l
 		}
-		if r := l + 1; r < n && h.due[r].at < h.due[small].at {
+		if r := l + 1; r < n && h.early[r].at < h.early[small].at {
 			small = r
 		}
 		if small == i {
 			break
 		}
-		h.due[i], h.due[small] = h.due[small], h.due[i]
+		h.early[i], h.early[small] = h.early[small], h.early[i]
 		i = small
 	}
-	if cap(h.due) > 64 && n < cap(h.due)/4 {
-		h.due = slices.Clone(h.due) // let a drained heap give memory back
+	if cap(h.early) > 64 && n < cap(h.early)/4 {
+		h.early = slices.Clone(h.early) // let a drained heap give memory back
 	}
 	return top
 }
