@@ -20,7 +20,11 @@ type ReportConfig struct {
 
 // Reporter feeds every projection of the full report: true FCR, service
 // level, satisfaction and volume. Like each of them it may be fed in any
-// order and with duplicates. It is not safe for concurrent use.
+// order and with duplicates, and each section of its Report is what that
+// projection fed alone reports, late, held and tracked counts included.
+// When the three KPI projections have the same lateness (the default),
+// the Reporter sequences and tracks each issue once for all three. It is
+// not safe for concurrent use.
 type Reporter struct {
 	fcr     *FCR
 	service *ServiceLevel
