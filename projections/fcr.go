@@ -408,6 +408,7 @@ func (f *FCR) applyTo(ix int32, at int64, e events.Envelope) {
 		}
 	case *events.Classified:
 		is.topic = f.names.id(d.Topic)
+		f.recheck(ix)
 	}
 }
 
@@ -440,13 +441,17 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 	if d.Customer.ID != "" {
 		root = f.ids.node(d.Customer.ID, true)
 	}
+	linked := false // two customers with live issues became one
 	for _, k := range d.Customer.Keys {
 		n := f.ids.node(k, false)
 		if root < 0 {
 			root = n
-		} else {
-			root = f.ids.union(root, n, f.issues)
+			continue
 		}
+		if ra, rb := f.ids.find(root), f.ids.find(n); ra != rb && f.ids.nodes[ra].issue >= 0 && f.ids.nodes[rb].issue >= 0 {
+			linked = true
+		}
+		root = f.ids.union(root, n, f.issues)
 	}
 	if root < 0 {
 		// No identifier: the issue is a customer of its own.
@@ -454,7 +459,19 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 	}
 	f.issues[ix].node = root
 	f.ids.addIssue(f.ids.find(root), ix, f.issues)
+	if linked {
+		f.recheck(ix)
+	}
 	return ix
+}
+
+// recheck files issue ix to be looked at by the next sweep that passes
+// the current cutoff: an event changed which of its customer's issues
+// form a problem, and a problem held back by an open issue may now fold.
+func (f *FCR) recheck(ix int32) {
+	if f.hasWM {
+		f.file(ix, f.wm-f.lateness)
+	}
 }
 
 // Watermark returns the latest event time seen, zero before any event.

@@ -48,6 +48,17 @@ func (f *FCR) settles(ix int32) {
 	}
 }
 
+// fileSettle files problem p, which settles at p.settle, to be looked at
+// then if none of its issues is filed for that time already.
+func (f *FCR) fileSettle(p *fcrProblem) {
+	for _, ix := range p.members {
+		if s, ok := f.issues[ix].settled(f.window); ok && s >= p.settle {
+			return
+		}
+	}
+	f.file(p.members[0], p.settle)
+}
+
 // file puts issue ix in the bucket of time t.
 func (f *FCR) file(ix int32, t int64) {
 	b := t / f.dueWidth
@@ -66,16 +77,27 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	probs := f.problems(r)
 	for i := range probs {
 		p := &probs[i]
-		if !p.resolved || p.open || p.settle >= cutoff || f.verdict(p) == vPending {
+		if !p.resolved || p.open {
 			// Look again later at the settled issues of a problem that
-			// cannot fold yet: what holds it back (an open issue, a
-			// later one) may leave it without a resolution of theirs
-			// (a reclassification, another inference after a link).
+			// cannot fold yet: what holds it back (an open issue) may
+			// leave it. Its resolution, a reclassification and a link
+			// file the customer again (recheck); another inference
+			// after a late contact is rare, so it is looked for a
+			// horizon later rather than at every sweep, as open issues
+			// can last for weeks.
 			for _, ix := range p.members {
 				if s, ok := f.issues[ix].settled(f.window); ok && s < cutoff {
-					f.file(ix, cutoff)
+					f.file(ix, cutoff+f.window+f.lateness)
 				}
 			}
+			continue
+		}
+		if p.settle >= cutoff || f.verdict(p) == vPending {
+			// Time holds it back: the issue that settles last is filed
+			// for then. Looking again sooner finds it held back again,
+			// unless a reclassification took that issue away, and then
+			// the problem folds at that issue's time rather than sooner.
+			f.fileSettle(p)
 			continue
 		}
 		f.add(&f.folded, p)
