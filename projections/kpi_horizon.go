@@ -75,15 +75,17 @@ type kpiIssue struct {
 	// issue that never opened in this state (its first events were
 	// dropped) counts as closed, so that it leaves the horizon too.
 	open, queued, gapped bool
-	// stale: the slot's state is that of an issue that left; it is reset
-	// when the slot is taken again, as the memory is then touched anyway.
+	// stale: the slot is free, and its state is that of an issue that
+	// left; it is reset when the slot is taken again, as the memory is
+	// then touched anyway.
 	stale bool
 }
 
 // kpiStreams holds the horizon's issues, each with the sequencing state of
 // its stream, in slots that issues leaving the horizon give back.
 type kpiStreams[S any] struct {
-	byID   map[uuid.UUID]int32
+	// index finds the slot of a tracked issue by its id.
+	index  slotIndex
 	issues []kpiIssue
 	// states holds the state of slot ix at states[ix>>kpiPageBits][ix&kpiPageMask],
 	// in pages that stay where they are as the table grows.
@@ -105,7 +107,21 @@ const (
 func (t *kpiStreams[S]) state(ix int32) *S { return &t.states[ix>>kpiPageBits][ix&kpiPageMask] }
 
 // Streams returns how many issues are tracked.
-func (t *kpiStreams[S]) Streams() int { return len(t.byID) }
+func (t *kpiStreams[S]) Streams() int { return t.index.n }
+
+// find returns the slot of issue id, and whether it is tracked.
+func (t *kpiStreams[S]) find(id uuid.UUID) (int32, bool) {
+	tag := uuidTag(id)
+	for p := t.index.home(tag); ; p = t.index.next(p) {
+		s := t.index.slots[p]
+		if s.ix == 0 {
+			return 0, false
+		}
+		if s.tag == tag && t.issues[s.ix-1].id == id {
+			return s.ix - 1, true
+		}
+	}
+}
 
 // kpiDue is a moment at which the issue in slot ix may leave the horizon,
 // or its gap be skipped.
@@ -118,7 +134,7 @@ type kpiDue struct {
 func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope), reset func(*S)) kpiHorizon[S] {
 	return kpiHorizon[S]{
 		lateness: int64(lateness),
-		seq:      kpiStreams[S]{byID: make(map[uuid.UUID]int32), gapped: make(map[int32][]events.Envelope)},
+		seq:      kpiStreams[S]{index: newSlotIndex(), gapped: make(map[int32][]events.Envelope)},
 		cutoff:   math.MinInt64,
 		fold:     fold,
 		reset:    reset,
@@ -152,7 +168,7 @@ func (h *kpiHorizon[S]) advanceTo(t time.Time) {
 func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	at := e.At.UnixNano()
 	h.advance(e.At, at)
-	ix, ok := h.seq.byID[e.Issue]
+	ix, ok := h.seq.find(e.Issue)
 	if !ok {
 		if at < h.cutoff {
 			h.late++ // the watermark did not move: nothing to sweep
@@ -179,7 +195,7 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 func (h *kpiHorizon[S]) foldOrdered(e *events.Envelope) {
 	at := e.At.UnixNano()
 	h.advance(e.At, at)
-	ix, ok := h.seq.byID[e.Issue]
+	ix, ok := h.seq.find(e.Issue)
 	if !ok {
 		ix = h.add(e.Issue)
 	}
@@ -207,7 +223,7 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 		h.reset(t.state(ix))
 	}
 	*is = kpiIssue{id: id, next: 1, last: math.MinInt64, gen: is.gen}
-	t.byID[id] = ix
+	t.index.insert(uuidTag(id), ix)
 	return ix
 }
 
@@ -215,7 +231,7 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 func (h *kpiHorizon[S]) drop(ix int32) {
 	t := &h.seq
 	is := &t.issues[ix]
-	delete(t.byID, is.id)
+	t.index.remove(uuidTag(is.id), ix)
 	*is = kpiIssue{gen: is.gen + 1, stale: true}
 	t.free = append(t.free, ix)
 }
@@ -427,12 +443,14 @@ type kpiView struct {
 }
 
 func (h *kpiHorizon[S]) view() kpiView {
-	return kpiView{late: h.late, held: h.seq.nHeld, tracked: len(h.seq.byID), watermark: h.watermark}
+	return kpiView{late: h.late, held: h.seq.nHeld, tracked: h.seq.index.n, watermark: h.watermark}
 }
 
 // each calls f with every tracked issue, its state and whether it is open.
 func (h *kpiHorizon[S]) each(f func(id uuid.UUID, s *S, open bool)) {
-	for id, ix := range h.seq.byID {
-		f(id, h.seq.state(ix), h.seq.issues[ix].open)
+	for ix := range h.seq.issues {
+		if is := &h.seq.issues[ix]; !is.stale {
+			f(is.id, h.seq.state(int32(ix)), is.open)
+		}
 	}
 }
