@@ -88,8 +88,8 @@ type ServiceLevel struct {
 	cfg       ServiceConfig
 	h         kpiHorizon[svcIssue]
 	total     svcCounts
-	byChannel map[string]*svcCounts
-	byQueue   map[string]*svcCounts
+	byChannel map[string]*svcSegment
+	byQueue   map[string]*svcSegment
 }
 
 // NewServiceLevel returns a ServiceLevel projection that has seen nothing.
@@ -100,8 +100,8 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 	}
 	s := &ServiceLevel{
 		cfg:       cfg,
-		byChannel: make(map[string]*svcCounts),
-		byQueue:   make(map[string]*svcCounts),
+		byChannel: make(map[string]*svcSegment),
+		byQueue:   make(map[string]*svcSegment),
 	}
 	s.h = newKPIHorizon(cfg.Lateness, func(is *svcIssue, e events.Envelope) { s.foldIssue(is, &e) }, (*svcIssue).reset)
 	return s, nil
@@ -179,25 +179,41 @@ func svcContactOf(d events.Data) (uuid.UUID, bool) {
 func (s *ServiceLevel) recount(is *svcIssue, c *svcContact, before *svcCounts) {
 	after := c.counts(s.cfg.Threshold)
 	chKey, qKey := is.channelOf(c), c.queueKey()
-	if after == *before && chKey == c.chKey && qKey == c.qKey {
-		return
+	if after == *before && (after == (svcCounts{}) || chKey == c.ch.key && qKey == c.q.key) {
+		return // a contact that counts nothing needs no segment
 	}
 	if *before != (svcCounts{}) {
 		s.total.add(before, -1)
 		c.ch.add(before, -1)
 		c.q.add(before, -1)
 	}
-	if c.ch == nil || chKey != c.chKey {
-		c.ch, c.chKey = kpiSegment(s.byChannel, chKey), chKey
+	if c.ch == nil || chKey != c.ch.key {
+		c.ch = svcSegmentOf(s.byChannel, chKey)
 	}
-	if c.q == nil || qKey != c.qKey {
-		c.q, c.qKey = kpiSegment(s.byQueue, qKey), qKey
+	if c.q == nil || qKey != c.q.key {
+		c.q = svcSegmentOf(s.byQueue, qKey)
 	}
 	if after != (svcCounts{}) {
 		s.total.add(&after, +1)
 		c.ch.add(&after, +1)
 		c.q.add(&after, +1)
 	}
+}
+
+// svcSegment is the counts of one channel or queue.
+type svcSegment struct {
+	svcCounts
+	key string
+}
+
+// svcSegmentOf returns segment key of m, adding it when new.
+func svcSegmentOf(m map[string]*svcSegment, key string) *svcSegment {
+	n := m[key]
+	if n == nil {
+		n = &svcSegment{key: key}
+		m[key] = n
+	}
+	return n
 }
 
 // svcIssue is what ServiceLevel keeps of one issue in the horizon.
@@ -216,17 +232,16 @@ type svcContact struct {
 	queue        string // of the first routing
 	abandonQueue string
 	wait         time.Duration // of the first routing
-	routings     int
+	handle       time.Duration
+	resolutions  int32
+	reopens      int32 // of resolutions made on this contact
+	routings     int32
 	abandoned    bool
 	consulted    bool
-	resolutions  int64
-	reopens      int64 // of resolutions made on this contact
-	handle       time.Duration
 	dropped      bool // stands in for a contact whose state was dropped
 	// The segments the contact counts under, kept so that an event that
 	// does not move it looks none up; nil until it counts.
-	chKey, qKey string
-	ch, q       *svcCounts
+	ch, q *svcSegment
 }
 
 // reset empties the state for another issue, keeping its buffers.

@@ -31,10 +31,10 @@ func (s *ServiceLevel) report(h kpiView) ServiceReport {
 	return r
 }
 
-func svcFigures(m map[string]*svcCounts) map[string]ServiceFigures {
+func svcFigures(m map[string]*svcSegment) map[string]ServiceFigures {
 	out := make(map[string]ServiceFigures, len(m))
 	for k, n := range m {
-		if *n != (svcCounts{}) {
+		if n.svcCounts != (svcCounts{}) {
 			out[k] = n.figures()
 		}
 	}
@@ -131,8 +131,8 @@ func (c *svcContact) counts(threshold time.Duration) svcCounts {
 		n.timed = 1
 		n.handle = c.handle
 	}
-	n.resolutions = c.resolutions
-	n.reopens = c.reopens
+	n.resolutions = int64(c.resolutions)
+	n.reopens = int64(c.reopens)
 	return n
 }
 
