@@ -95,6 +95,3 @@ func (l *kpiList[T]) add(v T) int {
 	l.n++
 	return l.n - 1
 }
-
-// reset empties the list, keeping its buffer.
-func (l *kpiList[T]) reset() { *l = kpiList[T]{more: l.more[:0]} }

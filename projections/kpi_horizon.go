@@ -49,8 +49,6 @@ type kpiHorizon[S any] struct {
 	// fold is the projections' in-order method, called for every event
 	// the horizon releases, in version order per issue.
 	fold func(s *S, e events.Envelope)
-	// reset empties a state whose issue left, keeping its buffers.
-	reset func(s *S)
 }
 
 // kpiIssue is the bookkeeping of one issue in the horizon: it sequences
@@ -76,7 +74,7 @@ type kpiIssue struct {
 	// dropped) counts as closed, so that it leaves the horizon too.
 	open, queued, gapped bool
 	// stale: the slot is free, and its state is that of an issue that
-	// left; it is reset when the slot is taken again, as the memory is
+	// left; it is zeroed when the slot is taken again, as the memory is
 	// then touched anyway.
 	stale bool
 }
@@ -131,13 +129,12 @@ type kpiDue struct {
 	gen uint32
 }
 
-func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope), reset func(*S)) kpiHorizon[S] {
+func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope)) kpiHorizon[S] {
 	return kpiHorizon[S]{
 		lateness: int64(lateness),
 		seq:      kpiStreams[S]{index: newSlotIndex(), gapped: make(map[int32][]events.Envelope)},
 		cutoff:   math.MinInt64,
 		fold:     fold,
-		reset:    reset,
 	}
 }
 
@@ -220,7 +217,8 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 	}
 	is := &t.issues[ix]
 	if is.stale {
-		h.reset(t.state(ix))
+		var zero S
+		*t.state(ix) = zero
 	}
 	*is = kpiIssue{id: id, next: 1, last: math.MinInt64, gen: is.gen}
 	t.index.insert(uuidTag(id), ix)

@@ -44,12 +44,6 @@ type reportIssue struct {
 	vol volIssue
 }
 
-func (s *reportIssue) reset() {
-	s.svc.reset()
-	s.sat.reset()
-	s.vol.reset()
-}
-
 // NewReporter returns a Reporter with every projection empty.
 func NewReporter(cfg ReportConfig) (*Reporter, error) {
 	if cfg.Lateness < 0 {
@@ -77,7 +71,7 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 		return nil, err
 	}
 	if l := r.service.cfg.Lateness; l == r.sat.cfg.Lateness && l == r.volume.cfg.Lateness {
-		h := newKPIHorizon(l, r.foldKPI, (*reportIssue).reset)
+		h := newKPIHorizon(l, r.foldKPI)
 		r.kpi = &h
 	}
 	return r, nil

@@ -86,7 +86,7 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 		byTopic:   make(map[string]*satCounts),
 		byAgent:   make(map[string]*satCounts),
 	}
-	s.h = newKPIHorizon(cfg.Lateness, func(is *satIssue, e events.Envelope) { s.foldIssue(is, &e) }, (*satIssue).reset)
+	s.h = newKPIHorizon(cfg.Lateness, func(is *satIssue, e events.Envelope) { s.foldIssue(is, &e) })
 	return s, nil
 }
 
@@ -165,13 +165,6 @@ type satRating struct {
 	survey events.Survey
 	score  int
 	on     int
-}
-
-// reset empties the state for another issue, keeping its buffers.
-func (is *satIssue) reset() {
-	is.contacts.reset()
-	is.ratings.reset()
-	*is = satIssue{contacts: is.contacts, ratings: is.ratings}
 }
 
 func (is *satIssue) index(id uuid.UUID) int {

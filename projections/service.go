@@ -103,7 +103,7 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 		byChannel: make(map[string]*svcSegment),
 		byQueue:   make(map[string]*svcSegment),
 	}
-	s.h = newKPIHorizon(cfg.Lateness, func(is *svcIssue, e events.Envelope) { s.foldIssue(is, &e) }, (*svcIssue).reset)
+	s.h = newKPIHorizon(cfg.Lateness, func(is *svcIssue, e events.Envelope) { s.foldIssue(is, &e) })
 	return s, nil
 }
 
@@ -242,12 +242,6 @@ type svcContact struct {
 	// The segments the contact counts under, kept so that an event that
 	// does not move it looks none up; nil until it counts.
 	ch, q *svcSegment
-}
-
-// reset empties the state for another issue, keeping its buffers.
-func (is *svcIssue) reset() {
-	is.contacts.reset()
-	*is = svcIssue{contacts: is.contacts}
 }
 
 // index returns the index of contact id, adding it when it is new.

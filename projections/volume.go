@@ -138,7 +138,7 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 		byDay:     make(map[int64]int64),
 		byValue:   make(map[Value]int64),
 	}
-	v.h = newKPIHorizon(cfg.Lateness, func(is *volIssue, e events.Envelope) { v.foldIssue(is, &e) }, (*volIssue).reset)
+	v.h = newKPIHorizon(cfg.Lateness, func(is *volIssue, e events.Envelope) { v.foldIssue(is, &e) })
 	return v, nil
 }
 
@@ -301,12 +301,6 @@ func (is *volIssue) valueKey() Value {
 		return Value(kpiUnknown)
 	}
 	return is.value
-}
-
-// reset empties the state for another issue, keeping its buffers.
-func (is *volIssue) reset() {
-	is.contacts.reset()
-	*is = volIssue{contacts: is.contacts}
 }
 
 func (c *volContact) counted() bool { return c.inbound && (c.routed || !c.abandoned) }
