@@ -70,9 +70,9 @@ var (
 // has one contact, which then needs no allocation of its own and sits
 // next to the rest of the state, in the same cache lines.
 type kpiList[T any] struct {
+	n     int // first, so that a scan of one element touches one span
 	first T
 	more  []T
-	n     int
 }
 
 func (l *kpiList[T]) len() int { return l.n }

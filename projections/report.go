@@ -40,8 +40,8 @@ type Reporter struct {
 // reportIssue is what the KPI projections keep of one issue, side by side.
 type reportIssue struct {
 	svc svcIssue
-	sat satIssue
 	vol volIssue
+	sat satIssue
 }
 
 // NewReporter returns a Reporter with every projection empty.

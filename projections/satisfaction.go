@@ -144,10 +144,10 @@ func (s *Satisfaction) account(is *satIssue, from int, sign int64) {
 
 // satIssue is what Satisfaction keeps of one issue in the horizon.
 type satIssue struct {
-	topic, channel string
-	contacts       kpiList[satContact]
 	// Indexes+1 into contacts, 0 for none.
 	resolvedOn, latest, firstAnswered int
+	contacts                          kpiList[satContact]
+	topic, channel                    string
 	ratings                           kpiList[satRating]
 }
 

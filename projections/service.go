@@ -218,8 +218,8 @@ func svcSegmentOf(m map[string]*svcSegment, key string) *svcSegment {
 
 // svcIssue is what ServiceLevel keeps of one issue in the horizon.
 type svcIssue struct {
-	channel  string // of the first contact
-	contacts kpiList[svcContact]
+	contacts kpiList[svcContact] // first: most events touch only them
+	channel  string              // of the first contact
 	// resolvedOn is the index+1 of the contact of the last resolution, 0
 	// when the issue has none that this state saw.
 	resolvedOn int

@@ -273,14 +273,14 @@ func volDay(t time.Time) int64 {
 
 // volIssue is what Volume keeps of one issue in the horizon.
 type volIssue struct {
-	opened   bool
-	seen     bool      // since is set
-	since    time.Time // earliest event time
-	sinceNS  int64     // since in Unix ns
-	topic    string
-	value    Value // of topic
 	n        int64 // counted contacts
+	sinceNS  int64 // since in Unix ns
+	opened   bool
+	seen     bool // since is set
 	contacts kpiList[volContact]
+	topic    string
+	value    Value     // of topic
+	since    time.Time // earliest event time
 }
 
 type volContact struct {
