@@ -31,14 +31,42 @@ func (f *FCR) sweep() {
 	}
 	slices.Sort(roots)
 	roots = slices.Compact(roots)
-	for _, r := range roots {
-		// A customer folded or merged earlier in this sweep may be gone.
-		if n := &f.ids.nodes[r]; n.parent == r && n.issue >= 0 {
-			f.foldCustomer(r, cutoff)
+	const batch = 64
+	for lo := 0; lo < len(roots); lo += batch {
+		rs := roots[lo:min(lo+batch, len(roots))]
+		f.scratch.sink += f.touchCustomers(rs)
+		for _, r := range rs {
+			// A customer folded or merged earlier in this sweep may be gone.
+			if n := &f.ids.nodes[r]; n.parent == r && n.issue >= 0 {
+				f.foldCustomer(r, cutoff)
+			}
 		}
 	}
 	f.scratch.roots = roots
 	f.expireHeld(cutoff)
+}
+
+// touchCustomers walks the issue lists of customers about to be folded:
+// the walks of different customers do not wait for each other, so the
+// processor overlaps their cache misses, which folding customer after
+// customer cannot. It returns a sum of what it read, so that the reads
+// are not compiled away.
+func (f *FCR) touchCustomers(roots []int32) int64 {
+	var sum int64
+	for _, r := range roots {
+		start := f.ids.nodes[r].issue
+		if start < 0 {
+			continue
+		}
+		for i := start; ; {
+			is := &f.issues[i]
+			sum += is.first.at
+			if i = is.next; i == start {
+				break
+			}
+		}
+	}
+	return sum
 }
 
 // settles files issue ix to be looked at once its settling time passes.

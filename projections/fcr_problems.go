@@ -40,6 +40,7 @@ type fcrScratch struct {
 	members []int32
 	probs   []fcrProblem
 	roots   []int32
+	sink    int64 // what touchCustomers read
 }
 
 // problems chains the live issues of the customer whose root is r into
