@@ -52,9 +52,9 @@ type kpiHorizon[S any] struct {
 }
 
 // kpiIssue is the bookkeeping of one issue in the horizon: it sequences
-// the issue's events and decides when the issue can be dropped. It fits
-// in one cache line, apart from the state, so that dropping a quiet issue
-// touches little memory.
+// the issue's events and decides when the issue can be dropped. It fills
+// one cache line, the first of its slot: an event touches it and the
+// state after it, dropping a quiet issue only it.
 type kpiIssue struct {
 	id uuid.UUID
 	// next is the version the stream expects next. Versions up to base
@@ -83,11 +83,11 @@ type kpiIssue struct {
 // its stream, in slots that issues leaving the horizon give back.
 type kpiStreams[S any] struct {
 	// index finds the slot of a tracked issue by its id.
-	index  slotIndex
-	issues []kpiIssue
-	// states holds the state of slot ix at states[ix>>kpiPageBits][ix&kpiPageMask],
-	// in pages that stay where they are as the table grows.
-	states [][]S
+	index slotIndex
+	// pages holds slot ix at pages[ix>>kpiPageBits][ix&kpiPageMask], in
+	// pages that stay where they are as the table grows.
+	pages [][]kpiSlot[S]
+	slots int32 // in use or free
 	// gapped holds, by slot, the events that wait for a gap to fill, in
 	// version order.
 	gapped map[int32][]events.Envelope
@@ -101,8 +101,15 @@ const (
 	kpiPageMask = 1<<kpiPageBits - 1
 )
 
-// state returns the state of slot ix.
-func (t *kpiStreams[S]) state(ix int32) *S { return &t.states[ix>>kpiPageBits][ix&kpiPageMask] }
+// kpiSlot is what the horizon keeps of one issue: its bookkeeping and
+// the projections' state.
+type kpiSlot[S any] struct {
+	kpiIssue
+	state S
+}
+
+// at returns slot ix.
+func (t *kpiStreams[S]) at(ix int32) *kpiSlot[S] { return &t.pages[ix>>kpiPageBits][ix&kpiPageMask] }
 
 // Streams returns how many issues are tracked.
 func (t *kpiStreams[S]) Streams() int { return t.index.n }
@@ -115,7 +122,7 @@ func (t *kpiStreams[S]) find(id uuid.UUID) (int32, bool) {
 		if s.ix == 0 {
 			return 0, false
 		}
-		if s.tag == tag && t.issues[s.ix-1].id == id {
+		if s.tag == tag && t.at(s.ix-1).id == id {
 			return s.ix - 1, true
 		}
 	}
@@ -173,7 +180,7 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 		}
 		ix = h.add(e.Issue)
 	}
-	is := &h.seq.issues[ix]
+	is := h.seq.at(ix)
 	switch v := e.Version; {
 	case v <= is.base:
 		h.late++ // behind a gap that was skipped
@@ -209,18 +216,18 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 		ix = t.free[n-1]
 		t.free = t.free[:n-1]
 	} else {
-		ix = int32(len(t.issues))
-		t.issues = append(t.issues, kpiIssue{})
-		if int(ix)>>kpiPageBits == len(t.states) {
-			t.states = append(t.states, make([]S, kpiPageMask+1))
+		ix = t.slots
+		t.slots++
+		if int(ix)>>kpiPageBits == len(t.pages) {
+			t.pages = append(t.pages, make([]kpiSlot[S], kpiPageMask+1))
 		}
 	}
-	is := &t.issues[ix]
+	is := t.at(ix)
 	if is.stale {
 		var zero S
-		*t.state(ix) = zero
+		is.state = zero
 	}
-	*is = kpiIssue{id: id, next: 1, last: math.MinInt64, gen: is.gen}
+	is.kpiIssue = kpiIssue{id: id, next: 1, last: math.MinInt64, gen: is.gen}
 	t.index.insert(uuidTag(id), ix)
 	return ix
 }
@@ -228,16 +235,16 @@ func (h *kpiHorizon[S]) add(id uuid.UUID) int32 {
 // drop frees the slot of an issue that left the horizon.
 func (h *kpiHorizon[S]) drop(ix int32) {
 	t := &h.seq
-	is := &t.issues[ix]
+	is := t.at(ix)
 	t.index.remove(uuidTag(is.id), ix)
-	*is = kpiIssue{gen: is.gen + 1, stale: true}
+	is.kpiIssue = kpiIssue{gen: is.gen + 1, stale: true}
 	t.free = append(t.free, ix)
 }
 
 // apply folds e, the next event of the issue in slot ix, into its state.
 func (h *kpiHorizon[S]) apply(ix int32, e *events.Envelope, at int64) {
-	h.fold(h.seq.state(ix), *e)
-	is := &h.seq.issues[ix]
+	is := h.seq.at(ix)
+	h.fold(&is.state, *e)
 	switch e.Data.(type) {
 	case *events.Resolved:
 		is.open = false
@@ -261,7 +268,7 @@ func (h *kpiHorizon[S]) apply(ix int32, e *events.Envelope, at int64) {
 // that follow it without a gap.
 func (h *kpiHorizon[S]) release(ix int32, e *events.Envelope, at int64) {
 	h.apply(ix, e, at)
-	is := &h.seq.issues[ix]
+	is := h.seq.at(ix)
 	is.next++
 	if !is.gapped {
 		return
@@ -292,7 +299,7 @@ func (h *kpiHorizon[S]) hold(ix int32, e *events.Envelope) {
 
 // setGapped sets the events of slot ix that wait for a gap to fill.
 func (h *kpiHorizon[S]) setGapped(ix int32, gapped []events.Envelope) {
-	is := &h.seq.issues[ix]
+	is := h.seq.at(ix)
 	if len(gapped) == 0 {
 		if is.gapped {
 			delete(h.seq.gapped, ix)
@@ -309,7 +316,7 @@ func (h *kpiHorizon[S]) setGapped(ix int32, gapped []events.Envelope) {
 func (h *kpiHorizon[S]) skip(ix int32) {
 	gapped := h.seq.gapped[ix]
 	h.seq.nHeld -= len(gapped)
-	is := &h.seq.issues[ix]
+	is := h.seq.at(ix)
 	is.base = gapped[0].Version - 1
 	is.next = gapped[0].Version
 	var still []events.Envelope
@@ -329,7 +336,7 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 // requeue makes sure that the due queue holds an entry for the issue in
 // slot ix no later than the moment it may leave or skip its gap.
 func (h *kpiHorizon[S]) requeue(ix int32) {
-	is := &h.seq.issues[ix]
+	is := h.seq.at(ix)
 	var at int64
 	switch {
 	case is.gapped:
@@ -354,7 +361,7 @@ func (h *kpiHorizon[S]) sweep() {
 			return
 		}
 		d := h.pop()
-		is := &h.seq.issues[d.ix]
+		is := h.seq.at(d.ix)
 		if is.gen != d.gen || !is.queued || is.queuedAt != d.at {
 			continue // an entry that a later or earlier one replaced
 		}
@@ -446,9 +453,9 @@ func (h *kpiHorizon[S]) view() kpiView {
 
 // each calls f with every tracked issue, its state and whether it is open.
 func (h *kpiHorizon[S]) each(f func(id uuid.UUID, s *S, open bool)) {
-	for ix := range h.seq.issues {
-		if is := &h.seq.issues[ix]; !is.stale {
-			f(is.id, h.seq.state(int32(ix)), is.open)
+	for ix := range h.seq.slots {
+		if is := h.seq.at(ix); !is.stale {
+			f(is.id, &is.state, is.open)
 		}
 	}
 }
