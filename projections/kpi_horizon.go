@@ -52,9 +52,9 @@ type kpiHorizon[S any] struct {
 }
 
 // kpiIssue is the bookkeeping of one issue in the horizon: it sequences
-// the issue's events and decides when the issue can be dropped. It fills
-// one cache line, the first of its slot: an event touches it and the
-// state after it, dropping a quiet issue only it.
+// the issue's events and decides when the issue can be dropped. It takes
+// 64 bytes at the head of the issue's slot: an event touches it and the
+// state next to it, dropping a quiet issue only it.
 type kpiIssue struct {
 	id uuid.UUID
 	// next is the version the stream expects next. Versions up to base
@@ -145,7 +145,7 @@ func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope)
 	}
 }
 
-// advance moves the watermark to t (ns in Unix ns) if t is later.
+// advance moves the watermark to t, which is ns in Unix ns, if t is later.
 func (h *kpiHorizon[S]) advance(t time.Time, ns int64) {
 	if h.watermark.IsZero() {
 		if !t.After(h.watermark) {
