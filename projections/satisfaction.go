@@ -133,7 +133,7 @@ func (s *Satisfaction) account(is *satIssue, from int, sign int64) {
 	topic := kpiKey(is.topic, kpiUnknown)
 	for i := from; i < is.ratings.len(); i++ {
 		r := *is.ratings.at(i)
-		channel, agent, bucket := is.attribution(r.on)
+		channel, agent, bucket := is.attribution(int(r.on))
 		s.total.add(r, sign)
 		kpiSegment(s.byChannel, channel).add(r, sign)
 		kpiSegment(s.byTopic, topic).add(r, sign)
@@ -162,9 +162,32 @@ type satContact struct {
 
 // satRating is one answer and the contact it is attributed to (index+1).
 type satRating struct {
-	survey events.Survey
-	score  int
-	on     int
+	on     int32
+	score  int16
+	survey satSurvey
+}
+
+// satSurvey is a survey kind, held in a byte.
+type satSurvey uint8
+
+// The survey kinds the projection counts; satOther is none of them.
+const (
+	satOther satSurvey = iota
+	satCSAT
+	satNPS
+	satCES
+)
+
+func satSurveyOf(s events.Survey) satSurvey {
+	switch s {
+	case events.SurveyCSAT:
+		return satCSAT
+	case events.SurveyNPS:
+		return satNPS
+	case events.SurveyCES:
+		return satCES
+	}
+	return satOther
 }
 
 func (is *satIssue) index(id uuid.UUID) int {
@@ -220,7 +243,7 @@ func (is *satIssue) apply(e *events.Envelope) {
 		if d.Contact != uuid.Nil {
 			on = is.index(d.Contact) + 1
 		}
-		is.ratings.add(satRating{survey: d.Survey, score: d.Score, on: on})
+		is.ratings.add(satRating{survey: satSurveyOf(d.Survey), score: int16(d.Score), on: int32(on)})
 	}
 }
 

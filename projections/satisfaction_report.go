@@ -1,10 +1,6 @@
 package projections
 
-import (
-	"time"
-
-	"github.com/truefcr/truefcr/events"
-)
+import "time"
 
 // Report returns the figures as of the events absorbed so far.
 func (s *Satisfaction) Report() SatisfactionReport { return s.report(s.h.view()) }
@@ -134,13 +130,13 @@ type satCounts struct {
 func (n *satCounts) add(r satRating, sign int64) {
 	score := int64(r.score)
 	switch r.survey {
-	case events.SurveyCSAT:
+	case satCSAT:
 		n.csat += sign
 		n.csatSum += sign * score
 		if score >= 4 {
 			n.csatTop2 += sign
 		}
-	case events.SurveyNPS:
+	case satNPS:
 		n.nps += sign
 		switch {
 		case score >= 9:
@@ -148,7 +144,7 @@ func (n *satCounts) add(r satRating, sign int64) {
 		case score <= 6:
 			n.detractors += sign
 		}
-	case events.SurveyCES:
+	case satCES:
 		n.ces += sign
 		n.cesSum += sign * score
 		if score >= 5 {
