@@ -3,7 +3,10 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
+
+	"github.com/truefcr/truefcr/events"
 )
 
 // ErrKPIConfig is wrapped by every error about a ServiceConfig,
@@ -23,6 +26,26 @@ const (
 func kpiCheckLateness(what string, d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("%s lateness %v is negative: %w", what, d, ErrKPIConfig)
+	}
+	return nil
+}
+
+// The range of times that Unix nanoseconds hold, in Unix seconds: the
+// horizon compares event times as nanoseconds.
+const (
+	kpiMinSec = math.MinInt64/int64(time.Second) + 1
+	kpiMaxSec = math.MaxInt64/int64(time.Second) - 1
+)
+
+// kpiCheckEvent is the check of Apply: e must Validate and happen within
+// the range of Unix nanoseconds. The error wraps events.ErrInvalidEvent.
+func kpiCheckEvent(what string, e events.Envelope) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if s := e.At.Unix(); s < kpiMinSec || s > kpiMaxSec {
+		return fmt.Errorf("%s apply issue %s version %d: event time %s is out of range: %w",
+			what, e.Issue, e.Version, e.At.Format(time.RFC3339), events.ErrInvalidEvent)
 	}
 	return nil
 }

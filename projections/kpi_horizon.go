@@ -161,8 +161,15 @@ func (h *kpiHorizon[S]) advance(t time.Time, ns int64) {
 	}
 }
 
-// advanceTo is AdvanceTo.
+// advanceTo is AdvanceTo. A time beyond the range of Unix nanoseconds
+// moves the watermark to the end of that range.
 func (h *kpiHorizon[S]) advanceTo(t time.Time) {
+	switch s := t.Unix(); {
+	case s < kpiMinSec:
+		return
+	case s > kpiMaxSec:
+		t = time.Unix(kpiMaxSec, 0).In(t.Location())
+	}
 	h.advance(t, t.UnixNano())
 	h.sweep()
 }

@@ -186,3 +186,57 @@ func TestVolumeDayIsTheUTCDate(t *testing.T) {
 		assert.Equal(t, at.UTC().Format(time.DateOnly), time.Unix(d*86400, 0).UTC().Format(time.DateOnly), "%v", at)
 	}
 }
+
+// TestKPIEventTimesOutsideUnixNanosecondsAreRefused: the horizon compares
+// times as Unix nanoseconds, so Apply refuses what they cannot hold, and
+// the Reporter refuses it before any projection sees it.
+func TestKPIEventTimesOutsideUnixNanosecondsAreRefused(t *testing.T) {
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	vol, err := NewVolume(VolumeConfig{})
+	require.NoError(t, err)
+	r, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	for _, at := range []time.Time{
+		time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		l := newKPILog()
+		l.opened(kpiID('i', 1), kpiID('c', 1), 0, "phone", "billing")
+		e := l.evs[0]
+		e.At = at
+		for name, p := range map[string]Projection{"service": svc, "satisfaction": sat, "volume": vol, "reporter": r} {
+			err := p.Apply(e)
+			require.Error(t, err, "%s at %v", name, at)
+			assert.ErrorIs(t, err, events.ErrInvalidEvent, name)
+			assert.Contains(t, err.Error(), "out of range", name)
+		}
+	}
+	assert.Zero(t, svc.Report().TrackedIssues)
+	rep := r.Report()
+	assert.Zero(t, rep.Events)
+	assert.Zero(t, rep.Volume.Issues)
+	assert.True(t, rep.Volume.Watermark.IsZero())
+}
+
+// TestKPIAdvanceToTheFarFuture moves the watermark as far as Unix
+// nanoseconds go: every closed issue leaves, open ones stay.
+func TestKPIAdvanceToTheFarFuture(t *testing.T) {
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	vol, err := NewVolume(VolumeConfig{})
+	require.NoError(t, err)
+	evs := kpiGenerate(14, 50, time.Minute)
+	applyAll(t, svc, evs)
+	applyAll(t, vol, evs)
+	require.Positive(t, svc.Report().TrackedIssues)
+	far := time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, svc.AdvanceTo(far))
+	require.NoError(t, vol.AdvanceTo(far))
+	open := vol.Report().Backlog.Open
+	assert.Equal(t, int(open), vol.Report().TrackedIssues, "only open issues stay")
+	assert.Equal(t, int(open), svc.Report().TrackedIssues)
+	assert.Equal(t, time.Unix(kpiMaxSec, 0).UTC(), svc.Report().Watermark)
+}

@@ -85,10 +85,11 @@ func (r *Reporter) foldKPI(s *reportIssue, e events.Envelope) {
 }
 
 // Apply absorbs one event into every projection. An event that does not
-// Validate is refused before any projection sees it, so that they all stay
-// computed from the same events.
+// Validate, or whose time lies outside the years 1678 to 2262, is refused
+// before any projection sees it, so that they all stay computed from the
+// same events.
 func (r *Reporter) Apply(e events.Envelope) error {
-	if err := e.Validate(); err != nil {
+	if err := kpiCheckEvent("report", e); err != nil {
 		return err
 	}
 	if err := r.fcr.Apply(e); err != nil {

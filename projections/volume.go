@@ -143,9 +143,11 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
-// event is refused with an error that wraps events.ErrInvalidEvent.
+// event, or one whose time lies outside the years 1678 to 2262 (the range
+// of Unix nanoseconds), is refused with an error that wraps
+// events.ErrInvalidEvent.
 func (v *Volume) Apply(e events.Envelope) error {
-	if err := e.Validate(); err != nil {
+	if err := kpiCheckEvent("volume", e); err != nil {
 		return err
 	}
 	v.h.offer(&e)
