@@ -95,7 +95,7 @@ var (
 type kpiList[T any] struct {
 	n     int // first, so that a scan of one element touches one span
 	first T
-	more  *[]T // the rest, a pointer so that the few who have any pay
+	more  []T
 }
 
 func (l *kpiList[T]) len() int { return l.n }
@@ -105,18 +105,15 @@ func (l *kpiList[T]) at(i int) *T {
 	if i == 0 {
 		return &l.first
 	}
-	return &(*l.more)[i-1]
+	return &l.more[i-1]
 }
 
 // add appends v and returns its index.
 func (l *kpiList[T]) add(v T) int {
-	switch {
-	case l.n == 0:
+	if l.n == 0 {
 		l.first = v
-	case l.more == nil:
-		l.more = &[]T{v}
-	default:
-		*l.more = append(*l.more, v)
+	} else {
+		l.more = append(l.more, v)
 	}
 	l.n++
 	return l.n - 1
