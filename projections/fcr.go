@@ -108,11 +108,16 @@ var (
 // wait for a gap in their stream (the projection forgot the stream) and,
 // like other held events of issues that are not live, are dropped and
 // counted in orphaned events once older than the watermark minus the
-// lateness. Held events of a live issue wait as long as the issue lives. Identity links and reclassifications that reach a problem after
-// it was folded do not change it.
+// lateness. Held events of a live issue wait as long as the issue lives.
+// Identity links and reclassifications that reach a problem after it was
+// folded do not change it.
 //
 // A live problem of one issue, of a customer known by two keys, costs
-// about 290 bytes of heap (see BenchmarkFCRMemory). Identity
+// about 275 bytes of heap (see BenchmarkFCRMemory). Live issues and
+// identifiers are found through open-addressing indexes of 8-byte
+// entries, and a live issue's stream is sequenced in its slot: the
+// Sequencer holds only the streams of issues that are not live and of
+// those with events waiting for a gap. Identity
 // keys are kept as 64-bit FNV-1a hashes, not strings: two different
 // identifiers collide with a probability of about n²/2⁶⁵ among n of them
 // (under one in a million for ten million), and a collision would link

@@ -54,16 +54,10 @@ func (f *FCR) sweep() {
 func (f *FCR) touchCustomers(roots []int32) int64 {
 	var sum int64
 	for _, r := range roots {
-		start := f.ids.nodes[r].issue
-		if start < 0 {
-			continue
-		}
-		for i := start; ; {
+		for i := f.ids.nodes[r].issue; i >= 0; {
 			is := &f.issues[i]
 			sum += is.first.at
-			if i = is.next; i == start {
-				break
-			}
+			i = is.next
 		}
 	}
 	return sum
@@ -139,23 +133,14 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	}
 	// Rebuild the customer's list of issues from those still live.
 	node := &f.ids.nodes[r]
-	start, kept := node.issue, int32(-1)
-	i := start
-	for {
+	kept := int32(-1) // the first issue of the new list
+	for i := node.issue; i >= 0; {
 		next := f.issues[i].next
 		if f.issues[i].live {
-			if kept < 0 {
-				kept = i
-				f.issues[i].next = i
-			} else {
-				f.issues[i].next = f.issues[kept].next
-				f.issues[kept].next = i
-			}
+			f.issues[i].next = kept
+			kept = i
 		}
 		i = next
-		if i == start {
-			break
-		}
 	}
 	if kept < 0 {
 		f.ids.release(r)

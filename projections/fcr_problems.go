@@ -50,16 +50,11 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	sc := &f.scratch
 	order := sc.order[:0]
 	probs := sc.probs[:0]
-	start := f.ids.nodes[r].issue
-	if start < 0 {
-		return probs
-	}
-	for i := start; ; {
+	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues[i].next {
 		order = append(order, i)
-		i = f.issues[i].next
-		if i == start {
-			break
-		}
+	}
+	if len(order) == 0 {
+		return probs
 	}
 	if len(order) > 1 {
 		slices.SortFunc(order, func(a, b int32) int {

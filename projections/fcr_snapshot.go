@@ -3,6 +3,7 @@ package projections
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -123,13 +124,10 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		}
 		var c fcrSnapCustomer
 		c.Idents = f.ids.hashesOf(int32(r))
-		for i := n.issue; ; {
+		for i := n.issue; i >= 0; i = f.issues[i].next {
 			at[i] = int32(len(s.Issues))
 			c.Issues = append(c.Issues, int32(len(s.Issues)))
 			s.Issues = append(s.Issues, snapIssue(&f.issues[i]))
-			if i = f.issues[i].next; i == n.issue {
-				break
-			}
 		}
 		s.Customers = append(s.Customers, c)
 	}
@@ -304,7 +302,8 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			}
 		}
 		root = g.ids.find(root)
-		for _, ix := range c.Issues {
+		// Backwards, as each issue goes first: the list keeps its order.
+		for _, ix := range slices.Backward(c.Issues) {
 			if ix < 0 || int(ix) >= len(g.issues) || filed[ix] {
 				return 0, fmt.Errorf("FCR restore: customer %d refers to issue %d wrongly: %w", ci, ix, ErrFCRSnapshot)
 			}

@@ -17,7 +17,7 @@ type fcrIssue struct {
 	resKey uint64
 	first  fcrRec   // the opening contact; first.at is when the issue opened
 	more   []fcrRec // later contacts, and resolutions after the first, in stream order
-	next   int32    // next issue of the same customer (circular)
+	next   int32    // next issue of the same customer, -1 after the last
 	node   int32    // an identifier of the issue's customer
 	topic  uint32   // current topic
 	agent  uint32   // agent of the first resolution

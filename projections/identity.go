@@ -3,8 +3,8 @@ package projections
 // identities links a customer's identifiers (identity keys and customer
 // ids) into customers with a union-find: identifiers seen together belong
 // to one customer, transitively. Each customer (a component) keeps a
-// circular list of its identifiers, so that it can be freed, and a circular
-// list of its live issues, threaded through fcrIssue.next.
+// circular list of its identifiers, so that it can be freed, and a list of
+// its live issues, threaded through fcrIssue.next and ended by -1.
 //
 // Identifiers are compared as given (the write side normalises keys), by a
 // 64-bit FNV-1a hash rather than by the string, which halves what a
@@ -117,29 +117,27 @@ func (d *identities) union(a, b int32, issues []fcrIssue) int32 {
 	nb.parent = ra
 	na.size += nb.size
 	na.nextKey, nb.nextKey = nb.nextKey, na.nextKey
-	switch {
-	case na.issue < 0:
+	if nb.issue >= 0 {
+		// Put b's issues before a's: links are rare, adding issues is not.
+		t := nb.issue
+		for issues[t].next >= 0 {
+			t = issues[t].next
+		}
+		issues[t].next = na.issue
 		na.issue = nb.issue
-	case nb.issue >= 0:
-		ia, ib := &issues[na.issue], &issues[nb.issue]
-		ia.next, ib.next = ib.next, ia.next
 	}
 	nb.issue = -1
 	d.roots--
 	return ra
 }
 
-// addIssue puts issue i into the customer whose root is r.
+// addIssue puts issue i first in the customer whose root is r, which
+// reads no other issue: the customer's earlier issues lie far apart in
+// memory.
 func (d *identities) addIssue(r, i int32, issues []fcrIssue) {
 	root := &d.nodes[r]
-	if root.issue < 0 {
-		issues[i].next = i
-		root.issue = i
-		return
-	}
-	head := &issues[root.issue]
-	issues[i].next = head.next
-	head.next = i
+	issues[i].next = root.issue
+	root.issue = i
 }
 
 // release frees every identifier of the customer whose root is r: a later
