@@ -61,6 +61,7 @@ type replay struct {
 	peakHeap   uint64 // the largest heap seen, the store's included
 	heap       uint64 // the heap the projections hold at the end
 	live       int    // the issues the FCR holds at the end
+	backlog    int64  // the issues open at the end
 	achieved   int64
 	failed     int64
 }
@@ -92,6 +93,7 @@ func replayStore(ctx context.Context, store *events.MemoryStore) (replay, error)
 	r.eventsPerS = float64(n) / time.Since(start).Seconds()
 	r.peakHeap = peak()
 	r.achieved, r.failed = report.FCR.Achieved, report.FCR.Failed
+	r.backlog = report.Volume.Backlog.Open
 	r.live = rep.FCR().Live()
 	r.heap = liveHeap() - min(before, liveHeap())
 	runtime.KeepAlive(rep)
@@ -100,21 +102,21 @@ func replayStore(ctx context.Context, store *events.MemoryStore) (replay, error)
 
 // streamedHeap feeds the log of cfg straight from the generator, through
 // the msgpack codec, into a Reporter and returns the heap the Reporter
-// holds at the end and the issues its FCR holds: the memory of a replay
-// of a log too long to keep.
-func streamedHeap(cfg simulate.Config) (heap uint64, live int, err error) {
+// holds at the end, the issues its FCR holds and the open backlog: the
+// memory of a replay of a log too long to keep.
+func streamedHeap(cfg simulate.Config) (heap uint64, live int, backlog int64, err error) {
 	before := liveHeap()
 	rep, err := projections.NewReporter(projections.ReportConfig{})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if err := feed(cfg, rep); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	heap = liveHeap() - min(before, liveHeap())
 	live = rep.FCR().Live()
-	runtime.KeepAlive(rep)
-	return heap, live, nil
+	backlog = rep.Report().Volume.Backlog.Open
+	return heap, live, backlog, nil
 }
 
 // feed generates the log of cfg and applies it to p through the codec.
@@ -224,6 +226,8 @@ func measureReplay(ctx context.Context, t table, res *Result, store *events.Memo
 	t.row("peak heap, the store's included", si(median(peaks), "B"), "", false)
 	t.row("heap held by the projections", si(float64(last.heap), "B"), "", false)
 	t.row("live issues in the FCR (FCR.Live)", fmt.Sprint(last.live), "", false)
+	t.row("open issues at the end (backlog)", fmt.Sprint(last.backlog), "", false)
+	res.OpenBacklog = num(float64(last.backlog))
 	if last.live > 0 {
 		per := float64(last.heap) / float64(last.live)
 		res.BytesPerActiveProblem = num(per)
@@ -233,18 +237,25 @@ func measureReplay(ctx context.Context, t table, res *Result, store *events.Memo
 	long := cfg
 	long.Days *= 2
 	long.Events *= 2
-	heap2, live2, err := streamedHeap(long)
+	heap2, live2, backlog2, err := streamedHeap(long)
 	if err != nil {
 		return err
 	}
 	res.ProjectionHeapBytes2x = num(float64(heap2))
 	res.LiveIssues2x = num(float64(live2))
+	res.OpenBacklog2x = num(float64(backlog2))
 	t.row(fmt.Sprintf("heap with %d days of history (1 run)", long.Days), si(float64(heap2), "B"), "", false)
 	t.row("live issues then", fmt.Sprint(live2), "", false)
+	t.row("open issues then (backlog)", fmt.Sprint(backlog2), "", false)
 	if last.heap > 0 {
 		ratio := float64(heap2) / float64(last.heap)
 		res.MemoryRatio2xHistory = num(ratio)
 		t.row("memory ratio, 2× history", fmt.Sprintf("%.3f", ratio), "≤ 1.1", ratio <= 1.1)
+	}
+	if last.live > 0 {
+		ratio := float64(live2) / float64(last.live)
+		res.LiveRatio2xHistory = num(ratio)
+		t.row("live issues ratio, 2× history", fmt.Sprintf("%.3f", ratio), "", false)
 	}
 	return nil
 }

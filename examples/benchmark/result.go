@@ -36,13 +36,21 @@ type Result struct {
 	PeakHeapBytes    *float64 `json:"peak_heap_bytes"`
 	// ProjectionHeapBytes is the heap the projections hold after the
 	// replay; LiveIssues the issues the FCR holds (FCR.Live).
-	ProjectionHeapBytes   *float64 `json:"projection_heap_bytes"`
-	LiveIssues            *float64 `json:"live_issues"`
+	ProjectionHeapBytes *float64 `json:"projection_heap_bytes"`
+	LiveIssues          *float64 `json:"live_issues"`
+	// OpenBacklog is the issues open at the end of the log (the Volume
+	// report's backlog): an open issue keeps its problem live.
+	OpenBacklog           *float64 `json:"open_backlog"`
 	BytesPerActiveProblem *float64 `json:"bytes_per_active_problem"`
 	// The same with twice the history at the same daily rate.
 	ProjectionHeapBytes2x *float64 `json:"projection_heap_bytes_2x_history"`
 	LiveIssues2x          *float64 `json:"live_issues_2x_history"`
+	OpenBacklog2x         *float64 `json:"open_backlog_2x_history"`
 	MemoryRatio2xHistory  *float64 `json:"memory_ratio_2x_history"`
+	// LiveRatio2xHistory is the ratio of the live issues: when it is
+	// near the memory ratio, memory follows what is live, and what is
+	// live follows the open backlog of the log.
+	LiveRatio2xHistory *float64 `json:"live_ratio_2x_history"`
 
 	// GoChannel: the runner behind it against the bare GoChannel.
 	GoChannelEvents        *float64 `json:"gochannel_events"`
