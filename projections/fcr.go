@@ -137,8 +137,8 @@ type FCR struct {
 	hasWM bool
 
 	names  fcrNames
-	byID   slotIndex  // live issues by id
-	issues []fcrIssue // slab of issues; free slots have live == false
+	byID   slotIndex // live issues by id
+	issues issueSlab // live issues; free slots have live == false
 	freeIx []int32
 	ids    identities
 
@@ -218,14 +218,14 @@ func (f *FCR) Apply(e events.Envelope) error {
 // wait for a gap.
 func (f *FCR) sequence(ix int32, at int64, e events.Envelope) error {
 	if ix >= 0 {
-		is := &f.issues[ix]
+		is := f.issues.at(ix)
 		if !is.seqd {
 			switch {
 			case e.Version <= uint64(is.ver):
 				return nil // a duplicate
 			case e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32:
 				f.applyTo(ix, at, e)
-				f.issues[ix].ver++
+				f.issues.at(ix).ver++
 				return nil
 			}
 			// A gap, or a version that outgrows the slot.
@@ -237,7 +237,7 @@ func (f *FCR) sequence(ix int32, at int64, e events.Envelope) error {
 			// The first event of a new stream: open it in its slot.
 			if !f.lateAt(at) {
 				ix = f.open(e.Issue, at, d)
-				f.issues[ix].ver = 1
+				f.issues.at(ix).ver = 1
 			}
 			return nil
 		}
@@ -256,7 +256,7 @@ func (f *FCR) adopt(issue uuid.UUID) {
 	if ix < 0 {
 		return
 	}
-	is := &f.issues[ix]
+	is := f.issues.at(ix)
 	switch next, held := f.seq.state(issue); {
 	case next == 0 && !held:
 		// The Sequencer does not know it: the slot keeps the stream.
@@ -277,7 +277,7 @@ func (f *FCR) lookup(id uuid.UUID) int32 {
 		if s.ix == 0 {
 			return -1
 		}
-		if ix := s.ix - 1; s.tag == tag && f.issues[ix].id == id {
+		if ix := s.ix - 1; s.tag == tag && f.issues.at(ix).id == id {
 			return ix
 		}
 	}
@@ -386,7 +386,7 @@ func (f *FCR) applyTo(ix int32, at int64, e events.Envelope) {
 		f.counts.Ignored++
 		return
 	}
-	is := &f.issues[ix]
+	is := f.issues.at(ix)
 	switch d := e.Data.(type) {
 	case *events.Routed:
 		if r := is.rec(contactKey(d.Contact)); r != nil {
@@ -425,10 +425,9 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 		ix = f.freeIx[k-1]
 		f.freeIx = f.freeIx[:k-1]
 	} else {
-		ix = int32(len(f.issues))
-		f.issues = append(f.issues, fcrIssue{})
+		ix = f.issues.add()
 	}
-	f.issues[ix] = fcrIssue{
+	*f.issues.at(ix) = fcrIssue{
 		id:    id,
 		topic: f.names.id(d.Topic),
 		live:  true,
@@ -456,14 +455,14 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 		if ra, rb := f.ids.find(root), f.ids.find(n); ra != rb && f.ids.nodes[ra].issue >= 0 && f.ids.nodes[rb].issue >= 0 {
 			linked = true
 		}
-		root = f.ids.union(root, n, f.issues)
+		root = f.ids.union(root, n, &f.issues)
 	}
 	if root < 0 {
 		// No identifier: the issue is a customer of its own.
 		root = f.ids.node(id.String(), true)
 	}
-	f.issues[ix].node = root
-	f.ids.addIssue(f.ids.find(root), ix, f.issues)
+	f.issues.at(ix).node = root
+	f.ids.addIssue(f.ids.find(root), ix, &f.issues)
 	if linked {
 		f.recheck(ix)
 	}

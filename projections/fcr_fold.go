@@ -23,7 +23,7 @@ func (f *FCR) sweep() {
 			continue // not every issue in the bucket settled before cutoff
 		}
 		for _, ix := range ixs {
-			if is := &f.issues[ix]; is.live {
+			if is := f.issues.at(ix); is.live {
 				roots = append(roots, f.ids.find(is.node))
 			}
 		}
@@ -55,7 +55,7 @@ func (f *FCR) touchCustomers(roots []int32) int64 {
 	var sum int64
 	for _, r := range roots {
 		for i := f.ids.nodes[r].issue; i >= 0; {
-			is := &f.issues[i]
+			is := f.issues.at(i)
 			sum += is.first.at
 			i = is.next
 		}
@@ -65,7 +65,7 @@ func (f *FCR) touchCustomers(roots []int32) int64 {
 
 // settles files issue ix to be looked at once its settling time passes.
 func (f *FCR) settles(ix int32) {
-	if s, ok := f.issues[ix].settled(f.window); ok {
+	if s, ok := f.issues.at(ix).settled(f.window); ok {
 		f.file(ix, s)
 	}
 }
@@ -74,7 +74,7 @@ func (f *FCR) settles(ix int32) {
 // then if none of its issues is filed for that time already.
 func (f *FCR) fileSettle(p *fcrProblem) {
 	for _, ix := range p.members {
-		if s, ok := f.issues[ix].settled(f.window); ok && s >= p.settle {
+		if s, ok := f.issues.at(ix).settled(f.window); ok && s >= p.settle {
 			return
 		}
 	}
@@ -108,7 +108,7 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 			// horizon later rather than at every sweep, as open issues
 			// can last for weeks.
 			for _, ix := range p.members {
-				if s, ok := f.issues[ix].settled(f.window); ok && s < cutoff {
+				if s, ok := f.issues.at(ix).settled(f.window); ok && s < cutoff {
 					f.file(ix, cutoff+f.window+f.lateness)
 				}
 			}
@@ -135,9 +135,9 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	node := &f.ids.nodes[r]
 	kept := int32(-1) // the first issue of the new list
 	for i := node.issue; i >= 0; {
-		next := f.issues[i].next
-		if f.issues[i].live {
-			f.issues[i].next = kept
+		next := f.issues.at(i).next
+		if f.issues.at(i).live {
+			f.issues.at(i).next = kept
 			kept = i
 		}
 		i = next
@@ -152,7 +152,7 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 // free drops a folded issue: its slot, its id and its sequencer state.
 // Events of it that were held are counted as orphaned.
 func (f *FCR) free(ix int32) {
-	is := &f.issues[ix]
+	is := f.issues.at(ix)
 	id := is.id
 	f.byID.remove(uuidTag(id), ix)
 	if is.seqd {

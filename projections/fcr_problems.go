@@ -50,7 +50,7 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	sc := &f.scratch
 	order := sc.order[:0]
 	probs := sc.probs[:0]
-	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues[i].next {
+	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues.at(i).next {
 		order = append(order, i)
 	}
 	if len(order) == 0 {
@@ -58,7 +58,7 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	}
 	if len(order) > 1 {
 		slices.SortFunc(order, func(a, b int32) int {
-			ia, ib := &f.issues[a], &f.issues[b]
+			ia, ib := f.issues.at(a), f.issues.at(b)
 			if ia.first.at != ib.first.at {
 				if ia.first.at < ib.first.at {
 					return -1
@@ -75,9 +75,9 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	prob := slices.Grow(sc.prob[:0], len(order))[:len(order)]
 	for i, ix := range order {
 		prob[i] = int32(i)
-		is := &f.issues[ix]
+		is := f.issues.at(ix)
 		for j := i - 1; j >= 0; j-- {
-			js := &f.issues[order[j]]
+			js := f.issues.at(order[j])
 			if f.topicsMatch(js.topic, is.topic) && js.liveAt(is.first.at, f.window) {
 				prob[i] = prob[j]
 				break
@@ -130,7 +130,7 @@ func (f *FCR) measure(p *fcrProblem, members []int32) {
 	p.firstIx = -1
 	p.settle = math.MinInt64
 	for _, ix := range members {
-		is := &f.issues[ix]
+		is := f.issues.at(ix)
 		if is.resolved && (!p.resolved || is.res < p.res) {
 			p.resolved, p.res, p.resIx = true, is.res, ix
 		}
@@ -150,7 +150,7 @@ func (f *FCR) measure(p *fcrProblem, members []int32) {
 		}
 	}
 	if p.firstIx < 0 {
-		root := &f.issues[p.rootIx]
+		root := f.issues.at(p.rootIx)
 		p.firstAt, p.firstCh = root.first.at, root.first.channel
 	}
 	if !p.resolved {
@@ -173,7 +173,7 @@ func (f *FCR) measure(p *fcrProblem, members []int32) {
 func (f *FCR) eachCounted(p *fcrProblem, fn func(at int64, channel uint32, first bool)) {
 	end := p.res + f.window
 	for _, ix := range p.members {
-		is := &f.issues[ix]
+		is := f.issues.at(ix)
 		if r := &is.first; r.counted() && r.at < end {
 			fn(r.at, r.channel, ix == p.firstIx && p.firstRec == -1)
 		}

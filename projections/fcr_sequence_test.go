@@ -76,7 +76,7 @@ func TestFCRSequencesInTheSlot(t *testing.T) {
 			}
 			assertStream(t, f, issue, tt.version, tt.held)
 			ix := f.lookup(issue)
-			assert.Equal(t, tt.inSlot, ix >= 0 && !f.issues[ix].seqd, "kept in the slot")
+			assert.Equal(t, tt.inSlot, ix >= 0 && !f.issues.at(ix).seqd, "kept in the slot")
 			assert.Equal(t, !tt.inSlot, f.seq.tracks(issue), "kept in the Sequencer")
 
 			snap, err := f.Snapshot(0)

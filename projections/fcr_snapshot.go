@@ -124,10 +124,10 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		}
 		var c fcrSnapCustomer
 		c.Idents = f.ids.hashesOf(int32(r))
-		for i := n.issue; i >= 0; i = f.issues[i].next {
+		for i := n.issue; i >= 0; i = f.issues.at(i).next {
 			at[i] = int32(len(s.Issues))
 			c.Issues = append(c.Issues, int32(len(s.Issues)))
-			s.Issues = append(s.Issues, snapIssue(&f.issues[i]))
+			s.Issues = append(s.Issues, snapIssue(f.issues.at(i)))
 		}
 		s.Customers = append(s.Customers, c)
 	}
@@ -258,7 +258,6 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 	g.wm, g.hasWM = s.WM, s.HasWM
 	g.counts, g.sinceSweep, g.sweptAt, g.folded = s.Counts, s.SinceSweep, s.SweptAt, tally
-	g.issues = make([]fcrIssue, 0, len(s.Issues))
 	for i, si := range s.Issues {
 		if len(si.Recs) == 0 || int(si.ResPos) > len(si.Recs)-1 || badName(si.Topic, si.Agent) {
 			return 0, fmt.Errorf("FCR restore: issue %d is incomplete: %w", i, ErrFCRSnapshot)
@@ -281,7 +280,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		if g.lookup(is.id) >= 0 {
 			return 0, fmt.Errorf("FCR restore: issue %s appears twice: %w", uuid.UUID(si.ID), ErrFCRSnapshot)
 		}
-		g.issues = append(g.issues, is)
+		*g.issues.at(g.issues.add()) = is
 		g.byID.insert(uuidTag(is.id), int32(i))
 	}
 	filed := make([]bool, len(s.Issues))
@@ -298,18 +297,18 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			if root < 0 {
 				root = n
 			} else {
-				root = g.ids.union(root, n, g.issues)
+				root = g.ids.union(root, n, &g.issues)
 			}
 		}
 		root = g.ids.find(root)
 		// Backwards, as each issue goes first: the list keeps its order.
 		for _, ix := range slices.Backward(c.Issues) {
-			if ix < 0 || int(ix) >= len(g.issues) || filed[ix] {
+			if ix < 0 || ix >= g.issues.len() || filed[ix] {
 				return 0, fmt.Errorf("FCR restore: customer %d refers to issue %d wrongly: %w", ci, ix, ErrFCRSnapshot)
 			}
 			filed[ix] = true
-			g.issues[ix].node = root
-			g.ids.addIssue(root, ix, g.issues)
+			g.issues.at(ix).node = root
+			g.ids.addIssue(root, ix, &g.issues)
 		}
 	}
 	for ix, ok := range filed {
@@ -319,7 +318,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 	for _, d := range s.Due {
 		for _, ix := range d.Issues {
-			if ix < 0 || int(ix) >= len(g.issues) {
+			if ix < 0 || ix >= g.issues.len() {
 				return 0, fmt.Errorf("FCR restore: due bucket %d refers to issue %d: %w", d.Bucket, ix, ErrFCRSnapshot)
 			}
 		}
@@ -329,7 +328,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	positions := make(map[uuid.UUID]uint64)
 	for _, v := range s.Versions {
 		if ix := g.lookup(v.Issue); ix >= 0 && v.Version < math.MaxUint32 {
-			g.issues[ix].ver = uint32(v.Version)
+			g.issues.at(ix).ver = uint32(v.Version)
 		} else {
 			positions[v.Issue] = v.Version
 		}
@@ -337,7 +336,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	g.seq.Restore(positions)
 	for id := range positions {
 		if ix := g.lookup(id); ix >= 0 {
-			g.issues[ix].seqd = true
+			g.issues.at(ix).seqd = true
 		}
 	}
 	if len(s.Held) > 0 {
@@ -348,9 +347,9 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			if err != nil {
 				return 0, fmt.Errorf("FCR restore: held event %d: %v: %w", i, err, ErrFCRSnapshot)
 			}
-			if ix := g.lookup(e.Issue); ix >= 0 && !g.issues[ix].seqd {
-				g.issues[ix].seqd = true
-				g.seq.setNext(e.Issue, uint64(g.issues[ix].ver)+1)
+			if ix := g.lookup(e.Issue); ix >= 0 && !g.issues.at(ix).seqd {
+				g.issues.at(ix).seqd = true
+				g.seq.setNext(e.Issue, uint64(g.issues.at(ix).ver)+1)
 			}
 			if out, err := g.seq.Offer(e, refuse); err != nil || out != Held {
 				return 0, fmt.Errorf("FCR restore: held event %d of issue %s version %d is not after a gap: %w", i, e.Issue, e.Version, ErrFCRSnapshot)
@@ -369,8 +368,8 @@ var errHeldReleased = fmt.Errorf("held event released: %w", ErrFCRSnapshot)
 // projection tracks: what a snapshot taken now covers.
 func (f *FCR) StreamVersions() map[uuid.UUID]uint64 {
 	out := f.seq.Positions()
-	for i := range f.issues {
-		if is := &f.issues[i]; is.live && !is.seqd && is.ver > 0 {
+	for i := range f.issues.len() {
+		if is := f.issues.at(i); is.live && !is.seqd && is.ver > 0 {
 			out[is.id] = uint64(is.ver)
 		}
 	}

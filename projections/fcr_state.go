@@ -37,6 +37,37 @@ type fcrIssue struct {
 	live     bool  // the slot holds an issue
 }
 
+// issueSlab holds the FCR's issues in pages of a fixed size, so that
+// growing it copies nothing (tens of megabytes, many times over, for a
+// slice) and leaves less than a page unused. Issues are numbered from 0.
+type issueSlab struct {
+	pages []*[slabPage]fcrIssue
+	n     int32
+}
+
+// The size of a page: 1024 issues, some 120 KB.
+const (
+	slabShift = 10
+	slabPage  = 1 << slabShift
+)
+
+// at returns issue ix, which must be below len.
+func (s *issueSlab) at(ix int32) *fcrIssue {
+	return &s.pages[ix>>slabShift][ix&(slabPage-1)]
+}
+
+// len returns how many issues the slab numbers.
+func (s *issueSlab) len() int32 { return s.n }
+
+// add returns the number of a new, zero issue at the end.
+func (s *issueSlab) add() int32 {
+	if int(s.n>>slabShift) == len(s.pages) {
+		s.pages = append(s.pages, new([slabPage]fcrIssue))
+	}
+	s.n++
+	return s.n - 1
+}
+
 // fcrRec is one contact of an issue, or one of its resolutions.
 type fcrRec struct {
 	at      int64

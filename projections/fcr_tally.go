@@ -189,7 +189,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 	} else {
 		t.Failed++
 	}
-	resolver := &f.issues[p.resIx]
+	resolver := f.issues.at(p.resIx)
 	kind := int64(0)
 	if resolver.bot {
 		kind = 1
@@ -201,7 +201,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 	day := dayOf(p.firstAt)
 	for _, k := range [...]fcrSegKey{
 		{dimChannel, int64(p.firstCh)},
-		{dimTopic, int64(f.issues[p.rootIx].topic)},
+		{dimTopic, int64(f.issues.at(p.rootIx).topic)},
 		{dimAgent, int64(resolver.agent)},
 		{dimQueue, int64(resolver.resQueue())},
 		{dimKind, kind},
@@ -224,7 +224,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		}
 	})
 	if !achieved {
-		topic := f.issues[p.rootIx].topic
+		topic := f.issues.at(p.rootIx).topic
 		r := t.Repeats[topic]
 		r[0] += int64(n - 1)
 		r[1]++
@@ -237,7 +237,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 	}
 	answered := false
 	for _, ix := range p.members {
-		is := &f.issues[ix]
+		is := f.issues.at(ix)
 		if is.csatN > 0 {
 			answered = true
 			c.Answers += int64(is.csatN)

@@ -84,9 +84,9 @@ func (f *FCR) Problems() []Problem {
 }
 
 func (f *FCR) view(p *fcrProblem) Problem {
-	v := Problem{Topic: f.names.names[f.issues[p.rootIx].topic]}
+	v := Problem{Topic: f.names.names[f.issues.at(p.rootIx).topic]}
 	for _, ix := range p.members {
-		v.Issues = append(v.Issues, f.issues[ix].id)
+		v.Issues = append(v.Issues, f.issues.at(ix).id)
 	}
 	end := int64(1<<63 - 1)
 	if p.resolved {
@@ -94,7 +94,7 @@ func (f *FCR) view(p *fcrProblem) Problem {
 		end = p.res + f.window
 	}
 	for _, ix := range p.members {
-		is := &f.issues[ix]
+		is := f.issues.at(ix)
 		add := func(r *fcrRec) {
 			if r.counted() && r.at < end {
 				v.Contacts = append(v.Contacts, ProblemContact{Issue: is.id, At: time.Unix(0, r.at).UTC(), Channel: f.names.names[r.channel]})

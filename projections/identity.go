@@ -105,7 +105,7 @@ func (d *identities) find(n int32) int32 {
 }
 
 // union merges the customers of a and b and returns the root of the result.
-func (d *identities) union(a, b int32, issues []fcrIssue) int32 {
+func (d *identities) union(a, b int32, issues *issueSlab) int32 {
 	ra, rb := d.find(a), d.find(b)
 	if ra == rb {
 		return ra
@@ -120,10 +120,10 @@ func (d *identities) union(a, b int32, issues []fcrIssue) int32 {
 	if nb.issue >= 0 {
 		// Put b's issues before a's: links are rare, adding issues is not.
 		t := nb.issue
-		for issues[t].next >= 0 {
-			t = issues[t].next
+		for issues.at(t).next >= 0 {
+			t = issues.at(t).next
 		}
-		issues[t].next = na.issue
+		issues.at(t).next = na.issue
 		na.issue = nb.issue
 	}
 	nb.issue = -1
@@ -134,9 +134,9 @@ func (d *identities) union(a, b int32, issues []fcrIssue) int32 {
 // addIssue puts issue i first in the customer whose root is r, which
 // reads no other issue: the customer's earlier issues lie far apart in
 // memory.
-func (d *identities) addIssue(r, i int32, issues []fcrIssue) {
+func (d *identities) addIssue(r, i int32, issues *issueSlab) {
 	root := &d.nodes[r]
-	issues[i].next = root.issue
+	issues.at(i).next = root.issue
 	root.issue = i
 }
 
