@@ -113,7 +113,7 @@ var (
 // folded do not change it.
 //
 // A live problem of one issue, of a customer known by two keys, costs
-// about 275 bytes of heap (see BenchmarkFCRMemory). Live issues and
+// about 250 bytes of heap (see BenchmarkFCRMemory). Live issues and
 // identifiers are found through open-addressing indexes of 8-byte
 // entries, and a live issue's stream is sequenced in its slot: the
 // Sequencer holds only the streams of issues that are not live and of
