@@ -219,31 +219,15 @@ func run(ctx context.Context, out io.Writer, url string, partitions, days int, s
 // Identity is resolved at the edge: every opening carries the customer id
 // that the CRM knows for its keys, which becomes the partition key.
 func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope) error {
-	crm := newCRM(traffic)
+	crm := simulate.NewCRM(traffic)
 	for _, e := range traffic {
-		var cmd contact.Command
-		switch d := e.Data.(type) {
-		case *events.Opened:
-			cmd = contact.Open{Customer: events.Customer{ID: crm.id(d.Customer.Keys[0]), Keys: d.Customer.Keys},
-				Channel: d.Channel, Topic: d.Topic, Contact: d.Contact, At: e.At}
-		case *events.Routed:
-			cmd = contact.Route{Contact: d.Contact, Queue: d.Queue, Agent: d.Agent, Skills: d.Skills, Wait: d.Wait, At: e.At}
-		case *events.Consulted:
-			cmd = contact.Consult{Contact: d.Contact, Agent: d.Agent, Expert: d.Expert, Duration: d.Duration, At: e.At}
-		case *events.Resolved:
-			cmd = contact.Resolve{Contact: d.Contact, Agent: d.Agent, Bot: d.Bot, Code: d.Code, Handle: d.Handle, At: e.At}
-		case *events.Reopened:
-			cmd = contact.Reopen{Contact: d.Contact, Channel: d.Channel, Reason: d.Reason, At: e.At}
-		case *events.Contacted:
-			cmd = contact.FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}
-		case *events.Abandoned:
-			cmd = contact.Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}
-		case *events.Rated:
-			cmd = contact.Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}
-		case *events.Classified:
-			cmd = contact.Classify{Topic: d.Topic, Topics: d.Topics, At: e.At}
-		default:
+		cmd, err := contact.CommandOf(e)
+		if err != nil {
 			continue
+		}
+		if o, ok := cmd.(contact.Open); ok {
+			o.Customer.ID = crm.ID(o.Customer.Keys[0])
+			cmd = o
 		}
 		if _, err := svc.Execute(ctx, e.Issue, cmd); err != nil {
 			return err
@@ -251,40 +235,6 @@ func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope
 	}
 	return nil
 }
-
-// crm stands for the host's CRM: identity keys seen together on an
-// opening belong to one customer, whose id is one of the keys.
-type crm map[string]string
-
-func newCRM(traffic []events.Envelope) crm {
-	c := crm{}
-	for _, e := range traffic {
-		o, ok := events.As[*events.Opened](e)
-		if !ok {
-			continue
-		}
-		for _, k := range o.Customer.Keys {
-			if c[k] == "" {
-				c[k] = k
-			}
-		}
-		for _, k := range o.Customer.Keys[1:] {
-			if a, b := c.root(o.Customer.Keys[0]), c.root(k); a != b {
-				c[b] = a
-			}
-		}
-	}
-	return c
-}
-
-func (c crm) root(k string) string {
-	for c[k] != k {
-		k = c[k]
-	}
-	return k
-}
-
-func (c crm) id(key string) string { return "customer:" + c.root(key) }
 
 func printReport(out io.Writer, r projections.FCRReport) {
 	pct := func(x projections.FCRRate) string {

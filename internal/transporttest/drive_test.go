@@ -31,82 +31,40 @@ func simLog(tb testing.TB, seed uint64, n int) []events.Envelope {
 	return log
 }
 
-// crm plays the host's CRM: it knows which identity keys belong to one
-// customer (the keys that appear together on any opening of the log,
-// transitively) and names each customer by one of them, so that the
-// Service stamps a partition key that is stable from the first contact.
-type crm map[string]string
-
-func newCRM(log []events.Envelope) crm {
-	c := crm{}
-	for _, e := range log {
-		o, ok := events.As[*events.Opened](e)
-		if !ok {
-			continue
-		}
-		for _, k := range o.Customer.Keys {
-			if c[k] == "" {
-				c[k] = k
-			}
-		}
-		for _, k := range o.Customer.Keys[1:] {
-			if a, b := c.root(o.Customer.Keys[0]), c.root(k); a != b {
-				c[b] = a
-			}
-		}
-	}
-	return c
-}
-
-func (c crm) root(k string) string {
-	for c[k] != k {
-		k = c[k]
-	}
-	return k
-}
-
 // command returns the command that records e, with the customer's CRM id
-// on openings.
-func (c crm) command(e events.Envelope) contact.Command {
-	switch d := e.Data.(type) {
-	case *events.Opened:
-		return contact.Open{Customer: events.Customer{ID: "customer:" + c.root(d.Customer.Keys[0]), Keys: d.Customer.Keys},
-			Channel: d.Channel, Topic: d.Topic, Contact: d.Contact, At: e.At}
-	case *events.Routed:
-		return contact.Route{Contact: d.Contact, Queue: d.Queue, Agent: d.Agent, Skills: d.Skills, Wait: d.Wait, At: e.At}
-	case *events.Consulted:
-		return contact.Consult{Contact: d.Contact, Agent: d.Agent, Expert: d.Expert, Duration: d.Duration, At: e.At}
-	case *events.Resolved:
-		return contact.Resolve{Contact: d.Contact, Agent: d.Agent, Bot: d.Bot, Code: d.Code, Handle: d.Handle, At: e.At}
-	case *events.Reopened:
-		return contact.Reopen{Contact: d.Contact, Channel: d.Channel, Reason: d.Reason, At: e.At}
-	case *events.Contacted:
-		return contact.FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}
-	case *events.Abandoned:
-		return contact.Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}
-	case *events.Rated:
-		return contact.Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}
-	case *events.Classified:
-		return contact.Classify{Topic: d.Topic, Topics: d.Topics, At: e.At}
+// on openings, so that the Service stamps a partition key that is stable
+// from the first contact.
+func command(c simulate.CRM, e events.Envelope) (contact.Command, error) {
+	cmd, err := contact.CommandOf(e)
+	if err != nil {
+		return nil, err
 	}
-	panic(fmt.Sprintf("no command for %s", e.Type()))
+	if o, ok := cmd.(contact.Open); ok {
+		o.Customer.ID = c.ID(o.Customer.Keys[0])
+		cmd = o
+	}
+	return cmd, nil
 }
 
 // record plays log through svc, command by command, as the helpdesk would
 // have, and returns how many events the Service appended.
 func record(ctx context.Context, tb testing.TB, svc *contact.Service, log []events.Envelope) int {
 	tb.Helper()
-	n, err := play(ctx, svc, newCRM(log), log)
+	n, err := play(ctx, svc, simulate.NewCRM(log), log)
 	require.NoError(tb, err)
 	return n
 }
 
 // play is record for goroutines other than the test's, with the CRM of
 // the whole log of which log may be a part.
-func play(ctx context.Context, svc *contact.Service, c crm, log []events.Envelope) (int, error) {
+func play(ctx context.Context, svc *contact.Service, c simulate.CRM, log []events.Envelope) (int, error) {
 	n := 0
 	for _, e := range log {
-		evs, err := svc.Execute(ctx, e.Issue, c.command(e))
+		cmd, err := command(c, e)
+		if err != nil {
+			return n, err
+		}
+		evs, err := svc.Execute(ctx, e.Issue, cmd)
 		if err != nil {
 			return n, fmt.Errorf("%s of issue %s version %d: %w", e.Type(), e.Issue, e.Version, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
 
@@ -64,7 +65,7 @@ func (l *line) finish(t *testing.T, cfg projections.RunnerConfig, fcr *projectio
 // log is being written, and started again from its checkpoint each time.
 func TestFaultRunnerKilledAndRestarted(t *testing.T) {
 	log := simLog(t, 21, 1500)
-	c := newCRM(log)
+	c := simulate.NewCRM(log)
 	l := newLine(t, events.NewMemoryStore())
 	cps := projections.NewMemoryCheckpoints()
 	rnd := rand.New(rand.NewPCG(21, 1))

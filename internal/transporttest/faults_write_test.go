@@ -14,6 +14,7 @@ import (
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
 
@@ -54,13 +55,15 @@ func TestFaultStoreRejectsCommit(t *testing.T) {
 	r := start(t, runner)
 	r.waitCaughtUp(t)
 
-	c := newCRM(log)
+	c := simulate.NewCRM(log)
 	rejected := 0
 	for _, e := range log {
 		before, err := store.Load(ctx, e.Issue)
 		require.NoError(t, err)
 		pubBefore := published.Load()
-		evs, err := svc.Execute(ctx, e.Issue, c.command(e))
+		cmd, err := command(c, e)
+		require.NoError(t, err)
+		evs, err := svc.Execute(ctx, e.Issue, cmd)
 		if err != nil {
 			rejected++
 			require.ErrorIs(t, err, errRejected)
@@ -69,7 +72,7 @@ func TestFaultStoreRejectsCommit(t *testing.T) {
 			require.NoError(t, lerr)
 			assert.Len(t, after, len(before), "nothing of issue %s was written", e.Issue)
 			assert.Equal(t, pubBefore, published.Load(), "nothing was published")
-			evs, err = svc.Execute(ctx, e.Issue, c.command(e))
+			evs, err = svc.Execute(ctx, e.Issue, cmd)
 		}
 		require.NoError(t, err)
 		require.Len(t, evs, 1)

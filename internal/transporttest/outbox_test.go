@@ -11,6 +11,7 @@ import (
 
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/events/pgstore"
+	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
 
@@ -53,7 +54,7 @@ func TestPostgresOutboxToNATS(t *testing.T) {
 	}
 
 	log := simLog(t, 41, 800)
-	c := newCRM(log)
+	c := simulate.NewCRM(log)
 	svc := newService(t, store, nil) // the outbox publishes
 	first, _ := newRunner()
 	_, err = play(ctx, svc, c, log[:len(log)/2])
