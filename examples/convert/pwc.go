@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -40,49 +39,25 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return sum, fmt.Errorf("read pwc: %w", err)
-			}
-			sum.Skipped++
-			if err := rowProblem(opt, pe.StartLine, pe.Err.Error(), "skipped"); err != nil {
-				return sum, err
-			}
-			continue
-		}
-		line, _ := cr.FieldPos(0)
-		sum.Lines = line
+	err := eachRow(ctx, cr, &sum, opt, func(line int, rec []string) error {
 		if line == 1 {
 			if !equalFold(rec, pwcColumns()) {
-				return sum, fmt.Errorf("pwc line 1: header %q, want %q: %w", rec, pwcColumns(), errMalformed)
+				return fmt.Errorf("pwc line 1: header %q, want %q: %w", rec, pwcColumns(), errMalformed)
 			}
-			continue
-		}
-		if line%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return sum, err
-			}
+			return nil
 		}
 		call, problem := parsePWC(rec)
 		if problem != "" {
 			sum.Skipped++
-			if err := rowProblem(opt, line, problem, "skipped"); err != nil {
-				return sum, err
-			}
-			continue
+			return rowProblem(opt, line, problem, "skipped")
 		}
 		sum.Rows++
 		writePWC(ids, out, call, &sum)
 		// Calls come in time order: everything before this one can go.
-		if err := out.flushBefore(call.at); err != nil {
-			return sum, err
-		}
+		return out.flushBefore(call.at)
+	})
+	if err != nil {
+		return sum, err
 	}
 	sum.Customers = sum.Issues
 	return sum, nil

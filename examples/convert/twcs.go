@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -71,34 +70,11 @@ func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summ
 	var cols twcsColumns
 	byAuthor := map[string][]tweet{}
 	lineOf := map[string]int{}
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return sum, fmt.Errorf("read twcs: %w", err)
-			}
-			sum.Skipped++
-			if err := rowProblem(opt, pe.StartLine, pe.Err.Error(), "skipped"); err != nil {
-				return sum, err
-			}
-			continue
-		}
-		line, _ := cr.FieldPos(0)
-		sum.Lines = line
+	err := eachRow(ctx, cr, &sum, opt, func(line int, rec []string) error {
 		if cols.width == 0 {
-			if cols, err = twcsHeader(rec); err != nil {
-				return sum, err
-			}
-			continue
-		}
-		if line%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return sum, err
-			}
+			var err error
+			cols, err = twcsHeader(rec)
+			return err
 		}
 		tw, problem := parseTweet(rec, cols)
 		keep := problem == ""
@@ -128,15 +104,19 @@ func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summ
 		}
 		if problem != "" {
 			if err := rowProblem(opt, line, problem, action); err != nil {
-				return sum, err
+				return err
 			}
 		}
 		if !keep {
-			continue
+			return nil
 		}
 		lineOf[tw.id] = line
 		sum.Rows++
 		byAuthor[tw.author] = append(byAuthor[tw.author], tw)
+		return nil
+	})
+	if err != nil {
+		return sum, err
 	}
 	if err := ctx.Err(); err != nil {
 		return sum, err
