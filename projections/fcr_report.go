@@ -256,26 +256,10 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 		row[to] += n
 	}
 
-	var repeats int64
-	for _, r := range t.Repeats {
-		repeats += r[0]
-	}
 	for topic, r := range t.Repeats {
-		rt := FCRRepeatTopic{Topic: f.names.label(int64(topic)), Repeats: r[0], Problems: r[1]}
-		if repeats > 0 {
-			rt.Share = float64(r[0]) / float64(repeats)
-		}
-		rep.RepeatTopics = append(rep.RepeatTopics, rt)
+		rep.RepeatTopics = append(rep.RepeatTopics, FCRRepeatTopic{Topic: f.names.label(int64(topic)), Repeats: r[0], Problems: r[1]})
 	}
-	slices.SortFunc(rep.RepeatTopics, func(a, b FCRRepeatTopic) int {
-		if c := cmp.Compare(b.Repeats, a.Repeats); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.Problems, a.Problems); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Topic, b.Topic)
-	})
+	rankRepeatTopics(rep.RepeatTopics)
 	return rep
 }
 
@@ -316,4 +300,22 @@ func (f *FCR) definition() FCRDefinition {
 		Reported:        "resolved issue records of the same problems; a success when resolved on the record's own opening contact with no other counted contact before",
 		MinSample:       c.MinSample,
 	}
+}
+
+// rankRepeatTopics sets each topic's share of all repeat contacts and puts
+// the topics in the report's order: most repeats, then most problems, then
+// name.
+func rankRepeatTopics(ts []FCRRepeatTopic) {
+	var repeats int64
+	for _, t := range ts {
+		repeats += t.Repeats
+	}
+	for i := range ts {
+		if repeats > 0 {
+			ts[i].Share = float64(ts[i].Repeats) / float64(repeats)
+		}
+	}
+	slices.SortFunc(ts, func(a, b FCRRepeatTopic) int {
+		return cmp.Or(cmp.Compare(b.Repeats, a.Repeats), cmp.Compare(b.Problems, a.Problems), cmp.Compare(a.Topic, b.Topic))
+	})
 }

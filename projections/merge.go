@@ -1,11 +1,9 @@
 package projections
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 )
 
@@ -128,27 +126,10 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 		}
 	}
 
-	var repeats int64
-	for _, s := range topics {
-		repeats += s.repeats
-	}
 	for topic, s := range topics {
-		rt := FCRRepeatTopic{Topic: topic, Repeats: s.repeats, Problems: s.problems}
-		if repeats > 0 {
-			rt.Share = float64(s.repeats) / float64(repeats)
-		}
-		out.RepeatTopics = append(out.RepeatTopics, rt)
+		out.RepeatTopics = append(out.RepeatTopics, FCRRepeatTopic{Topic: topic, Repeats: s.repeats, Problems: s.problems})
 	}
-	// The order of FCR.Report: most repeats, then most problems, then name.
-	slices.SortFunc(out.RepeatTopics, func(a, b FCRRepeatTopic) int {
-		if c := cmp.Compare(b.Repeats, a.Repeats); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(b.Problems, a.Problems); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Topic, b.Topic)
-	})
+	rankRepeatTopics(out.RepeatTopics) // the order of FCR.Report
 
 	out.CSAT = FCRCSATSplit{Achieved: csat[0].report(), Failed: csat[1].report()}
 	return out, nil
