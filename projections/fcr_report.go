@@ -206,20 +206,11 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 		HeldEvents:     int64(f.seq.Held()),
 		OrphanedEvents: f.counts.Orphaned,
 		IgnoredEvents:  f.counts.Ignored,
-		ByChannel:      map[string]FCRSegment{},
-		ByTopic:        map[string]FCRSegment{},
-		ByAgent:        map[string]FCRSegment{},
-		ByQueue:        map[string]FCRSegment{},
-		ByAgentKind:    map[string]FCRSegment{},
-		ByDay:          map[string]FCRSegment{},
-		ByWeek:         map[string]FCRSegment{},
-		ChannelSwitch:  map[string]map[string]int64{},
-		RepeatTopics:   []FCRRepeatTopic{},
 		ContactsPerProblem: FCRContacts{
 			One: t.PerProblem[0], Two: t.PerProblem[1], Three: t.PerProblem[2], FourPlus: t.PerProblem[3],
 		},
 		CSAT: FCRCSATSplit{Achieved: csatOf(t.CSAT[0], ms), Failed: csatOf(t.CSAT[1], ms)},
-	}
+	}.withEmptyBreakdowns()
 	rep.Inflation = inflation(rep.Reported, rep.True)
 
 	t.eachSeg(func(dim uint8, id int64, s fcrSeg) {
@@ -318,4 +309,14 @@ func rankRepeatTopics(ts []FCRRepeatTopic) {
 	slices.SortFunc(ts, func(a, b FCRRepeatTopic) int {
 		return cmp.Or(cmp.Compare(b.Repeats, a.Repeats), cmp.Compare(b.Problems, a.Problems), cmp.Compare(a.Topic, b.Topic))
 	})
+}
+
+// withEmptyBreakdowns gives r empty, non-nil breakdowns, so that a report
+// with nothing in a breakdown still shows it in JSON as {} or [].
+func (r FCRReport) withEmptyBreakdowns() FCRReport {
+	r.ByChannel, r.ByTopic, r.ByAgent, r.ByQueue = map[string]FCRSegment{}, map[string]FCRSegment{}, map[string]FCRSegment{}, map[string]FCRSegment{}
+	r.ByAgentKind, r.ByDay, r.ByWeek = map[string]FCRSegment{}, map[string]FCRSegment{}, map[string]FCRSegment{}
+	r.ChannelSwitch = map[string]map[string]int64{}
+	r.RepeatTopics = []FCRRepeatTopic{}
+	return r
 }

@@ -40,18 +40,7 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 		}
 	}
 	ms := def.MinSample
-	out := FCRReport{
-		Definition:    def,
-		ByChannel:     map[string]FCRSegment{},
-		ByTopic:       map[string]FCRSegment{},
-		ByAgent:       map[string]FCRSegment{},
-		ByQueue:       map[string]FCRSegment{},
-		ByAgentKind:   map[string]FCRSegment{},
-		ByDay:         map[string]FCRSegment{},
-		ByWeek:        map[string]FCRSegment{},
-		ChannelSwitch: map[string]map[string]int64{},
-		RepeatTopics:  []FCRRepeatTopic{},
-	}
+	out := FCRReport{Definition: def}.withEmptyBreakdowns()
 	type topicSum struct{ repeats, problems int64 }
 	topics := map[string]topicSum{}
 	var csat [2]csatSum
