@@ -142,10 +142,6 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 		}
 		i = next
 	}
-	if kept < 0 {
-		f.ids.release(r)
-		return
-	}
 	node.issue = kept
 }
 

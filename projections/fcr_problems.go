@@ -40,7 +40,9 @@ type fcrScratch struct {
 	members []int32
 	probs   []fcrProblem
 	roots   []int32
-	sink    int64 // what touchCustomers read
+	idents  []int32 // the identifiers of the issue being opened
+	reach   []int32 // identifiers reached by linked
+	sink    int64   // what touchCustomers read
 }
 
 // problems chains the live issues of the customer whose root is r into
@@ -71,14 +73,15 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	sc.order = order
 
 	// Inference: each issue joins the problem of the most recent earlier
-	// live issue with a matching topic.
+	// live issue with a matching topic, of the same customer by the links
+	// that count between the two.
 	prob := slices.Grow(sc.prob[:0], len(order))[:len(order)]
 	for i, ix := range order {
 		prob[i] = int32(i)
 		is := f.issues.at(ix)
 		for j := i - 1; j >= 0; j-- {
 			js := f.issues.at(order[j])
-			if f.topicsMatch(js.topic, is.topic) && js.liveAt(is.first.at, f.window) {
+			if f.topicsMatch(js.topic, is.topic) && js.liveAt(is.first.at, f.window) && f.linked(r, order[j], ix) {
 				prob[i] = prob[j]
 				break
 			}
@@ -109,6 +112,51 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	}
 	sc.probs = probs
 	return probs
+}
+
+// linked reports whether the earlier issue x and the later issue z, of
+// the customer whose root is r, are one customer by links made before
+// either of them settled. A link made later could not reach an issue that
+// was folded, so it does not count even while both are still in memory:
+// chaining depends on event times only, not on when the projection folded
+// what. An issue's own links always count.
+func (f *FCR) linked(r, x, z int32) bool {
+	xs, zs := f.issues.at(x), f.issues.at(z)
+	if xs.node == zs.node {
+		return true
+	}
+	before := int64(math.MaxInt64) // links count if made before this
+	if s, ok := xs.settled(f.window); ok {
+		before = s
+	}
+	if s, ok := zs.settled(f.window); ok {
+		before = min(before, s)
+	}
+	reach := append(f.scratch.reach[:0], xs.node)
+	defer func() { f.scratch.reach = reach }()
+	for grown := true; grown; {
+		grown = false
+		for i := f.ids.nodes[r].link; i >= 0; i = f.ids.links[i].next {
+			l := &f.ids.links[i]
+			if l.from >= before {
+				continue
+			}
+			ina, inb := slices.Contains(reach, l.a), slices.Contains(reach, l.b)
+			if ina == inb {
+				continue
+			}
+			n := l.a
+			if ina {
+				n = l.b
+			}
+			if n == zs.node {
+				return true
+			}
+			reach = append(reach, n)
+			grown = true
+		}
+	}
+	return false
 }
 
 // topicsMatch applies the configured topic rule.

@@ -43,6 +43,10 @@ type refIssue struct {
 	res      time.Time
 	resOn    uuid.UUID
 	idents   []string
+	// settled says that the issue ended resolved, at settle: its last
+	// resolution + W.
+	settled bool
+	settle  time.Time
 }
 
 type refStep struct {
@@ -63,6 +67,33 @@ func (is *refIssue) liveAt(t time.Time, w time.Duration) bool {
 		}
 	}
 	return open || t.Sub(res) < w
+}
+
+// refLinked reports whether the earlier issue x and the later issue z of
+// one customer are one customer by the identifiers of the customer's
+// issues that opened before x and z settled.
+func refLinked(x, z *refIssue, customer []*refIssue) bool {
+	reach := map[string]bool{}
+	for _, id := range x.idents {
+		reach[id] = true
+	}
+	for grown := true; grown; {
+		grown = false
+		for _, e := range customer {
+			if x.settled && !e.opened.Before(x.settle) || z.settled && !e.opened.Before(z.settle) {
+				continue
+			}
+			if !slices.ContainsFunc(e.idents, func(id string) bool { return reach[id] }) {
+				continue
+			}
+			for _, id := range e.idents {
+				if !reach[id] {
+					reach[id], grown = true, true
+				}
+			}
+		}
+	}
+	return slices.ContainsFunc(z.idents, func(id string) bool { return reach[id] })
 }
 
 func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch) refFCR {
@@ -91,9 +122,21 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 		for _, k := range o.Customer.Keys {
 			is.idents = append(is.idents, "key\x00"+k)
 		}
+		open, lastRes := true, time.Time{}
 		for i, e := range s[1:] {
 			if e.Version != uint64(i+2) {
 				break // a gap: the rest is held
+			}
+			if !open && !e.At.Before(lastRes.Add(window)) {
+				break // the issue settled: the rest is not applied
+			}
+			switch e.Data.(type) {
+			case *events.Contacted, *events.Reopened:
+				open = true
+			case *events.Resolved:
+				if open {
+					open, lastRes = false, e.At
+				}
 			}
 			switch d := e.Data.(type) {
 			case *events.Contacted:
@@ -118,6 +161,7 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 				is.topic = d.Topic
 			}
 		}
+		is.settled, is.settle = !open, lastRes.Add(window)
 		issues = append(issues, is)
 	}
 
@@ -170,7 +214,7 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 		for i, b := range list {
 			problem[i] = i
 			for j := i - 1; j >= 0; j-- {
-				if matches(list[j].topic, b.topic) && list[j].liveAt(b.opened, window) {
+				if matches(list[j].topic, b.topic) && list[j].liveAt(b.opened, window) && refLinked(list[j], b, list) {
 					problem[i] = problem[j]
 					break
 				}

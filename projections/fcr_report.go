@@ -49,8 +49,12 @@ type FCRReport struct {
 	LateDropped int64 `json:"late_dropped"`
 	// HeldEvents wait for a gap in their stream to fill.
 	HeldEvents int64 `json:"held_events"`
-	// OrphanedEvents were held and dropped: their issue had been folded, or
-	// their gap did not fill within the lateness.
+	// OrphanedEvents were not applied: they came once their issue had
+	// settled (W after its last resolution), or were held and dropped
+	// because their gap did not fill within the lateness. An event that
+	// came after its issue settled is counted here at once while the
+	// issue is in memory, and held first once it was folded: only
+	// OrphanedEvents + HeldEvents is independent of delivery order.
 	OrphanedEvents int64 `json:"orphaned_events"`
 	// IgnoredEvents belong to streams that did not start with issue.opened.
 	IgnoredEvents int64 `json:"ignored_events"`
@@ -284,7 +288,7 @@ func (f *FCR) definition() FCRDefinition {
 		WindowSeconds:   c.Window.Seconds(),
 		Match:           c.Match.String(),
 		MatchRule:       rule,
-		Identity:        "identity keys and customer ids that appear together on an issue.opened belong to one customer, transitively; keys are compared as given",
+		Identity:        "identity keys and customer ids that appear together on an issue.opened belong to one customer, transitively; keys are compared as given; a link counts between two issues when made before either settled (W after its last resolution)",
 		Lateness:        c.Lateness.String(),
 		LatenessSeconds: c.Lateness.Seconds(),
 		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number one (achieved) or more (failed); pending, unresolved and contact-less problems excluded", c.Window),

@@ -117,24 +117,50 @@ func TestFCRBotFollowedByCall(t *testing.T) {
 
 // Monday a caller known by phone:1 is helped; Tuesday an emailer known by
 // email:x asks about the same topic and is helped. Nothing links them:
-// two achieved problems. On day 20 an issue.opened carries both keys: they
-// are one customer, inference is redone, and the two issues are one
-// failed problem (the day-20 issue is unresolved).
+// two achieved problems (once the window has passed, on day 15).
+//
+// If on Thursday (day 3) an issue.opened carries both keys, they are one
+// customer, inference is redone, and the two issues are one failed
+// problem: true 0/1, the day-3 issue (another topic, unresolved) and the
+// clock are problems of their own. The link came before Monday's issue
+// settled (day 7), so it counts.
+//
+// If the same issue comes on day 20 instead, Monday's issue had settled
+// before the link was made: it does not count for it (a projection that
+// folded the problem could not revise it), and the two problems stay
+// achieved. Later issues of the customer are linked as usual: a call on
+// day 21 by phone:1 about the day-20 issue's topic, resolved at once, is
+// a repeat of it (one failed problem): true 2/3.
 func TestFCRIdentityLinkedLater(t *testing.T) {
-	l := newFCRLog()
-	l.solved(at(0, 9, 0), []string{"phone:1"}, "phone", "billing/refund", "ann")
-	l.solved(at(1, 9, 0), []string{"email:x"}, "email", "billing/refund", "bob")
-	l.tick(at(15, 0, 0))
-	before := runFCR(t, FCRConfig{}, l.evs)
+	base := func() *fcrLog {
+		l := newFCRLog()
+		l.solved(at(0, 9, 0), []string{"phone:1"}, "phone", "billing/refund", "ann")
+		l.solved(at(1, 9, 0), []string{"email:x"}, "email", "billing/refund", "bob")
+		return l
+	}
+	alone := base()
+	alone.tick(at(15, 0, 0))
+	before := runFCR(t, FCRConfig{}, alone.evs)
 	assert.Equal(t, int64(2), before.True.Achieved)
 	assert.Equal(t, int64(2), before.True.Total)
 
-	l.open(at(20, 9, 0), []string{"email:x", "phone:1"}, "web", "account/address")
-	after := runFCR(t, FCRConfig{}, l.evs)
+	within := base()
+	within.open(at(3, 9, 0), []string{"email:x", "phone:1"}, "web", "account/address")
+	within.tick(at(15, 0, 0))
+	after := runFCR(t, FCRConfig{}, within.evs)
 	assert.Equal(t, int64(0), after.True.Achieved)
 	assert.Equal(t, int64(1), after.True.Total)
 	assert.Equal(t, int64(3), after.Problems, "the linked problem, the new issue and the clock")
 	assert.Equal(t, map[string]map[string]int64{"phone": {"email": 1}}, after.ChannelSwitch)
+
+	late := base()
+	late.open(at(20, 9, 0), []string{"email:x", "phone:1"}, "web", "account/address")
+	late.solved(at(21, 9, 0), []string{"phone:1"}, "phone", "account/address", "ann")
+	late.tick(at(40, 0, 0))
+	r := runFCR(t, FCRConfig{}, late.evs)
+	assert.Equal(t, int64(2), r.True.Achieved, "the day-0 and day-1 problems")
+	assert.Equal(t, int64(3), r.True.Total)
+	assert.Equal(t, int64(1), r.Failed, "the day-20 and day-21 issues are one problem, with two contacts")
 }
 
 // A customer who already has an id in the CRM is linked by it too.

@@ -13,7 +13,7 @@ import (
 )
 
 // fcrSnapFormat is the layout version of FCR snapshots.
-const fcrSnapFormat = 1
+const fcrSnapFormat = 2
 
 // fcrSnap is the whole state of an FCR, as msgpack.
 type fcrSnap struct {
@@ -51,6 +51,8 @@ type fcrSnapIssue struct {
 	CSATN, CSATTop uint8
 	CSATSum        uint16
 	Resolved, Bot  bool
+	Cut            bool
+	Node           uint64       // the hash of the issue's first identifier
 	Recs           []fcrSnapRec // the opening contact first
 }
 
@@ -63,7 +65,13 @@ type fcrSnapRec struct {
 
 type fcrSnapCustomer struct {
 	Idents []uint64 // identifier hashes
-	Issues []int32  // indexes into fcrSnap.Issues
+	Issues []int32  // indexes into fcrSnap.Issues; none when all folded
+	Links  []fcrSnapLink
+}
+
+type fcrSnapLink struct {
+	A, B uint64 // identifier hashes
+	From int64
 }
 
 type fcrSnapVersion struct {
@@ -119,7 +127,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	at := make(map[int32]int32, f.byID.n) // slab index → snapshot index
 	for r := range f.ids.nodes {
 		n := &f.ids.nodes[r]
-		if n.parent != int32(r) || n.issue < 0 {
+		if n.parent != int32(r) {
 			continue
 		}
 		var c fcrSnapCustomer
@@ -127,7 +135,13 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		for i := n.issue; i >= 0; i = f.issues.at(i).next {
 			at[i] = int32(len(s.Issues))
 			c.Issues = append(c.Issues, int32(len(s.Issues)))
-			s.Issues = append(s.Issues, snapIssue(f.issues.at(i)))
+			si := snapIssue(f.issues.at(i))
+			si.Node = f.ids.nodes[f.issues.at(i).node].hash
+			s.Issues = append(s.Issues, si)
+		}
+		for i := n.link; i >= 0; i = f.ids.links[i].next {
+			l := &f.ids.links[i]
+			c.Links = append(c.Links, fcrSnapLink{A: f.ids.nodes[l.a].hash, B: f.ids.nodes[l.b].hash, From: l.from})
 		}
 		s.Customers = append(s.Customers, c)
 	}
@@ -175,7 +189,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 func snapIssue(is *fcrIssue) fcrSnapIssue {
 	out := fcrSnapIssue{
 		ID: is.id, ResPos: is.resPos, Res: is.res, ResKey: is.resKey, Topic: is.topic, Agent: is.agent,
-		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.resolved, Bot: is.bot,
+		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.resolved, Bot: is.bot, Cut: is.cut,
 		Recs: make([]fcrSnapRec, 0, 1+len(is.more)),
 	}
 	out.Recs = append(out.Recs, snapRec(is.first))
@@ -265,6 +279,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		is := fcrIssue{
 			id: si.ID, resPos: si.ResPos, res: si.Res, resKey: si.ResKey, topic: si.Topic, agent: si.Agent,
 			csatN: si.CSATN, csatSum: si.CSATSum, csatTop2: si.CSATTop, resolved: si.Resolved, bot: si.Bot, live: true,
+			cut: si.Cut,
 		}
 		for k, r := range si.Recs {
 			if badName(r.Channel, r.Queue) {
@@ -285,8 +300,8 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 	filed := make([]bool, len(s.Issues))
 	for ci, c := range s.Customers {
-		if len(c.Issues) == 0 || len(c.Idents) == 0 {
-			return 0, fmt.Errorf("FCR restore: customer %d has no issue or no identifier: %w", ci, ErrFCRSnapshot)
+		if len(c.Idents) == 0 {
+			return 0, fmt.Errorf("FCR restore: customer %d has no identifier: %w", ci, ErrFCRSnapshot)
 		}
 		root := int32(-1)
 		for _, h := range c.Idents {
@@ -301,14 +316,31 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			}
 		}
 		root = g.ids.find(root)
+		// nodeIn returns the node of hash h, which must be the customer's.
+		nodeIn := func(h uint64) (int32, bool) {
+			n, ok := g.ids.lookup(h)
+			return n, ok && g.ids.find(n) == root
+		}
 		// Backwards, as each issue goes first: the list keeps its order.
 		for _, ix := range slices.Backward(c.Issues) {
 			if ix < 0 || ix >= g.issues.len() || filed[ix] {
 				return 0, fmt.Errorf("FCR restore: customer %d refers to issue %d wrongly: %w", ci, ix, ErrFCRSnapshot)
 			}
+			node, ok := nodeIn(s.Issues[ix].Node)
+			if !ok {
+				return 0, fmt.Errorf("FCR restore: issue %d has an identifier that is not its customer's: %w", ix, ErrFCRSnapshot)
+			}
 			filed[ix] = true
-			g.issues.at(ix).node = root
+			g.issues.at(ix).node = node
 			g.ids.addIssue(root, ix, &g.issues)
+		}
+		for _, sl := range slices.Backward(c.Links) {
+			a, okA := nodeIn(sl.A)
+			b, okB := nodeIn(sl.B)
+			if !okA || !okB || a == b {
+				return 0, fmt.Errorf("FCR restore: customer %d has a link of identifiers not its own: %w", ci, ErrFCRSnapshot)
+			}
+			g.ids.addLink(root, a, b, sl.From)
 		}
 	}
 	for ix, ok := range filed {

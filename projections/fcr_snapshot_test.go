@@ -32,6 +32,14 @@ func TestFCRSnapshotRestore(t *testing.T) {
 	mid := half.Report()
 	require.Positive(t, mid.HeldEvents)
 	require.Positive(t, half.folded.Problems, "some problems were folded before the snapshot")
+	require.NotEmpty(t, half.ids.links, "customers known by several keys")
+	idle := 0
+	for r, n := range half.ids.nodes {
+		if n.parent == int32(r) && n.issue < 0 {
+			idle++
+		}
+	}
+	require.Positive(t, idle, "customers whose issues were all folded are kept")
 
 	snap, err := half.Snapshot(uint64(cut))
 	require.NoError(t, err)
@@ -52,7 +60,7 @@ func TestFCRSnapshotRestore(t *testing.T) {
 
 func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 	l := newFCRLog()
-	l.solved(at(0, 9, 0), []string{"phone:1"}, "phone", "tech/tv", "ann")
+	l.solved(at(0, 9, 0), []string{"phone:1", "email:a"}, "phone", "tech/tv", "ann")
 	f := NewFCR(FCRConfig{})
 	for _, e := range l.evs {
 		require.NoError(t, f.Apply(e))
@@ -83,6 +91,9 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 		{"future format", FCRConfig{}, edit(func(s *fcrSnap) { s.Format = 9 }), "format 9"},
 		{"topic out of range", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Topic = 999 }), "issue 0 is incomplete"},
 		{"orphan issue", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers = nil }), "belongs to no customer"},
+		{"foreign identifier", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Node = 7 }), "not its customer's"},
+		{"foreign link", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Links[0].B = 7 }), "link of identifiers not its own"},
+		{"customer without identifiers", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Idents = nil }), "no identifier"},
 		{"tally counts", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Counts = s.Tally.Counts[:3] }), "tally counts"},
 	}
 	for _, tt := range tests {

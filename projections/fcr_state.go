@@ -35,6 +35,9 @@ type fcrIssue struct {
 	resolved bool  // has a first resolution
 	bot      bool  // the first resolution was by a bot
 	live     bool  // the slot holds an issue
+	// cut says that an event came once the issue had settled: that event
+	// and every later one of the stream are not applied (see FCR).
+	cut bool
 }
 
 // issueSlab holds the FCR's issues in pages of a fixed size, so that
@@ -191,6 +194,18 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 		return 0, false
 	}
 	return res + window, true
+}
+
+// cuts reports whether an event at time at, next in the issue's stream,
+// is not to be applied: the issue settled before at (it was resolved, and
+// W passed since its last resolution), or an earlier event was cut.
+func (is *fcrIssue) cuts(at, window int64) bool {
+	if !is.cut && is.resolved {
+		if s, ok := is.settled(window); ok && at >= s {
+			is.cut = true
+		}
+	}
+	return is.cut
 }
 
 // reportedFirst reports whether the issue was resolved on its opening

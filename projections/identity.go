@@ -4,7 +4,10 @@ package projections
 // ids) into customers with a union-find: identifiers seen together belong
 // to one customer, transitively. Each customer (a component) keeps a
 // circular list of its identifiers, so that it can be freed, and a list of
-// its live issues, threaded through fcrIssue.next and ended by -1.
+// its live issues, threaded through fcrIssue.next and ended by -1, and a
+// list of its links: which identifiers each issue carried together, and
+// when, so that problems are chained only across the links that the rules
+// let count (see FCR, "Identity over time").
 //
 // Identifiers are compared as given (the write side normalises keys), by a
 // 64-bit FNV-1a hash rather than by the string, which halves what a
@@ -16,7 +19,8 @@ type identities struct {
 	byHash slotIndex // nodes by identifier hash
 	nodes  []identNode
 	free   []int32 // indexes of freed nodes, for reuse
-	roots  int     // live components
+	roots  int     // components
+	links  []identLink
 }
 
 // identNode is one identifier. Fields other than hash, parent and nextKey
@@ -27,6 +31,16 @@ type identNode struct {
 	nextKey int32 // next identifier of the component (circular)
 	issue   int32 // at a root: one live issue of the customer, -1 if none
 	size    int32 // at a root: identifiers in the component
+	link    int32 // at a root: the first link of the component, -1 if none
+}
+
+// identLink records that two identifiers were seen together: the first
+// identifier of an issue and another of its identifiers. from is the
+// earliest opening, Unix ns, of an issue that carried both.
+type identLink struct {
+	a, b int32 // the two identifiers' nodes
+	next int32 // the next link of the component; -1 after the last
+	from int64
 }
 
 func newIdentities() identities {
@@ -59,15 +73,8 @@ func (d *identities) nodeOf(h uint64) int32 {
 	if n, ok := d.lookup(h); ok {
 		return n
 	}
-	var n int32
-	if k := len(d.free); k > 0 {
-		n = d.free[k-1]
-		d.free = d.free[:k-1]
-	} else {
-		n = int32(len(d.nodes))
-		d.nodes = append(d.nodes, identNode{})
-	}
-	d.nodes[n] = identNode{hash: h, parent: n, nextKey: n, issue: -1, size: 1}
+	n := int32(len(d.nodes))
+	d.nodes = append(d.nodes, identNode{hash: h, parent: n, nextKey: n, issue: -1, size: 1, link: -1})
 	d.byHash.insert(mixTag(h), n)
 	d.roots++
 	return n
@@ -127,8 +134,30 @@ func (d *identities) union(a, b int32, issues *issueSlab) int32 {
 		na.issue = nb.issue
 	}
 	nb.issue = -1
+	if nb.link >= 0 {
+		t := nb.link
+		for d.links[t].next >= 0 {
+			t = d.links[t].next
+		}
+		d.links[t].next = na.link
+		na.link = nb.link
+	}
+	nb.link = -1
 	d.roots--
 	return ra
+}
+
+// addLink records, in the customer whose root is r, that an issue opened
+// at from carried the identifiers a and b.
+func (d *identities) addLink(r, a, b int32, from int64) {
+	for i := d.nodes[r].link; i >= 0; i = d.links[i].next {
+		if l := &d.links[i]; l.a == a && l.b == b || l.a == b && l.b == a {
+			l.from = min(l.from, from)
+			return
+		}
+	}
+	d.links = append(d.links, identLink{a: a, b: b, next: d.nodes[r].link, from: from})
+	d.nodes[r].link = int32(len(d.links) - 1)
 }
 
 // addIssue puts issue i first in the customer whose root is r, which
@@ -138,24 +167,6 @@ func (d *identities) addIssue(r, i int32, issues *issueSlab) {
 	root := &d.nodes[r]
 	issues.at(i).next = root.issue
 	root.issue = i
-}
-
-// release frees every identifier of the customer whose root is r: a later
-// event with one of its keys starts a new customer.
-func (d *identities) release(r int32) {
-	n := r
-	for {
-		node := &d.nodes[n]
-		next := node.nextKey
-		d.byHash.remove(mixTag(node.hash), n)
-		*node = identNode{parent: -1, issue: -1}
-		d.free = append(d.free, n)
-		if next == r {
-			break
-		}
-		n = next
-	}
-	d.roots--
 }
 
 // hashesOf returns the identifier hashes of the customer whose root is r.

@@ -85,24 +85,29 @@ func TestIdentitiesLinkTransitively(t *testing.T) {
 	}
 }
 
-func TestIdentitiesReleaseAndReuse(t *testing.T) {
+// A customer keeps one link per pair of identifiers seen together, with
+// the earliest time they were, and a union keeps the links of both sides.
+func TestIdentityLinks(t *testing.T) {
 	d := newIdentities()
 	a := d.node("phone:1", false)
 	b := d.node("C-9", true)
+	r := d.union(a, b, nil)
+	d.addLink(r, a, b, 50)
+	d.addLink(r, b, a, 20)
+	d.addLink(r, a, b, 90)
 	c := d.node("email:x", false)
-	r := d.union(d.union(a, b, nil), c, nil)
-	assert.ElementsMatch(t, []uint64{identHash("phone:1", false), identHash("C-9", true), identHash("email:x", false)}, d.hashesOf(r))
-
-	other := d.node("phone:2", false)
-	d.release(r)
-	assert.Equal(t, map[uint64]int32{identHash("phone:2", false): other}, hashIndex(&d))
+	e := d.node("email:y", false)
+	r2 := d.union(c, e, nil)
+	d.addLink(r2, c, e, 70)
+	r = d.union(r, r2, nil)
+	assert.ElementsMatch(t, []uint64{identHash("phone:1", false), identHash("C-9", true), identHash("email:x", false), identHash("email:y", false)}, d.hashesOf(r))
+	var got [][3]int64
+	for i := d.nodes[r].link; i >= 0; i = d.links[i].next {
+		l := d.links[i]
+		got = append(got, [3]int64{int64(l.a), int64(l.b), l.from})
+	}
+	assert.ElementsMatch(t, [][3]int64{{int64(a), int64(b), 20}, {int64(c), int64(e), 70}}, got)
 	assert.Equal(t, 1, d.roots)
-	assert.Len(t, d.free, 3)
-
-	n := d.node("phone:1", false)
-	assert.Contains(t, []int32{a, b, c}, n, "a freed node is reused")
-	assert.Equal(t, n, d.find(n), "a released key starts a new customer")
-	assert.NotEqual(t, d.find(other), d.find(n))
 }
 
 // The hash is FNV-1a over the namespace and the identifier: fixed, so that

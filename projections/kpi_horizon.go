@@ -12,9 +12,9 @@ import (
 
 // kpiHorizon is the part that the KPI projections share: it sequences each
 // issue's events, keeps per-issue state S while the issue is open or was
-// active within the lateness, and counts the events that come too late to
-// be applied. The Reporter runs one for all three projections, with a
-// state that holds each one's part.
+// active recently, and counts the events that come too late to be
+// applied. The Reporter runs one for all three projections, with a state
+// that holds each one's part.
 //
 // An event is late when its issue is not tracked and it is older than the
 // lateness behind the watermark: it belongs to an issue whose state was
@@ -24,15 +24,23 @@ import (
 // Events that come after a gap wait for it to fill, until they are
 // themselves older than the lateness: the missing versions, which are
 // older still, could then only be late, so the gap is skipped and the
-// missing versions count as late if they ever come. This is also how an
-// issue continues after its state was dropped, such as a reopen days after
-// the resolution: its first version to arrive is not 1, and once skipped
-// to, it resumes from a fresh state.
+// missing versions count as late if they ever come.
+//
+// A closed issue's state is kept for the lateness after its last event,
+// by event time. An event of it that comes later than that (a reopen days
+// after the resolution, a late survey) finds the issue forgotten, whether
+// or not its state is still in memory: the event waits as if after a gap,
+// until it is older than the lateness, and the stream then resumes from a
+// fresh state. So what an event is attributed to depends on event times
+// only, never on when the horizon happened to free the state; the state
+// is freed once the watermark passed its last event by twice the lateness,
+// when no event that could still use it may come.
 //
 // After every event and every AdvanceTo, no tracked issue is closed, free
-// of gaps and quiet for longer than the lateness, and no gap whose first
-// held event is older than the lateness is left: the due queue holds an
-// entry for every issue that may come to that, no later than the moment.
+// of gaps and quiet for longer than twice the lateness, and no gap whose
+// first held event is older than the lateness is left: the due queue
+// holds an entry for every issue that may come to that, no later than the
+// moment.
 type kpiHorizon[S any] struct {
 	lateness int64 // ns
 	seq      kpiStreams[S]
@@ -192,6 +200,9 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	case v <= is.base:
 		h.late++ // behind a gap that was skipped
 	case v < is.next: // a duplicate
+	case v == is.next && h.forgets(&is.kpiIssue, at):
+		h.forget(ix)
+		h.hold(ix, e)
 	case v == is.next:
 		h.release(ix, e, at)
 	default:
@@ -209,10 +220,38 @@ func (h *kpiHorizon[S]) foldOrdered(e *events.Envelope) {
 	ix, ok := h.seq.find(e.Issue)
 	if !ok {
 		ix = h.add(e.Issue)
+	} else if h.forgets(&h.seq.at(ix).kpiIssue, at) {
+		h.forget(ix)
 	}
 	h.apply(ix, e, at)
 	h.requeue(ix)
 	h.sweep()
+}
+
+// forgets reports whether an event at time at, next in the stream of the
+// tracked issue is, comes after the issue's state is forgotten: the issue
+// is closed and the event is the lateness or more after its last one.
+func (h *kpiHorizon[S]) forgets(is *kpiIssue, at int64) bool {
+	return !is.open && is.last != math.MinInt64 && at >= satAdd(is.last, h.lateness)
+}
+
+// forget gives the issue in slot ix a fresh state, as if it had been
+// dropped and its next event were the first to arrive. Events that wait
+// for a gap stay held.
+func (h *kpiHorizon[S]) forget(ix int32) {
+	is := h.seq.at(ix)
+	var zero S
+	is.state = zero
+	is.kpiIssue = kpiIssue{id: is.id, next: 1, last: math.MinInt64, gen: is.gen + 1,
+		gapped: is.gapped, gappedAt: is.gappedAt}
+}
+
+// satAdd returns a + b, b ≥ 0, saturated at the largest int64.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // add gives issue id a fresh slot.
@@ -283,6 +322,12 @@ func (h *kpiHorizon[S]) release(ix int32, e *events.Envelope, at int64) {
 	gapped := h.seq.gapped[ix]
 	for len(gapped) > 0 && gapped[0].Version == is.next {
 		g := &gapped[0]
+		if h.forgets(&is.kpiIssue, g.At.UnixNano()) {
+			// It and the rest wait, as they would have had the state
+			// been dropped before they came.
+			h.forget(ix)
+			break
+		}
 		gapped = gapped[1:]
 		h.seq.nHeld--
 		h.apply(ix, g, g.At.UnixNano())
@@ -330,6 +375,12 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 	for i := range gapped {
 		g := &gapped[i]
 		if g.Version == is.next {
+			if h.forgets(&is.kpiIssue, g.At.UnixNano()) {
+				// Older than the lateness already: it would be skipped
+				// to at once.
+				h.forget(ix)
+				is.base, is.next = g.Version-1, g.Version
+			}
 			h.apply(ix, g, g.At.UnixNano())
 			is.next++
 		} else {
@@ -349,7 +400,7 @@ func (h *kpiHorizon[S]) requeue(ix int32) {
 	case is.gapped:
 		at = is.gappedAt
 	case !is.open:
-		at = is.last
+		at = satAdd(is.last, h.lateness)
 	default:
 		return // an open issue stays
 	}
@@ -360,7 +411,7 @@ func (h *kpiHorizon[S]) requeue(ix int32) {
 	h.push(kpiDue{at: at, ix: ix, gen: is.gen})
 }
 
-// sweep drops the closed issues that are quiet for longer than the
+// sweep drops the closed issues that are quiet for longer than twice the
 // lateness and skips the gaps that can no longer fill.
 func (h *kpiHorizon[S]) sweep() {
 	for {
@@ -376,7 +427,7 @@ func (h *kpiHorizon[S]) sweep() {
 		for is.gapped && is.gappedAt < h.cutoff {
 			h.skip(d.ix)
 		}
-		if !is.gapped && !is.open && is.last < h.cutoff {
+		if !is.gapped && !is.open && satAdd(is.last, h.lateness) < h.cutoff {
 			h.drop(d.ix)
 			continue
 		}

@@ -141,17 +141,18 @@ func TestKPIStateFollowsTheHorizon(t *testing.T) {
 	for _, p := range []kpiProjection{svc, sat, vol} {
 		applyAll(t, p, evs)
 	}
-	// An issue leaves once its last event is an hour behind the watermark:
-	// about 60 issues start in that hour, plus the few still in flight.
+	// An issue leaves once its last event is two hours (twice the
+	// lateness) behind the watermark: about 120 issues start in that
+	// time, plus the few still in flight.
 	for name, tracked := range map[string]int{
 		"service":      svc.Report().TrackedIssues,
 		"satisfaction": sat.Report().TrackedIssues,
 		"volume":       vol.Report().TrackedIssues,
 	} {
-		assert.Less(t, tracked, 70, name)
-		assert.Greater(t, tracked, 55, name)
+		assert.Less(t, tracked, 130, name)
+		assert.Greater(t, tracked, 115, name)
 	}
-	assert.Less(t, svc.h.seq.Streams(), 70)
+	assert.Less(t, svc.h.seq.Streams(), 130)
 	assert.Less(t, len(svc.h.due), 200, "the eviction heap is drained too")
 
 	sr := svc.Report()
@@ -174,10 +175,11 @@ func TestKPILateEventsAreCountedNotApplied(t *testing.T) {
 	l.opened(a, ca, 0, "phone", "billing")
 	l.add(a, time.Minute, &events.Routed{Contact: ca, Queue: "q", Wait: 5 * time.Second})
 	l.add(a, 2*time.Minute, &events.Resolved{Contact: ca, Handle: time.Minute})
-	// b moves the watermark two hours on.
+	// b moves the watermark three hours on: a's last event is more than
+	// twice the lateness behind it.
 	b, cb := kpiID('i', 2), kpiID('c', 2)
-	l.opened(b, cb, 2*time.Hour, "chat", "tech")
-	l.add(b, 2*time.Hour+time.Minute, &events.Routed{Contact: cb, Queue: "q", Wait: 50 * time.Second})
+	l.opened(b, cb, 3*time.Hour, "chat", "tech")
+	l.add(b, 3*time.Hour+time.Minute, &events.Routed{Contact: cb, Queue: "q", Wait: 50 * time.Second})
 	// c is new to the projection but older than the lateness.
 	c, cc := kpiID('i', 3), kpiID('c', 3)
 	l.opened(c, cc, 10*time.Minute, "email", "tech")
@@ -196,8 +198,11 @@ func TestKPILateEventsAreCountedNotApplied(t *testing.T) {
 	assert.Equal(t, before.ServiceFigures, after.ServiceFigures)
 }
 
-// TestKPIReopenAfterTheStateWasDropped: a reopen days after the resolution
-// waits until the earlier versions could only be late, then counts.
+// TestKPIReopenAfterTheStateWasDropped: a reopen more than the lateness
+// after the issue's last event finds the issue forgotten. It waits until
+// the earlier versions could only be late, then counts from a fresh state;
+// and so it does when it arrives while the state is still in memory, so
+// that the report does not depend on when the state was freed.
 func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	l := newKPILog()
 	a, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
@@ -239,6 +244,24 @@ func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	applyAll(t, vol, l.evs[:3]) // a's first versions now: late
 	assert.Equal(t, int64(3), vol.Report().LateEvents)
 	assert.Equal(t, vr.Contacts, vol.Report().Contacts)
+
+	// The reopen and its routing arrive before b: a's state is in memory,
+	// and yet they wait and count as above.
+	early := []events.Envelope{l.evs[0], l.evs[1], l.evs[2], l.evs[4], l.evs[5], l.evs[3], l.evs[6]}
+	vol2, err := NewVolume(VolumeConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	svc2, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	for _, p := range []kpiProjection{vol2, svc2} {
+		applyAll(t, p, early[:5])
+	}
+	assert.Equal(t, 1, vol2.Report().TrackedIssues, "a is still in memory")
+	assert.Equal(t, 2, vol2.Report().HeldEvents, "the reopen and its routing wait all the same")
+	for _, p := range []kpiProjection{vol2, svc2} {
+		applyAll(t, p, early[5:])
+	}
+	assert.Equal(t, vr, vol2.Report())
+	assert.Equal(t, sr.ServiceFigures, svc2.Report().ServiceFigures)
 }
 
 // TestKPIGapThatCannotFillIsSkipped: an issue's event that never comes

@@ -51,16 +51,19 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     issue's first answered contact; buckets are 0–30 s, 30–90 s,
 //     90–150 s, 150–180 s and 180 s+ (lower bound included), and
 //     "(unqueued)" for issues that never waited in a queue.
-//   - An answer to an issue whose state was dropped (later than the
-//     lateness after its last event) counts in the totals and under
-//     "(unknown)" where the dropped state would have named the segment.
+//   - An answer to an issue whose state was forgotten (it came Lateness or
+//     more after the issue's last event) counts in the totals and under
+//     "(unknown)" where the state would have named the segment.
 //
 // Memory follows the active horizon: an issue stays while it is open and,
-// once resolved, until its last event is Lateness behind the watermark.
-// An event of an issue not in memory that is older than that is counted
-// in LateEvents, not applied. A later event of a dropped issue (a reopen,
-// a survey) waits until it is itself Lateness old, when the earlier
-// versions could only be late, and then counts on a fresh state.
+// once resolved, until its last event is twice Lateness behind the
+// watermark. An event of an issue not in memory that is older than
+// Lateness is counted in LateEvents, not applied. An event that comes
+// Lateness or more after its resolved issue's last event (a reopen days
+// later, a late survey) finds the issue forgotten, whether or not its
+// state is still in memory: it waits until it is itself Lateness old, when
+// the earlier versions could only be late, and then counts on a fresh
+// state. What an event counts under thus depends on event times only.
 //
 // The report depends on the set of events within the lateness, not on
 // their order. It is not safe for concurrent use.

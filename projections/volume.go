@@ -102,11 +102,14 @@ const volRule = "contacts are the inbound contacts (issue.opened, issue.contacte
 //     contact was abandoned), aged from their first event.
 //
 // Memory follows the active horizon: an issue stays while it is open and,
-// once resolved, until its last event is Lateness behind the watermark.
-// An event of an issue not in memory that is older than that is counted
-// in LateEvents, not applied. A later event of a dropped issue (a reopen,
-// a survey) waits until it is itself Lateness old, when the earlier
-// versions could only be late, and then counts on a fresh state.
+// once resolved, until its last event is twice Lateness behind the
+// watermark. An event of an issue not in memory that is older than
+// Lateness is counted in LateEvents, not applied. An event that comes
+// Lateness or more after its resolved issue's last event (a reopen days
+// later, a late survey) finds the issue forgotten, whether or not its
+// state is still in memory: it waits until it is itself Lateness old, when
+// the earlier versions could only be late, and then counts on a fresh
+// state. What an event counts under thus depends on event times only.
 //
 // Open issues stay in memory until resolved: they are the backlog. The
 // report depends on the set of events within the lateness, not on their

@@ -147,6 +147,9 @@ func TestSimpleLogKnowsEveryCustomerByOneKeyAndNoStreamComesBack(t *testing.T) {
 	for e, err := range s.store.ReadAll(ctx, 0) {
 		require.NoError(t, err)
 		st := streams[e.Issue]
+		if st != nil && !st.open {
+			assert.Less(t, e.At.Sub(st.closed), w, "issue %s has a %s %s after it closed", e.Issue, e.Type(), e.At.Sub(st.closed))
+		}
 		switch d := e.Data.(type) {
 		case *events.Opened:
 			opened++
@@ -159,14 +162,14 @@ func TestSimpleLogKnowsEveryCustomerByOneKeyAndNoStreamComesBack(t *testing.T) {
 			}
 		case *events.Reopened:
 			reopens++
-			assert.LessOrEqual(t, e.At.Sub(st.closed), w, "issue %s reopened %s after it closed", e.Issue, e.At.Sub(st.closed))
 			st.open = true
 		}
+
 		assert.False(t, e.At.After(s.watermark))
 	}
 	assert.Equal(t, len(s.rows), opened)
 	assert.Positive(t, reopens, "reopens within the window stay")
-	assert.Positive(t, s.cut, "a log of this size has reopens after the window")
+	assert.Positive(t, s.cut, "a log of this size has events after issues settled")
 }
 
 func TestIssueRowCountsTheTwoEarliestAnsweredContacts(t *testing.T) {

@@ -19,14 +19,14 @@ import (
 var errSimpleLog = errors.New("cannot derive the simple log")
 
 // simpleLog is the log that the SQL baseline and the projection are both
-// given: every customer known by one key, and no stream that comes back
-// from being settled. The rows are what the SQL reads, in order of opening.
+// given: every customer known by one key, and every stream ending where
+// its issue settled. The rows are what the SQL reads, in order of opening.
 type simpleLog struct {
 	store     *events.MemoryStore
 	rows      []*issueRow
 	watermark time.Time
 	events    int
-	cut       int // streams cut at a reopen later than W after they closed
+	cut       int // streams cut where their issue settled
 }
 
 // issueRow is one issue as the SQL baseline's table holds it.
@@ -74,11 +74,10 @@ func (r *issueRow) counted() (first, second time.Time) {
 //     per customer. The simulator gives a customer's phone and email keys
 //     the same nine digits, so an email key becomes that customer's phone
 //     key; a customer known by an account keeps it.
-//   - No stream comes back after a settled stretch: a stream is cut at a
-//     reopen that comes more than W after the issue was resolved. Before
-//     it, the issue was not live for a while; whether the projection still
-//     held the problem when the reopen came depends on when it folded,
-//     and a one-row-per-issue table cannot say the issue was live twice.
+//   - A stream ends where its issue settled: the projection applies no
+//     event that comes once W has passed since the issue was last
+//     resolved (see projections.FCR), so the table, and the store that
+//     feeds the projection, hold the stream up to there.
 func buildSimpleLog(ctx context.Context, cfg simulate.Config, window time.Duration) (*simpleLog, error) {
 	g, err := simulate.New(cfg)
 	if err != nil {
@@ -95,6 +94,11 @@ func buildSimpleLog(ctx context.Context, cfg simulate.Config, window time.Durati
 		row := byID[e.Issue]
 		if row == nil && e.Type() != events.TypeOpened {
 			return nil, fmt.Errorf("issue %s version %d: %s before issue.opened: %w", e.Issue, e.Version, e.Type(), errSimpleLog)
+		}
+		if row != nil && !row.open && !e.At.Before(row.closed.Add(window)) {
+			cut[e.Issue] = true
+			s.cut++
+			continue
 		}
 		switch d := e.Data.(type) {
 		case *events.Opened:
@@ -117,19 +121,9 @@ func buildSimpleLog(ctx context.Context, cfg simulate.Config, window time.Durati
 				row.open, row.closed = false, e.At
 			}
 		case *events.Reopened:
-			if !row.open && e.At.Sub(row.closed) > window {
-				cut[e.Issue] = true
-				s.cut++
-				continue
-			}
 			row.open = true
 			row.contacts = append(row.contacts, contactAt{id: d.Contact, at: e.At})
 		case *events.Contacted:
-			if !row.open && e.At.Sub(row.closed) > window {
-				cut[e.Issue] = true
-				s.cut++
-				continue
-			}
 			row.open = true
 			row.contacts = append(row.contacts, contactAt{id: d.Contact, at: e.At})
 		case *events.Abandoned:

@@ -1,0 +1,105 @@
+package projections
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+)
+
+// blockShuffle returns evs with each run of n consecutive events shuffled
+// and about dupShare of them delivered twice within their run: delivery
+// out of order by minutes of event time, never later than the lateness.
+func blockShuffle(evs []events.Envelope, n int, dupShare float64, seed uint64) []events.Envelope {
+	rng := rand.New(rand.NewPCG(seed, 0xb10c))
+	out := make([]events.Envelope, 0, len(evs)+int(float64(len(evs))*dupShare)+n)
+	for lo := 0; lo < len(evs); lo += n {
+		start := len(out)
+		for _, e := range evs[lo:min(lo+n, len(evs))] {
+			out = append(out, e)
+			if rng.Float64() < dupShare {
+				out = append(out, e)
+			}
+		}
+		b := out[start:]
+		rng.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
+	}
+	return out
+}
+
+// runReport applies evs to a Reporter of cfg and returns its report, with
+// the FCR's held and orphaned events added up: an event of a folded issue
+// waits as held where the same event of an issue still in memory is
+// dropped at once, and both are counted.
+func runReport(t *testing.T, cfg ReportConfig, evs []events.Envelope) (Report, *Reporter) {
+	t.Helper()
+	r, err := NewReporter(cfg)
+	require.NoError(t, err)
+	for _, e := range evs {
+		require.NoError(t, r.Apply(e))
+	}
+	rep := r.Report()
+	rep.FCR.OrphanedEvents, rep.FCR.HeldEvents = rep.FCR.OrphanedEvents+rep.FCR.HeldEvents, 0
+	return rep, r
+}
+
+// The whole report is a function of the set of events also when memory is
+// bounded: months of a simulated contact centre, with the default window
+// and lateness (so that problems fold and KPI state is freed as the log
+// goes), give the same report in log order and shuffled within runs of
+// events with duplicates. Folding and freeing then happen at other
+// moments relative to each event; what an event does must depend on event
+// times only. This is what catches a late reopen or survey, or an
+// identity link, that acts on a problem still in memory and would not on
+// the same problem folded.
+func TestReportDependsOnTheSetOfEventsAtScale(t *testing.T) {
+	log, truth := foldingLog(t)
+	require.Positive(t, truth.TwoKey, "customers known by two keys link identities")
+	want, r := runReport(t, ReportConfig{}, log)
+	require.Positive(t, want.FCR.Final)
+	require.Positive(t, want.FCR.OrphanedEvents, "events after their issue settled")
+	assert.Less(t, r.FCR().Live(), int(want.FCR.Issues)/2, "problems were folded")
+	assert.Zero(t, want.FCR.LateEvents)
+	for seed := range uint64(2) {
+		got, _ := runReport(t, ReportConfig{}, blockShuffle(log, 256, 0.05, seed))
+		assert.Zero(t, got.FCR.LateEvents)
+		got.Events = want.Events // counts deliveries, duplicates included
+		assert.Equal(t, want, got, "shuffle seed %d", seed)
+	}
+}
+
+// foldingLog returns a simulated log long enough for the FCR to fold
+// problems and the KPI horizon to free state many times over.
+func foldingLog(t *testing.T) ([]events.Envelope, simulate.Truth) {
+	t.Helper()
+	log, truth, err := simulate.Collect(simulate.Config{Seed: 1, Days: 45, Customers: 3000, IssuesPerDay: 500})
+	require.NoError(t, err)
+	return log, truth
+}
+
+// When the FCR folds makes no difference: the same log in the same order,
+// with a sweep forced every few events, gives the report of the sweeps
+// that the FCR schedules itself.
+func TestFCRFoldingMomentsDoNotMatter(t *testing.T) {
+	log, _ := foldingLog(t)
+	run := func(every int) FCRReport {
+		f := NewFCR(FCRConfig{})
+		for i, e := range log {
+			require.NoError(t, f.Apply(e))
+			if every > 0 && i%every == 0 {
+				f.sweep()
+			}
+		}
+		r := f.Report()
+		r.OrphanedEvents, r.HeldEvents = r.OrphanedEvents+r.HeldEvents, 0
+		return r
+	}
+	want := run(0)
+	for _, every := range []int{7, 50, 333} {
+		assert.Equal(t, want, run(every), "a sweep every %d events", every)
+	}
+}
