@@ -200,7 +200,8 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 // is not to be applied: the issue settled before at (it was resolved, and
 // W passed since its last resolution), or an earlier event was cut.
 func (is *fcrIssue) cuts(at, window int64) bool {
-	if !is.cut && is.resolved {
+	// The first resolution + W is the earliest the issue can settle.
+	if !is.cut && is.resolved && at >= satAdd(is.res, window) {
 		if s, ok := is.settled(window); ok && at >= s {
 			is.cut = true
 		}
