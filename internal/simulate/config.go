@@ -57,6 +57,13 @@ type Config struct {
 	// Window is the repeat window that Truth classifies repeats by; 7 days
 	// if zero. It does not change the log.
 	Window time.Duration
+	// AutoClose is how long an issue left open (abandoned in the queue and
+	// never answered, or dropped by a customer who went elsewhere) stays
+	// open after its last event, before the helpdesk resolves it with code
+	// "auto-closed", as helpdesks close stale tickets; 14 days if zero,
+	// never if negative. It keeps the open backlog, and what a projection
+	// holds for it, from growing with the length of the log.
+	AutoClose time.Duration
 }
 
 // Events per new issue that the default model produces, measured; used to
@@ -114,6 +121,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Agents == 0 {
 		c.Agents = 50
+	}
+	if c.AutoClose == 0 {
+		c.AutoClose = 14 * 24 * time.Hour
 	}
 	if c.Window == 0 {
 		c.Window = 7 * 24 * time.Hour

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"math"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -290,11 +291,45 @@ func (r *run) spawn(from *issue, t int64, ch int, tg tag) {
 
 // finish puts the steps of is in time order: surveys and classifications
 // were added out of turn. The order of equal times is kept.
+//
+// An issue that ends open is resolved by the helpdesk AutoClose after its
+// last step, on its last answered contact, with code "auto-closed". One
+// whose contacts were all abandoned in the queue cannot be resolved (there
+// is no contact to resolve it on) and stays open.
 func (r *run) finish(is *issue) {
 	s := is.steps
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j].at < s[j-1].at; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
+	}
+	if r.model.autoClose < 0 || len(s) == 0 {
+		return
+	}
+	open, last := false, uuid.Nil
+	var contacts, abandoned []uuid.UUID
+	for _, st := range s {
+		switch d := st.data.(type) {
+		case *events.Opened:
+			open, contacts = true, append(contacts, d.Contact)
+		case *events.Contacted:
+			open, contacts = true, append(contacts, d.Contact)
+		case *events.Reopened:
+			open, contacts = true, append(contacts, d.Contact)
+		case *events.Abandoned:
+			abandoned = append(abandoned, d.Contact)
+		case *events.Resolved:
+			open = false
+		}
+	}
+	for _, c := range slices.Backward(contacts) {
+		if !slices.Contains(abandoned, c) {
+			last = c
+			break
+		}
+	}
+	if open && last != uuid.Nil {
+		is.steps = append(s, step{at: s[len(s)-1].at + r.model.autoClose,
+			data: &events.Resolved{Contact: last, Code: "auto-closed"}, tag: tagAutoClose})
 	}
 }

@@ -55,12 +55,14 @@ type model struct {
 	agents  []string
 	experts []string
 	window  int64 // ms
+	// autoClose is Config.AutoClose in ms, negative for never.
+	autoClose int64
 
 	hourWeight [7 * 24]float64 // load by hour of the week, mean 1
 }
 
 func newModel(c Config) *model {
-	m := &model{phone: -1, chat: channelBehaviour("chat"), window: c.Window.Milliseconds()}
+	m := &model{phone: -1, chat: channelBehaviour("chat"), window: c.Window.Milliseconds(), autoClose: c.AutoClose.Milliseconds()}
 	sum := 0.0
 	for i, ch := range c.Channels {
 		m.chNames = append(m.chNames, ch.Name)

@@ -41,8 +41,9 @@ type Truth struct {
 	Routings, Transfers, Consults int
 	// Resolutions counts issue.resolved events, BotResolutions those by a
 	// bot, FirstContactResolutions those on an issue that had exactly one
-	// answered contact (what per-ticket FCR counts as a success).
-	Resolutions, BotResolutions, FirstContactResolutions int
+	// answered contact (what per-ticket FCR counts as a success), and
+	// AutoClosed those by which the helpdesk closed an issue left open.
+	Resolutions, BotResolutions, FirstContactResolutions, AutoClosed int
 	// Surveys counts issue.rated events by survey.
 	Surveys map[events.Survey]int
 	// Classifications counts issue.classified events.
@@ -78,6 +79,7 @@ const (
 	tagContainment
 	tagRetry
 	tagFirstContact // a resolution after exactly one answered contact
+	tagAutoClose    // the helpdesk closed an issue left open
 )
 
 // count adds one emitted event to t.
@@ -132,6 +134,9 @@ func (t *Truth) count(e events.Envelope, tg tag) {
 		}
 		if tg&tagFirstContact != 0 {
 			t.FirstContactResolutions++
+		}
+		if tg&tagAutoClose != 0 {
+			t.AutoClosed++
 		}
 	case *events.Rated:
 		t.Surveys[d.Survey]++
