@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -31,9 +32,11 @@ import (
 // applied live; such a runner decodes every event twice, once from each
 // source.
 //
-// A message is acknowledged only once its event was applied, or held in
-// order to be applied, or found to be a duplicate. Undecodable messages
-// go to the poison topic and never block the stream.
+// A message is acknowledged once its event is decoded and queued for the
+// projection, so that the broker delivers the next messages while the
+// projection works (at most 512 events wait). Queued events are applied
+// before Run returns, whatever stops it. Undecodable messages go to the
+// poison topic and never block the stream.
 //
 // # Guarantees
 //
@@ -42,9 +45,9 @@ import (
 // checkpoint. With a Subscriber only, delivery is at-least-once from the
 // broker and the runner removes duplicates per issue by version, so each
 // event delivered is applied once; but a message is acknowledged when it
-// is applied, not when it is checkpointed, so a crash between two
-// checkpoints loses the events applied since the last one, unless the
-// broker can replay them. Checkpoint often, or add a Store, where that
+// is queued, not when it is checkpointed, so a crash between two
+// checkpoints loses the events queued or applied since the last one,
+// unless the broker can replay them. Checkpoint often, or add a Store, where that
 // matters.
 //
 // To recognise duplicates the runner keeps the last version of every
@@ -190,11 +193,12 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	subCtx, cancelSubs := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	var in <-chan delivery
 	defer func() {
 		cancelSubs()
 		wg.Wait()
+		r.drain(in)
 	}()
-	var in <-chan delivery
 	var resubscribed <-chan struct{}
 	if r.cfg.Subscriber != nil {
 		var err error
@@ -231,6 +235,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		var err error
 		select {
 		case <-ctx.Done():
+			cancelSubs()
+			wg.Wait()
+			r.drain(in)
 			return r.shutdown(ctx)
 		case d := <-in:
 			err = r.handle(ctx, d)
@@ -260,30 +267,38 @@ func (r *Runner) shutdown(ctx context.Context) error {
 	return r.checkpoint(ctx, false, false)
 }
 
-// handle decodes, applies and acknowledges one message.
+// handle applies the event of one message.
 func (r *Runner) handle(ctx context.Context, d delivery) error {
-	msg := d.msg
-	e, err := events.DecodeMessage(msg, r.cfg.Codecs...)
-	if err != nil {
-		r.poison(d, err)
-		return nil
-	}
 	r.mu.Lock()
-	r.offer(e)
+	r.offer(d.e)
 	due := r.cfg.CheckpointEvery > 0 && r.changes >= r.cfg.CheckpointEvery
 	r.mu.Unlock()
-	msg.Ack()
 	if due {
 		return r.checkpoint(ctx, true, false)
 	}
 	return nil
 }
 
-// poison sends msg to the poison topic, or counts and drops it.
-func (r *Runner) poison(d delivery, why error) {
-	msg := d.msg
+// drain applies the events left in in, which no goroutine sends to any
+// more: they were acknowledged, so they must not be lost.
+func (r *Runner) drain(in <-chan delivery) {
+	for {
+		select {
+		case d := <-in:
+			r.mu.Lock()
+			r.offer(d.e)
+			r.mu.Unlock()
+		default:
+			return
+		}
+	}
+}
+
+// poison sends msg, which came on topic and is not an event, to the
+// poison topic, or counts and drops it.
+func (r *Runner) poison(msg *message.Message, topic string, why error) {
 	r.poisoned.Add(1)
-	fields := watermill.LogFields{"runner": r.cfg.Name, "message_uuid": msg.UUID, "topic": d.topic}
+	fields := watermill.LogFields{"runner": r.cfg.Name, "message_uuid": msg.UUID, "topic": topic}
 	if r.cfg.PoisonPublisher == nil {
 		r.cfg.Logger.Error("dropping a message that is not an event", why, fields)
 		msg.Ack()
@@ -291,7 +306,7 @@ func (r *Runner) poison(d delivery, why error) {
 	}
 	p := msg.Copy()
 	p.Metadata.Set(MetadataPoisonReason, why.Error())
-	p.Metadata.Set(MetadataPoisonTopic, d.topic)
+	p.Metadata.Set(MetadataPoisonTopic, topic)
 	if err := r.cfg.PoisonPublisher.Publish(r.cfg.PoisonTopic, p); err != nil {
 		// Leave it to the broker to deliver again rather than lose it.
 		r.poisoned.Add(-1)

@@ -8,23 +8,31 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/truefcr/truefcr/events"
 )
 
 // maxResubscribeDelay caps the wait between attempts to subscribe again.
 const maxResubscribeDelay = 5 * time.Second
 
-// delivery is one message and the topic it came from.
+// delivery is the event of one message, decoded.
 type delivery struct {
-	msg   *message.Message
-	topic string
+	e events.Envelope
 }
 
-// subscribe subscribes to every topic and forwards their messages into one
-// channel until ctx is cancelled. The second channel signals a topic whose
+// queueLen is how many decoded and acknowledged events may wait for the
+// projection: enough that the broker's delivery of the next messages
+// overlaps the projection's work, few enough to hold little.
+const queueLen = 512
+
+// subscribe subscribes to every topic and forwards their events, decoded,
+// into one channel until ctx is cancelled: each topic's goroutine decodes
+// its messages, sends the undecodable ones to the poison topic, and
+// acknowledges a message once its event is in the channel. The second channel signals a topic whose
 // subscription closed and was made again, after which messages may be
 // missing.
 func (r *Runner) subscribe(ctx context.Context, wg *sync.WaitGroup) (<-chan delivery, <-chan struct{}, error) {
-	out := make(chan delivery)
+	out := make(chan delivery, queueLen)
 	resubscribed := make(chan struct{}, 1)
 	for _, topic := range r.cfg.topics() {
 		ch, err := r.cfg.Subscriber.Subscribe(ctx, topic)
@@ -40,8 +48,8 @@ func (r *Runner) subscribe(ctx context.Context, wg *sync.WaitGroup) (<-chan deli
 	return out, resubscribed, nil
 }
 
-// forward copies the messages of one topic to out, and subscribes again
-// when the subscription closes before ctx is cancelled.
+// forward decodes the messages of one topic into out, and subscribes
+// again when the subscription closes before ctx is cancelled.
 func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.Message, out chan<- delivery, resubscribed chan<- struct{}) {
 	fields := watermill.LogFields{"runner": r.cfg.Name, "topic": topic}
 	for {
@@ -54,8 +62,14 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				if !ok {
 					break copying
 				}
+				e, err := events.DecodeMessage(msg, r.cfg.Codecs...)
+				if err != nil {
+					r.poison(msg, topic, err)
+					continue
+				}
 				select {
-				case out <- delivery{msg: msg, topic: topic}:
+				case out <- delivery{e: e}:
+					msg.Ack()
 				case <-ctx.Done():
 					msg.Nack()
 					return
