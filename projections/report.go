@@ -92,18 +92,7 @@ func (r *Reporter) Apply(e events.Envelope) error {
 	if err := kpiCheckEvent("report", e); err != nil {
 		return err
 	}
-	if err := r.fcr.Apply(e); err != nil {
-		return err
-	}
-	if r.kpi != nil {
-		r.kpi.offer(&e)
-	} else {
-		r.service.h.offer(&e)
-		r.sat.h.offer(&e)
-		r.volume.h.offer(&e)
-	}
-	r.applied++
-	return nil
+	return r.applyChecked(e)
 }
 
 // FCR returns the true-FCR projection, for a host that wants its report

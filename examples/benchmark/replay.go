@@ -77,17 +77,10 @@ func replayStore(ctx context.Context, store *events.MemoryStore) (replay, error)
 	}
 	peak := sampleHeap()
 	start := time.Now()
-	n := 0
-	for e, err := range store.ReadAll(ctx, 0) {
-		if err != nil {
-			peak()
-			return r, err
-		}
-		if err := rep.Apply(e); err != nil {
-			peak()
-			return r, fmt.Errorf("replay: %w", err)
-		}
-		n++
+	_, n, err := rep.Replay(ctx, store, 0)
+	if err != nil {
+		peak()
+		return r, err
 	}
 	report := rep.Report()
 	r.eventsPerS = float64(n) / time.Since(start).Seconds()

@@ -1,0 +1,104 @@
+package projections_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// batchLog is two weeks of a simulated contact centre.
+func batchLog(t *testing.T) []events.Envelope {
+	t.Helper()
+	log, _, err := simulate.Collect(simulate.Config{Seed: 9, Days: 14, Customers: 2000, IssuesPerDay: 300})
+	require.NoError(t, err)
+	return log
+}
+
+// Batches of any size, small ones applied in line and large ones with the
+// FCR on a goroutine of its own, give the report of Apply one by one.
+func TestApplyBatchEqualsApply(t *testing.T) {
+	log := batchLog(t)
+	want := reportOf(t, projections.ReportConfig{}, log)
+	for _, size := range []int{1, 7, 63, 64, 1000, len(log)} {
+		r, err := projections.NewReporter(projections.ReportConfig{})
+		require.NoError(t, err)
+		for i := 0; i < len(log); i += size {
+			require.NoError(t, r.ApplyBatch(log[i:min(i+size, len(log))]))
+		}
+		assert.Equal(t, want, r.Report(), "batches of %d", size)
+	}
+}
+
+// An invalid event stops a batch: the events before it are applied by
+// every projection, it and the rest by none, and the error says where.
+func TestApplyBatchStopsAtAnInvalidEvent(t *testing.T) {
+	log := batchLog(t)[:3000]
+	bad := append([]events.Envelope(nil), log...)
+	bad[2000].Issue = uuid.Nil
+	r, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	err = r.ApplyBatch(bad)
+	require.ErrorIs(t, err, events.ErrInvalidEvent)
+	assert.Contains(t, err.Error(), "event 2000")
+	assert.Equal(t, reportOf(t, projections.ReportConfig{}, log[:2000]), r.Report())
+}
+
+// Replay reads a store into the Reporter, from any position, and reports
+// what Apply one by one does; it stops with the store's error.
+func TestReplay(t *testing.T) {
+	ctx := context.Background()
+	log := batchLog(t)
+	store := events.NewMemoryStore()
+	for _, e := range log {
+		_, err := store.Append(ctx, e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+	}
+	var stored []events.Envelope
+	for e, err := range store.ReadAll(ctx, 0) {
+		require.NoError(t, err)
+		stored = append(stored, e)
+	}
+	want := reportOf(t, projections.ReportConfig{}, stored)
+
+	r, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	half := stored[len(stored)/2-1].Position
+	last, n, err := r.Replay(ctx, store, 0)
+	require.NoError(t, err)
+	assert.Equal(t, len(stored), n)
+	assert.Equal(t, stored[len(stored)-1].Position, last)
+	assert.Equal(t, want, r.Report())
+
+	// In two parts: up to half from a store that holds only that much,
+	// then the rest from the full store.
+	firstHalf := events.NewMemoryStore()
+	for _, e := range stored[:len(stored)/2] {
+		_, err := firstHalf.Append(ctx, e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+	}
+	r2, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	last, n, err = r2.Replay(ctx, firstHalf, 0)
+	require.NoError(t, err)
+	assert.Equal(t, half, last)
+	assert.Equal(t, len(stored)/2, n)
+	last, _, err = r2.Replay(ctx, store, last)
+	require.NoError(t, err)
+	assert.Equal(t, stored[len(stored)-1].Position, last)
+	assert.Equal(t, want, r2.Report())
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	r3, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	_, n, err = r3.Replay(cancelled, store, 0)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, n, len(stored))
+}
