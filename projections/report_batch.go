@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -84,81 +85,118 @@ func (r *Reporter) offerKPI(e *events.Envelope) {
 	r.volume.h.offer(e)
 }
 
-// replayBatch is how many events Replay decodes ahead and applies at a
-// time.
-const replayBatch = 4096
+// replayBatch is how many events Replay decodes ahead and hands on at a
+// time, and replayBatches how many such batches may be in flight.
+const (
+	replayBatch   = 4096
+	replayBatches = 4
+)
 
 // Replay applies every event of s after position after, and returns the
-// position of the last event applied and how many there were. One
-// goroutine reads and decodes the store while the events already read go
-// through ApplyBatch, so that a rebuild keeps two cores busy. It stops at
-// the first error of the store, of ctx or of an event the Reporter
-// refuses, which it returns with the event's position: the events before
-// it are applied.
+// position of the last event applied and how many there were. It keeps
+// two cores busy: one goroutine reads, decodes and checks the store's
+// events a batch at a time, and hands each batch both to the FCR, on a
+// goroutine of its own, and to the KPI projections, on the caller's, so
+// that the three stages overlap without waiting for each other. It stops
+// at the first error of the store or of ctx, or at an event the Reporter
+// refuses, which it returns with the event's position: every projection
+// has applied the events before it, and none the rest.
 func (r *Reporter) Replay(ctx context.Context, s events.Store, after uint64) (last uint64, n int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type batch struct {
-		evs []events.Envelope
-		err error // what stopped the reading, after evs
+		evs  []events.Envelope
+		left atomic.Int32 // stages that have yet to apply it
 	}
-	full := make(chan batch, 1)
-	free := make(chan []events.Envelope, 2)
-	for range 2 {
-		free <- make([]events.Envelope, 0, replayBatch)
+	free := make(chan *batch, replayBatches)
+	for range replayBatches {
+		free <- &batch{evs: make([]events.Envelope, 0, replayBatch)}
 	}
+	done := func(b *batch) {
+		if b.left.Add(-1) == 0 {
+			b.evs = b.evs[:0]
+			free <- b
+		}
+	}
+	toFCR := make(chan *batch, replayBatches)
+	toKPI := make(chan *batch, replayBatches)
+	var readErr error // what stopped the reader; read once toKPI is closed
 	go func() {
-		defer close(full)
-		send := func(b batch) bool {
+		defer close(toFCR)
+		defer close(toKPI)
+		var b *batch
+		hand := func() bool {
+			if len(b.evs) == 0 {
+				return true
+			}
+			b.left.Store(2)
+			toFCR <- b
+			toKPI <- b
 			select {
-			case full <- b:
+			case b = <-free:
 				return true
 			case <-ctx.Done():
 				return false
 			}
 		}
-		buf := <-free
+		select {
+		case b = <-free:
+		case <-ctx.Done():
+			readErr = ctx.Err()
+			return
+		}
 		for e, err := range s.ReadAll(ctx, after) {
+			if err == nil {
+				if err = kpiCheckEvent("report", e); err != nil {
+					err = fmt.Errorf("event at position %d: %w", e.Position, err)
+				}
+			}
 			if err != nil {
-				send(batch{evs: buf, err: err})
+				hand()
+				readErr = err
 				return
 			}
-			if buf = append(buf, e); len(buf) == replayBatch {
-				if !send(batch{evs: buf, err: ctx.Err()}) {
-					return
-				}
-				select {
-				case buf = <-free:
-				case <-ctx.Done():
-					return
-				}
+			if b.evs = append(b.evs, e); len(b.evs) == replayBatch && !hand() {
+				readErr = ctx.Err()
+				return
 			}
 		}
-		send(batch{evs: buf, err: ctx.Err()})
+		hand()
+		readErr = ctx.Err()
+	}()
+	fcrDone := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range toFCR {
+			if err == nil {
+				for _, e := range b.evs {
+					// Checked events: only a configuration error, which
+					// NewReporter refused already, could stop the FCR.
+					if err = r.fcr.Apply(e); err != nil {
+						cancel()
+						break
+					}
+				}
+			}
+			done(b)
+		}
+		fcrDone <- err
 	}()
 	last = after
-	for b := range full {
-		if i, err := r.applyBatch(b.evs); err != nil {
-			n += i
-			if i > 0 {
-				last = b.evs[i-1].Position
-			}
-			return last, n, fmt.Errorf("replay: event at position %d: %w", b.evs[i].Position, err)
+	for b := range toKPI {
+		for i := range b.evs {
+			r.offerKPI(&b.evs[i])
 		}
+		r.applied += int64(len(b.evs))
 		n += len(b.evs)
-		if len(b.evs) > 0 {
-			last = b.evs[len(b.evs)-1].Position
-		}
-		if b.err != nil {
-			return last, n, fmt.Errorf("replay: read after position %d: %w", last, b.err)
-		}
-		select {
-		case free <- b.evs[:0]:
-		default:
-		}
+		last = b.evs[len(b.evs)-1].Position
+		done(b)
 	}
-	if err := ctx.Err(); err != nil {
-		return last, n, fmt.Errorf("replay: stopped after position %d: %w", last, err)
+	if err := <-fcrDone; err != nil {
+		return last, n, fmt.Errorf("replay: %w", err)
+	}
+	if readErr != nil {
+		return last, n, fmt.Errorf("replay: stopped after position %d: %w", last, readErr)
 	}
 	return last, n, nil
 }
