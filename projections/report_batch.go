@@ -92,6 +92,126 @@ const (
 	replayBatches = 4
 )
 
+// replayBatchOf is a batch of events read ahead, with the stages that
+// have yet to apply it.
+type replayBatchOf struct {
+	evs  []events.Envelope
+	left atomic.Int32
+}
+
+// replayReader reads a store a batch at a time on a goroutine of its own
+// and hands each batch to every one of its stages.
+type replayReader struct {
+	free   chan *replayBatchOf
+	stages []chan *replayBatchOf
+	err    error // what stopped the reading; read once a stage is closed
+}
+
+// readAhead starts reading s after position after, with check run on
+// every event before any stage sees it, into the given number of stages.
+// Reading stops at the first error of s, ctx or check; the events before
+// it are handed on.
+func readAhead(ctx context.Context, s events.Store, after uint64, stages int, check func(events.Envelope) error) *replayReader {
+	rr := &replayReader{free: make(chan *replayBatchOf, replayBatches)}
+	for range replayBatches {
+		rr.free <- &replayBatchOf{evs: make([]events.Envelope, 0, replayBatch)}
+	}
+	for range stages {
+		rr.stages = append(rr.stages, make(chan *replayBatchOf, replayBatches))
+	}
+	go func() {
+		defer func() {
+			for _, c := range rr.stages {
+				close(c)
+			}
+		}()
+		var b *replayBatchOf
+		next := func() bool {
+			select {
+			case b = <-rr.free:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		hand := func() bool {
+			if len(b.evs) == 0 {
+				return true
+			}
+			b.left.Store(int32(len(rr.stages)))
+			for _, c := range rr.stages {
+				c <- b // never blocks: no more batches exist than c holds
+			}
+			return next()
+		}
+		if !next() {
+			rr.err = ctx.Err()
+			return
+		}
+		for e, err := range s.ReadAll(ctx, after) {
+			if err == nil && check != nil {
+				if err = check(e); err != nil {
+					err = fmt.Errorf("event at position %d: %w", e.Position, err)
+				}
+			}
+			if err != nil {
+				hand()
+				rr.err = err
+				return
+			}
+			if b.evs = append(b.evs, e); len(b.evs) == replayBatch && !hand() {
+				rr.err = ctx.Err()
+				return
+			}
+		}
+		hand()
+		rr.err = ctx.Err()
+	}()
+	return rr
+}
+
+// done tells the reader that a stage has applied b.
+func (rr *replayReader) done(b *replayBatchOf) {
+	if b.left.Add(-1) == 0 {
+		b.evs = b.evs[:0]
+		rr.free <- b
+	}
+}
+
+// Replay applies every event of s after position after to p, and returns
+// the position of the last event applied and how many there were. A
+// goroutine of its own reads and decodes the store ahead, so that decoding
+// overlaps p's work. It stops at the first error of the store, of ctx or
+// of p, which it returns with the position of the event: the events before
+// it are applied.
+func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (last uint64, n int, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rr := readAhead(ctx, s, after, 1, nil)
+	last = after
+	for b := range rr.stages[0] {
+		if err == nil {
+			for _, e := range b.evs {
+				if err = p.Apply(e); err != nil {
+					err = fmt.Errorf("replay: event at position %d: %w", e.Position, err)
+					cancel()
+					break
+				}
+				last = e.Position
+				n++
+			}
+		}
+		rr.done(b)
+	}
+	if err != nil {
+		return last, n, err
+	}
+	if rr.err != nil {
+		return last, n, fmt.Errorf("replay: stopped after position %d: %w", last, rr.err)
+	}
+	return last, n, nil
+}
+
 // Replay applies every event of s after position after, and returns the
 // position of the last event applied and how many there were. It keeps
 // two cores busy: one goroutine reads, decodes and checks the store's
@@ -104,70 +224,11 @@ const (
 func (r *Reporter) Replay(ctx context.Context, s events.Store, after uint64) (last uint64, n int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type batch struct {
-		evs  []events.Envelope
-		left atomic.Int32 // stages that have yet to apply it
-	}
-	free := make(chan *batch, replayBatches)
-	for range replayBatches {
-		free <- &batch{evs: make([]events.Envelope, 0, replayBatch)}
-	}
-	done := func(b *batch) {
-		if b.left.Add(-1) == 0 {
-			b.evs = b.evs[:0]
-			free <- b
-		}
-	}
-	toFCR := make(chan *batch, replayBatches)
-	toKPI := make(chan *batch, replayBatches)
-	var readErr error // what stopped the reader; read once toKPI is closed
-	go func() {
-		defer close(toFCR)
-		defer close(toKPI)
-		var b *batch
-		hand := func() bool {
-			if len(b.evs) == 0 {
-				return true
-			}
-			b.left.Store(2)
-			toFCR <- b
-			toKPI <- b
-			select {
-			case b = <-free:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		select {
-		case b = <-free:
-		case <-ctx.Done():
-			readErr = ctx.Err()
-			return
-		}
-		for e, err := range s.ReadAll(ctx, after) {
-			if err == nil {
-				if err = kpiCheckEvent("report", e); err != nil {
-					err = fmt.Errorf("event at position %d: %w", e.Position, err)
-				}
-			}
-			if err != nil {
-				hand()
-				readErr = err
-				return
-			}
-			if b.evs = append(b.evs, e); len(b.evs) == replayBatch && !hand() {
-				readErr = ctx.Err()
-				return
-			}
-		}
-		hand()
-		readErr = ctx.Err()
-	}()
+	rr := readAhead(ctx, s, after, 2, func(e events.Envelope) error { return kpiCheckEvent("report", e) })
 	fcrDone := make(chan error, 1)
 	go func() {
 		var err error
-		for b := range toFCR {
+		for b := range rr.stages[0] {
 			if err == nil {
 				for _, e := range b.evs {
 					// Checked events: only a configuration error, which
@@ -178,25 +239,25 @@ func (r *Reporter) Replay(ctx context.Context, s events.Store, after uint64) (la
 					}
 				}
 			}
-			done(b)
+			rr.done(b)
 		}
 		fcrDone <- err
 	}()
 	last = after
-	for b := range toKPI {
+	for b := range rr.stages[1] {
 		for i := range b.evs {
 			r.offerKPI(&b.evs[i])
 		}
 		r.applied += int64(len(b.evs))
 		n += len(b.evs)
 		last = b.evs[len(b.evs)-1].Position
-		done(b)
+		rr.done(b)
 	}
 	if err := <-fcrDone; err != nil {
 		return last, n, fmt.Errorf("replay: %w", err)
 	}
-	if readErr != nil {
-		return last, n, fmt.Errorf("replay: stopped after position %d: %w", last, readErr)
+	if rr.err != nil {
+		return last, n, fmt.Errorf("replay: stopped after position %d: %w", last, rr.err)
 	}
 	return last, n, nil
 }

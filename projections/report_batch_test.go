@@ -2,6 +2,8 @@ package projections_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -127,4 +129,49 @@ func BenchmarkReporterReplay(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(log))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// failing refuses the event at a given position.
+type failing struct {
+	projections.Projection
+	at uint64
+}
+
+func (f failing) Apply(e events.Envelope) error {
+	if e.Position == f.at {
+		return errors.New("refused")
+	}
+	return f.Projection.Apply(e)
+}
+
+// Replay into any projection applies what Apply one by one does, and stops
+// at the event the projection refuses, saying where.
+func TestReplayIntoAProjection(t *testing.T) {
+	ctx := context.Background()
+	log := batchLog(t)
+	store := events.NewMemoryStore()
+	var stored []events.Envelope
+	for _, e := range log {
+		out, err := store.Append(ctx, e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+		stored = append(stored, out...)
+	}
+	want := projections.NewFCR(projections.FCRConfig{})
+	for _, e := range stored {
+		require.NoError(t, want.Apply(e))
+	}
+	got := projections.NewFCR(projections.FCRConfig{})
+	last, n, err := projections.Replay(ctx, store, 0, got)
+	require.NoError(t, err)
+	assert.Equal(t, len(stored), n)
+	assert.Equal(t, stored[len(stored)-1].Position, last)
+	assert.Equal(t, want.Report(), got.Report())
+
+	stop := stored[9000].Position
+	part := projections.NewFCR(projections.FCRConfig{})
+	last, n, err = projections.Replay(ctx, store, 0, failing{part, stop})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("position %d", stop))
+	assert.Equal(t, 9000, n)
+	assert.Equal(t, stored[8999].Position, last)
 }

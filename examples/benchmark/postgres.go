@@ -183,17 +183,13 @@ func querySQL(ctx context.Context, pool *pgxpool.Pool, schema string, watermark 
 }
 
 // projectionOnSimple replays the simple log from its store into an FCR
-// with the configuration the reference query follows and makes the report.
+// with the configuration the reference query follows (projections.Replay:
+// decoding on one goroutine, the FCR on another) and makes the report.
 func projectionOnSimple(ctx context.Context, s *simpleLog) (seconds float64, achieved, failed int64, err error) {
 	start := time.Now()
 	f := projections.NewFCR(projections.FCRConfig{Window: projections.DefaultFCRWindow, Match: projections.MatchTopic})
-	for e, err := range s.store.ReadAll(ctx, 0) {
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		if err := f.Apply(e); err != nil {
-			return 0, 0, 0, err
-		}
+	if _, _, err := projections.Replay(ctx, s.store, 0, f); err != nil {
+		return 0, 0, 0, err
 	}
 	rep := f.Report()
 	return time.Since(start).Seconds(), rep.Achieved, rep.Failed, nil
