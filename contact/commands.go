@@ -59,6 +59,11 @@ type Consult struct {
 }
 
 // Resolve resolves the issue on one of its contacts, by an agent or a bot.
+// The contact must have been answered, unless none of the issue's contacts
+// was: an issue whose customer gave up in the queue every time can be
+// resolved on one of those contacts (after a callback, or when the
+// helpdesk closes it), and true FCR then counts its problem as having no
+// contact (projections.FCRReport.NoContact).
 type Resolve struct {
 	Contact uuid.UUID
 	Agent   string
@@ -200,6 +205,16 @@ func (c Consult) decide(d *decider) (events.Data, error) {
 	return &events.Consulted{Contact: ct.ID, Agent: c.Agent, Expert: c.Expert, Duration: c.Duration}, nil
 }
 
+// answered reports whether a contact of the issue was not abandoned.
+func (d *decider) answered() bool {
+	for _, c := range d.is.Contacts {
+		if !c.Abandoned {
+			return true
+		}
+	}
+	return false
+}
+
 func (c Resolve) decide(d *decider) (events.Data, error) {
 	if err := d.open(); err != nil {
 		return nil, err
@@ -208,8 +223,8 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ct.Abandoned {
-		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
+	if ct.Abandoned && d.answered() {
+		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue; resolve the issue on one of its answered contacts", ct.ID)
 	}
 	if err := d.check(nonNegative("handle time", c.Handle)); err != nil {
 		return nil, err

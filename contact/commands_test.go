@@ -72,7 +72,8 @@ func TestCommandsRefused(t *testing.T) {
 
 		{"route an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Route{Queue: "billing"}, contact.ErrAbandoned, "abandoned in the queue"},
 		{"consult on an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Consult{Agent: "maria", Expert: "olli"}, contact.ErrAbandoned, "abandoned"},
-		{"resolve on an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Resolve{Contact: c1}, contact.ErrAbandoned, "abandoned"},
+		{"resolve on an abandoned contact of an answered issue", []events.Data{opened(), &events.Abandoned{Contact: c1}, &events.Contacted{Contact: c2, Channel: "chat"}},
+			contact.Resolve{Contact: c1}, contact.ErrAbandoned, "resolve the issue on one of its answered contacts"},
 		{"abandon an answered contact", []events.Data{opened(), routed()}, contact.Abandon{Contact: c1}, contact.ErrAnswered, "already answered (routed to billing)"},
 		{"abandon twice", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Abandon{}, contact.ErrAbandoned, "already abandoned"},
 
@@ -139,6 +140,11 @@ func TestCommandsAccepted(t *testing.T) {
 			"route the latest contact", []events.Data{opened()},
 			contact.Route{Queue: "billing", Agent: "maria", Skills: []string{"fi", "billing"}, Wait: 35 * time.Second},
 			&events.Routed{Contact: c1, Queue: "billing", Agent: "maria", Skills: []string{"fi", "billing"}, Wait: 35 * time.Second},
+		},
+		{
+			"close an issue nobody answered, on its contact", []events.Data{opened(), &events.Abandoned{Contact: c1}},
+			contact.Resolve{Contact: c1, Code: "callback"},
+			&events.Resolved{Contact: c1, Code: "callback"},
 		},
 		{
 			"transfer", []events.Data{opened(), routed()},

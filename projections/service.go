@@ -43,7 +43,7 @@ func (c ServiceConfig) Validate() error {
 const (
 	svcOfferedRule = "a contact is offered when it entered a queue: it was routed (answered) or abandoned before any routing; " +
 		"a contact never queued (bot, email handled directly) is not offered"
-	svcHandledRule = "a contact is handled when it was routed, consulted on or resolved on; " +
+	svcHandledRule = "a contact is handled when it was routed, consulted on or resolved on, unless it was abandoned; " +
 		"transfer = routed more than once, consult = at least one consultation, both over handled contacts"
 	svcAHTRule = "handle time is the handle_ms of issue.resolved, the only event that carries it; " +
 		"AHT averages it over the contacts whose resolution reported one (aht_contacts)"
@@ -65,8 +65,10 @@ const (
 //   - The wait of an answered contact is the wait_ms of its first routing;
 //     it is answered within the threshold when that wait is at most T.
 //   - A contact is handled when it was routed, consulted on or resolved
-//     on. Handle time comes only from issue.resolved handle_ms, so AHT is
-//     the total handle time over the handled contacts that reported one.
+//     on; an abandoned contact never is, even when the issue is resolved
+//     on it (after a callback, or closed by the helpdesk). Handle time
+//     comes only from issue.resolved handle_ms, so AHT is the total
+//     handle time over the handled contacts that reported one.
 //   - Reopen rate is issue.reopened events over issue.resolved events.
 //   - A contact counts under its own channel (the issue's first channel
 //     when the contact was never introduced) and under the queue it was

@@ -118,7 +118,9 @@ func (c *svcContact) counts(threshold time.Duration) svcCounts {
 	case c.abandoned:
 		n.abandoned = 1
 	}
-	if answered || c.consulted || c.resolutions > 0 {
+	// An abandoned contact is never handled, even when the issue is
+	// resolved on it (after a callback, or closed by the helpdesk).
+	if answered || c.consulted || c.resolutions > 0 && !c.abandoned {
 		n.handled = 1
 		if c.routings > 1 {
 			n.transferred = 1

@@ -293,9 +293,8 @@ func (r *run) spawn(from *issue, t int64, ch int, tg tag) {
 // were added out of turn. The order of equal times is kept.
 //
 // An issue that ends open is resolved by the helpdesk AutoClose after its
-// last step, on its last answered contact, with code "auto-closed". One
-// whose contacts were all abandoned in the queue cannot be resolved (there
-// is no contact to resolve it on) and stays open.
+// last step, with code "auto-closed": on its last answered contact, or on
+// its last contact when the customer gave up in the queue every time.
 func (r *run) finish(is *issue) {
 	s := is.steps
 	for i := 1; i < len(s); i++ {
@@ -327,6 +326,9 @@ func (r *run) finish(is *issue) {
 			last = c
 			break
 		}
+	}
+	if last == uuid.Nil && len(contacts) > 0 {
+		last = contacts[len(contacts)-1]
 	}
 	if open && last != uuid.Nil {
 		is.steps = append(s, step{at: s[len(s)-1].at + r.model.autoClose,
