@@ -256,9 +256,9 @@ func (d *Opened) decodeMsgpack(r *reader) {
 				}
 			}
 		case "channel":
-			d.Channel = r.str()
+			d.Channel = r.name()
 		case "topic":
-			d.Topic = r.str()
+			d.Topic = r.name()
 		case "contact":
 			d.Contact = r.uuid()
 		default:
@@ -290,9 +290,9 @@ func (d *Routed) decodeMsgpack(r *reader) {
 		case "contact":
 			d.Contact = r.uuid()
 		case "queue":
-			d.Queue = r.str()
+			d.Queue = r.name()
 		case "agent":
-			d.Agent = r.str()
+			d.Agent = r.name()
 		case "skills":
 			d.Skills = r.strs()
 		case "wait_ms":
@@ -321,9 +321,9 @@ func (d *Consulted) decodeMsgpack(r *reader) {
 		case "contact":
 			d.Contact = r.uuid()
 		case "agent":
-			d.Agent = r.str()
+			d.Agent = r.name()
 		case "expert":
-			d.Expert = r.str()
+			d.Expert = r.name()
 		case "duration_ms":
 			d.Duration = r.ms()
 		default:
@@ -357,11 +357,11 @@ func (d *Resolved) decodeMsgpack(r *reader) {
 		case "contact":
 			d.Contact = r.uuid()
 		case "agent":
-			d.Agent = r.str()
+			d.Agent = r.name()
 		case "bot":
 			d.Bot = r.bool()
 		case "code":
-			d.Code = r.str()
+			d.Code = r.name()
 		case "handle_ms":
 			d.Handle = r.ms()
 		default:
@@ -387,7 +387,7 @@ func (d *Reopened) decodeMsgpack(r *reader) {
 		case "contact":
 			d.Contact = r.uuid()
 		case "channel":
-			d.Channel = r.str()
+			d.Channel = r.name()
 		case "reason":
 			d.Reason = r.str()
 		default:
@@ -410,7 +410,7 @@ func (d *Contacted) decodeMsgpack(r *reader) {
 		case "contact":
 			d.Contact = r.uuid()
 		case "channel":
-			d.Channel = r.str()
+			d.Channel = r.name()
 		default:
 			r.extra(&d.Extra, k)
 		}
@@ -456,7 +456,7 @@ func (d *Rated) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
 		switch k := r.str(); k {
 		case "survey":
-			d.Survey = Survey(r.str())
+			d.Survey = Survey(r.name())
 		case "score":
 			d.Score = int(r.int())
 		case "contact":
@@ -481,7 +481,7 @@ func (d *Classified) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
 		switch k := r.str(); k {
 		case "topic":
-			d.Topic = r.str()
+			d.Topic = r.name()
 		case "topics":
 			d.Topics = r.strs()
 		default:
