@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -21,6 +22,9 @@ const (
 	MetadataPartitionKey  = MetaPartitionKey
 	MetadataCorrelationID = MetaCorrelationID
 	MetadataCausationID   = MetaCausationID
+	// MetadataBatch is set on a message that carries several events
+	// (NewBatchMessage): how many.
+	MetadataBatch = "batch"
 )
 
 // DefaultTopic is the topic that events are published to unless a
@@ -52,25 +56,109 @@ func NewMessage(codec Codec, e Envelope) (*message.Message, error) {
 // DecodeMessage decodes the event in msg with the codec its metadata names,
 // chosen among codecs (msgpack with the built-in types when none is given).
 func DecodeMessage(msg *message.Message, codecs ...Codec) (Envelope, error) {
-	name := msg.Metadata.Get(MetadataCodec)
-	if len(codecs) == 0 {
-		codecs = []Codec{NewMsgpackCodec(nil)}
+	if n := msg.Metadata.Get(MetadataBatch); n != "" {
+		return Envelope{}, fmt.Errorf("message %s: a batch of %s events; use DecodeMessages: %w", msg.UUID, n, ErrMalformed)
 	}
-	var codec Codec
-	for _, c := range codecs {
-		if c.Name() == name || (name == "" && len(codecs) == 1) {
-			codec = c
-			break
-		}
-	}
-	if codec == nil {
-		return Envelope{}, fmt.Errorf("message %s: no codec named %q: %w", msg.UUID, name, ErrMalformed)
+	codec, err := messageCodec(msg, codecs)
+	if err != nil {
+		return Envelope{}, err
 	}
 	e, err := codec.Decode(msg.Payload)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("message %s: %w", msg.UUID, err)
 	}
 	return e, nil
+}
+
+// NewBatchMessage encodes evs with codec into one Watermill message, for
+// transports whose cost is per message rather than per byte: the payload
+// is the events one after another, each preceded by its length as a
+// uvarint, and MetadataBatch says how many there are. The message's UUID
+// is the first event's id and the count, and it carries the partition key
+// when every event has the same one: batch only events bound for the same
+// topic and, where the topic is partitioned, the same partition.
+// DecodeMessages reads it back.
+func NewBatchMessage(codec Codec, evs []Envelope) (*message.Message, error) {
+	if len(evs) == 0 {
+		return nil, fmt.Errorf("batch message: no events: %w", ErrInvalidEvent)
+	}
+	var payload []byte
+	var frame []byte
+	key := PartitionKey(evs[0])
+	for i, e := range evs {
+		var err error
+		if frame, err = codec.Append(frame[:0], e); err != nil {
+			return nil, fmt.Errorf("batch message: event %d: %w", i, err)
+		}
+		payload = binary.AppendUvarint(payload, uint64(len(frame)))
+		payload = append(payload, frame...)
+		if key != "" && PartitionKey(e) != key {
+			key = ""
+		}
+	}
+	msg := message.NewMessage(evs[0].ID.String()+"+"+strconv.Itoa(len(evs)), payload)
+	msg.Metadata.Set(MetadataBatch, strconv.Itoa(len(evs)))
+	msg.Metadata.Set(MetadataCodec, codec.Name())
+	if key != "" {
+		msg.Metadata.Set(MetadataPartitionKey, key)
+	}
+	return msg, nil
+}
+
+// DecodeMessages decodes the events of msg: the one event of a message of
+// NewMessage, or every event of a message of NewBatchMessage, with the
+// codec its metadata names, chosen among codecs as DecodeMessage does. An
+// error names the message and, in a batch, the position of the event.
+func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
+	n := msg.Metadata.Get(MetadataBatch)
+	if n == "" {
+		e, err := DecodeMessage(msg, codecs...)
+		if err != nil {
+			return nil, err
+		}
+		return []Envelope{e}, nil
+	}
+	count, err := strconv.Atoi(n)
+	if err != nil || count < 1 {
+		return nil, fmt.Errorf("message %s: batch of %q events: %w", msg.UUID, n, ErrMalformed)
+	}
+	codec, err := messageCodec(msg, codecs)
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]Envelope, 0, min(count, len(msg.Payload)))
+	rest := msg.Payload
+	for i := range count {
+		size, k := binary.Uvarint(rest)
+		if k <= 0 || size > uint64(len(rest)-k) {
+			return nil, fmt.Errorf("message %s: event %d of %d: truncated: %w", msg.UUID, i, count, ErrMalformed)
+		}
+		e, err := codec.Decode(rest[k : k+int(size)])
+		if err != nil {
+			return nil, fmt.Errorf("message %s: event %d of %d: %w", msg.UUID, i, count, err)
+		}
+		evs = append(evs, e)
+		rest = rest[k+int(size):]
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("message %s: %d bytes after the %d events of the batch: %w", msg.UUID, len(rest), count, ErrMalformed)
+	}
+	return evs, nil
+}
+
+// messageCodec returns the codec among codecs that msg's metadata names
+// (msgpack with the built-in types when none is given).
+func messageCodec(msg *message.Message, codecs []Codec) (Codec, error) {
+	name := msg.Metadata.Get(MetadataCodec)
+	if len(codecs) == 0 {
+		codecs = []Codec{NewMsgpackCodec(nil)}
+	}
+	for _, c := range codecs {
+		if c.Name() == name || (name == "" && len(codecs) == 1) {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("message %s: no codec named %q: %w", msg.UUID, name, ErrMalformed)
 }
 
 // PartitionKey returns the key that keeps one customer's events together:

@@ -107,3 +107,69 @@ func TestPartitionOfIsStableAndInRange(t *testing.T) {
 	}
 	assert.Equal(t, 0, events.PartitionOf("anything", 1))
 }
+
+// A batch message carries its events in order and reads back as they
+// were, with either codec; a plain message reads back as a batch of one.
+func TestBatchMessageRoundTrip(t *testing.T) {
+	for _, codec := range []events.Codec{events.NewMsgpackCodec(nil), events.NewJSONCodec(nil)} {
+		t.Run(codec.Name(), func(t *testing.T) {
+			evs := bridgeEvents(5)
+			msg, err := events.NewBatchMessage(codec, evs)
+			require.NoError(t, err)
+			assert.Equal(t, "5", msg.Metadata.Get(events.MetadataBatch))
+			assert.Equal(t, "cust-1", msg.Metadata.Get(events.MetadataPartitionKey))
+			assert.Equal(t, evs[0].ID.String()+"+5", msg.UUID)
+			got, err := events.DecodeMessages(msg, events.NewMsgpackCodec(nil), events.NewJSONCodec(nil))
+			require.NoError(t, err)
+			assert.Equal(t, evs, got)
+
+			_, err = events.DecodeMessage(msg, codec)
+			require.ErrorIs(t, err, events.ErrMalformed, "a batch is not one event")
+
+			one, err := events.NewMessage(codec, evs[2])
+			require.NoError(t, err)
+			got, err = events.DecodeMessages(one, codec)
+			require.NoError(t, err)
+			assert.Equal(t, []events.Envelope{evs[2]}, got)
+		})
+	}
+}
+
+// Events of different partition keys make a batch without one; a broken
+// batch is refused with what is wrong and where.
+func TestBatchMessageKeysAndDamage(t *testing.T) {
+	codec := events.NewMsgpackCodec(nil)
+	evs := bridgeEvents(3)
+	evs[2].Meta = events.Meta{events.MetaPartitionKey: "cust-2"}
+	msg, err := events.NewBatchMessage(codec, evs)
+	require.NoError(t, err)
+	assert.Empty(t, msg.Metadata.Get(events.MetadataPartitionKey))
+
+	_, err = events.NewBatchMessage(codec, nil)
+	require.ErrorIs(t, err, events.ErrInvalidEvent)
+
+	damaged := func(change func(*message.Message)) error {
+		m := msg.Copy()
+		change(m)
+		_, err := events.DecodeMessages(m, codec)
+		return err
+	}
+	for _, tt := range []struct {
+		name   string
+		change func(*message.Message)
+		want   string
+	}{
+		{"count not a number", func(m *message.Message) { m.Metadata.Set(events.MetadataBatch, "x") }, `batch of "x" events`},
+		{"count too high", func(m *message.Message) { m.Metadata.Set(events.MetadataBatch, "4") }, "event 3 of 4: truncated"},
+		{"count too low", func(m *message.Message) { m.Metadata.Set(events.MetadataBatch, "2") }, "bytes after the 2 events"},
+		{"cut short", func(m *message.Message) { m.Payload = m.Payload[:len(m.Payload)-3] }, "event 2 of 3"},
+		{"unknown codec", func(m *message.Message) { m.Metadata.Set(events.MetadataCodec, "xml") }, `no codec named "xml"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := damaged(tt.change)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), msg.UUID)
+		})
+	}
+}

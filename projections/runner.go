@@ -32,11 +32,13 @@ import (
 // applied live; such a runner decodes every event twice, once from each
 // source.
 //
-// A message is acknowledged once its event is decoded and queued for the
-// projection, so that the broker delivers the next messages while the
-// projection works (at most 512 events wait). Queued events are applied
-// before Run returns, whatever stops it. Undecodable messages go to the
-// poison topic and never block the stream.
+// A message carries one event (events.NewMessage) or a batch of them
+// (events.NewBatchMessage), which spares a transport whose cost is per
+// message most of it. A message is acknowledged once its events are
+// decoded and queued for the projection, so that the broker delivers the
+// next messages while the projection works (at most 512 events wait).
+// Queued events are applied before Run returns, whatever stops it.
+// Undecodable messages go to the poison topic and never block the stream.
 //
 // # Guarantees
 //

@@ -62,18 +62,22 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				if !ok {
 					break copying
 				}
-				e, err := events.DecodeMessage(msg, r.cfg.Codecs...)
+				evs, err := events.DecodeMessages(msg, r.cfg.Codecs...)
 				if err != nil {
 					r.poison(msg, topic, err)
 					continue
 				}
-				select {
-				case out <- delivery{e: e}:
-					msg.Ack()
-				case <-ctx.Done():
-					msg.Nack()
-					return
+				for _, e := range evs {
+					select {
+					case out <- delivery{e: e}:
+					case <-ctx.Done():
+						// Those queued are applied, and come again
+						// with the message: duplicates, skipped.
+						msg.Nack()
+						return
+					}
 				}
+				msg.Ack()
 			}
 		}
 		if ctx.Err() != nil {

@@ -365,6 +365,35 @@ func TestRunnerPoisonMessages(t *testing.T) {
 	}
 }
 
+// Messages that carry batches of events are applied event by event, in
+// order, and a batch delivered twice counts once.
+func TestRunnerAppliesBatchMessages(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+
+	log := testLog(6) // 18 events
+	codec := events.NewMsgpackCodec(nil)
+	var msgs []*message.Message
+	for i := 0; i < len(log); i += 5 {
+		m, err := events.NewBatchMessage(codec, log[i:min(i+5, len(log))])
+		require.NoError(t, err)
+		msgs = append(msgs, m)
+	}
+	again, err := events.NewBatchMessage(codec, log[:5])
+	require.NoError(t, err)
+	require.NoError(t, bus.Publish("events", append(msgs, again)...))
+	waitApplied(t, r, int64(len(log)))
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(6), p.ByType)
+	assert.Equal(t, int64(len(log)), r.Stats().Applied)
+	assert.Equal(t, int64(5), r.Stats().Duplicates)
+}
+
 func TestRunnerCountsRejectedEvents(t *testing.T) {
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(5))

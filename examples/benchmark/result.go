@@ -57,7 +57,11 @@ type Result struct {
 	GoChannelRawEventsPerS *float64 `json:"gochannel_raw_events_per_s"`
 	GoChannelEventsPerS    *float64 `json:"gochannel_events_per_s"`
 	GoChannelOverheadRatio *float64 `json:"gochannel_overhead_ratio"`
-	GoChannelAgrees        *bool    `json:"gochannel_agrees"`
+	// The same events packed 64 to a message (events.NewBatchMessage),
+	// through the runner, against the bare GoChannel one event a message.
+	GoChannelBatchEventsPerS *float64 `json:"gochannel_batch_events_per_s"`
+	GoChannelBatchRatio      *float64 `json:"gochannel_batch_ratio"`
+	GoChannelAgrees          *bool    `json:"gochannel_agrees"`
 
 	// PostgreSQL: appends, and the SQL baseline against the projection.
 	PgAppendSingleEventsPerS *float64 `json:"pg_append_single_events_per_s"`
