@@ -16,7 +16,9 @@ import (
 //
 // Encoded events lie back to back in large chunks, so that a log of
 // millions of events is a few thousand objects for the garbage collector,
-// not millions; a store holds up to 2³¹−1 events.
+// not millions; a store holds up to 2³¹−1 events. The strings of the
+// events that Load and ReadAll return share those chunks (with the msgpack
+// codec): keeping one keeps its chunk.
 type MemoryStore struct {
 	codec   Codec
 	scratch sync.Pool // *[]byte: encodings of one Append, made outside the lock
@@ -141,6 +143,16 @@ func (s *MemoryStore) place(b []byte) span {
 	return sp
 }
 
+// decode decodes a stored encoding. With the msgpack codec the event's
+// strings are views of the stored bytes, which never change, rather than
+// of a copy: reading costs one allocation less an event.
+func (s *MemoryStore) decode(b []byte) (Envelope, error) {
+	if c, ok := s.codec.(*MsgpackCodec); ok {
+		return c.decodeShared(b)
+	}
+	return s.codec.Decode(b)
+}
+
 // bytes returns the encoding that sp locates in chunks.
 func (sp span) bytes(chunks [][]byte) []byte {
 	return chunks[sp.chunk][sp.off : sp.off+sp.n : sp.off+sp.n]
@@ -163,7 +175,7 @@ func (s *MemoryStore) Load(ctx context.Context, issue uuid.UUID) ([]Envelope, er
 
 	out := make([]Envelope, len(raw))
 	for i, b := range raw {
-		e, err := s.codec.Decode(b)
+		e, err := s.decode(b)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +209,7 @@ func (s *MemoryStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[Envel
 						return
 					}
 				}
-				e, err := s.codec.Decode(index[next].bytes(chunks))
+				e, err := s.decode(index[next].bytes(chunks))
 				if err != nil {
 					yield(Envelope{}, err)
 					return

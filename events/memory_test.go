@@ -53,3 +53,34 @@ func TestMemoryStoreKeepsEventsOfAnySize(t *testing.T) {
 	assert.Equal(t, want, read)
 	assert.Equal(t, len(want), s.Len())
 }
+
+// Reading the store decodes each msgpack event without copying its bytes:
+// one allocation an event (its data), where a codec's Decode makes two.
+func TestMemoryStoreReadsWithoutCopying(t *testing.T) {
+	ctx := t.Context()
+	store := events.NewMemoryStore()
+	evs := bridgeEvents(50)
+	for _, e := range evs {
+		e.Meta = nil
+		_, err := store.Append(ctx, e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+	}
+	n := 0
+	allocs := testing.AllocsPerRun(20, func() {
+		n = 0
+		for _, err := range store.ReadAll(ctx, 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	})
+	require.Equal(t, len(evs), n)
+	assert.LessOrEqual(t, allocs/float64(n), 1.1, "allocations an event read")
+	var got []events.Envelope
+	for e, err := range store.ReadAll(ctx, 0) {
+		require.NoError(t, err)
+		got = append(got, e)
+	}
+	assert.Equal(t, "chat", got[3].Data.(*events.Contacted).Channel)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -89,10 +90,25 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 
 // Decode implements Codec.
 func (c *MsgpackCodec) Decode(src []byte) (Envelope, error) {
+	return c.decode(string(src))
+}
+
+// decodeShared is Decode of bytes that never change while the event is
+// in use, such as a MemoryStore's: the event's strings are views of src
+// rather than of a copy of it.
+func (c *MsgpackCodec) decodeShared(src []byte) (Envelope, error) {
+	if len(src) == 0 {
+		return c.decode("")
+	}
+	return c.decode(unsafe.String(&src[0], len(src)))
+}
+
+// decode decodes the encoding src, which the event's strings may share.
+func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	// r stays on the stack as long as it is only passed to concrete
 	// functions: no closures and no interface calls take it.
 	var e Envelope
-	r := reader{s: string(src)}
+	r := reader{s: src}
 	if n := r.arrayLen(); r.err == nil && n != 9 {
 		return msgpackFail(r.off, "", fmt.Errorf("want an envelope of 9 elements, found %d", n))
 	}
