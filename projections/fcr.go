@@ -141,7 +141,7 @@ var (
 // entries, and a live issue's stream is sequenced in its slot: the
 // Sequencer holds only the streams of issues that are not live and of
 // those with events waiting for a gap. Identity
-// keys are kept as 64-bit FNV-1a hashes, not strings: two different
+// keys are kept as 64-bit hashes, not strings: two different
 // identifiers collide with a probability of about n²/2⁶⁵ among n of them
 // (under one in a million for ten million), and a collision would link
 // two customers. Channels, topics, agents and queues are interned once.
