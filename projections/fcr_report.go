@@ -97,6 +97,8 @@ type FCRDefinition struct {
 	// Lateness is how late an event may arrive and count in full.
 	Lateness        string  `json:"lateness"`
 	LatenessSeconds float64 `json:"lateness_seconds"`
+	// Settled says which events of an issue are no longer applied.
+	Settled string `json:"settled"`
 	// Denominator says which problems true FCR counts, Reported which
 	// issue records reported FCR counts.
 	Denominator string `json:"denominator"`
@@ -291,6 +293,7 @@ func (f *FCR) definition() FCRDefinition {
 		Identity:        "identity keys and customer ids that appear together on an issue.opened belong to one customer, transitively; keys are compared as given; a link counts between two issues when made before either settled (W after its last resolution)",
 		Lateness:        c.Lateness.String(),
 		LatenessSeconds: c.Lateness.Seconds(),
+		Settled:         fmt.Sprintf("an issue settles %s after its last resolution; its events from then on (a late reopen or survey) are not applied and count in orphaned_events", c.Window),
 		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number one (achieved) or more (failed); pending, unresolved and contact-less problems excluded", c.Window),
 		Reported:        "resolved issue records of the same problems; a success when resolved on the record's own opening contact with no other counted contact before",
 		MinSample:       c.MinSample,

@@ -125,6 +125,7 @@ func (r *Reporter) Report() Report {
 		Identity:               d.Identity,
 		Lateness:               d.Lateness,
 		LatenessSeconds:        d.LatenessSeconds,
+		Settled:                d.Settled,
 		Denominator:            d.Denominator,
 		Reported:               d.Reported,
 		MinSample:              d.MinSample,
@@ -158,6 +159,7 @@ type ReportDefinition struct {
 	Identity               string  `json:"identity"`
 	Lateness               string  `json:"lateness"`
 	LatenessSeconds        float64 `json:"lateness_seconds"`
+	Settled                string  `json:"settled"`
 	Denominator            string  `json:"denominator"`
 	Reported               string  `json:"reported"`
 	MinSample              int64   `json:"min_sample"`

@@ -21,6 +21,7 @@ func (r Report) WriteText(w io.Writer) error {
 
 	p("TRUE FIRST-CONTACT RESOLUTION\n")
 	p("window %s, topic rule %q, lateness %s; %s\n", d.Window, d.Match, d.Lateness, d.Identity)
+	p("%s\n", d.Settled)
 	p("\n")
 	p("  true FCR\t%s\t%s\n", fcrRateText(f.True), "final resolved problems")
 	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "resolved issue records, as a per-ticket helpdesk counts them")
