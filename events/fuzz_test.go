@@ -1,7 +1,10 @@
 package events_test
 
 import (
+	"strconv"
 	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,4 +73,29 @@ func FuzzJSONDecode(f *testing.F) {
 	f.Add([]byte(domainExample))
 	f.Add([]byte(` {"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001","version":2,"type":"issue.rated","schema":1,"at":"2026-03-02T11:15:00+02:00","data":{"survey":"csat","score":5,"x":[1,{"y":null}]}} `))
 	f.Fuzz(func(t *testing.T, input []byte) { checkFuzzed(t, c, input) })
+}
+
+// A batch message decodes to its events or to an error that names the
+// message, whatever its payload and count.
+func FuzzDecodeMessages(f *testing.F) {
+	codec := events.NewMsgpackCodec(nil)
+	good, err := events.NewBatchMessage(codec, bridgeEvents(3))
+	require.NoError(f, err)
+	f.Add([]byte(good.Payload), "3")
+	f.Add([]byte(good.Payload), "2")
+	f.Add([]byte{0x05, 0x01}, "1")
+	f.Add([]byte{}, "9223372036854775807")
+	f.Fuzz(func(t *testing.T, payload []byte, count string) {
+		msg := message.NewMessage("m-1", payload)
+		msg.Metadata.Set(events.MetadataBatch, count)
+		msg.Metadata.Set(events.MetadataCodec, codec.Name())
+		evs, err := events.DecodeMessages(msg, codec)
+		if err != nil {
+			assert.Contains(t, err.Error(), "message m-1")
+			return
+		}
+		n, err := strconv.Atoi(count)
+		require.NoError(t, err, "a batch decoded with count %q", count)
+		assert.Equal(t, n, len(evs))
+	})
 }
