@@ -51,10 +51,12 @@ type FCRReport struct {
 	HeldEvents int64 `json:"held_events"`
 	// OrphanedEvents were not applied: they came once their issue had
 	// settled (W after its last resolution), or were held and dropped
-	// because their gap did not fill within the lateness. An event that
-	// came after its issue settled is counted here at once while the
-	// issue is in memory, and held first once it was folded: only
-	// OrphanedEvents + HeldEvents is independent of delivery order.
+	// because their gap did not fill within the lateness. Like
+	// LateEvents, HeldEvents and OrphanedEvents count deliveries: an event
+	// that came after its issue settled is counted here at once while the
+	// issue is in memory, and held first once it was folded, and a
+	// redelivery of it may be counted again. They depend on delivery; the
+	// figures do not.
 	OrphanedEvents int64 `json:"orphaned_events"`
 	// IgnoredEvents belong to streams that did not start with issue.opened.
 	IgnoredEvents int64 `json:"ignored_events"`

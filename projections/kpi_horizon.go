@@ -237,12 +237,15 @@ func (h *kpiHorizon[S]) forgets(is *kpiIssue, at int64) bool {
 
 // forget gives the issue in slot ix a fresh state, as if it had been
 // dropped and its next event were the first to arrive. Events that wait
-// for a gap stay held.
+// for a gap stay held. The versions already applied stay below base, so
+// that a redelivery of one counts as late, as it would once the state had
+// been dropped (it is older than the lateness by then), rather than being
+// applied again to the fresh state.
 func (h *kpiHorizon[S]) forget(ix int32) {
 	is := h.seq.at(ix)
 	var zero S
 	is.state = zero
-	is.kpiIssue = kpiIssue{id: is.id, next: 1, last: math.MinInt64, gen: is.gen + 1,
+	is.kpiIssue = kpiIssue{id: is.id, next: 1, base: is.next - 1, last: math.MinInt64, gen: is.gen + 1,
 		gapped: is.gapped, gappedAt: is.gappedAt}
 }
 

@@ -292,3 +292,45 @@ func TestKPIGapThatCannotFillIsSkipped(t *testing.T) {
 	assert.Equal(t, int64(1), svc.Report().LateEvents, "the routing came too late")
 	assert.Zero(t, svc.Report().Offered)
 }
+
+// A redelivery of a version applied before the issue was forgotten counts
+// as late, as it would once the state had been dropped, and is not applied
+// again to the fresh state: whether it comes right after the forgetting
+// event, within the lateness, or after a gap.
+func TestKPIRedeliveryAfterForgettingCountsOnce(t *testing.T) {
+	l := newKPILog()
+	a, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(a, c1, 0, "phone", "billing")
+	l.add(a, time.Minute, &events.Routed{Contact: c1, Queue: "q", Wait: 5 * time.Second})
+	l.add(a, 2*time.Minute, &events.Resolved{Contact: c1, Handle: time.Minute})
+	l.add(a, time.Hour+2*time.Minute, &events.Reopened{Contact: c2, Channel: "chat"})
+	l.add(a, time.Hour+3*time.Minute, &events.Routed{Contact: c2, Queue: "q", Wait: 30 * time.Second})
+	tick := kpiID('i', 3)
+	l.opened(tick, kpiID('c', 3), 5*time.Hour, "chat", "tech")
+	run := func(evs []events.Envelope) (VolumeReport, ServiceReport) {
+		vol, err := NewVolume(VolumeConfig{Lateness: time.Hour})
+		require.NoError(t, err)
+		svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+		require.NoError(t, err)
+		for _, p := range []kpiProjection{vol, svc} {
+			applyAll(t, p, evs)
+		}
+		return vol.Report(), svc.Report()
+	}
+	ev := l.evs
+	wantVol, wantSvc := run(ev)
+	require.Equal(t, int64(1), wantVol.Resolutions)
+	for name, order := range map[string][]events.Envelope{
+		// The resolution again when the watermark is exactly a lateness
+		// past it: not late on arrival.
+		"within the lateness": {ev[0], ev[1], ev[2], ev[3], ev[2], ev[4], ev[5]},
+		// The resolution and the routing again after the reopen's routing.
+		"after the gap": {ev[0], ev[1], ev[2], ev[3], ev[4], ev[2], ev[1], ev[5]},
+	} {
+		gotVol, gotSvc := run(order)
+		assert.Equal(t, wantVol.Resolutions, gotVol.Resolutions, name)
+		assert.Equal(t, wantVol.Contacts, gotVol.Contacts, name)
+		assert.Equal(t, wantSvc.Answered, gotSvc.Answered, name)
+		assert.Equal(t, wantSvc.Reopen, gotSvc.Reopen, name)
+	}
+}
