@@ -116,19 +116,8 @@ func (r *Reporter) Report() Report {
 		rep.Volume = r.volume.Report()
 	}
 	rep.Watermark = rep.FCR.Watermark
-	d := rep.FCR.Definition
 	rep.Definition = ReportDefinition{
-		Window:                 d.Window,
-		WindowSeconds:          d.WindowSeconds,
-		Match:                  d.Match,
-		MatchRule:              d.MatchRule,
-		Identity:               d.Identity,
-		Lateness:               d.Lateness,
-		LatenessSeconds:        d.LatenessSeconds,
-		Settled:                d.Settled,
-		Denominator:            d.Denominator,
-		Reported:               d.Reported,
-		MinSample:              d.MinSample,
+		FCRDefinition:          rep.FCR.Definition,
 		ServiceLevelThresholdS: rep.Service.Definition.ThresholdS,
 	}
 	return rep
@@ -150,18 +139,9 @@ type Report struct {
 }
 
 // ReportDefinition states what a Report measured: the FCR rules and the
-// service-level threshold. Each section repeats its own in full.
+// service-level threshold, in one flat JSON object. Each section repeats
+// its own in full.
 type ReportDefinition struct {
-	Window                 string  `json:"window"`
-	WindowSeconds          float64 `json:"window_seconds"`
-	Match                  string  `json:"match"`
-	MatchRule              string  `json:"match_rule"`
-	Identity               string  `json:"identity"`
-	Lateness               string  `json:"lateness"`
-	LatenessSeconds        float64 `json:"lateness_seconds"`
-	Settled                string  `json:"settled"`
-	Denominator            string  `json:"denominator"`
-	Reported               string  `json:"reported"`
-	MinSample              int64   `json:"min_sample"`
+	FCRDefinition
 	ServiceLevelThresholdS float64 `json:"service_level_threshold_s"`
 }
