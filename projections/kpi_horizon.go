@@ -230,10 +230,14 @@ func (h *kpiHorizon[S]) foldOrdered(e *events.Envelope) {
 
 // forgets reports whether an event at time at, next in the stream of the
 // tracked issue is, comes after the issue's state is forgotten: the issue
-// is closed and the event is the lateness or more after its last one.
+// is closed and the event is at or after forgetAt.
 func (h *kpiHorizon[S]) forgets(is *kpiIssue, at int64) bool {
-	return !is.open && is.last != math.MinInt64 && at >= satAdd(is.last, h.lateness)
+	return !is.open && is.last != math.MinInt64 && at >= h.forgetAt(is)
 }
+
+// forgetAt is the event time from which a closed issue is forgotten: the
+// lateness after its last event.
+func (h *kpiHorizon[S]) forgetAt(is *kpiIssue) int64 { return satAdd(is.last, h.lateness) }
 
 // forget gives the issue in slot ix a fresh state, as if it had been
 // dropped and its next event were the first to arrive. Events that wait
@@ -403,7 +407,7 @@ func (h *kpiHorizon[S]) requeue(ix int32) {
 	case is.gapped:
 		at = is.gappedAt
 	case !is.open:
-		at = satAdd(is.last, h.lateness)
+		at = h.forgetAt(&is.kpiIssue)
 	default:
 		return // an open issue stays
 	}
@@ -430,7 +434,7 @@ func (h *kpiHorizon[S]) sweep() {
 		for is.gapped && is.gappedAt < h.cutoff {
 			h.skip(d.ix)
 		}
-		if !is.gapped && !is.open && satAdd(is.last, h.lateness) < h.cutoff {
+		if !is.gapped && !is.open && h.forgetAt(&is.kpiIssue) < h.cutoff {
 			h.drop(d.ix)
 			continue
 		}
