@@ -43,20 +43,8 @@ func (r *Reporter) applyBatch(evs []events.Envelope) (int, error) {
 		return n, bad
 	}
 	done := make(chan error, 1)
-	go func() {
-		for _, e := range ok {
-			// The events are valid: only a configuration error, which
-			// NewReporter refused already, could stop the FCR here.
-			if err := r.fcr.Apply(e); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	for i := range ok {
-		r.offerKPI(&ok[i])
-	}
+	go func() { done <- r.applyFCR(ok) }()
+	r.offerKPIs(ok)
 	if err := <-done; err != nil {
 		return 0, err
 	}
@@ -72,6 +60,24 @@ func (r *Reporter) applyChecked(e events.Envelope) error {
 	r.offerKPI(&e)
 	r.applied++
 	return nil
+}
+
+// applyFCR applies evs, which passed kpiCheckEvent, to the FCR: only a
+// configuration error, which NewReporter refused already, could stop it.
+func (r *Reporter) applyFCR(evs []events.Envelope) error {
+	for _, e := range evs {
+		if err := r.fcr.Apply(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// offerKPIs hands evs to the KPI projections, in order.
+func (r *Reporter) offerKPIs(evs []events.Envelope) {
+	for i := range evs {
+		r.offerKPI(&evs[i])
+	}
 }
 
 // offerKPI hands e to the KPI projections.
@@ -230,13 +236,8 @@ func (r *Reporter) Replay(ctx context.Context, s events.Store, after uint64) (la
 		var err error
 		for b := range rr.stages[0] {
 			if err == nil {
-				for _, e := range b.evs {
-					// Checked events: only a configuration error, which
-					// NewReporter refused already, could stop the FCR.
-					if err = r.fcr.Apply(e); err != nil {
-						cancel()
-						break
-					}
+				if err = r.applyFCR(b.evs); err != nil {
+					cancel()
 				}
 			}
 			rr.done(b)
@@ -245,9 +246,7 @@ func (r *Reporter) Replay(ctx context.Context, s events.Store, after uint64) (la
 	}()
 	last = after
 	for b := range rr.stages[1] {
-		for i := range b.evs {
-			r.offerKPI(&b.evs[i])
-		}
+		r.offerKPIs(b.evs)
 		r.applied += int64(len(b.evs))
 		n += len(b.evs)
 		last = b.evs[len(b.evs)-1].Position
