@@ -216,10 +216,7 @@ func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	tick := kpiID('i', 3)
 	l.opened(tick, kpiID('c', 3), 5*time.Hour, "chat", "tech")
 
-	vol, err := NewVolume(VolumeConfig{Lateness: time.Hour})
-	require.NoError(t, err)
-	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
-	require.NoError(t, err)
+	vol, svc := hourVolumeAndService(t)
 	for _, p := range []kpiProjection{vol, svc} {
 		applyAll(t, p, l.evs[:6])
 	}
@@ -248,10 +245,7 @@ func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	// The reopen and its routing arrive before b: a's state is in memory,
 	// and yet they wait and count as above.
 	early := []events.Envelope{l.evs[0], l.evs[1], l.evs[2], l.evs[4], l.evs[5], l.evs[3], l.evs[6]}
-	vol2, err := NewVolume(VolumeConfig{Lateness: time.Hour})
-	require.NoError(t, err)
-	svc2, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
-	require.NoError(t, err)
+	vol2, svc2 := hourVolumeAndService(t)
 	for _, p := range []kpiProjection{vol2, svc2} {
 		applyAll(t, p, early[:5])
 	}
@@ -308,10 +302,7 @@ func TestKPIRedeliveryAfterForgettingCountsOnce(t *testing.T) {
 	tick := kpiID('i', 3)
 	l.opened(tick, kpiID('c', 3), 5*time.Hour, "chat", "tech")
 	run := func(evs []events.Envelope) (VolumeReport, ServiceReport) {
-		vol, err := NewVolume(VolumeConfig{Lateness: time.Hour})
-		require.NoError(t, err)
-		svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
-		require.NoError(t, err)
+		vol, svc := hourVolumeAndService(t)
 		for _, p := range []kpiProjection{vol, svc} {
 			applyAll(t, p, evs)
 		}
@@ -333,4 +324,15 @@ func TestKPIRedeliveryAfterForgettingCountsOnce(t *testing.T) {
 		assert.Equal(t, wantSvc.Answered, gotSvc.Answered, name)
 		assert.Equal(t, wantSvc.Reopen, gotSvc.Reopen, name)
 	}
+}
+
+// hourVolumeAndService returns a Volume and a ServiceLevel with an hour of
+// lateness.
+func hourVolumeAndService(t *testing.T) (*Volume, *ServiceLevel) {
+	t.Helper()
+	vol, err := NewVolume(VolumeConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	return vol, svc
 }
