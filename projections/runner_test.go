@@ -102,6 +102,21 @@ func publishAll(t testing.TB, pub message.Publisher, topic string, evs []events.
 	}
 }
 
+// liveTally runs a Runner that feeds a tally from the topic "events" of a
+// GoChannel whose publishes wait for the acknowledgement, and returns once
+// the runner has caught up.
+func liveTally(t *testing.T) (*gochannel.GoChannel, *tally, *Runner, func() error) {
+	t.Helper()
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	t.Cleanup(func() { _ = bus.Close() })
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	return bus, p, r, stop
+}
+
 // startRunner runs r until the returned stop is called; stop returns Run's error.
 func startRunner(t testing.TB, r *Runner) (stop func() error) {
 	t.Helper()
@@ -271,16 +286,9 @@ func shuffled(evs []events.Envelope, rnd *rand.Rand) []events.Envelope {
 }
 
 func TestRunnerSubscriberOnlyReordersAndDropsDuplicates(t *testing.T) {
-	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
-	defer bus.Close()
 	log := testLog(40)
 	delivered := shuffled(log, rand.New(rand.NewPCG(1, 2)))
-
-	p := newTally()
-	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	bus, p, r, stop := liveTally(t)
 	publishAll(t, bus, "events", delivered)
 	waitApplied(t, r, int64(len(log)))
 	require.NoError(t, stop())
@@ -368,13 +376,7 @@ func TestRunnerPoisonMessages(t *testing.T) {
 // Messages that carry batches of events are applied event by event, in
 // order, and a batch delivered twice counts once.
 func TestRunnerAppliesBatchMessages(t *testing.T) {
-	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
-	defer bus.Close()
-	p := newTally()
-	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	bus, p, r, stop := liveTally(t)
 
 	log := testLog(6) // 18 events
 	codec := events.NewMsgpackCodec(nil)
@@ -545,13 +547,7 @@ func TestRunnerCheckpointsOnlyWhatChanged(t *testing.T) {
 }
 
 func TestRunnerDecodesByTheCodecOfEachMessage(t *testing.T) {
-	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
-	defer bus.Close()
-	p := newTally()
-	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	bus, p, r, stop := liveTally(t)
 
 	log := testLog(10)
 	reg := events.NewRegistry()
