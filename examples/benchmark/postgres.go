@@ -29,21 +29,6 @@ const (
 	pgBatchSize    = 1_000 // events per AppendBatch
 )
 
-// connectPostgres opens a pool on dsn and checks that the server answers.
-func connectPostgres(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return pool, nil
-}
-
 // appendSingle appends the first n events of the store to a new pgstore
 // table, one Append (one transaction) per event, and returns events per
 // second.
@@ -201,7 +186,7 @@ func projectionOnSimple(ctx context.Context, s *simpleLog) (seconds float64, ach
 // the figures null.
 func measurePostgres(ctx context.Context, t table, res *Result, s *simpleLog, dsn string, runs int) (err error) {
 	t.section("5. PostgreSQL: the store's appends, and true FCR in SQL against the projection")
-	pool, err := connectPostgres(ctx, dsn)
+	pool, err := pgtest.Connect(ctx, dsn)
 	if err != nil {
 		t.note("not measured: PostgreSQL at %s cannot be reached (%v); set %s", dsn, err, pgtest.EnvDSN)
 		return nil

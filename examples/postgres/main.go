@@ -12,8 +12,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -31,6 +29,7 @@ import (
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/events/pgstore/pgtest"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
@@ -144,7 +143,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	}
 	defer pool.Close()
 	// A schema of its own, so that a run never meets another's tables.
-	s := summary{Schema: newSchemaName()}
+	s := summary{Schema: pgtest.NewSchemaName("example")}
 	if !o.Keep {
 		defer func() {
 			if dropErr := dropSchema(ctx, pool, s.Schema); err == nil {
@@ -267,23 +266,10 @@ func connect(ctx context.Context, dsn string) (pool *pgxpool.Pool, where string,
 	}
 	c := cfg.ConnConfig
 	where = fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
-	if pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
-		return nil, "", fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
+	if pool, err = pgtest.Connect(ctx, dsn); err != nil {
 		return nil, "", fmt.Errorf("connect to PostgreSQL at %s (is it running? see README.md): %w", where, err)
 	}
 	return pool, where, nil
-}
-
-// newSchemaName returns a schema name that no other run uses.
-func newSchemaName() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "truefcr_example_" + hex.EncodeToString(b[:])
 }
 
 // record plays the simulated traffic through the Service, each event as

@@ -32,11 +32,12 @@ func DSN() string {
 // howTo tells a reader how to get a server for the tests.
 const howTo = "start PostgreSQL (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) or set " + EnvDSN
 
-// connect opens a pool on DSN and checks that the server answers.
-func connect(ctx context.Context) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(DSN())
+// Connect opens a pool on dsn and checks, within five seconds, that the
+// server answers.
+func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", EnvDSN, err)
+		return nil, fmt.Errorf("parse connection string: %w", err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -55,7 +56,7 @@ func connect(ctx context.Context) (*pgxpool.Pool, error) {
 // server cannot be reached it skips tb, or fails it when CI is set.
 func Pool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	pool, err := connect(context.Background())
+	pool, err := Connect(context.Background(), DSN())
 	if err != nil {
 		if os.Getenv("CI") != "" {
 			tb.Fatalf("PostgreSQL at %s is required under CI: %v", DSN(), err)
@@ -105,7 +106,7 @@ func NewSchemaName(kind string) string {
 func Main(m *testing.M) {
 	flag.Parse()
 	if os.Getenv("CI") == "" {
-		pool, err := connect(context.Background())
+		pool, err := Connect(context.Background(), DSN())
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: skipping examples: PostgreSQL at %s cannot be reached (%v): %s\n", DSN(), err, howTo)
 			skip := "^Example"
