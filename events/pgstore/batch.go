@@ -65,6 +65,20 @@ type columns struct {
 	topics []string
 }
 
+// newColumns returns empty columns with room for n rows.
+func newColumns(n int) *columns {
+	return &columns{
+		n:         n,
+		positions: make([]int64, n),
+		ids:       make([]uuid.UUID, 0, n),
+		issues:    make([]uuid.UUID, 0, n),
+		versions:  make([]int64, 0, n),
+		types:     make([]string, 0, n),
+		ats:       make([]time.Time, 0, n),
+		payloads:  make([][]byte, 0, n),
+	}
+}
+
 // prepare checks batches and encodes their events, before any I/O.
 func (s *Store) prepare(batches []Batch) (*columns, error) {
 	n := 0
@@ -83,16 +97,7 @@ func (s *Store) prepare(batches []Batch) (*columns, error) {
 		}
 		n += len(b.Events)
 	}
-	c := &columns{
-		n:         n,
-		positions: make([]int64, n),
-		ids:       make([]uuid.UUID, 0, n),
-		issues:    make([]uuid.UUID, 0, n),
-		versions:  make([]int64, 0, n),
-		types:     make([]string, 0, n),
-		ats:       make([]time.Time, 0, n),
-		payloads:  make([][]byte, 0, n),
-	}
+	c := newColumns(n)
 	out := s.cfg.Outbox
 	for _, b := range batches {
 		for _, e := range b.Events {

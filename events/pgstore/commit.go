@@ -107,16 +107,7 @@ func concat(units []*unit) *columns {
 	for _, u := range units {
 		n += u.cols.n
 	}
-	c := &columns{
-		n:         n,
-		positions: make([]int64, n),
-		ids:       make([]uuid.UUID, 0, n),
-		issues:    make([]uuid.UUID, 0, n),
-		versions:  make([]int64, 0, n),
-		types:     make([]string, 0, n),
-		ats:       make([]time.Time, 0, n),
-		payloads:  make([][]byte, 0, n),
-	}
+	c := newColumns(n)
 	for _, u := range units {
 		c.ids = append(c.ids, u.cols.ids...)
 		c.issues = append(c.issues, u.cols.issues...)
