@@ -191,12 +191,7 @@ func TestVolumeDayIsTheUTCDate(t *testing.T) {
 // times as Unix nanoseconds, so Apply refuses what they cannot hold, and
 // the Reporter refuses it before any projection sees it.
 func TestKPIEventTimesOutsideUnixNanosecondsAreRefused(t *testing.T) {
-	svc, err := NewServiceLevel(ServiceConfig{})
-	require.NoError(t, err)
-	sat, err := NewSatisfaction(SatisfactionConfig{})
-	require.NoError(t, err)
-	vol, err := NewVolume(VolumeConfig{})
-	require.NoError(t, err)
+	svc, sat, vol := defaultKPIs(t)
 	r, err := NewReporter(ReportConfig{})
 	require.NoError(t, err)
 	for _, at := range []time.Time{

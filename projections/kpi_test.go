@@ -98,12 +98,7 @@ func TestKPIConfigsAreValidated(t *testing.T) {
 }
 
 func TestKPIInvalidEventsAreRefused(t *testing.T) {
-	svc, err := NewServiceLevel(ServiceConfig{})
-	require.NoError(t, err)
-	sat, err := NewSatisfaction(SatisfactionConfig{})
-	require.NoError(t, err)
-	vol, err := NewVolume(VolumeConfig{})
-	require.NoError(t, err)
+	svc, sat, vol := defaultKPIs(t)
 	bad := events.Envelope{ID: kpiID('e', 1), Issue: kpiID('i', 1), Version: 1, At: kpiT0,
 		Data: &events.Rated{Survey: events.SurveyCSAT, Score: 6}}
 	for _, p := range []kpiProjection{svc, sat, vol} {
@@ -335,4 +330,17 @@ func hourVolumeAndService(t *testing.T) (*Volume, *ServiceLevel) {
 	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
 	require.NoError(t, err)
 	return vol, svc
+}
+
+// defaultKPIs returns the three KPI projections with their default
+// configurations.
+func defaultKPIs(t *testing.T) (*ServiceLevel, *Satisfaction, *Volume) {
+	t.Helper()
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	vol, err := NewVolume(VolumeConfig{})
+	require.NoError(t, err)
+	return svc, sat, vol
 }
