@@ -28,6 +28,7 @@ import (
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/headline"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
@@ -211,7 +212,7 @@ func run(ctx context.Context, out io.Writer, url string, partitions, days int, s
 		enc.SetIndent("", "  ")
 		return enc.Encode(merged)
 	}
-	printReport(out, merged)
+	headline.Write(out, merged)
 	return nil
 }
 
@@ -234,22 +235,4 @@ func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope
 		}
 	}
 	return nil
-}
-
-func printReport(out io.Writer, r projections.FCRReport) {
-	pct := func(x projections.FCRRate) string {
-		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1])
-	}
-	fmt.Fprintf(out, "\nwindow %s, %s matching; watermark %s\n", r.Definition.Window, r.Definition.Match, r.Watermark.Format(time.RFC3339))
-	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending, %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.Unresolved)
-	fmt.Fprintf(out, "true FCR      %s\n", pct(r.True))
-	fmt.Fprintf(out, "reported FCR  %s\n", pct(r.Reported))
-	fmt.Fprintf(out, "inflation     %+.1f points\n", 100*r.Inflation)
-	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment))
-	for i, t := range r.RepeatTopics {
-		if i == 3 {
-			break
-		}
-		fmt.Fprintf(out, "repeat driver %d: %s (%d repeat contacts, %.0f %%)\n", i+1, t.Topic, t.Repeats, 100*t.Share)
-	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/truefcr/truefcr/events/pgstore"
 	"github.com/truefcr/truefcr/events/pgstore/pgtest"
+	"github.com/truefcr/truefcr/internal/headline"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
@@ -110,7 +111,7 @@ func TestRunRefusesOptions(t *testing.T) {
 func TestPrintReportShowsTheHeadlineFigures(t *testing.T) {
 	rep, _ := inProcess(t, small())
 	var out bytes.Buffer
-	printReport(&out, rep)
+	headline.Write(&out, rep)
 	text := out.String()
 	for _, want := range []string{
 		fmt.Sprintf("true FCR        %5.1f %% (%d/%d", 100*rep.True.Rate, rep.True.Achieved, rep.True.Total),
