@@ -2,12 +2,12 @@ package projections
 
 // identities links a customer's identifiers (identity keys and customer
 // ids) into customers with a union-find: identifiers seen together belong
-// to one customer, transitively. Each customer (a component) keeps a
-// circular list of its identifiers, so that it can be freed, and a list of
-// its live issues, threaded through fcrIssue.next and ended by -1, and a
-// list of its links: which identifiers each issue carried together, and
-// when, so that problems are chained only across the links that the rules
-// let count (see FCR, "Identity over time").
+// to one customer, transitively, and stay so for good. Each customer (a
+// component) keeps a circular list of its identifiers, which a snapshot
+// lists; a list of its live issues, threaded through fcrIssue.next and
+// ended by -1; and a list of its links: which identifiers each issue
+// carried together, and when, so that problems are chained only across
+// the links that the rules let count (see FCR, "Identity over time").
 //
 // Identifiers are compared as given (the write side normalises keys), by a
 // 64-bit hash rather than by the string, which halves what a
@@ -18,8 +18,7 @@ package projections
 type identities struct {
 	byHash slotIndex // nodes by identifier hash
 	nodes  []identNode
-	free   []int32 // indexes of freed nodes, for reuse
-	roots  int     // components
+	roots  int // components
 	links  []identLink
 }
 

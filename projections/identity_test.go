@@ -139,15 +139,3 @@ func TestIdentHash(t *testing.T) {
 		}
 	}
 }
-
-// hashIndex returns the identifier hashes that d's index holds, with their
-// nodes.
-func hashIndex(d *identities) map[uint64]int32 {
-	out := make(map[uint64]int32, d.byHash.n)
-	for _, s := range d.byHash.slots {
-		if s.ix != 0 {
-			out[d.nodes[s.ix-1].hash] = s.ix - 1
-		}
-	}
-	return out
-}
