@@ -159,7 +159,7 @@ type FCR struct {
 	wm    int64 // watermark, Unix ns; valid when hasWM
 	hasWM bool
 
-	names  fcrNames
+	names  nameTable
 	byID   slotIndex // live issues by id
 	issues issueSlab // live issues; free slots have live == false
 	freeIx []int32
@@ -197,7 +197,7 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.lateness = int64(cfg.Lateness)
 	f.seq = NewSequencer()
 	f.emit = f.applyOrdered
-	f.names = newFCRNames()
+	f.names = newNameTable()
 	f.byID = newSlotIndex()
 	f.ids = newIdentities()
 	f.folded = newFCRTally()

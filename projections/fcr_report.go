@@ -272,7 +272,7 @@ func csatOf(c fcrCSAT, minSample int64) FCRCSAT {
 }
 
 // label returns the name of an interned id, "(none)" for the empty name.
-func (n *fcrNames) label(id int64) string {
+func (n *nameTable) label(id int64) string {
 	if id <= 0 || id >= int64(len(n.names)) {
 		return "(none)"
 	}

@@ -263,7 +263,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 
 	g := NewFCR(f.cfg)
-	g.names = newFCRNames()
+	g.names = newNameTable()
 	for _, n := range s.Names[1:] {
 		g.names.id(n)
 	}

@@ -72,14 +72,13 @@ func kpiKey(k, alt string) string {
 	return k
 }
 
-// kpiSegment returns the counts of segment key, adding them when new.
-func kpiSegment[T any](m map[string]*T, key string) *T {
-	n := m[key]
-	if n == nil {
-		n = new(T)
-		m[key] = n
+// kpiSegment returns the counts of the segment whose key has name id id,
+// growing segs to hold it.
+func kpiSegment[T any](segs *[]T, id uint32) *T {
+	if int(id) >= len(*segs) {
+		*segs = append(*segs, make([]T, int(id)+1-len(*segs))...)
 	}
-	return n
+	return &(*segs)[id]
 }
 
 // The KPI projections absorb events like every other projection.
@@ -88,33 +87,3 @@ var (
 	_ Projection = (*Satisfaction)(nil)
 	_ Projection = (*Volume)(nil)
 )
-
-// kpiList is a list that keeps its first element inline: the common issue
-// has one contact, which then needs no allocation of its own and sits
-// next to the rest of the issue's state, in the same cache lines.
-type kpiList[T any] struct {
-	n     int // first, so that a scan of one element touches one span
-	first T
-	more  []T
-}
-
-func (l *kpiList[T]) len() int { return l.n }
-
-// at returns element i, which must exist.
-func (l *kpiList[T]) at(i int) *T {
-	if i == 0 {
-		return &l.first
-	}
-	return &l.more[i-1]
-}
-
-// add appends v and returns its index.
-func (l *kpiList[T]) add(v T) int {
-	if l.n == 0 {
-		l.first = v
-	} else {
-		l.more = append(l.more, v)
-	}
-	l.n++
-	return l.n - 1
-}

@@ -33,15 +33,10 @@ type Reporter struct {
 	// kpi sequences and tracks each issue once for the three KPI
 	// projections when their lateness is the same (the default); nil
 	// otherwise, when each keeps its own horizon.
-	kpi     *kpiHorizon[reportIssue]
+	kpi *kpiHorizon[kpiState]
+	// names are the KPI projections' names, one table for the three.
+	names   *kpiNames
 	applied int64
-}
-
-// reportIssue is what the KPI projections keep of one issue, side by side.
-type reportIssue struct {
-	svc svcIssue
-	vol volIssue
-	sat satIssue
 }
 
 // NewReporter returns a Reporter with every projection empty.
@@ -70,6 +65,8 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 	if r.volume, err = NewVolume(cfg.Volume); err != nil {
 		return nil, err
 	}
+	r.names = newKPINames()
+	r.service.names, r.sat.names, r.volume.names = r.names, r.names, r.names
 	if l := r.service.cfg.Lateness; l == r.sat.cfg.Lateness && l == r.volume.cfg.Lateness {
 		h := newKPIHorizon(l, r.foldKPI)
 		r.kpi = &h
@@ -77,11 +74,19 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 	return r, nil
 }
 
-// foldKPI is the in-order path of the three KPI projections.
-func (r *Reporter) foldKPI(s *reportIssue, e events.Envelope) {
-	r.service.foldIssue(&s.svc, &e)
-	r.sat.foldIssue(&s.sat, &e)
-	r.volume.foldIssue(&s.vol, &e)
+// foldKPI is the in-order path of the three KPI projections: the issue's
+// one state takes the event once, between what each projection notes
+// before and counts after.
+func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) {
+	var svc svcTouched
+	var vol volTouched
+	r.service.before(s, &e, &svc)
+	sat := r.sat.before(s, &e)
+	r.volume.before(s, &e, &vol)
+	s.apply(&e, r.names)
+	r.service.after(s, &svc)
+	r.sat.after(s, &e, sat)
+	r.volume.after(s, &e, &vol)
 }
 
 // Apply absorbs one event into every projection. An event that does not
@@ -109,7 +114,7 @@ func (r *Reporter) Report() Report {
 		v := h.view()
 		rep.Service = r.service.report(v)
 		rep.Satisfaction = r.sat.report(v)
-		rep.Volume = r.volume.report(v, volBacklog(h, func(s *reportIssue) *volIssue { return &s.vol }))
+		rep.Volume = r.volume.report(v, volBacklog(h, r.names))
 	} else {
 		rep.Service = r.service.Report()
 		rep.Satisfaction = r.sat.Report()

@@ -3,8 +3,6 @@ package projections
 import (
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -68,13 +66,13 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 // The report depends on the set of events within the lateness, not on
 // their order. It is not safe for concurrent use.
 type Satisfaction struct {
-	cfg       SatisfactionConfig
-	h         kpiHorizon[satIssue]
-	total     satCounts
-	byChannel map[string]*satCounts
-	byTopic   map[string]*satCounts
-	byAgent   map[string]*satCounts
-	byWait    [satUnknown + 1]satCounts
+	cfg   SatisfactionConfig
+	names *kpiNames
+	h     kpiHorizon[kpiState]
+	total satCounts
+	// The counts of each segment, by the name id of its key.
+	byChannel, byTopic, byAgent []satCounts
+	byWait                      [satUnknown + 1]satCounts
 }
 
 // NewSatisfaction returns a Satisfaction projection that has seen nothing.
@@ -83,13 +81,8 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Satisfaction{
-		cfg:       cfg,
-		byChannel: make(map[string]*satCounts),
-		byTopic:   make(map[string]*satCounts),
-		byAgent:   make(map[string]*satCounts),
-	}
-	s.h = newKPIHorizon(cfg.Lateness, func(is *satIssue, e events.Envelope) { s.foldIssue(is, &e) })
+	s := &Satisfaction{cfg: cfg, names: newKPINames()}
+	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) { s.foldIssue(is, &e) })
 	return s, nil
 }
 
@@ -111,58 +104,52 @@ func (s *Satisfaction) applyOrdered(e events.Envelope) error {
 	return nil
 }
 
-func (s *Satisfaction) foldIssue(is *satIssue, e *events.Envelope) {
+func (s *Satisfaction) foldIssue(is *kpiState, e *events.Envelope) {
+	recount := s.before(is, e)
+	is.apply(e, s.names)
+	s.after(is, e, recount)
+}
+
+// before takes the issue's answers out of the counts when e may move
+// them, and reports whether it did: an answer moves with the contact and
+// topic it is attributed to, which only some events change.
+func (s *Satisfaction) before(is *kpiState, e *events.Envelope) bool {
 	switch e.Data.(type) {
-	case *events.Consulted, *events.Abandoned, nil:
-		return // nothing attribution depends on
-	case *events.Rated:
-		// An answer moves no other: only it is counted.
-		is.apply(e)
-		s.account(is, is.ratings.len()-1, +1)
-		return
+	case *events.Consulted, *events.Abandoned, *events.Rated, nil:
+		// Nothing attribution depends on, or an answer, which moves no
+		// other: after counts it alone.
+		return false
 	}
 	// Only answers are counted: an issue without any needs no re-count.
-	rated := is.ratings.len() > 0
-	if rated {
-		s.account(is, 0, -1)
+	if len(is.ratings) == 0 {
+		return false
 	}
-	is.apply(e)
-	if rated {
+	s.account(is, 0, -1)
+	return true
+}
+
+// after counts the answers that before took out, or the answer that e
+// added.
+func (s *Satisfaction) after(is *kpiState, e *events.Envelope, recount bool) {
+	if recount {
 		s.account(is, 0, +1)
+	} else if _, ok := e.Data.(*events.Rated); ok {
+		s.account(is, len(is.ratings)-1, +1)
 	}
 }
 
 // account adds (sign +1) or removes (sign -1) the issue's answers from
 // the one at index from on.
-func (s *Satisfaction) account(is *satIssue, from int, sign int64) {
-	topic := kpiKey(is.topic, kpiUnknown)
-	for i := from; i < is.ratings.len(); i++ {
-		r := *is.ratings.at(i)
-		channel, agent, bucket := is.attribution(int(r.on))
+func (s *Satisfaction) account(is *kpiState, from int, sign int64) {
+	topic := s.names.or(is.topic, s.names.unknown)
+	for _, r := range is.ratings[from:] {
+		channel, agent, bucket := s.attribution(is, r.on)
 		s.total.add(r, sign)
-		kpiSegment(s.byChannel, channel).add(r, sign)
-		kpiSegment(s.byTopic, topic).add(r, sign)
-		kpiSegment(s.byAgent, agent).add(r, sign)
+		kpiSegment(&s.byChannel, channel).add(r, sign)
+		kpiSegment(&s.byTopic, topic).add(r, sign)
+		kpiSegment(&s.byAgent, agent).add(r, sign)
 		s.byWait[bucket].add(r, sign)
 	}
-}
-
-// satIssue is what Satisfaction keeps of one issue in the horizon.
-type satIssue struct {
-	// Indexes+1 into contacts, 0 for none.
-	resolvedOn, latest, firstAnswered int
-	contacts                          kpiList[satContact]
-	topic, channel                    string
-	ratings                           kpiList[satRating]
-}
-
-type satContact struct {
-	id       uuid.UUID
-	channel  string
-	agent    string // of the last routing
-	resolver string
-	routed   bool
-	wait     time.Duration // of the first routing
 }
 
 // satRating is one answer and the contact it is attributed to (index+1).
@@ -195,80 +182,25 @@ func satSurveyOf(s events.Survey) satSurvey {
 	return satOther
 }
 
-func (is *satIssue) index(id uuid.UUID) int {
-	for i := range is.contacts.len() {
-		if is.contacts.at(i).id == id {
-			return i
-		}
-	}
-	return is.contacts.add(satContact{id: id})
-}
-
-func (is *satIssue) inbound(id uuid.UUID, channel string) {
-	i := is.index(id)
-	is.contacts.at(i).channel = channel
-	is.latest = i + 1
-}
-
-func (is *satIssue) apply(e *events.Envelope) {
-	switch d := e.Data.(type) {
-	case *events.Opened:
-		is.topic, is.channel = d.Topic, d.Channel
-		is.inbound(d.Contact, d.Channel)
-	case *events.Contacted:
-		is.inbound(d.Contact, d.Channel)
-	case *events.Reopened:
-		is.inbound(d.Contact, d.Channel)
-	case *events.Classified:
-		is.topic = d.Topic
-	case *events.Routed:
-		i := is.index(d.Contact)
-		c := is.contacts.at(i)
-		if !c.routed {
-			c.routed, c.wait = true, d.Wait
-		}
-		c.agent = kpiKey(d.Agent, c.agent)
-		if is.firstAnswered == 0 {
-			is.firstAnswered = i + 1
-		}
-	case *events.Resolved:
-		i := is.index(d.Contact)
-		switch {
-		case d.Agent != "":
-			is.contacts.at(i).resolver = d.Agent
-		case d.Bot:
-			is.contacts.at(i).resolver = "bot"
-		}
-		is.resolvedOn = i + 1
-	case *events.Rated:
-		on := is.resolvedOn
-		if on == 0 {
-			on = is.latest
-		}
-		if d.Contact != uuid.Nil {
-			on = is.index(d.Contact) + 1
-		}
-		is.ratings.add(satRating{survey: satSurveyOf(d.Survey), score: int16(d.Score), on: int32(on)})
-	}
-}
-
-// attribution returns the channel, agent and wait bucket of contact on.
-func (is *satIssue) attribution(on int) (channel, agent string, bucket int) {
-	missing, bucket := kpiNone, satUnqueued
-	if is.channel == "" { // issue.opened was not seen: the state was dropped
-		missing, bucket = kpiUnknown, satUnknown
+// attribution returns the name ids of the channel and agent, and the
+// wait bucket, of contact on (an index+1, 0 for none) of the issue.
+func (s *Satisfaction) attribution(is *kpiState, on int32) (channel, agent uint32, bucket int) {
+	n := s.names
+	missing, bucket := n.none, satUnqueued
+	if is.channel == 0 { // issue.opened was not seen: the state was dropped
+		missing, bucket = n.unknown, satUnknown
 	}
 	channel = is.channel
 	if on > 0 {
-		c := is.contacts.at(on - 1)
-		channel = kpiKey(c.channel, channel)
-		agent = kpiKey(c.resolver, c.agent)
-		if c.routed {
-			return kpiKey(channel, kpiUnknown), kpiKey(agent, missing), satBucket(c.wait)
+		c := is.at(on - 1)
+		channel = n.or(c.channel, channel)
+		agent = n.or(c.resolver, c.agent)
+		if c.routed() {
+			return n.or(channel, n.unknown), n.or(agent, missing), satBucket(c.wait)
 		}
 	}
 	if is.firstAnswered > 0 {
-		bucket = satBucket(is.contacts.at(is.firstAnswered - 1).wait)
+		bucket = satBucket(is.at(is.firstAnswered - 1).wait)
 	}
-	return kpiKey(channel, kpiUnknown), kpiKey(agent, missing), bucket
+	return n.or(channel, n.unknown), n.or(agent, missing), bucket
 }

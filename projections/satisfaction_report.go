@@ -13,9 +13,9 @@ func (s *Satisfaction) report(h kpiView) SatisfactionReport {
 			Attribution: satAttributionRule,
 		},
 		SatisfactionFigures: s.total.figures(),
-		ByChannel:           satFigures(s.byChannel),
-		ByTopic:             satFigures(s.byTopic),
-		ByAgent:             satFigures(s.byAgent),
+		ByChannel:           satFigures(s.byChannel, s.names),
+		ByTopic:             satFigures(s.byTopic, s.names),
+		ByAgent:             satFigures(s.byAgent, s.names),
 		ByWait:              make([]WaitBucket, 0, len(s.byWait)),
 		LateEvents:          h.late,
 		HeldEvents:          h.held,
@@ -32,11 +32,13 @@ func (s *Satisfaction) report(h kpiView) SatisfactionReport {
 	return r
 }
 
-func satFigures(m map[string]*satCounts) map[string]SatisfactionFigures {
-	out := make(map[string]SatisfactionFigures, len(m))
-	for k, n := range m {
-		if *n != (satCounts{}) {
-			out[k] = n.figures()
+// satFigures returns the figures of the segments that count any answer,
+// by their keys.
+func satFigures(segs []satCounts, names *kpiNames) map[string]SatisfactionFigures {
+	out := make(map[string]SatisfactionFigures)
+	for id, n := range segs {
+		if n != (satCounts{}) {
+			out[names.names[id]] = n.figures()
 		}
 	}
 	return out

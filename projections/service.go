@@ -90,11 +90,13 @@ const (
 // depends on the set of events within the lateness, not on their order.
 // It is not safe for concurrent use.
 type ServiceLevel struct {
-	cfg       ServiceConfig
-	h         kpiHorizon[svcIssue]
-	total     svcCounts
-	byChannel map[string]*svcSegment
-	byQueue   map[string]*svcSegment
+	cfg   ServiceConfig
+	names *kpiNames
+	h     kpiHorizon[kpiState]
+	total svcCounts
+	// byChannel and byQueue are the counts of each segment, by the name
+	// id of its key.
+	byChannel, byQueue []svcCounts
 }
 
 // NewServiceLevel returns a ServiceLevel projection that has seen nothing.
@@ -103,12 +105,8 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &ServiceLevel{
-		cfg:       cfg,
-		byChannel: make(map[string]*svcSegment),
-		byQueue:   make(map[string]*svcSegment),
-	}
-	s.h = newKPIHorizon(cfg.Lateness, func(is *svcIssue, e events.Envelope) { s.foldIssue(is, &e) })
+	s := &ServiceLevel{cfg: cfg, names: newKPINames()}
+	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) { s.foldIssue(is, &e) })
 	return s, nil
 }
 
@@ -130,35 +128,52 @@ func (s *ServiceLevel) applyOrdered(e events.Envelope) error {
 	return nil
 }
 
-func (s *ServiceLevel) foldIssue(is *svcIssue, e *events.Envelope) {
-	// An event changes at most two contacts: its own and, for a reopen,
-	// the one whose resolution it undoes. Only they are counted again.
-	var touched [2]int
-	n := 0
+func (s *ServiceLevel) foldIssue(is *kpiState, e *events.Envelope) {
+	var t svcTouched
+	s.before(is, e, &t)
+	is.apply(e, s.names)
+	s.after(is, &t)
+}
+
+// svcTouched is what ServiceLevel notes of the contacts that an event
+// changes, before it is applied: an event changes at most two contacts,
+// its own and, for a reopen, the one whose resolution it undoes. Only
+// they are counted again.
+type svcTouched struct {
+	ix     [2]int32
+	n      int
+	before [2]svcCounts
+}
+
+// before notes in t the contacts that e changes and what they count.
+func (s *ServiceLevel) before(is *kpiState, e *events.Envelope, t *svcTouched) {
+	t.n = 0
 	switch d := e.Data.(type) {
 	case *events.Reopened:
 		undone := is.resolvedOn - 1
 		if undone < 0 {
-			undone = is.index(uuid.Nil)
+			undone = is.index(0)
 		}
-		touched[0], touched[1], n = undone, is.index(d.Contact), 2
-		if touched[0] == touched[1] {
-			n = 1
+		t.ix[0], t.ix[1], t.n = undone, is.index(contactKey(d.Contact)), 2
+		if t.ix[0] == t.ix[1] {
+			t.n = 1
 		}
 	default:
 		c, ok := svcContactOf(e.Data)
 		if !ok {
 			return // nothing the queue numbers depend on
 		}
-		touched[0], n = is.index(c), 1
+		t.ix[0], t.n = is.index(contactKey(c)), 1
 	}
-	var before [2]svcCounts
-	for k, i := range touched[:n] {
-		before[k] = is.contacts.at(i).counts(s.cfg.Threshold)
+	for k, i := range t.ix[:t.n] {
+		t.before[k] = is.at(i).counts(s.cfg.Threshold)
 	}
-	is.apply(e)
-	for k, i := range touched[:n] {
-		s.recount(is, is.contacts.at(i), &before[k])
+}
+
+// after counts the contacts noted in t again, once the event was applied.
+func (s *ServiceLevel) after(is *kpiState, t *svcTouched) {
+	for k, i := range t.ix[:t.n] {
+		s.recount(is, is.at(i), &t.before[k])
 	}
 }
 
@@ -183,143 +198,43 @@ func svcContactOf(d events.Data) (uuid.UUID, bool) {
 
 // recount moves contact c of the issue from what it counted, before, to
 // what it counts now, in the total and under its channel and queue.
-func (s *ServiceLevel) recount(is *svcIssue, c *svcContact, before *svcCounts) {
+func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcCounts) {
 	after := c.counts(s.cfg.Threshold)
-	chKey, qKey := is.channelOf(c), c.queueKey()
-	if after == *before && (after == (svcCounts{}) || chKey == c.ch.key && qKey == c.q.key) {
+	ch, q := s.channelOf(is, c), s.queueOf(c)
+	if after == *before && (after == (svcCounts{}) || ch == c.chSeg && q == c.qSeg) {
 		return // a contact that counts nothing needs no segment
 	}
 	if *before != (svcCounts{}) {
 		s.total.add(before, -1)
-		c.ch.add(before, -1)
-		c.q.add(before, -1)
+		kpiSegment(&s.byChannel, c.chSeg).add(before, -1)
+		kpiSegment(&s.byQueue, c.qSeg).add(before, -1)
 	}
-	if c.ch == nil || chKey != c.ch.key {
-		c.ch = svcSegmentOf(s.byChannel, chKey)
-	}
-	if c.q == nil || qKey != c.q.key {
-		c.q = svcSegmentOf(s.byQueue, qKey)
-	}
+	c.chSeg, c.qSeg = ch, q
 	if after != (svcCounts{}) {
 		s.total.add(&after, +1)
-		c.ch.add(&after, +1)
-		c.q.add(&after, +1)
+		kpiSegment(&s.byChannel, ch).add(&after, +1)
+		kpiSegment(&s.byQueue, q).add(&after, +1)
 	}
 }
 
-// svcSegment is the counts of one channel or queue.
-type svcSegment struct {
-	svcCounts
-	key string
-}
-
-// svcSegmentOf returns segment key of m, adding it when new.
-func svcSegmentOf(m map[string]*svcSegment, key string) *svcSegment {
-	n := m[key]
-	if n == nil {
-		n = &svcSegment{key: key}
-		m[key] = n
+// channelOf returns the name id of the channel segment of contact c: its
+// own channel, else the issue's first.
+func (s *ServiceLevel) channelOf(is *kpiState, c *kpiContact) uint32 {
+	if c.has(kcDropped) {
+		return s.names.unknown
 	}
-	return n
+	return s.names.or(s.names.or(c.channel, is.channel), s.names.unknown)
 }
 
-// svcIssue is what ServiceLevel keeps of one issue in the horizon.
-type svcIssue struct {
-	contacts kpiList[svcContact] // first: most events touch only them
-	channel  string              // of the first contact
-	// resolvedOn is the index+1 of the contact of the last resolution, 0
-	// when the issue has none that this state saw.
-	resolvedOn int
-}
-
-// svcContact is one inbound contact and what happened to it.
-type svcContact struct {
-	id           uuid.UUID
-	channel      string
-	queue        string // of the first routing
-	abandonQueue string
-	wait         time.Duration // of the first routing
-	handle       time.Duration
-	resolutions  int32
-	reopens      int32 // of resolutions made on this contact
-	routings     int32
-	abandoned    bool
-	consulted    bool
-	dropped      bool // stands in for a contact whose state was dropped
-	// The segments the contact counts under, kept so that an event that
-	// does not move it looks none up; nil until it counts.
-	ch, q *svcSegment
-}
-
-// index returns the index of contact id, adding it when it is new.
-func (is *svcIssue) index(id uuid.UUID) int {
-	for i := range is.contacts.len() {
-		if is.contacts.at(i).id == id {
-			return i
-		}
-	}
-	return is.contacts.add(svcContact{id: id})
-}
-
-func (is *svcIssue) contact(id uuid.UUID) *svcContact { return is.contacts.at(is.index(id)) }
-
-func (is *svcIssue) apply(e *events.Envelope) {
-	switch d := e.Data.(type) {
-	case *events.Opened:
-		is.channel = d.Channel
-		is.contact(d.Contact).channel = d.Channel
-	case *events.Contacted:
-		is.contact(d.Contact).channel = d.Channel
-	case *events.Reopened:
-		if is.resolvedOn > 0 {
-			is.contacts.at(is.resolvedOn-1).reopens++
-		} else {
-			// The resolution was seen before this state was dropped.
-			c := is.contact(uuid.Nil)
-			c.dropped = true
-			c.reopens++
-		}
-		is.contact(d.Contact).channel = d.Channel
-	case *events.Routed:
-		c := is.contact(d.Contact)
-		if c.routings == 0 {
-			c.queue, c.wait = d.Queue, d.Wait
-		}
-		c.routings++
-	case *events.Abandoned:
-		c := is.contact(d.Contact)
-		c.abandoned = true
-		if q, ok := d.Extra["queue"].(string); ok && c.abandonQueue == "" {
-			c.abandonQueue = q
-		}
-	case *events.Consulted:
-		is.contact(d.Contact).consulted = true
-	case *events.Resolved:
-		i := is.index(d.Contact)
-		c := is.contacts.at(i)
-		c.resolutions++
-		c.handle += d.Handle
-		is.resolvedOn = i + 1
-	}
-}
-
-func (is *svcIssue) channelOf(c *svcContact) string {
-	if c.dropped {
-		return kpiUnknown
-	}
-	return kpiKey(kpiKey(c.channel, is.channel), kpiUnknown)
-}
-
-func (c *svcContact) queueKey() string {
+// queueOf returns the name id of the queue segment of contact c.
+func (s *ServiceLevel) queueOf(c *kpiContact) uint32 {
 	switch {
-	case c.dropped:
-		return kpiUnknown
-	case c.queue != "":
+	case c.has(kcDropped):
+		return s.names.unknown
+	case c.queue != 0:
 		return c.queue
-	case c.abandonQueue != "":
-		return c.abandonQueue
-	case c.abandoned:
-		return kpiUnknown
+	case c.has(kcAbandoned):
+		return s.names.unknown
 	}
-	return kpiNone
+	return s.names.none
 }

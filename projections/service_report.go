@@ -19,8 +19,8 @@ func (s *ServiceLevel) report(h kpiView) ServiceReport {
 			Segments:   svcSegmentRule,
 		},
 		ServiceFigures: s.total.figures(),
-		ByChannel:      svcFigures(s.byChannel),
-		ByQueue:        svcFigures(s.byQueue),
+		ByChannel:      svcFigures(s.byChannel, s.names),
+		ByQueue:        svcFigures(s.byQueue, s.names),
 		LateEvents:     h.late,
 		HeldEvents:     h.held,
 		TrackedIssues:  h.tracked,
@@ -31,11 +31,13 @@ func (s *ServiceLevel) report(h kpiView) ServiceReport {
 	return r
 }
 
-func svcFigures(m map[string]*svcSegment) map[string]ServiceFigures {
-	out := make(map[string]ServiceFigures, len(m))
-	for k, n := range m {
-		if n.svcCounts != (svcCounts{}) {
-			out[k] = n.figures()
+// svcFigures returns the figures of the segments that count anything, by
+// their keys.
+func svcFigures(segs []svcCounts, names *kpiNames) map[string]ServiceFigures {
+	out := make(map[string]ServiceFigures)
+	for id, n := range segs {
+		if n != (svcCounts{}) {
+			out[names.names[id]] = n.figures()
 		}
 	}
 	return out
@@ -105,9 +107,9 @@ type svcCounts struct {
 }
 
 // counts returns what contact c adds to the counts of a segment.
-func (c *svcContact) counts(threshold time.Duration) svcCounts {
+func (c *kpiContact) counts(threshold time.Duration) svcCounts {
 	var n svcCounts
-	answered := c.routings > 0
+	answered := c.routed()
 	switch {
 	case answered:
 		n.answered = 1
@@ -115,17 +117,18 @@ func (c *svcContact) counts(threshold time.Duration) svcCounts {
 		if c.wait <= threshold {
 			n.within = 1
 		}
-	case c.abandoned:
+	case c.has(kcAbandoned):
 		n.abandoned = 1
 	}
 	// An abandoned contact is never handled, even when the issue is
 	// resolved on it (after a callback, or closed by the helpdesk).
-	if answered || c.consulted || c.resolutions > 0 && !c.abandoned {
+	consulted := c.has(kcConsulted)
+	if answered || consulted || c.resolutions > 0 && !c.has(kcAbandoned) {
 		n.handled = 1
 		if c.routings > 1 {
 			n.transferred = 1
 		}
-		if c.consulted {
+		if consulted {
 			n.consulted = 1
 		}
 	}

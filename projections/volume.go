@@ -115,13 +115,15 @@ const volRule = "contacts are the inbound contacts (issue.opened, issue.contacte
 // report depends on the set of events within the lateness, not on their
 // order. It is not safe for concurrent use.
 type Volume struct {
-	cfg VolumeConfig
-	h   kpiHorizon[volIssue]
+	cfg   VolumeConfig
+	names *kpiNames
+	h     kpiHorizon[kpiState]
 
 	contacts              int64
-	byChannel, byTopic    map[string]int64
+	byChannel, byTopic    []int64         // by the name id of the key
 	byDay                 map[int64]int64 // by days since 1970-01-01 UTC
 	byValue               map[Value]int64
+	values                []Value // the value category of each topic, by name id; "" until looked up
 	issues, issueContacts int64
 	perIssue              [volPerIssueBuckets]int64
 	resolutions, reopens  int64
@@ -135,13 +137,12 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 	}
 	cfg.Values = maps.Clone(cfg.Values) // the caller may change theirs
 	v := &Volume{
-		cfg:       cfg,
-		byChannel: make(map[string]int64),
-		byTopic:   make(map[string]int64),
-		byDay:     make(map[int64]int64),
-		byValue:   make(map[Value]int64),
+		cfg:     cfg,
+		names:   newKPINames(),
+		byDay:   make(map[int64]int64),
+		byValue: make(map[Value]int64),
 	}
-	v.h = newKPIHorizon(cfg.Lateness, func(is *volIssue, e events.Envelope) { v.foldIssue(is, &e) })
+	v.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) { v.foldIssue(is, &e) })
 	return v, nil
 }
 
@@ -166,65 +167,85 @@ func (v *Volume) applyOrdered(e events.Envelope) error {
 // foldIssue follows each change of the issue into the counts: an event
 // changes at most one contact, the issue's topic or whether its opening
 // was seen.
-func (v *Volume) foldIssue(is *volIssue, e *events.Envelope) {
-	if at := e.At.UnixNano(); !is.seen || at < is.sinceNS {
-		is.seen, is.since, is.sinceNS = true, e.At, at
-	}
+func (v *Volume) foldIssue(is *kpiState, e *events.Envelope) {
+	var t volTouched
+	v.before(is, e, &t)
+	is.apply(e, v.names)
+	v.after(is, e, &t)
+}
+
+// volTouched is what Volume notes of an issue before an event is applied:
+// the contact the event is about, as it was, and the topic.
+type volTouched struct {
+	ix    int32 // the contact's index, -1 for none
+	was   kpiContact
+	topic uint32
+}
+
+// before notes in t what e may change.
+func (v *Volume) before(is *kpiState, e *events.Envelope, t *volTouched) {
+	t.ix, t.topic = -1, is.topic
+	var id uuid.UUID
 	switch d := e.Data.(type) {
+	case *events.Opened:
+		id = d.Contact
+	case *events.Contacted:
+		id = d.Contact
+	case *events.Reopened:
+		id = d.Contact
+	case *events.Routed:
+		id = d.Contact
+	case *events.Abandoned:
+		id = d.Contact
+	default:
+		return
+	}
+	t.ix = is.index(contactKey(id))
+	t.was = *is.at(t.ix)
+}
+
+// after counts what e changed since before noted t.
+func (v *Volume) after(is *kpiState, e *events.Envelope, t *volTouched) {
+	switch e.Data.(type) {
 	case *events.Resolved:
 		v.resolutions++
 	case *events.Reopened:
 		v.reopens++
-		v.inbound(is, d.Contact, d.Channel, e.At)
-	case *events.Contacted:
-		v.inbound(is, d.Contact, d.Channel, e.At)
 	case *events.Opened:
 		if !is.opened {
 			is.opened = true
 			v.issues++
-			v.issueContacts += is.n
-			v.perIssue[min(is.n, volPerIssueBuckets-1)]++
+			v.issueContacts += int64(is.counted)
+			v.perIssue[min(int(is.counted), volPerIssueBuckets-1)]++
 		}
-		v.setTopic(is, d.Topic)
-		v.inbound(is, d.Contact, d.Channel, e.At)
-	case *events.Classified:
-		if d.Topic != is.topic {
-			v.setTopic(is, d.Topic)
-		}
-	case *events.Routed:
-		c := is.contact(d.Contact)
-		was := *c
-		c.routed = true
-		v.moved(is, c, &was)
-	case *events.Abandoned:
-		c := is.contact(d.Contact)
-		was := *c
-		c.abandoned = true
-		v.moved(is, c, &was)
+	}
+	if is.topic != t.topic {
+		v.movedTopic(is, t.topic)
+	}
+	if t.ix >= 0 {
+		v.moved(is, is.at(t.ix), &t.was)
 	}
 }
 
-// inbound notes the contact that an inbound event introduced.
-func (v *Volume) inbound(is *volIssue, id uuid.UUID, channel string, at time.Time) {
-	c := is.contact(id)
-	was := *c
-	c.inbound, c.channel, c.day = true, channel, volDay(at)
-	v.moved(is, c, &was)
+// volCounted reports whether contact c counts: an inbound contact that was
+// routed or not abandoned.
+func volCounted(c *kpiContact) bool {
+	return c.has(kcInbound) && (c.routed() || !c.has(kcAbandoned))
 }
 
 // moved counts contact c as it is now instead of as it was.
-func (v *Volume) moved(is *volIssue, c, was *volContact) {
-	wasCounted, counted := was.counted(), c.counted()
+func (v *Volume) moved(is *kpiState, c, was *kpiContact) {
+	wasCounted, counted := volCounted(was), volCounted(c)
 	if wasCounted == counted && (!counted || c.channel == was.channel && c.day == was.day) {
 		return
 	}
 	if wasCounted {
-		v.byChannel[was.channel]--
-		v.byDay[was.day]--
+		*kpiSegment(&v.byChannel, was.channel) -= 1
+		v.byDay[int64(was.day)]--
 	}
 	if counted {
-		v.byChannel[c.channel]++
-		v.byDay[c.day]++
+		*kpiSegment(&v.byChannel, c.channel) += 1
+		v.byDay[int64(c.day)]++
 	}
 	switch {
 	case counted && !wasCounted:
@@ -235,35 +256,54 @@ func (v *Volume) moved(is *volIssue, c, was *volContact) {
 }
 
 // counted adds d to the issue's counted contacts.
-func (v *Volume) counted(is *volIssue, d int64) {
-	v.contacts += d
-	v.byTopic[is.topicKey()] += d
+func (v *Volume) counted(is *kpiState, d int32) {
+	v.contacts += int64(d)
+	*kpiSegment(&v.byTopic, v.topicKey(is.topic)) += int64(d)
 	if v.cfg.Values != nil {
-		v.byValue[is.valueKey()] += d
+		v.byValue[v.valueOf(is.topic)] += int64(d)
 	}
 	if is.opened {
-		v.issueContacts += d
-		v.perIssue[min(is.n, volPerIssueBuckets-1)]--
-		v.perIssue[min(is.n+d, volPerIssueBuckets-1)]++
+		v.issueContacts += int64(d)
+		v.perIssue[min(int(is.counted), volPerIssueBuckets-1)]--
+		v.perIssue[min(int(is.counted+d), volPerIssueBuckets-1)]++
 	}
-	is.n += d
+	is.counted += d
 }
 
-// setTopic moves the issue's counted contacts to topic.
-func (v *Volume) setTopic(is *volIssue, topic string) {
-	was, wasValue := is.topicKey(), is.valueKey()
-	is.topic, is.value = topic, v.cfg.value(topic)
-	if is.n == 0 {
+// movedTopic moves the issue's counted contacts from topic was to its
+// current topic.
+func (v *Volume) movedTopic(is *kpiState, was uint32) {
+	n := int64(is.counted)
+	if n == 0 {
 		return
 	}
-	if now := is.topicKey(); now != was {
-		v.byTopic[was] -= is.n
-		v.byTopic[now] += is.n
+	if from, to := v.topicKey(was), v.topicKey(is.topic); from != to {
+		*kpiSegment(&v.byTopic, from) -= n
+		*kpiSegment(&v.byTopic, to) += n
 	}
-	if now := is.valueKey(); v.cfg.Values != nil && now != wasValue {
-		v.byValue[wasValue] -= is.n
-		v.byValue[now] += is.n
+	if from, to := v.valueOf(was), v.valueOf(is.topic); v.cfg.Values != nil && from != to {
+		v.byValue[from] -= n
+		v.byValue[to] += n
 	}
+}
+
+// topicKey returns the name id of the topic segment of topic: "(unknown)"
+// when the issue's opening was never seen.
+func (v *Volume) topicKey(topic uint32) uint32 { return v.names.or(topic, v.names.unknown) }
+
+// valueOf returns the value category of the topic with name id topic,
+// "(unknown)" when the issue's opening was never seen.
+func (v *Volume) valueOf(topic uint32) Value {
+	if topic == 0 {
+		return Value(kpiUnknown)
+	}
+	if int(topic) >= len(v.values) {
+		v.values = append(v.values, make([]Value, int(topic)+1-len(v.values))...)
+	}
+	if v.values[topic] == "" {
+		v.values[topic] = v.cfg.value(v.names.names[topic])
+	}
+	return v.values[topic]
 }
 
 // volDay returns the UTC day of t, in days since 1970-01-01.
@@ -274,47 +314,4 @@ func volDay(t time.Time) int64 {
 		d--
 	}
 	return d
-}
-
-// volIssue is what Volume keeps of one issue in the horizon.
-type volIssue struct {
-	n        int64 // counted contacts
-	sinceNS  int64 // since in Unix ns
-	opened   bool
-	seen     bool // since is set
-	contacts kpiList[volContact]
-	topic    string
-	value    Value     // of topic
-	since    time.Time // earliest event time
-}
-
-type volContact struct {
-	id        uuid.UUID
-	channel   string
-	day       int64 // UTC day it arrived, as volDay
-	inbound   bool  // introduced by opened, contacted or reopened
-	routed    bool
-	abandoned bool
-}
-
-func (is *volIssue) topicKey() string { return kpiKey(is.topic, kpiUnknown) }
-
-// valueKey returns the value category of the issue's topic, "(unknown)"
-// when its opening was never seen.
-func (is *volIssue) valueKey() Value {
-	if is.value == "" {
-		return Value(kpiUnknown)
-	}
-	return is.value
-}
-
-func (c *volContact) counted() bool { return c.inbound && (c.routed || !c.abandoned) }
-
-func (is *volIssue) contact(id uuid.UUID) *volContact {
-	for i := range is.contacts.len() {
-		if c := is.contacts.at(i); c.id == id {
-			return c
-		}
-	}
-	return is.contacts.at(is.contacts.add(volContact{id: id}))
 }

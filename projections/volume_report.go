@@ -15,7 +15,7 @@ const volPerIssueBuckets = 5
 
 // Report returns the figures as of the events absorbed so far.
 func (v *Volume) Report() VolumeReport {
-	return v.report(v.h.view(), volBacklog(&v.h, func(s *volIssue) *volIssue { return s }))
+	return v.report(v.h.view(), volBacklog(&v.h, v.names))
 }
 
 // report is Report for the horizon the projection was fed through, whose
@@ -28,8 +28,8 @@ func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 			Contacts:  volRule,
 		},
 		Contacts:         v.contacts,
-		ByChannel:        volNonZero(v.byChannel),
-		ByTopic:          volNonZero(v.byTopic),
+		ByChannel:        volNonZero(v.byChannel, v.names),
+		ByTopic:          volNonZero(v.byTopic, v.names),
 		ByDay:            volDays(v.byDay),
 		Issues:           v.issues,
 		ContactsPerIssue: kpiShare(v.issueContacts, v.issues),
@@ -87,37 +87,38 @@ func volDays(m map[int64]int64) map[string]int64 {
 	return out
 }
 
-func volNonZero(m map[string]int64) map[string]int64 {
-	out := make(map[string]int64, len(m))
-	for k, n := range m {
+// volNonZero returns the non-zero counts of segs by their keys.
+func volNonZero(segs []int64, names *kpiNames) map[string]int64 {
+	out := make(map[string]int64)
+	for id, n := range segs {
 		if n != 0 {
-			out[k] = n
+			out[names.names[id]] = n
 		}
 	}
 	return out
 }
 
-// volBacklog returns the backlog of the open issues of h, whose Volume
-// state part returns.
-func volBacklog[S any](h *kpiHorizon[S], part func(*S) *volIssue) Backlog {
+// volBacklog returns the backlog of the open issues of h, whose names
+// are those of names.
+func volBacklog(h *kpiHorizon[kpiState], names *kpiNames) Backlog {
 	b := Backlog{ByAge: make([]AgeBucket, volAgeBuckets)}
 	for i := range b.ByAge {
 		b.ByAge[i].Bucket, b.ByAge[i].FromS, b.ByAge[i].ToS = volAgeBounds(i)
 	}
 	var total time.Duration
 	var oldest uuid.UUID
-	h.each(func(id uuid.UUID, s *S, open bool) {
+	h.each(func(id uuid.UUID, is *kpiState, open bool) {
 		if !open {
 			return
 		}
-		is := part(s)
-		age := h.watermark.Sub(is.since)
+		since := time.Unix(0, is.sinceNS).UTC()
+		age := h.watermark.Sub(since)
 		b.Open++
 		total += age
 		b.ByAge[volAgeBucket(age)].Issues++
-		if b.Oldest == nil || is.since.Before(b.Oldest.Since) ||
-			is.since.Equal(b.Oldest.Since) && id.String() < oldest.String() {
-			b.Oldest = &BacklogIssue{Issue: id, Since: is.since, AgeS: age.Seconds(), Topic: kpiKey(is.topic, kpiUnknown)}
+		if b.Oldest == nil || since.Before(b.Oldest.Since) ||
+			since.Equal(b.Oldest.Since) && id.String() < oldest.String() {
+			b.Oldest = &BacklogIssue{Issue: id, Since: since, AgeS: age.Seconds(), Topic: names.names[names.or(is.topic, names.unknown)]}
 			oldest = id
 		}
 	})

@@ -1,0 +1,204 @@
+package projections
+
+import (
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// kpiState is what the KPI projections keep of one issue. ServiceLevel,
+// Satisfaction and Volume each count from their part of one record with
+// one list of contacts, so that the Reporter keeps a single state per
+// issue for the three: apply folds an event into it once, and each
+// projection compares what it counted before with what it counts after.
+// Names are ids of the projection's nameTable; contacts are told apart by
+// their ids folded to 64 bits, as within one issue a collision is out of
+// the question.
+type kpiState struct {
+	n int32 // contacts in the list: first, then more
+	// Indexes+1 into the contacts, 0 for none: the contact of the last
+	// resolution, the latest inbound contact, the first routed one.
+	resolvedOn, latest, firstAnswered int32
+	counted                           int32  // Volume: counted contacts
+	channel                           uint32 // the opening channel
+	topic                             uint32 // the current topic
+	opened                            bool   // Volume: issue.opened was counted
+	seen                              bool   // sinceNS is set
+	sinceNS                           int64  // the earliest event time, Unix ns
+	first                             kpiContact
+	more                              []kpiContact
+	ratings                           []satRating
+}
+
+// kpiContact is one contact of an issue and what happened to it, for the
+// three projections.
+type kpiContact struct {
+	key    uint64        // the contact id, as contactKey
+	wait   time.Duration // of the first routing
+	handle time.Duration // the sum of the handle times of its resolutions
+	// channel comes from the inbound event that introduced the contact;
+	// queue is the queue of its first routing, else the first one named
+	// on its abandonment; agent that of its last routing that named one;
+	// resolver the agent of its last resolution that named one, or "bot".
+	channel, queue, agent, resolver uint32
+	day                             int32 // the UTC day of its inbound event, as volDay
+	// The ServiceLevel segments the contact counts under, 0 until it
+	// counts anything.
+	chSeg, qSeg          uint32
+	resolutions, reopens int32 // reopens undoing a resolution on it
+	routings             uint16
+	flags                kpiFlags
+}
+
+// kpiFlags are what happened to a contact, one bit each.
+type kpiFlags uint8
+
+const (
+	kcInbound   kpiFlags = 1 << iota // introduced by opened, contacted or reopened
+	kcAbandoned                      // abandoned in the queue
+	kcConsulted                      // the agent consulted during it
+	kcDropped                        // stands in for a contact whose state was dropped
+)
+
+func (c *kpiContact) has(f kpiFlags) bool { return c.flags&f != 0 }
+func (c *kpiContact) routed() bool        { return c.routings > 0 }
+
+// kpiNames is the nameTable of the KPI projections, with the ids of the
+// names that they use themselves.
+type kpiNames struct {
+	nameTable
+	unknown, none, bot uint32
+}
+
+func newKPINames() *kpiNames {
+	n := &kpiNames{nameTable: newNameTable()}
+	n.unknown, n.none, n.bot = n.id(kpiUnknown), n.id(kpiNone), n.id("bot")
+	return n
+}
+
+// or returns id, or alt when id is the empty name.
+func (n *kpiNames) or(id, alt uint32) uint32 {
+	if id == 0 {
+		return alt
+	}
+	return id
+}
+
+// at returns contact i, which must exist.
+func (s *kpiState) at(i int32) *kpiContact {
+	if i == 0 {
+		return &s.first
+	}
+	return &s.more[i-1]
+}
+
+// find returns the index of the contact with key, or -1.
+func (s *kpiState) find(key uint64) int32 {
+	for i := range s.n {
+		if s.at(i).key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// index returns the index of the contact with key, adding it when new.
+func (s *kpiState) index(key uint64) int32 {
+	if i := s.find(key); i >= 0 {
+		return i
+	}
+	c := kpiContact{key: key}
+	if s.n == 0 {
+		s.first = c
+	} else {
+		s.more = append(s.more, c)
+	}
+	s.n++
+	return s.n - 1
+}
+
+// apply folds e, the next event of the issue, into the state.
+func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
+	if at := e.At.UnixNano(); !s.seen || at < s.sinceNS {
+		s.seen, s.sinceNS = true, at
+	}
+	switch d := e.Data.(type) {
+	case *events.Opened:
+		s.channel, s.topic = n.id(d.Channel), n.id(d.Topic)
+		s.inbound(d.Contact, s.channel, e.At)
+	case *events.Contacted:
+		s.inbound(d.Contact, n.id(d.Channel), e.At)
+	case *events.Reopened:
+		if s.resolvedOn > 0 {
+			s.at(s.resolvedOn-1).reopens++
+		} else {
+			// The resolution was seen before this state was dropped.
+			c := s.at(s.index(0))
+			c.flags |= kcDropped
+			c.reopens++
+		}
+		s.inbound(d.Contact, n.id(d.Channel), e.At)
+	case *events.Classified:
+		s.topic = n.id(d.Topic)
+	case *events.Routed:
+		i := s.index(contactKey(d.Contact))
+		c := s.at(i)
+		if c.routings == 0 {
+			// The first routing's queue wins over an abandonment's.
+			c.wait = d.Wait
+			if d.Queue != "" {
+				c.queue = n.id(d.Queue)
+			}
+		}
+		if c.routings < math.MaxUint16 {
+			c.routings++
+		}
+		if d.Agent != "" {
+			c.agent = n.id(d.Agent)
+		}
+		if s.firstAnswered == 0 {
+			s.firstAnswered = i + 1
+		}
+	case *events.Abandoned:
+		c := s.at(s.index(contactKey(d.Contact)))
+		c.flags |= kcAbandoned
+		if q, ok := d.Extra["queue"].(string); ok && q != "" && c.queue == 0 {
+			c.queue = n.id(q)
+		}
+	case *events.Consulted:
+		s.at(s.index(contactKey(d.Contact))).flags |= kcConsulted
+	case *events.Resolved:
+		i := s.index(contactKey(d.Contact))
+		c := s.at(i)
+		c.resolutions++
+		c.handle += d.Handle
+		switch {
+		case d.Agent != "":
+			c.resolver = n.id(d.Agent)
+		case d.Bot:
+			c.resolver = n.bot
+		}
+		s.resolvedOn = i + 1
+	case *events.Rated:
+		on := s.resolvedOn
+		if on == 0 {
+			on = s.latest
+		}
+		if d.Contact != uuid.Nil {
+			on = s.index(contactKey(d.Contact)) + 1
+		}
+		s.ratings = append(s.ratings, satRating{survey: satSurveyOf(d.Survey), score: int16(d.Score), on: on})
+	}
+}
+
+// inbound notes the contact that an inbound event introduced.
+func (s *kpiState) inbound(id uuid.UUID, channel uint32, at time.Time) {
+	i := s.index(contactKey(id))
+	c := s.at(i)
+	c.channel, c.day = channel, int32(volDay(at))
+	c.flags |= kcInbound
+	s.latest = i + 1
+}
