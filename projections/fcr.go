@@ -416,19 +416,19 @@ func (f *FCR) applyTo(ix int32, at int64, e events.Envelope) {
 	}
 	switch d := e.Data.(type) {
 	case *events.Routed:
-		if r := is.rec(contactKey(d.Contact)); r != nil {
+		if r := is.rec(recKey(d.Contact)); r != nil {
 			r.queue = f.names.id(d.Queue)
 		}
 	case *events.Resolved:
-		is.resolve(at, contactKey(d.Contact), f.names.id(d.Agent), d.Bot)
+		is.resolve(at, recKey(d.Contact), f.names.id(d.Agent), d.Bot)
 		f.settles(ix)
 	case *events.Reopened:
-		is.contact(at, contactKey(d.Contact), f.names.id(d.Channel))
+		is.contact(at, recKey(d.Contact), f.names.id(d.Channel))
 	case *events.Contacted:
-		is.contact(at, contactKey(d.Contact), f.names.id(d.Channel))
+		is.contact(at, recKey(d.Contact), f.names.id(d.Channel))
 	case *events.Abandoned:
-		if r := is.rec(contactKey(d.Contact)); r != nil {
-			r.flags |= recAbandoned
+		if r := is.rec(recKey(d.Contact)); r != nil {
+			r.key |= recAbandoned
 		}
 	case *events.Rated:
 		if d.Survey == events.SurveyCSAT && d.Score >= 1 && d.Score <= 5 && is.csatN < 255 {
@@ -460,9 +460,8 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 		live:  true,
 		first: fcrRec{
 			at:      at,
-			key:     contactKey(d.Contact),
+			key:     recKey(d.Contact),
 			channel: f.names.id(d.Channel),
-			kind:    recOpened,
 		},
 	}
 	f.byID.insert(uuidTag(id), ix)

@@ -191,8 +191,9 @@ func (f *FCR) measure(p *fcrProblem, members []int32) {
 		if is.first.counted() && (p.firstIx < 0 || is.first.at < p.firstAt) {
 			p.firstIx, p.firstRec, p.firstAt, p.firstCh = ix, -1, is.first.at, is.first.channel
 		}
-		for k := range is.more {
-			if r := &is.more[k]; r.counted() && (p.firstIx < 0 || r.at < p.firstAt) {
+		more := is.recs()
+		for k := range more {
+			if r := &more[k]; r.counted() && (p.firstIx < 0 || r.at < p.firstAt) {
 				p.firstIx, p.firstRec, p.firstAt, p.firstCh = ix, int32(k), r.at, r.channel
 			}
 		}
@@ -225,8 +226,9 @@ func (f *FCR) eachCounted(p *fcrProblem, fn func(at int64, channel uint32, first
 		if r := &is.first; r.counted() && r.at < end {
 			fn(r.at, r.channel, ix == p.firstIx && p.firstRec == -1)
 		}
-		for k := range is.more {
-			if r := &is.more[k]; r.counted() && r.at < end {
+		more := is.recs()
+		for k := range more {
+			if r := &more[k]; r.counted() && r.at < end {
 				fn(r.at, r.channel, ix == p.firstIx && p.firstRec == int32(k))
 			}
 		}

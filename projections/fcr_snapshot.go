@@ -125,13 +125,14 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		SweptAt:    f.sweptAt,
 	}
 	at := make(map[int32]int32, f.byID.n) // slab index → snapshot index
+	idents := f.ids.hashesByRoot()
 	for r := range f.ids.nodes {
 		n := &f.ids.nodes[r]
 		if n.parent != int32(r) {
 			continue
 		}
 		var c fcrSnapCustomer
-		c.Idents = f.ids.hashesOf(int32(r))
+		c.Idents = idents[int32(r)]
 		for i := n.issue; i >= 0; i = f.issues.at(i).next {
 			at[i] = int32(len(s.Issues))
 			c.Issues = append(c.Issues, int32(len(s.Issues)))
@@ -190,17 +191,46 @@ func snapIssue(is *fcrIssue) fcrSnapIssue {
 	out := fcrSnapIssue{
 		ID: is.id, ResPos: is.resPos, Res: is.res, ResKey: is.resKey, Topic: is.topic, Agent: is.agent,
 		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.resolved, Bot: is.bot, Cut: is.cut,
-		Recs: make([]fcrSnapRec, 0, 1+len(is.more)),
+		Recs: make([]fcrSnapRec, 0, 1+len(is.recs())),
 	}
-	out.Recs = append(out.Recs, snapRec(is.first))
-	for _, r := range is.more {
-		out.Recs = append(out.Recs, snapRec(r))
+	out.Recs = append(out.Recs, snapRec(is.first, snapOpened))
+	for _, r := range is.recs() {
+		kind := snapContacted
+		if r.resolution() {
+			kind = snapResolved
+		}
+		out.Recs = append(out.Recs, snapRec(r, kind))
 	}
 	return out
 }
 
-func snapRec(r fcrRec) fcrSnapRec {
-	return fcrSnapRec{At: r.at, Key: r.key, Channel: r.channel, Queue: r.queue, Kind: r.kind, Flags: r.flags}
+// The kinds and flags of a rec in a snapshot.
+const (
+	snapOpened uint8 = iota
+	snapContacted
+	snapResolved
+)
+
+const snapAbandoned uint8 = 1
+
+func snapRec(r fcrRec, kind uint8) fcrSnapRec {
+	var flags uint8
+	if r.key&recAbandoned != 0 {
+		flags = snapAbandoned
+	}
+	return fcrSnapRec{At: r.at, Key: r.contact(), Channel: r.channel, Queue: r.queue, Kind: kind, Flags: flags}
+}
+
+// recOf returns the rec that snapRec saved as r.
+func recOf(r fcrSnapRec) fcrRec {
+	key := r.Key &^ recBits
+	if r.Kind == snapResolved {
+		key |= recResolved
+	}
+	if r.Flags&snapAbandoned != 0 {
+		key |= recAbandoned
+	}
+	return fcrRec{at: r.At, key: key, channel: r.Channel, queue: r.Queue}
 }
 
 // Restore replaces the state of f, which must have the same window,
@@ -277,7 +307,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			return 0, fmt.Errorf("FCR restore: issue %d is incomplete: %w", i, ErrFCRSnapshot)
 		}
 		is := fcrIssue{
-			id: si.ID, resPos: si.ResPos, res: si.Res, resKey: si.ResKey, topic: si.Topic, agent: si.Agent,
+			id: si.ID, resPos: si.ResPos, res: si.Res, resKey: si.ResKey &^ recBits, topic: si.Topic, agent: si.Agent,
 			csatN: si.CSATN, csatSum: si.CSATSum, csatTop2: si.CSATTop, resolved: si.Resolved, bot: si.Bot, live: true,
 			cut: si.Cut,
 		}
@@ -285,11 +315,10 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			if badName(r.Channel, r.Queue) {
 				return 0, fmt.Errorf("FCR restore: issue %d has names out of range: %w", i, ErrFCRSnapshot)
 			}
-			rec := fcrRec{at: r.At, key: r.Key, channel: r.Channel, queue: r.Queue, kind: r.Kind, flags: r.Flags}
 			if k == 0 {
-				is.first = rec
+				is.first = recOf(r)
 			} else {
-				is.more = append(is.more, rec)
+				is.push(recOf(r))
 			}
 		}
 		if g.lookup(is.id) >= 0 {

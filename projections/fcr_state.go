@@ -14,12 +14,12 @@ type fcrIssue struct {
 	id     uuid.UUID
 	res    int64 // Unix ns of the first resolution, when resolved
 	resKey uint64
-	first  fcrRec   // the opening contact; first.at is when the issue opened
-	more   []fcrRec // later contacts, and resolutions after the first, in stream order
-	next   int32    // next issue of the same customer, -1 after the last
-	node   int32    // an identifier of the issue's customer
-	topic  uint32   // current topic
-	agent  uint32   // agent of the first resolution
+	first  fcrRec    // the opening contact; first.at is when the issue opened
+	more   *[]fcrRec // later contacts, and resolutions after the first, in stream order; nil for none
+	next   int32     // next issue of the same customer, -1 after the last
+	node   int32     // an identifier of the issue's customer
+	topic  uint32    // current topic
+	agent  uint32    // agent of the first resolution
 	// ver is the last version applied while the FCR sequences the issue
 	// in its slot; seqd says that its Sequencer does instead (events wait
 	// for a gap, or the version outgrew ver).
@@ -47,7 +47,7 @@ type issueSlab struct {
 	n     int32
 }
 
-// The size of a page: 1024 issues, some 120 KB.
+// The size of a page: 1024 issues, some 96 KB.
 const (
 	slabShift = 10
 	slabPage  = 1 << slabShift
@@ -72,27 +72,30 @@ func (s *issueSlab) add() int32 {
 
 // fcrRec is one contact of an issue, or one of its resolutions.
 type fcrRec struct {
-	at      int64
-	key     uint64 // the contact id, folded to 64 bits
+	at int64
+	// key is the contact id folded to 62 bits (recKey), with what the rec
+	// is in the two bits below: recResolved, recAbandoned.
+	key     uint64
 	channel uint32
 	queue   uint32 // the queue of the contact's last routing; 0 if none
-	kind    uint8
-	flags   uint8
 }
 
-// Kinds of fcrRec.
+// The low bits of fcrRec.key.
 const (
-	recOpened uint8 = iota
-	recContacted
-	recResolved
+	recResolved  uint64 = 1 // a resolution rather than an inbound contact
+	recAbandoned uint64 = 2 // an inbound contact abandoned in the queue
+	recBits             = recResolved | recAbandoned
 )
-
-// Flags of fcrRec.
-const recAbandoned uint8 = 1
 
 // counted reports whether r is a counted contact: an inbound contact that
 // was not abandoned.
-func (r *fcrRec) counted() bool { return r.kind != recResolved && r.flags&recAbandoned == 0 }
+func (r *fcrRec) counted() bool { return r.key&recBits == 0 }
+
+// resolution reports whether r is a resolution.
+func (r *fcrRec) resolution() bool { return r.key&recResolved != 0 }
+
+// contact returns the key of r's contact.
+func (r *fcrRec) contact() uint64 { return r.key &^ recBits }
 
 // contactKey folds a contact id to 64 bits: contacts are told apart only
 // within one issue, where a collision is out of the question.
@@ -100,14 +103,36 @@ func contactKey(c uuid.UUID) uint64 {
 	return binary.LittleEndian.Uint64(c[:8]) ^ binary.LittleEndian.Uint64(c[8:])
 }
 
+// recKey is contactKey with the bits of fcrRec.key that are not the
+// contact's cleared.
+func recKey(c uuid.UUID) uint64 { return contactKey(c) &^ recBits }
+
+// recs returns the issue's contacts and resolutions after the opening.
+func (is *fcrIssue) recs() []fcrRec {
+	if is.more == nil {
+		return nil
+	}
+	return *is.more
+}
+
+// push appends r to the issue's recs.
+func (is *fcrIssue) push(r fcrRec) {
+	if is.more == nil {
+		is.more = &[]fcrRec{r}
+		return
+	}
+	*is.more = append(*is.more, r)
+}
+
 // rec returns the latest contact of the issue with the given key, or nil.
 func (is *fcrIssue) rec(key uint64) *fcrRec {
-	for i := len(is.more) - 1; i >= 0; i-- {
-		if r := &is.more[i]; r.kind != recResolved && r.key == key {
+	more := is.recs()
+	for i := len(more) - 1; i >= 0; i-- {
+		if r := &more[i]; !r.resolution() && r.contact() == key {
 			return r
 		}
 	}
-	if is.first.key == key {
+	if is.first.contact() == key {
 		return &is.first
 	}
 	return nil
@@ -115,17 +140,17 @@ func (is *fcrIssue) rec(key uint64) *fcrRec {
 
 // contact records a further inbound contact (a follow-up or a reopen).
 func (is *fcrIssue) contact(at int64, key uint64, channel uint32) {
-	is.more = append(is.more, fcrRec{at: at, key: key, channel: channel, kind: recContacted})
+	is.push(fcrRec{at: at, key: key, channel: channel})
 }
 
 // resolve records a resolution; the first one is the issue's resolution.
 func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
 	if !is.resolved {
 		is.resolved, is.res, is.resKey, is.agent, is.bot = true, at, key, agent, bot
-		is.resPos = uint8(min(len(is.more), 255))
+		is.resPos = uint8(min(len(is.recs()), 255))
 		return
 	}
-	is.more = append(is.more, fcrRec{at: at, key: key, kind: recResolved})
+	is.push(fcrRec{at: at, key: key | recResolved})
 }
 
 // transitions returns how many status changes after the opening the issue
@@ -133,9 +158,9 @@ func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
 // is a resolution (else an inbound contact).
 func (is *fcrIssue) transitions() int {
 	if is.resolved {
-		return len(is.more) + 1
+		return len(is.recs()) + 1
 	}
-	return len(is.more)
+	return len(is.recs())
 }
 
 func (is *fcrIssue) step(k int) (at int64, resolution bool) {
@@ -147,8 +172,8 @@ func (is *fcrIssue) step(k int) (at int64, resolution bool) {
 			k--
 		}
 	}
-	r := &is.more[k]
-	return r.at, r.kind == recResolved
+	r := &(*is.more)[k]
+	return r.at, r.resolution()
 }
 
 // status replays the issue's changes up to time t: whether it is open,
@@ -185,7 +210,7 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 	if !is.resolved {
 		return 0, false
 	}
-	if len(is.more) == 0 {
+	if is.more == nil {
 		return is.res + window, true
 	}
 	open, res := is.status(math.MaxInt64)
@@ -211,11 +236,12 @@ func (is *fcrIssue) cuts(at, window int64) bool {
 // reportedFirst reports whether the issue was resolved on its opening
 // contact with no other counted contact before, in stream order.
 func (is *fcrIssue) reportedFirst() bool {
-	if !is.resolved || is.resKey != is.first.key {
+	if !is.resolved || is.resKey != is.first.contact() {
 		return false
 	}
-	for i := range is.more[:is.resPos] {
-		if is.more[i].counted() {
+	more := is.recs()
+	for i := range more[:is.resPos] {
+		if more[i].counted() {
 			return false
 		}
 	}

@@ -101,8 +101,9 @@ func (f *FCR) view(p *fcrProblem) Problem {
 			}
 		}
 		add(&is.first)
-		for k := range is.more {
-			add(&is.more[k])
+		more := is.recs()
+		for k := range more {
+			add(&more[k])
 		}
 	}
 	slices.SortStableFunc(v.Contacts, func(a, b ProblemContact) int { return a.At.Compare(b.At) })

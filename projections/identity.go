@@ -3,8 +3,7 @@ package projections
 // identities links a customer's identifiers (identity keys and customer
 // ids) into customers with a union-find: identifiers seen together belong
 // to one customer, transitively, and stay so for good. Each customer (a
-// component) keeps a circular list of its identifiers, which a snapshot
-// lists; a list of its live issues, threaded through fcrIssue.next and
+// component) keeps a list of its live issues, threaded through fcrIssue.next and
 // ended by -1; and a list of its links: which identifiers each issue
 // carried together, and when, so that problems are chained only across
 // the links that the rules let count (see FCR, "Identity over time").
@@ -22,15 +21,14 @@ type identities struct {
 	links  []identLink
 }
 
-// identNode is one identifier. Fields other than hash, parent and nextKey
-// are meaningful at a component's root only.
+// identNode is one identifier. Fields other than hash and parent are
+// meaningful at a component's root only.
 type identNode struct {
-	hash    uint64
-	parent  int32 // the node itself at a root; -1 when free
-	nextKey int32 // next identifier of the component (circular)
-	issue   int32 // at a root: one live issue of the customer, -1 if none
-	size    int32 // at a root: identifiers in the component
-	link    int32 // at a root: the first link of the component, -1 if none
+	hash   uint64
+	parent int32 // the node itself at a root
+	issue  int32 // at a root: one live issue of the customer, -1 if none
+	size   int32 // at a root: identifiers in the component
+	link   int32 // at a root: the first link of the component, -1 if none
 }
 
 // identLink records that two identifiers were seen together: the first
@@ -43,7 +41,9 @@ type identLink struct {
 }
 
 func newIdentities() identities {
-	return identities{byHash: newSlotIndex()}
+	d := identities{byHash: newSlotIndex()}
+	d.byHash.dense = true // identifiers are kept for good
+	return d
 }
 
 // identHash returns the 64-bit hash of an identifier in its namespace. It
@@ -91,7 +91,7 @@ func (d *identities) nodeOf(h uint64) int32 {
 		return n
 	}
 	n := int32(len(d.nodes))
-	d.nodes = append(d.nodes, identNode{hash: h, parent: n, nextKey: n, issue: -1, size: 1, link: -1})
+	d.nodes = append(d.nodes, identNode{hash: h, parent: n, issue: -1, size: 1, link: -1})
 	d.byHash.insert(mixTag(h), n)
 	d.roots++
 	return n
@@ -140,7 +140,6 @@ func (d *identities) union(a, b int32, issues *issueSlab) int32 {
 	na, nb := &d.nodes[ra], &d.nodes[rb]
 	nb.parent = ra
 	na.size += nb.size
-	na.nextKey, nb.nextKey = nb.nextKey, na.nextKey
 	if nb.issue >= 0 {
 		// Put b's issues before a's: links are rare, adding issues is not.
 		t := nb.issue
@@ -186,16 +185,13 @@ func (d *identities) addIssue(r, i int32, issues *issueSlab) {
 	root.issue = i
 }
 
-// hashesOf returns the identifier hashes of the customer whose root is r.
-func (d *identities) hashesOf(r int32) []uint64 {
-	var out []uint64
-	n := r
-	for {
-		node := &d.nodes[n]
-		out = append(out, node.hash)
-		n = node.nextKey
-		if n == r {
-			return out
-		}
+// hashesByRoot returns the identifier hashes of every customer, by the
+// node of its root, each in the order the identifiers were first seen.
+func (d *identities) hashesByRoot() map[int32][]uint64 {
+	out := make(map[int32][]uint64, d.roots)
+	for n := range d.nodes {
+		r := d.find(int32(n))
+		out[r] = append(out[r], d.nodes[n].hash)
 	}
+	return out
 }

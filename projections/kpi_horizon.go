@@ -61,7 +61,7 @@ type kpiHorizon[S any] struct {
 
 // kpiIssue is the bookkeeping of one issue in the horizon: it sequences
 // the issue's events and decides when the issue can be dropped. It takes
-// 64 bytes at the head of the issue's slot: an event touches it and the
+// 56 bytes at the head of the issue's slot: an event touches it and the
 // state next to it, dropping a quiet issue only it.
 type kpiIssue struct {
 	id uuid.UUID
@@ -69,9 +69,6 @@ type kpiIssue struct {
 	// were skipped or dropped with an earlier state of the issue.
 	next, base uint64
 	last       int64 // Unix ns of the latest applied event
-	// gappedAt is the time, in Unix ns, of the first of the events that
-	// wait for a gap to fill (in kpiStreams.gapped), when gapped is set.
-	gappedAt int64
 	// queuedAt is the time of the issue's live entry in the due queue.
 	queuedAt int64
 	// gen counts the issues that held this slot, so that a due entry of
@@ -250,7 +247,7 @@ func (h *kpiHorizon[S]) forget(ix int32) {
 	var zero S
 	is.state = zero
 	is.kpiIssue = kpiIssue{id: is.id, next: 1, base: is.next - 1, last: math.MinInt64, gen: is.gen + 1,
-		gapped: is.gapped, gappedAt: is.gappedAt}
+		gapped: is.gapped}
 }
 
 // satAdd returns a + b, b ≥ 0, saturated at the largest int64.
@@ -367,8 +364,12 @@ func (h *kpiHorizon[S]) setGapped(ix int32, gapped []events.Envelope) {
 		return
 	}
 	h.seq.gapped[ix] = gapped
-	is.gapped, is.gappedAt = true, gapped[0].At.UnixNano()
+	is.gapped = true
 }
+
+// gappedAt returns the time, in Unix ns, of the first of the events of
+// slot ix that wait for a gap to fill; the slot must be gapped.
+func (h *kpiHorizon[S]) gappedAt(ix int32) int64 { return h.seq.gapped[ix][0].At.UnixNano() }
 
 // skip restarts the stream of the issue in slot ix at its first held
 // event.
@@ -405,7 +406,7 @@ func (h *kpiHorizon[S]) requeue(ix int32) {
 	var at int64
 	switch {
 	case is.gapped:
-		at = is.gappedAt
+		at = h.gappedAt(ix)
 	case !is.open:
 		at = h.forgetAt(&is.kpiIssue)
 	default:
@@ -431,7 +432,7 @@ func (h *kpiHorizon[S]) sweep() {
 			continue // an entry that a later or earlier one replaced
 		}
 		is.queued = false
-		for is.gapped && is.gappedAt < h.cutoff {
+		for is.gapped && h.gappedAt(d.ix) < h.cutoff {
 			h.skip(d.ix)
 		}
 		if !is.gapped && !is.open && h.forgetAt(&is.kpiIssue) < h.cutoff {

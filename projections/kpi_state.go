@@ -29,8 +29,14 @@ type kpiState struct {
 	seen                              bool   // sinceNS is set
 	sinceNS                           int64  // the earliest event time, Unix ns
 	first                             kpiContact
-	more                              []kpiContact
-	ratings                           []satRating
+	more                              *kpiMore // nil until a second contact or an answer
+}
+
+// kpiMore is what few issues have: contacts after the first, and survey
+// answers.
+type kpiMore struct {
+	contacts []kpiContact
+	ratings  []satRating
 }
 
 // kpiContact is one contact of an issue and what happened to it, for the
@@ -92,7 +98,23 @@ func (s *kpiState) at(i int32) *kpiContact {
 	if i == 0 {
 		return &s.first
 	}
-	return &s.more[i-1]
+	return &s.more.contacts[i-1]
+}
+
+// ratings returns the issue's survey answers.
+func (s *kpiState) ratings() []satRating {
+	if s.more == nil {
+		return nil
+	}
+	return s.more.ratings
+}
+
+// extra returns the issue's kpiMore, adding it when missing.
+func (s *kpiState) extra() *kpiMore {
+	if s.more == nil {
+		s.more = new(kpiMore)
+	}
+	return s.more
 }
 
 // find returns the index of the contact with key, or -1.
@@ -114,7 +136,8 @@ func (s *kpiState) index(key uint64) int32 {
 	if s.n == 0 {
 		s.first = c
 	} else {
-		s.more = append(s.more, c)
+		m := s.extra()
+		m.contacts = append(m.contacts, c)
 	}
 	s.n++
 	return s.n - 1
@@ -190,7 +213,8 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 		if d.Contact != uuid.Nil {
 			on = s.index(contactKey(d.Contact)) + 1
 		}
-		s.ratings = append(s.ratings, satRating{survey: satSurveyOf(d.Survey), score: int16(d.Score), on: on})
+		m := s.extra()
+		m.ratings = append(m.ratings, satRating{survey: satSurveyOf(d.Survey), score: int16(d.Score), on: on})
 	}
 }
 

@@ -121,7 +121,7 @@ func (s *Satisfaction) before(is *kpiState, e *events.Envelope) bool {
 		return false
 	}
 	// Only answers are counted: an issue without any needs no re-count.
-	if len(is.ratings) == 0 {
+	if len(is.ratings()) == 0 {
 		return false
 	}
 	s.account(is, 0, -1)
@@ -134,7 +134,7 @@ func (s *Satisfaction) after(is *kpiState, e *events.Envelope, recount bool) {
 	if recount {
 		s.account(is, 0, +1)
 	} else if _, ok := e.Data.(*events.Rated); ok {
-		s.account(is, len(is.ratings)-1, +1)
+		s.account(is, len(is.ratings())-1, +1)
 	}
 }
 
@@ -142,7 +142,7 @@ func (s *Satisfaction) after(is *kpiState, e *events.Envelope, recount bool) {
 // the one at index from on.
 func (s *Satisfaction) account(is *kpiState, from int, sign int64) {
 	topic := s.names.or(is.topic, s.names.unknown)
-	for _, r := range is.ratings[from:] {
+	for _, r := range is.ratings()[from:] {
 		channel, agent, bucket := s.attribution(is, r.on)
 		s.total.add(r, sign)
 		kpiSegment(&s.byChannel, channel).add(r, sign)
