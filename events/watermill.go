@@ -198,6 +198,17 @@ type PublisherConfig struct {
 	Codec Codec
 	// Topic names the topic of each event; DefaultTopic for all by default.
 	Topic func(Envelope) string
+	// Batch is the most events that one message carries: consecutive
+	// events of one Publish call bound for the same topic go in one
+	// message of NewBatchMessage, which takes Watermill's cost per message
+	// off each event. The consumer must read messages with DecodeMessages,
+	// as the projections' Runner does. A batch carries the partition key
+	// only when all its events have the same: where the broker places
+	// messages by that key (Kafka with a partitioning marshaler), give each
+	// partition a topic of its own (PartitionedTopic) or leave Batch
+	// zero. Zero or one, the default: one message per event (NewMessage),
+	// which any consumer of DecodeMessage reads.
+	Batch int
 }
 
 func (c *PublisherConfig) setDefaults() {
@@ -214,12 +225,16 @@ func (c PublisherConfig) Validate() error {
 	if c.Publisher == nil {
 		return errors.New("events publisher: no Watermill publisher")
 	}
+	if c.Batch < 0 {
+		return fmt.Errorf("events publisher: batch of %d events", c.Batch)
+	}
 	return nil
 }
 
 // Publisher publishes appended events to a Watermill publisher, one message
-// per event, in the order given. It is what a contact.Service hands new
-// events to when the store has no transactional outbox.
+// per event or, with PublisherConfig.Batch, per batch of events, in the
+// order given. It is what a contact.Service hands new events to when the
+// store has no transactional outbox.
 type Publisher struct {
 	cfg PublisherConfig
 }
@@ -234,24 +249,46 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 }
 
 // Publish sends evs, grouping consecutive events of the same topic into one
-// Publish call.
+// Publish call and, with Batch, into messages of up to Batch events.
 func (p *Publisher) Publish(ctx context.Context, evs []Envelope) error {
 	for start := 0; start < len(evs); {
 		topic := p.cfg.Topic(evs[start])
-		var msgs []*message.Message
-		end := start
-		for ; end < len(evs) && (end == start || p.cfg.Topic(evs[end]) == topic); end++ {
-			msg, err := NewMessage(p.cfg.Codec, evs[end])
-			if err != nil {
-				return err
-			}
+		end := start + 1
+		for end < len(evs) && p.cfg.Topic(evs[end]) == topic {
+			end++
+		}
+		msgs, err := p.messages(evs[start:end])
+		if err != nil {
+			return err
+		}
+		for _, msg := range msgs {
 			msg.SetContext(ctx)
-			msgs = append(msgs, msg)
 		}
 		if err := p.cfg.Publisher.Publish(topic, msgs...); err != nil {
-			return fmt.Errorf("publish %d events of issue %s to %q: %w", len(msgs), evs[start].Issue, topic, err)
+			return fmt.Errorf("publish %d events of issue %s to %q: %w", end-start, evs[start].Issue, topic, err)
 		}
 		start = end
 	}
 	return nil
+}
+
+// messages encodes evs, which go to one topic, into messages.
+func (p *Publisher) messages(evs []Envelope) ([]*message.Message, error) {
+	msgs := make([]*message.Message, 0, len(evs))
+	for start := 0; start < len(evs); {
+		end := min(start+max(1, p.cfg.Batch), len(evs))
+		var msg *message.Message
+		var err error
+		if end-start == 1 {
+			msg, err = NewMessage(p.cfg.Codec, evs[start])
+		} else {
+			msg, err = NewBatchMessage(p.cfg.Codec, evs[start:end])
+		}
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, msg)
+		start = end
+	}
+	return msgs, nil
 }

@@ -98,6 +98,70 @@ func TestPublisherConfigNeedsAPublisher(t *testing.T) {
 	var _ message.Publisher = (*gochannel.GoChannel)(nil)
 }
 
+func TestPublisherConfigRefusesANegativeBatch(t *testing.T) {
+	_, err := events.NewPublisher(events.PublisherConfig{Publisher: &recorder{}, Batch: -1})
+	require.ErrorContains(t, err, "batch of -1 events")
+}
+
+// recorder is a Watermill publisher that keeps what it is given.
+type recorder struct {
+	topics []string
+	msgs   [][]*message.Message
+}
+
+func (r *recorder) Publish(topic string, msgs ...*message.Message) error {
+	r.topics = append(r.topics, topic)
+	r.msgs = append(r.msgs, msgs)
+	return nil
+}
+
+func (r *recorder) Close() error { return nil }
+
+// With Batch, consecutive events of one topic share a message, at most
+// Batch of them, which carries their partition key when they share one; a
+// message with one event is a plain one.
+func TestPublisherBatchesEventsOfOneTopic(t *testing.T) {
+	evs := bridgeEvents(9)
+	for i := 4; i < 7; i++ {
+		evs[i].Meta = events.Meta{events.MetaPartitionKey: "cust-2"}
+	}
+	topic := func(e events.Envelope) string {
+		if e.Version == 9 {
+			return "other"
+		}
+		return "contacts"
+	}
+	rec := &recorder{}
+	p, err := events.NewPublisher(events.PublisherConfig{Publisher: rec, Topic: topic, Batch: 3})
+	require.NoError(t, err)
+	require.NoError(t, p.Publish(context.Background(), evs))
+
+	require.Equal(t, []string{"contacts", "other"}, rec.topics)
+	var sizes []int
+	var keys []string
+	var got []events.Envelope
+	for _, call := range rec.msgs {
+		for _, msg := range call {
+			out, err := events.DecodeMessages(msg)
+			require.NoError(t, err)
+			sizes = append(sizes, len(out))
+			got = append(got, out...)
+			if len(out) == 1 {
+				assert.Empty(t, msg.Metadata.Get(events.MetadataBatch), "a single event goes as a plain message")
+			}
+			keys = append(keys, msg.Metadata.Get(events.MetadataPartitionKey))
+		}
+	}
+	// Versions 1-3, 4-6 (cust-1 and cust-2), 7-8 (cust-2, cust-1), and 9
+	// to the other topic.
+	assert.Equal(t, []int{3, 3, 2, 1}, sizes)
+	assert.Equal(t, []string{"cust-1", "", "", "cust-1"}, keys)
+	require.Len(t, got, len(evs))
+	for i := range evs {
+		assert.Equal(t, evs[i].ID, got[i].ID)
+	}
+}
+
 func TestPartitionOfIsStableAndInRange(t *testing.T) {
 	for _, key := range []string{"cust-1", "cust-2", "phone:+358401234567", ""} {
 		p := events.PartitionOf(key, 8)

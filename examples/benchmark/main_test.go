@@ -28,7 +28,7 @@ var everyField = []string{
 	"codec_json_encode_ns", "codec_json_decode_ns", "projection_events_per_s", "replay_events_per_s",
 	"peak_heap_bytes", "bytes_per_active_problem", "memory_ratio_2x_history",
 	"gochannel_raw_events_per_s", "gochannel_events_per_s", "gochannel_overhead_ratio", "gochannel_agrees",
-	"gochannel_batch_events_per_s", "gochannel_batch_ratio",
+	"gochannel_batch", "gochannel_single_events_per_s", "gochannel_single_ratio",
 }
 
 // the fields only PostgreSQL fills.

@@ -52,16 +52,18 @@ type Result struct {
 	// live follows the open backlog of the log.
 	LiveRatio2xHistory *float64 `json:"live_ratio_2x_history"`
 
-	// GoChannel: the runner behind it against the bare GoChannel.
-	GoChannelEvents        *float64 `json:"gochannel_events"`
-	GoChannelRawEventsPerS *float64 `json:"gochannel_raw_events_per_s"`
-	GoChannelEventsPerS    *float64 `json:"gochannel_events_per_s"`
-	GoChannelOverheadRatio *float64 `json:"gochannel_overhead_ratio"`
-	// The same events packed 64 to a message (events.NewBatchMessage),
-	// through the runner, against the bare GoChannel one event a message.
-	GoChannelBatchEventsPerS *float64 `json:"gochannel_batch_events_per_s"`
-	GoChannelBatchRatio      *float64 `json:"gochannel_batch_ratio"`
-	GoChannelAgrees          *bool    `json:"gochannel_agrees"`
+	// GoChannel: the runner behind it, fed by an events.Publisher that
+	// batches GoChannelBatch events to a message, against the bare
+	// GoChannel at one event a message; and the runner at one event a
+	// message too.
+	GoChannelEvents           *float64 `json:"gochannel_events"`
+	GoChannelBatch            *float64 `json:"gochannel_batch"`
+	GoChannelRawEventsPerS    *float64 `json:"gochannel_raw_events_per_s"`
+	GoChannelEventsPerS       *float64 `json:"gochannel_events_per_s"`
+	GoChannelOverheadRatio    *float64 `json:"gochannel_overhead_ratio"`
+	GoChannelSingleEventsPerS *float64 `json:"gochannel_single_events_per_s"`
+	GoChannelSingleRatio      *float64 `json:"gochannel_single_ratio"`
+	GoChannelAgrees           *bool    `json:"gochannel_agrees"`
 
 	// PostgreSQL: appends, and the SQL baseline against the projection.
 	PgAppendSingleEventsPerS *float64 `json:"pg_append_single_events_per_s"`
