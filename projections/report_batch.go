@@ -65,12 +65,8 @@ func (r *Reporter) applyChecked(e events.Envelope) error {
 // applyFCR applies evs, which passed kpiCheckEvent, to the FCR: only a
 // configuration error, which NewReporter refused already, could stop it.
 func (r *Reporter) applyFCR(evs []events.Envelope) error {
-	for _, e := range evs {
-		if err := r.fcr.Apply(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := r.fcr.applyBatch(evs)
+	return err
 }
 
 // offerKPIs hands evs to the KPI projections, in order.
@@ -189,22 +185,33 @@ func (rr *replayReader) done(b *replayBatchOf) {
 // goroutine of its own reads and decodes the store ahead, so that decoding
 // overlaps p's work. It stops at the first error of the store, of ctx or
 // of p, which it returns with the position of the event: the events before
-// it are applied.
+// it are applied. An FCR is fed a batch at a time (FCR.ApplyBatch).
 func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (last uint64, n int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rr := readAhead(ctx, s, after, 1, nil)
 	last = after
+	apply := func(evs []events.Envelope) (int, error) {
+		for i, e := range evs {
+			if err := p.Apply(e); err != nil {
+				return i, err
+			}
+		}
+		return len(evs), nil
+	}
+	if f, ok := p.(*FCR); ok {
+		apply = f.applyBatch
+	}
 	for b := range rr.stages[0] {
-		if err == nil {
-			for _, e := range b.evs {
-				if err = p.Apply(e); err != nil {
-					err = fmt.Errorf("replay: event at position %d: %w", e.Position, err)
-					cancel()
-					break
-				}
-				last = e.Position
-				n++
+		if err == nil && len(b.evs) > 0 {
+			k, bad := apply(b.evs)
+			n += k
+			if k > 0 {
+				last = b.evs[k-1].Position
+			}
+			if bad != nil {
+				err = fmt.Errorf("replay: event at position %d: %w", b.evs[k].Position, bad)
+				cancel()
 			}
 		}
 		rr.done(b)

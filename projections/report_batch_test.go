@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -21,6 +22,36 @@ func batchLog(t *testing.T) []events.Envelope {
 	log, _, err := simulate.Collect(simulate.Config{Seed: 9, Days: 14, Customers: 2000, IssuesPerDay: 300})
 	require.NoError(t, err)
 	return log
+}
+
+// FCR.ApplyBatch over batches of any size gives the report of Apply one
+// by one, and stops at the event that Apply refuses, naming its index:
+// what came before it is applied, nothing after.
+func TestFCRApplyBatchEqualsApply(t *testing.T) {
+	log := batchLog(t)
+	want := projections.NewFCR(projections.FCRConfig{})
+	for _, e := range log {
+		require.NoError(t, want.Apply(e))
+	}
+	for _, size := range []int{1, 15, 16, 17, 1000, len(log)} {
+		got := projections.NewFCR(projections.FCRConfig{})
+		for i := 0; i < len(log); i += size {
+			require.NoError(t, got.ApplyBatch(log[i:min(i+size, len(log))]))
+		}
+		assert.Equal(t, want.Report(), got.Report(), "batches of %d", size)
+	}
+
+	bad := slices.Clone(log[:100])
+	bad[40].Version = 0
+	prefix := projections.NewFCR(projections.FCRConfig{})
+	for _, e := range bad[:40] {
+		require.NoError(t, prefix.Apply(e))
+	}
+	got := projections.NewFCR(projections.FCRConfig{})
+	err := got.ApplyBatch(bad)
+	require.ErrorIs(t, err, events.ErrInvalidEvent)
+	assert.Contains(t, err.Error(), "FCR batch: event 40: ")
+	assert.Equal(t, prefix.Report(), got.Report())
 }
 
 // Batches of any size, small ones applied in line and large ones with the

@@ -29,10 +29,8 @@ func projectionRate(ctx context.Context, store *events.MemoryStore) (float64, er
 	n := 0
 	apply := func() error {
 		start := time.Now()
-		for _, e := range chunk {
-			if err := f.Apply(e); err != nil {
-				return err
-			}
+		if err := f.ApplyBatch(chunk); err != nil {
+			return err
 		}
 		busy += time.Since(start)
 		n += len(chunk)

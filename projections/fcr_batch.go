@@ -1,0 +1,79 @@
+package projections
+
+import (
+	"fmt"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// prefetchGroup is how many events ApplyBatch reads ahead at a time.
+const prefetchGroup = 16
+
+// ApplyBatch applies evs in order, as Apply would one by one. An event
+// that Apply refuses stops the batch there: the events before it are
+// applied, it and those after are not, and the error names its index in
+// evs. ApplyBatch does not keep evs.
+//
+// It is faster than Apply in a loop where the live state is larger than
+// the processor's caches: before applying a group of events it reads the
+// index entries, issues and identifiers that they will need, so that the
+// processor waits for those cache misses together rather than one after
+// another.
+func (f *FCR) ApplyBatch(evs []events.Envelope) error {
+	if i, err := f.applyBatch(evs); err != nil {
+		return fmt.Errorf("FCR batch: event %d: %w", i, err)
+	}
+	return nil
+}
+
+// applyBatch is ApplyBatch; it returns the index of the event refused with
+// Apply's error.
+func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
+	for lo := 0; lo < len(evs); lo += prefetchGroup {
+		g := evs[lo:min(lo+prefetchGroup, len(evs))]
+		f.scratch.sink += f.touchEvents(g)
+		for i := range g {
+			if err := f.Apply(g[i]); err != nil {
+				return lo + i, err
+			}
+		}
+	}
+	return len(evs), nil
+}
+
+// touchEvents reads the memory that applying g will need and returns a
+// sum of what it read, so that the reads are not compiled away: first the
+// index entries of the issues and of the identifiers that openings carry,
+// which do not depend on each other, then the issues and identifiers that
+// those entries point to.
+func (f *FCR) touchEvents(g []events.Envelope) int64 {
+	var issues [prefetchGroup]int32
+	var idents [2 * prefetchGroup]int32
+	n := 0
+	byHash := &f.ids.byHash
+	for i := range g {
+		e := &g[i]
+		issues[i] = f.byID.slots[f.byID.home(uuidTag(e.Issue))].ix
+		if d, ok := e.Data.(*events.Opened); ok && len(byHash.slots) > 0 {
+			for _, k := range d.Customer.Keys {
+				if n == len(idents) {
+					break
+				}
+				idents[n] = byHash.slots[byHash.home(mixTag(identHash(k, false)))].ix
+				n++
+			}
+		}
+	}
+	var sum int64
+	for _, ix := range issues[:len(g)] {
+		if ix > 0 {
+			sum += f.issues.at(ix - 1).first.at
+		}
+	}
+	for _, ix := range idents[:n] {
+		if ix > 0 {
+			sum += int64(f.ids.nodes[ix-1].parent)
+		}
+	}
+	return sum
+}
