@@ -57,6 +57,9 @@ func (f *FCR) touchCustomers(roots []int32) int64 {
 		for i := f.ids.nodes[r].issue; i >= 0; {
 			is := f.issues.at(i)
 			sum += is.first.at
+			if is.more != nil {
+				sum += int64(len(*is.more))
+			}
 			i = is.next
 		}
 	}
