@@ -133,10 +133,10 @@ var (
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a
 // CRM keeps them: memory for identity follows the number of customers, not
-// of events, at about 50 bytes an identifier and 24 a link.
+// of events, at about 35 bytes an identifier and 24 a link.
 //
 // A live problem of one issue, of a customer known by two keys, costs
-// about 250 bytes of heap (see BenchmarkFCRMemory). Live issues and
+// about 230 bytes of heap (see BenchmarkFCRMemory). Live issues and
 // identifiers are found through open-addressing indexes of 8-byte
 // entries, and a live issue's stream is sequenced in its slot: the
 // Sequencer holds only the streams of issues that are not live and of
