@@ -66,9 +66,7 @@ func (t *slotIndex) next(p uint32) uint32 { return (p + 1) & t.mask }
 // not in the index.
 func (t *slotIndex) insert(tag uint32, ix int32) {
 	if len(t.slots) == 0 {
-		dense := t.dense
-		*t = newSlotIndex()
-		t.dense = dense
+		t.slots, t.mask = make([]slotEntry, minSlots), minSlots-1
 	}
 	limit := len(t.slots) / 4 * 3
 	if t.dense {

@@ -64,14 +64,6 @@ func kpiShare(part, whole int64) float64 {
 	return float64(part) / float64(whole)
 }
 
-// kpiKey returns k, or alt when k is empty.
-func kpiKey(k, alt string) string {
-	if k == "" {
-		return alt
-	}
-	return k
-}
-
 // kpiSegment returns the counts of the segment whose key has name id id,
 // growing segs to hold it.
 func kpiSegment[T any](segs *[]T, id uint32) *T {

@@ -218,6 +218,28 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 	}
 }
 
+// kpiContactOf returns the contact an event is about, for the events that
+// name one of their issue's contacts (issue.rated names one only at times).
+func kpiContactOf(d events.Data) (uuid.UUID, bool) {
+	switch d := d.(type) {
+	case *events.Opened:
+		return d.Contact, true
+	case *events.Contacted:
+		return d.Contact, true
+	case *events.Reopened:
+		return d.Contact, true
+	case *events.Routed:
+		return d.Contact, true
+	case *events.Abandoned:
+		return d.Contact, true
+	case *events.Consulted:
+		return d.Contact, true
+	case *events.Resolved:
+		return d.Contact, true
+	}
+	return uuid.Nil, false
+}
+
 // inbound notes the contact that an inbound event introduced.
 func (s *kpiState) inbound(id uuid.UUID, channel uint32, at time.Time) {
 	i := s.index(contactKey(id))

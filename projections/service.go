@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -159,7 +157,7 @@ func (s *ServiceLevel) before(is *kpiState, e *events.Envelope, t *svcTouched) {
 			t.n = 1
 		}
 	default:
-		c, ok := svcContactOf(e.Data)
+		c, ok := kpiContactOf(e.Data)
 		if !ok {
 			return // nothing the queue numbers depend on
 		}
@@ -175,25 +173,6 @@ func (s *ServiceLevel) after(is *kpiState, t *svcTouched) {
 	for k, i := range t.ix[:t.n] {
 		s.recount(is, is.at(i), &t.before[k])
 	}
-}
-
-// svcContactOf returns the contact an event is about.
-func svcContactOf(d events.Data) (uuid.UUID, bool) {
-	switch d := d.(type) {
-	case *events.Opened:
-		return d.Contact, true
-	case *events.Contacted:
-		return d.Contact, true
-	case *events.Routed:
-		return d.Contact, true
-	case *events.Abandoned:
-		return d.Contact, true
-	case *events.Consulted:
-		return d.Contact, true
-	case *events.Resolved:
-		return d.Contact, true
-	}
-	return uuid.Nil, false
 }
 
 // recount moves contact c of the issue from what it counted, before, to

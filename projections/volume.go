@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -185,23 +183,10 @@ type volTouched struct {
 // before notes in t what e may change.
 func (v *Volume) before(is *kpiState, e *events.Envelope, t *volTouched) {
 	t.ix, t.topic = -1, is.topic
-	var id uuid.UUID
-	switch d := e.Data.(type) {
-	case *events.Opened:
-		id = d.Contact
-	case *events.Contacted:
-		id = d.Contact
-	case *events.Reopened:
-		id = d.Contact
-	case *events.Routed:
-		id = d.Contact
-	case *events.Abandoned:
-		id = d.Contact
-	default:
-		return
+	if id, ok := kpiContactOf(e.Data); ok {
+		t.ix = is.index(contactKey(id))
+		t.was = *is.at(t.ix)
 	}
-	t.ix = is.index(contactKey(id))
-	t.was = *is.at(t.ix)
 }
 
 // after counts what e changed since before noted t.
