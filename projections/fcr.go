@@ -214,7 +214,10 @@ func (f *FCR) Config() FCRConfig { return f.cfg }
 // events after a gap held until it fills). Event types other than the
 // lifecycle ones are ignored. The error says what was wrong with e and
 // wraps events.ErrInvalidEvent, or is the configuration error.
-func (f *FCR) Apply(e events.Envelope) error {
+func (f *FCR) Apply(e events.Envelope) error { return f.apply(&e) }
+
+// apply is Apply of the event at e, which it does not keep.
+func (f *FCR) apply(e *events.Envelope) error {
 	if f.err != nil {
 		return f.err
 	}
@@ -239,7 +242,7 @@ func (f *FCR) Apply(e events.Envelope) error {
 // lookup beyond finding the slot; the Sequencer takes the streams that are
 // not live (not opened yet, or never) and the live ones with events that
 // wait for a gap.
-func (f *FCR) sequence(ix int32, at int64, e events.Envelope) error {
+func (f *FCR) sequence(ix int32, at int64, e *events.Envelope) error {
 	if ix >= 0 {
 		is := f.issues.at(ix)
 		if !is.seqd {
@@ -265,7 +268,7 @@ func (f *FCR) sequence(ix int32, at int64, e events.Envelope) error {
 			return nil
 		}
 	}
-	if _, err := f.seq.Offer(e, f.emit); err != nil {
+	if _, err := f.seq.Offer(*e, f.emit); err != nil {
 		return err
 	}
 	f.adopt(e.Issue)
@@ -356,8 +359,15 @@ const (
 	maxUnixNanoSec = math.MaxInt64/int64(time.Second) - 1
 )
 
+// outOfNanoRange reports whether t is beyond the times that Unix
+// nanoseconds hold.
+func outOfNanoRange(t time.Time) bool {
+	sec := t.Unix()
+	return sec < minUnixNanoSec || sec > maxUnixNanoSec
+}
+
 // checkFCREvent reports what keeps e from being applied.
-func checkFCREvent(e events.Envelope) error {
+func checkFCREvent(e *events.Envelope) error {
 	var problem string
 	switch {
 	case e.Issue == uuid.Nil:
@@ -368,7 +378,7 @@ func checkFCREvent(e events.Envelope) error {
 		problem = "no data"
 	case e.At.IsZero():
 		problem = "no event time"
-	case e.At.Unix() < minUnixNanoSec || e.At.Unix() > maxUnixNanoSec:
+	case outOfNanoRange(e.At):
 		problem = fmt.Sprintf("event time %s is out of range", e.At.Format(time.RFC3339))
 	default:
 		return nil
@@ -385,13 +395,13 @@ func checkFCREvent(e events.Envelope) error {
 // the events of an issue that is not live (never opened here, or folded)
 // are counted as ignored.
 func (f *FCR) applyOrdered(e events.Envelope) error {
-	f.applyTo(f.lookup(e.Issue), e.At.UnixNano(), e)
+	f.applyTo(f.lookup(e.Issue), e.At.UnixNano(), &e)
 	return nil
 }
 
 // applyTo is applyOrdered of an event at time at, of the issue in slot ix
 // (-1 when it is not live).
-func (f *FCR) applyTo(ix int32, at int64, e events.Envelope) {
+func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 	if d, ok := e.Data.(*events.Opened); ok {
 		if ix >= 0 {
 			f.counts.Ignored++

@@ -33,7 +33,7 @@ func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
 		g := evs[lo:min(lo+prefetchGroup, len(evs))]
 		f.scratch.sink += f.touchEvents(g)
 		for i := range g {
-			if err := f.Apply(g[i]); err != nil {
+			if err := f.apply(&g[i]); err != nil {
 				return lo + i, err
 			}
 		}

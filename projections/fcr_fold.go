@@ -1,7 +1,7 @@
 package projections
 
 import (
-	"slices"
+	"math/bits"
 
 	"github.com/google/uuid"
 )
@@ -17,20 +17,34 @@ func (f *FCR) sweep() {
 		return
 	}
 	cutoff := f.wm - f.lateness
-	roots := f.scratch.roots[:0]
+	// The customers to look at, each once and in the order of their
+	// roots (the order in which customers were first seen, which is
+	// about that of their memory): a bit a node marks them.
+	marks := &f.scratch.marks
+	if n := (len(f.ids.nodes) + 63) / 64; len(*marks) < n {
+		*marks = append(*marks, make([]uint64, n-len(*marks))...)
+	}
+	lo, hi := len(*marks), 0 // the words with marks
 	for b, ixs := range f.due {
 		if (b+1)*f.dueWidth > cutoff {
 			continue // not every issue in the bucket settled before cutoff
 		}
 		for _, ix := range ixs {
 			if is := f.issues.at(ix); is.live {
-				roots = append(roots, f.ids.find(is.node))
+				r := f.ids.find(is.node)
+				(*marks)[r>>6] |= 1 << (r & 63)
+				lo, hi = min(lo, int(r>>6)), max(hi, int(r>>6)+1)
 			}
 		}
 		delete(f.due, b)
 	}
-	slices.Sort(roots)
-	roots = slices.Compact(roots)
+	roots := f.scratch.roots[:0]
+	for w := lo; w < hi; w++ {
+		for m := (*marks)[w]; m != 0; m &= m - 1 {
+			roots = append(roots, int32(w<<6+bits.TrailingZeros64(m)))
+		}
+		(*marks)[w] = 0
+	}
 	const batch = 64
 	for lo := 0; lo < len(roots); lo += batch {
 		rs := roots[lo:min(lo+batch, len(roots))]
@@ -58,7 +72,9 @@ func (f *FCR) touchCustomers(roots []int32) int64 {
 			is := f.issues.at(i)
 			sum += is.first.at
 			if is.more != nil {
-				sum += int64(len(*is.more))
+				if m := *is.more; len(m) > 0 {
+					sum += m[0].at
+				}
 			}
 			i = is.next
 		}

@@ -40,9 +40,10 @@ type fcrScratch struct {
 	members []int32
 	probs   []fcrProblem
 	roots   []int32
-	idents  []int32 // the identifiers of the issue being opened
-	reach   []int32 // identifiers reached by linked
-	sink    int64   // what touchCustomers read
+	marks   []uint64 // a bit an identifier node: the roots a sweep looks at
+	idents  []int32  // the identifiers of the issue being opened
+	reach   []int32  // identifiers reached by linked
+	sink    int64    // what touchCustomers read
 }
 
 // problems chains the live issues of the customer whose root is r into
@@ -55,21 +56,29 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues.at(i).next {
 		order = append(order, i)
 	}
-	if len(order) == 0 {
+	switch len(order) {
+	case 0:
+		return probs
+	case 1:
+		// One issue, one problem: most customers at a sweep.
+		sc.order = order
+		members := append(sc.members[:0], order[0])
+		sc.members = members
+		probs = append(probs, fcrProblem{})
+		f.measure(&probs[0], members[:1:1])
+		sc.probs = probs
 		return probs
 	}
-	if len(order) > 1 {
-		slices.SortFunc(order, func(a, b int32) int {
-			ia, ib := f.issues.at(a), f.issues.at(b)
-			if ia.first.at != ib.first.at {
-				if ia.first.at < ib.first.at {
-					return -1
-				}
-				return 1
+	slices.SortFunc(order, func(a, b int32) int {
+		ia, ib := f.issues.at(a), f.issues.at(b)
+		if ia.first.at != ib.first.at {
+			if ia.first.at < ib.first.at {
+				return -1
 			}
-			return bytes.Compare(ia.id[:], ib.id[:])
-		})
-	}
+			return 1
+		}
+		return bytes.Compare(ia.id[:], ib.id[:])
+	})
 	sc.order = order
 
 	// Inference: each issue joins the problem of the most recent earlier

@@ -120,6 +120,38 @@ func (t *fcrTally) seg(dim uint8, id int64) *fcrSeg {
 	return p
 }
 
+// segs returns the segments that a problem or an issue record counts
+// in: those of its channel, topic, agent, queue, agent kind, and the day
+// and week of its first contact at.
+func (t *fcrTally) segs(channel, topic, agent, queue uint32, kind int64, at int64) [7]*fcrSeg {
+	day := dayOf(at)
+	return [7]*fcrSeg{
+		t.nameSeg(dimChannel, channel),
+		t.nameSeg(dimTopic, topic),
+		t.nameSeg(dimAgent, agent),
+		t.nameSeg(dimQueue, queue),
+		&t.ByKind[kind&1],
+		t.timeSeg(0, dimDay, day),
+		t.timeSeg(1, dimWeek, weekOf(day)),
+	}
+}
+
+// nameSeg is seg of a name dimension.
+func (t *fcrTally) nameSeg(dim uint8, id uint32) *fcrSeg {
+	if s := t.ByName[dim]; int(id) < len(s) {
+		return &s[id]
+	}
+	return t.seg(dim, int64(id))
+}
+
+// timeSeg is seg of the time dimension whose cache is lastTime[c].
+func (t *fcrTally) timeSeg(c int, dim uint8, id int64) *fcrSeg {
+	if last := &t.lastTime[c]; last.seg != nil && last.id == id {
+		return last.seg
+	}
+	return t.seg(dim, id)
+}
+
 // eachSeg calls fn for every segment with counts.
 func (t *fcrTally) eachSeg(fn func(dim uint8, id int64, s fcrSeg)) {
 	for d, segs := range t.ByName {
@@ -198,17 +230,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 			t.BotContained++
 		}
 	}
-	day := dayOf(p.firstAt)
-	for _, k := range [...]fcrSegKey{
-		{dimChannel, int64(p.firstCh)},
-		{dimTopic, int64(f.issues.at(p.rootIx).topic)},
-		{dimAgent, int64(resolver.agent)},
-		{dimQueue, int64(resolver.resQueue())},
-		{dimKind, kind},
-		{dimDay, day},
-		{dimWeek, weekOf(day)},
-	} {
-		s := t.seg(k.Dim, k.ID)
+	for _, s := range t.segs(p.firstCh, f.issues.at(p.rootIx).topic, resolver.agent, resolver.resQueue(), kind, p.firstAt) {
 		if achieved {
 			s.Achieved++
 		} else {
@@ -256,17 +278,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		if is.bot {
 			ikind = 1
 		}
-		iday := dayOf(is.first.at)
-		for _, k := range [...]fcrSegKey{
-			{dimChannel, int64(is.first.channel)},
-			{dimTopic, int64(is.topic)},
-			{dimAgent, int64(is.agent)},
-			{dimQueue, int64(is.resQueue())},
-			{dimKind, ikind},
-			{dimDay, iday},
-			{dimWeek, weekOf(iday)},
-		} {
-			s := t.seg(k.Dim, k.ID)
+		for _, s := range t.segs(is.first.channel, is.topic, is.agent, is.resQueue(), ikind, is.first.at) {
 			s.RepTotal++
 			if hit {
 				s.RepHits++
