@@ -53,9 +53,10 @@ type fcrTally struct {
 	ByName [dimQueue + 1][]fcrSeg
 	ByKind [2]fcrSeg
 	ByTime map[fcrSegKey]*fcrSeg
-	// lastTime caches the last day and week looked up in ByTime: problems
-	// are folded roughly in time order.
-	lastTime [2]fcrSegCache
+	// lastTime caches the days and weeks last looked up in ByTime, by
+	// their low bits: problems are folded roughly in time order, within a
+	// few weeks of each other.
+	lastTime [2][32]fcrSegCache
 	Switch   map[[2]uint32]int64 // first channel → repeat channel
 	Repeats  map[uint32][2]int64 // topic → repeat contacts, failed problems
 }
@@ -70,7 +71,7 @@ func newFCRTally() fcrTally {
 
 func (t *fcrTally) clone() fcrTally {
 	c := *t
-	c.lastTime = [2]fcrSegCache{}
+	c.lastTime = [2][32]fcrSegCache{}
 	for d := range c.ByName {
 		c.ByName[d] = append([]fcrSeg(nil), t.ByName[d]...)
 	}
@@ -103,9 +104,9 @@ func (t *fcrTally) seg(dim uint8, id int64) *fcrSeg {
 	case dim == dimKind:
 		return &t.ByKind[id&1]
 	}
-	last := &t.lastTime[0]
+	last := &t.lastTime[0][id&31]
 	if dim == dimWeek {
-		last = &t.lastTime[1]
+		last = &t.lastTime[1][id&31]
 	}
 	if last.seg != nil && last.id == id {
 		return last.seg
@@ -146,7 +147,7 @@ func (t *fcrTally) nameSeg(dim uint8, id uint32) *fcrSeg {
 
 // timeSeg is seg of the time dimension whose cache is lastTime[c].
 func (t *fcrTally) timeSeg(c int, dim uint8, id int64) *fcrSeg {
-	if last := &t.lastTime[c]; last.seg != nil && last.id == id {
+	if last := &t.lastTime[c][id&31]; last.seg != nil && last.id == id {
 		return last.seg
 	}
 	return t.seg(dim, id)
