@@ -18,6 +18,44 @@ type Upcaster func(fields map[string]any) (map[string]any, error)
 // safe to call while codecs use it; everything else is.
 type Registry struct {
 	types map[Type]*typeInfo
+	// builtin holds the entries of the built-in types by builtinIndex, so
+	// that codecs find them without hashing the type's name.
+	builtin [9]*typeInfo
+}
+
+// builtinIndex returns the index of a built-in type in Registry.builtin,
+// or -1 for any other type. The compiler turns the switch into a search
+// by length and content that is cheaper than a map lookup.
+func builtinIndex(t Type) int {
+	switch t {
+	case TypeOpened:
+		return 0
+	case TypeRouted:
+		return 1
+	case TypeConsulted:
+		return 2
+	case TypeResolved:
+		return 3
+	case TypeReopened:
+		return 4
+	case TypeContacted:
+		return 5
+	case TypeAbandoned:
+		return 6
+	case TypeRated:
+		return 7
+	case TypeClassified:
+		return 8
+	}
+	return -1
+}
+
+// set files the entry of type t.
+func (r *Registry) set(t Type, info *typeInfo) {
+	r.types[t] = info
+	if i := builtinIndex(t); i >= 0 {
+		r.builtin[i] = info
+	}
 }
 
 type typeInfo struct {
@@ -41,7 +79,7 @@ func NewRegistry() *Registry {
 		func() Data { return new(Rated) },
 		func() Data { return new(Classified) },
 	} {
-		r.types[f().EventType()] = &typeInfo{schema: 1, new: f}
+		r.set(f().EventType(), &typeInfo{schema: 1, new: f})
 	}
 	return r
 }
@@ -60,7 +98,7 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if old, ok := r.types[t]; ok {
 		info.upcasters = old.upcasters
 	}
-	r.types[t] = info
+	r.set(t, info)
 	return nil
 }
 
@@ -125,4 +163,9 @@ func (r *Registry) upcast(t Type, from uint64, fields map[string]any) (map[strin
 }
 
 // lookup returns the type's entry, or nil.
-func (r *Registry) lookup(t Type) *typeInfo { return r.types[t] }
+func (r *Registry) lookup(t Type) *typeInfo {
+	if i := builtinIndex(t); i >= 0 {
+		return r.builtin[i]
+	}
+	return r.types[t]
+}
