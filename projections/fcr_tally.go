@@ -104,10 +104,16 @@ func (t *fcrTally) seg(dim uint8, id int64) *fcrSeg {
 	case dim == dimKind:
 		return &t.ByKind[id&1]
 	}
-	last := &t.lastTime[0][id&31]
+	return t.timeSeg(dim, id)
+}
+
+// timeSeg is seg of a time dimension (day or week), through lastTime.
+func (t *fcrTally) timeSeg(dim uint8, id int64) *fcrSeg {
+	c := 0
 	if dim == dimWeek {
-		last = &t.lastTime[1][id&31]
+		c = 1
 	}
+	last := &t.lastTime[c][id&31]
 	if last.seg != nil && last.id == id {
 		return last.seg
 	}
@@ -132,8 +138,8 @@ func (t *fcrTally) segs(channel, topic, agent, queue uint32, kind int64, at int6
 		t.nameSeg(dimAgent, agent),
 		t.nameSeg(dimQueue, queue),
 		&t.ByKind[kind&1],
-		t.timeSeg(0, dimDay, day),
-		t.timeSeg(1, dimWeek, weekOf(day)),
+		t.timeSeg(dimDay, day),
+		t.timeSeg(dimWeek, weekOf(day)),
 	}
 }
 
@@ -143,14 +149,6 @@ func (t *fcrTally) nameSeg(dim uint8, id uint32) *fcrSeg {
 		return &s[id]
 	}
 	return t.seg(dim, int64(id))
-}
-
-// timeSeg is seg of the time dimension whose cache is lastTime[c].
-func (t *fcrTally) timeSeg(c int, dim uint8, id int64) *fcrSeg {
-	if last := &t.lastTime[c][id&31]; last.seg != nil && last.id == id {
-		return last.seg
-	}
-	return t.seg(dim, id)
 }
 
 // eachSeg calls fn for every segment with counts.
