@@ -24,7 +24,7 @@ func (f *FCR) sweep() {
 	if n := (len(f.ids.nodes) + 63) / 64; len(*marks) < n {
 		*marks = append(*marks, make([]uint64, n-len(*marks))...)
 	}
-	lo, hi := len(*marks), 0 // the words with marks
+	first, end := len(*marks), 0 // the words with marks
 	for b, ixs := range f.due {
 		if (b+1)*f.dueWidth > cutoff {
 			continue // not every issue in the bucket settled before cutoff
@@ -33,13 +33,13 @@ func (f *FCR) sweep() {
 			if is := f.issues.at(ix); is.live {
 				r := f.ids.find(is.node)
 				(*marks)[r>>6] |= 1 << (r & 63)
-				lo, hi = min(lo, int(r>>6)), max(hi, int(r>>6)+1)
+				first, end = min(first, int(r>>6)), max(end, int(r>>6)+1)
 			}
 		}
 		delete(f.due, b)
 	}
 	roots := f.scratch.roots[:0]
-	for w := lo; w < hi; w++ {
+	for w := first; w < end; w++ {
 		for m := (*marks)[w]; m != 0; m &= m - 1 {
 			roots = append(roots, int32(w<<6+bits.TrailingZeros64(m)))
 		}
