@@ -229,11 +229,24 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 			t.BotContained++
 		}
 	}
-	for _, s := range t.segs(p.firstCh, f.issues.at(p.rootIx).topic, resolver.agent, resolver.resQueue(), kind, p.firstAt) {
+	topic := f.issues.at(p.rootIx).topic
+	// The resolving issue record counts in the problem's segments when
+	// they are its own, as for most problems (one record, resolved on its
+	// first contact): it is counted here, before looking up the segments
+	// of other records may move these.
+	own := resolver.first.channel == p.firstCh && resolver.topic == topic && dayOf(resolver.first.at) == dayOf(p.firstAt)
+	ownHit := own && resolver.reportedFirst()
+	for _, s := range t.segs(p.firstCh, topic, resolver.agent, resolver.resQueue(), kind, p.firstAt) {
 		if achieved {
 			s.Achieved++
 		} else {
 			s.Failed++
+		}
+		if own {
+			s.RepTotal++
+			if ownHit {
+				s.RepHits++
+			}
 		}
 	}
 
@@ -245,7 +258,6 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		}
 	})
 	if !achieved {
-		topic := f.issues.at(p.rootIx).topic
 		r := t.Repeats[topic]
 		r[0] += int64(n - 1)
 		r[1]++
@@ -272,6 +284,9 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		t.RepTotal++
 		if hit {
 			t.RepHits++
+		}
+		if ix == p.resIx && own {
+			continue // counted in its segments above
 		}
 		ikind := int64(0)
 		if is.bot {
