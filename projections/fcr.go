@@ -68,8 +68,14 @@ var (
 //     new issue for them (a follow-up ticket), which is then matched like
 //     any other.
 //   - Problems: an issue opened while an earlier live issue of the same
-//     customer has a matching current topic joins the problem of the most
-//     recent such issue. A problem's topic is that of its earliest issue;
+//     customer has a matching topic joins the problem of the most recent
+//     such issue. Topics count between two issues as they were given
+//     before either of them settled, as links do: a reclassification that
+//     comes after one of them settled neither chains them nor takes them
+//     apart, since that one's verdict was final (an issue opened about
+//     another matter and reclassified days later to the topic of a
+//     problem settled since is a problem of its own). A problem's topic is
+//     that of its earliest issue (its current topic);
 //     its first contact is its earliest counted contact (its earliest
 //     contact when none is counted); its resolution is the earliest first
 //     resolution of its issues, with that resolution's agent, bot flag
@@ -117,9 +123,13 @@ var (
 //
 // A problem is folded into counters, and its issues and their sequencer
 // state freed, once nothing that may still arrive can change it: its
-// verdict is final and every one of its issues is resolved with its last
-// resolution + W older than the watermark minus the lateness. A problem
-// with an open issue stays live, since a later issue may still join it:
+// verdict is final, every one of its issues is resolved with its last
+// resolution + W older than the watermark minus the lateness, and no
+// issue of its customer that has not settled by then could still join it
+// (one that opened while the problem was live, with a matching topic,
+// but chains to a more recent issue of another problem, whose topic may
+// still change). A problem with an open issue stays live, since a later
+// issue may still join it:
 // memory follows the open backlog and the last W + lateness of traffic,
 // not the history. Events of a folded issue can only be ones that come
 // after it settled, which are not applied anyway: they wait for a gap in
@@ -449,7 +459,7 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 			}
 		}
 	case *events.Classified:
-		is.topic = f.names.id(d.Topic)
+		is.classify(at, f.names.id(d.Topic))
 		f.recheck(ix)
 	}
 }

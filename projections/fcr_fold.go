@@ -82,6 +82,29 @@ func (f *FCR) touchCustomers(roots []int32) int64 {
 	return sum
 }
 
+// blocker returns an issue of unsettled, the issues of customer r that
+// have not settled before the cutoff, that is related (see related) to
+// an earlier issue of the settled problem p, and whether it is open; -1
+// for none. Such an issue is not of p: it chains to a more recent issue
+// of another problem. But that issue's topic may still change, and then
+// the first may chain to p instead. Every other relation between p's
+// issues and the customer's other issues is fixed once p's issues
+// settled, as topics and links count between two issues as they were
+// before either settled: folding p while no blocker is left gives the
+// report that keeping it would.
+func (f *FCR) blocker(r int32, p *fcrProblem, unsettled []int32) (int32, bool) {
+	for _, z := range unsettled {
+		zs := f.issues.at(z)
+		for _, m := range p.members {
+			if earlier(f.issues.at(m), zs) && f.related(r, m, z) {
+				_, settled := zs.settled(f.window)
+				return z, !settled
+			}
+		}
+	}
+	return -1, false
+}
+
 // settles files issue ix to be looked at once its settling time passes.
 func (f *FCR) settles(ix int32) {
 	if s, ok := f.issues.at(ix).settled(f.window); ok {
@@ -116,6 +139,13 @@ func (f *FCR) file(ix int32, t int64) {
 func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	freed := false
 	probs := f.problems(r)
+	unsettled := f.scratch.unsettled[:0]
+	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues.at(i).next {
+		if s, ok := f.issues.at(i).settled(f.window); !ok || s >= cutoff {
+			unsettled = append(unsettled, i)
+		}
+	}
+	f.scratch.unsettled = unsettled
 	for i := range probs {
 		p := &probs[i]
 		if !p.resolved || p.open {
@@ -139,6 +169,17 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 			// unless a reclassification took that issue away, and then
 			// the problem folds at that issue's time rather than sooner.
 			f.fileSettle(p)
+			continue
+		}
+		if z, open := f.blocker(r, p, unsettled); z >= 0 {
+			// An issue that may still change chains to another problem
+			// but could chain to this one: a reclassification can still
+			// move it here. It is filed for when it settles, or will be
+			// when resolved; while it is open, look again a horizon
+			// later, as for a problem with an open issue.
+			if open {
+				f.file(p.members[0], cutoff+f.window+f.lateness)
+			}
 			continue
 		}
 		f.add(&f.folded, p)

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,32 +124,84 @@ func TestFCRFoldedIssueAndOrphans(t *testing.T) {
 }
 
 // A solved problem held back by an open repeat is folded once the repeat
-// is reclassified away from it: its settled issue is looked at again at
-// every sweep while it waits.
+// is reclassified away from it before the solved issue settled; a
+// reclassification after that does not count between the two, and the
+// problem stays failed and in memory while the repeat is open.
 func TestFCRFoldAfterReclassification(t *testing.T) {
-	l := newFCRLog()
-	keys := []string{"phone:15"}
-	l.solved(at(0, 9, 0), keys, "phone", "tech/tv", "ann")
-	b, _ := l.open(at(0, 12, 0), keys, "chat", "tech/tv") // joins the problem, stays open
-	f := NewFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
-	apply := func(evs ...events.Envelope) {
-		for _, e := range evs {
-			require.NoError(t, f.Apply(e))
-		}
+	for _, tt := range []struct {
+		name        string
+		classify    time.Time
+		live        int
+		achieved    int64
+		failed      int64
+		problemSize int
+	}{
+		{"before the solved issue settled", at(0, 20, 0), 2, 1, 0, 1},
+		{"after the solved issue settled", at(3, 1, 0), 3, 0, 1, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newFCRLog()
+			keys := []string{"phone:15"}
+			a := l.solved(at(0, 9, 0), keys, "phone", "tech/tv", "ann") // settles at day 1 09:10
+			b, _ := l.open(at(0, 12, 0), keys, "chat", "tech/tv")       // joins the problem, stays open
+			l.classify(b, tt.classify, "billing/plan")
+			l.tick(at(4, 0, 0))
+			slices.SortStableFunc(l.evs, func(x, y events.Envelope) int { return x.At.Compare(y.At) })
+			f := NewFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
+			for _, e := range l.evs {
+				require.NoError(t, f.Apply(e))
+			}
+			f.sweep()
+			assert.Equal(t, tt.live, f.Live(), "issues in memory")
+			r := f.Report()
+			assert.Equal(t, tt.achieved, r.Achieved)
+			assert.Equal(t, tt.failed, r.Failed)
+			var size int
+			for _, p := range f.Problems() {
+				if p.Issues[0] == a {
+					size = len(p.Issues)
+				}
+			}
+			if tt.problemSize == 1 {
+				assert.Zero(t, size, "the solved problem was folded")
+			} else {
+				assert.Equal(t, tt.problemSize, size, "the repeat is still of the solved problem")
+			}
+		})
 	}
-	apply(l.evs...)
-	l.tick(at(3, 0, 0))
-	apply(l.evs[len(l.evs)-1])
-	f.sweep()
-	require.Equal(t, 3, f.Live(), "the problem has an open issue")
-	require.Equal(t, int64(1), f.Report().Failed)
+}
 
-	l.classify(b, at(3, 1, 0), "billing/plan")
-	l.tick(at(4, 0, 0))
-	apply(l.evs[len(l.evs)-2:]...)
-	f.sweep()
-	assert.Equal(t, 3, f.Live(), "the solved issue is folded; the open one and the two clock issues stay")
-	r := f.Report()
-	assert.Equal(t, int64(1), r.Achieved)
-	assert.Equal(t, int64(0), r.Failed)
+// A reclassification that would chain an issue to a problem whose issues
+// all settled does not: whether that problem is still in memory or was
+// folded, the report is the same. The customer's second issue opened
+// while the first was live, about another topic; it is reclassified to
+// the first's topic two days after the first settled.
+func TestFCRLateReclassificationDoesNotChainToASettledProblem(t *testing.T) {
+	l := newFCRLog()
+	keys := []string{"phone:16"}
+	l.solved(at(0, 9, 0), keys, "chat", "tech/login", "ann") // settles at day 3 09:10
+	b, cb := l.open(at(3, 8, 0), keys, "email", "account/close")
+	l.tick(at(4, 12, 0))
+	l.classify(b, at(5, 8, 0), "tech/login")
+	l.resolve(b, at(5, 9, 0), cb, "bo", false)
+	l.tick(at(12, 0, 0))
+	cfg := FCRConfig{Window: 72 * time.Hour, Lateness: time.Hour}
+	run := func(sweepAt int) FCRReport {
+		f := NewFCR(cfg)
+		for i, e := range l.evs {
+			require.NoError(t, f.Apply(e))
+			if i == sweepAt {
+				f.sweep()
+			}
+		}
+		return f.Report()
+	}
+	want := run(-1)
+	assert.Equal(t, int64(2), want.Achieved, "two problems, each solved on its first contact")
+	assert.Zero(t, want.Failed)
+	for i := range l.evs {
+		assert.Equal(t, want, run(i), "a sweep after event %d", i)
+	}
+	ref := referenceFCR(l.evs, cfg.Window, MatchTopic)
+	assert.Equal(t, [2]int64{2, 0}, [2]int64{ref.achieved, ref.failed}, "the reference reads the rule the same way")
 }

@@ -34,16 +34,17 @@ const (
 
 // fcrScratch holds buffers reused from one customer to the next.
 type fcrScratch struct {
-	order   []int32
-	prob    []int32
-	pos     []int32
-	members []int32
-	probs   []fcrProblem
-	roots   []int32
-	marks   []uint64 // a bit an identifier node: the roots a sweep looks at
-	idents  []int32  // the identifiers of the issue being opened
-	reach   []int32  // identifiers reached by linked
-	sink    int64    // what touchCustomers read
+	order     []int32
+	prob      []int32
+	pos       []int32
+	members   []int32
+	probs     []fcrProblem
+	roots     []int32
+	marks     []uint64 // a bit an identifier node: the roots a sweep looks at
+	idents    []int32  // the identifiers of the issue being opened
+	unsettled []int32  // the issues of a customer that have not settled before a sweep's cutoff
+	reach     []int32  // identifiers reached by linked
+	sink      int64    // what touchCustomers read
 }
 
 // problems chains the live issues of the customer whose root is r into
@@ -78,19 +79,16 @@ func (f *FCR) problems(r int32) []fcrProblem {
 			return 1
 		}
 		return bytes.Compare(ia.id[:], ib.id[:])
-	})
+	}) // the order of earlier
 	sc.order = order
 
 	// Inference: each issue joins the problem of the most recent earlier
-	// live issue with a matching topic, of the same customer by the links
-	// that count between the two.
+	// issue it is related to.
 	prob := slices.Grow(sc.prob[:0], len(order))[:len(order)]
 	for i, ix := range order {
 		prob[i] = int32(i)
-		is := f.issues.at(ix)
 		for j := i - 1; j >= 0; j-- {
-			js := f.issues.at(order[j])
-			if f.topicsMatch(js.topic, is.topic) && js.liveAt(is.first.at, f.window) && f.linked(r, order[j], ix) {
+			if f.related(r, order[j], ix) {
 				prob[i] = prob[j]
 				break
 			}
@@ -123,6 +121,47 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	return probs
 }
 
+// earlier reports whether issue a opened before issue b: earlier, or at
+// the same time with a smaller id.
+func earlier(a, b *fcrIssue) bool {
+	if a.first.at != b.first.at {
+		return a.first.at < b.first.at
+	}
+	return bytes.Compare(a.id[:], b.id[:]) < 0
+}
+
+// related reports whether the later issue z of the customer whose root is
+// r may join a problem through the earlier issue x: x is live when z
+// opens, and their topics match and they are one customer by what was
+// known before either of them settled: the topics given and the links
+// made by then. A reclassification or a link that comes later does not
+// count between the two: one of them has settled, and its problem's
+// verdict is final. So which issues form a problem depends on event
+// times only, not on when the projection folded what.
+func (f *FCR) related(r, x, z int32) bool {
+	xs, zs := f.issues.at(x), f.issues.at(z)
+	tx, tz := xs.topic, zs.topic
+	if xs.more != nil || zs.more != nil {
+		// Either may have been reclassified.
+		before := f.settledFirst(xs, zs)
+		tx, tz = xs.topicAt(before), zs.topicAt(before)
+	}
+	return f.topicsMatch(tx, tz) && xs.liveAt(zs.first.at, f.window) && f.linked(r, x, z)
+}
+
+// settledFirst returns when the first of issues a and b settled, or
+// MaxInt64 while neither has.
+func (f *FCR) settledFirst(a, b *fcrIssue) int64 {
+	before := int64(math.MaxInt64)
+	if s, ok := a.settled(f.window); ok {
+		before = s
+	}
+	if s, ok := b.settled(f.window); ok {
+		before = min(before, s)
+	}
+	return before
+}
+
 // linked reports whether the earlier issue x and the later issue z, of
 // the customer whose root is r, are one customer by links made before
 // either of them settled. A link made later could not reach an issue that
@@ -134,13 +173,7 @@ func (f *FCR) linked(r, x, z int32) bool {
 	if xs.node == zs.node {
 		return true
 	}
-	before := int64(math.MaxInt64) // links count if made before this
-	if s, ok := xs.settled(f.window); ok {
-		before = s
-	}
-	if s, ok := zs.settled(f.window); ok {
-		before = min(before, s)
-	}
+	before := f.settledFirst(xs, zs) // links count if made before this
 	reach := append(f.scratch.reach[:0], xs.node)
 	defer func() { f.scratch.reach = reach }()
 	for grown := true; grown; {

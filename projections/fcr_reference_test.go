@@ -32,9 +32,11 @@ type refContact struct {
 }
 
 type refIssue struct {
-	id       uuid.UUID
-	opened   time.Time
-	topic    string
+	id     uuid.UUID
+	opened time.Time
+	// topics are the issue's topics in stream order, each from its time
+	// on: the opening one, then each reclassification.
+	topics   []refTopic
 	contacts []refContact
 	// steps are the status changes after opening, in stream order: a
 	// resolution, or a contact (which reopens a resolved issue).
@@ -47,6 +49,48 @@ type refIssue struct {
 	// resolution + W.
 	settled bool
 	settle  time.Time
+}
+
+type refTopic struct {
+	from  time.Time
+	topic string
+}
+
+// topicAt returns the issue's topic as given before t.
+func (is *refIssue) topicAt(t time.Time) string {
+	topic := is.topics[0].topic
+	for _, c := range is.topics[1:] {
+		if c.from.Before(t) {
+			topic = c.topic
+		}
+	}
+	return topic
+}
+
+// firstSettle returns when the first of x and z settled, and whether one
+// has.
+func firstSettle(x, z *refIssue) (time.Time, bool) {
+	switch {
+	case x.settled && z.settled:
+		if x.settle.Before(z.settle) {
+			return x.settle, true
+		}
+		return z.settle, true
+	case x.settled:
+		return x.settle, true
+	case z.settled:
+		return z.settle, true
+	}
+	return time.Time{}, false
+}
+
+// refMatch reports whether the earlier issue x and the later issue z have
+// matching topics, each as given before the first of them settled.
+func refMatch(x, z *refIssue, matches func(a, b string) bool) bool {
+	if t, ok := firstSettle(x, z); ok {
+		return matches(x.topicAt(t), z.topicAt(t))
+	}
+	return matches(x.topics[len(x.topics)-1].topic, z.topics[len(z.topics)-1].topic)
 }
 
 type refStep struct {
@@ -114,7 +158,7 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 		if !ok || s[0].Version != 1 {
 			continue
 		}
-		is := &refIssue{id: id, opened: s[0].At, topic: o.Topic}
+		is := &refIssue{id: id, opened: s[0].At, topics: []refTopic{{s[0].At, o.Topic}}}
 		is.contacts = append(is.contacts, refContact{id: o.Contact, at: s[0].At, channel: o.Channel})
 		if o.Customer.ID != "" {
 			is.idents = append(is.idents, "id\x00"+o.Customer.ID)
@@ -158,7 +202,7 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 				}
 				is.steps = append(is.steps, refStep{at: e.At, resolution: true})
 			case *events.Classified:
-				is.topic = d.Topic
+				is.topics = append(is.topics, refTopic{e.At, d.Topic})
 			}
 		}
 		is.settled, is.settle = !open, lastRes.Add(window)
@@ -214,7 +258,7 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 		for i, b := range list {
 			problem[i] = i
 			for j := i - 1; j >= 0; j-- {
-				if matches(list[j].topic, b.topic) && list[j].liveAt(b.opened, window) && refLinked(list[j], b, list) {
+				if refMatch(list[j], b, matches) && list[j].liveAt(b.opened, window) && refLinked(list[j], b, list) {
 					problem[i] = problem[j]
 					break
 				}

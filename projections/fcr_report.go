@@ -282,9 +282,10 @@ func (n *nameTable) label(id int64) string {
 // definition states the configuration in words and values.
 func (f *FCR) definition() FCRDefinition {
 	c := f.cfg
+	const given = "; topics count between two issues as given before either settled (W after its last resolution)"
 	rule := map[TopicMatch]string{
-		MatchTopic: "a new issue is a repeat contact when it has the same topic as an earlier issue of the customer that is open, or was resolved less than the window before",
-		MatchRoot:  "a new issue is a repeat contact when it has the same top-level topic as an earlier issue of the customer that is open, or was resolved less than the window before",
+		MatchTopic: "a new issue is a repeat contact when it has the same topic as an earlier issue of the customer that is open, or was resolved less than the window before" + given,
+		MatchRoot:  "a new issue is a repeat contact when it has the same top-level topic as an earlier issue of the customer that is open, or was resolved less than the window before" + given,
 		MatchAny:   "a new issue is a repeat contact when an earlier issue of the customer, about any topic, is open or was resolved less than the window before",
 	}[c.Match]
 	return FCRDefinition{

@@ -12,8 +12,10 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// fcrSnapFormat is the layout version of FCR snapshots.
-const fcrSnapFormat = 2
+// fcrSnapFormat is the layout version of FCR snapshots. Format 3 added
+// reclassifications to an issue's recs; a format 2 snapshot restores as
+// if its issues' topics had been given when they opened.
+const fcrSnapFormat = 3
 
 // fcrSnap is the whole state of an FCR, as msgpack.
 type fcrSnap struct {
@@ -196,8 +198,11 @@ func snapIssue(is *fcrIssue) fcrSnapIssue {
 	out.Recs = append(out.Recs, snapRec(is.first, snapOpened))
 	for _, r := range is.recs() {
 		kind := snapContacted
-		if r.resolution() {
+		switch {
+		case r.resolution():
 			kind = snapResolved
+		case r.classification():
+			kind = snapClassified
 		}
 		out.Recs = append(out.Recs, snapRec(r, kind))
 	}
@@ -209,13 +214,14 @@ const (
 	snapOpened uint8 = iota
 	snapContacted
 	snapResolved
+	snapClassified // Channel holds the topic replaced
 )
 
 const snapAbandoned uint8 = 1
 
 func snapRec(r fcrRec, kind uint8) fcrSnapRec {
 	var flags uint8
-	if r.key&recAbandoned != 0 {
+	if r.key&recBits == recAbandoned {
 		flags = snapAbandoned
 	}
 	return fcrSnapRec{At: r.at, Key: r.contact(), Channel: r.channel, Queue: r.queue, Kind: kind, Flags: flags}
@@ -224,10 +230,12 @@ func snapRec(r fcrRec, kind uint8) fcrSnapRec {
 // recOf returns the rec that snapRec saved as r.
 func recOf(r fcrSnapRec) fcrRec {
 	key := r.Key &^ recBits
-	if r.Kind == snapResolved {
+	switch {
+	case r.Kind == snapResolved:
 		key |= recResolved
-	}
-	if r.Flags&snapAbandoned != 0 {
+	case r.Kind == snapClassified:
+		key = recClassified
+	case r.Flags&snapAbandoned != 0:
 		key |= recAbandoned
 	}
 	return fcrRec{at: r.At, key: key, channel: r.Channel, queue: r.Queue}
@@ -244,7 +252,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	if err := msgpack.Unmarshal(b, &s); err != nil {
 		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
 	}
-	if s.Format != fcrSnapFormat {
+	if s.Format != fcrSnapFormat && s.Format != 2 {
 		return 0, fmt.Errorf("FCR restore: snapshot format %d, want %d: %w", s.Format, fcrSnapFormat, ErrFCRSnapshot)
 	}
 	if s.Window != f.window || s.Lateness != f.lateness || s.Match != uint8(f.cfg.Match) {
@@ -314,6 +322,9 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		for k, r := range si.Recs {
 			if badName(r.Channel, r.Queue) {
 				return 0, fmt.Errorf("FCR restore: issue %d has names out of range: %w", i, ErrFCRSnapshot)
+			}
+			if (k == 0) != (r.Kind == snapOpened) || r.Kind > snapClassified || r.Kind == snapClassified && s.Format < 3 {
+				return 0, fmt.Errorf("FCR restore: issue %d has a record of kind %d at %d: %w", i, r.Kind, k, ErrFCRSnapshot)
 			}
 			if k == 0 {
 				is.first = recOf(r)

@@ -95,6 +95,12 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 		{"foreign link", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Links[0].B = 7 }), "link of identifiers not its own"},
 		{"customer without identifiers", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Idents = nil }), "no identifier"},
 		{"tally counts", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Counts = s.Tally.Counts[:3] }), "tally counts"},
+		{"no opening first", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Recs[0].Kind = snapResolved }), "record of kind 2 at 0"},
+		{"unknown record", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Recs = append(s.Issues[0].Recs, fcrSnapRec{Kind: 7}) }), "record of kind 7 at 1"},
+		{"reclassification in format 2", FCRConfig{}, edit(func(s *fcrSnap) {
+			s.Format = 2
+			s.Issues[0].Recs = append(s.Issues[0].Recs, fcrSnapRec{Kind: snapClassified, Channel: s.Issues[0].Topic})
+		}), "record of kind 3 at 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,5 +114,8 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 
 	g := NewFCR(FCRConfig{})
 	require.NoError(t, g.UnmarshalBinary(good))
+	assert.Equal(t, f.Report(), g.Report())
+	g = NewFCR(FCRConfig{})
+	require.NoError(t, g.UnmarshalBinary(edit(func(s *fcrSnap) { s.Format = 2 })), "format 2 is still read")
 	assert.Equal(t, f.Report(), g.Report())
 }

@@ -15,10 +15,10 @@ type fcrIssue struct {
 	res    int64 // Unix ns of the first resolution, when resolved
 	resKey uint64
 	first  fcrRec    // the opening contact; first.at is when the issue opened
-	more   *[]fcrRec // later contacts, and resolutions after the first, in stream order; nil for none
+	more   *[]fcrRec // later contacts, resolutions after the first and reclassifications, in stream order; nil for none
 	next   int32     // next issue of the same customer, -1 after the last
 	node   int32     // an identifier of the issue's customer
-	topic  uint32    // current topic
+	topic  uint32    // current topic; more holds the topics it replaced
 	agent  uint32    // agent of the first resolution
 	// ver is the last version applied while the FCR sequences the issue
 	// in its slot; seqd says that its Sequencer does instead (events wait
@@ -70,21 +70,25 @@ func (s *issueSlab) add() int32 {
 	return s.n - 1
 }
 
-// fcrRec is one contact of an issue, or one of its resolutions.
+// fcrRec is one contact of an issue, one of its resolutions, or a
+// reclassification.
 type fcrRec struct {
 	at int64
 	// key is the contact id folded to 62 bits (recKey), with what the rec
-	// is in the two bits below: recResolved, recAbandoned.
-	key     uint64
+	// is in the two bits below: recResolved, recAbandoned, recClassified.
+	key uint64
+	// channel is the contact's channel; of a reclassification, the topic
+	// it replaced.
 	channel uint32
 	queue   uint32 // the queue of the contact's last routing; 0 if none
 }
 
 // The low bits of fcrRec.key.
 const (
-	recResolved  uint64 = 1 // a resolution rather than an inbound contact
-	recAbandoned uint64 = 2 // an inbound contact abandoned in the queue
-	recBits             = recResolved | recAbandoned
+	recResolved   uint64 = 1 // a resolution rather than an inbound contact
+	recAbandoned  uint64 = 2 // an inbound contact abandoned in the queue
+	recClassified uint64 = 3 // a reclassification, with no contact
+	recBits              = recResolved | recAbandoned
 )
 
 // counted reports whether r is a counted contact: an inbound contact that
@@ -92,7 +96,13 @@ const (
 func (r *fcrRec) counted() bool { return r.key&recBits == 0 }
 
 // resolution reports whether r is a resolution.
-func (r *fcrRec) resolution() bool { return r.key&recResolved != 0 }
+func (r *fcrRec) resolution() bool { return r.key&recBits == recResolved }
+
+// inbound reports whether r is an inbound contact, abandoned or not.
+func (r *fcrRec) inbound() bool { return r.key&recResolved == 0 }
+
+// classification reports whether r is a reclassification.
+func (r *fcrRec) classification() bool { return r.key&recBits == recClassified }
 
 // contact returns the key of r's contact.
 func (r *fcrRec) contact() uint64 { return r.key &^ recBits }
@@ -128,7 +138,7 @@ func (is *fcrIssue) push(r fcrRec) {
 func (is *fcrIssue) rec(key uint64) *fcrRec {
 	more := is.recs()
 	for i := len(more) - 1; i >= 0; i-- {
-		if r := &more[i]; !r.resolution() && r.contact() == key {
+		if r := &more[i]; r.inbound() && r.contact() == key {
 			return r
 		}
 	}
@@ -136,6 +146,28 @@ func (is *fcrIssue) rec(key uint64) *fcrRec {
 		return &is.first
 	}
 	return nil
+}
+
+// classify records a change of topic at time at.
+func (is *fcrIssue) classify(at int64, topic uint32) {
+	if topic == is.topic {
+		return
+	}
+	is.push(fcrRec{at: at, key: recClassified, channel: is.topic})
+	is.topic = topic
+}
+
+// topicAt returns the issue's topic as given by its reclassifications
+// before time t.
+func (is *fcrIssue) topicAt(t int64) uint32 {
+	topic := is.topic
+	more := is.recs()
+	for i := len(more) - 1; i >= 0; i-- {
+		if r := &more[i]; r.classification() && r.at >= t {
+			topic = r.channel
+		}
+	}
+	return topic
 }
 
 // contact records a further inbound contact (a follow-up or a reopen).
@@ -153,9 +185,9 @@ func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
 	is.push(fcrRec{at: at, key: key | recResolved})
 }
 
-// transitions returns how many status changes after the opening the issue
-// has, and step returns the k-th in stream order: its time and whether it
-// is a resolution (else an inbound contact).
+// transitions returns how many recs after the opening the issue has,
+// counting its first resolution, and step returns the k-th in stream
+// order: its time and its rec, nil for the first resolution.
 func (is *fcrIssue) transitions() int {
 	if is.resolved {
 		return len(is.recs()) + 1
@@ -163,17 +195,17 @@ func (is *fcrIssue) transitions() int {
 	return len(is.recs())
 }
 
-func (is *fcrIssue) step(k int) (at int64, resolution bool) {
+func (is *fcrIssue) step(k int) (at int64, r *fcrRec) {
 	if is.resolved {
 		switch {
 		case k == int(is.resPos):
-			return is.res, true
+			return is.res, nil
 		case k > int(is.resPos):
 			k--
 		}
 	}
-	r := &(*is.more)[k]
-	return r.at, r.resolution()
+	r = &(*is.more)[k]
+	return r.at, r
 }
 
 // status replays the issue's changes up to time t: whether it is open,
@@ -182,16 +214,17 @@ func (is *fcrIssue) step(k int) (at int64, resolution bool) {
 func (is *fcrIssue) status(t int64) (open bool, res int64) {
 	open = true
 	for k, n := 0, is.transitions(); k < n; k++ {
-		at, resolution := is.step(k)
+		at, r := is.step(k)
 		if at > t {
 			break
 		}
-		if resolution {
+		switch {
+		case r == nil || r.resolution():
 			if open {
 				open, res = false, at
 			}
-		} else {
-			open = true
+		case r.inbound():
+			open = true // a contact reopens a resolved issue
 		}
 	}
 	return open, res

@@ -100,22 +100,32 @@ func foldingLog(t *testing.T) ([]events.Envelope, simulate.Truth) {
 // When the FCR folds makes no difference: the same log in the same order,
 // with a sweep forced every few events, gives the report of the sweeps
 // that the FCR schedules itself.
+// The short window and lateness fold problems while their customers'
+// later issues can still be reclassified.
 func TestFCRFoldingMomentsDoNotMatter(t *testing.T) {
 	log, _ := foldingLog(t)
-	run := func(every int) FCRReport {
-		f := NewFCR(FCRConfig{})
-		for i, e := range log {
-			require.NoError(t, f.Apply(e))
-			if every > 0 && i%every == 0 {
-				f.sweep()
+	for _, tt := range []struct {
+		cfg   FCRConfig
+		every []int
+	}{
+		{FCRConfig{}, []int{7, 50, 333}},
+		{FCRConfig{Window: 72 * time.Hour, Lateness: time.Hour, Match: MatchRoot}, []int{50, 333}},
+	} {
+		run := func(every int) FCRReport {
+			f := NewFCR(tt.cfg)
+			for i, e := range log {
+				require.NoError(t, f.Apply(e))
+				if every > 0 && i%every == 0 {
+					f.sweep()
+				}
 			}
+			r := f.Report()
+			r.OrphanedEvents, r.HeldEvents = r.OrphanedEvents+r.HeldEvents, 0
+			return r
 		}
-		r := f.Report()
-		r.OrphanedEvents, r.HeldEvents = r.OrphanedEvents+r.HeldEvents, 0
-		return r
-	}
-	want := run(0)
-	for _, every := range []int{7, 50, 333} {
-		assert.Equal(t, want, run(every), "a sweep every %d events", every)
+		want := run(0)
+		for _, every := range tt.every {
+			assert.Equal(t, want, run(every), "window %s: a sweep every %d events", tt.cfg.Window, every)
+		}
 	}
 }
