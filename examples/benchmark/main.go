@@ -142,8 +142,8 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(w, "\nsimple log for SQL: %d events, %d issues, one key a customer, %d streams cut where they settled (%.1f s)\n",
-		simple.events, len(simple.rows), simple.cut, time.Since(start).Seconds())
+	fmt.Fprintf(w, "\nsimple log for SQL: %d events, %d issues, one key a customer, opening topics (%d reclassifications left out), %d streams cut where they settled (%.1f s)\n",
+		simple.events, len(simple.rows), simple.dropped, simple.cut, time.Since(start).Seconds())
 	if err := measurePostgres(ctx, t, &res, simple, opts.DSN, runs); err != nil {
 		return res, fmt.Errorf("postgres: %w", err)
 	}

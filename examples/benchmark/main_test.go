@@ -164,6 +164,8 @@ func TestSimpleLogKnowsEveryCustomerByOneKeyAndNoStreamComesBack(t *testing.T) {
 		case *events.Reopened:
 			reopens++
 			st.open = true
+		case *events.Classified:
+			t.Errorf("issue %s version %d: a reclassification", e.Issue, e.Version)
 		}
 
 		assert.False(t, e.At.After(s.watermark))
@@ -171,6 +173,7 @@ func TestSimpleLogKnowsEveryCustomerByOneKeyAndNoStreamComesBack(t *testing.T) {
 	assert.Equal(t, len(s.rows), opened)
 	assert.Positive(t, reopens, "reopens within the window stay")
 	assert.Positive(t, s.cut, "a log of this size has events after issues settled")
+	assert.Positive(t, s.dropped, "the simulator reclassifies issues; the simple log keeps their opening topics")
 }
 
 func TestIssueRowCountsTheTwoEarliestAnsweredContacts(t *testing.T) {
