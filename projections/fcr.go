@@ -178,11 +178,13 @@ type FCR struct {
 	folded fcrTally // problems folded into counters
 	counts fcrCounts
 
-	due        map[int64][]int32 // resolved issues by settling time bucket
-	dueWidth   int64             // the span of one bucket
-	rechecks   []int32           // issues whose customer the next sweep looks at
-	sinceSweep int               // events since the last sweep
-	sweptAt    int64             // the watermark at the last sweep
+	due        map[int64]*[]int32 // resolved issues by settling time bucket
+	dueLast    *[]int32           // the bucket filed last, number dueLastB
+	dueLastB   int64
+	dueWidth   int64   // the span of one bucket
+	rechecks   []int32 // issues whose customer the next sweep looks at
+	sinceSweep int     // events since the last sweep
+	sweptAt    int64   // the watermark at the last sweep
 	scratch    fcrScratch
 }
 
@@ -212,7 +214,7 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.byID = newSlotIndex()
 	f.ids = newIdentities()
 	f.folded = newFCRTally()
-	f.due = make(map[int64][]int32)
+	f.due = make(map[int64]*[]int32)
 	f.dueWidth = max(1, (f.window+f.lateness)/16)
 	return f
 }

@@ -39,7 +39,10 @@ func (f *FCR) sweep() {
 		if (b+1)*f.dueWidth > cutoff {
 			continue // not every issue in the bucket settled before cutoff
 		}
-		for _, ix := range ixs {
+		if ixs == f.dueLast {
+			f.dueLast = nil
+		}
+		for _, ix := range *ixs {
 			if is := f.issues.at(ix); is.live {
 				if r := f.ids.find(is.node); !f.waits(r, ix, cutoff) {
 					mark(r)
@@ -86,7 +89,8 @@ func (f *FCR) sweep() {
 // were waiting for the other issues of a problem of several.
 func (f *FCR) waits(r, ix int32, cutoff int64) bool {
 	is := f.issues.at(ix)
-	if s, ok := is.settled(f.window); !ok || s >= cutoff {
+	settled, ok := is.settled(f.window)
+	if !ok || settled >= cutoff {
 		return true
 	}
 	for x := f.ids.nodes[r].issue; x >= 0; x = f.issues.at(x).next {
@@ -95,7 +99,8 @@ func (f *FCR) waits(r, ix int32, cutoff int64) bool {
 		if x == ix || ok && s < cutoff {
 			continue
 		}
-		if earlier(is, xs) && f.related(r, ix, x) || earlier(xs, is) && f.related(r, x, ix) {
+		// ix settled first.
+		if earlier(is, xs) && f.relatedBefore(r, is, xs, settled) || earlier(xs, is) && f.relatedBefore(r, xs, is, settled) {
 			if !ok {
 				f.file(ix, cutoff+f.window+f.lateness)
 			}
@@ -127,6 +132,19 @@ func (f *FCR) touchCustomers(roots []int32) int64 {
 	return sum
 }
 
+// unsettled returns the issues of customer r that have not settled
+// before cutoff, in scratch space.
+func (f *FCR) unsettled(r int32, cutoff int64) []int32 {
+	out := f.scratch.unsettled[:0]
+	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues.at(i).next {
+		if s, ok := f.issues.at(i).settled(f.window); !ok || s >= cutoff {
+			out = append(out, i)
+		}
+	}
+	f.scratch.unsettled = out
+	return out
+}
+
 // blocker returns an issue of unsettled, the issues of customer r that
 // have not settled before the cutoff, that is related (see related) to
 // an earlier issue of the settled problem p, and whether it is open; -1
@@ -141,7 +159,9 @@ func (f *FCR) blocker(r int32, p *fcrProblem, unsettled []int32) (int32, bool) {
 	for _, z := range unsettled {
 		zs := f.issues.at(z)
 		for _, m := range p.members {
-			if earlier(f.issues.at(m), zs) && f.related(r, m, z) {
+			// m settled first: before the cutoff, and z after it.
+			ms := f.issues.at(m)
+			if s, _ := ms.settled(f.window); earlier(ms, zs) && f.relatedBefore(r, ms, zs, s) {
 				_, settled := zs.settled(f.window)
 				return z, !settled
 			}
@@ -168,10 +188,21 @@ func (f *FCR) fileSettle(p *fcrProblem) {
 	f.file(p.members[0], p.settle)
 }
 
-// file puts issue ix in the bucket of time t.
-func (f *FCR) file(ix int32, t int64) {
-	b := f.bucket(t)
-	f.due[b] = append(f.due[b], ix)
+// file puts issue ix in the bucket of time t. Issues resolved one after
+// another mostly go to the same bucket, which it finds without the map.
+func (f *FCR) file(ix int32, t int64) { f.fileIn(ix, f.bucket(t)) }
+
+// fileIn puts issue ix in bucket b.
+func (f *FCR) fileIn(ix int32, b int64) {
+	if f.dueLast == nil || b != f.dueLastB {
+		p := f.due[b]
+		if p == nil {
+			p = new([]int32)
+			f.due[b] = p
+		}
+		f.dueLast, f.dueLastB = p, b
+	}
+	*f.dueLast = append(*f.dueLast, ix)
 }
 
 // bucket returns the number of the due bucket of time t.
@@ -190,13 +221,10 @@ func (f *FCR) bucket(t int64) int64 {
 func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	freed := false
 	probs := f.problems(r)
-	unsettled := f.scratch.unsettled[:0]
-	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues.at(i).next {
-		if s, ok := f.issues.at(i).settled(f.window); !ok || s >= cutoff {
-			unsettled = append(unsettled, i)
-		}
-	}
-	f.scratch.unsettled = unsettled
+	// The issues that have not settled, once a problem may fold: with one
+	// problem, there is none.
+	var unsettled []int32
+	made := len(probs) == 1
 	for i := range probs {
 		p := &probs[i]
 		if !p.resolved || p.open {
@@ -221,6 +249,9 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 			// the problem folds at that issue's time rather than sooner.
 			f.fileSettle(p)
 			continue
+		}
+		if !made {
+			unsettled, made = f.unsettled(r, cutoff), true
 		}
 		if z, open := f.blocker(r, p, unsettled); z >= 0 {
 			// An issue that may still change chains to another problem

@@ -140,13 +140,19 @@ func earlier(a, b *fcrIssue) bool {
 // times only, not on when the projection folded what.
 func (f *FCR) related(r, x, z int32) bool {
 	xs, zs := f.issues.at(x), f.issues.at(z)
-	tx, tz := xs.topic, zs.topic
-	if xs.more != nil || zs.more != nil {
-		// Either may have been reclassified.
-		before := f.settledFirst(xs, zs)
-		tx, tz = xs.topicAt(before), zs.topicAt(before)
+	if xs.more == nil && zs.more == nil && xs.node == zs.node {
+		// Neither was reclassified, and both came with the same first
+		// identifier: what was known before either settled is all.
+		return f.topicsMatch(xs.topic, zs.topic) && xs.liveAt(zs.first.at, f.window)
 	}
-	return f.topicsMatch(tx, tz) && xs.liveAt(zs.first.at, f.window) && f.linked(r, x, z)
+	return f.relatedBefore(r, xs, zs, f.settledFirst(xs, zs))
+}
+
+// relatedBefore is related of the issues xs and zs, the first of which
+// settled at before (MaxInt64 while neither has).
+func (f *FCR) relatedBefore(r int32, xs, zs *fcrIssue, before int64) bool {
+	return f.topicsMatch(xs.topicAt(before), zs.topicAt(before)) && xs.liveAt(zs.first.at, f.window) &&
+		f.linked(r, xs, zs, before)
 }
 
 // settledFirst returns when the first of issues a and b settled, or
@@ -168,12 +174,10 @@ func (f *FCR) settledFirst(a, b *fcrIssue) int64 {
 // was folded, so it does not count even while both are still in memory:
 // chaining depends on event times only, not on when the projection folded
 // what. An issue's own links always count.
-func (f *FCR) linked(r, x, z int32) bool {
-	xs, zs := f.issues.at(x), f.issues.at(z)
+func (f *FCR) linked(r int32, xs, zs *fcrIssue, before int64) bool {
 	if xs.node == zs.node {
 		return true
 	}
-	before := f.settledFirst(xs, zs) // links count if made before this
 	reach := append(f.scratch.reach[:0], xs.node)
 	defer func() { f.scratch.reach = reach }()
 	for grown := true; grown; {

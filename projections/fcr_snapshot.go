@@ -150,7 +150,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	}
 	for b, ixs := range f.due {
 		d := fcrSnapDue{Bucket: b}
-		for _, ix := range ixs {
+		for _, ix := range *ixs {
 			if i, ok := at[ix]; ok {
 				d.Issues = append(d.Issues, i)
 			}
@@ -404,7 +404,9 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 				return 0, fmt.Errorf("FCR restore: due bucket %d refers to issue %d: %w", d.Bucket, ix, ErrFCRSnapshot)
 			}
 		}
-		g.due[d.Bucket] = append(g.due[d.Bucket], d.Issues...)
+		for _, ix := range d.Issues {
+			g.fileIn(ix, d.Bucket)
+		}
 	}
 	// Live issues keep their versions in their slots, as Apply leaves them.
 	positions := make(map[uuid.UUID]uint64)
