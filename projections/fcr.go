@@ -181,10 +181,9 @@ type FCR struct {
 	due        map[int64]*[]int32 // resolved issues by settling time bucket
 	dueLast    *[]int32           // the bucket filed last, number dueLastB
 	dueLastB   int64
-	dueWidth   int64   // the span of one bucket
-	rechecks   []int32 // issues whose customer the next sweep looks at
-	sinceSweep int     // events since the last sweep
-	sweptAt    int64   // the watermark at the last sweep
+	dueWidth   int64 // the span of one bucket
+	sinceSweep int   // events since the last sweep
+	sweptAt    int64 // the watermark at the last sweep
 	scratch    fcrScratch
 }
 
@@ -525,11 +524,13 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 	return ix
 }
 
-// recheck has the next sweep look at the customer of issue ix, whatever
-// its issues wait for: an event changed which of them form a problem, and
-// a problem held back by an open issue may now fold.
+// recheck files issue ix to be looked at by the next sweep that passes
+// the current cutoff: an event changed which of its customer's issues
+// form a problem, and a problem held back by an open issue may now fold.
 func (f *FCR) recheck(ix int32) {
-	f.rechecks = append(f.rechecks, ix)
+	if f.hasWM {
+		f.file(ix, f.wm-f.lateness)
+	}
 }
 
 // Watermark returns the latest event time seen, zero before any event.

@@ -25,16 +25,6 @@ func (f *FCR) sweep() {
 		*marks = append(*marks, make([]uint64, n-len(*marks))...)
 	}
 	first, end := len(*marks), 0 // the words with marks
-	mark := func(r int32) {
-		(*marks)[r>>6] |= 1 << (r & 63)
-		first, end = min(first, int(r>>6)), max(end, int(r>>6)+1)
-	}
-	for _, ix := range f.rechecks {
-		if is := f.issues.at(ix); is.live {
-			mark(f.ids.find(is.node))
-		}
-	}
-	f.rechecks = f.rechecks[:0]
 	for b, ixs := range f.due {
 		if (b+1)*f.dueWidth > cutoff {
 			continue // not every issue in the bucket settled before cutoff
@@ -44,9 +34,9 @@ func (f *FCR) sweep() {
 		}
 		for _, ix := range *ixs {
 			if is := f.issues.at(ix); is.live {
-				if r := f.ids.find(is.node); !f.waits(r, ix, cutoff) {
-					mark(r)
-				}
+				r := f.ids.find(is.node)
+				(*marks)[r>>6] |= 1 << (r & 63)
+				first, end = min(first, int(r>>6)), max(end, int(r>>6)+1)
 			}
 		}
 		delete(f.due, b)
@@ -71,43 +61,6 @@ func (f *FCR) sweep() {
 	}
 	f.scratch.roots = roots
 	f.expireHeld(cutoff)
-}
-
-// waits reports whether the look at customer r that issue ix was filed
-// for can be left to a later one, because ix's problem cannot fold at
-// cutoff and a look to come will find it: ix no longer settles before
-// cutoff (it was reopened: its next resolution files it again, and a
-// later resolution filed it for then), or ix is related (see related) to
-// an issue x of the customer that has not settled before cutoff, which
-// then is of ix's problem or keeps it from folding (see blocker), unless
-// x is earlier and ix chains to a more recent issue of another problem.
-// x is filed for when it settles, or will be when resolved (while it is
-// open, ix is filed to be looked at a horizon later, as foldCustomer does
-// for a problem with an open issue), and the look then finds ix's
-// problem: in the rare case that it could have folded now, it folds
-// later, which changes no figure. Most customers looked at for nothing
-// were waiting for the other issues of a problem of several.
-func (f *FCR) waits(r, ix int32, cutoff int64) bool {
-	is := f.issues.at(ix)
-	settled, ok := is.settled(f.window)
-	if !ok || settled >= cutoff {
-		return true
-	}
-	for x := f.ids.nodes[r].issue; x >= 0; x = f.issues.at(x).next {
-		xs := f.issues.at(x)
-		s, ok := xs.settled(f.window)
-		if x == ix || ok && s < cutoff {
-			continue
-		}
-		// ix settled first.
-		if earlier(is, xs) && f.relatedBefore(r, is, xs, settled) || earlier(xs, is) && f.relatedBefore(r, xs, is, settled) {
-			if !ok {
-				f.file(ix, cutoff+f.window+f.lateness)
-			}
-			return true
-		}
-	}
-	return false
 }
 
 // touchCustomers walks the issue lists of customers about to be folded:

@@ -157,16 +157,6 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		}
 		s.Due = append(s.Due, d)
 	}
-	if len(f.rechecks) > 0 && f.hasWM {
-		// A restored FCR files them with the issues due now.
-		d := fcrSnapDue{Bucket: f.bucket(f.wm - f.lateness)}
-		for _, ix := range f.rechecks {
-			if i, ok := at[ix]; ok {
-				d.Issues = append(d.Issues, i)
-			}
-		}
-		s.Due = append(s.Due, d)
-	}
 	for id, v := range f.StreamVersions() {
 		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v})
 	}
