@@ -25,6 +25,7 @@ func (f *FCR) sweep() {
 		*marks = append(*marks, make([]uint64, n-len(*marks))...)
 	}
 	first, end := len(*marks), 0 // the words with marks
+	const batch = 64
 	for b, ixs := range f.due {
 		if (b+1)*f.dueWidth > cutoff {
 			continue // not every issue in the bucket settled before cutoff
@@ -32,11 +33,15 @@ func (f *FCR) sweep() {
 		if ixs == f.dueLast {
 			f.dueLast = nil
 		}
-		for _, ix := range *ixs {
-			if is := f.issues.at(ix); is.live {
-				r := f.ids.find(is.node)
-				(*marks)[r>>6] |= 1 << (r & 63)
-				first, end = min(first, int(r>>6)), max(end, int(r>>6)+1)
+		for lo := 0; lo < len(*ixs); lo += batch {
+			g := (*ixs)[lo:min(lo+batch, len(*ixs))]
+			f.scratch.sink += f.touchDue(g)
+			for _, ix := range g {
+				if is := f.issues.at(ix); is.live {
+					r := f.ids.find(is.node)
+					(*marks)[r>>6] |= 1 << (r & 63)
+					first, end = min(first, int(r>>6)), max(end, int(r>>6)+1)
+				}
 			}
 		}
 		delete(f.due, b)
@@ -48,7 +53,6 @@ func (f *FCR) sweep() {
 		}
 		(*marks)[w] = 0
 	}
-	const batch = 64
 	for lo := 0; lo < len(roots); lo += batch {
 		rs := roots[lo:min(lo+batch, len(roots))]
 		f.scratch.sink += f.touchCustomers(rs)
@@ -63,6 +67,18 @@ func (f *FCR) sweep() {
 	f.expireHeld(cutoff)
 }
 
+// touchDue reads the issues of g, due to be looked at, and their
+// identifiers' parents, which finding their customers reads next: as in
+// touchCustomers, the reads of different issues overlap. It returns a sum
+// of what it read.
+func (f *FCR) touchDue(g []int32) int64 {
+	var sum int64
+	for _, ix := range g {
+		sum += int64(f.ids.nodes[f.issues.at(ix).node].parent)
+	}
+	return sum
+}
+
 // touchCustomers walks the issue lists of customers about to be folded:
 // the walks of different customers do not wait for each other, so the
 // processor overlaps their cache misses, which folding customer after
@@ -74,6 +90,8 @@ func (f *FCR) touchCustomers(roots []int32) int64 {
 		for i := f.ids.nodes[r].issue; i >= 0; {
 			is := f.issues.at(i)
 			sum += is.first.at
+			// The entry that freeing the issue removes.
+			sum += int64(f.byID.slots[f.byID.home(uuidTag(is.id))].ix)
 			if is.more != nil {
 				if m := *is.more; len(m) > 0 {
 					sum += m[0].at
