@@ -188,7 +188,8 @@ func (f *FCR) bucket(t int64) int64 {
 // foldCustomer folds the problems of the customer whose root is r that
 // are final and beyond the lateness: every event that may still be applied
 // is at cutoff or later, after all of the problem's issues stopped being
-// live.
+// live, and no issue that such an event may still change could join the
+// problem (see blocker).
 func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	freed := false
 	probs := f.problems(r)

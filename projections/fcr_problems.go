@@ -44,7 +44,7 @@ type fcrScratch struct {
 	idents    []int32  // the identifiers of the issue being opened
 	unsettled []int32  // the issues of a customer that have not settled before a sweep's cutoff
 	reach     []int32  // identifiers reached by linked
-	sink      int64    // what touchCustomers read
+	sink      int64    // what the read-aheads (touchCustomers, touchDue) read
 }
 
 // problems chains the live issues of the customer whose root is r into
@@ -70,16 +70,7 @@ func (f *FCR) problems(r int32) []fcrProblem {
 		sc.probs = probs
 		return probs
 	}
-	slices.SortFunc(order, func(a, b int32) int {
-		ia, ib := f.issues.at(a), f.issues.at(b)
-		if ia.first.at != ib.first.at {
-			if ia.first.at < ib.first.at {
-				return -1
-			}
-			return 1
-		}
-		return bytes.Compare(ia.id[:], ib.id[:])
-	}) // the order of earlier
+	slices.SortFunc(order, func(a, b int32) int { return compareOpening(f.issues.at(a), f.issues.at(b)) })
 	sc.order = order
 
 	// Inference: each issue joins the problem of the most recent earlier
@@ -121,14 +112,20 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	return probs
 }
 
-// earlier reports whether issue a opened before issue b: earlier, or at
-// the same time with a smaller id.
-func earlier(a, b *fcrIssue) bool {
+// compareOpening orders issues a and b by opening: earlier first, and at
+// the same time by id.
+func compareOpening(a, b *fcrIssue) int {
 	if a.first.at != b.first.at {
-		return a.first.at < b.first.at
+		if a.first.at < b.first.at {
+			return -1
+		}
+		return 1
 	}
-	return bytes.Compare(a.id[:], b.id[:]) < 0
+	return bytes.Compare(a.id[:], b.id[:])
 }
+
+// earlier reports whether issue a opened before issue b.
+func earlier(a, b *fcrIssue) bool { return compareOpening(a, b) < 0 }
 
 // related reports whether the later issue z of the customer whose root is
 // r may join a problem through the earlier issue x: x is live when z
