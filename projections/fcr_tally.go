@@ -235,7 +235,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 	// first contact): it is counted here, before looking up the segments
 	// of other records may move these.
 	own := resolver.first.channel == p.firstCh && resolver.topic == topic && dayOf(resolver.first.at) == dayOf(p.firstAt)
-	ownHit := own && resolver.reportedFirst()
+	resHit := resolver.reportedFirst()
 	for _, s := range t.segs(p.firstCh, topic, resolver.agent, resolver.resQueue(), kind, p.firstAt) {
 		if achieved {
 			s.Achieved++
@@ -244,7 +244,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		}
 		if own {
 			s.RepTotal++
-			if ownHit {
+			if resHit {
 				s.RepHits++
 			}
 		}
@@ -280,7 +280,10 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		if !is.resolved {
 			continue
 		}
-		hit := is.reportedFirst()
+		hit := resHit
+		if ix != p.resIx {
+			hit = is.reportedFirst()
+		}
 		t.RepTotal++
 		if hit {
 			t.RepHits++
