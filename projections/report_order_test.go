@@ -100,7 +100,7 @@ func foldingLog(t *testing.T) ([]events.Envelope, simulate.Truth) {
 // When the FCR folds makes no difference: the same log in the same order,
 // with a sweep forced every few events, gives the report of the sweeps
 // that the FCR schedules itself.
-// The short window and lateness fold problems while their customers'
+// The short windows and latenesses fold problems while their customers'
 // later issues can still be reclassified.
 func TestFCRFoldingMomentsDoNotMatter(t *testing.T) {
 	log, _ := foldingLog(t)
@@ -110,6 +110,7 @@ func TestFCRFoldingMomentsDoNotMatter(t *testing.T) {
 	}{
 		{FCRConfig{}, []int{7, 50, 333}},
 		{FCRConfig{Window: 72 * time.Hour, Lateness: time.Hour, Match: MatchRoot}, []int{50, 333}},
+		{FCRConfig{Window: 24 * time.Hour, Lateness: time.Minute}, []int{50, 333}},
 	} {
 		run := func(every int) FCRReport {
 			f := NewFCR(tt.cfg)
