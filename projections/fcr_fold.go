@@ -132,7 +132,10 @@ func (f *FCR) blocker(r int32, p *fcrProblem, unsettled []int32) (int32, bool) {
 		for _, m := range p.members {
 			// m settled first: before the cutoff, and z after it.
 			ms := f.issues.at(m)
-			if s, _ := ms.settled(f.window); earlier(ms, zs) && f.relatedBefore(r, ms, zs, s) {
+			if !earlier(ms, zs) {
+				continue
+			}
+			if s, _ := ms.settled(f.window); f.relatedBefore(r, ms, zs, s) {
 				_, settled := zs.settled(f.window)
 				return z, !settled
 			}

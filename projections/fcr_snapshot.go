@@ -253,7 +253,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
 	}
 	if s.Format != fcrSnapFormat && s.Format != 2 {
-		return 0, fmt.Errorf("FCR restore: snapshot format %d, want %d: %w", s.Format, fcrSnapFormat, ErrFCRSnapshot)
+		return 0, fmt.Errorf("FCR restore: snapshot format %d, want 2 to %d: %w", s.Format, fcrSnapFormat, ErrFCRSnapshot)
 	}
 	if s.Window != f.window || s.Lateness != f.lateness || s.Match != uint8(f.cfg.Match) {
 		return 0, fmt.Errorf("FCR restore: snapshot of window %s, lateness %s, match %s into window %s, lateness %s, match %s: %w",
