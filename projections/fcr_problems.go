@@ -34,9 +34,10 @@ const (
 
 // fcrScratch holds buffers reused from one customer to the next.
 type fcrScratch struct {
+	opened    []opening
 	order     []int32
 	prob      []int32
-	pos       []int32
+	pos       []int32 // where each problem's members end
 	members   []int32
 	probs     []fcrProblem
 	roots     []int32
@@ -52,30 +53,36 @@ type fcrScratch struct {
 // members are scratch space, valid until the next call.
 func (f *FCR) problems(r int32) []fcrProblem {
 	sc := &f.scratch
-	order := sc.order[:0]
 	probs := sc.probs[:0]
+	opened := sc.opened[:0]
 	for i := f.ids.nodes[r].issue; i >= 0; i = f.issues.at(i).next {
-		order = append(order, i)
+		opened = append(opened, opening{at: f.issues.at(i).first.at, ix: i})
 	}
-	switch len(order) {
+	sc.opened = opened
+	n := len(opened)
+	switch n {
 	case 0:
 		return probs
 	case 1:
 		// One issue, one problem: most customers at a sweep.
-		sc.order = order
-		members := append(sc.members[:0], order[0])
+		members := append(sc.members[:0], opened[0].ix)
 		sc.members = members
 		probs = append(probs, fcrProblem{})
 		f.measure(&probs[0], members[:1:1])
 		sc.probs = probs
 		return probs
 	}
-	slices.SortFunc(order, func(a, b int32) int { return compareOpening(f.issues.at(a), f.issues.at(b)) })
+	f.sortOpenings(opened)
+	order := slices.Grow(sc.order[:0], n)[:n]
+	for i := range opened {
+		order[i] = opened[i].ix
+	}
 	sc.order = order
 
 	// Inference: each issue joins the problem of the most recent earlier
-	// issue it is related to.
-	prob := slices.Grow(sc.prob[:0], len(order))[:len(order)]
+	// issue it is related to; prob holds the position of the problem's
+	// first issue.
+	prob := slices.Grow(sc.prob[:0], n)[:n]
 	for i, ix := range order {
 		prob[i] = int32(i)
 		for j := i - 1; j >= 0; j-- {
@@ -87,29 +94,75 @@ func (f *FCR) problems(r int32) []fcrProblem {
 	}
 	sc.prob = prob
 
-	// Group the positions by problem, each group in opening order.
-	pos := slices.Grow(sc.pos[:0], len(order))
-	for i := range order {
-		pos = append(pos, int32(i))
+	// Group the issues by problem, the problems in the order of their
+	// first issues and each in opening order: a counting sort, where end
+	// ends up at the end of each problem's members.
+	end := slices.Grow(sc.pos[:0], n)[:n]
+	clear(end)
+	for _, p := range prob {
+		end[p]++
 	}
-	slices.SortStableFunc(pos, func(a, b int32) int { return int(prob[a] - prob[b]) })
-	sc.pos = pos
-	members := sc.members[:0]
-	for _, i := range pos {
-		members = append(members, order[i])
+	sum := int32(0)
+	for i, c := range end {
+		end[i] = sum
+		sum += c
 	}
-	sc.members = members
-	for lo := 0; lo < len(pos); {
-		hi := lo + 1
-		for hi < len(pos) && prob[pos[hi]] == prob[pos[lo]] {
-			hi++
+	members := slices.Grow(sc.members[:0], n)[:n]
+	for i, p := range prob {
+		members[end[p]] = order[i]
+		end[p]++
+	}
+	sc.pos, sc.members = end, members
+	lo := int32(0)
+	for i, p := range prob {
+		if p != int32(i) {
+			continue
 		}
+		hi := end[i]
 		probs = append(probs, fcrProblem{})
 		f.measure(&probs[len(probs)-1], members[lo:hi:hi])
 		lo = hi
 	}
 	sc.probs = probs
 	return probs
+}
+
+// opening is an issue with the time it opened, which problems sorts by.
+type opening struct {
+	at int64
+	ix int32
+}
+
+// sortOpenings puts a customer's issues in opening order (compareOpening).
+// The customer's list is about newest first, or oldest first after a fold
+// rebuilt it, and short: it is turned around when it starts with its
+// latest issue and then sorted by insertion, which reads the issues
+// themselves only to break ties.
+func (f *FCR) sortOpenings(list []opening) {
+	n := len(list)
+	if n > 16 {
+		slices.SortFunc(list, func(a, b opening) int { return f.compareOpenings(a, b) })
+		return
+	}
+	if list[0].at > list[n-1].at {
+		slices.Reverse(list)
+	}
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && f.compareOpenings(list[j-1], list[j]) > 0; j-- {
+			list[j-1], list[j] = list[j], list[j-1]
+		}
+	}
+}
+
+// compareOpenings is compareOpening of a and b.
+func (f *FCR) compareOpenings(a, b opening) int {
+	if a.at != b.at {
+		if a.at < b.at {
+			return -1
+		}
+		return 1
+	}
+	return compareOpening(f.issues.at(a.ix), f.issues.at(b.ix))
 }
 
 // compareOpening orders issues a and b by opening: earlier first, and at
@@ -248,16 +301,31 @@ func (f *FCR) measure(p *fcrProblem, members []int32) {
 	if !p.resolved {
 		return
 	}
-	if end := p.res + f.window; end > p.settle {
-		p.settle = end
-	}
-	f.eachCounted(p, func(at int64, _ uint32, _ bool) {
-		if at <= p.res {
-			p.before++
-		} else {
-			p.after++
+	end := p.res + f.window
+	p.settle = max(p.settle, end)
+	// The counted contacts up to the resolution and in the window after
+	// it, as eachCounted walks them.
+	for _, ix := range members {
+		is := f.issues.at(ix)
+		if r := &is.first; r.counted() && r.at < end {
+			p.count(r.at)
 		}
-	})
+		more := is.recs()
+		for k := range more {
+			if r := &more[k]; r.counted() && r.at < end {
+				p.count(r.at)
+			}
+		}
+	}
+}
+
+// count counts a contact at time at, before p's resolution + W, into p.
+func (p *fcrProblem) count(at int64) {
+	if at <= p.res {
+		p.before++
+	} else {
+		p.after++
+	}
 }
 
 // eachCounted calls fn for every counted contact of p up to its resolution

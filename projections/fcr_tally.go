@@ -252,11 +252,14 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 
 	n := p.before + p.after
 	t.PerProblem[min(n, 4)-1]++
-	f.eachCounted(p, func(_ int64, ch uint32, first bool) {
-		if !first {
-			t.Switch[[2]uint32{p.firstCh, ch}]++
-		}
-	})
+	if n > 1 {
+		// Repeat contacts: every counted contact but the first.
+		f.eachCounted(p, func(_ int64, ch uint32, first bool) {
+			if !first {
+				t.Switch[[2]uint32{p.firstCh, ch}]++
+			}
+		})
+	}
 	if !achieved {
 		r := t.Repeats[topic]
 		r[0] += int64(n - 1)
