@@ -2,7 +2,6 @@ package projections
 
 import (
 	"encoding/binary"
-	"math"
 
 	"github.com/google/uuid"
 )
@@ -246,9 +245,23 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 	if is.more == nil {
 		return is.res + window, true
 	}
-	open, res := is.status(math.MaxInt64)
-	if open {
-		return 0, false
+	// As status(MaxInt64) would find, walking back from the last change:
+	// the issue is open if that is an inbound contact, else it closed at
+	// the earliest resolution since its last inbound contact (or since
+	// the opening, which is one).
+	var res int64
+	closed := false
+	for k := is.transitions() - 1; k >= 0; k-- {
+		at, r := is.step(k)
+		switch {
+		case r == nil || r.resolution():
+			res, closed = at, true
+		case r.inbound():
+			if !closed {
+				return 0, false
+			}
+			return res + window, true
+		}
 	}
 	return res + window, true
 }
