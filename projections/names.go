@@ -17,7 +17,7 @@ type nameTable struct {
 	// hands out the same string for every event that carries the name, so
 	// most lookups hit here and hash nothing. A string's bytes never
 	// change, so the same address and length are the same name.
-	recent [64]nameHit
+	recent [256]nameHit
 }
 
 // nameHit is one entry of nameTable.recent.
