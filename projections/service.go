@@ -140,7 +140,7 @@ func (s *ServiceLevel) foldIssue(is *kpiState, e *events.Envelope) {
 type svcTouched struct {
 	ix     [2]int32
 	n      int
-	before [2]svcCounts
+	before [2]svcOne
 }
 
 // before notes in t the contacts that e changes and what they count.
@@ -177,22 +177,24 @@ func (s *ServiceLevel) after(is *kpiState, t *svcTouched) {
 
 // recount moves contact c of the issue from what it counted, before, to
 // what it counts now, in the total and under its channel and queue.
-func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcCounts) {
+func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcOne) {
 	after := c.counts(s.cfg.Threshold)
 	ch, q := s.channelOf(is, c), s.queueOf(c)
-	if after == *before && (after == (svcCounts{}) || ch == c.chSeg && q == c.qSeg) {
+	if after == *before && (after == (svcOne{}) || ch == c.chSeg && q == c.qSeg) {
 		return // a contact that counts nothing needs no segment
 	}
-	if *before != (svcCounts{}) {
-		s.total.add(before, -1)
-		kpiSegment(&s.byChannel, c.chSeg).add(before, -1)
-		kpiSegment(&s.byQueue, c.qSeg).add(before, -1)
+	if *before != (svcOne{}) {
+		n := before.one()
+		s.total.add(&n, -1)
+		kpiSegment(&s.byChannel, c.chSeg).add(&n, -1)
+		kpiSegment(&s.byQueue, c.qSeg).add(&n, -1)
 	}
 	c.chSeg, c.qSeg = ch, q
-	if after != (svcCounts{}) {
-		s.total.add(&after, +1)
-		kpiSegment(&s.byChannel, ch).add(&after, +1)
-		kpiSegment(&s.byQueue, q).add(&after, +1)
+	if after != (svcOne{}) {
+		n := after.one()
+		s.total.add(&n, +1)
+		kpiSegment(&s.byChannel, ch).add(&n, +1)
+		kpiSegment(&s.byQueue, q).add(&n, +1)
 	}
 }
 

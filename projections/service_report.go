@@ -106,39 +106,77 @@ type svcCounts struct {
 	resolutions, reopens        int64
 }
 
+// svcOne is what one contact adds to the counts of a segment: the counts
+// that are 0 or 1 for a contact as bits, and the others. It is compared
+// before and after every event, so it is kept small.
+type svcOne struct {
+	wait, handle         time.Duration
+	resolutions, reopens int32
+	bits                 svcBits
+}
+
+// svcBits are the counts of svcCounts that are 0 or 1 for one contact.
+type svcBits uint8
+
+const (
+	sbAnswered svcBits = 1 << iota
+	sbAbandoned
+	sbWithin
+	sbHandled
+	sbTimed
+	sbTransferred
+	sbConsulted
+)
+
 // counts returns what contact c adds to the counts of a segment.
-func (c *kpiContact) counts(threshold time.Duration) svcCounts {
-	var n svcCounts
+func (c *kpiContact) counts(threshold time.Duration) svcOne {
+	var n svcOne
 	answered := c.routed()
 	switch {
 	case answered:
-		n.answered = 1
+		n.bits |= sbAnswered
 		n.wait = c.wait
 		if c.wait <= threshold {
-			n.within = 1
+			n.bits |= sbWithin
 		}
 	case c.has(kcAbandoned):
-		n.abandoned = 1
+		n.bits |= sbAbandoned
 	}
 	// An abandoned contact is never handled, even when the issue is
 	// resolved on it (after a callback, or closed by the helpdesk).
 	consulted := c.has(kcConsulted)
 	if answered || consulted || c.resolutions > 0 && !c.has(kcAbandoned) {
-		n.handled = 1
+		n.bits |= sbHandled
 		if c.routings > 1 {
-			n.transferred = 1
+			n.bits |= sbTransferred
 		}
 		if consulted {
-			n.consulted = 1
+			n.bits |= sbConsulted
 		}
 	}
 	if c.handle > 0 {
-		n.timed = 1
+		n.bits |= sbTimed
 		n.handle = c.handle
 	}
-	n.resolutions = int64(c.resolutions)
-	n.reopens = int64(c.reopens)
+	n.resolutions = c.resolutions
+	n.reopens = c.reopens
 	return n
+}
+
+// one returns the counts of what one contact counts.
+func (d *svcOne) one() svcCounts {
+	bit := func(b svcBits) int64 {
+		if d.bits&b != 0 {
+			return 1
+		}
+		return 0
+	}
+	return svcCounts{
+		answered: bit(sbAnswered), abandoned: bit(sbAbandoned), within: bit(sbWithin), wait: d.wait,
+		handled: bit(sbHandled), timed: bit(sbTimed), handle: d.handle,
+		transferred: bit(sbTransferred), consulted: bit(sbConsulted),
+		resolutions: int64(d.resolutions), reopens: int64(d.reopens),
+	}
 }
 
 // add adds (sign +1) or removes (sign -1) the counts d.
