@@ -37,7 +37,7 @@ func (f *FCR) sweep() {
 			g := (*ixs)[lo:min(lo+batch, len(*ixs))]
 			f.scratch.sink += f.touchDue(g)
 			for _, ix := range g {
-				if is := f.issues.at(ix); is.live && !is.covered {
+				if is := f.issues.at(ix); is.live {
 					r := f.ids.find(is.node)
 					(*marks)[r>>6] |= 1 << (r & 63)
 					first, end = min(first, int(r>>6)), max(end, int(r>>6)+1)
@@ -151,30 +151,15 @@ func (f *FCR) settles(ix int32) {
 	}
 }
 
-// holdUntilSettled files problem p, which time holds back until it
-// settles at p.settle, to be looked at then: through the issue that
-// settles last, which was filed for that time when it was resolved, or
-// else through its first issue. Its other issues are covered: a look at
-// the customer when one of them is due would find p held back again.
-// What may change p before then files the issue it changes (a
-// resolution, a reclassification, a link), which uncovers it; an issue
-// opened since that makes p a problem of other issues is filed when
-// resolved, and the customer is looked at then, covered issues and all.
-func (f *FCR) holdUntilSettled(p *fcrProblem) {
-	last := int32(-1)
+// fileSettle files problem p, which settles at p.settle, to be looked at
+// then if none of its issues is filed for that time already.
+func (f *FCR) fileSettle(p *fcrProblem) {
 	for _, ix := range p.members {
 		if s, ok := f.issues.at(ix).settled(f.window); ok && s >= p.settle {
-			last = ix
-			break
+			return
 		}
 	}
-	if last < 0 {
-		last = p.members[0]
-		f.file(last, p.settle)
-	}
-	for _, ix := range p.members {
-		f.issues.at(ix).covered = ix != last
-	}
+	f.file(p.members[0], p.settle)
 }
 
 // file puts issue ix in the bucket of time t. Issues resolved one after
@@ -183,7 +168,6 @@ func (f *FCR) file(ix int32, t int64) { f.fileIn(ix, f.bucket(t)) }
 
 // fileIn puts issue ix in bucket b.
 func (f *FCR) fileIn(ix int32, b int64) {
-	f.issues.at(ix).covered = false
 	if f.dueLast == nil || b != f.dueLastB {
 		p := f.due[b]
 		if p == nil {
@@ -235,9 +219,10 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 		}
 		if p.settle >= cutoff || f.verdict(p) == vPending {
 			// Time holds it back: the issue that settles last is filed
-			// for then, and looking sooner for the others would find it
-			// held back again.
-			f.holdUntilSettled(p)
+			// for then. Looking again sooner finds it held back again,
+			// unless a reclassification took that issue away, and then
+			// the problem folds at that issue's time rather than sooner.
+			f.fileSettle(p)
 			continue
 		}
 		if !made {

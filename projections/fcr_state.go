@@ -36,11 +36,6 @@ type fcrIssue struct {
 	// cut says that an event came once the issue had settled: that event
 	// and every later one of the stream are not applied (see FCR).
 	cut bool
-	// covered says that the sweep need not look at the issue's customer
-	// when the issue is due: a look found its problem held back until
-	// another of its issues settles, which is due then (see
-	// FCR.holdUntilSettled). Filing the issue again clears it.
-	covered bool
 }
 
 // issueSlab holds the FCR's issues in pages of a fixed size, so that
