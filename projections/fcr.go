@@ -138,7 +138,11 @@ var (
 // events once older than the watermark minus the lateness. Held events of
 // a live issue wait as long as the issue lives. The rules above make the
 // report independent of when folding happens: a problem in memory and the
-// same problem folded give the same figures.
+// same problem folded give the same figures. The counts of deliveries are
+// the exception: a redelivery of an event that was applied is ignored
+// while its issue is in memory, and once the issue was folded it is held
+// and then counted in orphaned_events, as the FCR no longer knows its
+// stream.
 //
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a
