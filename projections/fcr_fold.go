@@ -25,7 +25,6 @@ func (f *FCR) sweep() {
 		*marks = append(*marks, make([]uint64, n-len(*marks))...)
 	}
 	first, end := len(*marks), 0 // the words with marks
-	const batch = 64
 	for b, ixs := range f.due {
 		if (b+1)*f.dueWidth > cutoff {
 			continue // not every issue in the bucket settled before cutoff
@@ -33,8 +32,8 @@ func (f *FCR) sweep() {
 		if ixs == f.dueLast {
 			f.dueLast = nil
 		}
-		for lo := 0; lo < len(*ixs); lo += batch {
-			g := (*ixs)[lo:min(lo+batch, len(*ixs))]
+		for lo := 0; lo < len(*ixs); lo += readAheadGroup {
+			g := (*ixs)[lo:min(lo+readAheadGroup, len(*ixs))]
 			f.scratch.sink += f.touchDue(g)
 			for _, ix := range g {
 				if is := f.issues.at(ix); is.live {
@@ -53,18 +52,30 @@ func (f *FCR) sweep() {
 		}
 		(*marks)[w] = 0
 	}
-	for lo := 0; lo < len(roots); lo += batch {
-		rs := roots[lo:min(lo+batch, len(roots))]
-		f.scratch.sink += f.touchCustomers(rs)
-		for _, r := range rs {
-			// A customer folded or merged earlier in this sweep may be gone.
-			if n := &f.ids.nodes[r]; n.parent == r && n.issue >= 0 {
-				f.foldCustomer(r, cutoff)
-			}
+	f.eachCustomer(roots, func(r int32) {
+		// A customer folded or merged earlier in this sweep may be gone.
+		if n := &f.ids.nodes[r]; n.parent == r && n.issue >= 0 {
+			f.foldCustomer(r, cutoff)
 		}
-	}
+	})
 	f.scratch.roots = roots
 	f.expireHeld(cutoff)
+}
+
+// readAheadGroup is how many due issues, or customers, the sweep and the
+// report read ahead at a time (touchDue, touchCustomers).
+const readAheadGroup = 64
+
+// eachCustomer calls fn with each customer of roots, in order, having read
+// the issues of each group of readAheadGroup customers ahead.
+func (f *FCR) eachCustomer(roots []int32, fn func(r int32)) {
+	for lo := 0; lo < len(roots); lo += readAheadGroup {
+		rs := roots[lo:min(lo+readAheadGroup, len(roots))]
+		f.scratch.sink += f.touchCustomers(rs)
+		for _, r := range rs {
+			fn(r)
+		}
+	}
 }
 
 // touchDue reads the issues of g, due to be looked at, and their

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"slices"
 )
@@ -156,23 +157,17 @@ func (f *FCR) sortOpenings(list []opening) {
 
 // compareOpenings is compareOpening of a and b.
 func (f *FCR) compareOpenings(a, b opening) int {
-	if a.at != b.at {
-		if a.at < b.at {
-			return -1
-		}
-		return 1
+	if c := cmp.Compare(a.at, b.at); c != 0 {
+		return c
 	}
-	return compareOpening(f.issues.at(a.ix), f.issues.at(b.ix))
+	return bytes.Compare(f.issues.at(a.ix).id[:], f.issues.at(b.ix).id[:])
 }
 
 // compareOpening orders issues a and b by opening: earlier first, and at
 // the same time by id.
 func compareOpening(a, b *fcrIssue) int {
-	if a.first.at != b.first.at {
-		if a.first.at < b.first.at {
-			return -1
-		}
-		return 1
+	if c := cmp.Compare(a.first.at, b.first.at); c != 0 {
+		return c
 	}
 	return bytes.Compare(a.id[:], b.id[:])
 }

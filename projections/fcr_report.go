@@ -181,28 +181,18 @@ func inflation(reported, true_ FCRRate) float64 {
 // in proportion to the live issues.
 func (f *FCR) Report() FCRReport {
 	t := f.folded.clone()
-	// The customers with live issues, a group at a time: their issues are
-	// read ahead (touchCustomers) as a sweep reads them.
-	const group = 64
 	roots := f.scratch.roots[:0]
-	tally := func() {
-		f.scratch.sink += f.touchCustomers(roots)
-		for _, r := range roots {
-			probs := f.problems(r)
-			for i := range probs {
-				f.add(&t, &probs[i])
-			}
-		}
-		roots = roots[:0]
-	}
 	for r := range f.ids.nodes {
 		if n := &f.ids.nodes[r]; n.parent == int32(r) && n.issue >= 0 {
-			if roots = append(roots, int32(r)); len(roots) == group {
-				tally()
-			}
+			roots = append(roots, int32(r))
 		}
 	}
-	tally()
+	f.eachCustomer(roots, func(r int32) {
+		probs := f.problems(r)
+		for i := range probs {
+			f.add(&t, &probs[i])
+		}
+	})
 	f.scratch.roots = roots
 	return f.build(&t)
 }
