@@ -42,6 +42,7 @@ type fcrScratch struct {
 	members   []int32
 	probs     []fcrProblem
 	roots     []int32
+	buckets   []int64  // the due buckets a sweep empties
 	marks     []uint64 // a bit an identifier node: the roots a sweep looks at
 	idents    []int32  // the identifiers of the issue being opened
 	unsettled []int32  // the issues of a customer that have not settled before a sweep's cutoff
