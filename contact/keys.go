@@ -62,10 +62,16 @@ func (r KeyRules) country() (string, error) {
 // Parse parses and normalises one identity key "kind:value":
 //
 //   - phone: to E.164 ("+358401234567"): spaces, dashes, dots and
-//     parentheses are dropped, "00" and "+" introduce the country code, a
-//     number without one gets DefaultCountry with its national trunk 0
-//     dropped, and so does a number written with DefaultCountry and a
-//     trunk 0 ("+358 040…", "+44 (0)20…");
+//     parentheses are dropped, "00" and "+" introduce the country code,
+//     and a number without one gets DefaultCountry. The national trunk
+//     prefix is dropped where it was written: before a number without a
+//     country code, after DefaultCountry when it begins with 0
+//     ("+358 040…"), and as "(0)" after any country code ("+44 (0)20…").
+//     It is 0 but where it is not: none in Italy (39), San Marino (378)
+//     and Vatican City (379), where a leading 0 is a digit of the number
+//     ("06 1234 5678" and "+39 (0)6 1234 5678" are +390612345678); 1
+//     before the ten digits of a North American number (1); 8 before the
+//     ten digits of a Russian or Kazakh one (7); 06 in Hungary (36);
 //   - email: trimmed and lower-cased;
 //   - account: and any other lower-case kind: the value trimmed.
 //
@@ -152,10 +158,45 @@ func normalisePhone(v, cc string) (string, string) {
 	case strings.HasPrefix(v, "00"):
 		international, v = true, v[2:]
 	}
-	// "+44 (0)20 …": the trunk 0 written for national callers.
-	if international {
-		v = strings.Replace(v, "(0)", "", 1)
+	d, reason := phoneDigits(v)
+	if reason != "" {
+		return "", reason
 	}
+	switch {
+	case international:
+		if d == "" || d[0] == '0' {
+			return "", "has no country code after + or 00"
+		}
+		// "+44 (0)20 …": the trunk 0 written for national callers, which
+		// is a digit of the number where there is no trunk prefix.
+		if strings.Contains(v, "(0)") && !keepsLeadingZero(d) {
+			d, _ = phoneDigits(strings.Replace(v, "(0)", "", 1))
+		}
+		// "+358 040 …": the default country's trunk prefix written after
+		// it, where numbers cannot start with that prefix's 0.
+		if t := trunkOf(cc); cc != "" && strings.HasPrefix(t.prefix, "0") && strings.HasPrefix(d, cc+t.prefix) {
+			d = cc + d[len(cc)+len(t.prefix):]
+		}
+	case cc == "":
+		return "", "has no country code (+ or 00) and no default country is set"
+	default:
+		if t := trunkOf(cc); t.prefix != "" && strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) {
+			d = d[len(t.prefix):]
+		}
+		d = cc + d
+	}
+	switch n := len(d); {
+	case n < minPhoneDigits:
+		return "", fmt.Sprintf("has %d digits, too few for a phone number", n)
+	case n > maxPhoneDigits:
+		return "", fmt.Sprintf("has %d digits, more than the 15 of E.164", n)
+	}
+	return "+" + d, ""
+}
+
+// phoneDigits returns the digits of v, dropping spaces, dashes, dots and
+// parentheses, or why v is not a phone number.
+func phoneDigits(v string) (string, string) {
 	digits := make([]byte, 0, len(v))
 	for _, c := range []byte(v) {
 		switch {
@@ -170,27 +211,48 @@ func normalisePhone(v, cc string) (string, string) {
 			return "", fmt.Sprintf("contains %q", c)
 		}
 	}
-	d := string(digits)
-	switch {
-	case international:
-		if d == "" || d[0] == '0' {
-			return "", "has no country code after + or 00"
-		}
-		if cc != "" && strings.HasPrefix(d, cc+"0") {
-			d = cc + d[len(cc)+1:]
-		}
-	case cc == "":
-		return "", "has no country code (+ or 00) and no default country is set"
-	default:
-		d = cc + strings.TrimPrefix(d, "0")
+	return string(digits), ""
+}
+
+// trunk is what national callers of a country dial before a number: its
+// prefix ("" for none), and when the prefix is also a digit that numbers
+// may start with, how many digits a national number has with it (0 when
+// numbers never start with the prefix).
+type trunk struct {
+	prefix string
+	digits int
+}
+
+// trunks holds the countries whose trunk prefix is not 0, by calling
+// code. Country calling codes are prefix-free, so a number's digits start
+// with at most one of them.
+var trunks = map[string]trunk{
+	"1":   {prefix: "1", digits: 11}, // North America: area codes start with 2-9
+	"7":   {prefix: "8", digits: 11}, // Russia, Kazakhstan: 8 also starts area codes (812)
+	"36":  {prefix: "06"},            // Hungary
+	"39":  {},                        // Italy: a leading 0 is part of the number
+	"378": {},                        // San Marino
+	"379": {},                        // Vatican City
+}
+
+// trunkOf returns the trunk prefix of country calling code cc.
+func trunkOf(cc string) trunk {
+	if t, ok := trunks[cc]; ok {
+		return t
 	}
-	switch n := len(d); {
-	case n < minPhoneDigits:
-		return "", fmt.Sprintf("has %d digits, too few for a phone number", n)
-	case n > maxPhoneDigits:
-		return "", fmt.Sprintf("has %d digits, more than the 15 of E.164", n)
+	return trunk{prefix: "0"}
+}
+
+// keepsLeadingZero reports whether the international number d (country
+// code first) is of a country without a trunk prefix, where a 0 after the
+// country code is a digit of the number.
+func keepsLeadingZero(d string) bool {
+	for cc, t := range trunks {
+		if t.prefix == "" && strings.HasPrefix(d, cc) {
+			return true
+		}
 	}
-	return "+" + d, ""
+	return false
 }
 
 // checkEmail says why v is not an address, or "".

@@ -12,6 +12,10 @@ import (
 
 func TestKeyRulesNormalize(t *testing.T) {
 	fi := contact.KeyRules{DefaultCountry: "358"}
+	it := contact.KeyRules{DefaultCountry: "39"}
+	us := contact.KeyRules{DefaultCountry: "1"}
+	ru := contact.KeyRules{DefaultCountry: "7"}
+	hu := contact.KeyRules{DefaultCountry: "36"}
 	tests := []struct {
 		name  string
 		rules contact.KeyRules
@@ -32,6 +36,19 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"padded key", fi, "  phone: +358401234567 ", "phone:+358401234567"},
 		{"email lower-cased", fi, "email: Anna.Virtanen@Example.COM ", "email:anna.virtanen@example.com"},
 		{"email with plus", fi, "email:anna+fcr@mail.example.fi", "email:anna+fcr@mail.example.fi"},
+		{"Italian national number keeps its 0", it, "phone:06 1234 5678", "phone:+390612345678"},
+		{"Italian number after its country keeps its 0", it, "phone:+39 06 1234 5678", "phone:+390612345678"},
+		{"Italian (0) is a digit", fi, "phone:+39 (0)6 1234 5678", "phone:+390612345678"},
+		{"Italian number abroad keeps its 0", fi, "phone:0039 02 1234 5678", "phone:+390212345678"},
+		{"Italian mobile", it, "phone:347 123 4567", "phone:+393471234567"},
+		{"San Marino keeps its 0", contact.KeyRules{DefaultCountry: "378"}, "phone:0549 123456", "phone:+3780549123456"},
+		{"North American trunk 1", us, "phone:1 (212) 555-0100", "phone:+12125550100"},
+		{"North American ten digits", us, "phone:(212) 555-0100", "phone:+12125550100"},
+		{"Russian trunk 8", ru, "phone:8 (812) 123-45-67", "phone:+78121234567"},
+		{"Russian area code starting with 8", ru, "phone:812 123-45-67", "phone:+78121234567"},
+		{"Russian toll-free", ru, "phone:8 800 123-45-67", "phone:+78001234567"},
+		{"Hungarian trunk 06", hu, "phone:06 1 234 5678", "phone:+3612345678"},
+		{"Hungarian trunk 06 after the country", hu, "phone:+36 06 1 234 5678", "phone:+3612345678"},
 		{"account trimmed", fi, "account:  A-1001 ", "account:A-1001"},
 		{"account keeps case", fi, "account:a-1001", "account:a-1001"},
 		{"custom kind", fi, "twitter_id: 12345 ", "twitter_id:12345"},
@@ -43,6 +60,9 @@ func TestKeyRulesNormalize(t *testing.T) {
 			got, err := tt.rules.Normalize(tt.key)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
+			again, err := tt.rules.Normalize(got)
+			require.NoError(t, err)
+			assert.Equal(t, got, again, "a normalised key normalises to itself")
 		})
 	}
 }
