@@ -21,6 +21,9 @@
 // phone numbers to E.164 with a configurable default country, email
 // addresses lower-cased, every value trimmed. Open normalises the keys of
 // its customer, so that the same person is one set of keys on every event.
+// The built-in phone rules know the trunk prefixes of a few countries;
+// KeyRules.Phone takes a normaliser with every country's numbering plan,
+// such as contact/phonenumber's.
 //
 // # The Service
 //

@@ -12,6 +12,20 @@ type KeyRules struct {
 	// DefaultCountry is the country calling code ("358", "1", "44"; a
 	// leading "+" is allowed) given to phone numbers written without one.
 	DefaultCountry string
+	// Phone, when set, normalises phone numbers instead of the built-in
+	// rules (see Parse), which know the trunk prefixes of a few countries
+	// and no numbering plan: contact/phonenumber offers one with every
+	// country's plan (libphonenumber's).
+	Phone PhoneNormalizer
+}
+
+// PhoneNormalizer turns a phone number as written into E.164. Number is
+// the value of a "phone:" key, trimmed; defaultCountry is
+// KeyRules.DefaultCountry without its "+", "" when unset. The result must
+// be "+" and 7 to 15 digits, and normalising it again must return it
+// unchanged; the error says why the number is refused.
+type PhoneNormalizer interface {
+	NormalizePhone(number, defaultCountry string) (string, error)
 }
 
 // Key is a parsed identity key: kind and value, as in "email:anna@example.com".
@@ -100,9 +114,20 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		if err != nil {
 			return fail("%v", err)
 		}
-		v, reason := normalisePhone(value, cc)
-		if reason != "" {
-			return fail("%s", reason)
+		if r.Phone == nil {
+			v, reason := normalisePhone(value, cc)
+			if reason != "" {
+				return fail("%s", reason)
+			}
+			value = v
+			break
+		}
+		v, err := r.Phone.NormalizePhone(value, cc)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if reason := checkE164(v); reason != "" {
+			return fail("normalised to %q, which %s", v, reason)
 		}
 		value = v
 	case "email":
@@ -192,6 +217,22 @@ func normalisePhone(v, cc string) (string, string) {
 		return "", fmt.Sprintf("has %d digits, more than the 15 of E.164", n)
 	}
 	return "+" + d, ""
+}
+
+// checkE164 says why v is not a phone number in E.164, or "".
+func checkE164(v string) string {
+	d, ok := strings.CutPrefix(v, "+")
+	switch {
+	case !ok:
+		return "does not start with +"
+	case d == "" || d[0] == '0':
+		return "has no country code after the +"
+	case !allDigits(d):
+		return "has more than digits after the +"
+	case len(d) < minPhoneDigits || len(d) > maxPhoneDigits:
+		return fmt.Sprintf("has %d digits, not 7 to 15", len(d))
+	}
+	return ""
 }
 
 // phoneDigits returns the digits of v, dropping spaces, dashes, dots and

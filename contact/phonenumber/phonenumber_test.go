@@ -1,0 +1,122 @@
+package phonenumber_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/phonenumber"
+)
+
+func TestNormalizerNormalizes(t *testing.T) {
+	tests := []struct {
+		name, country, number, want string
+	}{
+		{"national with trunk 0", "358", "(040) 123-4567", "+358401234567"},
+		{"national without trunk 0", "358", "40 123 4567", "+358401234567"},
+		{"trunk 0 after the default country", "358", "+358 040 123 4567", "+358401234567"},
+		{"trunk 0 after another country", "44", "+358 040 123 4567", "+358401234567"},
+		{"(0) after a country code", "358", "+44 (0)20 7946 0958", "+442079460958"},
+		{"00 introduces the country code", "1", "00358 40 123 4567", "+358401234567"},
+		{"Rome keeps its 0", "39", "06 1234 5678", "+390612345678"},
+		{"Italian (0) is a digit", "358", "+39 (0)6 1234 5678", "+390612345678"},
+		{"Italian mobile", "39", "347 123 4567", "+393471234567"},
+		{"North American trunk 1", "1", "1 (212) 555-0100", "+12125550100"},
+		{"North American ten digits", "1", "(212) 555-0100", "+12125550100"},
+		{"Russian trunk 8", "7", "8 (812) 123-45-67", "+78121234567"},
+		{"Russian area code starting with 8", "7", "812 123-45-67", "+78121234567"},
+		{"Hungarian trunk 06", "36", "06 1 234 5678", "+3612345678"},
+		{"Argentine mobile: trunk 0 and 15", "54", "011 15 2345-6789", "+5491123456789"},
+		{"without a default country", "", "+358401234567", "+358401234567"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := phonenumber.Normalizer{}
+			got, err := n.NormalizePhone(tt.number, tt.country)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			again, err := n.NormalizePhone(got, tt.country)
+			require.NoError(t, err)
+			assert.Equal(t, got, again, "an E.164 number normalises to itself")
+		})
+	}
+}
+
+func TestNormalizerRefuses(t *testing.T) {
+	tests := []struct {
+		name, country, number, why string
+		strict                     bool
+	}{
+		{"too short for its country", "358", "0401", "not a possible number in the plan of country +358", false},
+		{"too long for its country", "44", "020 7946 0958 1234", "not a possible number", false},
+		{"letters", "358", "040 CALL ME", "contains letters", false},
+		{"an extension", "44", "020 7946 0958 ext. 12", "contains letters", false},
+		{"a country code nobody has", "358", "+999 123 4567", "not a phone number", false},
+		{"national without a default country", "", "040 123 4567", "no country code (+ or 00) and no default country", false},
+		{"a default country nobody has", "999", "040 123 4567", "default country +999", false},
+		{"possible but unassigned, strict", "1", "(212) 055-0100", "no range assigned", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := phonenumber.Normalizer{Strict: tt.strict}.NormalizePhone(tt.number, tt.country)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.why)
+		})
+	}
+	// What strict refuses, the default accepts.
+	got, err := phonenumber.Normalizer{}.NormalizePhone("(212) 055-0100", "1")
+	require.NoError(t, err)
+	assert.Equal(t, "+12120550100", got)
+}
+
+// The Normalizer plugs into contact.KeyRules: keys carry its E.164 form, and
+// a refused number is a *contact.KeyError that quotes the key.
+func TestKeyRulesWithNormalizer(t *testing.T) {
+	rules := contact.KeyRules{DefaultCountry: "+39", Phone: phonenumber.Normalizer{}}
+	got, err := rules.NormalizeAll([]string{"phone:06 1234 5678", "email:Anna@Example.com", "phone:+39 06 12345678"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"phone:+390612345678", "email:anna@example.com"}, got, "the two writings of one number are one key")
+
+	_, err = rules.Normalize("phone:061")
+	var ke *contact.KeyError
+	require.ErrorAs(t, err, &ke)
+	assert.Equal(t, "phone:061", ke.Key)
+	assert.Contains(t, ke.Reason, "not a possible number")
+	assert.True(t, errors.Is(err, contact.ErrInvalidKey))
+}
+
+// On the numbers that both know, the built-in rules and the Normalizer
+// agree, so that a deployment can move from one to the other.
+func TestNormalizerAgreesWithBuiltInRules(t *testing.T) {
+	for _, c := range []struct{ country, number string }{
+		{"358", "040 123 4567"}, {"358", "+358 040 123 4567"}, {"358", "+44 (0)20 7946 0958"},
+		{"44", "020 7946 0958"}, {"39", "06 1234 5678"}, {"39", "+39 06 1234 5678"}, {"358", "+39 (0)6 1234 5678"},
+		{"1", "1 (212) 555-0100"}, {"1", "212.555.0100"}, {"7", "8 (812) 123-45-67"}, {"7", "812 123 45 67"},
+		{"36", "06 1 234 5678"}, {"49", "030 1234567"}, {"33", "01 23 45 67 89"}, {"46", "08-123 456 78"},
+	} {
+		key := "phone:" + c.number
+		builtIn, err := contact.KeyRules{DefaultCountry: c.country}.Normalize(key)
+		require.NoError(t, err, key)
+		plan, err := contact.KeyRules{DefaultCountry: c.country, Phone: phonenumber.Normalizer{}}.Normalize(key)
+		require.NoError(t, err, key)
+		assert.Equal(t, builtIn, plan, "%s with default country %s", c.number, c.country)
+	}
+}
+
+// A normaliser that breaks the contract is refused with what it returned.
+func TestKeyRulesCheckTheNormalizersResult(t *testing.T) {
+	rules := contact.KeyRules{Phone: brokenNormalizer{}}
+	_, err := rules.Normalize("phone:+358401234567")
+	var ke *contact.KeyError
+	require.ErrorAs(t, err, &ke)
+	assert.Contains(t, ke.Reason, `normalised to "358401234567", which does not start with +`)
+}
+
+type brokenNormalizer struct{}
+
+func (brokenNormalizer) NormalizePhone(number, _ string) (string, error) {
+	return number[1:], nil
+}
