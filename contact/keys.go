@@ -76,16 +76,24 @@ func (r KeyRules) country() (string, error) {
 // Parse parses and normalises one identity key "kind:value":
 //
 //   - phone: to E.164 ("+358401234567"): spaces, dashes, dots and
-//     parentheses are dropped, "00" and "+" introduce the country code,
-//     and a number without one gets DefaultCountry. The national trunk
-//     prefix is dropped where it was written: before a number without a
-//     country code, after DefaultCountry when it begins with 0
-//     ("+358 040…"), and as "(0)" after any country code ("+44 (0)20…").
-//     It is 0 but where it is not: none in Italy (39), San Marino (378)
-//     and Vatican City (379), where a leading 0 is a digit of the number
-//     ("06 1234 5678" and "+39 (0)6 1234 5678" are +390612345678); 1
-//     before the ten digits of a North American number (1); 8 before the
-//     ten digits of a Russian or Kazakh one (7); 06 in Hungary (36);
+//     parentheses are dropped, and "00" or "+" introduces the country
+//     code. A number without one takes DefaultCountry's, without the trunk
+//     prefix that national callers dial before it: 0 in most countries
+//     (with DefaultCountry "358", "040 123 4567" is +358401234567); 1 in
+//     North America and 8 in Russia and Kazakhstan, dropped only before a
+//     number of 11 digits, as 8 and 1 also start numbers there; 06 in
+//     Hungary, 8 or 0 in Lithuania, 80 or 0 in Belarus; none where numbers
+//     start with 0, which stays a digit of the number: Italy and Vatican
+//     City (39; with DefaultCountry "39", "06 1234 5678" is
+//     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
+//     Gabon (241), Congo (242). A trunk prefix written twice is dropped
+//     twice. A number written with a country code keeps its digits, but
+//     for two habits: "(0)" in it is dropped ("+44 (0)20…") unless its
+//     country's numbers start with 0, and zeros after DefaultCountry's
+//     code are dropped with the trunk prefix they begin ("+358 040…",
+//     "+36 06 30…"); a trunk prefix after another country's code, or a 1
+//     or 8 after +1 or +7, stays.
+//     KeyRules.Phone replaces these rules with a numbering plan;
 //   - email: trimmed and lower-cased;
 //   - account: and any other lower-case kind: the value trimmed.
 //
@@ -189,26 +197,24 @@ func normalisePhone(v, cc string) (string, string) {
 	}
 	switch {
 	case international:
+		// "+44 (0)20 …": the trunk 0 written for national callers, which
+		// is a digit of the number where numbers start with 0.
+		if strings.Contains(v, "(0)") {
+			if without, _ := phoneDigits(strings.Replace(v, "(0)", "", 1)); !keepsLeadingZero(without) {
+				d = without
+			}
+		}
 		if d == "" || d[0] == '0' {
 			return "", "has no country code after + or 00"
 		}
-		// "+44 (0)20 …": the trunk 0 written for national callers, which
-		// is a digit of the number where there is no trunk prefix.
-		if strings.Contains(v, "(0)") && !keepsLeadingZero(d) {
-			d, _ = phoneDigits(strings.Replace(v, "(0)", "", 1))
-		}
-		// "+358 040 …": the default country's trunk prefix written after
-		// it, where numbers cannot start with that prefix's 0.
-		if t := trunkOf(cc); cc != "" && strings.HasPrefix(t.prefix, "0") && strings.HasPrefix(d, cc+t.prefix) {
-			d = cc + d[len(cc)+len(t.prefix):]
+		// "+358 040 …": the default country's trunk written after it.
+		if cc != "" && !keepsLeadingZero(cc) && strings.HasPrefix(d, cc) {
+			d = cc + dropTrunks(d[len(cc):], cc, true)
 		}
 	case cc == "":
 		return "", "has no country code (+ or 00) and no default country is set"
 	default:
-		if t := trunkOf(cc); t.prefix != "" && strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) {
-			d = d[len(t.prefix):]
-		}
-		d = cc + d
+		d = cc + dropTrunks(d, cc, false)
 	}
 	switch n := len(d); {
 	case n < minPhoneDigits:
@@ -217,22 +223,6 @@ func normalisePhone(v, cc string) (string, string) {
 		return "", fmt.Sprintf("has %d digits, more than the 15 of E.164", n)
 	}
 	return "+" + d, ""
-}
-
-// checkE164 says why v is not a phone number in E.164, or "".
-func checkE164(v string) string {
-	d, ok := strings.CutPrefix(v, "+")
-	switch {
-	case !ok:
-		return "does not start with +"
-	case d == "" || d[0] == '0':
-		return "has no country code after the +"
-	case !allDigits(d):
-		return "has more than digits after the +"
-	case len(d) < minPhoneDigits || len(d) > maxPhoneDigits:
-		return fmt.Sprintf("has %d digits, not 7 to 15", len(d))
-	}
-	return ""
 }
 
 // phoneDigits returns the digits of v, dropping spaces, dashes, dots and
@@ -255,45 +245,92 @@ func phoneDigits(v string) (string, string) {
 	return string(digits), ""
 }
 
-// trunk is what national callers of a country dial before a number: its
-// prefix ("" for none), and when the prefix is also a digit that numbers
-// may start with, how many digits a national number has with it (0 when
-// numbers never start with the prefix).
+// trunk is a prefix that national callers of a country dial before a
+// number, and, when numbers may also start with the prefix's digits, how
+// many digits a national number has with it (0 when they never do).
 type trunk struct {
 	prefix string
 	digits int
 }
 
-// trunks holds the countries whose trunk prefix is not 0, by calling
-// code. Country calling codes are prefix-free, so a number's digits start
-// with at most one of them.
-var trunks = map[string]trunk{
-	"1":   {prefix: "1", digits: 11}, // North America: area codes start with 2-9
-	"7":   {prefix: "8", digits: 11}, // Russia, Kazakhstan: 8 also starts area codes (812)
-	"36":  {prefix: "06"},            // Hungary
-	"39":  {},                        // Italy: a leading 0 is part of the number
-	"378": {},                        // San Marino
-	"379": {},                        // Vatican City
+// trunks holds, by country calling code, the trunk prefixes of the
+// countries where it is not a single 0, most specific first, as
+// libphonenumber's metadata has them. Country calling codes are
+// prefix-free: a number's digits start with at most one of them.
+var trunks = map[string][]trunk{
+	"1":   {{"1", 11}},           // North America: area codes start with 2-9
+	"7":   {{"8", 11}},           // Russia, Kazakhstan: 8 also starts area codes (812, 800)
+	"36":  {{"06", 0}, {"0", 0}}, // Hungary: 06, or a lone 0 written by habit
+	"370": {{"8", 9}, {"0", 0}},  // Lithuania: 8 until 2025, then 0; 8 also starts 800
+	"375": {{"80", 0}, {"0", 0}}, // Belarus
 }
 
-// trunkOf returns the trunk prefix of country calling code cc.
-func trunkOf(cc string) trunk {
-	if t, ok := trunks[cc]; ok {
-		return t
-	}
-	return trunk{prefix: "0"}
+// leadingZero holds the countries without a trunk prefix whose numbers
+// start with 0: there a leading 0 is a digit of the number.
+var leadingZero = []string{
+	"39",  // Italy and Vatican City: Rome 06, Milan 02
+	"225", // Côte d'Ivoire
+	"229", // Benin
+	"241", // Gabon
+	"242", // Congo
+	"378", // San Marino: 0549
 }
 
-// keepsLeadingZero reports whether the international number d (country
-// code first) is of a country without a trunk prefix, where a 0 after the
-// country code is a digit of the number.
+// keepsLeadingZero reports whether d, a country calling code or an
+// international number with its country code first, is of a country whose
+// numbers start with 0.
 func keepsLeadingZero(d string) bool {
-	for cc, t := range trunks {
-		if t.prefix == "" && strings.HasPrefix(d, cc) {
+	for _, cc := range leadingZero {
+		if strings.HasPrefix(d, cc) {
 			return true
 		}
 	}
 	return false
+}
+
+// dropTrunks returns the national number d of country cc without the trunk
+// prefix written before it. Written twice ("0 040…"), it is dropped twice.
+// After the country code (afterCode), only prefixes that start with 0 are
+// dropped: there the digits of other ones (8 in Russia) start numbers. So
+// what comes out starts with none of the prefixes that either way drops,
+// and normalises to itself.
+func dropTrunks(d, cc string, afterCode bool) string {
+	if keepsLeadingZero(cc) {
+		return d
+	}
+	ts, ok := trunks[cc]
+	if !ok {
+		ts = []trunk{{"0", 0}}
+	}
+	for dropped := true; dropped; {
+		dropped = false
+		for _, t := range ts {
+			if afterCode && t.prefix[0] != '0' {
+				continue
+			}
+			if strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) {
+				d, dropped = d[len(t.prefix):], true
+				break
+			}
+		}
+	}
+	return d
+}
+
+// checkE164 says why v is not a phone number in E.164, or "".
+func checkE164(v string) string {
+	d, ok := strings.CutPrefix(v, "+")
+	switch {
+	case !ok:
+		return "does not start with +"
+	case d == "" || d[0] == '0':
+		return "has no country code after the +"
+	case !allDigits(d):
+		return "has more than digits after the +"
+	case len(d) < minPhoneDigits || len(d) > maxPhoneDigits:
+		return fmt.Sprintf("has %d digits, not 7 to 15", len(d))
+	}
+	return ""
 }
 
 // checkEmail says why v is not an address, or "".

@@ -2,6 +2,7 @@ package contact_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,6 +50,18 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"Russian toll-free", ru, "phone:8 800 123-45-67", "phone:+78001234567"},
 		{"Hungarian trunk 06", hu, "phone:06 1 234 5678", "phone:+3612345678"},
 		{"Hungarian trunk 06 after the country", hu, "phone:+36 06 1 234 5678", "phone:+3612345678"},
+		{"Hungarian 0 after the country", hu, "phone:+36 0 30 123 4567", "phone:+36301234567"},
+		{"Hungarian trunk written twice", hu, "phone:0606 30 123 4567", "phone:+36301234567"},
+		{"trunk 0 written twice", fi, "phone:0 040 123 4567", "phone:+358401234567"},
+		{"two zeros after the default country", fi, "phone:+358 00 40 123 4567", "phone:+358401234567"},
+		{"(0) before the country code", fi, "phone:+(0)44 20 7946 0958", "phone:+442079460958"},
+		{"Italian (0) before a mobile is a digit, as libphonenumber reads it", fi, "phone:+39 (0)347 123 4567", "phone:+3903471234567"},
+		{"Lithuanian trunk 8", contact.KeyRules{DefaultCountry: "370"}, "phone:8 612 34567", "phone:+37061234567"},
+		{"Lithuanian trunk 0", contact.KeyRules{DefaultCountry: "370"}, "phone:0 612 34567", "phone:+37061234567"},
+		{"Lithuanian 800 without trunk", contact.KeyRules{DefaultCountry: "370"}, "phone:800 12345", "phone:+37080012345"},
+		{"Belarusian trunk 8 0", contact.KeyRules{DefaultCountry: "375"}, "phone:8 029 123 45 67", "phone:+375291234567"},
+		{"Ivorian number keeps its 0", contact.KeyRules{DefaultCountry: "225"}, "phone:01 23 45 67 89", "phone:+2250123456789"},
+		{"a trunk after +1 stays", us, "phone:+1 1 212 555 0100", "phone:+112125550100"},
 		{"account trimmed", fi, "account:  A-1001 ", "account:A-1001"},
 		{"account keeps case", fi, "account:a-1001", "account:a-1001"},
 		{"custom kind", fi, "twitter_id: 12345 ", "twitter_id:12345"},
@@ -138,4 +151,34 @@ func TestKeyRulesValidate(t *testing.T) {
 	for _, cc := range []string{"0", "1234", "3x", "+"} {
 		assert.ErrorIs(t, contact.KeyRules{DefaultCountry: cc}.Validate(), contact.ErrInvalidConfig, cc)
 	}
+}
+
+// Whatever is written, a phone key that normalises normalises again to
+// itself, whatever the default country: a key stored normalised is the
+// key of the same customer when it comes back.
+func TestKeyRulesPhoneIsIdempotent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	starts := []string{"", "0", "00", "+", "0 0", "8", "1", "06", "+39 (0)", "+36 0", "+358 0", "+(0)"}
+	countries := []string{"", "358", "44", "39", "1", "7", "36", "370", "375", "225", "378", "49"}
+	checked := 0
+	for range 20000 {
+		b := []byte(starts[rng.IntN(len(starts))])
+		for range 4 + rng.IntN(10) {
+			if rng.IntN(5) == 0 {
+				b = append(b, " -.()"[rng.IntN(5)])
+			}
+			b = append(b, byte('0'+rng.IntN(10)))
+		}
+		rules := contact.KeyRules{DefaultCountry: countries[rng.IntN(len(countries))]}
+		key := "phone:" + string(b)
+		got, err := rules.Normalize(key)
+		if err != nil {
+			continue
+		}
+		again, err := rules.Normalize(got)
+		require.NoError(t, err, "%s with default country %q gave %s", key, rules.DefaultCountry, got)
+		require.Equal(t, got, again, "%s with default country %q", key, rules.DefaultCountry)
+		checked++
+	}
+	assert.Greater(t, checked, 5000, "most generated numbers normalise")
 }

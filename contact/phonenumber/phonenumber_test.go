@@ -89,13 +89,19 @@ func TestKeyRulesWithNormalizer(t *testing.T) {
 }
 
 // On the numbers that both know, the built-in rules and the Normalizer
-// agree, so that a deployment can move from one to the other.
+// agree, so that a deployment can move from one to the other. The
+// built-in rules are more lenient with what is written wrongly: they read
+// "+36 0 30…" and "+(0)44…" as a trunk written by habit, which
+// libphonenumber refuses, and "0 040…" as a trunk written twice, which it
+// reads as Finland's international prefix 00.
 func TestNormalizerAgreesWithBuiltInRules(t *testing.T) {
 	for _, c := range []struct{ country, number string }{
 		{"358", "040 123 4567"}, {"358", "+358 040 123 4567"}, {"358", "+44 (0)20 7946 0958"},
 		{"44", "020 7946 0958"}, {"39", "06 1234 5678"}, {"39", "+39 06 1234 5678"}, {"358", "+39 (0)6 1234 5678"},
 		{"1", "1 (212) 555-0100"}, {"1", "212.555.0100"}, {"7", "8 (812) 123-45-67"}, {"7", "812 123 45 67"},
-		{"36", "06 1 234 5678"}, {"49", "030 1234567"}, {"33", "01 23 45 67 89"}, {"46", "08-123 456 78"},
+		{"36", "06 1 234 5678"}, {"49", "030 1234567"},
+		{"33", "01 23 45 67 89"}, {"46", "08-123 456 78"}, {"370", "8 612 34567"}, {"370", "0 612 34567"},
+		{"375", "8 029 123 45 67"}, {"225", "01 23 45 67 89"}, {"242", "06 123 4567"}, {"358", "+39 (0)347 123 4567"},
 	} {
 		key := "phone:" + c.number
 		builtIn, err := contact.KeyRules{DefaultCountry: c.country}.Normalize(key)
