@@ -21,9 +21,9 @@ type KeyRules struct {
 
 // PhoneNormalizer turns a phone number as written into E.164. Number is
 // the value of a "phone:" key, trimmed; defaultCountry is
-// KeyRules.DefaultCountry without its "+", "" when unset. The result must
-// be "+" and 7 to 15 digits, and normalising it again must return it
-// unchanged; the error says why the number is refused.
+// KeyRules.DefaultCountry without its "+", "" when unset. The error says
+// why the number is refused. KeyRules refuses the key too when the result
+// is not "+" and 7 to 15 digits, or does not normalise to itself.
 type PhoneNormalizer interface {
 	NormalizePhone(number, defaultCountry string) (string, error)
 }
@@ -77,23 +77,25 @@ func (r KeyRules) country() (string, error) {
 //
 //   - phone: to E.164 ("+358401234567"): spaces, dashes, dots and
 //     parentheses are dropped, and "00" or "+" introduces the country
-//     code. A number without one takes DefaultCountry's, without the trunk
-//     prefix that national callers dial before it: 0 in most countries
-//     (with DefaultCountry "358", "040 123 4567" is +358401234567); 1 in
-//     North America and 8 in Russia and Kazakhstan, dropped only before a
-//     number of 11 digits, as 8 and 1 also start numbers there; 06 in
-//     Hungary, 8 or 0 in Lithuania, 80 or 0 in Belarus; none where numbers
-//     start with 0, which stays a digit of the number: Italy and Vatican
-//     City (39; with DefaultCountry "39", "06 1234 5678" is
-//     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
-//     Gabon (241), Congo (242). A trunk prefix written twice is dropped
-//     twice. A number written with a country code keeps its digits, but
-//     for two habits: "(0)" in it is dropped ("+44 (0)20…") unless its
-//     country's numbers start with 0, and zeros after DefaultCountry's
-//     code are dropped with the trunk prefix they begin ("+358 040…",
-//     "+36 06 30…"); a trunk prefix after another country's code, or a 1
-//     or 8 after +1 or +7, stays.
-//     KeyRules.Phone replaces these rules with a numbering plan;
+//     code. A number without one takes DefaultCountry's, without the
+//     trunk prefix that national callers dial before it, as often as it
+//     was written: 0 in most countries (with DefaultCountry "358",
+//     "040 123 4567" is +358401234567), 1 in North America, 06 or 0 in
+//     Hungary; 8 in Russia and Kazakhstan and 8 or 0 in Lithuania, and 8 0,
+//     8 or 0 in Belarus, only where the number with it has the length of
+//     a national number with a trunk prefix (11 digits in Russia), as
+//     numbers there start with 8 too; and none where numbers start with 0,
+//     which stays a digit of the number: Italy and Vatican City (39; with
+//     DefaultCountry "39", "06 1234 5678" is +390612345678), San Marino
+//     (378), Côte d'Ivoire (225), Benin (229), Congo (242). A number
+//     written with a country code keeps its digits, but for two habits:
+//     "(0)" in it is dropped ("+44 (0)20…") unless its country's numbers
+//     start with 0, and after DefaultCountry's own code the trunk prefix
+//     is dropped as above ("+358 040…", "+7 8 800…"). These rules know no
+//     numbering plan (a local number without its area code, another
+//     country's trunk prefix after its code and international prefixes
+//     other than 00 are taken as written); KeyRules.Phone replaces them
+//     with one;
 //   - email: trimmed and lower-cased;
 //   - account: and any other lower-case kind: the value trimmed.
 //
@@ -136,6 +138,11 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		}
 		if reason := checkE164(v); reason != "" {
 			return fail("normalised to %q, which %s", v, reason)
+		}
+		// A key must normalise to itself, or the same customer would be
+		// two keys once a stored key is normalised again.
+		if again, err := r.Phone.NormalizePhone(v, cc); err != nil || again != v {
+			return fail("normalised to %s, which does not normalise to itself", v)
 		}
 		value = v
 	case "email":
@@ -208,13 +215,13 @@ func normalisePhone(v, cc string) (string, string) {
 			return "", "has no country code after + or 00"
 		}
 		// "+358 040 …": the default country's trunk written after it.
-		if cc != "" && !keepsLeadingZero(cc) && strings.HasPrefix(d, cc) {
-			d = cc + dropTrunks(d[len(cc):], cc, true)
+		if cc != "" && strings.HasPrefix(d, cc) {
+			d = cc + dropTrunks(d[len(cc):], cc)
 		}
 	case cc == "":
 		return "", "has no country code (+ or 00) and no default country is set"
 	default:
-		d = cc + dropTrunks(d, cc, false)
+		d = cc + dropTrunks(d, cc)
 	}
 	switch n := len(d); {
 	case n < minPhoneDigits:
@@ -246,23 +253,25 @@ func phoneDigits(v string) (string, string) {
 }
 
 // trunk is a prefix that national callers of a country dial before a
-// number, and, when numbers may also start with the prefix's digits, how
-// many digits a national number has with it (0 when they never do).
+// number, and, where numbers may also start with the prefix's digits, how
+// many digits a national number has with it (0 when numbers never start
+// with them).
 type trunk struct {
 	prefix string
 	digits int
 }
 
 // trunks holds, by country calling code, the trunk prefixes of the
-// countries where it is not a single 0, most specific first, as
-// libphonenumber's metadata has them. Country calling codes are
-// prefix-free: a number's digits start with at most one of them.
+// countries where it is not a single 0, the longest first: those of
+// libphonenumber's metadata, with the lengths that tell a trunk prefix
+// from a number's first digit. Country calling codes are prefix-free: a
+// number's digits start with at most one of them.
 var trunks = map[string][]trunk{
-	"1":   {{"1", 11}},           // North America: area codes start with 2-9
-	"7":   {{"8", 11}},           // Russia, Kazakhstan: 8 also starts area codes (812, 800)
-	"36":  {{"06", 0}, {"0", 0}}, // Hungary: 06, or a lone 0 written by habit
-	"370": {{"8", 9}, {"0", 0}},  // Lithuania: 8 until 2025, then 0; 8 also starts 800
-	"375": {{"80", 0}, {"0", 0}}, // Belarus
+	"1":   {{"1", 0}},                         // North America: numbers start with 2-9
+	"7":   {{"8", 11}},                        // Russia, Kazakhstan: numbers start with 8 too (812, 800)
+	"36":  {{"06", 0}, {"0", 0}},              // Hungary: 06, or a lone 0 by habit
+	"370": {{"8", 9}, {"0", 0}},               // Lithuania: 8 until 2025, then 0; numbers start with 8 too (800)
+	"375": {{"80", 11}, {"8", 10}, {"0", 10}}, // Belarus: 8 0, 8 or 0
 }
 
 // leadingZero holds the countries without a trunk prefix whose numbers
@@ -271,7 +280,6 @@ var leadingZero = []string{
 	"39",  // Italy and Vatican City: Rome 06, Milan 02
 	"225", // Côte d'Ivoire
 	"229", // Benin
-	"241", // Gabon
 	"242", // Congo
 	"378", // San Marino: 0549
 }
@@ -289,12 +297,9 @@ func keepsLeadingZero(d string) bool {
 }
 
 // dropTrunks returns the national number d of country cc without the trunk
-// prefix written before it. Written twice ("0 040…"), it is dropped twice.
-// After the country code (afterCode), only prefixes that start with 0 are
-// dropped: there the digits of other ones (8 in Russia) start numbers. So
-// what comes out starts with none of the prefixes that either way drops,
-// and normalises to itself.
-func dropTrunks(d, cc string, afterCode bool) string {
+// prefix written before it, as often as it was written ("0 040…"). What
+// comes out starts with no prefix that it drops, and normalises to itself.
+func dropTrunks(d, cc string) string {
 	if keepsLeadingZero(cc) {
 		return d
 	}
@@ -305,9 +310,6 @@ func dropTrunks(d, cc string, afterCode bool) string {
 	for dropped := true; dropped; {
 		dropped = false
 		for _, t := range ts {
-			if afterCode && t.prefix[0] != '0' {
-				continue
-			}
 			if strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) {
 				d, dropped = d[len(t.prefix):], true
 				break

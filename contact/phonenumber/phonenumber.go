@@ -4,13 +4,17 @@
 // Normalizer.
 //
 // contact's built-in rules know the trunk prefixes of a few countries and
-// accept any 7 to 15 digits; a Normalizer knows every country's trunk
-// prefixes and number lengths, and refuses a number that its country's
-// plan does not allow (too short or too long for it, a country code that
-// does not exist). The two give the same E.164 form of most numbers; they
-// differ where the built-in rules do not know a country's plan: a trunk 0
-// written after a foreign country code ("+358 040…" with another default
-// country), a trunk prefix other than those the built-in rules list. Keys
+// accept any 7 to 15 digits; a Normalizer knows every country's trunk and
+// international prefixes and number lengths, and refuses a number that its
+// country's plan does not allow (too short or too long for it, without the
+// area code it needs, a country code that does not exist). The two give
+// the same E.164 form of most numbers. They differ where the built-in
+// rules know no plan: a trunk 0 written after a foreign country code
+// ("+358 040…" with another default country), a trunk prefix they do not
+// list, a local number without its area code; and with what is written
+// wrongly, which the built-in rules read as a habit ("+36 0 30…",
+// "+(0)44…", "0 040…" as a trunk written twice) and libphonenumber
+// refuses or reads otherwise ("0 040…" in Finland dials abroad). Keys
 // already stored keep the form they were stored in.
 //
 // It is a package of its own so that libphonenumber's metadata, megabytes
@@ -23,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -45,42 +50,86 @@ var _ contact.PhoneNormalizer = Normalizer{}
 var errNoRegion = errors.New("no country has that calling code")
 
 // NormalizePhone returns number in E.164. A number without a country code
-// ("+" or "00") takes defaultCountry's; "00" introduces a country code
-// whatever the default country dials abroad.
+// takes defaultCountry's. "+" introduces a country code, and so does the
+// default country's international prefix ("00" in most countries, "011"
+// in North America, "8 10" in Russia) and, where that reads as no possible
+// number, "00". Numbers that can be dialled only locally (without their
+// area code) are refused, as are letters and any character but digits,
+// spaces, dashes, dots and parentheses: "ext. 12", ";12" or "#12" would
+// otherwise be left out of the E.164 form and make two extensions of a
+// line one key.
 func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error) {
 	number = strings.TrimSpace(number)
-	// libphonenumber reads letters as the digits of their keys
-	// ("1-800-FLOWERS") and takes "ext. 12" as an extension, which E.164
-	// leaves out: a customer's own number has neither, and two extensions
-	// of one line must not become one key.
-	if strings.ContainsFunc(number, unicode.IsLetter) {
-		return "", errors.New("contains letters")
+	if body := strings.TrimPrefix(number, "+"); strings.IndexFunc(body, notPhoneRune) >= 0 {
+		r, _ := utf8.DecodeRuneInString(body[strings.IndexFunc(body, notPhoneRune):])
+		if unicode.IsLetter(r) {
+			return "", errors.New("contains letters")
+		}
+		return "", fmt.Errorf("contains %q", r)
 	}
-	if rest, ok := strings.CutPrefix(number, "00"); ok {
-		number = "+" + rest
-	}
-	region := "ZZ" // no default: only numbers with a country code parse
+	// A number with "+" is read without a region: libphonenumber reads
+	// an unknown country code after "+" within a region's plan otherwise.
+	region := "ZZ"
 	if defaultCountry != "" && !strings.HasPrefix(number, "+") {
 		var err error
 		if region, err = regionOf(defaultCountry); err != nil {
 			return "", err
 		}
 	}
-	num, err := phonenumbers.Parse(number, region)
+	e164, err := n.parse(number, region)
+	if rest, ok := strings.CutPrefix(number, "00"); err != nil && ok {
+		if v, err2 := n.parse("+"+rest, "ZZ"); err2 == nil {
+			e164, err = v, nil
+		}
+	}
 	if err != nil {
-		if region == "ZZ" && !strings.HasPrefix(number, "+") {
+		if region == "ZZ" && !strings.HasPrefix(number, "+") && !strings.HasPrefix(number, "00") {
 			return "", errors.New("has no country code (+ or 00) and no default country is set")
 		}
+		return "", err
+	}
+	// libphonenumber does not always read its own E.164 form back as the
+	// same number (a trunk prefix kept after the country code comes off
+	// the second time): go on until it does, so that a key normalises to
+	// itself.
+	for range 3 {
+		again, err := n.parse(e164, "ZZ")
+		if err != nil {
+			return "", fmt.Errorf("reads as %s, which then %w", e164, err)
+		}
+		if again == e164 {
+			return e164, nil
+		}
+		e164 = again
+	}
+	return "", fmt.Errorf("reads as a different number each time (%s)", e164)
+}
+
+// parse returns number, read in region, in E.164, or why it is no number.
+func (n Normalizer) parse(number, region string) (string, error) {
+	num, err := phonenumbers.Parse(number, region)
+	if err != nil {
 		return "", fmt.Errorf("is not a phone number: %w", err)
 	}
-	e164 := phonenumbers.Format(num, phonenumbers.E164)
-	switch {
-	case !phonenumbers.IsPossibleNumber(num):
+	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	case phonenumbers.IS_POSSIBLE:
+	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		return "", fmt.Errorf("can be dialled only locally in the plan of country +%d: its area code is missing", num.GetCountryCode())
+	default:
 		return "", fmt.Errorf("is not a possible number in the plan of country +%d", num.GetCountryCode())
-	case n.Strict && !phonenumbers.IsValidNumber(num):
+	}
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if n.Strict && !phonenumbers.IsValidNumber(num) {
 		return "", fmt.Errorf("is in no range assigned in the plan of country +%d (%s)", num.GetCountryCode(), e164)
 	}
 	return e164, nil
+}
+
+// notPhoneRune reports whether r may not appear in a phone number as
+// written: anything but digits, spaces, dashes, dots and parentheses (a
+// leading "+" is let through by the caller).
+func notPhoneRune(r rune) bool {
+	return !(r >= '0' && r <= '9' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')')
 }
 
 // regionOf returns libphonenumber's main region of a country calling code.

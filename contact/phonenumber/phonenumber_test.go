@@ -2,6 +2,8 @@ package phonenumber_test
 
 import (
 	"errors"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -31,6 +33,11 @@ func TestNormalizerNormalizes(t *testing.T) {
 		{"Hungarian trunk 06", "36", "06 1 234 5678", "+3612345678"},
 		{"Argentine mobile: trunk 0 and 15", "54", "011 15 2345-6789", "+5491123456789"},
 		{"without a default country", "", "+358401234567", "+358401234567"},
+		{"trunk 0 twice after the country code", "358", "+358 0 040 123 4567", "+358401234567"},
+		{"trunk 0 after +49", "49", "+49 0 0151 12345678", "+4915112345678"},
+		{"00 where the international prefix is 011", "1", "00358 40 123 4567", "+358401234567"},
+		{"North America's international prefix", "1", "011 44 20 7946 0958", "+442079460958"},
+		{"Australia's international prefix", "61", "0011 44 20 7946 0958", "+442079460958"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +61,10 @@ func TestNormalizerRefuses(t *testing.T) {
 		{"too long for its country", "44", "020 7946 0958 1234", "not a possible number", false},
 		{"letters", "358", "040 CALL ME", "contains letters", false},
 		{"an extension", "44", "020 7946 0958 ext. 12", "contains letters", false},
+		{"an extension after ;", "44", "+44 20 7946 0958;123", `contains ';'`, false},
+		{"a pause and an extension", "44", "+44 20 7946 0958,,123", `contains ','`, false},
+		{"an extension after #", "44", "+44 20 7946 0958 #123", `contains '#'`, false},
+		{"a local number without its area code", "1", "555 0100", "only locally", false},
 		{"a country code nobody has", "358", "+999 123 4567", "not a phone number", false},
 		{"national without a default country", "", "040 123 4567", "no country code (+ or 00) and no default country", false},
 		{"a default country nobody has", "999", "040 123 4567", "default country +999", false},
@@ -70,6 +81,35 @@ func TestNormalizerRefuses(t *testing.T) {
 	got, err := phonenumber.Normalizer{}.NormalizePhone("(212) 055-0100", "1")
 	require.NoError(t, err)
 	assert.Equal(t, "+12120550100", got)
+}
+
+// Whatever is written, what the Normalizer returns it returns again when
+// given it back: libphonenumber alone does not (it reads "+358 0 040…" as
+// +3580401234567, and that as +358401234567).
+func TestNormalizerIsStable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	starts := []string{"", "0", "00", "+", "0 0", "8", "8 0", "1", "06", "011", "+39 (0)", "+358 0", "+49 0", "+375 8"}
+	countries := []string{"", "358", "44", "39", "1", "7", "36", "370", "375", "49", "61", "241"}
+	n, checked := phonenumber.Normalizer{}, 0
+	for range 3000 {
+		b := []byte(starts[rng.IntN(len(starts))])
+		for range 6 + rng.IntN(8) {
+			if rng.IntN(5) == 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, byte('0'+rng.IntN(10)))
+		}
+		country := countries[rng.IntN(len(countries))]
+		got, err := n.NormalizePhone(string(b), country)
+		if err != nil {
+			continue
+		}
+		again, err := n.NormalizePhone(got, country)
+		require.NoError(t, err, "%s with default country %q gave %s", b, country, got)
+		require.Equal(t, got, again, "%s with default country %q", b, country)
+		checked++
+	}
+	assert.Greater(t, checked, 500, "enough generated numbers are possible ones")
 }
 
 // The Normalizer plugs into contact.KeyRules: keys carry its E.164 form, and
@@ -119,6 +159,26 @@ func TestKeyRulesCheckTheNormalizersResult(t *testing.T) {
 	var ke *contact.KeyError
 	require.ErrorAs(t, err, &ke)
 	assert.Contains(t, ke.Reason, `normalised to "358401234567", which does not start with +`)
+}
+
+// A normaliser whose result normalises to something else is refused: the
+// key would not be the customer's once normalised again.
+func TestKeyRulesRefuseAnUnstableNormalizer(t *testing.T) {
+	rules := contact.KeyRules{Phone: unstableNormalizer{}}
+	_, err := rules.Normalize("phone:+35800401234567")
+	var ke *contact.KeyError
+	require.ErrorAs(t, err, &ke)
+	assert.Contains(t, ke.Reason, "normalised to +3580401234567, which does not normalise to itself")
+}
+
+// unstableNormalizer drops one 0 after the country code 358 at a time.
+type unstableNormalizer struct{}
+
+func (unstableNormalizer) NormalizePhone(number, _ string) (string, error) {
+	if rest, ok := strings.CutPrefix(number, "+3580"); ok {
+		return "+358" + rest, nil
+	}
+	return number, nil
 }
 
 type brokenNormalizer struct{}
