@@ -81,10 +81,11 @@ func (r KeyRules) country() (string, error) {
 //     trunk prefix that national callers dial before it, as often as it
 //     was written: 0 in most countries (with DefaultCountry "358",
 //     "040 123 4567" is +358401234567), 1 in North America, 06 or 0 in
-//     Hungary; 8 in Russia and Kazakhstan and 8 or 0 in Lithuania, and 8 0,
-//     8 or 0 in Belarus, only where the number with it has the length of
-//     a national number with a trunk prefix (11 digits in Russia), as
-//     numbers there start with 8 too; and none where numbers start with 0,
+//     Hungary; 8 in Russia and Kazakhstan, 8 or 0 in Lithuania, 8 0, 8 or
+//     0 in Belarus, where a prefix with an 8 is dropped only when the
+//     number with it has the length of a national number with a trunk
+//     prefix (11 digits in Russia), as numbers there start with 8 too;
+//     and none where numbers start with 0,
 //     which stays a digit of the number: Italy and Vatican City (39; with
 //     DefaultCountry "39", "06 1234 5678" is +390612345678), San Marino
 //     (378), Côte d'Ivoire (225), Benin (229), Congo (242). A number
