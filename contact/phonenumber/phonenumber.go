@@ -60,8 +60,9 @@ var errNoRegion = errors.New("no country has that calling code")
 // line one key.
 func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error) {
 	number = strings.TrimSpace(number)
-	if body := strings.TrimPrefix(number, "+"); strings.IndexFunc(body, notPhoneRune) >= 0 {
-		r, _ := utf8.DecodeRuneInString(body[strings.IndexFunc(body, notPhoneRune):])
+	body := strings.TrimPrefix(number, "+")
+	if i := strings.IndexFunc(body, notPhoneRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(body[i:])
 		if unicode.IsLetter(r) {
 			return "", errors.New("contains letters")
 		}
