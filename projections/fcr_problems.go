@@ -156,12 +156,13 @@ func (f *FCR) sortOpenings(list []opening) {
 	}
 }
 
-// compareOpenings is compareOpening of a and b.
+// compareOpenings is compareOpening of a and b, which reads the issues
+// only when they opened at the same time.
 func (f *FCR) compareOpenings(a, b opening) int {
 	if c := cmp.Compare(a.at, b.at); c != 0 {
 		return c
 	}
-	return bytes.Compare(f.issues.at(a.ix).id[:], f.issues.at(b.ix).id[:])
+	return compareOpening(f.issues.at(a.ix), f.issues.at(b.ix))
 }
 
 // compareOpening orders issues a and b by opening: earlier first, and at
