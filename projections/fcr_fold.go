@@ -46,7 +46,7 @@ func (f *FCR) sweep() {
 			f.scratch.sink += f.touchDue(g)
 			from := len(roots)
 			for _, ix := range g {
-				if is := f.issues.at(ix); is.live {
+				if is := f.issues.at(ix); is.live && f.settledBefore(is, cutoff) {
 					r := f.ids.find(is.node)
 					if m := &(*marks)[r>>6]; *m&(1<<(r&63)) == 0 {
 						*m |= 1 << (r & 63)
@@ -65,6 +65,17 @@ func (f *FCR) sweep() {
 	}
 	f.scratch.roots = roots
 	f.expireHeld(cutoff)
+}
+
+// settledBefore reports whether issue is settled before cutoff. A due
+// issue that is not was filed for a settling time that a later event
+// moved: reopened, it is filed again when resolved, and resolved again,
+// it was filed for the new time then. Its customer need not be looked
+// at for it: every problem that may fold at this cutoff has an issue
+// settled before it, filed for that time or, held back, for later.
+func (f *FCR) settledBefore(is *fcrIssue, cutoff int64) bool {
+	s, ok := is.settled(f.window)
+	return ok && s < cutoff
 }
 
 // readAheadGroup is how many due issues, or customers, the sweep and the
