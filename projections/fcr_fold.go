@@ -101,7 +101,14 @@ func (f *FCR) eachCustomer(roots []int32, fn func(r int32)) {
 func (f *FCR) touchDue(g []int32) int64 {
 	var sum int64
 	for _, ix := range g {
-		sum += int64(f.ids.nodes[f.issues.at(ix).node].parent)
+		is := f.issues.at(ix)
+		sum += int64(f.ids.nodes[is.node].parent)
+		// The later contacts, which settledBefore reads.
+		if is.more != nil {
+			if m := *is.more; len(m) > 0 {
+				sum += m[0].at
+			}
+		}
 	}
 	return sum
 }
