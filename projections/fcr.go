@@ -230,10 +230,11 @@ func (f *FCR) Config() FCRConfig { return f.cfg }
 // events after a gap held until it fills). Event types other than the
 // lifecycle ones are ignored. The error says what was wrong with e and
 // wraps events.ErrInvalidEvent, or is the configuration error.
-func (f *FCR) Apply(e events.Envelope) error { return f.apply(&e) }
+func (f *FCR) Apply(e events.Envelope) error { return f.apply(&e, uuidTag(e.Issue)) }
 
-// apply is Apply of the event at e, which it does not keep.
-func (f *FCR) apply(e *events.Envelope) error {
+// apply is Apply of the event at e, which it does not keep; tag is
+// uuidTag of its issue.
+func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 	if f.err != nil {
 		return f.err
 	}
@@ -241,11 +242,11 @@ func (f *FCR) apply(e *events.Envelope) error {
 		return err
 	}
 	at := e.At.UnixNano()
-	ix := f.lookup(e.Issue)
+	ix := f.lookupTag(e.Issue, tag)
 	if !f.observeAt(at, ix >= 0) {
 		return nil
 	}
-	if err := f.sequence(ix, at, e); err != nil {
+	if err := f.sequence(ix, at, e, tag); err != nil {
 		return err
 	}
 	f.maybeSweep()
@@ -257,8 +258,8 @@ func (f *FCR) apply(e *events.Envelope) error {
 // it is not live. A live issue is sequenced in its slot, which costs no
 // lookup beyond finding the slot; the Sequencer takes the streams that are
 // not live (not opened yet, or never) and the live ones with events that
-// wait for a gap.
-func (f *FCR) sequence(ix int32, at int64, e *events.Envelope) error {
+// wait for a gap. tag is uuidTag of e's issue.
+func (f *FCR) sequence(ix int32, at int64, e *events.Envelope, tag uint32) error {
 	if ix >= 0 {
 		is := f.issues.at(ix)
 		if !is.seqd {
@@ -278,7 +279,7 @@ func (f *FCR) sequence(ix int32, at int64, e *events.Envelope) error {
 		if d, ok := e.Data.(*events.Opened); ok {
 			// The first event of a new stream: open it in its slot.
 			if !f.lateAt(at) {
-				ix = f.open(e.Issue, at, d)
+				ix = f.open(e.Issue, tag, at, d)
 				f.issues.at(ix).ver = 1
 			}
 			return nil
@@ -311,9 +312,11 @@ func (f *FCR) adopt(issue uuid.UUID) {
 }
 
 // lookup returns the slot of live issue id, or -1.
-func (f *FCR) lookup(id uuid.UUID) int32 {
+func (f *FCR) lookup(id uuid.UUID) int32 { return f.lookupTag(id, uuidTag(id)) }
+
+// lookupTag is lookup of an id whose uuidTag is tag.
+func (f *FCR) lookupTag(id uuid.UUID, tag uint32) int32 {
 	t := &f.byID
-	tag := uuidTag(id)
 	for p := t.home(tag); ; p = t.next(p) {
 		s := t.slots[p]
 		if s.ix == 0 {
@@ -428,7 +431,7 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 			// caller that sequences for several projections cannot do.
 			return
 		}
-		f.open(e.Issue, at, d)
+		f.open(e.Issue, uuidTag(e.Issue), at, d)
 		return
 	}
 	if ix < 0 {
@@ -471,8 +474,9 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 }
 
 // open creates the state of a newly opened issue and files it under its
-// customer, linking the identifiers it carries. It returns the issue's slot.
-func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
+// customer, linking the identifiers it carries; tag is uuidTag of id. It
+// returns the issue's slot.
+func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 	var ix int32
 	if k := len(f.freeIx); k > 0 {
 		ix = f.freeIx[k-1]
@@ -490,7 +494,7 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 			channel: f.names.id(d.Channel),
 		},
 	}
-	f.byID.insert(uuidTag(id), ix)
+	f.byID.insert(tag, ix)
 	f.counts.Issues++
 
 	// The issue's identifiers: first the customer id, then the keys.
@@ -498,8 +502,15 @@ func (f *FCR) open(id uuid.UUID, at int64, d *events.Opened) int32 {
 	if d.Customer.ID != "" {
 		nodes = append(nodes, f.ids.node(d.Customer.ID, true))
 	}
-	for _, k := range d.Customer.Keys {
-		nodes = append(nodes, f.ids.node(k, false))
+	if pre := &f.scratch.pre; pre.opened == d && len(pre.keys) == len(d.Customer.Keys) {
+		// ApplyBatch hashed the keys when it read their nodes ahead.
+		for _, h := range pre.keys {
+			nodes = append(nodes, f.ids.nodeOf(h))
+		}
+	} else {
+		for _, k := range d.Customer.Keys {
+			nodes = append(nodes, f.ids.node(k, false))
+		}
 	}
 	if len(nodes) == 0 {
 		// No identifier: the issue is a customer of its own.

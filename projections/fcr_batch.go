@@ -29,16 +29,34 @@ func (f *FCR) ApplyBatch(evs []events.Envelope) error {
 // applyBatch is ApplyBatch; it returns the index of the event refused with
 // Apply's error.
 func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
+	pre := &f.scratch.pre
+	defer func() { pre.opened, pre.keys = nil, nil }()
 	for lo := 0; lo < len(evs); lo += prefetchGroup {
 		g := evs[lo:min(lo+prefetchGroup, len(evs))]
 		f.scratch.sink += f.touchEvents(g)
 		for i := range g {
-			if err := f.apply(&g[i]); err != nil {
+			pre.opened, pre.keys = pre.openedAt[i], pre.hashes[pre.keysFrom[i]:pre.keysFrom[i+1]]
+			if err := f.apply(&g[i], pre.tags[i]); err != nil {
 				return lo + i, err
 			}
 		}
 	}
 	return len(evs), nil
+}
+
+// fcrPrefetch is what touchEvents computed of a group of events, which
+// applying them uses again: the uuidTag of each event's issue, and of each
+// issue.opened the hashes of its keys (identHash), those of event i in
+// hashes[keysFrom[i]:keysFrom[i+1]]. While an event is applied, opened
+// and keys are those of that event if it is an issue.opened whose keys
+// were all hashed, and nil otherwise.
+type fcrPrefetch struct {
+	tags     [prefetchGroup]uint32
+	openedAt [prefetchGroup]*events.Opened
+	keysFrom [prefetchGroup + 1]uint8
+	hashes   [2 * prefetchGroup]uint64
+	opened   *events.Opened
+	keys     []uint64
 }
 
 // touchEvents reads the memory that applying g will need and returns a
@@ -49,21 +67,25 @@ func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
 func (f *FCR) touchEvents(g []events.Envelope) int64 {
 	var issues [prefetchGroup]int32
 	var idents [2 * prefetchGroup]int32
+	pre := &f.scratch.pre
 	n := 0
 	byHash := &f.ids.byHash
 	for i := range g {
 		e := &g[i]
-		issues[i] = f.byID.slots[f.byID.home(uuidTag(e.Issue))].ix
-		if d, ok := e.Data.(*events.Opened); ok && len(byHash.slots) > 0 {
+		tag := uuidTag(e.Issue)
+		pre.tags[i], pre.openedAt[i], pre.keysFrom[i] = tag, nil, uint8(n)
+		issues[i] = f.byID.slots[f.byID.home(tag)].ix
+		if d, ok := e.Data.(*events.Opened); ok && len(byHash.slots) > 0 && n+len(d.Customer.Keys) <= len(idents) {
+			pre.openedAt[i] = d
 			for _, k := range d.Customer.Keys {
-				if n == len(idents) {
-					break
-				}
-				idents[n] = byHash.slots[byHash.home(mixTag(identHash(k, false)))].ix
+				h := identHash(k, false)
+				pre.hashes[n] = h
+				idents[n] = byHash.slots[byHash.home(mixTag(h))].ix
 				n++
 			}
 		}
 	}
+	pre.keysFrom[len(g)] = uint8(n)
 	var sum int64
 	for _, ix := range issues[:len(g)] {
 		if ix > 0 {

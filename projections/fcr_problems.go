@@ -48,6 +48,7 @@ type fcrScratch struct {
 	unsettled []int32  // the issues of a customer that have not settled before a sweep's cutoff
 	reach     []int32  // identifiers reached by linked
 	sink      int64    // what the read-aheads (touchCustomers, touchDue) read
+	pre       fcrPrefetch
 }
 
 // problems chains the live issues of the customer whose root is r into
