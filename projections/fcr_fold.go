@@ -229,7 +229,7 @@ func (f *FCR) bucket(t int64) int64 {
 // problem (see blocker).
 func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	freed := false
-	probs := f.problems(r)
+	probs := f.chain(r)
 	// The issues that have not settled, once a problem may fold: with one
 	// problem, there is none.
 	var unsettled []int32
@@ -250,6 +250,11 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 				}
 			}
 			continue
+		}
+		// Only a problem settled before the cutoff may fold: its
+		// contacts, which its verdict counts, are measured then.
+		if p.settle < cutoff {
+			f.measureContacts(p)
 		}
 		if p.settle >= cutoff || f.verdict(p) == vPending {
 			// Time holds it back: the issue that settles last is filed

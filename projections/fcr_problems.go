@@ -52,9 +52,19 @@ type fcrScratch struct {
 }
 
 // problems chains the live issues of the customer whose root is r into
-// problems, in the order of their first issues. The result and its
-// members are scratch space, valid until the next call.
+// problems, in the order of their first issues, and measures them. The
+// result and its members are scratch space, valid until the next call.
 func (f *FCR) problems(r int32) []fcrProblem {
+	probs := f.chain(r)
+	for i := range probs {
+		f.measureContacts(&probs[i])
+	}
+	return probs
+}
+
+// chain is problems with only each problem's members and status measured
+// (measureStatus): a sweep measures the contacts of those that may fold.
+func (f *FCR) chain(r int32) []fcrProblem {
 	sc := &f.scratch
 	probs := sc.probs[:0]
 	opened := sc.opened[:0]
@@ -71,7 +81,7 @@ func (f *FCR) problems(r int32) []fcrProblem {
 		members := append(sc.members[:0], opened[0].ix)
 		sc.members = members
 		probs = append(probs, fcrProblem{})
-		f.measure(&probs[0], members[:1:1])
+		f.measureStatus(&probs[0], members[:1:1])
 		sc.probs = probs
 		return probs
 	}
@@ -123,7 +133,7 @@ func (f *FCR) problems(r int32) []fcrProblem {
 		}
 		hi := end[i]
 		probs = append(probs, fcrProblem{})
-		f.measure(&probs[len(probs)-1], members[lo:hi:hi])
+		f.measureStatus(&probs[len(probs)-1], members[lo:hi:hi])
 		lo = hi
 	}
 	sc.probs = probs
@@ -264,12 +274,12 @@ func (f *FCR) topicsMatch(a, b uint32) bool {
 	return a == b
 }
 
-// measure fills p from its member issues, in the order of their opening.
-func (f *FCR) measure(p *fcrProblem, members []int32) {
+// measureStatus fills in p's members, given in the order of their
+// opening, and whether and when it is resolved, open and settled.
+func (f *FCR) measureStatus(p *fcrProblem, members []int32) {
 	p.members = members
 	p.rootIx = members[0]
 	p.resIx = -1
-	p.firstIx = -1
 	p.settle = math.MinInt64
 	for _, ix := range members {
 		is := f.issues.at(ix)
@@ -281,6 +291,19 @@ func (f *FCR) measure(p *fcrProblem, members []int32) {
 		} else if s > p.settle {
 			p.settle = s
 		}
+	}
+	if p.resolved {
+		p.settle = max(p.settle, p.res+f.window)
+	}
+}
+
+// measureContacts fills in the rest of p, whose status measureStatus
+// filled in: its first contact, and its counted contacts up to and after
+// its resolution.
+func (f *FCR) measureContacts(p *fcrProblem) {
+	p.firstIx = -1
+	for _, ix := range p.members {
+		is := f.issues.at(ix)
 		// The first contact: the earliest counted one.
 		if is.first.counted() && (p.firstIx < 0 || is.first.at < p.firstAt) {
 			p.firstIx, p.firstRec, p.firstAt, p.firstCh = ix, -1, is.first.at, is.first.channel
@@ -300,10 +323,9 @@ func (f *FCR) measure(p *fcrProblem, members []int32) {
 		return
 	}
 	end := p.res + f.window
-	p.settle = max(p.settle, end)
 	// The counted contacts up to the resolution and in the window after
 	// it, as eachCounted walks them.
-	for _, ix := range members {
+	for _, ix := range p.members {
 		is := f.issues.at(ix)
 		if r := &is.first; r.counted() && r.at < end {
 			p.count(r.at)
