@@ -219,6 +219,7 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.folded = newFCRTally()
 	f.due = make(map[int64]*[]int32)
 	f.dueWidth = max(1, (f.window+f.lateness)/16)
+	f.scratch.pre.cur = -1
 	return f
 }
 
@@ -502,9 +503,9 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 	if d.Customer.ID != "" {
 		nodes = append(nodes, f.ids.node(d.Customer.ID, true))
 	}
-	if pre := &f.scratch.pre; pre.opened == d && len(pre.keys) == len(d.Customer.Keys) {
+	if hashes, ok := f.scratch.pre.keys(d); ok {
 		// ApplyBatch hashed the keys when it read their nodes ahead.
-		for _, h := range pre.keys {
+		for _, h := range hashes {
 			nodes = append(nodes, f.ids.nodeOf(h))
 		}
 	} else {

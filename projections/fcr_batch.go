@@ -30,12 +30,12 @@ func (f *FCR) ApplyBatch(evs []events.Envelope) error {
 // Apply's error.
 func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
 	pre := &f.scratch.pre
-	defer func() { pre.opened, pre.keys = nil, nil }()
+	defer pre.forget()
 	for lo := 0; lo < len(evs); lo += prefetchGroup {
 		g := evs[lo:min(lo+prefetchGroup, len(evs))]
 		f.scratch.sink += f.touchEvents(g)
 		for i := range g {
-			pre.opened, pre.keys = pre.openedAt[i], pre.hashes[pre.keysFrom[i]:pre.keysFrom[i+1]]
+			pre.cur = i
 			if err := f.apply(&g[i], pre.tags[i]); err != nil {
 				return lo + i, err
 			}
@@ -46,17 +46,31 @@ func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
 
 // fcrPrefetch is what touchEvents computed of a group of events, which
 // applying them uses again: the uuidTag of each event's issue, and of each
-// issue.opened the hashes of its keys (identHash), those of event i in
-// hashes[keysFrom[i]:keysFrom[i+1]]. While an event is applied, opened
-// and keys are those of that event if it is an issue.opened whose keys
-// were all hashed, and nil otherwise.
+// issue.opened whose keys it hashed (identHash), the event's data in
+// opened and the hashes in hashes[keysFrom[i]:keysFrom[i+1]]. cur is the
+// event being applied, -1 outside ApplyBatch.
 type fcrPrefetch struct {
 	tags     [prefetchGroup]uint32
-	openedAt [prefetchGroup]*events.Opened
+	opened   [prefetchGroup]*events.Opened
 	keysFrom [prefetchGroup + 1]uint8
 	hashes   [2 * prefetchGroup]uint64
-	opened   *events.Opened
-	keys     []uint64
+	cur      int
+}
+
+// keys returns the hashes of d's keys if the event being applied is the
+// issue.opened d and touchEvents hashed them, and false otherwise.
+func (p *fcrPrefetch) keys(d *events.Opened) ([]uint64, bool) {
+	if p.cur < 0 || p.opened[p.cur] != d {
+		return nil, false
+	}
+	return p.hashes[p.keysFrom[p.cur]:p.keysFrom[p.cur+1]], true
+}
+
+// forget drops what it knows of the last group, which ApplyBatch does not
+// keep.
+func (p *fcrPrefetch) forget() {
+	p.cur = -1
+	clear(p.opened[:])
 }
 
 // touchEvents reads the memory that applying g will need and returns a
@@ -73,10 +87,10 @@ func (f *FCR) touchEvents(g []events.Envelope) int64 {
 	for i := range g {
 		e := &g[i]
 		tag := uuidTag(e.Issue)
-		pre.tags[i], pre.openedAt[i], pre.keysFrom[i] = tag, nil, uint8(n)
+		pre.tags[i], pre.opened[i], pre.keysFrom[i] = tag, nil, uint8(n)
 		issues[i] = f.byID.slots[f.byID.home(tag)].ix
 		if d, ok := e.Data.(*events.Opened); ok && len(byHash.slots) > 0 && n+len(d.Customer.Keys) <= len(idents) {
-			pre.openedAt[i] = d
+			pre.opened[i] = d
 			for _, k := range d.Customer.Keys {
 				h := identHash(k, false)
 				pre.hashes[n] = h
