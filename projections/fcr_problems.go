@@ -198,10 +198,12 @@ func earlier(a, b *fcrIssue) bool { return compareOpening(a, b) < 0 }
 // times only, not on when the projection folded what.
 func (f *FCR) related(r, x, z int32) bool {
 	xs, zs := f.issues.at(x), f.issues.at(z)
-	if xs.more == nil && zs.more == nil && xs.node == zs.node {
-		// Neither was reclassified, and both came with the same first
-		// identifier: what was known before either settled is all.
-		return f.topicsMatch(xs.topic, zs.topic) && xs.liveAt(zs.first.at, f.window)
+	if !xs.reclassified && !zs.reclassified {
+		// Their topics never changed: only links depend on when the
+		// first of them settled, and none are needed between issues
+		// that came with the same first identifier.
+		return f.topicsMatch(xs.topic, zs.topic) && xs.liveAt(zs.first.at, f.window) &&
+			(xs.node == zs.node || f.linked(r, xs, zs, f.settledFirst(xs, zs)))
 	}
 	return f.relatedBefore(r, xs, zs, f.settledFirst(xs, zs))
 }

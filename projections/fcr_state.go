@@ -36,6 +36,9 @@ type fcrIssue struct {
 	// cut says that an event came once the issue had settled: that event
 	// and every later one of the stream are not applied (see FCR).
 	cut bool
+	// reclassified says that more holds a reclassification: without one,
+	// the issue's topic was always topic.
+	reclassified bool
 }
 
 // issueSlab holds the FCR's issues in pages of a fixed size, so that
@@ -126,6 +129,9 @@ func (is *fcrIssue) recs() []fcrRec {
 
 // push appends r to the issue's recs.
 func (is *fcrIssue) push(r fcrRec) {
+	if r.classification() {
+		is.reclassified = true
+	}
 	if is.more == nil {
 		is.more = &[]fcrRec{r}
 		return
@@ -160,6 +166,9 @@ func (is *fcrIssue) classify(at int64, topic uint32) {
 // before time t.
 func (is *fcrIssue) topicAt(t int64) uint32 {
 	topic := is.topic
+	if !is.reclassified {
+		return topic
+	}
 	more := is.recs()
 	for i := len(more) - 1; i >= 0; i-- {
 		if r := &more[i]; r.classification() && r.at >= t {
