@@ -84,6 +84,25 @@ func (f *FCR) chain(r int32) []fcrProblem {
 		f.measureStatus(&probs[0], members[:1:1])
 		sc.probs = probs
 		return probs
+	case 2:
+		// Two issues, most customers with several: one problem or two,
+		// as the general case below finds them.
+		a, b := opened[0].ix, opened[1].ix
+		if f.compareOpenings(opened[0], opened[1]) > 0 {
+			a, b = b, a
+		}
+		members := append(sc.members[:0], a, b)
+		sc.members = members
+		if f.related(r, a, b) {
+			probs = append(probs, fcrProblem{})
+			f.measureStatus(&probs[0], members[:2:2])
+		} else {
+			probs = append(probs, fcrProblem{}, fcrProblem{})
+			f.measureStatus(&probs[0], members[:1:1])
+			f.measureStatus(&probs[1], members[1:2:2])
+		}
+		sc.probs = probs
+		return probs
 	}
 	f.sortOpenings(opened)
 	order := slices.Grow(sc.order[:0], n)[:n]
