@@ -75,11 +75,19 @@ func (t *slotIndex) insert(tag uint32, ix int32) {
 	if t.n+1 > limit {
 		t.grow()
 	}
+	// The new entry takes its home and pushes the entries from there to
+	// the next empty one a place further: last come, first found. Each
+	// stays at or after its home with no empty entry in between, which
+	// is all that probing needs, and the entry looked up most, that of
+	// an issue opened a moment ago, is found first, where a read ahead
+	// of the home entry finds it too.
+	e := slotEntry{tag: tag, ix: ix + 1}
 	p := t.home(tag)
 	for t.slots[p].ix != 0 {
+		e, t.slots[p] = t.slots[p], e
 		p = t.next(p)
 	}
-	t.slots[p] = slotEntry{tag: tag, ix: ix + 1}
+	t.slots[p] = e
 	t.n++
 }
 
