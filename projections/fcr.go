@@ -541,11 +541,12 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 }
 
 // recheck files issue ix to be looked at by the next sweep that passes
-// the current cutoff: an event changed which of its customer's issues
-// form a problem, and a problem held back by an open issue may now fold.
+// the current cutoff, whether it settled or not: an event changed which
+// of its customer's issues form a problem, and a problem held back by an
+// open issue or by time may now fold.
 func (f *FCR) recheck(ix int32) {
 	if f.hasWM {
-		f.file(ix, f.wm-f.lateness)
+		f.fileIn(^ix, f.bucket(f.wm-f.lateness))
 	}
 }
 

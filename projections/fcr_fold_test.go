@@ -1,0 +1,74 @@
+package projections
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A reclassification that splits a problem held back by time lets the
+// issue left behind fold at the next sweep, although the issue that
+// moved away is not settled (it reopened): the sweep looks at the
+// customer for the reclassified issue, whatever its settling time. A
+// contact on the folded issue that comes later than the lateness is then
+// dropped, as for any folded issue.
+func TestFCRReclassificationLetsTheIssueLeftBehindFold(t *testing.T) {
+	hm := func(h, m int) time.Time { return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	for _, reopened := range []bool{true, false} {
+		t.Run(fmt.Sprintf("other issue reopened %v", reopened), func(t *testing.T) {
+			f := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
+			l := newFCRLog()
+			apply := func() {
+				for _, e := range l.evs {
+					require.NoError(t, f.Apply(e))
+				}
+				l.evs = l.evs[:0]
+			}
+			// advance moves the watermark to when, by an issue of a
+			// customer of its own, and applies enough duplicates of its
+			// opening for a sweep to run.
+			ticks := 0
+			advance := func(when time.Time) {
+				ticks++
+				l.open(when, []string{fmt.Sprintf("account:tick-%d", ticks)}, "web", "clock/tick")
+				e := l.evs[len(l.evs)-1]
+				apply()
+				for range 4096 {
+					require.NoError(t, f.Apply(e))
+				}
+			}
+			keys := []string{"phone:+15550100"}
+			a, ca := l.open(hm(0, 0), keys, "phone", "billing/refund")
+			l.resolve(a, hm(0, 10), ca, "ann", false) // a settles at 10:10
+			b, cb := l.open(hm(0, 20), keys, "chat", "billing/refund")
+			l.resolve(b, hm(5, 0), cb, "bob", false) // b settles at 15:00
+			apply()
+			advance(hm(13, 0)) // cutoff 12:00: a and b are one problem, held back by b
+			require.GreaterOrEqual(t, f.lookup(a), int32(0))
+
+			l.classify(b, hm(0, 40), "tech/tv") // late, but before either settled: two problems now
+			if reopened {
+				l.contacted(b, hm(12, 30), "email") // b reopens and stays open
+			}
+			apply()
+			advance(hm(14, 0)) // cutoff 13:00: a's problem is final
+			assert.Negative(t, f.lookup(a), "a folded")
+			assert.GreaterOrEqual(t, f.lookup(b), int32(0), "b live")
+
+			l.contacted(a, hm(5, 0), "email") // later than the lateness: a is folded, so dropped
+			apply()
+			advance(hm(100, 0))
+			rep := f.Report()
+			assert.Equal(t, int64(1), rep.LateDropped)
+			if reopened {
+				// b's contact of 12:30 came within W of its resolution.
+				assert.Equal(t, [2]int64{1, 1}, [2]int64{rep.Achieved, rep.Failed}, "a achieved, b failed")
+			} else {
+				assert.Equal(t, [2]int64{2, 0}, [2]int64{rep.Achieved, rep.Failed}, "a and b achieved")
+			}
+		})
+	}
+}
