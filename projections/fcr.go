@@ -546,7 +546,7 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 // open issue or by time may now fold.
 func (f *FCR) recheck(ix int32) {
 	if f.hasWM {
-		f.fileIn(^ix, f.bucket(f.wm-f.lateness))
+		f.file(ix, f.wm-f.lateness)
 	}
 }
 

@@ -45,9 +45,8 @@ func (f *FCR) sweep() {
 			g := (*ixs)[lo:min(lo+readAheadGroup, len(*ixs))]
 			f.scratch.sink += f.touchDue(g)
 			from := len(roots)
-			for _, d := range g {
-				ix, recheck := dueIssue(d)
-				if is := f.issues.at(ix); is.live && (recheck || f.settledBefore(is, cutoff)) {
+			for _, ix := range g {
+				if is := f.issues.at(ix); is.live {
 					r := f.ids.find(is.node)
 					if m := &(*marks)[r>>6]; *m&(1<<(r&63)) == 0 {
 						*m |= 1 << (r & 63)
@@ -66,29 +65,6 @@ func (f *FCR) sweep() {
 	}
 	f.scratch.roots = roots
 	f.expireHeld(cutoff)
-}
-
-// settledBefore reports whether issue is settled before cutoff. A due
-// issue that is not, and was not filed by recheck, was filed for a
-// settling time that a reopen moved, or by a sweep that found its problem
-// held back, which the reopen now holds back: it is filed again when
-// resolved. Its customer need not be looked at for it: every problem
-// that may fold at this cutoff has an issue settled before it, filed for
-// that time or, held back, for later, or had an event that changed its
-// customer's problems since it was held back, and recheck filed the
-// issue of that event, settled or not, to be looked at regardless.
-func (f *FCR) settledBefore(is *fcrIssue, cutoff int64) bool {
-	s, ok := is.settled(f.window)
-	return ok && s < cutoff
-}
-
-// A due entry is an issue's slot, or for an entry of recheck the slot's
-// complement (negative).
-func dueIssue(d int32) (ix int32, recheck bool) {
-	if d < 0 {
-		return ^d, true
-	}
-	return d, false
 }
 
 // readAheadGroup is how many due issues, or customers, the sweep and the
@@ -113,16 +89,8 @@ func (f *FCR) eachCustomer(roots []int32, fn func(r int32)) {
 // of what it read.
 func (f *FCR) touchDue(g []int32) int64 {
 	var sum int64
-	for _, d := range g {
-		ix, _ := dueIssue(d)
-		is := f.issues.at(ix)
-		sum += int64(f.ids.nodes[is.node].parent)
-		// The later contacts, which settledBefore reads.
-		if is.more != nil {
-			if m := *is.more; len(m) > 0 {
-				sum += m[0].at
-			}
-		}
+	for _, ix := range g {
+		sum += int64(f.ids.nodes[f.issues.at(ix).node].parent)
 	}
 	return sum
 }
@@ -214,7 +182,7 @@ func (f *FCR) fileSettle(p *fcrProblem) {
 // another mostly go to the same bucket, which it finds without the map.
 func (f *FCR) file(ix int32, t int64) { f.fileIn(ix, f.bucket(t)) }
 
-// fileIn puts due entry ix (see dueIssue) in bucket b.
+// fileIn puts issue ix in bucket b.
 func (f *FCR) fileIn(ix int32, b int64) {
 	if f.dueLast == nil || b != f.dueLastB {
 		p := f.due[b]

@@ -150,8 +150,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	}
 	for b, ixs := range f.due {
 		d := fcrSnapDue{Bucket: b}
-		for _, e := range *ixs {
-			ix, _ := dueIssue(e)
+		for _, ix := range *ixs {
 			if i, ok := at[ix]; ok {
 				d.Issues = append(d.Issues, i)
 			}
@@ -395,10 +394,8 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 				return 0, fmt.Errorf("FCR restore: due bucket %d refers to issue %d: %w", d.Bucket, ix, ErrFCRSnapshot)
 			}
 		}
-		// The snapshot does not say which entries recheck filed: each is
-		// looked at as if it had, which costs a look and loses no fold.
 		for _, ix := range d.Issues {
-			g.fileIn(^ix, d.Bucket)
+			g.fileIn(ix, d.Bucket)
 		}
 	}
 	// Live issues keep their versions in their slots, as Apply leaves them.
