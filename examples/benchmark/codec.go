@@ -40,7 +40,8 @@ func sampleLog(ctx context.Context, store *events.MemoryStore, n int) ([]events.
 // Go benchmark does: the loops allocate far less than the heap's headroom
 // then, and none of them pays for the heap growing into memory it never
 // used (page faults and zeroing: a loop that did measured up to five
-// times as long), or for a collection of the store's heap.
+// times as long). The collection of the loop's own garbage comes later,
+// and is not counted.
 func measureCodec(c events.Codec, sample []events.Envelope) (codecFigures, error) {
 	var f codecFigures
 	n := float64(len(sample))
