@@ -22,7 +22,8 @@ type slotIndex struct {
 	// dense lets the index fill to 7/8 rather than 3/4 before it doubles:
 	// for an index that only grows and is mostly probed for keys it
 	// holds, where a probe costs about three entries more at the fullest
-	// and the index half the memory at the emptiest.
+	// and the index half the memory at the emptiest. A dense index files
+	// a new entry after those before it (see insert).
 	dense bool
 }
 
@@ -75,17 +76,25 @@ func (t *slotIndex) insert(tag uint32, ix int32) {
 	if t.n+1 > limit {
 		t.grow()
 	}
-	// The new entry takes its home and pushes the entries from there to
-	// the next empty one a place further: last come, first found. Each
-	// stays at or after its home with no empty entry in between, which
-	// is all that probing needs, and the entry looked up most, that of
-	// an issue opened a moment ago, is found first, where a read ahead
-	// of the home entry finds it too.
 	e := slotEntry{tag: tag, ix: ix + 1}
 	p := t.home(tag)
-	for t.slots[p].ix != 0 {
-		e, t.slots[p] = t.slots[p], e
-		p = t.next(p)
+	if t.dense {
+		// After the entries before it: the identifiers looked up most
+		// are those of returning customers, filed long ago.
+		for t.slots[p].ix != 0 {
+			p = t.next(p)
+		}
+	} else {
+		// The new entry takes its home and pushes the entries from
+		// there to the next empty one a place further: last come, first
+		// found. Each stays at or after its home with no empty entry in
+		// between, which is all that probing needs, and the entry looked
+		// up most, that of an issue opened a moment ago, is found first,
+		// where a read ahead of the home entry finds it too.
+		for t.slots[p].ix != 0 {
+			e, t.slots[p] = t.slots[p], e
+			p = t.next(p)
+		}
 	}
 	t.slots[p] = e
 	t.n++
