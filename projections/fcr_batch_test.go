@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -40,6 +42,45 @@ func TestFCRApplyBatchEqualsApplyOutOfOrder(t *testing.T) {
 				assert.Equal(t, want.Report(), got.Report(), "%s, %+v, batches of %d", name, cfg, size)
 				assert.Equal(t, want.Live(), got.Live(), "%s, %+v, batches of %d", name, cfg, size)
 			}
+		}
+	}
+}
+
+// Openings with up to seven keys, more than a group of events has room to
+// hash ahead, give the same report and live issues by ApplyBatch as by
+// Apply: the openings whose keys were not hashed ahead are hashed when
+// applied.
+func TestFCRApplyBatchEqualsApplyWithManyKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	l := newFCRLog()
+	for i := range 3000 {
+		customer := rng.IntN(200)
+		var keys []string
+		for k := range 6 {
+			if rng.IntN(2) == 0 {
+				keys = append(keys, fmt.Sprintf("k%d:%d", k, customer))
+			}
+		}
+		keys = append(keys, fmt.Sprintf("household:%d", customer/2)) // links two customers
+		at := day0.Add(time.Duration(i) * 7 * time.Minute)
+		issue, contact := l.open(at, keys, "phone", genTopics[rng.IntN(3)])
+		if rng.IntN(4) > 0 {
+			l.resolve(issue, at.Add(time.Minute), contact, "ann", false)
+		}
+	}
+	log := jitter(l.evs, 1, 3*time.Hour)
+	for _, cfg := range []FCRConfig{{}, {Window: 24 * time.Hour, Lateness: time.Hour}} {
+		want := NewFCR(cfg)
+		for _, e := range log {
+			require.NoError(t, want.Apply(e))
+		}
+		for _, size := range []int{3, prefetchGroup, 100} {
+			got := NewFCR(cfg)
+			for i := 0; i < len(log); i += size {
+				require.NoError(t, got.ApplyBatch(log[i:min(i+size, len(log))]))
+			}
+			assert.Equal(t, want.Report(), got.Report(), "%+v, batches of %d", cfg, size)
+			assert.Equal(t, want.Live(), got.Live(), "%+v, batches of %d", cfg, size)
 		}
 	}
 }

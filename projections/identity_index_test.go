@@ -22,22 +22,49 @@ func (t *slotIndex) find(tag uint32, key uint64, keys []uint64) int32 {
 	}
 }
 
+// checkRuns fails unless every entry of the index lies at or after its
+// home with no empty entry in between, which probing relies on, and n
+// counts the entries.
+func (t *slotIndex) checkRuns(tb testing.TB) {
+	tb.Helper()
+	n := 0
+	for p, s := range t.slots {
+		if s.ix == 0 {
+			continue
+		}
+		n++
+		for q := t.home(s.tag); q != uint32(p); q = t.next(q) {
+			if t.slots[q].ix == 0 {
+				tb.Fatalf("entry at %d: empty entry %d after its home %d", p, q, t.home(s.tag))
+			}
+		}
+	}
+	if n != t.n {
+		tb.Fatalf("n = %d, entries %d", t.n, n)
+	}
+}
+
 // The index finds every key it holds after any mix of inserts and removes,
 // growing past its first size, also when keys share their home positions
-// and their runs wrap around the end.
+// and their runs wrap around the end, dense or not. A new entry of an
+// index that is not dense is found at its home.
 func TestSlotIndexAgainstAMap(t *testing.T) {
 	tests := []struct {
-		name string
-		tag  func(k uint64) uint32
+		name  string
+		tag   func(k uint64) uint32
+		dense bool
 	}{
-		{"mixed", mixTag},
-		{"same home", func(k uint64) uint32 { return uint32(k) << 20 }},
-		{"at the end", func(k uint64) uint32 { return ^uint32(k % 3) }},
+		{"mixed", mixTag, false},
+		{"same home", func(k uint64) uint32 { return uint32(k) << 20 }, false},
+		{"at the end", func(k uint64) uint32 { return ^uint32(k % 3) }, false},
+		{"dense, mixed", mixTag, true},
+		{"dense, at the end", func(k uint64) uint32 { return ^uint32(k % 3) }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))
 			idx := newSlotIndex()
+			idx.dense = tt.dense
 			var keys []uint64          // slab: index → key
 			want := map[uint64]int32{} // key → index
 			var free []int32
@@ -58,6 +85,12 @@ func TestSlotIndexAgainstAMap(t *testing.T) {
 					}
 					idx.insert(tt.tag(k), ix)
 					want[k] = ix
+					if !tt.dense {
+						require.Equal(t, ix+1, idx.slots[idx.home(tt.tag(k))].ix, "step %d: the new entry is at its home", step)
+					}
+				}
+				if step%1000 == 0 {
+					idx.checkRuns(t)
 				}
 				if step%997 == 0 || step == 19999 {
 					require.Equal(t, len(want), idx.n)
@@ -71,7 +104,11 @@ func TestSlotIndexAgainstAMap(t *testing.T) {
 				}
 			}
 			assert.Greater(t, len(idx.slots), minSlots, "the index grew")
-			assert.LessOrEqual(t, idx.n*4, len(idx.slots)*3, "the load stays at most 3/4")
+			if tt.dense {
+				assert.LessOrEqual(t, idx.n*8, len(idx.slots)*7, "the load stays at most 7/8")
+			} else {
+				assert.LessOrEqual(t, idx.n*4, len(idx.slots)*3, "the load stays at most 3/4")
+			}
 		})
 	}
 }
