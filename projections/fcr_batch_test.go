@@ -13,6 +13,24 @@ import (
 	"github.com/truefcr/truefcr/internal/simulate"
 )
 
+// assertBatchEqualsApply asserts that ApplyBatch over l, in batches of
+// each of sizes, gives the report and the live issues of Apply one by one.
+func assertBatchEqualsApply(t *testing.T, cfg FCRConfig, l []events.Envelope, sizes ...int) {
+	t.Helper()
+	want := NewFCR(cfg)
+	for _, e := range l {
+		require.NoError(t, want.Apply(e))
+	}
+	for _, size := range sizes {
+		got := NewFCR(cfg)
+		for i := 0; i < len(l); i += size {
+			require.NoError(t, got.ApplyBatch(l[i:min(i+size, len(l))]))
+		}
+		assert.Equal(t, want.Report(), got.Report(), "%+v, batches of %d", cfg, size)
+		assert.Equal(t, want.Live(), got.Live(), "%+v, batches of %d", cfg, size)
+	}
+}
+
 // Out of order and with duplicates, so that the Sequencer holds events
 // and releases them while others are applied, ApplyBatch gives the report
 // of Apply one by one, for every topic rule and a lateness that drops
@@ -25,24 +43,15 @@ func TestFCRApplyBatchEqualsApplyOutOfOrder(t *testing.T) {
 		"shuffled, duplicated":  scramble(log, 4, 0.2),
 	}
 	for name, l := range logs {
-		for _, cfg := range []FCRConfig{
-			{},
-			{Match: MatchRoot, Lateness: 2 * time.Hour},
-			{Match: MatchAny, Window: 48 * time.Hour},
-		} {
-			want := NewFCR(cfg)
-			for _, e := range l {
-				require.NoError(t, want.Apply(e))
+		t.Run(name, func(t *testing.T) {
+			for _, cfg := range []FCRConfig{
+				{},
+				{Match: MatchRoot, Lateness: 2 * time.Hour},
+				{Match: MatchAny, Window: 48 * time.Hour},
+			} {
+				assertBatchEqualsApply(t, cfg, l, 7, prefetchGroup, 1000)
 			}
-			for _, size := range []int{7, prefetchGroup, 1000} {
-				got := NewFCR(cfg)
-				for i := 0; i < len(l); i += size {
-					require.NoError(t, got.ApplyBatch(l[i:min(i+size, len(l))]))
-				}
-				assert.Equal(t, want.Report(), got.Report(), "%s, %+v, batches of %d", name, cfg, size)
-				assert.Equal(t, want.Live(), got.Live(), "%s, %+v, batches of %d", name, cfg, size)
-			}
-		}
+		})
 	}
 }
 
@@ -70,18 +79,7 @@ func TestFCRApplyBatchEqualsApplyWithManyKeys(t *testing.T) {
 	}
 	log := jitter(l.evs, 1, 3*time.Hour)
 	for _, cfg := range []FCRConfig{{}, {Window: 24 * time.Hour, Lateness: time.Hour}} {
-		want := NewFCR(cfg)
-		for _, e := range log {
-			require.NoError(t, want.Apply(e))
-		}
-		for _, size := range []int{3, prefetchGroup, 100} {
-			got := NewFCR(cfg)
-			for i := 0; i < len(log); i += size {
-				require.NoError(t, got.ApplyBatch(log[i:min(i+size, len(log))]))
-			}
-			assert.Equal(t, want.Report(), got.Report(), "%+v, batches of %d", cfg, size)
-			assert.Equal(t, want.Live(), got.Live(), "%+v, batches of %d", cfg, size)
-		}
+		assertBatchEqualsApply(t, cfg, log, 3, prefetchGroup, 100)
 	}
 }
 
