@@ -17,6 +17,8 @@ func TestKeyRulesNormalize(t *testing.T) {
 	us := contact.KeyRules{DefaultCountry: "1"}
 	ru := contact.KeyRules{DefaultCountry: "7"}
 	hu := contact.KeyRules{DefaultCountry: "36"}
+	lt := contact.KeyRules{DefaultCountry: "370"}
+	by := contact.KeyRules{DefaultCountry: "375"}
 	tests := []struct {
 		name  string
 		rules contact.KeyRules
@@ -56,17 +58,17 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"two zeros after the default country", fi, "phone:+358 00 40 123 4567", "phone:+358401234567"},
 		{"(0) before the country code", fi, "phone:+(0)44 20 7946 0958", "phone:+442079460958"},
 		{"Italian (0) before a mobile is a digit, as libphonenumber reads it", fi, "phone:+39 (0)347 123 4567", "phone:+3903471234567"},
-		{"Lithuanian trunk 8", contact.KeyRules{DefaultCountry: "370"}, "phone:8 612 34567", "phone:+37061234567"},
-		{"Lithuanian trunk 0", contact.KeyRules{DefaultCountry: "370"}, "phone:0 612 34567", "phone:+37061234567"},
-		{"Lithuanian 800 without trunk", contact.KeyRules{DefaultCountry: "370"}, "phone:800 12345", "phone:+37080012345"},
-		{"Belarusian trunk 8 0", contact.KeyRules{DefaultCountry: "375"}, "phone:8 029 123 45 67", "phone:+375291234567"},
+		{"Lithuanian trunk 8", lt, "phone:8 612 34567", "phone:+37061234567"},
+		{"Lithuanian trunk 0", lt, "phone:0 612 34567", "phone:+37061234567"},
+		{"Lithuanian 800 without trunk", lt, "phone:800 12345", "phone:+37080012345"},
+		{"Belarusian trunk 8 0", by, "phone:8 029 123 45 67", "phone:+375291234567"},
 		{"Ivorian number keeps its 0", contact.KeyRules{DefaultCountry: "225"}, "phone:01 23 45 67 89", "phone:+2250123456789"},
 		{"a trunk after +1", us, "phone:+1 1 212 555 0100", "phone:+12125550100"},
 		{"North American trunk written twice", us, "phone:1 1 212 555 0100", "phone:+12125550100"},
 		{"Russian trunk after +7", ru, "phone:+7 8 800 123 45 67", "phone:+78001234567"},
-		{"Lithuanian trunk after +370", contact.KeyRules{DefaultCountry: "370"}, "phone:+370 8 5 212 3456", "phone:+37052123456"},
-		{"Belarusian trunk after +375", contact.KeyRules{DefaultCountry: "375"}, "phone:+375 8 029 123 45 67", "phone:+375291234567"},
-		{"Belarusian trunk 8", contact.KeyRules{DefaultCountry: "375"}, "phone:8 17 123 45 67", "phone:+375171234567"},
+		{"Lithuanian trunk after +370", lt, "phone:+370 8 5 212 3456", "phone:+37052123456"},
+		{"Belarusian trunk after +375", by, "phone:+375 8 029 123 45 67", "phone:+375291234567"},
+		{"Belarusian trunk 8", by, "phone:8 17 123 45 67", "phone:+375171234567"},
 		{"a trunk after another country's code stays", fi, "phone:+46 08 123 456 78", "phone:+460812345678"},
 		{"account trimmed", fi, "account:  A-1001 ", "account:A-1001"},
 		{"account keeps case", fi, "account:a-1001", "account:a-1001"},
