@@ -239,10 +239,10 @@ func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 	if f.err != nil {
 		return f.err
 	}
-	if err := checkFCREvent(e); err != nil {
+	at, err := checkFCREvent(e)
+	if err != nil {
 		return err
 	}
-	at := e.At.UnixNano()
 	ix := f.lookupTag(e.Issue, tag)
 	if !f.observeAt(at, ix >= 0) {
 		return nil
@@ -367,8 +367,14 @@ func (f *FCR) lateAt(at int64) bool { return f.hasWM && at < f.wm-f.lateness }
 // much). Call it after sequencing an event, never from inside a
 // Sequencer's emit: folding forgets sequencer state.
 func (f *FCR) maybeSweep() {
-	f.sinceSweep++
-	if f.sinceSweep >= max(4096, f.byID.n/2) && f.wm-f.sweptAt >= (f.window+f.lateness)/16 {
+	if f.sinceSweep++; f.sinceSweep >= 4096 {
+		f.sweepIfDue()
+	}
+}
+
+// sweepIfDue is maybeSweep once 4096 events passed since the last sweep.
+func (f *FCR) sweepIfDue() {
+	if f.sinceSweep >= f.byID.n/2 && f.wm-f.sweptAt >= (f.window+f.lateness)/16 {
 		f.sweep()
 	}
 }
@@ -379,15 +385,13 @@ const (
 	maxUnixNanoSec = math.MaxInt64/int64(time.Second) - 1
 )
 
-// outOfNanoRange reports whether t is beyond the times that Unix
-// nanoseconds hold.
-func outOfNanoRange(t time.Time) bool {
-	sec := t.Unix()
-	return sec < minUnixNanoSec || sec > maxUnixNanoSec
-}
-
-// checkFCREvent reports what keeps e from being applied.
-func checkFCREvent(e *events.Envelope) error {
+// checkFCREvent returns e's time in Unix ns, or reports what keeps e from
+// being applied.
+func checkFCREvent(e *events.Envelope) (int64, error) {
+	sec := e.At.Unix()
+	if e.Issue != uuid.Nil && e.Version != 0 && e.Data != nil && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
+		return sec*int64(time.Second) + int64(e.At.Nanosecond()), nil
+	}
 	var problem string
 	switch {
 	case e.Issue == uuid.Nil:
@@ -396,14 +400,12 @@ func checkFCREvent(e *events.Envelope) error {
 		problem = "version 0"
 	case e.Data == nil:
 		problem = "no data"
-	case e.At.IsZero():
+	case e.At.IsZero(): // out of range too
 		problem = "no event time"
-	case outOfNanoRange(e.At):
-		problem = fmt.Sprintf("event time %s is out of range", e.At.Format(time.RFC3339))
 	default:
-		return nil
+		problem = fmt.Sprintf("event time %s is out of range", e.At.Format(time.RFC3339))
 	}
-	return fmt.Errorf("FCR apply issue %s version %d: %s: %w", e.Issue, e.Version, problem, events.ErrInvalidEvent)
+	return 0, fmt.Errorf("FCR apply issue %s version %d: %s: %w", e.Issue, e.Version, problem, events.ErrInvalidEvent)
 }
 
 // applyOrdered absorbs one event of an issue whose earlier events were all

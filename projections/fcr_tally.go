@@ -127,28 +127,36 @@ func (t *fcrTally) timeSeg(dim uint8, id int64) *fcrSeg {
 	return p
 }
 
-// segs returns the segments that a problem or an issue record counts
+// count adds d to the segments that a problem or an issue record counts
 // in: those of its channel, topic, agent, queue, agent kind, and the day
 // and week of its first contact at.
-func (t *fcrTally) segs(channel, topic, agent, queue uint32, kind int64, at int64) [7]*fcrSeg {
-	day := dayOf(at)
-	return [7]*fcrSeg{
-		t.nameSeg(dimChannel, channel),
-		t.nameSeg(dimTopic, topic),
-		t.nameSeg(dimAgent, agent),
-		t.nameSeg(dimQueue, queue),
-		&t.ByKind[kind&1],
-		t.timeSeg(dimDay, day),
-		t.timeSeg(dimWeek, weekOf(day)),
+func (t *fcrTally) count(channel, topic, agent, queue uint32, kind int64, at int64, d fcrSeg) {
+	for dim, id := range [...]uint32{dimChannel: channel, dimTopic: topic, dimAgent: agent, dimQueue: queue} {
+		s := t.ByName[dim]
+		if id >= uint32(len(s)) {
+			s = t.grow(uint8(dim), id)
+		}
+		s[id].add(d)
 	}
+	t.ByKind[kind&1].add(d)
+	day := dayOf(at)
+	t.timeSeg(dimDay, day).add(d)
+	t.timeSeg(dimWeek, weekOf(day)).add(d)
 }
 
-// nameSeg is seg of a name dimension.
-func (t *fcrTally) nameSeg(dim uint8, id uint32) *fcrSeg {
-	if s := t.ByName[dim]; int(id) < len(s) {
-		return &s[id]
-	}
-	return t.seg(dim, int64(id))
+// add adds the counts of d to s.
+func (s *fcrSeg) add(d fcrSeg) {
+	s.Achieved += d.Achieved
+	s.Failed += d.Failed
+	s.RepHits += d.RepHits
+	s.RepTotal += d.RepTotal
+}
+
+// grow makes room for segment id in name dimension dim, and returns the
+// segments of dim.
+func (t *fcrTally) grow(dim uint8, id uint32) []fcrSeg {
+	t.seg(dim, int64(id))
+	return t.ByName[dim]
 }
 
 // eachSeg calls fn for every segment with counts.
@@ -236,19 +244,14 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 	// of other records may move these.
 	own := resolver.first.channel == p.firstCh && resolver.topic == topic && dayOf(resolver.first.at) == dayOf(p.firstAt)
 	resHit := resolver.reportedFirst()
-	for _, s := range t.segs(p.firstCh, topic, resolver.agent, resolver.resQueue(), kind, p.firstAt) {
-		if achieved {
-			s.Achieved++
-		} else {
-			s.Failed++
-		}
-		if own {
-			s.RepTotal++
-			if resHit {
-				s.RepHits++
-			}
-		}
+	d := fcrSeg{Achieved: 1}
+	if !achieved {
+		d = fcrSeg{Failed: 1}
 	}
+	if own {
+		d.RepTotal, d.RepHits = 1, b2i(resHit)
+	}
+	t.count(p.firstCh, topic, resolver.agent, resolver.resQueue(), kind, p.firstAt, d)
 
 	n := p.before + p.after
 	t.PerProblem[min(n, 4)-1]++
@@ -298,14 +301,17 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		if is.bot {
 			ikind = 1
 		}
-		for _, s := range t.segs(is.first.channel, is.topic, is.agent, is.resQueue(), ikind, is.first.at) {
-			s.RepTotal++
-			if hit {
-				s.RepHits++
-			}
-		}
+		t.count(is.first.channel, is.topic, is.agent, is.resQueue(), ikind, is.first.at, fcrSeg{RepTotal: 1, RepHits: b2i(hit)})
 	}
 	if answered {
 		c.Problems++
 	}
+}
+
+// b2i returns 1 for true and 0 for false.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
