@@ -240,8 +240,8 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 	topic := f.issues.at(p.rootIx).topic
 	// The resolving issue record counts in the problem's segments when
 	// they are its own, as for most problems (one record, resolved on its
-	// first contact): it is counted here, before looking up the segments
-	// of other records may move these.
+	// first contact): it is counted here with the problem, and skipped
+	// among the records below.
 	own := resolver.first.channel == p.firstCh && resolver.topic == topic && dayOf(resolver.first.at) == dayOf(p.firstAt)
 	resHit := resolver.reportedFirst()
 	d := fcrSeg{Achieved: 1}
