@@ -29,11 +29,20 @@ func (f *FCR) ApplyBatch(evs []events.Envelope) error {
 // applyBatch is ApplyBatch; it returns the index of the event refused with
 // Apply's error.
 func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
+	return f.applyBatchKeys(evs, nil)
+}
+
+// applyBatchKeys is applyBatch with the hashes of the openings' identity
+// keys computed ahead, or nil to compute them here.
+func (f *FCR) applyBatchKeys(evs []events.Envelope, keys *fcrKeys) (int, error) {
+	if keys != nil && len(keys.from) != len(evs)+1 {
+		keys = nil // not the keys of evs
+	}
 	pre := &f.scratch.pre
 	defer pre.forget()
 	for lo := 0; lo < len(evs); lo += prefetchGroup {
 		g := evs[lo:min(lo+prefetchGroup, len(evs))]
-		f.scratch.sink += f.touchEvents(g)
+		f.scratch.sink += f.touchEvents(g, keys.of(lo))
 		for i := range g {
 			pre.cur = i
 			if err := f.apply(&g[i], pre.tags[i]); err != nil {
@@ -73,23 +82,86 @@ func (p *fcrPrefetch) forget() {
 	clear(p.opened[:])
 }
 
+// fcrKeys are the hashes (identHash) of the identity keys of a batch of
+// events: the keys of event i, when it is an issue.opened, hash to
+// hashes[from[i]:from[i+1]]. A replay computes them on the goroutine that
+// decodes, where the keys' bytes are still in cache, rather than on the
+// FCR's, which would wait for them.
+type fcrKeys struct {
+	from   []int32
+	hashes []uint64
+}
+
+// hash computes the key hashes of evs into k.
+func (k *fcrKeys) hash(evs []events.Envelope) {
+	k.from = append(k.from[:0], 0)
+	k.hashes = k.hashes[:0]
+	for i := range evs {
+		if d, ok := evs[i].Data.(*events.Opened); ok {
+			for _, key := range d.Customer.Keys {
+				k.hashes = append(k.hashes, identHash(key, false))
+			}
+		}
+		k.from = append(k.from, int32(len(k.hashes)))
+	}
+}
+
+// fcrKeysAt is what fcrKeys holds from event lo of its batch on; its zero
+// value holds nothing.
+type fcrKeysAt struct {
+	k  *fcrKeys
+	lo int
+}
+
+// of returns the key hashes from event lo on; k may be nil.
+func (k *fcrKeys) of(lo int) fcrKeysAt { return fcrKeysAt{k: k, lo: lo} }
+
+// hashes returns the key hashes of event i after lo, and whether they
+// were computed.
+func (a fcrKeysAt) hashes(i int) ([]uint64, bool) {
+	if a.k == nil {
+		return nil, false
+	}
+	j := a.lo + i
+	return a.k.hashes[a.k.from[j]:a.k.from[j+1]], true
+}
+
 // touchEvents reads the memory that applying g will need and returns a
 // sum of what it read, so that the reads are not compiled away: first the
 // index entries of the issues and of the identifiers that openings carry,
 // which do not depend on each other, then the issues and identifiers that
-// those entries point to.
-func (f *FCR) touchEvents(g []events.Envelope) int64 {
+// those entries point to. The openings' keys are hashed here unless keys
+// holds their hashes.
+func (f *FCR) touchEvents(g []events.Envelope, keys fcrKeysAt) int64 {
 	var issues [prefetchGroup]int32
 	var idents [2 * prefetchGroup]int32
 	pre := &f.scratch.pre
-	n := 0
+	n, touched := 0, 0
 	byHash := &f.ids.byHash
 	for i := range g {
 		e := &g[i]
 		tag := uuidTag(e.Issue)
 		pre.tags[i], pre.opened[i], pre.keysFrom[i] = tag, nil, uint8(n)
 		issues[i] = f.byID.slots[f.byID.home(tag)].ix
-		if d, ok := e.Data.(*events.Opened); ok && len(byHash.slots) > 0 && n+len(d.Customer.Keys) <= len(idents) {
+		d, ok := e.Data.(*events.Opened)
+		if !ok || len(byHash.slots) == 0 {
+			continue
+		}
+		if hs, ok := keys.hashes(i); ok {
+			if n+len(hs) > len(idents) {
+				continue
+			}
+			// The opening itself, which open reads next.
+			touched += len(d.Customer.ID)
+			pre.opened[i] = d
+			for _, h := range hs {
+				pre.hashes[n] = h
+				idents[n] = byHash.slots[byHash.home(mixTag(h))].ix
+				n++
+			}
+			continue
+		}
+		if n+len(d.Customer.Keys) <= len(idents) {
 			pre.opened[i] = d
 			for _, k := range d.Customer.Keys {
 				h := identHash(k, false)
@@ -100,7 +172,7 @@ func (f *FCR) touchEvents(g []events.Envelope) int64 {
 		}
 	}
 	pre.keysFrom[len(g)] = uint8(n)
-	var sum int64
+	sum := int64(touched)
 	for _, ix := range issues[:len(g)] {
 		if ix > 0 {
 			sum += f.issues.at(ix - 1).first.at

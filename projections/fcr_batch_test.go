@@ -28,7 +28,45 @@ func assertBatchEqualsApply(t *testing.T, cfg FCRConfig, l []events.Envelope, si
 		}
 		assert.Equal(t, want.Report(), got.Report(), "%+v, batches of %d", cfg, size)
 		assert.Equal(t, want.Live(), got.Live(), "%+v, batches of %d", cfg, size)
+
+		// With the keys hashed ahead, as Replay's reader does.
+		hashed := NewFCR(cfg)
+		var keys fcrKeys
+		for i := 0; i < len(l); i += size {
+			b := l[i:min(i+size, len(l))]
+			keys.hash(b)
+			_, err := hashed.applyBatchKeys(b, &keys)
+			require.NoError(t, err)
+		}
+		assert.Equal(t, want.Report(), hashed.Report(), "%+v, batches of %d, keys hashed ahead", cfg, size)
+		assert.Equal(t, want.Live(), hashed.Live(), "%+v, batches of %d, keys hashed ahead", cfg, size)
 	}
+}
+
+// Key hashes that are not those of the batch (another batch's, of another
+// length) are not used: the batch's own keys are hashed instead.
+func TestFCRApplyBatchKeysIgnoresTheKeysOfAnotherBatch(t *testing.T) {
+	log := batchLogOf(t)
+	want := NewFCR(FCRConfig{})
+	_, err := want.applyBatch(log)
+	require.NoError(t, err)
+
+	var other fcrKeys
+	other.hash(log[len(log)/2:])
+	require.NotEmpty(t, other.hashes)
+	got := NewFCR(FCRConfig{})
+	_, err = got.applyBatchKeys(log, &other)
+	require.NoError(t, err)
+	assert.Equal(t, want.Report(), got.Report())
+	assert.Equal(t, want.Live(), got.Live())
+}
+
+// batchLogOf is a fortnight of a small simulated contact centre.
+func batchLogOf(t *testing.T) []events.Envelope {
+	t.Helper()
+	log, _, err := simulate.Collect(simulate.Config{Seed: 9, Days: 14, Customers: 2000, IssuesPerDay: 300})
+	require.NoError(t, err)
+	return log
 }
 
 // Out of order and with duplicates, so that the Sequencer holds events

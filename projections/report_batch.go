@@ -103,6 +103,7 @@ const (
 // have yet to apply it.
 type replayBatchOf struct {
 	evs  []events.Envelope
+	keys fcrKeys // the identity keys' hashes, for an FCR stage
 	left atomic.Int32
 }
 
@@ -114,11 +115,20 @@ type replayReader struct {
 	err    error // what stopped the reading; read once a stage is closed
 }
 
-// readAhead starts reading s after position after, with check run on
-// every event before any stage sees it, into the given number of stages.
-// Reading stops at the first error of s, ctx or check; the events before
-// it are handed on.
-func readAhead(ctx context.Context, s events.Store, after uint64, stages int, check func(events.Envelope) error) *replayReader {
+// readOptions say what readAhead does to each event and batch before a
+// stage sees it.
+type readOptions struct {
+	// check runs on every event; an error stops the reading.
+	check func(events.Envelope) error
+	// fcrKeys fills each batch's keys, for a stage that is an FCR.
+	fcrKeys bool
+}
+
+// readAhead starts reading s after position after into the given number
+// of stages, doing to each event and batch what opt says before any stage
+// sees them. Reading stops at the first error of s, ctx or opt.check; the
+// events before it are handed on.
+func readAhead(ctx context.Context, s events.Store, after uint64, stages int, opt readOptions) *replayReader {
 	rr := &replayReader{free: make(chan *replayBatchOf, replayBatches)}
 	for range stages {
 		rr.stages = append(rr.stages, make(chan *replayBatchOf, replayBatches))
@@ -153,6 +163,9 @@ func readAhead(ctx context.Context, s events.Store, after uint64, stages int, ch
 			if len(b.evs) == 0 {
 				return true
 			}
+			if opt.fcrKeys {
+				b.keys.hash(b.evs)
+			}
 			b.left.Store(int32(len(rr.stages)))
 			for _, c := range rr.stages {
 				c <- b // never blocks: no more batches exist than c holds
@@ -164,8 +177,8 @@ func readAhead(ctx context.Context, s events.Store, after uint64, stages int, ch
 			return
 		}
 		for e, err := range s.ReadAll(ctx, after) {
-			if err == nil && check != nil {
-				if err = check(e); err != nil {
+			if err == nil && opt.check != nil {
+				if err = opt.check(e); err != nil {
 					err = fmt.Errorf("event at position %d: %w", e.Position, err)
 				}
 			}
@@ -198,26 +211,30 @@ func (rr *replayReader) done(b *replayBatchOf) {
 // goroutine of its own reads and decodes the store ahead, so that decoding
 // overlaps p's work. It stops at the first error of the store, of ctx or
 // of p, which it returns with the position of the event: the events before
-// it are applied. An FCR is fed a batch at a time (FCR.ApplyBatch).
+// it are applied. An FCR is fed a batch at a time (FCR.ApplyBatch), and
+// the goroutine that decodes also hashes the identity keys of each batch's
+// openings, whose bytes it has just read, which spares the FCR's goroutine
+// the wait for them.
 func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (last uint64, n int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rr := readAhead(ctx, s, after, 1, nil)
+	f, isFCR := p.(*FCR)
+	rr := readAhead(ctx, s, after, 1, readOptions{fcrKeys: isFCR})
 	last = after
-	apply := func(evs []events.Envelope) (int, error) {
-		for i, e := range evs {
+	apply := func(b *replayBatchOf) (int, error) {
+		for i, e := range b.evs {
 			if err := p.Apply(e); err != nil {
 				return i, err
 			}
 		}
-		return len(evs), nil
+		return len(b.evs), nil
 	}
-	if f, ok := p.(*FCR); ok {
-		apply = f.applyBatch
+	if isFCR {
+		apply = func(b *replayBatchOf) (int, error) { return f.applyBatchKeys(b.evs, &b.keys) }
 	}
 	for b := range rr.stages[0] {
 		if err == nil && len(b.evs) > 0 {
-			k, bad := apply(b.evs)
+			k, bad := apply(b)
 			n += k
 			if k > 0 {
 				last = b.evs[k-1].Position
@@ -250,7 +267,9 @@ func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (la
 func (r *Reporter) Replay(ctx context.Context, s events.Store, after uint64) (last uint64, n int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rr := readAhead(ctx, s, after, 2, func(e events.Envelope) error { return kpiCheckEvent("report", e) })
+	rr := readAhead(ctx, s, after, 2, readOptions{
+		check: func(e events.Envelope) error { return kpiCheckEvent("report", e) },
+	})
 	fcrDone := make(chan error, 1)
 	go func() {
 		var err error

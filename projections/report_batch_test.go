@@ -197,6 +197,7 @@ func TestReplayIntoAProjection(t *testing.T) {
 	assert.Equal(t, len(stored), n)
 	assert.Equal(t, stored[len(stored)-1].Position, last)
 	assert.Equal(t, want.Report(), got.Report())
+	assert.Equal(t, want.Live(), got.Live())
 
 	stop := stored[9000].Position
 	part := projections.NewFCR(projections.FCRConfig{})
