@@ -16,7 +16,7 @@ const replayChunk = 1 << 16
 // realistic log: the project's benchmark program's contact centre at half
 // its scale (half the issues a day, half the customers, a month rather
 // than a quarter), some 270,000 issues of 160,000 customers with about
-// 150,000 live at the end, in event-time order. Run it with -cpu 1 for the
+// 137,000 live at the end, in event-time order. Run it with -cpu 1 for the
 // one-core figure; cpu-events/s counts the process's CPU time rather than
 // the wall clock, which other work on the machine inflates.
 func BenchmarkFCRReplay(b *testing.B) {
