@@ -506,7 +506,7 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 		nodes = append(nodes, f.ids.node(d.Customer.ID, true))
 	}
 	if hashes, ok := f.scratch.pre.keys(d); ok {
-		// ApplyBatch hashed the keys when it read their nodes ahead.
+		// ApplyBatch read their nodes ahead, with their hashes.
 		for _, h := range hashes {
 			nodes = append(nodes, f.ids.nodeOf(h))
 		}

@@ -33,7 +33,9 @@ func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
 }
 
 // applyBatchKeys is applyBatch with the hashes of the openings' identity
-// keys computed ahead, or nil to compute them here.
+// keys computed ahead (keys.hash of evs), or nil to compute them here.
+// Keys of another length than evs, such as those of a batch never
+// hashed, are not used: the keys are then hashed here.
 func (f *FCR) applyBatchKeys(evs []events.Envelope, keys *fcrKeys) (int, error) {
 	if keys != nil && len(keys.from) != len(evs)+1 {
 		keys = nil // not the keys of evs
@@ -55,7 +57,7 @@ func (f *FCR) applyBatchKeys(evs []events.Envelope, keys *fcrKeys) (int, error) 
 
 // fcrPrefetch is what touchEvents computed of a group of events, which
 // applying them uses again: the uuidTag of each event's issue, and of each
-// issue.opened whose keys it hashed (identHash), the event's data in
+// issue.opened whose key hashes (identHash) it holds, the event's data in
 // opened and the hashes in hashes[keysFrom[i]:keysFrom[i+1]]. cur is the
 // event being applied, -1 outside ApplyBatch.
 type fcrPrefetch struct {
@@ -67,7 +69,7 @@ type fcrPrefetch struct {
 }
 
 // keys returns the hashes of d's keys if the event being applied is the
-// issue.opened d and touchEvents hashed them, and false otherwise.
+// issue.opened d and touchEvents holds them, and false otherwise.
 func (p *fcrPrefetch) keys(d *events.Opened) ([]uint64, bool) {
 	if p.cur < 0 || p.opened[p.cur] != d {
 		return nil, false
@@ -84,9 +86,9 @@ func (p *fcrPrefetch) forget() {
 
 // fcrKeys are the hashes (identHash) of the identity keys of a batch of
 // events: the keys of event i, when it is an issue.opened, hash to
-// hashes[from[i]:from[i+1]]. A replay computes them on the goroutine that
-// decodes, where the keys' bytes are still in cache, rather than on the
-// FCR's, which would wait for them.
+// hashes[from[i]:from[i+1]]. Replay into an FCR computes them on the
+// goroutine that decodes, where the keys' bytes are still in cache, rather
+// than on the one that applies, which would wait for them.
 type fcrKeys struct {
 	from   []int32
 	hashes []uint64
@@ -97,7 +99,7 @@ func (k *fcrKeys) hash(evs []events.Envelope) {
 	k.from = append(k.from[:0], 0)
 	k.hashes = k.hashes[:0]
 	for i := range evs {
-		if d, ok := evs[i].Data.(*events.Opened); ok {
+		if d, ok := evs[i].Data.(*events.Opened); ok && d != nil {
 			for _, key := range d.Customer.Keys {
 				k.hashes = append(k.hashes, identHash(key, false))
 			}
@@ -116,8 +118,8 @@ type fcrKeysAt struct {
 // of returns the key hashes from event lo on; k may be nil.
 func (k *fcrKeys) of(lo int) fcrKeysAt { return fcrKeysAt{k: k, lo: lo} }
 
-// hashes returns the key hashes of event i after lo, and whether they
-// were computed.
+// hashes returns the key hashes of event lo+i of the batch, and whether
+// they were computed.
 func (a fcrKeysAt) hashes(i int) ([]uint64, bool) {
 	if a.k == nil {
 		return nil, false
@@ -136,7 +138,7 @@ func (f *FCR) touchEvents(g []events.Envelope, keys fcrKeysAt) int64 {
 	var issues [prefetchGroup]int32
 	var idents [2 * prefetchGroup]int32
 	pre := &f.scratch.pre
-	n, touched := 0, 0
+	n := 0
 	byHash := &f.ids.byHash
 	for i := range g {
 		e := &g[i]
@@ -144,35 +146,26 @@ func (f *FCR) touchEvents(g []events.Envelope, keys fcrKeysAt) int64 {
 		pre.tags[i], pre.opened[i], pre.keysFrom[i] = tag, nil, uint8(n)
 		issues[i] = f.byID.slots[f.byID.home(tag)].ix
 		d, ok := e.Data.(*events.Opened)
-		if !ok || len(byHash.slots) == 0 {
+		if !ok || len(byHash.slots) == 0 || n+len(d.Customer.Keys) > len(idents) {
 			continue
 		}
-		if hs, ok := keys.hashes(i); ok {
-			if n+len(hs) > len(idents) {
-				continue
+		pre.opened[i] = d
+		hs, hashed := keys.hashes(i)
+		hashed = hashed && len(hs) == len(d.Customer.Keys)
+		for j, k := range d.Customer.Keys {
+			var h uint64
+			if hashed {
+				h = hs[j]
+			} else {
+				h = identHash(k, false)
 			}
-			// The opening itself, which open reads next.
-			touched += len(d.Customer.ID)
-			pre.opened[i] = d
-			for _, h := range hs {
-				pre.hashes[n] = h
-				idents[n] = byHash.slots[byHash.home(mixTag(h))].ix
-				n++
-			}
-			continue
-		}
-		if n+len(d.Customer.Keys) <= len(idents) {
-			pre.opened[i] = d
-			for _, k := range d.Customer.Keys {
-				h := identHash(k, false)
-				pre.hashes[n] = h
-				idents[n] = byHash.slots[byHash.home(mixTag(h))].ix
-				n++
-			}
+			pre.hashes[n] = h
+			idents[n] = byHash.slots[byHash.home(mixTag(h))].ix
+			n++
 		}
 	}
 	pre.keysFrom[len(g)] = uint8(n)
-	sum := int64(touched)
+	var sum int64
 	for _, ix := range issues[:len(g)] {
 		if ix > 0 {
 			sum += f.issues.at(ix - 1).first.at

@@ -120,8 +120,8 @@ type replayReader struct {
 type readOptions struct {
 	// check runs on every event; an error stops the reading.
 	check func(events.Envelope) error
-	// fcrKeys fills each batch's keys, for a stage that is an FCR.
-	fcrKeys bool
+	// hashKeys fills each batch's keys, for a stage that is an FCR.
+	hashKeys bool
 }
 
 // readAhead starts reading s after position after into the given number
@@ -163,7 +163,7 @@ func readAhead(ctx context.Context, s events.Store, after uint64, stages int, op
 			if len(b.evs) == 0 {
 				return true
 			}
-			if opt.fcrKeys {
+			if opt.hashKeys {
 				b.keys.hash(b.evs)
 			}
 			b.left.Store(int32(len(rr.stages)))
@@ -202,6 +202,7 @@ func readAhead(ctx context.Context, s events.Store, after uint64, stages int, op
 func (rr *replayReader) done(b *replayBatchOf) {
 	if b.left.Add(-1) == 0 {
 		b.evs = b.evs[:0]
+		b.keys.from, b.keys.hashes = b.keys.from[:0], b.keys.hashes[:0]
 		rr.free <- b
 	}
 }
@@ -211,15 +212,15 @@ func (rr *replayReader) done(b *replayBatchOf) {
 // goroutine of its own reads and decodes the store ahead, so that decoding
 // overlaps p's work. It stops at the first error of the store, of ctx or
 // of p, which it returns with the position of the event: the events before
-// it are applied. An FCR is fed a batch at a time (FCR.ApplyBatch), and
-// the goroutine that decodes also hashes the identity keys of each batch's
-// openings, whose bytes it has just read, which spares the FCR's goroutine
-// the wait for them.
+// it are applied. An FCR is fed a batch at a time, as by FCR.ApplyBatch,
+// and the goroutine that decodes also hashes the identity keys of each
+// batch's openings, whose bytes it has just read, which spares the
+// goroutine that applies the wait for them.
 func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (last uint64, n int, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f, isFCR := p.(*FCR)
-	rr := readAhead(ctx, s, after, 1, readOptions{fcrKeys: isFCR})
+	rr := readAhead(ctx, s, after, 1, readOptions{hashKeys: isFCR})
 	last = after
 	apply := func(b *replayBatchOf) (int, error) {
 		for i, e := range b.evs {
