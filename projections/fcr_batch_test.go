@@ -61,7 +61,8 @@ func TestFCRApplyBatchKeysIgnoresTheKeysOfAnotherBatch(t *testing.T) {
 	assert.Equal(t, want.Live(), got.Live())
 }
 
-// batchLogOf is a fortnight of a small simulated contact centre.
+// batchLogOf is a fortnight of a small simulated contact centre, the log
+// of batchLog in report_batch_test.go (another package).
 func batchLogOf(t *testing.T) []events.Envelope {
 	t.Helper()
 	log, _, err := simulate.Collect(simulate.Config{Seed: 9, Days: 14, Customers: 2000, IssuesPerDay: 300})
