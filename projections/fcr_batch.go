@@ -44,7 +44,7 @@ func (f *FCR) applyBatchKeys(evs []events.Envelope, keys *fcrKeys) (int, error) 
 	defer pre.forget()
 	for lo := 0; lo < len(evs); lo += prefetchGroup {
 		g := evs[lo:min(lo+prefetchGroup, len(evs))]
-		f.scratch.sink += f.touchEvents(g, keys.of(lo))
+		f.scratch.sink += f.touchEvents(g, keys, lo)
 		for i := range g {
 			pre.cur = i
 			if err := f.apply(&g[i], pre.tags[i]); err != nil {
@@ -108,33 +108,22 @@ func (k *fcrKeys) hash(evs []events.Envelope) {
 	}
 }
 
-// fcrKeysAt is what fcrKeys holds from event lo of its batch on; its zero
-// value holds nothing.
-type fcrKeysAt struct {
-	k  *fcrKeys
-	lo int
-}
-
-// of returns the key hashes from event lo on; k may be nil.
-func (k *fcrKeys) of(lo int) fcrKeysAt { return fcrKeysAt{k: k, lo: lo} }
-
-// hashes returns the key hashes of event lo+i of the batch, and whether
-// they were computed.
-func (a fcrKeysAt) hashes(i int) ([]uint64, bool) {
-	if a.k == nil {
+// of returns the key hashes of event j of the batch, and whether they
+// were computed; k may be nil.
+func (k *fcrKeys) of(j int) ([]uint64, bool) {
+	if k == nil {
 		return nil, false
 	}
-	j := a.lo + i
-	return a.k.hashes[a.k.from[j]:a.k.from[j+1]], true
+	return k.hashes[k.from[j]:k.from[j+1]], true
 }
 
 // touchEvents reads the memory that applying g will need and returns a
 // sum of what it read, so that the reads are not compiled away: first the
 // index entries of the issues and of the identifiers that openings carry,
 // which do not depend on each other, then the issues and identifiers that
-// those entries point to. The openings' keys are hashed here unless keys
-// holds their hashes.
-func (f *FCR) touchEvents(g []events.Envelope, keys fcrKeysAt) int64 {
+// those entries point to. The openings' keys are hashed here unless keys,
+// the hashes of the batch whose events from lo on are g, holds them.
+func (f *FCR) touchEvents(g []events.Envelope, keys *fcrKeys, lo int) int64 {
 	var issues [prefetchGroup]int32
 	var idents [2 * prefetchGroup]int32
 	pre := &f.scratch.pre
@@ -150,7 +139,7 @@ func (f *FCR) touchEvents(g []events.Envelope, keys fcrKeysAt) int64 {
 			continue
 		}
 		pre.opened[i] = d
-		hs, hashed := keys.hashes(i)
+		hs, hashed := keys.of(lo + i)
 		hashed = hashed && len(hs) == len(d.Customer.Keys)
 		for j, k := range d.Customer.Keys {
 			var h uint64
