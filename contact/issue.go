@@ -105,19 +105,24 @@ func Rebuild(id uuid.UUID, evs []events.Envelope) (*Issue, error) {
 }
 
 // Apply advances the issue by one event, which must be the next of its
-// stream; an error wraps events.ErrInvalidEvent. Events are facts: Apply
-// does not judge them as the commands do, and event types it does not
-// know only advance the version.
+// stream and carry data (events.Envelope.HasData); an error wraps
+// events.ErrInvalidEvent and leaves the issue as it was. Events are
+// facts: Apply does not judge them as the commands do, and event types
+// it does not know only advance the version.
 func (is *Issue) Apply(e events.Envelope) error {
-	if is.ID == uuid.Nil && is.Version == 0 {
-		is.ID = e.Issue
+	id := is.ID
+	if id == uuid.Nil && is.Version == 0 {
+		id = e.Issue // the first event names the issue
 	}
 	switch {
-	case e.Issue != is.ID:
-		return fmt.Errorf("apply event %s to issue %s: it belongs to issue %s: %w", e.ID, is.ID, e.Issue, events.ErrInvalidEvent)
+	case e.Issue != id:
+		return fmt.Errorf("apply event %s to issue %s: it belongs to issue %s: %w", e.ID, id, e.Issue, events.ErrInvalidEvent)
 	case e.Version != is.Version+1:
-		return fmt.Errorf("apply event %s to issue %s: version %d, want %d: %w", e.ID, is.ID, e.Version, is.Version+1, events.ErrInvalidEvent)
+		return fmt.Errorf("apply event %s to issue %s: version %d, want %d: %w", e.ID, id, e.Version, is.Version+1, events.ErrInvalidEvent)
+	case !e.HasData():
+		return fmt.Errorf("apply event %s to issue %s: version %d has %s: %w", e.ID, id, e.Version, noData(e), events.ErrInvalidEvent)
 	}
+	is.ID = id
 	is.Version = e.Version
 	is.LastAt = e.At
 	switch d := e.Data.(type) {

@@ -1,6 +1,7 @@
 package contact_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -100,6 +101,38 @@ func TestApplyRefusesEventsOutOfSequence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := contact.Rebuild(issue, tt.evs)
+			assert.ErrorIs(t, err, events.ErrInvalidEvent)
+			assert.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+// TestApplyRefusesEventsWithoutData: an event whose data is nil, or a
+// nil pointer of an event type, is refused with an error that says so,
+// and leaves the issue as it was; CommandOf refuses it too.
+func TestApplyRefusesEventsWithoutData(t *testing.T) {
+	issue := contacttest.IssueID()
+	tests := []struct {
+		data events.Data
+		want string
+	}{
+		{nil, "no data"},
+		{(*events.Opened)(nil), "no data (a nil *events.Opened)"},
+		{(*events.Routed)(nil), "no data (a nil *events.Routed)"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%T", tt.data), func(t *testing.T) {
+			var is contact.Issue
+			err := is.Apply(stream(issue, tt.data)[0])
+			assert.ErrorIs(t, err, events.ErrInvalidEvent)
+			assert.ErrorContains(t, err, tt.want)
+			assert.Equal(t, contact.Issue{}, is, "the refused event changed nothing, not even the id")
+
+			_, err = contact.Rebuild(issue, stream(issue, opened(), tt.data))
+			assert.ErrorIs(t, err, events.ErrInvalidEvent)
+			assert.ErrorContains(t, err, "version 2 has "+tt.want)
+
+			_, err = contact.CommandOf(stream(issue, tt.data)[0])
 			assert.ErrorIs(t, err, events.ErrInvalidEvent)
 			assert.ErrorContains(t, err, tt.want)
 		})

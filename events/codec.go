@@ -15,8 +15,8 @@ type Codec interface {
 
 // checkEncodable reports what keeps e from being encoded.
 func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) {
-	if e.Data == nil {
-		return nil, invalid(codec+" encode", e, "no data")
+	if !e.HasData() {
+		return nil, invalid(codec+" encode", e, "%s", noData(e))
 	}
 	info := reg.lookup(e.Data.EventType())
 	if info == nil {

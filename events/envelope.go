@@ -1,6 +1,8 @@
 package events
 
 import (
+	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +75,53 @@ func (e Envelope) Type() Type {
 		return ""
 	}
 	return e.Data.EventType()
+}
+
+// HasData reports whether the envelope carries data: Data is neither nil
+// nor a nil pointer (or another nil value) of a Data type, whose fields
+// cannot be read. Validate, the codecs, the stores and the projections
+// refuse an event without data.
+func (e Envelope) HasData() bool { return hasData(e.Data) }
+
+// hasData is HasData of d.
+func hasData(d Data) bool {
+	switch v := d.(type) {
+	case nil:
+		return false
+	case *Opened:
+		return v != nil
+	case *Routed:
+		return v != nil
+	case *Consulted:
+		return v != nil
+	case *Resolved:
+		return v != nil
+	case *Reopened:
+		return v != nil
+	case *Contacted:
+		return v != nil
+	case *Abandoned:
+		return v != nil
+	case *Rated:
+		return v != nil
+	case *Classified:
+		return v != nil
+	}
+	// A type a host registered.
+	switch v := reflect.ValueOf(d); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return !v.IsNil()
+	}
+	return true
+}
+
+// noData names what an envelope without data holds: nothing, or a nil
+// value of a Data type.
+func noData(e Envelope) string {
+	if e.Data == nil {
+		return "no data"
+	}
+	return fmt.Sprintf("no data (a nil %T)", e.Data)
 }
 
 // As returns the envelope's data as a T and whether it is one.

@@ -45,8 +45,8 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 			return invalid("append to", e, "event %d has version %d, want %d", i, e.Version, expected+uint64(i)+1)
 		case e.ID == uuid.Nil:
 			return invalid("append to", e, "event %d has no id", i)
-		case e.Data == nil:
-			return invalid("append to", e, "event %d has no data", i)
+		case !e.HasData():
+			return invalid("append to", e, "event %d has %s", i, noData(e))
 		case e.At.IsZero():
 			return invalid("append to", e, "event %d has no event time", i)
 		}

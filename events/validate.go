@@ -15,8 +15,9 @@ type Validator interface {
 }
 
 // Validate checks that the envelope is complete (id, issue, a version of
-// 1 or more, an event time, data) and, where its data is a Validator, that
-// the data is. The error wraps ErrInvalidEvent and names the field.
+// 1 or more, an event time, data: see HasData) and, where its data is a
+// Validator, that the data is. The error wraps ErrInvalidEvent and names
+// the field.
 func (e Envelope) Validate() error {
 	var problem string
 	switch {
@@ -28,8 +29,8 @@ func (e Envelope) Validate() error {
 		problem = "version 0"
 	case e.At.IsZero():
 		problem = "no event time"
-	case e.Data == nil:
-		problem = "no data"
+	case !e.HasData():
+		problem = noData(e)
 	}
 	if problem != "" {
 		return invalid("event of", e, "%s", problem)

@@ -389,7 +389,7 @@ const (
 // being applied.
 func checkFCREvent(e *events.Envelope) (int64, error) {
 	sec := e.At.Unix()
-	if e.Issue != uuid.Nil && e.Version != 0 && e.Data != nil && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
+	if e.Issue != uuid.Nil && e.Version != 0 && e.HasData() && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
 		return sec*int64(time.Second) + int64(e.At.Nanosecond()), nil
 	}
 	var problem string
@@ -398,8 +398,11 @@ func checkFCREvent(e *events.Envelope) (int64, error) {
 		problem = "no issue id"
 	case e.Version == 0:
 		problem = "version 0"
-	case e.Data == nil:
+	case !e.HasData():
 		problem = "no data"
+		if e.Data != nil {
+			problem = fmt.Sprintf("no data (a nil %T)", e.Data)
+		}
 	case e.At.IsZero(): // out of range too
 		problem = "no event time"
 	default:

@@ -135,7 +135,7 @@ func (f *FCR) touchEvents(g []events.Envelope, keys *fcrKeys, lo int) int64 {
 		pre.tags[i], pre.opened[i], pre.keysFrom[i] = tag, nil, uint8(n)
 		issues[i] = f.byID.slots[f.byID.home(tag)].ix
 		d, ok := e.Data.(*events.Opened)
-		if !ok || len(byHash.slots) == 0 || n+len(d.Customer.Keys) > len(idents) {
+		if !ok || d == nil || len(byHash.slots) == 0 || n+len(d.Customer.Keys) > len(idents) {
 			continue
 		}
 		pre.opened[i] = d

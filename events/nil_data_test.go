@@ -1,0 +1,83 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// nilOf returns the nil value of d's type: a nil *events.Opened for an
+// *events.Opened.
+func nilOf(d events.Data) events.Data {
+	return reflect.Zero(reflect.TypeOf(d)).Interface().(events.Data)
+}
+
+// hostMap is a host's data type that is not a pointer but can be nil.
+type hostMap map[string]string
+
+func (hostMap) EventType() events.Type { return "acme.tags" }
+
+func TestHasData(t *testing.T) {
+	tests := []struct {
+		data events.Data
+		want bool
+	}{
+		{nil, false},
+		{(*events.Opened)(nil), false},
+		{(*events.Classified)(nil), false},
+		{&events.Classified{}, true},
+		{(*Escalated)(nil), false},
+		{&Escalated{}, true},
+		{hostMap(nil), false},
+		{hostMap{}, true},
+	}
+	for _, tt := range tests {
+		e := envelopeOf(0, tt.data)
+		assert.Equal(t, tt.want, e.HasData(), "%T %v", tt.data, tt.data)
+	}
+}
+
+// TestNilDataIsRefused: an envelope whose data is a nil pointer of an
+// event type has no data. Validate, both codecs and the memory store
+// refuse it, as they refuse an envelope with no data at all, rather than
+// panic or write an event that cannot be read back.
+func TestNilDataIsRefused(t *testing.T) {
+	ctx := context.Background()
+	seen := map[events.Type]bool{}
+	for i, tt := range dataCases {
+		d := nilOf(tt.data())
+		if seen[d.EventType()] {
+			continue
+		}
+		seen[d.EventType()] = true
+		t.Run(string(d.EventType()), func(t *testing.T) {
+			e := envelopeOf(i, d)
+			e.Version = 1
+			says := fmt.Sprintf("no data (a nil %T)", d)
+
+			err := e.Validate()
+			assert.ErrorIs(t, err, events.ErrInvalidEvent)
+			assert.ErrorContains(t, err, says)
+
+			for _, c := range codecsOf(nil) {
+				out, err := c.Append([]byte("prefix"), e)
+				assert.ErrorIs(t, err, events.ErrInvalidEvent, c.Name())
+				assert.ErrorContains(t, err, says, c.Name())
+				assert.Equal(t, "prefix", string(out), "%s: dst is returned unchanged", c.Name())
+			}
+
+			s := events.NewMemoryStore()
+			_, err = s.Append(ctx, e.Issue, 0, []events.Envelope{e})
+			assert.ErrorIs(t, err, events.ErrInvalidEvent)
+			assert.ErrorContains(t, err, says)
+			assert.Zero(t, s.Len(), "the store appended nothing")
+		})
+	}
+	require.Len(t, seen, 9, "every lifecycle type was tried")
+}

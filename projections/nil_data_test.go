@@ -1,0 +1,79 @@
+package projections_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// nilData is a nil pointer of every lifecycle event type: data that
+// holds nothing (see events.Envelope.HasData).
+var nilData = []events.Data{
+	(*events.Opened)(nil), (*events.Routed)(nil), (*events.Consulted)(nil),
+	(*events.Resolved)(nil), (*events.Reopened)(nil), (*events.Contacted)(nil),
+	(*events.Abandoned)(nil), (*events.Rated)(nil), (*events.Classified)(nil),
+}
+
+// reporting is what every projection here offers.
+type reporting struct {
+	name   string
+	apply  func(events.Envelope) error
+	report func() any
+}
+
+func reportings(t *testing.T) []reporting {
+	t.Helper()
+	fcr := projections.NewFCR(projections.FCRConfig{})
+	rep, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	svc, err := projections.NewServiceLevel(projections.ServiceConfig{})
+	require.NoError(t, err)
+	sat, err := projections.NewSatisfaction(projections.SatisfactionConfig{})
+	require.NoError(t, err)
+	vol, err := projections.NewVolume(projections.VolumeConfig{})
+	require.NoError(t, err)
+	return []reporting{
+		{"FCR", fcr.Apply, func() any { return fcr.Report() }},
+		{"FCR batch", func(e events.Envelope) error { return fcr.ApplyBatch([]events.Envelope{e}) }, func() any { return fcr.Report() }},
+		{"Reporter", rep.Apply, func() any { return rep.Report() }},
+		{"Reporter batch", func(e events.Envelope) error { return rep.ApplyBatch([]events.Envelope{e}) }, func() any { return rep.Report() }},
+		{"ServiceLevel", svc.Apply, func() any { return svc.Report() }},
+		{"Satisfaction", sat.Apply, func() any { return sat.Report() }},
+		{"Volume", vol.Apply, func() any { return vol.Report() }},
+	}
+}
+
+// TestNilDataIsRefused: every projection refuses an event whose data is a
+// nil pointer, as the first event of a stream and as a later one of a
+// live issue, with an error that says so; its report is as before.
+func TestNilDataIsRefused(t *testing.T) {
+	log := simulatedLog(t, 5)
+	opening := log[0]
+	require.Equal(t, events.TypeOpened, opening.Type())
+	for _, d := range nilData {
+		for _, version := range []uint64{1, 2} {
+			t.Run(fmt.Sprintf("%s version %d", d.EventType(), version), func(t *testing.T) {
+				for _, p := range reportings(t) {
+					bad := opening
+					if version == 2 {
+						require.NoError(t, p.apply(opening), p.name)
+					} else {
+						bad.Issue[0] ^= 0xff // a stream not seen
+					}
+					bad.Version, bad.Data = version, d
+					before := p.report()
+					err := p.apply(bad)
+					require.Error(t, err, p.name)
+					assert.ErrorIs(t, err, events.ErrInvalidEvent, p.name)
+					assert.ErrorContains(t, err, fmt.Sprintf("no data (a nil %T)", d), p.name)
+					assert.Equal(t, before, p.report(), "%s: the refused event changed nothing", p.name)
+				}
+			})
+		}
+	}
+}
