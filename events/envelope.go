@@ -124,10 +124,11 @@ func noData(e Envelope) string {
 	return fmt.Sprintf("no data (a nil %T)", e.Data)
 }
 
-// As returns the envelope's data as a T and whether it is one.
+// As returns the envelope's data as a T and whether it is one that holds
+// data (see HasData): a nil *Opened is not an Opened to read.
 //
 //	if opened, ok := events.As[*events.Opened](env); ok { … }
 func As[T Data](e Envelope) (T, bool) {
 	d, ok := e.Data.(T)
-	return d, ok
+	return d, ok && hasData(e.Data)
 }

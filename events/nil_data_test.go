@@ -41,6 +41,11 @@ func TestHasData(t *testing.T) {
 		e := envelopeOf(0, tt.data)
 		assert.Equal(t, tt.want, e.HasData(), "%T %v", tt.data, tt.data)
 	}
+	_, ok := events.As[*events.Opened](envelopeOf(0, (*events.Opened)(nil)))
+	assert.False(t, ok, "a nil *Opened is not one to read")
+	opened, ok := events.As[*events.Opened](envelopeOf(0, &events.Opened{Topic: "t"}))
+	assert.True(t, ok)
+	assert.Equal(t, "t", opened.Topic)
 }
 
 // TestNilDataIsRefused: an envelope whose data is a nil pointer of an

@@ -91,7 +91,11 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
 	}
-	if got := newData().EventType(); got != t {
+	d := newData()
+	if !hasData(d) {
+		return fmt.Errorf("register event type %q: the constructor makes no data: it returns nil", t)
+	}
+	if got := d.EventType(); got != t {
 		return fmt.Errorf("register event type %q: constructor makes %q", t, got)
 	}
 	info := &typeInfo{schema: schema, new: newData}

@@ -148,13 +148,16 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 		{"schema 0", reg.Register(typeEscalated, 0, func() events.Data { return new(Escalated) })},
 		{"no constructor", reg.Register(typeEscalated, 1, nil)},
 		{"constructor of another type", reg.Register("acme.other", 1, func() events.Data { return new(Escalated) })},
+		{"constructor of nil", reg.Register(typeEscalated, 1, func() events.Data { return nil })},
+		{"constructor of a nil pointer", reg.Register(typeEscalated, 1, func() events.Data { return (*Escalated)(nil) })},
 		{"upcaster of an unknown type", reg.AddUpcaster("acme.unknown", 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
 		{"upcaster from the current schema", reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
 	}
 	for _, tt := range tests {
 		assert.Error(t, tt.err, tt.name)
 	}
-	assert.ErrorIs(t, tests[4].err, events.ErrUnknownType)
+	assert.ErrorIs(t, tests[6].err, events.ErrUnknownType)
+	assert.ErrorContains(t, tests[5].err, "makes no data")
 	_, err := reg.New("acme.unknown")
 	assert.ErrorIs(t, err, events.ErrUnknownType)
 	assert.Len(t, reg.Types(), 9, "nothing was registered")

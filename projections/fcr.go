@@ -119,7 +119,8 @@ var (
 // The watermark is the latest event time seen. An event older than the
 // watermark minus the lateness is late: it is counted in late_events, and
 // applied if its issue is still live; if not, it is counted in
-// late_dropped and goes no further.
+// late_dropped and goes no further. A duplicate of an event the FCR knows
+// is not late: it changes nothing, not even the watermark.
 //
 // A problem is folded into counters, and its issues and their sequencer
 // state freed, once nothing that may still arrive can change it: its
@@ -139,10 +140,10 @@ var (
 // a live issue wait as long as the issue lives. The rules above make the
 // report independent of when folding happens: a problem in memory and the
 // same problem folded give the same figures. The counts of deliveries are
-// the exception: a redelivery of an event that was applied is ignored
-// while its issue is in memory, and once the issue was folded it is held
-// and then counted in orphaned_events, as the FCR no longer knows its
-// stream.
+// the exception: a redelivery of an event that was applied, or is held,
+// is ignored while its issue is in memory (counted by Duplicates only),
+// and once the issue was folded it is late and counted in late_events and
+// late_dropped, as the FCR no longer knows its stream.
 //
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a
@@ -186,6 +187,7 @@ type FCR struct {
 	dueLast    *[]int32           // the bucket filed last, number dueLastB
 	dueLastB   int64
 	dueWidth   int64 // the span of one bucket
+	dups       int64 // deliveries recognised as duplicates
 	sinceSweep int   // events since the last sweep
 	sweptAt    int64 // the watermark at the last sweep
 	scratch    fcrScratch
@@ -194,7 +196,7 @@ type FCR struct {
 // fcrCounts are the event counts that the report shows.
 type fcrCounts struct {
 	Issues      int64 // issues opened
-	Late        int64 // deliveries older than watermark − lateness on arrival, duplicates included
+	Late        int64 // deliveries older than watermark − lateness on arrival, known duplicates excluded
 	LateDropped int64 // late events of issues that were not live
 	Orphaned    int64 // held events dropped: their issue was folded or their gap never filled
 	Ignored     int64 // events of an issue whose stream did not start with issue.opened
@@ -244,6 +246,10 @@ func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 		return err
 	}
 	ix := f.lookupTag(e.Issue, tag)
+	if f.duplicate(ix, e) {
+		f.dups++ // neither late nor anything else: it changes nothing
+		return nil
+	}
 	if !f.observeAt(at, ix >= 0) {
 		return nil
 	}
@@ -256,18 +262,16 @@ func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 
 // sequence applies e, at its time at, if it is next in its issue's stream
 // and with the held events it releases; ix is the issue's slot, -1 when
-// it is not live. A live issue is sequenced in its slot, which costs no
-// lookup beyond finding the slot; the Sequencer takes the streams that are
-// not live (not opened yet, or never) and the live ones with events that
-// wait for a gap. tag is uuidTag of e's issue.
+// it is not live, and e is not a duplicate (apply checked). A live issue
+// is sequenced in its slot, which costs no lookup beyond finding the
+// slot; the Sequencer takes the streams that are not live (not opened
+// yet, or never) and the live ones with events that wait for a gap. tag
+// is uuidTag of e's issue.
 func (f *FCR) sequence(ix int32, at int64, e *events.Envelope, tag uint32) error {
 	if ix >= 0 {
 		is := f.issues.at(ix)
 		if !is.seqd {
-			switch {
-			case e.Version <= uint64(is.ver):
-				return nil // a duplicate
-			case e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32:
+			if e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32 {
 				f.applyTo(ix, at, e)
 				f.issues.at(ix).ver++
 				return nil
@@ -291,6 +295,17 @@ func (f *FCR) sequence(ix int32, at int64, e *events.Envelope, tag uint32) error
 	}
 	f.adopt(e.Issue)
 	return nil
+}
+
+// duplicate reports whether e, of the issue in slot ix (-1 when it is not
+// live), is a version that was applied or is held.
+func (f *FCR) duplicate(ix int32, e *events.Envelope) bool {
+	if ix >= 0 {
+		if is := f.issues.at(ix); !is.seqd {
+			return e.Version <= uint64(is.ver)
+		}
+	}
+	return f.seq.has(e)
 }
 
 // adopt moves the stream of issue from the Sequencer into its slot once

@@ -28,17 +28,13 @@ func TestFCRReclassificationLetsTheIssueLeftBehindFold(t *testing.T) {
 				l.evs = l.evs[:0]
 			}
 			// advance moves the watermark to when, by an issue of a
-			// customer of its own, and applies enough duplicates of its
-			// opening for a sweep to run.
+			// customer of its own, and sweeps.
 			ticks := 0
 			advance := func(when time.Time) {
 				ticks++
 				l.open(when, []string{fmt.Sprintf("account:tick-%d", ticks)}, "web", "clock/tick")
-				e := l.evs[len(l.evs)-1]
 				apply()
-				for range 4096 {
-					require.NoError(t, f.Apply(e))
-				}
+				f.sweep()
 			}
 			keys := []string{"phone:+15550100"}
 			a, ca := l.open(hm(0, 0), keys, "phone", "billing/refund")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,9 +32,8 @@ func TestFCRLateEvents(t *testing.T) {
 	assert.Equal(t, int64(1), r.LateDropped)
 	assert.Equal(t, int64(2), r.Issues, "the dropped issue was never opened here")
 
-	l2 := newFCRLog()
-	l2.tick(at(30, 0, 0))
-	require.NoError(t, f.Apply(l2.evs[0]))
+	l.tick(at(30, 0, 0))
+	require.NoError(t, f.Apply(l.evs[len(l.evs)-1]))
 	r = f.Report()
 	assert.Equal(t, int64(1), r.Failed)
 	assert.Equal(t, int64(1), r.CSAT.Failed.Answers, "the late rating was applied")
@@ -204,4 +204,50 @@ func TestFCRLateReclassificationDoesNotChainToASettledProblem(t *testing.T) {
 	}
 	ref := referenceFCR(l.evs, cfg.Window, MatchTopic)
 	assert.Equal(t, [2]int64{2, 0}, [2]int64{ref.achieved, ref.failed}, "the reference reads the rule the same way")
+}
+
+// TestFCRKnownDuplicatesChangeNothing: a redelivery of an event that the
+// FCR has applied or holds is counted as a duplicate and nothing else:
+// not late however old, it neither moves the watermark nor brings a sweep
+// nearer, whether its issue is sequenced in its slot (a) or, with a gap
+// open, by the Sequencer (b).
+func TestFCRKnownDuplicatesChangeNothing(t *testing.T) {
+	l := newFCRLog()
+	a, ca := l.open(at(0, 9, 0), []string{"phone:21"}, "phone", "tech/tv")
+	b, cb := l.open(at(0, 9, 5), []string{"phone:22"}, "chat", "billing/refund")
+	bRouted := l.add(b, at(0, 9, 6), &events.Routed{Contact: cb, Queue: "billing", Agent: "bob"})
+	l.resolve(b, at(0, 9, 20), cb, "bob", false)
+	l.resolve(a, at(0, 9, 30), ca, "ann", false)
+	l.tick(at(0, 12, 0)) // two hours on: everything above is late now
+	byIssue := func(issue uuid.UUID, v uint64) events.Envelope {
+		i := slices.IndexFunc(l.evs, func(e events.Envelope) bool { return e.Issue == issue && e.Version == v })
+		require.GreaterOrEqual(t, i, 0)
+		return l.evs[i]
+	}
+	f := NewFCR(FCRConfig{Lateness: time.Hour})
+	for _, e := range l.evs {
+		if e.Issue == b && e.Version == 2 {
+			continue // b waits for its version 2: version 3 is held
+		}
+		require.NoError(t, f.Apply(e))
+	}
+	before := f.Report()
+	require.Equal(t, int64(1), before.HeldEvents)
+	sweep, wm := f.sinceSweep, f.Watermark()
+
+	future := byIssue(a, 1)
+	future.At = at(5, 0, 0) // a conflicting copy: same version, another time
+	for _, dup := range []events.Envelope{byIssue(a, 1), byIssue(a, 2), byIssue(b, 1), byIssue(b, 3), future} {
+		require.NoError(t, f.Apply(dup))
+	}
+	assert.Equal(t, int64(5), f.Duplicates())
+	assert.Equal(t, before, f.Report(), "not late, not held again")
+	assert.Equal(t, wm, f.Watermark())
+	assert.Equal(t, sweep, f.sinceSweep)
+
+	require.NoError(t, f.Apply(bRouted)) // late, but b is live: applied
+	after := f.Report()
+	assert.Zero(t, after.HeldEvents, "the held version 3 followed")
+	assert.Equal(t, before.LateEvents+1, after.LateEvents)
+	assert.Equal(t, int64(5), f.Duplicates())
 }

@@ -42,9 +42,10 @@ type FCRReport struct {
 	// abandoned attempts; they are in no denominator.
 	NoContact int64 `json:"no_contact"`
 
-	// LateEvents arrived older than the watermark minus the lateness
-	// (duplicate deliveries included); LateDropped of them belonged to
-	// issues not live and were only counted.
+	// LateEvents arrived older than the watermark minus the lateness;
+	// LateDropped of them belonged to issues not live and were only
+	// counted. A redelivery of an event that the FCR still knows (applied,
+	// or held) is ignored and not counted; one of an issue it folded is.
 	LateEvents  int64 `json:"late_events"`
 	LateDropped int64 `json:"late_dropped"`
 	// HeldEvents wait for a gap in their stream to fill.

@@ -54,6 +54,7 @@ type kpiHorizon[S any] struct {
 	wm, cutoff int64
 	watermark  time.Time
 	late       int64
+	dups       int64 // deliveries of versions already applied or held
 	// fold is the projections' in-order method, called for every event
 	// the horizon releases, in version order per issue.
 	fold func(s *S, e events.Envelope)
@@ -196,7 +197,8 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	switch v := e.Version; {
 	case v <= is.base:
 		h.late++ // behind a gap that was skipped
-	case v < is.next: // a duplicate
+	case v < is.next:
+		h.dups++
 	case v == is.next && h.forgets(&is.kpiIssue, at):
 		h.forget(ix)
 		h.hold(ix, e)
@@ -347,6 +349,7 @@ func (h *kpiHorizon[S]) hold(ix int32, e *events.Envelope) {
 		return compareU64(x.Version, v)
 	})
 	if found {
+		h.dups++ // held already
 		return
 	}
 	h.seq.nHeld++

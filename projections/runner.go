@@ -25,7 +25,9 @@ import (
 // Subscribing before the catch-up means nothing published meanwhile is
 // missed; events met twice are recognised by their issue and version and
 // skipped, so none is counted twice. Out-of-order events wait for the
-// versions before them.
+// versions before them. A projection that does both itself
+// (SelfSequencing, as every projection of this package) is handed each
+// event as it comes instead.
 //
 // With both a Store and a Subscriber, each checkpoint first reads the
 // Store up to its end, so that the checkpoint's position covers what was
@@ -45,16 +47,20 @@ import (
 // With a Store, every committed event is applied exactly once, whatever
 // the transport does: a crash costs re-reading the store from the last
 // checkpoint. With a Subscriber only, delivery is at-least-once from the
-// broker and the runner removes duplicates per issue by version, so each
-// event delivered is applied once; but a message is acknowledged when it
+// broker and the runner (or a SelfSequencing projection) removes
+// duplicates per issue by version, so each event delivered is applied
+// once; but a message is acknowledged when it
 // is queued, not when it is checkpointed, so a crash between two
 // checkpoints loses the events queued or applied since the last one,
 // unless the broker can replay them. Checkpoint often, or add a Store, where that
 // matters.
 //
-// To recognise duplicates the runner keeps the last version of every
-// issue it has seen (some 40 bytes each) and saves them, with the events
-// held for a gap, in each checkpoint beside the projection's state. A
+// To recognise duplicates for a projection that is not SelfSequencing, the
+// runner keeps the last version of every issue it has seen (some 40 bytes
+// each, for good) and saves them, with the events held for a gap, in each
+// checkpoint beside the projection's state. A SelfSequencing projection
+// keeps what it needs (the projections of this package forget an issue
+// some time after it settled), and the runner keeps nothing of its own. A
 // checkpoint is written only when something changed since the last one.
 //
 // A Runner is safe for concurrent use: Stats, Lag, CaughtUp and View may
@@ -67,12 +73,19 @@ type Runner struct {
 	caughtUp atomic.Bool
 
 	initial []byte // the projection's state at NewRunner, for Rebuild
+	// self is the projection when it is SelfSequencing: the runner hands
+	// it every event rather than sequence them through seq.
+	self SelfSequencing
 
-	mu       sync.Mutex // guards the projection and the fields below
-	seq      *Sequencer
-	position uint64
-	changes  int    // events applied or held since the last checkpoint
-	savedPos uint64 // the position of the last checkpoint
+	mu  sync.Mutex // guards the projection and the fields below
+	seq *Sequencer
+	// taken counts the events a SelfSequencing projection took without
+	// an error, and dups0 is its Duplicates when the runner started
+	// counting (see sequenced).
+	taken, dups0 int64
+	position     uint64
+	changes      int    // events applied or held (duplicates not) since the last checkpoint
+	savedPos     uint64 // the position of the last checkpoint
 
 	applied, duplicates, rejected, poisoned, checkpoints atomic.Int64
 	held                                                 atomic.Int64
@@ -86,6 +99,8 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{cfg: cfg, seq: NewSequencer()}
+	r.self, _ = cfg.Projection.(SelfSequencing)
+	r.startCounting()
 	if _, ok := cfg.Projection.(Resetter); !ok {
 		if m, ok := cfg.Projection.(encoding.BinaryMarshaler); ok {
 			if _, ok := cfg.Projection.(encoding.BinaryUnmarshaler); ok {
@@ -320,17 +335,27 @@ func (r *Runner) poison(msg *message.Message, topic string, why error) {
 	msg.Ack()
 }
 
-// offer passes e through the runner's sequencer to the projection. The
-// caller holds r.mu.
+// offer passes e to the projection, through the runner's sequencer unless
+// the projection sequences the events itself. The caller holds r.mu.
 func (r *Runner) offer(e events.Envelope) {
-	out, _ := r.seq.Offer(e, r.apply) // apply never fails: rejections are counted
-	switch out {
-	case Duplicate:
-		r.duplicates.Add(1)
-	case Applied, Held:
-		r.changes++
+	if r.self != nil {
+		dups := r.duplicates.Load()
+		if r.hand(e) {
+			r.taken++
+		}
+		if r.sequenced() == dups {
+			r.changes++ // not a duplicate: the state may have changed
+		}
+	} else {
+		out, _ := r.seq.Offer(e, r.apply)
+		switch out {
+		case Duplicate:
+			r.duplicates.Add(1)
+		case Applied, Held:
+			r.changes++
+		}
+		r.held.Store(int64(r.seq.Held()))
 	}
-	r.held.Store(int64(r.seq.Held()))
 	if e.Position > r.position {
 		r.position = e.Position
 		r.pos.Store(e.Position)
@@ -339,15 +364,43 @@ func (r *Runner) offer(e events.Envelope) {
 
 // apply hands one in-order event to the projection.
 func (r *Runner) apply(e events.Envelope) error {
+	if r.hand(e) {
+		r.applied.Add(1)
+	}
+	return nil
+}
+
+// hand passes e to the projection, and reports whether it took it: an
+// event it refuses is counted and logged.
+func (r *Runner) hand(e events.Envelope) bool {
 	if err := r.cfg.Projection.Apply(e); err != nil {
 		r.rejected.Add(1)
 		r.cfg.Logger.Error("projection rejected an event", err, watermill.LogFields{
 			"runner": r.cfg.Name, "issue": e.Issue.String(), "version": e.Version, "type": string(e.Type()),
 		})
-		return nil
+		return false
 	}
-	r.applied.Add(1)
-	return nil
+	return true
+}
+
+// startCounting makes the duplicates of a SelfSequencing projection count
+// from its present Duplicates: the runner's Stats count what it did. The
+// caller holds r.mu.
+func (r *Runner) startCounting() {
+	if r.self != nil {
+		r.taken = 0
+		r.dups0 = r.self.Duplicates()
+	}
+}
+
+// sequenced sets the Stats of a SelfSequencing projection, and returns
+// its duplicates: of the events it took, those it recognised as
+// duplicates were skipped, the others absorbed. The caller holds r.mu.
+func (r *Runner) sequenced() int64 {
+	dups := r.self.Duplicates() - r.dups0
+	r.duplicates.Store(dups)
+	r.applied.Store(r.taken - dups)
+	return dups
 }
 
 // catchUp applies what the Store holds after the runner's position.

@@ -55,7 +55,11 @@ func (r *Runner) snapshot() (Checkpoint, error) {
 	if err != nil {
 		return cp, fmt.Errorf("runner %q: save projection state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 	}
-	cp.State, err = appendRunnerState(nil, r.seq, r.cfg.Codecs[0], state)
+	seq := r.seq
+	if r.self != nil {
+		seq = nil // the projection sequences: nothing of the runner's to save
+	}
+	cp.State, err = appendRunnerState(nil, seq, r.cfg.Codecs[0], state)
 	if err != nil {
 		return cp, fmt.Errorf("runner %q: save runner state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 	}
@@ -76,20 +80,33 @@ func (r *Runner) restore(ctx context.Context) error {
 		r.cfg.Logger.Info("projection cannot restore its state: replaying from the start", watermill.LogFields{"runner": r.cfg.Name})
 		return nil
 	}
-	positions, held, state, err := decodeRunnerState(cp.State, r.cfg.Codecs)
+	st, err := decodeRunnerState(cp.State, r.cfg.Codecs)
 	if err != nil {
 		return fmt.Errorf("runner %q: checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
 	}
+	if st.direct && r.self == nil {
+		return fmt.Errorf("runner %q: checkpoint at position %d was saved for a projection that sequences the events itself, and %T does not (it is not SelfSequencing): the runner cannot tell which events it applied: %w",
+			r.cfg.Name, cp.Position, r.cfg.Projection, ErrCheckpoint)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := u.UnmarshalBinary(state); err != nil {
+	if err := u.UnmarshalBinary(st.projection); err != nil {
 		return fmt.Errorf("runner %q: restore projection from checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
 	}
-	r.seq.Restore(positions)
-	for _, e := range held {
-		_, _ = r.seq.Offer(e, r.apply)
+	if r.self == nil {
+		r.seq.Restore(st.positions)
 	}
-	r.held.Store(int64(r.seq.Held()))
+	r.startCounting()
+	// Events held for a gap were acknowledged: they go on waiting, or to a
+	// projection that sequences them itself, from a checkpoint written
+	// while the runner sequenced for it; the next checkpoint then saves
+	// them with the projection.
+	for _, e := range st.held {
+		r.offer(e)
+	}
+	if r.self == nil {
+		r.changes = 0 // as saved
+	}
 	r.position = cp.Position
 	r.savedPos = cp.Position
 	r.pos.Store(cp.Position)
@@ -125,6 +142,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	r.applied.Store(0)
 	r.duplicates.Store(0)
 	r.rejected.Store(0)
+	r.startCounting()
 	r.started.Store(true)
 	var err error
 	for e, rerr := range r.cfg.Store.ReadAll(ctx, 0) {

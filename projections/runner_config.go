@@ -163,13 +163,19 @@ func (c RunnerConfig) Validate() error {
 
 // RunnerStats counts what a Runner did with the events it received.
 type RunnerStats struct {
-	// Applied is how many events the projection absorbed.
+	// Applied is how many events the projection absorbed. A
+	// SelfSequencing projection absorbs what it does not recognise as a
+	// duplicate, and says in its own report which events it holds for a
+	// gap or drops as late.
 	Applied int64
 	// Duplicates is how many events were skipped because their version
 	// was already applied: redeliveries, and events met both in the
-	// store and on the subscriber.
+	// store and on the subscriber. A SelfSequencing projection recognises
+	// them itself (see its Duplicates).
 	Duplicates int64
-	// Held is how many events wait for an earlier version of their issue.
+	// Held is how many events wait in the runner for an earlier version
+	// of their issue: always 0 for a SelfSequencing projection, which
+	// holds them itself.
 	Held int
 	// Rejected is how many events the projection returned an error for;
 	// they are logged and passed over.
@@ -189,8 +195,9 @@ type Lag struct {
 	Position, Head uint64
 	// Behind is Head − Position: committed events not read yet.
 	Behind uint64
-	// Held is how many received events wait for an earlier version of
-	// their issue.
+	// Held is how many received events wait in the runner for an earlier
+	// version of their issue; always 0 for a SelfSequencing projection,
+	// which holds them itself.
 	Held int
 	// Pending is how many messages the broker holds for the runner, as
 	// RunnerConfig.Pending tells; -1 when it is not known.

@@ -32,7 +32,8 @@ func TestRunnerFCRRestartsAndRebuilds(t *testing.T) {
 	var fcr *projections.FCR
 	var runner *projections.Runner
 	for start := 0; start < len(log); start += len(log) / 5 {
-		for _, e := range log[start:min(start+len(log)/5, len(log))] {
+		round := log[start:min(start+len(log)/5, len(log))]
+		for _, e := range round {
 			_, err := store.Append(ctx, e.Issue, e.Version-1, []events.Envelope{e})
 			require.NoError(t, err)
 		}
@@ -50,6 +51,7 @@ func TestRunnerFCRRestartsAndRebuilds(t *testing.T) {
 		stop()
 		require.NoError(t, <-done)
 		assert.Zero(t, runner.Stats().Duplicates, "a restart reads only what the checkpoint does not cover")
+		assert.Equal(t, int64(len(round)), runner.Stats().Applied)
 	}
 	assert.Equal(t, want.Report(), fcr.Report())
 

@@ -10,13 +10,37 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// runnerStateMagic starts a checkpoint state written by a Runner: the
-// runner's own sequencer (the last version applied of every issue and the
-// events held for a gap) followed by the projection's state.
-const runnerStateMagic = "TFRS\x01"
+// runnerStateMagic starts a checkpoint state written by a Runner that
+// sequences the events for its projection: the runner's own sequencer (the
+// last version applied of every issue and the events held for a gap)
+// followed by the projection's state. runnerDirectMagic starts one of a
+// runner whose projection sequences the events itself (SelfSequencing):
+// the same layout, with no versions and no held events. A runner that
+// sequences refuses it, as it could not tell which events were applied;
+// a runner of a SelfSequencing projection takes both.
+const (
+	runnerStateMagic  = "TFRS\x01"
+	runnerDirectMagic = "TFRS\x02"
+)
 
-// appendRunnerState appends the runner's checkpoint state to b.
+// runnerState is what decodeRunnerState reads.
+type runnerState struct {
+	positions  map[uuid.UUID]uint64
+	held       []events.Envelope
+	projection []byte
+	direct     bool // written for a SelfSequencing projection
+}
+
+// appendRunnerState appends the runner's checkpoint state to b: seq's, or
+// that of a runner that does not sequence when seq is nil.
 func appendRunnerState(b []byte, seq *Sequencer, codec events.Codec, projection []byte) ([]byte, error) {
+	if seq == nil {
+		b = append(b, runnerDirectMagic...)
+		b = appendString(b, codec.Name())
+		b = binary.AppendUvarint(b, 0) // versions
+		b = binary.AppendUvarint(b, 0) // held events
+		return append(b, projection...), nil
+	}
 	b = append(b, runnerStateMagic...)
 	b = appendString(b, codec.Name())
 	positions := seq.Positions()
@@ -46,10 +70,17 @@ func appendString(b []byte, s string) []byte {
 var errState = errors.New("not a runner state")
 
 // decodeRunnerState reads back what appendRunnerState wrote.
-func decodeRunnerState(b []byte, codecs []events.Codec) (positions map[uuid.UUID]uint64, held []events.Envelope, projection []byte, err error) {
+func decodeRunnerState(b []byte, codecs []events.Codec) (runnerState, error) {
+	var st runnerState
 	d := stateReader{b: b}
-	if len(b) < len(runnerStateMagic) || string(b[:len(runnerStateMagic)]) != runnerStateMagic {
-		return nil, nil, nil, fmt.Errorf("runner state: bad header: %w", errState)
+	switch {
+	case len(b) < len(runnerStateMagic):
+		return st, fmt.Errorf("runner state: bad header: %w", errState)
+	case string(b[:len(runnerStateMagic)]) == runnerStateMagic:
+	case string(b[:len(runnerDirectMagic)]) == runnerDirectMagic:
+		st.direct = true
+	default:
+		return st, fmt.Errorf("runner state: bad header: %w", errState)
 	}
 	d.off = len(runnerStateMagic)
 	name := d.string()
@@ -63,11 +94,11 @@ func decodeRunnerState(b []byte, codecs []events.Codec) (positions map[uuid.UUID
 	if d.err == nil && n > uint64(len(b)) {
 		d.fail("stream count")
 	}
-	positions = make(map[uuid.UUID]uint64, min(n, uint64(len(b))))
+	st.positions = make(map[uuid.UUID]uint64, min(n, uint64(len(b))))
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		var id uuid.UUID
 		copy(id[:], d.take(16))
-		positions[id] = d.uvarint()
+		st.positions[id] = d.uvarint()
 	}
 	nh := d.uvarint()
 	for i := uint64(0); i < nh && d.err == nil; i++ {
@@ -76,18 +107,19 @@ func decodeRunnerState(b []byte, codecs []events.Codec) (positions map[uuid.UUID
 			break
 		}
 		if codec == nil {
-			return nil, nil, nil, fmt.Errorf("runner state: held events in codec %q, which the runner does not have: %w", name, errState)
+			return runnerState{}, fmt.Errorf("runner state: held events in codec %q, which the runner does not have: %w", name, errState)
 		}
 		e, derr := codec.Decode([]byte(raw))
 		if derr != nil {
-			return nil, nil, nil, fmt.Errorf("runner state: held event %d: %w", i, derr)
+			return runnerState{}, fmt.Errorf("runner state: held event %d: %w", i, derr)
 		}
-		held = append(held, e)
+		st.held = append(st.held, e)
 	}
 	if d.err != nil {
-		return nil, nil, nil, d.err
+		return runnerState{}, d.err
 	}
-	return positions, held, b[d.off:], nil
+	st.projection = b[d.off:]
+	return st, nil
 }
 
 // stateReader reads the parts of a runner state, keeping the first error.

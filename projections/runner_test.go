@@ -515,15 +515,22 @@ func TestRunnerState(t *testing.T) {
 	b, err := appendRunnerState(nil, seq, codecs[0], []byte("projection"))
 	require.NoError(t, err)
 
-	positions, held, state, err := decodeRunnerState(b, codecs)
+	st, err := decodeRunnerState(b, codecs)
 	require.NoError(t, err)
-	assert.Equal(t, map[uuid.UUID]uint64{log[0].Issue: 2, log[3].Issue: 1}, positions)
-	require.Len(t, held, 1)
-	assert.Equal(t, log[5].ID, held[0].ID)
-	assert.Equal(t, []byte("projection"), state)
+	assert.Equal(t, map[uuid.UUID]uint64{log[0].Issue: 2, log[3].Issue: 1}, st.positions)
+	require.Len(t, st.held, 1)
+	assert.Equal(t, log[5].ID, st.held[0].ID)
+	assert.Equal(t, []byte("projection"), st.projection)
+	assert.False(t, st.direct)
 
-	for _, bad := range [][]byte{nil, []byte("TFRS"), b[:len(runnerStateMagic)+3], b[:len(b)-len("projection")-4]} {
-		_, _, _, err := decodeRunnerState(bad, codecs)
+	direct, err := appendRunnerState(nil, nil, codecs[0], []byte("projection"))
+	require.NoError(t, err)
+	st, err = decodeRunnerState(direct, codecs)
+	require.NoError(t, err)
+	assert.Equal(t, runnerState{positions: map[uuid.UUID]uint64{}, projection: []byte("projection"), direct: true}, st)
+
+	for _, bad := range [][]byte{nil, []byte("TFRS"), []byte("TFRS\x03"), b[:len(runnerStateMagic)+3], b[:len(b)-len("projection")-4]} {
+		_, err := decodeRunnerState(bad, codecs)
 		assert.Error(t, err, "%q", bad)
 	}
 }

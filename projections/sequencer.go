@@ -163,6 +163,24 @@ func (s *Sequencer) tracks(issue uuid.UUID) bool {
 	return ok
 }
 
+// has reports whether e is a duplicate: its version was emitted or is
+// held.
+func (s *Sequencer) has(e *events.Envelope) bool {
+	if len(s.next) == 0 && s.nHeld == 0 {
+		return false
+	}
+	if e.Version < s.next[e.Issue] {
+		return true
+	}
+	if s.nHeld == 0 {
+		return false
+	}
+	_, found := slices.BinarySearchFunc(s.held[e.Issue], e.Version, func(x events.Envelope, v uint64) int {
+		return compareU64(x.Version, v)
+	})
+	return found
+}
+
 // state returns the version that issue's stream expects next (0 when it
 // is not tracked) and whether events of it are held.
 func (s *Sequencer) state(issue uuid.UUID) (next uint64, held bool) {

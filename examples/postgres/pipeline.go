@@ -131,8 +131,10 @@ func (r *running) stop() error {
 	return r.err
 }
 
-// waitCaughtUp returns once the runner has read the store to its end and
-// holds no event back for a gap.
+// waitCaughtUp returns once the runner has read the store to its end. An
+// event that came live before one of its issue's earlier ones waits in
+// the FCR (which sequences the events itself) only until the runner reads
+// that earlier one from the store.
 func (r *running) waitCaughtUp(ctx context.Context) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -143,7 +145,7 @@ func (r *running) waitCaughtUp(ctx context.Context) error {
 			if lag, err = r.runner.Lag(ctx); err != nil {
 				return err
 			}
-			if lag.Behind == 0 && lag.Held == 0 {
+			if lag.Behind == 0 {
 				return nil
 			}
 		}
@@ -154,7 +156,7 @@ func (r *running) waitCaughtUp(ctx context.Context) error {
 			}
 			return fmt.Errorf("runner %q stopped at position %d before it caught up: %w", runnerName, r.runner.Stats().Position, errNotCaughtUp)
 		case <-ctx.Done():
-			return fmt.Errorf("runner %q at position %d of %d, %d events held: %w", runnerName, lag.Position, lag.Head, lag.Held, ctx.Err())
+			return fmt.Errorf("runner %q at position %d of %d: %w", runnerName, lag.Position, lag.Head, ctx.Err())
 		case <-tick.C:
 		}
 	}

@@ -26,7 +26,8 @@ func benchLog(b *testing.B, n int) []events.Envelope {
 	return log[:n]
 }
 
-// timed is an FCR that notes when each event reached it, for latency.
+// timed is an FCR that notes when each event reached it, for latency (as an
+// FCR it is SelfSequencing: the runner hands it every delivery).
 type timed struct {
 	*projections.FCR
 	index   map[uuid.UUID]int
@@ -103,7 +104,8 @@ func benchThroughput(b *testing.B, tr transport) {
 	}
 }
 
-// notifying is an FCR that signals every event it applied.
+// notifying is an FCR that signals every event handed to it: as an FCR it
+// is SelfSequencing, so the runner hands it every delivery.
 type notifying struct {
 	*projections.FCR
 	applied chan struct{}

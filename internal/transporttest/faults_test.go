@@ -55,7 +55,7 @@ func (l *line) finish(t *testing.T, cfg projections.RunnerConfig, fcr *projectio
 	r.waitCaughtUp(t)
 	require.Eventually(t, func() bool {
 		lag, err := r.Lag(context.Background())
-		return err == nil && lag.Behind == 0 && lag.Held == 0
+		return err == nil && lag.Behind == 0
 	}, 30*time.Second, time.Millisecond)
 	require.NoError(t, r.stop())
 	return fcr.Report()
@@ -191,7 +191,6 @@ func TestFaultBrokerRedeliversAndReorders(t *testing.T) {
 	require.Positive(t, sub.dups.Load())
 	assert.Equal(t, int64(n), st.Applied)
 	assert.Equal(t, sub.dups.Load(), st.Duplicates, "every duplicate is recognised")
-	assert.Zero(t, st.Held)
 	assert.Equal(t, reference(t, l.store), fcr.Report())
 }
 

@@ -45,7 +45,6 @@ func TestTransports(t *testing.T) {
 			assert.Equal(t, int64(n), st.Applied)
 			assert.Zero(t, st.Poisoned)
 			assert.Zero(t, st.Rejected)
-			assert.Zero(t, st.Held)
 			assert.Equal(t, reference(t, store), fcr.Report())
 		})
 	}
