@@ -141,9 +141,10 @@ var (
 // report independent of when folding happens: a problem in memory and the
 // same problem folded give the same figures. The counts of deliveries are
 // the exception: a redelivery of an event that was applied, or is held,
-// is ignored while its issue is in memory (counted by Duplicates only),
-// and once the issue was folded it is late and counted in late_events and
-// late_dropped, as the FCR no longer knows its stream.
+// is ignored while the FCR knows it (counted by DuplicatesIgnored only).
+// Once its issue was folded the FCR no longer knows its stream: the
+// redelivery is late (late_events, late_dropped) or, if the event came
+// after the issue settled, held and then counted in orphaned_events.
 //
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a

@@ -240,7 +240,7 @@ func TestFCRKnownDuplicatesChangeNothing(t *testing.T) {
 	for _, dup := range []events.Envelope{byIssue(a, 1), byIssue(a, 2), byIssue(b, 1), byIssue(b, 3), future} {
 		require.NoError(t, f.Apply(dup))
 	}
-	assert.Equal(t, int64(5), f.Duplicates())
+	assert.Equal(t, int64(5), f.DuplicatesIgnored())
 	assert.Equal(t, before, f.Report(), "not late, not held again")
 	assert.Equal(t, wm, f.Watermark())
 	assert.Equal(t, sweep, f.sinceSweep)
@@ -249,5 +249,5 @@ func TestFCRKnownDuplicatesChangeNothing(t *testing.T) {
 	after := f.Report()
 	assert.Zero(t, after.HeldEvents, "the held version 3 followed")
 	assert.Equal(t, before.LateEvents+1, after.LateEvents)
-	assert.Equal(t, int64(5), f.Duplicates())
+	assert.Equal(t, int64(5), f.DuplicatesIgnored())
 }

@@ -45,7 +45,8 @@ type FCRReport struct {
 	// LateEvents arrived older than the watermark minus the lateness;
 	// LateDropped of them belonged to issues not live and were only
 	// counted. A redelivery of an event that the FCR still knows (applied,
-	// or held) is ignored and not counted; one of an issue it folded is.
+	// or held) is ignored and not counted; one of an issue it folded may
+	// be (see OrphanedEvents).
 	LateEvents  int64 `json:"late_events"`
 	LateDropped int64 `json:"late_dropped"`
 	// HeldEvents wait for a gap in their stream to fill.

@@ -17,13 +17,15 @@ type Projection interface {
 // A type that embeds one of them is SelfSequencing too: a wrapper that
 // counts or forwards what reaches Apply then sees every delivery,
 // duplicates and out-of-order events included. A wrapper that needs them
-// in order and once should hide the embedded projection's Duplicates
-// (keep it in a named field), so that the runner sequences for it.
+// in order and once should hide the embedded projection's
+// DuplicatesIgnored (keep it in a named field), so that the runner
+// sequences for it. Conversely, a projection should have a method of that
+// name only if it sequences the events itself: the runner goes by it.
 type SelfSequencing interface {
 	Projection
-	// Duplicates returns how many events Apply has recognised as
+	// DuplicatesIgnored returns how many events Apply has recognised as
 	// duplicates and ignored since the projection was made or restored.
-	Duplicates() int64
+	DuplicatesIgnored() int64
 }
 
 // The projections of this package sequence the events themselves.
@@ -35,19 +37,20 @@ var (
 	_ SelfSequencing = (*Volume)(nil)
 )
 
-// Duplicates implements SelfSequencing. A duplicate is recognised while
-// the FCR knows its issue; once the issue was folded, a redelivery is
-// late (see FCR).
-func (f *FCR) Duplicates() int64 { return f.dups }
+// DuplicatesIgnored implements SelfSequencing. A redelivery is recognised
+// as a duplicate while the FCR knows its version (applied in a live
+// issue, or held); once its issue was folded it is counted as the FCR
+// counts other deliveries of folded issues (see FCR).
+func (f *FCR) DuplicatesIgnored() int64 { return f.dups }
 
-// Duplicates implements SelfSequencing, as its FCR counts them.
-func (r *Reporter) Duplicates() int64 { return r.fcr.Duplicates() }
+// DuplicatesIgnored implements SelfSequencing, as its FCR counts them.
+func (r *Reporter) DuplicatesIgnored() int64 { return r.fcr.DuplicatesIgnored() }
 
-// Duplicates implements SelfSequencing.
-func (s *ServiceLevel) Duplicates() int64 { return s.h.dups }
+// DuplicatesIgnored implements SelfSequencing.
+func (s *ServiceLevel) DuplicatesIgnored() int64 { return s.h.dups }
 
-// Duplicates implements SelfSequencing.
-func (s *Satisfaction) Duplicates() int64 { return s.h.dups }
+// DuplicatesIgnored implements SelfSequencing.
+func (s *Satisfaction) DuplicatesIgnored() int64 { return s.h.dups }
 
-// Duplicates implements SelfSequencing.
-func (v *Volume) Duplicates() int64 { return v.h.dups }
+// DuplicatesIgnored implements SelfSequencing.
+func (v *Volume) DuplicatesIgnored() int64 { return v.h.dups }

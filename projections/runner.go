@@ -80,7 +80,7 @@ type Runner struct {
 	mu  sync.Mutex // guards the projection and the fields below
 	seq *Sequencer
 	// taken counts the events a SelfSequencing projection took without
-	// an error, and dups0 is its Duplicates when the runner started
+	// an error, and dups0 is its DuplicatesIgnored when the runner started
 	// counting (see sequenced).
 	taken, dups0 int64
 	position     uint64
@@ -384,12 +384,12 @@ func (r *Runner) hand(e events.Envelope) bool {
 }
 
 // startCounting makes the duplicates of a SelfSequencing projection count
-// from its present Duplicates: the runner's Stats count what it did. The
+// from its present DuplicatesIgnored: the runner's Stats count what it did. The
 // caller holds r.mu.
 func (r *Runner) startCounting() {
 	if r.self != nil {
 		r.taken = 0
-		r.dups0 = r.self.Duplicates()
+		r.dups0 = r.self.DuplicatesIgnored()
 	}
 }
 
@@ -397,7 +397,7 @@ func (r *Runner) startCounting() {
 // its duplicates: of the events it took, those it recognised as
 // duplicates were skipped, the others absorbed. The caller holds r.mu.
 func (r *Runner) sequenced() int64 {
-	dups := r.self.Duplicates() - r.dups0
+	dups := r.self.DuplicatesIgnored() - r.dups0
 	r.duplicates.Store(dups)
 	r.applied.Store(r.taken - dups)
 	return dups

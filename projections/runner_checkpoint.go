@@ -85,7 +85,7 @@ func (r *Runner) restore(ctx context.Context) error {
 		return fmt.Errorf("runner %q: checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
 	}
 	if st.direct && r.self == nil {
-		return fmt.Errorf("runner %q: checkpoint at position %d was saved for a projection that sequences the events itself, and %T does not (it is not SelfSequencing): the runner cannot tell which events it applied: %w",
+		return fmt.Errorf("runner %q: checkpoint at position %d was saved for a projection that sequences the events itself, and %T does not (it is not SelfSequencing): the runner cannot tell which events it applied; Rebuild from the store, or delete the checkpoint: %w",
 			r.cfg.Name, cp.Position, r.cfg.Projection, ErrCheckpoint)
 	}
 	r.mu.Lock()

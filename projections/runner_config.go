@@ -67,8 +67,8 @@ type RunnerConfig struct {
 	// Checkpoints keeps the runner's checkpoint; a MemoryCheckpoints by
 	// default.
 	Checkpoints CheckpointStore
-	// CheckpointEvery checkpoints after that many events; 1000 by
-	// default, negative for never.
+	// CheckpointEvery checkpoints after that many events (duplicates not
+	// counted); 1000 by default, negative for never.
 	CheckpointEvery int
 	// CheckpointInterval checkpoints that often while events arrive; 5 s
 	// by default, negative for never.
@@ -169,9 +169,9 @@ type RunnerStats struct {
 	// gap or drops as late.
 	Applied int64
 	// Duplicates is how many events were skipped because their version
-	// was already applied: redeliveries, and events met both in the
-	// store and on the subscriber. A SelfSequencing projection recognises
-	// them itself (see its Duplicates).
+	// was already applied or held: redeliveries, and events met both in
+	// the store and on the subscriber. A SelfSequencing projection
+	// recognises them itself (see its DuplicatesIgnored).
 	Duplicates int64
 	// Held is how many events wait in the runner for an earlier version
 	// of their issue: always 0 for a SelfSequencing projection, which

@@ -111,7 +111,7 @@ func run(ctx context.Context, out io.Writer, url string, partitions, days int, s
 			URL:         url,
 			Unmarshaler: &wmnats.NATSMarshaler{},
 			JetStream: wmnats.JetStreamConfig{
-				// A lost ack means a redelivery, which the runner skips.
+				// A lost ack means a redelivery, which the FCR skips.
 				AckAsync:          true,
 				SubscribeOptions:  []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit()},
 				DurablePrefix:     "fcr-" + strconv.Itoa(p),
