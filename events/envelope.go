@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -81,38 +82,36 @@ func (e Envelope) Type() Type {
 // nor a nil pointer (or another nil value) of a Data type, whose fields
 // cannot be read. Validate, the codecs, the stores and the projections
 // refuse an event without data.
-func (e Envelope) HasData() bool { return hasData(e.Data) }
+func (e Envelope) HasData() bool { return IsData(e.Data) }
 
-// hasData is HasData of d.
-func hasData(d Data) bool {
-	switch v := d.(type) {
-	case nil:
+// IsData is HasData of an envelope whose data is d, for a caller that
+// holds the data rather than the envelope (HasData copies the envelope).
+//
+// It runs for every event a projection takes, so it looks at the
+// interface value itself: its second word holds a pointer-shaped value
+// (a pointer, map, channel or func, or a struct of one such field) as it
+// is, and any other value through a pointer to a copy. A word that is not
+// nil is data; only a nil one (a nil pointer, or the zero value of a
+// pointer-shaped type) needs a closer look.
+func IsData(d Data) bool {
+	if d == nil {
 		return false
-	case *Opened:
-		return v != nil
-	case *Routed:
-		return v != nil
-	case *Consulted:
-		return v != nil
-	case *Resolved:
-		return v != nil
-	case *Reopened:
-		return v != nil
-	case *Contacted:
-		return v != nil
-	case *Abandoned:
-		return v != nil
-	case *Rated:
-		return v != nil
-	case *Classified:
-		return v != nil
 	}
-	// A type a host registered.
+	if (*[2]unsafe.Pointer)(unsafe.Pointer(&d))[1] != nil {
+		return true
+	}
+	return !isNil(d)
+}
+
+// isNil reports whether d, whose interface data word is nil, is the nil
+// value of its type, rather than the zero value of a pointer-shaped
+// struct, which is data.
+func isNil(d Data) bool {
 	switch v := reflect.ValueOf(d); v.Kind() {
 	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
-		return !v.IsNil()
+		return v.IsNil()
 	}
-	return true
+	return false
 }
 
 // noData names what an envelope without data holds: nothing, or a nil
@@ -130,5 +129,5 @@ func noData(e Envelope) string {
 //	if opened, ok := events.As[*events.Opened](env); ok { … }
 func As[T Data](e Envelope) (T, bool) {
 	d, ok := e.Data.(T)
-	return d, ok && hasData(e.Data)
+	return d, ok && IsData(e.Data)
 }

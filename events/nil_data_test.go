@@ -23,6 +23,17 @@ type hostMap map[string]string
 
 func (hostMap) EventType() events.Type { return "acme.tags" }
 
+// hostRef is a host's data type held in an interface as its one pointer:
+// its zero value has a nil interface data word and is data all the same.
+type hostRef struct{ note *string }
+
+func (hostRef) EventType() events.Type { return "acme.ref" }
+
+// hostMark is a host's data type of no size.
+type hostMark struct{}
+
+func (hostMark) EventType() events.Type { return "acme.mark" }
+
 func TestHasData(t *testing.T) {
 	tests := []struct {
 		data events.Data
@@ -36,10 +47,14 @@ func TestHasData(t *testing.T) {
 		{&Escalated{}, true},
 		{hostMap(nil), false},
 		{hostMap{}, true},
+		{hostRef{}, true},
+		{(*hostRef)(nil), false},
+		{hostMark{}, true},
 	}
 	for _, tt := range tests {
 		e := envelopeOf(0, tt.data)
 		assert.Equal(t, tt.want, e.HasData(), "%T %v", tt.data, tt.data)
+		assert.Equal(t, tt.want, events.IsData(tt.data), "%T %v", tt.data, tt.data)
 	}
 	_, ok := events.As[*events.Opened](envelopeOf(0, (*events.Opened)(nil)))
 	assert.False(t, ok, "a nil *Opened is not one to read")

@@ -92,7 +92,7 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
 	}
 	d := newData()
-	if !hasData(d) {
+	if !IsData(d) {
 		return fmt.Errorf("register event type %q: the constructor makes no data: it returns nil", t)
 	}
 	if got := d.EventType(); got != t {

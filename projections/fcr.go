@@ -247,14 +247,20 @@ func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 		return err
 	}
 	ix := f.lookupTag(e.Issue, tag)
-	if f.duplicate(ix, e) {
-		f.dups++ // neither late nor anything else: it changes nothing
+	var is *fcrIssue // the issue's slot, while the stream is sequenced there
+	if ix >= 0 {
+		if is = f.issues.at(ix); is.seqd {
+			is = nil
+		}
+	}
+	if is != nil && e.Version <= uint64(is.ver) || is == nil && f.seq.has(e) {
+		f.dups++ // a known duplicate changes nothing, not even the watermark
 		return nil
 	}
 	if !f.observeAt(at, ix >= 0) {
 		return nil
 	}
-	if err := f.sequence(ix, at, e, tag); err != nil {
+	if err := f.sequence(ix, is, at, e, tag); err != nil {
 		return err
 	}
 	f.maybeSweep()
@@ -263,25 +269,23 @@ func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 
 // sequence applies e, at its time at, if it is next in its issue's stream
 // and with the held events it releases; ix is the issue's slot, -1 when
-// it is not live, and e is not a duplicate (apply checked). A live issue
+// it is not live, is the slot itself while the stream is sequenced there
+// (nil otherwise), and e is not a duplicate (apply checked). A live issue
 // is sequenced in its slot, which costs no lookup beyond finding the
 // slot; the Sequencer takes the streams that are not live (not opened
 // yet, or never) and the live ones with events that wait for a gap. tag
 // is uuidTag of e's issue.
-func (f *FCR) sequence(ix int32, at int64, e *events.Envelope, tag uint32) error {
-	if ix >= 0 {
-		is := f.issues.at(ix)
-		if !is.seqd {
-			if e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32 {
-				f.applyTo(ix, at, e)
-				f.issues.at(ix).ver++
-				return nil
-			}
-			// A gap, or a version that outgrows the slot.
-			is.seqd = true
-			f.seq.setNext(e.Issue, uint64(is.ver)+1)
+func (f *FCR) sequence(ix int32, is *fcrIssue, at int64, e *events.Envelope, tag uint32) error {
+	if is != nil {
+		if e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32 {
+			f.applyTo(ix, at, e)
+			f.issues.at(ix).ver++
+			return nil
 		}
-	} else if e.Version == 1 && !f.seq.tracks(e.Issue) {
+		// A gap, or a version that outgrows the slot.
+		is.seqd = true
+		f.seq.setNext(e.Issue, uint64(is.ver)+1)
+	} else if ix < 0 && e.Version == 1 && !f.seq.tracks(e.Issue) {
 		if d, ok := e.Data.(*events.Opened); ok {
 			// The first event of a new stream: open it in its slot.
 			if !f.lateAt(at) {
@@ -296,17 +300,6 @@ func (f *FCR) sequence(ix int32, at int64, e *events.Envelope, tag uint32) error
 	}
 	f.adopt(e.Issue)
 	return nil
-}
-
-// duplicate reports whether e, of the issue in slot ix (-1 when it is not
-// live), is a version that was applied or is held.
-func (f *FCR) duplicate(ix int32, e *events.Envelope) bool {
-	if ix >= 0 {
-		if is := f.issues.at(ix); !is.seqd {
-			return e.Version <= uint64(is.ver)
-		}
-	}
-	return f.seq.has(e)
 }
 
 // adopt moves the stream of issue from the Sequencer into its slot once
@@ -405,7 +398,7 @@ const (
 // being applied.
 func checkFCREvent(e *events.Envelope) (int64, error) {
 	sec := e.At.Unix()
-	if e.Issue != uuid.Nil && e.Version != 0 && e.HasData() && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
+	if e.Issue != uuid.Nil && e.Version != 0 && events.IsData(e.Data) && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
 		return sec*int64(time.Second) + int64(e.At.Nanosecond()), nil
 	}
 	var problem string

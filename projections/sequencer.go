@@ -166,9 +166,11 @@ func (s *Sequencer) tracks(issue uuid.UUID) bool {
 // has reports whether e is a duplicate: its version was emitted or is
 // held.
 func (s *Sequencer) has(e *events.Envelope) bool {
-	if len(s.next) == 0 && s.nHeld == 0 {
-		return false
-	}
+	return (len(s.next) > 0 || s.nHeld > 0) && s.hasTracked(e)
+}
+
+// hasTracked is has of a Sequencer that tracks some stream.
+func (s *Sequencer) hasTracked(e *events.Envelope) bool {
 	if e.Version < s.next[e.Issue] {
 		return true
 	}
