@@ -253,14 +253,20 @@ func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 			is = nil
 		}
 	}
-	if is != nil && e.Version <= uint64(is.ver) || is == nil && f.seq.has(e) {
+	var dup, tracked bool // by the slot, or else by the Sequencer
+	if is != nil {
+		dup = e.Version <= uint64(is.ver)
+	} else {
+		dup, tracked = f.seq.known(e)
+	}
+	if dup {
 		f.dups++ // a known duplicate changes nothing, not even the watermark
 		return nil
 	}
 	if !f.observeAt(at, ix >= 0) {
 		return nil
 	}
-	if err := f.sequence(ix, is, at, e, tag); err != nil {
+	if err := f.sequence(ix, is, tracked, at, e, tag); err != nil {
 		return err
 	}
 	f.maybeSweep()
@@ -270,12 +276,13 @@ func (f *FCR) apply(e *events.Envelope, tag uint32) error {
 // sequence applies e, at its time at, if it is next in its issue's stream
 // and with the held events it releases; ix is the issue's slot, -1 when
 // it is not live, is the slot itself while the stream is sequenced there
-// (nil otherwise), and e is not a duplicate (apply checked). A live issue
+// (nil otherwise), tracked whether the Sequencer knows the stream when
+// is is nil, and e is not a duplicate (apply checked). A live issue
 // is sequenced in its slot, which costs no lookup beyond finding the
 // slot; the Sequencer takes the streams that are not live (not opened
 // yet, or never) and the live ones with events that wait for a gap. tag
 // is uuidTag of e's issue.
-func (f *FCR) sequence(ix int32, is *fcrIssue, at int64, e *events.Envelope, tag uint32) error {
+func (f *FCR) sequence(ix int32, is *fcrIssue, tracked bool, at int64, e *events.Envelope, tag uint32) error {
 	if is != nil {
 		if e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32 {
 			f.applyTo(ix, at, e)
@@ -285,7 +292,7 @@ func (f *FCR) sequence(ix int32, is *fcrIssue, at int64, e *events.Envelope, tag
 		// A gap, or a version that outgrows the slot.
 		is.seqd = true
 		f.seq.setNext(e.Issue, uint64(is.ver)+1)
-	} else if ix < 0 && e.Version == 1 && !f.seq.tracks(e.Issue) {
+	} else if ix < 0 && e.Version == 1 && !tracked {
 		if d, ok := e.Data.(*events.Opened); ok {
 			// The first event of a new stream: open it in its slot.
 			if !f.lateAt(at) {

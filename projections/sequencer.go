@@ -151,36 +151,26 @@ func (s *Sequencer) Restore(positions map[uuid.UUID]uint64) {
 	}
 }
 
-// tracks reports whether the Sequencer knows anything of issue.
-func (s *Sequencer) tracks(issue uuid.UUID) bool {
-	if len(s.next) == 0 && len(s.held) == 0 {
-		return false
+// known reports whether e is a duplicate (its version was emitted or is
+// held) and whether the Sequencer knows anything of e's stream.
+func (s *Sequencer) known(e *events.Envelope) (dup, tracked bool) {
+	if len(s.next) == 0 && s.nHeld == 0 {
+		return false, false
 	}
-	if _, ok := s.next[issue]; ok {
-		return true
-	}
-	_, ok := s.held[issue]
-	return ok
-}
-
-// has reports whether e is a duplicate: its version was emitted or is
-// held.
-func (s *Sequencer) has(e *events.Envelope) bool {
-	return (len(s.next) > 0 || s.nHeld > 0) && s.hasTracked(e)
-}
-
-// hasTracked is has of a Sequencer that tracks some stream.
-func (s *Sequencer) hasTracked(e *events.Envelope) bool {
-	if e.Version < s.next[e.Issue] {
-		return true
+	next, ok := s.next[e.Issue]
+	if e.Version < next {
+		return true, true
 	}
 	if s.nHeld == 0 {
-		return false
+		return false, ok
 	}
-	_, found := slices.BinarySearchFunc(s.held[e.Issue], e.Version, func(x events.Envelope, v uint64) int {
-		return compareU64(x.Version, v)
-	})
-	return found
+	h, held := s.held[e.Issue]
+	if held {
+		_, dup = slices.BinarySearchFunc(h, e.Version, func(x events.Envelope, v uint64) int {
+			return compareU64(x.Version, v)
+		})
+	}
+	return dup, ok || held
 }
 
 // state returns the version that issue's stream expects next (0 when it
