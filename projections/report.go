@@ -108,7 +108,7 @@ func (r *Reporter) FCR() *FCR { return r.fcr }
 func (r *Reporter) Report() Report {
 	rep := Report{
 		FCR:    r.fcr.Report(),
-		Events: r.applied,
+		Events: r.applied - r.fcr.dups,
 	}
 	if h := r.kpi; h != nil {
 		v := h.view()
@@ -135,7 +135,9 @@ type Report struct {
 	Definition ReportDefinition `json:"definition"`
 	// Watermark is the latest event time seen.
 	Watermark time.Time `json:"watermark,omitzero"`
-	// Events counts the events absorbed, duplicates included.
+	// Events counts the events absorbed, less the redeliveries that the
+	// FCR recognised as duplicates (see FCR.DuplicatesIgnored): those of
+	// an issue it has folded are counted again.
 	Events       int64              `json:"events"`
 	FCR          FCRReport          `json:"fcr"`
 	Service      ServiceReport      `json:"service"`

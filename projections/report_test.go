@@ -71,7 +71,6 @@ func TestReportIsAFunctionOfTheSetOfEvents(t *testing.T) {
 		}
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		got := reportOf(t, cfg, shuffled)
-		got.Events = want.Events // deliveries differ by the duplicates
 		assert.Equal(t, want, got, "trial %d", trial)
 	}
 }
