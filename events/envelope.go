@@ -79,20 +79,23 @@ func (e Envelope) Type() Type {
 }
 
 // HasData reports whether the envelope carries data: Data is neither nil
-// nor a nil pointer (or another nil value) of a Data type, whose fields
-// cannot be read. Validate, the codecs, the stores and the projections
-// refuse an event without data.
+// nor the nil value of a pointer, map, channel or function type (a nil
+// *Opened, whose fields cannot be read). A nil slice is data: an empty
+// one. Validate, the codecs, the stores and the projections refuse an
+// event without data.
 func (e Envelope) HasData() bool { return IsData(e.Data) }
 
 // IsData is HasData of an envelope whose data is d, for a caller that
 // holds the data rather than the envelope (HasData copies the envelope).
 //
 // It runs for every event a projection takes, so it looks at the
-// interface value itself: its second word holds a pointer-shaped value
-// (a pointer, map, channel or func, or a struct of one such field) as it
-// is, and any other value through a pointer to a copy. A word that is not
-// nil is data; only a nil one (a nil pointer, or the zero value of a
-// pointer-shaped type) needs a closer look.
+// interface value itself, as the Go runtime lays it out (two words, the
+// second the value's): the second word holds a pointer-shaped value (a
+// pointer, map, channel or func, or a struct or one-element array of one
+// such) as it is, and any other value through a pointer, which is never
+// nil. A word that is not nil is data; only a nil one (a nil pointer, map,
+// channel or func, or the zero value of such a struct or array) needs a
+// closer look.
 func IsData(d Data) bool {
 	if d == nil {
 		return false
@@ -104,11 +107,11 @@ func IsData(d Data) bool {
 }
 
 // isNil reports whether d, whose interface data word is nil, is the nil
-// value of its type, rather than the zero value of a pointer-shaped
-// struct, which is data.
+// value of a pointer, map, channel or function type, rather than the zero
+// value of a pointer-shaped struct or array, which is data.
 func isNil(d Data) bool {
 	switch v := reflect.ValueOf(d); v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan:
 		return v.IsNil()
 	}
 	return false

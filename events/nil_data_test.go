@@ -29,6 +29,18 @@ type hostRef struct{ note *string }
 
 func (hostRef) EventType() events.Type { return "acme.ref" }
 
+// hostList is a host's data type that is a slice: a nil one is empty,
+// and data.
+type hostList []string
+
+func (hostList) EventType() events.Type { return "acme.list" }
+
+// hostOne is a host's data type held in an interface as its one element,
+// a pointer.
+type hostOne [1]*string
+
+func (hostOne) EventType() events.Type { return "acme.one" }
+
 // hostMark is a host's data type of no size.
 type hostMark struct{}
 
@@ -50,6 +62,9 @@ func TestHasData(t *testing.T) {
 		{hostRef{}, true},
 		{(*hostRef)(nil), false},
 		{hostMark{}, true},
+		{hostList(nil), true},
+		{hostList{}, true},
+		{hostOne{}, true},
 	}
 	for _, tt := range tests {
 		e := envelopeOf(0, tt.data)
