@@ -345,9 +345,7 @@ func (h *kpiHorizon[S]) release(ix int32, e *events.Envelope, at int64) {
 // hold keeps e, which comes after a gap, unless it is held already.
 func (h *kpiHorizon[S]) hold(ix int32, e *events.Envelope) {
 	gapped := h.seq.gapped[ix]
-	i, found := slices.BinarySearchFunc(gapped, e.Version, func(x events.Envelope, v uint64) int {
-		return compareU64(x.Version, v)
-	})
+	i, found := versionAt(gapped, e.Version)
 	if found {
 		h.dups++ // held already
 		return

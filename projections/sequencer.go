@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/google/uuid"
@@ -50,9 +51,7 @@ func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (
 		return Duplicate, nil
 	case e.Version > want:
 		h := s.held[e.Issue]
-		i, found := slices.BinarySearchFunc(h, e.Version, func(x events.Envelope, v uint64) int {
-			return compareU64(x.Version, v)
-		})
+		i, found := versionAt(h, e.Version)
 		if found {
 			return Duplicate, nil
 		}
@@ -87,14 +86,10 @@ func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (
 	return Applied, nil
 }
 
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+// versionAt returns where version v is, or would go, among evs, events of
+// one stream in version order, and whether it is there.
+func versionAt(evs []events.Envelope, v uint64) (int, bool) {
+	return slices.BinarySearchFunc(evs, v, func(x events.Envelope, v uint64) int { return cmp.Compare(x.Version, v) })
 }
 
 // Version returns the last version emitted for issue, 0 if none.
@@ -166,9 +161,7 @@ func (s *Sequencer) known(e *events.Envelope) (dup, tracked bool) {
 	}
 	h, held := s.held[e.Issue]
 	if held {
-		_, dup = slices.BinarySearchFunc(h, e.Version, func(x events.Envelope, v uint64) int {
-			return compareU64(x.Version, v)
-		})
+		_, dup = versionAt(h, e.Version)
 	}
 	return dup, ok || held
 }
