@@ -34,22 +34,19 @@ type runnerState struct {
 // appendRunnerState appends the runner's checkpoint state to b: seq's, or
 // that of a runner that does not sequence when seq is nil.
 func appendRunnerState(b []byte, seq *Sequencer, codec events.Codec, projection []byte) ([]byte, error) {
-	if seq == nil {
-		b = append(b, runnerDirectMagic...)
-		b = appendString(b, codec.Name())
-		b = binary.AppendUvarint(b, 0) // versions
-		b = binary.AppendUvarint(b, 0) // held events
-		return append(b, projection...), nil
+	magic := runnerDirectMagic
+	var positions map[uuid.UUID]uint64
+	var held []events.Envelope
+	if seq != nil {
+		magic, positions, held = runnerStateMagic, seq.Positions(), seq.HeldEvents()
 	}
-	b = append(b, runnerStateMagic...)
+	b = append(b, magic...)
 	b = appendString(b, codec.Name())
-	positions := seq.Positions()
 	b = binary.AppendUvarint(b, uint64(len(positions)))
 	for id, v := range positions {
 		b = append(b, id[:]...)
 		b = binary.AppendUvarint(b, v)
 	}
-	held := seq.HeldEvents()
 	b = binary.AppendUvarint(b, uint64(len(held)))
 	for _, e := range held {
 		enc, err := codec.Append(nil, e)
