@@ -13,7 +13,7 @@ import (
 // for an event type that is not part of the lifecycle.
 func CommandOf(e events.Envelope) (Command, error) {
 	if !e.HasData() {
-		return nil, fmt.Errorf("event %s of issue %s: %s: %w", e.ID, e.Issue, noData(e), events.ErrInvalidEvent)
+		return nil, fmt.Errorf("event %s of issue %s: %s: %w", e.ID, e.Issue, e.NoData(), events.ErrInvalidEvent)
 	}
 	switch d := e.Data.(type) {
 	case *events.Opened:
@@ -36,15 +36,6 @@ func CommandOf(e events.Envelope) (Command, error) {
 		return Classify{Topic: d.Topic, Topics: d.Topics, At: e.At}, nil
 	}
 	return nil, fmt.Errorf("event %s of issue %s: %q is not a lifecycle event: %w", e.ID, e.Issue, e.Type(), events.ErrUnknownType)
-}
-
-// noData names what an event without data (see events.Envelope.HasData)
-// holds: nothing, or a nil value of a data type.
-func noData(e events.Envelope) string {
-	if e.Data == nil {
-		return "no data"
-	}
-	return fmt.Sprintf("no data (a nil %T)", e.Data)
 }
 
 // noIDs refuses to make ids: a recorded event names all of its own.

@@ -120,7 +120,7 @@ func (is *Issue) Apply(e events.Envelope) error {
 	case e.Version != is.Version+1:
 		return fmt.Errorf("apply event %s to issue %s: version %d, want %d: %w", e.ID, id, e.Version, is.Version+1, events.ErrInvalidEvent)
 	case !e.HasData():
-		return fmt.Errorf("apply event %s to issue %s: version %d has %s: %w", e.ID, id, e.Version, noData(e), events.ErrInvalidEvent)
+		return fmt.Errorf("apply event %s to issue %s: version %d has %s: %w", e.ID, id, e.Version, e.NoData(), events.ErrInvalidEvent)
 	}
 	is.ID = id
 	is.Version = e.Version

@@ -16,7 +16,7 @@ type Codec interface {
 // checkEncodable reports what keeps e from being encoded.
 func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) {
 	if !e.HasData() {
-		return nil, invalid(codec+" encode", e, "%s", noData(e))
+		return nil, invalid(codec+" encode", e, "%s", e.NoData())
 	}
 	info := reg.lookup(e.Data.EventType())
 	if info == nil {

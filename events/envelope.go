@@ -117,13 +117,17 @@ func isNil(d Data) bool {
 	return false
 }
 
-// noData names what an envelope without data holds: nothing, or a nil
-// value of a Data type.
-func noData(e Envelope) string {
-	if e.Data == nil {
+// NoData names, for an error, what an envelope without data (see HasData)
+// holds: "no data", or "no data (a nil *events.Opened)" for the nil value
+// of a Data type. It returns "" for an envelope that has data.
+func (e Envelope) NoData() string {
+	switch {
+	case e.Data == nil:
 		return "no data"
+	case !IsData(e.Data):
+		return fmt.Sprintf("no data (a nil %T)", e.Data)
 	}
-	return fmt.Sprintf("no data (a nil %T)", e.Data)
+	return ""
 }
 
 // As returns the envelope's data as a T and whether it is one that holds

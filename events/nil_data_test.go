@@ -70,7 +70,10 @@ func TestHasData(t *testing.T) {
 		e := envelopeOf(0, tt.data)
 		assert.Equal(t, tt.want, e.HasData(), "%T %v", tt.data, tt.data)
 		assert.Equal(t, tt.want, events.IsData(tt.data), "%T %v", tt.data, tt.data)
+		assert.Equal(t, tt.want, e.NoData() == "", "NoData of %T %v: %q", tt.data, tt.data, e.NoData())
 	}
+	assert.Equal(t, "no data", envelopeOf(0, nil).NoData())
+	assert.Equal(t, "no data (a nil *events.Opened)", envelopeOf(0, (*events.Opened)(nil)).NoData())
 	_, ok := events.As[*events.Opened](envelopeOf(0, (*events.Opened)(nil)))
 	assert.False(t, ok, "a nil *Opened is not one to read")
 	opened, ok := events.As[*events.Opened](envelopeOf(0, &events.Opened{Topic: "t"}))

@@ -46,7 +46,7 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 		case e.ID == uuid.Nil:
 			return invalid("append to", e, "event %d has no id", i)
 		case !e.HasData():
-			return invalid("append to", e, "event %d has %s", i, noData(e))
+			return invalid("append to", e, "event %d has %s", i, e.NoData())
 		case e.At.IsZero():
 			return invalid("append to", e, "event %d has no event time", i)
 		}

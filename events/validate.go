@@ -30,7 +30,7 @@ func (e Envelope) Validate() error {
 	case e.At.IsZero():
 		problem = "no event time"
 	case !e.HasData():
-		problem = noData(e)
+		problem = e.NoData()
 	}
 	if problem != "" {
 		return invalid("event of", e, "%s", problem)

@@ -415,10 +415,7 @@ func checkFCREvent(e *events.Envelope) (int64, error) {
 	case e.Version == 0:
 		problem = "version 0"
 	case !e.HasData():
-		problem = "no data"
-		if e.Data != nil {
-			problem = fmt.Sprintf("no data (a nil %T)", e.Data)
-		}
+		problem = e.NoData()
 	case e.At.IsZero(): // out of range too
 		problem = "no event time"
 	default:
