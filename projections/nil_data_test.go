@@ -31,12 +31,7 @@ func reportings(t *testing.T) []reporting {
 	fcr := projections.NewFCR(projections.FCRConfig{})
 	rep, err := projections.NewReporter(projections.ReportConfig{})
 	require.NoError(t, err)
-	svc, err := projections.NewServiceLevel(projections.ServiceConfig{})
-	require.NoError(t, err)
-	sat, err := projections.NewSatisfaction(projections.SatisfactionConfig{})
-	require.NoError(t, err)
-	vol, err := projections.NewVolume(projections.VolumeConfig{})
-	require.NoError(t, err)
+	svc, sat, vol := newKPIs(t)
 	return []reporting{
 		{"FCR", fcr.Apply, func() any { return fcr.Report() }},
 		{"FCR batch", func(e events.Envelope) error { return fcr.ApplyBatch([]events.Envelope{e}) }, func() any { return fcr.Report() }},

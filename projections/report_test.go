@@ -33,17 +33,24 @@ func reportOf(t testing.TB, cfg projections.ReportConfig, log []events.Envelope)
 	return r.Report()
 }
 
-func TestReporterGathersWhatEachProjectionReports(t *testing.T) {
-	log := simulatedLog(t, 1)
-	rep := reportOf(t, projections.ReportConfig{}, log)
-
-	fcr := projections.NewFCR(projections.FCRConfig{})
+// newKPIs returns the three KPI projections, each with its defaults.
+func newKPIs(t testing.TB) (*projections.ServiceLevel, *projections.Satisfaction, *projections.Volume) {
+	t.Helper()
 	svc, err := projections.NewServiceLevel(projections.ServiceConfig{})
 	require.NoError(t, err)
 	sat, err := projections.NewSatisfaction(projections.SatisfactionConfig{})
 	require.NoError(t, err)
 	vol, err := projections.NewVolume(projections.VolumeConfig{})
 	require.NoError(t, err)
+	return svc, sat, vol
+}
+
+func TestReporterGathersWhatEachProjectionReports(t *testing.T) {
+	log := simulatedLog(t, 1)
+	rep := reportOf(t, projections.ReportConfig{}, log)
+
+	fcr := projections.NewFCR(projections.FCRConfig{})
+	svc, sat, vol := newKPIs(t)
 	for _, e := range log {
 		for _, p := range []projections.Projection{fcr, svc, sat, vol} {
 			require.NoError(t, p.Apply(e))
