@@ -22,6 +22,10 @@ type fcrGen struct {
 	LooseKeys bool
 	// Open is the share of issues left open; 0 means 0.1.
 	Open float64
+	// Shared, when above 0, makes about one issue in four carry one of
+	// that many shared keys too (a company's switchboard number), first
+	// or last, which links the customers who give it into one.
+	Shared int
 }
 
 var (
@@ -54,6 +58,14 @@ func (g fcrGen) log() []events.Envelope {
 				ks = ks[:1]
 			case 1:
 				ks = ks[1:]
+			}
+		}
+		if g.Shared > 0 && rng.IntN(4) == 0 {
+			shared := fmt.Sprintf("phone:+358100%04d", rng.IntN(g.Shared))
+			if rng.IntN(2) == 0 {
+				ks = append([]string{shared}, ks...)
+			} else {
+				ks = append(slices.Clip(ks), shared)
 			}
 		}
 		t := day0.Add(time.Duration(rng.Int64N(int64(g.Span)/minute) * minute))

@@ -257,6 +257,9 @@ func (f *FCR) linked(r int32, xs, zs *fcrIssue, before int64) bool {
 	if xs.node == zs.node {
 		return true
 	}
+	if lf := f.ids.forest(r); lf != nil {
+		return lf.linked(xs.node, zs.node, before)
+	}
 	reach := append(f.scratch.reach[:0], xs.node)
 	defer func() { f.scratch.reach = reach }()
 	for grown := true; grown; {

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -365,11 +366,12 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 // logs, whatever the delivery order.
 func TestFCRAgreesWithReference(t *testing.T) {
 	for _, tt := range []struct {
-		match TopicMatch
-		seed  uint64
-	}{{MatchTopic, 21}, {MatchRoot, 22}, {MatchAny, 23}, {MatchTopic, 24}} {
-		t.Run(tt.match.String(), func(t *testing.T) {
-			g := fcrGen{Seed: tt.seed, Customers: 250, Issues: 1000, Span: 45 * 24 * time.Hour, LooseKeys: true}
+		match  TopicMatch
+		seed   uint64
+		shared int // shared keys, which make customers of many links
+	}{{MatchTopic, 21, 0}, {MatchRoot, 22, 0}, {MatchAny, 23, 0}, {MatchTopic, 24, 0}, {MatchTopic, 25, 3}, {MatchRoot, 26, 2}} {
+		t.Run(fmt.Sprintf("%v/shared=%d", tt.match, tt.shared), func(t *testing.T) {
+			g := fcrGen{Seed: tt.seed, Customers: 250, Issues: 1000, Span: 45 * 24 * time.Hour, LooseKeys: true, Shared: tt.shared}
 			evs := g.log()
 			ref := referenceFCR(evs, DefaultFCRWindow, tt.match)
 			require.Positive(t, ref.failed)

@@ -19,6 +19,11 @@ type identities struct {
 	nodes  []identNode
 	roots  int // components
 	links  []identLink
+	// many indexes the links of the customers with more than manyLinks
+	// of them, by root; pairs finds each of their links by its two
+	// identifiers (pairKey).
+	many  map[int32]*manyIndex
+	pairs map[uint64]int32
 }
 
 // identNode is one identifier. Fields other than hash and parent are
@@ -137,6 +142,7 @@ func (d *identities) union(a, b int32, issues *issueSlab) int32 {
 	if d.nodes[ra].size < d.nodes[rb].size {
 		ra, rb = rb, ra
 	}
+	d.unionMany(ra, rb)
 	na, nb := &d.nodes[ra], &d.nodes[rb]
 	nb.parent = ra
 	na.size += nb.size
@@ -163,17 +169,87 @@ func (d *identities) union(a, b int32, issues *issueSlab) int32 {
 	return ra
 }
 
+// unionMany keeps the index of a customer with many links across a
+// union: the customer of root ra takes in that of rb, whose lists are not
+// joined yet. The links of a side without an index enter pairs.
+func (d *identities) unionMany(ra, rb int32) {
+	ma, mb := d.many[ra], d.many[rb]
+	if ma == nil && mb == nil {
+		return
+	}
+	delete(d.many, rb)
+	switch {
+	case ma == nil:
+		d.indexPairs(ra)
+		ma = mb
+		d.many[ra] = ma
+	case mb == nil:
+		d.indexPairs(rb)
+	}
+	ma.stale = true
+}
+
+// indexPairs puts the links of the customer whose root is r in pairs.
+func (d *identities) indexPairs(r int32) {
+	for i := d.nodes[r].link; i >= 0; i = d.links[i].next {
+		d.pairs[pairKey(d.links[i].a, d.links[i].b)] = i
+	}
+}
+
 // addLink records, in the customer whose root is r, that an issue opened
 // at from carried the identifiers a and b.
 func (d *identities) addLink(r, a, b int32, from int64) {
+	if m := d.many[r]; m != nil {
+		key := pairKey(a, b)
+		if i, ok := d.pairs[key]; ok {
+			if l := &d.links[i]; from < l.from {
+				l.from, m.stale = from, true
+			}
+			return
+		}
+		d.pairs[key] = d.appendLink(r, a, b, from)
+		m.stale = true
+		return
+	}
+	n := 0
 	for i := d.nodes[r].link; i >= 0; i = d.links[i].next {
 		if l := &d.links[i]; l.a == a && l.b == b || l.a == b && l.b == a {
 			l.from = min(l.from, from)
 			return
 		}
+		n++
 	}
+	d.appendLink(r, a, b, from)
+	if n+1 > manyLinks {
+		if d.many == nil {
+			d.many, d.pairs = make(map[int32]*manyIndex), make(map[uint64]int32)
+		}
+		d.many[r] = &manyIndex{stale: true}
+		d.indexPairs(r)
+	}
+}
+
+// appendLink puts a new link first in the customer whose root is r and
+// returns its index.
+func (d *identities) appendLink(r, a, b int32, from int64) int32 {
 	d.links = append(d.links, identLink{a: a, b: b, next: d.nodes[r].link, from: from})
 	d.nodes[r].link = int32(len(d.links) - 1)
+	return d.nodes[r].link
+}
+
+// forest returns the link forest of the customer whose root is r, built
+// if a link changed since it last was, or nil if the customer has no more
+// than manyLinks links: walking them is then as quick.
+func (d *identities) forest(r int32) *linkForest {
+	m := d.many[r]
+	if m == nil {
+		return nil
+	}
+	if m.stale {
+		m.forest.build(d.links, d.nodes[r].link)
+		m.stale = false
+	}
+	return &m.forest
 }
 
 // addIssue puts issue i first in the customer whose root is r, which

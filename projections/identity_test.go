@@ -2,6 +2,8 @@ package projections
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,5 +139,118 @@ func TestIdentHash(t *testing.T) {
 			}
 			seen[h] = k
 		}
+	}
+}
+
+// walkLinked is linked written out: whether the links of the customer
+// whose root is r made before t join identifiers a and b.
+func walkLinked(d *identities, r, a, b int32, t int64) bool {
+	reach := map[int32]bool{a: true}
+	for grown := true; grown; {
+		grown = false
+		for i := d.nodes[r].link; i >= 0; i = d.links[i].next {
+			l := d.links[i]
+			if l.from < t && reach[l.a] != reach[l.b] {
+				reach[l.a], reach[l.b], grown = true, true, true
+			}
+		}
+	}
+	return reach[b]
+}
+
+// linkPairs returns the links of the customer whose root is r by pair,
+// failing on a pair listed twice.
+func linkPairs(t *testing.T, d *identities, r int32) map[uint64]int64 {
+	out := map[uint64]int64{}
+	for i := d.nodes[r].link; i >= 0; i = d.links[i].next {
+		l := d.links[i]
+		_, dup := out[pairKey(l.a, l.b)]
+		require.False(t, dup, "link %d–%d listed twice", l.a, l.b)
+		out[pairKey(l.a, l.b)] = l.from
+	}
+	return out
+}
+
+// A customer of many links answers linked from its forest as a walk over
+// its links would, for every pair and time, ties included, through new
+// links, earlier sightings of known ones and unions with customers of few
+// links or of many.
+func TestLinkForestAgreesWithAWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	d := newIdentities()
+	var nodes []int32
+	for i := range 60 {
+		nodes = append(nodes, d.node(fmt.Sprintf("phone:%d", i), false))
+	}
+	// link sees a and b together at time from, as an opening does.
+	link := func(a, b int32, from int64) int32 {
+		r := d.union(a, b, nil)
+		d.addLink(r, a, b, from)
+		return r
+	}
+	check := func(r int32) {
+		t.Helper()
+		lf := d.forest(r)
+		require.NotNil(t, lf, "a customer of %d links has no forest", len(linkPairs(t, &d, r)))
+		var members []int32
+		for _, n := range nodes {
+			if d.find(n) == r {
+				members = append(members, n)
+			}
+		}
+		for _, a := range members {
+			for _, b := range members {
+				if a == b {
+					continue
+				}
+				for tm := int64(0); tm <= 12; tm++ {
+					require.Equal(t, walkLinked(&d, r, a, b, tm), lf.linked(a, b, tm), "%d and %d before %d", a, b, tm)
+				}
+			}
+		}
+	}
+	// Two customers of many links, on nodes 0–29 and 30–59, at times
+	// 0–10 so that links tie.
+	var r1, r2 int32
+	for range 40 {
+		r1 = link(nodes[rng.IntN(30)], nodes[rng.IntN(30)], rng.Int64N(11))
+		r2 = link(nodes[30+rng.IntN(30)], nodes[30+rng.IntN(30)], rng.Int64N(11))
+	}
+	r1, r2 = d.find(r1), d.find(r2)
+	require.NotEqual(t, r1, r2)
+	check(r1)
+	check(r2)
+	// A known pair seen earlier, and new links, after the forest was built.
+	before := linkPairs(t, &d, r1)
+	for i := d.nodes[r1].link; i >= 0; i = d.links[i].next {
+		if l := d.links[i]; l.from > 3 {
+			link(l.a, l.b, 3)
+			break
+		}
+	}
+	link(nodes[0], nodes[29], 9)
+	after := linkPairs(t, &d, r1)
+	assert.LessOrEqual(t, len(after)-len(before), 1, "a known pair was listed again")
+	check(r1)
+	// A customer of few links joins one of many, and then two of many
+	// become one.
+	member := func(r int32) int32 {
+		i := slices.IndexFunc(nodes, func(n int32) bool { return d.find(n) == r })
+		require.GreaterOrEqual(t, i, 0)
+		return nodes[i]
+	}
+	few := link(d.node("email:a", false), d.node("email:b", false), 2)
+	nodes = append(nodes, d.node("email:a", false), d.node("email:b", false))
+	r1 = link(member(r1), d.node("email:a", false), 6)
+	require.Equal(t, r1, d.find(few))
+	check(r1)
+	r := link(member(r1), member(r2), 8)
+	require.Equal(t, r, d.find(r2))
+	check(r)
+	assert.Len(t, d.many, 1, "the customer that joined kept its index")
+	for key, from := range linkPairs(t, &d, r) {
+		i, ok := d.pairs[key]
+		require.True(t, ok, "a link of a customer of many links is not in pairs")
+		assert.Equal(t, from, d.links[i].from)
 	}
 }
