@@ -149,7 +149,17 @@ var (
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a
 // CRM keeps them: memory for identity follows the number of customers, not
-// of events, at about 35 bytes an identifier and 24 a link.
+// of events, at about 35 bytes an identifier and 24 a link. A key that
+// many customers give (a switchboard number, an info@ address, an account
+// that every employee quotes) makes them one customer, and its issues of
+// a topic that follow each other within W one problem: such a customer's
+// live issues follow its chain of problems, not the horizon, and are
+// rechained at each look. Whether two of its issues were linked in time
+// is then not a walk over its links: the links of a customer with more
+// than 16 are also indexed by pair (about 23 bytes a link) and joined in
+// time order into a forest (about 34 bytes an identifier), where it is a
+// climb of two trees of logarithmic depth (BenchmarkFCRSharedIdentifier).
+// Keys that do not identify one customer are best left out at the edge.
 //
 // A live problem of one issue, of a customer known by two keys, costs
 // about 230 bytes of heap (see BenchmarkFCRMemory). Live issues and

@@ -83,6 +83,30 @@ func BenchmarkFCRReport(b *testing.B) {
 	b.ReportMetric(float64(f.Live()), "live-issues")
 }
 
+// BenchmarkFCRSharedIdentifier is BenchmarkFCRApply's year where one
+// issue in four also gives one of three shared keys (a switchboard
+// number), which makes one customer of nearly all: every look at it
+// chains its thousands of live issues, and whether two of them are linked
+// is asked of its thousands of links.
+func BenchmarkFCRSharedIdentifier(b *testing.B) {
+	g := fcrGen{Seed: 1, Customers: 20000, Issues: 60000, Span: 365 * 24 * time.Hour, LooseKeys: true, Open: 0.01, Shared: 3}
+	evs := decodedInOrder(g.log())
+	b.ReportAllocs()
+	var live int
+	for b.Loop() {
+		f := NewFCR(FCRConfig{})
+		for _, e := range evs {
+			if err := f.Apply(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = f.Report()
+		live = f.Live()
+	}
+	b.ReportMetric(float64(len(evs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(live), "live-issues")
+}
+
 // BenchmarkFCRMemory measures the heap held per active problem: a problem
 // of one customer (a phone number and an email address), one issue
 // opened, routed, resolved and rated within the window, so that nothing is

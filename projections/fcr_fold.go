@@ -143,8 +143,14 @@ func (f *FCR) unsettled(r int32, cutoff int64) []int32 {
 // before either settled: folding p while no blocker is left gives the
 // report that keeping it would.
 func (f *FCR) blocker(r int32, p *fcrProblem, unsettled []int32) (int32, bool) {
+	from := f.issues.at(p.rootIx).first.at
 	for _, z := range unsettled {
 		zs := f.issues.at(z)
+		if zs.first.at < from || zs.first.at >= p.settle {
+			// z opened before every member, or after each had
+			// settled: no member was live and earlier when it opened.
+			continue
+		}
 		for _, m := range p.members {
 			// m settled first: before the cutoff, and z after it.
 			ms := f.issues.at(m)
