@@ -9,13 +9,18 @@ import (
 
 // ReportConfig configures a Reporter, one projection at a time. The zero
 // value means every default. Lateness, when set, is the allowed lateness of
-// every projection whose own config leaves it zero.
+// every projection whose own config leaves it zero, and Registry the
+// registry of every projection whose own config leaves it nil.
 type ReportConfig struct {
 	FCR          FCRConfig
 	Service      ServiceConfig
 	Satisfaction SatisfactionConfig
 	Volume       VolumeConfig
 	Lateness     time.Duration
+	// Registry knows the event types of the events held for a gap that a
+	// snapshot (MarshalBinary) carries; nil means events.NewRegistry().
+	// The KPI part of the Reporter's snapshot uses the Service's.
+	Registry *events.Registry
 }
 
 // Reporter feeds every projection of the full report: true FCR, service
@@ -23,8 +28,9 @@ type ReportConfig struct {
 // order and with duplicates, and each section of its Report is what that
 // projection fed alone reports, late, held and tracked counts included.
 // When the three KPI projections have the same lateness (the default),
-// the Reporter sequences and tracks each issue once for all three. It is
-// not safe for concurrent use.
+// the Reporter sequences and tracks each issue once for all three. Its
+// MarshalBinary saves every projection's state, for a Runner's
+// checkpoints or a host's own. It is not safe for concurrent use.
 type Reporter struct {
 	fcr     *FCR
 	service *ServiceLevel
@@ -48,6 +54,13 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 		for _, l := range []*time.Duration{&cfg.FCR.Lateness, &cfg.Service.Lateness, &cfg.Satisfaction.Lateness, &cfg.Volume.Lateness} {
 			if *l == 0 {
 				*l = cfg.Lateness
+			}
+		}
+	}
+	if cfg.Registry != nil {
+		for _, r := range []**events.Registry{&cfg.FCR.Registry, &cfg.Service.Registry, &cfg.Satisfaction.Registry, &cfg.Volume.Registry} {
+			if *r == nil {
+				*r = cfg.Registry
 			}
 		}
 	}

@@ -18,9 +18,10 @@ import (
 // and checkpoints its progress so that a restart resumes where it stopped.
 //
 // On start it loads its checkpoint and, when the projection implements
-// encoding.BinaryMarshaler and encoding.BinaryUnmarshaler, restores the
+// encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (every
+// projection of this package does, the Reporter included), restores the
 // projection's state; a projection that cannot save its state is rebuilt
-// from the Store on every start. It then subscribes, catches up from the
+// from the Store on every start, and starts empty without a Store. It then subscribes, catches up from the
 // Store from the checkpoint's position, and follows the Subscriber live.
 // Subscribing before the catch-up means nothing published meanwhile is
 // missed; events met twice are recognised by their issue and version and

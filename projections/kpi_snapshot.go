@@ -1,0 +1,632 @@
+package projections
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// ErrKPISnapshot is wrapped by every error about a snapshot of a KPI
+// projection or of a Reporter that cannot be restored.
+var ErrKPISnapshot = errors.New("invalid KPI snapshot")
+
+// kpiSnapFormat is the layout version of the snapshots of ServiceLevel,
+// Satisfaction, Volume and the KPI part of a Reporter's.
+const kpiSnapFormat = 1
+
+// kpiSnap is the whole state of one or more KPI projections that share a
+// names table, as msgpack: each projection's counts and the horizons
+// that track their issues (one for the three of a Reporter whose
+// lateness is the same, else one each, in the order service,
+// satisfaction, volume).
+type kpiSnap struct {
+	Format   int
+	Kind     string // what was saved: "service level", "satisfaction", "volume" or "report"
+	Names    []string
+	Horizons []kpiSnapHorizon
+	Service  *kpiSnapService `msgpack:",omitempty"`
+	Sat      *kpiSnapSat     `msgpack:",omitempty"`
+	Volume   *kpiSnapVolume  `msgpack:",omitempty"`
+}
+
+// kpiSnapHorizon is a kpiHorizon: its watermark (Unix ns, with the zone
+// of the event that set it), late events and tracked issues. Its due
+// queue is not saved: restoring queues every issue anew.
+type kpiSnapHorizon struct {
+	Lateness int64
+	HasWM    bool
+	WM       int64
+	Zone     string
+	Offset   int // seconds east of UTC
+	Late     int64
+	Issues   []kpiSnapIssue
+}
+
+type kpiSnapIssue struct {
+	ID         [16]byte
+	Next, Base uint64
+	Last       int64
+	Open       bool
+	State      kpiSnapState
+	Gapped     [][]byte // the events held for a gap, msgpack-encoded, in version order
+}
+
+type kpiSnapState struct {
+	ResolvedOn, Latest, FirstAnswered int32
+	Counted                           int32
+	Channel, Topic                    uint32
+	Opened, Seen                      bool
+	Since                             int64
+	Contacts                          []kpiSnapContact
+	Ratings                           [][3]int32 // on, score, survey
+}
+
+type kpiSnapContact struct {
+	Key                             uint64
+	Wait, Handle                    int64
+	Channel, Queue, Agent, Resolver uint32
+	Day                             int32
+	ChSeg, QSeg                     uint32
+	Resolutions, Reopens            int32
+	Routings                        uint16
+	Flags                           uint8
+}
+
+type kpiSnapService struct {
+	Threshold          int64
+	Total              []int64
+	ByChannel, ByQueue [][]int64
+}
+
+type kpiSnapSat struct {
+	Total                       []int64
+	ByChannel, ByTopic, ByAgent [][]int64
+	ByWait                      [][]int64
+}
+
+// kpiSnapValue is the contacts counted under one contact value category.
+type kpiSnapValue struct {
+	Value string
+	N     int64
+}
+
+type kpiSnapVolume struct {
+	Values                []string // topic, value, topic, value… sorted by topic
+	Counts                []int64  // the scalar counts, in volScalars order
+	ByChannel, ByTopic    []int64
+	ByDay                 [][2]int64
+	ByValue               []kpiSnapValue // sorted by value
+	PerIssue              []int64
+	Resolutions, Reopens  int64
+	Issues, IssueContacts int64
+}
+
+// fields lists the counts of a segment, for snapshots.
+func (c *svcCounts) fields() []*int64 {
+	return []*int64{&c.answered, &c.abandoned, &c.within, (*int64)(&c.wait), &c.handled, &c.timed,
+		(*int64)(&c.handle), &c.transferred, &c.consulted, &c.resolutions, &c.reopens}
+}
+
+func (c *satCounts) fields() []*int64 {
+	return []*int64{&c.csat, &c.csatSum, &c.csatTop2, &c.nps, &c.promoters, &c.detractors, &c.ces, &c.cesSum, &c.cesTop3}
+}
+
+// segCounts is a segment's counts as svcCounts and satCounts list them.
+type segCounts interface{ fields() []*int64 }
+
+// saveCounts returns the counts of c.
+func saveCounts[P interface {
+	*T
+	segCounts
+}, T any](c *T) []int64 {
+	fs := P(c).fields()
+	out := make([]int64, len(fs))
+	for i, f := range fs {
+		out[i] = *f
+	}
+	return out
+}
+
+// saveSegs returns the counts of every segment of segs.
+func saveSegs[P interface {
+	*T
+	segCounts
+}, T any](segs []T) [][]int64 {
+	out := make([][]int64, len(segs))
+	for i := range segs {
+		out[i] = saveCounts[P](&segs[i])
+	}
+	return out
+}
+
+// loadCounts sets the counts of c from saved.
+func loadCounts[P interface {
+	*T
+	segCounts
+}, T any](c *T, saved []int64, what string) error {
+	fs := P(c).fields()
+	if len(saved) != len(fs) {
+		return fmt.Errorf("%s: %d counts, want %d: %w", what, len(saved), len(fs), ErrKPISnapshot)
+	}
+	for i, f := range fs {
+		*f = saved[i]
+	}
+	return nil
+}
+
+// loadSegs returns the segments saved, which may be keyed by names up to
+// names.
+func loadSegs[P interface {
+	*T
+	segCounts
+}, T any](saved [][]int64, names int, what string) ([]T, error) {
+	if len(saved) > names {
+		return nil, fmt.Errorf("%s: %d segments for %d names: %w", what, len(saved), names, ErrKPISnapshot)
+	}
+	out := make([]T, len(saved))
+	for i := range saved {
+		if err := loadCounts[P](&out[i], saved[i], what); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// saveHorizon returns what h holds, its held events encoded by codec.
+func saveHorizon(h *kpiHorizon[kpiState], codec *events.MsgpackCodec) (kpiSnapHorizon, error) {
+	s := kpiSnapHorizon{Lateness: h.lateness, Late: h.late}
+	if !h.watermark.IsZero() {
+		s.HasWM, s.WM = true, h.wm
+		s.Zone, s.Offset = h.watermark.Zone()
+	}
+	for ix := range h.seq.slots {
+		is := h.seq.at(ix)
+		if is.stale {
+			continue
+		}
+		si := kpiSnapIssue{ID: is.id, Next: is.next, Base: is.base, Last: is.last, Open: is.open, State: saveState(&is.state)}
+		if is.gapped {
+			for _, e := range h.seq.gapped[ix] {
+				b, err := codec.Append(nil, e)
+				if err != nil {
+					return s, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
+				}
+				si.Gapped = append(si.Gapped, b)
+			}
+		}
+		s.Issues = append(s.Issues, si)
+	}
+	return s, nil
+}
+
+func saveState(st *kpiState) kpiSnapState {
+	out := kpiSnapState{
+		ResolvedOn: st.resolvedOn, Latest: st.latest, FirstAnswered: st.firstAnswered, Counted: st.counted,
+		Channel: st.channel, Topic: st.topic, Opened: st.opened, Seen: st.seen, Since: st.sinceNS,
+	}
+	for i := range st.n {
+		c := st.at(i)
+		out.Contacts = append(out.Contacts, kpiSnapContact{
+			Key: c.key, Wait: int64(c.wait), Handle: int64(c.handle),
+			Channel: c.channel, Queue: c.queue, Agent: c.agent, Resolver: c.resolver, Day: c.day,
+			ChSeg: c.chSeg, QSeg: c.qSeg, Resolutions: c.resolutions, Reopens: c.reopens,
+			Routings: c.routings, Flags: uint8(c.flags),
+		})
+	}
+	for _, r := range st.ratings() {
+		out.Ratings = append(out.Ratings, [3]int32{r.on, int32(r.score), int32(r.survey)})
+	}
+	return out
+}
+
+// loadState returns the state saved as s, whose names are below names.
+func loadState(s *kpiSnapState, names uint32) (kpiState, error) {
+	n := int32(len(s.Contacts))
+	out := kpiState{
+		n: n, resolvedOn: s.ResolvedOn, latest: s.Latest, firstAnswered: s.FirstAnswered, counted: s.Counted,
+		channel: s.Channel, topic: s.Topic, opened: s.Opened, seen: s.Seen, sinceNS: s.Since,
+	}
+	switch {
+	case len(s.Contacts) > math.MaxInt32:
+		return out, fmt.Errorf("%d contacts", len(s.Contacts))
+	case !in(0, n, s.ResolvedOn, s.Latest, s.FirstAnswered):
+		return out, fmt.Errorf("a contact index out of range (%d contacts)", n)
+	case s.Channel >= names || s.Topic >= names:
+		return out, errors.New("a name out of range")
+	}
+	for i, c := range s.Contacts {
+		if max(c.Channel, c.Queue, c.Agent, c.Resolver, c.ChSeg, c.QSeg) >= names {
+			return out, fmt.Errorf("contact %d: a name out of range", i)
+		}
+		if kpiFlags(c.Flags)&^(kcInbound|kcAbandoned|kcConsulted|kcDropped) != 0 {
+			return out, fmt.Errorf("contact %d: flags %#x", i, c.Flags)
+		}
+		kc := kpiContact{
+			key: c.Key, wait: time.Duration(c.Wait), handle: time.Duration(c.Handle),
+			channel: c.Channel, queue: c.Queue, agent: c.Agent, resolver: c.Resolver, day: c.Day,
+			chSeg: c.ChSeg, qSeg: c.QSeg, resolutions: c.Resolutions, reopens: c.Reopens,
+			routings: c.Routings, flags: kpiFlags(c.Flags),
+		}
+		if i == 0 {
+			out.first = kc
+		} else {
+			out.extra().contacts = append(out.extra().contacts, kc)
+		}
+	}
+	for i, r := range s.Ratings {
+		if !in(0, n, r[0]) || r[1] < math.MinInt16 || r[1] > math.MaxInt16 || r[2] < int32(satOther) || r[2] > int32(satCES) {
+			return out, fmt.Errorf("rating %d out of range", i)
+		}
+		m := out.extra()
+		m.ratings = append(m.ratings, satRating{on: r[0], score: int16(r[1]), survey: satSurvey(r[2])})
+	}
+	return out, nil
+}
+
+// in reports whether every v lies within lo..hi.
+func in(lo, hi int32, vs ...int32) bool {
+	for _, v := range vs {
+		if v < lo || v > hi {
+			return false
+		}
+	}
+	return true
+}
+
+// loadHorizon returns a horizon like h, with h's fold, holding what s
+// saved; its names are below names and its lateness must be h's.
+func loadHorizon(h *kpiHorizon[kpiState], s *kpiSnapHorizon, names uint32, codec *events.MsgpackCodec) (kpiHorizon[kpiState], error) {
+	out := newKPIHorizon(time.Duration(h.lateness), h.fold)
+	if s.Lateness != h.lateness {
+		return out, fmt.Errorf("saved with lateness %s, restored into %s", time.Duration(s.Lateness), time.Duration(h.lateness))
+	}
+	if s.HasWM {
+		loc := time.UTC
+		if s.Zone != "UTC" || s.Offset != 0 {
+			loc = time.FixedZone(s.Zone, s.Offset)
+		}
+		out.advance(time.Unix(0, s.WM).In(loc), s.WM)
+		if out.watermark.IsZero() {
+			return out, errors.New("the watermark is the zero time")
+		}
+	}
+	out.late = s.Late
+	for i := range s.Issues {
+		si := &s.Issues[i]
+		id := uuid.UUID(si.ID)
+		if _, dup := out.seq.find(id); dup {
+			return out, fmt.Errorf("issue %s appears twice", id)
+		}
+		if si.Next < 1 {
+			return out, fmt.Errorf("issue %s: next version 0", id)
+		}
+		st, err := loadState(&si.State, names)
+		if err != nil {
+			return out, fmt.Errorf("issue %s: %w", id, err)
+		}
+		ix := out.add(id)
+		is := out.seq.at(ix)
+		is.next, is.base, is.last, is.open, is.state = si.Next, si.Base, si.Last, si.Open, st
+		var gapped []events.Envelope
+		for k, b := range si.Gapped {
+			e, err := codec.Decode(b)
+			if err != nil {
+				return out, fmt.Errorf("issue %s: held event %d: %w", id, k, err)
+			}
+			// The first comes after a gap; the others each after the one
+			// before it.
+			after := si.Next
+			if k > 0 {
+				after = gapped[k-1].Version
+			}
+			if e.Issue != id || e.Version <= after {
+				return out, fmt.Errorf("issue %s: held event %d is of issue %s version %d, not after a gap", id, k, e.Issue, e.Version)
+			}
+			gapped = append(gapped, e)
+		}
+		out.seq.nHeld += len(gapped)
+		out.setGapped(ix, gapped)
+	}
+	for ix := range out.seq.slots {
+		out.requeue(ix)
+	}
+	return out, nil
+}
+
+// loadNames returns the names table saved as names.
+func loadNames(names []string) (*kpiNames, error) {
+	n := newKPINames()
+	for _, s := range names {
+		n.id(s)
+	}
+	if !slices.Equal(n.names, names) {
+		return nil, errors.New("the names table is not one that the projection could have made")
+	}
+	return n, nil
+}
+
+// volScalars lists the scalar counts of a Volume, for snapshots.
+func (v *Volume) volScalars() []*int64 {
+	return []*int64{&v.contacts, &v.issues, &v.issueContacts, &v.resolutions, &v.reopens}
+}
+
+// save returns Volume's counts, in an order that does not depend on
+// the maps', so that equal states save equal snapshots.
+func (v *Volume) save() *kpiSnapVolume {
+	s := &kpiSnapVolume{ByChannel: v.byChannel, ByTopic: v.byTopic, PerIssue: v.perIssue[:]}
+	for _, p := range v.volScalars() {
+		s.Counts = append(s.Counts, *p)
+	}
+	for _, topic := range slices.Sorted(maps.Keys(v.cfg.Values)) {
+		s.Values = append(s.Values, topic, string(v.cfg.Values[topic]))
+	}
+	for _, d := range slices.Sorted(maps.Keys(v.byDay)) {
+		s.ByDay = append(s.ByDay, [2]int64{d, v.byDay[d]})
+	}
+	for _, k := range slices.Sorted(maps.Keys(v.byValue)) {
+		s.ByValue = append(s.ByValue, kpiSnapValue{Value: string(k), N: v.byValue[k]})
+	}
+	return s
+}
+
+// load checks that s was saved by a Volume configured as v, and sets v's
+// counts from it; nothing changes on an error.
+func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
+	var values []string
+	for _, topic := range slices.Sorted(maps.Keys(v.cfg.Values)) {
+		values = append(values, topic, string(v.cfg.Values[topic]))
+	}
+	switch {
+	case !slices.Equal(values, s.Values):
+		return nil, fmt.Errorf("volume: saved with value tags %q, restored into %q: %w", s.Values, values, ErrKPISnapshot)
+	case len(s.Counts) != len(v.volScalars()) || len(s.PerIssue) != volPerIssueBuckets:
+		return nil, fmt.Errorf("volume: %d counts and %d contacts-per-issue buckets: %w", len(s.Counts), len(s.PerIssue), ErrKPISnapshot)
+	case len(s.ByChannel) > names || len(s.ByTopic) > names:
+		return nil, fmt.Errorf("volume: more segments than names: %w", ErrKPISnapshot)
+	}
+	return func() {
+		for i, p := range v.volScalars() {
+			*p = s.Counts[i]
+		}
+		v.byChannel, v.byTopic = slices.Clone(s.ByChannel), slices.Clone(s.ByTopic)
+		copy(v.perIssue[:], s.PerIssue)
+		v.byDay = make(map[int64]int64, len(s.ByDay))
+		for _, d := range s.ByDay {
+			v.byDay[d[0]] = d[1]
+		}
+		v.byValue = make(map[Value]int64, len(s.ByValue))
+		for _, n := range s.ByValue {
+			v.byValue[Value(n.Value)] = n.N
+		}
+		v.values = nil
+	}, nil
+}
+
+// save returns ServiceLevel's counts.
+func (s *ServiceLevel) save() *kpiSnapService {
+	return &kpiSnapService{
+		Threshold: int64(s.cfg.Threshold),
+		Total:     saveCounts[*svcCounts](&s.total),
+		ByChannel: saveSegs[*svcCounts](s.byChannel),
+		ByQueue:   saveSegs[*svcCounts](s.byQueue),
+	}
+}
+
+// load checks that saved was saved by a ServiceLevel of s's threshold and
+// returns what sets s's counts from it.
+func (s *ServiceLevel) load(saved *kpiSnapService, names int) (func(), error) {
+	if saved.Threshold != int64(s.cfg.Threshold) {
+		return nil, fmt.Errorf("service level: saved with threshold %s, restored into %s: %w", time.Duration(saved.Threshold), s.cfg.Threshold, ErrKPISnapshot)
+	}
+	var total svcCounts
+	if err := loadCounts[*svcCounts](&total, saved.Total, "service level"); err != nil {
+		return nil, err
+	}
+	byChannel, err := loadSegs[*svcCounts](saved.ByChannel, names, "service level by channel")
+	if err != nil {
+		return nil, err
+	}
+	byQueue, err := loadSegs[*svcCounts](saved.ByQueue, names, "service level by queue")
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.total, s.byChannel, s.byQueue = total, byChannel, byQueue }, nil
+}
+
+// save returns Satisfaction's counts.
+func (s *Satisfaction) save() *kpiSnapSat {
+	return &kpiSnapSat{
+		Total:     saveCounts[*satCounts](&s.total),
+		ByChannel: saveSegs[*satCounts](s.byChannel),
+		ByTopic:   saveSegs[*satCounts](s.byTopic),
+		ByAgent:   saveSegs[*satCounts](s.byAgent),
+		ByWait:    saveSegs[*satCounts](s.byWait[:]),
+	}
+}
+
+// load returns what sets s's counts from saved.
+func (s *Satisfaction) load(saved *kpiSnapSat, names int) (func(), error) {
+	var total satCounts
+	if err := loadCounts[*satCounts](&total, saved.Total, "satisfaction"); err != nil {
+		return nil, err
+	}
+	var segs [3][]satCounts
+	for i, saved := range [...][][]int64{saved.ByChannel, saved.ByTopic, saved.ByAgent} {
+		var err error
+		if segs[i], err = loadSegs[*satCounts](saved, names, "satisfaction"); err != nil {
+			return nil, err
+		}
+	}
+	if len(saved.ByWait) != len(s.byWait) {
+		return nil, fmt.Errorf("satisfaction: %d wait buckets, want %d: %w", len(saved.ByWait), len(s.byWait), ErrKPISnapshot)
+	}
+	byWait, err := loadSegs[*satCounts](saved.ByWait, len(s.byWait), "satisfaction by wait")
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		s.total, s.byChannel, s.byTopic, s.byAgent = total, segs[0], segs[1], segs[2]
+		copy(s.byWait[:], byWait)
+	}, nil
+}
+
+// kpiParts are the parts of one or more KPI projections that share a
+// names table, which a snapshot saves and restores together: the
+// projections present and their horizons (one shared, or one each in the
+// order service, satisfaction, volume).
+type kpiParts struct {
+	kind     string
+	names    *kpiNames
+	horizons []*kpiHorizon[kpiState]
+	service  *ServiceLevel
+	sat      *Satisfaction
+	volume   *Volume
+	registry *events.Registry
+}
+
+// save returns the snapshot of p.
+func (p *kpiParts) save() ([]byte, error) {
+	s := kpiSnap{Format: kpiSnapFormat, Kind: p.kind, Names: p.names.names}
+	codec := events.NewMsgpackCodec(p.registry)
+	for _, h := range p.horizons {
+		sh, err := saveHorizon(h, codec)
+		if err != nil {
+			return nil, fmt.Errorf("%s snapshot: %w", p.kind, err)
+		}
+		s.Horizons = append(s.Horizons, sh)
+	}
+	if p.service != nil {
+		s.Service = p.service.save()
+	}
+	if p.sat != nil {
+		s.Sat = p.sat.save()
+	}
+	if p.volume != nil {
+		s.Volume = p.volume.save()
+	}
+	b, err := msgpack.Marshal(&s)
+	if err != nil {
+		return nil, fmt.Errorf("%s snapshot: %w", p.kind, err)
+	}
+	return b, nil
+}
+
+// load checks the snapshot b against p and returns what replaces p's
+// state with it; nothing changes until that is called, and not at all on
+// an error, which wraps ErrKPISnapshot.
+func (p *kpiParts) load(b []byte) (func(), error) {
+	var s kpiSnap
+	if err := msgpack.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s restore: %v: %w", p.kind, err, ErrKPISnapshot)
+	}
+	switch {
+	case s.Format != kpiSnapFormat:
+		return nil, fmt.Errorf("%s restore: snapshot format %d, want %d: %w", p.kind, s.Format, kpiSnapFormat, ErrKPISnapshot)
+	case s.Kind != p.kind:
+		return nil, fmt.Errorf("%s restore: a snapshot of a %s: %w", p.kind, s.Kind, ErrKPISnapshot)
+	case len(s.Horizons) != len(p.horizons):
+		return nil, fmt.Errorf("%s restore: %d horizons, want %d (the projections' lateness differs): %w", p.kind, len(s.Horizons), len(p.horizons), ErrKPISnapshot)
+	case (s.Service != nil) != (p.service != nil) || (s.Sat != nil) != (p.sat != nil) || (s.Volume != nil) != (p.volume != nil):
+		return nil, fmt.Errorf("%s restore: the snapshot holds other projections: %w", p.kind, ErrKPISnapshot)
+	}
+	names, err := loadNames(s.Names)
+	if err != nil {
+		return nil, fmt.Errorf("%s restore: %w: %w", p.kind, err, ErrKPISnapshot)
+	}
+	codec := events.NewMsgpackCodec(p.registry)
+	horizons := make([]kpiHorizon[kpiState], len(p.horizons))
+	for i, h := range p.horizons {
+		if horizons[i], err = loadHorizon(h, &s.Horizons[i], uint32(len(s.Names)), codec); err != nil {
+			return nil, fmt.Errorf("%s restore: %w: %w", p.kind, err, ErrKPISnapshot)
+		}
+	}
+	var sets []func()
+	add := func(set func(), err error) error {
+		sets = append(sets, set)
+		return err
+	}
+	if p.service != nil {
+		if err := add(p.service.load(s.Service, len(s.Names))); err != nil {
+			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
+		}
+	}
+	if p.sat != nil {
+		if err := add(p.sat.load(s.Sat, len(s.Names))); err != nil {
+			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
+		}
+	}
+	if p.volume != nil {
+		if err := add(p.volume.load(s.Volume, len(s.Names))); err != nil {
+			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
+		}
+	}
+	return func() {
+		*p.names = *names
+		for i, h := range p.horizons {
+			*h = horizons[i]
+		}
+		for _, set := range sets {
+			set()
+		}
+	}, nil
+}
+
+// restore replaces p's state with the snapshot b, or changes nothing.
+func (p *kpiParts) restore(b []byte) error {
+	set, err := p.load(b)
+	if err != nil {
+		return err
+	}
+	set()
+	return nil
+}
+
+func (s *ServiceLevel) parts() *kpiParts {
+	return &kpiParts{kind: "service level", names: s.names, horizons: []*kpiHorizon[kpiState]{&s.h}, service: s, registry: s.cfg.Registry}
+}
+
+func (s *Satisfaction) parts() *kpiParts {
+	return &kpiParts{kind: "satisfaction", names: s.names, horizons: []*kpiHorizon[kpiState]{&s.h}, sat: s, registry: s.cfg.Registry}
+}
+
+func (v *Volume) parts() *kpiParts {
+	return &kpiParts{kind: "volume", names: v.names, horizons: []*kpiHorizon[kpiState]{&v.h}, volume: v, registry: v.cfg.Registry}
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler: the whole state of
+// the projection, which UnmarshalBinary restores into a ServiceLevel of
+// the same configuration, so that a Runner can checkpoint it.
+func (s *ServiceLevel) MarshalBinary() ([]byte, error) { return s.parts().save() }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
+// state of s with what MarshalBinary saved, or changes nothing and returns
+// an error that wraps ErrKPISnapshot.
+func (s *ServiceLevel) UnmarshalBinary(b []byte) error { return s.parts().restore(b) }
+
+// MarshalBinary implements encoding.BinaryMarshaler: the whole state of
+// the projection, which UnmarshalBinary restores into a Satisfaction of
+// the same configuration, so that a Runner can checkpoint it.
+func (s *Satisfaction) MarshalBinary() ([]byte, error) { return s.parts().save() }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
+// state of s with what MarshalBinary saved, or changes nothing and returns
+// an error that wraps ErrKPISnapshot.
+func (s *Satisfaction) UnmarshalBinary(b []byte) error { return s.parts().restore(b) }
+
+// MarshalBinary implements encoding.BinaryMarshaler: the whole state of
+// the projection, which UnmarshalBinary restores into a Volume of the same
+// configuration, so that a Runner can checkpoint it.
+func (v *Volume) MarshalBinary() ([]byte, error) { return v.parts().save() }
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
+// state of v with what MarshalBinary saved, or changes nothing and returns
+// an error that wraps ErrKPISnapshot.
+func (v *Volume) UnmarshalBinary(b []byte) error { return v.parts().restore(b) }

@@ -1,0 +1,277 @@
+package projections
+
+import (
+	"context"
+	"encoding"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+)
+
+// snapshotting is a projection that saves and restores its state, with
+// its report.
+type snapshotting interface {
+	Projection
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}
+
+// snapSubject makes one kind of projection: a new one, its report and how
+// many events it holds for a gap.
+type snapSubject struct {
+	name string
+	make func(t *testing.T) snapshotting
+}
+
+func (s snapSubject) report(p snapshotting) any {
+	switch p := p.(type) {
+	case *ServiceLevel:
+		return p.Report()
+	case *Satisfaction:
+		return p.Report()
+	case *Volume:
+		return p.Report()
+	case *Reporter:
+		return p.Report()
+	}
+	panic("unknown projection")
+}
+
+// held returns how many events p holds for a gap.
+func held(p snapshotting) int {
+	switch p := p.(type) {
+	case *ServiceLevel:
+		return p.Report().HeldEvents
+	case *Satisfaction:
+		return p.Report().HeldEvents
+	case *Volume:
+		return p.Report().HeldEvents
+	case *Reporter:
+		return p.Report().Service.HeldEvents
+	}
+	panic("unknown projection")
+}
+
+func snapSubjects() []snapSubject {
+	must := func(t *testing.T, p snapshotting, err error) snapshotting {
+		t.Helper()
+		require.NoError(t, err)
+		return p
+	}
+	return []snapSubject{
+		{"service level", func(t *testing.T) snapshotting {
+			p, err := NewServiceLevel(ServiceConfig{Threshold: 30 * time.Second, Lateness: 6 * time.Hour})
+			return must(t, p, err)
+		}},
+		{"satisfaction", func(t *testing.T) snapshotting {
+			p, err := NewSatisfaction(SatisfactionConfig{Lateness: 6 * time.Hour})
+			return must(t, p, err)
+		}},
+		{"volume", func(t *testing.T) snapshotting {
+			p, err := NewVolume(VolumeConfig{Lateness: 6 * time.Hour,
+				Values: map[string]Value{"billing": ValueCompany, "tech": ValueBoth}})
+			return must(t, p, err)
+		}},
+		{"report, one horizon", func(t *testing.T) snapshotting {
+			p, err := NewReporter(ReportConfig{Lateness: 6 * time.Hour})
+			return must(t, p, err)
+		}},
+		{"report, a horizon each", func(t *testing.T) snapshotting {
+			p, err := NewReporter(ReportConfig{Lateness: 6 * time.Hour,
+				Service: ServiceConfig{Lateness: 3 * time.Hour}})
+			return must(t, p, err)
+		}},
+	}
+}
+
+// mustMarshal returns p's snapshot.
+func mustMarshal(t *testing.T, p snapshotting) []byte {
+	t.Helper()
+	b, err := p.MarshalBinary()
+	require.NoError(t, err)
+	return b
+}
+
+// kpiBytes returns the KPI part of a snapshot: all of one of a KPI
+// projection, the KPI part of a Reporter's, whose FCR part saves maps in
+// no fixed order.
+func kpiBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var s reportSnap
+	if msgpack.Unmarshal(b, &s) == nil && s.Format == reportSnapFormat && s.KPI != nil {
+		return s.KPI
+	}
+	return b
+}
+
+// deliveredLog returns a simulated fortnight as kpiRoughDelivery delivers
+// it for a lateness of six hours: late, twice, or never, and a tenth again
+// at the end, so that streams have gaps, skips, forgotten states and
+// duplicates at any moment.
+func deliveredLog(t *testing.T, seed uint64) []events.Envelope {
+	t.Helper()
+	log, _, err := simulate.Collect(simulate.Config{Seed: seed, Days: 14, Customers: 300, IssuesPerDay: 60})
+	require.NoError(t, err)
+	return kpiRoughDelivery(seed, log, 6*time.Hour)
+}
+
+// A projection restored from a snapshot taken at any moment, events held
+// for a gap included, goes on as the one saved: fed the rest of the log,
+// both report the same.
+func TestKPISnapshotGoesOnAsTheSavedProjection(t *testing.T) {
+	log := deliveredLog(t, 5)
+	for _, subj := range snapSubjects() {
+		t.Run(subj.name, func(t *testing.T) {
+			orig := subj.make(t)
+			var cuts []int
+			for c := 0; c < len(log); c += len(log)/24 + 1 {
+				cuts = append(cuts, c)
+			}
+			cuts = append(cuts, len(log))
+			saved := make(map[int][]byte)
+			atCut := make(map[int]any)
+			heldAtCut := 0
+			for i := 0; i <= len(log); i++ {
+				if slices.Contains(cuts, i) {
+					b, err := orig.MarshalBinary()
+					require.NoError(t, err)
+					saved[i], atCut[i] = b, subj.report(orig)
+					heldAtCut += held(orig)
+				}
+				if i < len(log) {
+					require.NoError(t, orig.Apply(log[i]))
+				}
+			}
+			require.Positive(t, heldAtCut, "some snapshot holds events that wait for a gap")
+			want := subj.report(orig)
+			for _, c := range cuts {
+				restored := subj.make(t)
+				require.NoError(t, restored.UnmarshalBinary(saved[c]), "cut at %d", c)
+				require.Equal(t, atCut[c], subj.report(restored), "restored at event %d of %d, before any other", c, len(log))
+				require.Equal(t, kpiBytes(t, saved[c]), kpiBytes(t, mustMarshal(t, restored)), "the restored state saves another snapshot")
+				for _, e := range log[c:] {
+					require.NoError(t, restored.Apply(e))
+				}
+				assert.Equal(t, want, subj.report(restored), "restored at event %d of %d", c, len(log))
+			}
+		})
+	}
+}
+
+// A snapshot that does not fit is refused with ErrKPISnapshot (or
+// ErrFCRSnapshot, for a Reporter's FCR part), and the projection is left
+// as it was.
+func TestKPIRestoreRefusesWhatDoesNotFitAndChangesNothing(t *testing.T) {
+	log := deliveredLog(t, 6)
+	half := log[:len(log)/2]
+	feed := func(p snapshotting, evs []events.Envelope) snapshotting {
+		for _, e := range evs {
+			require.NoError(t, p.Apply(e))
+		}
+		return p
+	}
+	subjects := snapSubjects()
+	snaps := make(map[string][]byte)
+	for _, s := range subjects {
+		b, err := feed(s.make(t), half).MarshalBinary()
+		require.NoError(t, err)
+		snaps[s.name] = b
+	}
+	svc := func(cfg ServiceConfig) snapshotting {
+		p, err := NewServiceLevel(cfg)
+		require.NoError(t, err)
+		return p
+	}
+	vol := func(cfg VolumeConfig) snapshotting {
+		p, err := NewVolume(cfg)
+		require.NoError(t, err)
+		return p
+	}
+	rep := func(cfg ReportConfig) snapshotting {
+		p, err := NewReporter(cfg)
+		require.NoError(t, err)
+		return p
+	}
+	truncated := snaps["volume"][:len(snaps["volume"])/2]
+	cases := []struct {
+		name string
+		into snapshotting
+		snap []byte
+		err  error
+	}{
+		{"another threshold", svc(ServiceConfig{Lateness: 6 * time.Hour}), snaps["service level"], ErrKPISnapshot},
+		{"another lateness", svc(ServiceConfig{Threshold: 30 * time.Second}), snaps["service level"], ErrKPISnapshot},
+		{"another projection's", svc(ServiceConfig{Threshold: 30 * time.Second, Lateness: 6 * time.Hour}), snaps["satisfaction"], ErrKPISnapshot},
+		{"other value tags", vol(VolumeConfig{Lateness: 6 * time.Hour}), snaps["volume"], ErrKPISnapshot},
+		{"truncated", vol(VolumeConfig{Lateness: 6 * time.Hour}), truncated, ErrKPISnapshot},
+		{"not a snapshot", vol(VolumeConfig{}), []byte("hello"), ErrKPISnapshot},
+		{"one horizon into three", rep(ReportConfig{Lateness: 6 * time.Hour, Service: ServiceConfig{Lateness: 3 * time.Hour}}), snaps["report, one horizon"], ErrKPISnapshot},
+		{"a report of another FCR window", rep(ReportConfig{Lateness: 6 * time.Hour, FCR: FCRConfig{Window: 48 * time.Hour}}), snaps["report, one horizon"], ErrFCRSnapshot},
+		{"a KPI snapshot into a report", rep(ReportConfig{Lateness: 6 * time.Hour}), snaps["service level"], ErrKPISnapshot},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := feed(tc.into, log[len(log)/2:len(log)/2+500])
+			before, err := p.MarshalBinary()
+			require.NoError(t, err)
+			var s snapSubject
+			wantReport := s.report(p)
+			require.ErrorIs(t, p.UnmarshalBinary(tc.snap), tc.err)
+			assert.Equal(t, wantReport, s.report(p), "a refused snapshot changed the projection")
+			after, err := p.MarshalBinary()
+			require.NoError(t, err)
+			assert.Equal(t, len(before), len(after), "a refused snapshot changed the projection's state")
+		})
+	}
+}
+
+// A Reporter fed by a runner from a subscriber alone, with no store to
+// read again, keeps its whole report across restarts: each runner
+// restores it from the last checkpoint.
+func TestRunnerReporterRestartsFromItsCheckpoint(t *testing.T) {
+	log := deliveredLog(t, 7)
+	want, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	for _, e := range log {
+		require.NoError(t, want.Apply(e))
+	}
+	ctx := context.Background()
+	cps := NewMemoryCheckpoints()
+	var r *Reporter
+	for start := 0; start < len(log); start += len(log) / 4 {
+		round := log[start:min(start+len(log)/4, len(log))]
+		// Acknowledged one by one, so that the runner gets them in order.
+		bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+		r, err = NewReporter(ReportConfig{})
+		require.NoError(t, err)
+		runner, err := NewRunner(RunnerConfig{Name: "report", Projection: r, Subscriber: bus, Topic: "events",
+			Checkpoints: cps, CheckpointEvery: 1000, Logger: watermill.NopLogger{}})
+		require.NoError(t, err)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- runner.Run(runCtx) }()
+		require.Eventually(t, runner.CaughtUp, 10*time.Second, time.Millisecond)
+		for _, e := range round {
+			msg, err := events.NewMessage(events.NewMsgpackCodec(nil), e)
+			require.NoError(t, err)
+			require.NoError(t, bus.Publish("events", msg))
+		}
+		require.Eventually(t, func() bool {
+			st := runner.Stats()
+			return st.Applied+st.Duplicates == int64(len(round))
+		}, 10*time.Second, time.Millisecond)
+		stop()
+		require.NoError(t, <-done)
+		require.NoError(t, bus.Close())
+	}
+	assert.Equal(t, want.Report(), r.Report())
+}
