@@ -180,8 +180,9 @@ func loadSegs[P interface {
 	return out, nil
 }
 
-// saveHorizon returns what h holds, its held events encoded by codec.
-func saveHorizon(h *kpiHorizon[kpiState], codec *events.MsgpackCodec) (kpiSnapHorizon, error) {
+// saveHorizon returns what h holds, each issue's state as state saves it
+// and its held events encoded by codec.
+func saveHorizon[S any](h *kpiHorizon[S], codec *events.MsgpackCodec, state func(*S) kpiSnapState) (kpiSnapHorizon, error) {
 	s := kpiSnapHorizon{Lateness: h.lateness, Late: h.late}
 	if !h.watermark.IsZero() {
 		s.HasWM, s.WM = true, h.wm
@@ -192,7 +193,7 @@ func saveHorizon(h *kpiHorizon[kpiState], codec *events.MsgpackCodec) (kpiSnapHo
 		if is.stale {
 			continue
 		}
-		si := kpiSnapIssue{ID: is.id, Next: is.next, Base: is.base, Last: is.last, Open: is.open, State: saveState(&is.state)}
+		si := kpiSnapIssue{ID: is.id, Next: is.next, Base: is.base, Last: is.last, Open: is.open, State: state(&is.state)}
 		if is.gapped {
 			for _, e := range h.seq.gapped[ix] {
 				b, err := codec.Append(nil, e)
@@ -282,8 +283,8 @@ func in(lo, hi int32, vs ...int32) bool {
 }
 
 // loadHorizon returns a horizon like h, with h's fold, holding what s
-// saved; its names are below names and its lateness must be h's.
-func loadHorizon(h *kpiHorizon[kpiState], s *kpiSnapHorizon, names uint32, codec *events.MsgpackCodec) (kpiHorizon[kpiState], error) {
+// saved, each issue's state as state loads it; its lateness must be h's.
+func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.MsgpackCodec, state func(*kpiSnapState) (S, error)) (kpiHorizon[S], error) {
 	out := newKPIHorizon(time.Duration(h.lateness), h.fold)
 	if s.Lateness != h.lateness {
 		return out, fmt.Errorf("saved with lateness %s, restored into %s", time.Duration(s.Lateness), time.Duration(h.lateness))
@@ -308,7 +309,7 @@ func loadHorizon(h *kpiHorizon[kpiState], s *kpiSnapHorizon, names uint32, codec
 		if si.Next < 1 {
 			return out, fmt.Errorf("issue %s: next version 0", id)
 		}
-		st, err := loadState(&si.State, names)
+		st, err := state(&si.State)
 		if err != nil {
 			return out, fmt.Errorf("issue %s: %w", id, err)
 		}
@@ -497,7 +498,7 @@ func (p *kpiParts) save() ([]byte, error) {
 	s := kpiSnap{Format: kpiSnapFormat, Kind: p.kind, Names: p.names.names}
 	codec := events.NewMsgpackCodec(p.registry)
 	for _, h := range p.horizons {
-		sh, err := saveHorizon(h, codec)
+		sh, err := saveHorizon(h, codec, saveState)
 		if err != nil {
 			return nil, fmt.Errorf("%s snapshot: %w", p.kind, err)
 		}
@@ -544,7 +545,8 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 	codec := events.NewMsgpackCodec(p.registry)
 	horizons := make([]kpiHorizon[kpiState], len(p.horizons))
 	for i, h := range p.horizons {
-		if horizons[i], err = loadHorizon(h, &s.Horizons[i], uint32(len(s.Names)), codec); err != nil {
+		state := func(st *kpiSnapState) (kpiState, error) { return loadState(st, uint32(len(s.Names))) }
+		if horizons[i], err = loadHorizon(h, &s.Horizons[i], codec, state); err != nil {
 			return nil, fmt.Errorf("%s restore: %w: %w", p.kind, err, ErrKPISnapshot)
 		}
 	}

@@ -59,7 +59,9 @@ import (
 // To recognise duplicates for a projection that is not SelfSequencing, the
 // runner keeps the last version of every issue it has seen (some 40 bytes
 // each, for good) and saves them, with the events held for a gap, in each
-// checkpoint beside the projection's state. A SelfSequencing projection
+// checkpoint beside the projection's state. Sequence puts a projection
+// behind a horizon of event time that keeps only the open issues and the
+// recent traffic instead, and makes it SelfSequencing. A SelfSequencing projection
 // keeps what it needs (the projections of this package forget an issue
 // some time after it settled), and the runner keeps nothing of its own. A
 // checkpoint is written only when something changed since the last one.

@@ -1,0 +1,265 @@
+package projections
+
+import (
+	"encoding"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// recorder is a host's projection that needs each issue's events once, in
+// version order: it records them, and fails the test on a version out of
+// turn.
+type recorder struct {
+	t    *testing.T
+	last map[uuid.UUID]uint64
+	got  [][2]uint64 // the issue's number (its id's last 8 bytes) and version of each event
+	fail uint64      // refuse the events of this version, when not 0
+}
+
+func newRecorder(t *testing.T) *recorder { return &recorder{t: t, last: map[uuid.UUID]uint64{}} }
+
+func (r *recorder) Apply(e events.Envelope) error {
+	if e.Version == r.fail {
+		return errors.New("refused")
+	}
+	if last, ok := r.last[e.Issue]; ok && e.Version <= last {
+		r.t.Errorf("issue %s: version %d after %d", e.Issue, e.Version, last)
+	}
+	r.last[e.Issue] = e.Version
+	r.got = append(r.got, [2]uint64{issueNumber(e.Issue), e.Version})
+	return nil
+}
+
+func issueNumber(id uuid.UUID) uint64 {
+	var n uint64
+	for _, b := range id[8:] {
+		n = n<<8 | uint64(b)
+	}
+	return n
+}
+
+// savingRecorder is a recorder that saves its state, as a host's
+// projection would for a Runner's checkpoints.
+type savingRecorder struct{ *recorder }
+
+type savedRecorder struct {
+	Got  [][2]uint64
+	Last map[string]uint64
+}
+
+func (r savingRecorder) MarshalBinary() ([]byte, error) {
+	s := savedRecorder{Got: r.got, Last: map[string]uint64{}}
+	for id, v := range r.last {
+		s.Last[id.String()] = v
+	}
+	return msgpack.Marshal(&s)
+}
+
+func (r savingRecorder) UnmarshalBinary(b []byte) error {
+	var s savedRecorder
+	if err := msgpack.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	r.got = s.Got
+	clear(r.last)
+	for id, v := range s.Last {
+		r.last[uuid.MustParse(id)] = v
+	}
+	return nil
+}
+
+// sorted returns the recorded events in a fixed order, to compare sets.
+func sorted(got [][2]uint64) [][2]uint64 {
+	out := slices.Clone(got)
+	slices.SortFunc(out, func(a, b [2]uint64) int {
+		if a[0] != b[0] {
+			return int(a[0]) - int(b[0])
+		}
+		return int(a[1]) - int(b[1])
+	})
+	return out
+}
+
+func recorded(evs []events.Envelope) [][2]uint64 {
+	var out [][2]uint64
+	for _, e := range evs {
+		out = append(out, [2]uint64{issueNumber(e.Issue), e.Version})
+	}
+	return sorted(out)
+}
+
+// Behind Sequence, a projection gets every event of a log delivered out
+// of order and with duplicates (within the lateness) once, in each
+// issue's version order; and once the watermark has moved on, the horizon
+// tracks the open issues only.
+func TestSequenceHandsEachEventOnceInOrderAndForgets(t *testing.T) {
+	const lateness = time.Hour
+	evs := kpiGenerate(3, 300, 5*time.Minute)
+	rec := newRecorder(t)
+	s, err := Sequence(rec, SequenceConfig{Lateness: lateness})
+	require.NoError(t, err)
+	delivered := kpiBoundedDelay(4, evs, lateness/2)
+	require.Greater(t, len(delivered), len(evs))
+	for _, e := range delivered {
+		require.NoError(t, s.Apply(e))
+	}
+	assert.Equal(t, recorded(evs), sorted(rec.got), "every event once")
+	assert.Equal(t, int64(len(delivered)-len(evs)), s.DuplicatesIgnored())
+	assert.Zero(t, s.Late())
+	assert.Zero(t, s.Held())
+
+	open := map[uuid.UUID]bool{}
+	for _, e := range evs { // in version order per issue
+		switch e.Data.(type) {
+		case *events.Opened, *events.Contacted, *events.Reopened:
+			open[e.Issue] = true
+		case *events.Resolved:
+			open[e.Issue] = false
+		}
+	}
+	nOpen := 0
+	for _, o := range open {
+		if o {
+			nOpen++
+		}
+	}
+	last := evs[0].At
+	for _, e := range evs {
+		if e.At.After(last) {
+			last = e.At
+		}
+	}
+	require.NoError(t, s.AdvanceTo(last.Add(3*lateness)))
+	assert.Equal(t, nOpen, s.Tracked(), "only the open issues are tracked once the rest are quiet")
+	require.Less(t, nOpen, len(open)/2)
+
+	// A redelivery of an event of an issue that left is late, not applied
+	// again.
+	n := len(rec.got)
+	var resolved events.Envelope
+	for _, e := range evs {
+		if !open[e.Issue] {
+			resolved = e
+			break
+		}
+	}
+	require.NoError(t, s.Apply(resolved))
+	assert.Len(t, rec.got, n)
+	assert.Equal(t, int64(1), s.Late())
+}
+
+// kpiBoundedDelay delays each event of evs by up to maxDelay and delivers
+// some twice.
+func kpiBoundedDelay(seed uint64, evs []events.Envelope, maxDelay time.Duration) []events.Envelope {
+	return jitter(append(slices.Clone(evs), evs[:len(evs)/5]...), seed, maxDelay)
+}
+
+// What the projection refuses comes back from the Apply that released it;
+// an invalid event is refused before the horizon sees it.
+func TestSequenceReturnsTheProjectionsErrors(t *testing.T) {
+	rec := newRecorder(t)
+	rec.fail = 2
+	s, err := Sequence(rec, SequenceConfig{})
+	require.NoError(t, err)
+	evs := kpiGenerate(5, 1, time.Minute)
+	require.GreaterOrEqual(t, len(evs), 3)
+	require.NoError(t, s.Apply(evs[2]), "held for a gap")
+	require.NoError(t, s.Apply(evs[0]))
+	assert.ErrorContains(t, s.Apply(evs[1]), "refused", "version 2 is applied by this call")
+	assert.Equal(t, [][2]uint64{{issueNumber(evs[0].Issue), 1}, {issueNumber(evs[0].Issue), 3}}, rec.got)
+
+	bad := evs[0]
+	bad.Version = 0
+	require.ErrorIs(t, s.Apply(bad), events.ErrInvalidEvent)
+	_, err = Sequence(nil, SequenceConfig{})
+	require.Error(t, err)
+	_, err = Sequence(rec, SequenceConfig{Lateness: -time.Second})
+	require.ErrorIs(t, err, ErrKPIConfig)
+}
+
+// The result can save and reset itself exactly when the projection can.
+func TestSequenceHasWhatTheProjectionHas(t *testing.T) {
+	plain, err := Sequence(newRecorder(t), SequenceConfig{})
+	require.NoError(t, err)
+	_, saves := plain.(encoding.BinaryMarshaler)
+	_, resets := plain.(Resetter)
+	assert.False(t, saves)
+	assert.False(t, resets)
+
+	saving, err := Sequence(savingRecorder{newRecorder(t)}, SequenceConfig{})
+	require.NoError(t, err)
+	_, saves = saving.(encoding.BinaryMarshaler)
+	_, loads := saving.(encoding.BinaryUnmarshaler)
+	_, resets = saving.(Resetter)
+	assert.True(t, saves && loads)
+	assert.False(t, resets)
+
+	rec := newRecorder(t)
+	resetting, err := Sequence(resettingRecorder{rec}, SequenceConfig{})
+	require.NoError(t, err)
+	_, saves = resetting.(encoding.BinaryMarshaler)
+	assert.False(t, saves)
+	evs := kpiGenerate(8, 5, time.Minute)
+	for _, e := range evs {
+		require.NoError(t, resetting.Apply(e))
+	}
+	require.Positive(t, resetting.Tracked())
+	resetting.(Resetter).Reset()
+	assert.Zero(t, resetting.Tracked())
+	assert.Empty(t, rec.got)
+	for _, e := range evs {
+		require.NoError(t, resetting.Apply(e))
+	}
+	assert.Equal(t, recorded(evs), sorted(rec.got), "after a reset, the same events apply again")
+}
+
+// resettingRecorder is a recorder that can start again.
+type resettingRecorder struct{ *recorder }
+
+func (r resettingRecorder) Reset() {
+	r.got = nil
+	clear(r.last)
+}
+
+// A Runner over a Sequence result keeps nothing per issue (its
+// checkpoints hold no versions) and, restarted from its checkpoint, goes
+// on where it stopped: the projection ends with every event once.
+func TestRunnerOverSequenceRestartsFromItsCheckpoint(t *testing.T) {
+	const lateness = time.Hour
+	evs := kpiGenerate(6, 200, 5*time.Minute)
+	delivered := kpiBoundedDelay(7, evs, lateness/2)
+	cps := NewMemoryCheckpoints()
+	var rec *recorder
+	for start := 0; start < len(delivered); start += len(delivered) / 3 {
+		round := delivered[start:min(start+len(delivered)/3, len(delivered))]
+		rec = newRecorder(t)
+		s, err := Sequence(savingRecorder{rec}, SequenceConfig{Lateness: lateness})
+		require.NoError(t, err)
+		bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+		runner, err := NewRunner(RunnerConfig{Name: "seq", Projection: s, Subscriber: bus, Topic: "events",
+			Checkpoints: cps, CheckpointEvery: 50, Logger: quietLogger()})
+		require.NoError(t, err)
+		stop := startRunner(t, runner)
+		require.Eventually(t, runner.CaughtUp, 5*time.Second, time.Millisecond)
+		publishAll(t, bus, "events", round)
+		require.Eventually(t, func() bool {
+			st := runner.Stats()
+			return st.Applied+st.Duplicates == int64(len(round))
+		}, 10*time.Second, time.Millisecond)
+		require.NoError(t, stop())
+		require.NoError(t, bus.Close())
+		positions, _ := savedRunnerState(t, cps, "seq")
+		assert.Empty(t, positions, "the runner keeps no versions of its own")
+	}
+	assert.Equal(t, recorded(evs), sorted(rec.got))
+}
