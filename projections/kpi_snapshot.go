@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -205,6 +206,8 @@ func saveHorizon[S any](h *kpiHorizon[S], codec *events.MsgpackCodec, state func
 		}
 		s.Issues = append(s.Issues, si)
 	}
+	// By id rather than by slot, so that equal states save equal bytes.
+	slices.SortFunc(s.Issues, func(a, b kpiSnapIssue) int { return bytes.Compare(a.ID[:], b.ID[:]) })
 	return s, nil
 }
 

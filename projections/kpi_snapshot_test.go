@@ -125,8 +125,9 @@ func deliveredLog(t *testing.T, seed uint64) []events.Envelope {
 }
 
 // A projection restored from a snapshot taken at any moment, events held
-// for a gap included, goes on as the one saved: fed the rest of the log,
-// both report the same.
+// for a gap included, goes on as the one saved: fed the events up to the
+// next snapshot, it reports what the saved one reported then and saves the
+// same state.
 func TestKPISnapshotGoesOnAsTheSavedProjection(t *testing.T) {
 	log := deliveredLog(t, 5)
 	for _, subj := range snapSubjects() {
@@ -142,9 +143,7 @@ func TestKPISnapshotGoesOnAsTheSavedProjection(t *testing.T) {
 			heldAtCut := 0
 			for i := 0; i <= len(log); i++ {
 				if slices.Contains(cuts, i) {
-					b, err := orig.MarshalBinary()
-					require.NoError(t, err)
-					saved[i], atCut[i] = b, subj.report(orig)
+					saved[i], atCut[i] = mustMarshal(t, orig), subj.report(orig)
 					heldAtCut += held(orig)
 				}
 				if i < len(log) {
@@ -152,16 +151,17 @@ func TestKPISnapshotGoesOnAsTheSavedProjection(t *testing.T) {
 				}
 			}
 			require.Positive(t, heldAtCut, "some snapshot holds events that wait for a gap")
-			want := subj.report(orig)
-			for _, c := range cuts {
+			for k, c := range cuts[:len(cuts)-1] {
 				restored := subj.make(t)
 				require.NoError(t, restored.UnmarshalBinary(saved[c]), "cut at %d", c)
 				require.Equal(t, atCut[c], subj.report(restored), "restored at event %d of %d, before any other", c, len(log))
 				require.Equal(t, kpiBytes(t, saved[c]), kpiBytes(t, mustMarshal(t, restored)), "the restored state saves another snapshot")
-				for _, e := range log[c:] {
+				next := cuts[k+1]
+				for _, e := range log[c:next] {
 					require.NoError(t, restored.Apply(e))
 				}
-				assert.Equal(t, want, subj.report(restored), "restored at event %d of %d", c, len(log))
+				require.Equal(t, atCut[next], subj.report(restored), "restored at event %d, fed up to %d", c, next)
+				require.Equal(t, kpiBytes(t, saved[next]), kpiBytes(t, mustMarshal(t, restored)), "restored at event %d, fed up to %d", c, next)
 			}
 		})
 	}
