@@ -3,6 +3,9 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,12 +39,21 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// unmarshalData decodes the data object b into v, whose fields are the
+// known ones, and its other fields into x. Field names match exactly, as
+// in the msgpack codec: encoding/json would also match "Topic" to topic,
+// so an object with such a name decodes its known fields alone into v,
+// and the other name goes to x.
 func unmarshalData(b []byte, v any, x *Extra, known []string) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return err
-	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	exact, err := exactFields(b, all, known)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(exact, v); err != nil {
 		return err
 	}
 	for k, raw := range all {
@@ -59,6 +71,50 @@ func unmarshalData(b []byte, v any, x *Extra, known []string) error {
 		(*x)[k] = a
 	}
 	return nil
+}
+
+// exactFields returns the object b, whose members are all, or, when one
+// of its names is not one of known but matches one regardless of case,
+// the object of the members named exactly as known.
+func exactFields(b []byte, all map[string]json.RawMessage, known []string) ([]byte, error) {
+	for k := range all {
+		if isKnown(known, k) || !slices.ContainsFunc(known, func(f string) bool { return strings.EqualFold(f, k) }) {
+			continue
+		}
+		only := make(map[string]json.RawMessage, len(known))
+		for _, f := range known {
+			if raw, ok := all[f]; ok {
+				only[f] = raw
+			}
+		}
+		return json.Marshal(only)
+	}
+	return b, nil
+}
+
+// customerNames are the members of the customer object of issue.opened.
+var customerNames = []string{"id", "keys"}
+
+// exactCustomer reads the customer object b by its members' exact names:
+// others, such as "ID", are passed over, as the msgpack codec passes them
+// over.
+func exactCustomer(b []byte) (Customer, error) {
+	var c Customer
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return c, err
+	}
+	if raw, ok := all["id"]; ok {
+		if err := json.Unmarshal(raw, &c.ID); err != nil {
+			return c, fmt.Errorf("customer.id: %w", err)
+		}
+	}
+	if raw, ok := all["keys"]; ok {
+		if err := json.Unmarshal(raw, &c.Keys); err != nil {
+			return c, fmt.Errorf("customer.keys: %w", err)
+		}
+	}
+	return c, nil
 }
 
 // nilIfEmpty normalises an empty list to nil, as the msgpack codec
@@ -112,6 +168,9 @@ func (d *Opened) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Opened) UnmarshalJSON(b []byte) error {
 	err := unmarshalData(b, (*openedJSON)(d), &d.Extra, openedFields)
+	if raw := jsonMember(b, "customer"); err == nil && raw != nil && hasFoldedName(raw, customerNames) {
+		d.Customer, err = exactCustomer(raw)
+	}
 	d.Customer.Keys = nilIfEmpty(d.Customer.Keys)
 	return err
 }

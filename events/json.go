@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,6 +90,121 @@ func appendUUIDText(b []byte, id uuid.UUID) []byte {
 	return append(b, buf[:]...)
 }
 
+// envelopeNames are the members of the envelope object.
+var envelopeNames = []string{"id", "issue", "version", "type", "schema", "at", "data", "meta"}
+
+// hasFoldedName reports whether the JSON object src, which decoded
+// without an error, has a member whose name is not one of names but
+// matches one regardless of case, or is written with escapes: encoding/json
+// would match it to that name's field.
+func hasFoldedName(src []byte, names []string) bool {
+	folded := false
+	eachMember(src, func(name, _ []byte) bool {
+		folded = bytes.IndexByte(name, '\\') >= 0 ||
+			!slices.Contains(names, string(name)) && slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, string(name)) })
+		return !folded
+	})
+	return folded
+}
+
+// jsonMember returns the value of the member of the JSON object src, which
+// decoded without an error, named exactly name; nil if it has none.
+func jsonMember(src []byte, name string) []byte {
+	var out []byte
+	eachMember(src, func(n, v []byte) bool {
+		if string(n) == name {
+			out = v
+		}
+		return true
+	})
+	return out
+}
+
+// eachMember calls fn with the name, as written, and the value of each
+// member of the JSON object src, which decoded without an error, until fn
+// returns false.
+func eachMember(src []byte, fn func(name, value []byte) bool) {
+	i := skipSpace(src, 0)
+	if i >= len(src) || src[i] != '{' {
+		return
+	}
+	for i++; ; {
+		i = skipSpace(src, i)
+		if i >= len(src) || src[i] != '"' {
+			return // the end of the object
+		}
+		end := endOfString(src, i)
+		if end-1 <= i {
+			return
+		}
+		name := src[i+1 : end-1]
+		from := skipSpace(src, skipSpace(src, end)+1) // after the colon
+		to := skipValue(src, from)
+		if !fn(name, src[from:to]) {
+			return
+		}
+		i = skipSpace(src, to)
+		if i < len(src) && src[i] == ',' {
+			i++
+		}
+	}
+}
+
+// skipSpace returns the index of the first byte of src from i on that is
+// not JSON white space.
+func skipSpace(src []byte, i int) int {
+	for i < len(src) && (src[i] == ' ' || src[i] == '\t' || src[i] == '\n' || src[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// endOfString returns the index after the string that starts at src[i].
+func endOfString(src []byte, i int) int {
+	for i++; i < len(src); i++ {
+		switch src[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(src)
+}
+
+// skipValue returns the index after the valid JSON value at src[i].
+func skipValue(src []byte, i int) int {
+	if i >= len(src) {
+		return i
+	}
+	switch src[i] {
+	case '"':
+		return endOfString(src, i)
+	case '{', '[':
+		depth := 0
+		for i < len(src) {
+			switch src[i] {
+			case '"':
+				i = endOfString(src, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(src) && src[i] != ',' && src[i] != '}' && src[i] != ']' && src[i] != ' ' && src[i] != '\t' && src[i] != '\n' && src[i] != '\r' {
+		i++
+	}
+	return i
+}
+
 type jsonEnvelope struct {
 	ID      *string         `json:"id"` // parsed after, so that an error names the field
 	Issue   *string         `json:"issue"`
@@ -110,6 +227,25 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	var j jsonEnvelope
 	if err := json.Unmarshal(src, &j); err != nil {
 		return fail(jsonOffset(err), jsonField(err), err)
+	}
+	if hasFoldedName(src, envelopeNames) {
+		// encoding/json matched a name such as "Version" to version,
+		// which the wire format does not: read the members named exactly.
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(src, &top); err != nil {
+			return fail(jsonOffset(err), jsonField(err), err)
+		}
+		j = jsonEnvelope{Data: top["data"]}
+		for _, f := range [...]struct {
+			name string
+			dst  any
+		}{{"id", &j.ID}, {"issue", &j.Issue}, {"version", &j.Version}, {"type", &j.Type}, {"schema", &j.Schema}, {"at", &j.At}, {"meta", &j.Meta}} {
+			if raw, ok := top[f.name]; ok {
+				if err := json.Unmarshal(raw, f.dst); err != nil {
+					return fail(0, f.name, err)
+				}
+			}
+		}
 	}
 	switch {
 	case j.ID == nil:

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"sync"
 
@@ -177,7 +178,7 @@ func (s *MemoryStore) Load(ctx context.Context, issue uuid.UUID) ([]Envelope, er
 	for i, b := range raw {
 		e, err := s.decode(b)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("load issue %s: decode event at position %d (version %d): %w", issue, positions[i], i+1, err)
 		}
 		e.Position = positions[i]
 		out[i] = e
@@ -211,7 +212,7 @@ func (s *MemoryStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[Envel
 				}
 				e, err := s.decode(index[next].bytes(chunks))
 				if err != nil {
-					yield(Envelope{}, err)
+					yield(Envelope{}, fmt.Errorf("decode event at position %d: %w", next+1, err))
 					return
 				}
 				e.Position = next + 1
