@@ -2,12 +2,15 @@ package events
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"time"
 	"unsafe"
 
+	"github.com/google/uuid"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -274,25 +277,77 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 	return Envelope{}, &DecodeError{Codec: "msgpack", Offset: offset, Field: field, Err: err}
 }
 
+// upcast decodes raw, the data of an event of type t at an older schema,
+// into into through the registry's upcasters. The upcasters see the fields
+// as the JSON codec gives them (upcastValue), and what they return is read
+// as JSON, so that an upcaster works the same whichever codec read the
+// event.
 func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) error {
 	var fields map[string]any
 	if err := msgpack.Unmarshal([]byte(raw), &fields); err != nil {
 		return err
 	}
+	for k, v := range fields {
+		var err error
+		if fields[k], err = upcastValue(v, 1); err != nil {
+			return fmt.Errorf("field %q: %w", k, err)
+		}
+	}
 	fields, err := c.reg.upcast(t, schema, fields)
 	if err != nil {
 		return err
 	}
-	b, err := marshalMsgpack(fields)
+	b, err := json.Marshal(fields)
 	if err != nil {
 		return err
 	}
-	if fast, ok := into.(msgpackData); ok {
-		r := reader{s: string(b)}
-		fast.decodeMsgpack(&r)
-		return r.err
+	return json.Unmarshal(b, into)
+}
+
+// upcastValue returns v, a field value decoded from msgpack, as the JSON
+// codec decodes the same field: a 16-byte binary (an id) as its uuid
+// string, other binaries in base64, times in RFC 3339, numbers as float64.
+func upcastValue(v any, depth int) (any, error) {
+	if depth > maxSkipDepth {
+		return nil, errTooDeep
 	}
-	return unmarshalMsgpack(b, into)
+	var err error
+	switch v := v.(type) {
+	case []byte:
+		if len(v) == 16 {
+			return uuid.UUID(v).String(), nil
+		}
+		return base64.StdEncoding.EncodeToString(v), nil
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano), nil
+	case []any:
+		for i := range v {
+			if v[i], err = upcastValue(v[i], depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	case map[string]any:
+		for k := range v {
+			if v[k], err = upcastValue(v[k], depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	case map[any]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("map key %v is not a string", k)
+			}
+			if m[ks], err = upcastValue(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}
+	return jsonValue(v, depth)
 }
 
 // marshalMsgpack encodes a host type with its json tags as field names.

@@ -6,8 +6,11 @@ import (
 )
 
 // Upcaster rewrites the data fields of an event from one schema version of
-// its type to the next. It receives the fields as decoded into a generic map
-// (wire names as keys) and returns the fields of the next version.
+// its type to the next. It receives the fields as the JSON wire format
+// gives them, whichever codec read the event: a map of wire names to
+// values, with numbers as float64, ids and times as strings, objects as
+// map[string]any and lists as []any. It returns the fields of the next
+// version, which are read as JSON.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 
 // Registry says which event types exist, which schema version of each is

@@ -1,8 +1,11 @@
 package events_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -161,4 +164,36 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 	_, err := reg.New("acme.unknown")
 	assert.ErrorIs(t, err, events.ErrUnknownType)
 	assert.Len(t, reg.Types(), 9, "nothing was registered")
+}
+
+// An upcaster sees the fields as the JSON wire format gives them, and what
+// it returns is read as JSON, whichever codec read the event: numbers as
+// float64, ids as strings.
+func TestUpcasterSeesTheSameFieldsThroughBothCodecs(t *testing.T) {
+	other := uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c2")
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeRouted, 2, func() events.Data { return new(events.Routed) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeRouted, 1, func(f map[string]any) (map[string]any, error) {
+		// Schema 1 counted the wait in seconds, under wait_ms.
+		w, ok := f["wait_ms"].(float64)
+		if !ok {
+			return nil, fmt.Errorf("wait_ms is a %T", f["wait_ms"])
+		}
+		c, ok := f["contact"].(string)
+		if !ok || c != contactID.String() {
+			return nil, fmt.Errorf("contact is %#v", f["contact"])
+		}
+		f["wait_ms"] = w * 1000
+		f["contact"] = other.String()
+		return f, nil
+	}))
+	old := envelopeOf(1, &events.Routed{Contact: contactID, Queue: "billing", Wait: 42 * time.Millisecond})
+	want := envelopeOf(1, &events.Routed{Contact: other, Queue: "billing", Wait: 42 * time.Second})
+	for i, writer := range codecsOf(nil) {
+		b, err := writer.Append(nil, old)
+		require.NoError(t, err)
+		got, err := codecsOf(reg)[i].Decode(b)
+		require.NoError(t, err, writer.Name())
+		assert.Equal(t, want, got, writer.Name())
+	}
 }
