@@ -47,20 +47,27 @@ func (lr *LineReader) Line() int { return lr.line }
 
 // All yields the events of the log in the order of its lines. A line that
 // does not decode yields a *LineError; reading goes on with the next line
-// if the loop goes on, so a caller can skip bad lines or stop at the first.
+// if the loop goes on, so a caller can skip bad lines or stop at the first;
+// a line longer than MaxLineBytes is such a line, whose bytes are passed
+// over without being kept.
 // An error of the underlying reader ends the sequence.
 func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 	return func(yield func(Envelope, error) bool) {
-		var long []byte // a line longer than the buffer, assembled
+		var long []byte   // a line longer than the buffer, assembled
+		skipping := false // in a line too long, which was reported
 		for {
 			chunk, err := lr.r.ReadSlice('\n')
 			if errors.Is(err, bufio.ErrBufferFull) {
-				if len(long)+len(chunk) > MaxLineBytes {
-					lr.line++
-					yield(Envelope{}, &LineError{Line: lr.line, Err: fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, MaxLineBytes)})
-					return
+				switch {
+				case skipping:
+				case len(long)+len(chunk) > MaxLineBytes:
+					long, skipping = nil, true
+					if !lr.tooLong(yield) {
+						return
+					}
+				default:
+					long = append(long, chunk...)
 				}
-				long = append(long, chunk...)
 				continue
 			}
 			if err != nil && !errors.Is(err, io.EOF) {
@@ -72,7 +79,14 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 				line = append(long, chunk...)
 				long = nil
 			}
-			if len(line) > 0 {
+			switch {
+			case skipping:
+				skipping = false // the end of the line too long
+			case len(bytes.TrimRight(line, "\r\n")) > MaxLineBytes:
+				if !lr.tooLong(yield) {
+					return
+				}
+			case len(line) > 0:
 				lr.line++
 				if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
 					e, derr := lr.codec.Decode(trimmed)
@@ -90,6 +104,13 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 			}
 		}
 	}
+}
+
+// tooLong counts a line longer than MaxLineBytes and yields its error; it
+// returns what yield returned.
+func (lr *LineReader) tooLong(yield func(Envelope, error) bool) bool {
+	lr.line++
+	return yield(Envelope{}, &LineError{Line: lr.line, Err: fmt.Errorf("%w: line longer than %d bytes", ErrMalformed, MaxLineBytes)})
 }
 
 // AppendLine appends e as one line of a JSON Lines log: its JSON encoding

@@ -74,3 +74,36 @@ func TestLineReaderReadsLinesLongerThanItsBuffer(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Len(t, got[0].Data.(*events.Opened).Extra["note"], 3<<20)
 }
+
+// A line longer than MaxLineBytes is one bad line: reading goes on after
+// it, whether it is longer than the buffer by far or just over the limit.
+func TestLineReaderGoesOnAfterALineTooLong(t *testing.T) {
+	codec := events.NewJSONCodec(nil)
+	evs := bridgeEvents(3)
+	var log []byte
+	for i, e := range evs {
+		var err error
+		log, err = events.AppendLine(log, codec, e)
+		require.NoError(t, err)
+		switch i {
+		case 0:
+			log = append(append(log, bytes.Repeat([]byte("x"), events.MaxLineBytes+2<<20)...), '\n') // line 2
+		case 1:
+			log = append(append(log, bytes.Repeat([]byte(" "), events.MaxLineBytes+1)...), "\r\n"...) // line 4
+		}
+	}
+	var got []events.Envelope
+	var bad []int
+	for e, err := range events.NewLineReader(bytes.NewReader(log), nil).All() {
+		var le *events.LineError
+		if errors.As(err, &le) {
+			assert.ErrorIs(t, err, events.ErrMalformed)
+			bad = append(bad, le.Line)
+			continue
+		}
+		require.NoError(t, err)
+		got = append(got, e)
+	}
+	assert.Equal(t, []int{2, 4}, bad)
+	assert.Len(t, got, 3)
+}
