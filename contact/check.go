@@ -46,12 +46,16 @@ func (noIDs) NewID() (uuid.UUID, error) {
 }
 
 // Check reports whether the recorded event e may come next in the issue's
-// stream: it belongs to the issue, has the next version, and the command it
+// stream: it is valid (events.Envelope.Validate: a routing names its
+// contact…), belongs to the issue, has the next version, and the command it
 // records would have been accepted by the issue as it stands (no second
 // resolution, no routing of a contact of another issue, no time going
 // backwards…). It is how an imported log is checked against the lifecycle
 // rules that the Service enforces on commands. It does not apply e.
 func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
 	id := is.ID
 	if id == uuid.Nil && is.Version == 0 {
 		id = e.Issue

@@ -44,7 +44,7 @@ func TestCheckAcceptsAValidStreamAndRefusesWhatBreaksIt(t *testing.T) {
 		{"time going backwards", recorded(issue, 4, t0, &events.Reopened{Contact: c2, Channel: "phone"}), contact.ErrOutOfOrder},
 		{"a version gap", recorded(issue, 5, t0.Add(6*time.Minute), &events.Reopened{Contact: c2, Channel: "phone"}), events.ErrInvalidEvent},
 		{"another issue's event", recorded(uuid.New(), 4, t0.Add(6*time.Minute), &events.Reopened{Contact: c2, Channel: "phone"}), events.ErrInvalidEvent},
-		{"a score off its scale", recorded(issue, 4, t0.Add(6*time.Minute), &events.Rated{Survey: events.SurveyCSAT, Score: 6}), contact.ErrInvalidCommand},
+		{"a score off its scale", recorded(issue, 4, t0.Add(6*time.Minute), &events.Rated{Survey: events.SurveyCSAT, Score: 6}), events.ErrInvalidEvent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +55,29 @@ func TestCheckAcceptsAValidStreamAndRefusesWhatBreaksIt(t *testing.T) {
 		})
 	}
 	require.NoError(t, is.Check(recorded(issue, 4, t0.Add(time.Hour), &events.Reopened{Contact: c2, Channel: "phone"}), contact.KeyRules{}))
+}
+
+// A recorded event must name its contact, where a command may leave it to
+// the issue's latest: Check refuses what Validate refuses.
+func TestCheckRefusesAnEventThatDoesNotValidate(t *testing.T) {
+	issue, c1 := uuid.New(), uuid.New()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	is := &contact.Issue{}
+	opened := recorded(issue, 1, t0, &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: c1})
+	require.NoError(t, is.Check(opened, contact.KeyRules{}))
+	require.NoError(t, is.Apply(opened))
+	for _, d := range []events.Data{
+		&events.Routed{Queue: "billing", Agent: "maria"},
+		&events.Consulted{Agent: "maria", Expert: "li"},
+		&events.Resolved{Agent: "maria"},
+		&events.Abandoned{},
+	} {
+		e := recorded(issue, 2, t0.Add(time.Minute), d)
+		err := is.Check(e, contact.KeyRules{})
+		require.ErrorIs(t, err, events.ErrInvalidEvent, "%s with no contact", e.Type())
+		assert.Contains(t, err.Error(), issue.String())
+		assert.Equal(t, uint64(1), is.Version)
+	}
 }
 
 func TestCheckRefusesAStreamThatDoesNotStartWithAnOpening(t *testing.T) {

@@ -2,6 +2,7 @@ package contact
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ type decider struct {
 // command's own At when it has one), or the *CommandError it is refused
 // with. New contact ids come from ids. The event is not applied to is.
 func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules) (events.Data, error) {
+	if missing := noCommand(cmd); missing != "" {
+		return nil, &CommandError{Op: "decide", Issue: is.ID, Reason: missing, Err: ErrInvalidCommand}
+	}
 	if at2 := cmd.eventTime(); !at2.IsZero() {
 		at = at2
 	}
@@ -39,6 +43,18 @@ func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules
 		return nil, d.refuse(ErrOutOfOrder, "event time %s is before the issue's previous event at %s", stamp(at), stamp(is.LastAt))
 	}
 	return data, nil
+}
+
+// noCommand says what cmd holds when it holds no command: nothing, or a
+// nil pointer to one (whose methods would panic); "" for a command.
+func noCommand(cmd Command) string {
+	if cmd == nil {
+		return "no command"
+	}
+	if v := reflect.ValueOf(cmd); v.Kind() == reflect.Pointer && v.IsNil() {
+		return fmt.Sprintf("no command (a nil %T)", cmd)
+	}
+	return ""
 }
 
 func (d *decider) refuse(sentinel error, format string, args ...any) error {

@@ -125,8 +125,8 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // Every event's Meta carries events.MetaPartitionKey (the customer's id, or
 // else their first key) and the correlation and causation ids of ctx.
 func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]events.Envelope, error) {
-	if cmd == nil {
-		return nil, &CommandError{Op: "execute", Issue: issue, Reason: "no command", Err: ErrInvalidCommand}
+	if missing := noCommand(cmd); missing != "" {
+		return nil, &CommandError{Op: "execute", Issue: issue, Reason: missing, Err: ErrInvalidCommand}
 	}
 	if open, ok := asOpen(cmd); ok {
 		if issue == uuid.Nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -89,10 +90,20 @@ func TestServiceRefusedOpenReturnsNoID(t *testing.T) {
 	assert.Zero(t, store.Len())
 }
 
+// No command, or a nil pointer to one, is refused with a CommandError
+// that says so, by Execute and by Decide, and appends nothing.
 func TestServiceExecuteNilCommand(t *testing.T) {
-	svc, _ := newService(t)
-	_, err := svc.Execute(t.Context(), contacttest.IssueID(), nil)
-	assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+	svc, store := newService(t)
+	for _, cmd := range []contact.Command{nil, (*contact.Open)(nil), (*contact.Route)(nil), (*contact.Resolve)(nil), (*contact.Rate)(nil)} {
+		_, err := svc.Execute(t.Context(), contacttest.IssueID(), cmd)
+		var ce *contact.CommandError
+		require.ErrorAs(t, err, &ce, "%T", cmd)
+		assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+		assert.Contains(t, err.Error(), "no command")
+		_, err = contact.Decide(&contact.Issue{}, cmd, time.Now(), contact.UUIDv7{}, contact.KeyRules{})
+		assert.ErrorIs(t, err, contact.ErrInvalidCommand, "%T", cmd)
+	}
+	assert.Zero(t, store.Len())
 }
 
 func TestServiceMeta(t *testing.T) {
