@@ -59,7 +59,9 @@ type FCRConfig struct {
 	// small sample. 0 means MinReliable.
 	MinSample int64
 	// Registry knows the event types of the held events that a snapshot
-	// carries; nil means events.NewRegistry().
+	// carries; nil means events.NewRegistry(). A held event of a type it
+	// does not know is saved without its data, which the FCR does not
+	// read: by its id, place in its stream, time and type name.
 	Registry *events.Registry
 }
 

@@ -12,10 +12,11 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// fcrSnapFormat is the layout version of FCR snapshots. Format 3 added
+// fcrSnapFormat is the layout version of FCR snapshots. Format 4 added
+// Opaque, the held events that could not be encoded; format 3 added
 // reclassifications to an issue's recs; a format 2 snapshot restores as
 // if its issues' topics had been given when they opened.
-const fcrSnapFormat = 3
+const fcrSnapFormat = 4
 
 // fcrSnap is the whole state of an FCR, as msgpack.
 type fcrSnap struct {
@@ -30,7 +31,8 @@ type fcrSnap struct {
 	Issues     []fcrSnapIssue
 	Customers  []fcrSnapCustomer
 	Versions   []fcrSnapVersion
-	Held       [][]byte // held events, msgpack-encoded
+	Held       [][]byte     // held events, msgpack-encoded
+	Opaque     []snapOpaque // held events of types the registry cannot write, by name
 	Tally      fcrSnapTally
 	Counts     fcrCounts
 	SinceSweep int
@@ -161,13 +163,9 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v})
 	}
 	if f.seq.Held() > 0 {
-		codec := events.NewMsgpackCodec(f.cfg.Registry)
-		for _, e := range f.seq.HeldEvents() {
-			b, err := codec.Append(nil, e)
-			if err != nil {
-				return nil, fmt.Errorf("FCR snapshot: held event: %w", err)
-			}
-			s.Held = append(s.Held, b)
+		var err error
+		if s.Held, s.Opaque, err = saveHeld(f.seq.HeldEvents(), f.cfg.Registry); err != nil {
+			return nil, fmt.Errorf("FCR snapshot: %w", err)
 		}
 	}
 	for _, p := range f.folded.scalars() {
@@ -252,7 +250,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	if err := msgpack.Unmarshal(b, &s); err != nil {
 		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
 	}
-	if s.Format != fcrSnapFormat && s.Format != 2 {
+	if s.Format < 2 || s.Format > fcrSnapFormat {
 		return 0, fmt.Errorf("FCR restore: snapshot format %d, want 2 to %d: %w", s.Format, fcrSnapFormat, ErrFCRSnapshot)
 	}
 	if s.Window != f.window || s.Lateness != f.lateness || s.Match != uint8(f.cfg.Match) {
@@ -413,14 +411,13 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			g.issues.at(ix).seqd = true
 		}
 	}
-	if len(s.Held) > 0 {
-		codec := events.NewMsgpackCodec(f.cfg.Registry)
+	if len(s.Held)+len(s.Opaque) > 0 {
+		held, err := loadHeld(s.Held, s.Opaque, events.NewMsgpackCodec(f.cfg.Registry))
+		if err != nil {
+			return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
+		}
 		refuse := func(events.Envelope) error { return errHeldReleased }
-		for i, b := range s.Held {
-			e, err := codec.Decode(b)
-			if err != nil {
-				return 0, fmt.Errorf("FCR restore: held event %d: %v: %w", i, err, ErrFCRSnapshot)
-			}
+		for i, e := range held {
 			if ix := g.lookup(e.Issue); ix >= 0 && !g.issues.at(ix).seqd {
 				g.issues.at(ix).seqd = true
 				g.seq.setNext(e.Issue, uint64(g.issues.at(ix).ver)+1)

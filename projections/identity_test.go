@@ -254,3 +254,46 @@ func TestLinkForestAgreesWithAWalk(t *testing.T) {
 		assert.Equal(t, from, d.links[i].from)
 	}
 }
+
+// A customer's link forest follows each kind of change on its own: a known
+// pair seen earlier, a new link, and a union with another customer of many
+// links before any link joins the two.
+func TestLinkForestFollowsEachChange(t *testing.T) {
+	d := newIdentities()
+	// star returns the hub and leaves of a customer of 20 links, leaf i
+	// linked to the hub at time 10+i.
+	star := func(name string) (int32, []int32) {
+		hub := d.node(name, false)
+		var leaves []int32
+		for i := range 20 {
+			leaf := d.node(fmt.Sprintf("%s:%d", name, i), false)
+			r := d.union(hub, leaf, nil)
+			d.addLink(r, hub, leaf, int64(10+i))
+			leaves = append(leaves, leaf)
+		}
+		return hub, leaves
+	}
+	hubA, a := star("phone:a")
+	r := d.find(hubA)
+	require.NotNil(t, d.forest(r))
+	require.False(t, d.forest(r).linked(a[0], a[5], 12), "a[5] joined at 15")
+
+	d.addLink(r, hubA, a[5], 5) // a known pair, seen earlier
+	assert.True(t, d.forest(r).linked(a[0], a[5], 12), "after an earlier sighting of a known pair")
+	require.Len(t, linkPairs(t, &d, r), 20)
+
+	assert.False(t, d.forest(r).linked(a[1], a[2], 11))
+	d.addLink(r, a[1], a[2], 1) // a new link
+	assert.True(t, d.forest(r).linked(a[1], a[2], 2), "after a new link")
+
+	hubB, b := star("phone:b")
+	rb := d.find(hubB)
+	require.NotNil(t, d.forest(rb))
+	r = d.union(hubA, hubB, nil) // no link joins them yet
+	other := b
+	if r == rb {
+		other = a
+	}
+	assert.True(t, d.forest(r).linked(other[0], other[1], 100), "the customer that joined keeps its links")
+	assert.False(t, d.forest(r).linked(a[0], b[0], 100), "no link joins the two customers")
+}

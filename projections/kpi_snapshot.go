@@ -2,6 +2,7 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -57,7 +58,8 @@ type kpiSnapIssue struct {
 	Last       int64
 	Open       bool
 	State      kpiSnapState
-	Gapped     [][]byte // the events held for a gap, msgpack-encoded, in version order
+	Gapped     [][]byte     // the events held for a gap, msgpack-encoded, in version order
+	Opaque     []snapOpaque // those that could not be encoded, by name
 }
 
 type kpiSnapState struct {
@@ -100,14 +102,12 @@ type kpiSnapValue struct {
 }
 
 type kpiSnapVolume struct {
-	Values                []string // topic, value, topic, value… sorted by topic
-	Counts                []int64  // the scalar counts, in volScalars order
-	ByChannel, ByTopic    []int64
-	ByDay                 [][2]int64
-	ByValue               []kpiSnapValue // sorted by value
-	PerIssue              []int64
-	Resolutions, Reopens  int64
-	Issues, IssueContacts int64
+	Values             []string // topic, value, topic, value… sorted by topic
+	Counts             []int64  // the scalar counts, in volScalars order
+	ByChannel, ByTopic []int64
+	ByDay              [][2]int64
+	ByValue            []kpiSnapValue // sorted by value
+	PerIssue           []int64
 }
 
 // fields lists the counts of a segment, for snapshots.
@@ -182,8 +182,8 @@ func loadSegs[P interface {
 }
 
 // saveHorizon returns what h holds, each issue's state as state saves it
-// and its held events encoded by codec.
-func saveHorizon[S any](h *kpiHorizon[S], codec *events.MsgpackCodec, state func(*S) kpiSnapState) (kpiSnapHorizon, error) {
+// and its held events as held saves them.
+func saveHorizon[S any](h *kpiHorizon[S], held func([]events.Envelope) ([][]byte, []snapOpaque, error), state func(*S) kpiSnapState) (kpiSnapHorizon, error) {
 	s := kpiSnapHorizon{Lateness: h.lateness, Late: h.late}
 	if !h.watermark.IsZero() {
 		s.HasWM, s.WM = true, h.wm
@@ -196,12 +196,9 @@ func saveHorizon[S any](h *kpiHorizon[S], codec *events.MsgpackCodec, state func
 		}
 		si := kpiSnapIssue{ID: is.id, Next: is.next, Base: is.base, Last: is.last, Open: is.open, State: state(&is.state)}
 		if is.gapped {
-			for _, e := range h.seq.gapped[ix] {
-				b, err := codec.Append(nil, e)
-				if err != nil {
-					return s, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
-				}
-				si.Gapped = append(si.Gapped, b)
+			var err error
+			if si.Gapped, si.Opaque, err = held(h.seq.gapped[ix]); err != nil {
+				return s, err
 			}
 		}
 		s.Issues = append(s.Issues, si)
@@ -233,16 +230,17 @@ func saveState(st *kpiState) kpiSnapState {
 
 // loadState returns the state saved as s, whose names are below names.
 func loadState(s *kpiSnapState, names uint32) (kpiState, error) {
+	if len(s.Contacts) > math.MaxInt32 {
+		return kpiState{}, fmt.Errorf("%d contacts", len(s.Contacts))
+	}
 	n := int32(len(s.Contacts))
 	out := kpiState{
 		n: n, resolvedOn: s.ResolvedOn, latest: s.Latest, firstAnswered: s.FirstAnswered, counted: s.Counted,
 		channel: s.Channel, topic: s.Topic, opened: s.Opened, seen: s.Seen, sinceNS: s.Since,
 	}
 	switch {
-	case len(s.Contacts) > math.MaxInt32:
-		return out, fmt.Errorf("%d contacts", len(s.Contacts))
-	case !in(0, n, s.ResolvedOn, s.Latest, s.FirstAnswered):
-		return out, fmt.Errorf("a contact index out of range (%d contacts)", n)
+	case !in(0, n, s.ResolvedOn, s.Latest, s.FirstAnswered, s.Counted):
+		return out, fmt.Errorf("a contact index or count out of range (%d contacts)", n)
 	case s.Channel >= names || s.Topic >= names:
 		return out, errors.New("a name out of range")
 	}
@@ -319,12 +317,12 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 		ix := out.add(id)
 		is := out.seq.at(ix)
 		is.next, is.base, is.last, is.open, is.state = si.Next, si.Base, si.Last, si.Open, st
-		var gapped []events.Envelope
-		for k, b := range si.Gapped {
-			e, err := codec.Decode(b)
-			if err != nil {
-				return out, fmt.Errorf("issue %s: held event %d: %w", id, k, err)
-			}
+		gapped, err := loadHeld(si.Gapped, si.Opaque, codec)
+		if err != nil {
+			return out, fmt.Errorf("issue %s: %w", id, err)
+		}
+		slices.SortFunc(gapped, func(a, b events.Envelope) int { return cmp.Compare(a.Version, b.Version) })
+		for k, e := range gapped {
 			// The first comes after a gap; the others each after the one
 			// before it.
 			after := si.Next
@@ -334,7 +332,6 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 			if e.Issue != id || e.Version <= after {
 				return out, fmt.Errorf("issue %s: held event %d is of issue %s version %d, not after a gap", id, k, e.Issue, e.Version)
 			}
-			gapped = append(gapped, e)
 		}
 		out.seq.nHeld += len(gapped)
 		out.setGapped(ix, gapped)
@@ -493,15 +490,14 @@ type kpiParts struct {
 	service  *ServiceLevel
 	sat      *Satisfaction
 	volume   *Volume
-	registry *events.Registry
 }
 
 // save returns the snapshot of p.
 func (p *kpiParts) save() ([]byte, error) {
 	s := kpiSnap{Format: kpiSnapFormat, Kind: p.kind, Names: p.names.names}
-	codec := events.NewMsgpackCodec(p.registry)
+	held := func(evs []events.Envelope) ([][]byte, []snapOpaque, error) { return saveHeld(evs, nil) }
 	for _, h := range p.horizons {
-		sh, err := saveHorizon(h, codec, saveState)
+		sh, err := saveHorizon(h, held, saveState)
 		if err != nil {
 			return nil, fmt.Errorf("%s snapshot: %w", p.kind, err)
 		}
@@ -545,7 +541,7 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s restore: %w: %w", p.kind, err, ErrKPISnapshot)
 	}
-	codec := events.NewMsgpackCodec(p.registry)
+	codec := events.NewMsgpackCodec(nil)
 	horizons := make([]kpiHorizon[kpiState], len(p.horizons))
 	for i, h := range p.horizons {
 		state := func(st *kpiSnapState) (kpiState, error) { return loadState(st, uint32(len(s.Names))) }
@@ -595,15 +591,15 @@ func (p *kpiParts) restore(b []byte) error {
 }
 
 func (s *ServiceLevel) parts() *kpiParts {
-	return &kpiParts{kind: "service level", names: s.names, horizons: []*kpiHorizon[kpiState]{&s.h}, service: s, registry: s.cfg.Registry}
+	return &kpiParts{kind: "service level", names: s.names, horizons: []*kpiHorizon[kpiState]{&s.h}, service: s}
 }
 
 func (s *Satisfaction) parts() *kpiParts {
-	return &kpiParts{kind: "satisfaction", names: s.names, horizons: []*kpiHorizon[kpiState]{&s.h}, sat: s, registry: s.cfg.Registry}
+	return &kpiParts{kind: "satisfaction", names: s.names, horizons: []*kpiHorizon[kpiState]{&s.h}, sat: s}
 }
 
 func (v *Volume) parts() *kpiParts {
-	return &kpiParts{kind: "volume", names: v.names, horizons: []*kpiHorizon[kpiState]{&v.h}, volume: v, registry: v.cfg.Registry}
+	return &kpiParts{kind: "volume", names: v.names, horizons: []*kpiHorizon[kpiState]{&v.h}, volume: v}
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler: the whole state of

@@ -9,18 +9,13 @@ import (
 
 // ReportConfig configures a Reporter, one projection at a time. The zero
 // value means every default. Lateness, when set, is the allowed lateness of
-// every projection whose own config leaves it zero, and Registry the
-// registry of every projection whose own config leaves it nil.
+// every projection whose own config leaves it zero.
 type ReportConfig struct {
 	FCR          FCRConfig
 	Service      ServiceConfig
 	Satisfaction SatisfactionConfig
 	Volume       VolumeConfig
 	Lateness     time.Duration
-	// Registry knows the event types of the events held for a gap that a
-	// snapshot (MarshalBinary) carries; nil means events.NewRegistry().
-	// The KPI part of the Reporter's snapshot uses the Service's.
-	Registry *events.Registry
 }
 
 // Reporter feeds every projection of the full report: true FCR, service
@@ -54,13 +49,6 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 		for _, l := range []*time.Duration{&cfg.FCR.Lateness, &cfg.Service.Lateness, &cfg.Satisfaction.Lateness, &cfg.Volume.Lateness} {
 			if *l == 0 {
 				*l = cfg.Lateness
-			}
-		}
-	}
-	if cfg.Registry != nil {
-		for _, r := range []**events.Registry{&cfg.FCR.Registry, &cfg.Service.Registry, &cfg.Satisfaction.Registry, &cfg.Volume.Registry} {
-			if *r == nil {
-				*r = cfg.Registry
 			}
 		}
 	}

@@ -21,7 +21,7 @@ type reportSnap struct {
 // parts returns the Reporter's KPI projections, with their one horizon or
 // each its own.
 func (r *Reporter) parts() *kpiParts {
-	p := &kpiParts{kind: "report", names: r.names, service: r.service, sat: r.sat, volume: r.volume, registry: r.service.cfg.Registry}
+	p := &kpiParts{kind: "report", names: r.names, service: r.service, sat: r.sat, volume: r.volume}
 	if r.kpi != nil {
 		p.horizons = []*kpiHorizon[kpiState]{r.kpi}
 	} else {

@@ -14,9 +14,6 @@ type SatisfactionConfig struct {
 	// issue stays in memory after its last event, so that a survey
 	// answered later still finds the contact it rates; 24 h if zero.
 	Lateness time.Duration
-	// Registry knows the event types of the events held for a gap that
-	// a snapshot (MarshalBinary) carries; nil means events.NewRegistry().
-	Registry *events.Registry
 }
 
 func (c *SatisfactionConfig) setDefaults() {

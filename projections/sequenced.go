@@ -176,7 +176,8 @@ type sequencedSaving struct{ s *sequenced }
 // projection's MarshalBinary.
 func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 	s := v.s
-	h, err := saveHorizon(&s.h, events.NewMsgpackCodec(s.cfg.Registry), func(*struct{}) kpiSnapState { return kpiSnapState{} })
+	held := func(evs []events.Envelope) ([][]byte, []snapOpaque, error) { return saveHeldWhole(evs, s.cfg.Registry) }
+	h, err := saveHorizon(&s.h, held, func(*struct{}) kpiSnapState { return kpiSnapState{} })
 	if err != nil {
 		return nil, fmt.Errorf("sequence snapshot: %w", err)
 	}

@@ -37,9 +37,6 @@ type VolumeConfig struct {
 	// seen) an event may arrive and still count, and how long a resolved
 	// issue stays in memory after its last event; 24 h if zero.
 	Lateness time.Duration
-	// Registry knows the event types of the events held for a gap that
-	// a snapshot (MarshalBinary) carries; nil means events.NewRegistry().
-	Registry *events.Registry
 }
 
 func (c *VolumeConfig) setDefaults() {

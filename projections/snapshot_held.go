@@ -1,0 +1,120 @@
+package projections
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// snapOpaque is an event held for a gap that a snapshot saves without its
+// data, because the codec of the snapshot cannot write its type (a host's
+// type that no registry of the projection knows): its id, place in its
+// stream, time and type name.
+type snapOpaque struct {
+	ID, Issue [16]byte
+	Version   uint64
+	At        int64
+	Type      string
+}
+
+// opaqueData is the data of a held event restored from a snapOpaque: its
+// type's name alone. The projections of this package read the data of
+// the built-in Go types only; an event of another type counts by its name,
+// if at all (an issue.resolved of a host's own Go type closes the issue
+// for the KPI projections), and by its place in its stream.
+type opaqueData struct{ typ events.Type }
+
+// EventType implements events.Data.
+func (d *opaqueData) EventType() events.Type { return d.typ }
+
+// builtinData reports whether d is of one of the Go types of the lifecycle
+// events, whose data the projections read.
+func builtinData(d events.Data) bool {
+	switch d.(type) {
+	case *events.Opened, *events.Routed, *events.Consulted, *events.Resolved, *events.Reopened,
+		*events.Contacted, *events.Abandoned, *events.Rated, *events.Classified:
+		return true
+	}
+	return false
+}
+
+// readsBack reports whether reg decodes the events of e's type into data
+// of e's Go type, so that an encoded e reads back as it is: not so for a
+// type it does not know, nor for a host's own Go type under a built-in
+// name, which would read back as the built-in type.
+func readsBack(reg *events.Registry, e *events.Envelope) bool {
+	d, err := reg.New(e.Type())
+	return err == nil && reflect.TypeOf(d) == reflect.TypeOf(e.Data)
+}
+
+// saveHeld encodes the held events evs with the msgpack codec of reg
+// (events.NewRegistry() when nil), except those that would not read back
+// as they are, which it saves by name: the projections of this package do
+// not read their data.
+func saveHeld(evs []events.Envelope, reg *events.Registry) (enc [][]byte, opaque []snapOpaque, err error) {
+	if reg == nil {
+		reg = events.NewRegistry()
+	}
+	codec := events.NewMsgpackCodec(reg)
+	for i := range evs {
+		e := &evs[i]
+		if !readsBack(reg, e) {
+			opaque = append(opaque, snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type())})
+			continue
+		}
+		b, err := codec.Append(nil, *e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
+		}
+		enc = append(enc, b)
+	}
+	return enc, opaque, nil
+}
+
+// saveHeldWhole encodes the held events evs with the msgpack codec of
+// reg, which must read every one of them back as it is: the projection
+// that gets them reads the data of every type.
+func saveHeldWhole(evs []events.Envelope, reg *events.Registry) ([][]byte, []snapOpaque, error) {
+	if reg == nil {
+		reg = events.NewRegistry()
+	}
+	codec := events.NewMsgpackCodec(reg)
+	var enc [][]byte
+	for i := range evs {
+		e := &evs[i]
+		if !readsBack(reg, e) {
+			return nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
+				e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
+		}
+		b, err := codec.Append(nil, *e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
+		}
+		enc = append(enc, b)
+	}
+	return enc, nil, nil
+}
+
+// loadHeld returns the held events that saveHeld saved, encoded ones
+// first, or an error naming the one that is not an event.
+func loadHeld(enc [][]byte, opaque []snapOpaque, codec *events.MsgpackCodec) ([]events.Envelope, error) {
+	out := make([]events.Envelope, 0, len(enc)+len(opaque))
+	for i, b := range enc {
+		e, err := codec.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("held event %d: %w", i, err)
+		}
+		out = append(out, e)
+	}
+	for i, o := range opaque {
+		if o.ID == uuid.Nil || o.Issue == uuid.Nil || o.Version == 0 || o.Type == "" {
+			return nil, fmt.Errorf("held event %d saved without its data: no id, issue, version or type", len(enc)+i)
+		}
+		out = append(out, events.Envelope{ID: o.ID, Issue: o.Issue, Version: o.Version, At: time.Unix(0, o.At).UTC(), Data: &opaqueData{events.Type(o.Type)}})
+	}
+	return out, nil
+}
