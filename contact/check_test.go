@@ -99,3 +99,16 @@ func TestCommandOfIsTheInverseOfDecide(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, opened, data)
 }
+
+// A command at a time no codec could write is refused by Decide, as a
+// CommandError, rather than by the store's codec.
+func TestDecideRefusesATimeOutOfRange(t *testing.T) {
+	for _, at := range []time.Time{time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		cmd := contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", At: at}
+		_, err := contact.Decide(&contact.Issue{ID: uuid.New()}, cmd, time.Time{}, contact.UUIDv7{}, contact.KeyRules{})
+		var ce *contact.CommandError
+		require.ErrorAs(t, err, &ce, "%s", at)
+		assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+		assert.Contains(t, err.Error(), "out of range")
+	}
+}

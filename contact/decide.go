@@ -39,6 +39,9 @@ func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules
 	if at.IsZero() {
 		return nil, d.refuse(ErrInvalidCommand, "no event time")
 	}
+	if !events.InTimeRange(at) {
+		return nil, d.refuse(ErrInvalidCommand, "event time %s is out of range (years 1678 to 2261)", stamp(at))
+	}
 	if at.Before(is.LastAt) {
 		return nil, d.refuse(ErrOutOfOrder, "event time %s is before the issue's previous event at %s", stamp(at), stamp(is.LastAt))
 	}

@@ -1,5 +1,7 @@
 package events
 
+import "time"
+
 // Codec turns events into bytes and back. Implementations are safe for
 // concurrent use.
 type Codec interface {
@@ -25,8 +27,16 @@ func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) 
 	if e.At.IsZero() {
 		return nil, invalid(codec+" encode", e, "no event time")
 	}
-	if y := e.At.Year(); y < 1678 || y > 2261 {
+	if !InTimeRange(e.At) {
 		return nil, invalid(codec+" encode", e, "event time %s is out of range", e.At)
 	}
 	return info, nil
+}
+
+// InTimeRange reports whether t lies within the years that the codecs
+// write, 1678 to 2261: the range of Unix nanoseconds, which the
+// projections compare.
+func InTimeRange(t time.Time) bool {
+	y := t.Year()
+	return y >= 1678 && y <= 2261
 }

@@ -126,7 +126,17 @@ func nilIfEmpty(ss []string) []string {
 	return ss
 }
 
-func msDuration(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+// msDuration sets *d to the duration of v milliseconds, the value of the
+// field name, or returns an error naming the field when time.Duration
+// cannot hold it.
+func msDuration(name string, v int64, d *time.Duration) error {
+	ms, err := checkMS(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	*d = ms
+	return nil
+}
 
 type (
 	openedJSON     Opened
@@ -186,8 +196,8 @@ func (d *Routed) UnmarshalJSON(b []byte) error {
 	if err := unmarshalData(b, &j, &d.Extra, routedFields); err != nil {
 		return err
 	}
-	d.Contact, d.Queue, d.Agent, d.Skills, d.Wait = j.Contact, j.Queue, j.Agent, nilIfEmpty(j.Skills), msDuration(j.WaitMS)
-	return nil
+	d.Contact, d.Queue, d.Agent, d.Skills = j.Contact, j.Queue, j.Agent, nilIfEmpty(j.Skills)
+	return msDuration("wait_ms", j.WaitMS, &d.Wait)
 }
 
 // MarshalJSON writes the data object of the wire format.
@@ -201,8 +211,8 @@ func (d *Consulted) UnmarshalJSON(b []byte) error {
 	if err := unmarshalData(b, &j, &d.Extra, consultedFields); err != nil {
 		return err
 	}
-	d.Contact, d.Agent, d.Expert, d.Duration = j.Contact, j.Agent, j.Expert, msDuration(j.DurationMS)
-	return nil
+	d.Contact, d.Agent, d.Expert = j.Contact, j.Agent, j.Expert
+	return msDuration("duration_ms", j.DurationMS, &d.Duration)
 }
 
 // MarshalJSON writes the data object of the wire format.
@@ -216,8 +226,8 @@ func (d *Resolved) UnmarshalJSON(b []byte) error {
 	if err := unmarshalData(b, &j, &d.Extra, resolvedFields); err != nil {
 		return err
 	}
-	d.Contact, d.Agent, d.Bot, d.Code, d.Handle = j.Contact, j.Agent, j.Bot, j.Code, msDuration(j.HandleMS)
-	return nil
+	d.Contact, d.Agent, d.Bot, d.Code = j.Contact, j.Agent, j.Bot, j.Code
+	return msDuration("handle_ms", j.HandleMS, &d.Handle)
 }
 
 // MarshalJSON writes the data object of the wire format.
@@ -251,8 +261,8 @@ func (d *Abandoned) UnmarshalJSON(b []byte) error {
 	if err := unmarshalData(b, &j, &d.Extra, abandonedFields); err != nil {
 		return err
 	}
-	d.Contact, d.Wait = j.Contact, msDuration(j.WaitMS)
-	return nil
+	d.Contact = j.Contact
+	return msDuration("wait_ms", j.WaitMS, &d.Wait)
 }
 
 // MarshalJSON writes the data object of the wire format.

@@ -211,7 +211,25 @@ func jsonValue(v any, depth int) (any, error) {
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }
 
-func (r *reader) ms() time.Duration { return time.Duration(r.int()) * time.Millisecond }
+// maxMS is the largest number of milliseconds a time.Duration holds.
+const maxMS = math.MaxInt64 / int64(time.Millisecond)
+
+// checkMS returns the duration of v milliseconds, or an error when
+// time.Duration cannot hold it.
+func checkMS(v int64) (time.Duration, error) {
+	if v > maxMS || v < -maxMS {
+		return 0, fmt.Errorf("%d ms is out of range (about 292 years)", v)
+	}
+	return time.Duration(v) * time.Millisecond, nil
+}
+
+func (r *reader) ms() time.Duration {
+	d, err := checkMS(r.int())
+	if err != nil {
+		r.fail(err)
+	}
+	return d
+}
 
 // count returns how many of the conditions hold.
 func count(conds ...bool) int {

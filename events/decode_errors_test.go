@@ -1,12 +1,16 @@
 package events_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -254,4 +258,53 @@ func TestDamagedInputNeverPanics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A duration that time.Duration cannot hold is malformed, in both codecs,
+// rather than wrapped around to a negative one.
+func TestDurationsOutOfRangeAreMalformed(t *testing.T) {
+	e := envelopeOf(1, &events.Routed{Contact: contactID, Queue: "billing", Wait: time.Second})
+	const huge = 9_300_000_000_000 // ms: some 295 years
+	line, err := events.NewJSONCodec(nil).Append(nil, e)
+	require.NoError(t, err)
+	line = []byte(strings.Replace(string(line), `"wait_ms":1000`, fmt.Sprintf(`"wait_ms":%d`, int64(huge)), 1))
+	_, err = events.NewJSONCodec(nil).Decode(line)
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Contains(t, err.Error(), "wait_ms")
+
+	c := events.NewMsgpackCodec(nil)
+	b, err := c.Append(nil, e)
+	require.NoError(t, err)
+	b = replaceAfter(b, "wait_ms", nil, binary.BigEndian.AppendUint64([]byte{0xcf}, huge), 3) // 1000 is 0xcd 0x03 0xe8
+	_, err = c.Decode(b)
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Contains(t, err.Error(), "out of range")
+}
+
+// An event time whose zone's offset has seconds, which RFC 3339 cannot
+// write, goes through JSON as the same instant.
+func TestJSONKeepsTheInstantOfAnOffsetWithSeconds(t *testing.T) {
+	lmt := time.FixedZone("LMT", 1*3600+39*60+49) // Helsinki's in 1900
+	e := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"})
+	e.At = time.Date(1900, 1, 1, 12, 0, 0, 0, lmt)
+	c := events.NewJSONCodec(nil)
+	b, err := c.Append(nil, e)
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.True(t, got.At.Equal(e.At), "%s came back as %s", e.At, got.At)
+}
+
+// A batch message that claims more events than its payload could hold is
+// refused without reserving room for them all.
+func TestDecodeMessagesDoesNotTrustTheBatchCount(t *testing.T) {
+	msg := message.NewMessage("m-1", bytes.Repeat([]byte{0x01}, 1<<20))
+	msg.Metadata.Set(events.MetadataBatch, "1000000000")
+	msg.Metadata.Set(events.MetadataCodec, "msgpack")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := events.DecodeMessages(msg)
+	runtime.ReadMemStats(&after)
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20), "bytes allocated")
 }

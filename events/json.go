@@ -61,7 +61,11 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		b = strconv.AppendUint(b, info.schema, 10)
 	}
 	b = append(b, `,"at":"`...)
-	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	at := e.At
+	if _, offset := at.Zone(); offset%60 != 0 {
+		at = at.UTC() // RFC 3339 has no seconds in an offset (Helsinki's of 1900: +01:39:49)
+	}
+	b = at.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","data":`...)
 	b = append(b, data...)
 	if len(e.Meta) > 0 {
@@ -273,7 +277,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	if err := at.UnmarshalText([]byte(*j.At)); err != nil {
 		return fail(0, "at", err)
 	}
-	if y := at.Year(); y < 1678 || y > 2261 { // as checkEncodable: no codec could write it again
+	if !InTimeRange(at) { // no codec could write it again
 		return fail(0, "at", fmt.Errorf("%s is out of range", *j.At))
 	}
 	typ := Type(*j.Type)

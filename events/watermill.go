@@ -126,7 +126,9 @@ func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	evs := make([]Envelope, 0, min(count, len(msg.Payload)))
+	// No event takes fewer than 32 bytes: a count that claims more than the
+	// payload could hold reserves no more than it could.
+	evs := make([]Envelope, 0, min(count, len(msg.Payload)/32+1))
 	rest := msg.Payload
 	for i := range count {
 		size, k := binary.Uvarint(rest)
