@@ -89,6 +89,10 @@ type Runner struct {
 	position     uint64
 	changes      int    // events applied or held (duplicates not) since the last checkpoint
 	savedPos     uint64 // the position of the last checkpoint
+	// saveCost is how long the last checkpoint took to make and save, and
+	// savedAt when it was saved (see paced).
+	saveCost time.Duration
+	savedAt  time.Time
 
 	applied, duplicates, rejected, poisoned, checkpoints atomic.Int64
 	held                                                 atomic.Int64
@@ -262,7 +266,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		case d := <-in:
 			err = r.handle(ctx, d)
 		case <-tick:
-			err = r.checkpoint(ctx, true, false)
+			r.mu.Lock()
+			paced := r.paced()
+			r.mu.Unlock()
+			if paced {
+				err = r.checkpoint(ctx, true, false)
+			}
 		case <-poll:
 			err = r.catchUp(ctx)
 		case <-resubscribed:
@@ -291,7 +300,7 @@ func (r *Runner) shutdown(ctx context.Context) error {
 func (r *Runner) handle(ctx context.Context, d delivery) error {
 	r.mu.Lock()
 	r.offer(d.e)
-	due := r.cfg.CheckpointEvery > 0 && r.changes >= r.cfg.CheckpointEvery
+	due := r.checkpointDue()
 	r.mu.Unlock()
 	if due {
 		return r.checkpoint(ctx, true, false)
@@ -417,7 +426,7 @@ func (r *Runner) catchUp(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		r.offer(e)
-		due := r.cfg.CheckpointEvery > 0 && r.changes >= r.cfg.CheckpointEvery
+		due := r.checkpointDue()
 		r.mu.Unlock()
 		if due {
 			if err := r.checkpoint(ctx, false, false); err != nil {

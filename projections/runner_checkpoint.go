@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding"
 	"fmt"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 )
@@ -22,6 +23,7 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 		r.mu.Unlock()
 		return nil
 	}
+	start := time.Now()
 	cp, err := r.snapshot()
 	changes := r.changes
 	r.mu.Unlock()
@@ -39,9 +41,32 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	r.mu.Lock()
 	r.changes -= changes // what arrived while saving waits for the next one
 	r.savedPos = cp.Position
+	r.savedAt = time.Now()
+	r.saveCost = r.savedAt.Sub(start)
 	r.mu.Unlock()
 	r.checkpoints.Add(1)
 	return nil
+}
+
+// Checkpoints that take long are spaced out: one that took at least
+// minPacedSave is followed by the next, other than the last, no sooner
+// than checkpointPace times as long after it, so that saving a large
+// state takes at most about a tenth of the runner's time.
+const (
+	checkpointPace = 9
+	minPacedSave   = 10 * time.Millisecond
+)
+
+// paced reports whether the last checkpoint is far enough behind for the
+// next (see checkpointPace). The caller holds r.mu.
+func (r *Runner) paced() bool {
+	return r.saveCost < minPacedSave || time.Since(r.savedAt) >= checkpointPace*r.saveCost
+}
+
+// checkpointDue reports whether CheckpointEvery calls for a checkpoint now.
+// The caller holds r.mu.
+func (r *Runner) checkpointDue() bool {
+	return r.cfg.CheckpointEvery > 0 && r.changes >= r.cfg.CheckpointEvery && r.paced()
 }
 
 // snapshot builds the checkpoint of the current state. The caller holds r.mu.

@@ -72,6 +72,12 @@ type RunnerConfig struct {
 	CheckpointEvery int
 	// CheckpointInterval checkpoints that often while events arrive; 5 s
 	// by default, negative for never.
+	//
+	// Both wait, after a checkpoint that took 10 ms or more to make and
+	// save, nine times as long as it took, so that saving a large state
+	// (some 40 MB and half a second for a Reporter holding 100,000 live
+	// issues) takes at most about a tenth of the runner's time, catching
+	// up included. Stopping always checkpoints.
 	CheckpointInterval time.Duration
 	// PollInterval is how often a runner without a Subscriber looks for
 	// new events in the Store; 500 ms by default.
