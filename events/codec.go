@@ -34,9 +34,9 @@ func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) 
 }
 
 // InTimeRange reports whether t lies within the years that the codecs
-// write, 1678 to 2261: the range of Unix nanoseconds, which the
-// projections compare.
+// write, 1678 to 2261 in UTC, whatever t's zone: within the range of Unix
+// nanoseconds, which the projections compare.
 func InTimeRange(t time.Time) bool {
-	y := t.Year()
+	y := t.UTC().Year()
 	return y >= 1678 && y <= 2261
 }

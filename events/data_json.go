@@ -45,16 +45,22 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 // so an object with such a name decodes its known fields alone into v,
 // and the other name goes to x.
 func unmarshalData(b []byte, v any, x *Extra, known []string) error {
+	_, err := decodeData(b, v, x, known)
+	return err
+}
+
+// decodeData is unmarshalData that also returns the members of b by name.
+func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawMessage, error) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(b, &all); err != nil {
-		return err
+		return nil, err
 	}
 	exact, err := exactFields(b, all, known)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := json.Unmarshal(exact, v); err != nil {
-		return err
+		return nil, err
 	}
 	for k, raw := range all {
 		if isKnown(known, k) {
@@ -63,14 +69,14 @@ func unmarshalData(b []byte, v any, x *Extra, known []string) error {
 		var a any
 		d := json.NewDecoder(bytes.NewReader(raw))
 		if err := d.Decode(&a); err != nil {
-			return err
+			return nil, err
 		}
 		if *x == nil {
 			*x = make(Extra)
 		}
 		(*x)[k] = a
 	}
-	return nil
+	return all, nil
 }
 
 // exactFields returns the object b, whose members are all, or, when one
@@ -177,8 +183,10 @@ func (d *Opened) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Opened) UnmarshalJSON(b []byte) error {
-	err := unmarshalData(b, (*openedJSON)(d), &d.Extra, openedFields)
-	if raw := jsonMember(b, "customer"); err == nil && raw != nil && hasFoldedName(raw, customerNames) {
+	all, err := decodeData(b, (*openedJSON)(d), &d.Extra, openedFields)
+	if raw, ok := all["customer"]; err == nil && ok && (hasAmbiguousName(b, openedFields) || hasAmbiguousName(raw, customerNames)) {
+		// The customer object (the last, under its exact name) by its
+		// members' exact names.
 		d.Customer, err = exactCustomer(raw)
 	}
 	d.Customer.Keys = nilIfEmpty(d.Customer.Keys)

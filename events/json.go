@@ -97,31 +97,28 @@ func appendUUIDText(b []byte, id uuid.UUID) []byte {
 // envelopeNames are the members of the envelope object.
 var envelopeNames = []string{"id", "issue", "version", "type", "schema", "at", "data", "meta"}
 
-// hasFoldedName reports whether the JSON object src, which decoded
-// without an error, has a member whose name is not one of names but
-// matches one regardless of case, or is written with escapes: encoding/json
-// would match it to that name's field.
-func hasFoldedName(src []byte, names []string) bool {
-	folded := false
+// hasAmbiguousName reports whether encoding/json could read the JSON
+// object src, which decoded without an error, otherwise than by the exact
+// names of its members: a member name written with escapes, one that is
+// not one of names but matches one regardless of case, or one of names
+// that comes twice (encoding/json merges two objects of one name).
+func hasAmbiguousName(src []byte, names []string) bool {
+	ambiguous := false
+	var seen uint64 // a bit for each of names met, up to 64
 	eachMember(src, func(name, _ []byte) bool {
-		folded = bytes.IndexByte(name, '\\') >= 0 ||
-			!slices.Contains(names, string(name)) && slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, string(name)) })
-		return !folded
-	})
-	return folded
-}
-
-// jsonMember returns the value of the member of the JSON object src, which
-// decoded without an error, named exactly name; nil if it has none.
-func jsonMember(src []byte, name string) []byte {
-	var out []byte
-	eachMember(src, func(n, v []byte) bool {
-		if string(n) == name {
-			out = v
+		if bytes.IndexByte(name, '\\') >= 0 {
+			ambiguous = true
+			return false
 		}
-		return true
+		if i := slices.Index(names, string(name)); i >= 0 {
+			ambiguous = i < 64 && seen&(1<<i) != 0
+			seen |= 1 << (i & 63)
+		} else {
+			ambiguous = slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, string(name)) })
+		}
+		return !ambiguous
 	})
-	return out
+	return ambiguous
 }
 
 // eachMember calls fn with the name, as written, and the value of each
@@ -232,9 +229,10 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	if err := json.Unmarshal(src, &j); err != nil {
 		return fail(jsonOffset(err), jsonField(err), err)
 	}
-	if hasFoldedName(src, envelopeNames) {
-		// encoding/json matched a name such as "Version" to version,
-		// which the wire format does not: read the members named exactly.
+	if hasAmbiguousName(src, envelopeNames) {
+		// encoding/json may have matched a name such as "Version" to
+		// version, which the wire format does not, or merged two meta
+		// objects: read the members named exactly, the last of each.
 		var top map[string]json.RawMessage
 		if err := json.Unmarshal(src, &top); err != nil {
 			return fail(jsonOffset(err), jsonField(err), err)

@@ -27,6 +27,8 @@ func TestJSONMatchesMemberNamesExactly(t *testing.T) {
 	}{
 		{"variant after", head + `"version":1,"Version":7,"data":{"customer":{"id":"C-1","ID":"C-2"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`},
 		{"escaped variant", head + `"version":1,"\u0056ersion":7,"data":{"customer":{"id":"C-1","\u0049D":"C-2"},"channel":"chat","topic":"billing/invoice-error","\u0054opic":"Billing Dept",` + contact + `}}`},
+		{"escaped names", head + `"version":1,"data":{"cust\u006fmer":{"\u0069d":"C-1","ID":"C-2"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`},
+		{"the last of two customer objects", head + `"version":1,"data":{"customer":{"id":"C-2","ID":"C-3"},"channel":"chat","customer":{"id":"C-1"},"topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`},
 		{"variant before", head + `"Version":7,"version":1,"data":{"customer":{"ID":"C-2","id":"C-1"},"Topic":"Billing Dept","channel":"chat","topic":"billing/invoice-error",` + contact + `}}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 	"unsafe"
@@ -278,24 +279,39 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 }
 
 // upcast decodes raw, the data of an event of type t at an older schema,
-// into into through the registry's upcasters. The upcasters see the fields
-// as the JSON codec gives them (upcastValue), and what they return is read
-// as JSON, so that an upcaster works the same whichever codec read the
-// event.
+// into into through the registry's upcasters. For a built-in type the
+// upcasters see the fields as the JSON codec gives them (upcastValue), and
+// what they return is read as JSON, so that an upcaster works the same
+// whichever codec read the event. A host type's fields are msgpack's
+// (hostValue), and what the upcasters return is read as msgpack with the
+// type's json tags, as the type was written.
 func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) error {
 	var fields map[string]any
 	if err := msgpack.Unmarshal([]byte(raw), &fields); err != nil {
 		return err
 	}
+	_, builtin := into.(msgpackData)
 	for k, v := range fields {
 		var err error
-		if fields[k], err = upcastValue(v, 1); err != nil {
+		if builtin {
+			fields[k], err = upcastValue(v, 1)
+		} else {
+			fields[k], err = hostValue(v, 1)
+		}
+		if err != nil {
 			return fmt.Errorf("field %q: %w", k, err)
 		}
 	}
 	fields, err := c.reg.upcast(t, schema, fields)
 	if err != nil {
 		return err
+	}
+	if !builtin {
+		b, err := marshalMsgpack(fields)
+		if err != nil {
+			return err
+		}
+		return unmarshalMsgpack(b, into)
 	}
 	b, err := json.Marshal(fields)
 	if err != nil {
@@ -304,9 +320,9 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 	return json.Unmarshal(b, into)
 }
 
-// upcastValue returns v, a field value decoded from msgpack, as the JSON
-// codec decodes the same field: a 16-byte binary (an id) as its uuid
-// string, other binaries in base64, times in RFC 3339, numbers as float64.
+// upcastValue returns v, a field value of a built-in type decoded from
+// msgpack, as the JSON codec decodes the same field: a 16-byte binary (an
+// id) as its uuid string, numbers as float64.
 func upcastValue(v any, depth int) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
@@ -318,8 +334,6 @@ func upcastValue(v any, depth int) (any, error) {
 			return uuid.UUID(v).String(), nil
 		}
 		return base64.StdEncoding.EncodeToString(v), nil
-	case time.Time:
-		return v.UTC().Format(time.RFC3339Nano), nil
 	case []any:
 		for i := range v {
 			if v[i], err = upcastValue(v[i], depth+1); err != nil {
@@ -334,20 +348,55 @@ func upcastValue(v any, depth int) (any, error) {
 			}
 		}
 		return v, nil
-	case map[any]any:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			ks, ok := k.(string)
-			if !ok {
-				return nil, fmt.Errorf("map key %v is not a string", k)
-			}
-			if m[ks], err = upcastValue(e, depth+1); err != nil {
+	}
+	return jsonValue(v, depth)
+}
+
+// hostValue returns v, a field value of a host type decoded from msgpack,
+// with its numbers in fixed Go types whatever size they were written in:
+// integers as int64 (uint64 above its range), floats as float64. Other
+// values (binaries, times, strings) stay as msgpack decodes them.
+func hostValue(v any, depth int) (any, error) {
+	if depth > maxSkipDepth {
+		return nil, errTooDeep
+	}
+	var err error
+	switch v := v.(type) {
+	case int8:
+		return int64(v), nil
+	case int16:
+		return int64(v), nil
+	case int32:
+		return int64(v), nil
+	case uint8:
+		return int64(v), nil
+	case uint16:
+		return int64(v), nil
+	case uint32:
+		return int64(v), nil
+	case uint64:
+		if v <= math.MaxInt64 {
+			return int64(v), nil
+		}
+		return v, nil
+	case float32:
+		return float64(v), nil
+	case []any:
+		for i := range v {
+			if v[i], err = hostValue(v[i], depth+1); err != nil {
 				return nil, err
 			}
 		}
-		return m, nil
+		return v, nil
+	case map[string]any:
+		for k := range v {
+			if v[k], err = hostValue(v[k], depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
 	}
-	return jsonValue(v, depth)
+	return v, nil
 }
 
 // marshalMsgpack encodes a host type with its json tags as field names.

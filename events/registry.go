@@ -6,11 +6,18 @@ import (
 )
 
 // Upcaster rewrites the data fields of an event from one schema version of
-// its type to the next. It receives the fields as the JSON wire format
-// gives them, whichever codec read the event: a map of wire names to
-// values, with numbers as float64, ids and times as strings, objects as
-// map[string]any and lists as []any. It returns the fields of the next
-// version, which are read as JSON.
+// its type to the next: it receives a map of the wire names to values and
+// returns the fields of the next version.
+//
+// For a built-in type, the fields are those of the JSON wire format
+// whichever codec read the event: numbers as float64, ids as strings,
+// objects as map[string]any and lists as []any; what it returns is read
+// as JSON. For a host's type they are what the codec that read the event
+// decodes: encoding/json's values under JSON; under msgpack, integers as
+// int64 (uint64 above its range), floats as float64, and binaries and
+// times as msgpack gives them ([]byte, time.Time); what it returns is
+// read back by the same codec. An upcaster of a host's type that is read
+// by both codecs accepts both.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 
 // Registry says which event types exist, which schema version of each is

@@ -164,7 +164,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	}
 	if f.seq.Held() > 0 {
 		var err error
-		if s.Held, s.Opaque, err = saveHeld(f.seq.HeldEvents(), f.cfg.Registry); err != nil {
+		if s.Held, _, s.Opaque, err = saveHeld(f.seq.HeldEvents(), f.cfg.Registry); err != nil {
 			return nil, fmt.Errorf("FCR snapshot: %w", err)
 		}
 	}
@@ -252,6 +252,9 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 	if s.Format < 2 || s.Format > fcrSnapFormat {
 		return 0, fmt.Errorf("FCR restore: snapshot format %d, want 2 to %d: %w", s.Format, fcrSnapFormat, ErrFCRSnapshot)
+	}
+	if s.Format < 4 && len(s.Opaque) > 0 {
+		return 0, fmt.Errorf("FCR restore: a format %d snapshot with events held by name, which format 4 added: %w", s.Format, ErrFCRSnapshot)
 	}
 	if s.Window != f.window || s.Lateness != f.lateness || s.Match != uint8(f.cfg.Match) {
 		return 0, fmt.Errorf("FCR restore: snapshot of window %s, lateness %s, match %s into window %s, lateness %s, match %s: %w",

@@ -59,6 +59,7 @@ type kpiSnapIssue struct {
 	Open       bool
 	State      kpiSnapState
 	Gapped     [][]byte     // the events held for a gap, msgpack-encoded, in version order
+	Positions  []uint64     `msgpack:",omitempty"` // their store positions, which the encoding leaves out; none when all are 0
 	Opaque     []snapOpaque // those that could not be encoded, by name
 }
 
@@ -183,7 +184,7 @@ func loadSegs[P interface {
 
 // saveHorizon returns what h holds, each issue's state as state saves it
 // and its held events as held saves them.
-func saveHorizon[S any](h *kpiHorizon[S], held func([]events.Envelope) ([][]byte, []snapOpaque, error), state func(*S) kpiSnapState) (kpiSnapHorizon, error) {
+func saveHorizon[S any](h *kpiHorizon[S], held heldSaver, state func(*S) kpiSnapState) (kpiSnapHorizon, error) {
 	s := kpiSnapHorizon{Lateness: h.lateness, Late: h.late}
 	if !h.watermark.IsZero() {
 		s.HasWM, s.WM = true, h.wm
@@ -197,7 +198,7 @@ func saveHorizon[S any](h *kpiHorizon[S], held func([]events.Envelope) ([][]byte
 		si := kpiSnapIssue{ID: is.id, Next: is.next, Base: is.base, Last: is.last, Open: is.open, State: state(&is.state)}
 		if is.gapped {
 			var err error
-			if si.Gapped, si.Opaque, err = held(h.seq.gapped[ix]); err != nil {
+			if si.Gapped, si.Positions, si.Opaque, err = held(h.seq.gapped[ix]); err != nil {
 				return s, err
 			}
 		}
@@ -320,6 +321,14 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 		gapped, err := loadHeld(si.Gapped, si.Opaque, codec)
 		if err != nil {
 			return out, fmt.Errorf("issue %s: %w", id, err)
+		}
+		if len(si.Positions) > 0 {
+			if len(si.Positions) != len(si.Gapped) {
+				return out, fmt.Errorf("issue %s: %d positions for %d held events", id, len(si.Positions), len(si.Gapped))
+			}
+			for k, p := range si.Positions {
+				gapped[k].Position = p // loadHeld puts the encoded events first
+			}
 		}
 		slices.SortFunc(gapped, func(a, b events.Envelope) int { return cmp.Compare(a.Version, b.Version) })
 		for k, e := range gapped {
@@ -495,7 +504,7 @@ type kpiParts struct {
 // save returns the snapshot of p.
 func (p *kpiParts) save() ([]byte, error) {
 	s := kpiSnap{Format: kpiSnapFormat, Kind: p.kind, Names: p.names.names}
-	held := func(evs []events.Envelope) ([][]byte, []snapOpaque, error) { return saveHeld(evs, nil) }
+	held := func(evs []events.Envelope) ([][]byte, []uint64, []snapOpaque, error) { return saveHeld(evs, nil) }
 	for _, h := range p.horizons {
 		sh, err := saveHorizon(h, held, saveState)
 		if err != nil {

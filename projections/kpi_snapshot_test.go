@@ -347,3 +347,31 @@ func TestSnapshotsKeepHeldEventsOfTypesTheyDoNotKnow(t *testing.T) {
 		})
 	}
 }
+
+// An FCR snapshot of format 3, the one before events held by name, still
+// restores; one that claims format 3 and holds such events is refused.
+func TestFCRRestoresFormat3AndRefusesItWithEventsHeldByName(t *testing.T) {
+	issue, c1 := uuid.New(), uuid.New()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	f := NewFCR(FCRConfig{})
+	opened := events.Envelope{ID: uuid.New(), Issue: issue, Version: 1, At: t0, Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: c1}}
+	held := events.Envelope{ID: uuid.New(), Issue: issue, Version: 3, At: t0.Add(time.Minute), Data: &events.Resolved{Contact: c1, Agent: "ann"}}
+	require.NoError(t, f.Apply(opened))
+	require.NoError(t, f.Apply(held))
+	b, err := f.MarshalBinary()
+	require.NoError(t, err)
+	var s fcrSnap
+	require.NoError(t, msgpack.Unmarshal(b, &s))
+	require.Equal(t, 4, s.Format)
+	s.Format = 3
+	v3, err := msgpack.Marshal(&s)
+	require.NoError(t, err)
+	g := NewFCR(FCRConfig{})
+	require.NoError(t, g.UnmarshalBinary(v3))
+	assert.Equal(t, f.Report(), g.Report())
+
+	s.Opaque = []snapOpaque{{ID: uuid.New(), Issue: issue, Version: 2, At: t0.UnixNano(), Type: "acme.escalated"}}
+	bad, err := msgpack.Marshal(&s)
+	require.NoError(t, err)
+	require.ErrorIs(t, NewFCR(FCRConfig{}).UnmarshalBinary(bad), ErrFCRSnapshot)
+}

@@ -15,11 +15,14 @@ import (
 type SequenceConfig struct {
 	// Lateness is how far behind the watermark (the latest event time
 	// seen) an event of an issue that is not tracked may arrive and still
-	// be applied, how long events wait for a gap in their stream, and how
-	// long a resolved issue is tracked after its last event; 24 h if zero.
+	// be applied, and how far behind it an event that waits for a gap may
+	// fall before the gap is skipped; see Sequence. 24 h if zero.
 	Lateness time.Duration
 	// Registry knows the event types of the events held for a gap that a
 	// snapshot (MarshalBinary) carries; nil means events.NewRegistry().
+	// It must read every such event back as the Go type it was given in:
+	// MarshalBinary fails otherwise (and a Runner stops at that
+	// checkpoint).
 	Registry *events.Registry
 }
 
@@ -28,8 +31,9 @@ type SequenceConfig struct {
 type Sequenced interface {
 	SelfSequencing
 	// AdvanceTo moves the watermark to t if t is later: issues then leave
-	// the horizon, and events that waited for a gap for longer than the
-	// lateness reach the projection. It returns the projection's errors.
+	// the horizon, and the events that wait for a gap and are older than
+	// the lateness behind it reach the projection. It returns the
+	// projection's errors.
 	AdvanceTo(t time.Time) error
 	// Late returns how many events came too late to be applied.
 	Late() int64
@@ -50,21 +54,29 @@ type Sequenced interface {
 //
 // What the horizon gives up to bound its memory is stated by event time,
 // with L the lateness:
-//   - an issue is tracked from its first event until it is resolved and
-//     quiet for 2L; an open issue stays tracked however long it lasts;
+//   - an issue is tracked from its first event until it is closed and
+//     quiet for 2L, closed meaning resolved since it was last opened,
+//     contacted or reopened, or never any of these (a stream of a host's
+//     types alone); an open issue stays tracked however long it lasts;
 //   - an event of an issue that is not tracked and older than L behind
 //     the watermark is late: counted (Late) and not applied, as it may be
 //     a redelivery of one applied before the issue left;
 //   - an event that comes after a gap waits for it until it is itself
 //     older than L; the gap is then skipped and the missing versions are
 //     late if they ever come;
-//   - an event of a resolved issue that comes L or more after the issue's
+//   - an event of a closed issue that comes L or more after the issue's
 //     last event (a reopen weeks later) waits as after a gap and reaches p
-//     L later, as the first event of a stream that resumes.
+//     L later, as the first event of a stream that resumes; a redelivery
+//     of one of the versions before it is then late, not a duplicate.
 //
 // Apply refuses an event that does not Validate or lies outside the
 // years 1678 to 2262, and returns the errors p returned for the events
-// that the call applied (one event may release several held ones).
+// that the call applied, each naming its event: one event may release
+// held ones, its issue's or, as the watermark moves, another's. A Runner
+// counts such an error against the event it was handed.
+//
+// Held events reach p as a snapshot saved them: with their position, and
+// with their time in UTC.
 //
 // The result implements encoding.BinaryMarshaler and BinaryUnmarshaler
 // when p does, saving the horizon with p's state, and Resetter when p
@@ -117,7 +129,8 @@ type sequenced struct {
 
 func (s *sequenced) fold(_ *struct{}, e events.Envelope) {
 	if err := s.p.Apply(e); err != nil {
-		s.errs = append(s.errs, err)
+		// The event may not be the one Apply was called with: name it.
+		s.errs = append(s.errs, fmt.Errorf("issue %s version %d (%s): %w", e.Issue, e.Version, e.Type(), err))
 	}
 }
 
@@ -176,7 +189,9 @@ type sequencedSaving struct{ s *sequenced }
 // projection's MarshalBinary.
 func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 	s := v.s
-	held := func(evs []events.Envelope) ([][]byte, []snapOpaque, error) { return saveHeldWhole(evs, s.cfg.Registry) }
+	held := func(evs []events.Envelope) ([][]byte, []uint64, []snapOpaque, error) {
+		return saveHeldWhole(evs, s.cfg.Registry)
+	}
 	h, err := saveHorizon(&s.h, held, func(*struct{}) kpiSnapState { return kpiSnapState{} })
 	if err != nil {
 		return nil, fmt.Errorf("sequence snapshot: %w", err)

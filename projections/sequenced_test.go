@@ -263,3 +263,45 @@ func TestRunnerOverSequenceRestartsFromItsCheckpoint(t *testing.T) {
 	}
 	assert.Equal(t, recorded(evs), sorted(rec.got))
 }
+
+// positions records the store position of each event it gets, and saves
+// them.
+type positions struct{ got []uint64 }
+
+func (p *positions) Apply(e events.Envelope) error { p.got = append(p.got, e.Position); return nil }
+func (p *positions) MarshalBinary() ([]byte, error) { return msgpack.Marshal(p.got) }
+func (p *positions) UnmarshalBinary(b []byte) error { return msgpack.Unmarshal(b, &p.got) }
+
+// A held event restored from a snapshot reaches the projection with its
+// store position; an error of the projection names the event it is about.
+func TestSequenceRestoresHeldEventsWithTheirPositionsAndNamesErrors(t *testing.T) {
+	evs := kpiGenerate(9, 1, time.Minute)
+	require.GreaterOrEqual(t, len(evs), 3)
+	for i := range evs {
+		evs[i].Position = uint64(100 + i)
+	}
+	p := &positions{}
+	s, err := Sequence(p, SequenceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, s.Apply(evs[0]))
+	require.NoError(t, s.Apply(evs[2])) // held
+	b, err := s.(encoding.BinaryMarshaler).MarshalBinary()
+	require.NoError(t, err)
+	q := &positions{}
+	r, err := Sequence(q, SequenceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, r.(encoding.BinaryUnmarshaler).UnmarshalBinary(b))
+	require.NoError(t, r.Apply(evs[1]))
+	assert.Equal(t, []uint64{100, 101, 102}, q.got)
+
+	rec := newRecorder(t)
+	rec.fail = 3
+	failing, err := Sequence(rec, SequenceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, failing.Apply(evs[0]))
+	require.NoError(t, failing.Apply(evs[2]))
+	err = failing.Apply(evs[1])
+	require.ErrorContains(t, err, "refused")
+	assert.ErrorContains(t, err, "version 3")
+	assert.ErrorContains(t, err, evs[2].Issue.String())
+}

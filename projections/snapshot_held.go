@@ -51,52 +51,75 @@ func readsBack(reg *events.Registry, e *events.Envelope) bool {
 	return err == nil && reflect.TypeOf(d) == reflect.TypeOf(e.Data)
 }
 
+// heldSaver saves events held for a gap: the encoded ones, their store
+// positions (which the encoding leaves out; nil when all are 0), and the
+// ones saved by name.
+type heldSaver func(evs []events.Envelope) (enc [][]byte, pos []uint64, opaque []snapOpaque, err error)
+
 // saveHeld encodes the held events evs with the msgpack codec of reg
 // (events.NewRegistry() when nil), except those that would not read back
 // as they are, which it saves by name: the projections of this package do
 // not read their data.
-func saveHeld(evs []events.Envelope, reg *events.Registry) (enc [][]byte, opaque []snapOpaque, err error) {
+func saveHeld(evs []events.Envelope, reg *events.Registry) (enc [][]byte, pos []uint64, opaque []snapOpaque, err error) {
 	if reg == nil {
 		reg = events.NewRegistry()
 	}
 	codec := events.NewMsgpackCodec(reg)
 	for i := range evs {
 		e := &evs[i]
-		if !readsBack(reg, e) {
+		switch {
+		case readsBack(reg, e):
+		case builtinData(e.Data):
+			// The projection reads this data, which the registry would
+			// read back as another type.
+			return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry reads %q back as another Go type than %T: %w",
+				e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
+		default:
 			opaque = append(opaque, snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type())})
 			continue
 		}
 		b, err := codec.Append(nil, *e)
 		if err != nil {
-			return nil, nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
+			return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
 		}
-		enc = append(enc, b)
+		enc, pos = append(enc, b), append(pos, e.Position)
 	}
-	return enc, opaque, nil
+	return enc, noPositions(pos), opaque, nil
+}
+
+// noPositions returns pos, or nil when every position is 0.
+func noPositions(pos []uint64) []uint64 {
+	for _, p := range pos {
+		if p != 0 {
+			return pos
+		}
+	}
+	return nil
 }
 
 // saveHeldWhole encodes the held events evs with the msgpack codec of
 // reg, which must read every one of them back as it is: the projection
 // that gets them reads the data of every type.
-func saveHeldWhole(evs []events.Envelope, reg *events.Registry) ([][]byte, []snapOpaque, error) {
+func saveHeldWhole(evs []events.Envelope, reg *events.Registry) ([][]byte, []uint64, []snapOpaque, error) {
 	if reg == nil {
 		reg = events.NewRegistry()
 	}
 	codec := events.NewMsgpackCodec(reg)
 	var enc [][]byte
+	var pos []uint64
 	for i := range evs {
 		e := &evs[i]
 		if !readsBack(reg, e) {
-			return nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
+			return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
 				e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
 		}
 		b, err := codec.Append(nil, *e)
 		if err != nil {
-			return nil, nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
+			return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
 		}
-		enc = append(enc, b)
+		enc, pos = append(enc, b), append(pos, e.Position)
 	}
-	return enc, nil, nil
+	return enc, noPositions(pos), nil, nil
 }
 
 // loadHeld returns the held events that saveHeld saved, encoded ones
