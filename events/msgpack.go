@@ -353,9 +353,10 @@ func upcastValue(v any, depth int) (any, error) {
 }
 
 // hostValue returns v, a field value of a host type decoded from msgpack,
-// with its numbers in fixed Go types whatever size they were written in:
-// integers as int64 (uint64 above its range), floats as float64. Other
-// values (binaries, times, strings) stay as msgpack decodes them.
+// with its integers in fixed Go types whatever size they were written in:
+// int64, or uint64 above its range. Other values (floats, binaries,
+// times, strings) stay as msgpack decodes them: a float32 is written back
+// as one, which a float32 field needs.
 func hostValue(v any, depth int) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
@@ -379,8 +380,6 @@ func hostValue(v any, depth int) (any, error) {
 			return int64(v), nil
 		}
 		return v, nil
-	case float32:
-		return float64(v), nil
 	case []any:
 		for i := range v {
 			if v[i], err = hostValue(v[i], depth+1); err != nil {

@@ -14,10 +14,10 @@ import (
 // objects as map[string]any and lists as []any; what it returns is read
 // as JSON. For a host's type they are what the codec that read the event
 // decodes: encoding/json's values under JSON; under msgpack, integers as
-// int64 (uint64 above its range), floats as float64, and binaries and
-// times as msgpack gives them ([]byte, time.Time); what it returns is
-// read back by the same codec. An upcaster of a host's type that is read
-// by both codecs accepts both.
+// int64 (uint64 above its range), and floats, binaries and times as
+// msgpack gives them (float32 or float64, []byte, time.Time); what it
+// returns is read back by the same codec. An upcaster of a host's type
+// that is read by both codecs accepts both.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 
 // Registry says which event types exist, which schema version of each is

@@ -59,9 +59,12 @@ type FCRConfig struct {
 	// small sample. 0 means MinReliable.
 	MinSample int64
 	// Registry knows the event types of the held events that a snapshot
-	// carries; nil means events.NewRegistry(). A held event of a type it
-	// does not know is saved without its data, which the FCR does not
-	// read: by its id, place in its stream, time and type name.
+	// carries; nil means events.NewRegistry(). A held event that it would
+	// not read back as the Go type it has (a host's type it does not know,
+	// or knows under another Go type) is saved without its data, which the
+	// FCR does not read: by its id, place in its stream, time and type
+	// name. One of a built-in Go type that it would read back as another
+	// fails the snapshot.
 	Registry *events.Registry
 }
 

@@ -32,7 +32,7 @@ type fcrSnap struct {
 	Customers  []fcrSnapCustomer
 	Versions   []fcrSnapVersion
 	Held       [][]byte     // held events, msgpack-encoded
-	Opaque     []snapOpaque // held events of types the registry cannot write, by name
+	Opaque     []snapOpaque // held events the registry would not read back as they are, by name
 	Tally      fcrSnapTally
 	Counts     fcrCounts
 	SinceSweep int

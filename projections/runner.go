@@ -18,15 +18,15 @@ import (
 // and checkpoints its progress so that a restart resumes where it stopped.
 //
 // On start it loads its checkpoint and, when the projection implements
-// encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (every
-// projection of this package does, the Reporter included), restores the
-// projection's state; a projection that cannot save its state is rebuilt
-// from the Store on every start, and starts empty without a Store. It then subscribes, catches up from the
-// Store from the checkpoint's position, and follows the Subscriber live.
-// Subscribing before the catch-up means nothing published meanwhile is
-// missed; events met twice are recognised by their issue and version and
-// skipped, so none is counted twice. Out-of-order events wait for the
-// versions before them. A projection that does both itself
+// encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (every projection
+// of this package does, the Reporter included), restores the projection's
+// state; a projection that cannot save its state is rebuilt from the Store
+// on every start, and starts empty without a Store. It then subscribes,
+// catches up from the Store from the checkpoint's position, and follows the
+// Subscriber live. Subscribing before the catch-up means nothing published
+// meanwhile is missed; events met twice are recognised by their issue and
+// version and skipped, so none is counted twice. Out-of-order events wait
+// for the versions before them. A projection that does both itself
 // (SelfSequencing, as every projection of this package) is handed each
 // event as it comes instead.
 //
@@ -61,10 +61,11 @@ import (
 // each, for good) and saves them, with the events held for a gap, in each
 // checkpoint beside the projection's state. Sequence puts a projection
 // behind a horizon of event time that keeps only the open issues and the
-// recent traffic instead, and makes it SelfSequencing. A SelfSequencing projection
-// keeps what it needs (the projections of this package forget an issue
-// some time after it settled), and the runner keeps nothing of its own. A
-// checkpoint is written only when something changed since the last one.
+// recent traffic instead, and makes it SelfSequencing. A SelfSequencing
+// projection keeps what it needs (the projections of this package forget an
+// issue some time after it settled), and the runner keeps nothing of its
+// own. A checkpoint is written only when something changed since the last
+// one.
 //
 // A Runner is safe for concurrent use: Stats, Lag, CaughtUp and View may
 // be called while Run runs.
@@ -255,6 +256,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		defer t.Stop()
 		poll = t.C
 	}
+	// deferred fires when a checkpoint that CheckpointEvery called for,
+	// and that waited for the last one's cost (see paced), may be made.
+	var deferred <-chan time.Time
 	for {
 		var err error
 		select {
@@ -272,6 +276,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			if paced {
 				err = r.checkpoint(ctx, true, false)
 			}
+		case <-deferred:
+			deferred = nil
+			err = r.checkpoint(ctx, true, false)
 		case <-poll:
 			err = r.catchUp(ctx)
 		case <-resubscribed:
@@ -285,6 +292,14 @@ func (r *Runner) Run(ctx context.Context) error {
 				return r.shutdown(ctx)
 			}
 			return err
+		}
+		if deferred == nil {
+			r.mu.Lock()
+			wait := r.deferral()
+			r.mu.Unlock()
+			if wait > 0 {
+				deferred = time.After(wait)
+			}
 		}
 	}
 }
@@ -415,8 +430,14 @@ func (r *Runner) sequenced() int64 {
 	return dups
 }
 
-// catchUp applies what the Store holds after the runner's position.
-func (r *Runner) catchUp(ctx context.Context) error {
+// catchUp applies what the Store holds after the runner's position,
+// checkpointing as CheckpointEvery says.
+func (r *Runner) catchUp(ctx context.Context) error { return r.readStore(ctx, true) }
+
+// readStore applies what the Store holds after the runner's position,
+// checkpointing as CheckpointEvery says when checkpoints is set: not when
+// a checkpoint reads the store before it saves.
+func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
 	r.mu.Lock()
 	from := r.position
 	r.mu.Unlock()
@@ -426,7 +447,7 @@ func (r *Runner) catchUp(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		r.offer(e)
-		due := r.checkpointDue()
+		due := checkpoints && r.checkpointDue()
 		r.mu.Unlock()
 		if due {
 			if err := r.checkpoint(ctx, false, false); err != nil {

@@ -14,7 +14,7 @@ import (
 // store up to its end, so that the position covers what was applied live.
 func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	if sweep && r.cfg.Store != nil && r.cfg.Subscriber != nil {
-		if err := r.catchUp(ctx); err != nil {
+		if err := r.readStore(ctx, false); err != nil {
 			return err
 		}
 	}
@@ -30,7 +30,17 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	if err != nil {
 		return err
 	}
-	if err := r.cfg.Checkpoints.Save(ctx, r.cfg.Name, cp); err != nil {
+	err = r.cfg.Checkpoints.Save(ctx, r.cfg.Name, cp)
+	r.mu.Lock()
+	// A save that failed is paced too: it may have taken its time.
+	r.savedAt = time.Now()
+	r.saveCost = r.savedAt.Sub(start)
+	if err == nil {
+		r.changes -= changes // what arrived while saving waits for the next one
+		r.savedPos = cp.Position
+	}
+	r.mu.Unlock()
+	if err != nil {
 		if ctx.Err() != nil {
 			return err
 		}
@@ -38,35 +48,42 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 		r.cfg.Logger.Error("cannot save checkpoint", err, watermill.LogFields{"runner": r.cfg.Name, "position": cp.Position})
 		return nil
 	}
-	r.mu.Lock()
-	r.changes -= changes // what arrived while saving waits for the next one
-	r.savedPos = cp.Position
-	r.savedAt = time.Now()
-	r.saveCost = r.savedAt.Sub(start)
-	r.mu.Unlock()
 	r.checkpoints.Add(1)
 	return nil
 }
 
-// Checkpoints that take long are spaced out: one that took at least
-// minPacedSave is followed by the next, other than the last, no sooner
-// than checkpointPace times as long after it, so that saving a large
-// state takes at most about a tenth of the runner's time.
-const (
-	checkpointPace = 9
-	minPacedSave   = 10 * time.Millisecond
-)
+// minPacedSave is the shortest checkpoint that spaces out the next (see
+// RunnerConfig.CheckpointShare): shorter ones are not worth the wait.
+const minPacedSave = 10 * time.Millisecond
+
+// pacedWait returns how long after the last checkpoint the next may come,
+// so that saving takes at most CheckpointShare of the runner's time; 0
+// when nothing waits. The caller holds r.mu.
+func (r *Runner) pacedWait() time.Duration {
+	share := r.cfg.CheckpointShare
+	if share <= 0 || share >= 1 || r.saveCost < minPacedSave {
+		return 0
+	}
+	return time.Duration(float64(r.saveCost) * (1 - share) / share)
+}
 
 // paced reports whether the last checkpoint is far enough behind for the
-// next (see checkpointPace). The caller holds r.mu.
-func (r *Runner) paced() bool {
-	return r.saveCost < minPacedSave || time.Since(r.savedAt) >= checkpointPace*r.saveCost
-}
+// next. The caller holds r.mu.
+func (r *Runner) paced() bool { return time.Since(r.savedAt) >= r.pacedWait() }
 
 // checkpointDue reports whether CheckpointEvery calls for a checkpoint now.
 // The caller holds r.mu.
 func (r *Runner) checkpointDue() bool {
 	return r.cfg.CheckpointEvery > 0 && r.changes >= r.cfg.CheckpointEvery && r.paced()
+}
+
+// deferral returns how long a checkpoint that CheckpointEvery calls for
+// waits for the last one's cost; 0 when none does. The caller holds r.mu.
+func (r *Runner) deferral() time.Duration {
+	if r.cfg.CheckpointEvery <= 0 || r.changes < r.cfg.CheckpointEvery {
+		return 0
+	}
+	return max(0, r.pacedWait()-time.Since(r.savedAt))
 }
 
 // snapshot builds the checkpoint of the current state. The caller holds r.mu.

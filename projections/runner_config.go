@@ -72,13 +72,16 @@ type RunnerConfig struct {
 	CheckpointEvery int
 	// CheckpointInterval checkpoints that often while events arrive; 5 s
 	// by default, negative for never.
-	//
-	// Both wait, after a checkpoint that took 10 ms or more to make and
-	// save, nine times as long as it took, so that saving a large state
-	// (some 40 MB and half a second for a Reporter holding 100,000 live
-	// issues) takes at most about a tenth of the runner's time, catching
-	// up included. Stopping always checkpoints.
 	CheckpointInterval time.Duration
+	// CheckpointShare is the largest share of the runner's time that
+	// checkpoints may take: after one that took 10 ms or more to make and
+	// save, those that CheckpointEvery and CheckpointInterval call for
+	// wait until it is that small a share, and are then made whether or
+	// not more events come. A large state takes long to save (some 45 MB
+	// and half a second for a Reporter holding 100,000 live issues), and
+	// catching up would otherwise spend its time saving. 0.1 by default;
+	// negative for no limit. Stopping always checkpoints.
+	CheckpointShare float64
 	// PollInterval is how often a runner without a Subscriber looks for
 	// new events in the Store; 500 ms by default.
 	PollInterval time.Duration
@@ -118,6 +121,9 @@ func (c *RunnerConfig) setDefaults() {
 	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = 5 * time.Second
+	}
+	if c.CheckpointShare == 0 {
+		c.CheckpointShare = 0.1
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 500 * time.Millisecond

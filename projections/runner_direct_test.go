@@ -154,7 +154,7 @@ func TestRunnerDoesNotCheckpointForDuplicates(t *testing.T) {
 	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
 	t.Cleanup(func() { _ = bus.Close() })
 	r, err := NewRunner(RunnerConfig{Name: "fcr", Projection: NewFCR(FCRConfig{}), Subscriber: bus, Topic: "events",
-		CheckpointEvery: 1, CheckpointInterval: -1, Logger: quietLogger()})
+		CheckpointEvery: 1, CheckpointInterval: -1, CheckpointShare: -1, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)

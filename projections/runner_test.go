@@ -178,7 +178,7 @@ func TestRunnerCatchUpFromStoreAndPoll(t *testing.T) {
 	cps := NewMemoryCheckpoints()
 	p := newTally()
 	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Checkpoints: cps,
-		CheckpointEvery: 25, PollInterval: time.Millisecond, Logger: quietLogger()})
+		CheckpointEvery: 25, CheckpointShare: -1, PollInterval: time.Millisecond, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	waitApplied(t, r, 60)
@@ -539,7 +539,7 @@ func TestRunnerCheckpointsOnlyWhatChanged(t *testing.T) {
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(10))
 	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: store,
-		CheckpointInterval: time.Millisecond, PollInterval: time.Millisecond, Logger: quietLogger()})
+		CheckpointInterval: time.Millisecond, CheckpointShare: -1, PollInterval: time.Millisecond, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	waitApplied(t, r, 30)
@@ -623,4 +623,26 @@ func TestRunnerSpacesOutCheckpointsThatTakeLong(t *testing.T) {
 	require.Eventually(t, r2.CaughtUp, 20*time.Second, time.Millisecond)
 	require.NoError(t, stop())
 	assert.Equal(t, len(log), restored.n)
+}
+
+// A checkpoint that CheckpointEvery called for and that waited for the
+// last one's cost is made once it may be, even when no event comes after
+// it: a runner fed by a broker alone, whose events were acknowledged, does
+// not leave them unsaved for as long as the stream is quiet.
+func TestRunnerMakesADeferredCheckpointOnAQuietStream(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	t.Cleanup(func() { _ = bus.Close() })
+	cps := NewMemoryCheckpoints()
+	p := &slowSaver{}
+	r, err := NewRunner(RunnerConfig{Name: "quiet", Projection: p, Subscriber: bus, Topic: "events", Checkpoints: cps,
+		CheckpointEvery: 1, CheckpointInterval: -1, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	publishAll(t, bus, "events", testLog(1)) // three events, the last ones deferred
+	require.Eventually(t, func() bool {
+		cp, ok, err := cps.Load(context.Background(), "quiet")
+		return err == nil && ok && string(cp.State[len(cp.State)-1:]) == "3"
+	}, 10*time.Second, 5*time.Millisecond, "the deferred checkpoint was made")
+	require.NoError(t, stop())
 }

@@ -268,7 +268,7 @@ func TestRunnerOverSequenceRestartsFromItsCheckpoint(t *testing.T) {
 // them.
 type positions struct{ got []uint64 }
 
-func (p *positions) Apply(e events.Envelope) error { p.got = append(p.got, e.Position); return nil }
+func (p *positions) Apply(e events.Envelope) error  { p.got = append(p.got, e.Position); return nil }
 func (p *positions) MarshalBinary() ([]byte, error) { return msgpack.Marshal(p.got) }
 func (p *positions) UnmarshalBinary(b []byte) error { return msgpack.Unmarshal(b, &p.got) }
 

@@ -11,9 +11,11 @@ import (
 )
 
 // snapOpaque is an event held for a gap that a snapshot saves without its
-// data, because the codec of the snapshot cannot write its type (a host's
-// type that no registry of the projection knows): its id, place in its
-// stream, time and type name.
+// data, because the projection's registry would not read it back as the
+// Go type it has (a host's type that the registry does not know, or knows
+// under another Go type): its id, place in its stream, time and type name.
+// The projections of this package do not read such data; a held event of
+// a built-in Go type is never saved so (saveHeld).
 type snapOpaque struct {
 	ID, Issue [16]byte
 	Version   uint64
