@@ -324,32 +324,15 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 // msgpack, as the JSON codec decodes the same field: a 16-byte binary (an
 // id) as its uuid string, numbers as float64.
 func upcastValue(v any, depth int) (any, error) {
-	if depth > maxSkipDepth {
-		return nil, errTooDeep
-	}
-	var err error
-	switch v := v.(type) {
-	case []byte:
-		if len(v) == 16 {
-			return uuid.UUID(v).String(), nil
-		}
-		return base64.StdEncoding.EncodeToString(v), nil
-	case []any:
-		for i := range v {
-			if v[i], err = upcastValue(v[i], depth+1); err != nil {
-				return nil, err
+	return eachValue(v, depth, func(v any) (any, error) {
+		if b, ok := v.([]byte); ok {
+			if len(b) == 16 {
+				return uuid.UUID(b).String(), nil
 			}
+			return base64.StdEncoding.EncodeToString(b), nil
 		}
-		return v, nil
-	case map[string]any:
-		for k := range v {
-			if v[k], err = upcastValue(v[k], depth+1); err != nil {
-				return nil, err
-			}
-		}
-		return v, nil
-	}
-	return jsonValue(v, depth)
+		return jsonValue(v, depth)
+	})
 }
 
 // hostValue returns v, a field value of a host type decoded from msgpack,
@@ -358,44 +341,53 @@ func upcastValue(v any, depth int) (any, error) {
 // times, strings) stay as msgpack decodes them: a float32 is written back
 // as one, which a float32 field needs.
 func hostValue(v any, depth int) (any, error) {
+	return eachValue(v, depth, func(v any) (any, error) {
+		switch v := v.(type) {
+		case int8:
+			return int64(v), nil
+		case int16:
+			return int64(v), nil
+		case int32:
+			return int64(v), nil
+		case uint8:
+			return int64(v), nil
+		case uint16:
+			return int64(v), nil
+		case uint32:
+			return int64(v), nil
+		case uint64:
+			if v <= math.MaxInt64 {
+				return int64(v), nil
+			}
+		}
+		return v, nil
+	})
+}
+
+// eachValue returns v, a value decoded from msgpack, with leaf applied to
+// every value in it that is not a list or an object, in place.
+func eachValue(v any, depth int, leaf func(any) (any, error)) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
 	}
 	var err error
 	switch v := v.(type) {
-	case int8:
-		return int64(v), nil
-	case int16:
-		return int64(v), nil
-	case int32:
-		return int64(v), nil
-	case uint8:
-		return int64(v), nil
-	case uint16:
-		return int64(v), nil
-	case uint32:
-		return int64(v), nil
-	case uint64:
-		if v <= math.MaxInt64 {
-			return int64(v), nil
-		}
-		return v, nil
 	case []any:
 		for i := range v {
-			if v[i], err = hostValue(v[i], depth+1); err != nil {
+			if v[i], err = eachValue(v[i], depth+1, leaf); err != nil {
 				return nil, err
 			}
 		}
 		return v, nil
 	case map[string]any:
 		for k := range v {
-			if v[k], err = hostValue(v[k], depth+1); err != nil {
+			if v[k], err = eachValue(v[k], depth+1, leaf); err != nil {
 				return nil, err
 			}
 		}
 		return v, nil
 	}
-	return v, nil
+	return leaf(v)
 }
 
 // marshalMsgpack encodes a host type with its json tags as field names.
