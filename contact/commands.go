@@ -279,6 +279,8 @@ func (c Abandon) decide(d *decider) (events.Data, error) {
 		return nil, d.refuse(ErrAbandoned, "contact %s was already abandoned", ct.ID)
 	case ct.Answered():
 		return nil, d.refuse(ErrAnswered, "contact %s was already answered (routed to %s)", ct.ID, ct.Queue)
+	case ct.Handled():
+		return nil, d.refuse(ErrAnswered, "contact %s was already handled (consulted on or resolved on)", ct.ID)
 	}
 	if err := d.check(nonNegative("wait", c.Wait)); err != nil {
 		return nil, err

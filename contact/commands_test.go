@@ -76,6 +76,10 @@ func TestCommandsRefused(t *testing.T) {
 			contact.Resolve{Contact: c1}, contact.ErrAbandoned, "resolve the issue on one of its answered contacts"},
 		{"abandon an answered contact", []events.Data{opened(), routed()}, contact.Abandon{Contact: c1}, contact.ErrAnswered, "already answered (routed to billing)"},
 		{"abandon twice", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Abandon{}, contact.ErrAbandoned, "already abandoned"},
+		{"abandon a contact a bot resolved, after a reopen", []events.Data{opened(), &events.Resolved{Contact: c1, Bot: true}, &events.Reopened{Contact: c2, Channel: "phone"}},
+			contact.Abandon{Contact: c1}, contact.ErrAnswered, "already handled"},
+		{"abandon a contact consulted on", []events.Data{opened(), &events.Consulted{Contact: c1, Agent: "maria", Expert: "olli"}},
+			contact.Abandon{Contact: c1}, contact.ErrAnswered, "already handled"},
 
 		{"route to no queue", []events.Data{opened()}, contact.Route{Agent: "maria"}, contact.ErrInvalidCommand, "no queue"},
 		{"consult nobody", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria"}, contact.ErrInvalidCommand, "no expert"},

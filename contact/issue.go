@@ -64,11 +64,17 @@ type Contact struct {
 	// Queue and Agent are those of the latest routing.
 	Queue, Agent string
 	Consults     int
-	Abandoned    bool
+	// Resolutions counts the issue.resolved events on the contact.
+	Resolutions int
+	Abandoned   bool
 }
 
 // Answered reports whether the contact was routed to someone.
 func (c Contact) Answered() bool { return c.Routings > 0 }
+
+// Handled reports whether someone dealt with the contact: it was routed,
+// consulted on or resolved on (by a bot, say, with no routing).
+func (c Contact) Handled() bool { return c.Routings > 0 || c.Consults > 0 || c.Resolutions > 0 }
 
 // Issue is one customer problem, rebuilt from its events. Its zero value is
 // an issue that was never opened. Apply events to it in version order.
@@ -139,6 +145,9 @@ func (is *Issue) Apply(e events.Envelope) error {
 	case *events.Consulted:
 		is.contact(d.Contact).Consults++
 	case *events.Resolved:
+		if c := is.knownContact(d.Contact); c != nil {
+			c.Resolutions++
+		}
 		is.Status = StatusResolved
 		is.ResolvedAt = e.At
 		is.ResolvedOn, is.ResolvedBy, is.ResolvedByBot = d.Contact, d.Agent, d.Bot
@@ -184,11 +193,19 @@ func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at t
 
 // contact returns the contact with id, adding it when it is unknown.
 func (is *Issue) contact(id uuid.UUID) *Contact {
+	if c := is.knownContact(id); c != nil {
+		return c
+	}
+	is.Contacts = append(is.Contacts, Contact{ID: id})
+	return &is.Contacts[len(is.Contacts)-1]
+}
+
+// knownContact returns the issue's contact id, or nil.
+func (is *Issue) knownContact(id uuid.UUID) *Contact {
 	for i := range is.Contacts {
 		if is.Contacts[i].ID == id {
 			return &is.Contacts[i]
 		}
 	}
-	is.Contacts = append(is.Contacts, Contact{ID: id})
-	return &is.Contacts[len(is.Contacts)-1]
+	return nil
 }

@@ -54,7 +54,7 @@ func TestRebuildLifecycle(t *testing.T) {
 	assert.Equal(t, 1, is.Reopens)
 
 	assert.Equal(t, []contact.Contact{
-		{ID: c1, Kind: contact.KindFirst, Channel: "chat", At: contacttest.Minute(1), Routings: 2, Queue: "payments", Agent: "olli", Consults: 1},
+		{ID: c1, Kind: contact.KindFirst, Channel: "chat", At: contacttest.Minute(1), Routings: 2, Queue: "payments", Agent: "olli", Consults: 1, Resolutions: 1},
 		{ID: c2, Kind: contact.KindReopen, Channel: "phone", At: contacttest.Minute(7), Abandoned: true},
 		{ID: contacttest.Contact(3), Kind: contact.KindFollowUp, Channel: "email", At: contacttest.Minute(9)},
 	}, is.Contacts)
