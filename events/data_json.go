@@ -81,21 +81,26 @@ func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawM
 
 // exactFields returns the object b, whose members are all, or, when one
 // of its names is not one of known but matches one regardless of case,
-// the object of the members named exactly as known.
+// the object of the members named exactly as known (onlyKnown).
 func exactFields(b []byte, all map[string]json.RawMessage, known []string) ([]byte, error) {
 	for k := range all {
-		if isKnown(known, k) || !slices.ContainsFunc(known, func(f string) bool { return strings.EqualFold(f, k) }) {
-			continue
+		if !isKnown(known, k) && slices.ContainsFunc(known, func(f string) bool { return strings.EqualFold(f, k) }) {
+			return onlyKnown(all, known)
 		}
-		only := make(map[string]json.RawMessage, len(known))
-		for _, f := range known {
-			if raw, ok := all[f]; ok {
-				only[f] = raw
-			}
-		}
-		return json.Marshal(only)
 	}
 	return b, nil
+}
+
+// onlyKnown returns the object of the members of all named exactly as one
+// of known, which encoding/json then reads by those names alone.
+func onlyKnown(all map[string]json.RawMessage, known []string) ([]byte, error) {
+	only := make(map[string]json.RawMessage, len(known))
+	for _, f := range known {
+		if raw, ok := all[f]; ok {
+			only[f] = raw
+		}
+	}
+	return json.Marshal(only)
 }
 
 // customerNames are the members of the customer object of issue.opened.
@@ -110,17 +115,12 @@ func exactCustomer(b []byte) (Customer, error) {
 	if err := json.Unmarshal(b, &all); err != nil {
 		return c, err
 	}
-	if raw, ok := all["id"]; ok {
-		if err := json.Unmarshal(raw, &c.ID); err != nil {
-			return c, fmt.Errorf("customer.id: %w", err)
-		}
+	exact, err := onlyKnown(all, customerNames)
+	if err != nil {
+		return c, err
 	}
-	if raw, ok := all["keys"]; ok {
-		if err := json.Unmarshal(raw, &c.Keys); err != nil {
-			return c, fmt.Errorf("customer.keys: %w", err)
-		}
-	}
-	return c, nil
+	err = json.Unmarshal(exact, &c)
+	return c, err
 }
 
 // nilIfEmpty normalises an empty list to nil, as the msgpack codec

@@ -237,16 +237,13 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		if err := json.Unmarshal(src, &top); err != nil {
 			return fail(jsonOffset(err), jsonField(err), err)
 		}
-		j = jsonEnvelope{Data: top["data"]}
-		for _, f := range [...]struct {
-			name string
-			dst  any
-		}{{"id", &j.ID}, {"issue", &j.Issue}, {"version", &j.Version}, {"type", &j.Type}, {"schema", &j.Schema}, {"at", &j.At}, {"meta", &j.Meta}} {
-			if raw, ok := top[f.name]; ok {
-				if err := json.Unmarshal(raw, f.dst); err != nil {
-					return fail(0, f.name, err)
-				}
-			}
+		exact, err := onlyKnown(top, envelopeNames)
+		if err != nil {
+			return fail(0, "", err)
+		}
+		j = jsonEnvelope{}
+		if err := json.Unmarshal(exact, &j); err != nil {
+			return fail(0, jsonField(err), err)
 		}
 	}
 	switch {
