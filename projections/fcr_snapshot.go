@@ -164,7 +164,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	}
 	if f.seq.Held() > 0 {
 		var err error
-		if s.Held, _, s.Opaque, err = saveHeld(f.seq.HeldEvents(), f.cfg.Registry); err != nil {
+		if s.Held, _, s.Opaque, err = saveHeld(f.seq.HeldEvents(), f.cfg.Registry, true); err != nil {
 			return nil, fmt.Errorf("FCR snapshot: %w", err)
 		}
 	}

@@ -504,7 +504,7 @@ type kpiParts struct {
 // save returns the snapshot of p.
 func (p *kpiParts) save() ([]byte, error) {
 	s := kpiSnap{Format: kpiSnapFormat, Kind: p.kind, Names: p.names.names}
-	held := func(evs []events.Envelope) ([][]byte, []uint64, []snapOpaque, error) { return saveHeld(evs, nil) }
+	held := func(evs []events.Envelope) ([][]byte, []uint64, []snapOpaque, error) { return saveHeld(evs, nil, true) }
 	for _, h := range p.horizons {
 		sh, err := saveHorizon(h, held, saveState)
 		if err != nil {

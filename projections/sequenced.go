@@ -191,7 +191,7 @@ type sequencedSaving struct{ s *sequenced }
 func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 	s := v.s
 	held := func(evs []events.Envelope) ([][]byte, []uint64, []snapOpaque, error) {
-		return saveHeldWhole(evs, s.cfg.Registry)
+		return saveHeld(evs, s.cfg.Registry, false)
 	}
 	h, err := saveHorizon(&s.h, held, func(*struct{}) kpiSnapState { return kpiSnapState{} })
 	if err != nil {

@@ -59,24 +59,22 @@ func readsBack(reg *events.Registry, e *events.Envelope) bool {
 type heldSaver func(evs []events.Envelope) (enc [][]byte, pos []uint64, opaque []snapOpaque, err error)
 
 // saveHeld encodes the held events evs with the msgpack codec of reg
-// (events.NewRegistry() when nil), except those that would not read back
-// as they are, which it saves by name: the projections of this package do
-// not read their data.
-func saveHeld(evs []events.Envelope, reg *events.Registry) (enc [][]byte, pos []uint64, opaque []snapOpaque, err error) {
+// (events.NewRegistry() when nil). An event that reg would not read back
+// as it is fails, unless byName allows saving it by name: for the
+// projections of this package, which do not read its data, and only when
+// it is not of a built-in Go type, whose data they do read.
+func saveHeld(evs []events.Envelope, reg *events.Registry, byName bool) (enc [][]byte, pos []uint64, opaque []snapOpaque, err error) {
 	if reg == nil {
 		reg = events.NewRegistry()
 	}
 	codec := events.NewMsgpackCodec(reg)
 	for i := range evs {
 		e := &evs[i]
-		switch {
-		case readsBack(reg, e):
-		case builtinData(e.Data):
-			// The projection reads this data, which the registry would
-			// read back as another type.
-			return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry reads %q back as another Go type than %T: %w",
-				e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
-		default:
+		if !readsBack(reg, e) {
+			if !byName || builtinData(e.Data) {
+				return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
+					e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
+			}
 			opaque = append(opaque, snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type())})
 			continue
 		}
@@ -97,31 +95,6 @@ func noPositions(pos []uint64) []uint64 {
 		}
 	}
 	return nil
-}
-
-// saveHeldWhole encodes the held events evs with the msgpack codec of
-// reg, which must read every one of them back as it is: the projection
-// that gets them reads the data of every type.
-func saveHeldWhole(evs []events.Envelope, reg *events.Registry) ([][]byte, []uint64, []snapOpaque, error) {
-	if reg == nil {
-		reg = events.NewRegistry()
-	}
-	codec := events.NewMsgpackCodec(reg)
-	var enc [][]byte
-	var pos []uint64
-	for i := range evs {
-		e := &evs[i]
-		if !readsBack(reg, e) {
-			return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
-				e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
-		}
-		b, err := codec.Append(nil, *e)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
-		}
-		enc, pos = append(enc, b), append(pos, e.Position)
-	}
-	return enc, noPositions(pos), nil, nil
 }
 
 // loadHeld returns the held events that saveHeld saved, encoded ones
