@@ -168,9 +168,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 			return nil, fmt.Errorf("FCR snapshot: %w", err)
 		}
 	}
-	for _, p := range f.folded.scalars() {
-		s.Tally.Counts = append(s.Tally.Counts, *p)
-	}
+	s.Tally.Counts = readInt64s(f.folded.scalars())
 	f.folded.eachSeg(func(dim uint8, id int64, v fcrSeg) {
 		s.Tally.Seg = append(s.Tally.Seg, fcrSnapSeg{Dim: dim, ID: id, Seg: v})
 	})
@@ -265,12 +263,8 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		return 0, fmt.Errorf("FCR restore: names table does not start with the empty name: %w", ErrFCRSnapshot)
 	}
 	tally := newFCRTally()
-	sc := tally.scalars()
-	if len(s.Tally.Counts) != len(sc) {
+	if sc := tally.scalars(); !setInt64s(sc, s.Tally.Counts) {
 		return 0, fmt.Errorf("FCR restore: %d tally counts, want %d: %w", len(s.Tally.Counts), len(sc), ErrFCRSnapshot)
-	}
-	for i, p := range sc {
-		*p = s.Tally.Counts[i]
 	}
 	nNames := uint32(len(s.Names))
 	badName := func(ids ...uint32) bool {

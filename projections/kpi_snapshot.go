@@ -129,12 +129,28 @@ func saveCounts[P interface {
 	*T
 	segCounts
 }, T any](c *T) []int64 {
-	fs := P(c).fields()
-	out := make([]int64, len(fs))
-	for i, f := range fs {
-		out[i] = *f
+	return readInt64s(P(c).fields())
+}
+
+// readInt64s returns the values that ps point to, for a snapshot.
+func readInt64s(ps []*int64) []int64 {
+	out := make([]int64, len(ps))
+	for i, p := range ps {
+		out[i] = *p
 	}
 	return out
+}
+
+// setInt64s sets what ps point to from vs, if they are as many, and
+// reports whether they were.
+func setInt64s(ps []*int64, vs []int64) bool {
+	if len(vs) != len(ps) {
+		return false
+	}
+	for i, p := range ps {
+		*p = vs[i]
+	}
+	return true
 }
 
 // saveSegs returns the counts of every segment of segs.
@@ -154,12 +170,8 @@ func loadCounts[P interface {
 	*T
 	segCounts
 }, T any](c *T, saved []int64, what string) error {
-	fs := P(c).fields()
-	if len(saved) != len(fs) {
+	if fs := P(c).fields(); !setInt64s(fs, saved) {
 		return fmt.Errorf("%s: %d counts, want %d: %w", what, len(saved), len(fs), ErrKPISnapshot)
-	}
-	for i, f := range fs {
-		*f = saved[i]
 	}
 	return nil
 }
@@ -368,16 +380,21 @@ func (v *Volume) volScalars() []*int64 {
 	return []*int64{&v.contacts, &v.issues, &v.issueContacts, &v.resolutions, &v.reopens}
 }
 
+// valueTags returns the configured value tags as a snapshot lists them:
+// topic, value, topic, value… sorted by topic.
+func (v *Volume) valueTags() []string {
+	var out []string
+	for _, topic := range slices.Sorted(maps.Keys(v.cfg.Values)) {
+		out = append(out, topic, string(v.cfg.Values[topic]))
+	}
+	return out
+}
+
 // save returns Volume's counts, in an order that does not depend on
 // the maps', so that equal states save equal snapshots.
 func (v *Volume) save() *kpiSnapVolume {
-	s := &kpiSnapVolume{ByChannel: v.byChannel, ByTopic: v.byTopic, PerIssue: v.perIssue[:]}
-	for _, p := range v.volScalars() {
-		s.Counts = append(s.Counts, *p)
-	}
-	for _, topic := range slices.Sorted(maps.Keys(v.cfg.Values)) {
-		s.Values = append(s.Values, topic, string(v.cfg.Values[topic]))
-	}
+	s := &kpiSnapVolume{ByChannel: v.byChannel, ByTopic: v.byTopic, PerIssue: v.perIssue[:],
+		Counts: readInt64s(v.volScalars()), Values: v.valueTags()}
 	for _, d := range slices.Sorted(maps.Keys(v.byDay)) {
 		s.ByDay = append(s.ByDay, [2]int64{d, v.byDay[d]})
 	}
@@ -390,11 +407,7 @@ func (v *Volume) save() *kpiSnapVolume {
 // load checks that s was saved by a Volume configured as v, and sets v's
 // counts from it; nothing changes on an error.
 func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
-	var values []string
-	for _, topic := range slices.Sorted(maps.Keys(v.cfg.Values)) {
-		values = append(values, topic, string(v.cfg.Values[topic]))
-	}
-	switch {
+	switch values := v.valueTags(); {
 	case !slices.Equal(values, s.Values):
 		return nil, fmt.Errorf("volume: saved with value tags %q, restored into %q: %w", s.Values, values, ErrKPISnapshot)
 	case len(s.Counts) != len(v.volScalars()) || len(s.PerIssue) != volPerIssueBuckets:
@@ -403,9 +416,7 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 		return nil, fmt.Errorf("volume: more segments than names: %w", ErrKPISnapshot)
 	}
 	return func() {
-		for i, p := range v.volScalars() {
-			*p = s.Counts[i]
-		}
+		setInt64s(v.volScalars(), s.Counts) // as many: checked above
 		v.byChannel, v.byTopic = slices.Clone(s.ByChannel), slices.Clone(s.ByTopic)
 		copy(v.perIssue[:], s.PerIssue)
 		v.byDay = make(map[int64]int64, len(s.ByDay))
