@@ -146,6 +146,15 @@ var (
 // redelivery is late (late_events, late_dropped) or, if the event came
 // after the issue settled, held and then counted in orphaned_events.
 //
+// A stream whose version 1 is not issue.opened (a host's own stream on the
+// same feed, a producer's mistake) has no issue: its events are counted in
+// ignored_events. The FCR keeps its version, so that a redelivery is known
+// and a later event is ignored at once, until the stream has been quiet
+// for W + lateness by event time; an event of it that comes later waits
+// for its gap like one of a folded issue and is counted in
+// orphaned_events. A stream that starts at a later version (the FCR
+// joined a feed after the issue opened) waits for its gap from the start.
+//
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a
 // CRM keeps them: memory for identity follows the number of customers, not
@@ -179,8 +188,9 @@ type FCR struct {
 	window   int64
 	lateness int64
 
-	seq  *Sequencer
-	emit func(events.Envelope) error
+	seq    *Sequencer
+	emit   func(events.Envelope) error
+	strays strays // the streams seq tracks that are not of live issues
 
 	wm    int64 // watermark, Unix ns; valid when hasWM
 	hasWM bool
@@ -464,7 +474,9 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 		return
 	}
 	if ix < 0 {
+		// The Sequencer emitted it: its stream is tracked there.
 		f.counts.Ignored++
+		f.strays.note(e.Issue, at)
 		return
 	}
 	is := f.issues.at(ix)
@@ -525,6 +537,9 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 	}
 	f.byID.insert(tag, ix)
 	f.counts.Issues++
+	if f.strays.len() > 0 {
+		f.strays.opened(id)
+	}
 
 	// The issue's identifiers: first the customer id, then the keys.
 	nodes := f.scratch.idents[:0]

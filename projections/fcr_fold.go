@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"math"
 	"slices"
 
 	"github.com/google/uuid"
@@ -65,6 +66,13 @@ func (f *FCR) sweep() {
 	}
 	f.scratch.roots = roots
 	f.expireHeld(cutoff)
+	if f.strays.len() > 0 {
+		quiet := int64(math.MinInt64) // cutoff − W, saturated
+		if cutoff >= math.MinInt64+f.window {
+			quiet = cutoff - f.window
+		}
+		f.forgetStrays(quiet)
+	}
 }
 
 // readAheadGroup is how many due issues, or customers, the sweep and the

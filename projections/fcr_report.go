@@ -60,7 +60,9 @@ type FCRReport struct {
 	// redelivery of it may be counted again. They depend on delivery; the
 	// figures do not.
 	OrphanedEvents int64 `json:"orphaned_events"`
-	// IgnoredEvents belong to streams that did not start with issue.opened.
+	// IgnoredEvents belong to streams that did not start with issue.opened,
+	// while the FCR tracks them (see FCR: an event of such a stream quiet
+	// for W + lateness is orphaned instead).
 	IgnoredEvents int64 `json:"ignored_events"`
 
 	// The breakdowns: true FCR by the problem's first channel, topic,

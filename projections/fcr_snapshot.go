@@ -12,11 +12,14 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// fcrSnapFormat is the layout version of FCR snapshots. Format 4 added
+// fcrSnapFormat is the layout version of FCR snapshots. Format 5 added
+// the time of the latest event of each stray stream (fcrSnapVersion.Last;
+// before, a stray stream restores as if its latest event came at the
+// watermark); format 4 added
 // Opaque, the held events that could not be encoded; format 3 added
 // reclassifications to an issue's recs; a format 2 snapshot restores as
 // if its issues' topics had been given when they opened.
-const fcrSnapFormat = 4
+const fcrSnapFormat = 5
 
 // fcrSnap is the whole state of an FCR, as msgpack.
 type fcrSnap struct {
@@ -81,6 +84,9 @@ type fcrSnapLink struct {
 type fcrSnapVersion struct {
 	Issue   [16]byte
 	Version uint64
+	// Last is the time of the stream's latest event, Unix ns, for a
+	// stream whose issue is not live (a stray stream, see strays).
+	Last int64
 }
 
 type fcrSnapTally struct {
@@ -160,7 +166,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		s.Due = append(s.Due, d)
 	}
 	for id, v := range f.StreamVersions() {
-		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v})
+		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v, Last: f.strays.last[id]})
 	}
 	if f.seq.Held() > 0 {
 		var err error
@@ -396,10 +402,18 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	// Live issues keep their versions in their slots, as Apply leaves them.
 	positions := make(map[uuid.UUID]uint64)
 	for _, v := range s.Versions {
-		if ix := g.lookup(v.Issue); ix >= 0 && v.Version < math.MaxUint32 {
+		ix := g.lookup(v.Issue)
+		if ix >= 0 && v.Version < math.MaxUint32 {
 			g.issues.at(ix).ver = uint32(v.Version)
-		} else {
-			positions[v.Issue] = v.Version
+			continue
+		}
+		positions[v.Issue] = v.Version
+		if ix < 0 {
+			last := v.Last
+			if s.Format < 5 {
+				last = s.WM
+			}
+			g.strays.note(v.Issue, last)
 		}
 	}
 	g.seq.Restore(positions)

@@ -362,7 +362,7 @@ func TestFCRRestoresFormat3AndRefusesItWithEventsHeldByName(t *testing.T) {
 	require.NoError(t, err)
 	var s fcrSnap
 	require.NoError(t, msgpack.Unmarshal(b, &s))
-	require.Equal(t, 4, s.Format)
+	require.Equal(t, fcrSnapFormat, s.Format)
 	s.Format = 3
 	v3, err := msgpack.Marshal(&s)
 	require.NoError(t, err)

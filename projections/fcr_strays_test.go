@@ -1,0 +1,227 @@
+package projections
+
+import (
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// strayStreams returns the streams that f tracks but whose issue is not
+// live.
+func strayStreams(f *FCR) map[uuid.UUID]uint64 {
+	out := make(map[uuid.UUID]uint64)
+	for id, v := range f.StreamVersions() {
+		if f.lookup(id) < 0 {
+			out[id] = v
+		}
+	}
+	return out
+}
+
+// A stream that did not start with issue.opened is ignored while it is
+// tracked (its redeliveries are known duplicates, its later events are
+// ignored at once) and forgotten once quiet for W + lateness: a later event
+// of it then waits for its gap and is orphaned like any event of a stream
+// the FCR does not know.
+func TestFCRForgetsAStrayStreamQuietForTheHorizon(t *testing.T) {
+	l := newFCRLog()
+	cfg := FCRConfig{Window: 7 * 24 * time.Hour, Lateness: 24 * time.Hour}
+	f := NewFCR(cfg)
+	apply := func(evs ...events.Envelope) {
+		t.Helper()
+		for _, e := range evs {
+			require.NoError(t, f.Apply(e))
+		}
+	}
+	s := l.id()
+	routed := l.add(s, at(0, 9, 0), &events.Routed{Contact: l.id(), Queue: "billing"})
+	apply(routed)
+	assert.Equal(t, map[uuid.UUID]uint64{s: 1}, strayStreams(f))
+	apply(l.add(s, at(1, 9, 0), &events.Resolved{Contact: l.id(), Agent: "ann"}), routed)
+	r := f.Report()
+	assert.Equal(t, int64(2), r.IgnoredEvents, "both events are ignored at once")
+	assert.Zero(t, r.HeldEvents)
+	assert.Equal(t, int64(1), f.DuplicatesIgnored(), "the redelivery is known")
+
+	// Quiet for less than W + lateness since its last event: still known.
+	l.tick(at(9, 8, 0))
+	apply(l.evs[len(l.evs)-1])
+	f.sweep()
+	assert.Equal(t, map[uuid.UUID]uint64{s: 2}, strayStreams(f))
+	// Quiet for longer: forgotten.
+	l.tick(at(9, 10, 0))
+	apply(l.evs[len(l.evs)-1])
+	f.sweep()
+	assert.Empty(t, strayStreams(f))
+	assert.Equal(t, 0, f.strays.len())
+	assert.Empty(t, f.strays.queue)
+
+	apply(l.add(s, at(9, 11, 0), &events.Rated{Survey: events.SurveyCSAT, Score: 5}))
+	r = f.Report()
+	assert.Equal(t, int64(2), r.IgnoredEvents)
+	assert.Equal(t, int64(1), r.HeldEvents, "an event of a forgotten stream waits for its gap")
+	l.tick(at(10, 12, 0))
+	apply(l.evs[len(l.evs)-1])
+	f.sweep()
+	r = f.Report()
+	assert.Zero(t, r.HeldEvents)
+	assert.Equal(t, int64(1), r.OrphanedEvents)
+	assert.Zero(t, f.seq.Streams(), "the Sequencer tracks nothing: the clock's issues are live")
+}
+
+// Each event of a stray stream keeps it: the horizon counts from its
+// latest event, and an issue.opened that comes after version 1 makes the
+// stream an issue's.
+func TestFCRStrayStreamLastsFromItsLatestEvent(t *testing.T) {
+	l := newFCRLog()
+	f := NewFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: 24 * time.Hour})
+	apply := func(evs ...events.Envelope) {
+		t.Helper()
+		for _, e := range evs {
+			require.NoError(t, f.Apply(e))
+		}
+	}
+	s, o := l.id(), l.id()
+	apply(l.add(s, at(0, 9, 0), &events.Routed{Contact: l.id(), Queue: "billing"}))
+	apply(l.add(o, at(0, 9, 0), &events.Routed{Contact: l.id(), Queue: "billing"}))
+	apply(l.add(s, at(5, 9, 0), &events.Rated{Survey: events.SurveyCSAT, Score: 4}))
+	apply(l.add(o, at(5, 9, 0), &events.Opened{Customer: events.Customer{Keys: []string{"phone:1"}}, Channel: "phone", Topic: "t", Contact: l.id()}))
+	require.GreaterOrEqual(t, f.lookup(o), int32(0), "an opening after version 1 opens the issue")
+	assert.Equal(t, map[uuid.UUID]uint64{s: 2}, strayStreams(f))
+	assert.Equal(t, 1, f.strays.len())
+
+	l.tick(at(13, 8, 0)) // W + lateness after the first events, not after the second
+	apply(l.evs[len(l.evs)-1])
+	f.sweep()
+	assert.Equal(t, map[uuid.UUID]uint64{s: 2}, strayStreams(f))
+	assert.GreaterOrEqual(t, f.lookup(o), int32(0), "the open issue stays")
+	l.tick(at(13, 10, 0))
+	apply(l.evs[len(l.evs)-1])
+	f.sweep()
+	assert.Empty(t, strayStreams(f))
+	assert.Equal(t, uint64(2), f.StreamVersions()[o], "the opened stream is its issue's")
+}
+
+// A host may publish streams of its own that never start with
+// issue.opened: the FCR ignores their events while it tracks them, keeps
+// only those heard of within the horizon W + lateness, and a snapshot
+// carries when each was last heard of. The figures are those of the
+// issues alone.
+func TestFCRKeepsOnlyRecentStrayStreams(t *testing.T) {
+	g := fcrGen{Seed: 5, Customers: 800, Issues: 6000, Span: 120 * 24 * time.Hour, LooseKeys: true}
+	issues := g.log()
+	l := newFCRLog()
+	l.n = 1 << 40
+	rng := rand.New(rand.NewPCG(5, 0x57a7))
+	last := make(map[uuid.UUID]time.Time) // each stray stream's latest event
+	const strays = 2000
+	for range strays {
+		s := l.id()
+		t := day0.Add(time.Duration(rng.Int64N(int64(g.Span))))
+		l.add(s, t, &events.Routed{Contact: l.id(), Queue: "billing"})
+		t = t.Add(time.Duration(rng.Int64N(int64(48 * time.Hour))))
+		l.add(s, t, &events.Classified{Topic: "host/thing"})
+		last[s] = t
+	}
+	feed := append(slices.Clone(issues), l.evs...)
+	slices.SortStableFunc(feed, func(a, b events.Envelope) int { return a.At.Compare(b.At) })
+	feed = jitter(feed, 3, 2*time.Hour)
+	cfg := FCRConfig{Lateness: 6 * time.Hour}
+
+	f := NewFCR(cfg)
+	most, cut := 0, -1
+	var snap []byte
+	var atSnap map[uuid.UUID]int64
+	for i, e := range feed {
+		require.NoError(t, f.Apply(e))
+		most = max(most, f.strays.len())
+		if snap == nil && i > len(feed)/2 && f.strays.len() > 0 && f.seq.Held() > 0 {
+			var err error
+			snap, err = f.Snapshot(0)
+			require.NoError(t, err)
+			cut, atSnap = i+1, maps.Clone(f.strays.last)
+		}
+	}
+	require.NotNil(t, snap)
+	f.sweep()
+	quiet := f.Watermark().Add(-cfg.Lateness - DefaultFCRWindow)
+	want := make(map[uuid.UUID]uint64)
+	for s, at := range last {
+		if !at.Before(quiet) {
+			want[s] = 2
+		}
+	}
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, strayStreams(f), "the stray streams heard of within the horizon, and only they")
+	assert.Equal(t, len(want), f.strays.len())
+	assert.Less(t, most, strays/4, "at most the streams of a horizon and a sweep's interval are tracked")
+
+	r := runFCR(t, cfg, issues)
+	r.IgnoredEvents += 2 * strays
+	assert.Equal(t, r, f.Report(), "the figures are the issues'; every event of a stray stream is ignored")
+
+	// Restored from the snapshot, the FCR forgets the same streams at the
+	// same moments and ends with the same report.
+	h := NewFCR(cfg)
+	_, err := h.Restore(snap)
+	require.NoError(t, err)
+	assert.Equal(t, atSnap, h.strays.last)
+	for _, e := range feed[cut:] {
+		require.NoError(t, h.Apply(e))
+	}
+	h.sweep()
+	assert.Equal(t, f.Report(), h.Report())
+	assert.Equal(t, f.StreamVersions(), h.StreamVersions())
+	assert.Equal(t, f.strays.last, h.strays.last)
+}
+
+// A snapshot of format 4 has no time for its stray streams: they count as
+// last heard of at the watermark, and are forgotten a horizon after it.
+func TestFCRFormat4StraysLastUntilAHorizonAfterTheWatermark(t *testing.T) {
+	l := newFCRLog()
+	cfg := FCRConfig{Window: 7 * 24 * time.Hour, Lateness: 24 * time.Hour}
+	f := NewFCR(cfg)
+	s := l.id()
+	require.NoError(t, f.Apply(l.add(s, at(0, 9, 0), &events.Routed{Contact: l.id(), Queue: "billing"})))
+	l.tick(at(3, 9, 0))
+	require.NoError(t, f.Apply(l.evs[len(l.evs)-1]))
+	b, err := f.Snapshot(0)
+	require.NoError(t, err)
+	var sn fcrSnap
+	require.NoError(t, msgpack.Unmarshal(b, &sn))
+	sn.Format = 4
+	for i := range sn.Versions {
+		sn.Versions[i].Last = 0
+	}
+	old, err := msgpack.Marshal(&sn)
+	require.NoError(t, err)
+
+	for _, c := range []struct {
+		snap   []byte
+		forget time.Time // the first tick that forgets the stray
+	}{{b, at(8, 10, 0)}, {old, at(11, 10, 0)}} {
+		g := NewFCR(cfg)
+		_, err := g.Restore(c.snap)
+		require.NoError(t, err)
+		require.Equal(t, map[uuid.UUID]uint64{s: 1}, strayStreams(g))
+		for _, tick := range []time.Time{c.forget.Add(-2 * time.Hour), c.forget} {
+			l.tick(tick)
+			require.NoError(t, g.Apply(l.evs[len(l.evs)-1]))
+			g.sweep()
+			if tick.Before(c.forget) {
+				assert.Len(t, strayStreams(g), 1, "kept at %s", tick)
+			} else {
+				assert.Empty(t, strayStreams(g), "forgotten at %s", tick)
+			}
+		}
+	}
+}
