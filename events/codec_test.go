@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -52,4 +53,26 @@ func TestMsgpackRoundTripOfTheDomainExample(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, e, got)
 	t.Logf("msgpack %d bytes, json %d bytes", len(b), len(domainExample))
+}
+
+// RFC 3339 allows the T between date and time and the Z of UTC in lower
+// case; such a time reads as its upper-case form, and is written back in
+// upper case.
+func TestJSONCodecReadsLowerCaseTAndZ(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	for _, at := range []string{"2026-03-02t09:15:00z", "2026-03-02t11:15:00+02:00", "2026-03-02T09:15:00z"} {
+		e, err := c.Decode([]byte(strings.Replace(domainExample, "2026-03-02T09:15:00Z", at, 1)))
+		require.NoError(t, err, at)
+		assert.Equal(t, time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC), e.At, at)
+		out, err := c.Append(nil, e)
+		require.NoError(t, err)
+		assert.Equal(t, domainExample, string(out), at)
+	}
+	for _, at := range []string{"2026-03-02 09:15:00Z", "2026-03-02x09:15:00Z", "2026-03-02T09:15:00y"} {
+		_, err := c.Decode([]byte(strings.Replace(domainExample, "2026-03-02T09:15:00Z", at, 1)))
+		var de *events.DecodeError
+		require.ErrorAs(t, err, &de, at)
+		assert.Equal(t, "at", de.Field, at)
+		assert.ErrorIs(t, err, events.ErrMalformed, at)
+	}
 }

@@ -19,7 +19,9 @@ import (
 //	 "data":{…},"meta":{…}}
 //
 // with UUID strings, RFC 3339 times and durations in integer milliseconds.
-// A type whose current schema version is above 1 is written with a
+// Times are read with any offset, and with a lower-case t or z, as RFC
+// 3339 allows; they are written with an upper-case T, and as UTC with a Z
+// where their offset has seconds. A type whose current schema version is above 1 is written with a
 // "schema" member; an event without one is at schema 1. Unknown data fields
 // are kept (see Extra); unknown top-level members are ignored.
 type JSONCodec struct {
@@ -268,8 +270,8 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	if err != nil {
 		return fail(0, "issue", err)
 	}
-	var at time.Time
-	if err := at.UnmarshalText([]byte(*j.At)); err != nil {
+	at, err := parseTime(*j.At)
+	if err != nil {
 		return fail(0, "at", err)
 	}
 	if !InTimeRange(at) { // no codec could write it again
@@ -315,6 +317,22 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		e.Meta = j.Meta
 	}
 	return e, nil
+}
+
+// parseTime parses an RFC 3339 time, where the T between date and time
+// and the Z of UTC may be written in lower case (RFC 3339, section 5.6),
+// which time.Time's parser refuses.
+func parseTime(s string) (time.Time, error) {
+	b := []byte(s)
+	if len(b) > 10 && b[10] == 't' {
+		b[10] = 'T'
+	}
+	if n := len(b); n > 0 && b[n-1] == 'z' {
+		b[n-1] = 'Z'
+	}
+	var t time.Time
+	err := t.UnmarshalText(b)
+	return t, err
 }
 
 func jsonOffset(err error) int {
