@@ -604,5 +604,6 @@ func (f *FCR) Watermark() time.Time {
 // Err returns the configuration error that Apply returns, or nil.
 func (f *FCR) Err() error { return f.err }
 
-// Live returns how many issues the projection holds in memory.
+// Live returns how many issues the projection holds in memory (see
+// LiveProblems for the problems they form).
 func (f *FCR) Live() int { return f.byID.n }

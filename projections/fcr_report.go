@@ -185,20 +185,35 @@ func inflation(reported, true_ FCRRate) float64 {
 // in proportion to the live issues.
 func (f *FCR) Report() FCRReport {
 	t := f.folded.clone()
+	f.eachLiveCustomer(func(r int32) {
+		probs := f.problems(r)
+		for i := range probs {
+			f.add(&t, &probs[i])
+		}
+	})
+	return f.build(&t)
+}
+
+// LiveProblems returns how many problems the projection holds in memory:
+// those that its live issues (Live) form, as the report chains them. It
+// chains every customer with live issues, as Report does.
+func (f *FCR) LiveProblems() int {
+	n := 0
+	f.eachLiveCustomer(func(r int32) { n += len(f.chain(r)) })
+	return n
+}
+
+// eachLiveCustomer calls fn with the root of every customer that has live
+// issues, having read their issues ahead (eachCustomer).
+func (f *FCR) eachLiveCustomer(fn func(r int32)) {
 	roots := f.scratch.roots[:0]
 	for r := range f.ids.nodes {
 		if n := &f.ids.nodes[r]; n.parent == int32(r) && n.issue >= 0 {
 			roots = append(roots, int32(r))
 		}
 	}
-	f.eachCustomer(roots, func(r int32) {
-		probs := f.problems(r)
-		for i := range probs {
-			f.add(&t, &probs[i])
-		}
-	})
+	f.eachCustomer(roots, fn)
 	f.scratch.roots = roots
-	return f.build(&t)
 }
 
 // build turns a tally into a report.

@@ -73,3 +73,46 @@ func TestFCRApplyRefusesIncompleteEvents(t *testing.T) {
 		})
 	}
 }
+
+// LiveProblems counts the problems that the live issues form: two issues
+// of one problem are one, and what was folded is not counted.
+func TestFCRLiveProblems(t *testing.T) {
+	l := newFCRLog()
+	f := NewFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: time.Hour})
+	apply := func() {
+		t.Helper()
+		for _, e := range l.evs {
+			require.NoError(t, f.Apply(e))
+		}
+		l.evs = l.evs[:0]
+	}
+	a := l.solved(at(0, 9, 0), []string{"phone:1"}, "phone", "billing", "ann")
+	l.solved(at(1, 9, 0), []string{"phone:1"}, "chat", "billing", "bob") // a repeat: a's problem
+	l.solved(at(1, 10, 0), []string{"phone:1"}, "chat", "tech/tv", "bob")
+	l.open(at(1, 11, 0), []string{"phone:2"}, "web", "billing")
+	apply()
+	assert.Equal(t, 4, f.Live())
+	assert.Equal(t, 3, f.LiveProblems())
+
+	l.tick(at(20, 9, 0))
+	apply()
+	f.sweep()
+	require.Less(t, f.lookup(a), int32(0), "the solved problems were folded")
+	assert.Equal(t, 2, f.Live(), "the open issue and the clock's")
+	assert.Equal(t, 2, f.LiveProblems())
+
+	// On a generated log, at every tenth of it: the problems of the
+	// report less those folded.
+	g := fcrGen{Seed: 3, Customers: 400, Issues: 4000, Span: 90 * 24 * time.Hour, LooseKeys: true}
+	evs := g.log()
+	h := NewFCR(FCRConfig{Lateness: time.Hour})
+	for i, e := range evs {
+		require.NoError(t, h.Apply(e))
+		if (i+1)%(len(evs)/10) == 0 {
+			live := h.Report().Problems - h.folded.Problems
+			require.Positive(t, live)
+			assert.Equal(t, int(live), h.LiveProblems(), "after %d events", i+1)
+			assert.Less(t, h.LiveProblems(), h.Live(), "after %d events: some problems have several issues", i+1)
+		}
+	}
+}

@@ -26,7 +26,7 @@ func tiny(dsn string, only ...string) Options {
 var everyField = []string{
 	"events", "codec_msgpack_encode_ns", "codec_msgpack_decode_ns", "codec_msgpack_decode_allocs",
 	"codec_json_encode_ns", "codec_json_decode_ns", "projection_events_per_s", "replay_events_per_s",
-	"peak_heap_bytes", "bytes_per_active_problem", "memory_ratio_2x_history",
+	"peak_heap_bytes", "bytes_per_active_problem", "bytes_per_live_issue", "live_problems", "memory_ratio_2x_history",
 	"gochannel_raw_events_per_s", "gochannel_events_per_s", "gochannel_overhead_ratio", "gochannel_agrees",
 	"gochannel_batch", "gochannel_single_events_per_s", "gochannel_single_ratio",
 }
@@ -65,6 +65,11 @@ func TestMeasureWithoutPostgresFillsEveryOtherField(t *testing.T) {
 		assert.Nil(t, m[k], k)
 	}
 	assert.InDelta(t, 4000, m["events"], 400)
+	// Memory is per live problem; a problem may hold several issues.
+	heap, issues, problems := m["projection_heap_bytes"].(float64), m["live_issues"].(float64), m["live_problems"].(float64)
+	assert.LessOrEqual(t, problems, issues)
+	assert.InDelta(t, heap/problems, m["bytes_per_active_problem"], 1e-6)
+	assert.InDelta(t, heap/issues, m["bytes_per_live_issue"], 1e-6)
 	assert.LessOrEqual(t, m["codec_msgpack_decode_allocs"], 3.0)
 	assert.Contains(t, table.String(), "PostgreSQL")
 	assert.Contains(t, table.String(), "not measured: left out")

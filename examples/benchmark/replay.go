@@ -60,6 +60,7 @@ type replay struct {
 	faults     int64  // minor page faults during the run; -1 where unknown
 	peakHeap   uint64 // the largest heap seen, the store's included
 	live       int    // the issues the FCR holds at the end
+	problems   int    // the problems they form (FCR.LiveProblems)
 	backlog    int64  // the issues open at the end
 	achieved   int64
 	failed     int64
@@ -96,6 +97,7 @@ func replayStore(ctx context.Context, store *events.MemoryStore) (replay, *proje
 	r.achieved, r.failed = report.FCR.Achieved, report.FCR.Failed
 	r.backlog = report.Volume.Backlog.Open
 	r.live = rep.FCR().Live()
+	r.problems = rep.FCR().LiveProblems()
 	return r, rep, nil
 }
 
@@ -243,12 +245,19 @@ func measureReplay(ctx context.Context, t table, res *Result, store *events.Memo
 	t.row("peak heap, the store's included (first run)", si(peak, "B"), "", false)
 	t.row("heap held by the projections", si(float64(heap), "B"), "", false)
 	t.row("live issues in the FCR (FCR.Live)", fmt.Sprint(last.live), "", false)
+	t.row("live problems in the FCR (FCR.LiveProblems)", fmt.Sprint(last.problems), "", false)
 	t.row("open issues at the end (backlog)", fmt.Sprint(last.backlog), "", false)
 	res.OpenBacklog = num(float64(last.backlog))
+	res.LiveProblems = num(float64(last.problems))
 	if last.live > 0 {
 		per := float64(heap) / float64(last.live)
+		res.BytesPerLiveIssue = num(per)
+		t.row("bytes per live issue", fmt.Sprintf("%.0f B", per), "", false)
+	}
+	if last.problems > 0 {
+		per := float64(heap) / float64(last.problems)
 		res.BytesPerActiveProblem = num(per)
-		t.row("bytes per active problem", fmt.Sprintf("%.0f B", per), "≤ 300 B", per <= 300)
+		t.row("bytes per active problem (live problem)", fmt.Sprintf("%.0f B", per), "≤ 300 B", per <= 300)
 	}
 
 	long := cfg

@@ -40,8 +40,13 @@ type Result struct {
 	LiveIssues          *float64 `json:"live_issues"`
 	// OpenBacklog is the issues open at the end of the log (the Volume
 	// report's backlog): an open issue keeps its problem live.
-	OpenBacklog           *float64 `json:"open_backlog"`
+	OpenBacklog *float64 `json:"open_backlog"`
+	// LiveProblems is the problems that the live issues form
+	// (FCR.LiveProblems): the active problems. BytesPerActiveProblem is
+	// the projections' heap over them, BytesPerLiveIssue over the issues.
+	LiveProblems          *float64 `json:"live_problems"`
 	BytesPerActiveProblem *float64 `json:"bytes_per_active_problem"`
+	BytesPerLiveIssue     *float64 `json:"bytes_per_live_issue"`
 	// The same with twice the history at the same daily rate.
 	ProjectionHeapBytes2x *float64 `json:"projection_heap_bytes_2x_history"`
 	LiveIssues2x          *float64 `json:"live_issues_2x_history"`
