@@ -538,7 +538,7 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 	f.byID.insert(tag, ix)
 	f.counts.Issues++
 	if f.strays.len() > 0 {
-		f.strays.opened(id)
+		f.strays.drop(id)
 	}
 
 	// The issue's identifiers: first the customer id, then the keys.

@@ -330,5 +330,6 @@ func (f *FCR) expireHeld(cutoff int64) {
 		held := f.seq.Held()
 		f.seq.Forget(id)
 		f.counts.Orphaned += int64(held - f.seq.Held())
+		f.strays.drop(id) // a stray stream's version goes with its held events
 	}
 }

@@ -65,7 +65,7 @@ func (s *strays) expire(t int64, forget func(issue uuid.UUID)) {
 		last, ok := s.last[e.issue]
 		switch {
 		case !ok:
-			continue // its issue opened since
+			continue // no longer a stray (see drop)
 		case last >= t:
 			// An event came since it was queued: queue it for then.
 			heap.Push(&s.queue, strayEntry{at: last, issue: e.issue})
@@ -76,9 +76,10 @@ func (s *strays) expire(t int64, forget func(issue uuid.UUID)) {
 	}
 }
 
-// opened stops tracking issue as a stray stream: an issue.opened came
-// after its version 1, and its issue is live.
-func (s *strays) opened(issue uuid.UUID) { delete(s.last, issue) }
+// drop stops tracking issue as a stray stream: an issue.opened came
+// after its version 1, and its issue is live, or the FCR forgot the
+// stream with its held events.
+func (s *strays) drop(issue uuid.UUID) { delete(s.last, issue) }
 
 // len returns how many stray streams are tracked.
 func (s *strays) len() int { return len(s.last) }

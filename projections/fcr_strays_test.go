@@ -225,3 +225,26 @@ func TestFCRFormat4StraysLastUntilAHorizonAfterTheWatermark(t *testing.T) {
 		}
 	}
 }
+
+// A stray stream whose later event waited for a gap beyond the lateness
+// is forgotten with it: the Sequencer and the strays agree, as a snapshot
+// needs.
+func TestFCRStrayStreamGoesWithItsExpiredGap(t *testing.T) {
+	l := newFCRLog()
+	f := NewFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: time.Hour})
+	s := l.id()
+	require.NoError(t, f.Apply(l.add(s, at(0, 9, 0), &events.Routed{Contact: l.id(), Queue: "billing"})))
+	l.add(s, at(0, 9, 5), &events.Rated{Survey: events.SurveyCSAT, Score: 4}) // lost
+	require.NoError(t, f.Apply(l.add(s, at(0, 9, 10), &events.Rated{Survey: events.SurveyCSAT, Score: 5})))
+	require.Equal(t, int64(1), f.Report().HeldEvents)
+	require.Equal(t, 1, f.strays.len())
+
+	l.tick(at(0, 12, 0))
+	require.NoError(t, f.Apply(l.evs[len(l.evs)-1]))
+	f.sweep()
+	r := f.Report()
+	assert.Zero(t, r.HeldEvents)
+	assert.Equal(t, int64(1), r.OrphanedEvents)
+	assert.Empty(t, strayStreams(f))
+	assert.Equal(t, 0, f.strays.len())
+}
