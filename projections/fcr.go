@@ -178,7 +178,7 @@ var (
 // those with events waiting for a gap. Identity
 // keys are kept as 64-bit hashes, not strings: two different
 // identifiers collide with a probability of about n²/2⁶⁵ among n of them
-// (under one in a million for ten million), and a collision would link
+// (about three in a million for ten million), and a collision would link
 // two customers. Channels, topics, agents and queues are interned once.
 //
 // An FCR is not safe for concurrent use.

@@ -11,7 +11,7 @@ package projections
 // Identifiers are compared as given (the write side normalises keys), by a
 // 64-bit hash rather than by the string, which halves what a
 // customer costs: two different identifiers collide with a probability of
-// about n²/2⁶⁵ for n identifiers (under one in a million for ten million),
+// about n²/2⁶⁵ for n identifiers (about three in a million for ten million),
 // and a collision would link two customers. A customer id lives in its own
 // namespace, so that the id "phone:1" and the key "phone:1" differ.
 type identities struct {

@@ -13,7 +13,8 @@ import (
 // checker holds each live issue of the log and checks every event against
 // its stream: the next version, and the lifecycle rules of contact.Check.
 // Issues resolved longer ago than the horizon are reduced to their last
-// version, so memory follows the active issues, not the length of the log.
+// version, so memory follows the active issues, and the number of issues
+// the log has, at a version each.
 type checker struct {
 	keys      contact.KeyRules
 	horizon   time.Duration
@@ -23,8 +24,8 @@ type checker struct {
 	sinceTidy int
 }
 
-func newChecker(horizon time.Duration) *checker {
-	return &checker{horizon: horizon, live: make(map[uuid.UUID]*contact.Issue), retired: make(map[uuid.UUID]uint64)}
+func newChecker(keys contact.KeyRules, horizon time.Duration) *checker {
+	return &checker{keys: keys, horizon: horizon, live: make(map[uuid.UUID]*contact.Issue), retired: make(map[uuid.UUID]uint64)}
 }
 
 // verdict is what the checker makes of one event.

@@ -6,8 +6,9 @@
 //	go run ./examples/fcrreport [flags] FILE   (or - for standard input)
 //
 // The log is read as a stream: memory follows the issues that are active,
-// not the length of the log. Every event is checked against its stream (the
-// next version, the lifecycle rules); a line that does not decode, an
+// and a version for each issue of the log. Every event is checked against
+// its stream (the next version, the lifecycle rules) and an opening's
+// identity keys are normalised as the write side does; a line that does not decode, an
 // unknown event type or an event that breaks its stream stops the tool with
 // the line number and the problem, unless -skip-invalid is given, which
 // skips such lines and counts them in the report's "input" section.
@@ -21,9 +22,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/projections"
 )
@@ -77,6 +80,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	threshold := fs.Duration("threshold", 20*time.Second, "service level threshold T: answered within T counts as in service level")
 	format := fs.String("format", "json", "output format: json or text")
 	skip := fs.Bool("skip-invalid", false, "skip lines that do not decode, have an unknown type or break their stream, and count them")
+	country := fs.String("country", "", "country calling code of phone numbers written without one, such as 358 (none: such numbers are refused)")
 	values := valueFlags{}
 	fs.Var(values, "value", "tag a topic (and its subtopics) with a contact value: TOPIC=customer|company|both|neither (repeatable)")
 	fs.Usage = func() {
@@ -106,6 +110,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fcrreport: -format %q: want json or text\n", *format)
 		return 2
 	}
+	keys := contact.KeyRules{DefaultCountry: *country}
+	if err := keys.Validate(); err != nil {
+		fmt.Fprintf(stderr, "fcrreport: -country: %v\n", err)
+		return 2
+	}
 	if len(values) == 0 {
 		values = nil // no tags: no breakdown by value
 	}
@@ -131,7 +140,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		src = f
 	}
-	in, err := absorb(r, src, *window+*lateness, *skip)
+	in, err := absorb(r, src, keys, *window+*lateness, *skip)
 	if err != nil {
 		fmt.Fprintf(stderr, "fcrreport: %v\n", err)
 		return 1
@@ -160,11 +169,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// absorb reads the log into r, checking every event against its stream.
-func absorb(r *projections.Reporter, src io.Reader, horizon time.Duration, skip bool) (input, error) {
+// absorb reads the log into r, checking every event against its stream
+// and normalising the identity keys of each opening by keys, as the write
+// side does: the FCR compares keys as they are given.
+func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horizon time.Duration, skip bool) (input, error) {
 	var in input
 	lines := events.NewLineReader(src, events.NewJSONCodec(nil))
-	check := newChecker(horizon)
+	check := newChecker(keys, horizon)
 	refuse := func(line int, err error) error {
 		if !skip {
 			return fmt.Errorf("line %d: %w", line, err)
@@ -209,6 +220,12 @@ func absorb(r *projections.Reporter, src io.Reader, horizon time.Duration, skip 
 		case unchecked:
 			in.Unchecked++
 		}
+		if e, err = normalized(e, keys); err != nil {
+			if err := refuse(lines.Line(), err); err != nil {
+				return in, err
+			}
+			continue
+		}
 		if err := r.Apply(e); err != nil {
 			if err := refuse(lines.Line(), err); err != nil {
 				return in, err
@@ -219,4 +236,24 @@ func absorb(r *projections.Reporter, src io.Reader, horizon time.Duration, skip 
 	}
 	in.Lines = lines.Line()
 	return in, nil
+}
+
+// normalized returns e with the identity keys of an opening normalised by
+// keys; other events as they are.
+func normalized(e events.Envelope, keys contact.KeyRules) (events.Envelope, error) {
+	d, ok := e.Data.(*events.Opened)
+	if !ok || len(d.Customer.Keys) == 0 {
+		return e, nil
+	}
+	norm, err := keys.NormalizeAll(d.Customer.Keys)
+	if err != nil {
+		return e, fmt.Errorf("event %s of issue %s: %w", e.ID, e.Issue, err)
+	}
+	if slices.Equal(norm, d.Customer.Keys) {
+		return e, nil
+	}
+	c := *d
+	c.Customer.Keys = norm
+	e.Data = &c
+	return e, nil
 }

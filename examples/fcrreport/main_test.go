@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -131,6 +134,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-format", "xml", "-"},
 		{"-window", "-1h", "-"},
 		{"-value", "billing=priceless", "-"},
+		{"-country", "35x", "-"},
 	} {
 		code, _, stderr := runTool(t, "", args...)
 		assert.Equal(t, 2, code, "%v: %s", args, stderr)
@@ -139,4 +143,51 @@ func TestUsageErrors(t *testing.T) {
 	code, _, stderr := runTool(t, "", "/nonexistent/log.jsonl")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "/nonexistent/log.jsonl")
+}
+
+// annaLog is Anna's chat on Monday and her call on Tuesday about the same
+// refund, her keys written as a helpdesk export may have them.
+func annaLog(t *testing.T) string {
+	t.Helper()
+	monday := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	chat, call := uuid.MustParse("0195a000-0000-7000-8000-000000000001"), uuid.MustParse("0195a000-0000-7000-8000-000000000002")
+	c1, c2 := uuid.MustParse("0195a000-0000-7000-8000-0000000000c1"), uuid.MustParse("0195a000-0000-7000-8000-0000000000c2")
+	n := 0
+	ev := func(issue uuid.UUID, v uint64, at time.Time, d events.Data) events.Envelope {
+		n++
+		return events.Envelope{ID: uuid.MustParse(fmt.Sprintf("0195a000-0000-7000-8000-%012d", 100+n)), Issue: issue, Version: v, At: at, Data: d}
+	}
+	log := []events.Envelope{
+		ev(chat, 1, monday, &events.Opened{Customer: events.Customer{Keys: []string{"email:Anna@Example.com"}}, Channel: "chat", Topic: "billing/refund", Contact: c1}),
+		ev(chat, 2, monday.Add(9*time.Minute), &events.Resolved{Contact: c1, Agent: "maria"}),
+		ev(call, 1, monday.Add(24*time.Hour), &events.Opened{Customer: events.Customer{Keys: []string{"phone:040 123 4567", "email:anna@example.com"}}, Channel: "phone", Topic: "billing/refund", Contact: c2}),
+		ev(call, 2, monday.Add(24*time.Hour+6*time.Minute), &events.Resolved{Contact: c2, Agent: "olli"}),
+		// A clock issue a fortnight later, so that the verdict is final.
+		ev(uuid.MustParse("0195a000-0000-7000-8000-000000000003"), 1, monday.Add(14*24*time.Hour), &events.Opened{Customer: events.Customer{ID: "clock"}, Channel: "web", Topic: "other", Contact: c1}),
+	}
+	var b []byte
+	for _, e := range log {
+		var err error
+		b, err = events.AppendLine(b, events.NewJSONCodec(nil), e)
+		require.NoError(t, err)
+	}
+	return string(b)
+}
+
+// Keys are normalised as the write side does, with -country for national
+// numbers: Anna's two tickets are one problem, not solved the first time.
+func TestKeysAreNormalisedAsTheWriteSideDoes(t *testing.T) {
+	log := annaLog(t)
+	code, stdout, stderr := runTool(t, log, "-country", "358", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(0), got.FCR.True.Achieved)
+	assert.Equal(t, int64(1), got.FCR.True.Total, "one problem: the email matches in any case")
+	assert.Equal(t, int64(2), got.FCR.Reported.Achieved)
+
+	code, _, stderr = runTool(t, log, "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line 3")
+	assert.Contains(t, stderr, "no default country")
 }
