@@ -35,7 +35,11 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 			}
 		}
 	}
-	tx, err := s.pool.Begin(ctx)
+	// Read committed whatever the server's default: a guarded update that
+	// waited for another writer's lock then sees that writer's row, where
+	// repeatable read and serializable fail with a serialization error
+	// (appends to other streams too, as all move the head row).
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		fail(err)
 		return

@@ -19,7 +19,9 @@
 // An append moves its stream's row in <table>_streams from the expected
 // version to the new one on condition, so the database itself refuses a
 // writer that lost a race (*events.VersionConflictError, never a driver
-// error). It then takes the next positions from the <table>_head row and
+// error); appends run at read committed whatever the server's default
+// isolation, which is what lets a writer that waited for another's lock
+// see its row rather than fail to serialise. It then takes the next positions from the <table>_head row and
 // keeps that row locked until it commits: appends therefore commit in
 // position order, positions have no gaps, and a reader that resumes
 // ReadAll after the last position it saw never skips an event that a

@@ -2,14 +2,17 @@ package pgstore_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/events/pgstore"
+	"github.com/truefcr/truefcr/events/pgstore/pgtest"
 )
 
 func TestAppendThenLoadAndReadAll(t *testing.T) {
@@ -242,4 +245,66 @@ func collect(seq func(func(events.Envelope, error) bool)) ([]events.Envelope, er
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// A server, database or role whose default isolation is above read
+// committed changes nothing: concurrent appends to different streams all
+// succeed, and the loser of a race for one version gets a version
+// conflict, not a serialization error.
+func TestAppendUnderAStricterDefaultIsolation(t *testing.T) {
+	t.Parallel()
+	for _, level := range []string{"repeatable read", "serializable"} {
+		t.Run(level, func(t *testing.T) {
+			t.Parallel()
+			base := pgtest.Pool(t)
+			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
+			require.NoError(t, err)
+			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			var got string
+			require.NoError(t, pool.QueryRow(context.Background(), "SHOW default_transaction_isolation").Scan(&got))
+			require.Equal(t, level, got)
+			s, err := pgstore.New(context.Background(), pool, pgstore.Config{Schema: pgtest.Schema(t, base), MaxGroup: 1})
+			require.NoError(t, err)
+			ctx := context.Background()
+
+			var wg sync.WaitGroup
+			errs := make(chan error, 160)
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 20 {
+						issue := uuid.New()
+						_, err := s.Append(ctx, issue, 0, stream(issue, 0, 2))
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+
+			for range 20 {
+				issue := uuid.New()
+				results := make(chan error, 2)
+				for range 2 {
+					go func() {
+						_, err := s.Append(ctx, issue, 0, stream(issue, 0, 1))
+						results <- err
+					}()
+				}
+				a, b := <-results, <-results
+				if a != nil {
+					a, b = b, a
+				}
+				require.NoError(t, a, "one of the two wins")
+				require.ErrorIs(t, b, events.ErrVersionConflict, "the other loses with a version conflict")
+			}
+		})
+	}
 }
