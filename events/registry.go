@@ -3,6 +3,9 @@ package events
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Upcaster rewrites the data fields of an event from one schema version of
@@ -95,11 +98,16 @@ func NewRegistry() *Registry {
 }
 
 // Register adds an event type, or replaces one to raise its schema version.
-// newData returns a new, empty value of the type; it must be a pointer whose
+// The name is UTF-8 text without control characters. newData returns a new, empty value of the type; it must be a pointer whose
 // EventType is t. Upcasters already added for t are kept.
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
+	}
+	if !utf8.ValidString(string(t)) || strings.IndexFunc(string(t), unicode.IsControl) >= 0 {
+		// A store's text column, a broker's header or a log line could
+		// not carry it.
+		return fmt.Errorf("register event type %q: the name is not UTF-8 text without control characters", t)
 	}
 	d := newData()
 	if !IsData(d) {

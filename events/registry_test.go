@@ -155,12 +155,16 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 		{"constructor of a nil pointer", reg.Register(typeEscalated, 1, func() events.Data { return (*Escalated)(nil) })},
 		{"upcaster of an unknown type", reg.AddUpcaster("acme.unknown", 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
 		{"upcaster from the current schema", reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
+		{"name with a NUL", reg.Register("acme.esc\x00alated", 1, func() events.Data { return new(Escalated) })},
+		{"name not UTF-8", reg.Register("acme.escalated\xff", 1, func() events.Data { return new(Escalated) })},
+		{"name with a newline", reg.Register("acme.escalated\n", 1, func() events.Data { return new(Escalated) })},
 	}
 	for _, tt := range tests {
 		assert.Error(t, tt.err, tt.name)
 	}
 	assert.ErrorIs(t, tests[6].err, events.ErrUnknownType)
 	assert.ErrorContains(t, tests[5].err, "makes no data")
+	assert.ErrorContains(t, tests[8].err, "not UTF-8 text without control characters")
 	_, err := reg.New("acme.unknown")
 	assert.ErrorIs(t, err, events.ErrUnknownType)
 	assert.Len(t, reg.Types(), 9, "nothing was registered")
