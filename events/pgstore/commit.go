@@ -26,29 +26,47 @@ type unit struct {
 // commit appends units in one transaction. A unit whose stream is not at
 // the expected version fails with a *events.VersionConflictError and the
 // others go on; only units of one batch are committed together, so a
-// failed unit has changed nothing.
+// failed unit has changed nothing. When the transaction of several units
+// fails as a whole (the database refuses one unit's outbox message, say),
+// each unit is committed again on its own, so that it fails for its own
+// reasons only.
 func (s *Store) commit(ctx context.Context, units []*unit) {
-	fail := func(err error) {
+	err := s.commitTx(ctx, units)
+	if err == nil {
+		return
+	}
+	if len(units) > 1 && ctx.Err() == nil {
 		for _, u := range units {
-			if u.err == nil {
+			u.err = nil
+			if err := s.commitTx(ctx, []*unit{u}); err != nil {
 				u.err = s.fail(ctx, u.batches, err)
 			}
 		}
+		return
 	}
+	for _, u := range units {
+		if u.err == nil {
+			u.err = s.fail(ctx, u.batches, err)
+		}
+	}
+}
+
+// commitTx is commit in one transaction: it returns the error that failed
+// the transaction as a whole, if any, and sets the error of each unit that
+// lost a race.
+func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 	// Read committed whatever the server's default: a guarded update that
 	// waited for another writer's lock then sees that writer's row, where
 	// repeatable read and serializable fail with a serialization error
 	// (appends to other streams too, as all move the head row).
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
 
 	if err := s.claimStreams(ctx, tx, units); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	var won []*unit
 	for _, u := range units {
@@ -57,14 +75,13 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 		}
 	}
 	if len(won) == 0 {
-		return
+		return nil
 	}
 	cols := concat(won)
 	// The outbox needs no positions: it goes before them.
 	if len(cols.msgs) > 0 {
 		if err := s.publishOutbox(ctx, tx, cols.msgs, cols.topics); err != nil {
-			fail(err)
-			return
+			return err
 		}
 	}
 	// Positions are allocated last, right before the events' insert, to
@@ -72,20 +89,17 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 	// possible.
 	var head int64
 	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	for i := range cols.positions {
 		cols.positions[i] = head - int64(cols.n) + int64(i) + 1
 	}
 	if _, err := tx.Exec(ctx, s.q.insert,
 		cols.positions, cols.ids, cols.issues, cols.versions, cols.types, cols.ats, cols.payloads); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		fail(err)
-		return
+		return err
 	}
 
 	k := 0
@@ -100,6 +114,7 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 			}
 		}
 	}
+	return nil
 }
 
 // concat returns the columns of units one after the other.

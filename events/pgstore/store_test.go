@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -306,5 +307,55 @@ func TestAppendUnderAStricterDefaultIsolation(t *testing.T) {
 				require.ErrorIs(t, b, events.ErrVersionConflict, "the other loses with a version conflict")
 			}
 		})
+	}
+}
+
+// One append that the database refuses (here by a constraint of the
+// host's) fails alone: the appends that shared its transaction are
+// committed on their own.
+func TestGroupedAppendFailsAlone(t *testing.T) {
+	t.Parallel()
+	s, pool, cfg := newStore(t, pgstore.Config{})
+	ctx := t.Context()
+	poison := uuid.New()
+	_, err := pool.Exec(ctx, "ALTER TABLE "+pgtest.Ident(cfg.Schema, "truefcr_events")+
+		" ADD CONSTRAINT host_rule CHECK (issue <> '"+poison.String()+"')")
+	require.NoError(t, err)
+
+	// Hold the head row, so that the appends below queue up: the first
+	// leads and waits, the next two share the following transaction.
+	hold, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = hold.Exec(ctx, "SELECT * FROM "+pgtest.Ident(cfg.Schema, "truefcr_events_head")+" FOR UPDATE")
+	require.NoError(t, err)
+
+	first, good := uuid.New(), uuid.New()
+	results := make(map[uuid.UUID]error)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	appendOne := func(issue uuid.UUID) {
+		defer wg.Done()
+		_, err := s.Append(ctx, issue, 0, stream(issue, 0, 1))
+		mu.Lock()
+		results[issue] = err
+		mu.Unlock()
+	}
+	wg.Add(1)
+	go appendOne(first)
+	time.Sleep(100 * time.Millisecond) // the first leads, and waits for the head row
+	wg.Add(2)
+	go appendOne(good)
+	go appendOne(poison)
+	time.Sleep(100 * time.Millisecond) // both queue behind it
+	require.NoError(t, hold.Rollback(ctx))
+	wg.Wait()
+
+	require.NoError(t, results[first])
+	require.NoError(t, results[good], "an append is not failed by another's event")
+	require.ErrorContains(t, results[poison], "host_rule")
+	for issue, n := range map[uuid.UUID]int{first: 1, good: 1, poison: 0} {
+		loaded, err := s.Load(ctx, issue)
+		require.NoError(t, err)
+		assert.Len(t, loaded, n)
 	}
 }
