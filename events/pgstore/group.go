@@ -10,7 +10,10 @@ import (
 // every append waiting at that moment shares one commit among them. The
 // first caller to find no transaction running leads: it commits what is
 // queued, its own append included, then hands the lead to the oldest
-// append still waiting. A caller alone never waits.
+// append still waiting. A caller alone never waits. A transaction of
+// several appends goes on while any of their callers waits for it, and is
+// cancelled once every one of them gave up; a caller whose append a
+// transaction carries waits for it to end, as its append may commit.
 type group struct {
 	max int // appends per transaction
 
@@ -20,6 +23,7 @@ type group struct {
 }
 
 type waiter struct {
+	ctx   context.Context // the caller's
 	u     *unit
 	ready chan struct{} // closed when u is done or when the waiter must lead
 	lead  bool
@@ -28,7 +32,7 @@ type waiter struct {
 
 // run appends u, alone or with others, through commit.
 func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, []*unit)) {
-	w := &waiter{u: u, ready: make(chan struct{})}
+	w := &waiter{ctx: ctx, u: u, ready: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, w)
 	if !g.leading {
@@ -63,8 +67,11 @@ func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, [
 	g.mu.Unlock()
 
 	if n > 1 {
-		// Others' appends must not fail because this caller gave up.
-		ctx = context.WithoutCancel(ctx)
+		// Others' appends must not fail because this caller gave up: the
+		// transaction goes on while any of its callers waits for it.
+		var stop func()
+		ctx, stop = whileAny(batch)
+		defer stop()
 	}
 	commit(ctx, units)
 
@@ -74,6 +81,23 @@ func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, [
 	}
 	g.handOver()
 	g.mu.Unlock()
+}
+
+// whileAny returns a context that is done once every waiter's context
+// is, and a function that releases it.
+func whileAny(ws []*waiter) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ws[0].ctx))
+	go func() {
+		for _, w := range ws {
+			select {
+			case <-w.ctx.Done():
+			case <-ctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
+	return ctx, cancel
 }
 
 // withdraw takes w out of the queue unless a transaction already carries

@@ -359,3 +359,66 @@ func TestGroupedAppendFailsAlone(t *testing.T) {
 		assert.Len(t, loaded, n)
 	}
 }
+
+// A transaction of several appends goes on while any of their callers
+// waits for it, and stops once every one of them gave up: appends with
+// deadlines are not held past them by a database that stalls.
+func TestGroupedAppendsKeepTheirDeadlines(t *testing.T) {
+	t.Parallel()
+	s, pool, cfg := newStore(t, pgstore.Config{})
+	ctx := t.Context()
+	first, b, c := uuid.New(), uuid.New(), uuid.New()
+
+	// x stalls the claim of b's stream: it inserted b's row and does not
+	// commit.
+	x, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = x.Exec(ctx, "INSERT INTO "+pgtest.Ident(cfg.Schema, "truefcr_events_streams")+" (issue, version) VALUES ($1, 0)", b)
+	require.NoError(t, err)
+	// hold makes the first append lead and wait, so that b and c queue
+	// behind it and share the next transaction.
+	hold, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = hold.Exec(ctx, "SELECT * FROM "+pgtest.Ident(cfg.Schema, "truefcr_events_head")+" FOR UPDATE")
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := s.Append(ctx, first, 0, stream(first, 0, 1))
+		assert.NoError(t, err)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	errs := make([]error, 2)
+	for i, issue := range []uuid.UUID{b, c} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			_, errs[i] = s.Append(dctx, issue, 0, stream(issue, 0, 1))
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, hold.Rollback(ctx))
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second): // x would stall them for good
+	}
+	took := time.Since(start)
+	require.NoError(t, x.Rollback(ctx))
+	<-done
+	assert.Less(t, took, 3*time.Second, "the appends returned once their deadlines passed")
+	for _, err := range errs {
+		assert.Error(t, err)
+	}
+	for _, issue := range []uuid.UUID{b, c} {
+		loaded, err := s.Load(ctx, issue)
+		require.NoError(t, err)
+		assert.Empty(t, loaded, "an append that failed stored nothing")
+	}
+}
