@@ -81,8 +81,16 @@ type Runner struct {
 	// it every event rather than sequence them through seq.
 	self SelfSequencing
 
+	// saveMu makes checkpoints one at a time, from snapshot to save, so
+	// that a later state is never overwritten by an earlier one (Run's
+	// against Rebuild's). It is taken before mu.
+	saveMu sync.Mutex
+
 	mu  sync.Mutex // guards the projection and the fields below
 	seq *Sequencer
+	// gen counts Rebuilds: a checkpoint of an earlier generation leaves
+	// changes and savedPos alone.
+	gen uint64
 	// taken counts the events a SelfSequencing projection took without
 	// an error, and dups0 is its DuplicatesIgnored when the runner started
 	// counting (see sequenced).

@@ -18,6 +18,8 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 			return err
 		}
 	}
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	if !force && r.changes == 0 && r.position == r.savedPos {
 		r.mu.Unlock()
@@ -25,7 +27,7 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	}
 	start := time.Now()
 	cp, err := r.snapshot()
-	changes := r.changes
+	changes, gen := r.changes, r.gen
 	r.mu.Unlock()
 	if err != nil {
 		return err
@@ -35,7 +37,7 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	// A save that failed is paced too: it may have taken its time.
 	r.savedAt = time.Now()
 	r.saveCost = r.savedAt.Sub(start)
-	if err == nil {
+	if err == nil && gen == r.gen {
 		r.changes -= changes // what arrived while saving waits for the next one
 		r.savedPos = cp.Position
 	}
@@ -178,6 +180,8 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
+	r.gen++
+	r.changes = 0
 	r.position = 0
 	r.pos.Store(0)
 	r.held.Store(0)

@@ -648,3 +648,64 @@ func TestRunnerMakesADeferredCheckpointOnAQuietStream(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the deferred checkpoint was made")
 	require.NoError(t, stop())
 }
+
+// gatedCheckpoints holds the first Save until release is closed.
+type gatedCheckpoints struct {
+	*MemoryCheckpoints
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gatedCheckpoints) Save(ctx context.Context, name string, cp Checkpoint) error {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.entered)
+		<-g.release
+	}
+	return g.MemoryCheckpoints.Save(ctx, name, cp)
+}
+
+// A checkpoint that Run started before a Rebuild, and that saves slowly,
+// does not overwrite the Rebuild's: the stored checkpoint ends with the
+// rebuilt state, and the runner's bookkeeping with it.
+func TestRunnerRebuildIsNotOverwrittenByAnEarlierCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(3))
+	cps := &gatedCheckpoints{MemoryCheckpoints: NewMemoryCheckpoints(), entered: make(chan struct{}), release: make(chan struct{})}
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Checkpoints: cps, Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, r.readStore(ctx, false))
+	require.Equal(t, uint64(9), r.Stats().Position)
+
+	early := make(chan error, 1)
+	go func() { early <- r.checkpoint(ctx, false, true) }()
+	<-cps.entered // its snapshot, at position 9, is being saved
+	appendAll(t, store, testLog(3))
+	rebuilt := make(chan error, 1)
+	go func() { rebuilt <- r.Rebuild(ctx) }()
+	var rebuildErr error
+	waited := true
+	select {
+	case rebuildErr = <-rebuilt: // the rebuild's checkpoint did not wait
+		waited = false
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(cps.release)
+	require.NoError(t, <-early)
+	if waited {
+		rebuildErr = <-rebuilt
+	}
+	require.NoError(t, rebuildErr)
+
+	cp, ok, err := cps.Load(ctx, "tally")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, uint64(18), cp.Position, "the rebuild's checkpoint is the last saved")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	assert.Equal(t, uint64(18), r.savedPos)
+	assert.Zero(t, r.changes)
+}
