@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -44,7 +47,8 @@ type Resetter interface {
 // RunnerConfig configures a Runner. A Runner needs a Projection and at
 // least one source: a Store, a Subscriber with a topic, or both.
 type RunnerConfig struct {
-	// Name identifies the runner's checkpoint. Required.
+	// Name identifies the runner's checkpoint: UTF-8 text without control
+	// characters. Required.
 	Name string
 	// Projection receives the events. Required.
 	Projection Projection
@@ -159,6 +163,9 @@ func (c RunnerConfig) Validate() error {
 	switch {
 	case c.Name == "":
 		return bad("no name")
+	case !utf8.ValidString(c.Name) || strings.IndexFunc(c.Name, unicode.IsControl) >= 0:
+		// A checkpoint store or a consumer group could not hold it.
+		return bad("the name is not UTF-8 text without control characters")
 	case c.Projection == nil:
 		return bad("no projection")
 	case c.Store == nil && c.Subscriber == nil:

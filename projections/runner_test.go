@@ -154,6 +154,7 @@ func TestRunnerConfigValidate(t *testing.T) {
 		want string
 	}{
 		{"no name", RunnerConfig{Projection: newTally(), Store: store}, "no name"},
+		{"name with a NUL", RunnerConfig{Name: "fcr\x00v2", Projection: newTally(), Store: store}, "not UTF-8 text without control characters"},
 		{"no projection", RunnerConfig{Name: "x", Store: store}, "no projection"},
 		{"no source", RunnerConfig{Name: "x", Projection: newTally()}, "neither a store nor a subscriber"},
 		{"subscriber without topic", RunnerConfig{Name: "x", Projection: newTally(), Subscriber: sub}, "no topic"},

@@ -110,9 +110,14 @@ func (c ForwarderConfig) Validate() error {
 }
 
 // NewForwarder returns Watermill's forwarder from the outbox of the store
-// that cfg names to publisher: it reads the outbox in commit order, unwraps
-// each message and publishes it to its destination topic, and marks it
-// done only once publisher has taken it. A crash between the append's
+// that cfg names to publisher: it reads the outbox in the order of the
+// appends' transaction ids (Watermill's SQL subscriber), unwraps each
+// message and publishes it to its destination topic, and marks it done
+// only once publisher has taken it. Each stream's events keep their
+// version order, and an append that another's returned before gets a later
+// transaction; but appends that ran at once may be forwarded out of
+// position order, and one that is slow to commit holds back those that
+// committed after it. A crash between the append's
 // commit and the publish therefore loses nothing; it may publish a message
 // twice, with the same UUID (the event id). It creates the outbox tables
 // when they do not exist. Start it with Run and stop it with Close.

@@ -7,7 +7,9 @@ import (
 	"hash/fnv"
 	"math"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -127,7 +129,21 @@ type conn interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// checkName reports a projection name that a text column cannot hold.
+func checkName(op, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%s checkpoint: empty projection name: %w", op, ErrInvalidCheckpoint)
+	case !utf8.ValidString(name) || strings.ContainsRune(name, 0):
+		return fmt.Errorf("%s checkpoint %q: the name is not UTF-8 text without NUL: %w", op, name, ErrInvalidCheckpoint)
+	}
+	return nil
+}
+
 func (s *Store) loadFrom(ctx context.Context, c conn, name string) (projections.Checkpoint, bool, error) {
+	if err := checkName("load", name); err != nil {
+		return projections.Checkpoint{}, false, err
+	}
 	var (
 		pos   int64
 		state []byte
@@ -148,8 +164,8 @@ func (s *Store) loadFrom(ctx context.Context, c conn, name string) (projections.
 }
 
 func (s *Store) saveTo(ctx context.Context, c conn, name string, cp projections.Checkpoint) error {
-	if name == "" {
-		return fmt.Errorf("save checkpoint: empty projection name: %w", ErrInvalidCheckpoint)
+	if err := checkName("save", name); err != nil {
+		return err
 	}
 	if cp.Position > math.MaxInt64 {
 		return fmt.Errorf("save checkpoint %q: position %d does not fit a bigint: %w", name, cp.Position, ErrInvalidCheckpoint)

@@ -163,11 +163,17 @@ func TestSaveRefusesWhatCannotBeStored(t *testing.T) {
 	}{
 		{"no name", "", projections.Checkpoint{Position: 1}},
 		{"position beyond bigint", "fcr", projections.Checkpoint{Position: math.MaxInt64 + 1}},
+		{"name with a NUL", "fcr\x00v2", projections.Checkpoint{Position: 1}},
+		{"name not UTF-8", "fcr\xff", projections.Checkpoint{Position: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := s.Save(context.Background(), tt.projection, tt.cp)
 			assert.ErrorIs(t, err, pgcheckpoint.ErrInvalidCheckpoint)
+			if tt.projection != "fcr" {
+				_, _, err = s.Load(context.Background(), tt.projection)
+				assert.ErrorIs(t, err, pgcheckpoint.ErrInvalidCheckpoint)
+			}
 		})
 	}
 }
