@@ -91,7 +91,8 @@ func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) {
 }
 
 // Apply absorbs one event into every projection. An event that does not
-// Validate, or whose time lies outside the years 1678 to 2262, is refused
+// Validate, or whose time lies outside the range of Unix nanoseconds
+// (September 1677 to April 2262), is refused
 // before any projection sees it, so that they all stay computed from the
 // same events.
 func (r *Reporter) Apply(e events.Envelope) error {

@@ -87,8 +87,8 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
-// event, or one whose time lies outside the years 1678 to 2262 (the range
-// of Unix nanoseconds), is refused with an error that wraps
+// event, or one whose time lies outside the range of Unix nanoseconds
+// (September 1677 to April 2262), is refused with an error that wraps
 // events.ErrInvalidEvent.
 func (s *Satisfaction) Apply(e events.Envelope) error {
 	if err := kpiCheckEvent("satisfaction", e); err != nil {

@@ -109,8 +109,8 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
-// event, or one whose time lies outside the years 1678 to 2262 (the range
-// of Unix nanoseconds), is refused with an error that wraps
+// event, or one whose time lies outside the range of Unix nanoseconds
+// (September 1677 to April 2262), is refused with an error that wraps
 // events.ErrInvalidEvent.
 func (s *ServiceLevel) Apply(e events.Envelope) error {
 	if err := kpiCheckEvent("service level", e); err != nil {
