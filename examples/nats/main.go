@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,14 +47,24 @@ func main() {
 	flag.Parse()
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer stop()
-	if err := run(ctx, os.Stdout, *url, *partitions, *days, *seed, *asJSON); err != nil {
+	// With -json, standard output holds the report alone.
+	progress := io.Writer(os.Stdout)
+	if *asJSON {
+		progress = os.Stderr
+	}
+	if err := run(ctx, os.Stdout, progress, *url, *partitions, *days, *seed, *asJSON); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, url string, partitions, days int, seed uint64, asJSON bool) error {
+// run records days of simulated traffic and reports on it to out, its
+// progress to progress.
+func run(ctx context.Context, out, progress io.Writer, url string, partitions, days int, seed uint64, asJSON bool) error {
 	if partitions < 1 {
-		return errors.New("need at least one partition")
+		return fmt.Errorf("-partitions %d: need at least one partition", partitions)
+	}
+	if days < 1 {
+		return fmt.Errorf("-days %d: need at least one day", days)
 	}
 	logger := watermill.NewSlogLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 
@@ -165,7 +174,7 @@ func run(ctx context.Context, out io.Writer, url string, partitions, days int, s
 		return err
 	}
 	total := store.Len()
-	fmt.Fprintf(out, "recorded %d events through the Service in %s\n", total, time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(progress, "recorded %d events through the Service in %s\n", total, time.Since(started).Round(time.Millisecond))
 
 	// Wait until the partitions together have applied every event and the
 	// broker holds none for them. The count alone could come early: a
@@ -199,14 +208,14 @@ func run(ctx context.Context, out io.Writer, url string, partitions, days int, s
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	fmt.Fprintf(out, "runners applied every event %s after the first was recorded\n", time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(progress, "runners applied every event %s after the first was recorded\n", time.Since(started).Round(time.Millisecond))
 	stopRunners()
 	wg.Wait()
 
 	reports := make([]projections.FCRReport, partitions)
 	for p, r := range runners {
 		st := r.Stats()
-		fmt.Fprintf(out, "partition %d: %5d events, %d duplicates, %d checkpoints, %d messages pending\n",
+		fmt.Fprintf(progress, "partition %d: %5d events, %d duplicates, %d checkpoints, %d messages pending\n",
 			p, st.Applied, st.Duplicates, st.Checkpoints, pending[p])
 		reports[p] = fcrs[p].Report()
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/projections"
 )
 
 // The example runs end to end against the NATS server of the machine, and
@@ -31,9 +34,19 @@ func TestRun(t *testing.T) {
 		_ = conn.Close()
 	}
 	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), &out, url, 3, 5, 2, false))
-	assert.NotContains(t, out.String(), "(0/0", "some problems are final")
+	require.NoError(t, run(context.Background(), &out, &out, url, 3, 5, 2, false))
+	assert.NotContains(t, out.String(), "no final problem", "some problems are final")
 	for _, want := range []string{"partition 0:", "partition 2:", "true FCR", "reported FCR", "inflation"} {
 		assert.Contains(t, out.String(), want)
 	}
+
+	// With -json, the output is the report alone; the progress goes apart.
+	var report, progress bytes.Buffer
+	require.NoError(t, run(context.Background(), &report, &progress, url, 3, 5, 2, true))
+	var merged projections.FCRReport
+	require.NoError(t, json.Unmarshal(report.Bytes(), &merged), report.String())
+	assert.Positive(t, merged.True.Total)
+	assert.Contains(t, progress.String(), "partition 2:")
+
+	assert.ErrorContains(t, run(context.Background(), &report, &progress, url, 3, 0, 2, false), "-days 0")
 }

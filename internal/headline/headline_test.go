@@ -1,0 +1,32 @@
+package headline
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/truefcr/truefcr/projections"
+)
+
+// Before any problem is final the rates are dashes, not 0 %; after, they
+// are percentages with their counts.
+func TestWriteRatesOnlyWhatIsFinal(t *testing.T) {
+	var b strings.Builder
+	Write(&b, projections.FCRReport{})
+	out := b.String()
+	assert.NotContains(t, out, "0.0 %")
+	assert.Contains(t, out, "true FCR            – (no final problem yet)")
+	assert.Contains(t, out, "inflation           –")
+
+	b.Reset()
+	Write(&b, projections.FCRReport{
+		True:      projections.FCRRate{Achieved: 3, Total: 5, Rate: 0.6, CI95: [2]float64{0.2, 0.9}},
+		Reported:  projections.FCRRate{Achieved: 5, Total: 6, Rate: 5.0 / 6, CI95: [2]float64{0.4, 1}},
+		Inflation: 5.0/6 - 0.6,
+	})
+	out = b.String()
+	assert.Contains(t, out, "true FCR         60.0 % (3/5, 95 % CI 20.0–90.0 %)")
+	assert.Contains(t, out, "inflation       +23.3 points")
+	assert.Contains(t, out, "bot containment     – (no final problem yet)")
+}
