@@ -56,6 +56,21 @@ func main() {
 	if *only != "" {
 		opts.Only = strings.Split(*only, ",")
 	}
+	// A usage error stops the program before anything is measured, and
+	// prints no result.
+	err := opts.check()
+	switch {
+	case flag.NArg() > 0:
+		err = fmt.Errorf("benchmark: unexpected argument %q", flag.Arg(0))
+	case err == nil && opts.Runs < 1:
+		err = fmt.Errorf("benchmark: -runs %d: need at least one run", opts.Runs)
+	case err == nil && opts.BusEvents < 1:
+		err = fmt.Errorf("benchmark: -bus-events %d: need at least one event", opts.BusEvents)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	if *noPG {
 		opts.DSN = ""
 	}
@@ -81,18 +96,26 @@ func main() {
 	}
 }
 
+// check reports options that Measure cannot work with.
+func (o Options) check() error {
+	if o.Events <= 0 {
+		return fmt.Errorf("benchmark: -events %d is not positive", o.Events)
+	}
+	for _, m := range o.Only {
+		if !slices.Contains(measurements, m) {
+			return fmt.Errorf("benchmark: no measurement %q; there are %s", m, strings.Join(measurements, ", "))
+		}
+	}
+	return nil
+}
+
 // Measure generates the log of opts and measures everything in turn,
 // printing a table to w as it goes. The Result holds what was measured
 // before an error.
 func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	res := Result{Events: opts.Events, Seed: opts.Seed, Runs: max(1, opts.Runs)}
-	if opts.Events <= 0 {
-		return res, fmt.Errorf("benchmark: -events %d is not positive", opts.Events)
-	}
-	for _, m := range opts.Only {
-		if !slices.Contains(measurements, m) {
-			return res, fmt.Errorf("benchmark: no measurement %q; there are %s", m, strings.Join(measurements, ", "))
-		}
+	if err := opts.check(); err != nil {
+		return res, err
 	}
 	runs := res.Runs
 	t := table{w: w}

@@ -94,6 +94,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"window", *window}, {"lateness", *lateness}, {"threshold", *threshold}} {
+		if d.v <= 0 {
+			fmt.Fprintf(stderr, "fcrreport: -%s %s: need a positive duration\n", d.name, d.v)
+			return 2
+		}
+	}
 	var m projections.TopicMatch
 	switch *match {
 	case "topic":

@@ -135,6 +135,9 @@ func TestUsageErrors(t *testing.T) {
 		{"-window", "-1h", "-"},
 		{"-value", "billing=priceless", "-"},
 		{"-country", "35x", "-"},
+		{"-window", "0", "-"},
+		{"-lateness", "0s", "-"},
+		{"-threshold", "0", "-"},
 	} {
 		code, _, stderr := runTool(t, "", args...)
 		assert.Equal(t, 2, code, "%v: %s", args, stderr)

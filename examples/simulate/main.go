@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/truefcr/truefcr/events"
@@ -35,9 +36,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	usage := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "simulate: "+format+"\n", args...)
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usage("unexpected argument %q: the log goes to standard output", fs.Arg(0))
+	case cfg.Days < 1:
+		return usage("-days %d: need at least one day", cfg.Days)
+	case cfg.Customers < 1:
+		return usage("-customers %d: need at least one customer", cfg.Customers)
+	case !(cfg.IssuesPerDay >= 0) || math.IsInf(cfg.IssuesPerDay, 0):
+		return usage("-issues-per-day %g: need 0 or a positive number", cfg.IssuesPerDay)
+	case cfg.Events < 0:
+		return usage("-events %d: need 0 or a positive number", cfg.Events)
+	}
 	g, err := simulate.New(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "simulate: %v\n", err)
+		fmt.Fprintln(stderr, err) // it says "simulate:" already
 		return 2
 	}
 	codec := events.NewJSONCodec(nil)

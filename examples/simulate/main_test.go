@@ -37,8 +37,22 @@ func TestWritesAValidReproducibleLogAndItsTruth(t *testing.T) {
 }
 
 func TestRefusesABadFlag(t *testing.T) {
-	var out, errOut bytes.Buffer
-	assert.Equal(t, 2, run([]string{"-days", "-3"}, &out, &errOut))
-	assert.NotEmpty(t, errOut.String())
-	assert.Equal(t, 2, run([]string{"-nope"}, &out, &errOut))
+	for _, tc := range []struct {
+		args []string
+		want string // what the error says
+	}{
+		{[]string{"-days", "-3"}, "simulate: -days -3: need at least one day"},
+		{[]string{"-days", "0"}, "-days 0"},
+		{[]string{"-customers", "0"}, "-customers 0"},
+		{[]string{"-issues-per-day", "-1"}, "-issues-per-day -1"},
+		{[]string{"-issues-per-day", "NaN"}, "-issues-per-day NaN"},
+		{[]string{"-events", "-5"}, "-events -5"},
+		{[]string{"log.jsonl"}, `unexpected argument "log.jsonl"`},
+		{[]string{"-nope"}, "-nope"},
+	} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, 2, run(tc.args, &out, &errOut), "%v", tc.args)
+		assert.Contains(t, errOut.String(), tc.want, "%v", tc.args)
+		assert.Empty(t, out.String(), "%v: nothing is written", tc.args)
+	}
 }
