@@ -147,6 +147,28 @@ func replaceAfter(b []byte, s string, skip []byte, repl []byte, n int) []byte {
 
 func TestMalformedJSON(t *testing.T) {
 	c := events.NewJSONCodec(nil)
+	// after returns the offset just after the first s in input: where the
+	// value of a member "name": starts, or where a value ends.
+	after := func(input, s string) int {
+		i := strings.Index(input, s)
+		if i < 0 {
+			panic("no " + s)
+		}
+		return i + len(s)
+	}
+	noID := strings.Replace(domainExample, `"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f",`, "", 1)
+	badID := strings.Replace(domainExample, `"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f"`, `"id":"nope"`, 1)
+	version0 := strings.Replace(domainExample, `"version":1`, `"version":0`, 1)
+	noZone := strings.Replace(domainExample, `2026-03-02T09:15:00Z`, `2026-03-02T09:15:00`, 1)
+	future := strings.Replace(domainExample, `2026-03-02T09:15:00Z`, `3026-03-02T09:15:00Z`, 1)
+	badIssue := strings.Replace(domainExample, `"issue":"0193a4c2-7a9e-7000-8000-000000000001"`, `"issue":"0193a4c2"`, 1)
+	dataNull := strings.Replace(domainExample, `"data":{"customer"`, `"data":null,"x":{"customer"`, 1)
+	channel7 := strings.Replace(domainExample, `"channel":"phone"`, `"channel":7`, 1)
+	schema4 := strings.Replace(domainExample, `"version":1,`, `"version":1,"schema":4,`, 1)
+	unknown := strings.Replace(domainExample, `"issue.opened"`, `"issue.escalated"`, 1)
+	// A member whose name matches "version" only regardless of case takes
+	// the decoder's exact-name path.
+	ambiguous := strings.Replace(channel7, `"version":1,`, `"version":1,"Version":2,`, 1)
 	tests := []struct {
 		name   string
 		input  string
@@ -156,18 +178,19 @@ func TestMalformedJSON(t *testing.T) {
 		{"empty", ``, "", 0},
 		{"syntax", `{"id":}`, "", 7},
 		{"not an object", `[1,2]`, "", -1},
-		{"no id", strings.Replace(domainExample, `"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f",`, "", 1), "id", 0},
-		{"bad id", strings.Replace(domainExample, `"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f"`, `"id":"nope"`, 1), "id", 0},
+		{"no id", noID, "id", 0},
+		{"bad id", badID, "id", after(badID, `"id":`)},
 		{"no issue", strings.Replace(domainExample, `"issue":"0193a4c2-7a9e-7000-8000-000000000001",`, "", 1), "issue", 0},
-		{"version 0", strings.Replace(domainExample, `"version":1`, `"version":0`, 1), "version", 0},
+		{"version 0", version0, "version", after(version0, `"version":`)},
 		{"no type", strings.Replace(domainExample, `"type":"issue.opened",`, "", 1), "type", 0},
 		{"no time", strings.Replace(domainExample, `"at":"2026-03-02T09:15:00Z",`, "", 1), "at", 0},
-		{"time without zone", strings.Replace(domainExample, `2026-03-02T09:15:00Z`, `2026-03-02T09:15:00`, 1), "at", 0},
-		{"time out of range", strings.Replace(domainExample, `2026-03-02T09:15:00Z`, `3026-03-02T09:15:00Z`, 1), "at", 0},
-		{"bad issue", strings.Replace(domainExample, `"issue":"0193a4c2-7a9e-7000-8000-000000000001"`, `"issue":"0193a4c2"`, 1), "issue", 0},
-		{"data null", strings.Replace(domainExample, `"data":{"customer"`, `"data":null,"x":{"customer"`, 1), "data", 0},
-		{"channel a number", strings.Replace(domainExample, `"channel":"phone"`, `"channel":7`, 1), "data.channel", 0},
-		{"schema from the future", strings.Replace(domainExample, `"version":1,`, `"version":1,"schema":4,`, 1), "schema", 0},
+		{"time without zone", noZone, "at", after(noZone, `"at":`)},
+		{"time out of range", future, "at", after(future, `"at":`)},
+		{"bad issue", badIssue, "issue", after(badIssue, `"issue":`)},
+		{"data null", dataNull, "data", after(dataNull, `"data":`)},
+		{"channel a number", channel7, "data.channel", after(channel7, `"channel":7`)},
+		{"schema from the future", schema4, "schema", after(schema4, `"schema":`)},
+		{"channel a number, names read exactly", ambiguous, "data.channel", after(ambiguous, `"channel":7`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,6 +206,10 @@ func TestMalformedJSON(t *testing.T) {
 			}
 		})
 	}
+	// An unknown type is not malformed, and is found where it is written.
+	_, err := c.Decode([]byte(unknown))
+	assert.ErrorIs(t, err, events.ErrUnknownType)
+	assert.Equal(t, after(unknown, `"type":`), decodeError(t, err).Offset)
 }
 
 // sampleEncodings returns encodings of a variety of events in codec c.

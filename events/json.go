@@ -153,6 +153,19 @@ func eachMember(src []byte, fn func(name, value []byte) bool) {
 	}
 }
 
+// memberOffset returns where the value of the last member of the JSON
+// object src named exactly name starts, 0 when there is none.
+func memberOffset(src []byte, name string) int {
+	offset := 0
+	eachMember(src, func(n, value []byte) bool {
+		if string(n) == name {
+			offset = cap(src) - cap(value) // value is a slice of src
+		}
+		return true
+	})
+	return offset
+}
+
 // skipSpace returns the index of the first byte of src from i on that is
 // not JSON white space.
 func skipSpace(src []byte, i int) int {
@@ -227,6 +240,12 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		}
 		return Envelope{}, &DecodeError{Codec: "json", Offset: offset, Field: field, Err: err}
 	}
+	// at returns where the value of the envelope's member name starts, 0
+	// when it has none.
+	offsetOf := func(name string) int {
+		name, _, _ = strings.Cut(name, ".")
+		return memberOffset(src, name)
+	}
 	var j jsonEnvelope
 	if err := json.Unmarshal(src, &j); err != nil {
 		return fail(jsonOffset(err), jsonField(err), err)
@@ -245,42 +264,42 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		}
 		j = jsonEnvelope{}
 		if err := json.Unmarshal(exact, &j); err != nil {
-			return fail(0, jsonField(err), err)
+			return fail(offsetOf(jsonField(err)), jsonField(err), err)
 		}
 	}
 	switch {
 	case j.ID == nil:
-		return fail(0, "id", errors.New("missing"))
+		return fail(offsetOf("id"), "id", errors.New("missing"))
 	case j.Issue == nil:
-		return fail(0, "issue", errors.New("missing"))
+		return fail(offsetOf("issue"), "issue", errors.New("missing"))
 	case j.Version == nil || *j.Version == 0:
-		return fail(0, "version", errors.New("missing, or not 1 or more"))
+		return fail(offsetOf("version"), "version", errors.New("missing, or not 1 or more"))
 	case j.Type == nil || *j.Type == "":
-		return fail(0, "type", errors.New("missing"))
+		return fail(offsetOf("type"), "type", errors.New("missing"))
 	case j.At == nil:
-		return fail(0, "at", errors.New("missing"))
+		return fail(offsetOf("at"), "at", errors.New("missing"))
 	case len(j.Data) == 0 || bytes.Equal(j.Data, []byte("null")):
-		return fail(0, "data", errors.New("missing"))
+		return fail(offsetOf("data"), "data", errors.New("missing"))
 	}
 	id, err := uuid.Parse(*j.ID)
 	if err != nil {
-		return fail(0, "id", err)
+		return fail(offsetOf("id"), "id", err)
 	}
 	issue, err := uuid.Parse(*j.Issue)
 	if err != nil {
-		return fail(0, "issue", err)
+		return fail(offsetOf("issue"), "issue", err)
 	}
 	at, err := parseTime(*j.At)
 	if err != nil {
-		return fail(0, "at", err)
+		return fail(offsetOf("at"), "at", err)
 	}
 	if !InTimeRange(at) { // no codec could write it again
-		return fail(0, "at", fmt.Errorf("%s is out of range", *j.At))
+		return fail(offsetOf("at"), "at", fmt.Errorf("%s is out of range", *j.At))
 	}
 	typ := Type(*j.Type)
 	info := c.reg.lookup(typ)
 	if info == nil {
-		return fail(0, "type", fmt.Errorf("%w %q", ErrUnknownType, typ))
+		return fail(offsetOf("type"), "type", fmt.Errorf("%w %q", ErrUnknownType, typ))
 	}
 	schema := uint64(1)
 	if j.Schema != nil {
@@ -293,24 +312,28 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	case schema > 0 && schema < info.schema:
 		var fields map[string]any
 		if err := json.Unmarshal(raw, &fields); err != nil {
-			return fail(0, "data", err)
+			return fail(offsetOf("data"), "data", err)
 		}
 		fields, err := c.reg.upcast(typ, schema, fields)
 		if err != nil {
-			return fail(0, "data", err)
+			return fail(offsetOf("data"), "data", err)
 		}
 		if raw, err = json.Marshal(fields); err != nil {
-			return fail(0, "data", err)
+			return fail(offsetOf("data"), "data", err)
 		}
 	default:
-		return fail(0, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
+		return fail(offsetOf("schema"), "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
 	}
 	if err := json.Unmarshal(raw, data); err != nil {
 		field := "data"
 		if f := jsonField(err); f != "" {
 			field = "data." + f
 		}
-		return fail(0, field, err)
+		offset := offsetOf("data")
+		if schema == info.schema {
+			offset += jsonOffset(err) // raw is the member as written
+		}
+		return fail(offset, field, err)
 	}
 	e := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Data: data}
 	if len(j.Meta) > 0 {
