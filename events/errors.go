@@ -41,8 +41,11 @@ func (e *VersionConflictError) Unwrap() error { return ErrVersionConflict }
 // DecodeError reports bytes that could not be decoded: which codec, where in
 // the input, and why. It wraps ErrMalformed or ErrUnknownType.
 type DecodeError struct {
-	Codec  string
-	Offset int // byte offset in the input where decoding stopped
+	Codec string
+	// Offset is the byte in the input where decoding stopped or, for an
+	// error of Field, where its value starts (where a data field's value
+	// ends, in the JSON codec); 0 for a member that is missing.
+	Offset int
 	Field  string
 	Err    error
 }
