@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -287,7 +288,9 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 // type's json tags, as the type was written.
 func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) error {
 	var fields map[string]any
-	if err := msgpack.Unmarshal([]byte(raw), &fields); err != nil {
+	dec := msgpack.NewDecoder(strings.NewReader(raw))
+	dec.SetMapDecoder(decodeAnyMap)
+	if err := dec.Decode(&fields); err != nil {
 		return err
 	}
 	_, builtin := into.(msgpackData)
@@ -364,8 +367,51 @@ func hostValue(v any, depth int) (any, error) {
 	})
 }
 
+// decodeAnyMap decodes a msgpack map as map[string]any when its keys are
+// strings, as msgpack does by default, and as map[any]any otherwise (a
+// host type's map[int]T, say), which msgpack's default refuses. A binary
+// key becomes a string; a list or a map as a key is refused.
+func decodeAnyMap(d *msgpack.Decoder) (any, error) {
+	n, err := d.DecodeMapLen()
+	if err != nil || n == -1 {
+		return nil, err
+	}
+	keys, vals := make([]any, n), make([]any, n)
+	strs := true
+	for i := range n {
+		if keys[i], err = d.DecodeInterface(); err != nil {
+			return nil, err
+		}
+		switch k := keys[i].(type) {
+		case string:
+		case []byte:
+			keys[i] = string(k)
+		case nil, bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, time.Time:
+			strs = false
+		default:
+			return nil, fmt.Errorf("a map key of type %T", k)
+		}
+		if vals[i], err = d.DecodeInterface(); err != nil {
+			return nil, err
+		}
+	}
+	if strs {
+		m := make(map[string]any, n)
+		for i, k := range keys {
+			m[k.(string)] = vals[i]
+		}
+		return m, nil
+	}
+	m := make(map[any]any, n)
+	for i, k := range keys {
+		m[k] = vals[i]
+	}
+	return m, nil
+}
+
 // eachValue returns v, a value decoded from msgpack, with leaf applied to
-// every value in it that is not a list or an object, in place.
+// every value in it that is not a list or an object, in place, and to the
+// keys of a map whose keys are not strings.
 func eachValue(v any, depth int, leaf func(any) (any, error)) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
@@ -386,6 +432,17 @@ func eachValue(v any, depth int, leaf func(any) (any, error)) (any, error) {
 			}
 		}
 		return v, nil
+	case map[any]any:
+		out := make(map[any]any, len(v))
+		for k, x := range v {
+			if k, err = leaf(k); err != nil {
+				return nil, err
+			}
+			if out[k], err = eachValue(x, depth+1, leaf); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	}
 	return leaf(v)
 }

@@ -18,8 +18,10 @@ import (
 // as JSON. For a host's type they are what the codec that read the event
 // decodes: encoding/json's values under JSON; under msgpack, integers as
 // int64 (uint64 above its range), and floats, binaries and times as
-// msgpack gives them (float32 or float64, []byte, time.Time); what it
-// returns is read back by the same codec. An upcaster of a host's type
+// msgpack gives them (float32 or float64, []byte, time.Time), objects as
+// map[string]any, and maps whose keys are not strings (a map[int]T) as
+// map[any]any with their keys normalised as values are; what it returns is
+// read back by the same codec. An upcaster of a host's type
 // that is read by both codecs accepts both.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 

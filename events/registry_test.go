@@ -211,19 +211,23 @@ type measured struct {
 	Count int64     `json:"count,string"`
 	When  time.Time `json:"when"`
 	ID    uuid.UUID `json:"id"`
+	// Maps whose keys are not strings: msgpack writes them as they are.
+	Codes  map[int]string           `json:"codes"`
+	Nested map[string]map[uint8]int `json:"nested"`
 }
 
 func (*measured) EventType() events.Type { return "acme.measured" }
 
 // An identity upcaster of a host's type leaves its fields as they were,
-// through both codecs.
+// through both codecs, maps with keys other than strings included.
 func TestIdentityUpcasterOfAHostTypeThroughBothCodecs(t *testing.T) {
 	v1, v2 := events.NewRegistry(), events.NewRegistry()
 	require.NoError(t, v1.Register("acme.measured", 1, func() events.Data { return new(measured) }))
 	require.NoError(t, v2.Register("acme.measured", 2, func() events.Data { return new(measured) }))
 	require.NoError(t, v2.AddUpcaster("acme.measured", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
 	d := &measured{Ratio: 0.25, Raw: []byte("abc"), Small: [4]byte{1, 2, 3, 4}, Count: 7,
-		When: time.Date(2026, 3, 2, 9, 0, 0, 5, time.UTC), ID: contactID}
+		When: time.Date(2026, 3, 2, 9, 0, 0, 5, time.UTC), ID: contactID,
+		Codes: map[int]string{-1: "minus one", 404: "not found"}, Nested: map[string]map[uint8]int{"a": {1: 2, 200: 3}}}
 	e := envelopeOf(1, d)
 	for i, writer := range codecsOf(v1) {
 		b, err := writer.Append(nil, e)
@@ -235,4 +239,23 @@ func TestIdentityUpcasterOfAHostTypeThroughBothCodecs(t *testing.T) {
 		m.When = m.When.UTC() // msgpack gives host types' times in the local zone
 		assert.Equal(t, d, m, writer.Name())
 	}
+}
+
+// Under msgpack, an upcaster of a host's type sees a map whose keys are not
+// strings with its keys normalised as its values are (int64).
+func TestUpcasterSeesIntegerKeysOfAHostMap(t *testing.T) {
+	v1, v2 := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, v1.Register("acme.measured", 1, func() events.Data { return new(measured) }))
+	require.NoError(t, v2.Register("acme.measured", 2, func() events.Data { return new(measured) }))
+	var seen any
+	require.NoError(t, v2.AddUpcaster("acme.measured", 1, func(f map[string]any) (map[string]any, error) {
+		seen = f["codes"]
+		return f, nil
+	}))
+	b, err := events.NewMsgpackCodec(v1).Append(nil, envelopeOf(1, &measured{Codes: map[int]string{7: "seven"}}))
+	require.NoError(t, err)
+	got, err := events.NewMsgpackCodec(v2).Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, map[any]any{int64(7): "seven"}, seen)
+	assert.Equal(t, map[int]string{7: "seven"}, got.Data.(*measured).Codes)
 }
