@@ -26,16 +26,19 @@ type unit struct {
 // commit appends units in one transaction. A unit whose stream is not at
 // the expected version fails with a *events.VersionConflictError and the
 // others go on; only units of one batch are committed together, so a
-// failed unit has changed nothing. When the transaction of several units
-// fails as a whole (the database refuses one unit's outbox message, say),
-// each unit is committed again on its own, so that it fails for its own
-// reasons only.
+// failed unit has changed nothing. When the database refuses the
+// transaction of several units as a whole (a constraint that one unit's
+// event breaks, say), each unit is committed again on its own, so that it
+// fails for its own reasons only. When the outcome is unknown (the
+// connection failed, perhaps after the server committed), every unit gets
+// that error: committing again would find the streams moved, and report
+// a conflict for events that may well be stored.
 func (s *Store) commit(ctx context.Context, units []*unit) {
 	err := s.commitTx(ctx, units)
 	if err == nil {
 		return
 	}
-	if len(units) > 1 && ctx.Err() == nil {
+	if len(units) > 1 && ctx.Err() == nil && refused(err) {
 		for _, u := range units {
 			u.err = nil
 			if err := s.commitTx(ctx, []*unit{u}); err != nil {
@@ -49,6 +52,13 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 			u.err = s.fail(ctx, u.batches, err)
 		}
 	}
+}
+
+// refused reports whether err says that the database did not commit: it
+// answered with an error, or the request never left.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) || pgconn.SafeToRetry(err)
 }
 
 // commitTx is commit in one transaction: it returns the error that failed

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -74,6 +75,15 @@ func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, [
 		defer stop()
 	}
 	commit(ctx, units)
+	if n > 1 && ctx.Err() != nil {
+		// Every caller gave up: each is told why it did (a deadline,
+		// say), as if its append had run alone.
+		for _, b := range batch {
+			if b.u.err != nil && b.ctx.Err() != nil {
+				b.u.err = fmt.Errorf("%w (%v)", b.ctx.Err(), b.u.err)
+			}
+		}
+	}
 
 	g.mu.Lock()
 	for _, b := range batch[1:] {

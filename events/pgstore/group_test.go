@@ -3,10 +3,14 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -76,4 +80,16 @@ func TestGroupCommitsWaitingAppendsTogether(t *testing.T) {
 		assert.NoError(t, units[i].err, "unit %d", i)
 	}
 	assert.False(t, g.leading, "the lead is released when nobody waits")
+}
+
+// A group is committed again unit by unit only when the database surely
+// did not commit it: it answered with an error, or nothing was sent. A
+// broken connection may have lost the answer to a commit that happened.
+func TestRefusedTellsARefusalFromAnUnknownOutcome(t *testing.T) {
+	check := &pgconn.PgError{Code: "23514", Message: `violates check constraint "host_rule"`}
+	assert.True(t, refused(check))
+	assert.True(t, refused(fmt.Errorf("insert events: %w", check)))
+	assert.False(t, refused(io.ErrUnexpectedEOF), "the answer to a commit was lost")
+	assert.False(t, refused(fmt.Errorf("commit: %w", net.ErrClosed)))
+	assert.False(t, refused(context.Canceled))
 }

@@ -414,7 +414,7 @@ func TestGroupedAppendsKeepTheirDeadlines(t *testing.T) {
 	<-done
 	assert.Less(t, took, 3*time.Second, "the appends returned once their deadlines passed")
 	for _, err := range errs {
-		assert.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "as if the append had run alone")
 	}
 	for _, issue := range []uuid.UUID{b, c} {
 		loaded, err := s.Load(ctx, issue)
