@@ -147,13 +147,16 @@ var (
 // after the issue settled, held and then counted in orphaned_events.
 //
 // A stream whose version 1 is not issue.opened (a host's own stream on the
-// same feed, a producer's mistake) has no issue: its events are counted in
-// ignored_events. The FCR keeps its version, so that a redelivery is known
-// and a later event is ignored at once, until the stream has been quiet
-// for W + lateness by event time; an event of it that comes later waits
-// for its gap like one of a folded issue and is counted in
-// orphaned_events. A stream that starts at a later version (the FCR
-// joined a feed after the issue opened) waits for its gap from the start.
+// same feed, a producer's mistake) has no issue, even if an issue.opened
+// comes later in it: its events are counted in ignored_events. The FCR
+// keeps its version, so that a redelivery is known and a later event is
+// ignored at once, until the stream has been quiet for W + lateness by
+// event time; an event of it that comes later waits for its gap like one
+// of a folded issue and is counted in orphaned_events, or in late_events
+// and late_dropped when older than the lateness (a redelivery). Which of
+// these counts an event depends on delivery; the figures do not. A stream
+// that starts at a later version (the FCR joined a feed after the issue
+// opened) waits for its gap from the start.
 //
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a
@@ -461,8 +464,13 @@ func (f *FCR) applyOrdered(e events.Envelope) error {
 // (-1 when it is not live).
 func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 	if d, ok := e.Data.(*events.Opened); ok {
-		if ix >= 0 {
+		if ix >= 0 || e.Version != 1 {
+			// A second opening, or one in a stream that started with
+			// another event: the stream has no issue, or has one already.
 			f.counts.Ignored++
+			if ix < 0 {
+				f.strays.note(e.Issue, at)
+			}
 			return
 		}
 		if f.lateAt(at) {
