@@ -17,24 +17,25 @@ import (
 // first channel and the three topics that drive most repeat contacts. A
 // rate of no final problem is a dash, not 0 %.
 func Write(out io.Writer, r projections.FCRReport) {
-	pct := func(x projections.FCRRate) string {
+	// pct writes a rate, or a dash and what there is none of.
+	pct := func(x projections.FCRRate, none string) string {
 		if x.Total == 0 {
-			return "    – (no final problem yet)"
+			return "    – (" + none + ")"
 		}
 		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1])
 	}
 	fmt.Fprintf(out, "\nwindow %s, %s matching; watermark %s\n", r.Definition.Window, r.Definition.Match, r.Watermark.Format(time.RFC3339))
 	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending, %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.Unresolved)
-	fmt.Fprintf(out, "true FCR        %s\n", pct(r.True))
-	fmt.Fprintf(out, "reported FCR    %s\n", pct(r.Reported))
+	fmt.Fprintf(out, "true FCR        %s\n", pct(r.True, "no final problem yet"))
+	fmt.Fprintf(out, "reported FCR    %s\n", pct(r.Reported, "no final problem yet"))
 	if r.True.Total == 0 || r.Reported.Total == 0 {
 		fmt.Fprintf(out, "inflation           –\n")
 	} else {
 		fmt.Fprintf(out, "inflation       %+.1f points\n", 100*r.Inflation)
 	}
-	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment))
+	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment, "no final problem resolved by a bot"))
 	for _, ch := range slices.Sorted(maps.Keys(r.ByChannel)) {
-		fmt.Fprintf(out, "first channel %-6s true %s\n", ch, pct(r.ByChannel[ch].True))
+		fmt.Fprintf(out, "first channel %-6s true %s\n", ch, pct(r.ByChannel[ch].True, "no final problem yet"))
 	}
 	for i, t := range r.RepeatTopics {
 		if i == 3 {

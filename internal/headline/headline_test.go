@@ -18,6 +18,7 @@ func TestWriteRatesOnlyWhatIsFinal(t *testing.T) {
 	assert.NotContains(t, out, "0.0 %")
 	assert.Contains(t, out, "true FCR            – (no final problem yet)")
 	assert.Contains(t, out, "inflation           –")
+	assert.Contains(t, out, "bot containment     – (no final problem resolved by a bot)")
 
 	b.Reset()
 	Write(&b, projections.FCRReport{
@@ -28,5 +29,5 @@ func TestWriteRatesOnlyWhatIsFinal(t *testing.T) {
 	out = b.String()
 	assert.Contains(t, out, "true FCR         60.0 % (3/5, 95 % CI 20.0–90.0 %)")
 	assert.Contains(t, out, "inflation       +23.3 points")
-	assert.Contains(t, out, "bot containment     – (no final problem yet)")
+	assert.Contains(t, out, "bot containment     – (no final problem resolved by a bot)")
 }
