@@ -141,6 +141,16 @@ type hostOpened struct {
 
 func (*hostOpened) EventType() events.Type { return events.TypeOpened }
 
+// named is a host's type whose name is given, to register any name.
+type named struct{ name events.Type }
+
+func (n *named) EventType() events.Type { return n.name }
+
+// registerNamed registers a type of the given name.
+func registerNamed(reg *events.Registry, name events.Type) error {
+	return reg.Register(name, 1, func() events.Data { return &named{name: name} })
+}
+
 func TestRegistryRefusesBadRegistrations(t *testing.T) {
 	reg := events.NewRegistry()
 	tests := []struct {
@@ -155,16 +165,19 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 		{"constructor of a nil pointer", reg.Register(typeEscalated, 1, func() events.Data { return (*Escalated)(nil) })},
 		{"upcaster of an unknown type", reg.AddUpcaster("acme.unknown", 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
 		{"upcaster from the current schema", reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
-		{"name with a NUL", reg.Register("acme.esc\x00alated", 1, func() events.Data { return new(Escalated) })},
-		{"name not UTF-8", reg.Register("acme.escalated\xff", 1, func() events.Data { return new(Escalated) })},
-		{"name with a newline", reg.Register("acme.escalated\n", 1, func() events.Data { return new(Escalated) })},
+		{"name with a NUL", registerNamed(reg, "acme.esc\x00alated")},
+		{"name not UTF-8", registerNamed(reg, "acme.escalated\xff")},
+		{"name with a newline", registerNamed(reg, "acme.escalated\n")},
 	}
 	for _, tt := range tests {
 		assert.Error(t, tt.err, tt.name)
 	}
 	assert.ErrorIs(t, tests[6].err, events.ErrUnknownType)
 	assert.ErrorContains(t, tests[5].err, "makes no data")
-	assert.ErrorContains(t, tests[8].err, "not UTF-8 text without control characters")
+	for _, tt := range tests[8:] {
+		assert.ErrorContains(t, tt.err, "not UTF-8 text without control characters", tt.name)
+	}
+	require.NoError(t, registerNamed(events.NewRegistry(), "acme.escalated-ünïcode"), "UTF-8 text is a name")
 	_, err := reg.New("acme.unknown")
 	assert.ErrorIs(t, err, events.ErrUnknownType)
 	assert.Len(t, reg.Types(), 9, "nothing was registered")
