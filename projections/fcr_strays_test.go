@@ -278,3 +278,30 @@ func TestFCRStrayStreamGoesWithItsExpiredGap(t *testing.T) {
 	assert.Empty(t, strayStreams(f))
 	assert.Equal(t, 0, f.strays.len())
 }
+
+// A stream that did not start with issue.opened is no issue's, in every
+// section of the report and in each KPI projection on its own: an opening
+// later in it opens nothing.
+func TestReportSectionsAgreeOnAStreamThatDidNotStartWithAnOpening(t *testing.T) {
+	l := newFCRLog()
+	s, c := l.id(), l.id()
+	l.add(s, at(0, 9, 0), &events.Routed{Contact: c, Queue: "billing", Agent: "ann"})
+	l.add(s, at(0, 9, 1), &events.Opened{Customer: events.Customer{Keys: []string{"phone:1"}}, Channel: "phone", Topic: "billing", Contact: c})
+	l.add(s, at(0, 9, 9), &events.Resolved{Contact: c, Agent: "ann"})
+	r, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	vol, err := NewVolume(VolumeConfig{})
+	require.NoError(t, err)
+	for _, e := range l.evs {
+		require.NoError(t, r.Apply(e))
+		require.NoError(t, vol.Apply(e))
+	}
+	require.NoError(t, r.AdvanceTo(at(10, 0, 0)))
+	rep := r.Report()
+	assert.Zero(t, rep.FCR.Issues)
+	assert.Equal(t, int64(3), rep.FCR.IgnoredEvents)
+	assert.Zero(t, rep.Volume.Issues)
+	assert.Zero(t, rep.Volume.Contacts)
+	assert.Zero(t, vol.Report().Issues)
+	assert.Zero(t, vol.Report().Contacts)
+}

@@ -50,6 +50,14 @@ func kpiCheckEvent(what string, e events.Envelope) error {
 	return nil
 }
 
+// kpiIgnores reports whether the KPI projections pass over e: an
+// issue.opened after version 1 opens no issue, as in the FCR (a stream
+// that did not start with one is no issue's).
+func kpiIgnores(e *events.Envelope) bool {
+	_, opened := e.Data.(*events.Opened)
+	return opened && e.Version != 1
+}
+
 // kpiRate is NewRate that keeps hits within 0..total, so that a count
 // skewed by dropped state cannot yield an interval outside 0..1.
 func kpiRate(hits, total int64) Rate {

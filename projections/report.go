@@ -79,6 +79,9 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 // one state takes the event once, between what each projection notes
 // before and counts after.
 func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) {
+	if kpiIgnores(&e) {
+		return
+	}
 	var svc svcTouched
 	var vol volTouched
 	r.service.before(s, &e, &svc)

@@ -105,6 +105,9 @@ func (s *Satisfaction) applyOrdered(e events.Envelope) error {
 }
 
 func (s *Satisfaction) foldIssue(is *kpiState, e *events.Envelope) {
+	if kpiIgnores(e) {
+		return
+	}
 	recount := s.before(is, e)
 	is.apply(e, s.names)
 	s.after(is, e, recount)

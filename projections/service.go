@@ -127,6 +127,9 @@ func (s *ServiceLevel) applyOrdered(e events.Envelope) error {
 }
 
 func (s *ServiceLevel) foldIssue(is *kpiState, e *events.Envelope) {
+	if kpiIgnores(e) {
+		return
+	}
 	var t svcTouched
 	s.before(is, e, &t)
 	is.apply(e, s.names)

@@ -166,6 +166,9 @@ func (v *Volume) applyOrdered(e events.Envelope) error {
 // changes at most one contact, the issue's topic or whether its opening
 // was seen.
 func (v *Volume) foldIssue(is *kpiState, e *events.Envelope) {
+	if kpiIgnores(e) {
+		return
+	}
 	var t volTouched
 	v.before(is, e, &t)
 	is.apply(e, v.names)

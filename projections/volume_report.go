@@ -174,7 +174,9 @@ type VolumeReport struct {
 	// Reasons are the topics by contacts, most first, with their share of
 	// all contacts and the cumulative share: the contact reasons Pareto.
 	Reasons []Reason `json:"reasons"`
-	// Issues counts the issues whose issue.opened was seen;
+	// Issues counts the issues whose issue.opened was seen, as version 1
+	// of their stream (an opening later in a stream that started with
+	// another event opens nothing, in every projection);
 	// ContactsPerIssue is their mean number of contacts.
 	Issues           int64   `json:"issues"`
 	ContactsPerIssue float64 `json:"contacts_per_issue"`
