@@ -148,7 +148,9 @@ func replaceAfter(b []byte, s string, skip []byte, repl []byte, n int) []byte {
 func TestMalformedJSON(t *testing.T) {
 	c := events.NewJSONCodec(nil)
 	// after returns the offset just after the first s in input: where the
-	// value of a member "name": starts, or where a value ends.
+	// value of a member "name": starts. An error of a field of data is
+	// placed where data starts: the data decoded may have been written
+	// again.
 	after := func(input, s string) int {
 		i := strings.Index(input, s)
 		if i < 0 {
@@ -166,6 +168,8 @@ func TestMalformedJSON(t *testing.T) {
 	channel7 := strings.Replace(domainExample, `"channel":"phone"`, `"channel":7`, 1)
 	schema4 := strings.Replace(domainExample, `"version":1,`, `"version":1,"schema":4,`, 1)
 	unknown := strings.Replace(domainExample, `"issue.opened"`, `"issue.escalated"`, 1)
+	versionString := strings.Replace(domainExample, `"version":1`, `"version":"1"`, 1)
+	escapedID := strings.Replace(badID, `"id":`, `"\u0069d":`, 1)
 	// A member whose name matches "version" only regardless of case takes
 	// the decoder's exact-name path.
 	ambiguous := strings.Replace(channel7, `"version":1,`, `"version":1,"Version":2,`, 1)
@@ -188,9 +192,11 @@ func TestMalformedJSON(t *testing.T) {
 		{"time out of range", future, "at", after(future, `"at":`)},
 		{"bad issue", badIssue, "issue", after(badIssue, `"issue":`)},
 		{"data null", dataNull, "data", after(dataNull, `"data":`)},
-		{"channel a number", channel7, "data.channel", after(channel7, `"channel":7`)},
+		{"channel a number", channel7, "data.channel", after(channel7, `"data":`)},
+		{"version a string", versionString, "version", after(versionString, `"version":`)},
+		{"bad id under an escaped name", escapedID, "id", after(escapedID, `"\u0069d":`)},
 		{"schema from the future", schema4, "schema", after(schema4, `"schema":`)},
-		{"channel a number, names read exactly", ambiguous, "data.channel", after(ambiguous, `"channel":7`)},
+		{"channel a number, names read exactly", ambiguous, "data.channel", after(ambiguous, `"data":`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,9 +42,10 @@ func (e *VersionConflictError) Unwrap() error { return ErrVersionConflict }
 // the input, and why. It wraps ErrMalformed or ErrUnknownType.
 type DecodeError struct {
 	Codec string
-	// Offset is the byte in the input where decoding stopped or, for an
-	// error of Field, where its value starts (where a data field's value
-	// ends, in the JSON codec); 0 for a member that is missing.
+	// Offset is a byte in the input at the trouble. In the JSON codec,
+	// where the syntax broke or, for an error of Field, where the value of
+	// its member starts (of data, for a field of data); 0 for a member
+	// that is missing. In the msgpack codec, where reading stopped.
 	Offset int
 	Field  string
 	Err    error

@@ -154,10 +154,16 @@ func eachMember(src []byte, fn func(name, value []byte) bool) {
 }
 
 // memberOffset returns where the value of the last member of the JSON
-// object src named exactly name starts, 0 when there is none.
+// object src named name (its escapes read) starts, 0 when there is none.
 func memberOffset(src []byte, name string) int {
 	offset := 0
 	eachMember(src, func(n, value []byte) bool {
+		if bytes.IndexByte(n, '\\') >= 0 {
+			var unquoted string
+			if json.Unmarshal(append(append([]byte{'"'}, n...), '"'), &unquoted) == nil {
+				n = []byte(unquoted)
+			}
+		}
 		if string(n) == name {
 			offset = cap(src) - cap(value) // value is a slice of src
 		}
@@ -240,15 +246,24 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		}
 		return Envelope{}, &DecodeError{Codec: "json", Offset: offset, Field: field, Err: err}
 	}
-	// at returns where the value of the envelope's member name starts, 0
-	// when it has none.
+	// offsetOf returns where the value of the envelope's member name (of
+	// a field name such as "data.channel", data) starts, 0 when it has
+	// none.
 	offsetOf := func(name string) int {
 		name, _, _ = strings.Cut(name, ".")
 		return memberOffset(src, name)
 	}
+	// typeFail reports an error of encoding/json: a syntax error where it
+	// is, a type error where the value of its member starts.
+	typeFail := func(err error) (Envelope, error) {
+		if f := jsonField(err); f != "" {
+			return fail(offsetOf(f), f, err)
+		}
+		return fail(jsonOffset(err), "", err)
+	}
 	var j jsonEnvelope
 	if err := json.Unmarshal(src, &j); err != nil {
-		return fail(jsonOffset(err), jsonField(err), err)
+		return typeFail(err)
 	}
 	if hasAmbiguousName(src, envelopeNames) {
 		// encoding/json may have matched a name such as "Version" to
@@ -256,7 +271,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		// objects: read the members named exactly, the last of each.
 		var top map[string]json.RawMessage
 		if err := json.Unmarshal(src, &top); err != nil {
-			return fail(jsonOffset(err), jsonField(err), err)
+			return typeFail(err)
 		}
 		exact, err := onlyKnown(top, envelopeNames)
 		if err != nil {
@@ -329,11 +344,10 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		if f := jsonField(err); f != "" {
 			field = "data." + f
 		}
-		offset := offsetOf("data")
-		if schema == info.schema {
-			offset += jsonOffset(err) // raw is the member as written
-		}
-		return fail(offset, field, err)
+		// Where data starts: the field's own offset would be one in the
+		// data as decoded, which may have been written again (upcast, or
+		// read by exact names).
+		return fail(offsetOf("data"), field, err)
 	}
 	e := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Data: data}
 	if len(j.Meta) > 0 {
