@@ -26,19 +26,20 @@ type unit struct {
 // commit appends units in one transaction. A unit whose stream is not at
 // the expected version fails with a *events.VersionConflictError and the
 // others go on; only units of one batch are committed together, so a
-// failed unit has changed nothing. When the database refuses the
-// transaction of several units as a whole (a constraint that one unit's
-// event breaks, say), each unit is committed again on its own, so that it
-// fails for its own reasons only. When the outcome is unknown (the
-// connection failed, perhaps after the server committed), every unit gets
-// that error: committing again would find the streams moved, and report
-// a conflict for events that may well be stored.
+// failed unit has changed nothing. When the transaction of several units
+// fails as a whole before it commits (a constraint that one unit's event
+// breaks, a connection lost), each unit is committed again on its own, so
+// that it fails for its own reasons only. When the outcome of the COMMIT
+// is unknown (the connection failed after it was sent, perhaps after the
+// server committed), every unit gets that error: committing again would
+// find the streams moved, and report a conflict for events that may well
+// be stored.
 func (s *Store) commit(ctx context.Context, units []*unit) {
 	err := s.commitTx(ctx, units)
 	if err == nil {
 		return
 	}
-	if len(units) > 1 && ctx.Err() == nil && refused(err) {
+	if len(units) > 1 && ctx.Err() == nil && retryAlone(err) {
 		for _, u := range units {
 			u.err = nil
 			if err := s.commitTx(ctx, []*unit{u}); err != nil {
@@ -54,8 +55,24 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 	}
 }
 
-// refused reports whether err says that the database did not commit: it
-// answered with an error, or the request never left.
+// commitUnknown is the error of a COMMIT that was sent: unless the
+// database refused it (refused), it may have committed.
+type commitUnknown struct{ err error }
+
+func (e *commitUnknown) Error() string { return e.err.Error() }
+func (e *commitUnknown) Unwrap() error { return e.err }
+
+// retryAlone reports whether the units of a transaction that failed with
+// err may each be committed again: nothing was committed, as the error
+// came before the COMMIT or the database refused the COMMIT.
+func retryAlone(err error) bool {
+	var unknown *commitUnknown
+	return !errors.As(err, &unknown) || refused(unknown.err)
+}
+
+// refused reports whether err, the error of a COMMIT, says that the
+// database did not commit: it answered with an error, or the request
+// never left.
 func refused(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) || pgconn.SafeToRetry(err)
@@ -109,7 +126,7 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return err
+		return &commitUnknown{err} // any error before it left nothing committed
 	}
 
 	k := 0

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -79,7 +80,7 @@ func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, [
 		// Every caller gave up: each is told why it did (a deadline,
 		// say), as if its append had run alone.
 		for _, b := range batch {
-			if b.u.err != nil && b.ctx.Err() != nil {
+			if errors.Is(b.u.err, context.Canceled) && b.ctx.Err() != nil {
 				b.u.err = fmt.Errorf("%w (%v)", b.ctx.Err(), b.u.err)
 			}
 		}

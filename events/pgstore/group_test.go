@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
 )
 
 // fakeCommits records which units each commit carried; the first commit
@@ -83,13 +85,46 @@ func TestGroupCommitsWaitingAppendsTogether(t *testing.T) {
 }
 
 // A group is committed again unit by unit only when the database surely
-// did not commit it: it answered with an error, or nothing was sent. A
-// broken connection may have lost the answer to a commit that happened.
-func TestRefusedTellsARefusalFromAnUnknownOutcome(t *testing.T) {
+// did not commit it: the error came before the COMMIT, or the database
+// answered the COMMIT with an error, or it was never sent. A broken
+// connection may have lost the answer to a COMMIT that happened.
+func TestRetryAloneOnlyWhenNothingWasCommitted(t *testing.T) {
 	check := &pgconn.PgError{Code: "23514", Message: `violates check constraint "host_rule"`}
-	assert.True(t, refused(check))
-	assert.True(t, refused(fmt.Errorf("insert events: %w", check)))
-	assert.False(t, refused(io.ErrUnexpectedEOF), "the answer to a commit was lost")
-	assert.False(t, refused(fmt.Errorf("commit: %w", net.ErrClosed)))
-	assert.False(t, refused(context.Canceled))
+	assert.True(t, retryAlone(fmt.Errorf("insert events: %w", check)))
+	assert.True(t, retryAlone(io.ErrUnexpectedEOF), "a connection lost before the COMMIT")
+	assert.True(t, retryAlone(&commitUnknown{check}), "a COMMIT refused")
+	assert.False(t, retryAlone(&commitUnknown{io.ErrUnexpectedEOF}), "the answer to a COMMIT was lost")
+	assert.False(t, retryAlone(&commitUnknown{fmt.Errorf("commit: %w", net.ErrClosed)}))
+}
+
+// When every caller of a group gave up, an append that failed because the
+// transaction was cancelled reports its caller's own error (a deadline);
+// one that failed for its own reason (a conflict) keeps it.
+func TestGroupCallersThatGaveUpKeepTheirOwnErrors(t *testing.T) {
+	g := &group{max: 3}
+	f := &fakeCommits{release: make(chan struct{}), started: make(chan struct{})}
+	units := []*unit{{}, {}, {}}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); g.run(context.Background(), units[0], f.commit) }()
+	<-f.started // units[0] commits alone and holds the lead
+
+	conflict := &events.VersionConflictError{Expected: 1, Actual: 2}
+	grouped := func(ctx context.Context, us []*unit) {
+		<-ctx.Done() // every caller gave up
+		us[0].err = conflict
+		us[1].err = fmt.Errorf("append to issue: %w", ctx.Err())
+	}
+	for i, u := range units[1:] {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		wg.Add(1)
+		go func() { defer wg.Done(); g.run(ctx, u, grouped) }()
+		require.Eventually(t, func() bool { return g.queued() == i+1 }, 5*time.Second, time.Millisecond)
+	}
+	close(f.release)
+	wg.Wait()
+	assert.ErrorIs(t, units[1].err, events.ErrVersionConflict)
+	assert.NotErrorIs(t, units[1].err, context.DeadlineExceeded)
+	assert.ErrorIs(t, units[2].err, context.DeadlineExceeded)
 }
