@@ -369,8 +369,9 @@ func hostValue(v any, depth int) (any, error) {
 
 // decodeAnyMap decodes a msgpack map as map[string]any when its keys are
 // strings, as msgpack does by default, and as map[any]any otherwise (a
-// host type's map[int]T, say), which msgpack's default refuses. A binary
-// key becomes a string; a list or a map as a key is refused.
+// host type's map[int]T, say), which msgpack's default refuses; an empty
+// map, whose keys it cannot tell, as map[string]any. A binary key becomes
+// a string; a list or a map as a key is refused.
 func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 	n, err := d.DecodeMapLen()
 	if err != nil || n == -1 {

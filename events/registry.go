@@ -20,8 +20,9 @@ import (
 // int64 (uint64 above its range), and floats, binaries and times as
 // msgpack gives them (float32 or float64, []byte, time.Time), objects as
 // map[string]any, and maps whose keys are not strings (a map[int]T) as
-// map[any]any with their keys normalised as values are; what it returns is
-// read back by the same codec. An upcaster of a host's type
+// map[any]any with their keys normalised as values are (an empty map, whose
+// keys msgpack cannot tell, as map[string]any); what it returns is read
+// back by the same codec. An upcaster of a host's type
 // that is read by both codecs accepts both.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 
