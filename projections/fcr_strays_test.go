@@ -281,27 +281,56 @@ func TestFCRStrayStreamGoesWithItsExpiredGap(t *testing.T) {
 
 // A stream that did not start with issue.opened is no issue's, in every
 // section of the report and in each KPI projection on its own: an opening
-// later in it opens nothing.
+// later in it opens nothing, and none of its events counts.
 func TestReportSectionsAgreeOnAStreamThatDidNotStartWithAnOpening(t *testing.T) {
 	l := newFCRLog()
 	s, c := l.id(), l.id()
-	l.add(s, at(0, 9, 0), &events.Routed{Contact: c, Queue: "billing", Agent: "ann"})
+	l.add(s, at(0, 9, 0), &events.Routed{Contact: c, Queue: "billing", Agent: "ann", Wait: time.Minute})
 	l.add(s, at(0, 9, 1), &events.Opened{Customer: events.Customer{Keys: []string{"phone:1"}}, Channel: "phone", Topic: "billing", Contact: c})
 	l.add(s, at(0, 9, 9), &events.Resolved{Contact: c, Agent: "ann"})
+	l.add(s, at(0, 10, 0), &events.Rated{Survey: events.SurveyCSAT, Score: 5, Contact: c})
 	r, err := NewReporter(ReportConfig{})
 	require.NoError(t, err)
 	vol, err := NewVolume(VolumeConfig{})
 	require.NoError(t, err)
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
 	for _, e := range l.evs {
-		require.NoError(t, r.Apply(e))
-		require.NoError(t, vol.Apply(e))
+		for _, p := range []Projection{r, vol, svc, sat} {
+			require.NoError(t, p.Apply(e))
+		}
 	}
 	require.NoError(t, r.AdvanceTo(at(10, 0, 0)))
 	rep := r.Report()
 	assert.Zero(t, rep.FCR.Issues)
-	assert.Equal(t, int64(3), rep.FCR.IgnoredEvents)
-	assert.Zero(t, rep.Volume.Issues)
-	assert.Zero(t, rep.Volume.Contacts)
-	assert.Zero(t, vol.Report().Issues)
-	assert.Zero(t, vol.Report().Contacts)
+	assert.Equal(t, int64(4), rep.FCR.IgnoredEvents)
+	for _, v := range []VolumeReport{rep.Volume, vol.Report()} {
+		assert.Zero(t, v.Issues)
+		assert.Zero(t, v.Contacts)
+	}
+	for _, v := range []ServiceReport{rep.Service, svc.Report()} {
+		assert.Zero(t, v.Offered)
+	}
+	for _, v := range []SatisfactionReport{rep.Satisfaction, sat.Report()} {
+		assert.Zero(t, v.CSAT.Responses)
+	}
+
+	// Saved and restored while the stream is tracked, a Reporter still
+	// passes over it.
+	r1, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	for _, e := range l.evs {
+		require.NoError(t, r1.Apply(e))
+	}
+	b, err := r1.MarshalBinary()
+	require.NoError(t, err)
+	r2, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	require.NoError(t, r2.UnmarshalBinary(b))
+	require.NoError(t, r2.Apply(l.add(s, at(0, 11, 0), &events.Rated{Survey: events.SurveyCSAT, Score: 1, Contact: c})))
+	after := r2.Report().Satisfaction
+	assert.Zero(t, after.LateEvents, "the event was applied")
+	assert.Zero(t, after.CSAT.Responses)
 }

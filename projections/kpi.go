@@ -50,12 +50,18 @@ func kpiCheckEvent(what string, e events.Envelope) error {
 	return nil
 }
 
-// kpiIgnores reports whether the KPI projections pass over e: an
-// issue.opened after version 1 opens no issue, as in the FCR (a stream
-// that did not start with one is no issue's).
-func kpiIgnores(e *events.Envelope) bool {
+// kpiIgnores reports whether the KPI projections pass over e, the next
+// event of the issue whose state is s: a stream whose version 1 was not
+// issue.opened is no issue's, as in the FCR, and an issue.opened after
+// version 1 opens nothing. It marks s when e is such a version 1; call it
+// once for each event. A stray stream that the horizon forgot (quiet for
+// twice the lateness) resumes as any stream does, from a fresh state.
+func kpiIgnores(s *kpiState, e *events.Envelope) bool {
 	_, opened := e.Data.(*events.Opened)
-	return opened && e.Version != 1
+	if e.Version == 1 && !opened {
+		s.stray = true
+	}
+	return s.stray || opened && e.Version != 1
 }
 
 // kpiRate is NewRate that keeps hits within 0..total, so that a count

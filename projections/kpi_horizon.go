@@ -300,11 +300,7 @@ func (h *kpiHorizon[S]) apply(ix int32, e *events.Envelope, at int64) {
 	switch e.Data.(type) {
 	case *events.Resolved:
 		is.open = false
-	case *events.Opened:
-		// One after version 1 opens nothing (kpiIgnores); the stream of
-		// a host's projection behind Sequence is tracked the same way.
-		is.open = is.open || e.Version == 1
-	case *events.Reopened, *events.Contacted:
+	case *events.Opened, *events.Reopened, *events.Contacted:
 		is.open = true
 	case *events.Routed, *events.Rated, *events.Abandoned, *events.Consulted, *events.Classified:
 	default:

@@ -68,6 +68,7 @@ type kpiSnapState struct {
 	Counted                           int32
 	Channel, Topic                    uint32
 	Opened, Seen                      bool
+	Stray                             bool // version 1 was not issue.opened
 	Since                             int64
 	Contacts                          []kpiSnapContact
 	Ratings                           [][3]int32 // on, score, survey
@@ -224,7 +225,7 @@ func saveHorizon[S any](h *kpiHorizon[S], held heldSaver, state func(*S) kpiSnap
 func saveState(st *kpiState) kpiSnapState {
 	out := kpiSnapState{
 		ResolvedOn: st.resolvedOn, Latest: st.latest, FirstAnswered: st.firstAnswered, Counted: st.counted,
-		Channel: st.channel, Topic: st.topic, Opened: st.opened, Seen: st.seen, Since: st.sinceNS,
+		Channel: st.channel, Topic: st.topic, Opened: st.opened, Seen: st.seen, Stray: st.stray, Since: st.sinceNS,
 	}
 	for i := range st.n {
 		c := st.at(i)
@@ -249,7 +250,7 @@ func loadState(s *kpiSnapState, names uint32) (kpiState, error) {
 	n := int32(len(s.Contacts))
 	out := kpiState{
 		n: n, resolvedOn: s.ResolvedOn, latest: s.Latest, firstAnswered: s.FirstAnswered, counted: s.Counted,
-		channel: s.Channel, topic: s.Topic, opened: s.Opened, seen: s.Seen, sinceNS: s.Since,
+		channel: s.Channel, topic: s.Topic, opened: s.Opened, seen: s.Seen, stray: s.Stray, sinceNS: s.Since,
 	}
 	switch {
 	case !in(0, n, s.ResolvedOn, s.Latest, s.FirstAnswered, s.Counted):

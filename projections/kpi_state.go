@@ -27,6 +27,7 @@ type kpiState struct {
 	topic                             uint32 // the current topic
 	opened                            bool   // Volume: issue.opened was counted
 	seen                              bool   // sinceNS is set
+	stray                             bool   // version 1 was not issue.opened: see kpiIgnores
 	sinceNS                           int64  // the earliest event time, Unix ns
 	first                             kpiContact
 	more                              *kpiMore // nil until a second contact or an answer

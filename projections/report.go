@@ -79,7 +79,7 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 // one state takes the event once, between what each projection notes
 // before and counts after.
 func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) {
-	if kpiIgnores(&e) {
+	if kpiIgnores(s, &e) {
 		return
 	}
 	var svc svcTouched

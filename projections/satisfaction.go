@@ -105,7 +105,7 @@ func (s *Satisfaction) applyOrdered(e events.Envelope) error {
 }
 
 func (s *Satisfaction) foldIssue(is *kpiState, e *events.Envelope) {
-	if kpiIgnores(e) {
+	if kpiIgnores(is, e) {
 		return
 	}
 	recount := s.before(is, e)

@@ -305,3 +305,27 @@ func TestSequenceRestoresHeldEventsWithTheirPositionsAndNamesErrors(t *testing.T
 	assert.ErrorContains(t, err, "version 3")
 	assert.ErrorContains(t, err, evs[2].Issue.String())
 }
+
+// Sequence hands a host's projection every event, an issue.opened after
+// version 1 included, and tracks the stream as opened by it: an event that
+// comes hours later is handed over at once, not held as for a forgotten
+// stream.
+func TestSequenceHandsOverAStreamThatOpensLate(t *testing.T) {
+	rec := newRecorder(t)
+	p, err := Sequence(rec, SequenceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	l := newFCRLog()
+	s, c := l.id(), l.id()
+	for _, e := range []events.Envelope{
+		l.add(s, at(0, 9, 0), &events.Routed{Contact: c, Queue: "billing"}),
+		l.add(s, at(0, 9, 1), &events.Opened{Customer: events.Customer{ID: "c"}, Channel: "phone", Topic: "t", Contact: c}),
+	} {
+		require.NoError(t, p.Apply(e))
+	}
+	l.tick(at(0, 12, 0)) // another issue moves the watermark
+	require.NoError(t, p.Apply(l.evs[len(l.evs)-1]))
+	require.NoError(t, p.Apply(l.add(s, at(0, 12, 1), &events.Resolved{Contact: c, Agent: "ann"})))
+	n := issueNumber(s)
+	assert.Equal(t, [][2]uint64{{n, 1}, {n, 2}, {n, 3}}, slices.DeleteFunc(slices.Clone(rec.got), func(g [2]uint64) bool { return g[0] != n }))
+	assert.Zero(t, p.Held())
+}

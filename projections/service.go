@@ -127,7 +127,7 @@ func (s *ServiceLevel) applyOrdered(e events.Envelope) error {
 }
 
 func (s *ServiceLevel) foldIssue(is *kpiState, e *events.Envelope) {
-	if kpiIgnores(e) {
+	if kpiIgnores(is, e) {
 		return
 	}
 	var t svcTouched

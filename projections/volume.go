@@ -166,7 +166,7 @@ func (v *Volume) applyOrdered(e events.Envelope) error {
 // changes at most one contact, the issue's topic or whether its opening
 // was seen.
 func (v *Volume) foldIssue(is *kpiState, e *events.Envelope) {
-	if kpiIgnores(e) {
+	if kpiIgnores(is, e) {
 		return
 	}
 	var t volTouched

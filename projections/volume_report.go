@@ -175,8 +175,9 @@ type VolumeReport struct {
 	// all contacts and the cumulative share: the contact reasons Pareto.
 	Reasons []Reason `json:"reasons"`
 	// Issues counts the issues whose issue.opened was seen, as version 1
-	// of their stream (an opening later in a stream that started with
-	// another event opens nothing, in every projection);
+	// of their stream (a stream that started with another event is no
+	// issue's, in every projection: none of its events counts, an opening
+	// included);
 	// ContactsPerIssue is their mean number of contacts.
 	Issues           int64   `json:"issues"`
 	ContactsPerIssue float64 `json:"contacts_per_issue"`
