@@ -356,3 +356,25 @@ func TestTimeRangeIsInUTC(t *testing.T) {
 		assert.ErrorIs(t, err, events.ErrInvalidEvent, c.Name())
 	}
 }
+
+// Members are read by their exact names: one that matches a member of the
+// envelope only regardless of case is an unknown member, ignored, even
+// when encoding/json fails on its value; of a member given twice, the last
+// counts.
+func TestJSONEnvelopeMembersAreReadByExactName(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	for _, input := range []string{
+		strings.Replace(domainExample, `"version":1,`, `"version":1,"VERSION":"x",`, 1),
+		strings.Replace(domainExample, `"version":1,`, `"VERSION":"x","version":1,`, 1),
+		strings.Replace(domainExample, `"version":1,`, `"version":"x","version":1,`, 1),
+	} {
+		e, err := c.Decode([]byte(input))
+		require.NoError(t, err, input)
+		assert.Equal(t, uint64(1), e.Version, input)
+	}
+	last := strings.Replace(domainExample, `"version":1,`, `"version":1,"version":"x",`, 1)
+	_, err := c.Decode([]byte(last))
+	de := decodeError(t, err)
+	assert.Equal(t, "version", de.Field)
+	assert.Equal(t, strings.Index(last, `"x"`), de.Offset, "where the value that counts starts")
+}

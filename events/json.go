@@ -262,13 +262,16 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		return fail(jsonOffset(err), "", err)
 	}
 	var j jsonEnvelope
-	if err := json.Unmarshal(src, &j); err != nil {
+	err := json.Unmarshal(src, &j)
+	var syntax *json.SyntaxError
+	switch ambiguous := !errors.As(err, &syntax) && hasAmbiguousName(src, envelopeNames); {
+	case err != nil && !ambiguous:
 		return typeFail(err)
-	}
-	if hasAmbiguousName(src, envelopeNames) {
+	case ambiguous:
 		// encoding/json may have matched a name such as "Version" to
 		// version, which the wire format does not, or merged two meta
-		// objects: read the members named exactly, the last of each.
+		// objects, or failed on such a member: read the members named
+		// exactly, the last of each.
 		var top map[string]json.RawMessage
 		if err := json.Unmarshal(src, &top); err != nil {
 			return typeFail(err)
