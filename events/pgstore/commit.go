@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,10 +49,10 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 		}
 		return
 	}
+	// A conflict found in a transaction that did not commit may be one
+	// with another unit of it: every unit gets the transaction's error.
 	for _, u := range units {
-		if u.err == nil {
-			u.err = s.fail(ctx, u.batches, err)
-		}
+		u.err = s.fail(ctx, u.batches, err)
 	}
 }
 
@@ -71,11 +72,17 @@ func retryAlone(err error) bool {
 }
 
 // refused reports whether err, the error of a COMMIT, says that the
-// database did not commit: it answered with an error, or the request
-// never left.
+// database did not commit: it answered with an ERROR, the transaction had
+// failed, or the request never left.
 func refused(err error) bool {
+	// An ERROR ends the transaction without committing it; a FATAL one
+	// (a server shutting down while it waits for a standby, say) may come
+	// after the commit.
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) || pgconn.SafeToRetry(err)
+	if errors.As(err, &pgErr) {
+		return cmp.Or(pgErr.SeverityUnlocalized, pgErr.Severity) == "ERROR"
+	}
+	return errors.Is(err, pgx.ErrTxCommitRollback) || pgconn.SafeToRetry(err)
 }
 
 // commitTx is commit in one transaction: it returns the error that failed

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // group commits concurrent appends together. Appends to one table commit
@@ -80,7 +82,9 @@ func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, [
 		// Every caller gave up: each is told why it did (a deadline,
 		// say), as if its append had run alone.
 		for _, b := range batch {
-			if errors.Is(b.u.err, context.Canceled) && b.ctx.Err() != nil {
+			var pgErr *pgconn.PgError // 57014: a statement cancelled by a request
+			cancelled := errors.Is(b.u.err, context.Canceled) || errors.As(b.u.err, &pgErr) && pgErr.Code == "57014"
+			if cancelled && b.ctx.Err() != nil {
 				b.u.err = fmt.Errorf("%w (%v)", b.ctx.Err(), b.u.err)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,10 +90,14 @@ func TestGroupCommitsWaitingAppendsTogether(t *testing.T) {
 // answered the COMMIT with an error, or it was never sent. A broken
 // connection may have lost the answer to a COMMIT that happened.
 func TestRetryAloneOnlyWhenNothingWasCommitted(t *testing.T) {
-	check := &pgconn.PgError{Code: "23514", Message: `violates check constraint "host_rule"`}
+	check := &pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "23514", Message: `violates check constraint "host_rule"`}
+	shutdown := &pgconn.PgError{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}
 	assert.True(t, retryAlone(fmt.Errorf("insert events: %w", check)))
 	assert.True(t, retryAlone(io.ErrUnexpectedEOF), "a connection lost before the COMMIT")
+	assert.True(t, retryAlone(shutdown), "a server shut down before the COMMIT")
 	assert.True(t, retryAlone(&commitUnknown{check}), "a COMMIT refused")
+	assert.True(t, retryAlone(&commitUnknown{pgx.ErrTxCommitRollback}), "a COMMIT of a failed transaction")
+	assert.False(t, retryAlone(&commitUnknown{shutdown}), "a server shut down at the COMMIT, which it may have made")
 	assert.False(t, retryAlone(&commitUnknown{io.ErrUnexpectedEOF}), "the answer to a COMMIT was lost")
 	assert.False(t, retryAlone(&commitUnknown{fmt.Errorf("commit: %w", net.ErrClosed)}))
 }

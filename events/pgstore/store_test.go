@@ -422,3 +422,62 @@ func TestGroupedAppendsKeepTheirDeadlines(t *testing.T) {
 		assert.Empty(t, loaded, "an append that failed stored nothing")
 	}
 }
+
+// A conflict found inside a group transaction that did not commit may be
+// one with another append of that transaction: when the transaction fails
+// as a whole, every append gets its error, not a conflict with a version
+// that was never stored.
+func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
+	t.Parallel()
+	s, pool, cfg := newStore(t, pgstore.Config{})
+	ctx := t.Context()
+	first, issue := uuid.New(), uuid.New()
+
+	// x stalls the insert of the issue's version 1: it holds an
+	// uncommitted row of it.
+	x, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = x.Exec(ctx, "INSERT INTO "+pgtest.Ident(cfg.Schema, "truefcr_events")+
+		" (position, issue, version, id, type, at, payload) VALUES (1000000, $1, 1, $2, 'issue.opened', now(), '')", issue, uuid.New())
+	require.NoError(t, err)
+	hold, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = hold.Exec(ctx, "SELECT * FROM "+pgtest.Ident(cfg.Schema, "truefcr_events_head")+" FOR UPDATE")
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := s.Append(ctx, first, 0, stream(first, 0, 1))
+		assert.NoError(t, err)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			_, errs[i] = s.Append(dctx, issue, 0, stream(issue, 0, 1))
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, hold.Rollback(ctx))
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	require.NoError(t, x.Rollback(ctx))
+	<-done
+	for _, err := range errs {
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.NotErrorIs(t, err, events.ErrVersionConflict, "nothing of the issue was stored")
+	}
+	loaded, err := s.Load(ctx, issue)
+	require.NoError(t, err)
+	assert.Empty(t, loaded)
+}
