@@ -334,3 +334,36 @@ func TestReportSectionsAgreeOnAStreamThatDidNotStartWithAnOpening(t *testing.T) 
 	assert.Zero(t, after.LateEvents, "the event was applied")
 	assert.Zero(t, after.CSAT.Responses)
 }
+
+// The events the KPI projections pass over open nothing in their horizon
+// either: a stream whose version 1 was not issue.opened, or an opening
+// after version 1, leaves no issue open in the backlog, and the horizon
+// lets it go once quiet.
+func TestKPIHorizonOpensNothingForWhatItPassesOver(t *testing.T) {
+	l := newFCRLog()
+	routed, contacted, twice := l.id(), l.id(), l.id()
+	c := l.id()
+	l.add(routed, at(0, 9, 0), &events.Routed{Contact: c, Queue: "billing"})
+	l.add(routed, at(0, 9, 1), &events.Opened{Customer: events.Customer{ID: "a"}, Channel: "phone", Topic: "t", Contact: c})
+	l.add(contacted, at(0, 9, 0), &events.Contacted{Contact: l.id(), Channel: "chat"})
+	d := l.id()
+	l.add(twice, at(0, 9, 0), &events.Opened{Customer: events.Customer{ID: "b"}, Channel: "phone", Topic: "t", Contact: d})
+	l.add(twice, at(0, 9, 5), &events.Resolved{Contact: d, Agent: "ann"})
+	l.add(twice, at(0, 9, 9), &events.Opened{Customer: events.Customer{ID: "b"}, Channel: "phone", Topic: "t", Contact: l.id()})
+	r, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	vol, err := NewVolume(VolumeConfig{})
+	require.NoError(t, err)
+	for _, e := range l.evs {
+		require.NoError(t, r.Apply(e))
+		require.NoError(t, vol.Apply(e))
+	}
+	at30 := at(30, 0, 0)
+	require.NoError(t, r.AdvanceTo(at30))
+	require.NoError(t, vol.AdvanceTo(at30))
+	for _, v := range []VolumeReport{r.Report().Volume, vol.Report()} {
+		assert.Zero(t, v.Backlog.Open)
+		assert.Zero(t, v.TrackedIssues)
+		assert.Equal(t, int64(1), v.Issues, "the one issue that opened")
+	}
+}

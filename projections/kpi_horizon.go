@@ -56,8 +56,10 @@ type kpiHorizon[S any] struct {
 	late       int64
 	dups       int64 // deliveries of versions already applied or held
 	// fold is the projections' in-order method, called for every event
-	// the horizon releases, in version order per issue.
-	fold func(s *S, e events.Envelope)
+	// the horizon releases, in version order per issue. It reports whether
+	// it took the event: one it passed over (kpiIgnores) opens or closes
+	// nothing.
+	fold func(s *S, e events.Envelope) bool
 }
 
 // kpiIssue is the bookkeeping of one issue in the horizon: it sequences
@@ -142,7 +144,7 @@ type kpiDue struct {
 	gen uint32
 }
 
-func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope)) kpiHorizon[S] {
+func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope) bool) kpiHorizon[S] {
 	return kpiHorizon[S]{
 		lateness: int64(lateness),
 		seq:      kpiStreams[S]{index: newSlotIndex(), gapped: make(map[int32][]events.Envelope)},
@@ -296,7 +298,12 @@ func (h *kpiHorizon[S]) drop(ix int32) {
 // apply folds e, the next event of the issue in slot ix, into its state.
 func (h *kpiHorizon[S]) apply(ix int32, e *events.Envelope, at int64) {
 	is := h.seq.at(ix)
-	h.fold(&is.state, *e)
+	if at > is.last {
+		is.last = at
+	}
+	if !h.fold(&is.state, *e) {
+		return
+	}
 	switch e.Data.(type) {
 	case *events.Resolved:
 		is.open = false
@@ -310,9 +317,6 @@ func (h *kpiHorizon[S]) apply(ix int32, e *events.Envelope, at int64) {
 		case events.TypeOpened, events.TypeReopened, events.TypeContacted:
 			is.open = true
 		}
-	}
-	if at > is.last {
-		is.last = at
 	}
 }
 

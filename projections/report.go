@@ -78,9 +78,9 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 // foldKPI is the in-order path of the three KPI projections: the issue's
 // one state takes the event once, between what each projection notes
 // before and counts after.
-func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) {
+func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) bool {
 	if kpiIgnores(s, &e) {
-		return
+		return false
 	}
 	var svc svcTouched
 	var vol volTouched
@@ -91,6 +91,7 @@ func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) {
 	r.service.after(s, &svc)
 	r.sat.after(s, &e, sat)
 	r.volume.after(s, &e, &vol)
+	return true
 }
 
 // Apply absorbs one event into every projection. An event that does not

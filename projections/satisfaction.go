@@ -82,7 +82,7 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 		return nil, err
 	}
 	s := &Satisfaction{cfg: cfg, names: newKPINames()}
-	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) { s.foldIssue(is, &e) })
+	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) bool { return s.foldIssue(is, &e) })
 	return s, nil
 }
 
@@ -104,13 +104,14 @@ func (s *Satisfaction) applyOrdered(e events.Envelope) error {
 	return nil
 }
 
-func (s *Satisfaction) foldIssue(is *kpiState, e *events.Envelope) {
+func (s *Satisfaction) foldIssue(is *kpiState, e *events.Envelope) bool {
 	if kpiIgnores(is, e) {
-		return
+		return false
 	}
 	recount := s.before(is, e)
 	is.apply(e, s.names)
 	s.after(is, e, recount)
+	return true
 }
 
 // before takes the issue's answers out of the counts when e may move

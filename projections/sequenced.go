@@ -128,11 +128,14 @@ type sequenced struct {
 	errs []error // p's errors since the last Apply or AdvanceTo returned
 }
 
-func (s *sequenced) fold(_ *struct{}, e events.Envelope) {
+// fold hands e to p: p takes every event, so that the horizon tracks
+// the stream as p sees it.
+func (s *sequenced) fold(_ *struct{}, e events.Envelope) bool {
 	if err := s.p.Apply(e); err != nil {
 		// The event may not be the one Apply was called with: name it.
 		s.errs = append(s.errs, fmt.Errorf("issue %s version %d (%s): %w", e.Issue, e.Version, e.Type(), err))
 	}
+	return true
 }
 
 // Apply implements Projection.

@@ -104,7 +104,7 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 		return nil, err
 	}
 	s := &ServiceLevel{cfg: cfg, names: newKPINames()}
-	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) { s.foldIssue(is, &e) })
+	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) bool { return s.foldIssue(is, &e) })
 	return s, nil
 }
 
@@ -126,14 +126,15 @@ func (s *ServiceLevel) applyOrdered(e events.Envelope) error {
 	return nil
 }
 
-func (s *ServiceLevel) foldIssue(is *kpiState, e *events.Envelope) {
+func (s *ServiceLevel) foldIssue(is *kpiState, e *events.Envelope) bool {
 	if kpiIgnores(is, e) {
-		return
+		return false
 	}
 	var t svcTouched
 	s.before(is, e, &t)
 	is.apply(e, s.names)
 	s.after(is, &t)
+	return true
 }
 
 // svcTouched is what ServiceLevel notes of the contacts that an event

@@ -140,7 +140,7 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 		byDay:   make(map[int64]int64),
 		byValue: make(map[Value]int64),
 	}
-	v.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) { v.foldIssue(is, &e) })
+	v.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) bool { return v.foldIssue(is, &e) })
 	return v, nil
 }
 
@@ -165,14 +165,15 @@ func (v *Volume) applyOrdered(e events.Envelope) error {
 // foldIssue follows each change of the issue into the counts: an event
 // changes at most one contact, the issue's topic or whether its opening
 // was seen.
-func (v *Volume) foldIssue(is *kpiState, e *events.Envelope) {
+func (v *Volume) foldIssue(is *kpiState, e *events.Envelope) bool {
 	if kpiIgnores(is, e) {
-		return
+		return false
 	}
 	var t volTouched
 	v.before(is, e, &t)
 	is.apply(e, v.names)
 	v.after(is, e, &t)
+	return true
 }
 
 // volTouched is what Volume notes of an issue before an event is applied:

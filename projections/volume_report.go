@@ -108,7 +108,7 @@ func volBacklog(h *kpiHorizon[kpiState], names *kpiNames) Backlog {
 	var total time.Duration
 	var oldest uuid.UUID
 	h.each(func(id uuid.UUID, is *kpiState, open bool) {
-		if !open {
+		if !open || is.stray {
 			return
 		}
 		since := time.Unix(0, is.sinceNS).UTC()
