@@ -50,8 +50,24 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 		return
 	}
 	// A conflict found in a transaction that did not commit may be one
-	// with another unit of it: every unit gets the transaction's error.
+	// with another unit of it, which did not happen: such a unit gets the
+	// transaction's error, as do the others. A conflict on a stream that
+	// no other unit claimed is one with another writer, and stands.
+	claims := make(map[uuid.UUID]int) // how many units claim each stream
 	for _, u := range units {
+		seen := make(map[uuid.UUID]bool, len(u.batches))
+		for _, b := range u.batches {
+			if !seen[b.Issue] {
+				seen[b.Issue] = true
+				claims[b.Issue]++
+			}
+		}
+	}
+	for _, u := range units {
+		var conflict *events.VersionConflictError
+		if errors.As(u.err, &conflict) && claims[conflict.Issue] == 1 {
+			continue
+		}
 		u.err = s.fail(ctx, u.batches, err)
 	}
 }

@@ -108,7 +108,7 @@ func TestRetryAloneOnlyWhenNothingWasCommitted(t *testing.T) {
 func TestGroupCallersThatGaveUpKeepTheirOwnErrors(t *testing.T) {
 	g := &group{max: 3}
 	f := &fakeCommits{release: make(chan struct{}), started: make(chan struct{})}
-	units := []*unit{{}, {}, {}}
+	units := []*unit{{}, {}, {}, {}}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); g.run(context.Background(), units[0], f.commit) }()
@@ -119,6 +119,9 @@ func TestGroupCallersThatGaveUpKeepTheirOwnErrors(t *testing.T) {
 		<-ctx.Done() // every caller gave up
 		us[0].err = conflict
 		us[1].err = fmt.Errorf("append to issue: %w", ctx.Err())
+		// A statement cancelled by a cancel request (pgx's
+		// CancelRequestContextWatcherHandler).
+		us[2].err = fmt.Errorf("append to issue: %w", &pgconn.PgError{Code: "57014", Message: "canceling statement due to user request"})
 	}
 	for i, u := range units[1:] {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -132,4 +135,5 @@ func TestGroupCallersThatGaveUpKeepTheirOwnErrors(t *testing.T) {
 	assert.ErrorIs(t, units[1].err, events.ErrVersionConflict)
 	assert.NotErrorIs(t, units[1].err, context.DeadlineExceeded)
 	assert.ErrorIs(t, units[2].err, context.DeadlineExceeded)
+	assert.ErrorIs(t, units[3].err, context.DeadlineExceeded)
 }

@@ -425,13 +425,15 @@ func TestGroupedAppendsKeepTheirDeadlines(t *testing.T) {
 
 // A conflict found inside a group transaction that did not commit may be
 // one with another append of that transaction: when the transaction fails
-// as a whole, every append gets its error, not a conflict with a version
-// that was never stored.
+// as a whole, such an append gets its error, not a conflict with a
+// version that was never stored. A conflict with another writer stands.
 func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
 	t.Parallel()
 	s, pool, cfg := newStore(t, pgstore.Config{})
 	ctx := t.Context()
-	first, issue := uuid.New(), uuid.New()
+	first, issue, other := uuid.New(), uuid.New(), uuid.New()
+	_, err := s.Append(ctx, other, 0, stream(other, 0, 1))
+	require.NoError(t, err)
 
 	// x stalls the insert of the issue's version 1: it holds an
 	// uncommitted row of it.
@@ -453,14 +455,15 @@ func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
 		assert.NoError(t, err)
 	}()
 	time.Sleep(100 * time.Millisecond)
-	errs := make([]error, 2)
-	for i := range errs {
+	targets := []uuid.UUID{issue, issue, other} // other is at version 1 already
+	errs := make([]error, len(targets))
+	for i, target := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 			defer cancel()
-			_, errs[i] = s.Append(dctx, issue, 0, stream(issue, 0, 1))
+			_, errs[i] = s.Append(dctx, target, 0, stream(target, 0, 1))
 		}()
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -473,10 +476,13 @@ func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
 	}
 	require.NoError(t, x.Rollback(ctx))
 	<-done
-	for _, err := range errs {
+	for _, err := range errs[:2] {
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.NotErrorIs(t, err, events.ErrVersionConflict, "nothing of the issue was stored")
 	}
+	var conflict *events.VersionConflictError
+	require.ErrorAs(t, errs[2], &conflict, "the conflict with the earlier append stands")
+	assert.Equal(t, uint64(1), conflict.Actual)
 	loaded, err := s.Load(ctx, issue)
 	require.NoError(t, err)
 	assert.Empty(t, loaded)

@@ -55,9 +55,11 @@ func TestREADMEEmbeddingExampleRuns(t *testing.T) {
 
 	cmd := exec.Command("go", "run", "-overlay", overlayFile, "./internal/readme/example")
 	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Equal(t, want, strings.TrimSpace(string(out)))
+	var stderr strings.Builder // go's own messages (downloads) and the program's
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s", stderr.String())
+	assert.Equal(t, want, strings.TrimSpace(string(out)), "standard error: %s", stderr.String())
 }
 
 const prelude = `package main
