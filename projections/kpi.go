@@ -54,8 +54,12 @@ func kpiCheckEvent(what string, e events.Envelope) error {
 // event of the issue whose state is s: a stream whose version 1 was not
 // issue.opened is no issue's, as in the FCR, and an issue.opened after
 // version 1 opens nothing. It marks s when e is such a version 1; call it
-// once for each event. A stray stream that the horizon forgot (quiet for
-// twice the lateness) resumes as any stream does, from a fresh state.
+// once for each event. The mark lives with the state: an event that comes
+// a lateness or more after the stream's previous one finds the state
+// forgotten, as for any closed issue, and the stream resumes from a fresh
+// state, where its events count. Keeping the mark longer would make what
+// counts depend on when the horizon freed the state (see kpiHorizon); the
+// FCR, which resumes no stream, ignores such events for good.
 func kpiIgnores(s *kpiState, e *events.Envelope) bool {
 	_, opened := e.Data.(*events.Opened)
 	if e.Version == 1 && !opened {

@@ -177,7 +177,7 @@ type VolumeReport struct {
 	// Issues counts the issues whose issue.opened was seen, as version 1
 	// of their stream (a stream that started with another event is no
 	// issue's, in every projection: none of its events counts, an opening
-	// included);
+	// included, until it resumes after a lateness of quiet; see FCR);
 	// ContactsPerIssue is their mean number of contacts.
 	Issues           int64   `json:"issues"`
 	ContactsPerIssue float64 `json:"contacts_per_issue"`
