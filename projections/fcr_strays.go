@@ -15,9 +15,11 @@ import (
 // that comes later waits for its gap like any event of a stream the FCR
 // does not know, and is dropped as orphaned once older than the lateness.
 //
-// A host that starts an FCR on a live feed sees the later events of every
-// issue that opened before, and a producer may publish streams that never
-// open: without this, each would hold a Sequencer entry for good.
+// A host may publish streams of its own on the same feed, and a producer
+// streams that never open: without this, each would hold a Sequencer
+// entry, and a place in every snapshot, for good. (A stream that the FCR
+// meets after its version 1, having joined a feed late, is no stray: its
+// events wait for their gap and are orphaned.)
 type strays struct {
 	last  map[uuid.UUID]int64 // the latest event time of each stray stream, Unix ns
 	queue strayHeap           // one entry a stray stream, by a time no later than its last
