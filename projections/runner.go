@@ -227,28 +227,44 @@ func (r *Runner) Run(ctx context.Context) error {
 	subCtx, cancelSubs := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var in <-chan delivery
-	defer func() {
+	// stop ends the subscriptions and applies the events they queued,
+	// which were acknowledged; finish then makes the final checkpoint, so
+	// that it covers them. Every return goes through finish: on an error
+	// too, the events acknowledged must reach a checkpoint.
+	stop := func() {
 		cancelSubs()
 		wg.Wait()
 		r.drain(in)
-	}()
+		in = nil
+	}
+	finish := func(err error) error {
+		stop()
+		if cpErr := r.shutdown(ctx); err == nil {
+			return cpErr
+		} else if cpErr != nil {
+			r.cfg.Logger.Error("cannot save the final checkpoint", cpErr, watermill.LogFields{"runner": r.cfg.Name})
+		}
+		return err
+	}
+	defer stop()
+	// fail is finish of an error, which is no error once ctx is done.
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return finish(nil)
+		}
+		return finish(err)
+	}
 	var resubscribed <-chan struct{}
 	if r.cfg.Subscriber != nil {
 		var err error
 		if in, resubscribed, err = r.subscribe(subCtx, &wg); err != nil {
-			if ctx.Err() != nil {
-				return r.shutdown(ctx)
-			}
-			return err
+			return fail(err)
 		}
 	}
 
 	if r.cfg.Store != nil {
 		if err := r.catchUp(ctx); err != nil {
-			if ctx.Err() != nil {
-				return r.shutdown(ctx)
-			}
-			return err
+			return fail(err)
 		}
 	}
 	r.caughtUp.Store(true)
@@ -271,10 +287,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		var err error
 		select {
 		case <-ctx.Done():
-			cancelSubs()
-			wg.Wait()
-			r.drain(in)
-			return r.shutdown(ctx)
+			return finish(nil)
 		case d := <-in:
 			err = r.handle(ctx, d)
 		case <-tick:
@@ -296,10 +309,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return r.shutdown(ctx)
-			}
-			return err
+			return fail(err)
 		}
 		if deferred == nil {
 			r.mu.Lock()

@@ -37,7 +37,9 @@ func (r *Runner) subscribe(ctx context.Context, wg *sync.WaitGroup) (<-chan deli
 	for _, topic := range r.cfg.topics() {
 		ch, err := r.cfg.Subscriber.Subscribe(ctx, topic)
 		if err != nil {
-			return nil, nil, fmt.Errorf("runner %q: subscribe to topic %q: %w", r.cfg.Name, topic, err)
+			// out goes back too: the topics subscribed to already may
+			// have queued events, acknowledged, for the caller to apply.
+			return out, nil, fmt.Errorf("runner %q: subscribe to topic %q: %w", r.cfg.Name, topic, err)
 		}
 		wg.Add(1)
 		go func() {

@@ -1,0 +1,127 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// feedSubscriber serves topic "a" from a channel the test controls; any
+// other topic fails to subscribe after failAfter.
+type feedSubscriber struct {
+	feed      chan *message.Message
+	failAfter time.Duration
+}
+
+func (s *feedSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if topic == "a" {
+		return s.feed, nil
+	}
+	time.Sleep(s.failAfter)
+	return nil, errors.New("broker: no such stream")
+}
+func (s *feedSubscriber) Close() error { return nil }
+
+func msgs(t *testing.T, evs []events.Envelope) []*message.Message {
+	var out []*message.Message
+	for _, e := range evs {
+		m, err := events.NewMessage(events.NewMsgpackCodec(nil), e)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	return out
+}
+
+func acked(m *message.Message) bool {
+	select {
+	case <-m.Acked():
+		return true
+	default:
+		return false
+	}
+}
+
+// A topic that fails to subscribe after another started forwarding: the
+// events of the messages already acknowledged are applied all the same.
+func TestRunnerAppliesWhatItAcknowledgedWhenATopicFailsToSubscribe(t *testing.T) {
+	sub := &feedSubscriber{feed: make(chan *message.Message, 10), failAfter: 200 * time.Millisecond}
+	ms := msgs(t, testLog(1))
+	for _, m := range ms {
+		sub.feed <- m
+	}
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Subscriber: sub, Topics: []string{"a", "b"}, Logger: quietLogger()})
+	require.NoError(t, err)
+	err = r.Run(context.Background())
+	require.Error(t, err)
+	for i, m := range ms {
+		assert.True(t, acked(m), "message %d acked", i)
+	}
+	assert.Equal(t, int64(3), r.Stats().Applied, "acknowledged events applied: %+v", p.ByType)
+}
+
+// gateSaves blocks the first Save until its ctx is cancelled.
+type gateSaves struct {
+	*MemoryCheckpoints
+	saving chan struct{}
+	once   sync.Once
+}
+
+func (g *gateSaves) Save(ctx context.Context, name string, cp Checkpoint) error {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.saving)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return g.MemoryCheckpoints.Save(ctx, name, cp)
+}
+
+// A runner stopped while a checkpoint saves makes its final checkpoint
+// after applying the events it queued and acknowledged: a restart from it
+// has every one.
+func TestRunnerFinalCheckpointCoversWhatItAcknowledged(t *testing.T) {
+	sub := &feedSubscriber{feed: make(chan *message.Message, 100)}
+	cps := &gateSaves{MemoryCheckpoints: NewMemoryCheckpoints(), saving: make(chan struct{})}
+	log := testLog(10)
+	ms := msgs(t, log)
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Subscriber: sub, Topic: "a", Checkpoints: cps,
+		CheckpointEvery: 1, CheckpointInterval: -1, Logger: quietLogger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	sub.feed <- ms[0]
+	<-cps.saving
+	for _, m := range ms[1:] {
+		sub.feed <- m
+	}
+	require.Eventually(t, func() bool { return acked(ms[len(ms)-1]) }, 5*time.Second, time.Millisecond)
+	cancel() // a clean shutdown
+	require.NoError(t, <-done)
+	assert.Equal(t, int64(30), r.Stats().Applied)
+
+	// The process restarts from the final checkpoint.
+	p2 := newTally()
+	r2, err := NewRunner(RunnerConfig{Name: "t", Projection: p2, Subscriber: &feedSubscriber{feed: make(chan *message.Message)}, Topic: "a",
+		Checkpoints: cps.MemoryCheckpoints, Logger: quietLogger()})
+	require.NoError(t, err)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	require.NoError(t, r2.Run(ctx2))
+	n := 0
+	for _, c := range p2.ByType {
+		n += c
+	}
+	assert.Equal(t, 30, n, "events acknowledged before a clean shutdown are in its final checkpoint")
+}
