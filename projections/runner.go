@@ -40,8 +40,10 @@ import (
 // message most of it. A message is acknowledged once its events are
 // decoded and queued for the projection, so that the broker delivers the
 // next messages while the projection works (at most 512 events wait).
-// Queued events are applied before Run returns, whatever stops it.
-// Undecodable messages go to the poison topic and never block the stream.
+// Queued events are applied before Run returns, whatever stops it, and
+// its final checkpoint covers them. Undecodable messages go to the poison
+// topic and never block the stream: when the poison publisher keeps
+// failing, such a message is logged and dropped after a few attempts.
 //
 // # Guarantees
 //
@@ -356,12 +358,20 @@ func (r *Runner) drain(in <-chan delivery) {
 	}
 }
 
+// poisonAttempts is how many times the runner tries to send a message
+// that is not an event to the poison topic before it drops the message.
+const poisonAttempts = 5
+
 // poison sends msg, which came on topic and is not an event, to the
-// poison topic, or counts and drops it.
-func (r *Runner) poison(msg *message.Message, topic string, why error) {
-	r.poisoned.Add(1)
-	fields := watermill.LogFields{"runner": r.cfg.Name, "message_uuid": msg.UUID, "topic": topic}
+// poison topic, or counts and drops it. A poison publisher that fails is
+// tried again, after a wait that doubles from ResubscribeDelay, up to
+// poisonAttempts times; then the message is logged and dropped, so that
+// it does not block its topic. When ctx ends first, msg is left to the
+// broker to deliver again.
+func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string, why error) {
+	fields := watermill.LogFields{"runner": r.cfg.Name, "message_uuid": msg.UUID, "topic": topic, "reason": why.Error()}
 	if r.cfg.PoisonPublisher == nil {
+		r.poisoned.Add(1)
 		r.cfg.Logger.Error("dropping a message that is not an event", why, fields)
 		msg.Ack()
 		return
@@ -369,15 +379,32 @@ func (r *Runner) poison(msg *message.Message, topic string, why error) {
 	p := msg.Copy()
 	p.Metadata.Set(MetadataPoisonReason, why.Error())
 	p.Metadata.Set(MetadataPoisonTopic, topic)
-	if err := r.cfg.PoisonPublisher.Publish(r.cfg.PoisonTopic, p); err != nil {
-		// Leave it to the broker to deliver again rather than lose it.
-		r.poisoned.Add(-1)
-		r.cfg.Logger.Error("cannot send a message that is not an event to the poison topic", err, fields)
-		msg.Nack()
-		return
+	delay := r.cfg.ResubscribeDelay
+	for attempt := 1; ; attempt++ {
+		err := r.cfg.PoisonPublisher.Publish(r.cfg.PoisonTopic, p)
+		if err == nil {
+			r.poisoned.Add(1)
+			r.cfg.Logger.Info("sent a message that is not an event to the poison topic", fields)
+			msg.Ack()
+			return
+		}
+		if attempt == poisonAttempts {
+			r.poisoned.Add(1)
+			r.cfg.Logger.Error("dropping a message that is not an event: the poison topic refused it", err, fields)
+			msg.Ack()
+			return
+		}
+		r.cfg.Logger.Error("cannot send a message that is not an event to the poison topic: trying again", err, fields)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			msg.Nack()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, maxResubscribeDelay)
 	}
-	r.cfg.Logger.Info("sent a message that is not an event to the poison topic", fields.Add(watermill.LogFields{"reason": why.Error()}))
-	msg.Ack()
 }
 
 // offer passes e to the projection, through the runner's sequencer unless

@@ -99,8 +99,10 @@ type RunnerConfig struct {
 	Pending func(ctx context.Context) (int64, error)
 
 	// PoisonPublisher receives, on PoisonTopic, the messages that cannot
-	// be decoded, with the reason in MetadataPoisonReason. Without one
-	// such a message is counted, logged and acknowledged.
+	// be decoded, with the reason in MetadataPoisonReason. Without one,
+	// or when it refuses a message five times (with waits that double
+	// from ResubscribeDelay), such a message is counted, logged and
+	// acknowledged.
 	PoisonPublisher message.Publisher
 	PoisonTopic     string
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -124,4 +125,47 @@ func TestRunnerFinalCheckpointCoversWhatItAcknowledged(t *testing.T) {
 		n += c
 	}
 	assert.Equal(t, 30, n, "events acknowledged before a clean shutdown are in its final checkpoint")
+}
+
+// failingPublisher refuses every message, counting the attempts.
+type failingPublisher struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failingPublisher) Publish(string, ...*message.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	return errors.New("poison topic unavailable")
+}
+
+func (f *failingPublisher) Close() error { return nil }
+
+func (f *failingPublisher) attempts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+// A poison publisher that keeps failing does not block the topic: the
+// undecodable message is tried a few times, then logged and dropped, and
+// the events behind it are applied.
+func TestRunnerDropsAPoisonMessageItCannotSend(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	pp := &failingPublisher{}
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: bus, Topic: "events",
+		PoisonPublisher: pp, PoisonTopic: "poison", ResubscribeDelay: 5 * time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	bad := message.NewMessage("bad-1", []byte("not an event"))
+	bad.Metadata.Set(events.MetadataCodec, "msgpack")
+	require.NoError(t, bus.Publish("events", bad))
+	publishAll(t, bus, "events", testLog(1))
+	require.Eventually(t, func() bool { return r.Stats().Applied == 3 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, int64(1), r.Stats().Poisoned)
+	assert.Equal(t, poisonAttempts, pp.attempts(), "tried a few times, not in a loop")
 }

@@ -66,7 +66,7 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				}
 				evs, err := events.DecodeMessages(msg, r.cfg.Codecs...)
 				if err != nil {
-					r.poison(msg, topic, err)
+					r.poison(ctx, msg, topic, err)
 					continue
 				}
 				for _, e := range evs {
