@@ -74,9 +74,12 @@ func DecodeMessage(msg *message.Message, codecs ...Codec) (Envelope, error) {
 // transports whose cost is per message rather than per byte: the payload
 // is the events one after another, each preceded by its length as a
 // uvarint, and MetadataBatch says how many there are. The message's UUID
-// is the first event's id and the count, and it carries the partition key
-// when every event has the same one: batch only events bound for the same
-// topic and, where the topic is partitioned, the same partition.
+// is the first event's id and the count (longer than the 36 characters
+// that watermill-sql keeps for a UUID: do not batch over it), and its
+// metadata holds the codec, the count and the partition key when every
+// event has the same one, not the events' own metadata: batch only events
+// bound for the same topic and, where the topic is partitioned, the same
+// partition.
 // DecodeMessages reads it back.
 func NewBatchMessage(codec Codec, evs []Envelope) (*message.Message, error) {
 	if len(evs) == 0 {
@@ -208,8 +211,9 @@ type PublisherConfig struct {
 	// only when all its events have the same: where the broker places
 	// messages by that key (Kafka with a partitioning marshaler), give each
 	// partition a topic of its own (PartitionedTopic) or leave Batch
-	// zero. Zero or one, the default: one message per event (NewMessage),
-	// which any consumer of DecodeMessage reads.
+	// zero, as over watermill-sql (see NewBatchMessage). Zero or one, the
+	// default: one message per event (NewMessage), which any consumer of
+	// DecodeMessage reads.
 	Batch int
 }
 
