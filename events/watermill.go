@@ -111,7 +111,10 @@ func NewBatchMessage(codec Codec, evs []Envelope) (*message.Message, error) {
 // DecodeMessages decodes the events of msg: the one event of a message of
 // NewMessage, or every event of a message of NewBatchMessage, with the
 // codec its metadata names, chosen among codecs as DecodeMessage does. An
-// error names the message and, in a batch, the position of the event.
+// error names the message and, in a batch, the position of each event
+// that does not decode; the events of the batch that do are returned with
+// it, up to the first whose length is broken or the eighth that does not
+// decode.
 func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 	n := msg.Metadata.Get(MetadataBatch)
 	if n == "" {
@@ -132,24 +135,37 @@ func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 	// No event takes fewer than 32 bytes: a count that claims more than the
 	// payload could hold reserves no more than it could.
 	evs := make([]Envelope, 0, min(count, len(msg.Payload)/32+1))
+	var errs []error
 	rest := msg.Payload
 	for i := range count {
 		size, k := binary.Uvarint(rest)
 		if k <= 0 || size > uint64(len(rest)-k) {
-			return nil, fmt.Errorf("message %s: event %d of %d: truncated: %w", msg.UUID, i, count, ErrMalformed)
+			errs = append(errs, fmt.Errorf("message %s: event %d of %d: truncated: %w", msg.UUID, i, count, ErrMalformed))
+			return evs, errors.Join(errs...)
 		}
 		e, err := codec.Decode(rest[k : k+int(size)])
 		if err != nil {
-			return nil, fmt.Errorf("message %s: event %d of %d: %w", msg.UUID, i, count, err)
+			errs = append(errs, fmt.Errorf("message %s: event %d of %d: %w", msg.UUID, i, count, err))
+			if len(errs) == maxBatchErrors {
+				// Not a batch with a bad event or two: a bad batch,
+				// which is not read on.
+				errs = append(errs, fmt.Errorf("message %s: %d events of %d do not decode: the rest is not read: %w", msg.UUID, len(errs), count, ErrMalformed))
+				return evs, errors.Join(errs...)
+			}
+		} else {
+			evs = append(evs, e)
 		}
-		evs = append(evs, e)
 		rest = rest[k+int(size):]
 	}
 	if len(rest) > 0 {
-		return nil, fmt.Errorf("message %s: %d bytes after the %d events of the batch: %w", msg.UUID, len(rest), count, ErrMalformed)
+		errs = append(errs, fmt.Errorf("message %s: %d bytes after the %d events of the batch: %w", msg.UUID, len(rest), count, ErrMalformed))
 	}
-	return evs, nil
+	return evs, errors.Join(errs...)
 }
+
+// maxBatchErrors is how many events of a batch may fail to decode before
+// DecodeMessages stops reading it.
+const maxBatchErrors = 8
 
 // messageCodec returns the codec among codecs that msg's metadata names
 // (msgpack with the built-in types when none is given).

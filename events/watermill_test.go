@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -236,4 +237,32 @@ func TestBatchMessageKeysAndDamage(t *testing.T) {
 			assert.Contains(t, err.Error(), msg.UUID)
 		})
 	}
+}
+
+// The events of a batch that decode come back with the error that names
+// the position of each one that does not.
+func TestDecodeMessagesReturnsTheEventsOfABatchThatDecode(t *testing.T) {
+	codec := events.NewMsgpackCodec(nil)
+	first := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"})
+	last := envelopeOf(2, &events.Contacted{Contact: contactID, Channel: "phone"})
+	var payload []byte
+	for _, frame := range [][]byte{mustAppend(t, codec, first), []byte("bad"), mustAppend(t, codec, last)} {
+		payload = binary.AppendUvarint(payload, uint64(len(frame)))
+		payload = append(payload, frame...)
+	}
+	msg := message.NewMessage("m-1", payload)
+	msg.Metadata.Set(events.MetadataBatch, "3")
+	msg.Metadata.Set(events.MetadataCodec, codec.Name())
+	evs, err := events.DecodeMessages(msg, codec)
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Contains(t, err.Error(), "event 1 of 3")
+	assert.NotContains(t, err.Error(), "event 2 of 3")
+	assert.Equal(t, []events.Envelope{first, last}, evs)
+}
+
+func mustAppend(t *testing.T, c events.Codec, e events.Envelope) []byte {
+	t.Helper()
+	b, err := c.Append(nil, e)
+	require.NoError(t, err)
+	return b
 }

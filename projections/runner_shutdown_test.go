@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"testing"
@@ -168,4 +169,46 @@ func TestRunnerDropsAPoisonMessageItCannotSend(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Equal(t, int64(1), r.Stats().Poisoned)
 	assert.Equal(t, poisonAttempts, pp.attempts(), "tried a few times, not in a loop")
+}
+
+// Of a batch message with an event that does not decode, the events that
+// do are applied, and the message goes to the poison topic naming the
+// position of the bad one.
+func TestRunnerAppliesTheGoodEventsOfABadBatch(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	poisoned, err := bus.Subscribe(context.Background(), "poison")
+	require.NoError(t, err)
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Subscriber: bus, Topic: "events",
+		PoisonPublisher: bus, PoisonTopic: "poison", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	log := testLog(1)
+	codec := events.NewMsgpackCodec(nil)
+	var payload []byte
+	for _, e := range log[:2] {
+		b, err := codec.Append(nil, e)
+		require.NoError(t, err)
+		payload = binary.AppendUvarint(payload, uint64(len(b)))
+		payload = append(payload, b...)
+	}
+	payload = binary.AppendUvarint(payload, 3)
+	payload = append(payload, "bad"...)
+	m := message.NewMessage("batch-1", payload)
+	m.Metadata.Set(events.MetadataBatch, "3")
+	m.Metadata.Set(events.MetadataCodec, "msgpack")
+	require.NoError(t, bus.Publish("events", m))
+	require.Eventually(t, func() bool { return r.Stats().Applied == 2 }, 5*time.Second, time.Millisecond)
+	select {
+	case got := <-poisoned:
+		got.Ack()
+		assert.Contains(t, got.Metadata.Get(MetadataPoisonReason), "event 2 of 3")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the batch did not reach the poison topic")
+	}
+	require.NoError(t, stop())
+	assert.Equal(t, int64(1), r.Stats().Poisoned)
+	assert.Equal(t, map[events.Type]int{events.TypeOpened: 1, events.TypeRouted: 1}, p.ByType)
 }

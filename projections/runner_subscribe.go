@@ -64,11 +64,10 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				if !ok {
 					break copying
 				}
+				// Of a batch with events that do not decode, those
+				// that do are applied, and the message goes to the
+				// poison topic with the positions of the others.
 				evs, err := events.DecodeMessages(msg, r.cfg.Codecs...)
-				if err != nil {
-					r.poison(ctx, msg, topic, err)
-					continue
-				}
 				for _, e := range evs {
 					select {
 					case out <- delivery{e: e}:
@@ -78,6 +77,10 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 						msg.Nack()
 						return
 					}
+				}
+				if err != nil {
+					r.poison(ctx, msg, topic, err)
+					continue
 				}
 				msg.Ack()
 			}
