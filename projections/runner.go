@@ -41,7 +41,9 @@ import (
 // decoded and queued for the projection, so that the broker delivers the
 // next messages while the projection works (at most 512 events wait).
 // Queued events are applied before Run returns, whatever stops it, and
-// its final checkpoint covers them. Undecodable messages go to the poison
+// its final checkpoint covers them, but while the runner still catches up
+// from a Store: they are in the store, and are read again after the
+// backlog once it restarts. Undecodable messages go to the poison
 // topic and never block the stream: when the poison publisher keeps
 // failing, such a message is logged and dropped after a few attempts.
 //
@@ -240,10 +242,25 @@ func (r *Runner) Run(ctx context.Context) error {
 		in = nil
 	}
 	finish := func(err error) error {
-		stop()
-		if cpErr := r.shutdown(ctx); err == nil {
+		var cpErr error
+		if r.cfg.Store != nil && !r.caughtUp.Load() {
+			// Still catching up: what came live is newer than the
+			// backlog not yet read, and is in the store, to be read again
+			// after a restart. The checkpoint must not cover it ahead of
+			// that backlog, which a projection with a lateness would then
+			// count as late; it is applied after the checkpoint.
+			cancelSubs()
+			wg.Wait()
+			cpErr = r.shutdown(ctx)
+			stop()
+		} else {
+			stop()
+			cpErr = r.shutdown(ctx)
+		}
+		if err == nil {
 			return cpErr
-		} else if cpErr != nil {
+		}
+		if cpErr != nil {
 			r.cfg.Logger.Error("cannot save the final checkpoint", cpErr, watermill.LogFields{"runner": r.cfg.Name})
 		}
 		return err
@@ -324,11 +341,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// shutdown writes the final checkpoint with a context that outlives ctx.
+// shutdown writes the final checkpoint with a context that outlives ctx,
+// and returns the error of a save that failed: no later checkpoint will
+// try again.
 func (r *Runner) shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return r.checkpoint(ctx, false, false)
+	return r.checkpointFinal(ctx)
 }
 
 // handle applies the event of one message.

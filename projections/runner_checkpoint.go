@@ -12,7 +12,21 @@ import (
 // checkpoint saves the position and state, unless nothing changed since
 // the last checkpoint and force is false. With sweep, it first reads the
 // store up to its end, so that the position covers what was applied live.
+// A save that fails is logged, for the next checkpoint to try again,
+// unless ctx is done.
 func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
+	return r.save(ctx, sweep, force, false)
+}
+
+// checkpointFinal is the checkpoint of a runner that stops: no later one
+// will try again, so a save that fails is returned.
+func (r *Runner) checkpointFinal(ctx context.Context) error {
+	return r.save(ctx, false, false, true)
+}
+
+// save is checkpoint, which returns the error of a failed save when final
+// is set.
+func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 	if sweep && r.cfg.Store != nil && r.cfg.Subscriber != nil {
 		if err := r.readStore(ctx, false); err != nil {
 			return err
@@ -43,8 +57,8 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	}
 	r.mu.Unlock()
 	if err != nil {
-		if ctx.Err() != nil {
-			return err
+		if ctx.Err() != nil || final {
+			return fmt.Errorf("runner %q: save checkpoint at position %d: %w", r.cfg.Name, cp.Position, err)
 		}
 		// Not fatal: the next checkpoint tries again, a restart replays more.
 		r.cfg.Logger.Error("cannot save checkpoint", err, watermill.LogFields{"runner": r.cfg.Name, "position": cp.Position})

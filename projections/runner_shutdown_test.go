@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"iter"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -211,4 +213,99 @@ func TestRunnerAppliesTheGoodEventsOfABadBatch(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Equal(t, int64(1), r.Stats().Poisoned)
 	assert.Equal(t, map[events.Type]int{events.TypeOpened: 1, events.TypeRouted: 1}, p.ByType)
+}
+
+// stallingStore yields the first n events of a ReadAll, then waits until
+// ctx ends.
+type stallingStore struct {
+	*events.MemoryStore
+	n int
+}
+
+func (s *stallingStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	return func(yield func(events.Envelope, error) bool) {
+		i := 0
+		for e, err := range s.MemoryStore.ReadAll(ctx, after) {
+			if i == s.n {
+				<-ctx.Done()
+				yield(events.Envelope{}, ctx.Err())
+				return
+			}
+			if !yield(e, err) {
+				return
+			}
+			i++
+		}
+	}
+}
+
+// A runner stopped while it still catches up from its store makes a final
+// checkpoint that does not cover the live events it queued: they are newer
+// than the backlog it has not read, and a projection with a lateness would
+// count that backlog as late after a restart. They are in the store, and
+// the restarted runner applies everything.
+func TestRunnerStoppedWhileCatchingUpLosesNoBacklog(t *testing.T) {
+	store := events.NewMemoryStore()
+	old := testLog(20)
+	live := testLog(2)
+	for i := range live {
+		live[i].At = live[i].At.Add(72 * time.Hour)
+	}
+	appendAll(t, store, append(slices.Clone(old), live...))
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	cps := NewMemoryCheckpoints()
+	runner := func(s events.Store) (*Runner, *tally, Sequenced) {
+		p := newTally()
+		seq, err := Sequence(p, SequenceConfig{Lateness: time.Hour})
+		require.NoError(t, err)
+		r, err := NewRunner(RunnerConfig{Name: "t", Projection: seq, Store: s, Subscriber: bus, Topic: "events",
+			Checkpoints: cps, CheckpointShare: -1, Logger: quietLogger()})
+		require.NoError(t, err)
+		return r, p, seq
+	}
+
+	r, _, _ := runner(&stallingStore{MemoryStore: store, n: 3})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, func() bool { return r.Stats().Applied >= 3 }, 5*time.Second, time.Millisecond)
+	publishAll(t, bus, "events", live)
+	time.Sleep(100 * time.Millisecond) // the live messages are queued and acknowledged
+	cancel()
+	require.NoError(t, <-done)
+	require.False(t, r.CaughtUp())
+
+	r2, p2, seq2 := runner(store)
+	stop := startRunner(t, r2)
+	require.Eventually(t, r2.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(22), p2.ByType, "every event of the store")
+	assert.Zero(t, seq2.Late())
+}
+
+// failingSaves refuses every checkpoint.
+type failingSaves struct{ *MemoryCheckpoints }
+
+func (failingSaves) Save(context.Context, string, Checkpoint) error { return errors.New("db down") }
+
+// A final checkpoint that cannot be saved is Run's error: no later one
+// will try again, and the events acknowledged since the last are not in
+// any checkpoint.
+func TestRunnerReturnsAFailedFinalCheckpoint(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: bus, Topic: "events",
+		Checkpoints: failingSaves{NewMemoryCheckpoints()}, Logger: quietLogger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	publishAll(t, bus, "events", testLog(1))
+	require.Eventually(t, func() bool { return r.Stats().Applied == 3 }, 5*time.Second, time.Millisecond)
+	cancel()
+	err = <-done
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "db down")
 }
