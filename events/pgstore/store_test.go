@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -367,51 +368,15 @@ func TestGroupedAppendsKeepTheirDeadlines(t *testing.T) {
 	t.Parallel()
 	s, pool, cfg := newStore(t, pgstore.Config{})
 	ctx := t.Context()
-	first, b, c := uuid.New(), uuid.New(), uuid.New()
+	b, c := uuid.New(), uuid.New()
 
-	// x stalls the claim of b's stream: it inserted b's row and does not
-	// commit.
-	x, err := pool.Begin(ctx)
+	// stall blocks the claim of b's stream: it inserted b's row and does
+	// not commit.
+	stall, err := pool.Begin(ctx)
 	require.NoError(t, err)
-	_, err = x.Exec(ctx, "INSERT INTO "+pgtest.Ident(cfg.Schema, "truefcr_events_streams")+" (issue, version) VALUES ($1, 0)", b)
+	_, err = stall.Exec(ctx, "INSERT INTO "+pgtest.Ident(cfg.Schema, "truefcr_events_streams")+" (issue, version) VALUES ($1, 0)", b)
 	require.NoError(t, err)
-	// hold makes the first append lead and wait, so that b and c queue
-	// behind it and share the next transaction.
-	hold, err := pool.Begin(ctx)
-	require.NoError(t, err)
-	_, err = hold.Exec(ctx, "SELECT * FROM "+pgtest.Ident(cfg.Schema, "truefcr_events_head")+" FOR UPDATE")
-	require.NoError(t, err)
-
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, err := s.Append(ctx, first, 0, stream(first, 0, 1))
-		assert.NoError(t, err)
-	}()
-	time.Sleep(100 * time.Millisecond)
-	start := time.Now()
-	errs := make([]error, 2)
-	for i, issue := range []uuid.UUID{b, c} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			defer cancel()
-			_, errs[i] = s.Append(dctx, issue, 0, stream(issue, 0, 1))
-		}()
-	}
-	time.Sleep(100 * time.Millisecond)
-	require.NoError(t, hold.Rollback(ctx))
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second): // x would stall them for good
-	}
-	took := time.Since(start)
-	require.NoError(t, x.Rollback(ctx))
-	<-done
+	errs, took := groupedAppends(t, s, pool, cfg, stall, []uuid.UUID{b, c}, 500*time.Millisecond)
 	assert.Less(t, took, 3*time.Second, "the appends returned once their deadlines passed")
 	for _, err := range errs {
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "as if the append had run alone")
@@ -423,25 +388,16 @@ func TestGroupedAppendsKeepTheirDeadlines(t *testing.T) {
 	}
 }
 
-// A conflict found inside a group transaction that did not commit may be
-// one with another append of that transaction: when the transaction fails
-// as a whole, such an append gets its error, not a conflict with a
-// version that was never stored. A conflict with another writer stands.
-func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
-	t.Parallel()
-	s, pool, cfg := newStore(t, pgstore.Config{})
+// groupedAppends appends one event to each of targets, each with its own
+// deadline, so that they share a group transaction: a first append leads
+// and waits for the head row, which the test holds meanwhile, while they
+// queue behind it. stall, a transaction of the test's that blocks the
+// group, is rolled back once they have all returned, or after five
+// seconds. It returns their errors and how long they took.
+func groupedAppends(t *testing.T, s *pgstore.Store, pool *pgxpool.Pool, cfg pgstore.Config, stall pgx.Tx,
+	targets []uuid.UUID, deadline time.Duration) ([]error, time.Duration) {
+	t.Helper()
 	ctx := t.Context()
-	first, issue, other := uuid.New(), uuid.New(), uuid.New()
-	_, err := s.Append(ctx, other, 0, stream(other, 0, 1))
-	require.NoError(t, err)
-
-	// x stalls the insert of the issue's version 1: it holds an
-	// uncommitted row of it.
-	x, err := pool.Begin(ctx)
-	require.NoError(t, err)
-	_, err = x.Exec(ctx, "INSERT INTO "+pgtest.Ident(cfg.Schema, "truefcr_events")+
-		" (position, issue, version, id, type, at, payload) VALUES (1000000, $1, 1, $2, 'issue.opened', now(), '')", issue, uuid.New())
-	require.NoError(t, err)
 	hold, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	_, err = hold.Exec(ctx, "SELECT * FROM "+pgtest.Ident(cfg.Schema, "truefcr_events_head")+" FOR UPDATE")
@@ -449,19 +405,20 @@ func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
 
 	var wg sync.WaitGroup
 	wg.Add(1)
+	first := uuid.New()
 	go func() {
 		defer wg.Done()
 		_, err := s.Append(ctx, first, 0, stream(first, 0, 1))
 		assert.NoError(t, err)
 	}()
 	time.Sleep(100 * time.Millisecond)
-	targets := []uuid.UUID{issue, issue, other} // other is at version 1 already
+	start := time.Now()
 	errs := make([]error, len(targets))
 	for i, target := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			dctx, cancel := context.WithTimeout(ctx, deadline)
 			defer cancel()
 			_, errs[i] = s.Append(dctx, target, 0, stream(target, 0, 1))
 		}()
@@ -472,10 +429,35 @@ func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(5 * time.Second): // stall would block them for good
 	}
-	require.NoError(t, x.Rollback(ctx))
+	took := time.Since(start)
+	require.NoError(t, stall.Rollback(ctx))
 	<-done
+	return errs, took
+}
+
+// A conflict found inside a group transaction that did not commit may be
+// one with another append of that transaction: when the transaction fails
+// as a whole, such an append gets its error, not a conflict with a
+// version that was never stored. A conflict with another writer stands.
+func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
+	t.Parallel()
+	s, pool, cfg := newStore(t, pgstore.Config{})
+	ctx := t.Context()
+	issue, other := uuid.New(), uuid.New()
+	_, err := s.Append(ctx, other, 0, stream(other, 0, 1))
+	require.NoError(t, err)
+
+	// stall blocks the insert of the issue's version 1: it holds an
+	// uncommitted row of it.
+	stall, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = stall.Exec(ctx, "INSERT INTO "+pgtest.Ident(cfg.Schema, "truefcr_events")+
+		" (position, issue, version, id, type, at, payload) VALUES (1000000, $1, 1, $2, 'issue.opened', now(), '')", issue, uuid.New())
+	require.NoError(t, err)
+	// other is at version 1 already: its append conflicts with that one.
+	errs, _ := groupedAppends(t, s, pool, cfg, stall, []uuid.UUID{issue, issue, other}, 500*time.Millisecond)
 	for _, err := range errs[:2] {
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.NotErrorIs(t, err, events.ErrVersionConflict, "nothing of the issue was stored")
