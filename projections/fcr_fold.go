@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"math"
 	"slices"
 
 	"github.com/google/uuid"
@@ -67,11 +66,7 @@ func (f *FCR) sweep() {
 	f.scratch.roots = roots
 	f.expireHeld(cutoff)
 	if f.strays.len() > 0 {
-		quiet := int64(math.MinInt64) // cutoff − W, saturated
-		if cutoff >= math.MinInt64+f.window {
-			quiet = cutoff - f.window
-		}
-		f.forgetStrays(quiet)
+		f.forgetStrays(satSub(cutoff, f.window))
 	}
 }
 

@@ -163,10 +163,7 @@ func (h *kpiHorizon[S]) advance(t time.Time, ns int64) {
 		return
 	}
 	h.wm, h.watermark = ns, t
-	h.cutoff = ns - h.lateness
-	if ns < math.MinInt64+h.lateness {
-		h.cutoff = math.MinInt64
-	}
+	h.cutoff = satSub(ns, h.lateness)
 }
 
 // advanceTo is AdvanceTo. A time beyond the range of Unix nanoseconds
@@ -260,6 +257,14 @@ func satAdd(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
+}
+
+// satSub returns a − b, b ≥ 0, saturated at the smallest int64.
+func satSub(a, b int64) int64 {
+	if a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
 }
 
 // add gives issue id a fresh slot.
