@@ -72,30 +72,12 @@ func TestRunnerAppliesWhatItAcknowledgedWhenATopicFailsToSubscribe(t *testing.T)
 	assert.Equal(t, int64(3), r.Stats().Applied, "acknowledged events applied: %+v", p.ByType)
 }
 
-// gateSaves blocks the first Save until its ctx is cancelled.
-type gateSaves struct {
-	*MemoryCheckpoints
-	saving chan struct{}
-	once   sync.Once
-}
-
-func (g *gateSaves) Save(ctx context.Context, name string, cp Checkpoint) error {
-	first := false
-	g.once.Do(func() { first = true })
-	if first {
-		close(g.saving)
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return g.MemoryCheckpoints.Save(ctx, name, cp)
-}
-
 // A runner stopped while a checkpoint saves makes its final checkpoint
 // after applying the events it queued and acknowledged: a restart from it
 // has every one.
 func TestRunnerFinalCheckpointCoversWhatItAcknowledged(t *testing.T) {
 	sub := &feedSubscriber{feed: make(chan *message.Message, 100)}
-	cps := &gateSaves{MemoryCheckpoints: NewMemoryCheckpoints(), saving: make(chan struct{})}
+	cps := newGatedCheckpoints() // never released: the first save lasts until the stop
 	log := testLog(10)
 	ms := msgs(t, log)
 	p := newTally()
@@ -106,7 +88,7 @@ func TestRunnerFinalCheckpointCoversWhatItAcknowledged(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	sub.feed <- ms[0]
-	<-cps.saving
+	<-cps.entered
 	for _, m := range ms[1:] {
 		sub.feed <- m
 	}

@@ -650,11 +650,16 @@ func TestRunnerMakesADeferredCheckpointOnAQuietStream(t *testing.T) {
 	require.NoError(t, stop())
 }
 
-// gatedCheckpoints holds the first Save until release is closed.
+// gatedCheckpoints holds the first Save, once entered is closed, until
+// release is closed (then it saves) or its ctx ends (then it fails).
 type gatedCheckpoints struct {
 	*MemoryCheckpoints
 	entered, release chan struct{}
 	once             sync.Once
+}
+
+func newGatedCheckpoints() *gatedCheckpoints {
+	return &gatedCheckpoints{MemoryCheckpoints: NewMemoryCheckpoints(), entered: make(chan struct{}), release: make(chan struct{})}
 }
 
 func (g *gatedCheckpoints) Save(ctx context.Context, name string, cp Checkpoint) error {
@@ -662,7 +667,11 @@ func (g *gatedCheckpoints) Save(ctx context.Context, name string, cp Checkpoint)
 	g.once.Do(func() { first = true })
 	if first {
 		close(g.entered)
-		<-g.release
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return g.MemoryCheckpoints.Save(ctx, name, cp)
 }
@@ -674,7 +683,7 @@ func TestRunnerRebuildIsNotOverwrittenByAnEarlierCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(3))
-	cps := &gatedCheckpoints{MemoryCheckpoints: NewMemoryCheckpoints(), entered: make(chan struct{}), release: make(chan struct{})}
+	cps := newGatedCheckpoints()
 	p := newTally()
 	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Checkpoints: cps, Logger: quietLogger()})
 	require.NoError(t, err)
