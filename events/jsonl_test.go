@@ -12,20 +12,25 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-func TestLineReaderReadsEventsAndNamesBadLines(t *testing.T) {
+// lineLog writes evs as JSON Lines, with after[i] written right after the
+// line of event i.
+func lineLog(t *testing.T, evs []events.Envelope, after map[int]string) []byte {
+	t.Helper()
 	codec := events.NewJSONCodec(nil)
-	evs := bridgeEvents(3)
 	var log []byte
 	for i, e := range evs {
 		var err error
 		log, err = events.AppendLine(log, codec, e)
 		require.NoError(t, err)
-		if i == 0 {
-			log = append(log, "\n{not json}\n"...) // blank line 2, bad line 3
-		}
+		log = append(log, after[i]...)
 	}
-	log = append(log, `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001","version":9,"type":"issue.escalated","at":"2026-03-02T09:15:00Z","data":{}}`...)
+	return log
+}
 
+// readLines reads log with a LineReader: the events, and the errors of the
+// lines that are not one.
+func readLines(t *testing.T, log []byte) ([]events.Envelope, []*events.LineError) {
+	t.Helper()
 	var got []events.Envelope
 	var lineErrs []*events.LineError
 	for e, err := range events.NewLineReader(bytes.NewReader(log), nil).All() {
@@ -37,6 +42,15 @@ func TestLineReaderReadsEventsAndNamesBadLines(t *testing.T) {
 		}
 		got = append(got, e)
 	}
+	return got, lineErrs
+}
+
+func TestLineReaderReadsEventsAndNamesBadLines(t *testing.T) {
+	evs := bridgeEvents(3)
+	log := lineLog(t, evs, map[int]string{0: "\n{not json}\n"}) // blank line 2, bad line 3
+	log = append(log, `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001","version":9,"type":"issue.escalated","at":"2026-03-02T09:15:00Z","data":{}}`...)
+
+	got, lineErrs := readLines(t, log)
 	require.Len(t, got, 3)
 	for i := range evs {
 		assert.Equal(t, evs[i].ID, got[i].ID)
@@ -78,31 +92,15 @@ func TestLineReaderReadsLinesLongerThanItsBuffer(t *testing.T) {
 // A line longer than MaxLineBytes is one bad line: reading goes on after
 // it, whether it is longer than the buffer by far or just over the limit.
 func TestLineReaderGoesOnAfterALineTooLong(t *testing.T) {
-	codec := events.NewJSONCodec(nil)
-	evs := bridgeEvents(3)
-	var log []byte
-	for i, e := range evs {
-		var err error
-		log, err = events.AppendLine(log, codec, e)
-		require.NoError(t, err)
-		switch i {
-		case 0:
-			log = append(append(log, bytes.Repeat([]byte("x"), events.MaxLineBytes+2<<20)...), '\n') // line 2
-		case 1:
-			log = append(append(log, bytes.Repeat([]byte(" "), events.MaxLineBytes+1)...), "\r\n"...) // line 4
-		}
-	}
-	var got []events.Envelope
+	log := lineLog(t, bridgeEvents(3), map[int]string{
+		0: strings.Repeat("x", events.MaxLineBytes+2<<20) + "\n", // line 2
+		1: strings.Repeat(" ", events.MaxLineBytes+1) + "\r\n",   // line 4
+	})
+	got, lineErrs := readLines(t, log)
 	var bad []int
-	for e, err := range events.NewLineReader(bytes.NewReader(log), nil).All() {
-		var le *events.LineError
-		if errors.As(err, &le) {
-			assert.ErrorIs(t, err, events.ErrMalformed)
-			bad = append(bad, le.Line)
-			continue
-		}
-		require.NoError(t, err)
-		got = append(got, e)
+	for _, le := range lineErrs {
+		assert.ErrorIs(t, le, events.ErrMalformed)
+		bad = append(bad, le.Line)
 	}
 	assert.Equal(t, []int{2, 4}, bad)
 	assert.Len(t, got, 3)
