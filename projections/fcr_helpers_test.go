@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -106,4 +107,16 @@ func runFCR(t testing.TB, cfg FCRConfig, evs []events.Envelope) FCRReport {
 		require.NoError(t, f.Apply(e))
 	}
 	return f.Report()
+}
+
+// editSnapshot returns the msgpack snapshot b, decoded as a T, changed by
+// change and encoded again: a snapshot that the projection did not save.
+func editSnapshot[T any](t testing.TB, b []byte, change func(*T)) []byte {
+	t.Helper()
+	var s T
+	require.NoError(t, msgpack.Unmarshal(b, &s))
+	change(&s)
+	out, err := msgpack.Marshal(&s)
+	require.NoError(t, err)
+	return out
 }

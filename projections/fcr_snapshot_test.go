@@ -69,14 +69,7 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 	require.NoError(t, err)
 	var s fcrSnap
 	require.NoError(t, msgpack.Unmarshal(good, &s))
-	edit := func(change func(*fcrSnap)) []byte {
-		var c fcrSnap
-		require.NoError(t, msgpack.Unmarshal(good, &c))
-		change(&c)
-		b, err := msgpack.Marshal(&c)
-		require.NoError(t, err)
-		return b
-	}
+	edit := func(change func(*fcrSnap)) []byte { return editSnapshot(t, good, change) }
 
 	tests := []struct {
 		name string

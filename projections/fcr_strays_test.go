@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -226,14 +225,12 @@ func TestFCRFormat4StraysLastUntilAHorizonAfterTheWatermark(t *testing.T) {
 	require.NoError(t, f.Apply(l.evs[len(l.evs)-1]))
 	b, err := f.Snapshot(0)
 	require.NoError(t, err)
-	var sn fcrSnap
-	require.NoError(t, msgpack.Unmarshal(b, &sn))
-	sn.Format = 4
-	for i := range sn.Versions {
-		sn.Versions[i].Last = 0
-	}
-	old, err := msgpack.Marshal(&sn)
-	require.NoError(t, err)
+	old := editSnapshot(t, b, func(sn *fcrSnap) {
+		sn.Format = 4
+		for i := range sn.Versions {
+			sn.Versions[i].Last = 0
+		}
+	})
 
 	for _, c := range []struct {
 		snap   []byte

@@ -208,15 +208,12 @@ func TestKPIRestoreRefusesWhatDoesNotFitAndChangesNothing(t *testing.T) {
 	// spoiled returns the volume snapshot with one issue's state changed
 	// by spoil into one that no projection could have saved.
 	spoiled := func(spoil func(st *kpiSnapState, names int)) []byte {
-		var s kpiSnap
-		require.NoError(t, msgpack.Unmarshal(snaps["volume"], &s))
-		issues := s.Horizons[0].Issues
-		i := slices.IndexFunc(issues, func(is kpiSnapIssue) bool { return len(is.State.Contacts) > 0 })
-		require.GreaterOrEqual(t, i, 0)
-		spoil(&issues[i].State, len(s.Names))
-		b, err := msgpack.Marshal(&s)
-		require.NoError(t, err)
-		return b
+		return editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
+			issues := s.Horizons[0].Issues
+			i := slices.IndexFunc(issues, func(is kpiSnapIssue) bool { return len(is.State.Contacts) > 0 })
+			require.GreaterOrEqual(t, i, 0)
+			spoil(&issues[i].State, len(s.Names))
+		})
 	}
 	cases := []struct {
 		name string
@@ -360,18 +357,16 @@ func TestFCRRestoresFormat3AndRefusesItWithEventsHeldByName(t *testing.T) {
 	require.NoError(t, f.Apply(held))
 	b, err := f.MarshalBinary()
 	require.NoError(t, err)
-	var s fcrSnap
-	require.NoError(t, msgpack.Unmarshal(b, &s))
-	require.Equal(t, fcrSnapFormat, s.Format)
-	s.Format = 3
-	v3, err := msgpack.Marshal(&s)
-	require.NoError(t, err)
+	v3 := editSnapshot(t, b, func(s *fcrSnap) {
+		require.Equal(t, fcrSnapFormat, s.Format)
+		s.Format = 3
+	})
 	g := NewFCR(FCRConfig{})
 	require.NoError(t, g.UnmarshalBinary(v3))
 	assert.Equal(t, f.Report(), g.Report())
 
-	s.Opaque = []snapOpaque{{ID: uuid.New(), Issue: issue, Version: 2, At: t0.UnixNano(), Type: "acme.escalated"}}
-	bad, err := msgpack.Marshal(&s)
-	require.NoError(t, err)
+	bad := editSnapshot(t, v3, func(s *fcrSnap) {
+		s.Opaque = []snapOpaque{{ID: uuid.New(), Issue: issue, Version: 2, At: t0.UnixNano(), Type: "acme.escalated"}}
+	})
 	require.ErrorIs(t, NewFCR(FCRConfig{}).UnmarshalBinary(bad), ErrFCRSnapshot)
 }
