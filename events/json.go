@@ -21,9 +21,10 @@ import (
 // with UUID strings, RFC 3339 times and durations in integer milliseconds.
 // Times are read with any offset, and with a lower-case t or z, as RFC
 // 3339 allows; they are written with an upper-case T, and as UTC with a Z
-// where their offset has seconds. A type whose current schema version is above 1 is written with a
-// "schema" member; an event without one is at schema 1. Unknown data fields
-// are kept (see Extra); unknown top-level members are ignored.
+// where their offset has seconds. A type whose current schema version is
+// above 1 is written with a "schema" member; an event without one is at
+// schema 1. Unknown data fields are kept (see Extra); unknown top-level
+// members are ignored.
 type JSONCodec struct {
 	reg *Registry
 }
