@@ -414,13 +414,9 @@ func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string,
 			return
 		}
 		r.cfg.Logger.Error("cannot send a message that is not an event to the poison topic: trying again", err, fields)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, delay) {
 			msg.Nack()
 			return
-		case <-t.C:
 		}
 		delay = min(2*delay, maxResubscribeDelay)
 	}

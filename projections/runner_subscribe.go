@@ -12,8 +12,21 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// maxResubscribeDelay caps the wait between attempts to subscribe again.
+// maxResubscribeDelay caps the wait between attempts to subscribe again,
+// or to send a message to the poison topic.
 const maxResubscribeDelay = 5 * time.Second
+
+// sleep waits for d, and reports false when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
 
 // delivery is the event of one message, decoded.
 type delivery struct {
@@ -91,12 +104,8 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 		r.cfg.Logger.Info("subscription closed: subscribing again", fields)
 		delay := r.cfg.ResubscribeDelay
 		for {
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, delay) {
 				return
-			case <-t.C:
 			}
 			var err error
 			if ch, err = r.cfg.Subscriber.Subscribe(ctx, topic); err == nil {
