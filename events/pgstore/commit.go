@@ -53,14 +53,10 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 	// with another unit of it, which did not happen: such a unit gets the
 	// transaction's error, as do the others. A conflict on a stream that
 	// no other unit claimed is one with another writer, and stands.
-	claims := make(map[uuid.UUID]int) // how many units claim each stream
+	claims := make(map[uuid.UUID]int) // how many claims each stream had
 	for _, u := range units {
-		seen := make(map[uuid.UUID]bool, len(u.batches))
 		for _, b := range u.batches {
-			if !seen[b.Issue] {
-				seen[b.Issue] = true
-				claims[b.Issue]++
-			}
+			claims[b.Issue]++
 		}
 	}
 	for _, u := range units {
