@@ -463,28 +463,23 @@ func (f *FCR) applyOrdered(e events.Envelope) error {
 // applyTo is applyOrdered of an event at time at, of the issue in slot ix
 // (-1 when it is not live).
 func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
-	if d, ok := e.Data.(*events.Opened); ok {
-		if ix >= 0 || e.Version != 1 {
-			// A second opening, or one in a stream that started with
-			// another event: the stream has no issue, or has one already.
-			f.counts.Ignored++
-			if ix < 0 {
-				f.strays.note(e.Issue, at)
-			}
-			return
+	d, opened := e.Data.(*events.Opened)
+	if opened && ix < 0 && e.Version == 1 {
+		if !f.lateAt(at) {
+			// When late, observe counted it and said to drop it,
+			// which a caller that sequences for several projections
+			// cannot do.
+			f.open(e.Issue, uuidTag(e.Issue), at, d)
 		}
-		if f.lateAt(at) {
-			// Late: observe counted it and said to drop it, which a
-			// caller that sequences for several projections cannot do.
-			return
-		}
-		f.open(e.Issue, uuidTag(e.Issue), at, d)
 		return
 	}
-	if ix < 0 {
-		// The Sequencer emitted it: its stream is tracked there.
+	if ix < 0 || opened {
+		// An event of a stream with no live issue (the Sequencer
+		// emitted it, and tracks the stream), or a second opening.
 		f.counts.Ignored++
-		f.strays.note(e.Issue, at)
+		if ix < 0 {
+			f.strays.note(e.Issue, at)
+		}
 		return
 	}
 	is := f.issues.at(ix)
