@@ -244,7 +244,7 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.ids = newIdentities()
 	f.folded = newFCRTally()
 	f.due = make(map[int64]*[]int32)
-	f.dueWidth = max(1, (f.window+f.lateness)/16)
+	f.dueWidth = max(1, f.horizon()/16)
 	f.scratch.pre.cur = -1
 	return f
 }
@@ -396,7 +396,13 @@ func (f *FCR) observeAt(at int64, live bool) bool {
 
 // lateAt reports whether an event at time at is older than the watermark
 // minus the lateness.
-func (f *FCR) lateAt(at int64) bool { return f.hasWM && at < f.wm-f.lateness }
+func (f *FCR) lateAt(at int64) bool { return f.hasWM && at < satSub(f.wm, f.lateness) }
+
+// horizon returns W + lateness, saturated: how long after its last
+// resolution an issue may still be folded or changed. Times are computed
+// with satAdd and satSub, so that a window or lateness of centuries gives
+// no overflow.
+func (f *FCR) horizon() int64 { return satAdd(f.window, f.lateness) }
 
 // maybeSweep folds what nothing may change any more, once enough events
 // passed since the last sweep (half as many as there are live issues, so
@@ -413,7 +419,7 @@ func (f *FCR) maybeSweep() {
 
 // sweepIfDue is maybeSweep once 4096 events passed since the last sweep.
 func (f *FCR) sweepIfDue() {
-	if f.sinceSweep >= f.byID.n/2 && f.wm-f.sweptAt >= (f.window+f.lateness)/16 {
+	if f.sinceSweep >= f.byID.n/2 && f.wm >= satAdd(f.sweptAt, f.horizon()/16) {
 		f.sweep()
 	}
 }
@@ -592,7 +598,7 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 // open issue or by time may now fold.
 func (f *FCR) recheck(ix int32) {
 	if f.hasWM {
-		f.file(ix, f.wm-f.lateness)
+		f.file(ix, satSub(f.wm, f.lateness))
 	}
 }
 

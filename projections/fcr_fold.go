@@ -16,11 +16,12 @@ func (f *FCR) sweep() {
 	if !f.hasWM {
 		return
 	}
-	cutoff := f.wm - f.lateness
+	cutoff := satSub(f.wm, f.lateness)
 	// The due buckets whose every issue settled before cutoff, in order.
 	buckets := f.scratch.buckets[:0]
+	last := f.bucket(cutoff) // the bucket of cutoff, which holds times at or after it
 	for b := range f.due {
-		if (b+1)*f.dueWidth <= cutoff {
+		if b < last {
 			buckets = append(buckets, b)
 		}
 	}
@@ -237,7 +238,7 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 			// can last for weeks.
 			for _, ix := range p.members {
 				if s, ok := f.issues.at(ix).settled(f.window); ok && s < cutoff {
-					f.file(ix, cutoff+f.window+f.lateness)
+					f.file(ix, satAdd(cutoff, f.horizon()))
 				}
 			}
 			continue
@@ -265,7 +266,7 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 			// when resolved; while it is open, look again a horizon
 			// later, as for a problem with an open issue.
 			if open {
-				f.file(p.members[0], cutoff+f.window+f.lateness)
+				f.file(p.members[0], satAdd(cutoff, f.horizon()))
 			}
 			continue
 		}

@@ -317,7 +317,7 @@ func (f *FCR) measureStatus(p *fcrProblem, members []int32) {
 		}
 	}
 	if p.resolved {
-		p.settle = max(p.settle, p.res+f.window)
+		p.settle = max(p.settle, satAdd(p.res, f.window))
 	}
 }
 
@@ -346,7 +346,7 @@ func (f *FCR) measureContacts(p *fcrProblem) {
 	if !p.resolved {
 		return
 	}
-	end := p.res + f.window
+	end := satAdd(p.res, f.window)
 	// The counted contacts up to the resolution and in the window after
 	// it, as eachCounted walks them.
 	for _, ix := range p.members {
@@ -375,7 +375,7 @@ func (p *fcrProblem) count(at int64) {
 // eachCounted calls fn for every counted contact of p up to its resolution
 // + W, saying whether it is the problem's first contact.
 func (f *FCR) eachCounted(p *fcrProblem, fn func(at int64, channel uint32, first bool)) {
-	end := p.res + f.window
+	end := satAdd(p.res, f.window)
 	for _, ix := range p.members {
 		is := f.issues.at(ix)
 		if r := &is.first; r.counted() && r.at < end {
@@ -395,7 +395,7 @@ func (f *FCR) verdict(p *fcrProblem) uint8 {
 	switch {
 	case !p.resolved:
 		return vUnresolved
-	case !f.hasWM || f.wm <= p.res+f.window:
+	case !f.hasWM || f.wm <= satAdd(p.res, f.window):
 		return vPending
 	case p.before+p.after == 0:
 		return vNoContact

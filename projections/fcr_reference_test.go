@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -376,15 +377,57 @@ func TestFCRAgreesWithReference(t *testing.T) {
 			ref := referenceFCR(evs, DefaultFCRWindow, tt.match)
 			require.Positive(t, ref.failed)
 			got := runFCR(t, FCRConfig{Match: tt.match, Lateness: farLateness}, scramble(evs, tt.seed, 0.2))
-			assert.Equal(t, ref.achieved, got.Achieved, "achieved")
-			assert.Equal(t, ref.failed, got.Failed, "failed")
-			assert.Equal(t, ref.pending, got.Pending, "pending")
-			assert.Equal(t, ref.unresolved, got.Unresolved, "unresolved")
-			assert.Equal(t, ref.noContact, got.NoContact, "no contact")
-			assert.Equal(t, ref.repHits, got.Reported.Achieved, "reported hits")
-			assert.Equal(t, ref.repTotal, got.Reported.Total, "reported total")
-			assert.Equal(t, ref.contacts, got.ContactsPerProblem)
-			assert.Equal(t, ref.switches, got.ChannelSwitch)
+			assertReference(t, ref, got)
+		})
+	}
+}
+
+// assertReference asserts that the report got has the figures of ref.
+func assertReference(t *testing.T, ref refFCR, got FCRReport) {
+	t.Helper()
+	assert.Equal(t, ref.achieved, got.Achieved, "achieved")
+	assert.Equal(t, ref.failed, got.Failed, "failed")
+	assert.Equal(t, ref.pending, got.Pending, "pending")
+	assert.Equal(t, ref.unresolved, got.Unresolved, "unresolved")
+	assert.Equal(t, ref.noContact, got.NoContact, "no contact")
+	assert.Equal(t, ref.repHits, got.Reported.Achieved, "reported hits")
+	assert.Equal(t, ref.repTotal, got.Reported.Total, "reported total")
+	assert.Equal(t, ref.contacts, got.ContactsPerProblem)
+	assert.Equal(t, ref.switches, got.ChannelSwitch)
+}
+
+// Times are computed without overflow: a window of centuries, a lateness
+// that reaches back beyond 1678 and a window that reaches beyond 2262 give
+// the figures that the rules give.
+func TestFCRTimesNearTheLimits(t *testing.T) {
+	year := 365 * 24 * time.Hour
+	for _, tt := range []struct {
+		start            time.Time // of the log; zero for the generator's
+		window, lateness time.Duration
+	}{
+		{time.Time{}, 250 * year, farLateness},
+		{time.Time{}, math.MaxInt64, farLateness},
+		{time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), DefaultFCRWindow, farLateness},
+		{time.Date(2261, 10, 1, 0, 0, 0, 0, time.UTC), year, farLateness},
+	} {
+		from := "generated"
+		if !tt.start.IsZero() {
+			from = tt.start.Format(time.DateOnly)
+		}
+		t.Run(fmt.Sprintf("%s/window=%s", from, tt.window), func(t *testing.T) {
+			g := fcrGen{Seed: 27, Customers: 250, Issues: 1000, Span: 45 * 24 * time.Hour, LooseKeys: true}
+			evs := g.log()
+			if !tt.start.IsZero() {
+				d := tt.start.Sub(evs[0].At)
+				for i := range evs {
+					evs[i].At = evs[i].At.Add(d)
+				}
+			}
+			ref := referenceFCR(evs, tt.window, MatchTopic)
+			require.Positive(t, ref.pending+ref.failed)
+			got := runFCR(t, FCRConfig{Window: tt.window, Lateness: tt.lateness}, scramble(evs, 27, 0.2))
+			assert.Zero(t, got.LateEvents)
+			assertReference(t, ref, got)
 		})
 	}
 }

@@ -242,7 +242,7 @@ func (is *fcrIssue) status(t int64) (open bool, res int64) {
 // or resolved at r with t − r < window.
 func (is *fcrIssue) liveAt(t, window int64) bool {
 	open, res := is.status(t)
-	return open || t-res < window
+	return open || t < satAdd(res, window)
 }
 
 // settled returns the time after which the issue can no longer be live,
@@ -252,7 +252,7 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 		return 0, false
 	}
 	if is.more == nil {
-		return is.res + window, true
+		return satAdd(is.res, window), true
 	}
 	// As status(MaxInt64) would find, walking back from the last change:
 	// the issue is open if that is an inbound contact, else it closed at
@@ -269,10 +269,10 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 			if !closed {
 				return 0, false
 			}
-			return res + window, true
+			return satAdd(res, window), true
 		}
 	}
-	return res + window, true
+	return satAdd(res, window), true
 }
 
 // cuts reports whether an event at time at, next in the issue's stream,

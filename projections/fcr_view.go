@@ -91,7 +91,7 @@ func (f *FCR) view(p *fcrProblem) Problem {
 	end := int64(1<<63 - 1)
 	if p.resolved {
 		v.Resolved = time.Unix(0, p.res).UTC()
-		end = p.res + f.window
+		end = satAdd(p.res, f.window)
 	}
 	for _, ix := range p.members {
 		is := f.issues.at(ix)
