@@ -26,9 +26,13 @@ import (
 // Subscriber live. Subscribing before the catch-up means nothing published
 // meanwhile is missed; events met twice are recognised by their issue and
 // version and skipped, so none is counted twice. Out-of-order events wait
-// for the versions before them. A projection that does both itself
-// (SelfSequencing, as every projection of this package) is handed each
-// event as it comes instead.
+// for the versions before them, for as long as it takes: a version that
+// never comes (a message dropped as undecodable, an event that was never
+// published) holds the later events of its issue for good, as
+// RunnerStats.Held shows. A projection that does both itself
+// (SelfSequencing, as every projection of this package, and one behind
+// Sequence, which gives up on a gap once it is older than its lateness) is
+// handed each event as it comes instead.
 //
 // With both a Store and a Subscriber, each checkpoint first reads the
 // Store up to its end, so that the checkpoint's position covers what was
