@@ -48,8 +48,9 @@ import (
 // its final checkpoint covers them, but while the runner still catches up
 // from a Store: they are in the store, and are read again after the
 // backlog once it restarts. Undecodable messages go to the poison
-// topic and never block the stream: when the poison publisher keeps
-// failing, such a message is logged and dropped after a few attempts.
+// topic: when the poison publisher keeps failing, such a message is
+// logged and dropped after RunnerConfig.PoisonAttempts tries, rather than
+// left to block the stream, unless PoisonAttempts says to keep trying.
 //
 // # Guarantees
 //
@@ -382,13 +383,14 @@ func (r *Runner) drain(in <-chan delivery) {
 }
 
 // poisonAttempts is how many times the runner tries to send a message
-// that is not an event to the poison topic before it drops the message.
-const poisonAttempts = 5
+// that is not an event to the poison topic before it drops the message,
+// unless RunnerConfig.PoisonAttempts says otherwise.
+const defaultPoisonAttempts = 5
 
 // poison sends msg, which came on topic and is not an event, to the
 // poison topic, or counts and drops it. A poison publisher that fails is
 // tried again, after a wait that doubles from ResubscribeDelay, up to
-// poisonAttempts times; then the message is logged and dropped, so that
+// PoisonAttempts times; then the message is logged and dropped, so that
 // it does not block its topic. When ctx ends first, msg is left to the
 // broker to deliver again.
 func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string, why error) {
@@ -411,7 +413,7 @@ func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string,
 			msg.Ack()
 			return
 		}
-		if attempt == poisonAttempts {
+		if attempt == r.cfg.PoisonAttempts {
 			r.poisoned.Add(1)
 			r.cfg.Logger.Error("dropping a message that is not an event: the poison topic refused it", err, fields)
 			msg.Ack()

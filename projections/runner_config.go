@@ -100,11 +100,18 @@ type RunnerConfig struct {
 
 	// PoisonPublisher receives, on PoisonTopic, the messages that cannot
 	// be decoded, with the reason in MetadataPoisonReason. Without one,
-	// or when it refuses a message five times (with waits that double
-	// from ResubscribeDelay), such a message is counted, logged and
+	// or when it refuses a message PoisonAttempts times (with waits that
+	// double from ResubscribeDelay), such a message is counted, logged and
 	// acknowledged.
 	PoisonPublisher message.Publisher
 	PoisonTopic     string
+	// PoisonAttempts is how many times a failing PoisonPublisher is tried
+	// with one message before the message is dropped; 5 by default, about
+	// 1.5 s with the default ResubscribeDelay. A negative value keeps
+	// trying until the publisher takes the message or Run stops (the
+	// message is then left to the broker): nothing is dropped, but the
+	// topic waits while the poison topic is down.
+	PoisonAttempts int
 
 	// Logger logs what the runner cannot return as an error; slog's
 	// default logger by default. watermill.NewSlogLogger adapts a
@@ -136,6 +143,9 @@ func (c *RunnerConfig) setDefaults() {
 	}
 	if c.ResubscribeDelay <= 0 {
 		c.ResubscribeDelay = 100 * time.Millisecond
+	}
+	if c.PoisonAttempts == 0 {
+		c.PoisonAttempts = defaultPoisonAttempts
 	}
 	if c.Logger == nil {
 		c.Logger = watermill.NewSlogLogger(slog.Default())

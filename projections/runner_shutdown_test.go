@@ -112,17 +112,27 @@ func TestRunnerFinalCheckpointCoversWhatItAcknowledged(t *testing.T) {
 	assert.Equal(t, 30, n, "events acknowledged before a clean shutdown are in its final checkpoint")
 }
 
-// failingPublisher refuses every message, counting the attempts.
+// failingPublisher refuses the first fail messages it is given, every
+// one when fail is 0, counting the attempts; it keeps the UUIDs of those
+// it takes.
 type failingPublisher struct {
-	mu sync.Mutex
-	n  int
+	mu    sync.Mutex
+	fail  int
+	n     int
+	taken []string
 }
 
-func (f *failingPublisher) Publish(string, ...*message.Message) error {
+func (f *failingPublisher) Publish(_ string, msgs ...*message.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n++
-	return errors.New("poison topic unavailable")
+	if f.fail == 0 || f.n <= f.fail {
+		return errors.New("poison topic unavailable")
+	}
+	for _, m := range msgs {
+		f.taken = append(f.taken, m.UUID)
+	}
+	return nil
 }
 
 func (f *failingPublisher) Close() error { return nil }
@@ -134,25 +144,45 @@ func (f *failingPublisher) attempts() int {
 }
 
 // A poison publisher that keeps failing does not block the topic: the
-// undecodable message is tried a few times, then logged and dropped, and
-// the events behind it are applied.
+// undecodable message is tried PoisonAttempts times (5 by default), then
+// logged and dropped, and the events behind it are applied. With
+// PoisonAttempts negative, it is tried until the publisher takes it.
 func TestRunnerDropsAPoisonMessageItCannotSend(t *testing.T) {
-	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
-	defer bus.Close()
-	pp := &failingPublisher{}
-	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: bus, Topic: "events",
-		PoisonPublisher: pp, PoisonTopic: "poison", ResubscribeDelay: 5 * time.Millisecond, Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
-	bad := message.NewMessage("bad-1", []byte("not an event"))
-	bad.Metadata.Set(events.MetadataCodec, "msgpack")
-	require.NoError(t, bus.Publish("events", bad))
-	publishAll(t, bus, "events", testLog(1))
-	require.Eventually(t, func() bool { return r.Stats().Applied == 3 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, stop())
-	assert.Equal(t, int64(1), r.Stats().Poisoned)
-	assert.Equal(t, poisonAttempts, pp.attempts(), "tried a few times, not in a loop")
+	for _, tt := range []struct {
+		name           string
+		attempts, fail int // PoisonAttempts, and how many publishes fail (0: all)
+		tried          int
+		taken          bool
+	}{
+		{"default", 0, 0, 5, false},
+		{"two attempts", 2, 0, 2, false},
+		{"until taken", -1, 7, 8, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+			defer bus.Close()
+			pp := &failingPublisher{fail: tt.fail}
+			r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: bus, Topic: "events",
+				PoisonPublisher: pp, PoisonTopic: "poison", PoisonAttempts: tt.attempts,
+				ResubscribeDelay: time.Millisecond, Logger: quietLogger()})
+			require.NoError(t, err)
+			stop := startRunner(t, r)
+			require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+			bad := message.NewMessage("bad-1", []byte("not an event"))
+			bad.Metadata.Set(events.MetadataCodec, "msgpack")
+			require.NoError(t, bus.Publish("events", bad))
+			publishAll(t, bus, "events", testLog(1))
+			require.Eventually(t, func() bool { return r.Stats().Applied == 3 }, 5*time.Second, time.Millisecond)
+			require.NoError(t, stop())
+			assert.Equal(t, int64(1), r.Stats().Poisoned)
+			assert.Equal(t, tt.tried, pp.attempts(), "tried as many times as set, not in a loop")
+			if tt.taken {
+				assert.Equal(t, []string{"bad-1"}, pp.taken)
+			} else {
+				assert.Empty(t, pp.taken)
+			}
+		})
+	}
 }
 
 // Of a batch message with an event that does not decode, the events that
