@@ -71,10 +71,11 @@ type Sequenced interface {
 //     of one of the versions before it is then late, not a duplicate.
 //
 // Apply refuses an event that does not Validate or lies outside the range
-// of Unix nanoseconds (September 1677 to April 2262), and returns the errors p returned for the events
-// that the call applied, each naming its event: one event may release
-// held ones, its issue's or, as the watermark moves, another's. A Runner
-// counts such an error against the event it was handed.
+// of Unix nanoseconds (September 1677 to April 2262), and returns the
+// errors p returned for the events that the call applied, each naming its
+// event: one event may release held ones, its issue's or, as the
+// watermark moves, another's. A Runner counts such an error against the
+// event it was handed.
 //
 // Held events reach p as a snapshot saved them: with their position, and
 // with their time in UTC.
