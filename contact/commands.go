@@ -59,11 +59,12 @@ type Consult struct {
 }
 
 // Resolve resolves the issue on one of its contacts, by an agent or a bot.
-// The contact must have been answered, unless none of the issue's contacts
-// was: an issue whose customer gave up in the queue every time can be
-// resolved on one of those contacts (after a callback, or when the
-// helpdesk closes it), and true FCR then counts its problem as having no
-// contact (projections.FCRReport.NoContact).
+// The contact must not have been abandoned in the queue (it need not have
+// been routed: a bot or an agent may answer it unrouted), unless every
+// contact of the issue was: an issue whose customer gave up in the queue
+// every time can be resolved on one of those contacts (after a callback,
+// or when the helpdesk closes it), and true FCR then counts its problem as
+// having no contact (projections.FCRReport.NoContact).
 type Resolve struct {
 	Contact uuid.UUID
 	Agent   string
@@ -205,14 +206,15 @@ func (c Consult) decide(d *decider) (events.Data, error) {
 	return &events.Consulted{Contact: ct.ID, Agent: c.Agent, Expert: c.Expert, Duration: c.Duration}, nil
 }
 
-// answered reports whether a contact of the issue was not abandoned.
-func (d *decider) answered() bool {
-	for _, c := range d.is.Contacts {
-		if !c.Abandoned {
-			return true
+// kept returns the latest contact of the issue that was not abandoned,
+// and false when every one was.
+func (d *decider) kept() (uuid.UUID, bool) {
+	for i := len(d.is.Contacts) - 1; i >= 0; i-- {
+		if c := &d.is.Contacts[i]; !c.Abandoned {
+			return c.ID, true
 		}
 	}
-	return false
+	return uuid.Nil, false
 }
 
 func (c Resolve) decide(d *decider) (events.Data, error) {
@@ -223,8 +225,8 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ct.Abandoned && d.answered() {
-		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue; resolve the issue on one of its answered contacts", ct.ID)
+	if other, ok := d.kept(); ct.Abandoned && ok {
+		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue; resolve the issue on one that was not, such as %s", ct.ID, other)
 	}
 	if err := d.check(nonNegative("handle time", c.Handle)); err != nil {
 		return nil, err

@@ -73,7 +73,7 @@ func TestCommandsRefused(t *testing.T) {
 		{"route an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Route{Queue: "billing"}, contact.ErrAbandoned, "abandoned in the queue"},
 		{"consult on an abandoned contact", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Consult{Agent: "maria", Expert: "olli"}, contact.ErrAbandoned, "abandoned"},
 		{"resolve on an abandoned contact of an answered issue", []events.Data{opened(), &events.Abandoned{Contact: c1}, &events.Contacted{Contact: c2, Channel: "chat"}},
-			contact.Resolve{Contact: c1}, contact.ErrAbandoned, "resolve the issue on one of its answered contacts"},
+			contact.Resolve{Contact: c1}, contact.ErrAbandoned, "resolve the issue on one that was not, such as " + c2.String()},
 		{"abandon an answered contact", []events.Data{opened(), routed()}, contact.Abandon{Contact: c1}, contact.ErrAnswered, "already answered (routed to billing)"},
 		{"abandon twice", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Abandon{}, contact.ErrAbandoned, "already abandoned"},
 		{"abandon a contact a bot resolved, after a reopen", []events.Data{opened(), &events.Resolved{Contact: c1, Bot: true}, &events.Reopened{Contact: c2, Channel: "phone"}},
@@ -106,6 +106,7 @@ func TestCommandsRefused(t *testing.T) {
 		{"classify with a bad secondary topic", []events.Data{opened()}, contact.Classify{Topic: "billing", Topics: []string{"/refund"}}, contact.ErrInvalidCommand, `secondary topic "/refund"`},
 
 		{"event before the previous one", []events.Data{opened(), routed()}, contact.Resolve{At: contacttest.Minute(1)}, contact.ErrOutOfOrder, "event time 2026-03-02T09:01:00Z is before the issue's previous event at 2026-03-02T09:02:00Z"},
+		{"event a fraction of a second before the previous one", []events.Data{opened(), routed()}, contact.Resolve{At: contacttest.Minute(2).Add(-300 * time.Millisecond)}, contact.ErrOutOfOrder, "event time 2026-03-02T09:01:59.7Z is before the issue's previous event at 2026-03-02T09:02:00Z"},
 		{"reopen before the resolution", []events.Data{opened(), resolved()}, contact.Reopen{Channel: "phone", At: contacttest.Start()}, contact.ErrOutOfOrder, "before the issue's previous event"},
 	}
 	for _, tt := range tests {

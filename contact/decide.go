@@ -172,5 +172,6 @@ func nonNegative(what string, v time.Duration) string {
 	return ""
 }
 
-// stamp formats an event time for messages.
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+// stamp formats an event time for messages, to the nanosecond where it has
+// a fraction of a second, so that two times that differ read differently.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

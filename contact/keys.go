@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // KeyRules says how identity keys are normalised. The zero value accepts
@@ -26,6 +27,14 @@ type KeyRules struct {
 // is not "+" and 7 to 15 digits, or does not normalise to itself.
 type PhoneNormalizer interface {
 	NormalizePhone(number, defaultCountry string) (string, error)
+}
+
+// CountryChecker is a PhoneNormalizer that knows which country calling
+// codes exist: KeyRules.Validate asks it about DefaultCountry, so that a
+// code that no country has is refused once, not with every national
+// number.
+type CountryChecker interface {
+	CheckCountry(code string) error
 }
 
 // Key is a parsed identity key: kind and value, as in "email:anna@example.com".
@@ -53,9 +62,17 @@ func (e *KeyError) Error() string {
 func (e *KeyError) Unwrap() error { return ErrInvalidKey }
 
 // Validate reports whether the rules are usable: DefaultCountry, when set,
-// is a country calling code of one to three digits.
+// is a country calling code of one to three digits, and one that exists
+// when Phone is a CountryChecker. The built-in rules know no list of
+// codes.
 func (r KeyRules) Validate() error {
-	if _, err := r.country(); err != nil {
+	cc, err := r.country()
+	if err == nil && cc != "" {
+		if c, ok := r.Phone.(CountryChecker); ok {
+			err = c.CheckCountry(cc)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("key rules: %w: %w", ErrInvalidConfig, err)
 	}
 	return nil
@@ -75,27 +92,28 @@ func (r KeyRules) country() (string, error) {
 
 // Parse parses and normalises one identity key "kind:value":
 //
-//   - phone: to E.164 ("+358401234567"): spaces, dashes, dots and
-//     parentheses are dropped, and "00" or "+" introduces the country
-//     code. A number without one takes DefaultCountry's, without the
-//     trunk prefix that national callers dial before it, as often as it
-//     was written: 0 in most countries (with DefaultCountry "358",
+//   - phone: to E.164 ("+358401234567"): spaces (no-break ones too), dashes,
+//     dots and parentheses are dropped, and "00" or "+" introduces the
+//     country code. A number without one takes DefaultCountry's, without the
+//     trunk prefix that national callers dial before it, as often as it was
+//     written: 0 in most countries (with DefaultCountry "358",
 //     "040 123 4567" is +358401234567), 1 in North America, 06 or 0 in
-//     Hungary; 8 in Russia and Kazakhstan, 8 or 0 in Lithuania, 8 0, 8 or
-//     0 in Belarus, where a prefix with an 8 is dropped only when the
-//     number with it has the length of a national number with a trunk
-//     prefix (11 digits in Russia), as numbers there start with 8 too;
-//     and none where numbers start with 0,
-//     which stays a digit of the number: Italy and Vatican City (39; with
-//     DefaultCountry "39", "06 1234 5678" is +390612345678), San Marino
-//     (378), Côte d'Ivoire (225), Benin (229), Congo (242). A number
-//     written with a country code keeps its digits, but for two habits:
-//     "(0)" in it is dropped ("+44 (0)20…") unless its country's numbers
-//     start with 0, and after DefaultCountry's own code the trunk prefix
-//     is dropped as above ("+358 040…", "+7 8 800…"). These rules know no
-//     numbering plan (a local number without its area code, another
-//     country's trunk prefix after its code and international prefixes
-//     other than 00 are taken as written); KeyRules.Phone replaces them
+//     Hungary; 8 in Russia and Kazakhstan, 8 or 0 in Lithuania, 8 0, 8 or 0
+//     in Belarus, where a prefix with an 8 is dropped only when the number
+//     with it has the length of a national number with a trunk prefix (11
+//     digits in Russia), as numbers there start with 8 too; and none where
+//     numbers start with 0, which stays a digit of the number: Italy and
+//     Vatican City (39; with DefaultCountry "39", "06 1234 5678" is
+//     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
+//     Congo (242). A number written with a country code keeps its digits,
+//     but for two habits: "(0)" in it is dropped ("+44 (0)20…") unless its
+//     country's numbers start with 0, and after DefaultCountry's own code
+//     the trunk prefix is dropped as above ("+358 040…", "+7 8 800…"). These
+//     rules know no numbering plan (a local number without its area code,
+//     another country's trunk prefix after its code and international
+//     prefixes other than 00 are taken as written, and a number written with
+//     its country code but neither + nor 00, "358401234567", is taken as a
+//     national one and given the code again); KeyRules.Phone replaces them
 //     with one;
 //   - email: trimmed and lower-cased;
 //   - account: and any other lower-case kind: the value trimmed.
@@ -226,25 +244,26 @@ func normalisePhone(v, cc string) (string, string) {
 	}
 	switch n := len(d); {
 	case n < minPhoneDigits:
-		return "", fmt.Sprintf("has %d digits, too few for a phone number", n)
+		return "", fmt.Sprintf("has %d digits with its country code (+%s), too few for a phone number", n, d)
 	case n > maxPhoneDigits:
-		return "", fmt.Sprintf("has %d digits, more than the 15 of E.164", n)
+		return "", fmt.Sprintf("has %d digits with its country code (+%s), more than the 15 of E.164", n, d)
 	}
 	return "+" + d, ""
 }
 
-// phoneDigits returns the digits of v, dropping spaces, dashes, dots and
+// phoneDigits returns the digits of v, dropping spaces (a no-break space
+// too, as French numbers are often written), dashes, dots and
 // parentheses, or why v is not a phone number.
 func phoneDigits(v string) (string, string) {
 	digits := make([]byte, 0, len(v))
-	for _, c := range []byte(v) {
+	for _, c := range v {
 		switch {
 		case c >= '0' && c <= '9':
-			digits = append(digits, c)
-		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+			digits = append(digits, byte(c))
+		case unicode.IsSpace(c) || c == '-' || c == '.' || c == '(' || c == ')':
 		case c == '+':
 			return "", "has a + that does not start the number"
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case unicode.IsLetter(c):
 			return "", "contains letters"
 		default:
 			return "", fmt.Sprintf("contains %q", c)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -41,12 +43,22 @@ func (f CustomerResolverFunc) ResolveCustomer(ctx context.Context, keys []string
 // a race for its issue, unless Config says otherwise.
 const DefaultRetries = 3
 
+// DefaultMaxFuture is how far after the Clock's time a command's own event
+// time may be, unless Config says otherwise.
+const DefaultMaxFuture = time.Hour
+
 // Config configures a Service. Only Store is required.
 type Config struct {
 	// Store keeps the issues' streams.
 	Store events.Store
 	// Clock gives the event time of commands without one; SystemClock by default.
 	Clock Clock
+	// MaxFuture is how far after the Clock's time a command's own event
+	// time (its At) may be: 0 means DefaultMaxFuture, a negative value no
+	// limit. An issue's events cannot go back in time, so one event
+	// stamped in the future would have every later command that takes
+	// the Clock's time refused until then.
+	MaxFuture time.Duration
 	// IDs makes new issue, contact and event ids; UUIDv7 by default.
 	IDs IDGenerator
 	// Keys normalises the identity keys of customers.
@@ -75,6 +87,9 @@ func (c *Config) setDefaults() {
 		c.Retries = DefaultRetries
 	case c.Retries < 0:
 		c.Retries = 0
+	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = DefaultMaxFuture
 	}
 }
 
@@ -140,6 +155,9 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			return nil, err
 		}
 	}
+	if err := s.checkFuture(issue, cmd); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		evs, err := s.attempt(ctx, issue, cmd)
 		if errors.Is(err, events.ErrVersionConflict) && attempt < s.cfg.Retries {
@@ -155,6 +173,20 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 		return evs, nil
 	}
+}
+
+// checkFuture refuses cmd when its own event time is more than MaxFuture
+// after the Clock's time.
+func (s *Service) checkFuture(issue uuid.UUID, cmd Command) error {
+	at := cmd.eventTime()
+	if at.IsZero() || s.cfg.MaxFuture < 0 {
+		return nil
+	}
+	if now := s.cfg.Clock.Now(); !now.IsZero() && at.Sub(now) > s.cfg.MaxFuture {
+		return &CommandError{Op: cmd.Op(), Issue: issue, Err: ErrInvalidCommand,
+			Reason: fmt.Sprintf("event time %s is more than %s after the clock's time, %s (Config.MaxFuture)", stamp(at), s.cfg.MaxFuture, stamp(now))}
+	}
+	return nil
 }
 
 // attempt loads, decides and appends once.
@@ -197,7 +229,7 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 // resolveCustomer gives an Open without a customer id the id that the
 // CustomerResolver knows for its keys.
 func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, open Open) (Command, error) {
-	if s.cfg.Customers == nil || open.Customer.ID != "" {
+	if s.cfg.Customers == nil || strings.TrimSpace(open.Customer.ID) != "" {
 		return open, nil
 	}
 	d := &decider{op: open.Op(), is: &Issue{ID: issue}, keys: s.cfg.Keys}

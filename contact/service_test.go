@@ -168,6 +168,59 @@ func TestServiceCustomerResolver(t *testing.T) {
 	assert.Equal(t, [][]string{{"phone:+358401234567"}, {"email:new@example.com"}}, got, "asked with normalised keys, and only without an id")
 }
 
+// A customer id of spaces alone is no id: the resolver is asked.
+func TestServiceCustomerResolverBlankID(t *testing.T) {
+	asked := 0
+	svc, _ := newService(t, func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) {
+			asked++
+			return "CRM-7", nil
+		})
+	})
+	_, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "  ", Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, asked)
+	assert.Equal(t, "CRM-7", evs[0].Meta[events.MetaPartitionKey])
+}
+
+// A command stamped further after the clock's time than MaxFuture (an
+// hour by default) is refused and appends nothing: the issue's later
+// commands, stamped by the clock, would otherwise all be out of order.
+func TestServiceRefusesEventTimesInTheFuture(t *testing.T) {
+	start := contacttest.Start()
+	tests := []struct {
+		name      string
+		maxFuture time.Duration
+		ahead     time.Duration
+		refused   bool
+	}{
+		{"an hour by default, within", 0, time.Hour, false},
+		{"an hour by default, beyond", 0, time.Hour + time.Second, true},
+		{"set longer", 48 * time.Hour, 47 * time.Hour, false},
+		{"set shorter", time.Minute, 2 * time.Minute, true},
+		{"no limit", -1, 50 * 365 * 24 * time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, store := newService(t, func(c *contact.Config) { c.MaxFuture = tt.maxFuture })
+			id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+			require.NoError(t, err)
+			_, err = svc.Execute(t.Context(), id, contact.Route{Queue: "q", At: start.Add(tt.ahead)})
+			if !tt.refused {
+				require.NoError(t, err)
+				assert.Equal(t, 2, store.Len())
+				return
+			}
+			assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+			assert.ErrorContains(t, err, "event time "+start.Add(tt.ahead).Format(time.RFC3339)+" is more than")
+			assert.ErrorContains(t, err, "clock's time, "+start.Format(time.RFC3339))
+			assert.Equal(t, 1, store.Len(), "a refused command appends nothing")
+			_, err = svc.Execute(t.Context(), id, contact.Route{Queue: "q"})
+			assert.NoError(t, err, "the issue goes on at the clock's time")
+		})
+	}
+}
+
 func TestServiceCustomerResolverFails(t *testing.T) {
 	boom := errors.New("crm down")
 	svc, store := newService(t, func(c *contact.Config) {

@@ -44,7 +44,17 @@ type Normalizer struct {
 	Strict bool
 }
 
-var _ contact.PhoneNormalizer = Normalizer{}
+var (
+	_ contact.PhoneNormalizer = Normalizer{}
+	_ contact.CountryChecker  = Normalizer{}
+)
+
+// CheckCountry reports an error when no country has the calling code
+// (digits, without "+"), as KeyRules.Validate asks.
+func (Normalizer) CheckCountry(code string) error {
+	_, err := regionOf(code)
+	return err
+}
 
 // errNoRegion: a default country code that no country has.
 var errNoRegion = errors.New("no country has that calling code")
@@ -55,11 +65,11 @@ var errNoRegion = errors.New("no country has that calling code")
 // in North America, "8 10" in Russia) and, where that reads as no possible
 // number, "00". Numbers that can be dialled only locally (without their
 // area code) are refused, as are letters and any character but digits,
-// spaces, dashes, dots and parentheses: "ext. 12", ";12" or "#12" would
-// otherwise be left out of the E.164 form and make two extensions of a
-// line one key.
+// spaces (no-break ones too), dashes, dots and parentheses: "ext. 12",
+// ";12" or "#12" would otherwise be left out of the E.164 form and make
+// two extensions of a line one key.
 func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error) {
-	number = strings.TrimSpace(number)
+	number = strings.Map(spaceToSpace, strings.TrimSpace(number))
 	body := strings.TrimPrefix(number, "+")
 	if i := strings.IndexFunc(body, notPhoneRune); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(body[i:])
@@ -129,6 +139,15 @@ func (n Normalizer) parse(number, region string) (string, error) {
 // notPhoneRune reports whether r may not appear in a phone number as
 // written: anything but digits, spaces, dashes, dots and parentheses (a
 // leading "+" is let through by the caller).
+// spaceToSpace returns r, or ' ' for any other space (a no-break space, as
+// French numbers are often written), which libphonenumber may not drop.
+func spaceToSpace(r rune) rune {
+	if unicode.IsSpace(r) {
+		return ' '
+	}
+	return r
+}
+
 func notPhoneRune(r rune) bool {
 	return !(r >= '0' && r <= '9' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')')
 }

@@ -18,6 +18,7 @@ func TestNormalizerNormalizes(t *testing.T) {
 		name, country, number, want string
 	}{
 		{"national with trunk 0", "358", "(040) 123-4567", "+358401234567"},
+		{"no-break spaces", "33", "01\u00a023\u00a045\u202f67 89", "+33123456789"},
 		{"national without trunk 0", "358", "40 123 4567", "+358401234567"},
 		{"trunk 0 after the default country", "358", "+358 040 123 4567", "+358401234567"},
 		{"trunk 0 after another country", "44", "+358 040 123 4567", "+358401234567"},
@@ -126,6 +127,18 @@ func TestKeyRulesWithNormalizer(t *testing.T) {
 	assert.Equal(t, "phone:061", ke.Key)
 	assert.Contains(t, ke.Reason, "not a possible number")
 	assert.True(t, errors.Is(err, contact.ErrInvalidKey))
+}
+
+// A default country that no country has is refused when the rules are
+// validated, as a Service is made, rather than with every national number.
+func TestKeyRulesWithNormalizerValidateTheCountry(t *testing.T) {
+	for _, cc := range []string{"358", "+1", "44"} {
+		assert.NoError(t, contact.KeyRules{DefaultCountry: cc, Phone: phonenumber.Normalizer{}}.Validate(), cc)
+	}
+	err := contact.KeyRules{DefaultCountry: "999", Phone: phonenumber.Normalizer{}}.Validate()
+	assert.ErrorIs(t, err, contact.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "default country +999: no country has that calling code")
+	assert.NoError(t, contact.KeyRules{DefaultCountry: "999"}.Validate(), "the built-in rules know no list of codes")
 }
 
 // On the numbers that both know, the built-in rules and the Normalizer
