@@ -16,10 +16,11 @@ import (
 // applied. The Reporter runs one for all three projections, with a state
 // that holds each one's part.
 //
-// An event is late when its issue is not tracked and it is older than the
-// lateness behind the watermark: it belongs to an issue whose state was
-// dropped (a redelivery would be counted twice) or it arrived too late to
-// be trusted. Events of tracked issues are applied however old they are.
+// An event is late when its issue is not tracked, or tracked only for
+// events that wait for a gap, and it is older than the lateness behind
+// the watermark: it belongs to an issue whose state was dropped (a
+// redelivery would be counted twice) or it arrived too late to be
+// trusted. Events of issues with a state are applied however old they are.
 //
 // Events that come after a gap wait for it to fill, until they are
 // themselves older than the lateness: the missing versions, which are
@@ -196,6 +197,12 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	switch v := e.Version; {
 	case v <= is.base:
 		h.late++ // behind a gap that was skipped
+	case is.last == math.MinInt64 && at < h.cutoff:
+		// Nothing was applied to the issue's state: it is tracked only
+		// for held events, and the event is late as it would be had it
+		// come before them (a redelivery of a version applied before
+		// the issue left the horizon).
+		h.late++
 	case v < is.next:
 		h.dups++
 	case v == is.next && h.forgets(&is.kpiIssue, at):

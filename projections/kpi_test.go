@@ -253,6 +253,36 @@ func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	assert.Equal(t, sr.ServiceFigures, svc2.Report().ServiceFigures)
 }
 
+// A redelivery of a version applied before the issue left the horizon is
+// late whether it comes before a reopen that brings the issue back or
+// while that reopen waits: it is not applied to the state that the reopen
+// starts.
+func TestKPIRedeliveryWhileAReopenWaits(t *testing.T) {
+	l := newKPILog()
+	a, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(a, c1, 0, "phone", "billing")
+	l.add(a, time.Minute, &events.Resolved{Contact: c1, Agent: "ann"})
+	b := kpiID('i', 2)
+	l.opened(b, kpiID('c', 20), 3*time.Hour, "chat", "tech") // a leaves the horizon
+	l.add(a, 3*time.Hour+time.Minute, &events.Reopened{Contact: c2, Channel: "chat"})
+	l.add(b, 5*time.Hour, &events.Resolved{Contact: kpiID('c', 20), Agent: "ann"}) // the reopen is released
+	ev := l.evs
+	run := func(evs []events.Envelope) (VolumeReport, ServiceReport) {
+		vol, svc := hourVolumeAndService(t)
+		for _, p := range []kpiProjection{vol, svc} {
+			applyAll(t, p, evs)
+		}
+		return vol.Report(), svc.Report()
+	}
+	before, beforeSvc := run([]events.Envelope{ev[0], ev[1], ev[2], ev[0], ev[1], ev[3], ev[4]})
+	assert.Equal(t, int64(2), before.LateEvents)
+	assert.Equal(t, int64(2), before.Issues)
+	assert.Equal(t, int64(3), before.Contacts)
+	after, afterSvc := run([]events.Envelope{ev[0], ev[1], ev[2], ev[3], ev[0], ev[1], ev[4]})
+	assert.Equal(t, before, after)
+	assert.Equal(t, beforeSvc.ServiceFigures, afterSvc.ServiceFigures)
+}
+
 // TestKPIGapThatCannotFillIsSkipped: an issue's event that never comes
 // holds the later ones only until they are older than the lateness.
 func TestKPIGapThatCannotFillIsSkipped(t *testing.T) {

@@ -59,9 +59,10 @@ type Sequenced interface {
 //     quiet for 2L, closed meaning resolved since it was last opened,
 //     contacted or reopened, or never any of these (a stream of a host's
 //     types alone); an open issue stays tracked however long it lasts;
-//   - an event of an issue that is not tracked and older than L behind
-//     the watermark is late: counted (Late) and not applied, as it may be
-//     a redelivery of one applied before the issue left;
+//   - an event of an issue that is not tracked (or tracked only for
+//     events that wait for a gap) and older than L behind the watermark
+//     is late: counted (Late) and not applied, as it may be a redelivery
+//     of one applied before the issue left;
 //   - an event that comes after a gap waits for it until it is itself
 //     older than L; the gap is then skipped and the missing versions are
 //     late if they ever come;
