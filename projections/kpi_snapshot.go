@@ -21,8 +21,12 @@ import (
 var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 
 // kpiSnapFormat is the layout version of the snapshots of ServiceLevel,
-// Satisfaction, Volume and the KPI part of a Reporter's.
-const kpiSnapFormat = 1
+// Satisfaction, Volume and the KPI part of a Reporter's. Format 2 has the
+// layout of 1; ServiceLevel's counts in it follow the rule that a contact
+// abandoned before any routing is never handled, nor timed for AHT, which
+// restoring a format 1 snapshot applies to the contacts it tracks
+// (ServiceLevel.fromFormat1).
+const kpiSnapFormat = 2
 
 // kpiSnap is the whole state of one or more KPI projections that share a
 // names table, as msgpack: each projection's counts and the horizons
@@ -549,8 +553,8 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		return nil, fmt.Errorf("%s restore: %v: %w", p.kind, err, ErrKPISnapshot)
 	}
 	switch {
-	case s.Format != kpiSnapFormat:
-		return nil, fmt.Errorf("%s restore: snapshot format %d, want %d: %w", p.kind, s.Format, kpiSnapFormat, ErrKPISnapshot)
+	case s.Format != kpiSnapFormat && s.Format != 1:
+		return nil, fmt.Errorf("%s restore: snapshot format %d, want 1 or %d: %w", p.kind, s.Format, kpiSnapFormat, ErrKPISnapshot)
 	case s.Kind != p.kind:
 		return nil, fmt.Errorf("%s restore: a snapshot of a %s: %w", p.kind, s.Kind, ErrKPISnapshot)
 	case len(s.Horizons) != len(p.horizons):
@@ -597,6 +601,9 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		}
 		for _, set := range sets {
 			set()
+		}
+		if s.Format == 1 && p.service != nil {
+			p.service.fromFormat1(p.horizons[0]) // the first horizon tracks the service level's issues
 		}
 	}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -44,7 +46,7 @@ const (
 	svcHandledRule = "a contact is handled when it was routed, consulted on or resolved on, unless it was abandoned; " +
 		"transfer = routed more than once, consult = at least one consultation, both over handled contacts"
 	svcAHTRule = "handle time is the handle_ms of issue.resolved, the only event that carries it; " +
-		"AHT averages it over the contacts whose resolution reported one (aht_contacts)"
+		"AHT averages it over the handled contacts whose resolution reported one (aht_contacts)"
 	svcSegmentRule = "a contact counts under its own channel and under the queue it was offered to " +
 		"(its first routing, or the queue named on its abandonment); reopens count under the resolution they undo"
 )
@@ -200,6 +202,37 @@ func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcOne) {
 		kpiSegment(&s.byChannel, ch).add(&n, +1)
 		kpiSegment(&s.byQueue, q).add(&n, +1)
 	}
+}
+
+// fromFormat1 moves the counts of the contacts that h tracks, restored from
+// a snapshot of format 1, to the rules of today: a contact abandoned before
+// any routing then counted as handled when consulted on, and its handle
+// time in AHT (countsFormat1). Contacts no longer tracked keep what they
+// counted, as they can change no more.
+func (s *ServiceLevel) fromFormat1(h *kpiHorizon[kpiState]) {
+	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
+		for i := range is.n {
+			c := is.at(i)
+			if old := c.countsFormat1(s.cfg.Threshold); old != c.counts(s.cfg.Threshold) {
+				s.recount(is, c, &old)
+			}
+		}
+	})
+}
+
+// countsFormat1 is counts by the rules of snapshot format 1.
+func (c *kpiContact) countsFormat1(threshold time.Duration) svcOne {
+	n := c.counts(threshold)
+	if !c.routed() && c.has(kcAbandoned) {
+		if c.has(kcConsulted) {
+			n.bits |= sbHandled | sbConsulted
+		}
+		if c.handle > 0 {
+			n.bits |= sbTimed
+			n.handle = c.handle
+		}
+	}
+	return n
 }
 
 // channelOf returns the name id of the channel segment of contact c: its

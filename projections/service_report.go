@@ -142,10 +142,11 @@ func (c *kpiContact) counts(threshold time.Duration) svcOne {
 	case c.has(kcAbandoned):
 		n.bits |= sbAbandoned
 	}
-	// An abandoned contact is never handled, even when the issue is
-	// resolved on it (after a callback, or closed by the helpdesk).
+	// A contact abandoned before any routing is never handled, even when
+	// the issue is resolved on it (after a callback, or closed by the
+	// helpdesk) or a consultation names it: nor does its handle time count.
 	consulted := c.has(kcConsulted)
-	if answered || consulted || c.resolutions > 0 && !c.has(kcAbandoned) {
+	if answered || (consulted || c.resolutions > 0) && !c.has(kcAbandoned) {
 		n.bits |= sbHandled
 		if c.routings > 1 {
 			n.bits |= sbTransferred
@@ -153,10 +154,10 @@ func (c *kpiContact) counts(threshold time.Duration) svcOne {
 		if consulted {
 			n.bits |= sbConsulted
 		}
-	}
-	if c.handle > 0 {
-		n.bits |= sbTimed
-		n.handle = c.handle
+		if c.handle > 0 {
+			n.bits |= sbTimed
+			n.handle = c.handle
+		}
 	}
 	n.resolutions = c.resolutions
 	n.reopens = c.reopens

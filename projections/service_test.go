@@ -132,25 +132,37 @@ func TestServiceLevelContactOutcomes(t *testing.T) {
 		name    string
 		channel string
 		events  []events.Data
-		// offered, answered, abandoned, handled
-		want  [4]int64
+		// offered, answered, abandoned, handled, timed (aht_contacts)
+		want  [5]int64
 		queue string
 	}{
 		{"abandoned, then answered on a retry", "phone", []events.Data{
 			&events.Abandoned{Contact: c, Wait: 30 * time.Second},
 			&events.Routed{Contact: c, Queue: "q", Wait: 5 * time.Second},
-		}, [4]int64{1, 1, 0, 1}, "q"},
+		}, [5]int64{1, 1, 0, 1, 0}, "q"},
 		{"abandoned twice counts once", "phone", []events.Data{
 			&events.Abandoned{Contact: c, Wait: 30 * time.Second},
 			&events.Abandoned{Contact: c, Wait: 50 * time.Second},
-		}, [4]int64{1, 0, 1, 0}, kpiUnknown},
+		}, [5]int64{1, 0, 1, 0, 0}, kpiUnknown},
+		{"abandoned, then resolved with a handle time", "phone", []events.Data{
+			&events.Abandoned{Contact: c, Wait: 30 * time.Second},
+			&events.Resolved{Contact: c, Agent: "ann", Handle: 5 * time.Minute},
+		}, [5]int64{1, 0, 1, 0, 0}, kpiUnknown},
+		{"abandoned, then consulted on", "phone", []events.Data{
+			&events.Abandoned{Contact: c, Wait: 30 * time.Second},
+			&events.Consulted{Contact: c, Agent: "ann", Expert: "olli"},
+		}, [5]int64{1, 0, 1, 0, 0}, kpiUnknown},
 		{"resolved by a bot without a queue", "bot", []events.Data{
 			&events.Resolved{Contact: c, Bot: true},
-		}, [4]int64{0, 0, 0, 1}, kpiNone},
-		{"email never queued", "email", nil, [4]int64{0, 0, 0, 0}, ""},
+		}, [5]int64{0, 0, 0, 1, 0}, kpiNone},
+		{"resolved with a handle time", "chat", []events.Data{
+			&events.Routed{Contact: c, Queue: "q", Wait: 5 * time.Second},
+			&events.Resolved{Contact: c, Agent: "ann", Handle: 5 * time.Minute},
+		}, [5]int64{1, 1, 0, 1, 1}, "q"},
+		{"email never queued", "email", nil, [5]int64{0, 0, 0, 0, 0}, ""},
 		{"routed without a wait", "email", []events.Data{
 			&events.Routed{Contact: c, Queue: "mail"},
-		}, [4]int64{1, 1, 0, 1}, "mail"},
+		}, [5]int64{1, 1, 0, 1, 0}, "mail"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,7 +175,7 @@ func TestServiceLevelContactOutcomes(t *testing.T) {
 			require.NoError(t, err)
 			applyAll(t, svc, l.evs)
 			r := svc.Report()
-			assert.Equal(t, tc.want, [4]int64{r.Offered, r.Answered, r.Abandoned, r.Handled})
+			assert.Equal(t, tc.want, [5]int64{r.Offered, r.Answered, r.Abandoned, r.Handled, r.AHTContacts})
 			if tc.queue == "" {
 				assert.Empty(t, r.ByQueue)
 				return
