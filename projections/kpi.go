@@ -68,10 +68,28 @@ func kpiIgnores(s *kpiState, e *events.Envelope) bool {
 	return s.stray || opened && e.Version != 1
 }
 
+// kpiCheckMinSample reports a negative minimum sample.
+func kpiCheckMinSample(what string, n int64) error {
+	if n < 0 {
+		return fmt.Errorf("%s minimum sample %d is negative: %w", what, n, ErrKPIConfig)
+	}
+	return nil
+}
+
+// kpiDefaultMinSample sets a minimum sample of zero to MinReliable.
+func kpiDefaultMinSample(n *int64) {
+	if *n == 0 {
+		*n = MinReliable
+	}
+}
+
 // kpiRate is NewRate that keeps hits within 0..total, so that a count
-// skewed by dropped state cannot yield an interval outside 0..1.
-func kpiRate(hits, total int64) Rate {
-	return NewRate(min(max(hits, 0), max(total, 0)), max(total, 0))
+// skewed by dropped state cannot yield an interval outside 0..1, flagged
+// small below minSample.
+func kpiRate(hits, total, minSample int64) Rate {
+	r := NewRate(min(max(hits, 0), max(total, 0)), max(total, 0))
+	r.Small = r.Total < minSample
+	return r
 }
 
 // kpiShare returns part/whole, 0 when whole is 0.

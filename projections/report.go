@@ -9,13 +9,15 @@ import (
 
 // ReportConfig configures a Reporter, one projection at a time. The zero
 // value means every default. Lateness, when set, is the allowed lateness of
-// every projection whose own config leaves it zero.
+// every projection whose own config leaves it zero, and MinSample likewise
+// the small-sample threshold.
 type ReportConfig struct {
 	FCR          FCRConfig
 	Service      ServiceConfig
 	Satisfaction SatisfactionConfig
 	Volume       VolumeConfig
 	Lateness     time.Duration
+	MinSample    int64
 }
 
 // Reporter feeds every projection of the full report: true FCR, service
@@ -45,10 +47,20 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 	if cfg.Lateness < 0 {
 		return nil, fmt.Errorf("report lateness %v is negative: %w", cfg.Lateness, ErrKPIConfig)
 	}
+	if cfg.MinSample < 0 {
+		return nil, fmt.Errorf("report minimum sample %d is negative: %w", cfg.MinSample, ErrKPIConfig)
+	}
 	if cfg.Lateness > 0 {
 		for _, l := range []*time.Duration{&cfg.FCR.Lateness, &cfg.Service.Lateness, &cfg.Satisfaction.Lateness, &cfg.Volume.Lateness} {
 			if *l == 0 {
 				*l = cfg.Lateness
+			}
+		}
+	}
+	if cfg.MinSample > 0 {
+		for _, n := range []*int64{&cfg.FCR.MinSample, &cfg.Service.MinSample, &cfg.Satisfaction.MinSample, &cfg.Volume.MinSample} {
+			if *n == 0 {
+				*n = cfg.MinSample
 			}
 		}
 	}

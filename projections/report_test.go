@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +99,11 @@ func TestReporterRefusesAnInvalidEventBeforeAnyProjectionSeesIt(t *testing.T) {
 func TestNewReporterRefusesABadConfig(t *testing.T) {
 	_, err := projections.NewReporter(projections.ReportConfig{Lateness: -time.Second})
 	require.ErrorIs(t, err, projections.ErrKPIConfig)
+	_, err = projections.NewReporter(projections.ReportConfig{MinSample: -1})
+	require.ErrorIs(t, err, projections.ErrKPIConfig)
+	_, err = projections.NewReporter(projections.ReportConfig{Volume: projections.VolumeConfig{MinSample: -1}})
+	require.ErrorIs(t, err, projections.ErrKPIConfig)
+	assert.ErrorContains(t, err, "volume minimum sample -1 is negative")
 	_, err = projections.NewReporter(projections.ReportConfig{FCR: projections.FCRConfig{Window: -time.Hour}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "window")
@@ -149,6 +155,54 @@ func TestReportTextShowsTheHeadlineFigures(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 	assert.Contains(t, out, fmt.Sprintf("%d/%d", rep.FCR.True.Achieved, rep.FCR.True.Total))
+}
+
+// Every section flags a rate small below its own threshold and states it
+// in its definition; ReportConfig.MinSample sets every one left zero, and
+// the text's footnote names the thresholds its marks mean.
+func TestReportSmallSampleThresholds(t *testing.T) {
+	log := simulatedLog(t, 5)
+	def := reportOf(t, projections.ReportConfig{}, log)
+	require.Greater(t, def.Service.Offered, int64(100))
+	assert.False(t, def.Service.ServiceLevel.Small)
+	assert.Equal(t, int64(projections.MinReliable), def.Service.Definition.MinSample)
+
+	big := def.Service.Offered + 1
+	all := reportOf(t, projections.ReportConfig{MinSample: big}, log)
+	for name, d := range map[string]int64{"fcr": all.Definition.MinSample, "service": all.Service.Definition.MinSample,
+		"satisfaction": all.Satisfaction.Definition.MinSample, "volume": all.Volume.Definition.MinSample} {
+		assert.Equal(t, big, d, name)
+	}
+	assert.True(t, all.Service.ServiceLevel.Small)
+	assert.True(t, all.Satisfaction.CSAT.Top2Box.Small)
+	assert.True(t, all.Volume.Reopen.Small)
+	var buf bytes.Buffer
+	require.NoError(t, all.WriteText(&buf))
+	assert.Contains(t, buf.String(), fmt.Sprintf("* fewer than %d in the denominator: too few to act on.", big))
+
+	fcrOnly := reportOf(t, projections.ReportConfig{FCR: projections.FCRConfig{MinSample: big}}, log)
+	assert.False(t, fcrOnly.Service.ServiceLevel.Small, "the FCR's threshold is its own")
+	buf.Reset()
+	require.NoError(t, fcrOnly.WriteText(&buf))
+	assert.Contains(t, buf.String(), fmt.Sprintf("(true FCR %d, service level 30, satisfaction 30, volume 30)", big))
+}
+
+// An empty report writes no figure it does not have: a dash for a mean
+// over nothing, no zero watermark in its JSON; the service level's
+// threshold is written as set.
+func TestReportTextOfNothing(t *testing.T) {
+	rep := reportOf(t, projections.ReportConfig{Service: projections.ServiceConfig{Threshold: 1500 * time.Millisecond}}, nil)
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteText(&buf))
+	out := buf.String()
+	assert.Contains(t, out, "SERVICE LEVEL (threshold 1.5 s)")
+	for _, want := range []string{"ASA  –", "AHT  –", "CSAT  mean –", "NPS  –", "CES  mean –"} {
+		assert.Regexp(t, strings.ReplaceAll(want, "  ", `\s+`), out)
+	}
+	assert.NotContains(t, out, "0.00")
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "0001-01-01")
 }
 
 // BenchmarkReporter measures the whole report (FCR, service level,

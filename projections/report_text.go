@@ -25,7 +25,7 @@ func (r Report) WriteText(w io.Writer) error {
 	p("\n")
 	p("  true FCR\t%s\t%s\n", fcrRateText(f.True), "final resolved problems")
 	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "resolved issue records, as a per-ticket helpdesk counts them")
-	p("  inflation\t%+.1f points\t\n", 100*f.Inflation)
+	p("  inflation\t%s\t\n", inflationText(f.Inflation, f.True, f.Reported, " points"))
 	p("  bot containment\t%s\t\n", fcrRateText(f.BotContainment))
 	p("  problems\t%d\tachieved %d, failed %d, pending %d, unresolved %d, no answered contact %d\n",
 		f.Problems, f.Achieved, f.Failed, f.Pending, f.Unresolved, f.NoContact)
@@ -44,7 +44,7 @@ func (r Report) WriteText(w io.Writer) error {
 		p("\n  by %s\ttrue\treported\tinflation\n", b.title)
 		for _, k := range slices.Sorted(maps.Keys(b.segs)) {
 			s := b.segs[k]
-			p("  %s\t%s\t%s\t%+.1f\n", k, fcrRateText(s.True), fcrRateText(s.Reported), 100*s.Inflation)
+			p("  %s\t%s\t%s\t%s\n", k, fcrRateText(s.True), fcrRateText(s.Reported), inflationText(s.Inflation, s.True, s.Reported, ""))
 		}
 	}
 	if len(f.ChannelSwitch) > 0 {
@@ -71,12 +71,12 @@ func (r Report) WriteText(w io.Writer) error {
 	p("  CSAT of failed problems\t%s\t\n", fcrCSATText(f.CSAT.Failed))
 
 	s := r.Service
-	p("\nSERVICE LEVEL (threshold %.0f s)\n", s.Definition.ThresholdS)
+	p("\nSERVICE LEVEL (threshold %g s)\n", s.Definition.ThresholdS)
 	p("  offered\t%d\tanswered %d, abandoned %d\n", s.Offered, s.Answered, s.Abandoned)
-	p("  ASA\t%.1f s\t\n", s.ASA)
+	p("  ASA\t%s\t\n", meanText("%.1f s", s.ASA, s.Answered))
 	p("  abandonment\t%s\t\n", rateText(s.Abandonment))
 	p("  service level\t%s\t\n", rateText(s.ServiceLevel))
-	p("  AHT\t%.1f s\tover %d contacts with a handle time\n", s.AHT, s.AHTContacts)
+	p("  AHT\t%s\tover %d contacts with a handle time\n", meanText("%.1f s", s.AHT, s.AHTContacts), s.AHTContacts)
 	p("  transfer rate\t%s\t\n", rateText(s.Transfer))
 	p("  consult rate\t%s\t\n", rateText(s.Consult))
 	p("  reopen rate\t%s\t\n", rateText(s.Reopen))
@@ -84,17 +84,17 @@ func (r Report) WriteText(w io.Writer) error {
 		p("\n  by channel\toffered\tASA\tabandonment\tservice level\n")
 		for _, k := range slices.Sorted(maps.Keys(s.ByChannel)) {
 			x := s.ByChannel[k]
-			p("  %s\t%d\t%.1f s\t%s\t%s\n", k, x.Offered, x.ASA, rateText(x.Abandonment), rateText(x.ServiceLevel))
+			p("  %s\t%d\t%s\t%s\t%s\n", k, x.Offered, meanText("%.1f s", x.ASA, x.Answered), rateText(x.Abandonment), rateText(x.ServiceLevel))
 		}
 	}
 
 	sat := r.Satisfaction
 	p("\nSATISFACTION\n")
-	p("  CSAT\tmean %.2f\ttop-2 box %s\n", sat.CSAT.Mean, rateText(sat.CSAT.Top2Box))
-	p("  NPS\t%+.0f\t%d answers: %d promoters, %d passives, %d detractors\n",
-		sat.NPS.Score, sat.NPS.Responses, sat.NPS.Promoters, sat.NPS.Passives, sat.NPS.Detractors)
-	p("  CES\tmean %.2f\tshare of 5–7 %s\n", sat.CES.Mean, rateText(sat.CES.Top3Box))
-	if len(sat.ByWait) > 0 {
+	p("  CSAT\tmean %s\ttop-2 box %s\n", meanText("%.2f", sat.CSAT.Mean, sat.CSAT.Responses), rateText(sat.CSAT.Top2Box))
+	p("  NPS\t%s\t%d answers: %d promoters, %d passives, %d detractors\n",
+		meanText("%+.0f", sat.NPS.Score, sat.NPS.Responses), sat.NPS.Responses, sat.NPS.Promoters, sat.NPS.Passives, sat.NPS.Detractors)
+	p("  CES\tmean %s\tshare of 5–7 %s\n", meanText("%.2f", sat.CES.Mean, sat.CES.Responses), rateText(sat.CES.Top3Box))
+	if slices.ContainsFunc(sat.ByWait, func(b WaitBucket) bool { return b.CSAT.Responses > 0 }) {
 		p("\n  by wait\tCSAT mean\ttop-2 box\n")
 		for _, b := range sat.ByWait {
 			if b.CSAT.Responses > 0 {
@@ -105,7 +105,7 @@ func (r Report) WriteText(w io.Writer) error {
 
 	v := r.Volume
 	p("\nVOLUME\n")
-	p("  contacts\t%d\tover %d issues, %.2f per issue\n", v.Contacts, v.Issues, v.ContactsPerIssue)
+	p("  contacts\t%d\tover %d issues, %s per issue\n", v.Contacts, v.Issues, meanText("%.2f", v.ContactsPerIssue, v.Issues))
 	if len(v.ByChannel) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(v.ByChannel)) {
@@ -131,12 +131,26 @@ func (r Report) WriteText(w io.Writer) error {
 			p("  %s\t%d\t%s\t%.1f %%\n", x.Topic, x.Contacts, rateText(x.Share), 100*x.Cumulative)
 		}
 	}
-	p("\n  backlog\t%d open\tmean age %s\n", v.Backlog.Open, secondsText(v.Backlog.MeanAgeS))
+	age := "–"
+	if v.Backlog.Open > 0 {
+		age = secondsText(v.Backlog.MeanAgeS)
+	}
+	p("\n  backlog\t%d open\tmean age %s\n", v.Backlog.Open, age)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n* fewer than %d in the denominator: too few to act on.\n", d.MinSample)
+	_, err := fmt.Fprintf(w, "\n* %s: too few to act on.\n", r.smallText())
 	return err
+}
+
+// smallText says which denominators WriteText marks with *: below one
+// threshold, or below each section's where they differ.
+func (r Report) smallText() string {
+	fcr, svc, sat, vol := r.Definition.MinSample, r.Service.Definition.MinSample, r.Satisfaction.Definition.MinSample, r.Volume.Definition.MinSample
+	if fcr == svc && svc == sat && sat == vol {
+		return fmt.Sprintf("fewer than %d in the denominator", fcr)
+	}
+	return fmt.Sprintf("fewer in the denominator than the section's threshold (true FCR %d, service level %d, satisfaction %d, volume %d)", fcr, svc, sat, vol)
 }
 
 func fcrRateText(r FCRRate) string {
@@ -156,6 +170,24 @@ func rateParts(v float64, ci [2]float64, hits, total int64, small bool) string {
 		mark = "*"
 	}
 	return fmt.Sprintf("%.1f %%%s [%.1f–%.1f] %d/%d", 100*v, mark, 100*ci[0], 100*ci[1], hits, total)
+}
+
+// inflationText formats an inflation in points, followed by unit, or a
+// dash when either rate has no denominator.
+func inflationText(v float64, truth, reported FCRRate, unit string) string {
+	if truth.Total == 0 || reported.Total == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%+.1f%s", 100*v, unit)
+}
+
+// meanText formats v, a mean or score over n values, or a dash for none,
+// as rates without a denominator are shown.
+func meanText(format string, v float64, n int64) string {
+	if n == 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 func fcrCSATText(c FCRCSAT) string {

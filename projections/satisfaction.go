@@ -14,17 +14,26 @@ type SatisfactionConfig struct {
 	// issue stays in memory after its last event, so that a survey
 	// answered later still finds the contact it rates; 24 h if zero.
 	Lateness time.Duration
+	// MinSample is the denominator below which a rate is flagged as a
+	// small sample; MinReliable if zero.
+	MinSample int64
 }
 
 func (c *SatisfactionConfig) setDefaults() {
 	if c.Lateness == 0 {
 		c.Lateness = kpiDefaultLateness
 	}
+	kpiDefaultMinSample(&c.MinSample)
 }
 
 // Validate reports a SatisfactionConfig that cannot work: a negative
-// lateness. The error wraps ErrKPIConfig.
-func (c SatisfactionConfig) Validate() error { return kpiCheckLateness("satisfaction", c.Lateness) }
+// lateness or minimum sample. The error wraps ErrKPIConfig.
+func (c SatisfactionConfig) Validate() error {
+	if err := kpiCheckMinSample("satisfaction", c.MinSample); err != nil {
+		return err
+	}
+	return kpiCheckLateness("satisfaction", c.Lateness)
+}
 
 // satAttributionRule is the attribution rule, stated in the report.
 const satAttributionRule = "a rating counts under the channel and agent of the contact it names, else of the issue's resolving contact " +

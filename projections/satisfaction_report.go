@@ -10,19 +10,20 @@ func (s *Satisfaction) report(h kpiView) SatisfactionReport {
 	r := SatisfactionReport{
 		Definition: SatisfactionDefinition{
 			LatenessS:   s.cfg.Lateness.Seconds(),
+			MinSample:   s.cfg.MinSample,
 			Attribution: satAttributionRule,
 		},
-		SatisfactionFigures: s.total.figures(),
-		ByChannel:           satFigures(s.byChannel, s.names),
-		ByTopic:             satFigures(s.byTopic, s.names),
-		ByAgent:             satFigures(s.byAgent, s.names),
+		SatisfactionFigures: s.total.figures(s.cfg.MinSample),
+		ByChannel:           satFigures(s.byChannel, s.names, s.cfg.MinSample),
+		ByTopic:             satFigures(s.byTopic, s.names, s.cfg.MinSample),
+		ByAgent:             satFigures(s.byAgent, s.names, s.cfg.MinSample),
 		ByWait:              make([]WaitBucket, 0, len(s.byWait)),
 		LateEvents:          h.late,
 		HeldEvents:          h.held,
 		TrackedIssues:       h.tracked,
 	}
 	for i := range s.byWait {
-		b := WaitBucket{SatisfactionFigures: s.byWait[i].figures()}
+		b := WaitBucket{SatisfactionFigures: s.byWait[i].figures(s.cfg.MinSample)}
 		b.Bucket, b.FromS, b.ToS = satBucketBounds(i)
 		r.ByWait = append(r.ByWait, b)
 	}
@@ -34,11 +35,11 @@ func (s *Satisfaction) report(h kpiView) SatisfactionReport {
 
 // satFigures returns the figures of the segments that count any answer,
 // by their keys.
-func satFigures(segs []satCounts, names *kpiNames) map[string]SatisfactionFigures {
+func satFigures(segs []satCounts, names *kpiNames, minSample int64) map[string]SatisfactionFigures {
 	out := make(map[string]SatisfactionFigures)
 	for id, n := range segs {
 		if n != (satCounts{}) {
-			out[names.names[id]] = n.figures()
+			out[names.names[id]] = n.figures(minSample)
 		}
 	}
 	return out
@@ -56,7 +57,7 @@ type SatisfactionReport struct {
 	// "(unqueued)" and "(unknown)".
 	ByWait []WaitBucket `json:"by_wait"`
 	// Watermark is the latest event time seen.
-	Watermark time.Time `json:"watermark"`
+	Watermark time.Time `json:"watermark,omitzero"`
 	// LateEvents counts events that came later than the lateness allows
 	// and were not applied.
 	LateEvents int64 `json:"late_events"`
@@ -69,8 +70,10 @@ type SatisfactionReport struct {
 // SatisfactionDefinition states the parameters and rules a
 // SatisfactionReport was computed with.
 type SatisfactionDefinition struct {
-	LatenessS   float64 `json:"lateness_s"`
-	Attribution string  `json:"attribution"`
+	LatenessS float64 `json:"lateness_s"`
+	// MinSample is the denominator below which a rate is flagged small.
+	MinSample   int64  `json:"min_sample"`
+	Attribution string `json:"attribution"`
 }
 
 // SatisfactionFigures are the survey results of a set of answers.
@@ -155,16 +158,16 @@ func (n *satCounts) add(r satRating, sign int64) {
 	}
 }
 
-func (n satCounts) figures() SatisfactionFigures {
+func (n satCounts) figures(minSample int64) SatisfactionFigures {
 	f := SatisfactionFigures{
-		CSAT: CSATFigures{Responses: n.csat, Mean: kpiShare(n.csatSum, n.csat), Top2Box: kpiRate(n.csatTop2, n.csat)},
+		CSAT: CSATFigures{Responses: n.csat, Mean: kpiShare(n.csatSum, n.csat), Top2Box: kpiRate(n.csatTop2, n.csat, minSample)},
 		NPS: NPSFigures{
 			Responses: n.nps, Promoters: n.promoters, Detractors: n.detractors,
 			Passives:       n.nps - n.promoters - n.detractors,
-			PromoterShare:  kpiRate(n.promoters, n.nps),
-			DetractorShare: kpiRate(n.detractors, n.nps),
+			PromoterShare:  kpiRate(n.promoters, n.nps, minSample),
+			DetractorShare: kpiRate(n.detractors, n.nps, minSample),
 		},
-		CES: CESFigures{Responses: n.ces, Mean: kpiShare(n.cesSum, n.ces), Top3Box: kpiRate(n.cesTop3, n.ces)},
+		CES: CESFigures{Responses: n.ces, Mean: kpiShare(n.cesSum, n.ces), Top3Box: kpiRate(n.cesTop3, n.ces, minSample)},
 	}
 	f.CSAT.Top2 = f.CSAT.Top2Box.Value
 	f.CES.Top3 = f.CES.Top3Box.Value

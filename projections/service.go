@@ -19,6 +19,9 @@ type ServiceConfig struct {
 	// seen) an event may arrive and still count, and how long a resolved
 	// issue stays in memory after its last event; 24 h if zero.
 	Lateness time.Duration
+	// MinSample is the denominator below which a rate is flagged as a
+	// small sample; MinReliable if zero.
+	MinSample int64
 }
 
 func (c *ServiceConfig) setDefaults() {
@@ -28,13 +31,17 @@ func (c *ServiceConfig) setDefaults() {
 	if c.Lateness == 0 {
 		c.Lateness = kpiDefaultLateness
 	}
+	kpiDefaultMinSample(&c.MinSample)
 }
 
-// Validate reports a ServiceConfig that cannot work: a negative threshold
-// or lateness. The error wraps ErrKPIConfig.
+// Validate reports a ServiceConfig that cannot work: a negative threshold,
+// lateness or minimum sample. The error wraps ErrKPIConfig.
 func (c ServiceConfig) Validate() error {
 	if c.Threshold < 0 {
 		return fmt.Errorf("service level threshold %v is negative: %w", c.Threshold, ErrKPIConfig)
+	}
+	if err := kpiCheckMinSample("service level", c.MinSample); err != nil {
+		return err
 	}
 	return kpiCheckLateness("service level", c.Lateness)
 }

@@ -13,14 +13,15 @@ func (s *ServiceLevel) report(h kpiView) ServiceReport {
 		Definition: ServiceDefinition{
 			ThresholdS: s.cfg.Threshold.Seconds(),
 			LatenessS:  s.cfg.Lateness.Seconds(),
+			MinSample:  s.cfg.MinSample,
 			Offered:    svcOfferedRule,
 			Handled:    svcHandledRule,
 			AHT:        svcAHTRule,
 			Segments:   svcSegmentRule,
 		},
-		ServiceFigures: s.total.figures(),
-		ByChannel:      svcFigures(s.byChannel, s.names),
-		ByQueue:        svcFigures(s.byQueue, s.names),
+		ServiceFigures: s.total.figures(s.cfg.MinSample),
+		ByChannel:      svcFigures(s.byChannel, s.names, s.cfg.MinSample),
+		ByQueue:        svcFigures(s.byQueue, s.names, s.cfg.MinSample),
 		LateEvents:     h.late,
 		HeldEvents:     h.held,
 		TrackedIssues:  h.tracked,
@@ -33,11 +34,11 @@ func (s *ServiceLevel) report(h kpiView) ServiceReport {
 
 // svcFigures returns the figures of the segments that count anything, by
 // their keys.
-func svcFigures(segs []svcCounts, names *kpiNames) map[string]ServiceFigures {
+func svcFigures(segs []svcCounts, names *kpiNames, minSample int64) map[string]ServiceFigures {
 	out := make(map[string]ServiceFigures)
 	for id, n := range segs {
 		if n != (svcCounts{}) {
-			out[names.names[id]] = n.figures()
+			out[names.names[id]] = n.figures(minSample)
 		}
 	}
 	return out
@@ -51,7 +52,7 @@ type ServiceReport struct {
 	ByChannel map[string]ServiceFigures `json:"by_channel"`
 	ByQueue   map[string]ServiceFigures `json:"by_queue"`
 	// Watermark is the latest event time seen.
-	Watermark time.Time `json:"watermark"`
+	Watermark time.Time `json:"watermark,omitzero"`
 	// LateEvents counts events that came later than the lateness allows
 	// and were not applied.
 	LateEvents int64 `json:"late_events"`
@@ -66,10 +67,12 @@ type ServiceReport struct {
 type ServiceDefinition struct {
 	ThresholdS float64 `json:"threshold_s"`
 	LatenessS  float64 `json:"lateness_s"`
-	Offered    string  `json:"offered"`
-	Handled    string  `json:"handled"`
-	AHT        string  `json:"aht"`
-	Segments   string  `json:"segments"`
+	// MinSample is the denominator below which a rate is flagged small.
+	MinSample int64  `json:"min_sample"`
+	Offered   string `json:"offered"`
+	Handled   string `json:"handled"`
+	AHT       string `json:"aht"`
+	Segments  string `json:"segments"`
 }
 
 // ServiceFigures are the queue numbers of a set of contacts.
@@ -195,19 +198,19 @@ func (n *svcCounts) add(d *svcCounts, sign int64) {
 	n.reopens += sign * d.reopens
 }
 
-func (n svcCounts) figures() ServiceFigures {
+func (n svcCounts) figures(minSample int64) ServiceFigures {
 	offered := n.answered + n.abandoned
 	f := ServiceFigures{
 		Offered:      offered,
 		Answered:     n.answered,
 		Abandoned:    n.abandoned,
-		Abandonment:  kpiRate(n.abandoned, offered),
-		ServiceLevel: kpiRate(n.within, offered),
+		Abandonment:  kpiRate(n.abandoned, offered, minSample),
+		ServiceLevel: kpiRate(n.within, offered, minSample),
 		Handled:      n.handled,
 		AHTContacts:  n.timed,
-		Transfer:     kpiRate(n.transferred, n.handled),
-		Consult:      kpiRate(n.consulted, n.handled),
-		Reopen:       kpiRate(n.reopens, n.resolutions),
+		Transfer:     kpiRate(n.transferred, n.handled, minSample),
+		Consult:      kpiRate(n.consulted, n.handled, minSample),
+		Reopen:       kpiRate(n.reopens, n.resolutions, minSample),
 	}
 	f.AbandonRate = f.Abandonment.Value
 	if n.answered > 0 {

@@ -3,7 +3,8 @@ package projections
 import "math"
 
 // MinReliable is the smallest denominator at which a Rate is not flagged as
-// a small sample: below it the 95 % interval is too wide to act on.
+// a small sample, unless a projection's MinSample says otherwise: below it
+// the 95 % interval is too wide to act on.
 const MinReliable = 30
 
 // Rate is a share with its counts and its 95 % Wilson score interval.
@@ -15,7 +16,8 @@ type Rate struct {
 	Value float64 `json:"rate"`
 	// CI95 is the 95 % Wilson score interval; [0, 1] when Total is 0.
 	CI95 [2]float64 `json:"ci95"`
-	// Small flags a denominator below MinReliable.
+	// Small flags a denominator below MinReliable (NewRate), or below the
+	// MinSample of the projection that reports it.
 	Small bool `json:"small_sample"`
 }
 

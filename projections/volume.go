@@ -37,18 +37,26 @@ type VolumeConfig struct {
 	// seen) an event may arrive and still count, and how long a resolved
 	// issue stays in memory after its last event; 24 h if zero.
 	Lateness time.Duration
+	// MinSample is the denominator below which a rate is flagged as a
+	// small sample; MinReliable if zero.
+	MinSample int64
 }
 
 func (c *VolumeConfig) setDefaults() {
 	if c.Lateness == 0 {
 		c.Lateness = kpiDefaultLateness
 	}
+	kpiDefaultMinSample(&c.MinSample)
 }
 
-// Validate reports a VolumeConfig that cannot work: a negative lateness,
-// an empty topic or one with a leading or trailing "/", a value other
-// than customer, company, both and neither. The error wraps ErrKPIConfig.
+// Validate reports a VolumeConfig that cannot work: a negative lateness
+// or minimum sample, an empty topic or one with a leading or trailing
+// "/", a value other than customer, company, both and neither. The error
+// wraps ErrKPIConfig.
 func (c VolumeConfig) Validate() error {
+	if err := kpiCheckMinSample("volume", c.MinSample); err != nil {
+		return err
+	}
 	for _, topic := range slices.Sorted(maps.Keys(c.Values)) {
 		switch v := c.Values[topic]; {
 		case topic == "" || strings.HasPrefix(topic, "/") || strings.HasSuffix(topic, "/"):

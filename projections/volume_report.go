@@ -24,6 +24,7 @@ func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 	r := VolumeReport{
 		Definition: VolumeDefinition{
 			LatenessS: v.cfg.Lateness.Seconds(),
+			MinSample: v.cfg.MinSample,
 			Values:    maps.Clone(v.cfg.Values),
 			Contacts:  volRule,
 		},
@@ -36,7 +37,7 @@ func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 		IssuesByContacts: make(map[string]int64, volPerIssueBuckets),
 		Resolutions:      v.resolutions,
 		Reopens:          v.reopens,
-		Reopen:           kpiRate(v.reopens, v.resolutions),
+		Reopen:           kpiRate(v.reopens, v.resolutions, v.cfg.MinSample),
 		Backlog:          backlog,
 		LateEvents:       h.late,
 		HeldEvents:       h.held,
@@ -60,7 +61,7 @@ func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 	}
 	r.Reasons = make([]Reason, 0, len(r.ByTopic))
 	for topic, n := range r.ByTopic {
-		r.Reasons = append(r.Reasons, Reason{Topic: topic, Contacts: n, Share: kpiRate(n, v.contacts)})
+		r.Reasons = append(r.Reasons, Reason{Topic: topic, Contacts: n, Share: kpiRate(n, v.contacts, v.cfg.MinSample)})
 	}
 	slices.SortFunc(r.Reasons, func(a, b Reason) int {
 		return cmp.Or(cmp.Compare(b.Contacts, a.Contacts), cmp.Compare(a.Topic, b.Topic))
@@ -191,7 +192,7 @@ type VolumeReport struct {
 	Reopen     Rate    `json:"reopen"`
 	Backlog    Backlog `json:"backlog"`
 	// Watermark is the latest event time seen.
-	Watermark time.Time `json:"watermark"`
+	Watermark time.Time `json:"watermark,omitzero"`
 	// LateEvents counts events that came later than the lateness allows
 	// and were not applied.
 	LateEvents int64 `json:"late_events"`
@@ -204,7 +205,9 @@ type VolumeReport struct {
 // VolumeDefinition states the parameters and rules a VolumeReport was
 // computed with.
 type VolumeDefinition struct {
-	LatenessS float64          `json:"lateness_s"`
+	LatenessS float64 `json:"lateness_s"`
+	// MinSample is the denominator below which a rate is flagged small.
+	MinSample int64            `json:"min_sample"`
 	Values    map[string]Value `json:"values,omitempty"`
 	Contacts  string           `json:"contacts"`
 }
