@@ -16,7 +16,11 @@ type Customer struct {
 
 // Extra holds the data fields of an event that its Go type does not know.
 // They are kept as decoded and written back unchanged, so that a newer
-// writer's fields survive an older reader.
+// writer's fields survive an older reader. Either codec decodes them as
+// encoding/json does with UseNumber: strings, bools, nil, []any,
+// map[string]any and numbers as json.Number, whose digits are those
+// written (an id of 19 digits would lose its last ones as a float64). A
+// value a host sets is written as encoding/json encodes it.
 type Extra map[string]any
 
 // Opened is issue.opened: the first contact about a problem arrived.

@@ -68,6 +68,7 @@ func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawM
 		}
 		var a any
 		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
 		if err := d.Decode(&a); err != nil {
 			return nil, err
 		}

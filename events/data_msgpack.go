@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,6 +67,9 @@ func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
 	enc.SetSortMapKeys(true) // the same event always has the same bytes
 	for _, k := range keys {
 		v, err := asJSON(x[k])
+		if err == nil {
+			v, err = msgpackNumbers(v, 0)
+		}
 		if err != nil {
 			return b, fmt.Errorf("field %q: %w", k, err)
 		}
@@ -77,8 +81,9 @@ func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// asJSON returns v as encoding/json would decode it after encoding it, so
-// that both codecs write the same Extra values and read back the same.
+// asJSON returns v as encoding/json would decode it after encoding it,
+// numbers as json.Number, so that both codecs write the same Extra values
+// and read back the same.
 func asJSON(v any) (any, error) {
 	if isJSONValue(v, 0) {
 		return v, nil // already so: the common case
@@ -88,8 +93,52 @@ func asJSON(v any) (any, error) {
 		return nil, err
 	}
 	var out any
-	err = json.Unmarshal(b, &out)
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	err = d.Decode(&out)
 	return out, err
+}
+
+// msgpackNumbers returns v, a JSON value, with each json.Number as the
+// msgpack integer or float it is (an integer when it reads as one), in
+// new lists and maps: msgpack would write a json.Number as a string.
+func msgpackNumbers(v any, depth int) (any, error) {
+	if depth > maxSkipDepth {
+		return nil, errTooDeep
+	}
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return i, nil
+		}
+		if u, err := strconv.ParseUint(string(v), 10, 64); err == nil {
+			return u, nil
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("number %s does not fit a float64", v)
+		}
+		return f, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			var err error
+			if out[i], err = msgpackNumbers(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			var err error
+			if out[k], err = msgpackNumbers(e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // isJSONValue reports whether v is made only of what encoding/json decodes
@@ -103,6 +152,8 @@ func isJSONValue(v any, depth int) bool {
 		return true
 	case float64:
 		return !math.IsNaN(v) && !math.IsInf(v, 0)
+	case json.Number:
+		return isJSONNumber(v)
 	case []any:
 		for _, e := range v {
 			if !isJSONValue(e, depth+1) {
@@ -121,7 +172,13 @@ func isJSONValue(v any, depth int) bool {
 	return false
 }
 
-// extra decodes the value of an unknown field into x.
+// isJSONNumber reports whether n is a number as JSON writes one.
+func isJSONNumber(n json.Number) bool {
+	return n != "" && (n[0] == '-' || n[0] >= '0' && n[0] <= '9') && json.Valid([]byte(n))
+}
+
+// extra decodes the value of an unknown field into x, its numbers as
+// json.Number, as the JSON codec decodes Extra.
 func (r *reader) extra(x *Extra, key string) {
 	raw := r.skip()
 	if r.err != nil {
@@ -130,7 +187,7 @@ func (r *reader) extra(x *Extra, key string) {
 	var v any
 	err := msgpack.Unmarshal([]byte(raw), &v)
 	if err == nil {
-		v, err = jsonValue(v, 0)
+		v, err = jsonValue(v, 0, true)
 	}
 	if err != nil {
 		r.failf("field %q: %v", key, err)
@@ -143,10 +200,11 @@ func (r *reader) extra(x *Extra, key string) {
 }
 
 // jsonValue returns v, a value decoded from msgpack, as encoding/json
-// decodes the same value from JSON (numbers are float64, maps have string
-// keys), so that Extra is the same whichever codec read it, and refuses
-// what JSON cannot carry.
-func jsonValue(v any, depth int) (any, error) {
+// decodes the same value from JSON (maps have string keys; numbers are
+// float64, or json.Number when exact, as Extra keeps them: an integer's
+// exact digits, a float's shortest form), so that a value is the same
+// whichever codec read it, and refuses what JSON cannot carry.
+func jsonValue(v any, depth int, exact bool) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
 	}
@@ -154,32 +212,38 @@ func jsonValue(v any, depth int) (any, error) {
 	case nil, bool, string:
 		return v, nil
 	case int8:
-		return float64(v), nil
+		return jsonInt(int64(v), exact), nil
 	case int16:
-		return float64(v), nil
+		return jsonInt(int64(v), exact), nil
 	case int32:
-		return float64(v), nil
+		return jsonInt(int64(v), exact), nil
 	case int64:
-		return float64(v), nil
+		return jsonInt(v, exact), nil
 	case uint8:
-		return float64(v), nil
+		return jsonInt(int64(v), exact), nil
 	case uint16:
-		return float64(v), nil
+		return jsonInt(int64(v), exact), nil
 	case uint32:
-		return float64(v), nil
+		return jsonInt(int64(v), exact), nil
 	case uint64:
+		if exact {
+			return json.Number(strconv.FormatUint(v, 10)), nil
+		}
 		return float64(v), nil
 	case float32:
-		return jsonValue(float64(v), depth)
+		return jsonValue(float64(v), depth, exact)
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("%v is not a JSON number", v)
+		}
+		if exact {
+			return json.Number(strconv.FormatFloat(v, 'g', -1, 64)), nil
 		}
 		return v, nil
 	case []any:
 		for i, e := range v {
 			var err error
-			if v[i], err = jsonValue(e, depth+1); err != nil {
+			if v[i], err = jsonValue(e, depth+1, exact); err != nil {
 				return nil, err
 			}
 		}
@@ -187,7 +251,7 @@ func jsonValue(v any, depth int) (any, error) {
 	case map[string]any:
 		for k, e := range v {
 			var err error
-			if v[k], err = jsonValue(e, depth+1); err != nil {
+			if v[k], err = jsonValue(e, depth+1, exact); err != nil {
 				return nil, err
 			}
 		}
@@ -200,13 +264,21 @@ func jsonValue(v any, depth int) (any, error) {
 				return nil, fmt.Errorf("map key %v is not a string", k)
 			}
 			var err error
-			if m[ks], err = jsonValue(e, depth+1); err != nil {
+			if m[ks], err = jsonValue(e, depth+1, exact); err != nil {
 				return nil, err
 			}
 		}
 		return m, nil
 	}
 	return nil, fmt.Errorf("a %T is not a JSON value", v)
+}
+
+// jsonInt returns i as a json.Number when exact, else as a float64.
+func jsonInt(i int64, exact bool) any {
+	if exact {
+		return json.Number(strconv.FormatInt(i, 10))
+	}
+	return float64(i)
 }
 
 func ms(d time.Duration) int64 { return d.Milliseconds() }

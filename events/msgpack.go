@@ -334,7 +334,7 @@ func upcastValue(v any, depth int) (any, error) {
 			}
 			return base64.StdEncoding.EncodeToString(b), nil
 		}
-		return jsonValue(v, depth)
+		return jsonValue(v, depth, false)
 	})
 }
 

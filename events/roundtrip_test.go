@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -24,13 +25,14 @@ var (
 // decode them.
 func extras() events.Extra {
 	return events.Extra{
-		"priority": float64(2),
-		"ratio":    0.25,
+		"priority": json.Number("2"),
+		"ratio":    json.Number("0.25"),
+		"tweet":    json.Number("1152921504606846977"), // beyond float64's 2^53
 		"vip":      true,
 		"note":     "called twice",
 		"nothing":  nil,
-		"labels":   []any{"urgent", float64(3), false},
-		"crm":      map[string]any{"case": "CS-1001", "score": float64(-1.5), "tags": []any{"a"}},
+		"labels":   []any{"urgent", json.Number("3"), false},
+		"crm":      map[string]any{"case": "CS-1001", "score": json.Number("-1.5"), "tags": []any{"a"}},
 	}
 }
 
@@ -180,8 +182,8 @@ func TestExtraHasTheTypesOfJSONInBothCodecs(t *testing.T) {
 		}{"x"},
 	}
 	want := events.Extra{
-		"n": float64(3), "big": float64(1 << 40), "neg": float64(-4), "half": 0.5,
-		"list": []any{float64(1), float64(2)}, "obj": map[string]any{"a": float64(1)}, "byKey": map[string]any{"7": "x"},
+		"n": json.Number("3"), "big": json.Number("1099511627776"), "neg": json.Number("-4"), "half": json.Number("0.5"),
+		"list": []any{json.Number("1"), json.Number("2")}, "obj": map[string]any{"a": json.Number("1")}, "byKey": map[string]any{"7": "x"},
 		"bytes": "AQI=", "at": "2026-03-02T09:15:00Z",
 		"struct": map[string]any{"name": "x"},
 	}
@@ -194,6 +196,26 @@ func TestExtraHasTheTypesOfJSONInBothCodecs(t *testing.T) {
 	}
 }
 
+// An unknown field's number keeps its digits through JSON, msgpack and
+// JSON again: a 19-digit id would lose its last digits as a float64.
+func TestExtraNumbersKeepTheirDigits(t *testing.T) {
+	line := []byte(`{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
+		`"version":2,"type":"issue.contacted","at":"2026-03-02T09:15:00Z",` +
+		`"data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","channel":"chat","tweet_id":1152921504606846977,"score":-0.125}}`)
+	js, mp := events.NewJSONCodec(nil), events.NewMsgpackCodec(nil)
+	e, err := js.Decode(line)
+	require.NoError(t, err)
+	assert.Equal(t, events.Extra{"tweet_id": json.Number("1152921504606846977"), "score": json.Number("-0.125")}, e.Data.(*events.Contacted).Extra)
+	b, err := mp.Append(nil, e)
+	require.NoError(t, err)
+	e, err = mp.Decode(b)
+	require.NoError(t, err)
+	out, err := js.Append(nil, e)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), `"tweet_id":1152921504606846977`)
+	assert.Contains(t, string(out), `"score":-0.125`)
+}
+
 func TestExtraThatJSONCannotCarryIsRefused(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -202,6 +224,7 @@ func TestExtraThatJSONCannotCarryIsRefused(t *testing.T) {
 		{"NaN", math.NaN()},
 		{"infinity", math.Inf(1)},
 		{"a channel", make(chan int)},
+		{"a json.Number that is no number", json.Number("12abc")},
 	}
 	for _, tt := range tests {
 		for _, c := range codecsOf(nil) {
@@ -222,10 +245,11 @@ func TestMsgpackExtraFromOtherWriters(t *testing.T) {
 		value []byte
 		want  any // nil: refused
 	}{
-		{"int8", []byte{0xd0, 0xfb}, float64(-5)},
-		{"uint64", []byte{0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, float64(1 << 32)},
-		{"float32", []byte{0xca, 0x3f, 0x00, 0x00, 0x00}, 0.5},
-		{"array of ints", []byte{0x92, 0x01, 0x02}, []any{float64(1), float64(2)}},
+		{"int8", []byte{0xd0, 0xfb}, json.Number("-5")},
+		{"uint64", []byte{0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, json.Number("4294967296")},
+		{"uint64 beyond int64", []byte{0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, json.Number("18446744073709551615")},
+		{"float32", []byte{0xca, 0x3f, 0x00, 0x00, 0x00}, json.Number("0.5")},
+		{"array of ints", []byte{0x92, 0x01, 0x02}, []any{json.Number("1"), json.Number("2")}},
 		{"map with integer keys", []byte{0x81, 0x01, 0xa1, 'a'}, nil},
 		{"bytes", []byte{0xc4, 0x01, 0x00}, nil},
 		{"NaN", []byte{0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0}, nil},

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -142,7 +143,7 @@ func (fx *fixture) event(issue uuid.UUID, v uint64, writer string) events.Envelo
 		data = &events.Opened{
 			Customer: events.Customer{ID: "C-" + writer, Keys: []string{"phone:+358401234567", "email:anna@example.com"}},
 			Channel:  "phone", Topic: "billing/invoice-error", Contact: contact,
-			Extra: events.Extra{"priority": float64(2), "vip": true, "labels": []any{"a", "b"}},
+			Extra: events.Extra{"priority": json.Number("2"), "vip": true, "labels": []any{"a", "b"}},
 		}
 	case 2:
 		data = &events.Routed{Contact: contact, Queue: "billing", Agent: "agent-7", Skills: []string{"fi", "billing"}, Wait: 42 * time.Second}
