@@ -333,10 +333,10 @@ func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Opened) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "customer":
 			for m := r.mapLen(); m > 0 && r.err == nil; m-- {
-				switch ck := r.str(); ck {
+				switch ck := r.member("customer."); ck {
 				case "id":
 					d.Customer.ID = r.str()
 				case "keys":
@@ -376,7 +376,7 @@ func (d *Routed) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Routed) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "queue":
@@ -407,7 +407,7 @@ func (d *Consulted) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Consulted) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "agent":
@@ -443,7 +443,7 @@ func (d *Resolved) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Resolved) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "agent":
@@ -473,7 +473,7 @@ func (d *Reopened) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Reopened) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "channel":
@@ -496,7 +496,7 @@ func (d *Contacted) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Contacted) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "channel":
@@ -519,7 +519,7 @@ func (d *Abandoned) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Abandoned) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "wait_ms":
@@ -544,7 +544,7 @@ func (d *Rated) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Rated) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "survey":
 			d.Survey = Survey(r.name())
 		case "score":
@@ -569,7 +569,7 @@ func (d *Classified) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Classified) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.str(); k {
+		switch k := r.member(""); k {
 		case "topic":
 			d.Topic = r.name()
 		case "topics":

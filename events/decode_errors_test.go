@@ -110,7 +110,7 @@ func TestMalformedMsgpackFields(t *testing.T) {
 	}{
 		{"version 0", func(b []byte) []byte { b[versionOffset] = 0x00; return b }, "version", "1 or more"},
 		{"meta value not a string", func(b []byte) []byte { return replaceAfter(b, "corr-1", []byte{0xa6}, []byte{0x07}, 6) }, "meta", "want a string"},
-		{"wait not an integer", func(b []byte) []byte { return replaceAfter(b, "wait_ms", nil, []byte{0xa1, 'x'}, 1) }, "data", "want an integer"},
+		{"wait not an integer", func(b []byte) []byte { return replaceAfter(b, "wait_ms", nil, []byte{0xa1, 'x'}, 1) }, "data.wait_ms", "want an integer"},
 		{"schema 0", func(b []byte) []byte { return replaceAfter(b, "issue.routed", nil, []byte{0x00}, 1) }, "schema", "schema 0"},
 		{"schema from the future", func(b []byte) []byte { return replaceAfter(b, "issue.routed", nil, []byte{0x05}, 1) }, "schema", "knows up to 1"},
 	}
@@ -166,6 +166,7 @@ func TestMalformedJSON(t *testing.T) {
 	badIssue := strings.Replace(domainExample, `"issue":"0193a4c2-7a9e-7000-8000-000000000001"`, `"issue":"0193a4c2"`, 1)
 	dataNull := strings.Replace(domainExample, `"data":{"customer"`, `"data":null,"x":{"customer"`, 1)
 	channel7 := strings.Replace(domainExample, `"channel":"phone"`, `"channel":7`, 1)
+	badContact := strings.Replace(domainExample, `"contact":"0193a4c2-7a9e-7000-8000-0000000000c1"`, `"contact":"not-a-uuid"`, 1)
 	schema4 := strings.Replace(domainExample, `"version":1,`, `"version":1,"schema":4,`, 1)
 	unknown := strings.Replace(domainExample, `"issue.opened"`, `"issue.escalated"`, 1)
 	versionString := strings.Replace(domainExample, `"version":1`, `"version":"1"`, 1)
@@ -193,6 +194,7 @@ func TestMalformedJSON(t *testing.T) {
 		{"bad issue", badIssue, "issue", after(badIssue, `"issue":`)},
 		{"data null", dataNull, "data", after(dataNull, `"data":`)},
 		{"channel a number", channel7, "data.channel", after(channel7, `"data":`)},
+		{"contact not a uuid", badContact, "data.contact", after(badContact, `"data":`)},
 		{"version a string", versionString, "version", after(versionString, `"version":`)},
 		{"bad id under an escaped name", escapedID, "id", after(escapedID, `"\u0069d":`)},
 		{"schema from the future", schema4, "schema", after(schema4, `"schema":`)},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,6 +348,8 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		field := "data"
 		if f := jsonField(err); f != "" {
 			field = "data." + f
+		} else if f := failingMember(raw, info.new); f != "" {
+			field = "data." + f
 		}
 		// Where data starts: the field's own offset would be one in the
 		// data as decoded, which may have been written again (upcast, or
@@ -386,6 +389,26 @@ func jsonOffset(err error) int {
 		return int(te.Offset)
 	}
 	return 0
+}
+
+// failingMember returns the name of the first member of the object raw,
+// by name, that a new value of the type fails to decode on its own, or
+// "" for none: an error such as an id's parse error does not name it.
+func failingMember(raw []byte, newData func() Data) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return ""
+	}
+	for _, k := range slices.Sorted(maps.Keys(members)) {
+		one, err := json.Marshal(map[string]json.RawMessage{k: members[k]})
+		if err != nil {
+			continue
+		}
+		if json.Unmarshal(one, newData()) != nil {
+			return k
+		}
+	}
+	return ""
 }
 
 func jsonField(err error) string {

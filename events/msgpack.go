@@ -160,7 +160,11 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		}
 	}
 	if r.err != nil {
-		return msgpackFail(r.off, "data", r.err)
+		field := "data"
+		if r.reading != "" {
+			field = "data." + r.reading
+		}
+		return msgpackFail(r.off, field, r.err)
 	}
 	if r.off != len(r.s) {
 		return msgpackFail(r.off, "", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))
