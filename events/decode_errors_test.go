@@ -112,6 +112,9 @@ func TestMalformedMsgpackFields(t *testing.T) {
 		{"meta value not a string", func(b []byte) []byte { return replaceAfter(b, "corr-1", []byte{0xa6}, []byte{0x07}, 6) }, "meta", "want a string"},
 		{"wait not an integer", func(b []byte) []byte { return replaceAfter(b, "wait_ms", nil, []byte{0xa1, 'x'}, 1) }, "data.wait_ms", "want an integer"},
 		{"schema 0", func(b []byte) []byte { return replaceAfter(b, "issue.routed", nil, []byte{0x00}, 1) }, "schema", "schema 0"},
+		{"time before 1678", func(b []byte) []byte {
+			return replaceAfter(b, "issue.routed", []byte{0x01}, []byte{0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9)
+		}, "at", "1677-09-21T00:12:43.145224192Z is out of range"},
 		{"schema from the future", func(b []byte) []byte { return replaceAfter(b, "issue.routed", nil, []byte{0x05}, 1) }, "schema", "knows up to 1"},
 	}
 	for _, tt := range tests {

@@ -59,7 +59,7 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	b = append(b, `","version":`...)
 	b = strconv.AppendUint(b, e.Version, 10)
 	b = append(b, `,"type":`...)
-	b = strconv.AppendQuote(b, string(e.Data.EventType()))
+	b = appendJSONString(b, string(e.Data.EventType()))
 	if info.schema > 1 {
 		b = append(b, `,"schema":`...)
 		b = strconv.AppendUint(b, info.schema, 10)
@@ -80,6 +80,20 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		b = append(append(b, `,"meta":`...), meta...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string: as it is when it needs no
+// escape (an event type, most often), else as encoding/json writes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func appendUUIDText(b []byte, id uuid.UUID) []byte {

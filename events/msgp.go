@@ -328,6 +328,10 @@ func (r *reader) int() int64 {
 }
 
 func (r *reader) uint() uint64 {
+	if r.err == nil && r.off < len(r.s) && r.s[r.off] == 0xcf {
+		r.off++ // a uint 64, which may be beyond int64
+		return r.be(8)
+	}
 	v := r.int()
 	if v < 0 {
 		r.failf("want a non-negative integer, found %d", v)

@@ -133,6 +133,9 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		return msgpackFail(r.off, "version", errors.New("version must be 1 or more"))
 	}
 	e.At = time.Unix(0, at).UTC()
+	if !InTimeRange(e.At) { // no codec could write it again
+		return msgpackFail(r.off, "at", fmt.Errorf("%s is out of range", e.At.Format(time.RFC3339Nano)))
+	}
 	if n := r.mapLen(); n > 0 {
 		e.Meta = make(Meta, n)
 		for ; n > 0 && r.err == nil; n-- {

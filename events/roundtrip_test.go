@@ -267,3 +267,32 @@ func TestMsgpackExtraFromOtherWriters(t *testing.T) {
 		})
 	}
 }
+
+// The largest version, which JSON writes as any other, reads back from
+// msgpack too.
+func TestTheLargestVersionRoundTrips(t *testing.T) {
+	e := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"})
+	e.Version = math.MaxUint64
+	for _, c := range codecsOf(nil) {
+		b, err := c.Append(nil, e)
+		require.NoError(t, err, c.Name())
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, uint64(math.MaxUint64), got.Version, c.Name())
+	}
+}
+
+// A type name that needs escaping in JSON, even a rune that Go would
+// escape as \U, is written as valid JSON and read back.
+func TestJSONWritesAnyTypeNameAsJSON(t *testing.T) {
+	reg := events.NewRegistry()
+	typ := events.Type("x.\U000F0000\"\\<")
+	require.NoError(t, registerNamed(reg, typ))
+	c := events.NewJSONCodec(reg)
+	b, err := c.Append(nil, envelopeOf(1, &named{name: typ}))
+	require.NoError(t, err)
+	assert.True(t, json.Valid(b), "%s", b)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, typ, got.Data.EventType())
+}
