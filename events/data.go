@@ -12,6 +12,9 @@ import (
 type Customer struct {
 	ID   string   `json:"id,omitempty"`
 	Keys []string `json:"keys,omitempty"`
+	// Extra holds the members of the customer object that this type does
+	// not know, kept and written back as a data object's are.
+	Extra Extra `json:"-"`
 }
 
 // Extra holds the data fields of an event that its Go type does not know.

@@ -107,21 +107,28 @@ func onlyKnown(all map[string]json.RawMessage, known []string) ([]byte, error) {
 // customerNames are the members of the customer object of issue.opened.
 var customerNames = []string{"id", "keys"}
 
-// exactCustomer reads the customer object b by its members' exact names:
-// others, such as "ID", are passed over, as the msgpack codec passes them
-// over.
-func exactCustomer(b []byte) (Customer, error) {
-	var c Customer
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return c, err
+// customerJSON is the customer object's known members.
+type customerJSON struct {
+	ID   string   `json:"id,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+}
+
+// MarshalJSON writes the customer object of issue.opened, its Extra after
+// its known members.
+func (c Customer) MarshalJSON() ([]byte, error) {
+	return marshalData(customerJSON{c.ID, c.Keys}, c.Extra, customerNames)
+}
+
+// UnmarshalJSON reads the customer object of issue.opened by its members'
+// exact names, as the msgpack codec does: another, such as "ID", goes to
+// Extra.
+func (c *Customer) UnmarshalJSON(b []byte) error {
+	var j customerJSON
+	if err := unmarshalData(b, &j, &c.Extra, customerNames); err != nil {
+		return err
 	}
-	exact, err := onlyKnown(all, customerNames)
-	if err != nil {
-		return c, err
-	}
-	err = json.Unmarshal(exact, &c)
-	return c, err
+	c.ID, c.Keys = j.ID, nilIfEmpty(j.Keys)
+	return nil
 }
 
 // nilIfEmpty normalises an empty list to nil, as the msgpack codec
@@ -184,14 +191,7 @@ func (d *Opened) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Opened) UnmarshalJSON(b []byte) error {
-	all, err := decodeData(b, (*openedJSON)(d), &d.Extra, openedFields)
-	if raw, ok := all["customer"]; err == nil && ok && (hasAmbiguousName(b, openedFields) || hasAmbiguousName(raw, customerNames)) {
-		// The customer object (the last, under its exact name) by its
-		// members' exact names.
-		d.Customer, err = exactCustomer(raw)
-	}
-	d.Customer.Keys = nilIfEmpty(d.Customer.Keys)
-	return err
+	return unmarshalData(b, (*openedJSON)(d), &d.Extra, openedFields)
 }
 
 // MarshalJSON writes the data object of the wire format.

@@ -318,12 +318,17 @@ func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, openedFields)
 	b = appendMapLen(b, 4+len(keys))
 	b = appendStr(b, "customer")
-	b = appendMapLen(b, count(d.Customer.ID != "", len(d.Customer.Keys) > 0))
+	ckeys := extraKeys(d.Customer.Extra, customerNames)
+	b = appendMapLen(b, count(d.Customer.ID != "", len(d.Customer.Keys) > 0)+len(ckeys))
 	if d.Customer.ID != "" {
 		b = appendStr(appendStr(b, "id"), d.Customer.ID)
 	}
 	if len(d.Customer.Keys) > 0 {
 		b = appendStrs(appendStr(b, "keys"), d.Customer.Keys)
+	}
+	b, err := appendExtraMsgpack(b, d.Customer.Extra, ckeys)
+	if err != nil {
+		return b, fmt.Errorf("customer: %w", err)
 	}
 	b = appendStr(appendStr(b, "channel"), d.Channel)
 	b = appendStr(appendStr(b, "topic"), d.Topic)
@@ -342,7 +347,7 @@ func (d *Opened) decodeMsgpack(r *reader) {
 				case "keys":
 					d.Customer.Keys = r.strs()
 				default:
-					r.skip() // the customer object has no room for extras
+					r.extra(&d.Customer.Extra, ck)
 				}
 			}
 		case "channel":

@@ -12,24 +12,26 @@ import (
 )
 
 // Member names match exactly in the JSON codec, as in msgpack: a name that
-// differs from a known one only in case is an unknown field, kept in Extra
-// at the data level and passed over elsewhere, and never overrides the
-// known one, whichever comes first.
+// differs from a known one only in case is an unknown field, kept in the
+// Extra of the data or of its customer object and passed over in the
+// envelope, and never overrides the known one, whichever comes first.
 func TestJSONMatchesMemberNamesExactly(t *testing.T) {
 	j := events.NewJSONCodec(nil)
 	m := events.NewMsgpackCodec(nil)
 	const head = `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
 		`"type":"issue.opened","at":"2026-03-02T09:15:00Z",`
 	const contact = `"contact":"0193a4c2-7a9e-7000-8000-0000000000c1"`
+	c2 := events.Extra{"ID": "C-2"}
 	for _, tt := range []struct {
-		name string
-		line string
+		name  string
+		line  string
+		extra events.Extra // of the customer
 	}{
-		{"variant after", head + `"version":1,"Version":7,"data":{"customer":{"id":"C-1","ID":"C-2"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`},
-		{"escaped variant", head + `"version":1,"\u0056ersion":7,"data":{"customer":{"id":"C-1","\u0049D":"C-2"},"channel":"chat","topic":"billing/invoice-error","\u0054opic":"Billing Dept",` + contact + `}}`},
-		{"escaped names", head + `"version":1,"data":{"cust\u006fmer":{"\u0069d":"C-1","ID":"C-2"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`},
-		{"the last of two customer objects", head + `"version":1,"data":{"customer":{"id":"C-2","ID":"C-3"},"channel":"chat","customer":{"id":"C-1"},"topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`},
-		{"variant before", head + `"Version":7,"version":1,"data":{"customer":{"ID":"C-2","id":"C-1"},"Topic":"Billing Dept","channel":"chat","topic":"billing/invoice-error",` + contact + `}}`},
+		{"variant after", head + `"version":1,"Version":7,"data":{"customer":{"id":"C-1","ID":"C-2"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`, c2},
+		{"escaped variant", head + `"version":1,"\u0056ersion":7,"data":{"customer":{"id":"C-1","\u0049D":"C-2"},"channel":"chat","topic":"billing/invoice-error","\u0054opic":"Billing Dept",` + contact + `}}`, c2},
+		{"escaped names", head + `"version":1,"data":{"cust\u006fmer":{"\u0069d":"C-1","ID":"C-2"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`, c2},
+		{"the last of two customer objects", head + `"version":1,"data":{"customer":{"id":"C-2","ID":"C-3"},"channel":"chat","customer":{"id":"C-1"},"topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`, nil},
+		{"variant before", head + `"Version":7,"version":1,"data":{"customer":{"ID":"C-2","id":"C-1"},"Topic":"Billing Dept","channel":"chat","topic":"billing/invoice-error",` + contact + `}}`, c2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := j.Decode([]byte(tt.line))
@@ -39,6 +41,7 @@ func TestJSONMatchesMemberNamesExactly(t *testing.T) {
 			require.True(t, ok)
 			assert.Equal(t, "billing/invoice-error", d.Topic)
 			assert.Equal(t, "C-1", d.Customer.ID)
+			assert.Equal(t, tt.extra, d.Customer.Extra)
 			assert.Equal(t, events.Extra{"Topic": "Billing Dept"}, d.Extra)
 
 			// Both codecs read the event the same, and write it back so.

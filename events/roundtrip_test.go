@@ -44,8 +44,9 @@ var dataCases = []struct {
 }{
 	{"opened full", func() events.Data {
 		return &events.Opened{
-			Customer: events.Customer{ID: "C-1001", Keys: []string{"phone:+358401234567", "email:anna@example.com", "account:A-1001"}},
-			Channel:  "phone", Topic: "billing/invoice-error", Contact: contactID, Extra: extras(),
+			Customer: events.Customer{ID: "C-1001", Keys: []string{"phone:+358401234567", "email:anna@example.com", "account:A-1001"},
+				Extra: events.Extra{"name": "Anna", "since": json.Number("2019")}},
+			Channel: "phone", Topic: "billing/invoice-error", Contact: contactID, Extra: extras(),
 		}
 	}},
 	{"opened by id only", func() events.Data {
