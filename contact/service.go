@@ -241,7 +241,7 @@ func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, open Ope
 	if err != nil {
 		return nil, fmt.Errorf("open issue %s: resolve customer %v: %w", issue, c.Keys, err)
 	}
-	open.Customer = events.Customer{ID: id, Keys: c.Keys}
+	open.Customer = events.Customer{ID: id, Keys: c.Keys, Extra: c.Extra}
 	return open, nil
 }
 

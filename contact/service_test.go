@@ -168,6 +168,21 @@ func TestServiceCustomerResolver(t *testing.T) {
 	assert.Equal(t, [][]string{{"phone:+358401234567"}, {"email:new@example.com"}}, got, "asked with normalised keys, and only without an id")
 }
 
+// What a host adds to the customer object (Customer.Extra) is stored with
+// the opening, through the resolver too.
+func TestServiceKeepsTheCustomersExtra(t *testing.T) {
+	for _, resolver := range []bool{false, true} {
+		svc, _ := newService(t, func(c *contact.Config) {
+			if resolver {
+				c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) { return "CRM-7", nil })
+			}
+		})
+		_, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}, Extra: events.Extra{"name": "Anna"}}, Channel: "chat", Topic: "billing"})
+		require.NoError(t, err)
+		assert.Equal(t, events.Extra{"name": "Anna"}, evs[0].Data.(*events.Opened).Customer.Extra, "resolver %v", resolver)
+	}
+}
+
 // A customer id of spaces alone is no id: the resolver is asked.
 func TestServiceCustomerResolverBlankID(t *testing.T) {
 	asked := 0
