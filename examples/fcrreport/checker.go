@@ -11,21 +11,31 @@ import (
 )
 
 // checker holds each live issue of the log and checks every event against
-// its stream: the next version, and the lifecycle rules of contact.Check.
-// Issues resolved longer ago than the horizon are reduced to their last
-// version, so memory follows the active issues, and the number of issues
-// the log has, at a version each.
+// its stream: the next version, and the lifecycle rules of contact.Check;
+// an event at a version the stream has is a redelivery when it is the same
+// event (by id), and a conflict when it is another. Issues resolved longer
+// ago than the horizon are reduced to their last version, so memory
+// follows the active issues, and the number of issues the log has, at a
+// version each: an event of such an issue at a version it has is taken for
+// a redelivery.
 type checker struct {
 	keys      contact.KeyRules
 	horizon   time.Duration
-	live      map[uuid.UUID]*contact.Issue
+	live      map[uuid.UUID]*liveIssue
 	retired   map[uuid.UUID]uint64 // issues whose state was let go: their last version
 	watermark time.Time
 	sinceTidy int
 }
 
+// liveIssue is an issue the checker holds: its state, and the ids of its
+// events by version (ids[v-1]).
+type liveIssue struct {
+	contact.Issue
+	ids []uuid.UUID
+}
+
 func newChecker(keys contact.KeyRules, horizon time.Duration) *checker {
-	return &checker{keys: keys, horizon: horizon, live: make(map[uuid.UUID]*contact.Issue), retired: make(map[uuid.UUID]uint64)}
+	return &checker{keys: keys, horizon: horizon, live: make(map[uuid.UUID]*liveIssue), retired: make(map[uuid.UUID]uint64)}
 }
 
 // verdict is what the checker makes of one event.
@@ -51,9 +61,13 @@ func (c *checker) check(e events.Envelope) (verdict, error) {
 			c.retired[e.Issue] = e.Version
 			return unchecked, nil
 		}
-		is = &contact.Issue{}
+		is = &liveIssue{}
 	}
 	if e.Version <= is.Version {
+		if had := is.ids[e.Version-1]; had != e.ID {
+			return fresh, fmt.Errorf("issue %s version %d: event %s, where the log had event %s at that version: %w",
+				e.Issue, e.Version, e.ID, had, events.ErrVersionConflict)
+		}
 		return duplicate, nil
 	}
 	if err := is.Check(e, c.keys); err != nil {
@@ -62,6 +76,7 @@ func (c *checker) check(e events.Envelope) (verdict, error) {
 	if err := is.Apply(e); err != nil {
 		return fresh, err
 	}
+	is.ids = append(is.ids, e.ID)
 	c.live[e.Issue] = is
 	if c.sinceTidy++; c.sinceTidy >= max(4096, len(c.live)) {
 		c.tidy()

@@ -127,6 +127,25 @@ func TestDuplicateLinesAreCountedNotDoubled(t *testing.T) {
 	assert.Equal(t, int64(1), got.Volume.Contacts)
 }
 
+// Another event at a version the log already has is a conflict, not a
+// redelivery: it stops the tool with its line, or is counted as invalid.
+func TestAnotherEventAtAVersionTakenIsAConflict(t *testing.T) {
+	conflict := handLog + `{"id":"00000000-0000-7000-8000-000000000099","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.rated","at":"2026-03-02T09:20:00Z","data":{"survey":"csat","score":1}}
+`
+	code, stdout, stderr := runTool(t, conflict, "-")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "line 3")
+	assert.Contains(t, stderr, "where the log had event 00000000-0000-7000-8000-000000000002 at that version")
+
+	code, stdout, stderr = runTool(t, conflict, "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Zero(t, got.Input.Duplicates)
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
