@@ -143,6 +143,7 @@ type sink struct {
 	seq     uint64
 	buf     []byte
 	written int
+	last    time.Time // of the last event written
 }
 
 func newSink(w io.Writer) *sink {
@@ -183,6 +184,7 @@ func (s *sink) write(e events.Envelope) error {
 		return fmt.Errorf("write event log: %w", err)
 	}
 	s.written++
+	s.last = e.At
 	return nil
 }
 

@@ -187,6 +187,72 @@ func TestStrictStopsAtTheFirstMalformedRow(t *testing.T) {
 	}
 }
 
+// A file that would lose rows without saying so stops the conversion,
+// naming the lines: a quote never closed, which the CSV reader reads to
+// the end of the file looking for, or, where it takes quotes lazily, up to
+// a later quote; and a file without even a header.
+func TestRowsThatWouldBeLostStopTheConversion(t *testing.T) {
+	pwcRow := func(id, hhmm string) string {
+		return id + ",Ann,2021-02-01," + hhmm + ":00,Streaming,Y,Y,30,0:04:10,5\n"
+	}
+	cases := []struct {
+		name, dataset, input, says string
+	}{
+		{"pwc quote never closed", "pwc", pwcHead + pwcRow("C1", "9:05") + `C2,"Ann,2021-02-01,9:06:00,Streaming,Y,Y,30,0:04:10,5` + "\n" + pwcRow("C3", "9:07") + pwcRow("C4", "9:08"),
+			"pwc lines 3 to 5:"},
+		{"twcs quote closed rows later", "twcs", twcsHead +
+			`0,10,205,ann,True,Fri Nov 03 10:00:00 +0000 2017,"@Brand a quote,206,204.0` + "\n" +
+			`1,11,200,bob,True,Tue Oct 31 08:00:00 +0000 2017,@Brand my playlist,201,` + "\n" +
+			`2,12,203,carl,True,Wed Nov 01 07:59:00 +0000 2017,"@Brand anyone?",,202.0` + "\n",
+			"twcs lines 2 to 3: the row of line 2 holds what reads as the row"},
+		{"pwc empty", "pwc", "", "the file is empty"},
+		{"twcs empty", "twcs", "", "the file is empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, _, err := convertString(t, tc.dataset, tc.input, false)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, errMalformed)
+			assert.Contains(t, err.Error(), tc.says)
+		})
+	}
+}
+
+// A Call Id met again is reported and skipped; rows out of time order by
+// less than a day are written in order, and a row earlier than that is
+// reported.
+func TestPWCDuplicatesAndOrder(t *testing.T) {
+	input := pwcHead +
+		"C1,Ann,2021-02-01,9:05:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C2,Ann,2021-02-02,9:06:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C3,Ann,2021-02-02,8:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 4: an hour earlier
+		"C1,Ben,2021-02-03,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 5: C1 again
+		"C4,Ben,2021-02-05,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C5,Ben,2021-02-04,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 7: a day earlier, still held
+		"C6,Ben,2021-02-02,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" // line 8: after C3 was written
+	var out, warnings bytes.Buffer
+	sum, err := convert(context.Background(), strings.NewReader(input), &out, options{dataset: "pwc", warn: &warnings})
+	require.NoError(t, err)
+	warn := warnings.String()
+	assert.Equal(t, 6, sum.Rows)
+	assert.Equal(t, 1, sum.Skipped)
+	assert.Contains(t, warn, "pwc line 5: call C1 is already on line 2; skipped")
+	assert.Contains(t, warn, "pwc line 8: call C6 at 2021-02-02 09:00:00 is before the events written already, up to 2021-02-02 09:10:40")
+	assert.Equal(t, 2, strings.Count(warn, "\n"))
+	var opened []string
+	for l := range strings.Lines(out.String()) {
+		e, err := events.NewJSONCodec(nil).Decode([]byte(l))
+		require.NoError(t, err)
+		if o, ok := e.Data.(*events.Opened); ok {
+			opened = append(opened, o.Customer.Keys[0])
+		}
+	}
+	assert.Equal(t, []string{"pwc-call:C1", "pwc-call:C3", "pwc-call:C2", "pwc-call:C6", "pwc-call:C5", "pwc-call:C4"}, opened)
+
+	_, _, _, err = convertString(t, "pwc", input, true)
+	assert.ErrorContains(t, err, "pwc line 5: call C1 is already on line 2")
+}
+
 const twcsHead = ",index,tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
 
 func TestConvertTWCS(t *testing.T) {

@@ -18,6 +18,10 @@ func pwcColumns() []string {
 		"Speed of answer in seconds", "AvgTalkDuration", "Satisfaction rating"}
 }
 
+// pwcDisorder is how far out of time order the rows of the call centre
+// data set may come and still be written in order.
+const pwcDisorder = 24 * time.Hour
+
 // pwcCall is one row of the call centre data set.
 type pwcCall struct {
 	id, agent, topic string
@@ -33,12 +37,19 @@ type pwcCall struct {
 // customer id), routed to its agent with its speed of answer as the wait,
 // or abandoned; resolved after its talk time when the agent marked it
 // resolved; rated with its satisfaction rating as CSAT.
+//
+// The file is in time order: the events of a call are written once calls
+// a day later have been read, and a call earlier than the events written
+// (the file out of order by more than a day) is reported, and written out
+// of order. A Call Id met again is reported and skipped.
 func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summary, error) {
 	var sum summary
 	ids := newIDSpace()
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
+	lineOf := map[string]int{}
+	var latest time.Time // of the calls read
 	err := eachRow(ctx, cr, &sum, opt, func(line int, rec []string) error {
 		if line == 1 {
 			if !equalFold(rec, pwcColumns()) {
@@ -47,14 +58,27 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 			return nil
 		}
 		call, problem := parsePWC(rec)
+		if first, dup := lineOf[call.id]; problem == "" && dup {
+			problem = fmt.Sprintf("call %s is already on line %d", call.id, first)
+		}
 		if problem != "" {
 			sum.Skipped++
 			return rowProblem(opt, line, problem, "skipped")
 		}
+		lineOf[call.id] = line
+		if call.at.Before(out.last) {
+			err := rowProblem(opt, line, fmt.Sprintf("call %s at %s is before the events written already, up to %s: the file is out of time order by more than a day",
+				call.id, call.at.Format(time.DateTime), out.last.Format(time.DateTime)), "written out of time order")
+			if err != nil {
+				return err
+			}
+		}
 		sum.Rows++
 		writePWC(ids, out, call, &sum)
-		// Calls come in time order: everything before this one can go.
-		return out.flushBefore(call.at)
+		if call.at.After(latest) {
+			latest = call.at
+		}
+		return out.flushBefore(latest.Add(-pwcDisorder))
 	})
 	if err != nil {
 		return sum, err

@@ -76,6 +76,10 @@ func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summ
 			cols, err = twcsHeader(rec)
 			return err
 		}
+		if i, row := swallowedRow(rec, cols); i > 0 {
+			return fmt.Errorf("twcs lines %d to %d: the row of line %d holds what reads as the row %q: a quote opened in it is not closed, so the rows after it read as its field: %w",
+				line, line+i, line, row, errMalformed)
+		}
 		tw, problem := parseTweet(rec, cols)
 		keep := problem == ""
 		if first, dup := lineOf[tw.id]; keep && dup {
@@ -188,6 +192,33 @@ func writeConversation(ids idSpace, out *sink, conv []tweet, topics *classifier,
 
 // parseTweet reads the columns of one row that the conversion needs, or
 // says what is wrong with them.
+// swallowedRow returns how many lines after the first of rec a line of one
+// of its fields reads as a row of the file of its own (a tweet id, then
+// inbound as True or False where the file has it), and that line; 0 for
+// none. The reader, which takes quotes lazily, reads the rows after a
+// quote that is never closed as part of a field.
+func swallowedRow(rec []string, c twcsColumns) (int, string) {
+	n := 0 // lines before the field
+	for _, f := range rec {
+		lines := strings.Split(f, "\n")
+		for i, l := range lines[1:] {
+			fs := strings.Split(strings.TrimSuffix(l, "\r"), ",")
+			if len(fs) < c.need {
+				continue
+			}
+			if _, err := strconv.ParseUint(fs[c.id], 10, 64); err != nil {
+				continue
+			}
+			if c.inbound >= 0 && fs[c.inbound] != "True" && fs[c.inbound] != "False" {
+				continue
+			}
+			return n + i + 1, l
+		}
+		n += len(lines) - 1
+	}
+	return 0, ""
+}
+
 func parseTweet(rec []string, c twcsColumns) (tweet, string) {
 	if len(rec) < c.need {
 		return tweet{}, "too few fields for an id, author and time"
