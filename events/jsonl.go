@@ -26,7 +26,9 @@ func (e *LineError) Unwrap() error { return e.Err }
 
 // LineReader reads a JSON Lines event log (one event per line, as the JSON
 // codec writes them) in a streaming way: memory does not grow with the
-// length of the log. Blank lines are passed over.
+// length of the log. Blank lines are passed over, and so is a UTF-8 byte
+// order mark at the start of the log, which some editors and exports
+// write.
 type LineReader struct {
 	r     *bufio.Reader
 	codec Codec
@@ -88,6 +90,9 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 				}
 			case len(line) > 0:
 				lr.line++
+				if lr.line == 1 {
+					line = bytes.TrimPrefix(line, []byte("\ufeff"))
+				}
 				if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
 					e, derr := lr.codec.Decode(trimmed)
 					if derr != nil {

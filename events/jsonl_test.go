@@ -63,6 +63,18 @@ func TestLineReaderReadsEventsAndNamesBadLines(t *testing.T) {
 	assert.Contains(t, lineErrs[1].Error(), "line 6")
 }
 
+// A byte order mark that starts the log is passed over; one elsewhere is
+// not JSON.
+func TestLineReaderPassesOverAByteOrderMark(t *testing.T) {
+	evs := bridgeEvents(2)
+	log := append([]byte("\ufeff"), lineLog(t, evs, map[int]string{0: "\ufeff\n"})...)
+	got, lineErrs := readLines(t, log)
+	require.Len(t, got, 2)
+	assert.Equal(t, evs[0].ID, got[0].ID)
+	require.Len(t, lineErrs, 1)
+	assert.Equal(t, 2, lineErrs[0].Line)
+}
+
 func TestLineReaderStopsWhenTheLoopStops(t *testing.T) {
 	r := events.NewLineReader(strings.NewReader("{}\n{}\n{}\n"), nil)
 	n := 0
