@@ -274,7 +274,7 @@ func TestConvertTWCS(t *testing.T) {
 	assert.Equal(t, summary{Lines: 10, Rows: 6, Skipped: 3, Repaired: 2, Customers: 2, Issues: 3, Events: 9,
 		Resolved: 3, FollowUps: 3, Repeats: 1}, sum)
 	for _, want := range []string{
-		"twcs line 6: bare carriage return in an unquoted field of tweet 300; kept, as a space",
+		"twcs line 6: bare carriage return in a field of tweet 300; kept, as a space",
 		"twcs line 7: 7 fields, want 9 (a line break in the text?); kept tweet 301 without the rest of its text",
 		"twcs line 8: row of 3 fields: too few fields for an id, author and time; skipped",
 		"twcs line 9: row of 9 fields: tweet 400: created_at \"Mon Oct 30 2017\"",

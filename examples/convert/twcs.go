@@ -95,7 +95,7 @@ func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summ
 			// unquoted text: readers that take it for a line end split
 			// the row in two.
 			sum.Repaired++
-			problem = fmt.Sprintf("bare carriage return in an unquoted field of tweet %s", tw.id)
+			problem = fmt.Sprintf("bare carriage return in a field of tweet %s", tw.id)
 			action = "kept, as a space"
 			tw.text = strings.ReplaceAll(tw.text, "\r", " ")
 		case len(rec) != cols.width:
