@@ -123,8 +123,15 @@ func (c Customer) MarshalJSON() ([]byte, error) {
 // exact names, as the msgpack codec does: another, such as "ID", goes to
 // Extra.
 func (c *Customer) UnmarshalJSON(b []byte) error {
+	*c = Customer{} // the last of two customer members, whole
 	var j customerJSON
-	if err := unmarshalData(b, &j, &c.Extra, customerNames); err != nil {
+	var err error
+	if onlyNames(b, customerNames) {
+		err = json.Unmarshal(b, &j) // the common case, without Extra
+	} else {
+		err = unmarshalData(b, &j, &c.Extra, customerNames)
+	}
+	if err != nil {
 		return err
 	}
 	c.ID, c.Keys = j.ID, nilIfEmpty(j.Keys)
@@ -184,6 +191,16 @@ type (
 	}
 )
 
+// openedIn reads issue.opened: its customer as the plain members that most
+// customer objects hold, which encoding/json reads in the same pass;
+// Opened.UnmarshalJSON reads any other customer object again.
+type openedIn struct {
+	Customer customerJSON `json:"customer"`
+	Channel  string       `json:"channel"`
+	Topic    string       `json:"topic"`
+	Contact  uuid.UUID    `json:"contact"`
+}
+
 // MarshalJSON writes the data object of the wire format.
 func (d *Opened) MarshalJSON() ([]byte, error) {
 	return marshalData((*openedJSON)(d), d.Extra, openedFields)
@@ -191,7 +208,19 @@ func (d *Opened) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Opened) UnmarshalJSON(b []byte) error {
-	return unmarshalData(b, (*openedJSON)(d), &d.Extra, openedFields)
+	var j openedIn
+	all, err := decodeData(b, &j, &d.Extra, openedFields)
+	if err != nil {
+		return err
+	}
+	d.Customer = Customer{ID: j.Customer.ID, Keys: nilIfEmpty(j.Customer.Keys)}
+	d.Channel, d.Topic, d.Contact = j.Channel, j.Topic, j.Contact
+	if raw, ok := all["customer"]; ok && (!onlyNames(raw, customerNames) || hasAmbiguousName(b, openedFields)) {
+		// By exact names, with Extra; the last of two customer members
+		// alone, where encoding/json merged them.
+		return d.Customer.UnmarshalJSON(raw)
+	}
+	return nil
 }
 
 // MarshalJSON writes the data object of the wire format.

@@ -340,6 +340,7 @@ func (d *Opened) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
 		switch k := r.member(""); k {
 		case "customer":
+			d.Customer = Customer{} // the last of two, whole, as in JSON
 			for m := r.mapLen(); m > 0 && r.err == nil; m-- {
 				switch ck := r.member("customer."); ck {
 				case "id":

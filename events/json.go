@@ -139,6 +139,27 @@ func hasAmbiguousName(src []byte, names []string) bool {
 	return ambiguous
 }
 
+// onlyNames reports whether every member of the JSON object src is named
+// exactly as one of names, without escapes, and none comes twice: then
+// encoding/json reads it by its exact names, and nothing is left for
+// Extra.
+func onlyNames(src []byte, names []string) bool {
+	ok := true
+	var seen uint64 // a bit for each of names met, up to 64
+	eachMember(src, func(name, _ []byte) bool {
+		i := 0
+		for i < len(names) && string(name) != names[i] { // compared without a copy
+			i++
+		}
+		if i == len(names) || i >= 64 || seen&(1<<i) != 0 {
+			ok = false
+		}
+		seen |= 1 << (i & 63)
+		return ok
+	})
+	return ok
+}
+
 // eachMember calls fn with the name, as written, and the value of each
 // member of the JSON object src, which decoded without an error, until fn
 // returns false.

@@ -59,6 +59,17 @@ func TestJSONMatchesMemberNamesExactly(t *testing.T) {
 	}
 }
 
+// Of two customer members, the last is the customer, whole: encoding/json
+// would merge their members.
+func TestJSONTakesTheLastOfTwoCustomers(t *testing.T) {
+	line := `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
+		`"version":1,"type":"issue.opened","at":"2026-03-02T09:15:00Z","data":{"customer":{"id":"C-2","keys":["email:x@example.com"],"x":1},` +
+		`"channel":"chat","customer":{"id":"C-1"},"topic":"billing","contact":"0193a4c2-7a9e-7000-8000-0000000000c1"}}`
+	e, err := events.NewJSONCodec(nil).Decode([]byte(line))
+	require.NoError(t, err)
+	assert.Equal(t, events.Customer{ID: "C-1"}, e.Data.(*events.Opened).Customer)
+}
+
 // An event whose unknown field differs from a known one only in case is
 // stored and read back by a store that keeps JSON, where the known field
 // is a uuid and the unknown one is not.

@@ -118,18 +118,20 @@ type reader struct {
 	// spare is room for string slices that was allocated together with
 	// the event data, so that a short slice costs no allocation of its own.
 	spare []string
-	// reading is the data member being read (member), which an error
-	// names; "" outside one.
-	reading string
+	// readingIn and reading are the data member being read (member), in
+	// the object readingIn, which an error names; "" outside one. They are
+	// joined only then, so that reading costs no allocation.
+	readingIn, reading string
 }
 
-// member reads the name of a data member and notes it, after prefix (the
-// object it is in), as the member being read.
+// member reads the name of a data member and notes it, in the object
+// prefix names ("" for data itself, "customer." in it), as the member
+// being read.
 func (r *reader) member(prefix string) string {
 	r.reading = ""
 	k := r.str()
 	if r.err == nil {
-		r.reading = prefix + k
+		r.readingIn, r.reading = prefix, k
 	}
 	return k
 }

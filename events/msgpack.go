@@ -165,7 +165,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	if r.err != nil {
 		field := "data"
 		if r.reading != "" {
-			field = "data." + r.reading
+			field = "data." + r.readingIn + r.reading
 		}
 		return msgpackFail(r.off, field, r.err)
 	}
