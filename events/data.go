@@ -21,9 +21,17 @@ type Customer struct {
 // They are kept as decoded and written back unchanged, so that a newer
 // writer's fields survive an older reader. Either codec decodes them as
 // encoding/json does with UseNumber: strings, bools, nil, []any,
-// map[string]any and numbers as json.Number, whose digits are those
-// written (an id of 19 digits would lose its last ones as a float64). A
-// value a host sets is written as encoding/json encodes it.
+// map[string]any and numbers as json.Number (an id of 19 digits would lose
+// its last ones as a float64). A value a host sets is written as
+// encoding/json encodes it.
+//
+// JSON writes a number's text as read. msgpack writes a number as an
+// integer when it is one within int64 or uint64, however written ("2.0",
+// "2e0", float64(2)), else as a float64, and reads it back in its shortest
+// form ("2", "0.1"): the same value, every digit kept. It refuses a number
+// that neither holds with every digit (more than 17 significant digits, or
+// beyond a float64's range), which JSON keeps. The fields that an
+// Upcaster sees are the exception: their numbers are float64.
 type Extra map[string]any
 
 // Opened is issue.opened: the first contact about a problem arrived.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,9 +100,13 @@ func asJSON(v any) (any, error) {
 	return out, err
 }
 
-// msgpackNumbers returns v, a JSON value, with each json.Number as the
-// msgpack integer or float it is (an integer when it reads as one), in
-// new lists and maps: msgpack would write a json.Number as a string.
+// msgpackNumbers returns v, a JSON value, with each number as msgpack
+// writes it, in new lists and maps (msgpack would write a json.Number as a
+// string): as an integer when it is one within int64 or uint64, however
+// written ("2", "2.0", "2e0", float64(2)), else as a float64, so that one
+// value has one encoding. A number that a float64 would not hold with
+// every digit (more than 17 significant digits, or beyond its range) is
+// refused: the JSON codec keeps its text, msgpack cannot.
 func msgpackNumbers(v any, depth int) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
@@ -115,10 +120,12 @@ func msgpackNumbers(v any, depth int) (any, error) {
 			return u, nil
 		}
 		f, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("number %s does not fit a float64", v)
+		if err != nil || !sameDecimal(string(v), strconv.FormatFloat(f, 'e', -1, 64)) {
+			return nil, fmt.Errorf("number %s is not held by an int64, a uint64 or a float64 with every digit", v)
 		}
-		return f, nil
+		return msgpackFloat(f), nil
+	case float64:
+		return msgpackFloat(v), nil
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
@@ -170,6 +177,43 @@ func isJSONValue(v any, depth int) bool {
 		return true
 	}
 	return false
+}
+
+// msgpackFloat returns f as an int64 when it is a whole number within
+// int64's range, else as it is.
+func msgpackFloat(f float64) any {
+	if f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
+		return int64(f)
+	}
+	return f
+}
+
+// sameDecimal reports whether the JSON numbers a and b have the same value
+// in decimal: the same sign, significant digits and power of ten, however
+// written.
+func sameDecimal(a, b string) bool {
+	na, da, ea, oka := decimalOf(a)
+	nb, db, eb, okb := decimalOf(b)
+	return oka && okb && da == db && (da == "" || na == nb && ea == eb)
+}
+
+// decimalOf returns the JSON number s as its sign, its significant digits
+// without leading or trailing zeros ("" for zero) and the power of ten of
+// the last of them, or false when its exponent does not fit an int.
+func decimalOf(s string) (neg bool, digits string, exp int, ok bool) {
+	s, neg = strings.CutPrefix(s, "-")
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil || e > math.MaxInt32 || e < math.MinInt32 {
+			return false, "", 0, false
+		}
+		exp, s = e, s[:i]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	digits = strings.TrimLeft(whole+frac, "0")
+	exp -= len(frac)
+	trimmed := strings.TrimRight(digits, "0")
+	return neg, trimmed, exp + len(digits) - len(trimmed), true
 }
 
 // isJSONNumber reports whether n is a number as JSON writes one.

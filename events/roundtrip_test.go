@@ -217,6 +217,43 @@ func TestExtraNumbersKeepTheirDigits(t *testing.T) {
 	assert.Contains(t, string(out), `"score":-0.125`)
 }
 
+// msgpack writes an Extra number as an integer when it is one, however
+// written, else as a float64, so that one value has one encoding; a number
+// that neither holds with every digit is refused by msgpack and kept by
+// JSON, which writes the text it read.
+func TestExtraNumbersInMsgpack(t *testing.T) {
+	js, mp := events.NewJSONCodec(nil), events.NewMsgpackCodec(nil)
+	for _, tt := range []struct {
+		in   any
+		want json.Number // as msgpack reads it back; "" for refused
+	}{
+		{json.Number("2"), "2"}, {json.Number("2.0"), "2"}, {json.Number("2e0"), "2"}, {float64(2), "2"},
+		{json.Number("1E2"), "100"}, {json.Number("-0"), "0"}, {json.Number("0.10"), "0.1"},
+		{json.Number("-9223372036854775808"), "-9223372036854775808"}, {json.Number("18446744073709551615"), "18446744073709551615"},
+		{json.Number("1e21"), "1e+21"}, {json.Number("0.1"), "0.1"}, {json.Number("3.141592653589793"), "3.141592653589793"},
+		{json.Number("-9223372036854775809"), ""}, {json.Number("123456789012345678901234567890"), ""},
+		{json.Number("1e400"), ""}, {json.Number("1e-400"), ""}, {json.Number("0.1000000000000000000001"), ""},
+	} {
+		e := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: events.Extra{"x": tt.in}})
+		b, err := mp.Append(nil, e)
+		if tt.want == "" {
+			assert.ErrorIs(t, err, events.ErrInvalidEvent, "%v", tt.in)
+			assert.ErrorContains(t, err, `field "x"`)
+			line, err := js.Append(nil, e)
+			require.NoError(t, err, "%v", tt.in)
+			assert.Contains(t, string(line), `"x":`+string(tt.in.(json.Number)), "JSON keeps the text")
+			continue
+		}
+		require.NoError(t, err, "%v", tt.in)
+		got, err := mp.Decode(b)
+		require.NoError(t, err)
+		assert.Equal(t, events.Extra{"x": tt.want}, got.Data.(*events.Contacted).Extra, "%v", tt.in)
+		again, err := mp.Append(nil, got)
+		require.NoError(t, err)
+		assert.Equal(t, b, again, "%v: the same bytes once read back", tt.in)
+	}
+}
+
 func TestExtraThatJSONCannotCarryIsRefused(t *testing.T) {
 	tests := []struct {
 		name  string
