@@ -143,6 +143,9 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if missing := noCommand(cmd); missing != "" {
 		return nil, &CommandError{Op: "execute", Issue: issue, Reason: missing, Err: ErrInvalidCommand}
 	}
+	if err := s.checkFuture(issue, cmd); err != nil {
+		return nil, err // before an issue id is made or the resolver asked
+	}
 	if open, ok := asOpen(cmd); ok {
 		if issue == uuid.Nil {
 			var err error
@@ -154,9 +157,6 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		if cmd, err = s.resolveCustomer(ctx, issue, open); err != nil {
 			return nil, err
 		}
-	}
-	if err := s.checkFuture(issue, cmd); err != nil {
-		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
 		evs, err := s.attempt(ctx, issue, cmd)

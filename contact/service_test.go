@@ -236,6 +236,23 @@ func TestServiceRefusesEventTimesInTheFuture(t *testing.T) {
 	}
 }
 
+// An opening stamped too far ahead is refused before anything is asked or
+// made for it: the resolver is not called, and no issue id is used up.
+func TestServiceRefusesAFutureOpeningFirst(t *testing.T) {
+	asked := 0
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) { asked++; return "CRM-1", nil })
+	})
+	_, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing",
+		At: contacttest.Start().Add(48 * time.Hour)})
+	assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.Zero(t, asked)
+	assert.Zero(t, store.Len())
+	id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, contacttest.ID(1), id, "the refused opening used no id")
+}
+
 func TestServiceCustomerResolverFails(t *testing.T) {
 	boom := errors.New("crm down")
 	svc, store := newService(t, func(c *contact.Config) {
