@@ -245,6 +245,7 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.folded = newFCRTally()
 	f.due = make(map[int64]*[]int32)
 	f.dueWidth = max(1, f.horizon()/16)
+	f.sweptAt = math.MinInt64 // no sweep yet, whatever the era of the log
 	f.scratch.pre.cur = -1
 	return f
 }

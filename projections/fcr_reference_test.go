@@ -431,3 +431,24 @@ func TestFCRTimesNearTheLimits(t *testing.T) {
 		})
 	}
 }
+
+// A log before 1970 is folded as one after it: memory follows the horizon
+// whatever the era.
+func TestFCRFoldsALogBefore1970(t *testing.T) {
+	g := fcrGen{Seed: 28, Customers: 2000, Issues: 20000, Span: 365 * 24 * time.Hour, Open: 0.01}
+	evs := g.log()
+	live := func(evs []events.Envelope) int {
+		f := NewFCR(FCRConfig{})
+		for _, e := range evs {
+			require.NoError(t, f.Apply(e))
+		}
+		return f.Live()
+	}
+	now := live(evs)
+	require.Less(t, now, 10000, "a year of traffic folds down to its horizon")
+	d := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).Sub(evs[0].At)
+	for i := range evs {
+		evs[i].At = evs[i].At.Add(d)
+	}
+	assert.InDelta(t, now, live(evs), float64(now)/10, "in 1950 as in %d", evs[0].At.Add(-d).Year())
+}
