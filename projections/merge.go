@@ -120,7 +120,7 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	}
 	rankRepeatTopics(out.RepeatTopics) // the order of FCR.Report
 
-	out.CSAT = FCRCSATSplit{Achieved: csat[0].report(), Failed: csat[1].report()}
+	out.CSAT = FCRCSATSplit{Achieved: csat[0].report(ms), Failed: csat[1].report(ms)}
 	return out, nil
 }
 
@@ -142,8 +142,9 @@ func (s *csatSum) add(c FCRCSAT) {
 	s.top2 += c.Top2.Hits
 }
 
-func (s csatSum) report() FCRCSAT {
+func (s csatSum) report(minSample int64) FCRCSAT {
 	c := FCRCSAT{Problems: s.problems, Answers: s.answers, Top2: NewRate(s.top2, s.answers)}
+	c.Top2.Small = s.answers < minSample
 	if s.answers > 0 {
 		c.Mean = float64(s.sum) / float64(s.answers)
 	}

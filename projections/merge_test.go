@@ -86,6 +86,7 @@ func TestMergeFCRReportsEqualsOneFCROverAllEvents(t *testing.T) {
 	for _, cfg := range []projections.FCRConfig{
 		{Window: 24 * time.Hour},
 		{Window: 72 * time.Hour, Match: projections.MatchAny, Lateness: 30 * 24 * time.Hour},
+		{Window: 24 * time.Hour, MinSample: 1 << 40}, // every rate small
 	} {
 		for _, n := range []int{1, 2, 5} {
 			t.Run(fmt.Sprintf("window %s match %s lateness %s, %d partitions", cfg.Window, cfg.Match, cfg.Lateness, n), func(t *testing.T) {
