@@ -244,9 +244,9 @@ func normalisePhone(v, cc string) (string, string) {
 	}
 	switch n := len(d); {
 	case n < minPhoneDigits:
-		return "", fmt.Sprintf("has %d digits with its country code (+%s), too few for a phone number", n, d)
+		return "", fmt.Sprintf("is +%s with its country code: %d digits, too few for a phone number", d, n)
 	case n > maxPhoneDigits:
-		return "", fmt.Sprintf("has %d digits with its country code (+%s), more than the 15 of E.164", n, d)
+		return "", fmt.Sprintf("is +%s with its country code: %d digits, more than the 15 of E.164", d, n)
 	}
 	return "+" + d, ""
 }

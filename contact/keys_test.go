@@ -110,7 +110,7 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"phone with a character of several bytes", fi, "phone:040 123 ☎ 4567", `contains '☎'`},
 		{"phone with + inside", fi, "phone:040+1234567", "+ that does not start"},
 		{"phone too short", fi, "phone:+3581", "too few"},
-		{"phone national too short", fi, "phone:0401", "has 6 digits with its country code (+358401), too few"},
+		{"phone national too short", fi, "phone:0401", "is +358401 with its country code: 6 digits, too few"},
 		{"phone too long", fi, "phone:+1234567890123456", "more than the 15"},
 		{"phone national without default", contact.KeyRules{}, "phone:040 123 4567", "no default country"},
 		{"phone + then 0", fi, "phone:+0401234567", "no country code"},
