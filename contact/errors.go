@@ -53,11 +53,15 @@ type CommandError struct {
 	Err    error
 }
 
-// Error returns "<op> issue <id>: <reason>".
+// Error returns "<op> issue <id>: <reason>", or "<op> issue: <reason>" for
+// an opening refused before its issue had an id.
 func (e *CommandError) Error() string {
 	reason := e.Reason
 	if reason == "" && e.Err != nil {
 		reason = e.Err.Error()
+	}
+	if e.Issue == uuid.Nil { // an opening refused before its issue had an id
+		return fmt.Sprintf("%s issue: %s", e.Op, reason)
 	}
 	return fmt.Sprintf("%s issue %s: %s", e.Op, e.Issue, reason)
 }

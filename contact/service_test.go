@@ -246,6 +246,7 @@ func TestServiceRefusesAFutureOpeningFirst(t *testing.T) {
 	_, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing",
 		At: contacttest.Start().Add(48 * time.Hour)})
 	assert.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.ErrorContains(t, err, "open issue: event time 2026-03-04T09:00:00Z is more than 1h0m0s after")
 	assert.Zero(t, asked)
 	assert.Zero(t, store.Len())
 	id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing"})

@@ -11,8 +11,9 @@ import (
 // eachRow calls row with every record of cr and its line, counting the
 // lines read in sum. A record the CSV reader cannot parse is skipped and
 // reported as a row problem rather than ending the file, unless the CSV
-// reader went on beyond the line it started on looking for a closing
-// quote: the lines it read are then lost, and eachRow stops naming them.
+// reader went on beyond the line it started on, inside a quoted field: the
+// lines it read may hold rows, which would be lost, and eachRow stops
+// naming them.
 // ctx is checked every 1024 lines so that a long file can be stopped. A
 // file without a single row, not even a header, is an error.
 func eachRow(ctx context.Context, cr *csv.Reader, sum *summary, opt options, row func(line int, rec []string) error) error {
@@ -30,7 +31,7 @@ func eachRow(ctx context.Context, cr *csv.Reader, sum *summary, opt options, row
 				return fmt.Errorf("read %s: %w", opt.dataset, err)
 			}
 			if pe.Line > pe.StartLine {
-				return fmt.Errorf("%s lines %d to %d: %v: a quote opened on line %d is not closed, so the lines after it read as one field: %w",
+				return fmt.Errorf("%s lines %d to %d: %v: a field quoted from line %d does not end as a field should, and the lines it took may hold rows: %w",
 					opt.dataset, pe.StartLine, pe.Line, pe.Err, pe.StartLine, errMalformed)
 			}
 			sum.Skipped++

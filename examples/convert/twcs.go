@@ -190,8 +190,6 @@ func writeConversation(ids idSpace, out *sink, conv []tweet, topics *classifier,
 	return resolved
 }
 
-// parseTweet reads the columns of one row that the conversion needs, or
-// says what is wrong with them.
 // swallowedRow returns how many lines after the first of rec a line of one
 // of its fields reads as a row of the file of its own (a tweet id, then
 // inbound as True or False where the file has it), and that line; 0 for
@@ -219,6 +217,8 @@ func swallowedRow(rec []string, c twcsColumns) (int, string) {
 	return 0, ""
 }
 
+// parseTweet reads the columns of one row that the conversion needs, or
+// says what is wrong with them.
 func parseTweet(rec []string, c twcsColumns) (tweet, string) {
 	if len(rec) < c.need {
 		return tweet{}, "too few fields for an id, author and time"
