@@ -104,24 +104,23 @@ func asJSON(v any) (any, error) {
 // writes it, in new lists and maps (msgpack would write a json.Number as a
 // string): as an integer when it is one within int64 or uint64, however
 // written ("2", "2.0", "2e0", float64(2)), else as a float64, so that one
-// value has one encoding. A number that a float64 would not hold with
-// every digit (more than 17 significant digits, or beyond its range) is
-// refused: the JSON codec keeps its text, msgpack cannot.
+// value has one encoding. A number that is neither, and not written as
+// the float64 nearest it prints ("0.10000000000000001", which a float64
+// reads as 0.1; one beyond a float64's range), is refused: the JSON codec
+// keeps its text, msgpack cannot.
 func msgpackNumbers(v any, depth int) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
 	}
 	switch v := v.(type) {
 	case json.Number:
-		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return i, nil
-		}
-		if u, err := strconv.ParseUint(string(v), 10, 64); err == nil {
-			return u, nil
+		if n, ok := wholeNumber(string(v)); ok {
+			return n, nil
 		}
 		f, err := strconv.ParseFloat(string(v), 64)
 		if err != nil || !sameDecimal(string(v), strconv.FormatFloat(f, 'e', -1, 64)) {
-			return nil, fmt.Errorf("number %s is not held by an int64, a uint64 or a float64 with every digit", v)
+			return nil, fmt.Errorf("number %s is held by no int64 or uint64, and by a float64 only as %s",
+				v, strconv.FormatFloat(f, 'g', -1, 64))
 		}
 		return msgpackFloat(f), nil
 	case float64:
@@ -179,11 +178,40 @@ func isJSONValue(v any, depth int) bool {
 	return false
 }
 
-// msgpackFloat returns f as an int64 when it is a whole number within
-// int64's range, else as it is.
+// wholeNumber returns the JSON number s as an int64, or a uint64 above
+// int64's range, when it is a whole number that one of them holds, however
+// written ("2.0", "2e19").
+func wholeNumber(s string) (any, bool) {
+	neg, digits, exp, ok := decimalOf(s)
+	switch {
+	case !ok || exp < 0 || len(digits)+exp > 20: // 2^64 has 20 digits
+		return nil, false
+	case digits == "":
+		return int64(0), true
+	}
+	text := digits + strings.Repeat("0", exp)
+	if neg {
+		i, err := strconv.ParseInt("-"+text, 10, 64)
+		return i, err == nil
+	}
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return i, true
+	}
+	u, err := strconv.ParseUint(text, 10, 64)
+	return u, err == nil
+}
+
+// msgpackFloat returns f as wholeNumber would: an int64 when it is a whole
+// number within int64's range, a uint64 when within uint64's above it,
+// else a float64.
 func msgpackFloat(f float64) any {
-	if f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
+	switch {
+	case f != math.Trunc(f):
+		return f
+	case f >= math.MinInt64 && f < math.MaxInt64: // -2^63 ≤ f < 2^63
 		return int64(f)
+	case f >= 0 && f < math.MaxUint64: // 2^63 ≤ f < 2^64
+		return uint64(f)
 	}
 	return f
 }
@@ -198,19 +226,27 @@ func sameDecimal(a, b string) bool {
 }
 
 // decimalOf returns the JSON number s as its sign, its significant digits
-// without leading or trailing zeros ("" for zero) and the power of ten of
-// the last of them, or false when its exponent does not fit an int.
+// without leading or trailing zeros ("" for zero, whatever its exponent)
+// and the power of ten of the last of them, or false when its exponent is
+// beyond ±2^31.
 func decimalOf(s string) (neg bool, digits string, exp int, ok bool) {
 	s, neg = strings.CutPrefix(s, "-")
+	mant, e, hasExp := s, "", false
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		e, err := strconv.Atoi(s[i+1:])
-		if err != nil || e > math.MaxInt32 || e < math.MinInt32 {
+		mant, e, hasExp = s[:i], s[i+1:], true
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits = strings.TrimLeft(whole+frac, "0")
+	if digits == "" {
+		return neg, "", 0, true
+	}
+	if hasExp {
+		x, err := strconv.Atoi(e)
+		if err != nil || x > math.MaxInt32 || x < math.MinInt32 {
 			return false, "", 0, false
 		}
-		exp, s = e, s[:i]
+		exp = x
 	}
-	whole, frac, _ := strings.Cut(s, ".")
-	digits = strings.TrimLeft(whole+frac, "0")
 	exp -= len(frac)
 	trimmed := strings.TrimRight(digits, "0")
 	return neg, trimmed, exp + len(digits) - len(trimmed), true

@@ -231,8 +231,12 @@ func TestExtraNumbersInMsgpack(t *testing.T) {
 		{json.Number("1E2"), "100"}, {json.Number("-0"), "0"}, {json.Number("0.10"), "0.1"},
 		{json.Number("-9223372036854775808"), "-9223372036854775808"}, {json.Number("18446744073709551615"), "18446744073709551615"},
 		{json.Number("1e21"), "1e+21"}, {json.Number("0.1"), "0.1"}, {json.Number("3.141592653589793"), "3.141592653589793"},
+		{json.Number("1e19"), "10000000000000000000"}, {float64(1 << 63), "9223372036854775808"},
+		{json.Number("1234567890123456789.0"), "1234567890123456789"}, {json.Number("-9.223372036854775808e18"), "-9223372036854775808"},
+		{json.Number("0e99999999999"), "0"}, {json.Number("1e20"), "1e+20"}, {float64(1e20), "1e+20"},
 		{json.Number("-9223372036854775809"), ""}, {json.Number("123456789012345678901234567890"), ""},
 		{json.Number("1e400"), ""}, {json.Number("1e-400"), ""}, {json.Number("0.1000000000000000000001"), ""},
+		{json.Number("0.10000000000000001"), ""}, {json.Number("1.23456789012345678901e19"), ""},
 	} {
 		e := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: events.Extra{"x": tt.in}})
 		b, err := mp.Append(nil, e)
@@ -251,6 +255,27 @@ func TestExtraNumbersInMsgpack(t *testing.T) {
 		again, err := mp.Append(nil, got)
 		require.NoError(t, err)
 		assert.Equal(t, b, again, "%v: the same bytes once read back", tt.in)
+	}
+}
+
+// However a value is written, msgpack writes it with the same bytes.
+func TestExtraNumbersHaveOneMsgpackForm(t *testing.T) {
+	mp := events.NewMsgpackCodec(nil)
+	for _, spellings := range [][]any{
+		{json.Number("2"), json.Number("2.0"), json.Number("2e0"), json.Number("0.2e1"), float64(2)},
+		{json.Number("10000000000000000000"), json.Number("1e19"), json.Number("1.0e19"), float64(1e19)},
+		{json.Number("100000000000000000000"), json.Number("1e20"), float64(1e20)},
+		{json.Number("0.5"), json.Number("5e-1"), json.Number("0.50"), float64(0.5)},
+	} {
+		var first []byte
+		for _, v := range spellings {
+			b, err := mp.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: events.Extra{"x": v}}))
+			require.NoError(t, err, "%v", v)
+			if first == nil {
+				first = b
+			}
+			assert.Equal(t, first, b, "%v is written as %v is", v, spellings[0])
+		}
 	}
 }
 
