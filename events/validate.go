@@ -3,10 +3,16 @@ package events
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/google/uuid"
 )
+
+// MaxVersion is the largest version an event may have: a store keeps
+// versions as signed 64-bit integers (PostgreSQL's bigint), and one above
+// it leaves sequencers no room for the next.
+const MaxVersion = math.MaxInt64
 
 // Validator is implemented by event data that can check itself: the
 // fields that DOMAIN's wire format requires, scales, signs.
@@ -15,9 +21,9 @@ type Validator interface {
 }
 
 // Validate checks that the envelope is complete (id, issue, a version of
-// 1 or more, an event time, data: see HasData) and, where its data is a
-// Validator, that the data is. The error wraps ErrInvalidEvent and names
-// the field.
+// 1 to MaxVersion, an event time, data: see HasData) and, where its data
+// is a Validator, that the data is. The error wraps ErrInvalidEvent and
+// names the field.
 func (e Envelope) Validate() error {
 	var problem string
 	switch {
@@ -27,6 +33,8 @@ func (e Envelope) Validate() error {
 		problem = "no issue id"
 	case e.Version == 0:
 		problem = "version 0"
+	case e.Version > MaxVersion:
+		problem = fmt.Sprintf("version %d is beyond %d", e.Version, uint64(MaxVersion))
 	case e.At.IsZero():
 		problem = "no event time"
 	case !e.HasData():

@@ -22,6 +22,8 @@ func TestValidate(t *testing.T) {
 		{"no id", func() events.Envelope { e := valid(); e.ID = uuid.Nil; return e }(), "no id"},
 		{"no issue", func() events.Envelope { e := valid(); e.Issue = uuid.Nil; return e }(), "no issue id"},
 		{"version 0", func() events.Envelope { e := valid(); e.Version = 0; return e }(), "version 0"},
+		{"the largest version", func() events.Envelope { e := valid(); e.Version = events.MaxVersion; return e }(), ""},
+		{"a version beyond it", func() events.Envelope { e := valid(); e.Version = events.MaxVersion + 1; return e }(), "version 9223372036854775808 is beyond 9223372036854775807"},
 		{"no time", func() events.Envelope { e := valid(); e.At = time.Time{}; return e }(), "no event time"},
 		{"no data", with(nil), "no data"},
 

@@ -435,7 +435,8 @@ const (
 // being applied.
 func checkFCREvent(e *events.Envelope) (int64, error) {
 	sec := e.At.Unix()
-	if e.Issue != uuid.Nil && e.Version != 0 && events.IsData(e.Data) && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
+	// e.Version-1 < MaxVersion: 1 ≤ e.Version ≤ MaxVersion in one compare.
+	if e.Issue != uuid.Nil && e.Version-1 < events.MaxVersion && events.IsData(e.Data) && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
 		return sec*int64(time.Second) + int64(e.At.Nanosecond()), nil
 	}
 	var problem string
@@ -444,6 +445,8 @@ func checkFCREvent(e *events.Envelope) (int64, error) {
 		problem = "no issue id"
 	case e.Version == 0:
 		problem = "version 0"
+	case e.Version > events.MaxVersion:
+		problem = fmt.Sprintf("version %d is beyond %d", e.Version, uint64(events.MaxVersion))
 	case !e.HasData():
 		problem = e.NoData()
 	case e.At.IsZero(): // out of range too

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -58,6 +59,7 @@ func TestFCRApplyRefusesIncompleteEvents(t *testing.T) {
 	}{
 		{"no issue", func(e *events.Envelope) { e.Issue = [16]byte{} }, "no issue id"},
 		{"version 0", func(e *events.Envelope) { e.Version = 0 }, "version 0"},
+		{"version beyond MaxVersion", func(e *events.Envelope) { e.Version = math.MaxUint64 }, "version 18446744073709551615 is beyond 9223372036854775807"},
 		{"no data", func(e *events.Envelope) { e.Data = nil }, "no data"},
 		{"no time", func(e *events.Envelope) { e.At = time.Time{} }, "no event time"},
 		{"time out of range", func(e *events.Envelope) { e.At = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) }, "out of range"},

@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding"
 	"errors"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -328,4 +329,28 @@ func TestSequenceHandsOverAStreamThatOpensLate(t *testing.T) {
 	n := issueNumber(s)
 	assert.Equal(t, [][2]uint64{{n, 1}, {n, 2}, {n, 3}}, slices.DeleteFunc(slices.Clone(rec.got), func(g [2]uint64) bool { return g[0] != n }))
 	assert.Zero(t, p.Held())
+}
+
+// Sequence refuses a version beyond events.MaxVersion, after which its
+// horizon would have no room for the next.
+func TestSequenceRefusesAVersionBeyondTheLargest(t *testing.T) {
+	seq, err := Sequence(newTally(), SequenceConfig{})
+	require.NoError(t, err)
+	e := testLog(1)[0]
+	e.Version = math.MaxUint64
+	assert.ErrorIs(t, seq.Apply(e), events.ErrInvalidEvent)
+	assert.Zero(t, seq.Tracked())
+}
+
+// A Sequencer counts a stream with both emitted and held versions once.
+func TestSequencerCountsEachStreamOnce(t *testing.T) {
+	s := NewSequencer()
+	log := testLog(1)
+	emit := func(events.Envelope) error { return nil }
+	_, err := s.Offer(log[0], emit)
+	require.NoError(t, err)
+	out, err := s.Offer(log[2], emit)
+	require.NoError(t, err)
+	require.Equal(t, Held, out)
+	assert.Equal(t, 1, s.Streams())
 }

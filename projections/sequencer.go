@@ -40,7 +40,11 @@ func NewSequencer() *Sequencer {
 
 // Offer takes one event and calls emit for every event that is now in
 // order: e itself and the held events it releases, in version order. It
-// stops and returns emit's first error; the events not emitted stay held.
+// stops and returns emit's first error; the held events not emitted stay
+// held, and when emit fails on e itself, e is neither emitted nor held:
+// the stream still expects its version, and Offer returns Applied with
+// the error. e's version must be at most events.MaxVersion, as
+// events.Envelope.Validate checks.
 func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (Outcome, error) {
 	want, ok := s.next[e.Issue]
 	if !ok {
@@ -123,7 +127,15 @@ func (s *Sequencer) Forget(issue uuid.UUID) {
 }
 
 // Streams returns how many issues the Sequencer tracks.
-func (s *Sequencer) Streams() int { return len(s.next) + len(s.held) }
+func (s *Sequencer) Streams() int {
+	n := len(s.next)
+	for id := range s.held {
+		if _, ok := s.next[id]; !ok {
+			n++
+		}
+	}
+	return n
+}
 
 // Positions returns the last emitted version of every tracked stream, for
 // a snapshot.
