@@ -401,9 +401,17 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 		g := &gapped[i]
 		if g.Version == is.next {
 			if h.forgets(&is.kpiIssue, g.At.UnixNano()) {
-				// Older than the lateness already: it would be skipped
-				// to at once.
 				h.forget(ix)
+				if g.At.UnixNano() >= h.cutoff {
+					// It and the rest wait, as after a gap, until
+					// it is older than the lateness, as release has
+					// them wait.
+					still = append(still, gapped[i:]...)
+					h.seq.nHeld += len(gapped) - i
+					break
+				}
+				// Older than the lateness already: it would be
+				// skipped to at once.
 				is.base, is.next = g.Version-1, g.Version
 			}
 			h.apply(ix, g, g.At.UnixNano())

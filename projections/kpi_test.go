@@ -283,6 +283,34 @@ func TestKPIRedeliveryWhileAReopenWaits(t *testing.T) {
 	assert.Equal(t, beforeSvc.ServiceFigures, afterSvc.ServiceFigures)
 }
 
+// A reopen that comes a lateness or more after its issue's last event
+// waits a lateness before it counts, whether the events before it came
+// whole or with a gap that was skipped.
+func TestKPIReopenWaitsAfterASkippedGap(t *testing.T) {
+	l := newKPILog()
+	a, c := kpiID('i', 1), kpiID('c', 1)
+	l.opened(a, c, 0, "phone", "billing")
+	l.add(a, time.Minute, &events.Routed{Contact: c, Queue: "q", Wait: 5 * time.Second}) // lost below
+	l.add(a, 2*time.Minute, &events.Resolved{Contact: c, Handle: time.Minute})
+	l.add(a, 72*time.Minute, &events.Reopened{Contact: kpiID('c', 2), Channel: "chat"})
+	b := kpiID('i', 2)
+	l.opened(b, kpiID('c', 20), 73*time.Minute, "chat", "tech")
+	l.add(b, 150*time.Minute, &events.Resolved{Contact: kpiID('c', 20)})
+	ev := l.evs
+	for name, delivery := range map[string][]events.Envelope{
+		"whole":    {ev[0], ev[1], ev[2], ev[3], ev[4]},
+		"with gap": {ev[0], ev[2], ev[3], ev[4]},
+	} {
+		vol, _ := hourVolumeAndService(t)
+		applyAll(t, vol, delivery)
+		assert.Equal(t, 1, vol.Report().HeldEvents, "%s: the reopen waits", name)
+		assert.Zero(t, vol.Report().Reopens, name)
+		applyAll(t, vol, ev[5:])
+		assert.Zero(t, vol.Report().HeldEvents, name)
+		assert.Equal(t, int64(1), vol.Report().Reopens, "%s: the reopen counts a lateness later", name)
+	}
+}
+
 // TestKPIGapThatCannotFillIsSkipped: an issue's event that never comes
 // holds the later ones only until they are older than the lateness.
 func TestKPIGapThatCannotFillIsSkipped(t *testing.T) {

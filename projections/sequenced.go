@@ -79,7 +79,10 @@ type Sequenced interface {
 // event it was handed.
 //
 // Held events reach p as a snapshot saved them: with their position, and
-// with their time in UTC.
+// with their time in UTC. Each issue's events reach p in version order;
+// the events of several issues that one call releases may reach it in
+// another order after a restore than they would have without it. A p
+// that panics leaves the Sequenced unusable.
 //
 // The result implements encoding.BinaryMarshaler and BinaryUnmarshaler
 // when p does, saving the horizon with p's state, and Resetter when p
