@@ -41,6 +41,8 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 		switch {
 		case e.Issue != issue:
 			return invalid("append to", Envelope{Issue: issue, Version: e.Version}, "event %d belongs to issue %s", i, e.Issue)
+		case e.Version > MaxVersion:
+			return invalid("append to", e, "event %d has version %d, beyond %d", i, e.Version, uint64(MaxVersion))
 		case e.Version != expected+uint64(i)+1:
 			return invalid("append to", e, "event %d has version %d, want %d", i, e.Version, expected+uint64(i)+1)
 		case e.ID == uuid.Nil:

@@ -81,3 +81,12 @@ func TestSurveyScale(t *testing.T) {
 		assert.Equal(t, []any{tt.lo, tt.hi, tt.ok}, []any{lo, hi, ok}, string(tt.survey))
 	}
 }
+
+// A store refuses to append a version beyond MaxVersion.
+func TestCheckAppendRefusesAVersionBeyondTheLargest(t *testing.T) {
+	e := envelopeOf(0, dataCases[0].data())
+	e.Version = events.MaxVersion + 1
+	err := events.CheckAppend(e.Issue, events.MaxVersion, []events.Envelope{e})
+	assert.ErrorIs(t, err, events.ErrInvalidEvent)
+	assert.ErrorContains(t, err, "beyond 9223372036854775807")
+}

@@ -402,6 +402,9 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	// Live issues keep their versions in their slots, as Apply leaves them.
 	positions := make(map[uuid.UUID]uint64)
 	for _, v := range s.Versions {
+		if v.Version > events.MaxVersion {
+			return 0, fmt.Errorf("FCR restore: issue %s at version %d, beyond %d: %w", v.Issue, v.Version, uint64(events.MaxVersion), ErrFCRSnapshot)
+		}
 		ix := g.lookup(v.Issue)
 		if ix >= 0 && v.Version < math.MaxUint32 {
 			g.issues.at(ix).ver = uint32(v.Version)

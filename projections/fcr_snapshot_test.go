@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 		{"foreign link", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Links[0].B = 7 }), "link of identifiers not its own"},
 		{"customer without identifiers", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Idents = nil }), "no identifier"},
 		{"tally counts", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Counts = s.Tally.Counts[:3] }), "tally counts"},
+		{"version beyond the largest", FCRConfig{}, edit(func(s *fcrSnap) { s.Versions[0].Version = math.MaxUint64 }), "beyond 9223372036854775807"},
 		{"no opening first", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Recs[0].Kind = snapResolved }), "record of kind 2 at 0"},
 		{"unknown record", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Recs = append(s.Issues[0].Recs, fcrSnapRec{Kind: 7}) }), "record of kind 7 at 1"},
 		{"reclassification in format 2", FCRConfig{}, edit(func(s *fcrSnap) {

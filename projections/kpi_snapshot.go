@@ -22,10 +22,11 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 
 // kpiSnapFormat is the layout version of the snapshots of ServiceLevel,
 // Satisfaction, Volume and the KPI part of a Reporter's. Format 2 has the
-// layout of 1; ServiceLevel's counts in it follow the rule that a contact
-// abandoned before any routing is never handled, nor timed for AHT, which
-// restoring a format 1 snapshot applies to the contacts it tracks
-// (ServiceLevel.fromFormat1).
+// layout of 1; ServiceLevel counts by the rule that a contact abandoned
+// before any routing is never handled, nor timed for AHT. Restoring a
+// format 1 snapshot moves the contacts it tracks to that rule
+// (ServiceLevel.fromFormat1); those of issues that had left the horizon
+// keep what they counted.
 const kpiSnapFormat = 2
 
 // kpiSnap is the whole state of one or more KPI projections that share a
@@ -325,8 +326,9 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 		if _, dup := out.seq.find(id); dup {
 			return out, fmt.Errorf("issue %s appears twice", id)
 		}
-		if si.Next < 1 {
-			return out, fmt.Errorf("issue %s: next version 0", id)
+		if si.Next < 1 || si.Next-1 > events.MaxVersion || si.Base > events.MaxVersion {
+			return out, fmt.Errorf("issue %s: next version %d, base %d: not 1 to %d and 0 to %d", id, si.Next, si.Base,
+				uint64(events.MaxVersion)+1, uint64(events.MaxVersion))
 		}
 		st, err := state(&si.State)
 		if err != nil {

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"encoding"
+	"math"
 	"os"
 	"slices"
 	"testing"
@@ -229,6 +230,9 @@ func TestKPIRestoreRefusesWhatDoesNotFitAndChangesNothing(t *testing.T) {
 		{"truncated", vol(VolumeConfig{Lateness: 6 * time.Hour}), truncated, ErrKPISnapshot},
 		{"not a snapshot", vol(VolumeConfig{}), []byte("hello"), ErrKPISnapshot},
 		{"a negative count", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, _ int) { st.Counted = -5 }), ErrKPISnapshot},
+		{"a next version beyond the largest", vol(VolumeConfig{Lateness: 6 * time.Hour}), editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
+			s.Horizons[0].Issues[0].Next = math.MaxUint64
+		}), ErrKPISnapshot},
 		{"a contact index out of range", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, _ int) { st.Latest = int32(len(st.Contacts)) + 1 }), ErrKPISnapshot},
 		{"a name out of range", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, names int) { st.Contacts[0].Queue = uint32(names) }), ErrKPISnapshot},
 		{"a rating of no contact", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, _ int) {

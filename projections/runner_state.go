@@ -95,7 +95,9 @@ func decodeRunnerState(b []byte, codecs []events.Codec) (runnerState, error) {
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		var id uuid.UUID
 		copy(id[:], d.take(16))
-		st.positions[id] = d.uvarint()
+		if st.positions[id] = d.uvarint(); st.positions[id] > events.MaxVersion {
+			d.fail("version")
+		}
 	}
 	nh := d.uvarint()
 	for i := uint64(0); i < nh && d.err == nil; i++ {

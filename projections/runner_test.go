@@ -524,6 +524,13 @@ func TestRunnerState(t *testing.T) {
 	assert.Equal(t, []byte("projection"), st.projection)
 	assert.False(t, st.direct)
 
+	big := NewSequencer()
+	big.Restore(map[uuid.UUID]uint64{log[0].Issue: events.MaxVersion + 1})
+	b2, err := appendRunnerState(nil, big, codecs[0], nil)
+	require.NoError(t, err)
+	_, err = decodeRunnerState(b2, codecs)
+	assert.ErrorContains(t, err, "version", "a version beyond events.MaxVersion")
+
 	direct, err := appendRunnerState(nil, nil, codecs[0], []byte("projection"))
 	require.NoError(t, err)
 	st, err = decodeRunnerState(direct, codecs)

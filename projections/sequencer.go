@@ -149,6 +149,9 @@ func (s *Sequencer) Positions() map[uuid.UUID]uint64 {
 
 // Restore sets the last emitted version of the given streams, as saved by
 // Positions, and drops held events.
+//
+// Every position must be at most events.MaxVersion: the snapshots of this
+// package are checked for it before they restore a Sequencer.
 func (s *Sequencer) Restore(positions map[uuid.UUID]uint64) {
 	s.next = make(map[uuid.UUID]uint64, len(positions))
 	s.held = make(map[uuid.UUID][]events.Envelope)
