@@ -288,12 +288,7 @@ func TestReportSectionsAgreeOnAStreamThatDidNotStartWithAnOpening(t *testing.T) 
 	l.add(s, at(0, 10, 0), &events.Rated{Survey: events.SurveyCSAT, Score: 5, Contact: c})
 	r, err := NewReporter(ReportConfig{})
 	require.NoError(t, err)
-	vol, err := NewVolume(VolumeConfig{})
-	require.NoError(t, err)
-	svc, err := NewServiceLevel(ServiceConfig{})
-	require.NoError(t, err)
-	sat, err := NewSatisfaction(SatisfactionConfig{})
-	require.NoError(t, err)
+	svc, sat, vol := defaultKPIs(t)
 	for _, e := range l.evs {
 		for _, p := range []Projection{r, vol, svc, sat} {
 			require.NoError(t, p.Apply(e))

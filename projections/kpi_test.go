@@ -267,18 +267,11 @@ func TestKPIRedeliveryWhileAReopenWaits(t *testing.T) {
 	l.add(a, 3*time.Hour+time.Minute, &events.Reopened{Contact: c2, Channel: "chat"})
 	l.add(b, 5*time.Hour, &events.Resolved{Contact: kpiID('c', 20), Agent: "ann"}) // the reopen is released
 	ev := l.evs
-	run := func(evs []events.Envelope) (VolumeReport, ServiceReport) {
-		vol, svc := hourVolumeAndService(t)
-		for _, p := range []kpiProjection{vol, svc} {
-			applyAll(t, p, evs)
-		}
-		return vol.Report(), svc.Report()
-	}
-	before, beforeSvc := run([]events.Envelope{ev[0], ev[1], ev[2], ev[0], ev[1], ev[3], ev[4]})
+	before, beforeSvc := hourReports(t, []events.Envelope{ev[0], ev[1], ev[2], ev[0], ev[1], ev[3], ev[4]})
 	assert.Equal(t, int64(2), before.LateEvents)
 	assert.Equal(t, int64(2), before.Issues)
 	assert.Equal(t, int64(3), before.Contacts)
-	after, afterSvc := run([]events.Envelope{ev[0], ev[1], ev[2], ev[3], ev[0], ev[1], ev[4]})
+	after, afterSvc := hourReports(t, []events.Envelope{ev[0], ev[1], ev[2], ev[3], ev[0], ev[1], ev[4]})
 	assert.Equal(t, before, after)
 	assert.Equal(t, beforeSvc.ServiceFigures, afterSvc.ServiceFigures)
 }
@@ -354,15 +347,8 @@ func TestKPIRedeliveryAfterForgettingCountsOnce(t *testing.T) {
 	l.add(a, time.Hour+3*time.Minute, &events.Routed{Contact: c2, Queue: "q", Wait: 30 * time.Second})
 	tick := kpiID('i', 3)
 	l.opened(tick, kpiID('c', 3), 5*time.Hour, "chat", "tech")
-	run := func(evs []events.Envelope) (VolumeReport, ServiceReport) {
-		vol, svc := hourVolumeAndService(t)
-		for _, p := range []kpiProjection{vol, svc} {
-			applyAll(t, p, evs)
-		}
-		return vol.Report(), svc.Report()
-	}
 	ev := l.evs
-	wantVol, wantSvc := run(ev)
+	wantVol, wantSvc := hourReports(t, ev)
 	require.Equal(t, int64(1), wantVol.Resolutions)
 	for name, order := range map[string][]events.Envelope{
 		// The resolution again when the watermark is exactly a lateness
@@ -371,7 +357,7 @@ func TestKPIRedeliveryAfterForgettingCountsOnce(t *testing.T) {
 		// The resolution and the routing again after the reopen's routing.
 		"after the gap": {ev[0], ev[1], ev[2], ev[3], ev[4], ev[2], ev[1], ev[5]},
 	} {
-		gotVol, gotSvc := run(order)
+		gotVol, gotSvc := hourReports(t, order)
 		assert.Equal(t, wantVol.Resolutions, gotVol.Resolutions, name)
 		assert.Equal(t, wantVol.Contacts, gotVol.Contacts, name)
 		assert.Equal(t, wantSvc.Answered, gotSvc.Answered, name)
@@ -388,6 +374,17 @@ func hourVolumeAndService(t *testing.T) (*Volume, *ServiceLevel) {
 	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
 	require.NoError(t, err)
 	return vol, svc
+}
+
+// hourReports returns the reports of a Volume and a ServiceLevel with an
+// hour of lateness (hourVolumeAndService) fed evs.
+func hourReports(t *testing.T, evs []events.Envelope) (VolumeReport, ServiceReport) {
+	t.Helper()
+	vol, svc := hourVolumeAndService(t)
+	for _, p := range []kpiProjection{vol, svc} {
+		applyAll(t, p, evs)
+	}
+	return vol.Report(), svc.Report()
 }
 
 // defaultKPIs returns the three KPI projections with their default
