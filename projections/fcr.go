@@ -89,8 +89,11 @@ var (
 //     final once the watermark passed resolution + W; before that the
 //     problem is pending, whatever its contacts.
 //   - Reported FCR: an issue record succeeded when its first resolution was
-//     on its opening contact with no other counted contact before it (in
-//     stream order). Its denominator is the resolved issue records of the
+//     on its first counted contact with no other counted contact before it
+//     (in stream order): an abandoned attempt is no contact here either, so
+//     a ticket whose opening call was abandoned and that was resolved on the
+//     call back succeeded, and one closed with no counted contact did not.
+//     Its denominator is the resolved issue records of the
 //     final problems, so that reported and true FCR, and their difference
 //     (the inflation), cover the same problems.
 //   - Breakdowns: true FCR by the problem's attributes, reported FCR by the

@@ -348,13 +348,16 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 					continue
 				}
 				out.repTotal++
-				hit := m.resOn == m.contacts[0].id
-				for _, c := range m.contacts[1:] {
+				// One counted contact up to the resolution, and the
+				// resolution on it.
+				n, on := 0, false
+				for _, c := range m.contacts {
 					if !c.abandoned && !c.at.After(m.res) {
-						hit = false
+						n++
+						on = on || c.id == m.resOn
 					}
 				}
-				if hit {
+				if n == 1 && on {
 					out.repHits++
 				}
 			}

@@ -322,7 +322,7 @@ func (f *FCR) definition() FCRDefinition {
 		LatenessSeconds: c.Lateness.Seconds(),
 		Settled:         fmt.Sprintf("an issue settles %s after its last resolution; its events from then on (a late reopen or survey) are not applied and count in orphaned_events", c.Window),
 		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number one (achieved) or more (failed); pending, unresolved and contact-less problems excluded", c.Window),
-		Reported:        "resolved issue records of the same problems; a success when resolved on the record's own opening contact with no other counted contact before",
+		Reported:        "resolved issue records of the same problems; a success when resolved on the record's own first counted contact (abandoned attempts are not contacts) with no other counted contact before",
 		MinSample:       c.MinSample,
 	}
 }

@@ -210,8 +210,9 @@ func TestFCRReopenWithinWindow(t *testing.T) {
 
 // The customer's first call is abandoned in the queue at 09:02; they call
 // again at 09:10, are answered and resolved at 09:20. The abandoned
-// attempt is not a counted contact: one counted contact, true 1/1. The
-// ticket was resolved on its second contact: reported 0/1.
+// attempt is not a counted contact: one counted contact, true 1/1. Nor
+// is it a contact for the ticket, which was resolved on its first
+// counted contact: reported 1/1.
 func TestFCRAbandonedThenAnswered(t *testing.T) {
 	l := newFCRLog()
 	a, c1 := l.open(at(0, 9, 0), []string{"phone:4"}, "phone", "billing/plan")
@@ -222,7 +223,7 @@ func TestFCRAbandonedThenAnswered(t *testing.T) {
 	r := runFCR(t, FCRConfig{}, l.evs)
 	assert.Equal(t, int64(1), r.True.Achieved)
 	assert.Equal(t, int64(1), r.True.Total)
-	assert.Equal(t, int64(0), r.Reported.Achieved)
+	assert.Equal(t, [2]int64{1, 1}, [2]int64{r.Reported.Achieved, r.Reported.Total}, "resolved on its first counted contact")
 	assert.Equal(t, FCRContacts{One: 1}, r.ContactsPerProblem)
 	assert.Equal(t, int64(1), r.ByDay["2026-03-02"].True.Achieved, "the first counted contact's day")
 }
@@ -239,6 +240,26 @@ func TestFCROnlyAbandoned(t *testing.T) {
 	assert.Equal(t, int64(1), r.NoContact)
 	assert.Equal(t, int64(0), r.True.Total)
 	assert.Equal(t, int64(0), r.Reported.Total)
+}
+
+// The customer's call at 09:00 is abandoned and the helpdesk closes the
+// ticket on it at 18:00; they call again the next morning about the same
+// thing, are answered and resolved. One problem, whose only counted
+// contact came after its resolution: failed. The first ticket had no
+// counted contact, so it was not resolved on one: reported 1/2, where
+// counting the abandoned call as its first contact gave 2/2.
+func TestFCRClosedOnAbandonedAttempt(t *testing.T) {
+	l := newFCRLog()
+	keys := []string{"phone:6"}
+	a, c1 := l.open(at(0, 9, 0), keys, "phone", "billing/plan")
+	l.abandon(a, at(0, 9, 2), c1)
+	l.resolve(a, at(0, 18, 0), c1, "auto", false)
+	l.solved(at(1, 9, 0), keys, "phone", "billing/plan", "ann")
+	l.tick(at(30, 0, 0))
+	r := runFCR(t, FCRConfig{}, l.evs)
+	assert.Equal(t, int64(1), r.Failed)
+	assert.Equal(t, [2]int64{1, 2}, [2]int64{r.Reported.Achieved, r.Reported.Total})
+	assert.Equal(t, [2]int64{0, 1}, [2]int64{r.ByAgent["auto"].Reported.Achieved, r.ByAgent["auto"].Reported.Total}, "the closed ticket")
 }
 
 // With a lateness of one hour and the watermark at 12:00: a reopen at

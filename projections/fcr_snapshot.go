@@ -12,14 +12,18 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// fcrSnapFormat is the layout version of FCR snapshots. Format 5 added
+// fcrSnapFormat is the layout version of FCR snapshots. Format 6 has the
+// layout of 5; its counters of folded problems count a reported success
+// on the first counted contact, where those of format 5 and before
+// counted it on the opening contact, abandoned or not (a restore keeps
+// them as they are: the folded issues are gone). Format 5 added
 // the time of the latest event of each stray stream (fcrSnapVersion.Last;
 // before, a stray stream restores as if its latest event came at the
 // watermark); format 4 added
 // Opaque, the held events that could not be encoded; format 3 added
 // reclassifications to an issue's recs; a format 2 snapshot restores as
 // if its issues' topics had been given when they opened.
-const fcrSnapFormat = 5
+const fcrSnapFormat = 6
 
 // fcrSnap is the whole state of an FCR, as msgpack.
 type fcrSnap struct {

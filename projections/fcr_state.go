@@ -288,19 +288,32 @@ func (is *fcrIssue) cuts(at, window int64) bool {
 	return is.cut
 }
 
-// reportedFirst reports whether the issue was resolved on its opening
-// contact with no other counted contact before, in stream order.
+// reportedFirst reports whether the issue was resolved on its first
+// counted contact with no other counted contact before the resolution, in
+// stream order. An abandoned attempt is not a contact: an issue whose
+// opening call was abandoned and that was resolved on the call back
+// succeeded, and one resolved with no counted contact did not.
 func (is *fcrIssue) reportedFirst() bool {
-	if !is.resolved || is.resKey != is.first.contact() {
+	if !is.resolved {
 		return false
+	}
+	hit := false
+	if is.first.counted() {
+		if is.first.contact() != is.resKey {
+			return false
+		}
+		hit = true
 	}
 	more := is.recs()
 	for i := range more[:is.resPos] {
-		if more[i].counted() {
-			return false
+		if r := &more[i]; r.counted() {
+			if hit || r.contact() != is.resKey {
+				return false
+			}
+			hit = true
 		}
 	}
-	return true
+	return hit
 }
 
 // resQueue returns the queue of the last routing of the resolving contact.

@@ -58,13 +58,13 @@ func TestReportShowsTrueAgainstReportedFCRAndWhoCameBack(t *testing.T) {
 	// Five problems: Anna, Carla (her abandoned call does not count) and
 	// Dana's address change were solved at the first contact; Ben's bot
 	// resolution and Dana's chat were followed by a call about the same
-	// thing. Six tickets, of which only Carla's was not closed on its own
-	// first contact (it was closed on her call back).
+	// thing. Six tickets, each closed on its own first contact (Carla's on
+	// her call back: her abandoned call is not a contact).
 	for _, want := range []string{
 		"Monday 9 March, 18:00",
 		"true FCR      3 of 5 problems",
-		"reported FCR  5 of 6 tickets",
-		"inflation     +23 points",
+		"reported FCR  6 of 6 tickets",
+		"inflation     +40 points",
 		"Ben    account/password-reset   bot 09:10 → phone 11:32  (switched channel)",
 		"Dana   billing/refund           chat 09:30 → phone 14:10  (switched channel, 2 tickets for one problem)",
 		"Carla  orders/late-delivery     1 contact   achieved",
