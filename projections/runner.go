@@ -46,8 +46,8 @@ import (
 // next messages while the projection works (at most 512 events wait).
 // Queued events are applied before Run returns, whatever stops it, and
 // its final checkpoint covers them, but while the runner still catches up
-// from a Store: they are in the store, and are read again after the
-// backlog once it restarts. Undecodable messages go to the poison
+// from a Store: they are then dropped, as they are in the store, and read
+// after the backlog when Run is called again or the process restarts. Undecodable messages go to the poison
 // topic: when the poison publisher keeps failing, such a message is
 // logged and dropped after RunnerConfig.PoisonAttempts tries, rather than
 // left to block the stream, unless PoisonAttempts says to keep trying.
@@ -250,14 +250,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		var cpErr error
 		if r.cfg.Store != nil && !r.caughtUp.Load() {
 			// Still catching up: what came live is newer than the
-			// backlog not yet read, and is in the store, to be read again
-			// after a restart. The checkpoint must not cover it ahead of
-			// that backlog, which a projection with a lateness would then
-			// count as late; it is applied after the checkpoint.
+			// backlog not yet read, and is in the store, to be read after
+			// that backlog when Run is called again or the process
+			// restarts. Neither the checkpoint nor the projection may
+			// take it ahead of the backlog, which a projection with a
+			// lateness would then count as late: it is dropped.
 			cancelSubs()
 			wg.Wait()
+			in = nil
 			cpErr = r.shutdown(ctx)
-			stop()
 		} else {
 			stop()
 			cpErr = r.shutdown(ctx)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"iter"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -253,10 +254,11 @@ func (s *stallingStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[eve
 }
 
 // A runner stopped while it still catches up from its store makes a final
-// checkpoint that does not cover the live events it queued: they are newer
-// than the backlog it has not read, and a projection with a lateness would
-// count that backlog as late after a restart. They are in the store, and
-// the restarted runner applies everything.
+// checkpoint that does not cover the live events it queued, and does not
+// apply them: they are newer than the backlog it has not read, and a
+// projection with a lateness would count that backlog as late after a
+// restart, or when Run is called again. They are in the store, and the
+// restarted runner, or the same one run again, applies everything.
 func TestRunnerStoppedWhileCatchingUpLosesNoBacklog(t *testing.T) {
 	store := events.NewMemoryStore()
 	old := testLog(20)
@@ -278,7 +280,8 @@ func TestRunnerStoppedWhileCatchingUpLosesNoBacklog(t *testing.T) {
 		return r, p, seq
 	}
 
-	r, _, _ := runner(&stallingStore{MemoryStore: store, n: 3})
+	stalling := &stallingStore{MemoryStore: store, n: 3}
+	r, p, seq := runner(stalling)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -295,6 +298,16 @@ func TestRunnerStoppedWhileCatchingUpLosesNoBacklog(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Equal(t, wantTally(22), p2.ByType, "every event of the store")
 	assert.Zero(t, seq2.Late())
+
+	// Run again in the same process, as a supervisor would after an
+	// error, the runner goes on from its state in memory: the live events
+	// were not applied ahead of the backlog there either.
+	stalling.n = math.MaxInt
+	stop = startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(22), p.ByType, "every event of the store, once")
+	assert.Zero(t, seq.Late())
 }
 
 // failingSaves refuses every checkpoint.
