@@ -469,9 +469,13 @@ func (r *Runner) apply(e events.Envelope) error {
 func (r *Runner) hand(e events.Envelope) bool {
 	if err := r.cfg.Projection.Apply(e); err != nil {
 		r.rejected.Add(1)
-		r.cfg.Logger.Error("projection rejected an event", err, watermill.LogFields{
+		fields := watermill.LogFields{
 			"runner": r.cfg.Name, "issue": e.Issue.String(), "version": e.Version, "type": string(e.Type()),
-		})
+		}
+		if e.Position != 0 {
+			fields["position"] = e.Position // read from the store
+		}
+		r.cfg.Logger.Error("projection rejected an event", err, fields)
 		return false
 	}
 	return true

@@ -402,7 +402,8 @@ func TestRunnerCountsRejectedEvents(t *testing.T) {
 	appendAll(t, store, testLog(5))
 	p := newTally()
 	p.reject = func(e events.Envelope) bool { return e.Type() == events.TypeRouted }
-	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Logger: quietLogger()})
+	logs := watermill.NewCaptureLogger()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Logger: logs})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	// The routed events are refused, and so the resolved ones after them.
@@ -410,6 +411,22 @@ func TestRunnerCountsRejectedEvents(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Equal(t, int64(5), r.Stats().Applied)
 	assert.Equal(t, map[events.Type]int{events.TypeOpened: 5}, p.ByType)
+	// Each refusal is logged with where the event is in the store.
+	var positions []uint64
+	for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
+		if m.Msg == "projection rejected an event" {
+			p, _ := m.Fields["position"].(uint64)
+			positions = append(positions, p)
+		}
+	}
+	var want []uint64
+	for e, err := range store.ReadAll(t.Context(), 0) {
+		require.NoError(t, err)
+		if e.Type() != events.TypeOpened {
+			want = append(want, e.Position)
+		}
+	}
+	assert.ElementsMatch(t, want, positions)
 }
 
 func TestRunnerRebuild(t *testing.T) {
