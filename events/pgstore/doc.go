@@ -44,6 +44,9 @@
 // publishes each message to any message.Publisher, so an event that was
 // committed reaches the broker even if the process dies right after the
 // commit; it may arrive twice, under the same UUID, never not at all.
+// The outbox is forwarded in order: a message the publisher keeps
+// refusing holds back the later ones until ForwarderConfig.Middlewares
+// (a poison queue around a retry) set it aside.
 //
 // Heavy dependencies (pgx, watermill-sql) live in this package only: the
 // core packages never import it.

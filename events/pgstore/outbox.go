@@ -79,6 +79,14 @@ type ForwarderConfig struct {
 	// CloseTimeout bounds how long Close waits for messages in flight;
 	// 30 s by default.
 	CloseTimeout time.Duration
+	// Middlewares wrap the forwarder's handler, the first outermost. The
+	// outbox is forwarded in order: without them, a message that the
+	// publisher keeps refusing (one over the broker's largest payload,
+	// say) is sent again and again and holds back every message after it.
+	// Watermill's middleware.PoisonQueue around a middleware.Retry moves
+	// such a message to a topic of its own after a few tries and lets the
+	// others go.
+	Middlewares []message.HandlerMiddleware
 	// Logger receives Watermill's logs; none by default.
 	Logger watermill.LoggerAdapter
 }
@@ -119,7 +127,9 @@ func (c ForwarderConfig) Validate() error {
 // position order, and one that is slow to commit holds back those that
 // committed after it. A crash between the append's
 // commit and the publish therefore loses nothing; it may publish a message
-// twice, with the same UUID (the event id). It creates the outbox tables
+// twice, with the same UUID (the event id). A message that the publisher
+// refuses is sent again until it goes, holding back the later ones,
+// unless cfg.Middlewares put it aside. It creates the outbox tables
 // when they do not exist. Start it with Run and stop it with Close.
 func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Publisher, cfg ForwarderConfig) (*forwarder.Forwarder, error) {
 	if pool == nil || publisher == nil {
@@ -159,6 +169,7 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		ForwarderTopic: forwarderTopic,
 		HandlerName:    "truefcr_outbox_" + cfg.Schema + "_" + cfg.Table,
 		CloseTimeout:   cfg.CloseTimeout,
+		Middlewares:    cfg.Middlewares,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pgstore forwarder: %w", err)

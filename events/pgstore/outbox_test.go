@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -275,4 +277,67 @@ func TestOutboxUnderConcurrentWriters(t *testing.T) {
 	got := forwardWhile(t, pool, cfg, []string{events.DefaultTopic}, writers*issues*perIssue, write)
 	assert.ElementsMatch(t, ids(appended), receivedIDs(got))
 	assertVersionOrder(t, got)
+}
+
+// recordingPublisher takes every message but the one it refuses, and
+// sends those it took to got.
+type recordingPublisher struct {
+	refuse string
+	got    chan *message.Message
+}
+
+func (p recordingPublisher) Publish(_ string, msgs ...*message.Message) error {
+	for _, m := range msgs {
+		if m.UUID == p.refuse {
+			return errors.New("maximum payload exceeded")
+		}
+		p.got <- m
+	}
+	return nil
+}
+
+func (recordingPublisher) Close() error { return nil }
+
+// A message the destination keeps refusing goes to the poison topic that
+// the middlewares name after a few tries, and the messages after it are
+// forwarded; without them it would hold them back for good.
+func TestForwarderPutsAsideAMessageThePublisherRefuses(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	ctx := t.Context()
+	var sent []string
+	for range 5 {
+		issue := uuid.New()
+		out, err := s.Append(ctx, issue, 0, stream(issue, 0, 1))
+		require.NoError(t, err)
+		sent = append(sent, out[0].ID.String())
+	}
+	dest := recordingPublisher{refuse: sent[0], got: make(chan *message.Message, len(sent))}
+	poisoned := recordingPublisher{got: make(chan *message.Message, len(sent))}
+	poison, err := middleware.PoisonQueue(poisoned, "outbox_poison")
+	require.NoError(t, err)
+	retry := middleware.Retry{MaxRetries: 2, InitialInterval: time.Millisecond}
+	fwd, err := pgstore.NewForwarder(ctx, pool, dest, pgstore.ForwarderConfig{
+		Schema: cfg.Schema, Table: cfg.Table, PollInterval: 20 * time.Millisecond,
+		Middlewares: []message.HandlerMiddleware{poison, retry.Middleware},
+	})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- fwd.Run(ctx) }()
+	var got []string
+	timeout := time.After(60 * time.Second)
+	for len(got) < len(sent)-1 {
+		select {
+		case m := <-dest.got:
+			got = append(got, m.UUID)
+		case <-timeout:
+			require.Failf(t, "outbox held back", "forwarded %d of %d messages", len(got), len(sent)-1)
+		}
+	}
+	require.NoError(t, fwd.Close())
+	require.NoError(t, <-runErr)
+	assert.Equal(t, sent[1:], got, "the messages after the refused one, in order")
+	require.Len(t, poisoned.got, 1)
+	m := <-poisoned.got
+	assert.Contains(t, string(m.Payload), sent[0], "the refused message, in its outbox envelope")
+	assert.Contains(t, m.Metadata.Get(middleware.ReasonForPoisonedKey), "maximum payload exceeded")
 }
