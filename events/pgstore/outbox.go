@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -157,6 +158,7 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		PollInterval:   cfg.PollInterval,
 		SchemaAdapter:  outboxSchema(t),
 		OffsetsAdapter: outboxOffsets(t),
+		BackoffManager: closingBackoff{wmsql.NewDefaultBackoffManager(cfg.PollInterval, 0), cfg.PollInterval},
 	}
 	if cfg.AckDeadline > 0 {
 		sub.AckDeadline = &cfg.AckDeadline
@@ -175,6 +177,22 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		return nil, fmt.Errorf("pgstore forwarder: %w", err)
 	}
 	return f, nil
+}
+
+// closingBackoff is Watermill's backoff for the outbox subscriber, but
+// for the query that Close cancels: that is the forwarder stopping, not
+// an error to log. The subscriber then sees that it is closing before it
+// waits the poll interval.
+type closingBackoff struct {
+	wmsql.BackoffManager
+	poll time.Duration
+}
+
+func (b closingBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
+	if errors.Is(err, context.Canceled) {
+		return max(b.poll, time.Millisecond)
+	}
+	return b.BackoffManager.HandleError(logger, noMsg, err)
 }
 
 // PruneOutbox deletes the outbox messages that every consumer group of
