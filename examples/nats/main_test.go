@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	neturl "net/url"
 	"os"
 	"testing"
 	"time"
@@ -23,16 +24,18 @@ func TestRun(t *testing.T) {
 	if v := os.Getenv("TRUEFCR_NATS_URL"); v != "" {
 		url = v
 	}
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:4222", 2*time.Second)
-	if err != nil && os.Getenv("TRUEFCR_NATS_URL") == "" {
+	hostport := url
+	if u, err := neturl.Parse(url); err == nil && u.Host != "" {
+		hostport = u.Host
+	}
+	conn, err := net.DialTimeout("tcp", hostport, 2*time.Second)
+	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("NATS with JetStream is required under CI: %v", err)
+			t.Fatalf("NATS with JetStream at %s is required under CI: %v", hostport, err)
 		}
-		t.Skipf("NATS cannot be reached (%v); start it with: nats-server -js", err)
+		t.Skipf("NATS at %s cannot be reached (%v); start it with: nats-server -js, or set TRUEFCR_NATS_URL", hostport, err)
 	}
-	if conn != nil {
-		_ = conn.Close()
-	}
+	_ = conn.Close()
 	// With -json, the output is the report alone; the progress goes apart.
 	// (The text headline is internal/headline's, tested there.)
 	var report, progress bytes.Buffer
