@@ -28,6 +28,16 @@ type streamState struct {
 	contacts map[uuid.UUID]contactState
 }
 
+// kept reports whether the issue has a contact that was not abandoned.
+func (s *streamState) kept() bool {
+	for _, st := range s.contacts {
+		if st != abandonedContact {
+			return true
+		}
+	}
+	return false
+}
+
 // checker follows a log event by event and reports the first rule that an
 // event breaks.
 type checker struct {
@@ -163,13 +173,15 @@ func (c *checker) step(e events.Envelope) error {
 		if err != nil {
 			return err
 		}
-		if st == abandonedContact {
-			return fmt.Errorf("resolution on abandoned contact %s", d.Contact)
+		// A helpdesk closes an issue on an abandoned contact only when
+		// the customer gave up every time.
+		if st == abandonedContact && s.kept() {
+			return fmt.Errorf("resolution on abandoned contact %s of an issue with a contact that was not", d.Contact)
 		}
 		if s.resolved {
 			return fmt.Errorf("resolution of a resolved issue")
 		}
-		if !d.Bot && st != answeredContact {
+		if d.Agent != "" && !d.Bot && st != answeredContact {
 			return fmt.Errorf("agent resolution on contact %s that no agent answered", d.Contact)
 		}
 		s.resolved = true

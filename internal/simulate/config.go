@@ -169,8 +169,8 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	for i, t := range c.Topics {
-		if t.Name == "" || strings.HasPrefix(t.Name, "/") || strings.HasSuffix(t.Name, "/") {
-			return c, invalidf("topic %d: name %q is not a '/'-separated topic", i, t.Name)
+		if !isTopic(t.Name) {
+			return c, invalidf("topic %d: name %q is not a '/'-separated topic of segments that are neither empty nor padded", i, t.Name)
 		}
 		if !(t.Weight > 0) || math.IsInf(t.Weight, 0) {
 			return c, invalidf("topic %q: weight %v is not positive", t.Name, t.Weight)
@@ -180,6 +180,17 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// isTopic reports whether name is a topic that the lifecycle takes: its
+// '/'-separated segments are neither empty nor padded with spaces.
+func isTopic(name string) bool {
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == "" || strings.TrimSpace(seg) != seg {
+			return false
+		}
+	}
+	return true
 }
 
 func invalidf(format string, args ...any) error {

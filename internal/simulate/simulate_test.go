@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/simulate"
 )
@@ -76,12 +77,15 @@ func TestEveryStreamIsValidAndEncodes(t *testing.T) {
 			Topics: []simulate.Topic{{Name: "tech/outage", Weight: 1, Repeat: 1}},
 		}},
 		{"a short window", simulate.Config{Seed: 11, Days: 6, Window: time.Hour, Agents: 1}},
+		{"longer than the auto-close", simulate.Config{Seed: 12, Days: 20, AutoClose: 2 * 24 * time.Hour}},
+		{"closed at once", simulate.Config{Seed: 13, Days: 4, AutoClose: time.Millisecond}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := simulate.New(tc.cfg)
 			require.NoError(t, err)
 			c := newChecker()
+			lifecycle := map[uuid.UUID]*contact.Issue{} // the write side's rules
 			n := 0
 			start, end := g.Config().Start, g.End()
 			var b []byte
@@ -90,6 +94,15 @@ func TestEveryStreamIsValidAndEncodes(t *testing.T) {
 				if err := c.check(e); err != nil {
 					require.NoError(t, err)
 				}
+				is := lifecycle[e.Issue]
+				if is == nil {
+					is = &contact.Issue{}
+					lifecycle[e.Issue] = is
+				}
+				if err := is.Check(e, contact.KeyRules{}); err != nil {
+					require.NoError(t, err, "event %d", n)
+				}
+				require.NoError(t, is.Apply(e))
 				if e.At.Before(start) || !e.At.Before(end) {
 					require.Fail(t, "event outside the log's time", "%s not in [%s, %s)", e.At, start, end)
 				}
@@ -104,6 +117,9 @@ func TestEveryStreamIsValidAndEncodes(t *testing.T) {
 			}
 			assert.Equal(t, g.Truth().Events, n)
 			assert.Positive(t, g.Truth().Issues)
+			if tc.cfg.AutoClose > 0 {
+				assert.Positive(t, g.Truth().AutoClosed, "issues closed by the helpdesk")
+			}
 		})
 	}
 }
@@ -322,6 +338,8 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		{"channel name", simulate.Config{Channels: []simulate.Channel{{"Phone", 1}}}, `"Phone" is not a lower-case token`},
 		{"channel weight", simulate.Config{Channels: []simulate.Channel{{"phone", 0}}}, `channel "phone": weight 0`},
 		{"topic name", simulate.Config{Topics: []simulate.Topic{{Name: "/billing", Weight: 1}}}, `"/billing"`},
+		{"empty topic segment", simulate.Config{Topics: []simulate.Topic{{Name: "billing//refund", Weight: 1}}}, `"billing//refund"`},
+		{"padded topic segment", simulate.Config{Topics: []simulate.Topic{{Name: "billing /refund", Weight: 1}}}, `"billing /refund"`},
 		{"topic repeat", simulate.Config{Topics: []simulate.Topic{{Name: "billing", Weight: 1, Repeat: 2}}}, "repeat probability 2"},
 		{"negative window", simulate.Config{Window: -time.Hour}, "Window -1h0m0s"},
 		{"start before 1970", simulate.Config{Start: time.Date(1969, 12, 1, 0, 0, 0, 0, time.UTC)}, "Start 1969-12-01T00:00:00Z"},
