@@ -79,7 +79,8 @@ func (c *collected) Publish(_ string, msgs ...*message.Message) error {
 
 func (c *collected) Close() error { return nil }
 
-// newBus returns a GoChannel that does not wait for acknowledgements.
+// newBus returns a GoChannel whose Publish waits until the subscriber
+// acknowledged each message, as the runner does once it queued its events.
 func newBus() *gochannel.GoChannel {
 	return gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: busBuffer, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
 }

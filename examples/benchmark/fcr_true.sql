@@ -5,7 +5,8 @@
 --   issues(issue_id, customer_key, topic, opened_at, first_resolved_at,
 --          closed_at, first_contact_at, second_contact_at)
 --
--- topic is the issue's last topic (issue.classified changes it);
+-- topic is the topic the issue opened with (the benchmark's simple log
+-- has no issue.classified);
 -- first_resolved_at its first resolution (null: never resolved); closed_at
 -- the resolution that ended its last open period (null: open at the
 -- watermark); first_contact_at and second_contact_at its two earliest
@@ -61,6 +62,13 @@ verdicts AS (
     WHERE m.resolved_at + p.w < p.watermark
     GROUP BY m.customer_key, m.topic, m.problem_no
 )
+-- Achieved: exactly one counted contact up to the resolution and none
+-- within W after it. Failed: any other problem with a counted contact,
+-- which includes one whose only counted contacts came after its
+-- resolution (resolved with none, say closed on an abandoned call, and
+-- the customer came back): the resolution did not hold, as the
+-- projection counts it (projections.FCR). A problem with no counted
+-- contact at all is in neither.
 SELECT count(*) FILTER (WHERE before = 1 AND after = 0) AS achieved,
        count(*) FILTER (WHERE before + after > 0 AND NOT (before = 1 AND after = 0)) AS failed
 FROM verdicts;
