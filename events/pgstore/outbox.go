@@ -2,8 +2,8 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -158,12 +158,13 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		PollInterval:   cfg.PollInterval,
 		SchemaAdapter:  outboxSchema(t),
 		OffsetsAdapter: outboxOffsets(t),
-		BackoffManager: closingBackoff{wmsql.NewDefaultBackoffManager(cfg.PollInterval, 0), cfg.PollInterval},
 	}
 	if cfg.AckDeadline > 0 {
 		sub.AckDeadline = &cfg.AckDeadline
 	}
-	subscriber, err := wmsql.NewSubscriber(wmsql.BeginnerFromPgx(pool), sub, cfg.Logger)
+	subscriber := &outboxSubscriber{}
+	var err error
+	subscriber.Subscriber, err = wmsql.NewSubscriber(wmsql.BeginnerFromPgx(pool), sub, closingLogger{cfg.Logger, subscriber})
 	if err != nil {
 		return nil, fmt.Errorf("pgstore forwarder: %w", err)
 	}
@@ -179,20 +180,60 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 	return f, nil
 }
 
-// closingBackoff is Watermill's backoff for the outbox subscriber, but
-// for the query that Close cancels: that is the forwarder stopping, not
-// an error to log. The subscriber then sees that it is closing before it
-// waits the poll interval.
-type closingBackoff struct {
-	wmsql.BackoffManager
-	poll time.Duration
+// outboxSubscriber is the forwarder's SQL subscriber, which knows when it
+// is being stopped: its subscription's context is done, or it is closed.
+type outboxSubscriber struct {
+	message.Subscriber
+	mu      sync.Mutex
+	ctxs    []context.Context
+	closing bool
 }
 
-func (b closingBackoff) HandleError(logger watermill.LoggerAdapter, noMsg bool, err error) time.Duration {
-	if errors.Is(err, context.Canceled) {
-		return max(b.poll, time.Millisecond)
+func (s *outboxSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	s.ctxs = append(s.ctxs, ctx)
+	s.mu.Unlock()
+	return s.Subscriber.Subscribe(ctx, topic)
+}
+
+func (s *outboxSubscriber) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	return s.Subscriber.Close()
+}
+
+// stopping reports whether the subscriber is being stopped.
+func (s *outboxSubscriber) stopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ctx := range s.ctxs {
+		if ctx.Err() != nil {
+			return true
+		}
 	}
-	return b.BackoffManager.HandleError(logger, noMsg, err)
+	return s.closing
+}
+
+// closingLogger is the subscriber's logger. Once the subscriber is being
+// stopped, the query, rollback or commit that stopping interrupts fails,
+// and Watermill logs that as an error: it is logged at debug level
+// instead, as the forwarder stopping.
+type closingLogger struct {
+	watermill.LoggerAdapter
+	sub *outboxSubscriber
+}
+
+func (l closingLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if l.sub.stopping() {
+		l.LoggerAdapter.Debug(msg+" (stopping)", fields.Add(watermill.LogFields{"err": err}))
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (l closingLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return closingLogger{l.LoggerAdapter.With(fields), l.sub}
 }
 
 // PruneOutbox deletes the outbox messages that every consumer group of

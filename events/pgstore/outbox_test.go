@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,4 +341,44 @@ func TestForwarderPutsAsideAMessageThePublisherRefuses(t *testing.T) {
 	m := <-poisoned.got
 	assert.Contains(t, string(m.Payload), sent[0], "the refused message, in its outbox envelope")
 	assert.Contains(t, m.Metadata.Get(middleware.ReasonForPoisonedKey), "maximum payload exceeded")
+}
+
+// slowPublisher takes each message a moment after it comes, counting them.
+type slowPublisher struct{ n atomic.Int64 }
+
+func (p *slowPublisher) Publish(_ string, msgs ...*message.Message) error {
+	time.Sleep(time.Millisecond)
+	p.n.Add(int64(len(msgs)))
+	return nil
+}
+
+func (*slowPublisher) Close() error { return nil }
+
+// Closing a forwarder in the middle of the outbox logs no error: the
+// query, rollback or commit that closing interrupts is the forwarder
+// stopping.
+func TestForwarderClosedMidStreamLogsNoError(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	ctx := t.Context()
+	logs := watermill.NewCaptureLogger()
+	for round := range 5 {
+		for range 100 {
+			issue := uuid.New()
+			_, err := s.Append(ctx, issue, 0, stream(issue, 0, 1))
+			require.NoError(t, err)
+		}
+		dest := &slowPublisher{}
+		fwd, err := pgstore.NewForwarder(ctx, pool, dest, pgstore.ForwarderConfig{
+			Schema: cfg.Schema, Table: cfg.Table, PollInterval: time.Millisecond, Logger: logs,
+		})
+		require.NoError(t, err)
+		runErr := make(chan error, 1)
+		go func() { runErr <- fwd.Run(ctx) }()
+		require.Eventually(t, func() bool { return dest.n.Load() >= 20 }, 30*time.Second, time.Millisecond, "round %d", round)
+		require.NoError(t, fwd.Close())
+		require.NoError(t, <-runErr)
+	}
+	for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
+		t.Errorf("logged as an error: %s: %v %v", m.Msg, m.Err, m.Fields)
+	}
 }
