@@ -115,7 +115,12 @@ var (
 // stream versions, held events) with a store position of the caller's
 // choosing; Restore puts it into an FCR of the same window, lateness and
 // topic rule, which then goes on as the saved one would have. FCR is also
-// an encoding.BinaryMarshaler for checkpoint stores.
+// an encoding.BinaryMarshaler for checkpoint stores. A snapshot saved
+// before reported FCR took abandoned attempts out of a record's first
+// contact (format 5 and before) keeps the reported counts of the problems
+// it had folded, by that rule, and the report's definition says so; the
+// problems folded since count by today's. Rebuild from a store for figures
+// by one rule.
 //
 // # Lateness and memory
 //
@@ -218,6 +223,10 @@ type FCR struct {
 	sinceSweep int   // events since the last sweep
 	sweptAt    int64 // the watermark at the last sweep
 	scratch    fcrScratch
+	// reportedOnOpening: the folded counters hold reported successes
+	// counted on the opening contact, by the rule of snapshots before
+	// format 6, from which this FCR was restored.
+	reportedOnOpening bool
 }
 
 // fcrCounts are the event counts that the report shows.

@@ -312,6 +312,10 @@ func (f *FCR) definition() FCRDefinition {
 		MatchRoot:  "a new issue is a repeat contact when it has the same top-level topic as an earlier issue of the customer that is open, or was resolved less than the window before" + given,
 		MatchAny:   "a new issue is a repeat contact when an earlier issue of the customer, about any topic, is open or was resolved less than the window before",
 	}[c.Match]
+	reported := "resolved issue records of the same problems; a success when resolved on the record's own first counted contact (abandoned attempts are not contacts) with no other counted contact before"
+	if f.reportedOnOpening {
+		reported += "; the problems folded before a restore from an earlier snapshot count a success on the record's opening contact, abandoned or not"
+	}
 	return FCRDefinition{
 		Window:          c.Window.String(),
 		WindowSeconds:   c.Window.Seconds(),
@@ -322,7 +326,7 @@ func (f *FCR) definition() FCRDefinition {
 		LatenessSeconds: c.Lateness.Seconds(),
 		Settled:         fmt.Sprintf("an issue settles %s after its last resolution; its events from then on (a late reopen or survey) are not applied and count in orphaned_events", c.Window),
 		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number one (achieved) or more (failed); pending, unresolved and contact-less problems excluded", c.Window),
-		Reported:        "resolved issue records of the same problems; a success when resolved on the record's own first counted contact (abandoned attempts are not contacts) with no other counted contact before",
+		Reported:        reported,
 		MinSample:       c.MinSample,
 	}
 }

@@ -12,11 +12,12 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// fcrSnapFormat is the layout version of FCR snapshots. Format 6 has the
-// layout of 5; its counters of folded problems count a reported success
-// on the first counted contact, where those of format 5 and before
-// counted it on the opening contact, abandoned or not (a restore keeps
-// them as they are: the folded issues are gone). Format 5 added
+// fcrSnapFormat is the layout version of FCR snapshots. Format 6 counts a
+// reported success of a folded problem's record on its first counted
+// contact, where format 5 and before counted it on its opening contact,
+// abandoned or not; it added ReportedOnOpening, which says that the
+// counters hold problems folded by the earlier rule (restored from such a
+// snapshot, whose folded issues are gone). Format 5 added
 // the time of the latest event of each stray stream (fcrSnapVersion.Last;
 // before, a stray stream restores as if its latest event came at the
 // watermark); format 4 added
@@ -45,6 +46,9 @@ type fcrSnap struct {
 	SinceSweep int
 	SweptAt    int64
 	Due        []fcrSnapDue
+	// ReportedOnOpening: the counters hold reported successes counted on
+	// the opening contact (see fcrSnapFormat).
+	ReportedOnOpening bool
 }
 
 // fcrSnapDue is one bucket of issues to look at when it passed.
@@ -137,6 +141,8 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		Counts:     f.counts,
 		SinceSweep: f.sinceSweep,
 		SweptAt:    f.sweptAt,
+
+		ReportedOnOpening: f.reportedOnOpening,
 	}
 	at := make(map[int32]int32, f.byID.n) // slab index → snapshot index
 	idents := f.ids.hashesByRoot()
@@ -445,6 +451,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			}
 		}
 	}
+	g.reportedOnOpening = s.ReportedOnOpening || s.Format < 6 && tally.RepTotal > 0
 	*f = *g
 	f.emit = f.applyOrdered
 	return s.Position, nil

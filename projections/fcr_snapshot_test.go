@@ -2,6 +2,7 @@ package projections
 
 import (
 	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -113,4 +114,72 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 	g = NewFCR(FCRConfig{})
 	require.NoError(t, g.UnmarshalBinary(edit(func(s *fcrSnap) { s.Format = 2 })), "format 2 is still read")
 	assert.Equal(t, f.Report(), g.Report())
+}
+
+// format5Log is the log of testdata/fcr_format5.snap, which ea5f8ee saved
+// after the events up to saved and an AdvanceTo just past them, when the
+// two tickets of day 0 had folded: one resolved on the call back after an
+// abandoned call (no reported success by the rule of format 5, one by
+// today's), one resolved on its only call. A third ticket like the first
+// comes after the snapshot.
+func format5Log() (l *fcrLog, saved int) {
+	l = newFCRLog()
+	a, c1 := l.open(at(0, 9, 0), []string{"phone:4"}, "phone", "billing/plan")
+	l.abandon(a, at(0, 9, 2), c1)
+	c2 := l.contacted(a, at(0, 9, 10), "phone")
+	l.resolve(a, at(0, 9, 20), c2, "ann", false)
+	l.solved(at(0, 10, 0), []string{"phone:5"}, "phone", "tech/tv", "bob")
+	l.tick(at(60, 0, 0))
+	saved = len(l.evs)
+	b, d1 := l.open(at(61, 9, 0), []string{"phone:6"}, "chat", "billing/plan")
+	l.abandon(b, at(61, 9, 2), d1)
+	d2 := l.contacted(b, at(61, 9, 10), "chat")
+	l.resolve(b, at(61, 9, 20), d2, "ann", false)
+	l.tick(at(120, 0, 0))
+	return l, saved
+}
+
+// An FCR restored from a snapshot of format 5 keeps the reported counts of
+// the problems it had folded, which the earlier rule made, and its report's
+// definition says so, in every later snapshot too; the problems it folds
+// after the restore count by today's rule.
+func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
+	l, saved := format5Log()
+	b, err := os.ReadFile("testdata/fcr_format5.snap")
+	require.NoError(t, err)
+	restored := NewFCR(FCRConfig{})
+	require.NoError(t, restored.UnmarshalBinary(b))
+	fresh := runFCR(t, FCRConfig{}, l.evs[:saved])
+
+	got := restored.Report()
+	assert.Equal(t, [2]int64{1, 2}, [2]int64{got.Reported.Achieved, got.Reported.Total}, "as format 5 counted them")
+	assert.Equal(t, [2]int64{2, 2}, [2]int64{fresh.Reported.Achieved, fresh.Reported.Total}, "as counted today")
+	assert.Equal(t, fresh.True, got.True)
+	assert.Contains(t, got.Definition.Reported, "before a restore from an earlier snapshot")
+	assert.NotContains(t, fresh.Definition.Reported, "earlier snapshot")
+
+	applyAll(t, restored, l.evs[saved:])
+	restored.AdvanceTo(at(120, 0, 1))
+	got = restored.Report()
+	assert.Equal(t, [2]int64{2, 3}, [2]int64{got.Reported.Achieved, got.Reported.Total}, "the ticket folded since counts by today's rule")
+
+	again, err := restored.MarshalBinary()
+	require.NoError(t, err)
+	back := NewFCR(FCRConfig{})
+	require.NoError(t, back.UnmarshalBinary(again))
+	assert.Equal(t, got.Definition, back.Report().Definition, "the next snapshot keeps saying so")
+
+	// A snapshot of format 5 that had folded no ticket holds nothing by
+	// the earlier rule.
+	early := NewFCR(FCRConfig{})
+	applyAll(t, early, l.evs[:1])
+	s, err := early.MarshalBinary()
+	require.NoError(t, err)
+	var snap fcrSnap
+	require.NoError(t, msgpack.Unmarshal(s, &snap))
+	snap.Format = 5
+	s, err = msgpack.Marshal(&snap)
+	require.NoError(t, err)
+	require.NoError(t, early.UnmarshalBinary(s))
+	assert.NotContains(t, early.Report().Definition.Reported, "earlier snapshot")
 }

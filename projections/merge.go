@@ -36,6 +36,10 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	}
 	def := reports[0].Definition
 	for i, r := range reports[1:] {
+		if r.Definition.Reported != def.Reported {
+			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d counts reported FCR as %q; report 0 as %q: %w",
+				i+1, r.Definition.Reported, def.Reported, ErrMergeMismatch)
+		}
 		if r.Definition != def {
 			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d measures %s window, %s match, %s lateness, minimum sample %d; report 0 %s, %s, %s, %d: %w",
 				i+1, r.Definition.Window, r.Definition.Match, r.Definition.Lateness, r.Definition.MinSample,

@@ -124,6 +124,14 @@ func TestMergeFCRReportsRefusesDifferentDefinitions(t *testing.T) {
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
 	assert.Contains(t, err.Error(), "report 1 measures 168h0m0s window")
 
+	// One restored from a snapshot that counted reported FCR by another
+	// rule.
+	other := week
+	other.Definition.Reported += "; another rule"
+	_, err = projections.MergeFCRReports(week, other)
+	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
+	assert.ErrorContains(t, err, "report 1 counts reported FCR as")
+
 	_, err = projections.MergeFCRReports()
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
 }
