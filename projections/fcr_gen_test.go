@@ -26,6 +26,10 @@ type fcrGen struct {
 	// that many shared keys too (a company's switchboard number), first
 	// or last, which links the customers who give it into one.
 	Shared int
+	// Rough adds what a tidy log lacks: steps at the same minute, follow-ups
+	// abandoned in the queue, and issues that the helpdesk closes on their
+	// only contact, abandoned.
+	Rough bool
 }
 
 var (
@@ -70,11 +74,20 @@ func (g fcrGen) log() []events.Envelope {
 		}
 		t := day0.Add(time.Duration(rng.Int64N(int64(g.Span)/minute) * minute))
 		step := func(maxMinutes int64) time.Time {
-			t = t.Add(time.Duration(1+rng.Int64N(maxMinutes)) * time.Minute)
+			d := 1 + rng.Int64N(maxMinutes)
+			if g.Rough && rng.IntN(4) == 0 {
+				d = 0
+			}
+			t = t.Add(time.Duration(d) * time.Minute)
 			return t
 		}
 		topic := genTopics[rng.IntN(len(genTopics))]
 		issue, contact := l.open(t, ks, genChannels[rng.IntN(len(genChannels))], topic)
+		if g.Rough && rng.IntN(10) == 0 {
+			l.abandon(issue, step(5), contact)
+			l.resolve(issue, step(3*24*60), contact, "", false)
+			continue
+		}
 		if rng.IntN(6) == 0 {
 			l.abandon(issue, step(5), contact)
 			contact = l.contacted(issue, step(60), genChannels[rng.IntN(len(genChannels))])
@@ -87,7 +100,12 @@ func (g fcrGen) log() []events.Envelope {
 			l.classify(issue, step(10), genTopics[rng.IntN(len(genTopics))])
 		}
 		if rng.IntN(6) == 0 {
-			contact = l.contacted(issue, step(24*60), genChannels[rng.IntN(len(genChannels))])
+			c := l.contacted(issue, step(24*60), genChannels[rng.IntN(len(genChannels))])
+			if g.Rough && rng.IntN(3) == 0 {
+				l.abandon(issue, step(5), c) // resolved on the answered one
+			} else {
+				contact = c
+			}
 		}
 		if rng.Float64() < cmp.Or(g.Open, 0.1) {
 			continue // left open
