@@ -49,6 +49,20 @@ func stream(issue uuid.UUID, from uint64, n int) []events.Envelope {
 	return out
 }
 
+// appendIssues appends n new issues of per events each to s, one Append
+// an issue, and returns the events as stored.
+func appendIssues(t testing.TB, s *pgstore.Store, n, per int) []events.Envelope {
+	t.Helper()
+	var all []events.Envelope
+	for range n {
+		issue := uuid.New()
+		out, err := s.Append(context.Background(), issue, 0, stream(issue, 0, per))
+		require.NoError(t, err)
+		all = append(all, out...)
+	}
+	return all
+}
+
 // withoutPositions returns evs with Position cleared, to compare events
 // as given with events as stored.
 func withoutPositions(evs []events.Envelope) []events.Envelope {

@@ -305,13 +305,7 @@ func (recordingPublisher) Close() error { return nil }
 func TestForwarderPutsAsideAMessageThePublisherRefuses(t *testing.T) {
 	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
 	ctx := t.Context()
-	var sent []string
-	for range 5 {
-		issue := uuid.New()
-		out, err := s.Append(ctx, issue, 0, stream(issue, 0, 1))
-		require.NoError(t, err)
-		sent = append(sent, out[0].ID.String())
-	}
+	sent := ids(appendIssues(t, s, 5, 1))
 	dest := recordingPublisher{refuse: sent[0], got: make(chan *message.Message, len(sent))}
 	poisoned := recordingPublisher{got: make(chan *message.Message, len(sent))}
 	poison, err := middleware.PoisonQueue(poisoned, "outbox_poison")
@@ -362,11 +356,7 @@ func TestForwarderClosedMidStreamLogsNoError(t *testing.T) {
 	ctx := t.Context()
 	logs := watermill.NewCaptureLogger()
 	for round := range 5 {
-		for range 100 {
-			issue := uuid.New()
-			_, err := s.Append(ctx, issue, 0, stream(issue, 0, 1))
-			require.NoError(t, err)
-		}
+		appendIssues(t, s, 100, 1)
 		dest := &slowPublisher{}
 		fwd, err := pgstore.NewForwarder(ctx, pool, dest, pgstore.ForwarderConfig{
 			Schema: cfg.Schema, Table: cfg.Table, PollInterval: time.Millisecond, Logger: logs,

@@ -178,13 +178,7 @@ func TestReadAllPagesAndStopsEarly(t *testing.T) {
 	t.Parallel()
 	s, _, _ := newStore(t, pgstore.Config{ReadBatch: 3})
 	ctx := context.Background()
-	var want []uint64
-	for range 4 {
-		issue := uuid.New()
-		out, err := s.Append(ctx, issue, 0, stream(issue, 0, 2))
-		require.NoError(t, err)
-		want = append(want, positions(out)...)
-	}
+	want := positions(appendIssues(t, s, 4, 2))
 	all, err := collect(s.ReadAll(ctx, 0))
 	require.NoError(t, err)
 	assert.Equal(t, want, positions(all))
