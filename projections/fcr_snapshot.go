@@ -17,13 +17,12 @@ import (
 // contact, where format 5 and before counted it on its opening contact,
 // abandoned or not; it added ReportedOnOpening, which says that the
 // counters hold problems folded by the earlier rule (restored from such a
-// snapshot, whose folded issues are gone). Format 5 added
-// the time of the latest event of each stray stream (fcrSnapVersion.Last;
-// before, a stray stream restores as if its latest event came at the
-// watermark); format 4 added
-// Opaque, the held events that could not be encoded; format 3 added
-// reclassifications to an issue's recs; a format 2 snapshot restores as
-// if its issues' topics had been given when they opened.
+// snapshot, whose folded issues are gone). Format 5 added the time of the
+// latest event of each stray stream (fcrSnapVersion.Last; before, a stray
+// stream restores as if its latest event came at the watermark); format 4
+// added Opaque, the held events that could not be encoded; format 3 added
+// reclassifications to an issue's recs; a format 2 snapshot restores as if
+// its issues' topics had been given when they opened.
 const fcrSnapFormat = 6
 
 // fcrSnap is the whole state of an FCR, as msgpack.

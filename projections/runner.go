@@ -47,10 +47,11 @@ import (
 // Queued events are applied before Run returns, whatever stops it, and
 // its final checkpoint covers them, but while the runner still catches up
 // from a Store: they are then dropped, as they are in the store, and read
-// after the backlog when Run is called again or the process restarts. Undecodable messages go to the poison
-// topic: when the poison publisher keeps failing, such a message is
-// logged and dropped after RunnerConfig.PoisonAttempts tries, rather than
-// left to block the stream, unless PoisonAttempts says to keep trying.
+// after the backlog when Run is called again or the process restarts.
+// Undecodable messages go to the poison topic: when the poison publisher
+// keeps failing, such a message is logged and dropped after
+// RunnerConfig.PoisonAttempts tries, rather than left to block the stream,
+// unless PoisonAttempts says to keep trying.
 //
 // # Guarantees
 //
