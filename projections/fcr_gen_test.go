@@ -27,8 +27,8 @@ type fcrGen struct {
 	// or last, which links the customers who give it into one.
 	Shared int
 	// Rough adds what a tidy log lacks: steps at the same minute, follow-ups
-	// abandoned in the queue, and issues that the helpdesk closes on their
-	// only contact, abandoned.
+	// abandoned in the queue (some resolved on), and issues that the
+	// helpdesk closes on their only contact, abandoned.
 	Rough bool
 }
 
@@ -102,7 +102,12 @@ func (g fcrGen) log() []events.Envelope {
 		if rng.IntN(6) == 0 {
 			c := l.contacted(issue, step(24*60), genChannels[rng.IntN(len(genChannels))])
 			if g.Rough && rng.IntN(3) == 0 {
-				l.abandon(issue, step(5), c) // resolved on the answered one
+				// Resolved on the answered contact, or on the abandoned
+				// one, which is no counted contact.
+				l.abandon(issue, step(5), c)
+				if rng.IntN(2) == 0 {
+					contact = c
+				}
 			} else {
 				contact = c
 			}

@@ -303,6 +303,13 @@ func (n *nameTable) label(id int64) string {
 	return n.names[id]
 }
 
+// The reported FCR rule in words, and what a report adds to it when some of
+// its problems were folded by the rule of snapshots before format 6.
+const (
+	fcrReportedRule      = "resolved issue records of the same problems; a success when resolved on the record's own first counted contact (abandoned attempts are not contacts) with no other counted contact before"
+	fcrReportedOnOpening = "; the problems folded before a restore from an earlier snapshot count a success on the record's opening contact, abandoned or not"
+)
+
 // definition states the configuration in words and values.
 func (f *FCR) definition() FCRDefinition {
 	c := f.cfg
@@ -312,9 +319,9 @@ func (f *FCR) definition() FCRDefinition {
 		MatchRoot:  "a new issue is a repeat contact when it has the same top-level topic as an earlier issue of the customer that is open, or was resolved less than the window before" + given,
 		MatchAny:   "a new issue is a repeat contact when an earlier issue of the customer, about any topic, is open or was resolved less than the window before",
 	}[c.Match]
-	reported := "resolved issue records of the same problems; a success when resolved on the record's own first counted contact (abandoned attempts are not contacts) with no other counted contact before"
+	reported := fcrReportedRule
 	if f.reportedOnOpening {
-		reported += "; the problems folded before a restore from an earlier snapshot count a success on the record's opening contact, abandoned or not"
+		reported += fcrReportedOnOpening
 	}
 	return FCRDefinition{
 		Window:          c.Window.String(),

@@ -158,6 +158,15 @@ func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
 	assert.Contains(t, got.Definition.Reported, "before a restore from an earlier snapshot")
 	assert.NotContains(t, fresh.Definition.Reported, "earlier snapshot")
 
+	// Partitions restored from such snapshots merge with those that had
+	// folded nothing then, and the merge says what its counts hold.
+	for _, order := range [][]FCRReport{{got, fresh}, {fresh, got}} {
+		merged, err := MergeFCRReports(order...)
+		require.NoError(t, err)
+		assert.Equal(t, got.Definition, merged.Definition)
+		assert.Equal(t, [2]int64{3, 4}, [2]int64{merged.Reported.Achieved, merged.Reported.Total})
+	}
+
 	applyAll(t, restored, l.evs[saved:])
 	restored.AdvanceTo(at(120, 0, 1))
 	got = restored.Report()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -18,7 +19,10 @@ var ErrMergeMismatch = errors.New("reports do not match")
 // from the summed answers, and repeat topics are ranked again.
 //
 // The reports must share one definition (window, matching, lateness,
-// minimum sample); otherwise the error wraps ErrMergeMismatch. The merged
+// minimum sample, reported FCR rule); otherwise the error wraps
+// ErrMergeMismatch. Where one report's problems folded before a restore
+// from an earlier snapshot count reported FCR by the earlier rule, the
+// merged definition says so. The merged
 // watermark is the latest one. A verdict depends on the watermark of its
 // own partition: a problem that its partition still shows as pending,
 // because that partition has seen no event as late as another one, stays
@@ -36,11 +40,18 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	}
 	def := reports[0].Definition
 	for i, r := range reports[1:] {
-		if r.Definition.Reported != def.Reported {
+		// Problems folded before a restore from an earlier snapshot may
+		// count reported FCR by the earlier rule, in any partition: the
+		// merge says so when one does.
+		mine, theirs := strings.TrimSuffix(def.Reported, fcrReportedOnOpening), strings.TrimSuffix(r.Definition.Reported, fcrReportedOnOpening)
+		if mine != theirs {
 			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d counts reported FCR as %q; report 0 as %q: %w",
 				i+1, r.Definition.Reported, def.Reported, ErrMergeMismatch)
 		}
-		if r.Definition != def {
+		if r.Definition.Reported != def.Reported {
+			def.Reported = mine + fcrReportedOnOpening
+		}
+		if withReported(r.Definition, def.Reported) != def {
 			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d measures %s window, %s match, %s lateness, minimum sample %d; report 0 %s, %s, %s, %d: %w",
 				i+1, r.Definition.Window, r.Definition.Match, r.Definition.Lateness, r.Definition.MinSample,
 				def.Window, def.Match, def.Lateness, def.MinSample, ErrMergeMismatch)
@@ -156,4 +167,10 @@ func (s csatSum) report(minSample int64) FCRCSAT {
 		c.Mean = float64(s.sum) / float64(s.answers)
 	}
 	return c
+}
+
+// withReported returns d with its reported FCR rule set to reported.
+func withReported(d FCRDefinition, reported string) FCRDefinition {
+	d.Reported = reported
+	return d
 }
