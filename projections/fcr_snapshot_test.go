@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"testing"
@@ -166,6 +167,12 @@ func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
 		assert.Equal(t, got.Definition, merged.Definition)
 		assert.Equal(t, [2]int64{3, 4}, [2]int64{merged.Reported.Achieved, merged.Reported.Total})
 	}
+	// A third report by another rule is refused, naming report 0's own.
+	other := fresh
+	other.Definition.Reported = "another rule"
+	_, err = MergeFCRReports(fresh, got, other)
+	assert.ErrorIs(t, err, ErrMergeMismatch)
+	assert.ErrorContains(t, err, fmt.Sprintf(`report 2 has reported FCR rule "another rule", report 0 %q`, fresh.Definition.Reported))
 
 	applyAll(t, restored, l.evs[saved:])
 	restored.AdvanceTo(at(120, 0, 1))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,24 +39,24 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	if len(reports) == 0 {
 		return FCRReport{}, fmt.Errorf("merge FCR reports: no report: %w", ErrMergeMismatch)
 	}
+	// Problems folded before a restore from an earlier snapshot may count
+	// reported FCR by the earlier rule, in any partition: the merge says
+	// so when one does.
 	def := reports[0].Definition
+	rule := strings.TrimSuffix(def.Reported, fcrReportedOnOpening)
+	onOpening := rule != def.Reported
 	for i, r := range reports[1:] {
-		// Problems folded before a restore from an earlier snapshot may
-		// count reported FCR by the earlier rule, in any partition: the
-		// merge says so when one does.
-		mine, theirs := strings.TrimSuffix(def.Reported, fcrReportedOnOpening), strings.TrimSuffix(r.Definition.Reported, fcrReportedOnOpening)
-		if mine != theirs {
-			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d counts reported FCR as %q; report 0 as %q: %w",
-				i+1, r.Definition.Reported, def.Reported, ErrMergeMismatch)
+		d := r.Definition
+		theirs := strings.TrimSuffix(d.Reported, fcrReportedOnOpening)
+		onOpening = onOpening || theirs != d.Reported
+		d.Reported = theirs
+		if name, a, b := definitionDiff(d, withReported(def, rule)); name != "" {
+			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d has %s %s, report 0 %s: %w",
+				i+1, name, a, b, ErrMergeMismatch)
 		}
-		if r.Definition.Reported != def.Reported {
-			def.Reported = mine + fcrReportedOnOpening
-		}
-		if withReported(r.Definition, def.Reported) != def {
-			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d measures %s window, %s match, %s lateness, minimum sample %d; report 0 %s, %s, %s, %d: %w",
-				i+1, r.Definition.Window, r.Definition.Match, r.Definition.Lateness, r.Definition.MinSample,
-				def.Window, def.Match, def.Lateness, def.MinSample, ErrMergeMismatch)
-		}
+	}
+	if onOpening {
+		def.Reported = rule + fcrReportedOnOpening
 	}
 	ms := def.MinSample
 	out := FCRReport{Definition: def}.withEmptyBreakdowns()
@@ -173,4 +174,27 @@ func (s csatSum) report(minSample int64) FCRCSAT {
 func withReported(d FCRDefinition, reported string) FCRDefinition {
 	d.Reported = reported
 	return d
+}
+
+// definitionDiff names the first field in which a and b differ, with its
+// value in each, or returns "" when they are the same.
+func definitionDiff(a, b FCRDefinition) (name, inA, inB string) {
+	for _, f := range []struct{ name, a, b string }{
+		{"window", a.Window, b.Window},
+		{"window seconds", fmt.Sprint(a.WindowSeconds), fmt.Sprint(b.WindowSeconds)},
+		{"match", a.Match, b.Match},
+		{"match rule", strconv.Quote(a.MatchRule), strconv.Quote(b.MatchRule)},
+		{"identity rule", strconv.Quote(a.Identity), strconv.Quote(b.Identity)},
+		{"lateness", a.Lateness, b.Lateness},
+		{"lateness seconds", fmt.Sprint(a.LatenessSeconds), fmt.Sprint(b.LatenessSeconds)},
+		{"settling rule", strconv.Quote(a.Settled), strconv.Quote(b.Settled)},
+		{"denominator", strconv.Quote(a.Denominator), strconv.Quote(b.Denominator)},
+		{"reported FCR rule", strconv.Quote(a.Reported), strconv.Quote(b.Reported)},
+		{"minimum sample", fmt.Sprint(a.MinSample), fmt.Sprint(b.MinSample)},
+	} {
+		if f.a != f.b {
+			return f.name, f.a, f.b
+		}
+	}
+	return "", "", ""
 }

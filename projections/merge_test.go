@@ -122,7 +122,7 @@ func TestMergeFCRReportsRefusesDifferentDefinitions(t *testing.T) {
 	_, err := projections.MergeFCRReports(day, week)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
-	assert.Contains(t, err.Error(), "report 1 measures 168h0m0s window")
+	assert.Contains(t, err.Error(), "report 1 has window 168h0m0s, report 0 24h0m0s")
 
 	// One restored from a snapshot that counted reported FCR by another
 	// rule.
@@ -130,7 +130,15 @@ func TestMergeFCRReportsRefusesDifferentDefinitions(t *testing.T) {
 	other.Definition.Reported += "; another rule"
 	_, err = projections.MergeFCRReports(week, other)
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
-	assert.ErrorContains(t, err, "report 1 counts reported FCR as")
+	assert.ErrorContains(t, err, `report 1 has reported FCR rule "resolved issue records`)
+
+	// A field the summary leaves out, such as a library's wording of a
+	// rule, is named too.
+	worded := week
+	worded.Definition.Denominator = "problems of another wording"
+	_, err = projections.MergeFCRReports(week, week, worded)
+	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
+	assert.ErrorContains(t, err, `report 2 has denominator "problems of another wording"`)
 
 	_, err = projections.MergeFCRReports()
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
