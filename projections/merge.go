@@ -54,6 +54,10 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d has %s %s, report 0 %s: %w",
 				i+1, name, a, b, ErrMergeMismatch)
 		}
+		if d != withReported(def, rule) { // a field definitionDiff does not know
+			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d has definition %+v, report 0 %+v: %w",
+				i+1, r.Definition, reports[0].Definition, ErrMergeMismatch)
+		}
 	}
 	if onOpening {
 		def.Reported = rule + fcrReportedOnOpening
