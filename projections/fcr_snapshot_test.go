@@ -173,6 +173,13 @@ func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
 	_, err = MergeFCRReports(fresh, got, other)
 	assert.ErrorIs(t, err, ErrMergeMismatch)
 	assert.ErrorContains(t, err, fmt.Sprintf(`report 2 has reported FCR rule "another rule", report 0 %q`, fresh.Definition.Reported))
+	_, err = MergeFCRReports(got, fresh, other)
+	assert.ErrorContains(t, err, fmt.Sprintf(`report 2 has reported FCR rule "another rule", report 0 %q`, got.Definition.Reported), "report 0's rule as it has it")
+	// Another field that differs is named, whatever the reported rules.
+	fewer := fresh
+	fewer.Definition.MinSample = 5
+	_, err = MergeFCRReports(got, fewer)
+	assert.ErrorContains(t, err, "report 1 has minimum sample 5, report 0 30")
 
 	applyAll(t, restored, l.evs[saved:])
 	restored.AdvanceTo(at(120, 0, 1))

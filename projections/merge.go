@@ -49,14 +49,9 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 		d := r.Definition
 		theirs := strings.TrimSuffix(d.Reported, fcrReportedOnOpening)
 		onOpening = onOpening || theirs != d.Reported
-		d.Reported = theirs
-		if name, a, b := definitionDiff(d, withReported(def, rule)); name != "" {
-			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d has %s %s, report 0 %s: %w",
-				i+1, name, a, b, ErrMergeMismatch)
-		}
-		if d != withReported(def, rule) { // a field definitionDiff does not know
-			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d has definition %+v, report 0 %+v: %w",
-				i+1, r.Definition, reports[0].Definition, ErrMergeMismatch)
+		if withReported(d, theirs) != withReported(def, rule) {
+			return FCRReport{}, fmt.Errorf("merge FCR reports: report %d %s: %w",
+				i+1, definitionDiff(d, def), ErrMergeMismatch)
 		}
 	}
 	if onOpening {
@@ -180,25 +175,31 @@ func withReported(d FCRDefinition, reported string) FCRDefinition {
 	return d
 }
 
-// definitionDiff names the first field in which a and b differ, with its
-// value in each, or returns "" when they are the same.
-func definitionDiff(a, b FCRDefinition) (name, inA, inB string) {
-	for _, f := range []struct{ name, a, b string }{
-		{"window", a.Window, b.Window},
-		{"window seconds", fmt.Sprint(a.WindowSeconds), fmt.Sprint(b.WindowSeconds)},
-		{"match", a.Match, b.Match},
-		{"match rule", strconv.Quote(a.MatchRule), strconv.Quote(b.MatchRule)},
-		{"identity rule", strconv.Quote(a.Identity), strconv.Quote(b.Identity)},
-		{"lateness", a.Lateness, b.Lateness},
-		{"lateness seconds", fmt.Sprint(a.LatenessSeconds), fmt.Sprint(b.LatenessSeconds)},
-		{"settling rule", strconv.Quote(a.Settled), strconv.Quote(b.Settled)},
-		{"denominator", strconv.Quote(a.Denominator), strconv.Quote(b.Denominator)},
-		{"reported FCR rule", strconv.Quote(a.Reported), strconv.Quote(b.Reported)},
-		{"minimum sample", fmt.Sprint(a.MinSample), fmt.Sprint(b.MinSample)},
+// definitionDiff says in which field the definition a of a report differs
+// from b, that of report 0, with the value of each; the reported rules are
+// compared without what a restore from an earlier snapshot adds to them.
+func definitionDiff(a, b FCRDefinition) string {
+	for _, f := range []struct {
+		name string
+		same bool
+		a, b any
+	}{
+		{"window", a.Window == b.Window, a.Window, b.Window},
+		{"window seconds", a.WindowSeconds == b.WindowSeconds, a.WindowSeconds, b.WindowSeconds},
+		{"match", a.Match == b.Match, a.Match, b.Match},
+		{"match rule", a.MatchRule == b.MatchRule, strconv.Quote(a.MatchRule), strconv.Quote(b.MatchRule)},
+		{"identity rule", a.Identity == b.Identity, strconv.Quote(a.Identity), strconv.Quote(b.Identity)},
+		{"lateness", a.Lateness == b.Lateness, a.Lateness, b.Lateness},
+		{"lateness seconds", a.LatenessSeconds == b.LatenessSeconds, a.LatenessSeconds, b.LatenessSeconds},
+		{"settling rule", a.Settled == b.Settled, strconv.Quote(a.Settled), strconv.Quote(b.Settled)},
+		{"denominator", a.Denominator == b.Denominator, strconv.Quote(a.Denominator), strconv.Quote(b.Denominator)},
+		{"reported FCR rule", strings.TrimSuffix(a.Reported, fcrReportedOnOpening) == strings.TrimSuffix(b.Reported, fcrReportedOnOpening),
+			strconv.Quote(a.Reported), strconv.Quote(b.Reported)},
+		{"minimum sample", a.MinSample == b.MinSample, a.MinSample, b.MinSample},
 	} {
-		if f.a != f.b {
-			return f.name, f.a, f.b
+		if !f.same {
+			return fmt.Sprintf("has %s %v, report 0 %v", f.name, f.a, f.b)
 		}
 	}
-	return "", "", ""
+	return fmt.Sprintf("has definition %+v, report 0 %+v", a, b)
 }
