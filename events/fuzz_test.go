@@ -1,7 +1,6 @@
 package events_test
 
 import (
-	"encoding/json"
 	"strconv"
 	"testing"
 
@@ -36,9 +35,8 @@ func fuzzSeeds(t testing.TB, reg *events.Registry, c events.Codec) [][]byte {
 
 // checkFuzzed decodes input and, if that succeeds, requires the event to
 // encode, and the encoding to decode to the same event. A host type's
-// data goes through encoding/json, by the host's tags: an empty list
-// under omitempty reads back as none, so that the event is compared with
-// its data as encoding/json gives it back.
+// empty list or map under omitempty is not written, and reads back as
+// none: the event is compared with its data so.
 func checkFuzzed(t *testing.T, c events.Codec, input []byte) {
 	e, err := c.Decode(input)
 	if err != nil {
@@ -51,10 +49,13 @@ func checkFuzzed(t *testing.T, c events.Codec, input []byte) {
 	again, err := c.Decode(b)
 	require.NoError(t, err, "an encoded event decodes")
 	if d, host := e.Data.(*Escalated); host {
-		j, err := json.Marshal(d)
-		require.NoError(t, err)
-		var back Escalated
-		require.NoError(t, json.Unmarshal(j, &back))
+		back := *d
+		if len(back.Tags) == 0 {
+			back.Tags = nil
+		}
+		if len(back.Notes) == 0 {
+			back.Notes = nil
+		}
 		e.Data = &back
 	}
 	assert.Equal(t, e, again)
