@@ -27,12 +27,13 @@ type Customer struct {
 //
 // JSON writes a number's text as read. msgpack writes a number as an
 // integer when it is one within int64 or uint64, however written ("2.0",
-// "2e0", float64(2)), else as a float64, and reads it back in its shortest
-// form ("2", "0.1"; a whole float64 that another writer sent, as the
-// integer it would write): the same value, every digit kept. It refuses a
-// number that is neither and not written as the float64 nearest it prints
-// ("0.10000000000000001", which a float64 reads as 0.1; one beyond a
-// float64's range), which JSON keeps. The fields that an Upcaster sees are
+// "2e0", float64(2)), else as a float64, and reads it back as an integer's
+// digits or as encoding/json writes a float64 ("2", "0.1", "1e+21"; a
+// whole float64 that another writer sent, as the integer it would write):
+// the same value, every digit kept. It refuses a number that is neither
+// and not written as the float64 nearest it prints ("0.10000000000000001",
+// which a float64 reads as 0.1; one beyond a float64's range), which JSON
+// keeps. The fields that an Upcaster sees are
 // the exception: their numbers are float64.
 type Extra map[string]any
 

@@ -282,8 +282,9 @@ func (r *reader) extra(x *Extra, key string) {
 // jsonValue returns v, a value decoded from msgpack, as encoding/json
 // decodes the same value from JSON (maps have string keys; numbers are
 // float64, or json.Number when exact, as Extra keeps them: an integer's
-// exact digits, a float's shortest form, a whole float's as the integer's
-// that msgpack writes for it), so that a value is the same
+// exact digits, a float's shortest form as encoding/json writes it, a
+// whole float's as the integer's that msgpack writes for it), so that a
+// value is the same
 // whichever codec read it, and refuses what JSON cannot carry.
 func jsonValue(v any, depth int, exact bool) (any, error) {
 	if depth > maxSkipDepth {
@@ -321,14 +322,20 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 			return v, nil
 		}
 		// A whole number reads as the integer that msgpack writes for
-		// it, so that reading what was written gives the same text.
+		// it, so that reading what was written gives the same text; any
+		// other as encoding/json writes a float64, as an upcaster's
+		// fields come back.
 		switch n := msgpackFloat(v).(type) {
 		case int64:
 			return json.Number(strconv.FormatInt(n, 10)), nil
 		case uint64:
 			return json.Number(strconv.FormatUint(n, 10)), nil
 		}
-		return json.Number(strconv.FormatFloat(v, 'g', -1, 64)), nil
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return json.Number(b), nil
 	case []any:
 		for i, e := range v {
 			var err error
