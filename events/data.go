@@ -33,8 +33,10 @@ type Customer struct {
 // the same value, every digit kept. It refuses a number that is neither
 // and not written as the float64 nearest it prints ("0.10000000000000001",
 // which a float64 reads as 0.1; one beyond a float64's range), which JSON
-// keeps. The fields that an Upcaster sees are
-// the exception: their numbers are float64.
+// keeps. The fields that an Upcaster sees are the exception: their numbers
+// are float64 (an integer beyond 2^53 may lose digits); what it returns is
+// read as the codec that read the event reads it, and by msgpack as
+// msgpack writes it (2.50 as 2.5), a number it cannot write refused.
 type Extra map[string]any
 
 // Opened is issue.opened: the first contact about a problem arrived.

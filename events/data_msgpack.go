@@ -202,13 +202,14 @@ func wholeNumber(s string) (any, bool) {
 }
 
 // msgpackFloat returns f as wholeNumber would: an int64 when it is a whole
-// number within int64's range, a uint64 when within uint64's above it,
-// else a float64.
+// number within int64's range but -2^63, a uint64 when within uint64's
+// above it, else a float64. -2^63 stays a float64: it prints as
+// -9223372036854776000, beyond int64, which an int64 would change.
 func msgpackFloat(f float64) any {
 	switch {
 	case f != math.Trunc(f):
 		return f
-	case f >= math.MinInt64 && f < math.MaxInt64: // -2^63 ≤ f < 2^63
+	case f > math.MinInt64 && f < math.MaxInt64: // -2^63 < f < 2^63
 		return int64(f)
 	case f >= 0 && f < math.MaxUint64: // 2^63 ≤ f < 2^64
 		return uint64(f)

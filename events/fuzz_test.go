@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"math"
 	"strconv"
 	"testing"
 
@@ -70,6 +71,11 @@ func FuzzMsgpackDecode(f *testing.F) {
 	for _, s := range sampleEncodings(f, events.NewMsgpackCodec(nil)) {
 		f.Add(s) // Classified at schema 1 is upcast
 	}
+	// Numbers in the Extra of an upcast event.
+	upcast, err := events.NewMsgpackCodec(nil).Append(nil, envelopeOf(3, &events.Classified{Topic: "a/b",
+		Extra: events.Extra{"min": float64(math.MinInt64), "half": 0.5, "big": 1e20}}))
+	require.NoError(f, err)
+	f.Add(upcast)
 	f.Fuzz(func(t *testing.T, input []byte) { checkFuzzed(t, c, input) })
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -290,7 +291,8 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 // into into through the registry's upcasters. For a built-in type the
 // upcasters see the fields as the JSON codec gives them (upcastValue), and
 // what they return is read as JSON, so that an upcaster works the same
-// whichever codec read the event. A host type's fields are msgpack's
+// whichever codec read the event, and then as msgpack writes it. A host
+// type's fields are msgpack's
 // (hostValue), and what the upcasters return is read as msgpack with the
 // type's json tags, as the type was written.
 func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) error {
@@ -327,7 +329,21 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(b, into)
+	if err := json.Unmarshal(b, into); err != nil {
+		return err
+	}
+	// What the upcasters returned is read again as msgpack writes it, so
+	// that the event's Extra holds its numbers as msgpack reads them back,
+	// and a number that msgpack cannot write is refused now rather than
+	// when the event is written.
+	fast := into.(msgpackData)
+	if b, err = fast.appendMsgpack(nil); err != nil {
+		return err
+	}
+	reflect.ValueOf(into).Elem().SetZero()
+	r := reader{s: string(b)}
+	fast.decodeMsgpack(&r)
+	return r.err
 }
 
 // upcastValue returns v, a field value of a built-in type decoded from

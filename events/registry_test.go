@@ -1,7 +1,10 @@
 package events_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"testing"
 	"time"
 
@@ -118,6 +121,43 @@ func TestUpcasterOfABuiltInType(t *testing.T) {
 			assert.ErrorIs(t, err, events.ErrMalformed, "%s reading schema 2 with schema 1", writer.Name())
 		}
 	}
+}
+
+// What an upcaster returns reads from msgpack as msgpack writes it, so that
+// the event reads back the same once written; a number msgpack cannot
+// write is refused on reading.
+func TestMsgpackReadsUpcastExtraAsItWritesIt(t *testing.T) {
+	var extra map[string]any
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeContacted, 2, func() events.Data { return new(events.Contacted) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, func(f map[string]any) (map[string]any, error) {
+		maps.Copy(f, extra)
+		return f, nil
+	}))
+	b, err := events.NewMsgpackCodec(nil).Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"}))
+	require.NoError(t, err)
+	c := events.NewMsgpackCodec(reg)
+
+	extra = map[string]any{
+		"neg0": math.Copysign(0, -1), "padded": json.Number("2.50"), "exp": json.Number("1e2"),
+		"min": float64(math.MinInt64), "big": float64(1e20), "list": []any{json.Number("0.50")},
+	}
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, events.Extra{
+		"neg0": json.Number("0"), "padded": json.Number("2.5"), "exp": json.Number("100"),
+		"min": json.Number("-9223372036854776000"), "big": json.Number("100000000000000000000"), "list": []any{json.Number("0.5")},
+	}, got.Data.(*events.Contacted).Extra)
+	again, err := c.Append(nil, got)
+	require.NoError(t, err)
+	back, err := c.Decode(again)
+	require.NoError(t, err)
+	assert.Equal(t, got, back)
+
+	extra = map[string]any{"x": json.Number("0.10000000000000001")}
+	_, err = c.Decode(b)
+	assert.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, "0.10000000000000001")
 }
 
 func TestBuiltInTypeReplacedByAHostType(t *testing.T) {
