@@ -36,7 +36,8 @@ type Customer struct {
 // keeps. The fields that an Upcaster sees are the exception: their numbers
 // are float64 (an integer beyond 2^53 may lose digits); what it returns is
 // read as the codec that read the event reads it, and by msgpack as
-// msgpack writes it (2.50 as 2.5), a number it cannot write refused.
+// msgpack writes it (2.50 as 2.5), what msgpack cannot write (such a
+// number, or values nested deeper than it reads) refused.
 type Extra map[string]any
 
 // Opened is issue.opened: the first contact about a problem arrived.

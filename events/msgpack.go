@@ -335,15 +335,31 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 	// What the upcasters returned is read again as msgpack writes it, so
 	// that the event's Extra holds its numbers as msgpack reads them back,
 	// and a number that msgpack cannot write is refused now rather than
-	// when the event is written.
-	fast := into.(msgpackData)
-	if b, err = fast.appendMsgpack(nil); err != nil {
-		return err
+	// when the event is written. (A host's type that embeds a built-in one
+	// is left as JSON read it: its own fields are not msgpack's to write.)
+	if !isBuiltin(into) {
+		return nil
 	}
-	reflect.ValueOf(into).Elem().SetZero()
-	r := reader{s: string(b)}
-	fast.decodeMsgpack(&r)
-	return r.err
+	fast := into.(msgpackData)
+	if b, err = fast.appendMsgpack(nil); err == nil {
+		reflect.ValueOf(into).Elem().SetZero()
+		r := reader{s: string(b)}
+		fast.decodeMsgpack(&r)
+		err = r.err
+	}
+	if err != nil {
+		return fmt.Errorf("what the upcasters of %s from schema %d returned: %w", t, schema, err)
+	}
+	return nil
+}
+
+// isBuiltin reports whether d is one of the built-in event types itself.
+func isBuiltin(d Data) bool {
+	switch d.(type) {
+	case *Opened, *Routed, *Consulted, *Resolved, *Reopened, *Contacted, *Abandoned, *Rated, *Classified:
+		return true
+	}
+	return false
 }
 
 // upcastValue returns v, a field value of a built-in type decoded from

@@ -15,7 +15,9 @@ import (
 // For a built-in type, the fields are those of the JSON wire format
 // whichever codec read the event: numbers as float64, ids as strings,
 // objects as map[string]any and lists as []any; what it returns is read
-// as JSON. For a host's type they are what the codec that read the event
+// as JSON, and by the msgpack codec then as msgpack writes it: its Extra
+// numbers in msgpack's form (2.50 as 2.5), and what msgpack cannot write
+// refused as a malformed event. For a host's type they are what the codec that read the event
 // decodes: encoding/json's values under JSON; under msgpack, integers as
 // int64 (uint64 above its range), and floats, binaries and times as
 // msgpack gives them (float32 or float64, []byte, time.Time), objects as

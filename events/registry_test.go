@@ -157,7 +157,29 @@ func TestMsgpackReadsUpcastExtraAsItWritesIt(t *testing.T) {
 	extra = map[string]any{"x": json.Number("0.10000000000000001")}
 	_, err = c.Decode(b)
 	assert.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, "what the upcasters of issue.contacted from schema 1 returned")
 	assert.ErrorContains(t, err, "0.10000000000000001")
+}
+
+// wrapOpened is a host's type that embeds a built-in one.
+type wrapOpened struct {
+	*events.Opened
+	Note string `json:"note"`
+}
+
+// A host's type that embeds a built-in one is upcast by msgpack as before:
+// it is not read again as the built-in type.
+func TestMsgpackUpcastsAHostTypeThatEmbedsABuiltInOne(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeOpened, 2, func() events.Data { return &wrapOpened{Opened: new(events.Opened)} }))
+	require.NoError(t, reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	opened := &events.Opened{Customer: events.Customer{Keys: []string{"phone:+358401234567"}}, Channel: "phone", Topic: "billing", Contact: contactID}
+	b, err := events.NewMsgpackCodec(nil).Append(nil, envelopeOf(1, opened))
+	require.NoError(t, err)
+	got, err := events.NewMsgpackCodec(reg).Decode(b)
+	require.NoError(t, err)
+	require.IsType(t, &wrapOpened{}, got.Data)
+	assert.Equal(t, opened, got.Data.(*wrapOpened).Opened)
 }
 
 func TestBuiltInTypeReplacedByAHostType(t *testing.T) {
