@@ -285,8 +285,8 @@ func (r *reader) extra(x *Extra, key string) {
 // float64, or json.Number when exact, as Extra keeps them: an integer's
 // exact digits, a float's shortest form as encoding/json writes it, a
 // whole float's as the integer's that msgpack writes for it), so that a
-// value is the same
-// whichever codec read it, and refuses what JSON cannot carry.
+// value is the same whichever codec read it, and refuses what JSON cannot
+// carry.
 func jsonValue(v any, depth int, exact bool) (any, error) {
 	if depth > maxSkipDepth {
 		return nil, errTooDeep
@@ -326,11 +326,8 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 		// it, so that reading what was written gives the same text; any
 		// other as encoding/json writes a float64, as an upcaster's
 		// fields come back.
-		switch n := msgpackFloat(v).(type) {
-		case int64:
-			return json.Number(strconv.FormatInt(n, 10)), nil
-		case uint64:
-			return json.Number(strconv.FormatUint(n, 10)), nil
+		if n := msgpackFloat(v); n != any(v) {
+			return jsonValue(n, depth, exact)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {

@@ -292,9 +292,8 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 // upcasters see the fields as the JSON codec gives them (upcastValue), and
 // what they return is read as JSON, so that an upcaster works the same
 // whichever codec read the event, and then as msgpack writes it. A host
-// type's fields are msgpack's
-// (hostValue), and what the upcasters return is read as msgpack with the
-// type's json tags, as the type was written.
+// type's fields are msgpack's (hostValue), and what the upcasters return is
+// read as msgpack with the type's json tags, as the type was written.
 func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) error {
 	var fields map[string]any
 	dec := msgpack.NewDecoder(strings.NewReader(raw))
