@@ -14,18 +14,18 @@ import (
 //
 // For a built-in type, the fields are those of the JSON wire format
 // whichever codec read the event: numbers as float64, ids as strings,
-// objects as map[string]any and lists as []any; what it returns is read
-// as JSON, and by the msgpack codec then as msgpack writes it: its Extra
+// objects as map[string]any and lists as []any; what it returns is read as
+// JSON, and by the msgpack codec then as msgpack writes it: its Extra
 // numbers in msgpack's form (2.50 as 2.5), and what msgpack cannot write
-// refused as a malformed event. For a host's type they are what the codec that read the event
-// decodes: encoding/json's values under JSON; under msgpack, integers as
-// int64 (uint64 above its range), and floats, binaries and times as
-// msgpack gives them (float32 or float64, []byte, time.Time), objects as
-// map[string]any, and maps whose keys are not strings (a map[int]T) as
-// map[any]any with their keys normalised as values are (an empty map, whose
-// keys msgpack cannot tell, as map[string]any); what it returns is read
-// back by the same codec. An upcaster of a host's type
-// that is read by both codecs accepts both.
+// refused as a malformed event. For a host's type they are what the codec
+// that read the event decodes: encoding/json's values under JSON; under
+// msgpack, integers as int64 (uint64 above its range), and floats,
+// binaries and times as msgpack gives them (float32 or float64, []byte,
+// time.Time), objects as map[string]any, and maps whose keys are not
+// strings (a map[int]T) as map[any]any with their keys normalised as
+// values are (an empty map, whose keys msgpack cannot tell, as
+// map[string]any); what it returns is read back by the same codec. An
+// upcaster of a host's type that is read by both codecs accepts both.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 
 // Registry says which event types exist, which schema version of each is
