@@ -238,8 +238,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var in <-chan delivery
 	// stop ends the subscriptions and applies the events they queued,
-	// which were acknowledged; finish then makes the final checkpoint, so
-	// that it covers them. Every return goes through finish: on an error
+	// which were acknowledged, unless in was set to nil; finish then makes
+	// the final checkpoint, so that it covers them. Every return goes through finish: on an error
 	// too, the events acknowledged must reach a checkpoint.
 	stop := func() {
 		cancelSubs()
@@ -248,22 +248,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		in = nil
 	}
 	finish := func(err error) error {
-		var cpErr error
 		if r.cfg.Store != nil && !r.caughtUp.Load() {
 			// Still catching up: what came live is newer than the
 			// backlog not yet read, and is in the store, to be read after
 			// that backlog when Run is called again or the process
 			// restarts. Neither the checkpoint nor the projection may
 			// take it ahead of the backlog, which a projection with a
-			// lateness would then count as late: it is dropped.
-			cancelSubs()
-			wg.Wait()
+			// lateness would then count as late: stop drops it.
 			in = nil
-			cpErr = r.shutdown(ctx)
-		} else {
-			stop()
-			cpErr = r.shutdown(ctx)
 		}
+		stop()
+		cpErr := r.shutdown(ctx)
 		if err == nil {
 			return cpErr
 		}
