@@ -23,18 +23,17 @@ var ErrMergeMismatch = errors.New("reports do not match")
 // minimum sample, reported FCR rule); otherwise the error wraps
 // ErrMergeMismatch. Where one report's problems folded before a restore
 // from an earlier snapshot count reported FCR by the earlier rule, the
-// merged definition says so. The merged
-// watermark is the latest one. A verdict depends on the watermark of its
-// own partition: a problem that its partition still shows as pending,
-// because that partition has seen no event as late as another one, stays
-// pending in the merge. The merge equals the single report when every
-// partition has seen events up to the same time, which is the case once
-// traffic has passed the window's edge in every partition, or once each
-// partition's FCR was advanced to that time (FCR.AdvanceTo); the counts of
-// deliveries (held and orphaned events) depend on delivery, in one FCR as
-// in several, and may differ. Identity links
-// between customers on different partitions are not made: partition by a
-// customer id that is stable from the first contact.
+// merged definition says so. The merged watermark is the latest one. A
+// verdict depends on the watermark of its own partition: a problem that
+// its partition still shows as pending, because that partition has seen
+// no event as late as another one, stays pending in the merge. The merge
+// equals the single report when every partition has seen events up to the
+// same time, which is the case once traffic has passed the window's edge
+// in every partition, or once each partition's FCR was advanced to that
+// time (FCR.AdvanceTo); the counts of deliveries (held and orphaned
+// events) depend on delivery, in one FCR as in several, and may differ.
+// Identity links between customers on different partitions are not made:
+// partition by a customer id that is stable from the first contact.
 func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	if len(reports) == 0 {
 		return FCRReport{}, fmt.Errorf("merge FCR reports: no report: %w", ErrMergeMismatch)

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/truefcr/truefcr/events"
@@ -44,11 +43,11 @@ type Reporter struct {
 
 // NewReporter returns a Reporter with every projection empty.
 func NewReporter(cfg ReportConfig) (*Reporter, error) {
-	if cfg.Lateness < 0 {
-		return nil, fmt.Errorf("report lateness %v is negative: %w", cfg.Lateness, ErrKPIConfig)
+	if err := kpiCheckLateness("report", cfg.Lateness); err != nil {
+		return nil, err
 	}
-	if cfg.MinSample < 0 {
-		return nil, fmt.Errorf("report minimum sample %d is negative: %w", cfg.MinSample, ErrKPIConfig)
+	if err := kpiCheckMinSample("report", cfg.MinSample); err != nil {
+		return nil, err
 	}
 	if cfg.Lateness > 0 {
 		for _, l := range []*time.Duration{&cfg.FCR.Lateness, &cfg.Service.Lateness, &cfg.Satisfaction.Lateness, &cfg.Volume.Lateness} {
