@@ -2,11 +2,12 @@ package events
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 
 	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
 // This file holds the msgpack primitives of the hand-written fast path. The
@@ -15,12 +16,13 @@ import (
 // the input, so a decode costs one allocation for all of them.
 
 var (
-	errShort    = errors.New("unexpected end of input")
-	errTooDeep  = errors.New("nesting too deep")
-	errTooLarge = errors.New("length exceeds input")
+	errShort    = msgpackcheck.ErrShort
+	errTooDeep  = msgpackcheck.ErrTooDeep
+	errTooLarge = msgpackcheck.ErrTooLarge
 )
 
-const maxSkipDepth = 64
+// maxSkipDepth is how deeply values may nest below the data.
+const maxSkipDepth = msgpackcheck.MaxDepth
 
 func appendArrayLen(b []byte, n int) []byte {
 	switch {
@@ -373,86 +375,15 @@ func (r *reader) strs() []string {
 
 // skip passes over one value of any type and returns its bytes.
 func (r *reader) skip() string {
-	start := r.off
-	r.skipDepth(0)
 	if r.err != nil {
 		return ""
 	}
-	return r.s[start:r.off]
-}
-
-func (r *reader) skipDepth(depth int) {
-	if depth > maxSkipDepth {
-		r.fail(errTooDeep)
-		return
+	start := r.off
+	end, err := msgpackcheck.Skip(r.s, r.off)
+	if err != nil {
+		r.fail(err)
+		return ""
 	}
-	c := r.byte()
-	if r.err != nil {
-		return
-	}
-	switch {
-	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
-		return
-	case c&0xe0 == 0xa0:
-		r.take(int(c & 0x1f))
-		return
-	case c&0xf0 == 0x90:
-		r.skipN(int(c&0x0f), depth)
-		return
-	case c&0xf0 == 0x80:
-		r.skipN(2*int(c&0x0f), depth)
-		return
-	}
-	switch c {
-	case 0xcc, 0xd0:
-		r.take(1)
-	case 0xcd, 0xd1:
-		r.take(2)
-	case 0xce, 0xd2, 0xca:
-		r.take(4)
-	case 0xcf, 0xd3, 0xcb:
-		r.take(8)
-	case 0xc4, 0xd9:
-		r.take(int(r.be(1)))
-	case 0xc5, 0xda:
-		r.take(int(r.be(2)))
-	case 0xc6, 0xdb:
-		r.take(int(r.be(4)))
-	case 0xd4:
-		r.take(2)
-	case 0xd5:
-		r.take(3)
-	case 0xd6:
-		r.take(5)
-	case 0xd7:
-		r.take(9)
-	case 0xd8:
-		r.take(17)
-	case 0xc7:
-		r.take(int(r.be(1)) + 1)
-	case 0xc8:
-		r.take(int(r.be(2)) + 1)
-	case 0xc9:
-		r.take(int(r.be(4)) + 1)
-	case 0xdc:
-		r.skipN(int(r.be(2)), depth)
-	case 0xdd:
-		r.skipN(int(r.be(4)), depth)
-	case 0xde:
-		r.skipN(2*int(r.be(2)), depth)
-	case 0xdf:
-		r.skipN(2*int(r.be(4)), depth)
-	default:
-		r.failf("invalid msgpack code 0x%02x", c)
-	}
-}
-
-func (r *reader) skipN(n, depth int) {
-	if n > len(r.s)-r.off {
-		r.fail(errTooLarge)
-		return
-	}
-	for i := 0; i < n && r.err == nil; i++ {
-		r.skipDepth(depth + 1)
-	}
+	r.off = end
+	return r.s[start:end]
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
 // fcrSnapFormat is the layout version of FCR snapshots. Format 6 counts a
@@ -260,7 +261,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		return 0, f.err
 	}
 	var s fcrSnap
-	if err := msgpack.Unmarshal(b, &s); err != nil {
+	if err := msgpackcheck.Unmarshal(b, &s); err != nil {
 		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
 	}
 	if s.Format < 2 || s.Format > fcrSnapFormat {

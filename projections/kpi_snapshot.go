@@ -14,6 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
 // ErrKPISnapshot is wrapped by every error about a snapshot of a KPI
@@ -551,7 +552,7 @@ func (p *kpiParts) save() ([]byte, error) {
 // an error, which wraps ErrKPISnapshot.
 func (p *kpiParts) load(b []byte) (func(), error) {
 	var s kpiSnap
-	if err := msgpack.Unmarshal(b, &s); err != nil {
+	if err := msgpackcheck.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%s restore: %v: %w", p.kind, err, ErrKPISnapshot)
 	}
 	switch {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
 // reportSnapFormat is the layout version of Reporter snapshots.
@@ -57,7 +59,7 @@ func (r *Reporter) MarshalBinary() ([]byte, error) {
 // FCR.Restore.
 func (r *Reporter) UnmarshalBinary(b []byte) error {
 	var s reportSnap
-	if err := msgpack.Unmarshal(b, &s); err != nil {
+	if err := msgpackcheck.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("report restore: %v: %w", err, ErrKPISnapshot)
 	}
 	if s.Format != reportSnapFormat {

@@ -10,6 +10,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
 // SequenceConfig configures Sequence. The zero value means the defaults.
@@ -222,7 +223,7 @@ func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 func (v sequencedSaving) UnmarshalBinary(b []byte) error {
 	s := v.s
 	var snap sequencedSnap
-	if err := msgpack.Unmarshal(b, &snap); err != nil {
+	if err := msgpackcheck.Unmarshal(b, &snap); err != nil {
 		return fmt.Errorf("sequence restore: %v: %w", err, ErrKPISnapshot)
 	}
 	if snap.Format != sequencedSnapFormat {

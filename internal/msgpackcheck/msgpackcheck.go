@@ -1,0 +1,189 @@
+// Package msgpackcheck checks msgpack input before a reflecting decoder
+// reads it. The decoder of github.com/vmihailenco/msgpack/v5 (v5.4.1)
+// allocates a slice of structs at the length that the input declares,
+// however few bytes follow: a few corrupted bytes of a snapshot can ask
+// for hundreds of gigabytes and end the process. Input that Check passes
+// declares no array, map, string or binary longer than the bytes that
+// remain, nests no deeper than MaxDepth, and holds exactly one value.
+package msgpackcheck
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// MaxDepth is how deeply arrays and maps may nest below the top value.
+const MaxDepth = 64
+
+// Errors of malformed input.
+var (
+	ErrShort    = errors.New("unexpected end of input")
+	ErrTooDeep  = errors.New("nesting too deep")
+	ErrTooLarge = errors.New("length exceeds input")
+)
+
+// Check reports whether b holds exactly one well-formed msgpack value.
+func Check(b []byte) error {
+	end, err := Skip(b, 0)
+	switch {
+	case err != nil:
+		return err
+	case end != len(b):
+		return fmt.Errorf("%d bytes after the value", len(b)-end)
+	}
+	return nil
+}
+
+// Unmarshal decodes b into v with msgpack.Unmarshal once Check passed it.
+func Unmarshal(b []byte, v any) error {
+	if err := Check(b); err != nil {
+		return fmt.Errorf("msgpack: %w", err)
+	}
+	return msgpack.Unmarshal(b, v)
+}
+
+// Skip passes over the value that starts at s[off] and returns the offset
+// just after it.
+func Skip[T ~string | ~[]byte](s T, off int) (int, error) {
+	w := walker[T]{s: s, off: off}
+	w.value(0)
+	return w.off, w.err
+}
+
+// walker reads s from off; after the first error every read does nothing.
+type walker[T ~string | ~[]byte] struct {
+	s   T
+	off int
+	err error
+}
+
+func (w *walker[T]) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *walker[T]) byte() byte {
+	if w.err != nil {
+		return 0
+	}
+	if w.off >= len(w.s) {
+		w.fail(ErrShort)
+		return 0
+	}
+	c := w.s[w.off]
+	w.off++
+	return c
+}
+
+// take passes over n bytes.
+func (w *walker[T]) take(n int) {
+	if w.err != nil {
+		return
+	}
+	if n < 0 || n > len(w.s)-w.off {
+		w.fail(ErrShort)
+		return
+	}
+	w.off += n
+}
+
+// be reads an n-byte big-endian unsigned integer.
+func (w *walker[T]) be(n int) int {
+	if w.err != nil {
+		return 0
+	}
+	if n > len(w.s)-w.off {
+		w.fail(ErrShort)
+		return 0
+	}
+	v := 0
+	for i := range n {
+		v = v<<8 | int(w.s[w.off+i])
+	}
+	w.off += n
+	return v
+}
+
+func (w *walker[T]) value(depth int) {
+	if depth > MaxDepth {
+		w.fail(ErrTooDeep)
+		return
+	}
+	c := w.byte()
+	if w.err != nil {
+		return
+	}
+	switch {
+	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+		return
+	case c&0xe0 == 0xa0:
+		w.take(int(c & 0x1f))
+		return
+	case c&0xf0 == 0x90:
+		w.values(int(c&0x0f), depth)
+		return
+	case c&0xf0 == 0x80:
+		w.values(2*int(c&0x0f), depth)
+		return
+	}
+	switch c {
+	case 0xcc, 0xd0:
+		w.take(1)
+	case 0xcd, 0xd1:
+		w.take(2)
+	case 0xce, 0xd2, 0xca:
+		w.take(4)
+	case 0xcf, 0xd3, 0xcb:
+		w.take(8)
+	case 0xc4, 0xd9:
+		w.take(w.be(1))
+	case 0xc5, 0xda:
+		w.take(w.be(2))
+	case 0xc6, 0xdb:
+		w.take(w.be(4))
+	case 0xd4:
+		w.take(2)
+	case 0xd5:
+		w.take(3)
+	case 0xd6:
+		w.take(5)
+	case 0xd7:
+		w.take(9)
+	case 0xd8:
+		w.take(17)
+	case 0xc7:
+		w.take(w.be(1) + 1)
+	case 0xc8:
+		w.take(w.be(2) + 1)
+	case 0xc9:
+		w.take(w.be(4) + 1)
+	case 0xdc:
+		w.values(w.be(2), depth)
+	case 0xdd:
+		w.values(w.be(4), depth)
+	case 0xde:
+		w.values(2*w.be(2), depth)
+	case 0xdf:
+		w.values(2*w.be(4), depth)
+	default:
+		w.fail(fmt.Errorf("invalid msgpack code 0x%02x", c))
+	}
+}
+
+// values passes over n values nested one level below depth. Every value
+// takes at least one byte: more than remain is a length that lies.
+func (w *walker[T]) values(n, depth int) {
+	if w.err != nil {
+		return
+	}
+	if n > len(w.s)-w.off {
+		w.fail(ErrTooLarge)
+		return
+	}
+	for i := 0; i < n && w.err == nil; i++ {
+		w.value(depth + 1)
+	}
+}

@@ -1,0 +1,80 @@
+package msgpackcheck
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Every kind of value that msgpack writes passes, and Skip ends just
+// after it.
+func TestCheckPassesWhatMsgpackWrites(t *testing.T) {
+	type rec struct {
+		A int
+		B string
+		C []byte
+		D map[string]any
+		E []float64
+		F *rec
+	}
+	values := []any{
+		nil, true, false, 0, -1, 127, -32, 200, -200, 70000, -70000, int64(math.MaxInt64), int64(math.MinInt64),
+		uint64(math.MaxUint64), float32(1.5), 2.5, "", "short", strings.Repeat("x", 40), strings.Repeat("y", 300),
+		strings.Repeat("z", 70000), []byte{}, []byte("bin"), bytes.Repeat([]byte{1}, 300), bytes.Repeat([]byte{2}, 70000),
+		[]int{}, make([]int, 20), make([]int, 70000), map[string]int{}, map[string]int{"a": 1},
+		rec{A: 1, B: "b", C: []byte("c"), D: map[string]any{"k": []any{1, "v", nil}}, E: []float64{1, 2}, F: &rec{A: 2}},
+	}
+	for _, v := range values {
+		b, err := msgpack.Marshal(v)
+		require.NoError(t, err)
+		require.NoError(t, Check(b), "%T %.40v", v, v)
+		end, err := Skip(string(append(b, 0xc0)), 0)
+		require.NoError(t, err)
+		assert.Equal(t, len(b), end, "%T %.40v", v, v)
+	}
+	// Extensions, which the values above do not write.
+	for _, b := range [][]byte{
+		{0xd4, 1, 0}, {0xd5, 1, 0, 0}, {0xd6, 1, 0, 0, 0, 0}, {0xd7, 1, 0, 0, 0, 0, 0, 0, 0, 0},
+		append([]byte{0xd8, 1}, make([]byte, 16)...), {0xc7, 2, 1, 0, 0}, {0xc8, 0, 1, 1, 0}, {0xc9, 0, 0, 0, 1, 1, 0},
+	} {
+		assert.NoError(t, Check(b), "% x", b)
+	}
+}
+
+func TestCheckRefuses(t *testing.T) {
+	deep := append(bytes.Repeat([]byte{0x91}, MaxDepth+1), 0xc0)
+	tests := []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"nothing", nil, ErrShort.Error()},
+		{"array of 2³²−1", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 1, 2}, ErrTooLarge.Error()},
+		{"map of 2¹⁶−1", []byte{0xde, 0xff, 0xff, 1, 2}, ErrTooLarge.Error()},
+		{"fixarray of 3 with 2", []byte{0x93, 1, 2}, ErrTooLarge.Error()},
+		{"fixarray of 2 with 1", []byte{0x92, 0xcd, 1, 2}, ErrShort.Error()},
+		{"string past the end", []byte{0xdb, 0, 1, 0, 0, 'a'}, ErrShort.Error()},
+		{"binary past the end", []byte{0xc4, 5, 'a'}, ErrShort.Error()},
+		{"extension past the end", []byte{0xc9, 0xff, 0xff, 0xff, 0xff, 1}, ErrShort.Error()},
+		{"truncated int", []byte{0xcf, 1, 2}, ErrShort.Error()},
+		{"too deep", deep, ErrTooDeep.Error()},
+		{"never used code", []byte{0xc1}, "invalid msgpack code 0xc1"},
+		{"two values", []byte{1, 2}, "1 bytes after the value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.b)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			var v any
+			assert.Error(t, Unmarshal(tt.b, &v))
+		})
+	}
+	// As deep as allowed passes.
+	require.NoError(t, Check(deep[1:]))
+}
