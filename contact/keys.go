@@ -24,7 +24,8 @@ type KeyRules struct {
 // the value of a "phone:" key, trimmed; defaultCountry is
 // KeyRules.DefaultCountry without its "+", "" when unset. The error says
 // why the number is refused. KeyRules refuses the key too when the result
-// is not "+" and 7 to 15 digits, or does not normalise to itself.
+// is not "+" and 7 to 15 digits, or does not normalise to itself (the
+// error of that second call says why).
 type PhoneNormalizer interface {
 	NormalizePhone(number, defaultCountry string) (string, error)
 }
@@ -97,7 +98,8 @@ func (r KeyRules) country() (string, error) {
 //     country code. A number without one takes DefaultCountry's, without the
 //     trunk prefix that national callers dial before it, as often as it was
 //     written: 0 in most countries (with DefaultCountry "358",
-//     "040 123 4567" is +358401234567), 1 in North America, 06 or 0 in
+//     "040 123 4567" is +358401234567), 1 in North America, 06 (before the
+//     8 or 9 digits of a number, as numbers start with 6 too) or 0 in
 //     Hungary; 8 in Russia and Kazakhstan, 8 or 0 in Lithuania, 8 0, 8 or 0
 //     in Belarus, where a prefix with an 8 is dropped only when the number
 //     with it has the length of a national number with a trunk prefix (11
@@ -160,8 +162,12 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		}
 		// A key must normalise to itself, or the same customer would be
 		// two keys once a stored key is normalised again.
-		if again, err := r.Phone.NormalizePhone(v, cc); err != nil || again != v {
-			return fail("normalised to %s, which does not normalise to itself", v)
+		again, err := r.Phone.NormalizePhone(v, cc)
+		switch {
+		case err != nil:
+			return fail("normalised to %s, which it then refuses: %v", v, err)
+		case again != v:
+			return fail("normalised to %s, which does not normalise to itself but to %s", v, again)
 		}
 		value = v
 	case "email":
@@ -274,11 +280,12 @@ func phoneDigits(v string) (string, string) {
 
 // trunk is a prefix that national callers of a country dial before a
 // number, and, where numbers may also start with the prefix's digits, how
-// many digits a national number has with it (0 when numbers never start
-// with them).
+// many digits a national number has with it: exactly digits (0 when any
+// number), and at least least.
 type trunk struct {
 	prefix string
 	digits int
+	least  int
 }
 
 // trunks holds, by country calling code, the trunk prefixes of the
@@ -287,11 +294,13 @@ type trunk struct {
 // from a number's first digit. Country calling codes are prefix-free: a
 // number's digits start with at most one of them.
 var trunks = map[string][]trunk{
-	"1":   {{"1", 0}},                         // North America: numbers start with 2-9
-	"7":   {{"8", 11}},                        // Russia, Kazakhstan: numbers start with 8 too (812, 800)
-	"36":  {{"06", 0}, {"0", 0}},              // Hungary: 06, or a lone 0 by habit
-	"370": {{"8", 9}, {"0", 0}},               // Lithuania: 8 until 2025, then 0; numbers start with 8 too (800)
-	"375": {{"80", 11}, {"8", 10}, {"0", 10}}, // Belarus: 8 0, 8 or 0
+	"1": {{"1", 0, 0}},  // North America: numbers start with 2-9
+	"7": {{"8", 11, 0}}, // Russia, Kazakhstan: numbers start with 8 too (812, 800)
+	// Hungary: 06, or a lone 0 by habit; numbers of 8 digits start with 6
+	// too (Szeged 62), so 06 is the trunk prefix only before 8 or 9 digits.
+	"36":  {{"06", 0, 10}, {"0", 0, 0}},
+	"370": {{"8", 9, 0}, {"0", 0, 0}},                  // Lithuania: 8 until 2025, then 0; numbers start with 8 too (800)
+	"375": {{"80", 11, 0}, {"8", 10, 0}, {"0", 10, 0}}, // Belarus: 8 0, 8 or 0
 }
 
 // leadingZero holds the countries without a trunk prefix whose numbers
@@ -325,12 +334,12 @@ func dropTrunks(d, cc string) string {
 	}
 	ts, ok := trunks[cc]
 	if !ok {
-		ts = []trunk{{"0", 0}}
+		ts = []trunk{{"0", 0, 0}}
 	}
 	for dropped := true; dropped; {
 		dropped = false
 		for _, t := range ts {
-			if strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) {
+			if strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) && len(d) >= t.least {
 				d, dropped = d[len(t.prefix):], true
 				break
 			}
@@ -365,7 +374,7 @@ func checkEmail(v string) string {
 		return "has more than one @"
 	case local == "":
 		return "has nothing before the @"
-	case strings.ContainsAny(v, " \t\r\n"):
+	case strings.IndexFunc(v, unicode.IsSpace) >= 0:
 		return "contains white space"
 	case !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, ".."):
 		return fmt.Sprintf("domain %q is not a domain name with a dot", domain)

@@ -3,6 +3,7 @@ package contact_test
 import (
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,6 +56,9 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"Hungarian trunk 06 after the country", hu, "phone:+36 06 1 234 5678", "phone:+3612345678"},
 		{"Hungarian 0 after the country", hu, "phone:+36 0 30 123 4567", "phone:+36301234567"},
 		{"Hungarian trunk written twice", hu, "phone:0606 30 123 4567", "phone:+36301234567"},
+		{"Hungarian lone 0 before an area code of 6", hu, "phone:0 62 123 456", "phone:+3662123456"},
+		{"Hungarian trunk 06 before an area code of 6", hu, "phone:06 62 123 456", "phone:+3662123456"},
+		{"Hungarian lone 0 before 66 after the country", hu, "phone:+36 0 66 123 456", "phone:+3666123456"},
 		{"trunk 0 written twice", fi, "phone:0 040 123 4567", "phone:+358401234567"},
 		{"two zeros after the default country", fi, "phone:+358 00 40 123 4567", "phone:+358401234567"},
 		{"(0) before the country code", fi, "phone:+(0)44 20 7946 0958", "phone:+442079460958"},
@@ -122,6 +126,8 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"email domain without dot", fi, "email:anna@localhost", "with a dot"},
 		{"email domain ending in dot", fi, "email:anna@example.", "with a dot"},
 		{"email with space", fi, "email:anna virtanen@example.com", "white space"},
+		{"email with a no-break space", fi, "email:anna\u00a0virtanen@example.com", "white space"},
+		{"email with an em space in the domain", fi, "email:anna@exa\u2003mple.com", "white space"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +137,7 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 			var ke *contact.KeyError
 			require.True(t, errors.As(err, &ke))
 			assert.Equal(t, tt.key, ke.Key)
-			assert.Contains(t, err.Error(), `"`+tt.key+`"`, "the error quotes the key")
+			assert.Contains(t, err.Error(), strconv.Quote(tt.key), "the error quotes the key")
 			assert.Contains(t, err.Error(), tt.why)
 		})
 	}

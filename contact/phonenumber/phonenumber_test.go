@@ -184,6 +184,26 @@ func TestKeyRulesRefuseAnUnstableNormalizer(t *testing.T) {
 	assert.Contains(t, ke.Reason, "normalised to +3580401234567, which does not normalise to itself")
 }
 
+// A normaliser that refuses its own result is refused with its reason.
+func TestKeyRulesSayWhyTheNormalizerRefusesItsResult(t *testing.T) {
+	rules := contact.KeyRules{Phone: selfRefusingNormalizer{}}
+	_, err := rules.Normalize("phone:040 123 4567")
+	var ke *contact.KeyError
+	require.ErrorAs(t, err, &ke)
+	assert.Equal(t, "normalised to +358401234567, which it then refuses: is in no range assigned", ke.Reason)
+}
+
+// selfRefusingNormalizer turns every number into +358401234567 and then
+// refuses that one.
+type selfRefusingNormalizer struct{}
+
+func (selfRefusingNormalizer) NormalizePhone(number, _ string) (string, error) {
+	if number == "+358401234567" {
+		return "", errors.New("is in no range assigned")
+	}
+	return "+358401234567", nil
+}
+
 // unstableNormalizer drops one 0 after the country code 358 at a time.
 type unstableNormalizer struct{}
 
