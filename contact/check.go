@@ -51,8 +51,12 @@ func (noIDs) NewID() (uuid.UUID, error) {
 // records would have been accepted by the issue as it stands (no second
 // resolution, no routing of a contact of another issue, no time going
 // backwards…). It is how an imported log is checked against the lifecycle
-// rules that the Service enforces on commands. It does not apply e.
+// rules that the Service enforces on commands. It does not apply e. A nil
+// Issue is one that was never opened, as the zero Issue is.
 func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
+	if is == nil {
+		is = new(Issue)
+	}
 	if err := e.Validate(); err != nil {
 		return err
 	}

@@ -88,6 +88,22 @@ func TestCheckRefusesAStreamThatDoesNotStartWithAnOpening(t *testing.T) {
 	assert.Contains(t, err.Error(), e.Issue.String())
 }
 
+// A nil Issue is one that was never opened, to Check and to Decide alike.
+func TestCheckAndDecideTakeANilIssueAsNeverOpened(t *testing.T) {
+	var is *contact.Issue
+	e := recorded(uuid.New(), 1, time.Now(), &events.Routed{Contact: uuid.New(), Queue: "q"})
+	require.ErrorIs(t, is.Check(e, contact.KeyRules{}), contact.ErrUnknownIssue)
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	opened := &events.Opened{Customer: events.Customer{ID: "cust-1"}, Channel: "phone", Topic: "tech/login", Contact: uuid.New()}
+	require.NoError(t, is.Check(recorded(uuid.New(), 1, at, opened), contact.KeyRules{}))
+
+	_, err := contact.Decide(nil, contact.Resolve{}, at, contact.UUIDv7{}, contact.KeyRules{})
+	require.ErrorIs(t, err, contact.ErrUnknownIssue)
+	data, err := contact.Decide(nil, contact.Open{Customer: events.Customer{ID: "cust-1"}, Channel: "phone", Topic: "tech/login"}, at, contact.UUIDv7{}, contact.KeyRules{})
+	require.NoError(t, err)
+	assert.Equal(t, "tech/login", data.(*events.Opened).Topic)
+}
+
 func TestCommandOfIsTheInverseOfDecide(t *testing.T) {
 	issue := uuid.New()
 	c1 := uuid.New()

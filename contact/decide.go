@@ -23,8 +23,12 @@ type decider struct {
 
 // Decide returns the event that cmd yields on the issue at time at (the
 // command's own At when it has one), or the *CommandError it is refused
-// with. New contact ids come from ids. The event is not applied to is.
+// with. New contact ids come from ids. The event is not applied to is. A
+// nil Issue is one that was never opened, as the zero Issue is.
 func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules) (events.Data, error) {
+	if is == nil {
+		is = new(Issue)
+	}
 	if missing := noCommand(cmd); missing != "" {
 		return nil, &CommandError{Op: "decide", Issue: is.ID, Reason: missing, Err: ErrInvalidCommand}
 	}

@@ -71,7 +71,9 @@ type Config struct {
 	// were appended.
 	Publisher Publisher
 	// Customers, when set, gives Open commands without a customer id the
-	// stable id of the customer their keys belong to.
+	// stable id of the customer their keys belong to. It is asked once the
+	// lifecycle accepted the Open, with the keys normalised; its error
+	// refuses the Open.
 	Customers CustomerResolver
 }
 
@@ -146,16 +148,10 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if err := s.checkFuture(issue, cmd); err != nil {
 		return nil, err // before an issue id is made or the resolver asked
 	}
-	if open, ok := asOpen(cmd); ok {
-		if issue == uuid.Nil {
-			var err error
-			if issue, err = s.cfg.IDs.NewID(); err != nil {
-				return nil, fmt.Errorf("open issue: new issue id: %w", err)
-			}
-		}
+	if isOpen(cmd) && issue == uuid.Nil {
 		var err error
-		if cmd, err = s.resolveCustomer(ctx, issue, open); err != nil {
-			return nil, err
+		if issue, err = s.cfg.IDs.NewID(); err != nil {
+			return nil, fmt.Errorf("open issue: new issue id: %w", err)
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -203,6 +199,9 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if err != nil {
 		return nil, err
 	}
+	if err := s.resolveCustomer(ctx, issue, data); err != nil {
+		return nil, err
+	}
 	id, err := s.cfg.IDs.NewID()
 	if err != nil {
 		return nil, fmt.Errorf("%s issue %s: new event id: %w", cmd.Op(), issue, err)
@@ -226,35 +225,29 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	return out, nil
 }
 
-// resolveCustomer gives an Open without a customer id the id that the
-// CustomerResolver knows for its keys.
-func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, open Open) (Command, error) {
-	if s.cfg.Customers == nil || strings.TrimSpace(open.Customer.ID) != "" {
-		return open, nil
+// resolveCustomer gives the customer of an opening without a customer id
+// the id that the CustomerResolver knows for its keys, which Decide
+// normalised. The CRM is asked only once the Open was accepted.
+func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, data events.Data) error {
+	o, ok := data.(*events.Opened)
+	if !ok || s.cfg.Customers == nil || o.Customer.ID != "" {
+		return nil
 	}
-	d := &decider{op: open.Op(), is: &Issue{ID: issue}, keys: s.cfg.Keys}
-	c, err := d.customer(open.Customer)
+	id, err := s.cfg.Customers.ResolveCustomer(ctx, o.Customer.Keys)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("open issue %s: resolve customer %v: %w", issue, o.Customer.Keys, err)
 	}
-	id, err := s.cfg.Customers.ResolveCustomer(ctx, c.Keys)
-	if err != nil {
-		return nil, fmt.Errorf("open issue %s: resolve customer %v: %w", issue, c.Keys, err)
-	}
-	open.Customer = events.Customer{ID: id, Keys: c.Keys, Extra: c.Extra}
-	return open, nil
+	o.Customer.ID = strings.TrimSpace(id)
+	return nil
 }
 
-func asOpen(cmd Command) (Open, bool) {
-	switch c := cmd.(type) {
-	case Open:
-		return c, true
-	case *Open:
-		if c != nil {
-			return *c, true
-		}
+// isOpen reports whether cmd is an Open.
+func isOpen(cmd Command) bool {
+	switch cmd.(type) {
+	case Open, *Open:
+		return true
 	}
-	return Open{}, false
+	return false
 }
 
 // partitionKey is the customer's stable id, or else their first key.

@@ -267,6 +267,33 @@ func TestServiceCustomerResolverFails(t *testing.T) {
 	assert.ErrorIs(t, err, contact.ErrInvalidKey, "keys are checked before the resolver is asked")
 }
 
+// The resolver is asked only once the lifecycle accepted the Open: an Open
+// it refuses is refused for its own reason, however the CRM fares.
+func TestServiceAsksTheResolverAfterDeciding(t *testing.T) {
+	asked := 0
+	failing := func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) {
+			asked++
+			return "", errors.New("crm down")
+		})
+	}
+	anna := events.Customer{Keys: []string{"email:anna@example.com"}}
+	var ce *contact.CommandError
+
+	o := contacttest.Given(t, opened()).With(failing).When(contact.Open{Customer: anna, Channel: "chat", Topic: "billing"})
+	require.ErrorAs(t, o.Err, &ce)
+	assert.ErrorIs(t, o.Err, contact.ErrIssueExists)
+
+	o = contacttest.Given(t).With(failing).When(contact.Open{Customer: anna, Channel: "Chat", Topic: "billing"})
+	require.ErrorAs(t, o.Err, &ce)
+	assert.ErrorIs(t, o.Err, contact.ErrInvalidCommand)
+	assert.Zero(t, asked)
+
+	o = contacttest.Given(t).With(failing).When(contact.Open{Customer: anna, Channel: "chat", Topic: "billing"})
+	assert.ErrorContains(t, o.Err, "resolve customer [email:anna@example.com]: crm down")
+	assert.Equal(t, 1, asked)
+}
+
 func TestServicePublishes(t *testing.T) {
 	var published [][]events.Envelope
 	svc, store := newService(t, func(c *contact.Config) {
