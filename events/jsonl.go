@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"unicode"
 )
 
 // MaxLineBytes is the longest line a LineReader accepts.
 const MaxLineBytes = 16 << 20
 
 // LineError is an error about one line of a JSON Lines log. It unwraps to
-// the decode error (ErrMalformed, ErrUnknownType, …).
+// the decode error (ErrMalformed, ErrUnknownType, …), whose byte offset
+// (DecodeError.Offset) counts from the start of the line.
 type LineError struct {
 	Line int // 1-based line number
 	Err  error
@@ -90,12 +92,14 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 				}
 			case len(line) > 0:
 				lr.line++
+				whole := len(line)
 				if lr.line == 1 {
 					line = bytes.TrimPrefix(line, []byte("\ufeff"))
 				}
 				if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
 					e, derr := lr.codec.Decode(trimmed)
 					if derr != nil {
+						lineOffset(derr, whole-len(bytes.TrimLeftFunc(line, unicode.IsSpace)))
 						if !yield(Envelope{}, &LineError{Line: lr.line, Err: derr}) {
 							return
 						}
@@ -108,6 +112,16 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 				return
 			}
 		}
+	}
+}
+
+// lineOffset moves the byte offset of the decode error in err, which
+// counts from the first byte that was decoded, by lead, the bytes of the
+// line before that one. A missing member, at offset 0, has none to move.
+func lineOffset(err error, lead int) {
+	var de *DecodeError
+	if errors.As(err, &de) && (de.Offset > 0 || de.Field == "") {
+		de.Offset += lead
 	}
 }
 

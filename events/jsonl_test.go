@@ -75,6 +75,26 @@ func TestLineReaderPassesOverAByteOrderMark(t *testing.T) {
 	assert.Equal(t, 2, lineErrs[0].Line)
 }
 
+// The byte offset of a bad line's error counts from the start of the line,
+// white space and a byte order mark before the event included; a missing
+// member keeps offset 0.
+func TestLineReaderOffsetsCountFromTheLineStart(t *testing.T) {
+	offset := func(log string) int {
+		t.Helper()
+		_, lineErrs := readLines(t, []byte(log))
+		require.Len(t, lineErrs, 1)
+		var de *events.DecodeError
+		require.ErrorAs(t, lineErrs[0], &de)
+		return de.Offset
+	}
+	bare := offset(`{"id":x}` + "\n")
+	require.Positive(t, bare)
+	assert.Equal(t, bare+5, offset("\t    {\"id\":x}\n"))
+	assert.Equal(t, bare+3+1, offset("\ufeff {\"id\":x}\n"), "a byte order mark is 3 bytes")
+	missing := `{"issue":"0193a4c2-7a9e-7000-8000-000000000001","version":1,"type":"issue.opened","at":"2026-03-02T09:15:00Z","data":{}}`
+	assert.Zero(t, offset("  "+missing+"\n"), "a missing id is at no byte")
+}
+
 func TestLineReaderStopsWhenTheLoopStops(t *testing.T) {
 	r := events.NewLineReader(strings.NewReader("{}\n{}\n{}\n"), nil)
 	n := 0

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"unicode"
@@ -118,6 +119,10 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	d := newData()
 	if !IsData(d) {
 		return fmt.Errorf("register event type %q: the constructor makes no data: it returns nil", t)
+	}
+	if reflect.ValueOf(d).Kind() != reflect.Pointer {
+		// The codecs decode into what it returns.
+		return fmt.Errorf("register event type %q: the constructor makes a %T, not a pointer", t, d)
 	}
 	if got := d.EventType(); got != t {
 		return fmt.Errorf("register event type %q: constructor makes %q", t, got)

@@ -239,11 +239,21 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 	for _, tt := range tests[8:] {
 		assert.ErrorContains(t, tt.err, "not UTF-8 text without control characters", tt.name)
 	}
+	err := reg.Register(typeNote, 1, func() events.Data { return note{} })
+	assert.ErrorContains(t, err, `register event type "acme.note": the constructor makes a events_test.note, not a pointer`)
 	require.NoError(t, registerNamed(events.NewRegistry(), "acme.escalated-ünïcode"), "UTF-8 text is a name")
-	_, err := reg.New("acme.unknown")
+	_, err = reg.New("acme.unknown")
 	assert.ErrorIs(t, err, events.ErrUnknownType)
 	assert.Len(t, reg.Types(), 9, "nothing was registered")
 }
+
+// note is an event type whose methods have a value receiver: the codecs
+// cannot decode into the value its constructor would return.
+type note struct{ Text string }
+
+const typeNote events.Type = "acme.note"
+
+func (note) EventType() events.Type { return typeNote }
 
 // An upcaster sees the fields as the JSON wire format gives them, and what
 // it returns is read as JSON, whichever codec read the event: numbers as

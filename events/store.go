@@ -37,6 +37,9 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 	if len(evs) == 0 {
 		return invalid("append to", Envelope{Issue: issue}, "no events")
 	}
+	if issue == uuid.Nil {
+		return invalid("append to", Envelope{}, "no issue id")
+	}
 	for i, e := range evs {
 		switch {
 		case e.Issue != issue:

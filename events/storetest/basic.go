@@ -153,6 +153,13 @@ func testInvalidAppend(t *testing.T, fx *fixture) {
 			})
 		}
 	}
+	t.Run("events of the nil issue", func(t *testing.T) {
+		fx := fx.sub(t)
+		got, err := fx.store.Append(fx.ctx(), uuid.Nil, 0, fx.batch(uuid.Nil, 0, 2, "nil"))
+		assert.ErrorIs(t, err, events.ErrInvalidEvent)
+		assert.Empty(t, got)
+		assert.Empty(t, fx.load(uuid.Nil), "an invalid append appends nothing")
+	})
 }
 
 // testBatchAllOrNothing: writers race with batches of different sizes
