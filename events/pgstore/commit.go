@@ -186,16 +186,19 @@ func concat(units []*unit) *columns {
 	return c
 }
 
+// claim is a unit's claim on one stream: to move it from b.Expected on by
+// b's events.
+type claim struct {
+	u *unit
+	b Batch
+}
+
 // claimStreams moves every stream of units to its new version if it is at
 // the expected one, and sets the error of each unit that finds a stream
 // elsewhere. It takes the streams' row locks in issue order, so that
 // concurrent transactions cannot deadlock; the claims of one issue keep
 // the order of units, so that the first of two claims wins.
 func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) error {
-	type claim struct {
-		u *unit
-		b Batch
-	}
 	var claims []claim
 	for _, u := range units {
 		for _, b := range u.batches {
@@ -214,26 +217,65 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 		}
 	}
 	br := tx.SendBatch(ctx, &q)
-	lost := make(map[*unit]Batch)
-	for _, c := range claims {
+	won := make([]bool, len(claims))
+	anyLost := false
+	for i := range claims {
 		tag, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
 			return err
 		}
-		if _, ok := lost[c.u]; !ok && tag.RowsAffected() == 0 {
-			lost[c.u] = c.b
-		}
+		won[i] = tag.RowsAffected() > 0
+		anyLost = anyLost || !won[i]
 	}
 	if err := br.Close(); err != nil {
 		return err
 	}
-	for u, b := range lost {
-		actual, err := s.version(ctx, tx, b.Issue)
-		if err != nil {
+	if !anyLost {
+		return nil
+	}
+	// A claim that lost reports the version its stream had at its turn,
+	// as the claims before it left it: those after it have moved the
+	// stream since, within this transaction.
+	for i := 0; i < len(claims); {
+		issue := claims[i].b.Issue
+		j := i
+		for j < len(claims) && claims[j].b.Issue == issue {
+			j++
+		}
+		if err := s.settleClaims(ctx, tx, claims[i:j], won[i:j]); err != nil {
 			return err
 		}
-		u.err = &events.VersionConflictError{Issue: b.Issue, Expected: b.Expected, Actual: actual}
+		i = j
+	}
+	return nil
+}
+
+// settleClaims sets the conflict of each unit whose claim on one stream
+// lost, with the version the stream had at its turn; cs are the claims on
+// that stream in the order they ran, and won says which of them won.
+func (s *Store) settleClaims(ctx context.Context, tx pgx.Tx, cs []claim, won []bool) error {
+	if !slices.Contains(won, false) {
+		return nil
+	}
+	// Before the first claim that won, the stream was at its expected
+	// version; with none, it is where it was, as this transaction left it.
+	var v uint64
+	if k := slices.Index(won, true); k >= 0 {
+		v = cs[k].b.Expected
+	} else {
+		var err error
+		if v, err = s.version(ctx, tx, cs[0].b.Issue); err != nil {
+			return err
+		}
+	}
+	for k, c := range cs {
+		switch {
+		case won[k]:
+			v = c.b.Expected + uint64(len(c.b.Events))
+		case c.u.err == nil:
+			c.u.err = &events.VersionConflictError{Issue: c.b.Issue, Expected: c.b.Expected, Actual: v}
+		}
 	}
 	return nil
 }
