@@ -40,6 +40,12 @@ func TestUnknownTypeIsAnError(t *testing.T) {
 		assert.Equal(t, "type", de.Field)
 		assert.Equal(t, reader.Name(), de.Codec)
 		assert.Contains(t, err.Error(), string(typeEscalated))
+		var unknown *events.UnknownTypeError
+		require.ErrorAs(t, err, &unknown, reader.Name())
+		assert.Equal(t, typeEscalated, unknown.Type)
+		read := e
+		read.Data = nil
+		assert.Equal(t, read, unknown.Event, "%s: the envelope as read, without data", reader.Name())
 
 		_, err = reader.Append(nil, e)
 		assert.ErrorIs(t, err, events.ErrInvalidEvent, "%s encodes only registered types", reader.Name())

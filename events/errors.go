@@ -38,8 +38,24 @@ func (e *VersionConflictError) Error() string {
 // Unwrap returns ErrVersionConflict.
 func (e *VersionConflictError) Unwrap() error { return ErrVersionConflict }
 
+// UnknownTypeError is the error of an event whose type the Registry does
+// not know; it matches ErrUnknownType. Event is the envelope as read, its
+// id, issue, version, time and metadata, without data: a reader told to
+// skip unknown types can pass over its version, so that the issue's
+// stream goes on (projections ignore event types they do not know, but
+// hold the events after a version that never came).
+type UnknownTypeError struct {
+	Type  Type
+	Event Envelope
+}
+
+func (e *UnknownTypeError) Error() string { return fmt.Sprintf("%v %q", ErrUnknownType, e.Type) }
+
+// Unwrap returns ErrUnknownType.
+func (e *UnknownTypeError) Unwrap() error { return ErrUnknownType }
+
 // DecodeError reports bytes that could not be decoded: which codec, where in
-// the input, and why. It wraps ErrMalformed or ErrUnknownType.
+// the input, and why. It wraps ErrMalformed, or an *UnknownTypeError.
 type DecodeError struct {
 	Codec string
 	// Offset is a byte in the input at the trouble. In the JSON codec,

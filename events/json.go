@@ -354,7 +354,11 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	typ := Type(*j.Type)
 	info := c.reg.lookup(typ)
 	if info == nil {
-		return fail(offsetOf("type"), "type", fmt.Errorf("%w %q", ErrUnknownType, typ))
+		read := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC()}
+		if len(j.Meta) > 0 {
+			read.Meta = j.Meta
+		}
+		return fail(offsetOf("type"), "type", &UnknownTypeError{Type: typ, Event: read})
 	}
 	schema := uint64(1)
 	if j.Schema != nil {

@@ -149,7 +149,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	}
 	info := c.reg.lookup(typ)
 	if info == nil {
-		return msgpackFail(r.off, "type", fmt.Errorf("%w %q", ErrUnknownType, typ))
+		return msgpackFail(r.off, "type", &UnknownTypeError{Type: typ, Event: e})
 	}
 	if schema == 0 || schema > info.schema {
 		return msgpackFail(r.off, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))

@@ -11,7 +11,8 @@
 // identity keys are normalised as the write side does; a line that does not decode, an
 // unknown event type or an event that breaks its stream stops the tool with
 // the line number and the problem, unless -skip-invalid is given, which
-// skips such lines and counts them in the report's "input" section.
+// skips such lines and counts them in the report's "input" section (an
+// event of an unknown type still takes its version in its issue's stream).
 package main
 
 import (
@@ -200,6 +201,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 		return nil
 	}
 	for e, err := range lines.All() {
+		known := true
 		if err != nil {
 			var le *events.LineError
 			if !errors.As(err, &le) {
@@ -208,7 +210,14 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			if err := refuse(le.Line, le.Err); err != nil {
 				return in, err
 			}
-			continue
+			var unknown *events.UnknownTypeError
+			if !errors.As(le.Err, &unknown) {
+				continue
+			}
+			// The event is skipped, but its version is passed over, so
+			// that its issue's stream goes on past it.
+			e, known = unknown.Event, false
+			e.Data = &skipped{typ: unknown.Type}
 		}
 		if err := e.Validate(); err != nil {
 			if err := refuse(lines.Line(), err); err != nil {
@@ -216,7 +225,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			}
 			continue
 		}
-		v, err := check.check(e)
+		v, err := check.check(e, known)
 		if err != nil {
 			if err := refuse(lines.Line(), err); err != nil {
 				return in, err
@@ -241,11 +250,19 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			}
 			continue
 		}
-		in.Events++
+		if known {
+			in.Events++
+		}
 	}
 	in.Lines = lines.Line()
 	return in, nil
 }
+
+// skipped stands in for an event of a type the tool does not know, which
+// -skip-invalid skips: the projections ignore it, and take its version.
+type skipped struct{ typ events.Type }
+
+func (s *skipped) EventType() events.Type { return s.typ }
 
 // normalized returns e with the identity keys of an opening normalised by
 // keys; other events as they are.

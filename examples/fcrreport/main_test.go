@@ -117,6 +117,27 @@ func TestBadLinesStopTheToolOrAreSkippedAndCounted(t *testing.T) {
 	assert.Equal(t, int64(2), got.FCR.Issues)
 }
 
+// A skipped event of an unknown type takes its version, so that the events
+// after it in its stream are read: the issue is resolved, as its log says.
+func TestASkippedUnknownTypeKeepsItsStreamGoing(t *testing.T) {
+	log := `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"chat","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"acme.escalated","at":"2026-03-02T09:05:00Z","data":{"level":2}}
+{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"acme.escalated","at":"2026-03-02T09:05:00Z","data":{"level":2}}
+`
+	code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(2), got.Input.UnknownType)
+	assert.Zero(t, got.Input.Invalid, "the resolution after the unknown event is valid")
+	assert.Equal(t, int64(2), got.Input.Events)
+	assert.Equal(t, int64(1), got.FCR.Issues)
+	assert.Zero(t, got.FCR.Unresolved)
+	assert.Equal(t, int64(1), got.FCR.Pending, "resolved, within W of the resolution")
+	assert.Equal(t, int64(1), got.Service.Reopen.Total, "one resolution")
+}
+
 func TestDuplicateLinesAreCountedNotDoubled(t *testing.T) {
 	code, stdout, stderr := runTool(t, handLog+handLog, "-")
 	require.Equal(t, 0, code, stderr)
