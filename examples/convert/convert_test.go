@@ -167,6 +167,40 @@ func TestConvertPWC(t *testing.T) {
 	assert.Equal(t, log, again, "ids derive from the data")
 }
 
+// A row whose events would fall outside the years the codecs write, or
+// whose durations overflow, is a malformed row like any other: reported
+// with its line and skipped, and the good rows are written.
+func TestRowsOutOfTheTimeRangeAreSkipped(t *testing.T) {
+	input := pwcHead +
+		"C1,Ann,2021-02-01,9:05:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C2,Ann,2999-01-01,9:05:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 3
+		"C3,Ann,2021-02-01,9:05:00,Streaming,Y,Y,9000000000,0:04:10,5\n" + // line 4: past 2261
+		"C4,Ann,2021-02-01,9:05:00,Streaming,Y,Y,10000000000,0:04:10,5\n" + // line 5: overflows
+		"C5,Ann,2021-02-01,9:05:00,Streaming,Y,Y,30,2200000:00:00,5\n" + // line 6: past 2261
+		"C6,Ann,2021-02-01,9:05:00,Streaming,Y,Y,30,9000000000000:00:00,5\n" // line 7: overflows
+	log, sum, warn, err := convertString(t, "pwc", input, false)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Rows)
+	assert.Equal(t, 5, sum.Skipped)
+	for _, want := range []string{`pwc line 3: call C2: Date "2999-01-01" is out of the years 1678 to 2261`,
+		`pwc line 4: call C3: Speed of answer "9000000000" and AvgTalkDuration "0:04:10" end past the year 2261`,
+		`pwc line 5: call C4: Speed of answer "10000000000" is not a number of seconds`,
+		`pwc line 6: call C5: Speed of answer "30" and AvgTalkDuration "2200000:00:00" end past the year 2261`,
+		`pwc line 7: call C6: AvgTalkDuration "9000000000000:00:00" is not h:mm:ss`} {
+		assert.Contains(t, warn, want)
+	}
+	for _, e := range log {
+		if r, ok := e.Data.(*events.Routed); ok {
+			assert.Equal(t, 30*time.Second, r.Wait)
+		}
+	}
+
+	tw := twcsHead + `1,1,100,ann,True,Tue Oct 31 23:36:20 +0000 9999,hello,,` + "\n"
+	_, _, _, err = convertString(t, "twcs", tw, true)
+	require.ErrorIs(t, err, errMalformed)
+	assert.ErrorContains(t, err, `tweet 100: created_at "Tue Oct 31 23:36:20 +0000 9999" is out of the years 1678 to 2261`)
+}
+
 func TestStrictStopsAtTheFirstMalformedRow(t *testing.T) {
 	cases := []struct {
 		dataset, input, line string

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -136,6 +137,9 @@ func parsePWC(rec []string) (pwcCall, string) {
 	if err != nil {
 		return c, fmt.Sprintf("call %s: Date and Time %q %q: not 2006-01-02 15:04:05", c.id, rec[2], rec[3])
 	}
+	if !events.InTimeRange(at) {
+		return c, fmt.Sprintf("call %s: Date %q is out of the years 1678 to 2261", c.id, rec[2])
+	}
 	c.at = at
 	var ok bool
 	if c.answered, ok = yesNo(rec[5]); !ok {
@@ -153,13 +157,16 @@ func parsePWC(rec []string) (pwcCall, string) {
 	if c.agent == "" {
 		return c, fmt.Sprintf("call %s: answered but no Agent", c.id)
 	}
-	secs, err := strconv.Atoi(rec[7])
-	if err != nil || secs < 0 {
+	secs, err := strconv.ParseInt(rec[7], 10, 64)
+	if err != nil || secs < 0 || secs > math.MaxInt64/int64(time.Second) {
 		return c, fmt.Sprintf("call %s: Speed of answer %q is not a number of seconds", c.id, rec[7])
 	}
 	c.wait = time.Duration(secs) * time.Second
 	if c.talk, ok = clockDuration(rec[8]); !ok {
 		return c, fmt.Sprintf("call %s: AvgTalkDuration %q is not h:mm:ss", c.id, rec[8])
+	}
+	if !events.InTimeRange(c.at.Add(c.wait).Add(c.talk)) {
+		return c, fmt.Sprintf("call %s: Speed of answer %q and AvgTalkDuration %q end past the year 2261", c.id, rec[7], rec[8])
 	}
 	if rec[9] != "" {
 		if c.rating, err = strconv.Atoi(rec[9]); err != nil || c.rating < 1 || c.rating > 5 {
@@ -187,8 +194,8 @@ func clockDuration(s string) (time.Duration, bool) {
 	}
 	var d time.Duration
 	for i, unit := range []time.Duration{time.Hour, time.Minute, time.Second} {
-		n, err := strconv.Atoi(parts[i])
-		if err != nil || n < 0 || i > 0 && n > 59 {
+		n, err := strconv.ParseInt(parts[i], 10, 64)
+		if err != nil || n < 0 || i > 0 && n > 59 || n > (math.MaxInt64-int64(d))/int64(unit) {
 			return 0, false
 		}
 		d += time.Duration(n) * unit

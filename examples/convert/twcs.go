@@ -234,6 +234,9 @@ func parseTweet(rec []string, c twcsColumns) (tweet, string) {
 	if err != nil {
 		return tw, fmt.Sprintf("tweet %s: created_at %q is not like Tue Oct 31 23:36:20 +0000 2017", tw.id, rec[c.at])
 	}
+	if !events.InTimeRange(at) {
+		return tw, fmt.Sprintf("tweet %s: created_at %q is out of the years 1678 to 2261", tw.id, rec[c.at])
+	}
 	tw.at = at.UTC()
 	if c.inbound >= 0 {
 		switch strings.TrimSpace(rec[c.inbound]) {
