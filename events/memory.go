@@ -58,11 +58,14 @@ func WithMemoryCodec(c Codec) MemoryOption {
 	return func(s *MemoryStore) { s.codec = c }
 }
 
-// NewMemoryStore returns an empty in-memory store.
+// NewMemoryStore returns an empty in-memory store. Nil options are
+// passed over.
 func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 	s := &MemoryStore{streams: make(map[uuid.UUID]streamTail), cur: -1}
 	for _, o := range opts {
-		o(s)
+		if o != nil {
+			o(s)
+		}
 	}
 	if s.codec == nil {
 		s.codec = NewMsgpackCodec(nil)

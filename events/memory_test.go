@@ -18,6 +18,7 @@ func TestMemoryStoreConformance(t *testing.T) {
 		store func() *events.MemoryStore
 	}{
 		{"msgpack", func() *events.MemoryStore { return events.NewMemoryStore() }},
+		{"msgpack, a nil option passed over", func() *events.MemoryStore { return events.NewMemoryStore(nil) }},
 		{"json", func() *events.MemoryStore {
 			return events.NewMemoryStore(events.WithMemoryCodec(events.NewJSONCodec(nil)))
 		}},

@@ -268,17 +268,20 @@ func (f *FCR) Config() FCRConfig { return f.cfg }
 // Apply absorbs one event. Events may come in any order and more than
 // once: each issue's events are put in version order (duplicates ignored,
 // events after a gap held until it fills). Event types other than the
-// lifecycle ones are ignored. The error says what was wrong with e and
-// wraps events.ErrInvalidEvent, or is the configuration error.
-func (f *FCR) Apply(e events.Envelope) error { return f.apply(&e, uuidTag(e.Issue)) }
+// lifecycle ones are ignored. An event that does not Validate (an opening
+// without a channel, a resolution without its contact…), or whose time
+// lies outside the range of Unix nanoseconds, is refused and changes
+// nothing, as the Reporter refuses it. The error says what was wrong with
+// e and wraps events.ErrInvalidEvent, or is the configuration error.
+func (f *FCR) Apply(e events.Envelope) error { return f.apply(&e, uuidTag(e.Issue), false) }
 
 // apply is Apply of the event at e, which it does not keep; tag is
-// uuidTag of its issue.
-func (f *FCR) apply(e *events.Envelope, tag uint32) error {
+// uuidTag of its issue, and valid says that e passed Validate already.
+func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 	if f.err != nil {
 		return f.err
 	}
-	at, err := checkFCREvent(e)
+	at, err := checkFCREvent(e, valid)
 	if err != nil {
 		return err
 	}
@@ -445,10 +448,15 @@ const (
 
 // checkFCREvent returns e's time in Unix ns, or reports what keeps e from
 // being applied.
-func checkFCREvent(e *events.Envelope) (int64, error) {
+func checkFCREvent(e *events.Envelope, valid bool) (int64, error) {
 	sec := e.At.Unix()
 	// e.Version-1 < MaxVersion: 1 ≤ e.Version ≤ MaxVersion in one compare.
 	if e.Issue != uuid.Nil && e.Version-1 < events.MaxVersion && events.IsData(e.Data) && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
+		if !valid {
+			if err := e.Validate(); err != nil {
+				return 0, fmt.Errorf("FCR apply: %w", err)
+			}
+		}
 		return sec*int64(time.Second) + int64(e.At.Nanosecond()), nil
 	}
 	var problem string

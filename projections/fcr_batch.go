@@ -29,14 +29,15 @@ func (f *FCR) ApplyBatch(evs []events.Envelope) error {
 // applyBatch is ApplyBatch; it returns the index of the event refused with
 // Apply's error.
 func (f *FCR) applyBatch(evs []events.Envelope) (int, error) {
-	return f.applyBatchKeys(evs, nil)
+	return f.applyBatchKeys(evs, nil, false)
 }
 
 // applyBatchKeys is applyBatch with the hashes of the openings' identity
 // keys computed ahead (keys.hash of evs), or nil to compute them here.
 // Keys of another length than evs, such as those of a batch never
-// hashed, are not used: the keys are then hashed here.
-func (f *FCR) applyBatchKeys(evs []events.Envelope, keys *fcrKeys) (int, error) {
+// hashed, are not used: the keys are then hashed here. valid says that
+// every event of evs passed Validate already.
+func (f *FCR) applyBatchKeys(evs []events.Envelope, keys *fcrKeys, valid bool) (int, error) {
 	if keys != nil && len(keys.from) != len(evs)+1 {
 		keys = nil // not the keys of evs
 	}
@@ -47,7 +48,7 @@ func (f *FCR) applyBatchKeys(evs []events.Envelope, keys *fcrKeys) (int, error) 
 		f.scratch.sink += f.touchEvents(g, keys, lo)
 		for i := range g {
 			pre.cur = i
-			if err := f.apply(&g[i], pre.tags[i]); err != nil {
+			if err := f.apply(&g[i], pre.tags[i], valid); err != nil {
 				return lo + i, err
 			}
 		}

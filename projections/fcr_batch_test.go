@@ -35,7 +35,7 @@ func assertBatchEqualsApply(t *testing.T, cfg FCRConfig, l []events.Envelope, si
 		for i := 0; i < len(l); i += size {
 			b := l[i:min(i+size, len(l))]
 			keys.hash(b)
-			_, err := hashed.applyBatchKeys(b, &keys)
+			_, err := hashed.applyBatchKeys(b, &keys, false)
 			require.NoError(t, err)
 		}
 		assert.Equal(t, want.Report(), hashed.Report(), "%+v, batches of %d, keys hashed ahead", cfg, size)
@@ -55,7 +55,7 @@ func TestFCRApplyBatchKeysIgnoresTheKeysOfAnotherBatch(t *testing.T) {
 	other.hash(log[len(log)/2:])
 	require.NotEmpty(t, other.hashes)
 	got := NewFCR(FCRConfig{})
-	_, err = got.applyBatchKeys(log, &other)
+	_, err = got.applyBatchKeys(log, &other, false)
 	require.NoError(t, err)
 	assert.Equal(t, want.Report(), got.Report())
 	assert.Equal(t, want.Live(), got.Live())

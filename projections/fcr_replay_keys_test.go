@@ -52,7 +52,7 @@ func TestFCRApplyBatchKeysUsesTheHashesGiven(t *testing.T) {
 		keys.hashes[i] = identHash("email:everyone@example.com", false)
 	}
 	got := NewFCR(FCRConfig{})
-	_, err = got.applyBatchKeys(log, &keys)
+	_, err = got.applyBatchKeys(log, &keys, false)
 	require.NoError(t, err)
 	assert.Less(t, got.Report().Problems, want.Report().Problems, "one customer chains more issues into problems")
 }

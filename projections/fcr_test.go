@@ -1,7 +1,9 @@
 package projections
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,6 +75,56 @@ func TestFCRApplyRefusesIncompleteEvents(t *testing.T) {
 			assert.ErrorIs(t, err, events.ErrInvalidEvent)
 			assert.Contains(t, err.Error(), tt.want)
 		})
+	}
+}
+
+// The FCR alone refuses what does not Validate, as the Reporter does, so
+// that the two give the same figures of the same events: through Apply,
+// ApplyBatch and Replay alike, and nothing of the refused event is kept.
+func TestFCRRefusesWhatTheReporterRefuses(t *testing.T) {
+	l := newFCRLog()
+	l.solved(at(0, 9, 0), []string{"phone:1"}, "phone", "billing", "ann")
+	good := l.evs
+	issue := l.id()
+	bad := []events.Envelope{
+		{Issue: issue, Version: 1, At: at(1, 9, 0), Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: l.id()}},
+		{ID: l.id(), Issue: issue, Version: 1, At: at(1, 9, 0), Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Topic: "billing", Contact: l.id()}},
+		{ID: l.id(), Issue: good[0].Issue, Version: uint64(len(good)) + 1, At: at(1, 9, 0), Data: &events.Resolved{Agent: "ann"}},
+	}
+	for i, e := range bad {
+		r, err := NewReporter(ReportConfig{})
+		require.NoError(t, err)
+		require.NoError(t, r.ApplyBatch(good))
+		rerr := r.Apply(e)
+		require.ErrorIs(t, rerr, events.ErrInvalidEvent, "event %d", i)
+
+		f := NewFCR(FCRConfig{})
+		require.NoError(t, f.ApplyBatch(good))
+		err = f.Apply(e)
+		require.ErrorIs(t, err, events.ErrInvalidEvent, "event %d", i)
+		assert.Equal(t, r.FCR().Report(), f.Report(), "event %d", i)
+
+		b := NewFCR(FCRConfig{})
+		err = b.ApplyBatch(append(slices.Clone(good), e))
+		require.ErrorIs(t, err, events.ErrInvalidEvent, "event %d", i)
+		assert.Contains(t, err.Error(), fmt.Sprintf("event %d", len(good)))
+		assert.Equal(t, f.Report(), b.Report(), "event %d", i)
+
+		store := events.NewMemoryStore()
+		stored := 0
+		for _, g := range append(slices.Clone(good), e) {
+			// The store refuses an event without an id itself.
+			if _, err := store.Append(t.Context(), g.Issue, g.Version-1, []events.Envelope{g}); err == nil {
+				stored++
+			}
+		}
+		p := NewFCR(FCRConfig{})
+		_, n, err := Replay(t.Context(), store, 0, p)
+		assert.Equal(t, len(good), n, "event %d", i)
+		if stored > len(good) {
+			require.ErrorIs(t, err, events.ErrInvalidEvent, "event %d", i)
+		}
+		assert.Equal(t, f.Report(), p.Report(), "event %d", i)
 	}
 }
 

@@ -54,7 +54,7 @@ func (r *Reporter) applyBatch(evs []events.Envelope) (int, error) {
 
 // applyChecked is Apply of an event that passed kpiCheckEvent.
 func (r *Reporter) applyChecked(e events.Envelope) error {
-	if err := r.fcr.Apply(e); err != nil {
+	if err := r.fcr.apply(&e, uuidTag(e.Issue), true); err != nil {
 		return err
 	}
 	r.offerKPI(&e)
@@ -65,7 +65,7 @@ func (r *Reporter) applyChecked(e events.Envelope) error {
 // applyFCR applies evs, which passed kpiCheckEvent, to the FCR: only a
 // configuration error, which NewReporter refused already, could stop it.
 func (r *Reporter) applyFCR(evs []events.Envelope) error {
-	_, err := r.fcr.applyBatch(evs)
+	_, err := r.fcr.applyBatchKeys(evs, nil, true)
 	return err
 }
 
@@ -220,7 +220,12 @@ func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (la
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f, isFCR := p.(*FCR)
-	rr := readAhead(ctx, s, after, 1, readOptions{hashKeys: isFCR})
+	opt := readOptions{hashKeys: isFCR}
+	if isFCR {
+		// The goroutine that reads checks the events, as FCR.Apply would.
+		opt.check = func(e events.Envelope) error { return e.Validate() }
+	}
+	rr := readAhead(ctx, s, after, 1, opt)
 	last = after
 	apply := func(b *replayBatchOf) (int, error) {
 		for i, e := range b.evs {
@@ -231,7 +236,7 @@ func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (la
 		return len(b.evs), nil
 	}
 	if isFCR {
-		apply = func(b *replayBatchOf) (int, error) { return f.applyBatchKeys(b.evs, &b.keys) }
+		apply = func(b *replayBatchOf) (int, error) { return f.applyBatchKeys(b.evs, &b.keys, true) }
 	}
 	for b := range rr.stages[0] {
 		if err == nil && len(b.evs) > 0 {
