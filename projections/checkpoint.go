@@ -12,11 +12,31 @@ import (
 type Checkpoint struct {
 	// Position is the last store Position the state covers; 0 for none.
 	Position uint64
-	// State is the projection's saved state (encoding.BinaryMarshaler), or
-	// nil for a projection that keeps its state elsewhere.
+	// State is the Runner's saved state: what it keeps itself (the last
+	// version of each issue it sequences, the events it holds for a gap)
+	// and the projection's state (encoding.BinaryMarshaler), which
+	// ProjectionState returns; nil for a projection that keeps its state
+	// elsewhere.
 	State []byte
 	// Saved is when the checkpoint was written.
 	Saved time.Time
+}
+
+// ProjectionState returns the projection's own state in a checkpoint that
+// a Runner saved, as its MarshalBinary wrote it: for a process that keeps
+// a copy of the projection, such as a report served from the runner's
+// checkpoints, to restore with UnmarshalBinary. The events the runner held
+// for a gap, if any, are not in it. It fails when cp.State is not a
+// runner's.
+func (cp Checkpoint) ProjectionState() ([]byte, error) {
+	if cp.State == nil {
+		return nil, nil
+	}
+	st, err := decodeRunnerState(cp.State, nil)
+	if err != nil {
+		return nil, err
+	}
+	return st.projection, nil
 }
 
 // CheckpointStore keeps one checkpoint per projection name. Save replaces

@@ -36,8 +36,8 @@ import (
 //
 // With both a Store and a Subscriber, each checkpoint first reads the
 // Store up to its end, so that the checkpoint's position covers what was
-// applied live; such a runner decodes every event twice, once from each
-// source.
+// applied live (the final one too, unless the runner is still catching
+// up); such a runner decodes every event twice, once from each source.
 //
 // A message carries one event (events.NewMessage) or a batch of them
 // (events.NewBatchMessage), which spares a transport whose cost is per

@@ -19,9 +19,12 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 }
 
 // checkpointFinal is the checkpoint of a runner that stops: no later one
-// will try again, so a save that fails is returned.
+// will try again, so a save that fails is returned. A runner that caught
+// up reads the store first, as every checkpoint does, so that the
+// position covers what it applied live; one stopped while catching up
+// saves where it stands.
 func (r *Runner) checkpointFinal(ctx context.Context) error {
-	return r.save(ctx, false, false, true)
+	return r.save(ctx, r.caughtUp.Load(), false, true)
 }
 
 // save is checkpoint, which returns the error of a failed save when final
@@ -29,7 +32,12 @@ func (r *Runner) checkpointFinal(ctx context.Context) error {
 func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 	if sweep && r.cfg.Store != nil && r.cfg.Subscriber != nil {
 		if err := r.readStore(ctx, false); err != nil {
-			return err
+			if !final {
+				return err
+			}
+			// The state still holds what was applied: save it where it
+			// stands, for a restart to read the rest from the store.
+			r.cfg.Logger.Error("cannot read the store before the final checkpoint", err, watermill.LogFields{"runner": r.cfg.Name})
 		}
 	}
 	r.saveMu.Lock()

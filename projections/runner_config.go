@@ -224,7 +224,9 @@ type Lag struct {
 	// Position is the last store position the runner covers; Head is the
 	// store's last position. Both are 0 without a Store.
 	Position, Head uint64
-	// Behind is Head − Position: committed events not read yet.
+	// Behind is Head − Position: committed events not read yet. With a
+	// Subscriber too, it counts the events applied live until the next
+	// checkpoint reads them from the Store (CheckpointInterval).
 	Behind uint64
 	// Held is how many received events wait in the runner for an earlier
 	// version of their issue; always 0 for a SelfSequencing projection,

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
 )
 
 // tally is a projection that counts events by type and refuses anything
@@ -276,6 +277,54 @@ func TestRunnerSwitchesFromStoreToSubscriberWithoutGapOrDoubleCount(t *testing.T
 	assert.Equal(t, wantTally(50), p.ByType)
 }
 
+// A runner stopped between checkpoints, with a Store and a Subscriber,
+// reads the store up to its end before its final checkpoint, so that the
+// checkpoint's position covers what it applied live: a restart reads none
+// of it again.
+func TestRunnerFinalCheckpointCoversWhatItAppliedLive(t *testing.T) {
+	store := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+	defer bus.Close()
+	log := testLog(10)
+	cps := NewMemoryCheckpoints()
+	p := newTally()
+	cfg := RunnerConfig{Name: "tally", Projection: p, Store: store, Subscriber: bus, Topic: "events", Checkpoints: cps,
+		CheckpointEvery: -1, CheckpointInterval: -1, Logger: quietLogger()}
+	r, err := NewRunner(cfg)
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 10*time.Second, time.Millisecond)
+	for _, e := range log {
+		appendAll(t, store, []events.Envelope{e})
+		publishAll(t, bus, "events", []events.Envelope{e})
+	}
+	waitApplied(t, r, int64(len(log)))
+	lag, err := r.Lag(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(len(log)), lag.Behind, "no checkpoint has read the store yet")
+	require.NoError(t, stop())
+
+	assert.Equal(t, uint64(len(log)), r.Stats().Position)
+	cp, ok, err := cps.Load(t.Context(), "tally")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, uint64(len(log)), cp.Position)
+	lag, err = r.Lag(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, lag.Behind)
+
+	cfg.Projection = newTally()
+	cfg.Subscriber = gochannel.NewGoChannel(gochannel.Config{}, quietLogger()) // a broker with nothing left to deliver
+	defer cfg.Subscriber.Close()
+	again, err := NewRunner(cfg)
+	require.NoError(t, err)
+	stop = startRunner(t, again)
+	require.Eventually(t, again.CaughtUp, 10*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Zero(t, again.Stats().Applied+again.Stats().Duplicates, "the restart read nothing again")
+	assert.Equal(t, wantTally(10), cfg.Projection.(*tally).ByType)
+}
+
 // shuffled delivers the events of evs in a random order with duplicates.
 func shuffled(evs []events.Envelope, rnd *rand.Rand) []events.Envelope {
 	out := append([]events.Envelope(nil), evs...)
@@ -284,6 +333,62 @@ func shuffled(evs []events.Envelope, rnd *rand.Rand) []events.Envelope {
 	}
 	rnd.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
+}
+
+// A process that keeps a copy of the projection restores it from the
+// runner's checkpoint through ProjectionState: a Reporter, and a projection
+// that the runner sequences, whose checkpoint holds an event for a gap.
+func TestCheckpointProjectionState(t *testing.T) {
+	store := events.NewMemoryStore()
+	log, _, err := simulate.Collect(simulate.Config{Seed: 2, Days: 10, Customers: 80, IssuesPerDay: 15})
+	require.NoError(t, err)
+	appendAll(t, store, log)
+	cps := NewMemoryCheckpoints()
+	rep, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	r, err := NewRunner(RunnerConfig{Name: "report", Projection: rep, Store: store, Checkpoints: cps, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	waitApplied(t, r, int64(len(log)))
+	require.NoError(t, stop())
+	cp, ok, err := cps.Load(t.Context(), "report")
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = NewFCR(FCRConfig{}).Restore(cp.State)
+	require.Error(t, err, "the state is the runner's, not the projection's")
+	state, err := cp.ProjectionState()
+	require.NoError(t, err)
+	copied, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	require.NoError(t, copied.UnmarshalBinary(state))
+	assert.Equal(t, rep.Report(), copied.Report())
+
+	// A runner that sequences for its projection holds version 3 of an
+	// issue for version 2.
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	p := newTally()
+	r, err = NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Checkpoints: cps, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop = startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	tl := testLog(1)
+	publishAll(t, bus, "events", []events.Envelope{tl[0], tl[2]})
+	require.Eventually(t, func() bool { return r.Stats().Held == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	cp, _, err = cps.Load(t.Context(), "tally")
+	require.NoError(t, err)
+	state, err = cp.ProjectionState()
+	require.NoError(t, err)
+	want, err := p.MarshalBinary()
+	require.NoError(t, err)
+	assert.Equal(t, want, state)
+
+	_, err = Checkpoint{State: []byte("not a runner's")}.ProjectionState()
+	assert.ErrorContains(t, err, "not a runner state")
+	state, err = Checkpoint{}.ProjectionState()
+	assert.NoError(t, err)
+	assert.Nil(t, state)
 }
 
 func TestRunnerSubscriberOnlyReordersAndDropsDuplicates(t *testing.T) {
