@@ -6,6 +6,7 @@
 // any moment. The report is a function of the set of events absorbed:
 // delivery order and duplicate deliveries do not change it (within the
 // allowed lateness), because every projection puts the events of each issue
-// in version order with a Sequencer and computes from event times, never
-// from arrival times.
+// in version order itself (the FCR in its live issues and a Sequencer, the
+// KPI projections in a horizon of event time), ignores duplicates, and
+// computes from event times, never from arrival times.
 package projections

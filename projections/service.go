@@ -16,8 +16,9 @@ type ServiceConfig struct {
 	// contacts answered within T; 20 s if zero.
 	Threshold time.Duration
 	// Lateness is how far behind the watermark (the latest event time
-	// seen) an event may arrive and still count, and how long a resolved
-	// issue stays in memory after its last event; 24 h if zero.
+	// seen) an event may arrive and still count, and how long after its
+	// last event a resolved issue's state takes further events (it stays
+	// in memory up to twice that); 24 h if zero.
 	Lateness time.Duration
 	// MinSample is the denominator below which a rate is flagged as a
 	// small sample; MinReliable if zero.
