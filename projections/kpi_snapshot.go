@@ -27,8 +27,11 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // before any routing is never handled, nor timed for AHT. Restoring a
 // format 1 snapshot moves the contacts it tracks to that rule
 // (ServiceLevel.fromFormat1); those of issues that had left the horizon
-// keep what they counted.
-const kpiSnapFormat = 2
+// keep what they counted. Format 3 marks the contacts abandoned before any
+// routing with the wait of their abandonment (kcWaited); a rated contact
+// of format 2 and before, which has no such wait, counts as unqueued, as
+// it did.
+const kpiSnapFormat = 3
 
 // kpiSnap is the whole state of one or more KPI projections that share a
 // names table, as msgpack: each projection's counts and the horizons
@@ -268,7 +271,7 @@ func loadState(s *kpiSnapState, names uint32) (kpiState, error) {
 		if max(c.Channel, c.Queue, c.Agent, c.Resolver, c.ChSeg, c.QSeg) >= names {
 			return out, fmt.Errorf("contact %d: a name out of range", i)
 		}
-		if kpiFlags(c.Flags)&^(kcInbound|kcAbandoned|kcConsulted|kcDropped) != 0 {
+		if kpiFlags(c.Flags)&^(kcInbound|kcAbandoned|kcConsulted|kcDropped|kcWaited) != 0 {
 			return out, fmt.Errorf("contact %d: flags %#x", i, c.Flags)
 		}
 		kc := kpiContact{
@@ -556,8 +559,8 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		return nil, fmt.Errorf("%s restore: %v: %w", p.kind, err, ErrKPISnapshot)
 	}
 	switch {
-	case s.Format != kpiSnapFormat && s.Format != 1:
-		return nil, fmt.Errorf("%s restore: snapshot format %d, want 1 or %d: %w", p.kind, s.Format, kpiSnapFormat, ErrKPISnapshot)
+	case s.Format < 1 || s.Format > kpiSnapFormat:
+		return nil, fmt.Errorf("%s restore: snapshot format %d, want 1 to %d: %w", p.kind, s.Format, kpiSnapFormat, ErrKPISnapshot)
 	case s.Kind != p.kind:
 		return nil, fmt.Errorf("%s restore: a snapshot of a %s: %w", p.kind, s.Kind, ErrKPISnapshot)
 	case len(s.Horizons) != len(p.horizons):

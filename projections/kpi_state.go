@@ -68,6 +68,9 @@ const (
 	kcAbandoned                      // abandoned in the queue
 	kcConsulted                      // the agent consulted during it
 	kcDropped                        // stands in for a contact whose state was dropped
+	// kcWaited: abandoned in the queue before any routing, after waiting
+	// wait (snapshots of format 2 and before do not have it).
+	kcWaited
 )
 
 func (c *kpiContact) has(f kpiFlags) bool { return c.flags&f != 0 }
@@ -188,6 +191,12 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 		}
 	case *events.Abandoned:
 		c := s.at(s.index(contactKey(d.Contact)))
+		if c.routings == 0 && !c.has(kcAbandoned) {
+			// Until a routing tells how long the contact waited to be
+			// answered, it waited this long before it gave up.
+			c.wait = d.Wait
+			c.flags |= kcWaited
+		}
 		c.flags |= kcAbandoned
 		if q, ok := d.Extra["queue"].(string); ok && q != "" && c.queue == 0 {
 			c.queue = n.id(q)

@@ -55,10 +55,12 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     routing, else "(none)".
 //   - Topic is the issue's current topic: a later issue.classified moves
 //     the issue's answers to the new topic while the issue is in memory.
-//   - The wait is that of the rated contact's first routing, else of the
-//     issue's first answered contact; buckets are 0–30 s, 30–90 s,
-//     90–150 s, 150–180 s and 180 s+ (lower bound included), and
-//     "(unqueued)" for issues that never waited in a queue.
+//   - The wait is that of the rated contact's first routing, else how
+//     long it waited before it was abandoned in the queue (a caller who
+//     hung up and was called back), else that of the issue's first
+//     answered contact; buckets are 0–30 s, 30–90 s, 90–150 s, 150–180 s
+//     and 180 s+ (lower bound included), and "(unqueued)" for issues that
+//     never waited in a queue.
 //   - An answer to an issue whose state was forgotten (it came Lateness or
 //     more after the issue's last event) counts in the totals and under
 //     "(unknown)" where the state would have named the segment.
@@ -209,7 +211,7 @@ func (s *Satisfaction) attribution(is *kpiState, on int32) (channel, agent uint3
 		c := is.at(on - 1)
 		channel = n.or(c.channel, channel)
 		agent = n.or(c.resolver, c.agent)
-		if c.routed() {
+		if c.routed() || c.has(kcWaited) {
 			return n.or(channel, n.unknown), n.or(agent, missing), satBucket(c.wait)
 		}
 	}

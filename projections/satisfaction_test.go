@@ -247,3 +247,57 @@ func BenchmarkSatisfaction(b *testing.B) {
 		return p
 	})
 }
+
+// A caller who waited in the queue, hung up and was called back rates the
+// issue under the wait of that abandonment, not as unqueued; a snapshot of
+// format 2, which has no such wait, restores into what it counted then.
+func TestSatisfactionWaitOfAnAbandonedContact(t *testing.T) {
+	l := newKPILog()
+	i1, c1 := kpiID('i', 1), kpiID('c', 1)
+	l.opened(i1, c1, 0, "phone", "billing")
+	l.add(i1, 150*time.Second, &events.Abandoned{Contact: c1, Wait: 150 * time.Second, Extra: events.Extra{"queue": "q-a"}})
+	l.add(i1, time.Hour, &events.Resolved{Contact: c1, Agent: "ann"}) // on the callback
+	rated := l.add(i1, 2*time.Hour, &events.Rated{Survey: events.SurveyCSAT, Score: 2})
+	byWait := func(s *Satisfaction) map[string]int64 {
+		m := map[string]int64{}
+		for _, b := range s.Report().ByWait {
+			if b.CSAT.Responses > 0 {
+				m[b.Bucket] = b.CSAT.Responses
+			}
+		}
+		return m
+	}
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	applyAll(t, sat, l.evs)
+	assert.Equal(t, map[string]int64{"150-180s": 1}, byWait(sat))
+
+	// Saved before the survey: today's snapshot keeps the wait, one of
+	// format 2 has none.
+	before, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	applyAll(t, before, l.evs[:len(l.evs)-1])
+	b, err := before.MarshalBinary()
+	require.NoError(t, err)
+	again, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	require.NoError(t, again.UnmarshalBinary(b))
+	require.NoError(t, again.Apply(rated))
+	assert.Equal(t, map[string]int64{"150-180s": 1}, byWait(again))
+	v2 := editSnapshot(t, b, func(s *kpiSnap) {
+		require.Equal(t, 3, s.Format)
+		s.Format = 2
+		for i := range s.Horizons[0].Issues {
+			for j := range s.Horizons[0].Issues[i].State.Contacts {
+				c := &s.Horizons[0].Issues[i].State.Contacts[j]
+				c.Flags &^= uint8(kcWaited)
+				c.Wait = 0
+			}
+		}
+	})
+	restored, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	require.NoError(t, restored.UnmarshalBinary(v2))
+	require.NoError(t, restored.Apply(rated))
+	assert.Equal(t, map[string]int64{"(unqueued)": 1}, byWait(restored))
+}
