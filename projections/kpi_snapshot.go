@@ -30,7 +30,9 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // keep what they counted. Format 3 marks the contacts abandoned before any
 // routing with the wait of their abandonment (kcWaited); a rated contact
 // of format 2 and before, which has no such wait, counts as unqueued, as
-// it did.
+// it did. In format 3, ServiceLevel counts the reopens of forgotten states
+// in its total only (Unattributed); those of format 2 and before stay in
+// the "(unknown)" segments where they were counted.
 const kpiSnapFormat = 3
 
 // kpiSnap is the whole state of one or more KPI projections that share a
@@ -98,6 +100,7 @@ type kpiSnapService struct {
 	Threshold          int64
 	Total              []int64
 	ByChannel, ByQueue [][]int64
+	Unattributed       int64 // format 3
 }
 
 type kpiSnapSat struct {
@@ -445,10 +448,11 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 // save returns ServiceLevel's counts.
 func (s *ServiceLevel) save() *kpiSnapService {
 	return &kpiSnapService{
-		Threshold: int64(s.cfg.Threshold),
-		Total:     saveCounts[*svcCounts](&s.total),
-		ByChannel: saveSegs[*svcCounts](s.byChannel),
-		ByQueue:   saveSegs[*svcCounts](s.byQueue),
+		Threshold:    int64(s.cfg.Threshold),
+		Total:        saveCounts[*svcCounts](&s.total),
+		ByChannel:    saveSegs[*svcCounts](s.byChannel),
+		ByQueue:      saveSegs[*svcCounts](s.byQueue),
+		Unattributed: s.unattributed,
 	}
 }
 
@@ -470,7 +474,12 @@ func (s *ServiceLevel) load(saved *kpiSnapService, names int) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	return func() { s.total, s.byChannel, s.byQueue = total, byChannel, byQueue }, nil
+	if saved.Unattributed < 0 {
+		return nil, fmt.Errorf("service level: %d reopens unattributed: %w", saved.Unattributed, ErrKPISnapshot)
+	}
+	return func() {
+		s.total, s.byChannel, s.byQueue, s.unattributed = total, byChannel, byQueue, saved.Unattributed
+	}, nil
 }
 
 // save returns Satisfaction's counts.

@@ -232,6 +232,21 @@ func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	assert.Equal(t, int64(1), sr.Reopen.Hits)
 	assert.Equal(t, int64(1), sr.Reopen.Total)
 	assert.Equal(t, int64(1), sr.ByChannel["chat"].Answered, "the reopen's contact has its own channel")
+	// The resolution it undoes counted under phone and q, which the
+	// forgotten state no longer tells: the reopen is in the total only.
+	assert.Equal(t, int64(1), sr.ReopensUnattributed)
+	var bySegment int64
+	for _, f := range sr.ByChannel {
+		bySegment += f.Reopen.Hits
+	}
+	assert.Zero(t, bySegment, "no segment counts it")
+	assert.Equal(t, int64(1), sr.ByChannel["phone"].Reopen.Total, "the resolution stays where it was")
+	b2, err := svc.MarshalBinary()
+	require.NoError(t, err)
+	restored, err := NewServiceLevel(svc.cfg)
+	require.NoError(t, err)
+	require.NoError(t, restored.UnmarshalBinary(b2))
+	assert.Equal(t, sr, restored.Report())
 
 	applyAll(t, vol, l.evs[:3]) // a's first versions now: late
 	assert.Equal(t, int64(3), vol.Report().LateEvents)

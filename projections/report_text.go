@@ -79,7 +79,11 @@ func (r Report) WriteText(w io.Writer) error {
 	p("  AHT\t%s\tover %d contacts with a handle time\n", meanText("%.1f s", s.AHT, s.AHTContacts), s.AHTContacts)
 	p("  transfer rate\t%s\t\n", rateText(s.Transfer))
 	p("  consult rate\t%s\t\n", rateText(s.Consult))
-	p("  reopen rate\t%s\t\n", rateText(s.Reopen))
+	unattributed := ""
+	if s.ReopensUnattributed > 0 {
+		unattributed = fmt.Sprintf("%d under no channel or queue (the issue's state was forgotten)", s.ReopensUnattributed)
+	}
+	p("  reopen rate\t%s\t%s\n", rateText(s.Reopen), unattributed)
 	if len(s.ByChannel) > 0 {
 		p("\n  by channel\toffered\tASA\tabandonment\tservice level\n")
 		for _, k := range slices.Sorted(maps.Keys(s.ByChannel)) {

@@ -56,7 +56,9 @@ const (
 	svcAHTRule = "handle time is the handle_ms of issue.resolved, the only event that carries it; " +
 		"AHT averages it over the handled contacts whose resolution reported one (aht_contacts)"
 	svcSegmentRule = "a contact counts under its own channel and under the queue it was offered to " +
-		"(its first routing, or the queue named on its abandonment); reopens count under the resolution they undo"
+		"(its first routing, or the queue named on its abandonment); reopens count under the resolution they undo, " +
+		"except those that come when their issue's state is forgotten (a lateness or more after its last event): " +
+		"they count in the total only (reopens_unattributed)"
 )
 
 // ServiceLevel is the projection of the queue numbers: offered, answered
@@ -83,6 +85,10 @@ const (
 //     offered to: its first routing, or the "queue" data field of its
 //     abandonment when the host sends one. Segments "(none)" and
 //     "(unknown)" hold contacts without a queue and with dropped state.
+//   - A reopen counts under the channel and queue of the resolution it
+//     undoes. One that comes when the issue's state is forgotten (see
+//     below) counts in the total reopen rate only, and in
+//     ReopensUnattributed, as that resolution's segments are not known.
 //
 // Memory follows the active horizon: an issue stays while it is open and,
 // once resolved, until its last event is twice Lateness behind the
@@ -105,6 +111,9 @@ type ServiceLevel struct {
 	// byChannel and byQueue are the counts of each segment, by the name
 	// id of its key.
 	byChannel, byQueue []svcCounts
+	// unattributed counts the reopens of issues whose state was
+	// forgotten, which count in total only.
+	unattributed int64
 }
 
 // NewServiceLevel returns a ServiceLevel projection that has seen nothing.
@@ -193,6 +202,18 @@ func (s *ServiceLevel) after(is *kpiState, t *svcTouched) {
 // what it counts now, in the total and under its channel and queue.
 func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcOne) {
 	after := c.counts(s.cfg.Threshold)
+	if c.has(kcDropped) {
+		// It stands in for the contact whose resolution a reopen undid
+		// once the issue's state was forgotten: the reopen counts in the
+		// total, and under no segment, as the resolution's is not known.
+		if after != *before {
+			b, a := before.one(), after.one()
+			s.total.add(&b, -1)
+			s.total.add(&a, +1)
+			s.unattributed += int64(after.reopens - before.reopens)
+		}
+		return
+	}
 	ch, q := s.channelOf(is, c), s.queueOf(c)
 	if after == *before && (after == (svcOne{}) || ch == c.chSeg && q == c.qSeg) {
 		return // a contact that counts nothing needs no segment

@@ -19,12 +19,13 @@ func (s *ServiceLevel) report(h kpiView) ServiceReport {
 			AHT:        svcAHTRule,
 			Segments:   svcSegmentRule,
 		},
-		ServiceFigures: s.total.figures(s.cfg.MinSample),
-		ByChannel:      svcFigures(s.byChannel, s.names, s.cfg.MinSample),
-		ByQueue:        svcFigures(s.byQueue, s.names, s.cfg.MinSample),
-		LateEvents:     h.late,
-		HeldEvents:     h.held,
-		TrackedIssues:  h.tracked,
+		ServiceFigures:      s.total.figures(s.cfg.MinSample),
+		ByChannel:           svcFigures(s.byChannel, s.names, s.cfg.MinSample),
+		ByQueue:             svcFigures(s.byQueue, s.names, s.cfg.MinSample),
+		ReopensUnattributed: s.unattributed,
+		LateEvents:          h.late,
+		HeldEvents:          h.held,
+		TrackedIssues:       h.tracked,
 	}
 	if !h.watermark.IsZero() {
 		r.Watermark = h.watermark
@@ -51,6 +52,10 @@ type ServiceReport struct {
 	ServiceFigures
 	ByChannel map[string]ServiceFigures `json:"by_channel"`
 	ByQueue   map[string]ServiceFigures `json:"by_queue"`
+	// ReopensUnattributed counts the reopens that came when their issue's
+	// state was forgotten (a lateness or more after its last event): they
+	// are in the total reopen rate, and under no channel or queue.
+	ReopensUnattributed int64 `json:"reopens_unattributed"`
 	// Watermark is the latest event time seen.
 	Watermark time.Time `json:"watermark,omitzero"`
 	// LateEvents counts events that came later than the lateness allows

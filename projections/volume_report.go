@@ -247,7 +247,8 @@ type AgeBucket struct {
 type BacklogIssue struct {
 	Issue uuid.UUID `json:"issue"`
 	Topic string    `json:"topic"`
-	// Since is the time of the issue's first event.
+	// Since is the time of the issue's first event; of its reopen, for an
+	// issue reopened when its state was forgotten (see Volume).
 	Since time.Time `json:"since"`
 	AgeS  float64   `json:"age_s"`
 }
