@@ -76,3 +76,40 @@ func TestJSONCodecReadsLowerCaseTAndZ(t *testing.T) {
 		assert.ErrorIs(t, err, events.ErrMalformed, at)
 	}
 }
+
+// A meta member whose value is null is no member, as a null elsewhere in
+// the wire format is no value; an empty string stays one.
+func TestJSONCodecReadsANullMetaValueAsNone(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	withMeta := func(meta string) string {
+		return strings.Replace(domainExample, `"meta":{"correlation_id":"c-1"}`, `"meta":`+meta, 1)
+	}
+	for meta, want := range map[string]events.Meta{
+		`{"correlation_id":"c-1","tenant":null}`: {"correlation_id": "c-1"},
+		`{"tenant":null}`:                        nil,
+		`{"tenant":"","x":null}`:                 {"tenant": ""},
+		`{ "tenant" : null , "y":"null"}`:        {"y": "null"},
+	} {
+		e, err := c.Decode([]byte(withMeta(meta)))
+		require.NoError(t, err, meta)
+		assert.Equal(t, want, e.Meta, meta)
+	}
+	_, err := c.Decode([]byte(withMeta(`{"tenant":1}`)))
+	assert.ErrorIs(t, err, events.ErrMalformed, "a number is no string")
+}
+
+// So does msgpack, which no writer of this package writes so.
+func TestMsgpackCodecReadsANilMetaValueAsNone(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	e, err := events.NewJSONCodec(nil).Decode([]byte(domainExample))
+	require.NoError(t, err)
+	e.Meta = events.Meta{"tenant": "zzzz"}
+	b, err := c.Append(nil, e)
+	require.NoError(t, err)
+	at := strings.Index(string(b), "zzzz")
+	require.Positive(t, at)
+	nilled := append(append(append([]byte{}, b[:at-1]...), 0xc0), b[at+4:]...) // the value's fixstr header and bytes
+	got, err := c.Decode(nilled)
+	require.NoError(t, err)
+	assert.Nil(t, got.Meta)
+}

@@ -34,7 +34,8 @@ type Data interface {
 }
 
 // Meta holds an event's optional metadata: correlation and causation ids,
-// tenant, source, the partition key. Keys and values are strings.
+// tenant, source, the partition key. Keys and values are strings; a
+// member whose value is null on the wire is read as no member.
 type Meta map[string]string
 
 // Well-known metadata keys.

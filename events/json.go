@@ -354,10 +354,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	typ := Type(*j.Type)
 	info := c.reg.lookup(typ)
 	if info == nil {
-		read := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC()}
-		if len(j.Meta) > 0 {
-			read.Meta = j.Meta
-		}
+		read := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Meta: metaOf(j.Meta, src)}
 		return fail(offsetOf("type"), "type", &UnknownTypeError{Type: typ, Event: read})
 	}
 	schema := uint64(1)
@@ -396,10 +393,38 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		return fail(offsetOf("data"), field, err)
 	}
 	e := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Data: data}
-	if len(j.Meta) > 0 {
-		e.Meta = j.Meta
-	}
+	e.Meta = metaOf(j.Meta, src)
 	return e, nil
+}
+
+// metaOf returns the metadata m read from the envelope src, nil for none.
+// A member whose value is null is no member, as elsewhere in the wire
+// format: encoding/json reads it as the empty string, so where m holds
+// one, src's meta is read again to tell the two apart.
+func metaOf(m Meta, src []byte) Meta {
+	if len(m) == 0 {
+		return nil
+	}
+	empty := false
+	for _, v := range m {
+		empty = empty || v == ""
+	}
+	if !empty {
+		return m
+	}
+	var withNulls map[string]*string
+	if json.NewDecoder(bytes.NewReader(src[memberOffset(src, "meta"):])).Decode(&withNulls) != nil {
+		return m
+	}
+	for k, v := range withNulls {
+		if v == nil && m[k] == "" {
+			delete(m, k)
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // parseTime parses an RFC 3339 time, where the T between date and time

@@ -141,7 +141,13 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		e.Meta = make(Meta, n)
 		for ; n > 0 && r.err == nil; n-- {
 			k := r.str()
+			if r.isNil() {
+				continue // no value, as in the JSON codec
+			}
 			e.Meta[k] = r.str()
+		}
+		if len(e.Meta) == 0 {
+			e.Meta = nil
 		}
 	}
 	if r.err != nil {
