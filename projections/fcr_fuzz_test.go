@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -61,4 +62,43 @@ func fuzzFCRSeeds(tb testing.TB) (FCRConfig, []events.Envelope, [][]byte) {
 	}
 	require.Positive(tb, f.Report().Problems)
 	return cfg, log, snaps
+}
+
+// FuzzReporterRestore is FuzzFCRRestore for a Reporter, whose snapshot
+// holds the KPI projections' state beside the FCR's.
+//
+//	go test -run '^$' -fuzz '^FuzzReporterRestore$' -fuzztime 2m ./projections/
+func FuzzReporterRestore(f *testing.F) {
+	cfg, log, _ := fuzzFCRSeeds(f)
+	rcfg := ReportConfig{FCR: cfg, Lateness: cfg.Lateness}
+	r, err := NewReporter(rcfg)
+	require.NoError(f, err)
+	for i, e := range log {
+		require.NoError(f, r.Apply(e))
+		if i%(len(log)/4) == len(log)/8 {
+			s, err := r.MarshalBinary()
+			require.NoError(f, err)
+			f.Add(s)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := NewReporter(rcfg)
+		require.NoError(t, err)
+		if err := g.UnmarshalBinary(b); err != nil {
+			if !errors.Is(err, ErrKPISnapshot) {
+				require.ErrorIs(t, err, ErrFCRSnapshot)
+			}
+			return
+		}
+		for i, e := range log {
+			require.NoError(t, g.Apply(e), "event %d of the log", i)
+		}
+		want := g.Report()
+		again, err := g.MarshalBinary()
+		require.NoError(t, err)
+		h, err := NewReporter(rcfg)
+		require.NoError(t, err)
+		require.NoError(t, h.UnmarshalBinary(again), "a snapshot of a restored Reporter restores")
+		assert.Equal(t, want, h.Report())
+	})
 }
