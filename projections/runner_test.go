@@ -119,6 +119,17 @@ func liveTally(t *testing.T) (*gochannel.GoChannel, *tally, *Runner, func() erro
 }
 
 // startRunner runs r until the returned stop is called; stop returns Run's error.
+// storeAndPublish appends each event of evs to store and publishes it on
+// the topic "events" of pub, one at a time, as a service with an outbox
+// would.
+func storeAndPublish(t testing.TB, store events.Store, pub message.Publisher, evs []events.Envelope) {
+	t.Helper()
+	for _, e := range evs {
+		appendAll(t, store, []events.Envelope{e})
+		publishAll(t, pub, "events", []events.Envelope{e})
+	}
+}
+
 func startRunner(t testing.TB, r *Runner) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -261,10 +272,7 @@ func TestRunnerSwitchesFromStoreToSubscriberWithoutGapOrDoubleCount(t *testing.T
 		CheckpointEvery: 10, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
-	for _, e := range log[90:] {
-		appendAll(t, store, []events.Envelope{e})
-		publishAll(t, bus, "events", []events.Envelope{e})
-	}
+	storeAndPublish(t, store, bus, log[90:])
 	waitApplied(t, r, int64(len(log)))
 	require.Eventually(t, func() bool { return r.Stats().Duplicates == int64(len(log)) }, 10*time.Second, time.Millisecond,
 		"every event arrives twice, once from the store and once from the subscriber")
@@ -294,10 +302,7 @@ func TestRunnerFinalCheckpointCoversWhatItAppliedLive(t *testing.T) {
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	require.Eventually(t, r.CaughtUp, 10*time.Second, time.Millisecond)
-	for _, e := range log {
-		appendAll(t, store, []events.Envelope{e})
-		publishAll(t, bus, "events", []events.Envelope{e})
-	}
+	storeAndPublish(t, store, bus, log)
 	waitApplied(t, r, int64(len(log)))
 	lag, err := r.Lag(t.Context())
 	require.NoError(t, err)
@@ -614,10 +619,7 @@ func TestRunnerSubscribesAgainWhenTheSubscriptionCloses(t *testing.T) {
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
-	for _, e := range log {
-		appendAll(t, store, []events.Envelope{e})
-		publishAll(t, bus, "events", []events.Envelope{e})
-	}
+	storeAndPublish(t, store, bus, log)
 	waitApplied(t, r, int64(len(log)))
 	require.NoError(t, stop())
 	sub.mu.Lock()
