@@ -380,10 +380,10 @@ func (r *reader) skip() string {
 	}
 	start := r.off
 	end, err := msgpackcheck.Skip(r.s, r.off)
+	r.off = end // where reading stopped, which an error reports
 	if err != nil {
 		r.fail(err)
 		return ""
 	}
-	r.off = end
 	return r.s[start:end]
 }

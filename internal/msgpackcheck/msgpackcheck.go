@@ -45,7 +45,8 @@ func Unmarshal(b []byte, v any) error {
 }
 
 // Skip passes over the value that starts at s[off] and returns the offset
-// just after it.
+// just after it, or, with the error of a malformed value, where reading
+// stopped.
 func Skip[T ~string | ~[]byte](s T, off int) (int, error) {
 	w := walker[T]{s: s, off: off}
 	w.value(0)
