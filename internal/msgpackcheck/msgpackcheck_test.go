@@ -77,4 +77,10 @@ func TestCheckRefuses(t *testing.T) {
 	}
 	// As deep as allowed passes.
 	require.NoError(t, Check(deep[1:]))
+
+	// Skip says where reading stopped: after the first element, with no
+	// byte left for the second.
+	end, err := Skip([]byte{0x92, 0xcd, 1, 2}, 0)
+	require.ErrorIs(t, err, ErrShort)
+	assert.Equal(t, 4, end)
 }
