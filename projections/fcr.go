@@ -452,10 +452,9 @@ func checkFCREvent(e *events.Envelope, valid bool) (int64, error) {
 	sec := e.At.Unix()
 	// e.Version-1 < MaxVersion: 1 ≤ e.Version ≤ MaxVersion in one compare.
 	if e.Issue != uuid.Nil && e.Version-1 < events.MaxVersion && events.IsData(e.Data) && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
-		if !valid {
-			if err := e.Validate(); err != nil {
-				return 0, fmt.Errorf("FCR apply: %w", err)
-			}
+		// What Validate checks beyond the above, and its error.
+		if !valid && (e.ID == uuid.Nil || events.ValidateData(e.Data) != nil) {
+			return 0, fmt.Errorf("FCR apply: %w", e.Validate())
 		}
 		return sec*int64(time.Second) + int64(e.At.Nanosecond()), nil
 	}

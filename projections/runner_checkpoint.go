@@ -31,10 +31,11 @@ func (r *Runner) checkpointFinal(ctx context.Context) error {
 // is set.
 func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 	if sweep && r.cfg.Store != nil && r.cfg.Subscriber != nil {
-		if err := r.readStore(ctx, false); err != nil {
-			if !final {
+		if !final {
+			if err := r.readStore(ctx, false); err != nil {
 				return err
 			}
+		} else if err := r.readStoreBefore(ctx, finalStoreRead); err != nil {
 			// The state still holds what was applied: save it where it
 			// stands, for a restart to read the rest from the store.
 			r.cfg.Logger.Error("cannot read the store before the final checkpoint", err, watermill.LogFields{"runner": r.cfg.Name})
@@ -74,6 +75,18 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 	}
 	r.checkpoints.Add(1)
 	return nil
+}
+
+// finalStoreRead is how long the final checkpoint may read the store for,
+// of the time that shutdown gives it: a store that no longer answers
+// leaves the rest to save the checkpoint where the runner stands.
+var finalStoreRead = 10 * time.Second
+
+// readStoreBefore is readStore without checkpoints, given at most d.
+func (r *Runner) readStoreBefore(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return r.readStore(ctx, false)
 }
 
 // minPacedSave is the shortest checkpoint that spaces out the next (see

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,6 +340,56 @@ func shuffled(evs []events.Envelope, rnd *rand.Rand) []events.Envelope {
 	}
 	rnd.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
+}
+
+// A store that no longer answers at shutdown keeps the final checkpoint
+// from covering more, not from being saved: it is saved where the runner
+// stands, with what it applied live.
+func TestRunnerSavesTheFinalCheckpointWhenTheStoreHangs(t *testing.T) {
+	defer func(d time.Duration) { finalStoreRead = d }(finalStoreRead)
+	finalStoreRead = 50 * time.Millisecond
+	store := &hangingStore{MemoryStore: events.NewMemoryStore()}
+	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+	defer bus.Close()
+	log := testLog(10)
+	cps := NewMemoryCheckpoints()
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Subscriber: bus, Topic: "events", Checkpoints: cps,
+		CheckpointEvery: -1, CheckpointInterval: -1, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 10*time.Second, time.Millisecond)
+	storeAndPublish(t, store, bus, log)
+	waitApplied(t, r, int64(len(log)))
+	store.hang.Store(true)
+	start := time.Now()
+	require.NoError(t, stop())
+	assert.Less(t, time.Since(start), 5*time.Second)
+	cp, ok, err := cps.Load(t.Context(), "tally")
+	require.NoError(t, err)
+	require.True(t, ok)
+	state, err := cp.ProjectionState()
+	require.NoError(t, err)
+	saved := newTally()
+	require.NoError(t, saved.UnmarshalBinary(state))
+	assert.Equal(t, wantTally(10), saved.ByType, "the checkpoint keeps what was applied live")
+}
+
+// hangingStore is a MemoryStore whose ReadAll, once hang is set, waits for
+// its context to end.
+type hangingStore struct {
+	*events.MemoryStore
+	hang atomic.Bool
+}
+
+func (s *hangingStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	if !s.hang.Load() {
+		return s.MemoryStore.ReadAll(ctx, after)
+	}
+	return func(yield func(events.Envelope, error) bool) {
+		<-ctx.Done()
+		yield(events.Envelope{}, ctx.Err())
+	}
 }
 
 // A process that keeps a copy of the projection restores it from the

@@ -131,9 +131,10 @@ func (s *Satisfaction) foldIssue(is *kpiState, e *events.Envelope) bool {
 // topic it is attributed to, which only some events change.
 func (s *Satisfaction) before(is *kpiState, e *events.Envelope) bool {
 	switch e.Data.(type) {
-	case *events.Consulted, *events.Abandoned, *events.Rated, nil:
+	case *events.Consulted, *events.Rated, nil:
 		// Nothing attribution depends on, or an answer, which moves no
-		// other: after counts it alone.
+		// other: after counts it alone. (An abandonment gives its
+		// contact the wait that answers on it count under.)
 		return false
 	}
 	// Only answers are counted: an issue without any needs no re-count.

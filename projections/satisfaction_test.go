@@ -301,3 +301,31 @@ func TestSatisfactionWaitOfAnAbandonedContact(t *testing.T) {
 	require.NoError(t, restored.Apply(rated))
 	assert.Equal(t, map[string]int64{"(unqueued)": 1}, byWait(restored))
 }
+
+// An answer counted before its contact's abandonment moves to the wait of
+// the abandonment, and a later routing moves it again, with nothing left
+// behind.
+func TestSatisfactionAnswerMovesWithItsContactsWait(t *testing.T) {
+	l := newKPILog()
+	i1, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(i1, c1, 0, "phone", "billing")
+	l.add(i1, time.Second, &events.Rated{Survey: events.SurveyCSAT, Score: 2, Contact: c1})
+	l.add(i1, 150*time.Second, &events.Abandoned{Contact: c1, Wait: 150 * time.Second})
+	l.add(i1, time.Hour, &events.Contacted{Contact: c2, Channel: "chat"})
+	routed := l.add(i1, time.Hour+time.Minute, &events.Routed{Contact: c1, Queue: "q", Wait: 10 * time.Second})
+	buckets := func(s *Satisfaction) map[string]int64 {
+		m := map[string]int64{}
+		for _, b := range s.Report().ByWait {
+			if b.CSAT.Responses != 0 {
+				m[b.Bucket] = b.CSAT.Responses
+			}
+		}
+		return m
+	}
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	applyAll(t, sat, l.evs[:len(l.evs)-1])
+	assert.Equal(t, map[string]int64{"150-180s": 1}, buckets(sat))
+	require.NoError(t, sat.Apply(routed))
+	assert.Equal(t, map[string]int64{"0-30s": 1}, buckets(sat), "the routing's wait wins")
+}

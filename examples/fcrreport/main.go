@@ -219,33 +219,42 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			e, known = unknown.Event, false
 			e.Data = &skipped{typ: unknown.Type}
 		}
+		// An event of an unknown type was counted as such: what else
+		// keeps its version from being passed over counts no more.
+		fail := func(err error) error {
+			if !known {
+				return nil
+			}
+			return refuse(lines.Line(), err)
+		}
 		if err := e.Validate(); err != nil {
-			if err := refuse(lines.Line(), err); err != nil {
+			if err := fail(err); err != nil {
 				return in, err
 			}
 			continue
 		}
 		v, err := check.check(e, known)
 		if err != nil {
-			if err := refuse(lines.Line(), err); err != nil {
+			if err := fail(err); err != nil {
 				return in, err
 			}
 			continue
 		}
-		switch v {
-		case duplicate:
+		switch {
+		case !known:
+		case v == duplicate:
 			in.Duplicates++
-		case unchecked:
+		case v == unchecked:
 			in.Unchecked++
 		}
 		if e, err = normalized(e, keys); err != nil {
-			if err := refuse(lines.Line(), err); err != nil {
+			if err := fail(err); err != nil {
 				return in, err
 			}
 			continue
 		}
 		if err := r.Apply(e); err != nil {
-			if err := refuse(lines.Line(), err); err != nil {
+			if err := fail(err); err != nil {
 				return in, err
 			}
 			continue

@@ -131,11 +131,25 @@ func TestASkippedUnknownTypeKeepsItsStreamGoing(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
 	assert.Equal(t, int64(2), got.Input.UnknownType)
 	assert.Zero(t, got.Input.Invalid, "the resolution after the unknown event is valid")
+	assert.Zero(t, got.Input.Duplicates, "the repeated unknown line counts once, as of an unknown type")
 	assert.Equal(t, int64(2), got.Input.Events)
 	assert.Equal(t, int64(1), got.FCR.Issues)
 	assert.Zero(t, got.FCR.Unresolved)
 	assert.Equal(t, int64(1), got.FCR.Pending, "resolved, within W of the resolution")
 	assert.Equal(t, int64(1), got.Service.Reopen.Total, "one resolution")
+}
+
+// An unknown event that cannot be passed over (it breaks its stream) is
+// counted once, as of an unknown type.
+func TestAnUnknownTypeThatBreaksItsStreamCountsOnce(t *testing.T) {
+	log := handLog + `{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":5,"type":"acme.escalated","at":"2026-03-02T09:30:00Z","data":{}}
+{"id":"00000000-0000-7000-8000-00000000000a","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"acme.escalated","at":"2026-03-02T09:31:00Z","data":{}}
+`
+	code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, input{Lines: 4, Events: 2, UnknownType: 2, FirstInvalid: got.Input.FirstInvalid}, got.Input)
 }
 
 func TestDuplicateLinesAreCountedNotDoubled(t *testing.T) {
