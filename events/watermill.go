@@ -199,7 +199,7 @@ func PartitionOf(key string, n int) int {
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
+	return int(uint64(h.Sum32()) % uint64(n)) // uint32(n) would wrap for n ≥ 2³²
 }
 
 // PartitionedTopic returns a topic function that spreads events over n

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/binary"
+	"hash/fnv"
 	"testing"
 	"time"
 
@@ -171,6 +172,13 @@ func TestPartitionOfIsStableAndInRange(t *testing.T) {
 		assert.Equal(t, p, events.PartitionOf(key, 8), "same key, same partition")
 	}
 	assert.Equal(t, 0, events.PartitionOf("anything", 1))
+	// From 2³² partitions on, every hash is a partition of its own: the
+	// count neither wraps to 0 (a division by zero) nor to 2.
+	h := fnv.New32a()
+	_, _ = h.Write([]byte("cust-1"))
+	for _, n := range []int{1 << 32, 1<<32 + 2} {
+		assert.Equal(t, int(h.Sum32()), events.PartitionOf("cust-1", n), "n %d", n)
+	}
 }
 
 // A batch message carries its events in order and reads back as they

@@ -154,7 +154,8 @@ func (r *Runner) Stats() RunnerStats {
 }
 
 // CaughtUp reports whether the runner has read everything its Store held
-// when it last looked and now follows its Subscriber (or polls the Store).
+// when it last looked and now follows its Subscriber (or polls the Store):
+// false before Run catches up and after it returns.
 func (r *Runner) CaughtUp() bool { return r.caughtUp.Load() }
 
 // View calls fn while no event is being applied, so that fn may read the
@@ -223,6 +224,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer r.running.Store(false)
 	r.caughtUp.Store(false)
+	defer r.caughtUp.Store(false) // once Run returns, it follows nothing
 
 	if !r.started.Load() {
 		if err := r.restore(ctx); err != nil {
@@ -398,9 +400,14 @@ func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string,
 		msg.Ack()
 		return
 	}
+	// A UUID of its own: a broker that drops a message whose id it has
+	// seen (JetStream with the UUID as its message id) would take the
+	// copy for the message, and store nothing.
 	p := msg.Copy()
+	p.UUID = watermill.NewUUID()
 	p.Metadata.Set(MetadataPoisonReason, why.Error())
 	p.Metadata.Set(MetadataPoisonTopic, topic)
+	p.Metadata.Set(MetadataPoisonUUID, msg.UUID)
 	delay := r.cfg.ResubscribeDelay
 	for attempt := 1; ; attempt++ {
 		err := r.cfg.PoisonPublisher.Publish(r.cfg.PoisonTopic, p)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -31,11 +32,15 @@ var (
 )
 
 // Metadata keys that the Runner sets on a message it sends to the poison
-// topic. They are Watermill's own (middleware.PoisonQueue), so that tools
-// that read Watermill's poison queues read ours.
+// topic. The first two are Watermill's own (middleware.PoisonQueue), so
+// that tools that read Watermill's poison queues read ours. The copy has
+// a UUID of its own (a broker that drops a message whose id it has seen
+// would drop it); MetadataPoisonUUID holds the UUID of the message as it
+// came.
 const (
 	MetadataPoisonReason = "reason_poisoned"
 	MetadataPoisonTopic  = "topic_poisoned"
+	MetadataPoisonUUID   = "uuid_poisoned"
 )
 
 // Resetter is a projection that can drop everything it absorbed, so that
@@ -188,6 +193,9 @@ func (c RunnerConfig) Validate() error {
 		return bad("a topic but no subscriber")
 	case c.PoisonPublisher != nil && c.PoisonTopic == "":
 		return bad("a poison publisher but no poison topic")
+	case c.PoisonPublisher != nil && slices.Contains(c.topics(), c.PoisonTopic):
+		// Each poisoned message would come back to be poisoned again.
+		return bad(fmt.Sprintf("poison topic %q is one the runner reads", c.PoisonTopic))
 	}
 	return nil
 }

@@ -131,7 +131,7 @@ func (f *failingPublisher) Publish(_ string, msgs ...*message.Message) error {
 		return errors.New("poison topic unavailable")
 	}
 	for _, m := range msgs {
-		f.taken = append(f.taken, m.UUID)
+		f.taken = append(f.taken, m.Metadata.Get(MetadataPoisonUUID)) // the UUID of the message as it came
 	}
 	return nil
 }
@@ -335,3 +335,55 @@ func TestRunnerReturnsAFailedFinalCheckpoint(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "db down")
 }
+
+// A subscriber that hands a message over without watching its context, as
+// watermill-amqp's does, gets it back nacked when the runner stops, rather
+// than holding it, unacknowledged, until the Subscriber closes; and
+// CaughtUp says that the stopped runner follows nothing.
+func TestRunnerReleasesAMessageHandedOverAfterItStopped(t *testing.T) {
+	sub := &lateSubscriber{ch: make(chan *message.Message), ctx: make(chan context.Context, 1)}
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: sub, Topic: "a", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	subCtx := <-sub.ctx
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	ms := msgs(t, testLog(1))
+	sub.ch <- ms[0]
+	require.Eventually(t, func() bool { return acked(ms[0]) }, 5*time.Second, time.Millisecond)
+	handed := make(chan struct{})
+	go func() {
+		defer close(handed)
+		<-subCtx.Done()
+		sub.ch <- ms[1] // blocks, whatever the context says
+		select {
+		case <-ms[1].Acked():
+		case <-ms[1].Nacked():
+		}
+		close(sub.ch)
+	}()
+	require.NoError(t, stop())
+	assert.False(t, r.CaughtUp(), "Run returned: the runner follows nothing")
+	select {
+	case <-handed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the subscriber still holds the message it handed over")
+	}
+	select {
+	case <-ms[1].Nacked():
+	default:
+		t.Fatal("the message was not nacked, for the broker to deliver again")
+	}
+}
+
+// lateSubscriber hands over what is sent on ch, and gives the context of
+// its subscription on ctx.
+type lateSubscriber struct {
+	ch  chan *message.Message
+	ctx chan context.Context
+}
+
+func (s *lateSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	s.ctx <- ctx
+	return s.ch, nil
+}
+func (s *lateSubscriber) Close() error { return nil }

@@ -28,6 +28,32 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// releaseWait is how long release waits for a message or the end of a
+// subscription that still hands messages over.
+const releaseWait = 100 * time.Millisecond
+
+// release nacks what ch still hands over once the runner stopped reading
+// it, until ch closes or nothing came for releaseWait. A subscriber that
+// hands a message over without watching its context (watermill-amqp's)
+// would otherwise hold it, unacknowledged, until the Subscriber closes:
+// a runner that Runs again would miss it until then.
+func release(ch <-chan *message.Message) {
+	t := time.NewTimer(releaseWait)
+	defer t.Stop()
+	for {
+		select {
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			msg.Nack()
+			t.Reset(releaseWait)
+		case <-t.C:
+			return
+		}
+	}
+}
+
 // delivery is the event of one message, decoded.
 type delivery struct {
 	e events.Envelope
@@ -72,6 +98,7 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 		for {
 			select {
 			case <-ctx.Done():
+				release(ch)
 				return
 			case msg, ok := <-ch:
 				if !ok {
@@ -88,6 +115,7 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 						// Those queued are applied, and come again
 						// with the message: duplicates, skipped.
 						msg.Nack()
+						release(ch)
 						return
 					}
 				}

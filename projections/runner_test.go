@@ -174,6 +174,8 @@ func TestRunnerConfigValidate(t *testing.T) {
 		{"subscriber without topic", RunnerConfig{Name: "x", Projection: newTally(), Subscriber: sub}, "no topic"},
 		{"topic without subscriber", RunnerConfig{Name: "x", Projection: newTally(), Store: store, Topic: "t"}, "no subscriber"},
 		{"poison publisher without topic", RunnerConfig{Name: "x", Projection: newTally(), Store: store, PoisonPublisher: sub}, "no poison topic"},
+		{"poison topic that the runner reads", RunnerConfig{Name: "x", Projection: newTally(), Subscriber: sub, Topics: []string{"a", "b"},
+			PoisonPublisher: sub, PoisonTopic: "b"}, `poison topic "b" is one the runner reads`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewRunner(tc.cfg)
@@ -517,7 +519,8 @@ func TestRunnerPoisonMessages(t *testing.T) {
 			if withPublisher {
 				select {
 				case got := <-poisoned:
-					assert.Equal(t, "bad-1", got.UUID)
+					assert.NotEqual(t, "bad-1", got.UUID, "a UUID of its own, which a deduplicating broker keeps")
+					assert.Equal(t, "bad-1", got.Metadata.Get(MetadataPoisonUUID))
 					assert.Equal(t, []byte("not an event"), []byte(got.Payload))
 					assert.Contains(t, got.Metadata.Get(MetadataPoisonReason), "message bad-1")
 					assert.Equal(t, "events", got.Metadata.Get(MetadataPoisonTopic))
