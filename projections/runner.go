@@ -85,6 +85,10 @@ type Runner struct {
 	running  atomic.Bool
 	started  atomic.Bool // state restored or rebuilt: later Runs continue in memory
 	caughtUp atomic.Bool
+	// runs counts the starts and ends of Run, under runsMu, so that a
+	// Rebuild gives CaughtUp back only to the Run it took it from.
+	runsMu sync.Mutex
+	runs   uint64
 
 	initial []byte // the projection's state at NewRunner, for Rebuild
 	// self is the projection when it is SelfSequencing: the runner hands
@@ -151,6 +155,15 @@ func (r *Runner) Stats() RunnerStats {
 		Checkpoints: r.checkpoints.Load(),
 		Position:    r.pos.Load(),
 	}
+}
+
+// nextRun marks the start or the end of a Run: the runner is not caught
+// up, and a Rebuild that began before gives it nothing back.
+func (r *Runner) nextRun() {
+	r.runsMu.Lock()
+	r.runs++
+	r.caughtUp.Store(false)
+	r.runsMu.Unlock()
 }
 
 // CaughtUp reports whether the runner has read everything its Store held
@@ -223,8 +236,8 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("runner %q: %w", r.cfg.Name, ErrRunnerBusy)
 	}
 	defer r.running.Store(false)
-	r.caughtUp.Store(false)
-	defer r.caughtUp.Store(false) // once Run returns, it follows nothing
+	r.nextRun()
+	defer r.nextRun() // once Run returns, it follows nothing
 
 	if !r.started.Load() {
 		if err := r.restore(ctx); err != nil {

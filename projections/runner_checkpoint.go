@@ -205,13 +205,24 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	case !canReset && r.initial == nil:
 		return fmt.Errorf("runner %q: projection %T has no Reset method and cannot save its state: %w", r.cfg.Name, r.cfg.Projection, ErrCannotRebuild)
 	}
-	wasCaughtUp := r.caughtUp.Swap(false)
+	r.runsMu.Lock()
+	wasCaughtUp, run := r.caughtUp.Swap(false), r.runs
+	r.runsMu.Unlock()
+	// giveBack restores CaughtUp to the Run that was caught up, if it
+	// still runs.
+	giveBack := func() {
+		r.runsMu.Lock()
+		if wasCaughtUp && r.runs == run {
+			r.caughtUp.Store(true)
+		}
+		r.runsMu.Unlock()
+	}
 	r.mu.Lock()
 	if canReset {
 		res.Reset()
 	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {
 		r.mu.Unlock()
-		r.caughtUp.Store(wasCaughtUp)
+		giveBack()
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
@@ -240,6 +251,6 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	if err := r.checkpoint(ctx, false, true); err != nil {
 		return err
 	}
-	r.caughtUp.Store(wasCaughtUp)
+	giveBack()
 	return nil
 }

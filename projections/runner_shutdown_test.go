@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"iter"
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -387,3 +389,50 @@ func (s *lateSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *messa
 	return s.ch, nil
 }
 func (s *lateSubscriber) Close() error { return nil }
+
+// Releasing is best effort: a subscriber that keeps handing messages over
+// after the runner stopped (a live topic, or each nacked message handed
+// back at once) holds up shutdown for a second at most, and gets back at
+// most releaseMost of them.
+func TestRunnerReleasesForABoundedTime(t *testing.T) {
+	for _, requeue := range []bool{false, true} {
+		t.Run(fmt.Sprintf("requeue %v", requeue), func(t *testing.T) {
+			sub := &lateSubscriber{ch: make(chan *message.Message), ctx: make(chan context.Context, 1)}
+			r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: sub, Topic: "a", Logger: quietLogger()})
+			require.NoError(t, err)
+			stop := startRunner(t, r)
+			subCtx := <-sub.ctx
+			require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+			var nacks atomic.Int64
+			quit := make(chan struct{})
+			defer close(quit)
+			go func() {
+				<-subCtx.Done()
+				m := msgs(t, testLog(1))[0]
+				for {
+					if !requeue {
+						time.Sleep(20 * time.Millisecond)
+						m = m.Copy()
+					}
+					select {
+					case sub.ch <- m:
+					case <-quit:
+						return
+					}
+					select {
+					case <-m.Nacked():
+						nacks.Add(1)
+						m = m.Copy()
+					case <-m.Acked():
+					case <-quit:
+						return
+					}
+				}
+			}()
+			start := time.Now()
+			require.NoError(t, stop())
+			assert.Less(t, time.Since(start), releaseLimit+time.Second)
+			assert.LessOrEqual(t, nacks.Load(), int64(releaseMost))
+		})
+	}
+}

@@ -28,27 +28,38 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// releaseWait is how long release waits for a message or the end of a
-// subscription that still hands messages over.
-const releaseWait = 100 * time.Millisecond
+// How long release waits for a message or the end of a subscription that
+// still hands messages over, how long in all, and how many it nacks.
+const (
+	releaseWait  = 100 * time.Millisecond
+	releaseLimit = time.Second
+	releaseMost  = 64
+)
 
 // release nacks what ch still hands over once the runner stopped reading
-// it, until ch closes or nothing came for releaseWait. A subscriber that
-// hands a message over without watching its context (watermill-amqp's)
-// would otherwise hold it, unacknowledged, until the Subscriber closes:
-// a runner that Runs again would miss it until then.
+// it, until ch closes or nothing came for releaseWait, for at most
+// releaseLimit and releaseMost messages: best effort, which never holds
+// up shutdown for long, whatever the subscriber does (a live topic, a
+// message handed back at once after each nack). A subscriber that hands a
+// message over without watching its context (watermill-amqp's) would
+// otherwise hold it, unacknowledged, until the Subscriber closes: a runner
+// that Runs again would miss it until then.
 func release(ch <-chan *message.Message) {
-	t := time.NewTimer(releaseWait)
-	defer t.Stop()
-	for {
+	quiet := time.NewTimer(releaseWait)
+	defer quiet.Stop()
+	limit := time.NewTimer(releaseLimit)
+	defer limit.Stop()
+	for range releaseMost {
 		select {
 		case msg, ok := <-ch:
 			if !ok {
 				return
 			}
 			msg.Nack()
-			t.Reset(releaseWait)
-		case <-t.C:
+			quiet.Reset(releaseWait)
+		case <-quiet.C:
+			return
+		case <-limit.C:
 			return
 		}
 	}

@@ -377,6 +377,40 @@ func TestRunnerSavesTheFinalCheckpointWhenTheStoreHangs(t *testing.T) {
 	assert.Equal(t, wantTally(10), saved.ByType, "the checkpoint keeps what was applied live")
 }
 
+// A Rebuild that outlives the Run it took CaughtUp from does not give it
+// back to a runner that follows nothing.
+func TestRunnerRebuildAfterRunReturnedLeavesCaughtUpFalse(t *testing.T) {
+	store := &slowStore{MemoryStore: events.NewMemoryStore()}
+	appendAll(t, store, testLog(5))
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	store.slow.Store(true)
+	rebuilt := make(chan error, 1)
+	go func() { rebuilt <- r.Rebuild(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // the Rebuild reads the store
+	require.NoError(t, stop())
+	require.NoError(t, <-rebuilt)
+	assert.False(t, r.CaughtUp(), "Run returned: the runner follows nothing")
+}
+
+// slowStore is a MemoryStore whose ReadAll, once slow is set, waits 300 ms
+// before it reads.
+type slowStore struct {
+	*events.MemoryStore
+	slow atomic.Bool
+}
+
+func (s *slowStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	if s.slow.Load() {
+		time.Sleep(300 * time.Millisecond)
+	}
+	return s.MemoryStore.ReadAll(ctx, after)
+}
+
 // hangingStore is a MemoryStore whose ReadAll, once hang is set, waits for
 // its context to end.
 type hangingStore struct {
