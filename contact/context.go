@@ -38,11 +38,12 @@ func CausationID(ctx context.Context) string {
 	return id
 }
 
-// meta returns the metadata of the events of one command.
-func meta(ctx context.Context, c events.Customer) events.Meta {
+// meta returns the metadata of the events of one command, whose partition
+// key is key ("" for none).
+func meta(ctx context.Context, key string) events.Meta {
 	m := events.Meta{}
-	if k := partitionKey(c); k != "" {
-		m[events.MetaPartitionKey] = k
+	if key != "" {
+		m[events.MetaPartitionKey] = key
 	}
 	if id := CorrelationID(ctx); id != "" {
 		m[events.MetaCorrelationID] = id

@@ -34,7 +34,9 @@
 // Publisher; when it fails, the events stay appended and the error says so.
 //
 // Every event carries events.MetaPartitionKey: the customer's stable id, or
-// their first key when the issue was opened without one. Transports
+// the least of their keys when the issue was opened without one (so that
+// the same keys in another order give the same key), as the issue's
+// opening gave it to the issue's later events. Transports
 // partition by it so that one customer's contacts meet in one projection
 // instance. An identity link that arrives later does not move events
 // already partitioned by another key: when a customer's issues went out

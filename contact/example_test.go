@@ -50,9 +50,9 @@ func ExampleService() {
 		fmt.Println(e.Version, e.At.Format("15:04"), e.Type(), e.Meta[events.MetaPartitionKey])
 	}
 	// Output:
-	// 1 09:15 issue.opened phone:+358401234567
-	// 2 09:16 issue.routed phone:+358401234567
-	// 3 09:20 issue.resolved phone:+358401234567
+	// 1 09:15 issue.opened email:anna@example.com
+	// 2 09:16 issue.routed email:anna@example.com
+	// 3 09:20 issue.resolved email:anna@example.com
 }
 
 func ExampleService_Resolve_refused() {

@@ -97,6 +97,10 @@ type Issue struct {
 	ResolvedBy    string
 	ResolvedByBot bool
 	Reopens       int
+	// PartitionKey is the events.MetaPartitionKey of the issue's opening,
+	// which the Service gives its later events, so that an issue's stream
+	// stays on one partition.
+	PartitionKey string
 }
 
 // Rebuild returns the issue whose stream is evs, in version order.
@@ -135,6 +139,7 @@ func (is *Issue) Apply(e events.Envelope) error {
 	case *events.Opened:
 		is.Status = StatusOpen
 		is.Customer = d.Customer
+		is.PartitionKey = e.Meta[events.MetaPartitionKey]
 		is.Channel, is.Topic = d.Channel, d.Topic
 		is.OpenedAt = e.At
 		is.addContact(d.Contact, KindFirst, d.Channel, e.At)

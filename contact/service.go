@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,7 +141,8 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // with an error that wraps ErrNotPublished and the Publisher's error.
 //
 // Every event's Meta carries events.MetaPartitionKey (the customer's id, or
-// else their first key) and the correlation and causation ids of ctx.
+// else the least of their keys, as the issue's opening had it) and the
+// correlation and causation ids of ctx.
 func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]events.Envelope, error) {
 	if missing := noCommand(cmd); missing != "" {
 		return nil, &CommandError{Op: "execute", Issue: issue, Reason: missing, Err: ErrInvalidCommand}
@@ -206,9 +208,14 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if err != nil {
 		return nil, fmt.Errorf("%s issue %s: new event id: %w", cmd.Op(), issue, err)
 	}
-	customer := is.Customer
+	// An issue's events keep the partition key of its opening, whatever
+	// the rule that chose it; an issue opened without one gets its
+	// customer's.
+	key := is.PartitionKey
 	if o, ok := data.(*events.Opened); ok {
-		customer = o.Customer
+		key = partitionKey(o.Customer)
+	} else if key == "" {
+		key = partitionKey(is.Customer)
 	}
 	env := events.Envelope{
 		ID:      id,
@@ -216,7 +223,7 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		Version: is.Version + 1,
 		At:      at.UTC(),
 		Data:    data,
-		Meta:    meta(ctx, customer),
+		Meta:    meta(ctx, key),
 	}
 	out, err := s.cfg.Store.Append(ctx, issue, is.Version, []events.Envelope{env})
 	if err != nil {
@@ -250,13 +257,14 @@ func isOpen(cmd Command) bool {
 	return false
 }
 
-// partitionKey is the customer's stable id, or else their first key.
+// partitionKey is the customer's stable id, or else the least of their
+// keys, so that the same keys given in another order give the same key.
 func partitionKey(c events.Customer) string {
 	if c.ID != "" {
 		return c.ID
 	}
 	if len(c.Keys) > 0 {
-		return c.Keys[0]
+		return slices.Min(c.Keys)
 	}
 	return ""
 }

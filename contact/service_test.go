@@ -113,7 +113,8 @@ func TestServiceMeta(t *testing.T) {
 		want     string
 	}{
 		{"customer id", events.Customer{ID: "C-7", Keys: []string{"email:anna@example.com"}}, "C-7"},
-		{"first normalised key", events.Customer{Keys: []string{"email:Anna@Example.com", "account:A-1"}}, "email:anna@example.com"},
+		{"least normalised key", events.Customer{Keys: []string{"email:Anna@Example.com", "phone:+358401234567"}}, "email:anna@example.com"},
+		{"the same keys in another order", events.Customer{Keys: []string{"phone:+358401234567", "email:Anna@Example.com"}}, "email:anna@example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +130,22 @@ func TestServiceMeta(t *testing.T) {
 			assert.Equal(t, events.Meta{events.MetaPartitionKey: tt.want}, evs[0].Meta, "later events keep the partition key")
 		})
 	}
+}
+
+// An issue's later events keep the partition key of its opening, even one
+// that today's rule would not choose (an issue opened before it changed).
+func TestServiceKeepsTheOpeningsPartitionKey(t *testing.T) {
+	svc, store := newService(t)
+	id := uuid.New()
+	opened := events.Envelope{ID: uuid.New(), Issue: id, Version: 1, At: contacttest.Start(),
+		Data: &events.Opened{Customer: events.Customer{Keys: []string{"phone:+358401234567", "email:anna@example.com"}},
+			Channel: "chat", Topic: "billing", Contact: uuid.New()},
+		Meta: events.Meta{events.MetaPartitionKey: "phone:+358401234567"}}
+	_, err := store.Append(t.Context(), id, 0, []events.Envelope{opened})
+	require.NoError(t, err)
+	evs, err := svc.Route(t.Context(), id, contact.Route{Queue: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, events.Meta{events.MetaPartitionKey: "phone:+358401234567"}, evs[0].Meta)
 }
 
 func TestContextIDs(t *testing.T) {
