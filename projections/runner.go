@@ -21,7 +21,11 @@ import (
 // encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (every projection
 // of this package does, the Reporter included), restores the projection's
 // state; a projection that cannot save its state is rebuilt from the Store
-// on every start, and starts empty without a Store. It then subscribes,
+// on every start (a Resetter is reset first), and starts empty without a
+// Store. A projection that keeps its state elsewhere, such as a table of
+// the host's, must therefore be a Resetter, or its state is counted again
+// at each start; one whose state commits with its position is fed by the
+// host's own loop instead (see pgcheckpoint.Store.SaveTx). It then subscribes,
 // catches up from the Store from the checkpoint's position, and follows the
 // Subscriber live. Subscribing before the catch-up means nothing published
 // meanwhile is missed; events met twice are recognised by their issue and

@@ -151,11 +151,19 @@ func (r *Runner) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("runner %q: load checkpoint: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 	}
+	u, canLoad := r.cfg.Projection.(encoding.BinaryUnmarshaler)
+	_, canSave := r.cfg.Projection.(encoding.BinaryMarshaler)
+	if res, ok := r.cfg.Projection.(Resetter); ok && !(canLoad && canSave) {
+		// The replay from the start rebuilds what it holds (a read model
+		// kept elsewhere) rather than counting it again.
+		r.mu.Lock()
+		res.Reset()
+		r.mu.Unlock()
+	}
 	if !ok {
 		return nil
 	}
-	u, canLoad := r.cfg.Projection.(encoding.BinaryUnmarshaler)
-	if _, canSave := r.cfg.Projection.(encoding.BinaryMarshaler); !canLoad || !canSave || cp.State == nil {
+	if !canLoad || !canSave || cp.State == nil {
 		r.cfg.Logger.Info("projection cannot restore its state: replaying from the start", watermill.LogFields{"runner": r.cfg.Name})
 		return nil
 	}

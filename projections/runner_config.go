@@ -44,7 +44,9 @@ const (
 )
 
 // Resetter is a projection that can drop everything it absorbed, so that
-// Runner.Rebuild can replay the store into it.
+// Runner.Rebuild can replay the store into it. A Runner whose projection
+// cannot save its state resets it at start too, before it replays the
+// store from the start.
 type Resetter interface {
 	Reset()
 }

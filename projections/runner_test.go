@@ -377,6 +377,34 @@ func TestRunnerSavesTheFinalCheckpointWhenTheStoreHangs(t *testing.T) {
 	assert.Equal(t, wantTally(10), saved.ByType, "the checkpoint keeps what was applied live")
 }
 
+// A projection that keeps its state elsewhere (a table of the host's, here
+// a counter outside the value) cannot save it with the checkpoint: each
+// start replays the store from the start, and resets it first, so that
+// nothing counts twice.
+func TestRunnerResetsAProjectionItReplaysAtStart(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(2))
+	cps := NewMemoryCheckpoints()
+	var applied, resets int
+	for run := 1; run <= 3; run++ {
+		r, err := NewRunner(RunnerConfig{Name: "elsewhere", Projection: elsewhere{&applied, &resets}, Store: store, Checkpoints: cps,
+			PollInterval: time.Millisecond, Logger: quietLogger()})
+		require.NoError(t, err)
+		stop := startRunner(t, r)
+		require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+		require.NoError(t, stop())
+		assert.Equal(t, store.Len(), applied, "run %d", run)
+		assert.Equal(t, run, resets, "run %d", run)
+	}
+}
+
+// elsewhere counts the events it absorbs outside itself, as a read model
+// in a database would, and can reset that count.
+type elsewhere struct{ applied, resets *int }
+
+func (p elsewhere) Apply(events.Envelope) error { *p.applied++; return nil }
+func (p elsewhere) Reset()                      { *p.applied, *p.resets = 0, *p.resets+1 }
+
 // A Rebuild that outlives the Run it took CaughtUp from does not give it
 // back to a runner that follows nothing.
 func TestRunnerRebuildAfterRunReturnedLeavesCaughtUpFalse(t *testing.T) {
