@@ -130,8 +130,10 @@ func (c ForwarderConfig) Validate() error {
 // commit and the publish therefore loses nothing; it may publish a message
 // twice, with the same UUID (the event id). A message that the publisher
 // refuses is sent again until it goes, holding back the later ones,
-// unless cfg.Middlewares put it aside. It creates the outbox tables
-// when they do not exist. Start it with Run and stop it with Close.
+// unless cfg.Middlewares put it aside. The store must exist (New made
+// its tables) at cfg's Schema and Table, or NewForwarder refuses, as it
+// would forward nothing; it creates the outbox tables when they do not
+// exist. Start it with Run and stop it with Close.
 func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Publisher, cfg ForwarderConfig) (*forwarder.Forwarder, error) {
 	if pool == nil || publisher == nil {
 		return nil, fmt.Errorf("pgstore forwarder: need a pool and a publisher: %w", ErrInvalidConfig)
@@ -141,6 +143,16 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		return nil, err
 	}
 	t := newTables(cfg.Schema, cfg.Table)
+	// A forwarder of another schema or table than the store's would poll
+	// an outbox of its own, which nothing fills, and forward nothing.
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.events).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("pgstore forwarder: look for the store's table %s: %w", t.events, err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("pgstore forwarder: no event store at %s: create the store first (New), and give the forwarder its Schema and Table: %w",
+			t.events, ErrInvalidConfig)
+	}
 	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
 			return err

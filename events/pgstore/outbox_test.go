@@ -372,3 +372,16 @@ func TestForwarderClosedMidStreamLogsNoError(t *testing.T) {
 		t.Errorf("logged as an error: %s: %v %v", m.Msg, m.Err, m.Fields)
 	}
 }
+
+// A forwarder given another schema than the store's is refused, rather
+// than polling an outbox of its own that nothing fills.
+func TestForwarderRefusesASchemaWithoutAStore(t *testing.T) {
+	_, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	pubsub := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
+	defer pubsub.Close()
+	_, err := pgstore.NewForwarder(t.Context(), pool, pubsub, pgstore.ForwarderConfig{Schema: cfg.Schema + "_other"})
+	require.ErrorIs(t, err, pgstore.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "no event store at")
+	_, err = pgstore.NewForwarder(t.Context(), pool, pubsub, pgstore.ForwarderConfig{Schema: cfg.Schema})
+	require.NoError(t, err, "the store's own schema") // not Run: nothing to Close
+}
