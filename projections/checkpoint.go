@@ -25,7 +25,9 @@ type Checkpoint struct {
 // ProjectionState returns the projection's own state in a checkpoint that
 // a Runner saved, as its MarshalBinary wrote it: for a process that keeps
 // a copy of the projection, such as a report served from the runner's
-// checkpoints, to restore with UnmarshalBinary. The events the runner held
+// checkpoints, to restore with UnmarshalBinary. The projection is the one
+// the Runner was given: for one behind Sequence, the Sequence's state,
+// which a Sequence of the same projection restores. The events the runner held
 // for a gap, if any, are not in it. It fails when cp.State is not a
 // runner's.
 func (cp Checkpoint) ProjectionState() ([]byte, error) {

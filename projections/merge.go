@@ -33,7 +33,11 @@ var ErrMergeMismatch = errors.New("reports do not match")
 // time (FCR.AdvanceTo); the counts of deliveries (held and orphaned
 // events) depend on delivery, in one FCR as in several, and may differ.
 // Identity links between customers on different partitions are not made:
-// partition by a customer id that is stable from the first contact.
+// partition by a customer id that is stable from the first contact. A
+// report does not say which partition it covers, nor how the events were
+// partitioned: a partitioning by issue rather than by customer, a
+// partition left out or one given twice, merge without an error into
+// figures that are not the single report's.
 func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	if len(reports) == 0 {
 		return FCRReport{}, fmt.Errorf("merge FCR reports: no report: %w", ErrMergeMismatch)
