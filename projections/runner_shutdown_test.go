@@ -343,12 +343,7 @@ func TestRunnerReturnsAFailedFinalCheckpoint(t *testing.T) {
 // than holding it, unacknowledged, until the Subscriber closes; and
 // CaughtUp says that the stopped runner follows nothing.
 func TestRunnerReleasesAMessageHandedOverAfterItStopped(t *testing.T) {
-	sub := &lateSubscriber{ch: make(chan *message.Message), ctx: make(chan context.Context, 1)}
-	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: sub, Topic: "a", Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	subCtx := <-sub.ctx
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	sub, r, subCtx, stop := lateRunner(t)
 	ms := msgs(t, testLog(1))
 	sub.ch <- ms[0]
 	require.Eventually(t, func() bool { return acked(ms[0]) }, 5*time.Second, time.Millisecond)
@@ -377,6 +372,20 @@ func TestRunnerReleasesAMessageHandedOverAfterItStopped(t *testing.T) {
 	}
 }
 
+// lateRunner starts a runner of a tally on a lateSubscriber and waits
+// until it follows it; it returns the subscriber, the runner, the context
+// of its subscription and what stops it.
+func lateRunner(t *testing.T) (*lateSubscriber, *Runner, context.Context, func() error) {
+	t.Helper()
+	sub := &lateSubscriber{ch: make(chan *message.Message), ctx: make(chan context.Context, 1)}
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: sub, Topic: "a", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	subCtx := <-sub.ctx
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	return sub, r, subCtx, stop
+}
+
 // lateSubscriber hands over what is sent on ch, and gives the context of
 // its subscription on ctx.
 type lateSubscriber struct {
@@ -397,12 +406,7 @@ func (s *lateSubscriber) Close() error { return nil }
 func TestRunnerReleasesForABoundedTime(t *testing.T) {
 	for _, requeue := range []bool{false, true} {
 		t.Run(fmt.Sprintf("requeue %v", requeue), func(t *testing.T) {
-			sub := &lateSubscriber{ch: make(chan *message.Message), ctx: make(chan context.Context, 1)}
-			r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: sub, Topic: "a", Logger: quietLogger()})
-			require.NoError(t, err)
-			stop := startRunner(t, r)
-			subCtx := <-sub.ctx
-			require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+			sub, _, subCtx, stop := lateRunner(t)
 			var nacks atomic.Int64
 			quit := make(chan struct{})
 			defer close(quit)
