@@ -141,8 +141,8 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // with an error that wraps ErrNotPublished and the Publisher's error.
 //
 // Every event's Meta carries events.MetaPartitionKey (the customer's id, or
-// else the least of their keys, as the issue's opening had it) and the
-// correlation and causation ids of ctx.
+// else the least of their keys, as the issue's opening had it; none where
+// the opening had none) and the correlation and causation ids of ctx.
 func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]events.Envelope, error) {
 	if missing := noCommand(cmd); missing != "" {
 		return nil, &CommandError{Op: "execute", Issue: issue, Reason: missing, Err: ErrInvalidCommand}
@@ -209,13 +209,12 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		return nil, fmt.Errorf("%s issue %s: new event id: %w", cmd.Op(), issue, err)
 	}
 	// An issue's events keep the partition key of its opening, whatever
-	// the rule that chose it; an issue opened without one gets its
-	// customer's.
+	// the rule that chose it; those of an issue whose opening had none
+	// (one imported) have none either, so that all of them go by the
+	// issue id (events.PartitionKey).
 	key := is.PartitionKey
 	if o, ok := data.(*events.Opened); ok {
 		key = partitionKey(o.Customer)
-	} else if key == "" {
-		key = partitionKey(is.Customer)
 	}
 	env := events.Envelope{
 		ID:      id,

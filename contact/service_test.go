@@ -146,6 +146,16 @@ func TestServiceKeepsTheOpeningsPartitionKey(t *testing.T) {
 	evs, err := svc.Route(t.Context(), id, contact.Route{Queue: "billing"})
 	require.NoError(t, err)
 	assert.Equal(t, events.Meta{events.MetaPartitionKey: "phone:+358401234567"}, evs[0].Meta)
+
+	// An opening without one (imported) leaves every event of the issue to
+	// go by the issue id.
+	other := uuid.New()
+	opened.ID, opened.Issue, opened.Meta = uuid.New(), other, nil
+	_, err = store.Append(t.Context(), other, 0, []events.Envelope{opened})
+	require.NoError(t, err)
+	evs, err = svc.Route(t.Context(), other, contact.Route{Queue: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, events.PartitionKey(opened), events.PartitionKey(evs[0]))
 }
 
 func TestContextIDs(t *testing.T) {

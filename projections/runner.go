@@ -21,8 +21,8 @@ import (
 // encoding.BinaryMarshaler and encoding.BinaryUnmarshaler (every projection
 // of this package does, the Reporter included), restores the projection's
 // state; a projection that cannot save its state is rebuilt from the Store
-// on every start (a Resetter is reset first), and starts empty without a
-// Store. A projection that keeps its state elsewhere, such as a table of
+// on every start (a Resetter is reset first), and goes on from the state
+// it has without a Store. A projection that keeps its state elsewhere, such as a table of
 // the host's, must therefore be a Resetter, or its state is counted again
 // at each start; one whose state commits with its position is fed by the
 // host's own loop instead (see pgcheckpoint.Store.SaveTx). It then subscribes,

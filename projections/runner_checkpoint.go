@@ -153,12 +153,16 @@ func (r *Runner) restore(ctx context.Context) error {
 	}
 	u, canLoad := r.cfg.Projection.(encoding.BinaryUnmarshaler)
 	_, canSave := r.cfg.Projection.(encoding.BinaryMarshaler)
-	if res, ok := r.cfg.Projection.(Resetter); ok && !(canLoad && canSave) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started.Load() {
+		return nil // a Rebuild ran while the checkpoint loaded: it stands
+	}
+	if res, ok := r.cfg.Projection.(Resetter); ok && !(canLoad && canSave) && r.cfg.Store != nil {
 		// The replay from the start rebuilds what it holds (a read model
-		// kept elsewhere) rather than counting it again.
-		r.mu.Lock()
+		// kept elsewhere) rather than counting it again. Without a
+		// Store, nothing would refill it.
 		res.Reset()
-		r.mu.Unlock()
 	}
 	if !ok {
 		return nil
@@ -175,8 +179,6 @@ func (r *Runner) restore(ctx context.Context) error {
 		return fmt.Errorf("runner %q: checkpoint at position %d was saved for a projection that sequences the events itself, and %T does not (it is not SelfSequencing): the runner cannot tell which events it applied; Rebuild from the store, or delete the checkpoint: %w",
 			r.cfg.Name, cp.Position, r.cfg.Projection, ErrCheckpoint)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err := u.UnmarshalBinary(st.projection); err != nil {
 		return fmt.Errorf("runner %q: restore projection from checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
 	}
@@ -216,21 +218,21 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	r.runsMu.Lock()
 	wasCaughtUp, run := r.caughtUp.Swap(false), r.runs
 	r.runsMu.Unlock()
-	// giveBack restores CaughtUp to the Run that was caught up, if it
-	// still runs.
-	giveBack := func() {
+	// CaughtUp goes back to the Run that was caught up, if it still runs,
+	// however the Rebuild ends: that Run follows its sources again, and
+	// reads the store from where the Rebuild left it.
+	defer func() {
 		r.runsMu.Lock()
 		if wasCaughtUp && r.runs == run {
 			r.caughtUp.Store(true)
 		}
 		r.runsMu.Unlock()
-	}
+	}()
 	r.mu.Lock()
 	if canReset {
 		res.Reset()
 	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {
 		r.mu.Unlock()
-		giveBack()
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
@@ -256,9 +258,5 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.checkpoint(ctx, false, true); err != nil {
-		return err
-	}
-	giveBack()
-	return nil
+	return r.checkpoint(ctx, false, true)
 }

@@ -398,6 +398,70 @@ func TestRunnerResetsAProjectionItReplaysAtStart(t *testing.T) {
 	}
 }
 
+// Without a Store nothing would refill it: a runner fed by a broker alone
+// does not reset such a projection at start.
+func TestRunnerWithoutAStoreKeepsAProjectionsStateElsewhere(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	cps := NewMemoryCheckpoints()
+	var applied, resets int
+	for run := 1; run <= 2; run++ {
+		r, err := NewRunner(RunnerConfig{Name: "elsewhere", Projection: elsewhere{&applied, &resets}, Subscriber: bus, Topic: "events",
+			Checkpoints: cps, Logger: quietLogger()})
+		require.NoError(t, err)
+		stop := startRunner(t, r)
+		require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+		if run == 1 {
+			publishAll(t, bus, "events", testLog(2))
+			waitApplied(t, r, 6)
+		}
+		require.NoError(t, stop())
+		assert.Equal(t, 6, applied, "run %d", run)
+		assert.Zero(t, resets, "run %d", run)
+	}
+}
+
+// A Rebuild that runs while Run loads its checkpoint stands: the start does
+// not reset or restore over it.
+func TestRunnerStartDoesNotUndoARebuild(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(5))
+	var applied, resets int
+	r, err := NewRunner(RunnerConfig{Name: "elsewhere", Projection: elsewhere{&applied, &resets}, Store: store,
+		Checkpoints: slowLoad{NewMemoryCheckpoints()}, PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	time.Sleep(50 * time.Millisecond) // Run loads its checkpoint
+	require.NoError(t, r.Rebuild(context.Background()))
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, store.Len(), applied)
+}
+
+// slowLoad is a CheckpointStore whose Load takes 200 ms.
+type slowLoad struct{ CheckpointStore }
+
+func (s slowLoad) Load(ctx context.Context, name string) (Checkpoint, bool, error) {
+	time.Sleep(200 * time.Millisecond)
+	return s.CheckpointStore.Load(ctx, name)
+}
+
+// A Rebuild that fails gives CaughtUp back to the Run it took it from,
+// which goes on following its sources.
+func TestRunnerFailedRebuildGivesCaughtUpBack(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(5))
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, r.Rebuild(ctx), context.Canceled)
+	assert.True(t, r.CaughtUp())
+	require.NoError(t, stop())
+}
+
 // elsewhere counts the events it absorbs outside itself, as a read model
 // in a database would, and can reset that count.
 type elsewhere struct{ applied, resets *int }
