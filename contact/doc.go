@@ -36,7 +36,9 @@
 // Every event carries events.MetaPartitionKey: the customer's stable id, or
 // the least of their keys when the issue was opened without one (so that
 // the same keys in another order give the same key), as the issue's
-// opening gave it to the issue's later events. Transports
+// opening gave it to the issue's later events; those of an issue whose
+// opening had none (an imported one) have none, and go by the issue id.
+// Transports
 // partition by it so that one customer's contacts meet in one projection
 // instance. An identity link that arrives later does not move events
 // already partitioned by another key: when a customer's issues went out

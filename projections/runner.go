@@ -93,6 +93,8 @@ type Runner struct {
 	// Rebuild gives CaughtUp back only to the Run it took it from.
 	runsMu sync.Mutex
 	runs   uint64
+	// rebuilding makes Rebuilds one at a time.
+	rebuilding sync.Mutex
 
 	initial []byte // the projection's state at NewRunner, for Rebuild
 	// self is the projection when it is SelfSequencing: the runner hands
@@ -161,13 +163,15 @@ func (r *Runner) Stats() RunnerStats {
 	}
 }
 
-// nextRun marks the start or the end of a Run: the runner is not caught
-// up, and a Rebuild that began before gives it nothing back.
-func (r *Runner) nextRun() {
+// nextRun marks the start or the end of a Run, and returns its mark: the
+// runner is not caught up, and a Rebuild that began before gives it
+// nothing back.
+func (r *Runner) nextRun() uint64 {
 	r.runsMu.Lock()
+	defer r.runsMu.Unlock()
 	r.runs++
 	r.caughtUp.Store(false)
-	r.runsMu.Unlock()
+	return r.runs
 }
 
 // CaughtUp reports whether the runner has read everything its Store held
@@ -240,7 +244,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("runner %q: %w", r.cfg.Name, ErrRunnerBusy)
 	}
 	defer r.running.Store(false)
-	r.nextRun()
+	run := r.nextRun()
 	defer r.nextRun() // once Run returns, it follows nothing
 
 	if !r.started.Load() {
@@ -307,7 +311,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			return fail(err)
 		}
 	}
-	r.caughtUp.Store(true)
+	r.rejoin(run)
+	// sweeps says that a checkpoint reads the store to its end first; a
+	// read that did so makes the runner caught up again after a Rebuild
+	// that failed.
+	sweeps := r.cfg.Store != nil && r.cfg.Subscriber != nil
 
 	var tick, poll <-chan time.Time
 	if r.cfg.CheckpointInterval > 0 {
@@ -335,17 +343,25 @@ func (r *Runner) Run(ctx context.Context) error {
 			paced := r.paced()
 			r.mu.Unlock()
 			if paced {
-				err = r.checkpoint(ctx, true, false)
+				if err = r.checkpoint(ctx, true, false); err == nil && sweeps {
+					r.rejoin(run)
+				}
 			}
 		case <-deferred:
 			deferred = nil
-			err = r.checkpoint(ctx, true, false)
+			if err = r.checkpoint(ctx, true, false); err == nil && sweeps {
+				r.rejoin(run)
+			}
 		case <-poll:
-			err = r.catchUp(ctx)
+			if err = r.catchUp(ctx); err == nil {
+				r.rejoin(run)
+			}
 		case <-resubscribed:
 			// Messages may have been lost with the old subscription.
 			if r.cfg.Store != nil {
-				err = r.catchUp(ctx)
+				if err = r.catchUp(ctx); err == nil {
+					r.rejoin(run)
+				}
 			}
 		}
 		if err != nil {
@@ -529,22 +545,39 @@ func (r *Runner) catchUp(ctx context.Context) error { return r.readStore(ctx, tr
 // checkpointing as CheckpointEvery says when checkpoints is set: not when
 // a checkpoint reads the store before it saves.
 func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
-	r.mu.Lock()
-	from := r.position
-	r.mu.Unlock()
+	for {
+		r.mu.Lock()
+		from, gen := r.position, r.gen
+		r.mu.Unlock()
+		if again, err := r.readStoreFrom(ctx, from, gen, checkpoints); !again {
+			return err
+		}
+		// A Rebuild ran meanwhile: go on from where it left the
+		// projection, not from where this read was.
+	}
+}
+
+// readStoreFrom is readStore from position from, while the runner's state
+// is of generation gen; it reports again, and stops, when a Rebuild
+// changed that.
+func (r *Runner) readStoreFrom(ctx context.Context, from uint64, gen uint64, checkpoints bool) (again bool, err error) {
 	for e, err := range r.cfg.Store.ReadAll(ctx, from) {
 		if err != nil {
-			return fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, from, err)
+			return false, fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, from, err)
 		}
 		r.mu.Lock()
+		if r.gen != gen {
+			r.mu.Unlock()
+			return true, nil
+		}
 		r.offer(e)
 		due := checkpoints && r.checkpointDue()
 		r.mu.Unlock()
 		if due {
 			if err := r.checkpoint(ctx, false, false); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return false, nil
 }

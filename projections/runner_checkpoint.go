@@ -207,6 +207,9 @@ func (r *Runner) restore(ctx context.Context) error {
 // Resetter or else can save and restore its state, in which case it goes
 // back to the state it had when NewRunner was called. Events arriving live
 // meanwhile wait; those the replay already applied are then skipped.
+// Rebuilds run one at a time. A Run reads on from where a Rebuild left
+// the projection; after one that failed part way, it is caught up again
+// once it has read the store to its end.
 func (r *Runner) Rebuild(ctx context.Context) error {
 	res, canReset := r.cfg.Projection.(Resetter)
 	switch {
@@ -215,18 +218,20 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	case !canReset && r.initial == nil:
 		return fmt.Errorf("runner %q: projection %T has no Reset method and cannot save its state: %w", r.cfg.Name, r.cfg.Projection, ErrCannotRebuild)
 	}
+	r.rebuilding.Lock()
+	defer r.rebuilding.Unlock()
 	r.runsMu.Lock()
 	wasCaughtUp, run := r.caughtUp.Swap(false), r.runs
 	r.runsMu.Unlock()
-	// CaughtUp goes back to the Run that was caught up, if it still runs,
-	// however the Rebuild ends: that Run follows its sources again, and
-	// reads the store from where the Rebuild left it.
+	// A Rebuild that read the whole store gives CaughtUp back to the Run
+	// that was caught up, if it still runs. After one that failed, that
+	// Run is caught up again once it has read the store to its end
+	// (rejoin).
+	replayed := false
 	defer func() {
-		r.runsMu.Lock()
-		if wasCaughtUp && r.runs == run {
-			r.caughtUp.Store(true)
+		if replayed && wasCaughtUp {
+			r.rejoin(run)
 		}
-		r.runsMu.Unlock()
 	}()
 	r.mu.Lock()
 	if canReset {
@@ -258,5 +263,16 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	replayed = true
 	return r.checkpoint(ctx, false, true)
+}
+
+// rejoin makes the runner caught up again, if the Run that was is run and
+// still runs.
+func (r *Runner) rejoin(run uint64) {
+	r.runsMu.Lock()
+	if r.runs == run {
+		r.caughtUp.Store(true)
+	}
+	r.runsMu.Unlock()
 }

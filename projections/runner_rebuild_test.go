@@ -1,0 +1,221 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// gate pauses a gateStore's ReadAll before it yields position pos: reached
+// closes when it got there, and it goes on once proceed is closed.
+type gate struct {
+	pos              uint64
+	reached, proceed chan struct{}
+}
+
+func newGate(pos uint64) *gate {
+	return &gate{pos: pos, reached: make(chan struct{}), proceed: make(chan struct{})}
+}
+
+// gateStore is a MemoryStore whose ReadAll pauses at its gate, and makes a
+// read from 0 fail after failAfter events once failRebuild is set.
+type gateStore struct {
+	*events.MemoryStore
+	gate        atomic.Pointer[gate]
+	failRebuild atomic.Bool
+	failAfter   int
+}
+
+func newGateStore() *gateStore {
+	return &gateStore{MemoryStore: events.NewMemoryStore()}
+}
+
+func (s *gateStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	return func(yield func(events.Envelope, error) bool) {
+		n := 0
+		for e, err := range s.MemoryStore.ReadAll(ctx, after) {
+			if err != nil {
+				yield(e, err)
+				return
+			}
+			if after == 0 && s.failRebuild.Load() && n == s.failAfter {
+				yield(events.Envelope{}, errors.New("store down"))
+				return
+			}
+			if g := s.gate.Load(); g != nil && e.Position == g.pos && s.gate.CompareAndSwap(g, nil) {
+				close(g.reached)
+				<-g.proceed
+			}
+			n++
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// A Rebuild that fails while a caught-up Run is in the middle of a store
+// read: the Run's read goes on from where the Rebuild left the projection,
+// not from where it was, so that the events the Rebuild did not reach are
+// read, and the Run is caught up again once it has read them.
+func TestRunnerReadsOnFromAFailedRebuild(t *testing.T) {
+	store := newGateStore()
+	store.failAfter = 3
+	appendAll(t, store, testLog(2)) // positions 1..6
+	p := newTally()
+	cps := NewMemoryCheckpoints()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Store: store, Checkpoints: cps,
+		PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	waitApplied(t, r, 6)
+
+	g := newGate(10)
+	store.gate.Store(g)
+	store.failRebuild.Store(true)
+	appendAll(t, store, testLog(3)) // positions 7..15
+	<-g.reached                     // the poll read 7..9 and is about to yield 10
+	require.ErrorContains(t, r.Rebuild(context.Background()), "store down")
+	assert.False(t, r.CaughtUp(), "the Rebuild stopped at position 3")
+	close(g.proceed)
+
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	lag, err := r.Lag(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, lag.Behind)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(5), p.ByType, "the store holds 5 issues")
+	cp, _, err := cps.Load(context.Background(), "t")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(15), cp.Position)
+}
+
+// The same while the Run catches up from the store at its start.
+func TestRunnerCatchesUpFromAFailedRebuild(t *testing.T) {
+	store := newGateStore()
+	store.failAfter = 3
+	appendAll(t, store, testLog(5)) // positions 1..15
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Store: store,
+		PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	// The initial catch-up reads from 0 as well: gate it at 10, and make
+	// only the Rebuild's read fail.
+	g := newGate(10)
+	store.gate.Store(g)
+	stop := startRunner(t, r)
+	<-g.reached
+	store.failRebuild.Store(true)
+	require.Error(t, r.Rebuild(context.Background()))
+	close(g.proceed)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(5), p.ByType)
+}
+
+// Two Rebuilds run one after the other: the first to end does not make the
+// runner caught up while the second replays from zero.
+func TestRunnerRebuildsOneAtATime(t *testing.T) {
+	store := newGateStore()
+	appendAll(t, store, testLog(5))
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store,
+		PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	g1 := newGate(8) // the first Rebuild's read stops at 8
+	store.gate.Store(g1)
+	first := make(chan error, 1)
+	go func() { first <- r.Rebuild(context.Background()) }()
+	<-g1.reached
+	// The second Rebuild finds CaughtUp false, and waits for the first.
+	second := make(chan error, 1)
+	go func() { second <- r.Rebuild(context.Background()) }()
+	time.Sleep(20 * time.Millisecond)
+	g2 := newGate(5) // the second Rebuild's read stops at 5
+	store.gate.Store(g2)
+	close(g1.proceed)
+	require.NoError(t, <-first)
+	<-g2.reached // the second Rebuild replays from zero, holding r.mu
+	assert.False(t, r.CaughtUp(), "a Rebuild is replaying from zero")
+	close(g2.proceed)
+	require.NoError(t, <-second)
+	require.NoError(t, stop())
+}
+
+// slowRestore is a tally whose UnmarshalBinary takes 300 ms.
+type slowRestore struct{ *tally }
+
+func (s slowRestore) UnmarshalBinary(b []byte) error {
+	time.Sleep(300 * time.Millisecond)
+	return s.tally.UnmarshalBinary(b)
+}
+
+// View, Stats and Lag during a restore that holds the runner's lock wait
+// or answer, nothing deadlocks, and a Rebuild meanwhile stands.
+func TestRunnerAnswersWhileItRestores(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(3))
+	cps := NewMemoryCheckpoints()
+	r1, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Checkpoints: cps, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r1)
+	require.Eventually(t, r1.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+
+	p := slowRestore{newTally()}
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Store: store, Checkpoints: cps, PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop = startRunner(t, r)
+	time.Sleep(50 * time.Millisecond) // in UnmarshalBinary, holding r.mu
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = r.Stats()
+		_, _ = r.Lag(context.Background())
+		r.View(func() {})
+		require.NoError(t, r.Rebuild(context.Background()))
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("deadlock")
+	}
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(3), p.ByType)
+}
+
+// A Rebuild that fails does not give CaughtUp back to a Run that follows
+// its Subscriber, which reads the store after where the Rebuild stopped
+// only at its next checkpoint (never here: CheckpointInterval negative).
+func TestRunnerIsNotCaughtUpWithABacklogAfterAFailedRebuild(t *testing.T) {
+	store := newGateStore()
+	store.failAfter = 3
+	appendAll(t, store, testLog(5))
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events",
+		CheckpointInterval: -1, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	store.failRebuild.Store(true)
+	require.Error(t, r.Rebuild(context.Background()))
+	time.Sleep(500 * time.Millisecond)
+	lag, err := r.Lag(context.Background())
+	require.NoError(t, err)
+	require.Positive(t, lag.Behind)
+	assert.False(t, r.CaughtUp(), "caught up with a backlog")
+	require.NoError(t, stop())
+}
