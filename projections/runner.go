@@ -93,6 +93,12 @@ type Runner struct {
 	// Rebuild gives CaughtUp back only to the Run it took it from.
 	runsMu sync.Mutex
 	runs   uint64
+	// rebuilds counts the Rebuilds begun, rebuildActive says one runs, and
+	// stale that the state is not known to cover the store since the last
+	// one began (all under runsMu): rejoin waits for a read that did.
+	rebuilds      uint64
+	rebuildActive bool
+	stale         bool
 	// rebuilding makes Rebuilds one at a time.
 	rebuilding sync.Mutex
 
@@ -337,7 +343,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return finish(nil)
 		case d := <-in:
-			err = r.handle(ctx, d)
+			err = r.handle(ctx, d, run)
 		case <-tick:
 			r.mu.Lock()
 			paced := r.paced()
@@ -388,13 +394,18 @@ func (r *Runner) shutdown(ctx context.Context) error {
 }
 
 // handle applies the event of one message.
-func (r *Runner) handle(ctx context.Context, d delivery) error {
+func (r *Runner) handle(ctx context.Context, d delivery, run uint64) error {
 	r.mu.Lock()
 	r.offer(d.e)
 	due := r.checkpointDue()
 	r.mu.Unlock()
 	if due {
-		return r.checkpoint(ctx, true, false)
+		if err := r.checkpoint(ctx, true, false); err != nil {
+			return err
+		}
+		if r.cfg.Store != nil {
+			r.rejoin(run)
+		}
 	}
 	return nil
 }
@@ -546,10 +557,20 @@ func (r *Runner) catchUp(ctx context.Context) error { return r.readStore(ctx, tr
 // a checkpoint reads the store before it saves.
 func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
 	for {
+		r.runsMu.Lock()
+		ep := r.rebuilds
+		r.runsMu.Unlock()
 		r.mu.Lock()
 		from, gen := r.position, r.gen
 		r.mu.Unlock()
 		if again, err := r.readStoreFrom(ctx, from, gen, checkpoints); !again {
+			if err == nil {
+				r.runsMu.Lock()
+				if r.rebuilds == ep && !r.rebuildActive {
+					r.stale = false
+				}
+				r.runsMu.Unlock()
+			}
 			return err
 		}
 		// A Rebuild ran meanwhile: go on from where it left the

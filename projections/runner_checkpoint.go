@@ -222,6 +222,8 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	defer r.rebuilding.Unlock()
 	r.runsMu.Lock()
 	wasCaughtUp, run := r.caughtUp.Swap(false), r.runs
+	r.rebuilds++
+	r.rebuildActive, r.stale = true, true
 	r.runsMu.Unlock()
 	// A Rebuild that read the whole store gives CaughtUp back to the Run
 	// that was caught up, if it still runs. After one that failed, that
@@ -229,6 +231,12 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	// (rejoin).
 	replayed := false
 	defer func() {
+		r.runsMu.Lock()
+		r.rebuildActive = false
+		if replayed {
+			r.stale = false
+		}
+		r.runsMu.Unlock()
 		if replayed && wasCaughtUp {
 			r.rejoin(run)
 		}
@@ -267,11 +275,12 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	return r.checkpoint(ctx, false, true)
 }
 
-// rejoin makes the runner caught up again, if the Run that was is run and
-// still runs.
+// rejoin makes the Run marked run caught up, if it still runs, no Rebuild
+// runs, and the state covers the store as far as it was read since the
+// last Rebuild began (stale is false).
 func (r *Runner) rejoin(run uint64) {
 	r.runsMu.Lock()
-	if r.runs == run {
+	if r.runs == run && !r.stale && !r.rebuildActive {
 		r.caughtUp.Store(true)
 	}
 	r.runsMu.Unlock()

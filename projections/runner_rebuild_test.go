@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -218,4 +219,175 @@ func TestRunnerIsNotCaughtUpWithABacklogAfterAFailedRebuild(t *testing.T) {
 	require.Positive(t, lag.Behind)
 	assert.False(t, r.CaughtUp(), "caught up with a backlog")
 	require.NoError(t, stop())
+}
+
+// tailStore is a gateStore whose ReadAll, for a read after a position > 0,
+// pauses once it has yielded everything (before returning) when tail is set.
+type tailStore struct {
+	*gateStore
+	tail atomic.Pointer[gate]
+}
+
+func (s *tailStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	return func(yield func(events.Envelope, error) bool) {
+		for e, err := range s.gateStore.ReadAll(ctx, after) {
+			if !yield(e, err) {
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+		if g := s.tail.Load(); g != nil && after > 0 && s.tail.CompareAndSwap(g, nil) {
+			close(g.reached)
+			<-g.proceed
+		}
+	}
+}
+
+// A poll that read the store to its end just before a Rebuild began does
+// not make the runner caught up while the Rebuild replays from zero.
+func TestRunnerIsNotCaughtUpWhileARebuildReplays(t *testing.T) {
+	store := &tailStore{gateStore: newGateStore()}
+	appendAll(t, store, testLog(5)) // 1..15
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store,
+		PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	waitApplied(t, r, 15)
+
+	tail := newGate(0)
+	store.tail.Store(tail)
+	<-tail.reached // a poll read 15.. to the end and is about to return
+	g := newGate(5)
+	store.gate.Store(g)
+	done := make(chan error, 1)
+	go func() { done <- r.Rebuild(context.Background()) }()
+	<-g.reached // the Rebuild replays from zero, holding r.mu, at position 4
+	require.False(t, r.CaughtUp())
+	close(tail.proceed) // the poll returns and rejoins
+	time.Sleep(100 * time.Millisecond)
+	assert.False(t, r.CaughtUp(), "CaughtUp while a Rebuild replays from zero")
+	close(g.proceed)
+	require.NoError(t, <-done)
+	require.NoError(t, stop())
+}
+
+// A checkpoint's sweep (Store and Subscriber) whose read ended just before
+// a Rebuild that failed does not make the runner caught up with the
+// backlog that the Rebuild left.
+func TestRunnerSweepBeforeAFailedRebuildDoesNotCatchUp(t *testing.T) {
+	store := &tailStore{gateStore: newGateStore()}
+	store.failAfter = 3
+	appendAll(t, store, testLog(5))
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events",
+		CheckpointInterval: 300 * time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+
+	tail := newGate(0)
+	store.tail.Store(tail)
+	<-tail.reached // the tick's sweep read the store to its end
+	store.failRebuild.Store(true)
+	require.Error(t, r.Rebuild(context.Background()))
+	close(tail.proceed)
+	time.Sleep(50 * time.Millisecond)
+	lag, err := r.Lag(context.Background())
+	require.NoError(t, err)
+	assert.False(t, r.CaughtUp() && lag.Behind > 0, "caught up with a backlog of %d", lag.Behind)
+	require.NoError(t, stop())
+}
+
+// With Store and Subscriber, no CheckpointInterval and a small
+// CheckpointEvery, the checkpoints that live traffic calls for read the
+// store to its end after a failed Rebuild, and the runner is caught up
+// again.
+func TestRunnerCatchesUpAgainThroughCheckpointEvery(t *testing.T) {
+	store := newGateStore()
+	store.failAfter = 3
+	appendAll(t, store, testLog(5))
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events",
+		CheckpointInterval: -1, CheckpointEvery: 3, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	store.failRebuild.Store(true)
+	require.Error(t, r.Rebuild(context.Background()))
+	store.failRebuild.Store(false)
+	head := uint64(store.Len())
+	storeAndPublish(t, store, bus, testLog(4)) // 12 live events: checkpoints every 3, each sweeping the store
+	require.Eventually(t, func() bool { return r.Stats().Position >= head }, 5*time.Second, time.Millisecond,
+		"a sweep read the backlog the failed Rebuild left")
+	assert.Eventually(t, r.CaughtUp, 2*time.Second, time.Millisecond, "CaughtUp comes back")
+	require.NoError(t, stop())
+}
+
+// Live traffic, paced and CheckpointEvery checkpoints, and Rebuilds (some
+// failing) from two goroutines: nothing deadlocks, nothing is lost or
+// applied twice, and the runner ends caught up.
+func TestRunnerRebuildsUnderTraffic(t *testing.T) {
+	for _, withSub := range []bool{false, true} {
+		store := newGateStore()
+		store.failAfter = 7
+		appendAll(t, store, testLog(5))
+		bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+		p := newTally()
+		cfg := RunnerConfig{Name: "t", Projection: p, Store: store, CheckpointEvery: 2,
+			CheckpointInterval: 3 * time.Millisecond, PollInterval: time.Millisecond, Logger: quietLogger()}
+		if withSub {
+			cfg.Subscriber, cfg.Topic = bus, "events"
+		}
+		r, err := NewRunner(cfg)
+		require.NoError(t, err)
+		stop := startRunner(t, r)
+		require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+		done := make(chan struct{})
+		var rb sync.WaitGroup
+		for i := 0; i < 2; i++ {
+			rb.Add(1)
+			go func(i int) {
+				defer rb.Done()
+				for n := 0; ; n++ {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					store.failRebuild.Store(n%3 == i)
+					_ = r.Rebuild(context.Background())
+					time.Sleep(time.Millisecond)
+				}
+			}(i)
+		}
+		for i := 0; i < 30; i++ {
+			if withSub {
+				storeAndPublish(t, store, bus, testLog(1))
+			} else {
+				appendAll(t, store, testLog(1))
+			}
+		}
+		close(done)
+		w := make(chan struct{})
+		go func() { rb.Wait(); close(w) }()
+		select {
+		case <-w:
+		case <-time.After(20 * time.Second):
+			t.Fatal("Rebuilds deadlocked")
+		}
+		store.failRebuild.Store(false)
+		require.Eventually(t, func() bool {
+			lag, _ := r.Lag(context.Background())
+			return r.CaughtUp() && lag.Behind == 0
+		}, 10*time.Second, time.Millisecond)
+		require.NoError(t, stop())
+		assert.Equal(t, wantTally(35), p.ByType, "withSub=%v", withSub)
+		assert.Zero(t, r.Stats().Rejected, "withSub=%v", withSub)
+		bus.Close()
+	}
 }
