@@ -99,6 +99,7 @@ type Runner struct {
 	rebuilds      uint64
 	rebuildActive bool
 	stale         bool
+	refused       uint64 // the Run whose last rejoin was refused, 0 for none
 	// rebuilding makes Rebuilds one at a time.
 	rebuilding sync.Mutex
 

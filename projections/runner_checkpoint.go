@@ -226,20 +226,22 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	r.rebuildActive, r.stale = true, true
 	r.runsMu.Unlock()
 	// A Rebuild that read the whole store gives CaughtUp back to the Run
-	// that was caught up, if it still runs. After one that failed, that
-	// Run is caught up again once it has read the store to its end
-	// (rejoin).
+	// that was caught up, or that was refused it meanwhile, if it still
+	// runs. After one that failed, that Run is caught up again once it has
+	// read the store to its end (rejoin).
 	replayed := false
 	defer func() {
 		r.runsMu.Lock()
 		r.rebuildActive = false
 		if replayed {
 			r.stale = false
+			// The Run that was caught up follows again, and so does one
+			// whose own rejoin this Rebuild refused.
+			if (wasCaughtUp && r.runs == run) || (r.refused != 0 && r.refused == r.runs) {
+				r.caughtUp.Store(true)
+			}
 		}
 		r.runsMu.Unlock()
-		if replayed && wasCaughtUp {
-			r.rejoin(run)
-		}
 	}()
 	r.mu.Lock()
 	if canReset {
@@ -282,6 +284,9 @@ func (r *Runner) rejoin(run uint64) {
 	r.runsMu.Lock()
 	if r.runs == run && !r.stale && !r.rebuildActive {
 		r.caughtUp.Store(true)
+		r.refused = 0
+	} else if r.runs == run {
+		r.refused = run
 	}
 	r.runsMu.Unlock()
 }

@@ -391,3 +391,89 @@ func TestRunnerRebuildsUnderTraffic(t *testing.T) {
 		bus.Close()
 	}
 }
+
+// gatedSaves pauses the next Save once armed.
+type gatedSaves struct {
+	*MemoryCheckpoints
+	g atomic.Pointer[gate]
+}
+
+func (s *gatedSaves) Save(ctx context.Context, name string, cp Checkpoint) error {
+	if g := s.g.Load(); g != nil && s.g.CompareAndSwap(g, nil) {
+		close(g.reached)
+		<-g.proceed
+	}
+	return s.MemoryCheckpoints.Save(ctx, name, cp)
+}
+
+// gatedRunner returns a runner of a tally over a gateStore of 15 events,
+// with a Subscriber too when withSub, and checkpoints that pause as armed.
+func gatedRunner(t *testing.T, withSub bool, interval time.Duration) (*Runner, *gateStore, *gatedSaves) {
+	store := newGateStore()
+	appendAll(t, store, testLog(5))
+	cps := &gatedSaves{MemoryCheckpoints: NewMemoryCheckpoints()}
+	cfg := RunnerConfig{Name: "t", Projection: newTally(), Store: store, Checkpoints: cps,
+		CheckpointInterval: interval, PollInterval: 5 * time.Millisecond, Logger: quietLogger()}
+	if withSub {
+		bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+		t.Cleanup(func() { bus.Close() })
+		cfg.Subscriber, cfg.Topic = bus, "events"
+	}
+	r, err := NewRunner(cfg)
+	require.NoError(t, err)
+	return r, store, cps
+}
+
+// A Rebuild started before the first Run, whose checkpoint is still saving
+// when the Run's catch-up ends, leaves the Run caught up once it is done.
+func TestRunnerCatchesUpAfterARebuildBeforeItsFirstRun(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		withSub  bool
+		interval time.Duration
+	}{{"storeOnly", false, -1}, {"storeAndSub-noInterval", true, -1}, {"storeAndSub-interval", true, time.Hour}} {
+		t.Run(c.name, func(t *testing.T) {
+			r, _, cps := gatedRunner(t, c.withSub, c.interval)
+			g := newGate(0)
+			cps.g.Store(g)
+			done := make(chan error, 1)
+			go func() { done <- r.Rebuild(context.Background()) }()
+			<-g.reached // the replay is done; its checkpoint is saving
+			stop := startRunner(t, r)
+			time.Sleep(100 * time.Millisecond) // the Run's catch-up and initial rejoin are done
+			close(g.proceed)
+			require.NoError(t, <-done)
+			assert.Eventually(t, r.CaughtUp, 2*time.Second, time.Millisecond, "CaughtUp comes")
+			require.NoError(t, stop())
+		})
+	}
+}
+
+// So does a Rebuild that runs while the first Run catches up, although
+// the Run was not caught up when it began.
+func TestRunnerCatchesUpAfterARebuildDuringItsCatchUp(t *testing.T) {
+	r, store, cps := gatedRunner(t, true, -1)
+	rg := newGate(3)
+	store.gate.Store(rg)
+	stop := startRunner(t, r)
+	<-rg.reached // the Run's catch-up is at position 3
+	sg := newGate(0)
+	cps.g.Store(sg)
+	done := make(chan error, 1)
+	go func() { done <- r.Rebuild(context.Background()) }()
+	time.Sleep(20 * time.Millisecond)
+	close(rg.proceed)
+	<-sg.reached // the Rebuild's replay ended; its checkpoint saves
+	time.Sleep(100 * time.Millisecond)
+	close(sg.proceed)
+	require.NoError(t, <-done)
+	assert.Eventually(t, r.CaughtUp, 2*time.Second, time.Millisecond, "CaughtUp comes")
+	require.NoError(t, stop())
+}
+
+// A Rebuild with no Run leaves the runner not caught up: it follows nothing.
+func TestRunnerRebuildWithoutARunIsNotCaughtUp(t *testing.T) {
+	r, _, _ := gatedRunner(t, true, -1)
+	require.NoError(t, r.Rebuild(context.Background()))
+	assert.False(t, r.CaughtUp())
+}
