@@ -601,5 +601,9 @@ func (r *Runner) readStoreFrom(ctx context.Context, from uint64, gen uint64, che
 			}
 		}
 	}
-	return false, nil
+	// A Rebuild that reset the state after this read began, and read
+	// less far, left events behind where the read ended.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen != gen, nil
 }

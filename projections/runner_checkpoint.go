@@ -240,6 +240,10 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 			if (wasCaughtUp && r.runs == run) || (r.refused != 0 && r.refused == r.runs) {
 				r.caughtUp.Store(true)
 			}
+		} else if wasCaughtUp && r.runs == run {
+			// That Run still follows: the next Rebuild that replays, or
+			// its own next read to the end, makes it caught up again.
+			r.refused = run
 		}
 		r.runsMu.Unlock()
 	}()

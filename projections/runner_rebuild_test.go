@@ -477,3 +477,22 @@ func TestRunnerRebuildWithoutARunIsNotCaughtUp(t *testing.T) {
 	require.NoError(t, r.Rebuild(context.Background()))
 	assert.False(t, r.CaughtUp())
 }
+
+// A Rebuild that fails and then one that succeeds leave the Run they took
+// CaughtUp from caught up, with no sweep to make it so (no
+// CheckpointInterval).
+func TestRunnerCatchesUpAfterAFailedThenASuccessfulRebuild(t *testing.T) {
+	r, store, _ := gatedRunner(t, true, -1)
+	store.failAfter = 3
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	store.failRebuild.Store(true)
+	require.Error(t, r.Rebuild(context.Background()))
+	store.failRebuild.Store(false)
+	require.NoError(t, r.Rebuild(context.Background()))
+	lag, err := r.Lag(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, lag.Behind)
+	assert.True(t, r.CaughtUp())
+	require.NoError(t, stop())
+}
