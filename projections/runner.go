@@ -93,10 +93,10 @@ type Runner struct {
 	// Rebuild gives CaughtUp back only to the Run it took it from.
 	runsMu sync.Mutex
 	runs   uint64
-	// rebuilds counts the Rebuilds begun, rebuildActive says one runs, and
-	// stale that the state is not known to cover the store since the last
-	// one began (all under runsMu): rejoin waits for a read that did.
-	rebuilds      uint64
+	// rebuildActive says that a Rebuild runs, and stale that the state is
+	// not known to cover the store since the last one began (both under
+	// runsMu): rejoin waits for a read of one generation of the state that
+	// did.
 	rebuildActive bool
 	stale         bool
 	refused       uint64 // the Run whose last rejoin was refused, 0 for none
@@ -558,24 +558,32 @@ func (r *Runner) catchUp(ctx context.Context) error { return r.readStore(ctx, tr
 // a checkpoint reads the store before it saves.
 func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
 	for {
-		r.runsMu.Lock()
-		ep := r.rebuilds
-		r.runsMu.Unlock()
 		r.mu.Lock()
 		from, gen := r.position, r.gen
 		r.mu.Unlock()
-		if again, err := r.readStoreFrom(ctx, from, gen, checkpoints); !again {
-			if err == nil {
-				r.runsMu.Lock()
-				if r.rebuilds == ep && !r.rebuildActive {
-					r.stale = false
-				}
-				r.runsMu.Unlock()
-			}
+		again, err := r.readStoreFrom(ctx, from, gen, checkpoints)
+		if err != nil {
 			return err
 		}
-		// A Rebuild ran meanwhile: go on from where it left the
-		// projection, not from where this read was.
+		if !again {
+			// The read reached the store's end in the state's generation
+			// it began in, unless a Rebuild has reset the state since:
+			// decided at once under both locks (runsMu before mu, the
+			// only order in which both are taken).
+			r.runsMu.Lock()
+			r.mu.Lock()
+			same := r.gen == gen
+			if same && !r.rebuildActive {
+				r.stale = false
+			}
+			r.mu.Unlock()
+			r.runsMu.Unlock()
+			if same {
+				return nil
+			}
+		}
+		// A Rebuild reset the state meanwhile: go on from where it left
+		// the projection, not from where this read was.
 	}
 }
 

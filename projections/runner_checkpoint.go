@@ -222,7 +222,6 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	defer r.rebuilding.Unlock()
 	r.runsMu.Lock()
 	wasCaughtUp, run := r.caughtUp.Swap(false), r.runs
-	r.rebuilds++
 	r.rebuildActive, r.stale = true, true
 	r.runsMu.Unlock()
 	// A Rebuild that read the whole store gives CaughtUp back to the Run
