@@ -342,7 +342,7 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 	// and a number that msgpack cannot write is refused now rather than
 	// when the event is written. (A host's type that embeds a built-in one
 	// is left as JSON read it: its own fields are not msgpack's to write.)
-	if !isBuiltin(into) {
+	if !IsBuiltin(into) {
 		return nil
 	}
 	fast := into.(msgpackData)
@@ -358,8 +358,10 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 	return nil
 }
 
-// isBuiltin reports whether d is one of the built-in event types itself.
-func isBuiltin(d Data) bool {
+// IsBuiltin reports whether d is of one of the Go types of the lifecycle
+// events (*Opened, *Routed, …) itself, rather than a host's type, one that
+// embeds them included.
+func IsBuiltin(d Data) bool {
 	switch d.(type) {
 	case *Opened, *Routed, *Consulted, *Resolved, *Reopened, *Contacted, *Abandoned, *Rated, *Classified:
 		return true

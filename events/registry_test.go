@@ -344,3 +344,15 @@ func TestUpcasterSeesIntegerKeysOfAHostMap(t *testing.T) {
 	assert.Equal(t, map[any]any{int64(7): "seven"}, seen)
 	assert.Equal(t, map[int]string{7: "seven"}, got.Data.(*measured).Codes)
 }
+
+// IsBuiltin tells the lifecycle types' own Go types from a host's, one
+// that embeds a built-in type included.
+func TestIsBuiltin(t *testing.T) {
+	type embedding struct{ events.Opened }
+	for _, d := range []events.Data{new(events.Opened), new(events.Routed), new(events.Consulted), new(events.Resolved),
+		new(events.Reopened), new(events.Contacted), new(events.Abandoned), new(events.Rated), new(events.Classified)} {
+		assert.True(t, events.IsBuiltin(d), "%T", d)
+	}
+	assert.False(t, events.IsBuiltin(new(Escalated)))
+	assert.False(t, events.IsBuiltin(&embedding{}))
+}

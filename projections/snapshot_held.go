@@ -33,17 +33,6 @@ type opaqueData struct{ typ events.Type }
 // EventType implements events.Data.
 func (d *opaqueData) EventType() events.Type { return d.typ }
 
-// builtinData reports whether d is of one of the Go types of the lifecycle
-// events, whose data the projections read.
-func builtinData(d events.Data) bool {
-	switch d.(type) {
-	case *events.Opened, *events.Routed, *events.Consulted, *events.Resolved, *events.Reopened,
-		*events.Contacted, *events.Abandoned, *events.Rated, *events.Classified:
-		return true
-	}
-	return false
-}
-
 // readsBack reports whether reg decodes the events of e's type into data
 // of e's Go type, so that an encoded e reads back as it is: not so for a
 // type it does not know, nor for a host's own Go type under a built-in
@@ -71,7 +60,7 @@ func saveHeld(evs []events.Envelope, reg *events.Registry, byName bool) (enc [][
 	for i := range evs {
 		e := &evs[i]
 		if !readsBack(reg, e) {
-			if !byName || builtinData(e.Data) {
+			if !byName || events.IsBuiltin(e.Data) {
 				return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
 					e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
 			}
