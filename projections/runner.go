@@ -81,43 +81,32 @@ import (
 // own. A checkpoint is written only when something changed since the last
 // one.
 //
-// A Runner is safe for concurrent use: Stats, Lag, CaughtUp and View may
-// be called while Run runs.
+// A Runner is safe for concurrent use: Stats, Lag, CaughtUp, View and
+// Rebuild may be called while Run runs. One goroutine at a time changes
+// the projection: Run's, or a Rebuild's while no Run runs. A Rebuild called
+// during a Run hands its work to the Run, which does it between two
+// events; a Run started during a Rebuild waits for it to end.
 type Runner struct {
 	cfg RunnerConfig
 
-	running  atomic.Bool
 	started  atomic.Bool // state restored or rebuilt: later Runs continue in memory
 	caughtUp atomic.Bool
-	// runs counts the starts and ends of Run, under runsMu, so that a
-	// Rebuild gives CaughtUp back only to the Run it took it from.
-	runsMu sync.Mutex
-	runs   uint64
-	// rebuildActive says that a Rebuild runs, and stale that the state is
-	// not known to cover the store since the last one began (both under
-	// runsMu): rejoin waits for a read of one generation of the state that
-	// did.
-	rebuildActive bool
-	stale         bool
-	refused       uint64 // the Run whose last rejoin was refused, 0 for none
-	// rebuilding makes Rebuilds one at a time.
-	rebuilding sync.Mutex
+
+	// ownerMu guards owner and loop. owner is closed when the goroutine
+	// that changes the state (a Run's, or a Rebuild's while no Run runs)
+	// lets go of it, and is nil while none does; loop is the Run's, nil
+	// when no Run runs.
+	ownerMu sync.Mutex
+	owner   chan struct{}
+	loop    *runLoop
 
 	initial []byte // the projection's state at NewRunner, for Rebuild
 	// self is the projection when it is SelfSequencing: the runner hands
 	// it every event rather than sequence them through seq.
 	self SelfSequencing
 
-	// saveMu makes checkpoints one at a time, from snapshot to save, so
-	// that a later state is never overwritten by an earlier one (Run's
-	// against Rebuild's). It is taken before mu.
-	saveMu sync.Mutex
-
 	mu  sync.Mutex // guards the projection and the fields below
 	seq *Sequencer
-	// gen counts Rebuilds: a checkpoint of an earlier generation leaves
-	// changes and savedPos alone.
-	gen uint64
 	// taken counts the events a SelfSequencing projection took without
 	// an error, and dups0 is its DuplicatesIgnored when the runner started
 	// counting (see sequenced).
@@ -170,20 +159,58 @@ func (r *Runner) Stats() RunnerStats {
 	}
 }
 
-// nextRun marks the start or the end of a Run, and returns its mark: the
-// runner is not caught up, and a Rebuild that began before gives it
-// nothing back.
-func (r *Runner) nextRun() uint64 {
-	r.runsMu.Lock()
-	defer r.runsMu.Unlock()
-	r.runs++
-	r.caughtUp.Store(false)
-	return r.runs
+// runLoop is how a Rebuild reaches the Run that changes the state.
+type runLoop struct {
+	rebuilds chan rebuildRequest
+	done     chan struct{} // closed once Run no longer takes requests
+}
+
+// rebuildRequest asks the Run for a Rebuild with ctx; the Run sends its
+// error to done, which has room for it.
+type rebuildRequest struct {
+	ctx  context.Context
+	done chan error
+}
+
+// own makes the Run of l the one that changes the state, once a Rebuild
+// that runs without a Run has ended. It returns ErrRunnerBusy when another
+// Run runs, and false with no error when ctx ends while it waits.
+func (r *Runner) own(ctx context.Context, l *runLoop) (bool, error) {
+	r.ownerMu.Lock()
+	for r.owner != nil {
+		if r.loop != nil {
+			r.ownerMu.Unlock()
+			return false, fmt.Errorf("runner %q: %w", r.cfg.Name, ErrRunnerBusy)
+		}
+		w := r.owner // a Rebuild while no Run runs
+		r.ownerMu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return false, nil
+		}
+		r.ownerMu.Lock()
+	}
+	r.owner, r.loop = make(chan struct{}), l
+	r.ownerMu.Unlock()
+	return true, nil
+}
+
+// disown lets go of the state, which own took.
+func (r *Runner) disown() {
+	r.ownerMu.Lock()
+	close(r.owner)
+	if r.loop != nil {
+		close(r.loop.done)
+	}
+	r.owner, r.loop = nil, nil
+	r.ownerMu.Unlock()
 }
 
 // CaughtUp reports whether the runner has read everything its Store held
 // when it last looked and now follows its Subscriber (or polls the Store):
-// false before Run catches up and after it returns.
+// false before Run catches up, while it does a Rebuild, and after it
+// returns.
 func (r *Runner) CaughtUp() bool { return r.caughtUp.Load() }
 
 // View calls fn while no event is being applied, so that fn may read the
@@ -246,13 +273,15 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 // checkpoint). It returns early with an error when the checkpoint cannot
 // be loaded, a topic cannot be subscribed to at start, or the Store fails.
 // Calling Run again after it returned continues from the state in memory.
+// Run returns ErrRunnerBusy while another Run runs, and waits for a Rebuild
+// that runs without a Run to end.
 func (r *Runner) Run(ctx context.Context) error {
-	if !r.running.CompareAndSwap(false, true) {
-		return fmt.Errorf("runner %q: %w", r.cfg.Name, ErrRunnerBusy)
+	l := &runLoop{rebuilds: make(chan rebuildRequest), done: make(chan struct{})}
+	if ok, err := r.own(ctx, l); !ok {
+		return err // nil when ctx ended while a Rebuild ran: nothing to checkpoint
 	}
-	defer r.running.Store(false)
-	run := r.nextRun()
-	defer r.nextRun() // once Run returns, it follows nothing
+	defer r.disown()
+	defer r.caughtUp.Store(false) // once Run returns, it follows nothing
 
 	if !r.started.Load() {
 		if err := r.restore(ctx); err != nil {
@@ -318,11 +347,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return fail(err)
 		}
 	}
-	r.rejoin(run)
-	// sweeps says that a checkpoint reads the store to its end first; a
-	// read that did so makes the runner caught up again after a Rebuild
-	// that failed.
-	sweeps := r.cfg.Store != nil && r.cfg.Subscriber != nil
+	r.caughtUp.Store(true)
 
 	var tick, poll <-chan time.Time
 	if r.cfg.CheckpointInterval > 0 {
@@ -344,31 +369,25 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return finish(nil)
 		case d := <-in:
-			err = r.handle(ctx, d, run)
+			err = r.handle(ctx, d)
+		case req := <-l.rebuilds:
+			err = r.rebuildFor(ctx, req)
 		case <-tick:
 			r.mu.Lock()
 			paced := r.paced()
 			r.mu.Unlock()
 			if paced {
-				if err = r.checkpoint(ctx, true, false); err == nil && sweeps {
-					r.rejoin(run)
-				}
+				err = r.checkpoint(ctx, true, false)
 			}
 		case <-deferred:
 			deferred = nil
-			if err = r.checkpoint(ctx, true, false); err == nil && sweeps {
-				r.rejoin(run)
-			}
+			err = r.checkpoint(ctx, true, false)
 		case <-poll:
-			if err = r.catchUp(ctx); err == nil {
-				r.rejoin(run)
-			}
+			err = r.catchUp(ctx)
 		case <-resubscribed:
 			// Messages may have been lost with the old subscription.
 			if r.cfg.Store != nil {
-				if err = r.catchUp(ctx); err == nil {
-					r.rejoin(run)
-				}
+				err = r.catchUp(ctx)
 			}
 		}
 		if err != nil {
@@ -395,18 +414,13 @@ func (r *Runner) shutdown(ctx context.Context) error {
 }
 
 // handle applies the event of one message.
-func (r *Runner) handle(ctx context.Context, d delivery, run uint64) error {
+func (r *Runner) handle(ctx context.Context, d delivery) error {
 	r.mu.Lock()
 	r.offer(d.e)
 	due := r.checkpointDue()
 	r.mu.Unlock()
 	if due {
-		if err := r.checkpoint(ctx, true, false); err != nil {
-			return err
-		}
-		if r.cfg.Store != nil {
-			r.rejoin(run)
-		}
+		return r.checkpoint(ctx, true, false)
 	}
 	return nil
 }
@@ -557,58 +571,22 @@ func (r *Runner) catchUp(ctx context.Context) error { return r.readStore(ctx, tr
 // checkpointing as CheckpointEvery says when checkpoints is set: not when
 // a checkpoint reads the store before it saves.
 func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
-	for {
-		r.mu.Lock()
-		from, gen := r.position, r.gen
-		r.mu.Unlock()
-		again, err := r.readStoreFrom(ctx, from, gen, checkpoints)
-		if err != nil {
-			return err
-		}
-		if !again {
-			// The read reached the store's end in the state's generation
-			// it began in, unless a Rebuild has reset the state since (and
-			// read less far, leaving events behind where this read
-			// ended): decided at once under both locks (runsMu before mu,
-			// the only order in which both are taken).
-			r.runsMu.Lock()
-			r.mu.Lock()
-			same := r.gen == gen
-			if same && !r.rebuildActive {
-				r.stale = false
-			}
-			r.mu.Unlock()
-			r.runsMu.Unlock()
-			if same {
-				return nil
-			}
-		}
-		// A Rebuild reset the state meanwhile: go on from where it left
-		// the projection, not from where this read was.
-	}
-}
-
-// readStoreFrom is readStore from position from, while the runner's state
-// is of generation gen; it reports again, and stops, when a Rebuild
-// changed that.
-func (r *Runner) readStoreFrom(ctx context.Context, from uint64, gen uint64, checkpoints bool) (again bool, err error) {
+	r.mu.Lock()
+	from := r.position
+	r.mu.Unlock()
 	for e, err := range r.cfg.Store.ReadAll(ctx, from) {
 		if err != nil {
-			return false, fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, from, err)
+			return fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, from, err)
 		}
 		r.mu.Lock()
-		if r.gen != gen {
-			r.mu.Unlock()
-			return true, nil
-		}
 		r.offer(e)
 		due := checkpoints && r.checkpointDue()
 		r.mu.Unlock()
 		if due {
 			if err := r.checkpoint(ctx, false, false); err != nil {
-				return false, err
+				return err
 			}
 		}
 	}
-	return false, nil // readStore checks the generation once more
+	return nil
 }

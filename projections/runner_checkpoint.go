@@ -41,8 +41,6 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 			r.cfg.Logger.Error("cannot read the store before the final checkpoint", err, watermill.LogFields{"runner": r.cfg.Name})
 		}
 	}
-	r.saveMu.Lock()
-	defer r.saveMu.Unlock()
 	r.mu.Lock()
 	if !force && r.changes == 0 && r.position == r.savedPos {
 		r.mu.Unlock()
@@ -50,7 +48,7 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 	}
 	start := time.Now()
 	cp, err := r.snapshot()
-	changes, gen := r.changes, r.gen
+	changes := r.changes
 	r.mu.Unlock()
 	if err != nil {
 		return err
@@ -60,7 +58,7 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 	// A save that failed is paced too: it may have taken its time.
 	r.savedAt = time.Now()
 	r.saveCost = r.savedAt.Sub(start)
-	if err == nil && gen == r.gen {
+	if err == nil {
 		r.changes -= changes // what arrived while saving waits for the next one
 		r.savedPos = cp.Position
 	}
@@ -155,9 +153,6 @@ func (r *Runner) restore(ctx context.Context) error {
 	_, canSave := r.cfg.Projection.(encoding.BinaryMarshaler)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.started.Load() {
-		return nil // a Rebuild ran while the checkpoint loaded: it stands
-	}
 	if res, ok := r.cfg.Projection.(Resetter); ok && !(canLoad && canSave) && r.cfg.Store != nil {
 		// The replay from the start rebuilds what it holds (a read model
 		// kept elsewhere) rather than counting it again. Without a
@@ -205,56 +200,98 @@ func (r *Runner) restore(ctx context.Context) error {
 // Rebuild drops the projection's state and checkpoint and replays the whole
 // Store into it. It needs a Store, and a projection that implements
 // Resetter or else can save and restore its state, in which case it goes
-// back to the state it had when NewRunner was called. Events arriving live
-// meanwhile wait; those the replay already applied are then skipped.
-// Rebuilds run one at a time. A Run reads on from where a Rebuild left
-// the projection; after one that failed part way, it is caught up again
-// once it has read the store to its end.
+// back to the state it had when NewRunner was called.
+//
+// During a Run, the Run does the Rebuild between two events: events
+// arriving live wait meanwhile, those the replay already applied are then
+// skipped, and CaughtUp is false until it ends. When it fails part way (the
+// store fails, ctx ends), the projection holds what it replayed, and the
+// Run reads the rest of the store at once, as at its start: a Run whose
+// store fails then stops with that error. Rebuild returns once the replay
+// ended and its checkpoint was saved, or failed. While no Run runs, the
+// caller's goroutine does the work, and a Run started meanwhile waits for
+// it. Rebuilds run one at a time. A checkpoint that cannot be saved after
+// the replay is Rebuild's error: the stored one still holds the state
+// from before, which a restart would restore, until a Run saves the next.
 func (r *Runner) Rebuild(ctx context.Context) error {
-	res, canReset := r.cfg.Projection.(Resetter)
+	_, canReset := r.cfg.Projection.(Resetter)
 	switch {
 	case r.cfg.Store == nil:
 		return fmt.Errorf("runner %q: no store to replay: %w", r.cfg.Name, ErrCannotRebuild)
 	case !canReset && r.initial == nil:
 		return fmt.Errorf("runner %q: projection %T has no Reset method and cannot save its state: %w", r.cfg.Name, r.cfg.Projection, ErrCannotRebuild)
 	}
-	r.rebuilding.Lock()
-	defer r.rebuilding.Unlock()
-	r.runsMu.Lock()
-	wasCaughtUp, run := r.caughtUp.Swap(false), r.runs
-	r.rebuildActive, r.stale = true, true
-	r.runsMu.Unlock()
-	// A Rebuild that read the whole store gives CaughtUp back to the Run
-	// that was caught up, or that was refused it meanwhile, if it still
-	// runs. After one that failed, that Run is caught up again once it has
-	// read the store to its end (rejoin).
-	replayed := false
-	defer func() {
-		r.runsMu.Lock()
-		r.rebuildActive = false
-		if replayed {
-			r.stale = false
-			// The Run that was caught up follows again, and so does one
-			// whose own rejoin this Rebuild refused.
-			if (wasCaughtUp && r.runs == run) || (r.refused != 0 && r.refused == r.runs) {
-				r.caughtUp.Store(true)
+	for {
+		r.ownerMu.Lock()
+		switch l, w := r.loop, r.owner; {
+		case w == nil:
+			// No Run runs, nor another Rebuild: this goroutine does it.
+			r.owner = make(chan struct{})
+			r.ownerMu.Unlock()
+			err := r.rebuild(ctx)
+			r.disown()
+			return err
+		case l != nil:
+			r.ownerMu.Unlock()
+			req := rebuildRequest{ctx: ctx, done: make(chan error, 1)}
+			select {
+			case l.rebuilds <- req:
+				return <-req.done
+			case <-l.done:
+				// That Run returned without taking it: look again.
+			case <-ctx.Done():
+				return fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, ctx.Err())
 			}
-		} else if wasCaughtUp && r.runs == run {
-			// That Run still follows: the next Rebuild that replays, or
-			// its own next read to the end, makes it caught up again.
-			r.refused = run
+		default:
+			// Another Rebuild while no Run runs: wait for it.
+			r.ownerMu.Unlock()
+			select {
+			case <-w:
+			case <-ctx.Done():
+				return fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, ctx.Err())
+			}
 		}
-		r.runsMu.Unlock()
-	}()
+	}
+}
+
+// rebuildFor does the Rebuild that req asks of the Run, whose context is
+// ctx: it stops when either context ends. When it fails, the Run reads
+// the rest of the store at once, and the error of that read is the Run's.
+func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
+	r.caughtUp.Store(false)
+	rctx, cancel := context.WithCancel(req.ctx)
+	stop := context.AfterFunc(ctx, cancel)
+	err := r.rebuild(rctx)
+	stop()
+	cancel()
+	if err != nil && ctx.Err() != nil && req.ctx.Err() == nil {
+		err = fmt.Errorf("runner %q: Run stopped during the rebuild: %w", r.cfg.Name, ctx.Err())
+	}
+	if err == nil {
+		r.caughtUp.Store(true) // the replay read the store to its end
+		req.done <- nil
+		return nil
+	}
+	req.done <- err
+	if err := r.catchUp(ctx); err != nil {
+		return err
+	}
+	r.caughtUp.Store(true)
+	return nil
+}
+
+// rebuild resets the projection and replays the store into it, then
+// saves a checkpoint, whose failure it returns. The caller changes the
+// state (own).
+func (r *Runner) rebuild(ctx context.Context) error {
 	r.mu.Lock()
-	if canReset {
+	if res, ok := r.cfg.Projection.(Resetter); ok {
 		res.Reset()
 	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {
 		r.mu.Unlock()
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
-	r.gen++
 	r.changes = 0
 	r.position = 0
 	r.pos.Store(0)
@@ -276,20 +313,7 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	replayed = true
-	return r.checkpoint(ctx, false, true)
-}
-
-// rejoin makes the Run marked run caught up, if it still runs, no Rebuild
-// runs, and the state covers the store as far as it was read since the
-// last Rebuild began (stale is false).
-func (r *Runner) rejoin(run uint64) {
-	r.runsMu.Lock()
-	if r.runs == run && !r.stale && !r.rebuildActive {
-		r.caughtUp.Store(true)
-		r.refused = 0
-	} else if r.runs == run {
-		r.refused = run
-	}
-	r.runsMu.Unlock()
+	// A checkpoint that cannot be saved is the Rebuild's error: the one
+	// stored is of the state before it, which a restart would restore.
+	return r.save(ctx, false, true, true)
 }

@@ -64,10 +64,9 @@ func (s *gateStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.
 	}
 }
 
-// A Rebuild that fails while a caught-up Run is in the middle of a store
-// read: the Run's read goes on from where the Rebuild left the projection,
-// not from where it was, so that the events the Rebuild did not reach are
-// read, and the Run is caught up again once it has read them.
+// A Rebuild asked of a Run in the middle of a store read waits for the
+// read, and when it fails part way the Run reads the rest of the store at
+// once: every event is applied once, and the Run is caught up again.
 func TestRunnerReadsOnFromAFailedRebuild(t *testing.T) {
 	store := newGateStore()
 	store.failAfter = 3
@@ -86,9 +85,15 @@ func TestRunnerReadsOnFromAFailedRebuild(t *testing.T) {
 	store.failRebuild.Store(true)
 	appendAll(t, store, testLog(3)) // positions 7..15
 	<-g.reached                     // the poll read 7..9 and is about to yield 10
-	require.ErrorContains(t, r.Rebuild(context.Background()), "store down")
-	assert.False(t, r.CaughtUp(), "the Rebuild stopped at position 3")
+	done := make(chan error, 1)
+	go func() { done <- r.Rebuild(context.Background()) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the Rebuild ran during the Run's read: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
 	close(g.proceed)
+	require.ErrorContains(t, <-done, "store down")
 
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 	lag, err := r.Lag(context.Background())
@@ -117,8 +122,12 @@ func TestRunnerCatchesUpFromAFailedRebuild(t *testing.T) {
 	stop := startRunner(t, r)
 	<-g.reached
 	store.failRebuild.Store(true)
-	require.Error(t, r.Rebuild(context.Background()))
+	done := make(chan error, 1)
+	go func() { done <- r.Rebuild(context.Background()) }()
+	time.Sleep(20 * time.Millisecond)
+	assert.False(t, r.CaughtUp())
 	close(g.proceed)
+	require.ErrorContains(t, <-done, "store down")
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 	require.NoError(t, stop())
 	assert.Equal(t, wantTally(5), p.ByType)
@@ -139,7 +148,7 @@ func TestRunnerRebuildsOneAtATime(t *testing.T) {
 	first := make(chan error, 1)
 	go func() { first <- r.Rebuild(context.Background()) }()
 	<-g1.reached
-	// The second Rebuild finds CaughtUp false, and waits for the first.
+	// The second Rebuild waits for the first.
 	second := make(chan error, 1)
 	go func() { second <- r.Rebuild(context.Background()) }()
 	time.Sleep(20 * time.Millisecond)
@@ -147,7 +156,7 @@ func TestRunnerRebuildsOneAtATime(t *testing.T) {
 	store.gate.Store(g2)
 	close(g1.proceed)
 	require.NoError(t, <-first)
-	<-g2.reached // the second Rebuild replays from zero, holding r.mu
+	<-g2.reached // the second Rebuild replays from zero
 	assert.False(t, r.CaughtUp(), "a Rebuild is replaying from zero")
 	close(g2.proceed)
 	require.NoError(t, <-second)
@@ -197,28 +206,29 @@ func TestRunnerAnswersWhileItRestores(t *testing.T) {
 	assert.Equal(t, wantTally(3), p.ByType)
 }
 
-// A Rebuild that fails does not give CaughtUp back to a Run that follows
-// its Subscriber, which reads the store after where the Rebuild stopped
-// only at its next checkpoint (never here: CheckpointInterval negative).
-func TestRunnerIsNotCaughtUpWithABacklogAfterAFailedRebuild(t *testing.T) {
+// After a Rebuild that fails, a Run that follows its Subscriber, and reads
+// the store at no checkpoint (CheckpointInterval negative), reads the
+// backlog that the Rebuild left at once, and is caught up with none.
+func TestRunnerReadsTheBacklogOfAFailedRebuild(t *testing.T) {
 	store := newGateStore()
 	store.failAfter = 3
 	appendAll(t, store, testLog(5))
 	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
 	defer bus.Close()
-	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events",
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Store: store, Subscriber: bus, Topic: "events",
 		CheckpointInterval: -1, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 	store.failRebuild.Store(true)
 	require.Error(t, r.Rebuild(context.Background()))
-	time.Sleep(500 * time.Millisecond)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 	lag, err := r.Lag(context.Background())
 	require.NoError(t, err)
-	require.Positive(t, lag.Behind)
-	assert.False(t, r.CaughtUp(), "caught up with a backlog")
+	assert.Zero(t, lag.Behind, "caught up with a backlog")
 	require.NoError(t, stop())
+	assert.Equal(t, wantTally(5), p.ByType)
 }
 
 // tailStore is a gateStore whose ReadAll, for a read after a position > 0,
@@ -245,8 +255,9 @@ func (s *tailStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.
 	}
 }
 
-// A poll that read the store to its end just before a Rebuild began does
-// not make the runner caught up while the Rebuild replays from zero.
+// A Rebuild asked of a Run while a poll reads the store to its end waits
+// for the poll, and the runner is not caught up while it replays from
+// zero.
 func TestRunnerIsNotCaughtUpWhileARebuildReplays(t *testing.T) {
 	store := &tailStore{gateStore: newGateStore()}
 	appendAll(t, store, testLog(5)) // 1..15
@@ -264,67 +275,14 @@ func TestRunnerIsNotCaughtUpWhileARebuildReplays(t *testing.T) {
 	store.gate.Store(g)
 	done := make(chan error, 1)
 	go func() { done <- r.Rebuild(context.Background()) }()
-	<-g.reached // the Rebuild replays from zero, holding r.mu, at position 4
+	time.Sleep(20 * time.Millisecond)
+	close(tail.proceed) // the poll returns
+	<-g.reached         // the Rebuild replays from zero, at position 4
 	require.False(t, r.CaughtUp())
-	close(tail.proceed) // the poll returns and rejoins
 	time.Sleep(100 * time.Millisecond)
 	assert.False(t, r.CaughtUp(), "CaughtUp while a Rebuild replays from zero")
 	close(g.proceed)
 	require.NoError(t, <-done)
-	require.NoError(t, stop())
-}
-
-// A checkpoint's sweep (Store and Subscriber) whose read ended just before
-// a Rebuild that failed does not make the runner caught up with the
-// backlog that the Rebuild left.
-func TestRunnerSweepBeforeAFailedRebuildDoesNotCatchUp(t *testing.T) {
-	store := &tailStore{gateStore: newGateStore()}
-	store.failAfter = 3
-	appendAll(t, store, testLog(5))
-	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
-	defer bus.Close()
-	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events",
-		CheckpointInterval: 300 * time.Millisecond, Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
-
-	tail := newGate(0)
-	store.tail.Store(tail)
-	<-tail.reached // the tick's sweep read the store to its end
-	store.failRebuild.Store(true)
-	require.Error(t, r.Rebuild(context.Background()))
-	close(tail.proceed)
-	time.Sleep(50 * time.Millisecond)
-	lag, err := r.Lag(context.Background())
-	require.NoError(t, err)
-	assert.False(t, r.CaughtUp() && lag.Behind > 0, "caught up with a backlog of %d", lag.Behind)
-	require.NoError(t, stop())
-}
-
-// With Store and Subscriber, no CheckpointInterval and a small
-// CheckpointEvery, the checkpoints that live traffic calls for read the
-// store to its end after a failed Rebuild, and the runner is caught up
-// again.
-func TestRunnerCatchesUpAgainThroughCheckpointEvery(t *testing.T) {
-	store := newGateStore()
-	store.failAfter = 3
-	appendAll(t, store, testLog(5))
-	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
-	defer bus.Close()
-	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events",
-		CheckpointInterval: -1, CheckpointEvery: 3, Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
-	store.failRebuild.Store(true)
-	require.Error(t, r.Rebuild(context.Background()))
-	store.failRebuild.Store(false)
-	head := uint64(store.Len())
-	storeAndPublish(t, store, bus, testLog(4)) // 12 live events: checkpoints every 3, each sweeping the store
-	require.Eventually(t, func() bool { return r.Stats().Position >= head }, 5*time.Second, time.Millisecond,
-		"a sweep read the backlog the failed Rebuild left")
-	assert.Eventually(t, r.CaughtUp, 2*time.Second, time.Millisecond, "CaughtUp comes back")
 	require.NoError(t, stop())
 }
 
@@ -424,8 +382,8 @@ func gatedRunner(t *testing.T, withSub bool, interval time.Duration) (*Runner, *
 	return r, store, cps
 }
 
-// A Rebuild started before the first Run, whose checkpoint is still saving
-// when the Run's catch-up ends, leaves the Run caught up once it is done.
+// A Run started while a Rebuild without a Run saves its checkpoint waits
+// for the Rebuild, then catches up.
 func TestRunnerCatchesUpAfterARebuildBeforeItsFirstRun(t *testing.T) {
 	for _, c := range []struct {
 		name     string
@@ -440,7 +398,8 @@ func TestRunnerCatchesUpAfterARebuildBeforeItsFirstRun(t *testing.T) {
 			go func() { done <- r.Rebuild(context.Background()) }()
 			<-g.reached // the replay is done; its checkpoint is saving
 			stop := startRunner(t, r)
-			time.Sleep(100 * time.Millisecond) // the Run's catch-up and initial rejoin are done
+			time.Sleep(100 * time.Millisecond)
+			assert.False(t, r.CaughtUp(), "the Run waits for the Rebuild")
 			close(g.proceed)
 			require.NoError(t, <-done)
 			assert.Eventually(t, r.CaughtUp, 2*time.Second, time.Millisecond, "CaughtUp comes")
@@ -449,8 +408,8 @@ func TestRunnerCatchesUpAfterARebuildBeforeItsFirstRun(t *testing.T) {
 	}
 }
 
-// So does a Rebuild that runs while the first Run catches up, although
-// the Run was not caught up when it began.
+// A Rebuild asked of the first Run while it catches up is done after the
+// catch-up, and leaves the Run caught up.
 func TestRunnerCatchesUpAfterARebuildDuringItsCatchUp(t *testing.T) {
 	r, store, cps := gatedRunner(t, true, -1)
 	rg := newGate(3)
@@ -478,8 +437,8 @@ func TestRunnerRebuildWithoutARunIsNotCaughtUp(t *testing.T) {
 	assert.False(t, r.CaughtUp())
 }
 
-// A Rebuild that fails and then one that succeeds leave the Run they took
-// CaughtUp from caught up, with no sweep to make it so (no
+// A Rebuild that fails and then one that succeeds leave the Run caught up
+// when the second returns, with no sweep to make it so (no
 // CheckpointInterval).
 func TestRunnerCatchesUpAfterAFailedThenASuccessfulRebuild(t *testing.T) {
 	r, store, _ := gatedRunner(t, true, -1)
@@ -495,4 +454,49 @@ func TestRunnerCatchesUpAfterAFailedThenASuccessfulRebuild(t *testing.T) {
 	require.Zero(t, lag.Behind)
 	assert.True(t, r.CaughtUp())
 	require.NoError(t, stop())
+}
+
+// A Rebuild whose checkpoint cannot be saved says so: the stored
+// checkpoint still holds the state from before it. A Run that did the
+// Rebuild goes on, caught up, and its next checkpoint saves the rebuilt
+// state.
+func TestRunnerRebuildReturnsAFailedCheckpoint(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(2))
+	cps := &failOnce{MemoryCheckpoints: NewMemoryCheckpoints()}
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Store: store, Checkpoints: cps,
+		CheckpointInterval: 5 * time.Millisecond, PollInterval: time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	cps.fail.Store(true)
+	require.ErrorContains(t, r.Rebuild(context.Background()), "db down")
+	_, ok, err := cps.Load(context.Background(), "t")
+	require.NoError(t, err)
+	assert.False(t, ok, "nothing was saved")
+
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	cps.fail.Store(true)
+	require.ErrorContains(t, r.Rebuild(context.Background()), "db down")
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	appendAll(t, store, testLog(1))
+	require.Eventually(t, func() bool {
+		cp, ok, _ := cps.Load(context.Background(), "t")
+		return ok && cp.Position == 9
+	}, 5*time.Second, time.Millisecond, "a later checkpoint saves the rebuilt state")
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(3), p.ByType)
+}
+
+// failOnce fails the next Save once fail is set.
+type failOnce struct {
+	*MemoryCheckpoints
+	fail atomic.Bool
+}
+
+func (s *failOnce) Save(ctx context.Context, name string, cp Checkpoint) error {
+	if s.fail.CompareAndSwap(true, false) {
+		return errors.New("db down")
+	}
+	return s.MemoryCheckpoints.Save(ctx, name, cp)
 }

@@ -435,7 +435,8 @@ func TestRunnerReleasesForABoundedTime(t *testing.T) {
 			}()
 			start := time.Now()
 			require.NoError(t, stop())
-			assert.Less(t, time.Since(start), releaseLimit+time.Second)
+			// A bound, not a timing: the fault was a release that never ended.
+			assert.Less(t, time.Since(start), releaseLimit+5*time.Second)
 			assert.LessOrEqual(t, nacks.Load(), int64(releaseMost))
 		})
 	}

@@ -470,14 +470,16 @@ type elsewhere struct{ applied, resets *int }
 func (p elsewhere) Apply(events.Envelope) error { *p.applied++; return nil }
 func (p elsewhere) Reset()                      { *p.applied, *p.resets = 0, *p.resets+1 }
 
-// A Rebuild that outlives the Run it took CaughtUp from does not give it
-// back to a runner that follows nothing.
-func TestRunnerRebuildAfterRunReturnedLeavesCaughtUpFalse(t *testing.T) {
+// A Rebuild handed to a Run that stops fails with the Run's end, and
+// leaves the runner not caught up; the next Run reads on from what the
+// Rebuild replayed, and applies every event once.
+func TestRunnerRebuildStopsWithTheRun(t *testing.T) {
 	store := &slowStore{MemoryStore: events.NewMemoryStore()}
 	appendAll(t, store, testLog(5))
 	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
 	defer bus.Close()
-	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events", Logger: quietLogger()})
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: p, Store: store, Subscriber: bus, Topic: "events", Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
@@ -486,8 +488,16 @@ func TestRunnerRebuildAfterRunReturnedLeavesCaughtUpFalse(t *testing.T) {
 	go func() { rebuilt <- r.Rebuild(context.Background()) }()
 	time.Sleep(50 * time.Millisecond) // the Rebuild reads the store
 	require.NoError(t, stop())
-	require.NoError(t, <-rebuilt)
+	err = <-rebuilt
+	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "Run stopped")
 	assert.False(t, r.CaughtUp(), "Run returned: the runner follows nothing")
+
+	store.slow.Store(false)
+	stop = startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(5), p.ByType)
 }
 
 // slowStore is a MemoryStore whose ReadAll, once slow is set, waits 300 ms
@@ -989,46 +999,39 @@ func (g *gatedCheckpoints) Save(ctx context.Context, name string, cp Checkpoint)
 	return g.MemoryCheckpoints.Save(ctx, name, cp)
 }
 
-// A checkpoint that Run started before a Rebuild, and that saves slowly,
-// does not overwrite the Rebuild's: the stored checkpoint ends with the
-// rebuilt state, and the runner's bookkeeping with it.
+// A Rebuild asked while the Run saves a checkpoint slowly waits for it, so
+// that the stored checkpoint ends with the rebuilt state, and the runner's
+// bookkeeping with it.
 func TestRunnerRebuildIsNotOverwrittenByAnEarlierCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(3))
 	cps := newGatedCheckpoints()
 	p := newTally()
-	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Checkpoints: cps, Logger: quietLogger()})
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Store: store, Checkpoints: cps,
+		CheckpointEvery: 9, PollInterval: time.Millisecond, Logger: quietLogger()})
 	require.NoError(t, err)
-	require.NoError(t, r.readStore(ctx, false))
-	require.Equal(t, uint64(9), r.Stats().Position)
-
-	early := make(chan error, 1)
-	go func() { early <- r.checkpoint(ctx, false, true) }()
-	<-cps.entered // its snapshot, at position 9, is being saved
+	stop := startRunner(t, r)
+	<-cps.entered // the catch-up's checkpoint, at position 9, is being saved
 	appendAll(t, store, testLog(3))
 	rebuilt := make(chan error, 1)
 	go func() { rebuilt <- r.Rebuild(ctx) }()
-	var rebuildErr error
-	waited := true
 	select {
-	case rebuildErr = <-rebuilt: // the rebuild's checkpoint did not wait
-		waited = false
-	case <-time.After(200 * time.Millisecond):
+	case err := <-rebuilt:
+		t.Fatalf("the Rebuild did not wait for the checkpoint: %v", err)
+	case <-time.After(100 * time.Millisecond):
 	}
 	close(cps.release)
-	require.NoError(t, <-early)
-	if waited {
-		rebuildErr = <-rebuilt
-	}
-	require.NoError(t, rebuildErr)
+	require.NoError(t, <-rebuilt)
 
 	cp, ok, err := cps.Load(ctx, "tally")
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, uint64(18), cp.Position, "the rebuild's checkpoint is the last saved")
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	assert.Equal(t, uint64(18), r.savedPos)
 	assert.Zero(t, r.changes)
+	r.mu.Unlock()
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(6), p.ByType)
 }
