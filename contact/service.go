@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -137,6 +138,15 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // A command that loses a race for the issue (events.ErrVersionConflict) is
 // loaded and decided again, up to Config.Retries times, and may then be
 // refused. A refused command appends nothing and returns a *CommandError.
+// When the store cannot tell whether it appended the command's event
+// (events.ErrOutcomeUnknown: the answer to its commit was lost), Execute
+// looks for the event in the issue's stream, for up to five seconds even
+// once ctx is done: found, the command succeeded; not found, it is
+// decided again as after a conflict, and an event of an earlier attempt
+// that is stored meanwhile is found then, so that the command takes
+// effect once. Only when neither tells does the error wrap
+// events.ErrOutcomeUnknown: the command may have taken effect, and Load
+// tells.
 // When the Publisher fails, the events stay appended: Execute returns them
 // with an error that wraps ErrNotPublished and the Publisher's error.
 //
@@ -156,10 +166,25 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			return nil, fmt.Errorf("open issue: new issue id: %w", err)
 		}
 	}
+	var sent []uuid.UUID // events whose append may have been stored
+	var unknown error    // the error of the first such append
 	for attempt := 0; ; attempt++ {
-		evs, err := s.attempt(ctx, issue, cmd)
+		evs, id, err := s.attempt(ctx, issue, cmd, sent)
+		if errors.Is(err, events.ErrOutcomeUnknown) {
+			sent = append(sent, id)
+			unknown = cmp.Or(unknown, err)
+			if stored, ok := s.stored(ctx, issue, sent); ok {
+				evs, err = stored, nil
+			} else if ctx.Err() == nil && attempt < s.cfg.Retries {
+				continue
+			}
+		}
 		if errors.Is(err, events.ErrVersionConflict) && attempt < s.cfg.Retries {
 			continue
+		}
+		if err != nil && unknown != nil && !errors.Is(err, events.ErrOutcomeUnknown) {
+			// An earlier attempt's event may be stored all the same.
+			err = fmt.Errorf("%w; and before that: %w", err, unknown)
 		}
 		if err != nil {
 			return nil, err
@@ -187,11 +212,43 @@ func (s *Service) checkFuture(issue uuid.UUID, cmd Command) error {
 	return nil
 }
 
-// attempt loads, decides and appends once.
-func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]events.Envelope, error) {
-	is, err := s.Load(ctx, issue)
+// stored returns the event of sent that the stream of issue holds, if
+// any, read with a context that outlives ctx for a while: the store may
+// have failed at ctx's deadline.
+func (s *Service) stored(ctx context.Context, issue uuid.UUID, sent []uuid.UUID) ([]events.Envelope, bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	evs, err := s.cfg.Store.Load(ctx, issue)
 	if err != nil {
-		return nil, err
+		return nil, false
+	}
+	return find(evs, sent)
+}
+
+// find returns the event of evs whose id is in sent, if any.
+func find(evs []events.Envelope, sent []uuid.UUID) ([]events.Envelope, bool) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if slices.Contains(sent, evs[i].ID) {
+			return evs[i : i+1 : i+1], true
+		}
+	}
+	return nil, false
+}
+
+// attempt loads, decides and appends once, and returns the id of the event
+// it tried to append. When the stream holds an event of sent, an earlier
+// attempt's, it returns that event: the command took effect.
+func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sent []uuid.UUID) ([]events.Envelope, uuid.UUID, error) {
+	evs, err := s.cfg.Store.Load(ctx, issue)
+	if err != nil {
+		return nil, uuid.Nil, fmt.Errorf("load issue %s: %w", issue, err)
+	}
+	if stored, ok := find(evs, sent); ok {
+		return stored, uuid.Nil, nil
+	}
+	is, err := Rebuild(issue, evs)
+	if err != nil {
+		return nil, uuid.Nil, err
 	}
 	at := cmd.eventTime()
 	if at.IsZero() {
@@ -199,14 +256,14 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	}
 	data, err := Decide(is, cmd, at, s.cfg.IDs, s.cfg.Keys)
 	if err != nil {
-		return nil, err
+		return nil, uuid.Nil, err
 	}
 	if err := s.resolveCustomer(ctx, issue, data); err != nil {
-		return nil, err
+		return nil, uuid.Nil, err
 	}
 	id, err := s.cfg.IDs.NewID()
 	if err != nil {
-		return nil, fmt.Errorf("%s issue %s: new event id: %w", cmd.Op(), issue, err)
+		return nil, uuid.Nil, fmt.Errorf("%s issue %s: new event id: %w", cmd.Op(), issue, err)
 	}
 	// An issue's events keep the partition key of its opening, whatever
 	// the rule that chose it; those of an issue whose opening had none
@@ -226,9 +283,9 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	}
 	out, err := s.cfg.Store.Append(ctx, issue, is.Version, []events.Envelope{env})
 	if err != nil {
-		return nil, fmt.Errorf("%s issue %s: %w", cmd.Op(), issue, err)
+		return nil, id, fmt.Errorf("%s issue %s: %w", cmd.Op(), issue, err)
 	}
-	return out, nil
+	return out, id, nil
 }
 
 // resolveCustomer gives the customer of an opening without a customer id

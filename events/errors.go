@@ -20,6 +20,11 @@ var (
 	ErrUnknownType = errors.New("unknown event type")
 	// ErrMalformed: bytes that do not decode to an event.
 	ErrMalformed = errors.New("malformed event")
+	// ErrOutcomeUnknown: an append that failed once the store may have
+	// committed it (the answer to its COMMIT was lost, say): its events
+	// may be in the stream all the same. Load the stream and look for
+	// their ids before appending them again; contact.Service does so.
+	ErrOutcomeUnknown = errors.New("outcome unknown: the events may have been appended")
 )
 
 // VersionConflictError is the error of an append that lost a race: the

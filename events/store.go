@@ -17,7 +17,9 @@ type Store interface {
 	// appends all of them or none. A stream at another version yields a
 	// *VersionConflictError (errors.Is ErrVersionConflict); an event that
 	// does not fit, an error that wraps ErrInvalidEvent. It returns the
-	// events as given, with their Position set.
+	// events as given, with their Position set. A store that cannot tell
+	// whether a failed append was committed returns an error that wraps
+	// ErrOutcomeUnknown; any other error means that nothing was appended.
 	Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []Envelope) ([]Envelope, error)
 
 	// Load returns the events of one issue in version order; none, and no

@@ -293,7 +293,9 @@ func (s *Store) version(ctx context.Context, tx pgx.Tx, issue uuid.UUID) (uint64
 
 // fail turns the error of an append into the caller's terms. A unique
 // violation on (issue, version), possible only if a writer bypassed the
-// streams table, is reported as the version conflict that it is.
+// streams table, is reported as the version conflict that it is; a COMMIT
+// that the database may have made (its answer was lost) wraps
+// events.ErrOutcomeUnknown.
 func (s *Store) fail(ctx context.Context, batches []Batch, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -305,6 +307,10 @@ func (s *Store) fail(ctx context.Context, batches []Batch, err error) error {
 				return &events.VersionConflictError{Issue: b.Issue, Expected: b.Expected, Actual: uint64(actual)}
 			}
 		}
+	}
+	var unknown *commitUnknown
+	if errors.As(err, &unknown) && !refused(unknown.err) {
+		err = fmt.Errorf("%w: %w", events.ErrOutcomeUnknown, unknown.err)
 	}
 	if len(batches) == 1 {
 		return fmt.Errorf("append to issue %s: %w", batches[0].Issue, err)

@@ -19,7 +19,10 @@
 // An append moves its stream's row in <table>_streams from the expected
 // version to the new one on condition, so the database itself refuses a
 // writer that lost a race (*events.VersionConflictError, never a driver
-// error); appends run at read committed whatever the server's default
+// error). An append whose COMMIT was sent and whose answer was lost (the
+// connection broke, the server shut down at that moment) may have been
+// committed: its error wraps events.ErrOutcomeUnknown, and any other error
+// means that nothing was. Appends run at read committed whatever the server's default
 // isolation, which is what lets a writer that waited for another's lock
 // see its row rather than fail to serialise. It then takes the next positions from the <table>_head row and
 // keeps that row locked until it commits: appends therefore commit in

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
@@ -100,6 +101,28 @@ func TestRetryAloneOnlyWhenNothingWasCommitted(t *testing.T) {
 	assert.False(t, retryAlone(&commitUnknown{shutdown}), "a server shut down at the COMMIT, which it may have made")
 	assert.False(t, retryAlone(&commitUnknown{io.ErrUnexpectedEOF}), "the answer to a COMMIT was lost")
 	assert.False(t, retryAlone(&commitUnknown{fmt.Errorf("commit: %w", net.ErrClosed)}))
+}
+
+// An append whose COMMIT the database may have made says so to its
+// caller (events.ErrOutcomeUnknown); one that surely left nothing does not.
+func TestFailSaysWhenTheOutcomeIsUnknown(t *testing.T) {
+	s := &Store{}
+	one := []Batch{{Issue: uuid.New()}}
+	check := &pgconn.PgError{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: "23514"}
+	for _, c := range []struct {
+		err, cause error
+		unknown    bool
+	}{
+		{&commitUnknown{io.ErrUnexpectedEOF}, io.ErrUnexpectedEOF, true},
+		{&commitUnknown{fmt.Errorf("commit: %w", net.ErrClosed)}, net.ErrClosed, true},
+		{&commitUnknown{pgx.ErrTxCommitRollback}, pgx.ErrTxCommitRollback, false},
+		{&commitUnknown{check}, check, false},
+		{io.ErrUnexpectedEOF, io.ErrUnexpectedEOF, false}, // before the COMMIT
+	} {
+		err := s.fail(context.Background(), one, c.err)
+		assert.Equal(t, c.unknown, errors.Is(err, events.ErrOutcomeUnknown), "%v", err)
+		assert.ErrorIs(t, err, c.cause)
+	}
 }
 
 // When every caller of a group gave up, an append that failed because the

@@ -1,0 +1,120 @@
+package contact_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+)
+
+// lostStore is a MemoryStore whose next Append, once armed, fails as an
+// append whose answer was lost (events.ErrOutcomeUnknown): it appends the
+// events first (commit), or never (none), or at the landing-th Load after
+// it (a commit that lands late).
+type lostStore struct {
+	*events.MemoryStore
+	mu        sync.Mutex
+	armed     bool
+	mode      string // "commit", "none" or "late"
+	landing   int
+	pending   func()
+	failLoads bool
+	// thenFailLoads makes every Load fail after the lost append.
+	thenFailLoads bool
+}
+
+func (s *lostStore) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.armed {
+		return s.MemoryStore.Append(ctx, issue, expected, evs)
+	}
+	s.armed, s.failLoads = false, s.thenFailLoads
+	lost := fmt.Errorf("append to issue %s: %w: unexpected EOF", issue, events.ErrOutcomeUnknown)
+	switch s.mode {
+	case "commit":
+		if _, err := s.MemoryStore.Append(ctx, issue, expected, evs); err != nil {
+			return nil, err
+		}
+	case "late":
+		s.pending = func() { _, _ = s.MemoryStore.Append(context.Background(), issue, expected, evs) }
+	}
+	return nil, lost
+}
+
+func (s *lostStore) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	s.mu.Lock()
+	if s.pending != nil {
+		if s.landing--; s.landing <= 0 {
+			s.pending()
+			s.pending = nil
+		}
+	}
+	fail := s.failLoads
+	s.mu.Unlock()
+	if fail {
+		return nil, errors.New("store down")
+	}
+	return s.MemoryStore.Load(ctx, issue)
+}
+
+// A command whose append's outcome is lost takes effect once: the Service
+// finds its event when the store stored it, at once or later, and decides
+// it again when the store did not.
+func TestServiceResolvesALostAppend(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		mode    string
+		landing int
+	}{
+		{"committed", "commit", 0},
+		{"not committed", "none", 0},
+		{"committed before the Service looks", "late", 1},
+		{"committed after the Service looked, before it appends again", "late", 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := &lostStore{MemoryStore: events.NewMemoryStore()}
+			svc, _ := newService(t, func(cfg *contact.Config) { cfg.Store = store })
+			id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+			require.NoError(t, err)
+			store.mu.Lock()
+			store.armed, store.mode, store.landing = true, c.mode, c.landing
+			store.mu.Unlock()
+
+			evs, err := svc.FollowUp(t.Context(), id, contact.FollowUp{Channel: "voice"})
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			stored, err := store.MemoryStore.Load(t.Context(), id)
+			require.NoError(t, err)
+			require.Len(t, stored, 2, "the follow-up is stored once")
+			assert.Equal(t, stored[1].ID, evs[0].ID, "Execute returns the event stored")
+			assert.Equal(t, stored[1].Position, evs[0].Position)
+			assert.IsType(t, &events.Contacted{}, stored[1].Data)
+		})
+	}
+}
+
+// When the stream cannot be read after a lost append, the error says that
+// the command may have taken effect.
+func TestServiceReportsAnUnknownOutcome(t *testing.T) {
+	store := &lostStore{MemoryStore: events.NewMemoryStore()}
+	svc, _ := newService(t, func(cfg *contact.Config) { cfg.Store = store })
+	id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	store.mu.Lock()
+	store.armed, store.mode, store.thenFailLoads = true, "commit", true
+	store.mu.Unlock()
+	_, err = svc.FollowUp(t.Context(), id, contact.FollowUp{Channel: "voice"})
+	require.ErrorIs(t, err, events.ErrOutcomeUnknown)
+	assert.ErrorContains(t, err, "store down")
+	var cmdErr *contact.CommandError
+	assert.False(t, errors.As(err, &cmdErr), "not a refusal: %v", err)
+}
