@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -459,11 +460,8 @@ func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string,
 		msg.Ack()
 		return
 	}
-	// A UUID of its own: a broker that drops a message whose id it has
-	// seen (JetStream with the UUID as its message id) would take the
-	// copy for the message, and store nothing.
 	p := msg.Copy()
-	p.UUID = watermill.NewUUID()
+	p.UUID = r.poisonUUID(topic, msg.UUID)
 	p.Metadata.Set(MetadataPoisonReason, why.Error())
 	p.Metadata.Set(MetadataPoisonTopic, topic)
 	p.Metadata.Set(MetadataPoisonUUID, msg.UUID)
@@ -489,6 +487,19 @@ func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string,
 		}
 		delay = min(2*delay, maxResubscribeDelay)
 	}
+}
+
+// poisonSpace is the namespace of the UUIDs of poison copies.
+var poisonSpace = uuid.MustParse("5b0c5e43-3a8e-4d5e-9d0f-6f1f3c2a7e10")
+
+// poisonUUID returns the UUID of the runner's poison copy of the message
+// with UUID id that came on topic. It is not the message's: a broker that
+// drops a message whose id it has seen (JetStream with the UUID as its
+// message id) would take the copy for the message, and store nothing. It
+// is the same for every delivery of the message, so that such a broker
+// keeps one copy of a message delivered again before it was acknowledged.
+func (r *Runner) poisonUUID(topic, id string) string {
+	return uuid.NewSHA1(poisonSpace, []byte(r.cfg.Name+"\x00"+topic+"\x00"+id)).String()
 }
 
 // offer passes e to the projection, through the runner's sequencer unless

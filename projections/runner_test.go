@@ -653,9 +653,11 @@ func TestRunnerPoisonMessages(t *testing.T) {
 			bad.Metadata.Set(events.MetadataCodec, "msgpack")
 			published := make(chan error, 1)
 			go func() { published <- bus.Publish("events", bad) }()
+			copyUUID := ""
 			if withPublisher {
 				select {
 				case got := <-poisoned:
+					copyUUID = got.UUID
 					assert.NotEqual(t, "bad-1", got.UUID, "a UUID of its own, which a deduplicating broker keeps")
 					assert.Equal(t, "bad-1", got.Metadata.Get(MetadataPoisonUUID))
 					assert.Equal(t, []byte("not an event"), []byte(got.Payload))
@@ -667,11 +669,40 @@ func TestRunnerPoisonMessages(t *testing.T) {
 				}
 			}
 			require.NoError(t, <-published, "the bad message was acknowledged")
+			if withPublisher {
+				// Delivered again, it gets a copy of the same UUID.
+				again := message.NewMessage("bad-1", []byte("not an event"))
+				again.Metadata.Set(events.MetadataCodec, "msgpack")
+				go func() { published <- bus.Publish("events", again) }()
+				select {
+				case got := <-poisoned:
+					assert.Equal(t, copyUUID, got.UUID, "one copy for a deduplicating broker")
+					got.Ack()
+				case <-time.After(10 * time.Second):
+					t.Fatal("nothing on the poison topic")
+				}
+				require.NoError(t, <-published)
+				other := message.NewMessage("bad-2", []byte("not an event"))
+				other.Metadata.Set(events.MetadataCodec, "msgpack")
+				go func() { published <- bus.Publish("events", other) }()
+				select {
+				case got := <-poisoned:
+					assert.NotEqual(t, copyUUID, got.UUID, "another message, another copy")
+					got.Ack()
+				case <-time.After(10 * time.Second):
+					t.Fatal("nothing on the poison topic")
+				}
+				require.NoError(t, <-published)
+			}
 			// The stream goes on after it.
 			publishAll(t, bus, "events", testLog(1))
 			waitApplied(t, r, 3)
 			require.NoError(t, stop())
-			assert.Equal(t, int64(1), r.Stats().Poisoned)
+			want := int64(1)
+			if withPublisher {
+				want = 3
+			}
+			assert.Equal(t, want, r.Stats().Poisoned)
 		})
 	}
 }
