@@ -33,8 +33,9 @@ type Store interface {
 }
 
 // CheckAppend reports what keeps evs from being appended to the stream of
-// issue at version expected. Store implementations call it before they
-// touch their storage.
+// issue at version expected: anything that Envelope.Validate refuses, and
+// events that do not follow on from expected in version order. Store
+// implementations call it before they touch their storage.
 func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 	if len(evs) == 0 {
 		return invalid("append to", Envelope{Issue: issue}, "no events")
@@ -56,6 +57,11 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 			return invalid("append to", e, "event %d has %s", i, e.NoData())
 		case e.At.IsZero():
 			return invalid("append to", e, "event %d has no event time", i)
+		}
+		// What Validate checks of the data: the projections refuse an
+		// event whose data does not validate, at every replay.
+		if err := ValidateData(e.Data); err != nil {
+			return invalid("append to", e, "event %d: %s: %v", i, e.Data.EventType(), err)
 		}
 	}
 	return nil

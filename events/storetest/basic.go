@@ -134,6 +134,11 @@ func testInvalidAppend(t *testing.T, fx *fixture) {
 			evs[2].At = time.Time{}
 			return evs
 		}},
+		{"data that does not validate", func(_, _ uuid.UUID, evs []events.Envelope) []events.Envelope {
+			// The projections would refuse it at every replay.
+			evs[2].Data = &events.Rated{Survey: events.SurveyCSAT, Score: 0}
+			return evs
+		}},
 	}
 	for _, tt := range tests {
 		for _, existing := range []uint64{0, 2} {
