@@ -41,7 +41,8 @@ var (
 )
 
 // CommandError is the error of a refused command: which operation, on which
-// issue, and why in the caller's words, as in
+// issue (uuid.Nil for an opening whose id the Service was to choose: it
+// opened nothing), and why in the caller's words, as in
 //
 //	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
 //

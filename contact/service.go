@@ -160,11 +160,13 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if err := s.checkFuture(issue, cmd); err != nil {
 		return nil, err // before an issue id is made or the resolver asked
 	}
+	minted := false // the Service chose the issue's id
 	if isOpen(cmd) && issue == uuid.Nil {
 		var err error
 		if issue, err = s.cfg.IDs.NewID(); err != nil {
 			return nil, fmt.Errorf("open issue: new issue id: %w", err)
 		}
+		minted = true
 	}
 	var sent []uuid.UUID // events whose append may have been stored
 	var unknown error    // the error of the first such append
@@ -185,6 +187,10 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		if err != nil && unknown != nil && !errors.Is(err, events.ErrOutcomeUnknown) {
 			// An earlier attempt's event may be stored all the same.
 			err = fmt.Errorf("%w; and before that: %w", err, unknown)
+		}
+		if ce := (*CommandError)(nil); minted && unknown == nil && errors.As(err, &ce) && ce.Issue == issue {
+			// A refused opening opened nothing: no issue has that id.
+			ce.Issue = uuid.Nil
 		}
 		if err != nil {
 			return nil, err

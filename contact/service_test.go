@@ -3,6 +3,7 @@ package contact_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -88,6 +89,17 @@ func TestServiceRefusedOpenReturnsNoID(t *testing.T) {
 	assert.Equal(t, uuid.Nil, id)
 	assert.Empty(t, evs)
 	assert.Zero(t, store.Len())
+
+	// The error names no issue: none was opened.
+	_, _, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "Phone", Topic: "billing"})
+	var ce *contact.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, uuid.Nil, ce.Issue)
+	assert.True(t, strings.HasPrefix(err.Error(), "open issue: channel"), "%v", err)
+	// An opening given its id names it.
+	_, err = svc.Execute(t.Context(), contacttest.IssueID(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "Phone", Topic: "billing"})
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, contacttest.IssueID(), ce.Issue)
 }
 
 // No command, or a nil pointer to one, is refused with a CommandError
