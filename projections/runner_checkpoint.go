@@ -205,9 +205,10 @@ func (r *Runner) restore(ctx context.Context) error {
 // During a Run, the Run does the Rebuild between two events: events
 // arriving live wait meanwhile, those the replay already applied are then
 // skipped, and CaughtUp is false until it ends. When it fails part way (the
-// store fails, ctx ends), the projection holds what it replayed, and the
-// Run reads the rest of the store at once, as at its start: a Run whose
-// store fails then stops with that error. Rebuild returns once the replay
+// store fails, ctx ends, the Run stops), the projection holds what it
+// replayed, and the Run reads the rest of the store at once, as at its
+// start: a Run whose store fails then stops with that error. A Rebuild
+// whose ctx is done before the replay begins changes nothing. Rebuild returns once the replay
 // ended and its checkpoint was saved, or failed. While no Run runs, the
 // caller's goroutine does the work, and a Run started meanwhile waits for
 // it. Rebuilds run one at a time. A checkpoint that cannot be saved after
@@ -220,6 +221,9 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 		return fmt.Errorf("runner %q: no store to replay: %w", r.cfg.Name, ErrCannotRebuild)
 	case !canReset && r.initial == nil:
 		return fmt.Errorf("runner %q: projection %T has no Reset method and cannot save its state: %w", r.cfg.Name, r.cfg.Projection, ErrCannotRebuild)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, err)
 	}
 	for {
 		r.ownerMu.Lock()
@@ -258,6 +262,11 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 // ctx: it stops when either context ends. When it fails, the Run reads
 // the rest of the store at once, and the error of that read is the Run's.
 func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
+	if err := req.ctx.Err(); err != nil {
+		// Given up before it began: nothing changes.
+		req.done <- fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, err)
+		return nil
+	}
 	r.caughtUp.Store(false)
 	rctx, cancel := context.WithCancel(req.ctx)
 	stop := context.AfterFunc(ctx, cancel)
@@ -284,6 +293,9 @@ func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
 // saves a checkpoint, whose failure it returns. The caller changes the
 // state (own).
 func (r *Runner) rebuild(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, err)
+	}
 	r.mu.Lock()
 	if res, ok := r.cfg.Projection.(Resetter); ok {
 		res.Reset()

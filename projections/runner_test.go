@@ -421,8 +421,8 @@ func TestRunnerWithoutAStoreKeepsAProjectionsStateElsewhere(t *testing.T) {
 	}
 }
 
-// A Rebuild that runs while Run loads its checkpoint stands: the start does
-// not reset or restore over it.
+// A Rebuild asked while Run loads its checkpoint is done once the Run has
+// started: the start does not reset or restore over it.
 func TestRunnerStartDoesNotUndoARebuild(t *testing.T) {
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(5))
@@ -446,21 +446,31 @@ func (s slowLoad) Load(ctx context.Context, name string) (Checkpoint, bool, erro
 	return s.CheckpointStore.Load(ctx, name)
 }
 
-// After a Rebuild that fails, the Run it took CaughtUp from is caught up
-// again once it has read the store to its end.
-func TestRunnerFailedRebuildGivesCaughtUpBack(t *testing.T) {
+// A Rebuild whose ctx is done before it begins changes nothing, during a
+// Run or without one: the projection is not reset, and the Run stays
+// caught up.
+func TestRunnerCancelledRebuildChangesNothing(t *testing.T) {
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(5))
-	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Store: store, PollInterval: time.Millisecond, Logger: quietLogger()})
+	var applied, resets int
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: elsewhere{&applied, &resets}, Store: store,
+		PollInterval: time.Millisecond, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.ErrorIs(t, r.Rebuild(ctx), context.Canceled)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond, "caught up once the Run read the store again")
-	assert.Equal(t, uint64(store.Len()), r.Stats().Position)
+	for range 50 {
+		require.ErrorIs(t, r.Rebuild(ctx), context.Canceled)
+		require.True(t, r.CaughtUp())
+	}
 	require.NoError(t, stop())
+	assert.Equal(t, 1, resets, "reset at the start only")
+	assert.Equal(t, store.Len(), applied)
+	require.ErrorIs(t, r.Rebuild(ctx), context.Canceled)
+	assert.Equal(t, 1, resets)
+	assert.Equal(t, store.Len(), applied)
+	assert.Equal(t, uint64(store.Len()), r.Stats().Position)
 }
 
 // elsewhere counts the events it absorbs outside itself, as a read model
