@@ -183,7 +183,12 @@ type VolumeReport struct {
 	Issues           int64   `json:"issues"`
 	ContactsPerIssue float64 `json:"contacts_per_issue"`
 	// IssuesByContacts counts those issues by their number of contacts:
-	// "0" (only abandoned), "1", "2", "3", "4+".
+	// "0" (only abandoned), "1", "2", "3", "4+". Both count an issue's
+	// contacts while the projection holds its state: a contact that comes
+	// once the state was forgotten (a reopen more than the lateness after
+	// the issue's last event) counts in Contacts and its breakdowns, not
+	// here, where the issue keeps the contacts it had. A Lateness as long
+	// as the reopens that matter counts them here too.
 	IssuesByContacts map[string]int64 `json:"issues_by_contacts"`
 	Resolutions      int64            `json:"resolutions"`
 	Reopens          int64            `json:"reopens"`
