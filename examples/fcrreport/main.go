@@ -157,6 +157,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	out := output{Report: r.Report(), Input: in}
+	if n := out.Report.FCR.LateDropped; n > 0 {
+		// The figures are then wrong, which nothing else in them shows.
+		fmt.Fprintf(stderr, "fcrreport: warning: %d events came more than the lateness (%s) behind the latest event time before them, and are left out of the figures (late_dropped): sort the log by event time, or give a -lateness as long as its disorder\n",
+			n, *lateness)
+	}
 	w := bufio.NewWriter(stdout)
 	if *format == "text" {
 		err = out.Report.WriteText(w)

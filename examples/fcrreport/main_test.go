@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,35 @@ func TestReportEqualsTheReporterFedDirectly(t *testing.T) {
 	assert.Equal(t, "72h0m0s", got.Definition.Window)
 	assert.Equal(t, "root", got.Definition.Match)
 	assert.Positive(t, got.FCR.True.Total)
+	assert.Empty(t, stderr, "a log in time order gives no warning")
+}
+
+// A log in ticket order (each issue's events together, as a helpdesk's
+// export has them) leaves events out as late, and the tool says so.
+func TestWarnsOfALogOutOfTimeOrder(t *testing.T) {
+	_, log := simulatedLog(t)
+	byIssue := slices.Clone(log)
+	first := map[uuid.UUID]int{}
+	for i, e := range log {
+		if _, ok := first[e.Issue]; !ok {
+			first[e.Issue] = i
+		}
+	}
+	slices.SortStableFunc(byIssue, func(a, b events.Envelope) int { return first[a.Issue] - first[b.Issue] })
+	codec := events.NewJSONCodec(nil)
+	var b []byte
+	var err error
+	for _, e := range byIssue {
+		b, err = events.AppendLine(b, codec, e)
+		require.NoError(t, err)
+	}
+	code, stdout, stderr := runTool(t, string(b), "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	require.Positive(t, got.FCR.LateDropped)
+	assert.Contains(t, stderr, fmt.Sprintf("warning: %d events came more than the lateness", got.FCR.LateDropped))
+	assert.Contains(t, stderr, "sort the log by event time")
 }
 
 func TestTextFormat(t *testing.T) {
