@@ -211,6 +211,13 @@ func PartitionedTopic(prefix string, n int) func(Envelope) string {
 	}
 }
 
+// InPartition returns a filter of the events of partition i of n, as
+// PartitionedTopic spreads them: for a runner of one partition that reads
+// a store shared by all (projections.RunnerConfig.Filter).
+func InPartition(i, n int) func(Envelope) bool {
+	return func(e Envelope) bool { return PartitionOf(PartitionKey(e), n) == i }
+}
+
 // PublisherConfig configures a Publisher.
 type PublisherConfig struct {
 	// Publisher is the Watermill publisher to send to. Required.

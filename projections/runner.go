@@ -120,9 +120,9 @@ type Runner struct {
 	saveCost time.Duration
 	savedAt  time.Time
 
-	applied, duplicates, rejected, poisoned, checkpoints atomic.Int64
-	held                                                 atomic.Int64
-	pos                                                  atomic.Uint64
+	applied, duplicates, rejected, poisoned, checkpoints, filtered atomic.Int64
+	held                                                           atomic.Int64
+	pos                                                            atomic.Uint64
 }
 
 // NewRunner returns a Runner for cfg.
@@ -155,6 +155,7 @@ func (r *Runner) Stats() RunnerStats {
 		Held:        int(r.held.Load()),
 		Rejected:    r.rejected.Load(),
 		Poisoned:    r.poisoned.Load(),
+		Filtered:    r.filtered.Load(),
 		Checkpoints: r.checkpoints.Load(),
 		Position:    r.pos.Load(),
 	}
@@ -505,7 +506,11 @@ func (r *Runner) poisonUUID(topic, id string) string {
 // offer passes e to the projection, through the runner's sequencer unless
 // the projection sequences the events itself. The caller holds r.mu.
 func (r *Runner) offer(e events.Envelope) {
-	if r.self != nil {
+	switch {
+	case r.cfg.Filter != nil && !r.cfg.Filter(e):
+		// Only the position moves, which a timed checkpoint saves.
+		r.filtered.Add(1)
+	case r.self != nil:
 		dups := r.duplicates.Load()
 		if r.hand(e) {
 			r.taken++
@@ -513,7 +518,7 @@ func (r *Runner) offer(e events.Envelope) {
 		if r.sequenced() == dups {
 			r.changes++ // not a duplicate: the state may have changed
 		}
-	} else {
+	default:
 		out, _ := r.seq.Offer(e, r.apply)
 		switch out {
 		case Duplicate:

@@ -311,6 +311,7 @@ func (r *Runner) rebuild(ctx context.Context) error {
 	r.applied.Store(0)
 	r.duplicates.Store(0)
 	r.rejected.Store(0)
+	r.filtered.Store(0)
 	r.startCounting()
 	r.started.Store(true)
 	var err error

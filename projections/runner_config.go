@@ -72,6 +72,13 @@ type RunnerConfig struct {
 	// Topic is the topic to follow; Topics adds more (partitions).
 	Topic  string
 	Topics []string
+	// Filter, when set, picks the events the projection sees: the others,
+	// from the Store or the Subscriber, are passed over (counted in
+	// RunnerStats.Filtered), and the runner's position moves past them.
+	// The runner of one partition whose Store holds every partition's
+	// events takes events.InPartition(i, n), so that its catch-up and its
+	// Rebuild read its partition only.
+	Filter func(events.Envelope) bool
 
 	// Codecs decode messages by the codec their metadata names; msgpack
 	// and JSON with the built-in event types by default.
@@ -224,6 +231,9 @@ type RunnerStats struct {
 	Rejected int64
 	// Poisoned is how many messages could not be decoded.
 	Poisoned int64
+	// Filtered is how many events RunnerConfig.Filter passed over, each
+	// time one came (from the Store and the Subscriber, say).
+	Filtered int64
 	// Checkpoints is how many checkpoints were saved.
 	Checkpoints int64
 	// Position is the last store position covered.

@@ -1076,3 +1076,43 @@ func TestRunnerRebuildIsNotOverwrittenByAnEarlierCheckpoint(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Equal(t, wantTally(6), p.ByType)
 }
+
+// Runners of the partitions of one store each apply their partition's
+// events, at catch-up, live and in a Rebuild, and pass over the others.
+func TestRunnerFilterAppliesItsPartition(t *testing.T) {
+	store := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	log := testLog(20)
+	appendAll(t, store, log[:30])
+	const n = 2
+	want := make([]int, n)
+	for _, e := range log {
+		if e.Version == 1 {
+			want[events.PartitionOf(events.PartitionKey(e), n)]++
+		}
+	}
+	require.Positive(t, want[0])
+	require.Positive(t, want[1])
+	var runners []*Runner
+	var tallies []*tally
+	var stops []func() error
+	for i := range n {
+		p := newTally()
+		r, err := NewRunner(RunnerConfig{Name: fmt.Sprint("part", i), Projection: p, Store: store, Subscriber: bus, Topic: "events",
+			Filter: events.InPartition(i, n), CheckpointInterval: 10 * time.Millisecond, Logger: quietLogger()})
+		require.NoError(t, err)
+		stops = append(stops, startRunner(t, r))
+		require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+		runners, tallies = append(runners, r), append(tallies, p)
+	}
+	storeAndPublish(t, store, bus, log[30:])
+	for i, r := range runners {
+		require.Eventually(t, func() bool { return r.Stats().Position == uint64(len(log)) }, 5*time.Second, time.Millisecond)
+		require.NoError(t, r.Rebuild(context.Background()))
+		require.NoError(t, stops[i]())
+		assert.Equal(t, map[events.Type]int{events.TypeOpened: want[i], events.TypeRouted: want[i], events.TypeResolved: want[i]},
+			tallies[i].ByType, "partition %d", i)
+		assert.Equal(t, int64(len(log)-3*want[i]), r.Stats().Filtered, "partition %d: the Rebuild's count", i)
+	}
+}
