@@ -176,3 +176,14 @@ func (*Rated) EventType() Type { return TypeRated }
 
 // EventType implements Data.
 func (*Classified) EventType() Type { return TypeClassified }
+
+// Opaque is the data of an event of a type that the reader does not know,
+// by the type's name alone. A reader that passes over such events (an
+// *UnknownTypeError holds the envelope as read) gives the envelope an
+// Opaque, so that the projections take its version and the stream
+// goes on past it: they read nothing of it but its type. It has no
+// payload to write: a store refuses it.
+type Opaque struct{ Type Type }
+
+// EventType implements Data.
+func (d *Opaque) EventType() Type { return d.Type }

@@ -46,9 +46,9 @@ func (e *VersionConflictError) Unwrap() error { return ErrVersionConflict }
 // UnknownTypeError is the error of an event whose type the Registry does
 // not know; it matches ErrUnknownType. Event is the envelope as read, its
 // id, issue, version, time and metadata, without data: a reader told to
-// skip unknown types can pass over its version, so that the issue's
-// stream goes on (projections ignore event types they do not know, but
-// hold the events after a version that never came).
+// skip unknown types can give it an Opaque of Type and pass it on, so that
+// the issue's stream goes on (projections ignore event types they do not
+// know, but hold the events after a version that never came).
 type UnknownTypeError struct {
 	Type  Type
 	Event Envelope

@@ -58,6 +58,9 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 		case e.At.IsZero():
 			return invalid("append to", e, "event %d has no event time", i)
 		}
+		if _, ok := e.Data.(*Opaque); ok {
+			return invalid("append to", e, "event %d is opaque (%s): it has no payload to write", i, e.Data.EventType())
+		}
 		// What Validate checks of the data: the projections refuse an
 		// event whose data does not validate, at every replay.
 		if err := ValidateData(e.Data); err != nil {

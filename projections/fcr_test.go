@@ -170,3 +170,24 @@ func TestFCRLiveProblems(t *testing.T) {
 		}
 	}
 }
+
+// An event of a type the reader does not know, passed on as events.Opaque,
+// takes its version in every projection: the issue's later events are
+// applied, not held for it.
+func TestProjectionsPassOverOpaqueEvents(t *testing.T) {
+	l := newFCRLog()
+	issue, c := l.open(at(0, 9, 0), []string{"email:a@example.com"}, "chat", "billing")
+	l.add(issue, at(0, 9, 1), &events.Opaque{Type: "crm.note"})
+	l.route(issue, at(0, 9, 2), c, "billing", "maria")
+	l.resolve(issue, at(0, 9, 3), c, "maria", false)
+	l.tick(at(9, 0, 0))
+	rep, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	for _, e := range l.evs {
+		require.NoError(t, rep.Apply(e))
+	}
+	r := rep.Report()
+	assert.Zero(t, r.FCR.HeldEvents)
+	assert.Equal(t, int64(1), r.FCR.Achieved)
+	assert.Equal(t, int64(1), r.Volume.Resolutions)
+}

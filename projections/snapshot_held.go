@@ -23,16 +23,6 @@ type snapOpaque struct {
 	Type      string
 }
 
-// opaqueData is the data of a held event restored from a snapOpaque: its
-// type's name alone. The projections of this package read the data of
-// the built-in Go types only; an event of another type counts by its name,
-// if at all (an issue.resolved of a host's own Go type closes the issue
-// for the KPI projections), and by its place in its stream.
-type opaqueData struct{ typ events.Type }
-
-// EventType implements events.Data.
-func (d *opaqueData) EventType() events.Type { return d.typ }
-
 // readsBack reports whether reg decodes the events of e's type into data
 // of e's Go type, so that an encoded e reads back as it is: not so for a
 // type it does not know, nor for a host's own Go type under a built-in
@@ -101,7 +91,7 @@ func loadHeld(enc [][]byte, opaque []snapOpaque, codec *events.MsgpackCodec) ([]
 		if o.ID == uuid.Nil || o.Issue == uuid.Nil || o.Version == 0 || o.Type == "" {
 			return nil, fmt.Errorf("held event %d saved without its data: no id, issue, version or type", len(enc)+i)
 		}
-		out = append(out, events.Envelope{ID: o.ID, Issue: o.Issue, Version: o.Version, At: time.Unix(0, o.At).UTC(), Data: &opaqueData{events.Type(o.Type)}})
+		out = append(out, events.Envelope{ID: o.ID, Issue: o.Issue, Version: o.Version, At: time.Unix(0, o.At).UTC(), Data: &events.Opaque{Type: events.Type(o.Type)}})
 	}
 	return out, nil
 }

@@ -134,6 +134,10 @@ func testInvalidAppend(t *testing.T, fx *fixture) {
 			evs[2].At = time.Time{}
 			return evs
 		}},
+		{"opaque data", func(_, _ uuid.UUID, evs []events.Envelope) []events.Envelope {
+			evs[2].Data = &events.Opaque{Type: "crm.note"}
+			return evs
+		}},
 		{"data that does not validate", func(_, _ uuid.UUID, evs []events.Envelope) []events.Envelope {
 			// The projections would refuse it at every replay.
 			evs[2].Data = &events.Rated{Survey: events.SurveyCSAT, Score: 0}

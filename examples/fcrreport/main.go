@@ -222,7 +222,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			// The event is skipped, but its version is passed over, so
 			// that its issue's stream goes on past it.
 			e, known = unknown.Event, false
-			e.Data = &skipped{typ: unknown.Type}
+			e.Data = &events.Opaque{Type: unknown.Type}
 		}
 		// An event of an unknown type was counted as such: what else
 		// keeps its version from being passed over counts no more.
@@ -271,12 +271,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 	in.Lines = lines.Line()
 	return in, nil
 }
-
-// skipped stands in for an event of a type the tool does not know, which
-// -skip-invalid skips: the projections ignore it, and take its version.
-type skipped struct{ typ events.Type }
-
-func (s *skipped) EventType() events.Type { return s.typ }
 
 // normalized returns e with the identity keys of an opening normalised by
 // keys; other events as they are.
