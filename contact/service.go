@@ -277,7 +277,7 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sen
 	// issue id (events.PartitionKey).
 	key := is.PartitionKey
 	if o, ok := data.(*events.Opened); ok {
-		key = partitionKey(o.Customer)
+		key = PartitionKey(o.Customer)
 	}
 	env := events.Envelope{
 		ID:      id,
@@ -319,9 +319,13 @@ func isOpen(cmd Command) bool {
 	return false
 }
 
-// partitionKey is the customer's stable id, or else the least of their
-// keys, so that the same keys given in another order give the same key.
-func partitionKey(c events.Customer) string {
+// PartitionKey returns the partition key (events.MetaPartitionKey) that
+// the Service stamps on the events of an issue opened for customer c: the
+// customer's stable id, or else the least of their keys, so that the same
+// keys given in another order give the same key; "" for none. An import
+// that writes events itself stamps every event of an issue with the key
+// of its opening, the keys normalised first (KeyRules.NormalizeAll).
+func PartitionKey(c events.Customer) string {
 	if c.ID != "" {
 		return c.ID
 	}

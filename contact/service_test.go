@@ -136,6 +136,7 @@ func TestServiceMeta(t *testing.T) {
 			require.NoError(t, err)
 			want := events.Meta{events.MetaPartitionKey: tt.want, events.MetaCorrelationID: "corr-1", events.MetaCausationID: "msg-9"}
 			assert.Equal(t, want, evs[0].Meta)
+			assert.Equal(t, tt.want, contact.PartitionKey(evs[0].Data.(*events.Opened).Customer), "what an import stamps")
 
 			evs, err = svc.Route(t.Context(), id, contact.Route{Queue: "billing"})
 			require.NoError(t, err)
