@@ -175,7 +175,14 @@ func (r *Runner) restore(ctx context.Context) error {
 			r.cfg.Name, cp.Position, r.cfg.Projection, ErrCheckpoint)
 	}
 	if err := u.UnmarshalBinary(st.projection); err != nil {
-		return fmt.Errorf("runner %q: restore projection from checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
+		// A projection configured otherwise than when it was saved (a
+		// window, a threshold) refuses its state: the figures need a
+		// replay under the new configuration.
+		what := "Rebuild replays the store into the projection as configured now"
+		if r.cfg.Store == nil {
+			what = "with no Store to replay, delete the checkpoint to start afresh"
+		}
+		return fmt.Errorf("runner %q: restore projection from checkpoint at position %d (%s): %w: %w", r.cfg.Name, cp.Position, what, ErrCheckpoint, err)
 	}
 	if r.self == nil {
 		r.seq.Restore(st.positions)
