@@ -659,50 +659,36 @@ func TestRunnerPoisonMessages(t *testing.T) {
 			stop := startRunner(t, r)
 			require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 
-			bad := message.NewMessage("bad-1", []byte("not an event"))
-			bad.Metadata.Set(events.MetadataCodec, "msgpack")
-			published := make(chan error, 1)
-			go func() { published <- bus.Publish("events", bad) }()
-			copyUUID := ""
-			if withPublisher {
-				select {
-				case got := <-poisoned:
-					copyUUID = got.UUID
-					assert.NotEqual(t, "bad-1", got.UUID, "a UUID of its own, which a deduplicating broker keeps")
-					assert.Equal(t, "bad-1", got.Metadata.Get(MetadataPoisonUUID))
-					assert.Equal(t, []byte("not an event"), []byte(got.Payload))
-					assert.Contains(t, got.Metadata.Get(MetadataPoisonReason), "message bad-1")
-					assert.Equal(t, "events", got.Metadata.Get(MetadataPoisonTopic))
-					got.Ack()
-				case <-time.After(10 * time.Second):
-					t.Fatal("nothing on the poison topic")
+			// poison publishes a message that is not an event, and returns
+			// its copy on the poison topic when there is one.
+			poison := func(id string) *message.Message {
+				t.Helper()
+				bad := message.NewMessage(id, []byte("not an event"))
+				bad.Metadata.Set(events.MetadataCodec, "msgpack")
+				published := make(chan error, 1)
+				go func() { published <- bus.Publish("events", bad) }()
+				var got *message.Message
+				if withPublisher {
+					select {
+					case got = <-poisoned:
+						got.Ack()
+					case <-time.After(10 * time.Second):
+						t.Fatal("nothing on the poison topic")
+					}
 				}
+				require.NoError(t, <-published, "the bad message was acknowledged")
+				return got
 			}
-			require.NoError(t, <-published, "the bad message was acknowledged")
+			got := poison("bad-1")
 			if withPublisher {
+				assert.NotEqual(t, "bad-1", got.UUID, "a UUID of its own, which a deduplicating broker keeps")
+				assert.Equal(t, "bad-1", got.Metadata.Get(MetadataPoisonUUID))
+				assert.Equal(t, []byte("not an event"), []byte(got.Payload))
+				assert.Contains(t, got.Metadata.Get(MetadataPoisonReason), "message bad-1")
+				assert.Equal(t, "events", got.Metadata.Get(MetadataPoisonTopic))
 				// Delivered again, it gets a copy of the same UUID.
-				again := message.NewMessage("bad-1", []byte("not an event"))
-				again.Metadata.Set(events.MetadataCodec, "msgpack")
-				go func() { published <- bus.Publish("events", again) }()
-				select {
-				case got := <-poisoned:
-					assert.Equal(t, copyUUID, got.UUID, "one copy for a deduplicating broker")
-					got.Ack()
-				case <-time.After(10 * time.Second):
-					t.Fatal("nothing on the poison topic")
-				}
-				require.NoError(t, <-published)
-				other := message.NewMessage("bad-2", []byte("not an event"))
-				other.Metadata.Set(events.MetadataCodec, "msgpack")
-				go func() { published <- bus.Publish("events", other) }()
-				select {
-				case got := <-poisoned:
-					assert.NotEqual(t, copyUUID, got.UUID, "another message, another copy")
-					got.Ack()
-				case <-time.After(10 * time.Second):
-					t.Fatal("nothing on the poison topic")
-				}
-				require.NoError(t, <-published)
+				assert.Equal(t, got.UUID, poison("bad-1").UUID, "one copy for a deduplicating broker")
+				assert.NotEqual(t, got.UUID, poison("bad-2").UUID, "another message, another copy")
 			}
 			// The stream goes on after it.
 			publishAll(t, bus, "events", testLog(1))
