@@ -137,6 +137,13 @@ func (s *kpiState) index(key uint64) int32 {
 		return i
 	}
 	c := kpiContact{key: key}
+	if s.channel == 0 {
+		// The state did not see the opening: its events came once
+		// the state was forgotten. A contact that no inbound event
+		// of it introduces (inbound clears the flag) is one of the
+		// forgotten state, which counted it: this one stands in for it.
+		c.flags = kcDropped
+	}
 	if s.n == 0 {
 		s.first = c
 	} else {
@@ -255,6 +262,6 @@ func (s *kpiState) inbound(id uuid.UUID, channel uint32, at time.Time) {
 	i := s.index(contactKey(id))
 	c := s.at(i)
 	c.channel, c.day = channel, int32(volDay(at))
-	c.flags |= kcInbound
+	c.flags = c.flags&^kcDropped | kcInbound
 	s.latest = i + 1
 }

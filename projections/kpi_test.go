@@ -414,3 +414,32 @@ func defaultKPIs(t *testing.T) (*ServiceLevel, *Satisfaction, *Volume) {
 	require.NoError(t, err)
 	return svc, sat, vol
 }
+
+// A contact that the forgotten state knew, named again once the
+// state was forgotten (an auto-close resolving it after an abandoned
+// reopen), is counted once: the fresh state did not introduce it, and
+// counts its resolution only, not the contact again.
+func TestKPIContactOfAForgottenStateCountsOnce(t *testing.T) {
+	l := newKPILog()
+	a, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(a, c1, 0, "phone", "tech")
+	l.add(a, time.Minute, &events.Routed{Contact: c1, Queue: "tech", Wait: 45 * time.Second})
+	l.add(a, 13*time.Minute, &events.Resolved{Contact: c1, Handle: 12 * time.Minute})
+	l.add(a, 3*time.Hour, &events.Reopened{Contact: c2, Channel: "phone"})
+	l.add(a, 3*time.Hour+2*time.Minute, &events.Abandoned{Contact: c2, Wait: time.Minute})
+	l.add(a, 4*time.Hour, &events.Resolved{Contact: c1, Extra: events.Extra{"code": "auto-closed"}})
+	l.opened(kpiID('i', 2), kpiID('c', 3), 9*time.Hour, "chat", "tech") // moves the watermark on
+
+	vol, svc := hourVolumeAndService(t)
+	applyAll(t, svc, l.evs)
+	applyAll(t, vol, l.evs)
+	sr := svc.Report()
+	assert.Equal(t, int64(1), sr.Handled, "c1 once; c2 was abandoned")
+	assert.Equal(t, int64(1), sr.Transfer.Total)
+	assert.Equal(t, int64(1), sr.AHTContacts)
+	assert.Zero(t, sr.ByChannel[kpiUnknown].Handled, "nothing under (unknown)")
+	assert.Equal(t, int64(2), sr.Offered, "c1 and c2")
+	assert.Equal(t, int64(2), sr.Reopen.Total, "both resolutions")
+	assert.Equal(t, int64(1), sr.Reopen.Hits)
+	assert.Equal(t, int64(2), vol.Report().Resolutions)
+}

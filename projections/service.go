@@ -58,7 +58,7 @@ const (
 	svcSegmentRule = "a contact counts under its own channel and under the queue it was offered to " +
 		"(its first routing, or the queue named on its abandonment); reopens count under the resolution they undo, " +
 		"except those that come when their issue's state is forgotten (a lateness or more after its last event): " +
-		"they count in the total only (reopens_unattributed)"
+		"they count in the total only (reopens_unattributed), as do resolutions then of a contact that counted before"
 )
 
 // ServiceLevel is the projection of the queue numbers: offered, answered
@@ -89,6 +89,10 @@ const (
 //     undoes. One that comes when the issue's state is forgotten (see
 //     below) counts in the total reopen rate only, and in
 //     ReopensUnattributed, as that resolution's segments are not known.
+//     So does a resolution then of a contact that the forgotten state
+//     knew (an auto-close of the first call after a reopen): the contact
+//     counted with that state, and is not offered, answered or handled
+//     again.
 //
 // Memory follows the active horizon: an issue stays while it is open and,
 // once resolved, until its last event is twice Lateness behind the

@@ -139,6 +139,15 @@ const (
 // counts returns what contact c adds to the counts of a segment.
 func (c *kpiContact) counts(threshold time.Duration) svcOne {
 	var n svcOne
+	n.resolutions = c.resolutions
+	n.reopens = c.reopens
+	if c.has(kcDropped) {
+		// A contact of the forgotten state, which counted it
+		// then, named again by a later event (or the stand-in for one):
+		// its resolutions and the reopens of them count, not the contact
+		// again.
+		return n
+	}
 	answered := c.routed()
 	switch {
 	case answered:
@@ -167,8 +176,6 @@ func (c *kpiContact) counts(threshold time.Duration) svcOne {
 			n.handle = c.handle
 		}
 	}
-	n.resolutions = c.resolutions
-	n.reopens = c.reopens
 	return n
 }
 
