@@ -498,8 +498,13 @@ var poisonSpace = uuid.MustParse("5b0c5e43-3a8e-4d5e-9d0f-6f1f3c2a7e10")
 // drops a message whose id it has seen (JetStream with the UUID as its
 // message id) would take the copy for the message, and store nothing. It
 // is the same for every delivery of the message, so that such a broker
-// keeps one copy of a message delivered again before it was acknowledged.
+// keeps one copy of a message delivered again before it was acknowledged;
+// a message without a UUID (a producer's own, on NATS say) gets a new one,
+// as its deliveries cannot be told from other messages.
 func (r *Runner) poisonUUID(topic, id string) string {
+	if id == "" {
+		return watermill.NewUUID()
+	}
 	return uuid.NewSHA1(poisonSpace, []byte(r.cfg.Name+"\x00"+topic+"\x00"+id)).String()
 }
 

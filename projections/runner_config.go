@@ -35,9 +35,9 @@ var (
 // topic. The first two are Watermill's own (middleware.PoisonQueue), so
 // that tools that read Watermill's poison queues read ours. The copy has
 // a UUID of its own (a broker that drops a message whose id it has seen
-// would drop it), the same for every delivery of the message (a broker
-// that deduplicates keeps one copy); MetadataPoisonUUID holds the UUID of
-// the message as it came.
+// would drop it), the same for every delivery of a message that has a
+// UUID (a broker that deduplicates keeps one copy); MetadataPoisonUUID
+// holds the UUID of the message as it came.
 const (
 	MetadataPoisonReason = "reason_poisoned"
 	MetadataPoisonTopic  = "topic_poisoned"

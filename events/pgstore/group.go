@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/truefcr/truefcr/events"
 )
 
 // group commits concurrent appends together. Appends to one table commit
@@ -32,6 +34,21 @@ type waiter struct {
 	ready chan struct{} // closed when u is done or when the waiter must lead
 	lead  bool
 	taken bool // in a transaction: can no longer be withdrawn
+}
+
+// gaveUp returns the error of an append whose caller gave up (ctxErr) and
+// whose group's transaction failed with err: the caller's reason, when
+// err is the cancellation that followed, with err's text. An append whose
+// COMMIT may have happened says so all the same (events.ErrOutcomeUnknown).
+func gaveUp(ctxErr, err error) error {
+	var pgErr *pgconn.PgError // 57014: a statement cancelled by a request
+	switch {
+	case errors.Is(err, events.ErrOutcomeUnknown):
+		return fmt.Errorf("%w (%w)", ctxErr, err)
+	case errors.Is(err, context.Canceled) || errors.As(err, &pgErr) && pgErr.Code == "57014":
+		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return err
 }
 
 // run appends u, alone or with others, through commit.
@@ -82,10 +99,8 @@ func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, [
 		// Every caller gave up: each is told why it did (a deadline,
 		// say), as if its append had run alone.
 		for _, b := range batch {
-			var pgErr *pgconn.PgError // 57014: a statement cancelled by a request
-			cancelled := errors.Is(b.u.err, context.Canceled) || errors.As(b.u.err, &pgErr) && pgErr.Code == "57014"
-			if cancelled && b.ctx.Err() != nil {
-				b.u.err = fmt.Errorf("%w (%v)", b.ctx.Err(), b.u.err)
+			if err := b.ctx.Err(); err != nil {
+				b.u.err = gaveUp(err, b.u.err)
 			}
 		}
 	}

@@ -160,3 +160,21 @@ func TestGroupCallersThatGaveUpKeepTheirOwnErrors(t *testing.T) {
 	assert.ErrorIs(t, units[2].err, context.DeadlineExceeded)
 	assert.ErrorIs(t, units[3].err, context.DeadlineExceeded)
 }
+
+// An append whose caller gave up is told the caller's reason rather than
+// the cancellation that followed, unless its COMMIT may have happened,
+// which it is told all the same.
+func TestGaveUpKeepsAnUnknownOutcome(t *testing.T) {
+	unknown := fmt.Errorf("append to issue x: %w: %w", events.ErrOutcomeUnknown, io.ErrUnexpectedEOF)
+	err := gaveUp(context.DeadlineExceeded, unknown)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, events.ErrOutcomeUnknown)
+
+	err = gaveUp(context.DeadlineExceeded, fmt.Errorf("insert: %w", context.Canceled))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, context.Canceled, "the group's cancellation, not the caller's")
+	assert.ErrorContains(t, err, "insert: context canceled")
+
+	other := errors.New("check constraint")
+	assert.Equal(t, other, gaveUp(context.DeadlineExceeded, other))
+}
