@@ -69,3 +69,21 @@ func (e *CommandError) Error() string {
 
 // Unwrap returns Err.
 func (e *CommandError) Unwrap() error { return e.Err }
+
+// UnknownOutcomeError is the error of a command whose event the store may
+// have appended all the same, as the answer to its commit was lost, when
+// the Service could not tell either (see Service.Execute). It matches
+// events.ErrOutcomeUnknown: load the issue and look for Events to find out.
+type UnknownOutcomeError struct {
+	Op     string
+	Issue  uuid.UUID   // the issue, the one the Service chose for an Open too
+	Events []uuid.UUID // the ids of the events the command may have appended
+	Err    error       // what failed, wrapping events.ErrOutcomeUnknown
+}
+
+func (e *UnknownOutcomeError) Error() string {
+	return fmt.Sprintf("%v (load issue %s and look for events %v to tell)", e.Err, e.Issue, e.Events)
+}
+
+// Unwrap returns Err.
+func (e *UnknownOutcomeError) Unwrap() error { return e.Err }

@@ -18,7 +18,8 @@ import (
 // lostStore is a MemoryStore whose next Append, once armed, fails as an
 // append whose answer was lost (events.ErrOutcomeUnknown): it appends the
 // events first (commit), or never (none), or at the landing-th Load after
-// it (a commit that lands late).
+// it (a commit that lands late), or right before the next Append
+// (late-append).
 type lostStore struct {
 	*events.MemoryStore
 	mu        sync.Mutex
@@ -35,6 +36,11 @@ func (s *lostStore) Append(ctx context.Context, issue uuid.UUID, expected uint64
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.armed {
+		if s.pending != nil && s.mode == "late-append" {
+			// It lands right before this append, which then conflicts.
+			s.pending()
+			s.pending = nil
+		}
 		return s.MemoryStore.Append(ctx, issue, expected, evs)
 	}
 	s.armed, s.failLoads = false, s.thenFailLoads
@@ -44,7 +50,7 @@ func (s *lostStore) Append(ctx context.Context, issue uuid.UUID, expected uint64
 		if _, err := s.MemoryStore.Append(ctx, issue, expected, evs); err != nil {
 			return nil, err
 		}
-	case "late":
+	case "late", "late-append":
 		s.pending = func() { _, _ = s.MemoryStore.Append(context.Background(), issue, expected, evs) }
 	}
 	return nil, lost
@@ -52,7 +58,7 @@ func (s *lostStore) Append(ctx context.Context, issue uuid.UUID, expected uint64
 
 func (s *lostStore) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
 	s.mu.Lock()
-	if s.pending != nil {
+	if s.pending != nil && s.mode == "late" {
 		if s.landing--; s.landing <= 0 {
 			s.pending()
 			s.pending = nil
@@ -79,10 +85,11 @@ func TestServiceResolvesALostAppend(t *testing.T) {
 		{"not committed", "none", 0},
 		{"committed before the Service looks", "late", 1},
 		{"committed after the Service looked, before it appends again", "late", 2},
+		{"committed right before the Service appends again, on its last attempt", "late-append", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			store := &lostStore{MemoryStore: events.NewMemoryStore()}
-			svc, _ := newService(t, func(cfg *contact.Config) { cfg.Store = store })
+			svc, _ := newService(t, func(cfg *contact.Config) { cfg.Store, cfg.Retries = store, 1 })
 			id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
 			require.NoError(t, err)
 			store.mu.Lock()
@@ -117,4 +124,38 @@ func TestServiceReportsAnUnknownOutcome(t *testing.T) {
 	assert.ErrorContains(t, err, "store down")
 	var cmdErr *contact.CommandError
 	assert.False(t, errors.As(err, &cmdErr), "not a refusal: %v", err)
+	var uo *contact.UnknownOutcomeError
+	require.ErrorAs(t, err, &uo)
+	assert.Equal(t, id, uo.Issue)
+	stored, err := store.MemoryStore.Load(t.Context(), id)
+	require.NoError(t, err)
+	require.Len(t, stored, 2)
+	assert.Equal(t, []uuid.UUID{stored[1].ID}, uo.Events, "the event to look for")
+}
+
+// An Open whose outcome is unknown returns the id it chose, which the
+// caller needs to find out.
+func TestServiceOpenWithAnUnknownOutcomeReturnsItsID(t *testing.T) {
+	store := &lostStore{MemoryStore: events.NewMemoryStore()}
+	svc, _ := newService(t, func(cfg *contact.Config) { cfg.Store = store })
+	store.mu.Lock()
+	store.armed, store.mode, store.thenFailLoads = true, "commit", true
+	store.mu.Unlock()
+	id, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	require.ErrorIs(t, err, events.ErrOutcomeUnknown)
+	assert.Empty(t, evs)
+	require.NotEqual(t, uuid.Nil, id)
+	stored, err := store.MemoryStore.Load(t.Context(), id)
+	require.NoError(t, err)
+	assert.Len(t, stored, 1, "the issue was opened")
+}
+
+// A resolver that fails refuses an Open whose id the Service was to
+// choose: the error names no issue.
+func TestServiceResolverFailureNamesNoIssue(t *testing.T) {
+	svc, _ := newService(t, func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) { return "", errors.New("crm down") })
+	})
+	_, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing"})
+	assert.EqualError(t, err, "open issue: resolve customer [email:a@example.com]: crm down")
 }

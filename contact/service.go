@@ -144,9 +144,9 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // once ctx is done: found, the command succeeded; not found, it is
 // decided again as after a conflict, and an event of an earlier attempt
 // that is stored meanwhile is found then, so that the command takes
-// effect once. Only when neither tells does the error wrap
-// events.ErrOutcomeUnknown: the command may have taken effect, and Load
-// tells.
+// effect once. Only when neither tells is the error an
+// *UnknownOutcomeError (it wraps events.ErrOutcomeUnknown): the command
+// may have taken effect, and loading the issue tells.
 // When the Publisher fails, the events stay appended: Execute returns them
 // with an error that wraps ErrNotPublished and the Publisher's error.
 //
@@ -171,29 +171,24 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	var sent []uuid.UUID // events whose append may have been stored
 	var unknown error    // the error of the first such append
 	for attempt := 0; ; attempt++ {
-		evs, id, err := s.attempt(ctx, issue, cmd, sent)
+		evs, id, err := s.attempt(ctx, issue, cmd, sent, minted)
 		if errors.Is(err, events.ErrOutcomeUnknown) {
 			sent = append(sent, id)
 			unknown = cmp.Or(unknown, err)
+		}
+		if err != nil && sent != nil {
+			// An event of this attempt or an earlier one may be stored
+			// all the same (and then made this one conflict): look.
 			if stored, ok := s.stored(ctx, issue, sent); ok {
 				evs, err = stored, nil
-			} else if ctx.Err() == nil && attempt < s.cfg.Retries {
-				continue
 			}
 		}
-		if errors.Is(err, events.ErrVersionConflict) && attempt < s.cfg.Retries {
+		again := errors.Is(err, events.ErrVersionConflict) || errors.Is(err, events.ErrOutcomeUnknown) && ctx.Err() == nil
+		if again && attempt < s.cfg.Retries {
 			continue
 		}
-		if err != nil && unknown != nil && !errors.Is(err, events.ErrOutcomeUnknown) {
-			// An earlier attempt's event may be stored all the same.
-			err = fmt.Errorf("%w; and before that: %w", err, unknown)
-		}
-		if ce := (*CommandError)(nil); minted && unknown == nil && errors.As(err, &ce) && ce.Issue == issue {
-			// A refused opening opened nothing: no issue has that id.
-			ce.Issue = uuid.Nil
-		}
 		if err != nil {
-			return nil, err
+			return nil, failed(cmd, issue, minted, sent, unknown, err)
 		}
 		if s.cfg.Publisher != nil {
 			if err := s.cfg.Publisher.Publish(ctx, evs); err != nil {
@@ -216,6 +211,24 @@ func (s *Service) checkFuture(issue uuid.UUID, cmd Command) error {
 			Reason: fmt.Sprintf("event time %s is more than %s after the clock's time, %s (Config.MaxFuture)", stamp(at), s.cfg.MaxFuture, stamp(now))}
 	}
 	return nil
+}
+
+// failed returns the error of cmd on issue, which failed with err: an
+// *UnknownOutcomeError when an attempt's event may have been stored
+// (unknown is the error of the first such attempt, sent their events);
+// a refused opening whose id the Service chose names no issue.
+func failed(cmd Command, issue uuid.UUID, minted bool, sent []uuid.UUID, unknown, err error) error {
+	if unknown != nil {
+		if !errors.Is(err, events.ErrOutcomeUnknown) {
+			err = fmt.Errorf("%w; and before that: %w", err, unknown)
+		}
+		return &UnknownOutcomeError{Op: cmd.Op(), Issue: issue, Events: sent, Err: err}
+	}
+	if ce := (*CommandError)(nil); minted && errors.As(err, &ce) && ce.Issue == issue {
+		// A refused opening opened nothing: no issue has that id.
+		ce.Issue = uuid.Nil
+	}
+	return err
 }
 
 // stored returns the event of sent that the stream of issue holds, if
@@ -243,8 +256,9 @@ func find(evs []events.Envelope, sent []uuid.UUID) ([]events.Envelope, bool) {
 
 // attempt loads, decides and appends once, and returns the id of the event
 // it tried to append. When the stream holds an event of sent, an earlier
-// attempt's, it returns that event: the command took effect.
-func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sent []uuid.UUID) ([]events.Envelope, uuid.UUID, error) {
+// attempt's, it returns that event: the command took effect. minted says
+// that the Service chose the id of the issue, which an Open then opens.
+func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sent []uuid.UUID, minted bool) ([]events.Envelope, uuid.UUID, error) {
 	evs, err := s.cfg.Store.Load(ctx, issue)
 	if err != nil {
 		return nil, uuid.Nil, fmt.Errorf("load issue %s: %w", issue, err)
@@ -264,7 +278,7 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sen
 	if err != nil {
 		return nil, uuid.Nil, err
 	}
-	if err := s.resolveCustomer(ctx, issue, data); err != nil {
+	if err := s.resolveCustomer(ctx, issue, minted, data); err != nil {
 		return nil, uuid.Nil, err
 	}
 	id, err := s.cfg.IDs.NewID()
@@ -297,13 +311,17 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sen
 // resolveCustomer gives the customer of an opening without a customer id
 // the id that the CustomerResolver knows for its keys, which Decide
 // normalised. The CRM is asked only once the Open was accepted.
-func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, data events.Data) error {
+func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, minted bool, data events.Data) error {
 	o, ok := data.(*events.Opened)
 	if !ok || s.cfg.Customers == nil || o.Customer.ID != "" {
 		return nil
 	}
 	id, err := s.cfg.Customers.ResolveCustomer(ctx, o.Customer.Keys)
 	if err != nil {
+		if minted {
+			// The Open is refused: no issue has that id.
+			return fmt.Errorf("open issue: resolve customer %v: %w", o.Customer.Keys, err)
+		}
 		return fmt.Errorf("open issue %s: resolve customer %v: %w", issue, o.Customer.Keys, err)
 	}
 	o.Customer.ID = strings.TrimSpace(id)
@@ -335,9 +353,13 @@ func PartitionKey(c events.Customer) string {
 	return ""
 }
 
-// Open opens a new issue and returns its id and events.
+// Open opens a new issue and returns its id and events. It returns the id
+// with an *UnknownOutcomeError too, where the issue may have been opened.
 func (s *Service) Open(ctx context.Context, cmd Open) (uuid.UUID, []events.Envelope, error) {
 	evs, err := s.Execute(ctx, uuid.Nil, cmd)
+	if uo := (*UnknownOutcomeError)(nil); errors.As(err, &uo) {
+		return uo.Issue, nil, err
+	}
 	if len(evs) == 0 {
 		return uuid.Nil, nil, err
 	}
