@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
@@ -228,12 +227,6 @@ func (v sequencedSaving) UnmarshalBinary(b []byte) error {
 	}
 	if snap.Format != sequencedSnapFormat {
 		return fmt.Errorf("sequence restore: snapshot format %d, want %d: %w", snap.Format, sequencedSnapFormat, ErrKPISnapshot)
-	}
-	for _, is := range snap.Horizon.Issues {
-		if len(is.Opaque) > 0 {
-			// Sequence saves every held event whole: its projection reads them.
-			return fmt.Errorf("sequence restore: issue %s holds events saved without their data: %w", uuid.UUID(is.ID), ErrKPISnapshot)
-		}
 	}
 	h, err := loadHorizon(&s.h, &snap.Horizon, events.NewMsgpackCodec(s.cfg.Registry),
 		func(*kpiSnapState) (struct{}, error) { return struct{}{}, nil })

@@ -307,6 +307,37 @@ func TestSequenceRestoresHeldEventsWithTheirPositionsAndNamesErrors(t *testing.T
 	assert.ErrorContains(t, err, evs[2].Issue.String())
 }
 
+// kept keeps the events handed to it; its state saves as nothing.
+type kept struct{ got []events.Envelope }
+
+func (k *kept) Apply(e events.Envelope) error  { k.got = append(k.got, e); return nil }
+func (k *kept) MarshalBinary() ([]byte, error) { return nil, nil }
+func (k *kept) UnmarshalBinary([]byte) error   { return nil }
+
+// A held events.Opaque, whose name is all it holds, is saved in a
+// Sequence snapshot by name and reaches the projection as it was.
+func TestSequenceSavesAHeldOpaqueEvent(t *testing.T) {
+	evs := kpiGenerate(9, 1, time.Minute)
+	require.GreaterOrEqual(t, len(evs), 3)
+	evs[2].Data = &events.Opaque{Type: "crm.note"}
+	s, err := Sequence(&kept{}, SequenceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, s.Apply(evs[0]))
+	require.NoError(t, s.Apply(evs[2])) // held for version 2
+	b, err := s.(encoding.BinaryMarshaler).MarshalBinary()
+	require.NoError(t, err)
+
+	again := &kept{}
+	r, err := Sequence(again, SequenceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, r.(encoding.BinaryUnmarshaler).UnmarshalBinary(b))
+	require.NoError(t, r.Apply(evs[1]))
+	require.Len(t, again.got, 2)
+	assert.Equal(t, evs[1].ID, again.got[0].ID)
+	assert.Equal(t, evs[2].ID, again.got[1].ID)
+	assert.Equal(t, &events.Opaque{Type: "crm.note"}, again.got[1].Data)
+}
+
 // Sequence hands a host's projection every event, an issue.opened after
 // version 1 included, and tracks the stream as opened by it: an event that
 // comes hours later is handed over at once, not held as for a forgotten

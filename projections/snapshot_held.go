@@ -41,7 +41,8 @@ type heldSaver func(evs []events.Envelope) (enc [][]byte, pos []uint64, opaque [
 // (events.NewRegistry() when nil). An event that reg would not read back
 // as it is fails, unless byName allows saving it by name: for the
 // projections of this package, which do not read its data, and only when
-// it is not of a built-in Go type, whose data they do read.
+// it is not of a built-in Go type, whose data they do read. An
+// events.Opaque, whose name is all it holds, is saved by name always.
 func saveHeld(evs []events.Envelope, reg *events.Registry, byName bool) (enc [][]byte, pos []uint64, opaque []snapOpaque, err error) {
 	if reg == nil {
 		reg = events.NewRegistry()
@@ -49,8 +50,9 @@ func saveHeld(evs []events.Envelope, reg *events.Registry, byName bool) (enc [][
 	codec := events.NewMsgpackCodec(reg)
 	for i := range evs {
 		e := &evs[i]
-		if !readsBack(reg, e) {
-			if !byName || events.IsBuiltin(e.Data) {
+		_, isOpaque := e.Data.(*events.Opaque) // its name is all it holds
+		if isOpaque || !readsBack(reg, e) {
+			if !isOpaque && (!byName || events.IsBuiltin(e.Data)) {
 				return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
 					e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
 			}

@@ -157,9 +157,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	out := output{Report: r.Report(), Input: in}
-	if n := out.Report.FCR.LateDropped; n > 0 {
-		// The figures are then wrong, which nothing else in them shows.
-		fmt.Fprintf(stderr, "fcrreport: warning: %d events came more than the lateness (%s) behind the latest event time before them, and are left out of the figures (late_dropped): sort the log by event time, or give a -lateness as long as its disorder\n",
+	// The figures are then wrong, which nothing else in them shows. The
+	// FCR and the KPI projections each count what they left out.
+	rep := &out.Report
+	if n := max(rep.FCR.LateDropped, rep.Service.LateEvents, rep.Satisfaction.LateEvents, rep.Volume.LateEvents); n > 0 {
+		fmt.Fprintf(stderr, "fcrreport: warning: %d events came more than the lateness (%s) behind the latest event time before them, and are left out of the figures (late_dropped, late_events): sort the log by event time, or give a -lateness as long as its disorder\n",
 			n, *lateness)
 	}
 	w := bufio.NewWriter(stdout)

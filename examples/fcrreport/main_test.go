@@ -92,8 +92,47 @@ func TestWarnsOfALogOutOfTimeOrder(t *testing.T) {
 	var got output
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
 	require.Positive(t, got.FCR.LateDropped)
-	assert.Contains(t, stderr, fmt.Sprintf("warning: %d events came more than the lateness", got.FCR.LateDropped))
+	n := max(got.FCR.LateDropped, got.Service.LateEvents)
+	assert.Contains(t, stderr, fmt.Sprintf("warning: %d events came more than the lateness", n))
 	assert.Contains(t, stderr, "sort the log by event time")
+}
+
+// So it does when only the KPI projections left an event out: a survey
+// answer that comes days after its issue's last event, behind later ones.
+func TestWarnsOfALateSurvey(t *testing.T) {
+	_, log := simulatedLog(t)
+	last := map[uuid.UUID]int{} // the index of each issue's last event
+	for i, e := range log {
+		last[e.Issue] = i
+	}
+	// A survey answer that is its issue's last event, early in the log.
+	i := -1
+	for k, e := range log {
+		// Older than the lateness (24 h), its issue still live in the
+		// FCR (a week's window): late for the KPI projections alone.
+		end := log[len(log)-1].At
+		if e.Type() == events.TypeRated && last[e.Issue] == k && e.At.Before(end.Add(-48*time.Hour)) && e.At.After(end.Add(-96*time.Hour)) {
+			i = k
+			break
+		}
+	}
+	require.GreaterOrEqual(t, i, 0)
+	rated := log[i]
+	moved := append(slices.Delete(slices.Clone(log), i, i+1), rated) // last, days after its time
+	codec := events.NewJSONCodec(nil)
+	var b []byte
+	var err error
+	for _, e := range moved {
+		b, err = events.AppendLine(b, codec, e)
+		require.NoError(t, err)
+	}
+	code, stdout, stderr := runTool(t, string(b), "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	require.Zero(t, got.FCR.LateDropped)
+	require.Positive(t, got.Satisfaction.LateEvents)
+	assert.Contains(t, stderr, "fcrreport: warning:")
 }
 
 func TestTextFormat(t *testing.T) {
