@@ -500,3 +500,27 @@ func (s *failOnce) Save(ctx context.Context, name string, cp Checkpoint) error {
 	}
 	return s.MemoryCheckpoints.Save(ctx, name, cp)
 }
+
+// A Rebuild handed to the Run with a context that ended since changes
+// nothing, nor does one that its goroutine begins with an ended context:
+// the checks that guard the hand-over's races.
+func TestRunnerRebuildOfAnEndedContextChangesNothing(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(2))
+	var applied, resets int
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: elsewhere{&applied, &resets}, Store: store, Logger: quietLogger()})
+	require.NoError(t, err)
+	require.NoError(t, r.catchUp(context.Background()))
+	r.caughtUp.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	req := rebuildRequest{ctx: ctx, done: make(chan error, 1)}
+	require.NoError(t, r.rebuildFor(context.Background(), req))
+	require.ErrorIs(t, <-req.done, context.Canceled)
+	assert.True(t, r.CaughtUp())
+	require.ErrorIs(t, r.rebuild(ctx), context.Canceled)
+	assert.Zero(t, resets)
+	assert.Equal(t, 6, applied)
+	assert.Equal(t, uint64(6), r.Stats().Position)
+}
