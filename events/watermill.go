@@ -213,8 +213,13 @@ func PartitionedTopic(prefix string, n int) func(Envelope) string {
 
 // InPartition returns a filter of the events of partition i of n, as
 // PartitionedTopic spreads them: for a runner of one partition that reads
-// a store shared by all (projections.RunnerConfig.Filter).
+// a store shared by all (projections.RunnerConfig.Filter). It panics when
+// i is not one of the n partitions (0 to n-1; n of 0 or 1 is one), which
+// would filter out everything.
 func InPartition(i, n int) func(Envelope) bool {
+	if i < 0 || i >= max(n, 1) {
+		panic(fmt.Sprintf("events.InPartition(%d, %d): no partition %d of %d", i, n, i, max(n, 1)))
+	}
 	return func(e Envelope) bool { return PartitionOf(PartitionKey(e), n) == i }
 }
 

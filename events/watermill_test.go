@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/fnv"
 	"strconv"
 	"testing"
@@ -183,6 +184,30 @@ func TestPartitionOfIsStableAndInRange(t *testing.T) {
 	shift := 32 // a variable: a constant 1 << 32 overflows int on 32 bits
 	for _, n := range []int{1 << shift, 1<<shift + 2} {
 		assert.Equal(t, int(h.Sum32()), events.PartitionOf("cust-1", n), "n %d", n)
+	}
+}
+
+// InPartition picks the events that PartitionedTopic sends to its topic,
+// one partition each, and refuses a partition that is not one of n.
+func TestInPartitionMatchesPartitionedTopic(t *testing.T) {
+	const n = 4
+	topic := events.PartitionedTopic("contacts", n)
+	for i, e := range bridgeEvents(40) {
+		e.Meta = events.Meta{events.MetaPartitionKey: fmt.Sprint("cust-", i%9)}
+		in := 0
+		for p := range n {
+			if events.InPartition(p, n)(e) {
+				in++
+				assert.Equal(t, fmt.Sprint("contacts.", p), topic(e))
+			}
+		}
+		assert.Equal(t, 1, in, "one partition each")
+	}
+	assert.True(t, events.InPartition(0, 1)(bridgeEvents(1)[0]))
+	assert.True(t, events.InPartition(0, 0)(bridgeEvents(1)[0]))
+	for _, bad := range [][2]int{{1, 1}, {-1, 4}, {4, 4}} {
+		assert.PanicsWithValue(t, fmt.Sprintf("events.InPartition(%d, %d): no partition %d of %d", bad[0], bad[1], bad[0], max(bad[1], 1)),
+			func() { events.InPartition(bad[0], bad[1]) })
 	}
 }
 

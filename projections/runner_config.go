@@ -77,7 +77,10 @@ type RunnerConfig struct {
 	// RunnerStats.Filtered), and the runner's position moves past them.
 	// The runner of one partition whose Store holds every partition's
 	// events takes events.InPartition(i, n), so that its catch-up and its
-	// Rebuild read its partition only.
+	// Rebuild read its partition only. The checkpoint does not record the
+	// filter: give each partition's runner a Name of its own, and Rebuild
+	// when the filter changes (another number of partitions). Lag counts
+	// the store's events, the others' included.
 	Filter func(events.Envelope) bool
 
 	// Codecs decode messages by the codec their metadata names; msgpack
