@@ -69,7 +69,11 @@ type Sequenced interface {
 //   - an event of a closed issue that comes L or more after the issue's
 //     last event (a reopen weeks later) waits as after a gap and reaches p
 //     L later, as the first event of a stream that resumes; a redelivery
-//     of one of the versions before it is then late, not a duplicate.
+//     of one of the versions before it is then late, not a duplicate;
+//   - these rules take an issue's event times to rise with its versions,
+//     give or take less than L: a missing version whose time is L or more
+//     after a later version's (an import with broken clocks) may come
+//     once the issue left, and then reaches p out of order.
 //
 // Apply refuses an event that does not Validate or lies outside the range
 // of Unix nanoseconds (September 1677 to April 2262), and returns the

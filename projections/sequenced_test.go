@@ -385,3 +385,46 @@ func TestSequencerCountsEachStreamOnce(t *testing.T) {
 	require.Equal(t, Held, out)
 	assert.Equal(t, 1, s.Streams())
 }
+
+// A held event whose emit failed stays held, and the stream expects its
+// version: that version offered again is emitted with the events it
+// releases, and nothing stays held.
+func TestSequencerReleasesAfterAFailedEmit(t *testing.T) {
+	s := NewSequencer()
+	log := testLog(2)
+	issue := log[0].Issue
+	evs := []events.Envelope{log[0], log[1], log[2]}
+	for v := 4; v <= 5; v++ { // versions 4 and 5 of the same issue
+		e := log[3+v-4]
+		e.Issue, e.Version = issue, uint64(v)
+		evs = append(evs, e)
+	}
+	var got []uint64
+	emit := func(e events.Envelope) error { got = append(got, e.Version); return nil }
+	refuse3 := func(e events.Envelope) error {
+		if e.Version == 3 {
+			return errors.New("refused")
+		}
+		return emit(e)
+	}
+	_, err := s.Offer(evs[0], emit)
+	require.NoError(t, err)
+	for _, e := range []events.Envelope{evs[2], evs[3]} {
+		out, err := s.Offer(e, emit)
+		require.NoError(t, err)
+		require.Equal(t, Held, out)
+	}
+	_, err = s.Offer(evs[1], refuse3)
+	require.ErrorContains(t, err, "refused")
+	assert.Equal(t, []uint64{1, 2}, got)
+	assert.Equal(t, 2, s.Held(), "3 and 4 stay held")
+
+	out, err := s.Offer(evs[2], emit) // version 3 again
+	require.NoError(t, err)
+	assert.Equal(t, Applied, out)
+	assert.Equal(t, []uint64{1, 2, 3, 4}, got)
+	assert.Zero(t, s.Held())
+	out, err = s.Offer(evs[4], emit)
+	require.NoError(t, err)
+	assert.Equal(t, Applied, out, "version 5 follows")
+}

@@ -72,7 +72,14 @@ func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (
 		return Applied, nil // nothing can be released: skip the held map
 	}
 	h := s.held[e.Issue]
-	for len(h) > 0 && h[0].Version == want {
+	for len(h) > 0 && h[0].Version <= want {
+		if h[0].Version < want {
+			// A held copy of a version emitted since (an emit of it
+			// failed, and the version came again).
+			h = h[1:]
+			s.nHeld--
+			continue
+		}
 		if err := emit(h[0]); err != nil {
 			s.held[e.Issue] = h
 			return Applied, err
