@@ -1,6 +1,9 @@
 package events
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
 // Codec turns events into bytes and back. Implementations are safe for
 // concurrent use.
@@ -23,6 +26,10 @@ func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) 
 	info := reg.lookup(e.Data.EventType())
 	if info == nil {
 		return nil, invalid(codec+" encode", e, "type %q is not registered", e.Data.EventType())
+	}
+	if reflect.TypeOf(e.Data) != info.goType {
+		// It would not read back as what was written, if whole.
+		return nil, invalid(codec+" encode", e, "data of type %q is a %T, where the registry has a %s", e.Data.EventType(), e.Data, info.goType)
 	}
 	if e.At.IsZero() {
 		return nil, invalid(codec+" encode", e, "no event time")

@@ -80,6 +80,7 @@ func (r *Registry) set(t Type, info *typeInfo) {
 type typeInfo struct {
 	schema    uint64
 	new       func() Data
+	goType    reflect.Type        // what new returns
 	upcasters map[uint64]Upcaster // from version k to k+1
 }
 
@@ -98,7 +99,8 @@ func NewRegistry() *Registry {
 		func() Data { return new(Rated) },
 		func() Data { return new(Classified) },
 	} {
-		r.set(f().EventType(), &typeInfo{schema: 1, new: f})
+		d := f()
+		r.set(d.EventType(), &typeInfo{schema: 1, new: f, goType: reflect.TypeOf(d)})
 	}
 	return r
 }
@@ -127,12 +129,44 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if got := d.EventType(); got != t {
 		return fmt.Errorf("register event type %q: constructor makes %q", t, got)
 	}
-	info := &typeInfo{schema: schema, new: newData}
+	if inner, ok := embedsBuiltin(reflect.TypeOf(d).Elem()); ok && !IsBuiltin(d) {
+		// Its encoding methods would be promoted to the host's type,
+		// and encode the embedded value alone.
+		return fmt.Errorf("register event type %q: %T embeds %s, whose encoding the codecs would take for the whole, dropping the other fields: make it a named field", t, d, inner)
+	}
+	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d)}
 	if old, ok := r.types[t]; ok {
 		info.upcasters = old.upcasters
 	}
 	r.set(t, info)
 	return nil
+}
+
+// embedsBuiltin returns the built-in data type that struct type t embeds,
+// at any depth, if any.
+func embedsBuiltin(t reflect.Type) (reflect.Type, bool) {
+	if t.Kind() != reflect.Struct {
+		return nil, false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.Anonymous {
+			continue
+		}
+		ptr, elem := f.Type, f.Type
+		if ptr.Kind() == reflect.Pointer {
+			elem = ptr.Elem()
+		} else {
+			ptr = reflect.PointerTo(ptr)
+		}
+		if d, ok := reflect.Zero(ptr).Interface().(Data); ok && IsBuiltin(d) {
+			return f.Type, true
+		}
+		if inner, ok := embedsBuiltin(elem); ok {
+			return inner, true
+		}
+	}
+	return nil, false
 }
 
 // AddUpcaster adds the upcaster of type t from schema version from to from+1.

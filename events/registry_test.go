@@ -161,25 +161,43 @@ func TestMsgpackReadsUpcastExtraAsItWritesIt(t *testing.T) {
 	assert.ErrorContains(t, err, "0.10000000000000001")
 }
 
-// wrapOpened is a host's type that embeds a built-in one.
+// wrapOpened is a host's type that embeds a built-in one; deeper embeds
+// it one level down.
 type wrapOpened struct {
 	*events.Opened
 	Note string `json:"note"`
 }
 
-// A host's type that embeds a built-in one is upcast by msgpack as before:
-// it is not read again as the built-in type.
-func TestMsgpackUpcastsAHostTypeThatEmbedsABuiltInOne(t *testing.T) {
+type deeper struct {
+	wrapOpened
+	Tier int `json:"tier"`
+}
+
+func (deeper) EventType() events.Type { return "acme.deeper" }
+
+// A host's type that embeds a built-in one is refused: the built-in type's
+// encoding methods, promoted, would encode the embedded value alone and
+// drop the host's own fields in both codecs.
+func TestRegisterRefusesAHostTypeThatEmbedsABuiltInOne(t *testing.T) {
 	reg := events.NewRegistry()
-	require.NoError(t, reg.Register(events.TypeOpened, 2, func() events.Data { return &wrapOpened{Opened: new(events.Opened)} }))
-	require.NoError(t, reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
-	opened := &events.Opened{Customer: events.Customer{Keys: []string{"phone:+358401234567"}}, Channel: "phone", Topic: "billing", Contact: contactID}
-	b, err := events.NewMsgpackCodec(nil).Append(nil, envelopeOf(1, opened))
-	require.NoError(t, err)
-	got, err := events.NewMsgpackCodec(reg).Decode(b)
-	require.NoError(t, err)
-	require.IsType(t, &wrapOpened{}, got.Data)
-	assert.Equal(t, opened, got.Data.(*wrapOpened).Opened)
+	err := reg.Register(events.TypeOpened, 2, func() events.Data { return &wrapOpened{Opened: new(events.Opened)} })
+	require.ErrorContains(t, err, "*events_test.wrapOpened embeds *events.Opened")
+	err = reg.Register("acme.deeper", 1, func() events.Data { return &deeper{} })
+	require.ErrorContains(t, err, "embeds *events.Opened")
+	_, err = reg.New(events.TypeOpened)
+	require.NoError(t, err, "the built-in type stays")
+}
+
+// Data of a Go type other than the one registered for its type name is
+// refused by both codecs: it would not read back as it was written (a
+// host's type under a built-in name it did not register, say).
+func TestCodecsRefuseDataOfAnotherGoType(t *testing.T) {
+	e := envelopeOf(0, &hostOpened{Channel: "phone", Who: "anna"})
+	for _, c := range codecsOf(events.NewRegistry()) {
+		_, err := c.Append(nil, e)
+		require.ErrorIs(t, err, events.ErrInvalidEvent, c.Name())
+		assert.ErrorContains(t, err, "is a *events_test.hostOpened, where the registry has a *events.Opened", c.Name())
+	}
 }
 
 func TestBuiltInTypeReplacedByAHostType(t *testing.T) {
