@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // KeyRules says how identity keys are normalised. The zero value accepts
@@ -93,8 +94,8 @@ func (r KeyRules) country() (string, error) {
 
 // Parse parses and normalises one identity key "kind:value":
 //
-//   - phone: to E.164 ("+358401234567"): spaces (no-break ones too), dashes,
-//     dots and parentheses are dropped, and "00" or "+" introduces the
+//   - phone: to E.164 ("+358401234567"): spaces (no-break ones too), dashes
+//     (en dashes, minus signs…), dots and parentheses are dropped, and "00" or "+" introduces the
 //     country code. A number without one takes DefaultCountry's, without the
 //     trunk prefix that national callers dial before it, as often as it was
 //     written: 0 in most countries (with DefaultCountry "358",
@@ -117,7 +118,13 @@ func (r KeyRules) country() (string, error) {
 //     its country code but neither + nor 00, "358401234567", is taken as a
 //     national one and given the code again); KeyRules.Phone replaces them
 //     with one;
-//   - email: trimmed and lower-cased;
+//   - email: trimmed and lower-cased, a dot ending the domain dropped; an
+//     address as RFC 5322 writes it without quotes: before the @, letters,
+//     digits, !#$%&'*+-/=?^_`{|}~ and dots between them; after it, a domain
+//     name of letters, digits and hyphens with a dot (letters beyond ASCII
+//     too, as internationalised addresses have them). Quoted local parts,
+//     address literals ("[192.0.2.1]") and a display form
+//     ("Anna <anna@example.com>") are refused;
 //   - account: and any other lower-case kind: the value trimmed.
 //
 // The error is a *KeyError that quotes the key and says why.
@@ -172,6 +179,9 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		value = v
 	case "email":
 		value = strings.ToLower(value)
+		if local, domain, ok := strings.Cut(value, "@"); ok && strings.HasSuffix(domain, ".") && !strings.HasSuffix(domain, "..") {
+			value = local + "@" + domain[:len(domain)-1] // the root's dot
+		}
 		if reason := checkEmail(value); reason != "" {
 			return fail("%s", reason)
 		}
@@ -257,8 +267,12 @@ func normalisePhone(v, cc string) (string, string) {
 	return "+" + d, ""
 }
 
+// isDash reports whether c is a dash: a hyphen of any kind (an en dash, a
+// non-breaking hyphen…) or a minus sign.
+func isDash(c rune) bool { return unicode.Is(unicode.Pd, c) || c == '\u2212' }
+
 // phoneDigits returns the digits of v, dropping spaces (a no-break space
-// too, as French numbers are often written), dashes, dots and
+// too, as French numbers are often written), dashes of any kind, dots and
 // parentheses, or why v is not a phone number.
 func phoneDigits(v string) (string, string) {
 	digits := make([]byte, 0, len(v))
@@ -266,7 +280,7 @@ func phoneDigits(v string) (string, string) {
 		switch {
 		case c >= '0' && c <= '9':
 			digits = append(digits, byte(c))
-		case unicode.IsSpace(c) || c == '-' || c == '.' || c == '(' || c == ')':
+		case unicode.IsSpace(c) || isDash(c) || c == '.' || c == '(' || c == ')':
 		case c == '+':
 			return "", "has a + that does not start the number"
 		case unicode.IsLetter(c):
@@ -378,8 +392,37 @@ func checkEmail(v string) string {
 		return "contains white space"
 	case !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, ".."):
 		return fmt.Sprintf("domain %q is not a domain name with a dot", domain)
+	case strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, ".."):
+		return fmt.Sprintf("%q before the @ starts or ends with a dot, or has two in a row", local)
+	}
+	if i := strings.IndexFunc(local, notAtext); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(local[i:])
+		return fmt.Sprintf("contains %q before the @, which an address does not (write the address alone)", r)
+	}
+	if i := strings.IndexFunc(domain, notDomainRune); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(domain[i:])
+		return fmt.Sprintf("domain %q contains %q, which a domain name does not", domain, r)
 	}
 	return ""
+}
+
+// notAtext reports whether r may not appear in the part of an address
+// before the @, dots aside: RFC 5322's atext, with letters and digits
+// beyond ASCII (RFC 6531).
+func notAtext(r rune) bool {
+	if r < utf8.RuneSelf {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r))
+	}
+	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
+}
+
+// notDomainRune reports whether r may not appear in a domain name: letters,
+// digits, hyphens and dots, letters and digits beyond ASCII included.
+func notDomainRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.')
+	}
+	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
 }
 
 // isToken reports whether s matches [a-z][a-z0-9_-]*.

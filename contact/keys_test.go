@@ -32,6 +32,7 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"national phone without trunk 0", fi, "phone:40 123 4567", "phone:+358401234567"},
 		{"phone with dots", fi, "phone:040.123.4567", "phone:+358401234567"},
 		{"phone with no-break spaces", contact.KeyRules{DefaultCountry: "33"}, "phone:01\u00a023\u00a045\u202f67 89", "phone:+33123456789"},
+		{"phone with other dashes", fi, "phone:040\u2013123\u2011456\u22127", "phone:+358401234567"},
 		{"trunk 0 after the default country", fi, "phone:+358 040 123 4567", "phone:+358401234567"},
 		{"(0) after a country code", fi, "phone:+44 (0)20 7946 0958", "phone:+442079460958"},
 		{"foreign number keeps its digits", fi, "phone:+1 (212) 555-0100", "phone:+12125550100"},
@@ -41,6 +42,9 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"padded key", fi, "  phone: +358401234567 ", "phone:+358401234567"},
 		{"email lower-cased", fi, "email: Anna.Virtanen@Example.COM ", "email:anna.virtanen@example.com"},
 		{"email with plus", fi, "email:anna+fcr@mail.example.fi", "email:anna+fcr@mail.example.fi"},
+		{"email with the root's dot", fi, "email:anna@example.com.", "email:anna@example.com"},
+		{"email with odd but valid characters", fi, "email:o'brien!#$%&*/=?^_`{|}~-x@ex-ample.co.uk", "email:o'brien!#$%&*/=?^_`{|}~-x@ex-ample.co.uk"},
+		{"internationalised email", fi, "email:Jürgen@Bücher.DE", "email:jürgen@bücher.de"},
 		{"Italian national number keeps its 0", it, "phone:06 1234 5678", "phone:+390612345678"},
 		{"Italian number after its country keeps its 0", it, "phone:+39 06 1234 5678", "phone:+390612345678"},
 		{"Italian (0) is a digit", fi, "phone:+39 (0)6 1234 5678", "phone:+390612345678"},
@@ -128,6 +132,15 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"email with space", fi, "email:anna virtanen@example.com", "white space"},
 		{"email with a no-break space", fi, "email:anna\u00a0virtanen@example.com", "white space"},
 		{"email with an em space in the domain", fi, "email:anna@exa\u2003mple.com", "white space"},
+		{"email in angle brackets", fi, "email:<anna@example.com>", "contains '<' before the @"},
+		{"email with a display name", fi, "email:anna<anna@example.com>", "contains '<' before the @"},
+		{"email followed by a semicolon", fi, "email:anna@example.com;", "contains ';'"},
+		{"email with a NUL", fi, "email:an\x00na@example.com", "contains '\\x00'"},
+		{"email with a quoted local part", fi, "email:\"anna v\"@example.com", "white space"},
+		{"email with a quote", fi, "email:\"anna\"@example.com", "contains '\"'"},
+		{"email with an address literal", fi, "email:anna@[192.0.2.1]", "contains '['"},
+		{"email with a dot ending the local part", fi, "email:anna.@example.com", "starts or ends with a dot"},
+		{"email with two dots in the local part", fi, "email:an..na@example.com", "two in a row"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

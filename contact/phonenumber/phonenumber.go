@@ -65,11 +65,12 @@ var errNoRegion = errors.New("no country has that calling code")
 // in North America, "8 10" in Russia) and, where that reads as no possible
 // number, "00". Numbers that can be dialled only locally (without their
 // area code) are refused, as are letters and any character but digits,
-// spaces (no-break ones too), dashes, dots and parentheses: "ext. 12",
+// spaces (no-break ones too), dashes (en dashes, minus signs…), dots and
+// parentheses: "ext. 12",
 // ";12" or "#12" would otherwise be left out of the E.164 form and make
 // two extensions of a line one key.
 func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error) {
-	number = strings.Map(spaceToSpace, strings.TrimSpace(number))
+	number = strings.Map(plainSeparator, strings.TrimSpace(number))
 	body := strings.TrimPrefix(number, "+")
 	if i := strings.IndexFunc(body, notPhoneRune); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(body[i:])
@@ -136,18 +137,23 @@ func (n Normalizer) parse(number, region string) (string, error) {
 	return e164, nil
 }
 
-// notPhoneRune reports whether r may not appear in a phone number as
-// written: anything but digits, spaces, dashes, dots and parentheses (a
-// leading "+" is let through by the caller).
-// spaceToSpace returns r, or ' ' for any other space (a no-break space, as
-// French numbers are often written), which libphonenumber may not drop.
-func spaceToSpace(r rune) rune {
-	if unicode.IsSpace(r) {
+// plainSeparator returns r, or ' ' for any other space (a no-break space, as
+// French numbers are often written), and '-' for any other dash (an en
+// dash, a non-breaking hyphen, a minus sign), which libphonenumber may not
+// drop.
+func plainSeparator(r rune) rune {
+	switch {
+	case unicode.IsSpace(r):
 		return ' '
+	case unicode.Is(unicode.Pd, r) || r == '\u2212':
+		return '-'
 	}
 	return r
 }
 
+// notPhoneRune reports whether r may not appear in a phone number as
+// written: anything but digits, spaces, dashes, dots and parentheses (a
+// leading "+" is let through by the caller).
 func notPhoneRune(r rune) bool {
 	return !(r >= '0' && r <= '9' || r == ' ' || r == '-' || r == '.' || r == '(' || r == ')')
 }

@@ -19,6 +19,7 @@ func TestNormalizerNormalizes(t *testing.T) {
 	}{
 		{"national with trunk 0", "358", "(040) 123-4567", "+358401234567"},
 		{"no-break spaces", "33", "01\u00a023\u00a045\u202f67 89", "+33123456789"},
+		{"other dashes", "358", "040\u2013123\u2011456\u22127", "+358401234567"},
 		{"national without trunk 0", "358", "40 123 4567", "+358401234567"},
 		{"trunk 0 after the default country", "358", "+358 040 123 4567", "+358401234567"},
 		{"trunk 0 after another country", "44", "+358 040 123 4567", "+358401234567"},
