@@ -38,7 +38,10 @@ type Open struct {
 }
 
 // Route routes a contact to a queue and, optionally, an agent; routing a
-// contact again is a transfer.
+// contact again is a transfer. The durations of this and the other
+// commands are kept in whole milliseconds, as events carry them: a finer
+// part is dropped, so that the event the Service returns is the one the
+// store holds.
 type Route struct {
 	Contact uuid.UUID
 	Queue   string
@@ -186,7 +189,7 @@ func (c Route) decide(d *decider) (events.Data, error) {
 	if err := d.check(required("queue", c.Queue), nonNegative("wait", c.Wait)); err != nil {
 		return nil, err
 	}
-	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: c.Skills, Wait: c.Wait}, nil
+	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: c.Skills, Wait: wholeMS(c.Wait)}, nil
 }
 
 func (c Consult) decide(d *decider) (events.Data, error) {
@@ -203,7 +206,7 @@ func (c Consult) decide(d *decider) (events.Data, error) {
 	if err := d.check(required("agent", c.Agent), required("expert", c.Expert), nonNegative("duration", c.Duration)); err != nil {
 		return nil, err
 	}
-	return &events.Consulted{Contact: ct.ID, Agent: c.Agent, Expert: c.Expert, Duration: c.Duration}, nil
+	return &events.Consulted{Contact: ct.ID, Agent: c.Agent, Expert: c.Expert, Duration: wholeMS(c.Duration)}, nil
 }
 
 // kept returns the latest contact of the issue that was not abandoned,
@@ -231,12 +234,15 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if err := d.check(nonNegative("handle time", c.Handle)); err != nil {
 		return nil, err
 	}
-	return &events.Resolved{Contact: ct.ID, Agent: c.Agent, Bot: c.Bot, Code: c.Code, Handle: c.Handle}, nil
+	return &events.Resolved{Contact: ct.ID, Agent: c.Agent, Bot: c.Bot, Code: c.Code, Handle: wholeMS(c.Handle)}, nil
 }
 
 func (c Reopen) decide(d *decider) (events.Data, error) {
 	if err := d.known(); err != nil {
 		return nil, err
+	}
+	if err := d.notYet(c.Contact); err != nil {
+		return nil, err // a retry, which the issue's status would misname
 	}
 	if d.is.Status != StatusResolved {
 		return nil, d.refuse(ErrNotResolved, "not resolved: the issue is open, and a further contact on an open issue is a follow-up")
@@ -254,6 +260,9 @@ func (c Reopen) decide(d *decider) (events.Data, error) {
 func (c FollowUp) decide(d *decider) (events.Data, error) {
 	if err := d.known(); err != nil {
 		return nil, err
+	}
+	if err := d.notYet(c.Contact); err != nil {
+		return nil, err // a retry, which the issue's status would misname
 	}
 	if d.is.Status == StatusResolved {
 		return nil, d.refuse(ErrAlreadyResolved, "already resolved at %s: a contact about a resolved issue is a reopen", stamp(d.is.ResolvedAt))
@@ -287,7 +296,7 @@ func (c Abandon) decide(d *decider) (events.Data, error) {
 	if err := d.check(nonNegative("wait", c.Wait)); err != nil {
 		return nil, err
 	}
-	return &events.Abandoned{Contact: ct.ID, Wait: c.Wait}, nil
+	return &events.Abandoned{Contact: ct.ID, Wait: wholeMS(c.Wait)}, nil
 }
 
 func (c Rate) decide(d *decider) (events.Data, error) {

@@ -93,6 +93,10 @@ func TestCommandsRefused(t *testing.T) {
 		{"follow up on a bad channel", []events.Data{opened()}, contact.FollowUp{Channel: "e mail"}, contact.ErrInvalidCommand, `channel "e mail"`},
 		{"follow up reusing a contact id", []events.Data{opened()}, contact.FollowUp{Contact: c1, Channel: "phone"}, contact.ErrDuplicateContact, "contact " + c1.String() + " is already"},
 		{"reopen reusing a contact id", []events.Data{opened(), resolved()}, contact.Reopen{Contact: c1, Channel: "phone"}, contact.ErrDuplicateContact, c1.String()},
+		// A retry of a reopen, or of a follow-up once the issue was
+		// resolved, is told as one, not by the issue's status.
+		{"reopen again", []events.Data{opened(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"}}, contact.Reopen{Contact: c2, Channel: "phone"}, contact.ErrDuplicateContact, c2.String()},
+		{"follow up again once resolved", []events.Data{opened(), &events.Contacted{Contact: c2, Channel: "phone"}, resolved()}, contact.FollowUp{Contact: c2, Channel: "phone"}, contact.ErrDuplicateContact, c2.String()},
 
 		{"survey of another kind", []events.Data{opened(), resolved()}, contact.Rate{Survey: "nss", Score: 3}, contact.ErrInvalidCommand, `survey "nss" is not csat, nps or ces`},
 		{"csat 0", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyCSAT, Score: 0}, contact.ErrInvalidCommand, "csat score 0 is outside 1–5"},

@@ -23,8 +23,9 @@ type decider struct {
 
 // Decide returns the event that cmd yields on the issue at time at (the
 // command's own At when it has one), or the *CommandError it is refused
-// with. New contact ids come from ids. The event is not applied to is. A
-// nil Issue is one that was never opened, as the zero Issue is.
+// with. New contact ids come from ids (UUIDv7 when nil). The event is not
+// applied to is. A nil Issue is one that was never opened, as the zero
+// Issue is.
 func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules) (events.Data, error) {
 	if is == nil {
 		is = new(Issue)
@@ -34,6 +35,9 @@ func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules
 	}
 	if at2 := cmd.eventTime(); !at2.IsZero() {
 		at = at2
+	}
+	if ids == nil {
+		ids = UUIDv7{}
 	}
 	d := &decider{op: cmd.Op(), is: is, at: at, ids: ids, keys: keys}
 	data, err := cmd.decide(d)
@@ -102,6 +106,15 @@ func (d *decider) contact(id uuid.UUID) (Contact, error) {
 	return c, nil
 }
 
+// notYet refuses id, a new contact's, when the issue has it: the command
+// that brings it was applied already (a retry of it, say).
+func (d *decider) notYet(id uuid.UUID) error {
+	if _, ok := d.is.Contact(id); ok && id != uuid.Nil {
+		return d.refuse(ErrDuplicateContact, "contact %s is already a contact of the issue", id)
+	}
+	return nil
+}
+
 // newContact returns id, or a new id for uuid.Nil, unless the issue has it.
 func (d *decider) newContact(id uuid.UUID) (uuid.UUID, error) {
 	if id == uuid.Nil {
@@ -110,8 +123,8 @@ func (d *decider) newContact(id uuid.UUID) (uuid.UUID, error) {
 			return uuid.Nil, fmt.Errorf("%s issue %s: new contact id: %w", d.op, d.is.ID, err)
 		}
 	}
-	if _, ok := d.is.Contact(id); ok {
-		return uuid.Nil, d.refuse(ErrDuplicateContact, "contact %s is already a contact of the issue", id)
+	if err := d.notYet(id); err != nil {
+		return uuid.Nil, err
 	}
 	return id, nil
 }
@@ -168,6 +181,9 @@ func required(what, v string) string {
 	}
 	return ""
 }
+
+// wholeMS returns v in whole milliseconds, as the codecs write it.
+func wholeMS(v time.Duration) time.Duration { return v.Truncate(time.Millisecond) }
 
 func nonNegative(what string, v time.Duration) string {
 	if v < 0 {

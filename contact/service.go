@@ -75,7 +75,8 @@ type Config struct {
 	// Customers, when set, gives Open commands without a customer id the
 	// stable id of the customer their keys belong to. It is asked once the
 	// lifecycle accepted the Open, with the keys normalised; its error
-	// refuses the Open.
+	// fails the Open, which appends nothing (the resolver's error, wrapped:
+	// a *CommandError is the lifecycle's refusal).
 	Customers CustomerResolver
 }
 

@@ -485,3 +485,51 @@ func TestServiceRetriesAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// A duration finer than a millisecond is kept in whole milliseconds, as
+// the store writes it: the event the Service returns, and publishes, is
+// the one a replay reads.
+func TestServiceReturnsTheDurationsItStores(t *testing.T) {
+	var published []events.Envelope
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Publisher = contact.PublisherFunc(func(_ context.Context, evs []events.Envelope) error {
+			published = append(published, evs...)
+			return nil
+		})
+	})
+	codec := events.NewMsgpackCodec(nil)
+	id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing"})
+	require.NoError(t, err)
+	var got []events.Envelope
+	for _, cmd := range []contact.Command{
+		contact.Route{Queue: "q", Wait: 20000500 * time.Microsecond},
+		contact.Consult{Agent: "ann", Expert: "olli", Duration: 1999 * time.Microsecond},
+		contact.Resolve{Agent: "ann", Handle: time.Minute + time.Nanosecond},
+	} {
+		evs, err := svc.Execute(t.Context(), id, cmd)
+		require.NoError(t, err)
+		got = append(got, evs...)
+	}
+	assert.Equal(t, 20*time.Second, got[0].Data.(*events.Routed).Wait)
+	assert.Equal(t, time.Millisecond, got[1].Data.(*events.Consulted).Duration)
+	assert.Equal(t, time.Minute, got[2].Data.(*events.Resolved).Handle)
+	stored, err := store.Load(t.Context(), id)
+	require.NoError(t, err)
+	for i, e := range got {
+		b, err := codec.Append(nil, e)
+		require.NoError(t, err)
+		read, err := codec.Decode(b)
+		require.NoError(t, err)
+		read.Position = e.Position
+		assert.Equal(t, e.Data, read.Data, "what the codec writes")
+		assert.Equal(t, stored[i+1].Data, e.Data)
+		assert.Equal(t, published[i+1].Data, e.Data)
+	}
+}
+
+// Decide without an id generator makes UUIDv7 ids, where it panicked.
+func TestDecideWithoutIDs(t *testing.T) {
+	d, err := contact.Decide(nil, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"}, time.Now(), nil, contact.KeyRules{})
+	require.NoError(t, err)
+	assert.Equal(t, uuid.Version(7), d.(*events.Opened).Contact.Version())
+}
