@@ -27,7 +27,7 @@ func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) 
 	if info == nil {
 		return nil, invalid(codec+" encode", e, "type %q is not registered", e.Data.EventType())
 	}
-	if reflect.TypeOf(e.Data) != info.goType {
+	if typeWord(e.Data) != info.typeWord && reflect.TypeOf(e.Data) != info.goType {
 		// It would not read back as what was written, if whole.
 		return nil, invalid(codec+" encode", e, "data of type %q is a %T, where the registry has a %s", e.Data.EventType(), e.Data, info.goType)
 	}

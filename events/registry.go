@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Upcaster rewrites the data fields of an event from one schema version of
@@ -81,6 +82,7 @@ type typeInfo struct {
 	schema    uint64
 	new       func() Data
 	goType    reflect.Type        // what new returns
+	typeWord  unsafe.Pointer      // its interface type word, for typeWord
 	upcasters map[uint64]Upcaster // from version k to k+1
 }
 
@@ -100,7 +102,7 @@ func NewRegistry() *Registry {
 		func() Data { return new(Classified) },
 	} {
 		d := f()
-		r.set(d.EventType(), &typeInfo{schema: 1, new: f, goType: reflect.TypeOf(d)})
+		r.set(d.EventType(), &typeInfo{schema: 1, new: f, goType: reflect.TypeOf(d), typeWord: typeWord(d)})
 	}
 	return r
 }
@@ -134,13 +136,17 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 		// and encode the embedded value alone.
 		return fmt.Errorf("register event type %q: %T embeds %s, whose encoding the codecs would take for the whole, dropping the other fields: make it a named field", t, d, inner)
 	}
-	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d)}
+	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d), typeWord: typeWord(d)}
 	if old, ok := r.types[t]; ok {
 		info.upcasters = old.upcasters
 	}
 	r.set(t, info)
 	return nil
 }
+
+// typeWord returns the type word of d, which values of d's dynamic type
+// share (the codecs compare it before reflect.TypeOf, on every encoding).
+func typeWord(d Data) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&d))[0] }
 
 // embedsBuiltin returns the built-in data type that struct type t embeds,
 // at any depth, if any.
