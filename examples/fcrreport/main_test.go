@@ -23,13 +23,31 @@ func simulatedLog(t *testing.T) (string, []events.Envelope) {
 	t.Helper()
 	log, _, err := simulate.Collect(simulate.Config{Seed: 11, Days: 21, Customers: 400, IssuesPerDay: 50})
 	require.NoError(t, err)
+	return jsonLines(t, log), log
+}
+
+// jsonLines returns evs as JSON Lines.
+func jsonLines(t *testing.T, evs []events.Envelope) string {
+	t.Helper()
 	codec := events.NewJSONCodec(nil)
 	var b []byte
-	for _, e := range log {
+	var err error
+	for _, e := range evs {
 		b, err = events.AppendLine(b, codec, e)
 		require.NoError(t, err)
 	}
-	return string(b), log
+	return string(b)
+}
+
+// jsonReport runs the tool on stdin, which it must take, and returns its
+// report and what it wrote on standard error.
+func jsonReport(t *testing.T, stdin string) (output, string) {
+	t.Helper()
+	code, stdout, stderr := runTool(t, stdin, "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	return got, stderr
 }
 
 func runTool(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -80,17 +98,7 @@ func TestWarnsOfALogOutOfTimeOrder(t *testing.T) {
 		}
 	}
 	slices.SortStableFunc(byIssue, func(a, b events.Envelope) int { return first[a.Issue] - first[b.Issue] })
-	codec := events.NewJSONCodec(nil)
-	var b []byte
-	var err error
-	for _, e := range byIssue {
-		b, err = events.AppendLine(b, codec, e)
-		require.NoError(t, err)
-	}
-	code, stdout, stderr := runTool(t, string(b), "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, stderr := jsonReport(t, jsonLines(t, byIssue))
 	require.Positive(t, got.FCR.LateDropped)
 	n := max(got.FCR.LateDropped, got.Service.LateEvents)
 	assert.Contains(t, stderr, fmt.Sprintf("warning: %d events came more than the lateness", n))
@@ -119,17 +127,7 @@ func TestWarnsOfALateSurvey(t *testing.T) {
 	require.GreaterOrEqual(t, i, 0)
 	rated := log[i]
 	moved := append(slices.Delete(slices.Clone(log), i, i+1), rated) // last, days after its time
-	codec := events.NewJSONCodec(nil)
-	var b []byte
-	var err error
-	for _, e := range moved {
-		b, err = events.AppendLine(b, codec, e)
-		require.NoError(t, err)
-	}
-	code, stdout, stderr := runTool(t, string(b), "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, stderr := jsonReport(t, jsonLines(t, moved))
 	require.Zero(t, got.FCR.LateDropped)
 	require.Positive(t, got.Satisfaction.LateEvents)
 	assert.Contains(t, stderr, "fcrreport: warning:")
