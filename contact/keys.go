@@ -120,11 +120,11 @@ func (r KeyRules) country() (string, error) {
 //     with one;
 //   - email: trimmed and lower-cased, a dot ending the domain dropped; an
 //     address as RFC 5322 writes it without quotes: before the @, letters,
-//     digits, !#$%&'*+-/=?^_`{|}~ and dots between them; after it, a domain
-//     name of letters, digits and hyphens with a dot (letters beyond ASCII
-//     too, as internationalised addresses have them). Quoted local parts,
-//     address literals ("[192.0.2.1]") and a display form
-//     ("Anna <anna@example.com>") are refused;
+//     digits, !#$%&'*+-/=?^_`{|}~ and dots (any printable character beyond
+//     ASCII too, as internationalised addresses have them); after it, a
+//     domain name of letters, digits, hyphens and underscores with a dot.
+//     Quoted local parts, address literals ("[192.0.2.1]") and a display
+//     form ("Anna <anna@example.com>") are refused;
 //   - account: and any other lower-case kind: the value trimmed.
 //
 // The error is a *KeyError that quotes the key and says why.
@@ -392,8 +392,6 @@ func checkEmail(v string) string {
 		return "contains white space"
 	case !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, ".."):
 		return fmt.Sprintf("domain %q is not a domain name with a dot", domain)
-	case strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, ".."):
-		return fmt.Sprintf("%q before the @ starts or ends with a dot, or has two in a row", local)
 	}
 	if i := strings.IndexFunc(local, notAtext); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(local[i:])
@@ -407,20 +405,22 @@ func checkEmail(v string) string {
 }
 
 // notAtext reports whether r may not appear in the part of an address
-// before the @, dots aside: RFC 5322's atext, with letters and digits
-// beyond ASCII (RFC 6531).
+// before the @: RFC 5322's atext and dots (where they stand is not checked:
+// carriers have handed out addresses with two dots in a row, or one
+// before the @), and any printable character beyond ASCII (RFC 6531).
 func notAtext(r rune) bool {
 	if r < utf8.RuneSelf {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r))
 	}
-	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
+	return !unicode.IsGraphic(r) || unicode.IsSpace(r)
 }
 
 // notDomainRune reports whether r may not appear in a domain name: letters,
-// digits, hyphens and dots, letters and digits beyond ASCII included.
+// digits, hyphens, underscores (which some hosts' names have) and dots,
+// letters and digits beyond ASCII included.
 func notDomainRune(r rune) bool {
 	if r < utf8.RuneSelf {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.')
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 	}
 	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
 }

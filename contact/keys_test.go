@@ -45,6 +45,8 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"email with the root's dot", fi, "email:anna@example.com.", "email:anna@example.com"},
 		{"email with odd but valid characters", fi, "email:o'brien!#$%&*/=?^_`{|}~-x@ex-ample.co.uk", "email:o'brien!#$%&*/=?^_`{|}~-x@ex-ample.co.uk"},
 		{"internationalised email", fi, "email:Jürgen@Bücher.DE", "email:jürgen@bücher.de"},
+		{"email a carrier handed out", fi, "email:taro..yamada.@docomo.ne.jp", "email:taro..yamada.@docomo.ne.jp"},
+		{"email to a host with an underscore", fi, "email:anna@mail_srv.example.com", "email:anna@mail_srv.example.com"},
 		{"Italian national number keeps its 0", it, "phone:06 1234 5678", "phone:+390612345678"},
 		{"Italian number after its country keeps its 0", it, "phone:+39 06 1234 5678", "phone:+390612345678"},
 		{"Italian (0) is a digit", fi, "phone:+39 (0)6 1234 5678", "phone:+390612345678"},
@@ -139,8 +141,6 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"email with a quoted local part", fi, "email:\"anna v\"@example.com", "white space"},
 		{"email with a quote", fi, "email:\"anna\"@example.com", "contains '\"'"},
 		{"email with an address literal", fi, "email:anna@[192.0.2.1]", "contains '['"},
-		{"email with a dot ending the local part", fi, "email:anna.@example.com", "starts or ends with a dot"},
-		{"email with two dots in the local part", fi, "email:an..na@example.com", "two in a row"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

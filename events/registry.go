@@ -131,7 +131,7 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if got := d.EventType(); got != t {
 		return fmt.Errorf("register event type %q: constructor makes %q", t, got)
 	}
-	if inner, ok := embedsBuiltin(reflect.TypeOf(d).Elem()); ok && !IsBuiltin(d) {
+	if inner, ok := embedsBuiltin(reflect.TypeOf(d).Elem(), nil); ok && !IsBuiltin(d) {
 		// Its encoding methods would be promoted to the host's type,
 		// and encode the embedded value alone.
 		return fmt.Errorf("register event type %q: %T embeds %s, whose encoding the codecs would take for the whole, dropping the other fields: make it a named field", t, d, inner)
@@ -149,11 +149,16 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 func typeWord(d Data) unsafe.Pointer { return (*[2]unsafe.Pointer)(unsafe.Pointer(&d))[0] }
 
 // embedsBuiltin returns the built-in data type that struct type t embeds,
-// at any depth, if any.
-func embedsBuiltin(t reflect.Type) (reflect.Type, bool) {
-	if t.Kind() != reflect.Struct {
+// at any depth, if any; seen holds the types looked into already (a type
+// may embed a pointer to itself).
+func embedsBuiltin(t reflect.Type, seen map[reflect.Type]bool) (reflect.Type, bool) {
+	if t.Kind() != reflect.Struct || seen[t] {
 		return nil, false
 	}
+	if seen == nil {
+		seen = make(map[reflect.Type]bool)
+	}
+	seen[t] = true
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.Anonymous {
@@ -168,7 +173,7 @@ func embedsBuiltin(t reflect.Type) (reflect.Type, bool) {
 		if d, ok := reflect.Zero(ptr).Interface().(Data); ok && IsBuiltin(d) {
 			return f.Type, true
 		}
-		if inner, ok := embedsBuiltin(elem); ok {
+		if inner, ok := embedsBuiltin(elem, seen); ok {
 			return inner, true
 		}
 	}

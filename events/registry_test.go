@@ -186,7 +186,16 @@ func TestRegisterRefusesAHostTypeThatEmbedsABuiltInOne(t *testing.T) {
 	require.ErrorContains(t, err, "embeds *events.Opened")
 	_, err = reg.New(events.TypeOpened)
 	require.NoError(t, err, "the built-in type stays")
+	require.NoError(t, reg.Register("acme.chain", 1, func() events.Data { return &chainNote{} }), "a type that embeds itself")
 }
+
+// chainNote embeds a pointer to its own type.
+type chainNote struct {
+	*chainNote
+	Text string `json:"text"`
+}
+
+func (*chainNote) EventType() events.Type { return "acme.chain" }
 
 // Data of a Go type other than the one registered for its type name is
 // refused by both codecs: it would not read back as it was written (a

@@ -139,8 +139,9 @@ func (s *kpiState) index(key uint64) int32 {
 	c := kpiContact{key: key}
 	if s.channel == 0 {
 		// The state did not see the opening: its events came once
-		// the state was forgotten. A contact that no inbound event
-		// of it introduces (inbound clears the flag) is one of the
+		// the state was forgotten (or its opening was lost, which
+		// the state cannot tell). A contact that no inbound event of it
+		// introduces (inbound clears the flag) is taken for one of the
 		// forgotten state, which counted it: this one stands in for it.
 		c.flags = kcDropped
 	}

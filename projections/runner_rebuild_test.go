@@ -505,7 +505,7 @@ func (s *failOnce) Save(ctx context.Context, name string, cp Checkpoint) error {
 // nothing, nor does one that its goroutine begins with an ended context:
 // the checks that guard the hand-over's races.
 func TestRunnerRebuildOfAnEndedContextChangesNothing(t *testing.T) {
-	store := events.NewMemoryStore()
+	store := &readCounter{MemoryStore: events.NewMemoryStore()}
 	appendAll(t, store, testLog(2))
 	var applied, resets int
 	r, err := NewRunner(RunnerConfig{Name: "t", Projection: elsewhere{&applied, &resets}, Store: store, Logger: quietLogger()})
@@ -516,11 +516,24 @@ func TestRunnerRebuildOfAnEndedContextChangesNothing(t *testing.T) {
 	cancel()
 
 	req := rebuildRequest{ctx: ctx, done: make(chan error, 1)}
+	reads := store.reads.Load()
 	require.NoError(t, r.rebuildFor(context.Background(), req))
 	require.ErrorIs(t, <-req.done, context.Canceled)
 	assert.True(t, r.CaughtUp())
+	assert.Equal(t, reads, store.reads.Load(), "nothing to read again: nothing was reset")
 	require.ErrorIs(t, r.rebuild(ctx), context.Canceled)
 	assert.Zero(t, resets)
 	assert.Equal(t, 6, applied)
 	assert.Equal(t, uint64(6), r.Stats().Position)
+}
+
+// readCounter is a MemoryStore that counts the reads of ReadAll.
+type readCounter struct {
+	*events.MemoryStore
+	reads atomic.Int32
+}
+
+func (s *readCounter) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	s.reads.Add(1)
+	return s.MemoryStore.ReadAll(ctx, after)
 }

@@ -92,7 +92,11 @@ const (
 //     So does a resolution then of a contact that the forgotten state
 //     knew (an auto-close of the first call after a reopen): the contact
 //     counted with that state, and is not offered, answered or handled
-//     again.
+//     again. A stream that goes on without its opening cannot tell such
+//     a contact from one whose inbound event was lost (an opening that
+//     never came, or came later than the lateness): every contact that it
+//     meets first in a routing, consultation, abandonment or resolution
+//     counts so.
 //
 // Memory follows the active horizon: an issue stays while it is open and,
 // once resolved, until its last event is twice Lateness behind the

@@ -13,14 +13,17 @@ import (
 // snapOpaque is an event held for a gap that a snapshot saves without its
 // data, because the projection's registry would not read it back as the
 // Go type it has (a host's type that the registry does not know, or knows
-// under another Go type): its id, place in its stream, time and type name.
-// The projections of this package do not read such data; a held event of
-// a built-in Go type is never saved so (saveHeld).
+// under another Go type), or an events.Opaque: its id, place in its
+// stream, time, type name, metadata and store position. The projections
+// of this package do not read such data; a held event of a built-in Go
+// type is never saved so (saveHeld).
 type snapOpaque struct {
 	ID, Issue [16]byte
 	Version   uint64
 	At        int64
 	Type      string
+	Meta      map[string]string `msgpack:",omitempty"`
+	Position  uint64            `msgpack:",omitempty"`
 }
 
 // readsBack reports whether reg decodes the events of e's type into data
@@ -56,7 +59,8 @@ func saveHeld(evs []events.Envelope, reg *events.Registry, byName bool) (enc [][
 				return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
 					e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
 			}
-			opaque = append(opaque, snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type())})
+			opaque = append(opaque, snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type()),
+				Meta: e.Meta, Position: e.Position})
 			continue
 		}
 		b, err := codec.Append(nil, *e)
@@ -93,7 +97,8 @@ func loadHeld(enc [][]byte, opaque []snapOpaque, codec *events.MsgpackCodec) ([]
 		if o.ID == uuid.Nil || o.Issue == uuid.Nil || o.Version == 0 || o.Type == "" {
 			return nil, fmt.Errorf("held event %d saved without its data: no id, issue, version or type", len(enc)+i)
 		}
-		out = append(out, events.Envelope{ID: o.ID, Issue: o.Issue, Version: o.Version, At: time.Unix(0, o.At).UTC(), Data: &events.Opaque{Type: events.Type(o.Type)}})
+		out = append(out, events.Envelope{ID: o.ID, Issue: o.Issue, Version: o.Version, At: time.Unix(0, o.At).UTC(),
+			Data: &events.Opaque{Type: events.Type(o.Type)}, Meta: events.Meta(o.Meta), Position: o.Position})
 	}
 	return out, nil
 }

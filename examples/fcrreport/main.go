@@ -250,7 +250,10 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 		switch {
 		case !known:
 		case v == duplicate:
+			// It changes no figure: the projections would only count
+			// it, as late when its issue's state was forgotten.
 			in.Duplicates++
+			continue
 		case v == unchecked:
 			in.Unchecked++
 		}

@@ -315,3 +315,16 @@ func TestKeysAreNormalisedAsTheWriteSideDoes(t *testing.T) {
 	assert.Contains(t, stderr, "line 3")
 	assert.Contains(t, stderr, "no default country")
 }
+
+// A redelivery, however late, is a duplicate: it changes no figure and
+// gets no warning, even once its issue's state was forgotten behind a
+// reopen days later.
+func TestADuplicateGetsNoWarning(t *testing.T) {
+	log := handLog +
+		`{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.reopened","at":"2026-03-04T11:00:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c3","channel":"phone"}}` + "\n" +
+		strings.SplitAfter(handLog, "\n")[0]
+	got, stderr := jsonReport(t, log)
+	assert.Equal(t, int64(1), got.Input.Duplicates)
+	assert.Zero(t, got.Service.LateEvents)
+	assert.Empty(t, stderr)
+}
