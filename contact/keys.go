@@ -121,8 +121,10 @@ func (r KeyRules) country() (string, error) {
 //   - email: trimmed and lower-cased, a dot ending the domain dropped; an
 //     address as RFC 5322 writes it without quotes: before the @, letters,
 //     digits, !#$%&'*+-/=?^_`{|}~ and dots (any printable character beyond
-//     ASCII too, as internationalised addresses have them); after it, a
-//     domain name of letters, digits, hyphens and underscores with a dot.
+//     ASCII too, as internationalised addresses have them, but no byte
+//     that is not UTF-8); after it, a domain name of letters, digits,
+//     hyphens and underscores with a dot, letters and digits beyond ASCII
+//     included.
 //     Quoted local parts, address literals ("[192.0.2.1]") and a display
 //     form ("Anna <anna@example.com>") are refused;
 //   - account: and any other lower-case kind: the value trimmed.
@@ -412,7 +414,7 @@ func notAtext(r rune) bool {
 	if r < utf8.RuneSelf {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r))
 	}
-	return !unicode.IsGraphic(r) || unicode.IsSpace(r)
+	return r == utf8.RuneError || !unicode.IsGraphic(r) || unicode.IsSpace(r)
 }
 
 // notDomainRune reports whether r may not appear in a domain name: letters,

@@ -138,6 +138,7 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"email with a display name", fi, "email:anna<anna@example.com>", "contains '<' before the @"},
 		{"email followed by a semicolon", fi, "email:anna@example.com;", "contains ';'"},
 		{"email with a NUL", fi, "email:an\x00na@example.com", "contains '\\x00'"},
+		{"email with a byte that is not UTF-8", fi, "email:\xffanna@example.com", "contains '�'"},
 		{"email with a quoted local part", fi, "email:\"anna v\"@example.com", "white space"},
 		{"email with a quote", fi, "email:\"anna\"@example.com", "contains '\"'"},
 		{"email with an address literal", fi, "email:anna@[192.0.2.1]", "contains '['"},
