@@ -245,29 +245,46 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 	}.withEmptyBreakdowns()
 	rep.Inflation = inflation(rep.Reported, rep.True)
 
+	// Segments are summed by label: a name that is a label's too (an
+	// agent called "(none)") shares its segment rather than overwrite it,
+	// as MergeFCRReports would sum them.
+	type segKey struct {
+		dim   uint8
+		label string
+	}
+	sums := make(map[segKey]fcrSeg)
 	t.eachSeg(func(dim uint8, id int64, s fcrSeg) {
+		var label string
+		switch dim {
+		case dimKind:
+			label = [2]string{"human", "bot"}[id&1]
+		case dimDay:
+			label = time.Unix(0, id*nsPerDay).UTC().Format(time.DateOnly)
+		case dimWeek:
+			label = weekLabel(id)
+		default:
+			label = f.names.label(id)
+		}
+		k := segKey{dim, label}
+		sum := sums[k]
+		sum.Achieved, sum.Failed = sum.Achieved+s.Achieved, sum.Failed+s.Failed
+		sum.RepHits, sum.RepTotal = sum.RepHits+s.RepHits, sum.RepTotal+s.RepTotal
+		sums[k] = sum
+	})
+	byDim := map[uint8]map[string]FCRSegment{
+		dimChannel: rep.ByChannel, dimTopic: rep.ByTopic, dimAgent: rep.ByAgent, dimQueue: rep.ByQueue,
+		dimKind: rep.ByAgentKind, dimDay: rep.ByDay, dimWeek: rep.ByWeek,
+	}
+	for k, s := range sums {
 		seg := FCRSegment{
 			True:     newFCRRate(s.Achieved, s.Achieved+s.Failed, ms),
 			Reported: newFCRRate(s.RepHits, s.RepTotal, ms),
 		}
 		seg.Inflation = inflation(seg.Reported, seg.True)
-		switch dim {
-		case dimChannel:
-			rep.ByChannel[f.names.label(id)] = seg
-		case dimTopic:
-			rep.ByTopic[f.names.label(id)] = seg
-		case dimAgent:
-			rep.ByAgent[f.names.label(id)] = seg
-		case dimQueue:
-			rep.ByQueue[f.names.label(id)] = seg
-		case dimKind:
-			rep.ByAgentKind[[2]string{"human", "bot"}[id&1]] = seg
-		case dimDay:
-			rep.ByDay[time.Unix(0, id*nsPerDay).UTC().Format(time.DateOnly)] = seg
-		case dimWeek:
-			rep.ByWeek[weekLabel(id)] = seg
+		if m := byDim[k.dim]; m != nil {
+			m[k.label] = seg
 		}
-	})
+	}
 
 	for k, n := range t.Switch {
 		from, to := f.names.label(int64(k[0])), f.names.label(int64(k[1]))

@@ -191,3 +191,27 @@ func TestProjectionsPassOverOpaqueEvents(t *testing.T) {
 	assert.Equal(t, int64(1), r.FCR.Achieved)
 	assert.Equal(t, int64(1), r.Volume.Resolutions)
 }
+
+// An agent whose name is the label of no agent, "(none)", shares that
+// segment, as a merge of reports would: neither overwrites the other.
+func TestFCRAgentNamedAsTheLabelOfNone(t *testing.T) {
+	l := newFCRLog()
+	first := l.solved(at(0, 9, 0), []string{"email:c0@example.com"}, "chat", "billing", "")
+	l.solved(at(0, 10, 0), []string{"email:c1@example.com"}, "chat", "billing", "(none)")
+	l.tick(at(9, 0, 0))
+	all, parts := NewFCR(FCRConfig{}), [2]*FCR{NewFCR(FCRConfig{}), NewFCR(FCRConfig{})}
+	for _, e := range l.evs {
+		require.NoError(t, all.Apply(e))
+		p := parts[1]
+		if e.Issue == first {
+			p = parts[0]
+		}
+		require.NoError(t, p.Apply(e))
+	}
+	parts[0].AdvanceTo(at(9, 0, 0))
+	got := all.Report()
+	assert.Equal(t, int64(2), got.ByAgent["(none)"].True.Total)
+	merged, err := MergeFCRReports(parts[0].Report(), parts[1].Report())
+	require.NoError(t, err)
+	assert.Equal(t, merged.ByAgent, got.ByAgent)
+}
