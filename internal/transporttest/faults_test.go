@@ -249,6 +249,9 @@ func TestFaultSubscriberClosedMidStream(t *testing.T) {
 	n := record(context.Background(), t, l.svc, log)
 	r.waitApplied(t, n)
 	require.NoError(t, r.stop())
-	assert.GreaterOrEqual(t, sub.subs.Load(), int64(3), "the subscription closed and was made again")
+	// The first subscription closed after 200 messages: only a new one,
+	// whose catch-up reads the store, can have brought the rest (how many
+	// closed in all depends on how the store's reads and delivery met).
+	assert.GreaterOrEqual(t, sub.subs.Load(), int64(2), "the subscription closed and was made again")
 	assert.Equal(t, reference(t, l.store), fcr.Report())
 }
