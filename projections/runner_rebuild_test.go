@@ -64,6 +64,14 @@ func (s *gateStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.
 	}
 }
 
+// rebuilding calls r.Rebuild(ctx) on a goroutine of its own, and returns
+// where its error comes.
+func rebuilding(ctx context.Context, r *Runner) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- r.Rebuild(ctx) }()
+	return done
+}
+
 // A Rebuild asked of a Run in the middle of a store read waits for the
 // read, and when it fails part way the Run reads the rest of the store at
 // once: every event is applied once, and the Run is caught up again.
@@ -85,8 +93,7 @@ func TestRunnerReadsOnFromAFailedRebuild(t *testing.T) {
 	store.failRebuild.Store(true)
 	appendAll(t, store, testLog(3)) // positions 7..15
 	<-g.reached                     // the poll read 7..9 and is about to yield 10
-	done := make(chan error, 1)
-	go func() { done <- r.Rebuild(context.Background()) }()
+	done := rebuilding(context.Background(), r)
 	select {
 	case err := <-done:
 		t.Fatalf("the Rebuild ran during the Run's read: %v", err)
@@ -122,8 +129,7 @@ func TestRunnerCatchesUpFromAFailedRebuild(t *testing.T) {
 	stop := startRunner(t, r)
 	<-g.reached
 	store.failRebuild.Store(true)
-	done := make(chan error, 1)
-	go func() { done <- r.Rebuild(context.Background()) }()
+	done := rebuilding(context.Background(), r)
 	time.Sleep(20 * time.Millisecond)
 	assert.False(t, r.CaughtUp())
 	close(g.proceed)
@@ -145,12 +151,10 @@ func TestRunnerRebuildsOneAtATime(t *testing.T) {
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 	g1 := newGate(8) // the first Rebuild's read stops at 8
 	store.gate.Store(g1)
-	first := make(chan error, 1)
-	go func() { first <- r.Rebuild(context.Background()) }()
+	first := rebuilding(context.Background(), r)
 	<-g1.reached
 	// The second Rebuild waits for the first.
-	second := make(chan error, 1)
-	go func() { second <- r.Rebuild(context.Background()) }()
+	second := rebuilding(context.Background(), r)
 	time.Sleep(20 * time.Millisecond)
 	g2 := newGate(5) // the second Rebuild's read stops at 5
 	store.gate.Store(g2)
@@ -273,8 +277,7 @@ func TestRunnerIsNotCaughtUpWhileARebuildReplays(t *testing.T) {
 	<-tail.reached // a poll read 15.. to the end and is about to return
 	g := newGate(5)
 	store.gate.Store(g)
-	done := make(chan error, 1)
-	go func() { done <- r.Rebuild(context.Background()) }()
+	done := rebuilding(context.Background(), r)
 	time.Sleep(20 * time.Millisecond)
 	close(tail.proceed) // the poll returns
 	<-g.reached         // the Rebuild replays from zero, at position 4
@@ -394,8 +397,7 @@ func TestRunnerCatchesUpAfterARebuildBeforeItsFirstRun(t *testing.T) {
 			r, _, cps := gatedRunner(t, c.withSub, c.interval)
 			g := newGate(0)
 			cps.g.Store(g)
-			done := make(chan error, 1)
-			go func() { done <- r.Rebuild(context.Background()) }()
+			done := rebuilding(context.Background(), r)
 			<-g.reached // the replay is done; its checkpoint is saving
 			stop := startRunner(t, r)
 			time.Sleep(100 * time.Millisecond)
@@ -418,8 +420,7 @@ func TestRunnerCatchesUpAfterARebuildDuringItsCatchUp(t *testing.T) {
 	<-rg.reached // the Run's catch-up is at position 3
 	sg := newGate(0)
 	cps.g.Store(sg)
-	done := make(chan error, 1)
-	go func() { done <- r.Rebuild(context.Background()) }()
+	done := rebuilding(context.Background(), r)
 	time.Sleep(20 * time.Millisecond)
 	close(rg.proceed)
 	<-sg.reached // the Rebuild's replay ended; its checkpoint saves

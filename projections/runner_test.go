@@ -494,8 +494,7 @@ func TestRunnerRebuildStopsWithTheRun(t *testing.T) {
 	stop := startRunner(t, r)
 	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
 	store.slow.Store(true)
-	rebuilt := make(chan error, 1)
-	go func() { rebuilt <- r.Rebuild(context.Background()) }()
+	rebuilt := rebuilding(context.Background(), r)
 	time.Sleep(50 * time.Millisecond) // the Rebuild reads the store
 	require.NoError(t, stop())
 	err = <-rebuilt
@@ -1042,8 +1041,7 @@ func TestRunnerRebuildIsNotOverwrittenByAnEarlierCheckpoint(t *testing.T) {
 	stop := startRunner(t, r)
 	<-cps.entered // the catch-up's checkpoint, at position 9, is being saved
 	appendAll(t, store, testLog(3))
-	rebuilt := make(chan error, 1)
-	go func() { rebuilt <- r.Rebuild(ctx) }()
+	rebuilt := rebuilding(ctx, r)
 	select {
 	case err := <-rebuilt:
 		t.Fatalf("the Rebuild did not wait for the checkpoint: %v", err)
