@@ -84,7 +84,7 @@ func TestServiceResolvesALostAppend(t *testing.T) {
 		{"committed", "commit", 0},
 		{"not committed", "none", 0},
 		{"committed before the Service looks", "late", 1},
-		{"committed after the Service looked, before it appends again", "late", 2},
+		{"too late to commit: the Service's next append wins", "late", 2},
 		{"committed right before the Service appends again, on its last attempt", "late-append", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {

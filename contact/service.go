@@ -177,16 +177,16 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			sent = append(sent, id)
 			unknown = cmp.Or(unknown, err)
 		}
+		again := errors.Is(err, events.ErrVersionConflict) || errors.Is(err, events.ErrOutcomeUnknown) && ctx.Err() == nil
+		if again && attempt < s.cfg.Retries {
+			continue // the next attempt's load looks for the events of sent
+		}
 		if err != nil && sent != nil {
 			// An event of this attempt or an earlier one may be stored
 			// all the same (and then made this one conflict): look.
 			if stored, ok := s.stored(ctx, issue, sent); ok {
 				evs, err = stored, nil
 			}
-		}
-		again := errors.Is(err, events.ErrVersionConflict) || errors.Is(err, events.ErrOutcomeUnknown) && ctx.Err() == nil
-		if again && attempt < s.cfg.Retries {
-			continue
 		}
 		if err != nil {
 			return nil, failed(cmd, issue, minted, sent, unknown, err)
