@@ -51,20 +51,13 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 			return invalid("append to", e, "event %d has version %d, beyond %d", i, e.Version, uint64(MaxVersion))
 		case e.Version != expected+uint64(i)+1:
 			return invalid("append to", e, "event %d has version %d, want %d", i, e.Version, expected+uint64(i)+1)
-		case e.ID == uuid.Nil:
-			return invalid("append to", e, "event %d has no id", i)
-		case !e.HasData():
-			return invalid("append to", e, "event %d has %s", i, e.NoData())
-		case e.At.IsZero():
-			return invalid("append to", e, "event %d has no event time", i)
+		}
+		// What Validate refuses, every replay would refuse after it.
+		if problem := e.problem(); problem != "" {
+			return invalid("append to", e, "event %d: %s", i, problem)
 		}
 		if _, ok := e.Data.(*Opaque); ok {
 			return invalid("append to", e, "event %d is opaque (%s): it has no payload to write", i, e.Data.EventType())
-		}
-		// What Validate checks of the data: the projections refuse an
-		// event whose data does not validate, at every replay.
-		if err := ValidateData(e.Data); err != nil {
-			return invalid("append to", e, "event %d: %s: %v", i, e.Data.EventType(), err)
 		}
 	}
 	return nil

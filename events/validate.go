@@ -25,28 +25,32 @@ type Validator interface {
 // is a Validator, that the data is. The error wraps ErrInvalidEvent and
 // names the field.
 func (e Envelope) Validate() error {
-	var problem string
-	switch {
-	case e.ID == uuid.Nil:
-		problem = "no id"
-	case e.Issue == uuid.Nil:
-		problem = "no issue id"
-	case e.Version == 0:
-		problem = "version 0"
-	case e.Version > MaxVersion:
-		problem = fmt.Sprintf("version %d is beyond %d", e.Version, uint64(MaxVersion))
-	case e.At.IsZero():
-		problem = "no event time"
-	case !e.HasData():
-		problem = e.NoData()
-	}
-	if problem != "" {
+	if problem := e.problem(); problem != "" {
 		return invalid("event of", e, "%s", problem)
 	}
-	if err := ValidateData(e.Data); err != nil {
-		return invalid("event of", e, "%s: %v", e.Data.EventType(), err)
-	}
 	return nil
+}
+
+// problem says what Validate refuses in e, "" for nothing.
+func (e *Envelope) problem() string {
+	switch {
+	case e.ID == uuid.Nil:
+		return "no id"
+	case e.Issue == uuid.Nil:
+		return "no issue id"
+	case e.Version == 0:
+		return "version 0"
+	case e.Version > MaxVersion:
+		return fmt.Sprintf("version %d is beyond %d", e.Version, uint64(MaxVersion))
+	case e.At.IsZero():
+		return "no event time"
+	case !e.HasData():
+		return e.NoData()
+	}
+	if err := ValidateData(e.Data); err != nil {
+		return fmt.Sprintf("%s: %v", e.Data.EventType(), err)
+	}
+	return ""
 }
 
 // ValidateData returns what d's Validate returns where d is a Validator,
