@@ -458,22 +458,11 @@ func checkFCREvent(e *events.Envelope, valid bool) (int64, error) {
 		}
 		return sec*int64(time.Second) + int64(e.At.Nanosecond()), nil
 	}
-	var problem string
-	switch {
-	case e.Issue == uuid.Nil:
-		problem = "no issue id"
-	case e.Version == 0:
-		problem = "version 0"
-	case e.Version > events.MaxVersion:
-		problem = fmt.Sprintf("version %d is beyond %d", e.Version, uint64(events.MaxVersion))
-	case !e.HasData():
-		problem = e.NoData()
-	case e.At.IsZero(): // out of range too
-		problem = "no event time"
-	default:
-		problem = fmt.Sprintf("event time %s is out of range", e.At.Format(time.RFC3339))
+	if err := e.Validate(); err != nil {
+		return 0, fmt.Errorf("FCR apply: %w", err)
 	}
-	return 0, fmt.Errorf("FCR apply issue %s version %d: %s: %w", e.Issue, e.Version, problem, events.ErrInvalidEvent)
+	return 0, fmt.Errorf("FCR apply issue %s version %d: event time %s is out of range: %w",
+		e.Issue, e.Version, e.At.Format(time.RFC3339), events.ErrInvalidEvent)
 }
 
 // applyOrdered absorbs one event of an issue whose earlier events were all
