@@ -23,6 +23,8 @@ type Command interface {
 	// Op names the command in errors: "open", "route", "resolve"…
 	Op() string
 	eventTime() time.Time
+	// yields returns the type of the event the command appends.
+	yields() events.Type
 	decide(d *decider) (events.Data, error)
 }
 
@@ -146,6 +148,16 @@ func (Rate) Op() string { return "rate" }
 
 // Op returns "classify".
 func (Classify) Op() string { return "classify" }
+
+func (Open) yields() events.Type     { return events.TypeOpened }
+func (Route) yields() events.Type    { return events.TypeRouted }
+func (Consult) yields() events.Type  { return events.TypeConsulted }
+func (Resolve) yields() events.Type  { return events.TypeResolved }
+func (Reopen) yields() events.Type   { return events.TypeReopened }
+func (FollowUp) yields() events.Type { return events.TypeContacted }
+func (Abandon) yields() events.Type  { return events.TypeAbandoned }
+func (Rate) yields() events.Type     { return events.TypeRated }
+func (Classify) yields() events.Type { return events.TypeClassified }
 
 func (c Open) eventTime() time.Time     { return c.At }
 func (c Route) eventTime() time.Time    { return c.At }

@@ -11,6 +11,7 @@ type ctxKey int
 const (
 	correlationKey ctxKey = iota
 	causationKey
+	idempotencyKey
 )
 
 // WithCorrelationID returns ctx carrying the correlation id that the
@@ -24,6 +25,25 @@ func WithCorrelationID(ctx context.Context, id string) context.Context {
 // events of the commands it runs with it.
 func WithCausationID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, causationKey, id)
+}
+
+// WithIdempotencyKey returns ctx carrying an idempotency key: a name for
+// one command, unique among the commands of the Service's store, such as
+// the id of the webhook delivery that asked for it. A command run again
+// with the same key (a redelivery, a retry after a timeout) then takes
+// effect once: the Service stamps the key on the command's event
+// (events.MetaIdempotencyKey) and, finding it in the stream, does
+// not decide the command again (see Service.Execute). Keys from several
+// sources must not collide: prefix them with the source ("zendesk:…").
+// "" is no key.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKey, key)
+}
+
+// IdempotencyKey returns the idempotency key that ctx carries, or "".
+func IdempotencyKey(ctx context.Context) string {
+	key, _ := ctx.Value(idempotencyKey).(string)
+	return key
 }
 
 // CorrelationID returns the correlation id that ctx carries, or "".
@@ -50,6 +70,9 @@ func meta(ctx context.Context, key string) events.Meta {
 	}
 	if id := CausationID(ctx); id != "" {
 		m[events.MetaCausationID] = id
+	}
+	if k := IdempotencyKey(ctx); k != "" {
+		m[events.MetaIdempotencyKey] = k
 	}
 	if len(m) == 0 {
 		return nil

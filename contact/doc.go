@@ -46,7 +46,9 @@
 // never meet, and a repeat contact across the two goes undetected. Set a
 // CustomerResolver to give every issue the customer's stable id when it is
 // opened. Correlation and causation ids travel in the context
-// (WithCorrelationID, WithCausationID).
+// (WithCorrelationID, WithCausationID), and so does an idempotency key
+// (WithIdempotencyKey), with which a command run twice (a webhook
+// redelivered, a retry after a timeout) takes effect once.
 //
 // Time and ids are injected (Clock, IDGenerator), so that tests and
 // replays are deterministic; package contacttest has a test clock, a

@@ -34,6 +34,9 @@ var (
 	ErrAnswered = errors.New("contact answered")
 	// ErrOutOfOrder: an event time before the previous event of the issue.
 	ErrOutOfOrder = errors.New("event time out of order")
+	// ErrKeyReused: the command's idempotency key names an event of the
+	// issue that another kind of command appended.
+	ErrKeyReused = errors.New("idempotency key reused")
 	// ErrNotPublished: the events were appended, but the Publisher failed.
 	ErrNotPublished = errors.New("appended but not published")
 	// ErrInvalidConfig: a Config or KeyRules that cannot work.

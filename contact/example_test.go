@@ -106,3 +106,36 @@ func ExampleRebuild() {
 	// Output:
 	// resolved 3 1 maria
 }
+
+// A webhook that arrives twice: run with the delivery's id as its
+// idempotency key, the survey answer it carries is recorded once.
+func ExampleWithIdempotencyKey() {
+	ctx := context.Background()
+	store := events.NewMemoryStore()
+	svc, _ := contact.NewService(contact.Config{
+		Store: store,
+		Clock: contacttest.NewClock(time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)),
+		IDs:   contacttest.NewIDs(),
+	})
+	issue, _, _ := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	_, _ = svc.Resolve(ctx, issue, contact.Resolve{Agent: "maria"})
+
+	survey := func(delivery string, score int) {
+		ctx := contact.WithIdempotencyKey(ctx, "surveys:"+delivery)
+		evs, err := svc.Rate(ctx, issue, contact.Rate{Survey: events.SurveyCSAT, Score: score})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("answer at version", evs[0].Version)
+	}
+	survey("d-81", 5)
+	survey("d-81", 5) // redelivered
+	survey("d-82", 4) // another answer
+	fmt.Println(store.Len(), "events")
+	// Output:
+	// answer at version 3
+	// answer at version 3
+	// answer at version 4
+	// 4 events
+}

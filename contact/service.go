@@ -151,9 +151,22 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // When the Publisher fails, the events stay appended: Execute returns them
 // with an error that wraps ErrNotPublished and the Publisher's error.
 //
+// A command run with an idempotency key (WithIdempotencyKey) that an event
+// of the issue's stream carries already ran: Execute returns that event
+// and publishes it again (projections ignore a delivery they applied, and
+// a command whose first run failed to publish is then delivered), and
+// decides nothing. So a webhook delivered twice, or a command retried
+// after a timeout, takes effect once. The event must be of the kind the
+// command appends: a key that names another kind refuses the command with
+// ErrKeyReused. An Open with issue uuid.Nil and a key opens the issue
+// IssueForKey(key), so that an Open run again finds its issue too. The
+// key is looked for in the issue's stream only: a command with a key on
+// another issue runs.
+//
 // Every event's Meta carries events.MetaPartitionKey (the customer's id, or
 // else the least of their keys, as the issue's opening had it; none where
-// the opening had none) and the correlation and causation ids of ctx.
+// the opening had none) and the correlation and causation ids and the
+// idempotency key of ctx.
 func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]events.Envelope, error) {
 	if missing := noCommand(cmd); missing != "" {
 		return nil, &CommandError{Op: "execute", Issue: issue, Reason: missing, Err: ErrInvalidCommand}
@@ -161,13 +174,17 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if err := s.checkFuture(issue, cmd); err != nil {
 		return nil, err // before an issue id is made or the resolver asked
 	}
-	minted := false // the Service chose the issue's id
+	minted := false // the Service chose the issue's id at random
 	if isOpen(cmd) && issue == uuid.Nil {
-		var err error
-		if issue, err = s.cfg.IDs.NewID(); err != nil {
-			return nil, fmt.Errorf("open issue: new issue id: %w", err)
+		if key := IdempotencyKey(ctx); key != "" {
+			issue = IssueForKey(key)
+		} else {
+			var err error
+			if issue, err = s.cfg.IDs.NewID(); err != nil {
+				return nil, fmt.Errorf("open issue: new issue id: %w", err)
+			}
+			minted = true
 		}
-		minted = true
 	}
 	var sent []uuid.UUID // events whose append may have been stored
 	var unknown error    // the error of the first such append
@@ -255,6 +272,32 @@ func find(evs []events.Envelope, sent []uuid.UUID) ([]events.Envelope, bool) {
 	return nil, false
 }
 
+// keyed returns the event of evs that carries idempotency key key, if
+// any: cmd ran before and appended it. An event of another kind than cmd
+// appends refuses cmd.
+func keyed(evs []events.Envelope, issue uuid.UUID, cmd Command, key string) ([]events.Envelope, bool, error) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		e := &evs[i]
+		if e.Meta[events.MetaIdempotencyKey] != key {
+			continue
+		}
+		if t := e.Type(); t != cmd.yields() {
+			return nil, true, &CommandError{Op: cmd.Op(), Issue: issue, Err: ErrKeyReused,
+				Reason: fmt.Sprintf("idempotency key %q names version %d, an %s event, where %s appends %s", key, e.Version, t, cmd.Op(), cmd.yields())}
+		}
+		return evs[i : i+1 : i+1], true, nil
+	}
+	return nil, false, nil
+}
+
+// keyedIssues is the namespace of the ids that IssueForKey makes.
+var keyedIssues = uuid.MustParse("8f1d6a62-3c1e-4d4b-9a57-2b0e6f7c9d11")
+
+// IssueForKey returns the id of the issue that an Open with issue
+// uuid.Nil opens when run with idempotency key key: a name-based UUID
+// (version 5) of the key, the same for every run.
+func IssueForKey(key string) uuid.UUID { return uuid.NewSHA1(keyedIssues, []byte(key)) }
+
 // attempt loads, decides and appends once, and returns the id of the event
 // it tried to append. When the stream holds an event of sent, an earlier
 // attempt's, it returns that event: the command took effect. minted says
@@ -266,6 +309,11 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sen
 	}
 	if stored, ok := find(evs, sent); ok {
 		return stored, uuid.Nil, nil
+	}
+	if key := IdempotencyKey(ctx); key != "" {
+		if stored, ok, err := keyed(evs, issue, cmd, key); ok {
+			return stored, uuid.Nil, err
+		}
 	}
 	is, err := Rebuild(issue, evs)
 	if err != nil {

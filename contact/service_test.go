@@ -178,6 +178,8 @@ func TestContextIDs(t *testing.T) {
 	ctx = contact.WithCausationID(contact.WithCorrelationID(ctx, "a"), "b")
 	assert.Equal(t, "a", contact.CorrelationID(ctx))
 	assert.Equal(t, "b", contact.CausationID(ctx))
+	assert.Empty(t, contact.IdempotencyKey(ctx))
+	assert.Equal(t, "k", contact.IdempotencyKey(contact.WithIdempotencyKey(ctx, "k")))
 }
 
 func TestServiceCustomerResolver(t *testing.T) {

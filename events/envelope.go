@@ -34,16 +34,20 @@ type Data interface {
 }
 
 // Meta holds an event's optional metadata: correlation and causation ids,
-// tenant, source, the partition key. Keys and values are strings; a
-// member whose value is null on the wire is read as no member.
+// the idempotency key of the command that appended it, tenant, source, the
+// partition key. Keys and values are strings; a member whose value is null
+// on the wire is read as no member.
 type Meta map[string]string
 
 // Well-known metadata keys.
 const (
 	MetaCorrelationID = "correlation_id"
 	MetaCausationID   = "causation_id"
-	MetaTenant        = "tenant"
-	MetaSource        = "source"
+	// MetaIdempotencyKey carries the idempotency key of the command that
+	// appended the event (contact.WithIdempotencyKey).
+	MetaIdempotencyKey = "idempotency_key"
+	MetaTenant         = "tenant"
+	MetaSource         = "source"
 	// MetaPartitionKey carries the stable customer id that transports
 	// partition by, so that every contact of one customer reaches the
 	// same projection instance.

@@ -1,0 +1,192 @@
+package contact_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
+	"github.com/truefcr/truefcr/events"
+)
+
+// later sets the Service's clock after the events of the tests' streams.
+func later(c *contact.Config) { c.Clock = contacttest.NewClock(contacttest.Minute(10)) }
+
+// Every command run again with its idempotency key returns the event of
+// its first run and appends nothing; run again without one, it appends
+// again where its state lets it (a second answer to a survey, another
+// routing), which is what the key is for.
+func TestServiceIdempotencyKey(t *testing.T) {
+	c2 := contacttest.ID(2)
+	tests := []struct {
+		name  string
+		given []events.Data
+		cmd   contact.Command
+	}{
+		{"route", []events.Data{opened()}, contact.Route{Queue: "billing", Agent: "maria"}},
+		{"consult", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli"}},
+		{"resolve", []events.Data{opened(), routed()}, contact.Resolve{Agent: "maria"}},
+		{"reopen", []events.Data{opened(), routed(), resolved()}, contact.Reopen{Contact: c2, Channel: "voice"}},
+		{"follow up", []events.Data{opened()}, contact.FollowUp{Contact: c2, Channel: "voice"}},
+		{"abandon", []events.Data{opened()}, contact.Abandon{}},
+		{"rate", []events.Data{opened(), routed(), resolved()}, contact.Rate{Survey: events.SurveyCSAT, Score: 2}},
+		{"classify", []events.Data{opened()}, contact.Classify{Topic: "billing/refund"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, store := newService(t, later)
+			issue := contacttest.IssueID()
+			_, err := store.Append(t.Context(), issue, 0, stream(issue, tt.given...))
+			require.NoError(t, err)
+			ctx := contact.WithIdempotencyKey(t.Context(), "webhook:41")
+
+			first, err := svc.Execute(ctx, issue, tt.cmd)
+			require.NoError(t, err)
+			require.Len(t, first, 1)
+			assert.Equal(t, "webhook:41", first[0].Meta[events.MetaIdempotencyKey])
+			again, err := svc.Execute(ctx, issue, tt.cmd)
+			require.NoError(t, err)
+			assert.Equal(t, first, again, "the event of the first run")
+			evs, err := store.Load(t.Context(), issue)
+			require.NoError(t, err)
+			assert.Len(t, evs, len(tt.given)+1, "appended once")
+		})
+	}
+}
+
+// Without a key, a retried command appends again where its state allows:
+// the case that the key is for.
+func TestServiceWithoutAKeyAppendsAgain(t *testing.T) {
+	svc, store := newService(t, later)
+	issue := contacttest.IssueID()
+	_, err := store.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
+	require.NoError(t, err)
+	rate := contact.Rate{Survey: events.SurveyCSAT, Score: 2}
+	_, err = svc.Rate(t.Context(), issue, rate)
+	require.NoError(t, err)
+	_, err = svc.Rate(t.Context(), issue, rate)
+	require.NoError(t, err)
+	evs, err := store.Load(t.Context(), issue)
+	require.NoError(t, err)
+	assert.Len(t, evs, 5, "two answers")
+}
+
+// An Open without an issue id and with a key opens IssueForKey(key): run
+// again, it finds its issue and opens no other.
+func TestServiceOpenWithAKey(t *testing.T) {
+	svc, store := newService(t)
+	ctx := contact.WithIdempotencyKey(t.Context(), "zendesk:ticket.created:7")
+	open := contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"}
+	id, first, err := svc.Open(ctx, open)
+	require.NoError(t, err)
+	assert.Equal(t, contact.IssueForKey("zendesk:ticket.created:7"), id)
+	assert.Equal(t, uuid.Version(5), id.Version())
+	assert.NotEqual(t, contact.IssueForKey("zendesk:ticket.created:8"), id)
+
+	again, evs, err := svc.Open(ctx, open)
+	require.NoError(t, err)
+	assert.Equal(t, id, again)
+	assert.Equal(t, first, evs)
+	assert.Equal(t, 1, store.Len(), "one issue opened")
+
+	// A refused Open appends nothing and names its issue, which the key
+	// gives; run again, corrected, it opens that issue.
+	ctx = contact.WithIdempotencyKey(t.Context(), "zendesk:ticket.created:8")
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-2"}, Topic: "billing"})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.ErrorContains(t, err, contact.IssueForKey("zendesk:ticket.created:8").String())
+	id, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-2"}, Channel: "voice", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, contact.IssueForKey("zendesk:ticket.created:8"), id)
+	assert.Equal(t, 2, store.Len())
+}
+
+// A key that names an event of another kind refuses the command, which
+// appends nothing.
+func TestServiceRefusesAReusedKey(t *testing.T) {
+	svc, store := newService(t, later)
+	issue := contacttest.IssueID()
+	_, err := store.Append(t.Context(), issue, 0, stream(issue, opened()))
+	require.NoError(t, err)
+	ctx := contact.WithIdempotencyKey(t.Context(), "k-1")
+	_, err = svc.Route(ctx, issue, contact.Route{Queue: "billing"})
+	require.NoError(t, err)
+
+	_, err = svc.Resolve(ctx, issue, contact.Resolve{Agent: "maria"})
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	var ce *contact.CommandError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, issue, ce.Issue)
+	assert.EqualError(t, err, "resolve issue "+issue.String()+`: idempotency key "k-1" names version 2, an issue.routed event, where resolve appends issue.resolved`)
+	assert.Equal(t, 2, store.Len(), "nothing appended")
+
+	// The key is looked for in the issue's own stream: on another issue,
+	// the command runs.
+	other := contacttest.ID(77)
+	_, err = store.Append(t.Context(), other, 0, stream(other, opened()))
+	require.NoError(t, err)
+	_, err = svc.Resolve(ctx, other, contact.Resolve{Agent: "maria"})
+	require.NoError(t, err)
+}
+
+// A command run again with its key publishes its event again: the first
+// run's Publisher failed, and the second delivers it.
+func TestServiceIdempotencyKeyPublishesAgain(t *testing.T) {
+	var published [][]events.Envelope
+	fail := true
+	svc, store := newService(t, later, func(c *contact.Config) {
+		c.Publisher = contact.PublisherFunc(func(_ context.Context, evs []events.Envelope) error {
+			if fail {
+				return errors.New("broker down")
+			}
+			published = append(published, evs)
+			return nil
+		})
+	})
+	issue := contacttest.IssueID()
+	_, err := store.Append(t.Context(), issue, 0, stream(issue, opened(), routed()))
+	require.NoError(t, err)
+	ctx := contact.WithIdempotencyKey(t.Context(), "k-1")
+	first, err := svc.Resolve(ctx, issue, contact.Resolve{Agent: "maria"})
+	require.ErrorIs(t, err, contact.ErrNotPublished)
+
+	fail = false
+	again, err := svc.Resolve(ctx, issue, contact.Resolve{Agent: "maria"})
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+	assert.Equal(t, [][]events.Envelope{first}, published)
+	assert.Equal(t, 3, store.Len())
+}
+
+// Two runs of one command at once, as two workers take one redelivered
+// webhook: one appends, and the other, losing the race, finds its event.
+func TestServiceIdempotencyKeyRace(t *testing.T) {
+	mem := events.NewMemoryStore()
+	issue := contacttest.IssueID()
+	_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
+	require.NoError(t, err)
+	store := newRaceStore(mem, 2)
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+
+	ctx := contact.WithIdempotencyKey(t.Context(), "survey:9")
+	rate := contact.Rate{Survey: events.SurveyCSAT, Score: 4}
+	var got [2][]events.Envelope
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { got[i], errs[i] = svc.Rate(ctx, issue, rate) })
+	}
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	assert.EqualValues(t, 1, store.conflicts.Load(), "they raced")
+	assert.Equal(t, got[0], got[1], "both return the one event")
+	assert.Equal(t, 4, mem.Len(), "one answer")
+}
