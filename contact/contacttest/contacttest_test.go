@@ -97,6 +97,21 @@ func TestGivenTimesAndIDs(t *testing.T) {
 	assert.Equal(t, contacttest.ID(2), evs[0].ID)
 }
 
+// A command may give its own time a day after the given events; a
+// scenario that sets Config.MaxFuture has it apply.
+func TestWhenTakesTheCommandsTime(t *testing.T) {
+	tomorrow := contacttest.Minute(24 * 60)
+	evs := contacttest.Given(t, opened()).
+		When(contact.Classify{Topic: "billing/refund", At: tomorrow}).
+		Then(&events.Classified{Topic: "billing/refund"})
+	assert.Equal(t, tomorrow, evs[0].At)
+
+	contacttest.Given(t, opened()).
+		With(func(c *contact.Config) { c.MaxFuture = time.Hour }).
+		When(contact.Classify{Topic: "billing/refund", At: tomorrow}).
+		ThenError(contact.ErrInvalidCommand)
+}
+
 func TestWithConfiguresTheService(t *testing.T) {
 	var published []events.Envelope
 	evs := contacttest.Given(t).

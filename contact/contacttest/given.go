@@ -63,11 +63,18 @@ type Outcome struct {
 }
 
 // When runs cmd on the scenario's issue, a minute after its last event.
+// A command that gives its own time (At) may give any time after the
+// given events: the Service's Config.MaxFuture, which refuses event times
+// more than an hour after its clock's, does not apply unless With sets it,
+// as the scenario's clock stands at the given events.
 func (s *Scenario) When(cmd contact.Command) *Outcome {
 	s.t.Helper()
 	cfg := contact.Config{}
 	for _, f := range s.configure {
 		f(&cfg)
+	}
+	if cfg.MaxFuture == 0 {
+		cfg.MaxFuture = -1
 	}
 	cfg.Store, cfg.Clock, cfg.IDs = s.Store, s.Clock, s.IDs
 	svc, err := contact.NewService(cfg)
