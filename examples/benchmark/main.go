@@ -33,6 +33,9 @@ type Options struct {
 	// Only, when not empty, names the measurements to make: codecs,
 	// projection, replay, gochannel, postgres.
 	Only []string
+	// Explain, when set, names a file for PostgreSQL's plan of the
+	// reference query, run once more under EXPLAIN (ANALYZE, BUFFERS).
+	Explain string
 }
 
 // measurements names what Options.Only may choose.
@@ -50,6 +53,7 @@ func main() {
 	flag.IntVar(&opts.Runs, "runs", 3, "runs of each measurement; the median is reported")
 	flag.IntVar(&opts.BusEvents, "bus-events", 1_000_000, "at most this many events go through GoChannel")
 	noPG := flag.Bool("no-postgres", false, "leave PostgreSQL out")
+	flag.StringVar(&opts.Explain, "explain", "", "write PostgreSQL's plan of the reference query (EXPLAIN ANALYZE) to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -only, of those measurements)")
 	only := flag.String("only", "", "comma-separated measurements to make, of "+strings.Join(measurements, ", ")+"; all by default")
 	flag.Parse()
@@ -96,10 +100,14 @@ func main() {
 	}
 }
 
+// minEvents is the fewest events that -events may ask for: the simulator
+// gives a log too short to measure, or none, below it.
+const minEvents = 1000
+
 // check reports options that Measure cannot work with.
 func (o Options) check() error {
-	if o.Events <= 0 {
-		return fmt.Errorf("benchmark: -events %d is not positive", o.Events)
+	if o.Events < minEvents {
+		return fmt.Errorf("benchmark: -events %d: give at least %d", o.Events, minEvents)
 	}
 	for _, m := range o.Only {
 		if !slices.Contains(measurements, m) {
@@ -131,6 +139,12 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	res.Events = store.Len()
 	fmt.Fprintf(w, "log: %d events, %d days, %d customers, seed %d (generated and stored in %.1f s)\n",
 		store.Len(), cfg.Days, cfg.Customers, cfg.Seed, time.Since(start).Seconds())
+	if store.Len() == 0 {
+		return res, fmt.Errorf("the log of -events %d has no events: give at least %d", opts.Events, minEvents)
+	}
+	if skip := opts.skipped(); len(skip) > 0 {
+		fmt.Fprintf(w, "not measured (-only), their figures null: %s\n", strings.Join(skip, ", "))
+	}
 
 	steps := []struct {
 		name string
@@ -155,20 +169,38 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	if !opts.does("postgres") {
 		return res, nil
 	}
+	t.section("5. PostgreSQL: the store's appends, and true FCR in SQL against the projection")
 	if opts.DSN == "" {
-		t.section("5. PostgreSQL")
 		t.note("not measured: left out (-no-postgres)")
 		return res, nil
 	}
+	pool, err := pgtest.Connect(ctx, opts.DSN)
+	if err != nil {
+		t.note("not measured: PostgreSQL at %s cannot be reached (%v); set %s", opts.DSN, err, pgtest.EnvDSN)
+		return res, nil
+	}
+	defer pool.Close()
 	start = time.Now()
 	simple, err := buildSimpleLog(ctx, cfg, projections.DefaultFCRWindow)
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(w, "\nsimple log for SQL: %d events, %d issues, one key a customer, opening topics (%d reclassifications left out), %d streams cut where they settled (%.1f s)\n",
-		simple.events, len(simple.rows), simple.dropped, simple.cut, time.Since(start).Seconds())
-	if err := measurePostgres(ctx, t, &res, simple, opts.DSN, runs); err != nil {
+	t.note("simple log for SQL: %d events, %d issues, one key a customer, opening topics (%d reclassifications", simple.events, len(simple.rows), simple.dropped)
+	t.note("left out), %d streams cut where they settled (%.1f s)", simple.cut, time.Since(start).Seconds())
+	if err := measurePostgres(ctx, t, &res, simple, pool, runs, opts.Explain); err != nil {
 		return res, fmt.Errorf("postgres: %w", err)
 	}
 	return res, nil
+}
+
+// skipped lists the measurements that opts leaves out, whose figures
+// stay null.
+func (o Options) skipped() []string {
+	var out []string
+	for _, m := range measurements {
+		if !o.does(m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +30,16 @@ var everyField = []string{
 	"peak_heap_bytes", "bytes_per_active_problem", "bytes_per_live_issue", "live_problems", "memory_ratio_2x_history",
 	"gochannel_raw_events_per_s", "gochannel_events_per_s", "gochannel_overhead_ratio", "gochannel_agrees",
 	"gochannel_batch", "gochannel_single_events_per_s", "gochannel_single_ratio",
+	"gochannel_raw_batched_events_per_s", "gochannel_batched_ratio",
 }
+
+// the lists of runs, one figure a run, measured without PostgreSQL.
+var everyList = []string{"projection_events_per_s_runs", "replay_events_per_s_runs"}
 
 // the fields only PostgreSQL fills.
 var postgresFields = []string{
-	"pg_append_single_events_per_s", "pg_append_events_per_s", "sql_issues", "sql_seconds",
-	"projection_seconds", "speedup_vs_sql", "sql_achieved", "sql_failed", "fcr_achieved", "fcr_failed", "sql_agrees",
+	"pg_append_single_events_per_s", "pg_append_events_per_s", "sql_events", "sql_issues", "sql_seconds",
+	"projection_seconds", "speedup_vs_sql", "speedup_vs_sql_runs", "sql_achieved", "sql_failed", "fcr_achieved", "fcr_failed", "sql_agrees",
 }
 
 // decodeLine reads the JSON line of res back as a map.
@@ -59,6 +64,13 @@ func TestMeasureWithoutPostgresFillsEveryOtherField(t *testing.T) {
 			continue
 		}
 		assert.Positive(t, m[k], k)
+	}
+	for _, k := range everyList {
+		require.Contains(t, m, k)
+		runs, ok := m[k].([]any)
+		require.True(t, ok, "%s is a list", k)
+		require.Len(t, runs, 1, "%s: one figure a run", k)
+		assert.Equal(t, m[strings.TrimSuffix(k, "_runs")], runs[0], "%s: one run is its own median", k)
 	}
 	for _, k := range postgresFields {
 		require.Contains(t, m, k)
@@ -85,11 +97,29 @@ func TestMeasureWithPostgresAgreesWithSQL(t *testing.T) {
 		require.NotNil(t, m[k], k)
 	}
 	assert.Equal(t, true, m["sql_agrees"])
+	assert.Equal(t, []any{m["speedup_vs_sql"]}, m["speedup_vs_sql_runs"])
+	assert.Positive(t, m["sql_events"])
 	assert.Positive(t, m["sql_achieved"])
 	assert.Positive(t, m["sql_failed"])
 	assert.Equal(t, m["sql_achieved"], m["fcr_achieved"])
 	assert.Equal(t, m["sql_failed"], m["fcr_failed"])
 	assert.Positive(t, m["pg_append_events_per_s"])
+}
+
+// A server that cannot be reached leaves the PostgreSQL figures null and
+// says why, before the simple log is built for nothing.
+func TestMeasureWithPostgresUnreachable(t *testing.T) {
+	var table strings.Builder
+	dsn := "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"
+	res, err := Measure(context.Background(), &table, tiny(dsn, "postgres"))
+	require.NoError(t, err)
+	m := decodeLine(t, res)
+	for _, k := range postgresFields {
+		assert.Nil(t, m[k], k)
+	}
+	assert.Contains(t, table.String(), "not measured: PostgreSQL at "+dsn+" cannot be reached")
+	assert.NotContains(t, table.String(), "simple log for SQL")
+	assert.Contains(t, table.String(), "not measured (-only), their figures null: codecs, projection, replay, gochannel")
 }
 
 func TestMeasureRefusesWhatItCannotDo(t *testing.T) {
@@ -98,8 +128,9 @@ func TestMeasureRefusesWhatItCannotDo(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"no events", Options{Events: 0}, "-events 0"},
-		{"unknown measurement", Options{Events: 100, Only: []string{"codec"}}, `no measurement "codec"`},
+		{"no events", Options{Events: 0}, "-events 0: give at least 1000"},
+		{"too few events", Options{Events: 999}, "-events 999: give at least 1000"},
+		{"unknown measurement", Options{Events: 1000, Only: []string{"codec"}}, `no measurement "codec"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Measure(context.Background(), io.Discard, tc.opts)
@@ -212,7 +243,9 @@ func TestMedian(t *testing.T) {
 		{nil, 0},
 	} {
 		t.Run(fmt.Sprint(tc.xs), func(t *testing.T) {
+			runs := slices.Clone(tc.xs)
 			assert.Equal(t, tc.want, median(tc.xs))
+			assert.Equal(t, runs, tc.xs, "the runs stay in the order they ran")
 		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -151,20 +153,45 @@ func loadIssues(ctx context.Context, pool *pgxpool.Pool, schema string, rows []*
 
 // querySQL runs the reference query over the issues table in schema.
 func querySQL(ctx context.Context, pool *pgxpool.Pool, schema string, watermark time.Time, window time.Duration) (achieved, failed int64, err error) {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SET search_path TO `+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return 0, 0, err
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `RESET search_path`) //nolint:errcheck // the connection is reset on release anyway
-	err = conn.QueryRow(ctx, fcrTrueSQL, watermark, window.Seconds()).Scan(&achieved, &failed)
+	err = inSchema(ctx, pool, schema, func(conn *pgxpool.Conn) error {
+		return conn.QueryRow(ctx, fcrTrueSQL, watermark, window.Seconds()).Scan(&achieved, &failed)
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("reference query: %w", err)
 	}
 	return achieved, failed, nil
+}
+
+// explainSQL runs the reference query under EXPLAIN (ANALYZE, BUFFERS) and
+// writes the plan to the file path.
+func explainSQL(ctx context.Context, pool *pgxpool.Pool, schema string, watermark time.Time, window time.Duration, path string) error {
+	var plan []string
+	err := inSchema(ctx, pool, schema, func(conn *pgxpool.Conn) error {
+		rows, err := conn.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+fcrTrueSQL, watermark, window.Seconds())
+		if err != nil {
+			return err
+		}
+		plan, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("explain the reference query: %w", err)
+	}
+	return os.WriteFile(path, []byte(strings.Join(plan, "\n")+"\n"), 0o644)
+}
+
+// inSchema runs fn on a connection of pool whose search path is schema.
+func inSchema(ctx context.Context, pool *pgxpool.Pool, schema string, fn func(*pgxpool.Conn) error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET search_path TO `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `RESET search_path`) //nolint:errcheck // the connection is reset on release anyway
+	return fn(conn)
 }
 
 // projectionOnSimple replays the simple log from its store into an FCR
@@ -182,16 +209,9 @@ func projectionOnSimple(ctx context.Context, s *simpleLog) (seconds float64, ach
 
 // measurePostgres measures the Postgres store's appends and the reference
 // SQL query against the projection on the simple log, in a schema of its
-// own that it drops at the end. Without a server it says why and leaves
-// the figures null.
-func measurePostgres(ctx context.Context, t table, res *Result, s *simpleLog, dsn string, runs int) (err error) {
-	t.section("5. PostgreSQL: the store's appends, and true FCR in SQL against the projection")
-	pool, err := pgtest.Connect(ctx, dsn)
-	if err != nil {
-		t.note("not measured: PostgreSQL at %s cannot be reached (%v); set %s", dsn, err, pgtest.EnvDSN)
-		return nil
-	}
-	defer pool.Close()
+// own that it drops at the end, through pool; explain, when set, names
+// the file for the query's plan.
+func measurePostgres(ctx context.Context, t table, res *Result, s *simpleLog, pool *pgxpool.Pool, runs int, explain string) (err error) {
 	schema := pgtest.NewSchemaName("benchmark")
 	if _, err := pool.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return fmt.Errorf("create schema %s: %w", schema, err)
@@ -227,7 +247,7 @@ func measurePostgres(ctx context.Context, t table, res *Result, s *simpleLog, ds
 		return err
 	}
 	load := time.Since(start).Seconds()
-	res.SQLIssues, res.SQLLoadSeconds = num(float64(len(s.rows))), num(load)
+	res.SQLEvents, res.SQLIssues, res.SQLLoadSeconds = num(float64(s.events)), num(float64(len(s.rows))), num(load)
 	t.row(fmt.Sprintf("COPY %d issue rows, ANALYZE", len(s.rows)), fmt.Sprintf("%.2f s", load), "", false)
 
 	window := projections.DefaultFCRWindow
@@ -247,6 +267,9 @@ func measurePostgres(ctx context.Context, t table, res *Result, s *simpleLog, ds
 		pa, pf = a, f
 	}
 	sqlSecs, projSecs := median(sqlTimes), median(projTimes)
+	for i := range sqlTimes {
+		res.SpeedupVsSQLRuns = append(res.SpeedupVsSQLRuns, sqlTimes[i]/projTimes[i])
+	}
 	agrees := sa == pa && sf == pf
 	res.SQLSeconds, res.ProjectionSeconds, res.SpeedupVsSQL = num(sqlSecs), num(projSecs), num(sqlSecs/projSecs)
 	res.SQLAchieved, res.SQLFailed = num(float64(sa)), num(float64(sf))
@@ -258,5 +281,11 @@ func measurePostgres(ctx context.Context, t table, res *Result, s *simpleLog, ds
 	t.row("achieved / failed, SQL", fmt.Sprintf("%d / %d", sa, sf), "", false)
 	t.row("achieved / failed, projection", fmt.Sprintf("%d / %d", pa, pf), "", false)
 	t.row("SQL agrees", fmt.Sprint(agrees), "true", agrees)
+	if explain != "" {
+		if err := explainSQL(ctx, pool, schema, s.watermark, window, explain); err != nil {
+			return err
+		}
+		t.note("the query's plan, run once more under EXPLAIN ANALYZE: %s", explain)
+	}
 	return nil
 }

@@ -196,7 +196,7 @@ func measureProjection(ctx context.Context, t table, res *Result, store *events.
 		rates = append(rates, r)
 	}
 	rate := median(rates)
-	res.ProjectionEventsPerS = num(rate)
+	res.ProjectionEventsPerS, res.ProjectionEventsPerSRuns = num(rate), rates
 	t.row("FCR.ApplyBatch", si(rate, "events/s"), "≥ 5 M/s", rate >= 5e6)
 	return nil
 }
@@ -233,7 +233,7 @@ func measureReplay(ctx context.Context, t table, res *Result, store *events.Memo
 	// The first run starts right after a collection, so that its peak is
 	// not inflated by the garbage of the runs before.
 	peak := float64(rs[0].peakHeap)
-	res.ReplayEventsPerS = num(rate)
+	res.ReplayEventsPerS, res.ReplayEventsPerSRuns = num(rate), rates
 	res.PeakHeapBytes = num(peak)
 	res.ProjectionHeapBytes = num(float64(heap))
 	res.LiveIssues = num(float64(last.live))
