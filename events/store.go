@@ -8,8 +8,11 @@ import (
 )
 
 // Store keeps one stream of events per issue and a global order over all
-// of them. Implementations are safe for concurrent use; the conformance
-// suite in package storetest checks that one keeps this contract.
+// of them. It keeps its own copy of what it stores: changing an event after
+// appending it (its Meta, the data behind its Data pointer), or one that
+// Load or ReadAll returned, changes nothing stored. Implementations are
+// safe for concurrent use; the conformance suite in package storetest
+// checks that one keeps this contract.
 type Store interface {
 	// Append adds events to the stream of issue if the stream is at version
 	// expected (0: the stream must not exist yet). The events must belong to
@@ -22,8 +25,9 @@ type Store interface {
 	// ErrOutcomeUnknown; any other error means that nothing was appended.
 	Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []Envelope) ([]Envelope, error)
 
-	// Load returns the events of one issue in version order; none, and no
-	// error, for an issue that has no stream.
+	// Load returns the events of one issue in version order, whatever
+	// their times and ids; none, and no error, for an issue that has no
+	// stream.
 	Load(ctx context.Context, issue uuid.UUID) ([]Envelope, error)
 
 	// ReadAll yields every event whose Position is greater than after, in

@@ -9,12 +9,14 @@
 //	}
 //
 // The suite checks the contract written on events.Store: round trips of
-// data, metadata, times and versions; optimistic concurrency with
-// *events.VersionConflictError; invalid appends that store nothing;
-// all-or-nothing batches; many writers racing on one stream and on many;
-// the global order of ReadAll, reading from a position, reading while
-// writers append and stopping a read early; context cancellation; and
-// loading an unknown issue.
+// data, metadata, times and versions; streams in version order whatever
+// their events' times and ids; a store's own copy of what it keeps;
+// optimistic concurrency with *events.VersionConflictError; invalid
+// appends that store nothing; all-or-nothing batches; many writers racing
+// on one stream and on many; the global order of ReadAll over a log longer
+// than a page, reading from a position, reading while writers append and
+// stopping a read early; context cancellation; and loading an unknown
+// issue.
 //
 // Features declares what a store promises beyond the contract (for
 // instance gapless Positions) and how hard to push it, and the suite

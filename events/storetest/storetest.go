@@ -17,8 +17,8 @@ import (
 
 // Features declares what the store under test promises beyond the
 // events.Store contract and how hard the suite pushes it. The zero value
-// suits any store: Positions may have gaps, and the concurrency cases use
-// 8 writers and 400 events.
+// suits any store: Positions may have gaps, the concurrency cases use 8
+// writers and 400 events, and the long read 3,000 events.
 type Features struct {
 	// GaplessPositions says that the store numbers events 1, 2, 3… with no
 	// gaps, so the suite checks that every event read follows the one
@@ -32,6 +32,11 @@ type Features struct {
 	// Events is how many events each concurrency case appends in total;
 	// 0 means 400.
 	Events int
+	// LongLog is how many events, at least, the case that reads a long
+	// log appends; 0 means 3,000. A store that reads in pages (a database
+	// query with a LIMIT) needs it above three of its pages, so that the
+	// read crosses page edges.
+	LongLog int
 	// TimeResolution is the finest event time that the store keeps (a
 	// database column may keep microseconds); the suite writes times that
 	// are whole multiples of it. 0 means a nanosecond.
@@ -44,6 +49,9 @@ func (f Features) withDefaults() Features {
 	}
 	if f.Events <= 0 {
 		f.Events = 400
+	}
+	if f.LongLog <= 0 {
+		f.LongLog = 3000
 	}
 	if f.TimeResolution <= 0 {
 		f.TimeResolution = time.Nanosecond
@@ -78,7 +86,10 @@ var cases = []struct {
 	{"VersionConflict", testVersionConflict},
 	{"InvalidAppend", testInvalidAppend},
 	{"BatchIsAllOrNothing", testBatchAllOrNothing},
+	{"LoadInVersionOrder", testLoadInVersionOrder},
+	{"StoreKeepsItsOwnCopy", testStoreKeepsItsOwnCopy},
 	{"ReadFromPosition", testReadFromPosition},
+	{"ReadAllLongLog", testReadAllLongLog},
 	{"CancelledContext", testCancelledContext},
 	{"CancelDuringReadAll", testCancelDuringReadAll},
 	{"StopReadingEarly", testStopReadingEarly},

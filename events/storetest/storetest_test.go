@@ -1,12 +1,16 @@
 package storetest_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"os"
 	"os/exec"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -21,10 +25,27 @@ import (
 type broken struct {
 	*events.MemoryStore
 	kind string
+	// given holds the events as appended, for a store that keeps them
+	// rather than a copy.
+	given *aliases
+}
+
+// aliases are the events as appended, shared with their callers.
+type aliases struct {
+	mu  sync.Mutex
+	evs map[uuid.UUID][]events.Envelope
 }
 
 func (b broken) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
 	switch b.kind {
+	case "keeps the caller's events":
+		b.given.mu.Lock()
+		defer b.given.mu.Unlock()
+		got, err := b.MemoryStore.Append(ctx, issue, expected, evs)
+		if err == nil {
+			b.given.evs[issue] = append(b.given.evs[issue], evs...)
+		}
+		return got, err
 	case "append ignores the context":
 		ctx = context.Background()
 	case "conflict without details":
@@ -49,9 +70,20 @@ func (b broken) Append(ctx context.Context, issue uuid.UUID, expected uint64, ev
 
 func (b broken) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
 	evs, err := b.MemoryStore.Load(ctx, issue)
-	if b.kind == "load drops metadata" {
+	switch b.kind {
+	case "load drops metadata":
 		for i := range evs {
 			evs[i].Meta = nil
+		}
+	case "load sorts by time and id":
+		slices.SortStableFunc(evs, func(a, b events.Envelope) int {
+			return cmp.Or(a.At.Compare(b.At), bytes.Compare(a.ID[:], b.ID[:]))
+		})
+	case "keeps the caller's events":
+		b.given.mu.Lock()
+		defer b.given.mu.Unlock()
+		for i := range evs {
+			evs[i].Meta, evs[i].Data = b.given.evs[issue][i].Meta, b.given.evs[issue][i].Data
 		}
 	}
 	return evs, err
@@ -59,8 +91,14 @@ func (b broken) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, e
 
 func (b broken) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
 	return func(yield func(events.Envelope, error) bool) {
+		n := 0
 		for e, err := range b.MemoryStore.ReadAll(ctx, after) {
 			if b.kind == "read all skips" && e.Position%97 == 0 {
+				continue
+			}
+			// A read in pages of 1,000 that starts each page after the
+			// first one event too far.
+			if n++; b.kind == "read all skips at page edges" && n > 1000 && n%1000 == 1 {
 				continue
 			}
 			if b.kind == "read all stops silently" && err != nil {
@@ -92,7 +130,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 	const env = "STORETEST_BROKEN"
 	if kind := os.Getenv(env); kind != "" {
 		storetest.Run(t, func(*testing.T) events.Store {
-			return broken{MemoryStore: events.NewMemoryStore(), kind: kind}
+			return broken{MemoryStore: events.NewMemoryStore(), kind: kind, given: &aliases{evs: make(map[uuid.UUID][]events.Envelope)}}
 		}, storetest.Features{GaplessPositions: true, Writers: 4, Events: 100})
 		return
 	}
@@ -106,6 +144,9 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"load drops metadata", []string{"AppendAndLoadRoundTrip", "ConcurrentAppendsToManyStreams"}},
 		{"read all skips", []string{"ConcurrentAppendsToManyStreams", "ReadAllWhileWriting"}},
 		{"read all stops silently", []string{"CancelledContext", "CancelDuringReadAll"}},
+		{"read all skips at page edges", []string{"ReadAllLongLog"}},
+		{"load sorts by time and id", []string{"LoadInVersionOrder"}},
+		{"keeps the caller's events", []string{"StoreKeepsItsOwnCopy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
