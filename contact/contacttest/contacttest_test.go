@@ -76,6 +76,26 @@ func TestScenarioChecks(t *testing.T) {
 		{"Given events that do not fit a stream", func(tb testing.TB) {
 			contacttest.Given(tb, opened(), nil)
 		}, true},
+		{"Given a resolution of an issue never opened", func(tb testing.TB) {
+			contacttest.Given(tb, &events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+		}, true},
+		{"Given a resolution of a contact the issue does not have", func(tb testing.TB) {
+			contacttest.Given(tb, opened(), &events.Resolved{Contact: contacttest.Contact(2), Agent: "maria"})
+		}, true},
+		{"Given a second resolution", func(tb testing.TB) {
+			resolved := &events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"}
+			contacttest.Given(tb, opened(), resolved, resolved)
+		}, true},
+		{"Given a history the lifecycle allows", func(tb testing.TB) {
+			contacttest.Given(tb, opened(), &events.Routed{Contact: contacttest.Contact(1), Queue: "q"},
+				&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"}, &events.Reopened{Contact: contacttest.Contact(2), Channel: "phone"})
+		}, false},
+		{"a second command, on the stream the first left", func(tb testing.TB) {
+			s := contacttest.Given(tb, opened())
+			s.When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+			s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+			s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrAlreadyResolved)
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +115,19 @@ func TestGivenTimesAndIDs(t *testing.T) {
 	evs := s.When(contact.FollowUp{Channel: "email"}).Then(&events.Contacted{Contact: contacttest.ID(1), Channel: "email"})
 	assert.Equal(t, contacttest.Minute(3), evs[0].At, "the command runs a minute after the last given event")
 	assert.Equal(t, contacttest.ID(2), evs[0].ID)
+}
+
+// A command's context reaches the Service: its idempotency key makes the
+// command run again return its event and append nothing.
+func TestWhenContext(t *testing.T) {
+	s := contacttest.Given(t, opened())
+	ctx := contact.WithIdempotencyKey(t.Context(), "webhook:1")
+	first := s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	assert.Equal(t, "webhook:1", first[0].Meta[events.MetaIdempotencyKey])
+	again := s.WhenContext(ctx, contact.Route{Queue: "q"})
+	require.NoError(t, again.Err)
+	assert.Equal(t, first, again.Events)
+	assert.Equal(t, 2, s.Store.Len(), "appended once")
 }
 
 // A command may give its own time a day after the given events; a
