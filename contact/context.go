@@ -12,6 +12,7 @@ const (
 	correlationKey ctxKey = iota
 	causationKey
 	idempotencyKey
+	metaKey
 )
 
 // WithCorrelationID returns ctx carrying the correlation id that the
@@ -46,6 +47,37 @@ func IdempotencyKey(ctx context.Context) string {
 	return key
 }
 
+// WithMeta returns ctx carrying metadata of the host's (events.MetaTenant,
+// events.MetaSource, keys of its own) that the Service stamps on the
+// events of the commands it runs with it. It adds to the metadata that ctx
+// carries already, a key given again taking its new value. The keys that
+// the Service sets itself are left out: events.MetaPartitionKey, which
+// follows the opening, and the correlation and causation ids and
+// the idempotency key, which the functions above give.
+func WithMeta(ctx context.Context, m events.Meta) context.Context {
+	merged := events.Meta{}
+	for k, v := range Meta(ctx) {
+		merged[k] = v
+	}
+	for k, v := range m {
+		merged[k] = v
+	}
+	return context.WithValue(ctx, metaKey, merged)
+}
+
+// Meta returns a copy of the metadata that ctx carries (WithMeta), or nil.
+func Meta(ctx context.Context) events.Meta {
+	m, _ := ctx.Value(metaKey).(events.Meta)
+	if m == nil {
+		return nil
+	}
+	out := make(events.Meta, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
 // CorrelationID returns the correlation id that ctx carries, or "".
 func CorrelationID(ctx context.Context) string {
 	id, _ := ctx.Value(correlationKey).(string)
@@ -58,10 +90,19 @@ func CausationID(ctx context.Context) string {
 	return id
 }
 
+// serviceMeta are the metadata keys that the Service sets itself.
+var serviceMeta = []string{events.MetaPartitionKey, events.MetaCorrelationID, events.MetaCausationID, events.MetaIdempotencyKey}
+
 // meta returns the metadata of the events of one command, whose partition
 // key is key ("" for none).
 func meta(ctx context.Context, key string) events.Meta {
-	m := events.Meta{}
+	m := Meta(ctx)
+	if m == nil {
+		m = events.Meta{}
+	}
+	for _, k := range serviceMeta {
+		delete(m, k) // the Service's own, whatever WithMeta said
+	}
 	if key != "" {
 		m[events.MetaPartitionKey] = key
 	}

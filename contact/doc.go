@@ -46,9 +46,10 @@
 // never meet, and a repeat contact across the two goes undetected. Set a
 // CustomerResolver to give every issue the customer's stable id when it is
 // opened. Correlation and causation ids travel in the context
-// (WithCorrelationID, WithCausationID), and so does an idempotency key
+// (WithCorrelationID, WithCausationID), and so do an idempotency key
 // (WithIdempotencyKey), with which a command run twice (a webhook
-// redelivered, a retry after a timeout) takes effect once.
+// redelivered, a retry after a timeout) takes effect once, and metadata
+// of the host's, such as the tenant (WithMeta).
 //
 // Time and ids are injected (Clock, IDGenerator), so that tests and
 // replays are deterministic; package contacttest has a test clock, a

@@ -171,6 +171,27 @@ func TestServiceKeepsTheOpeningsPartitionKey(t *testing.T) {
 	assert.Equal(t, events.PartitionKey(opened), events.PartitionKey(evs[0]))
 }
 
+// A host's metadata (tenant, source) reaches the events beside the
+// Service's own keys, which it cannot replace.
+func TestServiceStampsTheHostsMeta(t *testing.T) {
+	svc, _ := newService(t)
+	given := events.Meta{events.MetaTenant: "acme", events.MetaPartitionKey: "mine", events.MetaCorrelationID: "mine"}
+	ctx := contact.WithMeta(t.Context(), given)
+	ctx = contact.WithMeta(ctx, events.Meta{events.MetaSource: "zendesk"})
+	given[events.MetaTenant] = "changed later"
+	ctx = contact.WithCausationID(ctx, "msg-9")
+	id, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-7"}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, events.Meta{events.MetaTenant: "acme", events.MetaSource: "zendesk",
+		events.MetaPartitionKey: "C-7", events.MetaCausationID: "msg-9"}, evs[0].Meta)
+	evs, err = svc.Route(contact.WithMeta(t.Context(), events.Meta{events.MetaTenant: "acme"}), id, contact.Route{Queue: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, events.Meta{events.MetaTenant: "acme", events.MetaPartitionKey: "C-7"}, evs[0].Meta)
+	assert.Equal(t, events.Meta{events.MetaTenant: "acme", events.MetaSource: "zendesk", events.MetaPartitionKey: "mine", events.MetaCorrelationID: "mine"},
+		contact.Meta(ctx), "what ctx carries")
+	assert.Nil(t, contact.Meta(t.Context()))
+}
+
 func TestContextIDs(t *testing.T) {
 	ctx := t.Context()
 	assert.Empty(t, contact.CorrelationID(ctx))
