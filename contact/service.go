@@ -141,13 +141,15 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // refused. A refused command appends nothing and returns a *CommandError.
 // When the store cannot tell whether it appended the command's event
 // (events.ErrOutcomeUnknown: the answer to its commit was lost), Execute
-// looks for the event in the issue's stream, for up to five seconds even
-// once ctx is done: found, the command succeeded; not found, it is
-// decided again as after a conflict, and an event of an earlier attempt
-// that is stored meanwhile is found then, so that the command takes
-// effect once. Only when neither tells is the error an
+// looks for the event in the issue's stream: while ctx lasts, as it
+// decides the command again as after a conflict, so that an event of an
+// earlier attempt stored meanwhile is found then; once ctx is done or the
+// retries are spent, in one more read of the stream with a context that
+// outlives ctx by up to five seconds. Found, the command succeeded, and
+// takes effect once. Only when neither tells is the error an
 // *UnknownOutcomeError (it wraps events.ErrOutcomeUnknown): the command
-// may have taken effect, and loading the issue tells.
+// may have taken effect, and loading the issue later tells (a commit
+// that the store had not finished may be visible only then).
 // When the Publisher fails, the events stay appended: Execute returns them
 // with an error that wraps ErrNotPublished and the Publisher's error.
 //

@@ -133,8 +133,8 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 	// Positions are allocated last, right before the events' insert, to
 	// hold the head row's lock (which orders all appends) as briefly as
 	// possible.
-	var head int64
-	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head); err != nil {
+	var head, xid int64
+	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head, &xid); err != nil {
 		return err
 	}
 	for i := range cols.positions {
@@ -145,7 +145,19 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return &commitUnknown{err} // any error before it left nothing committed
+		// Any error before it left nothing committed. When the COMMIT
+		// was sent and its answer lost, the server tells how the
+		// transaction ended.
+		if refused(err) {
+			return &commitUnknown{err}
+		}
+		switch s.outcome(ctx, xid) {
+		case "aborted":
+			return fmt.Errorf("commit (the transaction was rolled back): %w", err)
+		case "committed":
+		default:
+			return &commitUnknown{err}
+		}
 	}
 
 	k := 0
@@ -161,6 +173,38 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 		}
 	}
 	return nil
+}
+
+// How long outcome asks the server how a transaction whose COMMIT's
+// answer was lost ended, and how often.
+const (
+	outcomeWait      = 5 * time.Second
+	outcomeFirstPoll = 2 * time.Millisecond
+	outcomeMaxPoll   = 100 * time.Millisecond
+)
+
+// outcome asks the server, on another connection, how transaction xid
+// ended: "committed" or "aborted"; "" when it cannot tell within
+// outcomeWait, even once ctx is done (the server unreachable, or the
+// transaction still in progress: a backend that has not yet noticed that
+// its connection is gone finishes the COMMIT it received first, or aborts).
+func (s *Store) outcome(ctx context.Context, xid int64) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeWait)
+	defer cancel()
+	for wait := outcomeFirstPoll; ; wait = min(2*wait, outcomeMaxPoll) {
+		var status *string
+		if err := s.pool.QueryRow(ctx, s.q.status, xid).Scan(&status); err != nil || status == nil {
+			return ""
+		}
+		if *status != "in progress" {
+			return *status
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(wait):
+		}
+	}
 }
 
 // concat returns the columns of units one after the other.

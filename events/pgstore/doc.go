@@ -20,9 +20,13 @@
 // version to the new one on condition, so the database itself refuses a
 // writer that lost a race (*events.VersionConflictError, never a driver
 // error). An append whose COMMIT was sent and whose answer was lost (the
-// connection broke, the server shut down at that moment) may have been
-// committed: its error wraps events.ErrOutcomeUnknown, and any other error
-// means that nothing was. Appends run at read committed whatever the server's default
+// connection broke, its context ended, the server shut down at that
+// moment) asks the server on another connection how its transaction
+// ended (txid_status), for up to five seconds even once its context is
+// done: committed, the append succeeds; rolled back, it fails and stored
+// nothing. Only when the server cannot tell (it cannot be reached) does
+// the error wrap events.ErrOutcomeUnknown; any other error means that
+// nothing was stored. Appends run at read committed whatever the server's default
 // isolation, which is what lets a writer that waited for another's lock
 // see its row rather than fail to serialise. It then takes the next positions from the <table>_head row and
 // keeps that row locked until it commits: appends therefore commit in

@@ -29,7 +29,7 @@ var _ events.Store = (*Store)(nil)
 
 // queries holds the store's SQL, built once from its table names.
 type queries struct {
-	create, update, version, stored, head, insert, load, page string
+	create, update, version, stored, head, insert, load, page, status string
 }
 
 func newQueries(t tables) queries {
@@ -38,11 +38,14 @@ func newQueries(t tables) queries {
 		update:  `UPDATE ` + t.streams + ` SET version = $3 WHERE issue = $1 AND version = $2`,
 		version: `SELECT version FROM ` + t.streams + ` WHERE issue = $1`,
 		stored:  `SELECT coalesce(max(version), 0) FROM ` + t.events + ` WHERE issue = $1`,
-		head:    `UPDATE ` + t.head + ` SET position = position + $1 RETURNING position`,
+		head:    `UPDATE ` + t.head + ` SET position = position + $1 RETURNING position, txid_current()`,
 		insert: `INSERT INTO ` + t.events + ` (position, id, issue, version, type, at, payload)
 			SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::bytea[])`,
 		load: `SELECT position, payload FROM ` + t.events + ` WHERE issue = $1 ORDER BY version`,
 		page: `SELECT position, payload FROM ` + t.events + ` WHERE position > $1 ORDER BY position LIMIT $2`,
+		// The outcome of a transaction whose COMMIT's answer was lost:
+		// committed, aborted, in progress, or null when too old to tell.
+		status: `SELECT txid_status($1)`,
 	}
 }
 
