@@ -32,8 +32,11 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // of format 2 and before, which has no such wait, counts as unqueued, as
 // it did. In format 3, ServiceLevel counts the reopens of forgotten states
 // in its total only (Unattributed); those of format 2 and before stay in
-// the "(unknown)" segments where they were counted.
-const kpiSnapFormat = 3
+// the "(unknown)" segments where they were counted. Format 4 sums the
+// ServiceLevel's waits and handle times in whole milliseconds, where
+// earlier formats summed nanoseconds; restoring one of those takes its
+// sums to the millisecond.
+const kpiSnapFormat = 4
 
 // kpiSnap is the whole state of one or more KPI projections that share a
 // names table, as msgpack: each projection's counts and the horizons
@@ -126,8 +129,8 @@ type kpiSnapVolume struct {
 
 // fields lists the counts of a segment, for snapshots.
 func (c *svcCounts) fields() []*int64 {
-	return []*int64{&c.answered, &c.abandoned, &c.within, (*int64)(&c.wait), &c.handled, &c.timed,
-		(*int64)(&c.handle), &c.transferred, &c.consulted, &c.resolutions, &c.reopens}
+	return []*int64{&c.answered, &c.abandoned, &c.within, &c.waitMS, &c.handled, &c.timed,
+		&c.handleMS, &c.transferred, &c.consulted, &c.resolutions, &c.reopens}
 }
 
 func (c *satCounts) fields() []*int64 {
@@ -445,6 +448,17 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 	}, nil
 }
 
+// segPointers returns pointers to every segment of segs.
+func segPointers(segs ...[]svcCounts) []*svcCounts {
+	var out []*svcCounts
+	for _, ss := range segs {
+		for i := range ss {
+			out = append(out, &ss[i])
+		}
+	}
+	return out
+}
+
 // save returns ServiceLevel's counts.
 func (s *ServiceLevel) save() *kpiSnapService {
 	return &kpiSnapService{
@@ -456,9 +470,9 @@ func (s *ServiceLevel) save() *kpiSnapService {
 	}
 }
 
-// load checks that saved was saved by a ServiceLevel of s's threshold and
-// returns what sets s's counts from it.
-func (s *ServiceLevel) load(saved *kpiSnapService, names int) (func(), error) {
+// load checks that saved was saved by a ServiceLevel of s's threshold, in
+// snapshot format, and returns what sets s's counts from it.
+func (s *ServiceLevel) load(saved *kpiSnapService, names, format int) (func(), error) {
 	if saved.Threshold != int64(s.cfg.Threshold) {
 		return nil, fmt.Errorf("service level: saved with threshold %s, restored into %s: %w", time.Duration(saved.Threshold), s.cfg.Threshold, ErrKPISnapshot)
 	}
@@ -476,6 +490,13 @@ func (s *ServiceLevel) load(saved *kpiSnapService, names int) (func(), error) {
 	}
 	if saved.Unattributed < 0 {
 		return nil, fmt.Errorf("service level: %d reopens unattributed: %w", saved.Unattributed, ErrKPISnapshot)
+	}
+	if format < 4 {
+		// Sums of nanoseconds, to the millisecond.
+		for _, c := range append([]*svcCounts{&total}, segPointers(byChannel, byQueue)...) {
+			c.waitMS /= int64(time.Millisecond)
+			c.handleMS /= int64(time.Millisecond)
+		}
 	}
 	return func() {
 		s.total, s.byChannel, s.byQueue, s.unattributed = total, byChannel, byQueue, saved.Unattributed
@@ -595,7 +616,7 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		return err
 	}
 	if p.service != nil {
-		if err := add(p.service.load(s.Service, len(s.Names))); err != nil {
+		if err := add(p.service.load(s.Service, len(s.Names), s.Format)); err != nil {
 			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
 		}
 	}

@@ -414,3 +414,52 @@ func TestServiceLevelRestoresFormat1(t *testing.T) {
 	applyAll(t, restored, l.evs[saved:])
 	assert.Equal(t, fresh.Report(), restored.Report())
 }
+
+// A ServiceLevel snapshot of format 3, which summed waits and handle times
+// in nanoseconds (testdata/service_format3.snap, saved by 357bc1c after
+// the events below), restores into the millisecond sums of today.
+func TestServiceLevelRestoresFormat3(t *testing.T) {
+	l := newKPILog()
+	i1, c1 := kpiID('i', 1), kpiID('c', 1)
+	l.opened(i1, c1, 0, "phone", "billing")
+	l.add(i1, 10*time.Second, &events.Routed{Contact: c1, Queue: "q", Wait: 3*time.Second + 250*time.Millisecond})
+	l.add(i1, time.Minute, &events.Resolved{Contact: c1, Agent: "ann", Handle: 300*time.Second + 125*time.Millisecond})
+	i2, c2 := kpiID('i', 2), kpiID('c', 2)
+	l.opened(i2, c2, 3*time.Minute, "chat", "tech")
+	l.add(i2, 4*time.Minute, &events.Routed{Contact: c2, Queue: "q", Wait: 20 * time.Second})
+	l.add(i2, 5*time.Minute, &events.Resolved{Contact: c2, Agent: "bob", Handle: 100 * time.Second})
+
+	fresh, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	applyAll(t, fresh, l.evs)
+	b, err := os.ReadFile("testdata/service_format3.snap")
+	require.NoError(t, err)
+	restored, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, restored.UnmarshalBinary(b))
+	assert.Equal(t, fresh.Report(), restored.Report())
+	assert.InDelta(t, (3.25+20)/2, restored.Report().ASA, 1e-9)
+	assert.InDelta(t, (300.125+100)/2, restored.Report().AHT, 1e-9)
+}
+
+// Waits and handle times whose sum in nanoseconds overflows int64 (three
+// of a hundred years, an epoch in milliseconds sent as a wait) still give
+// their mean.
+func TestServiceLevelSumsDoNotOverflow(t *testing.T) {
+	const century = 100 * 365 * 24 * time.Hour
+	l := newKPILog()
+	for i := range 3 {
+		issue, c := kpiID('i', i+1), kpiID('c', i+1)
+		l.opened(issue, c, time.Duration(i)*time.Minute, "email", "billing")
+		l.add(issue, time.Duration(i)*time.Minute+time.Second, &events.Routed{Contact: c, Queue: "q", Wait: century})
+		l.add(issue, time.Duration(i)*time.Minute+2*time.Second, &events.Resolved{Contact: c, Agent: "ann", Handle: 2 * century})
+		l.add(issue, time.Duration(i)*time.Minute+3*time.Second, &events.Resolved{Contact: c, Agent: "ann", Handle: 2 * century})
+	}
+	s, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	applyAll(t, s, l.evs)
+	r := s.Report()
+	assert.InDelta(t, century.Seconds(), r.ASA, 1)
+	// Two resolutions of one contact sum their handle times, saturated.
+	assert.InDelta(t, time.Duration(math.MaxInt64).Seconds(), r.AHT, 1)
+}

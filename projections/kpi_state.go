@@ -215,7 +215,7 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 		i := s.index(contactKey(d.Contact))
 		c := s.at(i)
 		c.resolutions++
-		c.handle += d.Handle
+		c.handle = time.Duration(satAdd(int64(c.handle), int64(d.Handle)))
 		switch {
 		case d.Agent != "":
 			c.resolver = n.id(d.Agent)

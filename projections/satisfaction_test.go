@@ -285,7 +285,7 @@ func TestSatisfactionWaitOfAnAbandonedContact(t *testing.T) {
 	require.NoError(t, again.Apply(rated))
 	assert.Equal(t, map[string]int64{"150-180s": 1}, byWait(again))
 	v2 := editSnapshot(t, b, func(s *kpiSnap) {
-		require.Equal(t, 3, s.Format)
+		require.Equal(t, kpiSnapFormat, s.Format)
 		s.Format = 2
 		for i := range s.Horizons[0].Issues {
 			for j := range s.Horizons[0].Issues[i].State.Contacts {

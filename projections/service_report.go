@@ -86,7 +86,8 @@ type ServiceFigures struct {
 	Offered   int64 `json:"offered"`
 	Answered  int64 `json:"answered"`
 	Abandoned int64 `json:"abandoned"`
-	// ASA is the total wait of answered contacts over answered contacts, in seconds.
+	// ASA is the total wait of answered contacts over answered contacts, in
+	// seconds; each wait counts in whole milliseconds.
 	ASA float64 `json:"asa_s"`
 	// AbandonRate is Abandonment.Value: abandoned over offered.
 	AbandonRate float64 `json:"abandon_rate"`
@@ -94,7 +95,8 @@ type ServiceFigures struct {
 	// ServiceLevel is answered within the threshold over offered.
 	ServiceLevel Rate  `json:"service_level"`
 	Handled      int64 `json:"handled"`
-	// AHT is the total handle time over AHTContacts, in seconds.
+	// AHT is the total handle time over AHTContacts, in seconds; each
+	// contact's handle time counts in whole milliseconds.
 	AHT         float64 `json:"aht_s"`
 	AHTContacts int64   `json:"aht_contacts"`
 	// Transfer and Consult are over handled contacts.
@@ -104,12 +106,14 @@ type ServiceFigures struct {
 	Reopen Rate `json:"reopen"`
 }
 
-// svcCounts are the additive counts behind ServiceFigures.
+// svcCounts are the additive counts behind ServiceFigures. The waits and
+// handle times are summed in whole milliseconds: in nanoseconds, the sum
+// of a year of a centre's email waits (days each) would overflow.
 type svcCounts struct {
 	answered, abandoned, within int64
-	wait                        time.Duration
+	waitMS                      int64
 	handled, timed              int64
-	handle                      time.Duration
+	handleMS                    int64
 	transferred, consulted      int64
 	resolutions, reopens        int64
 }
@@ -188,8 +192,8 @@ func (d *svcOne) one() svcCounts {
 		return 0
 	}
 	return svcCounts{
-		answered: bit(sbAnswered), abandoned: bit(sbAbandoned), within: bit(sbWithin), wait: d.wait,
-		handled: bit(sbHandled), timed: bit(sbTimed), handle: d.handle,
+		answered: bit(sbAnswered), abandoned: bit(sbAbandoned), within: bit(sbWithin), waitMS: d.wait.Milliseconds(),
+		handled: bit(sbHandled), timed: bit(sbTimed), handleMS: d.handle.Milliseconds(),
 		transferred: bit(sbTransferred), consulted: bit(sbConsulted),
 		resolutions: int64(d.resolutions), reopens: int64(d.reopens),
 	}
@@ -200,10 +204,10 @@ func (n *svcCounts) add(d *svcCounts, sign int64) {
 	n.answered += sign * d.answered
 	n.abandoned += sign * d.abandoned
 	n.within += sign * d.within
-	n.wait += time.Duration(sign) * d.wait
+	n.waitMS += sign * d.waitMS
 	n.handled += sign * d.handled
 	n.timed += sign * d.timed
-	n.handle += time.Duration(sign) * d.handle
+	n.handleMS += sign * d.handleMS
 	n.transferred += sign * d.transferred
 	n.consulted += sign * d.consulted
 	n.resolutions += sign * d.resolutions
@@ -226,10 +230,10 @@ func (n svcCounts) figures(minSample int64) ServiceFigures {
 	}
 	f.AbandonRate = f.Abandonment.Value
 	if n.answered > 0 {
-		f.ASA = n.wait.Seconds() / float64(n.answered)
+		f.ASA = float64(n.waitMS) / 1000 / float64(n.answered)
 	}
 	if n.timed > 0 {
-		f.AHT = n.handle.Seconds() / float64(n.timed)
+		f.AHT = float64(n.handleMS) / 1000 / float64(n.timed)
 	}
 	return f
 }
