@@ -43,7 +43,9 @@ type Open struct {
 // contact again is a transfer. The durations of this and the other
 // commands are kept in whole milliseconds, as events carry them: a finer
 // part is dropped, so that the event the Service returns is the one the
-// store holds.
+// store holds. A duration may be neither negative nor longer than the
+// issue has existed (since its opening) by more than an hour: such a
+// number is in another unit, or from another issue.
 type Route struct {
 	Contact uuid.UUID
 	Queue   string
@@ -198,7 +200,7 @@ func (c Route) decide(d *decider) (events.Data, error) {
 	if ct.Abandoned {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
 	}
-	if err := d.check(required("queue", c.Queue), nonNegative("wait", c.Wait)); err != nil {
+	if err := d.check(required("queue", c.Queue), d.duration("wait", c.Wait)); err != nil {
 		return nil, err
 	}
 	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: c.Skills, Wait: wholeMS(c.Wait)}, nil
@@ -215,7 +217,7 @@ func (c Consult) decide(d *decider) (events.Data, error) {
 	if ct.Abandoned {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
 	}
-	if err := d.check(required("agent", c.Agent), required("expert", c.Expert), nonNegative("duration", c.Duration)); err != nil {
+	if err := d.check(required("agent", c.Agent), required("expert", c.Expert), d.duration("duration", c.Duration)); err != nil {
 		return nil, err
 	}
 	return &events.Consulted{Contact: ct.ID, Agent: c.Agent, Expert: c.Expert, Duration: wholeMS(c.Duration)}, nil
@@ -243,7 +245,7 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if other, ok := d.kept(); ct.Abandoned && ok {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue; resolve the issue on one that was not, such as %s", ct.ID, other)
 	}
-	if err := d.check(nonNegative("handle time", c.Handle)); err != nil {
+	if err := d.check(d.duration("handle time", c.Handle)); err != nil {
 		return nil, err
 	}
 	return &events.Resolved{Contact: ct.ID, Agent: c.Agent, Bot: c.Bot, Code: c.Code, Handle: wholeMS(c.Handle)}, nil
@@ -305,7 +307,7 @@ func (c Abandon) decide(d *decider) (events.Data, error) {
 	case ct.Handled():
 		return nil, d.refuse(ErrAnswered, "contact %s was already handled (consulted on or resolved on)", ct.ID)
 	}
-	if err := d.check(nonNegative("wait", c.Wait)); err != nil {
+	if err := d.check(d.duration("wait", c.Wait)); err != nil {
 		return nil, err
 	}
 	return &events.Abandoned{Contact: ct.ID, Wait: wholeMS(c.Wait)}, nil

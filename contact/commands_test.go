@@ -88,6 +88,12 @@ func TestCommandsRefused(t *testing.T) {
 		{"negative consult duration", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli", Duration: -time.Minute}, contact.ErrInvalidCommand, "duration -1m0s is negative"},
 		{"negative handle time", []events.Data{opened(), routed()}, contact.Resolve{Handle: -time.Second}, contact.ErrInvalidCommand, "handle time -1s is negative"},
 		{"negative abandon wait", []events.Data{opened()}, contact.Abandon{Wait: -time.Second}, contact.ErrInvalidCommand, "wait -1s is negative"},
+		{"a wait that is an epoch in milliseconds", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: 1_700_000_000_000 * time.Millisecond}, contact.ErrInvalidCommand,
+			"wait 472222h13m20s is longer than the issue has existed: it opened at 2026-03-02T09:01:00Z, 1m0s before"},
+		{"a wait longer than the issue and the slack", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: time.Hour + time.Minute + time.Millisecond}, contact.ErrInvalidCommand, "wait 1h1m0.001s is longer than the issue has existed"},
+		{"a consultation longer than the issue", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli", Duration: 3 * time.Hour}, contact.ErrInvalidCommand, "duration 3h0m0s is longer than the issue has existed"},
+		{"a handle time longer than the issue", []events.Data{opened(), routed()}, contact.Resolve{Handle: 3 * time.Hour}, contact.ErrInvalidCommand, "handle time 3h0m0s is longer than the issue has existed"},
+		{"an abandon wait longer than the issue", []events.Data{opened()}, contact.Abandon{Wait: 3 * time.Hour}, contact.ErrInvalidCommand, "wait 3h0m0s is longer than the issue has existed"},
 
 		{"reopen without channel", []events.Data{opened(), resolved()}, contact.Reopen{}, contact.ErrInvalidCommand, "no channel"},
 		{"follow up on a bad channel", []events.Data{opened()}, contact.FollowUp{Channel: "e mail"}, contact.ErrInvalidCommand, `channel "e mail"`},
@@ -154,6 +160,11 @@ func TestCommandsAccepted(t *testing.T) {
 			"close an issue nobody answered, on its contact", []events.Data{opened(), &events.Abandoned{Contact: c1}},
 			contact.Resolve{Contact: c1, Code: "callback"},
 			&events.Resolved{Contact: c1, Code: "callback"},
+		},
+		{
+			"a wait as long as the issue and the slack (clocks disagree)", []events.Data{opened()},
+			contact.Route{Queue: "billing", Wait: time.Hour + time.Minute},
+			&events.Routed{Contact: c1, Queue: "billing", Wait: time.Hour + time.Minute},
 		},
 		{
 			"transfer", []events.Data{opened(), routed()},

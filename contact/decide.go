@@ -185,9 +185,24 @@ func required(what, v string) string {
 // wholeMS returns v in whole milliseconds, as the codecs write it.
 func wholeMS(v time.Duration) time.Duration { return v.Truncate(time.Millisecond) }
 
-func nonNegative(what string, v time.Duration) string {
+// durationSlack is how much longer than the issue has existed a duration
+// may be: clocks of different systems disagree, and an agent's wrap-up
+// may go on after the event that reports it.
+const durationSlack = time.Hour
+
+// duration says what is wrong with a duration of the command (a wait, a
+// handle time): negative, or longer than the issue has existed by more
+// than durationSlack, which no wait or handle time of the issue can be (a
+// number in another unit, an epoch in milliseconds, would be taken for
+// decades and swamp every average).
+func (d *decider) duration(what string, v time.Duration) string {
 	if v < 0 {
 		return fmt.Sprintf("%s %s is negative", what, v)
+	}
+	if opened := d.is.OpenedAt; !opened.IsZero() {
+		if life := d.at.Sub(opened); v > life+durationSlack {
+			return fmt.Sprintf("%s %s is longer than the issue has existed: it opened at %s, %s before", what, v, stamp(opened), life)
+		}
 	}
 	return ""
 }
