@@ -29,7 +29,8 @@ func CommandOf(e events.Envelope) (Command, error) {
 	case *events.Contacted:
 		return FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}, nil
 	case *events.Abandoned:
-		return Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}, nil
+		queue, _ := d.Extra["queue"].(string)
+		return Abandon{Contact: d.Contact, Queue: queue, Wait: d.Wait, At: e.At}, nil
 	case *events.Rated:
 		return Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}, nil
 	case *events.Classified:

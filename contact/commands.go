@@ -104,8 +104,12 @@ type FollowUp struct {
 // answered it.
 type Abandon struct {
 	Contact uuid.UUID
-	Wait    time.Duration
-	At      time.Time
+	// Queue is the queue the customer gave up in, when the contact was
+	// never routed: the service level counts the abandonment under it
+	// (the "queue" data field of issue.abandoned). Empty for none.
+	Queue string
+	Wait  time.Duration
+	At    time.Time
 }
 
 // Rate records a survey answer: csat 1–5, nps 0–10 or ces 1–7, about one
@@ -307,10 +311,14 @@ func (c Abandon) decide(d *decider) (events.Data, error) {
 	case ct.Handled():
 		return nil, d.refuse(ErrAnswered, "contact %s was already handled (consulted on or resolved on)", ct.ID)
 	}
-	if err := d.check(d.duration("wait", c.Wait)); err != nil {
+	if err := d.check(d.duration("wait", c.Wait), optional("queue", c.Queue)); err != nil {
 		return nil, err
 	}
-	return &events.Abandoned{Contact: ct.ID, Wait: wholeMS(c.Wait)}, nil
+	ab := &events.Abandoned{Contact: ct.ID, Wait: wholeMS(c.Wait)}
+	if c.Queue != "" {
+		ab.Extra = events.Extra{"queue": c.Queue}
+	}
+	return ab, nil
 }
 
 func (c Rate) decide(d *decider) (events.Data, error) {

@@ -88,6 +88,7 @@ func TestCommandsRefused(t *testing.T) {
 		{"negative consult duration", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli", Duration: -time.Minute}, contact.ErrInvalidCommand, "duration -1m0s is negative"},
 		{"negative handle time", []events.Data{opened(), routed()}, contact.Resolve{Handle: -time.Second}, contact.ErrInvalidCommand, "handle time -1s is negative"},
 		{"negative abandon wait", []events.Data{opened()}, contact.Abandon{Wait: -time.Second}, contact.ErrInvalidCommand, "wait -1s is negative"},
+		{"abandon in a padded queue", []events.Data{opened()}, contact.Abandon{Queue: " billing"}, contact.ErrInvalidCommand, `queue " billing" is blank or padded`},
 		{"a wait that is an epoch in milliseconds", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: 1_700_000_000_000 * time.Millisecond}, contact.ErrInvalidCommand,
 			"wait 472222h13m20s is longer than the issue has existed: it opened at 2026-03-02T09:01:00Z, 1m0s before"},
 		{"a wait longer than the issue and the slack", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: time.Hour + time.Minute + time.Millisecond}, contact.ErrInvalidCommand, "wait 1h1m0.001s is longer than the issue has existed"},
@@ -165,6 +166,11 @@ func TestCommandsAccepted(t *testing.T) {
 			"a wait as long as the issue and the slack (clocks disagree)", []events.Data{opened()},
 			contact.Route{Queue: "billing", Wait: time.Hour + time.Minute},
 			&events.Routed{Contact: c1, Queue: "billing", Wait: time.Hour + time.Minute},
+		},
+		{
+			"abandon in a queue", []events.Data{opened()},
+			contact.Abandon{Queue: "billing", Wait: 40 * time.Second},
+			&events.Abandoned{Contact: c1, Wait: 40 * time.Second, Extra: events.Extra{"queue": "billing"}},
 		},
 		{
 			"transfer", []events.Data{opened(), routed()},

@@ -182,6 +182,15 @@ func required(what, v string) string {
 	return ""
 }
 
+// optional says what is wrong with a name that may be empty: one of white
+// space only, or with white space around it.
+func optional(what, v string) string {
+	if v != "" && strings.TrimSpace(v) != v {
+		return fmt.Sprintf("%s %q is blank or padded", what, v)
+	}
+	return ""
+}
+
 // wholeMS returns v in whole milliseconds, as the codecs write it.
 func wholeMS(v time.Duration) time.Duration { return v.Truncate(time.Millisecond) }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/contact/contacttest"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/projections"
 )
 
 // newService returns a Service on a new memory store with the test clock
@@ -190,6 +191,33 @@ func TestServiceStampsTheHostsMeta(t *testing.T) {
 	assert.Equal(t, events.Meta{events.MetaTenant: "acme", events.MetaSource: "zendesk", events.MetaPartitionKey: "mine", events.MetaCorrelationID: "mine"},
 		contact.Meta(ctx), "what ctx carries")
 	assert.Nil(t, contact.Meta(t.Context()))
+}
+
+// A call abandoned in a queue counts there: the queue's service level
+// has the caller who gave up as well as the one answered.
+func TestServiceAbandonInAQueue(t *testing.T) {
+	svc, store := newService(t)
+	ctx := t.Context()
+	answered, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing"})
+	require.NoError(t, err)
+	_, err = svc.Route(ctx, answered, contact.Route{Queue: "billing", Wait: 10 * time.Second})
+	require.NoError(t, err)
+	gaveUp, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-2"}, Channel: "phone", Topic: "billing"})
+	require.NoError(t, err)
+	_, err = svc.Abandon(ctx, gaveUp, contact.Abandon{Queue: "billing"})
+	require.NoError(t, err)
+
+	sl, err := projections.NewServiceLevel(projections.ServiceConfig{})
+	require.NoError(t, err)
+	for e, err := range store.ReadAll(ctx, 0) {
+		require.NoError(t, err)
+		require.NoError(t, sl.Apply(e))
+	}
+	billing := sl.Report().ByQueue["billing"]
+	assert.Equal(t, int64(2), billing.Offered)
+	assert.Equal(t, int64(1), billing.Abandoned)
+	assert.Equal(t, int64(1), billing.ServiceLevel.Hits)
+	assert.Equal(t, int64(2), billing.ServiceLevel.Total)
 }
 
 func TestContextIDs(t *testing.T) {
