@@ -204,7 +204,7 @@ func (c Route) decide(d *decider) (events.Data, error) {
 	if ct.Abandoned {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
 	}
-	if err := d.check(required("queue", c.Queue), d.duration("wait", c.Wait)); err != nil {
+	if err := d.check(required("queue", c.Queue), printable("agent", c.Agent), d.duration("wait", c.Wait)); err != nil {
 		return nil, err
 	}
 	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: c.Skills, Wait: wholeMS(c.Wait)}, nil
@@ -249,7 +249,7 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if other, ok := d.kept(); ct.Abandoned && ok {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue; resolve the issue on one that was not, such as %s", ct.ID, other)
 	}
-	if err := d.check(d.duration("handle time", c.Handle)); err != nil {
+	if err := d.check(printable("agent", c.Agent), d.duration("handle time", c.Handle)); err != nil {
 		return nil, err
 	}
 	return &events.Resolved{Contact: ct.ID, Agent: c.Agent, Bot: c.Bot, Code: c.Code, Handle: wholeMS(c.Handle)}, nil

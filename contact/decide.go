@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -172,21 +174,33 @@ func topicProblem(what, t string) string {
 			return fmt.Sprintf("%s %q has an empty or padded segment", what, t)
 		}
 	}
-	return ""
+	return printable(what, t)
 }
 
+// required says what is wrong with a name that must be given: none, or
+// one that holds a control character.
 func required(what, v string) string {
 	if strings.TrimSpace(v) == "" {
 		return "no " + what
 	}
-	return ""
+	return printable(what, v)
 }
 
 // optional says what is wrong with a name that may be empty: one of white
-// space only, or with white space around it.
+// space only, or with white space around it, or a control character.
 func optional(what, v string) string {
 	if v != "" && strings.TrimSpace(v) != v {
 		return fmt.Sprintf("%s %q is blank or padded", what, v)
+	}
+	return printable(what, v)
+}
+
+// printable says what is wrong with a name that holds a control character
+// (a line break, a NUL), which reports would print as it is.
+func printable(what, v string) string {
+	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(v[i:])
+		return fmt.Sprintf("%s %q holds the control character %U", what, v, r)
 	}
 	return ""
 }
