@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -82,6 +83,17 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 		cp.ID = id
 		probe = &cp
 	}
-	_, err = Decide(probe, cmd, e.At, noIDs{}, keys)
-	return err
+	if _, err = Decide(probe, cmd, e.At, noIDs{}, keys); err != nil {
+		return err
+	}
+	if o, ok := e.Data.(*events.Opened); ok {
+		// The Service drops a withheld number; recorded, it would make
+		// every caller who withheld theirs one customer.
+		for _, k := range o.Customer.Keys {
+			if _, err := keys.Parse(k); errors.Is(err, ErrWithheld) {
+				return &CommandError{Op: cmd.Op(), Issue: e.Issue, Reason: err.Error() + "; drop it from the opening", Err: err}
+			}
+		}
+	}
+	return nil
 }

@@ -88,6 +88,19 @@ func TestCheckRefusesAStreamThatDoesNotStartWithAnOpening(t *testing.T) {
 	assert.Contains(t, err.Error(), e.Issue.String())
 }
 
+// A recorded opening that keeps a withheld number is refused: the Service
+// drops it, and kept, it makes every caller who withheld theirs one
+// customer.
+func TestCheckRefusesAWithheldNumber(t *testing.T) {
+	e := recorded(uuid.New(), 1, time.Now(), &events.Opened{
+		Customer: events.Customer{Keys: []string{"phone:anonymous", "email:anna@example.com"}},
+		Channel:  "phone", Topic: "billing", Contact: uuid.New()})
+	err := (&contact.Issue{}).Check(e, contact.KeyRules{})
+	require.ErrorIs(t, err, contact.ErrWithheld)
+	assert.ErrorContains(t, err, `identity key "phone:anonymous": is a withheld number, which identifies no one; drop it from the opening`)
+	assert.ErrorContains(t, err, e.Issue.String())
+}
+
 // A nil Issue is one that was never opened, to Check and to Decide alike.
 func TestCheckAndDecideTakeANilIssueAsNeverOpened(t *testing.T) {
 	var is *contact.Issue

@@ -137,8 +137,12 @@ func (d *decider) customer(c events.Customer) (events.Customer, error) {
 	if err != nil {
 		return events.Customer{}, &CommandError{Op: d.op, Issue: d.is.ID, Reason: err.Error(), Err: err}
 	}
+	given := len(c.Keys)
 	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys, Extra: c.Extra}
 	if c.ID == "" && len(c.Keys) == 0 {
+		if given > 0 {
+			return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key: a withheld number identifies no one")
+		}
 		return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key")
 	}
 	return c, nil

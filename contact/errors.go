@@ -12,6 +12,10 @@ import (
 var (
 	// ErrInvalidKey: an identity key that is malformed.
 	ErrInvalidKey = errors.New("invalid identity key")
+	// ErrWithheld: a phone key of a caller who withheld the number
+	// ("phone:anonymous"). KeyRules.NormalizeAll, and so an Open, drop
+	// such a key; it matches ErrInvalidKey too.
+	ErrWithheld = errors.New("withheld number")
 	// ErrInvalidCommand: a command whose input is wrong whatever the state
 	// of the issue: an empty channel, a score outside its scale, a negative
 	// duration…

@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -49,10 +50,14 @@ type Key struct {
 func (k Key) String() string { return k.Kind + ":" + k.Value }
 
 // KeyError reports an identity key that cannot be used: which key and why.
-// It matches ErrInvalidKey.
+// It matches ErrInvalidKey, and ErrWithheld when the key is a withheld
+// phone number.
 type KeyError struct {
 	Key    string
 	Reason string
+	// Withheld says that the key is a phone number withheld by the caller
+	// ("phone:anonymous"), which identifies no one.
+	Withheld bool
 }
 
 // Error returns the quoted key and the reason.
@@ -60,8 +65,32 @@ func (e *KeyError) Error() string {
 	return fmt.Sprintf("identity key %q: %s", e.Key, e.Reason)
 }
 
-// Unwrap returns ErrInvalidKey.
-func (e *KeyError) Unwrap() error { return ErrInvalidKey }
+// Unwrap returns ErrInvalidKey, and ErrWithheld for a withheld number.
+func (e *KeyError) Unwrap() []error {
+	if e.Withheld {
+		return []error{ErrInvalidKey, ErrWithheld}
+	}
+	return []error{ErrInvalidKey}
+}
+
+// withheldNumbers are what telephony systems send for a caller whose
+// number is withheld, lower-cased and without spaces, dashes and
+// underscores.
+var withheldNumbers = []string{"anonymous", "withheld", "private", "privatenumber", "restricted",
+	"unavailable", "unknown", "blocked", "nocallerid", "notavailable"}
+
+// isWithheld reports whether the value of a phone key says that the
+// caller withheld the number.
+func isWithheld(v string) bool {
+	v = strings.Map(func(r rune) rune {
+		switch {
+		case r == ' ' || r == '_' || isDash(r):
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, v)
+	return slices.Contains(withheldNumbers, v)
+}
 
 // Validate reports whether the rules are usable: DefaultCountry, when set,
 // is a country calling code of one to three digits, and one that exists
@@ -129,6 +158,11 @@ func (r KeyRules) country() (string, error) {
 //     form ("Anna <anna@example.com>") are refused;
 //   - account: and any other lower-case kind: the value trimmed.
 //
+// A phone key whose value says that the number was withheld ("anonymous",
+// "withheld", "private", "restricted", "unavailable", "unknown",
+// "blocked", "no caller id", in any case) is refused with ErrWithheld:
+// it identifies no one.
+//
 // The error is a *KeyError that quotes the key and says why.
 func (r KeyRules) Parse(key string) (Key, error) {
 	fail := func(format string, args ...any) (Key, error) {
@@ -150,6 +184,9 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	}
 	switch kind {
 	case "phone":
+		if isWithheld(value) {
+			return Key{}, &KeyError{Key: key, Reason: "is a withheld number, which identifies no one", Withheld: true}
+		}
 		cc, err := r.country()
 		if err != nil {
 			return fail("%v", err)
@@ -201,7 +238,10 @@ func (r KeyRules) Normalize(key string) (string, error) {
 }
 
 // NormalizeAll normalises keys, dropping the ones that normalise to a key
-// already seen, and keeps their order. It fails on the first bad key.
+// already seen and withheld phone numbers ("phone:anonymous", which a
+// telephony system sends for a caller who withheld the number, and which
+// would make every such caller one customer), and keeps their order. It
+// fails on the first other bad key.
 func (r KeyRules) NormalizeAll(keys []string) ([]string, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -209,6 +249,9 @@ func (r KeyRules) NormalizeAll(keys []string) ([]string, error) {
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		n, err := r.Normalize(k)
+		if errors.Is(err, ErrWithheld) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

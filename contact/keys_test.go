@@ -174,6 +174,33 @@ func TestKeyRulesNormalizeAll(t *testing.T) {
 	assert.ErrorIs(t, err, contact.ErrInvalidKey)
 }
 
+// A withheld number identifies no one: Parse refuses it with ErrWithheld,
+// and NormalizeAll drops it, so that the callers who withheld theirs do not
+// become one customer.
+func TestKeyRulesWithheldNumbers(t *testing.T) {
+	rules := contact.KeyRules{DefaultCountry: "358"}
+	for _, k := range []string{"phone:anonymous", "phone:Anonymous", "phone: WITHHELD ", "phone:private", "phone:Private Number",
+		"phone:restricted", "phone:unavailable", "phone:unknown", "phone:blocked", "phone:no caller id", "phone:No-Caller-ID"} {
+		_, err := rules.Parse(k)
+		require.ErrorIs(t, err, contact.ErrWithheld, k)
+		require.ErrorIs(t, err, contact.ErrInvalidKey, k)
+		var ke *contact.KeyError
+		require.ErrorAs(t, err, &ke)
+		assert.True(t, ke.Withheld)
+		assert.Contains(t, err.Error(), "withheld number, which identifies no one")
+
+		got, err := rules.NormalizeAll([]string{k, "email:anna@example.com"})
+		require.NoError(t, err, k)
+		assert.Equal(t, []string{"email:anna@example.com"}, got, k)
+	}
+	// Not a phone key, or a number: not withheld.
+	_, err := rules.Parse("account:anonymous")
+	require.NoError(t, err)
+	_, err = rules.Parse("phone:anonymous1")
+	assert.NotErrorIs(t, err, contact.ErrWithheld)
+	assert.ErrorIs(t, err, contact.ErrInvalidKey)
+}
+
 func TestKeyRulesValidate(t *testing.T) {
 	for _, cc := range []string{"", "1", "358", "+44"} {
 		assert.NoError(t, contact.KeyRules{DefaultCountry: cc}.Validate(), cc)

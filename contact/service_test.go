@@ -220,6 +220,20 @@ func TestServiceAbandonInAQueue(t *testing.T) {
 	assert.Equal(t, int64(2), billing.ServiceLevel.Total)
 }
 
+// A caller who withheld the number opens an issue under the other keys;
+// with none, the Open is refused and says why.
+func TestServiceOpenDropsAWithheldNumber(t *testing.T) {
+	svc, _ := newService(t)
+	_, evs, err := svc.Open(t.Context(), contact.Open{
+		Customer: events.Customer{Keys: []string{"phone:anonymous", "email:Anna@Example.com"}}, Channel: "phone", Topic: "billing"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"email:anna@example.com"}, evs[0].Data.(*events.Opened).Customer.Keys)
+
+	_, _, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"phone:Withheld"}}, Channel: "phone", Topic: "billing"})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.ErrorContains(t, err, "neither an id nor an identity key: a withheld number identifies no one")
+}
+
 func TestContextIDs(t *testing.T) {
 	ctx := t.Context()
 	assert.Empty(t, contact.CorrelationID(ctx))
