@@ -15,8 +15,9 @@ import (
 //
 // Every command may carry the time its event happened (At), for imports and
 // replays; a zero At means the Service's clock. Commands that refer to a
-// contact (Route, Consult, Resolve, Abandon) mean the issue's latest contact
-// when Contact is uuid.Nil.
+// contact (Route, Consult, Abandon) mean the issue's latest contact when
+// Contact is uuid.Nil; Resolve means its latest contact that was not
+// abandoned in the queue.
 //
 // The set of commands is closed: it is the contact lifecycle.
 type Command interface {
@@ -65,10 +66,12 @@ type Consult struct {
 	At       time.Time
 }
 
-// Resolve resolves the issue on one of its contacts, by an agent or a bot.
-// The contact must not have been abandoned in the queue (it need not have
-// been routed: a bot or an agent may answer it unrouted), unless every
-// contact of the issue was: an issue whose customer gave up in the queue
+// Resolve resolves the issue on one of its contacts, by an agent or a bot:
+// with Contact uuid.Nil, its latest contact that was not abandoned in the
+// queue (a helpdesk that closes a ticket after a caller gave up on a
+// second call resolves it on the first). The contact must not have been
+// abandoned in the queue (it need not have been routed: a bot or an agent
+// may answer it unrouted), unless every contact of the issue was: an issue whose customer gave up in the queue
 // every time can be resolved on one of those contacts (after a callback,
 // or when the helpdesk closes it), and true FCR then counts its problem as
 // having no contact (projections.FCRReport.NoContact).
@@ -242,7 +245,11 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if err := d.open(); err != nil {
 		return nil, err
 	}
-	ct, err := d.contact(c.Contact)
+	id := c.Contact
+	if kept, ok := d.kept(); id == uuid.Nil && ok {
+		id = kept // the latest contact that was not abandoned
+	}
+	ct, err := d.contact(id)
 	if err != nil {
 		return nil, err
 	}

@@ -173,6 +173,18 @@ func TestCommandsAccepted(t *testing.T) {
 			&events.Routed{Contact: c1, Queue: "billing", Wait: time.Hour + time.Minute},
 		},
 		{
+			"resolve on the latest contact not abandoned, when no contact is named", []events.Data{opened(), routed(),
+				&events.Contacted{Contact: contacttest.Contact(2), Channel: "phone"}, &events.Abandoned{Contact: contacttest.Contact(2)}},
+			contact.Resolve{Agent: "maria"},
+			&events.Resolved{Contact: c1, Agent: "maria"},
+		},
+		{
+			"resolve on the latest contact when every one was abandoned", []events.Data{opened(), &events.Abandoned{Contact: c1},
+				&events.Contacted{Contact: contacttest.Contact(2), Channel: "phone"}, &events.Abandoned{Contact: contacttest.Contact(2)}},
+			contact.Resolve{Code: "callback"},
+			&events.Resolved{Contact: contacttest.Contact(2), Code: "callback"},
+		},
+		{
 			"abandon in a queue", []events.Data{opened()},
 			contact.Abandon{Queue: "billing", Wait: 40 * time.Second},
 			&events.Abandoned{Contact: c1, Wait: 40 * time.Second, Extra: events.Extra{"queue": "billing"}},
