@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -42,8 +43,10 @@ func (f CustomerResolverFunc) ResolveCustomer(ctx context.Context, keys []string
 }
 
 // DefaultRetries is how many times a command is decided again after losing
-// a race for its issue, unless Config says otherwise.
-const DefaultRetries = 3
+// a race for its issue, unless Config says otherwise: enough for ten
+// commands on one issue at once, as a burst of webhooks about one ticket
+// brings, to go through one after the other.
+const DefaultRetries = 8
 
 // DefaultMaxFuture is how far after the Clock's time a command's own event
 // time may be, unless Config says otherwise.
@@ -67,7 +70,9 @@ type Config struct {
 	Keys KeyRules
 	// Retries is how many times a command is loaded and decided again when
 	// another writer appended to its issue first: 0 means DefaultRetries,
-	// a negative number none.
+	// a negative number none. Before each, the command waits a random
+	// time, up to a millisecond that doubles with each retry up to 64 ms,
+	// so that the writers that lost to one do not race again at once.
 	Retries int
 	// Publisher, when set, receives the events of every command after they
 	// were appended.
@@ -137,8 +142,8 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // with issue uuid.Nil opens an issue with a new id.
 //
 // A command that loses a race for the issue (events.ErrVersionConflict) is
-// loaded and decided again, up to Config.Retries times, and may then be
-// refused. A refused command appends nothing and returns a *CommandError.
+// loaded and decided again after a short random wait, up to
+// Config.Retries times, and may then be refused. A refused command appends nothing and returns a *CommandError.
 // When the store cannot tell whether it appended the command's event
 // (events.ErrOutcomeUnknown: the answer to its commit was lost), Execute
 // looks for the event in the issue's stream: while ctx lasts, as it
@@ -196,9 +201,13 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			sent = append(sent, id)
 			unknown = cmp.Or(unknown, err)
 		}
-		again := errors.Is(err, events.ErrVersionConflict) || errors.Is(err, events.ErrOutcomeUnknown) && ctx.Err() == nil
+		conflict := errors.Is(err, events.ErrVersionConflict)
+		again := conflict || errors.Is(err, events.ErrOutcomeUnknown) && ctx.Err() == nil
 		if again && attempt < s.cfg.Retries {
-			continue // the next attempt's load looks for the events of sent
+			if !conflict || backOff(ctx, attempt) {
+				continue // the next attempt's load looks for the events of sent
+			}
+			err = fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
 		}
 		if err != nil && sent != nil {
 			// An event of this attempt or an earlier one may be stored
@@ -216,6 +225,22 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			}
 		}
 		return evs, nil
+	}
+}
+
+// backOff waits before the retry that follows attempt, which lost a race
+// for its issue: a random time up to 1 ms, doubling with each attempt up
+// to 64 ms, so that writers that lost to the same one do not all load and
+// race again at once. It reports false when ctx ended first.
+func backOff(ctx context.Context, attempt int) bool {
+	limit := time.Millisecond << min(attempt, 6)
+	t := time.NewTimer(rand.N(limit))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -517,14 +517,18 @@ func TestServiceRedecidesAfterALostRace(t *testing.T) {
 	assert.Equal(t, 3, store.Store.(*events.MemoryStore).Len())
 }
 
-// conflictStore loses every race.
+// conflictStore loses every race, and calls onAppend, if set, at each.
 type conflictStore struct {
 	events.Store
-	appends int
+	appends  int
+	onAppend func()
 }
 
 func (s *conflictStore) Append(_ context.Context, issue uuid.UUID, expected uint64, _ []events.Envelope) ([]events.Envelope, error) {
 	s.appends++
+	if s.onAppend != nil {
+		s.onAppend()
+	}
 	return nil, &events.VersionConflictError{Issue: issue, Expected: expected, Actual: expected + 1}
 }
 
@@ -549,6 +553,21 @@ func TestServiceRetriesAreBounded(t *testing.T) {
 			assert.Equal(t, tt.attempts, store.appends)
 		})
 	}
+}
+
+// A command whose context ends while it waits to retry after a lost race
+// stops, and says both.
+func TestServiceStopsWaitingToRetryWhenItsContextEnds(t *testing.T) {
+	store := &conflictStore{Store: events.NewMemoryStore()}
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Start()), IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	store.onAppend = cancel // the first lost race ends the caller's context
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+	require.ErrorIs(t, err, events.ErrVersionConflict)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "while waiting to retry")
+	assert.Equal(t, 1, store.appends, "no retry after the context ended")
 }
 
 // A duration finer than a millisecond is kept in whole milliseconds, as
