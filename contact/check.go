@@ -30,8 +30,9 @@ func CommandOf(e events.Envelope) (Command, error) {
 	case *events.Contacted:
 		return FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}, nil
 	case *events.Abandoned:
-		queue, _ := d.Extra["queue"].(string)
-		return Abandon{Contact: d.Contact, Queue: queue, Wait: d.Wait, At: e.At}, nil
+		// Its "queue" data field stays out: a field the wire format
+		// does not name is kept, not judged.
+		return Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}, nil
 	case *events.Rated:
 		return Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}, nil
 	case *events.Classified:
@@ -52,9 +53,14 @@ func (noIDs) NewID() (uuid.UUID, error) {
 // contact…), belongs to the issue, has the next version, and the command it
 // records would have been accepted by the issue as it stands (no second
 // resolution, no routing of a contact of another issue, no time going
-// backwards…). It is how an imported log is checked against the lifecycle
-// rules that the Service enforces on commands. It does not apply e. A nil
-// Issue is one that was never opened, as the zero Issue is.
+// backwards, no wait longer than the issue has existed by more than an
+// hour, no name with a control character, no withheld caller number among
+// an opening's keys…). It is how an imported log is checked against the
+// lifecycle rules that the Service enforces on commands, so that a log
+// written before a rule existed may fail it: such an event was, and is,
+// one the Service refuses. Data fields that the wire format does not name
+// are not judged. It does not apply e. A nil Issue is one that was never
+// opened, as the zero Issue is.
 func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 	if is == nil {
 		is = new(Issue)
@@ -83,9 +89,6 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 		cp.ID = id
 		probe = &cp
 	}
-	if _, err = Decide(probe, cmd, e.At, noIDs{}, keys); err != nil {
-		return err
-	}
 	if o, ok := e.Data.(*events.Opened); ok {
 		// The Service drops a withheld number; recorded, it would make
 		// every caller who withheld theirs one customer.
@@ -95,5 +98,6 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 			}
 		}
 	}
-	return nil
+	_, err = Decide(probe, cmd, e.At, noIDs{}, keys)
+	return err
 }

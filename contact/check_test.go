@@ -101,6 +101,32 @@ func TestCheckRefusesAWithheldNumber(t *testing.T) {
 	assert.ErrorContains(t, err, e.Issue.String())
 }
 
+// An opening whose only key is a withheld number is refused for it too.
+func TestCheckRefusesAWithheldNumberAlone(t *testing.T) {
+	e := recorded(uuid.New(), 1, time.Now(), &events.Opened{
+		Customer: events.Customer{Keys: []string{"phone:withheld"}}, Channel: "phone", Topic: "billing", Contact: uuid.New()})
+	err := (&contact.Issue{}).Check(e, contact.KeyRules{})
+	require.ErrorIs(t, err, contact.ErrWithheld)
+}
+
+// A command timed before the issue opened is refused for its time, not
+// for a duration that the time makes look too long.
+func TestCheckRefusesAnEventBeforeTheOpeningForItsTime(t *testing.T) {
+	issue := uuid.New()
+	c := uuid.New()
+	opening := recorded(issue, 1, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), &events.Opened{
+		Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing", Contact: c})
+	is, err := contact.Rebuild(issue, []events.Envelope{opening})
+	require.NoError(t, err)
+	err = is.Check(recorded(issue, 2, opening.At.Add(-2*time.Hour), &events.Routed{Contact: c, Queue: "billing"}), contact.KeyRules{})
+	require.ErrorIs(t, err, contact.ErrOutOfOrder)
+	assert.NotErrorIs(t, err, contact.ErrInvalidCommand)
+
+	// A recorded abandonment's "queue" data field is kept, not judged.
+	err = is.Check(recorded(issue, 2, opening.At.Add(time.Minute), &events.Abandoned{Contact: c, Extra: events.Extra{"queue": " billing\n"}}), contact.KeyRules{})
+	require.NoError(t, err)
+}
+
 // A nil Issue is one that was never opened, to Check and to Decide alike.
 func TestCheckAndDecideTakeANilIssueAsNeverOpened(t *testing.T) {
 	var is *contact.Issue

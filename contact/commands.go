@@ -207,7 +207,11 @@ func (c Route) decide(d *decider) (events.Data, error) {
 	if ct.Abandoned {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
 	}
-	if err := d.check(required("queue", c.Queue), printable("agent", c.Agent), d.duration("wait", c.Wait)); err != nil {
+	problems := []string{required("queue", c.Queue), printable("agent", c.Agent), d.duration("wait", c.Wait)}
+	for _, sk := range c.Skills {
+		problems = append(problems, printable("skill", sk))
+	}
+	if err := d.check(problems...); err != nil {
 		return nil, err
 	}
 	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: c.Skills, Wait: wholeMS(c.Wait)}, nil
@@ -318,7 +322,7 @@ func (c Abandon) decide(d *decider) (events.Data, error) {
 	case ct.Handled():
 		return nil, d.refuse(ErrAnswered, "contact %s was already handled (consulted on or resolved on)", ct.ID)
 	}
-	if err := d.check(d.duration("wait", c.Wait), optional("queue", c.Queue)); err != nil {
+	if err := d.check(d.duration("wait", c.Wait), printable("queue", c.Queue)); err != nil {
 		return nil, err
 	}
 	ab := &events.Abandoned{Contact: ct.ID, Wait: wholeMS(c.Wait)}

@@ -190,23 +190,26 @@ func required(what, v string) string {
 	return printable(what, v)
 }
 
-// optional says what is wrong with a name that may be empty: one of white
-// space only, or with white space around it, or a control character.
-func optional(what, v string) string {
-	if v != "" && strings.TrimSpace(v) != v {
-		return fmt.Sprintf("%s %q is blank or padded", what, v)
-	}
-	return printable(what, v)
-}
-
-// printable says what is wrong with a name that holds a control character
-// (a line break, a NUL), which reports would print as it is.
+// printable says what is wrong with a name that reports would print
+// wrongly: one that is not UTF-8, or holds a control character (a line
+// break, a NUL), a line or paragraph separator, or a control of the
+// direction of text (which would turn what follows it around).
 func printable(what, v string) string {
-	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+	if !utf8.ValidString(v) {
+		return fmt.Sprintf("%s %q is not UTF-8", what, v)
+	}
+	if i := strings.IndexFunc(v, unprintable); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(v[i:])
 		return fmt.Sprintf("%s %q holds the control character %U", what, v, r)
 	}
 	return ""
+}
+
+// unprintable reports whether r is a control character, a line or
+// paragraph separator, or a bidirectional embedding, override or isolate.
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+		r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
 }
 
 // wholeMS returns v in whole milliseconds, as the codecs write it.
@@ -226,7 +229,9 @@ func (d *decider) duration(what string, v time.Duration) string {
 	if v < 0 {
 		return fmt.Sprintf("%s %s is negative", what, v)
 	}
-	if opened := d.is.OpenedAt; !opened.IsZero() {
+	// A command timed before the opening, or not at all, is refused for
+	// its time by Decide.
+	if opened := d.is.OpenedAt; !opened.IsZero() && !d.at.Before(opened) {
 		if life := d.at.Sub(opened); v > life+durationSlack {
 			return fmt.Sprintf("%s %s is longer than the issue has existed: it opened at %s, %s before", what, v, stamp(opened), life)
 		}
