@@ -33,10 +33,16 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // the id of the webhook delivery that asked for it. A command run again
 // with the same key (a redelivery, a retry after a timeout) then takes
 // effect once: the Service stamps the key on the command's event
-// (events.MetaIdempotencyKey) and, finding it in the issue's stream, does
-// not decide the command again (see Service.Execute). Keys from several
-// sources must not collide: prefix them with the source ("zendesk:…").
-// "" is no key.
+// (events.MetaIdempotencyKey, with a fingerprint of the command and of the
+// host's metadata, "idempotency_fingerprint") and, finding it in the
+// issue's stream, does not decide the command again (see
+// Service.Execute). The key is looked for in the stream of the command's
+// issue: run the command the same way each time (an Open with the issue's
+// id, or without one, not one and then the other). Keys from several
+// sources must not collide: prefix them with the source ("zendesk:…"); a
+// key that comes back with another command is refused (ErrKeyReused). A
+// key is at most 256 bytes of UTF-8, unpadded, without control
+// characters; "" is no key.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey, key)
 }
@@ -50,10 +56,10 @@ func IdempotencyKey(ctx context.Context) string {
 // WithMeta returns ctx carrying metadata of the host's (events.MetaTenant,
 // events.MetaSource, keys of its own) that the Service stamps on the
 // events of the commands it runs with it. It adds to the metadata that ctx
-// carries already, a key given again taking its new value. The keys that
-// the Service sets itself are left out: events.MetaPartitionKey, which
-// follows the issue's opening, and the correlation and causation ids and
-// the idempotency key, which the functions above give.
+// carries already, a key given again taking its new value. The Service
+// does not take from it the keys that it sets itself: events.MetaPartitionKey,
+// which follows the issue's opening, and the correlation and causation ids
+// and the idempotency key, which the functions above give.
 func WithMeta(ctx context.Context, m events.Meta) context.Context {
 	merged := events.Meta{}
 	for k, v := range Meta(ctx) {
@@ -91,11 +97,12 @@ func CausationID(ctx context.Context) string {
 }
 
 // serviceMeta are the metadata keys that the Service sets itself.
-var serviceMeta = []string{events.MetaPartitionKey, events.MetaCorrelationID, events.MetaCausationID, events.MetaIdempotencyKey}
+var serviceMeta = []string{events.MetaPartitionKey, events.MetaCorrelationID, events.MetaCausationID, events.MetaIdempotencyKey, metaFingerprint}
 
 // meta returns the metadata of the events of one command, whose partition
-// key is key ("" for none).
-func meta(ctx context.Context, key string) events.Meta {
+// key is key ("" for none) and whose fingerprint, with an idempotency
+// key, is fp.
+func meta(ctx context.Context, key, fp string) events.Meta {
 	m := Meta(ctx)
 	if m == nil {
 		m = events.Meta{}
@@ -114,6 +121,7 @@ func meta(ctx context.Context, key string) events.Meta {
 	}
 	if k := IdempotencyKey(ctx); k != "" {
 		m[events.MetaIdempotencyKey] = k
+		m[metaFingerprint] = fp
 	}
 	if len(m) == 0 {
 		return nil

@@ -39,7 +39,8 @@ var (
 	// ErrOutOfOrder: an event time before the previous event of the issue.
 	ErrOutOfOrder = errors.New("event time out of order")
 	// ErrKeyReused: the command's idempotency key names an event of the
-	// issue that another kind of command appended.
+	// issue that another command appended (of another kind, or with other
+	// data or metadata).
 	ErrKeyReused = errors.New("idempotency key reused")
 	// ErrNotPublished: the events were appended, but the Publisher failed.
 	ErrNotPublished = errors.New("appended but not published")
@@ -48,8 +49,9 @@ var (
 )
 
 // CommandError is the error of a refused command: which operation, on which
-// issue (uuid.Nil for an opening whose id the Service was to choose: it
-// opened nothing), and why in the caller's words, as in
+// issue (uuid.Nil for an opening whose id the Service was to choose at
+// random: it opened nothing; IssueForKey(key) for one run with an
+// idempotency key), and why in the caller's words, as in
 //
 //	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
 //

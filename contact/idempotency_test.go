@@ -3,8 +3,10 @@ package contact_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -189,4 +191,80 @@ func TestServiceIdempotencyKeyRace(t *testing.T) {
 	assert.EqualValues(t, 1, store.conflicts.Load(), "they raced")
 	assert.Equal(t, got[0], got[1], "both return the one event")
 	assert.Equal(t, 4, mem.Len(), "one answer")
+}
+
+// A key that names an event of the same kind that another command
+// appended (other data, or the same data for another tenant) refuses the
+// command: it is not the one that ran.
+func TestServiceRefusesAKeyOfAnotherCommandOfTheSameKind(t *testing.T) {
+	svc, store := newService(t, later)
+	issue := contacttest.IssueID()
+	_, err := store.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
+	require.NoError(t, err)
+	acme := contact.WithMeta(t.Context(), events.Meta{events.MetaTenant: "acme"})
+	ctx := contact.WithIdempotencyKey(acme, "k")
+	_, err = svc.Rate(ctx, issue, contact.Rate{Survey: events.SurveyCSAT, Score: 1})
+	require.NoError(t, err)
+
+	_, err = svc.Rate(ctx, issue, contact.Rate{Survey: events.SurveyNPS, Score: 10})
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	assert.ErrorContains(t, err, `idempotency key "k" names version 4, which another rate command appended (its data or metadata differ)`)
+
+	globex := contact.WithIdempotencyKey(contact.WithMeta(t.Context(), events.Meta{events.MetaTenant: "globex"}), "k")
+	_, err = svc.Rate(globex, issue, contact.Rate{Survey: events.SurveyCSAT, Score: 1})
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	assert.Equal(t, 4, store.Len(), "nothing appended")
+
+	// The same command, its time given in another zone, is the same.
+	at := contacttest.Minute(12)
+	ctx = contact.WithIdempotencyKey(acme, "k2")
+	first, err := svc.Classify(ctx, issue, contact.Classify{Topic: "billing/refund", At: at})
+	require.NoError(t, err)
+	again, err := svc.Classify(ctx, issue, contact.Classify{Topic: "billing/refund", At: at.In(time.FixedZone("EET", 2*60*60))})
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+}
+
+// A key that is padded, holds a control character or is too long refuses
+// the command, which appends nothing.
+func TestServiceRefusesABadIdempotencyKey(t *testing.T) {
+	for key, want := range map[string]string{
+		" k":                     `idempotency key " k" is blank or padded`,
+		"k\n1":                   `idempotency key "k\n1" holds the control character U+000A`,
+		strings.Repeat("k", 257): "idempotency key of 257 bytes is longer than 256",
+	} {
+		svc, store := newService(t, later)
+		issue := contacttest.IssueID()
+		_, err := store.Append(t.Context(), issue, 0, stream(issue, opened()))
+		require.NoError(t, err)
+		_, err = svc.Route(contact.WithIdempotencyKey(t.Context(), key), issue, contact.Route{Queue: "billing"})
+		require.ErrorIs(t, err, contact.ErrInvalidCommand)
+		assert.ErrorContains(t, err, want)
+		assert.Equal(t, 1, store.Len())
+	}
+}
+
+// Without retries, a run that loses the race to another run of the same
+// command finds that run's event.
+func TestServiceIdempotencyKeyRaceWithoutRetries(t *testing.T) {
+	mem := events.NewMemoryStore()
+	issue := contacttest.IssueID()
+	_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
+	require.NoError(t, err)
+	store := newRaceStore(mem, 2)
+	svc, err := contact.NewService(contact.Config{Store: store, Retries: -1, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+	ctx := contact.WithIdempotencyKey(t.Context(), "survey:9")
+	var got [2][]events.Envelope
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() { got[i], errs[i] = svc.Rate(ctx, issue, contact.Rate{Survey: events.SurveyCSAT, Score: 4}) })
+	}
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	assert.EqualValues(t, 1, store.conflicts.Load())
+	assert.Equal(t, got[0], got[1])
+	assert.Equal(t, 4, mem.Len())
 }

@@ -3,9 +3,13 @@ package contact
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -162,13 +166,15 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 // of the issue's stream carries already ran: Execute returns that event
 // and publishes it again (projections ignore a delivery they applied, and
 // a command whose first run failed to publish is then delivered), and
-// decides nothing. So a webhook delivered twice, or a command retried
-// after a timeout, takes effect once. The event must be of the kind the
-// command appends: a key that names another kind refuses the command with
-// ErrKeyReused. An Open with issue uuid.Nil and a key opens the issue
-// IssueForKey(key), so that an Open run again finds its issue too. The
-// key is looked for in the issue's stream only: a command with a key on
-// another issue runs.
+// decides nothing; also when this run lost a race to that one. So a
+// webhook delivered twice, or a command retried after a timeout, takes
+// effect once. The event must be one that the same command appended, with
+// the same metadata of the host's (WithMeta): a key that names an event of
+// another command, of another kind or of the same kind, refuses the
+// command with ErrKeyReused. An Open with issue uuid.Nil and a key opens
+// the issue IssueForKey(key), so that an Open run again finds its issue
+// too. The key is looked for in the issue's stream only: a command with a
+// key on another issue runs.
 //
 // Every event's Meta carries events.MetaPartitionKey (the customer's id, or
 // else the least of their keys, as the issue's opening had it; none where
@@ -181,24 +187,29 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if err := s.checkFuture(issue, cmd); err != nil {
 		return nil, err // before an issue id is made or the resolver asked
 	}
-	minted := false // the Service chose the issue's id at random
+	r := &run{cmd: cmd, issue: issue, key: IdempotencyKey(ctx)}
+	if r.key != "" {
+		if problem := keyProblem(r.key); problem != "" {
+			return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
+		}
+		r.fp = fingerprint(cmd, Meta(ctx))
+	}
 	if isOpen(cmd) && issue == uuid.Nil {
-		if key := IdempotencyKey(ctx); key != "" {
-			issue = IssueForKey(key)
+		if r.key != "" {
+			r.issue = IssueForKey(r.key)
 		} else {
 			var err error
-			if issue, err = s.cfg.IDs.NewID(); err != nil {
+			if r.issue, err = s.cfg.IDs.NewID(); err != nil {
 				return nil, fmt.Errorf("open issue: new issue id: %w", err)
 			}
-			minted = true
+			r.minted = true
 		}
 	}
-	var sent []uuid.UUID // events whose append may have been stored
-	var unknown error    // the error of the first such append
+	var unknown error // the error of the first append that may have been stored
 	for attempt := 0; ; attempt++ {
-		evs, id, err := s.attempt(ctx, issue, cmd, sent, minted)
+		evs, id, err := s.attempt(ctx, r)
 		if errors.Is(err, events.ErrOutcomeUnknown) {
-			sent = append(sent, id)
+			r.sent = append(r.sent, id)
 			unknown = cmp.Or(unknown, err)
 		}
 		conflict := errors.Is(err, events.ErrVersionConflict)
@@ -209,23 +220,48 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			}
 			err = fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
 		}
-		if err != nil && sent != nil {
+		if err != nil && (r.sent != nil || conflict && r.key != "") {
 			// An event of this attempt or an earlier one may be stored
-			// all the same (and then made this one conflict): look.
-			if stored, ok := s.stored(ctx, issue, sent); ok {
-				evs, err = stored, nil
+			// all the same (and then made this one conflict), or one of
+			// another run of the command beat this one: look.
+			if stored, ok, serr := s.stored(ctx, r); ok {
+				evs, err = stored, serr
 			}
 		}
 		if err != nil {
-			return nil, failed(cmd, issue, minted, sent, unknown, err)
+			return nil, failed(r, unknown, err)
 		}
 		if s.cfg.Publisher != nil {
 			if err := s.cfg.Publisher.Publish(ctx, evs); err != nil {
-				return evs, fmt.Errorf("%s issue %s: %w: %w", cmd.Op(), issue, ErrNotPublished, err)
+				return evs, fmt.Errorf("%s issue %s: %w: %w", cmd.Op(), r.issue, ErrNotPublished, err)
 			}
 		}
 		return evs, nil
 	}
+}
+
+// run is one Execute of a command: its issue, and what its attempts left.
+type run struct {
+	cmd    Command
+	issue  uuid.UUID
+	minted bool        // the Service chose the issue's id at random
+	key    string      // the idempotency key, "" for none
+	fp     string      // the command's fingerprint, with a key
+	sent   []uuid.UUID // events whose append may have been stored
+}
+
+// ran returns the event of evs that the command appended already, in an
+// earlier attempt (an event of sent) or an earlier run with its key; an
+// event that carries its key but was appended by another command refuses
+// the command.
+func (r *run) ran(evs []events.Envelope) ([]events.Envelope, bool, error) {
+	if stored, ok := find(evs, r.sent); ok {
+		return stored, true, nil
+	}
+	if r.key == "" {
+		return nil, false, nil
+	}
+	return keyed(evs, r)
 }
 
 // backOff waits before the retry that follows attempt, which lost a race
@@ -258,35 +294,34 @@ func (s *Service) checkFuture(issue uuid.UUID, cmd Command) error {
 	return nil
 }
 
-// failed returns the error of cmd on issue, which failed with err: an
+// failed returns the error of r, which failed with err: an
 // *UnknownOutcomeError when an attempt's event may have been stored
-// (unknown is the error of the first such attempt, sent their events);
+// (unknown is the error of the first such attempt, r.sent their events);
 // a refused opening whose id the Service chose names no issue.
-func failed(cmd Command, issue uuid.UUID, minted bool, sent []uuid.UUID, unknown, err error) error {
+func failed(r *run, unknown, err error) error {
 	if unknown != nil {
 		if !errors.Is(err, events.ErrOutcomeUnknown) {
 			err = fmt.Errorf("%w; and before that: %w", err, unknown)
 		}
-		return &UnknownOutcomeError{Op: cmd.Op(), Issue: issue, Events: sent, Err: err}
+		return &UnknownOutcomeError{Op: r.cmd.Op(), Issue: r.issue, Events: r.sent, Err: err}
 	}
-	if ce := (*CommandError)(nil); minted && errors.As(err, &ce) && ce.Issue == issue {
+	if ce := (*CommandError)(nil); r.minted && errors.As(err, &ce) && ce.Issue == r.issue {
 		// A refused opening opened nothing: no issue has that id.
 		ce.Issue = uuid.Nil
 	}
 	return err
 }
 
-// stored returns the event of sent that the stream of issue holds, if
-// any, read with a context that outlives ctx for a while: the store may
-// have failed at ctx's deadline.
-func (s *Service) stored(ctx context.Context, issue uuid.UUID, sent []uuid.UUID) ([]events.Envelope, bool) {
+// stored is r.ran on the stream of r's issue, read with a context that
+// outlives ctx for a while: the store may have failed at ctx's deadline.
+func (s *Service) stored(ctx context.Context, r *run) ([]events.Envelope, bool, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	evs, err := s.cfg.Store.Load(ctx, issue)
+	evs, err := s.cfg.Store.Load(ctx, r.issue)
 	if err != nil {
-		return nil, false
+		return nil, false, nil
 	}
-	return find(evs, sent)
+	return r.ran(evs)
 }
 
 // find returns the event of evs whose id is in sent, if any.
@@ -299,22 +334,74 @@ func find(evs []events.Envelope, sent []uuid.UUID) ([]events.Envelope, bool) {
 	return nil, false
 }
 
-// keyed returns the event of evs that carries idempotency key key, if
-// any: cmd ran before and appended it. An event of another kind than cmd
-// appends refuses cmd.
-func keyed(evs []events.Envelope, issue uuid.UUID, cmd Command, key string) ([]events.Envelope, bool, error) {
+// keyed returns the event of evs that carries r's idempotency key, if
+// any: the command ran before and appended it. An event of another kind,
+// or one that another command appended (its fingerprint differs: other
+// data, other metadata of the host's, another tenant), refuses it.
+func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := &evs[i]
-		if e.Meta[events.MetaIdempotencyKey] != key {
+		if e.Meta[events.MetaIdempotencyKey] != r.key {
 			continue
 		}
-		if t := e.Type(); t != cmd.yields() {
-			return nil, true, &CommandError{Op: cmd.Op(), Issue: issue, Err: ErrKeyReused,
-				Reason: fmt.Sprintf("idempotency key %q names version %d, an %s event, where %s appends %s", key, e.Version, t, cmd.Op(), cmd.yields())}
+		reused := func(format string, args ...any) ([]events.Envelope, bool, error) {
+			return nil, true, &CommandError{Op: r.cmd.Op(), Issue: r.issue, Err: ErrKeyReused,
+				Reason: fmt.Sprintf("idempotency key %q names version %d, ", r.key, e.Version) + fmt.Sprintf(format, args...)}
+		}
+		if t := e.Type(); t != r.cmd.yields() {
+			return reused("an %s event, where %s appends %s", t, r.cmd.Op(), r.cmd.yields())
+		}
+		if fp, ok := e.Meta[metaFingerprint]; ok && fp != r.fp {
+			return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())
 		}
 		return evs[i : i+1 : i+1], true, nil
 	}
 	return nil, false, nil
+}
+
+// metaFingerprint is the metadata key of the fingerprint of the command
+// that appended an event with an idempotency key.
+const metaFingerprint = "idempotency_fingerprint"
+
+// fingerprint returns a digest of cmd as given, its event time in UTC, and
+// of the host's metadata: two runs of one command have the same, two
+// commands that differ in any field, or in the tenant they ran for, not.
+func fingerprint(cmd Command, host events.Meta) string {
+	v := reflect.ValueOf(cmd)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	c := reflect.New(v.Type()).Elem()
+	c.Set(v)
+	if at := c.FieldByName("At"); at.IsValid() && at.Type() == reflect.TypeFor[time.Time]() {
+		at.Set(reflect.ValueOf(at.Interface().(time.Time).UTC()))
+	}
+	for _, k := range serviceMeta {
+		delete(host, k)
+	}
+	b, err := json.Marshal(struct {
+		Op   string
+		Cmd  any
+		Meta events.Meta
+	}{cmd.Op(), c.Interface(), host})
+	if err != nil {
+		// Only an Extra value that JSON cannot hold; its text will do.
+		b = fmt.Appendf(nil, "%s %#v %v", cmd.Op(), c.Interface(), host)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// keyProblem says what is wrong with an idempotency key: one that is not
+// UTF-8, holds a control character, is padded or longer than 256 bytes.
+func keyProblem(key string) string {
+	switch {
+	case len(key) > 256:
+		return fmt.Sprintf("idempotency key of %d bytes is longer than 256", len(key))
+	case strings.TrimSpace(key) != key:
+		return fmt.Sprintf("idempotency key %q is blank or padded", key)
+	}
+	return printable("idempotency key", key)
 }
 
 // keyedIssues is the namespace of the ids that IssueForKey makes.
@@ -325,22 +412,17 @@ var keyedIssues = uuid.MustParse("8f1d6a62-3c1e-4d4b-9a57-2b0e6f7c9d11")
 // (version 5) of the key, the same for every run.
 func IssueForKey(key string) uuid.UUID { return uuid.NewSHA1(keyedIssues, []byte(key)) }
 
-// attempt loads, decides and appends once, and returns the id of the event
-// it tried to append. When the stream holds an event of sent, an earlier
-// attempt's, it returns that event: the command took effect. minted says
-// that the Service chose the id of the issue, which an Open then opens.
-func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sent []uuid.UUID, minted bool) ([]events.Envelope, uuid.UUID, error) {
+// attempt loads, decides and appends r's command once, and returns the id
+// of the event it tried to append. When the stream holds the command's
+// event already (r.ran), it returns that event: the command took effect.
+func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.UUID, error) {
+	cmd, issue := r.cmd, r.issue
 	evs, err := s.cfg.Store.Load(ctx, issue)
 	if err != nil {
 		return nil, uuid.Nil, fmt.Errorf("load issue %s: %w", issue, err)
 	}
-	if stored, ok := find(evs, sent); ok {
-		return stored, uuid.Nil, nil
-	}
-	if key := IdempotencyKey(ctx); key != "" {
-		if stored, ok, err := keyed(evs, issue, cmd, key); ok {
-			return stored, uuid.Nil, err
-		}
+	if stored, ok, err := r.ran(evs); ok {
+		return stored, uuid.Nil, err
 	}
 	is, err := Rebuild(issue, evs)
 	if err != nil {
@@ -354,7 +436,7 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sen
 	if err != nil {
 		return nil, uuid.Nil, err
 	}
-	if err := s.resolveCustomer(ctx, issue, minted, data); err != nil {
+	if err := s.resolveCustomer(ctx, issue, r.minted, data); err != nil {
 		return nil, uuid.Nil, err
 	}
 	id, err := s.cfg.IDs.NewID()
@@ -375,7 +457,7 @@ func (s *Service) attempt(ctx context.Context, issue uuid.UUID, cmd Command, sen
 		Version: is.Version + 1,
 		At:      at.UTC(),
 		Data:    data,
-		Meta:    meta(ctx, key),
+		Meta:    meta(ctx, key, r.fp),
 	}
 	out, err := s.cfg.Store.Append(ctx, issue, is.Version, []events.Envelope{env})
 	if err != nil {

@@ -117,6 +117,30 @@ func TestGivenTimesAndIDs(t *testing.T) {
 	assert.Equal(t, contacttest.ID(2), evs[0].ID)
 }
 
+// GivenEvents takes the events' times from the test: an email answered
+// after a wait of hours, which Given's minutes cannot hold.
+func TestGivenEvents(t *testing.T) {
+	mail := &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "email", Topic: "billing", Contact: contacttest.Contact(1)}
+	at := contacttest.Start()
+	s := contacttest.GivenEvents(t,
+		events.Envelope{At: at, Data: mail},
+		events.Envelope{At: at.Add(3 * time.Hour), Data: &events.Routed{Contact: contacttest.Contact(1), Queue: "email", Wait: 3 * time.Hour}})
+	stored, err := s.Store.Load(t.Context(), contacttest.IssueID())
+	require.NoError(t, err)
+	require.Len(t, stored, 2)
+	assert.Equal(t, at.Add(3*time.Hour), stored[1].At)
+	assert.Equal(t, uint64(2), stored[1].Version)
+	evs := s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.Equal(t, at.Add(3*time.Hour+time.Minute), evs[0].At, "a minute after the last given event")
+
+	assert.True(t, fails(t, func(tb testing.TB) {
+		contacttest.GivenEvents(tb, events.Envelope{Data: mail})
+	}), "an event without a time")
+	assert.True(t, fails(t, func(tb testing.TB) {
+		contacttest.Given(tb, mail, &events.Routed{Contact: contacttest.Contact(1), Queue: "email", Wait: 3 * time.Hour})
+	}), "a wait longer than the issue has existed")
+}
+
 // A command's context reaches the Service: its idempotency key makes the
 // command run again return its event and append nothing.
 func TestWhenContext(t *testing.T) {

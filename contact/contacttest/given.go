@@ -2,6 +2,7 @@ package contacttest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,20 +38,44 @@ type Scenario struct {
 // the rules (an import gone wrong) appends it to Store itself.
 func Given(t testing.TB, data ...events.Data) *Scenario {
 	t.Helper()
+	evs := make([]events.Envelope, len(data))
+	for i, d := range data {
+		evs[i] = events.Envelope{At: Minute(i + 1), Data: d}
+	}
+	return given(t, evs)
+}
+
+// GivenEvents is Given with events at times of the test's choosing, as an
+// email answered after a wait of hours needs (a wait longer than the issue
+// has existed is not one the lifecycle allows): of each envelope, its Data
+// and At count, and its id, issue and version are filled in as Given fills
+// them. The scenario's Clock stands at the last event's time.
+func GivenEvents(t testing.TB, evs ...events.Envelope) *Scenario {
+	t.Helper()
+	for i, e := range evs {
+		require.False(t, e.At.IsZero(), "given event %d has no time", i+1)
+	}
+	return given(t, evs)
+}
+
+// given returns the scenario whose issue has evs, their ids, issue and
+// versions filled in, its Clock at the last one's time.
+func given(t testing.TB, evs []events.Envelope) *Scenario {
+	t.Helper()
 	s := &Scenario{t: t, Clock: NewClock(Start()), IDs: NewIDs(), Store: events.NewMemoryStore()}
-	if len(data) == 0 {
+	if len(evs) == 0 {
 		return s
 	}
-	evs := make([]events.Envelope, len(data))
+	evs = slices.Clone(evs)
 	is := &contact.Issue{}
-	for i, d := range data {
-		s.Clock.Advance(time.Minute)
-		evs[i] = events.Envelope{ID: eventID(i + 1), Issue: IssueID(), Version: uint64(i + 1), At: s.Clock.Now(), Data: d}
+	for i := range evs {
+		evs[i].ID, evs[i].Issue, evs[i].Version = eventID(i+1), IssueID(), uint64(i+1)
 		require.NoError(t, is.Check(evs[i], contact.KeyRules{}), "given event %d (%s) is not one the lifecycle allows", i+1, evs[i].Type())
 		require.NoError(t, is.Apply(evs[i]))
 	}
 	_, err := s.Store.Append(t.Context(), IssueID(), 0, evs)
 	require.NoError(t, err, "append the given events")
+	s.Clock.Set(evs[len(evs)-1].At)
 	return s
 }
 
@@ -98,7 +123,7 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 	cfg.Store, cfg.Clock, cfg.IDs = s.Store, s.Clock, s.IDs
 	svc, err := contact.NewService(cfg)
 	require.NoError(s.t, err, "configure the service")
-	before, err := s.Store.Load(ctx, IssueID())
+	before, err := s.Store.Load(s.t.Context(), IssueID())
 	require.NoError(s.t, err, "load the issue")
 	s.Clock.Advance(time.Minute)
 	evs, err := svc.Execute(ctx, IssueID(), cmd)
