@@ -3,6 +3,7 @@ package contact_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -167,30 +168,34 @@ func TestServiceIdempotencyKeyPublishesAgain(t *testing.T) {
 }
 
 // Two runs of one command at once, as two workers take one redelivered
-// webhook: one appends, and the other, losing the race, finds its event.
+// webhook: one appends, and the other, losing the race, finds its event,
+// on its retry or, with none, when it looks after the conflict.
 func TestServiceIdempotencyKeyRace(t *testing.T) {
-	mem := events.NewMemoryStore()
-	issue := contacttest.IssueID()
-	_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
-	require.NoError(t, err)
-	store := newRaceStore(mem, 2)
-	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
-	require.NoError(t, err)
+	for _, retries := range []int{0, -1} {
+		t.Run(fmt.Sprintf("retries %d", retries), func(t *testing.T) {
+			mem := events.NewMemoryStore()
+			issue := contacttest.IssueID()
+			_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
+			require.NoError(t, err)
+			store := newRaceStore(mem, 2)
+			svc, err := contact.NewService(contact.Config{Store: store, Retries: retries, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
+			require.NoError(t, err)
 
-	ctx := contact.WithIdempotencyKey(t.Context(), "survey:9")
-	rate := contact.Rate{Survey: events.SurveyCSAT, Score: 4}
-	var got [2][]events.Envelope
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Go(func() { got[i], errs[i] = svc.Rate(ctx, issue, rate) })
+			ctx := contact.WithIdempotencyKey(t.Context(), "survey:9")
+			var got [2][]events.Envelope
+			var errs [2]error
+			var wg sync.WaitGroup
+			for i := range 2 {
+				wg.Go(func() { got[i], errs[i] = svc.Rate(ctx, issue, contact.Rate{Survey: events.SurveyCSAT, Score: 4}) })
+			}
+			wg.Wait()
+			require.NoError(t, errs[0])
+			require.NoError(t, errs[1])
+			assert.EqualValues(t, 1, store.conflicts.Load(), "they raced")
+			assert.Equal(t, got[0], got[1], "both return the one event")
+			assert.Equal(t, 4, mem.Len(), "one answer")
+		})
 	}
-	wg.Wait()
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
-	assert.EqualValues(t, 1, store.conflicts.Load(), "they raced")
-	assert.Equal(t, got[0], got[1], "both return the one event")
-	assert.Equal(t, 4, mem.Len(), "one answer")
 }
 
 // A key that names an event of the same kind that another command
@@ -242,29 +247,4 @@ func TestServiceRefusesABadIdempotencyKey(t *testing.T) {
 		assert.ErrorContains(t, err, want)
 		assert.Equal(t, 1, store.Len())
 	}
-}
-
-// Without retries, a run that loses the race to another run of the same
-// command finds that run's event.
-func TestServiceIdempotencyKeyRaceWithoutRetries(t *testing.T) {
-	mem := events.NewMemoryStore()
-	issue := contacttest.IssueID()
-	_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
-	require.NoError(t, err)
-	store := newRaceStore(mem, 2)
-	svc, err := contact.NewService(contact.Config{Store: store, Retries: -1, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
-	require.NoError(t, err)
-	ctx := contact.WithIdempotencyKey(t.Context(), "survey:9")
-	var got [2][]events.Envelope
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Go(func() { got[i], errs[i] = svc.Rate(ctx, issue, contact.Rate{Survey: events.SurveyCSAT, Score: 4}) })
-	}
-	wg.Wait()
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
-	assert.EqualValues(t, 1, store.conflicts.Load())
-	assert.Equal(t, got[0], got[1])
-	assert.Equal(t, 4, mem.Len())
 }
