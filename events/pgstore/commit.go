@@ -151,7 +151,7 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 		if refused(err) {
 			return &commitUnknown{err}
 		}
-		switch s.outcome(ctx, xid) {
+		switch s.outcome(ctx, xid, cols.issues[0], uint64(cols.versions[0]), cols.ids[0]) {
 		case "aborted":
 			return fmt.Errorf("commit (the transaction was rolled back): %w", err)
 		case "committed":
@@ -183,22 +183,37 @@ const (
 	outcomeMaxPoll   = 100 * time.Millisecond
 )
 
-// outcome asks the server, on another connection, how transaction xid
-// ended: "committed" or "aborted"; "" when it cannot tell within
-// outcomeWait, even once ctx is done (the server unreachable, or the
-// transaction still in progress: a backend that has not yet noticed that
-// its connection is gone finishes the COMMIT it received first, or aborts).
-func (s *Store) outcome(ctx context.Context, xid int64) string {
+// outcome asks the server, on another connection, how the transaction
+// xid, which appended the event id at version of issue, ended: "committed"
+// or "aborted"; "" when it cannot tell within outcomeWait, even once ctx is
+// done (the server cannot be reached, or the transaction is still in
+// progress: a backend that has not yet noticed that its connection is
+// gone finishes the COMMIT it received first, or aborts; a synchronous
+// standby has not answered). txid_status says only when the transaction
+// ended: a server that crashed before it wrote the transaction's id to its
+// log hands the id out again, and the status is then another
+// transaction's. Whether the event is stored says how it ended.
+func (s *Store) outcome(ctx context.Context, xid int64, issue uuid.UUID, version uint64, id uuid.UUID) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeWait)
 	defer cancel()
 	for wait := outcomeFirstPoll; ; wait = min(2*wait, outcomeMaxPoll) {
 		var status *string
-		if err := s.pool.QueryRow(ctx, s.q.status, xid).Scan(&status); err != nil || status == nil {
-			return ""
+		err := s.pool.QueryRow(ctx, s.q.status, xid).Scan(&status)
+		switch {
+		case err == nil && status == nil:
+			return "" // too old to tell, or not an id the server handed out
+		case err == nil && *status != "in progress":
+			var stored uuid.UUID
+			err = s.pool.QueryRow(ctx, s.q.eventID, issue, int64(version)).Scan(&stored)
+			switch {
+			case err == nil && stored == id:
+				return "committed"
+			case err == nil || errors.Is(err, pgx.ErrNoRows):
+				return "aborted" // nothing, or another writer's event
+			}
 		}
-		if *status != "in progress" {
-			return *status
-		}
+		// In progress, or the question failed (a connection of the pool
+		// that the server dropped): ask again.
 		select {
 		case <-ctx.Done():
 			return ""

@@ -21,11 +21,13 @@
 // writer that lost a race (*events.VersionConflictError, never a driver
 // error). An append whose COMMIT was sent and whose answer was lost (the
 // connection broke, its context ended, the server shut down at that
-// moment) asks the server on another connection how its transaction
-// ended (txid_status), for up to five seconds even once its context is
-// done: committed, the append succeeds; rolled back, it fails and stored
-// nothing. Only when the server cannot tell (it cannot be reached) does
-// the error wrap events.ErrOutcomeUnknown; any other error means that
+// moment) waits on another connection until its transaction has ended
+// (txid_status, which needs the EXECUTE that PostgreSQL grants to everyone
+// on it and on txid_current) and then looks for its first event, for up
+// to five seconds even once its context is done: stored, the append
+// succeeds; not, it fails and stored nothing. Only when the server cannot
+// tell within that time (it cannot be reached, the transaction still runs)
+// does the error wrap events.ErrOutcomeUnknown; any other error means that
 // nothing was stored. Appends run at read committed whatever the server's default
 // isolation, which is what lets a writer that waited for another's lock
 // see its row rather than fail to serialise. It then takes the next positions from the <table>_head row and

@@ -29,7 +29,7 @@ var _ events.Store = (*Store)(nil)
 
 // queries holds the store's SQL, built once from its table names.
 type queries struct {
-	create, update, version, stored, head, insert, load, page, status string
+	create, update, version, stored, head, insert, load, page, status, eventID string
 }
 
 func newQueries(t tables) queries {
@@ -46,6 +46,8 @@ func newQueries(t tables) queries {
 		// The outcome of a transaction whose COMMIT's answer was lost:
 		// committed, aborted, in progress, or null when too old to tell.
 		status: `SELECT txid_status($1)`,
+		// The id of the event at one version of a stream.
+		eventID: `SELECT id FROM ` + t.events + ` WHERE issue = $1 AND version = $2`,
 	}
 }
 
