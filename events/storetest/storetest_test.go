@@ -116,6 +116,39 @@ func TestRunOnMemoryStore(t *testing.T) {
 		storetest.Features{GaplessPositions: true, Writers: 3, Events: 50})
 }
 
+// The suite runs twice on one store that refuses an event id it holds, as
+// a store with a key on ids does: every case writes ids of its own.
+func TestRunTwiceOnAStoreOfUniqueIDs(t *testing.T) {
+	s := &uniqueIDs{MemoryStore: events.NewMemoryStore(), seen: make(map[uuid.UUID]bool)}
+	for range 2 {
+		storetest.Run(t, func(*testing.T) events.Store { return s }, storetest.Features{GaplessPositions: true, Writers: 3, Events: 50, LongLog: 500})
+	}
+}
+
+// uniqueIDs refuses an event whose id it holds already.
+type uniqueIDs struct {
+	*events.MemoryStore
+	mu   sync.Mutex
+	seen map[uuid.UUID]bool
+}
+
+func (s *uniqueIDs) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range evs {
+		if s.seen[e.ID] {
+			return nil, fmt.Errorf("event id %s is already stored: %w", e.ID, events.ErrInvalidEvent)
+		}
+	}
+	out, err := s.MemoryStore.Append(ctx, issue, expected, evs)
+	if err == nil {
+		for _, e := range evs {
+			s.seen[e.ID] = true
+		}
+	}
+	return out, err
+}
+
 func TestRunOnOneSharedStoreWithDefaults(t *testing.T) {
 	// Every case runs on the same store, already full of the others' events.
 	shared := events.NewMemoryStore()
