@@ -167,16 +167,26 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	runtime.GC()
 
 	if !opts.does("postgres") {
+		if opts.Explain != "" {
+			t.note("no plan written to %s: PostgreSQL is not measured (-only)", opts.Explain)
+		}
 		return res, nil
 	}
 	t.section("5. PostgreSQL: the store's appends, and true FCR in SQL against the projection")
+	noPlan := func() {
+		if opts.Explain != "" {
+			t.note("no plan written to %s", opts.Explain)
+		}
+	}
 	if opts.DSN == "" {
 		t.note("not measured: left out (-no-postgres)")
+		noPlan()
 		return res, nil
 	}
 	pool, err := pgtest.Connect(ctx, opts.DSN)
 	if err != nil {
 		t.note("not measured: PostgreSQL at %s cannot be reached (%v); set %s", opts.DSN, err, pgtest.EnvDSN)
+		noPlan()
 		return res, nil
 	}
 	defer pool.Close()
