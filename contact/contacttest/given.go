@@ -47,9 +47,9 @@ func Given(t testing.TB, data ...events.Data) *Scenario {
 
 // GivenEvents is Given with events at times of the test's choosing, as an
 // email answered after a wait of hours needs (a wait longer than the issue
-// has existed is not one the lifecycle allows): of each envelope, its Data
-// and At count, and its id, issue and version are filled in as Given fills
-// them. The scenario's Clock stands at the last event's time.
+// has existed is not one the lifecycle allows): each envelope must have
+// its Data and At, and its id, issue and version are filled in as Given
+// fills them. The scenario's Clock stands at the last event's time.
 func GivenEvents(t testing.TB, evs ...events.Envelope) *Scenario {
 	t.Helper()
 	for i, e := range evs {

@@ -36,6 +36,9 @@ type Options struct {
 	// Explain, when set, names a file for PostgreSQL's plan of the
 	// reference query, run once more under EXPLAIN (ANALYZE, BUFFERS).
 	Explain string
+	// MemProfile, when set, names a file for a heap profile of what the
+	// replay's projections hold at the end of the log.
+	MemProfile string
 }
 
 // measurements names what Options.Only may choose.
@@ -53,7 +56,8 @@ func main() {
 	flag.IntVar(&opts.Runs, "runs", 3, "runs of each measurement; the median is reported")
 	flag.IntVar(&opts.BusEvents, "bus-events", 1_000_000, "at most this many events go through GoChannel")
 	noPG := flag.Bool("no-postgres", false, "leave PostgreSQL out")
-	flag.StringVar(&opts.Explain, "explain", "", "write PostgreSQL's plan of the reference query (EXPLAIN ANALYZE) to this file")
+	flag.StringVar(&opts.Explain, "explain", "", "write PostgreSQL's plan of the reference query (EXPLAIN (ANALYZE, BUFFERS)) to this file")
+	flag.StringVar(&opts.MemProfile, "memprofile", "", "write a heap profile of what the replay's projections hold at the end of the log to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (with -only, of those measurements)")
 	only := flag.String("only", "", "comma-separated measurements to make, of "+strings.Join(measurements, ", ")+"; all by default")
 	flag.Parse()
@@ -77,6 +81,11 @@ func main() {
 	}
 	if *noPG {
 		opts.DSN = ""
+	}
+	if opts.MemProfile != "" {
+		// Every allocation of 512 bytes on average is sampled, rather
+		// than of 512 KB: the state is millions of small objects.
+		runtime.MemProfileRate = 512
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -152,7 +161,7 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	}{
 		{"codecs", func() error { return measureCodecs(ctx, t, &res, store, runs) }},
 		{"projection", func() error { return measureProjection(ctx, t, &res, store, runs) }},
-		{"replay", func() error { return measureReplay(ctx, t, &res, store, cfg, runs) }},
+		{"replay", func() error { return measureReplay(ctx, t, &res, store, cfg, runs, opts.MemProfile) }},
 		{"gochannel", func() error { return measureBus(ctx, t, &res, store, max(1, opts.BusEvents), runs) }},
 	}
 	for _, s := range steps {

@@ -285,7 +285,7 @@ func measurePostgres(ctx context.Context, t table, res *Result, s *simpleLog, po
 		if err := explainSQL(ctx, pool, schema, s.watermark, window, explain); err != nil {
 			return err
 		}
-		t.note("the query's plan, run once more under EXPLAIN ANALYZE: %s", explain)
+		t.note("the query's plan, run once more under EXPLAIN (ANALYZE, BUFFERS): %s", explain)
 	}
 	return nil
 }

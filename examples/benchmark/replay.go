@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -144,6 +146,19 @@ func feed(cfg simulate.Config, p projections.Projection) error {
 	return nil
 }
 
+// writeHeapProfile writes the heap profile of the live objects to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write heap profile: %w", err)
+	}
+	return f.Close()
+}
+
 // liveHeap collects garbage and returns the bytes of live heap objects.
 func liveHeap() uint64 {
 	runtime.GC()
@@ -204,7 +219,7 @@ func measureProjection(ctx context.Context, t table, res *Result, store *events.
 // measureReplay measures the full replay runs times, the events per
 // second of each; the peak heap during the first run; the heap that the
 // last run's projections hold; and the memory with twice the history once.
-func measureReplay(ctx context.Context, t table, res *Result, store *events.MemoryStore, cfg simulate.Config, runs int) error {
+func measureReplay(ctx context.Context, t table, res *Result, store *events.MemoryStore, cfg simulate.Config, runs int, memProfile string) error {
 	t.section(fmt.Sprintf("3. Full replay: MemoryStore.ReadAll, msgpack decode, Reporter (GOMAXPROCS=%d)", runtime.GOMAXPROCS(0)))
 	// The heap the projections hold is that of the last run's Reporter
 	// over what the heap held before the first: the other runs' Reporters
@@ -227,6 +242,12 @@ func measureReplay(ctx context.Context, t table, res *Result, store *events.Memo
 	}
 	heap := liveHeap()
 	heap -= min(before, heap)
+	if memProfile != "" {
+		// What the heap holds now: the store and the last Reporter.
+		if err := writeHeapProfile(memProfile); err != nil {
+			return err
+		}
+	}
 	runtime.KeepAlive(rep)
 	rate := median(rates)
 	last := rs[len(rs)-1] // live issues are the same every run
