@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -120,6 +122,18 @@ func TestMeasureWithPostgresUnreachable(t *testing.T) {
 	assert.Contains(t, table.String(), "not measured: PostgreSQL at "+dsn+" cannot be reached")
 	assert.NotContains(t, table.String(), "simple log for SQL")
 	assert.Contains(t, table.String(), "not measured (-only), their figures null: codecs, projection, replay, gochannel")
+}
+
+// -memprofile writes a heap profile that holds the projections' state.
+func TestMeasureWritesAHeapProfile(t *testing.T) {
+	opts := tiny("", "replay")
+	opts.MemProfile = filepath.Join(t.TempDir(), "heap.pprof")
+	_, err := Measure(context.Background(), io.Discard, opts)
+	require.NoError(t, err)
+	b, err := os.ReadFile(opts.MemProfile)
+	require.NoError(t, err)
+	require.Greater(t, len(b), 2, "a profile")
+	assert.Equal(t, []byte{0x1f, 0x8b}, b[:2], "gzipped, as pprof writes it")
 }
 
 func TestMeasureRefusesWhatItCannotDo(t *testing.T) {
