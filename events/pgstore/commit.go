@@ -196,23 +196,42 @@ const (
 func (s *Store) outcome(ctx context.Context, xid int64, issue uuid.UUID, version uint64, id uuid.UUID) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeWait)
 	defer cancel()
+	// stored reports whether the event is the append's own, and whether
+	// the question was answered.
+	stored := func() (bool, bool) {
+		var got uuid.UUID
+		err := s.pool.QueryRow(ctx, s.q.eventID, issue, int64(version)).Scan(&got)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return false, false
+		}
+		return err == nil && got == id, true
+	}
 	for wait := outcomeFirstPoll; ; wait = min(2*wait, outcomeMaxPoll) {
-		var status *string
-		err := s.pool.QueryRow(ctx, s.q.status, xid).Scan(&status)
-		switch {
-		case err == nil && status == nil:
-			return "" // too old to tell, or not an id the server handed out
-		case err == nil && *status != "in progress":
-			var stored uuid.UUID
-			err = s.pool.QueryRow(ctx, s.q.eventID, issue, int64(version)).Scan(&stored)
+		if ours, ok := stored(); ours {
+			return "committed"
+		} else if ok {
+			var status *string
+			err := s.pool.QueryRow(ctx, s.q.status, xid).Scan(&status)
+			var pgErr *pgconn.PgError
 			switch {
-			case err == nil && stored == id:
-				return "committed"
-			case err == nil || errors.Is(err, pgx.ErrNoRows):
-				return "aborted" // nothing, or another writer's event
+			case errors.As(err, &pgErr) && pgErr.Code == "22023":
+				// "in the future": the server crashed before it logged
+				// the id, and has not handed it out again yet.
+				return "aborted"
+			case err == nil && status == nil:
+				return "" // too old to tell
+			case err == nil && *status != "in progress":
+				// Ended, and so visible now if it committed (if the
+				// id is another transaction's, ours ended before).
+				if ours, ok := stored(); ok {
+					if ours {
+						return "committed"
+					}
+					return "aborted" // nothing, or another writer's event
+				}
 			}
 		}
-		// In progress, or the question failed (a connection of the pool
+		// In progress, or a question failed (a connection of the pool
 		// that the server dropped): ask again.
 		select {
 		case <-ctx.Done():

@@ -41,18 +41,24 @@ func TestOutcomeGoesByTheData(t *testing.T) {
 	assert.Equal(t, "committed", s.outcome(ctx, xid(), issue, 1, opened.ID))
 	assert.Equal(t, "aborted", s.outcome(ctx, xid(), issue, 1, uuid.New()), "another writer's event at that version")
 
-	// A transaction still in progress is waited for.
+	// A transaction still in progress, whose event is not stored yet, is
+	// waited for.
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
 	var running int64
 	require.NoError(t, tx.QueryRow(ctx, `SELECT txid_current()`).Scan(&running))
 	done := make(chan string, 1)
-	go func() { done <- s.outcome(ctx, running, issue, 1, opened.ID) }()
+	go func() { done <- s.outcome(ctx, running, issue, 2, uuid.New()) }()
 	select {
 	case got := <-done:
+		require.NoError(t, tx.Rollback(ctx))
 		t.Fatalf("outcome %q while the transaction runs", got)
 	case <-time.After(50 * time.Millisecond):
 	}
 	require.NoError(t, tx.Rollback(ctx))
-	assert.Equal(t, "committed", <-done, "the event at that version is ours")
+	assert.Equal(t, "aborted", <-done)
+
+	// An id the server has not handed out: one that a crash took back.
+	assert.Equal(t, "aborted", s.outcome(ctx, xid()+1_000_000, issue, 2, uuid.New()))
 }
