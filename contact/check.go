@@ -89,7 +89,7 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 		cp.ID = id
 		probe = &cp
 	}
-	if o, ok := e.Data.(*events.Opened); ok {
+	if o, ok := e.Data.(*events.Opened); ok && probe.Status == StatusNone {
 		// The Service drops a withheld number; recorded, it would make
 		// every caller who withheld theirs one customer.
 		for _, k := range o.Customer.Keys {

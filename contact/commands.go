@@ -260,7 +260,7 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if other, ok := d.kept(); ct.Abandoned && ok {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue; resolve the issue on one that was not, such as %s", ct.ID, other)
 	}
-	if err := d.check(printable("agent", c.Agent), d.duration("handle time", c.Handle)); err != nil {
+	if err := d.check(printable("agent", c.Agent), printable("code", c.Code), d.duration("handle time", c.Handle)); err != nil {
 		return nil, err
 	}
 	return &events.Resolved{Contact: ct.ID, Agent: c.Agent, Bot: c.Bot, Code: c.Code, Handle: wholeMS(c.Handle)}, nil

@@ -96,6 +96,8 @@ func TestCommandsRefused(t *testing.T) {
 		{"abandon in a queue with a line break", []events.Data{opened()}, contact.Abandon{Queue: "billing\n"}, contact.ErrInvalidCommand, `queue "billing\n" holds the control character U+000A`},
 		{"route with a skill that turns text around", []events.Data{opened()}, contact.Route{Queue: "billing", Skills: []string{"fi", "\u202eif"}}, contact.ErrInvalidCommand, `skill "\u202eif" holds the control character U+202E`},
 		{"route to a queue with a line separator", []events.Data{opened()}, contact.Route{Queue: "bill\u2028ing"}, contact.ErrInvalidCommand, "control character U+2028"},
+		{"open for a customer id with a direction mark", nil, contact.Open{Customer: events.Customer{ID: "C-1\u200f"}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, `customer id "C-1\u200f" holds the control character U+200F`},
+		{"resolve with a code that is not UTF-8", []events.Data{opened(), routed()}, contact.Resolve{Code: "ok\xff"}, contact.ErrInvalidCommand, `code "ok\xff" is not UTF-8`},
 		{"route to a queue that is not UTF-8", []events.Data{opened()}, contact.Route{Queue: "bill\xffing"}, contact.ErrInvalidCommand, `queue "bill\xffing" is not UTF-8`},
 		{"a wait that is an epoch in milliseconds", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: 1_700_000_000_000 * time.Millisecond}, contact.ErrInvalidCommand,
 			"wait 472222h13m20s is longer than the issue has existed: it opened at 2026-03-02T09:01:00Z, 1m0s before"},

@@ -38,7 +38,11 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // issue's stream, does not decide the command again (see
 // Service.Execute). The key is looked for in the stream of the command's
 // issue: run the command the same way each time (an Open with the issue's
-// id, or without one, not one and then the other). Keys from several
+// id, or without one, not one and then the other; Resolve{} and a Resolve
+// that names the contact are two commands, though they may append the
+// same event). What the Service makes the same counts as the same: a
+// time in another zone, a duration's part finer than a millisecond, an
+// empty slice for a nil one. Keys from several
 // sources must not collide: prefix them with the source ("zendesk:…"); a
 // key that comes back with another command is refused (ErrKeyReused). A
 // key is at most 256 bytes of UTF-8, unpadded, without control

@@ -139,6 +139,9 @@ func (d *decider) customer(c events.Customer) (events.Customer, error) {
 	}
 	given := len(c.Keys)
 	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys, Extra: c.Extra}
+	if problem := printable("customer id", c.ID); problem != "" {
+		return events.Customer{}, d.refuse(ErrInvalidCommand, "%s", problem)
+	}
 	if c.ID == "" && len(c.Keys) == 0 {
 		if given > 0 {
 			return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key: a withheld number identifies no one")
@@ -206,9 +209,10 @@ func printable(what, v string) string {
 }
 
 // unprintable reports whether r is a control character, a line or
-// paragraph separator, or a bidirectional embedding, override or isolate.
+// paragraph separator, or a control of the direction of text: a mark,
+// an embedding, an override or an isolate.
 func unprintable(r rune) bool {
-	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\u200e' || r == '\u200f' || r == '\u061c' ||
 		r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
 }
 

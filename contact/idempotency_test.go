@@ -248,3 +248,92 @@ func TestServiceRefusesABadIdempotencyKey(t *testing.T) {
 		assert.Equal(t, 1, store.Len())
 	}
 }
+
+// What Decide makes the same is the same command to a key: a nil slice
+// and an empty one, a duration's part finer than a millisecond, a pointer
+// to the command. Bytes that are not UTF-8 differ, each from the other.
+func TestServiceIdempotencyKeyTakesWhatDecideTakes(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		given        []events.Data
+		first, again contact.Command
+		same         bool
+	}{
+		{"nil and empty skills", []events.Data{opened()}, contact.Route{Queue: "billing"}, contact.Route{Queue: "billing", Skills: []string{}}, true},
+		{"nil and empty topics", []events.Data{opened()}, contact.Classify{Topic: "billing/refund"}, &contact.Classify{Topic: "billing/refund", Topics: []string{}}, true},
+		{"a wait finer than a millisecond", []events.Data{opened()},
+			contact.Route{Queue: "billing", Wait: 1500 * time.Microsecond}, contact.Route{Queue: "billing", Wait: 1200 * time.Microsecond}, true},
+		{"reasons of other bytes", []events.Data{opened(), routed(), resolved()},
+			contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "\xff"}, contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "\xfe"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, store := newService(t, later)
+			issue := contacttest.IssueID()
+			_, err := store.Append(t.Context(), issue, 0, stream(issue, tt.given...))
+			require.NoError(t, err)
+			ctx := contact.WithIdempotencyKey(t.Context(), "webhook:1")
+			first, err := svc.Execute(ctx, issue, tt.first)
+			require.NoError(t, err)
+			again, err := svc.Execute(ctx, issue, tt.again)
+			if !tt.same {
+				require.ErrorIs(t, err, contact.ErrKeyReused)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, first, again)
+			assert.Equal(t, len(tt.given)+1, store.Len())
+		})
+	}
+}
+
+// A run that lost a race to another run of its command, and whose next
+// load then failed (its deadline came), finds that run's event.
+func TestServiceIdempotencyKeyLostRaceThenFailedLoad(t *testing.T) {
+	mem := events.NewMemoryStore()
+	issue := contacttest.IssueID()
+	_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
+	require.NoError(t, err)
+	rate := contact.Rate{Survey: events.SurveyCSAT, Score: 4}
+	key := contact.WithIdempotencyKey(t.Context(), "survey:9")
+	twin, err := contact.NewService(contact.Config{Store: mem, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+	store := &twinStore{MemoryStore: mem, twin: func() {
+		_, err := twin.Rate(key, issue, rate)
+		require.NoError(t, err)
+	}}
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Minute(5)), IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(key, 200*time.Millisecond)
+	defer cancel()
+	evs, err := svc.Rate(ctx, issue, rate)
+	require.NoError(t, err, "the other run's event is stored under the key")
+	require.Len(t, evs, 1)
+	assert.Equal(t, uint64(4), evs[0].Version)
+	assert.Equal(t, 4, mem.Len())
+}
+
+// twinStore runs twin (another run of the command) before the first
+// append, which then loses the race, and fails the second load, the
+// retry's, at its context's end.
+type twinStore struct {
+	*events.MemoryStore
+	twin   func()
+	loads  int
+	ranYet bool
+}
+
+func (s *twinStore) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	if s.loads++; s.loads == 2 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.MemoryStore.Load(ctx, issue)
+}
+
+func (s *twinStore) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	if !s.ranYet {
+		s.ranYet = true
+		s.twin()
+	}
+	return s.MemoryStore.Append(ctx, issue, expected, evs)
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -206,6 +205,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 	}
 	var unknown error // the error of the first append that may have been stored
+	lost := false     // an attempt lost a race, perhaps to another run of the command
 	for attempt := 0; ; attempt++ {
 		evs, id, err := s.attempt(ctx, r)
 		if errors.Is(err, events.ErrOutcomeUnknown) {
@@ -213,6 +213,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			unknown = cmp.Or(unknown, err)
 		}
 		conflict := errors.Is(err, events.ErrVersionConflict)
+		lost = lost || conflict
 		again := conflict || errors.Is(err, events.ErrOutcomeUnknown) && ctx.Err() == nil
 		if again && attempt < s.cfg.Retries {
 			if !conflict || backOff(ctx, attempt) {
@@ -220,7 +221,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			}
 			err = fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
 		}
-		if err != nil && (r.sent != nil || conflict && r.key != "") {
+		if err != nil && (r.sent != nil || lost && r.key != "") {
 			// An event of this attempt or an earlier one may be stored
 			// all the same (and then made this one conflict), or one of
 			// another run of the command beat this one: look.
@@ -267,14 +268,18 @@ func (r *run) ran(evs []events.Envelope) ([]events.Envelope, bool, error) {
 // backOff waits before the retry that follows attempt, which lost a race
 // for its issue: a random time up to 1 ms, doubling with each attempt up
 // to 64 ms, so that writers that lost to the same one do not all load and
-// race again at once. It reports false when ctx ended first.
+// race again at once. It reports false when ctx ended, before or during
+// the wait.
 func backOff(ctx context.Context, attempt int) bool {
+	if ctx.Err() != nil {
+		return false
+	}
 	limit := time.Millisecond << min(attempt, 6)
 	t := time.NewTimer(rand.N(limit))
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+		return ctx.Err() == nil
 	case <-ctx.Done():
 		return false
 	}
@@ -363,9 +368,12 @@ func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 // that appended an event with an idempotency key.
 const metaFingerprint = "idempotency_fingerprint"
 
-// fingerprint returns a digest of cmd as given, its event time in UTC, and
-// of the host's metadata: two runs of one command have the same, two
-// commands that differ in any field, or in the tenant they ran for, not.
+// fingerprint returns a digest of cmd as given, and of the host's
+// metadata: two runs of one command have the same, two commands that
+// differ in any field, or in the tenant they ran for, not. What Decide
+// makes the same does not count: the time's zone (and monotonic reading),
+// parts of durations finer than a millisecond, a nil slice or map against
+// an empty one. The encoding is Go's syntax (%#v), exact to the byte.
 func fingerprint(cmd Command, host events.Meta) string {
 	v := reflect.ValueOf(cmd)
 	if v.Kind() == reflect.Pointer {
@@ -373,23 +381,37 @@ func fingerprint(cmd Command, host events.Meta) string {
 	}
 	c := reflect.New(v.Type()).Elem()
 	c.Set(v)
-	if at := c.FieldByName("At"); at.IsValid() && at.Type() == reflect.TypeFor[time.Time]() {
-		at.Set(reflect.ValueOf(at.Interface().(time.Time).UTC()))
-	}
+	normalise(c)
 	for _, k := range serviceMeta {
 		delete(host, k)
 	}
-	b, err := json.Marshal(struct {
-		Op   string
-		Cmd  any
-		Meta events.Meta
-	}{cmd.Op(), c.Interface(), host})
-	if err != nil {
-		// Only an Extra value that JSON cannot hold; its text will do.
-		b = fmt.Appendf(nil, "%s %#v %v", cmd.Op(), c.Interface(), host)
+	if len(host) == 0 {
+		host = nil
 	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%#v\x00%#v", cmd.Op(), c.Interface(), host))
 	return hex.EncodeToString(sum[:16])
+}
+
+// normalise sets the fields of the struct v, and of the structs in it, to
+// what Decide makes of them: times in UTC, durations in whole
+// milliseconds, empty slices and maps nil.
+func normalise(v reflect.Value) {
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		switch {
+		case f.Type() == reflect.TypeFor[time.Time]():
+			f.Set(reflect.ValueOf(f.Interface().(time.Time).UTC()))
+		case f.Type() == reflect.TypeFor[time.Duration]():
+			f.SetInt(int64(wholeMS(time.Duration(f.Int()))))
+		case (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0:
+			f.SetZero()
+		case f.Kind() == reflect.Struct:
+			normalise(f)
+		}
+	}
 }
 
 // keyProblem says what is wrong with an idempotency key: one that is not
