@@ -3,12 +3,9 @@ package contact
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -146,7 +143,8 @@ func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 //
 // A command that loses a race for the issue (events.ErrVersionConflict) is
 // loaded and decided again after a short random wait, up to
-// Config.Retries times, and may then be refused. A refused command appends nothing and returns a *CommandError.
+// Config.Retries times, and may then be refused. A refused command appends
+// nothing and returns a *CommandError.
 // When the store cannot tell whether it appended the command's event
 // (events.ErrOutcomeUnknown: the answer to its commit was lost), Execute
 // looks for the event in the issue's stream: while ctx lasts, as it
@@ -338,101 +336,6 @@ func find(evs []events.Envelope, sent []uuid.UUID) ([]events.Envelope, bool) {
 	}
 	return nil, false
 }
-
-// keyed returns the event of evs that carries r's idempotency key, if
-// any: the command ran before and appended it. An event of another kind,
-// or one that another command appended (its fingerprint differs: other
-// data, other metadata of the host's, another tenant), refuses it.
-func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
-	for i := len(evs) - 1; i >= 0; i-- {
-		e := &evs[i]
-		if e.Meta[events.MetaIdempotencyKey] != r.key {
-			continue
-		}
-		reused := func(format string, args ...any) ([]events.Envelope, bool, error) {
-			return nil, true, &CommandError{Op: r.cmd.Op(), Issue: r.issue, Err: ErrKeyReused,
-				Reason: fmt.Sprintf("idempotency key %q names version %d, ", r.key, e.Version) + fmt.Sprintf(format, args...)}
-		}
-		if t := e.Type(); t != r.cmd.yields() {
-			return reused("an %s event, where %s appends %s", t, r.cmd.Op(), r.cmd.yields())
-		}
-		if fp, ok := e.Meta[metaFingerprint]; ok && fp != r.fp {
-			return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())
-		}
-		return evs[i : i+1 : i+1], true, nil
-	}
-	return nil, false, nil
-}
-
-// metaFingerprint is the metadata key of the fingerprint of the command
-// that appended an event with an idempotency key.
-const metaFingerprint = "idempotency_fingerprint"
-
-// fingerprint returns a digest of cmd as given, and of the host's
-// metadata: two runs of one command have the same, two commands that
-// differ in any field, or in the tenant they ran for, not. What Decide
-// makes the same does not count: the time's zone (and monotonic reading),
-// parts of durations finer than a millisecond, a nil slice or map against
-// an empty one. The encoding is Go's syntax (%#v), exact to the byte.
-func fingerprint(cmd Command, host events.Meta) string {
-	v := reflect.ValueOf(cmd)
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	c := reflect.New(v.Type()).Elem()
-	c.Set(v)
-	normalise(c)
-	for _, k := range serviceMeta {
-		delete(host, k)
-	}
-	if len(host) == 0 {
-		host = nil
-	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%#v\x00%#v", cmd.Op(), c.Interface(), host))
-	return hex.EncodeToString(sum[:16])
-}
-
-// normalise sets the fields of the struct v, and of the structs in it, to
-// what Decide makes of them: times in UTC, durations in whole
-// milliseconds, empty slices and maps nil.
-func normalise(v reflect.Value) {
-	for i := range v.NumField() {
-		f := v.Field(i)
-		if !f.CanSet() {
-			continue
-		}
-		switch {
-		case f.Type() == reflect.TypeFor[time.Time]():
-			f.Set(reflect.ValueOf(f.Interface().(time.Time).UTC()))
-		case f.Type() == reflect.TypeFor[time.Duration]():
-			f.SetInt(int64(wholeMS(time.Duration(f.Int()))))
-		case (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0:
-			f.SetZero()
-		case f.Kind() == reflect.Struct:
-			normalise(f)
-		}
-	}
-}
-
-// keyProblem says what is wrong with an idempotency key: one that is not
-// UTF-8, holds a control character, is padded or longer than 256 bytes.
-func keyProblem(key string) string {
-	switch {
-	case len(key) > 256:
-		return fmt.Sprintf("idempotency key of %d bytes is longer than 256", len(key))
-	case strings.TrimSpace(key) != key:
-		return fmt.Sprintf("idempotency key %q is blank or padded", key)
-	}
-	return printable("idempotency key", key)
-}
-
-// keyedIssues is the namespace of the ids that IssueForKey makes.
-var keyedIssues = uuid.MustParse("8f1d6a62-3c1e-4d4b-9a57-2b0e6f7c9d11")
-
-// IssueForKey returns the id of the issue that an Open with issue
-// uuid.Nil opens when run with idempotency key key: a name-based UUID
-// (version 5) of the key, the same for every run.
-func IssueForKey(key string) uuid.UUID { return uuid.NewSHA1(keyedIssues, []byte(key)) }
 
 // attempt loads, decides and appends r's command once, and returns the id
 // of the event it tried to append. When the stream holds the command's
