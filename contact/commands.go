@@ -68,13 +68,14 @@ type Consult struct {
 
 // Resolve resolves the issue on one of its contacts, by an agent or a bot:
 // with Contact uuid.Nil, its latest contact that was not abandoned in the
-// queue (a helpdesk that closes a ticket after a caller gave up on a
-// second call resolves it on the first). The contact must not have been
-// abandoned in the queue (it need not have been routed: a bot or an agent
-// may answer it unrouted), unless every contact of the issue was: an issue whose customer gave up in the queue
-// every time can be resolved on one of those contacts (after a callback,
-// or when the helpdesk closes it), and true FCR then counts its problem as
-// having no contact (projections.FCRReport.NoContact).
+// queue (a helpdesk that closes a ticket after a caller gave up on a second
+// call resolves it on the first). The contact must not have been abandoned
+// in the queue (it need not have been routed: a bot or an agent may answer
+// it unrouted), unless every contact of the issue was: an issue whose
+// customer gave up in the queue every time can be resolved on one of those
+// contacts (after a callback, or when the helpdesk closes it), and true FCR
+// then counts its problem as having no contact
+// (projections.FCRReport.NoContact).
 type Resolve struct {
 	Contact uuid.UUID
 	Agent   string

@@ -42,11 +42,10 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // that names the contact are two commands, though they may append the
 // same event). What the Service makes the same counts as the same: a
 // time in another zone, a duration's part finer than a millisecond, an
-// empty slice for a nil one. Keys from several
-// sources must not collide: prefix them with the source ("zendesk:…"); a
-// key that comes back with another command is refused (ErrKeyReused). A
-// key is at most 256 bytes of UTF-8, unpadded, without control
-// characters; "" is no key.
+// empty slice for a nil one. Keys from several sources must not collide:
+// prefix them with the source ("zendesk:…"); a key that comes back with
+// another command is refused (ErrKeyReused). A key is at most 256 bytes
+// of UTF-8, unpadded, without control characters; "" is no key.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey, key)
 }
@@ -61,9 +60,10 @@ func IdempotencyKey(ctx context.Context) string {
 // events.MetaSource, keys of its own) that the Service stamps on the
 // events of the commands it runs with it. It adds to the metadata that ctx
 // carries already, a key given again taking its new value. The Service
-// does not take from it the keys that it sets itself: events.MetaPartitionKey,
-// which follows the opening, and the correlation and causation ids
-// and the idempotency key, which the functions above give.
+// does not take from it the keys that it sets itself:
+// events.MetaPartitionKey, which follows the opening, and the
+// correlation and causation ids and the idempotency key, which the
+// functions above give.
 func WithMeta(ctx context.Context, m events.Meta) context.Context {
 	merged := events.Meta{}
 	for k, v := range Meta(ctx) {
