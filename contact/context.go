@@ -45,7 +45,8 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // empty slice for a nil one. Keys from several sources must not collide:
 // prefix them with the source ("zendesk:…"); a key that comes back with
 // another command is refused (ErrKeyReused). A key is at most 256 bytes
-// of UTF-8, unpadded, without control characters; "" is no key.
+// of UTF-8, unpadded, without control characters, line separators or
+// controls of the direction of text; "" is no key.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey, key)
 }

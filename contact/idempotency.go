@@ -3,6 +3,7 @@ package contact
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -30,7 +31,7 @@ func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 		if t := e.Type(); t != r.cmd.yields() {
 			return reused("an %s event, where %s appends %s", t, r.cmd.Op(), r.cmd.yields())
 		}
-		if fp, ok := e.Meta[metaFingerprint]; ok && fp != r.fp {
+		if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r.fp) {
 			return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())
 		}
 		return evs[i : i+1 : i+1], true, nil
@@ -47,7 +48,11 @@ const metaFingerprint = "idempotency_fingerprint"
 // differ in any field, or in the tenant they ran for, not. What Decide
 // makes the same does not count: the time's zone (and monotonic reading),
 // parts of durations finer than a millisecond, a nil slice or map against
-// an empty one. The encoding is Go's syntax (%#v), exact to the byte.
+// an empty one. The command is encoded in Go's syntax (%#v), exact to the
+// byte, but for the extra data of a customer, which is encoded as the
+// wire format writes it (JSON: numbers apart from strings, what pointers
+// point to). The digest starts with the version of this encoding
+// (fingerprintVersion).
 func fingerprint(cmd Command, host events.Meta) string {
 	v := reflect.ValueOf(cmd)
 	if v.Kind() == reflect.Pointer {
@@ -55,21 +60,34 @@ func fingerprint(cmd Command, host events.Meta) string {
 	}
 	c := reflect.New(v.Type()).Elem()
 	c.Set(v)
-	normalise(c)
+	var extras []byte
+	normalise(c, &extras)
 	for _, k := range serviceMeta {
 		delete(host, k)
 	}
 	if len(host) == 0 {
 		host = nil
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%#v\x00%#v", cmd.Op(), c.Interface(), host))
-	return hex.EncodeToString(sum[:16])
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%#v\x00%#v\x00%s", cmd.Op(), c.Interface(), host, extras))
+	return fingerprintVersion + hex.EncodeToString(sum[:16])
+}
+
+// fingerprintVersion tags a fingerprint with its encoding: an event whose
+// fingerprint has another tag (or none) was stamped by another encoding,
+// and its key is taken for the command's without comparing.
+const fingerprintVersion = "f1:"
+
+// sameCommand reports whether fp, the fingerprint an event carries, may
+// be the one of the command whose fingerprint is ours.
+func sameCommand(fp, ours string) bool {
+	return fp == ours || !strings.HasPrefix(fp, fingerprintVersion)
 }
 
 // normalise sets the fields of the struct v, and of the structs in it, to
 // what Decide makes of them: times in UTC, durations in whole
-// milliseconds, empty slices and maps nil.
-func normalise(v reflect.Value) {
+// milliseconds, empty slices and maps nil. Extra data (events.Extra) it
+// takes out, appending its JSON to extras.
+func normalise(v reflect.Value, extras *[]byte) {
 	for i := range v.NumField() {
 		f := v.Field(i)
 		if !f.CanSet() {
@@ -82,14 +100,23 @@ func normalise(v reflect.Value) {
 			f.SetInt(int64(wholeMS(time.Duration(f.Int()))))
 		case (f.Kind() == reflect.Slice || f.Kind() == reflect.Map) && f.Len() == 0:
 			f.SetZero()
+		case f.Type() == reflect.TypeFor[events.Extra]():
+			b, err := json.Marshal(f.Interface())
+			if err != nil {
+				// Data the wire format cannot hold: the append fails.
+				b = fmt.Appendf(nil, "%#v", f.Interface())
+			}
+			*extras = append(append(*extras, b...), 0)
+			f.SetZero()
 		case f.Kind() == reflect.Struct:
-			normalise(f)
+			normalise(f, extras)
 		}
 	}
 }
 
 // keyProblem says what is wrong with an idempotency key: one that is not
-// UTF-8, holds a control character, is padded or longer than 256 bytes.
+// UTF-8, holds a control character (or a line separator, or a control of
+// the direction of text), is padded or longer than 256 bytes.
 func keyProblem(key string) string {
 	switch {
 	case len(key) > 256:

@@ -2,6 +2,7 @@ package contact_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -336,4 +337,43 @@ func (s *twinStore) Append(ctx context.Context, issue uuid.UUID, expected uint64
 		s.twin()
 	}
 	return s.MemoryStore.Append(ctx, issue, expected, evs)
+}
+
+// A customer's extra data counts as the wire format writes it: a number
+// and a string of the same digits are two commands, and two pointers to
+// the same text one.
+func TestServiceIdempotencyKeyTakesExtraDataAsWritten(t *testing.T) {
+	open := func(extra events.Extra) contact.Open {
+		return contact.Open{Customer: events.Customer{ID: "C-1", Extra: extra}, Channel: "chat", Topic: "billing"}
+	}
+	svc, store := newService(t)
+	ctx := contact.WithIdempotencyKey(t.Context(), "crm:7")
+	_, _, err := svc.Open(ctx, open(events.Extra{"n": json.Number("1")}))
+	require.NoError(t, err)
+	_, _, err = svc.Open(ctx, open(events.Extra{"n": "1"}))
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+
+	tier := func() *string { s := "gold"; return &s }
+	ctx = contact.WithIdempotencyKey(t.Context(), "crm:8")
+	_, first, err := svc.Open(ctx, open(events.Extra{"tier": tier()}))
+	require.NoError(t, err)
+	_, again, err := svc.Open(ctx, open(events.Extra{"tier": tier()}))
+	require.NoError(t, err, "the same command, retried")
+	assert.Equal(t, first[0].ID, again[0].ID, "the first run's event")
+	assert.Equal(t, 2, store.Len())
+}
+
+// An event whose fingerprint is of another encoding (or has none, as an
+// event another writer stamped with the key) is taken as the command's.
+func TestServiceIdempotencyKeyOfAnotherFingerprint(t *testing.T) {
+	svc, store := newService(t, later)
+	issue := contacttest.IssueID()
+	evs := stream(issue, opened(), routed(), resolved(), &events.Rated{Survey: events.SurveyCSAT, Score: 5})
+	evs[3].Meta = events.Meta{events.MetaIdempotencyKey: "k", "idempotency_fingerprint": "0123abcd"}
+	_, err := store.Append(t.Context(), issue, 0, evs)
+	require.NoError(t, err)
+	got, err := svc.Rate(contact.WithIdempotencyKey(t.Context(), "k"), issue, contact.Rate{Survey: events.SurveyCSAT, Score: 5})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), got[0].Version)
+	assert.Equal(t, 4, store.Len())
 }

@@ -408,6 +408,13 @@ func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, minted b
 		return fmt.Errorf("open issue %s: resolve customer %v: %w", issue, o.Customer.Keys, err)
 	}
 	o.Customer.ID = strings.TrimSpace(id)
+	if problem := printable("customer id", o.Customer.ID); problem != "" {
+		err := &CommandError{Op: "open", Issue: issue, Err: ErrInvalidCommand, Reason: "the customer resolver gave a " + problem}
+		if minted {
+			err.Issue = uuid.Nil
+		}
+		return err
+	}
 	return nil
 }
 

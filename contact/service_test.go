@@ -289,6 +289,18 @@ func TestServiceKeepsTheCustomersExtra(t *testing.T) {
 }
 
 // A customer id of spaces alone is no id: the resolver is asked.
+// A customer id from the resolver is checked as one given: the Service
+// writes no opening that Check would refuse.
+func TestServiceCustomerResolverIDWithAControlCharacter(t *testing.T) {
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) { return "C\u200e1", nil })
+	})
+	_, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "chat", Topic: "billing"})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.EqualError(t, err, `open issue: the customer resolver gave a customer id "C\u200e1" holds the control character U+200E`)
+	assert.Equal(t, 0, store.Len())
+}
+
 func TestServiceCustomerResolverBlankID(t *testing.T) {
 	asked := 0
 	svc, _ := newService(t, func(c *contact.Config) {

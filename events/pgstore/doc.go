@@ -21,11 +21,13 @@
 // writer that lost a race (*events.VersionConflictError, never a driver
 // error). An append whose COMMIT was sent and whose answer was lost (the
 // connection broke, its context ended, the server shut down at that
-// moment) waits on another connection until its transaction has ended
-// (txid_status, which needs the EXECUTE that PostgreSQL grants to everyone
-// on it and on txid_current) and then looks for its first event, for up
-// to five seconds even once its context is done: stored, the append
-// succeeds; not, it fails and stored nothing. Only when the server cannot
+// moment) looks on another connection for its first event and, while it
+// is not there, waits until its transaction has ended (txid_status, which
+// needs the EXECUTE that PostgreSQL grants to everyone on it and on
+// txid_current; an id the server no longer knows, taken back by a crash,
+// has ended) and looks again, for up to five seconds even once its
+// context is done: stored, the append succeeds; not, it fails and stored
+// nothing. Only when the server cannot
 // tell within that time (it cannot be reached, the transaction still runs)
 // does the error wrap events.ErrOutcomeUnknown; any other error means that
 // nothing was stored. Appends run at read committed whatever the server's default
