@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -44,6 +45,11 @@ func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules
 	d := &decider{op: cmd.Op(), is: is, at: at, ids: ids, keys: keys}
 	data, err := cmd.decide(d)
 	if err != nil {
+		if ce := (*CommandError)(nil); errors.As(err, &ce) && !at.IsZero() && at.Before(is.LastAt) {
+			// A late delivery (a webhook of a routing that comes after
+			// the resolution) reads otherwise as a wrong command.
+			ce.Reason += fmt.Sprintf("; and its time, %s, is before the issue's latest event, at %s", stamp(at), stamp(is.LastAt))
+		}
 		return nil, err
 	}
 	if at.IsZero() {
