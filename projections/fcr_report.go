@@ -267,8 +267,7 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 		}
 		k := segKey{dim, label}
 		sum := sums[k]
-		sum.Achieved, sum.Failed = sum.Achieved+s.Achieved, sum.Failed+s.Failed
-		sum.RepHits, sum.RepTotal = sum.RepHits+s.RepHits, sum.RepTotal+s.RepTotal
+		sum.add(s)
 		sums[k] = sum
 	})
 	byDim := map[uint8]map[string]FCRSegment{
