@@ -48,9 +48,6 @@ func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules
 		if ce := (*CommandError)(nil); errors.As(err, &ce) && !at.IsZero() && at.Before(is.LastAt) {
 			// A late delivery (a webhook of a routing that comes after
 			// the resolution) reads otherwise as a wrong command.
-			if ce.Reason == "" && ce.Err != nil {
-				ce.Reason = ce.Err.Error()
-			}
 			ce.Reason += fmt.Sprintf("; and its time, %s, is before the issue's latest event, at %s", stamp(at), stamp(is.LastAt))
 		}
 		return nil, err
