@@ -169,7 +169,10 @@ var (
 // Customers, their identifiers and the links between them (which two
 // identifiers were seen together, and first when) are kept for good, as a
 // CRM keeps them: memory for identity follows the number of customers, not
-// of events, at about 35 bytes an identifier and 24 a link. A key that
+// of events, at about 35 bytes an identifier and 24 a link. A customer
+// known by a single identifier, which has no link, is forgotten once its
+// last live issue folds: seen again, it is a customer of its own, as it
+// would have been. A key that
 // many customers give (a switchboard number, an info@ address, an account
 // that every employee quotes) makes them one customer, and its issues of
 // a topic that follow each other within W one problem: such a customer's

@@ -291,6 +291,9 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 		i = next
 	}
 	node.issue = kept
+	if f.ids.lone(r) {
+		f.ids.release(r)
+	}
 }
 
 // free drops a folded issue: its slot, its id and its sequencer state.

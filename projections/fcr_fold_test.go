@@ -110,3 +110,60 @@ func TestFCRBlockerKeepsAProblemWhileAChainMayStillMove(t *testing.T) {
 		})
 	}
 }
+
+// A customer of a single identifier is forgotten once its last issue
+// folds, and one with linked identifiers is kept: its links still chain
+// later issues. An identifier forgotten and seen again is a new customer,
+// so the report is what it would have been; its node is reused. A
+// snapshot that holds a lone customer (as saved before they were
+// forgotten) restores without it.
+func TestFCRForgetsLoneCustomers(t *testing.T) {
+	f := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
+	l := newFCRLog()
+	apply := func() {
+		for _, e := range l.evs {
+			require.NoError(t, f.Apply(e))
+		}
+		l.evs = l.evs[:0]
+	}
+	hm := func(h, m int) time.Time { return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+	l.solved(hm(0, 0), []string{"phone:+15550101"}, "phone", "billing/refund", "ann")
+	l.solved(hm(0, 5), []string{"phone:+15550102", "email:b@example.com"}, "chat", "billing/refund", "bob")
+	l.open(hm(20, 0), []string{"account:clock"}, "web", "clock/tick")
+	apply()
+	require.Equal(t, 4, f.ids.byHash.n, "before the sweep")
+	f.sweep() // cutoff 19:00: the two problems fold
+	assert.Equal(t, 1, f.Live(), "the clock's issue")
+	assert.Equal(t, 3, f.ids.byHash.n, "the linked customer's two identifiers and the clock's")
+	assert.Equal(t, 2, f.ids.roots)
+	assert.Len(t, f.ids.free, 1)
+	nodes := len(f.ids.nodes)
+
+	// The first customer comes back by phone, and the second, whose links
+	// are kept, by email then by phone: one problem of two contacts.
+	l.solved(hm(21, 0), []string{"phone:+15550101"}, "phone", "billing/refund", "ann")
+	l.solved(hm(22, 0), []string{"email:b@example.com"}, "email", "billing/refund", "bob")
+	l.solved(hm(23, 0), []string{"phone:+15550102"}, "phone", "billing/refund", "bob")
+	apply()
+	assert.Equal(t, nodes, len(f.ids.nodes), "a free node is reused")
+	snap, err := f.Snapshot(7)
+	require.NoError(t, err)
+	l.open(hm(60, 0), []string{"account:clock"}, "web", "clock/tick")
+	apply()
+	rep := f.Report()
+	assert.Equal(t, int64(3), rep.Achieved, "the two first problems and the phone call back")
+	assert.Equal(t, int64(1), rep.Failed, "email then phone, linked by the first chat")
+
+	// The same snapshot with a lone customer added restores without it.
+	edited := editSnapshot(t, snap, func(s *fcrSnap) {
+		s.Customers = append(s.Customers, fcrSnapCustomer{Idents: []uint64{identHash("phone:+15550199", false)}})
+	})
+	g := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
+	pos, err := g.Restore(edited)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(7), pos)
+	_, known := g.ids.lookup(identHash("phone:+15550199", false))
+	assert.False(t, known, "the lone customer is not restored")
+	_, known = g.ids.lookup(identHash("phone:+15550102", false))
+	assert.True(t, known)
+}

@@ -399,6 +399,12 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			return 0, fmt.Errorf("FCR restore: issue %d belongs to no customer: %w", ix, ErrFCRSnapshot)
 		}
 	}
+	// A snapshot saved before lone customers were forgotten holds them.
+	for r := range g.ids.nodes {
+		if n := int32(r); g.ids.nodes[r].parent == n && g.ids.lone(n) {
+			g.ids.release(n)
+		}
+	}
 	for _, d := range s.Due {
 		for _, ix := range d.Issues {
 			if ix < 0 || ix >= g.issues.len() {

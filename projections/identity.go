@@ -2,7 +2,9 @@ package projections
 
 // identities links a customer's identifiers (identity keys and customer
 // ids) into customers with a union-find: identifiers seen together belong
-// to one customer, transitively, and stay so for good. Each customer (a
+// to one customer, transitively, and stay so for good. A customer of a
+// single identifier is forgotten when its last live issue folds (see
+// release); it is then as if never seen. Each customer (a
 // component) keeps a list of its live issues, threaded through fcrIssue.next and
 // ended by -1; and a list of its links: which identifiers each issue
 // carried together, and when, so that problems are chained only across
@@ -17,8 +19,11 @@ package projections
 type identities struct {
 	byHash slotIndex // nodes by identifier hash
 	nodes  []identNode
-	roots  int // components
-	links  []identLink
+	// free holds the nodes that release gave back, for nodeOf to reuse;
+	// a free node has parent -1.
+	free  []int32
+	roots int // components
+	links []identLink
 	// many indexes the links of the customers with more than manyLinks
 	// of them, by root; pairs finds each of their links by its two
 	// identifiers (pairKey).
@@ -47,7 +52,7 @@ type identLink struct {
 
 func newIdentities() identities {
 	d := identities{byHash: newSlotIndex()}
-	d.byHash.dense = true // identifiers are kept for good
+	d.byHash.dense = true // most identifiers are kept for good
 	return d
 }
 
@@ -95,11 +100,39 @@ func (d *identities) nodeOf(h uint64) int32 {
 	if n, ok := d.lookup(h); ok {
 		return n
 	}
-	n := int32(len(d.nodes))
-	d.nodes = append(d.nodes, identNode{hash: h, parent: n, issue: -1, size: 1, link: -1})
+	node := identNode{hash: h, issue: -1, size: 1, link: -1}
+	var n int32
+	if k := len(d.free); k > 0 {
+		n, d.free = d.free[k-1], d.free[:k-1]
+		node.parent = n
+		d.nodes[n] = node
+	} else {
+		n = int32(len(d.nodes))
+		node.parent = n
+		d.nodes = append(d.nodes, node)
+	}
 	d.byHash.insert(mixTag(h), n)
 	d.roots++
 	return n
+}
+
+// lone reports whether root r is a customer that nothing distinguishes
+// from one not yet seen: a single identifier, no link and no live issue.
+func (d *identities) lone(r int32) bool {
+	n := &d.nodes[r]
+	return n.size == 1 && n.link < 0 && n.issue < 0
+}
+
+// release forgets the customer of root r, which must be lone: its
+// identifier, when seen again, is a new customer of its own, which is
+// what it was. So the identifiers of customers with a single identifier
+// take memory while they have live issues only, rather than for good:
+// one-time callers would otherwise add up over history.
+func (d *identities) release(r int32) {
+	d.byHash.remove(mixTag(d.nodes[r].hash), r)
+	d.nodes[r] = identNode{parent: -1, issue: -1, link: -1}
+	d.free = append(d.free, r)
+	d.roots--
 }
 
 // lookup returns the node of an identifier's hash, if known.
@@ -266,6 +299,9 @@ func (d *identities) addIssue(r, i int32, issues *issueSlab) {
 func (d *identities) hashesByRoot() map[int32][]uint64 {
 	out := make(map[int32][]uint64, d.roots)
 	for n := range d.nodes {
+		if d.nodes[n].parent < 0 {
+			continue // free
+		}
 		r := d.find(int32(n))
 		out[r] = append(out[r], d.nodes[n].hash)
 	}
