@@ -211,7 +211,7 @@ type FCR struct {
 
 	names  nameTable
 	byID   slotIndex // live issues by id
-	issues issueSlab // live issues; free slots have live == false
+	issues issueSlab // live issues; free slots lack fLive
 	freeIx []int32
 	ids    identities
 
@@ -291,7 +291,7 @@ func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 	ix := f.lookupTag(e.Issue, tag)
 	var is *fcrIssue // the issue's slot, while the stream is sequenced there
 	if ix >= 0 {
-		if is = f.issues.at(ix); is.seqd {
+		if is = f.issues.at(ix); is.has(fSeqd) {
 			is = nil
 		}
 	}
@@ -326,13 +326,13 @@ func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 // is uuidTag of e's issue.
 func (f *FCR) sequence(ix int32, is *fcrIssue, tracked bool, at int64, e *events.Envelope, tag uint32) error {
 	if is != nil {
-		if e.Version == uint64(is.ver)+1 && e.Version < math.MaxUint32 {
+		if e.Version == uint64(is.ver)+1 && e.Version <= math.MaxUint16 {
 			f.applyTo(ix, at, e)
 			f.issues.at(ix).ver++
 			return nil
 		}
 		// A gap, or a version that outgrows the slot.
-		is.seqd = true
+		is.flags |= fSeqd
 		f.seq.setNext(e.Issue, uint64(is.ver)+1)
 	} else if ix < 0 && e.Version == 1 && !tracked {
 		if d, ok := e.Data.(*events.Opened); ok {
@@ -362,10 +362,11 @@ func (f *FCR) adopt(issue uuid.UUID) {
 	switch next, held := f.seq.state(issue); {
 	case next == 0 && !held:
 		// The Sequencer does not know it: the slot keeps the stream.
-	case held || next-1 >= math.MaxUint32:
-		is.seqd = true
+	case held || next-1 > math.MaxUint16:
+		is.flags |= fSeqd
 	default:
-		is.ver, is.seqd = uint32(next-1), false
+		is.ver = uint16(next - 1)
+		is.flags &^= fSeqd
 		f.seq.drop(issue)
 	}
 }
@@ -552,7 +553,7 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 	*f.issues.at(ix) = fcrIssue{
 		id:    id,
 		topic: f.names.id(d.Topic),
-		live:  true,
+		flags: fLive,
 		first: fcrRec{
 			at:      at,
 			key:     recKey(d.Contact),

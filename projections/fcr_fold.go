@@ -47,7 +47,7 @@ func (f *FCR) sweep() {
 			f.scratch.sink += f.touchDue(g)
 			from := len(roots)
 			for _, ix := range g {
-				if is := f.issues.at(ix); is.live {
+				if is := f.issues.at(ix); is.has(fLive) {
 					r := f.ids.find(is.node)
 					if m := &(*marks)[r>>6]; *m&(1<<(r&63)) == 0 {
 						*m |= 1 << (r & 63)
@@ -284,7 +284,7 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	kept := int32(-1) // the first issue of the new list
 	for i := node.issue; i >= 0; {
 		next := f.issues.at(i).next
-		if f.issues.at(i).live {
+		if f.issues.at(i).has(fLive) {
 			f.issues.at(i).next = kept
 			kept = i
 		}
@@ -302,7 +302,7 @@ func (f *FCR) free(ix int32) {
 	is := f.issues.at(ix)
 	id := is.id
 	f.byID.remove(uuidTag(id), ix)
-	if is.seqd {
+	if is.has(fSeqd) {
 		held := f.seq.Held()
 		f.seq.Forget(id)
 		f.counts.Orphaned += int64(held - f.seq.Held())

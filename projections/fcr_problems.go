@@ -217,7 +217,7 @@ func earlier(a, b *fcrIssue) bool { return compareOpening(a, b) < 0 }
 // times only, not on when the projection folded what.
 func (f *FCR) related(r, x, z int32) bool {
 	xs, zs := f.issues.at(x), f.issues.at(z)
-	if !xs.reclassified && !zs.reclassified {
+	if !xs.has(fReclassified) && !zs.has(fReclassified) {
 		// Their topics never changed: only links depend on when the
 		// first of them settled, and none are needed between issues
 		// that came with the same first identifier.
@@ -307,7 +307,7 @@ func (f *FCR) measureStatus(p *fcrProblem, members []int32) {
 	p.settle = math.MinInt64
 	for _, ix := range members {
 		is := f.issues.at(ix)
-		if is.resolved && (!p.resolved || is.res < p.res) {
+		if is.has(fResolved) && (!p.resolved || is.res < p.res) {
 			p.resolved, p.res, p.resIx = true, is.res, ix
 		}
 		if s, ok := is.settled(f.window); !ok {

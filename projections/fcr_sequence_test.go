@@ -76,7 +76,7 @@ func TestFCRSequencesInTheSlot(t *testing.T) {
 			}
 			assertStream(t, f, issue, tt.version, tt.held)
 			ix := f.lookup(issue)
-			assert.Equal(t, tt.inSlot, ix >= 0 && !f.issues.at(ix).seqd, "kept in the slot")
+			assert.Equal(t, tt.inSlot, ix >= 0 && !f.issues.at(ix).has(fSeqd), "kept in the slot")
 			_, tracked := f.seq.known(&events.Envelope{Issue: issue, Version: 1 << 62})
 			assert.Equal(t, !tt.inSlot, tracked, "kept in the Sequencer")
 
@@ -95,6 +95,47 @@ func TestFCRSequencesInTheSlot(t *testing.T) {
 			assert.Equal(t, f.StreamVersions(), g.StreamVersions())
 		})
 	}
+}
+
+// An issue's stream outgrows what its slot keeps (65,535 versions) in
+// order: the Sequencer takes it over, and every event still counts once,
+// a redelivery of an early one included; a snapshot then restores it.
+func TestFCRStreamOutgrowsItsSlot(t *testing.T) {
+	l := newFCRLog()
+	issue, c := l.open(at(0, 9, 0), []string{"phone:1"}, "phone", "billing/refund")
+	const answers = 70_000
+	for i := range answers {
+		l.rate(issue, at(0, 9, 1).Add(time.Duration(i)*time.Millisecond), 1+i%5)
+	}
+	l.resolve(issue, at(0, 10, 0), c, "ann", false)
+	f := NewFCR(FCRConfig{})
+	for i, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+		if i == 100 {
+			require.NoError(t, f.Apply(l.evs[50]), "a redelivery")
+		}
+	}
+	ix := f.lookup(issue)
+	require.GreaterOrEqual(t, ix, int32(0))
+	assert.True(t, f.issues.at(ix).has(fSeqd), "the Sequencer keeps the stream")
+	assert.Equal(t, uint64(answers+2), f.StreamVersions()[issue])
+	require.NoError(t, f.Apply(l.evs[3]), "a redelivery")
+	assert.Equal(t, int64(2), f.DuplicatesIgnored())
+	snap, err := f.Snapshot(0)
+	require.NoError(t, err)
+	g := NewFCR(FCRConfig{})
+	_, err = g.Restore(snap)
+	require.NoError(t, err)
+	assert.Equal(t, f.StreamVersions(), g.StreamVersions())
+	l.evs = l.evs[:0]
+	l.tick(at(30, 0, 0))
+	require.NoError(t, f.Apply(l.evs[0]))
+	require.NoError(t, g.Apply(l.evs[0]))
+	assert.Equal(t, f.Report(), g.Report())
+	rep := f.Report()
+	assert.Equal(t, int64(1), rep.Achieved)
+	// CSAT counts up to 255 answers of an issue: 51 of each score.
+	assert.Equal(t, FCRCSAT{Problems: 1, Answers: 255, Mean: 3, Top2: NewRate(102, 255)}, rep.CSAT.Achieved)
 }
 
 func assertStream(t *testing.T, f *FCR, issue uuid.UUID, version uint64, held int) {

@@ -204,7 +204,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 func snapIssue(is *fcrIssue) fcrSnapIssue {
 	out := fcrSnapIssue{
 		ID: is.id, ResPos: is.resPos, Res: is.res, ResKey: is.resKey, Topic: is.topic, Agent: is.agent,
-		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.resolved, Bot: is.bot, Cut: is.cut,
+		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.has(fResolved), Bot: is.has(fBot), Cut: is.has(fCut),
 		Recs: make([]fcrSnapRec, 0, 1+len(is.recs())),
 	}
 	out.Recs = append(out.Recs, snapRec(is.first, snapOpened))
@@ -327,9 +327,11 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 		is := fcrIssue{
 			id: si.ID, resPos: si.ResPos, res: si.Res, resKey: si.ResKey &^ recBits, topic: si.Topic, agent: si.Agent,
-			csatN: si.CSATN, csatSum: si.CSATSum, csatTop2: si.CSATTop, resolved: si.Resolved, bot: si.Bot, live: true,
-			cut: si.Cut,
+			csatN: si.CSATN, csatSum: si.CSATSum, csatTop2: si.CSATTop, flags: fLive,
 		}
+		is.set(fResolved, si.Resolved)
+		is.set(fBot, si.Bot)
+		is.set(fCut, si.Cut)
 		for k, r := range si.Recs {
 			if badName(r.Channel, r.Queue) {
 				return 0, fmt.Errorf("FCR restore: issue %d has names out of range: %w", i, ErrFCRSnapshot)
@@ -422,8 +424,8 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			return 0, fmt.Errorf("FCR restore: issue %s at version %d, beyond %d: %w", v.Issue, v.Version, uint64(events.MaxVersion), ErrFCRSnapshot)
 		}
 		ix := g.lookup(v.Issue)
-		if ix >= 0 && v.Version < math.MaxUint32 {
-			g.issues.at(ix).ver = uint32(v.Version)
+		if ix >= 0 && v.Version <= math.MaxUint16 {
+			g.issues.at(ix).ver = uint16(v.Version)
 			continue
 		}
 		positions[v.Issue] = v.Version
@@ -438,7 +440,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	g.seq.Restore(positions)
 	for id := range positions {
 		if ix := g.lookup(id); ix >= 0 {
-			g.issues.at(ix).seqd = true
+			g.issues.at(ix).flags |= fSeqd
 		}
 	}
 	if len(s.Held)+len(s.Opaque) > 0 {
@@ -448,8 +450,8 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 		refuse := func(events.Envelope) error { return errHeldReleased }
 		for i, e := range held {
-			if ix := g.lookup(e.Issue); ix >= 0 && !g.issues.at(ix).seqd {
-				g.issues.at(ix).seqd = true
+			if ix := g.lookup(e.Issue); ix >= 0 && !g.issues.at(ix).has(fSeqd) {
+				g.issues.at(ix).flags |= fSeqd
 				g.seq.setNext(e.Issue, uint64(g.issues.at(ix).ver)+1)
 			}
 			if out, err := g.seq.Offer(e, refuse); err != nil || out != Held {
@@ -471,7 +473,7 @@ var errHeldReleased = fmt.Errorf("held event released: %w", ErrFCRSnapshot)
 func (f *FCR) StreamVersions() map[uuid.UUID]uint64 {
 	out := f.seq.Positions()
 	for i := range f.issues.len() {
-		if is := f.issues.at(i); is.live && !is.seqd && is.ver > 0 {
+		if is := f.issues.at(i); is.has(fLive) && !is.has(fSeqd) && is.ver > 0 {
 			out[is.id] = uint64(is.ver)
 		}
 	}

@@ -20,25 +20,45 @@ type fcrIssue struct {
 	topic  uint32    // current topic; more holds the topics it replaced
 	agent  uint32    // agent of the first resolution
 	// ver is the last version applied while the FCR sequences the issue
-	// in its slot; seqd says that its Sequencer does instead (events wait
+	// in its slot; with fSeqd, its Sequencer does instead (events wait
 	// for a gap, or the version outgrew ver).
-	ver  uint32
-	seqd bool
+	ver uint16
 	// csatN counts the issue's CSAT answers (up to 255), csatSum sums them
 	// and csatTop2 counts the 4s and 5s.
 	csatN    uint8
 	csatTop2 uint8
 	csatSum  uint16
 	resPos   uint8 // how many of more came before the first resolution (up to 255)
-	resolved bool  // has a first resolution
-	bot      bool  // the first resolution was by a bot
-	live     bool  // the slot holds an issue
-	// cut says that an event came once the issue had settled: that event
-	// and every later one of the stream are not applied (see FCR).
-	cut bool
-	// reclassified says that more holds a reclassification: without one,
-	// the issue's topic was always topic.
-	reclassified bool
+	flags    fcrFlags
+}
+
+// fcrFlags are an issue's yes-or-no facts, one bit each, which keeps an
+// issue at 88 bytes.
+type fcrFlags uint8
+
+const (
+	fResolved fcrFlags = 1 << iota // has a first resolution
+	fBot                           // the first resolution was by a bot
+	fLive                          // the slot holds an issue
+	// fCut: an event came once the issue had settled: that event and
+	// every later one of the stream are not applied (see FCR).
+	fCut
+	// fReclassified: more holds a reclassification; without one, the
+	// issue's topic was always topic.
+	fReclassified
+	fSeqd // the Sequencer keeps the issue's stream (see ver)
+)
+
+// has reports whether every flag of fl is set.
+func (is *fcrIssue) has(fl fcrFlags) bool { return is.flags&fl == fl }
+
+// set sets the flags of fl, or clears them when on is false.
+func (is *fcrIssue) set(fl fcrFlags, on bool) {
+	if on {
+		is.flags |= fl
+	} else {
+		is.flags &^= fl
+	}
 }
 
 // issueSlab holds the FCR's issues in pages of a fixed size, so that
@@ -49,7 +69,7 @@ type issueSlab struct {
 	n     int32
 }
 
-// The size of a page: 1024 issues, some 96 KB.
+// The size of a page: 1024 issues, some 88 KB.
 const (
 	slabShift = 10
 	slabPage  = 1 << slabShift
@@ -130,7 +150,7 @@ func (is *fcrIssue) recs() []fcrRec {
 // push appends r to the issue's recs.
 func (is *fcrIssue) push(r fcrRec) {
 	if r.classification() {
-		is.reclassified = true
+		is.flags |= fReclassified
 	}
 	if is.more == nil {
 		is.more = &[]fcrRec{r}
@@ -166,7 +186,7 @@ func (is *fcrIssue) classify(at int64, topic uint32) {
 // before time t.
 func (is *fcrIssue) topicAt(t int64) uint32 {
 	topic := is.topic
-	if !is.reclassified {
+	if !is.has(fReclassified) {
 		return topic
 	}
 	more := is.recs()
@@ -185,8 +205,10 @@ func (is *fcrIssue) contact(at int64, key uint64, channel uint32) {
 
 // resolve records a resolution; the first one is the issue's resolution.
 func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
-	if !is.resolved {
-		is.resolved, is.res, is.resKey, is.agent, is.bot = true, at, key, agent, bot
+	if !is.has(fResolved) {
+		is.res, is.resKey, is.agent = at, key, agent
+		is.flags |= fResolved
+		is.set(fBot, bot)
 		is.resPos = uint8(min(len(is.recs()), 255))
 		return
 	}
@@ -197,14 +219,14 @@ func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
 // counting its first resolution, and step returns the k-th in stream
 // order: its time and its rec, nil for the first resolution.
 func (is *fcrIssue) transitions() int {
-	if is.resolved {
+	if is.has(fResolved) {
 		return len(is.recs()) + 1
 	}
 	return len(is.recs())
 }
 
 func (is *fcrIssue) step(k int) (at int64, r *fcrRec) {
-	if is.resolved {
+	if is.has(fResolved) {
 		switch {
 		case k == int(is.resPos):
 			return is.res, nil
@@ -248,7 +270,7 @@ func (is *fcrIssue) liveAt(t, window int64) bool {
 // settled returns the time after which the issue can no longer be live,
 // and false while it is open.
 func (is *fcrIssue) settled(window int64) (int64, bool) {
-	if !is.resolved {
+	if !is.has(fResolved) {
 		return 0, false
 	}
 	if is.more == nil {
@@ -280,12 +302,12 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 // W passed since its last resolution), or an earlier event was cut.
 func (is *fcrIssue) cuts(at, window int64) bool {
 	// The first resolution + W is the earliest the issue can settle.
-	if !is.cut && is.resolved && at >= satAdd(is.res, window) {
+	if !is.has(fCut) && is.has(fResolved) && at >= satAdd(is.res, window) {
 		if s, ok := is.settled(window); ok && at >= s {
-			is.cut = true
+			is.flags |= fCut
 		}
 	}
-	return is.cut
+	return is.has(fCut)
 }
 
 // reportedFirst reports whether the issue was resolved on its first
@@ -294,7 +316,7 @@ func (is *fcrIssue) cuts(at, window int64) bool {
 // opening call was abandoned and that was resolved on the call back
 // succeeded, and one resolved with no counted contact did not.
 func (is *fcrIssue) reportedFirst() bool {
-	if !is.resolved {
+	if !is.has(fResolved) {
 		return false
 	}
 	hit := false

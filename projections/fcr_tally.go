@@ -230,7 +230,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 	}
 	resolver := f.issues.at(p.resIx)
 	kind := int64(0)
-	if resolver.bot {
+	if resolver.has(fBot) {
 		kind = 1
 		t.BotTotal++
 		if p.after == 0 {
@@ -283,7 +283,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 			c.Sum += int64(is.csatSum)
 			c.Top2 += int64(is.csatTop2)
 		}
-		if !is.resolved {
+		if !is.has(fResolved) {
 			continue
 		}
 		hit := resHit
@@ -298,7 +298,7 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 			continue // counted in its segments above
 		}
 		ikind := int64(0)
-		if is.bot {
+		if is.has(fBot) {
 			ikind = 1
 		}
 		t.count(is.first.channel, is.topic, is.agent, is.resQueue(), ikind, is.first.at, fcrSeg{RepTotal: 1, RepHits: b2i(hit)})
