@@ -134,7 +134,9 @@ func (s Survey) Scale() (lo, hi int, ok bool) {
 }
 
 // Rated is issue.rated: a survey answer. Contact is uuid.Nil when the answer
-// is about the issue rather than one contact.
+// is about the issue rather than one contact. Both codecs refuse data
+// without a score as malformed: 0 is an answer of NPS, which a missing
+// score must not read as.
 type Rated struct {
 	Survey  Survey    `json:"survey"`
 	Score   int       `json:"score"`

@@ -310,8 +310,22 @@ func (d *Rated) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Rated) UnmarshalJSON(b []byte) error {
-	return unmarshalData(b, (*ratedJSON)(d), &d.Extra, ratedFields)
+	all, err := decodeData(b, (*ratedJSON)(d), &d.Extra, ratedFields)
+	if err != nil {
+		return err
+	}
+	// A score of 0 is one of NPS: a missing one must not read as it.
+	if raw, ok := all["score"]; !ok || bytes.Equal(raw, []byte("null")) {
+		return &missingFieldError{Field: "score"}
+	}
+	return nil
 }
+
+// missingFieldError is the error of a data object without a member that
+// its type requires and that has no zero value to stand in for it.
+type missingFieldError struct{ Field string }
+
+func (e *missingFieldError) Error() string { return "missing" }
 
 // MarshalJSON writes the data object of the wire format.
 func (d *Classified) MarshalJSON() ([]byte, error) {

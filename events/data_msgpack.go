@@ -643,12 +643,20 @@ func (d *Rated) appendMsgpack(b []byte) ([]byte, error) {
 }
 
 func (d *Rated) decodeMsgpack(r *reader) {
+	scored := false
+	defer func() {
+		if !scored && r.err == nil {
+			// A score of 0 is one of NPS: a missing one must not read as it.
+			r.readingIn, r.reading = "", "score"
+			r.fail(&missingFieldError{Field: "score"})
+		}
+	}()
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
 		switch k := r.member(""); k {
 		case "survey":
 			d.Survey = Survey(r.name())
 		case "score":
-			d.Score = int(r.int())
+			d.Score, scored = int(r.int()), true
 		case "contact":
 			d.Contact = r.uuid()
 		default:

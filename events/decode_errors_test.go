@@ -389,3 +389,41 @@ func TestJSONEnvelopeMembersAreReadByExactName(t *testing.T) {
 	assert.Equal(t, "version", de.Field)
 	assert.Equal(t, strings.Index(last, `"x"`), de.Offset, "where the value that counts starts")
 }
+
+// A survey answer without a score is malformed, in both codecs: a score
+// of 0 is an answer of NPS (a detractor), which a missing one must not
+// read as. An explicit 0 is one.
+func TestARatingWithoutAScoreIsMalformed(t *testing.T) {
+	rated := envelopeOf(0, &events.Rated{Survey: events.SurveyNPS, Score: 0})
+	j := events.NewJSONCodec(nil)
+	b, err := j.Append(nil, rated)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"score":0`)
+	got, err := j.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, rated, got, "an explicit 0")
+	for _, spoilt := range []string{
+		strings.Replace(string(b), `,"score":0`, ``, 1),
+		strings.Replace(string(b), `"score":0`, `"score":null`, 1),
+	} {
+		_, err := j.Decode([]byte(spoilt))
+		assert.ErrorIs(t, err, events.ErrMalformed, spoilt)
+		de := decodeError(t, err)
+		assert.Equal(t, "data.score", de.Field, spoilt)
+		assert.Contains(t, err.Error(), "missing")
+	}
+
+	m := events.NewMsgpackCodec(nil)
+	b, err = m.Append(nil, rated)
+	require.NoError(t, err)
+	// The data map {survey: nps, score: 0} without its score member.
+	i := bytes.Index(b, []byte("\xa6survey"))
+	require.Equal(t, byte(0x82), b[i-1], "a map of two members")
+	k := bytes.Index(b, []byte("\xa5score\x00"))
+	require.Positive(t, k)
+	spoilt := append(append(append([]byte{}, b[:i-1]...), 0x81), b[i:k]...)
+	spoilt = append(spoilt, b[k+7:]...)
+	_, err = m.Decode(spoilt)
+	assert.ErrorIs(t, err, events.ErrMalformed)
+	assert.Equal(t, "data.score", decodeError(t, err).Field)
+}

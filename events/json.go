@@ -468,7 +468,9 @@ func failingMember(raw []byte, newData func() Data) string {
 		if err != nil {
 			continue
 		}
-		if json.Unmarshal(one, newData()) != nil {
+		// A member alone lacks the others: that is not its fault.
+		var missing *missingFieldError
+		if err := json.Unmarshal(one, newData()); err != nil && !errors.As(err, &missing) {
 			return k
 		}
 	}
@@ -479,6 +481,10 @@ func jsonField(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return te.Field
+	}
+	var me *missingFieldError
+	if errors.As(err, &me) {
+		return me.Field
 	}
 	return ""
 }
