@@ -427,3 +427,40 @@ func TestARatingWithoutAScoreIsMalformed(t *testing.T) {
 	assert.ErrorIs(t, err, events.ErrMalformed)
 	assert.Equal(t, "data.score", decodeError(t, err).Field)
 }
+
+// JSON text that is not text is malformed, where it stands: encoding/json
+// would read a byte that is not UTF-8, or an escape of half a surrogate
+// pair, as U+FFFD, and two customers whose names differ there would be
+// one. A whole pair, an escaped backslash before "u", and U+FFFD itself
+// are text.
+func TestJSONThatIsNotTextIsMalformed(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	withKey := func(key string) string {
+		return strings.Replace(domainExample, `"email:anna@example.com"`, `"`+key+`"`, 1)
+	}
+	keyOf := func(e events.Envelope) string { return e.Data.(*events.Opened).Customer.Keys[1] }
+	for _, tt := range []struct{ key, says string }{
+		{"account:M\xfcller", "byte 0xfc is not UTF-8"},
+		{`account:M\ud800ller`, `\ud800 is half a surrogate pair`},
+		{`account:M\uDC00ller`, `\udc00 is half a surrogate pair`},
+		{`account:M\ud83d\u0041`, `\ud83d is half a surrogate pair`},
+		{`account:M\ud83d`, `\ud83d is half a surrogate pair`},
+	} {
+		input := withKey(tt.key)
+		_, err := c.Decode([]byte(input))
+		assert.ErrorIs(t, err, events.ErrMalformed, tt.key)
+		assert.Contains(t, err.Error(), tt.says)
+		assert.Equal(t, strings.Index(input, "account:")+len("account:M"), decodeError(t, err).Offset, tt.key)
+	}
+	for key, want := range map[string]string{
+		`account:M\ud83d\ude00`: "account:M\U0001F600",
+		`account:M\\ud800`:      `account:M\ud800`,
+		"account:M\uFFFDller":   "account:M\uFFFDller",
+		`account:M\ufffdller`:   "account:M\uFFFDller",
+		`account:\"M\"\\`:       `account:"M"\`,
+	} {
+		e, err := c.Decode([]byte(withKey(key)))
+		require.NoError(t, err, key)
+		assert.Equal(t, want, keyOf(e), key)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -290,6 +291,11 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		name, _, _ = strings.Cut(name, ".")
 		return memberOffset(src, name)
 	}
+	// encoding/json reads bytes that are not UTF-8, and escapes of half a
+	// surrogate pair, as U+FFFD: two names that differ there would be one.
+	if at, err := badText(src); err != nil {
+		return fail(at, "", err)
+	}
 	// typeFail reports an error of encoding/json: a syntax error where it
 	// is, a type error where the value of its member starts.
 	typeFail := func(err error) (Envelope, error) {
@@ -395,6 +401,66 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	e := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Data: data}
 	e.Meta = metaOf(j.Meta, src)
 	return e, nil
+}
+
+// badText reports where JSON text src holds what is not text: a byte
+// that is not UTF-8, or an escape of half a surrogate pair ("\ud800"
+// alone); nil if none.
+func badText(src []byte) (int, error) {
+	if !utf8.Valid(src) {
+		for i := 0; i < len(src); {
+			r, n := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && n == 1 {
+				return i, fmt.Errorf("byte %#02x is not UTF-8", src[i])
+			}
+			i += n
+		}
+	}
+	// Backslashes stand in strings only, each starting an escape.
+	for i := bytes.IndexByte(src, '\\'); i >= 0 && i+1 < len(src); {
+		next := i + 2
+		if r, ok := hex4(src[next:]); src[i+1] == 'u' && ok {
+			next += 4
+			switch {
+			case r >= 0xd800 && r < 0xdc00:
+				lo, ok := hex4(src[min(next+2, len(src)):])
+				if !ok || !bytes.HasPrefix(src[next:], []byte(`\u`)) || lo < 0xdc00 || lo >= 0xe000 {
+					return i, fmt.Errorf(`\u%04x is half a surrogate pair`, r)
+				}
+				next += 6
+			case r >= 0xdc00 && r < 0xe000:
+				return i, fmt.Errorf(`\u%04x is half a surrogate pair`, r)
+			}
+		}
+		k := bytes.IndexByte(src[min(next, len(src)):], '\\')
+		if k < 0 {
+			break
+		}
+		i = next + k
+	}
+	return 0, nil
+}
+
+// hex4 returns the number that the four hexadecimal digits b starts with
+// write, and whether it starts with four.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // metaOf returns the metadata m read from the envelope src, nil for none.
