@@ -25,7 +25,21 @@ const (
 	// MetadataBatch is set on a message that carries several events
 	// (NewBatchMessage): how many.
 	MetadataBatch = "batch"
+	// MetadataPosition is the store Position of the message's event, or
+	// the highest of a batch's, when the events were read from or appended
+	// to a store: NewMessage and NewBatchMessage set it from the envelopes,
+	// and pgstore's outbox from the positions it allocates. A runner that
+	// reads the same store passes over a message at or below the position
+	// it has applied from the store: a redelivery of what it has.
+	MetadataPosition = "store_position"
 )
+
+// MessagePosition returns the MetadataPosition of msg, and whether it has
+// one.
+func MessagePosition(msg *message.Message) (uint64, bool) {
+	p, err := strconv.ParseUint(msg.Metadata.Get(MetadataPosition), 10, 64)
+	return p, err == nil && p > 0
+}
 
 // DefaultTopic is the topic that events are published to unless a
 // PublisherConfig says otherwise.
@@ -45,6 +59,9 @@ func NewMessage(codec Codec, e Envelope) (*message.Message, error) {
 	msg.Metadata.Set(MetadataVersion, strconv.FormatUint(e.Version, 10))
 	msg.Metadata.Set(MetadataCodec, codec.Name())
 	msg.Metadata.Set(MetadataPartitionKey, PartitionKey(e))
+	if e.Position > 0 {
+		msg.Metadata.Set(MetadataPosition, strconv.FormatUint(e.Position, 10))
+	}
 	for _, k := range []string{MetaCorrelationID, MetaCausationID} {
 		if v := e.Meta[k]; v != "" {
 			msg.Metadata.Set(k, v)
@@ -76,8 +93,9 @@ func DecodeMessage(msg *message.Message, codecs ...Codec) (Envelope, error) {
 // uvarint, and MetadataBatch says how many there are. The message's UUID
 // is the first event's id and the count (longer than the 36 characters
 // that watermill-sql keeps for a UUID: do not batch over it), and its
-// metadata holds the codec, the count and the partition key when every
-// event has the same one, not the events' own metadata: batch only events
+// metadata holds the codec, the count, the partition key when every
+// event has the same one and the highest store position when every event
+// has one, not the events' own metadata: batch only events
 // bound for the same topic and, where the topic is partitioned, the same
 // partition.
 // DecodeMessages reads it back.
@@ -88,7 +106,13 @@ func NewBatchMessage(codec Codec, evs []Envelope) (*message.Message, error) {
 	var payload []byte
 	var frame []byte
 	key := PartitionKey(evs[0])
+	position := evs[0].Position // the highest; 0 once an event has none
 	for i, e := range evs {
+		if e.Position == 0 {
+			position = 0
+		} else if position > 0 {
+			position = max(position, e.Position)
+		}
 		var err error
 		if frame, err = codec.Append(frame[:0], e); err != nil {
 			return nil, fmt.Errorf("batch message: event %d: %w", i, err)
@@ -104,6 +128,9 @@ func NewBatchMessage(codec Codec, evs []Envelope) (*message.Message, error) {
 	msg.Metadata.Set(MetadataCodec, codec.Name())
 	if key != "" {
 		msg.Metadata.Set(MetadataPartitionKey, key)
+	}
+	if position > 0 {
+		msg.Metadata.Set(MetadataPosition, strconv.FormatUint(position, 10))
 	}
 	return msg, nil
 }

@@ -304,3 +304,37 @@ func mustAppend(t *testing.T, c events.Codec, e events.Envelope) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// A message carries the store position of its event, or the highest of a
+// batch's, when every event has one; an event never stored gives none.
+func TestMessagesCarryTheStorePosition(t *testing.T) {
+	codec := events.NewMsgpackCodec(nil)
+	evs := []events.Envelope{envelopeOf(0, &events.Classified{Topic: "a"}), envelopeOf(1, &events.Classified{Topic: "b"}), envelopeOf(2, &events.Classified{Topic: "c"})}
+	msg, err := events.NewMessage(codec, evs[0])
+	require.NoError(t, err)
+	_, ok := events.MessagePosition(msg)
+	assert.False(t, ok, "never stored")
+
+	for i, p := range []uint64{7, 12, 9} {
+		evs[i].Position = p
+	}
+	msg, err = events.NewMessage(codec, evs[1])
+	require.NoError(t, err)
+	p, ok := events.MessagePosition(msg)
+	assert.True(t, ok)
+	assert.Equal(t, uint64(12), p)
+	decoded, err := events.DecodeMessage(msg)
+	require.NoError(t, err)
+	assert.Zero(t, decoded.Position, "the event read from a message was not read from a store")
+
+	msg, err = events.NewBatchMessage(codec, evs)
+	require.NoError(t, err)
+	p, ok = events.MessagePosition(msg)
+	assert.True(t, ok)
+	assert.Equal(t, uint64(12), p, "the highest of the batch")
+	evs[2].Position = 0
+	msg, err = events.NewBatchMessage(codec, evs)
+	require.NoError(t, err)
+	_, ok = events.MessagePosition(msg)
+	assert.False(t, ok, "an event of the batch was never stored")
+}

@@ -43,6 +43,15 @@ import (
 // Store up to its end, so that the checkpoint's position covers what was
 // applied live (the final one too, unless the runner is still catching
 // up); such a runner decodes every event twice, once from each source.
+// A message that carries its event's store position
+// (events.MetadataPosition: pgstore's outbox marks every message, and
+// events.NewMessage one of an envelope a store returned) at or below the
+// runner's position is passed over, counted in RunnerStats.Duplicates:
+// its events were read from the store already. So a broker's backlog
+// after a restart is not applied again, where a projection that has
+// forgotten the events' issues would count them as late. The Store and
+// the Subscriber must then carry the same events: a position is a place
+// in the runner's Store.
 //
 // A message carries one event (events.NewMessage) or a batch of them
 // (events.NewBatchMessage), which spares a transport whose cost is per
@@ -62,7 +71,12 @@ import (
 //
 // With a Store, every committed event is applied exactly once, whatever
 // the transport does: a crash costs re-reading the store from the last
-// checkpoint. With a Subscriber only, delivery is at-least-once from the
+// checkpoint. Redeliveries are recognised by their issue and version
+// while the projection knows the issue, and by their store position
+// (above) when it has forgotten it: messages published without a
+// position, and delivered again once their issue is forgotten, are
+// counted by the projection as late (its counts of events, not its
+// figures). With a Subscriber only, delivery is at-least-once from the
 // broker and the runner (or a SelfSequencing projection) removes
 // duplicates per issue by version, so each event delivered is applied
 // once; but a message is acknowledged when it
@@ -123,6 +137,9 @@ type Runner struct {
 	applied, duplicates, rejected, poisoned, checkpoints, filtered atomic.Int64
 	held                                                           atomic.Int64
 	pos                                                            atomic.Uint64
+	// covered counts the live events passed over because their store
+	// position was applied from the store already (see forward).
+	covered atomic.Int64
 }
 
 // NewRunner returns a Runner for cfg.
@@ -151,7 +168,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 func (r *Runner) Stats() RunnerStats {
 	return RunnerStats{
 		Applied:     r.applied.Load(),
-		Duplicates:  r.duplicates.Load(),
+		Duplicates:  r.duplicates.Load() + r.covered.Load(),
 		Held:        int(r.held.Load()),
 		Rejected:    r.rejected.Load(),
 		Poisoned:    r.poisoned.Load(),

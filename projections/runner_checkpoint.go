@@ -317,6 +317,7 @@ func (r *Runner) rebuild(ctx context.Context) error {
 	r.held.Store(0)
 	r.applied.Store(0)
 	r.duplicates.Store(0)
+	r.covered.Store(0)
 	r.rejected.Store(0)
 	r.filtered.Store(0)
 	r.startCounting()

@@ -63,7 +63,10 @@ type RunnerConfig struct {
 
 	// Store, when set, is read from the checkpoint's position on start
 	// (catch-up) and whenever the runner checkpoints, so that no
-	// committed event is ever missed.
+	// committed event is ever missed. A Subscriber's message that
+	// carries a store position (events.MetadataPosition) is taken to be
+	// of this Store's events: at or below the runner's position, it is
+	// passed over.
 	Store events.Store
 	// Subscriber, when set, delivers events live from Topic and Topics.
 	// The runner cancels its subscriptions when it stops; closing the
@@ -221,8 +224,9 @@ type RunnerStats struct {
 	// gap or drops as late.
 	Applied int64
 	// Duplicates is how many events were skipped because their version
-	// was already applied or held: redeliveries, and events met both in
-	// the store and on the subscriber. A SelfSequencing projection
+	// was already applied or held, or their message's store position
+	// was covered: redeliveries, and events met both in the store and on
+	// the subscriber. A SelfSequencing projection
 	// recognises them itself (see its DuplicatesIgnored).
 	Duplicates int64
 	// Held is how many events wait in the runner for an earlier version

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -124,15 +125,9 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 		return nil
 	}
 	cols := concat(won)
-	// The outbox needs no positions: it goes before them.
-	if len(cols.msgs) > 0 {
-		if err := s.publishOutbox(ctx, tx, cols.msgs, cols.topics); err != nil {
-			return err
-		}
-	}
-	// Positions are allocated last, right before the events' insert, to
-	// hold the head row's lock (which orders all appends) as briefly as
-	// possible.
+	// Positions are allocated last, right before the events' insert (and
+	// the outbox's, whose messages carry them), to hold the head row's
+	// lock (which orders all appends) as briefly as possible.
 	var head, xid int64
 	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head, &xid); err != nil {
 		return err
@@ -143,6 +138,16 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 	if _, err := tx.Exec(ctx, s.q.insert,
 		cols.positions, cols.ids, cols.issues, cols.versions, cols.types, cols.ats, cols.payloads); err != nil {
 		return err
+	}
+	if len(cols.msgs) > 0 {
+		// A runner that reads this store passes over a message whose
+		// event it has read from the store already.
+		for i, msg := range cols.msgs {
+			msg.Metadata.Set(events.MetadataPosition, strconv.FormatInt(cols.positions[i], 10))
+		}
+		if err := s.publishOutbox(ctx, tx, cols.msgs, cols.topics); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		// Any error before it left nothing committed. When the COMMIT

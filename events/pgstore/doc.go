@@ -55,6 +55,10 @@
 // publishes each message to any message.Publisher, so an event that was
 // committed reaches the broker even if the process dies right after the
 // commit; it may arrive twice, under the same UUID, never not at all.
+// Each message carries its event's position (events.MetadataPosition),
+// so that a projections.Runner that also reads this store passes over
+// the messages of events it has read from the store already (a broker's
+// backlog after a restart) rather than counting them again as late.
 // The outbox is forwarded in order: a message the publisher keeps
 // refusing holds back the later ones until ForwarderConfig.Middlewares
 // (a poison queue around a retry) set it aside.

@@ -80,6 +80,8 @@ func TestOutboxForwardsEveryEventOnce(t *testing.T) {
 				want, err := events.NewMessage(codec, e)
 				require.NoError(t, err)
 				assert.Equal(t, want.Metadata, m.msg.Metadata, "metadata as on the in-memory path")
+				p, ok := events.MessagePosition(m.msg)
+				assert.True(t, ok && p == e.Position, "the message carries its event's position %d: %d", e.Position, p)
 				decoded, err := events.DecodeMessage(m.msg)
 				require.NoError(t, err)
 				e.Position = 0
