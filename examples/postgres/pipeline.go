@@ -106,8 +106,10 @@ func (p *pipeline) start(ctx context.Context) (*running, error) {
 		Subscriber:  p.broker,
 		Topic:       events.DefaultTopic,
 		Checkpoints: p.checkpoints,
-		// Live messages carry no store position; each checkpoint reads the
-		// store to its end and moves it, so Lag follows within a second.
+		// Live events do not move the runner's position (their messages'
+		// store positions only let it pass over what it has read); each
+		// checkpoint reads the store to its end and moves it, so Lag
+		// follows within a second.
 		CheckpointInterval: time.Second,
 		Logger:             p.logger,
 	})
