@@ -464,3 +464,13 @@ func TestJSONThatIsNotTextIsMalformed(t *testing.T) {
 		assert.Equal(t, want, keyOf(e), key)
 	}
 }
+
+// A null among the customer's keys reads as an empty key, which Validate
+// refuses: every customer that gave one would otherwise be one customer.
+func TestANullKeyIsRefused(t *testing.T) {
+	input := strings.Replace(domainExample, `"email:anna@example.com"`, `null`, 1)
+	e, err := events.NewJSONCodec(nil).Decode([]byte(input))
+	require.NoError(t, err)
+	assert.ErrorContains(t, e.Validate(), "customer key 1 is empty")
+	assert.ErrorIs(t, e.Validate(), events.ErrInvalidEvent)
+}

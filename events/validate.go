@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -103,11 +104,15 @@ func (f fieldErrs) err() error {
 
 // Validate implements Validator.
 func (d *Opened) Validate() error {
-	if (d.Customer.ID != "" || len(d.Customer.Keys) > 0) && d.Channel != "" && d.Topic != "" && d.Contact != uuid.Nil {
+	empty := slices.Index(d.Customer.Keys, "")
+	if (d.Customer.ID != "" || len(d.Customer.Keys) > 0) && empty < 0 && d.Channel != "" && d.Topic != "" && d.Contact != uuid.Nil {
 		return nil // the common case, without the collecting below
 	}
 	var f fieldErrs
 	f.need(d.Customer.ID != "" || len(d.Customer.Keys) > 0, "customer has neither an id nor a key")
+	// An empty key (JSON's null reads as one) would make every customer
+	// that gives one a single customer.
+	f.need(empty < 0, "customer key %d is empty", empty)
 	f.need(d.Channel != "", "no channel")
 	f.need(d.Topic != "", "no topic")
 	f.need(d.Contact != uuid.Nil, "no contact")

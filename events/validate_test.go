@@ -29,6 +29,8 @@ func TestValidate(t *testing.T) {
 
 		{"opened without customer", with(&events.Opened{Channel: "phone", Topic: "t", Contact: contactID}), "neither an id nor a key"},
 		{"opened with only an id", with(&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "t", Contact: contactID}), ""},
+		{"opened with an empty key", with(&events.Opened{Customer: events.Customer{Keys: []string{"phone:1", ""}}, Channel: "phone", Topic: "t", Contact: contactID}), "customer key 1 is empty"},
+		{"opened with an empty key and an id", with(&events.Opened{Customer: events.Customer{ID: "C-1", Keys: []string{""}}, Channel: "phone", Topic: "t", Contact: contactID}), "customer key 0 is empty"},
 		{"opened without channel, topic, contact", with(&events.Opened{Customer: events.Customer{ID: "C-1"}}), "no channel; no topic; no contact"},
 		{"routed without queue", with(&events.Routed{Contact: contactID}), "no queue"},
 		{"routed with negative wait", with(&events.Routed{Contact: contactID, Queue: "q", Wait: -time.Second}), "negative wait_ms"},
