@@ -474,3 +474,41 @@ func TestANullKeyIsRefused(t *testing.T) {
 	assert.ErrorContains(t, e.Validate(), "customer key 1 is empty")
 	assert.ErrorIs(t, e.Validate(), events.ErrInvalidEvent)
 }
+
+// An event time is RFC 3339 (section 5.6) or malformed: time.Time's own
+// parser takes a one-digit hour, a comma before the fraction, and offsets
+// such as +24:00, which moved the time by a day.
+func TestJSONTimesAreRFC3339(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	const at = `2026-03-02T09:15:00Z`
+	for _, tt := range []struct{ at, says string }{
+		{"2026-03-02T09:15:00+24:00", "offset +24:00 is out of range"},
+		{"2026-03-02T09:15:00+23:60", "offset +23:60 is out of range"},
+		{"2026-03-02T9:15:00Z", "is not RFC 3339"},
+		{"2026-03-02T09:15:00,5Z", "is not RFC 3339"},
+		{"2026-03-02T09:15:00.Z", "no digit after the dot"},
+		{"2026-03-02 09:15:00Z", "is not RFC 3339"},
+		{"2026-03-02T09:15:00+0200", "is not RFC 3339"},
+		{"2026-03-02T09:15:00+02:00:30", "is not RFC 3339"},
+		{"2026-03-02T09:15:00", "is not RFC 3339"},
+		{"2026-3-2T09:15:00Z", "is not RFC 3339"},
+		{"2026-02-30T09:15:00Z", "out of range"},
+		{"2026-03-02T24:00:00Z", "out of range"},
+	} {
+		input := strings.Replace(domainExample, at, tt.at, 1)
+		_, err := c.Decode([]byte(input))
+		assert.ErrorIs(t, err, events.ErrMalformed, tt.at)
+		assert.ErrorContains(t, err, tt.says, tt.at)
+		assert.Equal(t, "at", decodeError(t, err).Field, tt.at)
+	}
+	for s, want := range map[string]time.Time{
+		"2026-03-02t09:15:00z":                time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+		"2026-03-02T09:15:00.5+02:00":         time.Date(2026, 3, 2, 7, 15, 0, 5e8, time.UTC),
+		"2026-03-02T09:15:00.123456789-23:59": time.Date(2026, 3, 3, 9, 14, 0, 123456789, time.UTC),
+		"2026-03-02T09:15:00+00:00":           time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+	} {
+		e, err := c.Decode([]byte(strings.Replace(domainExample, at, s, 1)))
+		require.NoError(t, err, s)
+		assert.Equal(t, want, e.At, s)
+	}
+}

@@ -403,6 +403,47 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	return e, nil
 }
 
+// checkRFC3339 reports what keeps s from being an RFC 3339 date-time
+// (section 5.6) in the shape that time.Time's parser does not check: it
+// takes a one-digit hour, a comma before the fraction, and offsets
+// beyond ±23:59, which move the time by a day.
+func checkRFC3339(s string) error {
+	const shape = "YYYY-MM-DDThh:mm:ss, a fraction after a dot if any, and Z or ±hh:mm"
+	digits := func(s string) bool {
+		for i := range len(s) {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	if len(s) < 20 || !digits(s[0:4]) || s[4] != '-' || !digits(s[5:7]) || s[7] != '-' || !digits(s[8:10]) ||
+		s[10] != 'T' && s[10] != 't' || !digits(s[11:13]) || s[13] != ':' || !digits(s[14:16]) || s[16] != ':' || !digits(s[17:19]) {
+		return fmt.Errorf("%q is not RFC 3339: want %s", s, shape)
+	}
+	zone := s[19:]
+	if zone[0] == '.' {
+		n := 1
+		for n < len(zone) && zone[n] >= '0' && zone[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return fmt.Errorf("%q is not RFC 3339: no digit after the dot", s)
+		}
+		zone = zone[n:]
+	}
+	switch {
+	case zone == "Z" || zone == "z":
+		return nil
+	case len(zone) == 6 && (zone[0] == '+' || zone[0] == '-') && digits(zone[1:3]) && zone[3] == ':' && digits(zone[4:6]):
+		if zone[1:3] > "23" || zone[4:6] > "59" {
+			return fmt.Errorf("%q: offset %s is out of range", s, zone)
+		}
+		return nil
+	}
+	return fmt.Errorf("%q is not RFC 3339: want %s", s, shape)
+}
+
 // badText reports where JSON text src holds what is not text: a byte
 // that is not UTF-8, or an escape of half a surrogate pair ("\ud800"
 // alone); nil if none.
@@ -497,6 +538,9 @@ func metaOf(m Meta, src []byte) Meta {
 // and the Z of UTC may be written in lower case (RFC 3339, section 5.6),
 // which time.Time's parser refuses.
 func parseTime(s string) (time.Time, error) {
+	if err := checkRFC3339(s); err != nil {
+		return time.Time{}, err
+	}
 	b := []byte(s)
 	if len(b) > 10 && b[10] == 't' {
 		b[10] = 'T'
