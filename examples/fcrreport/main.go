@@ -13,6 +13,8 @@
 // the line number and the problem, unless -skip-invalid is given, which
 // skips such lines and counts them in the report's "input" section (an
 // event of an unknown type still takes its version in its issue's stream).
+// -skip-unknown-types skips the events of unknown types only, as a reader
+// of a log written by a newer producer does.
 package main
 
 import (
@@ -81,6 +83,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	threshold := fs.Duration("threshold", 20*time.Second, "service level threshold T: answered within T counts as in service level")
 	format := fs.String("format", "json", "output format: json or text")
 	skip := fs.Bool("skip-invalid", false, "skip lines that do not decode, have an unknown type or break their stream, and count them")
+	skipUnknown := fs.Bool("skip-unknown-types", false, "skip events of unknown types only, and count them (lines that do not decode or break their stream still stop the tool)")
 	country := fs.String("country", "", "country calling code of phone numbers written without one, such as 358 (none: such numbers are refused)")
 	values := valueFlags{}
 	fs.Var(values, "value", "tag a topic (and its subtopics) with a contact value: TOPIC=customer|company|both|neither (repeatable)")
@@ -150,7 +153,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		src = f
 	}
-	in, err := absorb(r, src, keys, *window+*lateness, *skip)
+	in, err := absorb(r, src, keys, *window+*lateness, *skip, *skipUnknown)
 	if err != nil {
 		fmt.Fprintf(stderr, "fcrreport: %v\n", err)
 		return 1
@@ -188,16 +191,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // absorb reads the log into r, checking every event against its stream
 // and normalising the identity keys of each opening by keys, as the write
-// side does: the FCR compares keys as they are given.
-func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horizon time.Duration, skip bool) (input, error) {
+// side does: the FCR compares keys as they are given. skip skips what
+// does not decode, is of an unknown type or breaks its stream; skipUnknown
+// skips the events of unknown types.
+func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horizon time.Duration, skip, skipUnknown bool) (input, error) {
 	var in input
 	lines := events.NewLineReader(src, events.NewJSONCodec(nil))
 	check := newChecker(keys, horizon)
 	refuse := func(line int, err error) error {
-		if !skip {
+		unknown := errors.Is(err, events.ErrUnknownType)
+		if !skip && !(skipUnknown && unknown) {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if errors.Is(err, events.ErrUnknownType) {
+		if unknown {
 			in.UnknownType++
 		} else {
 			in.Invalid++

@@ -168,6 +168,9 @@ func TestBadLinesStopTheToolOrAreSkippedAndCounted(t *testing.T) {
 	code, _, stderr := runTool(t, bad, "-")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "line 3")
+	code, _, stderr = runTool(t, bad, "-skip-unknown-types", "-")
+	assert.Equal(t, 1, code, "a line that does not decode still stops the tool")
+	assert.Contains(t, stderr, "line 3")
 
 	code, stdout, stderr := runTool(t, bad, "-skip-invalid", "-")
 	require.Equal(t, 0, code, stderr)
@@ -192,18 +195,20 @@ func TestASkippedUnknownTypeKeepsItsStreamGoing(t *testing.T) {
 {"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
 {"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"acme.escalated","at":"2026-03-02T09:05:00Z","data":{"level":2}}
 `
-	code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
-	assert.Equal(t, int64(2), got.Input.UnknownType)
-	assert.Zero(t, got.Input.Invalid, "the resolution after the unknown event is valid")
-	assert.Zero(t, got.Input.Duplicates, "the repeated unknown line counts once, as of an unknown type")
-	assert.Equal(t, int64(2), got.Input.Events)
-	assert.Equal(t, int64(1), got.FCR.Issues)
-	assert.Zero(t, got.FCR.Unresolved)
-	assert.Equal(t, int64(1), got.FCR.Pending, "resolved, within W of the resolution")
-	assert.Equal(t, int64(1), got.Service.Reopen.Total, "one resolution")
+	for _, flag := range []string{"-skip-invalid", "-skip-unknown-types"} {
+		code, stdout, stderr := runTool(t, log, flag, "-")
+		require.Equal(t, 0, code, stderr)
+		var got output
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		assert.Equal(t, int64(2), got.Input.UnknownType, flag)
+		assert.Zero(t, got.Input.Invalid, "%s: the resolution after the unknown event is valid", flag)
+		assert.Zero(t, got.Input.Duplicates, "%s: the repeated unknown line counts once, as of an unknown type", flag)
+		assert.Equal(t, int64(2), got.Input.Events, flag)
+		assert.Equal(t, int64(1), got.FCR.Issues, flag)
+		assert.Zero(t, got.FCR.Unresolved, flag)
+		assert.Equal(t, int64(1), got.FCR.Pending, "%s: resolved, within W of the resolution", flag)
+		assert.Equal(t, int64(1), got.Service.Reopen.Total, "%s: one resolution", flag)
+	}
 }
 
 // An unknown event that cannot be passed over (it breaks its stream) is
