@@ -59,6 +59,40 @@ func (e *UnknownTypeError) Error() string { return fmt.Sprintf("%v %q", ErrUnkno
 // Unwrap returns ErrUnknownType.
 func (e *UnknownTypeError) Unwrap() error { return ErrUnknownType }
 
+// SplitUnknownTypes separates, in an error of a decode (DecodeMessage,
+// DecodeMessages, a Codec), the events of unknown types from the other
+// errors: rest is nil when every event that failed was of an unknown type.
+// A reader told to skip unknown types passes each as an Opaque on.
+func SplitUnknownTypes(err error) (unknown []*UnknownTypeError, rest error) {
+	if err == nil {
+		return nil, nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var rests []error
+		for _, e := range joined.Unwrap() {
+			u, r := SplitUnknownTypes(e)
+			unknown = append(unknown, u...)
+			if r != nil {
+				rests = append(rests, r)
+			}
+		}
+		return unknown, errors.Join(rests...)
+	}
+	var u *UnknownTypeError
+	if errors.As(err, &u) {
+		return []*UnknownTypeError{u}, nil
+	}
+	return nil, err
+}
+
+// Opaque returns the envelope of the event of an unknown type, as read,
+// with an Opaque of its type for data.
+func (e *UnknownTypeError) Opaque() Envelope {
+	out := e.Event
+	out.Data = &Opaque{Type: e.Type}
+	return out
+}
+
 // DecodeError reports bytes that could not be decoded: which codec, where in
 // the input, and why. It wraps ErrMalformed, or an *UnknownTypeError.
 type DecodeError struct {

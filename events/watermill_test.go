@@ -338,3 +338,38 @@ func TestMessagesCarryTheStorePosition(t *testing.T) {
 	_, ok = events.MessagePosition(msg)
 	assert.False(t, ok, "an event of the batch was never stored")
 }
+
+// SplitUnknownTypes parts the events of unknown types of a batch from its
+// other errors: each comes back as an Opaque of its type, as read.
+func TestSplitUnknownTypes(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
+	newer := events.NewMsgpackCodec(reg)
+	first := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"})
+	esc := envelopeOf(2, &Escalated{Contact: "c-1", Level: 2})
+	var payload []byte
+	for _, frame := range [][]byte{mustAppend(t, newer, first), mustAppend(t, newer, esc), []byte("bad")} {
+		payload = binary.AppendUvarint(payload, uint64(len(frame)))
+		payload = append(payload, frame...)
+	}
+	msg := message.NewMessage("m-1", payload)
+	msg.Metadata.Set(events.MetadataBatch, "3")
+	msg.Metadata.Set(events.MetadataCodec, newer.Name())
+	evs, err := events.DecodeMessages(msg, events.NewMsgpackCodec(nil))
+	assert.Equal(t, []events.Envelope{first}, evs)
+	unknown, rest := events.SplitUnknownTypes(err)
+	require.Len(t, unknown, 1)
+	want := esc
+	want.Data = &events.Opaque{Type: typeEscalated}
+	assert.Equal(t, want, unknown[0].Opaque())
+	assert.ErrorIs(t, rest, events.ErrMalformed)
+	assert.NotErrorIs(t, rest, events.ErrUnknownType)
+	assert.Contains(t, rest.Error(), "event 2 of 3")
+
+	unknown, rest = events.SplitUnknownTypes(fmt.Errorf("read: %w", unknown[0]))
+	assert.Len(t, unknown, 1)
+	assert.NoError(t, rest)
+	unknown, rest = events.SplitUnknownTypes(nil)
+	assert.Empty(t, unknown)
+	assert.NoError(t, rest)
+}

@@ -138,8 +138,9 @@ type Runner struct {
 	held                                                           atomic.Int64
 	pos                                                            atomic.Uint64
 	// covered counts the live events passed over because their store
-	// position was applied from the store already (see forward).
-	covered atomic.Int64
+	// position was applied from the store already (see forward); unknown
+	// those of unknown types passed on as events.Opaque.
+	covered, unknown atomic.Int64
 }
 
 // NewRunner returns a Runner for cfg.
@@ -167,14 +168,15 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 // Stats returns what the runner has done so far.
 func (r *Runner) Stats() RunnerStats {
 	return RunnerStats{
-		Applied:     r.applied.Load(),
-		Duplicates:  r.duplicates.Load() + r.covered.Load(),
-		Held:        int(r.held.Load()),
-		Rejected:    r.rejected.Load(),
-		Poisoned:    r.poisoned.Load(),
-		Filtered:    r.filtered.Load(),
-		Checkpoints: r.checkpoints.Load(),
-		Position:    r.pos.Load(),
+		Applied:      r.applied.Load(),
+		Duplicates:   r.duplicates.Load() + r.covered.Load(),
+		Held:         int(r.held.Load()),
+		Rejected:     r.rejected.Load(),
+		Poisoned:     r.poisoned.Load(),
+		UnknownTypes: r.unknown.Load(),
+		Filtered:     r.filtered.Load(),
+		Checkpoints:  r.checkpoints.Load(),
+		Position:     r.pos.Load(),
 	}
 }
 

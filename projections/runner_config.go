@@ -89,6 +89,15 @@ type RunnerConfig struct {
 	// Codecs decode messages by the codec their metadata names; msgpack
 	// and JSON with the built-in event types by default.
 	Codecs []events.Codec
+	// SkipUnknownTypes passes an event of a type that the Codecs do not
+	// know (one a newer producer published) on to the projection as an
+	// events.Opaque of its type, counted in RunnerStats.UnknownTypes: its
+	// version keeps its issue's stream going, and the projections of this
+	// package read nothing else of it. Without it, such a message is
+	// poison, and the later events of its issue wait for its version. A
+	// Store's events are read as the store reads them (see
+	// pgstore.Config.SkipUnknownTypes).
+	SkipUnknownTypes bool
 	// Checkpoints keeps the runner's checkpoint; a MemoryCheckpoints by
 	// default.
 	Checkpoints CheckpointStore
@@ -238,6 +247,9 @@ type RunnerStats struct {
 	Rejected int64
 	// Poisoned is how many messages could not be decoded.
 	Poisoned int64
+	// UnknownTypes is how many events of unknown types were passed on
+	// as events.Opaque (RunnerConfig.SkipUnknownTypes).
+	UnknownTypes int64
 	// Filtered is how many events RunnerConfig.Filter passed over, each
 	// time one came (from the Store and the Subscriber, say).
 	Filtered int64

@@ -145,6 +145,14 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				// that do are applied, and the message goes to the
 				// poison topic with the positions of the others.
 				evs, err := events.DecodeMessages(msg, r.cfg.Codecs...)
+				if err != nil && r.cfg.SkipUnknownTypes {
+					var unknown []*events.UnknownTypeError
+					unknown, err = events.SplitUnknownTypes(err)
+					for _, u := range unknown {
+						evs = append(evs, u.Opaque())
+					}
+					r.unknown.Add(int64(len(unknown)))
+				}
 				for _, e := range evs {
 					select {
 					case out <- delivery{e: e}:

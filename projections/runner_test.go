@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1170,4 +1171,72 @@ func TestRunnerPassesOverMessagesItsStoreCovers(t *testing.T) {
 	assert.Equal(t, int64(len(stored)+1), report.Events)
 	assert.Zero(t, report.FCR.LateEvents)
 	assert.Zero(t, report.Volume.LateEvents)
+}
+
+// A runner told to skip unknown types passes an event of one on as an
+// events.Opaque, alone or in a batch, so that its issue's stream goes on:
+// the resolution after it counts. Without, the message is poison and the
+// resolution waits for the version that never came.
+func TestRunnerSkipsUnknownTypesWhenTold(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.escalated", 1, func() events.Data { return new(escalated) }))
+	newer := events.NewMsgpackCodec(reg)
+	log := testLog(2)
+	// Each issue: opened, escalated (unknown), routed, resolved.
+	var evs []events.Envelope
+	for i := 0; i < len(log); i += 3 {
+		esc := log[i+1]
+		esc.ID, esc.Data = uuid.New(), &escalated{Level: 2}
+		rest := slices.Clone(log[i+1 : i+3])
+		for k := range rest {
+			rest[k].Version++
+		}
+		evs = append(evs, log[i], esc)
+		evs = append(evs, rest...)
+	}
+	one, err := events.NewMessage(newer, evs[1])
+	require.NoError(t, err)
+	var msgs []*message.Message
+	for _, e := range []events.Envelope{evs[0], evs[2], evs[3]} {
+		m, err := events.NewMessage(newer, e)
+		require.NoError(t, err)
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, one)
+	batch, err := events.NewBatchMessage(newer, evs[4:])
+	require.NoError(t, err)
+	msgs = append(msgs, batch)
+
+	for _, skip := range []bool{true, false} {
+		t.Run(fmt.Sprintf("skip %v", skip), func(t *testing.T) {
+			bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+			defer bus.Close()
+			rep, err := NewReporter(ReportConfig{})
+			require.NoError(t, err)
+			r, err := NewRunner(RunnerConfig{Name: "report", Projection: rep, Subscriber: bus, Topic: "events",
+				SkipUnknownTypes: skip, Logger: quietLogger()})
+			require.NoError(t, err)
+			stop := startRunner(t, r)
+			for _, m := range msgs {
+				require.NoError(t, bus.Publish("events", m.Copy()))
+			}
+			if skip {
+				require.Eventually(t, func() bool { return r.Stats().Applied == int64(len(evs)) }, 5*time.Second, time.Millisecond, "%+v", r.Stats())
+			} else {
+				require.Eventually(t, func() bool { return r.Stats().Poisoned == 2 }, 5*time.Second, time.Millisecond, "%+v", r.Stats())
+			}
+			require.NoError(t, stop())
+			st := r.Stats()
+			report := rep.Report()
+			if skip {
+				assert.Equal(t, int64(2), st.UnknownTypes)
+				assert.Zero(t, st.Poisoned)
+				assert.Equal(t, int64(2), report.Service.Reopen.Total, "both resolutions count")
+				assert.Zero(t, report.Volume.Backlog.Open)
+			} else {
+				assert.Zero(t, st.UnknownTypes)
+				assert.Equal(t, int64(2), report.Volume.Backlog.Open, "the resolutions wait for the versions poisoned")
+			}
+		})
+	}
 }

@@ -51,6 +51,12 @@ type Config struct {
 	// Outbox, when set, makes every append also write one Watermill
 	// message per event to the outbox table, in the same transaction.
 	Outbox *OutboxConfig
+	// SkipUnknownTypes makes Load and ReadAll return an event of a type
+	// that Codec's registry does not know (one a newer producer wrote) as
+	// an events.Opaque of its type, rather than fail: projections pass
+	// over it while its version keeps its issue's stream going, and
+	// contact.Issue only takes its version.
+	SkipUnknownTypes bool
 }
 
 // OutboxConfig configures the transactional outbox of a Store.

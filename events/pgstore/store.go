@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -179,7 +180,12 @@ func (s *Store) page(ctx context.Context, after uint64) ([]row, error) {
 
 func (s *Store) decode(r row) (events.Envelope, error) {
 	e, err := s.cfg.Codec.Decode(r.payload)
-	if err != nil {
+	var unknown *events.UnknownTypeError
+	switch {
+	case err == nil:
+	case s.cfg.SkipUnknownTypes && errors.As(err, &unknown):
+		e = unknown.Opaque()
+	default:
 		return events.Envelope{}, fmt.Errorf("decode event at position %d of %s: %w", r.position, s.t.events, err)
 	}
 	e.Position = uint64(r.position)

@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -462,4 +464,57 @@ func TestGroupedAppendsToOneStreamShareTheTransactionsError(t *testing.T) {
 	loaded, err := s.Load(ctx, issue)
 	require.NoError(t, err)
 	assert.Empty(t, loaded)
+}
+
+// escalated is a type that a newer producer registered, and this reader's
+// registry does not know.
+type escalated struct {
+	Level int `json:"level"`
+}
+
+func (*escalated) EventType() events.Type { return "acme.escalated" }
+
+// A store told to skip unknown types reads an event of a type its codec's
+// registry does not know as an events.Opaque, with its version and
+// position, in Load and ReadAll; without, reading fails at it, naming its
+// position.
+func TestStoreSkipsUnknownTypesWhenTold(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.escalated", 1, func() events.Data { return new(escalated) }))
+	newer, pool, cfg := newStore(t, pgstore.Config{Codec: events.NewMsgpackCodec(reg)})
+	ctx := t.Context()
+	issue := uuid.New()
+	evs := stream(issue, 0, 3)
+	evs[1].Data = &escalated{Level: 2}
+	stored, err := newer.Append(ctx, issue, 0, evs)
+	require.NoError(t, err)
+
+	older, err := pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema})
+	require.NoError(t, err)
+	_, err = older.Load(ctx, issue)
+	assert.ErrorIs(t, err, events.ErrUnknownType)
+	for _, err := range older.ReadAll(ctx, 0) {
+		if err != nil {
+			assert.ErrorIs(t, err, events.ErrUnknownType)
+			assert.ErrorContains(t, err, fmt.Sprintf("position %d", stored[1].Position))
+			break
+		}
+	}
+
+	skipping, err := pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, SkipUnknownTypes: true})
+	require.NoError(t, err)
+	want := slices.Clone(stored)
+	want[1].Data = &events.Opaque{Type: "acme.escalated"}
+	loaded, err := skipping.Load(ctx, issue)
+	require.NoError(t, err)
+	for i := range loaded {
+		loaded[i].Position = want[i].Position // Load does not promise positions
+	}
+	assert.Equal(t, want, loaded)
+	var read []events.Envelope
+	for e, err := range skipping.ReadAll(ctx, 0) {
+		require.NoError(t, err)
+		read = append(read, e)
+	}
+	assert.Equal(t, want, read)
 }

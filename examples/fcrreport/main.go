@@ -229,8 +229,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			}
 			// The event is skipped, but its version is passed over, so
 			// that its issue's stream goes on past it.
-			e, known = unknown.Event, false
-			e.Data = &events.Opaque{Type: unknown.Type}
+			e, known = unknown.Opaque(), false
 		}
 		// An event of an unknown type was counted as such: what else
 		// keeps its version from being passed over counts no more.
