@@ -437,7 +437,7 @@ func (r *Runner) shutdown(ctx context.Context) error {
 // handle applies the event of one message.
 func (r *Runner) handle(ctx context.Context, d delivery) error {
 	r.mu.Lock()
-	r.offer(d.e)
+	r.take(d)
 	due := r.checkpointDue()
 	r.mu.Unlock()
 	if due {
@@ -453,7 +453,7 @@ func (r *Runner) drain(in <-chan delivery) {
 		select {
 		case d := <-in:
 			r.mu.Lock()
-			r.offer(d.e)
+			r.take(d)
 			r.mu.Unlock()
 		default:
 			return
@@ -525,6 +525,17 @@ func (r *Runner) poisonUUID(topic, id string) string {
 		return watermill.NewUUID()
 	}
 	return uuid.NewSHA1(poisonSpace, []byte(r.cfg.Name+"\x00"+topic+"\x00"+id)).String()
+}
+
+// take offers the event of d, unless the store has covered its message's
+// position since the message came (a catch-up read its events): it is
+// then counted as covered. The caller holds r.mu.
+func (r *Runner) take(d delivery) {
+	if d.pos > 0 && d.pos <= r.position {
+		r.covered.Add(1)
+		return
+	}
+	r.offer(d.e)
 }
 
 // offer passes e to the projection, through the runner's sequencer unless

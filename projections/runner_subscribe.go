@@ -66,9 +66,11 @@ func release(ch <-chan *message.Message) {
 	}
 }
 
-// delivery is the event of one message, decoded.
+// delivery is the event of one message, decoded, with the message's store
+// position (storePosition), 0 for none.
 type delivery struct {
-	e events.Envelope
+	e   events.Envelope
+	pos uint64
 }
 
 // queueLen is how many decoded and acknowledged events may wait for the
@@ -101,21 +103,29 @@ func (r *Runner) subscribe(ctx context.Context, wg *sync.WaitGroup) (<-chan deli
 	return out, resubscribed, nil
 }
 
-// covers reports whether the runner has applied the events of msg from
-// its Store already, by the store position the message carries
-// (events.MetadataPosition), and how many events msg holds. Every stored
-// event up to the runner's position was offered in store order; a live
-// event carries no position of its own, so only the store moves it.
-func (r *Runner) covers(msg *message.Message) (int64, bool) {
-	p, ok := events.MessagePosition(msg)
-	if !ok || r.cfg.Store == nil || p > r.pos.Load() {
-		return 0, false
+// storePosition returns the store position that msg carries
+// (events.MetadataPosition), or 0 when it has none or the runner has no
+// Store. The runner has applied the message's events once its position
+// reaches it: every stored event up to the runner's position was offered
+// in store order, and a live event carries no position of its own, so
+// only the store moves it. The check is made as the message arrives and
+// again as its events are applied, since a catch-up may have read them
+// meanwhile.
+func (r *Runner) storePosition(msg *message.Message) uint64 {
+	if r.cfg.Store == nil {
+		return 0
 	}
+	p, _ := events.MessagePosition(msg)
+	return p
+}
+
+// eventsIn returns how many events msg carries.
+func eventsIn(msg *message.Message) int64 {
 	n, err := strconv.ParseInt(msg.Metadata.Get(events.MetadataBatch), 10, 64)
 	if err != nil || n < 1 {
-		n = 1
+		return 1
 	}
-	return n, true
+	return n
 }
 
 // forward decodes the messages of one topic into out, and subscribes
@@ -133,11 +143,12 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				if !ok {
 					break copying
 				}
-				if n, ok := r.covers(msg); ok {
+				pos := r.storePosition(msg)
+				if pos > 0 && pos <= r.pos.Load() {
 					// Read from the store already: a redelivery, or a
 					// broker's backlog after a restart, whose events a
 					// projection that forgot them would count as late.
-					r.covered.Add(n)
+					r.covered.Add(eventsIn(msg))
 					msg.Ack()
 					continue
 				}
@@ -155,7 +166,7 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				}
 				for _, e := range evs {
 					select {
-					case out <- delivery{e: e}:
+					case out <- delivery{e: e, pos: pos}:
 					case <-ctx.Done():
 						// Those queued are applied, and come again
 						// with the message: duplicates, skipped.

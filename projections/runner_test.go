@@ -1240,3 +1240,46 @@ func TestRunnerSkipsUnknownTypesWhenTold(t *testing.T) {
 		})
 	}
 }
+
+// lateStore is a Store whose reads start late, so that a runner's
+// subscription queues messages before its catch-up reads their events.
+type lateStore struct {
+	events.Store
+	delay time.Duration
+}
+
+func (s lateStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	time.Sleep(s.delay)
+	return s.Store.ReadAll(ctx, after)
+}
+
+// Messages queued while a runner catches up, whose events the catch-up
+// then reads from the store, are passed over when their turn comes: the
+// position check is made again as they are applied.
+func TestRunnerPassesOverQueuedMessagesItsCatchUpCovered(t *testing.T) {
+	store := events.NewMemoryStore()
+	var stored []events.Envelope
+	for i, e := range testLog(100) {
+		e.At = e.At.Add(time.Duration(i/3) * 8 * time.Hour) // a month: early issues fold
+		out, err := store.Append(context.Background(), e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+		stored = append(stored, out...)
+	}
+	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+	defer bus.Close()
+	publishAll(t, bus, "events", stored)
+
+	rep, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	r, err := NewRunner(RunnerConfig{Name: "report", Projection: rep, Store: lateStore{store, 100 * time.Millisecond},
+		Subscriber: bus, Topic: "events", Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, func() bool { return r.Stats().Duplicates == int64(len(stored)) }, 10*time.Second, time.Millisecond,
+		"every message is passed over: %+v", r.Stats())
+	require.NoError(t, stop())
+	report := rep.Report()
+	assert.Equal(t, int64(len(stored)), report.Events)
+	assert.Zero(t, report.FCR.LateEvents)
+	assert.Zero(t, report.Volume.LateEvents)
+}
