@@ -62,25 +62,30 @@ func (e *UnknownTypeError) Unwrap() error { return ErrUnknownType }
 // SplitUnknownTypes separates, in an error of a decode (DecodeMessage,
 // DecodeMessages, a Codec), the events of unknown types from the other
 // errors: rest is nil when every event that failed was of an unknown type.
-// A reader told to skip unknown types passes each as an Opaque on.
+// A reader told to skip unknown types passes each as an Opaque on. Where
+// an error wraps others with words of its own ("message m-1: ..."), and
+// not all of them are of unknown types, rest is that error whole.
 func SplitUnknownTypes(err error) (unknown []*UnknownTypeError, rest error) {
-	if err == nil {
+	switch e := err.(type) {
+	case nil:
 		return nil, nil
-	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+	case *UnknownTypeError:
+		return []*UnknownTypeError{e}, nil
+	case interface{ Unwrap() []error }:
 		var rests []error
-		for _, e := range joined.Unwrap() {
-			u, r := SplitUnknownTypes(e)
+		for _, inner := range e.Unwrap() {
+			u, r := SplitUnknownTypes(inner)
 			unknown = append(unknown, u...)
 			if r != nil {
 				rests = append(rests, r)
 			}
 		}
 		return unknown, errors.Join(rests...)
-	}
-	var u *UnknownTypeError
-	if errors.As(err, &u) {
-		return []*UnknownTypeError{u}, nil
+	case interface{ Unwrap() error }:
+		if unknown, rest = SplitUnknownTypes(e.Unwrap()); rest != nil {
+			rest = err
+		}
+		return unknown, rest
 	}
 	return nil, err
 }

@@ -163,6 +163,7 @@ func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 	// payload could hold reserves no more than it could.
 	evs := make([]Envelope, 0, min(count, len(msg.Payload)/32+1))
 	var errs []error
+	bad := 0 // events that do not decode, those of unknown types not counted
 	rest := msg.Payload
 	for i := range count {
 		size, k := binary.Uvarint(rest)
@@ -173,10 +174,14 @@ func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 		e, err := codec.Decode(rest[k : k+int(size)])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("message %s: event %d of %d: %w", msg.UUID, i, count, err))
-			if len(errs) == maxBatchErrors {
+			if !errors.Is(err, ErrUnknownType) {
+				bad++
+			}
+			if bad == maxBatchErrors {
 				// Not a batch with a bad event or two: a bad batch,
-				// which is not read on.
-				errs = append(errs, fmt.Errorf("message %s: %d events of %d do not decode: the rest is not read: %w", msg.UUID, len(errs), count, ErrMalformed))
+				// which is not read on. Events of types this reader
+				// does not know are well formed: a newer producer's.
+				errs = append(errs, fmt.Errorf("message %s: %d events of %d do not decode: the rest is not read: %w", msg.UUID, bad, count, ErrMalformed))
 				return evs, errors.Join(errs...)
 			}
 		} else {
@@ -190,8 +195,8 @@ func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 	return evs, errors.Join(errs...)
 }
 
-// maxBatchErrors is how many events of a batch may fail to decode before
-// DecodeMessages stops reading it.
+// maxBatchErrors is how many events of a batch may fail to decode, other
+// than for an unknown type, before DecodeMessages stops reading it.
 const maxBatchErrors = 8
 
 // messageCodec returns the codec among codecs that msg's metadata names

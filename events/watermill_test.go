@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -369,7 +370,42 @@ func TestSplitUnknownTypes(t *testing.T) {
 	unknown, rest = events.SplitUnknownTypes(fmt.Errorf("read: %w", unknown[0]))
 	assert.Len(t, unknown, 1)
 	assert.NoError(t, rest)
+	// A join wrapped with words of its own: every unknown type is found,
+	// and what is left keeps the words.
+	u1, u2 := &events.UnknownTypeError{Type: "a.b"}, &events.UnknownTypeError{Type: "c.d"}
+	malformed := fmt.Errorf("event 2: %w", events.ErrMalformed)
+	unknown, rest = events.SplitUnknownTypes(fmt.Errorf("message m-1: %w", errors.Join(u1, malformed, u2)))
+	assert.Equal(t, []*events.UnknownTypeError{u1, u2}, unknown)
+	assert.ErrorIs(t, rest, events.ErrMalformed)
+	assert.ErrorContains(t, rest, "message m-1")
+	unknown, rest = events.SplitUnknownTypes(fmt.Errorf("message m-1: %w", errors.Join(u1, u2)))
+	assert.Len(t, unknown, 2)
+	assert.NoError(t, rest)
 	unknown, rest = events.SplitUnknownTypes(nil)
 	assert.Empty(t, unknown)
+	assert.NoError(t, rest)
+}
+
+// A batch of a newer producer's with many events of a type this reader
+// does not know is read whole: such events are well formed, and do not
+// count towards the errors after which a batch is not read on.
+func TestDecodeMessagesReadsOnPastManyUnknownTypes(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
+	newer := events.NewMsgpackCodec(reg)
+	var evs []events.Envelope
+	for i := range 12 {
+		if i%6 == 0 {
+			evs = append(evs, envelopeOf(i, &events.Contacted{Contact: contactID, Channel: "chat"}))
+		} else {
+			evs = append(evs, envelopeOf(i, &Escalated{Contact: "c-1", Level: i}))
+		}
+	}
+	msg, err := events.NewBatchMessage(newer, evs)
+	require.NoError(t, err)
+	got, err := events.DecodeMessages(msg, events.NewMsgpackCodec(nil))
+	assert.Equal(t, []events.Envelope{evs[0], evs[6]}, got)
+	unknown, rest := events.SplitUnknownTypes(err)
+	assert.Len(t, unknown, 10)
 	assert.NoError(t, rest)
 }
