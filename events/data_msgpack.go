@@ -656,7 +656,10 @@ func (d *Rated) decodeMsgpack(r *reader) {
 		case "survey":
 			d.Survey = Survey(r.name())
 		case "score":
-			d.Score, scored = int(r.int()), true
+			// A nil score is none, as JSON's null is.
+			if !r.isNil() {
+				d.Score, scored = int(r.int()), true
+			}
 		case "contact":
 			d.Contact = r.uuid()
 		default:

@@ -327,6 +327,21 @@ func TestDurationsOutOfRangeAreMalformed(t *testing.T) {
 
 // An event time whose zone's offset has seconds, which RFC 3339 cannot
 // write, goes through JSON as the same instant.
+// A time whose zone is 24 hours or more from UTC, which Validate takes and
+// RFC 3339 cannot write, is written in UTC: the codec reads what it wrote.
+func TestJSONWritesAFarZoneInUTC(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	for _, hours := range []int{24, -24, 25} {
+		e := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"})
+		e.At = time.Date(2026, 3, 2, 12, 0, 0, 0, time.FixedZone("far", hours*3600))
+		b, err := c.Append(nil, e)
+		require.NoError(t, err)
+		got, err := c.Decode(b)
+		require.NoError(t, err, "%d h: %s", hours, b)
+		assert.True(t, got.At.Equal(e.At), "%d h: %s came back as %s", hours, e.At, got.At)
+	}
+}
+
 func TestJSONKeepsTheInstantOfAnOffsetWithSeconds(t *testing.T) {
 	lmt := time.FixedZone("LMT", 1*3600+39*60+49) // Helsinki's in 1900
 	e := envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"})
@@ -424,6 +439,11 @@ func TestARatingWithoutAScoreIsMalformed(t *testing.T) {
 	spoilt := append(append(append([]byte{}, b[:i-1]...), 0x81), b[i:k]...)
 	spoilt = append(spoilt, b[k+7:]...)
 	_, err = m.Decode(spoilt)
+	assert.ErrorIs(t, err, events.ErrMalformed)
+	assert.Equal(t, "data.score", decodeError(t, err).Field)
+	// A nil score is none, as JSON's null is.
+	nilScore := bytes.Replace(b, []byte("\xa5score\x00"), []byte("\xa5score\xc0"), 1)
+	_, err = m.Decode(nilScore)
 	assert.ErrorIs(t, err, events.ErrMalformed)
 	assert.Equal(t, "data.score", decodeError(t, err).Field)
 }

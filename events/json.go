@@ -67,8 +67,10 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	}
 	b = append(b, `,"at":"`...)
 	at := e.At
-	if _, offset := at.Zone(); offset%60 != 0 {
-		at = at.UTC() // RFC 3339 has no seconds in an offset (Helsinki's of 1900: +01:39:49)
+	if _, offset := at.Zone(); offset%60 != 0 || offset <= -24*3600 || offset >= 24*3600 {
+		// RFC 3339 has no seconds in an offset (Helsinki's of 1900:
+		// +01:39:49), nor hours beyond 23, which the reader refuses.
+		at = at.UTC()
 	}
 	b = at.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","data":`...)
