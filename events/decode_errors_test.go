@@ -532,3 +532,32 @@ func TestJSONTimesAreRFC3339(t *testing.T) {
 		assert.Equal(t, want, e.At, s)
 	}
 }
+
+// The JSON codec refuses to write text that is not UTF-8, which
+// encoding/json would write as U+FFFD: two customers whose keys differ
+// only there would read back as one. U+FFFD itself, and the text
+// "\ufffd", are written and read back as they are.
+func TestJSONDoesNotWriteWhatIsNotText(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	opened := func(key string, meta events.Meta) events.Envelope {
+		e := envelopeOf(0, &events.Opened{Customer: events.Customer{Keys: []string{key}}, Channel: "phone", Topic: "billing", Contact: contactID})
+		e.Meta = meta
+		return e
+	}
+	for _, e := range []events.Envelope{
+		opened("account:M\xfcller", nil),
+		opened("account:Muller", events.Meta{"tenant": "M\xfcller"}),
+	} {
+		_, err := c.Append(nil, e)
+		assert.ErrorIs(t, err, events.ErrInvalidEvent)
+		assert.ErrorContains(t, err, "not UTF-8")
+	}
+	for _, key := range []string{"account:M\uFFFDller", `account:M\ufffdller`, `account:M\\ufffd`} {
+		e := opened(key, events.Meta{"note": key})
+		b, err := c.Append(nil, e)
+		require.NoError(t, err, key)
+		got, err := c.Decode(b)
+		require.NoError(t, err, key)
+		assert.Equal(t, e, got, key)
+	}
+}

@@ -53,6 +53,9 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	if err != nil {
 		return dst, invalid("json encode", e, "data: %v", err)
 	}
+	if replaced(data) {
+		return dst, invalid("json encode", e, "data: holds text that is not UTF-8, which JSON cannot carry")
+	}
 	b := append(dst, `{"id":"`...)
 	b = appendUUIDText(b, e.ID)
 	b = append(b, `","issue":"`...)
@@ -79,6 +82,9 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		meta, err := json.Marshal(e.Meta)
 		if err != nil {
 			return dst, invalid("json encode", e, "meta: %v", err)
+		}
+		if replaced(meta) {
+			return dst, invalid("json encode", e, "meta: holds text that is not UTF-8, which JSON cannot carry")
 		}
 		b = append(append(b, `,"meta":`...), meta...)
 	}
@@ -444,6 +450,24 @@ func checkRFC3339(s string) error {
 		return nil
 	}
 	return fmt.Errorf("%q is not RFC 3339: want %s", s, shape)
+}
+
+// replaced reports whether encoding/json wrote text that is not UTF-8
+// into its output b: it writes each such byte as the escape \ufffd, and a
+// U+FFFD of the text itself as it is. Written, two names that differ only
+// there would read back as one.
+func replaced(b []byte) bool {
+	for i := bytes.IndexByte(b, '\\'); i >= 0 && i+1 < len(b); {
+		if b[i+1] == 'u' && bytes.HasPrefix(b[i+2:], []byte("fffd")) {
+			return true
+		}
+		k := bytes.IndexByte(b[i+2:], '\\')
+		if k < 0 {
+			break
+		}
+		i += 2 + k
+	}
+	return false
 }
 
 // badText reports where JSON text src holds what is not text: a byte
