@@ -26,7 +26,11 @@ import (
 // where their offset has seconds. A type whose current schema version is
 // above 1 is written with a "schema" member; an event without one is at
 // schema 1. Unknown data fields are kept (see Extra); unknown top-level
-// members are ignored.
+// members are ignored. Text must be UTF-8: the reader refuses bytes that
+// are not, and escapes of half a surrogate pair, and the writer refuses
+// data or metadata that encoding/json would write with the escape \ufffd
+// for such bytes (a host type's MarshalJSON that writes U+FFFD so is
+// refused too: write it as the character).
 type JSONCodec struct {
 	reg *Registry
 }

@@ -291,9 +291,7 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 		i = next
 	}
 	node.issue = kept
-	if f.ids.lone(r) {
-		f.ids.release(r)
-	}
+	f.ids.forgetIfLone(r)
 }
 
 // free drops a folded issue: its slot, its id and its sequencer state.

@@ -403,8 +403,8 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 	// A snapshot saved before lone customers were forgotten holds them.
 	for r := range g.ids.nodes {
-		if n := int32(r); g.ids.nodes[r].parent == n && g.ids.lone(n) {
-			g.ids.release(n)
+		if n := int32(r); g.ids.nodes[r].parent == n {
+			g.ids.forgetIfLone(n)
 		}
 	}
 	for _, d := range s.Due {

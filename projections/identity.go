@@ -4,7 +4,7 @@ package projections
 // ids) into customers with a union-find: identifiers seen together belong
 // to one customer, transitively, and stay so for good. A customer of a
 // single identifier is forgotten when its last live issue folds (see
-// release); it is then as if never seen. Each customer (a
+// forgetIfLone); it is then as if never seen. Each customer (a
 // component) keeps a list of its live issues, threaded through fcrIssue.next and
 // ended by -1; and a list of its links: which identifiers each issue
 // carried together, and when, so that problems are chained only across
@@ -19,7 +19,7 @@ package projections
 type identities struct {
 	byHash slotIndex // nodes by identifier hash
 	nodes  []identNode
-	// free holds the nodes that release gave back, for nodeOf to reuse;
+	// free holds the nodes that forgetIfLone gave back, for nodeOf to reuse;
 	// a free node has parent -1.
 	free  []int32
 	roots int // components
@@ -116,19 +116,16 @@ func (d *identities) nodeOf(h uint64) int32 {
 	return n
 }
 
-// lone reports whether root r is a customer that nothing distinguishes
-// from one not yet seen: a single identifier, no link and no live issue.
-func (d *identities) lone(r int32) bool {
-	n := &d.nodes[r]
-	return n.size == 1 && n.link < 0 && n.issue < 0
-}
-
-// release forgets the customer of root r, which must be lone: its
-// identifier, when seen again, is a new customer of its own, which is
-// what it was. So the identifiers of customers with a single identifier
-// take memory while they have live issues only, rather than for good:
-// one-time callers would otherwise add up over history.
-func (d *identities) release(r int32) {
+// forgetIfLone forgets the customer of root r when nothing distinguishes
+// it from one not yet seen: a single identifier, no link and no live
+// issue. Its identifier, when seen again, is a new customer of its own,
+// which is what it was. So the identifiers of customers with a single
+// identifier take memory while they have live issues only, rather than
+// for good: one-time callers would otherwise add up over history.
+func (d *identities) forgetIfLone(r int32) {
+	if n := &d.nodes[r]; n.size != 1 || n.link >= 0 || n.issue >= 0 {
+		return
+	}
 	d.byHash.remove(mixTag(d.nodes[r].hash), r)
 	d.nodes[r] = identNode{parent: -1, issue: -1, link: -1}
 	d.free = append(d.free, r)
@@ -295,7 +292,7 @@ func (d *identities) addIssue(r, i int32, issues *issueSlab) {
 }
 
 // hashesByRoot returns the identifier hashes of every customer, by the
-// node of its root, each in the order the identifiers were first seen.
+// node of its root, each in the order of their nodes.
 func (d *identities) hashesByRoot() map[int32][]uint64 {
 	out := make(map[int32][]uint64, d.roots)
 	for n := range d.nodes {

@@ -125,9 +125,12 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 		return nil
 	}
 	cols := concat(won)
-	// Positions are allocated last, right before the events' insert (and
-	// the outbox's, whose messages carry them), to hold the head row's
-	// lock (which orders all appends) as briefly as possible.
+	// Positions are allocated last, right before the events' insert, to
+	// hold the head row's lock (which orders all appends) as briefly as
+	// possible. The outbox's insert, whose messages carry the positions,
+	// comes after them, inside that window: with an outbox, appends of a
+	// transaction each (MaxGroup 1) run about a quarter slower; grouped,
+	// no slower.
 	var head, xid int64
 	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head, &xid); err != nil {
 		return err

@@ -36,8 +36,9 @@
 // keeps that row locked until it commits: appends therefore commit in
 // position order, positions have no gaps, and a reader that resumes
 // ReadAll after the last position it saw never skips an event that a
-// slower transaction commits later. The price is that the inserts and
-// the commits of concurrent appends run one at a time. Two things amortise
+// slower transaction commits later. The price is that the inserts (the
+// outbox's too, whose messages carry the positions) and the commits of
+// concurrent appends run one at a time. Two things amortise
 // it: concurrent appends to one stream each share a transaction (group
 // commit, Config.MaxGroup), each still succeeding or failing on its own,
 // and AppendBatch writes many streams in one transaction.
