@@ -561,3 +561,36 @@ func TestJSONDoesNotWriteWhatIsNotText(t *testing.T) {
 		assert.Equal(t, e, got, key)
 	}
 }
+
+// An event whose envelope reads but whose data (or schema) does not comes
+// back in its DecodeError as read, with an Opaque of its type for data, in
+// both codecs; an envelope that does not read gives none.
+func TestADecodeErrorOfDataHoldsTheEnvelope(t *testing.T) {
+	e := envelopeOf(0, &events.Routed{Contact: contactID, Queue: "billing", Wait: time.Second})
+	want := e
+	want.Data = &events.Opaque{Type: events.TypeRouted}
+	j := events.NewJSONCodec(nil)
+	b, err := j.Append(nil, e)
+	require.NoError(t, err)
+	m := events.NewMsgpackCodec(nil)
+	mb, err := m.Append(nil, e)
+	require.NoError(t, err)
+	for name, spoilt := range map[string]struct {
+		c events.Codec
+		b []byte
+	}{
+		"json data":      {j, []byte(strings.Replace(string(b), `"wait_ms":1000`, `"wait_ms":"x"`, 1))},
+		"json schema":    {j, []byte(strings.Replace(string(b), `"type":"issue.routed"`, `"type":"issue.routed","schema":9`, 1))},
+		"msgpack data":   {m, replaceAfter(mb, "wait_ms", nil, []byte{0xa1, 'x'}, 3)},
+		"msgpack schema": {m, replaceAfter(mb, "issue.routed", nil, []byte{0x09}, 1)},
+	} {
+		_, err := spoilt.c.Decode(spoilt.b)
+		require.ErrorIs(t, err, events.ErrMalformed, name)
+		de := decodeError(t, err)
+		require.NotNil(t, de.Event, name)
+		assert.Equal(t, want, *de.Event, name)
+	}
+	_, err = j.Decode([]byte(strings.Replace(string(b), e.ID.String(), "nope", 1)))
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Nil(t, decodeError(t, err).Event, "the envelope did not read")
+}

@@ -109,6 +109,11 @@ type DecodeError struct {
 	Offset int
 	Field  string
 	Err    error
+	// Event is the envelope as read, with an Opaque of its type for data,
+	// when only its data (or its schema) failed; nil otherwise. A reader
+	// that skips malformed events can pass it on, as for an unknown type,
+	// so that the stream goes on past it.
+	Event *Envelope
 }
 
 func (e *DecodeError) Error() string {

@@ -370,10 +370,22 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		return fail(offsetOf("at"), "at", fmt.Errorf("%s is out of range", *j.At))
 	}
 	typ := Type(*j.Type)
+	// read returns the envelope as read, without data.
+	read := func() Envelope {
+		return Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Meta: metaOf(j.Meta, src)}
+	}
 	info := c.reg.lookup(typ)
 	if info == nil {
-		read := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Meta: metaOf(j.Meta, src)}
-		return fail(offsetOf("type"), "type", &UnknownTypeError{Type: typ, Event: read})
+		return fail(offsetOf("type"), "type", &UnknownTypeError{Type: typ, Event: read()})
+	}
+	// Past here only the data, or its schema, can fail: the error holds
+	// the envelope as read (DecodeError.Event).
+	failData := func(field string, err error) (Envelope, error) {
+		e, derr := fail(offsetOf(field), field, err)
+		env := read()
+		env.Data = &Opaque{Type: typ}
+		derr.(*DecodeError).Event = &env
+		return e, derr
 	}
 	schema := uint64(1)
 	if j.Schema != nil {
@@ -386,17 +398,17 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	case schema > 0 && schema < info.schema:
 		var fields map[string]any
 		if err := json.Unmarshal(raw, &fields); err != nil {
-			return fail(offsetOf("data"), "data", err)
+			return failData("data", err)
 		}
 		fields, err := c.reg.upcast(typ, schema, fields)
 		if err != nil {
-			return fail(offsetOf("data"), "data", err)
+			return failData("data", err)
 		}
 		if raw, err = json.Marshal(fields); err != nil {
-			return fail(offsetOf("data"), "data", err)
+			return failData("data", err)
 		}
 	default:
-		return fail(offsetOf("schema"), "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
+		return failData("schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
 	}
 	if err := json.Unmarshal(raw, data); err != nil {
 		field := "data"
@@ -408,7 +420,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		// Where data starts: the field's own offset would be one in the
 		// data as decoded, which may have been written again (upcast, or
 		// read by exact names).
-		return fail(offsetOf("data"), field, err)
+		return failData(field, err)
 	}
 	e := Envelope{ID: id, Issue: issue, Version: *j.Version, At: at.UTC(), Data: data}
 	e.Meta = metaOf(j.Meta, src)

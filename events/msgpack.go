@@ -157,8 +157,17 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	if info == nil {
 		return msgpackFail(r.off, "type", &UnknownTypeError{Type: typ, Event: e})
 	}
+	// Past here only the data, or its schema, can fail: the error holds
+	// the envelope as read (DecodeError.Event).
+	failData := func(offset int, field string, err error) (Envelope, error) {
+		_, derr := msgpackFail(offset, field, err)
+		read := e
+		read.Data = &Opaque{Type: typ}
+		derr.(*DecodeError).Event = &read
+		return Envelope{}, derr
+	}
 	if schema == 0 || schema > info.schema {
-		return msgpackFail(r.off, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
+		return failData(r.off, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
 	}
 	if schema == info.schema {
 		e.Data = c.decodeBuiltin(info, &r)
@@ -174,7 +183,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		if r.reading != "" {
 			field = "data." + r.readingIn + r.reading
 		}
-		return msgpackFail(r.off, field, r.err)
+		return failData(r.off, field, r.err)
 	}
 	if r.off != len(r.s) {
 		return msgpackFail(r.off, "", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))

@@ -12,7 +12,8 @@
 // unknown event type or an event that breaks its stream stops the tool with
 // the line number and the problem, unless -skip-invalid is given, which
 // skips such lines and counts them in the report's "input" section (an
-// event of an unknown type still takes its version in its issue's stream).
+// event of an unknown type, or one whose data alone is malformed, still
+// takes its version in its issue's stream).
 // -skip-unknown-types skips the events of unknown types only, as a reader
 // of a log written by a newer producer does.
 package main
@@ -223,16 +224,24 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			if err := refuse(le.Line, le.Err); err != nil {
 				return in, err
 			}
+			// The event is skipped, but its version is passed over, so
+			// that its issue's stream goes on past it: one of an unknown
+			// type, or one whose data alone is malformed.
 			var unknown *events.UnknownTypeError
-			if !errors.As(le.Err, &unknown) {
+			var bad *events.DecodeError
+			switch {
+			case errors.As(le.Err, &unknown):
+				e = unknown.Opaque()
+			case errors.As(le.Err, &bad) && bad.Event != nil:
+				e = *bad.Event
+			default:
 				continue
 			}
-			// The event is skipped, but its version is passed over, so
-			// that its issue's stream goes on past it.
-			e, known = unknown.Opaque(), false
+			known = false
 		}
-		// An event of an unknown type was counted as such: what else
-		// keeps its version from being passed over counts no more.
+		// An event of an unknown type, or with malformed data, was
+		// counted as such: what else keeps its version from being passed
+		// over counts no more.
 		fail := func(err error) error {
 			if !known {
 				return nil

@@ -333,3 +333,25 @@ func TestADuplicateGetsNoWarning(t *testing.T) {
 	assert.Zero(t, got.Service.LateEvents)
 	assert.Empty(t, stderr)
 }
+
+// A skipped event whose data alone is malformed takes its version, as one
+// of an unknown type does: the resolution after it counts, rather than
+// being skipped too as a break of its stream.
+func TestASkippedMalformedEventKeepsItsStreamGoing(t *testing.T) {
+	log := `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.routed","at":"2026-03-02T09:01:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing","wait_ms":1500.5}}
+{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+`
+	code, _, stderr := runTool(t, log, "-")
+	require.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line 2")
+	code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Contains(t, got.Input.FirstInvalid, "line 2")
+	assert.Equal(t, int64(2), got.Input.Events)
+	assert.Zero(t, got.Volume.Backlog.Open, "resolved")
+	assert.Equal(t, int64(1), got.Service.Reopen.Total, "one resolution")
+}
