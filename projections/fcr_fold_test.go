@@ -21,12 +21,7 @@ func TestFCRReclassificationLetsTheIssueLeftBehindFold(t *testing.T) {
 		t.Run(fmt.Sprintf("other issue reopened %v", reopened), func(t *testing.T) {
 			f := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
 			l := newFCRLog()
-			apply := func() {
-				for _, e := range l.evs {
-					require.NoError(t, f.Apply(e))
-				}
-				l.evs = l.evs[:0]
-			}
+			apply := func() { l.flush(t, f) }
 			// advance moves the watermark to when, by an issue of a
 			// customer of its own, and sweeps.
 			ticks := 0
@@ -120,12 +115,7 @@ func TestFCRBlockerKeepsAProblemWhileAChainMayStillMove(t *testing.T) {
 func TestFCRForgetsLoneCustomers(t *testing.T) {
 	f := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
 	l := newFCRLog()
-	apply := func() {
-		for _, e := range l.evs {
-			require.NoError(t, f.Apply(e))
-		}
-		l.evs = l.evs[:0]
-	}
+	apply := func() { l.flush(t, f) }
 	hm := func(h, m int) time.Time { return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
 	l.solved(hm(0, 0), []string{"phone:+15550101"}, "phone", "billing/refund", "ann")
 	l.solved(hm(0, 5), []string{"phone:+15550102", "email:b@example.com"}, "chat", "billing/refund", "bob")

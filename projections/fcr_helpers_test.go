@@ -38,6 +38,16 @@ func (l *fcrLog) id() uuid.UUID {
 	return u
 }
 
+// flush applies the events logged since the last flush to f, and forgets
+// them.
+func (l *fcrLog) flush(t testing.TB, f *FCR) {
+	t.Helper()
+	for _, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+	}
+	l.evs = l.evs[:0]
+}
+
 // add appends the next event of issue.
 func (l *fcrLog) add(issue uuid.UUID, t time.Time, d events.Data) events.Envelope {
 	l.vers[issue]++

@@ -133,13 +133,7 @@ func TestFCRRefusesWhatTheReporterRefuses(t *testing.T) {
 func TestFCRLiveProblems(t *testing.T) {
 	l := newFCRLog()
 	f := NewFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: time.Hour})
-	apply := func() {
-		t.Helper()
-		for _, e := range l.evs {
-			require.NoError(t, f.Apply(e))
-		}
-		l.evs = l.evs[:0]
-	}
+	apply := func() { l.flush(t, f) }
 	a := l.solved(at(0, 9, 0), []string{"phone:1"}, "phone", "billing", "ann")
 	l.solved(at(1, 9, 0), []string{"phone:1"}, "chat", "billing", "bob") // a repeat: a's problem
 	l.solved(at(1, 10, 0), []string{"phone:1"}, "chat", "tech/tv", "bob")

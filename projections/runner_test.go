@@ -1103,6 +1103,21 @@ func TestRunnerFilterAppliesItsPartition(t *testing.T) {
 	}
 }
 
+// monthInStore stores the events of testLog(n) spread over a month, so
+// that a Reporter folds the early issues, and returns them as stored.
+func monthInStore(t *testing.T, n int) (*events.MemoryStore, []events.Envelope) {
+	t.Helper()
+	store := events.NewMemoryStore()
+	var stored []events.Envelope
+	for i, e := range testLog(n) {
+		e.At = e.At.Add(time.Duration(i/3) * 30 * 24 * time.Hour / time.Duration(n))
+		out, err := store.Append(context.Background(), e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+		stored = append(stored, out...)
+	}
+	return store, stored
+}
+
 // A runner with a Store and a Subscriber, restarted from its checkpoint,
 // passes over the broker's backlog of messages whose events it read from
 // the store already (their store position is at or below its own), as
@@ -1111,14 +1126,7 @@ func TestRunnerFilterAppliesItsPartition(t *testing.T) {
 // at every restart. A message of an event the store holds beyond the
 // runner's position is applied.
 func TestRunnerPassesOverMessagesItsStoreCovers(t *testing.T) {
-	store := events.NewMemoryStore()
-	var stored []events.Envelope
-	for i, e := range testLog(60) {
-		e.At = e.At.Add(time.Duration(i/3) * 12 * time.Hour) // a month: early issues fold
-		out, err := store.Append(context.Background(), e.Issue, e.Version-1, []events.Envelope{e})
-		require.NoError(t, err)
-		stored = append(stored, out...)
-	}
+	store, stored := monthInStore(t, 60)
 	require.Equal(t, uint64(len(stored)), stored[len(stored)-1].Position)
 	cps := NewMemoryCheckpoints()
 	newReporter := func() *Reporter {
@@ -1257,14 +1265,7 @@ func (s lateStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.E
 // then reads from the store, are passed over when their turn comes: the
 // position check is made again as they are applied.
 func TestRunnerPassesOverQueuedMessagesItsCatchUpCovered(t *testing.T) {
-	store := events.NewMemoryStore()
-	var stored []events.Envelope
-	for i, e := range testLog(100) {
-		e.At = e.At.Add(time.Duration(i/3) * 8 * time.Hour) // a month: early issues fold
-		out, err := store.Append(context.Background(), e.Issue, e.Version-1, []events.Envelope{e})
-		require.NoError(t, err)
-		stored = append(stored, out...)
-	}
+	store, stored := monthInStore(t, 100)
 	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
 	defer bus.Close()
 	publishAll(t, bus, "events", stored)
