@@ -2,6 +2,7 @@ package projections
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -53,4 +54,28 @@ func BenchmarkReporterKPI(b *testing.B) {
 	}
 	b.Run("validate", func(b *testing.B) { run(b, false) })
 	b.Run("validate+offer", func(b *testing.B) { run(b, true) })
+}
+
+// BenchmarkReporterLongThread applies one issue of 10,000 contacts, each
+// routed right after it came (a long email thread): time an event should
+// not grow with the contacts the issue has.
+func BenchmarkReporterLongThread(b *testing.B) {
+	l := newFCRLog()
+	issue, c := l.open(day0, []string{"email:anna@example.com"}, "email", "billing")
+	l.route(issue, day0.Add(time.Second), c, "billing", "ann")
+	for i := range 10_000 {
+		t := day0.Add(time.Duration(i+2) * time.Minute)
+		l.route(issue, t.Add(time.Second), l.contacted(issue, t, "email"), "billing", "ann")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := NewReporter(ReportConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.ApplyBatch(l.evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(l.evs)), "ns/event")
 }

@@ -38,7 +38,17 @@ type kpiState struct {
 type kpiMore struct {
 	contacts []kpiContact
 	ratings  []satRating
+	// byKey finds the first indexed contacts by key once the issue has
+	// more than kpiIndexFrom: one with thousands (a long email thread, a
+	// bot answering itself) would otherwise cost a scan of them at every
+	// event. It is built when first needed, after a restore too.
+	byKey   map[uint64]int32
+	indexed int32
 }
+
+// kpiIndexFrom is how many contacts an issue has before find uses an
+// index rather than a scan.
+const kpiIndexFrom = 16
 
 // kpiContact is one contact of an issue and what happened to it, for the
 // three projections.
@@ -123,6 +133,21 @@ func (s *kpiState) extra() *kpiMore {
 
 // find returns the index of the contact with key, or -1.
 func (s *kpiState) find(key uint64) int32 {
+	if s.n > kpiIndexFrom {
+		m := s.more
+		if m.byKey == nil {
+			m.byKey = make(map[uint64]int32, s.n)
+		}
+		for ; m.indexed < s.n; m.indexed++ {
+			if _, dup := m.byKey[s.at(m.indexed).key]; !dup {
+				m.byKey[s.at(m.indexed).key] = m.indexed
+			}
+		}
+		if i, ok := m.byKey[key]; ok {
+			return i
+		}
+		return -1
+	}
 	for i := range s.n {
 		if s.at(i).key == key {
 			return i

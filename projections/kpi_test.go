@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -442,4 +443,47 @@ func TestKPIContactOfAForgottenStateCountsOnce(t *testing.T) {
 	assert.Equal(t, int64(2), sr.Reopen.Total, "both resolutions")
 	assert.Equal(t, int64(1), sr.Reopen.Hits)
 	assert.Equal(t, int64(2), vol.Report().Resolutions)
+}
+
+// An issue with many contacts finds them through an index once it has
+// more than kpiIndexFrom (a long email thread): routings of old contacts,
+// in any order, count on the contacts they name, each contact once.
+func TestKPIFindsTheContactsOfALongThread(t *testing.T) {
+	const follow = 3 * kpiIndexFrom
+	l := newFCRLog()
+	issue, c0 := l.open(at(0, 9, 0), []string{"email:anna@example.com"}, "email", "billing")
+	contacts := []uuid.UUID{c0}
+	for i := range follow {
+		contacts = append(contacts, l.contacted(issue, at(0, 9, 1).Add(time.Duration(i)*time.Second), "email"))
+	}
+	// Each contact is routed once in order, then again in reverse order:
+	// every contact routed twice, a transfer.
+	for i, c := range contacts {
+		l.route(issue, at(0, 10, 0).Add(time.Duration(i)*time.Second), c, "billing", "ann")
+	}
+	for i, c := range slices.Backward(contacts) {
+		l.route(issue, at(0, 11, 0).Add(time.Duration(i)*time.Second), c, "billing", "bob")
+	}
+	l.contacted(issue, at(0, 12, 0), "email") // a new one, found in none
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	applyAll(t, svc, l.evs)
+	total := svc.Report().ServiceFigures
+	assert.Equal(t, int64(follow+1), total.Answered)
+	assert.Equal(t, int64(follow+1), total.Handled)
+	assert.Equal(t, NewRate(follow+1, follow+1), total.Transfer)
+
+	// The same after a restore, whose index is built anew.
+	b, err := svc.MarshalBinary()
+	require.NoError(t, err)
+	again, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, again.UnmarshalBinary(b))
+	l.evs = l.evs[:0]
+	l.route(issue, at(0, 13, 0), contacts[1], "billing", "cy")
+	l.route(issue, at(0, 13, 1), contacts[follow], "billing", "cy")
+	applyAll(t, svc, l.evs)
+	applyAll(t, again, l.evs)
+	assert.Equal(t, svc.Report(), again.Report())
+	assert.Equal(t, total.Transfer, again.Report().Transfer, "routings of contacts routed before")
 }
