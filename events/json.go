@@ -57,7 +57,7 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	if err != nil {
 		return dst, invalid("json encode", e, "data: %v", err)
 	}
-	if replaced(data) {
+	if replaced(data) || !utf8.Valid(data) {
 		return dst, invalid("json encode", e, "data: holds text that is not UTF-8, which JSON cannot carry")
 	}
 	b := append(dst, `{"id":"`...)
@@ -87,7 +87,7 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		if err != nil {
 			return dst, invalid("json encode", e, "meta: %v", err)
 		}
-		if replaced(meta) {
+		if replaced(meta) || !utf8.Valid(meta) {
 			return dst, invalid("json encode", e, "meta: holds text that is not UTF-8, which JSON cannot carry")
 		}
 		b = append(append(b, `,"meta":`...), meta...)
@@ -383,7 +383,6 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	failData := func(field string, err error) (Envelope, error) {
 		e, derr := fail(offsetOf(field), field, err)
 		env := read()
-		env.Data = &Opaque{Type: typ}
 		derr.(*DecodeError).Event = &env
 		return e, derr
 	}
@@ -469,9 +468,11 @@ func checkRFC3339(s string) error {
 }
 
 // replaced reports whether encoding/json wrote text that is not UTF-8
-// into its output b: it writes each such byte as the escape \ufffd, and a
-// U+FFFD of the text itself as it is. Written, two names that differ only
-// there would read back as one.
+// into its output b: it writes each such byte of a string as the escape
+// \ufffd, and a U+FFFD of the text itself as it is. Written, two names
+// that differ only there would read back as one. (What a host's
+// MarshalJSON or a json.RawMessage writes passes through as it is, which
+// utf8.Valid checks.)
 func replaced(b []byte) bool {
 	for i := bytes.IndexByte(b, '\\'); i >= 0 && i+1 < len(b); {
 		if b[i+1] == 'u' && bytes.HasPrefix(b[i+2:], []byte("fffd")) {
