@@ -109,10 +109,13 @@ type DecodeError struct {
 	Offset int
 	Field  string
 	Err    error
-	// Event is the envelope as read, with an Opaque of its type for data,
-	// when only its data (or its schema) failed; nil otherwise. A reader
-	// that skips malformed events can pass it on, as for an unknown type,
-	// so that the issue's stream goes on past it.
+	// Event is the envelope as read, without data, when only its data
+	// (or its schema) failed; nil otherwise. A reader that skips
+	// malformed events can pass its version on with an Opaque of a name
+	// that no projection reads, so that the issue's stream goes on past
+	// it. (An Opaque of its own built-in name would not do: the KPI
+	// projections take an event of issue.resolved whose data they do not
+	// read, a host's own type, for a resolution.)
 	Event *Envelope
 }
 

@@ -162,7 +162,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	failData := func(offset int, field string, err error) (Envelope, error) {
 		_, derr := msgpackFail(offset, field, err)
 		read := e
-		read.Data = &Opaque{Type: typ}
+		read.Data = nil
 		derr.(*DecodeError).Event = &read
 		return Envelope{}, derr
 	}

@@ -35,6 +35,10 @@ import (
 	"github.com/truefcr/truefcr/projections"
 )
 
+// skippedType names the data of an event skipped as malformed whose
+// version is passed on.
+const skippedType events.Type = "fcrreport.skipped"
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -233,7 +237,10 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			case errors.As(le.Err, &unknown):
 				e = unknown.Opaque()
 			case errors.As(le.Err, &bad) && bad.Event != nil:
+				// Under a name of its own, which no projection reads:
+				// its built-in name would still claim what it is.
 				e = *bad.Event
+				e.Data = &events.Opaque{Type: skippedType}
 			default:
 				continue
 			}

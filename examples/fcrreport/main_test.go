@@ -355,3 +355,27 @@ func TestASkippedMalformedEventKeepsItsStreamGoing(t *testing.T) {
 	assert.Zero(t, got.Volume.Backlog.Open, "resolved")
 	assert.Equal(t, int64(1), got.Service.Reopen.Total, "one resolution")
 }
+
+// A skipped resolution whose data is malformed does not resolve its issue
+// in any projection: the report is the one without that line.
+func TestASkippedMalformedResolutionResolvesNothing(t *testing.T) {
+	opened := `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+`
+	bad := `{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","handle_ms":"x"}}
+`
+	later := `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-20T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"chat","topic":"other","contact":"00000000-0000-7000-8000-0000000000c2"}}
+`
+	report := func(log string) output {
+		code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
+		require.Equal(t, 0, code, stderr)
+		var got output
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		return got
+	}
+	with, without := report(opened+bad+later), report(opened+later)
+	assert.Equal(t, int64(1), with.Input.Invalid)
+	assert.Equal(t, int64(2), with.Volume.Backlog.Open)
+	assert.Equal(t, without.Volume.Backlog, with.Volume.Backlog)
+	assert.Equal(t, without.FCR.Unresolved, with.FCR.Unresolved)
+	assert.Equal(t, without.Service.ServiceFigures, with.Service.ServiceFigures)
+}
