@@ -69,7 +69,8 @@ type issueSlab struct {
 	n     int32
 }
 
-// The size of a page: 1024 issues, some 88 KB.
+// The size of a page: 1024 issues of 88 bytes, 11 of the runtime's 8 KiB
+// pages exactly (TestPagesFillTheRuntimesPages).
 const (
 	slabShift = 10
 	slabPage  = 1 << slabShift
