@@ -656,9 +656,10 @@ func (d *Rated) decodeMsgpack(r *reader) {
 		case "survey":
 			d.Survey = Survey(r.name())
 		case "score":
-			// A nil score is none, as JSON's null is.
-			if !r.isNil() {
-				d.Score, scored = int(r.int()), true
+			// A nil score is none, as JSON's null is (the last of
+			// two wins, as in JSON).
+			if scored = !r.isNil(); scored {
+				d.Score = int(r.int())
 			}
 		case "contact":
 			d.Contact = r.uuid()

@@ -442,11 +442,15 @@ func TestARatingWithoutAScoreIsMalformed(t *testing.T) {
 	_, err = m.Decode(spoilt)
 	assert.ErrorIs(t, err, events.ErrMalformed)
 	assert.Equal(t, "data.score", decodeError(t, err).Field)
-	// A nil score is none, as JSON's null is.
+	// A nil score is none, as JSON's null is; of two, the last wins.
 	nilScore := bytes.Replace(b, []byte("\xa5score\x00"), []byte("\xa5score\xc0"), 1)
 	_, err = m.Decode(nilScore)
 	assert.ErrorIs(t, err, events.ErrMalformed)
 	assert.Equal(t, "data.score", decodeError(t, err).Field)
+	thenNil := append(append(append([]byte{}, b[:i-1]...), 0x83), b[i:k+7]...)
+	thenNil = append(append(thenNil, []byte("\xa5score\xc0")...), b[k+7:]...)
+	_, err = m.Decode(thenNil)
+	assert.ErrorIs(t, err, events.ErrMalformed, "a score, then a nil one")
 }
 
 // JSON text that is not text is malformed, where it stands: encoding/json

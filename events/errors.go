@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -73,12 +74,19 @@ func SplitUnknownTypes(err error) (unknown []*UnknownTypeError, rest error) {
 		return []*UnknownTypeError{e}, nil
 	case interface{ Unwrap() []error }:
 		var rests []error
+		var words []string
 		for _, inner := range e.Unwrap() {
 			u, r := SplitUnknownTypes(inner)
 			unknown = append(unknown, u...)
 			if r != nil {
 				rests = append(rests, r)
 			}
+			words = append(words, inner.Error())
+		}
+		if len(rests) > 0 && err.Error() != strings.Join(words, "\n") {
+			// Not errors.Join's: the words are the error's own
+			// ("...: %w; %w").
+			return unknown, err
 		}
 		return unknown, errors.Join(rests...)
 	case interface{ Unwrap() error }:
