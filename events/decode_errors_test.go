@@ -549,12 +549,16 @@ func TestJSONDoesNotWriteWhatIsNotText(t *testing.T) {
 		e.Meta = meta
 		return e
 	}
-	raw := opened("account:Muller", nil)
-	raw.Data.(*events.Opened).Extra = events.Extra{"note": json.RawMessage("\"M\xfcller\"")}
+	raw := func(text string) events.Envelope {
+		e := opened("account:Muller", nil)
+		e.Data.(*events.Opened).Extra = events.Extra{"note": json.RawMessage(text)}
+		return e
+	}
 	for _, e := range []events.Envelope{
 		opened("account:M\xfcller", nil),
 		opened("account:Muller", events.Meta{"tenant": "M\xfcller"}),
-		raw, // passed through by encoding/json as it is
+		raw("\"M\xfcller\""), // passed through by encoding/json as it is
+		raw(`"M\ud800ller"`), // half a surrogate pair, likewise
 	} {
 		_, err := c.Append(nil, e)
 		assert.ErrorIs(t, err, events.ErrInvalidEvent)

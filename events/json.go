@@ -57,7 +57,7 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	if err != nil {
 		return dst, invalid("json encode", e, "data: %v", err)
 	}
-	if replaced(data) || !utf8.Valid(data) {
+	if writesBadText(data) {
 		return dst, invalid("json encode", e, "data: holds text that is not UTF-8, which JSON cannot carry")
 	}
 	b := append(dst, `{"id":"`...)
@@ -87,7 +87,7 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		if err != nil {
 			return dst, invalid("json encode", e, "meta: %v", err)
 		}
-		if replaced(meta) || !utf8.Valid(meta) {
+		if writesBadText(meta) {
 			return dst, invalid("json encode", e, "meta: holds text that is not UTF-8, which JSON cannot carry")
 		}
 		b = append(append(b, `,"meta":`...), meta...)
@@ -467,12 +467,19 @@ func checkRFC3339(s string) error {
 	return fmt.Errorf("%q is not RFC 3339: want %s", s, shape)
 }
 
+// writesBadText reports whether b, which encoding/json wrote, holds text
+// that is not: bytes replaced by it, or what a host's MarshalJSON or a
+// json.RawMessage passed through as it is (bytes that are not UTF-8, an
+// escape of half a surrogate pair), which the reader refuses.
+func writesBadText(b []byte) bool {
+	_, err := badText(b)
+	return replaced(b) || err != nil
+}
+
 // replaced reports whether encoding/json wrote text that is not UTF-8
 // into its output b: it writes each such byte of a string as the escape
 // \ufffd, and a U+FFFD of the text itself as it is. Written, two names
-// that differ only there would read back as one. (What a host's
-// MarshalJSON or a json.RawMessage writes passes through as it is, which
-// utf8.Valid checks.)
+// that differ only there would read back as one.
 func replaced(b []byte) bool {
 	for i := bytes.IndexByte(b, '\\'); i >= 0 && i+1 < len(b); {
 		if b[i+1] == 'u' && bytes.HasPrefix(b[i+2:], []byte("fffd")) {
