@@ -269,12 +269,16 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			continue
 		}
 		switch {
-		case !known:
 		case v == duplicate:
 			// It changes no figure: the projections would only count
-			// it, as late when its issue's state was forgotten.
-			in.Duplicates++
+			// it, as late when its issue's state was forgotten. Of a
+			// line skipped, its first copy passed its version on and
+			// was counted as skipped.
+			if known {
+				in.Duplicates++
+			}
 			continue
+		case !known:
 		case v == unchecked:
 			in.Unchecked++
 		}

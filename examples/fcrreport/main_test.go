@@ -379,3 +379,31 @@ func TestASkippedMalformedResolutionResolvesNothing(t *testing.T) {
 	assert.Equal(t, without.FCR.Unresolved, with.FCR.Unresolved)
 	assert.Equal(t, without.Service.ServiceFigures, with.Service.ServiceFigures)
 }
+
+// A copy of a skipped line is skipped too, and changes no figure: its
+// first copy passed its version on, so the projections do not take it for
+// a late event, and nothing warns of one.
+func TestACopyOfASkippedLineChangesNothing(t *testing.T) {
+	log := `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.routed","at":"2026-03-02T09:01:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing","wait_ms":"x"}}
+{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-20T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"chat","topic":"other","contact":"00000000-0000-7000-8000-0000000000c2"}}
+`
+	copied := log + strings.SplitAfter(log, "\n")[1]
+	run := func(log string) (output, string) {
+		code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
+		require.Equal(t, 0, code, stderr)
+		var got output
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		return got, stderr
+	}
+	once, _ := run(log)
+	twice, stderr := run(copied)
+	assert.Equal(t, int64(2), twice.Input.Invalid, "two bad lines")
+	assert.Zero(t, twice.Input.Duplicates)
+	assert.Zero(t, twice.Service.LateEvents)
+	assert.Zero(t, twice.Volume.LateEvents)
+	assert.Empty(t, stderr)
+	once.Input, twice.Input = input{}, input{}
+	assert.Equal(t, once, twice)
+}
