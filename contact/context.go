@@ -2,6 +2,7 @@ package contact
 
 import (
 	"context"
+	"maps"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -66,27 +67,18 @@ func IdempotencyKey(ctx context.Context) string {
 // correlation and causation ids and the idempotency key, which the
 // functions above give.
 func WithMeta(ctx context.Context, m events.Meta) context.Context {
-	merged := events.Meta{}
-	for k, v := range Meta(ctx) {
-		merged[k] = v
+	merged := Meta(ctx)
+	if merged == nil {
+		merged = events.Meta{}
 	}
-	for k, v := range m {
-		merged[k] = v
-	}
+	maps.Copy(merged, m)
 	return context.WithValue(ctx, metaKey, merged)
 }
 
 // Meta returns a copy of the metadata that ctx carries (WithMeta), or nil.
 func Meta(ctx context.Context) events.Meta {
 	m, _ := ctx.Value(metaKey).(events.Meta)
-	if m == nil {
-		return nil
-	}
-	out := make(events.Meta, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m)
 }
 
 // CorrelationID returns the correlation id that ctx carries, or "".
@@ -104,16 +96,27 @@ func CausationID(ctx context.Context) string {
 // serviceMeta are the metadata keys that the Service sets itself.
 var serviceMeta = []string{events.MetaPartitionKey, events.MetaCorrelationID, events.MetaCausationID, events.MetaIdempotencyKey, metaFingerprint}
 
+// hostMeta returns the metadata of the host's that ctx carries (WithMeta)
+// without the keys the Service sets itself, whatever WithMeta said; nil
+// for none.
+func hostMeta(ctx context.Context) events.Meta {
+	m := Meta(ctx)
+	for _, k := range serviceMeta {
+		delete(m, k)
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
 // meta returns the metadata of the events of one command, whose partition
 // key is key ("" for none) and whose fingerprint, with an idempotency
 // key, is fp.
 func meta(ctx context.Context, key, fp string) events.Meta {
-	m := Meta(ctx)
+	m := hostMeta(ctx)
 	if m == nil {
 		m = events.Meta{}
-	}
-	for _, k := range serviceMeta {
-		delete(m, k) // the Service's own, whatever WithMeta said
 	}
 	if key != "" {
 		m[events.MetaPartitionKey] = key

@@ -44,7 +44,7 @@ func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 const metaFingerprint = "idempotency_fingerprint"
 
 // fingerprint returns a digest of cmd as given, and of the host's
-// metadata: two runs of one command have the same, two commands that
+// metadata (hostMeta, nil for none): two runs of one command have the same, two commands that
 // differ in any field, or in the tenant they ran for, not. What Decide
 // makes the same does not count: the time's zone (and monotonic reading),
 // parts of durations finer than a millisecond, a nil slice or map against
@@ -62,12 +62,6 @@ func fingerprint(cmd Command, host events.Meta) string {
 	c.Set(v)
 	var extras []byte
 	normalise(c, &extras)
-	for _, k := range serviceMeta {
-		delete(host, k)
-	}
-	if len(host) == 0 {
-		host = nil
-	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%#v\x00%#v\x00%s", cmd.Op(), c.Interface(), host, extras))
 	return fingerprintVersion + hex.EncodeToString(sum[:16])
 }

@@ -189,7 +189,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		if problem := keyProblem(r.key); problem != "" {
 			return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
 		}
-		r.fp = fingerprint(cmd, Meta(ctx))
+		r.fp = fingerprint(cmd, hostMeta(ctx))
 	}
 	if isOpen(cmd) && issue == uuid.Nil {
 		if r.key != "" {
