@@ -130,6 +130,12 @@ var (
 // late_dropped and goes no further. A duplicate of an event the FCR knows
 // is not late: it changes nothing, not even the watermark.
 //
+// Events that come after a gap in their stream wait for it to fill. Those
+// of a live issue wait until the first of them is older than the
+// watermark minus the lateness; the stream then goes on without the
+// missing versions, which are counted in missing_events, and one that
+// comes after all is counted in late_events and not applied.
+//
 // A problem is folded into counters, and its issues and their sequencer
 // state freed, once nothing that may still arrive can change it: its
 // verdict is final, every one of its issues is resolved with its last
@@ -138,16 +144,15 @@ var (
 // (one that opened while the problem was live, with a matching topic,
 // but chains to a more recent issue of another problem, whose topic may
 // still change). A problem with an open issue stays live, since a later
-// issue may still join it:
-// memory follows the open backlog and the last W + lateness of traffic,
-// not the history. Events of a folded issue can only be ones that come
-// after it settled, which are not applied anyway: they wait for a gap in
-// their stream (the projection forgot the stream) and, like other held
-// events of issues that are not live, are dropped and counted in orphaned
-// events once older than the watermark minus the lateness. Held events of
-// a live issue wait as long as the issue lives. The rules above make the
-// report independent of when folding happens: a problem in memory and the
-// same problem folded give the same figures. The counts of deliveries are
+// issue may still join it: memory follows the open backlog and the last
+// W + lateness of traffic, not the history. Events of a folded issue can
+// only be ones that come after it settled, which are not applied anyway:
+// they wait for a gap in their stream (the projection forgot the stream)
+// and, like other held events of issues that are not live, are dropped
+// and counted in orphaned events once older than the watermark minus the
+// lateness. The rules above make the report independent of when folding
+// happens: a problem in memory and the same problem folded give the same
+// figures. The counts of deliveries are
 // the exception: a redelivery of an event that was applied, or is held,
 // is ignored while the FCR knows it (counted by DuplicatesIgnored only).
 // Once its issue was folded the FCR no longer knows its stream: the
@@ -205,6 +210,11 @@ type FCR struct {
 	seq    *Sequencer
 	emit   func(events.Envelope) error
 	strays strays // the streams seq tracks that are not of live issues
+	// gaps queues the live issues with held events by the time of their
+	// first, or earlier (see skipGaps); skipped holds the versions that
+	// the streams of live issues went past.
+	gaps    issueHeap
+	skipped map[uuid.UUID][]versionSpan
 
 	wm    int64 // watermark, Unix ns; valid when hasWM
 	hasWM bool
@@ -238,6 +248,7 @@ type fcrCounts struct {
 	Late        int64 // deliveries older than watermark − lateness on arrival, known duplicates excluded
 	LateDropped int64 // late events of issues that were not live
 	Orphaned    int64 // held events dropped: their issue was folded or their gap never filled
+	Missing     int64 // versions that the streams of live issues went past (see skipGaps)
 	Ignored     int64 // events of an issue whose stream did not start with issue.opened
 }
 
@@ -302,6 +313,10 @@ func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 		dup, tracked = f.seq.known(e)
 	}
 	if dup {
+		if len(f.skipped) > 0 && f.wasSkipped(e.Issue, e.Version) {
+			f.counts.Late++ // it came after its stream went on without it
+			return nil
+		}
 		f.dups++ // a known duplicate changes nothing, not even the watermark
 		return nil
 	}
@@ -310,6 +325,9 @@ func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 	}
 	if err := f.sequence(ix, is, tracked, at, e, tag); err != nil {
 		return err
+	}
+	if len(f.gaps) > 0 {
+		f.skipGaps()
 	}
 	f.maybeSweep()
 	return nil
@@ -364,6 +382,7 @@ func (f *FCR) adopt(issue uuid.UUID) {
 		// The Sequencer does not know it: the slot keeps the stream.
 	case held || next-1 > math.MaxUint16:
 		is.flags |= fSeqd
+		f.queueGap(issue)
 	default:
 		is.ver = uint16(next - 1)
 		is.flags &^= fSeqd

@@ -300,6 +300,9 @@ func (f *FCR) free(ix int32) {
 	is := f.issues.at(ix)
 	id := is.id
 	f.byID.remove(uuidTag(id), ix)
+	if len(f.skipped) > 0 {
+		delete(f.skipped, id)
+	}
 	if is.has(fSeqd) {
 		held := f.seq.Held()
 		f.seq.Forget(id)

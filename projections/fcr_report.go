@@ -60,6 +60,12 @@ type FCRReport struct {
 	// redelivery of it may be counted again. They depend on delivery; the
 	// figures do not.
 	OrphanedEvents int64 `json:"orphaned_events"`
+	// MissingEvents never came: versions of a live issue's stream that
+	// the events after them waited for until the first of those was older
+	// than the watermark minus the lateness, when the stream went on
+	// without them. One that comes after all is counted in LateEvents and
+	// not applied.
+	MissingEvents int64 `json:"missing_events"`
 	// IgnoredEvents belong to streams that did not start with issue.opened,
 	// while the FCR tracks them (see FCR: an event of such a stream quiet
 	// for W + lateness is orphaned instead).
@@ -237,6 +243,7 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 		LateDropped:    f.counts.LateDropped,
 		HeldEvents:     int64(f.seq.Held()),
 		OrphanedEvents: f.counts.Orphaned,
+		MissingEvents:  f.counts.Missing,
 		IgnoredEvents:  f.counts.Ignored,
 		ContactsPerProblem: FCRContacts{
 			One: t.PerProblem[0], Two: t.PerProblem[1], Three: t.PerProblem[2], FourPlus: t.PerProblem[3],

@@ -95,6 +95,9 @@ type fcrSnapVersion struct {
 	// Last is the time of the stream's latest event, Unix ns, for a
 	// stream whose issue is not live (a stray stream, see strays).
 	Last int64
+	// Skipped are the versions, first and last, that the stream of a live
+	// issue went past (see skipGaps). Snapshots before it have none.
+	Skipped [][2]uint64 `msgpack:",omitempty"`
 }
 
 type fcrSnapTally struct {
@@ -176,7 +179,11 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		s.Due = append(s.Due, d)
 	}
 	for id, v := range f.StreamVersions() {
-		s.Versions = append(s.Versions, fcrSnapVersion{Issue: id, Version: v, Last: f.strays.last[id]})
+		sv := fcrSnapVersion{Issue: id, Version: v, Last: f.strays.last[id]}
+		for _, sp := range f.skipped[id] {
+			sv.Skipped = append(sv.Skipped, [2]uint64{sp.from, sp.to})
+		}
+		s.Versions = append(s.Versions, sv)
 	}
 	if f.seq.Held() > 0 {
 		var err error
@@ -424,6 +431,17 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			return 0, fmt.Errorf("FCR restore: issue %s at version %d, beyond %d: %w", v.Issue, v.Version, uint64(events.MaxVersion), ErrFCRSnapshot)
 		}
 		ix := g.lookup(v.Issue)
+		if ix >= 0 {
+			for _, sp := range v.Skipped {
+				if sp[0] > sp[1] || sp[1] >= v.Version {
+					return 0, fmt.Errorf("FCR restore: issue %s at version %d skipped versions %d to %d: %w", v.Issue, v.Version, sp[0], sp[1], ErrFCRSnapshot)
+				}
+				if g.skipped == nil {
+					g.skipped = make(map[uuid.UUID][]versionSpan)
+				}
+				g.skipped[v.Issue] = append(g.skipped[v.Issue], versionSpan{sp[0], sp[1]})
+			}
+		}
 		if ix >= 0 && v.Version <= math.MaxUint16 {
 			g.issues.at(ix).ver = uint16(v.Version)
 			continue
@@ -456,6 +474,13 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			}
 			if out, err := g.seq.Offer(e, refuse); err != nil || out != Held {
 				return 0, fmt.Errorf("FCR restore: held event %d of issue %s version %d is not after a gap: %w", i, e.Issue, e.Version, ErrFCRSnapshot)
+			}
+		}
+		queued := make(map[uuid.UUID]bool)
+		for _, e := range held {
+			if !queued[e.Issue] && g.lookup(e.Issue) >= 0 {
+				queued[e.Issue] = true
+				g.queueGap(e.Issue)
 			}
 		}
 	}

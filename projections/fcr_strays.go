@@ -22,24 +22,23 @@ import (
 // events wait for their gap and are orphaned.)
 type strays struct {
 	last  map[uuid.UUID]int64 // the latest event time of each stray stream, Unix ns
-	queue strayHeap           // one entry a stray stream, by a time no later than its last
+	queue issueHeap           // one entry a stray stream, by a time no later than its last
 }
 
-// strayEntry is a stray stream in the queue, with the time at which it
-// was queued.
-type strayEntry struct {
+// issueAt is a stream in a queue, with the time at which it was queued.
+type issueAt struct {
 	at    int64
 	issue uuid.UUID
 }
 
-// strayHeap is a min-heap of strayEntry by time.
-type strayHeap []strayEntry
+// issueHeap is a min-heap of issueAt by time.
+type issueHeap []issueAt
 
-func (h strayHeap) Len() int           { return len(h) }
-func (h strayHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h strayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *strayHeap) Push(x any)        { *h = append(*h, x.(strayEntry)) }
-func (h *strayHeap) Pop() any {
+func (h issueHeap) Len() int           { return len(h) }
+func (h issueHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h issueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *issueHeap) Push(x any)        { *h = append(*h, x.(issueAt)) }
+func (h *issueHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
 	*h = old[:len(old)-1]
@@ -56,21 +55,21 @@ func (s *strays) note(issue uuid.UUID, at int64) {
 		return
 	}
 	s.last[issue] = at
-	heap.Push(&s.queue, strayEntry{at: at, issue: issue})
+	heap.Push(&s.queue, issueAt{at: at, issue: issue})
 }
 
 // expire calls forget for each stray stream whose latest event is before
 // t, and stops tracking it.
 func (s *strays) expire(t int64, forget func(issue uuid.UUID)) {
 	for len(s.queue) > 0 && s.queue[0].at < t {
-		e := heap.Pop(&s.queue).(strayEntry)
+		e := heap.Pop(&s.queue).(issueAt)
 		last, ok := s.last[e.issue]
 		switch {
 		case !ok:
 			continue // no longer a stray (see drop)
 		case last >= t:
 			// An event came since it was queued: queue it for then.
-			heap.Push(&s.queue, strayEntry{at: last, issue: e.issue})
+			heap.Push(&s.queue, issueAt{at: last, issue: e.issue})
 			continue
 		}
 		delete(s.last, e.issue)

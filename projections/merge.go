@@ -85,6 +85,7 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 		out.LateDropped += r.LateDropped
 		out.HeldEvents += r.HeldEvents
 		out.OrphanedEvents += r.OrphanedEvents
+		out.MissingEvents += r.MissingEvents
 		out.IgnoredEvents += r.IgnoredEvents
 		for _, b := range []struct{ into, from map[string]FCRSegment }{
 			{out.ByChannel, r.ByChannel}, {out.ByTopic, r.ByTopic}, {out.ByAgent, r.ByAgent}, {out.ByQueue, r.ByQueue},

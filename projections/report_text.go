@@ -29,8 +29,8 @@ func (r Report) WriteText(w io.Writer) error {
 	p("  bot containment\t%s\t\n", fcrRateText(f.BotContainment))
 	p("  problems\t%d\tachieved %d, failed %d, pending %d, unresolved %d, no answered contact %d\n",
 		f.Problems, f.Achieved, f.Failed, f.Pending, f.Unresolved, f.NoContact)
-	p("  events\t%d\tlate %d (left out of the figures: %d), held behind a gap %d, orphaned %d, ignored %d\n",
-		r.Events, f.LateEvents, f.LateDropped, f.HeldEvents, f.OrphanedEvents, f.IgnoredEvents)
+	p("  events\t%d\tlate %d (left out of the figures: %d), held behind a gap %d, missing %d, orphaned %d, ignored %d\n",
+		r.Events, f.LateEvents, f.LateDropped, f.HeldEvents, f.MissingEvents, f.OrphanedEvents, f.IgnoredEvents)
 	for _, b := range []struct {
 		title string
 		segs  map[string]FCRSegment

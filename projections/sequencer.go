@@ -204,3 +204,53 @@ func (s *Sequencer) setNext(issue uuid.UUID, next uint64) { s.next[issue] = next
 
 // drop hands issue's stream, which has no held events, back to the caller.
 func (s *Sequencer) drop(issue uuid.UUID) { delete(s.next, issue) }
+
+// firstHeld returns the time, in Unix ns, of the first of issue's events
+// that wait for a gap, and whether there is one.
+func (s *Sequencer) firstHeld(issue uuid.UUID) (int64, bool) {
+	if s.nHeld == 0 {
+		return 0, false
+	}
+	h := s.held[issue]
+	if len(h) == 0 {
+		return 0, false
+	}
+	return h[0].At.UnixNano(), true
+}
+
+// skip moves issue's stream past its first gap: the first held event is
+// emitted as if the gap had filled, with the held events that follow it
+// without a gap, as Offer emits them. It returns the first and the last
+// version it went past; from > to when nothing was held. emit's error
+// stops it as it stops Offer, with the first held event held again when
+// emit failed on it.
+func (s *Sequencer) skip(issue uuid.UUID, emit func(events.Envelope) error) (from, to uint64, err error) {
+	h := s.held[issue]
+	if len(h) == 0 {
+		return 1, 0, nil
+	}
+	next, tracked := s.next[issue]
+	first := h[0]
+	if len(h) == 1 {
+		delete(s.held, issue)
+	} else {
+		s.held[issue] = h[1:]
+	}
+	s.nHeld--
+	s.next[issue] = first.Version
+	if _, err := s.Offer(first, emit); err != nil {
+		if s.next[issue] == first.Version {
+			// emit failed on first: hold it again, and the gap.
+			s.held[issue] = slices.Insert(s.held[issue], 0, first)
+			s.nHeld++
+			if tracked {
+				s.next[issue] = next
+			} else {
+				delete(s.next, issue)
+			}
+			return 1, 0, err
+		}
+		return max(next, 1), first.Version - 1, err
+	}
+	return max(next, 1), first.Version - 1, nil
+}

@@ -16,6 +16,7 @@ func (f *FCR) AdvanceTo(t time.Time) {
 		return
 	}
 	f.wm, f.hasWM = ns, true
+	f.skipGaps()
 	f.sweep()
 }
 

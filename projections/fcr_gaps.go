@@ -1,0 +1,74 @@
+package projections
+
+import (
+	"container/heap"
+
+	"github.com/google/uuid"
+)
+
+// The events of a live issue that come after a gap in its stream wait for
+// it to fill, until the first of them is older than the watermark minus
+// the lateness: the missing versions, older still, could by then only
+// come late. The stream then goes on without them from its first held
+// event, as in the KPI projections, and the versions it went past are
+// counted in missing_events; one that comes after all is counted in
+// late_events and not applied. Which gaps are skipped depends on event
+// times only: after every event and every AdvanceTo, no live issue's
+// first held event is older than the watermark minus the lateness.
+//
+// Without this, one event lost on the way (a transport that delivers at
+// most once, a producer that crashed between two appends) would hold its
+// issue's later events, a resolution among them, for as long as the issue
+// lives, which for an issue that then looks open is for good.
+
+// versionSpan is a range of versions of a stream, both ends included.
+type versionSpan struct{ from, to uint64 }
+
+// queueGap queues live issue for skipGaps if events of it wait for a gap.
+func (f *FCR) queueGap(issue uuid.UUID) {
+	if at, ok := f.seq.firstHeld(issue); ok {
+		heap.Push(&f.gaps, issueAt{at: at, issue: issue})
+	}
+}
+
+// skipGaps moves the stream of every live issue whose first held event is
+// older than the watermark minus the lateness past its gaps, up to the
+// first held event that is not.
+func (f *FCR) skipGaps() {
+	cutoff := satSub(f.wm, f.lateness)
+	for len(f.gaps) > 0 && f.gaps[0].at < cutoff {
+		id := heap.Pop(&f.gaps).(issueAt).issue
+		if f.lookup(id) < 0 {
+			continue // folded since: expireHeld drops its held events
+		}
+		for {
+			at, ok := f.seq.firstHeld(id)
+			if !ok || at >= cutoff {
+				break
+			}
+			// f.emit, applyOrdered, does not fail.
+			from, to, _ := f.seq.skip(id, f.emit)
+			if from > to {
+				break
+			}
+			f.counts.Missing += int64(to - from + 1)
+			if f.skipped == nil {
+				f.skipped = make(map[uuid.UUID][]versionSpan)
+			}
+			f.skipped[id] = append(f.skipped[id], versionSpan{from, to})
+		}
+		// Back into its slot, or queued again by its next held event.
+		f.adopt(id)
+	}
+}
+
+// wasSkipped reports whether version v of live issue id is one that its
+// stream went past.
+func (f *FCR) wasSkipped(id uuid.UUID, v uint64) bool {
+	for _, s := range f.skipped[id] {
+		if s.from <= v && v <= s.to {
+			return true
+		}
+	}
+	return false
+}
