@@ -207,6 +207,7 @@ type FCR struct {
 	window   int64
 	lateness int64
 
+	future futureGuard // refuses events too far after the clock's time
 	seq    *Sequencer
 	emit   func(events.Envelope) error
 	strays strays // the streams seq tracks that are not of live issues
@@ -263,6 +264,7 @@ func NewFCR(cfg FCRConfig) *FCR {
 	f.cfg = cfg
 	f.window = int64(cfg.Window)
 	f.lateness = int64(cfg.Lateness)
+	f.future = newFutureGuard(cfg.MaxFuture, "FCRConfig.MaxFuture")
 	f.seq = NewSequencer()
 	f.emit = f.applyOrdered
 	f.names = newNameTable()
@@ -286,7 +288,9 @@ func (f *FCR) Config() FCRConfig { return f.cfg }
 // without a channel, a resolution without its contact…), or whose time
 // lies outside the range of Unix nanoseconds, is refused and changes
 // nothing, as the Reporter refuses it. The error says what was wrong with
-// e and wraps events.ErrInvalidEvent, or is the configuration error.
+// e and wraps events.ErrInvalidEvent, or is the configuration error. An
+// event further after the clock's time than FCRConfig.MaxFuture is refused
+// too, with an error that wraps ErrFutureEvent.
 func (f *FCR) Apply(e events.Envelope) error { return f.apply(&e, uuidTag(e.Issue), false) }
 
 // apply is Apply of the event at e, which it does not keep; tag is
@@ -298,6 +302,11 @@ func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 	at, err := checkFCREvent(e, valid)
 	if err != nil {
 		return err
+	}
+	if !valid && at > f.future.bound {
+		if err := f.future.check("FCR", e, at); err != nil {
+			return err
+		}
 	}
 	ix := f.lookupTag(e.Issue, tag)
 	var is *fcrIssue // the issue's slot, while the stream is sequenced there

@@ -44,8 +44,9 @@ const (
 )
 
 // FCRConfig configures the true-FCR projection. The zero value means the
-// defaults: a 7-day window, same-topic matching, 24 h lateness and
-// MinReliable as the small-sample threshold.
+// defaults: a 7-day window, same-topic matching, 24 h lateness, events at
+// most the lateness after the clock's time, and MinReliable as the
+// small-sample threshold.
 type FCRConfig struct {
 	// Window is the repeat window W: a contact less than W after a
 	// resolution is a repeat of the problem. 0 means DefaultFCRWindow.
@@ -58,6 +59,13 @@ type FCRConfig struct {
 	// MinSample is the denominator below which a rate is flagged as a
 	// small sample. 0 means MinReliable.
 	MinSample int64
+	// MaxFuture is how far after the clock's time an event may be: one
+	// further ahead is refused (ErrFutureEvent), as it would move the
+	// watermark there and make every event after it late. 0 means the
+	// lateness, so that no event taken makes one of the present late; a
+	// negative value sets no limit, for a log stamped ahead of the clock
+	// on purpose.
+	MaxFuture time.Duration
 	// Registry knows the event types of the held events that a snapshot
 	// carries; nil means events.NewRegistry(). A held event that it would
 	// not read back as the Go type it has (a host's type it does not know,
@@ -78,6 +86,7 @@ func (c *FCRConfig) setDefaults() {
 	if c.MinSample == 0 {
 		c.MinSample = MinReliable
 	}
+	c.MaxFuture = maxFutureOr(c.MaxFuture, c.Lateness)
 }
 
 // Validate reports what makes c unusable: a negative window, lateness or

@@ -17,6 +17,11 @@ type ReportConfig struct {
 	Volume       VolumeConfig
 	Lateness     time.Duration
 	MinSample    int64
+	// MaxFuture is how far after the clock's time an event may be, for
+	// every projection at once (the MaxFuture of their own configs is not
+	// used in a Reporter): 0 means the least of their latenesses, a
+	// negative value no limit. See FCRConfig.MaxFuture.
+	MaxFuture time.Duration
 }
 
 // Reporter feeds every projection of the full report: true FCR, service
@@ -39,6 +44,9 @@ type Reporter struct {
 	// names are the KPI projections' names, one table for the three.
 	names   *kpiNames
 	applied int64
+	// future refuses events too far after the clock's time, before any
+	// projection sees them.
+	future futureGuard
 }
 
 // NewReporter returns a Reporter with every projection empty.
@@ -83,6 +91,8 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 		h := newKPIHorizon(l, r.foldKPI)
 		r.kpi = &h
 	}
+	least := min(r.fcr.cfg.Lateness, r.service.cfg.Lateness, r.sat.cfg.Lateness, r.volume.cfg.Lateness)
+	r.future = newFutureGuard(maxFutureOr(cfg.MaxFuture, least), "ReportConfig.MaxFuture")
 	return r, nil
 }
 
@@ -107,14 +117,24 @@ func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) bool {
 
 // Apply absorbs one event into every projection. An event that does not
 // Validate, or whose time lies outside the range of Unix nanoseconds
-// (September 1677 to April 2262), is refused
-// before any projection sees it, so that they all stay computed from the
-// same events.
+// (September 1677 to April 2262), is refused before any projection sees
+// it, so that they all stay computed from the same events, with an error
+// that wraps events.ErrInvalidEvent; so is one further after the clock's
+// time than ReportConfig.MaxFuture, with an error that wraps
+// ErrFutureEvent.
 func (r *Reporter) Apply(e events.Envelope) error {
-	if err := kpiCheckEvent("report", e); err != nil {
+	if err := r.check(&e); err != nil {
 		return err
 	}
 	return r.applyChecked(e)
+}
+
+// check is the check of Apply, before any projection sees e.
+func (r *Reporter) check(e *events.Envelope) error {
+	if err := kpiCheckEvent("report", *e); err != nil {
+		return err
+	}
+	return r.future.check("report", e, e.At.UnixNano())
 }
 
 // FCR returns the true-FCR projection, for a host that wants its report

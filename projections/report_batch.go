@@ -28,7 +28,7 @@ func (r *Reporter) applyBatch(evs []events.Envelope) (int, error) {
 	n := len(evs)
 	var bad error
 	for i := range evs {
-		if err := kpiCheckEvent("report", evs[i]); err != nil {
+		if err := r.check(&evs[i]); err != nil {
 			n, bad = i, fmt.Errorf("report batch: event %d: %w", i, err)
 			break
 		}
@@ -52,7 +52,7 @@ func (r *Reporter) applyBatch(evs []events.Envelope) (int, error) {
 	return n, bad
 }
 
-// applyChecked is Apply of an event that passed kpiCheckEvent.
+// applyChecked is Apply of an event that passed check.
 func (r *Reporter) applyChecked(e events.Envelope) error {
 	if err := r.fcr.apply(&e, uuidTag(e.Issue), true); err != nil {
 		return err
@@ -62,7 +62,7 @@ func (r *Reporter) applyChecked(e events.Envelope) error {
 	return nil
 }
 
-// applyFCR applies evs, which passed kpiCheckEvent, to the FCR: only a
+// applyFCR applies evs, which passed check, to the FCR: only a
 // configuration error, which NewReporter refused already, could stop it.
 func (r *Reporter) applyFCR(evs []events.Envelope) error {
 	_, err := r.fcr.applyBatchKeys(evs, nil, true)
@@ -223,7 +223,12 @@ func Replay(ctx context.Context, s events.Store, after uint64, p Projection) (la
 	opt := readOptions{hashKeys: isFCR}
 	if isFCR {
 		// The goroutine that reads checks the events, as FCR.Apply would.
-		opt.check = func(e events.Envelope) error { return e.Validate() }
+		opt.check = func(e events.Envelope) error {
+			if err := e.Validate(); err != nil {
+				return err
+			}
+			return f.future.check("FCR", &e, e.At.UnixNano())
+		}
 	}
 	rr := readAhead(ctx, s, after, 1, opt)
 	last = after
@@ -274,7 +279,7 @@ func (r *Reporter) Replay(ctx context.Context, s events.Store, after uint64) (la
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rr := readAhead(ctx, s, after, 2, readOptions{
-		check: func(e events.Envelope) error { return kpiCheckEvent("report", e) },
+		check: func(e events.Envelope) error { return r.check(&e) },
 	})
 	fcrDone := make(chan error, 1)
 	go func() {

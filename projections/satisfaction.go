@@ -18,6 +18,9 @@ type SatisfactionConfig struct {
 	// MinSample is the denominator below which a rate is flagged as a
 	// small sample; MinReliable if zero.
 	MinSample int64
+	// MaxFuture is how far after the clock's time an event may be, as in
+	// FCRConfig: 0 means the lateness, a negative value no limit.
+	MaxFuture time.Duration
 }
 
 func (c *SatisfactionConfig) setDefaults() {
@@ -25,6 +28,7 @@ func (c *SatisfactionConfig) setDefaults() {
 		c.Lateness = kpiDefaultLateness
 	}
 	kpiDefaultMinSample(&c.MinSample)
+	c.MaxFuture = maxFutureOr(c.MaxFuture, c.Lateness)
 }
 
 // Validate reports a SatisfactionConfig that cannot work: a negative
@@ -78,10 +82,11 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 // The report depends on the set of events within the lateness, not on
 // their order. It is not safe for concurrent use.
 type Satisfaction struct {
-	cfg   SatisfactionConfig
-	names *kpiNames
-	h     kpiHorizon[kpiState]
-	total satCounts
+	cfg    SatisfactionConfig
+	names  *kpiNames
+	h      kpiHorizon[kpiState]
+	future futureGuard // refuses events too far after the clock's time
+	total  satCounts
 	// The counts of each segment, by the name id of its key.
 	byChannel, byTopic, byAgent []satCounts
 	byWait                      [satUnknown + 1]satCounts
@@ -95,15 +100,20 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 	}
 	s := &Satisfaction{cfg: cfg, names: newKPINames()}
 	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) bool { return s.foldIssue(is, &e) })
+	s.future = newFutureGuard(cfg.MaxFuture, "SatisfactionConfig.MaxFuture")
 	return s, nil
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
 // event, or one whose time lies outside the range of Unix nanoseconds
 // (September 1677 to April 2262), is refused with an error that wraps
-// events.ErrInvalidEvent.
+// events.ErrInvalidEvent; one further after the clock's time than
+// MaxFuture, with an error that wraps ErrFutureEvent.
 func (s *Satisfaction) Apply(e events.Envelope) error {
 	if err := kpiCheckEvent("satisfaction", e); err != nil {
+		return err
+	}
+	if err := s.future.check("satisfaction", &e, e.At.UnixNano()); err != nil {
 		return err
 	}
 	s.h.offer(&e)

@@ -19,6 +19,11 @@ type SequenceConfig struct {
 	// be applied, and how far behind it an event that waits for a gap may
 	// fall before the gap is skipped; see Sequence. 24 h if zero.
 	Lateness time.Duration
+	// MaxFuture is how far after the clock's time an event may be, as in
+	// FCRConfig: 0 means the lateness, a negative value no limit. Apply
+	// refuses an event further ahead with an error that wraps
+	// ErrFutureEvent.
+	MaxFuture time.Duration
 	// Registry knows the event types of the events held for a gap that a
 	// snapshot (MarshalBinary) carries; nil means events.NewRegistry().
 	// It must read every such event back as the Go type it was given in:
@@ -102,7 +107,8 @@ func Sequence(p Projection, cfg SequenceConfig) (Sequenced, error) {
 	if err := kpiCheckLateness("sequence", cfg.Lateness); err != nil {
 		return nil, err
 	}
-	s := &sequenced{p: p, cfg: cfg}
+	cfg.MaxFuture = maxFutureOr(cfg.MaxFuture, cfg.Lateness)
+	s := &sequenced{p: p, cfg: cfg, future: newFutureGuard(cfg.MaxFuture, "SequenceConfig.MaxFuture")}
 	s.h = newKPIHorizon(cfg.Lateness, s.fold)
 	_, saves := p.(encoding.BinaryMarshaler)
 	_, loads := p.(encoding.BinaryUnmarshaler)
@@ -135,6 +141,8 @@ type sequenced struct {
 	cfg  SequenceConfig
 	h    kpiHorizon[struct{}]
 	errs []error // p's errors since the last Apply or AdvanceTo returned
+	// future refuses events too far after the clock's time.
+	future futureGuard
 }
 
 // fold hands e to p: p takes every event, so that the horizon tracks
@@ -150,6 +158,9 @@ func (s *sequenced) fold(_ *struct{}, e events.Envelope) bool {
 // Apply implements Projection.
 func (s *sequenced) Apply(e events.Envelope) error {
 	if err := kpiCheckEvent("sequence", e); err != nil {
+		return err
+	}
+	if err := s.future.check("sequence", &e, e.At.UnixNano()); err != nil {
 		return err
 	}
 	s.h.offer(&e)

@@ -23,6 +23,9 @@ type ServiceConfig struct {
 	// MinSample is the denominator below which a rate is flagged as a
 	// small sample; MinReliable if zero.
 	MinSample int64
+	// MaxFuture is how far after the clock's time an event may be, as in
+	// FCRConfig: 0 means the lateness, a negative value no limit.
+	MaxFuture time.Duration
 }
 
 func (c *ServiceConfig) setDefaults() {
@@ -33,6 +36,7 @@ func (c *ServiceConfig) setDefaults() {
 		c.Lateness = kpiDefaultLateness
 	}
 	kpiDefaultMinSample(&c.MinSample)
+	c.MaxFuture = maxFutureOr(c.MaxFuture, c.Lateness)
 }
 
 // Validate reports a ServiceConfig that cannot work: a negative threshold,
@@ -112,10 +116,11 @@ const (
 // depends on the set of events within the lateness, not on their order.
 // It is not safe for concurrent use.
 type ServiceLevel struct {
-	cfg   ServiceConfig
-	names *kpiNames
-	h     kpiHorizon[kpiState]
-	total svcCounts
+	cfg    ServiceConfig
+	names  *kpiNames
+	h      kpiHorizon[kpiState]
+	future futureGuard // refuses events too far after the clock's time
+	total  svcCounts
 	// byChannel and byQueue are the counts of each segment, by the name
 	// id of its key.
 	byChannel, byQueue []svcCounts
@@ -132,15 +137,20 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 	}
 	s := &ServiceLevel{cfg: cfg, names: newKPINames()}
 	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) bool { return s.foldIssue(is, &e) })
+	s.future = newFutureGuard(cfg.MaxFuture, "ServiceConfig.MaxFuture")
 	return s, nil
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
 // event, or one whose time lies outside the range of Unix nanoseconds
 // (September 1677 to April 2262), is refused with an error that wraps
-// events.ErrInvalidEvent.
+// events.ErrInvalidEvent; one further after the clock's time than
+// MaxFuture, with an error that wraps ErrFutureEvent.
 func (s *ServiceLevel) Apply(e events.Envelope) error {
 	if err := kpiCheckEvent("service level", e); err != nil {
+		return err
+	}
+	if err := s.future.check("service level", &e, e.At.UnixNano()); err != nil {
 		return err
 	}
 	s.h.offer(&e)

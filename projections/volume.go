@@ -41,6 +41,9 @@ type VolumeConfig struct {
 	// MinSample is the denominator below which a rate is flagged as a
 	// small sample; MinReliable if zero.
 	MinSample int64
+	// MaxFuture is how far after the clock's time an event may be, as in
+	// FCRConfig: 0 means the lateness, a negative value no limit.
+	MaxFuture time.Duration
 }
 
 func (c *VolumeConfig) setDefaults() {
@@ -48,6 +51,7 @@ func (c *VolumeConfig) setDefaults() {
 		c.Lateness = kpiDefaultLateness
 	}
 	kpiDefaultMinSample(&c.MinSample)
+	c.MaxFuture = maxFutureOr(c.MaxFuture, c.Lateness)
 }
 
 // Validate reports a VolumeConfig that cannot work: a negative lateness
@@ -126,9 +130,10 @@ const volRule = "contacts are the inbound contacts (issue.opened, issue.contacte
 // report depends on the set of events within the lateness, not on their
 // order. It is not safe for concurrent use.
 type Volume struct {
-	cfg   VolumeConfig
-	names *kpiNames
-	h     kpiHorizon[kpiState]
+	cfg    VolumeConfig
+	names  *kpiNames
+	h      kpiHorizon[kpiState]
+	future futureGuard // refuses events too far after the clock's time
 
 	contacts              int64
 	byChannel, byTopic    []int64         // by the name id of the key
@@ -154,15 +159,20 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 		byValue: make(map[Value]int64),
 	}
 	v.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) bool { return v.foldIssue(is, &e) })
+	v.future = newFutureGuard(cfg.MaxFuture, "VolumeConfig.MaxFuture")
 	return v, nil
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
 // event, or one whose time lies outside the range of Unix nanoseconds
 // (September 1677 to April 2262), is refused with an error that wraps
-// events.ErrInvalidEvent.
+// events.ErrInvalidEvent; one further after the clock's time than
+// MaxFuture, with an error that wraps ErrFutureEvent.
 func (v *Volume) Apply(e events.Envelope) error {
 	if err := kpiCheckEvent("volume", e); err != nil {
+		return err
+	}
+	if err := v.future.check("volume", &e, e.At.UnixNano()); err != nil {
 		return err
 	}
 	v.h.offer(&e)

@@ -407,3 +407,29 @@ func TestACopyOfASkippedLineChangesNothing(t *testing.T) {
 	once.Input, twice.Input = input{}, input{}
 	assert.Equal(t, once, twice)
 }
+
+// An event stamped years ahead of the clock (a typo in the year) stops the
+// tool with its line, or is skipped with -skip-invalid, rather than make
+// every event after it late; -max-future -1 takes it.
+func TestAnEventFarAheadOfTheClockStopsTheTool(t *testing.T) {
+	ahead := handLog + `{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2062-03-03T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c2"}}` + "\n"
+	code, stdout, stderr := runTool(t, ahead, "-")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "line 3")
+	assert.Contains(t, stderr, "event time 2062-03-03T09:00:00Z is more than 24h0m0s after the clock's time")
+	assert.Contains(t, stderr, "-max-future")
+
+	code, stdout, stderr = runTool(t, ahead, "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Equal(t, int64(1), got.FCR.Issues)
+	assert.Zero(t, got.FCR.LateEvents)
+
+	code, stdout, stderr = runTool(t, ahead, "-max-future", "-1ns", "-")
+	require.Equal(t, 0, code, stderr)
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(2), got.FCR.Issues)
+}
