@@ -237,6 +237,9 @@ type FCR struct {
 	sinceSweep int   // events since the last sweep
 	sweptAt    int64 // the watermark at the last sweep
 	scratch    fcrScratch
+	// recIx indexes the contacts of issues with many recs (recIndexMin),
+	// by slot, for rec.
+	recIx map[int32]*recIndex
 	// reportedOnOpening: the folded counters hold reported successes
 	// counted on the opening contact, by the rule of snapshots before
 	// format 6, from which this FCR was restored.
@@ -539,7 +542,7 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 	}
 	switch d := e.Data.(type) {
 	case *events.Routed:
-		if r := is.rec(recKey(d.Contact)); r != nil {
+		if r := f.rec(ix, is, recKey(d.Contact)); r != nil {
 			r.queue = f.names.id(d.Queue)
 		}
 	case *events.Resolved:
@@ -550,7 +553,7 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 	case *events.Contacted:
 		is.contact(at, recKey(d.Contact), f.names.id(d.Channel))
 	case *events.Abandoned:
-		if r := is.rec(recKey(d.Contact)); r != nil {
+		if r := f.rec(ix, is, recKey(d.Contact)); r != nil {
 			r.key |= recAbandoned
 		}
 	case *events.Rated:

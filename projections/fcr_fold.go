@@ -145,29 +145,101 @@ func (f *FCR) unsettled(r int32, cutoff int64) []int32 {
 // issues and the customer's other issues is fixed once p's issues
 // settled, as topics and links count between two issues as they were
 // before either settled: folding p while no blocker is left gives the
-// report that keeping it would.
-func (f *FCR) blocker(r int32, p *fcrProblem, unsettled []int32) (int32, bool) {
+// report that keeping it would. With keyed (indexUnsettled), it looks
+// only at the issues that may match a topic of p's, and returns the
+// first of unsettled that blocks, as looking at each would.
+func (f *FCR) blocker(r int32, p *fcrProblem, unsettled []int32, keyed bool) (int32, bool) {
 	from := f.issues.at(p.rootIx).first.at
-	for _, z := range unsettled {
-		zs := f.issues.at(z)
-		if zs.first.at < from || zs.first.at >= p.settle {
-			// z opened before every member, or after each had
-			// settled: no member was live and earlier when it opened.
+	best := len(unsettled) // the first blocker found
+	if !keyed {
+		for i, z := range unsettled {
+			if f.blocks(r, p, from, f.issues.at(z)) {
+				best = i
+				break
+			}
+		}
+	} else {
+		// The issues of each list, in the order of unsettled, until the
+		// first that blocks, or that comes after a blocker found.
+		scan := func(i int32) {
+			for ; i >= 0 && int(i) < best; i = f.scratch.next[i] {
+				if f.blocks(r, p, from, f.issues.at(unsettled[i])) {
+					best = int(i)
+					return
+				}
+			}
+		}
+		heads := f.scratch.heads
+		for _, m := range p.members {
+			f.eachKey(f.issues.at(m), func(k uint64) {
+				if i, ok := heads[k]; ok {
+					scan(i)
+				}
+			})
+		}
+		scan(f.scratch.reHead)
+	}
+	if best == len(unsettled) {
+		return -1, false
+	}
+	_, settled := f.issues.at(unsettled[best]).settled(f.window)
+	return unsettled[best], !settled
+}
+
+// blocks reports whether the unsettled issue zs blocks p (see blocker),
+// whose first issue opened at from.
+func (f *FCR) blocks(r int32, p *fcrProblem, from int64, zs *fcrIssue) bool {
+	if zs.first.at < from || zs.first.at >= p.settle {
+		// z opened before every member, or after each had
+		// settled: no member was live and earlier when it opened.
+		return false
+	}
+	for _, m := range p.members {
+		// m settled first: before the cutoff, and z after it.
+		ms := f.issues.at(m)
+		if !earlier(ms, zs) {
 			continue
 		}
-		for _, m := range p.members {
-			// m settled first: before the cutoff, and z after it.
-			ms := f.issues.at(m)
-			if !earlier(ms, zs) {
-				continue
-			}
-			if s, _ := ms.settled(f.window); f.relatedBefore(r, ms, zs, s) {
-				_, settled := zs.settled(f.window)
-				return z, !settled
-			}
+		if s, _ := ms.settled(f.window); f.relatedBefore(r, ms, zs, s) {
+			return true
 		}
 	}
-	return -1, false
+	return false
+}
+
+// indexUnsettled indexes unsettled for blocker, when there are enough
+// of them (keyedMin) and the topic rule tells topics apart, and reports
+// whether it did. Each list of the index holds, in the order of
+// unsettled, the issues of one key (matchKey) that were never
+// reclassified, or those that were: the issues that may be related to
+// a settled issue are those of its topics' keys and the reclassified.
+func (f *FCR) indexUnsettled(unsettled []int32) bool {
+	if len(unsettled) <= keyedMin || f.cfg.Match == MatchAny {
+		return false
+	}
+	sc := &f.scratch
+	if sc.heads == nil {
+		sc.heads = make(map[uint64]int32)
+	}
+	clear(sc.heads)
+	next := slices.Grow(sc.next[:0], len(unsettled))[:len(unsettled)]
+	sc.reHead = -1
+	for i := len(unsettled) - 1; i >= 0; i-- {
+		is := f.issues.at(unsettled[i])
+		if is.has(fReclassified) {
+			next[i], sc.reHead = sc.reHead, int32(i)
+			continue
+		}
+		k := f.matchKey(is.topic)
+		if j, ok := sc.heads[k]; ok {
+			next[i] = j
+		} else {
+			next[i] = -1
+		}
+		sc.heads[k] = int32(i)
+	}
+	sc.next = next
+	return true
 }
 
 // settles files issue ix to be looked at once its settling time passes.
@@ -225,6 +297,7 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 	// The issues that have not settled, once a problem may fold: with one
 	// problem, there is none.
 	var unsettled []int32
+	keyed := false
 	made := len(probs) == 1
 	for i := range probs {
 		p := &probs[i]
@@ -258,8 +331,9 @@ func (f *FCR) foldCustomer(r int32, cutoff int64) {
 		}
 		if !made {
 			unsettled, made = f.unsettled(r, cutoff), true
+			keyed = f.indexUnsettled(unsettled)
 		}
-		if z, open := f.blocker(r, p, unsettled); z >= 0 {
+		if z, open := f.blocker(r, p, unsettled, keyed); z >= 0 {
 			// An issue that may still change chains to another problem
 			// but could chain to this one: a reclassification can still
 			// move it here. It is filed for when it settles, or will be
@@ -307,6 +381,9 @@ func (f *FCR) free(ix int32) {
 		held := f.seq.Held()
 		f.seq.Forget(id)
 		f.counts.Orphaned += int64(held - f.seq.Held())
+	}
+	if len(f.recIx) > 0 {
+		delete(f.recIx, ix)
 	}
 	next := is.next
 	*is = fcrIssue{next: next}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
 )
 
 // fcrProblem is one problem of a customer, computed from its live issues.
@@ -49,6 +50,15 @@ type fcrScratch struct {
 	reach     []int32  // identifiers reached by linked
 	sink      int64    // what the read-aheads (touchCustomers, touchDue) read
 	pre       fcrPrefetch
+	// For a customer with many issues (keyedMin): the last issue of each
+	// topic key and the previous one of the same key, for chain; the
+	// first unsettled issue of each key and the next, for blocker.
+	last    map[uint64]int32
+	prev    []int32
+	cursors []int32 // chain's place in each list it walks
+	heads   map[uint64]int32
+	next    []int32
+	reHead  int32 // the first reclassified unsettled issue, -1 for none
 }
 
 // problems chains the live issues of the customer whose root is r into
@@ -115,12 +125,16 @@ func (f *FCR) chain(r int32) []fcrProblem {
 	// issue it is related to; prob holds the position of the problem's
 	// first issue.
 	prob := slices.Grow(sc.prob[:0], n)[:n]
-	for i, ix := range order {
-		prob[i] = int32(i)
-		for j := i - 1; j >= 0; j-- {
-			if f.related(r, order[j], ix) {
-				prob[i] = prob[j]
-				break
+	if n > keyedMin && f.cfg.Match != MatchAny {
+		f.inferKeyed(r, order, prob)
+	} else {
+		for i, ix := range order {
+			prob[i] = int32(i)
+			for j := i - 1; j >= 0; j-- {
+				if f.related(r, order[j], ix) {
+					prob[i] = prob[j]
+					break
+				}
 			}
 		}
 	}
@@ -157,6 +171,115 @@ func (f *FCR) chain(r int32) []fcrProblem {
 	}
 	sc.probs = probs
 	return probs
+}
+
+// keyedMin is how many issues a customer has beyond which chain and
+// blocker look only at the issues whose topics may match (matchKey),
+// rather than at every other issue: with thousands of issues of distinct
+// topics (an account of a business), trying every pair took most of the
+// time of a sweep.
+const keyedMin = 32
+
+// matchKey returns a key of topic t under the topic rule: topics that
+// match (topicsMatch) have the same key, so topics of different keys do
+// not match (topics of one key may not either). Topics of MatchRoot are
+// keyed by a hash of their top-level segment, not by its name's id,
+// which would intern names that nothing else may intern (and that a
+// snapshot saves).
+func (f *FCR) matchKey(t uint32) uint64 {
+	switch f.cfg.Match {
+	case MatchAny:
+		return 0
+	case MatchRoot:
+		top, _, _ := strings.Cut(f.names.names[t], "/")
+		h := uint64(14695981039346656037) // FNV-1a
+		for i := 0; i < len(top); i++ {
+			h = (h ^ uint64(top[i])) * 1099511628211
+		}
+		return h
+	}
+	return uint64(t)
+}
+
+// eachKey calls fn with the key of every topic that issue is has had:
+// its topic, and those that its reclassifications replaced (topicAt
+// returns one of them), maybe more than once.
+func (f *FCR) eachKey(is *fcrIssue, fn func(k uint64)) {
+	fn(f.matchKey(is.topic))
+	if !is.has(fReclassified) {
+		return
+	}
+	more := is.recs()
+	for i := range more {
+		if r := &more[i]; r.classification() {
+			fn(f.matchKey(r.channel))
+		}
+	}
+}
+
+// inferKeyed is chain's inference, each issue of order joining the
+// problem of the most recent earlier issue it is related to, for a
+// customer with many issues. Only issues whose topics share a key
+// (matchKey) can be related, unless one of them was reclassified, as
+// related compares their topics when neither was; so the earlier issues
+// tried are those of the keys of the issue's topics and those
+// reclassified, most recent first, walking one list of each: prev links
+// each issue to the previous one of its key, or the previous
+// reclassified one.
+func (f *FCR) inferKeyed(r int32, order, prob []int32) {
+	sc := &f.scratch
+	if sc.last == nil {
+		sc.last = make(map[uint64]int32)
+	}
+	last := sc.last
+	clear(last)
+	prev := slices.Grow(sc.prev[:0], len(order))[:len(order)]
+	lastRe := int32(-1) // the last reclassified issue so far
+	for i, ix := range order {
+		is := f.issues.at(ix)
+		prob[i] = int32(i)
+		// One cursor in each list, at its most recent issue before i.
+		cur := sc.cursors[:0]
+		f.eachKey(is, func(k uint64) {
+			if j, ok := last[k]; ok {
+				cur = append(cur, j)
+			}
+		})
+		if lastRe >= 0 {
+			cur = append(cur, lastRe)
+		}
+		for {
+			j := int32(-1)
+			for _, c := range cur {
+				j = max(j, c)
+			}
+			if j < 0 {
+				break
+			}
+			if f.related(r, order[j], ix) {
+				prob[i] = prob[j]
+				break
+			}
+			for k, c := range cur {
+				if c == j {
+					cur[k] = prev[j]
+				}
+			}
+		}
+		sc.cursors = cur
+		if is.has(fReclassified) {
+			prev[i], lastRe = lastRe, int32(i)
+			continue
+		}
+		k := f.matchKey(is.topic)
+		if j, ok := last[k]; ok {
+			prev[i] = j
+		} else {
+			prev[i] = -1
+		}
+		last[k] = int32(i)
+	}
+	sc.prev = prev
 }
 
 // opening is an issue with the time it opened, which problems sorts by.

@@ -174,6 +174,48 @@ func (is *fcrIssue) rec(key uint64) *fcrRec {
 	return nil
 }
 
+// recIndexMin is how many recs an issue has from which FCR.rec looks its
+// contacts up in an index rather than walking them back: routing the
+// old contacts of an issue of thousands cost a walk over most of them.
+const recIndexMin = 64
+
+// recIndex maps the contacts of the first n recs of an issue to where
+// the latest inbound rec of each stands in them.
+type recIndex struct {
+	at map[uint64]int32
+	n  int
+}
+
+// rec returns is.rec(key) of issue is, in slot ix: with many recs, by
+// their index, which it brings up to date with the recs pushed since
+// (recs are only ever appended, and an abandonment keeps a rec inbound).
+func (f *FCR) rec(ix int32, is *fcrIssue, key uint64) *fcrRec {
+	more := is.recs()
+	if len(more) < recIndexMin {
+		return is.rec(key)
+	}
+	x := f.recIx[ix]
+	if x == nil {
+		if f.recIx == nil {
+			f.recIx = make(map[int32]*recIndex)
+		}
+		x = &recIndex{at: make(map[uint64]int32, len(more))}
+		f.recIx[ix] = x
+	}
+	for ; x.n < len(more); x.n++ {
+		if r := &more[x.n]; r.inbound() {
+			x.at[r.contact()] = int32(x.n)
+		}
+	}
+	if k, ok := x.at[key]; ok {
+		return &more[k]
+	}
+	if is.first.contact() == key {
+		return &is.first
+	}
+	return nil
+}
+
 // classify records a change of topic at time at.
 func (is *fcrIssue) classify(at int64, topic uint32) {
 	if topic == is.topic {
