@@ -148,3 +148,54 @@ func TestFCRKeyedReclassifiedLate(t *testing.T) {
 	assertReference(t, ref, runFCR(t, FCRConfig{Lateness: farLateness}, l.evs))
 	assertReference(t, ref, runFCR(t, FCRConfig{}, l.evs))
 }
+
+// TestFCRKeyedBlocker with z reclassified into m's topic before m settled:
+// as a reclassified issue, z is on no list of a topic key, and blocker
+// finds it only among the reclassified unsettled issues. z chains to y
+// while y is billing too, and to m once y is not: m's problem must not
+// fold while z may still move there.
+func TestFCRKeyedReclassifiedBlocker(t *testing.T) {
+	for _, match := range []TopicMatch{MatchTopic, MatchRoot} {
+		t.Run(match.String(), func(t *testing.T) {
+			l := newFCRLog()
+			k := []string{"phone:+358401111112"}
+			m, mc := l.open(at(0, 0, 0), k, "phone", "billing")
+			l.resolve(m, at(0, 1, 0), mc, "ann", false) // m settles on day 7 at 01:00
+			for i := range 2 * keyedMin {
+				l.open(at(0, 0, 10), k, "phone", fmt.Sprintf("pad%d/x", i))
+			}
+			y, _ := l.open(at(1, 0, 0), k, "chat", "tech")
+			z, _ := l.open(at(2, 0, 0), k, "email", "misc")
+			l.classify(z, at(2, 1, 0), "billing") // z is m's topic by m's settling
+			for h := 0; h < 5*24; h += 6 {
+				l.tick(at(2, h, 0))
+			}
+			l.classify(y, at(7, 1, 30), "billing") // z chains to y now
+			for h := range 20 {
+				l.tick(at(7, 2+h, 0)) // sweeps, while z blocks m's problem
+			}
+			l.classify(y, at(8, 0, 0), "other") // z chains to m
+			l.tick(at(9, 0, 0))
+			ref := referenceFCR(l.evs, DefaultFCRWindow, match)
+			require.Positive(t, ref.failed, "m's problem fails with z in it")
+			want := runFCR(t, FCRConfig{Match: match, Lateness: farLateness}, l.evs)
+			assertReference(t, ref, want)
+			f := NewFCR(FCRConfig{Match: match, Lateness: time.Hour})
+			sawKeyed := false
+			for _, e := range l.evs {
+				require.NoError(t, f.Apply(e))
+				f.sweep()
+				if f.scratch.reHead >= 0 && len(f.scratch.next) > keyedMin {
+					sawKeyed = true
+				}
+			}
+			require.True(t, sawKeyed, "blocker looked up the unsettled issues by key, with a reclassified one")
+			got := f.Report()
+			assert.Equal(t, want.Problems, got.Problems, "problems")
+			assert.Equal(t, want.Achieved, got.Achieved, "achieved")
+			assert.Equal(t, want.Failed, got.Failed, "failed")
+			assert.Equal(t, want.Pending, got.Pending, "pending")
+			assert.Equal(t, want.Unresolved, got.Unresolved, "unresolved")
+		})
+	}
+}

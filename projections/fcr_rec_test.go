@@ -92,3 +92,58 @@ func TestFCRRecIndexAgreesWithWalk(t *testing.T) {
 	require.Greater(t, len(f.issues.at(ix).recs()), 2*recIndexMin)
 	require.NotNil(t, f.recIx[ix])
 }
+
+// An issue of many contacts that folds leaves no index behind: the next
+// issue in its slot, of many contacts too, finds its own, and not those
+// of the issue before (free drops the index); and a restored FCR indexes
+// its issues afresh.
+func TestFCRRecIndexSlotReuseAndRestore(t *testing.T) {
+	cfg := FCRConfig{Window: time.Hour, Lateness: time.Minute}
+	f := NewFCR(cfg)
+	l := newFCRLog()
+	many := func(t0 time.Time, phone string) (uuid.UUID, []uuid.UUID) {
+		issue, c := l.open(t0, []string{phone}, "phone", "billing")
+		cs := []uuid.UUID{c}
+		for i := range 2 * recIndexMin {
+			cs = append(cs, l.contacted(issue, t0.Add(time.Duration(i+1)*time.Second), "chat"))
+		}
+		l.route(issue, t0.Add(3*time.Minute), cs[1], "q", "ann") // builds the index
+		return issue, cs
+	}
+	check := func(issue uuid.UUID, keys ...[]uuid.UUID) {
+		t.Helper()
+		ix := f.lookup(issue)
+		require.GreaterOrEqual(t, ix, int32(0))
+		is := f.issues.at(ix)
+		for _, ks := range keys {
+			for _, c := range ks {
+				if got, want := f.rec(ix, is, recKey(c)), is.rec(recKey(c)); got != want {
+					t.Fatalf("rec of %v: %p, want %p", c, got, want)
+				}
+			}
+		}
+	}
+	a, as := many(day0, "phone:+358405555551")
+	l.resolve(a, day0.Add(4*time.Minute), as[0], "ann", false)
+	l.flush(t, f)
+	ixA := f.lookup(a)
+	require.NotNil(t, f.recIx[ixA])
+	l.tick(day0.Add(3 * time.Hour))
+	l.flush(t, f)
+	f.sweep()
+	require.Negative(t, f.lookup(a), "a folded")
+	b, bs := many(day0.Add(4*time.Hour), "phone:+358405555552")
+	l.flush(t, f)
+	require.Equal(t, ixA, f.lookup(b), "b in a's slot")
+	check(b, bs, as)
+	snap, err := f.Snapshot(1)
+	require.NoError(t, err)
+	g := NewFCR(cfg)
+	_, err = g.Restore(snap)
+	require.NoError(t, err)
+	require.Empty(t, g.recIx)
+	f = g
+	l.route(b, day0.Add(5*time.Hour), bs[2], "q2", "bob")
+	l.flush(t, f)
+	check(b, bs, as)
+}
