@@ -134,7 +134,10 @@ var (
 // of a live issue wait until the first of them is older than the
 // watermark minus the lateness; the stream then goes on without the
 // missing versions, which are counted in missing_events, and one that
-// comes after all is counted in late_events and not applied.
+// comes after all is counted in late_events and late_dropped, and not
+// applied. This assumes that a stream's event times do not go back, as
+// the write side (package contact) ensures: a missing version is then no
+// later than the events that waited for it.
 //
 // A problem is folded into counters, and its issues and their sequencer
 // state freed, once nothing that may still arrive can change it: its
@@ -250,7 +253,7 @@ type FCR struct {
 type fcrCounts struct {
 	Issues      int64 // issues opened
 	Late        int64 // deliveries older than watermark − lateness on arrival, known duplicates excluded
-	LateDropped int64 // late events of issues that were not live
+	LateDropped int64 // late events not applied: their issue was not live, or its stream went past them
 	Orphaned    int64 // held events dropped: their issue was folded or their gap never filled
 	Missing     int64 // versions that the streams of live issues went past (see skipGaps)
 	Ignored     int64 // events of an issue whose stream did not start with issue.opened
@@ -326,7 +329,10 @@ func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 	}
 	if dup {
 		if len(f.skipped) > 0 && f.wasSkipped(e.Issue, e.Version) {
-			f.counts.Late++ // it came after its stream went on without it
+			// It came after its stream went on without it: late, and
+			// left out of the figures.
+			f.counts.Late++
+			f.counts.LateDropped++
 			return nil
 		}
 		f.dups++ // a known duplicate changes nothing, not even the watermark

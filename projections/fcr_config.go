@@ -45,8 +45,8 @@ const (
 
 // FCRConfig configures the true-FCR projection. The zero value means the
 // defaults: a 7-day window, same-topic matching, 24 h lateness, events at
-// most the lateness after the clock's time, and MinReliable as the
-// small-sample threshold.
+// most an hour after the clock's time, and MinReliable as the small-sample
+// threshold.
 type FCRConfig struct {
 	// Window is the repeat window W: a contact less than W after a
 	// resolution is a repeat of the problem. 0 means DefaultFCRWindow.
@@ -61,10 +61,11 @@ type FCRConfig struct {
 	MinSample int64
 	// MaxFuture is how far after the clock's time an event may be: one
 	// further ahead is refused (ErrFutureEvent), as it would move the
-	// watermark there and make every event after it late. 0 means the
-	// lateness, so that no event taken makes one of the present late; a
-	// negative value sets no limit, for a log stamped ahead of the clock
-	// on purpose.
+	// watermark there and make every event after it late. An event taken
+	// m ahead leaves the events of the present the lateness minus m to
+	// arrive in. 0 means DefaultMaxFuture, or half the lateness when that
+	// is less; a negative value sets no limit, for a log stamped ahead of
+	// the clock on purpose.
 	MaxFuture time.Duration
 	// Registry knows the event types of the held events that a snapshot
 	// carries; nil means events.NewRegistry(). A held event that it would

@@ -12,9 +12,12 @@ import (
 // come late. The stream then goes on without them from its first held
 // event, as in the KPI projections, and the versions it went past are
 // counted in missing_events; one that comes after all is counted in
-// late_events and not applied. Which gaps are skipped depends on event
-// times only: after every event and every AdvanceTo, no live issue's
-// first held event is older than the watermark minus the lateness.
+// late_events and late_dropped, and not applied. Which gaps are skipped
+// depends on event times only: after every event and every AdvanceTo, no
+// live issue's first held event is older than the watermark minus the
+// lateness. (Whether an issue whose held events came after it settled
+// folds before that moment depends on the sweeps: its held events are
+// then orphaned, and its gap not counted; the figures are the same.)
 //
 // Without this, one event lost on the way (a transport that delivers at
 // most once, a producer that crashed between two appends) would hold its

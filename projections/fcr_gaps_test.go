@@ -88,6 +88,7 @@ func TestFCRSkipsAGapOnceOlderThanTheLateness(t *testing.T) {
 		require.NoError(t, g.Apply(missing))
 		r := g.Report()
 		assert.Equal(t, skipped.LateEvents+1, r.LateEvents, "the missing version is late")
+		assert.Equal(t, skipped.LateDropped+1, r.LateDropped, "and left out of the figures")
 		assert.Equal(t, dups, g.DuplicatesIgnored(), "and no duplicate")
 		assert.Equal(t, figures(skipped), figures(r))
 		assert.Equal(t, int64(1), r.MissingEvents)

@@ -43,10 +43,11 @@ type FCRReport struct {
 	NoContact int64 `json:"no_contact"`
 
 	// LateEvents arrived older than the watermark minus the lateness;
-	// LateDropped of them belonged to issues not live and were only
-	// counted. A redelivery of an event that the FCR still knows (applied,
-	// or held) is ignored and not counted; one of an issue it folded may
-	// be (see OrphanedEvents).
+	// LateDropped of them were only counted, left out of the figures:
+	// they belonged to issues not live, or were versions that their
+	// stream had gone on without (MissingEvents). A redelivery of an
+	// event that the FCR still knows (applied, or held) is ignored and
+	// not counted; one of an issue it folded may be (see OrphanedEvents).
 	LateEvents  int64 `json:"late_events"`
 	LateDropped int64 `json:"late_dropped"`
 	// HeldEvents wait for a gap in their stream to fill.
@@ -64,7 +65,9 @@ type FCRReport struct {
 	// the events after them waited for until the first of those was older
 	// than the watermark minus the lateness, when the stream went on
 	// without them. One that comes after all is counted in LateEvents and
-	// not applied.
+	// LateDropped. Like the counts above, it counts deliveries: events
+	// held past the moment their issue settled are orphaned if it folds
+	// first, and their gap counted here if not.
 	MissingEvents int64 `json:"missing_events"`
 	// IgnoredEvents belong to streams that did not start with issue.opened,
 	// while the FCR tracks them (see FCR: an event of such a stream quiet

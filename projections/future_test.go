@@ -147,3 +147,24 @@ func TestReplayStopsAtAFutureEvent(t *testing.T) {
 	assert.ErrorContains(t, err, "position 5")
 	assert.Equal(t, int64(2), f.Report().Issues)
 }
+
+// By default an event may be an hour ahead of the clock: one taken 50
+// minutes ahead leaves the events of the present 23 h 10 min of the 24 h
+// lateness.
+func TestAnEventAheadOfTheClockLeavesTheRestOfTheLateness(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Minute)
+	l := newFCRLog()
+	open := func(at time.Time) events.Envelope {
+		return l.add(l.id(), at, &events.Opened{Customer: events.Customer{Keys: []string{"phone:44"}}, Channel: "web", Topic: "tech/tv", Contact: l.id()})
+	}
+	ahead, delayed, tooLate := open(now.Add(50*time.Minute)), open(now.Add(-23*time.Hour)), open(now.Add(-23*time.Hour-30*time.Minute))
+	r, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	require.ErrorIs(t, r.Apply(open(now.Add(61*time.Minute))), ErrFutureEvent)
+	for _, e := range []events.Envelope{ahead, delayed, tooLate} {
+		require.NoError(t, r.Apply(e))
+	}
+	rep := r.Report().FCR
+	assert.Equal(t, int64(2), rep.Issues)
+	assert.Equal(t, [2]int64{1, 1}, [2]int64{rep.LateEvents, rep.LateDropped}, "23 h 30 min late is too late")
+}

@@ -19,8 +19,9 @@ type ReportConfig struct {
 	MinSample    int64
 	// MaxFuture is how far after the clock's time an event may be, for
 	// every projection at once (the MaxFuture of their own configs is not
-	// used in a Reporter): 0 means the least of their latenesses, a
-	// negative value no limit. See FCRConfig.MaxFuture.
+	// used in a Reporter): 0 means DefaultMaxFuture, or half the least of
+	// their latenesses when that is less; a negative value, no limit. See
+	// FCRConfig.MaxFuture.
 	MaxFuture time.Duration
 }
 
@@ -128,6 +129,13 @@ func (r *Reporter) Apply(e events.Envelope) error {
 	}
 	return r.applyChecked(e)
 }
+
+// Check reports what would make Apply refuse e, without applying it: an
+// error that wraps events.ErrInvalidEvent or ErrFutureEvent, as Apply's
+// would. A host that checks events against rules of its own before it
+// applies them calls it first, so that an event the Reporter will refuse
+// changes nothing of the host's either.
+func (r *Reporter) Check(e events.Envelope) error { return r.check(&e) }
 
 // check is the check of Apply, before any projection sees e.
 func (r *Reporter) check(e *events.Envelope) error {

@@ -20,9 +20,11 @@ type SequenceConfig struct {
 	// fall before the gap is skipped; see Sequence. 24 h if zero.
 	Lateness time.Duration
 	// MaxFuture is how far after the clock's time an event may be, as in
-	// FCRConfig: 0 means the lateness, a negative value no limit. Apply
-	// refuses an event further ahead with an error that wraps
-	// ErrFutureEvent.
+	// FCRConfig: 0 means DefaultMaxFuture or half the lateness, whichever
+	// is less; a negative value, no limit. Apply refuses an event further
+	// ahead with an error that wraps ErrFutureEvent. The projection behind
+	// is best given no limit of its own: the horizon has taken an event by
+	// the time the projection refuses it, and would not offer it again.
 	MaxFuture time.Duration
 	// Registry knows the event types of the events held for a gap that a
 	// snapshot (MarshalBinary) carries; nil means events.NewRegistry().

@@ -42,7 +42,8 @@ type VolumeConfig struct {
 	// small sample; MinReliable if zero.
 	MinSample int64
 	// MaxFuture is how far after the clock's time an event may be, as in
-	// FCRConfig: 0 means the lateness, a negative value no limit.
+	// FCRConfig: 0 means DefaultMaxFuture or half the lateness, whichever
+	// is less; a negative value, no limit.
 	MaxFuture time.Duration
 }
 

@@ -16,9 +16,9 @@
 // takes its version in its issue's stream).
 // -skip-unknown-types skips the events of unknown types only, as a reader
 // of a log written by a newer producer does. An event further after the
-// clock's time than -max-future (by default the lateness) is refused like
-// an event that breaks its stream: one stamped in the future would make
-// every event after it late.
+// clock's time than -max-future (by default an hour) is refused like an
+// event that breaks its stream: one stamped in the future would make every
+// event after it late.
 package main
 
 import (
@@ -89,7 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	match := fs.String("match", "topic", "topic rule of repeat inference: topic (same topic), root (same top-level topic) or any")
 	lateness := fs.Duration("lateness", projections.DefaultFCRLateness, "how late an event may arrive and still count in full")
 	threshold := fs.Duration("threshold", 20*time.Second, "service level threshold T: answered within T counts as in service level")
-	maxFuture := fs.Duration("max-future", 0, "how far after the clock's time an event may be (0: the lateness; negative: no limit, for a log stamped ahead on purpose)")
+	maxFuture := fs.Duration("max-future", 0, "how far after the clock's time an event may be (0: an hour, or half the lateness if less; negative: no limit, for a log stamped ahead on purpose)")
 	format := fs.String("format", "json", "output format: json or text")
 	skip := fs.Bool("skip-invalid", false, "skip lines that do not decode, have an unknown type or break their stream, and count them")
 	skipUnknown := fs.Bool("skip-unknown-types", false, "skip events of unknown types only, and count them (lines that do not decode or break their stream still stop the tool)")
@@ -260,7 +260,12 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			}
 			return refuse(lines.Line(), err)
 		}
-		if err := e.Validate(); err != nil {
+		// What the Reporter would refuse, before the checker notes the
+		// event in its stream.
+		if err := r.Check(e); err != nil {
+			if errors.Is(err, projections.ErrFutureEvent) {
+				err = fmt.Errorf("%w (-max-future sets how far)", err)
+			}
 			if err := fail(err); err != nil {
 				return in, err
 			}
@@ -294,9 +299,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			continue
 		}
 		if err := r.Apply(e); err != nil {
-			if errors.Is(err, projections.ErrFutureEvent) {
-				err = fmt.Errorf("%w (-max-future sets how far)", err)
-			}
 			if err := fail(err); err != nil {
 				return in, err
 			}

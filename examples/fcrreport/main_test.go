@@ -417,7 +417,7 @@ func TestAnEventFarAheadOfTheClockStopsTheTool(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "line 3")
-	assert.Contains(t, stderr, "event time 2062-03-03T09:00:00Z is more than 24h0m0s after the clock's time")
+	assert.Contains(t, stderr, "event time 2062-03-03T09:00:00Z is more than 1h0m0s after the clock's time")
 	assert.Contains(t, stderr, "-max-future")
 
 	code, stdout, stderr = runTool(t, ahead, "-skip-invalid", "-")
@@ -432,4 +432,25 @@ func TestAnEventFarAheadOfTheClockStopsTheTool(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
 	assert.Equal(t, int64(2), got.FCR.Issues)
+}
+
+// A line refused as stamped far ahead changes nothing of the stream
+// checker either: before, it moved the checker's watermark to 2062, so
+// that every resolved issue was let go at the next tidy and a second
+// resolution that came later was passed on unchecked, not skipped.
+func TestAFutureLineChangesNothingOfTheChecker(t *testing.T) {
+	ahead := `{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2062-03-03T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c2"}}` + "\n"
+	var fill strings.Builder
+	for i := range 4100 {
+		fmt.Fprintf(&fill, `{"id":"00000000-0000-7000-9000-%012x","issue":"00000000-0000-7000-a000-%012x","version":1,"type":"issue.opened","at":"2026-03-02T09:30:00Z","data":{"customer":{"keys":["email:f%d@example.com"]},"channel":"web","topic":"tech/tv","contact":"00000000-0000-7000-b000-%012x"}}`+"\n", i, i, i, i)
+	}
+	again := `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:40:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}` + "\n"
+	for _, log := range []string{handLog + fill.String() + again, handLog + ahead + fill.String() + again} {
+		code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
+		require.Equal(t, 0, code, stderr)
+		var got output
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		assert.Zero(t, got.Input.Unchecked, "the second resolution is checked")
+		assert.Equal(t, int64(1), got.FCR.Achieved+got.FCR.Pending, "and not applied")
+	}
 }
