@@ -65,8 +65,19 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 		}
 		is = &liveIssue{}
 	}
+	if e.Version > is.Version+1 {
+		return fresh, &gapError{issue: e.Issue, version: e.Version, from: is.Version + 1}
+	}
 	if e.Version <= is.Version {
-		if had := is.ids[e.Version-1]; had != e.ID {
+		had := is.ids[e.Version-1]
+		if had == uuid.Nil {
+			// A version that the stream went past (jump), come late:
+			// the projections count it as late, or apply it if their
+			// own streams still wait for it.
+			is.ids[e.Version-1] = e.ID
+			return unchecked, nil
+		}
+		if had != e.ID {
 			return fresh, fmt.Errorf("issue %s version %d: event %s, where the log had event %s at that version: %w",
 				e.Issue, e.Version, e.ID, had, events.ErrVersionConflict)
 		}
@@ -87,6 +98,60 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 	}
 	return fresh, nil
 }
+
+// pass lets e, a line skipped as invalid, take its version in its stream,
+// when it is the next, and reports whether it did. Nothing else of e
+// counts: not its time (it may be stamped decades ahead), nor its state.
+func (c *checker) pass(e events.Envelope) bool {
+	is := c.live[e.Issue]
+	if is == nil {
+		if _, retired := c.retired[e.Issue]; retired {
+			return false
+		}
+		is = &liveIssue{}
+		c.live[e.Issue] = is
+	}
+	if e.Version != is.Version+1 {
+		return false
+	}
+	is.Version = e.Version
+	is.ids = append(is.ids, e.ID)
+	return true
+}
+
+// jump moves the stream of issue past versions missing from the log, to
+// the version before e's, as the projections' streams go past a gap once
+// the lateness passed; it returns how many versions it went past.
+func (c *checker) jump(e events.Envelope) uint64 {
+	is := c.live[e.Issue]
+	if is == nil {
+		is = &liveIssue{}
+		c.live[e.Issue] = is
+	}
+	n := e.Version - 1 - is.Version
+	for range n {
+		is.ids = append(is.ids, uuid.Nil)
+	}
+	is.Version = e.Version - 1
+	return n
+}
+
+// gapError is an event whose stream lacks versions before it: from to
+// version-1 are not in the log before it.
+type gapError struct {
+	issue         uuid.UUID
+	version, from uint64
+}
+
+func (e *gapError) Error() string {
+	missing := fmt.Sprintf("version %d is", e.from)
+	if e.from < e.version-1 {
+		missing = fmt.Sprintf("versions %d to %d are", e.from, e.version-1)
+	}
+	return fmt.Sprintf("issue %s version %d: %s not in the log before it: %v", e.issue, e.version, missing, events.ErrInvalidEvent)
+}
+
+func (e *gapError) Unwrap() error { return events.ErrInvalidEvent }
 
 // tidy lets go of the issues resolved longer than the horizon ago.
 func (c *checker) tidy() {

@@ -8,14 +8,17 @@
 // The log is read as a stream: memory follows the issues that are active,
 // and a version for each issue of the log. Every event is checked against
 // its stream (the next version, the lifecycle rules) and an opening's
-// identity keys are normalised as the write side does; a line that does not decode, an
-// unknown event type or an event that breaks its stream stops the tool with
-// the line number and the problem, unless -skip-invalid is given, which
-// skips such lines and counts them in the report's "input" section (an
-// event of an unknown type, or one whose data alone is malformed, still
-// takes its version in its issue's stream).
-// -skip-unknown-types skips the events of unknown types only, as a reader
-// of a log written by a newer producer does. An event further after the
+// identity keys are normalised as the write side does; a line that does
+// not decode, an unknown event type, an event that breaks its stream and
+// one whose stream lacks versions before it stop the tool with the line
+// number and the problem, unless -skip-invalid is given, which skips such
+// lines and counts them in the report's "input" section. A skipped line
+// whose envelope reads still takes its version in its issue's stream, so
+// that the events after it are read, and the stream goes on past versions
+// the log lacks (counted as missing_versions), as the projections' streams
+// go past them once the lateness passed. -skip-unknown-types skips the
+// events of unknown types only, as a reader of a log written by a newer
+// producer does. An event further after the
 // clock's time than -max-future (by default an hour) is refused like an
 // event that breaks its stream: one stamped in the future would make every
 // event after it late.
@@ -54,6 +57,10 @@ type input struct {
 	Unchecked   int64 `json:"unchecked"`
 	Invalid     int64 `json:"skipped_invalid"`
 	UnknownType int64 `json:"skipped_unknown_type"`
+	// Missing counts the versions that no line of the log held where a
+	// later version of their stream came (-skip-invalid): the stream went
+	// on past them.
+	Missing int64 `json:"missing_versions"`
 	// FirstInvalid describes the first skipped line.
 	FirstInvalid string `json:"first_invalid,omitempty"`
 }
@@ -91,7 +98,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	threshold := fs.Duration("threshold", 20*time.Second, "service level threshold T: answered within T counts as in service level")
 	maxFuture := fs.Duration("max-future", 0, "how far after the clock's time an event may be (0: an hour, or half the lateness if less; negative: no limit, for a log stamped ahead on purpose)")
 	format := fs.String("format", "json", "output format: json or text")
-	skip := fs.Bool("skip-invalid", false, "skip lines that do not decode, have an unknown type or break their stream, and count them")
+	skip := fs.Bool("skip-invalid", false, "skip lines that do not decode, have an unknown type or break their stream, and count them; go past versions the log lacks")
 	skipUnknown := fs.Bool("skip-unknown-types", false, "skip events of unknown types only, and count them (lines that do not decode or break their stream still stop the tool)")
 	country := fs.String("country", "", "country calling code of phone numbers written without one, such as 358 (none: such numbers are refused)")
 	values := valueFlags{}
@@ -181,8 +188,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *format == "text" {
 		err = out.Report.WriteText(w)
 		if err == nil {
-			_, err = fmt.Fprintf(w, "\nread %d lines: %d events, %d duplicates, %d skipped as invalid, %d of unknown type\n",
-				in.Lines, in.Events, in.Duplicates, in.Invalid, in.UnknownType)
+			_, err = fmt.Fprintf(w, "\nread %d lines: %d events, %d duplicates, %d skipped as invalid, %d of unknown type, %d versions missing\n",
+				in.Lines, in.Events, in.Duplicates, in.Invalid, in.UnknownType, in.Missing)
 		}
 	} else {
 		enc := json.NewEncoder(w)
@@ -260,6 +267,21 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			}
 			return refuse(lines.Line(), err)
 		}
+		// A line skipped as invalid takes its version all the same, so
+		// that the events after it in its stream are read: as an event
+		// that no projection reads, which the Reporter takes too where it
+		// can (not when stamped too far ahead: its projections then go
+		// past their gap once the lateness passed).
+		passOver := func() {
+			o := e
+			o.Data = &events.Opaque{Type: skippedType}
+			if !known || o.Validate() != nil || !check.pass(o) {
+				return
+			}
+			if r.Check(o) == nil {
+				_ = r.Apply(o) // Check passed it
+			}
+		}
 		// What the Reporter would refuse, before the checker notes the
 		// event in its stream.
 		if err := r.Check(e); err != nil {
@@ -269,13 +291,21 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			if err := fail(err); err != nil {
 				return in, err
 			}
+			passOver()
 			continue
 		}
 		v, err := check.check(e, known)
+		if gap := (*gapError)(nil); errors.As(err, &gap) && skip {
+			// Versions the log lacks: its stream goes on past them, as
+			// the projections' streams do once the lateness passed.
+			in.Missing += int64(check.jump(e))
+			v, err = check.check(e, known)
+		}
 		if err != nil {
 			if err := fail(err); err != nil {
 				return in, err
 			}
+			passOver()
 			continue
 		}
 		switch {

@@ -211,8 +211,9 @@ func TestASkippedUnknownTypeKeepsItsStreamGoing(t *testing.T) {
 	}
 }
 
-// An unknown event that cannot be passed over (it breaks its stream) is
-// counted once, as of an unknown type.
+// An unknown event after versions the log lacks takes its version past
+// them, which are counted as missing; one at a version its stream has (a
+// conflict) is counted once, as of an unknown type.
 func TestAnUnknownTypeThatBreaksItsStreamCountsOnce(t *testing.T) {
 	log := handLog + `{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":5,"type":"acme.escalated","at":"2026-03-02T09:30:00Z","data":{}}
 {"id":"00000000-0000-7000-8000-00000000000a","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"acme.escalated","at":"2026-03-02T09:31:00Z","data":{}}
@@ -221,7 +222,7 @@ func TestAnUnknownTypeThatBreaksItsStreamCountsOnce(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var got output
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
-	assert.Equal(t, input{Lines: 4, Events: 2, UnknownType: 2, FirstInvalid: got.Input.FirstInvalid}, got.Input)
+	assert.Equal(t, input{Lines: 4, Events: 2, UnknownType: 2, Missing: 2, FirstInvalid: got.Input.FirstInvalid}, got.Input)
 }
 
 func TestDuplicateLinesAreCountedNotDoubled(t *testing.T) {
@@ -453,4 +454,71 @@ func TestAFutureLineChangesNothingOfTheChecker(t *testing.T) {
 		assert.Zero(t, got.Input.Unchecked, "the second resolution is checked")
 		assert.Equal(t, int64(1), got.FCR.Achieved+got.FCR.Pending, "and not applied")
 	}
+}
+
+// gappedLog is an issue opened, classified (a line the log lacks, version
+// 2), routed and resolved, then another customer's issue two days later,
+// which moves the event time beyond the lateness; ahead, when set, is the
+// time of the routing, stamped far ahead.
+func gappedLog(ahead string) (log string, missing string) {
+	routedAt := "2026-03-02T09:05:00Z"
+	if ahead != "" {
+		routedAt = ahead
+	}
+	missing = `{"id":"00000000-0000-7000-8000-000000000012","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.classified","at":"2026-03-02T09:01:00Z","data":{"topic":"billing/refund"}}` + "\n"
+	log = `{"id":"00000000-0000-7000-8000-000000000011","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"chat","topic":"billing","contact":"00000000-0000-7000-8000-0000000000c1"}}` + "\n" +
+		`{"id":"00000000-0000-7000-8000-000000000013","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.routed","at":"` + routedAt + `","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing","agent":"maria"}}` + "\n" +
+		`{"id":"00000000-0000-7000-8000-000000000014","issue":"00000000-0000-7000-8000-0000000000a1","version":4,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}` + "\n" +
+		`{"id":"00000000-0000-7000-8000-000000000015","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-04T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"phone","topic":"tech","contact":"00000000-0000-7000-8000-0000000000c2"}}` + "\n"
+	return log, missing
+}
+
+// A version the log lacks stops the tool, naming it; with -skip-invalid,
+// the stream goes on past it, as the projections' streams do once the
+// lateness passed, and the version is counted as missing. If it comes
+// later in the log after all, it is late.
+func TestVersionsMissingFromTheLogAreGonePast(t *testing.T) {
+	log, missing := gappedLog("")
+	code, stdout, stderr := runTool(t, log, "-")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "line 2: issue 00000000-0000-7000-8000-0000000000a1 version 3: version 2 is not in the log before it")
+
+	for _, tt := range []struct {
+		name string
+		log  string
+		late int64
+	}{{"missing", log, 0}, {"come late", log + missing, 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr = runTool(t, tt.log, "-skip-invalid", "-")
+			require.Equal(t, 0, code, stderr)
+			var got output
+			require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+			assert.Equal(t, int64(1), got.Input.Missing)
+			assert.Zero(t, got.Input.Invalid)
+			assert.Equal(t, int64(1), got.FCR.MissingEvents, "the projections went past it too")
+			assert.Equal(t, int64(1), got.FCR.Pending, "resolved: the resolution after the gap was read")
+			assert.Equal(t, int64(1), got.Service.Answered, "and the routing")
+			assert.Equal(t, tt.late, got.FCR.LateDropped)
+			assert.Equal(t, tt.late, got.Input.Unchecked, "the version come late is the projections' to judge")
+		})
+	}
+}
+
+// A line refused as stamped far ahead takes its version in its stream, so
+// that the events after it are read: the routing is lost, the resolution
+// after it is not.
+func TestTheLineAfterAFutureLineIsRead(t *testing.T) {
+	log, missing := gappedLog("2062-03-02T09:05:00Z")
+	first, rest, _ := strings.Cut(log, "\n")
+	code, stdout, stderr := runTool(t, first+"\n"+missing+rest, "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Contains(t, got.Input.FirstInvalid, "line 3")
+	assert.Zero(t, got.Input.Missing, "the log lacks no line")
+	assert.Equal(t, int64(1), got.FCR.Pending, "resolved")
+	assert.Zero(t, got.Service.Answered, "the routing was left out")
+	assert.Equal(t, int64(1), got.FCR.MissingEvents, "the projections went past the routing")
 }
