@@ -69,40 +69,47 @@ func TestFCRReclassificationLetsTheIssueLeftBehindFold(t *testing.T) {
 // from folding until it settles (blocker): y's later reclassification
 // moves z to the problem, and the report is the one of an FCR that never
 // folds. With z opened at the very moment of the member (a tie in
-// opening time) the rule holds the same.
+// opening time) the rule holds the same, and with the customer's issues
+// padded beyond keyedMin by open issues of other topics, so that blocker
+// looks the unsettled issues up by topic.
 func TestFCRBlockerKeepsAProblemWhileAChainMayStillMove(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		dy, dz int // the days y and z open after the member
 	}{{"z after", 1, 2}, {"z at the member's moment", 0, 0}} {
-		t.Run(tt.name, func(t *testing.T) {
-			l := newFCRLog()
-			k := []string{"phone:+358401111111"}
-			m, mc := l.open(at(0, 0, 0), k, "phone", "billing")
-			l.resolve(m, at(0, 1, 0), mc, "ann", false) // m settles on day 7 at 01:00
-			y, _ := l.open(at(tt.dy, 0, 0), k, "chat", "tech")
-			l.open(at(tt.dz, 0, 0), k, "email", "billing") // z
-			for h := 0; h < 5*24; h += 6 {
-				l.tick(at(2, h, 0))
-			}
-			l.classify(y, at(7, 1, 30), "billing") // y and z related now; y and m not (y was tech when m settled)
-			for h := range 20 {
-				l.tick(at(7, 2+h, 0)) // sweeps, while z blocks m's problem
-			}
-			l.classify(y, at(8, 0, 0), "other") // y and z no longer related: z chains to m
-			l.tick(at(9, 0, 0))
-			want := runFCR(t, FCRConfig{Lateness: farLateness}, l.evs)
-			f := NewFCR(FCRConfig{Lateness: time.Hour})
-			for _, e := range l.evs {
-				require.NoError(t, f.Apply(e))
-				f.sweep()
-			}
-			got := f.Report()
-			assert.Equal(t, want.Problems, got.Problems, "problems")
-			assert.Equal(t, want.Achieved, got.Achieved, "achieved")
-			assert.Equal(t, want.Pending, got.Pending, "pending")
-			assert.Equal(t, want.Unresolved, got.Unresolved, "unresolved")
-		})
+		for _, pad := range []int{0, 2 * keyedMin} {
+			t.Run(fmt.Sprintf("%s/%d more issues", tt.name, pad), func(t *testing.T) {
+				l := newFCRLog()
+				k := []string{"phone:+358401111111"}
+				m, mc := l.open(at(0, 0, 0), k, "phone", "billing")
+				l.resolve(m, at(0, 1, 0), mc, "ann", false) // m settles on day 7 at 01:00
+				for i := range pad {
+					l.open(at(0, 0, 10), k, "phone", fmt.Sprintf("pad/%d", i))
+				}
+				y, _ := l.open(at(tt.dy, 0, 0), k, "chat", "tech")
+				l.open(at(tt.dz, 0, 0), k, "email", "billing") // z
+				for h := 0; h < 5*24; h += 6 {
+					l.tick(at(2, h, 0))
+				}
+				l.classify(y, at(7, 1, 30), "billing") // y and z related now; y and m not (y was tech when m settled)
+				for h := range 20 {
+					l.tick(at(7, 2+h, 0)) // sweeps, while z blocks m's problem
+				}
+				l.classify(y, at(8, 0, 0), "other") // y and z no longer related: z chains to m
+				l.tick(at(9, 0, 0))
+				want := runFCR(t, FCRConfig{Lateness: farLateness}, l.evs)
+				f := NewFCR(FCRConfig{Lateness: time.Hour})
+				for _, e := range l.evs {
+					require.NoError(t, f.Apply(e))
+					f.sweep()
+				}
+				got := f.Report()
+				assert.Equal(t, want.Problems, got.Problems, "problems")
+				assert.Equal(t, want.Achieved, got.Achieved, "achieved")
+				assert.Equal(t, want.Pending, got.Pending, "pending")
+				assert.Equal(t, want.Unresolved, got.Unresolved, "unresolved")
+			})
+		}
 	}
 }
 

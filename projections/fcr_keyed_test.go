@@ -83,48 +83,6 @@ func TestFCRKeyedAgreesWithReference(t *testing.T) {
 	}
 }
 
-// TestFCRBlockerKeepsAProblemWhileAChainMayStillMove, with the customer's
-// issues padded beyond keyedMin by open issues of other topics, so that
-// blocker looks them up by topic.
-func TestFCRKeyedBlocker(t *testing.T) {
-	for _, tt := range []struct {
-		name   string
-		dy, dz int
-	}{{"z after", 1, 2}, {"z at the member's moment", 0, 0}} {
-		t.Run(tt.name, func(t *testing.T) {
-			l := newFCRLog()
-			k := []string{"phone:+358401111111"}
-			m, mc := l.open(at(0, 0, 0), k, "phone", "billing")
-			l.resolve(m, at(0, 1, 0), mc, "ann", false)
-			for i := range 2 * keyedMin {
-				l.open(at(0, 0, 10), k, "phone", fmt.Sprintf("pad/%d", i))
-			}
-			y, _ := l.open(at(tt.dy, 0, 0), k, "chat", "tech")
-			l.open(at(tt.dz, 0, 0), k, "email", "billing") // z
-			for h := 0; h < 5*24; h += 6 {
-				l.tick(at(2, h, 0))
-			}
-			l.classify(y, at(7, 1, 30), "billing")
-			for h := range 20 {
-				l.tick(at(7, 2+h, 0))
-			}
-			l.classify(y, at(8, 0, 0), "other")
-			l.tick(at(9, 0, 0))
-			want := runFCR(t, FCRConfig{Lateness: farLateness}, l.evs)
-			f := NewFCR(FCRConfig{Lateness: time.Hour})
-			for _, e := range l.evs {
-				require.NoError(t, f.Apply(e))
-				f.sweep()
-			}
-			got := f.Report()
-			assert.Equal(t, want.Problems, got.Problems, "problems")
-			assert.Equal(t, want.Achieved, got.Achieved, "achieved")
-			assert.Equal(t, want.Pending, got.Pending, "pending")
-			assert.Equal(t, want.Unresolved, got.Unresolved, "unresolved")
-		})
-	}
-}
-
 // An issue reclassified after the earlier issue of its old topic settled
 // still chains to it, among many issues of other topics: chain looks up
 // the earlier issues of each topic the later one had.
@@ -149,7 +107,7 @@ func TestFCRKeyedReclassifiedLate(t *testing.T) {
 	assertReference(t, ref, runFCR(t, FCRConfig{}, l.evs))
 }
 
-// TestFCRKeyedBlocker with z reclassified into m's topic before m settled:
+// TestFCRBlockerKeepsAProblemWhileAChainMayStillMove, padded, with z reclassified into m's topic before m settled:
 // as a reclassified issue, z is on no list of a topic key, and blocker
 // finds it only among the reclassified unsettled issues. z chains to y
 // while y is billing too, and to m once y is not: m's problem must not
