@@ -155,12 +155,12 @@ var (
 // and counted in orphaned events once older than the watermark minus the
 // lateness. The rules above make the report independent of when folding
 // happens: a problem in memory and the same problem folded give the same
-// figures. The counts of deliveries are
-// the exception: a redelivery of an event that was applied, or is held,
-// is ignored while the FCR knows it (counted by DuplicatesIgnored only).
-// Once its issue was folded the FCR no longer knows its stream: the
-// redelivery is late (late_events, late_dropped) or, if the event came
-// after the issue settled, held and then counted in orphaned_events.
+// figures. The counts of deliveries are the exception: a redelivery of an
+// event that was applied, or is held, is ignored while the FCR knows it
+// (counted by DuplicatesIgnored only). Once its issue was folded the FCR
+// no longer knows its stream: the redelivery is late (late_events,
+// late_dropped) or, if the event came after the issue settled, held and
+// then counted in orphaned_events.
 //
 // A stream whose version 1 is not issue.opened (a host's own stream on the
 // same feed, a producer's mistake) has no issue, even if an issue.opened
