@@ -28,10 +28,16 @@ type checker struct {
 }
 
 // liveIssue is an issue the checker holds: its state, and the ids of its
-// events by version (ids[v-1]).
+// events by version (ids[v-1]; uuid.Nil for a version that no line gave
+// the projections, a hole).
 type liveIssue struct {
 	contact.Issue
-	ids []uuid.UUID
+	ids    []uuid.UUID
+	gapped bool // went past versions the log lacks, or a skipped line: its state is not known
+	holes  int  // the versions of ids that are uuid.Nil
+	// refused holds, by version, why a line skipped as invalid was, of
+	// the versions it took: a copy of it is refused again.
+	refused map[uint64]error
 }
 
 func newChecker(keys contact.KeyRules, horizon time.Duration) *checker {
@@ -75,15 +81,19 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 			// the projections count it as late, or apply it if their
 			// own streams still wait for it.
 			is.ids[e.Version-1] = e.ID
+			is.holes--
 			return unchecked, nil
 		}
 		if had != e.ID {
 			return fresh, fmt.Errorf("issue %s version %d: event %s, where the log had event %s at that version: %w",
 				e.Issue, e.Version, e.ID, had, events.ErrVersionConflict)
 		}
+		if err := is.refused[e.Version]; err != nil {
+			return fresh, err
+		}
 		return duplicate, nil
 	}
-	if known {
+	if known && !is.gapped {
 		if err := is.Check(e, c.keys); err != nil {
 			return fresh, err
 		}
@@ -96,13 +106,18 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 	if c.sinceTidy++; c.sinceTidy >= max(4096, len(c.live)) {
 		c.tidy()
 	}
+	if is.gapped {
+		return unchecked, nil
+	}
 	return fresh, nil
 }
 
-// pass lets e, a line skipped as invalid, take its version in its stream,
-// when it is the next, and reports whether it did. Nothing else of e
-// counts: not its time (it may be stamped decades ahead), nor its state.
-func (c *checker) pass(e events.Envelope) bool {
+// pass lets e, a line skipped as invalid for why, take its version in its
+// stream, when it is the next, and reports whether it did; taken says
+// whether the projections took its version (as an event they do not
+// read). Nothing else of e counts: not its time (it may be stamped
+// decades ahead), nor its state, which the issue's is then not known.
+func (c *checker) pass(e events.Envelope, taken bool, why error) bool {
 	is := c.live[e.Issue]
 	if is == nil {
 		if _, retired := c.retired[e.Issue]; retired {
@@ -114,8 +129,20 @@ func (c *checker) pass(e events.Envelope) bool {
 	if e.Version != is.Version+1 {
 		return false
 	}
+	is.ID, is.gapped = e.Issue, true
 	is.Version = e.Version
+	if !taken {
+		// The projections lack it: a later line of it (corrected) is
+		// theirs to judge.
+		is.ids = append(is.ids, uuid.Nil)
+		is.holes++
+		return true
+	}
 	is.ids = append(is.ids, e.ID)
+	if is.refused == nil {
+		is.refused = make(map[uint64]error)
+	}
+	is.refused[e.Version] = why
 	return true
 }
 
@@ -128,10 +155,12 @@ func (c *checker) jump(e events.Envelope) uint64 {
 		is = &liveIssue{}
 		c.live[e.Issue] = is
 	}
+	is.ID, is.gapped = e.Issue, true
 	n := e.Version - 1 - is.Version
 	for range n {
 		is.ids = append(is.ids, uuid.Nil)
 	}
+	is.holes += int(n)
 	is.Version = e.Version - 1
 	return n
 }
@@ -158,7 +187,9 @@ func (c *checker) tidy() {
 	c.sinceTidy = 0
 	cutoff := c.watermark.Add(-c.horizon)
 	for id, is := range c.live {
-		if is.Status == contact.StatusResolved && is.LastAt.Before(cutoff) {
+		// One with holes is kept: a line of a missing version is late,
+		// not a duplicate, when it comes.
+		if is.Status == contact.StatusResolved && is.LastAt.Before(cutoff) && is.holes == 0 {
 			c.retired[id] = is.Version
 			delete(c.live, id)
 		}

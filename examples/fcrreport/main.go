@@ -188,8 +188,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *format == "text" {
 		err = out.Report.WriteText(w)
 		if err == nil {
-			_, err = fmt.Fprintf(w, "\nread %d lines: %d events, %d duplicates, %d skipped as invalid, %d of unknown type, %d versions missing\n",
-				in.Lines, in.Events, in.Duplicates, in.Invalid, in.UnknownType, in.Missing)
+			_, err = fmt.Fprintf(w, "\nread %d lines: %d events (%d unchecked), %d duplicates, %d skipped as invalid, %d of unknown type, %d versions missing\n",
+				in.Lines, in.Events, in.Unchecked, in.Duplicates, in.Invalid, in.UnknownType, in.Missing)
 		}
 	} else {
 		enc := json.NewEncoder(w)
@@ -262,7 +262,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 		// counted as such: what else keeps its version from being passed
 		// over counts no more.
 		fail := func(err error) error {
-			if !known {
+			if gap := (*gapError)(nil); !known && !(errors.As(err, &gap) && !skip) {
 				return nil
 			}
 			return refuse(lines.Line(), err)
@@ -272,13 +272,14 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 		// that no projection reads, which the Reporter takes too where it
 		// can (not when stamped too far ahead: its projections then go
 		// past their gap once the lateness passed).
-		passOver := func() {
+		passOver := func(why error) {
 			o := e
 			o.Data = &events.Opaque{Type: skippedType}
-			if !known || o.Validate() != nil || !check.pass(o) {
+			if o.Validate() != nil {
 				return
 			}
-			if r.Check(o) == nil {
+			taken := r.Check(o) == nil
+			if check.pass(o, taken, why) && taken {
 				_ = r.Apply(o) // Check passed it
 			}
 		}
@@ -291,7 +292,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			if err := fail(err); err != nil {
 				return in, err
 			}
-			passOver()
+			passOver(err)
 			continue
 		}
 		v, err := check.check(e, known)
@@ -305,7 +306,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			if err := fail(err); err != nil {
 				return in, err
 			}
-			passOver()
+			passOver(err)
 			continue
 		}
 		switch {
@@ -318,9 +319,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 				in.Duplicates++
 			}
 			continue
-		case !known:
-		case v == unchecked:
-			in.Unchecked++
 		}
 		if e, err = normalized(e, keys); err != nil {
 			if err := fail(err); err != nil {
@@ -336,6 +334,9 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 		}
 		if known {
 			in.Events++
+			if v == unchecked {
+				in.Unchecked++
+			}
 		}
 	}
 	in.Lines = lines.Line()

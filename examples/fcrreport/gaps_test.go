@@ -1,0 +1,221 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
+	"github.com/truefcr/truefcr/projections"
+)
+
+// closer is an opening of a new issue long after last, so that every gap
+// is older than the lateness.
+func closer(last time.Time) events.Envelope {
+	return events.Envelope{ID: uuid.MustParse("00000000-0000-7000-8000-0000000fffff"), Issue: uuid.MustParse("00000000-0000-7000-8000-0000000ffffe"), Version: 1, At: last.Add(72 * time.Hour),
+		Data: &events.Opened{Customer: events.Customer{Keys: []string{"email:zz@example.com"}}, Channel: "web", Topic: "tech", Contact: uuid.MustParse("00000000-0000-7000-8000-0000000ffffd")}}
+}
+
+// compareWithLibrary runs the tool with -skip-invalid on kept, and a
+// Reporter fed kept directly: their reports must be equal.
+func compareWithLibrary(t *testing.T, kept []events.Envelope) output {
+	t.Helper()
+	kept = append(kept, closer(kept[len(kept)-1].At))
+	code, stdout, stderr := runTool(t, jsonLines(t, kept), "-skip-invalid", "-")
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	r, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	for _, e := range kept {
+		require.NoError(t, r.Apply(e))
+	}
+	wj, err := json.Marshal(r.Report())
+	require.NoError(t, err)
+	gj, err := json.Marshal(got.Report)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(wj), string(gj))
+	return got
+}
+
+// Lines removed from the log, openings or later versions: the tool
+// reports what the library fed the remaining events reports, once the
+// lateness passed, and skips no remaining line.
+func TestRemovedLinesGiveTheLibrarysReport(t *testing.T) {
+	log, _, err := simulate.Collect(simulate.Config{Seed: 11, Days: 21, Customers: 400, IssuesPerDay: 50})
+	require.NoError(t, err)
+	for _, openings := range []bool{false, true} {
+		t.Run(fmt.Sprintf("openings=%t", openings), func(t *testing.T) {
+			var kept []events.Envelope
+			n := 0
+			for _, e := range log {
+				if (e.Version == 1) == openings {
+					if n++; n%37 == 0 {
+						continue
+					}
+				}
+				kept = append(kept, e)
+			}
+			got := compareWithLibrary(t, kept)
+			assert.Zero(t, got.Input.Invalid, got.Input.FirstInvalid)
+			assert.Positive(t, got.Input.Missing)
+			if !openings {
+				// A stream without its opening is no issue's: the FCR
+				// ignores it rather than go past its gap.
+				assert.Positive(t, got.FCR.MissingEvents)
+			}
+		})
+	}
+}
+
+const (
+	handOpened    = `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"chat","topic":"billing","contact":"00000000-0000-7000-8000-0000000000c1"}}` + "\n"
+	handContacted = `{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.contacted","at":"2026-03-02T09:01:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c2","channel":"phone"}}` + "\n"
+	handRouted    = `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.routed","at":"2026-03-02T09:02:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c2","queue":"billing","agent":"maria"}}` + "\n"
+	handResolved  = `{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a1","version":4,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c2","agent":"maria"}}` + "\n"
+	handLater     = `{"id":"00000000-0000-7000-8000-000000000005","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-05T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"web","topic":"tech","contact":"00000000-0000-7000-8000-0000000000c3"}}` + "\n"
+)
+
+func runJSON(t *testing.T, log string, args ...string) output {
+	t.Helper()
+	code, stdout, stderr := runTool(t, log, append(args, "-")...)
+	require.Equal(t, 0, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	return got
+}
+
+func libraryReport(t *testing.T, log string) projections.Report {
+	t.Helper()
+	r, err := projections.NewReporter(projections.ReportConfig{})
+	require.NoError(t, err)
+	for e, err := range events.NewLineReader(strings.NewReader(log), events.NewJSONCodec(nil)).All() {
+		require.NoError(t, err)
+		_ = r.Apply(e) // what the Reporter refuses, it refuses
+	}
+	return r.Report()
+}
+
+// The line the log lacks (issue.contacted, version 2) brought contact c2:
+// the routing and the resolution of c2 after the gap are not judged
+// against a state without it (they would break its rules), but passed on
+// unchecked, as the library takes them.
+func TestLinesAfterAGapAreNotJudgedByAStateMissingIt(t *testing.T) {
+	log := handOpened + handRouted + handResolved + handLater
+	got := runJSON(t, log, "-skip-invalid")
+	want := libraryReport(t, log)
+	assert.Equal(t, int64(1), got.Input.Missing)
+	assert.Zero(t, got.Input.Invalid, got.Input.FirstInvalid)
+	assert.Equal(t, want.FCR.Unresolved, got.FCR.Unresolved, "the library has the issue resolved")
+	assert.Equal(t, want.Service.Answered, got.Service.Answered)
+}
+
+// An opening the log lacks: the later lines of its issue are passed on,
+// not skipped as of another issue, as the library takes them.
+func TestAMissingOpeningDoesNotCascade(t *testing.T) {
+	log := handContacted + handRouted + handResolved + handLater
+	got := runJSON(t, log, "-skip-invalid")
+	want := libraryReport(t, log)
+	assert.NotContains(t, got.Input.FirstInvalid, "00000000-0000-0000-0000-000000000000")
+	assert.Zero(t, got.Input.Invalid, got.Input.FirstInvalid)
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got.Report)
+	assert.JSONEq(t, string(wj), string(gj))
+}
+
+// An opening skipped (stamped far ahead): the later lines of its issue
+// are passed on, not skipped one after the other.
+func TestASkippedOpeningDoesNotCascade(t *testing.T) {
+	ahead := strings.Replace(handOpened, "2026-03-02T09:00:00Z", "2062-03-02T09:00:00Z", 1)
+	log := ahead + handContacted + handRouted + handResolved + handLater
+	got := runJSON(t, log, "-skip-invalid")
+	want := libraryReport(t, log)
+	assert.Equal(t, int64(1), got.Input.Invalid, "the opening alone: %s", got.Input.FirstInvalid)
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got.Report)
+	assert.JSONEq(t, string(wj), string(gj), "the library (which refuses the opening too) takes the rest")
+}
+
+// An unknown-type line stamped too far ahead takes its version too: the
+// next line is not taken for one after a version the log lacks.
+func TestAnUnknownLineAheadTakesItsVersion(t *testing.T) {
+	unknown := `{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"acme.escalated","at":"2062-03-02T09:05:00Z","data":{}}` + "\n"
+	resolved := `{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}` + "\n"
+	log := handOpened + unknown + resolved
+	code, _, stderr := runTool(t, log, "-skip-unknown-types", "-")
+	assert.Equal(t, 0, code, stderr)
+	got := runJSON(t, log, "-skip-invalid")
+	assert.Equal(t, int64(1), got.Input.UnknownType)
+	assert.Zero(t, got.Input.Missing, "the log lacks no version")
+}
+
+// With -skip-unknown-types alone, an unknown-type line after versions the
+// log lacks stops the tool: the unknown type is skipped, the gap is not.
+func TestAGapBeforeAnUnknownLineStopsTheTool(t *testing.T) {
+	unknown := `{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"acme.escalated","at":"2026-03-02T09:05:00Z","data":{}}` + "\n"
+	code, _, stderr := runTool(t, handOpened+unknown, "-skip-unknown-types", "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "version 2 is not in the log before it")
+}
+
+// Every line is counted once: an unchecked line (a version gone past,
+// come late) whose keys do not normalise counts as invalid only.
+func TestAnUncheckedLineThatFailsCountsOnce(t *testing.T) {
+	badKeys := strings.Replace(handOpened, "email:anna@example.com", "phone:040 123 4567", 1)
+	log := handContacted + badKeys + handLater
+	got := runJSON(t, log, "-skip-invalid")
+	in := got.Input
+	assert.Equal(t, int64(in.Lines), in.Events+in.Duplicates+in.Invalid+in.UnknownType, "every line counted once: %+v", in)
+	// unchecked is a part of events (lines applied unchecked); handLater is
+	// a fresh line, so at most events-1 lines are unchecked.
+	assert.LessOrEqual(t, in.Unchecked, in.Events-1, "a refused line counted as unchecked too: %+v", in)
+}
+
+// A version gone past that comes after the checker would have let its
+// issue go (tidy) is late, as the library counts it, not a duplicate: an
+// issue with versions missing is kept.
+func TestAJumpedVersionComeAfterItsIssueWasLetGoIsLate(t *testing.T) {
+	var fill strings.Builder
+	for i := range 4100 {
+		fmt.Fprintf(&fill, `{"id":"00000000-0000-7000-9000-%012x","issue":"00000000-0000-7000-a000-%012x","version":1,"type":"issue.opened","at":"2026-03-20T09:30:00Z","data":{"customer":{"keys":["email:f%d@example.com"]},"channel":"web","topic":"tech/tv","contact":"00000000-0000-7000-b000-%012x"}}`+"\n", i, i, i, i)
+	}
+	resolved := strings.Replace(handResolved, "0000000000c2", "0000000000c1", 1)
+	log := handOpened + strings.Replace(strings.Replace(resolved, `"version":4`, `"version":3`, 1), "000000000004", "000000000004", 1) + fill.String()
+	missing := `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.routed","at":"2026-03-02T09:02:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing","agent":"maria"}}` + "\n"
+	log += missing
+	got := runJSON(t, log, "-skip-invalid")
+	want := libraryReport(t, log)
+	assert.Zero(t, got.Input.Duplicates, "no line repeats another")
+	assert.Equal(t, want.FCR.LateDropped, got.FCR.LateDropped)
+}
+
+// A line refused as stamped far ahead, then its corrected copy (same id,
+// right time): the projections never had that version, so the copy is no
+// duplicate, and the library fed the same lines takes it.
+func TestACorrectedCopyOfAFutureLineIsTaken(t *testing.T) {
+	ahead := strings.Replace(handRouted, "2026-03-02T09:02:00Z", "2062-03-02T09:02:00Z", 1)
+	log := handOpened + handContacted + ahead + handRouted + handResolved + handLater
+	got := runJSON(t, log, "-skip-invalid")
+	want := libraryReport(t, log)
+	assert.Zero(t, got.Input.Duplicates)
+	assert.Equal(t, want.Service.Answered, got.Service.Answered, "the routing counts")
+}
+
+// A copy of a line skipped for breaking the lifecycle rules is skipped
+// again, as a copy of one with malformed data is
+// (TestACopyOfASkippedLineChangesNothing), not counted as a duplicate.
+func TestACopyOfAnInvalidLineCountsAsInvalid(t *testing.T) {
+	first := strings.Replace(strings.Replace(handResolved, `"version":4`, `"version":2`, 1), "0000000000c2", "0000000000c1", 1)
+	again := strings.Replace(strings.Replace(first, `"version":2`, `"version":3`, 1), "000000000004", "000000000044", 1) // a second resolution: breaks the rules
+	log := handOpened + first + again + again + handLater
+	got := runJSON(t, log, "-skip-invalid")
+	assert.Equal(t, int64(2), got.Input.Invalid, "both copies of the bad line")
+	assert.Zero(t, got.Input.Duplicates)
+}
