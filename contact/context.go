@@ -45,7 +45,9 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // time in another zone, a duration's part finer than a millisecond, an
 // empty slice for a nil one. Keys from several sources must not collide:
 // prefix them with the source ("zendesk:…"); a key that comes back with
-// another command is refused (ErrKeyReused). A key is at most 256 bytes
+// another command on the same issue is refused (ErrKeyReused), while one
+// reused on another issue goes unnoticed, as only the issue's stream is
+// looked at. A key is at most 256 bytes
 // of UTF-8, unpadded, without control characters, line separators or
 // controls of the direction of text; "" is no key.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {

@@ -12,7 +12,7 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// domainExample is the example event of DOMAIN.md's wire format section.
+// domainExample is the example event of the wire format's definition.
 const domainExample = `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
 	`"version":1,"type":"issue.opened","at":"2026-03-02T09:15:00Z",` +
 	`"data":{"customer":{"keys":["phone:+358401234567","email:anna@example.com"]},` +

@@ -24,7 +24,7 @@ const msgpackFormat = 1
 // MsgpackCodec is the compact binary codec and the default. An event is one
 // msgpack array: format, id, issue, version, type, schema, time (Unix
 // nanoseconds), meta (a map or nil) and data (a map keyed by the wire names
-// of DOMAIN's JSON format). UUIDs are 16 raw bytes.
+// of the JSON wire format). UUIDs are 16 raw bytes.
 //
 // The built-in types are encoded and decoded by hand, with no reflection: a
 // decode costs one allocation for the data with its short lists and one for

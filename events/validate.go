@@ -16,7 +16,7 @@ import (
 const MaxVersion = math.MaxInt64
 
 // Validator is implemented by event data that can check itself: the
-// fields that DOMAIN's wire format requires, scales, signs.
+// fields that the wire format requires, scales, signs.
 type Validator interface {
 	Validate() error
 }

@@ -33,8 +33,8 @@ var (
 //
 // # Rules
 //
-// The rules are those of DOMAIN.md, "True FCR, precisely"; where the brief
-// is silent, FCR decides as follows.
+// The rules are those of the README's definitions; where those leave a
+// choice, FCR decides as follows.
 //
 //   - Identity: the keys and the customer id on one issue.opened belong to
 //     one customer, transitively. Keys are compared as given (by a 64-bit

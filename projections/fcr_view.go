@@ -10,7 +10,9 @@ import (
 
 // Problem is one live problem as the FCR projection sees it: the issues
 // chained into it, its counted contacts and its verdict. It is a drill-down
-// behind the rates: which customers came back, on which channel.
+// behind the rates: which issues came back as one problem, on which
+// channels. The FCR keeps no customer names (identity keys are hashed):
+// a host finds the customer through the issues in its own records.
 type Problem struct {
 	// Issues are the problem's issues in the order they were opened.
 	Issues []uuid.UUID `json:"issues"`

@@ -15,8 +15,16 @@ type ReportConfig struct {
 	Service      ServiceConfig
 	Satisfaction SatisfactionConfig
 	Volume       VolumeConfig
-	Lateness     time.Duration
-	MinSample    int64
+	// Lateness is how far behind the latest event time an event may come
+	// and still count, for every projection whose own config leaves it
+	// zero (24 h then). Events fed in the order of their times need little;
+	// a history loaded ticket by ticket, whose events go back and forth in
+	// time, needs one as long as the time it spans, or its older events
+	// are left out of the figures as late (each section counts them).
+	Lateness time.Duration
+	// MinSample is the denominator below which a rate is flagged as a
+	// small sample, for every projection whose own config leaves it zero.
+	MinSample int64
 	// MaxFuture is how far after the clock's time an event may be, for
 	// every projection at once (the MaxFuture of their own configs is not
 	// used in a Reporter): 0 means DefaultMaxFuture, or half the least of

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,4 +226,37 @@ func BenchmarkReporter(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(log))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(len(log)*b.N), "ns/event")
+}
+
+// The text says, in each KPI section, how many events were left out of
+// its figures as late: a log loaded ticket by ticket over more than the
+// lateness loses events, which a reader of the text must see.
+func TestReportTextShowsTheEventsEachSectionLeftOut(t *testing.T) {
+	log := simulatedLog(t, 5)
+	byTicket := slices.Clone(log)
+	slices.SortStableFunc(byTicket, func(a, b events.Envelope) int { return bytes.Compare(a.Issue[:], b.Issue[:]) })
+	rep := reportOf(t, projections.ReportConfig{}, byTicket)
+	require.Positive(t, rep.Service.LateEvents)
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteText(&buf))
+	out := buf.String()
+	for _, section := range []struct {
+		name string
+		late int64
+		held int
+	}{
+		{"SERVICE LEVEL", rep.Service.LateEvents, rep.Service.HeldEvents},
+		{"SATISFACTION", rep.Satisfaction.LateEvents, rep.Satisfaction.HeldEvents},
+		{"VOLUME", rep.Volume.LateEvents, rep.Volume.HeldEvents},
+	} {
+		i := strings.Index(out, section.name)
+		require.GreaterOrEqual(t, i, 0, section.name)
+		assert.Regexp(t, fmt.Sprintf(`^[^\n]*\n\s+events\s+late %d \(left out of the figures\), held behind a gap %d`, section.late, section.held),
+			out[i:], section.name)
+	}
+
+	inOrder := reportOf(t, projections.ReportConfig{}, log)
+	buf.Reset()
+	require.NoError(t, inOrder.WriteText(&buf))
+	assert.NotContains(t, buf.String(), "(left out of the figures),", "nothing late, no line")
 }

@@ -71,7 +71,14 @@ func (r Report) WriteText(w io.Writer) error {
 	p("  CSAT of failed problems\t%s\t\n", fcrCSATText(f.CSAT.Failed))
 
 	s := r.Service
+	// The events each KPI projection left out, which its figures lack.
+	leftOut := func(late int64, held int) {
+		if late > 0 || held > 0 {
+			p("  events\tlate %d (left out of the figures), held behind a gap %d\t\n", late, held)
+		}
+	}
 	p("\nSERVICE LEVEL (threshold %g s)\n", s.Definition.ThresholdS)
+	leftOut(s.LateEvents, s.HeldEvents)
 	p("  offered\t%d\tanswered %d, abandoned %d\n", s.Offered, s.Answered, s.Abandoned)
 	p("  ASA\t%s\t\n", meanText("%.1f s", s.ASA, s.Answered))
 	p("  abandonment\t%s\t\n", rateText(s.Abandonment))
@@ -94,6 +101,7 @@ func (r Report) WriteText(w io.Writer) error {
 
 	sat := r.Satisfaction
 	p("\nSATISFACTION\n")
+	leftOut(sat.LateEvents, sat.HeldEvents)
 	p("  CSAT\tmean %s\ttop-2 box %s\n", meanText("%.2f", sat.CSAT.Mean, sat.CSAT.Responses), rateText(sat.CSAT.Top2Box))
 	p("  NPS\t%s\t%d answers: %d promoters, %d passives, %d detractors\n",
 		meanText("%+.0f", sat.NPS.Score, sat.NPS.Responses), sat.NPS.Responses, sat.NPS.Promoters, sat.NPS.Passives, sat.NPS.Detractors)
@@ -109,6 +117,7 @@ func (r Report) WriteText(w io.Writer) error {
 
 	v := r.Volume
 	p("\nVOLUME\n")
+	leftOut(v.LateEvents, v.HeldEvents)
 	p("  contacts\t%d\tover %d issues, %s per issue\n", v.Contacts, v.Issues, meanText("%.2f", v.ContactsPerIssue, v.Issues))
 	if len(v.ByChannel) > 0 {
 		var parts []string

@@ -69,9 +69,12 @@ import (
 //
 // # Guarantees
 //
-// With a Store, every committed event is applied exactly once, whatever
-// the transport does: a crash costs re-reading the store from the last
-// checkpoint. Redeliveries are recognised by their issue and version
+// With a Store, every committed event is offered to the projection
+// exactly once, whatever the transport does: a crash costs re-reading the
+// store from the last checkpoint. An event the projection refuses (an
+// invalid one, or one stamped further ahead of the clock than its
+// MaxFuture allows) is logged, counted in RunnerStats.Rejected and passed
+// over for good: only a Rebuild offers it again. Redeliveries are recognised by their issue and version
 // while the projection knows the issue, and by their store position
 // (above) when it has forgotten it: messages published without a
 // position, and delivered again once their issue is forgotten, are
