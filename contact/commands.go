@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -9,7 +10,8 @@ import (
 )
 
 // Command is a request to change an issue: Open, Route, Consult, Resolve,
-// Reopen, FollowUp, Abandon, Rate or Classify. Each is checked against the
+// Reopen, FollowUp, Reply (one of the two before, as the issue stands),
+// Abandon, Rate or Classify. Each is checked against the
 // issue's current state and its own input, and yields one event or is
 // refused with a *CommandError.
 //
@@ -24,7 +26,8 @@ type Command interface {
 	// Op names the command in errors: "open", "route", "resolve"…
 	Op() string
 	eventTime() time.Time
-	// yields returns the type of the event the command appends.
+	// yields returns the type of the event the command appends (Reply's
+	// usual one; see appends).
 	yields() events.Type
 	decide(d *decider) (events.Data, error)
 }
@@ -104,6 +107,24 @@ type FollowUp struct {
 	At      time.Time
 }
 
+// Reply records that the customer came back about the issue on a new
+// contact: a follow-up while the issue is open (issue.contacted, as
+// FollowUp appends), a reopen once it is resolved (issue.reopened, as
+// Reopen appends, with Reason). The Service decides which on the issue as
+// it stands when the command runs, so that a host that learns of a
+// customer's message (a webhook of its helpdesk) need not load the issue
+// first and race a resolution; run again with the same idempotency key, it
+// returns the event it appended the first time, whichever it was.
+type Reply struct {
+	// Contact is the id of the new contact; a new one when uuid.Nil.
+	Contact uuid.UUID
+	Channel string
+	// Reason is the reason of a reopen; a follow-up has no such field,
+	// and goes without it (the host cannot know which it will be).
+	Reason string
+	At     time.Time
+}
+
 // Abandon records that a contact was abandoned in the queue before anyone
 // answered it.
 type Abandon struct {
@@ -150,6 +171,9 @@ func (Reopen) Op() string { return "reopen" }
 // Op returns "follow up".
 func (FollowUp) Op() string { return "follow up" }
 
+// Op returns "reply".
+func (Reply) Op() string { return "reply" }
+
 // Op returns "abandon".
 func (Abandon) Op() string { return "abandon" }
 
@@ -165,6 +189,7 @@ func (Consult) yields() events.Type  { return events.TypeConsulted }
 func (Resolve) yields() events.Type  { return events.TypeResolved }
 func (Reopen) yields() events.Type   { return events.TypeReopened }
 func (FollowUp) yields() events.Type { return events.TypeContacted }
+func (Reply) yields() events.Type    { return events.TypeContacted }
 func (Abandon) yields() events.Type  { return events.TypeAbandoned }
 func (Rate) yields() events.Type     { return events.TypeRated }
 func (Classify) yields() events.Type { return events.TypeClassified }
@@ -175,6 +200,7 @@ func (c Consult) eventTime() time.Time  { return c.At }
 func (c Resolve) eventTime() time.Time  { return c.At }
 func (c Reopen) eventTime() time.Time   { return c.At }
 func (c FollowUp) eventTime() time.Time { return c.At }
+func (c Reply) eventTime() time.Time    { return c.At }
 func (c Abandon) eventTime() time.Time  { return c.At }
 func (c Rate) eventTime() time.Time     { return c.At }
 func (c Classify) eventTime() time.Time { return c.At }
@@ -305,6 +331,30 @@ func (c FollowUp) decide(d *decider) (events.Data, error) {
 		return nil, err
 	}
 	return &events.Contacted{Contact: id, Channel: c.Channel}, nil
+}
+
+func (c Reply) decide(d *decider) (events.Data, error) {
+	if d.is.Status == StatusResolved {
+		return Reopen{Contact: c.Contact, Channel: c.Channel, Reason: c.Reason, At: c.At}.decide(d)
+	}
+	return FollowUp{Contact: c.Contact, Channel: c.Channel, At: c.At}.decide(d)
+}
+
+// appends returns the types of the events cmd may append.
+func appends(cmd Command) []events.Type {
+	if _, ok := cmd.(Reply); ok {
+		return []events.Type{events.TypeContacted, events.TypeReopened}
+	}
+	return []events.Type{cmd.yields()}
+}
+
+// joinTypes names the types ts: "a", "a or b".
+func joinTypes(ts []events.Type) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = string(t)
+	}
+	return strings.Join(names, " or ")
 }
 
 func (c Abandon) decide(d *decider) (events.Data, error) {

@@ -53,6 +53,7 @@ func TestCommandsRefused(t *testing.T) {
 		{"resolve a never opened issue", nil, contact.Resolve{}, contact.ErrUnknownIssue, "never opened"},
 		{"reopen a never opened issue", nil, contact.Reopen{Channel: "phone"}, contact.ErrUnknownIssue, "never opened"},
 		{"follow up a never opened issue", nil, contact.FollowUp{Channel: "phone"}, contact.ErrUnknownIssue, "never opened"},
+		{"reply to a never opened issue", nil, contact.Reply{Channel: "phone"}, contact.ErrUnknownIssue, "never opened"},
 		{"abandon on a never opened issue", nil, contact.Abandon{}, contact.ErrUnknownIssue, "never opened"},
 		{"rate a never opened issue", nil, contact.Rate{Survey: events.SurveyCSAT, Score: 5}, contact.ErrUnknownIssue, "never opened"},
 		{"classify a never opened issue", nil, contact.Classify{Topic: "billing"}, contact.ErrUnknownIssue, "never opened"},
@@ -108,6 +109,9 @@ func TestCommandsRefused(t *testing.T) {
 
 		{"reopen without channel", []events.Data{opened(), resolved()}, contact.Reopen{}, contact.ErrInvalidCommand, "no channel"},
 		{"follow up on a bad channel", []events.Data{opened()}, contact.FollowUp{Channel: "e mail"}, contact.ErrInvalidCommand, `channel "e mail"`},
+		{"reply without channel", []events.Data{opened()}, contact.Reply{}, contact.ErrInvalidCommand, "no channel"},
+		{"reply to a resolved issue on a bad channel", []events.Data{opened(), resolved()}, contact.Reply{Channel: "e mail"}, contact.ErrInvalidCommand, `channel "e mail"`},
+		{"reply reusing a contact id", []events.Data{opened()}, contact.Reply{Contact: c1, Channel: "phone"}, contact.ErrDuplicateContact, "contact " + c1.String() + " is already"},
 		{"follow up reusing a contact id", []events.Data{opened()}, contact.FollowUp{Contact: c1, Channel: "phone"}, contact.ErrDuplicateContact, "contact " + c1.String() + " is already"},
 		{"reopen reusing a contact id", []events.Data{opened(), resolved()}, contact.Reopen{Contact: c1, Channel: "phone"}, contact.ErrDuplicateContact, c1.String()},
 		// A retry of a reopen, or of a follow-up once the issue was

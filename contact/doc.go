@@ -6,9 +6,11 @@
 //
 // An Issue is one customer problem, rebuilt from its stream of events with
 // Rebuild or Issue.Apply. A Command (Open, Route, Consult, Resolve, Reopen,
-// FollowUp, Abandon, Rate, Classify) is checked against the issue as it
-// stands and yields one event, or is refused with a *CommandError that
-// names the operation, the issue and the reason, and wraps a sentinel:
+// FollowUp, Reply, Abandon, Rate, Classify) is checked against the issue
+// as it stands and yields one event, or is refused with a *CommandError
+// that names the operation, the issue and the reason, and wraps a
+// sentinel (Reply is a follow-up or a reopen, as the issue stands: the
+// command for a host that hears of a customer's message):
 //
 //	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,8 +29,8 @@ func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 			return nil, true, &CommandError{Op: r.cmd.Op(), Issue: r.issue, Err: ErrKeyReused,
 				Reason: fmt.Sprintf("idempotency key %q names version %d, ", r.key, e.Version) + fmt.Sprintf(format, args...)}
 		}
-		if t := e.Type(); t != r.cmd.yields() {
-			return reused("an %s event, where %s appends %s", t, r.cmd.Op(), r.cmd.yields())
+		if ts := appends(r.cmd); !slices.Contains(ts, e.Type()) {
+			return reused("an %s event, where %s appends %s", e.Type(), r.cmd.Op(), joinTypes(ts))
 		}
 		if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r.fp) {
 			return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())

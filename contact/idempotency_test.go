@@ -38,6 +38,8 @@ func TestServiceIdempotencyKey(t *testing.T) {
 		{"resolve", []events.Data{opened(), routed()}, contact.Resolve{Agent: "maria"}},
 		{"reopen", []events.Data{opened(), routed(), resolved()}, contact.Reopen{Contact: c2, Channel: "voice"}},
 		{"follow up", []events.Data{opened()}, contact.FollowUp{Contact: c2, Channel: "voice"}},
+		{"reply to an open issue", []events.Data{opened()}, contact.Reply{Contact: c2, Channel: "voice"}},
+		{"reply to a resolved issue", []events.Data{opened(), routed(), resolved()}, contact.Reply{Contact: c2, Channel: "voice", Reason: "not fixed"}},
 		{"abandon", []events.Data{opened()}, contact.Abandon{}},
 		{"rate", []events.Data{opened(), routed(), resolved()}, contact.Rate{Survey: events.SurveyCSAT, Score: 2}},
 		{"classify", []events.Data{opened()}, contact.Classify{Topic: "billing/refund"}},
@@ -376,4 +378,43 @@ func TestServiceIdempotencyKeyOfAnotherFingerprint(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(4), got[0].Version)
 	assert.Equal(t, 4, store.Len())
+}
+
+// A reply is a follow-up while the issue is open and a reopen once it is
+// resolved, decided as the issue stands; run again with its key after the
+// issue changed (resolved since), it returns the follow-up it appended,
+// where a host that chose FollowUp or Reopen itself would now be refused.
+func TestServiceReplyIsAFollowUpOrAReopen(t *testing.T) {
+	svc, store := newService(t, later)
+	issue := contacttest.IssueID()
+	_, err := store.Append(t.Context(), issue, 0, stream(issue, opened(), routed()))
+	require.NoError(t, err)
+	ctx := contact.WithIdempotencyKey(t.Context(), "zendesk:comment:7")
+
+	evs, err := svc.Reply(ctx, issue, contact.Reply{Channel: "email", Reason: "still broken"})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	first := evs[0]
+	assert.Equal(t, &events.Contacted{Contact: first.Data.(*events.Contacted).Contact, Channel: "email"}, first.Data,
+		"a follow-up, whose event has no reason")
+	_, err = svc.Resolve(t.Context(), issue, contact.Resolve{Agent: "maria"})
+	require.NoError(t, err)
+
+	again, err := svc.Reply(ctx, issue, contact.Reply{Channel: "email", Reason: "still broken"})
+	require.NoError(t, err)
+	assert.Equal(t, []events.Envelope{first}, again, "the follow-up of the first run, not a reopen")
+	_, err = svc.FollowUp(ctx, issue, contact.FollowUp{Channel: "email"})
+	require.ErrorIs(t, err, contact.ErrKeyReused, "another command under the key")
+
+	evs, err = svc.Reply(t.Context(), issue, contact.Reply{Channel: "phone", Reason: "still broken"})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	reopened, ok := evs[0].Data.(*events.Reopened)
+	require.True(t, ok, "a reply to a resolved issue reopens it: %T", evs[0].Data)
+	assert.Equal(t, "phone", reopened.Channel)
+	assert.Equal(t, "still broken", reopened.Reason)
+	is, err := svc.Load(t.Context(), issue)
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusOpen, is.Status)
+	assert.Equal(t, 1, is.Reopens)
 }

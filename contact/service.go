@@ -481,6 +481,12 @@ func (s *Service) FollowUp(ctx context.Context, issue uuid.UUID, cmd FollowUp) (
 	return s.Execute(ctx, issue, cmd)
 }
 
+// Reply records that the customer came back about the issue: a follow-up
+// while it is open, a reopen once it is resolved.
+func (s *Service) Reply(ctx context.Context, issue uuid.UUID, cmd Reply) ([]events.Envelope, error) {
+	return s.Execute(ctx, issue, cmd)
+}
+
 // Abandon records a contact of the issue abandoned in the queue.
 func (s *Service) Abandon(ctx context.Context, issue uuid.UUID, cmd Abandon) ([]events.Envelope, error) {
 	return s.Execute(ctx, issue, cmd)
