@@ -9,7 +9,9 @@ import "time"
 // time would.
 
 // AdvanceTo moves the watermark to t if t is later, and folds what is then
-// final and beyond the lateness.
+// final and beyond the lateness. t is the host's word for the time: it is
+// not held to MaxFuture, and a t in the future makes the events before it
+// late, as an event of that time would.
 func (f *FCR) AdvanceTo(t time.Time) {
 	ns := t.UnixNano()
 	if f.hasWM && ns <= f.wm {
@@ -42,6 +44,8 @@ func (v *Volume) AdvanceTo(t time.Time) error {
 }
 
 // AdvanceTo moves the watermark of every projection to t if t is later.
+// As FCR.AdvanceTo, it takes t as the host's word for the time, not held
+// to MaxFuture.
 func (r *Reporter) AdvanceTo(t time.Time) error {
 	r.fcr.AdvanceTo(t)
 	if r.kpi != nil {
