@@ -114,7 +114,9 @@ type FollowUp struct {
 // it stands when the command runs, so that a host that learns of a
 // customer's message (a webhook of its helpdesk) need not load the issue
 // first and race a resolution; run again with the same idempotency key, it
-// returns the event it appended the first time, whichever it was.
+// returns the event it appended the first time, whichever it was. Its
+// Reason counts in its idempotency fingerprint even when it becomes a
+// follow-up: build it from what a retry sends again.
 type Reply struct {
 	// Contact is the id of the new contact; a new one when uuid.Nil.
 	Contact uuid.UUID
@@ -342,7 +344,8 @@ func (c Reply) decide(d *decider) (events.Data, error) {
 
 // appends returns the types of the events cmd may append.
 func appends(cmd Command) []events.Type {
-	if _, ok := cmd.(Reply); ok {
+	switch cmd.(type) {
+	case Reply, *Reply:
 		return []events.Type{events.TypeContacted, events.TypeReopened}
 	}
 	return []events.Type{cmd.yields()}

@@ -418,3 +418,59 @@ func TestServiceReplyIsAFollowUpOrAReopen(t *testing.T) {
 	assert.Equal(t, contact.StatusOpen, is.Status)
 	assert.Equal(t, 1, is.Reopens)
 }
+
+// A pointer to a Reply is the same command as the Reply, whichever event
+// its first run appended: retried under its key after a reopen, it returns
+// the reopen.
+func TestServiceReplyByPointerIsTheSameCommand(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		first, again contact.Command
+	}{
+		{"pointer both times", &contact.Reply{Contact: c2, Channel: "email"}, &contact.Reply{Contact: c2, Channel: "email"}},
+		{"value, then pointer", contact.Reply{Contact: c2, Channel: "email"}, &contact.Reply{Contact: c2, Channel: "email"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, store := newService(t, later)
+			issue := contacttest.IssueID()
+			_, err := store.Append(t.Context(), issue, 0, stream(issue, opened(), routed(), resolved()))
+			require.NoError(t, err)
+			ctx := contact.WithIdempotencyKey(t.Context(), "zendesk:comment:9")
+			first, err := svc.Execute(ctx, issue, tt.first)
+			require.NoError(t, err)
+			require.IsType(t, &events.Reopened{}, first[0].Data)
+			again, err := svc.Execute(ctx, issue, tt.again)
+			require.NoError(t, err, "the same command retried under its key")
+			assert.Equal(t, first, again)
+		})
+	}
+}
+
+// The README's recipe for the later webhooks of a ticket: its opening under
+// a key made of the ticket's id, with no issue id, then every later command
+// on IssueForKey of that key; or an id of the host's own, opened through
+// Execute.
+func TestTheIssueOfATicketByItsKey(t *testing.T) {
+	svc, _ := newService(t)
+	const key = "zendesk:ticket:4711"
+	open := contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "email", Topic: "billing"}
+	id, _, err := svc.Open(contact.WithIdempotencyKey(t.Context(), key), open)
+	require.NoError(t, err)
+	assert.Equal(t, contact.IssueForKey(key), id)
+	_, err = svc.Route(t.Context(), contact.IssueForKey(key), contact.Route{Queue: "billing"})
+	require.NoError(t, err)
+	_, err = svc.Route(contact.WithIdempotencyKey(t.Context(), "zendesk:event:1"), contact.IssueForKey(key), contact.Route{Queue: "billing", Agent: "maria"})
+	require.NoError(t, err)
+	id2, _, err := svc.Open(contact.WithIdempotencyKey(t.Context(), key), open)
+	require.NoError(t, err, "the ticket's creation webhook again")
+	assert.Equal(t, id, id2)
+	_, err = svc.Reply(contact.WithIdempotencyKey(t.Context(), "zendesk:comment:1"), contact.IssueForKey(key), contact.Reply{Channel: "email"})
+	require.NoError(t, err)
+	// The alternative: an id of the host's own, through Execute.
+	own := contact.IssueForKey("x") // any fixed uuid
+	_, err = svc.Execute(t.Context(), own, open)
+	require.NoError(t, err)
+	is, err := svc.Load(t.Context(), own)
+	require.NoError(t, err)
+	assert.Equal(t, contact.StatusOpen, is.Status)
+}

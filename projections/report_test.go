@@ -260,3 +260,25 @@ func TestReportTextShowsTheEventsEachSectionLeftOut(t *testing.T) {
 	require.NoError(t, inOrder.WriteText(&buf))
 	assert.NotContains(t, buf.String(), "(left out of the figures),", "nothing late, no line")
 }
+
+// The KPI sections' line of events left out keeps their columns: the
+// notes after the figures stay where they are without it.
+func TestReportTextLeftOutLineKeepsTheColumns(t *testing.T) {
+	log := simulatedLog(t, 5)
+	byTicket := slices.Clone(log)
+	slices.SortStableFunc(byTicket, func(a, b events.Envelope) int { return bytes.Compare(a.Issue[:], b.Issue[:]) })
+	col := func(log []events.Envelope) int {
+		rep := reportOf(t, projections.ReportConfig{}, log)
+		var buf bytes.Buffer
+		require.NoError(t, rep.WriteText(&buf))
+		for line := range strings.Lines(buf.String()) {
+			if strings.HasPrefix(line, "  offered ") {
+				return strings.Index(line, "answered")
+			}
+		}
+		t.Fatal("no offered line")
+		return 0
+	}
+	inOrder, late := col(log), col(byTicket)
+	assert.LessOrEqual(t, late, inOrder+3, "the offered line's note moved from column %d to %d", inOrder, late)
+}

@@ -74,7 +74,7 @@ func (r Report) WriteText(w io.Writer) error {
 	// The events each KPI projection left out, which its figures lack.
 	leftOut := func(late int64, held int) {
 		if late > 0 || held > 0 {
-			p("  events\tlate %d (left out of the figures), held behind a gap %d\t\n", late, held)
+			p("  events\t\tlate %d (left out of the figures), held behind a gap %d\n", late, held)
 		}
 	}
 	p("\nSERVICE LEVEL (threshold %g s)\n", s.Definition.ThresholdS)
