@@ -83,15 +83,6 @@ const (
 	handLater     = `{"id":"00000000-0000-7000-8000-000000000005","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-05T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"web","topic":"tech","contact":"00000000-0000-7000-8000-0000000000c3"}}` + "\n"
 )
 
-func runJSON(t *testing.T, log string, args ...string) output {
-	t.Helper()
-	code, stdout, stderr := runTool(t, log, append(args, "-")...)
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
-	return got
-}
-
 func libraryReport(t *testing.T, log string) projections.Report {
 	t.Helper()
 	r, err := projections.NewReporter(projections.ReportConfig{})
@@ -109,7 +100,7 @@ func libraryReport(t *testing.T, log string) projections.Report {
 // unchecked, as the library takes them.
 func TestLinesAfterAGapAreNotJudgedByAStateMissingIt(t *testing.T) {
 	log := handOpened + handRouted + handResolved + handLater
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	want := libraryReport(t, log)
 	assert.Equal(t, int64(1), got.Input.Missing)
 	assert.Zero(t, got.Input.Invalid, got.Input.FirstInvalid)
@@ -121,7 +112,7 @@ func TestLinesAfterAGapAreNotJudgedByAStateMissingIt(t *testing.T) {
 // not skipped as of another issue, as the library takes them.
 func TestAMissingOpeningDoesNotCascade(t *testing.T) {
 	log := handContacted + handRouted + handResolved + handLater
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	want := libraryReport(t, log)
 	assert.NotContains(t, got.Input.FirstInvalid, "00000000-0000-0000-0000-000000000000")
 	assert.Zero(t, got.Input.Invalid, got.Input.FirstInvalid)
@@ -135,7 +126,7 @@ func TestAMissingOpeningDoesNotCascade(t *testing.T) {
 func TestASkippedOpeningDoesNotCascade(t *testing.T) {
 	ahead := strings.Replace(handOpened, "2026-03-02T09:00:00Z", "2062-03-02T09:00:00Z", 1)
 	log := ahead + handContacted + handRouted + handResolved + handLater
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	want := libraryReport(t, log)
 	assert.Equal(t, int64(1), got.Input.Invalid, "the opening alone: %s", got.Input.FirstInvalid)
 	wj, _ := json.Marshal(want)
@@ -151,7 +142,7 @@ func TestAnUnknownLineAheadTakesItsVersion(t *testing.T) {
 	log := handOpened + unknown + resolved
 	code, _, stderr := runTool(t, log, "-skip-unknown-types", "-")
 	assert.Equal(t, 0, code, stderr)
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	assert.Equal(t, int64(1), got.Input.UnknownType)
 	assert.Zero(t, got.Input.Missing, "the log lacks no version")
 }
@@ -170,7 +161,7 @@ func TestAGapBeforeAnUnknownLineStopsTheTool(t *testing.T) {
 func TestAnUncheckedLineThatFailsCountsOnce(t *testing.T) {
 	badKeys := strings.Replace(handOpened, "email:anna@example.com", "phone:040 123 4567", 1)
 	log := handContacted + badKeys + handLater
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	in := got.Input
 	assert.Equal(t, int64(in.Lines), in.Events+in.Duplicates+in.Invalid+in.UnknownType, "every line counted once: %+v", in)
 	// unchecked is a part of events (lines applied unchecked); handLater is
@@ -190,7 +181,7 @@ func TestAJumpedVersionComeAfterItsIssueWasLetGoIsLate(t *testing.T) {
 	log := handOpened + strings.Replace(strings.Replace(resolved, `"version":4`, `"version":3`, 1), "000000000004", "000000000004", 1) + fill.String()
 	missing := `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.routed","at":"2026-03-02T09:02:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing","agent":"maria"}}` + "\n"
 	log += missing
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	want := libraryReport(t, log)
 	assert.Zero(t, got.Input.Duplicates, "no line repeats another")
 	assert.Equal(t, want.FCR.LateDropped, got.FCR.LateDropped)
@@ -202,7 +193,7 @@ func TestAJumpedVersionComeAfterItsIssueWasLetGoIsLate(t *testing.T) {
 func TestACorrectedCopyOfAFutureLineIsTaken(t *testing.T) {
 	ahead := strings.Replace(handRouted, "2026-03-02T09:02:00Z", "2062-03-02T09:02:00Z", 1)
 	log := handOpened + handContacted + ahead + handRouted + handResolved + handLater
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	want := libraryReport(t, log)
 	assert.Zero(t, got.Input.Duplicates)
 	assert.Equal(t, want.Service.Answered, got.Service.Answered, "the routing counts")
@@ -215,7 +206,7 @@ func TestACopyOfAnInvalidLineCountsAsInvalid(t *testing.T) {
 	first := strings.Replace(strings.Replace(handResolved, `"version":4`, `"version":2`, 1), "0000000000c2", "0000000000c1", 1)
 	again := strings.Replace(strings.Replace(first, `"version":2`, `"version":3`, 1), "000000000004", "000000000044", 1) // a second resolution: breaks the rules
 	log := handOpened + first + again + again + handLater
-	got := runJSON(t, log, "-skip-invalid")
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	assert.Equal(t, int64(2), got.Input.Invalid, "both copies of the bad line")
 	assert.Zero(t, got.Input.Duplicates)
 }

@@ -39,11 +39,11 @@ func jsonLines(t *testing.T, evs []events.Envelope) string {
 	return string(b)
 }
 
-// jsonReport runs the tool on stdin, which it must take, and returns its
-// report and what it wrote on standard error.
-func jsonReport(t *testing.T, stdin string) (output, string) {
+// jsonReport runs the tool with flags on stdin, which it must take, and
+// returns its report and what it wrote on standard error.
+func jsonReport(t *testing.T, stdin string, flags ...string) (output, string) {
 	t.Helper()
-	code, stdout, stderr := runTool(t, stdin, "-")
+	code, stdout, stderr := runTool(t, stdin, append(flags, "-")...)
 	require.Equal(t, 0, code, stderr)
 	var got output
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
