@@ -75,6 +75,8 @@ func TestRemovedLinesGiveTheLibrarysReport(t *testing.T) {
 	}
 }
 
+// The lines of an issue opened on chat, followed up on the phone, routed
+// and resolved, and of another customer's issue three days later.
 const (
 	handOpened    = `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"chat","topic":"billing","contact":"00000000-0000-7000-8000-0000000000c1"}}` + "\n"
 	handContacted = `{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.contacted","at":"2026-03-02T09:01:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c2","channel":"phone"}}` + "\n"
@@ -83,6 +85,8 @@ const (
 	handLater     = `{"id":"00000000-0000-7000-8000-000000000005","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-05T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"web","topic":"tech","contact":"00000000-0000-7000-8000-0000000000c3"}}` + "\n"
 )
 
+// libraryReport is the report of a Reporter fed the lines of log that it
+// takes.
 func libraryReport(t *testing.T, log string) projections.Report {
 	t.Helper()
 	r, err := projections.NewReporter(projections.ReportConfig{})
