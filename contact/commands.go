@@ -11,9 +11,9 @@ import (
 
 // Command is a request to change an issue: Open, Route, Consult, Resolve,
 // Reopen, FollowUp, Reply (one of the two before, as the issue stands),
-// Abandon, Rate or Classify. Each is checked against the
-// issue's current state and its own input, and yields one event or is
-// refused with a *CommandError.
+// Abandon, Rate or Classify. Each is checked against the issue's current
+// state and its own input, and yields one event or is refused with a
+// *CommandError.
 //
 // Every command may carry the time its event happened (At), for imports and
 // replays; a zero At means the Service's clock. Commands that refer to a
