@@ -146,11 +146,26 @@ func (c *checker) pass(e events.Envelope, taken bool, why error) bool {
 	return true
 }
 
+// maxJump is the most versions that jump goes past at once: the checker
+// keeps a place for each, and a line whose version is far beyond its
+// stream's (a typo, a counter of another system) is more likely wrong
+// than the many lines before it lost.
+const maxJump = 1 << 16
+
 // jump moves the stream of issue past versions missing from the log, to
 // the version before e's, as the projections' streams go past a gap once
-// the lateness passed; it returns how many versions it went past.
-func (c *checker) jump(e events.Envelope) uint64 {
+// the lateness passed; it returns how many versions it went past, or an
+// error when they are more than maxJump.
+func (c *checker) jump(e events.Envelope) (uint64, error) {
 	is := c.live[e.Issue]
+	if is != nil && e.Version-1-is.Version > maxJump || is == nil && e.Version-1 > maxJump {
+		from := uint64(1)
+		if is != nil {
+			from = is.Version + 1
+		}
+		return 0, fmt.Errorf("issue %s version %d: versions %d to %d are not in the log before it, more than %d to go past: %w",
+			e.Issue, e.Version, from, e.Version-1, maxJump, events.ErrInvalidEvent)
+	}
 	if is == nil {
 		is = &liveIssue{}
 		c.live[e.Issue] = is
@@ -162,7 +177,7 @@ func (c *checker) jump(e events.Envelope) uint64 {
 	}
 	is.holes += int(n)
 	is.Version = e.Version - 1
-	return n
+	return n, nil
 }
 
 // gapError is an event whose stream lacks versions before it: from to

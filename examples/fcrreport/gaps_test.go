@@ -214,3 +214,14 @@ func TestACopyOfAnInvalidLineCountsAsInvalid(t *testing.T) {
 	assert.Equal(t, int64(2), got.Input.Invalid, "both copies of the bad line")
 	assert.Zero(t, got.Input.Duplicates)
 }
+
+// A line whose version is far beyond its stream's is skipped as invalid,
+// not gone past: the checker would keep a place for every version between.
+func TestAVersionFarBeyondItsStreamIsInvalid(t *testing.T) {
+	far := strings.Replace(handResolved, `"version":4`, `"version":1099511627776`, 1)
+	got, _ := jsonReport(t, handOpened+far+handLater, "-skip-invalid")
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Contains(t, got.Input.FirstInvalid, "versions 2 to 1099511627775 are not in the log before it, more than 65536 to go past")
+	assert.Zero(t, got.Input.Missing)
+	assert.Equal(t, int64(2), got.Input.Events)
+}

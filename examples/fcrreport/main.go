@@ -298,8 +298,11 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 		if gap := (*gapError)(nil); errors.As(err, &gap) && skip {
 			// Versions the log lacks: its stream goes on past them, as
 			// the projections' streams do once the lateness passed.
-			in.Missing += int64(check.jump(e))
-			v, err = check.check(e, known)
+			var n uint64
+			if n, err = check.jump(e); err == nil {
+				in.Missing += int64(n)
+				v, err = check.check(e, known)
+			}
 		}
 		if err != nil {
 			if err := fail(err); err != nil {
