@@ -2,6 +2,7 @@ package projections
 
 import (
 	"container/heap"
+	"math"
 
 	"github.com/google/uuid"
 )
@@ -54,7 +55,7 @@ func (f *FCR) skipGaps() {
 			if from > to {
 				break
 			}
-			f.counts.Missing += int64(to - from + 1)
+			f.counts.Missing = satAdd(f.counts.Missing, int64(min(to-from, math.MaxInt64-1)+1))
 			if f.skipped == nil {
 				f.skipped = make(map[uuid.UUID][]versionSpan)
 			}

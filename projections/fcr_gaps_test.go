@@ -1,12 +1,15 @@
 package projections
 
 import (
+	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -138,4 +141,53 @@ func TestSequencerSkip(t *testing.T) {
 	out, err := s.Offer(l.evs[4], emit)
 	require.NoError(t, err)
 	assert.Equal(t, Duplicate, out, "a skipped version is behind the stream")
+}
+
+// A snapshot saved before gaps were skipped may hold a live issue's events
+// behind a gap older than the lateness: the restored FCR skips it at once,
+// so that the missing version, if it comes next, is late as it would be
+// in an FCR that never stopped.
+func TestFCRRestoreSkipsAStaleGap(t *testing.T) {
+	cfg := FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour}
+	_, evs, missing := gapLog()
+	f := NewFCR(cfg)
+	for _, e := range evs {
+		require.NoError(t, f.Apply(e))
+	}
+	require.Equal(t, int64(1), f.Report().HeldEvents)
+	b, err := f.Snapshot(1)
+	require.NoError(t, err)
+	// As an earlier build saved it: its watermark past the held event by
+	// more than the lateness, the gap still open.
+	var s fcrSnap
+	require.NoError(t, msgpack.Unmarshal(b, &s))
+	s.WM = at(0, 10, 25).UnixNano()
+	b, err = msgpack.Marshal(&s)
+	require.NoError(t, err)
+
+	g := NewFCR(cfg)
+	_, err = g.Restore(b)
+	require.NoError(t, err)
+	r := g.Report()
+	assert.Zero(t, r.HeldEvents)
+	assert.Equal(t, int64(1), r.MissingEvents)
+	require.NoError(t, g.Apply(missing))
+	assert.Equal(t, int64(1), g.Report().LateDropped, "the missing version is late, and left out")
+}
+
+// missing_events saturates rather than wrap: versions up to MaxVersion
+// may be gone past.
+func TestFCRMissingEventsSaturate(t *testing.T) {
+	l := newFCRLog()
+	f := NewFCR(FCRConfig{Lateness: time.Hour})
+	for i := range 2 {
+		b, _ := l.open(at(0, 9, i), []string{fmt.Sprintf("phone:5%d", i)}, "chat", "billing")
+		l.flush(t, f)
+		require.NoError(t, f.Apply(events.Envelope{ID: l.id(), Issue: b, Version: events.MaxVersion, At: at(0, 9, 30),
+			Data: &events.Classified{Topic: "tech"}}))
+	}
+	f.AdvanceTo(at(0, 11, 0))
+	r := f.Report()
+	assert.Zero(t, r.HeldEvents)
+	assert.Equal(t, int64(math.MaxInt64), r.MissingEvents)
 }

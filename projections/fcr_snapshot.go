@@ -23,7 +23,11 @@ import (
 // stream restores as if its latest event came at the watermark); format 4
 // added Opaque, the held events that could not be encoded; format 3 added
 // reclassifications to an issue's recs; a format 2 snapshot restores as if
-// its issues' topics had been given when they opened.
+// its issues' topics had been given when they opened. Within format 6, the
+// versions that a live issue's stream went past (fcrSnapVersion.Skipped)
+// and their count (fcrCounts.Missing) came later: a build before them
+// restores such a snapshot without either, and takes a skipped version
+// that comes after for a duplicate.
 const fcrSnapFormat = 6
 
 // fcrSnap is the whole state of an FCR, as msgpack.
@@ -487,6 +491,12 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	g.reportedOnOpening = s.ReportedOnOpening || s.Format < 6 && tally.RepTotal > 0
 	*f = *g
 	f.emit = f.applyOrdered
+	if f.hasWM {
+		// A snapshot saved before gaps were skipped may hold a live
+		// issue's events behind a gap older than the lateness: skip it
+		// now, as the FCR that saved it would today.
+		f.skipGaps()
+	}
 	return s.Position, nil
 }
 

@@ -19,8 +19,9 @@
 // go past them once the lateness passed. -skip-unknown-types skips the
 // events of unknown types only, as a reader of a log written by a newer
 // producer does. An event further after the clock's time than -max-future
-// (by default an hour) is refused like an event that breaks its stream:
-// one stamped in the future would make every event after it late.
+// (by default an hour, or half the lateness if less) is refused like an
+// event that breaks its stream: one stamped in the future would make every
+// event after it late.
 package main
 
 import (
