@@ -100,7 +100,9 @@ type kpiSnapContact struct {
 }
 
 type kpiSnapService struct {
-	Threshold          int64
+	Threshold int64
+	// ChannelThresholds are ServiceConfig's, in ns (none before them).
+	ChannelThresholds  map[string]int64 `msgpack:",omitempty"`
 	Total              []int64
 	ByChannel, ByQueue [][]int64
 	Unattributed       int64 // format 3
@@ -462,11 +464,12 @@ func segPointers(segs ...[]svcCounts) []*svcCounts {
 // save returns ServiceLevel's counts.
 func (s *ServiceLevel) save() *kpiSnapService {
 	return &kpiSnapService{
-		Threshold:    int64(s.cfg.Threshold),
-		Total:        saveCounts[*svcCounts](&s.total),
-		ByChannel:    saveSegs[*svcCounts](s.byChannel),
-		ByQueue:      saveSegs[*svcCounts](s.byQueue),
-		Unattributed: s.unattributed,
+		Threshold:         int64(s.cfg.Threshold),
+		ChannelThresholds: channelThresholdsNS(s.cfg.ChannelThresholds),
+		Total:             saveCounts[*svcCounts](&s.total),
+		ByChannel:         saveSegs[*svcCounts](s.byChannel),
+		ByQueue:           saveSegs[*svcCounts](s.byQueue),
+		Unattributed:      s.unattributed,
 	}
 }
 
@@ -475,6 +478,9 @@ func (s *ServiceLevel) save() *kpiSnapService {
 func (s *ServiceLevel) load(saved *kpiSnapService, names, format int) (func(), error) {
 	if saved.Threshold != int64(s.cfg.Threshold) {
 		return nil, fmt.Errorf("service level: saved with threshold %s, restored into %s: %w", time.Duration(saved.Threshold), s.cfg.Threshold, ErrKPISnapshot)
+	}
+	if ours := channelThresholdsNS(s.cfg.ChannelThresholds); !maps.Equal(saved.ChannelThresholds, ours) {
+		return nil, fmt.Errorf("service level: saved with thresholds by channel %v, restored into %v: %w", saved.ChannelThresholds, ours, ErrKPISnapshot)
 	}
 	var total svcCounts
 	if err := loadCounts[*svcCounts](&total, saved.Total, "service level"); err != nil {
@@ -500,7 +506,20 @@ func (s *ServiceLevel) load(saved *kpiSnapService, names, format int) (func(), e
 	}
 	return func() {
 		s.total, s.byChannel, s.byQueue, s.unattributed = total, byChannel, byQueue, saved.Unattributed
+		s.thresholds = nil // of the names replaced
 	}, nil
+}
+
+// channelThresholdsNS returns ts in nanoseconds, nil for none.
+func channelThresholdsNS(ts map[string]time.Duration) map[string]int64 {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(ts))
+	for ch, t := range ts {
+		out[ch] = int64(t)
+	}
+	return out
 }
 
 // save returns Satisfaction's counts.

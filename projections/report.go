@@ -175,8 +175,9 @@ func (r *Reporter) Report() Report {
 	}
 	rep.Watermark = rep.FCR.Watermark
 	rep.Definition = ReportDefinition{
-		FCRDefinition:          rep.FCR.Definition,
-		ServiceLevelThresholdS: rep.Service.Definition.ThresholdS,
+		FCRDefinition:                  rep.FCR.Definition,
+		ServiceLevelThresholdS:         rep.Service.Definition.ThresholdS,
+		ServiceLevelChannelThresholdsS: rep.Service.Definition.ChannelThresholdsS,
 	}
 	return rep
 }
@@ -204,4 +205,7 @@ type Report struct {
 type ReportDefinition struct {
 	FCRDefinition
 	ServiceLevelThresholdS float64 `json:"service_level_threshold_s"`
+	// ServiceLevelChannelThresholdsS are the thresholds of the channels
+	// that have their own (ServiceConfig.ChannelThresholds).
+	ServiceLevelChannelThresholdsS map[string]float64 `json:"service_level_channel_thresholds_s,omitempty"`
 }

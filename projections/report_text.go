@@ -77,7 +77,11 @@ func (r Report) WriteText(w io.Writer) error {
 			p("  events\t\tlate %d (left out of the figures), held behind a gap %d\n", late, held)
 		}
 	}
-	p("\nSERVICE LEVEL (threshold %g s)\n", s.Definition.ThresholdS)
+	thresholds := fmt.Sprintf("threshold %g s", s.Definition.ThresholdS)
+	for _, ch := range slices.Sorted(maps.Keys(s.Definition.ChannelThresholdsS)) {
+		thresholds += fmt.Sprintf("; %s %g s", ch, s.Definition.ChannelThresholdsS[ch])
+	}
+	p("\nSERVICE LEVEL (%s)\n", thresholds)
 	leftOut(s.LateEvents, s.HeldEvents)
 	p("  offered\t%d\tanswered %d, abandoned %d\n", s.Offered, s.Answered, s.Abandoned)
 	p("  ASA\t%s\t\n", meanText("%.1f s", s.ASA, s.Answered))

@@ -2,6 +2,8 @@ package projections
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,6 +17,11 @@ type ServiceConfig struct {
 	// Threshold is the T of the service level, the share of offered
 	// contacts answered within T; 20 s if zero.
 	Threshold time.Duration
+	// ChannelThresholds are the T of the contacts of the channels it
+	// names, where a centre holds its channels to different targets (20 s
+	// on the phone, a minute on chat, a day by email); Threshold is the T
+	// of the others. Each must be positive.
+	ChannelThresholds map[string]time.Duration
 	// Lateness is how far behind the watermark (the latest event time
 	// seen) an event may arrive and still count, and how long after its
 	// last event a resolved issue's state takes further events (it stays
@@ -41,10 +48,16 @@ func (c *ServiceConfig) setDefaults() {
 }
 
 // Validate reports a ServiceConfig that cannot work: a negative threshold,
-// lateness or minimum sample. The error wraps ErrKPIConfig.
+// lateness or minimum sample, or a channel's threshold that is not
+// positive. The error wraps ErrKPIConfig.
 func (c ServiceConfig) Validate() error {
 	if c.Threshold < 0 {
 		return fmt.Errorf("service level threshold %v is negative: %w", c.Threshold, ErrKPIConfig)
+	}
+	for _, ch := range slices.Sorted(maps.Keys(c.ChannelThresholds)) {
+		if t := c.ChannelThresholds[ch]; t <= 0 {
+			return fmt.Errorf("service level threshold %v of channel %q is not positive: %w", t, ch, ErrKPIConfig)
+		}
 	}
 	if err := kpiCheckMinSample("service level", c.MinSample); err != nil {
 		return err
@@ -78,7 +91,10 @@ const (
 //     are answered plus abandoned: a contact that never entered a queue is
 //     not offered. A contact routed without wait_ms waited 0 s.
 //   - The wait of an answered contact is the wait_ms of its first routing;
-//     it is answered within the threshold when that wait is at most T.
+//     it is answered within the threshold when that wait is at most T, the
+//     threshold of the contact's channel (ChannelThresholds) or Threshold.
+//     The total's service level mixes the channels' targets, each contact
+//     held to its own.
 //   - A contact is handled when it was routed, consulted on or resolved
 //     on; an abandoned contact never is, even when the issue is resolved
 //     on it (after a callback, or closed by the helpdesk). Handle time
@@ -128,6 +144,24 @@ type ServiceLevel struct {
 	// unattributed counts the reopens of issues whose state was
 	// forgotten, which count in total only.
 	unattributed int64
+	// thresholds holds the T of each channel by its name id, as far as
+	// looked up (threshold); only with ChannelThresholds.
+	thresholds []time.Duration
+}
+
+// threshold returns the T of contact c, by its channel.
+func (s *ServiceLevel) threshold(c *kpiContact) time.Duration {
+	if len(s.cfg.ChannelThresholds) == 0 {
+		return s.cfg.Threshold
+	}
+	for id := uint32(len(s.thresholds)); id <= c.channel; id++ {
+		t, ok := s.cfg.ChannelThresholds[s.names.names[id]]
+		if !ok {
+			t = s.cfg.Threshold
+		}
+		s.thresholds = append(s.thresholds, t)
+	}
+	return s.thresholds[c.channel]
 }
 
 // NewServiceLevel returns a ServiceLevel projection that has seen nothing.
@@ -136,6 +170,7 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.ChannelThresholds = maps.Clone(cfg.ChannelThresholds) // the caller may change theirs
 	s := &ServiceLevel{cfg: cfg, names: newKPINames()}
 	s.h = newKPIHorizon(cfg.Lateness, func(is *kpiState, e events.Envelope) bool { return s.foldIssue(is, &e) })
 	s.future = newFutureGuard(cfg.MaxFuture, "ServiceConfig.MaxFuture")
@@ -206,7 +241,8 @@ func (s *ServiceLevel) before(is *kpiState, e *events.Envelope, t *svcTouched) {
 		t.ix[0], t.n = is.index(contactKey(c)), 1
 	}
 	for k, i := range t.ix[:t.n] {
-		t.before[k] = is.at(i).counts(s.cfg.Threshold)
+		c := is.at(i)
+		t.before[k] = c.counts(s.threshold(c))
 	}
 }
 
@@ -220,7 +256,7 @@ func (s *ServiceLevel) after(is *kpiState, t *svcTouched) {
 // recount moves contact c of the issue from what it counted, before, to
 // what it counts now, in the total and under its channel and queue.
 func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcOne) {
-	after := c.counts(s.cfg.Threshold)
+	after := c.counts(s.threshold(c))
 	if c.has(kcDropped) {
 		// It stands in for the contact whose resolution a reopen undid
 		// once the issue's state was forgotten: the reopen counts in the
@@ -261,7 +297,7 @@ func (s *ServiceLevel) fromFormat1(h *kpiHorizon[kpiState]) {
 	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
 		for i := range is.n {
 			c := is.at(i)
-			if old := c.countsFormat1(s.cfg.Threshold); old != c.counts(s.cfg.Threshold) {
+			if old := c.countsFormat1(s.threshold(c)); old != c.counts(s.threshold(c)) {
 				s.recount(is, c, &old)
 			}
 		}

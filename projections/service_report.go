@@ -11,13 +11,14 @@ func (s *ServiceLevel) Report() ServiceReport { return s.report(s.h.view()) }
 func (s *ServiceLevel) report(h kpiView) ServiceReport {
 	r := ServiceReport{
 		Definition: ServiceDefinition{
-			ThresholdS: s.cfg.Threshold.Seconds(),
-			LatenessS:  s.cfg.Lateness.Seconds(),
-			MinSample:  s.cfg.MinSample,
-			Offered:    svcOfferedRule,
-			Handled:    svcHandledRule,
-			AHT:        svcAHTRule,
-			Segments:   svcSegmentRule,
+			ThresholdS:         s.cfg.Threshold.Seconds(),
+			ChannelThresholdsS: channelThresholdsS(s.cfg.ChannelThresholds),
+			LatenessS:          s.cfg.Lateness.Seconds(),
+			MinSample:          s.cfg.MinSample,
+			Offered:            svcOfferedRule,
+			Handled:            svcHandledRule,
+			AHT:                svcAHTRule,
+			Segments:           svcSegmentRule,
 		},
 		ServiceFigures:      s.total.figures(s.cfg.MinSample),
 		ByChannel:           svcFigures(s.byChannel, s.names, s.cfg.MinSample),
@@ -31,6 +32,18 @@ func (s *ServiceLevel) report(h kpiView) ServiceReport {
 		r.Watermark = h.watermark
 	}
 	return r
+}
+
+// channelThresholdsS returns ts in seconds, nil for none.
+func channelThresholdsS(ts map[string]time.Duration) map[string]float64 {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(ts))
+	for ch, t := range ts {
+		out[ch] = t.Seconds()
+	}
+	return out
 }
 
 // svcFigures returns the figures of the segments that count anything, by
@@ -71,7 +84,11 @@ type ServiceReport struct {
 // computed with.
 type ServiceDefinition struct {
 	ThresholdS float64 `json:"threshold_s"`
-	LatenessS  float64 `json:"lateness_s"`
+	// ChannelThresholdsS are the thresholds of the channels that have
+	// their own (ServiceConfig.ChannelThresholds); ThresholdS is that of
+	// the others.
+	ChannelThresholdsS map[string]float64 `json:"channel_thresholds_s,omitempty"`
+	LatenessS          float64            `json:"lateness_s"`
 	// MinSample is the denominator below which a rate is flagged small.
 	MinSample int64  `json:"min_sample"`
 	Offered   string `json:"offered"`

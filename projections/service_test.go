@@ -1,10 +1,14 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -212,4 +216,69 @@ func benchmarkKPI(b *testing.B, evs []events.Envelope, mk func() kpiProjection) 
 	b.ReportMetric(float64(n*len(evs))/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*len(evs)), "ns/event")
 	b.ReportMetric(float64(len(evs)), "events/op")
+}
+
+// Each channel may have its own threshold: a contact is answered within
+// its channel's T, or Threshold's for a channel without one, in the total
+// and in its channel's segment; the definition states them, a snapshot
+// restores only into the same thresholds, and a threshold that is not
+// positive is refused.
+func TestServiceLevelChannelThresholds(t *testing.T) {
+	issue := func(n int, channel string, wait time.Duration) []events.Envelope {
+		id := uuid.New()
+		c := uuid.New()
+		at := time.Date(2026, 3, 2, 9, n, 0, 0, time.UTC)
+		return []events.Envelope{
+			{ID: uuid.New(), Issue: id, Version: 1, At: at, Data: &events.Opened{Customer: events.Customer{Keys: []string{fmt.Sprintf("email:c%d@example.com", n)}}, Channel: channel, Topic: "billing", Contact: c}},
+			{ID: uuid.New(), Issue: id, Version: 2, At: at.Add(wait), Data: &events.Routed{Contact: c, Queue: "q", Agent: "ann", Wait: wait}},
+		}
+	}
+	var log []events.Envelope
+	for n, x := range []struct {
+		channel string
+		wait    time.Duration
+	}{{"phone", 10 * time.Second}, {"phone", 30 * time.Second}, {"email", 3 * time.Hour}, {"email", 30 * time.Hour}, {"chat", 50 * time.Second}} {
+		log = append(log, issue(n, x.channel, x.wait)...)
+	}
+	slices.SortStableFunc(log, func(a, b events.Envelope) int { return a.At.Compare(b.At) })
+	cfg := ServiceConfig{ChannelThresholds: map[string]time.Duration{"email": 24 * time.Hour, "chat": time.Minute}}
+	s, err := NewServiceLevel(cfg)
+	require.NoError(t, err)
+	cfg.ChannelThresholds["email"] = time.Second // the projection keeps its own copy
+	for _, e := range log {
+		require.NoError(t, s.Apply(e))
+	}
+	rep := s.Report()
+	assert.Equal(t, [2]int64{3, 5}, [2]int64{rep.ServiceLevel.Hits, rep.ServiceLevel.Total}, "phone 10 s, email 3 h, chat 50 s")
+	assert.Equal(t, int64(1), rep.ByChannel["phone"].ServiceLevel.Hits, "phone at the 20 s default")
+	assert.Equal(t, int64(1), rep.ByChannel["email"].ServiceLevel.Hits)
+	assert.Equal(t, int64(1), rep.ByChannel["chat"].ServiceLevel.Hits)
+	assert.Equal(t, map[string]float64{"email": 86400, "chat": 60}, rep.Definition.ChannelThresholdsS)
+	assert.Equal(t, 20.0, rep.Definition.ThresholdS)
+
+	b, err := s.MarshalBinary()
+	require.NoError(t, err)
+	same, err := NewServiceLevel(ServiceConfig{ChannelThresholds: map[string]time.Duration{"chat": time.Minute, "email": 24 * time.Hour}})
+	require.NoError(t, err)
+	require.NoError(t, same.UnmarshalBinary(b))
+	assert.Equal(t, rep, same.Report())
+	for _, other := range []map[string]time.Duration{nil, {"email": time.Hour, "chat": time.Minute}} {
+		o, err := NewServiceLevel(ServiceConfig{ChannelThresholds: other})
+		require.NoError(t, err)
+		assert.ErrorIs(t, o.UnmarshalBinary(b), ErrKPISnapshot, "%v", other)
+	}
+
+	r, err := NewReporter(ReportConfig{Service: cfg})
+	require.NoError(t, err)
+	for _, e := range log {
+		require.NoError(t, r.Apply(e))
+	}
+	var buf bytes.Buffer
+	require.NoError(t, r.Report().WriteText(&buf))
+	assert.Contains(t, buf.String(), "SERVICE LEVEL (threshold 20 s; chat 60 s; email 1 s)")
+	assert.Equal(t, map[string]float64{"email": 1, "chat": 60}, r.Report().Definition.ServiceLevelChannelThresholdsS)
+
+	_, err = NewServiceLevel(ServiceConfig{ChannelThresholds: map[string]time.Duration{"email": 0}})
+	require.ErrorIs(t, err, ErrKPIConfig)
+	assert.ErrorContains(t, err, `threshold 0s of channel "email" is not positive`)
 }

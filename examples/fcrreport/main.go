@@ -89,6 +89,25 @@ func (v valueFlags) Set(s string) error {
 	return nil
 }
 
+// thresholdFlags are the -channel-threshold flags: a channel's service
+// level threshold each.
+type thresholdFlags map[string]time.Duration
+
+func (t thresholdFlags) String() string { return fmt.Sprint(map[string]time.Duration(t)) }
+
+func (t thresholdFlags) Set(s string) error {
+	channel, value, ok := strings.Cut(s, "=")
+	if !ok || channel == "" {
+		return fmt.Errorf("want CHANNEL=DURATION, such as email=24h, got %q", s)
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("threshold %q of %s is not a positive duration", value, channel)
+	}
+	t[channel] = d
+	return nil
+}
+
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fcrreport", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -101,6 +120,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	skip := fs.Bool("skip-invalid", false, "skip lines that do not decode, have an unknown type or break their stream, and count them; go past versions the log lacks")
 	skipUnknown := fs.Bool("skip-unknown-types", false, "skip events of unknown types only, and count them (lines that do not decode or break their stream still stop the tool)")
 	country := fs.String("country", "", "country calling code of phone numbers written without one, such as 358 (none: such numbers are refused)")
+	channelThresholds := thresholdFlags{}
+	fs.Var(channelThresholds, "channel-threshold", "service level threshold of one channel, such as email=24h (repeatable); -threshold is that of the others")
 	values := valueFlags{}
 	fs.Var(values, "value", "tag a topic (and its subtopics) with a contact value: TOPIC=customer|company|both|neither (repeatable)")
 	fs.Usage = func() {
@@ -149,7 +170,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg := projections.ReportConfig{
 		FCR:       projections.FCRConfig{Window: *window, Match: m},
-		Service:   projections.ServiceConfig{Threshold: *threshold},
+		Service:   projections.ServiceConfig{Threshold: *threshold, ChannelThresholds: channelThresholds},
 		Volume:    projections.VolumeConfig{Values: values},
 		Lateness:  *lateness,
 		MaxFuture: *maxFuture,

@@ -522,3 +522,17 @@ func TestTheLineAfterAFutureLineIsRead(t *testing.T) {
 	assert.Zero(t, got.Service.Answered, "the routing was left out")
 	assert.Equal(t, int64(1), got.FCR.MissingEvents, "the projections went past the routing")
 }
+
+// -channel-threshold gives a channel its own service level threshold.
+func TestChannelThresholds(t *testing.T) {
+	jsonl, _ := simulatedLog(t)
+	def, _ := jsonReport(t, jsonl)
+	got, _ := jsonReport(t, jsonl, "-channel-threshold", "email=24h", "-channel-threshold", "chat=2m")
+	assert.Equal(t, map[string]float64{"email": 86400, "chat": 120}, got.Service.Definition.ChannelThresholdsS)
+	assert.Greater(t, got.Service.ByChannel["chat"].ServiceLevel.Hits, def.Service.ByChannel["chat"].ServiceLevel.Hits)
+	assert.Equal(t, def.Service.ByChannel["phone"].ServiceLevel, got.Service.ByChannel["phone"].ServiceLevel)
+
+	code, _, stderr := runTool(t, jsonl, "-channel-threshold", "email=0s", "-")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `threshold "0s" of email is not a positive duration`)
+}
