@@ -154,6 +154,11 @@ func (s *ServiceLevel) threshold(c *kpiContact) time.Duration {
 	if len(s.cfg.ChannelThresholds) == 0 {
 		return s.cfg.Threshold
 	}
+	return s.channelThreshold(c)
+}
+
+// channelThreshold is threshold with ChannelThresholds.
+func (s *ServiceLevel) channelThreshold(c *kpiContact) time.Duration {
 	for id := uint32(len(s.thresholds)); id <= c.channel; id++ {
 		t, ok := s.cfg.ChannelThresholds[s.names.names[id]]
 		if !ok {
