@@ -55,6 +55,9 @@ func (c ServiceConfig) Validate() error {
 		return fmt.Errorf("service level threshold %v is negative: %w", c.Threshold, ErrKPIConfig)
 	}
 	for _, ch := range slices.Sorted(maps.Keys(c.ChannelThresholds)) {
+		if ch == "" {
+			return fmt.Errorf("service level threshold of a channel without a name: %w", ErrKPIConfig)
+		}
 		if t := c.ChannelThresholds[ch]; t <= 0 {
 			return fmt.Errorf("service level threshold %v of channel %q is not positive: %w", t, ch, ErrKPIConfig)
 		}
@@ -94,7 +97,9 @@ const (
 //     it is answered within the threshold when that wait is at most T, the
 //     threshold of the contact's channel (ChannelThresholds) or Threshold.
 //     The total's service level mixes the channels' targets, each contact
-//     held to its own.
+//     held to its own. A contact that no inbound event introduced is held
+//     to the T of the issue's first channel, under which it counts; a
+//     stand-in for a forgotten contact (segment "(unknown)") counts no wait.
 //   - A contact is handled when it was routed, consulted on or resolved
 //     on; an abandoned contact never is, even when the issue is resolved
 //     on it (after a callback, or closed by the helpdesk). Handle time
@@ -149,24 +154,31 @@ type ServiceLevel struct {
 	thresholds []time.Duration
 }
 
-// threshold returns the T of contact c, by its channel.
-func (s *ServiceLevel) threshold(c *kpiContact) time.Duration {
+// threshold returns the T of contact c of issue is, by the channel it
+// counts under: its own, else the issue's first (as channelOf).
+func (s *ServiceLevel) threshold(is *kpiState, c *kpiContact) time.Duration {
 	if len(s.cfg.ChannelThresholds) == 0 {
 		return s.cfg.Threshold
 	}
-	return s.channelThreshold(c)
+	return s.channelThreshold(is, c)
 }
 
 // channelThreshold is threshold with ChannelThresholds.
-func (s *ServiceLevel) channelThreshold(c *kpiContact) time.Duration {
-	for id := uint32(len(s.thresholds)); id <= c.channel; id++ {
+//
+//go:noinline
+func (s *ServiceLevel) channelThreshold(is *kpiState, c *kpiContact) time.Duration {
+	ch := c.channel
+	if ch == 0 {
+		ch = is.channel
+	}
+	for id := uint32(len(s.thresholds)); id <= ch; id++ {
 		t, ok := s.cfg.ChannelThresholds[s.names.names[id]]
 		if !ok {
 			t = s.cfg.Threshold
 		}
 		s.thresholds = append(s.thresholds, t)
 	}
-	return s.thresholds[c.channel]
+	return s.thresholds[ch]
 }
 
 // NewServiceLevel returns a ServiceLevel projection that has seen nothing.
@@ -247,7 +259,7 @@ func (s *ServiceLevel) before(is *kpiState, e *events.Envelope, t *svcTouched) {
 	}
 	for k, i := range t.ix[:t.n] {
 		c := is.at(i)
-		t.before[k] = c.counts(s.threshold(c))
+		t.before[k] = c.counts(s.threshold(is, c))
 	}
 }
 
@@ -261,7 +273,7 @@ func (s *ServiceLevel) after(is *kpiState, t *svcTouched) {
 // recount moves contact c of the issue from what it counted, before, to
 // what it counts now, in the total and under its channel and queue.
 func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcOne) {
-	after := c.counts(s.threshold(c))
+	after := c.counts(s.threshold(is, c))
 	if c.has(kcDropped) {
 		// It stands in for the contact whose resolution a reopen undid
 		// once the issue's state was forgotten: the reopen counts in the
@@ -302,7 +314,7 @@ func (s *ServiceLevel) fromFormat1(h *kpiHorizon[kpiState]) {
 	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
 		for i := range is.n {
 			c := is.at(i)
-			if old := c.countsFormat1(s.threshold(c)); old != c.counts(s.threshold(c)) {
+			if old := c.countsFormat1(s.threshold(is, c)); old != c.counts(s.threshold(is, c)) {
 				s.recount(is, c, &old)
 			}
 		}

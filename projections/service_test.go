@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/simulate"
 )
 
 // serviceScenario is four phone calls and a reopen by email:
@@ -281,4 +282,77 @@ func TestServiceLevelChannelThresholds(t *testing.T) {
 	_, err = NewServiceLevel(ServiceConfig{ChannelThresholds: map[string]time.Duration{"email": 0}})
 	require.ErrorIs(t, err, ErrKPIConfig)
 	assert.ErrorContains(t, err, `threshold 0s of channel "email" is not positive`)
+	_, err = NewServiceLevel(ServiceConfig{ChannelThresholds: map[string]time.Duration{"": time.Hour}})
+	require.ErrorIs(t, err, ErrKPIConfig, "no channel has an empty name")
+}
+
+// A contact that no inbound event introduced (met first in a routing)
+// counts under its issue's first channel, and is held to that channel's
+// threshold.
+func TestServiceLevelContactWithoutAnInboundEventTakesItsIssuesThreshold(t *testing.T) {
+	l := newKPILog()
+	i1, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(i1, c1, 0, "email", "billing")
+	l.add(i1, time.Hour, &events.Routed{Contact: c1, Queue: "mail", Agent: "ann", Wait: time.Hour})
+	l.add(i1, 3*time.Hour, &events.Routed{Contact: c2, Queue: "mail", Agent: "bob", Wait: 2 * time.Hour})
+	s, err := NewServiceLevel(ServiceConfig{ChannelThresholds: map[string]time.Duration{"email": 24 * time.Hour}})
+	require.NoError(t, err)
+	applyAll(t, s, l.evs)
+	r := s.Report()
+	email := r.ByChannel["email"]
+	require.Equal(t, int64(2), email.Answered, "both contacts count under email")
+	assert.Equal(t, NewRate(2, 2), email.ServiceLevel, "both answered within email's 24 h")
+}
+
+// The Reporter's service section equals the ServiceLevel's alone, with one
+// horizon for its KPI projections or one each, and across a snapshot
+// restored into a Reporter whose names (and thresholds looked up by them)
+// came from another log.
+func TestServiceLevelChannelThresholdsInAReporter(t *testing.T) {
+	evs, _, err := simulate.Collect(simulate.Config{Seed: 3})
+	require.NoError(t, err)
+	other, _, err := simulate.Collect(simulate.Config{Seed: 9, Channels: []simulate.Channel{{Name: "zzz", Weight: 1}, {Name: "email", Weight: 1}}})
+	require.NoError(t, err)
+	svcCfg := ServiceConfig{ChannelThresholds: map[string]time.Duration{"email": 24 * time.Hour, "chat": 2 * time.Minute}, Lateness: 48 * time.Hour}
+	alone, err := NewServiceLevel(svcCfg)
+	require.NoError(t, err)
+	applyAll(t, alone, evs)
+	want := alone.Report()
+	want.Watermark = time.Time{}
+	norm := func(s ServiceReport) ServiceReport { s.Watermark = time.Time{}; return s }
+	for name, cfg := range map[string]ReportConfig{
+		"shared":   {Service: svcCfg, Satisfaction: SatisfactionConfig{Lateness: 48 * time.Hour}, Volume: VolumeConfig{Lateness: 48 * time.Hour}},
+		"separate": {Service: svcCfg, Satisfaction: SatisfactionConfig{Lateness: 30 * time.Hour}, Volume: VolumeConfig{Lateness: 72 * time.Hour}},
+	} {
+		r, err := NewReporter(cfg)
+		require.NoError(t, err)
+		half := len(evs) / 2
+		for _, e := range evs[:half] {
+			require.NoError(t, r.Apply(e))
+		}
+		assert.Equal(t, norm(want).Definition, norm(r.Report().Service).Definition, name)
+		b, err := r.MarshalBinary()
+		require.NoError(t, err)
+		// restore into a Reporter whose names ids differ and whose cache is filled
+		r2, err := NewReporter(cfg)
+		require.NoError(t, err)
+		for _, e := range other[:len(other)/3] {
+			require.NoError(t, r2.Apply(e))
+		}
+		require.NoError(t, r2.UnmarshalBinary(b))
+		for _, e := range evs[half:] {
+			require.NoError(t, r.Apply(e))
+			require.NoError(t, r2.Apply(e))
+		}
+		assert.Equal(t, norm(want), norm(r.Report().Service), name)
+		assert.Equal(t, norm(want), norm(r2.Report().Service), name+" restored")
+		// ServiceLevel alone restored into one with a filled cache
+		a2, err := NewServiceLevel(svcCfg)
+		require.NoError(t, err)
+		applyAll(t, a2, other[:len(other)/3])
+		ab, err := alone.MarshalBinary()
+		require.NoError(t, err)
+		require.NoError(t, a2.UnmarshalBinary(ab))
+		assert.Equal(t, want, norm(a2.Report()))
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -204,6 +205,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if n := max(rep.FCR.LateDropped, rep.Service.LateEvents, rep.Satisfaction.LateEvents, rep.Volume.LateEvents); n > 0 {
 		fmt.Fprintf(stderr, "fcrreport: warning: %d events came more than the lateness (%s) behind the latest event time before them, and are left out of the figures (late_dropped, late_events): sort the log by event time, or give a -lateness as long as its disorder\n",
 			n, *lateness)
+	}
+	for _, ch := range slices.Sorted(maps.Keys(channelThresholds)) {
+		if _, ok := rep.Service.ByChannel[ch]; !ok {
+			fmt.Fprintf(stderr, "fcrreport: warning: -channel-threshold names channel %q, which no contact of the log came on (channels are compared as written)\n", ch)
+		}
 	}
 	w := bufio.NewWriter(stdout)
 	if *format == "text" {

@@ -535,4 +535,9 @@ func TestChannelThresholds(t *testing.T) {
 	code, _, stderr := runTool(t, jsonl, "-channel-threshold", "email=0s", "-")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, `threshold "0s" of email is not a positive duration`)
+
+	_, stderr = jsonReport(t, jsonl, "-channel-threshold", "Email=24h")
+	assert.Contains(t, stderr, `-channel-threshold names channel "Email", which no contact of the log came on`)
+	_, stderr = jsonReport(t, jsonl, "-channel-threshold", "email=24h")
+	assert.NotContains(t, stderr, "-channel-threshold")
 }
