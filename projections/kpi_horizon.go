@@ -99,7 +99,7 @@ type kpiStreams[S any] struct {
 	slots int32 // in use or free
 	// gapped holds, by slot, the events that wait for a gap to fill, in
 	// version order.
-	gapped map[int32][]events.Envelope
+	gapped map[int32]*heldList
 	free   []int32
 	nHeld  int
 }
@@ -154,7 +154,7 @@ type kpiDue struct {
 func newKPIHorizon[S any](lateness time.Duration, fold func(*S, events.Envelope) bool) kpiHorizon[S] {
 	return kpiHorizon[S]{
 		lateness: int64(lateness),
-		seq:      kpiStreams[S]{index: newSlotIndex(), gapped: make(map[int32][]events.Envelope)},
+		seq:      kpiStreams[S]{index: newSlotIndex(), gapped: make(map[int32]*heldList)},
 		cutoff:   math.MinInt64,
 		fold:     fold,
 	}
@@ -348,17 +348,17 @@ func (h *kpiHorizon[S]) release(ix int32, e *events.Envelope, at int64) {
 		return
 	}
 	gapped := h.seq.gapped[ix]
-	for len(gapped) > 0 && gapped[0].Version == is.next {
-		g := &gapped[0]
+	for gapped.len() > 0 && gapped.events()[0].Version == is.next {
+		g := gapped.events()[0]
 		if h.forgets(&is.kpiIssue, g.At.UnixNano()) {
 			// It and the rest wait, as they would have had the state
 			// been dropped before they came.
 			h.forget(ix)
 			break
 		}
-		gapped = gapped[1:]
+		gapped.popFront()
 		h.seq.nHeld--
-		h.apply(ix, g, g.At.UnixNano())
+		h.apply(ix, &g, g.At.UnixNano())
 		is.next++
 	}
 	h.setGapped(ix, gapped)
@@ -367,19 +367,23 @@ func (h *kpiHorizon[S]) release(ix int32, e *events.Envelope, at int64) {
 // hold keeps e, which comes after a gap, unless it is held already.
 func (h *kpiHorizon[S]) hold(ix int32, e *events.Envelope) {
 	gapped := h.seq.gapped[ix]
-	i, found := versionAt(gapped, e.Version)
+	if gapped == nil {
+		gapped = &heldList{}
+	}
+	i, found := versionAt(gapped.events(), e.Version)
 	if found {
 		h.dups++ // held already
 		return
 	}
 	h.seq.nHeld++
-	h.setGapped(ix, slices.Insert(gapped, i, *e))
+	gapped.insert(i, *e)
+	h.setGapped(ix, gapped)
 }
 
 // setGapped sets the events of slot ix that wait for a gap to fill.
-func (h *kpiHorizon[S]) setGapped(ix int32, gapped []events.Envelope) {
+func (h *kpiHorizon[S]) setGapped(ix int32, gapped *heldList) {
 	is := h.seq.at(ix)
-	if len(gapped) == 0 {
+	if gapped == nil || gapped.len() == 0 {
 		if is.gapped {
 			delete(h.seq.gapped, ix)
 		}
@@ -392,12 +396,14 @@ func (h *kpiHorizon[S]) setGapped(ix int32, gapped []events.Envelope) {
 
 // gappedAt returns the time, in Unix ns, of the first of the events of
 // slot ix that wait for a gap to fill; the slot must be gapped.
-func (h *kpiHorizon[S]) gappedAt(ix int32) int64 { return h.seq.gapped[ix][0].At.UnixNano() }
+func (h *kpiHorizon[S]) gappedAt(ix int32) int64 {
+	return h.seq.gapped[ix].events()[0].At.UnixNano()
+}
 
 // skip restarts the stream of the issue in slot ix at its first held
 // event.
 func (h *kpiHorizon[S]) skip(ix int32) {
-	gapped := h.seq.gapped[ix]
+	gapped := h.seq.gapped[ix].events()
 	h.seq.nHeld -= len(gapped)
 	is := h.seq.at(ix)
 	is.base = gapped[0].Version - 1
@@ -427,7 +433,7 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 			h.seq.nHeld++
 		}
 	}
-	h.setGapped(ix, still)
+	h.setGapped(ix, &heldList{buf: still})
 }
 
 // requeue makes sure that the due queue holds an entry for the issue in

@@ -228,7 +228,7 @@ func saveHorizon[S any](h *kpiHorizon[S], held heldSaver, state func(*S) kpiSnap
 		si := kpiSnapIssue{ID: is.id, Next: is.next, Base: is.base, Last: is.last, Open: is.open, State: state(&is.state)}
 		if is.gapped {
 			var err error
-			if si.Gapped, si.Positions, si.Opaque, err = held(h.seq.gapped[ix]); err != nil {
+			if si.Gapped, si.Positions, si.Opaque, err = held(h.seq.gapped[ix].events()); err != nil {
 				return s, err
 			}
 		}
@@ -374,7 +374,7 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 			}
 		}
 		out.seq.nHeld += len(gapped)
-		out.setGapped(ix, gapped)
+		out.setGapped(ix, &heldList{buf: gapped})
 	}
 	for ix := range out.seq.slots {
 		out.requeue(ix)

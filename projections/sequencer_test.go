@@ -1,0 +1,74 @@
+package projections
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// The held events of a stream stay in version order however they come:
+// newest first, in order after a gap, or any way round, with duplicates;
+// and a stream delivered newest first costs no more than one in order.
+func TestSequencerHoldsInAnyOrder(t *testing.T) {
+	issue := uuid.New()
+	ev := func(v uint64) events.Envelope {
+		return events.Envelope{ID: uuid.New(), Issue: issue, Version: v, At: time.Unix(int64(v), 0), Data: &events.Classified{Topic: "x"}}
+	}
+	for name, order := range map[string][]uint64{
+		"newest first": {9, 8, 7, 6, 5, 4, 3, 2, 1},
+		"in order":     {2, 3, 4, 5, 6, 7, 8, 9, 1},
+		"mixed":        {5, 9, 2, 7, 7, 3, 8, 2, 6, 4, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := NewSequencer()
+			var got []uint64
+			emit := func(e events.Envelope) error { got = append(got, e.Version); return nil }
+			for _, v := range order[:len(order)-1] {
+				out, err := s.Offer(ev(v), emit)
+				require.NoError(t, err)
+				require.NotEqual(t, Applied, out)
+				held := s.HeldEvents()
+				require.True(t, slices.IsSortedFunc(held, func(a, b events.Envelope) int { return cmp.Compare(a.Version, b.Version) }), "%v", held)
+			}
+			require.Empty(t, got)
+			_, err := s.Offer(ev(1), emit)
+			require.NoError(t, err)
+			assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}, got)
+			assert.Zero(t, s.Held())
+			assert.Equal(t, 1, s.Streams())
+		})
+	}
+}
+
+// BenchmarkSequencerNewestFirst: one stream of n events delivered newest
+// first: time an event should not grow with n (it grew as n: 84 µs an
+// event at 40,000 in the FCR).
+func BenchmarkSequencerNewestFirst(b *testing.B) {
+	for _, n := range []int{1000, 40000} {
+		issue := uuid.New()
+		evs := make([]events.Envelope, n)
+		for i := range evs {
+			evs[i] = events.Envelope{ID: uuid.New(), Issue: issue, Version: uint64(i + 1), At: time.Unix(int64(i), 0), Data: &events.Classified{Topic: "x"}}
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			emit := func(events.Envelope) error { return nil }
+			for b.Loop() {
+				s := NewSequencer()
+				for i := n - 1; i >= 0; i-- {
+					if _, err := s.Offer(evs[i], emit); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/float64(n), "ns/event")
+		})
+	}
+}
