@@ -57,29 +57,32 @@ func (h *heldList) len() int { return len(h.buf) - h.lo }
 
 // insert puts e at position i of the held events.
 func (h *heldList) insert(i int, e events.Envelope) {
-	if i > 0 || h.lo > 0 {
-		if i == 0 {
-			h.lo--
-			h.buf[h.lo] = e
-			return
-		}
-		if h.lo > 0 && len(h.buf) == cap(h.buf) {
-			// Full: reuse the room in front rather than grow.
-			n := copy(h.buf, h.events())
-			clear(h.buf[n:])
-			h.buf, h.lo = h.buf[:n], 0
-		}
-		h.buf = slices.Insert(h.buf, h.lo+i, e)
+	if i == 0 && h.lo > 0 {
+		h.lo--
+		h.buf[h.lo] = e
 		return
 	}
-	// At the front, with no room left there: make as much as there are
-	// events, so that inserting at the front costs O(1) amortised.
-	n := h.len()
-	room := max(4, n)
-	buf := make([]events.Envelope, room+n)
-	copy(buf[room:], h.events())
-	h.buf, h.lo = buf, room-1
-	h.buf[h.lo] = e
+	if i == 0 {
+		// At the front, with no room left there: make as much as there
+		// are events, so that inserting at the front costs O(1)
+		// amortised.
+		n := h.len()
+		room := max(4, n)
+		buf := make([]events.Envelope, room+n)
+		copy(buf[room:], h.events())
+		h.buf, h.lo = buf, room-1
+		h.buf[h.lo] = e
+		return
+	}
+	if len(h.buf) == cap(h.buf) && h.lo >= h.len() {
+		// Full, with at least as much room in front as events: move
+		// them there rather than grow, a move that the room it frees
+		// at the end pays for.
+		n := copy(h.buf, h.events())
+		clear(h.buf[n:])
+		h.buf, h.lo = h.buf[:n], 0
+	}
+	h.buf = slices.Insert(h.buf, h.lo+i, e)
 }
 
 // popFront drops the first held event.
