@@ -38,8 +38,10 @@ const (
 )
 
 // kpiCheckEvent is the check of Apply: e must Validate and happen within
-// the range of Unix nanoseconds. The error wraps events.ErrInvalidEvent.
-func kpiCheckEvent(what string, e events.Envelope) error {
+// the range of Unix nanoseconds, an error that wraps
+// events.ErrInvalidEvent otherwise, and be no further after the clock's
+// time than future allows, an error that wraps ErrFutureEvent otherwise.
+func kpiCheckEvent(what string, e *events.Envelope, future *futureGuard) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
@@ -47,7 +49,7 @@ func kpiCheckEvent(what string, e events.Envelope) error {
 		return fmt.Errorf("%s apply issue %s version %d: event time %s is out of range: %w",
 			what, e.Issue, e.Version, e.At.Format(time.RFC3339), events.ErrInvalidEvent)
 	}
-	return nil
+	return future.check(what, e, e.At.UnixNano())
 }
 
 // kpiIgnores reports whether the KPI projections pass over e, the next

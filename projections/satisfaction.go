@@ -111,10 +111,7 @@ func NewSatisfaction(cfg SatisfactionConfig) (*Satisfaction, error) {
 // events.ErrInvalidEvent; one further after the clock's time than
 // MaxFuture, with an error that wraps ErrFutureEvent.
 func (s *Satisfaction) Apply(e events.Envelope) error {
-	if err := kpiCheckEvent("satisfaction", e); err != nil {
-		return err
-	}
-	if err := s.future.check("satisfaction", &e, e.At.UnixNano()); err != nil {
+	if err := kpiCheckEvent("satisfaction", &e, &s.future); err != nil {
 		return err
 	}
 	s.h.offer(&e)

@@ -159,10 +159,7 @@ func (s *sequenced) fold(_ *struct{}, e events.Envelope) bool {
 
 // Apply implements Projection.
 func (s *sequenced) Apply(e events.Envelope) error {
-	if err := kpiCheckEvent("sequence", e); err != nil {
-		return err
-	}
-	if err := s.future.check("sequence", &e, e.At.UnixNano()); err != nil {
+	if err := kpiCheckEvent("sequence", &e, &s.future); err != nil {
 		return err
 	}
 	s.h.offer(&e)

@@ -200,10 +200,7 @@ func NewServiceLevel(cfg ServiceConfig) (*ServiceLevel, error) {
 // events.ErrInvalidEvent; one further after the clock's time than
 // MaxFuture, with an error that wraps ErrFutureEvent.
 func (s *ServiceLevel) Apply(e events.Envelope) error {
-	if err := kpiCheckEvent("service level", e); err != nil {
-		return err
-	}
-	if err := s.future.check("service level", &e, e.At.UnixNano()); err != nil {
+	if err := kpiCheckEvent("service level", &e, &s.future); err != nil {
 		return err
 	}
 	s.h.offer(&e)

@@ -170,10 +170,7 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 // events.ErrInvalidEvent; one further after the clock's time than
 // MaxFuture, with an error that wraps ErrFutureEvent.
 func (v *Volume) Apply(e events.Envelope) error {
-	if err := kpiCheckEvent("volume", e); err != nil {
-		return err
-	}
-	if err := v.future.check("volume", &e, e.At.UnixNano()); err != nil {
+	if err := kpiCheckEvent("volume", &e, &v.future); err != nil {
 		return err
 	}
 	v.h.offer(&e)
