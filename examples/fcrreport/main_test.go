@@ -172,10 +172,7 @@ func TestBadLinesStopTheToolOrAreSkippedAndCounted(t *testing.T) {
 	assert.Equal(t, 1, code, "a line that does not decode still stops the tool")
 	assert.Contains(t, stderr, "line 3")
 
-	code, stdout, stderr := runTool(t, bad, "-skip-invalid", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, stderr := jsonReport(t, bad, "-skip-invalid")
 	assert.Equal(t, int64(1), got.Input.Invalid)
 	assert.Equal(t, int64(1), got.Input.UnknownType)
 	assert.Contains(t, got.Input.FirstInvalid, "line 3")
@@ -196,10 +193,7 @@ func TestASkippedUnknownTypeKeepsItsStreamGoing(t *testing.T) {
 {"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"acme.escalated","at":"2026-03-02T09:05:00Z","data":{"level":2}}
 `
 	for _, flag := range []string{"-skip-invalid", "-skip-unknown-types"} {
-		code, stdout, stderr := runTool(t, log, flag, "-")
-		require.Equal(t, 0, code, stderr)
-		var got output
-		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		got, _ := jsonReport(t, log, flag)
 		assert.Equal(t, int64(2), got.Input.UnknownType, flag)
 		assert.Zero(t, got.Input.Invalid, "%s: the resolution after the unknown event is valid", flag)
 		assert.Zero(t, got.Input.Duplicates, "%s: the repeated unknown line counts once, as of an unknown type", flag)
@@ -218,18 +212,12 @@ func TestAnUnknownTypeThatBreaksItsStreamCountsOnce(t *testing.T) {
 	log := handLog + `{"id":"00000000-0000-7000-8000-000000000009","issue":"00000000-0000-7000-8000-0000000000a1","version":5,"type":"acme.escalated","at":"2026-03-02T09:30:00Z","data":{}}
 {"id":"00000000-0000-7000-8000-00000000000a","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"acme.escalated","at":"2026-03-02T09:31:00Z","data":{}}
 `
-	code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, _ := jsonReport(t, log, "-skip-invalid")
 	assert.Equal(t, input{Lines: 4, Events: 2, UnknownType: 2, Missing: 2, FirstInvalid: got.Input.FirstInvalid}, got.Input)
 }
 
 func TestDuplicateLinesAreCountedNotDoubled(t *testing.T) {
-	code, stdout, stderr := runTool(t, handLog+handLog, "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, _ := jsonReport(t, handLog+handLog)
 	assert.Equal(t, int64(2), got.Input.Duplicates)
 	assert.Equal(t, int64(1), got.FCR.Issues)
 	assert.Equal(t, int64(1), got.Volume.Contacts)
@@ -246,10 +234,7 @@ func TestAnotherEventAtAVersionTakenIsAConflict(t *testing.T) {
 	assert.Contains(t, stderr, "line 3")
 	assert.Contains(t, stderr, "where the log had event 00000000-0000-7000-8000-000000000002 at that version")
 
-	code, stdout, stderr = runTool(t, conflict, "-skip-invalid", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, stderr := jsonReport(t, conflict, "-skip-invalid")
 	assert.Equal(t, int64(1), got.Input.Invalid)
 	assert.Zero(t, got.Input.Duplicates)
 }
@@ -308,15 +293,12 @@ func annaLog(t *testing.T) string {
 // numbers: Anna's two tickets are one problem, not solved the first time.
 func TestKeysAreNormalisedAsTheWriteSideDoes(t *testing.T) {
 	log := annaLog(t)
-	code, stdout, stderr := runTool(t, log, "-country", "358", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, _ := jsonReport(t, log, "-country", "358")
 	assert.Equal(t, int64(0), got.FCR.True.Achieved)
 	assert.Equal(t, int64(1), got.FCR.True.Total, "one problem: the email matches in any case")
 	assert.Equal(t, int64(2), got.FCR.Reported.Achieved)
 
-	code, _, stderr = runTool(t, log, "-")
+	code, _, stderr := runTool(t, log, "-")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "line 3")
 	assert.Contains(t, stderr, "no default country")
@@ -346,10 +328,7 @@ func TestASkippedMalformedEventKeepsItsStreamGoing(t *testing.T) {
 	code, _, stderr := runTool(t, log, "-")
 	require.Equal(t, 1, code)
 	assert.Contains(t, stderr, "line 2")
-	code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, stderr := jsonReport(t, log, "-skip-invalid")
 	assert.Equal(t, int64(1), got.Input.Invalid)
 	assert.Contains(t, got.Input.FirstInvalid, "line 2")
 	assert.Equal(t, int64(2), got.Input.Events)
@@ -367,10 +346,7 @@ func TestASkippedMalformedResolutionResolvesNothing(t *testing.T) {
 	later := `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-20T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"chat","topic":"other","contact":"00000000-0000-7000-8000-0000000000c2"}}
 `
 	report := func(log string) output {
-		code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
-		require.Equal(t, 0, code, stderr)
-		var got output
-		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		got, _ := jsonReport(t, log, "-skip-invalid")
 		return got
 	}
 	with, without := report(opened+bad+later), report(opened+later)
@@ -391,15 +367,8 @@ func TestACopyOfASkippedLineChangesNothing(t *testing.T) {
 {"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-20T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"chat","topic":"other","contact":"00000000-0000-7000-8000-0000000000c2"}}
 `
 	copied := log + strings.SplitAfter(log, "\n")[1]
-	run := func(log string) (output, string) {
-		code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
-		require.Equal(t, 0, code, stderr)
-		var got output
-		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
-		return got, stderr
-	}
-	once, _ := run(log)
-	twice, stderr := run(copied)
+	once, _ := jsonReport(t, log, "-skip-invalid")
+	twice, stderr := jsonReport(t, copied, "-skip-invalid")
 	assert.Equal(t, int64(2), twice.Input.Invalid, "two bad lines")
 	assert.Zero(t, twice.Input.Duplicates)
 	assert.Zero(t, twice.Service.LateEvents)
@@ -421,17 +390,12 @@ func TestAnEventFarAheadOfTheClockStopsTheTool(t *testing.T) {
 	assert.Contains(t, stderr, "event time 2062-03-03T09:00:00Z is more than 1h0m0s after the clock's time")
 	assert.Contains(t, stderr, "-max-future")
 
-	code, stdout, stderr = runTool(t, ahead, "-skip-invalid", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, stderr := jsonReport(t, ahead, "-skip-invalid")
 	assert.Equal(t, int64(1), got.Input.Invalid)
 	assert.Equal(t, int64(1), got.FCR.Issues)
 	assert.Zero(t, got.FCR.LateEvents)
 
-	code, stdout, stderr = runTool(t, ahead, "-max-future", "-1ns", "-")
-	require.Equal(t, 0, code, stderr)
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, stderr = jsonReport(t, ahead, "-max-future", "-1ns")
 	assert.Equal(t, int64(2), got.FCR.Issues)
 }
 
@@ -447,10 +411,7 @@ func TestAFutureLineChangesNothingOfTheChecker(t *testing.T) {
 	}
 	again := `{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:40:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}` + "\n"
 	for _, log := range []string{handLog + fill.String() + again, handLog + ahead + fill.String() + again} {
-		code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
-		require.Equal(t, 0, code, stderr)
-		var got output
-		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		got, _ := jsonReport(t, log, "-skip-invalid")
 		assert.Zero(t, got.Input.Unchecked, "the second resolution is checked")
 		assert.Equal(t, int64(1), got.FCR.Achieved+got.FCR.Pending, "and not applied")
 	}
@@ -490,10 +451,7 @@ func TestVersionsMissingFromTheLogAreGonePast(t *testing.T) {
 		late int64
 	}{{"missing", log, 0}, {"come late", log + missing, 1}} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr = runTool(t, tt.log, "-skip-invalid", "-")
-			require.Equal(t, 0, code, stderr)
-			var got output
-			require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+			got, _ := jsonReport(t, tt.log, "-skip-invalid")
 			assert.Equal(t, int64(1), got.Input.Missing)
 			assert.Zero(t, got.Input.Invalid)
 			assert.Equal(t, int64(1), got.FCR.MissingEvents, "the projections went past it too")
@@ -511,10 +469,7 @@ func TestVersionsMissingFromTheLogAreGonePast(t *testing.T) {
 func TestTheLineAfterAFutureLineIsRead(t *testing.T) {
 	log, missing := gappedLog("2062-03-02T09:05:00Z")
 	first, rest, _ := strings.Cut(log, "\n")
-	code, stdout, stderr := runTool(t, first+"\n"+missing+rest, "-skip-invalid", "-")
-	require.Equal(t, 0, code, stderr)
-	var got output
-	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	got, _ := jsonReport(t, first+"\n"+missing+rest, "-skip-invalid")
 	assert.Equal(t, int64(1), got.Input.Invalid)
 	assert.Contains(t, got.Input.FirstInvalid, "line 3")
 	assert.Zero(t, got.Input.Missing, "the log lacks no line")
