@@ -74,18 +74,18 @@ import (
 // store from the last checkpoint. An event the projection refuses (an
 // invalid one, or one stamped further ahead of the clock than its
 // MaxFuture allows) is logged, counted in RunnerStats.Rejected and passed
-// over for good: only a Rebuild offers it again. Redeliveries are recognised by their issue and version
-// while the projection knows the issue, and by their store position
-// (above) when it has forgotten it: messages published without a
-// position, and delivered again once their issue is forgotten, are
-// counted by the projection as late (its counts of events, not its
-// figures). With a Subscriber only, delivery is at-least-once from the
-// broker and the runner (or a SelfSequencing projection) removes
-// duplicates per issue by version, so each event delivered is applied
-// once; but a message is acknowledged when it
-// is queued, not when it is checkpointed, so a crash between two
-// checkpoints loses the events queued or applied since the last one,
-// unless the broker can replay them. Checkpoint often, or add a Store, where that
+// over for good: only a Rebuild offers it again. Redeliveries are
+// recognised by their issue and version while the projection knows the
+// issue, and by their store position (above) when it has forgotten it:
+// messages published without a position, and delivered again once their
+// issue is forgotten, are counted by the projection as late (its counts
+// of events, not its figures). With a Subscriber only, delivery is
+// at-least-once from the broker and the runner (or a SelfSequencing
+// projection) removes duplicates per issue by version, so each event
+// delivered is applied once; but a message is acknowledged when it is
+// queued, not when it is checkpointed, so a crash between two checkpoints
+// loses the events queued or applied since the last one, unless the
+// broker can replay them. Checkpoint often, or add a Store, where that
 // matters.
 //
 // To recognise duplicates for a projection that is not SelfSequencing, the
