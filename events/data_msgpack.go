@@ -432,11 +432,11 @@ func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Opened) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "customer":
 			d.Customer = Customer{} // the last of two, whole, as in JSON
 			for m := r.mapLen(); m > 0 && r.err == nil; m-- {
-				switch ck := r.member("customer."); ck {
+				switch ck := r.member(inCustomer); ck {
 				case "id":
 					d.Customer.ID = r.str()
 				case "keys":
@@ -476,7 +476,7 @@ func (d *Routed) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Routed) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "queue":
@@ -507,7 +507,7 @@ func (d *Consulted) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Consulted) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "agent":
@@ -543,7 +543,7 @@ func (d *Resolved) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Resolved) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "agent":
@@ -573,7 +573,7 @@ func (d *Reopened) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Reopened) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "channel":
@@ -596,7 +596,7 @@ func (d *Contacted) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Contacted) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "channel":
@@ -619,7 +619,7 @@ func (d *Abandoned) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Abandoned) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "contact":
 			d.Contact = r.uuid()
 		case "wait_ms":
@@ -647,12 +647,12 @@ func (d *Rated) decodeMsgpack(r *reader) {
 	defer func() {
 		if !scored && r.err == nil {
 			// A score of 0 is one of NPS: a missing one must not read as it.
-			r.readingIn, r.reading = "", "score"
+			r.memberIn, r.missing = inData, "score"
 			r.fail(&missingFieldError{Field: "score"})
 		}
 	}()
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "survey":
 			d.Survey = Survey(r.name())
 		case "score":
@@ -681,7 +681,7 @@ func (d *Classified) appendMsgpack(b []byte) ([]byte, error) {
 
 func (d *Classified) decodeMsgpack(r *reader) {
 	for n := r.mapLen(); n > 0 && r.err == nil; n-- {
-		switch k := r.member(""); k {
+		switch k := r.member(inData); k {
 		case "topic":
 			d.Topic = r.name()
 		case "topics":

@@ -369,6 +369,40 @@ func TestDecodeMessagesDoesNotTrustTheBatchCount(t *testing.T) {
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20), "bytes allocated")
 }
 
+// The range of event times ends at the nanoseconds around 1678 and 2262,
+// in InTimeRange and in what the msgpack decoder reads.
+func TestTimeRangeBounds(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	raw, err := c.Append(nil, envelopeOf(1, &events.Classified{Topic: "billing"}))
+	require.NoError(t, err)
+	first, end := time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		at time.Time
+		in bool
+	}{
+		{first.Add(-time.Nanosecond), false},
+		{first, true},
+		{end.Add(-time.Nanosecond), true},
+		{end, false},
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), false},
+	} {
+		assert.Equal(t, tt.in, events.InTimeRange(tt.at), tt.at)
+		assert.Equal(t, tt.in, events.InTimeRange(tt.at.In(time.FixedZone("X", 5*3600))), tt.at)
+		if tt.at.Year() < 1677 || tt.at.Year() > 2262 {
+			continue // beyond int64 nanoseconds: no msgpack event holds it
+		}
+		at := binary.BigEndian.AppendUint64([]byte{0xd3}, uint64(tt.at.UnixNano()))
+		e, err := c.Decode(replaceAfter(raw, "issue.classified", []byte{0x01}, at, 9))
+		if !tt.in {
+			assert.ErrorIs(t, err, events.ErrMalformed, tt.at)
+			continue
+		}
+		require.NoError(t, err, tt.at)
+		assert.True(t, e.At.Equal(tt.at), "%s decoded as %s", tt.at, e.At)
+	}
+}
+
 // The range of event times is in UTC: a time in the last hour of 2261 in
 // a zone behind UTC is already 2262 there, which no codec writes, and both
 // refuse it, as InTimeRange says.

@@ -118,24 +118,58 @@ type reader struct {
 	off int
 	err error // the first error; every read after it returns zero values
 	// spare is room for string slices that was allocated together with
-	// the event data, so that a short slice costs no allocation of its own.
-	spare []string
-	// readingIn and reading are the data member being read (member), in
-	// the object readingIn, which an error names; "" outside one. They are
-	// joined only then, so that reading costs no allocation.
-	readingIn, reading string
+	// the event data, so that a short slice costs no allocation of its own;
+	// the slices take it from spareAt on (an index: moving the slice would
+	// cost a write barrier at each, while the collector runs).
+	spare   []string
+	spareAt int
+	// memberAt is 1 + the offset of the name of the data member being read
+	// (member), 0 outside one, and memberIn the object it is in: an error
+	// names the member. Offsets rather than strings, because a string
+	// stored through r costs a write barrier while the collector runs,
+	// whether r is on the stack or not, and there is one member a field.
+	memberAt int
+	memberIn scope
+	// missing names a member that is missing, which an error names
+	// instead of the member being read.
+	missing string
 }
 
-// member reads the name of a data member and notes it, in the object
-// prefix names ("" for data itself, "customer." in it), as the member
-// being read.
-func (r *reader) member(prefix string) string {
-	r.reading = ""
+// scope is the object a data member is in.
+type scope uint8
+
+const (
+	inData     scope = iota // data itself
+	inCustomer              // data.customer
+)
+
+// member reads the name of a data member and notes it, in the object in,
+// as the member being read.
+func (r *reader) member(in scope) string {
+	r.memberAt = 0
+	at := r.off
 	k := r.str()
 	if r.err == nil {
-		r.readingIn, r.reading = prefix, k
+		r.memberAt, r.memberIn = at+1, in
 	}
 	return k
+}
+
+// field names the data member that an error stopped in, as "data.name" or
+// "data.customer.name", or "data" outside one.
+func (r *reader) field() string {
+	name := r.missing
+	if name == "" && r.memberAt > 0 {
+		again := reader{s: r.s, off: r.memberAt - 1}
+		name = again.str()
+	}
+	switch {
+	case name == "":
+		return "data"
+	case r.memberIn == inCustomer:
+		return "data.customer." + name
+	}
+	return "data." + name
 }
 
 func (r *reader) fail(err error) {
@@ -362,8 +396,9 @@ func (r *reader) strs() []string {
 		return nil
 	}
 	var ss []string
-	if n <= len(r.spare) {
-		ss, r.spare = r.spare[:n:n], r.spare[n:]
+	if at := r.spareAt; n <= len(r.spare)-at {
+		ss = r.spare[at : at+n : at+n]
+		r.spareAt += n
 	} else {
 		ss = make([]string, n)
 	}

@@ -134,7 +134,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		return msgpackFail(r.off, "version", errors.New("version must be 1 or more"))
 	}
 	e.At = time.Unix(0, at).UTC()
-	if !InTimeRange(e.At) { // no codec could write it again
+	if !inTimeRangeNS(at) { // no codec could write it again
 		return msgpackFail(r.off, "at", fmt.Errorf("%s is out of range", e.At.Format(time.RFC3339Nano)))
 	}
 	if n := r.mapLen(); n > 0 {
@@ -179,11 +179,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		}
 	}
 	if r.err != nil {
-		field := "data"
-		if r.reading != "" {
-			field = "data." + r.readingIn + r.reading
-		}
-		return failData(r.off, field, r.err)
+		return failData(r.off, r.field(), r.err)
 	}
 	if r.off != len(r.s) {
 		return msgpackFail(r.off, "", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))

@@ -35,11 +35,7 @@ func (c *nameCache) intern(s string) string {
 	if len(s) == 0 || len(s) > maxName {
 		return s
 	}
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	slot := &c.slots[h&(nameCacheSize-1)]
+	slot := &c.slots[nameHash(s)&(nameCacheSize-1)]
 	if p := slot.Load(); p != nil && *p == s {
 		return *p
 	}
@@ -50,3 +46,39 @@ func (c *nameCache) intern(s string) string {
 
 // name reads a string that names something from a vocabulary (see names).
 func (r *reader) name() string { return names.intern(r.str()) }
+
+// nameHash hashes s, of 1 to maxName bytes, eight bytes at a time: every
+// byte counts, and a name costs a few multiplications rather than one for
+// each of its bytes.
+func nameHash(s string) uint32 {
+	const m = 0x9e3779b97f4a7c15 // odd, so that multiplying loses nothing
+	h := uint64(len(s))
+	var last uint64 // the last (up to) eight bytes
+	switch n := len(s); {
+	case n >= 8:
+		last = le64(s[n-8:])
+		for ; len(s) > 8; s = s[8:] {
+			h = (h ^ le64(s)) * m
+			h ^= h >> 29
+		}
+	case n >= 4:
+		last = uint64(le32(s)) | uint64(le32(s[n-4:]))<<32
+	default:
+		last = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16
+	}
+	h = (h ^ last) * m
+	return uint32(h>>32) ^ uint32(h)
+}
+
+// le64 reads the first eight bytes of s, little-endian: one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// le32 reads the first four bytes of s, little-endian: one load.
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}

@@ -52,3 +52,21 @@ func TestNameCacheIsRightUnderContention(t *testing.T) {
 	long := string(make([]byte, maxName+1))
 	assert.Same(t, unsafe.StringData(long), unsafe.StringData(c.intern(long)), "a long string is returned as it is")
 }
+
+// Every byte of a name counts in its hash, at every length the cache
+// holds: names that differ in one byte only (agent-0417, agent-0418) do
+// not share a slot by construction.
+func TestNameHashUsesEveryByte(t *testing.T) {
+	for n := 1; n <= maxName; n++ {
+		name := []byte(fmt.Sprintf("%0*d", n, 0))[:n]
+		for i := range name {
+			for _, c := range []byte{'1', 'a', 0x80} {
+				other := append([]byte{}, name...)
+				other[i] = c
+				if nameHash(string(name)) == nameHash(string(other)) {
+					t.Fatalf("%q and %q hash alike", name, other)
+				}
+			}
+		}
+	}
+}
