@@ -144,6 +144,11 @@ type Runner struct {
 	// position was applied from the store already (see forward); unknown
 	// those of unknown types passed on as events.Opaque.
 	covered, unknown atomic.Int64
+	// arrivals counts the events that came, from any source, and
+	// arrivalsSeen is arrivals when IdleAdvance last looked (guarded by
+	// mu); advancedTo is Stats' AdvancedTo in Unix ns, 0 for none.
+	arrivals, arrivalsSeen int64
+	advancedTo             atomic.Int64
 }
 
 // NewRunner returns a Runner for cfg.
@@ -180,7 +185,16 @@ func (r *Runner) Stats() RunnerStats {
 		Filtered:     r.filtered.Load(),
 		Checkpoints:  r.checkpoints.Load(),
 		Position:     r.pos.Load(),
+		AdvancedTo:   r.advanced(),
 	}
+}
+
+// advanced returns the time of Stats' AdvancedTo.
+func (r *Runner) advanced() time.Time {
+	if ns := r.advancedTo.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // runLoop is how a Rebuild reaches the Run that changes the state.
@@ -384,6 +398,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		defer t.Stop()
 		poll = t.C
 	}
+	var idle <-chan time.Time
+	if r.cfg.IdleAdvance > 0 {
+		t := time.NewTicker(r.cfg.IdleAdvance)
+		defer t.Stop()
+		idle = t.C
+	}
 	// deferred fires when a checkpoint that CheckpointEvery called for,
 	// and that waited for the last one's cost (see paced), may be made.
 	var deferred <-chan time.Time
@@ -408,6 +428,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			err = r.checkpoint(ctx, true, false)
 		case <-poll:
 			err = r.catchUp(ctx)
+		case <-idle:
+			r.advanceIfIdle()
 		case <-resubscribed:
 			// Messages may have been lost with the old subscription.
 			if r.cfg.Store != nil {
@@ -535,6 +557,7 @@ func (r *Runner) poisonUUID(topic, id string) string {
 // then counted as covered. The caller holds r.mu.
 func (r *Runner) take(d delivery) {
 	if d.pos > 0 && d.pos <= r.position {
+		r.arrivals++
 		r.covered.Add(1)
 		return
 	}
@@ -544,6 +567,7 @@ func (r *Runner) take(d delivery) {
 // offer passes e to the projection, through the runner's sequencer unless
 // the projection sequences the events itself. The caller holds r.mu.
 func (r *Runner) offer(e events.Envelope) {
+	r.arrivals++
 	switch {
 	case r.cfg.Filter != nil && !r.cfg.Filter(e):
 		// Only the position moves, which a timed checkpoint saves.
@@ -570,6 +594,29 @@ func (r *Runner) offer(e events.Envelope) {
 		r.position = e.Position
 		r.pos.Store(e.Position)
 	}
+}
+
+// advanceIfIdle moves the projection's watermark to the clock when the
+// runner has caught up and no event came since it last looked
+// (IdleAdvance). A projection that refuses is logged, as an event it
+// refuses is.
+func (r *Runner) advanceIfIdle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	quiet := r.arrivals == r.arrivalsSeen
+	r.arrivalsSeen = r.arrivals
+	if !quiet || !r.caughtUp.Load() {
+		return
+	}
+	now := r.cfg.Now()
+	if err := r.cfg.Projection.(Advancer).AdvanceTo(now); err != nil {
+		r.cfg.Logger.Error("projection refused to advance its watermark", err, watermill.LogFields{
+			"runner": r.cfg.Name, "to": now.Format(time.RFC3339Nano),
+		})
+		return
+	}
+	r.advancedTo.Store(now.UnixNano())
+	r.changes++ // the state may have changed: the next checkpoint saves it
 }
 
 // apply hands one in-order event to the projection.

@@ -119,6 +119,20 @@ type RunnerConfig struct {
 	// PollInterval is how often a runner without a Subscriber looks for
 	// new events in the Store; 500 ms by default.
 	PollInterval time.Duration
+	// IdleAdvance, when positive, moves the projection's watermark to the
+	// clock (Now) once the runner has caught up and no event has come for
+	// that long, and again at that interval while none comes, so that a
+	// verdict that waits only for time to pass (the window after a
+	// resolution, through a quiet night or on a quiet partition) becomes
+	// final without a newer event. The projection must be an Advancer.
+	// The watermark then follows the clock, as it follows the events when
+	// they come: an event that reaches the runner more than the
+	// projection's lateness after its own time is late, as it would be
+	// behind a newer one. Leave it 0 on a runner that is fed old events
+	// with no new ones among them (history imported into its Store or
+	// published to its broker): every one of them would be late. 0 (never)
+	// by default.
+	IdleAdvance time.Duration
 	// ResubscribeDelay is how long the runner waits before it subscribes
 	// again to a topic whose channel closed; 100 ms by default, doubling
 	// up to 5 s while subscribing fails.
@@ -216,6 +230,10 @@ func (c RunnerConfig) Validate() error {
 		return bad("a subscriber but no topic")
 	case c.Subscriber == nil && len(c.topics()) > 0:
 		return bad("a topic but no subscriber")
+	case c.IdleAdvance < 0:
+		return bad(fmt.Sprintf("IdleAdvance %s is negative", c.IdleAdvance))
+	case c.IdleAdvance > 0 && !isAdvancer(c.Projection):
+		return bad(fmt.Sprintf("IdleAdvance is set, but the projection, a %T, has no AdvanceTo(time.Time) error method", c.Projection))
 	case c.PoisonPublisher != nil && c.PoisonTopic == "":
 		return bad("a poison publisher but no poison topic")
 	case c.PoisonPublisher != nil && slices.Contains(c.topics(), c.PoisonTopic):
@@ -257,6 +275,15 @@ type RunnerStats struct {
 	Checkpoints int64
 	// Position is the last store position covered.
 	Position uint64
+	// AdvancedTo is the clock's time to which IdleAdvance last moved the
+	// projection's watermark; zero if it never did.
+	AdvancedTo time.Time
+}
+
+// isAdvancer reports whether p is an Advancer.
+func isAdvancer(p Projection) bool {
+	_, ok := p.(Advancer)
+	return ok
 }
 
 // Lag says how far a Runner is behind its sources.

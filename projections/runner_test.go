@@ -177,6 +177,9 @@ func TestRunnerConfigValidate(t *testing.T) {
 		{"poison publisher without topic", RunnerConfig{Name: "x", Projection: newTally(), Store: store, PoisonPublisher: sub}, "no poison topic"},
 		{"poison topic that the runner reads", RunnerConfig{Name: "x", Projection: newTally(), Subscriber: sub, Topics: []string{"a", "b"},
 			PoisonPublisher: sub, PoisonTopic: "b"}, `poison topic "b" is one the runner reads`},
+		{"negative IdleAdvance", RunnerConfig{Name: "x", Projection: NewFCR(FCRConfig{}), Store: store, IdleAdvance: -time.Second}, "IdleAdvance -1s is negative"},
+		{"IdleAdvance of a projection without AdvanceTo", RunnerConfig{Name: "x", Projection: newTally(), Store: store, IdleAdvance: time.Second},
+			"the projection, a *projections.tally, has no AdvanceTo(time.Time) error method"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewRunner(tc.cfg)
@@ -1283,4 +1286,62 @@ func TestRunnerPassesOverQueuedMessagesItsCatchUpCovered(t *testing.T) {
 	assert.Equal(t, int64(len(stored)), report.Events)
 	assert.Zero(t, report.FCR.LateEvents)
 	assert.Zero(t, report.Volume.LateEvents)
+}
+
+// advancing records the times its watermark is moved to, and refuses
+// when told to.
+type advancing struct {
+	plain
+	to     []time.Time
+	refuse error
+}
+
+func (p *advancing) AdvanceTo(t time.Time) error {
+	if p.refuse != nil {
+		return p.refuse
+	}
+	p.to = append(p.to, t)
+	return nil
+}
+
+// IdleAdvance moves the watermark only once a whole interval passed with
+// no event, and only once the runner has caught up; a refusal is passed
+// over, and the next quiet interval tries again.
+func TestRunnerAdvancesOnlyWhenCaughtUpAndQuiet(t *testing.T) {
+	clock := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	p := &advancing{}
+	r, err := NewRunner(RunnerConfig{Name: "x", Projection: p, Store: events.NewMemoryStore(), IdleAdvance: time.Minute,
+		Now: func() time.Time { return clock }, Logger: quietLogger()})
+	require.NoError(t, err)
+	e := testLog(1)[0]
+
+	r.advanceIfIdle() // not caught up
+	r.caughtUp.Store(true)
+	r.mu.Lock()
+	r.offer(e)
+	r.mu.Unlock()
+	r.advanceIfIdle() // an event came in the interval
+	assert.Empty(t, p.to)
+	assert.Zero(t, r.Stats().AdvancedTo)
+
+	r.advanceIfIdle()
+	assert.Equal(t, []time.Time{clock}, p.to)
+	assert.Equal(t, clock, r.Stats().AdvancedTo.UTC())
+
+	clock = clock.Add(time.Minute)
+	p.refuse = errors.New("no")
+	r.advanceIfIdle()
+	assert.Equal(t, []time.Time{clock.Add(-time.Minute)}, p.to, "refused")
+	assert.Equal(t, clock.Add(-time.Minute), r.Stats().AdvancedTo.UTC())
+	p.refuse = nil
+	r.advanceIfIdle()
+	assert.Equal(t, []time.Time{clock.Add(-time.Minute), clock}, p.to)
+
+	r.mu.Lock()
+	r.position = 1
+	r.take(delivery{e: e, pos: 1}) // covered by the store: it came all the same
+	r.mu.Unlock()
+	require.Equal(t, int64(1), r.covered.Load())
+	r.advanceIfIdle()
+	assert.Len(t, p.to, 2)
 }

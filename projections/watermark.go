@@ -6,20 +6,32 @@ import "time"
 // decides when a verdict is final and how late an event may be. A host
 // that knows time has passed without events (a quiet partition, the end
 // of a reporting period) moves it on with AdvanceTo, as an event at that
-// time would.
+// time would; a Runner does it with RunnerConfig.IdleAdvance.
+
+// Advancer is a projection whose watermark the host may move on when time
+// passes without events (RunnerConfig.IdleAdvance): FCR, the Reporter, the
+// KPI projections and what Sequence returns are.
+type Advancer interface {
+	AdvanceTo(t time.Time) error
+}
 
 // AdvanceTo moves the watermark to t if t is later, and folds what is then
 // final and beyond the lateness. t is the host's word for the time: it is
 // not held to MaxFuture, and a t in the future makes the events before it
-// late, as an event of that time would.
-func (f *FCR) AdvanceTo(t time.Time) {
+// late, as an event of that time would. It returns the configuration
+// error that Apply returns, and then changes nothing.
+func (f *FCR) AdvanceTo(t time.Time) error {
+	if f.err != nil {
+		return f.err
+	}
 	ns := t.UnixNano()
 	if f.hasWM && ns <= f.wm {
-		return
+		return nil
 	}
 	f.wm, f.hasWM = ns, true
 	f.skipGaps()
 	f.sweep()
+	return nil
 }
 
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
@@ -47,12 +59,14 @@ func (v *Volume) AdvanceTo(t time.Time) error {
 // As FCR.AdvanceTo, it takes t as the host's word for the time, not held
 // to MaxFuture.
 func (r *Reporter) AdvanceTo(t time.Time) error {
-	r.fcr.AdvanceTo(t)
+	if err := r.fcr.AdvanceTo(t); err != nil {
+		return err
+	}
 	if r.kpi != nil {
 		r.kpi.advanceTo(t)
 		return nil
 	}
-	for _, p := range []interface{ AdvanceTo(time.Time) error }{r.service, r.sat, r.volume} {
+	for _, p := range []Advancer{r.service, r.sat, r.volume} {
 		if err := p.AdvanceTo(t); err != nil {
 			return err
 		}
