@@ -66,8 +66,14 @@ func nameHash(s string) uint32 {
 	default:
 		last = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16
 	}
+	// A product's low bits depend only on the factors' low bits, and the
+	// slot is the hash's low bits: fold the high half down and multiply
+	// again, so that the last bytes, which the first product holds in
+	// its high bits, reach the slot.
 	h = (h ^ last) * m
-	return uint32(h>>32) ^ uint32(h)
+	h ^= h >> 32
+	h *= m
+	return uint32(h >> 32)
 }
 
 // le64 reads the first eight bytes of s, little-endian: one load.
