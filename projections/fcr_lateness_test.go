@@ -91,6 +91,31 @@ func TestFCRPendingUntilWindowPasses(t *testing.T) {
 	}
 }
 
+// Of the pending problems, those with a second counted contact already
+// are counted as failed already: one with one contact may still achieve,
+// and one with only an abandoned attempt has none.
+func TestFCRPendingFailedAlready(t *testing.T) {
+	l := newFCRLog()
+	l.solved(at(0, 9, 0), []string{"phone:21"}, "phone", "tech/tv", "ann")
+	twice, c := l.open(at(0, 10, 0), []string{"phone:22"}, "phone", "tech/tv")
+	l.contacted(twice, at(0, 11, 0), "chat")
+	l.resolve(twice, at(0, 11, 30), c, "ann", false)
+	after := l.solved(at(0, 12, 0), []string{"phone:23"}, "phone", "tech/tv", "ann")
+	l.reopen(after, at(1, 12, 0), "email")
+	quiet, qc := l.open(at(0, 13, 0), []string{"phone:24"}, "phone", "tech/tv")
+	l.abandon(quiet, at(0, 13, 1), qc)
+	l.resolve(quiet, at(0, 13, 30), qc, "ann", false)
+	l.tick(at(2, 9, 0))
+	r := runFCR(t, FCRConfig{}, l.evs)
+	assert.Equal(t, int64(4), r.Pending)
+	assert.Equal(t, int64(2), r.PendingFailed, "two contacts before the resolution; one after it")
+
+	l.tick(at(8, 14, 0))
+	r = runFCR(t, FCRConfig{}, l.evs)
+	assert.Equal(t, [4]int64{1, 2, 1, 0}, [4]int64{r.Achieved, r.Failed, r.NoContact, r.PendingFailed},
+		"achieved, failed, no contact, pending failed")
+}
+
 func TestFCRFoldedIssueAndOrphans(t *testing.T) {
 	l := newFCRLog()
 	a := l.solved(at(0, 9, 0), []string{"phone:13"}, "phone", "tech/tv", "ann")

@@ -520,6 +520,14 @@ func (f *FCR) verdict(p *fcrProblem) uint8 {
 		return vUnresolved
 	case !f.hasWM || f.wm <= satAdd(p.res, f.window):
 		return vPending
+	}
+	return p.outcome()
+}
+
+// outcome is the verdict of resolved problem p once final, by the counted
+// contacts it has so far: vNoContact, vAchieved or vFailed.
+func (p *fcrProblem) outcome() uint8 {
+	switch {
 	case p.before+p.after == 0:
 		return vNoContact
 	case p.before == 1 && p.after == 0:

@@ -21,6 +21,7 @@ import (
 // with it.
 type refFCR struct {
 	achieved, failed, pending, unresolved, noContact int64
+	pendingFailed                                    int64 // of pending
 	repHits, repTotal                                int64
 	contacts                                         FCRContacts
 	switches                                         map[string]map[string]int64
@@ -290,10 +291,6 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 				continue
 			}
 			r := resolver.res
-			if !wm.After(r.Add(window)) {
-				out.pending++
-				continue
-			}
 			var counted []refContact
 			for _, m := range members {
 				for _, c := range m.contacts {
@@ -307,6 +304,13 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 				if !c.at.After(r) {
 					before++
 				}
+			}
+			if !wm.After(r.Add(window)) {
+				out.pending++
+				if n := len(counted); n > 0 && (before != 1 || n != 1) {
+					out.pendingFailed++ // failed, once final
+				}
+				continue
 			}
 			switch n := len(counted); {
 			case n == 0:
@@ -399,6 +403,7 @@ func assertReference(t *testing.T, ref refFCR, got FCRReport) {
 	assert.Equal(t, ref.achieved, got.Achieved, "achieved")
 	assert.Equal(t, ref.failed, got.Failed, "failed")
 	assert.Equal(t, ref.pending, got.Pending, "pending")
+	assert.Equal(t, ref.pendingFailed, got.PendingFailed, "pending, failed already")
 	assert.Equal(t, ref.unresolved, got.Unresolved, "unresolved")
 	assert.Equal(t, ref.noContact, got.NoContact, "no contact")
 	assert.Equal(t, ref.repHits, got.Reported.Achieved, "reported hits")

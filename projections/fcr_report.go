@@ -34,8 +34,14 @@ type FCRReport struct {
 	Final    int64 `json:"final"`
 	Achieved int64 `json:"achieved"`
 	Failed   int64 `json:"failed"`
-	// Pending problems are resolved but not yet final.
-	Pending int64 `json:"pending"`
+	// Pending problems are resolved but not yet final. PendingFailed of
+	// them have failed already: a second counted contact came before the
+	// resolution or less than W after it, and their verdict is failed
+	// once final, unless a late event takes it away (a reclassification,
+	// say). The others have one counted contact (or none, but for
+	// abandoned attempts) and wait for W to pass.
+	Pending       int64 `json:"pending"`
+	PendingFailed int64 `json:"pending_failed"`
 	// Unresolved problems have no resolution; they are in no denominator.
 	Unresolved int64 `json:"unresolved"`
 	// NoContact problems are final but had no counted contact, only
@@ -240,6 +246,7 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 		Achieved:       t.Achieved,
 		Failed:         t.Failed,
 		Pending:        t.Pending,
+		PendingFailed:  t.PendingFailed,
 		Unresolved:     t.Unresolved,
 		NoContact:      t.NoContact,
 		LateEvents:     f.counts.Late,

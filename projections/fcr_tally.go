@@ -44,10 +44,13 @@ type fcrCSAT struct {
 type fcrTally struct {
 	Problems, Final, Achieved, Failed int64
 	Pending, Unresolved, NoContact    int64
-	RepHits, RepTotal                 int64
-	BotTotal, BotContained            int64
-	PerProblem                        [4]int64 // 1, 2, 3, 4+ counted contacts
-	CSAT                              [2]fcrCSAT
+	// PendingFailed is 0 in a tally of folded problems, which are final:
+	// snapshots leave it out.
+	PendingFailed          int64
+	RepHits, RepTotal      int64
+	BotTotal, BotContained int64
+	PerProblem             [4]int64 // 1, 2, 3, 4+ counted contacts
+	CSAT                   [2]fcrCSAT
 	// Segments: by name id for channel, topic, agent and queue; by agent
 	// kind (human, bot); by day and week number.
 	ByName [dimQueue + 1][]fcrSeg
@@ -215,6 +218,9 @@ func (f *FCR) add(t *fcrTally, p *fcrProblem) {
 		return
 	case vPending:
 		t.Pending++
+		if p.outcome() == vFailed {
+			t.PendingFailed++
+		}
 		return
 	case vNoContact:
 		t.Final++

@@ -112,10 +112,8 @@ func (f *FCR) view(p *fcrProblem) Problem {
 	verdict := f.verdict(p)
 	v.Verdict = verdictNames[verdict]
 	if verdict == vPending {
-		if p.before == 1 && p.after == 0 {
-			v.Outcome = "achieved"
-		} else if p.before+p.after > 0 {
-			v.Outcome = "failed"
+		if o := p.outcome(); o != vNoContact {
+			v.Outcome = verdictNames[o]
 		}
 	}
 	return v

@@ -80,6 +80,7 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 		out.Achieved += r.Achieved
 		out.Failed += r.Failed
 		out.Pending += r.Pending
+		out.PendingFailed += r.PendingFailed
 		out.Unresolved += r.Unresolved
 		out.NoContact += r.NoContact
 		out.LateEvents += r.LateEvents

@@ -27,8 +27,8 @@ func (r Report) WriteText(w io.Writer) error {
 	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "resolved issue records, as a per-ticket helpdesk counts them")
 	p("  inflation\t%s\t\n", inflationText(f.Inflation, f.True, f.Reported, " points"))
 	p("  bot containment\t%s\t\n", fcrRateText(f.BotContainment))
-	p("  problems\t%d\tachieved %d, failed %d, pending %d, unresolved %d, no answered contact %d\n",
-		f.Problems, f.Achieved, f.Failed, f.Pending, f.Unresolved, f.NoContact)
+	p("  problems\t%d\tachieved %d, failed %d, pending %d (failed already %d), unresolved %d, no answered contact %d\n",
+		f.Problems, f.Achieved, f.Failed, f.Pending, f.PendingFailed, f.Unresolved, f.NoContact)
 	p("  events\t%d\tlate %d (left out of the figures: %d), held behind a gap %d, missing %d, orphaned %d, ignored %d\n",
 		r.Events, f.LateEvents, f.LateDropped, f.HeldEvents, f.MissingEvents, f.OrphanedEvents, f.IgnoredEvents)
 	for _, b := range []struct {

@@ -25,7 +25,7 @@ func Write(out io.Writer, r projections.FCRReport) {
 		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1])
 	}
 	fmt.Fprintf(out, "\nwindow %s, %s matching; watermark %s\n", r.Definition.Window, r.Definition.Match, r.Watermark.Format(time.RFC3339))
-	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending, %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.Unresolved)
+	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending (%d failed already), %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.PendingFailed, r.Unresolved)
 	fmt.Fprintf(out, "true FCR        %s\n", pct(r.True, "no final problem yet"))
 	fmt.Fprintf(out, "reported FCR    %s\n", pct(r.Reported, "no final problem yet"))
 	if r.True.Total == 0 || r.Reported.Total == 0 {
