@@ -144,10 +144,13 @@ type Runner struct {
 	// position was applied from the store already (see forward); unknown
 	// those of unknown types passed on as events.Opaque.
 	covered, unknown atomic.Int64
-	// arrivals counts the events that came, from any source, and
-	// arrivalsSeen is arrivals when IdleAdvance last looked (guarded by
-	// mu); advancedTo is Stats' AdvancedTo in Unix ns, 0 for none.
+	// arrivals counts the events that came, from any source, that Filter
+	// keeps; arrivalsSeen is arrivals when IdleAdvance last looked, and
+	// advances counts the advances since the last checkpoint (all three
+	// guarded by mu). advancedTo is Stats' AdvancedTo in Unix ns, 0 for
+	// none.
 	arrivals, arrivalsSeen int64
+	advances               int
 	advancedTo             atomic.Int64
 }
 
@@ -429,7 +432,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-poll:
 			err = r.catchUp(ctx)
 		case <-idle:
-			r.advanceIfIdle()
+			// Events queued for the projection, or held by the broker
+			// of a runner without a Store, have come: not idle.
+			r.advanceIfIdle(len(in) > 0 || r.brokerHolds(ctx))
 		case <-resubscribed:
 			// Messages may have been lost with the old subscription.
 			if r.cfg.Store != nil {
@@ -557,7 +562,9 @@ func (r *Runner) poisonUUID(topic, id string) string {
 // then counted as covered. The caller holds r.mu.
 func (r *Runner) take(d delivery) {
 	if d.pos > 0 && d.pos <= r.position {
-		r.arrivals++
+		if r.cfg.Filter == nil || r.cfg.Filter(d.e) {
+			r.arrivals++
+		}
 		r.covered.Add(1)
 		return
 	}
@@ -567,12 +574,12 @@ func (r *Runner) take(d delivery) {
 // offer passes e to the projection, through the runner's sequencer unless
 // the projection sequences the events itself. The caller holds r.mu.
 func (r *Runner) offer(e events.Envelope) {
-	r.arrivals++
 	switch {
 	case r.cfg.Filter != nil && !r.cfg.Filter(e):
 		// Only the position moves, which a timed checkpoint saves.
 		r.filtered.Add(1)
 	case r.self != nil:
+		r.arrivals++
 		dups := r.duplicates.Load()
 		if r.hand(e) {
 			r.taken++
@@ -581,6 +588,7 @@ func (r *Runner) offer(e events.Envelope) {
 			r.changes++ // not a duplicate: the state may have changed
 		}
 	default:
+		r.arrivals++
 		out, _ := r.seq.Offer(e, r.apply)
 		switch out {
 		case Duplicate:
@@ -597,26 +605,43 @@ func (r *Runner) offer(e events.Envelope) {
 }
 
 // advanceIfIdle moves the projection's watermark to the clock when the
-// runner has caught up and no event came since it last looked
-// (IdleAdvance). A projection that refuses is logged, as an event it
-// refuses is.
-func (r *Runner) advanceIfIdle() {
+// runner has caught up, no event came since it last looked (IdleAdvance)
+// and none is queued. An error of the projection is logged, as one for an
+// event is.
+func (r *Runner) advanceIfIdle(queued bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	quiet := r.arrivals == r.arrivalsSeen
+	quiet := r.arrivals == r.arrivalsSeen && !queued
 	r.arrivalsSeen = r.arrivals
 	if !quiet || !r.caughtUp.Load() {
 		return
 	}
 	now := r.cfg.Now()
-	if err := r.cfg.Projection.(Advancer).AdvanceTo(now); err != nil {
-		r.cfg.Logger.Error("projection refused to advance its watermark", err, watermill.LogFields{
+	err := r.cfg.Projection.(Advancer).AdvanceTo(now)
+	// The state may have changed even with an error (Sequence returns
+	// those of the events the advance released). Not a change that a
+	// timed checkpoint saves: a quiet runner would save its whole state
+	// at every tick, for an advance that a restart makes again at its
+	// first quiet tick. The final checkpoint saves it, and any for events.
+	r.advances++
+	if err != nil {
+		r.cfg.Logger.Error("advancing the projection's watermark returned an error", err, watermill.LogFields{
 			"runner": r.cfg.Name, "to": now.Format(time.RFC3339Nano),
 		})
 		return
 	}
 	r.advancedTo.Store(now.UnixNano())
-	r.changes++ // the state may have changed: the next checkpoint saves it
+}
+
+// brokerHolds reports whether the broker of a runner without a Store holds
+// messages for it (RunnerConfig.Pending), or cannot tell: it has not
+// caught up with them.
+func (r *Runner) brokerHolds(ctx context.Context) bool {
+	if r.cfg.Store != nil || r.cfg.Pending == nil {
+		return false
+	}
+	n, err := r.cfg.Pending(ctx)
+	return err != nil || n > 0
 }
 
 // apply hands one in-order event to the projection.

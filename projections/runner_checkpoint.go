@@ -42,13 +42,13 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 		}
 	}
 	r.mu.Lock()
-	if !force && r.changes == 0 && r.position == r.savedPos {
+	if !force && r.changes == 0 && r.position == r.savedPos && (!final || r.advances == 0) {
 		r.mu.Unlock()
 		return nil
 	}
 	start := time.Now()
 	cp, err := r.snapshot()
-	changes := r.changes
+	changes, advances := r.changes, r.advances
 	r.mu.Unlock()
 	if err != nil {
 		return err
@@ -60,6 +60,7 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 	r.saveCost = r.savedAt.Sub(start)
 	if err == nil {
 		r.changes -= changes // what arrived while saving waits for the next one
+		r.advances -= advances
 		r.savedPos = cp.Position
 	}
 	r.mu.Unlock()
@@ -311,7 +312,8 @@ func (r *Runner) rebuild(ctx context.Context) error {
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
-	r.changes = 0
+	r.changes, r.advances = 0, 0
+	r.advancedTo.Store(0)
 	r.position = 0
 	r.pos.Store(0)
 	r.held.Store(0)

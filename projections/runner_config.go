@@ -120,18 +120,24 @@ type RunnerConfig struct {
 	// new events in the Store; 500 ms by default.
 	PollInterval time.Duration
 	// IdleAdvance, when positive, moves the projection's watermark to the
-	// clock (Now) once the runner has caught up and no event has come for
-	// that long, and again at that interval while none comes, so that a
-	// verdict that waits only for time to pass (the window after a
-	// resolution, through a quiet night or on a quiet partition) becomes
-	// final without a newer event. The projection must be an Advancer.
+	// clock (Now) once the runner has caught up and no event (that Filter
+	// keeps) has come for that long, and again at that interval while none
+	// comes, so that a verdict that waits only for time to pass (the window
+	// after a resolution, through a quiet night or on a quiet partition)
+	// becomes final without a newer event. The projection must be an
+	// Advancer. A runner without a Store has caught up when Pending says
+	// that its broker holds nothing for it, and needs Pending for it.
+	//
 	// The watermark then follows the clock, as it follows the events when
 	// they come: an event that reaches the runner more than the
 	// projection's lateness after its own time is late, as it would be
-	// behind a newer one. Leave it 0 on a runner that is fed old events
-	// with no new ones among them (history imported into its Store or
-	// published to its broker): every one of them would be late. 0 (never)
-	// by default.
+	// behind a newer one. The runner cannot tell old events from delayed
+	// ones: leave IdleAdvance 0 on a runner that is fed history with no
+	// new events among it (an import into its Store or through its
+	// broker), all of which would be late. An advance is saved by the
+	// final checkpoint and by those that events call for, not by a timed
+	// one while nothing comes: a restarted runner advances again at its
+	// first quiet tick. 0 (never) by default.
 	IdleAdvance time.Duration
 	// ResubscribeDelay is how long the runner waits before it subscribes
 	// again to a topic whose channel closed; 100 ms by default, doubling
@@ -234,6 +240,9 @@ func (c RunnerConfig) Validate() error {
 		return bad(fmt.Sprintf("IdleAdvance %s is negative", c.IdleAdvance))
 	case c.IdleAdvance > 0 && !isAdvancer(c.Projection):
 		return bad(fmt.Sprintf("IdleAdvance is set, but the projection, a %T, has no AdvanceTo(time.Time) error method", c.Projection))
+	case c.IdleAdvance > 0 && c.Store == nil && c.Pending == nil:
+		// It could not tell a broker's backlog from a quiet time.
+		return bad("IdleAdvance is set on a runner without a Store, but not Pending, which tells when the broker's backlog is read")
 	case c.PoisonPublisher != nil && c.PoisonTopic == "":
 		return bad("a poison publisher but no poison topic")
 	case c.PoisonPublisher != nil && slices.Contains(c.topics(), c.PoisonTopic):
@@ -276,7 +285,8 @@ type RunnerStats struct {
 	// Position is the last store position covered.
 	Position uint64
 	// AdvancedTo is the clock's time to which IdleAdvance last moved the
-	// projection's watermark; zero if it never did.
+	// projection's watermark without an error (one is logged); zero if
+	// it never did since the runner was made or rebuilt.
 	AdvancedTo time.Time
 }
 

@@ -180,6 +180,8 @@ func TestRunnerConfigValidate(t *testing.T) {
 		{"negative IdleAdvance", RunnerConfig{Name: "x", Projection: NewFCR(FCRConfig{}), Store: store, IdleAdvance: -time.Second}, "IdleAdvance -1s is negative"},
 		{"IdleAdvance of a projection without AdvanceTo", RunnerConfig{Name: "x", Projection: newTally(), Store: store, IdleAdvance: time.Second},
 			"the projection, a *projections.tally, has no AdvanceTo(time.Time) error method"},
+		{"IdleAdvance without a store or Pending", RunnerConfig{Name: "x", Projection: NewFCR(FCRConfig{}), Subscriber: sub, Topic: "t", IdleAdvance: time.Second},
+			"IdleAdvance is set on a runner without a Store, but not Pending"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewRunner(tc.cfg)
@@ -1315,26 +1317,26 @@ func TestRunnerAdvancesOnlyWhenCaughtUpAndQuiet(t *testing.T) {
 	require.NoError(t, err)
 	e := testLog(1)[0]
 
-	r.advanceIfIdle() // not caught up
+	r.advanceIfIdle(false) // not caught up
 	r.caughtUp.Store(true)
 	r.mu.Lock()
 	r.offer(e)
 	r.mu.Unlock()
-	r.advanceIfIdle() // an event came in the interval
+	r.advanceIfIdle(false) // an event came in the interval
 	assert.Empty(t, p.to)
 	assert.Zero(t, r.Stats().AdvancedTo)
 
-	r.advanceIfIdle()
+	r.advanceIfIdle(false)
 	assert.Equal(t, []time.Time{clock}, p.to)
 	assert.Equal(t, clock, r.Stats().AdvancedTo.UTC())
 
 	clock = clock.Add(time.Minute)
 	p.refuse = errors.New("no")
-	r.advanceIfIdle()
+	r.advanceIfIdle(false)
 	assert.Equal(t, []time.Time{clock.Add(-time.Minute)}, p.to, "refused")
 	assert.Equal(t, clock.Add(-time.Minute), r.Stats().AdvancedTo.UTC())
 	p.refuse = nil
-	r.advanceIfIdle()
+	r.advanceIfIdle(false)
 	assert.Equal(t, []time.Time{clock.Add(-time.Minute), clock}, p.to)
 
 	r.mu.Lock()
@@ -1342,6 +1344,49 @@ func TestRunnerAdvancesOnlyWhenCaughtUpAndQuiet(t *testing.T) {
 	r.take(delivery{e: e, pos: 1}) // covered by the store: it came all the same
 	r.mu.Unlock()
 	require.Equal(t, int64(1), r.covered.Load())
-	r.advanceIfIdle()
+	r.advanceIfIdle(false)
 	assert.Len(t, p.to, 2)
+
+	r.advanceIfIdle(true) // nothing came, but events are queued
+	assert.Len(t, p.to, 2)
+	r.advanceIfIdle(false)
+	assert.Len(t, p.to, 3)
+}
+
+// refusesResolved refuses every resolution.
+type refusesResolved struct{ n int }
+
+func (p *refusesResolved) Apply(e events.Envelope) error {
+	if e.Type() == events.TypeResolved {
+		return errors.New("no resolutions here")
+	}
+	p.n++
+	return nil
+}
+
+// What Sequence returns gives back the errors of the events that an
+// advance released, after it moved its watermark and handed them over:
+// the runner counts the advance for its final checkpoint all the same.
+func TestRunnerCountsAnAdvanceThatReturnedErrors(t *testing.T) {
+	log := testLog(1) // opened, routed, resolved of one issue
+	clock := log[2].At.Add(48 * time.Hour)
+	seq, err := Sequence(&refusesResolved{}, SequenceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	r, err := NewRunner(RunnerConfig{Name: "x", Projection: seq, Store: events.NewMemoryStore(), IdleAdvance: time.Minute,
+		Now: func() time.Time { return clock }, Logger: quietLogger()})
+	require.NoError(t, err)
+	r.mu.Lock()
+	r.offer(log[0])
+	r.offer(log[2]) // waits for version 2
+	r.changes = 0
+	r.mu.Unlock()
+	require.Equal(t, 1, seq.Held())
+	r.caughtUp.Store(true)
+	r.advanceIfIdle(false) // events came since the last look
+	r.advanceIfIdle(false)
+	assert.Zero(t, seq.Held(), "the advance released the held event")
+	assert.Equal(t, 1, r.advances)
+	assert.Zero(t, r.Stats().AdvancedTo, "an advance that returned an error")
+	require.NoError(t, r.checkpointFinal(context.Background()))
+	assert.Zero(t, r.advances, "saved")
 }

@@ -10,7 +10,9 @@ import "time"
 
 // Advancer is a projection whose watermark the host may move on when time
 // passes without events (RunnerConfig.IdleAdvance): FCR, the Reporter, the
-// KPI projections and what Sequence returns are.
+// KPI projections and what Sequence returns are. An error of AdvanceTo
+// says what went wrong; the watermark may have moved all the same (what
+// Sequence returns gives the errors of the events the advance released).
 type Advancer interface {
 	AdvanceTo(t time.Time) error
 }
