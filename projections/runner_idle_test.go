@@ -290,13 +290,17 @@ func TestRunnerIdleAdvanceSavesAtTheEnd(t *testing.T) {
 		appendEach(t, mem, raw[:half])
 		cfg := func(rep *projections.Reporter) projections.RunnerConfig {
 			return projections.RunnerConfig{Name: "x", Projection: rep, Store: mem, Checkpoints: cps, PollInterval: time.Millisecond,
-				CheckpointInterval: time.Millisecond, IdleAdvance: 2 * time.Millisecond,
+				CheckpointInterval: time.Millisecond, CheckpointShare: -1, IdleAdvance: 2 * time.Millisecond,
 				Now: func() time.Time { return clock }, Logger: watermill.NopLogger{}}
 		}
 		rep, err := projections.NewReporter(projections.ReportConfig{})
 		require.NoError(t, err)
 		r, stop := runIdle(t, cfg(rep))
-		require.Eventually(t, func() bool { return !r.Stats().AdvancedTo.IsZero() }, 5*time.Second, time.Millisecond)
+		// Advanced, and every event read is in a checkpoint.
+		require.Eventually(t, func() bool {
+			cp, ok, err := cps.Load(context.Background(), "x")
+			return err == nil && ok && cp.Position == uint64(half) && !r.Stats().AdvancedTo.IsZero()
+		}, 5*time.Second, time.Millisecond)
 		saves := cps.count()
 		time.Sleep(50 * time.Millisecond) // quiet: some 25 advances and 50 checkpoint ticks
 		assert.Equal(t, saves, cps.count(), "checkpoints saved while quiet")
