@@ -35,11 +35,12 @@ type FCRReport struct {
 	Achieved int64 `json:"achieved"`
 	Failed   int64 `json:"failed"`
 	// Pending problems are resolved but not yet final. PendingFailed of
-	// them have failed already: a second counted contact came before the
-	// resolution or less than W after it, and their verdict is failed
-	// once final, unless a late event takes it away (a reclassification,
-	// say). The others have one counted contact (or none, but for
-	// abandoned attempts) and wait for W to pass.
+	// them have failed already: they have two counted contacts or more
+	// (before the resolution, or less than W after it), or none before
+	// it and one after it, and their verdict is failed once final, unless
+	// a late event takes it away (a reclassification, say). The others
+	// have one counted contact, before the resolution, or none at all but
+	// abandoned attempts, and wait for W to pass.
 	Pending       int64 `json:"pending"`
 	PendingFailed int64 `json:"pending_failed"`
 	// Unresolved problems have no resolution; they are in no denominator.

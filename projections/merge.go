@@ -30,8 +30,10 @@ var ErrMergeMismatch = errors.New("reports do not match")
 // equals the single report when every partition has seen events up to the
 // same time, which is the case once traffic has passed the window's edge
 // in every partition, or once each partition's FCR was advanced to that
-// time (FCR.AdvanceTo; RunnerConfig.IdleAdvance advances each partition's
-// runner to its own clock's time); the counts of deliveries (held and
+// time (FCR.AdvanceTo to one time; RunnerConfig.IdleAdvance moves each
+// partition's runner to its own clock, so that a quiet partition may run
+// ahead of a busy one, and the merge equals the single report only once
+// the busy ones reach that time); the counts of deliveries (held and
 // orphaned events) depend on delivery, in one FCR as in several, and may
 // differ.
 // Identity links between customers on different partitions are not made:

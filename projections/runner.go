@@ -432,9 +432,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-poll:
 			err = r.catchUp(ctx)
 		case <-idle:
-			// Events queued for the projection, or held by the broker
-			// of a runner without a Store, have come: not idle.
-			r.advanceIfIdle(len(in) > 0 || r.brokerHolds(ctx))
+			if r.cfg.Subscriber == nil {
+				// What the store holds now came in the interval.
+				err = r.catchUp(ctx)
+			}
+			if err == nil {
+				// Events queued for the projection came: not idle.
+				r.advanceIfIdle(ctx, len(in) > 0)
+			}
 		case <-resubscribed:
 			// Messages may have been lost with the old subscription.
 			if r.cfg.Store != nil {
@@ -605,17 +610,21 @@ func (r *Runner) offer(e events.Envelope) {
 }
 
 // advanceIfIdle moves the projection's watermark to the clock when the
-// runner has caught up, no event came since it last looked (IdleAdvance)
-// and none is queued. An error of the projection is logged, as one for an
-// event is.
-func (r *Runner) advanceIfIdle(queued bool) {
+// runner has caught up, no event came since it last looked (IdleAdvance),
+// none is queued, and the broker of a runner without a Store holds none.
+// An error of the projection is logged, as one for an event is. Only the
+// goroutine that applies events calls it: none comes while it asks the
+// broker.
+func (r *Runner) advanceIfIdle(ctx context.Context, queued bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	quiet := r.arrivals == r.arrivalsSeen && !queued
 	r.arrivalsSeen = r.arrivals
-	if !quiet || !r.caughtUp.Load() {
+	r.mu.Unlock()
+	if !quiet || !r.caughtUp.Load() || r.brokerHolds(ctx) {
 		return
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	now := r.cfg.Now()
 	err := r.cfg.Projection.(Advancer).AdvanceTo(now)
 	// The state may have changed even with an error (Sequence returns
@@ -634,14 +643,20 @@ func (r *Runner) advanceIfIdle(queued bool) {
 }
 
 // brokerHolds reports whether the broker of a runner without a Store holds
-// messages for it (RunnerConfig.Pending), or cannot tell: it has not
-// caught up with them.
+// messages for it (RunnerConfig.Pending), or cannot tell within an
+// IdleAdvance, which is logged: it has not caught up with them.
 func (r *Runner) brokerHolds(ctx context.Context) bool {
 	if r.cfg.Store != nil || r.cfg.Pending == nil {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.IdleAdvance)
+	defer cancel()
 	n, err := r.cfg.Pending(ctx)
-	return err != nil || n > 0
+	if err != nil {
+		r.cfg.Logger.Error("cannot count the broker's pending messages: the watermark waits", err, watermill.LogFields{"runner": r.cfg.Name})
+		return true
+	}
+	return n > 0
 }
 
 // apply hands one in-order event to the projection.

@@ -145,7 +145,7 @@ type RunnerConfig struct {
 	ResubscribeDelay time.Duration
 	// Pending, when set, tells how many messages the broker holds for the
 	// runner's subscription (a JetStream consumer's pending count, say),
-	// for Lag; Watermill has no way to ask.
+	// for Lag and for IdleAdvance; Watermill has no way to ask.
 	Pending func(ctx context.Context) (int64, error)
 
 	// PoisonPublisher receives, on PoisonTopic, the messages that cannot
@@ -167,7 +167,8 @@ type RunnerConfig struct {
 	// default logger by default. watermill.NewSlogLogger adapts a
 	// *slog.Logger.
 	Logger watermill.LoggerAdapter
-	// Now is the clock that stamps checkpoints; time.Now by default.
+	// Now is the clock that stamps checkpoints and that IdleAdvance moves
+	// the watermark to; time.Now by default.
 	Now func() time.Time
 }
 
@@ -284,9 +285,10 @@ type RunnerStats struct {
 	Checkpoints int64
 	// Position is the last store position covered.
 	Position uint64
-	// AdvancedTo is the clock's time to which IdleAdvance last moved the
-	// projection's watermark without an error (one is logged); zero if
-	// it never did since the runner was made or rebuilt.
+	// AdvancedTo is the clock's time to which IdleAdvance last advanced
+	// the projection without an error (one is logged), whether or not
+	// the watermark was behind it; zero if it never did since the runner
+	// was made or rebuilt.
 	AdvancedTo time.Time
 }
 

@@ -146,8 +146,8 @@ func TestRunnerIdleAdvanceMakesAQuietWindowFinal(t *testing.T) {
 		return fcr, r
 	}
 
-	// Without IdleAdvance: twenty polls find nothing, and the verdict
-	// waits for an event.
+	// Without IdleAdvance the verdict waits for an event: it is still
+	// pending some twenty looks (milliseconds) after the catch-up.
 	polls := 0
 	fcr, r := run(0, func(*projections.FCR, *projections.Runner) bool { polls++; return polls > 20 })
 	assert.Equal(t, int64(1), fcr.Report().Pending)

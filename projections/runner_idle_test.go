@@ -62,11 +62,12 @@ func (s slowStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.E
 	}
 }
 
-// A runner that reads weeks of history slowly from its store, with a
-// Subscriber too or not, and rebuilds while it runs, advances only between
-// reads: no event is late, and the report equals one fed the log directly
-// and advanced to the clock.
-func TestRunnerIdleAdvanceWaitsForItsStore(t *testing.T) {
+// A runner with IdleAdvance that reads weeks of history slowly from its
+// store, with a Subscriber too or not, and rebuilds while it runs, counts
+// no event late and ends with the report of one fed the log directly and
+// advanced to the clock; its Rebuild forgets AdvancedTo until it advances
+// again.
+func TestRunnerIdleAdvanceOverASlowStoreAndARebuild(t *testing.T) {
 	log := idleLog(t, 21)
 	now := time.Now()
 	want, err := projections.NewReporter(projections.ReportConfig{})
@@ -345,4 +346,31 @@ func TestRunnerIdleAdvanceTakesEveryProjection(t *testing.T) {
 		_, err := projections.NewRunner(projections.RunnerConfig{Name: "x", Projection: p, Store: events.NewMemoryStore(), IdleAdvance: time.Second})
 		assert.NoError(t, err, "%T", p)
 	}
+}
+
+// A runner that polls its store reads it before it judges an interval
+// quiet: an event appended since the last poll is applied before the
+// watermark moves to the clock, and is not late, however long
+// PollInterval is.
+func TestRunnerIdleAdvanceReadsTheStoreFirst(t *testing.T) {
+	mem := events.NewMemoryStore()
+	var mu sync.Mutex
+	clock := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	f := projections.NewFCR(projections.FCRConfig{Window: 24 * time.Hour, Lateness: time.Minute})
+	r, stop := runIdle(t, projections.RunnerConfig{Name: "s", Projection: f, Store: mem, PollInterval: time.Hour,
+		IdleAdvance: 2 * time.Millisecond, Now: now, Logger: watermill.NopLogger{}})
+	require.Eventually(t, func() bool { return !r.Stats().AdvancedTo.IsZero() }, 5*time.Second, time.Millisecond)
+	e := partitionOpening(0, 0, clock.Add(5*time.Minute))
+	_, err := mem.Append(context.Background(), e.Issue, 0, []events.Envelope{e})
+	require.NoError(t, err)
+	mu.Lock()
+	clock = clock.Add(20 * time.Minute)
+	mu.Unlock()
+	require.Eventually(t, func() bool { return now().Equal(r.Stats().AdvancedTo) }, 5*time.Second, time.Millisecond)
+	stop()
+	assert.Equal(t, int64(1), r.Stats().Applied)
+	rep := f.Report()
+	assert.Zero(t, rep.LateEvents)
+	assert.Equal(t, int64(1), rep.Issues)
 }

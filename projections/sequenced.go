@@ -40,7 +40,8 @@ type Sequenced interface {
 	SelfSequencing
 	// AdvanceTo moves the watermark to t if t is later: issues then leave
 	// the horizon, and the events that wait for a gap and are older than
-	// the lateness behind it reach the projection. It returns the
+	// the lateness behind it reach the projection. It then advances the
+	// projection too, when that is an Advancer, and returns the
 	// projection's errors.
 	AdvanceTo(t time.Time) error
 	// Late returns how many events came too late to be applied.
@@ -169,6 +170,11 @@ func (s *sequenced) Apply(e events.Envelope) error {
 // AdvanceTo implements Sequenced.
 func (s *sequenced) AdvanceTo(t time.Time) error {
 	s.h.advanceTo(t)
+	if a, ok := s.p.(Advancer); ok {
+		if err := a.AdvanceTo(t); err != nil {
+			s.errs = append(s.errs, err)
+		}
+	}
 	return s.takeErrs()
 }
 

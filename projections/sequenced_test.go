@@ -429,3 +429,22 @@ func TestSequencerReleasesAfterAFailedEmit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Applied, out, "version 5 follows")
 }
+
+// What Sequence returns advances the projection behind it too, when that
+// is an Advancer: an FCR behind it makes its verdicts final.
+func TestSequencedAdvancesItsProjection(t *testing.T) {
+	l := newFCRLog()
+	l.solved(at(0, 9, 0), []string{"phone:21"}, "phone", "tech/tv", "ann")
+	f := NewFCR(FCRConfig{})
+	seq, err := Sequence(f, SequenceConfig{})
+	require.NoError(t, err)
+	for _, e := range l.evs {
+		require.NoError(t, seq.Apply(e))
+	}
+	require.Equal(t, int64(1), f.Report().Pending)
+	require.NoError(t, seq.AdvanceTo(at(30, 0, 0)))
+	rep := f.Report()
+	assert.Zero(t, rep.Pending)
+	assert.Equal(t, int64(1), rep.True.Achieved)
+	assert.Equal(t, at(30, 0, 0), f.Watermark())
+}
