@@ -125,8 +125,10 @@ type RunnerConfig struct {
 	// comes, so that a verdict that waits only for time to pass (the window
 	// after a resolution, through a quiet night or on a quiet partition)
 	// becomes final without a newer event. The projection must be an
-	// Advancer. A runner without a Store has caught up when Pending says
-	// that its broker holds nothing for it, and needs Pending for it.
+	// Advancer. A runner that polls its Store reads it at each tick
+	// before it judges the interval; a runner without a Store has caught
+	// up when Pending says that its broker holds nothing for it, and
+	// needs Pending for it.
 	//
 	// The watermark then follows the clock, as it follows the events when
 	// they come: an event that reaches the runner more than the

@@ -374,3 +374,59 @@ func TestRunnerIdleAdvanceReadsTheStoreFirst(t *testing.T) {
 	assert.Zero(t, rep.LateEvents)
 	assert.Equal(t, int64(1), rep.Issues)
 }
+
+// A runner told to (IdleAdvance) moves the FCR's watermark to its clock
+// once nothing comes: the window after a resolution passes in a quiet
+// night, and the problem is final without a newer event. Without it, the
+// problem stays pending; the final checkpoint keeps the advance.
+func TestRunnerIdleAdvanceMakesAQuietWindowFinal(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	issue, contact := uuid.New(), uuid.New()
+	store := events.NewMemoryStore()
+	_, err := store.Append(ctx, issue, 0, []events.Envelope{
+		{ID: uuid.New(), Issue: issue, Version: 1, At: at, Data: &events.Opened{
+			Customer: events.Customer{ID: "c-1"}, Channel: "chat", Topic: "billing", Contact: contact}},
+		{ID: uuid.New(), Issue: issue, Version: 2, At: at.Add(time.Hour), Data: &events.Resolved{Contact: contact, Agent: "ana"}},
+	})
+	require.NoError(t, err)
+	cfg := projections.FCRConfig{Window: 24 * time.Hour, Lateness: time.Minute}
+	clock := at.Add(time.Hour + 24*time.Hour + 2*time.Minute) // window and lateness after the resolution
+	cps := projections.NewMemoryCheckpoints()
+	run := func(idle time.Duration, until func(*projections.FCR, *projections.Runner) bool) (*projections.FCR, *projections.Runner) {
+		fcr := projections.NewFCR(cfg)
+		r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: store,
+			Checkpoints: cps, PollInterval: time.Millisecond, IdleAdvance: idle,
+			Now: func() time.Time { return clock }, Logger: watermill.NopLogger{}})
+		require.NoError(t, err)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- r.Run(runCtx) }()
+		require.Eventually(t, func() bool {
+			ok := false
+			r.View(func() { ok = r.CaughtUp() && until(fcr, r) })
+			return ok
+		}, 10*time.Second, time.Millisecond)
+		stop()
+		require.NoError(t, <-done)
+		return fcr, r
+	}
+
+	// Without IdleAdvance the verdict waits for an event: it is still
+	// pending some twenty looks (milliseconds) after the catch-up.
+	polls := 0
+	fcr, r := run(0, func(*projections.FCR, *projections.Runner) bool { polls++; return polls > 20 })
+	assert.Equal(t, int64(1), fcr.Report().Pending)
+	assert.Zero(t, r.Stats().AdvancedTo)
+
+	fcr, r = run(5*time.Millisecond, func(f *projections.FCR, _ *projections.Runner) bool { return f.Report().Final == 1 })
+	rep := fcr.Report()
+	assert.Equal(t, int64(1), rep.True.Achieved)
+	assert.Zero(t, rep.Pending)
+	assert.True(t, clock.Equal(fcr.Watermark()), "watermark %s", fcr.Watermark())
+	assert.True(t, clock.Equal(r.Stats().AdvancedTo), "advanced to %s", r.Stats().AdvancedTo)
+
+	// A runner without IdleAdvance restores the advanced state.
+	fcr, _ = run(0, func(*projections.FCR, *projections.Runner) bool { return true })
+	assert.Equal(t, rep, fcr.Report())
+}
