@@ -37,6 +37,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/projections"
@@ -62,6 +64,9 @@ type input struct {
 	// later version of their stream came (-skip-invalid): the stream went
 	// on past them.
 	Missing int64 `json:"missing_versions"`
+	// Reordered counts the lines that came before an earlier version of
+	// their issue and waited for it (up to a lateness of event time).
+	Reordered int64 `json:"reordered"`
 	// FirstInvalid describes the first skipped line.
 	FirstInvalid string `json:"first_invalid,omitempty"`
 }
@@ -192,7 +197,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		src = f
 	}
-	in, err := absorb(r, src, keys, *window+*lateness, *skip, *skipUnknown)
+	in, err := absorb(r, src, keys, *window, *lateness, *skip, *skipUnknown)
 	if err != nil {
 		fmt.Fprintf(stderr, "fcrreport: %v\n", err)
 		return 1
@@ -215,8 +220,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *format == "text" {
 		err = out.Report.WriteText(w)
 		if err == nil {
-			_, err = fmt.Fprintf(w, "\nread %d lines: %d events (%d unchecked), %d duplicates, %d skipped as invalid, %d of unknown type, %d versions missing\n",
-				in.Lines, in.Events, in.Unchecked, in.Duplicates, in.Invalid, in.UnknownType, in.Missing)
+			_, err = fmt.Fprintf(w, "\nread %d lines: %d events (%d unchecked, %d reordered), %d duplicates, %d skipped as invalid, %d of unknown type, %d versions missing\n",
+				in.Lines, in.Events, in.Unchecked, in.Reordered, in.Duplicates, in.Invalid, in.UnknownType, in.Missing)
 		}
 	} else {
 		enc := json.NewEncoder(w)
@@ -237,11 +242,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // and normalising the identity keys of each opening by keys, as the write
 // side does: the FCR compares keys as they are given. skip skips what
 // does not decode, is of an unknown type or breaks its stream; skipUnknown
-// skips the events of unknown types.
-func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horizon time.Duration, skip, skipUnknown bool) (input, error) {
+// skips the events of unknown types. A line that comes before an earlier
+// version of its issue waits for it up to half the lateness of event time
+// (window and lateness are the report's).
+func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, window, lateness time.Duration, skip, skipUnknown bool) (input, error) {
 	var in input
 	lines := events.NewLineReader(src, events.NewJSONCodec(nil))
-	check := newChecker(keys, horizon)
+	check := newChecker(keys, window+lateness)
 	refuse := func(line int, err error) error {
 		unknown := errors.Is(err, events.ErrUnknownType)
 		if !skip && !(skipUnknown && unknown) {
@@ -256,6 +263,128 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			in.FirstInvalid = fmt.Sprintf("line %d: %v", line, err)
 		}
 		return nil
+	}
+	// fail refuses the event of l for err, as refuse does. An event of an
+	// unknown type, or with malformed data, was counted as such: what
+	// else keeps its version from being passed over counts no more.
+	fail := func(l line, err error) error {
+		if gap := (*gapError)(nil); !l.known && !(errors.As(err, &gap) && !skip) {
+			return nil
+		}
+		return refuse(l.line, err)
+	}
+	// passOver lets e, a line skipped as invalid for why, take its version
+	// all the same, so that the events after it in its stream are read: as
+	// an event that no projection reads, which the Reporter takes too
+	// where it can (not when stamped too far ahead: its projections then
+	// go past their gap once the lateness passed).
+	passOver := func(e events.Envelope, why error) {
+		o := e
+		o.Data = &events.Opaque{Type: skippedType}
+		if o.Validate() != nil {
+			return
+		}
+		taken := r.Check(o) == nil
+		if check.pass(o, taken, why) && taken {
+			_ = r.Apply(o) // Check passed it
+		}
+	}
+	wait := newWaiting()
+	// take checks the event of l against its stream and hands it to r.
+	// An event that comes before an earlier version of its issue waits for
+	// it (held, unless final says that it waited long enough): the stream
+	// then lacks versions, which stops the tool, or with skip is gone past.
+	take := func(l line, final bool) error {
+		e, known := l.e, l.known
+		v, err := check.check(e, known)
+		if gap := (*gapError)(nil); errors.As(err, &gap) {
+			switch {
+			case !final:
+				had, twice := wait.hold(l)
+				switch {
+				case !twice:
+					return nil
+				case had.e.ID == e.ID:
+					if known {
+						in.Duplicates++
+					}
+					return nil
+				}
+				err = fmt.Errorf("issue %s version %d: event %s, where line %d had event %s at that version: %w",
+					e.Issue, e.Version, e.ID, had.line, had.e.ID, events.ErrVersionConflict)
+			case skip:
+				// Versions the log lacks: its stream goes on past them,
+				// as the projections' streams do once the lateness
+				// passed.
+				var n uint64
+				if n, err = check.jump(e); err == nil {
+					in.Missing += int64(n)
+					v, err = check.check(e, known)
+				}
+			}
+		}
+		if err != nil {
+			if err := fail(l, err); err != nil {
+				return err
+			}
+			passOver(e, err)
+			return nil
+		}
+		if v == duplicate {
+			// It changes no figure: the projections would only count
+			// it, as late when its issue's state was forgotten. Of a
+			// line skipped, its first copy passed its version on and
+			// was counted as skipped.
+			if known {
+				in.Duplicates++
+			}
+			return nil
+		}
+		if e, err = normalized(e, keys); err != nil {
+			return fail(l, err)
+		}
+		if err := r.Apply(e); err != nil {
+			return fail(l, err)
+		}
+		if known {
+			in.Events++
+			if v == unchecked {
+				in.Unchecked++
+			}
+		}
+		return nil
+	}
+	// release takes the held lines of issue that its stream now reaches:
+	// reordered ones when the versions they waited for came.
+	release := func(issue uuid.UUID, reordered bool) error {
+		for {
+			l, ok := wait.take(issue, check.next(issue))
+			if !ok {
+				return nil
+			}
+			if reordered && l.known {
+				in.Reordered++
+			}
+			if err := take(l, false); err != nil {
+				return err
+			}
+		}
+	}
+	// expire takes, as final, the held lines that waited since before
+	// cutoff, and what each releases: their streams lack versions.
+	expire := func(cutoff time.Time) error {
+		for {
+			l, ok := wait.expired(cutoff)
+			if !ok {
+				return nil
+			}
+			if err := take(l, true); err != nil {
+				return err
+			}
+			if err := release(l.e.Issue, false); err != nil {
+				return err
+			}
+		}
 	}
 	for e, err := range lines.All() {
 		known := true
@@ -285,30 +414,16 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			}
 			known = false
 		}
-		// An event of an unknown type, or with malformed data, was
-		// counted as such: what else keeps its version from being passed
-		// over counts no more.
-		fail := func(err error) error {
-			if gap := (*gapError)(nil); !known && !(errors.As(err, &gap) && !skip) {
-				return nil
-			}
-			return refuse(lines.Line(), err)
+		l := line{e: e, line: lines.Line(), known: known}
+		// A held line reaches the projections before the watermark is
+		// half the lateness past its time, so that they count it in
+		// full: before this line moves the watermark.
+		wm := check.watermark
+		if e.At.After(wm) {
+			wm = e.At
 		}
-		// A line skipped as invalid takes its version all the same, so
-		// that the events after it in its stream are read: as an event
-		// that no projection reads, which the Reporter takes too where it
-		// can (not when stamped too far ahead: its projections then go
-		// past their gap once the lateness passed).
-		passOver := func(why error) {
-			o := e
-			o.Data = &events.Opaque{Type: skippedType}
-			if o.Validate() != nil {
-				return
-			}
-			taken := r.Check(o) == nil
-			if check.pass(o, taken, why) && taken {
-				_ = r.Apply(o) // Check passed it
-			}
+		if err := expire(wm.Add(-lateness / 2)); err != nil {
+			return in, err
 		}
 		// What the Reporter would refuse, before the checker notes the
 		// event in its stream.
@@ -316,58 +431,20 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, horiz
 			if errors.Is(err, projections.ErrFutureEvent) {
 				err = fmt.Errorf("%w (-max-future sets how far)", err)
 			}
-			if err := fail(err); err != nil {
+			if err := fail(l, err); err != nil {
 				return in, err
 			}
-			passOver(err)
-			continue
+			passOver(e, err)
+		} else if err := take(l, false); err != nil {
+			return in, err
 		}
-		v, err := check.check(e, known)
-		if gap := (*gapError)(nil); errors.As(err, &gap) && skip {
-			// Versions the log lacks: its stream goes on past them, as
-			// the projections' streams do once the lateness passed.
-			var n uint64
-			if n, err = check.jump(e); err == nil {
-				in.Missing += int64(n)
-				v, err = check.check(e, known)
-			}
+		if err := release(e.Issue, true); err != nil {
+			return in, err
 		}
-		if err != nil {
-			if err := fail(err); err != nil {
-				return in, err
-			}
-			passOver(err)
-			continue
-		}
-		switch {
-		case v == duplicate:
-			// It changes no figure: the projections would only count
-			// it, as late when its issue's state was forgotten. Of a
-			// line skipped, its first copy passed its version on and
-			// was counted as skipped.
-			if known {
-				in.Duplicates++
-			}
-			continue
-		}
-		if e, err = normalized(e, keys); err != nil {
-			if err := fail(err); err != nil {
-				return in, err
-			}
-			continue
-		}
-		if err := r.Apply(e); err != nil {
-			if err := fail(err); err != nil {
-				return in, err
-			}
-			continue
-		}
-		if known {
-			in.Events++
-			if v == unchecked {
-				in.Unchecked++
-			}
-		}
+	}
+	// What still waits lacks versions that the log does not have.
+	if err := expire(time.Unix(1<<62, 0)); err != nil {
+		return in, err
 	}
 	in.Lines = lines.Line()
 	return in, nil
