@@ -116,7 +116,11 @@ type FollowUp struct {
 // first and race a resolution; run again with the same idempotency key, it
 // returns the event it appended the first time, whichever it was. Its
 // Reason counts in its idempotency fingerprint even when it becomes a
-// follow-up: build it from what a retry sends again.
+// follow-up: build it from what a retry sends again. A reopen more than
+// the FCR's window after the issue's last resolution comes once its
+// verdict is final: the FCR counts it as orphaned, not as a contact (the
+// other projections count it). A host that wants such a late reply to
+// count opens a new issue for it instead, as a new problem.
 type Reply struct {
 	// Contact is the id of the new contact; a new one when uuid.Nil.
 	Contact uuid.UUID

@@ -432,13 +432,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-poll:
 			err = r.catchUp(ctx)
 		case <-idle:
-			if r.cfg.Subscriber == nil {
-				// What the store holds now came in the interval.
+			if r.cfg.Store != nil {
+				// What the store holds now came in the interval, also
+				// while a broker is silent.
 				err = r.catchUp(ctx)
 			}
 			if err == nil {
 				// Events queued for the projection came: not idle.
-				r.advanceIfIdle(ctx, len(in) > 0)
+				r.advanceIfIdle(ctx, func() bool { return len(in) > 0 })
 			}
 		case <-resubscribed:
 			// Messages may have been lost with the old subscription.
@@ -610,21 +611,20 @@ func (r *Runner) offer(e events.Envelope) {
 }
 
 // advanceIfIdle moves the projection's watermark to the clock when the
-// runner has caught up, no event came since it last looked (IdleAdvance),
-// none is queued, and the broker of a runner without a Store holds none.
-// An error of the projection is logged, as one for an event is. Only the
-// goroutine that applies events calls it: none comes while it asks the
-// broker.
-func (r *Runner) advanceIfIdle(ctx context.Context, queued bool) {
-	r.mu.Lock()
-	quiet := r.arrivals == r.arrivalsSeen && !queued
-	r.arrivalsSeen = r.arrivals
-	r.mu.Unlock()
-	if !quiet || !r.caughtUp.Load() || r.brokerHolds(ctx) {
-		return
-	}
+// runner has caught up, the broker of a runner without a Store holds
+// nothing for it, no event came since it last looked (IdleAdvance) and
+// none is queued. It asks the broker first: a message delivered while it
+// asks is queued before it is acknowledged, so that queued then sees it.
+// An error of the projection is logged, as one for an event is.
+func (r *Runner) advanceIfIdle(ctx context.Context, queued func() bool) {
+	holds := r.caughtUp.Load() && r.brokerHolds(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	quiet := r.arrivals == r.arrivalsSeen && !holds && !queued()
+	r.arrivalsSeen = r.arrivals
+	if !quiet || !r.caughtUp.Load() {
+		return
+	}
 	now := r.cfg.Now()
 	err := r.cfg.Projection.(Advancer).AdvanceTo(now)
 	// The state may have changed even with an error (Sequence returns

@@ -125,10 +125,10 @@ type RunnerConfig struct {
 	// comes, so that a verdict that waits only for time to pass (the window
 	// after a resolution, through a quiet night or on a quiet partition)
 	// becomes final without a newer event. The projection must be an
-	// Advancer. A runner that polls its Store reads it at each tick
-	// before it judges the interval; a runner without a Store has caught
-	// up when Pending says that its broker holds nothing for it, and
-	// needs Pending for it.
+	// Advancer. A runner with a Store reads it at each tick before it
+	// judges the interval; a runner without one has caught up when
+	// Pending says that its broker holds nothing for it, and needs
+	// Pending for it.
 	//
 	// The watermark then follows the clock, as it follows the events when
 	// they come: an event that reaches the runner more than the
@@ -139,7 +139,10 @@ type RunnerConfig struct {
 	// broker), all of which would be late. An advance is saved by the
 	// final checkpoint and by those that events call for, not by a timed
 	// one while nothing comes: a restarted runner advances again at its
-	// first quiet tick. 0 (never) by default.
+	// first quiet tick. After a crash, then, an event that comes before
+	// that tick is judged against the watermark of the last checkpoint:
+	// one that the runner that crashed would have counted as late may
+	// count in full. 0 (never) by default.
 	IdleAdvance time.Duration
 	// ResubscribeDelay is how long the runner waits before it subscribes
 	// again to a topic whose channel closed; 100 ms by default, doubling
@@ -170,7 +173,9 @@ type RunnerConfig struct {
 	// *slog.Logger.
 	Logger watermill.LoggerAdapter
 	// Now is the clock that stamps checkpoints and that IdleAdvance moves
-	// the watermark to; time.Now by default.
+	// the watermark to; time.Now by default. The projections' own limit
+	// on future event times (MaxFuture) reads the machine's clock: a
+	// simulation whose clock runs ahead of it needs MaxFuture < 0.
 	Now func() time.Time
 }
 

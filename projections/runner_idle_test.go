@@ -430,3 +430,57 @@ func TestRunnerIdleAdvanceMakesAQuietWindowFinal(t *testing.T) {
 	fcr, _ = run(0, func(*projections.FCR, *projections.Runner) bool { return true })
 	assert.Equal(t, rep, fcr.Report())
 }
+
+// A runner without a Store asks its broker before it looks at its queue:
+// a message that the broker hands over while it is asked is queued (and
+// acknowledged) by the time Pending says the broker holds nothing, and is
+// applied before the watermark moves to the clock.
+func TestRunnerIdleAdvanceSeesWhatCameWhileItAskedTheBroker(t *testing.T) {
+	broker := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+	defer broker.Close()
+	clock := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
+	e := partitionOpening(0, 0, clock.Add(-40*time.Minute)) // its message was slow
+	msg, err := events.NewMessage(events.NewMsgpackCodec(events.NewRegistry()), e)
+	require.NoError(t, err)
+	var asked sync.Once
+	pending := func(context.Context) (int64, error) {
+		var err error
+		// Publish returns once the runner has queued and acknowledged it.
+		asked.Do(func() { err = broker.Publish("t", msg) })
+		return 0, err
+	}
+	f := projections.NewFCR(projections.FCRConfig{Window: 2 * time.Hour, Lateness: 10 * time.Minute})
+	r, stop := runIdle(t, projections.RunnerConfig{Name: "b", Projection: f, Subscriber: broker, Topic: "t",
+		Pending: pending, IdleAdvance: 10 * time.Millisecond, Now: func() time.Time { return clock }, Logger: watermill.NopLogger{}})
+	require.Eventually(t, func() bool { return r.Stats().Applied == 1 && !r.Stats().AdvancedTo.IsZero() }, 5*time.Second, time.Millisecond)
+	stop()
+	rep := f.Report()
+	assert.Zero(t, rep.LateEvents)
+	assert.Equal(t, int64(1), rep.Issues)
+}
+
+// A runner with a Store and a Subscriber reads its store at each idle
+// tick too: events committed while the broker is silent are applied before
+// the watermark moves to the clock, whatever CheckpointInterval is.
+func TestRunnerIdleAdvanceReadsTheStoreBehindASilentBroker(t *testing.T) {
+	mem := events.NewMemoryStore()
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	f := projections.NewFCR(projections.FCRConfig{Window: 2 * time.Hour, Lateness: 10 * time.Minute})
+	broker := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}) // nobody publishes
+	defer broker.Close()
+	r, stop := runIdle(t, projections.RunnerConfig{Name: "s", Projection: f, Store: mem, Subscriber: broker, Topic: "t",
+		CheckpointInterval: time.Hour, IdleAdvance: 10 * time.Millisecond, Now: now, Logger: watermill.NopLogger{}})
+	require.Eventually(t, func() bool { return now().Equal(r.Stats().AdvancedTo) }, 5*time.Second, time.Millisecond)
+	e := partitionOpening(0, 0, now().Add(5*time.Minute))
+	_, err := mem.Append(context.Background(), e.Issue, 0, []events.Envelope{e})
+	require.NoError(t, err)
+	mu.Lock()
+	clock = clock.Add(30 * time.Minute) // the event is 25 minutes old
+	mu.Unlock()
+	require.Eventually(t, func() bool { return now().Equal(r.Stats().AdvancedTo) }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, int64(1), r.Stats().Applied, "applied before the second advance")
+	stop()
+	assert.Zero(t, f.Report().LateEvents)
+}

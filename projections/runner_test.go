@@ -1290,6 +1290,10 @@ func TestRunnerPassesOverQueuedMessagesItsCatchUpCovered(t *testing.T) {
 	assert.Zero(t, report.Volume.LateEvents)
 }
 
+// never and always say whether events are queued, for advanceIfIdle.
+func never() bool  { return false }
+func always() bool { return true }
+
 // advancing records the times its watermark is moved to, and refuses
 // when told to.
 type advancing struct {
@@ -1317,26 +1321,26 @@ func TestRunnerAdvancesOnlyWhenCaughtUpAndQuiet(t *testing.T) {
 	require.NoError(t, err)
 	e := testLog(1)[0]
 
-	r.advanceIfIdle(context.Background(), false) // not caught up
+	r.advanceIfIdle(context.Background(), never) // not caught up
 	r.caughtUp.Store(true)
 	r.mu.Lock()
 	r.offer(e)
 	r.mu.Unlock()
-	r.advanceIfIdle(context.Background(), false) // an event came in the interval
+	r.advanceIfIdle(context.Background(), never) // an event came in the interval
 	assert.Empty(t, p.to)
 	assert.Zero(t, r.Stats().AdvancedTo)
 
-	r.advanceIfIdle(context.Background(), false)
+	r.advanceIfIdle(context.Background(), never)
 	assert.Equal(t, []time.Time{clock}, p.to)
 	assert.Equal(t, clock, r.Stats().AdvancedTo.UTC())
 
 	clock = clock.Add(time.Minute)
 	p.refuse = errors.New("no")
-	r.advanceIfIdle(context.Background(), false)
+	r.advanceIfIdle(context.Background(), never)
 	assert.Equal(t, []time.Time{clock.Add(-time.Minute)}, p.to, "refused")
 	assert.Equal(t, clock.Add(-time.Minute), r.Stats().AdvancedTo.UTC())
 	p.refuse = nil
-	r.advanceIfIdle(context.Background(), false)
+	r.advanceIfIdle(context.Background(), never)
 	assert.Equal(t, []time.Time{clock.Add(-time.Minute), clock}, p.to)
 
 	r.mu.Lock()
@@ -1344,12 +1348,12 @@ func TestRunnerAdvancesOnlyWhenCaughtUpAndQuiet(t *testing.T) {
 	r.take(delivery{e: e, pos: 1}) // covered by the store: it came all the same
 	r.mu.Unlock()
 	require.Equal(t, int64(1), r.covered.Load())
-	r.advanceIfIdle(context.Background(), false)
+	r.advanceIfIdle(context.Background(), never)
 	assert.Len(t, p.to, 2)
 
-	r.advanceIfIdle(context.Background(), true) // nothing came, but events are queued
+	r.advanceIfIdle(context.Background(), always) // nothing came, but events are queued
 	assert.Len(t, p.to, 2)
-	r.advanceIfIdle(context.Background(), false)
+	r.advanceIfIdle(context.Background(), never)
 	assert.Len(t, p.to, 3)
 }
 
@@ -1382,8 +1386,8 @@ func TestRunnerCountsAnAdvanceThatReturnedErrors(t *testing.T) {
 	r.mu.Unlock()
 	require.Equal(t, 1, seq.Held())
 	r.caughtUp.Store(true)
-	r.advanceIfIdle(context.Background(), false) // events came since the last look
-	r.advanceIfIdle(context.Background(), false)
+	r.advanceIfIdle(context.Background(), never) // events came since the last look
+	r.advanceIfIdle(context.Background(), never)
 	assert.Zero(t, seq.Held(), "the advance released the held event")
 	assert.Equal(t, 1, r.advances)
 	assert.Zero(t, r.Stats().AdvancedTo, "an advance that returned an error")

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -116,32 +117,22 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 	var wg sync.WaitGroup
 	errs := make(chan error, partitions)
 	for p := range partitions {
-		sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
-			URL:         url,
-			Unmarshaler: &wmnats.NATSMarshaler{},
-			JetStream: wmnats.JetStreamConfig{
-				// A lost ack means a redelivery, which the FCR skips.
-				AckAsync:          true,
-				SubscribeOptions:  []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit()},
-				DurablePrefix:     "fcr-" + strconv.Itoa(p),
-				DurableCalculator: func(prefix, _ string) string { return prefix },
-			},
-		}, logger)
+		sub, durable, subject, err := subscribe(js, url, p, logger)
 		if err != nil {
 			return err
 		}
 		defer sub.Close()
 		fcrs[p] = projections.NewFCR(projections.FCRConfig{Window: 72 * time.Hour})
 		runners[p], err = projections.NewRunner(projections.RunnerConfig{
-			Name:        "fcr-" + strconv.Itoa(p),
+			Name:        durable,
 			Projection:  fcrs[p],
 			Subscriber:  sub,
-			Topic:       fmt.Sprintf("%s.%d", subjectPrefix, p),
+			Topic:       subject,
 			Checkpoints: checkpoints,
 			Logger:      logger,
 			// What the durable consumer still holds for the runner, for Lag.
 			Pending: func(ctx context.Context) (int64, error) {
-				info, err := js.ConsumerInfo(streamName, "fcr-"+strconv.Itoa(p), nats.Context(ctx))
+				info, err := js.ConsumerInfo(streamName, durable, nats.Context(ctx))
 				if err != nil {
 					return 0, err
 				}
@@ -251,4 +242,39 @@ func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope
 		}
 	}
 	return nil
+}
+
+// subscribe makes the durable consumer of partition p, unless it is there
+// already (a restart), and returns a subscriber bound to it, with the
+// consumer's name and the partition's subject. The consumer is made here,
+// not by the subscription: one that a subscription made is deleted when
+// the subscription ends, and a restarted runner would read the stream
+// again from its start.
+func subscribe(js nats.JetStreamContext, url string, p int, logger watermill.LoggerAdapter) (*wmnats.Subscriber, string, string, error) {
+	durable, subject := "fcr-"+strconv.Itoa(p), fmt.Sprintf("%s.%d", subjectPrefix, p)
+	_, err := js.ConsumerInfo(streamName, durable)
+	if errors.Is(err, nats.ErrConsumerNotFound) {
+		_, err = js.AddConsumer(streamName, &nats.ConsumerConfig{
+			Durable: durable, DeliverSubject: nats.NewInbox(), FilterSubject: subject,
+			AckPolicy: nats.AckExplicitPolicy, DeliverPolicy: nats.DeliverAllPolicy,
+		})
+	}
+	if err != nil {
+		return nil, "", "", fmt.Errorf("consumer %s: %w", durable, err)
+	}
+	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+		URL:         url,
+		Unmarshaler: &wmnats.NATSMarshaler{},
+		JetStream: wmnats.JetStreamConfig{
+			// A lost ack means a redelivery, which the FCR skips.
+			AckAsync:          true,
+			SubscribeOptions:  []nats.SubOpt{nats.Bind(streamName, durable), nats.AckExplicit()},
+			DurablePrefix:     durable,
+			DurableCalculator: func(prefix, _ string) string { return prefix },
+		},
+	}, logger)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return sub, durable, subject, nil
 }

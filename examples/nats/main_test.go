@@ -8,16 +8,40 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/projections"
 )
 
 // The example runs end to end against the NATS server of the machine, and
 // is skipped without one (it fails instead under CI).
 func TestRun(t *testing.T) {
+	url := natsURL(t)
+	// With -json, the output is the report alone; the progress goes apart.
+	// (The text headline is internal/headline's, tested there.)
+	var report, progress bytes.Buffer
+	require.NoError(t, run(context.Background(), &report, &progress, url, 3, 5, 2, true))
+	var merged projections.FCRReport
+	require.NoError(t, json.Unmarshal(report.Bytes(), &merged), report.String())
+	assert.Positive(t, merged.True.Total, "some problems are final")
+	assert.Positive(t, merged.Reported.Total)
+	for _, want := range []string{"recorded", "partition 0:", "partition 2:"} {
+		assert.Contains(t, progress.String(), want)
+	}
+
+	assert.ErrorContains(t, run(context.Background(), &report, &progress, url, 3, 0, 2, false), "-days 0")
+}
+
+// natsURL returns the URL of the machine's NATS server, and skips the test
+// without one (it fails instead under CI).
+func natsURL(t *testing.T) string {
+	t.Helper()
 	url := nats.DefaultURL
 	if v := os.Getenv("TRUEFCR_NATS_URL"); v != "" {
 		url = v
@@ -32,17 +56,63 @@ func TestRun(t *testing.T) {
 		t.Skipf("NATS at %s cannot be reached (%v); start it with: nats-server -js, or set TRUEFCR_NATS_URL", url, err)
 	}
 	nc.Close()
-	// With -json, the output is the report alone; the progress goes apart.
-	// (The text headline is internal/headline's, tested there.)
-	var report, progress bytes.Buffer
-	require.NoError(t, run(context.Background(), &report, &progress, url, 3, 5, 2, true))
-	var merged projections.FCRReport
-	require.NoError(t, json.Unmarshal(report.Bytes(), &merged), report.String())
-	assert.Positive(t, merged.True.Total, "some problems are final")
-	assert.Positive(t, merged.Reported.Total)
-	for _, want := range []string{"recorded", "partition 0:", "partition 2:"} {
-		assert.Contains(t, progress.String(), want)
+	return url
+}
+
+// A runner stopped and started again on its partition's consumer (as a
+// restarted process would make it) resumes where the consumer stands: the
+// consumer outlives the subscription, and nothing is delivered twice.
+func TestARestartedRunnerResumesItsConsumer(t *testing.T) {
+	url := natsURL(t)
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := nc.JetStream()
+	require.NoError(t, err)
+	_ = js.DeleteStream(streamName)
+	_, err = js.AddStream(&nats.StreamConfig{Name: streamName, Subjects: []string{subjectPrefix + ".>"}})
+	require.NoError(t, err)
+	defer func() { _ = js.DeleteStream(streamName) }()
+
+	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, Marshaler: &wmnats.NATSMarshaler{}}, watermill.NopLogger{})
+	require.NoError(t, err)
+	defer pub.Close()
+	codec := events.NewMsgpackCodec(nil)
+	issue, contact := uuid.New(), uuid.New()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for _, e := range []events.Envelope{
+		{ID: uuid.New(), Issue: issue, Version: 1, At: at, Data: &events.Opened{
+			Customer: events.Customer{ID: "c-1"}, Channel: "chat", Topic: "billing", Contact: contact}},
+		{ID: uuid.New(), Issue: issue, Version: 2, At: at.Add(time.Minute), Data: &events.Resolved{Contact: contact, Agent: "ana"}},
+	} {
+		msg, err := events.NewMessage(codec, e)
+		require.NoError(t, err)
+		require.NoError(t, pub.Publish(subjectPrefix+".0", msg))
 	}
 
-	assert.ErrorContains(t, run(context.Background(), &report, &progress, url, 3, 0, 2, false), "-days 0")
+	checkpoints := projections.NewMemoryCheckpoints()
+	run := func(wantApplied int64) projections.RunnerStats {
+		sub, durable, subject, err := subscribe(js, url, 0, watermill.NopLogger{})
+		require.NoError(t, err)
+		defer sub.Close()
+		r, err := projections.NewRunner(projections.RunnerConfig{Name: durable, Projection: projections.NewFCR(projections.FCRConfig{}),
+			Subscriber: sub, Topic: subject, Checkpoints: checkpoints, Logger: watermill.NopLogger{}})
+		require.NoError(t, err)
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		require.Eventually(t, func() bool {
+			info, err := js.ConsumerInfo(streamName, durable)
+			return r.Stats().Applied == wantApplied && err == nil && info.NumPending+uint64(info.NumAckPending) == 0
+		}, 10*time.Second, time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a redelivery would come now
+		stop()
+		require.NoError(t, <-done)
+		_, err = js.ConsumerInfo(streamName, durable)
+		require.NoError(t, err, "the consumer after the runner stopped")
+		return r.Stats()
+	}
+	assert.Equal(t, int64(2), run(2).Applied)
+	st := run(0)
+	assert.Zero(t, st.Applied+st.Duplicates, "delivered again after the restart")
 }
