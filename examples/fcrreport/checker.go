@@ -66,6 +66,9 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 			if e.Version <= last {
 				return duplicate, nil
 			}
+			if e.Version > last+1 {
+				return fresh, &gapError{issue: e.Issue, version: e.Version, from: last + 1, retired: true}
+			}
 			c.retired[e.Issue] = e.Version
 			return unchecked, nil
 		}
@@ -185,6 +188,7 @@ func (c *checker) jump(e events.Envelope) (uint64, error) {
 type gapError struct {
 	issue         uuid.UUID
 	version, from uint64
+	retired       bool // of an issue let go: gone past unchecked, as before
 }
 
 func (e *gapError) Error() string {
@@ -221,4 +225,11 @@ func (c *checker) next(issue uuid.UUID) uint64 {
 		return is.Version + 1
 	}
 	return c.retired[issue] + 1
+}
+
+// pastRetired lets e, of an issue let go whose versions before it did
+// not come, go past them unchecked.
+func (c *checker) pastRetired(e events.Envelope) verdict {
+	c.retired[e.Issue] = e.Version
+	return unchecked
 }

@@ -296,6 +296,22 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	// then lacks versions, which stops the tool, or with skip is gone past.
 	take := func(l line, final bool) error {
 		e, known := l.e, l.known
+		if l.why != nil {
+			// Refused by the Reporter: it only takes its version, the
+			// next of its stream; one beyond waits as the others do.
+			switch next := check.next(e.Issue); {
+			case e.Version > next && !final:
+				if _, twice := wait.hold(l); !twice {
+					return nil
+				}
+			case e.Version > next && skip:
+				if n, err := check.jump(e); err == nil {
+					in.Missing += int64(n)
+				}
+			}
+			passOver(e, l.why)
+			return nil
+		}
 		v, err := check.check(e, known)
 		if gap := (*gapError)(nil); errors.As(err, &gap) {
 			switch {
@@ -312,6 +328,8 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 				}
 				err = fmt.Errorf("issue %s version %d: event %s, where line %d had event %s at that version: %w",
 					e.Issue, e.Version, e.ID, had.line, had.e.ID, events.ErrVersionConflict)
+			case gap.retired:
+				v, err = check.pastRetired(e), nil
 			case skip:
 				// Versions the log lacks: its stream goes on past them,
 				// as the projections' streams do once the lateness
@@ -414,28 +432,34 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			}
 			known = false
 		}
-		l := line{e: e, line: lines.Line(), known: known}
+		l := line{e: e, line: lines.Line(), known: known, at: e.At}
+		// What the Reporter would refuse, before the checker notes the
+		// event in its stream. A refused line's time (stamped far ahead,
+		// say) moves no watermark and ends no wait.
+		refused := r.Check(e)
+		wm := check.watermark
+		if refused == nil && e.At.After(wm) {
+			wm = e.At
+		}
 		// A held line reaches the projections before the watermark is
 		// half the lateness past its time, so that they count it in
 		// full: before this line moves the watermark.
-		wm := check.watermark
-		if e.At.After(wm) {
-			wm = e.At
-		}
 		if err := expire(wm.Add(-lateness / 2)); err != nil {
 			return in, err
 		}
-		// What the Reporter would refuse, before the checker notes the
-		// event in its stream.
-		if err := r.Check(e); err != nil {
-			if errors.Is(err, projections.ErrFutureEvent) {
-				err = fmt.Errorf("%w (-max-future sets how far)", err)
+		if refused != nil {
+			if errors.Is(refused, projections.ErrFutureEvent) {
+				refused = fmt.Errorf("%w (-max-future sets how far)", refused)
 			}
-			if err := fail(l, err); err != nil {
+			if err := fail(l, refused); err != nil {
 				return in, err
 			}
-			passOver(e, err)
-		} else if err := take(l, false); err != nil {
+			l.why = refused
+			if l.at.After(wm) && !wm.IsZero() {
+				l.at = wm // stamped ahead: it waits from the log's time
+			}
+		}
+		if err := take(l, false); err != nil {
 			return in, err
 		}
 		if err := release(e.Issue, true); err != nil {

@@ -24,6 +24,10 @@ type line struct {
 	e     events.Envelope
 	line  int
 	known bool // of a type the tool reads; else passed on as opaque
+	// why is the error the Reporter refused the line for (it was
+	// counted as invalid): it only takes its version, by passOver.
+	why error
+	at  time.Time // the time it waits from: not after the log's time then
 }
 
 func newWaiting() *waiting { return &waiting{byIssue: make(map[uuid.UUID]map[uint64]line)} }
@@ -40,7 +44,7 @@ func (w *waiting) hold(l line) (line, bool) {
 		w.byIssue[l.e.Issue] = vs
 	}
 	vs[l.e.Version] = l
-	heap.Push(&w.byTime, waitItem{at: l.e.At, issue: l.e.Issue, version: l.e.Version, line: l.line})
+	heap.Push(&w.byTime, waitItem{at: l.at, issue: l.e.Issue, version: l.e.Version, line: l.line})
 	return line{}, false
 }
 
@@ -73,6 +77,9 @@ func (w *waiting) expired(cutoff time.Time) (line, bool) {
 			if first == 0 || v < first {
 				first = v
 			}
+		}
+		if first != it.version {
+			heap.Push(&w.byTime, it) // its own line still waits
 		}
 		return w.take(it.issue, first)
 	}
