@@ -320,6 +320,13 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 				switch {
 				case !twice:
 					return nil
+				case had.e.ID == e.ID && had.why != nil:
+					// The held copy was refused (stamped far ahead,
+					// say) and counted so: this one is the event, as
+					// it would fill the version the refused copy only
+					// passed over.
+					wait.replace(l)
+					return nil
 				case had.e.ID == e.ID:
 					if known {
 						in.Duplicates++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,20 @@ func TestALineStampedFarAheadEndsNoWait(t *testing.T) {
 	code, _, stderr := runTool(t, swapped, "-")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "line 3: ")
+}
+
+// A line stamped far ahead, and then its corrected copy, both before an
+// earlier version of their issue: the copy is the event, as it is when the
+// log is in order, not a duplicate of the refused line.
+func TestACorrectedCopyOfALineStampedAheadIsNotADuplicateWhenHeld(t *testing.T) {
+	ahead := strings.Replace(handContacted, "2026-03-02T09:01:00Z", "2099-01-01T00:00:00Z", 1)
+	inOrder := handOpened + ahead + handContacted + handRouted + handResolved + handLater
+	swapped := ahead + handContacted + handOpened + handRouted + handResolved + handLater
+	want, _ := jsonReport(t, inOrder, "-skip-invalid")
+	got, _ := jsonReport(t, swapped, "-skip-invalid")
+	require.Equal(t, int64(5), want.Input.Events)
+	assert.Equal(t, want.Input.Events, got.Input.Events)
+	assert.Zero(t, got.Input.Duplicates)
+	assert.Equal(t, want.FCR.MissingEvents, got.FCR.MissingEvents)
+	assert.Equal(t, want.Report.Volume, got.Report.Volume)
 }

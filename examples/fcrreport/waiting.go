@@ -48,6 +48,13 @@ func (w *waiting) hold(l line) (line, bool) {
 	return line{}, false
 }
 
+// replace holds l in place of the line held at its version; that line's
+// place in the queue is passed over (its line number no longer matches).
+func (w *waiting) replace(l line) {
+	w.byIssue[l.e.Issue][l.e.Version] = l
+	heap.Push(&w.byTime, waitItem{at: l.at, issue: l.e.Issue, version: l.e.Version, line: l.line})
+}
+
 // take returns the line held of issue at version, and lets go of it.
 func (w *waiting) take(issue uuid.UUID, version uint64) (line, bool) {
 	vs := w.byIssue[issue]
