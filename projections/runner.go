@@ -568,7 +568,7 @@ func (r *Runner) poisonUUID(topic, id string) string {
 // then counted as covered. The caller holds r.mu.
 func (r *Runner) take(d delivery) {
 	if d.pos > 0 && d.pos <= r.position {
-		if r.cfg.Filter == nil || r.cfg.Filter(d.e) {
+		if r.keeps(d.e) {
 			r.arrivals++
 		}
 		r.covered.Add(1)
@@ -581,7 +581,7 @@ func (r *Runner) take(d delivery) {
 // the projection sequences the events itself. The caller holds r.mu.
 func (r *Runner) offer(e events.Envelope) {
 	switch {
-	case r.cfg.Filter != nil && !r.cfg.Filter(e):
+	case !r.keeps(e):
 		// Only the position moves, which a timed checkpoint saves.
 		r.filtered.Add(1)
 	case r.self != nil:
@@ -609,6 +609,10 @@ func (r *Runner) offer(e events.Envelope) {
 		r.pos.Store(e.Position)
 	}
 }
+
+// keeps reports whether e is of the runner's events: Filter, if any,
+// keeps it.
+func (r *Runner) keeps(e events.Envelope) bool { return r.cfg.Filter == nil || r.cfg.Filter(e) }
 
 // advanceIfIdle moves the projection's watermark to the clock when the
 // runner has caught up, the broker of a runner without a Store holds

@@ -69,8 +69,7 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 			if e.Version > last+1 {
 				return fresh, &gapError{issue: e.Issue, version: e.Version, from: last + 1, retired: true}
 			}
-			c.retired[e.Issue] = e.Version
-			return unchecked, nil
+			return c.pastRetired(e), nil
 		}
 		is = &liveIssue{}
 	}
@@ -227,8 +226,8 @@ func (c *checker) next(issue uuid.UUID) uint64 {
 	return c.retired[issue] + 1
 }
 
-// pastRetired lets e, of an issue let go whose versions before it did
-// not come, go past them unchecked.
+// pastRetired takes e, of an issue let go, as its stream's version,
+// unchecked: the next one, or one whose versions before it did not come.
 func (c *checker) pastRetired(e events.Envelope) verdict {
 	c.retired[e.Issue] = e.Version
 	return unchecked

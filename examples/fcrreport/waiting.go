@@ -43,15 +43,17 @@ func (w *waiting) hold(l line) (line, bool) {
 		vs = make(map[uint64]line)
 		w.byIssue[l.e.Issue] = vs
 	}
-	vs[l.e.Version] = l
-	heap.Push(&w.byTime, waitItem{at: l.at, issue: l.e.Issue, version: l.e.Version, line: l.line})
+	w.put(vs, l)
 	return line{}, false
 }
 
 // replace holds l in place of the line held at its version; that line's
 // place in the queue is passed over (its line number no longer matches).
-func (w *waiting) replace(l line) {
-	w.byIssue[l.e.Issue][l.e.Version] = l
+func (w *waiting) replace(l line) { w.put(w.byIssue[l.e.Issue], l) }
+
+// put holds l among vs, its issue's held lines, and queues it by its time.
+func (w *waiting) put(vs map[uint64]line, l line) {
+	vs[l.e.Version] = l
 	heap.Push(&w.byTime, waitItem{at: l.at, issue: l.e.Issue, version: l.e.Version, line: l.line})
 }
 
