@@ -49,8 +49,8 @@ func InTimeRange(t time.Time) bool {
 }
 
 // The first seconds of 1678 and of 2262 UTC, in Unix seconds: the range
-// of InTimeRange, which a year's arithmetic would cost ten times as much
-// to compute.
+// of InTimeRange, which a year's arithmetic would cost several times as
+// much to compute.
 const (
 	minTimeSec = -9_214_560_000
 	endTimeSec = 9_214_646_400

@@ -334,12 +334,7 @@ func TestRunnerIdleAdvanceSavesAtTheEnd(t *testing.T) {
 func TestRunnerIdleAdvanceTakesEveryProjection(t *testing.T) {
 	rep, err := projections.NewReporter(projections.ReportConfig{})
 	require.NoError(t, err)
-	svc, err := projections.NewServiceLevel(projections.ServiceConfig{})
-	require.NoError(t, err)
-	sat, err := projections.NewSatisfaction(projections.SatisfactionConfig{})
-	require.NoError(t, err)
-	vol, err := projections.NewVolume(projections.VolumeConfig{})
-	require.NoError(t, err)
+	svc, sat, vol := newKPIs(t)
 	seq, err := projections.Sequence(projections.NewFCR(projections.FCRConfig{}), projections.SequenceConfig{})
 	require.NoError(t, err)
 	for _, p := range []projections.Projection{projections.NewFCR(projections.FCRConfig{}), rep, svc, sat, vol, seq} {

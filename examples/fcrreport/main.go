@@ -65,7 +65,8 @@ type input struct {
 	// on past them.
 	Missing int64 `json:"missing_versions"`
 	// Reordered counts the lines that came before an earlier version of
-	// their issue and waited for it (up to a lateness of event time).
+	// their issue and waited for it (up to half the lateness of event
+	// time).
 	Reordered int64 `json:"reordered"`
 	// FirstInvalid describes the first skipped line.
 	FirstInvalid string `json:"first_invalid,omitempty"`
