@@ -206,7 +206,6 @@ var (
 // An FCR is not safe for concurrent use.
 type FCR struct {
 	cfg      FCRConfig
-	err      error // the configuration error, returned by every Apply
 	window   int64
 	lateness int64
 
@@ -259,10 +258,18 @@ type fcrCounts struct {
 	Ignored     int64 // events of an issue whose stream did not start with issue.opened
 }
 
-// NewFCR returns an empty true-FCR projection. A cfg that does not
-// Validate gives an FCR whose Apply returns the configuration error.
-func NewFCR(cfg FCRConfig) *FCR {
-	f := &FCR{err: cfg.Validate()}
+// NewFCR returns an empty true-FCR projection, or the error of a cfg
+// that does not Validate (it wraps ErrFCRConfig).
+func NewFCR(cfg FCRConfig) (*FCR, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newFCR(cfg), nil
+}
+
+// newFCR is NewFCR of a cfg that is valid.
+func newFCR(cfg FCRConfig) *FCR {
+	f := &FCR{}
 	cfg.setDefaults()
 	if cfg.Registry == nil {
 		cfg.Registry = events.NewRegistry()
@@ -294,17 +301,14 @@ func (f *FCR) Config() FCRConfig { return f.cfg }
 // without a channel, a resolution without its contact…), or whose time
 // lies outside the range of Unix nanoseconds, is refused and changes
 // nothing, as the Reporter refuses it. The error says what was wrong with
-// e and wraps events.ErrInvalidEvent, or is the configuration error. An
-// event further after the clock's time than FCRConfig.MaxFuture is refused
-// too, with an error that wraps ErrFutureEvent.
+// e and wraps events.ErrInvalidEvent. An event further after the clock's
+// time than FCRConfig.MaxFuture is refused too, with an error that wraps
+// ErrFutureEvent.
 func (f *FCR) Apply(e events.Envelope) error { return f.apply(&e, uuidTag(e.Issue), false) }
 
 // apply is Apply of the event at e, which it does not keep; tag is
 // uuidTag of its issue, and valid says that e passed Validate already.
 func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
-	if f.err != nil {
-		return f.err
-	}
 	at, err := checkFCREvent(e, valid)
 	if err != nil {
 		return err
@@ -662,9 +666,6 @@ func (f *FCR) Watermark() time.Time {
 	}
 	return time.Unix(0, f.wm).UTC()
 }
-
-// Err returns the configuration error that Apply returns, or nil.
-func (f *FCR) Err() error { return f.err }
 
 // Live returns how many issues the projection holds in memory (see
 // LiveProblems for the problems they form).

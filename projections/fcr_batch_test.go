@@ -17,12 +17,12 @@ import (
 // each of sizes, gives the report and the live issues of Apply one by one.
 func assertBatchEqualsApply(t *testing.T, cfg FCRConfig, l []events.Envelope, sizes ...int) {
 	t.Helper()
-	want := NewFCR(cfg)
+	want := mustFCR(cfg)
 	for _, e := range l {
 		require.NoError(t, want.Apply(e))
 	}
 	for _, size := range sizes {
-		got := NewFCR(cfg)
+		got := mustFCR(cfg)
 		for i := 0; i < len(l); i += size {
 			require.NoError(t, got.ApplyBatch(l[i:min(i+size, len(l))]))
 		}
@@ -30,7 +30,7 @@ func assertBatchEqualsApply(t *testing.T, cfg FCRConfig, l []events.Envelope, si
 		assert.Equal(t, want.Live(), got.Live(), "%+v, batches of %d", cfg, size)
 
 		// With the keys hashed ahead, as Replay's reader does.
-		hashed := NewFCR(cfg)
+		hashed := mustFCR(cfg)
 		var keys fcrKeys
 		for i := 0; i < len(l); i += size {
 			b := l[i:min(i+size, len(l))]
@@ -47,14 +47,14 @@ func assertBatchEqualsApply(t *testing.T, cfg FCRConfig, l []events.Envelope, si
 // length) are not used: the batch's own keys are hashed instead.
 func TestFCRApplyBatchKeysIgnoresTheKeysOfAnotherBatch(t *testing.T) {
 	log := batchLogOf(t)
-	want := NewFCR(FCRConfig{})
+	want := mustFCR(FCRConfig{})
 	_, err := want.applyBatch(log)
 	require.NoError(t, err)
 
 	var other fcrKeys
 	other.hash(log[len(log)/2:])
 	require.NotEmpty(t, other.hashes)
-	got := NewFCR(FCRConfig{})
+	got := mustFCR(FCRConfig{})
 	_, err = got.applyBatchKeys(log, &other, false)
 	require.NoError(t, err)
 	assert.Equal(t, want.Report(), got.Report())
@@ -136,7 +136,7 @@ func TestFCRApplyBatchReadsAReusedOpeningAfresh(t *testing.T) {
 	l := newFCRLog()
 	first := open(l, at(0, 9, 0))
 
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	require.NoError(t, f.ApplyBatch([]events.Envelope{first}))
 	d.Customer.Keys = []string{"email:bo@example.com"}
 	require.NoError(t, f.Apply(open(l, at(0, 10, 0))))

@@ -24,7 +24,7 @@ func BenchmarkFCRApply(b *testing.B) {
 		b.Run(bb.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				f := NewFCR(FCRConfig{})
+				f := mustFCR(FCRConfig{})
 				for _, e := range bb.evs {
 					if err := f.Apply(e); err != nil {
 						b.Fatal(err)
@@ -49,7 +49,7 @@ func BenchmarkFCRApply(b *testing.B) {
 		b.Run(bb.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				f := NewFCR(FCRConfig{})
+				f := mustFCR(FCRConfig{})
 				for _, e := range bb.evs {
 					if f.observe(e) {
 						if err := f.applyOrdered(e); err != nil {
@@ -69,7 +69,7 @@ func BenchmarkFCRApply(b *testing.B) {
 // month of live problems.
 func BenchmarkFCRReport(b *testing.B) {
 	g := fcrGen{Seed: 2, Customers: 20000, Issues: 60000, Span: 365 * 24 * time.Hour, Open: 0.01}
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	for _, e := range g.log() {
 		if err := f.Apply(e); err != nil {
 			b.Fatal(err)
@@ -94,7 +94,7 @@ func BenchmarkFCRSharedIdentifier(b *testing.B) {
 	b.ReportAllocs()
 	var live int
 	for b.Loop() {
-		f := NewFCR(FCRConfig{})
+		f := mustFCR(FCRConfig{})
 		for _, e := range evs {
 			if err := f.Apply(e); err != nil {
 				b.Fatal(err)
@@ -128,7 +128,7 @@ func BenchmarkFCRMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		f := NewFCR(FCRConfig{})
+		f := mustFCR(FCRConfig{})
 		for _, e := range l.evs {
 			if err := f.Apply(e); err != nil {
 				b.Fatal(err)

@@ -15,7 +15,11 @@ import (
 // helpdesk reports 2 of 2; the customer's problem took two contacts, so
 // true FCR is 0 of 1.
 func ExampleNewFCR() {
-	fcr := projections.NewFCR(projections.FCRConfig{Window: 7 * 24 * time.Hour})
+	fcr, err := projections.NewFCR(projections.FCRConfig{Window: 7 * 24 * time.Hour})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	monday := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	anna := events.Customer{Keys: []string{"email:anna@example.com"}}
 	ticket := func(at time.Time, channel string) {
@@ -46,9 +50,13 @@ func ExampleNewFCR() {
 // A host saves the projection with the store position it covers, and on
 // the next start restores it instead of replaying the history.
 func ExampleFCR_Snapshot() {
-	fcr := projections.NewFCR(projections.FCRConfig{})
+	fcr, err := projections.NewFCR(projections.FCRConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	issue, contact := uuid.New(), uuid.New()
-	err := fcr.Apply(events.Envelope{ID: uuid.New(), Issue: issue, Version: 1, Position: 41,
+	err = fcr.Apply(events.Envelope{ID: uuid.New(), Issue: issue, Version: 1, Position: 41,
 		At:   time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
 		Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "tech/tv", Contact: contact}})
 	if err != nil {
@@ -59,7 +67,11 @@ func ExampleFCR_Snapshot() {
 		fmt.Println(err)
 	}
 
-	restarted := projections.NewFCR(projections.FCRConfig{})
+	restarted, err := projections.NewFCR(projections.FCRConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	position, err := restarted.Restore(snap)
 	if err != nil {
 		fmt.Println(err)

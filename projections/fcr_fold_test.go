@@ -19,7 +19,7 @@ func TestFCRReclassificationLetsTheIssueLeftBehindFold(t *testing.T) {
 	hm := func(h, m int) time.Time { return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
 	for _, reopened := range []bool{true, false} {
 		t.Run(fmt.Sprintf("other issue reopened %v", reopened), func(t *testing.T) {
-			f := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
+			f := mustFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
 			l := newFCRLog()
 			apply := func() { l.flush(t, f) }
 			// advance moves the watermark to when, by an issue of a
@@ -98,7 +98,7 @@ func TestFCRBlockerKeepsAProblemWhileAChainMayStillMove(t *testing.T) {
 				l.classify(y, at(8, 0, 0), "other") // y and z no longer related: z chains to m
 				l.tick(at(9, 0, 0))
 				want := runFCR(t, FCRConfig{Lateness: farLateness}, l.evs)
-				f := NewFCR(FCRConfig{Lateness: time.Hour})
+				f := mustFCR(FCRConfig{Lateness: time.Hour})
 				for _, e := range l.evs {
 					require.NoError(t, f.Apply(e))
 					f.sweep()
@@ -120,7 +120,7 @@ func TestFCRBlockerKeepsAProblemWhileAChainMayStillMove(t *testing.T) {
 // snapshot that holds a lone customer (as saved before they were
 // forgotten) restores without it.
 func TestFCRForgetsLoneCustomers(t *testing.T) {
-	f := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
+	f := mustFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
 	l := newFCRLog()
 	apply := func() { l.flush(t, f) }
 	hm := func(h, m int) time.Time { return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
@@ -155,7 +155,7 @@ func TestFCRForgetsLoneCustomers(t *testing.T) {
 	edited := editSnapshot(t, snap, func(s *fcrSnap) {
 		s.Customers = append(s.Customers, fcrSnapCustomer{Idents: []uint64{identHash("phone:+15550199", false)}})
 	})
-	g := NewFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
+	g := mustFCR(FCRConfig{Window: 10 * time.Hour, Lateness: time.Hour})
 	pos, err := g.Restore(edited)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(7), pos)

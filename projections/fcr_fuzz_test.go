@@ -24,7 +24,7 @@ func FuzzFCRRestore(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		g := NewFCR(cfg)
+		g := mustFCR(cfg)
 		if _, err := g.Restore(b); err != nil {
 			require.ErrorIs(t, err, ErrFCRSnapshot)
 			return
@@ -35,7 +35,7 @@ func FuzzFCRRestore(f *testing.F) {
 		want := g.Report()
 		again, err := g.Snapshot(7)
 		require.NoError(t, err)
-		h := NewFCR(cfg)
+		h := mustFCR(cfg)
 		pos, err := h.Restore(again)
 		require.NoError(t, err, "a snapshot of a restored FCR restores")
 		assert.Equal(t, uint64(7), pos)
@@ -50,7 +50,7 @@ func fuzzFCRSeeds(tb testing.TB) (FCRConfig, []events.Envelope, [][]byte) {
 	g := fcrGen{Seed: 3, Customers: 12, Issues: 60, Span: 40 * 24 * time.Hour, LooseKeys: true, Shared: 2, Rough: true}
 	log := jitter(scramble(g.log(), 2, 0.1), 3, 6*time.Hour)
 	cfg := FCRConfig{Lateness: 2 * time.Hour}
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	var snaps [][]byte
 	for i, e := range log {
 		require.NoError(tb, f.Apply(e))

@@ -45,7 +45,7 @@ func figures(r FCRReport) [6]int64 {
 func TestFCRSkipsAGapOnceOlderThanTheLateness(t *testing.T) {
 	cfg := FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour}
 	l, evs, missing := gapLog()
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	for _, e := range evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -56,7 +56,7 @@ func TestFCRSkipsAGapOnceOlderThanTheLateness(t *testing.T) {
 	require.NoError(t, err)
 
 	// In time, the missing version fills the gap.
-	inTime := NewFCR(cfg)
+	inTime := mustFCR(cfg)
 	for _, e := range evs {
 		require.NoError(t, inTime.Apply(e))
 	}
@@ -73,7 +73,7 @@ func TestFCRSkipsAGapOnceOlderThanTheLateness(t *testing.T) {
 	assert.Equal(t, figures(inTime.Report()), figures(skipped), "as if the version had come in time")
 	assert.Zero(t, inTime.Report().MissingEvents)
 
-	restored := NewFCR(cfg)
+	restored := mustFCR(cfg)
 	_, err = restored.Restore(snap)
 	require.NoError(t, err)
 	restored.AdvanceTo(at(0, 10, 25))
@@ -83,7 +83,7 @@ func TestFCRSkipsAGapOnceOlderThanTheLateness(t *testing.T) {
 	// The missing version, after all: late, and not applied.
 	snap, err = f.Snapshot(8)
 	require.NoError(t, err)
-	again := NewFCR(cfg)
+	again := mustFCR(cfg)
 	_, err = again.Restore(snap)
 	require.NoError(t, err)
 	for _, g := range []*FCR{f, again} {
@@ -150,7 +150,7 @@ func TestSequencerSkip(t *testing.T) {
 func TestFCRRestoreSkipsAStaleGap(t *testing.T) {
 	cfg := FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour}
 	_, evs, missing := gapLog()
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	for _, e := range evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -165,7 +165,7 @@ func TestFCRRestoreSkipsAStaleGap(t *testing.T) {
 	b, err = msgpack.Marshal(&s)
 	require.NoError(t, err)
 
-	g := NewFCR(cfg)
+	g := mustFCR(cfg)
 	_, err = g.Restore(b)
 	require.NoError(t, err)
 	r := g.Report()
@@ -179,7 +179,7 @@ func TestFCRRestoreSkipsAStaleGap(t *testing.T) {
 // may be gone past.
 func TestFCRMissingEventsSaturate(t *testing.T) {
 	l := newFCRLog()
-	f := NewFCR(FCRConfig{Lateness: time.Hour})
+	f := mustFCR(FCRConfig{Lateness: time.Hour})
 	for i := range 2 {
 		b, _ := l.open(at(0, 9, i), []string{fmt.Sprintf("phone:5%d", i)}, "chat", "billing")
 		l.flush(t, f)

@@ -112,7 +112,7 @@ func (l *fcrLog) tick(t time.Time) {
 // run applies evs to a new FCR and returns its report.
 func runFCR(t testing.TB, cfg FCRConfig, evs []events.Envelope) FCRReport {
 	t.Helper()
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	for _, e := range evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -129,4 +129,13 @@ func editSnapshot[T any](t testing.TB, b []byte, change func(*T)) []byte {
 	out, err := msgpack.Marshal(&s)
 	require.NoError(t, err)
 	return out
+}
+
+// mustFCR is NewFCR of a configuration that the test knows to be valid.
+func mustFCR(cfg FCRConfig) *FCR {
+	f, err := NewFCR(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return f
 }

@@ -59,13 +59,13 @@ type keyedRuns struct {
 
 func runKeyed(t *testing.T, match TopicMatch, seed uint64, evs []events.Envelope) keyedRuns {
 	var out keyedRuns
-	f := NewFCR(FCRConfig{Match: match, Lateness: farLateness})
+	f := mustFCR(FCRConfig{Match: match, Lateness: farLateness})
 	for _, e := range evs {
 		require.NoError(t, f.Apply(e))
 	}
 	out.Report = f.Report()
 	out.Scrambled = runFCR(t, FCRConfig{Match: match, Lateness: farLateness}, scramble(evs, seed, 0.2))
-	f = NewFCR(FCRConfig{Match: match, Lateness: time.Hour})
+	f = mustFCR(FCRConfig{Match: match, Lateness: time.Hour})
 	for i, e := range evs {
 		require.NoError(t, f.Apply(e))
 		if i%5 == 0 {
@@ -74,7 +74,7 @@ func runKeyed(t *testing.T, match TopicMatch, seed uint64, evs []events.Envelope
 		if i == len(evs)/2 {
 			b, err := f.Snapshot(uint64(i))
 			require.NoError(t, err)
-			f = NewFCR(FCRConfig{Match: match, Lateness: time.Hour})
+			f = mustFCR(FCRConfig{Match: match, Lateness: time.Hour})
 			_, err = f.Restore(b)
 			require.NoError(t, err)
 		}

@@ -35,7 +35,7 @@ func BenchmarkFCRManyTopicsOneCustomer(b *testing.B) {
 		evs := quadLog(n, 16*24*time.Hour)
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
-				f := NewFCR(FCRConfig{})
+				f := mustFCR(FCRConfig{})
 				for _, e := range evs {
 					if err := f.Apply(e); err != nil {
 						b.Fatal(err)
@@ -67,7 +67,7 @@ func TestFCRKeyedAgreesWithReference(t *testing.T) {
 			assertReference(t, ref, got)
 			// Folding at every event, an hour behind.
 			want := runFCR(t, FCRConfig{Match: tt.match, Lateness: farLateness}, evs)
-			f := NewFCR(FCRConfig{Match: tt.match, Lateness: time.Hour})
+			f := mustFCR(FCRConfig{Match: tt.match, Lateness: time.Hour})
 			for i, e := range evs {
 				require.NoError(t, f.Apply(e))
 				if i%7 == 0 {
@@ -138,7 +138,7 @@ func TestFCRKeyedReclassifiedBlocker(t *testing.T) {
 			require.Positive(t, ref.failed, "m's problem fails with z in it")
 			want := runFCR(t, FCRConfig{Match: match, Lateness: farLateness}, l.evs)
 			assertReference(t, ref, want)
-			f := NewFCR(FCRConfig{Match: match, Lateness: time.Hour})
+			f := mustFCR(FCRConfig{Match: match, Lateness: time.Hour})
 			sawKeyed := false
 			for _, e := range l.evs {
 				require.NoError(t, f.Apply(e))

@@ -23,7 +23,7 @@ func TestFCRLateEvents(t *testing.T) {
 	l.open(at(0, 10, 0), []string{"phone:7"}, "phone", "tech/tv")
 	cfg := FCRConfig{Lateness: time.Hour}
 
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	for _, e := range l.evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -69,7 +69,7 @@ func TestFCRDuplicatesAndReordering(t *testing.T) {
 func TestFCRPendingUntilWindowPasses(t *testing.T) {
 	l := newFCRLog()
 	l.solved(at(0, 9, 0), []string{"phone:11"}, "phone", "tech/tv", "ann")
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	for _, e := range l.evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -120,7 +120,7 @@ func TestFCRFoldedIssueAndOrphans(t *testing.T) {
 	l := newFCRLog()
 	a := l.solved(at(0, 9, 0), []string{"phone:13"}, "phone", "tech/tv", "ann")
 	l.tick(at(3, 9, 0))
-	f := NewFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
+	f := mustFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
 	for _, e := range l.evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -172,7 +172,7 @@ func TestFCRFoldAfterReclassification(t *testing.T) {
 			l.classify(b, tt.classify, "billing/plan")
 			l.tick(at(4, 0, 0))
 			slices.SortStableFunc(l.evs, func(x, y events.Envelope) int { return x.At.Compare(y.At) })
-			f := NewFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
+			f := mustFCR(FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour})
 			for _, e := range l.evs {
 				require.NoError(t, f.Apply(e))
 			}
@@ -212,7 +212,7 @@ func TestFCRLateReclassificationDoesNotChainToASettledProblem(t *testing.T) {
 	l.tick(at(12, 0, 0))
 	cfg := FCRConfig{Window: 72 * time.Hour, Lateness: time.Hour}
 	run := func(sweepAt int) FCRReport {
-		f := NewFCR(cfg)
+		f := mustFCR(cfg)
 		for i, e := range l.evs {
 			require.NoError(t, f.Apply(e))
 			if i == sweepAt {
@@ -251,7 +251,7 @@ func TestFCRKnownDuplicatesChangeNothing(t *testing.T) {
 		require.GreaterOrEqual(t, i, 0)
 		return l.evs[i]
 	}
-	f := NewFCR(FCRConfig{Lateness: time.Hour})
+	f := mustFCR(FCRConfig{Lateness: time.Hour})
 	for _, e := range l.evs {
 		if e.Issue == b && e.Version == 2 {
 			continue // b waits for its version 2: version 3 is held

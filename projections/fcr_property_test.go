@@ -59,8 +59,8 @@ func TestFCRFoldingKeepsTheReport(t *testing.T) {
 	evs := jitter(g.log(), 5, 2*time.Hour)
 
 	// The log runs into 2027: it is stamped ahead of the clock on purpose.
-	whole := NewFCR(FCRConfig{Lateness: farLateness, MaxFuture: -1})
-	folding := NewFCR(FCRConfig{MaxFuture: -1})
+	whole := mustFCR(FCRConfig{Lateness: farLateness, MaxFuture: -1})
+	folding := mustFCR(FCRConfig{MaxFuture: -1})
 	maxLive := 0
 	for _, e := range evs {
 		require.NoError(t, whole.Apply(e))
@@ -92,7 +92,7 @@ func TestFCRSequencedByTheCaller(t *testing.T) {
 	cfg := FCRConfig{Lateness: 2 * 24 * time.Hour}
 
 	want := runFCR(t, cfg, evs)
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	seq := NewSequencer()
 	for _, e := range evs {
 		if !f.observe(e) {

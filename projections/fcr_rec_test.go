@@ -38,7 +38,7 @@ func BenchmarkFCRRecOldContacts(b *testing.B) {
 		evs := recLog(k)
 		b.Run(fmt.Sprint(k), func(b *testing.B) {
 			for b.Loop() {
-				f := NewFCR(FCRConfig{})
+				f := mustFCR(FCRConfig{})
 				for _, e := range evs {
 					if err := f.Apply(e); err != nil {
 						b.Fatal(err)
@@ -57,7 +57,7 @@ func TestFCRRecIndexAgreesWithWalk(t *testing.T) {
 	l := newFCRLog()
 	t0 := day0
 	issue, first := l.open(t0, []string{"phone:+358404444444"}, "phone", "billing")
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	l.flush(t, f)
 	ix := f.lookup(issue)
 	keys := []uuid.UUID{first, l.id()} // the second is never a contact
@@ -99,7 +99,7 @@ func TestFCRRecIndexAgreesWithWalk(t *testing.T) {
 // its issues afresh.
 func TestFCRRecIndexSlotReuseAndRestore(t *testing.T) {
 	cfg := FCRConfig{Window: time.Hour, Lateness: time.Minute}
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	l := newFCRLog()
 	many := func(t0 time.Time, phone string) (uuid.UUID, []uuid.UUID) {
 		issue, c := l.open(t0, []string{phone}, "phone", "billing")
@@ -138,7 +138,7 @@ func TestFCRRecIndexSlotReuseAndRestore(t *testing.T) {
 	check(b, bs, as)
 	snap, err := f.Snapshot(1)
 	require.NoError(t, err)
-	g := NewFCR(cfg)
+	g := mustFCR(cfg)
 	_, err = g.Restore(snap)
 	require.NoError(t, err)
 	require.Empty(t, g.recIx)

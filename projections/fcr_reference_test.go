@@ -454,7 +454,7 @@ func TestFCRFoldsALogBefore1970(t *testing.T) {
 	g := fcrGen{Seed: 28, Customers: 2000, Issues: 20000, Span: 365 * 24 * time.Hour, Open: 0.01}
 	evs := g.log()
 	live := func(evs []events.Envelope) int {
-		f := NewFCR(FCRConfig{MaxFuture: -1}) // the log runs into 2027
+		f := mustFCR(FCRConfig{MaxFuture: -1}) // the log runs into 2027
 
 		for _, e := range evs {
 			require.NoError(t, f.Apply(e))

@@ -41,7 +41,7 @@ func BenchmarkFCRReplay(b *testing.B) {
 	var f *FCR
 	var cpu int64
 	for b.Loop() {
-		f = NewFCR(FCRConfig{})
+		f = mustFCR(FCRConfig{})
 		from := 0
 		for lo := 0; lo < n; lo += replayChunk {
 			b.StopTimer()

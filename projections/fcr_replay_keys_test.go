@@ -42,7 +42,7 @@ func (s *sliceStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events
 // all name one identifier merge every customer into one.
 func TestFCRApplyBatchKeysUsesTheHashesGiven(t *testing.T) {
 	log := batchLogOf(t)
-	want := NewFCR(FCRConfig{})
+	want := mustFCR(FCRConfig{})
 	_, err := want.applyBatch(log)
 	require.NoError(t, err)
 	var keys fcrKeys
@@ -51,7 +51,7 @@ func TestFCRApplyBatchKeysUsesTheHashesGiven(t *testing.T) {
 	for i := range keys.hashes {
 		keys.hashes[i] = identHash("email:everyone@example.com", false)
 	}
-	got := NewFCR(FCRConfig{})
+	got := mustFCR(FCRConfig{})
 	_, err = got.applyBatchKeys(log, &keys, false)
 	require.NoError(t, err)
 	assert.Less(t, got.Report().Problems, want.Report().Problems, "one customer chains more issues into problems")
@@ -96,12 +96,12 @@ func TestReplayIntoAnFCRStopsMidBatch(t *testing.T) {
 		"store error": {evs: log, stop: k, err: errors.New("disk on fire")},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := NewFCR(FCRConfig{})
+			got := mustFCR(FCRConfig{})
 			last, n, err := Replay(context.Background(), s, 0, got)
 			require.Error(t, err)
 			assert.Equal(t, k, n)
 			assert.Equal(t, uint64(k), last)
-			want := NewFCR(FCRConfig{})
+			want := mustFCR(FCRConfig{})
 			for _, e := range log[:k] {
 				require.NoError(t, want.Apply(e))
 			}

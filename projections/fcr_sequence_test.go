@@ -17,7 +17,7 @@ import (
 func TestFCRStreamVersionsFollowASequencer(t *testing.T) {
 	g := fcrGen{Seed: 23, Customers: 300, Issues: 3000, Span: 60 * 24 * time.Hour, LooseKeys: true, Open: 0.05}
 	evs := jitter(scramble(g.log(), 5, 0.2), 6, 12*time.Hour)
-	f := NewFCR(FCRConfig{Lateness: farLateness})
+	f := mustFCR(FCRConfig{Lateness: farLateness})
 	seq := NewSequencer()
 	ignore := func(events.Envelope) error { return nil }
 	checked, heldChecked := 0, 0
@@ -70,7 +70,7 @@ func TestFCRSequencesInTheSlot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := NewFCR(FCRConfig{})
+			f := mustFCR(FCRConfig{})
 			for _, e := range tt.order {
 				require.NoError(t, f.Apply(e))
 			}
@@ -82,7 +82,7 @@ func TestFCRSequencesInTheSlot(t *testing.T) {
 
 			snap, err := f.Snapshot(0)
 			require.NoError(t, err)
-			g := NewFCR(FCRConfig{})
+			g := mustFCR(FCRConfig{})
 			_, err = g.Restore(snap)
 			require.NoError(t, err)
 			assertStream(t, g, issue, tt.version, tt.held)
@@ -108,7 +108,7 @@ func TestFCRStreamOutgrowsItsSlot(t *testing.T) {
 		l.rate(issue, at(0, 9, 1).Add(time.Duration(i)*time.Millisecond), 1+i%5)
 	}
 	l.resolve(issue, at(0, 10, 0), c, "ann", false)
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	for i, e := range l.evs {
 		require.NoError(t, f.Apply(e))
 		if i == 100 {
@@ -123,7 +123,7 @@ func TestFCRStreamOutgrowsItsSlot(t *testing.T) {
 	assert.Equal(t, int64(2), f.DuplicatesIgnored())
 	snap, err := f.Snapshot(0)
 	require.NoError(t, err)
-	g := NewFCR(FCRConfig{})
+	g := mustFCR(FCRConfig{})
 	_, err = g.Restore(snap)
 	require.NoError(t, err)
 	assert.Equal(t, f.StreamVersions(), g.StreamVersions())

@@ -45,7 +45,7 @@ func BenchmarkFCRSimulated(b *testing.B) {
 	b.ReportAllocs()
 	var f *FCR
 	for b.Loop() {
-		f = NewFCR(FCRConfig{})
+		f = mustFCR(FCRConfig{})
 		for _, e := range log {
 			if err := f.Apply(e); err != nil {
 				b.Fatal(err)

@@ -137,9 +137,6 @@ func (t *fcrTally) scalars() []*int64 {
 // the held events, so that a restored projection goes on exactly where
 // this one stands.
 func (f *FCR) Snapshot(position uint64) ([]byte, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
 	s := fcrSnap{
 		Format: fcrSnapFormat, Position: position,
 		Window: f.window, Lateness: f.lateness, Match: uint8(f.cfg.Match),
@@ -268,9 +265,6 @@ func recOf(r fcrSnapRec) fcrRec {
 // lateness and topic rule, with the snapshot b and returns the position
 // given to Snapshot. The error wraps ErrFCRSnapshot.
 func (f *FCR) Restore(b []byte) (position uint64, err error) {
-	if f.err != nil {
-		return 0, f.err
-	}
 	var s fcrSnap
 	if err := msgpackcheck.Unmarshal(b, &s); err != nil {
 		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
@@ -322,7 +316,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		tally.Repeats[uint32(rp[0])] = [2]int64{rp[1], rp[2]}
 	}
 
-	g := NewFCR(f.cfg)
+	g := newFCR(f.cfg)
 	g.names = newNameTable()
 	for _, n := range s.Names[1:] {
 		g.names.id(n)

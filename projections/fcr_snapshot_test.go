@@ -19,8 +19,8 @@ func TestFCRSnapshotRestore(t *testing.T) {
 	evs := jitter(scramble(g.log(), 1, 0.1), 2, 16*time.Hour)
 	cfg := FCRConfig{Lateness: 12 * time.Hour, Match: MatchRoot}
 
-	whole := NewFCR(cfg)
-	half := NewFCR(cfg)
+	whole := mustFCR(cfg)
+	half := mustFCR(cfg)
 	cut := -1
 	for i, e := range evs {
 		require.NoError(t, whole.Apply(e))
@@ -46,7 +46,7 @@ func TestFCRSnapshotRestore(t *testing.T) {
 
 	snap, err := half.Snapshot(uint64(cut))
 	require.NoError(t, err)
-	restored := NewFCR(cfg)
+	restored := mustFCR(cfg)
 	pos, err := restored.Restore(snap)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(cut), pos)
@@ -64,7 +64,7 @@ func TestFCRSnapshotRestore(t *testing.T) {
 func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 	l := newFCRLog()
 	l.solved(at(0, 9, 0), []string{"phone:1", "email:a"}, "phone", "tech/tv", "ann")
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	for _, e := range l.evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -101,7 +101,7 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := NewFCR(tt.cfg)
+			g := mustFCR(tt.cfg)
 			_, err := g.Restore(tt.snap)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrFCRSnapshot)
@@ -109,10 +109,10 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 		})
 	}
 
-	g := NewFCR(FCRConfig{})
+	g := mustFCR(FCRConfig{})
 	require.NoError(t, g.UnmarshalBinary(good))
 	assert.Equal(t, f.Report(), g.Report())
-	g = NewFCR(FCRConfig{})
+	g = mustFCR(FCRConfig{})
 	require.NoError(t, g.UnmarshalBinary(edit(func(s *fcrSnap) { s.Format = 2 })), "format 2 is still read")
 	assert.Equal(t, f.Report(), g.Report())
 }
@@ -148,7 +148,7 @@ func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
 	l, saved := format5Log()
 	b, err := os.ReadFile("testdata/fcr_format5.snap")
 	require.NoError(t, err)
-	restored := NewFCR(FCRConfig{})
+	restored := mustFCR(FCRConfig{})
 	require.NoError(t, restored.UnmarshalBinary(b))
 	fresh := runFCR(t, FCRConfig{}, l.evs[:saved])
 
@@ -188,13 +188,13 @@ func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
 
 	again, err := restored.MarshalBinary()
 	require.NoError(t, err)
-	back := NewFCR(FCRConfig{})
+	back := mustFCR(FCRConfig{})
 	require.NoError(t, back.UnmarshalBinary(again))
 	assert.Equal(t, got.Definition, back.Report().Definition, "the next snapshot keeps saying so")
 
 	// A snapshot of format 5 that had folded no ticket holds nothing by
 	// the earlier rule.
-	early := NewFCR(FCRConfig{})
+	early := mustFCR(FCRConfig{})
 	applyAll(t, early, l.evs[:1])
 	s, err := early.MarshalBinary()
 	require.NoError(t, err)

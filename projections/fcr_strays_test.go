@@ -35,7 +35,7 @@ func strayStreams(f *FCR) map[uuid.UUID]uint64 {
 func TestFCRForgetsAStrayStreamQuietForTheHorizon(t *testing.T) {
 	l := newFCRLog()
 	cfg := FCRConfig{Window: 7 * 24 * time.Hour, Lateness: 24 * time.Hour}
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	apply := func(evs ...events.Envelope) {
 		t.Helper()
 		for _, e := range evs {
@@ -83,7 +83,7 @@ func TestFCRForgetsAStrayStreamQuietForTheHorizon(t *testing.T) {
 // the stream stays a stray.
 func TestFCRStrayStreamLastsFromItsLatestEvent(t *testing.T) {
 	l := newFCRLog()
-	f := NewFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: 24 * time.Hour})
+	f := mustFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: 24 * time.Hour})
 	apply := func(evs ...events.Envelope) {
 		t.Helper()
 		for _, e := range evs {
@@ -166,7 +166,7 @@ func TestFCRKeepsOnlyRecentStrayStreams(t *testing.T) {
 	feed = jitter(feed, 3, 2*time.Hour)
 	cfg := FCRConfig{Lateness: 6 * time.Hour}
 
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	most, cut := 0, -1
 	var snap []byte
 	var atSnap map[uuid.UUID]int64
@@ -200,7 +200,7 @@ func TestFCRKeepsOnlyRecentStrayStreams(t *testing.T) {
 
 	// Restored from the snapshot, the FCR forgets the same streams at the
 	// same moments and ends with the same report.
-	h := NewFCR(cfg)
+	h := mustFCR(cfg)
 	_, err := h.Restore(snap)
 	require.NoError(t, err)
 	assert.Equal(t, atSnap, h.strays.last)
@@ -218,7 +218,7 @@ func TestFCRKeepsOnlyRecentStrayStreams(t *testing.T) {
 func TestFCRFormat4StraysLastUntilAHorizonAfterTheWatermark(t *testing.T) {
 	l := newFCRLog()
 	cfg := FCRConfig{Window: 7 * 24 * time.Hour, Lateness: 24 * time.Hour}
-	f := NewFCR(cfg)
+	f := mustFCR(cfg)
 	s := l.id()
 	require.NoError(t, f.Apply(l.add(s, at(0, 9, 0), &events.Routed{Contact: l.id(), Queue: "billing"})))
 	l.tick(at(3, 9, 0))
@@ -236,7 +236,7 @@ func TestFCRFormat4StraysLastUntilAHorizonAfterTheWatermark(t *testing.T) {
 		snap   []byte
 		forget time.Time // the first tick that forgets the stray
 	}{{b, at(8, 10, 0)}, {old, at(11, 10, 0)}} {
-		g := NewFCR(cfg)
+		g := mustFCR(cfg)
 		_, err := g.Restore(c.snap)
 		require.NoError(t, err)
 		require.Equal(t, map[uuid.UUID]uint64{s: 1}, strayStreams(g))
@@ -258,7 +258,7 @@ func TestFCRFormat4StraysLastUntilAHorizonAfterTheWatermark(t *testing.T) {
 // needs.
 func TestFCRStrayStreamGoesWithItsExpiredGap(t *testing.T) {
 	l := newFCRLog()
-	f := NewFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: time.Hour})
+	f := mustFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: time.Hour})
 	s := l.id()
 	require.NoError(t, f.Apply(l.add(s, at(0, 9, 0), &events.Routed{Contact: l.id(), Queue: "billing"})))
 	l.add(s, at(0, 9, 5), &events.Rated{Survey: events.SurveyCSAT, Score: 4}) // lost

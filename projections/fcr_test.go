@@ -29,22 +29,24 @@ func TestFCRConfigValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.cfg.Validate()
-			f := NewFCR(tt.cfg)
+			f, newErr := NewFCR(tt.cfg)
 			if tt.want == "" {
 				assert.NoError(t, err)
-				assert.NoError(t, f.Err())
+				require.NoError(t, newErr)
+				assert.NotNil(t, f)
 				return
 			}
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrFCRConfig)
 			assert.Contains(t, err.Error(), tt.want)
-			assert.ErrorIs(t, f.Apply(events.Envelope{}), ErrFCRConfig, "Apply returns the configuration error")
+			assert.Nil(t, f, "NewFCR refuses the configuration")
+			assert.Equal(t, err, newErr, "NewFCR returns Validate's error")
 		})
 	}
 }
 
 func TestFCRConfigDefaults(t *testing.T) {
-	cfg := NewFCR(FCRConfig{}).Config()
+	cfg := mustFCR(FCRConfig{}).Config()
 	assert.Equal(t, 7*24*time.Hour, cfg.Window)
 	assert.Equal(t, 24*time.Hour, cfg.Lateness)
 	assert.Equal(t, MatchTopic, cfg.Match)
@@ -70,7 +72,7 @@ func TestFCRApplyRefusesIncompleteEvents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := good
 			tt.change(&e)
-			err := NewFCR(FCRConfig{}).Apply(e)
+			err := mustFCR(FCRConfig{}).Apply(e)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, events.ErrInvalidEvent)
 			assert.Contains(t, err.Error(), tt.want)
@@ -98,13 +100,13 @@ func TestFCRRefusesWhatTheReporterRefuses(t *testing.T) {
 		rerr := r.Apply(e)
 		require.ErrorIs(t, rerr, events.ErrInvalidEvent, "event %d", i)
 
-		f := NewFCR(FCRConfig{})
+		f := mustFCR(FCRConfig{})
 		require.NoError(t, f.ApplyBatch(good))
 		err = f.Apply(e)
 		require.ErrorIs(t, err, events.ErrInvalidEvent, "event %d", i)
 		assert.Equal(t, r.FCR().Report(), f.Report(), "event %d", i)
 
-		b := NewFCR(FCRConfig{})
+		b := mustFCR(FCRConfig{})
 		err = b.ApplyBatch(append(slices.Clone(good), e))
 		require.ErrorIs(t, err, events.ErrInvalidEvent, "event %d", i)
 		assert.Contains(t, err.Error(), fmt.Sprintf("event %d", len(good)))
@@ -118,7 +120,7 @@ func TestFCRRefusesWhatTheReporterRefuses(t *testing.T) {
 				stored++
 			}
 		}
-		p := NewFCR(FCRConfig{})
+		p := mustFCR(FCRConfig{})
 		_, n, err := Replay(t.Context(), store, 0, p)
 		assert.Equal(t, len(good), n, "event %d", i)
 		if stored > len(good) {
@@ -132,7 +134,7 @@ func TestFCRRefusesWhatTheReporterRefuses(t *testing.T) {
 // of one problem are one, and what was folded is not counted.
 func TestFCRLiveProblems(t *testing.T) {
 	l := newFCRLog()
-	f := NewFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: time.Hour})
+	f := mustFCR(FCRConfig{Window: 7 * 24 * time.Hour, Lateness: time.Hour})
 	apply := func() { l.flush(t, f) }
 	a := l.solved(at(0, 9, 0), []string{"phone:1"}, "phone", "billing", "ann")
 	l.solved(at(1, 9, 0), []string{"phone:1"}, "chat", "billing", "bob") // a repeat: a's problem
@@ -153,7 +155,7 @@ func TestFCRLiveProblems(t *testing.T) {
 	// report less those folded.
 	g := fcrGen{Seed: 3, Customers: 400, Issues: 4000, Span: 90 * 24 * time.Hour, LooseKeys: true}
 	evs := g.log()
-	h := NewFCR(FCRConfig{Lateness: time.Hour})
+	h := mustFCR(FCRConfig{Lateness: time.Hour})
 	for i, e := range evs {
 		require.NoError(t, h.Apply(e))
 		if (i+1)%(len(evs)/10) == 0 {
@@ -193,7 +195,7 @@ func TestFCRAgentNamedAsTheLabelOfNone(t *testing.T) {
 	first := l.solved(at(0, 9, 0), []string{"email:c0@example.com"}, "chat", "billing", "")
 	l.solved(at(0, 10, 0), []string{"email:c1@example.com"}, "chat", "billing", "(none)")
 	l.tick(at(9, 0, 0))
-	all, parts := NewFCR(FCRConfig{}), [2]*FCR{NewFCR(FCRConfig{}), NewFCR(FCRConfig{})}
+	all, parts := mustFCR(FCRConfig{}), [2]*FCR{mustFCR(FCRConfig{}), mustFCR(FCRConfig{})}
 	for _, e := range l.evs {
 		require.NoError(t, all.Apply(e))
 		p := parts[1]

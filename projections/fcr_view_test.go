@@ -16,7 +16,7 @@ func TestProblemsShowTheCustomersWhoCameBackAndAdvanceToMakesVerdictsFinal(t *te
 	ben := l.solved(at(0, 11, 0), []string{"phone:+358401111111"}, "phone", "tech/login", "sami")
 	call := l.solved(at(1, 14, 0), []string{"email:anna@example.com"}, "phone", "billing/refund", "olli")
 
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	for _, e := range l.evs {
 		require.NoError(t, f.Apply(e))
 	}

@@ -34,7 +34,7 @@ func TestFutureEventsAreRefused(t *testing.T) {
 	// its report.
 	projs := map[string]func(maxFuture time.Duration) (Projection, func() any){
 		"FCR": func(m time.Duration) (Projection, func() any) {
-			p := NewFCR(FCRConfig{MaxFuture: m})
+			p := mustFCR(FCRConfig{MaxFuture: m})
 			return p, func() any { return p.Report() }
 		},
 		"service level": func(m time.Duration) (Projection, func() any) {
@@ -58,7 +58,7 @@ func TestFutureEventsAreRefused(t *testing.T) {
 			return p, func() any { return p.Report() }
 		},
 		"sequence": func(m time.Duration) (Projection, func() any) {
-			f := NewFCR(FCRConfig{MaxFuture: -1})
+			f := mustFCR(FCRConfig{MaxFuture: -1})
 			p, err := Sequence(f, SequenceConfig{MaxFuture: m})
 			require.NoError(t, err)
 			return p, func() any { return f.Report() }
@@ -140,7 +140,7 @@ func TestReplayStopsAtAFutureEvent(t *testing.T) {
 	assert.ErrorContains(t, err, "position 5")
 	assert.Equal(t, int64(2), r.Report().FCR.Issues)
 
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	last, n, err = Replay(ctx, s, 0, f)
 	require.ErrorIs(t, err, ErrFutureEvent)
 	assert.Equal(t, [2]uint64{uint64(len(evs)), uint64(len(evs))}, [2]uint64{last, uint64(n)})

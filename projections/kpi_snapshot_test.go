@@ -332,7 +332,7 @@ func TestSnapshotsKeepHeldEventsOfTypesTheyDoNotKnow(t *testing.T) {
 	} {
 		evs = append(evs, events.Envelope{ID: uuid.New(), Issue: issue, Version: uint64(i + 1), At: t0.Add(time.Duration(i) * time.Minute), Data: d})
 	}
-	subjects := append(snapSubjects(), snapSubject{"fcr", func(t *testing.T) snapshotting { return NewFCR(FCRConfig{}) }})
+	subjects := append(snapSubjects(), snapSubject{"fcr", func(t *testing.T) snapshotting { return mustFCR(FCRConfig{}) }})
 	for _, subj := range subjects {
 		t.Run(subj.name, func(t *testing.T) {
 			orig := subj.make(t)
@@ -355,7 +355,7 @@ func TestSnapshotsKeepHeldEventsOfTypesTheyDoNotKnow(t *testing.T) {
 func TestFCRRestoresFormat3AndRefusesItWithEventsHeldByName(t *testing.T) {
 	issue, c1 := uuid.New(), uuid.New()
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	opened := events.Envelope{ID: uuid.New(), Issue: issue, Version: 1, At: t0, Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: c1}}
 	held := events.Envelope{ID: uuid.New(), Issue: issue, Version: 3, At: t0.Add(time.Minute), Data: &events.Resolved{Contact: c1, Agent: "ann"}}
 	require.NoError(t, f.Apply(opened))
@@ -366,14 +366,14 @@ func TestFCRRestoresFormat3AndRefusesItWithEventsHeldByName(t *testing.T) {
 		require.Equal(t, fcrSnapFormat, s.Format)
 		s.Format = 3
 	})
-	g := NewFCR(FCRConfig{})
+	g := mustFCR(FCRConfig{})
 	require.NoError(t, g.UnmarshalBinary(v3))
 	assert.Equal(t, f.Report(), g.Report())
 
 	bad := editSnapshot(t, v3, func(s *fcrSnap) {
 		s.Opaque = []snapOpaque{{ID: uuid.New(), Issue: issue, Version: 2, At: t0.UnixNano(), Type: "acme.escalated"}}
 	})
-	require.ErrorIs(t, NewFCR(FCRConfig{}).UnmarshalBinary(bad), ErrFCRSnapshot)
+	require.ErrorIs(t, mustFCR(FCRConfig{}).UnmarshalBinary(bad), ErrFCRSnapshot)
 }
 
 // A ServiceLevel snapshot of format 1, written when a contact abandoned

@@ -10,7 +10,7 @@ import (
 // definitionDiff, which names what two merged reports differ in, knows
 // every field of FCRDefinition.
 func TestDefinitionDiffKnowsEveryField(t *testing.T) {
-	base := NewFCR(FCRConfig{}).Report().Definition
+	base := mustFCR(FCRConfig{}).Report().Definition
 	ty := reflect.TypeOf(base)
 	for i := range ty.NumField() {
 		d := base

@@ -91,10 +91,10 @@ func TestMergeFCRReportsEqualsOneFCROverAllEvents(t *testing.T) {
 		for _, n := range []int{1, 2, 5} {
 			t.Run(fmt.Sprintf("window %s match %s lateness %s, %d partitions", cfg.Window, cfg.Match, cfg.Lateness, n), func(t *testing.T) {
 				evs := partitioned(t, log, n)
-				whole := projections.NewFCR(cfg)
+				whole := mustFCR(cfg)
 				parts := make([]*projections.FCR, n)
 				for i := range parts {
-					parts[i] = projections.NewFCR(cfg)
+					parts[i] = mustFCR(cfg)
 				}
 				for _, e := range evs {
 					require.NoError(t, whole.Apply(e))
@@ -117,8 +117,8 @@ func TestMergeFCRReportsEqualsOneFCROverAllEvents(t *testing.T) {
 }
 
 func TestMergeFCRReportsRefusesDifferentDefinitions(t *testing.T) {
-	day := projections.NewFCR(projections.FCRConfig{Window: 24 * time.Hour}).Report()
-	week := projections.NewFCR(projections.FCRConfig{}).Report()
+	day := mustFCR(projections.FCRConfig{Window: 24 * time.Hour}).Report()
+	week := mustFCR(projections.FCRConfig{}).Report()
 	_, err := projections.MergeFCRReports(day, week)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
@@ -151,7 +151,7 @@ func ExampleMergeFCRReports() {
 			Meta: events.Meta{events.MetaPartitionKey: customer},
 			Data: &events.Opened{Customer: events.Customer{ID: customer}, Channel: channel, Topic: "billing", Contact: uuid.New()}}
 	}
-	parts := []*projections.FCR{projections.NewFCR(projections.FCRConfig{}), projections.NewFCR(projections.FCRConfig{})}
+	parts := []*projections.FCR{mustFCR(projections.FCRConfig{}), mustFCR(projections.FCRConfig{})}
 	for _, e := range []events.Envelope{open("anna", "phone"), open("ben", "chat"), open("carla", "email")} {
 		_ = parts[events.PartitionOf(events.PartitionKey(e), len(parts))].Apply(e)
 	}

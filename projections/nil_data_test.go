@@ -28,7 +28,7 @@ type reporting struct {
 
 func reportings(t *testing.T) []reporting {
 	t.Helper()
-	fcr := projections.NewFCR(projections.FCRConfig{})
+	fcr := mustFCR(projections.FCRConfig{})
 	rep, err := projections.NewReporter(projections.ReportConfig{})
 	require.NoError(t, err)
 	svc, sat, vol := newKPIs(t)

@@ -80,11 +80,11 @@ func NewReporter(cfg ReportConfig) (*Reporter, error) {
 			}
 		}
 	}
-	if err := cfg.FCR.Validate(); err != nil {
+	fcr, err := NewFCR(cfg.FCR)
+	if err != nil {
 		return nil, err
 	}
-	r := &Reporter{fcr: NewFCR(cfg.FCR)}
-	var err error
+	r := &Reporter{fcr: fcr}
 	if r.service, err = NewServiceLevel(cfg.Service); err != nil {
 		return nil, err
 	}

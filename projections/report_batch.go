@@ -62,8 +62,8 @@ func (r *Reporter) applyChecked(e events.Envelope) error {
 	return nil
 }
 
-// applyFCR applies evs, which passed check, to the FCR: only a
-// configuration error, which NewReporter refused already, could stop it.
+// applyFCR applies evs, which passed check, to the FCR, which then has
+// no reason to refuse one: an error would be a fault of its own.
 func (r *Reporter) applyFCR(evs []events.Envelope) error {
 	_, err := r.fcr.applyBatchKeys(evs, nil, true)
 	return err

@@ -29,12 +29,12 @@ func batchLog(t *testing.T) []events.Envelope {
 // what came before it is applied, nothing after.
 func TestFCRApplyBatchEqualsApply(t *testing.T) {
 	log := batchLog(t)
-	want := projections.NewFCR(projections.FCRConfig{})
+	want := mustFCR(projections.FCRConfig{})
 	for _, e := range log {
 		require.NoError(t, want.Apply(e))
 	}
 	for _, size := range []int{1, 15, 16, 17, 1000, len(log)} {
-		got := projections.NewFCR(projections.FCRConfig{})
+		got := mustFCR(projections.FCRConfig{})
 		for i := 0; i < len(log); i += size {
 			require.NoError(t, got.ApplyBatch(log[i:min(i+size, len(log))]))
 		}
@@ -43,11 +43,11 @@ func TestFCRApplyBatchEqualsApply(t *testing.T) {
 
 	bad := slices.Clone(log[:100])
 	bad[40].Version = 0
-	prefix := projections.NewFCR(projections.FCRConfig{})
+	prefix := mustFCR(projections.FCRConfig{})
 	for _, e := range bad[:40] {
 		require.NoError(t, prefix.Apply(e))
 	}
-	got := projections.NewFCR(projections.FCRConfig{})
+	got := mustFCR(projections.FCRConfig{})
 	err := got.ApplyBatch(bad)
 	require.ErrorIs(t, err, events.ErrInvalidEvent)
 	assert.Contains(t, err.Error(), "FCR batch: event 40: ")
@@ -181,7 +181,7 @@ func BenchmarkReplayIntoFCR(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		f := projections.NewFCR(projections.FCRConfig{})
+		f := mustFCR(projections.FCRConfig{})
 		if _, _, err := projections.Replay(ctx, store, 0, f); err != nil {
 			b.Fatal(err)
 		}
@@ -214,11 +214,11 @@ func TestReplayIntoAProjection(t *testing.T) {
 		require.NoError(t, err)
 		stored = append(stored, out...)
 	}
-	want := projections.NewFCR(projections.FCRConfig{})
+	want := mustFCR(projections.FCRConfig{})
 	for _, e := range stored {
 		require.NoError(t, want.Apply(e))
 	}
-	got := projections.NewFCR(projections.FCRConfig{})
+	got := mustFCR(projections.FCRConfig{})
 	last, n, err := projections.Replay(ctx, store, 0, got)
 	require.NoError(t, err)
 	assert.Equal(t, len(stored), n)
@@ -227,7 +227,7 @@ func TestReplayIntoAProjection(t *testing.T) {
 	assert.Equal(t, want.Live(), got.Live())
 
 	stop := stored[9000].Position
-	part := projections.NewFCR(projections.FCRConfig{})
+	part := mustFCR(projections.FCRConfig{})
 	last, n, err = projections.Replay(ctx, store, 0, failing{part, stop})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("position %d", stop))

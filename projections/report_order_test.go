@@ -113,7 +113,7 @@ func TestFCRFoldingMomentsDoNotMatter(t *testing.T) {
 		{FCRConfig{Window: 24 * time.Hour, Lateness: time.Minute}, []int{50, 333}},
 	} {
 		run := func(every int) FCRReport {
-			f := NewFCR(tt.cfg)
+			f := mustFCR(tt.cfg)
 			for i, e := range log {
 				require.NoError(t, f.Apply(e))
 				if every > 0 && i%every == 0 {

@@ -51,7 +51,7 @@ func TestReporterGathersWhatEachProjectionReports(t *testing.T) {
 	log := simulatedLog(t, 1)
 	rep := reportOf(t, projections.ReportConfig{}, log)
 
-	fcr := projections.NewFCR(projections.FCRConfig{})
+	fcr := mustFCR(projections.FCRConfig{})
 	svc, sat, vol := newKPIs(t)
 	for _, e := range log {
 		for _, p := range []projections.Projection{fcr, svc, sat, vol} {

@@ -27,7 +27,7 @@ func BenchmarkRunnerCatchUp(b *testing.B) {
 		require.NoError(b, err)
 	}
 	runner, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Store: store,
-		Projection: projections.NewFCR(projections.FCRConfig{Window: 24 * time.Hour}), Logger: watermill.NopLogger{}})
+		Projection: mustFCR(projections.FCRConfig{Window: 24 * time.Hour}), Logger: watermill.NopLogger{}})
 	require.NoError(b, err)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -16,7 +16,7 @@ import (
 // fcrOf returns the report of an FCR fed evs with Apply.
 func fcrOf(t *testing.T, evs []events.Envelope) FCRReport {
 	t.Helper()
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	for _, e := range evs {
 		require.NoError(t, f.Apply(e))
 	}
@@ -64,7 +64,7 @@ func TestRunnerHandsASelfSequencingProjectionEveryDelivery(t *testing.T) {
 		return subject{s, func() any { return s.Report() }}
 	}
 	fcr := func() subject {
-		f := NewFCR(FCRConfig{})
+		f := mustFCR(FCRConfig{})
 		return subject{f, func() any { return f.Report() }}
 	}
 	for name, make := range map[string]func() subject{"FCR": fcr, "Reporter": reporter, "ServiceLevel": service} {
@@ -111,7 +111,7 @@ func TestRunnerMovesHeldEventsOfAnOlderCheckpointToASelfSequencingProjection(t *
 	ctx := context.Background()
 
 	// The checkpoint: the FCR saw version 1, the runner holds version 3.
-	before := NewFCR(FCRConfig{})
+	before := mustFCR(FCRConfig{})
 	require.NoError(t, before.Apply(log[0]))
 	state, err := before.MarshalBinary()
 	require.NoError(t, err)
@@ -128,7 +128,7 @@ func TestRunnerMovesHeldEventsOfAnOlderCheckpointToASelfSequencingProjection(t *
 
 	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
 	t.Cleanup(func() { _ = bus.Close() })
-	fcr := NewFCR(FCRConfig{})
+	fcr := mustFCR(FCRConfig{})
 	r, err := NewRunner(RunnerConfig{Name: "fcr", Projection: fcr, Subscriber: bus, Topic: "events", Checkpoints: cps, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
@@ -153,7 +153,7 @@ func TestRunnerDoesNotCheckpointForDuplicates(t *testing.T) {
 	log := testLog(10)
 	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
 	t.Cleanup(func() { _ = bus.Close() })
-	r, err := NewRunner(RunnerConfig{Name: "fcr", Projection: NewFCR(FCRConfig{}), Subscriber: bus, Topic: "events",
+	r, err := NewRunner(RunnerConfig{Name: "fcr", Projection: mustFCR(FCRConfig{}), Subscriber: bus, Topic: "events",
 		CheckpointEvery: 1, CheckpointInterval: -1, CheckpointShare: -1, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, r)
@@ -172,13 +172,13 @@ func TestRunnerRefusesADirectCheckpointForAProjectionThatDoesNotSequence(t *test
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(3))
 	cps := NewMemoryCheckpoints()
-	first, err := NewRunner(RunnerConfig{Name: "fcr", Projection: NewFCR(FCRConfig{}), Store: store, Checkpoints: cps, Logger: quietLogger()})
+	first, err := NewRunner(RunnerConfig{Name: "fcr", Projection: mustFCR(FCRConfig{}), Store: store, Checkpoints: cps, Logger: quietLogger()})
 	require.NoError(t, err)
 	stop := startRunner(t, first)
 	require.Eventually(t, first.CaughtUp, 5*time.Second, time.Millisecond)
 	require.NoError(t, stop())
 
-	second, err := NewRunner(RunnerConfig{Name: "fcr", Projection: hiddenFCR{NewFCR(FCRConfig{})}, Store: store, Checkpoints: cps, Logger: quietLogger()})
+	second, err := NewRunner(RunnerConfig{Name: "fcr", Projection: hiddenFCR{mustFCR(FCRConfig{})}, Store: store, Checkpoints: cps, Logger: quietLogger()})
 	require.NoError(t, err)
 	err = second.Run(context.Background())
 	assert.ErrorIs(t, err, ErrCheckpoint)

@@ -23,7 +23,7 @@ func TestRunnerFCRRestartsAndRebuilds(t *testing.T) {
 	ctx := context.Background()
 	store := events.NewMemoryStore()
 	cfg := projections.FCRConfig{Window: 24 * time.Hour}
-	want := projections.NewFCR(cfg)
+	want := mustFCR(cfg)
 	for _, e := range log {
 		require.NoError(t, want.Apply(e))
 	}
@@ -37,7 +37,7 @@ func TestRunnerFCRRestartsAndRebuilds(t *testing.T) {
 			_, err := store.Append(ctx, e.Issue, e.Version-1, []events.Envelope{e})
 			require.NoError(t, err)
 		}
-		fcr = projections.NewFCR(cfg)
+		fcr = mustFCR(cfg)
 		runner, err = projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: store,
 			Checkpoints: cps, CheckpointEvery: 97, Logger: watermill.NopLogger{}})
 		require.NoError(t, err)
@@ -74,7 +74,7 @@ func TestRunnerRebuildsAfterAChangedConfiguration(t *testing.T) {
 	}
 	cps := projections.NewMemoryCheckpoints()
 	run := func(cfg projections.FCRConfig) (*projections.FCR, *projections.Runner, error) {
-		fcr := projections.NewFCR(cfg)
+		fcr := mustFCR(cfg)
 		r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: store,
 			Checkpoints: cps, Logger: watermill.NopLogger{}})
 		require.NoError(t, err)
@@ -89,7 +89,7 @@ func TestRunnerRebuildsAfterAChangedConfiguration(t *testing.T) {
 	require.NoError(t, err)
 
 	cfg := projections.FCRConfig{Window: 24 * time.Hour}
-	fcr := projections.NewFCR(cfg)
+	fcr := mustFCR(cfg)
 	r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: store,
 		Checkpoints: cps, Logger: watermill.NopLogger{}})
 	require.NoError(t, err)
@@ -98,7 +98,7 @@ func TestRunnerRebuildsAfterAChangedConfiguration(t *testing.T) {
 	assert.ErrorContains(t, err, "Rebuild replays the store into the projection as configured now")
 	require.NoError(t, r.Rebuild(ctx))
 
-	want := projections.NewFCR(cfg)
+	want := mustFCR(cfg)
 	for _, e := range log {
 		require.NoError(t, want.Apply(e))
 	}

@@ -210,7 +210,7 @@ func partitionOpening(part, n int, at time.Time) events.Envelope {
 func TestRunnerIdleAdvanceOfAQuietPartitionOnABusyStore(t *testing.T) {
 	mem := events.NewMemoryStore()
 	clock := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	f := projections.NewFCR(projections.FCRConfig{Window: 24 * time.Hour})
+	f := mustFCR(projections.FCRConfig{Window: 24 * time.Hour})
 	r, stop := runIdle(t, projections.RunnerConfig{Name: "p0", Projection: f, Store: mem, Filter: events.InPartition(0, 2),
 		IdleAdvance: 20 * time.Millisecond, PollInterval: 5 * time.Millisecond,
 		Now: func() time.Time { return clock }, Logger: watermill.NopLogger{}})
@@ -239,7 +239,7 @@ func TestRunnerIdleAdvanceOfPartitionsMerges(t *testing.T) {
 	cfg := projections.FCRConfig{Window: 24 * time.Hour}
 	var reps []projections.FCRReport
 	for i := range 2 {
-		f := projections.NewFCR(cfg)
+		f := mustFCR(cfg)
 		r, stop := runIdle(t, projections.RunnerConfig{Name: "p", Projection: f, Store: mem, Filter: events.InPartition(i, 2),
 			IdleAdvance: 2 * time.Millisecond, PollInterval: time.Millisecond, Now: func() time.Time { return clock }, Logger: watermill.NopLogger{}})
 		require.Eventually(t, func() bool { return !r.Stats().AdvancedTo.IsZero() }, 10*time.Second, time.Millisecond)
@@ -248,7 +248,7 @@ func TestRunnerIdleAdvanceOfPartitionsMerges(t *testing.T) {
 	}
 	got, err := projections.MergeFCRReports(reps...)
 	require.NoError(t, err)
-	one := projections.NewFCR(cfg)
+	one := mustFCR(cfg)
 	for _, e := range log {
 		require.NoError(t, one.Apply(e))
 	}
@@ -335,9 +335,9 @@ func TestRunnerIdleAdvanceTakesEveryProjection(t *testing.T) {
 	rep, err := projections.NewReporter(projections.ReportConfig{})
 	require.NoError(t, err)
 	svc, sat, vol := newKPIs(t)
-	seq, err := projections.Sequence(projections.NewFCR(projections.FCRConfig{}), projections.SequenceConfig{})
+	seq, err := projections.Sequence(mustFCR(projections.FCRConfig{}), projections.SequenceConfig{})
 	require.NoError(t, err)
-	for _, p := range []projections.Projection{projections.NewFCR(projections.FCRConfig{}), rep, svc, sat, vol, seq} {
+	for _, p := range []projections.Projection{mustFCR(projections.FCRConfig{}), rep, svc, sat, vol, seq} {
 		_, err := projections.NewRunner(projections.RunnerConfig{Name: "x", Projection: p, Store: events.NewMemoryStore(), IdleAdvance: time.Second})
 		assert.NoError(t, err, "%T", p)
 	}
@@ -352,7 +352,7 @@ func TestRunnerIdleAdvanceReadsTheStoreFirst(t *testing.T) {
 	var mu sync.Mutex
 	clock := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	f := projections.NewFCR(projections.FCRConfig{Window: 24 * time.Hour, Lateness: time.Minute})
+	f := mustFCR(projections.FCRConfig{Window: 24 * time.Hour, Lateness: time.Minute})
 	r, stop := runIdle(t, projections.RunnerConfig{Name: "s", Projection: f, Store: mem, PollInterval: time.Hour,
 		IdleAdvance: 2 * time.Millisecond, Now: now, Logger: watermill.NopLogger{}})
 	require.Eventually(t, func() bool { return !r.Stats().AdvancedTo.IsZero() }, 5*time.Second, time.Millisecond)
@@ -389,7 +389,7 @@ func TestRunnerIdleAdvanceMakesAQuietWindowFinal(t *testing.T) {
 	clock := at.Add(time.Hour + 24*time.Hour + 2*time.Minute) // window and lateness after the resolution
 	cps := projections.NewMemoryCheckpoints()
 	run := func(idle time.Duration, until func(*projections.FCR, *projections.Runner) bool) (*projections.FCR, *projections.Runner) {
-		fcr := projections.NewFCR(cfg)
+		fcr := mustFCR(cfg)
 		r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: store,
 			Checkpoints: cps, PollInterval: time.Millisecond, IdleAdvance: idle,
 			Now: func() time.Time { return clock }, Logger: watermill.NopLogger{}})
@@ -444,7 +444,7 @@ func TestRunnerIdleAdvanceSeesWhatCameWhileItAskedTheBroker(t *testing.T) {
 		asked.Do(func() { err = broker.Publish("t", msg) })
 		return 0, err
 	}
-	f := projections.NewFCR(projections.FCRConfig{Window: 2 * time.Hour, Lateness: 10 * time.Minute})
+	f := mustFCR(projections.FCRConfig{Window: 2 * time.Hour, Lateness: 10 * time.Minute})
 	r, stop := runIdle(t, projections.RunnerConfig{Name: "b", Projection: f, Subscriber: broker, Topic: "t",
 		Pending: pending, IdleAdvance: 10 * time.Millisecond, Now: func() time.Time { return clock }, Logger: watermill.NopLogger{}})
 	require.Eventually(t, func() bool { return r.Stats().Applied == 1 && !r.Stats().AdvancedTo.IsZero() }, 5*time.Second, time.Millisecond)
@@ -462,7 +462,7 @@ func TestRunnerIdleAdvanceReadsTheStoreBehindASilentBroker(t *testing.T) {
 	var mu sync.Mutex
 	clock := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	f := projections.NewFCR(projections.FCRConfig{Window: 2 * time.Hour, Lateness: 10 * time.Minute})
+	f := mustFCR(projections.FCRConfig{Window: 2 * time.Hour, Lateness: 10 * time.Minute})
 	broker := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}) // nobody publishes
 	defer broker.Close()
 	r, stop := runIdle(t, projections.RunnerConfig{Name: "s", Projection: f, Store: mem, Subscriber: broker, Topic: "t",

@@ -177,10 +177,10 @@ func TestRunnerConfigValidate(t *testing.T) {
 		{"poison publisher without topic", RunnerConfig{Name: "x", Projection: newTally(), Store: store, PoisonPublisher: sub}, "no poison topic"},
 		{"poison topic that the runner reads", RunnerConfig{Name: "x", Projection: newTally(), Subscriber: sub, Topics: []string{"a", "b"},
 			PoisonPublisher: sub, PoisonTopic: "b"}, `poison topic "b" is one the runner reads`},
-		{"negative IdleAdvance", RunnerConfig{Name: "x", Projection: NewFCR(FCRConfig{}), Store: store, IdleAdvance: -time.Second}, "IdleAdvance -1s is negative"},
+		{"negative IdleAdvance", RunnerConfig{Name: "x", Projection: mustFCR(FCRConfig{}), Store: store, IdleAdvance: -time.Second}, "IdleAdvance -1s is negative"},
 		{"IdleAdvance of a projection without AdvanceTo", RunnerConfig{Name: "x", Projection: newTally(), Store: store, IdleAdvance: time.Second},
 			"the projection, a *projections.tally, has no AdvanceTo(time.Time) error method"},
-		{"IdleAdvance without a store or Pending", RunnerConfig{Name: "x", Projection: NewFCR(FCRConfig{}), Subscriber: sub, Topic: "t", IdleAdvance: time.Second},
+		{"IdleAdvance without a store or Pending", RunnerConfig{Name: "x", Projection: mustFCR(FCRConfig{}), Subscriber: sub, Topic: "t", IdleAdvance: time.Second},
 			"IdleAdvance is set on a runner without a Store, but not Pending"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -565,7 +565,7 @@ func TestCheckpointProjectionState(t *testing.T) {
 	cp, ok, err := cps.Load(t.Context(), "report")
 	require.NoError(t, err)
 	require.True(t, ok)
-	_, err = NewFCR(FCRConfig{}).Restore(cp.State)
+	_, err = mustFCR(FCRConfig{}).Restore(cp.State)
 	require.Error(t, err, "the state is the runner's, not the projection's")
 	state, err := cp.ProjectionState()
 	require.NoError(t, err)

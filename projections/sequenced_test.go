@@ -435,7 +435,7 @@ func TestSequencerReleasesAfterAFailedEmit(t *testing.T) {
 func TestSequencedAdvancesItsProjection(t *testing.T) {
 	l := newFCRLog()
 	l.solved(at(0, 9, 0), []string{"phone:21"}, "phone", "tech/tv", "ann")
-	f := NewFCR(FCRConfig{})
+	f := mustFCR(FCRConfig{})
 	seq, err := Sequence(f, SequenceConfig{})
 	require.NoError(t, err)
 	for _, e := range l.evs {

@@ -23,7 +23,7 @@ func (*hostRes) EventType() events.Type { return events.TypeResolved }
 func TestSnapshotRefusesToDropTheDataOfABuiltInEvent(t *testing.T) {
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register(events.TypeResolved, 1, func() events.Data { return new(hostRes) }))
-	f := NewFCR(FCRConfig{Registry: reg})
+	f := mustFCR(FCRConfig{Registry: reg})
 	issue, c1 := uuid.New(), uuid.New()
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	require.NoError(t, f.Apply(events.Envelope{ID: uuid.New(), Issue: issue, Version: 1, At: t0, Data: &events.Opened{Customer: events.Customer{ID: "C"}, Channel: "chat", Topic: "b", Contact: c1}}))

@@ -23,7 +23,7 @@ func TestRestorersRefuseLyingLengths(t *testing.T) {
 	require.NoError(t, err)
 	service, err := NewServiceLevel(ServiceConfig{})
 	require.NoError(t, err)
-	sequenced, err := Sequence(NewFCR(FCRConfig{}), SequenceConfig{})
+	sequenced, err := Sequence(mustFCR(FCRConfig{}), SequenceConfig{})
 	require.NoError(t, err)
 	tests := []struct {
 		name   string
@@ -31,7 +31,7 @@ func TestRestorersRefuseLyingLengths(t *testing.T) {
 		member string
 		want   error
 	}{
-		{"FCR", NewFCR(FCRConfig{}), "Issues", ErrFCRSnapshot},
+		{"FCR", mustFCR(FCRConfig{}), "Issues", ErrFCRSnapshot},
 		{"Reporter", reporter, "FCR", ErrKPISnapshot},
 		{"ServiceLevel", service, "Horizons", ErrKPISnapshot},
 		{"Sequence", sequenced.(encoding.BinaryUnmarshaler), "Projection", ErrKPISnapshot},

@@ -20,12 +20,9 @@ type Advancer interface {
 // AdvanceTo moves the watermark to t if t is later, and folds what is then
 // final and beyond the lateness. t is the host's word for the time: it is
 // not held to MaxFuture, and a t in the future makes the events before it
-// late, as an event of that time would. It returns the configuration
-// error that Apply returns, and then changes nothing.
+// late, as an event of that time would. It always returns nil: the
+// error is Advancer's.
 func (f *FCR) AdvanceTo(t time.Time) error {
-	if f.err != nil {
-		return f.err
-	}
 	ns := t.UnixNano()
 	if f.hasWM && ns <= f.wm {
 		return nil

@@ -199,7 +199,10 @@ func inSchema(ctx context.Context, pool *pgxpool.Pool, schema string, fn func(*p
 // decoding on one goroutine, the FCR on another) and makes the report.
 func projectionOnSimple(ctx context.Context, s *simpleLog) (seconds float64, achieved, failed int64, err error) {
 	start := time.Now()
-	f := projections.NewFCR(projections.FCRConfig{Window: projections.DefaultFCRWindow, Match: projections.MatchTopic})
+	f, err := projections.NewFCR(projections.FCRConfig{Window: projections.DefaultFCRWindow, Match: projections.MatchTopic})
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	if _, _, err := projections.Replay(ctx, s.store, 0, f); err != nil {
 		return 0, 0, 0, err
 	}

@@ -26,7 +26,10 @@ const decodedChunk = 1 << 16
 // of FCR.ApplyBatch alone.
 func projectionRate(ctx context.Context, store *events.MemoryStore) (float64, error) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	f := projections.NewFCR(projections.FCRConfig{})
+	f, err := projections.NewFCR(projections.FCRConfig{})
+	if err != nil {
+		return 0, err
+	}
 	chunk := make([]events.Envelope, 0, decodedChunk)
 	var busy time.Duration
 	n := 0

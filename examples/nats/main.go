@@ -122,7 +122,9 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 			return err
 		}
 		defer sub.Close()
-		fcrs[p] = projections.NewFCR(projections.FCRConfig{Window: 72 * time.Hour})
+		if fcrs[p], err = projections.NewFCR(projections.FCRConfig{Window: 72 * time.Hour}); err != nil {
+			return err
+		}
 		runners[p], err = projections.NewRunner(projections.RunnerConfig{
 			Name:        durable,
 			Projection:  fcrs[p],

@@ -95,7 +95,9 @@ func TestARestartedRunnerResumesItsConsumer(t *testing.T) {
 		sub, durable, subject, err := subscribe(js, url, 0, watermill.NopLogger{})
 		require.NoError(t, err)
 		defer sub.Close()
-		r, err := projections.NewRunner(projections.RunnerConfig{Name: durable, Projection: projections.NewFCR(projections.FCRConfig{}),
+		fcr, err := projections.NewFCR(projections.FCRConfig{})
+		require.NoError(t, err)
+		r, err := projections.NewRunner(projections.RunnerConfig{Name: durable, Projection: fcr,
 			Subscriber: sub, Topic: subject, Checkpoints: checkpoints, Logger: watermill.NopLogger{}})
 		require.NoError(t, err)
 		ctx, stop := context.WithCancel(context.Background())

@@ -30,7 +30,8 @@ func inProcess(t *testing.T, o options) (projections.FCRReport, int) {
 	t.Helper()
 	traffic, _, err := simulate.Collect(simulate.Config{Seed: o.Seed, Days: o.Days, IssuesPerDay: o.IssuesPerDay})
 	require.NoError(t, err)
-	fcr := projections.NewFCR(fcrConfig())
+	fcr, err := projections.NewFCR(fcrConfig())
+	require.NoError(t, err)
 	for _, e := range traffic {
 		require.NoError(t, fcr.Apply(e))
 	}

@@ -98,7 +98,10 @@ func (p *pipeline) start(ctx context.Context) (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	fcr := projections.NewFCR(fcrConfig())
+	fcr, err := projections.NewFCR(fcrConfig())
+	if err != nil {
+		return nil, err
+	}
 	runner, err := projections.NewRunner(projections.RunnerConfig{
 		Name:        runnerName,
 		Projection:  fcr,

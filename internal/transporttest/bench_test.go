@@ -72,7 +72,7 @@ func benchLine(b *testing.B, tr transport, p projections.Projection) (*events.Pu
 
 func benchThroughput(b *testing.B, tr transport) {
 	log := benchLog(b, b.N)
-	p := &timed{FCR: projections.NewFCR(fcrConfig), index: make(map[uuid.UUID]int, len(log)), sent: make([]atomic.Int64, len(log))}
+	p := &timed{FCR: newFCR(b), index: make(map[uuid.UUID]int, len(log)), sent: make([]atomic.Int64, len(log))}
 	for i, e := range log {
 		p.index[e.ID] = i
 	}
@@ -119,7 +119,7 @@ func (n *notifying) Apply(e events.Envelope) error {
 
 func benchLatency(b *testing.B, tr transport) {
 	log := benchLog(b, b.N)
-	p := &notifying{FCR: projections.NewFCR(fcrConfig), applied: make(chan struct{}, 1)}
+	p := &notifying{FCR: newFCR(b), applied: make(chan struct{}, 1)}
 	publisher, r := benchLine(b, tr, p)
 	ctx := context.Background()
 	one := make([]events.Envelope, 1)

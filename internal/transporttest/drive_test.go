@@ -26,6 +26,14 @@ import (
 // the late-event policy (which the projections' own tests cover).
 var fcrConfig = projections.FCRConfig{Window: 24 * time.Hour, Lateness: 30 * 24 * time.Hour}
 
+// newFCR returns an FCR of fcrConfig.
+func newFCR(tb testing.TB) *projections.FCR {
+	tb.Helper()
+	f, err := projections.NewFCR(fcrConfig)
+	require.NoError(tb, err)
+	return f
+}
+
 // simLog returns a reproducible week of a contact centre of about n events.
 func simLog(tb testing.TB, seed uint64, n int) []events.Envelope {
 	tb.Helper()
@@ -93,7 +101,7 @@ func newService(tb testing.TB, store events.Store, pub contact.Publisher) *conta
 // a fresh FCR: what every runner must end up with.
 func reference(tb testing.TB, store events.Store) projections.FCRReport {
 	tb.Helper()
-	f := projections.NewFCR(fcrConfig)
+	f := newFCR(tb)
 	for e, err := range store.ReadAll(context.Background(), 0) {
 		require.NoError(tb, err)
 		require.NoError(tb, f.Apply(e))

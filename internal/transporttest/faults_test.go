@@ -21,6 +21,7 @@ import (
 // line is the write side of a fault test: a memory store (possibly
 // wrapped) and a Service that publishes to a GoChannel.
 type line struct {
+	t     *testing.T
 	store events.Store
 	bus   *gochannel.GoChannel
 	svc   *contact.Service
@@ -33,12 +34,12 @@ func newLine(t *testing.T, store events.Store) *line {
 	t.Cleanup(func() { _ = bus.Close() })
 	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return faultTopic }})
 	require.NoError(t, err)
-	return &line{store: store, bus: bus, svc: newService(t, store, pub)}
+	return &line{t: t, store: store, bus: bus, svc: newService(t, store, pub)}
 }
 
 // runnerConfig is a runner of a fresh FCR over the line's store and bus.
 func (l *line) runnerConfig(sub message.Subscriber, cps projections.CheckpointStore) (projections.RunnerConfig, *projections.FCR) {
-	fcr := projections.NewFCR(fcrConfig)
+	fcr := newFCR(l.t)
 	if sub == nil {
 		sub = l.bus
 	}
@@ -176,7 +177,7 @@ func TestFaultBrokerRedeliversAndReorders(t *testing.T) {
 	log := simLog(t, 22, 1500)
 	l := newLine(t, events.NewMemoryStore())
 	sub := &unreliable{Subscriber: l.bus, window: 32, dup: 0.2, seed: 22}
-	fcr := projections.NewFCR(fcrConfig)
+	fcr := newFCR(t)
 	runner, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr,
 		Subscriber: sub, Topic: faultTopic, Logger: quiet()})
 	require.NoError(t, err)

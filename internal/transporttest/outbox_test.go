@@ -43,7 +43,7 @@ func TestPostgresOutboxToNATS(t *testing.T) {
 
 	cps := projections.NewMemoryCheckpoints()
 	newRunner := func() (*running, *projections.FCR) {
-		fcr := projections.NewFCR(fcrConfig)
+		fcr := newFCR(t)
 		runner, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr,
 			Store: store, Subscriber: subscriber("fcr"), Topic: topic, Checkpoints: cps,
 			CheckpointEvery: 100, CheckpointInterval: 20 * time.Millisecond, Logger: quiet()})

@@ -49,14 +49,14 @@ func TestScaleOutNATSPartitions(t *testing.T) {
 	parts := make([]*projections.FCR, partitions)
 	runners := make([]*running, partitions)
 	for p := range partitions {
-		parts[p] = projections.NewFCR(fcrConfig)
+		parts[p] = newFCR(t)
 		group := fmt.Sprintf("part%d", p)
 		runner, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr-" + group, Projection: parts[p],
 			Subscriber: subscriber(group), Topic: topics[p], Pending: natsPending(t, prefix, group, topics[p]), Logger: quiet()})
 		require.NoError(t, err)
 		runners[p] = start(t, runner)
 	}
-	whole := projections.NewFCR(fcrConfig)
+	whole := newFCR(t)
 	runner, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr-all", Projection: whole,
 		Subscriber: subscriber("all"), Topics: topics, Logger: quiet()})
 	require.NoError(t, err)

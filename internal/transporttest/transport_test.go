@@ -23,7 +23,7 @@ func TestTransports(t *testing.T) {
 			pub, subscriber := tr.open(t, prefix)
 			topic := topicOf(prefix)
 
-			fcr := projections.NewFCR(fcrConfig)
+			fcr := newFCR(t)
 			runner, err := projections.NewRunner(projections.RunnerConfig{
 				Name: "fcr-" + tr.name, Projection: fcr,
 				Subscriber: subscriber("fcr"), Topic: topic,
