@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/minheap"
 )
 
 // FCR is a Projection and saves its state for checkpoints.
@@ -216,7 +217,7 @@ type FCR struct {
 	// gaps queues the live issues with held events by the time of their
 	// first, or earlier (see skipGaps); skipped holds the versions that
 	// the streams of live issues went past.
-	gaps    issueHeap
+	gaps    minheap.Heap[issueAt]
 	skipped map[uuid.UUID][]versionSpan
 
 	wm    int64 // watermark, Unix ns; valid when hasWM
@@ -348,7 +349,7 @@ func (f *FCR) apply(e *events.Envelope, tag uint32, valid bool) error {
 	if err := f.sequence(ix, is, tracked, at, e, tag); err != nil {
 		return err
 	}
-	if len(f.gaps) > 0 {
+	if f.gaps.Len() > 0 {
 		f.skipGaps()
 	}
 	f.maybeSweep()

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"container/heap"
 	"math"
 
 	"github.com/google/uuid"
@@ -31,7 +30,7 @@ type versionSpan struct{ from, to uint64 }
 // queueGap queues live issue for skipGaps if events of it wait for a gap.
 func (f *FCR) queueGap(issue uuid.UUID) {
 	if at, ok := f.seq.firstHeld(issue); ok {
-		heap.Push(&f.gaps, issueAt{at: at, issue: issue})
+		f.gaps.Push(issueAt{at: at, issue: issue})
 	}
 }
 
@@ -40,8 +39,8 @@ func (f *FCR) queueGap(issue uuid.UUID) {
 // first held event that is not.
 func (f *FCR) skipGaps() {
 	cutoff := satSub(f.wm, f.lateness)
-	for len(f.gaps) > 0 && f.gaps[0].at < cutoff {
-		id := heap.Pop(&f.gaps).(issueAt).issue
+	for f.gaps.Len() > 0 && f.gaps.Min().at < cutoff {
+		id := f.gaps.Pop().issue
 		if f.lookup(id) < 0 {
 			continue // folded since: expireHeld drops its held events
 		}

@@ -1,9 +1,9 @@
 package projections
 
 import (
-	"container/heap"
-
 	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/internal/minheap"
 )
 
 // strays are the streams that the FCR's Sequencer tracks although their
@@ -21,8 +21,8 @@ import (
 // meets after its version 1, having joined a feed late, is no stray: its
 // events wait for their gap and are orphaned.)
 type strays struct {
-	last  map[uuid.UUID]int64 // the latest event time of each stray stream, Unix ns
-	queue issueHeap           // one entry a stray stream, by a time no later than its last
+	last  map[uuid.UUID]int64   // the latest event time of each stray stream, Unix ns
+	queue minheap.Heap[issueAt] // one entry a stray stream, by a time no later than its last
 }
 
 // issueAt is a stream in a queue, with the time at which it was queued.
@@ -31,19 +31,8 @@ type issueAt struct {
 	issue uuid.UUID
 }
 
-// issueHeap is a min-heap of issueAt by time.
-type issueHeap []issueAt
-
-func (h issueHeap) Len() int           { return len(h) }
-func (h issueHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h issueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *issueHeap) Push(x any)        { *h = append(*h, x.(issueAt)) }
-func (h *issueHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
-}
+// Less orders queued streams by time.
+func (a issueAt) Less(b issueAt) bool { return a.at < b.at }
 
 // note records an event at time at of stray stream issue.
 func (s *strays) note(issue uuid.UUID, at int64) {
@@ -55,21 +44,21 @@ func (s *strays) note(issue uuid.UUID, at int64) {
 		return
 	}
 	s.last[issue] = at
-	heap.Push(&s.queue, issueAt{at: at, issue: issue})
+	s.queue.Push(issueAt{at: at, issue: issue})
 }
 
 // expire calls forget for each stray stream whose latest event is before
 // t, and stops tracking it.
 func (s *strays) expire(t int64, forget func(issue uuid.UUID)) {
-	for len(s.queue) > 0 && s.queue[0].at < t {
-		e := heap.Pop(&s.queue).(issueAt)
+	for s.queue.Len() > 0 && s.queue.Min().at < t {
+		e := s.queue.Pop()
 		last, ok := s.last[e.issue]
 		switch {
 		case !ok:
 			continue // no longer a stray (see drop)
 		case last >= t:
 			// An event came since it was queued: queue it for then.
-			heap.Push(&s.queue, issueAt{at: last, issue: e.issue})
+			s.queue.Push(issueAt{at: last, issue: e.issue})
 			continue
 		}
 		delete(s.last, e.issue)

@@ -63,7 +63,7 @@ func TestFCRForgetsAStrayStreamQuietForTheHorizon(t *testing.T) {
 	f.sweep()
 	assert.Empty(t, strayStreams(f))
 	assert.Equal(t, 0, f.strays.len())
-	assert.Empty(t, f.strays.queue)
+	assert.Zero(t, f.strays.queue.Len())
 
 	apply(l.add(s, at(9, 11, 0), &events.Rated{Survey: events.SurveyCSAT, Score: 5}))
 	r = f.Report()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/minheap"
 )
 
 // errMalformed is wrapped by the error of a row that cannot be converted.
@@ -139,7 +139,7 @@ func (s *stream) add(t time.Time, d events.Data) {
 type sink struct {
 	w       *bufio.Writer
 	codec   *events.JSONCodec
-	pending pendingHeap
+	pending minheap.Heap[pending]
 	seq     uint64
 	buf     []byte
 	written int
@@ -152,13 +152,13 @@ func newSink(w io.Writer) *sink {
 
 func (s *sink) add(e events.Envelope) {
 	s.seq++
-	heap.Push(&s.pending, pending{e: e, seq: s.seq})
+	s.pending.Push(pending{e: e, seq: s.seq})
 }
 
 // flushBefore writes the held events that happened before t.
 func (s *sink) flushBefore(t time.Time) error {
-	for len(s.pending) > 0 && s.pending[0].e.At.Before(t) {
-		if err := s.write(heap.Pop(&s.pending).(pending).e); err != nil {
+	for s.pending.Len() > 0 && s.pending.Min().e.At.Before(t) {
+		if err := s.write(s.pending.Pop().e); err != nil {
 			return err
 		}
 	}
@@ -166,8 +166,8 @@ func (s *sink) flushBefore(t time.Time) error {
 }
 
 func (s *sink) flushAll() error {
-	for len(s.pending) > 0 {
-		if err := s.write(heap.Pop(&s.pending).(pending).e); err != nil {
+	for s.pending.Len() > 0 {
+		if err := s.write(s.pending.Pop().e); err != nil {
 			return err
 		}
 	}
@@ -193,24 +193,13 @@ type pending struct {
 	seq uint64
 }
 
-// pendingHeap orders held events by time, then by the order they came in,
-// which keeps each stream's versions in order.
-type pendingHeap []pending
-
-func (h pendingHeap) Len() int { return len(h) }
-func (h pendingHeap) Less(i, j int) bool {
-	if !h[i].e.At.Equal(h[j].e.At) {
-		return h[i].e.At.Before(h[j].e.At)
+// Less orders held events by time, then by the order they came in, which
+// keeps each stream's versions in order.
+func (a pending) Less(b pending) bool {
+	if !a.e.At.Equal(b.e.At) {
+		return a.e.At.Before(b.e.At)
 	}
-	return h[i].seq < h[j].seq
-}
-func (h pendingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *pendingHeap) Push(x any)   { *h = append(*h, x.(pending)) }
-func (h *pendingHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	return a.seq < b.seq
 }
 
 // slug turns a label such as "Technical Support" into a topic token
