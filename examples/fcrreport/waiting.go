@@ -1,12 +1,12 @@
 package main
 
 import (
-	"container/heap"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/minheap"
 )
 
 // waiting holds the lines that came before an earlier version of their
@@ -15,8 +15,34 @@ import (
 // issue in either order, when their times are equal or the clocks that
 // stamped them disagree.
 type waiting struct {
-	byIssue map[uuid.UUID]map[uint64]line
-	byTime  waitHeap
+	byIssue map[uuid.UUID]*held
+	byTime  minheap.Heap[waitItem]
+}
+
+// held is what waits of one issue: its lines by version, and their
+// versions in a heap, whose least is the first line to let go of once
+// one of the issue's lines has waited too long. The heap may keep
+// versions whose lines were taken since; first drops them.
+type held struct {
+	lines    map[uint64]line
+	versions minheap.Heap[heldVersion]
+}
+
+// heldVersion is a version of a stream, which orders itself for the heap.
+type heldVersion uint64
+
+// Less orders versions from the lowest.
+func (a heldVersion) Less(b heldVersion) bool { return a < b }
+
+// first returns the lowest version held.
+func (h *held) first() uint64 {
+	for {
+		v := uint64(h.versions.Min())
+		if _, ok := h.lines[v]; ok {
+			return v
+		}
+		h.versions.Pop() // its line was taken
+	}
 }
 
 // line is an event of the log and where it was read.
@@ -30,20 +56,20 @@ type line struct {
 	at  time.Time // the time it waits from: not after the log's time then
 }
 
-func newWaiting() *waiting { return &waiting{byIssue: make(map[uuid.UUID]map[uint64]line)} }
+func newWaiting() *waiting { return &waiting{byIssue: make(map[uuid.UUID]*held)} }
 
 // hold keeps l, and returns the line it already holds at l's version, if
 // any, instead.
 func (w *waiting) hold(l line) (line, bool) {
-	vs := w.byIssue[l.e.Issue]
-	if had, ok := vs[l.e.Version]; ok {
+	h := w.byIssue[l.e.Issue]
+	if h == nil {
+		h = &held{lines: make(map[uint64]line)}
+		w.byIssue[l.e.Issue] = h
+	} else if had, ok := h.lines[l.e.Version]; ok {
 		return had, true
 	}
-	if vs == nil {
-		vs = make(map[uint64]line)
-		w.byIssue[l.e.Issue] = vs
-	}
-	w.put(vs, l)
+	h.versions.Push(heldVersion(l.e.Version))
+	w.put(h, l)
 	return line{}, false
 }
 
@@ -51,21 +77,27 @@ func (w *waiting) hold(l line) (line, bool) {
 // place in the queue is passed over (its line number no longer matches).
 func (w *waiting) replace(l line) { w.put(w.byIssue[l.e.Issue], l) }
 
-// put holds l among vs, its issue's held lines, and queues it by its time.
-func (w *waiting) put(vs map[uint64]line, l line) {
-	vs[l.e.Version] = l
-	heap.Push(&w.byTime, waitItem{at: l.at, issue: l.e.Issue, version: l.e.Version, line: l.line})
+// put holds l among h's lines, and queues it by its time.
+func (w *waiting) put(h *held, l line) {
+	h.lines[l.e.Version] = l
+	w.byTime.Push(waitItem{at: l.at, issue: l.e.Issue, version: l.e.Version, line: l.line})
 }
 
 // take returns the line held of issue at version, and lets go of it.
 func (w *waiting) take(issue uuid.UUID, version uint64) (line, bool) {
-	vs := w.byIssue[issue]
-	l, ok := vs[version]
+	h := w.byIssue[issue]
+	if h == nil {
+		return line{}, false
+	}
+	l, ok := h.lines[version]
 	if !ok {
 		return line{}, false
 	}
-	delete(vs, version)
-	if len(vs) == 0 {
+	delete(h.lines, version)
+	if h.versions.Len() > 0 && uint64(h.versions.Min()) == version {
+		h.versions.Pop() // lines taken in order leave nothing behind
+	}
+	if len(h.lines) == 0 {
 		delete(w.byIssue, issue)
 	}
 	return l, true
@@ -75,20 +107,18 @@ func (w *waiting) take(issue uuid.UUID, version uint64) (line, bool) {
 // before cutoff (the lowest version it holds), and lets go of it; false
 // when there is none.
 func (w *waiting) expired(cutoff time.Time) (line, bool) {
-	for w.byTime.Len() > 0 && w.byTime[0].at.Before(cutoff) {
-		it := heap.Pop(&w.byTime).(waitItem)
-		vs := w.byIssue[it.issue]
-		if l, ok := vs[it.version]; !ok || l.line != it.line {
+	for w.byTime.Len() > 0 && w.byTime.Min().at.Before(cutoff) {
+		it := w.byTime.Pop()
+		h := w.byIssue[it.issue]
+		if h == nil {
 			continue // its line was taken
 		}
-		first := uint64(0)
-		for v := range vs {
-			if first == 0 || v < first {
-				first = v
-			}
+		if l, ok := h.lines[it.version]; !ok || l.line != it.line {
+			continue // its line was taken
 		}
+		first := h.first()
 		if first != it.version {
-			heap.Push(&w.byTime, it) // its own line still waits
+			w.byTime.Push(it) // its own line still waits
 		}
 		return w.take(it.issue, first)
 	}
@@ -105,15 +135,5 @@ type waitItem struct {
 	line    int
 }
 
-type waitHeap []waitItem
-
-func (h waitHeap) Len() int           { return len(h) }
-func (h waitHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h waitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *waitHeap) Push(x any)        { *h = append(*h, x.(waitItem)) }
-func (h *waitHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return it
-}
+// Less orders held lines by the time they wait from.
+func (a waitItem) Less(b waitItem) bool { return a.at.Before(b.at) }
