@@ -78,6 +78,8 @@ func (c Contact) Handled() bool { return c.Routings > 0 || c.Consults > 0 || c.R
 
 // Issue is one customer problem, rebuilt from its events. Its zero value is
 // an issue that was never opened. Apply events to it in version order.
+// Its fields are for reading: an issue of many contacts indexes them, and
+// an index does not follow Contacts changed by hand.
 type Issue struct {
 	ID       uuid.UUID
 	Version  uint64
@@ -101,6 +103,25 @@ type Issue struct {
 	// which the Service gives its later events, so that an issue's stream
 	// stays on one partition.
 	PartitionKey string
+
+	// byContact finds contacts by id once the issue has many
+	// (contactIndexFrom): an issue of thousands (a long email thread, a
+	// bot answering itself) would otherwise cost a scan of them at every
+	// event, and rebuilding it time quadratic in them.
+	byContact *contactIndex
+}
+
+// contactIndexFrom is how many contacts an issue has before it finds them
+// through an index rather than a scan.
+const contactIndexFrom = 32
+
+// contactIndex maps the ids of the first n contacts of issue of to their
+// places. A copy of the issue shares the index of the original, which
+// indexes the original's contacts: it makes its own.
+type contactIndex struct {
+	of *Issue
+	at map[uuid.UUID]int
+	n  int
 }
 
 // Rebuild returns the issue whose stream is evs, in version order.
@@ -173,10 +194,8 @@ func (is *Issue) Apply(e events.Envelope) error {
 
 // Contact returns the issue's contact with the given id.
 func (is *Issue) Contact(id uuid.UUID) (Contact, bool) {
-	for _, c := range is.Contacts {
-		if c.ID == id {
-			return c, true
-		}
+	if c := is.find(id); c != nil {
+		return *c, true
 	}
 	return Contact{}, false
 }
@@ -205,9 +224,37 @@ func (is *Issue) contact(id uuid.UUID) *Contact {
 	return &is.Contacts[len(is.Contacts)-1]
 }
 
-// knownContact returns the issue's contact id, or nil.
+// knownContact returns the issue's contact id, or nil. It indexes the
+// contacts of an issue that has many: Apply calls it, and Contact, which
+// may be called by several goroutines at once, only reads the index.
 func (is *Issue) knownContact(id uuid.UUID) *Contact {
-	for i := range is.Contacts {
+	if len(is.Contacts) >= contactIndexFrom {
+		x := is.byContact
+		if x == nil || x.of != is || x.n > len(is.Contacts) {
+			x = &contactIndex{of: is, at: make(map[uuid.UUID]int, len(is.Contacts))}
+			is.byContact = x
+		}
+		// Contacts are only ever appended: index those added since.
+		for ; x.n < len(is.Contacts); x.n++ {
+			if c := is.Contacts[x.n].ID; x.at[c] == 0 {
+				x.at[c] = x.n + 1 // the first of an id, as a scan finds it
+			}
+		}
+	}
+	return is.find(id)
+}
+
+// find returns the issue's contact id, or nil, through the index where
+// it is the issue's own, without changing it.
+func (is *Issue) find(id uuid.UUID) *Contact {
+	from := 0
+	if x := is.byContact; x != nil && x.of == is && x.n <= len(is.Contacts) {
+		if i := x.at[id] - 1; i >= 0 && is.Contacts[i].ID == id {
+			return &is.Contacts[i]
+		}
+		from = x.n // the contacts before are indexed, and id is not among them
+	}
+	for i := from; i < len(is.Contacts); i++ {
 		if is.Contacts[i].ID == id {
 			return &is.Contacts[i]
 		}

@@ -2,6 +2,8 @@ package contact_test
 
 import (
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,4 +153,117 @@ func TestDecideDoesNotChangeTheIssue(t *testing.T) {
 
 	_, err = contact.Decide(is, contact.FollowUp{Channel: "phone"}, time.Time{}, contacttest.NewIDs(), contact.KeyRules{})
 	assert.ErrorIs(t, err, contact.ErrInvalidCommand, "no event time")
+}
+
+// manyContacts is the stream of an issue whose contacts come one after
+// the other, each routed when it comes, and the first one's routed again
+// at the end, with their ids: enough of them that the issue indexes them.
+func manyContacts(issue uuid.UUID, n int) ([]events.Envelope, []uuid.UUID) {
+	ids := make([]uuid.UUID, n)
+	data := []events.Data{}
+	for i := range ids {
+		ids[i] = contacttest.Contact(1 + i)
+		if i == 0 {
+			data = append(data, &events.Opened{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "email", Topic: "billing", Contact: ids[0]})
+		} else {
+			data = append(data, &events.Contacted{Contact: ids[i], Channel: "email"})
+		}
+		data = append(data, &events.Routed{Contact: ids[i], Queue: fmt.Sprintf("q%d", i), Agent: "olli"})
+	}
+	data = append(data, &events.Routed{Contact: ids[0], Queue: "again", Agent: "ella"})
+	return stream(issue, data...), ids
+}
+
+// An issue of hundreds of contacts finds each of them, as Apply and as
+// Contact look them up, old or new, and no id that is not one of them.
+func TestIssueOfManyContactsFindsEach(t *testing.T) {
+	issue := contacttest.IssueID()
+	evs, ids := manyContacts(issue, 300)
+	is, err := contact.Rebuild(issue, evs)
+	require.NoError(t, err)
+	require.Len(t, is.Contacts, len(ids))
+	for i, id := range ids {
+		c, ok := is.Contact(id)
+		require.True(t, ok, "contact %d", i)
+		assert.Equal(t, id, c.ID)
+		if i == 0 {
+			assert.Equal(t, 2, c.Routings)
+			assert.Equal(t, "again", c.Queue, "the first contact's routing at the end reached it")
+			continue
+		}
+		assert.Equal(t, 1, c.Routings, "contact %d", i)
+		assert.Equal(t, fmt.Sprintf("q%d", i), c.Queue)
+	}
+	_, ok := is.Contact(contacttest.Contact(1000))
+	assert.False(t, ok)
+
+	// A contact added since the last lookup that indexed is found too.
+	require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: issue, Version: is.Version + 1, At: is.LastAt.Add(time.Minute),
+		Data: &events.Contacted{Contact: contacttest.Contact(1000), Channel: "chat"}}))
+	c, ok := is.Contact(contacttest.Contact(1000))
+	require.True(t, ok)
+	assert.Equal(t, "chat", c.Channel)
+}
+
+// A copy of an issue of many contacts, with contacts of its own, goes its
+// own way: contacts added to one are not found in the other, and each
+// finds its own.
+func TestIssueOfManyContactsCopied(t *testing.T) {
+	issue := contacttest.IssueID()
+	evs, ids := manyContacts(issue, 100)
+	is, err := contact.Rebuild(issue, evs)
+	require.NoError(t, err)
+	copied := *is
+	copied.Contacts = slices.Clone(is.Contacts) // else both append to one array
+	apply := func(is *contact.Issue, d events.Data) {
+		require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: issue, Version: is.Version + 1, At: is.LastAt.Add(time.Minute), Data: d}))
+	}
+	contacted := func(c uuid.UUID) events.Data { return &events.Contacted{Contact: c, Channel: "chat"} }
+	routed := func(c uuid.UUID) events.Data { return &events.Routed{Contact: c, Queue: "new", Agent: "ella"} }
+	// Interleaved, so that each copy looks up contacts the other added.
+	apply(is, contacted(contacttest.Contact(500)))
+	apply(&copied, contacted(contacttest.Contact(600)))
+	apply(&copied, routed(contacttest.Contact(600)))
+	apply(is, routed(contacttest.Contact(500)))
+	for _, tt := range []struct {
+		is         *contact.Issue
+		own, other uuid.UUID
+	}{{is, contacttest.Contact(500), contacttest.Contact(600)}, {&copied, contacttest.Contact(600), contacttest.Contact(500)}} {
+		c, ok := tt.is.Contact(tt.own)
+		require.True(t, ok)
+		assert.Equal(t, "new", c.Queue)
+		_, ok = tt.is.Contact(tt.other)
+		assert.False(t, ok, "a contact of the other copy")
+		for _, id := range ids {
+			_, ok := tt.is.Contact(id)
+			require.True(t, ok)
+		}
+		assert.Len(t, tt.is.Contacts, len(ids)+1)
+	}
+}
+
+// Contact only reads: goroutines may look up the contacts of one issue of
+// many at once (the race detector checks it).
+func TestIssueOfManyContactsReadConcurrently(t *testing.T) {
+	issue := contacttest.IssueID()
+	evs, ids := manyContacts(issue, 100)
+	is, err := contact.Rebuild(issue, evs[:len(evs)-3]) // the last contact not indexed yet
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	found := make([]int, 4)
+	for g := range found {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, id := range ids[:len(ids)-1] {
+				if _, ok := is.Contact(id); ok {
+					found[g]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, n := range found {
+		assert.Equal(t, len(ids)-1, n)
+	}
 }
