@@ -9,11 +9,27 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
+// The limits of a command's input (see Command).
+const (
+	// MaxText is the most bytes a name or an identity key may have.
+	MaxText = 1024
+	// MaxList is the most skills, secondary topics or identity keys a
+	// command may carry.
+	MaxList = 256
+)
+
 // Command is a request to change an issue: Open, Route, Consult, Resolve,
 // Reopen, FollowUp, Reply (one of the two before, as the issue stands),
 // Abandon, Rate or Classify. Each is checked against the issue's current
 // state and its own input, and yields one event or is refused with a
 // *CommandError.
+//
+// Names (channels, topics, queues, agents, codes, customer ids) and
+// identity keys are UTF-8 text without control characters, of at most
+// MaxText bytes; a command carries at most MaxList skills, secondary
+// topics or identity keys. So every event stays far within the line that
+// events.LineReader reads (events.MaxLineBytes), and an export of the
+// store in JSON Lines can be read back.
 //
 // Every command may carry the time its event happened (At), for imports and
 // replays; a zero At means the Service's clock. Commands that refer to a
@@ -116,8 +132,8 @@ type FollowUp struct {
 // first and race a resolution; run again with the same idempotency key, it
 // returns the event it appended the first time, whichever it was. Its
 // Reason counts in its idempotency fingerprint even when it becomes a
-// follow-up: build it from what a retry sends again. A reopen more than
-// the FCR's window after the issue's last resolution comes once its
+// follow-up: build it from what a retry sends again. A reopen at or after
+// the FCR's window W past the issue's last resolution comes once its
 // verdict is final: the FCR counts it as orphaned, not as a contact (the
 // other projections count it). A host that wants such a late reply to
 // count opens a new issue for it instead, as a new problem.
@@ -240,14 +256,14 @@ func (c Route) decide(d *decider) (events.Data, error) {
 	if ct.Abandoned {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
 	}
-	problems := []string{required("queue", c.Queue), printable("agent", c.Agent), d.duration("wait", c.Wait)}
+	problems := []string{required("queue", c.Queue), printable("agent", c.Agent), d.duration("wait", c.Wait), tooMany("skills", len(c.Skills))}
 	for _, sk := range c.Skills {
 		problems = append(problems, printable("skill", sk))
 	}
 	if err := d.check(problems...); err != nil {
 		return nil, err
 	}
-	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: c.Skills, Wait: wholeMS(c.Wait)}, nil
+	return &events.Routed{Contact: ct.ID, Queue: c.Queue, Agent: c.Agent, Skills: list(c.Skills), Wait: wholeMS(c.Wait)}, nil
 }
 
 func (c Consult) decide(d *decider) (events.Data, error) {
@@ -413,12 +429,12 @@ func (c Classify) decide(d *decider) (events.Data, error) {
 	if err := d.known(); err != nil {
 		return nil, err
 	}
-	problems := []string{topicProblem("topic", c.Topic)}
+	problems := []string{topicProblem("topic", c.Topic), tooMany("secondary topics", len(c.Topics))}
 	for _, t := range c.Topics {
 		problems = append(problems, topicProblem("secondary topic", t))
 	}
 	if err := d.check(problems...); err != nil {
 		return nil, err
 	}
-	return &events.Classified{Topic: c.Topic, Topics: c.Topics}, nil
+	return &events.Classified{Topic: c.Topic, Topics: list(c.Topics)}, nil
 }

@@ -1,6 +1,8 @@
 package contact_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +27,15 @@ func opened() *events.Opened {
 
 func routed() *events.Routed     { return &events.Routed{Contact: c1, Queue: "billing", Agent: "maria"} }
 func resolved() *events.Resolved { return &events.Resolved{Contact: c1, Agent: "maria"} }
+
+// manyKeys returns n distinct account keys.
+func manyKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("account:%d", i)
+	}
+	return keys
+}
 
 func TestCommandsRefused(t *testing.T) {
 	anna := events.Customer{Keys: []string{"email:anna@example.com"}}
@@ -103,6 +114,7 @@ func TestCommandsRefused(t *testing.T) {
 		{"a wait that is an epoch in milliseconds", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: 1_700_000_000_000 * time.Millisecond}, contact.ErrInvalidCommand,
 			"wait 472222h13m20s is longer than the issue has existed: it opened at 2026-03-02T09:01:00Z, 1m0s before"},
 		{"a wait longer than the issue and the slack", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: time.Hour + time.Minute + time.Millisecond}, contact.ErrInvalidCommand, "wait 1h1m0.001s is longer than the issue has existed"},
+		{"a wait of an event out of range", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: time.Second, At: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}, contact.ErrInvalidCommand, "event time 3000-01-01T00:00:00Z is out of range"},
 		{"a consultation longer than the issue", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli", Duration: 3 * time.Hour}, contact.ErrInvalidCommand, "duration 3h0m0s is longer than the issue has existed"},
 		{"a handle time longer than the issue", []events.Data{opened(), routed()}, contact.Resolve{Handle: 3 * time.Hour}, contact.ErrInvalidCommand, "handle time 3h0m0s is longer than the issue has existed"},
 		{"an abandon wait longer than the issue", []events.Data{opened()}, contact.Abandon{Wait: 3 * time.Hour}, contact.ErrInvalidCommand, "wait 3h0m0s is longer than the issue has existed"},
@@ -126,6 +138,14 @@ func TestCommandsRefused(t *testing.T) {
 		{"nps 11", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyNPS, Score: 11}, contact.ErrInvalidCommand, "nps score 11 is outside 0–10"},
 		{"ces 0", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyCES, Score: 0}, contact.ErrInvalidCommand, "ces score 0 is outside 1–7"},
 		{"ces 8", []events.Data{opened(), resolved()}, contact.Rate{Survey: events.SurveyCES, Score: 8}, contact.ErrInvalidCommand, "ces score 8 is outside 1–7"},
+
+		{"open with a topic too long", nil, contact.Open{Customer: anna, Channel: "chat", Topic: strings.Repeat("t", 17<<20)}, contact.ErrInvalidCommand, `topic "tttttttttttttttttttttttttttttttt"… is 17825792 bytes long, more than 1024`},
+		{"open on a channel too long", nil, contact.Open{Customer: anna, Channel: strings.Repeat("c", contact.MaxText+1), Topic: "billing"}, contact.ErrInvalidCommand, "is 1025 bytes long, more than 1024"},
+		{"open with a key not UTF-8", nil, contact.Open{Customer: events.Customer{Keys: []string{"account:\xff\xfe"}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidKey, "is not UTF-8"},
+		{"open with too many keys", nil, contact.Open{Customer: events.Customer{Keys: manyKeys(contact.MaxList + 1)}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, "257 identity keys, more than 256"},
+		{"route with an agent too long", []events.Data{opened()}, contact.Route{Queue: "billing", Agent: strings.Repeat("a", 5<<20)}, contact.ErrInvalidCommand, "agent \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"… is 5242880 bytes long"},
+		{"route with too many skills", []events.Data{opened()}, contact.Route{Queue: "billing", Skills: make([]string, contact.MaxList+1)}, contact.ErrInvalidCommand, "257 skills, more than 256"},
+		{"classify with too many secondary topics", []events.Data{opened()}, contact.Classify{Topic: "billing", Topics: make([]string, contact.MaxList+1)}, contact.ErrInvalidCommand, "257 secondary topics, more than 256"},
 
 		{"classify without topic", []events.Data{opened()}, contact.Classify{Topics: []string{"billing"}}, contact.ErrInvalidCommand, "no topic"},
 		{"classify with a bad secondary topic", []events.Data{opened()}, contact.Classify{Topic: "billing", Topics: []string{"/refund"}}, contact.ErrInvalidCommand, `secondary topic "/refund"`},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -139,6 +140,9 @@ func (d *decider) newContact(id uuid.UUID) (uuid.UUID, error) {
 
 // customer returns c with its id trimmed and its keys normalised.
 func (d *decider) customer(c events.Customer) (events.Customer, error) {
+	if problem := tooMany("identity keys", len(c.Keys)); problem != "" {
+		return events.Customer{}, d.refuse(ErrInvalidCommand, "%s", problem)
+	}
 	keys, err := d.keys.NormalizeAll(c.Keys)
 	if err != nil {
 		return events.Customer{}, &CommandError{Op: d.op, Issue: d.is.ID, Reason: err.Error(), Err: err}
@@ -171,6 +175,8 @@ func channelProblem(ch string) string {
 	switch {
 	case ch == "":
 		return "no channel"
+	case len(ch) > MaxText:
+		return tooLong("channel", ch)
 	case !isToken(ch):
 		return fmt.Sprintf("channel %q is not a lower-case token ([a-z][a-z0-9_-]*)", ch)
 	}
@@ -181,6 +187,9 @@ func channelProblem(ch string) string {
 func topicProblem(what, t string) string {
 	if t == "" {
 		return "no " + what
+	}
+	if len(t) > MaxText {
+		return tooLong(what, t)
 	}
 	for seg := range strings.SplitSeq(t, "/") {
 		if seg == "" || strings.TrimSpace(seg) != seg {
@@ -202,8 +211,12 @@ func required(what, v string) string {
 // printable says what is wrong with a name that reports would print
 // wrongly: one that is not UTF-8, or holds a control character (a line
 // break, a NUL), a line or paragraph separator, or a control of the
-// direction of text (which would turn what follows it around).
+// direction of text (which would turn what follows it around); or that is
+// longer than MaxText.
 func printable(what, v string) string {
+	if len(v) > MaxText {
+		return tooLong(what, v)
+	}
 	if !utf8.ValidString(v) {
 		return fmt.Sprintf("%s %q is not UTF-8", what, v)
 	}
@@ -212,6 +225,39 @@ func printable(what, v string) string {
 		return fmt.Sprintf("%s %q holds the control character %U", what, v, r)
 	}
 	return ""
+}
+
+// tooLong says that v, a what, is longer than MaxText, quoting only its
+// start.
+func tooLong(what, v string) string {
+	return fmt.Sprintf("%s %s is %d bytes long, more than %d", what, abbreviate(v), len(v), MaxText)
+}
+
+// abbreviate quotes v, or its first 32 bytes followed by "…" when it is
+// longer, so that a message stays readable.
+func abbreviate(v string) string {
+	if len(v) <= 32 {
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf("%q…", v[:32])
+}
+
+// tooMany says that n, the number of a command's whats, is more than
+// MaxList; "" when it is not.
+func tooMany(what string, n int) string {
+	if n > MaxList {
+		return fmt.Sprintf("%d %s, more than %d", n, what, MaxList)
+	}
+	return ""
+}
+
+// list returns v, nil when it is empty, as the store gives it back, and
+// not sharing v's array, which its caller may change later.
+func list(v []string) []string {
+	if len(v) == 0 {
+		return nil
+	}
+	return slices.Clone(v)
 }
 
 // unprintable reports whether r is a control character, a line or
@@ -239,11 +285,13 @@ func (d *decider) duration(what string, v time.Duration) string {
 	if v < 0 {
 		return fmt.Sprintf("%s %s is negative", what, v)
 	}
-	// A command timed before the opening, or not at all, is refused for
-	// its time by Decide.
-	if opened := d.is.OpenedAt; !opened.IsZero() && !d.at.Before(opened) {
-		if life := d.at.Sub(opened); v > life+durationSlack {
-			return fmt.Sprintf("%s %s is longer than the issue has existed: it opened at %s, %s before", what, v, stamp(opened), life)
+	// A command timed before the opening, or not at all, or out of the
+	// range of event times, is refused for its time by Decide. The times
+	// are compared rather than their difference, which a Duration cannot
+	// hold beyond 292 years.
+	if opened := d.is.OpenedAt; !opened.IsZero() && !d.at.Before(opened) && events.InTimeRange(d.at) {
+		if opened.Add(v - durationSlack).After(d.at) {
+			return fmt.Sprintf("%s %s is longer than the issue has existed: it opened at %s, %s before", what, v, stamp(opened), d.at.Sub(opened))
 		}
 	}
 	return ""

@@ -60,9 +60,10 @@ type KeyError struct {
 	Withheld bool
 }
 
-// Error returns the quoted key and the reason.
+// Error returns the quoted key (its start when it is longer than 32
+// bytes) and the reason.
 func (e *KeyError) Error() string {
-	return fmt.Sprintf("identity key %q: %s", e.Key, e.Reason)
+	return fmt.Sprintf("identity key %s: %s", abbreviate(e.Key), e.Reason)
 }
 
 // Unwrap returns ErrInvalidKey, and ErrWithheld for a withheld number.
@@ -168,6 +169,9 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	fail := func(format string, args ...any) (Key, error) {
 		return Key{}, &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
+	if len(key) > MaxText {
+		return fail("is %d bytes long, more than %d", len(key), MaxText)
+	}
 	kind, value, ok := strings.Cut(strings.TrimSpace(key), ":")
 	if !ok {
 		return fail("has no colon; want kind:value")
@@ -181,6 +185,9 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return fail("has no value after the colon")
+	}
+	if problem := printable("value", value); problem != "" {
+		return fail("%s", problem)
 	}
 	switch kind {
 	case "phone":

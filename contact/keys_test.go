@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -137,11 +138,16 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"email in angle brackets", fi, "email:<anna@example.com>", "contains '<' before the @"},
 		{"email with a display name", fi, "email:anna<anna@example.com>", "contains '<' before the @"},
 		{"email followed by a semicolon", fi, "email:anna@example.com;", "contains ';'"},
-		{"email with a NUL", fi, "email:an\x00na@example.com", "contains '\\x00'"},
-		{"email with a byte that is not UTF-8", fi, "email:\xffanna@example.com", "contains '�'"},
+		{"email with a NUL", fi, "email:an\x00na@example.com", "holds the control character U+0000"},
+		{"email with a byte that is not UTF-8", fi, "email:\xffanna@example.com", "is not UTF-8"},
 		{"email with a quoted local part", fi, "email:\"anna v\"@example.com", "white space"},
 		{"email with a quote", fi, "email:\"anna\"@example.com", "contains '\"'"},
 		{"email with an address literal", fi, "email:anna@[192.0.2.1]", "contains '['"},
+		{"account not UTF-8", fi, "account:\xff\xfe", "is not UTF-8"},
+		{"account with a NUL", fi, "account:A\x00B", "holds the control character U+0000"},
+		{"account with a tab", fi, "account:A\tB", "holds the control character U+0009"},
+		{"account with a line separator", fi, "account:A\u2028B", "holds the control character U+2028"},
+		{"account with a right-to-left override", fi, "account:A\u202eB", "holds the control character U+202E"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +161,17 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.why)
 		})
 	}
+}
+
+// A key longer than MaxText is refused, and the error quotes only its
+// start.
+func TestKeyRulesNormalizeRefusesALongKey(t *testing.T) {
+	key := "account:" + strings.Repeat("a", contact.MaxText)
+	_, err := contact.KeyRules{}.Normalize(key)
+	require.ErrorIs(t, err, contact.ErrInvalidKey)
+	assert.Contains(t, err.Error(), `identity key "account:aaaaaaaaaaaaaaaaaaaaaaaa"…: is 1032 bytes long, more than 1024`)
+	_, err = contact.KeyRules{}.Normalize(key[:contact.MaxText])
+	assert.NoError(t, err, "a key of MaxText bytes")
 }
 
 func TestKeyRulesParse(t *testing.T) {

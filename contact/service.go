@@ -191,6 +191,10 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 		r.fp = fingerprint(cmd, hostMeta(ctx))
 	}
+	if !isOpen(cmd) && issue == uuid.Nil {
+		// Said so, rather than that the issue was never opened.
+		return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: "no issue id", Err: ErrUnknownIssue}
+	}
 	if isOpen(cmd) && issue == uuid.Nil {
 		if r.key != "" {
 			r.issue = IssueForKey(r.key)

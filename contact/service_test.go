@@ -629,3 +629,55 @@ func TestDecideWithoutIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uuid.Version(7), d.(*events.Opened).Contact.Version())
 }
+
+// An issue opened centuries before a command has existed longer than a
+// Duration holds: a short wait is no longer than that, and an epoch taken
+// for a wait is not either, as it is shorter than the issue's life.
+func TestServiceDurationsOfAnIssueOpenedCenturiesAgo(t *testing.T) {
+	store := events.NewMemoryStore()
+	svc, err := contact.NewService(contact.Config{Store: store, MaxFuture: -1})
+	require.NoError(t, err)
+	ctx := t.Context()
+	id, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing", At: time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+	_, err = svc.Route(ctx, id, contact.Route{Queue: "billing", Wait: time.Second, At: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+	_, err = svc.Route(ctx, id, contact.Route{Queue: "billing", Wait: 1_700_000_000_000 * time.Millisecond, At: time.Date(2100, 1, 2, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, err)
+	evs, err := store.Load(ctx, id)
+	require.NoError(t, err)
+	assert.Len(t, evs, 3)
+}
+
+// The event a command returns is the one the store holds, empty lists
+// included: the codecs give an empty list back as none.
+func TestServiceReturnsTheEventTheStoreHolds(t *testing.T) {
+	for _, codec := range []events.Codec{events.NewMsgpackCodec(nil), events.NewJSONCodec(nil)} {
+		store := events.NewMemoryStore(events.WithMemoryCodec(codec))
+		svc, err := contact.NewService(contact.Config{Store: store})
+		require.NoError(t, err)
+		ctx := t.Context()
+		id, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing"})
+		require.NoError(t, err)
+		routed, err := svc.Route(ctx, id, contact.Route{Queue: "billing", Skills: []string{}})
+		require.NoError(t, err)
+		classified, err := svc.Classify(ctx, id, contact.Classify{Topic: "orders", Topics: []string{}})
+		require.NoError(t, err)
+		evs, err := store.Load(ctx, id)
+		require.NoError(t, err)
+		require.Len(t, evs, 3)
+		require.Len(t, routed, 1)
+		require.Len(t, classified, 1)
+		assert.Equal(t, evs[1].Data, routed[0].Data, "%T", codec)
+		assert.Equal(t, evs[2].Data, classified[0].Data, "%T", codec)
+	}
+}
+
+// A command on no issue says that it names none, and appends nothing.
+func TestServiceCommandWithoutIssueID(t *testing.T) {
+	svc, store := newService(t)
+	_, err := svc.Resolve(t.Context(), uuid.Nil, contact.Resolve{Agent: "ann"})
+	require.ErrorIs(t, err, contact.ErrUnknownIssue)
+	assert.EqualError(t, err, "resolve issue: no issue id")
+	assert.Zero(t, store.Len())
+}
