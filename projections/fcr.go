@@ -94,8 +94,9 @@ var (
 //     (in stream order): an abandoned attempt is no contact here either, so
 //     a ticket whose opening call was abandoned and that was resolved on the
 //     call back succeeded, and one closed with no counted contact did not.
-//     Its denominator is the resolved issue records of the final problems,
-//     so that reported and true FCR, and their difference (the inflation),
+//     Its denominator is the resolved issue records of the final problems
+//     that achieved or failed (not of those with no counted contact), so
+//     that reported and true FCR, and their difference (the inflation),
 //     cover the same problems.
 //   - Breakdowns: true FCR by the problem's attributes, reported FCR by the
 //     issue record's own (its opening channel, topic, first resolution).
