@@ -90,6 +90,24 @@ func TestScenarioChecks(t *testing.T) {
 			contacttest.Given(tb, opened(), &events.Routed{Contact: contacttest.Contact(1), Queue: "q"},
 				&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"}, &events.Reopened{Contact: contacttest.Contact(2), Channel: "phone"})
 		}, false},
+		{"ThenRetried of a retry", func(tb testing.TB) {
+			s := contacttest.Given(tb, opened())
+			ctx := contact.WithIdempotencyKey(tb.Context(), "webhook:1")
+			s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+			s.WhenContext(ctx, contact.Route{Queue: "q"}).ThenRetried(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, false},
+		{"ThenRetried of a retry, with other data", func(tb testing.TB) {
+			s := contacttest.Given(tb, opened())
+			ctx := contact.WithIdempotencyKey(tb.Context(), "webhook:1")
+			s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+			s.WhenContext(ctx, contact.Route{Queue: "q"}).ThenRetried(&events.Routed{Contact: contacttest.Contact(1), Queue: "other"})
+		}, true},
+		{"ThenRetried of a command that appended", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"}).ThenRetried(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, true},
+		{"ThenRetried on a refusal", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Reopen{Channel: "phone"}).ThenRetried()
+		}, true},
 		{"a second command, on the stream the first left", func(tb testing.TB) {
 			s := contacttest.Given(tb, opened())
 			s.When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
@@ -148,9 +166,8 @@ func TestWhenContext(t *testing.T) {
 	ctx := contact.WithIdempotencyKey(t.Context(), "webhook:1")
 	first := s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
 	assert.Equal(t, "webhook:1", first[0].Meta[events.MetaIdempotencyKey])
-	again := s.WhenContext(ctx, contact.Route{Queue: "q"})
-	require.NoError(t, again.Err)
-	assert.Equal(t, first, again.Events)
+	again := s.WhenContext(ctx, contact.Route{Queue: "q"}).ThenRetried(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	assert.Equal(t, first, again)
 	assert.Equal(t, 2, s.Store.Len(), "appended once")
 }
 

@@ -90,7 +90,9 @@ func (s *Scenario) With(f func(*contact.Config)) *Scenario {
 type Outcome struct {
 	s      *Scenario
 	before int // the events of the stream before the command
-	// Events are the events the command appended; Err is its error.
+	// Events are the events the command returned: those it appended, or
+	// for a retry (an idempotency key used before) those an earlier run
+	// appended. Err is its error.
 	Events []events.Envelope
 	Err    error
 }
@@ -146,6 +148,28 @@ func (o *Outcome) Then(want ...events.Data) []events.Envelope {
 	stored, err := o.s.Store.Load(t.Context(), IssueID())
 	require.NoError(t, err)
 	assert.Len(t, stored, o.before+len(want), "events in the stream")
+	return o.Events
+}
+
+// ThenRetried checks that the command succeeded as a retry of an earlier
+// one with the same idempotency key (contact.WithIdempotencyKey, through
+// WhenContext): it appended nothing, and returned the events the earlier
+// run appended, which are in the stream, with exactly the data want, in
+// order; it returns those events.
+func (o *Outcome) ThenRetried(want ...events.Data) []events.Envelope {
+	t := o.s.t
+	t.Helper()
+	require.NoError(t, o.Err)
+	stored, err := o.s.Store.Load(t.Context(), IssueID())
+	require.NoError(t, err)
+	assert.Len(t, stored, o.before, "events in the stream: the retry appended none")
+	require.Len(t, o.Events, len(want), "events returned")
+	for i, e := range o.Events {
+		assert.Equal(t, want[i], e.Data, "data of event %d", i+1)
+		if assert.LessOrEqual(t, e.Version, uint64(len(stored)), "event %d is in the stream", i+1) {
+			assert.Equal(t, stored[e.Version-1].ID, e.ID, "event %d is the one in the stream", i+1)
+		}
+	}
 	return o.Events
 }
 
