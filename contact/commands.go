@@ -24,10 +24,10 @@ const (
 // state and its own input, and yields one event or is refused with a
 // *CommandError.
 //
-// Names (channels, topics, queues, agents, codes, customer ids) and
-// identity keys are UTF-8 text without control characters, of at most
-// MaxText bytes; a command carries at most MaxList skills, secondary
-// topics or identity keys. So every event stays far within the line that
+// Names (channels, topics, queues, agents, codes, reasons, customer ids),
+// identity keys and the host's metadata (WithMeta) are UTF-8 text without
+// control characters, of at most MaxText bytes; a command carries at most
+// MaxList skills, secondary topics, identity keys or metadata entries. So every event stays far within the line that
 // events.LineReader reads (events.MaxLineBytes), and an export of the
 // store in JSON Lines can be read back.
 //
@@ -325,7 +325,7 @@ func (c Reopen) decide(d *decider) (events.Data, error) {
 	if d.is.Status != StatusResolved {
 		return nil, d.refuse(ErrNotResolved, "not resolved: the issue is open, and a further contact on an open issue is a follow-up")
 	}
-	if err := d.check(channelProblem(c.Channel)); err != nil {
+	if err := d.check(channelProblem(c.Channel), printable("reason", c.Reason)); err != nil {
 		return nil, err
 	}
 	id, err := d.newContact(c.Contact)
@@ -356,6 +356,10 @@ func (c FollowUp) decide(d *decider) (events.Data, error) {
 }
 
 func (c Reply) decide(d *decider) (events.Data, error) {
+	// Whichever it becomes: a retry may find the issue otherwise.
+	if err := d.check(printable("reason", c.Reason)); err != nil {
+		return nil, err
+	}
 	if d.is.Status == StatusResolved {
 		return Reopen{Contact: c.Contact, Channel: c.Channel, Reason: c.Reason, At: c.At}.decide(d)
 	}

@@ -2,7 +2,9 @@ package contact
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -110,6 +112,24 @@ func hostMeta(ctx context.Context) events.Meta {
 		return nil
 	}
 	return m
+}
+
+// metaProblem says what is wrong with the host's metadata m: more than
+// MaxList entries, or a key or value that is not printable (see
+// printable); "" for nothing.
+func metaProblem(m events.Meta) string {
+	if problem := tooMany("metadata entries", len(m)); problem != "" {
+		return problem
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) { // the same error every time
+		if problem := printable("metadata key", k); problem != "" {
+			return problem
+		}
+		if problem := printable(fmt.Sprintf("metadata %s", abbreviate(k)), m[k]); problem != "" {
+			return problem
+		}
+	}
+	return ""
 }
 
 // meta returns the metadata of the events of one command, whose partition

@@ -217,14 +217,32 @@ func printable(what, v string) string {
 	if len(v) > MaxText {
 		return tooLong(what, v)
 	}
-	if !utf8.ValidString(v) {
-		return fmt.Sprintf("%s %q is not UTF-8", what, v)
-	}
-	if i := strings.IndexFunc(v, unprintable); i >= 0 {
-		r, _ := utf8.DecodeRuneInString(v[i:])
-		return fmt.Sprintf("%s %q holds the control character %U", what, v, r)
+	if problem := textProblem(v); problem != "" {
+		return fmt.Sprintf("%s %s %s", what, abbreviate(v), problem)
 	}
 	return ""
+}
+
+// textProblem says what keeps v from being printed as it is (see
+// printable), as "is not UTF-8" or "holds …"; "" for nothing.
+func textProblem(v string) string {
+	if !utf8.ValidString(v) {
+		return "is not UTF-8"
+	}
+	i := strings.IndexFunc(v, unprintable)
+	if i < 0 {
+		return ""
+	}
+	r, _ := utf8.DecodeRuneInString(v[i:])
+	switch {
+	case unicode.IsControl(r):
+		return fmt.Sprintf("holds the control character %U", r)
+	case r == '\u2028':
+		return fmt.Sprintf("holds the line separator %U", r)
+	case r == '\u2029':
+		return fmt.Sprintf("holds the paragraph separator %U", r)
+	}
+	return fmt.Sprintf("holds the control of the direction of text %U", r)
 }
 
 // tooLong says that v, a what, is longer than MaxText, quoting only its
@@ -233,13 +251,18 @@ func tooLong(what, v string) string {
 	return fmt.Sprintf("%s %s is %d bytes long, more than %d", what, abbreviate(v), len(v), MaxText)
 }
 
-// abbreviate quotes v, or its first 32 bytes followed by "…" when it is
-// longer, so that a message stays readable.
+// abbreviate quotes v, or its first 32 bytes or so (not cutting a
+// character in two) followed by "…" when it is longer, so that a message
+// stays readable.
 func abbreviate(v string) string {
 	if len(v) <= 32 {
 		return fmt.Sprintf("%q", v)
 	}
-	return fmt.Sprintf("%q…", v[:32])
+	n := 32
+	for n > 28 && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return fmt.Sprintf("%q…", v[:n])
 }
 
 // tooMany says that n, the number of a command's whats, is more than

@@ -254,7 +254,7 @@ func TestServiceRefusesABadIdempotencyKey(t *testing.T) {
 
 // What Decide makes the same is the same command to a key: a nil slice
 // and an empty one, a duration's part finer than a millisecond, a pointer
-// to the command. Bytes that are not UTF-8 differ, each from the other.
+// to the command. Reasons that differ by an accent differ.
 func TestServiceIdempotencyKeyTakesWhatDecideTakes(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
@@ -266,8 +266,8 @@ func TestServiceIdempotencyKeyTakesWhatDecideTakes(t *testing.T) {
 		{"nil and empty topics", []events.Data{opened()}, contact.Classify{Topic: "billing/refund"}, &contact.Classify{Topic: "billing/refund", Topics: []string{}}, true},
 		{"a wait finer than a millisecond", []events.Data{opened()},
 			contact.Route{Queue: "billing", Wait: 1500 * time.Microsecond}, contact.Route{Queue: "billing", Wait: 1200 * time.Microsecond}, true},
-		{"reasons of other bytes", []events.Data{opened(), routed(), resolved()},
-			contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "\xff"}, contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "\xfe"}, false},
+		{"reasons that differ by an accent", []events.Data{opened(), routed(), resolved()},
+			contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "café"}, contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "cafe"}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, store := newService(t, later)

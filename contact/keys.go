@@ -159,6 +159,10 @@ func (r KeyRules) country() (string, error) {
 //     form ("Anna <anna@example.com>") are refused;
 //   - account: and any other lower-case kind: the value trimmed.
 //
+// Every key, trimmed, is at most MaxText bytes, and its value UTF-8 text
+// without control characters (a tab, a NUL), line or paragraph
+// separators or controls of the direction of text, whatever its kind.
+//
 // A phone key whose value says that the number was withheld ("anonymous",
 // "withheld", "private", "restricted", "unavailable", "unknown",
 // "blocked", "no caller id", in any case) is refused with ErrWithheld:
@@ -169,10 +173,11 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	fail := func(format string, args ...any) (Key, error) {
 		return Key{}, &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
-	if len(key) > MaxText {
-		return fail("is %d bytes long, more than %d", len(key), MaxText)
+	trimmed := strings.TrimSpace(key)
+	if len(trimmed) > MaxText {
+		return fail("is %d bytes long, more than %d", len(trimmed), MaxText)
 	}
-	kind, value, ok := strings.Cut(strings.TrimSpace(key), ":")
+	kind, value, ok := strings.Cut(trimmed, ":")
 	if !ok {
 		return fail("has no colon; want kind:value")
 	}
@@ -186,8 +191,8 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	if value == "" {
 		return fail("has no value after the colon")
 	}
-	if problem := printable("value", value); problem != "" {
-		return fail("%s", problem)
+	if problem := textProblem(value); problem != "" {
+		return fail("value %s", problem)
 	}
 	switch kind {
 	case "phone":

@@ -146,8 +146,8 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"account not UTF-8", fi, "account:\xff\xfe", "is not UTF-8"},
 		{"account with a NUL", fi, "account:A\x00B", "holds the control character U+0000"},
 		{"account with a tab", fi, "account:A\tB", "holds the control character U+0009"},
-		{"account with a line separator", fi, "account:A\u2028B", "holds the control character U+2028"},
-		{"account with a right-to-left override", fi, "account:A\u202eB", "holds the control character U+202E"},
+		{"account with a line separator", fi, "account:A\u2028B", "value holds the line separator U+2028"},
+		{"account with a right-to-left override", fi, "account:A\u202eB", "value holds the control of the direction of text U+202E"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,6 +172,9 @@ func TestKeyRulesNormalizeRefusesALongKey(t *testing.T) {
 	assert.Contains(t, err.Error(), `identity key "account:aaaaaaaaaaaaaaaaaaaaaaaa"…: is 1032 bytes long, more than 1024`)
 	_, err = contact.KeyRules{}.Normalize(key[:contact.MaxText])
 	assert.NoError(t, err, "a key of MaxText bytes")
+	n, err := contact.KeyRules{}.Normalize("account:A-1" + strings.Repeat(" ", 1100))
+	require.NoError(t, err, "a key padded beyond MaxText, which trimming takes away")
+	assert.Equal(t, "account:A-1", n)
 }
 
 func TestKeyRulesParse(t *testing.T) {

@@ -191,6 +191,9 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 		r.fp = fingerprint(cmd, hostMeta(ctx))
 	}
+	if problem := metaProblem(hostMeta(ctx)); problem != "" {
+		return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
+	}
 	if !isOpen(cmd) && issue == uuid.Nil {
 		// Said so, rather than that the issue was never opened.
 		return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: "no issue id", Err: ErrUnknownIssue}

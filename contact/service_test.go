@@ -3,6 +3,7 @@ package contact_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,7 +298,7 @@ func TestServiceCustomerResolverIDWithAControlCharacter(t *testing.T) {
 	})
 	_, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "chat", Topic: "billing"})
 	require.ErrorIs(t, err, contact.ErrInvalidCommand)
-	assert.EqualError(t, err, `open issue: the customer resolver gave a customer id "C\u200e1" holds the control character U+200E`)
+	assert.EqualError(t, err, `open issue: the customer resolver gave a customer id "C\u200e1" holds the control of the direction of text U+200E`)
 	assert.Equal(t, 0, store.Len())
 }
 
@@ -680,4 +681,34 @@ func TestServiceCommandWithoutIssueID(t *testing.T) {
 	require.ErrorIs(t, err, contact.ErrUnknownIssue)
 	assert.EqualError(t, err, "resolve issue: no issue id")
 	assert.Zero(t, store.Len())
+}
+
+// The host's metadata is held to what names are: printable, at most
+// MaxText bytes a key or value and MaxList entries. A refused command
+// appends nothing.
+func TestServiceRefusesMetadataThatCannotBeReadBack(t *testing.T) {
+	many := events.Meta{}
+	for i := range contact.MaxList + 1 {
+		many[fmt.Sprintf("k%d", i)] = "v"
+	}
+	for _, tt := range []struct {
+		name string
+		meta events.Meta
+		want string
+	}{
+		{"a value too long", events.Meta{"tenant": strings.Repeat("x", events.MaxLineBytes)}, `metadata "tenant" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"… is 16777216 bytes long, more than 1024`},
+		{"a key too long", events.Meta{strings.Repeat("k", contact.MaxText+1): "x"}, "metadata key \"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\"… is 1025 bytes long"},
+		{"a value not UTF-8", events.Meta{"tenant": "t\xff"}, `metadata "tenant" "t\xff" is not UTF-8`},
+		{"a key with a control character", events.Meta{"ten\nant": "t"}, `metadata key "ten\nant" holds the control character U+000A`},
+		{"too many entries", many, "257 metadata entries, more than 256"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, store := newService(t)
+			ctx := contact.WithMeta(t.Context(), tt.meta)
+			_, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+			require.ErrorIs(t, err, contact.ErrInvalidCommand)
+			assert.ErrorContains(t, err, tt.want)
+			assert.Zero(t, store.Len())
+		})
+	}
 }
