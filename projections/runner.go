@@ -49,9 +49,12 @@ import (
 // runner's position is passed over, counted in RunnerStats.Duplicates:
 // its events were read from the store already. So a broker's backlog
 // after a restart is not applied again, where a projection that has
-// forgotten the events' issues would count them as late. The Store and
-// the Subscriber must then carry the same events: a position is a place
-// in the runner's Store.
+// forgotten the events' issues would count them as late. The other way
+// round, an event applied live from a message with a position above the
+// runner's is passed over when the store offers it again, known by its
+// issue and version, and counted in RunnerStats.Duplicates too. The Store
+// and the Subscriber must then carry the same events: a position is a
+// place in the runner's Store.
 //
 // A message carries one event (events.NewMessage) or a batch of them
 // (events.NewBatchMessage), which spares a transport whose cost is per
@@ -77,9 +80,10 @@ import (
 // over for good: only a Rebuild offers it again. Redeliveries are
 // recognised by their issue and version while the projection knows the
 // issue, and by their store position (above) when it has forgotten it:
-// messages published without a position, and delivered again once their
-// issue is forgotten, are counted by the projection as late (its counts
-// of events, not its figures). With a Subscriber only, delivery is
+// messages published without a position, whose events the store offers
+// again or that are delivered again once their issue is forgotten, are
+// counted by the projection as late (its counts of events, not its
+// figures). With a Subscriber only, delivery is
 // at-least-once from the broker and the runner (or a SelfSequencing
 // projection) removes duplicates per issue by version, so each event
 // delivered is applied once; but a message is acknowledged when it is
@@ -130,8 +134,15 @@ type Runner struct {
 	// counting (see sequenced).
 	taken, dups0 int64
 	position     uint64
-	changes      int    // events applied or held (duplicates not) since the last checkpoint
-	savedPos     uint64 // the position of the last checkpoint
+	// live holds, by issue and version, the events applied live from
+	// messages that carry a store position above the runner's, with that
+	// position: the store offers them again when a checkpoint or a catch-up
+	// reads it, and the runner passes them over then (fromStore), rather
+	// than leave them to a projection that may have forgotten their issue
+	// since and would count them as late.
+	live     map[liveEvent]uint64
+	changes  int    // events applied or held (duplicates not) since the last checkpoint
+	savedPos uint64 // the position of the last checkpoint
 	// saveCost is how long the last checkpoint took to make and save, and
 	// savedAt when it was saved (see paced).
 	saveCost time.Duration
@@ -575,6 +586,49 @@ func (r *Runner) take(d delivery) {
 		return
 	}
 	r.offer(d.e)
+	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) {
+		if r.live == nil {
+			r.live = make(map[liveEvent]uint64)
+		}
+		r.live[liveEvent{d.e.Issue, d.e.Version}] = d.pos
+	}
+}
+
+// liveEvent names an event applied live: its issue and version.
+type liveEvent struct {
+	issue   uuid.UUID
+	version uint64
+}
+
+// fromStore offers e, read from the store, unless it was applied live
+// (see live): it is then counted as covered, as a live message that the
+// store covered is, and only the position moves. The caller holds r.mu.
+func (r *Runner) fromStore(e events.Envelope) {
+	k := liveEvent{e.Issue, e.Version}
+	if _, ok := r.live[k]; !ok {
+		r.offer(e)
+		return
+	}
+	delete(r.live, k)
+	if r.keeps(e) {
+		r.arrivals++
+	}
+	r.covered.Add(1)
+	if e.Position > r.position {
+		r.position = e.Position
+		r.pos.Store(e.Position)
+	}
+}
+
+// forgetLive drops the events applied live that the store has covered
+// since: those it did not offer again, which the Subscriber carried
+// under a position the Store gave other events. The caller holds r.mu.
+func (r *Runner) forgetLive() {
+	for k, pos := range r.live {
+		if pos <= r.position {
+			delete(r.live, k)
+		}
+	}
 }
 
 // offer passes e to the projection, through the runner's sequencer unless
@@ -719,12 +773,17 @@ func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
 	r.mu.Lock()
 	from := r.position
 	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.forgetLive()
+		r.mu.Unlock()
+	}()
 	for e, err := range r.cfg.Store.ReadAll(ctx, from) {
 		if err != nil {
 			return fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, from, err)
 		}
 		r.mu.Lock()
-		r.offer(e)
+		r.fromStore(e)
 		due := checkpoints && r.checkpointDue()
 		r.mu.Unlock()
 		if due {

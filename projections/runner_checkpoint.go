@@ -312,6 +312,7 @@ func (r *Runner) rebuild(ctx context.Context) error {
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
+	r.live = nil
 	r.changes, r.advances = 0, 0
 	r.advancedTo.Store(0)
 	r.position = 0

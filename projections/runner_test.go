@@ -1394,3 +1394,56 @@ func TestRunnerCountsAnAdvanceThatReturnedErrors(t *testing.T) {
 	require.NoError(t, r.checkpointFinal(context.Background()))
 	assert.Zero(t, r.advances, "saved")
 }
+
+// A runner on a Store and a Subscriber whose messages carry their store
+// positions (as pgstore's outbox sends them) applies each event once: the
+// copy that a checkpoint then reads from the store is passed over, rather
+// than offered to a projection that has forgotten its issue since and
+// would count it as late. Its report is a direct replay's.
+func TestRunnerPassesOverTheStoreCopyOfWhatItAppliedLive(t *testing.T) {
+	store := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, quietLogger())
+	defer bus.Close()
+	rep, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	r, err := NewRunner(RunnerConfig{Name: "report", Projection: rep, Store: store, Subscriber: bus, Topic: "events",
+		CheckpointEvery: 1000, CheckpointInterval: time.Hour, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return "events" }})
+	require.NoError(t, err)
+
+	// Issue a is resolved; nine days later issue b opens, which takes the
+	// watermark past a's lateness and window, and a late survey of a comes.
+	a, b := uuid.New(), uuid.New()
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	ca, cb := uuid.New(), uuid.New()
+	log := []events.Envelope{
+		{ID: uuid.New(), Issue: a, Version: 1, At: t0, Data: &events.Opened{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing", Contact: ca}},
+		{ID: uuid.New(), Issue: a, Version: 2, At: t0.Add(5 * time.Minute), Data: &events.Resolved{Contact: ca, Agent: "maria"}},
+		{ID: uuid.New(), Issue: b, Version: 1, At: t0.Add(9 * 24 * time.Hour), Data: &events.Opened{Customer: events.Customer{Keys: []string{"email:b@example.com"}}, Channel: "phone", Topic: "billing", Contact: cb}},
+		{ID: uuid.New(), Issue: a, Version: 3, At: t0.Add(9*24*time.Hour + time.Minute), Data: &events.Rated{Survey: events.SurveyCSAT, Score: 5}},
+	}
+	for _, e := range log {
+		stored, err := store.Append(context.Background(), e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+		require.NoError(t, pub.Publish(context.Background(), stored)) // with its position
+	}
+	waitApplied(t, r, int64(len(log)))
+	require.NoError(t, stop()) // the final checkpoint reads the store first
+
+	st := r.Stats()
+	assert.Equal(t, int64(len(log)), st.Applied)
+	assert.Equal(t, int64(len(log)), st.Duplicates, "the store's copies, passed over")
+	assert.Equal(t, uint64(len(log)), st.Position)
+	direct, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	_, _, err = direct.Replay(context.Background(), store, 0)
+	require.NoError(t, err)
+	want, err := json.Marshal(direct.Report())
+	require.NoError(t, err)
+	got, err := json.Marshal(rep.Report())
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(got))
+}
