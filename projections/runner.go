@@ -81,9 +81,9 @@ import (
 // recognised by their issue and version while the projection knows the
 // issue, and by their store position (above) when it has forgotten it:
 // messages published without a position, whose events the store offers
-// again or that are delivered again once their issue is forgotten, are
-// counted by the projection as late (its counts of events, not its
-// figures). With a Subscriber only, delivery is
+// again or that are delivered again once their issue is forgotten, may
+// be counted by the projection again, as late, held or orphaned events
+// or in its count of events (its counts of events, not its figures). With a Subscriber only, delivery is
 // at-least-once from the broker and the runner (or a SelfSequencing
 // projection) removes duplicates per issue by version, so each event
 // delivered is applied once; but a message is acknowledged when it is
