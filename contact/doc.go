@@ -15,7 +15,10 @@
 //	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
 //
 // errors.Is(err, contact.ErrAlreadyResolved) is how a caller tells refusals
-// apart. A refused command appends nothing.
+// apart. A refused command appends nothing. Names, identity keys and the
+// host's metadata are printable UTF-8 text of at most MaxText bytes (see
+// Command), so that every event can be exported as JSON Lines and read
+// back.
 //
 // # Identity keys
 //
@@ -40,8 +43,7 @@
 // the same keys in another order give the same key), as the issue's
 // opening gave it to the issue's later events; those of an issue whose
 // opening had none (an imported one) have none, and go by the issue id.
-// Transports
-// partition by it so that one customer's contacts meet in one projection
+// Transports partition by it so that one customer's contacts meet in one projection
 // instance. An identity link that arrives later does not move events
 // already partitioned by another key: when a customer's issues went out
 // under two keys before an event linked them, the instances that hold them
