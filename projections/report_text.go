@@ -29,7 +29,7 @@ func (r Report) WriteText(w io.Writer) error {
 	p("  bot containment\t%s\t\n", fcrRateText(f.BotContainment))
 	p("  problems\t%d\tachieved %d, failed %d, pending %d (failed already %d), unresolved %d, no answered contact %d\n",
 		f.Problems, f.Achieved, f.Failed, f.Pending, f.PendingFailed, f.Unresolved, f.NoContact)
-	p("  events\t%d\tlate %d (left out of the figures: %d), held behind a gap %d, missing %d, orphaned %d, ignored %d\n",
+	p("  events\t%d\tlate %d (left out of the figures: %d), held after a gap or of an issue forgotten %d, missing %d, orphaned %d, ignored %d\n",
 		r.Events, f.LateEvents, f.LateDropped, f.HeldEvents, f.MissingEvents, f.OrphanedEvents, f.IgnoredEvents)
 	for _, b := range []struct {
 		title string
@@ -74,7 +74,7 @@ func (r Report) WriteText(w io.Writer) error {
 	// The events each KPI projection left out, which its figures lack.
 	leftOut := func(late int64, held int) {
 		if late > 0 || held > 0 {
-			p("  events\t\tlate %d (left out of the figures), held behind a gap %d\n", late, held)
+			p("  events\t\tlate %d (left out of the figures), held after a gap or of an issue forgotten %d\n", late, held)
 		}
 	}
 	thresholds := fmt.Sprintf("threshold %g s", s.Definition.ThresholdS)

@@ -109,8 +109,10 @@ const (
 //   - A contact counts under its own channel (the first channel
 //     when the contact was never introduced) and under the queue it was
 //     offered to: its first routing, or the "queue" data field of its
-//     abandonment when the host sends one. Segments "(none)" and
-//     "(unknown)" hold contacts without a queue and with dropped state.
+//     abandonment when the host sends one. Segment "(none)" holds the
+//     contacts never queued; "(unknown)" those whose queue is not known:
+//     abandoned in a queue that the abandonment does not name, or of a
+//     dropped state.
 //   - A reopen counts under the channel and queue of the resolution it
 //     undoes. One that comes when the state is forgotten (see
 //     below) counts in the total reopen rate only, and in
