@@ -11,10 +11,11 @@ import (
 
 // The limits of a command's input (see Command).
 const (
-	// MaxText is the most bytes a name or an identity key may have.
+	// MaxText is the most bytes that a name, a reason, an identity key or
+	// a key or value of the host's metadata may have.
 	MaxText = 1024
-	// MaxList is the most skills, secondary topics or identity keys a
-	// command may carry.
+	// MaxList is the most skills, secondary topics, identity keys or
+	// metadata entries a command may carry.
 	MaxList = 256
 )
 
@@ -27,9 +28,10 @@ const (
 // Names (channels, topics, queues, agents, codes, reasons, customer ids),
 // identity keys and the host's metadata (WithMeta) are UTF-8 text without
 // control characters, of at most MaxText bytes; a command carries at most
-// MaxList skills, secondary topics, identity keys or metadata entries. So every event stays far within the line that
-// events.LineReader reads (events.MaxLineBytes), and an export of the
-// store in JSON Lines can be read back.
+// MaxList skills, secondary topics, identity keys or metadata entries. So
+// every event stays far within the line that events.LineReader reads
+// (events.MaxLineBytes), and an export of the store in JSON Lines can be
+// read back.
 //
 // Every command may carry the time its event happened (At), for imports and
 // replays; a zero At means the Service's clock. Commands that refer to a

@@ -116,8 +116,8 @@ type Issue struct {
 const contactIndexFrom = 32
 
 // contactIndex maps the ids of the first n contacts of issue of to their
-// places. A copy of the issue shares the index of the original, which
-// indexes the original's contacts: it makes its own.
+// places + 1 (0 for none). A copy of the issue shares the index of the
+// original, which indexes the original's contacts: it makes its own.
 type contactIndex struct {
 	of *Issue
 	at map[uuid.UUID]int
