@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/vmihailenco/msgpack/v5"
@@ -261,6 +262,10 @@ func isJSONNumber(n json.Number) bool {
 // extra decodes the value of an unknown field into x, its numbers as
 // json.Number, as the JSON codec decodes Extra.
 func (r *reader) extra(x *Extra, key string) {
+	if !utf8.ValidString(key) {
+		r.notUTF8(key)
+		return
+	}
 	raw := r.skip()
 	if r.err != nil {
 		return
@@ -292,7 +297,12 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 		return nil, errTooDeep
 	}
 	switch v := v.(type) {
-	case nil, bool, string:
+	case nil, bool:
+		return v, nil
+	case string:
+		if !utf8.ValidString(v) {
+			return nil, fmt.Errorf("%q is not UTF-8, which JSON cannot carry", v)
+		}
 		return v, nil
 	case int8:
 		return jsonInt(int64(v), exact), nil
@@ -344,6 +354,9 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 		return v, nil
 	case map[string]any:
 		for k, e := range v {
+			if !utf8.ValidString(k) {
+				return nil, fmt.Errorf("member %q is not UTF-8, which JSON cannot carry", k)
+			}
 			var err error
 			if v[k], err = jsonValue(e, depth+1, exact); err != nil {
 				return nil, err
@@ -356,6 +369,9 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 			ks, ok := k.(string)
 			if !ok {
 				return nil, fmt.Errorf("map key %v is not a string", k)
+			}
+			if !utf8.ValidString(ks) {
+				return nil, fmt.Errorf("member %q is not UTF-8, which JSON cannot carry", ks)
 			}
 			var err error
 			if m[ks], err = jsonValue(e, depth+1, exact); err != nil {
@@ -438,7 +454,7 @@ func (d *Opened) decodeMsgpack(r *reader) {
 			for m := r.mapLen(); m > 0 && r.err == nil; m-- {
 				switch ck := r.member(inCustomer); ck {
 				case "id":
-					d.Customer.ID = r.str()
+					d.Customer.ID = r.text()
 				case "keys":
 					d.Customer.Keys = r.strs()
 				default:
@@ -579,7 +595,7 @@ func (d *Reopened) decodeMsgpack(r *reader) {
 		case "channel":
 			d.Channel = r.name()
 		case "reason":
-			d.Reason = r.str()
+			d.Reason = r.text()
 		default:
 			r.extra(&d.Extra, k)
 		}

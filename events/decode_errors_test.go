@@ -116,7 +116,10 @@ func TestMalformedMsgpackFields(t *testing.T) {
 		says  string
 	}{
 		{"version 0", func(b []byte) []byte { b[versionOffset] = 0x00; return b }, "version", "1 or more"},
-		{"meta value not a string", func(b []byte) []byte { return replaceAfter(b, "corr-1", []byte{0xa6}, []byte{0x07}, 6) }, "meta", "want a string"},
+		{"meta value not a string", func(b []byte) []byte {
+			// "corr-1" (a6 and six bytes) becomes an ext8 of four bytes, as long.
+			return replaceAfter(b, "correlation_id", nil, []byte{0xc7, 0x04, 0x01, 'x', 'x', 'x', 'x'}, 7)
+		}, "meta", "want a string, found 0xc7"},
 		{"wait not an integer", func(b []byte) []byte { return replaceAfter(b, "wait_ms", nil, []byte{0xa1, 'x'}, 1) }, "data.wait_ms", "want an integer"},
 		{"schema 0", func(b []byte) []byte { return replaceAfter(b, "issue.routed", nil, []byte{0x00}, 1) }, "schema", "schema 0"},
 		{"time before 1678", func(b []byte) []byte {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -304,6 +305,24 @@ func (r *reader) str() string {
 	return r.take(n)
 }
 
+// text reads a string, which must be UTF-8: JSON could not carry it
+// otherwise.
+func (r *reader) text() string {
+	s := r.str()
+	if !utf8.ValidString(s) {
+		r.notUTF8(s)
+		return ""
+	}
+	return s
+}
+
+// notUTF8 fails the read for s, which is not UTF-8.
+func (r *reader) notUTF8(s string) {
+	if r.err == nil {
+		r.failf("%q is not UTF-8, which JSON cannot carry", s)
+	}
+}
+
 func (r *reader) uuid() uuid.UUID {
 	var id uuid.UUID
 	if r.err == nil && len(r.s)-r.off >= 18 && r.s[r.off] == 0xc4 && r.s[r.off+1] == 16 {
@@ -403,7 +422,7 @@ func (r *reader) strs() []string {
 		ss = make([]string, n)
 	}
 	for i := range ss {
-		ss[i] = r.str()
+		ss[i] = r.text()
 	}
 	return ss
 }

@@ -124,7 +124,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	e.ID = r.uuid()
 	e.Issue = r.uuid()
 	e.Version = r.uint()
-	typ := Type(r.str())
+	typ := Type(r.text())
 	schema := r.uint()
 	at := r.int()
 	if r.err != nil {
@@ -140,11 +140,11 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	if n := r.mapLen(); n > 0 {
 		e.Meta = make(Meta, n)
 		for ; n > 0 && r.err == nil; n-- {
-			k := r.str()
+			k := r.text()
 			if r.isNil() {
 				continue // no value, as in the JSON codec
 			}
-			e.Meta[k] = r.str()
+			e.Meta[k] = r.text()
 		}
 		if len(e.Meta) == 0 {
 			e.Meta = nil
@@ -153,9 +153,24 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	if r.err != nil {
 		return msgpackFail(r.off, "meta", r.err)
 	}
+	if typ == "" {
+		return msgpackFail(r.off, "type", errors.New("missing"))
+	}
 	info := c.reg.lookup(typ)
 	if info == nil {
-		return msgpackFail(r.off, "type", &UnknownTypeError{Type: typ, Event: e})
+		// Of a type this reader does not know, the data must still be
+		// msgpack, and the event end with it: damage is malformed,
+		// whatever the type, so that a reader that passes unknown types
+		// on does not pass damage on with them.
+		at := r.off
+		r.skip()
+		switch {
+		case r.err != nil:
+			return msgpackFail(r.off, "data", r.err)
+		case r.off != len(r.s):
+			return msgpackFail(r.off, "", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))
+		}
+		return msgpackFail(at, "type", &UnknownTypeError{Type: typ, Event: e})
 	}
 	// Past here only the data, or its schema, can fail: the error holds
 	// the envelope as read (DecodeError.Event).

@@ -3,6 +3,7 @@ package events
 import (
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // names deduplicates the decoded strings that repeat from event to event:
@@ -30,22 +31,36 @@ type nameCache struct {
 	slots [nameCacheSize]atomic.Pointer[string]
 }
 
-// intern returns a string equal to s that is shared with other events.
-func (c *nameCache) intern(s string) string {
+// intern returns a string equal to s that is shared with other events,
+// and whether s is UTF-8. The cache holds UTF-8 only, so that a string it
+// holds needs no checking again: a name is checked once, when it first
+// comes.
+func (c *nameCache) intern(s string) (string, bool) {
 	if len(s) == 0 || len(s) > maxName {
-		return s
+		return s, utf8.ValidString(s)
 	}
 	slot := &c.slots[nameHash(s)&(nameCacheSize-1)]
 	if p := slot.Load(); p != nil && *p == s {
-		return *p
+		return *p, true
+	}
+	if !utf8.ValidString(s) {
+		return s, false
 	}
 	v := strings.Clone(s)
 	slot.Store(&v)
-	return v
+	return v, true
 }
 
-// name reads a string that names something from a vocabulary (see names).
-func (r *reader) name() string { return names.intern(r.str()) }
+// name reads a string that names something from a vocabulary (see
+// names), which must be UTF-8.
+func (r *reader) name() string {
+	v, ok := names.intern(r.str())
+	if !ok {
+		r.notUTF8(v)
+		return ""
+	}
+	return v
+}
 
 // nameHash hashes s, of 1 to maxName bytes, eight bytes at a time: every
 // byte counts, and a name costs a few multiplications rather than one for

@@ -42,7 +42,7 @@ func TestNameCacheIsRightUnderContention(t *testing.T) {
 			defer wg.Done()
 			for i := range 20000 {
 				s := fmt.Sprintf("agent-%d", (i*7+g)%(3*nameCacheSize))
-				if got := c.intern(s); got != s {
+				if got, ok := c.intern(s); got != s || !ok {
 					t.Errorf("intern(%q) = %q", s, got)
 					return
 				}
@@ -51,7 +51,8 @@ func TestNameCacheIsRightUnderContention(t *testing.T) {
 	}
 	wg.Wait()
 	long := string(make([]byte, maxName+1))
-	assert.Same(t, unsafe.StringData(long), unsafe.StringData(c.intern(long)), "a long string is returned as it is")
+	got, _ := c.intern(long)
+	assert.Same(t, unsafe.StringData(long), unsafe.StringData(got), "a long string is returned as it is")
 }
 
 // Every byte of a name counts in its slot of the cache, at every length
@@ -88,14 +89,31 @@ func TestNameCacheHoldsSequentialNames(t *testing.T) {
 		}
 		first := map[string]*byte{}
 		for _, s := range vocab {
-			first[s] = unsafe.StringData(c.intern(s))
+			v, _ := c.intern(s)
+			first[s] = unsafe.StringData(v)
 		}
 		kept := 0
 		for _, s := range vocab {
-			if unsafe.StringData(c.intern(strings.Clone(s))) == first[s] {
+			if v, _ := c.intern(strings.Clone(s)); unsafe.StringData(v) == first[s] {
 				kept++
 			}
 		}
 		assert.GreaterOrEqual(t, kept, 45, "%s: names still shared after one pass", format)
 	}
+}
+
+// Only UTF-8 gets into the cache, so that a name it holds needs no check:
+// a string that is not UTF-8 is reported, every time it comes.
+func TestNameCacheHoldsUTF8Only(t *testing.T) {
+	var c nameCache
+	for range 2 {
+		_, ok := c.intern("ph\xffne")
+		assert.False(t, ok)
+	}
+	_, ok := c.intern("phone")
+	assert.True(t, ok)
+	_, ok = c.intern("phone")
+	assert.True(t, ok, "held")
+	_, ok = c.intern(strings.Repeat("\xff", maxName+1))
+	assert.False(t, ok, "a string too long for the cache is checked too")
 }

@@ -1,0 +1,122 @@
+package events_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// mpStr is the msgpack of s, shorter than 32 bytes.
+func mpStr(s string) []byte { return append([]byte{0xa0 | byte(len(s))}, s...) }
+
+// mpEnvelope is a msgpack envelope around the given meta and data, written
+// by hand: what another writer may send.
+func mpEnvelope(typ string, meta, data []byte) []byte {
+	b := []byte{0x99, 0x01, 0xc4, 16}
+	b = append(b, eventID[:]...)
+	b = append(b, 0xc4, 16)
+	b = append(b, issueID[:]...)
+	b = append(b, 0x01)
+	b = append(b, mpStr(typ)...)
+	b = append(b, 0x01)
+	b = append(b, 0xd3, 0x18, 0x98, 0x8f, 0x74, 0xa9, 0x8e, 0x40, 0x00)
+	if meta == nil {
+		meta = []byte{0xc0}
+	}
+	return append(append(b, meta...), data...)
+}
+
+// mpOpened is the msgpack data of an opening with the given key, channel
+// and customer member.
+func mpOpened(key, channel, member string) []byte {
+	data := append([]byte{0x84}, mpStr("customer")...)
+	data = append(data, 0x82)
+	data = append(data, mpStr("keys")...)
+	data = append(data, 0x91)
+	data = append(data, mpStr(key)...)
+	data = append(data, mpStr(member)...)
+	data = append(data, mpStr("x")...)
+	data = append(data, mpStr("channel")...)
+	data = append(data, mpStr(channel)...)
+	data = append(data, mpStr("topic")...)
+	data = append(data, mpStr("t")...)
+	data = append(data, mpStr("contact")...)
+	data = append(data, 0xc4, 16)
+	return append(data, contactID[:]...)
+}
+
+// Text that is not UTF-8, which JSON cannot carry, is malformed in msgpack
+// too, wherever it is: a name, a key, the type, meta, or an unknown
+// member of data; so that an event msgpack reads can always be exported.
+func TestMsgpackRefusesTextThatIsNotUTF8(t *testing.T) {
+	mc := events.NewMsgpackCodec(nil)
+	good := mpEnvelope("issue.opened", nil, mpOpened("account:M\u00fcller", "phone", "tier"))
+	e, err := mc.Decode(good)
+	require.NoError(t, err)
+	_, err = events.NewJSONCodec(nil).Append(nil, e)
+	require.NoError(t, err, "the same event in UTF-8 exports")
+
+	for _, tt := range []struct {
+		name  string
+		input []byte
+		field string
+	}{
+		{"a key", mpEnvelope("issue.opened", nil, mpOpened("account:M\xfcller", "phone", "tier")), "data.customer.keys"},
+		{"a channel", mpEnvelope("issue.opened", nil, mpOpened("account:a", "ph\xffne", "tier")), "data.channel"},
+		{"a member of the customer", mpEnvelope("issue.opened", nil, mpOpened("account:a", "phone", "ti\xffer")), "data.customer"},
+		{"a meta key", mpEnvelope("issue.opened", append(append([]byte{0x81}, mpStr("tenant\xfe")...), mpStr("x")...), mpOpened("account:a", "phone", "tier")), "meta"},
+		{"a meta value", mpEnvelope("issue.opened", append(append([]byte{0x81}, mpStr("tenant")...), mpStr("\xfe")...), mpOpened("account:a", "phone", "tier")), "meta"},
+		{"the type", mpEnvelope("issue.open\xff", nil, mpOpened("account:a", "phone", "tier")), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := mc.Decode(tt.input)
+			require.ErrorIs(t, err, events.ErrMalformed)
+			assert.ErrorContains(t, err, "is not UTF-8")
+			assert.ErrorContains(t, err, tt.field)
+		})
+	}
+}
+
+// A name is checked when it first comes, and the decoder's cache of names
+// holds UTF-8 only: the same bad name is refused every time.
+func TestMsgpackRefusesABadNameEveryTime(t *testing.T) {
+	mc := events.NewMsgpackCodec(nil)
+	bad := mpEnvelope("issue.opened", nil, mpOpened("account:a", "ch\xffnnel", "tier"))
+	for range 3 {
+		_, err := mc.Decode(bad)
+		require.ErrorIs(t, err, events.ErrMalformed)
+	}
+}
+
+// Damage to an event of a type the reader does not know is malformed, as
+// in JSON, not an unknown type that a reader told to skip those would
+// pass on; and an event without a type is malformed.
+func TestMsgpackDamageOfAnUnknownTypeIsMalformed(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
+	e := envelopeOf(0, &Escalated{Contact: "c-1", Level: 2, Tags: []string{"a"}})
+	for _, pair := range []struct{ w, r events.Codec }{
+		{events.NewMsgpackCodec(reg), events.NewMsgpackCodec(nil)},
+		{events.NewJSONCodec(reg), events.NewJSONCodec(nil)},
+	} {
+		b, err := pair.w.Append(nil, e)
+		require.NoError(t, err)
+		_, err = pair.r.Decode(b)
+		var unknown *events.UnknownTypeError
+		require.True(t, errors.As(err, &unknown), "%s: whole, an unknown type: %v", pair.r.Name(), err)
+		for _, cut := range []int{len(b) - 3, len(b) - 10} {
+			_, err := pair.r.Decode(b[:cut])
+			assert.ErrorIs(t, err, events.ErrMalformed, "%s, cut to %d of %d", pair.r.Name(), cut, len(b))
+			assert.False(t, errors.As(err, &unknown), "%s, cut: not an unknown type", pair.r.Name())
+		}
+		_, err = pair.r.Decode(append(append([]byte{}, b...), 0xc1, 'x'))
+		assert.ErrorIs(t, err, events.ErrMalformed, "%s, with bytes after it", pair.r.Name())
+	}
+	_, err := events.NewMsgpackCodec(nil).Decode(mpEnvelope("", nil, mpOpened("account:a", "phone", "tier")))
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, `field "type"`)
+}
