@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -195,10 +196,12 @@ type (
 // customer objects hold, which encoding/json reads in the same pass;
 // Opened.UnmarshalJSON reads any other customer object again.
 type openedIn struct {
-	Customer customerJSON `json:"customer"`
-	Channel  string       `json:"channel"`
-	Topic    string       `json:"topic"`
-	Contact  uuid.UUID    `json:"contact"`
+	// Customer is read by Customer.UnmarshalJSON, by its members' exact
+	// names: encoding/json would read "ID" as id.
+	Customer json.RawMessage `json:"customer"`
+	Channel  string          `json:"channel"`
+	Topic    string          `json:"topic"`
+	Contact  uuid.UUID       `json:"contact"`
 }
 
 // MarshalJSON writes the data object of the wire format.
@@ -209,16 +212,20 @@ func (d *Opened) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the data object of the wire format.
 func (d *Opened) UnmarshalJSON(b []byte) error {
 	var j openedIn
-	all, err := decodeData(b, &j, &d.Extra, openedFields)
-	if err != nil {
+	if _, err := decodeData(b, &j, &d.Extra, openedFields); err != nil {
 		return err
 	}
-	d.Customer = Customer{ID: j.Customer.ID, Keys: nilIfEmpty(j.Customer.Keys)}
 	d.Channel, d.Topic, d.Contact = j.Channel, j.Topic, j.Contact
-	if raw, ok := all["customer"]; ok && (!onlyNames(raw, customerNames) || hasAmbiguousName(b, openedFields)) {
-		// By exact names, with Extra; the last of two customer members
-		// alone, where encoding/json merged them.
-		return d.Customer.UnmarshalJSON(raw)
+	d.Customer = Customer{}
+	if len(j.Customer) == 0 {
+		return nil // no customer: Validate says so
+	}
+	// The last of two customer members, whole.
+	if err := d.Customer.UnmarshalJSON(j.Customer); err != nil {
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+			te.Field = strings.TrimSuffix("customer."+te.Field, ".")
+		}
+		return err
 	}
 	return nil
 }

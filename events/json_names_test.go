@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -32,6 +33,9 @@ func TestJSONMatchesMemberNamesExactly(t *testing.T) {
 		{"escaped names", head + `"version":1,"data":{"cust\u006fmer":{"\u0069d":"C-1","ID":"C-2"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`, c2},
 		{"the last of two customer objects", head + `"version":1,"data":{"customer":{"id":"C-2","ID":"C-3"},"channel":"chat","customer":{"id":"C-1"},"topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`, nil},
 		{"variant before", head + `"Version":7,"version":1,"data":{"customer":{"ID":"C-2","id":"C-1"},"Topic":"Billing Dept","channel":"chat","topic":"billing/invoice-error",` + contact + `}}`, c2},
+		// A variant of a type that the known member cannot take.
+		{"variant of another type", head + `"version":1,"data":{"customer":{"id":"C-1","ID":5},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`, events.Extra{"ID": json.Number("5")}},
+		{"variant of another type, before", head + `"version":1,"data":{"customer":{"ID":[1],"id":"C-1"},"channel":"chat","topic":"billing/invoice-error","Topic":"Billing Dept",` + contact + `}}`, events.Extra{"ID": []any{json.Number("1")}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := j.Decode([]byte(tt.line))
@@ -140,4 +144,13 @@ func TestMemoryStoreNamesThePositionOfAnEventItCannotRead(t *testing.T) {
 		got++
 	}
 	assert.Equal(t, 1, got)
+}
+
+// A known member of the customer of the wrong type is named in the error.
+func TestJSONNamesAWrongCustomerMember(t *testing.T) {
+	line := `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001","version":1,` +
+		`"type":"issue.opened","at":"2026-03-02T09:15:00Z","data":{"customer":{"id":5},"channel":"chat","topic":"t","contact":"0193a4c2-7a9e-7000-8000-0000000000c1"}}`
+	_, err := events.NewJSONCodec(nil).Decode([]byte(line))
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, `field "data.customer.id"`)
 }
