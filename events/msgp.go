@@ -22,7 +22,9 @@ var (
 	errTooLarge = msgpackcheck.ErrTooLarge
 )
 
-// maxSkipDepth is how deeply values may nest below the data.
+// maxSkipDepth is how deeply values may nest below a member of the data,
+// the same on every path: an Extra value read alone (reader.extra) and
+// the whole data read for an upcast (reader.skipData, upcast).
 const maxSkipDepth = msgpackcheck.MaxDepth
 
 func appendArrayLen(b []byte, n int) []byte {
@@ -425,6 +427,22 @@ func (r *reader) strs() []string {
 		ss[i] = r.text()
 	}
 	return ss
+}
+
+// skipData passes over the data, a map, and returns its bytes: its
+// members' values may nest as deep as one read alone (see maxSkipDepth).
+func (r *reader) skipData() string {
+	if r.err != nil {
+		return ""
+	}
+	start := r.off
+	end, err := msgpackcheck.SkipMembers(r.s, r.off)
+	r.off = end
+	if err != nil {
+		r.fail(err)
+		return ""
+	}
+	return r.s[start:end]
 }
 
 // skip passes over one value of any type and returns its bytes.

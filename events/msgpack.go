@@ -163,7 +163,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		// whatever the type, so that a reader that passes unknown types
 		// on does not pass damage on with them.
 		at := r.off
-		r.skip()
+		r.skipData()
 		switch {
 		case r.err != nil:
 			return msgpackFail(r.off, "data", r.err)
@@ -188,7 +188,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		e.Data = c.decodeBuiltin(info, &r)
 	}
 	if e.Data == nil && r.err == nil {
-		raw := r.skip()
+		raw := r.skipData()
 		if r.err == nil {
 			e.Data, r.err = c.decodeData(typ, info, schema, raw)
 		}
@@ -331,9 +331,9 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 	for k, v := range fields {
 		var err error
 		if builtin {
-			fields[k], err = upcastValue(v, 1)
+			fields[k], err = upcastValue(v, 0)
 		} else {
-			fields[k], err = hostValue(v, 1)
+			fields[k], err = hostValue(v, 0)
 		}
 		if err != nil {
 			return fmt.Errorf("field %q: %w", k, err)

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -119,4 +120,43 @@ func TestMsgpackDamageOfAnUnknownTypeIsMalformed(t *testing.T) {
 	_, err := events.NewMsgpackCodec(nil).Decode(mpEnvelope("", nil, mpOpened("account:a", "phone", "tier")))
 	require.ErrorIs(t, err, events.ErrMalformed)
 	assert.ErrorContains(t, err, `field "type"`)
+}
+
+// nested returns a leaf in n lists, one in the other.
+func nested(n int) any {
+	var v any = "leaf"
+	for range n {
+		v = []any{v}
+	}
+	return v
+}
+
+// An Extra value may nest as deep on every path that reads it: alone at
+// its type's schema, or with the whole data to upcast it; and no deeper.
+func TestMsgpackExtraNestsAsDeepOnEveryPath(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeClassified, 2, func() events.Data { return new(events.Classified) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeClassified, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	old, upcasting := events.NewMsgpackCodec(nil), events.NewMsgpackCodec(reg)
+
+	e := envelopeOf(1, &events.Classified{Topic: "a/b", Extra: events.Extra{"deep": nested(64)}})
+	b, err := old.Append(nil, e)
+	require.NoError(t, err)
+	_, err = old.Decode(b)
+	require.NoError(t, err, "read at its schema")
+	_, err = upcasting.Decode(b)
+	require.NoError(t, err, "read to be upcast")
+
+	// One level more: the writer refuses it, and both paths of the
+	// reader, given it by another writer, as too deep.
+	_, err = old.Append(nil, envelopeOf(1, &events.Classified{Topic: "a/b", Extra: events.Extra{"deep": nested(65)}}))
+	require.ErrorContains(t, err, "nesting too deep")
+	at := bytes.Index(b, bytes.Repeat([]byte{0x91}, 64))
+	require.Positive(t, at)
+	deeper := append(append(append([]byte{}, b[:at]...), 0x91), b[at:]...)
+	for _, c := range []*events.MsgpackCodec{old, upcasting} {
+		_, err := c.Decode(deeper)
+		assert.ErrorIs(t, err, events.ErrMalformed)
+		assert.ErrorContains(t, err, "nesting too deep")
+	}
 }

@@ -53,6 +53,14 @@ func Skip[T ~string | ~[]byte](s T, off int) (int, error) {
 	return w.off, w.err
 }
 
+// SkipMembers is Skip of a map whose members' values may each nest
+// MaxDepth deep below themselves: the map is one level more.
+func SkipMembers[T ~string | ~[]byte](s T, off int) (int, error) {
+	w := walker[T]{s: s, off: off}
+	w.value(-1)
+	return w.off, w.err
+}
+
 // walker reads s from off; after the first error every read does nothing.
 type walker[T ~string | ~[]byte] struct {
 	s   T
