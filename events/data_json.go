@@ -82,9 +82,16 @@ func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawM
 }
 
 // exactFields returns the object b, whose members are all, or, when one
-// of its names is not one of known but matches one regardless of case,
-// the object of the members named exactly as known (onlyKnown).
+// of its names is not one of known but matches one regardless of case, or
+// when a name comes twice, the object of the members named exactly as
+// known (onlyKnown), each with its last value: encoding/json would keep
+// an earlier value where the last is null, which is no member.
 func exactFields(b []byte, all map[string]json.RawMessage, known []string) ([]byte, error) {
+	members := 0
+	eachMember(b, func(_, _ []byte) bool { members++; return true })
+	if members != len(all) {
+		return onlyKnown(all, known)
+	}
 	for k := range all {
 		if !isKnown(known, k) && slices.ContainsFunc(known, func(f string) bool { return strings.EqualFold(f, k) }) {
 			return onlyKnown(all, known)

@@ -142,7 +142,8 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		for ; n > 0 && r.err == nil; n-- {
 			k := r.text()
 			if r.isNil() {
-				continue // no value, as in the JSON codec
+				delete(e.Meta, k) // no value, as in the JSON codec, and the last wins
+				continue
 			}
 			e.Meta[k] = r.text()
 		}

@@ -160,3 +160,33 @@ func TestMsgpackExtraNestsAsDeepOnEveryPath(t *testing.T) {
 		assert.ErrorContains(t, err, "nesting too deep")
 	}
 }
+
+// A member given twice, the second time null, is no member, the last
+// winning: the same in both codecs, for data and for meta.
+func TestCodecsReadAMemberGivenTwiceTheSame(t *testing.T) {
+	jc, mc := events.NewJSONCodec(nil), events.NewMsgpackCodec(nil)
+	const head = `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001","version":1,`
+	je, err := jc.Decode([]byte(head + `"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":"q","queue":"r","agent":"ann","agent":null,"wait_ms":5,"wait_ms":null},"meta":{"a":"x","a":null,"b":"y"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, &events.Routed{Contact: contactID, Queue: "r"}, je.Data)
+	assert.Equal(t, events.Meta{"b": "y"}, je.Meta)
+
+	data := []byte{0x87}
+	data = append(data, mpStr("contact")...)
+	data = append(data, 0xc4, 16)
+	data = append(data, contactID[:]...)
+	for _, kv := range [][2]string{{"queue", "q"}, {"queue", "r"}, {"agent", "ann"}} {
+		data = append(append(data, mpStr(kv[0])...), mpStr(kv[1])...)
+	}
+	data = append(append(data, mpStr("agent")...), 0xc0)
+	data = append(append(data, mpStr("wait_ms")...), 0x05)
+	data = append(append(data, mpStr("wait_ms")...), 0xc0)
+	meta := append([]byte{0x83}, mpStr("a")...)
+	meta = append(append(meta, mpStr("x")...), mpStr("a")...)
+	meta = append(append(meta, 0xc0), mpStr("b")...)
+	meta = append(meta, mpStr("y")...)
+	me, err := mc.Decode(mpEnvelope("issue.routed", meta, data))
+	require.NoError(t, err)
+	assert.Equal(t, je.Data, me.Data)
+	assert.Equal(t, je.Meta, me.Meta)
+}
