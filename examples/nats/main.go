@@ -269,8 +269,13 @@ func subscribe(js nats.JetStreamContext, url string, p int, logger watermill.Log
 		Unmarshaler: &wmnats.NATSMarshaler{},
 		JetStream: wmnats.JetStreamConfig{
 			// A lost ack means a redelivery, which the FCR skips.
-			AckAsync:          true,
-			SubscribeOptions:  []nats.SubOpt{nats.Bind(streamName, durable), nats.AckExplicit()},
+			AckAsync: true,
+			// ManualAck: nats.go acknowledges a message once its
+			// callback returns, unless told not to; Watermill's returns
+			// without acknowledging a message it dropped because its
+			// subscription ended (a runner that stops), which must come
+			// again, not count as done.
+			SubscribeOptions:  []nats.SubOpt{nats.Bind(streamName, durable), nats.AckExplicit(), nats.ManualAck()},
 			DurablePrefix:     durable,
 			DurableCalculator: func(prefix, _ string) string { return prefix },
 		},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
@@ -59,20 +60,59 @@ func natsURL(t *testing.T) string {
 	return url
 }
 
-// A runner stopped and started again on its partition's consumer (as a
-// restarted process would make it) resumes where the consumer stands: the
-// consumer outlives the subscription, and nothing is delivered twice.
-func TestARestartedRunnerResumesItsConsumer(t *testing.T) {
+// newStream connects to the machine's NATS server and makes the example's
+// stream afresh, which the test's end deletes.
+func newStream(t *testing.T) (nats.JetStreamContext, string) {
+	t.Helper()
 	url := natsURL(t)
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := nc.JetStream()
 	require.NoError(t, err)
 	_ = js.DeleteStream(streamName)
 	_, err = js.AddStream(&nats.StreamConfig{Name: streamName, Subjects: []string{subjectPrefix + ".>"}})
 	require.NoError(t, err)
-	defer func() { _ = js.DeleteStream(streamName) }()
+	t.Cleanup(func() { _ = js.DeleteStream(streamName) })
+	return js, url
+}
+
+// A message that the subscription hands on but that is not acknowledged
+// when the subscription ends (a runner that stops with it queued or in
+// hand) stays with the broker, to come again: the subscription does not
+// acknowledge what its reader did not.
+func TestAMessageNotAcknowledgedStaysWithTheBroker(t *testing.T) {
+	js, url := newStream(t)
+	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, Marshaler: &wmnats.NATSMarshaler{}}, watermill.NopLogger{})
+	require.NoError(t, err)
+	defer pub.Close()
+	require.NoError(t, pub.Publish(subjectPrefix+".0", message.NewMessage(watermill.NewUUID(), []byte("x"))))
+
+	sub, durable, subject, err := subscribe(js, url, 0, watermill.NopLogger{})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := sub.Subscribe(ctx, subject)
+	require.NoError(t, err)
+	select {
+	case <-ch: // in hand, not acknowledged
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message")
+	}
+	cancel()
+	for range ch { // the subscription ends
+	}
+	require.NoError(t, sub.Close())
+	time.Sleep(100 * time.Millisecond) // an acknowledgement would have come by now
+	info, err := js.ConsumerInfo(streamName, durable)
+	require.NoError(t, err)
+	assert.Equal(t, 1, info.NumAckPending+int(info.NumPending), "the message is still the broker's to deliver")
+}
+
+// A runner stopped and started again on its partition's consumer (as a
+// restarted process would make it) resumes where the consumer stands: the
+// consumer outlives the subscription, and nothing is delivered twice.
+func TestARestartedRunnerResumesItsConsumer(t *testing.T) {
+	js, url := newStream(t)
 
 	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, Marshaler: &wmnats.NATSMarshaler{}}, watermill.NopLogger{})
 	require.NoError(t, err)

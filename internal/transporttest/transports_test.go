@@ -144,7 +144,7 @@ func natsSubscriber(tb testing.TB, url, group string) message.Subscriber {
 			// An ack lost on the way makes JetStream deliver again, which
 			// the runner recognises; so it need not wait for the server.
 			AckAsync:          true,
-			SubscribeOptions:  []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit(), nats.MaxAckPending(256)},
+			SubscribeOptions:  []nats.SubOpt{nats.DeliverAll(), nats.AckExplicit(), nats.MaxAckPending(256), nats.ManualAck()},
 			DurablePrefix:     group,
 			DurableCalculator: natsDurable,
 		},
