@@ -260,7 +260,12 @@ func (c RunnerConfig) Validate() error {
 	return nil
 }
 
-// RunnerStats counts what a Runner did with the events it received.
+// RunnerStats counts what a Runner did with the events it received. Every
+// event the runner read, from the Store or from a message, counts once in
+// Applied, Duplicates, Rejected or Filtered, or in Held while it waits in
+// the runner for a gap. Poisoned counts messages, not events: those that
+// did not decode. UnknownTypes counts again the events.Opaque among the
+// others, as an Opaque is applied like any event.
 type RunnerStats struct {
 	// Applied is how many events the projection absorbed. A
 	// SelfSequencing projection absorbs what it does not recognise as a
