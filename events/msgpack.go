@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
 // msgpackFormat is the first element of every msgpack-encoded envelope, so
@@ -207,10 +209,18 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 // schema, into a value of the registered type, upcasting it if need be.
 func (c *MsgpackCodec) decodeData(t Type, info *typeInfo, schema uint64, raw string) (Data, error) {
 	data := info.new()
+	fast, builtin := data.(msgpackData)
+	if schema < info.schema || !builtin {
+		// Read generically, through no reader that checks each string:
+		// every string is checked here, member names included.
+		if err := msgpackcheck.CheckText([]byte(raw)); err != nil {
+			return data, err
+		}
+	}
 	if schema < info.schema {
 		return data, c.upcast(t, schema, raw, data)
 	}
-	if fast, ok := data.(msgpackData); ok {
+	if builtin {
 		r := reader{s: raw}
 		fast.decodeMsgpack(&r)
 		return data, r.err

@@ -190,3 +190,47 @@ func TestCodecsReadAMemberGivenTwiceTheSame(t *testing.T) {
 	assert.Equal(t, je.Data, me.Data)
 	assert.Equal(t, je.Meta, me.Meta)
 }
+
+// mpClassified is the msgpack data of a classification with one member
+// more.
+func mpClassified(member string) []byte {
+	data := append([]byte{0x82}, mpStr("topic")...)
+	data = append(data, mpStr("a/b")...)
+	data = append(data, mpStr(member)...)
+	return append(data, mpStr("v")...)
+}
+
+// The paths that read data generically, an upcast and a host's type,
+// refuse text that is not UTF-8 as the built-in reader does, member names
+// included, rather than pass it on or turn it into U+FFFD.
+func TestMsgpackGenericPathsRefuseTextThatIsNotUTF8(t *testing.T) {
+	upcasting := events.NewRegistry()
+	require.NoError(t, upcasting.Register(events.TypeClassified, 2, func() events.Data { return new(events.Classified) }))
+	require.NoError(t, upcasting.AddUpcaster(events.TypeClassified, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	for _, member := range []string{"no\xffte", "note"} {
+		b := mpEnvelope("issue.classified", nil, mpClassified(member))
+		_, errAtSchema := events.NewMsgpackCodec(nil).Decode(b)
+		_, errUpcast := events.NewMsgpackCodec(upcasting).Decode(b)
+		if member == "note" {
+			assert.NoError(t, errAtSchema)
+			assert.NoError(t, errUpcast)
+			continue
+		}
+		assert.ErrorIs(t, errAtSchema, events.ErrMalformed)
+		assert.ErrorIs(t, errUpcast, events.ErrMalformed, "upcast")
+		assert.ErrorContains(t, errUpcast, "not UTF-8")
+	}
+
+	host := events.NewRegistry()
+	require.NoError(t, host.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
+	mc := events.NewMsgpackCodec(host)
+	b, err := mc.Append(nil, envelopeOf(1, &Escalated{Contact: "c-\xff", Level: 1}))
+	require.NoError(t, err)
+	_, err = mc.Decode(b)
+	assert.ErrorIs(t, err, events.ErrMalformed, "a host's type")
+	assert.ErrorContains(t, err, "not UTF-8")
+	b, err = mc.Append(nil, envelopeOf(1, &Escalated{Contact: "c-1", Level: 1}))
+	require.NoError(t, err)
+	_, err = mc.Decode(b)
+	assert.NoError(t, err)
+}

@@ -10,6 +10,7 @@ package msgpackcheck
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -61,11 +62,39 @@ func SkipMembers[T ~string | ~[]byte](s T, off int) (int, error) {
 	return w.off, w.err
 }
 
+// CheckText is Check that also refuses a string, value or map key, that
+// is not UTF-8: what JSON could not carry.
+func CheckText(b []byte) error {
+	w := walker[[]byte]{s: b, text: true}
+	w.value(-1) // the top value is an object of members, as in SkipMembers
+	switch {
+	case w.err != nil:
+		return w.err
+	case w.off != len(b):
+		return fmt.Errorf("%d bytes after the value", len(b)-w.off)
+	}
+	return nil
+}
+
+// ErrNotText: a string that is not UTF-8 (CheckText).
+var ErrNotText = errors.New("a string is not UTF-8")
+
 // walker reads s from off; after the first error every read does nothing.
+// With text, it checks that strings are UTF-8.
 type walker[T ~string | ~[]byte] struct {
-	s   T
-	off int
-	err error
+	s    T
+	off  int
+	err  error
+	text bool
+}
+
+// str passes over a string of n bytes, checking it with text.
+func (w *walker[T]) str(n int) {
+	at := w.off
+	w.take(n)
+	if w.text && w.err == nil && !utf8.Valid([]byte(w.s[at:w.off])) {
+		w.fail(fmt.Errorf("%w: %q", ErrNotText, string(w.s[at:w.off])))
+	}
 }
 
 func (w *walker[T]) fail(err error) {
@@ -129,7 +158,7 @@ func (w *walker[T]) value(depth int) {
 	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
 		return
 	case c&0xe0 == 0xa0:
-		w.take(int(c & 0x1f))
+		w.str(int(c & 0x1f))
 		return
 	case c&0xf0 == 0x90:
 		w.values(int(c&0x0f), depth)
@@ -147,12 +176,18 @@ func (w *walker[T]) value(depth int) {
 		w.take(4)
 	case 0xcf, 0xd3, 0xcb:
 		w.take(8)
-	case 0xc4, 0xd9:
+	case 0xc4:
 		w.take(w.be(1))
-	case 0xc5, 0xda:
+	case 0xc5:
 		w.take(w.be(2))
-	case 0xc6, 0xdb:
+	case 0xc6:
 		w.take(w.be(4))
+	case 0xd9:
+		w.str(w.be(1))
+	case 0xda:
+		w.str(w.be(2))
+	case 0xdb:
+		w.str(w.be(4))
 	case 0xd4:
 		w.take(2)
 	case 0xd5:
