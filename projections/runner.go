@@ -52,7 +52,9 @@ import (
 // forgotten the events' issues would count them as late. The other way
 // round, an event applied live from a message with a position above the
 // runner's is passed over when the store offers it again, known by its
-// issue and version, and counted in RunnerStats.Duplicates too. The Store
+// issue and version, and counted in RunnerStats.Duplicates too: the
+// runner remembers up to 65,536 such events between two reads of its
+// store, which every checkpoint makes. The Store
 // and the Subscriber must then carry the same events: a position is a
 // place in the runner's Store.
 //
@@ -100,8 +102,9 @@ import (
 // recent traffic instead, and makes it SelfSequencing. A SelfSequencing
 // projection keeps what it needs (the projections of this package forget an
 // issue some time after it settled), and the runner keeps nothing of its
-// own. A checkpoint is written only when something changed since the last
-// one.
+// own but, with a Store and a Subscriber, the events it applied live since
+// it last read the store (above). A checkpoint is written only when
+// something changed since the last one.
 //
 // A Runner is safe for concurrent use: Stats, Lag, CaughtUp, View and
 // Rebuild may be called while Run runs. One goroutine at a time changes
@@ -586,13 +589,19 @@ func (r *Runner) take(d delivery) {
 		return
 	}
 	r.offer(d.e)
-	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) {
+	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) && len(r.live) < maxLive {
 		if r.live == nil {
 			r.live = make(map[liveEvent]uint64)
 		}
 		r.live[liveEvent{d.e.Issue, d.e.Version}] = d.pos
 	}
 }
+
+// maxLive is how many events applied live a runner remembers between two
+// reads of its store (see Runner.live), some 40 bytes each: a runner that
+// never checkpoints reads its store only when it starts or subscribes
+// again, and past that many leaves the store's copies to its projection.
+const maxLive = 1 << 16
 
 // liveEvent names an event applied live: its issue and version.
 type liveEvent struct {

@@ -1447,3 +1447,25 @@ func TestRunnerPassesOverTheStoreCopyOfWhatItAppliedLive(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, string(want), string(got))
 }
+
+// A runner that never reads its store again (no checkpoints) remembers at
+// most maxLive of the events it applied live: its memory stays bounded,
+// and past that the store's copies are left to the projection.
+func TestRunnerRemembersABoundedNumberOfLiveEvents(t *testing.T) {
+	store := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: store, Subscriber: bus, Topic: "events",
+		CheckpointEvery: -1, CheckpointInterval: -1, Logger: quietLogger()})
+	require.NoError(t, err)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	r.mu.Lock()
+	for i := range maxLive + 100 {
+		e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: t0, Data: &events.Classified{Topic: "t"}}
+		r.take(delivery{e: e, pos: uint64(i + 1)})
+	}
+	n := len(r.live)
+	r.mu.Unlock()
+	assert.Equal(t, maxLive, n)
+	assert.Equal(t, int64(maxLive+100), r.Stats().Applied, "every event applied all the same")
+}
