@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/google/uuid"
@@ -126,7 +127,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	e.ID = r.uuid()
 	e.Issue = r.uuid()
 	e.Version = r.uint()
-	typ := Type(r.text())
+	typ := Type(r.str()) // a registered type is UTF-8; another is checked below
 	schema := r.uint()
 	at := r.int()
 	if r.err != nil {
@@ -160,6 +161,9 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		return msgpackFail(r.off, "type", errors.New("missing"))
 	}
 	info := c.reg.lookup(typ)
+	if info == nil && !utf8.ValidString(string(typ)) {
+		return msgpackFail(r.off, "type", fmt.Errorf("%q is not UTF-8, which JSON cannot carry", string(typ)))
+	}
 	if info == nil {
 		// Of a type this reader does not know, the data must still be
 		// msgpack, and the event end with it: damage is malformed,
