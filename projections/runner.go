@@ -54,9 +54,9 @@ import (
 // runner's is passed over when the store offers it again, known by its
 // issue and version, and counted in RunnerStats.Duplicates too: the
 // runner remembers up to 65,536 such events between two reads of its
-// store, which every checkpoint makes. The Store
-// and the Subscriber must then carry the same events: a position is a
-// place in the runner's Store.
+// store, which every checkpoint makes. The Store and the Subscriber must
+// then carry the same events: a position is a place in the runner's
+// Store.
 //
 // A message carries one event (events.NewMessage) or a batch of them
 // (events.NewBatchMessage), which spares a transport whose cost is per
@@ -85,10 +85,10 @@ import (
 // messages published without a position, whose events the store offers
 // again or that are delivered again once their issue is forgotten, may
 // be counted by the projection again, as late, held or orphaned events
-// or in its count of events (its counts of events, not its figures). With a Subscriber only, delivery is
-// at-least-once from the broker and the runner (or a SelfSequencing
-// projection) removes duplicates per issue by version, so each event
-// delivered is applied once; but a message is acknowledged when it is
+// or in its count of events (its counts of events, not its figures).
+// With a Subscriber only, delivery is at-least-once from the broker and
+// the runner (or a SelfSequencing projection) removes duplicates per
+// issue by version, so each event delivered is applied once; but a message is acknowledged when it is
 // queued, not when it is checkpointed, so a crash between two checkpoints
 // loses the events queued or applied since the last one, unless the
 // broker can replay them. Checkpoint often, or add a Store, where that
@@ -582,10 +582,7 @@ func (r *Runner) poisonUUID(topic, id string) string {
 // then counted as covered. The caller holds r.mu.
 func (r *Runner) take(d delivery) {
 	if d.pos > 0 && d.pos <= r.position {
-		if r.keeps(d.e) {
-			r.arrivals++
-		}
-		r.covered.Add(1)
+		r.cover(d.e)
 		return
 	}
 	r.offer(d.e)
@@ -619,13 +616,25 @@ func (r *Runner) fromStore(e events.Envelope) {
 		return
 	}
 	delete(r.live, k)
+	r.cover(e)
+	r.moveTo(e.Position)
+}
+
+// cover counts e, met already from the other source, as covered: an
+// arrival all the same, when Filter keeps it. The caller holds r.mu.
+func (r *Runner) cover(e events.Envelope) {
 	if r.keeps(e) {
 		r.arrivals++
 	}
 	r.covered.Add(1)
-	if e.Position > r.position {
-		r.position = e.Position
-		r.pos.Store(e.Position)
+}
+
+// moveTo moves the runner's position to pos, if pos is past it. The
+// caller holds r.mu.
+func (r *Runner) moveTo(pos uint64) {
+	if pos > r.position {
+		r.position = pos
+		r.pos.Store(pos)
 	}
 }
 
@@ -667,10 +676,7 @@ func (r *Runner) offer(e events.Envelope) {
 		}
 		r.held.Store(int64(r.seq.Held()))
 	}
-	if e.Position > r.position {
-		r.position = e.Position
-		r.pos.Store(e.Position)
-	}
+	r.moveTo(e.Position)
 }
 
 // keeps reports whether e is of the runner's events: Filter, if any,
