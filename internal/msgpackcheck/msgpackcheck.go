@@ -26,13 +26,17 @@ var (
 )
 
 // Check reports whether b holds exactly one well-formed msgpack value.
-func Check(b []byte) error {
-	end, err := Skip(b, 0)
+func Check(b []byte) error { return whole(walker[[]byte]{s: b}, 0) }
+
+// whole walks w's input from its start, its top value at depth, and
+// reports what is wrong with it, bytes after the value included.
+func whole(w walker[[]byte], depth int) error {
+	w.value(depth)
 	switch {
-	case err != nil:
-		return err
-	case end != len(b):
-		return fmt.Errorf("%d bytes after the value", len(b)-end)
+	case w.err != nil:
+		return w.err
+	case w.off != len(w.s):
+		return fmt.Errorf("%d bytes after the value", len(w.s)-w.off)
 	}
 	return nil
 }
@@ -65,15 +69,8 @@ func SkipMembers[T ~string | ~[]byte](s T, off int) (int, error) {
 // CheckText is Check that also refuses a string, value or map key, that
 // is not UTF-8: what JSON could not carry.
 func CheckText(b []byte) error {
-	w := walker[[]byte]{s: b, text: true}
-	w.value(-1) // the top value is an object of members, as in SkipMembers
-	switch {
-	case w.err != nil:
-		return w.err
-	case w.off != len(b):
-		return fmt.Errorf("%d bytes after the value", len(b)-w.off)
-	}
-	return nil
+	// The top value is an object of members, as in SkipMembers.
+	return whole(walker[[]byte]{s: b, text: true}, -1)
 }
 
 // ErrNotText: a string that is not UTF-8 (CheckText).
