@@ -301,7 +301,7 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 		return v, nil
 	case string:
 		if !utf8.ValidString(v) {
-			return nil, fmt.Errorf("%q is not UTF-8, which JSON cannot carry", v)
+			return nil, errNotUTF8("", v)
 		}
 		return v, nil
 	case int8:
@@ -355,7 +355,7 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 	case map[string]any:
 		for k, e := range v {
 			if !utf8.ValidString(k) {
-				return nil, fmt.Errorf("member %q is not UTF-8, which JSON cannot carry", k)
+				return nil, errNotUTF8("member", k)
 			}
 			var err error
 			if v[k], err = jsonValue(e, depth+1, exact); err != nil {
@@ -371,7 +371,7 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 				return nil, fmt.Errorf("map key %v is not a string", k)
 			}
 			if !utf8.ValidString(ks) {
-				return nil, fmt.Errorf("member %q is not UTF-8, which JSON cannot carry", ks)
+				return nil, errNotUTF8("member", ks)
 			}
 			var err error
 			if m[ks], err = jsonValue(e, depth+1, exact); err != nil {

@@ -321,8 +321,17 @@ func (r *reader) text() string {
 // notUTF8 fails the read for s, which is not UTF-8.
 func (r *reader) notUTF8(s string) {
 	if r.err == nil {
-		r.failf("%q is not UTF-8, which JSON cannot carry", s)
+		r.fail(errNotUTF8("", s))
 	}
+}
+
+// errNotUTF8 is the error of s, a what ("" for a value), that is not
+// UTF-8.
+func errNotUTF8(what, s string) error {
+	if what != "" {
+		return fmt.Errorf("%s %q is not UTF-8, which JSON cannot carry", what, s)
+	}
+	return fmt.Errorf("%q is not UTF-8, which JSON cannot carry", s)
 }
 
 func (r *reader) uuid() uuid.UUID {

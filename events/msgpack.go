@@ -162,7 +162,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	}
 	info := c.reg.lookup(typ)
 	if info == nil && !utf8.ValidString(string(typ)) {
-		return msgpackFail(r.off, "type", fmt.Errorf("%q is not UTF-8, which JSON cannot carry", string(typ)))
+		return msgpackFail(r.off, "type", errNotUTF8("", string(typ)))
 	}
 	if info == nil {
 		// Of a type this reader does not know, the data must still be
@@ -175,7 +175,7 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		case r.err != nil:
 			return msgpackFail(r.off, "data", r.err)
 		case r.off != len(r.s):
-			return msgpackFail(r.off, "", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))
+			return msgpackFail(r.off, "", r.trailing())
 		}
 		return msgpackFail(at, "type", &UnknownTypeError{Type: typ, Event: e})
 	}
@@ -204,10 +204,13 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 		return failData(r.off, r.field(), r.err)
 	}
 	if r.off != len(r.s) {
-		return msgpackFail(r.off, "", fmt.Errorf("%d bytes after the event", len(r.s)-r.off))
+		return msgpackFail(r.off, "", r.trailing())
 	}
 	return e, nil
 }
+
+// trailing is the error of bytes after the event, which r has read.
+func (r *reader) trailing() error { return fmt.Errorf("%d bytes after the event", len(r.s)-r.off) }
 
 // decodeData decodes raw, the data of an event of type t at the given
 // schema, into a value of the registered type, upcasting it if need be.
