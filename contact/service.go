@@ -189,10 +189,13 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		if problem := keyProblem(r.key); problem != "" {
 			return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
 		}
-		r.fp = fingerprint(cmd, hostMeta(ctx))
 	}
-	if problem := metaProblem(hostMeta(ctx)); problem != "" {
+	host := hostMeta(ctx)
+	if problem := metaProblem(host); problem != "" {
 		return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
+	}
+	if r.key != "" {
+		r.fp = fingerprint(cmd, host)
 	}
 	if !isOpen(cmd) && issue == uuid.Nil {
 		// Said so, rather than that the issue was never opened.
