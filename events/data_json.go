@@ -223,11 +223,12 @@ func (d *Opened) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	d.Channel, d.Topic, d.Contact = j.Channel, j.Topic, j.Contact
-	d.Customer = Customer{}
 	if len(j.Customer) == 0 {
+		d.Customer = Customer{}
 		return nil // no customer: Validate says so
 	}
-	// The last of two customer members, whole.
+	// The last of two customer members, whole (UnmarshalJSON starts
+	// afresh).
 	if err := d.Customer.UnmarshalJSON(j.Customer); err != nil {
 		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
 			te.Field = strings.TrimSuffix("customer."+te.Field, ".")
