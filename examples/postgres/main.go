@@ -205,7 +205,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	say("runner %q resumed from position %d: %d applied, %d duplicates; report identical: %t\n",
 		runnerName, s.Resumed.From, s.Resumed.Applied, s.Resumed.Duplicates, s.Identical)
 
-	if s.Pruned, err = p.prune(ctx); err != nil {
+	if s.Pruned, err = p.prune(ctx, s.Events); err != nil {
 		return err
 	}
 	say("pruned %d forwarded messages from the outbox\n", s.Pruned)

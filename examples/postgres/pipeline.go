@@ -64,15 +64,32 @@ func (p *pipeline) forward(ctx context.Context) {
 	go func() { p.fwdDone <- p.fwd.Run(ctx) }()
 }
 
-// prune stops the forwarder and deletes the messages it has passed on.
-func (p *pipeline) prune(ctx context.Context) (int64, error) {
+// prune deletes the messages that the forwarder has passed on until it
+// has passed on all n recorded, and stops it. The runners catch up from
+// the store as well, so the forwarder may still be at work when they are.
+func (p *pipeline) prune(ctx context.Context, n int) (int64, error) {
+	var pruned int64
+	for {
+		k, err := p.store.PruneOutbox(ctx)
+		if err != nil {
+			return pruned, err
+		}
+		if pruned += k; pruned >= int64(n) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return pruned, fmt.Errorf("the forwarder passed on %d of %d messages: %w", pruned, n, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	if err := p.fwd.Close(); err != nil {
-		return 0, fmt.Errorf("close the outbox forwarder: %w", err)
+		return pruned, fmt.Errorf("close the outbox forwarder: %w", err)
 	}
 	if err := <-p.fwdDone; err != nil {
-		return 0, fmt.Errorf("outbox forwarder: %w", err)
+		return pruned, fmt.Errorf("outbox forwarder: %w", err)
 	}
-	return p.store.PruneOutbox(ctx)
+	return pruned, nil
 }
 
 // close stops the forwarder and the broker.
