@@ -56,7 +56,7 @@ func TestMemoryStoreKeepsEventsOfAnySize(t *testing.T) {
 }
 
 // Reading the store decodes each msgpack event without copying its bytes:
-// one allocation an event (its data), where a codec's Decode makes two.
+// one allocation an event, its data.
 func TestMemoryStoreReadsWithoutCopying(t *testing.T) {
 	ctx := t.Context()
 	store := events.NewMemoryStore()

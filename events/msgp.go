@@ -14,7 +14,8 @@ import (
 // This file holds the msgpack primitives of the hand-written fast path. The
 // bytes are plain msgpack (https://msgpack.org/): any msgpack library reads
 // them. Strings that a decoded event returns are substrings of one copy of
-// the input, so a decode costs one allocation for all of them.
+// the input, which a decode allocates with the event's data where it can
+// (newData), so that they cost no allocation of their own.
 
 var (
 	errShort    = msgpackcheck.ErrShort
@@ -114,8 +115,9 @@ func appendStrs(b []byte, ss []string) []byte {
 	return b
 }
 
-// reader decodes msgpack from a string that it owns, so that the strings it
-// returns are substrings and cost no allocation of their own.
+// reader decodes msgpack from a string that it owns, or that it copies
+// before it reads a string (reader.copyAt), so that the strings it returns
+// are substrings and cost no allocation of their own.
 type reader struct {
 	s   string
 	off int
@@ -136,6 +138,22 @@ type reader struct {
 	// missing names a member that is missing, which an error names
 	// instead of the member being read.
 	missing string
+	// copyAt is 1 + the offset from which the input is to be copied with
+	// the data (newData), 0 for none: the input is then the caller's.
+	copyAt int
+}
+
+// meta reads n entries of metadata into m: a key with no value removes
+// it, as in the JSON codec, and the last of a key wins.
+func (r *reader) meta(m Meta, n int) {
+	for ; n > 0 && r.err == nil; n-- {
+		k := r.text()
+		if r.isNil() {
+			delete(m, k)
+			continue
+		}
+		m[k] = r.text()
+	}
 }
 
 // scope is the object a data member is in.

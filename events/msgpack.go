@@ -30,10 +30,12 @@ const msgpackFormat = 1
 // of the JSON wire format). UUIDs are 16 raw bytes.
 //
 // The built-in types are encoded and decoded by hand, with no reflection: a
-// decode costs one allocation for the data with its short lists and one for
-// all its strings, which share one copy of the input (a projection that
-// keeps a string for long should copy or intern it); metadata, when there
-// is any, costs what a small Go map costs. Registered host types go through
+// decode of an event of up to 384 bytes costs one allocation, for the data
+// with its short lists and a copy of the bytes its strings need, which
+// they share (a projection that keeps a string for long should copy or
+// intern it; it keeps the data's allocation otherwise); a longer event
+// costs a second one, for a copy of the input. Metadata, when there is
+// any, costs what a small Go map costs. Registered host types go through
 // the msgpack library, with their json tags as field names.
 type MsgpackCodec struct {
 	reg *Registry
@@ -99,7 +101,16 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 
 // Decode implements Codec.
 func (c *MsgpackCodec) Decode(src []byte) (Envelope, error) {
-	return c.decode(string(src))
+	if len(src) > 0 && len(src) <= maxInlineCopy {
+		// Read in place, and copy the bytes that the event's strings
+		// need into the allocation of its data (see decodeBuiltin). What
+		// that cannot decode, an error included, is decoded again from a
+		// copy, as every other event is.
+		if e, err := c.decode(unsafe.String(&src[0], len(src)), true); err == nil {
+			return e, nil
+		}
+	}
+	return c.decode(string(src), false)
 }
 
 // decodeShared is Decode of bytes that never change while the event is
@@ -107,13 +118,23 @@ func (c *MsgpackCodec) Decode(src []byte) (Envelope, error) {
 // rather than of a copy of it.
 func (c *MsgpackCodec) decodeShared(src []byte) (Envelope, error) {
 	if len(src) == 0 {
-		return c.decode("")
+		return c.decode("", false)
 	}
-	return c.decode(unsafe.String(&src[0], len(src)))
+	return c.decode(unsafe.String(&src[0], len(src)), false)
 }
 
+// errCopyFirst is what decode returns, with borrowed set, for an event
+// whose strings it cannot give a copy of its own: it is decoded again
+// from a copy of its input.
+var errCopyFirst = errors.New("decode a copy")
+
 // decode decodes the encoding src, which the event's strings may share.
-func (c *MsgpackCodec) decode(src string) (Envelope, error) {
+// With borrowed, src is the caller's and may change once decode returns:
+// only the data of a built-in type at its current schema is decoded,
+// together with a copy of the bytes from the metadata on, which the
+// strings of the data and of the metadata then share; any other event,
+// and any error, gives errCopyFirst.
+func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 	// r stays on the stack as long as it is only passed to concrete
 	// functions: no closures and no interface calls take it.
 	var e Envelope
@@ -140,16 +161,10 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	if !inTimeRangeNS(at) { // no codec could write it again
 		return msgpackFail(r.off, "at", fmt.Errorf("%s is out of range", e.At.Format(time.RFC3339Nano)))
 	}
+	metaAt := r.off
 	if n := r.mapLen(); n > 0 {
 		e.Meta = make(Meta, n)
-		for ; n > 0 && r.err == nil; n-- {
-			k := r.text()
-			if r.isNil() {
-				delete(e.Meta, k) // no value, as in the JSON codec, and the last wins
-				continue
-			}
-			e.Meta[k] = r.text()
-		}
+		r.meta(e.Meta, n)
 		if len(e.Meta) == 0 {
 			e.Meta = nil
 		}
@@ -191,8 +206,27 @@ func (c *MsgpackCodec) decode(src string) (Envelope, error) {
 	if schema == 0 || schema > info.schema {
 		return failData(r.off, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
 	}
+	if borrowed {
+		if schema != info.schema {
+			return Envelope{}, errCopyFirst
+		}
+		r.copyAt = metaAt + 1
+	}
 	if schema == info.schema {
 		e.Data = c.decodeBuiltin(info, &r)
+	}
+	if borrowed {
+		if e.Data == nil || r.err != nil || r.off != len(r.s) {
+			return Envelope{}, errCopyFirst
+		}
+		if e.Meta != nil {
+			// Read it again from the copy, which r now reads from
+			// offset 0 on.
+			clear(e.Meta)
+			again := reader{s: r.s}
+			again.meta(e.Meta, again.mapLen())
+		}
+		return e, nil
 	}
 	if e.Data == nil && r.err == nil {
 		raw := r.skipData()
@@ -267,61 +301,109 @@ func (b *builtinInfos) find(reg *Registry) {
 }
 
 // decodeBuiltin decodes the data of a built-in type at its current schema
-// in one allocation, with room for its string slices, and returns nil for
-// any other type. It calls no interface method with r, so that the
-// caller's reader need not escape to the heap.
+// in one allocation, with room for its string slices and, when r says so
+// (reader.copyAt), for a copy of its input, and returns nil for any
+// other type. It calls no interface method with r, so that the caller's
+// reader need not escape to the heap.
 func (c *MsgpackCodec) decodeBuiltin(info *typeInfo, r *reader) Data {
 	switch info {
 	case c.builtin.opened:
-		b := new(struct {
+		b := newData[struct {
 			d    Opened
 			keys [2]string
-		})
+		}](r)
 		r.spare = b.keys[:]
 		b.d.decodeMsgpack(r)
 		return &b.d
 	case c.builtin.routed:
-		b := new(struct {
+		b := newData[struct {
 			d      Routed
 			skills [2]string
-		})
+		}](r)
 		r.spare = b.skills[:]
 		b.d.decodeMsgpack(r)
 		return &b.d
 	case c.builtin.classified:
-		b := new(struct {
+		b := newData[struct {
 			d      Classified
 			topics [2]string
-		})
+		}](r)
 		r.spare = b.topics[:]
 		b.d.decodeMsgpack(r)
 		return &b.d
 	case c.builtin.consulted:
-		d := new(Consulted)
+		d := newData[Consulted](r)
 		d.decodeMsgpack(r)
 		return d
 	case c.builtin.resolved:
-		d := new(Resolved)
+		d := newData[Resolved](r)
 		d.decodeMsgpack(r)
 		return d
 	case c.builtin.reopened:
-		d := new(Reopened)
+		d := newData[Reopened](r)
 		d.decodeMsgpack(r)
 		return d
 	case c.builtin.contacted:
-		d := new(Contacted)
+		d := newData[Contacted](r)
 		d.decodeMsgpack(r)
 		return d
 	case c.builtin.abandoned:
-		d := new(Abandoned)
+		d := newData[Abandoned](r)
 		d.decodeMsgpack(r)
 		return d
 	case c.builtin.rated:
-		d := new(Rated)
+		d := newData[Rated](r)
 		d.decodeMsgpack(r)
 		return d
 	}
 	return nil
+}
+
+// maxInlineCopy is the longest input that Decode copies into the
+// allocation of the event's data (newData): 384 bytes hold nearly every
+// event, metadata included.
+const maxInlineCopy = 384
+
+// newData returns new data of type D for r to decode. With r.copyAt
+// set, it is allocated together with room for a copy of r's input from
+// that offset on, which r then reads from offset 0, so that the strings
+// that r returns share that copy: one allocation for the data and its
+// strings. The room comes in steps that follow the runtime's size
+// classes closely enough to waste little.
+func newData[D any](r *reader) *D {
+	if r.copyAt == 0 {
+		return new(D)
+	}
+	switch n := len(r.s) - (r.copyAt - 1); {
+	case n <= 32:
+		return withCopy[D, [32]byte](r)
+	case n <= 64:
+		return withCopy[D, [64]byte](r)
+	case n <= 96:
+		return withCopy[D, [96]byte](r)
+	case n <= 128:
+		return withCopy[D, [128]byte](r)
+	case n <= 160:
+		return withCopy[D, [160]byte](r)
+	case n <= 192:
+		return withCopy[D, [192]byte](r)
+	case n <= 256:
+		return withCopy[D, [256]byte](r)
+	}
+	return withCopy[D, [maxInlineCopy]byte](r)
+}
+
+// withCopy is newData with room T, an array of bytes, for the copy.
+func withCopy[D, T any](r *reader) *D {
+	b := new(struct {
+		d    D
+		text T
+	})
+	room := unsafe.Slice((*byte)(unsafe.Pointer(&b.text)), unsafe.Sizeof(b.text))
+	from := r.copyAt - 1
+	n := copy(room, r.s[from:])
+	r.s, r.off, r.copyAt = unsafe.String(&room[0], n), r.off-from, 0
+	return &b.d
 }
 
 func msgpackFail(offset int, field string, err error) (Envelope, error) {

@@ -3,6 +3,8 @@ package events_test
 import (
 	"encoding/json"
 	"math"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +142,78 @@ func TestDecodedStringsDoNotAliasTheInput(t *testing.T) {
 		b[i] = 0xff // the caller reuses its buffer
 	}
 	assert.Equal(t, want, got)
+}
+
+// Decode reads an event of up to 384 bytes in place and copies what its
+// strings need into the allocation of its data; a longer one is copied
+// first. Whatever the type, the metadata and the size, on either side of
+// every step of that room, nothing it returns shares the caller's bytes.
+func TestDecodedStringsDoNotAliasTheInputAtAnySize(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	for i, tt := range dataCases {
+		for _, withMeta := range []bool{false, true} {
+			for pad := 0; pad <= 450; pad += 3 {
+				want := envelopeOf(i, tt.data())
+				want.Meta = nil
+				if withMeta {
+					want.Meta = events.Meta{events.MetaCorrelationID: "corr-1", "pad": strings.Repeat("ü", pad/2)}
+				} else if pad > 0 {
+					// The data alone grows, by a field it does not know.
+					x := events.Extra{"pad": strings.Repeat("x", pad)}
+					want = envelopeOf(i, withExtra(t, tt.data(), x))
+					want.Meta = nil
+				}
+				b, err := c.Append(nil, want)
+				require.NoError(t, err)
+				got, err := c.Decode(b)
+				require.NoError(t, err, "%s, %d bytes", tt.name, len(b))
+				for j := range b {
+					b[j] = 0xff // the caller reuses its buffer
+				}
+				require.Equal(t, want, got, "%s, %d bytes", tt.name, len(b))
+			}
+		}
+	}
+}
+
+// A built-in event without metadata or Extra costs Decode one
+// allocation up to 384 bytes, and two beyond.
+func TestMsgpackDecodeAllocatesOnce(t *testing.T) {
+	c := events.NewMsgpackCodec(nil)
+	long := &events.Contacted{Contact: contactID, Channel: strings.Repeat("c", 400)}
+	cases := []events.Data{long}
+	for _, tt := range dataCases {
+		if x := reflect.ValueOf(tt.data()).Elem().FieldByName("Extra"); !x.IsValid() || x.Len() == 0 {
+			cases = append(cases, tt.data())
+		}
+	}
+	require.Greater(t, len(cases), 5)
+	for i, d := range cases {
+		e := envelopeOf(i, d)
+		e.Meta = nil
+		b, err := c.Append(nil, e)
+		require.NoError(t, err)
+		want := 1.0
+		if d == long {
+			require.Greater(t, len(b), 384)
+			want = 2
+		}
+		allocs := testing.AllocsPerRun(50, func() {
+			if _, err := c.Decode(b); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Equal(t, want, allocs, "%s, %d bytes", d.EventType(), len(b))
+	}
+}
+
+// withExtra returns d with Extra x, for the built-in types that keep one.
+func withExtra(t *testing.T, d events.Data, x events.Extra) events.Data {
+	t.Helper()
+	v := reflect.ValueOf(d).Elem().FieldByName("Extra")
+	require.True(t, v.IsValid(), "%T has an Extra", d)
+	v.Set(reflect.ValueOf(x))
+	return d
 }
 
 func TestDecodedSlicesCanGrow(t *testing.T) {
