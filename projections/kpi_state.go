@@ -208,7 +208,7 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 		c := s.at(i)
 		if c.routings == 0 {
 			// The first routing's queue wins over an abandonment's.
-			c.wait = d.Wait
+			c.wait = wireDuration(d.Wait)
 			if d.Queue != "" {
 				c.queue = n.id(d.Queue)
 			}
@@ -227,7 +227,7 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 		if c.routings == 0 && !c.has(kcAbandoned) {
 			// Until a routing tells how long the contact waited to be
 			// answered, it waited this long before it gave up.
-			c.wait = d.Wait
+			c.wait = wireDuration(d.Wait)
 			c.flags |= kcWaited
 		}
 		c.flags |= kcAbandoned
@@ -240,7 +240,7 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 		i := s.index(contactKey(d.Contact))
 		c := s.at(i)
 		c.resolutions++
-		c.handle = time.Duration(satAdd(int64(c.handle), int64(d.Handle)))
+		c.handle = time.Duration(satAdd(int64(c.handle), int64(wireDuration(d.Handle))))
 		switch {
 		case d.Agent != "":
 			c.resolver = n.id(d.Agent)
@@ -291,3 +291,8 @@ func (s *kpiState) inbound(id uuid.UUID, channel uint32, at time.Time) {
 	c.flags = c.flags&^kcDropped | kcInbound
 	s.latest = i + 1
 }
+
+// wireDuration is d as the wire format carries it, in whole milliseconds
+// (wait_ms, handle_ms): an event built in Go with a finer duration counts
+// as it does once a codec, a store or a snapshot has carried it.
+func wireDuration(d time.Duration) time.Duration { return d.Truncate(time.Millisecond) }

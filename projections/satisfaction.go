@@ -65,7 +65,8 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     hung up and was called back), else that of the issue's first
 //     answered contact; buckets are 0–30 s, 30–90 s, 90–150 s, 150–180 s
 //     and 180 s+ (lower bound included), and "(unqueued)" for issues that
-//     never waited in a queue.
+//     never waited in a queue. Waits count in whole milliseconds, as the
+//     wire format carries them.
 //   - An answer to an issue whose state was forgotten (it came Lateness or
 //     more after the issue's last event) counts in the totals and under
 //     "(unknown)" where the state would have named the segment.

@@ -93,6 +93,9 @@ const (
 //     abandoned when it was abandoned and never routed. Offered contacts
 //     are answered plus abandoned: a contact that never entered a queue is
 //     not offered. A contact routed without wait_ms waited 0 s.
+//   - Waits and handle times count in whole milliseconds, as the wire
+//     format carries them: a duration finer than that is cut to the
+//     millisecond when the event is applied.
 //   - The wait of an answered contact is the wait_ms of its first routing;
 //     it is answered within the threshold when that wait is at most T, the
 //     threshold of the contact's channel (ChannelThresholds) or Threshold.
