@@ -32,6 +32,10 @@ var (
 // reads.
 const SchemaVersion = 1
 
+// MaxName is the longest projection name, in bytes, that a checkpoint is
+// kept under: well within what the table's index holds.
+const MaxName = 1024
+
 // Defaults of Config.
 const (
 	DefaultSchema = "public"
@@ -134,6 +138,8 @@ func checkName(op, name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("%s checkpoint: empty projection name: %w", op, ErrInvalidCheckpoint)
+	case len(name) > MaxName:
+		return fmt.Errorf("%s checkpoint %.32q…: the name is %d bytes, more than %d: %w", op, name, len(name), MaxName, ErrInvalidCheckpoint)
 	case !utf8.ValidString(name) || strings.ContainsRune(name, 0):
 		return fmt.Errorf("%s checkpoint %q: the name is not UTF-8 text without NUL: %w", op, name, ErrInvalidCheckpoint)
 	}

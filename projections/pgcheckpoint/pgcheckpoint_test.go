@@ -2,6 +2,8 @@ package pgcheckpoint_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -165,6 +167,9 @@ func TestSaveRefusesWhatCannotBeStored(t *testing.T) {
 		{"position beyond bigint", "fcr", projections.Checkpoint{Position: math.MaxInt64 + 1}},
 		{"name with a NUL", "fcr\x00v2", projections.Checkpoint{Position: 1}},
 		{"name not UTF-8", "fcr\xff", projections.Checkpoint{Position: 1}},
+		// Random hex, which PostgreSQL cannot compress below the index's
+		// limit of 2,704 bytes a row.
+		{"name too long", hexName(pgcheckpoint.MaxName + 1), projections.Checkpoint{Position: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,6 +181,31 @@ func TestSaveRefusesWhatCannotBeStored(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The longest name is kept, and a longer one is refused with a message
+// that quotes only its start.
+func TestNamesUpToMaxNameAreKept(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	name := hexName(pgcheckpoint.MaxName)
+	require.NoError(t, s.Save(ctx, name, projections.Checkpoint{Position: 7}))
+	cp, ok, err := s.Load(ctx, name)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, uint64(7), cp.Position)
+
+	err = s.Save(ctx, hexName(8000), projections.Checkpoint{Position: 1})
+	require.ErrorIs(t, err, pgcheckpoint.ErrInvalidCheckpoint)
+	assert.Less(t, len(err.Error()), 200, err.Error())
+}
+
+// hexName returns n bytes of random hex digits.
+func hexName(n int) string {
+	b := make([]byte, (n+1)/2)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)[:n]
 }
 
 func TestNewRefusesANewerTable(t *testing.T) {
