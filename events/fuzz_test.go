@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"testing"
@@ -76,7 +77,23 @@ func FuzzMsgpackDecode(f *testing.F) {
 		Extra: events.Extra{"min": float64(math.MinInt64), "half": 0.5, "big": 1e20}}))
 	require.NoError(f, err)
 	f.Add(upcast)
-	f.Fuzz(func(t *testing.T, input []byte) { checkFuzzed(t, c, input) })
+	f.Fuzz(func(t *testing.T, input []byte) {
+		checkFuzzed(t, c, input)
+		// Decode reads in place what it can: nothing it returns, event
+		// or error, shares the caller's bytes, which may change next.
+		own := bytes.Clone(input)
+		e, err := c.Decode(own)
+		for i := range own {
+			own[i] ^= 0xff
+		}
+		want, wantErr := c.Decode(input)
+		assert.Equal(t, want, e)
+		if wantErr != nil || err != nil {
+			require.Error(t, err)
+			require.Error(t, wantErr)
+			assert.Equal(t, wantErr.Error(), err.Error())
+		}
+	})
 }
 
 func FuzzJSONDecode(f *testing.F) {
