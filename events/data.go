@@ -19,7 +19,10 @@ type Customer struct {
 
 // Extra holds the data fields of an event that its Go type does not know.
 // They are kept as decoded and written back unchanged, so that a newer
-// writer's fields survive an older reader. Either codec decodes them as
+// writer's fields survive an older reader. Both codecs refuse, when they
+// read and when they write, a value nested more than 64 deep below its
+// member and text that is not UTF-8, and refuse to write a member named
+// like one of the type's own fields, which would come back as that field. Either codec decodes them as
 // encoding/json does with UseNumber: strings, bools, nil, []any,
 // map[string]any and numbers as json.Number (an id of 19 digits would lose
 // its last ones as a float64). A value a host sets is written as

@@ -22,6 +22,9 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 		return nil, err
 	}
 	keys := extraKeys(x, known)
+	if err := shadowing(x, keys); err != nil {
+		return nil, err
+	}
 	if len(keys) == 0 {
 		return b, nil
 	}
@@ -34,6 +37,11 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 		vb, err := json.Marshal(x[k])
 		if err != nil {
 			return nil, err
+		}
+		if v, err := asJSON(x[k]); err == nil && tooDeep(v, 0) {
+			// As msgpack would refuse it: an event one codec writes,
+			// the other writes too.
+			return nil, fmt.Errorf("field %q: %w", k, errTooDeep)
 		}
 		b = append(append(append(b, kb...), ':'), vb...)
 	}
@@ -72,6 +80,9 @@ func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawM
 		d.UseNumber()
 		if err := d.Decode(&a); err != nil {
 			return nil, err
+		}
+		if tooDeep(a, 0) {
+			return nil, fmt.Errorf("field %q: %w", k, errTooDeep)
 		}
 		if *x == nil {
 			*x = make(Extra)
@@ -124,7 +135,11 @@ type customerJSON struct {
 // MarshalJSON writes the customer object of issue.opened, its Extra after
 // its known members.
 func (c Customer) MarshalJSON() ([]byte, error) {
-	return marshalData(customerJSON{c.ID, c.Keys}, c.Extra, customerNames)
+	b, err := marshalData(customerJSON{c.ID, c.Keys}, c.Extra, customerNames)
+	if err != nil {
+		return nil, fmt.Errorf("customer: %w", err)
+	}
+	return b, nil
 }
 
 // UnmarshalJSON reads the customer object of issue.opened by its members'

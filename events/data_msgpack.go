@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,23 @@ func isKnown(known []string, k string) bool {
 	return false
 }
 
+// shadowing returns an error that names a member of x that is a field of
+// its type, nil when there is none: keys are the others (extraKeys). Such
+// a member would be written in the field's place or dropped, and come back
+// as the field, so neither codec writes it.
+func shadowing(x Extra, keys []string) error {
+	if len(keys) == len(x) {
+		return nil
+	}
+	var known []string
+	for k := range x {
+		if _, found := slices.BinarySearch(keys, k); !found {
+			known = append(known, k)
+		}
+	}
+	return fmt.Errorf("Extra member %q is a field of the type", slices.Min(known))
+}
+
 // extraKeys returns the sorted keys of x that are not known fields.
 func extraKeys(x Extra, known []string) []string {
 	if len(x) == 0 {
@@ -61,6 +79,9 @@ func extraKeys(x Extra, known []string) []string {
 }
 
 func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
+	if err := shadowing(x, keys); err != nil {
+		return b, err
+	}
 	if len(keys) == 0 {
 		return b, nil
 	}
@@ -68,6 +89,9 @@ func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
 	enc := msgpack.NewEncoder(buf)
 	enc.SetSortMapKeys(true) // the same event always has the same bytes
 	for _, k := range keys {
+		if !utf8.ValidString(k) {
+			return b, errNotUTF8("field", k)
+		}
 		v, err := asJSON(x[k])
 		if err == nil {
 			v, err = msgpackNumbers(v, 0)
@@ -126,6 +150,10 @@ func msgpackNumbers(v any, depth int) (any, error) {
 		return msgpackFloat(f), nil
 	case float64:
 		return msgpackFloat(v), nil
+	case string:
+		if !utf8.ValidString(v) {
+			return nil, errNotUTF8("", v)
+		}
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
@@ -138,6 +166,9 @@ func msgpackNumbers(v any, depth int) (any, error) {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
+			if !utf8.ValidString(k) {
+				return nil, errNotUTF8("member", k)
+			}
 			var err error
 			if out[k], err = msgpackNumbers(e, depth+1); err != nil {
 				return nil, err
@@ -146,6 +177,30 @@ func msgpackNumbers(v any, depth int) (any, error) {
 		return out, nil
 	}
 	return v, nil
+}
+
+// tooDeep reports whether v, a JSON value at the given depth below a data
+// member, nests deeper than either codec reads (maxSkipDepth), as
+// msgpackNumbers refuses it.
+func tooDeep(v any, depth int) bool {
+	if depth > maxSkipDepth {
+		return true
+	}
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			if tooDeep(e, depth+1) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if tooDeep(e, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isJSONValue reports whether v is made only of what encoding/json decodes
@@ -425,6 +480,12 @@ func count(conds ...bool) int {
 }
 
 func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("customer.id", d.Customer.ID, "channel", d.Channel, "topic", d.Topic); err != nil {
+		return b, err
+	}
+	if err := notTexts("customer.keys", d.Customer.Keys); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, openedFields)
 	b = appendMapLen(b, 4+len(keys))
 	b = appendStr(b, "customer")
@@ -474,6 +535,12 @@ func (d *Opened) decodeMsgpack(r *reader) {
 }
 
 func (d *Routed) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("queue", d.Queue, "agent", d.Agent); err != nil {
+		return b, err
+	}
+	if err := notTexts("skills", d.Skills); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, routedFields)
 	b = appendMapLen(b, 2+count(d.Agent != "", len(d.Skills) > 0, ms(d.Wait) != 0)+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -510,6 +577,9 @@ func (d *Routed) decodeMsgpack(r *reader) {
 }
 
 func (d *Consulted) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("agent", d.Agent, "expert", d.Expert); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, consultedFields)
 	b = appendMapLen(b, 3+count(ms(d.Duration) != 0)+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -539,6 +609,9 @@ func (d *Consulted) decodeMsgpack(r *reader) {
 }
 
 func (d *Resolved) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("agent", d.Agent, "code", d.Code); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, resolvedFields)
 	b = appendMapLen(b, 1+count(d.Agent != "", d.Bot, d.Code != "", ms(d.Handle) != 0)+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -577,6 +650,9 @@ func (d *Resolved) decodeMsgpack(r *reader) {
 }
 
 func (d *Reopened) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("channel", d.Channel, "reason", d.Reason); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, reopenedFields)
 	b = appendMapLen(b, 2+count(d.Reason != "")+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -603,6 +679,9 @@ func (d *Reopened) decodeMsgpack(r *reader) {
 }
 
 func (d *Contacted) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("channel", d.Channel); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, contactedFields)
 	b = appendMapLen(b, 2+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -647,6 +726,9 @@ func (d *Abandoned) decodeMsgpack(r *reader) {
 }
 
 func (d *Rated) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("survey", string(d.Survey)); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, ratedFields)
 	hasContact := d.Contact != uuid.Nil
 	b = appendMapLen(b, 2+count(hasContact)+len(keys))
@@ -686,6 +768,12 @@ func (d *Rated) decodeMsgpack(r *reader) {
 }
 
 func (d *Classified) appendMsgpack(b []byte) ([]byte, error) {
+	if err := notText("topic", d.Topic); err != nil {
+		return b, err
+	}
+	if err := notTexts("topics", d.Topics); err != nil {
+		return b, err
+	}
 	keys := extraKeys(d.Extra, classifiedFields)
 	b = appendMapLen(b, 1+count(len(d.Topics) > 0)+len(keys))
 	b = appendStr(appendStr(b, "topic"), d.Topic)
@@ -706,4 +794,26 @@ func (d *Classified) decodeMsgpack(r *reader) {
 			r.extra(&d.Extra, k)
 		}
 	}
+}
+
+// notText returns an error that names the first of fields, given as
+// pairs of a name and a value, whose value is not UTF-8: the decoder
+// refuses such text, so the encoder does not write it.
+func notText(fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if !utf8.ValidString(fields[i+1]) {
+			return fmt.Errorf("field %q: %w", fields[i], errNotUTF8("", fields[i+1]))
+		}
+	}
+	return nil
+}
+
+// notTexts is notText of the elements of the list field name.
+func notTexts(name string, list []string) error {
+	for _, v := range list {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("field %q: %w", name, errNotUTF8("", v))
+		}
+	}
+	return nil
 }

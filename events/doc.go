@@ -26,5 +26,7 @@
 // one with NewRegistry and pass it around: there is no global registry.
 //
 // Decoded events are normalised: times are UTC, durations are whole
-// milliseconds, empty metadata is nil.
+// milliseconds, empty metadata is nil. What a codec writes, both read
+// back: each refuses to write text that is not UTF-8, in the data or the
+// metadata, and what Extra says neither reads.
 package events

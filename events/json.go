@@ -55,6 +55,11 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	}
 	data, err := json.Marshal(e.Data)
 	if err != nil {
+		// What the data's MarshalJSON said, without encoding/json's
+		// words around it, as msgpack says it.
+		for me := (*json.MarshalerError)(nil); errors.As(err, &me); {
+			err = me.Unwrap()
+		}
 		return dst, invalid("json encode", e, "data: %v", err)
 	}
 	if writesBadText(data) {

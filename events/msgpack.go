@@ -83,14 +83,24 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		sort.Strings(keys)
 		b = appendMapLen(b, len(keys))
 		for _, k := range keys {
-			b = appendStr(appendStr(b, k), e.Meta[k])
+			if !utf8.ValidString(k) {
+				return dst, invalid("msgpack encode", e, "meta: %v", errNotUTF8("key", k))
+			}
+			v := e.Meta[k]
+			if !utf8.ValidString(v) {
+				return dst, invalid("msgpack encode", e, "meta %q: %v", k, errNotUTF8("", v))
+			}
+			b = appendStr(appendStr(b, k), v)
 		}
 	}
 	if fast, ok := e.Data.(msgpackData); ok {
 		b, err = fast.appendMsgpack(b)
 	} else {
 		var raw []byte
-		raw, err = marshalMsgpack(e.Data)
+		if raw, err = marshalMsgpack(e.Data); err == nil {
+			// As the decoder checks it, every string included.
+			err = msgpackcheck.CheckText(raw)
+		}
 		b = append(b, raw...)
 	}
 	if err != nil {

@@ -1,0 +1,140 @@
+package events_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Each codec writes only what it reads back: what the decoders refuse
+// (text that is not UTF-8, Extra nested deeper than they read) and what
+// they would read as something else (an Extra member named like a field)
+// is refused at encode, by both, so that a store never holds an event it
+// cannot read, whichever codec it keeps.
+func TestCodecsRefuseToWriteWhatTheyCannotReadBack(t *testing.T) {
+	deep := any("x")
+	for range 70 {
+		deep = []any{deep}
+	}
+	type mutant struct {
+		name, says string
+		e          events.Envelope
+	}
+	var mutants []mutant
+	for i, tt := range dataCases {
+		// Every text field of the data, the customer's included.
+		for _, path := range textFields(reflect.TypeOf(tt.data()).Elem(), "") {
+			d := tt.data()
+			setText(reflect.ValueOf(d).Elem(), path, "x\xff")
+			mutants = append(mutants, mutant{tt.name + " " + strings.Join(path, "."), "not UTF-8", envelopeOf(i, d)})
+		}
+		withX := func(name, says string, x events.Extra, customer bool) {
+			d := tt.data()
+			field := "Extra"
+			v := reflect.ValueOf(d).Elem()
+			if customer {
+				if v.FieldByName("Customer").IsValid() {
+					v = v.FieldByName("Customer")
+				} else {
+					return
+				}
+			}
+			if !v.FieldByName(field).IsValid() {
+				return
+			}
+			v.FieldByName(field).Set(reflect.ValueOf(x))
+			mutants = append(mutants, mutant{tt.name + " " + name, says, envelopeOf(i, d)})
+		}
+		for _, customer := range []bool{false, true} {
+			withX("extra value", "not UTF-8", events.Extra{"note": "a\xff"}, customer)
+			withX("extra key", "not UTF-8", events.Extra{"no\xffte": "a"}, customer)
+			withX("extra member's key", "not UTF-8", events.Extra{"note": map[string]any{"k\xff": "a"}}, customer)
+			withX("extra nested 70 deep", "nesting too deep", events.Extra{"note": deep}, customer)
+		}
+		withX("extra named like a field", "is a field of the type", events.Extra{firstWireName(tt.data()): "c"}, false)
+		withX("customer extra named like a field", "is a field of the type", events.Extra{"id": "C-2"}, true)
+		e := envelopeOf(i, tt.data())
+		e.Meta = events.Meta{"k": "v\xff"}
+		mutants = append(mutants, mutant{tt.name + " meta value", "not UTF-8", e})
+		e = envelopeOf(i, tt.data())
+		e.Meta = events.Meta{"k\xff": "v"}
+		mutants = append(mutants, mutant{tt.name + " meta key", "not UTF-8", e})
+	}
+	require.Greater(t, len(mutants), 100)
+	for _, m := range mutants {
+		for _, c := range codecsOf(nil) {
+			b, err := c.Append([]byte("kept"), m.e)
+			require.ErrorIs(t, err, events.ErrInvalidEvent, "%s: %s", c.Name(), m.name)
+			assert.ErrorContains(t, err, m.says, "%s: %s", c.Name(), m.name)
+			assert.Equal(t, "kept", string(b), "%s: %s: nothing written", c.Name(), m.name)
+		}
+	}
+}
+
+// JSON reads no Extra nested deeper than msgpack reads, nor writes.
+func TestJSONRefusesExtraNestedTooDeep(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	b, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat"}))
+	require.NoError(t, err)
+	nest := func(n int) string { return strings.Repeat("[", n) + "1" + strings.Repeat("]", n) }
+	within := strings.Replace(string(b), `"channel":"chat"`, `"channel":"chat","x":`+nest(64), 1)
+	_, err = c.Decode([]byte(within))
+	require.NoError(t, err, "64 deep below the member")
+	beyond := strings.Replace(string(b), `"channel":"chat"`, `"channel":"chat","x":`+nest(65), 1)
+	_, err = c.Decode([]byte(beyond))
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, "nesting too deep")
+
+	// msgpack reads the one and not the other alike.
+	e, err := c.Decode([]byte(within))
+	require.NoError(t, err)
+	_, err = events.NewMsgpackCodec(nil).Append(nil, e)
+	require.NoError(t, err)
+}
+
+// textFields returns the paths of the string and []string fields of the
+// struct type t, through its struct fields.
+func textFields(t reflect.Type, _ string) [][]string {
+	var out [][]string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		switch {
+		case f.Type.Kind() == reflect.String, f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+			out = append(out, []string{f.Name})
+		case f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == "github.com/truefcr/truefcr/events":
+			for _, p := range textFields(f.Type, "") {
+				out = append(out, append([]string{f.Name}, p...))
+			}
+		}
+	}
+	return out
+}
+
+// setText sets the field at path of the struct v to s, or to a list
+// holding s.
+func setText(v reflect.Value, path []string, s string) {
+	for _, name := range path {
+		v = v.FieldByName(name)
+	}
+	if v.Kind() == reflect.String {
+		v.SetString(s)
+		return
+	}
+	v.Set(reflect.ValueOf([]string{"ok", s}).Convert(v.Type()))
+}
+
+// firstWireName returns the wire name of the first field of d's type.
+func firstWireName(d events.Data) string {
+	t := reflect.TypeOf(d).Elem()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			return name
+		}
+	}
+	panic(t.Name() + " has no wire name")
+}
