@@ -15,8 +15,12 @@ const (
 	// a key or value of the host's metadata may have.
 	MaxText = 1024
 	// MaxList is the most skills, secondary topics, identity keys or
-	// metadata entries a command may carry.
+	// metadata entries a command may carry, and the most fields a
+	// customer may have beyond its id and keys (Customer.Extra).
 	MaxList = 256
+	// MaxExtra is the most bytes that a customer's fields beyond its id
+	// and keys (Customer.Extra) may take, written as JSON.
+	MaxExtra = 16 << 10
 )
 
 // Command is a request to change an issue: Open, Route, Consult, Resolve,
@@ -26,12 +30,15 @@ const (
 // *CommandError.
 //
 // Names (channels, topics, queues, agents, codes, reasons, customer ids),
-// identity keys and the host's metadata (WithMeta) are UTF-8 text without
-// control characters, of at most MaxText bytes; a command carries at most
-// MaxList skills, secondary topics, identity keys or metadata entries. So
-// every event stays far within the line that events.LineReader reads
-// (events.MaxLineBytes), and an export of the store in JSON Lines can be
-// read back.
+// identity keys, the host's metadata (WithMeta) and the correlation and
+// causation ids are UTF-8 text without control characters, of at most
+// MaxText bytes; a command carries at most MaxList skills, secondary
+// topics, identity keys or metadata entries. A customer's other fields
+// (Customer.Extra) are at most MaxList, named by such text and none "id"
+// or "keys", and take at most MaxExtra bytes as JSON, their text UTF-8
+// and nested at most 64 deep (events.CheckExtra). So every event stays
+// far within the line that events.LineReader reads (events.MaxLineBytes),
+// and an export of the store in JSON Lines can be read back.
 //
 // Every command may carry the time its event happened (At), for imports and
 // replays; a zero At means the Service's clock. Commands that refer to a

@@ -150,6 +150,12 @@ func TestCommandsRefused(t *testing.T) {
 		{"reply with a reason that is not UTF-8", []events.Data{opened(), resolved()}, contact.Reply{Channel: "phone", Reason: "late\xff"}, contact.ErrInvalidCommand, `reason "late\xff" is not UTF-8`},
 		{"open with a long key in characters of two bytes", nil, contact.Open{Customer: events.Customer{Keys: []string{"account:x" + strings.Repeat("ä", 600)}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidKey, `identity key "account:xäääääääääää"…: is 1209 bytes long`},
 		{"classify with too many secondary topics", []events.Data{opened()}, contact.Classify{Topic: "billing", Topics: make([]string, contact.MaxList+1)}, contact.ErrInvalidCommand, "257 secondary topics, more than 256"},
+		{"open with customer fields too large", nil, contact.Open{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"note": strings.Repeat("x", contact.MaxExtra)}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, "customer fields beyond id and keys take 16395 bytes as JSON, more than 16384"},
+		{"open with too many customer fields", nil, contact.Open{Customer: events.Customer{ID: "C-1", Extra: manyFields(contact.MaxList + 1)}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, "257 customer fields beyond id and keys, more than 256"},
+		{"open with a customer field that is not UTF-8", nil, contact.Open{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"name": "Ann\xe4"}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, `customer field "name": "Ann\xe4" is not UTF-8`},
+		{"open with a customer field name that is not printable", nil, contact.Open{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"na\nme": "Ann"}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, `customer field "na\nme" holds the control character U+000A`},
+		{"open with a customer field nested too deep", nil, contact.Open{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"tree": nested(70)}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, `customer field "tree": nesting too deep`},
+		{"open with a customer id in Extra", nil, contact.Open{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"id": "C-2"}}, Channel: "chat", Topic: "billing"}, contact.ErrInvalidCommand, `customer field "id" in Extra: the customer's id is Customer.ID`},
 
 		{"classify without topic", []events.Data{opened()}, contact.Classify{Topics: []string{"billing"}}, contact.ErrInvalidCommand, "no topic"},
 		{"classify with a bad secondary topic", []events.Data{opened()}, contact.Classify{Topic: "billing", Topics: []string{"/refund"}}, contact.ErrInvalidCommand, `secondary topic "/refund"`},
@@ -336,4 +342,22 @@ func TestCommandEventTime(t *testing.T) {
 	evs = contacttest.Given(t, opened()).When(contact.Route{Queue: "billing", At: at}).Then(&events.Routed{Contact: c1, Queue: "billing"})
 	assert.Equal(t, at.UTC(), evs[0].At, "the command gives the time, in UTC")
 	assert.Equal(t, time.UTC, evs[0].At.Location())
+}
+
+// manyFields returns n customer fields.
+func manyFields(n int) events.Extra {
+	x := make(events.Extra, n)
+	for i := range n {
+		x[fmt.Sprintf("f%d", i)] = "v"
+	}
+	return x
+}
+
+// nested returns a value nested n lists deep.
+func nested(n int) any {
+	v := any("x")
+	for range n {
+		v = []any{v}
+	}
+	return v
 }

@@ -1,8 +1,10 @@
 package contact
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -152,6 +154,9 @@ func (d *decider) customer(c events.Customer) (events.Customer, error) {
 	if problem := printable("customer id", c.ID); problem != "" {
 		return events.Customer{}, d.refuse(ErrInvalidCommand, "%s", problem)
 	}
+	if problem := customerExtraProblem(c.Extra); problem != "" {
+		return events.Customer{}, d.refuse(ErrInvalidCommand, "%s", problem)
+	}
 	if c.ID == "" && len(c.Keys) == 0 {
 		if given > 0 {
 			return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key: a withheld number identifies no one")
@@ -206,6 +211,37 @@ func required(what, v string) string {
 		return "no " + what
 	}
 	return printable(what, v)
+}
+
+// customerExtraProblem says what is wrong with a customer's fields beyond
+// its id and keys (see Command); "" for nothing.
+func customerExtraProblem(x events.Extra) string {
+	if len(x) == 0 {
+		return ""
+	}
+	if problem := tooMany("customer fields beyond id and keys", len(x)); problem != "" {
+		return problem
+	}
+	for _, k := range slices.Sorted(maps.Keys(x)) { // the same error every time
+		if problem := printable("customer field", k); problem != "" {
+			return problem
+		}
+		switch k {
+		case "id":
+			return `customer field "id" in Extra: the customer's id is Customer.ID`
+		case "keys":
+			return `customer field "keys" in Extra: the customer's keys are Customer.Keys`
+		}
+	}
+	if err := events.CheckExtra(x); err != nil {
+		return fmt.Sprintf("customer %v", err)
+	}
+	if b, err := json.Marshal(x); err != nil {
+		return fmt.Sprintf("customer fields: %v", err)
+	} else if len(b) > MaxExtra {
+		return fmt.Sprintf("customer fields beyond id and keys take %d bytes as JSON, more than %d", len(b), MaxExtra)
+	}
+	return ""
 }
 
 // printable says what is wrong with a name that reports would print

@@ -15,10 +15,11 @@
 //	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
 //
 // errors.Is(err, contact.ErrAlreadyResolved) is how a caller tells refusals
-// apart. A refused command appends nothing. Names, identity keys and the
-// host's metadata are printable UTF-8 text of at most MaxText bytes (see
-// Command), so that every event can be exported as JSON Lines and read
-// back.
+// apart. A refused command appends nothing. Names, identity keys, the
+// host's metadata and the correlation and causation ids are printable
+// UTF-8 text of at most MaxText bytes, and a customer's other fields take
+// at most MaxExtra bytes (see Command), so that every event can be read
+// back and exported as JSON Lines.
 //
 // # Identity keys
 //

@@ -159,9 +159,10 @@ func (r KeyRules) country() (string, error) {
 //     form ("Anna <anna@example.com>") are refused;
 //   - account: and any other lower-case kind: the value trimmed.
 //
-// Every key, trimmed, is at most MaxText bytes, and its value UTF-8 text
-// without control characters (a tab, a NUL), line or paragraph
-// separators or controls of the direction of text, whatever its kind.
+// Every key, trimmed and once normalised, is at most MaxText bytes, and
+// its value UTF-8 text without control characters (a tab, a NUL), line or
+// paragraph separators or controls of the direction of text, whatever its
+// kind.
 //
 // A phone key whose value says that the number was withheld ("anonymous",
 // "withheld", "private", "restricted", "unavailable", "unknown",
@@ -236,6 +237,11 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		if reason := checkEmail(value); reason != "" {
 			return fail("%s", reason)
 		}
+	}
+	// Lower case can take more bytes than upper ("Ⱥ", 2, is "ⱥ", 3): the
+	// key as stored must be one that Parse takes again.
+	if n := len(kind) + 1 + len(value); n > MaxText {
+		return fail("is %d bytes long once normalised, more than %d", n, MaxText)
 	}
 	return Key{Kind: kind, Value: value}, nil
 }

@@ -177,6 +177,20 @@ func TestKeyRulesNormalizeRefusesALongKey(t *testing.T) {
 	assert.Equal(t, "account:A-1", n)
 }
 
+// A key whose value grows when lower-cased ("Ⱥ", 2 bytes, is "ⱥ", 3) is
+// measured once normalised too: the key stored is one that Parse takes.
+func TestKeyRulesMeasureTheNormalisedKey(t *testing.T) {
+	key := "email:" + strings.Repeat("\u023a", 500) + "@example.com" // 1018 bytes
+	_, err := contact.KeyRules{}.Normalize(key)
+	require.ErrorIs(t, err, contact.ErrInvalidKey)
+	assert.Contains(t, err.Error(), "is 1518 bytes long once normalised, more than 1024")
+	n, err := contact.KeyRules{}.Normalize("email:" + strings.Repeat("\u023a", 300) + "@example.com")
+	require.NoError(t, err)
+	again, err := contact.KeyRules{}.Normalize(n)
+	require.NoError(t, err, "the normalised key is taken again")
+	assert.Equal(t, n, again)
+}
+
 func TestKeyRulesParse(t *testing.T) {
 	k, err := contact.KeyRules{}.Parse("email:Anna@Example.com")
 	require.NoError(t, err)

@@ -194,6 +194,11 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if problem := metaProblem(host); problem != "" {
 		return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
 	}
+	for _, id := range [...]struct{ what, v string }{{"correlation id", CorrelationID(ctx)}, {"causation id", CausationID(ctx)}} {
+		if problem := printable(id.what, id.v); id.v != "" && problem != "" {
+			return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
+		}
+	}
 	if r.key != "" {
 		r.fp = fingerprint(cmd, host)
 	}

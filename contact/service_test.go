@@ -712,3 +712,32 @@ func TestServiceRefusesMetadataThatCannotBeReadBack(t *testing.T) {
 		})
 	}
 }
+
+// The correlation and causation ids are held to the same rules as the
+// host's metadata, which they join: an id the store could take but not
+// give back would leave an issue that no command could load again.
+func TestServiceRefusesIDsThatCannotBeReadBack(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ctx  func(context.Context) context.Context
+		want string
+	}{
+		{"a correlation id not UTF-8", func(ctx context.Context) context.Context { return contact.WithCorrelationID(ctx, "corr-\xff") },
+			`correlation id "corr-\xff" is not UTF-8`},
+		{"a causation id not UTF-8", func(ctx context.Context) context.Context { return contact.WithCausationID(ctx, "msg-\xff") },
+			`causation id "msg-\xff" is not UTF-8`},
+		{"a correlation id too long", func(ctx context.Context) context.Context {
+			return contact.WithCorrelationID(ctx, strings.Repeat("c", events.MaxLineBytes))
+		}, "is 16777216 bytes long, more than 1024"},
+		{"a causation id with a line break", func(ctx context.Context) context.Context { return contact.WithCausationID(ctx, "msg\n1") },
+			`causation id "msg\n1" holds the control character U+000A`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, store := newService(t)
+			_, _, err := svc.Open(tt.ctx(t.Context()), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
+			require.ErrorIs(t, err, contact.ErrInvalidCommand)
+			assert.ErrorContains(t, err, tt.want)
+			assert.Zero(t, store.Len())
+		})
+	}
+}

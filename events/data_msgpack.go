@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -44,6 +45,28 @@ func isKnown(known []string, k string) bool {
 		}
 	}
 	return false
+}
+
+// CheckExtra reports what keeps the values of x from being written by
+// both codecs: a member name or a string that is not UTF-8, a value
+// nested more than 64 deep below its member, a number that msgpack cannot
+// hold as written, or a value that encoding/json cannot encode. The
+// codecs also refuse a member named like a field of the event's type,
+// which CheckExtra, not knowing the type, does not check.
+func CheckExtra(x Extra) error {
+	for _, k := range slices.Sorted(maps.Keys(x)) { // the same error every time
+		if !utf8.ValidString(k) {
+			return errNotUTF8("field", k)
+		}
+		v, err := asJSON(x[k])
+		if err == nil {
+			_, err = msgpackNumbers(v, 0)
+		}
+		if err != nil {
+			return fmt.Errorf("field %q: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // shadowing returns an error that names a member of x that is a field of

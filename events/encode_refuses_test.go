@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -137,4 +138,26 @@ func firstWireName(d events.Data) string {
 		}
 	}
 	panic(t.Name() + " has no wire name")
+}
+
+// CheckExtra says what both codecs would refuse of an Extra's values.
+func TestCheckExtra(t *testing.T) {
+	deep := any("x")
+	for range 65 {
+		deep = []any{deep}
+	}
+	assert.NoError(t, events.CheckExtra(events.Extra{"name": "Ann", "n": 3, "tags": []string{"vip"}, "at": map[string]int{"a": 1}}))
+	assert.NoError(t, events.CheckExtra(nil))
+	for _, tt := range []struct {
+		x    events.Extra
+		want string
+	}{
+		{events.Extra{"name": "Ann\xe4"}, `field "name": "Ann\xe4" is not UTF-8`},
+		{events.Extra{"na\xffme": "Ann"}, `field "na\xffme" is not UTF-8`},
+		{events.Extra{"tree": deep}, `field "tree": nesting too deep`},
+		{events.Extra{"n": json.Number("0.10000000000000001")}, `field "n": number 0.10000000000000001`},
+		{events.Extra{"f": func() {}}, `field "f": json: unsupported type`},
+	} {
+		assert.ErrorContains(t, events.CheckExtra(tt.x), tt.want)
+	}
 }
