@@ -133,9 +133,18 @@ func NewService(cfg Config) (*Service, error) {
 func (s *Service) Load(ctx context.Context, issue uuid.UUID) (*Issue, error) {
 	evs, err := s.cfg.Store.Load(ctx, issue)
 	if err != nil {
-		return nil, fmt.Errorf("load issue %s: %w", issue, err)
+		return nil, loadError(issue, err)
 	}
 	return Rebuild(issue, evs)
+}
+
+// loadError is err of the store's Load of issue, which names the issue
+// once: the stores of this module name it already.
+func loadError(issue uuid.UUID, err error) error {
+	if strings.Contains(err.Error(), "load issue "+issue.String()) {
+		return err
+	}
+	return fmt.Errorf("load issue %s: %w", issue, err)
 }
 
 // Execute runs cmd on the issue and returns the events it appended. An Open
@@ -359,7 +368,7 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	cmd, issue := r.cmd, r.issue
 	evs, err := s.cfg.Store.Load(ctx, issue)
 	if err != nil {
-		return nil, uuid.Nil, fmt.Errorf("load issue %s: %w", issue, err)
+		return nil, uuid.Nil, loadError(issue, err)
 	}
 	if stored, ok, err := r.ran(evs); ok {
 		return stored, uuid.Nil, err

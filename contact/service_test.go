@@ -741,3 +741,34 @@ func TestServiceRefusesIDsThatCannotBeReadBack(t *testing.T) {
 		})
 	}
 }
+
+// failingLoadStore fails every Load with err, or with an error of its own
+// that names the issue as this module's stores do.
+type failingLoadStore struct {
+	events.Store
+	err   error
+	named bool
+}
+
+func (s failingLoadStore) Load(_ context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	if s.named {
+		return nil, fmt.Errorf("load issue %s: %w", issue, s.err)
+	}
+	return nil, s.err
+}
+
+// An error of the store's Load names the issue once, whether the store
+// named it or not.
+func TestServiceLoadErrorsNameTheIssueOnce(t *testing.T) {
+	issue := uuid.New()
+	for _, named := range []bool{false, true} {
+		svc, err := contact.NewService(contact.Config{Store: failingLoadStore{Store: events.NewMemoryStore(), err: context.Canceled, named: named}})
+		require.NoError(t, err)
+		_, err = svc.Resolve(t.Context(), issue, contact.Resolve{Agent: "ann"})
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 1, strings.Count(err.Error(), issue.String()), err.Error())
+		_, err = svc.Load(t.Context(), issue)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, "load issue "+issue.String()+": context canceled", err.Error())
+	}
+}
