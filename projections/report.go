@@ -178,8 +178,9 @@ func (r *Reporter) Report() Report {
 }
 
 // Report gathers the reports of every projection, with one definition of
-// what they measured. Its JSON form is stable: "definition", "fcr",
-// "service", "satisfaction", "volume".
+// what they measured. Its JSON form is stable: "definition", "watermark"
+// (left out before any event), "events", "fcr", "service",
+// "satisfaction", "volume".
 type Report struct {
 	Definition ReportDefinition `json:"definition"`
 	// Watermark is the latest event time seen.

@@ -44,7 +44,7 @@ func (c SatisfactionConfig) Validate() error {
 // satAttributionRule is the attribution rule, stated in the report.
 const satAttributionRule = "a rating counts under the channel and agent of the contact it names, else of the issue's resolving contact " +
 	"at the time of the rating, else of its latest contact; under the issue's current topic; and under the wait of that contact's " +
-	"first routing, else of the issue's first answered contact"
+	"first routing, else how long it waited before it was abandoned in the queue, else of the issue's first answered contact"
 
 // Satisfaction is the projection of survey answers: CSAT (1–5: the mean
 // and the top-2 box, 4 and 5), NPS (0–10: % promoters 9–10 − % detractors
