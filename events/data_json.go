@@ -36,7 +36,7 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 		kb, _ := json.Marshal(k)
 		vb, err := json.Marshal(x[k])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("field %q: %w", k, err)
 		}
 		if v, err := asJSON(x[k]); err == nil && tooDeep(v, 0) {
 			// As msgpack would refuse it: an event one codec writes,

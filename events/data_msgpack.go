@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -140,6 +141,11 @@ func asJSON(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
+	}
+	if writesBadText(b) {
+		// encoding/json wrote U+FFFD for what was not UTF-8: the value
+		// would come back other than it was, and the JSON codec refuses it.
+		return nil, errors.New("holds text that is not UTF-8, which JSON cannot carry")
 	}
 	var out any
 	d := json.NewDecoder(bytes.NewReader(b))

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,5 +160,35 @@ func TestCheckExtra(t *testing.T) {
 		{events.Extra{"f": func() {}}, `field "f": json: unsupported type`},
 	} {
 		assert.ErrorContains(t, events.CheckExtra(tt.x), tt.want)
+	}
+}
+
+// A value of a host's Go type in Extra ([]string, a map of strings…) is
+// written as encoding/json encodes it, which would turn text that is not
+// UTF-8 into U+FFFD: both codecs refuse it instead, as CheckExtra does.
+func TestCodecsRefuseTypedExtraValuesThatAreNotUTF8(t *testing.T) {
+	for _, x := range []events.Extra{
+		{"tags": []string{"vip", "a\xff"}},
+		{"notes": map[string]string{"k": "a\xff"}},
+		{"notes": map[string]string{"k\xff": "a"}},
+	} {
+		assert.ErrorContains(t, events.CheckExtra(x), "not UTF-8", "%#v", x)
+		for _, c := range codecsOf(nil) {
+			_, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: x}))
+			require.ErrorIs(t, err, events.ErrInvalidEvent, "%s %#v", c.Name(), x)
+			assert.ErrorContains(t, err, "not UTF-8", "%s %#v", c.Name(), x)
+		}
+	}
+}
+
+// What a value of the customer's Extra cannot be written as, both codecs
+// say of that field of the customer.
+func TestCodecsNameTheCustomerFieldTheyCannotWrite(t *testing.T) {
+	d := &events.Opened{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"since": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		Channel: "chat", Topic: "billing", Contact: contactID}
+	for _, c := range codecsOf(nil) {
+		_, err := c.Append(nil, envelopeOf(1, d))
+		require.ErrorIs(t, err, events.ErrInvalidEvent, c.Name())
+		assert.ErrorContains(t, err, `data: customer: field "since": `, c.Name())
 	}
 }

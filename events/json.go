@@ -57,7 +57,11 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	if err != nil {
 		// What the data's MarshalJSON said, without encoding/json's
 		// words around it, as msgpack says it.
-		for me := (*json.MarshalerError)(nil); errors.As(err, &me); {
+		for {
+			me, ok := err.(*json.MarshalerError)
+			if !ok {
+				break
+			}
 			err = me.Unwrap()
 		}
 		return dst, invalid("json encode", e, "data: %v", err)
