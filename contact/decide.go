@@ -150,7 +150,7 @@ func (d *decider) customer(c events.Customer) (events.Customer, error) {
 		return events.Customer{}, &CommandError{Op: d.op, Issue: d.is.ID, Reason: err.Error(), Err: err}
 	}
 	given := len(c.Keys)
-	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys, Extra: c.Extra}
+	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys, Extra: maps.Clone(c.Extra)}
 	if problem := printable("customer id", c.ID); problem != "" {
 		return events.Customer{}, d.refuse(ErrInvalidCommand, "%s", problem)
 	}

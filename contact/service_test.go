@@ -772,3 +772,14 @@ func TestServiceLoadErrorsNameTheIssueOnce(t *testing.T) {
 		assert.Equal(t, "load issue "+issue.String()+": context canceled", err.Error())
 	}
 }
+
+// The event an Open returns holds its own copy of the customer's other
+// fields: the caller's map may change after.
+func TestOpenCopiesTheCustomersFields(t *testing.T) {
+	svc, _ := newService(t)
+	x := events.Extra{"tier": "gold"}
+	_, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1", Extra: x}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	x["tier"] = "lead"
+	assert.Equal(t, events.Extra{"tier": "gold"}, evs[0].Data.(*events.Opened).Customer.Extra)
+}
