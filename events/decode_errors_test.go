@@ -194,8 +194,9 @@ func TestMalformedJSON(t *testing.T) {
 		offset int // -1: any positive offset
 	}{
 		{"empty", ``, "", 0},
-		{"syntax", `{"id":}`, "", 7},
-		{"not an object", `[1,2]`, "", -1},
+		{"syntax", `{"id":}`, "", 6}, // the "}" where a value should be
+		{"not an object", `[1,2]`, "", 0},
+		{"null", ` null`, "", 1},
 		{"no id", noID, "id", 0},
 		{"bad id", badID, "id", after(badID, `"id":`)},
 		{"no issue", strings.Replace(domainExample, `"issue":"0193a4c2-7a9e-7000-8000-000000000001",`, "", 1), "issue", 0},
@@ -642,4 +643,18 @@ func TestADecodeErrorOfDataHoldsTheEnvelope(t *testing.T) {
 	_, err = j.Decode([]byte(strings.Replace(string(b), e.ID.String(), "nope", 1)))
 	require.ErrorIs(t, err, events.ErrMalformed)
 	assert.Nil(t, decodeError(t, err).Event, "the envelope did not read")
+}
+
+// A line that holds a JSON value other than an object is told as what it
+// is, where it starts.
+func TestJSONNamesAValueThatIsNotAnObject(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	for in, want := range map[string]string{`null`: "null", ` [1]`: "an array", `5`: "a number", `"x"`: "a string", `true`: "a boolean"} {
+		_, err := c.Decode([]byte(in))
+		require.ErrorIs(t, err, events.ErrMalformed, in)
+		assert.ErrorContains(t, err, "want an event object, found "+want, in)
+		assert.Equal(t, strings.Index(in, strings.TrimSpace(in)), decodeError(t, err).Offset, in)
+	}
+	_, err := c.Decode([]byte(`nul`))
+	assert.ErrorContains(t, err, "invalid character", "not JSON at all: the syntax error")
 }

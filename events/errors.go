@@ -111,9 +111,10 @@ func (e *UnknownTypeError) Opaque() Envelope {
 type DecodeError struct {
 	Codec string
 	// Offset is a byte in the input at the trouble. In the JSON codec,
-	// where the syntax broke or, for an error of Field, where the value of
-	// its member starts (of data, for a field of data); 0 for a member
-	// that is missing. In the msgpack codec, where reading stopped.
+	// the byte that broke the syntax or is not UTF-8 or, for an error of
+	// Field, where the value of its member starts (of data, for a field of
+	// data); 0 for a member that is missing. In the msgpack codec, where
+	// reading stopped.
 	Offset int
 	Field  string
 	Err    error

@@ -317,6 +317,9 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	if at, err := badText(src); err != nil {
 		return fail(at, "", err)
 	}
+	if at := skipSpace(src, 0); at < len(src) && src[at] != '{' && json.Valid(src) {
+		return fail(at, "", fmt.Errorf("want an event object, found %s", jsonKind(src[at])))
+	}
 	// typeFail reports an error of encoding/json: a syntax error where it
 	// is, a type error where the value of its member starts.
 	typeFail := func(err error) (Envelope, error) {
@@ -612,12 +615,30 @@ func parseTime(s string) (time.Time, error) {
 	return t, err
 }
 
+// jsonKind names the kind of the valid JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch c {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '[':
+		return "an array"
+	}
+	return "a number"
+}
+
+// jsonOffset returns where in the input the error err of encoding/json
+// is: the byte that broke the syntax (encoding/json counts the bytes read
+// up to it, itself included), or what it says of a type error.
 func jsonOffset(err error) int {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return int(se.Offset)
+		return max(0, int(se.Offset)-1)
 	case errors.As(err, &te):
 		return int(te.Offset)
 	}

@@ -75,7 +75,7 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 				continue
 			}
 			if err != nil && !errors.Is(err, io.EOF) {
-				yield(Envelope{}, fmt.Errorf("line %d: %w", lr.line+1, err))
+				yield(Envelope{}, fmt.Errorf("reading line %d: %w", lr.line+1, err))
 				return
 			}
 			line := chunk
