@@ -150,7 +150,7 @@ func (d *decider) customer(c events.Customer) (events.Customer, error) {
 		return events.Customer{}, &CommandError{Op: d.op, Issue: d.is.ID, Reason: err.Error(), Err: err}
 	}
 	given := len(c.Keys)
-	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys, Extra: maps.Clone(c.Extra)}
+	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys, Extra: cloneExtra(c.Extra)}
 	if problem := printable("customer id", c.ID); problem != "" {
 		return events.Customer{}, d.refuse(ErrInvalidCommand, "%s", problem)
 	}
@@ -211,6 +211,39 @@ func required(what, v string) string {
 		return "no " + what
 	}
 	return printable(what, v)
+}
+
+// cloneExtra returns a copy of x, of its lists and maps of JSON values
+// too (what a decoded webhook holds), so that the event does not change
+// when the caller's data does; values of other Go types are shared.
+func cloneExtra(x events.Extra) events.Extra {
+	if x == nil {
+		return nil
+	}
+	out := make(events.Extra, len(x))
+	for k, v := range x {
+		out[k] = cloneValue(v)
+	}
+	return out
+}
+
+// cloneValue is cloneExtra of one value.
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = cloneValue(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			l[i] = cloneValue(e)
+		}
+		return l
+	}
+	return v
 }
 
 // customerExtraProblem says what is wrong with a customer's fields beyond

@@ -777,9 +777,12 @@ func TestServiceLoadErrorsNameTheIssueOnce(t *testing.T) {
 // fields: the caller's map may change after.
 func TestOpenCopiesTheCustomersFields(t *testing.T) {
 	svc, _ := newService(t)
-	x := events.Extra{"tier": "gold"}
+	x := events.Extra{"tier": "gold", "address": map[string]any{"city": "Oulu"}, "tags": []any{"vip"}}
 	_, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1", Extra: x}, Channel: "chat", Topic: "billing"})
 	require.NoError(t, err)
 	x["tier"] = "lead"
-	assert.Equal(t, events.Extra{"tier": "gold"}, evs[0].Data.(*events.Opened).Customer.Extra)
+	x["address"].(map[string]any)["city"] = "Turku"
+	x["tags"].([]any)[0] = "blocked"
+	assert.Equal(t, events.Extra{"tier": "gold", "address": map[string]any{"city": "Oulu"}, "tags": []any{"vip"}},
+		evs[0].Data.(*events.Opened).Customer.Extra)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -33,14 +34,19 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
+		if !utf8.ValidString(k) {
+			return nil, errNotUTF8("field", k)
+		}
 		kb, _ := json.Marshal(k)
 		vb, err := json.Marshal(x[k])
 		if err != nil {
 			return nil, fmt.Errorf("field %q: %w", k, err)
 		}
-		if v, err := asJSON(x[k]); err == nil && tooDeep(v, 0) {
-			// As msgpack would refuse it: an event one codec writes,
-			// the other writes too.
+		// What msgpack would refuse of it: an event one codec writes, the
+		// other writes too.
+		if v, err := asJSON(x[k]); err != nil {
+			return nil, fmt.Errorf("field %q: %w", k, err)
+		} else if tooDeep(v, 0) {
 			return nil, fmt.Errorf("field %q: %w", k, errTooDeep)
 		}
 		b = append(append(append(b, kb...), ':'), vb...)

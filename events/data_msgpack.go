@@ -2,11 +2,12 @@ package events
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -23,6 +24,9 @@ import (
 type msgpackData interface {
 	appendMsgpack(b []byte) ([]byte, error)
 	decodeMsgpack(r *reader)
+	// checkText reports a text field that is not UTF-8, which neither
+	// codec writes (Extra aside, which the writers check).
+	checkText() error
 }
 
 // Wire names of each built-in type's fields; Extra keys that clash with
@@ -133,8 +137,13 @@ func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
 
 // asJSON returns v as encoding/json would decode it after encoding it,
 // numbers as json.Number, so that both codecs write the same Extra values
-// and read back the same.
+// and read back the same, or an error for text in it that is not UTF-8.
 func asJSON(v any) (any, error) {
+	if s, ok := notUTF8In(reflect.ValueOf(v), 0); ok {
+		// encoding/json would write U+FFFD for it: the value would come
+		// back other than it was.
+		return nil, errNotUTF8("", s)
+	}
 	if isJSONValue(v, 0) {
 		return v, nil // already so: the common case
 	}
@@ -142,10 +151,9 @@ func asJSON(v any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if writesBadText(b) {
-		// encoding/json wrote U+FFFD for what was not UTF-8: the value
-		// would come back other than it was, and the JSON codec refuses it.
-		return nil, errors.New("holds text that is not UTF-8, which JSON cannot carry")
+	if _, err := badText(b); err != nil {
+		// What a MarshalJSON or a json.RawMessage passed through.
+		return nil, err
 	}
 	var out any
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -153,6 +161,61 @@ func asJSON(v any) (any, error) {
 	err = d.Decode(&out)
 	return out, err
 }
+
+// notUTF8In returns a string that is not UTF-8 among the text that
+// encoding/json writes of v (strings, map keys, the exported fields of
+// structs, through pointers, interfaces, slices and arrays; not what a
+// MarshalJSON or MarshalText writes, nor the []byte it writes as base64),
+// and whether there is one.
+func notUTF8In(v reflect.Value, depth int) (string, bool) {
+	if !v.IsValid() || depth > 2*maxSkipDepth { // deeper still is refused as too deep
+		return "", false
+	}
+	if v.Type().Implements(jsonMarshaler) || v.Type().Implements(textMarshaler) {
+		return "", false
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if s := v.String(); !utf8.ValidString(s) {
+			return s, true
+		}
+	case reflect.Pointer, reflect.Interface:
+		return notUTF8In(v.Elem(), depth+1)
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "", false // base64
+		}
+		for i := range v.Len() {
+			if s, bad := notUTF8In(v.Index(i), depth+1); bad {
+				return s, true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if s, bad := notUTF8In(it.Key(), depth+1); bad {
+				return s, true
+			}
+			if s, bad := notUTF8In(it.Value(), depth+1); bad {
+				return s, true
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && f.Tag.Get("json") != "-" {
+				if s, bad := notUTF8In(v.Field(i), depth+1); bad {
+					return s, true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
 
 // msgpackNumbers returns v, a JSON value, with each number as msgpack
 // writes it, in new lists and maps (msgpack would write a json.Number as a
@@ -508,13 +571,17 @@ func count(conds ...bool) int {
 	return n
 }
 
-func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Opened) checkText() error {
 	if err := notText("customer.id", d.Customer.ID, "channel", d.Channel, "topic", d.Topic); err != nil {
-		return b, err
+		return err
 	}
 	if err := notTexts("customer.keys", d.Customer.Keys); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, openedFields)
 	b = appendMapLen(b, 4+len(keys))
 	b = appendStr(b, "customer")
@@ -563,13 +630,17 @@ func (d *Opened) decodeMsgpack(r *reader) {
 	}
 }
 
-func (d *Routed) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Routed) checkText() error {
 	if err := notText("queue", d.Queue, "agent", d.Agent); err != nil {
-		return b, err
+		return err
 	}
 	if err := notTexts("skills", d.Skills); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Routed) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, routedFields)
 	b = appendMapLen(b, 2+count(d.Agent != "", len(d.Skills) > 0, ms(d.Wait) != 0)+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -605,10 +676,14 @@ func (d *Routed) decodeMsgpack(r *reader) {
 	}
 }
 
-func (d *Consulted) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Consulted) checkText() error {
 	if err := notText("agent", d.Agent, "expert", d.Expert); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Consulted) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, consultedFields)
 	b = appendMapLen(b, 3+count(ms(d.Duration) != 0)+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -637,10 +712,14 @@ func (d *Consulted) decodeMsgpack(r *reader) {
 	}
 }
 
-func (d *Resolved) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Resolved) checkText() error {
 	if err := notText("agent", d.Agent, "code", d.Code); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Resolved) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, resolvedFields)
 	b = appendMapLen(b, 1+count(d.Agent != "", d.Bot, d.Code != "", ms(d.Handle) != 0)+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -678,10 +757,14 @@ func (d *Resolved) decodeMsgpack(r *reader) {
 	}
 }
 
-func (d *Reopened) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Reopened) checkText() error {
 	if err := notText("channel", d.Channel, "reason", d.Reason); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Reopened) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, reopenedFields)
 	b = appendMapLen(b, 2+count(d.Reason != "")+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -707,10 +790,14 @@ func (d *Reopened) decodeMsgpack(r *reader) {
 	}
 }
 
-func (d *Contacted) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Contacted) checkText() error {
 	if err := notText("channel", d.Channel); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Contacted) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, contactedFields)
 	b = appendMapLen(b, 2+len(keys))
 	b = appendUUID(appendStr(b, "contact"), d.Contact)
@@ -730,6 +817,8 @@ func (d *Contacted) decodeMsgpack(r *reader) {
 		}
 	}
 }
+
+func (d *Abandoned) checkText() error { return nil }
 
 func (d *Abandoned) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, abandonedFields)
@@ -754,10 +843,14 @@ func (d *Abandoned) decodeMsgpack(r *reader) {
 	}
 }
 
-func (d *Rated) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Rated) checkText() error {
 	if err := notText("survey", string(d.Survey)); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Rated) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, ratedFields)
 	hasContact := d.Contact != uuid.Nil
 	b = appendMapLen(b, 2+count(hasContact)+len(keys))
@@ -796,13 +889,17 @@ func (d *Rated) decodeMsgpack(r *reader) {
 	}
 }
 
-func (d *Classified) appendMsgpack(b []byte) ([]byte, error) {
+func (d *Classified) checkText() error {
 	if err := notText("topic", d.Topic); err != nil {
-		return b, err
+		return err
 	}
 	if err := notTexts("topics", d.Topics); err != nil {
-		return b, err
+		return err
 	}
+	return nil
+}
+
+func (d *Classified) appendMsgpack(b []byte) ([]byte, error) {
 	keys := extraKeys(d.Extra, classifiedFields)
 	b = appendMapLen(b, 1+count(len(d.Topics) > 0)+len(keys))
 	b = appendStr(appendStr(b, "topic"), d.Topic)

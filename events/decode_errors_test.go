@@ -194,7 +194,9 @@ func TestMalformedJSON(t *testing.T) {
 		offset int // -1: any positive offset
 	}{
 		{"empty", ``, "", 0},
-		{"syntax", `{"id":}`, "", 6}, // the "}" where a value should be
+		{"syntax", `{"id":}`, "", 6},   // the "}" where a value should be
+		{"cut short", `{"id":`, "", 6}, // the end
+		{"a literal cut short", `nul`, "", 3},
 		{"not an object", `[1,2]`, "", 0},
 		{"null", ` null`, "", 1},
 		{"no id", noID, "id", 0},
@@ -600,7 +602,7 @@ func TestJSONDoesNotWriteWhatIsNotText(t *testing.T) {
 	} {
 		_, err := c.Append(nil, e)
 		assert.ErrorIs(t, err, events.ErrInvalidEvent)
-		assert.ErrorContains(t, err, "not UTF-8")
+		assert.Regexp(t, `not UTF-8|half a surrogate pair`, err.Error())
 	}
 	for _, key := range []string{"account:M\uFFFDller", `account:M\ufffdller`, `account:M\\ufffd`} {
 		e := opened(key, events.Meta{"note": key})

@@ -192,3 +192,26 @@ func TestCodecsNameTheCustomerFieldTheyCannotWrite(t *testing.T) {
 		assert.ErrorContains(t, err, `data: customer: field "since": `, c.Name())
 	}
 }
+
+// A U+FFFD that a json.RawMessage carries escaped, as Python writes one,
+// is text like any other: both codecs write it and read it back.
+func TestCodecsWriteAnEscapedReplacementCharacter(t *testing.T) {
+	x := events.Extra{"raw": json.RawMessage(`{"name":"J\ufffdrg"}`)}
+	require.NoError(t, events.CheckExtra(x))
+	for _, c := range codecsOf(nil) {
+		b, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: x}))
+		require.NoError(t, err, c.Name())
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, events.Extra{"raw": map[string]any{"name": "J\uFFFDrg"}}, got.Data.(*events.Contacted).Extra, c.Name())
+	}
+	// Text that is not UTF-8 in a value of a Go type is the customer
+	// field's, in both codecs' words.
+	d := &events.Opened{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"profile": map[string]string{"name": "J\xffrg"}}},
+		Channel: "chat", Topic: "billing", Contact: contactID}
+	for _, c := range codecsOf(nil) {
+		_, err := c.Append(nil, envelopeOf(1, d))
+		require.ErrorIs(t, err, events.ErrInvalidEvent, c.Name())
+		assert.ErrorContains(t, err, `data: customer: field "profile": "J\xffrg" is not UTF-8`, c.Name())
+	}
+}

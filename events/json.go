@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +54,15 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
+	// encoding/json writes text that is not UTF-8 as U+FFFD: look at the
+	// text before, and after for what a MarshalJSON passed through.
+	if fast, ok := e.Data.(msgpackData); ok {
+		if err := fast.checkText(); err != nil {
+			return dst, invalid("json encode", e, "data: %v", err)
+		}
+	} else if s, bad := notUTF8In(reflect.ValueOf(e.Data), 0); bad {
+		return dst, invalid("json encode", e, "data: %v", errNotUTF8("", s))
+	}
 	data, err := json.Marshal(e.Data)
 	if err != nil {
 		// What the data's MarshalJSON said, without encoding/json's
@@ -66,8 +76,8 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		}
 		return dst, invalid("json encode", e, "data: %v", err)
 	}
-	if writesBadText(data) {
-		return dst, invalid("json encode", e, "data: holds text that is not UTF-8, which JSON cannot carry")
+	if _, err := badText(data); err != nil {
+		return dst, invalid("json encode", e, "data: %v", err)
 	}
 	b := append(dst, `{"id":"`...)
 	b = appendUUIDText(b, e.ID)
@@ -92,12 +102,17 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	b = append(b, `","data":`...)
 	b = append(b, data...)
 	if len(e.Meta) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(e.Meta)) { // the same error every time
+			if !utf8.ValidString(k) {
+				return dst, invalid("json encode", e, "meta: %v", errNotUTF8("key", k))
+			}
+			if v := e.Meta[k]; !utf8.ValidString(v) {
+				return dst, invalid("json encode", e, "meta %q: %v", k, errNotUTF8("", v))
+			}
+		}
 		meta, err := json.Marshal(e.Meta)
 		if err != nil {
 			return dst, invalid("json encode", e, "meta: %v", err)
-		}
-		if writesBadText(meta) {
-			return dst, invalid("json encode", e, "meta: holds text that is not UTF-8, which JSON cannot carry")
 		}
 		b = append(append(b, `,"meta":`...), meta...)
 	}
@@ -326,7 +341,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		if f := jsonField(err); f != "" {
 			return fail(offsetOf(f), f, err)
 		}
-		return fail(jsonOffset(err), "", err)
+		return fail(jsonOffset(err, src), "", err)
 	}
 	var j jsonEnvelope
 	err := json.Unmarshal(src, &j)
@@ -479,33 +494,6 @@ func checkRFC3339(s string) error {
 	return fmt.Errorf("%q is not RFC 3339: want %s", s, shape)
 }
 
-// writesBadText reports whether b, which encoding/json wrote, holds text
-// that is not: bytes replaced by it, or what a host's MarshalJSON or a
-// json.RawMessage passed through as it is (bytes that are not UTF-8, an
-// escape of half a surrogate pair), which the reader refuses.
-func writesBadText(b []byte) bool {
-	_, err := badText(b)
-	return replaced(b) || err != nil
-}
-
-// replaced reports whether encoding/json wrote text that is not UTF-8
-// into its output b: it writes each such byte of a string as the escape
-// \ufffd, and a U+FFFD of the text itself as it is. Written, two names
-// that differ only there would read back as one.
-func replaced(b []byte) bool {
-	for i := bytes.IndexByte(b, '\\'); i >= 0 && i+1 < len(b); {
-		if b[i+1] == 'u' && bytes.HasPrefix(b[i+2:], []byte("fffd")) {
-			return true
-		}
-		k := bytes.IndexByte(b[i+2:], '\\')
-		if k < 0 {
-			break
-		}
-		i += 2 + k
-	}
-	return false
-}
-
 // badText reports where JSON text src holds what is not text: a byte
 // that is not UTF-8, or an escape of half a surrogate pair ("\ud800"
 // alone); nil if none.
@@ -630,15 +618,22 @@ func jsonKind(c byte) string {
 	return "a number"
 }
 
-// jsonOffset returns where in the input the error err of encoding/json
-// is: the byte that broke the syntax (encoding/json counts the bytes read
-// up to it, itself included), or what it says of a type error.
-func jsonOffset(err error) int {
+// jsonOffset returns where in the input src the error err of
+// encoding/json is: the byte that broke the syntax (encoding/json counts
+// the bytes read up to it, itself included), the end for an input that
+// ended too soon (encoding/json reads a space past the end, and may blame
+// that), or what it says of a type error.
+func jsonOffset(err error, src []byte) int {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return max(0, int(se.Offset)-1)
+		at := int(se.Offset) - 1
+		if at >= len(src) || strings.HasPrefix(se.Error(), "unexpected end of JSON input") ||
+			strings.HasPrefix(se.Error(), "invalid character ' '") && (at < 0 || src[at] != ' ') {
+			return len(src)
+		}
+		return max(0, at)
 	case errors.As(err, &te):
 		return int(te.Offset)
 	}

@@ -94,7 +94,9 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		}
 	}
 	if fast, ok := e.Data.(msgpackData); ok {
-		b, err = fast.appendMsgpack(b)
+		if err = fast.checkText(); err == nil {
+			b, err = fast.appendMsgpack(b)
+		}
 	} else {
 		var raw []byte
 		if raw, err = marshalMsgpack(e.Data); err == nil {
