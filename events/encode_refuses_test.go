@@ -215,3 +215,43 @@ func TestCodecsWriteAnEscapedReplacementCharacter(t *testing.T) {
 		assert.ErrorContains(t, err, `data: customer: field "profile": "J\xffrg" is not UTF-8`, c.Name())
 	}
 }
+
+// An opening whose customer has a field nested 64 deep, which both codecs
+// write and read at its schema, reads the same once a host has raised the
+// schema and upcasts it: the generic path counts the customer's members
+// from themselves too.
+func TestACustomerFieldNested64DeepReadsAfterAnUpcast(t *testing.T) {
+	nest := func(n int) any {
+		v := any("x")
+		for range n {
+			v = []any{v}
+		}
+		return v
+	}
+	upcasting := events.NewRegistry()
+	require.NoError(t, upcasting.Register(events.TypeOpened, 2, func() events.Data { return new(events.Opened) }))
+	require.NoError(t, upcasting.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	for _, where := range []string{"customer", "data"} {
+		d := &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contactID}
+		x := events.Extra{"deep": nest(64)}
+		if where == "customer" {
+			d.Customer.Extra = x
+		} else {
+			d.Extra = x
+		}
+		for i, c := range codecsOf(nil) {
+			b, err := c.Append(nil, envelopeOf(1, d))
+			require.NoError(t, err, "%s %s", c.Name(), where)
+			want, err := c.Decode(b)
+			require.NoError(t, err, "%s %s", c.Name(), where)
+			got, err := codecsOf(upcasting)[i].Decode(b)
+			require.NoError(t, err, "%s %s, upcast", c.Name(), where)
+			assert.Equal(t, want.Data, got.Data, "%s %s, upcast", c.Name(), where)
+		}
+		x["deep"] = nest(65)
+		for _, c := range codecsOf(nil) {
+			_, err := c.Append(nil, envelopeOf(1, d))
+			assert.ErrorContains(t, err, "nesting too deep", "%s %s", c.Name(), where)
+		}
+	}
+}

@@ -458,12 +458,16 @@ func (r *reader) strs() []string {
 
 // skipData passes over the data, a map, and returns its bytes: its
 // members' values may nest as deep as one read alone (see maxSkipDepth).
-func (r *reader) skipData() string {
+func (r *reader) skipData(nested bool) string {
 	if r.err != nil {
 		return ""
 	}
 	start := r.off
-	end, err := msgpackcheck.SkipMembers(r.s, r.off)
+	skip := msgpackcheck.SkipMembers[string]
+	if nested {
+		skip = msgpackcheck.SkipNested[string]
+	}
+	end, err := skip(r.s, r.off)
 	r.off = end
 	if err != nil {
 		r.fail(err)

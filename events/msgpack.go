@@ -197,7 +197,7 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 		// whatever the type, so that a reader that passes unknown types
 		// on does not pass damage on with them.
 		at := r.off
-		r.skipData()
+		r.skipData(false)
 		switch {
 		case r.err != nil:
 			return msgpackFail(r.off, "data", r.err)
@@ -241,7 +241,9 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 		return e, nil
 	}
 	if e.Data == nil && r.err == nil {
-		raw := r.skipData()
+		// An opening's customer is an object whose members may nest as
+		// deep as the data's.
+		raw := r.skipData(info == c.builtin.opened)
 		if r.err == nil {
 			e.Data, r.err = c.decodeData(typ, info, schema, raw)
 		}
@@ -266,7 +268,11 @@ func (c *MsgpackCodec) decodeData(t Type, info *typeInfo, schema uint64, raw str
 	if schema < info.schema || !builtin {
 		// Read generically, through no reader that checks each string:
 		// every string is checked here, member names included.
-		if err := msgpackcheck.CheckText([]byte(raw)); err != nil {
+		check := msgpackcheck.CheckText
+		if _, opened := data.(*Opened); opened {
+			check = msgpackcheck.CheckNestedText // see decode
+		}
+		if err := check([]byte(raw)); err != nil {
 			return data, err
 		}
 	}
@@ -440,10 +446,15 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 		return err
 	}
 	_, builtin := into.(msgpackData)
+	_, opened := into.(*Opened)
 	for k, v := range fields {
 		var err error
 		if builtin {
-			fields[k], err = upcastValue(v, 0)
+			depth := 0
+			if opened && k == "customer" {
+				depth = -1 // its members nest as deep as the data's (see decode)
+			}
+			fields[k], err = upcastValue(v, depth)
 		} else {
 			fields[k], err = hostValue(v, 0)
 		}

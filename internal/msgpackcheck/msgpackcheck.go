@@ -66,11 +66,26 @@ func SkipMembers[T ~string | ~[]byte](s T, off int) (int, error) {
 	return w.off, w.err
 }
 
+// SkipNested is SkipMembers of a map whose members may be maps whose
+// members' values may each nest MaxDepth deep below themselves: the
+// data of an issue.opened, whose customer is such a map.
+func SkipNested[T ~string | ~[]byte](s T, off int) (int, error) {
+	w := walker[T]{s: s, off: off}
+	w.value(-2)
+	return w.off, w.err
+}
+
 // CheckText is Check that also refuses a string, value or map key, that
 // is not UTF-8: what JSON could not carry.
 func CheckText(b []byte) error {
 	// The top value is an object of members, as in SkipMembers.
 	return whole(walker[[]byte]{s: b, text: true}, -1)
+}
+
+// CheckNestedText is CheckText of a map whose members may be maps, as
+// in SkipNested.
+func CheckNestedText(b []byte) error {
+	return whole(walker[[]byte]{s: b, text: true}, -2)
 }
 
 // ErrNotText: a string that is not UTF-8 (CheckText).
