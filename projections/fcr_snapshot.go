@@ -261,24 +261,43 @@ func recOf(r fcrSnapRec) fcrRec {
 	return fcrRec{at: r.At, key: key, channel: r.Channel, queue: r.Queue}
 }
 
+// checkSnapHead reports a snapshot of a format that Restore does not
+// read, or of another window, lateness or topic rule than f's.
+func (f *FCR) checkSnapHead(format int, window, lateness int64, match uint8) error {
+	if format < 2 || format > fcrSnapFormat {
+		return fmt.Errorf("FCR restore: snapshot format %d, want 2 to %d: %w", format, fcrSnapFormat, ErrFCRSnapshot)
+	}
+	if window != f.window || lateness != f.lateness || match != uint8(f.cfg.Match) {
+		return fmt.Errorf("FCR restore: snapshot of window %s, lateness %s, match %s into window %s, lateness %s, match %s: %w",
+			time.Duration(window), time.Duration(lateness), TopicMatch(match),
+			f.cfg.Window, f.cfg.Lateness, f.cfg.Match, ErrFCRSnapshot)
+	}
+	return nil
+}
+
 // Restore replaces the state of f, which must have the same window,
 // lateness and topic rule, with the snapshot b and returns the position
 // given to Snapshot. The error wraps ErrFCRSnapshot.
 func (f *FCR) Restore(b []byte) (position uint64, err error) {
+	// The format and the configuration first, from the same bytes: a
+	// snapshot of another kind is told as such before its lists are read.
+	var head struct {
+		Format           int
+		Window, Lateness int64
+		Match            uint8
+	}
+	if err := msgpackcheck.Unmarshal(b, &head); err != nil {
+		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
+	}
+	if err := f.checkSnapHead(head.Format, head.Window, head.Lateness, head.Match); err != nil {
+		return 0, err
+	}
 	var s fcrSnap
 	if err := msgpackcheck.Unmarshal(b, &s); err != nil {
 		return 0, fmt.Errorf("FCR restore: %v: %w", err, ErrFCRSnapshot)
 	}
-	if s.Format < 2 || s.Format > fcrSnapFormat {
-		return 0, fmt.Errorf("FCR restore: snapshot format %d, want 2 to %d: %w", s.Format, fcrSnapFormat, ErrFCRSnapshot)
-	}
 	if s.Format < 4 && len(s.Opaque) > 0 {
 		return 0, fmt.Errorf("FCR restore: a format %d snapshot with events held by name, which format 4 added: %w", s.Format, ErrFCRSnapshot)
-	}
-	if s.Window != f.window || s.Lateness != f.lateness || s.Match != uint8(f.cfg.Match) {
-		return 0, fmt.Errorf("FCR restore: snapshot of window %s, lateness %s, match %s into window %s, lateness %s, match %s: %w",
-			time.Duration(s.Window), time.Duration(s.Lateness), TopicMatch(s.Match),
-			f.cfg.Window, f.cfg.Lateness, f.cfg.Match, ErrFCRSnapshot)
 	}
 	if len(s.Names) == 0 || s.Names[0] != "" {
 		return 0, fmt.Errorf("FCR restore: names table does not start with the empty name: %w", ErrFCRSnapshot)

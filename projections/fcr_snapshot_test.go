@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -205,4 +206,26 @@ func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, early.UnmarshalBinary(s))
 	assert.NotContains(t, early.Report().Definition.Reported, "earlier snapshot")
+}
+
+// Input that is not a snapshot of this configuration is refused for
+// that, before its lists are read: a million nils that would each be an
+// issue record allocate nothing much.
+func TestFCRRestoreReadsTheHeadFirst(t *testing.T) {
+	nils := make([]any, 1<<20)
+	for _, head := range []map[string]any{
+		{"Format": 0, "Issues": nils},
+		{"Format": fcrSnapFormat, "Window": int64(time.Hour), "Lateness": int64(DefaultFCRLateness), "Issues": nils},
+	} {
+		b, err := msgpack.Marshal(head)
+		require.NoError(t, err)
+		f := mustFCR(FCRConfig{})
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err = f.Restore(b)
+		runtime.ReadMemStats(&after)
+		require.ErrorIs(t, err, ErrFCRSnapshot)
+		assert.Regexp(t, `snapshot format 0|snapshot of window 1h0m0s`, err.Error())
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4*len(b)), "bytes allocated for %d bytes of input", len(b))
+	}
 }
