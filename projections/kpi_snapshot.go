@@ -603,15 +603,26 @@ func (p *kpiParts) save() ([]byte, error) {
 // state with it; nothing changes until that is called, and not at all on
 // an error, which wraps ErrKPISnapshot.
 func (p *kpiParts) load(b []byte) (func(), error) {
+	// The format and the kind first, from the same bytes: a snapshot of
+	// another kind is told as such before its lists are read.
+	var head struct {
+		Format int
+		Kind   string
+	}
+	if err := msgpackcheck.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("%s restore: %v: %w", p.kind, err, ErrKPISnapshot)
+	}
+	switch {
+	case head.Format < 1 || head.Format > kpiSnapFormat:
+		return nil, fmt.Errorf("%s restore: snapshot format %d, want 1 to %d: %w", p.kind, head.Format, kpiSnapFormat, ErrKPISnapshot)
+	case head.Kind != p.kind:
+		return nil, fmt.Errorf("%s restore: a snapshot of a %s: %w", p.kind, head.Kind, ErrKPISnapshot)
+	}
 	var s kpiSnap
 	if err := msgpackcheck.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%s restore: %v: %w", p.kind, err, ErrKPISnapshot)
 	}
 	switch {
-	case s.Format < 1 || s.Format > kpiSnapFormat:
-		return nil, fmt.Errorf("%s restore: snapshot format %d, want 1 to %d: %w", p.kind, s.Format, kpiSnapFormat, ErrKPISnapshot)
-	case s.Kind != p.kind:
-		return nil, fmt.Errorf("%s restore: a snapshot of a %s: %w", p.kind, s.Kind, ErrKPISnapshot)
 	case len(s.Horizons) != len(p.horizons):
 		return nil, fmt.Errorf("%s restore: %d horizons, want %d (the projections' lateness differs): %w", p.kind, len(s.Horizons), len(p.horizons), ErrKPISnapshot)
 	case (s.Service != nil) != (p.service != nil) || (s.Sat != nil) != (p.sat != nil) || (s.Volume != nil) != (p.volume != nil):

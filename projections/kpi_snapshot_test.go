@@ -5,6 +5,7 @@ import (
 	"encoding"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -462,4 +463,26 @@ func TestServiceLevelSumsDoNotOverflow(t *testing.T) {
 	assert.InDelta(t, century.Seconds(), r.ASA, 1)
 	// Two resolutions of one contact sum their handle times, saturated.
 	assert.InDelta(t, time.Duration(math.MaxInt64).Seconds(), r.AHT, 1)
+}
+
+// Input that is not a snapshot of this kind is refused for that, before
+// its lists are read.
+func TestKPIRestoreReadsTheHeadFirst(t *testing.T) {
+	nils := make([]any, 1<<20)
+	for _, head := range []map[string]any{
+		{"Format": 0, "Horizons": nils},
+		{"Format": kpiSnapFormat, "Kind": "volume", "Horizons": nils},
+	} {
+		b, err := msgpack.Marshal(head)
+		require.NoError(t, err)
+		p, err := NewServiceLevel(ServiceConfig{})
+		require.NoError(t, err)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err = p.UnmarshalBinary(b)
+		runtime.ReadMemStats(&after)
+		require.ErrorIs(t, err, ErrKPISnapshot)
+		assert.Regexp(t, `snapshot format 0|a snapshot of a volume`, err.Error())
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4*len(b)), "bytes allocated for %d bytes of input", len(b))
+	}
 }
