@@ -22,7 +22,12 @@ type Customer struct {
 // writer's fields survive an older reader. Both codecs refuse, when they
 // read and when they write, a value nested more than 64 deep below its
 // member and text that is not UTF-8, and refuse to write a member named
-// like one of the type's own fields, which would come back as that field. Either codec decodes them as
+// like one of the type's own fields, which would come back as that field.
+// A value of a Go type is written as encoding/json writes it, which
+// writes each byte that is not UTF-8 as the escape \ufffd: such an
+// escape in what a value writes (a json.RawMessage, a MarshalJSON) cannot
+// be told from it, and is refused as well; U+FFFD itself, or escaped in
+// upper case, passes. Either codec decodes them as
 // encoding/json does with UseNumber: strings, bools, nil, []any,
 // map[string]any and numbers as json.Number (an id of 19 digits would lose
 // its last ones as a float64). A value a host sets is written as

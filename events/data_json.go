@@ -42,6 +42,9 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("field %q: %w", k, err)
 		}
+		if writesBadText(vb) {
+			return nil, fmt.Errorf("field %q: %w", k, errNotText)
+		}
 		// What msgpack would refuse of it: an event one codec writes, the
 		// other writes too.
 		if v, err := asJSON(x[k]); err != nil {

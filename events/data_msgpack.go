@@ -2,12 +2,10 @@ package events
 
 import (
 	"bytes"
-	"encoding"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -139,21 +137,16 @@ func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
 // numbers as json.Number, so that both codecs write the same Extra values
 // and read back the same, or an error for text in it that is not UTF-8.
 func asJSON(v any) (any, error) {
-	if s, ok := notUTF8In(reflect.ValueOf(v), 0); ok {
-		// encoding/json would write U+FFFD for it: the value would come
-		// back other than it was.
-		return nil, errNotUTF8("", s)
-	}
 	if isJSONValue(v, 0) {
-		return v, nil // already so: the common case
+		return v, nil // already so: the common case (msgpackNumbers checks its text)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := badText(b); err != nil {
-		// What a MarshalJSON or a json.RawMessage passed through.
-		return nil, err
+	if writesBadText(b) {
+		// The value would come back other than it was, or not at all.
+		return nil, errNotText
 	}
 	var out any
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -161,61 +154,6 @@ func asJSON(v any) (any, error) {
 	err = d.Decode(&out)
 	return out, err
 }
-
-// notUTF8In returns a string that is not UTF-8 among the text that
-// encoding/json writes of v (strings, map keys, the exported fields of
-// structs, through pointers, interfaces, slices and arrays; not what a
-// MarshalJSON or MarshalText writes, nor the []byte it writes as base64),
-// and whether there is one.
-func notUTF8In(v reflect.Value, depth int) (string, bool) {
-	if !v.IsValid() || depth > 2*maxSkipDepth { // deeper still is refused as too deep
-		return "", false
-	}
-	if v.Type().Implements(jsonMarshaler) || v.Type().Implements(textMarshaler) {
-		return "", false
-	}
-	switch v.Kind() {
-	case reflect.String:
-		if s := v.String(); !utf8.ValidString(s) {
-			return s, true
-		}
-	case reflect.Pointer, reflect.Interface:
-		return notUTF8In(v.Elem(), depth+1)
-	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return "", false // base64
-		}
-		for i := range v.Len() {
-			if s, bad := notUTF8In(v.Index(i), depth+1); bad {
-				return s, true
-			}
-		}
-	case reflect.Map:
-		for it := v.MapRange(); it.Next(); {
-			if s, bad := notUTF8In(it.Key(), depth+1); bad {
-				return s, true
-			}
-			if s, bad := notUTF8In(it.Value(), depth+1); bad {
-				return s, true
-			}
-		}
-	case reflect.Struct:
-		t := v.Type()
-		for i := range t.NumField() {
-			if f := t.Field(i); f.IsExported() && f.Tag.Get("json") != "-" {
-				if s, bad := notUTF8In(v.Field(i), depth+1); bad {
-					return s, true
-				}
-			}
-		}
-	}
-	return "", false
-}
-
-var (
-	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
-	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
-)
 
 // msgpackNumbers returns v, a JSON value, with each number as msgpack
 // writes it, in new lists and maps (msgpack would write a json.Number as a

@@ -193,17 +193,25 @@ func TestCodecsNameTheCustomerFieldTheyCannotWrite(t *testing.T) {
 	}
 }
 
-// A U+FFFD that a json.RawMessage carries escaped, as Python writes one,
-// is text like any other: both codecs write it and read it back.
-func TestCodecsWriteAnEscapedReplacementCharacter(t *testing.T) {
-	x := events.Extra{"raw": json.RawMessage(`{"name":"J\ufffdrg"}`)}
-	require.NoError(t, events.CheckExtra(x))
+// encoding/json writes each byte of text that is not UTF-8 as the escape
+// \ufffd, and a U+FFFD itself as it is: an Extra value that carries the
+// escape (a json.RawMessage, as Python writes one) cannot be told from
+// replaced bytes, and both codecs refuse it; the character itself passes.
+func TestCodecsAndTheReplacementCharacter(t *testing.T) {
+	escaped := events.Extra{"raw": json.RawMessage(`{"name":"J\ufffdrg"}`)}
+	assert.ErrorContains(t, events.CheckExtra(escaped), `field "raw": holds text that is not UTF-8`)
+	itself := events.Extra{"raw": json.RawMessage(`{"name":"J\uFFFDrg"}`), "name": "J\uFFFDrg"}
+	require.NoError(t, events.CheckExtra(itself))
 	for _, c := range codecsOf(nil) {
-		b, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: x}))
+		_, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: escaped}))
+		require.ErrorIs(t, err, events.ErrInvalidEvent, c.Name())
+		assert.ErrorContains(t, err, `field "raw": holds text that is not UTF-8`, c.Name())
+
+		b, err := c.Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: itself}))
 		require.NoError(t, err, c.Name())
 		got, err := c.Decode(b)
 		require.NoError(t, err, c.Name())
-		assert.Equal(t, events.Extra{"raw": map[string]any{"name": "J\uFFFDrg"}}, got.Data.(*events.Contacted).Extra, c.Name())
+		assert.Equal(t, events.Extra{"raw": map[string]any{"name": "J\uFFFDrg"}, "name": "J\uFFFDrg"}, got.Data.(*events.Contacted).Extra, c.Name())
 	}
 	// Text that is not UTF-8 in a value of a Go type is the customer
 	// field's, in both codecs' words.
@@ -212,7 +220,7 @@ func TestCodecsWriteAnEscapedReplacementCharacter(t *testing.T) {
 	for _, c := range codecsOf(nil) {
 		_, err := c.Append(nil, envelopeOf(1, d))
 		require.ErrorIs(t, err, events.ErrInvalidEvent, c.Name())
-		assert.ErrorContains(t, err, `data: customer: field "profile": "J\xffrg" is not UTF-8`, c.Name())
+		assert.ErrorContains(t, err, `data: customer: field "profile": holds text that is not UTF-8`, c.Name())
 	}
 }
 

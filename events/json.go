@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,14 +53,13 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	// encoding/json writes text that is not UTF-8 as U+FFFD: look at the
-	// text before, and after for what a MarshalJSON passed through.
+	// encoding/json writes text that is not UTF-8 as U+FFFD: the built-in
+	// types' fields are looked at before (their Extra is, member by
+	// member, as it is written), and what was written after.
 	if fast, ok := e.Data.(msgpackData); ok {
 		if err := fast.checkText(); err != nil {
 			return dst, invalid("json encode", e, "data: %v", err)
 		}
-	} else if s, bad := notUTF8In(reflect.ValueOf(e.Data), 0); bad {
-		return dst, invalid("json encode", e, "data: %v", errNotUTF8("", s))
 	}
 	data, err := json.Marshal(e.Data)
 	if err != nil {
@@ -76,8 +74,8 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		}
 		return dst, invalid("json encode", e, "data: %v", err)
 	}
-	if _, err := badText(data); err != nil {
-		return dst, invalid("json encode", e, "data: %v", err)
+	if writesBadText(data) {
+		return dst, invalid("json encode", e, "data: %v", errNotText)
 	}
 	b := append(dst, `{"id":"`...)
 	b = appendUUIDText(b, e.ID)
@@ -492,6 +490,39 @@ func checkRFC3339(s string) error {
 		return nil
 	}
 	return fmt.Errorf("%q is not RFC 3339: want %s", s, shape)
+}
+
+// errNotText is the error of a value that encoding/json would write
+// other than it is (see writesBadText).
+var errNotText = errors.New("holds text that is not UTF-8, which JSON cannot carry (or the escape \\ufffd, which encoding/json writes for it)")
+
+// writesBadText reports whether b, which encoding/json wrote, holds text
+// that is not: bytes replaced by it, or what a host's MarshalJSON or a
+// json.RawMessage passed through as it is (bytes that are not UTF-8, an
+// escape of half a surrogate pair), which the reader refuses.
+func writesBadText(b []byte) bool {
+	_, err := badText(b)
+	return replaced(b) || err != nil
+}
+
+// replaced reports whether encoding/json wrote text that is not UTF-8
+// into its output b: it writes each such byte of a string as the escape
+// \ufffd, and a U+FFFD of the text itself as it is. Written, two names
+// that differ only there would read back as one. The same escape passed
+// through by a MarshalJSON or a json.RawMessage cannot be told apart from
+// it, and is refused as well.
+func replaced(b []byte) bool {
+	for i := bytes.IndexByte(b, '\\'); i >= 0 && i+1 < len(b); {
+		if b[i+1] == 'u' && bytes.HasPrefix(b[i+2:], []byte("fffd")) {
+			return true
+		}
+		k := bytes.IndexByte(b[i+2:], '\\')
+		if k < 0 {
+			break
+		}
+		i += 2 + k
+	}
+	return false
 }
 
 // badText reports where JSON text src holds what is not text: a byte
