@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,8 +34,9 @@ type checker struct {
 type liveIssue struct {
 	contact.Issue
 	ids    []uuid.UUID
-	gapped bool // went past versions the log lacks, or a skipped line: its state is not known
-	holes  int  // the versions of ids that are uuid.Nil
+	sums   []uint64 // by version as ids, contentSum of the event; 0 where not known
+	gapped bool     // went past versions the log lacks, or a skipped line: its state is not known
+	holes  int      // the versions of ids that are uuid.Nil
 	// refused holds, by version, why a line skipped as invalid was, of
 	// the versions it took: a copy of it is refused again.
 	refused map[uint64]error
@@ -83,6 +85,7 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 			// the projections count it as late, or apply it if their
 			// own streams still wait for it.
 			is.ids[e.Version-1] = e.ID
+			is.sums[e.Version-1] = contentSum(e)
 			is.holes--
 			return unchecked, nil
 		}
@@ -91,6 +94,9 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 				e.Issue, e.Version, e.ID, had, events.ErrVersionConflict)
 		}
 		if err := is.refused[e.Version]; err != nil {
+			return fresh, err
+		}
+		if err := otherContent(e, is.sums[e.Version-1]); err != nil {
 			return fresh, err
 		}
 		return duplicate, nil
@@ -104,6 +110,7 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 		return fresh, err
 	}
 	is.ids = append(is.ids, e.ID)
+	is.sums = append(is.sums, contentSum(e))
 	c.live[e.Issue] = is
 	if c.sinceTidy++; c.sinceTidy >= max(4096, len(c.live)) {
 		c.tidy()
@@ -137,10 +144,12 @@ func (c *checker) pass(e events.Envelope, taken bool, why error) bool {
 		// The projections lack it: a later line of it (corrected) is
 		// theirs to judge.
 		is.ids = append(is.ids, uuid.Nil)
+		is.sums = append(is.sums, 0)
 		is.holes++
 		return true
 	}
 	is.ids = append(is.ids, e.ID)
+	is.sums = append(is.sums, 0) // a copy of it is refused again, whatever it holds
 	if is.refused == nil {
 		is.refused = make(map[uint64]error)
 	}
@@ -176,6 +185,7 @@ func (c *checker) jump(e events.Envelope) (uint64, error) {
 	n := e.Version - 1 - is.Version
 	for range n {
 		is.ids = append(is.ids, uuid.Nil)
+		is.sums = append(is.sums, 0)
 	}
 	is.holes += int(n)
 	is.Version = e.Version - 1
@@ -231,4 +241,34 @@ func (c *checker) next(issue uuid.UUID) uint64 {
 func (c *checker) pastRetired(e events.Envelope) verdict {
 	c.retired[e.Issue] = e.Version
 	return unchecked
+}
+
+// sumCodec writes events in one form whatever the form of their line
+// (the order of members, a time's zone, a number's digits), for
+// contentSum.
+var (
+	sumCodec = events.NewMsgpackCodec(nil)
+	sumSeed  = maphash.MakeSeed()
+)
+
+// contentSum returns a sum of what e holds, 0 when it cannot be taken:
+// two lines of one event id and version whose sums differ are two events.
+func contentSum(e events.Envelope) uint64 {
+	e.Position = 0
+	b, err := sumCodec.Append(nil, e)
+	if err != nil {
+		return 0
+	}
+	return maphash.Bytes(sumSeed, b) | 1
+}
+
+// otherContent returns the error of e, given again by id at its version,
+// when it holds other than the event of sum did; nil when it holds the
+// same or either is not known.
+func otherContent(e events.Envelope, sum uint64) error {
+	if s := contentSum(e); sum != 0 && s != 0 && s != sum {
+		return fmt.Errorf("issue %s version %d: event %s again, holding other than before: %w",
+			e.Issue, e.Version, e.ID, events.ErrVersionConflict)
+	}
+	return nil
 }

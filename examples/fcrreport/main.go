@@ -329,13 +329,17 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 					wait.replace(l)
 					return nil
 				case had.e.ID == e.ID:
+					if err = otherContent(e, contentSum(had.e)); err != nil {
+						break
+					}
 					if known {
 						in.Duplicates++
 					}
 					return nil
+				default:
+					err = fmt.Errorf("issue %s version %d: event %s, where line %d had event %s at that version: %w",
+						e.Issue, e.Version, e.ID, had.line, had.e.ID, events.ErrVersionConflict)
 				}
-				err = fmt.Errorf("issue %s version %d: event %s, where line %d had event %s at that version: %w",
-					e.Issue, e.Version, e.ID, had.line, had.e.ID, events.ErrVersionConflict)
 			case gap.retired:
 				v, err = check.pastRetired(e), nil
 			case skip:

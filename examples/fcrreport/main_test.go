@@ -317,6 +317,35 @@ func TestADuplicateGetsNoWarning(t *testing.T) {
 	assert.Empty(t, stderr)
 }
 
+// A line that gives an event again, by its id and version, holding
+// something else is no redelivery: the log has two events there. The tool
+// stops on it, or skips it; the same event written otherwise (members in
+// another order, its time in another zone) is a duplicate.
+func TestAnEventGivenAgainHoldingOtherThanBeforeIsAConflict(t *testing.T) {
+	lines := strings.SplitAfter(handLog, "\n")
+	other := strings.Replace(lines[1], `"agent":"maria"`, `"agent":"olli"`, 1)
+	same := `{"data":{"agent":"maria","contact":"00000000-0000-7000-8000-0000000000c1"},"at":"2026-03-02T11:10:00+02:00","type":"issue.resolved","version":2,"issue":"00000000-0000-7000-8000-0000000000a1","id":"00000000-0000-7000-8000-000000000002"}` + "\n"
+	for _, at := range []string{"right after", "while held"} {
+		log, line := handLog+other, "line 3"
+		if at == "while held" {
+			// The copy comes before the opening, while its original
+			// waits for it.
+			log, line = lines[1]+other+lines[0], "line 2"
+		}
+		code, _, stderr := runTool(t, log, "-")
+		require.Equal(t, 1, code, at)
+		assert.Contains(t, stderr, line, at)
+		assert.Contains(t, stderr, "holding other than before", at)
+		got, _ := jsonReport(t, log, "-skip-invalid")
+		assert.Equal(t, int64(1), got.Input.Invalid, at)
+		assert.Zero(t, got.Input.Duplicates, at)
+
+		got, stderr = jsonReport(t, strings.Replace(log, other, same, 1))
+		assert.Equal(t, int64(1), got.Input.Duplicates, at)
+		assert.Empty(t, stderr, at)
+	}
+}
+
 // A skipped event whose data alone is malformed takes its version, as one
 // of an unknown type does: the resolution after it counts, rather than
 // being skipped too as a break of its stream.
