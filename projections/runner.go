@@ -793,10 +793,12 @@ func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
 		r.forgetLive()
 		r.mu.Unlock()
 	}()
+	last := from // the position of the last event read
 	for e, err := range r.cfg.Store.ReadAll(ctx, from) {
 		if err != nil {
-			return fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, from, err)
+			return fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, last, err)
 		}
+		last = e.Position
 		r.mu.Lock()
 		r.fromStore(e)
 		due := checkpoints && r.checkpointDue()

@@ -326,11 +326,13 @@ func (r *Runner) rebuild(ctx context.Context) error {
 	r.startCounting()
 	r.started.Store(true)
 	var err error
+	var last uint64 // the position of the last event read
 	for e, rerr := range r.cfg.Store.ReadAll(ctx, 0) {
 		if rerr != nil {
-			err = fmt.Errorf("runner %q: rebuild: read store: %w", r.cfg.Name, rerr)
+			err = fmt.Errorf("runner %q: rebuild: read store after position %d: %w", r.cfg.Name, last, rerr)
 			break
 		}
+		last = e.Position
 		r.offer(e)
 	}
 	r.mu.Unlock()

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"testing"
 
@@ -57,3 +58,40 @@ func TestRunnerLagUsesHeadWhenTheStoreHasOne(t *testing.T) {
 }
 
 func (s *plainStore) readCount() int { return s.reads }
+
+// failAfterStore fails its reads after n events.
+type failAfterStore struct {
+	events.Store
+	n int
+}
+
+func (s failAfterStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	return func(yield func(events.Envelope, error) bool) {
+		i := 0
+		for e, err := range s.Store.ReadAll(ctx, after) {
+			if i == s.n {
+				yield(events.Envelope{}, errors.New("disk on fire"))
+				return
+			}
+			i++
+			if !yield(e, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// An error of the store names where the read stopped: after the last
+// event read, in a catch-up as in a Rebuild.
+func TestRunnerStoreErrorsNameWhereTheReadStopped(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(20)[:30])
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: failAfterStore{store, 17}, Logger: quietLogger()})
+	require.NoError(t, err)
+	err = r.Run(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `runner "tally": read store after position 17: disk on fire`)
+	err = r.Rebuild(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `runner "tally": rebuild: read store after position 17: disk on fire`)
+}
