@@ -81,16 +81,12 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		if err := metaText(e.Meta, keys); err != nil {
+			return dst, invalid("msgpack encode", e, "%v", err)
+		}
 		b = appendMapLen(b, len(keys))
 		for _, k := range keys {
-			if !utf8.ValidString(k) {
-				return dst, invalid("msgpack encode", e, "meta: %v", errNotUTF8("key", k))
-			}
-			v := e.Meta[k]
-			if !utf8.ValidString(v) {
-				return dst, invalid("msgpack encode", e, "meta %q: %v", k, errNotUTF8("", v))
-			}
-			b = appendStr(appendStr(b, k), v)
+			b = appendStr(appendStr(b, k), e.Meta[k])
 		}
 	}
 	if fast, ok := e.Data.(msgpackData); ok {
@@ -255,6 +251,21 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 		return msgpackFail(r.off, "", r.trailing())
 	}
 	return e, nil
+}
+
+// metaText returns the error of the first key or value of m, taken in
+// the order of keys, that is not UTF-8, which neither codec writes; nil
+// when all are.
+func metaText(m Meta, keys []string) error {
+	for _, k := range keys {
+		if !utf8.ValidString(k) {
+			return fmt.Errorf("meta: %w", errNotUTF8("key", k))
+		}
+		if v := m[k]; !utf8.ValidString(v) {
+			return fmt.Errorf("meta %q: %w", k, errNotUTF8("", v))
+		}
+	}
+	return nil
 }
 
 // trailing is the error of bytes after the event, which r has read.
