@@ -58,18 +58,28 @@ func isKnown(known []string, k string) bool {
 // which CheckExtra, not knowing the type, does not check.
 func CheckExtra(x Extra) error {
 	for _, k := range slices.Sorted(maps.Keys(x)) { // the same error every time
-		if !utf8.ValidString(k) {
-			return errNotUTF8("field", k)
-		}
-		v, err := asJSON(x[k])
-		if err == nil {
-			_, err = msgpackNumbers(v, 0)
-		}
-		if err != nil {
-			return fmt.Errorf("field %q: %w", k, err)
+		if _, err := extraValue(k, x[k]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// extraValue returns v, the value of Extra member k, as msgpack writes it
+// (asJSON, msgpackNumbers), or the error, naming k, of what keeps it from
+// being written.
+func extraValue(k string, v any) (any, error) {
+	if !utf8.ValidString(k) {
+		return nil, errNotUTF8("field", k)
+	}
+	v, err := asJSON(v)
+	if err == nil {
+		v, err = msgpackNumbers(v, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("field %q: %w", k, err)
+	}
+	return v, nil
 }
 
 // shadowing returns an error that names a member of x that is a field of
@@ -115,15 +125,9 @@ func appendExtraMsgpack(b []byte, x Extra, keys []string) ([]byte, error) {
 	enc := msgpack.NewEncoder(buf)
 	enc.SetSortMapKeys(true) // the same event always has the same bytes
 	for _, k := range keys {
-		if !utf8.ValidString(k) {
-			return b, errNotUTF8("field", k)
-		}
-		v, err := asJSON(x[k])
-		if err == nil {
-			v, err = msgpackNumbers(v, 0)
-		}
+		v, err := extraValue(k, x[k])
 		if err != nil {
-			return b, fmt.Errorf("field %q: %w", k, err)
+			return b, err
 		}
 		buf.Write(appendStr(buf.AvailableBuffer(), k))
 		if err := enc.Encode(v); err != nil {
