@@ -42,14 +42,16 @@ func marshalData(v any, x Extra, known []string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("field %q: %w", k, err)
 		}
-		if writesBadText(vb) {
-			return nil, fmt.Errorf("field %q: %w", k, errNotText)
-		}
-		// What msgpack would refuse of it: an event one codec writes, the
+		// What it reads back as (asJSON, from the bytes written), and
+		// what msgpack would refuse of it: an event one codec writes, the
 		// other writes too.
-		if v, err := asJSON(x[k]); err != nil {
-			return nil, fmt.Errorf("field %q: %w", k, err)
-		} else if tooDeep(v, 0) {
+		v := x[k]
+		if !isJSONValue(v, 0) || writesBadText(vb) {
+			if v, err = readJSONValue(vb); err != nil {
+				return nil, fmt.Errorf("field %q: %w", k, err)
+			}
+		}
+		if tooDeep(v, 0) {
 			return nil, fmt.Errorf("field %q: %w", k, errTooDeep)
 		}
 		b = append(append(append(b, kb...), ':'), vb...)

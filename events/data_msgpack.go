@@ -148,14 +148,21 @@ func asJSON(v any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readJSONValue(b)
+}
+
+// readJSONValue returns the value that b, which encoding/json wrote,
+// reads back as, numbers as json.Number; an error when b holds what is
+// not text (writesBadText): the value would come back other than it was,
+// or not at all.
+func readJSONValue(b []byte) (any, error) {
 	if writesBadText(b) {
-		// The value would come back other than it was, or not at all.
 		return nil, errNotText
 	}
 	var out any
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
-	err = d.Decode(&out)
+	err := d.Decode(&out)
 	return out, err
 }
 
