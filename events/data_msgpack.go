@@ -524,10 +524,7 @@ func (d *Opened) checkText() error {
 	if err := notText("customer.id", d.Customer.ID, "channel", d.Channel, "topic", d.Topic); err != nil {
 		return err
 	}
-	if err := notTexts("customer.keys", d.Customer.Keys); err != nil {
-		return err
-	}
-	return nil
+	return notTexts("customer.keys", d.Customer.Keys)
 }
 
 func (d *Opened) appendMsgpack(b []byte) ([]byte, error) {
@@ -583,10 +580,7 @@ func (d *Routed) checkText() error {
 	if err := notText("queue", d.Queue, "agent", d.Agent); err != nil {
 		return err
 	}
-	if err := notTexts("skills", d.Skills); err != nil {
-		return err
-	}
-	return nil
+	return notTexts("skills", d.Skills)
 }
 
 func (d *Routed) appendMsgpack(b []byte) ([]byte, error) {
@@ -626,10 +620,7 @@ func (d *Routed) decodeMsgpack(r *reader) {
 }
 
 func (d *Consulted) checkText() error {
-	if err := notText("agent", d.Agent, "expert", d.Expert); err != nil {
-		return err
-	}
-	return nil
+	return notText("agent", d.Agent, "expert", d.Expert)
 }
 
 func (d *Consulted) appendMsgpack(b []byte) ([]byte, error) {
@@ -662,10 +653,7 @@ func (d *Consulted) decodeMsgpack(r *reader) {
 }
 
 func (d *Resolved) checkText() error {
-	if err := notText("agent", d.Agent, "code", d.Code); err != nil {
-		return err
-	}
-	return nil
+	return notText("agent", d.Agent, "code", d.Code)
 }
 
 func (d *Resolved) appendMsgpack(b []byte) ([]byte, error) {
@@ -707,10 +695,7 @@ func (d *Resolved) decodeMsgpack(r *reader) {
 }
 
 func (d *Reopened) checkText() error {
-	if err := notText("channel", d.Channel, "reason", d.Reason); err != nil {
-		return err
-	}
-	return nil
+	return notText("channel", d.Channel, "reason", d.Reason)
 }
 
 func (d *Reopened) appendMsgpack(b []byte) ([]byte, error) {
@@ -740,10 +725,7 @@ func (d *Reopened) decodeMsgpack(r *reader) {
 }
 
 func (d *Contacted) checkText() error {
-	if err := notText("channel", d.Channel); err != nil {
-		return err
-	}
-	return nil
+	return notText("channel", d.Channel)
 }
 
 func (d *Contacted) appendMsgpack(b []byte) ([]byte, error) {
@@ -793,10 +775,7 @@ func (d *Abandoned) decodeMsgpack(r *reader) {
 }
 
 func (d *Rated) checkText() error {
-	if err := notText("survey", string(d.Survey)); err != nil {
-		return err
-	}
-	return nil
+	return notText("survey", string(d.Survey))
 }
 
 func (d *Rated) appendMsgpack(b []byte) ([]byte, error) {
@@ -842,10 +821,7 @@ func (d *Classified) checkText() error {
 	if err := notText("topic", d.Topic); err != nil {
 		return err
 	}
-	if err := notTexts("topics", d.Topics); err != nil {
-		return err
-	}
-	return nil
+	return notTexts("topics", d.Topics)
 }
 
 func (d *Classified) appendMsgpack(b []byte) ([]byte, error) {
