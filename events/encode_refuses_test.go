@@ -19,10 +19,7 @@ import (
 // is refused at encode, by both, so that a store never holds an event it
 // cannot read, whichever codec it keeps.
 func TestCodecsRefuseToWriteWhatTheyCannotReadBack(t *testing.T) {
-	deep := any("x")
-	for range 70 {
-		deep = []any{deep}
-	}
+	deep := nestedList(70)
 	type mutant struct {
 		name, says string
 		e          events.Envelope
@@ -143,10 +140,7 @@ func firstWireName(d events.Data) string {
 
 // CheckExtra says what both codecs would refuse of an Extra's values.
 func TestCheckExtra(t *testing.T) {
-	deep := any("x")
-	for range 65 {
-		deep = []any{deep}
-	}
+	deep := nestedList(65)
 	assert.NoError(t, events.CheckExtra(events.Extra{"name": "Ann", "n": 3, "tags": []string{"vip"}, "at": map[string]int{"a": 1}}))
 	assert.NoError(t, events.CheckExtra(nil))
 	for _, tt := range []struct {
@@ -229,19 +223,12 @@ func TestCodecsAndTheReplacementCharacter(t *testing.T) {
 // schema and upcasts it: the generic path counts the customer's members
 // from themselves too.
 func TestACustomerFieldNested64DeepReadsAfterAnUpcast(t *testing.T) {
-	nest := func(n int) any {
-		v := any("x")
-		for range n {
-			v = []any{v}
-		}
-		return v
-	}
 	upcasting := events.NewRegistry()
 	require.NoError(t, upcasting.Register(events.TypeOpened, 2, func() events.Data { return new(events.Opened) }))
 	require.NoError(t, upcasting.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
 	for _, where := range []string{"customer", "data"} {
 		d := &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contactID}
-		x := events.Extra{"deep": nest(64)}
+		x := events.Extra{"deep": nestedList(64)}
 		if where == "customer" {
 			d.Customer.Extra = x
 		} else {
@@ -256,10 +243,19 @@ func TestACustomerFieldNested64DeepReadsAfterAnUpcast(t *testing.T) {
 			require.NoError(t, err, "%s %s, upcast", c.Name(), where)
 			assert.Equal(t, want.Data, got.Data, "%s %s, upcast", c.Name(), where)
 		}
-		x["deep"] = nest(65)
+		x["deep"] = nestedList(65)
 		for _, c := range codecsOf(nil) {
 			_, err := c.Append(nil, envelopeOf(1, d))
 			assert.ErrorContains(t, err, "nesting too deep", "%s %s", c.Name(), where)
 		}
 	}
+}
+
+// nestedList returns a string in lists n deep.
+func nestedList(n int) any {
+	v := any("x")
+	for range n {
+		v = []any{v}
+	}
+	return v
 }
