@@ -169,7 +169,9 @@ func (h *kpiHorizon[S]) advance(t time.Time, ns int64) {
 	} else if ns <= h.wm {
 		return
 	}
-	h.wm, h.watermark = ns, t
+	// In UTC, as the FCR's: the zone of whichever event came first at
+	// the latest instant would make the reports depend on the order.
+	h.wm, h.watermark = ns, t.UTC()
 	h.cutoff = satSub(ns, h.lateness)
 }
 

@@ -53,8 +53,9 @@ type kpiSnap struct {
 	Volume   *kpiSnapVolume  `msgpack:",omitempty"`
 }
 
-// kpiSnapHorizon is a kpiHorizon: its watermark (Unix ns, with the zone
-// of the event that set it), late events and tracked issues. Its due
+// kpiSnapHorizon is a kpiHorizon: its watermark (Unix ns; Zone and Offset
+// are "UTC" and 0 since the watermark is kept in UTC, and restoring passes
+// over the zone of an older snapshot), late events and tracked issues. Its due
 // queue is not saved: restoring queues every issue anew.
 type kpiSnapHorizon struct {
 	Lateness int64
@@ -322,11 +323,7 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 		return out, fmt.Errorf("saved with lateness %s, restored into %s", time.Duration(s.Lateness), time.Duration(h.lateness))
 	}
 	if s.HasWM {
-		loc := time.UTC
-		if s.Zone != "UTC" || s.Offset != 0 {
-			loc = time.FixedZone(s.Zone, s.Offset)
-		}
-		out.advance(time.Unix(0, s.WM).In(loc), s.WM)
+		out.advance(time.Unix(0, s.WM), s.WM)
 		if out.watermark.IsZero() {
 			return out, errors.New("the watermark is the zero time")
 		}

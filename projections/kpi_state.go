@@ -26,9 +26,9 @@ type kpiState struct {
 	channel                           uint32 // the opening channel
 	topic                             uint32 // the current topic
 	opened                            bool   // Volume: issue.opened was counted
-	seen                              bool   // sinceNS is set
+	seen                              bool   // sinceNS is set: an inbound event was applied
 	stray                             bool   // version 1 was not issue.opened: see kpiIgnores
-	sinceNS                           int64  // the earliest event time, Unix ns
+	sinceNS                           int64  // the earliest time of an inbound event, Unix ns
 	first                             kpiContact
 	more                              *kpiMore // nil until a second contact or an answer
 }
@@ -182,9 +182,6 @@ func (s *kpiState) index(key uint64) int32 {
 
 // apply folds e, the next event of the issue, into the state.
 func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
-	if at := e.At.UnixNano(); !s.seen || at < s.sinceNS {
-		s.seen, s.sinceNS = true, at
-	}
 	switch d := e.Data.(type) {
 	case *events.Opened:
 		s.channel, s.topic = n.id(d.Channel), n.id(d.Topic)
@@ -283,8 +280,15 @@ func kpiContactOf(d events.Data) (uuid.UUID, bool) {
 	return uuid.Nil, false
 }
 
-// inbound notes the contact that an inbound event introduced.
+// inbound notes the contact that an inbound event introduced. The
+// earliest inbound event is where the issue's age in the backlog starts:
+// the opening, or what opened the issue in a state begun after the one
+// before was forgotten (a reopen, a follow-up), even if a late survey or
+// a reclassification began that state.
 func (s *kpiState) inbound(id uuid.UUID, channel uint32, at time.Time) {
+	if ns := at.UnixNano(); !s.seen || ns < s.sinceNS {
+		s.seen, s.sinceNS = true, ns
+	}
 	i := s.index(contactKey(id))
 	c := s.at(i)
 	c.channel, c.day = channel, int32(volDay(at))

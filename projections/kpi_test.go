@@ -487,3 +487,29 @@ func TestKPIFindsTheContactsOfALongThread(t *testing.T) {
 	assert.Equal(t, svc.Report(), again.Report())
 	assert.Equal(t, total.Transfer, again.Report().Transfer, "routings of contacts routed before")
 }
+
+// Two events at the latest instant, written in two zones: the KPI reports
+// state the watermark in UTC, as the FCR's, whichever came first.
+func TestKPIWatermarkIsUTCWhateverTheOrder(t *testing.T) {
+	l := newKPILog()
+	l.opened(kpiID('i', 1), kpiID('c', 1), 0, "phone", "billing")
+	l.opened(kpiID('i', 2), kpiID('c', 2), 0, "chat", "billing")
+	l.evs[1].At = l.evs[1].At.In(time.FixedZone("EET", 2*3600))
+	var reports [][]byte
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		r, err := NewReporter(ReportConfig{MaxFuture: -1})
+		require.NoError(t, err)
+		for _, i := range order {
+			require.NoError(t, r.Apply(l.evs[i]))
+		}
+		rep := r.Report()
+		for _, wm := range []time.Time{rep.Service.Watermark, rep.Satisfaction.Watermark, rep.Volume.Watermark} {
+			assert.Equal(t, time.UTC, wm.Location())
+			assert.True(t, wm.Equal(kpiT0))
+		}
+		b, err := json.Marshal(rep)
+		require.NoError(t, err)
+		reports = append(reports, b)
+	}
+	assert.JSONEq(t, string(reports[0]), string(reports[1]))
+}

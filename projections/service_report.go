@@ -66,8 +66,10 @@ type ServiceReport struct {
 	ByChannel map[string]ServiceFigures `json:"by_channel"`
 	ByQueue   map[string]ServiceFigures `json:"by_queue"`
 	// ReopensUnattributed counts the reopens that came when their issue's
-	// state was forgotten (a lateness or more after its last event): they
-	// are in the total reopen rate, and under no channel or queue.
+	// state was forgotten (the reopen, or an event before it such as a
+	// late survey, came a lateness or more after the issue's last event
+	// before it): they are in the total reopen rate, and under no channel
+	// or queue.
 	ReopensUnattributed int64 `json:"reopens_unattributed"`
 	// Watermark is the latest event time seen.
 	Watermark time.Time `json:"watermark,omitzero"`

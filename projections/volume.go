@@ -92,8 +92,8 @@ func (c *VolumeConfig) value(topic string) Value {
 // volRule states what the Volume projection counts, in its report.
 const volRule = "contacts are the inbound contacts (issue.opened, issue.contacted, issue.reopened) that were not abandoned " +
 	"before any routing; each counts under its channel, the issue's current topic and the UTC day it arrived; " +
-	"backlog ages run from the issue's first event, or from its reopen when that came when its state was forgotten " +
-	"(a lateness or more after its last event), with the topic (unknown) until a reclassification"
+	"backlog ages run from the issue's opening, or from the reopen or follow-up contact that opened it again when its " +
+	"state was forgotten (an event a lateness or more after its last event), with the topic (unknown) until a reclassification"
 
 // Volume is the projection of contact volume: contacts by channel, topic,
 // day (UTC) and value category, the contact reasons as a Pareto, contacts
@@ -112,9 +112,10 @@ const volRule = "contacts are the inbound contacts (issue.opened, issue.contacte
 //     reopen rate is issue.reopened over issue.resolved events.
 //   - The backlog is the issues open at the watermark (opened, contacted
 //     or reopened and not resolved since, including issues whose only
-//     contact was abandoned), aged from their first event. An issue
-//     reopened when its state was forgotten (see below) joins it once the
-//     reopen has waited its lateness, aged from the reopen, under the
+//     contact was abandoned), aged from their opening. An issue reopened
+//     when its state was forgotten (see below) joins it once the reopen
+//     has waited its lateness, aged from the reopen (so too when a late
+//     survey found the state forgotten before the reopen came), under the
 //     topic "(unknown)" until a reclassification names one.
 //
 // Memory follows the active horizon: an issue stays while it is open and,

@@ -252,8 +252,9 @@ type AgeBucket struct {
 type BacklogIssue struct {
 	Issue uuid.UUID `json:"issue"`
 	Topic string    `json:"topic"`
-	// Since is the time of the issue's first event; of its reopen, for an
-	// issue reopened when its state was forgotten (see Volume).
+	// Since is the time of the issue's opening; of its reopen or
+	// follow-up contact, for an issue reopened or contacted when its state
+	// was forgotten (see Volume), whatever came between.
 	Since time.Time `json:"since"`
 	AgeS  float64   `json:"age_s"`
 }

@@ -170,6 +170,35 @@ func TestVolumeBacklogAgeBuckets(t *testing.T) {
 	}
 }
 
+// An issue whose state a late survey found forgotten, and which a reopen
+// then opens again, is aged in the backlog from the reopen, as one that
+// the reopen found forgotten: not from the survey, which is no contact.
+func TestVolumeBacklogAgesFromTheReopenAfterALateSurvey(t *testing.T) {
+	l := newKPILog()
+	issue, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(issue, c1, 0, "phone", "billing")
+	l.add(issue, time.Hour, &events.Resolved{Contact: c1, Agent: "ann"})
+	survey := 31 * time.Hour // a lateness (24 h) and more after the resolution
+	l.add(issue, survey, &events.Rated{Survey: events.SurveyCSAT, Score: 1})
+	reopen := survey + 10*time.Hour
+	l.add(issue, reopen, &events.Reopened{Contact: c2, Channel: "chat"})
+	r, err := NewReporter(ReportConfig{MaxFuture: -1})
+	require.NoError(t, err)
+	require.NoError(t, r.ApplyBatch(l.evs))
+	wm := kpiT0.Add(reopen + 25*time.Hour)
+	require.NoError(t, r.AdvanceTo(wm))
+	rep := r.Report()
+
+	b := rep.Volume.Backlog
+	require.Equal(t, int64(1), b.Open)
+	require.NotNil(t, b.Oldest)
+	assert.Equal(t, kpiT0.Add(reopen), b.Oldest.Since)
+	assert.Equal(t, wm.Sub(kpiT0.Add(reopen)).Seconds(), b.Oldest.AgeS)
+	assert.Equal(t, "(unknown)", b.Oldest.Topic)
+	// The reopen came when the state was forgotten: in the total only.
+	assert.Equal(t, int64(1), rep.Service.ReopensUnattributed)
+}
+
 func BenchmarkVolume(b *testing.B) {
 	evs := kpiGenerate(1, 5000, time.Minute)
 	benchmarkKPI(b, evs, func() kpiProjection {
