@@ -277,7 +277,9 @@ func (f *FCR) build(t *fcrTally) FCRReport {
 		case dimKind:
 			label = [2]string{"human", "bot"}[id&1]
 		case dimDay:
-			label = time.Unix(0, id*nsPerDay).UTC().Format(time.DateOnly)
+			// In seconds: the first day of the range of Unix ns starts
+			// before that range.
+			label = time.Unix(id*(nsPerDay/int64(time.Second)), 0).UTC().Format(time.DateOnly)
 		case dimWeek:
 			label = weekLabel(id)
 		default:

@@ -2,7 +2,10 @@ package projections
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -374,5 +377,29 @@ func TestFCRMinSample(t *testing.T) {
 		assert.Equal(t, tt.small, r.Reported.Small)
 		assert.Equal(t, tt.small, r.ByChannel["phone"].True.Small)
 		assert.Equal(t, tt.small, r.CSAT.Achieved.Top2.Small)
+	}
+}
+
+// A problem first contacted on the first UTC day that Unix nanoseconds
+// reach, and one on the last, count under their own days, whose starts
+// and ends lie outside that range.
+func TestFCRDaysAtTheEndsOfTheRange(t *testing.T) {
+	first := time.Date(1677, 9, 21, 1, 0, 0, 0, time.UTC)
+	last := time.Date(2262, 4, 11, 22, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at  time.Time
+		day string
+	}{{first, "1677-09-21"}, {last, "2262-04-11"}} {
+		l := newFCRLog()
+		a, ca := l.open(c.at, []string{"email:anna@example.com"}, "chat", "billing")
+		l.resolve(a, c.at.Add(time.Minute), ca, "ann", false)
+		f := mustFCR(FCRConfig{Window: time.Hour, Lateness: time.Minute, MaxFuture: -1})
+		for _, e := range l.evs {
+			require.NoError(t, f.Apply(e))
+		}
+		require.NoError(t, f.AdvanceTo(c.at.Add(90*time.Minute)))
+		r := f.Report()
+		assert.Equal(t, []string{c.day}, slices.Collect(maps.Keys(r.ByDay)), "%s", c.at)
+		assert.Equal(t, int64(1), r.ByDay[c.day].True.Achieved, "%s", c.at)
 	}
 }
