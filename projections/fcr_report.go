@@ -84,7 +84,10 @@ type FCRReport struct {
 	// The breakdowns: true FCR by the problem's first channel, topic,
 	// resolving agent and queue, agent kind (human, bot), and the UTC day
 	// and ISO week of its first contact; reported FCR by the issue
-	// record's own.
+	// record's own. The resolving agent is the agent that the resolution
+	// names, "(none)" when it names none, a bot's included: unlike the
+	// Satisfaction report's agent, it does not fall back to the agent of
+	// the contact's routing or to "bot" (ByAgentKind counts bots).
 	ByChannel   map[string]FCRSegment `json:"by_channel"`
 	ByTopic     map[string]FCRSegment `json:"by_topic"`
 	ByAgent     map[string]FCRSegment `json:"by_agent"`
