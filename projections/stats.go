@@ -36,13 +36,15 @@ func NewRate(hits, total int64) Rate {
 }
 
 // Wilson returns the 95 % Wilson score interval of hits successes out of
-// total trials; [0, 1] when total is 0.
+// total trials; [0, 1] when total is 0. Hits below 0 or above total, which
+// no count of this package gives, are taken as 0 or total, so that the
+// interval is always a pair of numbers (JSON has no NaN).
 func Wilson(hits, total int64) (lo, hi float64) {
 	if total <= 0 {
 		return 0, 1
 	}
 	n := float64(total)
-	p := float64(hits) / n
+	p := float64(min(max(hits, 0), total)) / n
 	z2 := z95 * z95
 	den := 1 + z2/n
 	centre := (p + z2/(2*n)) / den
