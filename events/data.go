@@ -87,7 +87,9 @@ type Resolved struct {
 	Agent   string    `json:"agent,omitempty"`
 	Bot     bool      `json:"bot,omitempty"`
 	Code    string    `json:"code,omitempty"`
-	// Handle is the handle time of the resolving contact (handle_ms).
+	// Handle is the handle time of the resolving contact (handle_ms). 0
+	// is none: "handle_ms":0 and no handle_ms read the same, and are
+	// written as none.
 	Handle time.Duration
 	Extra  Extra `json:"-"`
 }

@@ -75,7 +75,7 @@ const (
 	svcHandledRule = "a contact is handled when it was routed, consulted on or resolved on, unless it was abandoned; " +
 		"transfer = routed more than once, consult = at least one consultation, both over handled contacts"
 	svcAHTRule = "handle time is the handle_ms of issue.resolved, the only event that carries it; " +
-		"AHT averages it over the handled contacts whose resolution reported one (aht_contacts)"
+		"AHT averages it over the handled contacts whose resolution reported one (aht_contacts), a handle_ms of 0 being none"
 	svcSegmentRule = "a contact counts under its own channel and under the queue it was offered to " +
 		"(its first routing, or the queue named on its abandonment); reopens count under the resolution they undo, " +
 		"except those that come when their issue's state is forgotten (a lateness or more after its last event): " +
@@ -107,7 +107,9 @@ const (
 //     on; an abandoned contact never is, even when the issue is resolved
 //     on it (after a callback, or closed by the helpdesk). Handle time
 //     comes only from issue.resolved handle_ms, so AHT is the total
-//     handle time over the handled contacts that reported one.
+//     handle time over the handled contacts that reported one. A
+//     handle_ms of 0 reads as none (events.Resolved.Handle): a contact
+//     resolved so, a bot's say, is not in the AHT.
 //   - Reopen rate is issue.reopened events over issue.resolved events.
 //   - A contact counts under its own channel (the issue's first channel
 //     when the contact was never introduced) and under the queue it was
