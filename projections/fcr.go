@@ -248,6 +248,9 @@ type FCR struct {
 	// counted on the opening contact, by the rule of snapshots before
 	// format 6, from which this FCR was restored.
 	reportedOnOpening bool
+	// xorKeys: the contacts are keyed by xorKey, as in snapshots before
+	// format 7, from which this FCR was restored (see recKey).
+	xorKeys bool
 }
 
 // fcrCounts are the event counts that the report shows.
@@ -554,18 +557,18 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 	}
 	switch d := e.Data.(type) {
 	case *events.Routed:
-		if r := f.rec(ix, is, recKey(d.Contact)); r != nil {
+		if r := f.rec(ix, is, f.recKey(d.Contact)); r != nil {
 			r.queue = f.names.id(d.Queue)
 		}
 	case *events.Resolved:
-		is.resolve(at, recKey(d.Contact), f.names.id(d.Agent), d.Bot)
+		is.resolve(at, f.recKey(d.Contact), f.names.id(d.Agent), d.Bot)
 		f.settles(ix)
 	case *events.Reopened:
-		is.contact(at, recKey(d.Contact), f.names.id(d.Channel))
+		is.contact(at, f.recKey(d.Contact), f.names.id(d.Channel))
 	case *events.Contacted:
-		is.contact(at, recKey(d.Contact), f.names.id(d.Channel))
+		is.contact(at, f.recKey(d.Contact), f.names.id(d.Channel))
 	case *events.Abandoned:
-		if r := f.rec(ix, is, recKey(d.Contact)); r != nil {
+		if r := f.rec(ix, is, f.recKey(d.Contact)); r != nil {
 			r.key |= recAbandoned
 		}
 	case *events.Rated:
@@ -599,7 +602,7 @@ func (f *FCR) open(id uuid.UUID, tag uint32, at int64, d *events.Opened) int32 {
 		flags: fLive,
 		first: fcrRec{
 			at:      at,
-			key:     recKey(d.Contact),
+			key:     f.recKey(d.Contact),
 			channel: f.names.id(d.Channel),
 		},
 	}

@@ -65,7 +65,7 @@ func TestFCRRecIndexAgreesWithWalk(t *testing.T) {
 		t.Helper()
 		is := f.issues.at(ix)
 		for _, c := range keys {
-			k := recKey(c)
+			k := f.recKey(c)
 			if got, want := f.rec(ix, is, k), is.rec(k); got != want {
 				t.Fatalf("rec of %v after %d recs: %p, want %p", c, len(is.recs()), got, want)
 			}
@@ -117,7 +117,7 @@ func TestFCRRecIndexSlotReuseAndRestore(t *testing.T) {
 		is := f.issues.at(ix)
 		for _, ks := range keys {
 			for _, c := range ks {
-				if got, want := f.rec(ix, is, recKey(c)), is.rec(recKey(c)); got != want {
+				if got, want := f.rec(ix, is, f.recKey(c)), is.rec(f.recKey(c)); got != want {
 					t.Fatalf("rec of %v: %p, want %p", c, got, want)
 				}
 			}

@@ -13,7 +13,10 @@ import (
 	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
-// fcrSnapFormat is the layout version of FCR snapshots. Format 6 counts a
+// fcrSnapFormat is the layout version of FCR snapshots. Format 7 keys
+// contacts by contactKey, where the formats before keyed them by xorKey:
+// an FCR restored from one of those keys them so on (and says so in its
+// snapshots, XORKeys), as its stored keys cannot be keyed again. Format 6 counts a
 // reported success of a folded problem's record on its first counted
 // contact, where format 5 and before counted it on its opening contact,
 // abandoned or not; it added ReportedOnOpening, which says that the
@@ -28,7 +31,7 @@ import (
 // and their count (fcrCounts.Missing) came later: a build before them
 // restores such a snapshot without either, and takes a skipped version
 // that comes after for a duplicate.
-const fcrSnapFormat = 6
+const fcrSnapFormat = 7
 
 // fcrSnap is the whole state of an FCR, as msgpack.
 type fcrSnap struct {
@@ -53,6 +56,8 @@ type fcrSnap struct {
 	// ReportedOnOpening: the counters hold reported successes counted on
 	// the opening contact (see fcrSnapFormat).
 	ReportedOnOpening bool
+	// XORKeys: the contacts are keyed by xorKey (see fcrSnapFormat).
+	XORKeys bool `msgpack:",omitempty"`
 }
 
 // fcrSnapDue is one bucket of issues to look at when it passed.
@@ -147,6 +152,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 		SweptAt:    f.sweptAt,
 
 		ReportedOnOpening: f.reportedOnOpening,
+		XORKeys:           f.xorKeys,
 	}
 	at := make(map[int32]int32, f.byID.n) // slab index → snapshot index
 	idents := f.ids.hashesByRoot()
@@ -502,6 +508,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 	}
 	g.reportedOnOpening = s.ReportedOnOpening || s.Format < 6 && tally.RepTotal > 0
+	g.xorKeys = s.XORKeys || s.Format < 7
 	*f = *g
 	f.emit = f.applyOrdered
 	if f.hasWM {

@@ -131,14 +131,33 @@ func (r *fcrRec) classification() bool { return r.key&recBits == recClassified }
 func (r *fcrRec) contact() uint64 { return r.key &^ recBits }
 
 // contactKey folds a contact id to 64 bits: contacts are told apart only
-// within one issue, where a collision is out of the question.
+// within one issue, where two ids collide with a probability of about
+// 2⁻⁶² (2⁻⁶⁴ for the KPI projections, which keep every bit), however the
+// ids were made: the halves are mixed, so that ids that differ in a few
+// bits (hand-made, sequential), ids whose halves are equal
+// ("11111111-1111-1111-1111-111111111111", which folds to the key of
+// uuid.Nil by xorKey) or swapped, do not collide. uuid.Nil keys to 0.
 func contactKey(c uuid.UUID) uint64 {
+	return fmix64(binary.LittleEndian.Uint64(c[8:]) ^ fmix64(binary.LittleEndian.Uint64(c[:8])))
+}
+
+// xorKey is how snapshots before FCR format 7 and KPI format 5 keyed
+// contacts: the two halves of the id XORed. A projection restored from
+// such a snapshot goes on keying its contacts so, as its stored keys
+// cannot be keyed again; one made anew keys them by contactKey.
+func xorKey(c uuid.UUID) uint64 {
 	return binary.LittleEndian.Uint64(c[:8]) ^ binary.LittleEndian.Uint64(c[8:])
 }
 
-// recKey is contactKey with the bits of fcrRec.key that are not the
-// contact's cleared.
-func recKey(c uuid.UUID) uint64 { return contactKey(c) &^ recBits }
+// recKey is the key of contact c in an fcrRec: contactKey, or xorKey for
+// an FCR restored from a snapshot that keyed contacts so, with the bits
+// of fcrRec.key that are not the contact's cleared.
+func (f *FCR) recKey(c uuid.UUID) uint64 {
+	if f.xorKeys {
+		return xorKey(c) &^ recBits
+	}
+	return contactKey(c) &^ recBits
+}
 
 // recs returns the issue's contacts and resolutions after the opening.
 func (is *fcrIssue) recs() []fcrRec {

@@ -43,13 +43,17 @@ func newSlotIndex() slotIndex {
 // mixTag returns the tag of a 64-bit key, through the finaliser of
 // MurmurHash3: keys that differ in a few bits anywhere (sequential ids,
 // FNV hashes of similar strings) get unrelated tags.
-func mixTag(k uint64) uint32 {
+func mixTag(k uint64) uint32 { return uint32(fmix64(k)) }
+
+// fmix64 is the finaliser of MurmurHash3: a bijection of 64-bit keys
+// under which keys that differ in a few bits differ in about half.
+func fmix64(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
 	k ^= k >> 33
 	k *= 0xc4ceb9fe1a85ec53
 	k ^= k >> 33
-	return uint32(k)
+	return k
 }
 
 // uuidTag returns the tag of an issue id, from all of its bits.

@@ -35,8 +35,11 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // the "(unknown)" segments where they were counted. Format 4 sums the
 // ServiceLevel's waits and handle times in whole milliseconds, where
 // earlier formats summed nanoseconds; restoring one of those takes its
-// sums to the millisecond.
-const kpiSnapFormat = 4
+// sums to the millisecond. Format 5 keys contacts by contactKey, where the
+// formats before keyed them by xorKey: projections restored from one of
+// those key them so on (and say so in their snapshots, XORKeys), as their
+// stored keys cannot be keyed again.
+const kpiSnapFormat = 5
 
 // kpiSnap is the whole state of one or more KPI projections that share a
 // names table, as msgpack: each projection's counts and the horizons
@@ -51,6 +54,8 @@ type kpiSnap struct {
 	Service  *kpiSnapService `msgpack:",omitempty"`
 	Sat      *kpiSnapSat     `msgpack:",omitempty"`
 	Volume   *kpiSnapVolume  `msgpack:",omitempty"`
+	// XORKeys: the contacts are keyed by xorKey (see kpiSnapFormat).
+	XORKeys bool `msgpack:",omitempty"`
 }
 
 // kpiSnapHorizon is a kpiHorizon: its watermark (Unix ns; Zone and Offset
@@ -571,7 +576,7 @@ type kpiParts struct {
 
 // save returns the snapshot of p.
 func (p *kpiParts) save() ([]byte, error) {
-	s := kpiSnap{Format: kpiSnapFormat, Kind: p.kind, Names: p.names.names}
+	s := kpiSnap{Format: kpiSnapFormat, Kind: p.kind, Names: p.names.names, XORKeys: p.names.xorKeys}
 	held := func(evs []events.Envelope) ([][]byte, []uint64, []snapOpaque, error) { return saveHeld(evs, nil, true) }
 	for _, h := range p.horizons {
 		sh, err := saveHorizon(h, held, saveState)
@@ -629,6 +634,7 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s restore: %w: %w", p.kind, err, ErrKPISnapshot)
 	}
+	names.xorKeys = s.XORKeys || s.Format < 5
 	codec := events.NewMsgpackCodec(nil)
 	horizons := make([]kpiHorizon[kpiState], len(p.horizons))
 	for i, h := range p.horizons {

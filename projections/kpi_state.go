@@ -53,7 +53,7 @@ const kpiIndexFrom = 16
 // kpiContact is one contact of an issue and what happened to it, for the
 // three projections.
 type kpiContact struct {
-	key    uint64        // the contact id, as contactKey
+	key    uint64        // the contact id, as kpiNames.key
 	wait   time.Duration // of the first routing
 	handle time.Duration // the sum of the handle times of its resolutions
 	// channel comes from the inbound event that introduced the contact;
@@ -87,16 +87,29 @@ func (c *kpiContact) has(f kpiFlags) bool { return c.flags&f != 0 }
 func (c *kpiContact) routed() bool        { return c.routings > 0 }
 
 // kpiNames is the nameTable of the KPI projections, with the ids of the
-// names that they use themselves.
+// names that they use themselves and how they key contacts: the context
+// that the projections of a Reporter share and restore together.
 type kpiNames struct {
 	nameTable
 	unknown, none, bot uint32
+	// xorKeys: the contacts are keyed by xorKey, as in snapshots before
+	// format 5, from which the projections were restored.
+	xorKeys bool
 }
 
 func newKPINames() *kpiNames {
 	n := &kpiNames{nameTable: newNameTable()}
 	n.unknown, n.none, n.bot = n.id(kpiUnknown), n.id(kpiNone), n.id("bot")
 	return n
+}
+
+// key returns the key of contact c: contactKey, or xorKey for
+// projections restored from a snapshot that keyed contacts so.
+func (n *kpiNames) key(c uuid.UUID) uint64 {
+	if n.xorKeys {
+		return xorKey(c)
+	}
+	return contactKey(c)
 }
 
 // or returns id, or alt when id is the empty name.
@@ -185,9 +198,9 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 	switch d := e.Data.(type) {
 	case *events.Opened:
 		s.channel, s.topic = n.id(d.Channel), n.id(d.Topic)
-		s.inbound(d.Contact, s.channel, e.At)
+		s.inbound(n.key(d.Contact), s.channel, e.At)
 	case *events.Contacted:
-		s.inbound(d.Contact, n.id(d.Channel), e.At)
+		s.inbound(n.key(d.Contact), n.id(d.Channel), e.At)
 	case *events.Reopened:
 		if s.resolvedOn > 0 {
 			s.at(s.resolvedOn-1).reopens++
@@ -197,11 +210,11 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 			c.flags |= kcDropped
 			c.reopens++
 		}
-		s.inbound(d.Contact, n.id(d.Channel), e.At)
+		s.inbound(n.key(d.Contact), n.id(d.Channel), e.At)
 	case *events.Classified:
 		s.topic = n.id(d.Topic)
 	case *events.Routed:
-		i := s.index(contactKey(d.Contact))
+		i := s.index(n.key(d.Contact))
 		c := s.at(i)
 		if c.routings == 0 {
 			// The first routing's queue wins over an abandonment's.
@@ -220,7 +233,7 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 			s.firstAnswered = i + 1
 		}
 	case *events.Abandoned:
-		c := s.at(s.index(contactKey(d.Contact)))
+		c := s.at(s.index(n.key(d.Contact)))
 		if c.routings == 0 && !c.has(kcAbandoned) {
 			// Until a routing tells how long the contact waited to be
 			// answered, it waited this long before it gave up.
@@ -232,9 +245,9 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 			c.queue = n.id(q)
 		}
 	case *events.Consulted:
-		s.at(s.index(contactKey(d.Contact))).flags |= kcConsulted
+		s.at(s.index(n.key(d.Contact))).flags |= kcConsulted
 	case *events.Resolved:
-		i := s.index(contactKey(d.Contact))
+		i := s.index(n.key(d.Contact))
 		c := s.at(i)
 		c.resolutions++
 		c.handle = time.Duration(satAdd(int64(c.handle), int64(wireDuration(d.Handle))))
@@ -251,7 +264,7 @@ func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
 			on = s.latest
 		}
 		if d.Contact != uuid.Nil {
-			on = s.index(contactKey(d.Contact)) + 1
+			on = s.index(n.key(d.Contact)) + 1
 		}
 		m := s.extra()
 		m.ratings = append(m.ratings, satRating{survey: satSurveyOf(d.Survey), score: int16(d.Score), on: on})
@@ -285,11 +298,11 @@ func kpiContactOf(d events.Data) (uuid.UUID, bool) {
 // the opening, or what opened the issue in a state begun after the one
 // before was forgotten (a reopen, a follow-up), even if a late survey or
 // a reclassification began that state.
-func (s *kpiState) inbound(id uuid.UUID, channel uint32, at time.Time) {
+func (s *kpiState) inbound(key uint64, channel uint32, at time.Time) {
 	if ns := at.UnixNano(); !s.seen || ns < s.sinceNS {
 		s.seen, s.sinceNS = true, ns
 	}
-	i := s.index(contactKey(id))
+	i := s.index(key)
 	c := s.at(i)
 	c.channel, c.day = channel, int32(volDay(at))
 	c.flags = c.flags&^kcDropped | kcInbound

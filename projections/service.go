@@ -250,7 +250,7 @@ func (s *ServiceLevel) before(is *kpiState, e *events.Envelope, t *svcTouched) {
 		if undone < 0 {
 			undone = is.index(0)
 		}
-		t.ix[0], t.ix[1], t.n = undone, is.index(contactKey(d.Contact)), 2
+		t.ix[0], t.ix[1], t.n = undone, is.index(s.names.key(d.Contact)), 2
 		if t.ix[0] == t.ix[1] {
 			t.n = 1
 		}
@@ -259,7 +259,7 @@ func (s *ServiceLevel) before(is *kpiState, e *events.Envelope, t *svcTouched) {
 		if !ok {
 			return // nothing the queue numbers depend on
 		}
-		t.ix[0], t.n = is.index(contactKey(c)), 1
+		t.ix[0], t.n = is.index(s.names.key(c)), 1
 	}
 	for k, i := range t.ix[:t.n] {
 		c := is.at(i)

@@ -210,7 +210,7 @@ type volTouched struct {
 func (v *Volume) before(is *kpiState, e *events.Envelope, t *volTouched) {
 	t.ix, t.topic = -1, is.topic
 	if id, ok := kpiContactOf(e.Data); ok {
-		t.ix = is.index(contactKey(id))
+		t.ix = is.index(v.names.key(id))
 		t.was = *is.at(t.ix)
 	}
 }
