@@ -20,8 +20,11 @@ func TestContactKeysTellMadeUpIDsApart(t *testing.T) {
 		{"0193a4c2-7a9e-7000-8000-0000000000c1", "0193a4c2-7a9e-70c1-8000-000000000000"}, // swapped bytes
 		{"00000000-0000-0000-8000-000000000001", "00000000-0000-0000-8100-000000000001"}, // the low bits that fcrRec.key holds
 	}
+	require.Zero(t, contactKey(uuid.Nil), "the key of the stand-in for a contact that is not known")
 	for _, p := range pairs {
 		a, b := uuid.MustParse(p[0]), uuid.MustParse(p[1])
+		require.NotZero(t, contactKey(a))
+		require.NotZero(t, contactKey(b))
 		l := newFCRLog()
 		issue, _ := l.open(at(0, 9, 0), []string{"email:anna@example.com"}, "phone", "billing")
 		l.evs[len(l.evs)-1].Data.(*events.Opened).Contact = a

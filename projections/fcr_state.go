@@ -138,7 +138,9 @@ func (r *fcrRec) contact() uint64 { return r.key &^ recBits }
 // ("11111111-1111-1111-1111-111111111111", which folds to the key of
 // uuid.Nil by xorKey) or swapped, do not collide. uuid.Nil keys to 0.
 func contactKey(c uuid.UUID) uint64 {
-	return fmix64(binary.LittleEndian.Uint64(c[8:]) ^ fmix64(binary.LittleEndian.Uint64(c[:8])))
+	// The high half times an odd constant is a bijection, as is fmix64:
+	// ids that differ in one half only never collide.
+	return fmix64(binary.LittleEndian.Uint64(c[8:]) ^ binary.LittleEndian.Uint64(c[:8])*0x9e3779b97f4a7c15)
 }
 
 // xorKey is how snapshots before FCR format 7 and KPI format 5 keyed
