@@ -45,7 +45,9 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // that names the contact are two commands, though they may append the
 // same event). What the Service makes the same counts as the same: a
 // time in another zone, a duration's part finer than a millisecond, an
-// empty slice for a nil one. Keys from several sources must not collide:
+// empty slice for a nil one, an Open's customer id padded, its keys
+// spelt otherwise but normalised alike (KeyRules), given twice or with a
+// withheld number among them. Keys from several sources must not collide:
 // prefix them with the source ("zendesk:…"); a key that comes back with
 // another command on the same issue is refused (ErrKeyReused), while one
 // reused on another issue goes unnoticed, as only the issue's stream is

@@ -49,18 +49,26 @@ const metaFingerprint = "idempotency_fingerprint"
 // differ in any field, or in the tenant they ran for, not. What Decide
 // makes the same does not count: the time's zone (and monotonic reading),
 // parts of durations finer than a millisecond, a nil slice or map against
-// an empty one. The command is encoded in Go's syntax (%#v), exact to the
+// an empty one, and of an Open, padding around the customer's id and the
+// keys as keys normalises them (case, spelling, keys given twice,
+// withheld numbers). The command is encoded in Go's syntax (%#v), exact to the
 // byte, but for the extra data of a customer, which is encoded as the
 // wire format writes it (JSON: numbers apart from strings, what pointers
 // point to). The digest starts with the version of this encoding
 // (fingerprintVersion).
-func fingerprint(cmd Command, host events.Meta) string {
+func fingerprint(cmd Command, host events.Meta, keys KeyRules) string {
 	v := reflect.ValueOf(cmd)
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
 	c := reflect.New(v.Type()).Elem()
 	c.Set(v)
+	if o, ok := c.Addr().Interface().(*Open); ok {
+		o.Customer.ID = strings.TrimSpace(o.Customer.ID)
+		if ks, err := keys.NormalizeAll(o.Customer.Keys); err == nil {
+			o.Customer.Keys = ks // else the command is refused
+		}
+	}
 	var extras []byte
 	normalise(c, &extras)
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%#v\x00%#v\x00%s", cmd.Op(), c.Interface(), host, extras))
@@ -69,8 +77,9 @@ func fingerprint(cmd Command, host events.Meta) string {
 
 // fingerprintVersion tags a fingerprint with its encoding: an event whose
 // fingerprint has another tag (or none) was stamped by another encoding,
-// and its key is taken for the command's without comparing.
-const fingerprintVersion = "f1:"
+// and its key is taken for the command's without comparing. "f1:" did not
+// normalise an Open's customer.
+const fingerprintVersion = "f2:"
 
 // sameCommand reports whether fp, the fingerprint an event carries, may
 // be the one of the command whose fingerprint is ours.

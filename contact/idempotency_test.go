@@ -254,7 +254,9 @@ func TestServiceRefusesABadIdempotencyKey(t *testing.T) {
 
 // What Decide makes the same is the same command to a key: a nil slice
 // and an empty one, a duration's part finer than a millisecond, a pointer
-// to the command. Reasons that differ by an accent differ.
+// to the command, an opening's customer id padded or its keys spelt
+// otherwise, given twice or with a withheld number. Reasons that differ
+// by an accent differ, and so do keys that normalise to others.
 func TestServiceIdempotencyKeyTakesWhatDecideTakes(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
@@ -268,12 +270,23 @@ func TestServiceIdempotencyKeyTakesWhatDecideTakes(t *testing.T) {
 			contact.Route{Queue: "billing", Wait: 1500 * time.Microsecond}, contact.Route{Queue: "billing", Wait: 1200 * time.Microsecond}, true},
 		{"reasons that differ by an accent", []events.Data{opened(), routed(), resolved()},
 			contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "café"}, contact.Reopen{Contact: contacttest.ID(5), Channel: "phone", Reason: "cafe"}, false},
+		{"a customer id padded", nil,
+			contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)},
+			contact.Open{Customer: events.Customer{ID: " C-1\t"}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)}, true},
+		{"keys spelt otherwise, twice, or withheld", nil,
+			contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)},
+			contact.Open{Customer: events.Customer{Keys: []string{" email:Anna@Example.COM", "email:anna@example.com", "phone:anonymous"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)}, true},
+		{"keys that normalise to others", nil,
+			contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)},
+			contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.org"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, store := newService(t, later)
 			issue := contacttest.IssueID()
-			_, err := store.Append(t.Context(), issue, 0, stream(issue, tt.given...))
-			require.NoError(t, err)
+			if len(tt.given) > 0 {
+				_, err := store.Append(t.Context(), issue, 0, stream(issue, tt.given...))
+				require.NoError(t, err)
+			}
 			ctx := contact.WithIdempotencyKey(t.Context(), "webhook:1")
 			first, err := svc.Execute(ctx, issue, tt.first)
 			require.NoError(t, err)

@@ -258,8 +258,8 @@ func (r KeyRules) Normalize(key string) (string, error) {
 // NormalizeAll normalises keys, dropping the ones that normalise to a key
 // already seen and withheld phone numbers ("phone:anonymous", which a
 // telephony system sends for a caller who withheld the number, and which
-// would make every such caller one customer), and keeps their order. It
-// fails on the first other bad key.
+// would make every such caller one customer), and keeps their order: nil
+// when none is left. It fails on the first other bad key.
 func (r KeyRules) NormalizeAll(keys []string) ([]string, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -276,6 +276,9 @@ func (r KeyRules) NormalizeAll(keys []string) ([]string, error) {
 		if !slices.Contains(out, n) {
 			out = append(out, n)
 		}
+	}
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }

@@ -190,14 +190,19 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	if missing := noCommand(cmd); missing != "" {
 		return nil, &CommandError{Op: "execute", Issue: issue, Reason: missing, Err: ErrInvalidCommand}
 	}
-	if err := s.checkFuture(issue, cmd); err != nil {
-		return nil, err // before an issue id is made or the resolver asked
-	}
 	r := &run{cmd: cmd, issue: issue, key: IdempotencyKey(ctx)}
 	if r.key != "" {
 		if problem := keyProblem(r.key); problem != "" {
 			return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
 		}
+		if isOpen(cmd) && issue == uuid.Nil {
+			// The issue the Open opens, which its refusals name.
+			issue = IssueForKey(r.key)
+			r.issue = issue
+		}
+	}
+	if err := s.checkFuture(issue, cmd); err != nil {
+		return nil, err // before an issue id is made at random or the resolver asked
 	}
 	host := hostMeta(ctx)
 	if problem := metaProblem(host); problem != "" {
@@ -209,22 +214,18 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 	}
 	if r.key != "" {
-		r.fp = fingerprint(cmd, host)
+		r.fp = fingerprint(cmd, host, s.cfg.Keys)
 	}
 	if !isOpen(cmd) && issue == uuid.Nil {
 		// Said so, rather than that the issue was never opened.
 		return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: "no issue id", Err: ErrUnknownIssue}
 	}
 	if isOpen(cmd) && issue == uuid.Nil {
-		if r.key != "" {
-			r.issue = IssueForKey(r.key)
-		} else {
-			var err error
-			if r.issue, err = s.cfg.IDs.NewID(); err != nil {
-				return nil, fmt.Errorf("open issue: new issue id: %w", err)
-			}
-			r.minted = true
+		var err error
+		if r.issue, err = s.cfg.IDs.NewID(); err != nil {
+			return nil, fmt.Errorf("open issue: new issue id: %w", err)
 		}
+		r.minted = true
 	}
 	var unknown error // the error of the first append that may have been stored
 	lost := false     // an attempt lost a race, perhaps to another run of the command
@@ -400,19 +401,39 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	if o, ok := data.(*events.Opened); ok {
 		key = PartitionKey(o.Customer)
 	}
-	env := events.Envelope{
+	env, err := asStored(events.Envelope{
 		ID:      id,
 		Issue:   issue,
 		Version: is.Version + 1,
 		At:      at.UTC(),
 		Data:    data,
 		Meta:    meta(ctx, key, r.fp),
+	})
+	if err != nil {
+		return nil, id, fmt.Errorf("%s issue %s: %w", cmd.Op(), issue, err)
 	}
 	out, err := s.cfg.Store.Append(ctx, issue, is.Version, []events.Envelope{env})
 	if err != nil {
 		return nil, id, fmt.Errorf("%s issue %s: %w", cmd.Op(), issue, err)
 	}
 	return out, id, nil
+}
+
+// storedForm encodes and decodes the events the Service appends.
+var storedForm = events.NewMsgpackCodec(nil)
+
+// asStored returns e as a store gives it back, encoded and decoded: the
+// event that the Service appends, returns and publishes is the one that
+// Load returns, and that a retry with the command's idempotency key
+// returns, down to its representation (a customer's extra numbers as
+// json.Number, no keys as nil), with the msgpack codec and the JSON codec
+// alike: msgpack's form is one that JSON writes and reads back unchanged.
+func asStored(e events.Envelope) (events.Envelope, error) {
+	b, err := storedForm.Append(nil, e)
+	if err != nil {
+		return e, err
+	}
+	return storedForm.Decode(b)
 }
 
 // resolveCustomer gives the customer of an opening without a customer id

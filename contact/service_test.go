@@ -2,6 +2,7 @@ package contact_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -370,6 +371,16 @@ func TestServiceRefusesAFutureOpeningFirst(t *testing.T) {
 	id, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing"})
 	require.NoError(t, err)
 	assert.Equal(t, contacttest.ID(1), id, "the refused opening used no id")
+
+	// With an idempotency key, the refusal names the issue that the key
+	// opens (IssueForKey), as every other refusal of such an Open does.
+	ctx := contact.WithIdempotencyKey(t.Context(), "webhook:9")
+	_, err = svc.Execute(ctx, uuid.Nil, contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing",
+		At: contacttest.Start().Add(48 * time.Hour)})
+	ce := (*contact.CommandError)(nil)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, contact.IssueForKey("webhook:9"), ce.Issue)
+	assert.ErrorContains(t, err, "open issue "+contact.IssueForKey("webhook:9").String()+": event time")
 }
 
 func TestServiceCustomerResolverFails(t *testing.T) {
@@ -785,4 +796,41 @@ func TestOpenCopiesTheCustomersFields(t *testing.T) {
 	x["tags"].([]any)[0] = "blocked"
 	assert.Equal(t, events.Extra{"tier": "gold", "address": map[string]any{"city": "Oulu"}, "tags": []any{"vip"}},
 		evs[0].Data.(*events.Opened).Customer.Extra)
+}
+
+// The events the Service returns are those the store holds, down to their
+// representation: a customer whose only key was withheld has nil keys,
+// extra numbers are json.Number, whatever the host's Go values; a retry
+// under the command's idempotency key returns them too. With the msgpack
+// codec and the JSON codec.
+func TestServiceReturnsTheEventsAsStored(t *testing.T) {
+	for _, codec := range []events.Codec{events.NewMsgpackCodec(nil), events.NewJSONCodec(nil)} {
+		t.Run(codec.Name(), func(t *testing.T) {
+			store := events.NewMemoryStore(events.WithMemoryCodec(codec))
+			svc, _ := newService(t, func(c *contact.Config) { c.Store = store })
+			open := contact.Open{
+				Customer: events.Customer{ID: "C-1", Keys: []string{"phone:anonymous"}, Extra: events.Extra{
+					"tier": 3, "score": json.Number("2.50"), "ratio": 0.25, "tags": []any{"vip", 7}, "crm": map[string]any{"since": int64(2019)},
+				}},
+				Channel: "phone", Topic: "billing",
+			}
+			ctx := contact.WithIdempotencyKey(t.Context(), "webhook:1")
+			first, err := svc.Execute(ctx, uuid.Nil, open)
+			require.NoError(t, err)
+			require.Len(t, first, 1)
+			stored, err := store.Load(t.Context(), first[0].Issue)
+			require.NoError(t, err)
+			assert.Equal(t, stored, first)
+			c := first[0].Data.(*events.Opened).Customer
+			assert.Nil(t, c.Keys)
+			assert.Equal(t, events.Extra{
+				"tier": json.Number("3"), "score": json.Number("2.5"), "ratio": json.Number("0.25"),
+				"tags": []any{"vip", json.Number("7")}, "crm": map[string]any{"since": json.Number("2019")},
+			}, c.Extra)
+
+			again, err := svc.Execute(ctx, uuid.Nil, open)
+			require.NoError(t, err)
+			assert.Equal(t, first, again)
+		})
+	}
 }
