@@ -3,6 +3,8 @@ package contact
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -55,7 +57,10 @@ func (noIDs) NewID() (uuid.UUID, error) {
 // resolution, no routing of a contact of another issue, no time going
 // backwards, no wait longer than the issue has existed by more than an
 // hour, no name with a control character, no withheld caller number among
-// an opening's keys…). It is how an imported log is checked against the
+// an opening's keys…), and that an opening's customer is as the Service
+// writes it: its id unpadded, its keys as keys normalises them, each
+// once (ErrInvalidKey), since the projections compare them as recorded.
+// It is how an imported log is checked against the
 // lifecycle rules that the Service enforces on commands, so that a log
 // written before a rule existed may fail it: such an event was, and is,
 // one the Service refuses. Data fields that the wire format does not name
@@ -96,6 +101,16 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 			if _, err := keys.Parse(k); errors.Is(err, ErrWithheld) {
 				return &CommandError{Op: cmd.Op(), Issue: e.Issue, Reason: err.Error() + "; drop it from the opening", Err: err}
 			}
+		}
+		// The projections compare customers as recorded: a key spelt
+		// otherwise than the Service writes it would be another customer.
+		if id := o.Customer.ID; strings.TrimSpace(id) != id {
+			return &CommandError{Op: cmd.Op(), Issue: e.Issue, Err: ErrInvalidCommand,
+				Reason: fmt.Sprintf("customer id %q is padded; the Service writes %q", id, strings.TrimSpace(id))}
+		}
+		if want, err := keys.NormalizeAll(o.Customer.Keys); err == nil && !slices.Equal(want, o.Customer.Keys) {
+			return &CommandError{Op: cmd.Op(), Issue: e.Issue, Err: ErrInvalidKey,
+				Reason: fmt.Sprintf("customer keys %q are not as the Service writes them, %q (KeyRules.NormalizeAll)", o.Customer.Keys, want)}
 		}
 	}
 	_, err = Decide(probe, cmd, e.At, noIDs{}, keys)

@@ -109,6 +109,36 @@ func TestCheckRefusesAWithheldNumberAlone(t *testing.T) {
 	require.ErrorIs(t, err, contact.ErrWithheld)
 }
 
+// A recorded opening whose customer is not as the Service writes it is
+// refused, naming what it would be: the projections compare customers as
+// recorded, and "email:Anna@Example.COM" would be another customer than
+// the "email:anna@example.com" of the next issue.
+func TestCheckRefusesACustomerTheServiceWouldWriteOtherwise(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		customer events.Customer
+		sentinel error
+		want     string
+	}{
+		{"a key not normalised", events.Customer{Keys: []string{"email:Anna@Example.COM"}}, contact.ErrInvalidKey,
+			`customer keys ["email:Anna@Example.COM"] are not as the Service writes them, ["email:anna@example.com"]`},
+		{"a key given twice", events.Customer{Keys: []string{"email:anna@example.com", "email:anna@example.com"}}, contact.ErrInvalidKey,
+			`are not as the Service writes them, ["email:anna@example.com"]`},
+		{"a padded customer id", events.Customer{ID: " C-1"}, contact.ErrInvalidCommand, `customer id " C-1" is padded; the Service writes "C-1"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := recorded(uuid.New(), 1, time.Now(), &events.Opened{Customer: tc.customer, Channel: "phone", Topic: "billing", Contact: uuid.New()})
+			err := (&contact.Issue{}).Check(e, contact.KeyRules{})
+			require.ErrorIs(t, err, tc.sentinel)
+			assert.ErrorContains(t, err, tc.want)
+			assert.ErrorContains(t, err, e.Issue.String())
+		})
+	}
+	e := recorded(uuid.New(), 1, time.Now(), &events.Opened{Customer: events.Customer{ID: "C-1", Keys: []string{"phone:+358401234567", "email:anna@example.com"}},
+		Channel: "phone", Topic: "billing", Contact: uuid.New()})
+	assert.NoError(t, (&contact.Issue{}).Check(e, contact.KeyRules{}), "as the Service writes it, in any order of keys")
+}
+
 // A command timed before the issue opened is refused for its time, not
 // for a duration that the time makes look too long.
 func TestCheckRefusesAnEventBeforeTheOpeningForItsTime(t *testing.T) {

@@ -7,8 +7,9 @@
 //
 // The log is read as a stream: memory follows the issues that are active,
 // and a version for each issue of the log. Every event is checked against
-// its stream (the next version, the lifecycle rules) and an opening's
-// identity keys are normalised as the write side does; a line that does
+// its stream (the next version, the lifecycle rules), an opening's
+// identity keys normalised and its customer id trimmed as the write side
+// does, before the rules check it; a line that does
 // not decode, an unknown event type, an event that breaks its stream and
 // one whose stream lacks versions before it stop the tool with the line
 // number and the problem, unless -skip-invalid is given, which skips such
@@ -313,6 +314,11 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			passOver(e, l.why)
 			return nil
 		}
+		// As the write side writes it, before the lifecycle checks it.
+		e, err := normalized(e, keys)
+		if err != nil {
+			return fail(l, err)
+		}
 		v, err := check.check(e, known)
 		if gap := (*gapError)(nil); errors.As(err, &gap) {
 			switch {
@@ -369,9 +375,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 				in.Duplicates++
 			}
 			return nil
-		}
-		if e, err = normalized(e, keys); err != nil {
-			return fail(l, err)
 		}
 		if err := r.Apply(e); err != nil {
 			return fail(l, err)
@@ -486,22 +489,24 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	return in, nil
 }
 
-// normalized returns e with the identity keys of an opening normalised by
-// keys; other events as they are.
+// normalized returns e with the customer of an opening as the write side
+// writes it: its id trimmed, its identity keys normalised by keys (a
+// withheld number dropped); other events as they are.
 func normalized(e events.Envelope, keys contact.KeyRules) (events.Envelope, error) {
 	d, ok := e.Data.(*events.Opened)
-	if !ok || len(d.Customer.Keys) == 0 {
+	if !ok {
 		return e, nil
 	}
 	norm, err := keys.NormalizeAll(d.Customer.Keys)
 	if err != nil {
 		return e, fmt.Errorf("event %s of issue %s: %w", e.ID, e.Issue, err)
 	}
-	if slices.Equal(norm, d.Customer.Keys) {
+	id := strings.TrimSpace(d.Customer.ID)
+	if slices.Equal(norm, d.Customer.Keys) && id == d.Customer.ID {
 		return e, nil
 	}
 	c := *d
-	c.Customer.Keys = norm
+	c.Customer.ID, c.Customer.Keys = id, norm
 	e.Data = &c
 	return e, nil
 }

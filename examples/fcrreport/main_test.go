@@ -304,6 +304,22 @@ func TestKeysAreNormalisedAsTheWriteSideDoes(t *testing.T) {
 	assert.Contains(t, stderr, "no default country")
 }
 
+// A customer id is trimmed as the write side trims it: " anna " and
+// "anna" are one customer, whose two tickets are one problem.
+func TestCustomerIDsAreTrimmedAsTheWriteSideDoes(t *testing.T) {
+	log := annaLog(t)
+	for from, to := range map[string]string{
+		`"customer":{"keys":["email:Anna@Example.com"]}`:                      `"customer":{"id":" anna\t"}`,
+		`"customer":{"keys":["phone:040 123 4567","email:anna@example.com"]}`: `"customer":{"id":"anna"}`,
+	} {
+		require.Contains(t, log, from)
+		log = strings.Replace(log, from, to, 1)
+	}
+	got, _ := jsonReport(t, log)
+	assert.Equal(t, int64(1), got.FCR.True.Total, "one problem")
+	assert.Equal(t, int64(0), got.FCR.True.Achieved)
+}
+
 // A redelivery, however late, is a duplicate: it changes no figure and
 // gets no warning, even once its issue's state was forgotten behind a
 // reopen days later.
