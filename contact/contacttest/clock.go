@@ -28,6 +28,13 @@ func (c *Clock) Now() time.Time {
 	return t
 }
 
+// at returns the time the clock is at, without a step.
+func (c *Clock) at() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
 // Set sets the clock to t.
 func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()

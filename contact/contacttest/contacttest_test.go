@@ -108,6 +108,17 @@ func TestScenarioChecks(t *testing.T) {
 		{"ThenRetried on a refusal", func(tb testing.TB) {
 			contacttest.Given(tb, opened()).When(contact.Reopen{Channel: "phone"}).ThenRetried()
 		}, true},
+		{"Then when the events returned are not those the store holds", func(tb testing.TB) {
+			o := contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"})
+			o.Events[0].Meta = events.Meta{"tenant": "other"}
+			o.Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, true},
+		{"Given an opening with keys the Service writes otherwise", func(tb testing.TB) {
+			contacttest.Given(tb, &events.Opened{Customer: events.Customer{Keys: []string{"email:Anna@Example.COM"}}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)})
+		}, true},
+		{"Given an opening with a padded customer id", func(tb testing.TB) {
+			contacttest.Given(tb, &events.Opened{Customer: events.Customer{ID: " C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)})
+		}, true},
 		{"a second command, on the stream the first left", func(tb testing.TB) {
 			s := contacttest.Given(tb, opened())
 			s.When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
@@ -133,6 +144,37 @@ func TestGivenTimesAndIDs(t *testing.T) {
 	evs := s.When(contact.FollowUp{Channel: "email"}).Then(&events.Contacted{Contact: contacttest.ID(1), Channel: "email"})
 	assert.Equal(t, contacttest.Minute(3), evs[0].At, "the command runs a minute after the last given event")
 	assert.Equal(t, contacttest.ID(2), evs[0].ID)
+}
+
+// Each command runs a minute after the event before it: after one that
+// gave its own, later time, and when the one before was refused.
+func TestWhenRunsAMinuteAfterTheEventBefore(t *testing.T) {
+	s := contacttest.Given(t, opened())
+	s.When(contact.Route{Queue: "q", At: contacttest.Minute(10)}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	evs := s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.Equal(t, contacttest.Minute(11), evs[0].At)
+	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrAlreadyResolved)
+	evs = s.When(contact.Reopen{Channel: "phone"}).Then(&events.Reopened{Contact: contacttest.ID(3), Channel: "phone"})
+	assert.Equal(t, contacttest.Minute(12), evs[0].At, "the refused command took no minute")
+}
+
+// Given stamps the partition key that the Service stamps, so that the
+// events of a scenario's commands carry it as in production.
+func TestGivenStampsThePartitionKey(t *testing.T) {
+	s := contacttest.Given(t, opened(), &events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	stored, err := s.Store.Load(t.Context(), contacttest.IssueID())
+	require.NoError(t, err)
+	for _, e := range stored {
+		assert.Equal(t, "C-1", e.Meta[events.MetaPartitionKey])
+	}
+	evs := s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.Equal(t, "C-1", evs[0].Meta[events.MetaPartitionKey])
+
+	at := contacttest.Minute(1)
+	s = contacttest.GivenEvents(t, events.Envelope{At: at, Data: opened(), Meta: events.Meta{events.MetaPartitionKey: "tenant-7/C-1", "source": "import"}})
+	stored, err = s.Store.Load(t.Context(), contacttest.IssueID())
+	require.NoError(t, err)
+	assert.Equal(t, events.Meta{events.MetaPartitionKey: "tenant-7/C-1", "source": "import"}, stored[0].Meta, "its own key kept")
 }
 
 // GivenEvents takes the events' times from the test: an email answered

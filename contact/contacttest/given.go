@@ -2,6 +2,7 @@ package contacttest
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -29,8 +30,9 @@ type Scenario struct {
 }
 
 // Given returns a scenario whose issue, IssueID(), has the given events,
-// the first at Minute(1), the next a minute later, and so on. With no
-// events the issue was never opened. The history must be one that the
+// the first at Minute(1), the next a minute later, and so on, each with
+// the partition key that the Service stamps (contact.PartitionKey of the
+// opening's customer). With no events the issue was never opened. The history must be one that the
 // lifecycle allows (contact.Issue.Check, with the default KeyRules): a
 // resolution of a contact the issue does not have, or a reopening of an
 // issue never opened, fails the test, as a command tested on a state that
@@ -49,7 +51,8 @@ func Given(t testing.TB, data ...events.Data) *Scenario {
 // email answered after a wait of hours needs (a wait longer than the issue
 // has existed is not one the lifecycle allows): each envelope must have
 // its Data and At, and its id, issue and version are filled in as Given
-// fills them. The scenario's Clock stands at the last event's time.
+// fills them, and the partition key as Given stamps it where its Meta has
+// none. The scenario's Clock stands at the last event's time.
 func GivenEvents(t testing.TB, evs ...events.Envelope) *Scenario {
 	t.Helper()
 	for i, e := range evs {
@@ -67,9 +70,20 @@ func given(t testing.TB, evs []events.Envelope) *Scenario {
 		return s
 	}
 	evs = slices.Clone(evs)
+	key := ""
+	if o, ok := evs[0].Data.(*events.Opened); ok && o != nil {
+		key = contact.PartitionKey(o.Customer)
+	}
 	is := &contact.Issue{}
 	for i := range evs {
 		evs[i].ID, evs[i].Issue, evs[i].Version = eventID(i+1), IssueID(), uint64(i+1)
+		if _, has := evs[i].Meta[events.MetaPartitionKey]; key != "" && !has {
+			evs[i].Meta = maps.Clone(evs[i].Meta)
+			if evs[i].Meta == nil {
+				evs[i].Meta = events.Meta{}
+			}
+			evs[i].Meta[events.MetaPartitionKey] = key
+		}
 		require.NoError(t, is.Check(evs[i], contact.KeyRules{}), "given event %d (%s) is not one the lifecycle allows", i+1, evs[i].Type())
 		require.NoError(t, is.Apply(evs[i]))
 	}
@@ -97,9 +111,12 @@ type Outcome struct {
 	Err    error
 }
 
-// When runs cmd on the scenario's issue, a minute after the scenario's
-// Clock, which stands at the last given event unless the test moves it. A
-// command that gives its own time (At) may give any time after the given
+// When runs cmd on the scenario's issue a minute after the later of the
+// scenario's Clock and the stream's last event: the Clock stands at the
+// last given event unless the test moves it, and a command that gave its
+// own time (At) may have put the last event later. A refused command
+// leaves the Clock as it was, so that the next runs when it would have.
+// A command that gives its own time may give any time after the given
 // events: the Service's Config.MaxFuture, which refuses event times more
 // than an hour after its clock's, does not apply unless With sets it, as
 // the scenario's clock stands at the given events. A scenario takes
@@ -127,14 +144,21 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 	require.NoError(s.t, err, "configure the service")
 	before, err := s.Store.Load(s.t.Context(), IssueID())
 	require.NoError(s.t, err, "load the issue")
+	was := s.Clock.at()
+	if n := len(before); n > 0 && before[n-1].At.After(was) {
+		s.Clock.Set(before[n-1].At)
+	}
 	s.Clock.Advance(time.Minute)
 	evs, err := svc.Execute(ctx, IssueID(), cmd)
+	if err != nil && len(evs) == 0 {
+		s.Clock.Set(was)
+	}
 	return &Outcome{s: s, before: len(before), Events: evs, Err: err}
 }
 
 // Then checks that the command succeeded and appended events with exactly
-// the data want, in order, after the events the stream had; it returns
-// those events.
+// the data want, in order, after the events the stream had, and that the
+// events it returned are those the store holds; it returns those events.
 func (o *Outcome) Then(want ...events.Data) []events.Envelope {
 	t := o.s.t
 	t.Helper()
@@ -147,7 +171,9 @@ func (o *Outcome) Then(want ...events.Data) []events.Envelope {
 	}
 	stored, err := o.s.Store.Load(t.Context(), IssueID())
 	require.NoError(t, err)
-	assert.Len(t, stored, o.before+len(want), "events in the stream")
+	if assert.Len(t, stored, o.before+len(want), "events in the stream") {
+		assert.Equal(t, stored[o.before:], o.Events, "the events returned are those the store holds")
+	}
 	return o.Events
 }
 
