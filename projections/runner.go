@@ -329,7 +329,12 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 // be loaded, a topic cannot be subscribed to at start, or the Store fails.
 // Calling Run again after it returned continues from the state in memory.
 // Run returns ErrRunnerBusy while another Run runs, and waits for a Rebuild
-// that runs without a Run to end.
+// that runs without a Run to end. A panic of the projection goes on
+// through Run (and Rebuild) to the caller, with the subscriptions ended:
+// the runner applies no more events to a state that the panic may have
+// left half changed, and saves no checkpoint of it. A restart restores
+// the last checkpoint; with a Subscriber and no Store, the events
+// acknowledged since are not delivered again.
 func (r *Runner) Run(ctx context.Context) error {
 	l := &runLoop{rebuilds: make(chan rebuildRequest), done: make(chan struct{})}
 	if ok, err := r.own(ctx, l); !ok {
@@ -381,7 +386,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	defer stop()
+	// Every return goes through finish, which stops the subscriptions; a
+	// panic (of the projection, say) goes on with them ended, applying no
+	// more events to a state that may be half changed, nor saving it.
+	defer cancelSubs()
 	// fail is finish of an error, which is no error once ctx is done.
 	fail := func(err error) error {
 		if ctx.Err() != nil {
@@ -486,14 +494,19 @@ func (r *Runner) shutdown(ctx context.Context) error {
 
 // handle applies the event of one message.
 func (r *Runner) handle(ctx context.Context, d delivery) error {
-	r.mu.Lock()
-	r.take(d)
-	due := r.checkpointDue()
-	r.mu.Unlock()
-	if due {
+	if r.takeLocked(d) {
 		return r.checkpoint(ctx, true, false)
 	}
 	return nil
+}
+
+// takeLocked takes d under r.mu, which a panic of the projection
+// releases, and reports whether a checkpoint is due.
+func (r *Runner) takeLocked(d delivery) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.take(d)
+	return r.checkpointDue()
 }
 
 // drain applies the events left in in, which no goroutine sends to any
@@ -502,9 +515,7 @@ func (r *Runner) drain(in <-chan delivery) {
 	for {
 		select {
 		case d := <-in:
-			r.mu.Lock()
-			r.take(d)
-			r.mu.Unlock()
+			r.takeLocked(d)
 		default:
 			return
 		}
@@ -683,6 +694,15 @@ func (r *Runner) offer(e events.Envelope) {
 // keeps it.
 func (r *Runner) keeps(e events.Envelope) bool { return r.cfg.Filter == nil || r.cfg.Filter(e) }
 
+// fromStoreLocked is fromStore under r.mu, which a panic of the
+// projection releases; it reports whether a checkpoint is due.
+func (r *Runner) fromStoreLocked(e events.Envelope) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fromStore(e)
+	return r.checkpointDue()
+}
+
 // advanceIfIdle moves the projection's watermark to the clock when the
 // runner has caught up, the broker of a runner without a Store holds
 // nothing for it, no event came since it last looked (IdleAdvance) and
@@ -799,11 +819,7 @@ func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
 			return fmt.Errorf("runner %q: read store after position %d: %w", r.cfg.Name, last, err)
 		}
 		last = e.Position
-		r.mu.Lock()
-		r.fromStore(e)
-		due := checkpoints && r.checkpointDue()
-		r.mu.Unlock()
-		if due {
+		if r.fromStoreLocked(e) && checkpoints {
 			if err := r.checkpoint(ctx, false, false); err != nil {
 				return err
 			}

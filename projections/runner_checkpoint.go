@@ -18,6 +18,20 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	return r.save(ctx, sweep, force, false)
 }
 
+// snapshotChanged takes the runner's state under r.mu, which a panic of
+// the projection's snapshot releases, with the changes and advances it
+// covers; unless force, final or a change since the last checkpoint calls
+// for one, it takes none and reports changed false.
+func (r *Runner) snapshotChanged(force, final bool) (cp Checkpoint, changes, advances int, changed bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !force && r.changes == 0 && r.position == r.savedPos && (!final || r.advances == 0) {
+		return cp, 0, 0, false, nil
+	}
+	cp, err = r.snapshot()
+	return cp, r.changes, r.advances, true, err
+}
+
 // checkpointFinal is the checkpoint of a runner that stops: no later one
 // will try again, so a save that fails is returned. A runner that caught
 // up reads the store first, as every checkpoint does, so that the
@@ -41,15 +55,11 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 			r.cfg.Logger.Error("cannot read the store before the final checkpoint", err, watermill.LogFields{"runner": r.cfg.Name})
 		}
 	}
-	r.mu.Lock()
-	if !force && r.changes == 0 && r.position == r.savedPos && (!final || r.advances == 0) {
-		r.mu.Unlock()
+	start := time.Now()
+	cp, changes, advances, changed, err := r.snapshotChanged(force, final)
+	if !changed {
 		return nil
 	}
-	start := time.Now()
-	cp, err := r.snapshot()
-	changes, advances := r.changes, r.advances
-	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
@@ -304,11 +314,22 @@ func (r *Runner) rebuild(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, err)
 	}
+	if err := r.replayAll(ctx); err != nil {
+		return err
+	}
+	// A checkpoint that cannot be saved is the Rebuild's error: the one
+	// stored is of the state before it, which a restart would restore.
+	return r.save(ctx, false, true, true)
+}
+
+// replayAll resets the projection and replays the store into it, under
+// r.mu, which a panic of the projection releases.
+func (r *Runner) replayAll(ctx context.Context) error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if res, ok := r.cfg.Projection.(Resetter); ok {
 		res.Reset()
 	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {
-		r.mu.Unlock()
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
@@ -325,21 +346,13 @@ func (r *Runner) rebuild(ctx context.Context) error {
 	r.filtered.Store(0)
 	r.startCounting()
 	r.started.Store(true)
-	var err error
 	var last uint64 // the position of the last event read
-	for e, rerr := range r.cfg.Store.ReadAll(ctx, 0) {
-		if rerr != nil {
-			err = fmt.Errorf("runner %q: rebuild: read store after position %d: %w", r.cfg.Name, last, rerr)
-			break
+	for e, err := range r.cfg.Store.ReadAll(ctx, 0) {
+		if err != nil {
+			return fmt.Errorf("runner %q: rebuild: read store after position %d: %w", r.cfg.Name, last, err)
 		}
 		last = e.Position
 		r.offer(e)
 	}
-	r.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	// A checkpoint that cannot be saved is the Rebuild's error: the one
-	// stored is of the state before it, which a restart would restore.
-	return r.save(ctx, false, true, true)
+	return nil
 }
