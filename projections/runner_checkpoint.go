@@ -147,7 +147,7 @@ func (r *Runner) snapshot() (Checkpoint, error) {
 	if r.self != nil {
 		seq = nil // the projection sequences: nothing of the runner's to save
 	}
-	cp.State, err = appendRunnerState(nil, seq, r.cfg.Codecs[0], state)
+	cp.State, err = appendRunnerState(nil, seq, r.cfg.Codecs, state)
 	if err != nil {
 		return cp, fmt.Errorf("runner %q: save runner state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 	}

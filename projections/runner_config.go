@@ -93,7 +93,8 @@ type RunnerConfig struct {
 	// know (one a newer producer published) on to the projection as an
 	// events.Opaque of its type, counted in RunnerStats.UnknownTypes: its
 	// version keeps its issue's stream going, and the projections of this
-	// package read nothing else of it. Without it, such a message is
+	// package read nothing else of it (held for a gap, a checkpoint saves
+	// it so, by its type). Without it, such a message is
 	// poison, and the later events of its issue wait for its version. A
 	// Store's events are read as the store reads them (see
 	// pgstore.Config.SkipUnknownTypes).

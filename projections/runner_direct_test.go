@@ -121,7 +121,7 @@ func TestRunnerMovesHeldEventsOfAnOlderCheckpointToASelfSequencingProjection(t *
 		require.NoError(t, err)
 	}
 	require.Equal(t, 1, seq.Held())
-	saved, err := appendRunnerState(nil, seq, events.NewMsgpackCodec(nil), state)
+	saved, err := appendRunnerState(nil, seq, []events.Codec{events.NewMsgpackCodec(nil)}, state)
 	require.NoError(t, err)
 	cps := NewMemoryCheckpoints()
 	require.NoError(t, cps.Save(ctx, "fcr", Checkpoint{State: saved}))

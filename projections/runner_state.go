@@ -1,13 +1,16 @@
 package projections
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
 // runnerStateMagic starts a checkpoint state written by a Runner that
@@ -17,10 +20,13 @@ import (
 // runner whose projection sequences the events itself (SelfSequencing):
 // the same layout, with no versions and no held events. A runner that
 // sequences refuses it, as it could not tell which events were applied;
-// a runner of a SelfSequencing projection takes both.
+// a runner of a SelfSequencing projection takes both. runnerStateMagic1
+// starts the states of runners before held events were saved each in a
+// codec of its own (see appendRunnerState), which are still read.
 const (
-	runnerStateMagic  = "TFRS\x01"
+	runnerStateMagic1 = "TFRS\x01"
 	runnerDirectMagic = "TFRS\x02"
+	runnerStateMagic  = "TFRS\x03"
 )
 
 // runnerState is what decodeRunnerState reads.
@@ -32,8 +38,14 @@ type runnerState struct {
 }
 
 // appendRunnerState appends the runner's checkpoint state to b: seq's, or
-// that of a runner that does not sequence when seq is nil.
-func appendRunnerState(b []byte, seq *Sequencer, codec events.Codec, projection []byte) ([]byte, error) {
+// that of a runner that does not sequence when seq is nil. Each held
+// event is saved with the name of the codec that saved it, the first of
+// codecs that can: an event that came in JSON may hold what msgpack
+// cannot (a number beyond a float64's range in a field the type does not
+// know). An events.Opaque (RunnerConfig.SkipUnknownTypes), which no codec
+// writes, is saved by its name, as the projections' snapshots save it
+// (snapOpaque), under the codec name "".
+func appendRunnerState(b []byte, seq *Sequencer, codecs []events.Codec, projection []byte) ([]byte, error) {
 	magic := runnerDirectMagic
 	var positions map[uuid.UUID]uint64
 	var held []events.Envelope
@@ -41,7 +53,7 @@ func appendRunnerState(b []byte, seq *Sequencer, codec events.Codec, projection 
 		magic, positions, held = runnerStateMagic, seq.Positions(), seq.HeldEvents()
 	}
 	b = append(b, magic...)
-	b = appendString(b, codec.Name())
+	b = appendString(b, codecs[0].Name())
 	b = binary.AppendUvarint(b, uint64(len(positions)))
 	for id, v := range positions {
 		b = append(b, id[:]...)
@@ -49,13 +61,33 @@ func appendRunnerState(b []byte, seq *Sequencer, codec events.Codec, projection 
 	}
 	b = binary.AppendUvarint(b, uint64(len(held)))
 	for _, e := range held {
-		enc, err := codec.Append(nil, e)
+		name, enc, err := encodeHeld(e, codecs)
 		if err != nil {
 			return nil, fmt.Errorf("held event of issue %s version %d: %w", e.Issue, e.Version, err)
 		}
-		b = appendString(b, string(enc))
+		b = appendString(appendString(b, name), string(enc))
 	}
 	return append(b, projection...), nil
+}
+
+// encodeHeld returns the name of the first of codecs that encodes e, and
+// the encoding; for an events.Opaque, "" and its snapOpaque in msgpack.
+// The error is the first codec's.
+func encodeHeld(e events.Envelope, codecs []events.Codec) (string, []byte, error) {
+	if _, ok := e.Data.(*events.Opaque); ok {
+		enc, err := msgpack.Marshal(&snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type()),
+			Meta: e.Meta, Position: e.Position})
+		return "", enc, err
+	}
+	var first error
+	for _, c := range codecs {
+		enc, err := c.Append(nil, e)
+		if err == nil {
+			return c.Name(), enc, nil
+		}
+		first = cmp.Or(first, err)
+	}
+	return "", nil, first
 }
 
 func appendString(b []byte, s string) []byte {
@@ -71,10 +103,13 @@ func decodeRunnerState(b []byte, codecs []events.Codec) (runnerState, error) {
 	// With no codecs at all, held events are read past, not decoded.
 	var st runnerState
 	d := stateReader{b: b}
+	perEvent := false // each held event names its codec
 	switch {
 	case len(b) < len(runnerStateMagic):
 		return st, fmt.Errorf("runner state: bad header: %w", errState)
 	case string(b[:len(runnerStateMagic)]) == runnerStateMagic:
+		perEvent = true
+	case string(b[:len(runnerStateMagic1)]) == runnerStateMagic1:
 	case string(b[:len(runnerDirectMagic)]) == runnerDirectMagic:
 		st.direct = true
 	default:
@@ -82,12 +117,6 @@ func decodeRunnerState(b []byte, codecs []events.Codec) (runnerState, error) {
 	}
 	d.off = len(runnerStateMagic)
 	name := d.string()
-	var codec events.Codec
-	for _, c := range codecs {
-		if c.Name() == name {
-			codec = c
-		}
-	}
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(b)) {
 		d.fail("stream count")
@@ -102,16 +131,16 @@ func decodeRunnerState(b []byte, codecs []events.Codec) (runnerState, error) {
 	}
 	nh := d.uvarint()
 	for i := uint64(0); i < nh && d.err == nil; i++ {
+		if perEvent {
+			name = d.string()
+		}
 		raw := d.string()
 		if d.err != nil || codecs == nil {
 			continue // read past
 		}
-		if codec == nil {
-			return runnerState{}, fmt.Errorf("runner state: held events in codec %q, which the runner does not have: %w", name, errState)
-		}
-		e, derr := codec.Decode([]byte(raw))
-		if derr != nil {
-			return runnerState{}, fmt.Errorf("runner state: held event %d: %w", i, derr)
+		e, err := decodeHeld(name, []byte(raw), codecs)
+		if err != nil {
+			return runnerState{}, fmt.Errorf("runner state: held event %d: %w", i, err)
 		}
 		st.held = append(st.held, e)
 	}
@@ -120,6 +149,28 @@ func decodeRunnerState(b []byte, codecs []events.Codec) (runnerState, error) {
 	}
 	st.projection = b[d.off:]
 	return st, nil
+}
+
+// decodeHeld decodes a held event that encodeHeld saved with the codec
+// named name, or by its name when name is "".
+func decodeHeld(name string, raw []byte, codecs []events.Codec) (events.Envelope, error) {
+	if name == "" {
+		var o snapOpaque
+		if err := msgpackcheck.Unmarshal(raw, &o); err != nil {
+			return events.Envelope{}, fmt.Errorf("saved without its data: %w: %w", err, errState)
+		}
+		evs, err := loadHeld(nil, []snapOpaque{o}, nil)
+		if err != nil {
+			return events.Envelope{}, fmt.Errorf("%w: %w", err, errState)
+		}
+		return evs[0], nil
+	}
+	for _, c := range codecs {
+		if c.Name() == name {
+			return c.Decode(raw)
+		}
+	}
+	return events.Envelope{}, fmt.Errorf("in codec %q, which the runner does not have: %w", name, errState)
 }
 
 // stateReader reads the parts of a runner state, keeping the first error.

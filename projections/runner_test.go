@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -862,7 +863,7 @@ func TestRunnerState(t *testing.T) {
 		require.NoError(t, err)
 	}
 	codecs := []events.Codec{events.NewMsgpackCodec(nil)}
-	b, err := appendRunnerState(nil, seq, codecs[0], []byte("projection"))
+	b, err := appendRunnerState(nil, seq, codecs, []byte("projection"))
 	require.NoError(t, err)
 
 	st, err := decodeRunnerState(b, codecs)
@@ -875,18 +876,34 @@ func TestRunnerState(t *testing.T) {
 
 	big := NewSequencer()
 	big.Restore(map[uuid.UUID]uint64{log[0].Issue: events.MaxVersion + 1})
-	b2, err := appendRunnerState(nil, big, codecs[0], nil)
+	b2, err := appendRunnerState(nil, big, codecs, nil)
 	require.NoError(t, err)
 	_, err = decodeRunnerState(b2, codecs)
 	assert.ErrorContains(t, err, "version", "a version beyond events.MaxVersion")
 
-	direct, err := appendRunnerState(nil, nil, codecs[0], []byte("projection"))
+	direct, err := appendRunnerState(nil, nil, codecs, []byte("projection"))
 	require.NoError(t, err)
 	st, err = decodeRunnerState(direct, codecs)
 	require.NoError(t, err)
 	assert.Equal(t, runnerState{positions: map[uuid.UUID]uint64{}, projection: []byte("projection"), direct: true}, st)
 
-	for _, bad := range [][]byte{nil, []byte("TFRS"), []byte("TFRS\x03"), b[:len(runnerStateMagic)+3], b[:len(b)-len("projection")-4]} {
+	// The layout before each held event named its codec: one name for all.
+	enc, err := codecs[0].Append(nil, log[5])
+	require.NoError(t, err)
+	old := appendString([]byte(runnerStateMagic1), "msgpack")
+	old = binary.AppendUvarint(old, 1)
+	old = append(old, log[0].Issue[:]...)
+	old = binary.AppendUvarint(old, 2)
+	old = binary.AppendUvarint(old, 1)
+	old = append(appendString(old, string(enc)), "projection"...)
+	st, err = decodeRunnerState(old, codecs)
+	require.NoError(t, err)
+	assert.Equal(t, map[uuid.UUID]uint64{log[0].Issue: 2}, st.positions)
+	require.Len(t, st.held, 1)
+	assert.Equal(t, log[5].ID, st.held[0].ID)
+	assert.Equal(t, []byte("projection"), st.projection)
+
+	for _, bad := range [][]byte{nil, []byte("TFRS"), []byte("TFRS\x03"), []byte("TFRS\x04"), b[:len(runnerStateMagic)+3], b[:len(b)-len("projection")-4]} {
 		_, err := decodeRunnerState(bad, codecs)
 		assert.Error(t, err, "%q", bad)
 	}

@@ -2,10 +2,14 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -98,6 +102,68 @@ func TestRunnerPassesAProjectionsPanicOn(t *testing.T) {
 				assert.Equal(t, 50, p.applied, "no event after the panic")
 				assert.Equal(t, saves, p.saves, "no checkpoint of the state the panic left")
 			})
+		})
+	}
+}
+
+// A runner that sequences for its projection checkpoints the events it
+// holds for a gap whatever they hold: an event of a type it does not know
+// (SkipUnknownTypes: an events.Opaque, saved by its name), and one that
+// came in JSON holding what msgpack cannot carry (saved in JSON). After a
+// restart from that checkpoint, the missing version releases them.
+func TestRunnerCheckpointsHeldEventsOfAnyKind(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, body string
+		check      func(t *testing.T, e events.Envelope)
+	}{
+		{"of a type the runner does not know", `"type":"issue.escalated","at":%q,"data":{"level":2},"meta":{"source":"crm"}`, func(t *testing.T, e events.Envelope) {
+			assert.Equal(t, &events.Opaque{Type: "issue.escalated"}, e.Data)
+			assert.Equal(t, events.Meta{"source": "crm"}, e.Meta)
+		}},
+		{"with a number msgpack cannot hold", `"type":"issue.rated","at":%q,"data":{"survey":"csat","score":4,"big":1e400}`, func(t *testing.T, e events.Envelope) {
+			assert.Equal(t, &events.Rated{Survey: events.SurveyCSAT, Score: 4, Extra: events.Extra{"big": json.Number("1e400")}}, e.Data)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+			t.Cleanup(func() { _ = bus.Close() })
+			issue, id2 := uuid.New(), uuid.New()
+			raw := fmt.Sprintf(`{"id":%q,"issue":%q,"version":2,`+tc.body+`}`, id2, issue, at.Add(time.Minute).Format(time.RFC3339))
+			msg := message.NewMessage(uuid.NewString(), []byte(raw))
+			msg.Metadata.Set(events.MetadataCodec, "json")
+			require.NoError(t, bus.Publish("first", msg))
+
+			codecs := []events.Codec{events.NewMsgpackCodec(nil), events.NewJSONCodec(nil)}
+			cps := NewMemoryCheckpoints()
+			cfg := RunnerConfig{Name: "held", Subscriber: bus, Topic: "first", Codecs: codecs, SkipUnknownTypes: true,
+				Checkpoints: cps, CheckpointEvery: 1, Logger: quietLogger()}
+			cfg.Projection = newTally()
+			r, err := NewRunner(cfg)
+			require.NoError(t, err)
+			stop := startRunner(t, r)
+			require.Eventually(t, func() bool { return r.Stats().Held == 1 }, 5*time.Second, time.Millisecond)
+			require.NoError(t, stop(), "the final checkpoint saves the held event")
+			cp, ok, err := cps.Load(t.Context(), "held")
+			require.NoError(t, err)
+			require.True(t, ok)
+			st, err := decodeRunnerState(cp.State, codecs)
+			require.NoError(t, err)
+			require.Len(t, st.held, 1)
+			assert.Equal(t, id2, st.held[0].ID)
+			tc.check(t, st.held[0])
+
+			p := newTally()
+			cfg.Projection, cfg.Topic = p, "second"
+			r, err = NewRunner(cfg)
+			require.NoError(t, err)
+			stop = startRunner(t, r)
+			publishAll(t, bus, "second", []events.Envelope{{ID: uuid.New(), Issue: issue, Version: 1, At: at,
+				Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: uuid.New()}}})
+			waitApplied(t, r, 2)
+			require.NoError(t, stop())
+			assert.Equal(t, uint64(2), p.Versions[issue])
+			assert.Equal(t, 2, p.ByType[events.TypeOpened]+p.ByType[st.held[0].Type()])
 		})
 	}
 }
