@@ -288,7 +288,16 @@ func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
 	r.caughtUp.Store(false)
 	rctx, cancel := context.WithCancel(req.ctx)
 	stop := context.AfterFunc(ctx, cancel)
+	answered := false
+	defer func() {
+		if !answered {
+			// The projection panicked: the panic goes on through Run,
+			// and the Rebuild that waits returns.
+			req.done <- fmt.Errorf("runner %q: rebuild: the projection panicked", r.cfg.Name)
+		}
+	}()
 	err := r.rebuild(rctx)
+	answered = true
 	stop()
 	cancel()
 	if err != nil && ctx.Err() != nil && req.ctx.Err() == nil {

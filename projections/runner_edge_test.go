@@ -167,3 +167,29 @@ func TestRunnerCheckpointsHeldEventsOfAnyKind(t *testing.T) {
 		})
 	}
 }
+
+// A Rebuild that a Run does for it, whose projection panics, returns an
+// error while the panic goes on through Run.
+func TestRunnerRebuildDuringRunReturnsOnAPanic(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(100))
+	p := &panicky{tally: newTally(), n: 1 << 30}
+	r, err := NewRunner(RunnerConfig{Name: "p", Projection: p, Store: store, Logger: quietLogger(), CheckpointEvery: 10_000})
+	require.NoError(t, err)
+	ran := make(chan any, 1)
+	go func() {
+		defer func() { ran <- recover() }()
+		_ = r.Run(context.Background())
+	}()
+	waitApplied(t, r, 300)
+	r.View(func() { p.n = p.applied + 50 })
+	rebuilt := make(chan error, 1)
+	go func() { rebuilt <- r.Rebuild(context.Background()) }()
+	select {
+	case err := <-rebuilt:
+		assert.ErrorContains(t, err, "the projection panicked")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Rebuild did not return within 5 s of the projection's panic")
+	}
+	assert.Equal(t, "projection bug", <-ran)
+}
