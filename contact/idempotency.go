@@ -32,7 +32,7 @@ func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 		if ts := appends(r.cmd); !slices.Contains(ts, e.Type()) {
 			return reused("an %s event, where %s appends %s", e.Type(), r.cmd.Op(), joinTypes(ts))
 		}
-		if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r.fp) {
+		if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r.fp, r.fpV1) {
 			return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())
 		}
 		return evs[i : i+1 : i+1], true, nil
@@ -51,19 +51,33 @@ const metaFingerprint = "idempotency_fingerprint"
 // parts of durations finer than a millisecond, a nil slice or map against
 // an empty one, and of an Open, padding around the customer's id and the
 // keys as keys normalises them (case, spelling, keys given twice,
-// withheld numbers). The command is encoded in Go's syntax (%#v), exact to the
+// withheld numbers; not for an Open that gives more keys than it may,
+// which Decide refuses as given). The command is encoded in Go's syntax (%#v), exact to the
 // byte, but for the extra data of a customer, which is encoded as the
 // wire format writes it (JSON: numbers apart from strings, what pointers
 // point to). The digest starts with the version of this encoding
 // (fingerprintVersion).
 func fingerprint(cmd Command, host events.Meta, keys KeyRules) string {
+	return digest(fingerprintVersion, cmd, host, &keys)
+}
+
+// fingerprintV1 is fingerprint as version "f1:" made it, which did not
+// normalise an Open's customer: the events stamped so are compared with
+// it.
+func fingerprintV1(cmd Command, host events.Meta) string {
+	return digest(fingerprintV1Tag, cmd, host, nil)
+}
+
+// digest is the fingerprint of cmd tagged tag, an Open's customer
+// normalised by keys unless keys is nil.
+func digest(tag string, cmd Command, host events.Meta, keys *KeyRules) string {
 	v := reflect.ValueOf(cmd)
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
 	c := reflect.New(v.Type()).Elem()
 	c.Set(v)
-	if o, ok := c.Addr().Interface().(*Open); ok {
+	if o, ok := c.Addr().Interface().(*Open); ok && keys != nil && len(o.Customer.Keys) <= MaxList {
 		o.Customer.ID = strings.TrimSpace(o.Customer.ID)
 		if ks, err := keys.NormalizeAll(o.Customer.Keys); err == nil {
 			o.Customer.Keys = ks // else the command is refused
@@ -72,19 +86,30 @@ func fingerprint(cmd Command, host events.Meta, keys KeyRules) string {
 	var extras []byte
 	normalise(c, &extras)
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%#v\x00%#v\x00%s", cmd.Op(), c.Interface(), host, extras))
-	return fingerprintVersion + hex.EncodeToString(sum[:16])
+	return tag + hex.EncodeToString(sum[:16])
 }
 
 // fingerprintVersion tags a fingerprint with its encoding: an event whose
-// fingerprint has another tag (or none) was stamped by another encoding,
-// and its key is taken for the command's without comparing. "f1:" did not
-// normalise an Open's customer.
-const fingerprintVersion = "f2:"
+// fingerprint has fingerprintV1Tag is compared with the command's by that
+// encoding (fingerprintV1); one with another tag (or none) was stamped by
+// an encoding this build does not know, and its key is taken for the
+// command's without comparing.
+const (
+	fingerprintVersion = "f2:"
+	fingerprintV1Tag   = "f1:"
+)
 
 // sameCommand reports whether fp, the fingerprint an event carries, may
-// be the one of the command whose fingerprint is ours.
-func sameCommand(fp, ours string) bool {
-	return fp == ours || !strings.HasPrefix(fp, fingerprintVersion)
+// be the one of the command whose fingerprint is ours, or v1 by the
+// encoding of version "f1:".
+func sameCommand(fp, ours, v1 string) bool {
+	switch {
+	case strings.HasPrefix(fp, fingerprintVersion):
+		return fp == ours
+	case strings.HasPrefix(fp, fingerprintV1Tag):
+		return fp == v1
+	}
+	return true
 }
 
 // normalise sets the fields of the struct v, and of the structs in it, to

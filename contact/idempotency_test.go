@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -486,4 +487,50 @@ func TestTheIssueOfATicketByItsKey(t *testing.T) {
 	is, err := svc.Load(t.Context(), own)
 	require.NoError(t, err)
 	assert.Equal(t, contact.StatusOpen, is.Status)
+}
+
+// An event stamped by the fingerprint of version "f1:" (which did not
+// normalise an Open's customer) is compared with the command by that
+// encoding: the same command is a retry, another one is refused. The
+// fingerprint below is what that version gave for this Resolve.
+func TestServiceIdempotencyKeyComparesFingerprintsOfVersion1(t *testing.T) {
+	issue := uuid.MustParse("33333333-3333-3333-3333-333333333333")
+	c := uuid.MustParse("22222222-2222-2222-2222-222222222222")
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	svc, store := newService(t, func(cfg *contact.Config) { cfg.Clock = contacttest.NewClock(t0.Add(time.Hour)) })
+	_, err := store.Append(t.Context(), issue, 0, []events.Envelope{
+		{ID: uuid.New(), Issue: issue, Version: 1, At: t0,
+			Data: &events.Opened{Customer: events.Customer{ID: "c-1"}, Channel: "phone", Topic: "billing", Contact: c},
+			Meta: events.Meta{events.MetaPartitionKey: "c-1"}},
+		{ID: uuid.New(), Issue: issue, Version: 2, At: t0.Add(time.Minute),
+			Data: &events.Resolved{Contact: c, Agent: "agent-a"},
+			Meta: events.Meta{events.MetaPartitionKey: "c-1", events.MetaIdempotencyKey: "zendesk:42",
+				"idempotency_fingerprint": "f1:051b9bde2aac86c736243ad5ad3a72b7"}},
+	})
+	require.NoError(t, err)
+	ctx := contact.WithIdempotencyKey(t.Context(), "zendesk:42")
+	again, err := svc.Execute(ctx, issue, contact.Resolve{Contact: c, Agent: "agent-a"})
+	require.NoError(t, err, "the same command: a retry")
+	require.Len(t, again, 1)
+	assert.Equal(t, uint64(2), again[0].Version)
+	_, err = svc.Execute(ctx, issue, contact.Resolve{Contact: c, Agent: "agent-b"})
+	require.ErrorIs(t, err, contact.ErrKeyReused, "another command under the key")
+	assert.Equal(t, 2, store.Len())
+}
+
+// An Open that gives more keys than it may is refused as given, even when
+// they normalise to the keys of an Open run before with its key: it is no
+// retry of that one.
+func TestServiceIdempotencyKeyOfAnOpenOfTooManyKeys(t *testing.T) {
+	svc, store := newService(t)
+	ctx := contact.WithIdempotencyKey(t.Context(), "zendesk:7")
+	open := func(keys []string) contact.Open {
+		return contact.Open{Customer: events.Customer{Keys: keys}, Channel: "chat", Topic: "billing", Contact: contacttest.ID(90)}
+	}
+	_, _, err := svc.Open(ctx, open([]string{"email:anna@example.com"}))
+	require.NoError(t, err)
+	tooMany := slices.Repeat([]string{"email:anna@example.com"}, contact.MaxList+1)
+	_, _, err = svc.Open(ctx, open(tooMany))
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	assert.Equal(t, 1, store.Len())
 }

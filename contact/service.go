@@ -214,7 +214,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 	}
 	if r.key != "" {
-		r.fp = fingerprint(cmd, host, s.cfg.Keys)
+		r.fp, r.fpV1 = fingerprint(cmd, host, s.cfg.Keys), fingerprintV1(cmd, host)
 	}
 	if !isOpen(cmd) && issue == uuid.Nil {
 		// Said so, rather than that the issue was never opened.
@@ -271,6 +271,7 @@ type run struct {
 	minted bool        // the Service chose the issue's id at random
 	key    string      // the idempotency key, "" for none
 	fp     string      // the command's fingerprint, with a key
+	fpV1   string      // its fingerprint of version "f1:", for the events stamped so
 	sent   []uuid.UUID // events whose append may have been stored
 }
 
