@@ -156,6 +156,11 @@ func TestWhenRunsAMinuteAfterTheEventBefore(t *testing.T) {
 	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrAlreadyResolved)
 	evs = s.When(contact.Reopen{Channel: "phone"}).Then(&events.Reopened{Contact: contacttest.ID(3), Channel: "phone"})
 	assert.Equal(t, contacttest.Minute(12), evs[0].At, "the refused command took no minute")
+
+	// A Clock that the test moves is taken as it is: set back, the
+	// command's time goes backwards and is refused for it.
+	s.Clock.Set(contacttest.Minute(-30))
+	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrOutOfOrder)
 }
 
 // Given stamps the partition key that the Service stamps, so that the
@@ -170,11 +175,17 @@ func TestGivenStampsThePartitionKey(t *testing.T) {
 	evs := s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
 	assert.Equal(t, "C-1", evs[0].Meta[events.MetaPartitionKey])
 
-	at := contacttest.Minute(1)
-	s = contacttest.GivenEvents(t, events.Envelope{At: at, Data: opened(), Meta: events.Meta{events.MetaPartitionKey: "tenant-7/C-1", "source": "import"}})
+	// An opening with a key of its own gives it to the issue's events,
+	// as the Service gives them its opening's.
+	s = contacttest.GivenEvents(t,
+		events.Envelope{At: contacttest.Minute(1), Data: opened(), Meta: events.Meta{events.MetaPartitionKey: "tenant-7/C-1", "source": "import"}},
+		events.Envelope{At: contacttest.Minute(2), Data: &events.Routed{Contact: contacttest.Contact(1), Queue: "q"}})
 	stored, err = s.Store.Load(t.Context(), contacttest.IssueID())
 	require.NoError(t, err)
 	assert.Equal(t, events.Meta{events.MetaPartitionKey: "tenant-7/C-1", "source": "import"}, stored[0].Meta, "its own key kept")
+	assert.Equal(t, events.Meta{events.MetaPartitionKey: "tenant-7/C-1"}, stored[1].Meta)
+	evs = s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.Equal(t, "tenant-7/C-1", evs[0].Meta[events.MetaPartitionKey])
 }
 
 // GivenEvents takes the events' times from the test: an email answered

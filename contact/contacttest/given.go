@@ -27,6 +27,9 @@ type Scenario struct {
 	IDs       *IDs
 	Store     *events.MemoryStore
 	configure []func(*contact.Config)
+	// left is the time at which the scenario left the Clock: a Clock
+	// elsewhere was moved by the test, and its time is taken as it is.
+	left time.Time
 }
 
 // Given returns a scenario whose issue, IssueID(), has the given events,
@@ -51,8 +54,9 @@ func Given(t testing.TB, data ...events.Data) *Scenario {
 // email answered after a wait of hours needs (a wait longer than the issue
 // has existed is not one the lifecycle allows): each envelope must have
 // its Data and At, and its id, issue and version are filled in as Given
-// fills them, and the partition key as Given stamps it where its Meta has
-// none. The scenario's Clock stands at the last event's time.
+// fills them, and the partition key of the opening (its own, or as Given
+// stamps it) where its Meta has none. The scenario's Clock stands at the
+// last event's time.
 func GivenEvents(t testing.TB, evs ...events.Envelope) *Scenario {
 	t.Helper()
 	for i, e := range evs {
@@ -65,13 +69,15 @@ func GivenEvents(t testing.TB, evs ...events.Envelope) *Scenario {
 // versions filled in, its Clock at the last one's time.
 func given(t testing.TB, evs []events.Envelope) *Scenario {
 	t.Helper()
-	s := &Scenario{t: t, Clock: NewClock(Start()), IDs: NewIDs(), Store: events.NewMemoryStore()}
+	s := &Scenario{t: t, Clock: NewClock(Start()), IDs: NewIDs(), Store: events.NewMemoryStore(), left: Start()}
 	if len(evs) == 0 {
 		return s
 	}
 	evs = slices.Clone(evs)
-	key := ""
-	if o, ok := evs[0].Data.(*events.Opened); ok && o != nil {
+	// The opening's key, its own or the Service's, on every event, as the
+	// Service gives an issue's events the key of its opening.
+	key := evs[0].Meta[events.MetaPartitionKey]
+	if o, ok := evs[0].Data.(*events.Opened); ok && o != nil && key == "" {
 		key = contact.PartitionKey(o.Customer)
 	}
 	is := &contact.Issue{}
@@ -90,6 +96,7 @@ func given(t testing.TB, evs []events.Envelope) *Scenario {
 	_, err := s.Store.Append(t.Context(), IssueID(), 0, evs)
 	require.NoError(t, err, "append the given events")
 	s.Clock.Set(evs[len(evs)-1].At)
+	s.left = evs[len(evs)-1].At
 	return s
 }
 
@@ -111,11 +118,12 @@ type Outcome struct {
 	Err    error
 }
 
-// When runs cmd on the scenario's issue a minute after the later of the
-// scenario's Clock and the stream's last event: the Clock stands at the
-// last given event unless the test moves it, and a command that gave its
-// own time (At) may have put the last event later. A refused command
-// leaves the Clock as it was, so that the next runs when it would have.
+// When runs cmd on the scenario's issue a minute after the scenario's
+// Clock, which stands at the stream's last event: the last given one, or
+// one that a command appended, at its own time (At) too. A test that moves
+// the Clock (to a time before the last event, say, to see a command
+// refused for its time) has it taken as it is. A refused command leaves
+// the Clock as it was, so that the next runs when it would have.
 // A command that gives its own time may give any time after the given
 // events: the Service's Config.MaxFuture, which refuses event times more
 // than an hour after its clock's, does not apply unless With sets it, as
@@ -145,7 +153,7 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 	before, err := s.Store.Load(s.t.Context(), IssueID())
 	require.NoError(s.t, err, "load the issue")
 	was := s.Clock.at()
-	if n := len(before); n > 0 && before[n-1].At.After(was) {
+	if n := len(before); n > 0 && was.Equal(s.left) && before[n-1].At.After(was) {
 		s.Clock.Set(before[n-1].At)
 	}
 	s.Clock.Advance(time.Minute)
@@ -153,6 +161,7 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 	if err != nil && len(evs) == 0 {
 		s.Clock.Set(was)
 	}
+	s.left = s.Clock.at()
 	return &Outcome{s: s, before: len(before), Events: evs, Err: err}
 }
 

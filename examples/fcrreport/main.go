@@ -317,7 +317,13 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		// As the write side writes it, before the lifecycle checks it.
 		e, err := normalized(e, keys)
 		if err != nil {
-			return fail(l, err)
+			// Skipped as a line that breaks its stream is: its version
+			// is passed over.
+			if err := fail(l, err); err != nil {
+				return err
+			}
+			passOver(e, err)
+			return nil
 		}
 		v, err := check.check(e, known)
 		if gap := (*gapError)(nil); errors.As(err, &gap) {

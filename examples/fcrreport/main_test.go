@@ -541,3 +541,19 @@ func TestChannelThresholds(t *testing.T) {
 	_, stderr = jsonReport(t, jsonl, "-channel-threshold", "email=24h")
 	assert.NotContains(t, stderr, "-channel-threshold")
 }
+
+// An opening whose key does not normalise (a national number without
+// -country), skipped with -skip-invalid, passes its version over as any
+// line skipped for breaking its stream: the events after it are read as
+// its stream's, and no version is missing from the log.
+func TestAnOpeningWithABadKeyPassesItsVersionOver(t *testing.T) {
+	log := `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["phone:040 123 4567"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.routed","at":"2026-03-02T09:01:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing"}}
+{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-20T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"chat","topic":"other","contact":"00000000-0000-7000-8000-0000000000c2"}}
+`
+	got, _ := jsonReport(t, log, "-skip-invalid")
+	assert.Equal(t, int64(1), got.Input.Invalid, "the opening")
+	assert.Zero(t, got.Input.Missing, "the skipped opening's version was in the log")
+	assert.Zero(t, got.Input.Reordered)
+}
