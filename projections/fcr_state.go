@@ -136,7 +136,8 @@ func (r *fcrRec) contact() uint64 { return r.key &^ recBits }
 // ids were made: the halves are mixed, so that ids that differ in a few
 // bits (hand-made, sequential), ids whose halves are equal
 // ("11111111-1111-1111-1111-111111111111", which folds to the key of
-// uuid.Nil by xorKey) or swapped, do not collide. uuid.Nil keys to 0.
+// uuid.Nil by xorKey) or swapped, do not collide. uuid.Nil keys to 0, as
+// do only the ids whose halves are made so (lo = hi·K).
 func contactKey(c uuid.UUID) uint64 {
 	// The high half times an odd constant is a bijection, as is fmix64:
 	// ids that differ in one half only never collide.

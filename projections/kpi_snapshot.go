@@ -38,7 +38,10 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // sums to the millisecond. Format 5 keys contacts by contactKey, where the
 // formats before keyed them by xorKey: projections restored from one of
 // those key them so on (and say so in their snapshots, XORKeys), as their
-// stored keys cannot be keyed again.
+// stored keys cannot be keyed again. The backlog came to age an issue from
+// its earliest inbound event with format 5; an issue restored from one of
+// before keeps the time it was aged from, its earliest event (a late
+// survey's, in a state that one began).
 const kpiSnapFormat = 5
 
 // kpiSnap is the whole state of one or more KPI projections that share a

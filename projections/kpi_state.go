@@ -28,9 +28,14 @@ type kpiState struct {
 	opened                            bool   // Volume: issue.opened was counted
 	seen                              bool   // sinceNS is set: an inbound event was applied
 	stray                             bool   // version 1 was not issue.opened: see kpiIgnores
-	sinceNS                           int64  // the earliest time of an inbound event, Unix ns
-	first                             kpiContact
-	more                              *kpiMore // nil until a second contact or an answer
+	// sinceNS is the earliest time of an inbound event (issue.opened,
+	// issue.contacted, issue.reopened), Unix ns: the opening, or what
+	// opened the issue again in a state begun after the one before was
+	// forgotten, even if a late survey or a reclassification began that
+	// state. The backlog ages an open issue from it.
+	sinceNS int64
+	first   kpiContact
+	more    *kpiMore // nil until a second contact or an answer
 }
 
 // kpiMore is what few issues have: contacts after the first, and survey
@@ -195,6 +200,14 @@ func (s *kpiState) index(key uint64) int32 {
 
 // apply folds e, the next event of the issue, into the state.
 func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
+	switch e.Type() {
+	case events.TypeOpened, events.TypeContacted, events.TypeReopened:
+		// What opens the issue, of any Go type (the horizon opens it by
+		// type): its age in the backlog starts at the earliest.
+		if at := e.At.UnixNano(); !s.seen || at < s.sinceNS {
+			s.seen, s.sinceNS = true, at
+		}
+	}
 	switch d := e.Data.(type) {
 	case *events.Opened:
 		s.channel, s.topic = n.id(d.Channel), n.id(d.Topic)
@@ -293,15 +306,8 @@ func kpiContactOf(d events.Data) (uuid.UUID, bool) {
 	return uuid.Nil, false
 }
 
-// inbound notes the contact that an inbound event introduced. The
-// earliest inbound event is where the issue's age in the backlog starts:
-// the opening, or what opened the issue in a state begun after the one
-// before was forgotten (a reopen, a follow-up), even if a late survey or
-// a reclassification began that state.
+// inbound notes the contact that an inbound event introduced.
 func (s *kpiState) inbound(key uint64, channel uint32, at time.Time) {
-	if ns := at.UnixNano(); !s.seen || ns < s.sinceNS {
-		s.seen, s.sinceNS = true, ns
-	}
 	i := s.index(key)
 	c := s.at(i)
 	c.channel, c.day = channel, int32(volDay(at))

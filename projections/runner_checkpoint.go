@@ -250,9 +250,8 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 			// No Run runs, nor another Rebuild: this goroutine does it.
 			r.owner = make(chan struct{})
 			r.ownerMu.Unlock()
-			err := r.rebuild(ctx)
-			r.disown()
-			return err
+			defer r.disown() // on a panic of the projection too
+			return r.rebuild(ctx)
 		case l != nil:
 			r.ownerMu.Unlock()
 			req := rebuildRequest{ctx: ctx, done: make(chan error, 1)}

@@ -193,3 +193,22 @@ func TestRunnerRebuildDuringRunReturnsOnAPanic(t *testing.T) {
 	}
 	assert.Equal(t, "projection bug", <-ran)
 }
+
+// A Rebuild whose projection panicked leaves the runner to the next Run
+// or Rebuild: it owned the runner only while it ran.
+func TestRunnerAfterARebuildThatPanicked(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(100))
+	p := &panicky{tally: newTally(), n: 50}
+	r, err := NewRunner(RunnerConfig{Name: "p", Projection: p, Store: store, Logger: quietLogger(), CheckpointEvery: 10_000})
+	require.NoError(t, err)
+	assert.Equal(t, "projection bug", runPanics(t, func() error { return r.Rebuild(context.Background()) }))
+	p.n = 1 << 30
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, r.Rebuild(ctx))
+	assert.Equal(t, wantTally(100), p.ByType)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+}

@@ -199,6 +199,37 @@ func TestVolumeBacklogAgesFromTheReopenAfterALateSurvey(t *testing.T) {
 	assert.Equal(t, int64(1), rep.Service.ReopensUnattributed)
 }
 
+// hostReopened is a host's Go type under the built-in name
+// issue.reopened, which the KPI horizon takes as opening the issue.
+type hostReopened struct{ Channel string }
+
+func (*hostReopened) EventType() events.Type { return events.TypeReopened }
+
+// An issue that a reopen of a type other than events.Reopened (a host's Go
+// type under its name, an events.Opaque of it) opens again once its state
+// was forgotten is aged from that reopen, as one of events.Reopened is.
+func TestVolumeBacklogAgesFromAReopenOfAnyGoType(t *testing.T) {
+	for _, data := range []events.Data{&hostReopened{Channel: "chat"}, &events.Opaque{Type: events.TypeReopened}} {
+		l := newKPILog()
+		issue, c1 := kpiID('i', 1), kpiID('c', 1)
+		l.opened(issue, c1, 0, "phone", "billing")
+		l.add(issue, time.Hour, &events.Resolved{Contact: c1, Agent: "ann"})
+		reopen := 40 * time.Hour // a lateness (24 h) and more after the resolution
+		l.add(issue, reopen, data)
+		r, err := NewReporter(ReportConfig{MaxFuture: -1})
+		require.NoError(t, err)
+		for _, e := range l.evs {
+			require.NoError(t, r.Apply(e))
+		}
+		wm := kpiT0.Add(reopen + 25*time.Hour)
+		require.NoError(t, r.AdvanceTo(wm))
+		b := r.Report().Volume.Backlog
+		require.Equal(t, int64(1), b.Open, "%T", data)
+		require.NotNil(t, b.Oldest)
+		assert.Equal(t, kpiT0.Add(reopen), b.Oldest.Since, "%T", data)
+	}
+}
+
 func BenchmarkVolume(b *testing.B) {
 	evs := kpiGenerate(1, 5000, time.Minute)
 	benchmarkKPI(b, evs, func() kpiProjection {
