@@ -334,7 +334,10 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 // the runner applies no more events to a state that the panic may have
 // left half changed, and saves no checkpoint of it. A restart restores
 // the last checkpoint; with a Subscriber and no Store, the events
-// acknowledged since are not delivered again.
+// acknowledged since are not delivered again. A panic of a codec or an
+// upcaster, which decode on the subscriptions' goroutines, ends the
+// process, as a panic on any goroutine does; its message was not
+// acknowledged.
 func (r *Runner) Run(ctx context.Context) error {
 	l := &runLoop{rebuilds: make(chan rebuildRequest), done: make(chan struct{})}
 	if ok, err := r.own(ctx, l); !ok {
