@@ -36,7 +36,10 @@ const (
 // topics, identity keys or metadata entries. A customer's other fields
 // (Customer.Extra) are at most MaxList, named by such text and none "id"
 // or "keys", and take at most MaxExtra bytes as JSON, their text UTF-8
-// and nested at most 64 deep (events.CheckExtra). So every event stays
+// and nested at most 64 deep (events.CheckExtra); the Service writes them
+// as msgpack reads them back (its numbers as json.Number, "2.50" as
+// "2.5", "1.0" as "1"), whatever the store's codec, so that the event it
+// returns is the one stored. So every event stays
 // far within the line that events.LineReader reads (events.MaxLineBytes),
 // and an export of the store in JSON Lines can be read back.
 //
