@@ -115,6 +115,8 @@ type Runner struct {
 	cfg RunnerConfig
 
 	started  atomic.Bool // state restored or rebuilt: later Runs continue in memory
+	// panicked: the projection panicked under r.mu (see guard).
+	panicked atomic.Bool
 	caughtUp atomic.Bool
 
 	// ownerMu guards owner and loop. owner is closed when the goroutine
@@ -332,9 +334,10 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 // that runs without a Run to end. A panic of the projection goes on
 // through Run (and Rebuild) to the caller, with the subscriptions ended:
 // the runner applies no more events to a state that the panic may have
-// left half changed, and saves no checkpoint of it. A restart restores
-// the last checkpoint; with a Subscriber and no Store, the events
-// acknowledged since are not delivered again. A panic of a codec or an
+// left half changed, and saves no checkpoint of it. Should the host
+// recover the panic, Run and Rebuild then return ErrPanicked: a new Runner
+// restores the last checkpoint (with a Subscriber and no Store, the events
+// acknowledged since are not delivered again). A panic of a codec or an
 // upcaster, which decode on the subscriptions' goroutines, ends the
 // process, as a panic on any goroutine does; its message was not
 // acknowledged.
@@ -345,6 +348,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	defer r.disown()
 	defer r.caughtUp.Store(false) // once Run returns, it follows nothing
+	if err := r.refusePanicked("run"); err != nil {
+		return err
+	}
 
 	if !r.started.Load() {
 		if err := r.restore(ctx); err != nil {
@@ -503,13 +509,43 @@ func (r *Runner) handle(ctx context.Context, d delivery) error {
 	return nil
 }
 
-// takeLocked takes d under r.mu, which a panic of the projection
-// releases, and reports whether a checkpoint is due.
+// takeLocked takes d under r.mu (guard), and reports whether a
+// checkpoint is due.
 func (r *Runner) takeLocked(d delivery) bool {
+	due := false
+	_ = r.guard(func() error {
+		r.take(d)
+		due = r.checkpointDue()
+		return nil
+	})
+	return due
+}
+
+// guard runs f, which calls into the projection, under r.mu. A panic of f
+// releases the lock and marks the runner panicked, so that no Run or
+// Rebuild goes on from the state it may have left half changed
+// (ErrPanicked); the panic goes on.
+func (r *Runner) guard(f func() error) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.take(d)
-	return r.checkpointDue()
+	done := false
+	defer func() {
+		if !done {
+			r.panicked.Store(true)
+		}
+		r.mu.Unlock()
+	}()
+	err := f()
+	done = true
+	return err
+}
+
+// refusePanicked returns ErrPanicked, for what would go on from the
+// state a panic of the projection left, or nil.
+func (r *Runner) refusePanicked(what string) error {
+	if r.panicked.Load() {
+		return fmt.Errorf("runner %q: %s: %w; its state may be half changed, and a new Runner restores the last checkpoint", r.cfg.Name, what, ErrPanicked)
+	}
+	return nil
 }
 
 // drain applies the events left in in, which no goroutine sends to any
@@ -697,13 +733,16 @@ func (r *Runner) offer(e events.Envelope) {
 // keeps it.
 func (r *Runner) keeps(e events.Envelope) bool { return r.cfg.Filter == nil || r.cfg.Filter(e) }
 
-// fromStoreLocked is fromStore under r.mu, which a panic of the
-// projection releases; it reports whether a checkpoint is due.
+// fromStoreLocked is fromStore under r.mu (guard); it reports whether a
+// checkpoint is due.
 func (r *Runner) fromStoreLocked(e events.Envelope) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.fromStore(e)
-	return r.checkpointDue()
+	due := false
+	_ = r.guard(func() error {
+		r.fromStore(e)
+		due = r.checkpointDue()
+		return nil
+	})
+	return due
 }
 
 // advanceIfIdle moves the projection's watermark to the clock when the
@@ -714,8 +753,12 @@ func (r *Runner) fromStoreLocked(e events.Envelope) bool {
 // An error of the projection is logged, as one for an event is.
 func (r *Runner) advanceIfIdle(ctx context.Context, queued func() bool) {
 	holds := r.caughtUp.Load() && r.brokerHolds(ctx)
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	_ = r.guard(func() error { r.advanceIfQuiet(holds, queued); return nil })
+}
+
+// advanceIfQuiet is advanceIfIdle once the broker was asked; the caller
+// holds r.mu.
+func (r *Runner) advanceIfQuiet(holds bool, queued func() bool) {
 	quiet := r.arrivals == r.arrivalsSeen && !holds && !queued()
 	r.arrivalsSeen = r.arrivals
 	if !quiet || !r.caughtUp.Load() {

@@ -18,18 +18,21 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 	return r.save(ctx, sweep, force, false)
 }
 
-// snapshotChanged takes the runner's state under r.mu, which a panic of
-// the projection's snapshot releases, with the changes and advances it
+// snapshotChanged takes the runner's state under r.mu (guard), with the
+// changes and advances it
 // covers; unless force, final or a change since the last checkpoint calls
 // for one, it takes none and reports changed false.
 func (r *Runner) snapshotChanged(force, final bool) (cp Checkpoint, changes, advances int, changed bool, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !force && r.changes == 0 && r.position == r.savedPos && (!final || r.advances == 0) {
-		return cp, 0, 0, false, nil
-	}
-	cp, err = r.snapshot()
-	return cp, r.changes, r.advances, true, err
+	err = r.guard(func() error {
+		if !force && r.changes == 0 && r.position == r.savedPos && (!final || r.advances == 0) {
+			return nil
+		}
+		var err error
+		cp, err = r.snapshot()
+		changes, advances, changed = r.changes, r.advances, true
+		return err
+	})
+	return cp, changes, advances, changed, err
 }
 
 // checkpointFinal is the checkpoint of a runner that stops: no later one
@@ -160,10 +163,14 @@ func (r *Runner) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("runner %q: load checkpoint: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 	}
+	return r.guard(func() error { return r.restoreLocked(cp, ok) })
+}
+
+// restoreLocked is restore of the checkpoint cp, loaded when ok; the
+// caller holds r.mu.
+func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 	u, canLoad := r.cfg.Projection.(encoding.BinaryUnmarshaler)
 	_, canSave := r.cfg.Projection.(encoding.BinaryMarshaler)
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if res, ok := r.cfg.Projection.(Resetter); ok && !(canLoad && canSave) && r.cfg.Store != nil {
 		// The replay from the start rebuilds what it holds (a read model
 		// kept elsewhere) rather than counting it again. Without a
@@ -251,6 +258,9 @@ func (r *Runner) Rebuild(ctx context.Context) error {
 			r.owner = make(chan struct{})
 			r.ownerMu.Unlock()
 			defer r.disown() // on a panic of the projection too
+			if err := r.refusePanicked("rebuild"); err != nil {
+				return err
+			}
 			return r.rebuild(ctx)
 		case l != nil:
 			r.ownerMu.Unlock()
@@ -331,10 +341,13 @@ func (r *Runner) rebuild(ctx context.Context) error {
 }
 
 // replayAll resets the projection and replays the store into it, under
-// r.mu, which a panic of the projection releases.
+// r.mu (guard).
 func (r *Runner) replayAll(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	return r.guard(func() error { return r.replayLocked(ctx) })
+}
+
+// replayLocked is replayAll; the caller holds r.mu.
+func (r *Runner) replayLocked(ctx context.Context) error {
 	if res, ok := r.cfg.Projection.(Resetter); ok {
 		res.Reset()
 	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {

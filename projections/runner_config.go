@@ -29,6 +29,11 @@ var (
 	ErrCannotRebuild = errors.New("cannot rebuild")
 	// ErrCheckpoint: a checkpoint could not be written or read back.
 	ErrCheckpoint = errors.New("checkpoint failed")
+	// ErrPanicked: the projection panicked in an earlier Run or Rebuild
+	// of the runner, which a host recovered. Its state may be half
+	// changed: Run and Rebuild refuse to go on from it, and a new Runner
+	// restores the last checkpoint.
+	ErrPanicked = errors.New("the projection panicked")
 )
 
 // Metadata keys that the Runner sets on a message it sends to the poison

@@ -22,9 +22,14 @@ type panicky struct {
 	*tally
 	n, applied int
 	saves      int
+	before     func() // called before the first Apply, if set
 }
 
 func (p *panicky) Apply(e events.Envelope) error {
+	if p.before != nil {
+		p.before()
+		p.before = nil
+	}
 	if p.applied++; p.applied == p.n {
 		panic("projection bug")
 	}
@@ -194,21 +199,69 @@ func TestRunnerRebuildDuringRunReturnsOnAPanic(t *testing.T) {
 	assert.Equal(t, "projection bug", <-ran)
 }
 
-// A Rebuild whose projection panicked leaves the runner to the next Run
-// or Rebuild: it owned the runner only while it ran.
-func TestRunnerAfterARebuildThatPanicked(t *testing.T) {
+// Once the projection panicked, in a Run or a Rebuild whose panic the
+// host recovered, the runner goes on from that state no more: a Run or a
+// Rebuild, waiting for it or called after, returns ErrPanicked at once
+// and changes nothing, and a new Runner restores the last checkpoint.
+func TestRunnerAfterAPanic(t *testing.T) {
+	for _, first := range []string{"run", "rebuild"} {
+		t.Run(first, func(t *testing.T) {
+			store := events.NewMemoryStore()
+			appendAll(t, store, testLog(100))
+			cps := NewMemoryCheckpoints()
+			p := &panicky{tally: newTally(), n: 150}
+			cfg := RunnerConfig{Name: "p", Projection: p, Store: store, Checkpoints: cps, Logger: quietLogger(), CheckpointEvery: 100}
+			r, err := NewRunner(cfg)
+			require.NoError(t, err)
+			run := func() error { return r.Run(context.Background()) }
+			if first == "rebuild" {
+				run = func() error { return r.Rebuild(context.Background()) }
+			}
+			assert.Equal(t, "projection bug", runPanics(t, run))
+			applied, saves := p.applied, p.saves
+			p.n = 1 << 30
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			require.ErrorIs(t, r.Rebuild(ctx), ErrPanicked)
+			require.ErrorIs(t, r.Run(ctx), ErrPanicked)
+			assert.Equal(t, applied, p.applied, "nothing applied after the panic")
+			assert.Equal(t, saves, p.saves, "nothing saved after the panic")
+
+			cfg.Projection = newTally()
+			fresh, err := NewRunner(cfg)
+			require.NoError(t, err)
+			stop := startRunner(t, fresh)
+			require.Eventually(t, fresh.CaughtUp, 5*time.Second, time.Millisecond)
+			require.NoError(t, stop())
+			assert.Equal(t, wantTally(100), cfg.Projection.(*tally).ByType)
+		})
+	}
+}
+
+// A Run that waits for a Rebuild whose projection panics does not go on
+// from the state the panic left.
+func TestRunnerRunWaitingForARebuildThatPanics(t *testing.T) {
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(100))
-	p := &panicky{tally: newTally(), n: 50}
+	block := make(chan struct{})
+	p := &panicky{tally: newTally(), n: 50, before: func() { <-block }}
 	r, err := NewRunner(RunnerConfig{Name: "p", Projection: p, Store: store, Logger: quietLogger(), CheckpointEvery: 10_000})
 	require.NoError(t, err)
-	assert.Equal(t, "projection bug", runPanics(t, func() error { return r.Rebuild(context.Background()) }))
-	p.n = 1 << 30
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, r.Rebuild(ctx))
-	assert.Equal(t, wantTally(100), p.ByType)
-	stop := startRunner(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
-	require.NoError(t, stop())
+	rebuilt := make(chan any, 1)
+	go func() {
+		defer func() { rebuilt <- recover() }()
+		_ = r.Rebuild(context.Background())
+	}()
+	require.Eventually(t, func() bool { r.ownerMu.Lock(); defer r.ownerMu.Unlock(); return r.owner != nil }, 5*time.Second, time.Millisecond)
+	ran := make(chan error, 1)
+	go func() { ran <- r.Run(context.Background()) }()
+	close(block)
+	assert.Equal(t, "projection bug", <-rebuilt)
+	select {
+	case err := <-ran:
+		assert.ErrorIs(t, err, ErrPanicked)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting Run did not return")
+	}
+	assert.Equal(t, 50, p.applied)
 }
