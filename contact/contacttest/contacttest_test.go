@@ -158,9 +158,18 @@ func TestWhenRunsAMinuteAfterTheEventBefore(t *testing.T) {
 	assert.Equal(t, contacttest.Minute(12), evs[0].At, "the refused command took no minute")
 
 	// A Clock that the test moves is taken as it is: set back, the
-	// command's time goes backwards and is refused for it.
+	// commands' times go backwards and are refused for it.
 	s.Clock.Set(contacttest.Minute(-30))
 	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrOutOfOrder)
+	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrOutOfOrder)
+
+	// After a command that gave its own time, the Clock stands there: a
+	// test that moves it on moves it from there.
+	s = contacttest.Given(t, opened())
+	s.When(contact.Route{Queue: "q", At: contacttest.Minute(30)}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	s.Clock.Advance(10 * time.Minute)
+	evs = s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.Equal(t, contacttest.Minute(41), evs[0].At)
 }
 
 // Given stamps the partition key that the Service stamps, so that the
@@ -186,6 +195,17 @@ func TestGivenStampsThePartitionKey(t *testing.T) {
 	assert.Equal(t, events.Meta{events.MetaPartitionKey: "tenant-7/C-1"}, stored[1].Meta)
 	evs = s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
 	assert.Equal(t, "tenant-7/C-1", evs[0].Meta[events.MetaPartitionKey])
+
+	// An opening whose own key is empty gives none, as the Service's
+	// issue of such an opening stamps none.
+	s = contacttest.GivenEvents(t,
+		events.Envelope{At: contacttest.Minute(1), Data: opened(), Meta: events.Meta{events.MetaPartitionKey: ""}},
+		events.Envelope{At: contacttest.Minute(2), Data: &events.Routed{Contact: contacttest.Contact(1), Queue: "q"}})
+	stored, err = s.Store.Load(t.Context(), contacttest.IssueID())
+	require.NoError(t, err)
+	assert.NotContains(t, stored[1].Meta, events.MetaPartitionKey)
+	evs = s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.NotContains(t, evs[0].Meta, events.MetaPartitionKey)
 }
 
 // GivenEvents takes the events' times from the test: an email answered

@@ -76,8 +76,8 @@ func given(t testing.TB, evs []events.Envelope) *Scenario {
 	evs = slices.Clone(evs)
 	// The opening's key, its own or the Service's, on every event, as the
 	// Service gives an issue's events the key of its opening.
-	key := evs[0].Meta[events.MetaPartitionKey]
-	if o, ok := evs[0].Data.(*events.Opened); ok && o != nil && key == "" {
+	key, own := evs[0].Meta[events.MetaPartitionKey]
+	if o, ok := evs[0].Data.(*events.Opened); ok && o != nil && !own {
 		key = contact.PartitionKey(o.Customer)
 	}
 	is := &contact.Issue{}
@@ -120,10 +120,11 @@ type Outcome struct {
 
 // When runs cmd on the scenario's issue a minute after the scenario's
 // Clock, which stands at the stream's last event: the last given one, or
-// one that a command appended, at its own time (At) too. A test that moves
-// the Clock (to a time before the last event, say, to see a command
-// refused for its time) has it taken as it is. A refused command leaves
-// the Clock as it was, so that the next runs when it would have.
+// the one a command appended, at its own time (At) too. A test that moves
+// the Clock (to a time before the last event, say, to see commands
+// refused for their time) has it taken as it is, until a command appends.
+// A refused command leaves the Clock as it was, so that the next runs when
+// it would have.
 // A command that gives its own time may give any time after the given
 // events: the Service's Config.MaxFuture, which refuses event times more
 // than an hour after its clock's, does not apply unless With sets it, as
@@ -159,7 +160,11 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 	s.Clock.Advance(time.Minute)
 	evs, err := svc.Execute(ctx, IssueID(), cmd)
 	if err != nil && len(evs) == 0 {
-		s.Clock.Set(was)
+		s.Clock.Set(was) // as the test left it, moved or not
+		return &Outcome{s: s, before: len(before), Events: evs, Err: err}
+	}
+	if n := len(evs); n > 0 && evs[n-1].At.After(s.Clock.at()) {
+		s.Clock.Set(evs[n-1].At) // a command's own, later time
 	}
 	s.left = s.Clock.at()
 	return &Outcome{s: s, before: len(before), Events: evs, Err: err}
