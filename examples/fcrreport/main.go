@@ -315,16 +315,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			return nil
 		}
 		// As the write side writes it, before the lifecycle checks it.
-		e, err := normalized(e, keys)
-		if err != nil {
-			// Skipped as a line that breaks its stream is: its version
-			// is passed over.
-			if err := fail(l, err); err != nil {
-				return err
-			}
-			passOver(e, err)
-			return nil
-		}
 		v, err := check.check(e, known)
 		if gap := (*gapError)(nil); errors.As(err, &gap) {
 			switch {
@@ -458,6 +448,16 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		// event in its stream. A refused line's time (stamped far ahead,
 		// say) moves no watermark and ends no wait.
 		refused := r.Check(e)
+		if refused == nil {
+			// An opening's customer as the write side writes it, before
+			// the lifecycle checks it; a key that does not normalise
+			// refuses the line as the Reporter would, and its version is
+			// passed over in its turn.
+			var err error
+			if l.e, err = normalized(e, keys); err != nil {
+				refused = err
+			}
+		}
 		wm := check.watermark
 		if refused == nil && e.At.After(wm) {
 			wm = e.At

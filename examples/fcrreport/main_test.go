@@ -557,3 +557,22 @@ func TestAnOpeningWithABadKeyPassesItsVersionOver(t *testing.T) {
 	assert.Zero(t, got.Input.Missing, "the skipped opening's version was in the log")
 	assert.Zero(t, got.Input.Reordered)
 }
+
+// A second issue.opened (version 3) comes before version 2: it waits for
+// version 2 and is then skipped, its version passed over, whether its key
+// normalises or not; no version is missing from the log.
+func TestASkippedOpeningAheadOfItsStreamWaits(t *testing.T) {
+	for _, key := range []string{"email:bo@example.com", "phone:040 123 4567"} {
+		log := `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"issue.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"id":"c1"},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.opened","at":"2026-03-02T09:02:00Z","data":{"customer":{"keys":["` + key + `"]},"channel":"phone","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c3"}}
+{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.routed","at":"2026-03-02T09:01:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing"}}
+{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a1","version":4,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+{"id":"00000000-0000-7000-8000-000000000005","issue":"00000000-0000-7000-8000-0000000000a2","version":1,"type":"issue.opened","at":"2026-03-20T09:00:00Z","data":{"customer":{"keys":["email:bo@example.com"]},"channel":"chat","topic":"other","contact":"00000000-0000-7000-8000-0000000000c2"}}
+`
+		got, stderr := jsonReport(t, log, "-skip-invalid")
+		msg := fmt.Sprintf("key %q: %+v %s", key, got.Input, stderr)
+		assert.Equal(t, int64(1), got.Input.Invalid, msg)
+		assert.Zero(t, got.Input.Missing, msg)
+		assert.Equal(t, int64(4), got.Input.Events, msg)
+	}
+}
