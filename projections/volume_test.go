@@ -230,6 +230,27 @@ func TestVolumeBacklogAgesFromAReopenOfAnyGoType(t *testing.T) {
 	}
 }
 
+// An issue.opened after version 1 opens nothing (kpiIgnores), of any Go
+// type: stamped before the opening, it leaves the backlog's age alone.
+func TestVolumeBacklogAgeIgnoresASecondOpeningOfAnyGoType(t *testing.T) {
+	for _, data := range []events.Data{
+		&events.Opened{Customer: events.Customer{ID: "c-x"}, Channel: "chat", Topic: "billing", Contact: kpiID('c', 2)},
+		&events.Opaque{Type: events.TypeOpened},
+	} {
+		l := newKPILog()
+		issue, c1 := kpiID('i', 1), kpiID('c', 1)
+		l.opened(issue, c1, 10*time.Hour, "phone", "billing")
+		l.add(issue, 2*time.Hour, data) // stamped before the opening
+		r, err := NewReporter(ReportConfig{MaxFuture: -1})
+		require.NoError(t, err)
+		require.NoError(t, r.ApplyBatch(l.evs))
+		require.NoError(t, r.AdvanceTo(kpiT0.Add(20*time.Hour)))
+		b := r.Report().Volume.Backlog
+		require.NotNil(t, b.Oldest, "%T", data)
+		assert.Equal(t, kpiT0.Add(10*time.Hour), b.Oldest.Since, "%T", data)
+	}
+}
+
 func BenchmarkVolume(b *testing.B) {
 	evs := kpiGenerate(1, 5000, time.Minute)
 	benchmarkKPI(b, evs, func() kpiProjection {
