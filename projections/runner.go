@@ -114,7 +114,7 @@ import (
 type Runner struct {
 	cfg RunnerConfig
 
-	started  atomic.Bool // state restored or rebuilt: later Runs continue in memory
+	started atomic.Bool // state restored or rebuilt: later Runs continue in memory
 	// panicked: the projection panicked under r.mu (see guard).
 	panicked atomic.Bool
 	caughtUp atomic.Bool
