@@ -54,8 +54,9 @@ func kpiCheckEvent(what string, e *events.Envelope, future *futureGuard) error {
 
 // kpiIgnores reports whether the KPI projections pass over e, the next
 // event of the issue whose state is s: a stream whose version 1 was not
-// issue.opened is no issue's, as in the FCR, and an issue.opened after
-// version 1 opens nothing. It marks s when e is such a version 1; call it
+// an events.Opened is no issue's, as in the FCR, and an issue.opened after
+// version 1, of any Go type, opens nothing. It marks s when e is such a
+// version 1; call it
 // once for each event. The mark lives with the state: an event that comes
 // a lateness or more after the stream's previous one finds the state
 // forgotten, as for any closed issue, and the stream resumes from a fresh
@@ -63,11 +64,10 @@ func kpiCheckEvent(what string, e *events.Envelope, future *futureGuard) error {
 // counts depend on when the horizon freed the state (see kpiHorizon); the
 // FCR, which resumes no stream, ignores such events for good.
 func kpiIgnores(s *kpiState, e *events.Envelope) bool {
-	_, opened := e.Data.(*events.Opened)
-	if e.Version == 1 && !opened {
+	if _, opened := e.Data.(*events.Opened); e.Version == 1 && !opened {
 		s.stray = true
 	}
-	return s.stray || opened && e.Version != 1
+	return s.stray || e.Version != 1 && e.Type() == events.TypeOpened
 }
 
 // kpiCheckMinSample reports a negative minimum sample.

@@ -302,7 +302,7 @@ func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
 		if !answered {
 			// The projection panicked: the panic goes on through Run,
 			// and the Rebuild that waits returns.
-			req.done <- fmt.Errorf("runner %q: rebuild: the projection panicked", r.cfg.Name)
+			req.done <- fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, ErrPanicked)
 		}
 	}()
 	err := r.rebuild(rctx)

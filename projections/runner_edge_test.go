@@ -192,7 +192,7 @@ func TestRunnerRebuildDuringRunReturnsOnAPanic(t *testing.T) {
 	go func() { rebuilt <- r.Rebuild(context.Background()) }()
 	select {
 	case err := <-rebuilt:
-		assert.ErrorContains(t, err, "the projection panicked")
+		assert.ErrorIs(t, err, ErrPanicked)
 	case <-time.After(5 * time.Second):
 		t.Fatal("Rebuild did not return within 5 s of the projection's panic")
 	}

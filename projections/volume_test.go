@@ -248,6 +248,16 @@ func TestVolumeBacklogAgeIgnoresASecondOpeningOfAnyGoType(t *testing.T) {
 		b := r.Report().Volume.Backlog
 		require.NotNil(t, b.Oldest, "%T", data)
 		assert.Equal(t, kpiT0.Add(10*time.Hour), b.Oldest.Since, "%T", data)
+
+		// Nor does it open the issue again once resolved.
+		l = newKPILog()
+		l.opened(issue, c1, 0, "phone", "billing")
+		l.add(issue, time.Hour, &events.Resolved{Contact: c1, Agent: "ann"})
+		l.add(issue, 2*time.Hour, data)
+		r, err = NewReporter(ReportConfig{MaxFuture: -1})
+		require.NoError(t, err)
+		require.NoError(t, r.ApplyBatch(l.evs))
+		assert.Zero(t, r.Report().Volume.Backlog.Open, "%T", data)
 	}
 }
 
