@@ -172,6 +172,23 @@ func TestWhenRunsAMinuteAfterTheEventBefore(t *testing.T) {
 	assert.Equal(t, contacttest.Minute(41), evs[0].At)
 }
 
+// A retry under an idempotency key appends nothing: it takes no minute,
+// and a Clock the test moved before it holds for the next command.
+func TestWhenARetryLeavesTheClock(t *testing.T) {
+	s := contacttest.Given(t, opened())
+	ctx := contact.WithIdempotencyKey(t.Context(), "webhook:1")
+	s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	s.WhenContext(ctx, contact.Route{Queue: "q"}).ThenRetried(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	evs := s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.Equal(t, contacttest.Minute(3), evs[0].At, "a minute after the stream's last event")
+
+	s = contacttest.Given(t, opened())
+	s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	s.Clock.Set(contacttest.Minute(-30))
+	s.WhenContext(ctx, contact.Route{Queue: "q"}).ThenRetried(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrOutOfOrder)
+}
+
 // Given stamps the partition key that the Service stamps, so that the
 // events of a scenario's commands carry it as in production.
 func TestGivenStampsThePartitionKey(t *testing.T) {

@@ -123,8 +123,9 @@ type Outcome struct {
 // the one a command appended, at its own time (At) too. A test that moves
 // the Clock (to a time before the last event, say, to see commands
 // refused for their time) has it taken as it is, until a command appends.
-// A refused command leaves the Clock as it was, so that the next runs when
-// it would have.
+// A command that appends nothing (refused, or a retry under an idempotency
+// key) leaves the Clock as it was, so that the next runs when it would
+// have.
 // A command that gives its own time may give any time after the given
 // events: the Service's Config.MaxFuture, which refuses event times more
 // than an hour after its clock's, does not apply unless With sets it, as
@@ -159,12 +160,16 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 	}
 	s.Clock.Advance(time.Minute)
 	evs, err := svc.Execute(ctx, IssueID(), cmd)
-	if err != nil && len(evs) == 0 {
-		s.Clock.Set(was) // as the test left it, moved or not
+	after, lerr := s.Store.Load(s.t.Context(), IssueID())
+	require.NoError(s.t, lerr, "load the issue")
+	if len(after) == len(before) {
+		// Refused, or a retry that returned an earlier run's events:
+		// nothing happened, and the Clock is as the test left it.
+		s.Clock.Set(was)
 		return &Outcome{s: s, before: len(before), Events: evs, Err: err}
 	}
-	if n := len(evs); n > 0 && evs[n-1].At.After(s.Clock.at()) {
-		s.Clock.Set(evs[n-1].At) // a command's own, later time
+	if last := after[len(after)-1].At; last.After(s.Clock.at()) {
+		s.Clock.Set(last) // a command's own, later time
 	}
 	s.left = s.Clock.at()
 	return &Outcome{s: s, before: len(before), Events: evs, Err: err}
