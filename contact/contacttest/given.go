@@ -36,10 +36,10 @@ type Scenario struct {
 // the first at Minute(1), the next a minute later, and so on, each with
 // the partition key that the Service stamps (contact.PartitionKey of the
 // opening's customer). With no events the issue was never opened. The
-// history must be one that the lifecycle allows (contact.Issue.Check, with the default KeyRules): a
-// resolution of a contact the issue does not have, or a reopening of an
-// issue never opened, fails the test, as a command tested on a state that
-// production cannot reach proves nothing. A test of a stream that breaks
+// history must be one that the lifecycle allows (contact.Issue.Check,
+// with the default KeyRules): a resolution of a contact the issue does not
+// have, or a reopening of an issue never opened, fails the test, as a
+// command tested on a state that production cannot reach proves nothing. A test of a stream that breaks
 // the rules (an import gone wrong) appends it to Store itself.
 func Given(t testing.TB, data ...events.Data) *Scenario {
 	t.Helper()
