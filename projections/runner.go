@@ -511,10 +511,14 @@ func (r *Runner) handle(ctx context.Context, d delivery) error {
 
 // takeLocked takes d under r.mu (guard), and reports whether a
 // checkpoint is due.
-func (r *Runner) takeLocked(d delivery) bool {
+func (r *Runner) takeLocked(d delivery) bool { return r.dueAfter(func() { r.take(d) }) }
+
+// dueAfter runs f under r.mu (guard) and reports whether a checkpoint is
+// due then.
+func (r *Runner) dueAfter(f func()) bool {
 	due := false
 	_ = r.guard(func() error {
-		r.take(d)
+		f()
 		due = r.checkpointDue()
 		return nil
 	})
@@ -736,13 +740,7 @@ func (r *Runner) keeps(e events.Envelope) bool { return r.cfg.Filter == nil || r
 // fromStoreLocked is fromStore under r.mu (guard); it reports whether a
 // checkpoint is due.
 func (r *Runner) fromStoreLocked(e events.Envelope) bool {
-	due := false
-	_ = r.guard(func() error {
-		r.fromStore(e)
-		due = r.checkpointDue()
-		return nil
-	})
-	return due
+	return r.dueAfter(func() { r.fromStore(e) })
 }
 
 // advanceIfIdle moves the projection's watermark to the clock when the
