@@ -541,9 +541,10 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 		}
 		return
 	}
-	if ix < 0 || opened {
+	if ix < 0 || e.Type() == events.TypeOpened {
 		// An event of a stream with no live issue (the Sequencer
-		// emitted it, and tracks the stream), or a second opening.
+		// emitted it, and tracks the stream), or a second opening, of
+		// any Go type, as the KPI projections pass it over.
 		f.counts.Ignored++
 		if ix < 0 {
 			f.strays.note(e.Issue, at)

@@ -78,7 +78,8 @@ type FCRReport struct {
 	MissingEvents int64 `json:"missing_events"`
 	// IgnoredEvents belong to streams that did not start with issue.opened,
 	// while the FCR tracks them (see FCR: an event of such a stream quiet
-	// for W + lateness is orphaned instead).
+	// for W + lateness is orphaned instead), or are a live issue's second
+	// issue.opened, of any Go type.
 	IgnoredEvents int64 `json:"ignored_events"`
 
 	// The breakdowns: true FCR by the problem's first channel, topic,

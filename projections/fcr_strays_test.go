@@ -359,3 +359,22 @@ func TestKPIHorizonOpensNothingForWhatItPassesOver(t *testing.T) {
 		assert.Equal(t, int64(1), v.Issues, "the one issue that opened")
 	}
 }
+
+// A second issue.opened of a live issue is ignored whatever its Go type,
+// as the KPI projections pass it over.
+func TestFCRIgnoresASecondOpeningOfAnyGoType(t *testing.T) {
+	for _, data := range []events.Data{
+		&events.Opened{Customer: events.Customer{ID: "c-x"}, Channel: "chat", Topic: "billing", Contact: uuid.New()},
+		&events.Opaque{Type: events.TypeOpened},
+	} {
+		l := newFCRLog()
+		issue, c := l.open(at(0, 9, 0), []string{"email:anna@example.com"}, "chat", "billing")
+		l.add(issue, at(0, 9, 5), data)
+		l.resolve(issue, at(0, 9, 10), c, "ann", false)
+		f := mustFCR(FCRConfig{})
+		for _, e := range l.evs {
+			require.NoError(t, f.Apply(e))
+		}
+		assert.Equal(t, int64(1), f.Report().IgnoredEvents, "%T", data)
+	}
+}

@@ -299,10 +299,15 @@ func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
 	stop := context.AfterFunc(ctx, cancel)
 	answered := false
 	defer func() {
-		if !answered {
+		switch {
+		case answered:
+		case r.panicked.Load():
 			// The projection panicked: the panic goes on through Run,
 			// and the Rebuild that waits returns.
 			req.done <- fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, ErrPanicked)
+		default:
+			// Something else did (a checkpoint store's Save, say).
+			req.done <- fmt.Errorf("runner %q: rebuild: Run panicked during it", r.cfg.Name)
 		}
 	}()
 	err := r.rebuild(rctx)

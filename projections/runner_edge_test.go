@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,4 +265,49 @@ func TestRunnerRunWaitingForARebuildThatPanics(t *testing.T) {
 		t.Fatal("the waiting Run did not return")
 	}
 	assert.Equal(t, 50, p.applied)
+}
+
+// panicSaves is a checkpoint store whose Save panics once armed.
+type panicSaves struct {
+	*MemoryCheckpoints
+	arm atomic.Bool
+}
+
+func (c *panicSaves) Save(ctx context.Context, name string, cp Checkpoint) error {
+	if c.arm.Load() {
+		panic("checkpoint store bug")
+	}
+	return c.MemoryCheckpoints.Save(ctx, name, cp)
+}
+
+// A Rebuild that a Run does for it, when something other than the
+// projection panics (the checkpoint store), gets an error that does not
+// say the projection panicked, and the runner is not refused afterwards.
+func TestRunnerRebuildDuringRunWhenTheCheckpointStorePanics(t *testing.T) {
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(100))
+	cps := &panicSaves{MemoryCheckpoints: NewMemoryCheckpoints()}
+	r, err := NewRunner(RunnerConfig{Name: "p", Projection: newTally(), Store: store, Checkpoints: cps, Logger: quietLogger(), CheckpointEvery: 10_000})
+	require.NoError(t, err)
+	ran := make(chan any, 1)
+	go func() {
+		defer func() { ran <- recover() }()
+		_ = r.Run(context.Background())
+	}()
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	cps.arm.Store(true)
+	rebuilt := make(chan error, 1)
+	go func() { rebuilt <- r.Rebuild(context.Background()) }()
+	select {
+	case err := <-rebuilt:
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, ErrPanicked)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Rebuild did not return")
+	}
+	assert.Equal(t, "checkpoint store bug", <-ran)
+	cps.arm.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	assert.NoError(t, r.Rebuild(ctx))
 }

@@ -334,3 +334,27 @@ func ExampleIDs() {
 	// Output:
 	// 00000000-0000-7000-8000-000000000001 true
 }
+
+// A command refused because another writer won the race appends nothing:
+// it takes no minute, though the stream grew.
+func TestWhenARefusalAfterARaceLeavesTheClock(t *testing.T) {
+	s := contacttest.Given(t)
+	raced := false
+	s.With(func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(ctx context.Context, keys []string) (string, error) {
+			if !raced {
+				raced = true
+				_, err := s.Store.Append(ctx, contacttest.IssueID(), 0, []events.Envelope{{
+					ID: contacttest.ID(900), Issue: contacttest.IssueID(), Version: 1, At: contacttest.Start(),
+					Data: &events.Opened{Customer: events.Customer{ID: "C-9"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(9)},
+				}})
+				require.NoError(t, err)
+			}
+			return "C-1", nil
+		})
+	})
+	out := s.When(contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)})
+	require.ErrorIs(t, out.Err, contact.ErrIssueExists)
+	evs := s.When(contact.Route{Contact: contacttest.Contact(9), Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(9), Queue: "q"})
+	assert.Equal(t, contacttest.Minute(1), evs[0].At, "the refused Open took no minute")
+}
