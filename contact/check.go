@@ -58,8 +58,9 @@ func (noIDs) NewID() (uuid.UUID, error) {
 // backwards, no wait longer than the issue has existed by more than an
 // hour, no name with a control character, no withheld caller number among
 // an opening's keys…), and that an opening's customer is as the Service
-// writes it: its id unpadded, its keys as keys normalises them, each
-// once (ErrInvalidKey), since the projections compare them as recorded.
+// writes it: its id unpadded (ErrInvalidCommand), its keys as keys
+// normalises them, each once (ErrInvalidKey), since the projections
+// compare them as recorded.
 // It is how an imported log is checked against the
 // lifecycle rules that the Service enforces on commands, so that a log
 // written before a rule existed may fail it: such an event was, and is,

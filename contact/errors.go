@@ -51,7 +51,8 @@ var (
 // CommandError is the error of a refused command: which operation, on which
 // issue (uuid.Nil for an opening whose id the Service was to choose at
 // random: it opened nothing; IssueForKey(key) for one run with an
-// idempotency key), and why in the caller's words, as in
+// idempotency key, but for a refusal of the key itself or of a missing
+// command, before the issue is known), and why in the caller's words, as in
 //
 //	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
 //

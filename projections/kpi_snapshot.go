@@ -91,7 +91,7 @@ type kpiSnapState struct {
 	Counted                           int32
 	Channel, Topic                    uint32
 	Opened, Seen                      bool
-	Stray                             bool // version 1 was not issue.opened
+	Stray                             bool // version 1 was not an events.Opened
 	Since                             int64
 	Contacts                          []kpiSnapContact
 	Ratings                           [][3]int32 // on, score, survey

@@ -27,7 +27,7 @@ type kpiState struct {
 	topic                             uint32 // the current topic
 	opened                            bool   // Volume: issue.opened was counted
 	seen                              bool   // sinceNS is set: an inbound event was applied
-	stray                             bool   // version 1 was not issue.opened: see kpiIgnores
+	stray                             bool   // version 1 was not an events.Opened: see kpiIgnores
 	// sinceNS is the earliest time of an inbound event (issue.opened,
 	// issue.contacted, issue.reopened), Unix ns: the opening, or what
 	// opened the issue again in a state begun after the one before was

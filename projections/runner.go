@@ -338,9 +338,11 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 // recover the panic, Run and Rebuild then return ErrPanicked: a new Runner
 // restores the last checkpoint (with a Subscriber and no Store, the events
 // acknowledged since are not delivered again). A panic of a codec or an
-// upcaster, which decode on the subscriptions' goroutines, ends the
-// process, as a panic on any goroutine does; its message was not
-// acknowledged.
+// upcaster decoding a message, on a subscription's goroutine, ends the
+// process, as a panic on any goroutine does (its message was not
+// acknowledged); one while the runner reads its Store goes on through Run
+// as the projection's does, and marks the runner only during a Rebuild's
+// replay, which had reset the state.
 func (r *Runner) Run(ctx context.Context) error {
 	l := &runLoop{rebuilds: make(chan rebuildRequest), done: make(chan struct{})}
 	if ok, err := r.own(ctx, l); !ok {

@@ -239,6 +239,9 @@ func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 // it. Rebuilds run one at a time. A checkpoint that cannot be saved after
 // the replay is Rebuild's error: the stored one still holds the state
 // from before, which a restart would restore, until a Run saves the next.
+// A panic during the replay goes on to the caller of Rebuild (or, during a
+// Run, through Run, and Rebuild returns an error: ErrPanicked where the
+// state may be half changed), as Run's doc says.
 func (r *Runner) Rebuild(ctx context.Context) error {
 	_, canReset := r.cfg.Projection.(Resetter)
 	switch {

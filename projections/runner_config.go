@@ -29,8 +29,10 @@ var (
 	ErrCannotRebuild = errors.New("cannot rebuild")
 	// ErrCheckpoint: a checkpoint could not be written or read back.
 	ErrCheckpoint = errors.New("checkpoint failed")
-	// ErrPanicked: the projection panicked in an earlier Run or Rebuild
-	// of the runner, which a host recovered. Its state may be half
+	// ErrPanicked: a call that changed the projection's state panicked
+	// in an earlier Run or Rebuild of the runner, which a host recovered:
+	// the projection's own, or the Store's or a codec's while a Rebuild
+	// replayed into the projection it had reset. Its state may be half
 	// changed: Run and Rebuild refuse to go on from it, and a new Runner
 	// restores the last checkpoint.
 	ErrPanicked = errors.New("the projection panicked")
@@ -92,7 +94,10 @@ type RunnerConfig struct {
 	Filter func(events.Envelope) bool
 
 	// Codecs decode messages by the codec their metadata names; msgpack
-	// and JSON with the built-in event types by default.
+	// and JSON with the built-in event types by default. A runner that
+	// sequences for its projection saves the events it holds for a gap in
+	// its checkpoints with the first of them that writes each, and
+	// refuses a checkpoint whose held events name a codec it no longer has.
 	Codecs []events.Codec
 	// SkipUnknownTypes passes an event of a type that the Codecs do not
 	// know (one a newer producer published) on to the projection as an

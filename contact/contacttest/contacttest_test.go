@@ -163,8 +163,13 @@ func TestWhenRunsAMinuteAfterTheEventBefore(t *testing.T) {
 	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrOutOfOrder)
 	s.When(contact.Resolve{Agent: "maria"}).ThenError(contact.ErrOutOfOrder)
 
-	// After a command that gave its own time, the Clock stands there: a
-	// test that moves it on moves it from there.
+	// After a command that gave its own time, the Clock stands there,
+	// earlier than a minute after the Clock too; a test that moves it on
+	// moves it from there.
+	s = contacttest.Given(t, opened())
+	s.When(contact.Route{Queue: "q", At: contacttest.Minute(1).Add(10 * time.Second)}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+	evs = s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+	assert.Equal(t, contacttest.Minute(2).Add(10*time.Second), evs[0].At)
 	s = contacttest.Given(t, opened())
 	s.When(contact.Route{Queue: "q", At: contacttest.Minute(30)}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
 	s.Clock.Advance(10 * time.Minute)

@@ -167,9 +167,7 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 		s.Clock.Set(was)
 		return &Outcome{s: s, before: len(before), Events: evs, Err: err}
 	}
-	if last := evs[len(evs)-1].At; last.After(s.Clock.at()) {
-		s.Clock.Set(last) // a command's own, later time
-	}
+	s.Clock.Set(evs[len(evs)-1].At) // the stream's last event: a command's own time too
 	s.left = s.Clock.at()
 	return &Outcome{s: s, before: len(before), Events: evs, Err: err}
 }
