@@ -75,8 +75,8 @@ func appendRunnerState(b []byte, seq *Sequencer, codecs []events.Codec, projecti
 // The error is the first codec's.
 func encodeHeld(e events.Envelope, codecs []events.Codec) (string, []byte, error) {
 	if _, ok := e.Data.(*events.Opaque); ok {
-		enc, err := msgpack.Marshal(&snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type()),
-			Meta: e.Meta, Position: e.Position})
+		o := opaqueOf(&e)
+		enc, err := msgpack.Marshal(&o)
 		return "", enc, err
 	}
 	var first error

@@ -26,6 +26,12 @@ type snapOpaque struct {
 	Position  uint64            `msgpack:",omitempty"`
 }
 
+// opaqueOf returns e saved by its name, without its data.
+func opaqueOf(e *events.Envelope) snapOpaque {
+	return snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type()),
+		Meta: e.Meta, Position: e.Position}
+}
+
 // readsBack reports whether reg decodes the events of e's type into data
 // of e's Go type, so that an encoded e reads back as it is: not so for a
 // type it does not know, nor for a host's own Go type under a built-in
@@ -59,8 +65,7 @@ func saveHeld(evs []events.Envelope, reg *events.Registry, byName bool) (enc [][
 				return nil, nil, nil, fmt.Errorf("held event of issue %s version %d: the registry does not read %q back as a %T: %w",
 					e.Issue, e.Version, e.Type(), e.Data, events.ErrUnknownType)
 			}
-			opaque = append(opaque, snapOpaque{ID: e.ID, Issue: e.Issue, Version: e.Version, At: e.At.UnixNano(), Type: string(e.Type()),
-				Meta: e.Meta, Position: e.Position})
+			opaque = append(opaque, opaqueOf(e))
 			continue
 		}
 		b, err := codec.Append(nil, *e)
