@@ -155,11 +155,15 @@ func xorKey(c uuid.UUID) uint64 {
 // recKey is the key of contact c in an fcrRec: contactKey, or xorKey for
 // an FCR restored from a snapshot that keyed contacts so, with the bits
 // of fcrRec.key that are not the contact's cleared.
-func (f *FCR) recKey(c uuid.UUID) uint64 {
-	if f.xorKeys {
-		return xorKey(c) &^ recBits
+func (f *FCR) recKey(c uuid.UUID) uint64 { return keyOf(c, f.xorKeys) &^ recBits }
+
+// keyOf is contactKey of c, or xorKey with xor: how a projection keys
+// contacts, which a snapshot of before FCR format 7 or KPI format 5 says.
+func keyOf(c uuid.UUID, xor bool) uint64 {
+	if xor {
+		return xorKey(c)
 	}
-	return contactKey(c) &^ recBits
+	return contactKey(c)
 }
 
 // recs returns the contacts and resolutions after the opening.

@@ -110,12 +110,7 @@ func newKPINames() *kpiNames {
 
 // key returns the key of contact c: contactKey, or xorKey for
 // projections restored from a snapshot that keyed contacts so.
-func (n *kpiNames) key(c uuid.UUID) uint64 {
-	if n.xorKeys {
-		return xorKey(c)
-	}
-	return contactKey(c)
-}
+func (n *kpiNames) key(c uuid.UUID) uint64 { return keyOf(c, n.xorKeys) }
 
 // or returns id, or alt when id is the empty name.
 func (n *kpiNames) or(id, alt uint32) uint32 {
