@@ -195,11 +195,11 @@ func (s *kpiState) index(key uint64) int32 {
 
 // apply folds e, the next event of the issue, into the state.
 func (s *kpiState) apply(e *events.Envelope, n *kpiNames) {
-	switch t := e.Type(); {
-	case t == events.TypeOpened && e.Version == 1, t == events.TypeContacted, t == events.TypeReopened:
+	switch e.Type() {
+	case events.TypeOpened, events.TypeContacted, events.TypeReopened:
 		// What opens the issue, of any Go type (the horizon opens it by
-		// type; an issue.opened after version 1 opens nothing, see
-		// kpiIgnores): its age in the backlog starts at the earliest.
+		// type; kpiIgnores passed over an issue.opened after version 1):
+		// its age in the backlog starts at the earliest.
 		if at := e.At.UnixNano(); !s.seen || at < s.sinceNS {
 			s.seen, s.sinceNS = true, at
 		}
