@@ -16,8 +16,8 @@ import (
 // fcrSnapFormat is the layout version of FCR snapshots. Format 7 keys
 // contacts by contactKey, where the formats before keyed them by xorKey:
 // an FCR restored from one of those keys them so on (and says so in its
-// snapshots, XORKeys), as its stored keys cannot be keyed again. Format 6 counts a
-// reported success of a folded problem's record on its first counted
+// snapshots, XORKeys), as its stored keys cannot be keyed again. Format 6
+// counts a reported success of a folded problem's record on its first counted
 // contact, where format 5 and before counted it on its opening contact,
 // abandoned or not; it added ReportedOnOpening, which says that the
 // counters hold problems folded by the earlier rule (restored from such a
