@@ -134,7 +134,11 @@ func (r KeyRules) country() (string, error) {
 //     Hungary; 8 in Russia and Kazakhstan, 8 or 0 in Lithuania, 8 0, 8 or 0
 //     in Belarus, where a prefix with an 8 is dropped only when the number
 //     with it has the length of a national number with a trunk prefix (11
-//     digits in Russia), as numbers there start with 8 too; and none where
+//     digits in Russia), as numbers there start with 8 too (in Belarus,
+//     only before a number's first digit: 8 801 123 4567 is
+//     +3758011234567, and so are 801 123 4567 and +375 801 123 4567); 0
+//     in Gabon before the 8 digits of a number since 2019, not in its older
+//     numbers of 8, which start with 0 (06 03 12 34 is +24106031234); and none where
 //     numbers start with 0, which stays a digit of the number: Italy and
 //     Vatican City (39; with DefaultCountry "39", "06 1234 5678" is
 //     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
@@ -361,11 +365,13 @@ func phoneDigits(v string) (string, string) {
 // trunk is a prefix that national callers of a country dial before a
 // number, and, where numbers may also start with the prefix's digits, how
 // many digits a national number has with it: exactly digits (0 when any
-// number), and at least least.
+// number), and at least least; and the digits that the number after it
+// may start with ("" for any).
 type trunk struct {
 	prefix string
 	digits int
 	least  int
+	next   string
 }
 
 // trunks holds, by country calling code, the trunk prefixes of the
@@ -374,13 +380,19 @@ type trunk struct {
 // from a number's first digit. Country calling codes are prefix-free: a
 // number's digits start with at most one of them.
 var trunks = map[string][]trunk{
-	"1": {{"1", 0, 0}},  // North America: numbers start with 2-9
-	"7": {{"8", 11, 0}}, // Russia, Kazakhstan: numbers start with 8 too (812, 800)
+	"1": {{"1", 0, 0, ""}},  // North America: numbers start with 2-9
+	"7": {{"8", 11, 0, ""}}, // Russia, Kazakhstan: numbers start with 8 too (812, 800)
 	// Hungary: 06, or a lone 0 by habit; numbers of 8 digits start with 6
 	// too (Szeged 62), so 06 is the trunk prefix only before 8 or 9 digits.
-	"36":  {{"06", 0, 10}, {"0", 0, 0}},
-	"370": {{"8", 9, 0}, {"0", 0, 0}},                  // Lithuania: 8 until 2025, then 0; numbers start with 8 too (800)
-	"375": {{"80", 11, 0}, {"8", 10, 0}, {"0", 10, 0}}, // Belarus: 8 0, 8 or 0
+	"36":  {{"06", 0, 10, ""}, {"0", 0, 0, ""}},
+	"370": {{"8", 9, 0, ""}, {"0", 0, 0, ""}}, // Lithuania: 8 until 2025, then 0; numbers start with 8 too (800)
+	// Belarus: 8 0, 8 or 0 before the 9 digits of a number, which starts
+	// with 1 to 9; or 8 before the 10 of a toll-free one, which starts with
+	// 80 or 82 (8 801 123 4567), and without which it has 10 digits too.
+	"375": {{"80", 11, 0, "123456789"}, {"8", 10, 0, "123456789"}, {"8", 11, 0, "8"}, {"0", 10, 0, ""}},
+	// Gabon: 0 before the 8 digits of a number since 2019 (0 77 88 99 88);
+	// the numbers of 8 digits before that started with 0 (01 44 12 34).
+	"241": {{"0", 9, 0, ""}},
 }
 
 // leadingZero holds the countries without a trunk prefix whose numbers
@@ -414,12 +426,13 @@ func dropTrunks(d, cc string) string {
 	}
 	ts, ok := trunks[cc]
 	if !ok {
-		ts = []trunk{{"0", 0, 0}}
+		ts = []trunk{{"0", 0, 0, ""}}
 	}
 	for dropped := true; dropped; {
 		dropped = false
 		for _, t := range ts {
-			if strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) && len(d) >= t.least {
+			if strings.HasPrefix(d, t.prefix) && (t.digits == 0 || len(d) == t.digits) && len(d) >= t.least &&
+				(t.next == "" || len(d) > len(t.prefix) && strings.IndexByte(t.next, d[len(t.prefix)]) >= 0) {
 				d, dropped = d[len(t.prefix):], true
 				break
 			}
