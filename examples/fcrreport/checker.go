@@ -57,7 +57,8 @@ const (
 
 // check returns what e is, or the error of an event that breaks its stream.
 // An event of a type the tool does not know (known false) takes its version
-// in the stream without a check of the lifecycle rules.
+// in the stream without a check of the lifecycle rules, and the later
+// events of its issue are not checked either.
 func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 	if e.At.After(c.watermark) {
 		c.watermark = e.At
@@ -108,6 +109,12 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 	}
 	if err := is.Apply(e); err != nil {
 		return fresh, err
+	}
+	if !known {
+		// What it did is not known (a newer producer's opening, at
+		// version 1): the later lines of its issue are the projections'
+		// to judge, as after a line skipped.
+		is.ID, is.gapped = e.Issue, true
 	}
 	is.ids = append(is.ids, e.ID)
 	is.sums = append(is.sums, contentSum(e))

@@ -205,6 +205,30 @@ func TestASkippedUnknownTypeKeepsItsStreamGoing(t *testing.T) {
 	}
 }
 
+// What an unknown event did is not known: the lines of its issue after it
+// are passed on unchecked, as after a line skipped as invalid. One at
+// version 1 (a newer producer's opening) stopped the tool at the next
+// line, as of an issue never opened; the projections count the stream's
+// events as ignored.
+func TestAnUnknownTypeAtVersionOneKeepsItsStreamGoing(t *testing.T) {
+	log := `{"id":"00000000-0000-7000-8000-000000000001","issue":"00000000-0000-7000-8000-0000000000a1","version":1,"type":"acme.opened","at":"2026-03-02T09:00:00Z","data":{"customer":{"keys":["email:anna@example.com"]},"channel":"chat","topic":"billing/refund","contact":"00000000-0000-7000-8000-0000000000c1"}}
+{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"issue.routed","at":"2026-03-02T09:01:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","queue":"billing"}}
+{"id":"00000000-0000-7000-8000-000000000003","issue":"00000000-0000-7000-8000-0000000000a1","version":3,"type":"issue.resolved","at":"2026-03-02T09:10:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+{"id":"00000000-0000-7000-8000-000000000004","issue":"00000000-0000-7000-8000-0000000000a1","version":4,"type":"issue.resolved","at":"2026-03-02T09:11:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c1","agent":"maria"}}
+`
+	for _, flag := range []string{"-skip-unknown-types", "-skip-invalid"} {
+		code, _, stderr := runTool(t, log, flag, "-")
+		require.Equal(t, 0, code, "%s: %s", flag, stderr)
+		got, _ := jsonReport(t, log, flag)
+		assert.Equal(t, int64(1), got.Input.UnknownType, flag)
+		assert.Zero(t, got.Input.Invalid, "%s: the lines after the unknown one are not refused, a second resolution included", flag)
+		assert.Equal(t, int64(3), got.Input.Events, flag)
+		assert.Equal(t, int64(3), got.Input.Unchecked, flag)
+		assert.Zero(t, got.FCR.Issues, "%s: the projections saw no opening", flag)
+		assert.Equal(t, int64(4), got.FCR.IgnoredEvents, "%s: the unknown line passed on as its version, and the three after it", flag)
+	}
+}
+
 // An unknown event after versions the log lacks takes its version past
 // them, which are counted as missing; one at a version its stream has (a
 // conflict) is counted once, as of an unknown type.
