@@ -509,3 +509,18 @@ func Example() {
 	// 09:18:22 3 issue.rated
 	// 3 issues, 9 events
 }
+
+// A byte-order mark before the header, as spreadsheet programs write, is
+// no part of its first column's name, for twcs as for pwc: the data set's
+// own layout starts with tweet_id.
+func TestATWCSHeaderAfterAByteOrderMark(t *testing.T) {
+	input := "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n" +
+		`200,ann,True,Tue Oct 31 08:00:00 +0000 2017,@Brand my playlist is gone,201,` + "\n" +
+		`201,Brand,False,Tue Oct 31 08:10:00 +0000 2017,@ann restored it,,200` + "\n"
+	plain, sum, _, err := convertString(t, "twcs", input, false)
+	require.NoError(t, err)
+	require.Equal(t, 1, sum.Issues)
+	marked, _, _, err := convertString(t, "twcs", "\ufeff"+input, false)
+	require.NoError(t, err)
+	assert.Equal(t, plain, marked)
+}

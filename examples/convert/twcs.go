@@ -32,6 +32,10 @@ type twcsColumns struct {
 func twcsHeader(rec []string) (twcsColumns, error) {
 	c := twcsColumns{width: len(rec), id: -1, author: -1, inbound: -1, at: -1, text: -1}
 	for i, name := range rec {
+		if i == 0 {
+			// A byte-order mark, as spreadsheet programs write.
+			name = strings.TrimPrefix(name, "\ufeff")
+		}
 		switch strings.TrimSpace(name) {
 		case "tweet_id":
 			c.id = i
