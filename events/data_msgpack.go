@@ -206,18 +206,46 @@ func msgpackNumbers(v any, depth int) (any, error) {
 		return out, nil
 	case map[string]any:
 		out := make(map[string]any, len(v))
+		var first firstError
 		for k, e := range v {
 			if !utf8.ValidString(k) {
-				return nil, errNotUTF8("member", k)
+				first.note(k, errNotUTF8("member", k))
+				continue
 			}
-			var err error
-			if out[k], err = msgpackNumbers(e, depth+1); err != nil {
-				return nil, err
+			n, err := msgpackNumbers(e, depth+1)
+			if err != nil {
+				first.note(k, err)
+				continue
 			}
+			out[k] = n
+		}
+		if first.err != nil {
+			return nil, first.err
 		}
 		return out, nil
 	}
 	return v, nil
+}
+
+// firstError keeps, of the errors of a map's members, that of the member
+// whose name sorts first (a key that is no string before every name, by
+// its type and value): one value gives one error, whatever order the map
+// is walked in.
+type firstError struct {
+	other bool // key is not a name but the type and value of a key
+	key   string
+	err   error
+}
+
+// note records err, the error of member k.
+func (f *firstError) note(k string, err error) { f.noteAs(false, k, err) }
+
+// noteAs is note of a key that is no string (other), as its type and
+// value k.
+func (f *firstError) noteAs(other bool, k string, err error) {
+	if f.err == nil || other && !f.other || other == f.other && k < f.key {
+		f.other, f.key, f.err = other, k, err
+	}
 }
 
 // tooDeep reports whether v, a JSON value at the given depth below a data
@@ -449,30 +477,45 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 		}
 		return v, nil
 	case map[string]any:
+		var first firstError
 		for k, e := range v {
 			if !utf8.ValidString(k) {
-				return nil, errNotUTF8("member", k)
+				first.note(k, errNotUTF8("member", k))
+				continue
 			}
-			var err error
-			if v[k], err = jsonValue(e, depth+1, exact); err != nil {
-				return nil, err
+			j, err := jsonValue(e, depth+1, exact)
+			if err != nil {
+				first.note(k, err)
+				continue
 			}
+			v[k] = j
+		}
+		if first.err != nil {
+			return nil, first.err
 		}
 		return v, nil
 	case map[any]any:
 		m := make(map[string]any, len(v))
+		var first firstError
 		for k, e := range v {
 			ks, ok := k.(string)
 			if !ok {
-				return nil, fmt.Errorf("map key %v is not a string", k)
+				first.noteAs(true, fmt.Sprintf("%T %v", k, k), fmt.Errorf("map key %v is not a string", k))
+				continue
 			}
 			if !utf8.ValidString(ks) {
-				return nil, errNotUTF8("member", ks)
+				first.note(ks, errNotUTF8("member", ks))
+				continue
 			}
-			var err error
-			if m[ks], err = jsonValue(e, depth+1, exact); err != nil {
-				return nil, err
+			j, err := jsonValue(e, depth+1, exact)
+			if err != nil {
+				first.note(ks, err)
+				continue
 			}
+			m[ks] = j
+		}
+		if first.err != nil {
+			return nil, first.err
 		}
 		return m, nil
 	}
