@@ -312,6 +312,10 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	if sc := tally.scalars(); !setInt64s(sc, s.Tally.Counts) {
 		return 0, fmt.Errorf("FCR restore: %d tally counts, want %d: %w", len(s.Tally.Counts), len(sc), ErrFCRSnapshot)
 	}
+	c := &s.Counts
+	if i := negative(append(slices.Clone(s.Tally.Counts), c.Issues, c.Late, c.LateDropped, c.Orphaned, c.Missing, c.Ignored)...); i >= 0 {
+		return 0, fmt.Errorf("FCR restore: count %d is negative: %w", i, ErrFCRSnapshot)
+	}
 	nNames := uint32(len(s.Names))
 	badName := func(ids ...uint32) bool {
 		for _, id := range ids {
@@ -323,19 +327,22 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	}
 	for _, sg := range s.Tally.Seg {
 		switch {
-		case sg.Dim > dimWeek, sg.Dim <= dimQueue && (sg.ID < 0 || sg.ID >= int64(nNames)), sg.Dim == dimKind && sg.ID&^1 != 0:
+		case sg.Dim > dimWeek, sg.Dim <= dimQueue && (sg.ID < 0 || sg.ID >= int64(nNames)), sg.Dim == dimKind && sg.ID&^1 != 0,
+			sg.Dim == dimDay && (sg.ID < minDay || sg.ID > maxDay), sg.Dim == dimWeek && (sg.ID < minWeek || sg.ID > maxWeek):
 			return 0, fmt.Errorf("FCR restore: segment %d/%d out of range: %w", sg.Dim, sg.ID, ErrFCRSnapshot)
+		case negative(sg.Seg.Achieved, sg.Seg.Failed, sg.Seg.RepHits, sg.Seg.RepTotal) >= 0:
+			return 0, fmt.Errorf("FCR restore: segment %d/%d has a negative count: %w", sg.Dim, sg.ID, ErrFCRSnapshot)
 		}
 		*tally.seg(sg.Dim, sg.ID) = sg.Seg
 	}
 	for _, sw := range s.Tally.Switch {
-		if badName(uint32(sw[0]), uint32(sw[1])) {
+		if badName(uint32(sw[0]), uint32(sw[1])) || sw[2] < 0 {
 			return 0, fmt.Errorf("FCR restore: channel switch names out of range: %w", ErrFCRSnapshot)
 		}
 		tally.Switch[[2]uint32{uint32(sw[0]), uint32(sw[1])}] = sw[2]
 	}
 	for _, rp := range s.Tally.Repeats {
-		if badName(uint32(rp[0])) {
+		if badName(uint32(rp[0])) || negative(rp[1], rp[2]) >= 0 {
 			return 0, fmt.Errorf("FCR restore: repeat topic name out of range: %w", ErrFCRSnapshot)
 		}
 		tally.Repeats[uint32(rp[0])] = [2]int64{rp[1], rp[2]}

@@ -92,6 +92,15 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 		{"foreign link", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Links[0].B = 7 }), "link of identifiers not its own"},
 		{"customer without identifiers", FCRConfig{}, edit(func(s *fcrSnap) { s.Customers[0].Idents = nil }), "no identifier"},
 		{"tally counts", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Counts = s.Tally.Counts[:3] }), "tally counts"},
+		{"a negative tally count", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Counts[0] = -1 }), "count 0 is negative"},
+		{"a negative event count", FCRConfig{}, edit(func(s *fcrSnap) { s.Counts.Issues = -1 }), "is negative"},
+		{"a negative segment count", FCRConfig{}, edit(func(s *fcrSnap) {
+			s.Tally.Seg = append(s.Tally.Seg, fcrSnapSeg{Dim: dimChannel, ID: 1, Seg: fcrSeg{Achieved: 1, Failed: -1}})
+		}), "negative count"},
+		{"a day beyond event times", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Seg = append(s.Tally.Seg, fcrSnapSeg{Dim: dimDay, ID: maxDay + 1}) }), "out of range"},
+		{"a week before event times", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Seg = append(s.Tally.Seg, fcrSnapSeg{Dim: dimWeek, ID: minWeek - 1}) }), "out of range"},
+		{"a negative channel switch", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Switch = append(s.Tally.Switch, [3]int64{1, 1, -1}) }), "channel switch"},
+		{"a negative repeat count", FCRConfig{}, edit(func(s *fcrSnap) { s.Tally.Repeats = append(s.Tally.Repeats, [3]int64{1, -1, 1}) }), "repeat topic"},
 		{"version beyond the largest", FCRConfig{}, edit(func(s *fcrSnap) { s.Versions[0].Version = math.MaxUint64 }), "beyond 9223372036854775807"},
 		{"no opening first", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Recs[0].Kind = snapResolved }), "record of kind 2 at 0"},
 		{"unknown record", FCRConfig{}, edit(func(s *fcrSnap) { s.Issues[0].Recs = append(s.Issues[0].Recs, fcrSnapRec{Kind: 7}) }), "record of kind 7 at 1"},

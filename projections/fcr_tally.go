@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -190,6 +191,25 @@ func dayOf(ns int64) int64 {
 		d--
 	}
 	return d
+}
+
+// The day and week numbers of the times that Unix nanoseconds hold, the
+// only ones an event can have: a snapshot that counts under another is
+// refused, as its label would be that of another day.
+var (
+	minDay, maxDay   = dayOf(math.MinInt64), dayOf(math.MaxInt64)
+	minWeek, maxWeek = weekOf(minDay), weekOf(maxDay)
+)
+
+// negative returns the position of the first negative count of vs, or -1:
+// no count of a snapshot can be below zero.
+func negative(vs ...int64) int {
+	for i, v := range vs {
+		if v < 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // weekOf returns the number of the Monday-to-Sunday week of a day number

@@ -200,6 +200,9 @@ func loadCounts[P interface {
 	if fs := P(c).fields(); !setInt64s(fs, saved) {
 		return fmt.Errorf("%s: %d counts, want %d: %w", what, len(saved), len(fs), ErrKPISnapshot)
 	}
+	if i := negative(saved...); i >= 0 {
+		return fmt.Errorf("%s: count %d is negative: %w", what, i, ErrKPISnapshot)
+	}
 	return nil
 }
 
@@ -438,6 +441,18 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 		return nil, fmt.Errorf("volume: %d counts and %d contacts-per-issue buckets: %w", len(s.Counts), len(s.PerIssue), ErrKPISnapshot)
 	case len(s.ByChannel) > names || len(s.ByTopic) > names:
 		return nil, fmt.Errorf("volume: more segments than names: %w", ErrKPISnapshot)
+	case negative(s.Counts...) >= 0 || negative(s.ByChannel...) >= 0 || negative(s.ByTopic...) >= 0 || negative(s.PerIssue...) >= 0:
+		return nil, fmt.Errorf("volume: a negative count: %w", ErrKPISnapshot)
+	}
+	for _, d := range s.ByDay {
+		if d[0] < minDay || d[0] > maxDay || d[1] < 0 {
+			return nil, fmt.Errorf("volume: %d contacts on day %d: %w", d[1], d[0], ErrKPISnapshot)
+		}
+	}
+	for _, n := range s.ByValue {
+		if n.N < 0 {
+			return nil, fmt.Errorf("volume: %d contacts of value %q: %w", n.N, n.Value, ErrKPISnapshot)
+		}
 	}
 	return func() {
 		setInt64s(v.volScalars(), s.Counts) // as many: checked above

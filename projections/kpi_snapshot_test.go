@@ -206,6 +206,17 @@ func TestKPIRestoreRefusesWhatDoesNotFitAndChangesNothing(t *testing.T) {
 		require.NoError(t, err)
 		return p
 	}
+	// fresh returns a new projection of the subject name, into which its
+	// snapshot restores as it was saved: a case restores a spoiled copy
+	// into one, so that only the spoiling can be refused.
+	fresh := func(name string) snapshotting {
+		i := slices.IndexFunc(subjects, func(s snapSubject) bool { return s.name == name })
+		require.GreaterOrEqual(t, i, 0, name)
+		return subjects[i].make(t)
+	}
+	for _, s := range subjects {
+		require.NoError(t, fresh(s.name).UnmarshalBinary(snaps[s.name]), "%s: its own snapshot", s.name)
+	}
 	truncated := snaps["volume"][:len(snaps["volume"])/2]
 	// spoiled returns the volume snapshot with one issue's state changed
 	// by spoil into one that no projection could have saved.
@@ -227,17 +238,31 @@ func TestKPIRestoreRefusesWhatDoesNotFitAndChangesNothing(t *testing.T) {
 		{"another lateness", svc(ServiceConfig{Threshold: 30 * time.Second}), snaps["service level"], ErrKPISnapshot},
 		{"another projection's", svc(ServiceConfig{Threshold: 30 * time.Second, Lateness: 6 * time.Hour}), snaps["satisfaction"], ErrKPISnapshot},
 		{"other value tags", vol(VolumeConfig{Lateness: 6 * time.Hour}), snaps["volume"], ErrKPISnapshot},
-		{"truncated", vol(VolumeConfig{Lateness: 6 * time.Hour}), truncated, ErrKPISnapshot},
+		{"truncated", fresh("volume"), truncated, ErrKPISnapshot},
 		{"not a snapshot", vol(VolumeConfig{}), []byte("hello"), ErrKPISnapshot},
-		{"a negative count", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, _ int) { st.Counted = -5 }), ErrKPISnapshot},
-		{"a next version beyond the largest", vol(VolumeConfig{Lateness: 6 * time.Hour}), editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
+		{"a negative count", fresh("volume"), spoiled(func(st *kpiSnapState, _ int) { st.Counted = -5 }), ErrKPISnapshot},
+		{"a next version beyond the largest", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
 			s.Horizons[0].Issues[0].Next = math.MaxUint64
 		}), ErrKPISnapshot},
-		{"a contact index out of range", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, _ int) { st.Latest = int32(len(st.Contacts)) + 1 }), ErrKPISnapshot},
-		{"a name out of range", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, names int) { st.Contacts[0].Queue = uint32(names) }), ErrKPISnapshot},
-		{"a rating of no contact", vol(VolumeConfig{Lateness: 6 * time.Hour}), spoiled(func(st *kpiSnapState, _ int) {
+		{"a contact index out of range", fresh("volume"), spoiled(func(st *kpiSnapState, _ int) { st.Latest = int32(len(st.Contacts)) + 1 }), ErrKPISnapshot},
+		{"a name out of range", fresh("volume"), spoiled(func(st *kpiSnapState, names int) { st.Contacts[0].Queue = uint32(names) }), ErrKPISnapshot},
+		{"a rating of no contact", fresh("volume"), spoiled(func(st *kpiSnapState, _ int) {
 			st.Ratings = append(st.Ratings, [3]int32{int32(len(st.Contacts)) + 1, 4, int32(satCSAT)})
 		}), ErrKPISnapshot},
+		// Counts of the projections, where no count is below zero, and
+		// a day no event time has, which would print as another day's
+		// (d·86400 s overflows) and take its place in the report.
+		{"a negative contacts count", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) { s.Volume.Counts[0] = -1 }), ErrKPISnapshot},
+		{"a negative count of a day", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) { s.Volume.ByDay[0][1] = -1 }), ErrKPISnapshot},
+		{"a day beyond event times", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
+			s.Volume.ByDay = append(s.Volume.ByDay, [2]int64{s.Volume.ByDay[0][0] + 1<<57, 1})
+		}), ErrKPISnapshot},
+		{"a negative count by channel", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) { s.Volume.ByChannel[len(s.Volume.ByChannel)-1] = -1 }), ErrKPISnapshot},
+		{"a negative count of answered contacts", fresh("service level"), editSnapshot(t, snaps["service level"], func(s *kpiSnap) { s.Service.Total[0] = -1 }), ErrKPISnapshot},
+		{"a negative count of a queue", fresh("service level"), editSnapshot(t, snaps["service level"], func(s *kpiSnap) {
+			s.Service.ByQueue[len(s.Service.ByQueue)-1][0] = -1
+		}), ErrKPISnapshot},
+		{"a negative count of CSAT answers", fresh("satisfaction"), editSnapshot(t, snaps["satisfaction"], func(s *kpiSnap) { s.Sat.Total[0] = -1 }), ErrKPISnapshot},
 		{"one horizon into three", rep(ReportConfig{Lateness: 6 * time.Hour, Service: ServiceConfig{Lateness: 3 * time.Hour}}), snaps["report, one horizon"], ErrKPISnapshot},
 		{"a report of another FCR window", rep(ReportConfig{Lateness: 6 * time.Hour, FCR: FCRConfig{Window: 48 * time.Hour}}), snaps["report, one horizon"], ErrFCRSnapshot},
 		{"a KPI snapshot into a report", rep(ReportConfig{Lateness: 6 * time.Hour}), snaps["service level"], ErrKPISnapshot},
