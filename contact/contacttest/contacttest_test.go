@@ -2,6 +2,7 @@ package contacttest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -44,6 +45,11 @@ func fails(t *testing.T, f func(tb testing.TB)) bool {
 
 func opened() *events.Opened {
 	return &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)}
+}
+
+// failingPublisher gives a scenario's Service a Publisher that fails.
+func failingPublisher(c *contact.Config) {
+	c.Publisher = contact.PublisherFunc(func(context.Context, []events.Envelope) error { return errors.New("broker down") })
 }
 
 func TestScenarioChecks(t *testing.T) {
@@ -118,6 +124,27 @@ func TestScenarioChecks(t *testing.T) {
 		}, true},
 		{"Given an opening with a padded customer id", func(tb testing.TB) {
 			contacttest.Given(tb, &events.Opened{Customer: events.Customer{ID: " C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)})
+		}, true},
+		{"ThenNotPublished when the publisher failed", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).With(failingPublisher).
+				When(contact.Route{Queue: "q"}).ThenNotPublished(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, false},
+		{"ThenNotPublished with other data", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).With(failingPublisher).
+				When(contact.Route{Queue: "q"}).ThenNotPublished(&events.Routed{Contact: contacttest.Contact(1), Queue: "other"})
+		}, true},
+		{"ThenNotPublished when the publisher did not fail", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"}).ThenNotPublished(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, true},
+		{"ThenNotPublished on a refusal", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).With(failingPublisher).When(contact.Reopen{Channel: "phone"}).ThenNotPublished()
+		}, true},
+		{"Then when the publisher failed", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).With(failingPublisher).
+				When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, true},
+		{"ThenError when the publisher failed", func(tb testing.TB) {
+			contacttest.Given(tb, opened()).With(failingPublisher).When(contact.Route{Queue: "q"}).ThenError(contact.ErrNotPublished)
 		}, true},
 		{"a second command, on the stream the first left", func(tb testing.TB) {
 			s := contacttest.Given(tb, opened())

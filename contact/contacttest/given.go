@@ -179,6 +179,29 @@ func (o *Outcome) Then(want ...events.Data) []events.Envelope {
 	t := o.s.t
 	t.Helper()
 	require.NoError(t, o.Err)
+	return o.appended(want)
+}
+
+// ThenNotPublished checks that the command appended events with exactly
+// the data want, as Then does, but that the Service's Publisher (set with
+// With) failed: the error wraps contact.ErrNotPublished and names the
+// issue. It returns the events appended, which the host is to publish
+// again (or its outbox does).
+func (o *Outcome) ThenNotPublished(want ...events.Data) []events.Envelope {
+	t := o.s.t
+	t.Helper()
+	require.Error(t, o.Err, "the publisher should fail")
+	assert.ErrorIs(t, o.Err, contact.ErrNotPublished)
+	assert.Contains(t, o.Err.Error(), IssueID().String(), "the error names the issue")
+	return o.appended(want)
+}
+
+// appended checks that the command appended events with exactly the data
+// want, in order, after the events the stream had, and that the events it
+// returned are those the store holds; it returns those events.
+func (o *Outcome) appended(want []events.Data) []events.Envelope {
+	t := o.s.t
+	t.Helper()
 	require.Len(t, o.Events, len(want), "events appended")
 	for i, e := range o.Events {
 		assert.Equal(t, want[i], e.Data, "data of event %d", i+1)
@@ -217,7 +240,9 @@ func (o *Outcome) ThenRetried(want ...events.Data) []events.Envelope {
 
 // ThenError checks that the command was refused with an error that wraps
 // sentinel and names the issue, and that the stream did not change; it
-// returns the error.
+// returns the error. A command whose events were appended but not
+// published (contact.ErrNotPublished) was not refused: check it with
+// ThenNotPublished.
 func (o *Outcome) ThenError(sentinel error) error {
 	t := o.s.t
 	t.Helper()
