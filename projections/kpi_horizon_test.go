@@ -235,3 +235,37 @@ func TestKPIAdvanceToTheFarFuture(t *testing.T) {
 	assert.Equal(t, int(open), svc.Report().TrackedIssues)
 	assert.Equal(t, time.Unix(kpiMaxSec, 0).UTC(), svc.Report().Watermark)
 }
+
+// AdvanceTo beyond the range of Unix nanoseconds (to the end of time, so
+// that every verdict is final) moves every projection of a Reporter to the
+// end of the range. The FCR took the undefined UnixNano of such a time,
+// moved nothing and returned nil, while the KPI projections moved: the
+// report's sections disagreed, and no verdict became final.
+func TestReporterAdvanceToTheEndOfTime(t *testing.T) {
+	evs := kpiGenerate(14, 50, time.Minute)
+	for _, far := range []time.Time{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(2262, 4, 12, 0, 0, 0, 0, time.UTC)} {
+		r, err := NewReporter(ReportConfig{})
+		require.NoError(t, err)
+		f := mustFCR(FCRConfig{})
+		for _, e := range evs {
+			require.NoError(t, r.Apply(e))
+			require.NoError(t, f.Apply(e))
+		}
+		require.Positive(t, r.Report().FCR.Pending, "the log ends with verdicts pending")
+		require.NoError(t, r.AdvanceTo(far))
+		require.NoError(t, f.AdvanceTo(far))
+		end := time.Unix(kpiMaxSec, 0).UTC()
+		rep := r.Report()
+		assert.Equal(t, end, rep.FCR.Watermark, "%s", far)
+		assert.Equal(t, end, rep.Service.Watermark)
+		assert.Equal(t, end, rep.Volume.Watermark)
+		assert.Equal(t, end, f.Watermark())
+		assert.Zero(t, rep.FCR.Pending, "every resolved problem is final")
+		assert.Equal(t, rep.FCR, f.Report())
+	}
+	// Before the range, nothing moves.
+	f := mustFCR(FCRConfig{})
+	require.NoError(t, f.Apply(evs[0]))
+	require.NoError(t, f.AdvanceTo(time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)))
+	assert.Equal(t, evs[0].At.UTC(), f.Watermark())
+}

@@ -20,10 +20,21 @@ type Advancer interface {
 // AdvanceTo moves the watermark to t if t is later, and folds what is then
 // final and beyond the lateness. t is the host's word for the time: it is
 // not held to MaxFuture, and a t in the future makes the events before it
-// late, as an event of that time would. It always returns nil: the
-// error is Advancer's.
+// late, as an event of that time would. A t after the range of Unix
+// nanoseconds, which event times keep to (beyond 2262-04-11: the end of
+// time, for a host that wants every verdict final), moves it to the end
+// of that range, as the KPI projections' AdvanceTo does; one before it
+// moves nothing. It always returns nil: the error is Advancer's.
 func (f *FCR) AdvanceTo(t time.Time) error {
-	ns := t.UnixNano()
+	var ns int64
+	switch sec := t.Unix(); {
+	case sec < minUnixNanoSec:
+		return nil
+	case sec > maxUnixNanoSec:
+		ns = maxUnixNanoSec * int64(time.Second)
+	default:
+		ns = t.UnixNano()
+	}
 	if f.hasWM && ns <= f.wm {
 		return nil
 	}
@@ -34,21 +45,24 @@ func (f *FCR) AdvanceTo(t time.Time) error {
 }
 
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
-// that then leave the horizon.
+// that then leave the horizon. A t beyond the range of Unix nanoseconds
+// moves it to the end of that range, as FCR.AdvanceTo does.
 func (s *ServiceLevel) AdvanceTo(t time.Time) error {
 	s.h.advanceTo(t)
 	return nil
 }
 
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
-// that then leave the horizon.
+// that then leave the horizon. A t beyond the range of Unix nanoseconds
+// moves it to the end of that range, as FCR.AdvanceTo does.
 func (s *Satisfaction) AdvanceTo(t time.Time) error {
 	s.h.advanceTo(t)
 	return nil
 }
 
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
-// that then leave the horizon.
+// that then leave the horizon. A t beyond the range of Unix nanoseconds
+// moves it to the end of that range, as FCR.AdvanceTo does.
 func (v *Volume) AdvanceTo(t time.Time) error {
 	v.h.advanceTo(t)
 	return nil
