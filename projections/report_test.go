@@ -158,6 +158,20 @@ func TestReportTextShowsTheHeadlineFigures(t *testing.T) {
 	assert.Contains(t, out, fmt.Sprintf("%d/%d", rep.FCR.True.Achieved, rep.FCR.True.Total))
 }
 
+// The text gives the contacts and the issues' mean on lines of their own:
+// the mean counts an issue's contacts while its state was held, so that
+// "7 over 6 issues, 1.00 per issue" read as a wrong division where a
+// reopen came once its issue was forgotten.
+func TestReportTextKeepsContactsApartFromTheMeanPerIssue(t *testing.T) {
+	rep := reportOf(t, projections.ReportConfig{}, simulatedLog(t, 5))
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteText(&buf))
+	out := buf.String()
+	assert.Regexp(t, fmt.Sprintf(`\n  contacts +%d *\n`, rep.Volume.Contacts), out)
+	assert.Regexp(t, fmt.Sprintf(`\n  issues +%d +%.2f contacts each, while held *\n`, rep.Volume.Issues, rep.Volume.ContactsPerIssue), out)
+	assert.NotContains(t, out, "per issue")
+}
+
 // Every section flags a rate small below its own threshold and states it
 // in its definition; ReportConfig.MinSample sets every one left zero, and
 // the text's footnote names the thresholds its marks mean.

@@ -122,7 +122,10 @@ func (r Report) WriteText(w io.Writer) error {
 	v := r.Volume
 	p("\nVOLUME\n")
 	leftOut(v.LateEvents, v.HeldEvents)
-	p("  contacts\t%d\tover %d issues, %s per issue\n", v.Contacts, v.Issues, meanText("%.2f", v.ContactsPerIssue, v.Issues))
+	// Not contacts over issues: an issue's mean counts the contacts it had
+	// while its state was held, not one that came once it was forgotten.
+	p("  contacts\t%d\n", v.Contacts)
+	p("  issues\t%d\t%s contacts each, while held\n", v.Issues, meanText("%.2f", v.ContactsPerIssue, v.Issues))
 	if len(v.ByChannel) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(v.ByChannel)) {
