@@ -513,3 +513,51 @@ func TestKPIWatermarkIsUTCWhateverTheOrder(t *testing.T) {
 	}
 	assert.JSONEq(t, string(reports[0]), string(reports[1]))
 }
+
+// A contact that stands in for one of a forgotten state (a resolution
+// named it, in a stream resumed after the state was forgotten)
+// counts in the total only; once an inbound event introduces it (a reopen
+// on it), it counts under its segments. Its counts were taken off
+// segments they had never been added to: channel and queue of the empty
+// name held -1 resolutions, and the snapshot was refused when restored.
+func TestAStandInContactIntroducedLaterCountsUnderItsSegments(t *testing.T) {
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	l := newKPILog()
+	i1 := kpiID('i', 1)
+	a, b, x := kpiID('c', 1), kpiID('c', 2), kpiID('c', 3)
+	l.opened(i1, a, 0, "phone", "billing")
+	l.add(i1, time.Minute, &events.Routed{Contact: a, Queue: "q", Wait: time.Second})
+	l.add(i1, 2*time.Minute, &events.Resolved{Contact: a, Agent: "ann"})
+	// Days later, once the state was forgotten, the stream goes on.
+	l.opened(kpiID('i', 2), kpiID('c', 9), 72*time.Hour, "phone", "billing")
+	l.add(i1, 73*time.Hour, &events.Reopened{Contact: b, Channel: "phone"})
+	l.add(i1, 73*time.Hour+time.Minute, &events.Resolved{Contact: x, Agent: "ann"})
+	l.add(i1, 73*time.Hour+2*time.Minute, &events.Reopened{Contact: x, Channel: "chat"})
+	l.opened(kpiID('i', 3), kpiID('c', 8), 80*time.Hour, "phone", "billing")
+	applyAll(t, svc, l.evs)
+
+	r := svc.Report()
+	require.Equal(t, int64(2), r.Reopen.Hits, "the reopen of a's forgotten resolution and that of x's")
+	require.Equal(t, int64(2), r.Reopen.Total, "a's resolution and x's")
+	assert.Equal(t, int64(1), r.ReopensUnattributed, "a's: its resolution's segments are not known")
+	var hits, total int64
+	for name, f := range r.ByChannel {
+		assert.GreaterOrEqual(t, f.Reopen.Hits, int64(0), name)
+		assert.GreaterOrEqual(t, f.Reopen.Total, int64(0), name)
+		hits, total = hits+f.Reopen.Hits, total+f.Reopen.Total
+	}
+	assert.Equal(t, r.Reopen.Hits, hits+r.ReopensUnattributed, "every reopen under a channel or unattributed")
+	assert.Equal(t, r.Reopen.Total, total, "every resolution under a channel")
+	assert.Equal(t, int64(1), r.ByChannel["chat"].Reopen.Total, "x's resolution, now that the reopen on it introduced x")
+	for name, f := range r.ByQueue {
+		assert.GreaterOrEqual(t, f.Reopen.Total, int64(0), name)
+	}
+
+	snap, err := svc.MarshalBinary()
+	require.NoError(t, err)
+	again, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, again.UnmarshalBinary(snap), "a snapshot it saved of valid events")
+	assert.Equal(t, r, again.Report())
+}

@@ -239,6 +239,9 @@ type svcTouched struct {
 	ix     [2]int32
 	n      int
 	before [2]svcOne
+	// dropped: the contact stood in for one of the issue's forgotten
+	// state (kcDropped), and its counts were in the total only.
+	dropped [2]bool
 }
 
 // before notes in t the contacts that e changes and what they count.
@@ -264,31 +267,55 @@ func (s *ServiceLevel) before(is *kpiState, e *events.Envelope, t *svcTouched) {
 	for k, i := range t.ix[:t.n] {
 		c := is.at(i)
 		t.before[k] = c.counts(s.threshold(is, c))
+		t.dropped[k] = c.has(kcDropped)
 	}
 }
 
 // after counts the contacts noted in t again, once the event was applied.
 func (s *ServiceLevel) after(is *kpiState, t *svcTouched) {
 	for k, i := range t.ix[:t.n] {
-		s.recount(is, is.at(i), &t.before[k])
+		s.recount(is, is.at(i), &t.before[k], t.dropped[k])
 	}
 }
 
 // recount moves contact c of the issue from what it counted, before, to
 // what it counts now, in the total and under its channel and queue.
-func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcOne) {
+// wasDropped says that c stood in for a contact of the issue's forgotten
+// state (kcDropped) before the event: what it counted then is in the
+// total only.
+func (s *ServiceLevel) recount(is *kpiState, c *kpiContact, before *svcOne, wasDropped bool) {
 	after := c.counts(s.threshold(is, c))
-	if c.has(kcDropped) {
-		// It stands in for the contact whose resolution a reopen undid
-		// once the issue's state was forgotten: the reopen counts in the
-		// total, and under no segment, as the resolution's is not known.
-		if after != *before {
-			b, a := before.one(), after.one()
-			s.total.add(&b, -1)
-			s.total.add(&a, +1)
-			s.unattributed += int64(after.reopens - before.reopens)
+	dropped := c.has(kcDropped)
+	if wasDropped || dropped {
+		// It stands in, or stood in, for a contact of the forgotten state
+		// (one whose resolution a reopen undid, or that a resolution
+		// named): what such a contact counts is in the total, and its
+		// reopens under no segment, as its segments are not known.
+		if wasDropped == dropped && after == *before {
+			return
 		}
-		return
+		if wasDropped {
+			b := before.one()
+			s.total.add(&b, -1)
+			s.unattributed -= int64(before.reopens)
+		} else if *before != (svcOne{}) {
+			// Counted under its segments until a reopen named it as the
+			// stand-in: it counts in the total only from now on.
+			b := before.one()
+			s.total.add(&b, -1)
+			kpiSegment(&s.byChannel, c.chSeg).add(&b, -1)
+			kpiSegment(&s.byQueue, c.qSeg).add(&b, -1)
+		}
+		if dropped {
+			a := after.one()
+			s.total.add(&a, +1)
+			s.unattributed += int64(after.reopens)
+			c.chSeg, c.qSeg = 0, 0
+			return
+		}
+		// An inbound event introduced it in this state: from now on it
+		// counts under its segments, as any contact.
+		*before = svcOne{}
 	}
 	ch, q := s.channelOf(is, c), s.queueOf(c)
 	if after == *before && (after == (svcOne{}) || ch == c.chSeg && q == c.qSeg) {
@@ -319,7 +346,7 @@ func (s *ServiceLevel) fromFormat1(h *kpiHorizon[kpiState]) {
 		for i := range is.n {
 			c := is.at(i)
 			if old := c.countsFormat1(s.threshold(is, c)); old != c.counts(s.threshold(is, c)) {
-				s.recount(is, c, &old)
+				s.recount(is, c, &old, c.has(kcDropped))
 			}
 		}
 	})
