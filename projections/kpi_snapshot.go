@@ -148,8 +148,19 @@ func (c *satCounts) fields() []*int64 {
 	return []*int64{&c.csat, &c.csatSum, &c.csatTop2, &c.nps, &c.promoters, &c.detractors, &c.ces, &c.cesSum, &c.cesTop3}
 }
 
+// durations lists the sums of waits and handle times among fields, which
+// valid events can take past the largest int64 (a wait_ms may be
+// centuries), where they wrap below zero: a restore takes them as saved,
+// where it refuses a count below zero.
+func (c *svcCounts) durations() []*int64 { return []*int64{&c.waitMS, &c.handleMS} }
+
+func (c *satCounts) durations() []*int64 { return nil }
+
 // segCounts is a segment's counts as svcCounts and satCounts list them.
-type segCounts interface{ fields() []*int64 }
+type segCounts interface {
+	fields() []*int64
+	durations() []*int64
+}
 
 // saveCounts returns the counts of c.
 func saveCounts[P interface {
@@ -197,11 +208,14 @@ func loadCounts[P interface {
 	*T
 	segCounts
 }, T any](c *T, saved []int64, what string) error {
-	if fs := P(c).fields(); !setInt64s(fs, saved) {
+	fs := P(c).fields()
+	if !setInt64s(fs, saved) {
 		return fmt.Errorf("%s: %d counts, want %d: %w", what, len(saved), len(fs), ErrKPISnapshot)
 	}
-	if i := negative(saved...); i >= 0 {
-		return fmt.Errorf("%s: count %d is negative: %w", what, i, ErrKPISnapshot)
+	for i, f := range fs {
+		if *f < 0 && !slices.Contains(P(c).durations(), f) {
+			return fmt.Errorf("%s: count %d is negative: %w", what, i, ErrKPISnapshot)
+		}
 	}
 	return nil
 }

@@ -507,3 +507,27 @@ func TestKPIRestoreReadsTheHeadFirst(t *testing.T) {
 		assert.Less(t, allocated, uint64(4*len(b)), "bytes allocated for %d bytes of input", len(b))
 	}
 }
+
+// The sums of waits and of handle times wrap below zero when valid events
+// take them past the largest int64 (a million contacts routed after
+// waits of centuries, which wait_ms allows): a snapshot of such a state
+// restores, where one with a count below zero is refused.
+func TestKPIRestoreTakesWrappedSumsOfDurations(t *testing.T) {
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	applyAll(t, svc, kpiGenerate(3, 20, time.Minute))
+	require.NotEmpty(t, svc.byChannel)
+	svc.total.waitMS, svc.total.handleMS = math.MinInt64+5, -7
+	svc.byChannel[len(svc.byChannel)-1].waitMS = -3
+	snap, err := svc.MarshalBinary()
+	require.NoError(t, err)
+	again, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	require.NoError(t, again.UnmarshalBinary(snap))
+	assert.Equal(t, svc.total, again.total)
+
+	svc.total.answered = -1
+	snap, err = svc.MarshalBinary()
+	require.NoError(t, err)
+	assert.ErrorIs(t, again.UnmarshalBinary(snap), ErrKPISnapshot)
+}
