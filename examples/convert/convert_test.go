@@ -511,16 +511,26 @@ func Example() {
 }
 
 // A byte-order mark before the header, as spreadsheet programs write, is
-// no part of its first column's name, for twcs as for pwc: the data set's
-// own layout starts with tweet_id.
-func TestATWCSHeaderAfterAByteOrderMark(t *testing.T) {
-	input := "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n" +
+// no part of the file: its first column's name reads as without it,
+// quoted too (a quote after the mark was part of the first field, for
+// twcs's lazy quotes, or a bare quote for pwc).
+func TestAHeaderAfterAByteOrderMark(t *testing.T) {
+	twcs := "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n" +
 		`200,ann,True,Tue Oct 31 08:00:00 +0000 2017,@Brand my playlist is gone,201,` + "\n" +
 		`201,Brand,False,Tue Oct 31 08:10:00 +0000 2017,@ann restored it,,200` + "\n"
-	plain, sum, _, err := convertString(t, "twcs", input, false)
-	require.NoError(t, err)
-	require.Equal(t, 1, sum.Issues)
-	marked, _, _, err := convertString(t, "twcs", "\ufeff"+input, false)
-	require.NoError(t, err)
-	assert.Equal(t, plain, marked)
+	pwc := pwcHead + "C1,Anna Maria,2021-02-01,9:05:00,Payment related,Y,Y,30,0:04:10,5\n"
+	quote := func(header string) string {
+		head, rest, _ := strings.Cut(header, "\n")
+		return `"` + strings.ReplaceAll(head, ",", `","`) + `"` + "\n" + rest
+	}
+	for _, tc := range []struct{ dataset, input string }{{"twcs", twcs}, {"pwc", pwc}} {
+		plain, sum, _, err := convertString(t, tc.dataset, tc.input, false)
+		require.NoError(t, err, tc.dataset)
+		require.Equal(t, 1, sum.Issues, tc.dataset)
+		for _, input := range []string{"\ufeff" + tc.input, "\ufeff" + quote(tc.input), quote(tc.input)} {
+			got, _, _, err := convertString(t, tc.dataset, input, false)
+			require.NoError(t, err, "%s: %q", tc.dataset, input[:20])
+			assert.Equal(t, plain, got, "%s: %q", tc.dataset, input[:20])
+		}
+	}
 }

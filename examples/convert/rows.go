@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -16,6 +17,21 @@ import (
 // naming them.
 // ctx is checked every 1024 lines so that a long file can be stopped. A
 // file without a single row, not even a header, is an error.
+// newCSVReader returns a CSV reader of r past the byte-order mark that
+// spreadsheet programs write first, if there is one: the reader would
+// take it for part of the first field (and a quote after it for a bare
+// one, or for part of a lazily quoted field).
+func newCSVReader(r io.Reader) *csv.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
+		_, _ = br.Discard(len(bom)) // the bytes were just peeked
+	}
+	return csv.NewReader(br)
+}
+
+// bom is the byte-order mark of UTF-8.
+const bom = "\ufeff"
+
 func eachRow(ctx context.Context, cr *csv.Reader, sum *summary, opt options, row func(line int, rec []string) error) error {
 	for seen := false; ; seen = true {
 		rec, err := cr.Read()

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"slices"
@@ -32,10 +31,6 @@ type twcsColumns struct {
 func twcsHeader(rec []string) (twcsColumns, error) {
 	c := twcsColumns{width: len(rec), id: -1, author: -1, inbound: -1, at: -1, text: -1}
 	for i, name := range rec {
-		if i == 0 {
-			// A byte-order mark, as spreadsheet programs write.
-			name = strings.TrimPrefix(name, "\ufeff")
-		}
 		switch strings.TrimSpace(name) {
 		case "tweet_id":
 			c.id = i
@@ -68,7 +63,7 @@ func twcsHeader(rec []string) (twcsColumns, error) {
 // first event is written.
 func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summary, error) {
 	var sum summary
-	cr := csv.NewReader(r)
+	cr := newCSVReader(r)
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	var cols twcsColumns
