@@ -304,7 +304,8 @@ func (f *FCR) Config() FCRConfig { return f.cfg }
 // events after a gap held until it fills). Event types other than the
 // lifecycle ones are ignored. An event that does not Validate (an opening
 // without a channel, a resolution without its contact…), or whose time
-// lies outside the range of Unix nanoseconds, is refused and changes
+// lies outside the years that the codecs write (events.InTimeRange: 1678
+// to 2261), is refused and changes
 // nothing, as the Reporter refuses it. The error says what was wrong with
 // e and wraps events.ErrInvalidEvent. An event further after the clock's
 // time than FCRConfig.MaxFuture is refused too, with an error that wraps
@@ -501,7 +502,7 @@ const (
 func checkFCREvent(e *events.Envelope, valid bool) (int64, error) {
 	sec := e.At.Unix()
 	// e.Version-1 < MaxVersion: 1 ≤ e.Version ≤ MaxVersion in one compare.
-	if e.Issue != uuid.Nil && e.Version-1 < events.MaxVersion && events.IsData(e.Data) && sec >= minUnixNanoSec && sec <= maxUnixNanoSec {
+	if e.Issue != uuid.Nil && e.Version-1 < events.MaxVersion && events.IsData(e.Data) && events.InTimeRange(e.At) {
 		// What Validate checks beyond the above, and its error.
 		if !valid && (e.ID == uuid.Nil || events.ValidateData(e.Data) != nil) {
 			return 0, fmt.Errorf("FCR apply: %w", e.Validate())

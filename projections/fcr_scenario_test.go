@@ -380,16 +380,16 @@ func TestFCRMinSample(t *testing.T) {
 	}
 }
 
-// A problem first contacted on the first UTC day that Unix nanoseconds
-// reach, and one on the last, count under their own days, whose starts
-// and ends lie outside that range.
+// A problem first contacted on the first UTC day that the projections
+// take (1678-01-01, as the codecs write), and one on the last, count
+// under their own days, and a snapshot of each restores.
 func TestFCRDaysAtTheEndsOfTheRange(t *testing.T) {
-	first := time.Date(1677, 9, 21, 1, 0, 0, 0, time.UTC)
-	last := time.Date(2262, 4, 11, 22, 0, 0, 0, time.UTC)
+	first := time.Date(1678, 1, 1, 1, 0, 0, 0, time.UTC)
+	last := time.Date(2261, 12, 31, 22, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		at  time.Time
 		day string
-	}{{first, "1677-09-21"}, {last, "2262-04-11"}} {
+	}{{first, "1678-01-01"}, {last, "2261-12-31"}} {
 		l := newFCRLog()
 		a, ca := l.open(c.at, []string{"email:anna@example.com"}, "chat", "billing")
 		l.resolve(a, c.at.Add(time.Minute), ca, "ann", false)
@@ -401,5 +401,10 @@ func TestFCRDaysAtTheEndsOfTheRange(t *testing.T) {
 		r := f.Report()
 		assert.Equal(t, []string{c.day}, slices.Collect(maps.Keys(r.ByDay)), "%s", c.at)
 		assert.Equal(t, int64(1), r.ByDay[c.day].True.Achieved, "%s", c.at)
+		snap, err := f.MarshalBinary()
+		require.NoError(t, err)
+		g := mustFCR(FCRConfig{Window: time.Hour, Lateness: time.Minute, MaxFuture: -1})
+		require.NoError(t, g.UnmarshalBinary(snap))
+		assert.Equal(t, r, g.Report())
 	}
 }

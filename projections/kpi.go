@@ -38,14 +38,15 @@ const (
 )
 
 // kpiCheckEvent is the check of Apply: e must Validate and happen within
-// the range of Unix nanoseconds, an error that wraps
+// the years that the codecs write (events.InTimeRange, 1678 to 2261), in
+// the range of Unix nanoseconds that the horizon compares, an error that wraps
 // events.ErrInvalidEvent otherwise, and be no further after the clock's
 // time than future allows, an error that wraps ErrFutureEvent otherwise.
 func kpiCheckEvent(what string, e *events.Envelope, future *futureGuard) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	if s := e.At.Unix(); s < kpiMinSec || s > kpiMaxSec {
+	if !events.InTimeRange(e.At) {
 		return fmt.Errorf("%s apply issue %s version %d: event time %s is out of range: %w",
 			what, e.Issue, e.Version, e.At.Format(time.RFC3339), events.ErrInvalidEvent)
 	}

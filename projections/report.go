@@ -125,8 +125,8 @@ func (r *Reporter) foldKPI(s *kpiState, e events.Envelope) bool {
 }
 
 // Apply absorbs one event into every projection. An event that does not
-// Validate, or whose time lies outside the range of Unix nanoseconds
-// (September 1677 to April 2262), is refused before any projection sees
+// Validate, or whose time lies outside the years that the codecs
+// write (events.InTimeRange: 1678 to 2261), is refused before any projection sees
 // it, so that they all stay computed from the same events, with an error
 // that wraps events.ErrInvalidEvent; so is one further after the clock's
 // time than ReportConfig.MaxFuture, with an error that wraps

@@ -83,8 +83,8 @@ type Sequenced interface {
 //     after a later version's (an import with broken clocks) may come
 //     once the issue left, and then reaches p out of order.
 //
-// Apply refuses an event that does not Validate or lies outside the range
-// of Unix nanoseconds (September 1677 to April 2262), and returns the
+// Apply refuses an event that does not Validate or lies outside the years
+// that the codecs write (events.InTimeRange: 1678 to 2261), and returns the
 // errors p returned for the events that the call applied, each naming its
 // event: one event may release held ones, its issue's or, as the
 // watermark moves, another's. A Runner counts such an error against the

@@ -166,8 +166,8 @@ func NewVolume(cfg VolumeConfig) (*Volume, error) {
 }
 
 // Apply absorbs one event, in any order and with duplicates. An invalid
-// event, or one whose time lies outside the range of Unix nanoseconds
-// (September 1677 to April 2262), is refused with an error that wraps
+// event, or one whose time lies outside the years that the codecs
+// write (events.InTimeRange: 1678 to 2261), is refused with an error that wraps
 // events.ErrInvalidEvent; one further after the clock's time than
 // MaxFuture, with an error that wraps ErrFutureEvent.
 func (v *Volume) Apply(e events.Envelope) error {
