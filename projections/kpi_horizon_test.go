@@ -266,6 +266,12 @@ func TestReporterAdvanceToTheEndOfTime(t *testing.T) {
 		assert.Equal(t, end, f.Watermark())
 		assert.Zero(t, rep.FCR.Pending, "every resolved problem is final")
 		assert.Equal(t, rep.FCR, f.Report())
+		snap, err := r.MarshalBinary()
+		require.NoError(t, err, "a snapshot at the end of time")
+		again, err := NewReporter(ReportConfig{})
+		require.NoError(t, err)
+		require.NoError(t, again.UnmarshalBinary(snap))
+		assert.Equal(t, rep, again.Report())
 	}
 	// Before the range, nothing moves.
 	f := mustFCR(FCRConfig{})
