@@ -82,6 +82,7 @@ func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawM
 	if err := json.Unmarshal(exact, v); err != nil {
 		return nil, err
 	}
+	var first firstError // one error for one input, whatever the map's order
 	for k, raw := range all {
 		if isKnown(known, k) {
 			continue
@@ -90,15 +91,20 @@ func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawM
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		if err := d.Decode(&a); err != nil {
-			return nil, err
+			first.note(k, err)
+			continue
 		}
 		if tooDeep(a, 0) {
-			return nil, fmt.Errorf("field %q: %w", k, errTooDeep)
+			first.note(k, fmt.Errorf("field %q: %w", k, errTooDeep))
+			continue
 		}
 		if *x == nil {
 			*x = make(Extra)
 		}
 		(*x)[k] = a
+	}
+	if first.err != nil {
+		return nil, first.err
 	}
 	return all, nil
 }
