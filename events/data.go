@@ -112,6 +112,9 @@ type Contacted struct {
 
 // Abandoned is issue.abandoned: a contact was abandoned in the queue before
 // anyone answered it. It counts for abandonment, never as a contact for FCR.
+// The wire format names no queue: a host that knows it may send it as the
+// data member "queue" (Extra["queue"], a string), under which the service
+// level counts an abandonment that no routing put in a queue.
 type Abandoned struct {
 	Contact uuid.UUID `json:"contact"`
 	// Wait is how long the customer waited before giving up (wait_ms).
