@@ -267,7 +267,10 @@ func (r *Runner) disown() {
 // CaughtUp reports whether the runner has read everything its Store held
 // when it last looked and now follows its Subscriber (or polls the Store):
 // false before Run catches up, while it does a Rebuild, and after it
-// returns.
+// returns. With a Subscriber, it turns true only once Run has subscribed
+// to every topic: a host, or its test, that publishes to a broker that
+// keeps nothing for subscribers to come (a GoChannel that is not
+// Persistent) waits for it before publishing.
 func (r *Runner) CaughtUp() bool { return r.caughtUp.Load() }
 
 // View calls fn while no event is being applied, so that fn may read the
