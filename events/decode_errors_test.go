@@ -660,3 +660,34 @@ func TestJSONNamesAValueThatIsNotAnObject(t *testing.T) {
 	_, err := c.Decode([]byte(`nul`))
 	assert.ErrorContains(t, err, "invalid character", "not JSON at all: the syntax error")
 }
+
+// A value of the wrong kind is named in the wire format's words, with its
+// field: encoding/json's own message named the Go
+// struct and type ("cannot unmarshal number 1500.5 into Go struct field
+// routedJSON.wait_ms of type int64").
+func TestJSONValuesOfTheWrongKindSayWhatIsWanted(t *testing.T) {
+	const head = `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",`
+	for _, tc := range []struct{ rest, field, want string }{
+		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":"q","wait_ms":1500.5}}`,
+			"data.wait_ms", "want a whole number, found the number 1500.5"},
+		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":7}}`,
+			"data.queue", "want a string, found a number"},
+		{`"version":2,"type":"issue.resolved","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","bot":"yes"}}`,
+			"data.bot", "want true or false, found a string"},
+		{`"version":2,"type":"issue.opened","at":"2026-03-02T09:15:00Z","data":{"customer":{"keys":"email:a@b.c"},"channel":"chat","topic":"t","contact":"0193a4c2-7a9e-7000-8000-0000000000c1"}}`,
+			"data.customer.keys", "want an array of strings, found a string"},
+		{`"version":"2","type":"issue.classified","at":"2026-03-02T09:15:00Z","data":{"topic":"t"}}`,
+			"version", "want a whole number, 0 or more, found a string"},
+		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":12,"queue":"q"}}`,
+			"data.contact", "want an id, a UUID string, found a number"},
+	} {
+		in := head + tc.rest
+		_, err := events.NewJSONCodec(nil).Decode([]byte(in))
+		var de *events.DecodeError
+		require.ErrorAs(t, err, &de, tc.field)
+		assert.ErrorIs(t, err, events.ErrMalformed, tc.field)
+		assert.Equal(t, tc.field, de.Field)
+		assert.Contains(t, err.Error(), tc.want, tc.field)
+		assert.NotContains(t, err.Error(), "Go ", tc.field)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -309,7 +310,13 @@ type jsonEnvelope struct {
 // Decode implements Codec. Leading and trailing white space is allowed.
 func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	fail := func(offset int, field string, err error) (Envelope, error) {
-		if !errors.Is(err, ErrUnknownType) {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			// In the wire format's words, not Go's: the field names the
+			// member already.
+			err = fmt.Errorf("%w: %s", ErrMalformed, typeText(te))
+		case !errors.Is(err, ErrUnknownType):
 			err = fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 		return Envelope{}, &DecodeError{Codec: "json", Offset: offset, Field: field, Err: err}
@@ -643,6 +650,47 @@ func jsonKind(c byte) string {
 		return "an array"
 	}
 	return "a number"
+}
+
+// typeText says what the value that encoding/json could not decode is,
+// and what the wire format wants there, in JSON's terms rather than Go's
+// ("want a whole number, found the number 1500.5", where encoding/json
+// names its Go struct and type).
+func typeText(te *json.UnmarshalTypeError) string {
+	found := te.Value
+	if n, ok := strings.CutPrefix(found, "number "); ok {
+		found = "the number " + n
+	} else {
+		found = map[string]string{"number": "a number", "string": "a string", "bool": "true or false",
+			"array": "an array", "object": "an object"}[found]
+	}
+	want := "a value of another kind"
+	if t := te.Type; t != nil {
+		switch {
+		case t == reflect.TypeFor[uuid.UUID]():
+			want = "an id, a UUID string"
+		case t.Kind() == reflect.String:
+			want = "a string"
+		case t.Kind() == reflect.Bool:
+			want = "true or false"
+		case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
+			want = "a whole number"
+		case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr:
+			want = "a whole number, 0 or more"
+		case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+			want = "a number"
+		case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+			want = "an array of strings"
+		case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+			want = "an array"
+		case t.Kind() == reflect.Map || t.Kind() == reflect.Struct:
+			want = "an object"
+		}
+	}
+	if found == "" {
+		return "want " + want
+	}
+	return fmt.Sprintf("want %s, found %s", want, found)
 }
 
 // jsonOffset returns where in the input src the error err of
