@@ -287,6 +287,9 @@ func (f *FCR) checkSnapHead(format int, window, lateness int64, match uint8) err
 func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	// The format and the configuration first, from the same bytes: a
 	// snapshot of another kind is told as such before its lists are read.
+	if err := otherSnapshot("FCR", snapOfFCR, b, ErrFCRSnapshot); err != nil {
+		return 0, err
+	}
 	var head struct {
 		Format           int
 		Window, Lateness int64

@@ -639,6 +639,9 @@ func (p *kpiParts) save() ([]byte, error) {
 func (p *kpiParts) load(b []byte) (func(), error) {
 	// The format and the kind first, from the same bytes: a snapshot of
 	// another kind is told as such before its lists are read.
+	if err := otherSnapshot(p.kind, snapOfKPI, b, ErrKPISnapshot); err != nil {
+		return nil, err
+	}
 	var head struct {
 		Format int
 		Kind   string

@@ -531,3 +531,51 @@ func TestKPIRestoreTakesWrappedSumsOfDurations(t *testing.T) {
 	require.NoError(t, err)
 	assert.ErrorIs(t, again.UnmarshalBinary(snap), ErrKPISnapshot)
 }
+
+// A snapshot restored into a projection of another kind is refused with
+// an error that says what the bytes are: before, a Reporter's snapshot in
+// an FCR read as "snapshot format 1, want 2 to 7", and a Volume's in a
+// ServiceLevel as a snapshot of a "" projection.
+func TestARestoreNamesASnapshotOfAnotherKind(t *testing.T) {
+	log := deliveredLog(t, 6)[:300]
+	f := mustFCR(FCRConfig{})
+	r, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	v, err := NewVolume(VolumeConfig{})
+	require.NoError(t, err)
+	for _, e := range log {
+		require.NoError(t, f.Apply(e))
+		require.NoError(t, r.Apply(e))
+		require.NoError(t, v.Apply(e))
+	}
+	snap := func(p interface{ MarshalBinary() ([]byte, error) }) []byte {
+		b, err := p.MarshalBinary()
+		require.NoError(t, err)
+		return b
+	}
+	fcrSnap, reportSnap, volSnap := snap(f), snap(r), snap(v)
+	svc, err := NewServiceLevel(ServiceConfig{})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name     string
+		restore  func([]byte) error
+		snap     []byte
+		sentinel error
+		want     string
+	}{
+		{"a Reporter's into an FCR", mustFCR(FCRConfig{}).UnmarshalBinary, reportSnap, ErrFCRSnapshot, "FCR restore: not an FCR's snapshot but a Reporter's snapshot"},
+		{"a Volume's into an FCR", mustFCR(FCRConfig{}).UnmarshalBinary, volSnap, ErrFCRSnapshot, "but the snapshot of a KPI projection, volume"},
+		{"an FCR's into a Reporter", r.UnmarshalBinary, fcrSnap, ErrKPISnapshot, "report restore: not a Reporter's snapshot but an FCR's snapshot"},
+		{"a Volume's into a Reporter", r.UnmarshalBinary, volSnap, ErrKPISnapshot, "but the snapshot of a KPI projection, volume"},
+		{"an FCR's into a ServiceLevel", svc.UnmarshalBinary, fcrSnap, ErrKPISnapshot, "service level restore: not the snapshot of a KPI projection but an FCR's snapshot"},
+		{"a Reporter's into a ServiceLevel", svc.UnmarshalBinary, reportSnap, ErrKPISnapshot, "but a Reporter's snapshot"},
+		{"a Volume's into a ServiceLevel", svc.UnmarshalBinary, volSnap, ErrKPISnapshot, "a snapshot of a volume"},
+		{"a Runner's state into a Reporter", r.UnmarshalBinary, append([]byte(runnerStateMagic), reportSnap...), ErrKPISnapshot, "but a Runner's checkpoint state"},
+	} {
+		err := tc.restore(tc.snap)
+		require.Error(t, err, tc.name)
+		assert.ErrorIs(t, err, tc.sentinel, tc.name)
+		assert.Contains(t, err.Error(), tc.want, tc.name)
+	}
+	assert.Equal(t, f.Report(), func() FCRReport { g := mustFCR(FCRConfig{}); require.NoError(t, g.UnmarshalBinary(fcrSnap)); return g.Report() }())
+}

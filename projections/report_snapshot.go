@@ -58,6 +58,9 @@ func (r *Reporter) MarshalBinary() ([]byte, error) {
 // ErrKPISnapshot. Duplicates ignored count from zero again, as after
 // FCR.Restore.
 func (r *Reporter) UnmarshalBinary(b []byte) error {
+	if err := otherSnapshot("report", snapOfReporter, b, ErrKPISnapshot); err != nil {
+		return err
+	}
 	var s reportSnap
 	if err := msgpackcheck.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("report restore: %v: %w", err, ErrKPISnapshot)

@@ -241,6 +241,9 @@ func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 // horizon wraps ErrKPISnapshot and changes nothing.
 func (v sequencedSaving) UnmarshalBinary(b []byte) error {
 	s := v.s
+	if err := otherSnapshot("sequence", snapOfSequenced, b, ErrKPISnapshot); err != nil {
+		return err
+	}
 	var snap sequencedSnap
 	if err := msgpackcheck.Unmarshal(b, &snap); err != nil {
 		return fmt.Errorf("sequence restore: %v: %w", err, ErrKPISnapshot)
