@@ -577,5 +577,9 @@ func TestARestoreNamesASnapshotOfAnotherKind(t *testing.T) {
 		assert.ErrorIs(t, err, tc.sentinel, tc.name)
 		assert.Contains(t, err.Error(), tc.want, tc.name)
 	}
-	assert.Equal(t, f.Report(), func() FCRReport { g := mustFCR(FCRConfig{}); require.NoError(t, g.UnmarshalBinary(fcrSnap)); return g.Report() }())
+	assert.Equal(t, f.Report(), func() FCRReport {
+		g := mustFCR(FCRConfig{})
+		require.NoError(t, g.UnmarshalBinary(fcrSnap))
+		return g.Report()
+	}())
 }
