@@ -215,3 +215,15 @@ func TestFCRAgentNamedAsTheLabelOfNone(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, merged.ByAgent, got.ByAgent)
 }
+
+// The FCR's own bounds of event times are those of events.InTimeRange.
+func TestEventTimeRangeIsTheCodecs(t *testing.T) {
+	for _, sec := range []int64{minEventSec - 1, minEventSec, endEventSec - 1, endEventSec} {
+		in := sec >= minEventSec && sec < endEventSec
+		for _, zone := range []*time.Location{time.UTC, time.FixedZone("+14", 14*3600), time.FixedZone("-12", -12*3600)} {
+			assert.Equal(t, in, events.InTimeRange(time.Unix(sec, 0).In(zone)), "%d in %s", sec, zone)
+		}
+	}
+	assert.Equal(t, "1678-01-01T00:00:00Z", time.Unix(minEventSec, 0).UTC().Format(time.RFC3339))
+	assert.Equal(t, "2262-01-01T00:00:00Z", time.Unix(endEventSec, 0).UTC().Format(time.RFC3339))
+}
