@@ -491,7 +491,9 @@ func (f *FCR) sweepIfDue() {
 	}
 }
 
-// The range of event times that Unix nanoseconds hold, in seconds.
+// The range of times that Unix nanoseconds hold, in seconds: how far
+// AdvanceTo moves the watermark (event times keep to the narrower range of
+// events.InTimeRange, below).
 const (
 	minUnixNanoSec = math.MinInt64/int64(time.Second) + 1
 	maxUnixNanoSec = math.MaxInt64/int64(time.Second) - 1

@@ -21,10 +21,10 @@ type Advancer interface {
 // final and beyond the lateness. t is the host's word for the time: it is
 // not held to MaxFuture, and a t in the future makes the events before it
 // late, as an event of that time would. A t after the range of Unix
-// nanoseconds, which event times keep to (beyond 2262-04-11: the end of
-// time, for a host that wants every verdict final), moves it to the end
-// of that range, as the KPI projections' AdvanceTo does; one before it
-// moves nothing. It always returns nil: the error is Advancer's.
+// nanoseconds, in which the projections compare times (beyond 2262-04-11:
+// the end of time, for a host that wants every verdict final), moves it to
+// the end of that range, as the KPI projections' AdvanceTo does; one
+// before it moves nothing. It always returns nil: the error is Advancer's.
 func (f *FCR) AdvanceTo(t time.Time) error {
 	var ns int64
 	switch sec := t.Unix(); {

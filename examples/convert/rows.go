@@ -9,14 +9,6 @@ import (
 	"io"
 )
 
-// eachRow calls row with every record of cr and its line, counting the
-// lines read in sum. A record the CSV reader cannot parse is skipped and
-// reported as a row problem rather than ending the file, unless the CSV
-// reader went on beyond the line it started on, inside a quoted field: the
-// lines it read may hold rows, which would be lost, and eachRow stops
-// naming them.
-// ctx is checked every 1024 lines so that a long file can be stopped. A
-// file without a single row, not even a header, is an error.
 // newCSVReader returns a CSV reader of r past the byte-order mark that
 // spreadsheet programs write first, if there is one: the reader would
 // take it for part of the first field (and a quote after it for a bare
@@ -32,6 +24,14 @@ func newCSVReader(r io.Reader) *csv.Reader {
 // bom is the byte-order mark of UTF-8.
 const bom = "\ufeff"
 
+// eachRow calls row with every record of cr and its line, counting the
+// lines read in sum. A record the CSV reader cannot parse is skipped and
+// reported as a row problem rather than ending the file, unless the CSV
+// reader went on beyond the line it started on, inside a quoted field: the
+// lines it read may hold rows, which would be lost, and eachRow stops
+// naming them.
+// ctx is checked every 1024 lines so that a long file can be stopped. A
+// file without a single row, not even a header, is an error.
 func eachRow(ctx context.Context, cr *csv.Reader, sum *summary, opt options, row func(line int, rec []string) error) error {
 	for seen := false; ; seen = true {
 		rec, err := cr.Read()
