@@ -669,7 +669,7 @@ func TestJSONValuesOfTheWrongKindSayWhatIsWanted(t *testing.T) {
 	const head = `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",`
 	for _, tc := range []struct{ rest, field, want string }{
 		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":"q","wait_ms":1500.5}}`,
-			"data.wait_ms", "want a whole number, found the number 1500.5"},
+			"data.wait_ms", "want a whole number, written without a point or an exponent, found the number 1500.5"},
 		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":7}}`,
 			"data.queue", "want a string, found a number"},
 		{`"version":2,"type":"issue.resolved","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","bot":"yes"}}`,
@@ -680,6 +680,11 @@ func TestJSONValuesOfTheWrongKindSayWhatIsWanted(t *testing.T) {
 			"version", "want a whole number, 0 or more, found a string"},
 		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":12,"queue":"q"}}`,
 			"data.contact", "want an id, a UUID string, found a number"},
+		// A whole number out of the field's range is whole all the same.
+		{`"version":18446744073709551616,"type":"issue.classified","at":"2026-03-02T09:15:00Z","data":{"topic":"t"}}`,
+			"version", "want a whole number from 0 to 18446744073709551615, found the number 18446744073709551616"},
+		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":"q","wait_ms":9223372036854775808}}`,
+			"data.wait_ms", "want a whole number from -9223372036854775808 to 9223372036854775807, found the number 9223372036854775808"},
 	} {
 		in := head + tc.rest
 		_, err := events.NewJSONCodec(nil).Decode([]byte(in))

@@ -654,12 +654,16 @@ func jsonKind(c byte) string {
 
 // typeText says what the value that encoding/json could not decode is,
 // and what the wire format wants there, in JSON's terms rather than Go's
-// ("want a whole number, found the number 1500.5", where encoding/json
-// names its Go struct and type).
+// ("want a whole number, written without a point or an exponent, found
+// the number 1500.5", where encoding/json names its Go struct and type).
 func typeText(te *json.UnmarshalTypeError) string {
 	found := te.Value
+	// A number written as one, which a type of integers holds only within
+	// its range, or written with a point or an exponent, which it refuses.
+	number, whole := false, false
 	if n, ok := strings.CutPrefix(found, "number "); ok {
 		found = "the number " + n
+		number, whole = true, !strings.ContainsAny(n, ".eE")
 	} else {
 		found = map[string]string{"number": "a number", "string": "a string", "bool": "true or false",
 			"array": "an array", "object": "an object"}[found]
@@ -675,8 +679,14 @@ func typeText(te *json.UnmarshalTypeError) string {
 			want = "true or false"
 		case t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64:
 			want = "a whole number"
+			if whole {
+				want = fmt.Sprintf("a whole number from %d to %d", int64(-1)<<(t.Bits()-1), uint64(1)<<(t.Bits()-1)-1)
+			}
 		case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr:
 			want = "a whole number, 0 or more"
+			if whole {
+				want = fmt.Sprintf("a whole number from 0 to %d", ^uint64(0)>>(64-t.Bits()))
+			}
 		case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
 			want = "a number"
 		case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
@@ -686,6 +696,9 @@ func typeText(te *json.UnmarshalTypeError) string {
 		case t.Kind() == reflect.Map || t.Kind() == reflect.Struct:
 			want = "an object"
 		}
+	}
+	if number && !whole && strings.HasPrefix(want, "a whole number") {
+		want += ", written without a point or an exponent"
 	}
 	if found == "" {
 		return "want " + want
