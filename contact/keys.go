@@ -137,8 +137,9 @@ func (r KeyRules) country() (string, error) {
 //     digits in Russia), as numbers there start with 8 too (in Belarus,
 //     only before a number's first digit: 8 801 123 4567 is
 //     +3758011234567, and so are 801 123 4567 and +375 801 123 4567); 0
-//     in Gabon before the 8 digits of a number since 2019, not in its older
-//     numbers of 8, which start with 0 (06 03 12 34 is +24106031234); and none where
+//     in Gabon before the 8 digits of a number of its newer plan, not in
+//     its older numbers of 8, which start with 0 (06 03 12 34 is
+//     +24106031234); and none where
 //     numbers start with 0, which stays a digit of the number: Italy and
 //     Vatican City (39; with DefaultCountry "39", "06 1234 5678" is
 //     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
@@ -390,8 +391,9 @@ var trunks = map[string][]trunk{
 	// with 1 to 9; or 8 before the 10 of a toll-free one, which starts with
 	// 80 or 82 (8 801 123 4567), and without which it has 10 digits too.
 	"375": {{"80", 11, 0, "123456789"}, {"8", 10, 0, "123456789"}, {"8", 11, 0, "8"}, {"0", 10, 0, ""}},
-	// Gabon: 0 before the 8 digits of a number since 2019 (0 77 88 99 88);
-	// the numbers of 8 digits before that started with 0 (01 44 12 34).
+	// Gabon: 0 before the 8 digits of a number of the newer plan (0 77 88
+	// 99 88); those of the older plan, of 8 digits, start with 0 (01 44 12
+	// 34), as libphonenumber reads them.
 	"241": {{"0", 9, 0, ""}},
 }
 
