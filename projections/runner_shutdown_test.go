@@ -15,6 +15,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -440,4 +441,75 @@ func TestRunnerReleasesForABoundedTime(t *testing.T) {
 			assert.LessOrEqual(t, nacks.Load(), int64(releaseMost))
 		})
 	}
+}
+
+// gatedRecorder blocks every Apply until gate closes, and records the
+// types it is handed.
+type gatedRecorder struct {
+	gate  chan struct{}
+	mu    sync.Mutex
+	types []events.Type
+}
+
+func (g *gatedRecorder) Apply(e events.Envelope) error {
+	<-g.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.types = append(g.types, e.Type())
+	return nil
+}
+
+// handed returns how many events of type ty the recorder was handed.
+func (g *gatedRecorder) handed(ty events.Type) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var n int64
+	for _, t := range g.types {
+		if t == ty {
+			n++
+		}
+	}
+	return n
+}
+
+// RunnerStats.UnknownTypes counts the events of unknown types passed on as
+// events.Opaque. One that Run decoded but, stopped while it waited for
+// room in the queue, gave back to the broker (nacked) was counted all the
+// same, and once more when it came again and was passed on.
+func TestRunnerCountsAnUnknownTypeOncePassedOn(t *testing.T) {
+	feed := make(chan *message.Message, queueLen+2)
+	for _, m := range msgs(t, testLog(200)[:queueLen+1]) {
+		feed <- m
+	}
+	raw := fmt.Sprintf(`{"id":%q,"issue":%q,"version":1,"type":"acme.escalated","at":"2026-03-02T09:00:00Z","data":{"level":2}}`,
+		uuid.New(), uuid.New())
+	unknown := message.NewMessage(uuid.NewString(), []byte(raw))
+	unknown.Metadata.Set(events.MetadataCodec, "json")
+	feed <- unknown
+
+	p := &gatedRecorder{gate: make(chan struct{})}
+	r, err := NewRunner(RunnerConfig{Name: "u", Projection: p, Subscriber: &feedSubscriber{feed: feed}, Topic: "a",
+		SkipUnknownTypes: true, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	// The projection holds the first event and the queue fills: the
+	// unknown message, taken last, waits for room.
+	require.Eventually(t, func() bool { return len(feed) == 0 }, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	go func() { time.Sleep(50 * time.Millisecond); close(p.gate) }()
+	require.NoError(t, stop())
+	select {
+	case <-unknown.Nacked():
+	default:
+		t.Fatal("the unknown message, never queued, should go back to the broker")
+	}
+	assert.Zero(t, p.handed("acme.escalated"))
+	assert.Zero(t, r.Stats().UnknownTypes, "nothing of an unknown type was passed on")
+
+	feed <- unknown.Copy() // the broker delivers it again
+	stop = startRunner(t, r)
+	require.Eventually(t, func() bool { return r.Stats().Applied == queueLen+2 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, int64(1), p.handed("acme.escalated"))
+	assert.Equal(t, int64(1), r.Stats().UnknownTypes)
 }

@@ -156,17 +156,20 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				// that do are applied, and the message goes to the
 				// poison topic with the positions of the others.
 				evs, err := events.DecodeMessages(msg, r.cfg.Codecs...)
+				opaque := len(evs) // evs[opaque:] are of unknown types
 				if err != nil && r.cfg.SkipUnknownTypes {
 					var unknown []*events.UnknownTypeError
 					unknown, err = events.SplitUnknownTypes(err)
 					for _, u := range unknown {
 						evs = append(evs, u.Opaque())
 					}
-					r.unknown.Add(int64(len(unknown)))
 				}
-				for _, e := range evs {
+				for i, e := range evs {
 					select {
 					case out <- delivery{e: e, pos: pos}:
+						if i >= opaque {
+							r.unknown.Add(1) // passed on: counted once queued
+						}
 					case <-ctx.Done():
 						// Those queued are applied, and come again
 						// with the message: duplicates, skipped.
