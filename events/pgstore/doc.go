@@ -32,7 +32,9 @@
 // does the error wrap events.ErrOutcomeUnknown; any other error means that
 // nothing was stored. Appends run at read committed whatever the server's default
 // isolation, which is what lets a writer that waited for another's lock
-// see its row rather than fail to serialise. It then takes the next positions from the <table>_head row and
+// see its row rather than fail to serialise; so do New and NewForwarder
+// as they create the tables, so that processes that start at once each
+// see the tables the first made. It then takes the next positions from the <table>_head row and
 // keeps that row locked until it commits: appends therefore commit in
 // position order, positions have no gaps, and a reader that resumes
 // ReadAll after the last position it saw never skips an event that a

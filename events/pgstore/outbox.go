@@ -153,7 +153,7 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		return nil, fmt.Errorf("pgstore forwarder: no event store at %s: create the store first (New), and give the forwarder its Schema and Table: %w",
 			t.events, ErrInvalidConfig)
 	}
-	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	if err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { // as ensureSchema
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
 			return err
 		}

@@ -76,9 +76,13 @@ func lockKey(schema string) int64 {
 }
 
 // ensureSchema creates or migrates the tables of cfg to SchemaVersion in
-// one transaction, and the outbox tables when cfg has an outbox.
+// one transaction, and the outbox tables when cfg has an outbox. The
+// transaction reads committed whatever the server's default isolation:
+// one that waited for the lock must see the version row the one before it
+// wrote, where a snapshot taken at the lock (repeatable read) would not,
+// and insert it again.
 func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
 			return err
 		}

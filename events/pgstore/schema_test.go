@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,23 +34,42 @@ func TestNewKeepsWhatIsStored(t *testing.T) {
 	assert.Equal(t, uint64(3), out[0].Position, "positions go on from the stored head")
 }
 
+// Processes that start at once create the tables once, whatever the
+// server's default isolation: under repeatable read, one that waited for
+// the schema lock did not see the version row the first wrote, inserted
+// it again and failed on its key.
 func TestNewCreatesTablesOnceUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.Pool(t)
-	schema := pgtest.NewSchemaName("test") // New creates it
-	t.Cleanup(func() { pgtest.DropSchema(t, pool, schema) })
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = pgstore.New(context.Background(), pool, pgstore.Config{Schema: schema, Outbox: &pgstore.OutboxConfig{}})
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		assert.NoError(t, err, "New %d", i)
+	for _, level := range []string{"read committed", "repeatable read", "serializable"} {
+		t.Run(level, func(t *testing.T) {
+			t.Parallel()
+			base := pgtest.Pool(t)
+			schema := pgtest.NewSchemaName("test") // New creates it
+			t.Cleanup(func() { pgtest.DropSchema(t, base, schema) })
+			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
+			require.NoError(t, err)
+			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+			var wg sync.WaitGroup
+			errs := make([]error, 6)
+			start := make(chan struct{})
+			for i := range errs {
+				// A pool each, as processes have.
+				pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+				require.NoError(t, err)
+				t.Cleanup(pool.Close)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, errs[i] = pgstore.New(context.Background(), pool, pgstore.Config{Schema: schema, Outbox: &pgstore.OutboxConfig{}})
+				}()
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range errs {
+				assert.NoError(t, err, "New %d", i)
+			}
+		})
 	}
 }
 
