@@ -133,6 +133,11 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 	// no slower.
 	var head, xid int64
 	if err := tx.QueryRow(ctx, s.q.head, cols.n).Scan(&head, &xid); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			// The tables' creation wrote it; something deleted it since.
+			return fmt.Errorf("the row of %s is missing, which holds the last position given (that of the last event of %s): %w",
+				s.t.head, s.t.events, err)
+		}
 		return err
 	}
 	for i := range cols.positions {

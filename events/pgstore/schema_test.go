@@ -104,3 +104,21 @@ func TestNewRefusesABadConfig(t *testing.T) {
 	_, err = pgstore.New(context.Background(), nil, pgstore.Config{})
 	assert.ErrorIs(t, err, pgstore.ErrInvalidConfig)
 }
+
+// An append to tables whose head row was deleted says so, naming the
+// table; it said "no rows in result set".
+func TestAppendWithoutTheHeadRowNamesIt(t *testing.T) {
+	t.Parallel()
+	s, pool, cfg := newStore(t, pgstore.Config{})
+	ctx := context.Background()
+	head := pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_head")
+	_, err := pool.Exec(ctx, `DELETE FROM `+head)
+	require.NoError(t, err)
+	issue := uuid.New()
+	_, err = s.Append(ctx, issue, 0, stream(issue, 0, 1))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the row of "+head+" is missing")
+	loaded, err := s.Load(ctx, issue)
+	require.NoError(t, err)
+	assert.Empty(t, loaded, "nothing stored")
+}
