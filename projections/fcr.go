@@ -40,8 +40,8 @@ var (
 //   - Identity: the keys and the customer id on one issue.opened belong to
 //     one customer, transitively. Keys are compared as given (by a 64-bit
 //     hash, see below); a customer id is an identifier of its own
-//     namespace. An opened issue without any identifier is a customer of
-//     its own. Only events that reach this FCR link identities: when the
+//     namespace; an issue.opened has at least one identifier (Validate
+//     refuses one without). Only events that reach this FCR link identities: when the
 //     events are partitioned over several FCRs, partition by a customer id
 //     that is stable from the first contact, or links between partitions
 //     are never made.

@@ -35,7 +35,14 @@ var ErrMergeMismatch = errors.New("reports do not match")
 // ahead of a busy one, and the merge equals the single report only once
 // the busy ones reach that time); the counts of deliveries (held and
 // orphaned events) depend on delivery, in one FCR as in several, and may
-// differ.
+// differ. Lateness, too, is judged against each FCR's own watermark: an
+// event that comes more than the lateness after events of a later time
+// of other partitions (a store appended out of event-time order, an import
+// of one partition after another, brokers that deliver partitions at
+// different speeds) is late and left out in one FCR over all the events,
+// and on time in its partition's, which applies it. The merge equals the
+// single report when no event comes that late across partitions; where
+// some do, it holds figures the single report lacks, and fewer late ones.
 // Identity links between customers on different partitions are not made:
 // partition by a customer id that is stable from the first contact. A
 // report does not say which partition it covers, nor how the events were

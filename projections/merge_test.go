@@ -159,3 +159,49 @@ func ExampleMergeFCRReports() {
 	fmt.Println("issues:", merged.Issues, "unresolved problems:", merged.Unresolved)
 	// Output: issues: 3 unresolved problems: 3
 }
+
+// Lateness is judged against each FCR's own watermark: customer a's call
+// back (10:00) reaches the projections after customer b's opening, two
+// days later, in the other partition. One FCR over all the events finds
+// it more than the lateness behind and leaves it out; a's partition takes
+// it as on time, a repeat that fails the problem. Advancing every FCR to
+// one time does not undo it, as MergeFCRReports' doc says.
+func TestMergeOfAnEventLateAcrossPartitions(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	const n = 2
+	ka, kb := "customer:a", "customer:b"
+	require.NotEqual(t, events.PartitionOf(ka, n), events.PartitionOf(kb, n))
+	ia, ia2, ib, ca, ca2, cb := uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	meta := func(k string) events.Meta { return events.Meta{events.MetaPartitionKey: k} }
+	delivered := []events.Envelope{
+		{ID: uuid.New(), Issue: ia, Version: 1, At: at, Meta: meta(ka),
+			Data: &events.Opened{Customer: events.Customer{ID: ka}, Channel: "phone", Topic: "billing", Contact: ca}},
+		{ID: uuid.New(), Issue: ia, Version: 2, At: at.Add(10 * time.Minute), Meta: meta(ka),
+			Data: &events.Resolved{Contact: ca}},
+		{ID: uuid.New(), Issue: ib, Version: 1, At: at.Add(48 * time.Hour), Meta: meta(kb),
+			Data: &events.Opened{Customer: events.Customer{ID: kb}, Channel: "chat", Topic: "billing", Contact: cb}},
+		{ID: uuid.New(), Issue: ia2, Version: 1, At: at.Add(time.Hour), Meta: meta(ka),
+			Data: &events.Opened{Customer: events.Customer{ID: ka}, Channel: "phone", Topic: "billing", Contact: ca2}},
+	}
+	cfg := projections.FCRConfig{Window: 24 * time.Hour, Lateness: time.Hour}
+	whole := mustFCR(cfg)
+	parts := []*projections.FCR{mustFCR(cfg), mustFCR(cfg)}
+	for _, e := range delivered {
+		require.NoError(t, whole.Apply(e))
+		require.NoError(t, parts[events.PartitionOf(events.PartitionKey(e), n)].Apply(e))
+	}
+	end := at.Add(10 * 24 * time.Hour)
+	require.NoError(t, whole.AdvanceTo(end))
+	var reps []projections.FCRReport
+	for _, p := range parts {
+		require.NoError(t, p.AdvanceTo(end))
+		reps = append(reps, p.Report())
+	}
+	merged, err := projections.MergeFCRReports(reps...)
+	require.NoError(t, err)
+	single := whole.Report()
+	assert.Equal(t, [2]int64{1, 1}, [2]int64{single.LateEvents, single.LateDropped}, "late for one FCR, and left out")
+	assert.Equal(t, [2]int64{1, 0}, [2]int64{single.Achieved, single.Failed}, "a's problem, without the call back")
+	assert.Zero(t, merged.LateEvents, "on time in a's partition")
+	assert.Equal(t, [2]int64{0, 1}, [2]int64{merged.Achieved, merged.Failed}, "a's problem, with the call back")
+}
