@@ -228,23 +228,17 @@ func msgpackNumbers(v any, depth int) (any, error) {
 }
 
 // firstError keeps, of the errors of a map's members, that of the member
-// whose name sorts first (a key that is no string before every name, by
-// its type and value): one value gives one error, whatever order the map
-// is walked in.
+// whose name sorts first: one value gives one error, whatever order the
+// map is walked in.
 type firstError struct {
-	other bool // key is not a name but the type and value of a key
-	key   string
-	err   error
+	key string
+	err error
 }
 
 // note records err, the error of member k.
-func (f *firstError) note(k string, err error) { f.noteAs(false, k, err) }
-
-// noteAs is note of a key that is no string (other), as its type and
-// value k.
-func (f *firstError) noteAs(other bool, k string, err error) {
-	if f.err == nil || other && !f.other || other == f.other && k < f.key {
-		f.other, f.key, f.err = other, k, err
+func (f *firstError) note(k string, err error) {
+	if f.err == nil || k < f.key {
+		f.key, f.err = k, err
 	}
 }
 
@@ -495,29 +489,21 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 		}
 		return v, nil
 	case map[any]any:
+		// As a map of names, once every key is one; of keys that are not,
+		// the error names the first by type and value.
 		m := make(map[string]any, len(v))
-		var first firstError
+		var other firstError
 		for k, e := range v {
-			ks, ok := k.(string)
-			if !ok {
-				first.noteAs(true, fmt.Sprintf("%T %v", k, k), fmt.Errorf("map key %v is not a string", k))
-				continue
+			if ks, ok := k.(string); ok {
+				m[ks] = e
+			} else {
+				other.note(fmt.Sprintf("%T %v", k, k), fmt.Errorf("map key %v is not a string", k))
 			}
-			if !utf8.ValidString(ks) {
-				first.note(ks, errNotUTF8("member", ks))
-				continue
-			}
-			j, err := jsonValue(e, depth+1, exact)
-			if err != nil {
-				first.note(ks, err)
-				continue
-			}
-			m[ks] = j
 		}
-		if first.err != nil {
-			return nil, first.err
+		if other.err != nil {
+			return nil, other.err
 		}
-		return m, nil
+		return jsonValue(m, depth, exact)
 	}
 	return nil, fmt.Errorf("a %T is not a JSON value", v)
 }
