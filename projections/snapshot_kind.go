@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+
 	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
@@ -27,8 +30,8 @@ func snapshotOf(b []byte) string {
 	var h struct {
 		Kind       string
 		Window     *int64
-		FCR, KPI   []byte
-		Projection []byte
+		FCR, KPI   present
+		Projection present
 	}
 	if msgpackcheck.Unmarshal(b, &h) != nil {
 		return ""
@@ -38,12 +41,26 @@ func snapshotOf(b []byte) string {
 		return snapOfKPI + ", " + h.Kind
 	case h.Window != nil:
 		return snapOfFCR
-	case h.FCR != nil || h.KPI != nil:
+	case bool(h.FCR || h.KPI):
 		return snapOfReporter
-	case h.Projection != nil:
+	case bool(h.Projection):
 		return snapOfSequenced
 	}
 	return ""
+}
+
+// present notes a member of a snapshot that is there and not nil, and
+// passes over its value: the parts of a Reporter's snapshot, megabytes
+// of it, which a []byte would copy only to tell that they are there.
+type present bool
+
+func (p *present) DecodeMsgpack(d *msgpack.Decoder) error {
+	c, err := d.PeekCode()
+	if err != nil {
+		return err
+	}
+	*p = c != msgpcode.Nil
+	return d.Skip()
 }
 
 // otherSnapshot returns the error of a restore by what of b, a snapshot
