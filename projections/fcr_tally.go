@@ -193,9 +193,12 @@ func dayOf(ns int64) int64 {
 	return d
 }
 
-// The day and week numbers of the times that Unix nanoseconds hold, the
-// only ones an event can have: a snapshot that counts under another is
-// refused, as its label would be that of another day.
+// The day and week numbers of the times that Unix nanoseconds hold, which
+// take in every event time (events.InTimeRange, narrower; an older build
+// took events of the wider range, and its snapshots may count their
+// days): a snapshot
+// that counts under another is refused, as its label would be that of
+// another day.
 var (
 	minDay, maxDay   = dayOf(math.MinInt64), dayOf(math.MaxInt64)
 	minWeek, maxWeek = weekOf(minDay), weekOf(maxDay)
