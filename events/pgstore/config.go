@@ -14,7 +14,8 @@ var (
 	// ErrInvalidConfig: a Config or ForwarderConfig that cannot work.
 	ErrInvalidConfig = errors.New("invalid configuration")
 	// ErrSchemaVersion: the tables were made by a newer version of this
-	// package, or with another codec, and cannot be used as they are.
+	// package, or with another codec, or a table of an outbox's name is
+	// not one (another store's), and cannot be used as they are.
 	ErrSchemaVersion = errors.New("unsupported schema")
 )
 
@@ -34,8 +35,9 @@ type Config struct {
 	Schema string
 	// Table names the events table; the store's other tables share it as
 	// a prefix (<table>_streams, <table>_head, <table>_schema and, with an
-	// outbox, <table>_outbox and <table>_outbox_offsets). DefaultTable by
-	// default.
+	// outbox, <table>_outbox and <table>_outbox_offsets), so two stores of
+	// one schema must not be named so that one's tables take the other's
+	// names (New refuses them). DefaultTable by default.
 	Table string
 	// Codec encodes the stored payloads (bytea); msgpack with the built-in
 	// types by default. A table keeps the codec it was created with.

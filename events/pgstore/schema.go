@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strings"
 
 	wmsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/jackc/pgx/v5"
@@ -157,5 +159,43 @@ func createOutbox(ctx context.Context, tx pgx.Tx, t tables) error {
 			return fmt.Errorf("create outbox %s: %w", t.outbox, err)
 		}
 	}
+	// Watermill creates them only if no table has their names, which
+	// another store's tables may have (store "tx" with an outbox beside
+	// store "tx_outbox"): every append would then fail.
+	if err := checkColumns(ctx, tx, t.outbox, "an outbox", "offset", "uuid", "created_at", "payload", "metadata", "transaction_id"); err != nil {
+		return err
+	}
+	return checkColumns(ctx, tx, t.offsets, "an outbox's offsets table", "consumer_group", "offset_acked", "last_processed_transaction_id")
+}
+
+// checkColumns returns an error that wraps ErrSchemaVersion unless table
+// has the columns want, in any order: it is what, the table's role.
+func checkColumns(ctx context.Context, tx pgx.Tx, table, what string, want ...string) error {
+	rows, err := tx.Query(ctx, `SELECT attname FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, table)
+	if err != nil {
+		return fmt.Errorf("read the columns of %s: %w", table, err)
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("read the columns of %s: %w", table, err)
+	}
+	if !sameSet(have, want) {
+		return fmt.Errorf("table %s is not %s: it has the columns %s, where %s has %s (another store's table of that name?): %w",
+			table, what, strings.Join(have, ", "), what, strings.Join(want, ", "), ErrSchemaVersion)
+	}
 	return nil
+}
+
+// sameSet reports whether a and b hold the same strings, each once.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -121,4 +123,32 @@ func TestAppendWithoutTheHeadRowNamesIt(t *testing.T) {
 	loaded, err := s.Load(ctx, issue)
 	require.NoError(t, err)
 	assert.Empty(t, loaded, "nothing stored")
+}
+
+// A store whose outbox table would be another store's events table (store
+// "tx" with an outbox beside store "tx_outbox") is refused at New, naming
+// the table, rather than failing at every append; so is a forwarder.
+func TestNewRefusesAnOutboxTableThatIsNotOne(t *testing.T) {
+	t.Parallel()
+	_, pool, cfg := newStore(t, pgstore.Config{Table: "tx_outbox"})
+	ctx := context.Background()
+	withOutbox := pgstore.Config{Schema: cfg.Schema, Table: "tx", Outbox: &pgstore.OutboxConfig{}}
+	_, err := pgstore.New(ctx, pool, withOutbox)
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	outbox := pgtest.Ident(cfg.Schema, "tx_outbox")
+	assert.ErrorContains(t, err, "table "+outbox+" is not an outbox")
+
+	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Table: "tx"})
+	require.NoError(t, err, "the same store without an outbox")
+	broker := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
+	t.Cleanup(func() { _ = broker.Close() })
+	_, err = pgstore.NewForwarder(ctx, pool, broker, pgstore.ForwarderConfig{Schema: cfg.Schema, Table: "tx"})
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "table "+outbox+" is not an outbox")
+
+	// The offsets table is checked too.
+	_, pool, cfg = newStore(t, pgstore.Config{Table: "ty_outbox_offsets"})
+	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Table: "ty", Outbox: &pgstore.OutboxConfig{}})
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "ty_outbox_offsets")+" is not an outbox's offsets table")
 }
