@@ -156,6 +156,8 @@ func TestReportTextShowsTheHeadlineFigures(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 	assert.Contains(t, out, fmt.Sprintf("%d/%d", rep.FCR.True.Achieved, rep.FCR.True.Total))
+	c := rep.FCR.ContactsPerProblem
+	assert.Regexp(t, fmt.Sprintf(`\n  contacts per final problem +1: %d, 2: %d, 3: %d, 4\+: %d *\n`, c.One, c.Two, c.Three, c.FourPlus), out)
 }
 
 // The text gives the contacts and the issues' mean on lines of their own:

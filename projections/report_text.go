@@ -24,7 +24,7 @@ func (r Report) WriteText(w io.Writer) error {
 	p("%s\n", d.Settled)
 	p("\n")
 	p("  true FCR\t%s\t%s\n", fcrRateText(f.True), "final resolved problems")
-	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "resolved issue records, as a per-ticket helpdesk counts them")
+	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "the resolved issue records of those problems, as a per-ticket helpdesk counts them")
 	p("  inflation\t%s\t\n", inflationText(f.Inflation, f.True, f.Reported, " points"))
 	p("  bot containment\t%s\t\n", fcrRateText(f.BotContainment))
 	p("  problems\t%d\tachieved %d, failed %d, pending %d (failed already %d), unresolved %d, no answered contact %d\n",
@@ -66,7 +66,7 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 	}
 	c := f.ContactsPerProblem
-	p("\n  contacts per final problem\t1: %d\t2: %d\t3: %d, 4+: %d\n", c.One, c.Two, c.Three, c.FourPlus)
+	p("\n  contacts per final problem\t1: %d, 2: %d, 3: %d, 4+: %d\t\n", c.One, c.Two, c.Three, c.FourPlus)
 	p("  CSAT of achieved problems\t%s\t\n", fcrCSATText(f.CSAT.Achieved))
 	p("  CSAT of failed problems\t%s\t\n", fcrCSATText(f.CSAT.Failed))
 
