@@ -131,7 +131,7 @@ func (d *decider) newContact(id uuid.UUID) (uuid.UUID, error) {
 	if id == uuid.Nil {
 		var err error
 		if id, err = d.ids.NewID(); err != nil {
-			return uuid.Nil, fmt.Errorf("%s issue %s: new contact id: %w", d.op, d.is.ID, err)
+			return uuid.Nil, fmt.Errorf("%s: new contact id: %w", subject(d.op, d.is.ID), err)
 		}
 	}
 	if err := d.notYet(id); err != nil {

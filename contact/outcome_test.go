@@ -159,3 +159,78 @@ func TestServiceResolverFailureNamesNoIssue(t *testing.T) {
 	_, _, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"email:a@example.com"}}, Channel: "chat", Topic: "billing"})
 	assert.EqualError(t, err, "open issue: resolve customer [email:a@example.com]: crm down")
 }
+
+// failingAppends is a MemoryStore whose appends fail with err.
+type failingAppends struct {
+	*events.MemoryStore
+	err error
+}
+
+func (s failingAppends) Append(context.Context, uuid.UUID, uint64, []events.Envelope) ([]events.Envelope, error) {
+	return nil, s.err
+}
+
+// An Open whose id the Service chose, and that fails after that (a new
+// contact or event id, or the append), opened nothing: its error names no
+// issue, as a refused one's does, rather than the id it drew.
+func TestServiceFailedMintedOpeningNamesNoIssue(t *testing.T) {
+	tests := []struct {
+		name   string
+		ids    int // the ids drawn before they fail
+		append error
+		want   string
+	}{
+		{"contact id", 1, nil, "open issue: new contact id: entropy exhausted"},
+		{"event id", 2, nil, "open issue: new event id: entropy exhausted"},
+		{"append", 3, errors.New("disk full"), "open issue: disk full"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var drawn []uuid.UUID
+			store := events.NewMemoryStore()
+			svc, _ := newService(t, func(c *contact.Config) {
+				c.IDs = contact.IDFunc(func() (uuid.UUID, error) {
+					if len(drawn) == tt.ids {
+						return uuid.Nil, errors.New("entropy exhausted")
+					}
+					drawn = append(drawn, uuid.New())
+					return drawn[len(drawn)-1], nil
+				})
+				c.Store = store
+				if tt.append != nil {
+					c.Store = failingAppends{store, tt.append}
+				}
+			})
+			issue, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "c-1"}, Channel: "chat", Topic: "billing"})
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+			assert.Equal(t, uuid.Nil, issue)
+			assert.Empty(t, evs)
+			assert.Zero(t, store.Len(), "nothing appended")
+		})
+	}
+}
+
+// The CustomerResolver is given a copy of the opening's keys: one that
+// sorts or rewrites its argument changes neither the event stored nor its
+// partition key.
+func TestServiceResolverGetsACopyOfTheKeys(t *testing.T) {
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(_ context.Context, keys []string) (string, error) {
+			keys[0], keys[1] = "email:SHOUTED@EXAMPLE.COM", keys[0]
+			return "", nil
+		})
+	})
+	issue, evs, err := svc.Open(t.Context(), contact.Open{
+		Customer: events.Customer{Keys: []string{"phone:+358401234567", "email:b@example.com"}}, Channel: "chat", Topic: "billing",
+	})
+	require.NoError(t, err)
+	want := []string{"phone:+358401234567", "email:b@example.com"}
+	require.Len(t, evs, 1)
+	assert.Equal(t, want, evs[0].Data.(*events.Opened).Customer.Keys)
+	assert.Equal(t, contact.PartitionKey(events.Customer{Keys: want}), evs[0].Meta[events.MetaPartitionKey])
+	stored, err := store.Load(t.Context(), issue)
+	require.NoError(t, err)
+	assert.Equal(t, evs, stored)
+	assert.NoError(t, new(contact.Issue).Check(stored[0], contact.KeyRules{}))
+}

@@ -79,7 +79,8 @@ type Config struct {
 	Publisher Publisher
 	// Customers, when set, gives Open commands without a customer id the
 	// stable id of the customer their keys belong to. It is asked once the
-	// lifecycle accepted the Open, with the keys normalised; its error
+	// lifecycle accepted the Open, with a copy of the keys normalised
+	// (the event's own are not the resolver's to change); its error
 	// fails the Open, which appends nothing (the resolver's error, wrapped:
 	// a *CommandError is the lifecycle's refusal).
 	Customers CustomerResolver
@@ -379,6 +380,12 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	if err != nil {
 		return nil, uuid.Nil, err
 	}
+	// An opening whose id the Service chose opens nothing unless it is
+	// appended: its errors name no issue, Decide's included.
+	named := issue
+	if r.minted {
+		named, is.ID = uuid.Nil, uuid.Nil
+	}
 	at := cmd.eventTime()
 	if at.IsZero() {
 		at = s.cfg.Clock.Now()
@@ -387,12 +394,12 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	if err != nil {
 		return nil, uuid.Nil, err
 	}
-	if err := s.resolveCustomer(ctx, issue, r.minted, data); err != nil {
+	if err := s.resolveCustomer(ctx, named, data); err != nil {
 		return nil, uuid.Nil, err
 	}
 	id, err := s.cfg.IDs.NewID()
 	if err != nil {
-		return nil, uuid.Nil, fmt.Errorf("%s issue %s: new event id: %w", cmd.Op(), issue, err)
+		return nil, uuid.Nil, fmt.Errorf("%s: new event id: %w", subject(cmd.Op(), named), err)
 	}
 	// An issue's events keep the partition key of its opening, whatever
 	// the rule that chose it; those of an issue whose opening had none
@@ -411,13 +418,23 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 		Meta:    meta(ctx, key, r.fp),
 	})
 	if err != nil {
-		return nil, id, fmt.Errorf("%s issue %s: %w", cmd.Op(), issue, err)
+		return nil, id, fmt.Errorf("%s: %w", subject(cmd.Op(), named), err)
 	}
 	out, err := s.cfg.Store.Append(ctx, issue, is.Version, []events.Envelope{env})
 	if err != nil {
-		return nil, id, fmt.Errorf("%s issue %s: %w", cmd.Op(), issue, err)
+		return nil, id, fmt.Errorf("%s: %w", subject(cmd.Op(), named), err)
 	}
 	return out, id, nil
+}
+
+// subject names the issue of command op in an error, as CommandError
+// does: "resolve issue <id>", or "open issue" where id is uuid.Nil (an
+// opening whose id the Service chose, which opened nothing).
+func subject(op string, id uuid.UUID) string {
+	if id == uuid.Nil {
+		return op + " issue"
+	}
+	return fmt.Sprintf("%s issue %s", op, id)
 }
 
 // storedForm encodes and decodes the events the Service appends.
@@ -439,27 +456,22 @@ func asStored(e events.Envelope) (events.Envelope, error) {
 
 // resolveCustomer gives the customer of an opening without a customer id
 // the id that the CustomerResolver knows for its keys, which Decide
-// normalised. The CRM is asked only once the Open was accepted.
-func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, minted bool, data events.Data) error {
+// normalised; its errors name issue (uuid.Nil for none: an opening whose
+// id the Service chose). The CRM is asked only once the Open was
+// accepted, and is given a copy of the keys: the event's own stay as
+// they are, whatever the resolver does with its argument.
+func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, data events.Data) error {
 	o, ok := data.(*events.Opened)
 	if !ok || s.cfg.Customers == nil || o.Customer.ID != "" {
 		return nil
 	}
-	id, err := s.cfg.Customers.ResolveCustomer(ctx, o.Customer.Keys)
+	id, err := s.cfg.Customers.ResolveCustomer(ctx, slices.Clone(o.Customer.Keys))
 	if err != nil {
-		if minted {
-			// The Open is refused: no issue has that id.
-			return fmt.Errorf("open issue: resolve customer %v: %w", o.Customer.Keys, err)
-		}
-		return fmt.Errorf("open issue %s: resolve customer %v: %w", issue, o.Customer.Keys, err)
+		return fmt.Errorf("%s: resolve customer %v: %w", subject("open", issue), o.Customer.Keys, err)
 	}
 	o.Customer.ID = strings.TrimSpace(id)
 	if problem := printable("customer id", o.Customer.ID); problem != "" {
-		err := &CommandError{Op: "open", Issue: issue, Err: ErrInvalidCommand, Reason: "the customer resolver gave a " + problem}
-		if minted {
-			err.Issue = uuid.Nil
-		}
-		return err
+		return &CommandError{Op: "open", Issue: issue, Err: ErrInvalidCommand, Reason: "the customer resolver gave a " + problem}
 	}
 	return nil
 }
