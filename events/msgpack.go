@@ -238,8 +238,10 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 	}
 	if e.Data == nil && r.err == nil {
 		// An opening's customer is an object whose members may nest as
-		// deep as the data's.
-		raw := r.skipData(info == c.builtin.opened)
+		// deep as the data's: an opening is told by its Go type, as in
+		// decodeData, since the registry may have replaced the entry
+		// that the codec found.
+		raw := r.skipData(info == c.builtin.opened || info.goType == openedType)
 		if r.err == nil {
 			e.Data, r.err = c.decodeData(typ, info, schema, raw)
 		}
@@ -299,6 +301,9 @@ func (c *MsgpackCodec) decodeData(t Type, info *typeInfo, schema uint64, raw str
 }
 
 // builtinInfos are the Registry entries that make the built-in types.
+// openedType is the Go type of issue.opened's data.
+var openedType = reflect.TypeFor[*Opened]()
+
 type builtinInfos struct {
 	opened, routed, consulted, resolved, reopened, contacted, abandoned, rated, classified *typeInfo
 }

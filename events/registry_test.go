@@ -383,3 +383,29 @@ func TestIsBuiltin(t *testing.T) {
 	assert.False(t, events.IsBuiltin(new(Escalated)))
 	assert.False(t, events.IsBuiltin(&embedding{}))
 }
+
+// A codec made before issue.opened moved to a new schema reads an
+// opening whose customer nests as deep as the data may, as one made after
+// it does: it told the opening by the registry's entry it had found, and
+// skipped the new entry's data without the customer's allowance.
+func TestEarlyCodecReadsADeepCustomerOfANewOpeningSchema(t *testing.T) {
+	deep := any("x")
+	for range 64 {
+		deep = map[string]any{"k": deep}
+	}
+	e := envelopeOf(0, &events.Opened{Customer: events.Customer{ID: "C-1", Extra: events.Extra{"deep": deep}},
+		Channel: "phone", Topic: "billing", Contact: contactID})
+	reg := events.NewRegistry()
+	early := codecsOf(reg)
+	require.NoError(t, reg.Register(events.TypeOpened, 2, func() events.Data { return new(events.Opened) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	for i, writer := range codecsOf(nil) {
+		b, err := writer.Append(nil, e)
+		require.NoError(t, err)
+		want, err := codecsOf(reg)[i].Decode(b)
+		require.NoError(t, err, "%s, made after the new schema", writer.Name())
+		got, err := early[i].Decode(b)
+		require.NoError(t, err, "%s, made before it", writer.Name())
+		assert.Equal(t, want, got)
+	}
+}
