@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -247,7 +249,11 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 		}
 	}
 	if r.err != nil {
-		return failData(r.off, r.field(), r.err)
+		field := r.field()
+		if me := (*memberError)(nil); errors.As(r.err, &me) {
+			field = "data." + me.field
+		}
+		return failData(r.off, field, r.err)
 	}
 	if r.off != len(r.s) {
 		return msgpackFail(r.off, "", r.trailing())
@@ -290,14 +296,57 @@ func (c *MsgpackCodec) decodeData(t Type, info *typeInfo, schema uint64, raw str
 		}
 	}
 	if schema < info.schema {
-		return data, c.upcast(t, schema, raw, data)
+		return data, c.upcast(t, schema, raw, data, info.new)
 	}
 	if builtin {
 		r := reader{s: raw}
 		fast.decodeMsgpack(&r)
 		return data, r.err
 	}
-	return data, unmarshalMsgpack([]byte(raw), data)
+	if err := unmarshalMsgpack([]byte(raw), data); err != nil {
+		return data, hostMemberError(raw, info.new, err)
+	}
+	return data, nil
+}
+
+// memberError is the error of the member field of an event's data, which
+// the data's reader failed on.
+type memberError struct {
+	field string
+	err   error
+}
+
+func (e *memberError) Error() string { return e.err.Error() }
+func (e *memberError) Unwrap() error { return e.err }
+
+// hostMemberError returns err, the error of reading raw, the msgpack data
+// of a host's type that newData makes, as a *memberError of the first
+// member, by name, that does not read alone, in the wire format's words
+// where JSON would refuse it too (a string for a number, say); err itself
+// when each member reads alone.
+func hostMemberError(raw string, newData func() Data, err error) error {
+	var members map[string]any
+	dec := msgpack.NewDecoder(strings.NewReader(raw))
+	dec.SetMapDecoder(decodeAnyMap)
+	if dec.Decode(&members) != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(members)) {
+		one, merr := marshalMsgpack(map[string]any{k: members[k]})
+		if merr != nil {
+			continue
+		}
+		merr = unmarshalMsgpack(one, newData())
+		if merr == nil {
+			continue
+		}
+		var te *json.UnmarshalTypeError
+		if b, jerr := json.Marshal(map[string]any{k: members[k]}); jerr == nil && errors.As(json.Unmarshal(b, newData()), &te) {
+			merr = te
+		}
+		return &memberError{field: k, err: merr}
+	}
+	return err
 }
 
 // builtinInfos are the Registry entries that make the built-in types.
@@ -441,7 +490,12 @@ func withCopy[D, T any](r *reader) *D {
 }
 
 func msgpackFail(offset int, field string, err error) (Envelope, error) {
-	if !errors.Is(err, ErrUnknownType) {
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		// In the wire format's words, as the JSON codec says it.
+		err = fmt.Errorf("%w: %s", ErrMalformed, typeText(te))
+	case !errors.Is(err, ErrUnknownType):
 		err = fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return Envelope{}, &DecodeError{Codec: "msgpack", Offset: offset, Field: field, Err: err}
@@ -454,7 +508,7 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 // whichever codec read the event, and then as msgpack writes it. A host
 // type's fields are msgpack's (hostValue), and what the upcasters return is
 // read as msgpack with the type's json tags, as the type was written.
-func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) error {
+func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newData func() Data) error {
 	var fields map[string]any
 	dec := msgpack.NewDecoder(strings.NewReader(raw))
 	dec.SetMapDecoder(decodeAnyMap)
@@ -487,13 +541,23 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data) erro
 		if err != nil {
 			return err
 		}
-		return unmarshalMsgpack(b, into)
+		if err := unmarshalMsgpack(b, into); err != nil {
+			return hostMemberError(string(b), newData, err)
+		}
+		return nil
 	}
 	b, err := json.Marshal(fields)
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(b, into); err != nil {
+		// The member, as the JSON codec names it.
+		if f := jsonField(err); f != "" {
+			return &memberError{field: f, err: err}
+		}
+		if f := failingMember(b, newData); f != "" {
+			return &memberError{field: f, err: err}
+		}
 		return err
 	}
 	// What the upcasters returned is read again as msgpack writes it, so

@@ -409,3 +409,61 @@ func TestEarlyCodecReadsADeepCustomerOfANewOpeningSchema(t *testing.T) {
 		assert.Equal(t, want, got)
 	}
 }
+
+// Where what the upcasters return, or a host type's data, does not read,
+// the msgpack codec names the member and says what was wrong in the wire
+// format's words, as the JSON codec does; it named the data alone, and
+// spoke of Go types.
+func TestBothCodecsNameTheMemberThatDoesNotRead(t *testing.T) {
+	rated := events.NewRegistry()
+	require.NoError(t, rated.Register(events.TypeRated, 2, func() events.Data { return new(events.Rated) }))
+	require.NoError(t, rated.AddUpcaster(events.TypeRated, 1, func(f map[string]any) (map[string]any, error) {
+		switch f["survey"] {
+		case "nps":
+			delete(f, "score")
+		case "csat":
+			f["score"] = "five"
+		}
+		return f, nil
+	}))
+	escalated := events.NewRegistry()
+	require.NoError(t, escalated.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
+	loose := events.NewRegistry()
+	require.NoError(t, loose.Register(typeEscalated, 1, func() events.Data { return new(escalatedLoose) }))
+	tests := []struct {
+		name      string
+		writer    *events.Registry
+		reader    *events.Registry
+		written   events.Data
+		field     string
+		wantError string
+	}{
+		{"a score the upcaster left out", nil, rated, &events.Rated{Survey: events.SurveyNPS, Score: 3, Contact: contactID}, "data.score", "missing"},
+		{"a score the upcaster made a string", nil, rated, &events.Rated{Survey: events.SurveyCSAT, Score: 5, Contact: contactID}, "data.score", "want a whole number"},
+		{"a host type's level of another type", loose, escalated, &escalatedLoose{Contact: "c-1", Level: "high"}, "data.level", "want a whole number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i, writer := range codecsOf(tt.writer) {
+				b, err := writer.Append(nil, envelopeOf(1, tt.written))
+				require.NoError(t, err)
+				_, err = codecsOf(tt.reader)[i].Decode(b)
+				var de *events.DecodeError
+				require.ErrorAs(t, err, &de, writer.Name())
+				assert.Equal(t, tt.field, de.Field, "%s: %v", writer.Name(), err)
+				assert.Contains(t, err.Error(), tt.wantError, writer.Name())
+				assert.NotContains(t, err.Error(), "Go ", writer.Name())
+				assert.ErrorIs(t, err, events.ErrMalformed, writer.Name())
+			}
+		})
+	}
+}
+
+// escalatedLoose is Escalated as a careless producer writes it, its
+// level a string.
+type escalatedLoose struct {
+	Contact string `json:"contact"`
+	Level   string `json:"level"`
+}
+
+func (*escalatedLoose) EventType() events.Type { return typeEscalated }
