@@ -69,8 +69,18 @@ func unmarshalData(b []byte, v any, x *Extra, known []string) error {
 	return err
 }
 
-// decodeData is unmarshalData that also returns the members of b by name.
+// decodeData is unmarshalData that also returns the members of b by name
+// (member reads one), nil when each is one of known, named exactly and
+// once: then b is read into v alone, as nothing is left for x.
 func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawMessage, error) {
+	if at := skipSpace(b, 0); at < len(b) && b[at] == '{' && onlyNames(b, known) {
+		return nil, json.Unmarshal(b, v)
+	}
+	return decodeMembers(b, v, x, known)
+}
+
+// decodeMembers is decodeData of any data object b, member by member.
+func decodeMembers(b []byte, v any, x *Extra, known []string) (map[string]json.RawMessage, error) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(b, &all); err != nil {
 		return nil, err
@@ -107,6 +117,23 @@ func decodeData(b []byte, v any, x *Extra, known []string) (map[string]json.RawM
 		return nil, first.err
 	}
 	return all, nil
+}
+
+// member returns the value of the member name of the data object b,
+// whose members by name decodeData returned as all.
+func member(b []byte, all map[string]json.RawMessage, name string) (json.RawMessage, bool) {
+	if all != nil {
+		raw, ok := all[name]
+		return raw, ok
+	}
+	var raw []byte // its names are exact, each once
+	eachMember(b, func(n, value []byte) bool {
+		if string(n) == name {
+			raw = value
+		}
+		return raw == nil
+	})
+	return raw, raw != nil
 }
 
 // exactFields returns the object b, whose members are all, or, when one
@@ -362,7 +389,7 @@ func (d *Rated) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	// A score of 0 is one of NPS: a missing one must not read as it.
-	if raw, ok := all["score"]; !ok || bytes.Equal(raw, []byte("null")) {
+	if raw, ok := member(b, all, "score"); !ok || bytes.Equal(raw, []byte("null")) {
 		return &missingFieldError{Field: "score"}
 	}
 	return nil

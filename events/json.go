@@ -307,6 +307,100 @@ type jsonEnvelope struct {
 	Meta    Meta            `json:"meta"`
 }
 
+// readSimpleEnvelope reads the envelope src as encoding/json reads it
+// into a jsonEnvelope, where that takes no more than a walk over its
+// members, and reports whether it could: src is valid JSON, an object
+// whose members are named without escapes, none of the envelope's twice
+// and none that matches one of them regardless of case only; the values
+// of id, issue, type and at are strings without escapes, or null; those
+// of version and schema are whole numbers of at most 19 digits, or null;
+// and meta decodes. Decode reads any other envelope, and the errors of
+// one, with encoding/json. The data is left as written, a slice of src.
+func readSimpleEnvelope(src []byte) (j jsonEnvelope, ok bool) {
+	if at := skipSpace(src, 0); at >= len(src) || src[at] != '{' || !json.Valid(src) {
+		return j, false
+	}
+	ok = true
+	var seen uint8 // a bit for each of envelopeNames met
+	eachMember(src, func(name, value []byte) bool {
+		k := 0
+		for k < len(envelopeNames) && string(name) != envelopeNames[k] { // compared without a copy
+			k++
+		}
+		switch {
+		case bytes.IndexByte(name, '\\') >= 0:
+			ok = false
+		case k == len(envelopeNames):
+			// Not a member of the envelope: passed over, unless
+			// encoding/json would take it for one.
+			ok = !slices.ContainsFunc(envelopeNames, func(n string) bool { return strings.EqualFold(n, string(name)) })
+		case seen&(1<<k) != 0:
+			ok = false
+		case string(value) == "null" && envelopeNames[k] != "data":
+			// No member, as encoding/json reads it; data keeps its
+			// null, as a json.RawMessage does.
+		default:
+			switch envelopeNames[k] {
+			case "id":
+				j.ID, ok = plainString(value)
+			case "issue":
+				j.Issue, ok = plainString(value)
+			case "type":
+				j.Type, ok = plainString(value)
+			case "at":
+				j.At, ok = plainString(value)
+			case "version":
+				j.Version, ok = plainUint(value)
+			case "schema":
+				j.Schema, ok = plainUint(value)
+			case "data":
+				j.Data = value
+			case "meta":
+				ok = json.Unmarshal(value, &j.Meta) == nil
+			}
+		}
+		seen |= 1 << k
+		return ok
+	})
+	return j, ok
+}
+
+// plainString returns the text of the JSON string v when it holds no
+// escape and is UTF-8 (encoding/json reads other bytes as U+FFFD), and
+// whether it does.
+func plainString(v []byte) (*string, bool) {
+	if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
+		return nil, false
+	}
+	s := string(v[1 : len(v)-1])
+	return &s, true
+}
+
+// plainUint returns the JSON number v when it is written as at most 19
+// digits, which a uint64 holds, and whether it is.
+func plainUint(v []byte) (*uint64, bool) {
+	if len(v) == 0 || len(v) > 19 {
+		return nil, false
+	}
+	var n uint64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return nil, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return &n, true
+}
+
+// unmarshalValid is json.Unmarshal of the valid JSON value b into v,
+// without checking b again where v reads itself (the built-in types).
+func unmarshalValid(b []byte, v any) error {
+	if u, ok := v.(json.Unmarshaler); ok {
+		return u.UnmarshalJSON(b)
+	}
+	return json.Unmarshal(b, v)
+}
+
 // Decode implements Codec. Leading and trailing white space is allowed.
 func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	fail := func(offset int, field string, err error) (Envelope, error) {
@@ -344,28 +438,31 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		}
 		return fail(jsonOffset(err, src), "", err)
 	}
-	var j jsonEnvelope
-	err := json.Unmarshal(src, &j)
-	var syntax *json.SyntaxError
-	switch ambiguous := !errors.As(err, &syntax) && hasAmbiguousName(src, envelopeNames); {
-	case err != nil && !ambiguous:
-		return typeFail(err)
-	case ambiguous:
-		// encoding/json may have matched a name such as "Version" to
-		// version, which the wire format does not, or merged two meta
-		// objects, or failed on such a member: read the members named
-		// exactly, the last of each.
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(src, &top); err != nil {
-			return typeFail(err)
-		}
-		exact, err := onlyKnown(top, envelopeNames)
-		if err != nil {
-			return fail(0, "", err)
-		}
+	j, simple := readSimpleEnvelope(src)
+	if !simple {
 		j = jsonEnvelope{}
-		if err := json.Unmarshal(exact, &j); err != nil {
-			return fail(offsetOf(jsonField(err)), jsonField(err), err)
+		err := json.Unmarshal(src, &j)
+		var syntax *json.SyntaxError
+		switch ambiguous := !errors.As(err, &syntax) && hasAmbiguousName(src, envelopeNames); {
+		case err != nil && !ambiguous:
+			return typeFail(err)
+		case ambiguous:
+			// encoding/json may have matched a name such as "Version" to
+			// version, which the wire format does not, or merged two meta
+			// objects, or failed on such a member: read the members named
+			// exactly, the last of each.
+			var top map[string]json.RawMessage
+			if err := json.Unmarshal(src, &top); err != nil {
+				return typeFail(err)
+			}
+			exact, err := onlyKnown(top, envelopeNames)
+			if err != nil {
+				return fail(0, "", err)
+			}
+			j = jsonEnvelope{}
+			if err := json.Unmarshal(exact, &j); err != nil {
+				return fail(offsetOf(jsonField(err)), jsonField(err), err)
+			}
 		}
 	}
 	switch {
@@ -437,7 +534,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	default:
 		return failData("schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
 	}
-	if err := json.Unmarshal(raw, data); err != nil {
+	if err := unmarshalValid(raw, data); err != nil {
 		field := "data"
 		if f := jsonField(err); f != "" {
 			field = "data." + f
