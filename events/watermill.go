@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 )
 
 // Metadata keys of the Watermill messages that carry events. The payload is
@@ -315,7 +316,10 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 }
 
 // Publish sends evs, grouping consecutive events of the same topic into one
-// Publish call and, with Batch, into messages of up to Batch events.
+// Publish call and, with Batch, into messages of up to Batch events. When
+// a call fails, it stops: its error names the events of that call (their
+// places in evs and their issues) and says how many before them were
+// published, and the events after them are not sent.
 func (p *Publisher) Publish(ctx context.Context, evs []Envelope) error {
 	for start := 0; start < len(evs); {
 		topic := p.cfg.Topic(evs[start])
@@ -331,11 +335,41 @@ func (p *Publisher) Publish(ctx context.Context, evs []Envelope) error {
 			msg.SetContext(ctx)
 		}
 		if err := p.cfg.Publisher.Publish(topic, msgs...); err != nil {
-			return fmt.Errorf("publish %d events of issue %s to %q: %w", end-start, evs[start].Issue, topic, err)
+			return fmt.Errorf("publish %s to %q: %w%s", which(evs, start, end), topic, err, published(start))
 		}
 		start = end
 	}
 	return nil
+}
+
+// which names the events evs[start:end] for an error: their places in
+// evs, and their issues.
+func which(evs []Envelope, start, end int) string {
+	first := evs[start]
+	if end-start == 1 {
+		return fmt.Sprintf("event %d of %d (issue %s version %d)", start+1, len(evs), first.Issue, first.Version)
+	}
+	issues := make(map[uuid.UUID]struct{})
+	for _, e := range evs[start:end] {
+		issues[e.Issue] = struct{}{}
+	}
+	of := fmt.Sprintf("issue %s, from version %d", first.Issue, first.Version)
+	if len(issues) > 1 {
+		of = fmt.Sprintf("%d issues, from issue %s version %d", len(issues), first.Issue, first.Version)
+	}
+	return fmt.Sprintf("events %d to %d of %d (%s)", start+1, end, len(evs), of)
+}
+
+// published says, for the error of a Publish, that the first n events
+// were sent.
+func published(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "; the first was published"
+	}
+	return fmt.Sprintf("; the first %d were published", n)
 }
 
 // messages encodes evs, which go to one topic, into messages.

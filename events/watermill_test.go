@@ -413,3 +413,44 @@ func TestDecodeMessagesReadsOnPastManyUnknownTypes(t *testing.T) {
 	assert.Len(t, unknown, 10)
 	assert.NoError(t, rest)
 }
+
+// refusing is a Watermill publisher that refuses every call on topic.
+type refusing struct {
+	recorder
+	topic string
+}
+
+func (r *refusing) Publish(topic string, msgs ...*message.Message) error {
+	if topic == r.topic {
+		return errors.New("broker down")
+	}
+	return r.recorder.Publish(topic, msgs...)
+}
+
+// A Publish that fails part of the way says which events it could not
+// send, of which issues, and how many it had sent: the host retries the
+// rest. It named the first event's issue for events of several.
+func TestPublisherFailureSaysWhatWasSent(t *testing.T) {
+	evs := append(bridgeEvents(2), bridgeEvents(3)...)
+	second := uuid.MustParse("0193a4c2-7a9e-7000-8000-000000000002")
+	for i := 2; i < 5; i++ {
+		evs[i].Issue = second
+	}
+	topic := func(e events.Envelope) string {
+		if e.Issue == second && e.Version == 1 {
+			return "first"
+		}
+		return "rest"
+	}
+	// Topics: rest (issue 1, v1-2), first (issue 2, v1), rest (issue 2, v2-3).
+	p, err := events.NewPublisher(events.PublisherConfig{Publisher: &refusing{topic: "first"}, Topic: topic})
+	require.NoError(t, err)
+	err = p.Publish(context.Background(), evs)
+	assert.EqualError(t, err, `publish event 3 of 5 (issue `+second.String()+` version 1) to "first": broker down; the first 2 were published`)
+
+	evs[2], evs[0] = evs[0], evs[2] // issue 2 v1 first, then issue 1 v2, then issue 1 v1 on "first"
+	p, err = events.NewPublisher(events.PublisherConfig{Publisher: &refusing{topic: "rest"}, Topic: topic})
+	require.NoError(t, err)
+	err = p.Publish(context.Background(), evs)
+	assert.EqualError(t, err, `publish events 2 to 5 of 5 (2 issues, from issue 0193a4c2-7a9e-7000-8000-000000000001 version 2) to "rest": broker down; the first was published`)
+}
