@@ -32,7 +32,8 @@ type Upcaster func(fields map[string]any) (map[string]any, error)
 
 // Registry says which event types exist, which schema version of each is
 // current, and how older versions are upcast to it. NewRegistry returns one
-// that knows the built-in types at schema 1.
+// that knows the built-in types at schema 1; the zero Registry knows none
+// and cannot be added to: make one with NewRegistry.
 //
 // Configure a Registry before sharing it: Register and AddUpcaster are not
 // safe to call while codecs use it; everything else is.
