@@ -160,29 +160,42 @@ func TestServiceResolverFailureNamesNoIssue(t *testing.T) {
 	assert.EqualError(t, err, "open issue: resolve customer [email:a@example.com]: crm down")
 }
 
-// failingAppends is a MemoryStore whose appends fail with err.
-type failingAppends struct {
+// failingStore is a MemoryStore whose appends, or loads, fail with the
+// error given.
+type failingStore struct {
 	*events.MemoryStore
-	err error
+	append, load error
 }
 
-func (s failingAppends) Append(context.Context, uuid.UUID, uint64, []events.Envelope) ([]events.Envelope, error) {
-	return nil, s.err
+func (s failingStore) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	if s.append != nil {
+		return nil, s.append
+	}
+	return s.MemoryStore.Append(ctx, issue, expected, evs)
+}
+
+func (s failingStore) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
+	if s.load != nil {
+		return nil, s.load
+	}
+	return s.MemoryStore.Load(ctx, issue)
 }
 
 // An Open whose id the Service chose, and that fails after that (a new
-// contact or event id, or the append), opened nothing: its error names no
-// issue, as a refused one's does, rather than the id it drew.
+// contact or event id, the load of its stream or the append), opened
+// nothing: its error names no issue, as a refused one's does, rather than
+// the id it drew.
 func TestServiceFailedMintedOpeningNamesNoIssue(t *testing.T) {
 	tests := []struct {
-		name   string
-		ids    int // the ids drawn before they fail
-		append error
-		want   string
+		name         string
+		ids          int // the ids drawn before they fail
+		append, load error
+		want         string
 	}{
-		{"contact id", 1, nil, "open issue: new contact id: entropy exhausted"},
-		{"event id", 2, nil, "open issue: new event id: entropy exhausted"},
-		{"append", 3, errors.New("disk full"), "open issue: disk full"},
+		{"contact id", 1, nil, nil, "open issue: new contact id: entropy exhausted"},
+		{"event id", 2, nil, nil, "open issue: new event id: entropy exhausted"},
+		{"load", 3, nil, errors.New("connection refused"), "open issue: load its new stream: connection refused"},
+		{"append", 3, errors.New("disk full"), nil, "open issue: disk full"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,10 +209,7 @@ func TestServiceFailedMintedOpeningNamesNoIssue(t *testing.T) {
 					drawn = append(drawn, uuid.New())
 					return drawn[len(drawn)-1], nil
 				})
-				c.Store = store
-				if tt.append != nil {
-					c.Store = failingAppends{store, tt.append}
-				}
+				c.Store = failingStore{store, tt.append, tt.load}
 			})
 			issue, evs, err := svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "c-1"}, Channel: "chat", Topic: "billing"})
 			require.Error(t, err)

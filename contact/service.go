@@ -371,6 +371,11 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	cmd, issue := r.cmd, r.issue
 	evs, err := s.cfg.Store.Load(ctx, issue)
 	if err != nil {
+		if r.minted {
+			// An opening whose id the Service chose names no issue (see
+			// named, below).
+			return nil, uuid.Nil, fmt.Errorf("open issue: load its new stream: %w", err)
+		}
 		return nil, uuid.Nil, loadError(issue, err)
 	}
 	if stored, ok, err := r.ran(evs); ok {
