@@ -393,12 +393,14 @@ func plainUint(v []byte) (*uint64, bool) {
 }
 
 // unmarshalValid is json.Unmarshal of the valid JSON value b into v,
-// without checking b again where v reads itself (the built-in types).
-func unmarshalValid(b []byte, v any) error {
-	if u, ok := v.(json.Unmarshaler); ok {
-		return u.UnmarshalJSON(b)
+// without checking b again where v is of a built-in type, which reads
+// itself. A host's type is given a copy of b: b may be the caller's bytes,
+// which a host's UnmarshalJSON that keeps what it is given would share.
+func unmarshalValid(b []byte, v Data) error {
+	if IsBuiltin(v) {
+		return v.(json.Unmarshaler).UnmarshalJSON(b)
 	}
-	return json.Unmarshal(b, v)
+	return json.Unmarshal(bytes.Clone(b), v)
 }
 
 // Decode implements Codec. Leading and trailing white space is allowed.

@@ -467,3 +467,28 @@ type escalatedLoose struct {
 }
 
 func (*escalatedLoose) EventType() events.Type { return typeEscalated }
+
+// keeper is a host type that keeps the bytes its UnmarshalJSON is given,
+// which encoding/json does not allow, but which a host may well do.
+type keeper struct{ raw []byte }
+
+func (*keeper) EventType() events.Type         { return "acme.kept" }
+func (k *keeper) MarshalJSON() ([]byte, error) { return k.raw, nil }
+func (k *keeper) UnmarshalJSON(b []byte) error { k.raw = b; return nil }
+
+// A host type's UnmarshalJSON is given bytes of its own, not the
+// caller's, which the caller may reuse (a LineReader's buffer, a
+// message's payload).
+func TestJSONHostTypeGetsBytesOfItsOwn(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.kept", 1, func() events.Data { return new(keeper) }))
+	c := events.NewJSONCodec(reg)
+	src, err := c.Append(nil, envelopeOf(1, &keeper{raw: []byte(`{"n":1}`)}))
+	require.NoError(t, err)
+	e, err := c.Decode(src)
+	require.NoError(t, err)
+	for i := range src {
+		src[i] = 'x'
+	}
+	assert.Equal(t, `{"n":1}`, string(e.Data.(*keeper).raw))
+}
