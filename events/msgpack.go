@@ -320,10 +320,11 @@ func (e *memberError) Error() string { return e.err.Error() }
 func (e *memberError) Unwrap() error { return e.err }
 
 // hostMemberError returns err, the error of reading raw, the msgpack data
-// of a host's type that newData makes, as a *memberError of the first
-// member, by name, that does not read alone, in the wire format's words
-// where JSON would refuse it too (a string for a number, say); err itself
-// when each member reads alone.
+// of a host's type that newData makes, as a *memberError where one member
+// is at fault: the first, by name, that neither msgpack nor JSON reads
+// alone for its type (a string for a number, say), named with the path
+// within it and in the wire format's words, as the JSON codec names it.
+// Otherwise (a type's own check of the whole object, say) err as it is.
 func hostMemberError(raw string, newData func() Data, err error) error {
 	var members map[string]any
 	dec := msgpack.NewDecoder(strings.NewReader(raw))
@@ -332,19 +333,15 @@ func hostMemberError(raw string, newData func() Data, err error) error {
 		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(members)) {
-		one, merr := marshalMsgpack(map[string]any{k: members[k]})
-		if merr != nil {
-			continue
-		}
-		merr = unmarshalMsgpack(one, newData())
-		if merr == nil {
+		one := map[string]any{k: members[k]}
+		b, merr := marshalMsgpack(one)
+		if merr != nil || unmarshalMsgpack(b, newData()) == nil {
 			continue
 		}
 		var te *json.UnmarshalTypeError
-		if b, jerr := json.Marshal(map[string]any{k: members[k]}); jerr == nil && errors.As(json.Unmarshal(b, newData()), &te) {
-			merr = te
+		if b, jerr := json.Marshal(one); jerr == nil && errors.As(json.Unmarshal(b, newData()), &te) && te.Field != "" {
+			return &memberError{field: te.Field, err: te}
 		}
-		return &memberError{field: k, err: merr}
 	}
 	return err
 }

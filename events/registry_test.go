@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -492,3 +493,77 @@ func TestJSONHostTypeGetsBytesOfItsOwn(t *testing.T) {
 	}
 	assert.Equal(t, `{"n":1}`, string(e.Data.(*keeper).raw))
 }
+
+// strictLevel is a host type whose msgpack decoder checks the whole
+// object: a level outside 1 to 5 is refused.
+type strictLevel struct {
+	Contact string `json:"contact"`
+	Level   int    `json:"level"`
+}
+
+func (*strictLevel) EventType() events.Type { return "acme.strict" }
+
+func (s *strictLevel) DecodeMsgpack(dec *msgpack.Decoder) error {
+	type plain strictLevel
+	if err := dec.Decode((*plain)(s)); err != nil {
+		return err
+	}
+	if s.Level < 1 || s.Level > 5 {
+		return fmt.Errorf("level %d is out of range 1..5", s.Level)
+	}
+	return nil
+}
+
+// nestedLevel is a host type with a member that is an object.
+type nestedLevel struct {
+	Contact string `json:"contact"`
+	Nested  struct {
+		X int `json:"x"`
+	} `json:"nested"`
+}
+
+func (*nestedLevel) EventType() events.Type { return "acme.nested" }
+
+// The msgpack codec names a host type's member only where that member
+// does not read for its type, with the path within it, as JSON does; a
+// type's own check of the whole object keeps its error and names the data.
+func TestMsgpackNamesAHostMemberOnlyWhereItIsTheOne(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.strict", 1, func() events.Data { return new(strictLevel) }))
+	require.NoError(t, reg.Register("acme.nested", 1, func() events.Data { return new(nestedLevel) }))
+	loose := events.NewRegistry()
+	require.NoError(t, loose.Register("acme.strict", 1, func() events.Data { return new(looseStrict) }))
+	require.NoError(t, loose.Register("acme.nested", 1, func() events.Data { return new(looseNested) }))
+	c := events.NewMsgpackCodec(reg)
+	for _, tt := range []struct {
+		written   events.Data
+		field     string
+		wantError string
+	}{
+		{&looseStrict{Contact: "c", Level: 9}, "data", "level 9 is out of range 1..5"},
+		{&looseNested{Contact: "c", Nested: map[string]any{"x": "s"}}, "data.nested.x", "want a whole number, found a string"},
+	} {
+		b, err := events.NewMsgpackCodec(loose).Append(nil, envelopeOf(1, tt.written))
+		require.NoError(t, err)
+		_, err = c.Decode(b)
+		var de *events.DecodeError
+		require.ErrorAs(t, err, &de)
+		assert.Equal(t, tt.field, de.Field, "%v", err)
+		assert.Contains(t, err.Error(), tt.wantError)
+	}
+}
+
+// looseStrict and looseNested write what strictLevel and nestedLevel read.
+type looseStrict struct {
+	Contact string `json:"contact"`
+	Level   int    `json:"level"`
+}
+
+func (*looseStrict) EventType() events.Type { return "acme.strict" }
+
+type looseNested struct {
+	Contact string         `json:"contact"`
+	Nested  map[string]any `json:"nested"`
+}
+
+func (*looseNested) EventType() events.Type { return "acme.nested" }
