@@ -169,7 +169,8 @@ func createOutbox(ctx context.Context, tx pgx.Tx, t tables) error {
 }
 
 // checkColumns returns an error that wraps ErrSchemaVersion unless table
-// has the columns want, in any order: it is what, the table's role.
+// has the columns want, in any order, and perhaps others (an
+// administrator's): it is what, the table's role.
 func checkColumns(ctx context.Context, tx pgx.Tx, table, what string, want ...string) error {
 	rows, err := tx.Query(ctx, `SELECT attname FROM pg_attribute
 		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, table)
@@ -180,20 +181,17 @@ func checkColumns(ctx context.Context, tx pgx.Tx, table, what string, want ...st
 	if err != nil {
 		return fmt.Errorf("read the columns of %s: %w", table, err)
 	}
-	if !sameSet(have, want) {
+	if !containsAll(have, want) {
 		return fmt.Errorf("table %s is not %s: it has the columns %s, where %s has %s (another store's table of that name?): %w",
 			table, what, strings.Join(have, ", "), what, strings.Join(want, ", "), ErrSchemaVersion)
 	}
 	return nil
 }
 
-// sameSet reports whether a and b hold the same strings, each once.
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for _, x := range a {
-		if !slices.Contains(b, x) {
+// containsAll reports whether have holds every string of want.
+func containsAll(have, want []string) bool {
+	for _, x := range want {
+		if !slices.Contains(have, x) {
 			return false
 		}
 	}

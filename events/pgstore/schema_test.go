@@ -146,6 +146,15 @@ func TestNewRefusesAnOutboxTableThatIsNotOne(t *testing.T) {
 	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
 	assert.ErrorContains(t, err, "table "+outbox+" is not an outbox")
 
+	// A column that an administrator added to the outbox is no reason
+	// to refuse it.
+	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Table: "tz", Outbox: &pgstore.OutboxConfig{}})
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `ALTER TABLE `+pgtest.Ident(cfg.Schema, "tz_outbox")+` ADD COLUMN note text`)
+	require.NoError(t, err)
+	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Table: "tz", Outbox: &pgstore.OutboxConfig{}})
+	require.NoError(t, err, "an outbox with a column of an administrator's")
+
 	// The offsets table is checked too.
 	_, pool, cfg = newStore(t, pgstore.Config{Table: "ty_outbox_offsets"})
 	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Table: "ty", Outbox: &pgstore.OutboxConfig{}})
