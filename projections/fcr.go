@@ -104,8 +104,10 @@ var (
 //     contacts-per-problem distribution) are the counted contacts of final
 //     problems up to resolution + W other than the first. Periods are the
 //     UTC day and ISO week of the first contact.
-//   - Bot containment: among final problems resolved by a bot, the share
-//     with no counted contact in the window after the resolution.
+//   - Bot containment: among final problems resolved by a bot that
+//     achieved or failed (not those with no counted contact, as for true
+//     FCR), the share with no counted contact in the window after the
+//     resolution.
 //   - CSAT: the csat answers (issue.rated) of all the issues of final
 //     achieved and failed problems that came before the issue settled;
 //     NPS and CES are not used here. Secondary topics are not used for

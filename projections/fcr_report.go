@@ -24,7 +24,8 @@ type FCRReport struct {
 	// Inflation is Reported.Rate − True.Rate; 0 when either has no sample.
 	Inflation float64 `json:"inflation"`
 	// BotContainment is the share of final problems resolved by a bot
-	// with no counted contact in the window after the resolution.
+	// that achieved or failed (those of True's denominator) with no counted
+	// contact in the window after the resolution.
 	BotContainment FCRRate `json:"bot_containment"`
 
 	// Problems counts every problem; Issues every issue opened.

@@ -25,7 +25,7 @@ type Problem struct {
 	Resolved time.Time `json:"resolved,omitzero"`
 	// Verdict is "achieved", "failed", "pending", "unresolved" or
 	// "no_contact". A pending problem's Outcome says what it would be if the
-	// window closed now: "achieved" or "failed".
+	// window closed now: "achieved", "failed" or "no_contact".
 	Verdict string `json:"verdict"`
 	Outcome string `json:"outcome,omitempty"`
 }
@@ -112,9 +112,7 @@ func (f *FCR) view(p *fcrProblem) Problem {
 	verdict := f.verdict(p)
 	v.Verdict = verdictNames[verdict]
 	if verdict == vPending {
-		if o := p.outcome(); o != vNoContact {
-			v.Outcome = verdictNames[o]
-		}
+		v.Outcome = verdictNames[p.outcome()]
 	}
 	return v
 }

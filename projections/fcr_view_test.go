@@ -67,3 +67,33 @@ func TestReporterAdvanceToAgesTheBacklog(t *testing.T) {
 	assert.InDelta(t, (48 * time.Hour).Seconds(), rep.Volume.Backlog.MeanAgeS, 1)
 	assert.Equal(t, int64(1), rep.FCR.Unresolved)
 }
+
+// A bot's resolution of an opening that was abandoned: the problem has no
+// counted contact. Pending, its Outcome says what it would be if the
+// window closed now, no_contact (it said nothing); final, it is in neither
+// FCR's denominators nor bot containment's, which count the problems that
+// achieved or failed.
+func TestAProblemWithNoCountedContactOutcomeAndContainment(t *testing.T) {
+	l := newFCRLog()
+	issue, c := l.open(at(0, 9, 0), []string{"email:a@example.com"}, "bot", "billing")
+	l.abandon(issue, at(0, 9, 1), c)
+	l.resolve(issue, at(0, 9, 2), c, "helpbot", true)
+	// And a bot's resolution that held, for the denominator.
+	held, c2 := l.open(at(0, 10, 0), []string{"email:b@example.com"}, "bot", "billing")
+	l.resolve(held, at(0, 10, 2), c2, "helpbot", true)
+	f := mustFCR(FCRConfig{})
+	for _, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+	}
+	probs := f.Problems()
+	require.Len(t, probs, 2)
+	assert.Equal(t, "pending", probs[0].Verdict)
+	assert.Equal(t, "no_contact", probs[0].Outcome)
+	assert.Equal(t, "achieved", probs[1].Outcome)
+
+	f.AdvanceTo(at(30, 0, 0))
+	rep := f.Report()
+	assert.Equal(t, int64(1), rep.NoContact)
+	assert.Equal(t, int64(1), rep.True.Total)
+	assert.Equal(t, [2]int64{1, 1}, [2]int64{rep.BotContainment.Achieved, rep.BotContainment.Total})
+}
