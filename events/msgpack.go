@@ -346,10 +346,10 @@ func hostMemberError(raw string, newData func() Data, err error) error {
 	return err
 }
 
-// builtinInfos are the Registry entries that make the built-in types.
 // openedType is the Go type of issue.opened's data.
 var openedType = reflect.TypeFor[*Opened]()
 
+// builtinInfos are the Registry entries that make the built-in types.
 type builtinInfos struct {
 	opened, routed, consulted, resolved, reopened, contacted, abandoned, rated, classified *typeInfo
 }
