@@ -369,12 +369,16 @@ func find(evs []events.Envelope, sent []uuid.UUID) ([]events.Envelope, bool) {
 // event already (r.ran), it returns that event: the command took effect.
 func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.UUID, error) {
 	cmd, issue := r.cmd, r.issue
+	// An opening whose id the Service chose opens nothing unless it is
+	// appended: its errors name no issue, Decide's included.
+	named := issue
+	if r.minted {
+		named = uuid.Nil
+	}
 	evs, err := s.cfg.Store.Load(ctx, issue)
 	if err != nil {
 		if r.minted {
-			// An opening whose id the Service chose names no issue (see
-			// named, below).
-			return nil, uuid.Nil, fmt.Errorf("open issue: load its new stream: %w", err)
+			return nil, uuid.Nil, fmt.Errorf("%s: load its new stream: %w", subject(cmd.Op(), named), err)
 		}
 		return nil, uuid.Nil, loadError(issue, err)
 	}
@@ -385,12 +389,7 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	if err != nil {
 		return nil, uuid.Nil, err
 	}
-	// An opening whose id the Service chose opens nothing unless it is
-	// appended: its errors name no issue, Decide's included.
-	named := issue
-	if r.minted {
-		named, is.ID = uuid.Nil, uuid.Nil
-	}
+	is.ID = named
 	at := cmd.eventTime()
 	if at.IsZero() {
 		at = s.cfg.Clock.Now()
