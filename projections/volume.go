@@ -23,6 +23,10 @@ const (
 	ValueNeither  Value = "neither"
 	// ValueUntagged is the category of a topic that no tag covers.
 	ValueUntagged Value = "untagged"
+	// ValueUnknown is the category of the contacts of an issue whose
+	// topic is not known: its state was forgotten and no reclassification
+	// named a topic since (see Volume).
+	ValueUnknown Value = kpiUnknown
 )
 
 // VolumeConfig configures a Volume projection. The zero value is valid and
@@ -306,7 +310,7 @@ func (v *Volume) topicKey(topic uint32) uint32 { return v.names.or(topic, v.name
 // "(unknown)" when the issue's opening was never seen.
 func (v *Volume) valueOf(topic uint32) Value {
 	if topic == 0 {
-		return Value(kpiUnknown)
+		return ValueUnknown
 	}
 	if int(topic) >= len(v.values) {
 		v.values = append(v.values, make([]Value, int(topic)+1-len(v.values))...)

@@ -170,7 +170,8 @@ type VolumeReport struct {
 	ByTopic   map[string]int64 `json:"by_topic"`
 	// ByDay is keyed by UTC date, "2006-01-02".
 	ByDay map[string]int64 `json:"by_day"`
-	// ByValue is by contact value category; nil when no topic is tagged.
+	// ByValue is by contact value category (ValueUnknown for the contacts
+	// of an issue whose topic is not known); nil when no topic is tagged.
 	ByValue map[Value]int64 `json:"by_value,omitempty"`
 	// Reasons are the topics by contacts, most first, with their share of
 	// all contacts and the cumulative share: the contact reasons Pareto.

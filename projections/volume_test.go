@@ -269,3 +269,26 @@ func BenchmarkVolume(b *testing.B) {
 		return p
 	})
 }
+
+// The contacts of an issue whose state was forgotten, reopened a lateness
+// after its resolution, count under ValueUnknown until a reclassification
+// names a topic, whose tag then takes them.
+func TestVolumeValueOfAForgottenIssuesContacts(t *testing.T) {
+	l := newKPILog()
+	i, c := kpiID('i', 1), kpiID('c', 1)
+	l.opened(i, c, 0, "chat", "billing/refund")
+	l.add(i, time.Minute, &events.Resolved{Contact: c, Agent: "ann"})
+	l.add(i, 30*time.Hour, &events.Reopened{Contact: kpiID('c', 2), Channel: "phone"})
+	vol, err := NewVolume(VolumeConfig{Values: map[string]Value{"billing": ValueNeither}})
+	require.NoError(t, err)
+	applyAll(t, vol, l.evs)
+	require.NoError(t, vol.AdvanceTo(l.evs[0].At.Add(60*time.Hour)))
+	assert.Equal(t, map[Value]int64{ValueNeither: 1, ValueUnknown: 1}, vol.Report().ByValue)
+
+	l.add(i, 30*time.Hour+time.Minute, &events.Classified{Topic: "billing/refund"})
+	vol, err = NewVolume(VolumeConfig{Values: map[string]Value{"billing": ValueNeither}})
+	require.NoError(t, err)
+	applyAll(t, vol, l.evs)
+	require.NoError(t, vol.AdvanceTo(l.evs[0].At.Add(60*time.Hour)))
+	assert.Equal(t, map[Value]int64{ValueNeither: 2}, vol.Report().ByValue)
+}
