@@ -57,7 +57,7 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     when the issue was not resolved yet, its latest inbound contact.
 //   - Channel is the rated contact's channel. Agent is who resolved on it
 //     ("bot" for a bot without a name), else the agent of its last
-//     routing that named one, else "(none)".
+//     routing, else "(none)".
 //   - Topic is the issue's current topic: a later issue.classified moves
 //     the issue's answers to the new topic while the issue is in memory.
 //   - The wait is that of the rated contact's first routing, else how
@@ -221,11 +221,6 @@ func (s *Satisfaction) attribution(is *kpiState, on int32) (channel, agent uint3
 		c := is.at(on - 1)
 		channel = n.or(c.channel, channel)
 		agent = n.or(c.resolver, c.agent)
-		if !c.has(kcDropped) {
-			// An inbound event of this state introduced the contact: it
-			// saw all of the contact's events, so no agent is none.
-			missing = n.none
-		}
 		if c.routed() || c.has(kcWaited) {
 			return n.or(channel, n.unknown), n.or(agent, missing), satBucket(c.wait)
 		}

@@ -329,30 +329,3 @@ func TestSatisfactionAnswerMovesWithItsContactsWait(t *testing.T) {
 	require.NoError(t, sat.Apply(routed))
 	assert.Equal(t, map[string]int64{"0-30s": 1}, buckets(sat), "the routing's wait wins")
 }
-
-// After a reopen that came once the state was forgotten, the
-// resumed state knows every event of the reopen's contact: an answer on it
-// counts under its agent, "(none)" when it had none, as the rules say; it
-// counted under "(unknown)". Only a contact that stands in for a forgotten
-// one (named, never introduced, in the resumed state) has an agent the
-// state cannot know.
-func TestSatisfactionAgentAfterAForgottenReopen(t *testing.T) {
-	l := newKPILog()
-	i, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
-	l.opened(i, c1, 0, "phone", "billing")
-	l.add(i, time.Minute, &events.Routed{Contact: c1, Queue: "q1", Agent: "ann", Wait: 10 * time.Second})
-	l.add(i, 2*time.Minute, &events.Resolved{Contact: c1, Agent: "ann"})
-	l.add(i, 26*time.Hour, &events.Reopened{Contact: c2, Channel: "email"})
-	l.add(i, 26*time.Hour+time.Minute, &events.Abandoned{Contact: c2, Wait: 100 * time.Second})
-	l.add(i, 26*time.Hour+2*time.Minute, &events.Rated{Survey: events.SurveyCSAT, Score: 5})
-	l.add(i, 26*time.Hour+3*time.Minute, &events.Rated{Survey: events.SurveyCES, Score: 6, Contact: c1})
-	sat, err := NewSatisfaction(SatisfactionConfig{})
-	require.NoError(t, err)
-	applyAll(t, sat, l.evs)
-	require.NoError(t, sat.AdvanceTo(l.evs[0].At.Add(60*time.Hour)))
-	r := sat.Report()
-	assert.Equal(t, int64(1), r.ByChannel["email"].CSAT.Responses)
-	assert.Equal(t, int64(1), r.ByAgent[kpiNone].CSAT.Responses, "the reopen's contact had no agent")
-	assert.Equal(t, int64(1), r.ByWait[satBucket(100*time.Second)].CSAT.Responses)
-	assert.Equal(t, int64(1), r.ByAgent[kpiUnknown].CES.Responses, "the forgotten contact's agent is not known")
-}
