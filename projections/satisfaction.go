@@ -57,7 +57,7 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     when the issue was not resolved yet, its latest inbound contact.
 //   - Channel is the rated contact's channel. Agent is who resolved on it
 //     ("bot" for a bot without a name), else the agent of its last
-//     routing, else "(none)".
+//     routing that named one, else "(none)".
 //   - Topic is the issue's current topic: a later issue.classified moves
 //     the issue's answers to the new topic while the issue is in memory.
 //   - The wait is that of the rated contact's first routing, else how
@@ -68,8 +68,12 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     never waited in a queue. Waits count in whole milliseconds, as the
 //     wire format carries them.
 //   - An answer to an issue whose state was forgotten (it came Lateness or
-//     more after the issue's last event) counts in the totals and under
-//     "(unknown)" where the state would have named the segment.
+//     more after the issue's last event, or after another such event that
+//     began a fresh state) counts in the totals and under "(unknown)" where
+//     the state would have named the segment; its agent too, when the
+//     fresh state saw none named for the rated contact: a contact id may
+//     come again (a reopen on the contact that was resolved), and the
+//     fresh state cannot tell a new contact from one it forgot.
 //
 // Memory follows the active horizon: an issue stays while it is open and,
 // once resolved, until its last event is twice Lateness behind the

@@ -329,3 +329,39 @@ func TestSatisfactionAnswerMovesWithItsContactsWait(t *testing.T) {
 	require.NoError(t, sat.Apply(routed))
 	assert.Equal(t, map[string]int64{"0-30s": 1}, buckets(sat), "the routing's wait wins")
 }
+
+// After a reopen that came once the state was forgotten, an
+// answer on a contact whose agent the fresh state did not see named
+// counts under "(unknown)", whether the reopen's contact is new or the
+// one that was resolved before (the state cannot tell): "(none)" would
+// say that the contact had no agent, which it may well have had.
+func TestSatisfactionAgentAfterAForgottenReopen(t *testing.T) {
+	for _, reused := range []bool{false, true} {
+		l := newKPILog()
+		i, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+		if reused {
+			c2 = c1
+		}
+		l.opened(i, c1, 0, "phone", "billing")
+		l.add(i, time.Minute, &events.Routed{Contact: c1, Queue: "q1", Agent: "ann", Wait: 10 * time.Second})
+		l.add(i, 2*time.Minute, &events.Resolved{Contact: c1, Agent: "ann"})
+		l.add(i, 26*time.Hour, &events.Reopened{Contact: c2, Channel: "email"})
+		l.add(i, 26*time.Hour+time.Minute, &events.Rated{Survey: events.SurveyCSAT, Score: 5, Contact: c2})
+		for _, lateness := range []time.Duration{24 * time.Hour, 100 * time.Hour} {
+			sat, err := NewSatisfaction(SatisfactionConfig{Lateness: lateness})
+			require.NoError(t, err)
+			applyAll(t, sat, l.evs)
+			require.NoError(t, sat.AdvanceTo(l.evs[0].At.Add(500*time.Hour)))
+			r := sat.Report()
+			want := kpiUnknown // forgotten
+			if lateness > 26*time.Hour {
+				want = kpiNone // kept: the reopen's contact had no agent
+				if reused {
+					want = "ann"
+				}
+			}
+			assert.Equal(t, int64(1), r.ByAgent[want].CSAT.Responses, "reused %v, lateness %s: %v", reused, lateness, r.ByAgent)
+			assert.Equal(t, int64(1), r.ByChannel["email"].CSAT.Responses)
+		}
+	}
+}
