@@ -64,10 +64,11 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     long it waited before it was abandoned in the queue (a caller who
 //     hung up and was called back), else that of the issue's first
 //     answered contact (in a state begun after the issue's was forgotten,
-//     the first that state saw answered, else "(unknown)"); buckets are 0–30 s, 30–90 s, 90–150 s, 150–180 s
-//     and 180 s+ (lower bound included), and "(unqueued)" for issues that
-//     never waited in a queue. Waits count in whole milliseconds, as the
-//     wire format carries them.
+//     the first that state saw answered, else "(unknown)"); buckets are
+//     0–30 s, 30–90 s, 90–150 s, 150–180 s and 180 s+ (lower bound
+//     included), and "(unqueued)" for issues that never waited in a
+//     queue. Waits count in whole milliseconds, as the wire format
+//     carries them.
 //   - An answer to an issue whose state was forgotten (it came Lateness or
 //     more after the issue's last event, or after another such event that
 //     began a fresh state) counts in the totals and under "(unknown)" where
