@@ -26,11 +26,17 @@ const (
 // Sequencer puts the events of each issue in version order: an event whose
 // version was already emitted is a duplicate, one that comes after a gap is
 // held until the gap fills. Events of different issues pass independently.
-// It is not safe for concurrent use.
+// It is not safe for concurrent use, nor to be changed from inside the
+// emit function of its Offer: Offer, Forget and Restore called there
+// panic (forget an issue that an emitted event closed once Offer has
+// returned).
 type Sequencer struct {
 	next  map[uuid.UUID]uint64    // the version each stream expects next
 	held  map[uuid.UUID]*heldList // out-of-order events, by version
 	nHeld int
+	// emitting: Offer is inside its emit function, and goes on with the
+	// state it read before it.
+	emitting bool
 }
 
 // NewSequencer returns a Sequencer that has seen nothing.
@@ -99,6 +105,7 @@ func (h *heldList) popFront() {
 // the error. e's version must be at most events.MaxVersion, as
 // events.Envelope.Validate checks.
 func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (Outcome, error) {
+	s.notEmitting("Offer")
 	want, ok := s.next[e.Issue]
 	if !ok {
 		want = 1
@@ -120,7 +127,7 @@ func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (
 		s.nHeld++
 		return Held, nil
 	}
-	if err := emit(e); err != nil {
+	if err := s.emit(emit, e); err != nil {
 		return Applied, err
 	}
 	want++
@@ -141,7 +148,7 @@ func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (
 			s.nHeld--
 			continue
 		}
-		if err := emit(first); err != nil {
+		if err := s.emit(emit, first); err != nil {
 			return Applied, err
 		}
 		h.popFront()
@@ -153,6 +160,22 @@ func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (
 		delete(s.held, e.Issue)
 	}
 	return Applied, nil
+}
+
+// emit calls emit with e, marking the Sequencer as inside it.
+func (s *Sequencer) emit(emit func(events.Envelope) error, e events.Envelope) error {
+	s.emitting = true
+	defer func() { s.emitting = false }()
+	return emit(e)
+}
+
+// notEmitting panics when method is called from inside Offer's emit
+// function, which would change the state that Offer goes on with once
+// emit returns (a forgotten stream would come back, Held go below zero).
+func (s *Sequencer) notEmitting(method string) {
+	if s.emitting {
+		panic("projections: Sequencer." + method + " called from inside the emit function of its Offer: call it once Offer has returned")
+	}
 }
 
 // versionAt returns where version v is, or would go, among evs, events of
@@ -186,6 +209,7 @@ func (s *Sequencer) HeldEvents() []events.Envelope {
 // issue can no longer change a report. A later event of it is then seen
 // as the first of a new stream, or held as coming after a gap.
 func (s *Sequencer) Forget(issue uuid.UUID) {
+	s.notEmitting("Forget")
 	delete(s.next, issue)
 	if h := s.held[issue]; h != nil {
 		s.nHeld -= h.len()
@@ -220,6 +244,7 @@ func (s *Sequencer) Positions() map[uuid.UUID]uint64 {
 // Every position must be at most events.MaxVersion: the snapshots of this
 // package are checked for it before they restore a Sequencer.
 func (s *Sequencer) Restore(positions map[uuid.UUID]uint64) {
+	s.notEmitting("Restore")
 	s.next = make(map[uuid.UUID]uint64, len(positions))
 	s.held = make(map[uuid.UUID]*heldList)
 	s.nHeld = 0

@@ -72,3 +72,45 @@ func BenchmarkSequencerNewestFirst(b *testing.B) {
 		})
 	}
 }
+
+// Changing a Sequencer from inside its Offer's emit function corrupted
+// it (a forgotten stream came back, Held went below zero, HeldEvents
+// panicked on a negative capacity, an event was emitted twice): it now
+// panics there, saying so, and the Sequencer works on once Offer returned,
+// also after an emit that panicked.
+func TestSequencerRefusesChangesFromInsideEmit(t *testing.T) {
+	issue := uuid.New()
+	ev := func(v uint64) events.Envelope {
+		return events.Envelope{ID: uuid.New(), Issue: issue, Version: v, At: time.Unix(int64(v), 0), Data: &events.Classified{Topic: "x"}}
+	}
+	nop := func(events.Envelope) error { return nil }
+	for name, inside := range map[string]func(s *Sequencer){
+		"Forget":  func(s *Sequencer) { s.Forget(issue) },
+		"Offer":   func(s *Sequencer) { _, _ = s.Offer(ev(1), nop) },
+		"Restore": func(s *Sequencer) { s.Restore(nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := NewSequencer()
+			for _, v := range []uint64{2, 3} {
+				_, err := s.Offer(ev(v), nop)
+				require.NoError(t, err)
+			}
+			assert.PanicsWithValue(t, "projections: Sequencer."+name+" called from inside the emit function of its Offer: call it once Offer has returned", func() {
+				_, _ = s.Offer(ev(1), func(e events.Envelope) error {
+					if e.Version == 2 {
+						inside(s)
+					}
+					return nil
+				})
+			})
+			// The panic left version 2 held (its emit did not return) and
+			// the Sequencer usable: Forget once Offer returned.
+			assert.Equal(t, uint64(1), s.Version(issue))
+			assert.Equal(t, 2, s.Held())
+			s.Forget(issue)
+			assert.Zero(t, s.Held())
+			assert.Zero(t, s.Streams())
+			assert.Empty(t, s.HeldEvents())
+		})
+	}
+}
