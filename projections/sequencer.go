@@ -229,7 +229,8 @@ func (s *Sequencer) Streams() int {
 }
 
 // Positions returns the last emitted version of every tracked stream, for
-// a snapshot.
+// a snapshot; a stream of which only held events are known (none was
+// emitted yet), which Streams counts, is not among them.
 func (s *Sequencer) Positions() map[uuid.UUID]uint64 {
 	out := make(map[uuid.UUID]uint64, len(s.next))
 	for id, v := range s.next {
