@@ -413,7 +413,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 			// member already.
 			err = fmt.Errorf("%w: %s", ErrMalformed, typeText(te))
 		case !errors.Is(err, ErrUnknownType):
-			err = fmt.Errorf("%w: %v", ErrMalformed, err)
+			err = fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		return Envelope{}, &DecodeError{Codec: "json", Offset: offset, Field: field, Err: err}
 	}

@@ -493,7 +493,7 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 		// In the wire format's words, as the JSON codec says it.
 		err = fmt.Errorf("%w: %s", ErrMalformed, typeText(te))
 	case !errors.Is(err, ErrUnknownType):
-		err = fmt.Errorf("%w: %v", ErrMalformed, err)
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return Envelope{}, &DecodeError{Codec: "msgpack", Offset: offset, Field: field, Err: err}
 }

@@ -28,6 +28,9 @@ import (
 // values are (an empty map, whose keys msgpack cannot tell, as
 // map[string]any); what it returns is read back by the same codec. An
 // upcaster of a host's type that is read by both codecs accepts both.
+//
+// An error it returns fails the decoding: the codec's *DecodeError wraps
+// it beside ErrMalformed, so that errors.Is finds a host's own sentinel.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 
 // Registry says which event types exist, which schema version of each is

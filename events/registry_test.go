@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -567,3 +568,27 @@ type looseNested struct {
 }
 
 func (*looseNested) EventType() events.Type { return "acme.nested" }
+
+// errTierGone is a host's own error, returned by its upcaster.
+var errTierGone = errors.New("tier no longer exists")
+
+// An upcaster's own error reaches the caller wrapped, beside
+// events.ErrMalformed, through both codecs: a host can tell it apart with
+// errors.Is, where the codecs flattened it to text.
+func TestAnUpcastersErrorIsWrapped(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typeEscalated, 2, func() events.Data { return new(Escalated) }))
+	require.NoError(t, reg.AddUpcaster(typeEscalated, 1, func(map[string]any) (map[string]any, error) {
+		return nil, fmt.Errorf("tier 7: %w", errTierGone)
+	}))
+	v1 := events.NewRegistry()
+	require.NoError(t, v1.Register(typeEscalated, 1, func() events.Data { return new(EscalatedV1) }))
+	for i, writer := range codecsOf(v1) {
+		b, err := writer.Append(nil, envelopeOf(1, &EscalatedV1{Contact: "c-1", Tier: 7}))
+		require.NoError(t, err)
+		_, err = codecsOf(reg)[i].Decode(b)
+		assert.ErrorIs(t, err, errTierGone, writer.Name())
+		assert.ErrorIs(t, err, events.ErrMalformed, writer.Name())
+		assert.ErrorContains(t, err, "tier 7: tier no longer exists", writer.Name())
+	}
+}
