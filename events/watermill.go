@@ -83,9 +83,19 @@ func DecodeMessage(msg *message.Message, codecs ...Codec) (Envelope, error) {
 	}
 	e, err := codec.Decode(msg.Payload)
 	if err != nil {
-		return Envelope{}, fmt.Errorf("message %s: %w", msg.UUID, err)
+		return Envelope{}, fmt.Errorf("%s: %w", messageName(msg, codec), err)
 	}
 	return e, nil
+}
+
+// messageName names msg, whose events codec reads, in an error: with the
+// codec, when the message's metadata names none (a producer that wrote
+// another codec without saying so reads as malformed).
+func messageName(msg *message.Message, codec Codec) string {
+	if msg.Metadata.Get(MetadataCodec) == "" {
+		return fmt.Sprintf("message %s (its metadata names no codec: read as %s)", msg.UUID, codec.Name())
+	}
+	return "message " + msg.UUID
 }
 
 // NewBatchMessage encodes evs with codec into one Watermill message, for
@@ -174,7 +184,7 @@ func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 		}
 		e, err := codec.Decode(rest[k : k+int(size)])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("message %s: event %d of %d: %w", msg.UUID, i, count, err))
+			errs = append(errs, fmt.Errorf("%s: event %d of %d: %w", messageName(msg, codec), i, count, err))
 			if !errors.Is(err, ErrUnknownType) {
 				bad++
 			}

@@ -454,3 +454,26 @@ func TestPublisherFailureSaysWhatWasSent(t *testing.T) {
 	err = p.Publish(context.Background(), evs)
 	assert.EqualError(t, err, `publish events 2 to 5 of 5 (2 issues, from issue 0193a4c2-7a9e-7000-8000-000000000001 version 2) to "rest": broker down; the first was published`)
 }
+
+// A message whose metadata names no codec is read with the only codec
+// given (msgpack by default): when that fails, the error says so, which
+// points at a producer that wrote another codec without saying it.
+func TestAMessageThatNamesNoCodecSaysWhichWasUsed(t *testing.T) {
+	single, err := events.NewMessage(events.NewJSONCodec(nil), bridgeEvents(1)[0])
+	require.NoError(t, err)
+	batch, err := events.NewBatchMessage(events.NewJSONCodec(nil), bridgeEvents(2))
+	require.NoError(t, err)
+	for _, msg := range []*message.Message{single, batch} {
+		msg.Metadata.Set(events.MetadataCodec, "")
+		_, err := events.DecodeMessages(msg)
+		require.ErrorIs(t, err, events.ErrMalformed)
+		assert.ErrorContains(t, err, "message "+msg.UUID+" (its metadata names no codec: read as msgpack)")
+	}
+	// A message that names its codec says nothing of it.
+	named, err := events.NewMessage(events.NewMsgpackCodec(nil), bridgeEvents(1)[0])
+	require.NoError(t, err)
+	named.Payload = named.Payload[:10]
+	_, err = events.DecodeMessages(named)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "names no codec")
+}
