@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -126,6 +127,21 @@ type DecodeError struct {
 	// projections take an event of issue.resolved whose data they do not
 	// read, a host's own type, for a resolution.)
 	Event *Envelope
+}
+
+// newDecodeError returns the *DecodeError of codec at offset, of field,
+// for err: an *UnknownTypeError as it is, a type error of encoding/json in
+// the wire format's words (the field names the member already), any other
+// wrapped beside ErrMalformed.
+func newDecodeError(codec string, offset int, field string, err error) *DecodeError {
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		err = fmt.Errorf("%w: %s", ErrMalformed, typeText(te))
+	case !errors.Is(err, ErrUnknownType):
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return &DecodeError{Codec: codec, Offset: offset, Field: field, Err: err}
 }
 
 func (e *DecodeError) Error() string {

@@ -406,16 +406,7 @@ func unmarshalValid(b []byte, v Data) error {
 // Decode implements Codec. Leading and trailing white space is allowed.
 func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	fail := func(offset int, field string, err error) (Envelope, error) {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te):
-			// In the wire format's words, not Go's: the field names the
-			// member already.
-			err = fmt.Errorf("%w: %s", ErrMalformed, typeText(te))
-		case !errors.Is(err, ErrUnknownType):
-			err = fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-		return Envelope{}, &DecodeError{Codec: "json", Offset: offset, Field: field, Err: err}
+		return Envelope{}, newDecodeError("json", offset, field, err)
 	}
 	// offsetOf returns where the value of the envelope's member name (of
 	// a field name such as "data.channel", data) starts, 0 when it has

@@ -487,15 +487,7 @@ func withCopy[D, T any](r *reader) *D {
 }
 
 func msgpackFail(offset int, field string, err error) (Envelope, error) {
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &te):
-		// In the wire format's words, as the JSON codec says it.
-		err = fmt.Errorf("%w: %s", ErrMalformed, typeText(te))
-	case !errors.Is(err, ErrUnknownType):
-		err = fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	return Envelope{}, &DecodeError{Codec: "msgpack", Offset: offset, Field: field, Err: err}
+	return Envelope{}, newDecodeError("msgpack", offset, field, err)
 }
 
 // upcast decodes raw, the data of an event of type t at an older schema,
