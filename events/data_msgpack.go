@@ -205,26 +205,33 @@ func msgpackNumbers(v any, depth int) (any, error) {
 		}
 		return out, nil
 	case map[string]any:
-		out := make(map[string]any, len(v))
-		var first firstError
-		for k, e := range v {
-			if !utf8.ValidString(k) {
-				first.note(k, errNotUTF8("member", k))
-				continue
-			}
-			n, err := msgpackNumbers(e, depth+1)
-			if err != nil {
-				first.note(k, err)
-				continue
-			}
-			out[k] = n
-		}
-		if first.err != nil {
-			return nil, first.err
-		}
-		return out, nil
+		return convertMembers(v, make(map[string]any, len(v)), func(e any) (any, error) { return msgpackNumbers(e, depth+1) })
 	}
 	return v, nil
+}
+
+// convertMembers puts conv of each value of m into out, under its name (out
+// may be m itself), and returns out; or, of the members whose name is not
+// UTF-8 or whose value conv refuses, the error of that whose name sorts
+// first (firstError).
+func convertMembers(m, out map[string]any, conv func(any) (any, error)) (map[string]any, error) {
+	var first firstError
+	for k, e := range m {
+		if !utf8.ValidString(k) {
+			first.note(k, errNotUTF8("member", k))
+			continue
+		}
+		c, err := conv(e)
+		if err != nil {
+			first.note(k, err)
+			continue
+		}
+		out[k] = c
+	}
+	if first.err != nil {
+		return nil, first.err
+	}
+	return out, nil
 }
 
 // firstError keeps, of the errors of a map's members, that of the member
@@ -471,23 +478,7 @@ func jsonValue(v any, depth int, exact bool) (any, error) {
 		}
 		return v, nil
 	case map[string]any:
-		var first firstError
-		for k, e := range v {
-			if !utf8.ValidString(k) {
-				first.note(k, errNotUTF8("member", k))
-				continue
-			}
-			j, err := jsonValue(e, depth+1, exact)
-			if err != nil {
-				first.note(k, err)
-				continue
-			}
-			v[k] = j
-		}
-		if first.err != nil {
-			return nil, first.err
-		}
-		return v, nil
+		return convertMembers(v, v, func(e any) (any, error) { return jsonValue(e, depth+1, exact) })
 	case map[any]any:
 		// As a map of names, once every key is one; of keys that are not,
 		// the error names the first by type and value.
