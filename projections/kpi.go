@@ -3,7 +3,6 @@ package projections
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/truefcr/truefcr/events"
@@ -29,13 +28,6 @@ func kpiCheckLateness(what string, d time.Duration) error {
 	}
 	return nil
 }
-
-// The range of times that Unix nanoseconds hold, in Unix seconds: the
-// horizon compares event times as nanoseconds.
-const (
-	kpiMinSec = math.MinInt64/int64(time.Second) + 1
-	kpiMaxSec = math.MaxInt64/int64(time.Second) - 1
-)
 
 // kpiCheckEvent is the check of Apply: e must Validate and happen within
 // the years that the codecs write (events.InTimeRange, 1678 to 2261), in

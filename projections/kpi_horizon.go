@@ -178,13 +178,11 @@ func (h *kpiHorizon[S]) advance(t time.Time, ns int64) {
 // advanceTo is AdvanceTo. A time beyond the range of Unix nanoseconds
 // moves the watermark to the end of that range.
 func (h *kpiHorizon[S]) advanceTo(t time.Time) {
-	switch s := t.Unix(); {
-	case s < kpiMinSec:
+	t, ns, ok := advanceTime(t)
+	if !ok {
 		return
-	case s > kpiMaxSec:
-		t = time.Unix(kpiMaxSec, 0).In(t.Location())
 	}
-	h.advance(t, t.UnixNano())
+	h.advance(t, ns)
 	h.sweep()
 }
 

@@ -237,7 +237,7 @@ func TestKPIAdvanceToTheFarFuture(t *testing.T) {
 	open := vol.Report().Backlog.Open
 	assert.Equal(t, int(open), vol.Report().TrackedIssues, "only open issues stay")
 	assert.Equal(t, int(open), svc.Report().TrackedIssues)
-	assert.Equal(t, time.Unix(kpiMaxSec, 0).UTC(), svc.Report().Watermark)
+	assert.Equal(t, time.Unix(maxUnixNanoSec, 0).UTC(), svc.Report().Watermark)
 }
 
 // AdvanceTo beyond the range of Unix nanoseconds (to the end of time, so
@@ -258,7 +258,7 @@ func TestReporterAdvanceToTheEndOfTime(t *testing.T) {
 		require.Positive(t, r.Report().FCR.Pending, "the log ends with verdicts pending")
 		require.NoError(t, r.AdvanceTo(far))
 		require.NoError(t, f.AdvanceTo(far))
-		end := time.Unix(kpiMaxSec, 0).UTC()
+		end := time.Unix(maxUnixNanoSec, 0).UTC()
 		rep := r.Report()
 		assert.Equal(t, end, rep.FCR.Watermark, "%s", far)
 		assert.Equal(t, end, rep.Service.Watermark)

@@ -26,22 +26,28 @@ type Advancer interface {
 // the end of that range, as the KPI projections' AdvanceTo does; one
 // before it moves nothing. It always returns nil: the error is Advancer's.
 func (f *FCR) AdvanceTo(t time.Time) error {
-	var ns int64
-	switch sec := t.Unix(); {
-	case sec < minUnixNanoSec:
-		return nil
-	case sec > maxUnixNanoSec:
-		ns = maxUnixNanoSec * int64(time.Second)
-	default:
-		ns = t.UnixNano()
-	}
-	if f.hasWM && ns <= f.wm {
+	_, ns, ok := advanceTime(t)
+	if !ok || f.hasWM && ns <= f.wm {
 		return nil
 	}
 	f.wm, f.hasWM = ns, true
 	f.skipGaps()
 	f.sweep()
 	return nil
+}
+
+// advanceTime returns the time t of an AdvanceTo and its Unix ns: t
+// itself within the range of Unix nanoseconds, in which the projections
+// compare times; the end of that range, in t's location, for a t after
+// it; false for a t before it, which moves nothing.
+func advanceTime(t time.Time) (time.Time, int64, bool) {
+	switch sec := t.Unix(); {
+	case sec < minUnixNanoSec:
+		return t, 0, false
+	case sec > maxUnixNanoSec:
+		t = time.Unix(maxUnixNanoSec, 0).In(t.Location())
+	}
+	return t, t.UnixNano(), true
 }
 
 // AdvanceTo moves the watermark to t if t is later, and drops the issues
