@@ -327,17 +327,14 @@ func (s *Service) checkFuture(issue uuid.UUID, cmd Command) error {
 // failed returns the error of r, which failed with err: an
 // *UnknownOutcomeError when an attempt's event may have been stored
 // (unknown is the error of the first such attempt, r.sent their events);
-// a refused opening whose id the Service chose names no issue.
+// err itself otherwise (attempt names no issue in the errors of an
+// opening whose id the Service chose).
 func failed(r *run, unknown, err error) error {
 	if unknown != nil {
 		if !errors.Is(err, events.ErrOutcomeUnknown) {
 			err = fmt.Errorf("%w; and before that: %w", err, unknown)
 		}
 		return &UnknownOutcomeError{Op: r.cmd.Op(), Issue: r.issue, Events: r.sent, Err: err}
-	}
-	if ce := (*CommandError)(nil); r.minted && errors.As(err, &ce) && ce.Issue == r.issue {
-		// A refused opening opened nothing: no issue has that id.
-		ce.Issue = uuid.Nil
 	}
 	return err
 }
