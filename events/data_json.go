@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -148,7 +147,7 @@ func exactFields(b []byte, all map[string]json.RawMessage, known []string) ([]by
 		return onlyKnown(all, known)
 	}
 	for k := range all {
-		if !isKnown(known, k) && slices.ContainsFunc(known, func(f string) bool { return strings.EqualFold(f, k) }) {
+		if !isKnown(known, k) && foldsTo(known, k) {
 			return onlyKnown(all, known)
 		}
 	}

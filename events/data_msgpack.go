@@ -50,6 +50,12 @@ func isKnown(known []string, k string) bool {
 	return false
 }
 
+// foldsTo reports whether k matches one of names regardless of case, as
+// encoding/json matches a member to a field.
+func foldsTo(names []string, k string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, k) })
+}
+
 // CheckExtra reports what keeps the values of x from being written by
 // both codecs: a member name or a string that is not UTF-8, a value
 // nested more than 64 deep below its member, a number that msgpack cannot

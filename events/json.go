@@ -164,7 +164,7 @@ func hasAmbiguousName(src []byte, names []string) bool {
 			ambiguous = i < 64 && seen&(1<<i) != 0
 			seen |= 1 << (i & 63)
 		} else {
-			ambiguous = slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, string(name)) })
+			ambiguous = foldsTo(names, string(name))
 		}
 		return !ambiguous
 	})
@@ -333,7 +333,7 @@ func readSimpleEnvelope(src []byte) (j jsonEnvelope, ok bool) {
 		case k == len(envelopeNames):
 			// Not a member of the envelope: passed over, unless
 			// encoding/json would take it for one.
-			ok = !slices.ContainsFunc(envelopeNames, func(n string) bool { return strings.EqualFold(n, string(name)) })
+			ok = !foldsTo(envelopeNames, string(name))
 		case seen&(1<<k) != 0:
 			ok = false
 		case string(value) == "null" && envelopeNames[k] != "data":
