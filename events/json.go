@@ -160,7 +160,7 @@ func hasAmbiguousName(src []byte, names []string) bool {
 			ambiguous = true
 			return false
 		}
-		if i := slices.Index(names, string(name)); i >= 0 {
+		if i := nameIndex(names, name); i >= 0 {
 			ambiguous = i < 64 && seen&(1<<i) != 0
 			seen |= 1 << (i & 63)
 		} else {
@@ -179,17 +179,26 @@ func onlyNames(src []byte, names []string) bool {
 	ok := true
 	var seen uint64 // a bit for each of names met, up to 64
 	eachMember(src, func(name, _ []byte) bool {
-		i := 0
-		for i < len(names) && string(name) != names[i] { // compared without a copy
-			i++
-		}
-		if i == len(names) || i >= 64 || seen&(1<<i) != 0 {
+		i := nameIndex(names, name)
+		if i < 0 || i >= 64 || seen&(1<<i) != 0 {
 			ok = false
+			return false
 		}
-		seen |= 1 << (i & 63)
-		return ok
+		seen |= 1 << i
+		return true
 	})
 	return ok
+}
+
+// nameIndex returns the index of name among names, compared without a
+// copy, or -1.
+func nameIndex(names []string, name []byte) int {
+	for i, n := range names {
+		if string(name) == n {
+			return i
+		}
+	}
+	return -1
 }
 
 // eachMember calls fn with the name, as written, and the value of each
@@ -323,17 +332,15 @@ func readSimpleEnvelope(src []byte) (j jsonEnvelope, ok bool) {
 	ok = true
 	var seen uint8 // a bit for each of envelopeNames met
 	eachMember(src, func(name, value []byte) bool {
-		k := 0
-		for k < len(envelopeNames) && string(name) != envelopeNames[k] { // compared without a copy
-			k++
-		}
+		k := nameIndex(envelopeNames, name)
 		switch {
 		case bytes.IndexByte(name, '\\') >= 0:
 			ok = false
-		case k == len(envelopeNames):
+		case k < 0:
 			// Not a member of the envelope: passed over, unless
 			// encoding/json would take it for one.
 			ok = !foldsTo(envelopeNames, string(name))
+			return ok
 		case seen&(1<<k) != 0:
 			ok = false
 		case string(value) == "null" && envelopeNames[k] != "data":
@@ -359,7 +366,9 @@ func readSimpleEnvelope(src []byte) (j jsonEnvelope, ok bool) {
 				ok = json.Unmarshal(value, &j.Meta) == nil
 			}
 		}
-		seen |= 1 << k
+		if ok {
+			seen |= 1 << k
+		}
 		return ok
 	})
 	return j, ok
