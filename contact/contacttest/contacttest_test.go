@@ -114,6 +114,48 @@ func TestScenarioChecks(t *testing.T) {
 		{"ThenRetried on a refusal", func(tb testing.TB) {
 			contacttest.Given(tb, opened()).When(contact.Reopen{Channel: "phone"}).ThenRetried()
 		}, true},
+		{"ThenRetried of an event the earlier run did not append", func(tb testing.TB) {
+			routed := &events.Routed{Contact: contacttest.Contact(1), Queue: "q"}
+			s := contacttest.Given(tb, opened(), routed) // version 2, with no key
+			ctx := contact.WithIdempotencyKey(tb.Context(), "webhook:1")
+			s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(routed) // version 3, the key's
+			o := s.WhenContext(ctx, contact.Route{Queue: "q"})
+			stored, err := s.Store.Load(tb.Context(), contacttest.IssueID())
+			require.NoError(tb, err)
+			o.Events = stored[1:2]
+			o.ThenRetried(routed)
+		}, true},
+		{"ThenRetried when the events returned are not those the store holds", func(tb testing.TB) {
+			routed := &events.Routed{Contact: contacttest.Contact(1), Queue: "q"}
+			s := contacttest.Given(tb, opened())
+			ctx := contact.WithIdempotencyKey(tb.Context(), "webhook:1")
+			s.WhenContext(ctx, contact.Route{Queue: "q"}).Then(routed)
+			o := s.WhenContext(ctx, contact.Route{Queue: "q"})
+			o.Events[0].At = o.Events[0].At.Add(time.Hour)
+			o.ThenRetried(routed)
+		}, true},
+		{"ThenRetried of a command run without a key", func(tb testing.TB) {
+			routed := &events.Routed{Contact: contacttest.Contact(1), Queue: "q"}
+			s := contacttest.Given(tb, opened())
+			s.When(contact.Route{Queue: "q"}).Then(routed)
+			o := s.When(contact.Reopen{Channel: "phone"}) // refused: appends nothing
+			stored, err := s.Store.Load(tb.Context(), contacttest.IssueID())
+			require.NoError(tb, err)
+			o.Events, o.Err = stored[1:2], nil // as if it had returned the routing
+			o.ThenRetried(routed)
+		}, true},
+		{"Then of a command checked after the next one ran", func(tb testing.TB) {
+			s := contacttest.Given(tb, opened())
+			route := s.When(contact.Route{Queue: "q"})
+			s.When(contact.Resolve{Agent: "maria"}).Then(&events.Resolved{Contact: contacttest.Contact(1), Agent: "maria"})
+			route.Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+		}, false},
+		{"ThenError of a refusal checked after the next command appended", func(tb testing.TB) {
+			s := contacttest.Given(tb, opened())
+			refused := s.When(contact.Reopen{Channel: "phone"})
+			s.When(contact.Route{Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(1), Queue: "q"})
+			refused.ThenError(contact.ErrNotResolved)
+		}, false},
 		{"Then when the events returned are not those the store holds", func(tb testing.TB) {
 			o := contacttest.Given(tb, opened()).When(contact.Route{Queue: "q"})
 			o.Events[0].Meta = events.Meta{"tenant": "other"}
@@ -389,4 +431,29 @@ func TestWhenARefusalAfterARaceLeavesTheClock(t *testing.T) {
 	require.ErrorIs(t, out.Err, contact.ErrIssueExists)
 	evs := s.When(contact.Route{Contact: contacttest.Contact(9), Queue: "q"}).Then(&events.Routed{Contact: contacttest.Contact(9), Queue: "q"})
 	assert.Equal(t, contacttest.Minute(1), evs[0].At, "the refused Open took no minute")
+}
+
+// A command that appends nothing leaves the IDs as it found them, as it
+// leaves the Clock: an opening refused after its contact id was made (the
+// CustomerResolver failed) does not shift the ids of the commands after it.
+func TestARefusedCommandTakesNoIDs(t *testing.T) {
+	refuse := true
+	s := contacttest.Given(t).With(func(c *contact.Config) {
+		c.Customers = contact.CustomerResolverFunc(func(context.Context, []string) (string, error) {
+			if refuse {
+				return "", errors.New("CRM down")
+			}
+			return "C-1", nil
+		})
+	})
+	open := contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "chat", Topic: "billing"}
+	o := s.When(open)
+	require.Error(t, o.Err)
+	assert.ErrorContains(t, o.Err, "CRM down")
+	assert.Empty(t, o.Events)
+
+	refuse = false
+	evs := s.When(open).Then(&events.Opened{Customer: events.Customer{ID: "C-1", Keys: []string{"email:anna@example.com"}},
+		Channel: "chat", Topic: "billing", Contact: contacttest.ID(1)})
+	assert.Equal(t, contacttest.ID(2), evs[0].ID, "the event's id is the next")
 }

@@ -107,10 +107,14 @@ func (s *Scenario) With(f func(*contact.Config)) *Scenario {
 	return s
 }
 
-// Outcome is what a command did in a scenario.
+// Outcome is what a command did in a scenario. Its checks (Then,
+// ThenError…) look at the stream as the command left it, so that an
+// Outcome may be checked after later commands ran.
 type Outcome struct {
 	s      *Scenario
-	before int // the events of the stream before the command
+	before int               // the events of the stream before the command
+	after  []events.Envelope // the stream right after it
+	key    string            // the idempotency key it ran with, if any
 	// Events are the events the command returned: those it appended, or
 	// for a retry (an idempotency key used before) those an earlier run
 	// appended. Err is its error.
@@ -124,8 +128,9 @@ type Outcome struct {
 // the Clock (to a time before the last event, say, to see commands
 // refused for their time) has it taken as it is, until a command appends.
 // A command that appends nothing (refused, or a retry under an idempotency
-// key) leaves the Clock as it was, so that the next runs when it would
-// have.
+// key) leaves the Clock and the IDs as they were, so that the next runs
+// when it would have, with the ids it would have had (a refused opening
+// may have made a contact id before its CustomerResolver failed).
 // A command that gives its own time may give any time after the given
 // events: the Service's Config.MaxFuture, which refuses event times more
 // than an hour after its clock's, does not apply unless With sets it, as
@@ -154,22 +159,26 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 	require.NoError(s.t, err, "configure the service")
 	before, err := s.Store.Load(s.t.Context(), IssueID())
 	require.NoError(s.t, err, "load the issue")
-	was := s.Clock.at()
+	was, made := s.Clock.at(), s.IDs.made()
 	if n := len(before); n > 0 && was.Equal(s.left) && before[n-1].At.After(was) {
 		s.Clock.Set(before[n-1].At)
 	}
 	s.Clock.Advance(time.Minute)
 	evs, err := svc.Execute(ctx, IssueID(), cmd)
-	if n := len(evs); n == 0 || evs[n-1].Version <= uint64(len(before)) {
+	after, lerr := s.Store.Load(s.t.Context(), IssueID())
+	require.NoError(s.t, lerr, "load the issue after the command")
+	o := &Outcome{s: s, before: len(before), after: after, key: contact.IdempotencyKey(ctx), Events: evs, Err: err}
+	if len(after) == len(before) {
 		// Refused, or a retry that returned an earlier run's events:
-		// the command appended nothing, and the Clock is as the test
-		// left it.
+		// the command appended nothing, and the Clock and the IDs are
+		// as the test left them.
 		s.Clock.Set(was)
-		return &Outcome{s: s, before: len(before), Events: evs, Err: err}
+		s.IDs.rewind(made)
+		return o
 	}
-	s.Clock.Set(evs[len(evs)-1].At) // the stream's last event: a command's own time too
+	s.Clock.Set(after[len(after)-1].At) // the stream's last event: a command's own time too
 	s.left = s.Clock.at()
-	return &Outcome{s: s, before: len(before), Events: evs, Err: err}
+	return o
 }
 
 // Then checks that the command succeeded and appended events with exactly
@@ -208,10 +217,8 @@ func (o *Outcome) appended(want []events.Data) []events.Envelope {
 		assert.Equal(t, uint64(o.before+i+1), e.Version, "version of event %d", i+1)
 		assert.Equal(t, IssueID(), e.Issue, "issue of event %d", i+1)
 	}
-	stored, err := o.s.Store.Load(t.Context(), IssueID())
-	require.NoError(t, err)
-	if assert.Len(t, stored, o.before+len(want), "events in the stream") {
-		assert.Equal(t, stored[o.before:], o.Events, "the events returned are those the store holds")
+	if assert.Len(t, o.after, o.before+len(want), "events in the stream") {
+		assert.Equal(t, o.after[o.before:], o.Events, "the events returned are those the store holds")
 	}
 	return o.Events
 }
@@ -219,20 +226,22 @@ func (o *Outcome) appended(want []events.Data) []events.Envelope {
 // ThenRetried checks that the command succeeded as a retry of an earlier
 // one with the same idempotency key (contact.WithIdempotencyKey, through
 // WhenContext): it appended nothing, and returned the events the earlier
-// run appended, which are in the stream, with exactly the data want, in
-// order; it returns those events.
+// run appended (those of the stream that carry the key), as the store
+// holds them, with exactly the data want, in order; it returns those
+// events.
 func (o *Outcome) ThenRetried(want ...events.Data) []events.Envelope {
 	t := o.s.t
 	t.Helper()
 	require.NoError(t, o.Err)
-	stored, err := o.s.Store.Load(t.Context(), IssueID())
-	require.NoError(t, err)
-	assert.Len(t, stored, o.before, "events in the stream: the retry appended none")
+	require.NotEmpty(t, o.key, "the command ran with no idempotency key (contact.WithIdempotencyKey): it is no retry")
+	assert.Len(t, o.after, o.before, "events in the stream: the retry appended none")
 	require.Len(t, o.Events, len(want), "events returned")
 	for i, e := range o.Events {
 		assert.Equal(t, want[i], e.Data, "data of event %d", i+1)
-		if assert.LessOrEqual(t, e.Version, uint64(len(stored)), "event %d is in the stream", i+1) {
-			assert.Equal(t, stored[e.Version-1].ID, e.ID, "event %d is the one in the stream", i+1)
+		if assert.True(t, e.Version >= 1 && e.Version <= uint64(len(o.after)), "event %d (version %d) is in the stream", i+1, e.Version) {
+			stored := o.after[e.Version-1]
+			assert.Equal(t, stored, e, "event %d is the one the store holds", i+1)
+			assert.Equal(t, o.key, stored.Meta[events.MetaIdempotencyKey], "event %d was appended by a run with the key", i+1)
 		}
 	}
 	return o.Events
@@ -250,8 +259,6 @@ func (o *Outcome) ThenError(sentinel error) error {
 	assert.ErrorIs(t, o.Err, sentinel)
 	assert.Contains(t, o.Err.Error(), IssueID().String(), "the error names the issue")
 	assert.Empty(t, o.Events, "events appended")
-	stored, err := o.s.Store.Load(t.Context(), IssueID())
-	require.NoError(t, err)
-	assert.Len(t, stored, o.before, "events in the stream")
+	assert.Len(t, o.after, o.before, "events in the stream")
 	return o.Err
 }

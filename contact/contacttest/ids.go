@@ -57,3 +57,17 @@ func (g *IDs) NewID() (uuid.UUID, error) {
 	g.n++
 	return ID(g.n), nil
 }
+
+// made returns how many ids g has made.
+func (g *IDs) made() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
+}
+
+// rewind makes ID(n+1) the next id again.
+func (g *IDs) rewind(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n = n
+}
