@@ -154,7 +154,9 @@ func loadError(issue uuid.UUID, err error) error {
 // A command that loses a race for the issue (events.ErrVersionConflict) is
 // loaded and decided again after a short random wait, up to
 // Config.Retries times, and may then be refused. A refused command appends
-// nothing and returns a *CommandError.
+// nothing and returns a *CommandError. One that lost every race returns
+// an error that wraps events.ErrVersionConflict and says how many
+// attempts it made.
 // When the store cannot tell whether it appended the command's event
 // (events.ErrOutcomeUnknown: the answer to its commit was lost), Execute
 // looks for the event in the issue's stream: while ctx lasts, as it
@@ -244,6 +246,9 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 				continue // the next attempt's load looks for the events of sent
 			}
 			err = fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
+		} else if conflict {
+			// Said so, that a host tells it from a single lost race.
+			err = fmt.Errorf("%w: gave up after %s, each of which lost the race for the issue to another writer (Config.Retries)", err, attempts(attempt+1))
 		}
 		if err != nil && (r.sent != nil || lost && r.key != "") {
 			// An event of this attempt or an earlier one may be stored
@@ -263,6 +268,14 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 		return evs, nil
 	}
+}
+
+// attempts returns "1 attempt" or "n attempts".
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // run is one Execute of a command: its issue, and what its attempts left.

@@ -575,6 +575,12 @@ func TestServiceRetriesAreBounded(t *testing.T) {
 			_, _, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
 			assert.ErrorIs(t, err, events.ErrVersionConflict)
 			assert.Equal(t, tt.attempts, store.appends)
+			// Said so, that a host tells it from one lost race.
+			n := fmt.Sprintf("%d attempts", tt.attempts)
+			if tt.attempts == 1 {
+				n = "1 attempt"
+			}
+			assert.ErrorContains(t, err, "version conflict: gave up after "+n+", each of which lost the race for the issue to another writer (Config.Retries)")
 		})
 	}
 }
