@@ -46,8 +46,9 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // same event). What the Service makes the same counts as the same: a
 // time in another zone, a duration's part finer than a millisecond, an
 // empty slice for a nil one, an Open's customer id padded, its keys
-// spelt otherwise but normalised alike (KeyRules), given twice or with a
-// withheld number among them. Keys from several sources must not collide:
+// spelt otherwise but normalised alike (KeyRules), in another order,
+// given twice or with a withheld number among them (the retry returns the
+// event of the first run, its keys in that run's order). Keys from several sources must not collide:
 // prefix them with the source ("zendesk:…"); a key that comes back with
 // another command on the same issue is refused (ErrKeyReused), while one
 // reused on another issue goes unnoticed, as only the issue's stream is

@@ -32,7 +32,7 @@ func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 		if ts := appends(r.cmd); !slices.Contains(ts, e.Type()) {
 			return reused("an %s event, where %s appends %s", e.Type(), r.cmd.Op(), joinTypes(ts))
 		}
-		if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r.fp, r.fpV1) {
+		if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r) {
 			return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())
 		}
 		return evs[i : i+1 : i+1], true, nil
@@ -52,25 +52,35 @@ const metaFingerprint = "idempotency_fingerprint"
 // an empty one, and of an Open, padding around the customer's id and the
 // keys as keys normalises them (case, spelling, keys given twice,
 // withheld numbers; not for an Open that gives more keys than it may,
-// which Decide refuses as given). The command is encoded in Go's syntax (%#v), exact to the
+// which Decide refuses as given) and their order, which identifies no
+// one otherwise (a host that builds them from a map gives each delivery
+// its own). The command is encoded in Go's syntax (%#v), exact to the
 // byte, but for the extra data of a customer, which is encoded as the
 // wire format writes it (JSON: numbers apart from strings, what pointers
 // point to). The digest starts with the version of this encoding
 // (fingerprintVersion).
 func fingerprint(cmd Command, host events.Meta, keys KeyRules) string {
-	return digest(fingerprintVersion, cmd, host, &keys)
+	return digest(fingerprintVersion, cmd, host, &keys, true)
+}
+
+// fingerprintV2 is fingerprint as version "f2:" made it, in which the
+// order of an Open's keys counted: the events stamped so are compared
+// with it.
+func fingerprintV2(cmd Command, host events.Meta, keys KeyRules) string {
+	return digest(fingerprintV2Tag, cmd, host, &keys, false)
 }
 
 // fingerprintV1 is fingerprint as version "f1:" made it, which did not
 // normalise an Open's customer: the events stamped so are compared with
 // it.
 func fingerprintV1(cmd Command, host events.Meta) string {
-	return digest(fingerprintV1Tag, cmd, host, nil)
+	return digest(fingerprintV1Tag, cmd, host, nil, false)
 }
 
 // digest is the fingerprint of cmd tagged tag, an Open's customer
-// normalised by keys unless keys is nil.
-func digest(tag string, cmd Command, host events.Meta, keys *KeyRules) string {
+// normalised by keys unless keys is nil, and its keys then sorted when
+// sorted is set.
+func digest(tag string, cmd Command, host events.Meta, keys *KeyRules, sorted bool) string {
 	v := reflect.ValueOf(cmd)
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
@@ -80,6 +90,9 @@ func digest(tag string, cmd Command, host events.Meta, keys *KeyRules) string {
 	if o, ok := c.Addr().Interface().(*Open); ok && keys != nil && len(o.Customer.Keys) <= MaxList {
 		o.Customer.ID = strings.TrimSpace(o.Customer.ID)
 		if ks, err := keys.NormalizeAll(o.Customer.Keys); err == nil {
+			if sorted {
+				slices.Sort(ks) // a copy of the command's keys
+			}
 			o.Customer.Keys = ks // else the command is refused
 		}
 	}
@@ -90,24 +103,26 @@ func digest(tag string, cmd Command, host events.Meta, keys *KeyRules) string {
 }
 
 // fingerprintVersion tags a fingerprint with its encoding: an event whose
-// fingerprint has fingerprintV1Tag is compared with the command's by that
-// encoding (fingerprintV1); one with another tag (or none) was stamped by
-// an encoding this build does not know, and its key is taken for the
-// command's without comparing.
+// fingerprint has fingerprintV2Tag or fingerprintV1Tag is compared with
+// the command's by that encoding (fingerprintV2, fingerprintV1); one with
+// another tag (or none) was stamped by an encoding this build does not
+// know, and its key is taken for the command's without comparing.
 const (
-	fingerprintVersion = "f2:"
+	fingerprintVersion = "f3:"
+	fingerprintV2Tag   = "f2:"
 	fingerprintV1Tag   = "f1:"
 )
 
 // sameCommand reports whether fp, the fingerprint an event carries, may
-// be the one of the command whose fingerprint is ours, or v1 by the
-// encoding of version "f1:".
-func sameCommand(fp, ours, v1 string) bool {
+// be the one of r's command, by the encoding fp names.
+func sameCommand(fp string, r *run) bool {
 	switch {
 	case strings.HasPrefix(fp, fingerprintVersion):
-		return fp == ours
+		return fp == r.fp
+	case strings.HasPrefix(fp, fingerprintV2Tag):
+		return fp == r.fpV2
 	case strings.HasPrefix(fp, fingerprintV1Tag):
-		return fp == v1
+		return fp == r.fpV1
 	}
 	return true
 }

@@ -256,7 +256,8 @@ func TestServiceRefusesABadIdempotencyKey(t *testing.T) {
 // What Decide makes the same is the same command to a key: a nil slice
 // and an empty one, a duration's part finer than a millisecond, a pointer
 // to the command, an opening's customer id padded or its keys spelt
-// otherwise, given twice or with a withheld number. Reasons that differ
+// otherwise, given twice, in another order (a host that builds them from
+// a map gives each delivery its own) or with a withheld number. Reasons that differ
 // by an accent differ, and so do keys that normalise to others.
 func TestServiceIdempotencyKeyTakesWhatDecideTakes(t *testing.T) {
 	for _, tt := range []struct {
@@ -277,6 +278,9 @@ func TestServiceIdempotencyKeyTakesWhatDecideTakes(t *testing.T) {
 		{"keys spelt otherwise, twice, or withheld", nil,
 			contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)},
 			contact.Open{Customer: events.Customer{Keys: []string{" email:Anna@Example.COM", "email:anna@example.com", "phone:anonymous"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)}, true},
+		{"keys in another order", nil,
+			contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com", "phone:+358401234567"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)},
+			contact.Open{Customer: events.Customer{Keys: []string{"phone:+358 40 123 4567", "email:Anna@example.com"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)}, true},
 		{"keys that normalise to others", nil,
 			contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.com"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)},
 			contact.Open{Customer: events.Customer{Keys: []string{"email:anna@example.org"}}, Channel: "phone", Topic: "billing", Contact: contacttest.ID(7)}, false},
@@ -516,6 +520,37 @@ func TestServiceIdempotencyKeyComparesFingerprintsOfVersion1(t *testing.T) {
 	_, err = svc.Execute(ctx, issue, contact.Resolve{Contact: c, Agent: "agent-b"})
 	require.ErrorIs(t, err, contact.ErrKeyReused, "another command under the key")
 	assert.Equal(t, 2, store.Len())
+}
+
+// An event stamped by the fingerprint of version "f2:" (in which the order
+// of an Open's keys counted) is compared with the command by that
+// encoding: the same command with its keys in the same order is a retry;
+// another one is refused. The fingerprint below is what that version gave
+// for this Open.
+func TestServiceIdempotencyKeyComparesFingerprintsOfVersion2(t *testing.T) {
+	issue := uuid.MustParse("33333333-3333-3333-3333-333333333333")
+	c := uuid.MustParse("22222222-2222-2222-2222-222222222222")
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	svc, store := newService(t, func(cfg *contact.Config) { cfg.Clock = contacttest.NewClock(t0.Add(time.Hour)) })
+	keys := []string{"email:anna@example.com", "phone:+358401234567"}
+	open := func(keys ...string) contact.Open {
+		return contact.Open{Customer: events.Customer{Keys: keys}, Channel: "chat", Topic: "billing", Contact: c, At: t0}
+	}
+	_, err := store.Append(t.Context(), issue, 0, []events.Envelope{
+		{ID: uuid.New(), Issue: issue, Version: 1, At: t0,
+			Data: &events.Opened{Customer: events.Customer{Keys: keys}, Channel: "chat", Topic: "billing", Contact: c},
+			Meta: events.Meta{events.MetaPartitionKey: "email:anna@example.com", events.MetaIdempotencyKey: "zendesk:42",
+				"idempotency_fingerprint": "f2:32e0f6d181e72cb8af3f0c019587f1ca"}},
+	})
+	require.NoError(t, err)
+	ctx := contact.WithIdempotencyKey(t.Context(), "zendesk:42")
+	again, err := svc.Execute(ctx, issue, open(keys...))
+	require.NoError(t, err, "the same command: a retry")
+	require.Len(t, again, 1)
+	assert.Equal(t, uint64(1), again[0].Version)
+	_, err = svc.Execute(ctx, issue, open(keys[0]))
+	require.ErrorIs(t, err, contact.ErrKeyReused, "another command under the key")
+	assert.Equal(t, 1, store.Len())
 }
 
 // An Open that gives more keys than it may is refused as given, even when
