@@ -184,6 +184,9 @@ func (s *Scenario) WhenContext(ctx context.Context, cmd contact.Command) *Outcom
 // Then checks that the command succeeded and appended events with exactly
 // the data want, in order, after the events the stream had, and that the
 // events it returned are those the store holds; it returns those events.
+// The data is compared as the Service writes it: a customer's Extra
+// numbers as json.Number ("2.5" for 2.50), keys normalised (see
+// contact.Command).
 func (o *Outcome) Then(want ...events.Data) []events.Envelope {
 	t := o.s.t
 	t.Helper()
