@@ -353,6 +353,13 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 			return out, errors.New("the watermark is the zero time")
 		}
 	}
+	if s.Late < 0 {
+		return out, fmt.Errorf("count of late events %d is negative", s.Late)
+	}
+	if !s.HasWM && len(s.Issues) > 0 {
+		// Every event tracked moved the watermark.
+		return out, fmt.Errorf("%d issues tracked with no watermark", len(s.Issues))
+	}
 	out.late = s.Late
 	for i := range s.Issues {
 		si := &s.Issues[i]

@@ -263,6 +263,11 @@ func TestKPIRestoreRefusesWhatDoesNotFitAndChangesNothing(t *testing.T) {
 			s.Service.ByQueue[len(s.Service.ByQueue)-1][0] = -1
 		}), ErrKPISnapshot},
 		{"a negative count of CSAT answers", fresh("satisfaction"), editSnapshot(t, snaps["satisfaction"], func(s *kpiSnap) { s.Sat.Total[0] = -1 }), ErrKPISnapshot},
+		{"a negative count of late events", fresh("service level"), editSnapshot(t, snaps["service level"], func(s *kpiSnap) { s.Horizons[0].Late = -1 }), ErrKPISnapshot},
+		{"issues tracked with no watermark", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
+			require.NotEmpty(t, s.Horizons[0].Issues)
+			s.Horizons[0].HasWM = false
+		}), ErrKPISnapshot},
 		{"one horizon into three", rep(ReportConfig{Lateness: 6 * time.Hour, Service: ServiceConfig{Lateness: 3 * time.Hour}}), snaps["report, one horizon"], ErrKPISnapshot},
 		{"a report of another FCR window", rep(ReportConfig{Lateness: 6 * time.Hour, FCR: FCRConfig{Window: 48 * time.Hour}}), snaps["report, one horizon"], ErrFCRSnapshot},
 		{"a KPI snapshot into a report", rep(ReportConfig{Lateness: 6 * time.Hour}), snaps["service level"], ErrKPISnapshot},
