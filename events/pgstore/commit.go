@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"time"
@@ -289,6 +290,15 @@ type claim struct {
 // elsewhere. It takes the streams' row locks in issue order, so that
 // concurrent transactions cannot deadlock; the claims of one issue keep
 // the order of units, so that the first of two claims wins.
+//
+// With an outbox, it first takes an advisory lock for each stream, which
+// gives the transaction no id, as a row lock does: a transaction that
+// waits for one then takes its id only once the transaction before it
+// on the stream ended. Watermill forwards the outbox in the order of the
+// transactions' ids, and without these locks a transaction that took its
+// id on a first stream, then waited there, could write a later version of
+// a second stream than one that committed meanwhile, and be forwarded
+// first.
 func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) error {
 	var claims []claim
 	for _, u := range units {
@@ -299,6 +309,9 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 	slices.SortStableFunc(claims, func(a, b claim) int { return bytes.Compare(a.b.Issue[:], b.b.Issue[:]) })
 
 	var q pgx.Batch
+	if s.cfg.Outbox != nil {
+		q.Queue(s.q.lockStreams, s.streamLockKeys(claims))
+	}
 	for _, c := range claims {
 		next := int64(c.b.Expected) + int64(len(c.b.Events))
 		if c.b.Expected == 0 {
@@ -308,6 +321,12 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 		}
 	}
 	br := tx.SendBatch(ctx, &q)
+	if s.cfg.Outbox != nil {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return err
+		}
+	}
 	won := make([]bool, len(claims))
 	anyLost := false
 	for i := range claims {
@@ -340,6 +359,24 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 		i = j
 	}
 	return nil
+}
+
+// streamLockKeys returns the advisory lock keys of the streams of claims,
+// once each, in ascending order: transactions that take them in one order
+// cannot deadlock, even when two streams share a key (which only makes
+// their appends wait for each other). A key is a hash of the store's
+// events table and the issue, so that stores of other tables do not share
+// them.
+func (s *Store) streamLockKeys(claims []claim) []int64 {
+	keys := make([]int64, 0, len(claims))
+	for _, c := range claims {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte("truefcr stream " + s.t.events + " "))
+		_, _ = h.Write(c.b.Issue[:])
+		keys = append(keys, int64(h.Sum64()))
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 // settleClaims sets the conflict of each unit whose claim on one stream

@@ -123,8 +123,10 @@ func (c ForwarderConfig) Validate() error {
 // appends' transaction ids (Watermill's SQL subscriber), unwraps each
 // message and publishes it to its destination topic, and marks it done
 // only once publisher has taken it. Each stream's events keep their
-// version order, and an append that another's returned before gets a later
-// transaction; but appends that ran at once may be forwarded out of
+// version order (an append to a stream takes its transaction id only once
+// the appends to that stream before it have ended), and an append that
+// another's returned before gets a later transaction; but appends that
+// ran at once may be forwarded out of
 // position order, and one that is slow to commit holds back those that
 // committed after it. A crash between the append's
 // commit and the publish therefore loses nothing; it may publish a message
