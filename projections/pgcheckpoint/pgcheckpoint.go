@@ -195,7 +195,10 @@ func (s *Store) saveTo(ctx context.Context, c conn, name string, cp projections.
 
 // ensureTable creates or migrates the table to SchemaVersion in one
 // transaction, under the same advisory lock as the event store's tables
-// of the schema, so that concurrent starts create everything once.
+// of the schema, so that concurrent starts create everything once. The
+// transaction reads committed whatever the server's default isolation:
+// under repeatable read, one that waited for the lock would not see the
+// version row that the one before it wrote.
 func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	schema := pgx.Identifier{cfg.Schema}.Sanitize()
 	table := pgx.Identifier{cfg.Schema, cfg.Table}.Sanitize()
@@ -208,7 +211,7 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 			saved timestamptz
 		)`},
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
 			return err
 		}

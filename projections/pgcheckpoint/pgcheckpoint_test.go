@@ -244,3 +244,38 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// Processes that start at once create the table once, whatever the
+// server's default isolation: under repeatable read, one that waited for
+// the schema lock did not see the version row the first wrote, inserted
+// it again and failed with a serialization error.
+func TestNewCreatesTheTableOnceUnderConcurrency(t *testing.T) {
+	for _, level := range []string{"read committed", "repeatable read", "serializable"} {
+		t.Run(level, func(t *testing.T) {
+			base := pgtest.Pool(t)
+			schema := pgtest.NewSchemaName("test") // New creates it
+			t.Cleanup(func() { pgtest.DropSchema(t, base, schema) })
+			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
+			require.NoError(t, err)
+			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+			var wg sync.WaitGroup
+			errs := make([]error, 6)
+			start := make(chan struct{})
+			for i := range errs {
+				// A pool each, as processes have.
+				pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+				require.NoError(t, err)
+				t.Cleanup(pool.Close)
+				wg.Go(func() {
+					<-start
+					_, errs[i] = pgcheckpoint.New(context.Background(), pool, pgcheckpoint.Config{Schema: schema})
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range errs {
+				assert.NoError(t, err, "New %d", i)
+			}
+		})
+	}
+}
