@@ -104,8 +104,10 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports a configuration that cannot work.
+// Validate reports a configuration that cannot work, its empty fields
+// taken as their defaults (as New takes them): the zero value is valid.
 func (c Config) Validate() error {
+	c.setDefaults()
 	if err := validName("schema", c.Schema); err != nil {
 		return err
 	}

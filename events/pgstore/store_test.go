@@ -213,6 +213,8 @@ func TestConfigValidate(t *testing.T) {
 		{"leading digit", pgstore.Config{Schema: "public", Table: "1events"}, false},
 		{"too long", pgstore.Config{Schema: "public", Table: "a_very_long_table_name_that_leaves_no_room_for_suffixes"}, false},
 		{"negative batch", pgstore.Config{Schema: "public", Table: "events", ReadBatch: -1}, false},
+		{"the zero value: the defaults, which New takes", pgstore.Config{}, true},
+		{"an outbox, its fields zero", pgstore.Config{Outbox: &pgstore.OutboxConfig{}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,6 +226,14 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The forwarder's configuration takes its zero fields as their defaults,
+// as NewForwarder does.
+func TestForwarderConfigValidate(t *testing.T) {
+	assert.NoError(t, pgstore.ForwarderConfig{}.Validate())
+	assert.ErrorIs(t, pgstore.ForwarderConfig{Table: "Events"}.Validate(), pgstore.ErrInvalidConfig)
+	assert.ErrorIs(t, pgstore.ForwarderConfig{PollInterval: -1}.Validate(), pgstore.ErrInvalidConfig)
 }
 
 func positions(evs []events.Envelope) []uint64 {

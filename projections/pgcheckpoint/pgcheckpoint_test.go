@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,7 +232,9 @@ func TestConfigValidate(t *testing.T) {
 		{"plain", pgcheckpoint.Config{Schema: "public", Table: "checkpoints"}, true},
 		{"upper case", pgcheckpoint.Config{Schema: "public", Table: "Checkpoints"}, false},
 		{"injection", pgcheckpoint.Config{Schema: "public", Table: "x; DROP TABLE y"}, false},
-		{"empty", pgcheckpoint.Config{}, false},
+		{"empty: the defaults", pgcheckpoint.Config{}, true},
+		{"a table of the default schema", pgcheckpoint.Config{Table: "checkpoints"}, true},
+		{"a schema name too long", pgcheckpoint.Config{Schema: strings.Repeat("s", 57)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
