@@ -120,9 +120,9 @@ func sameCommand(fp string, r *run) bool {
 	case strings.HasPrefix(fp, fingerprintVersion):
 		return fp == r.fp
 	case strings.HasPrefix(fp, fingerprintV2Tag):
-		return fp == r.fpV2
+		return fp == fingerprintV2(r.cmd, r.host, r.rules)
 	case strings.HasPrefix(fp, fingerprintV1Tag):
-		return fp == r.fpV1
+		return fp == fingerprintV1(r.cmd, r.host)
 	}
 	return true
 }

@@ -217,7 +217,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		}
 	}
 	if r.key != "" {
-		r.fp, r.fpV2, r.fpV1 = fingerprint(cmd, host, s.cfg.Keys), fingerprintV2(cmd, host, s.cfg.Keys), fingerprintV1(cmd, host)
+		r.fp, r.host, r.rules = fingerprint(cmd, host, s.cfg.Keys), host, s.cfg.Keys
 	}
 	if !isOpen(cmd) && issue == uuid.Nil {
 		// Said so, rather than that the issue was never opened.
@@ -285,8 +285,8 @@ type run struct {
 	minted bool        // the Service chose the issue's id at random
 	key    string      // the idempotency key, "" for none
 	fp     string      // the command's fingerprint, with a key
-	fpV2   string      // its fingerprint of version "f2:", for the events stamped so
-	fpV1   string      // and of version "f1:"
+	host   events.Meta // the host's metadata and the key rules, for the
+	rules  KeyRules    // fingerprints of older versions (sameCommand)
 	sent   []uuid.UUID // events whose append may have been stored
 }
 
