@@ -43,6 +43,14 @@ import (
 // Store up to its end, so that the checkpoint's position covers what was
 // applied live (the final one too, unless the runner is still catching
 // up); such a runner decodes every event twice, once from each source.
+// A checkpoint that CheckpointEvery calls for in the middle of a read of
+// the Store (a catch-up after an IdleAdvance tick or a new subscription)
+// waits, while a SelfSequencing projection holds events applied live
+// above the position the read has reached, until the read has passed
+// them; and a final checkpoint whose read fails is not saved in that
+// case: Run returns the error, and the checkpoint before stands. A
+// restart from it would offer those events again, which a projection
+// that has forgotten their issue would count as late.
 // A message that carries its event's store position
 // (events.MetadataPosition: pgstore's outbox marks every message, and
 // events.NewMessage one of an envelope a store returned) at or below the
@@ -145,7 +153,13 @@ type Runner struct {
 	// reads it, and the runner passes them over then (fromStore), rather
 	// than leave them to a projection that may have forgotten their issue
 	// since and would count them as late.
-	live     map[liveEvent]uint64
+	live map[liveEvent]uint64
+	// liveTop is the highest store position of an event applied live
+	// (remembered in live or not), until the runner's position passes it:
+	// a projection that sequences the events itself, and forgets an issue
+	// some time after it settled, is not checkpointed below it (see
+	// snapshotChanged).
+	liveTop  uint64
 	changes  int    // events applied or held (duplicates not) since the last checkpoint
 	savedPos uint64 // the position of the last checkpoint
 	// saveCost is how long the last checkpoint took to make and save, and
@@ -645,6 +659,9 @@ func (r *Runner) take(d delivery) {
 		return
 	}
 	r.offer(d.e)
+	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) {
+		r.liveTop = max(r.liveTop, d.pos)
+	}
 	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) && len(r.live) < maxLive {
 		if r.live == nil {
 			r.live = make(map[liveEvent]uint64)
@@ -705,6 +722,9 @@ func (r *Runner) forgetLive() {
 		if pos <= r.position {
 			delete(r.live, k)
 		}
+	}
+	if r.liveTop <= r.position {
+		r.liveTop = 0
 	}
 }
 

@@ -22,9 +22,26 @@ func (r *Runner) checkpoint(ctx context.Context, sweep, force bool) error {
 // changes and advances it
 // covers; unless force, final or a change since the last checkpoint calls
 // for one, it takes none and reports changed false.
+//
+// Nor does it take one while a projection that sequences the events
+// itself holds events applied live above the runner's position (a read
+// of the store under way has not reached them, or failed): a restart
+// from it would offer them again, and the projection, which forgets an
+// issue some time after it settled, could count them as late. The
+// runner's own Sequencer keeps every issue's version, and is saved with
+// the state. Such a checkpoint waits for the read to pass them; a final
+// one is not saved, and its error says why.
 func (r *Runner) snapshotChanged(force, final bool) (cp Checkpoint, changes, advances int, changed bool, err error) {
 	err = r.guard(func() error {
 		if !force && r.changes == 0 && r.position == r.savedPos && (!final || r.advances == 0) {
+			return nil
+		}
+		if r.self != nil && r.liveTop > r.position {
+			if final {
+				changed = true // one was called for: the error is the caller's
+				return fmt.Errorf("runner %q: final checkpoint not saved: the projection holds events applied live up to position %d, which the store was not read up to (the checkpoint at position %d stands): %w",
+					r.cfg.Name, r.liveTop, r.savedPos, ErrCheckpoint)
+			}
 			return nil
 		}
 		var err error
@@ -47,15 +64,18 @@ func (r *Runner) checkpointFinal(ctx context.Context) error {
 // save is checkpoint, which returns the error of a failed save when final
 // is set.
 func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
+	var readErr error // of the final checkpoint's read of the store
 	if sweep && r.cfg.Store != nil && r.cfg.Subscriber != nil {
 		if !final {
 			if err := r.readStore(ctx, false); err != nil {
 				return err
 			}
-		} else if err := r.readStoreBefore(ctx, finalStoreRead); err != nil {
+		} else if readErr = r.readStoreBefore(ctx, finalStoreRead); readErr != nil {
 			// The state still holds what was applied: save it where it
-			// stands, for a restart to read the rest from the store.
-			r.cfg.Logger.Error("cannot read the store before the final checkpoint", err, watermill.LogFields{"runner": r.cfg.Name})
+			// stands, for a restart to read the rest from the store,
+			// unless that would apply again what was applied live
+			// (snapshotChanged).
+			r.cfg.Logger.Error("cannot read the store before the final checkpoint", readErr, watermill.LogFields{"runner": r.cfg.Name})
 		}
 	}
 	start := time.Now()
@@ -64,6 +84,9 @@ func (r *Runner) save(ctx context.Context, sweep, force, final bool) error {
 		return nil
 	}
 	if err != nil {
+		if readErr != nil {
+			err = fmt.Errorf("%w (%w)", err, readErr)
+		}
 		return err
 	}
 	err = r.cfg.Checkpoints.Save(ctx, r.cfg.Name, cp)
@@ -362,7 +385,7 @@ func (r *Runner) replayLocked(ctx context.Context) error {
 		return fmt.Errorf("runner %q: reset projection: %w: %w", r.cfg.Name, ErrCannotRebuild, err)
 	}
 	r.seq = NewSequencer()
-	r.live = nil
+	r.live, r.liveTop = nil, 0
 	r.changes, r.advances = 0, 0
 	r.advancedTo.Store(0)
 	r.position = 0
