@@ -229,7 +229,16 @@ func (r *reader) take(n int) string {
 	return s
 }
 
+// be reads an unsigned big-endian integer of n bytes (1, 2, 4 or 8).
 func (r *reader) be(n int) uint64 {
+	if r.err == nil && n == 8 && len(r.s)-r.off >= 8 {
+		// The shape of times and of large versions and positions: one
+		// load rather than a byte at a time.
+		b := r.s[r.off : r.off+8]
+		r.off += 8
+		return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+			uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+	}
 	s := r.take(n)
 	var v uint64
 	for i := 0; i < len(s); i++ {
