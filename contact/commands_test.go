@@ -180,16 +180,19 @@ func TestCommandsRefused(t *testing.T) {
 }
 
 // A command refused for the state whose time is before the
-// issue's latest event says so too: a routing delivered after the
-// resolution is a late one, not a wrong one.
+// issue's latest event says so too, and matches ErrOutOfOrder beside the
+// state's sentinel: a routing delivered after the resolution is a late
+// one, not a wrong one.
 func TestRefusalOfALateCommandSaysItIsLate(t *testing.T) {
 	err := contacttest.Given(t, opened(), resolved()).
 		When(contact.Route{Queue: "billing", At: contacttest.Minute(1).Add(30 * time.Second)}).
 		ThenError(contact.ErrAlreadyResolved)
 	assert.ErrorContains(t, err, "already resolved at 2026-03-02T09:02:00Z; and its time, 2026-03-02T09:01:30Z, is before the issue's latest event, at 2026-03-02T09:02:00Z")
+	assert.ErrorIs(t, err, contact.ErrOutOfOrder, "a host that sets late webhooks aside by ErrOutOfOrder finds it")
 
 	err = contacttest.Given(t, opened(), resolved()).When(contact.Route{Queue: "billing"}).ThenError(contact.ErrAlreadyResolved)
 	assert.NotContains(t, err.Error(), "before the issue's latest event", "a command of now is not late")
+	assert.NotErrorIs(t, err, contact.ErrOutOfOrder)
 }
 
 func TestCommandsAccepted(t *testing.T) {

@@ -36,7 +36,10 @@ var (
 	ErrAbandoned = errors.New("contact abandoned")
 	// ErrAnswered: the contact was already answered (routed).
 	ErrAnswered = errors.New("contact answered")
-	// ErrOutOfOrder: an event time before the previous event of the issue.
+	// ErrOutOfOrder: an event time before the previous event of the
+	// issue. A command that the issue's state refuses too, at such a time
+	// (a routing delivered after the resolution), matches it beside that
+	// state's sentinel.
 	ErrOutOfOrder = errors.New("event time out of order")
 	// ErrKeyReused: the command's idempotency key names an event of the
 	// issue that another command appended (of another kind, or with other
