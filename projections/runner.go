@@ -29,7 +29,9 @@ import (
 // host's own loop instead (see pgcheckpoint.Store.SaveTx). It then subscribes,
 // catches up from the Store from the checkpoint's position, and follows the
 // Subscriber live. Subscribing before the catch-up means nothing published
-// meanwhile is missed; events met twice are recognised by their issue and
+// meanwhile is missed (and a Subscribe that does not return, as some
+// transports' does while the broker lacks what the topic needs, holds
+// the catch-up back: the runner logs it, with the topic, after 10 s); events met twice are recognised by their issue and
 // version and skipped, so none is counted twice. Out-of-order events wait
 // for the versions before them, for as long as it takes: a version that
 // never comes (a message dropped as undecodable, an event that was never

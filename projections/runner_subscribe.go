@@ -88,7 +88,12 @@ func (r *Runner) subscribe(ctx context.Context, wg *sync.WaitGroup) (<-chan deli
 	out := make(chan delivery, queueLen)
 	resubscribed := make(chan struct{}, 1)
 	for _, topic := range r.cfg.topics() {
+		slow := time.AfterFunc(slowSubscribe, func() {
+			r.cfg.Logger.Error("subscribing has not returned: the store is read once it does", nil,
+				watermill.LogFields{"runner": r.cfg.Name, "topic": topic, "after": slowSubscribe.String()})
+		})
 		ch, err := r.cfg.Subscriber.Subscribe(ctx, topic)
+		slow.Stop()
 		if err != nil {
 			// out goes back too: the topics subscribed to already may
 			// have queued events, acknowledged, for the caller to apply.
@@ -102,6 +107,12 @@ func (r *Runner) subscribe(ctx context.Context, wg *sync.WaitGroup) (<-chan deli
 	}
 	return out, resubscribed, nil
 }
+
+// slowSubscribe is how long a Subscribe may take before the runner logs
+// that it has not returned: the catch-up from the store waits for it
+// (some transports' Subscribe waits for what the broker lacks, such as a
+// JetStream stream for the topic).
+var slowSubscribe = 10 * time.Second
 
 // storePosition returns the store position that msg carries
 // (events.MetadataPosition), or 0 when it has none or the runner has no

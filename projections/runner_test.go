@@ -1491,3 +1491,40 @@ func TestRunnerRemembersABoundedNumberOfLiveEvents(t *testing.T) {
 	assert.Equal(t, maxLive, n)
 	assert.Equal(t, int64(maxLive+100), r.Stats().Applied, "every event applied all the same")
 }
+
+// hangingSubscriber's Subscribe returns only when its context ends, as
+// some transports' do when the broker lacks what the topic needs.
+type hangingSubscriber struct{}
+
+func (hangingSubscriber) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (hangingSubscriber) Close() error { return nil }
+
+// A Subscribe that does not return holds back the catch-up from the
+// store, which comes after it: the runner says so in its log, naming the
+// topic, rather than sit silent with a backlog unread.
+func TestRunnerLogsASubscribeThatDoesNotReturn(t *testing.T) {
+	defer func(d time.Duration) { slowSubscribe = d }(slowSubscribe)
+	slowSubscribe = 20 * time.Millisecond
+	store := events.NewMemoryStore()
+	appendAll(t, store, testLog(2))
+	logs := watermill.NewCaptureLogger()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: store, Subscriber: hangingSubscriber{},
+		Topic: "events", Checkpoints: NewMemoryCheckpoints(), Logger: logs})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, func() bool {
+		for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
+			if m.Msg == "subscribing has not returned: the store is read once it does" && m.Fields["topic"] == "events" {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, time.Millisecond)
+	assert.Zero(t, r.Stats().Applied, "nothing read before the subscription")
+	assert.False(t, r.CaughtUp())
+	require.NoError(t, stop(), "stopped while subscribing: a clean stop")
+}
