@@ -193,6 +193,20 @@ func TestRefusalOfALateCommandSaysItIsLate(t *testing.T) {
 	err = contacttest.Given(t, opened(), resolved()).When(contact.Route{Queue: "billing"}).ThenError(contact.ErrAlreadyResolved)
 	assert.NotContains(t, err.Error(), "before the issue's latest event", "a command of now is not late")
 	assert.NotErrorIs(t, err, contact.ErrOutOfOrder)
+
+	// Err stays the sentinel; a command wrong whatever the state does not
+	// match ErrOutOfOrder for its time.
+	err = contacttest.Given(t, opened(), resolved()).
+		When(contact.Route{Queue: "billing", At: contacttest.Minute(1).Add(30 * time.Second)}).
+		ThenError(contact.ErrAlreadyResolved)
+	var ce *contact.CommandError
+	if assert.ErrorAs(t, err, &ce) {
+		assert.Equal(t, contact.ErrAlreadyResolved, ce.Err)
+	}
+	err = contacttest.Given(t, opened(), resolved()).
+		When(contact.Rate{Survey: "csat", Score: 99, At: contacttest.Minute(1).Add(30 * time.Second)}).
+		ThenError(contact.ErrInvalidCommand)
+	assert.NotErrorIs(t, err, contact.ErrOutOfOrder, "an invalid score is no late webhook")
 }
 
 func TestCommandsAccepted(t *testing.T) {

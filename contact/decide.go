@@ -50,10 +50,10 @@ func Decide(is *Issue, cmd Command, at time.Time, ids IDGenerator, keys KeyRules
 	if err != nil {
 		if ce := (*CommandError)(nil); errors.As(err, &ce) && !at.IsZero() && at.Before(is.LastAt) {
 			// A late delivery (a webhook of a routing that comes after
-			// the resolution) reads otherwise as a wrong command; it
-			// matches ErrOutOfOrder too, beside the state's sentinel.
+			// the resolution) reads otherwise as a wrong command; one
+			// that the state refused matches ErrOutOfOrder too.
 			ce.Reason += fmt.Sprintf("; and its time, %s, is before the issue's latest event, at %s", stamp(at), stamp(is.LastAt))
-			ce.Err = errors.Join(ce.Err, ErrOutOfOrder)
+			ce.late = stateRefusal(ce.Err)
 		}
 		return nil, err
 	}

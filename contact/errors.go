@@ -59,12 +59,32 @@ var (
 //
 //	resolve issue 0193…: already resolved at 2026-03-02T09:20:00Z
 //
-// Err is the sentinel it matches (or a *KeyError, which matches ErrInvalidKey).
+// Err is the sentinel it matches (or a *KeyError, which matches
+// ErrInvalidKey); a refusal for the issue's state of a command whose time
+// is before the issue's latest event (a late webhook) matches
+// ErrOutOfOrder too.
 type CommandError struct {
 	Op     string
 	Issue  uuid.UUID
 	Reason string
 	Err    error
+	late   bool // refused for the state, at a time before the issue's latest event
+}
+
+// Is reports whether the refusal matches target beside Err: ErrOutOfOrder
+// for a late command that the issue's state refused.
+func (e *CommandError) Is(target error) bool { return e.late && target == ErrOutOfOrder }
+
+// stateRefusal reports whether err refuses a command for the issue's
+// state rather than for its input.
+func stateRefusal(err error) bool {
+	for _, s := range [...]error{ErrUnknownIssue, ErrIssueExists, ErrAlreadyResolved, ErrNotResolved,
+		ErrUnknownContact, ErrDuplicateContact, ErrAbandoned, ErrAnswered} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Error returns "<op> issue <id>: <reason>", or "<op> issue: <reason>" for

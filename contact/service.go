@@ -248,7 +248,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			err = fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
 		} else if conflict {
 			// Said so, that a host tells it from a single lost race.
-			err = fmt.Errorf("%w: gave up after %s, each of which lost the race for the issue to another writer (Config.Retries)", err, attempts(attempt+1))
+			err = fmt.Errorf("%w: gave up after %s, the last of which lost the race for the issue to another writer (Config.Retries)", err, attempts(attempt+1))
 		}
 		if err != nil && (r.sent != nil || lost && r.key != "") {
 			// An event of this attempt or an earlier one may be stored

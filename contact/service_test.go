@@ -580,7 +580,7 @@ func TestServiceRetriesAreBounded(t *testing.T) {
 			if tt.attempts == 1 {
 				n = "1 attempt"
 			}
-			assert.ErrorContains(t, err, "version conflict: gave up after "+n+", each of which lost the race for the issue to another writer (Config.Retries)")
+			assert.ErrorContains(t, err, "version conflict: gave up after "+n+", the last of which lost the race for the issue to another writer (Config.Retries)")
 		})
 	}
 }
