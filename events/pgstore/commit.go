@@ -291,14 +291,18 @@ type claim struct {
 // concurrent transactions cannot deadlock; the claims of one issue keep
 // the order of units, so that the first of two claims wins.
 //
-// With an outbox, it first takes an advisory lock for each stream, which
-// gives the transaction no id, as a row lock does: a transaction that
-// waits for one then takes its id only once the transaction before it
-// on the stream ended. Watermill forwards the outbox in the order of the
-// transactions' ids, and without these locks a transaction that took its
-// id on a first stream, then waited there, could write a later version of
-// a second stream than one that committed meanwhile, and be forwarded
-// first.
+// With an outbox, it first takes advisory locks, which give the
+// transaction no id, as a row lock does: a transaction that waits for one
+// then takes its id only once the transactions before it on its streams
+// ended. Watermill forwards the outbox in the order of the transactions'
+// ids, and without these locks a transaction that took its id on a first
+// stream, then waited there, could write a later version of a second
+// stream than one that committed meanwhile, and be forwarded first. An
+// append of up to maxStreamLocks streams takes the outbox's lock shared
+// and one for each stream; a larger one takes the outbox's lock alone,
+// as each lock takes a place in the server's lock table, which thousands
+// of them fill (out of shared memory). All appends take the outbox's lock
+// first and the streams' in one order, so they cannot deadlock.
 func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) error {
 	var claims []claim
 	for _, u := range units {
@@ -309,8 +313,17 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 	slices.SortStableFunc(claims, func(a, b claim) int { return bytes.Compare(a.b.Issue[:], b.b.Issue[:]) })
 
 	var q pgx.Batch
+	locks := 0 // the statements that take locks, before the claims
 	if s.cfg.Outbox != nil {
-		q.Queue(s.q.lockStreams, s.streamLockKeys(claims))
+		table := s.lockKey("outbox", nil)
+		if keys := s.streamLockKeys(claims); len(keys) <= maxStreamLocks {
+			q.Queue(s.q.lockShared, table)
+			q.Queue(s.q.lockStreams, keys)
+			locks = 2
+		} else {
+			q.Queue(s.q.lockAlone, table)
+			locks = 1
+		}
 	}
 	for _, c := range claims {
 		next := int64(c.b.Expected) + int64(len(c.b.Events))
@@ -321,7 +334,7 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 		}
 	}
 	br := tx.SendBatch(ctx, &q)
-	if s.cfg.Outbox != nil {
+	for range locks {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
 			return err
@@ -361,22 +374,32 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 	return nil
 }
 
+// maxStreamLocks is how many streams an append to the outbox takes a lock
+// of each for (see claimStreams): a place each in the server's lock table,
+// which holds some 64 for each connection the server allows.
+const maxStreamLocks = 32
+
 // streamLockKeys returns the advisory lock keys of the streams of claims,
 // once each, in ascending order: transactions that take them in one order
 // cannot deadlock, even when two streams share a key (which only makes
-// their appends wait for each other). A key is a hash of the store's
-// events table and the issue, so that stores of other tables do not share
-// them.
+// their appends wait for each other).
 func (s *Store) streamLockKeys(claims []claim) []int64 {
 	keys := make([]int64, 0, len(claims))
 	for _, c := range claims {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte("truefcr stream " + s.t.events + " "))
-		_, _ = h.Write(c.b.Issue[:])
-		keys = append(keys, int64(h.Sum64()))
+		keys = append(keys, s.lockKey("stream", c.b.Issue[:]))
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys)
+}
+
+// lockKey returns the advisory lock key of what (the outbox, a stream) of
+// the store, named by id: a hash of the store's events table too, so that
+// stores of other tables do not share them.
+func (s *Store) lockKey(what string, id []byte) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("truefcr " + what + " " + s.t.events + " "))
+	_, _ = h.Write(id)
+	return int64(h.Sum64())
 }
 
 // settleClaims sets the conflict of each unit whose claim on one stream

@@ -26,8 +26,16 @@ import (
 // batch was forwarded first, with s at 3 before 2, while each append took
 // its transaction id at its first write).
 func TestOutboxKeepsAStreamsVersionOrder(t *testing.T) {
-	for _, grouped := range []bool{false, true} {
-		t.Run(map[bool]string{false: "AppendBatch", true: "grouped Appends"}[grouped], func(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		grouped, many bool
+	}{
+		{"AppendBatch", false, false},
+		{"AppendBatch of more streams than take locks of their own", false, true},
+		{"grouped Appends", true, false},
+	} {
+		grouped := tc.grouped
+		t.Run(tc.name, func(t *testing.T) {
 			s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
 			other, err := pgstore.New(t.Context(), pool, cfg) // another process on the same tables
 			require.NoError(t, err)
@@ -65,11 +73,18 @@ func TestOutboxKeepsAStreamsVersionOrder(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 				require.NoError(t, head.Commit(ctx))
 			} else {
+				bs := []pgstore.Batch{
+					{Issue: r, Expected: 1, Events: stream(r, 1, 1)},
+					{Issue: sIssue, Expected: 2, Events: stream(sIssue, 2, 1)},
+				}
+				if tc.many {
+					for range 40 {
+						id := uuid.New()
+						bs = append(bs, pgstore.Batch{Issue: id, Events: stream(id, 0, 1)})
+					}
+				}
 				go func() {
-					_, err := s.AppendBatch(ctx, []pgstore.Batch{
-						{Issue: r, Expected: 1, Events: stream(r, 1, 1)},
-						{Issue: sIssue, Expected: 2, Events: stream(sIssue, 2, 1)},
-					})
+					_, err := s.AppendBatch(ctx, bs)
 					later <- err
 				}()
 			}
@@ -86,15 +101,9 @@ func TestOutboxKeepsAStreamsVersionOrder(t *testing.T) {
 
 			stored, err := s.Load(ctx, sIssue)
 			require.NoError(t, err)
-			all := 0
-			for _, id := range []uuid.UUID{r, sIssue} {
-				evs, err := s.Load(ctx, id)
-				require.NoError(t, err)
-				all += len(evs)
-			}
-			if grouped {
-				all++ // x's event
-			}
+			head, err := s.Head(ctx)
+			require.NoError(t, err)
+			all := int(head) // every event appended is forwarded
 			var versions []int
 			for _, m := range forward(t, pool, cfg, []string{events.DefaultTopic}, all) {
 				if m.msg.Metadata.Get(events.MetadataIssue) == sIssue.String() {
@@ -123,4 +132,31 @@ func drain(t *testing.T, errs chan error, grouped bool) {
 			t.Fatalf("append: %v", err)
 		}
 	}
+}
+
+// An append with an outbox takes a lock of its own for a few streams
+// only: batches of thousands of streams, two at once, take none of the
+// server's lock table each, which runs out at some ten thousand locks.
+func TestOutboxAppendsOfManyStreams(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	batch := func(n int) []pgstore.Batch {
+		bs := make([]pgstore.Batch, n)
+		for i := range bs {
+			id := uuid.New()
+			bs[i] = pgstore.Batch{Issue: id, Events: stream(id, 0, 1)}
+		}
+		return bs
+	}
+	_, err := s.AppendBatch(t.Context(), batch(15000))
+	require.NoError(t, err)
+	errs := make(chan error, 2)
+	for range 2 {
+		bs := batch(7000)
+		go func() { _, err := s.AppendBatch(t.Context(), bs); errs <- err }()
+	}
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	var n int
+	require.NoError(t, pool.QueryRow(t.Context(), "SELECT count(*) FROM "+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox")).Scan(&n))
+	assert.Equal(t, 29000, n, "every event in the outbox")
 }

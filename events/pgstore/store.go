@@ -31,7 +31,7 @@ var _ events.Store = (*Store)(nil)
 // queries holds the store's SQL, built once from its table names.
 type queries struct {
 	create, update, version, stored, head, insert, load, page, status, eventID string
-	lockStreams                                                                string
+	lockShared, lockAlone, lockStreams                                         string
 }
 
 func newQueries(t tables) queries {
@@ -50,9 +50,12 @@ func newQueries(t tables) queries {
 		status: `SELECT txid_status($1)`,
 		// The id of the event at one version of a stream.
 		eventID: `SELECT id FROM ` + t.events + ` WHERE issue = $1 AND version = $2`,
-		// The advisory locks of streams (streamLockKeys), taken in the
-		// order given (volatile functions of a SELECT's output run after
-		// its ORDER BY).
+		// The advisory locks of an append to the outbox (see
+		// claimStreams): the table's, shared or alone, and those of
+		// streams (streamLockKeys), taken in the order given (volatile
+		// functions of a SELECT's output run after its ORDER BY).
+		lockShared:  `SELECT pg_advisory_xact_lock_shared($1)`,
+		lockAlone:   `SELECT pg_advisory_xact_lock($1)`,
 		lockStreams: `SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, i) ORDER BY i) l`,
 	}
 }
