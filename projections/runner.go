@@ -52,7 +52,10 @@ import (
 // them; and a final checkpoint whose read fails is not saved in that
 // case: Run returns the error, and the checkpoint before stands. A
 // restart from it would offer those events again, which a projection
-// that has forgotten their issue would count as late.
+// that has forgotten their issue would count as late. A live position
+// beyond everything the Store has handed out (its Head or Len, once a
+// read reached its end) is not the Store's: the runner logs it and does
+// not wait for it.
 // A message that carries its event's store position
 // (events.MetadataPosition: pgstore's outbox marks every message, and
 // events.NewMessage one of an envelope a store returned) at or below the
@@ -896,5 +899,49 @@ func (r *Runner) readStore(ctx context.Context, checkpoints bool) error {
 			}
 		}
 	}
+	r.dropForeignLive(ctx)
 	return nil
+}
+
+// dropForeignLive, once a read has reached the Store's end, forgets the
+// positions of events applied live that lie beyond everything the Store
+// has handed out (its Head, or Len): they are not the Store's (a broker's
+// backlog from a store made again, another store's messages), and a
+// checkpoint would wait for them for good (see liveTop). It logs them.
+// A Store that tells neither keeps them.
+func (r *Runner) dropForeignLive(ctx context.Context) {
+	r.mu.Lock()
+	top, pos := r.liveTop, r.position
+	r.mu.Unlock()
+	if top <= pos {
+		return
+	}
+	var head uint64
+	switch s := r.cfg.Store.(type) {
+	case storeHead:
+		h, err := s.Head(ctx)
+		if err != nil {
+			return // the next read looks again
+		}
+		head = h
+	case storeLen:
+		head = uint64(s.Len())
+	default:
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.liveTop <= head {
+		return
+	}
+	r.cfg.Logger.Error("a live message carried a position beyond the store's last: not the store's", nil,
+		watermill.LogFields{"runner": r.cfg.Name, "position": r.liveTop, "store_head": head})
+	r.liveTop = r.position
+	for k, p := range r.live {
+		if p > head {
+			delete(r.live, k)
+		} else {
+			r.liveTop = max(r.liveTop, p)
+		}
+	}
 }

@@ -234,3 +234,50 @@ func TestRunnerFinalCheckpointNotSavedBelowWhatItAppliedLive(t *testing.T) {
 	}
 	restartsToReplay(t, mem, projections.Checkpoint{}, last) // none: from the start
 }
+
+// A live message whose position lies beyond everything the Store has
+// handed out is not the Store's (a broker's backlog from a store made
+// again, say): once a read of the Store has reached its end, the runner
+// logs it and stops waiting for that position, rather than stop saving
+// checkpoints for good.
+func TestRunnerCheckpointsPastAPositionNotTheStores(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	mem := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+	defer bus.Close()
+	cps := projections.NewMemoryCheckpoints()
+	fcr, err := projections.NewFCR(projections.FCRConfig{Window: time.Hour, Lateness: time.Hour, MaxFuture: -1})
+	require.NoError(t, err)
+	logs := watermill.NewCaptureLogger()
+	r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: mem, Subscriber: bus,
+		Topic: "events", Checkpoints: cps, CheckpointEvery: 1, CheckpointInterval: 20 * time.Millisecond, Logger: logs})
+	require.NoError(t, err)
+	stop := run(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+
+	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return "events" }})
+	require.NoError(t, err)
+	foreign := openedAt(t0, "email:old@example.com")
+	foreign.Position = 1_000_000
+	require.NoError(t, pub.Publish(t.Context(), []events.Envelope{foreign}))
+	var last uint64
+	for i := range 20 {
+		o := openedAt(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("email:%d@example.com", i))
+		e, err := mem.Append(t.Context(), o.Issue, 0, []events.Envelope{o})
+		require.NoError(t, err)
+		require.NoError(t, pub.Publish(t.Context(), e))
+		last = e[0].Position
+	}
+	require.Eventually(t, func() bool {
+		cp, ok, err := cps.Load(t.Context(), "fcr")
+		return err == nil && ok && cp.Position == last
+	}, 5*time.Second, time.Millisecond, "checkpoints go on up to the store's last event")
+	require.NoError(t, stop())
+	found := false
+	for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
+		if m.Msg == "a live message carried a position beyond the store's last: not the store's" && m.Fields["position"] == uint64(1_000_000) {
+			found = true
+		}
+	}
+	assert.True(t, found, "the foreign position is logged")
+}
