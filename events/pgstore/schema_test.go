@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -48,26 +47,10 @@ func TestNewCreatesTablesOnceUnderConcurrency(t *testing.T) {
 			base := pgtest.Pool(t)
 			schema := pgtest.NewSchemaName("test") // New creates it
 			t.Cleanup(func() { pgtest.DropSchema(t, base, schema) })
-			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
-			require.NoError(t, err)
-			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
-			var wg sync.WaitGroup
-			errs := make([]error, 6)
-			start := make(chan struct{})
-			for i := range errs {
-				// A pool each, as processes have.
-				pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-				require.NoError(t, err)
-				t.Cleanup(pool.Close)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					_, errs[i] = pgstore.New(context.Background(), pool, pgstore.Config{Schema: schema, Outbox: &pgstore.OutboxConfig{}})
-				}()
-			}
-			close(start)
-			wg.Wait()
+			errs := pgtest.AtOnce(t, level, 6, func(pool *pgxpool.Pool) error {
+				_, err := pgstore.New(context.Background(), pool, pgstore.Config{Schema: schema, Outbox: &pgstore.OutboxConfig{}})
+				return err
+			})
 			for i, err := range errs {
 				assert.NoError(t, err, "New %d", i)
 			}

@@ -258,24 +258,10 @@ func TestNewCreatesTheTableOnceUnderConcurrency(t *testing.T) {
 			base := pgtest.Pool(t)
 			schema := pgtest.NewSchemaName("test") // New creates it
 			t.Cleanup(func() { pgtest.DropSchema(t, base, schema) })
-			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
-			require.NoError(t, err)
-			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
-			var wg sync.WaitGroup
-			errs := make([]error, 6)
-			start := make(chan struct{})
-			for i := range errs {
-				// A pool each, as processes have.
-				pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-				require.NoError(t, err)
-				t.Cleanup(pool.Close)
-				wg.Go(func() {
-					<-start
-					_, errs[i] = pgcheckpoint.New(context.Background(), pool, pgcheckpoint.Config{Schema: schema})
-				})
-			}
-			close(start)
-			wg.Wait()
+			errs := pgtest.AtOnce(t, level, 6, func(pool *pgxpool.Pool) error {
+				_, err := pgcheckpoint.New(context.Background(), pool, pgcheckpoint.Config{Schema: schema})
+				return err
+			})
 			for i, err := range errs {
 				assert.NoError(t, err, "New %d", i)
 			}

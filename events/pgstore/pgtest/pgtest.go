@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,4 +126,39 @@ func Main(m *testing.M) {
 // that write SQL by hand.
 func Ident(parts ...string) string {
 	return pgx.Identifier(parts).Sanitize()
+}
+
+// AtOnce calls start with each of n pools of their own, as n processes
+// starting together would, on connections whose transactions default to
+// the isolation level given ("read committed", "repeatable read",
+// "serializable"), all at once, and returns their errors in order. It
+// tests that what a process prepares at start (tables, schemas) comes out
+// right whatever the server's default isolation. The pools close when tb
+// ends; a server that cannot be reached skips tb, or fails it under CI, as
+// Pool does.
+func AtOnce(tb testing.TB, level string, n int, start func(*pgxpool.Pool) error) []error {
+	tb.Helper()
+	Pool(tb) // skips or fails without a server
+	cfg, err := pgxpool.ParseConfig(DSN())
+	if err != nil {
+		tb.Fatalf("parse %s: %v", DSN(), err)
+	}
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+	errs := make([]error, n)
+	ready := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range errs {
+		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			tb.Fatalf("pool %d: %v", i, err)
+		}
+		tb.Cleanup(pool.Close)
+		wg.Go(func() {
+			<-ready
+			errs[i] = start(pool)
+		})
+	}
+	close(ready)
+	wg.Wait()
+	return errs
 }
