@@ -164,9 +164,12 @@ type Runner struct {
 	// a projection that sequences the events itself, and forgets an issue
 	// some time after it settled, is not checkpointed below it (see
 	// snapshotChanged).
-	liveTop  uint64
-	changes  int    // events applied or held (duplicates not) since the last checkpoint
-	savedPos uint64 // the position of the last checkpoint
+	liveTop uint64
+	// waitLogged is the liveTop that dropForeignLive last logged waiting
+	// for; readStore, and so it, runs on one goroutine at a time.
+	waitLogged uint64
+	changes    int    // events applied or held (duplicates not) since the last checkpoint
+	savedPos   uint64 // the position of the last checkpoint
 	// saveCost is how long the last checkpoint took to make and save, and
 	// savedAt when it was saved (see paced).
 	saveCost time.Duration
@@ -917,16 +920,26 @@ func (r *Runner) dropForeignLive(ctx context.Context) {
 		return
 	}
 	var head uint64
+	fields := watermill.LogFields{"runner": r.cfg.Name, "position": top, "store_position": pos}
 	switch s := r.cfg.Store.(type) {
 	case storeHead:
 		h, err := s.Head(ctx)
 		if err != nil {
-			return // the next read looks again
+			// The next read looks again; said once for each position.
+			if r.waitLogged != top {
+				r.waitLogged = top
+				r.cfg.Logger.Error("cannot read the store's head: checkpoints wait for a live position beyond the store's read", err, fields)
+			}
+			return
 		}
 		head = h
 	case storeLen:
 		head = uint64(s.Len())
 	default:
+		if r.waitLogged != top {
+			r.waitLogged = top
+			r.cfg.Logger.Info("checkpoints wait for a live position beyond the store's read (the store tells no head)", fields)
+		}
 		return
 	}
 	r.mu.Lock()

@@ -281,3 +281,44 @@ func TestRunnerCheckpointsPastAPositionNotTheStores(t *testing.T) {
 	}
 	assert.True(t, found, "the foreign position is logged")
 }
+
+// failingHead is a MemoryStore whose Head fails.
+type failingHead struct{ *events.MemoryStore }
+
+func (failingHead) Head(context.Context) (uint64, error) { return 0, fmt.Errorf("permission denied for table head") }
+
+// When the Store cannot tell its head, the runner cannot tell a live
+// position beyond its read from another store's: checkpoints wait, and it
+// says why, once.
+func TestRunnerSaysWhyCheckpointsWaitWhenTheHeadFails(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	mem := events.NewMemoryStore()
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+	defer bus.Close()
+	fcr, err := projections.NewFCR(projections.FCRConfig{Window: time.Hour, Lateness: time.Hour, MaxFuture: -1})
+	require.NoError(t, err)
+	logs := watermill.NewCaptureLogger()
+	r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: failingHead{mem}, Subscriber: bus,
+		Topic: "events", Checkpoints: projections.NewMemoryCheckpoints(), CheckpointEvery: 1, CheckpointInterval: 20 * time.Millisecond, Logger: logs})
+	require.NoError(t, err)
+	stop := run(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return "events" }})
+	require.NoError(t, err)
+	foreign := openedAt(t0, "email:old@example.com")
+	foreign.Position = 1_000_000
+	require.NoError(t, pub.Publish(t.Context(), []events.Envelope{foreign}))
+	said := func() int {
+		n := 0
+		for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
+			if m.Msg == "cannot read the store's head: checkpoints wait for a live position beyond the store's read" && m.Fields["position"] == uint64(1_000_000) {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return said() > 0 }, 5*time.Second, time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // several more checkpoint ticks
+	assert.Equal(t, 1, said(), "said once")
+	require.ErrorIs(t, stop(), projections.ErrCheckpoint, "nor is the final one saved")
+}
