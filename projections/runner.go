@@ -667,8 +667,8 @@ func (r *Runner) take(d delivery) {
 		return
 	}
 	r.offer(d.e)
-	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) {
-		r.liveTop = max(r.liveTop, d.pos)
+	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) && r.self != nil {
+		r.liveTop = max(r.liveTop, d.pos) // the runner's Sequencer covers the others
 	}
 	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) && len(r.live) < maxLive {
 		if r.live == nil {
