@@ -1,6 +1,10 @@
 package projections
 
-import "github.com/truefcr/truefcr/events"
+import (
+	"reflect"
+
+	"github.com/truefcr/truefcr/events"
+)
 
 // Projection is a read model that absorbs events one at a time.
 type Projection interface {
@@ -54,3 +58,10 @@ func (s *Satisfaction) DuplicatesIgnored() int64 { return s.h.dups }
 
 // DuplicatesIgnored implements SelfSequencing.
 func (v *Volume) DuplicatesIgnored() int64 { return v.h.dups }
+
+// isNilPointer reports whether p is a nil pointer of some type, whose
+// methods would fail at the first event rather than where it was given.
+func isNilPointer(p Projection) bool {
+	v := reflect.ValueOf(p)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}

@@ -163,6 +163,14 @@ func (r *Runner) snapshot() (Checkpoint, error) {
 	cp := Checkpoint{Position: r.position, Saved: r.cfg.Now()}
 	m, ok := r.cfg.Projection.(encoding.BinaryMarshaler)
 	if !ok {
+		if r.keepsOwnState() {
+			// The projection goes on from its own state at the next
+			// start: the runner's sequencing goes on with it.
+			var err error
+			if cp.State, err = appendRunnerState(nil, r.seq, r.cfg.Codecs, nil); err != nil {
+				return cp, fmt.Errorf("runner %q: save runner state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
+			}
+		}
 		return cp, nil
 	}
 	state, err := m.MarshalBinary()
@@ -204,6 +212,9 @@ func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 		return nil
 	}
 	if !canLoad || !canSave || cp.State == nil {
+		if r.keepsOwnState() && cp.State != nil {
+			return r.restoreSequencing(cp)
+		}
 		r.cfg.Logger.Info("projection cannot restore its state: replaying from the start", watermill.LogFields{"runner": r.cfg.Name})
 		return nil
 	}
@@ -241,6 +252,38 @@ func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 	}
 	r.position = cp.Position
 	r.savedPos = cp.Position
+	r.pos.Store(cp.Position)
+	return nil
+}
+
+// keepsOwnState reports whether the projection keeps its state itself,
+// elsewhere (it cannot save it with the checkpoint), and goes on from it
+// at each start, with no Store to replay, while the runner sequences the
+// events for it: the checkpoint then holds the runner's sequencing alone.
+func (r *Runner) keepsOwnState() bool {
+	_, canSave := r.cfg.Projection.(encoding.BinaryMarshaler)
+	return !canSave && r.cfg.Store == nil && r.self == nil
+}
+
+// restoreSequencing restores the runner's sequencing (each issue's last
+// version, the events held for a gap) from cp, saved for a projection
+// that keeps its state itself (keepsOwnState). The caller holds r.mu.
+func (r *Runner) restoreSequencing(cp Checkpoint) error {
+	st, err := decodeRunnerState(cp.State, r.cfg.Codecs)
+	if err != nil {
+		return fmt.Errorf("runner %q: checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
+	}
+	if st.direct {
+		return fmt.Errorf("runner %q: checkpoint at position %d was saved for a projection that sequences the events itself, and %T does not (it is not SelfSequencing): the runner cannot tell which events it applied; delete the checkpoint: %w",
+			r.cfg.Name, cp.Position, r.cfg.Projection, ErrCheckpoint)
+	}
+	r.seq.Restore(st.positions)
+	r.startCounting()
+	for _, e := range st.held {
+		r.offer(e) // acknowledged: they go on waiting for their gap
+	}
+	r.changes = 0 // as saved
+	r.position, r.savedPos = cp.Position, cp.Position
 	r.pos.Store(cp.Position)
 	return nil
 }

@@ -249,6 +249,8 @@ func (c RunnerConfig) Validate() error {
 		return bad("the name is not UTF-8 text without control characters")
 	case c.Projection == nil:
 		return bad("no projection")
+	case isNilPointer(c.Projection):
+		return bad(fmt.Sprintf("no projection (a nil %T)", c.Projection))
 	case c.Store == nil && c.Subscriber == nil:
 		return bad("neither a store nor a subscriber to read events from")
 	case c.Subscriber != nil && len(c.topics()) == 0:

@@ -285,7 +285,9 @@ func TestRunnerCheckpointsPastAPositionNotTheStores(t *testing.T) {
 // failingHead is a MemoryStore whose Head fails.
 type failingHead struct{ *events.MemoryStore }
 
-func (failingHead) Head(context.Context) (uint64, error) { return 0, fmt.Errorf("permission denied for table head") }
+func (failingHead) Head(context.Context) (uint64, error) {
+	return 0, fmt.Errorf("permission denied for table head")
+}
 
 // When the Store cannot tell its head, the runner cannot tell a live
 // position beyond its read from another store's: checkpoints wait, and it

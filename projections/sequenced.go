@@ -104,6 +104,9 @@ func Sequence(p Projection, cfg SequenceConfig) (Sequenced, error) {
 	if p == nil {
 		return nil, fmt.Errorf("sequence: no projection: %w", ErrKPIConfig)
 	}
+	if isNilPointer(p) {
+		return nil, fmt.Errorf("sequence: no projection (a nil %T): %w", p, ErrKPIConfig)
+	}
 	if cfg.Lateness == 0 {
 		cfg.Lateness = kpiDefaultLateness
 	}

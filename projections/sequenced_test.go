@@ -184,6 +184,9 @@ func TestSequenceReturnsTheProjectionsErrors(t *testing.T) {
 	require.ErrorIs(t, s.Apply(bad), events.ErrInvalidEvent)
 	_, err = Sequence(nil, SequenceConfig{})
 	require.Error(t, err)
+	_, err = Sequence((*recorder)(nil), SequenceConfig{})
+	require.ErrorIs(t, err, ErrKPIConfig)
+	assert.ErrorContains(t, err, "no projection (a nil *projections.recorder)")
 	_, err = Sequence(rec, SequenceConfig{Lateness: -time.Second})
 	require.ErrorIs(t, err, ErrKPIConfig)
 }
