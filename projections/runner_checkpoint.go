@@ -161,28 +161,23 @@ func (r *Runner) deferral() time.Duration {
 // snapshot builds the checkpoint of the current state. The caller holds r.mu.
 func (r *Runner) snapshot() (Checkpoint, error) {
 	cp := Checkpoint{Position: r.position, Saved: r.cfg.Now()}
-	m, ok := r.cfg.Projection.(encoding.BinaryMarshaler)
-	if !ok {
-		if r.keepsOwnState() {
-			// The projection goes on from its own state at the next
-			// start: the runner's sequencing goes on with it.
-			var err error
-			if cp.State, err = appendRunnerState(nil, r.seq, r.cfg.Codecs, nil); err != nil {
-				return cp, fmt.Errorf("runner %q: save runner state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
-			}
+	var state []byte // the projection's; none for one that keeps its own
+	if m, ok := r.cfg.Projection.(encoding.BinaryMarshaler); ok {
+		var err error
+		if state, err = m.MarshalBinary(); err != nil {
+			return cp, fmt.Errorf("runner %q: save projection state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 		}
-		return cp, nil
+	} else if !r.keepsOwnState() {
+		return cp, nil // replayed from the Store at the next start, or it sequences itself
 	}
-	state, err := m.MarshalBinary()
-	if err != nil {
-		return cp, fmt.Errorf("runner %q: save projection state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
-	}
+	// A projection that keeps its own state goes on from it at the next
+	// start, and the runner's sequencing with it.
 	seq := r.seq
 	if r.self != nil {
 		seq = nil // the projection sequences: nothing of the runner's to save
 	}
-	cp.State, err = appendRunnerState(nil, seq, r.cfg.Codecs, state)
-	if err != nil {
+	var err error
+	if cp.State, err = appendRunnerState(nil, seq, r.cfg.Codecs, state); err != nil {
 		return cp, fmt.Errorf("runner %q: save runner state: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 	}
 	return cp, nil
@@ -211,10 +206,10 @@ func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 	if !ok {
 		return nil
 	}
-	if !canLoad || !canSave || cp.State == nil {
-		if r.keepsOwnState() && cp.State != nil {
-			return r.restoreSequencing(cp)
-		}
+	// own: the checkpoint holds the runner's sequencing alone, for a
+	// projection that keeps its state itself (keepsOwnState).
+	own := r.keepsOwnState() && cp.State != nil
+	if !own && (!canLoad || !canSave || cp.State == nil) {
 		r.cfg.Logger.Info("projection cannot restore its state: replaying from the start", watermill.LogFields{"runner": r.cfg.Name})
 		return nil
 	}
@@ -226,15 +221,17 @@ func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 		return fmt.Errorf("runner %q: checkpoint at position %d was saved for a projection that sequences the events itself, and %T does not (it is not SelfSequencing): the runner cannot tell which events it applied; Rebuild from the store, or delete the checkpoint: %w",
 			r.cfg.Name, cp.Position, r.cfg.Projection, ErrCheckpoint)
 	}
-	if err := u.UnmarshalBinary(st.projection); err != nil {
-		// A projection configured otherwise than when it was saved (a
-		// window, a threshold) refuses its state: the figures need a
-		// replay under the new configuration.
-		what := "Rebuild replays the store into the projection as configured now"
-		if r.cfg.Store == nil {
-			what = "with no Store to replay, delete the checkpoint to start afresh"
+	if !own { // else the projection goes on from the state it keeps
+		if err := u.UnmarshalBinary(st.projection); err != nil {
+			// A projection configured otherwise than when it was saved (a
+			// window, a threshold) refuses its state: the figures need a
+			// replay under the new configuration.
+			what := "Rebuild replays the store into the projection as configured now"
+			if r.cfg.Store == nil {
+				what = "with no Store to replay, delete the checkpoint to start afresh"
+			}
+			return fmt.Errorf("runner %q: restore projection from checkpoint at position %d (%s): %w: %w", r.cfg.Name, cp.Position, what, ErrCheckpoint, err)
 		}
-		return fmt.Errorf("runner %q: restore projection from checkpoint at position %d (%s): %w: %w", r.cfg.Name, cp.Position, what, ErrCheckpoint, err)
 	}
 	if r.self == nil {
 		r.seq.Restore(st.positions)
@@ -263,29 +260,6 @@ func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 func (r *Runner) keepsOwnState() bool {
 	_, canSave := r.cfg.Projection.(encoding.BinaryMarshaler)
 	return !canSave && r.cfg.Store == nil && r.self == nil
-}
-
-// restoreSequencing restores the runner's sequencing (each issue's last
-// version, the events held for a gap) from cp, saved for a projection
-// that keeps its state itself (keepsOwnState). The caller holds r.mu.
-func (r *Runner) restoreSequencing(cp Checkpoint) error {
-	st, err := decodeRunnerState(cp.State, r.cfg.Codecs)
-	if err != nil {
-		return fmt.Errorf("runner %q: checkpoint at position %d: %w: %w", r.cfg.Name, cp.Position, ErrCheckpoint, err)
-	}
-	if st.direct {
-		return fmt.Errorf("runner %q: checkpoint at position %d was saved for a projection that sequences the events itself, and %T does not (it is not SelfSequencing): the runner cannot tell which events it applied; delete the checkpoint: %w",
-			r.cfg.Name, cp.Position, r.cfg.Projection, ErrCheckpoint)
-	}
-	r.seq.Restore(st.positions)
-	r.startCounting()
-	for _, e := range st.held {
-		r.offer(e) // acknowledged: they go on waiting for their gap
-	}
-	r.changes = 0 // as saved
-	r.position, r.savedPos = cp.Position, cp.Position
-	r.pos.Store(cp.Position)
-	return nil
 }
 
 // Rebuild drops the projection's state and checkpoint and replays the whole

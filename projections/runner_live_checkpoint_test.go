@@ -235,51 +235,71 @@ func TestRunnerFinalCheckpointNotSavedBelowWhatItAppliedLive(t *testing.T) {
 	restartsToReplay(t, mem, projections.Checkpoint{}, last) // none: from the start
 }
 
+// foreignLine is a runner of an FCR over a store and a GoChannel that
+// checkpoints at every change, to which an opening was published with a
+// position (foreignPos) that the store never handed out.
+type foreignLine struct {
+	stop func() error
+	cps  *projections.MemoryCheckpoints
+	logs *watermill.CaptureLoggerAdapter
+	pub  *events.Publisher
+}
+
+const foreignPos = 1_000_000
+
+func startForeignLine(t *testing.T, store events.Store) foreignLine {
+	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+	t.Cleanup(func() { _ = bus.Close() })
+	fcr, err := projections.NewFCR(projections.FCRConfig{Window: time.Hour, Lateness: time.Hour, MaxFuture: -1})
+	require.NoError(t, err)
+	l := foreignLine{cps: projections.NewMemoryCheckpoints(), logs: watermill.NewCaptureLogger()}
+	r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: store, Subscriber: bus,
+		Topic: "events", Checkpoints: l.cps, CheckpointEvery: 1, CheckpointInterval: 20 * time.Millisecond, Logger: l.logs})
+	require.NoError(t, err)
+	l.stop = run(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+	l.pub, err = events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return "events" }})
+	require.NoError(t, err)
+	foreign := openedAt(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), "email:old@example.com")
+	foreign.Position = foreignPos
+	require.NoError(t, l.pub.Publish(t.Context(), []events.Envelope{foreign}))
+	return l
+}
+
+// logged counts the error log lines msg about the foreign position.
+func (l foreignLine) logged(msg string) int {
+	n := 0
+	for _, m := range l.logs.Captured()[watermill.ErrorLogLevel] {
+		if m.Msg == msg && m.Fields["position"] == uint64(foreignPos) {
+			n++
+		}
+	}
+	return n
+}
+
 // A live message whose position lies beyond everything the Store has
 // handed out is not the Store's (a broker's backlog from a store made
 // again, say): once a read of the Store has reached its end, the runner
 // logs it and stops waiting for that position, rather than stop saving
 // checkpoints for good.
 func TestRunnerCheckpointsPastAPositionNotTheStores(t *testing.T) {
-	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	mem := events.NewMemoryStore()
-	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
-	defer bus.Close()
-	cps := projections.NewMemoryCheckpoints()
-	fcr, err := projections.NewFCR(projections.FCRConfig{Window: time.Hour, Lateness: time.Hour, MaxFuture: -1})
-	require.NoError(t, err)
-	logs := watermill.NewCaptureLogger()
-	r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: mem, Subscriber: bus,
-		Topic: "events", Checkpoints: cps, CheckpointEvery: 1, CheckpointInterval: 20 * time.Millisecond, Logger: logs})
-	require.NoError(t, err)
-	stop := run(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
-
-	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return "events" }})
-	require.NoError(t, err)
-	foreign := openedAt(t0, "email:old@example.com")
-	foreign.Position = 1_000_000
-	require.NoError(t, pub.Publish(t.Context(), []events.Envelope{foreign}))
+	l := startForeignLine(t, mem)
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	var last uint64
 	for i := range 20 {
 		o := openedAt(t0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("email:%d@example.com", i))
 		e, err := mem.Append(t.Context(), o.Issue, 0, []events.Envelope{o})
 		require.NoError(t, err)
-		require.NoError(t, pub.Publish(t.Context(), e))
+		require.NoError(t, l.pub.Publish(t.Context(), e))
 		last = e[0].Position
 	}
 	require.Eventually(t, func() bool {
-		cp, ok, err := cps.Load(t.Context(), "fcr")
+		cp, ok, err := l.cps.Load(t.Context(), "fcr")
 		return err == nil && ok && cp.Position == last
 	}, 5*time.Second, time.Millisecond, "checkpoints go on up to the store's last event")
-	require.NoError(t, stop())
-	found := false
-	for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
-		if m.Msg == "a live message carried a position beyond the store's last: not the store's" && m.Fields["position"] == uint64(1_000_000) {
-			found = true
-		}
-	}
-	assert.True(t, found, "the foreign position is logged")
+	require.NoError(t, l.stop())
+	assert.Equal(t, 1, l.logged("a live message carried a position beyond the store's last: not the store's"), "the foreign position is logged")
 }
 
 // failingHead is a MemoryStore whose Head fails.
@@ -293,34 +313,10 @@ func (failingHead) Head(context.Context) (uint64, error) {
 // position beyond its read from another store's: checkpoints wait, and it
 // says why, once.
 func TestRunnerSaysWhyCheckpointsWaitWhenTheHeadFails(t *testing.T) {
-	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	mem := events.NewMemoryStore()
-	bus := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
-	defer bus.Close()
-	fcr, err := projections.NewFCR(projections.FCRConfig{Window: time.Hour, Lateness: time.Hour, MaxFuture: -1})
-	require.NoError(t, err)
-	logs := watermill.NewCaptureLogger()
-	r, err := projections.NewRunner(projections.RunnerConfig{Name: "fcr", Projection: fcr, Store: failingHead{mem}, Subscriber: bus,
-		Topic: "events", Checkpoints: projections.NewMemoryCheckpoints(), CheckpointEvery: 1, CheckpointInterval: 20 * time.Millisecond, Logger: logs})
-	require.NoError(t, err)
-	stop := run(t, r)
-	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
-	pub, err := events.NewPublisher(events.PublisherConfig{Publisher: bus, Topic: func(events.Envelope) string { return "events" }})
-	require.NoError(t, err)
-	foreign := openedAt(t0, "email:old@example.com")
-	foreign.Position = 1_000_000
-	require.NoError(t, pub.Publish(t.Context(), []events.Envelope{foreign}))
-	said := func() int {
-		n := 0
-		for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
-			if m.Msg == "cannot read the store's head: checkpoints wait for a live position beyond the store's read" && m.Fields["position"] == uint64(1_000_000) {
-				n++
-			}
-		}
-		return n
-	}
-	require.Eventually(t, func() bool { return said() > 0 }, 5*time.Second, time.Millisecond)
+	l := startForeignLine(t, failingHead{events.NewMemoryStore()})
+	const msg = "cannot read the store's head: checkpoints wait for a live position beyond the store's read"
+	require.Eventually(t, func() bool { return l.logged(msg) > 0 }, 5*time.Second, time.Millisecond)
 	time.Sleep(100 * time.Millisecond) // several more checkpoint ticks
-	assert.Equal(t, 1, said(), "said once")
-	require.ErrorIs(t, stop(), projections.ErrCheckpoint, "nor is the final one saved")
+	assert.Equal(t, 1, l.logged(msg), "said once")
+	require.ErrorIs(t, l.stop(), projections.ErrCheckpoint, "nor is the final one saved")
 }
