@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"time"
@@ -393,13 +392,10 @@ func (s *Store) streamLockKeys(claims []claim) []int64 {
 }
 
 // lockKey returns the advisory lock key of what (the outbox, a stream) of
-// the store, named by id: a hash of the store's events table too, so that
-// stores of other tables do not share them.
+// the store, named by id: of the store's events table too, so that stores
+// of other tables do not share them.
 func (s *Store) lockKey(what string, id []byte) int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("truefcr " + what + " " + s.t.events + " "))
-	_, _ = h.Write(id)
-	return int64(h.Sum64())
+	return advisoryKey(what+" "+s.t.events+" ", id)
 }
 
 // settleClaims sets the conflict of each unit whose claim on one stream

@@ -70,10 +70,15 @@ var migrations = [SchemaVersion]func(t tables) []string{
 }
 
 // lockKey is the advisory lock that serialises the creation and migration
-// of every table in one Postgres schema.
-func lockKey(schema string) int64 {
+// of every table in one Postgres schema (pgcheckpoint takes it too).
+func lockKey(schema string) int64 { return advisoryKey("schema "+schema, nil) }
+
+// advisoryKey returns the key of the advisory lock name, of the thing id
+// when there is one: a hash of "truefcr ", name and id.
+func advisoryKey(name string, id []byte) int64 {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte("truefcr schema " + schema))
+	_, _ = h.Write([]byte("truefcr " + name))
+	_, _ = h.Write(id)
 	return int64(h.Sum64())
 }
 
