@@ -29,6 +29,7 @@ import (
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/headline"
+	"github.com/truefcr/truefcr/internal/natssub"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
@@ -252,7 +253,7 @@ func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope
 // not by the subscription: one that a subscription made is deleted when
 // the subscription ends, and a restarted runner would read the stream
 // again from its start.
-func subscribe(js nats.JetStreamContext, url string, p int, logger watermill.LoggerAdapter) (*wmnats.Subscriber, string, string, error) {
+func subscribe(js nats.JetStreamContext, url string, p int, logger watermill.LoggerAdapter) (*natssub.Subscriber, string, string, error) {
 	durable, subject := "fcr-"+strconv.Itoa(p), fmt.Sprintf("%s.%d", subjectPrefix, p)
 	_, err := js.ConsumerInfo(streamName, durable)
 	if errors.Is(err, nats.ErrConsumerNotFound) {
@@ -264,7 +265,10 @@ func subscribe(js nats.JetStreamContext, url string, p int, logger watermill.Log
 	if err != nil {
 		return nil, "", "", fmt.Errorf("consumer %s: %w", durable, err)
 	}
-	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+	// natssub is watermill-nats's subscriber with subscriptions that end
+	// safely: watermill-nats alone can die with "send on closed channel"
+	// when a runner stops while messages flow.
+	sub, err := natssub.NewSubscriber(wmnats.SubscriberConfig{
 		URL:         url,
 		Unmarshaler: &wmnats.NATSMarshaler{},
 		JetStream: wmnats.JetStreamConfig{

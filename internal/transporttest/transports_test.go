@@ -19,6 +19,8 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/internal/natssub"
 )
 
 // transport connects one kind of Watermill Pub/Sub for a test.
@@ -133,9 +135,11 @@ func openNATS(tb testing.TB, prefix string) (message.Publisher, func(string) mes
 }
 
 // natsSubscriber subscribes with a durable consumer named after group and
-// the subject, and binds to the stream that holds the subject.
+// the subject, and binds to the stream that holds the subject. It is
+// watermill-nats's behind natssub, whose subscriptions end without
+// watermill-nats's "send on closed channel".
 func natsSubscriber(tb testing.TB, url, group string) message.Subscriber {
-	sub, err := wmnats.NewSubscriber(wmnats.SubscriberConfig{
+	sub, err := natssub.NewSubscriber(wmnats.SubscriberConfig{
 		URL:            url,
 		CloseTimeout:   5 * time.Second,
 		AckWaitTimeout: 30 * time.Second,
