@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"unicode"
@@ -31,7 +32,23 @@ import (
 //
 // An error it returns fails the decoding: the codec's *DecodeError wraps
 // it beside ErrMalformed, so that errors.Is finds a host's own sentinel.
+// So does a panic, as an *UpcasterPanicError: one odd old event fails to
+// decode, with its position, rather than ending the process.
 type Upcaster func(fields map[string]any) (map[string]any, error)
+
+// UpcasterPanicError is the error of an upcaster that panicked, which a
+// *DecodeError wraps: the panic's value and the goroutine's stack where it
+// panicked.
+type UpcasterPanicError struct {
+	Type  Type
+	From  uint64 // the schema the upcaster reads
+	Value any    // what it panicked with
+	Stack []byte // runtime/debug.Stack() in the deferred recover
+}
+
+func (e *UpcasterPanicError) Error() string {
+	return fmt.Sprintf("the upcaster of %s from schema %d panicked: %v", e.Type, e.From, e.Value)
+}
 
 // Registry says which event types exist, which schema version of each is
 // current, and how older versions are upcast to it. NewRegistry returns one
@@ -237,11 +254,21 @@ func (r *Registry) upcast(t Type, from uint64, fields map[string]any) (map[strin
 			return nil, fmt.Errorf("no upcaster for %s from schema %d to %d", t, v, v+1)
 		}
 		var err error
-		if fields, err = up(fields); err != nil {
+		if fields, err = callUpcaster(t, v, up, fields); err != nil {
 			return nil, fmt.Errorf("upcast %s from schema %d: %w", t, v, err)
 		}
 	}
 	return fields, nil
+}
+
+// callUpcaster returns up(fields), with a panic of up as its error.
+func callUpcaster(t Type, from uint64, up Upcaster, fields map[string]any) (out map[string]any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out, err = nil, &UpcasterPanicError{Type: t, From: from, Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return up(fields)
 }
 
 // lookup returns the type's entry, or nil.

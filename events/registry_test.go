@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -592,3 +593,81 @@ func TestAnUpcastersErrorIsWrapped(t *testing.T) {
 		assert.ErrorContains(t, err, "tier 7: tier no longer exists", writer.Name())
 	}
 }
+
+// An upcaster that panics on one odd old event fails that event's
+// decoding, through both codecs and the JSON Lines reader, with the
+// panic's value and stack, rather than ending the process; the events
+// around it decode.
+func TestAnUpcastersPanicFailsTheEvent(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typeEscalated, 2, func() events.Data { return new(Escalated) }))
+	require.NoError(t, reg.AddUpcaster(typeEscalated, 1, func(f map[string]any) (map[string]any, error) {
+		if f["tier"] == nil {
+			panic("no tier")
+		}
+		f["level"] = f["tier"]
+		delete(f, "tier")
+		return f, nil
+	}))
+	v1 := events.NewRegistry()
+	require.NoError(t, v1.Register(typeEscalated, 1, func() events.Data { return new(looseEscalatedV1) }))
+	for i, writer := range codecsOf(v1) {
+		good, err := writer.Append(nil, envelopeOf(1, &looseEscalatedV1{Contact: "c-1", Tier: ptr(7)}))
+		require.NoError(t, err)
+		odd, err := writer.Append(nil, envelopeOf(1, &looseEscalatedV1{Contact: "c-2"}))
+		require.NoError(t, err)
+		reader := codecsOf(reg)[i]
+
+		_, err = reader.Decode(odd)
+		var pe *events.UpcasterPanicError
+		require.ErrorAs(t, err, &pe, writer.Name())
+		assert.Equal(t, "no tier", pe.Value)
+		assert.Equal(t, typeEscalated, pe.Type)
+		assert.Equal(t, uint64(1), pe.From)
+		assert.Contains(t, string(pe.Stack), "TestAnUpcastersPanicFailsTheEvent", "the stack where it panicked")
+		var de *events.DecodeError
+		require.ErrorAs(t, err, &de, writer.Name())
+		assert.ErrorIs(t, err, events.ErrMalformed)
+		assert.ErrorContains(t, err, "the upcaster of acme.escalated from schema 1 panicked: no tier")
+
+		got, err := reader.Decode(good)
+		require.NoError(t, err, "the codec goes on: %s", writer.Name())
+		assert.Equal(t, 7, got.Data.(*Escalated).Level)
+	}
+
+	// JSON Lines: the odd line is reported with its number, the others read.
+	jsonV1 := events.NewJSONCodec(v1)
+	var lines []byte
+	for _, d := range []*looseEscalatedV1{{Contact: "c-1", Tier: ptr(1)}, {Contact: "c-2"}, {Contact: "c-3", Tier: ptr(3)}} {
+		b, err := jsonV1.Append(nil, envelopeOf(1, d))
+		require.NoError(t, err)
+		lines = append(append(lines, b...), '\n')
+	}
+	lr := events.NewLineReader(bytes.NewReader(lines), events.NewJSONCodec(reg))
+	var levels []int
+	var failed []error
+	for e, err := range lr.All() {
+		if err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		levels = append(levels, e.Data.(*Escalated).Level)
+	}
+	assert.Equal(t, []int{1, 3}, levels)
+	require.Len(t, failed, 1)
+	var le *events.LineError
+	require.ErrorAs(t, failed[0], &le)
+	assert.Equal(t, 2, le.Line)
+	assert.ErrorContains(t, failed[0], "panicked: no tier")
+}
+
+// looseEscalatedV1 is EscalatedV1 whose tier may be missing, as in an odd
+// old event.
+type looseEscalatedV1 struct {
+	Contact string `json:"contact"`
+	Tier    *int   `json:"tier,omitempty"`
+}
+
+func (*looseEscalatedV1) EventType() events.Type { return typeEscalated }
+
+func ptr[T any](v T) *T { return &v }
