@@ -46,8 +46,10 @@ type UpcasterPanicError struct {
 	Stack []byte // runtime/debug.Stack() in the deferred recover
 }
 
+// Error says what the upcaster panicked with; the error that wraps it
+// names the type and schema ("upcast T from schema N: ...").
 func (e *UpcasterPanicError) Error() string {
-	return fmt.Sprintf("the upcaster of %s from schema %d panicked: %v", e.Type, e.From, e.Value)
+	return fmt.Sprintf("the upcaster panicked: %v", e.Value)
 }
 
 // Registry says which event types exist, which schema version of each is

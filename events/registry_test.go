@@ -628,7 +628,7 @@ func TestAnUpcastersPanicFailsTheEvent(t *testing.T) {
 		var de *events.DecodeError
 		require.ErrorAs(t, err, &de, writer.Name())
 		assert.ErrorIs(t, err, events.ErrMalformed)
-		assert.ErrorContains(t, err, "the upcaster of acme.escalated from schema 1 panicked: no tier")
+		assert.ErrorContains(t, err, "upcast acme.escalated from schema 1: the upcaster panicked: no tier")
 
 		got, err := reader.Decode(good)
 		require.NoError(t, err, "the codec goes on: %s", writer.Name())
