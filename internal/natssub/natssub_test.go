@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -116,7 +117,7 @@ func end(t *testing.T, sub *natssub.Subscriber, out <-chan *message.Message, can
 func TestEndingWhileMessagesFlow(t *testing.T) {
 	l := newLine(t, 500)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 1000 {
+	for i := range 600 {
 		sub, err := natssub.NewSubscriber(l.config("flow"), nil)
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -147,19 +148,7 @@ func TestEndingWhileMessagesFlow(t *testing.T) {
 // consumer's AckWait, as with watermill-nats alone.
 func TestEndingLosesNothing(t *testing.T) {
 	l := newLine(t, 600)
-	nc, err := nats.Connect(l.url)
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := nc.JetStream()
-	require.NoError(t, err)
-	_, err = js.AddConsumer(l.stream, &nats.ConsumerConfig{
-		Durable: "runner", DeliverSubject: nats.NewInbox(), FilterSubject: l.subject,
-		AckPolicy: nats.AckExplicitPolicy, AckWait: 300 * time.Millisecond, MaxAckPending: 1000,
-	})
-	require.NoError(t, err)
-	config := l.config("runner", nats.Bind(l.stream, "runner"))
-	config.JetStream.SubscribeOptions = []nats.SubOpt{nats.Bind(l.stream, "runner"), nats.ManualAck()}
-
+	config := l.addConsumer(t, "runner", 300*time.Millisecond, 1000)
 	acked := make(map[string]bool)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 20 {
@@ -193,6 +182,111 @@ func TestEndingLosesNothing(t *testing.T) {
 	for _, id := range l.ids {
 		assert.True(t, acked[id], "message %s never came again after its subscription ended", id)
 	}
+}
+
+// addConsumer adds a durable consumer of the line's messages that
+// outlives subscriptions, as a runner's does, and returns a config that
+// binds to it.
+func (l *line) addConsumer(t *testing.T, name string, ackWait time.Duration, maxAckPending int) wmnats.SubscriberConfig {
+	nc, err := nats.Connect(l.url)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := nc.JetStream()
+	require.NoError(t, err)
+	_, err = js.AddConsumer(l.stream, &nats.ConsumerConfig{
+		Durable: name, DeliverSubject: nats.NewInbox(), FilterSubject: l.subject,
+		AckPolicy: nats.AckExplicitPolicy, AckWait: ackWait, MaxAckPending: maxAckPending,
+	})
+	require.NoError(t, err)
+	config := l.config(name)
+	config.JetStream.SubscribeOptions = []nats.SubOpt{nats.Bind(l.stream, name), nats.ManualAck()}
+	return config
+}
+
+// A subscription that ends right after its consumer acknowledged a
+// message has the server acknowledge it (watermill-nats alone may not:
+// its callback can see the subscription end first), and one that ends
+// with a message not acknowledged has it nacked, so that it comes again
+// without waiting for the AckWait, most times (a redelivery can reach the
+// subscription as it goes). Each subscription binds to the consumer
+// right after the one before closed, which finds it free.
+func TestEndingSettlesWithTheServer(t *testing.T) {
+	l := newLine(t, 100)
+	const ackWait = time.Second
+	config := l.addConsumer(t, "settle", ackWait, 1) // one message at a time
+	nc, err := nats.Connect(l.url)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := nc.JetStream()
+	require.NoError(t, err)
+	acked := make(map[string]bool)
+	var notAcked string
+	slow, nacked := 0, 0
+	for i := range 24 {
+		sub, err := natssub.NewSubscriber(config, nil)
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		out, err := sub.Subscribe(ctx, l.subject)
+		require.NoError(t, err, "round %d: binding right after the last subscription closed", i)
+		start := time.Now()
+		m := <-out
+		require.False(t, acked[m.UUID], "round %d: message %s came again after it was acknowledged", i, m.UUID)
+		if notAcked != "" {
+			require.Equal(t, notAcked, m.UUID, "round %d: the message not acknowledged comes first", i)
+			if time.Since(start) > ackWait/2 {
+				slow++
+			}
+			notAcked = ""
+		}
+		if i%2 == 0 {
+			require.True(t, m.Ack())
+			acked[m.UUID] = true
+		} else {
+			notAcked = m.UUID
+			nacked++
+		}
+		closed := make(chan error, 1)
+		if i%4 < 2 {
+			cancel()
+			closed <- nil
+		} else {
+			go func() { closed <- sub.Close() }() // with the context running
+		}
+		for range out {
+		}
+		require.NoError(t, <-closed)
+		cancel()
+		require.NoError(t, sub.Close())
+		info, err := js.ConsumerInfo(l.stream, "settle")
+		require.NoError(t, err)
+		require.False(t, info.PushBound, "round %d: the consumer is still bound once Close returned", i)
+	}
+	assert.LessOrEqual(t, slow, nacked/3, "messages not acknowledged that waited for the AckWait to come again")
+}
+
+// A Subscribe that fails (a consumer that is not there) fails at once,
+// not after watermill-nats's CloseTimeout, does not hold up a Close, and
+// leaves no connection behind.
+func TestSubscribeFails(t *testing.T) {
+	l := newLine(t, 1)
+	config := l.config("none")
+	config.CloseTimeout = 5 * time.Second
+	config.JetStream.SubscribeOptions = []nats.SubOpt{nats.Bind(l.stream, "none"), nats.ManualAck()}
+	before := runtime.NumGoroutine()
+	sub, err := natssub.NewSubscriber(config, nil)
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = sub.Subscribe(context.Background(), l.subject)
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	start = time.Now()
+	require.NoError(t, sub.Close())
+	assert.Less(t, time.Since(start), time.Second)
+	// (Not assert.Eventually, whose own goroutine would count.)
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "the failed subscription's connection left goroutines behind")
 }
 
 // A subscriber refuses a config that watermill-nats would refuse only
