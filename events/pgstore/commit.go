@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/pglock"
 )
 
 // unit is one call's append: its batches go in together or not at all.
@@ -395,7 +396,7 @@ func (s *Store) streamLockKeys(claims []claim) []int64 {
 // the store, named by id: of the store's events table too, so that stores
 // of other tables do not share them.
 func (s *Store) lockKey(what string, id []byte) int64 {
-	return advisoryKey(what+" "+s.t.events+" ", id)
+	return pglock.Key(what+" "+s.t.events+" ", id)
 }
 
 // settleClaims sets the conflict of each unit whose claim on one stream

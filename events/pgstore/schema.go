@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
 
 	wmsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truefcr/truefcr/internal/pglock"
 )
 
 // SchemaVersion is the version of the tables that this package creates
@@ -71,16 +72,7 @@ var migrations = [SchemaVersion]func(t tables) []string{
 
 // lockKey is the advisory lock that serialises the creation and migration
 // of every table in one Postgres schema (pgcheckpoint takes it too).
-func lockKey(schema string) int64 { return advisoryKey("schema "+schema, nil) }
-
-// advisoryKey returns the key of the advisory lock name, of the thing id
-// when there is one: a hash of "truefcr ", name and id.
-func advisoryKey(name string, id []byte) int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("truefcr " + name))
-	_, _ = h.Write(id)
-	return int64(h.Sum64())
-}
+func lockKey(schema string) int64 { return pglock.Schema(schema) }
 
 // ensureSchema creates or migrates the tables of cfg to SchemaVersion in
 // one transaction, and the outbox tables when cfg has an outbox. The

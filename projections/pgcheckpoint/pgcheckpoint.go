@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"regexp"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/truefcr/truefcr/internal/pglock"
 	"github.com/truefcr/truefcr/projections"
 )
 
@@ -250,10 +250,6 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	})
 }
 
-// lockKey is the advisory lock of table creation in one Postgres schema;
-// events/pgstore derives the same key, so the two never race there.
-func lockKey(schema string) int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("truefcr schema " + schema))
-	return int64(h.Sum64())
-}
+// lockKey is the advisory lock of table creation in one Postgres schema,
+// which events/pgstore takes too, so that the two never race there.
+func lockKey(schema string) int64 { return pglock.Schema(schema) }
