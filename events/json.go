@@ -530,7 +530,7 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		if err != nil {
 			return failData("data", err)
 		}
-		if raw, err = json.Marshal(fields); err != nil {
+		if raw, err = marshalUpcast(json.Marshal, fields); err != nil {
 			return failData("data", err)
 		}
 	default:

@@ -526,7 +526,7 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newD
 		return err
 	}
 	if !builtin {
-		b, err := marshalMsgpack(fields)
+		b, err := marshalUpcast(marshalMsgpack, fields)
 		if err != nil {
 			return err
 		}
@@ -535,7 +535,7 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newD
 		}
 		return nil
 	}
-	b, err := json.Marshal(fields)
+	b, err := marshalUpcast(json.Marshal, fields)
 	if err != nil {
 		return err
 	}

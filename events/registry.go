@@ -32,8 +32,10 @@ import (
 //
 // An error it returns fails the decoding: the codec's *DecodeError wraps
 // it beside ErrMalformed, so that errors.Is finds a host's own sentinel.
-// So does a panic, as an *UpcasterPanicError: one odd old event fails to
-// decode, with its position, rather than ending the process.
+// So does a panic, as an *UpcasterPanicError, and so do fields that
+// cannot be encoded: nil, a cycle (a value nested deeper than 1000), a
+// value whose encoding panics. One odd old event fails to decode, with
+// its position, rather than ending the process.
 type Upcaster func(fields map[string]any) (map[string]any, error)
 
 // UpcasterPanicError is the error of an upcaster that panicked, which a
@@ -259,18 +261,59 @@ func (r *Registry) upcast(t Type, from uint64, fields map[string]any) (map[strin
 		if fields, err = callUpcaster(t, v, up, fields); err != nil {
 			return nil, fmt.Errorf("upcast %s from schema %d: %w", t, v, err)
 		}
+		if fields == nil {
+			return nil, fmt.Errorf("upcast %s from schema %d: the upcaster returned no fields", t, v)
+		}
+		if err := checkUpcast(reflect.ValueOf(fields), 0); err != nil {
+			return nil, fmt.Errorf("upcast %s from schema %d: %w", t, v, err)
+		}
 	}
 	return fields, nil
 }
 
+// maxUpcastDepth bounds how deep what an upcaster returns may nest, so
+// that a cyclic value fails rather than overflowing the encoder's stack.
+const maxUpcastDepth = 1000
+
+// checkUpcast refuses a value nested deeper than maxUpcastDepth, such as
+// a cycle, on which the encoders would overflow the stack.
+func checkUpcast(v reflect.Value, depth int) error {
+	if depth > maxUpcastDepth {
+		return fmt.Errorf("the upcaster returned a value nested deeper than %d (a cycle?)", maxUpcastDepth)
+	}
+	switch v.Kind() {
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return checkUpcast(v.Elem(), depth+1)
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if err := checkUpcast(it.Value(), depth+1); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if err := checkUpcast(v.Index(i), depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // callUpcaster returns up(fields), with a panic of up as its error.
 func callUpcaster(t Type, from uint64, up Upcaster, fields map[string]any) (out map[string]any, err error) {
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		if v := recover(); v != nil || !returned { // !returned: panic(nil) under GODEBUG=panicnil=1
 			out, err = nil, &UpcasterPanicError{Type: t, From: from, Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return up(fields)
+	out, err = up(fields)
+	returned = true
+	return out, err
 }
 
 // lookup returns the type's entry, or nil.
@@ -279,4 +322,15 @@ func (r *Registry) lookup(t Type) *typeInfo {
 		return r.builtin[i]
 	}
 	return r.types[t]
+}
+
+// marshalUpcast encodes what the upcasters returned with marshal, with a
+// panic (a value's MarshalJSON, say) as an error.
+func marshalUpcast(marshal func(any) ([]byte, error), fields map[string]any) (b []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			b, err = nil, fmt.Errorf("encoding what the upcasters returned panicked: %v", v)
+		}
+	}()
+	return marshal(fields)
 }

@@ -671,3 +671,58 @@ type looseEscalatedV1 struct {
 func (*looseEscalatedV1) EventType() events.Type { return typeEscalated }
 
 func ptr[T any](v T) *T { return &v }
+
+// marshalPanics's MarshalJSON panics, as a host's value handed back by an
+// upcaster might.
+type marshalPanics struct{}
+
+func (marshalPanics) MarshalJSON() ([]byte, error) { panic("MarshalJSON") }
+
+// What an upcaster returns cannot end the process either: no fields, a
+// cycle (which the encoders would follow until the stack overflows, a
+// fatal error no recover catches) and a value whose encoding panics each
+// fail the event's decoding, through both codecs, for a host's type and
+// a built-in one.
+func TestAnUpcastersHostileReturnFailsTheEvent(t *testing.T) {
+	with := func(odd func() any) events.Upcaster {
+		return func(f map[string]any) (map[string]any, error) {
+			f["odd"] = odd()
+			return f, nil
+		}
+	}
+	cases := []struct {
+		name, want string
+		up         events.Upcaster
+	}{
+		{"no fields", "returned no fields", func(map[string]any) (map[string]any, error) { return nil, nil }},
+		{"a cycle", "nested deeper than", with(func() any {
+			m := map[string]any{}
+			m["self"] = m
+			return m
+		})},
+		{"a panicking encoding", "panicked: MarshalJSON", with(func() any { return marshalPanics{} })},
+	}
+	v1 := events.NewRegistry()
+	require.NoError(t, v1.Register(typeEscalated, 1, func() events.Data { return new(looseEscalatedV1) }))
+	for _, c := range cases {
+		reg := events.NewRegistry()
+		require.NoError(t, reg.Register(typeEscalated, 2, func() events.Data { return new(Escalated) }))
+		require.NoError(t, reg.AddUpcaster(typeEscalated, 1, c.up))
+		require.NoError(t, reg.Register(events.TypeClassified, 2, func() events.Data { return new(events.Classified) }))
+		require.NoError(t, reg.AddUpcaster(events.TypeClassified, 1, c.up))
+		for i, writer := range codecsOf(v1) {
+			for _, old := range []events.Data{&looseEscalatedV1{Contact: "c-1", Tier: ptr(7)}, &events.Classified{Topic: "billing"}} {
+				b, err := writer.Append(nil, envelopeOf(1, old))
+				require.NoError(t, err)
+				_, err = codecsOf(reg)[i].Decode(b)
+				if _, host := old.(*looseEscalatedV1); host && writer.Name() == "msgpack" && c.name == "a panicking encoding" {
+					assert.NoError(t, err)
+					continue
+				}
+				var de *events.DecodeError
+				require.ErrorAs(t, err, &de, "%s, %s, %T", c.name, writer.Name(), old)
+				assert.ErrorContains(t, err, c.want, "%s, %s, %T", c.name, writer.Name(), old)
+			}
+		}
+	}
+}
