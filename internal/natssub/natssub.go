@@ -18,17 +18,19 @@
 // their versions), and those that passed the gate and were not handed
 // on, are nacked, so that JetStream may deliver them again without
 // waiting for the consumer's AckWait; a message that comes to the shut
-// gate is nacked too. A redelivery that reaches the subscription as it
-// goes, and the messages that JetStream pushed and nats.go still held
-// when it ended, come again after the AckWait, as with watermill-nats
-// alone. Each subscription has its own
+// gate is nacked too. It settles them once the subscription is
+// unsubscribed, so that a redelivery does not come back to it as it
+// goes. The messages that JetStream pushed and nats.go still held when
+// the subscription ended come again after the AckWait, as with
+// watermill-nats alone. A subscription whose connection closes for good
+// (its reconnections failed) ends too, and its channel closes. Each subscription has its own
 // connection, closed (drained) before the subscription's channel closes,
 // so that a subscription that binds to the same consumer right after
 // finds it free.
 //
-// A message's context is that of its subscription inside watermill-nats,
-// which lives until the subscription ends, not the context given to
-// Subscribe.
+// A message's context is watermill-nats's: it ends once the message is
+// acked or nacked, or its subscription ends, and does not derive from the
+// context given to Subscribe.
 package natssub
 
 import (
@@ -123,12 +125,12 @@ type subscription struct {
 	stop    context.CancelFunc // ends inner's subscription
 	logger  quietEnd
 	subject string
-	// recent are the last messages handed on, one for each of inner's
-	// nats.go subscriptions at most: a callback takes its next message
-	// only once it has settled the one before, so only these may still be
-	// waiting for the consumer.
-	recent []pair
-	next   int // where the next one goes in recent
+	// recent holds the last message handed on from each of inner's
+	// nats.go subscriptions: a callback takes its next message only once
+	// it has settled the one before, so only these may still be waiting
+	// for the consumer.
+	recent map[*nats.Subscription]pair
+	left   []pair // taken and not handed on, to be nacked
 }
 
 // pair is a message and what it was unmarshalled from.
@@ -165,7 +167,7 @@ func (s *Subscriber) open(topic string) (*subscription, error) {
 	g := &gate{Unmarshaler: s.config.Unmarshaler, pending: make(map[*message.Message]*nats.Msg)}
 	config := s.config.GetSubscriberSubscriptionConfig()
 	config.Unmarshaler = g
-	logger := quietEnd{LoggerAdapter: s.logger, ending: new(atomic.Bool)}
+	logger := quietEnd{LoggerAdapter: s.logger, state: new(atomic.Int32)}
 	inner, err := wmnats.NewSubscriberWithNatsConn(nc, config, logger)
 	if err == nil {
 		// inner's subscription lives until end has taken every message
@@ -174,7 +176,7 @@ func (s *Subscriber) open(topic string) (*subscription, error) {
 		var in <-chan *message.Message
 		if in, err = inner.Subscribe(innerCtx, topic); err == nil {
 			return &subscription{nc: nc, gone: gone, gate: g, inner: inner, in: in, stop: stop, logger: logger,
-				subject: topic, recent: make([]pair, max(1, config.SubscribersCount))}, nil
+				subject: topic, recent: make(map[*nats.Subscription]pair)}, nil
 		}
 		stop()
 	}
@@ -194,18 +196,22 @@ func (sub *subscription) forward(ctx context.Context, closing <-chan struct{}, o
 			p := sub.take(m)
 			select {
 			case out <- m:
-				sub.recent[sub.next] = p
-				sub.next = (sub.next + 1) % len(sub.recent)
+				if p.nm != nil {
+					sub.recent[p.nm.Sub] = p
+				}
 			case <-ctx.Done():
-				p.nak()
+				sub.left = append(sub.left, p)
 				return
 			case <-closing:
-				p.nak()
+				sub.left = append(sub.left, p)
 				return
 			}
 		case <-ctx.Done():
 			return
 		case <-closing:
+			return
+		case <-sub.gone:
+			sub.logger.LoggerAdapter.Error("The subscription's connection closed", sub.nc.LastError(), watermill.LogFields{"topic": sub.subject})
 			return
 		}
 	}
@@ -218,34 +224,42 @@ func (sub *subscription) take(m *message.Message) pair {
 	return pair{msg: m, nm: sub.gate.take(m)}
 }
 
-// end shuts the gate, settles with the server the messages handed on
-// whose callbacks may still wait and nacks those that passed the gate and
-// were not taken, then ends inner's subscription, closes inner and waits
-// until the connection is closed.
+// end shuts the gate, takes the messages that passed it, ends inner's
+// subscription and then settles with the server the messages handed on
+// whose callbacks may still wait (acks those the consumer acknowledged,
+// nacks the others) and nacks those taken here and those refused at the
+// gate; it closes inner, which drains the connection, and waits until
+// the connection is closed.
 func (sub *subscription) end() {
-	sub.logger.ending.Store(true)
+	sub.logger.state.Store(ending)
 	passed := sub.gate.shut()
-	for _, p := range sub.recent {
-		if p.msg == nil {
-			continue
-		}
-		select {
-		case <-p.msg.Acked():
-			_ = p.nm.Ack() // ErrMsgAlreadyAckd when its callback did
-		default:
-			p.nak()
-		}
-	}
-	sub.recent = nil
 	for sub.got < passed {
-		sub.take(<-sub.in).nak()
+		sub.left = append(sub.left, sub.take(<-sub.in))
 	}
 	sub.stop()
 	for m := range sub.in { // none: no callback can send now
 		m.Nack()
 	}
+	// in closed: every nats.go subscription is unsubscribed, so that a
+	// nak is not redelivered to this subscription as it goes.
+	for _, p := range sub.recent {
+		select {
+		case <-p.msg.Acked():
+			_ = p.nm.Ack()
+		default:
+			p.nak()
+		}
+	}
+	sub.recent = nil
+	for _, p := range sub.left {
+		p.nak()
+	}
+	for _, nm := range sub.gate.takeRefused() {
+		_ = nm.Nak()
+	}
+	sub.logger.state.Store(draining)
 	if err := sub.inner.Close(); err != nil { // drains the connection
-		sub.logger.Error("Cannot close the subscriber", err, watermill.LogFields{"topic": sub.subject})
+		sub.logger.LoggerAdapter.Error("Cannot close the subscriber", err, watermill.LogFields{"topic": sub.subject})
 		sub.nc.Close()
 	}
 	<-sub.gone
@@ -263,25 +277,22 @@ func (p pair) nak() {
 // gate is the unmarshaler of a subscription: it counts the messages it
 // unmarshals, each of which its callback then sends, and keeps what each
 // was unmarshalled from until the subscription takes it, until it is
-// shut; after that it nacks what comes and fails, so that the callback
-// returns without sending.
+// shut; after that it keeps what comes, for end to nack, and fails, so
+// that the callback returns without sending.
 type gate struct {
 	wmnats.Unmarshaler
 	mu      sync.Mutex
 	passed  int
 	isShut  bool
 	pending map[*message.Message]*nats.Msg
+	refused []*nats.Msg // came once shut
 }
 
 // errShut is what the gate fails with once shut.
 var errShut = errors.New("natssub: the subscription is ending")
 
 func (g *gate) Unmarshal(m *nats.Msg) (*message.Message, error) {
-	g.mu.Lock()
-	shut := g.isShut
-	g.mu.Unlock()
-	if shut {
-		_ = m.Nak() // fails, harmlessly, outside JetStream
+	if g.refuse(m) {
 		return nil, errShut
 	}
 	msg, err := g.Unmarshaler.Unmarshal(m) // outside the lock: callbacks may run at once
@@ -291,12 +302,31 @@ func (g *gate) Unmarshal(m *nats.Msg) (*message.Message, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.isShut {
-		_ = m.Nak()
+		g.refused = append(g.refused, m)
 		return nil, errShut
 	}
 	g.passed++
 	g.pending[msg] = m
 	return msg, nil
+}
+
+// refuse keeps m and reports true when the gate is shut.
+func (g *gate) refuse(m *nats.Msg) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.isShut {
+		g.refused = append(g.refused, m)
+	}
+	return g.isShut
+}
+
+// takeRefused returns what came once the gate was shut, and forgets it.
+func (g *gate) takeRefused() []*nats.Msg {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := g.refused
+	g.refused = nil
+	return r
 }
 
 // shut shuts the gate and returns how many messages passed it.
@@ -317,23 +347,33 @@ func (g *gate) take(m *message.Message) *nats.Msg {
 	return nm
 }
 
-// quietEnd is a logger that leaves out, once its subscription is ending,
-// watermill-nats's errors for what the ending does on purpose: messages
-// refused at the shut gate, acks and nacks that end sent already, and
-// those on a connection that drains or is closed.
+// quietEnd is a logger that leaves out watermill-nats's errors for what
+// a subscription's end does on purpose: messages refused at the shut
+// gate; once ending, acks and nacks that end sent already; once
+// draining, those that come too late on the connection that drains.
 type quietEnd struct {
 	watermill.LoggerAdapter
-	ending *atomic.Bool
+	state *atomic.Int32 // running, ending or draining
 }
 
+// The states of a subscription, for quietEnd.
+const (
+	running int32 = iota
+	ending
+	draining
+)
+
 func (l quietEnd) Error(msg string, err error, fields watermill.LogFields) {
-	if errors.Is(err, errShut) || l.ending.Load() && (errors.Is(err, nats.ErrMsgAlreadyAckd) ||
-		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining)) {
-		return
+	state := l.state.Load()
+	switch {
+	case errors.Is(err, errShut):
+	case state >= ending && errors.Is(err, nats.ErrMsgAlreadyAckd):
+	case state >= draining && (errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining)):
+	default:
+		l.LoggerAdapter.Error(msg, err, fields)
 	}
-	l.LoggerAdapter.Error(msg, err, fields)
 }
 
 func (l quietEnd) With(fields watermill.LogFields) watermill.LoggerAdapter {
-	return quietEnd{LoggerAdapter: l.LoggerAdapter.With(fields), ending: l.ending}
+	return quietEnd{LoggerAdapter: l.LoggerAdapter.With(fields), state: l.state}
 }
