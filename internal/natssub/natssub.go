@@ -76,8 +76,9 @@ func NewSubscriber(config wmnats.SubscriberConfig, logger watermill.LoggerAdapte
 }
 
 // Subscribe subscribes to topic with a watermill-nats subscriber, and a
-// connection, of its own. The channel closes once ctx ends or the
-// subscriber closes, when the subscription's connection is closed.
+// connection, of its own. The channel closes once ctx ends, the
+// subscriber closes or the connection closes for good, and only once the
+// subscription's connection is closed.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	s.mu.Lock()
 	if s.closed {
