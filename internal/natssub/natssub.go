@@ -259,7 +259,9 @@ func (sub *subscription) end() {
 		_ = nm.Nak()
 	}
 	sub.logger.state.Store(draining)
-	if err := sub.inner.Close(); err != nil { // drains the connection
+	// Closing inner drains the connection; one closed for good already
+	// (forward's gone) fails to drain, which was logged then.
+	if err := sub.inner.Close(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		sub.logger.LoggerAdapter.Error("Cannot close the subscriber", err, watermill.LogFields{"topic": sub.subject})
 		sub.nc.Close()
 	}
