@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -17,13 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/natstest"
 	"github.com/truefcr/truefcr/projections"
 )
 
 // The example runs end to end against the NATS server of the machine, and
 // is skipped without one (it fails instead under CI).
 func TestRun(t *testing.T) {
-	url := natsURL(t)
+	url := natstest.URL(t)
 	// With -json, the output is the report alone; the progress goes apart.
 	// (The text headline is internal/headline's, tested there.)
 	var report, progress bytes.Buffer
@@ -39,32 +39,11 @@ func TestRun(t *testing.T) {
 	assert.ErrorContains(t, run(context.Background(), &report, &progress, url, 3, 0, 2, false), "-days 0")
 }
 
-// natsURL returns the URL of the machine's NATS server, and skips the test
-// without one (it fails instead under CI).
-func natsURL(t *testing.T) string {
-	t.Helper()
-	url := nats.DefaultURL
-	if v := os.Getenv("TRUEFCR_NATS_URL"); v != "" {
-		url = v
-	}
-	// Connecting reads the URL as the example does: a list of servers, a
-	// port left out.
-	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("NATS with JetStream at %s is required under CI: %v", url, err)
-		}
-		t.Skipf("NATS at %s cannot be reached (%v); start it with: nats-server -js, or set TRUEFCR_NATS_URL", url, err)
-	}
-	nc.Close()
-	return url
-}
-
 // newStream connects to the machine's NATS server and makes the example's
 // stream afresh, which the test's end deletes.
 func newStream(t *testing.T) (nats.JetStreamContext, string) {
 	t.Helper()
-	url := natsURL(t)
+	url := natstest.URL(t)
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)

@@ -6,8 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,31 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/internal/natssub"
+	"github.com/truefcr/truefcr/internal/natstest"
 )
-
-// natsURL returns the address of NATS with JetStream, TRUEFCR_NATS_URL or
-// the local default, when something listens there; it skips t when
-// nothing does, or fails it when the CI environment variable is set.
-func natsURL(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("TRUEFCR_NATS_URL")
-	if addr == "" {
-		addr = "nats://127.0.0.1:4222"
-	}
-	u, err := url.Parse(addr)
-	require.NoError(t, err)
-	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
-	if err == nil {
-		_ = conn.Close()
-		return addr
-	}
-	const howTo = "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log"
-	if os.Getenv("CI") != "" {
-		t.Fatalf("NATS with JetStream at %s is required under CI (%v); start it with: %s", u.Host, err, howTo)
-	}
-	t.Skipf("NATS with JetStream at %s cannot be reached (%v); start it with: %s, or set TRUEFCR_NATS_URL", u.Host, err, howTo)
-	return ""
-}
 
 // line is a JetStream stream holding n messages on one subject.
 type line struct {
@@ -55,7 +30,7 @@ type line struct {
 }
 
 func newLine(t *testing.T, n int) *line {
-	url := natsURL(t)
+	url := natstest.URL(t)
 	name := fmt.Sprintf("natssub%d", time.Now().UnixNano())
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)

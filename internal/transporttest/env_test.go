@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/truefcr/truefcr/internal/natstest"
 )
 
 // A broker the tests need: where to find it and how to start it.
@@ -16,8 +18,7 @@ type service struct {
 var (
 	postgresService = service{"PostgreSQL", "TRUEFCR_POSTGRES_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 		"pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"}
-	natsService = service{"NATS with JetStream", "TRUEFCR_NATS_URL", "nats://127.0.0.1:4222",
-		"start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log"}
+	natsService  = service{"NATS with JetStream", "TRUEFCR_NATS_URL", "nats://127.0.0.1:4222", natstest.HowTo}
 	redisService = service{"Redis", "TRUEFCR_REDIS_ADDR", "127.0.0.1:6379",
 		`redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log`}
 	amqpService = service{"RabbitMQ", "TRUEFCR_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/",

@@ -1,0 +1,34 @@
+// Package natstest finds the NATS server that tests run against.
+package natstest
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// HowTo is how to start NATS with JetStream as CI does.
+const HowTo = "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log"
+
+// URL returns the URL of the NATS server, TRUEFCR_NATS_URL or the local
+// default, once a connection to it succeeds (read as nats.go reads it: a
+// list of servers, a port left out). Without one it skips tb, or fails it
+// when the CI environment variable is set: CI must not pass by skipping.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	url := nats.DefaultURL
+	if v := os.Getenv("TRUEFCR_NATS_URL"); v != "" {
+		url = v
+	}
+	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("NATS with JetStream at %s is required under CI (%v); start it with: %s", url, err, HowTo)
+		}
+		tb.Skipf("NATS with JetStream at %s cannot be reached (%v); start it with: %s, or set TRUEFCR_NATS_URL", url, err, HowTo)
+	}
+	nc.Close()
+	return url
+}
