@@ -667,10 +667,13 @@ func (r *Runner) take(d delivery) {
 		return
 	}
 	r.offer(d.e)
-	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) && r.self != nil {
+	if d.pos == 0 || r.cfg.Store == nil || !r.keeps(d.e) {
+		return
+	}
+	if r.self != nil {
 		r.liveTop = max(r.liveTop, d.pos) // the runner's Sequencer covers the others
 	}
-	if d.pos > 0 && r.cfg.Store != nil && r.keeps(d.e) && len(r.live) < maxLive {
+	if len(r.live) < maxLive {
 		if r.live == nil {
 			r.live = make(map[liveEvent]uint64)
 		}
