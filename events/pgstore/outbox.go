@@ -12,6 +12,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truefcr/truefcr/internal/pglock"
 )
 
 // forwarderTopic is the Watermill topic of the outbox table. The table name
@@ -158,7 +160,7 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 			t.events, ErrInvalidConfig)
 	}
 	if err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { // as ensureSchema
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+t.schema); err != nil {

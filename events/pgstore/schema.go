@@ -70,10 +70,6 @@ var migrations = [SchemaVersion]func(t tables) []string{
 	},
 }
 
-// lockKey is the advisory lock that serialises the creation and migration
-// of every table in one Postgres schema (pgcheckpoint takes it too).
-func lockKey(schema string) int64 { return pglock.Schema(schema) }
-
 // ensureSchema creates or migrates the tables of cfg to SchemaVersion in
 // one transaction, and the outbox tables when cfg has an outbox. The
 // transaction reads committed whatever the server's default isolation:
@@ -82,7 +78,7 @@ func lockKey(schema string) int64 { return pglock.Schema(schema) }
 // and insert it again.
 func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) error {
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
 			return err
 		}
 		stmts := []string{

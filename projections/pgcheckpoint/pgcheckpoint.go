@@ -214,7 +214,7 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		)`},
 	}
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(cfg.Schema)); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
 			return err
 		}
 		for _, q := range []string{
@@ -249,7 +249,3 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		return nil
 	})
 }
-
-// lockKey is the advisory lock of table creation in one Postgres schema,
-// which events/pgstore takes too, so that the two never race there.
-func lockKey(schema string) int64 { return pglock.Schema(schema) }
