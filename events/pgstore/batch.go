@@ -54,8 +54,8 @@ func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.En
 type columns struct {
 	n         int
 	positions []int64
-	ids       []uuid.UUID
-	issues    []uuid.UUID
+	ids       [][16]byte // uuids as pgx encodes them natively: see pgUUID
+	issues    [][16]byte
 	versions  []int64
 	types     []string
 	ats       []time.Time
@@ -70,8 +70,8 @@ func newColumns(n int) *columns {
 	return &columns{
 		n:         n,
 		positions: make([]int64, n),
-		ids:       make([]uuid.UUID, 0, n),
-		issues:    make([]uuid.UUID, 0, n),
+		ids:       make([][16]byte, 0, n),
+		issues:    make([][16]byte, 0, n),
 		versions:  make([]int64, 0, n),
 		types:     make([]string, 0, n),
 		ats:       make([]time.Time, 0, n),
@@ -105,8 +105,8 @@ func (s *Store) prepare(batches []Batch) (*columns, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.ids = append(c.ids, e.ID)
-			c.issues = append(c.issues, e.Issue)
+			c.ids = append(c.ids, pgUUID(e.ID))
+			c.issues = append(c.issues, pgUUID(e.Issue))
 			c.versions = append(c.versions, int64(e.Version))
 			c.types = append(c.types, string(e.Type()))
 			c.ats = append(c.ats, e.At)

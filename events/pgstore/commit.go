@@ -207,13 +207,13 @@ const (
 // ended: a server that crashed before it wrote the transaction's id to its
 // log hands the id out again, and the status is then another
 // transaction's. Whether the event is stored says how it ended.
-func (s *Store) outcome(ctx context.Context, xid int64, issue uuid.UUID, version uint64, id uuid.UUID) string {
+func (s *Store) outcome(ctx context.Context, xid int64, issue [16]byte, version uint64, id [16]byte) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeWait)
 	defer cancel()
 	// stored reports whether the event is the append's own, and whether
 	// the question was answered.
 	stored := func() (bool, bool) {
-		var got uuid.UUID
+		var got [16]byte
 		err := s.pool.QueryRow(ctx, s.q.eventID, issue, int64(version)).Scan(&got)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return false, false
@@ -328,9 +328,9 @@ func (s *Store) claimStreams(ctx context.Context, tx pgx.Tx, units []*unit) erro
 	for _, c := range claims {
 		next := int64(c.b.Expected) + int64(len(c.b.Events))
 		if c.b.Expected == 0 {
-			q.Queue(s.q.create, c.b.Issue, next)
+			q.Queue(s.q.create, pgUUID(c.b.Issue), next)
 		} else {
-			q.Queue(s.q.update, c.b.Issue, int64(c.b.Expected), next)
+			q.Queue(s.q.update, pgUUID(c.b.Issue), int64(c.b.Expected), next)
 		}
 	}
 	br := tx.SendBatch(ctx, &q)
@@ -432,7 +432,7 @@ func (s *Store) settleClaims(ctx context.Context, tx pgx.Tx, cs []claim, won []b
 // has none.
 func (s *Store) version(ctx context.Context, tx pgx.Tx, issue uuid.UUID) (uint64, error) {
 	var v int64
-	err := tx.QueryRow(ctx, s.q.version, issue).Scan(&v)
+	err := tx.QueryRow(ctx, s.q.version, pgUUID(issue)).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -451,7 +451,7 @@ func (s *Store) fail(ctx context.Context, batches []Batch, err error) error {
 		defer cancel()
 		for _, b := range batches {
 			var actual int64
-			if s.pool.QueryRow(ctx, s.q.stored, b.Issue).Scan(&actual) == nil && uint64(actual) != b.Expected {
+			if s.pool.QueryRow(ctx, s.q.stored, pgUUID(b.Issue)).Scan(&actual) == nil && uint64(actual) != b.Expected {
 				return &events.VersionConflictError{Issue: b.Issue, Expected: b.Expected, Actual: uint64(actual)}
 			}
 		}

@@ -95,9 +95,16 @@ func (s *Store) Append(ctx context.Context, issue uuid.UUID, expected uint64, ev
 	return out[0], nil
 }
 
+// pgUUID returns id as pgx encodes a uuid without detour: a [16]byte. pgx
+// sends a uuid.UUID through its driver.Valuer, a string, which the binary
+// format of a uuid parameter refuses; pgx then formats that error, drops
+// it, and parses the string back into bytes. Every parameter and array
+// element paid that, a third of an append's CPU.
+func pgUUID(id uuid.UUID) [16]byte { return id }
+
 // Load implements events.Store.
 func (s *Store) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
-	rows, err := s.pool.Query(ctx, s.q.load, issue)
+	rows, err := s.pool.Query(ctx, s.q.load, pgUUID(issue))
 	if err != nil {
 		return nil, fmt.Errorf("load issue %s: %w", issue, err)
 	}
