@@ -139,7 +139,9 @@ func loadIssues(ctx context.Context, pool *pgxpool.Pool, schema string, rows []*
 		if r.open {
 			closed = time.Time{}
 		}
-		return []any{r.id, r.customer, r.topic, r.opened, orNull(r.firstResolved), orNull(closed), orNull(first), orNull(second)}, nil
+		// [16]byte, which pgx encodes as it is; a uuid.UUID goes through
+		// its string and back (see pgstore's pgUUID).
+		return []any{[16]byte(r.id), r.customer, r.topic, r.opened, orNull(r.firstResolved), orNull(closed), orNull(first), orNull(second)}, nil
 	})
 	cols := []string{"issue_id", "customer_key", "topic", "opened_at", "first_resolved_at", "closed_at", "first_contact_at", "second_contact_at"}
 	if _, err := pool.CopyFrom(ctx, table, cols, src); err != nil {
