@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -24,14 +25,44 @@ const forwarderTopic = "truefcr_outbox"
 // parameters that one Postgres statement takes (three per message).
 const outboxChunk = 1000
 
-func outboxSchema(t tables) wmsql.DefaultPostgreSQLSchema {
-	return wmsql.DefaultPostgreSQLSchema{
+func outboxSchema(t tables) outboxAdapter {
+	return outboxAdapter{wmsql.DefaultPostgreSQLSchema{
 		GenerateMessagesTableName: func(string) string { return t.outbox },
 		// The forwarder's envelopes are JSON, but bytea takes any marshaler.
 		GeneratePayloadType: func(string) string { return "BYTEA" },
 		// The store creates the tables in its own migration transaction.
 		InitializeSchemaWithoutTransaction: true,
+	}}
+}
+
+// outboxAdapter is watermill-sql's PostgreSQL schema of the outbox, whose
+// rows it writes with one statement text whatever their number: the
+// messages' ids, payloads and metadata come as three arrays, as the
+// events' rows do. watermill-sql's own insert lists a VALUES row of three
+// parameters for each message, a text for each count of messages, which
+// pgx prepares anew and the server parses and plans at every append of a
+// count it has not seen.
+type outboxAdapter struct{ wmsql.DefaultPostgreSQLSchema }
+
+// InsertQuery writes the rows in the order of msgs, the order the forwarder
+// reads them back in (by offset, within the transaction).
+func (a outboxAdapter) InsertQuery(p wmsql.InsertQueryParams) (wmsql.Query, error) {
+	ids := make([]string, len(p.Msgs))
+	payloads := make([][]byte, len(p.Msgs))
+	metadata := make([]string, len(p.Msgs))
+	for i, m := range p.Msgs {
+		md, err := json.Marshal(m.Metadata)
+		if err != nil {
+			return wmsql.Query{}, fmt.Errorf("could not marshal metadata into JSON for message %s: %w", m.UUID, err)
+		}
+		ids[i], payloads[i], metadata[i] = m.UUID, m.Payload, string(md)
 	}
+	return wmsql.Query{
+		Query: `INSERT INTO ` + a.MessagesTable(p.Topic) + ` (uuid, payload, metadata, transaction_id)
+			SELECT u, p, m::json, pg_current_xact_id()
+			FROM unnest($1::varchar[], $2::bytea[], $3::text[]) WITH ORDINALITY AS x(u, p, m, i) ORDER BY i`,
+		Args: []any{ids, payloads, metadata},
+	}, nil
 }
 
 func outboxOffsets(t tables) wmsql.DefaultPostgreSQLOffsetsAdapter {

@@ -7,7 +7,6 @@ import (
 	"iter"
 	"math"
 
-	"github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/truefcr/truefcr/events"
@@ -23,7 +22,7 @@ type Store struct {
 
 	group group
 
-	outboxSchema sql.DefaultPostgreSQLSchema // zero unless cfg.Outbox is set
+	outboxSchema outboxAdapter // zero unless cfg.Outbox is set
 }
 
 var _ events.Store = (*Store)(nil)
