@@ -7,6 +7,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -54,8 +55,8 @@ func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.En
 type columns struct {
 	n         int
 	positions []int64
-	ids       [][16]byte // uuids as pgx encodes them natively: see pgUUID
-	issues    [][16]byte
+	ids       []pgtype.UUID // see pgUUID
+	issues    []pgtype.UUID
 	versions  []int64
 	types     []string
 	ats       []time.Time
@@ -70,8 +71,8 @@ func newColumns(n int) *columns {
 	return &columns{
 		n:         n,
 		positions: make([]int64, n),
-		ids:       make([][16]byte, 0, n),
-		issues:    make([][16]byte, 0, n),
+		ids:       make([]pgtype.UUID, 0, n),
+		issues:    make([]pgtype.UUID, 0, n),
 		versions:  make([]int64, 0, n),
 		types:     make([]string, 0, n),
 		ats:       make([]time.Time, 0, n),

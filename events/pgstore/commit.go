@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/pglock"
 )
@@ -165,7 +166,7 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 		if refused(err) {
 			return &commitUnknown{err}
 		}
-		switch s.outcome(ctx, xid, cols.issues[0], uint64(cols.versions[0]), cols.ids[0]) {
+		switch s.outcome(ctx, xid, cols.issues[0].Bytes, uint64(cols.versions[0]), cols.ids[0].Bytes) {
 		case "aborted":
 			return fmt.Errorf("commit (the transaction was rolled back): %w", err)
 		case "committed":
@@ -207,18 +208,18 @@ const (
 // ended: a server that crashed before it wrote the transaction's id to its
 // log hands the id out again, and the status is then another
 // transaction's. Whether the event is stored says how it ended.
-func (s *Store) outcome(ctx context.Context, xid int64, issue [16]byte, version uint64, id [16]byte) string {
+func (s *Store) outcome(ctx context.Context, xid int64, issue uuid.UUID, version uint64, id uuid.UUID) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeWait)
 	defer cancel()
 	// stored reports whether the event is the append's own, and whether
 	// the question was answered.
 	stored := func() (bool, bool) {
-		var got [16]byte
-		err := s.pool.QueryRow(ctx, s.q.eventID, issue, int64(version)).Scan(&got)
+		var got pgtype.UUID
+		err := s.pool.QueryRow(ctx, s.q.eventID, pgUUID(issue), int64(version)).Scan(&got)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return false, false
 		}
-		return err == nil && got == id, true
+		return err == nil && got.Bytes == id, true
 	}
 	for wait := outcomeFirstPoll; ; wait = min(2*wait, outcomeMaxPoll) {
 		if ours, ok := stored(); ours {

@@ -21,8 +21,8 @@ import (
 // comes from the store's Config, so one name serves every store.
 const forwarderTopic = "truefcr_outbox"
 
-// outboxChunk caps the messages of one insert, well below the 65535
-// parameters that one Postgres statement takes (three per message).
+// outboxChunk caps the messages of one insert (outboxAdapter), so that
+// the arrays of one statement stay within some hundreds of kilobytes.
 const outboxChunk = 1000
 
 func outboxSchema(t tables) outboxAdapter {

@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/truefcr/truefcr/events"
 )
@@ -94,12 +95,15 @@ func (s *Store) Append(ctx context.Context, issue uuid.UUID, expected uint64, ev
 	return out[0], nil
 }
 
-// pgUUID returns id as pgx encodes a uuid without detour: a [16]byte. pgx
-// sends a uuid.UUID through its driver.Valuer, a string, which the binary
-// format of a uuid parameter refuses; pgx then formats that error, drops
-// it, and parses the string back into bytes. Every parameter and array
-// element paid that, a third of an append's CPU.
-func pgUUID(id uuid.UUID) [16]byte { return id }
+// pgUUID returns id as pgx encodes a uuid without detour: a pgtype.UUID.
+// pgx sends a uuid.UUID through its driver.Valuer, a string, which the
+// binary format of a uuid parameter refuses; pgx then formats that error,
+// drops it, and parses the string back into bytes. Every parameter and
+// array element paid that, a third of an append's CPU. A bare [16]byte
+// would do as well where the server has described the statement, but
+// pgx finds no type for it in the modes that describe nothing
+// (QueryExecModeExec, QueryExecModeSimpleProtocol, as behind PgBouncer).
+func pgUUID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // Load implements events.Store.
 func (s *Store) Load(ctx context.Context, issue uuid.UUID) ([]events.Envelope, error) {
