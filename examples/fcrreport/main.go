@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -206,6 +207,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	out := output{Report: r.Report(), Input: in}
+	stateKeys(&out.Report, keys)
 	// The figures are then wrong, which nothing else in them shows. The
 	// FCR and the KPI projections each count what they left out.
 	rep := &out.Report
@@ -224,6 +226,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err == nil {
 			_, err = fmt.Fprintf(w, "\nread %d lines: %d events (%d unchecked, %d reordered), %d duplicates, %d skipped as invalid, %d of unknown type, %d versions missing\n",
 				in.Lines, in.Events, in.Unchecked, in.Reordered, in.Duplicates, in.Invalid, in.UnknownType, in.Missing)
+		}
+		if err == nil && in.FirstInvalid != "" {
+			_, err = fmt.Fprintf(w, "first line skipped: %s\n", in.FirstInvalid)
 		}
 	} else {
 		enc := json.NewEncoder(w)
@@ -250,7 +255,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, window, lateness time.Duration, skip, skipUnknown bool) (input, error) {
 	var in input
 	lines := events.NewLineReader(src, events.NewJSONCodec(nil))
-	check := newChecker(keys, window+lateness)
+	// W + lateness, at most the longest duration: the flags take durations
+	// up to it each, and a sum that wrapped around would let go of every
+	// resolved issue at once.
+	horizon := window + lateness
+	if horizon < window {
+		horizon = math.MaxInt64
+	}
+	check := newChecker(keys, horizon)
 	refuse := func(line int, err error) error {
 		unknown := errors.Is(err, events.ErrUnknownType)
 		if !skip && !(skipUnknown && unknown) {
@@ -493,6 +505,30 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	in.Lines = lines.Line()
 	return in, nil
+}
+
+// givenKeys is how the FCR's definition says that it compares keys.
+const givenKeys = "keys are compared as given"
+
+// stateKeys makes rep's definitions state the identity rule that made
+// it: the FCR compares keys as given, and this tool normalised them first.
+func stateKeys(rep *projections.Report, keys contact.KeyRules) {
+	id := identityRule(rep.FCR.Definition.Identity, keys)
+	rep.FCR.Definition.Identity, rep.Definition.Identity = id, id
+}
+
+// identityRule returns the FCR's identity rule def with the comparison of
+// keys that the tool makes: keys normalised by keys first, as the write
+// side does (normalized).
+func identityRule(def string, keys contact.KeyRules) string {
+	rule := "keys are normalised as the write side does (contact.KeyRules: phone numbers to E.164"
+	if cc := strings.TrimPrefix(strings.TrimSpace(keys.DefaultCountry), "+"); cc != "" {
+		rule += ", +" + cc + " for those written without a country code"
+	} else {
+		rule += ", those written without a country code refused"
+	}
+	rule += "; emails lower-cased; other keys trimmed; a withheld number dropped), then compared"
+	return strings.Replace(def, givenKeys, rule, 1)
 }
 
 // normalized returns e with the customer of an opening as the write side

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
@@ -72,7 +73,11 @@ func TestReportEqualsTheReporterFedDirectly(t *testing.T) {
 	for _, e := range log {
 		require.NoError(t, r.Apply(e))
 	}
-	want, err := json.Marshal(r.Report())
+	// But for the identity rule, which says that the tool normalised the
+	// keys (TestTheStatedIdentityRuleIsTheOneApplied).
+	direct := r.Report()
+	stateKeys(&direct, contact.KeyRules{})
+	want, err := json.Marshal(direct)
 	require.NoError(t, err)
 	gotJSON, err := json.Marshal(got.Report)
 	require.NoError(t, err)
@@ -599,4 +604,71 @@ func TestASkippedOpeningAheadOfItsStreamWaits(t *testing.T) {
 		assert.Zero(t, got.Input.Missing, msg)
 		assert.Equal(t, int64(4), got.Input.Events, msg)
 	}
+}
+
+// The largest -lateness the flag takes (2562047h) still checks every
+// event against its stream: the checker's horizon is W + lateness, which
+// must not wrap around to a negative duration and let go of every
+// resolved issue at once.
+func TestTheLargestLatenessStillChecksTheLifecycle(t *testing.T) {
+	_, log := simulatedLog(t)
+	require.Greater(t, len(log), 4096, "enough lines for the checker to tidy")
+	var first events.Envelope // the first resolution of the log
+	last := map[uuid.UUID]uint64{}
+	for _, e := range log {
+		last[e.Issue] = e.Version
+		if first.Issue == uuid.Nil && e.Type() == events.TypeResolved {
+			first = e
+		}
+	}
+	// Its issue resolved twice more at the end: the second of these is a
+	// resolution of a resolved issue, whatever came before.
+	again := first
+	again.ID = uuid.New()
+	again.Version = last[first.Issue] + 1
+	again.At = log[len(log)-1].At.Add(time.Second)
+	twice := again
+	twice.ID = uuid.New()
+	twice.Version++
+	twice.At = again.At.Add(time.Second)
+	jsonl := jsonLines(t, append(log, again, twice))
+
+	for _, lateness := range []string{"2000000h", "2562047h"} {
+		code, _, stderr := runTool(t, jsonl, "-lateness", lateness, "-")
+		assert.Equal(t, 1, code, "-lateness %s: %s", lateness, stderr)
+		assert.Contains(t, stderr, "already resolved", "-lateness %s", lateness)
+	}
+}
+
+// The text format says which line was skipped first, and why, as the
+// JSON's input.first_invalid does.
+func TestTextFormatNamesTheSkippedLine(t *testing.T) {
+	log := handLog + "garbage\n"
+	_, stdout, _ := runTool(t, log, "-skip-invalid", "-")
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	require.Contains(t, got.Input.FirstInvalid, "line 3")
+
+	code, text, stderr := runTool(t, log, "-skip-invalid", "-format", "text", "-")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, text, "first line skipped: "+got.Input.FirstInvalid+"\n")
+}
+
+// The report states the identity rule that made it (DOMAIN.md, point 7):
+// the tool normalises the keys of every opening before the FCR compares
+// them, so "phone:040 123 4567" and "phone:+358401234567" are one customer
+// with -country 358.
+func TestTheStatedIdentityRuleIsTheOneApplied(t *testing.T) {
+	got, _ := jsonReport(t, annaLog(t), "-country", "358")
+	require.Equal(t, int64(1), got.FCR.True.Total, "the two tickets were linked by normalised keys")
+	for _, def := range []string{got.FCR.Definition.Identity, got.Definition.Identity} {
+		assert.NotContains(t, def, "keys are compared as given")
+		assert.Contains(t, def, "keys are normalised as the write side does (contact.KeyRules: phone numbers to E.164, +358 for those written without a country code;")
+		assert.Contains(t, def, "belong to one customer, transitively", "the rest of the rule stays")
+	}
+	_, text, _ := runTool(t, annaLog(t), "-country", "358", "-format", "text", "-")
+	assert.Contains(t, text, "+358 for those written without a country code")
+
+	got, _ = jsonReport(t, handLog)
+	assert.Contains(t, got.FCR.Definition.Identity, "those written without a country code refused")
 }
