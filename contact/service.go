@@ -45,8 +45,17 @@ func (f CustomerResolverFunc) ResolveCustomer(ctx context.Context, keys []string
 // DefaultRetries is how many times a command is decided again after losing
 // a race for its issue, unless Config says otherwise: enough for ten
 // commands on one issue at once, as a burst of webhooks about one ticket
-// brings, to go through one after the other.
-const DefaultRetries = 8
+// brings, to go through one after the other (the last of them may lose
+// to each of the nine others).
+const DefaultRetries = 9
+
+// MaxClockSkew is how far the Clocks of the writers of one store may
+// disagree without refusing commands: a command without a time of its own
+// is stamped with the Clock's time, or, when the issue's latest event is
+// later than that by at most MaxClockSkew, with that event's time. An
+// issue's events cannot go back in time, and such a command, decided on a
+// stream that holds that event, happens after it.
+const MaxClockSkew = time.Second
 
 // DefaultMaxFuture is how far after the Clock's time a command's own event
 // time may be, unless Config says otherwise.
@@ -56,7 +65,8 @@ const DefaultMaxFuture = time.Hour
 type Config struct {
 	// Store keeps the issues' streams.
 	Store events.Store
-	// Clock gives the event time of commands without one; SystemClock by default.
+	// Clock gives the event time of commands without one (see
+	// MaxClockSkew); SystemClock by default.
 	Clock Clock
 	// MaxFuture is how far after the Clock's time a command's own event
 	// time (its At) may be: 0 means DefaultMaxFuture, a negative value no
@@ -402,11 +412,23 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	}
 	is.ID = named
 	at := cmd.eventTime()
-	if at.IsZero() {
+	clocked := at.IsZero() // the time is the Clock's
+	if clocked {
 		at = s.cfg.Clock.Now()
+		if ahead := is.LastAt.Sub(at); ahead > 0 && ahead <= MaxClockSkew {
+			// Another writer's clock runs ahead of this one's: the
+			// command, decided on a stream that holds that writer's
+			// event, happens after it.
+			at = is.LastAt
+		}
 	}
 	data, err := Decide(is, cmd, at, s.cfg.IDs, s.cfg.Keys)
 	if err != nil {
+		var ce *CommandError
+		if clocked && at.Before(is.LastAt) && errors.As(err, &ce) && errors.Is(ce, ErrOutOfOrder) {
+			ce.Reason += fmt.Sprintf(": that time is the Clock's, %s behind, more than MaxClockSkew (another writer's clock runs ahead, or an event was stamped in the future)",
+				is.LastAt.Sub(at))
+		}
 		return nil, uuid.Nil, err
 	}
 	if err := s.resolveCustomer(ctx, named, data); err != nil {

@@ -840,3 +840,87 @@ func TestServiceReturnsTheEventsAsStored(t *testing.T) {
 		})
 	}
 }
+
+// beatenStore lets a rival command append right before each of its
+// caller's appends, as a burst of commands on one issue does.
+type beatenStore struct {
+	events.Store
+	before func()
+}
+
+func (s *beatenStore) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	if s.before != nil {
+		s.before()
+	}
+	return s.Store.Append(ctx, issue, expected, evs)
+}
+
+// Ten commands on one issue at once go through with the default retries:
+// the last of them may lose to each of the nine others.
+func TestServiceDefaultRetriesTakeTenCommandsAtOnce(t *testing.T) {
+	mem := events.NewMemoryStore()
+	issue := contacttest.IssueID()
+	_, err := mem.Append(t.Context(), issue, 0, stream(issue, opened(), routed()))
+	require.NoError(t, err)
+	clock := contacttest.NewClock(contacttest.Minute(5))
+	rival, err := contact.NewService(contact.Config{Store: mem, Clock: clock, IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+	others := 9
+	store := &beatenStore{Store: mem}
+	store.before = func() {
+		if others == 0 {
+			return
+		}
+		others--
+		_, err := rival.Execute(t.Context(), issue, contact.Rate{Survey: events.SurveyCSAT, Score: 5})
+		require.NoError(t, err)
+	}
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: clock, IDs: contacttest.NewIDs()})
+	require.NoError(t, err)
+
+	out, err := svc.Execute(t.Context(), issue, contact.Consult{Agent: "maria", Expert: "ella"})
+	require.NoError(t, err, "the tenth of ten commands at once goes through")
+	assert.Equal(t, uint64(12), out[0].Version, "after the opening, the routing and the nine ratings")
+}
+
+// Two Services on one store whose clocks disagree: a command that gives
+// no time of its own happens after the events of the stream it was
+// decided on, and is stamped at the latest of them when the other
+// Service's clock ran ahead by at most MaxClockSkew; further ahead, it is
+// refused as out of order, and the error says that the time was the
+// Clock's.
+func TestServiceStampsACommandWithoutATimeAfterAnotherServicesClock(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		ahead time.Duration
+		ok    bool
+	}{
+		{"50 ms ahead", 50 * time.Millisecond, true},
+		{"MaxClockSkew ahead", contact.MaxClockSkew, true},
+		{"further ahead", contact.MaxClockSkew + time.Millisecond, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := events.NewMemoryStore()
+			ahead, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Start().Add(tt.ahead)), IDs: contacttest.NewIDs()})
+			require.NoError(t, err)
+			behind, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Start()), IDs: contacttest.NewIDs()})
+			require.NoError(t, err)
+			id, opened, err := ahead.Open(t.Context(), contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "phone", Topic: "billing"})
+			require.NoError(t, err)
+
+			out, err := behind.Route(t.Context(), id, contact.Route{Queue: "billing", Agent: "maria"})
+			if tt.ok {
+				require.NoError(t, err)
+				assert.Equal(t, opened[0].At, out[0].At, "stamped at the opening, the latest event")
+				return
+			}
+			require.ErrorIs(t, err, contact.ErrOutOfOrder)
+			assert.ErrorContains(t, err, "that time is the Clock's, 1.001s behind, more than MaxClockSkew")
+			assert.Equal(t, 1, store.Len(), "a refused command appends nothing")
+			// A command that gives its own time is refused as before.
+			_, err = behind.Route(t.Context(), id, contact.Route{Queue: "billing", Agent: "maria", At: contacttest.Start()})
+			require.ErrorIs(t, err, contact.ErrOutOfOrder)
+			assert.NotContains(t, err.Error(), "Clock's")
+		})
+	}
+}
