@@ -28,8 +28,8 @@ import (
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/events/natssub"
 	"github.com/truefcr/truefcr/internal/headline"
-	"github.com/truefcr/truefcr/internal/natssub"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )

@@ -20,7 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truefcr/truefcr/internal/natssub"
+	"github.com/truefcr/truefcr/events/natssub"
 )
 
 // transport connects one kind of Watermill Pub/Sub for a test.

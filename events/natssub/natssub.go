@@ -1,5 +1,8 @@
 // Package natssub is watermill-nats's NATS subscriber (v2, JetStream or
-// core NATS) with subscriptions that end safely.
+// core NATS) with subscriptions that end safely: NewSubscriber takes
+// watermill-nats's SubscriberConfig and stands in for its NewSubscriber,
+// as the subscriber of a projections.Runner (examples/nats shows the
+// wiring, with a durable consumer of its own).
 //
 // watermill-nats v2.1.3 and v2.2.0 close a subscription's output channel
 // as soon as its context ends or the subscriber closes, while nats.go may

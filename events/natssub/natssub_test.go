@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truefcr/truefcr/internal/natssub"
+	"github.com/truefcr/truefcr/events/natssub"
 	"github.com/truefcr/truefcr/internal/natstest"
 )
 
