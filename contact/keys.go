@@ -20,6 +20,11 @@ type KeyRules struct {
 	// and no numbering plan: contact/phonenumber offers one with every
 	// country's plan (libphonenumber's).
 	Phone PhoneNormalizer
+	// Email, when set, normalises email addresses before the built-in
+	// rules (see Parse), which lower-case an address but know neither
+	// Unicode's normalisation forms nor internationalised domain names:
+	// contact/emailaddr offers one that does.
+	Email EmailNormalizer
 }
 
 // PhoneNormalizer turns a phone number as written into E.164. Number is
@@ -30,6 +35,15 @@ type KeyRules struct {
 // error of that second call says why).
 type PhoneNormalizer interface {
 	NormalizePhone(number, defaultCountry string) (string, error)
+}
+
+// EmailNormalizer turns an email address as written (the value of an
+// "email:" key, trimmed) into the form in which keys are compared. The
+// error says why the address is refused. KeyRules then applies its own
+// rules to the result (see Parse), and refuses the key too when that does
+// not normalise to itself (the error of that second call says why).
+type EmailNormalizer interface {
+	NormalizeEmail(addr string) (string, error)
 }
 
 // CountryChecker is a PhoneNormalizer that knows which country calling
@@ -161,7 +175,11 @@ func (r KeyRules) country() (string, error) {
 //     hyphens and underscores with a dot, letters and digits beyond ASCII
 //     included.
 //     Quoted local parts, address literals ("[192.0.2.1]") and a display
-//     form ("Anna <anna@example.com>") are refused;
+//     form ("Anna <anna@example.com>") are refused. These rules compare
+//     an address's characters as written: a composed "é" and an "e" with
+//     a combining accent, or a domain in Unicode and in its ASCII form
+//     ("bücher.de", "xn--bcher-kva.de"), make two keys; KeyRules.Email
+//     normalises the address first, as contact/emailaddr does;
 //   - account: and any other lower-case kind: the value trimmed.
 //
 // Every key, trimmed and once normalised, is at most MaxText bytes, and
@@ -235,13 +253,20 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		}
 		value = v
 	case "email":
-		value = strings.ToLower(value)
-		if local, domain, ok := strings.Cut(value, "@"); ok && strings.HasSuffix(domain, ".") && !strings.HasSuffix(domain, "..") {
-			value = local + "@" + domain[:len(domain)-1] // the root's dot
-		}
-		if reason := checkEmail(value); reason != "" {
+		v, reason := r.email(value)
+		if reason != "" {
 			return fail("%s", reason)
 		}
+		if r.Email != nil {
+			// As with phone numbers: a key must normalise to itself.
+			switch again, reason := r.email(v); {
+			case reason != "":
+				return fail("normalised to %s, which it then refuses: %s", v, reason)
+			case again != v:
+				return fail("normalised to %s, which does not normalise to itself but to %s", v, again)
+			}
+		}
+		value = v
 	}
 	// Lower case can take more bytes than upper ("Ⱥ", 2, is "ⱥ", 3): the
 	// key as stored must be one that Parse takes again.
@@ -249,6 +274,26 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		return fail("is %d bytes long once normalised, more than %d", n, MaxText)
 	}
 	return Key{Kind: kind, Value: value}, nil
+}
+
+// email normalises the email address value, or says why it is refused:
+// Email's normalisation first, where set, then the built-in rules.
+func (r KeyRules) email(value string) (string, string) {
+	if r.Email != nil {
+		v, err := r.Email.NormalizeEmail(value)
+		if err != nil {
+			return "", err.Error()
+		}
+		value = v
+	}
+	value = strings.ToLower(value)
+	if local, domain, ok := strings.Cut(value, "@"); ok && strings.HasSuffix(domain, ".") && !strings.HasSuffix(domain, "..") {
+		value = local + "@" + domain[:len(domain)-1] // the root's dot
+	}
+	if reason := checkEmail(value); reason != "" {
+		return "", reason
+	}
+	return value, ""
 }
 
 // Normalize returns the normalised form of one identity key; see Parse.

@@ -280,3 +280,37 @@ func TestKeyRulesPhoneIsIdempotent(t *testing.T) {
 	}
 	assert.Greater(t, checked, 5000, "most generated numbers normalise")
 }
+
+// emailFunc adapts a function to a contact.EmailNormalizer.
+type emailFunc func(string) (string, error)
+
+func (f emailFunc) NormalizeEmail(addr string) (string, error) { return f(addr) }
+
+// KeyRules.Email normalises an address before the built-in rules, which
+// still apply to what it returns; its refusal, and a result that does not
+// normalise to itself, refuse the key and say why.
+func TestKeyRulesEmailNormalizer(t *testing.T) {
+	upper := contact.KeyRules{Email: emailFunc(func(a string) (string, error) { return strings.ToUpper(a) + ".", nil })}
+	got, err := upper.Normalize("email: anna@example.com ")
+	require.NoError(t, err)
+	assert.Equal(t, "email:anna@example.com", got, "lower-cased and the root's dot dropped after it")
+
+	refuses := contact.KeyRules{Email: emailFunc(func(string) (string, error) { return "", errors.New("no such mailbox") })}
+	_, err = refuses.Normalize("email:anna@example.com")
+	require.ErrorIs(t, err, contact.ErrInvalidKey)
+	assert.EqualError(t, err, `identity key "email:anna@example.com": no such mailbox`)
+
+	unstable := contact.KeyRules{Email: emailFunc(func(a string) (string, error) { return "x" + a, nil })}
+	_, err = unstable.Normalize("email:anna@example.com")
+	require.ErrorIs(t, err, contact.ErrInvalidKey)
+	assert.ErrorContains(t, err, "normalised to xanna@example.com, which does not normalise to itself but to xxanna@example.com")
+
+	bad := contact.KeyRules{Email: emailFunc(func(string) (string, error) { return "not an address", nil })}
+	_, err = bad.Normalize("email:anna@example.com")
+	require.ErrorIs(t, err, contact.ErrInvalidKey, "the built-in rules check what it returns")
+
+	// Other kinds do not ask it.
+	got, err = refuses.Normalize("account:A-1")
+	require.NoError(t, err)
+	assert.Equal(t, "account:A-1", got)
+}
