@@ -44,7 +44,8 @@ const (
 // and an export of the store in JSON Lines can be read back.
 //
 // Every command may carry the time its event happened (At), for imports and
-// replays; a zero At means the Service's clock. Commands that refer to a
+// replays; a zero At means the Service's clock (or the latest
+// event, when that is ahead of it by at most MaxClockSkew). Commands that refer to a
 // contact (Route, Consult, Abandon) mean the latest contact when
 // Contact is uuid.Nil; Resolve means its latest contact that was not
 // abandoned in the queue.

@@ -259,11 +259,12 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		}
 		if r.Email != nil {
 			// As with phone numbers: a key must normalise to itself.
+			// Quoted with escapes: two forms of one letter look alike.
 			switch again, reason := r.email(v); {
 			case reason != "":
-				return fail("normalised to %s, which it then refuses: %s", v, reason)
+				return fail("normalised to %+q, which it then refuses: %s", v, reason)
 			case again != v:
-				return fail("normalised to %s, which does not normalise to itself but to %s", v, again)
+				return fail("normalised to %+q, which does not normalise to itself but to %+q", v, again)
 			}
 		}
 		value = v

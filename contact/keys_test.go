@@ -303,7 +303,7 @@ func TestKeyRulesEmailNormalizer(t *testing.T) {
 	unstable := contact.KeyRules{Email: emailFunc(func(a string) (string, error) { return "x" + a, nil })}
 	_, err = unstable.Normalize("email:anna@example.com")
 	require.ErrorIs(t, err, contact.ErrInvalidKey)
-	assert.ErrorContains(t, err, "normalised to xanna@example.com, which does not normalise to itself but to xxanna@example.com")
+	assert.ErrorContains(t, err, `normalised to "xanna@example.com", which does not normalise to itself but to "xxanna@example.com"`)
 
 	bad := contact.KeyRules{Email: emailFunc(func(string) (string, error) { return "not an address", nil })}
 	_, err = bad.Normalize("email:anna@example.com")

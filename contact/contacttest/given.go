@@ -126,7 +126,10 @@ type Outcome struct {
 // Clock, which stands at the stream's last event: the last given one, or
 // the one a command appended, at its own time (At) too. A test that moves
 // the Clock (to a time before the last event, say, to see commands
-// refused for their time) has it taken as it is, until a command appends.
+// refused for their time) has it taken as it is, until a command appends;
+// the Service stamps a command at the last event, rather than refusing
+// it, when its Clock is behind that event by no more than
+// contact.MaxClockSkew.
 // A command that appends nothing (refused, or a retry under an idempotency
 // key) leaves the Clock and the IDs as they were, so that the next runs
 // when it would have, with the ids it would have had (a refused opening

@@ -31,31 +31,51 @@ import (
 // Unicode form after it.
 type Normalizer struct{}
 
-// lookup is IDNA's lookup profile, but for the underscores that the
-// built-in rules take in a domain (some mail hosts' names have them),
-// which a strict domain name refuses.
-var lookup = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false), idna.StrictDomainName(false))
+// lookup is IDNA's lookup profile, but for what the built-in rules take
+// in an ASCII label and UTS #46 refuses: underscores (some mail hosts'
+// names have them), which a strict domain name refuses, and hyphens in
+// the third and fourth places or at either end ("ab--cd"). A label in
+// IDNA's ASCII form ("xn--") must still decode to one beyond ASCII
+// (NormalizeEmail checks it).
+var lookup = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false),
+	idna.StrictDomainName(false), idna.CheckHyphens(false))
 
 // NormalizeEmail implements contact.EmailNormalizer. An address without
-// an @ is returned as it is, for the built-in rules to refuse.
+// an @ is returned as it is, for the built-in rules to refuse. The part
+// before the @ is lower-cased before it is put in NFC: some letters have
+// a precomposed form in lower case only ("ẘ"), so that NFC first and the
+// built-in rules' lower case after would give a form that is not NFC.
 func (Normalizer) NormalizeEmail(addr string) (string, error) {
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 {
 		return addr, nil
 	}
 	local, domain := addr[:at], addr[at+1:]
-	root := strings.HasSuffix(domain, ".") && !strings.HasSuffix(domain, "..")
-	if root {
-		domain = domain[:len(domain)-1] // the root's dot, which IDNA refuses
+	if !isASCII(local) {
+		local = norm.NFC.String(strings.ToLower(local))
 	}
-	if isASCII(local) && isASCII(domain) && !hasACE(domain) {
-		return addr, nil // nothing for NFC or IDNA to change beyond case
+	if isASCII(domain) && !hasACE(domain) {
+		return local + "@" + domain, nil // nothing for IDNA to change beyond case
+	}
+	if strings.HasSuffix(domain, ".") && !strings.HasSuffix(domain, "..") {
+		domain = domain[:len(domain)-1] // the root's dot, which IDNA refuses
 	}
 	u, err := lookup.ToUnicode(domain)
 	if err != nil {
 		return "", fmt.Errorf("domain %q is not an internationalised domain name: %v", domain, err)
 	}
-	return norm.NFC.String(local) + "@" + u, nil
+	for label := range strings.SplitSeq(domain, ".") {
+		if !isACE(label) {
+			continue
+		}
+		// A label in the ASCII form of one that is ASCII already
+		// ("xn--abc-", which some versions of IDNA's tables decode to
+		// "abc") names another domain than its decoded form.
+		if d, err := lookup.ToUnicode(label); err != nil || isASCII(d) {
+			return "", fmt.Errorf("domain %q: label %q is not the ASCII form of a label beyond ASCII", domain, label)
+		}
+	}
+	return local + "@" + u, nil
 }
 
 // isASCII reports whether s is ASCII alone.
@@ -72,9 +92,12 @@ func isASCII(s string) bool {
 // ("xn--"), which its Unicode form replaces.
 func hasACE(domain string) bool {
 	for label := range strings.SplitSeq(domain, ".") {
-		if len(label) >= 4 && strings.EqualFold(label[:4], "xn--") {
+		if isACE(label) {
 			return true
 		}
 	}
 	return false
 }
+
+// isACE reports whether label is in IDNA's ASCII form: "xn--" in any case.
+func isACE(label string) bool { return len(label) >= 4 && strings.EqualFold(label[:4], "xn--") }
