@@ -10,8 +10,10 @@
 // Normalizer puts the part before the @ in Unicode's normalisation form C
 // (NFC) and the domain in the Unicode form that IDNA's lookup gives
 // (UTS #46, non-transitional: case folded, NFC, each label checked), so
-// that each of those pairs is one key, in the Unicode form. Addresses of
-// ASCII alone come out as the built-in rules give them. Keys already
+// that each of those pairs is one key, in the Unicode form. A domain of
+// ASCII alone with no label in IDNA's ASCII form ("xn--"), and so an
+// address of ASCII alone, comes out as the built-in rules give it; a
+// label in that form that decodes to ASCII is refused. Keys already
 // stored keep the form they were stored in.
 //
 // It is a package of its own so that the Unicode tables it needs
