@@ -31,6 +31,10 @@ func checkEncodable(codec string, e Envelope, reg *Registry) (*typeInfo, error) 
 		// It would not read back as what was written, if whole.
 		return nil, invalid(codec+" encode", e, "data of type %q is a %T, where the registry has a %s", e.Data.EventType(), e.Data, info.goType)
 	}
+	if e.Version == 0 {
+		// Both decoders refuse it: a message or a line no one could read.
+		return nil, invalid(codec+" encode", e, "versions start at 1")
+	}
 	if e.At.IsZero() {
 		return nil, invalid(codec+" encode", e, "no event time")
 	}

@@ -26,7 +26,9 @@
 // one with NewRegistry and pass it around: there is no global registry.
 //
 // Decoded events are normalised: times are UTC, durations are whole
-// milliseconds, empty metadata is nil. What a codec writes, both read
+// milliseconds (a codec writes a duration's whole milliseconds and drops
+// the rest, as the wire format's *_ms members hold), empty metadata is
+// nil. What a codec writes, both read
 // back: each refuses to write text that is not UTF-8, in the data or the
 // metadata, and what Extra says neither reads.
 package events

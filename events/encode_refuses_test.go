@@ -63,6 +63,11 @@ func TestCodecsRefuseToWriteWhatTheyCannotReadBack(t *testing.T) {
 		e = envelopeOf(i, tt.data())
 		e.Meta = events.Meta{"k\xff": "v"}
 		mutants = append(mutants, mutant{tt.name + " meta key", "not UTF-8", e})
+		// Both decoders refuse version 0: a message or a line no one
+		// could read.
+		e = envelopeOf(i, tt.data())
+		e.Version = 0
+		mutants = append(mutants, mutant{tt.name + " version 0", "versions start at 1", e})
 	}
 	require.Greater(t, len(mutants), 100)
 	for _, m := range mutants {
