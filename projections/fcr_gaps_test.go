@@ -160,7 +160,7 @@ func TestFCRRestoreSkipsAStaleGap(t *testing.T) {
 	// As an earlier build saved it: its watermark past the held event by
 	// more than the lateness, the gap still open.
 	var s fcrSnap
-	require.NoError(t, msgpack.Unmarshal(b, &s))
+	require.NoError(t, msgpack.Unmarshal(unsealed(b), &s))
 	s.WM = at(0, 10, 25).UnixNano()
 	b, err = msgpack.Marshal(&s)
 	require.NoError(t, err)

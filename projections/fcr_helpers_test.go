@@ -119,15 +119,32 @@ func runFCR(t testing.TB, cfg FCRConfig, evs []events.Envelope) FCRReport {
 	return f.Report()
 }
 
+// unsealed returns the snapshot that b seals, unchecked, or b when it is
+// not sealed: for a test that reads a snapshot's fields.
+func unsealed(b []byte) []byte {
+	if body, ok := sealed(b); ok {
+		return body
+	}
+	return b
+}
+
 // editSnapshot returns the msgpack snapshot b, decoded as a T, changed by
-// change and encoded again: a snapshot that the projection did not save.
+// change and encoded again, sealed again when b was: a snapshot that the
+// projection did not save, whose checksum holds.
 func editSnapshot[T any](t testing.TB, b []byte, change func(*T)) []byte {
 	t.Helper()
+	body, wasSealed := sealed(b)
+	if !wasSealed {
+		body = b
+	}
 	var s T
-	require.NoError(t, msgpack.Unmarshal(b, &s))
+	require.NoError(t, msgpack.Unmarshal(body, &s))
 	change(&s)
 	out, err := msgpack.Marshal(&s)
 	require.NoError(t, err)
+	if wasSealed {
+		out = seal(out)
+	}
 	return out
 }
 

@@ -140,7 +140,7 @@ func (t *fcrTally) scalars() []*int64 {
 // global store position that the caller wants to resume from (0 for
 // none). The snapshot carries the version of every stream it covers and
 // the held events, so that a restored projection goes on exactly where
-// this one stands.
+// this one stands. It is sealed with a checksum, which Restore checks.
 func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	s := fcrSnap{
 		Format: fcrSnapFormat, Position: position,
@@ -212,7 +212,7 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("FCR snapshot: %w", err)
 	}
-	return b, nil
+	return seal(b), nil
 }
 
 func snapIssue(is *fcrIssue) fcrSnapIssue {
@@ -283,11 +283,15 @@ func (f *FCR) checkSnapHead(format int, window, lateness int64, match uint8) err
 
 // Restore replaces the state of f, which must have the same window,
 // lateness and topic rule, with the snapshot b and returns the position
-// given to Snapshot. The error wraps ErrFCRSnapshot.
+// given to Snapshot. The error wraps ErrFCRSnapshot; a snapshot damaged
+// since it was written (its checksum does not hold) is refused too.
 func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	// The format and the configuration first, from the same bytes: a
 	// snapshot of another kind is told as such before its lists are read.
 	if err := otherSnapshot("FCR", snapOfFCR, b, ErrFCRSnapshot); err != nil {
+		return 0, err
+	}
+	if b, err = unseal("FCR", b, ErrFCRSnapshot); err != nil {
 		return 0, err
 	}
 	var head struct {

@@ -72,7 +72,7 @@ func TestFCRRestoreRefusesBadSnapshots(t *testing.T) {
 	good, err := f.MarshalBinary()
 	require.NoError(t, err)
 	var s fcrSnap
-	require.NoError(t, msgpack.Unmarshal(good, &s))
+	require.NoError(t, msgpack.Unmarshal(unsealed(good), &s))
 	edit := func(change func(*fcrSnap)) []byte { return editSnapshot(t, good, change) }
 
 	tests := []struct {
@@ -209,7 +209,7 @@ func TestFCRRestoresFormat5WithItsReportedRule(t *testing.T) {
 	s, err := early.MarshalBinary()
 	require.NoError(t, err)
 	var snap fcrSnap
-	require.NoError(t, msgpack.Unmarshal(s, &snap))
+	require.NoError(t, msgpack.Unmarshal(unsealed(s), &snap))
 	snap.Format = 5
 	s, err = msgpack.Marshal(&snap)
 	require.NoError(t, err)

@@ -637,7 +637,7 @@ func (p *kpiParts) save() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s snapshot: %w", p.kind, err)
 	}
-	return b, nil
+	return seal(b), nil
 }
 
 // load checks the snapshot b against p and returns what replaces p's
@@ -647,6 +647,10 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 	// The format and the kind first, from the same bytes: a snapshot of
 	// another kind is told as such before its lists are read.
 	if err := otherSnapshot(p.kind, snapOfKPI, b, ErrKPISnapshot); err != nil {
+		return nil, err
+	}
+	b, err := unseal(p.kind, b, ErrKPISnapshot)
+	if err != nil {
 		return nil, err
 	}
 	var head struct {

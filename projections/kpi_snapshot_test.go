@@ -112,7 +112,7 @@ func mustMarshal(t *testing.T, p snapshotting) []byte {
 func kpiBytes(t *testing.T, b []byte) []byte {
 	t.Helper()
 	var s reportSnap
-	if msgpack.Unmarshal(b, &s) == nil && s.Format == reportSnapFormat && s.KPI != nil {
+	if msgpack.Unmarshal(unsealed(b), &s) == nil && s.Format == reportSnapFormat && s.KPI != nil {
 		return s.KPI
 	}
 	return b

@@ -49,7 +49,7 @@ func (r *Reporter) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report snapshot: %w", err)
 	}
-	return b, nil
+	return seal(b), nil
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the
@@ -59,6 +59,10 @@ func (r *Reporter) MarshalBinary() ([]byte, error) {
 // FCR.Restore.
 func (r *Reporter) UnmarshalBinary(b []byte) error {
 	if err := otherSnapshot("report", snapOfReporter, b, ErrKPISnapshot); err != nil {
+		return err
+	}
+	b, err := unseal("report", b, ErrKPISnapshot)
+	if err != nil {
 		return err
 	}
 	var s reportSnap

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 
 	"github.com/google/uuid"
 	"github.com/vmihailenco/msgpack/v5"
@@ -37,7 +38,8 @@ type runnerState struct {
 	direct     bool // written for a SelfSequencing projection
 }
 
-// appendRunnerState appends the runner's checkpoint state to b: seq's, or
+// appendRunnerState appends the runner's checkpoint state to b, sealed
+// (see seal): seq's, or
 // that of a runner that does not sequence when seq is nil. Each held
 // event is saved with the name of the codec that saved it, the first of
 // codecs that can: an event that came in JSON may hold what msgpack
@@ -52,6 +54,8 @@ func appendRunnerState(b []byte, seq *Sequencer, codecs []events.Codec, projecti
 	if seq != nil {
 		magic, positions, held = runnerStateMagic, seq.Positions(), seq.HeldEvents()
 	}
+	b = append(b, sealMagic...)
+	start := len(b)
 	b = append(b, magic...)
 	b = appendString(b, codecs[0].Name())
 	b = binary.AppendUvarint(b, uint64(len(positions)))
@@ -67,7 +71,8 @@ func appendRunnerState(b []byte, seq *Sequencer, codecs []events.Codec, projecti
 		}
 		b = appendString(appendString(b, name), string(enc))
 	}
-	return append(b, projection...), nil
+	b = append(b, projection...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli)), nil
 }
 
 // encodeHeld returns the name of the first of codecs that encodes e, and
@@ -102,6 +107,10 @@ var errState = errors.New("not a runner state")
 func decodeRunnerState(b []byte, codecs []events.Codec) (runnerState, error) {
 	// With no codecs at all, held events are read past, not decoded.
 	var st runnerState
+	b, err := unseal("runner state", b, errState)
+	if err != nil {
+		return st, err
+	}
 	d := stateReader{b: b}
 	perEvent := false // each held event names its codec
 	switch {

@@ -236,7 +236,7 @@ func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sequence snapshot: %w", err)
 	}
-	return b, nil
+	return seal(b), nil
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. It checks the
@@ -245,6 +245,10 @@ func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 func (v sequencedSaving) UnmarshalBinary(b []byte) error {
 	s := v.s
 	if err := otherSnapshot("sequence", snapOfSequenced, b, ErrKPISnapshot); err != nil {
+		return err
+	}
+	b, err := unseal("sequence", b, ErrKPISnapshot)
+	if err != nil {
 		return err
 	}
 	var snap sequencedSnap

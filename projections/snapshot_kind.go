@@ -24,6 +24,9 @@ const (
 // kind (a Reporter's into an FCR, a Runner's checkpoint state into its
 // projection) says so, rather than only that the format is not its own.
 func snapshotOf(b []byte) string {
+	if body, ok := sealed(b); ok {
+		b = body
+	}
 	if strings.HasPrefix(string(b), "TFRS") {
 		return snapOfRunner
 	}
