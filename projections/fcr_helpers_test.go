@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"testing"
 	"time"
 
@@ -117,6 +118,12 @@ func runFCR(t testing.TB, cfg FCRConfig, evs []events.Envelope) FCRReport {
 		require.NoError(t, f.Apply(e))
 	}
 	return f.Report()
+}
+
+// seal returns the sealed form of snapshot b, as marshalSealed writes it.
+func seal(b []byte) []byte {
+	out := append([]byte(sealMagic), b...)
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(b, castagnoli))
 }
 
 // unsealed returns the snapshot that b seals, unchecked, or b when it is

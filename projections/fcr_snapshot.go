@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/msgpackcheck"
@@ -208,11 +207,11 @@ func (f *FCR) Snapshot(position uint64) ([]byte, error) {
 	for k, v := range f.folded.Repeats {
 		s.Tally.Repeats = append(s.Tally.Repeats, [3]int64{int64(k), v[0], v[1]})
 	}
-	b, err := msgpack.Marshal(&s)
+	b, err := marshalSealed(&s)
 	if err != nil {
 		return nil, fmt.Errorf("FCR snapshot: %w", err)
 	}
-	return seal(b), nil
+	return b, nil
 }
 
 func snapIssue(is *fcrIssue) fcrSnapIssue {

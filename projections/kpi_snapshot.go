@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/msgpackcheck"
@@ -633,11 +632,11 @@ func (p *kpiParts) save() ([]byte, error) {
 	if p.volume != nil {
 		s.Volume = p.volume.save()
 	}
-	b, err := msgpack.Marshal(&s)
+	b, err := marshalSealed(&s)
 	if err != nil {
 		return nil, fmt.Errorf("%s snapshot: %w", p.kind, err)
 	}
-	return seal(b), nil
+	return b, nil
 }
 
 // load checks the snapshot b against p and returns what replaces p's

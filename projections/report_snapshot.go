@@ -3,8 +3,6 @@ package projections
 import (
 	"fmt"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
 
@@ -45,11 +43,11 @@ func (r *Reporter) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := msgpack.Marshal(&reportSnap{Format: reportSnapFormat, FCR: fcr, KPI: kpi, Events: r.applied - r.fcr.dups})
+	b, err := marshalSealed(&reportSnap{Format: reportSnapFormat, FCR: fcr, KPI: kpi, Events: r.applied - r.fcr.dups})
 	if err != nil {
 		return nil, fmt.Errorf("report snapshot: %w", err)
 	}
-	return seal(b), nil
+	return b, nil
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler: it replaces the

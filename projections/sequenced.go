@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
@@ -232,11 +230,11 @@ func (v sequencedSaving) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sequence snapshot: %w", err)
 	}
-	b, err := msgpack.Marshal(&sequencedSnap{Format: sequencedSnapFormat, Horizon: h, Projection: p})
+	b, err := marshalSealed(&sequencedSnap{Format: sequencedSnapFormat, Horizon: h, Projection: p})
 	if err != nil {
 		return nil, fmt.Errorf("sequence snapshot: %w", err)
 	}
-	return seal(b), nil
+	return b, nil
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler. It checks the

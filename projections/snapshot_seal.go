@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // sealMagic starts a sealed snapshot: the snapshot's bytes follow it, and
@@ -18,12 +20,18 @@ const sealMagic = "TFSEAL\x01"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// seal returns the sealed form of snapshot b.
-func seal(b []byte) []byte {
-	out := make([]byte, 0, len(sealMagic)+len(b)+4)
-	out = append(out, sealMagic...)
-	out = append(out, b...)
-	return binary.BigEndian.AppendUint32(out, crc32.Checksum(b, castagnoli))
+// marshalSealed returns the sealed msgpack encoding of v, as
+// msgpack.Marshal encodes it: encoded after the magic and summed in place,
+// rather than copied behind it, which cost a quarter more time on a
+// Reporter's snapshot, whose parts are sealed too.
+func marshalSealed(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(sealMagic)
+	if err := msgpack.NewEncoder(&buf).Encode(v); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[len(sealMagic):], castagnoli)), nil
 }
 
 // sealed returns the snapshot that b seals, unchecked, and whether b is
