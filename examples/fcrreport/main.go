@@ -141,6 +141,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() != 1 {
+		if fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-") {
+			fmt.Fprintf(stderr, "fcrreport: %s after the file name: flags go before it (fcrreport [flags] FILE)\n", fs.Arg(1))
+			return 2
+		}
 		fs.Usage()
 		return 2
 	}
@@ -544,6 +548,11 @@ func normalized(e events.Envelope, keys contact.KeyRules) (events.Envelope, erro
 		return e, fmt.Errorf("event %s of issue %s: %w", e.ID, e.Issue, err)
 	}
 	id := strings.TrimSpace(d.Customer.ID)
+	if len(norm) == 0 && id == "" && len(d.Customer.Keys) > 0 {
+		// As the write side refuses such an opening.
+		return e, fmt.Errorf("event %s of issue %s: the customer has neither an id nor an identity key: %w identifies no one (%s)",
+			e.ID, e.Issue, contact.ErrWithheld, strings.Join(d.Customer.Keys, ", "))
+	}
 	if slices.Equal(norm, d.Customer.Keys) && id == d.Customer.ID {
 		return e, nil
 	}

@@ -672,3 +672,25 @@ func TestTheStatedIdentityRuleIsTheOneApplied(t *testing.T) {
 	got, _ = jsonReport(t, handLog)
 	assert.Contains(t, got.FCR.Definition.Identity, "those written without a country code refused")
 }
+
+// An opening whose only key is a withheld number is refused, saying so,
+// as the write side refuses it; with -skip-invalid it is skipped and
+// counted.
+func TestAnOpeningWithAWithheldNumberAlone(t *testing.T) {
+	log := strings.Replace(handLog, `"keys":["email:anna@example.com"]`, `"keys":["phone:anonymous"]`, 1)
+	require.NotEqual(t, handLog, log)
+	code, _, stderr := runTool(t, log, "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line 1: ")
+	assert.Contains(t, stderr, "the customer has neither an id nor an identity key: withheld number identifies no one (phone:anonymous)")
+
+	got, _ := jsonReport(t, log, "-skip-invalid")
+	assert.Contains(t, got.Input.FirstInvalid, "withheld number identifies no one")
+}
+
+// Flags after the file name are refused with a word on where they go.
+func TestFlagsAfterTheFileName(t *testing.T) {
+	code, _, stderr := runTool(t, handLog, "-", "-format", "text")
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "fcrreport: -format after the file name: flags go before it (fcrreport [flags] FILE)\n", stderr)
+}
