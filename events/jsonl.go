@@ -10,6 +10,10 @@ import (
 	"unicode"
 )
 
+// bom is UTF-8's byte order mark, which a LineReader passes over at the
+// start of the log.
+var bom = []byte("\ufeff")
+
 // MaxLineBytes is the longest line a LineReader accepts.
 const MaxLineBytes = 16 << 20
 
@@ -94,12 +98,15 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 				lr.line++
 				whole := len(line)
 				if lr.line == 1 {
-					line = bytes.TrimPrefix(line, []byte("\ufeff"))
+					line = bytes.TrimPrefix(line, bom)
 				}
 				if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
 					e, derr := lr.codec.Decode(trimmed)
 					if derr != nil {
 						lineOffset(derr, whole-len(bytes.TrimLeftFunc(line, unicode.IsSpace)))
+						if bytes.HasPrefix(trimmed, bom) {
+							derr = fmt.Errorf("%w (the line starts with a byte order mark, as where a second log was joined to the first)", derr)
+						}
 						if !yield(Envelope{}, &LineError{Line: lr.line, Err: derr}) {
 							return
 						}

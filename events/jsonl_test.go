@@ -73,6 +73,8 @@ func TestLineReaderPassesOverAByteOrderMark(t *testing.T) {
 	assert.Equal(t, evs[0].ID, got[0].ID)
 	require.Len(t, lineErrs, 1)
 	assert.Equal(t, 2, lineErrs[0].Line)
+	assert.ErrorIs(t, lineErrs[0], events.ErrMalformed)
+	assert.ErrorContains(t, lineErrs[0], "(the line starts with a byte order mark, as where a second log was joined to the first)")
 }
 
 // The byte offset of a bad line's error counts from the start of the line,
