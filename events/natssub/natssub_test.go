@@ -32,16 +32,7 @@ type line struct {
 func newLine(t *testing.T, n int) *line {
 	url := natstest.URL(t)
 	name := fmt.Sprintf("natssub%d", time.Now().UnixNano())
-	nc, err := nats.Connect(url)
-	require.NoError(t, err)
-	js, err := nc.JetStream()
-	require.NoError(t, err)
-	_, err = js.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Storage: nats.MemoryStorage})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = js.DeleteStream(name)
-		nc.Close()
-	})
+	natstest.Stream(t, url, name)
 	l := &line{url: url, stream: name, subject: name + ".events"}
 	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, Marshaler: &wmnats.NATSMarshaler{}}, nil)
 	require.NoError(t, err)

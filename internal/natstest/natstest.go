@@ -32,3 +32,22 @@ func URL(tb testing.TB) string {
 	nc.Close()
 	return url
 }
+
+// Stream makes a JetStream stream in memory named name, over the subjects
+// name.>, on the server at url, and deletes it when tb ends.
+func Stream(tb testing.TB, url, name string) {
+	tb.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		tb.Fatalf("connect to NATS at %s: %v", url, err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := nc.JetStream()
+	if err != nil {
+		tb.Fatalf("JetStream at %s: %v", url, err)
+	}
+	if _, err := js.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Storage: nats.MemoryStorage}); err != nil {
+		tb.Fatalf("add stream %s: %v", name, err)
+	}
+	tb.Cleanup(func() { _ = js.DeleteStream(name) })
+}

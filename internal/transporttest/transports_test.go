@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events/natssub"
+	"github.com/truefcr/truefcr/internal/natstest"
 )
 
 // transport connects one kind of Watermill Pub/Sub for a test.
@@ -114,16 +115,7 @@ func openPostgres(tb testing.TB, prefix string) (message.Publisher, func(string)
 // and deduplication by message id (the event id) on publish.
 func openNATS(tb testing.TB, prefix string) (message.Publisher, func(string) message.Subscriber) {
 	url := natsService.need(tb)
-	nc, err := nats.Connect(url)
-	require.NoError(tb, err)
-	js, err := nc.JetStream()
-	require.NoError(tb, err)
-	_, err = js.AddStream(&nats.StreamConfig{Name: prefix, Subjects: []string{prefix + ".>"}, Storage: nats.MemoryStorage})
-	require.NoError(tb, err)
-	tb.Cleanup(func() {
-		_ = js.DeleteStream(prefix)
-		nc.Close()
-	})
+	natstest.Stream(tb, url, prefix)
 	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{
 		URL:       url,
 		Marshaler: &wmnats.NATSMarshaler{},
