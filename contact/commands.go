@@ -108,6 +108,13 @@ type Consult struct {
 // contacts (after a callback, or when the helpdesk closes it), and true FCR
 // then counts its problem as having no contact
 // (projections.FCRReport.NoContact).
+//
+// After a reopen, "every contact" is every contact since the latest
+// reopen: the resolution that the reopen undid ended the contacts before
+// it (Issue.Ended), and Resolve, Route, Consult and Abandon refuse them
+// (ErrContactEnded), as a transfer or a second resolution recorded on one
+// would count again for a contact already counted. Rate may still name
+// one: surveys come late.
 type Resolve struct {
 	Contact uuid.UUID
 	Agent   string
@@ -262,7 +269,7 @@ func (c Route) decide(d *decider) (events.Data, error) {
 	if err := d.open(); err != nil {
 		return nil, err
 	}
-	ct, err := d.contact(c.Contact)
+	ct, err := d.current(c.Contact)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +290,7 @@ func (c Consult) decide(d *decider) (events.Data, error) {
 	if err := d.open(); err != nil {
 		return nil, err
 	}
-	ct, err := d.contact(c.Contact)
+	ct, err := d.current(c.Contact)
 	if err != nil {
 		return nil, err
 	}
@@ -297,9 +304,9 @@ func (c Consult) decide(d *decider) (events.Data, error) {
 }
 
 // kept returns the latest contact of the issue that was not abandoned,
-// and false when every one was.
+// and false when every one was, of those since the latest reopen.
 func (d *decider) kept() (uuid.UUID, bool) {
-	for i := len(d.is.Contacts) - 1; i >= 0; i-- {
+	for i := len(d.is.Contacts) - 1; i >= max(0, d.is.reopenedFrom-1); i-- {
 		if c := &d.is.Contacts[i]; !c.Abandoned {
 			return c.ID, true
 		}
@@ -315,7 +322,7 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if kept, ok := d.kept(); id == uuid.Nil && ok {
 		id = kept // the latest contact that was not abandoned
 	}
-	ct, err := d.contact(id)
+	ct, err := d.current(id)
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +408,7 @@ func (c Abandon) decide(d *decider) (events.Data, error) {
 	if err := d.open(); err != nil {
 		return nil, err
 	}
-	ct, err := d.contact(c.Contact)
+	ct, err := d.current(c.Contact)
 	if err != nil {
 		return nil, err
 	}

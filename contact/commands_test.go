@@ -89,7 +89,19 @@ func TestCommandsRefused(t *testing.T) {
 		{"abandon an answered contact", []events.Data{opened(), routed()}, contact.Abandon{Contact: c1}, contact.ErrAnswered, "already answered (routed to billing)"},
 		{"abandon twice", []events.Data{opened(), &events.Abandoned{Contact: c1}}, contact.Abandon{}, contact.ErrAbandoned, "already abandoned"},
 		{"abandon a contact a bot resolved, after a reopen", []events.Data{opened(), &events.Resolved{Contact: c1, Bot: true}, &events.Reopened{Contact: c2, Channel: "phone"}},
-			contact.Abandon{Contact: c1}, contact.ErrAnswered, "already handled"},
+			contact.Abandon{Contact: c1}, contact.ErrContactEnded, "contact " + c1.String() + " ended before the issue was reopened on contact " + c2.String() + " at 2026-03-02T09:03:00Z"},
+		// A reopen's resolution ended every contact before it: a transfer
+		// or a second resolution recorded on one of them would count
+		// twice for it in the transfer rate and the reported FCR.
+		{"route a contact from before a reopen", []events.Data{opened(), routed(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"}},
+			contact.Route{Contact: c1, Queue: "billing"}, contact.ErrContactEnded, "ended before the issue was reopened on contact " + c2.String()},
+		{"consult on a contact from before a reopen", []events.Data{opened(), routed(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"}},
+			contact.Consult{Contact: c1, Agent: "maria", Expert: "olli"}, contact.ErrContactEnded, "act on that contact or a later one"},
+		{"resolve on a contact from before a reopen", []events.Data{opened(), routed(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"}},
+			contact.Resolve{Contact: c1, Agent: "maria"}, contact.ErrContactEnded, "ended before the issue was reopened"},
+		{"resolve on a contact from before the latest of two reopens", []events.Data{opened(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"},
+			&events.Resolved{Contact: c2}, &events.Reopened{Contact: contacttest.Contact(3), Channel: "email"}},
+			contact.Resolve{Contact: c2}, contact.ErrContactEnded, "reopened on contact " + contacttest.Contact(3).String()},
 		{"abandon a contact consulted on", []events.Data{opened(), &events.Consulted{Contact: c1, Agent: "maria", Expert: "olli"}},
 			contact.Abandon{Contact: c1}, contact.ErrAnswered, "already handled"},
 
@@ -253,6 +265,23 @@ func TestCommandsAccepted(t *testing.T) {
 				&events.Contacted{Contact: contacttest.Contact(2), Channel: "phone"}, &events.Abandoned{Contact: contacttest.Contact(2)}},
 			contact.Resolve{Code: "callback"},
 			&events.Resolved{Contact: contacttest.Contact(2), Code: "callback"},
+		},
+		{
+			"route a follow-up after a reopen", []events.Data{opened(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"},
+				&events.Contacted{Contact: contacttest.Contact(3), Channel: "email"}},
+			contact.Route{Contact: c2, Queue: "billing"},
+			&events.Routed{Contact: c2, Queue: "billing"},
+		},
+		{
+			"resolve on the reopen's contact when it was abandoned, not on one from before it", []events.Data{opened(), routed(), resolved(),
+				&events.Reopened{Contact: c2, Channel: "phone"}, &events.Abandoned{Contact: c2}},
+			contact.Resolve{Code: "callback"},
+			&events.Resolved{Contact: c2, Code: "callback"},
+		},
+		{
+			"rate a contact from before a reopen", []events.Data{opened(), routed(), resolved(), &events.Reopened{Contact: c2, Channel: "phone"}},
+			contact.Rate{Survey: events.SurveyCSAT, Score: 2, Contact: c1},
+			&events.Rated{Survey: events.SurveyCSAT, Score: 2, Contact: c1},
 		},
 		{
 			"abandon in a queue", []events.Data{opened()},

@@ -119,6 +119,21 @@ func (d *decider) contact(id uuid.UUID) (Contact, error) {
 	return c, nil
 }
 
+// current returns the issue's contact id, or its latest one for uuid.Nil,
+// refusing one that came before the issue's latest reopen.
+func (d *decider) current(id uuid.UUID) (Contact, error) {
+	c, err := d.contact(id)
+	if err != nil {
+		return Contact{}, err
+	}
+	if d.is.Ended(c.ID) {
+		r := d.is.Contacts[d.is.reopenedFrom-1]
+		return Contact{}, d.refuse(ErrContactEnded, "contact %s ended before the issue was reopened on contact %s at %s; act on that contact or a later one",
+			c.ID, r.ID, stamp(r.At))
+	}
+	return c, nil
+}
+
 // notYet refuses id, a new contact's, when the issue has it: the command
 // that brings it was applied already (a retry of it, say).
 func (d *decider) notYet(id uuid.UUID) error {

@@ -30,6 +30,11 @@ var (
 	ErrNotResolved = errors.New("not resolved")
 	// ErrUnknownContact: a contact that does not belong to the issue.
 	ErrUnknownContact = errors.New("unknown contact")
+	// ErrContactEnded: routing, consulting, resolving on or abandoning a
+	// contact that came before the issue's latest reopen. The resolution
+	// that the reopen undid ended every contact before it; what happens
+	// next happens on the reopen's contact or a later one.
+	ErrContactEnded = errors.New("contact ended")
 	// ErrDuplicateContact: a new contact with the id of one the issue has.
 	ErrDuplicateContact = errors.New("duplicate contact")
 	// ErrAbandoned: the contact was abandoned in the queue.
@@ -79,7 +84,7 @@ func (e *CommandError) Is(target error) bool { return e.late && target == ErrOut
 // state rather than for its input.
 func stateRefusal(err error) bool {
 	for _, s := range [...]error{ErrUnknownIssue, ErrIssueExists, ErrAlreadyResolved, ErrNotResolved,
-		ErrUnknownContact, ErrDuplicateContact, ErrAbandoned, ErrAnswered} {
+		ErrUnknownContact, ErrContactEnded, ErrDuplicateContact, ErrAbandoned, ErrAnswered} {
 		if errors.Is(err, s) {
 			return true
 		}

@@ -104,6 +104,10 @@ type Issue struct {
 	// stays on one partition.
 	PartitionKey string
 
+	// reopenedFrom is the place in Contacts of the latest reopen's
+	// contact + 1, 0 before any reopen: the contacts before it ended.
+	reopenedFrom int
+
 	// byContact finds contacts by id once the issue has many
 	// (contactIndexFrom): an issue of thousands (a long email thread, a
 	// bot answering itself) would otherwise cost a scan of them at every
@@ -182,6 +186,7 @@ func (is *Issue) Apply(e events.Envelope) error {
 		is.Reopens++
 		is.ResolvedAt, is.ResolvedOn, is.ResolvedBy, is.ResolvedByBot = time.Time{}, uuid.Nil, "", false
 		is.addContact(d.Contact, KindReopen, d.Channel, e.At)
+		is.reopenedFrom = is.place(d.Contact) + 1
 	case *events.Contacted:
 		is.addContact(d.Contact, KindFollowUp, d.Channel, e.At)
 	case *events.Abandoned:
@@ -247,17 +252,34 @@ func (is *Issue) knownContact(id uuid.UUID) *Contact {
 // find returns the issue's contact id, or nil, through the index where
 // it is the issue's own, without changing it.
 func (is *Issue) find(id uuid.UUID) *Contact {
+	if i := is.place(id); i >= 0 {
+		return &is.Contacts[i]
+	}
+	return nil
+}
+
+// place returns the place in Contacts of the issue's contact id, or -1,
+// as find finds it.
+func (is *Issue) place(id uuid.UUID) int {
 	from := 0
 	if x := is.byContact; x != nil && x.of == is && x.n <= len(is.Contacts) {
 		if i := x.at[id] - 1; i >= 0 && is.Contacts[i].ID == id {
-			return &is.Contacts[i]
+			return i
 		}
 		from = x.n // the contacts before are indexed, and id is not among them
 	}
 	for i := from; i < len(is.Contacts); i++ {
 		if is.Contacts[i].ID == id {
-			return &is.Contacts[i]
+			return i
 		}
 	}
-	return nil
+	return -1
+}
+
+// Ended reports whether the issue's contact id came before its latest
+// reopen: the resolution that the reopen undid ended it, and the Service
+// refuses to route, consult, resolve on or abandon it (ErrContactEnded).
+func (is *Issue) Ended(id uuid.UUID) bool {
+	i := is.place(id)
+	return i >= 0 && i < is.reopenedFrom-1
 }

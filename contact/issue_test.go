@@ -270,3 +270,27 @@ func TestIssueOfManyContactsReadConcurrently(t *testing.T) {
 		assert.Equal(t, len(ids), n)
 	}
 }
+
+func TestIssueEndedAfterReopen(t *testing.T) {
+	// Enough contacts that the issue finds them through its index.
+	var evs []events.Data
+	evs = append(evs, &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)})
+	for i := 2; i <= 40; i++ {
+		evs = append(evs, &events.Contacted{Contact: contacttest.Contact(i), Channel: "email"})
+	}
+	evs = append(evs, &events.Resolved{Contact: contacttest.Contact(40)},
+		&events.Reopened{Contact: contacttest.Contact(41), Channel: "phone"},
+		&events.Contacted{Contact: contacttest.Contact(42), Channel: "email"})
+	envs := make([]events.Envelope, len(evs))
+	for i, d := range evs {
+		envs[i] = events.Envelope{ID: contacttest.ID(i + 1), Issue: contacttest.IssueID(), Version: uint64(i + 1), At: contacttest.Minute(i + 1), Data: d}
+	}
+	is, err := contact.Rebuild(contacttest.IssueID(), envs)
+	require.NoError(t, err)
+	for i := 1; i <= 40; i++ {
+		assert.True(t, is.Ended(contacttest.Contact(i)), "contact %d came before the reopen", i)
+	}
+	assert.False(t, is.Ended(contacttest.Contact(41)), "the reopen's contact")
+	assert.False(t, is.Ended(contacttest.Contact(42)), "a follow-up after the reopen")
+	assert.False(t, is.Ended(contacttest.Contact(43)), "a contact the issue does not have")
+}

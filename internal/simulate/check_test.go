@@ -19,6 +19,9 @@ const (
 	offered contactState = iota + 1
 	answeredContact
 	abandonedContact
+	// endedContact: one from before the issue's latest reopen, which only
+	// a survey answer may name.
+	endedContact
 )
 
 type streamState struct {
@@ -31,7 +34,7 @@ type streamState struct {
 // kept reports whether the issue has a contact that was not abandoned.
 func (s *streamState) kept() bool {
 	for _, st := range s.contacts {
-		if st != abandonedContact {
+		if st != abandonedContact && st != endedContact {
 			return true
 		}
 	}
@@ -106,6 +109,9 @@ func (c *checker) step(e events.Envelope) error {
 		if !ok {
 			return 0, fmt.Errorf("contact %s is not a contact of the issue", contact)
 		}
+		if st == endedContact {
+			return 0, fmt.Errorf("contact %s ended before the issue's latest reopen", contact)
+		}
 		return st, nil
 	}
 	switch d := e.Data.(type) {
@@ -139,6 +145,9 @@ func (c *checker) step(e events.Envelope) error {
 			return fmt.Errorf("reopen of an open issue")
 		}
 		s.resolved = false
+		for c := range s.contacts {
+			s.contacts[c] = endedContact
+		}
 		if err := introduce(d.Contact); err != nil {
 			return err
 		}
@@ -187,10 +196,8 @@ func (c *checker) step(e events.Envelope) error {
 		s.resolved = true
 	case *events.Rated:
 		// Validate checked the scale.
-		if d.Contact != uuid.Nil {
-			if _, err := known(d.Contact); err != nil {
-				return err
-			}
+		if _, ok := s.contacts[d.Contact]; d.Contact != uuid.Nil && !ok {
+			return fmt.Errorf("contact %s is not a contact of the issue", d.Contact)
 		}
 	case *events.Classified:
 	default:

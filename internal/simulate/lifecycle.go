@@ -293,8 +293,9 @@ func (r *run) spawn(from *issue, t int64, ch int, tg tag) {
 // were added out of turn. The order of equal times is kept.
 //
 // An issue that ends open is resolved by the helpdesk AutoClose after its
-// last step, with code "auto-closed": on its last answered contact, or on
-// its last contact when the customer gave up in the queue every time.
+// last step, with code "auto-closed": on its last answered contact since
+// its latest reopen, or on its last contact when the customer gave up in
+// the queue every time since.
 func (r *run) finish(is *issue) {
 	s := is.steps
 	for i := 1; i < len(s); i++ {
@@ -314,7 +315,8 @@ func (r *run) finish(is *issue) {
 		case *events.Contacted:
 			open, contacts = true, append(contacts, d.Contact)
 		case *events.Reopened:
-			open, contacts = true, append(contacts, d.Contact)
+			// The resolution it undid ended the contacts before it.
+			open, contacts = true, append(contacts[:0], d.Contact)
 		case *events.Abandoned:
 			abandoned = append(abandoned, d.Contact)
 		case *events.Resolved:
