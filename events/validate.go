@@ -49,13 +49,18 @@ func (e *Envelope) problem() string {
 		return e.NoData()
 	}
 	if err := ValidateData(e.Data); err != nil {
+		if e.Data.EventType() == "" {
+			return err.Error()
+		}
 		return fmt.Sprintf("%s: %v", e.Data.EventType(), err)
 	}
 	return ""
 }
 
 // ValidateData returns what d's Validate returns where d is a Validator,
-// and nil otherwise: the check of the data that Validate makes. A caller
+// and nil otherwise, but refuses data whose EventType is "" (an Opaque
+// without its type, a host's type that names none): the check of the data
+// that Validate makes. A caller
 // that checked the envelope's other fields itself calls it on the path
 // that every event takes; the built-in types are checked without the
 // conversion to the interface, which costs a lookup.
@@ -79,6 +84,10 @@ func ValidateData(d Data) error {
 		return d.Validate()
 	case *Classified:
 		return d.Validate()
+	}
+	if d.EventType() == "" {
+		// No codec writes it, and no snapshot could name it.
+		return fmt.Errorf("data of Go type %T names no event type", d)
 	}
 	if v, ok := d.(Validator); ok {
 		return v.Validate()

@@ -52,6 +52,8 @@ func TestValidate(t *testing.T) {
 		{"unknown survey", with(&events.Rated{Survey: "sus", Score: 3}), `survey "sus" is not csat, nps or ces`},
 		{"classified without topic", with(&events.Classified{Topics: []string{"x"}}), "no topic"},
 		{"host type without validation", with(&Escalated{}), ""},
+		{"an unknown type kept as it came", with(&events.Opaque{Type: "crm.note"}), ""},
+		{"opaque data without its type", with(&events.Opaque{}), "data of Go type *events.Opaque names no event type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
