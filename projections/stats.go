@@ -49,5 +49,14 @@ func Wilson(hits, total int64) (lo, hi float64) {
 	den := 1 + z2/n
 	centre := (p + z2/(2*n)) / den
 	half := z95 * math.Sqrt(p*(1-p)/n+z2/(4*n*n)) / den
-	return math.Max(0, centre-half), math.Min(1, centre+half)
+	lo, hi = math.Max(0, centre-half), math.Min(1, centre+half)
+	// At the edges the bound is the rate itself, which the arithmetic
+	// above misses by a rounding (0.9999999999999999 for 14 of 14).
+	switch p {
+	case 0:
+		lo = 0
+	case 1:
+		hi = 1
+	}
+	return lo, hi
 }

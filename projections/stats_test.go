@@ -27,6 +27,24 @@ func TestWilson(t *testing.T) {
 	}
 }
 
+// Every interval holds its own rate, exactly 1 or 0 at the edges, where
+// rounding made 14 of 14 a rate of 1 outside [0.78, 0.9999999999999999].
+func TestWilsonHoldsItsRate(t *testing.T) {
+	for total := int64(1); total <= 3000; total++ {
+		for _, hits := range []int64{0, 1, total / 2, total - 1, total} {
+			r := NewRate(hits, total)
+			if r.CI95[0] > r.Value || r.CI95[1] < r.Value {
+				t.Fatalf("%d/%d: rate %v outside its interval %v", hits, total, r.Value, r.CI95)
+			}
+		}
+		_, hi := Wilson(total, total)
+		lo, _ := Wilson(0, total)
+		if hi != 1 || lo != 0 {
+			t.Fatalf("of %d: all hits reach up to %v, none down to %v; want 1 and 0", total, hi, lo)
+		}
+	}
+}
+
 // Counts that no projection gives still make a rate that JSON can carry,
 // its interval that of the nearest possible count.
 func TestNewRateOfImpossibleCounts(t *testing.T) {
