@@ -19,11 +19,13 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
 	"github.com/truefcr/truefcr/contact"
@@ -34,11 +36,29 @@ import (
 	"github.com/truefcr/truefcr/projections"
 )
 
-// Names on the NATS server. The stream holds every partition's subject.
-const (
-	streamName    = "TRUEFCR_EXAMPLE"
-	subjectPrefix = "truefcr.example.p"
-)
+// space names what a run makes on the NATS server: a stream over every
+// partition's subject. Each run has its own, so that two runs at once (two
+// terminals, two test processes) neither read nor delete each other's.
+type space struct {
+	stream string // TRUEFCR_EXAMPLE_<run>
+	prefix string // truefcr.example.<run>.p: partition N is prefix.N
+}
+
+// newSpace returns the names of a run of its own.
+func newSpace() space {
+	run := uuid.NewString()[:8] // hexadecimal digits
+	return space{stream: "TRUEFCR_EXAMPLE_" + strings.ToUpper(run), prefix: "truefcr.example." + run + ".p"}
+}
+
+// create makes the stream of sp, which delete removes.
+func (sp space) create(js nats.JetStreamContext) error {
+	if _, err := js.AddStream(&nats.StreamConfig{Name: sp.stream, Subjects: []string{sp.prefix + ".>"}}); err != nil {
+		return fmt.Errorf("create stream %s: %w", sp.stream, err)
+	}
+	return nil
+}
+
+func (sp space) delete(js nats.JetStreamContext) { _ = js.DeleteStream(sp.stream) }
 
 func main() {
 	url := flag.String("nats", nats.DefaultURL, "NATS server URL (JetStream enabled)")
@@ -81,11 +101,11 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 	if err != nil {
 		return err
 	}
-	_ = js.DeleteStream(streamName)
-	if _, err := js.AddStream(&nats.StreamConfig{Name: streamName, Subjects: []string{subjectPrefix + ".>"}}); err != nil {
-		return fmt.Errorf("create stream %s: %w", streamName, err)
+	sp := newSpace()
+	if err := sp.create(js); err != nil {
+		return err
 	}
-	defer func() { _ = js.DeleteStream(streamName) }()
+	defer sp.delete(js)
 
 	// The write side: Service → memory store → publisher to the partition
 	// subjects. The message id is the event id, so JetStream drops a
@@ -101,7 +121,7 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 	defer pub.Close()
 	publisher, err := events.NewPublisher(events.PublisherConfig{
 		Publisher: pub,
-		Topic:     events.PartitionedTopic(subjectPrefix, partitions),
+		Topic:     events.PartitionedTopic(sp.prefix, partitions),
 	})
 	if err != nil {
 		return err
@@ -118,7 +138,7 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 	var wg sync.WaitGroup
 	errs := make(chan error, partitions)
 	for p := range partitions {
-		sub, durable, subject, err := subscribe(js, url, p, logger)
+		sub, durable, subject, err := subscribe(js, url, sp, p, logger)
 		if err != nil {
 			return err
 		}
@@ -135,7 +155,7 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 			Logger:      logger,
 			// What the durable consumer still holds for the runner, for Lag.
 			Pending: func(ctx context.Context) (int64, error) {
-				info, err := js.ConsumerInfo(streamName, durable, nats.Context(ctx))
+				info, err := js.ConsumerInfo(sp.stream, durable, nats.Context(ctx))
 				if err != nil {
 					return 0, err
 				}
@@ -154,12 +174,20 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 		}()
 	}
 
-	// Simulated traffic, recorded through the Service.
-	svc, err := contact.NewService(contact.Config{Store: store, Publisher: publisher})
+	// Simulated traffic, recorded through the Service. Identity is
+	// resolved at the edge: the Service gives every opening the customer
+	// id that a stand-in for the host's CRM knows for its keys, which
+	// becomes the partition key. Like a CRM, which holds a customer's
+	// phone and address before either calls, it knows every customer of
+	// the log from the start: two keys first seen together on a later
+	// opening are one customer here from the first contact. So its figures
+	// can differ from fcrreport's over the same log without customer ids,
+	// which learns that link only when that opening comes.
+	traffic, _, err := simulate.Collect(simulate.Config{Seed: seed, Days: days})
 	if err != nil {
 		return err
 	}
-	traffic, _, err := simulate.Collect(simulate.Config{Seed: seed, Days: days})
+	svc, err := contact.NewService(contact.Config{Store: store, Publisher: publisher, Customers: simulate.NewCRM(traffic)})
 	if err != nil {
 		return err
 	}
@@ -227,18 +255,11 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 }
 
 // record turns the simulated log into the commands a helpdesk would send.
-// Identity is resolved at the edge: every opening carries the customer id
-// that the CRM knows for its keys, which becomes the partition key.
 func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope) error {
-	crm := simulate.NewCRM(traffic)
-	for _, e := range traffic {
+	for i, e := range traffic {
 		cmd, err := contact.CommandOf(e)
 		if err != nil {
-			continue
-		}
-		if o, ok := cmd.(contact.Open); ok {
-			o.Customer.ID = crm.ID(o.Customer.Keys[0])
-			cmd = o
+			return fmt.Errorf("event %d of the simulated log: %w", i+1, err)
 		}
 		if _, err := svc.Execute(ctx, e.Issue, cmd); err != nil {
 			return err
@@ -247,17 +268,17 @@ func record(ctx context.Context, svc *contact.Service, traffic []events.Envelope
 	return nil
 }
 
-// subscribe makes the durable consumer of partition p, unless it is there
+// subscribe makes the durable consumer of partition p of sp, unless it is there
 // already (a restart), and returns a subscriber bound to it, with the
 // consumer's name and the partition's subject. The consumer is made here,
 // not by the subscription: one that a subscription made is deleted when
 // the subscription ends, and a restarted runner would read the stream
 // again from its start.
-func subscribe(js nats.JetStreamContext, url string, p int, logger watermill.LoggerAdapter) (*natssub.Subscriber, string, string, error) {
-	durable, subject := "fcr-"+strconv.Itoa(p), fmt.Sprintf("%s.%d", subjectPrefix, p)
-	_, err := js.ConsumerInfo(streamName, durable)
+func subscribe(js nats.JetStreamContext, url string, sp space, p int, logger watermill.LoggerAdapter) (*natssub.Subscriber, string, string, error) {
+	durable, subject := "fcr-"+strconv.Itoa(p), fmt.Sprintf("%s.%d", sp.prefix, p)
+	_, err := js.ConsumerInfo(sp.stream, durable)
 	if errors.Is(err, nats.ErrConsumerNotFound) {
-		_, err = js.AddConsumer(streamName, &nats.ConsumerConfig{
+		_, err = js.AddConsumer(sp.stream, &nats.ConsumerConfig{
 			Durable: durable, DeliverSubject: nats.NewInbox(), FilterSubject: subject,
 			AckPolicy: nats.AckExplicitPolicy, DeliverPolicy: nats.DeliverAllPolicy,
 		})
@@ -279,7 +300,7 @@ func subscribe(js nats.JetStreamContext, url string, p int, logger watermill.Log
 			// without acknowledging a message it dropped because its
 			// subscription ended (a runner that stops), which must come
 			// again, not count as done.
-			SubscribeOptions:  []nats.SubOpt{nats.Bind(streamName, durable), nats.AckExplicit(), nats.ManualAck()},
+			SubscribeOptions:  []nats.SubOpt{nats.Bind(sp.stream, durable), nats.AckExplicit(), nats.ManualAck()},
 			DurablePrefix:     durable,
 			DurableCalculator: func(prefix, _ string) string { return prefix },
 		},

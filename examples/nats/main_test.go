@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"testing"
 	"time"
 
@@ -39,9 +40,27 @@ func TestRun(t *testing.T) {
 	assert.ErrorContains(t, run(context.Background(), &report, &progress, url, 3, 0, 2, false), "-days 0")
 }
 
+// Two runs at once each have a stream of their own: neither deletes the
+// other's, nor reads its events, and both report the same figures.
+func TestTwoRunsAtOnce(t *testing.T) {
+	url := natstest.URL(t)
+	var reports [2]bytes.Buffer
+	errs := make(chan error, 2)
+	for i := range reports {
+		go func() { errs <- run(context.Background(), &reports[i], io.Discard, url, 2, 5, 3, true) }()
+	}
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	var a, b projections.FCRReport
+	require.NoError(t, json.Unmarshal(reports[0].Bytes(), &a))
+	require.NoError(t, json.Unmarshal(reports[1].Bytes(), &b))
+	assert.Positive(t, a.True.Total)
+	assert.Equal(t, a, b)
+}
+
 // newStream connects to the machine's NATS server and makes the example's
 // stream afresh, which the test's end deletes.
-func newStream(t *testing.T) (nats.JetStreamContext, string) {
+func newStream(t *testing.T) (nats.JetStreamContext, string, space) {
 	t.Helper()
 	url := natstest.URL(t)
 	nc, err := nats.Connect(url)
@@ -49,11 +68,10 @@ func newStream(t *testing.T) (nats.JetStreamContext, string) {
 	t.Cleanup(nc.Close)
 	js, err := nc.JetStream()
 	require.NoError(t, err)
-	_ = js.DeleteStream(streamName)
-	_, err = js.AddStream(&nats.StreamConfig{Name: streamName, Subjects: []string{subjectPrefix + ".>"}})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = js.DeleteStream(streamName) })
-	return js, url
+	sp := newSpace()
+	require.NoError(t, sp.create(js))
+	t.Cleanup(func() { sp.delete(js) })
+	return js, url, sp
 }
 
 // A message that the subscription hands on but that is not acknowledged
@@ -61,13 +79,13 @@ func newStream(t *testing.T) (nats.JetStreamContext, string) {
 // hand) stays with the broker, to come again: the subscription does not
 // acknowledge what its reader did not.
 func TestAMessageNotAcknowledgedStaysWithTheBroker(t *testing.T) {
-	js, url := newStream(t)
+	js, url, sp := newStream(t)
 	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, Marshaler: &wmnats.NATSMarshaler{}}, watermill.NopLogger{})
 	require.NoError(t, err)
 	defer pub.Close()
-	require.NoError(t, pub.Publish(subjectPrefix+".0", message.NewMessage(watermill.NewUUID(), []byte("x"))))
+	require.NoError(t, pub.Publish(sp.prefix+".0", message.NewMessage(watermill.NewUUID(), []byte("x"))))
 
-	sub, durable, subject, err := subscribe(js, url, 0, watermill.NopLogger{})
+	sub, durable, subject, err := subscribe(js, url, sp, 0, watermill.NopLogger{})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	ch, err := sub.Subscribe(ctx, subject)
@@ -82,7 +100,7 @@ func TestAMessageNotAcknowledgedStaysWithTheBroker(t *testing.T) {
 	}
 	require.NoError(t, sub.Close())
 	time.Sleep(100 * time.Millisecond) // an acknowledgement would have come by now
-	info, err := js.ConsumerInfo(streamName, durable)
+	info, err := js.ConsumerInfo(sp.stream, durable)
 	require.NoError(t, err)
 	assert.Equal(t, 1, info.NumAckPending+int(info.NumPending), "the message is still the broker's to deliver")
 }
@@ -91,7 +109,7 @@ func TestAMessageNotAcknowledgedStaysWithTheBroker(t *testing.T) {
 // restarted process would make it) resumes where the consumer stands: the
 // consumer outlives the subscription, and nothing is delivered twice.
 func TestARestartedRunnerResumesItsConsumer(t *testing.T) {
-	js, url := newStream(t)
+	js, url, sp := newStream(t)
 
 	pub, err := wmnats.NewPublisher(wmnats.PublisherConfig{URL: url, Marshaler: &wmnats.NATSMarshaler{}}, watermill.NopLogger{})
 	require.NoError(t, err)
@@ -106,12 +124,12 @@ func TestARestartedRunnerResumesItsConsumer(t *testing.T) {
 	} {
 		msg, err := events.NewMessage(codec, e)
 		require.NoError(t, err)
-		require.NoError(t, pub.Publish(subjectPrefix+".0", msg))
+		require.NoError(t, pub.Publish(sp.prefix+".0", msg))
 	}
 
 	checkpoints := projections.NewMemoryCheckpoints()
 	run := func(wantApplied int64) projections.RunnerStats {
-		sub, durable, subject, err := subscribe(js, url, 0, watermill.NopLogger{})
+		sub, durable, subject, err := subscribe(js, url, sp, 0, watermill.NopLogger{})
 		require.NoError(t, err)
 		defer sub.Close()
 		fcr, err := projections.NewFCR(projections.FCRConfig{})
@@ -123,13 +141,13 @@ func TestARestartedRunnerResumesItsConsumer(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- r.Run(ctx) }()
 		require.Eventually(t, func() bool {
-			info, err := js.ConsumerInfo(streamName, durable)
+			info, err := js.ConsumerInfo(sp.stream, durable)
 			return r.Stats().Applied == wantApplied && err == nil && info.NumPending+uint64(info.NumAckPending) == 0
 		}, 10*time.Second, time.Millisecond)
 		time.Sleep(50 * time.Millisecond) // a redelivery would come now
 		stop()
 		require.NoError(t, <-done)
-		_, err = js.ConsumerInfo(streamName, durable)
+		_, err = js.ConsumerInfo(sp.stream, durable)
 		require.NoError(t, err, "the consumer after the runner stopped")
 		return r.Stats()
 	}
