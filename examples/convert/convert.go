@@ -72,8 +72,12 @@ func convert(ctx context.Context, r io.Reader, w io.Writer, opt options) (summar
 	default:
 		return sum, fmt.Errorf("dataset %q: want pwc or twcs: %w", opt.dataset, errUsage)
 	}
-	if ferr := out.flushAll(); err == nil {
-		err = ferr
+	if err == nil {
+		err = out.flushAll()
+	} else {
+		// What was held back stays there: the log written so far, whole
+		// lines, is cut short, and the error says so (see run).
+		_ = out.w.Flush()
 	}
 	sum.Events = out.written
 	return sum, err

@@ -534,3 +534,80 @@ func TestAHeaderAfterAByteOrderMark(t *testing.T) {
 		}
 	}
 }
+
+// A header is the first record, wherever blank lines put it: one in the
+// wrong order after a blank line was taken for a malformed row, and the
+// rows after it converted column by wrong column.
+func TestTheHeaderIsTheFirstRecord(t *testing.T) {
+	swapped := "Call Id,Topic,Date,Time,Agent,Answered (Y/N),Resolved,Speed of answer in seconds,AvgTalkDuration,Satisfaction rating\n" +
+		"ID1,Contract related,2021-01-01,9:12:58,Diane,Y,Y,109,0:02:23,3\n"
+	_, _, _, err := convertString(t, "pwc", "\n"+swapped, false)
+	require.ErrorIs(t, err, errMalformed)
+	assert.ErrorContains(t, err, "pwc line 2: header")
+
+	row := "C1,Ann,2021-02-01,9:05:00,Streaming,Y,Y,30,0:04:10,5\n"
+	plain, _, _, err := convertString(t, "pwc", pwcHead+row, false)
+	require.NoError(t, err)
+	got, sum, _, err := convertString(t, "pwc", "\n\n"+pwcHead+row, false)
+	require.NoError(t, err)
+	assert.Equal(t, plain, got, "blank lines before the header change nothing")
+	assert.Equal(t, 4, sum.Lines)
+}
+
+// A twcs header without inbound would make the company's replies its
+// customers' contacts; a column named twice would be read from its last.
+func TestTWCSHeaderNeedsEachColumnOnce(t *testing.T) {
+	for _, tc := range []struct{ header, says string }{
+		{"tweet_id,author_id,created_at,text", "lacks one of tweet_id, author_id, created_at and inbound"},
+		{"tweet_id,author_id,inbound,created_at,text,tweet_id", "names tweet_id twice, in fields 1 and 6"},
+	} {
+		input := tc.header + "\n" + "1,115712,True,Tue Oct 31 23:36:20 +0000 2017,my app crashes\n"
+		_, _, _, err := convertString(t, "twcs", input, false)
+		require.ErrorIs(t, err, errMalformed, tc.header)
+		assert.ErrorContains(t, err, "twcs line 1: header", tc.header)
+		assert.ErrorContains(t, err, tc.says, tc.header)
+	}
+}
+
+// The summary counts every line of the file, those of rows that did not
+// parse and blank ones included.
+func TestTheSummaryCountsEveryLine(t *testing.T) {
+	row := "C1,Ann,2021-02-01,9:05:00,Streaming,Y,Y,30,0:04:10,5\n"
+	for _, tc := range []struct {
+		input string
+		lines int
+	}{
+		{pwcHead + row, 2},
+		{pwcHead + row + "\n", 3},
+		{pwcHead + row + `C2,Ann,2021-02-01,9:06:00,Stre"aming,Y,Y,30,0:04:10,5` + "\n" + `C3,B"ob` + "\n", 4},
+		{pwcHead + strings.TrimSuffix(row, "\n"), 2},
+	} {
+		_, sum, _, err := convertString(t, "pwc", tc.input, false)
+		require.NoError(t, err, tc.input)
+		assert.Equal(t, tc.lines, sum.Lines, "%q", tc.input)
+	}
+}
+
+// A conversion that stops writes nothing more once it stopped, and says
+// how many events it wrote before.
+func TestAStopSaysTheLogIsCutShort(t *testing.T) {
+	rows := pwcHead
+	for i := range 3 {
+		rows += fmt.Sprintf("C%d,Ann,2021-02-0%d,9:05:00,Streaming,Y,Y,30,0:04:10,5\n", i, i+1)
+	}
+	input := rows + `C9,"Ann,2021-02-04,9:06:00,Streaming,Y,Y,30,0:04:10,5` + "\n" + "C10,Ann,2021-02-04,9:07:00,Streaming,Y,Y,30,0:04:10,5\n"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cut.csv")
+	require.NoError(t, os.WriteFile(file, []byte(input), 0o600))
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"-dataset", "pwc", file}, &out, &errOut)
+	require.ErrorIs(t, err, errMalformed)
+	written := strings.Count(out.String(), "\n")
+	// Calls a day behind the latest read were written: those of 1
+	// February, four events; those of 2 and 3 February were held back,
+	// and stay so.
+	assert.Equal(t, 4, written)
+	assert.ErrorContains(t, err, "(the 4 events written before it are a log cut short)")
+	_, err = decodeLog(out.Bytes())
+	assert.NoError(t, err, "what was written is whole events")
+}

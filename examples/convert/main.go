@@ -6,7 +6,8 @@
 //	go run ./examples/convert -dataset twcs [-window 168h] [-gap 24h] FILE > log.jsonl
 //
 // Malformed rows are reported on standard error with their line number and
-// skipped (or, with -strict, stop the conversion). A summary of what was
+// skipped (or, with -strict, stop the conversion; the events written
+// before such a stop are a log cut short). A summary of what was
 // converted goes to standard error at the end. See README.md for what the
 // conversion assumes.
 package main
@@ -67,6 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer f.Close()
 	sum, err := convert(ctx, f, stdout, opt)
 	if err != nil {
+		if sum.Events > 0 {
+			// pwc writes as it reads, a day behind.
+			return fmt.Errorf("%s: %w (the %d events written before it are a log cut short)", fs.Arg(0), err, sum.Events)
+		}
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
 	fmt.Fprintf(stderr, "%s (%s): %s\n", fs.Arg(0), opt.dataset, sum)

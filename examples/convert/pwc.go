@@ -50,10 +50,12 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 	cr.ReuseRecord = true
 	lineOf := map[string]int{}
 	var latest time.Time // of the calls read
+	header := true
 	err := eachRow(ctx, cr, &sum, opt, func(line int, rec []string) error {
-		if line == 1 {
-			if !equalFold(rec, pwcColumns()) {
-				return fmt.Errorf("pwc line 1: header %q, want %q: %w", rec, pwcColumns(), errMalformed)
+		if header {
+			// The first record, after any blank lines.
+			if header = false; !equalFold(rec, pwcColumns()) {
+				return fmt.Errorf("pwc line %d: header %q, want %q: %w", line, rec, pwcColumns(), errMalformed)
 			}
 			return nil
 		}

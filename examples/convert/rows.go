@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -9,16 +10,49 @@ import (
 	"io"
 )
 
+// csvReader is a CSV reader that counts the lines of its input.
+type csvReader struct {
+	*csv.Reader
+	in *lineCounter
+}
+
 // newCSVReader returns a CSV reader of r past the byte-order mark that
 // spreadsheet programs write first, if there is one: the reader would
 // take it for part of the first field (and a quote after it for a bare
 // one, or for part of a lazily quoted field).
-func newCSVReader(r io.Reader) *csv.Reader {
-	br := bufio.NewReader(r)
+func newCSVReader(r io.Reader) csvReader {
+	in := &lineCounter{r: r}
+	br := bufio.NewReader(in)
 	if b, err := br.Peek(len(bom)); err == nil && string(b) == bom {
 		_, _ = br.Discard(len(bom)) // the bytes were just peeked
 	}
-	return csv.NewReader(br)
+	return csvReader{Reader: csv.NewReader(br), in: in}
+}
+
+// lineCounter counts the lines of what is read through it, by "\n", as
+// the CSV reader numbers them: a last line without one counts too.
+type lineCounter struct {
+	r        io.Reader
+	newlines int
+	last     byte // the last byte read
+	any      bool // a byte was read
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.newlines += bytes.Count(p[:n], []byte{'\n'})
+		c.last, c.any = p[n-1], true
+	}
+	return n, err
+}
+
+// lines returns how many lines were read.
+func (c *lineCounter) lines() int {
+	if c.any && c.last != '\n' {
+		return c.newlines + 1
+	}
+	return c.newlines
 }
 
 // bom is the byte-order mark of UTF-8.
@@ -32,13 +66,14 @@ const bom = "\ufeff"
 // naming them.
 // ctx is checked every 1024 lines so that a long file can be stopped. A
 // file without a single row, not even a header, is an error.
-func eachRow(ctx context.Context, cr *csv.Reader, sum *summary, opt options, row func(line int, rec []string) error) error {
+func eachRow(ctx context.Context, cr csvReader, sum *summary, opt options, row func(line int, rec []string) error) error {
 	for seen := false; ; seen = true {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			if !seen {
 				return fmt.Errorf("read %s: the file is empty, without even a header: %w", opt.dataset, errMalformed)
 			}
+			sum.Lines = cr.in.lines() // the rows that did not parse, and blank lines, too
 			return nil
 		}
 		if err != nil {

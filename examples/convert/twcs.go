@@ -28,24 +28,34 @@ type twcsColumns struct {
 	need                          int // fields up to the last required column
 }
 
-func twcsHeader(rec []string) (twcsColumns, error) {
+// twcsHeader reads the header, on line line. It needs the columns
+// tweet_id, author_id, created_at and inbound, each once: without inbound,
+// the company's replies would read as its customers' contacts.
+func twcsHeader(line int, rec []string) (twcsColumns, error) {
 	c := twcsColumns{width: len(rec), id: -1, author: -1, inbound: -1, at: -1, text: -1}
 	for i, name := range rec {
+		var col *int
 		switch strings.TrimSpace(name) {
 		case "tweet_id":
-			c.id = i
+			col = &c.id
 		case "author_id":
-			c.author = i
+			col = &c.author
 		case "inbound":
-			c.inbound = i
+			col = &c.inbound
 		case "created_at":
-			c.at = i
+			col = &c.at
 		case "text":
-			c.text = i
+			col = &c.text
+		default:
+			continue
 		}
+		if *col >= 0 {
+			return c, fmt.Errorf("twcs line %d: header %q names %s twice, in fields %d and %d: %w", line, rec, strings.TrimSpace(name), *col+1, i+1, errMalformed)
+		}
+		*col = i
 	}
-	if c.id < 0 || c.author < 0 || c.at < 0 {
-		return c, fmt.Errorf("twcs line 1: header %q has no tweet_id, author_id or created_at: %w", rec, errMalformed)
+	if c.id < 0 || c.author < 0 || c.at < 0 || c.inbound < 0 {
+		return c, fmt.Errorf("twcs line %d: header %q lacks one of tweet_id, author_id, created_at and inbound (which tells a customer's tweet from the company's reply): %w", line, rec, errMalformed)
 	}
 	c.need = max(c.id, c.author, c.at, c.inbound) + 1
 	return c, nil
@@ -72,7 +82,7 @@ func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summ
 	err := eachRow(ctx, cr, &sum, opt, func(line int, rec []string) error {
 		if cols.width == 0 {
 			var err error
-			cols, err = twcsHeader(rec)
+			cols, err = twcsHeader(line, rec)
 			return err
 		}
 		if i, row := swallowedRow(rec, cols); i > 0 {
