@@ -28,6 +28,7 @@ import (
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/events/pgstore"
+	"github.com/truefcr/truefcr/internal/cli"
 	"github.com/truefcr/truefcr/projections"
 	"github.com/truefcr/truefcr/projections/pgcheckpoint"
 )
@@ -154,7 +155,7 @@ func main() {
 	flag.StringVar(&o.DSN, "dsn", "", "PostgreSQL connection URL (default $"+envDSN+", else "+defaultDSN+")")
 	flag.StringVar(&o.Schema, "schema", "helpdesk_example", "schema of the store's and the checkpoint's tables")
 	flag.BoolVar(&o.Fresh, "fresh", false, "drop the schema first, to start from nothing")
-	flag.Parse()
+	cli.Parse()
 	if _, err := run(context.Background(), o, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
@@ -171,6 +172,9 @@ type outcome struct {
 // it has read them, and writes the report to out.
 func run(ctx context.Context, o options, out io.Writer) (outcome, error) {
 	var res outcome
+	if o.Schema == "" {
+		return res, errors.New("-schema is empty: name the schema of the example's tables")
+	}
 	pool, err := connect(ctx, o.DSN)
 	if err != nil {
 		return res, err

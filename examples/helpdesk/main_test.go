@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -59,4 +60,11 @@ func TestAnUnknownUpdateIsRefused(t *testing.T) {
 	require.ErrorIs(t, err, errUnknownUpdate)
 	assert.EqualError(t, err, `delivery d9 of ticket 77: "merged": unknown kind of update`)
 	assert.Equal(t, contact.IssueForKey("helpdesk:ticket:77"), contact.IssueForKey(ticketKey("77")))
+}
+
+// An empty -schema is refused before anything connects: it would put the
+// example's tables in public, and -fresh would fail with an SQL error.
+func TestAnEmptySchemaIsRefused(t *testing.T) {
+	_, err := run(context.Background(), options{Schema: "", Fresh: true}, io.Discard)
+	require.ErrorContains(t, err, "-schema is empty")
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/events/natssub"
+	"github.com/truefcr/truefcr/internal/cli"
 	"github.com/truefcr/truefcr/internal/headline"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
@@ -66,7 +67,7 @@ func main() {
 	days := flag.Int("days", 14, "days of simulated contact centre traffic")
 	seed := flag.Uint64("seed", 1, "seed of the simulated traffic")
 	asJSON := flag.Bool("json", false, "print the merged report as JSON")
-	flag.Parse()
+	cli.Parse()
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer stop()
 	// With -json, standard output holds the report alone.

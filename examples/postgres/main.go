@@ -28,6 +28,7 @@ import (
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/events/pgstore/pgtest"
+	"github.com/truefcr/truefcr/internal/cli"
 	"github.com/truefcr/truefcr/internal/headline"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
@@ -74,7 +75,7 @@ func main() {
 	flag.Float64Var(&o.IssuesPerDay, "issues", 0, "new issues a day (default the simulator's, 150)")
 	flag.BoolVar(&o.JSON, "json", false, "print the run and the report as one JSON object")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the schema of the run instead of dropping it")
-	flag.Parse()
+	cli.Parse()
 	o.DSN = dsnOf(o.DSN)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -17,9 +18,13 @@ import (
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/cli"
 )
 
 func main() {
+	flag.Usage = cli.Usage(flag.CommandLine.Output(), "go run ./examples/quickstart",
+		"quickstart plays a day of a contact centre in memory and prints its issues and report")
+	cli.Parse()
 	ctx := context.Background()
 	store, err := day(ctx)
 	if err != nil {
