@@ -15,8 +15,10 @@ type Checkpoint struct {
 	// State is the Runner's saved state: what it keeps itself (the last
 	// version of each issue it sequences, the events it holds for a gap)
 	// and the projection's state (encoding.BinaryMarshaler), which
-	// ProjectionState returns; nil for a projection that keeps its state
-	// elsewhere.
+	// ProjectionState returns. For a projection that keeps its state
+	// elsewhere it is nil when the runner has a Store, and holds the
+	// runner's sequencing alone when it has none (ProjectionState then
+	// returns an empty state).
 	State []byte
 	// Saved is when the checkpoint was written.
 	Saved time.Time

@@ -353,7 +353,9 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 // Run feeds the projection until ctx is cancelled, then checkpoints,
 // cancels its subscriptions and returns nil (or the error of the final
 // checkpoint). It returns early with an error when the checkpoint cannot
-// be loaded, a topic cannot be subscribed to at start, or the Store fails.
+// be loaded, a topic cannot be subscribed to at start, or the Store fails;
+// a checkpoint beyond the Store's last position, which is not of that
+// Store, cannot be loaded (ErrCheckpoint: Rebuild then replays the Store).
 // Calling Run again after it returned continues from the state in memory.
 // Run returns ErrRunnerBusy while another Run runs, and waits for a Rebuild
 // that runs without a Run to end. A panic of the projection goes on
@@ -922,23 +924,17 @@ func (r *Runner) dropForeignLive(ctx context.Context) {
 	if top <= pos {
 		return
 	}
-	var head uint64
 	fields := watermill.LogFields{"runner": r.cfg.Name, "position": top, "store_position": pos}
-	switch s := r.cfg.Store.(type) {
-	case storeHead:
-		h, err := s.Head(ctx)
-		if err != nil {
-			// The next read looks again; said once for each position.
-			if r.waitLogged != top {
-				r.waitLogged = top
-				r.cfg.Logger.Error("cannot read the store's head: checkpoints wait for a live position beyond the store's read", err, fields)
-			}
-			return
+	head, known, err := r.storeEnd(ctx)
+	switch {
+	case err != nil:
+		// The next read looks again; said once for each position.
+		if r.waitLogged != top {
+			r.waitLogged = top
+			r.cfg.Logger.Error("cannot read the store's head: checkpoints wait for a live position beyond the store's read", err, fields)
 		}
-		head = h
-	case storeLen:
-		head = uint64(s.Len())
-	default:
+		return
+	case !known:
 		if r.waitLogged != top {
 			r.waitLogged = top
 			r.cfg.Logger.Info("checkpoints wait for a live position beyond the store's read (the store tells no head)", fields)
@@ -960,4 +956,17 @@ func (r *Runner) dropForeignLive(ctx context.Context) {
 			r.liveTop = max(r.liveTop, p)
 		}
 	}
+}
+
+// storeEnd returns the last position that the Store handed out, by its
+// Head or its Len, and false when it tells neither.
+func (r *Runner) storeEnd(ctx context.Context) (uint64, bool, error) {
+	switch s := r.cfg.Store.(type) {
+	case storeHead:
+		h, err := s.Head(ctx)
+		return h, err == nil, err
+	case storeLen:
+		return uint64(s.Len()), true, nil
+	}
+	return 0, false, nil
 }

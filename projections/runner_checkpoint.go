@@ -184,10 +184,22 @@ func (r *Runner) snapshot() (Checkpoint, error) {
 }
 
 // restore loads the checkpoint into the projection, when it can take it.
+// A checkpoint beyond the Store's end is not of that Store (one made
+// again, restored from an older backup, another under the same Name):
+// taken as it is, the catch-up would read nothing and pass over every
+// event the Store holds up to its position. It is refused, and the
+// projection left as it was.
 func (r *Runner) restore(ctx context.Context) error {
 	cp, ok, err := r.cfg.Checkpoints.Load(ctx, r.cfg.Name)
 	if err != nil {
 		return fmt.Errorf("runner %q: load checkpoint: %w: %w", r.cfg.Name, ErrCheckpoint, err)
+	}
+	if ok && r.cfg.Store != nil && cp.Position > 0 {
+		// A store that cannot tell its end now fails the catch-up next.
+		if end, known, _ := r.storeEnd(ctx); known && end < cp.Position {
+			return fmt.Errorf("runner %q: checkpoint at position %d is beyond the store's last position, %d: it is not of this store (made again, restored from an older backup, or another under the same Name); Rebuild replays the store and saves a checkpoint of it: %w",
+				r.cfg.Name, cp.Position, end, ErrCheckpoint)
+		}
 	}
 	return r.guard(func() error { return r.restoreLocked(cp, ok) })
 }

@@ -27,7 +27,8 @@ var (
 	// ErrCannotRebuild: Rebuild needs a Store to replay and a projection
 	// that can be reset or can save and restore its state.
 	ErrCannotRebuild = errors.New("cannot rebuild")
-	// ErrCheckpoint: a checkpoint could not be written or read back.
+	// ErrCheckpoint: a checkpoint could not be written or read back, or
+	// is not of the runner's Store (beyond its last position).
 	ErrCheckpoint = errors.New("checkpoint failed")
 	// ErrPanicked: a call that changed the projection's state panicked
 	// in an earlier Run or Rebuild of the runner, which a host recovered:

@@ -311,3 +311,73 @@ func TestRunnerRebuildDuringRunWhenTheCheckpointStorePanics(t *testing.T) {
 	defer cancel()
 	assert.NoError(t, r.Rebuild(ctx))
 }
+
+// A checkpoint beyond the end of the runner's Store (the store was made
+// again, restored from an older backup, or the runner pointed at another
+// under the same Name) is refused at the start, with the projection as it
+// was, where the runner took it and passed over every event the Store
+// then held up to its position, with Lag saying it was not behind. A
+// Rebuild then replays the Store, and the next Run goes on from there.
+func TestACheckpointBeyondTheStoresEndIsRefused(t *testing.T) {
+	ctx := context.Background()
+	cps := NewMemoryCheckpoints()
+	old := events.NewMemoryStore()
+	appendAll(t, old, testLog(10))
+	r1, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: old, Checkpoints: cps,
+		PollInterval: 5 * time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r1)
+	waitApplied(t, r1, 30)
+	require.NoError(t, stop())
+
+	fresh := events.NewMemoryStore()
+	appendAll(t, fresh, testLog(3))
+	second := newTally()
+	r2, err := NewRunner(RunnerConfig{Name: "tally", Projection: second, Store: fresh, Checkpoints: cps,
+		PollInterval: 5 * time.Millisecond, Logger: quietLogger()})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithTimeout(ctx, 10*time.Second) // a Run that took it would go on
+	defer cancel()
+	err = r2.Run(runCtx)
+	require.ErrorIs(t, err, ErrCheckpoint)
+	assert.ErrorContains(t, err, "checkpoint at position 30 is beyond the store's last position, 9")
+	assert.Empty(t, second.Versions, "the projection is as it was")
+
+	require.NoError(t, r2.Rebuild(ctx))
+	assert.Equal(t, wantTally(3), second.ByType, "the rebuild replayed the store")
+	cp, ok, err := cps.Load(ctx, "tally")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, uint64(9), cp.Position, "and saved a checkpoint of it")
+	stop = startRunner(t, r2)
+	appendAll(t, fresh, testLog(1))
+	require.Eventually(t, func() bool { return r2.Stats().Position == 12 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	assert.Equal(t, wantTally(4), second.ByType, "the next Run goes on from the rebuild")
+}
+
+// A runner without a Store, feeding a projection that keeps its state
+// elsewhere, saves its own sequencing in the checkpoint's State, as the
+// doc of Checkpoint.State says, and no projection state.
+func TestTheCheckpointOfAProjectionThatKeepsItsStateElsewhere(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{Persistent: true}, quietLogger())
+	defer bus.Close()
+	publishAll(t, bus, "t", testLog(2))
+	cps := NewMemoryCheckpoints()
+	r, err := NewRunner(RunnerConfig{Name: "elsewhere", Projection: &plain{}, Subscriber: bus, Topic: "t",
+		Checkpoints: cps, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	waitApplied(t, r, 6)
+	require.NoError(t, stop())
+	cp, ok, err := cps.Load(context.Background(), "elsewhere")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NotNil(t, cp.State, "the runner's sequencing")
+	st, err := decodeRunnerState(cp.State, nil)
+	require.NoError(t, err)
+	assert.Len(t, st.positions, 2, "the last version of each issue")
+	state, err := cp.ProjectionState()
+	require.NoError(t, err)
+	assert.Empty(t, state)
+}
