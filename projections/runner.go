@@ -131,6 +131,9 @@ type Runner struct {
 	// panicked: the projection panicked under r.mu (see guard).
 	panicked atomic.Bool
 	caughtUp atomic.Bool
+	// replays counts the replays of Rebuilds that began (the projection
+	// reset), for the goroutine that changes the state.
+	replays uint64
 
 	// ownerMu guards owner and loop. owner is closed when the goroutine
 	// that changes the state (a Run's, or a Rebuild's while no Run runs)

@@ -349,7 +349,8 @@ func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
 		req.done <- fmt.Errorf("runner %q: rebuild: %w", r.cfg.Name, err)
 		return nil
 	}
-	r.caughtUp.Store(false)
+	wasCaughtUp := r.caughtUp.Swap(false)
+	replays := r.replays
 	rctx, cancel := context.WithCancel(req.ctx)
 	stop := context.AfterFunc(ctx, cancel)
 	answered := false
@@ -378,6 +379,13 @@ func (r *Runner) rebuildFor(ctx context.Context, req rebuildRequest) error {
 		return nil
 	}
 	req.done <- err
+	if r.replays == replays {
+		// The replay never began (a context ended first, the Run's
+		// when it is stopping): nothing changed, and the Run goes on,
+		// or stops, as it was.
+		r.caughtUp.Store(wasCaughtUp)
+		return nil
+	}
 	if err := r.catchUp(ctx); err != nil {
 		return err
 	}
@@ -408,6 +416,7 @@ func (r *Runner) replayAll(ctx context.Context) error {
 
 // replayLocked is replayAll; the caller holds r.mu.
 func (r *Runner) replayLocked(ctx context.Context) error {
+	r.replays++
 	if res, ok := r.cfg.Projection.(Resetter); ok {
 		res.Reset()
 	} else if err := r.cfg.Projection.(encoding.BinaryUnmarshaler).UnmarshalBinary(r.initial); err != nil {
