@@ -126,7 +126,7 @@ func NewBatchMessage(codec Codec, evs []Envelope) (*message.Message, error) {
 		}
 		var err error
 		if frame, err = codec.Append(frame[:0], e); err != nil {
-			return nil, fmt.Errorf("batch message: event %d: %w", i, err)
+			return nil, fmt.Errorf("batch message: event %d of %d: %w", i+1, len(evs), err)
 		}
 		payload = binary.AppendUvarint(payload, uint64(len(frame)))
 		payload = append(payload, frame...)
@@ -179,12 +179,12 @@ func DecodeMessages(msg *message.Message, codecs ...Codec) ([]Envelope, error) {
 	for i := range count {
 		size, k := binary.Uvarint(rest)
 		if k <= 0 || size > uint64(len(rest)-k) {
-			errs = append(errs, fmt.Errorf("message %s: event %d of %d: truncated: %w", msg.UUID, i, count, ErrMalformed))
+			errs = append(errs, fmt.Errorf("message %s: event %d of %d: truncated: %w", msg.UUID, i+1, count, ErrMalformed))
 			return evs, errors.Join(errs...)
 		}
 		e, err := codec.Decode(rest[k : k+int(size)])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: event %d of %d: %w", messageName(msg, codec), i, count, err))
+			errs = append(errs, fmt.Errorf("%s: event %d of %d: %w", messageName(msg, codec), i+1, count, err))
 			if !errors.Is(err, ErrUnknownType) {
 				bad++
 			}
@@ -328,8 +328,9 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 // Publish sends evs, grouping consecutive events of the same topic into one
 // Publish call and, with Batch, into messages of up to Batch events. When
 // a call fails, it stops: its error names the events of that call (their
-// places in evs and their issues) and says how many before them were
-// published, and the events after them are not sent.
+// places in evs and their issues; for an event that cannot be encoded, the
+// events of its message) and says how many before them were published,
+// and the events after them are not sent.
 func (p *Publisher) Publish(ctx context.Context, evs []Envelope) error {
 	for start := 0; start < len(evs); {
 		topic := p.cfg.Topic(evs[start])
@@ -337,9 +338,9 @@ func (p *Publisher) Publish(ctx context.Context, evs []Envelope) error {
 		for end < len(evs) && p.cfg.Topic(evs[end]) == topic {
 			end++
 		}
-		msgs, err := p.messages(evs[start:end])
+		msgs, from, to, err := p.messages(evs[start:end])
 		if err != nil {
-			return err
+			return fmt.Errorf("publish %s: %w%s", which(evs, start+from, start+to), err, published(start))
 		}
 		for _, msg := range msgs {
 			msg.SetContext(ctx)
@@ -382,23 +383,24 @@ func published(n int) string {
 	return fmt.Sprintf("; the first %d were published", n)
 }
 
-// messages encodes evs, which go to one topic, into messages.
-func (p *Publisher) messages(evs []Envelope) ([]*message.Message, error) {
-	msgs := make([]*message.Message, 0, len(evs))
+// messages encodes evs, which go to one topic, into messages. When an
+// event cannot be encoded, it returns the events of its message,
+// evs[from:to], with the error.
+func (p *Publisher) messages(evs []Envelope) (msgs []*message.Message, from, to int, err error) {
+	msgs = make([]*message.Message, 0, len(evs))
 	for start := 0; start < len(evs); {
 		end := min(start+max(1, p.cfg.Batch), len(evs))
 		var msg *message.Message
-		var err error
 		if end-start == 1 {
 			msg, err = NewMessage(p.cfg.Codec, evs[start])
 		} else {
 			msg, err = NewBatchMessage(p.cfg.Codec, evs[start:end])
 		}
 		if err != nil {
-			return nil, err
+			return nil, start, end, err
 		}
 		msgs = append(msgs, msg)
 		start = end
 	}
-	return msgs, nil
+	return msgs, 0, 0, nil
 }

@@ -264,9 +264,9 @@ func TestBatchMessageKeysAndDamage(t *testing.T) {
 		want   string
 	}{
 		{"count not a number", func(m *message.Message) { m.Metadata.Set(events.MetadataBatch, "x") }, `batch of "x" events`},
-		{"count too high", func(m *message.Message) { m.Metadata.Set(events.MetadataBatch, "4") }, "event 3 of 4: truncated"},
+		{"count too high", func(m *message.Message) { m.Metadata.Set(events.MetadataBatch, "4") }, "event 4 of 4: truncated"},
 		{"count too low", func(m *message.Message) { m.Metadata.Set(events.MetadataBatch, "2") }, "bytes after the 2 events"},
-		{"cut short", func(m *message.Message) { m.Payload = m.Payload[:len(m.Payload)-3] }, "event 2 of 3"},
+		{"cut short", func(m *message.Message) { m.Payload = m.Payload[:len(m.Payload)-3] }, "event 3 of 3"},
 		{"unknown codec", func(m *message.Message) { m.Metadata.Set(events.MetadataCodec, "xml") }, `no codec named "xml"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,8 +294,9 @@ func TestDecodeMessagesReturnsTheEventsOfABatchThatDecode(t *testing.T) {
 	msg.Metadata.Set(events.MetadataCodec, codec.Name())
 	evs, err := events.DecodeMessages(msg, codec)
 	require.ErrorIs(t, err, events.ErrMalformed)
-	assert.Contains(t, err.Error(), "event 1 of 3")
-	assert.NotContains(t, err.Error(), "event 2 of 3")
+	assert.Contains(t, err.Error(), "event 2 of 3", "counted from 1")
+	assert.NotContains(t, err.Error(), "event 1 of 3")
+	assert.NotContains(t, err.Error(), "event 3 of 3")
 	assert.Equal(t, []events.Envelope{first, last}, evs)
 }
 
@@ -365,7 +366,7 @@ func TestSplitUnknownTypes(t *testing.T) {
 	assert.Equal(t, want, unknown[0].Opaque())
 	assert.ErrorIs(t, rest, events.ErrMalformed)
 	assert.NotErrorIs(t, rest, events.ErrUnknownType)
-	assert.Contains(t, rest.Error(), "event 2 of 3")
+	assert.Contains(t, rest.Error(), "event 3 of 3")
 
 	unknown, rest = events.SplitUnknownTypes(fmt.Errorf("read: %w", unknown[0]))
 	assert.Len(t, unknown, 1)
@@ -453,6 +454,35 @@ func TestPublisherFailureSaysWhatWasSent(t *testing.T) {
 	require.NoError(t, err)
 	err = p.Publish(context.Background(), evs)
 	assert.EqualError(t, err, `publish events 2 to 5 of 5 (2 issues, from issue 0193a4c2-7a9e-7000-8000-000000000001 version 2) to "rest": broker down; the first was published`)
+}
+
+// An event that cannot be encoded stops Publish with an error that names
+// it (the events of its message) and says what was sent before, as a
+// broker's refusal does, where it was the codec's error alone, though the
+// events of earlier topics had gone out.
+func TestPublisherEncodeFailureSaysWhatWasSent(t *testing.T) {
+	evs := bridgeEvents(3)
+	evs[2].Data = &events.Opaque{Type: "crm.note"} // not registered: cannot be encoded
+	rec := &recorder{}
+	p, err := events.NewPublisher(events.PublisherConfig{Publisher: rec,
+		Topic: func(e events.Envelope) string { return fmt.Sprintf("t%d", e.Version) }})
+	require.NoError(t, err)
+	err = p.Publish(context.Background(), evs)
+	require.ErrorIs(t, err, events.ErrInvalidEvent)
+	assert.Len(t, rec.msgs, 2, "the events of the first two topics were published")
+	assert.ErrorContains(t, err, "publish event 3 of 3 (issue "+evs[2].Issue.String()+" version 3): msgpack encode")
+	assert.ErrorContains(t, err, "; the first 2 were published")
+
+	evs = bridgeEvents(4)
+	evs[3].Data = &events.Opaque{Type: "crm.note"}
+	rec = &recorder{}
+	p, err = events.NewPublisher(events.PublisherConfig{Publisher: rec, Batch: 2})
+	require.NoError(t, err)
+	err = p.Publish(context.Background(), evs)
+	require.ErrorIs(t, err, events.ErrInvalidEvent)
+	assert.Empty(t, rec.msgs, "one topic, one call: nothing was sent")
+	assert.ErrorContains(t, err, "publish events 3 to 4 of 4 (issue "+evs[2].Issue.String()+", from version 3): batch message: event 2 of 2: msgpack encode")
+	assert.NotContains(t, err.Error(), "were published")
 }
 
 // A message whose metadata names no codec is read with the only codec

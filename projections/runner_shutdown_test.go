@@ -223,7 +223,7 @@ func TestRunnerAppliesTheGoodEventsOfABadBatch(t *testing.T) {
 	select {
 	case got := <-poisoned:
 		got.Ack()
-		assert.Contains(t, got.Metadata.Get(MetadataPoisonReason), "event 2 of 3")
+		assert.Contains(t, got.Metadata.Get(MetadataPoisonReason), "event 3 of 3")
 	case <-time.After(5 * time.Second):
 		t.Fatal("the batch did not reach the poison topic")
 	}
