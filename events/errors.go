@@ -22,6 +22,9 @@ var (
 	ErrUnknownType = errors.New("unknown event type")
 	// ErrMalformed: bytes that do not decode to an event.
 	ErrMalformed = errors.New("malformed event")
+	// ErrStoreFull: an append beyond what the store can hold (a
+	// MemoryStore holds up to 2³¹−1 events); it appended nothing.
+	ErrStoreFull = errors.New("store full")
 	// ErrOutcomeUnknown: an append that failed once the store may have
 	// committed it (the answer to its COMMIT was lost, say): its events
 	// may be in the stream all the same. Load the stream and look for

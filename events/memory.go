@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"sync"
 
 	"github.com/google/uuid"
@@ -17,7 +18,7 @@ import (
 //
 // Encoded events lie back to back in large chunks, so that a log of
 // millions of events is a few thousand objects for the garbage collector,
-// not millions; a store holds up to 2³¹−1 events. The strings of the
+// not millions; a store holds up to 2³¹−1 events (ErrStoreFull beyond). The strings of the
 // events that Load and ReadAll return share those chunks (with the msgpack
 // codec): keeping one keeps its chunk.
 type MemoryStore struct {
@@ -44,6 +45,10 @@ type streamTail struct {
 	last    int32
 	version uint32
 }
+
+// memoryStoreCap is how many events a MemoryStore holds: its links
+// between a stream's events are int32 (a variable, for tests).
+var memoryStoreCap = math.MaxInt32
 
 const (
 	firstChunk = 4 << 10 // a small store stays small
@@ -107,6 +112,11 @@ func (s *MemoryStore) Append(ctx context.Context, issue uuid.UUID, expected uint
 	}
 	if actual := uint64(tail.version); actual != expected {
 		return nil, &VersionConflictError{Issue: issue, Expected: expected, Actual: actual}
+	}
+	if len(evs) > memoryStoreCap-len(s.index) {
+		// Positions and links are 32-bit: one more would wrap.
+		return nil, fmt.Errorf("append to issue %s: %d events would take the memory store beyond the %d it holds: %w",
+			issue, len(evs), memoryStoreCap, ErrStoreFull)
 	}
 	out := make([]Envelope, len(evs))
 	start := 0

@@ -50,18 +50,18 @@ func CheckAppend(issue uuid.UUID, expected uint64, evs []Envelope) error {
 	for i, e := range evs {
 		switch {
 		case e.Issue != issue:
-			return invalid("append to", Envelope{Issue: issue, Version: e.Version}, "event %d belongs to issue %s", i, e.Issue)
+			return invalid("append to", Envelope{Issue: issue, Version: e.Version}, "event %d of %d belongs to issue %s", i+1, len(evs), e.Issue)
 		case e.Version > MaxVersion:
-			return invalid("append to", e, "event %d has version %d, beyond %d", i, e.Version, uint64(MaxVersion))
+			return invalid("append to", e, "event %d of %d has version %d, beyond %d", i+1, len(evs), e.Version, uint64(MaxVersion))
 		case e.Version != expected+uint64(i)+1:
-			return invalid("append to", e, "event %d has version %d, want %d", i, e.Version, expected+uint64(i)+1)
+			return invalid("append to", e, "event %d of %d has version %d, want %d", i+1, len(evs), e.Version, expected+uint64(i)+1)
 		}
 		// What Validate refuses, every replay would refuse after it.
 		if problem := e.problem(); problem != "" {
-			return invalid("append to", e, "event %d: %s", i, problem)
+			return invalid("append to", e, "event %d of %d: %s", i+1, len(evs), problem)
 		}
 		if _, ok := e.Data.(*Opaque); ok {
-			return invalid("append to", e, "event %d is opaque (%s): it has no payload to write", i, e.Data.EventType())
+			return invalid("append to", e, "event %d of %d is opaque (%s): it has no payload to write", i+1, len(evs), e.Data.EventType())
 		}
 	}
 	return nil
