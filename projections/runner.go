@@ -299,7 +299,10 @@ func (r *Runner) disown() {
 func (r *Runner) CaughtUp() bool { return r.caughtUp.Load() }
 
 // View calls fn while no event is being applied, so that fn may read the
-// projection (a report, say) while Run runs.
+// projection (a report, say) while Run runs. It waits for a Rebuild's
+// replay, which applies the whole store at once, to end: a report served
+// from View during a Rebuild waits that long (a handler with a deadline
+// should serve its last report meanwhile).
 func (r *Runner) View(fn func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
