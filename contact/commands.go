@@ -32,7 +32,9 @@ const (
 // Names (channels, topics, queues, agents, codes, reasons, customer ids),
 // identity keys, the host's metadata (WithMeta) and the correlation and
 // causation ids are UTF-8 text without control characters, of at most
-// MaxText bytes; a command carries at most MaxList skills, secondary
+// MaxText bytes; the names that reports count by (queues, agents, skills,
+// experts, codes) are refused padded with spaces or blank, as they would
+// count apart from the name as written without them; a command carries at most MaxList skills, secondary
 // topics, identity keys or metadata entries. A customer's other fields
 // (Customer.Extra) are at most MaxList, named by such text and none "id"
 // or "keys", and take at most MaxExtra bytes as JSON, their text UTF-8
@@ -276,9 +278,9 @@ func (c Route) decide(d *decider) (events.Data, error) {
 	if ct.Abandoned {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
 	}
-	problems := []string{required("queue", c.Queue), printable("agent", c.Agent), d.duration("wait", c.Wait), tooMany("skills", len(c.Skills))}
+	problems := []string{required("queue", c.Queue), name("agent", c.Agent), d.duration("wait", c.Wait), tooMany("skills", len(c.Skills))}
 	for _, sk := range c.Skills {
-		problems = append(problems, printable("skill", sk))
+		problems = append(problems, name("skill", sk))
 	}
 	if err := d.check(problems...); err != nil {
 		return nil, err
@@ -329,7 +331,7 @@ func (c Resolve) decide(d *decider) (events.Data, error) {
 	if other, ok := d.kept(); ct.Abandoned && ok {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue; resolve the issue on one that was not, such as %s", ct.ID, other)
 	}
-	if err := d.check(printable("agent", c.Agent), printable("code", c.Code), d.duration("handle time", c.Handle)); err != nil {
+	if err := d.check(name("agent", c.Agent), name("code", c.Code), d.duration("handle time", c.Handle)); err != nil {
 		return nil, err
 	}
 	return &events.Resolved{Contact: ct.ID, Agent: c.Agent, Bot: c.Bot, Code: c.Code, Handle: wholeMS(c.Handle)}, nil
@@ -420,7 +422,7 @@ func (c Abandon) decide(d *decider) (events.Data, error) {
 	case ct.Handled():
 		return nil, d.refuse(ErrAnswered, "contact %s was already handled (consulted on or resolved on)", ct.ID)
 	}
-	if err := d.check(d.duration("wait", c.Wait), printable("queue", c.Queue)); err != nil {
+	if err := d.check(d.duration("wait", c.Wait), name("queue", c.Queue)); err != nil {
 		return nil, err
 	}
 	ab := &events.Abandoned{Contact: ct.ID, Wait: wholeMS(c.Wait)}

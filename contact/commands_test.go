@@ -106,6 +106,13 @@ func TestCommandsRefused(t *testing.T) {
 			contact.Abandon{Contact: c1}, contact.ErrAnswered, "already handled"},
 
 		{"route to no queue", []events.Data{opened()}, contact.Route{Agent: "maria"}, contact.ErrInvalidCommand, "no queue"},
+		{"route to a padded queue", []events.Data{opened()}, contact.Route{Queue: "billing "}, contact.ErrInvalidCommand, `queue "billing " is padded with spaces: it would count apart from "billing"`},
+		{"route to a padded agent", []events.Data{opened()}, contact.Route{Queue: "billing", Agent: " maria"}, contact.ErrInvalidCommand, `agent " maria" is padded`},
+		{"route with a blank skill", []events.Data{opened()}, contact.Route{Queue: "billing", Skills: []string{"fi", " "}}, contact.ErrInvalidCommand, `skill " " is blank`},
+		{"resolve by a blank agent", []events.Data{opened(), routed()}, contact.Resolve{Agent: "  "}, contact.ErrInvalidCommand, `agent "  " is blank: leave it empty for none`},
+		{"resolve with a padded code", []events.Data{opened(), routed()}, contact.Resolve{Code: "fixed\u00a0"}, contact.ErrInvalidCommand, `code "fixed\u00a0" is padded`},
+		{"abandon in a padded queue", []events.Data{opened()}, contact.Abandon{Queue: "billing\t"}, contact.ErrInvalidCommand, `queue "billing\t"`},
+		{"consult a padded expert", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli "}, contact.ErrInvalidCommand, `expert "olli " is padded`},
 		{"consult nobody", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria"}, contact.ErrInvalidCommand, "no expert"},
 		{"consult without agent", []events.Data{opened(), routed()}, contact.Consult{Expert: "olli"}, contact.ErrInvalidCommand, "no agent"},
 		{"negative wait in routing", []events.Data{opened()}, contact.Route{Queue: "billing", Wait: -time.Second}, contact.ErrInvalidCommand, "wait -1s is negative"},

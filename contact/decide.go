@@ -227,7 +227,24 @@ func required(what, v string) string {
 	if strings.TrimSpace(v) == "" {
 		return "no " + what
 	}
-	return printable(what, v)
+	return name(what, v)
+}
+
+// name says what is wrong with v, the name of a queue, an agent, a skill,
+// an expert or a code, which the projections group by as written: text
+// that printable refuses, and text padded with spaces (or only spaces),
+// which would count apart from the name without them; "" for nothing.
+func name(what, v string) string {
+	if problem := printable(what, v); problem != "" {
+		return problem
+	}
+	switch t := strings.TrimSpace(v); {
+	case t == "" && v != "":
+		return fmt.Sprintf("%s %q is blank: leave it empty for none", what, v)
+	case t != v:
+		return fmt.Sprintf("%s %q is padded with spaces: it would count apart from %q", what, v, t)
+	}
+	return ""
 }
 
 // cloneExtra returns a copy of x, of its lists and maps of JSON values
