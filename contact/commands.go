@@ -113,7 +113,7 @@ type Consult struct {
 //
 // After a reopen, "every contact" is every contact since the latest
 // reopen: the resolution that the reopen undid ended the contacts before
-// it (Issue.Ended), and Resolve, Route, Consult and Abandon refuse them
+// it (Contact.Ended), and Resolve, Route, Consult and Abandon refuse them
 // (ErrContactEnded), as a transfer or a second resolution recorded on one
 // would count again for a contact already counted. Rate may still name
 // one: surveys come late.
@@ -306,10 +306,10 @@ func (c Consult) decide(d *decider) (events.Data, error) {
 }
 
 // kept returns the latest contact of the issue that was not abandoned,
-// and false when every one was, of those since the latest reopen.
+// and false when every one was, of those a reopen did not end.
 func (d *decider) kept() (uuid.UUID, bool) {
-	for i := len(d.is.Contacts) - 1; i >= max(0, d.is.reopenedFrom-1); i-- {
-		if c := &d.is.Contacts[i]; !c.Abandoned {
+	for i := len(d.is.Contacts) - 1; i >= 0; i-- {
+		if c := &d.is.Contacts[i]; !c.Abandoned && !c.Ended {
 			return c.ID, true
 		}
 	}

@@ -126,10 +126,9 @@ func (d *decider) current(id uuid.UUID) (Contact, error) {
 	if err != nil {
 		return Contact{}, err
 	}
-	if d.is.Ended(c.ID) {
-		r := d.is.Contacts[d.is.reopenedFrom-1]
+	if c.Ended {
 		return Contact{}, d.refuse(ErrContactEnded, "contact %s ended before the issue was reopened on contact %s at %s; act on that contact or a later one",
-			c.ID, r.ID, stamp(r.At))
+			c.ID, d.is.reopenedOn, stamp(d.is.reopenedAt))
 	}
 	return c, nil
 }

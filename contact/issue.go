@@ -67,6 +67,10 @@ type Contact struct {
 	// Resolutions counts the issue.resolved events on the contact.
 	Resolutions int
 	Abandoned   bool
+	// Ended: the contact came before the issue's latest reopen, whose
+	// resolution ended it. The Service refuses to route, consult,
+	// resolve on or abandon it (ErrContactEnded).
+	Ended bool
 }
 
 // Answered reports whether the contact was routed to someone.
@@ -104,9 +108,10 @@ type Issue struct {
 	// stays on one partition.
 	PartitionKey string
 
-	// reopenedFrom is the place in Contacts of the latest reopen's
-	// contact + 1, 0 before any reopen: the contacts before it ended.
-	reopenedFrom int
+	// reopenedOn and reopenedAt are the contact and time of the latest
+	// reopen, for the refusal of a contact it ended.
+	reopenedOn uuid.UUID
+	reopenedAt time.Time
 
 	// byContact finds contacts by id once the issue has many
 	// (contactIndexFrom): an issue of thousands (a long email thread, a
@@ -185,8 +190,12 @@ func (is *Issue) Apply(e events.Envelope) error {
 		is.Status = StatusOpen
 		is.Reopens++
 		is.ResolvedAt, is.ResolvedOn, is.ResolvedBy, is.ResolvedByBot = time.Time{}, uuid.Nil, "", false
+		// The resolution it undid ended every contact before it.
+		for i := range is.Contacts {
+			is.Contacts[i].Ended = true
+		}
 		is.addContact(d.Contact, KindReopen, d.Channel, e.At)
-		is.reopenedFrom = is.place(d.Contact) + 1
+		is.reopenedOn, is.reopenedAt = d.Contact, e.At
 	case *events.Contacted:
 		is.addContact(d.Contact, KindFollowUp, d.Channel, e.At)
 	case *events.Abandoned:
@@ -214,10 +223,11 @@ func (is *Issue) Latest() (Contact, bool) {
 }
 
 // addContact records a new contact; one already known only gets its kind
-// and channel (an imported stream may mention a contact before introducing it).
+// and channel (an imported stream may mention a contact before introducing
+// it), and is not ended: it came now.
 func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at time.Time) {
 	c := is.contact(id)
-	c.Kind, c.Channel, c.At = kind, channel, at
+	c.Kind, c.Channel, c.At, c.Ended = kind, channel, at, false
 }
 
 // contact returns the contact with id, adding it when it is unknown.
@@ -252,34 +262,17 @@ func (is *Issue) knownContact(id uuid.UUID) *Contact {
 // find returns the issue's contact id, or nil, through the index where
 // it is the issue's own, without changing it.
 func (is *Issue) find(id uuid.UUID) *Contact {
-	if i := is.place(id); i >= 0 {
-		return &is.Contacts[i]
-	}
-	return nil
-}
-
-// place returns the place in Contacts of the issue's contact id, or -1,
-// as find finds it.
-func (is *Issue) place(id uuid.UUID) int {
 	from := 0
 	if x := is.byContact; x != nil && x.of == is && x.n <= len(is.Contacts) {
 		if i := x.at[id] - 1; i >= 0 && is.Contacts[i].ID == id {
-			return i
+			return &is.Contacts[i]
 		}
 		from = x.n // the contacts before are indexed, and id is not among them
 	}
 	for i := from; i < len(is.Contacts); i++ {
 		if is.Contacts[i].ID == id {
-			return i
+			return &is.Contacts[i]
 		}
 	}
-	return -1
-}
-
-// Ended reports whether the issue's contact id came before its latest
-// reopen: the resolution that the reopen undid ended it, and the Service
-// refuses to route, consult, resolve on or abandon it (ErrContactEnded).
-func (is *Issue) Ended(id uuid.UUID) bool {
-	i := is.place(id)
-	return i >= 0 && i < is.reopenedFrom-1
+	return nil
 }

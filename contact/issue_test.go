@@ -56,7 +56,7 @@ func TestRebuildLifecycle(t *testing.T) {
 	assert.Equal(t, 1, is.Reopens)
 
 	assert.Equal(t, []contact.Contact{
-		{ID: c1, Kind: contact.KindFirst, Channel: "chat", At: contacttest.Minute(1), Routings: 2, Queue: "payments", Agent: "olli", Consults: 1, Resolutions: 1},
+		{ID: c1, Kind: contact.KindFirst, Channel: "chat", At: contacttest.Minute(1), Routings: 2, Queue: "payments", Agent: "olli", Consults: 1, Resolutions: 1, Ended: true},
 		{ID: c2, Kind: contact.KindReopen, Channel: "phone", At: contacttest.Minute(7), Abandoned: true},
 		{ID: contacttest.Contact(3), Kind: contact.KindFollowUp, Channel: "email", At: contacttest.Minute(9)},
 	}, is.Contacts)
@@ -287,10 +287,69 @@ func TestIssueEndedAfterReopen(t *testing.T) {
 	}
 	is, err := contact.Rebuild(contacttest.IssueID(), envs)
 	require.NoError(t, err)
-	for i := 1; i <= 40; i++ {
-		assert.True(t, is.Ended(contacttest.Contact(i)), "contact %d came before the reopen", i)
+	ended := func(i int) bool {
+		c, ok := is.Contact(contacttest.Contact(i))
+		require.True(t, ok, "contact %d", i)
+		return c.Ended
 	}
-	assert.False(t, is.Ended(contacttest.Contact(41)), "the reopen's contact")
-	assert.False(t, is.Ended(contacttest.Contact(42)), "a follow-up after the reopen")
-	assert.False(t, is.Ended(contacttest.Contact(43)), "a contact the issue does not have")
+	for i := 1; i <= 40; i++ {
+		assert.True(t, ended(i), "contact %d came before the reopen", i)
+	}
+	assert.False(t, ended(41), "the reopen's contact")
+	assert.False(t, ended(42), "a follow-up after the reopen")
+}
+
+// An imported stream may name a contact before the event that introduces
+// it: the contact keeps its first place in Contacts, and whether a reopen
+// ended it follows the order of the events, not that place.
+func TestEndedFollowsTheEventsNotThePlaces(t *testing.T) {
+	c3, c4 := contacttest.Contact(3), contacttest.Contact(4)
+	rebuild := func(evs ...events.Data) *contact.Issue {
+		t.Helper()
+		envs := make([]events.Envelope, len(evs))
+		for i, d := range evs {
+			envs[i] = events.Envelope{ID: contacttest.ID(i + 1), Issue: contacttest.IssueID(), Version: uint64(i + 1), At: contacttest.Minute(i + 1), Data: d}
+		}
+		is, err := contact.Rebuild(contacttest.IssueID(), envs)
+		require.NoError(t, err)
+		return is
+	}
+	decide := func(is *contact.Issue, cmd contact.Command) (events.Data, error) {
+		return contact.Decide(is, cmd, contacttest.Minute(100), nil, contact.KeyRules{})
+	}
+
+	// The reopen's contact was named early: c2, resolved before the
+	// reopen, is ended all the same.
+	is := rebuild(opened(),
+		&events.Routed{Contact: c3, Queue: "billing"},
+		&events.Contacted{Contact: c2, Channel: "email"},
+		&events.Resolved{Contact: c2, Agent: "maria"},
+		&events.Reopened{Contact: c3, Channel: "phone"})
+	_, err := decide(is, contact.Route{Contact: c2, Queue: "billing"})
+	assert.ErrorIs(t, err, contact.ErrContactEnded)
+	d, err := decide(is, contact.Resolve{Agent: "maria"})
+	require.NoError(t, err)
+	assert.Equal(t, c3, d.(*events.Resolved).Contact, "the reopen's contact, not one it ended")
+
+	// A second reopen, on a contact named before the first, ends the
+	// first's contact.
+	is = rebuild(opened(),
+		&events.Routed{Contact: c4, Queue: "billing"},
+		&events.Resolved{Contact: c1},
+		&events.Reopened{Contact: c2, Channel: "phone"},
+		&events.Resolved{Contact: c2},
+		&events.Reopened{Contact: c4, Channel: "email"})
+	_, err = decide(is, contact.Resolve{Contact: c2})
+	assert.ErrorIs(t, err, contact.ErrContactEnded)
+	assert.ErrorContains(t, err, "reopened on contact "+c4.String())
+
+	// A follow-up named before a reopen and introduced after it is not
+	// ended.
+	is = rebuild(opened(),
+		&events.Routed{Contact: c3, Queue: "billing"},
+		&events.Resolved{Contact: c1},
+		&events.Reopened{Contact: c2, Channel: "phone"},
+		&events.Contacted{Contact: c3, Channel: "email"})
+	_, err = decide(is, contact.Route{Contact: c3, Queue: "billing"})
+	assert.NoError(t, err)
 }
