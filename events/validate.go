@@ -58,13 +58,16 @@ func (e *Envelope) problem() string {
 }
 
 // ValidateData returns what d's Validate returns where d is a Validator,
-// and nil otherwise, but refuses data whose EventType is "" (an Opaque
-// without its type, a host's type that names none): the check of the data
-// that Validate makes. A caller
-// that checked the envelope's other fields itself calls it on the path
-// that every event takes; the built-in types are checked without the
-// conversion to the interface, which costs a lookup.
+// and nil otherwise, but refuses no data (see IsData) and data whose
+// EventType is "" (an Opaque without its type, a host's type that names
+// none): the check of the data that Validate makes. A caller that checked
+// the envelope's other fields itself calls it on the path that every
+// event takes; the built-in types are checked without the conversion to
+// the interface, which costs a lookup.
 func ValidateData(d Data) error {
+	if !IsData(d) {
+		return errors.New("no data")
+	}
 	switch d := d.(type) {
 	case *Opened:
 		return d.Validate()

@@ -94,3 +94,11 @@ func TestCheckAppendRefusesAVersionBeyondTheLargest(t *testing.T) {
 	assert.ErrorIs(t, err, events.ErrInvalidEvent)
 	assert.ErrorContains(t, err, "beyond 9223372036854775807")
 }
+
+// ValidateData of no data says so, where it once returned nil and then,
+// looking for the data's type, panicked.
+func TestValidateDataOfNoData(t *testing.T) {
+	for _, d := range []events.Data{nil, (*events.Opaque)(nil), (*events.Opened)(nil)} {
+		assert.EqualError(t, events.ValidateData(d), "no data", "%T", d)
+	}
+}
