@@ -16,9 +16,9 @@ type Checkpoint struct {
 	// version of each issue it sequences, the events it holds for a gap)
 	// and the projection's state (encoding.BinaryMarshaler), which
 	// ProjectionState returns. For a projection that keeps its state
-	// elsewhere it is nil when the runner has a Store, and holds the
-	// runner's sequencing alone when it has none (ProjectionState then
-	// returns an empty state).
+	// elsewhere it is nil, but with no Store, for one that the runner
+	// sequences (one that is not SelfSequencing), it holds the runner's
+	// sequencing alone (ProjectionState then returns an empty state).
 	State []byte
 	// Saved is when the checkpoint was written.
 	Saved time.Time

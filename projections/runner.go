@@ -332,15 +332,12 @@ func (r *Runner) Lag(ctx context.Context) (Lag, error) {
 	if r.cfg.Store == nil {
 		return l, nil
 	}
-	switch s := r.cfg.Store.(type) {
-	case storeHead:
-		h, err := s.Head(ctx)
-		if err != nil {
-			return l, fmt.Errorf("runner %q: read store head: %w", r.cfg.Name, err)
-		}
-		l.Head = h
-	case storeLen:
-		l.Head = uint64(s.Len())
+	head, known, err := r.storeEnd(ctx)
+	switch {
+	case err != nil:
+		return l, fmt.Errorf("runner %q: read store head: %w", r.cfg.Name, err)
+	case known:
+		l.Head = head
 	default:
 		l.Head = l.Position
 		for e, err := range r.cfg.Store.ReadAll(ctx, l.Position) {

@@ -195,13 +195,30 @@ func (r *Runner) restore(ctx context.Context) error {
 		return fmt.Errorf("runner %q: load checkpoint: %w: %w", r.cfg.Name, ErrCheckpoint, err)
 	}
 	if ok && r.cfg.Store != nil && cp.Position > 0 {
-		// A store that cannot tell its end now fails the catch-up next.
-		if end, known, _ := r.storeEnd(ctx); known && end < cp.Position {
-			return fmt.Errorf("runner %q: checkpoint at position %d is beyond the store's last position, %d: it is not of this store (made again, restored from an older backup, or another under the same Name); Rebuild replays the store and saves a checkpoint of it: %w",
+		if end, beyond := r.beyondStore(ctx, cp.Position); beyond {
+			return fmt.Errorf("runner %q: checkpoint at position %d is beyond the store's end (%s): it is not of this store (made again, restored from an older backup, or another under the same Name); Rebuild replays the store and saves a checkpoint of it: %w",
 				r.cfg.Name, cp.Position, end, ErrCheckpoint)
 		}
 	}
 	return r.guard(func() error { return r.restoreLocked(cp, ok) })
+}
+
+// beyondStore reports whether position pos lies beyond the Store's end,
+// and says where that end is: by the Store's Head or Len, or else by
+// reading from pos on (the event at pos, or one after it, is there). A
+// Store that fails to tell says no: the catch-up that follows fails on it.
+func (r *Runner) beyondStore(ctx context.Context, pos uint64) (string, bool) {
+	end, known, err := r.storeEnd(ctx)
+	switch {
+	case err != nil:
+		return "", false
+	case known:
+		return fmt.Sprintf("its last position is %d", end), end < pos
+	}
+	for range r.cfg.Store.ReadAll(ctx, pos-1) {
+		return "", false // an event, or an error that the catch-up meets again
+	}
+	return "it holds no event at or after that position", true
 }
 
 // restoreLocked is restore of the checkpoint cp, loaded when ok; the

@@ -312,48 +312,68 @@ func TestRunnerRebuildDuringRunWhenTheCheckpointStorePanics(t *testing.T) {
 	assert.NoError(t, r.Rebuild(ctx))
 }
 
+// headless is a Store that tells neither its Head nor its Len.
+type headless struct{ events.Store }
+
 // A checkpoint beyond the end of the runner's Store (the store was made
 // again, restored from an older backup, or the runner pointed at another
 // under the same Name) is refused at the start, with the projection as it
 // was, where the runner took it and passed over every event the Store
 // then held up to its position, with Lag saying it was not behind. A
 // Rebuild then replays the Store, and the next Run goes on from there.
+// A Store that tells no end is read at the checkpoint's position.
 func TestACheckpointBeyondTheStoresEndIsRefused(t *testing.T) {
-	ctx := context.Background()
-	cps := NewMemoryCheckpoints()
-	old := events.NewMemoryStore()
-	appendAll(t, old, testLog(10))
-	r1, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: old, Checkpoints: cps,
-		PollInterval: 5 * time.Millisecond, Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r1)
-	waitApplied(t, r1, 30)
-	require.NoError(t, stop())
+	for _, tc := range []struct {
+		name string
+		wrap func(*events.MemoryStore) events.Store
+		says string
+	}{
+		{"with a Len", func(s *events.MemoryStore) events.Store { return s }, "(its last position is 9)"},
+		{"without Head or Len", func(s *events.MemoryStore) events.Store { return headless{s} }, "(it holds no event at or after that position)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cps := NewMemoryCheckpoints()
+			old := events.NewMemoryStore()
+			appendAll(t, old, testLog(10))
+			r1, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: tc.wrap(old), Checkpoints: cps,
+				PollInterval: 5 * time.Millisecond, Logger: quietLogger()})
+			require.NoError(t, err)
+			stop := startRunner(t, r1)
+			waitApplied(t, r1, 30)
+			require.NoError(t, stop())
+			// The same store restarts from its checkpoint.
+			again, err := NewRunner(RunnerConfig{Name: "tally", Projection: newTally(), Store: tc.wrap(old), Checkpoints: cps,
+				PollInterval: 5 * time.Millisecond, Logger: quietLogger()})
+			require.NoError(t, err)
+			require.NoError(t, startRunner(t, again)())
 
-	fresh := events.NewMemoryStore()
-	appendAll(t, fresh, testLog(3))
-	second := newTally()
-	r2, err := NewRunner(RunnerConfig{Name: "tally", Projection: second, Store: fresh, Checkpoints: cps,
-		PollInterval: 5 * time.Millisecond, Logger: quietLogger()})
-	require.NoError(t, err)
-	runCtx, cancel := context.WithTimeout(ctx, 10*time.Second) // a Run that took it would go on
-	defer cancel()
-	err = r2.Run(runCtx)
-	require.ErrorIs(t, err, ErrCheckpoint)
-	assert.ErrorContains(t, err, "checkpoint at position 30 is beyond the store's last position, 9")
-	assert.Empty(t, second.Versions, "the projection is as it was")
+			fresh := events.NewMemoryStore()
+			appendAll(t, fresh, testLog(3))
+			second := newTally()
+			r2, err := NewRunner(RunnerConfig{Name: "tally", Projection: second, Store: tc.wrap(fresh), Checkpoints: cps,
+				PollInterval: 5 * time.Millisecond, Logger: quietLogger()})
+			require.NoError(t, err)
+			runCtx, cancel := context.WithTimeout(ctx, 10*time.Second) // a Run that took it would go on
+			defer cancel()
+			err = r2.Run(runCtx)
+			require.ErrorIs(t, err, ErrCheckpoint)
+			assert.ErrorContains(t, err, "checkpoint at position 30 is beyond the store's end "+tc.says)
+			assert.Empty(t, second.Versions, "the projection is as it was")
 
-	require.NoError(t, r2.Rebuild(ctx))
-	assert.Equal(t, wantTally(3), second.ByType, "the rebuild replayed the store")
-	cp, ok, err := cps.Load(ctx, "tally")
-	require.NoError(t, err)
-	require.True(t, ok)
-	assert.Equal(t, uint64(9), cp.Position, "and saved a checkpoint of it")
-	stop = startRunner(t, r2)
-	appendAll(t, fresh, testLog(1))
-	require.Eventually(t, func() bool { return r2.Stats().Position == 12 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, stop())
-	assert.Equal(t, wantTally(4), second.ByType, "the next Run goes on from the rebuild")
+			require.NoError(t, r2.Rebuild(ctx))
+			assert.Equal(t, wantTally(3), second.ByType, "the rebuild replayed the store")
+			cp, ok, err := cps.Load(ctx, "tally")
+			require.NoError(t, err)
+			require.True(t, ok)
+			assert.Equal(t, uint64(9), cp.Position, "and saved a checkpoint of it")
+			stop = startRunner(t, r2)
+			appendAll(t, fresh, testLog(1))
+			require.Eventually(t, func() bool { return r2.Stats().Position == 12 }, 5*time.Second, time.Millisecond)
+			require.NoError(t, stop())
+			assert.Equal(t, wantTally(4), second.ByType, "the next Run goes on from the rebuild")
+		})
+	}
 }
 
 // A runner without a Store, feeding a projection that keeps its state
