@@ -18,9 +18,11 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -51,9 +53,12 @@ func newSpace() space {
 	return space{stream: "TRUEFCR_EXAMPLE_" + strings.ToUpper(run), prefix: "truefcr.example." + run + ".p"}
 }
 
-// create makes the stream of sp, which delete removes.
+// create makes the stream of sp, which delete removes. A run killed
+// before it could delete it (an interrupt lets it) leaves its stream
+// behind, its messages expiring after a day (MaxAge).
 func (sp space) create(js nats.JetStreamContext) error {
-	if _, err := js.AddStream(&nats.StreamConfig{Name: sp.stream, Subjects: []string{sp.prefix + ".>"}}); err != nil {
+	cfg := &nats.StreamConfig{Name: sp.stream, Subjects: []string{sp.prefix + ".>"}, MaxAge: 24 * time.Hour}
+	if _, err := js.AddStream(cfg); err != nil {
 		return fmt.Errorf("create stream %s: %w", sp.stream, err)
 	}
 	return nil
@@ -68,8 +73,11 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the simulated traffic")
 	asJSON := flag.Bool("json", false, "print the merged report as JSON")
 	cli.Parse()
-	ctx, stop := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Interrupted, the run still deletes its stream on the way out.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	// With -json, standard output holds the report alone.
 	progress := io.Writer(os.Stdout)
 	if *asJSON {
