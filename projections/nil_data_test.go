@@ -43,31 +43,39 @@ func reportings(t *testing.T) []reporting {
 	}
 }
 
+// refusesData checks that every projection of ps refuses the opening of
+// log with its data replaced by d, at version as the first event of a
+// stream it has not seen (version 1) or as a later one of a live issue,
+// with an error that says says; the report is as before.
+func refusesData(t *testing.T, ps []reporting, opening events.Envelope, version uint64, d events.Data, says string) {
+	t.Helper()
+	require.Equal(t, events.TypeOpened, opening.Type())
+	for _, p := range ps {
+		bad := opening
+		if version > 1 {
+			require.NoError(t, p.apply(opening), p.name)
+		} else {
+			bad.Issue[0] ^= 0xff // a stream not seen
+		}
+		bad.Version, bad.Data = version, d
+		before := p.report()
+		err := p.apply(bad)
+		require.Error(t, err, p.name)
+		assert.ErrorIs(t, err, events.ErrInvalidEvent, p.name)
+		assert.ErrorContains(t, err, says, p.name)
+		assert.Equal(t, before, p.report(), "%s: the refused event changed nothing", p.name)
+	}
+}
+
 // TestNilDataIsRefused: every projection refuses an event whose data is a
 // nil pointer, as the first event of a stream and as a later one of a
 // live issue, with an error that says so; its report is as before.
 func TestNilDataIsRefused(t *testing.T) {
-	log := simulatedLog(t, 5)
-	opening := log[0]
-	require.Equal(t, events.TypeOpened, opening.Type())
+	opening := simulatedLog(t, 5)[0]
 	for _, d := range nilData {
 		for _, version := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("%s version %d", d.EventType(), version), func(t *testing.T) {
-				for _, p := range reportings(t) {
-					bad := opening
-					if version == 2 {
-						require.NoError(t, p.apply(opening), p.name)
-					} else {
-						bad.Issue[0] ^= 0xff // a stream not seen
-					}
-					bad.Version, bad.Data = version, d
-					before := p.report()
-					err := p.apply(bad)
-					require.Error(t, err, p.name)
-					assert.ErrorIs(t, err, events.ErrInvalidEvent, p.name)
-					assert.ErrorContains(t, err, fmt.Sprintf("no data (a nil %T)", d), p.name)
-					assert.Equal(t, before, p.report(), "%s: the refused event changed nothing", p.name)
-				}
+				refusesData(t, reportings(t), opening, version, d, fmt.Sprintf("no data (a nil %T)", d))
 			})
 		}
 	}
@@ -84,9 +92,7 @@ func (*untyped) EventType() events.Type { return "" }
 // held one of a live issue: held, it went into snapshots that could not
 // be restored, since a held event is saved by its type's name.
 func TestDataWithoutATypeIsRefused(t *testing.T) {
-	log := simulatedLog(t, 5)
-	opening := log[0]
-	require.Equal(t, events.TypeOpened, opening.Type())
+	opening := simulatedLog(t, 5)[0]
 	for _, d := range []events.Data{&events.Opaque{}, &untyped{Text: "a note"}} {
 		for _, version := range []uint64{1, 3} {
 			t.Run(fmt.Sprintf("%T version %d", d, version), func(t *testing.T) {
@@ -94,21 +100,7 @@ func TestDataWithoutATypeIsRefused(t *testing.T) {
 				seq, err := projections.Sequence(inner, projections.SequenceConfig{})
 				require.NoError(t, err)
 				all := append(reportings(t), reporting{"Sequence", seq.Apply, func() any { return []any{inner.Report(), seq.Held()} }})
-				for _, p := range all {
-					bad := opening
-					if version > 1 {
-						require.NoError(t, p.apply(opening), p.name)
-					} else {
-						bad.Issue[0] ^= 0xff // a stream not seen
-					}
-					bad.Version, bad.Data = version, d
-					before := p.report()
-					err := p.apply(bad)
-					require.Error(t, err, p.name)
-					assert.ErrorIs(t, err, events.ErrInvalidEvent, p.name)
-					assert.ErrorContains(t, err, fmt.Sprintf("data of Go type %T names no event type", d), p.name)
-					assert.Equal(t, before, p.report(), "%s: the refused event changed nothing", p.name)
-				}
+				refusesData(t, all, opening, version, d, fmt.Sprintf("data of Go type %T names no event type", d))
 			})
 		}
 	}
