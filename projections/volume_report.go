@@ -106,7 +106,9 @@ func volBacklog(h *kpiHorizon[kpiState], names *kpiNames) Backlog {
 	for i := range b.ByAge {
 		b.ByAge[i].Bucket, b.ByAge[i].FromS, b.ByAge[i].ToS = volAgeBounds(i)
 	}
-	var total time.Duration
+	// In milliseconds: in nanoseconds, 4,000 issues a month old would
+	// overflow the sum.
+	var totalMS int64
 	var oldest uuid.UUID
 	h.each(func(id uuid.UUID, is *kpiState, open bool) {
 		if !open || is.stray {
@@ -115,7 +117,7 @@ func volBacklog(h *kpiHorizon[kpiState], names *kpiNames) Backlog {
 		since := time.Unix(0, is.sinceNS).UTC()
 		age := h.watermark.Sub(since)
 		b.Open++
-		total += age
+		totalMS += age.Milliseconds()
 		b.ByAge[volAgeBucket(age)].Issues++
 		if b.Oldest == nil || since.Before(b.Oldest.Since) ||
 			since.Equal(b.Oldest.Since) && id.String() < oldest.String() {
@@ -124,7 +126,7 @@ func volBacklog(h *kpiHorizon[kpiState], names *kpiNames) Backlog {
 		}
 	})
 	if b.Open > 0 {
-		b.MeanAgeS = total.Seconds() / float64(b.Open)
+		b.MeanAgeS = float64(totalMS) / 1000 / float64(b.Open)
 	}
 	return b
 }

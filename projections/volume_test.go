@@ -170,6 +170,23 @@ func TestVolumeBacklogAgeBuckets(t *testing.T) {
 	}
 }
 
+// The backlog's mean age of many old issues: in nanoseconds, the sum of
+// 4,000 ages of a month overflowed, and the mean came out negative.
+func TestVolumeBacklogMeanAgeOfManyOldIssues(t *testing.T) {
+	r, err := NewReporter(ReportConfig{})
+	require.NoError(t, err)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 4000 {
+		e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: t0.Add(time.Duration(i) * time.Millisecond),
+			Data: &events.Opened{Customer: events.Customer{ID: uuid.NewString()}, Channel: "email", Topic: "billing", Contact: uuid.New()}}
+		require.NoError(t, r.Apply(e))
+	}
+	require.NoError(t, r.AdvanceTo(t0.Add(31*24*time.Hour)))
+	b := r.Report().Volume.Backlog
+	require.Equal(t, int64(4000), b.Open)
+	assert.InDelta(t, 31*24*3600-2, b.MeanAgeS, 0.001, "every open issue is 31 days old, less up to 4 s")
+}
+
 // An issue whose state a late survey found forgotten, and which a reopen
 // then opens again, is aged in the backlog from the reopen, as one that
 // the reopen found forgotten: not from the survey, which is no contact.
