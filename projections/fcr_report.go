@@ -373,7 +373,7 @@ func (f *FCR) definition() FCRDefinition {
 		Lateness:        c.Lateness.String(),
 		LatenessSeconds: c.Lateness.Seconds(),
 		Settled:         fmt.Sprintf("an issue settles %s after its last resolution; its events from then on (a late reopen or survey) are not applied and count in orphaned_events", c.Window),
-		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number one (achieved) or more (failed); pending, unresolved and contact-less problems excluded", c.Window),
+		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number exactly one, at or before the resolution (achieved), or more, or only after it (failed: the resolution did not hold); pending, unresolved and contact-less problems excluded", c.Window),
 		Reported:        reported,
 		MinSample:       c.MinSample,
 	}

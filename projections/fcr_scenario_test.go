@@ -408,3 +408,22 @@ func TestFCRDaysAtTheEndsOfTheRange(t *testing.T) {
 		assert.Equal(t, r, g.Report())
 	}
 }
+
+// A problem whose only counted contact came after its resolution (the
+// opening call abandoned, the issue closed on it, the customer back on
+// chat the next day) failed: the resolution did not hold. The report's
+// definition says so, where it read that one counted contact achieved.
+func TestOneCountedContactAfterTheResolutionFailed(t *testing.T) {
+	l := newFCRLog()
+	issue, c := l.open(at(0, 9, 0), []string{"phone:+358401234567"}, "phone", "billing")
+	l.abandon(issue, at(0, 9, 1), c)
+	l.resolve(issue, at(0, 9, 30), c, "agent-1", false) // closed after a callback
+	l.reopen(issue, at(1, 9, 0), "chat")
+	f := mustFCR(FCRConfig{})
+	l.flush(t, f)
+	require.NoError(t, f.AdvanceTo(at(30, 0, 0)))
+	rep := f.Report()
+	assert.Equal(t, int64(0), rep.Achieved)
+	assert.Equal(t, int64(1), rep.Failed)
+	assert.Contains(t, rep.Definition.Denominator, "number exactly one, at or before the resolution (achieved), or more, or only after it (failed")
+}
