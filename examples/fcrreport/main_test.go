@@ -654,7 +654,7 @@ func TestTextFormatNamesTheSkippedLine(t *testing.T) {
 	assert.Contains(t, text, "first line skipped: "+got.Input.FirstInvalid+"\n")
 }
 
-// The report states the identity rule that made it (DOMAIN.md, point 7):
+// The report states the identity rule that made it, as it states every rule:
 // the tool normalises the keys of every opening before the FCR compares
 // them, so "phone:040 123 4567" and "phone:+358401234567" are one customer
 // with -country 358.
