@@ -15,14 +15,19 @@ import (
 // Write writes the definition, the counts of problems, true and reported
 // FCR with their intervals, the inflation, bot containment, true FCR by
 // first channel and the three topics that drive most repeat contacts. A
-// rate of no final problem is a dash, not 0 %.
+// rate of no final problem is a dash, not 0 %; one of fewer problems than
+// the report's MinSample says it is a small sample.
 func Write(out io.Writer, r projections.FCRReport) {
 	// pct writes a rate, or a dash and what there is none of.
 	pct := func(x projections.FCRRate, none string) string {
 		if x.Total == 0 {
 			return "    – (" + none + ")"
 		}
-		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1])
+		small := ""
+		if x.Small {
+			small = fmt.Sprintf("; small sample, under %d", r.Definition.MinSample)
+		}
+		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%%s)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1], small)
 	}
 	fmt.Fprintf(out, "\nwindow %s, %s matching; watermark %s\n", r.Definition.Window, r.Definition.Match, r.Watermark.Format(time.RFC3339))
 	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending (%d failed already), %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.PendingFailed, r.Unresolved)

@@ -31,3 +31,18 @@ func TestWriteRatesOnlyWhatIsFinal(t *testing.T) {
 	assert.Contains(t, out, "inflation       +23.3 points")
 	assert.Contains(t, out, "bot containment     – (no final problem resolved by a bot)")
 }
+
+// A rate of fewer problems than the report's MinSample says so, as the
+// report's text format flags it.
+func TestWriteFlagsSmallSamples(t *testing.T) {
+	small := projections.FCRRate{Achieved: 2, Total: 2, Rate: 1, CI95: [2]float64{0.342, 1}, Small: true}
+	big := projections.FCRRate{Achieved: 700, Total: 1000, Rate: 0.7, CI95: [2]float64{0.67, 0.73}}
+	var b strings.Builder
+	r := projections.FCRReport{True: big, Reported: big,
+		ByChannel: map[string]projections.FCRSegment{"social": {True: small}, "phone": {True: big}}}
+	r.Definition.MinSample = 30
+	Write(&b, r)
+	out := b.String()
+	assert.Contains(t, out, "first channel social true 100.0 % (2/2, 95 % CI 34.2–100.0 %; small sample, under 30)")
+	assert.Contains(t, out, "first channel phone  true  70.0 % (700/1000, 95 % CI 67.0–73.0 %)\n")
+}
