@@ -119,9 +119,16 @@ func (s *Store) LoadTx(ctx context.Context, tx pgx.Tx, name string) (projections
 	return s.loadFrom(ctx, tx, name)
 }
 
-// Save implements projections.CheckpointStore with one upsert.
+// Save implements projections.CheckpointStore with one upsert, read
+// committed.
 func (s *Store) Save(ctx context.Context, name string, cp projections.Checkpoint) error {
-	return s.saveTo(ctx, s.pool, name, cp)
+	// Read committed whatever the server's default: under repeatable read
+	// or serializable, two runners of one name saving at once (an old and
+	// a new one overlapping in a rolling deploy) would fail with a
+	// serialization error, where the upsert's row lock orders them.
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		return s.saveTo(ctx, tx, name, cp)
+	})
 }
 
 // SaveTx saves cp as the checkpoint of name inside the caller's

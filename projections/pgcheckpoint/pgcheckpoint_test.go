@@ -268,3 +268,42 @@ func TestNewCreatesTheTableOnceUnderConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// Saves of one name at once succeed on a server whose default isolation
+// is repeatable read or serializable, where they failed with a
+// serialization error (40001): Save reads committed whatever the default.
+func TestConcurrentSavesUnderAStricterDefaultIsolation(t *testing.T) {
+	for _, level := range []string{"repeatable read", "serializable"} {
+		t.Run(level, func(t *testing.T) {
+			base := pgtest.Pool(t)
+			schema := pgtest.Schema(t, base)
+			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
+			require.NoError(t, err)
+			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			s, err := pgcheckpoint.New(context.Background(), pool, pgcheckpoint.Config{Schema: schema})
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			for i := range errs {
+				wg.Go(func() {
+					for j := range 20 {
+						pos := uint64(i*100 + j)
+						if err := s.Save(context.Background(), "fcr", projections.Checkpoint{Position: pos, State: []byte(fmt.Sprint(pos))}); err != nil {
+							errs[i] = err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			require.NoError(t, errors.Join(errs...))
+			cp, ok, err := s.Load(context.Background(), "fcr")
+			require.NoError(t, err)
+			require.True(t, ok)
+			assert.Equal(t, fmt.Sprint(cp.Position), string(cp.State), "one save whole")
+		})
+	}
+}
