@@ -15,7 +15,8 @@ var (
 	ErrInvalidConfig = errors.New("invalid configuration")
 	// ErrSchemaVersion: the tables were made by a newer version of this
 	// package, or with another codec, or a table of an outbox's name is
-	// not one (another store's), and cannot be used as they are.
+	// not one (another store's), or an outbox's offsets are of another
+	// cluster (the database was moved), and cannot be used as they are.
 	ErrSchemaVersion = errors.New("unsupported schema")
 )
 

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -165,7 +166,12 @@ func (c ForwarderConfig) Validate() error {
 // position order, and one that is slow to commit holds back those that
 // committed after it. A crash between the append's
 // commit and the publish therefore loses nothing; it may publish a message
-// twice, with the same UUID (the event id). A message that the publisher
+// twice, with the same UUID (the event id), and so may any stop, a
+// graceful Close too: the forwarder records its place once for each batch
+// it reads (up to 100 messages), and a stop sends that batch again. The
+// place is a transaction id, of the cluster that wrote it: after the
+// database moved to another cluster (a dump and restore, a logical
+// replica), NewForwarder refuses the offsets, saying how to reset them. A message that the publisher
 // refuses is sent again until it goes, holding back the later ones,
 // unless cfg.Middlewares put it aside. The store must exist (New made
 // its tables) at cfg's Schema and Table, or NewForwarder refuses, as it
@@ -197,7 +203,10 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+t.schema); err != nil {
 			return err
 		}
-		return createOutbox(ctx, tx, t)
+		if err := createOutbox(ctx, tx, t); err != nil {
+			return err
+		}
+		return checkOffsets(ctx, tx, t)
 	}); err != nil {
 		return nil, fmt.Errorf("pgstore forwarder: prepare outbox %s: %w", t.outbox, err)
 	}
@@ -227,6 +236,26 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		return nil, fmt.Errorf("pgstore forwarder: %w", err)
 	}
 	return f, nil
+}
+
+// checkOffsets refuses offsets that lie beyond the transaction ids that
+// the cluster handed out. The forwarder keeps its place as a transaction
+// id, which means something in one cluster only: after the database moved
+// to another (a dump and restore, a logical replica), ids start over
+// below it, and the forwarder would pass over every message appended
+// since, which PruneOutbox would then delete unsent.
+func checkOffsets(ctx context.Context, tx pgx.Tx, t tables) error {
+	var group, at, next string
+	err := tx.QueryRow(ctx, `SELECT consumer_group, last_processed_transaction_id::text, pg_snapshot_xmax(pg_current_snapshot())::text
+		FROM `+t.offsets+` WHERE last_processed_transaction_id >= pg_snapshot_xmax(pg_current_snapshot()) LIMIT 1`).Scan(&group, &at, &next)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read the offsets of %s: %w", t.offsets, err)
+	}
+	return fmt.Errorf("consumer group %q of %s stands at transaction %s, which this cluster has not reached (its next is %s): the database was moved from another cluster, whose transaction ids its offsets hold, and the messages appended since would never be forwarded. Forward what the old cluster had not, then set the group's last_processed_transaction_id to '0' (and PruneOutbox the messages forwarded before the move, or they go again): %w",
+		group, t.offsets, at, next, ErrSchemaVersion)
 }
 
 // outboxSubscriber is the forwarder's SQL subscriber, which knows when it

@@ -387,3 +387,28 @@ func TestForwarderRefusesASchemaWithoutAStore(t *testing.T) {
 	_, err = pgstore.NewForwarder(t.Context(), pool, pubsub, pgstore.ForwarderConfig{Schema: cfg.Schema})
 	require.NoError(t, err, "the store's own schema") // not Run: nothing to Close
 }
+
+// Offsets beyond the transaction ids this cluster handed out are those of
+// another cluster (the database was moved by a dump and restore, or a
+// logical replica): a forwarder on them would pass over every message
+// appended since, and PruneOutbox would delete them unsent. NewForwarder
+// refuses them, saying what to do.
+func TestAForwarderRefusesTheOffsetsOfAnotherCluster(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	before := appendIssues(t, s, 2, 1)
+	require.Len(t, forward(t, pool, cfg, []string{events.DefaultTopic}, len(before)), len(before))
+
+	_, err := pool.Exec(context.Background(), `UPDATE `+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox_offsets")+`
+		SET last_processed_transaction_id = (pg_current_xact_id()::text::bigint + 1000000)::text::xid8`)
+	require.NoError(t, err)
+	_, err = pgstore.NewForwarder(context.Background(), pool, gochannel.NewGoChannel(gochannel.Config{}, nil), pgstore.ForwarderConfig{Schema: cfg.Schema})
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "which this cluster has not reached")
+	assert.ErrorContains(t, err, "set the group's last_processed_transaction_id to '0'")
+
+	_, err = pool.Exec(context.Background(), `UPDATE `+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox_offsets")+`
+		SET last_processed_transaction_id = '0'`)
+	require.NoError(t, err)
+	_, err = pgstore.NewForwarder(context.Background(), pool, gochannel.NewGoChannel(gochannel.Config{}, nil), pgstore.ForwarderConfig{Schema: cfg.Schema})
+	require.NoError(t, err, "reset as the error says")
+}
