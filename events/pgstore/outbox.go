@@ -196,18 +196,29 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		return nil, fmt.Errorf("pgstore forwarder: no event store at %s: create the store first (New), and give the forwarder its Schema and Table: %w",
 			t.events, ErrInvalidConfig)
 	}
-	if err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { // as ensureSchema
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+t.schema); err != nil {
-			return err
-		}
-		if err := createOutbox(ctx, tx, t); err != nil {
+	// Where the outbox tables are there, nothing is created: a role that
+	// may only read and write them opens them (see schemaReady).
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := outboxReady(ctx, tx, t); err != nil {
 			return err
 		}
 		return checkOffsets(ctx, tx, t)
-	}); err != nil {
+	})
+	if errors.Is(err, errNotReady) {
+		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { // as ensureSchema
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+t.schema); err != nil {
+				return err
+			}
+			if err := createOutbox(ctx, tx, t); err != nil {
+				return err
+			}
+			return checkOffsets(ctx, tx, t)
+		})
+	}
+	if err != nil {
 		return nil, fmt.Errorf("pgstore forwarder: prepare outbox %s: %w", t.outbox, err)
 	}
 
@@ -221,7 +232,6 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 		sub.AckDeadline = &cfg.AckDeadline
 	}
 	subscriber := &outboxSubscriber{}
-	var err error
 	subscriber.Subscriber, err = wmsql.NewSubscriber(wmsql.BeginnerFromPgx(pool), sub, closingLogger{cfg.Logger, subscriber})
 	if err != nil {
 		return nil, fmt.Errorf("pgstore forwarder: %w", err)

@@ -70,13 +70,82 @@ var migrations = [SchemaVersion]func(t tables) []string{
 	},
 }
 
+// errNotReady is what schemaReady's transaction ends with when the tables
+// need creating or migrating.
+var errNotReady = errors.New("tables not ready")
+
+// schemaReady reports whether the tables of cfg are there at SchemaVersion,
+// with the codec of cfg and, when cfg has an outbox, the outbox tables: a
+// store then opens without creating anything, which a role that may only
+// read and write the tables (another role, which migrates, owns them)
+// could not do. It refuses tables that have an outbox when cfg has none:
+// such a store's appends would write no outbox message, and their events
+// would never be forwarded.
+func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) (bool, error) {
+	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var (
+			version int
+			codec   string
+		)
+		if err := tx.QueryRow(ctx, `SELECT version, codec FROM `+t.version).Scan(&version, &codec); err != nil {
+			return errNotReady // no table yet (or no row): ensureSchema says what is wrong
+		}
+		if version != SchemaVersion || codec != cfg.Codec.Name() {
+			return errNotReady // ensureSchema migrates, or says what is wrong
+		}
+		if cfg.Outbox != nil {
+			return outboxReady(ctx, tx, t)
+		}
+		var outbox bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.outbox).Scan(&outbox); err != nil {
+			return err
+		}
+		if outbox && checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...) == nil {
+			return fmt.Errorf("pgstore: table %s has an outbox, %s, and the store's Config has none: its appends would write no message there, and their events would never be forwarded; open it with Config.Outbox: %w",
+				t.events, t.outbox, ErrInvalidConfig)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotReady) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// outboxReady returns nil when the outbox tables of t are there, as
+// createOutbox makes them, errNotReady when one is missing, and the error
+// of checkColumns for a table of an outbox's name that is not one.
+func outboxReady(ctx context.Context, tx pgx.Tx, t tables) error {
+	var outbox, offsets bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL`, t.outbox, t.offsets).Scan(&outbox, &offsets); err != nil {
+		return err
+	}
+	if !outbox || !offsets {
+		return errNotReady
+	}
+	if err := checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...); err != nil {
+		return err
+	}
+	return checkColumns(ctx, tx, t.offsets, "an outbox's offsets table", offsetsColumns...)
+}
+
+// The columns of Watermill's outbox and offsets tables that the store and
+// the forwarder use.
+var (
+	outboxColumns  = []string{"offset", "uuid", "created_at", "payload", "metadata", "transaction_id"}
+	offsetsColumns = []string{"consumer_group", "offset_acked", "last_processed_transaction_id"}
+)
+
 // ensureSchema creates or migrates the tables of cfg to SchemaVersion in
-// one transaction, and the outbox tables when cfg has an outbox. The
-// transaction reads committed whatever the server's default isolation:
-// one that waited for the lock must see the version row the one before it
-// wrote, where a snapshot taken at the lock (repeatable read) would not,
-// and insert it again.
+// one transaction, and the outbox tables when cfg has an outbox, unless
+// they are ready (schemaReady). The transaction reads committed whatever
+// the server's default isolation: one that waited for the lock must see
+// the version row the one before it wrote, where a snapshot taken at the
+// lock (repeatable read) would not, and insert it again.
 func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) error {
+	if ready, err := schemaReady(ctx, pool, cfg, t); ready || err != nil {
+		return err
+	}
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
 			return err
@@ -155,10 +224,10 @@ func createOutbox(ctx context.Context, tx pgx.Tx, t tables) error {
 	// Watermill creates them only if no table has their names, which
 	// another store's tables may have (store "tx" with an outbox beside
 	// store "tx_outbox"): every append would then fail.
-	if err := checkColumns(ctx, tx, t.outbox, "an outbox", "offset", "uuid", "created_at", "payload", "metadata", "transaction_id"); err != nil {
+	if err := checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...); err != nil {
 		return err
 	}
-	return checkColumns(ctx, tx, t.offsets, "an outbox's offsets table", "consumer_group", "offset_acked", "last_processed_transaction_id")
+	return checkColumns(ctx, tx, t.offsets, "an outbox's offsets table", offsetsColumns...)
 }
 
 // checkColumns returns an error that wraps ErrSchemaVersion unless table

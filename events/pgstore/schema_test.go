@@ -144,3 +144,42 @@ func TestNewRefusesAnOutboxTableThatIsNotOne(t *testing.T) {
 	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
 	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "ty_outbox_offsets")+" is not an outbox's offsets table")
 }
+
+// A role that may only read and write the tables (another role, which
+// migrates, owns them) opens the store and its forwarder, where New and
+// NewForwarder ran CREATE SCHEMA IF NOT EXISTS, which needs the right to
+// create in the database, even on tables that were all there.
+func TestARoleThatMayOnlyReadAndWriteOpensTheStore(t *testing.T) {
+	admin := pgtest.Pool(t)
+	ctx := context.Background()
+	schema := pgtest.Schema(t, admin)
+	cfg := pgstore.Config{Schema: schema, Outbox: &pgstore.OutboxConfig{}}
+	_, err := pgstore.New(ctx, admin, cfg)
+	require.NoError(t, err)
+	app := pgtest.DMLRole(t, admin, schema)
+
+	s, err := pgstore.New(ctx, app, cfg)
+	require.NoError(t, err)
+	issue := uuid.New()
+	_, err = s.Append(ctx, issue, 0, stream(issue, 0, 2))
+	require.NoError(t, err, "and appends")
+	_, err = pgstore.NewForwarder(ctx, app, gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}), pgstore.ForwarderConfig{Schema: schema})
+	require.NoError(t, err)
+
+	// Tables of an older version still need the migrating role.
+	_, err = admin.Exec(ctx, `UPDATE `+pgtest.Ident(schema, pgstore.DefaultTable+"_schema")+` SET version = 0`)
+	require.NoError(t, err)
+	_, err = pgstore.New(ctx, app, cfg)
+	require.Error(t, err)
+}
+
+// A store opened without an outbox on tables that have one is refused:
+// its appends would write no message, and their events would never be
+// forwarded.
+func TestNewRefusesAStoreWithoutTheOutboxItsTablesHave(t *testing.T) {
+	_, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	_, err := pgstore.New(context.Background(), pool, pgstore.Config{Schema: cfg.Schema})
+	require.ErrorIs(t, err, pgstore.ErrInvalidConfig)
+	assert.ErrorContains(t, err, "has an outbox")
+	assert.ErrorContains(t, err, "open it with Config.Outbox")
+}

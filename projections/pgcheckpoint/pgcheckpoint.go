@@ -220,6 +220,12 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 			saved timestamptz
 		)`},
 	}
+	// A table already at SchemaVersion opens without creating anything,
+	// which a role that may only read and write it could not do.
+	var ready int
+	if err := pool.QueryRow(ctx, `SELECT version FROM `+version).Scan(&ready); err == nil && ready == SchemaVersion {
+		return nil
+	}
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
 			return err

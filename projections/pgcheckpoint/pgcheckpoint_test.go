@@ -307,3 +307,21 @@ func TestConcurrentSavesUnderAStricterDefaultIsolation(t *testing.T) {
 		})
 	}
 }
+
+// A role that may only read and write the table opens the store, where
+// New ran CREATE SCHEMA IF NOT EXISTS, which needs the right to create in
+// the database, even on a table that was there.
+func TestARoleThatMayOnlyReadAndWriteOpensTheStore(t *testing.T) {
+	admin := pgtest.Pool(t)
+	schema := pgtest.Schema(t, admin)
+	_, err := pgcheckpoint.New(context.Background(), admin, pgcheckpoint.Config{Schema: schema})
+	require.NoError(t, err)
+	app := pgtest.DMLRole(t, admin, schema)
+	s, err := pgcheckpoint.New(context.Background(), app, pgcheckpoint.Config{Schema: schema})
+	require.NoError(t, err)
+	require.NoError(t, s.Save(context.Background(), "fcr", projections.Checkpoint{Position: 7}))
+	cp, ok, err := s.Load(context.Background(), "fcr")
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, uint64(7), cp.Position)
+}

@@ -162,3 +162,43 @@ func AtOnce(tb testing.TB, level string, n int, start func(*pgxpool.Pool) error)
 	wg.Wait()
 	return errs
 }
+
+// DMLRole returns a pool of a new role that may use schema and read and
+// write its tables, as an application's role does where another role,
+// which migrates, owns them; the role is dropped when tb ends. It needs a
+// server that lets the test's user create roles and trusts their logins
+// (as the default DSN's does).
+func DMLRole(tb testing.TB, admin *pgxpool.Pool, schema string) *pgxpool.Pool {
+	tb.Helper()
+	ctx := context.Background()
+	role := NewSchemaName("role")
+	s, r := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{role}.Sanitize()
+	for _, q := range []string{
+		"CREATE ROLE " + r + " LOGIN",
+		"GRANT USAGE ON SCHEMA " + s + " TO " + r,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + s + " TO " + r,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + s + " TO " + r,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			tb.Fatalf("%s: %v", q, err)
+		}
+	}
+	cfg, err := pgxpool.ParseConfig(DSN())
+	if err != nil {
+		tb.Fatalf("parse connection string: %v", err)
+	}
+	cfg.ConnConfig.User, cfg.ConnConfig.Password = role, ""
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("connect as %s: %v", role, err)
+	}
+	tb.Cleanup(func() {
+		pool.Close()
+		for _, q := range []string{"DROP OWNED BY " + r, "DROP ROLE " + r} {
+			if _, err := admin.Exec(ctx, q); err != nil {
+				tb.Errorf("%s: %v", q, err)
+			}
+		}
+	})
+	return pool
+}
