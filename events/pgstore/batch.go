@@ -30,7 +30,7 @@ type Batch struct {
 // batch with their Position set.
 func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.Envelope, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", appendOf(batches), err)
 	}
 	cols, err := s.prepare(batches)
 	if err != nil {

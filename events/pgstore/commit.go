@@ -461,8 +461,13 @@ func (s *Store) fail(ctx context.Context, batches []Batch, err error) error {
 	if errors.As(err, &unknown) && !refused(unknown.err) {
 		err = fmt.Errorf("%w: %w", events.ErrOutcomeUnknown, unknown.err)
 	}
+	return fmt.Errorf("%s: %w", appendOf(batches), err)
+}
+
+// appendOf names the append of batches for its errors.
+func appendOf(batches []Batch) string {
 	if len(batches) == 1 {
-		return fmt.Errorf("append to issue %s: %w", batches[0].Issue, err)
+		return "append to issue " + batches[0].Issue.String()
 	}
-	return fmt.Errorf("append batch of %d streams: %w", len(batches), err)
+	return fmt.Sprintf("append batch of %d streams", len(batches))
 }

@@ -44,7 +44,7 @@ type Config struct {
 	// types by default. A table keeps the codec it was created with.
 	Codec events.Codec
 	// ReadBatch is how many rows one ReadAll query fetches; DefaultReadBatch
-	// by default.
+	// by default, at most MaxReadBatch.
 	ReadBatch int
 	// MaxGroup is how many concurrent appends, each to one stream, may
 	// share one transaction and its commit; DefaultMaxGroup by default, 1
@@ -118,8 +118,15 @@ func (c Config) Validate() error {
 	if c.ReadBatch < 0 || c.MaxGroup < 0 {
 		return fmt.Errorf("pgstore: read batch %d or group size %d is negative: %w", c.ReadBatch, c.MaxGroup, ErrInvalidConfig)
 	}
+	if c.ReadBatch > MaxReadBatch {
+		// ReadAll holds a batch's rows at once: a buffer of this many.
+		return fmt.Errorf("pgstore: read batch %d is more than %d rows: %w", c.ReadBatch, MaxReadBatch, ErrInvalidConfig)
+	}
 	return nil
 }
+
+// MaxReadBatch is the largest Config.ReadBatch.
+const MaxReadBatch = 1 << 20
 
 // maxName leaves room for the longest suffix (_outbox_offsets) within
 // Postgres' 63-byte identifiers.

@@ -66,7 +66,7 @@ func (g *group) run(ctx context.Context, u *unit, commit func(context.Context, [
 	case <-w.ready:
 	case <-ctx.Done():
 		if g.withdraw(w) {
-			u.err = ctx.Err()
+			u.err = fmt.Errorf("%s: given up while it waited to commit with others: %w", appendOf(u.batches), ctx.Err())
 			return
 		}
 		<-w.ready

@@ -213,6 +213,8 @@ func TestConfigValidate(t *testing.T) {
 		{"leading digit", pgstore.Config{Schema: "public", Table: "1events"}, false},
 		{"too long", pgstore.Config{Schema: "public", Table: "a_very_long_table_name_that_leaves_no_room_for_suffixes"}, false},
 		{"negative batch", pgstore.Config{Schema: "public", Table: "events", ReadBatch: -1}, false},
+		{"the largest batch", pgstore.Config{ReadBatch: pgstore.MaxReadBatch}, true},
+		{"a batch that would take a buffer of gigabytes", pgstore.Config{ReadBatch: pgstore.MaxReadBatch + 1}, false},
 		{"the zero value: the defaults, which New takes", pgstore.Config{}, true},
 		{"an outbox, its fields zero", pgstore.Config{Outbox: &pgstore.OutboxConfig{}}, true},
 	}
@@ -527,4 +529,15 @@ func TestStoreSkipsUnknownTypesWhenTold(t *testing.T) {
 		read = append(read, e)
 	}
 	assert.Equal(t, want, read)
+}
+
+// An append whose context is done names its issue, as its other errors do.
+func TestAnAppendGivenUpNamesItsIssue(t *testing.T) {
+	s, _, _ := newStore(t, pgstore.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	issue := uuid.New()
+	_, err := s.Append(ctx, issue, 0, stream(issue, 0, 1))
+	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "append to issue "+issue.String())
 }
