@@ -64,3 +64,26 @@ func BenchmarkServiceExecute(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRebuildManyReopens rebuilds an issue resolved and reopened
+// 5,000 times, as the Service does for every command on it: each reopen
+// ends the contacts before it, each contact once.
+func BenchmarkRebuildManyReopens(b *testing.B) {
+	const reopens = 5000
+	evs := []events.Data{&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)}}
+	last := contacttest.Contact(1)
+	for i := range reopens {
+		c := contacttest.Contact(i + 2)
+		evs = append(evs, &events.Resolved{Contact: last}, &events.Reopened{Contact: c, Channel: "email"})
+		last = c
+	}
+	envs := make([]events.Envelope, len(evs))
+	for i, d := range evs {
+		envs[i] = events.Envelope{ID: contacttest.ID(i + 1), Issue: contacttest.IssueID(), Version: uint64(i + 1), At: contacttest.Minute(i + 1), Data: d}
+	}
+	for b.Loop() {
+		if _, err := contact.Rebuild(contacttest.IssueID(), envs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

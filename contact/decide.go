@@ -231,19 +231,31 @@ func required(what, v string) string {
 
 // name says what is wrong with v, the name of a queue, an agent, a skill,
 // an expert or a code, which the projections group by as written: text
-// that printable refuses, and text padded with spaces (or only spaces),
-// which would count apart from the name without them; "" for nothing.
+// that printable refuses, and text padded with spaces or zero-width
+// characters (or only those), which would count apart from the name
+// without them; "" for nothing.
 func name(what, v string) string {
 	if problem := printable(what, v); problem != "" {
 		return problem
 	}
-	switch t := strings.TrimSpace(v); {
+	switch t := strings.TrimFunc(v, blank); {
 	case t == "" && v != "":
 		return fmt.Sprintf("%s %q is blank: leave it empty for none", what, v)
 	case t != v:
 		return fmt.Sprintf("%s %q is padded with spaces: it would count apart from %q", what, v, t)
 	}
 	return ""
+}
+
+// blank reports whether r shows as nothing at a name's ends: white space,
+// and the zero-width characters that exports leave there (a byte-order
+// mark, a zero-width space or joiner).
+func blank(r rune) bool {
+	switch r {
+	case '\ufeff', '\u200b', '\u200c', '\u200d', '\u2060':
+		return true
+	}
+	return unicode.IsSpace(r)
 }
 
 // cloneExtra returns a copy of x, of its lists and maps of JSON values

@@ -112,6 +112,12 @@ type Issue struct {
 	// reopen, for the refusal of a contact it ended.
 	reopenedOn uuid.UUID
 	reopenedAt time.Time
+	// endedTo: a reopen ended every contact of Contacts[:endedTo] but
+	// those of revived, introduced (after a mention) since the reopen: the
+	// next reopen ends those and the contacts from endedTo on, so that
+	// each contact is marked about once, however many reopens there are.
+	endedTo int
+	revived []int
 
 	// byContact finds contacts by id once the issue has many
 	// (contactIndexFrom): an issue of thousands (a long email thread, a
@@ -191,9 +197,13 @@ func (is *Issue) Apply(e events.Envelope) error {
 		is.Reopens++
 		is.ResolvedAt, is.ResolvedOn, is.ResolvedBy, is.ResolvedByBot = time.Time{}, uuid.Nil, "", false
 		// The resolution it undid ended every contact before it.
-		for i := range is.Contacts {
+		for i := is.endedTo; i < len(is.Contacts); i++ {
 			is.Contacts[i].Ended = true
 		}
+		for _, i := range is.revived {
+			is.Contacts[i].Ended = true
+		}
+		is.endedTo, is.revived = len(is.Contacts), nil
 		is.addContact(d.Contact, KindReopen, d.Channel, e.At)
 		is.reopenedOn, is.reopenedAt = d.Contact, e.At
 	case *events.Contacted:
@@ -227,7 +237,22 @@ func (is *Issue) Latest() (Contact, bool) {
 // it), and is not ended: it came now.
 func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at time.Time) {
 	c := is.contact(id)
+	if c.Ended {
+		// Mentioned before a reopen, introduced after it: the next
+		// reopen ends it again.
+		is.revived = append(is.revived, is.place(c))
+	}
 	c.Kind, c.Channel, c.At, c.Ended = kind, channel, at, false
+}
+
+// place returns the place in Contacts of c, one of its elements.
+func (is *Issue) place(c *Contact) int {
+	for i := range is.Contacts {
+		if &is.Contacts[i] == c {
+			return i
+		}
+	}
+	panic("contact: not an element of the issue's contacts")
 }
 
 // contact returns the contact with id, adding it when it is unknown.

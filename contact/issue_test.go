@@ -352,4 +352,20 @@ func TestEndedFollowsTheEventsNotThePlaces(t *testing.T) {
 		&events.Contacted{Contact: c3, Channel: "email"})
 	_, err = decide(is, contact.Route{Contact: c3, Queue: "billing"})
 	assert.NoError(t, err)
+
+	// That follow-up, introduced after the first reopen, is ended by the
+	// next one.
+	is = rebuild(opened(),
+		&events.Routed{Contact: c3, Queue: "billing"},
+		&events.Resolved{Contact: c1},
+		&events.Reopened{Contact: c2, Channel: "phone"},
+		&events.Contacted{Contact: c3, Channel: "email"},
+		&events.Resolved{Contact: c3},
+		&events.Reopened{Contact: c4, Channel: "chat"})
+	for _, c := range []uuid.UUID{c1, c2, c3} {
+		_, err = decide(is, contact.Route{Contact: c, Queue: "billing"})
+		assert.ErrorIs(t, err, contact.ErrContactEnded, "contact %s", c)
+	}
+	_, err = decide(is, contact.Route{Contact: c4, Queue: "billing"})
+	assert.NoError(t, err)
 }
