@@ -171,7 +171,9 @@ func (c ForwarderConfig) Validate() error {
 // it reads (up to 100 messages), and a stop sends that batch again. The
 // place is a transaction id, of the cluster that wrote it: after the
 // database moved to another cluster (a dump and restore, a logical
-// replica), NewForwarder refuses the offsets, saying how to reset them. A message that the publisher
+// replica), NewForwarder and PruneOutbox refuse the offsets, saying how to
+// reset them, while the new cluster's ids are behind the old one's (reset
+// them as part of the move: later, they would pass for this cluster's). A message that the publisher
 // refuses is sent again until it goes, holding back the later ones,
 // unless cfg.Middlewares put it aside. The store must exist (New made
 // its tables) at cfg's Schema and Table, or NewForwarder refuses, as it
@@ -253,7 +255,9 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 // id, which means something in one cluster only: after the database moved
 // to another (a dump and restore, a logical replica), ids start over
 // below it, and the forwarder would pass over every message appended
-// since, which PruneOutbox would then delete unsent.
+// since, which PruneOutbox would then delete unsent. It can tell only
+// while the new cluster's ids are behind the old one's: reset the offsets
+// as part of such a move.
 func checkOffsets(ctx context.Context, tx pgx.Tx, t tables) error {
 	var group, at, next string
 	err := tx.QueryRow(ctx, `SELECT consumer_group, last_processed_transaction_id::text, pg_snapshot_xmax(pg_current_snapshot())::text
@@ -264,8 +268,8 @@ func checkOffsets(ctx context.Context, tx pgx.Tx, t tables) error {
 	case err != nil:
 		return fmt.Errorf("read the offsets of %s: %w", t.offsets, err)
 	}
-	return fmt.Errorf("consumer group %q of %s stands at transaction %s, which this cluster has not reached (its next is %s): the database was moved from another cluster, whose transaction ids its offsets hold, and the messages appended since would never be forwarded. Forward what the old cluster had not, then set the group's last_processed_transaction_id to '0' (and PruneOutbox the messages forwarded before the move, or they go again): %w",
-		group, t.offsets, at, next, ErrSchemaVersion)
+	return fmt.Errorf("consumer group %q of %s stands at transaction %s, which this cluster has not reached (its next is %s): the database was moved from another cluster, whose transaction ids its offsets hold, and the messages appended since would never be forwarded. Set the transaction_id of the rows of %s that the old cluster wrote (those at or above %s) to '0', and every group's last_processed_transaction_id and offset_acked to 0: the messages not yet pruned then go again, duplicates under their event ids, and none is lost (drain and prune the outbox before a move to spare them): %w",
+		group, t.offsets, at, next, t.outbox, next, ErrSchemaVersion)
 }
 
 // outboxSubscriber is the forwarder's SQL subscriber, which knows when it
@@ -327,17 +331,29 @@ func (l closingLogger) With(fields watermill.LogFields) watermill.LoggerAdapter 
 // PruneOutbox deletes the outbox messages that every consumer group of
 // the outbox has forwarded, and returns how many it deleted. It keeps
 // everything until a forwarder has run once; a consumer group that starts
-// later sees only the messages not yet pruned.
+// later sees only the messages not yet pruned. It refuses offsets of
+// another cluster, as NewForwarder does, which would have it delete the
+// messages appended since the database moved.
 func (s *Store) PruneOutbox(ctx context.Context) (int64, error) {
 	if s.cfg.Outbox == nil {
 		return 0, fmt.Errorf("prune outbox of %s: the store has no outbox: %w", s.t.events, ErrInvalidConfig)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.t.outbox+` o
-		WHERE EXISTS (SELECT 1 FROM `+s.t.offsets+`)
-		AND NOT EXISTS (SELECT 1 FROM `+s.t.offsets+` f
-			WHERE (o.transaction_id, o."offset") > (f.last_processed_transaction_id, f.offset_acked))`)
+	var pruned int64
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		// Offsets of another cluster lie above every message appended
+		// since the move: it would delete them unsent.
+		if err := checkOffsets(ctx, tx, s.t); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM `+s.t.outbox+` o
+			WHERE EXISTS (SELECT 1 FROM `+s.t.offsets+`)
+			AND NOT EXISTS (SELECT 1 FROM `+s.t.offsets+` f
+				WHERE (o.transaction_id, o."offset") > (f.last_processed_transaction_id, f.offset_acked))`)
+		pruned = tag.RowsAffected()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("prune outbox %s: %w", s.t.outbox, err)
 	}
-	return tag.RowsAffected(), nil
+	return pruned, nil
 }

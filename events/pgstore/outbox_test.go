@@ -391,24 +391,45 @@ func TestForwarderRefusesASchemaWithoutAStore(t *testing.T) {
 // Offsets beyond the transaction ids this cluster handed out are those of
 // another cluster (the database was moved by a dump and restore, or a
 // logical replica): a forwarder on them would pass over every message
-// appended since, and PruneOutbox would delete them unsent. NewForwarder
-// refuses them, saying what to do.
-func TestAForwarderRefusesTheOffsetsOfAnotherCluster(t *testing.T) {
+// appended since, and PruneOutbox would delete them unsent. Both refuse
+// them, saying what to do; done, the messages appended since go out.
+func TestTheOffsetsOfAnotherClusterAreRefused(t *testing.T) {
 	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	ctx := context.Background()
 	before := appendIssues(t, s, 2, 1)
 	require.Len(t, forward(t, pool, cfg, []string{events.DefaultTopic}, len(before)), len(before))
-
-	_, err := pool.Exec(context.Background(), `UPDATE `+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox_offsets")+`
-		SET last_processed_transaction_id = (pg_current_xact_id()::text::bigint + 1000000)::text::xid8`)
+	offsets, outbox := pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox_offsets"), pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox")
+	// The old cluster's ids, a million ahead of this one's.
+	_, err := pool.Exec(ctx, `UPDATE `+outbox+` SET transaction_id = (transaction_id::text::bigint + 1000000)::text::xid8`)
 	require.NoError(t, err)
-	_, err = pgstore.NewForwarder(context.Background(), pool, gochannel.NewGoChannel(gochannel.Config{}, nil), pgstore.ForwarderConfig{Schema: cfg.Schema})
+	_, err = pool.Exec(ctx, `UPDATE `+offsets+` SET last_processed_transaction_id = (last_processed_transaction_id::text::bigint + 1000000)::text::xid8`)
+	require.NoError(t, err)
+	since := appendIssues(t, s, 3, 1) // on the new cluster
+
+	_, err = pgstore.NewForwarder(ctx, pool, gochannel.NewGoChannel(gochannel.Config{}, nil), pgstore.ForwarderConfig{Schema: cfg.Schema})
 	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
 	assert.ErrorContains(t, err, "which this cluster has not reached")
-	assert.ErrorContains(t, err, "set the group's last_processed_transaction_id to '0'")
+	assert.ErrorContains(t, err, "to '0', and every group's last_processed_transaction_id and offset_acked to 0")
+	_, err = s.PruneOutbox(ctx)
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	var left int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+outbox).Scan(&left))
+	assert.Equal(t, len(before)+len(since), left, "nothing pruned")
 
-	_, err = pool.Exec(context.Background(), `UPDATE `+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox_offsets")+`
-		SET last_processed_transaction_id = '0'`)
+	// As the error says: reset. The messages not pruned go again.
+	_, err = pool.Exec(ctx, `UPDATE `+outbox+` SET transaction_id = '0' WHERE transaction_id >= pg_snapshot_xmax(pg_current_snapshot())`)
 	require.NoError(t, err)
-	_, err = pgstore.NewForwarder(context.Background(), pool, gochannel.NewGoChannel(gochannel.Config{}, nil), pgstore.ForwarderConfig{Schema: cfg.Schema})
-	require.NoError(t, err, "reset as the error says")
+	_, err = pool.Exec(ctx, `UPDATE `+offsets+` SET last_processed_transaction_id = '0', offset_acked = 0`)
+	require.NoError(t, err)
+	got := forward(t, pool, cfg, []string{events.DefaultTopic}, len(before)+len(since))
+	ids := map[string]bool{}
+	for _, m := range got {
+		ids[m.msg.UUID] = true
+	}
+	for _, e := range since {
+		assert.True(t, ids[e.ID.String()], "event %s, appended since the move, is forwarded", e.ID)
+	}
+	pruned, err := s.PruneOutbox(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(before)+len(since)), pruned)
 }
