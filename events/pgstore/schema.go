@@ -78,11 +78,12 @@ var errNotReady = errors.New("tables not ready")
 // with the codec of cfg and, when cfg has an outbox, the outbox tables: a
 // store then opens without creating anything, which a role that may only
 // read and write the tables (another role, which migrates, owns them)
-// could not do. It refuses tables that have an outbox when cfg has none:
-// such a store's appends would write no outbox message, and their events
-// would never be forwarded.
-func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) (bool, error) {
-	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+// could not do. When cfg has no outbox and the tables have one, it
+// reports that too (foreign): such a store may read, but its appends
+// would write no outbox message, and their events would never be
+// forwarded.
+func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) (ready, foreign bool, err error) {
+	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var (
 			version int
 			codec   string
@@ -100,16 +101,13 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) 
 		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.outbox).Scan(&outbox); err != nil {
 			return err
 		}
-		if outbox && checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...) == nil {
-			return fmt.Errorf("pgstore: table %s has an outbox, %s, and the store's Config has none: its appends would write no message there, and their events would never be forwarded; open it with Config.Outbox: %w",
-				t.events, t.outbox, ErrInvalidConfig)
-		}
+		foreign = outbox && checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...) == nil
 		return nil
 	})
 	if errors.Is(err, errNotReady) {
-		return false, nil
+		return false, false, nil
 	}
-	return err == nil, err
+	return err == nil, foreign, err
 }
 
 // outboxReady returns nil when the outbox tables of t are there, as
@@ -138,15 +136,15 @@ var (
 
 // ensureSchema creates or migrates the tables of cfg to SchemaVersion in
 // one transaction, and the outbox tables when cfg has an outbox, unless
-// they are ready (schemaReady). The transaction reads committed whatever
+// they are ready (schemaReady), and reports an outbox that cfg lacks. The transaction reads committed whatever
 // the server's default isolation: one that waited for the lock must see
 // the version row the one before it wrote, where a snapshot taken at the
 // lock (repeatable read) would not, and insert it again.
-func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) error {
-	if ready, err := schemaReady(ctx, pool, cfg, t); ready || err != nil {
-		return err
+func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) (foreignOutbox bool, err error) {
+	if ready, foreign, err := schemaReady(ctx, pool, cfg, t); ready || err != nil {
+		return foreign, err
 	}
-	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+	return false, pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
 			return err
 		}

@@ -166,20 +166,35 @@ func TestARoleThatMayOnlyReadAndWriteOpensTheStore(t *testing.T) {
 	_, err = pgstore.NewForwarder(ctx, app, gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}), pgstore.ForwarderConfig{Schema: schema})
 	require.NoError(t, err)
 
-	// Tables of an older version still need the migrating role.
-	_, err = admin.Exec(ctx, `UPDATE `+pgtest.Ident(schema, pgstore.DefaultTable+"_schema")+` SET version = 0`)
+	// Tables that are missing still need the migrating role.
+	_, err = admin.Exec(ctx, `DROP TABLE `+pgtest.Ident(schema, pgstore.DefaultTable+"_outbox"))
 	require.NoError(t, err)
 	_, err = pgstore.New(ctx, app, cfg)
-	require.Error(t, err)
+	require.ErrorContains(t, err, "permission denied")
+	_, err = pgstore.New(ctx, admin, cfg)
+	require.NoError(t, err, "which the migrating role makes")
 }
 
-// A store opened without an outbox on tables that have one is refused:
-// its appends would write no message, and their events would never be
-// forwarded.
-func TestNewRefusesAStoreWithoutTheOutboxItsTablesHave(t *testing.T) {
-	_, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
-	_, err := pgstore.New(context.Background(), pool, pgstore.Config{Schema: cfg.Schema})
+// A store opened without an outbox on tables that have one reads them, as
+// a report's process does, but refuses to append: its appends would write
+// no message, and their events would never be forwarded.
+func TestAStoreWithoutTheOutboxItsTablesHaveOnlyReads(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	written := appendIssues(t, s, 2, 1)
+	reader, err := pgstore.New(context.Background(), pool, pgstore.Config{Schema: cfg.Schema})
+	require.NoError(t, err)
+	n := 0
+	for _, err := range reader.ReadAll(context.Background(), 0) {
+		require.NoError(t, err)
+		n++
+	}
+	assert.Equal(t, len(written), n)
+	issue := uuid.New()
+	_, err = reader.Append(context.Background(), issue, 0, stream(issue, 0, 1))
 	require.ErrorIs(t, err, pgstore.ErrInvalidConfig)
 	assert.ErrorContains(t, err, "has an outbox")
-	assert.ErrorContains(t, err, "open it with Config.Outbox")
+	assert.ErrorContains(t, err, "open the store with Config.Outbox to append")
+	head, err := s.Head(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, uint64(len(written)), head, "nothing appended")
 }

@@ -24,6 +24,9 @@ type Store struct {
 	group group
 
 	outboxSchema outboxAdapter // zero unless cfg.Outbox is set
+	// foreignOutbox: the tables had an outbox when the store opened, and
+	// cfg has none: the store reads, and refuses to append.
+	foreignOutbox bool
 }
 
 var _ events.Store = (*Store)(nil)
@@ -61,9 +64,12 @@ func newQueries(t tables) queries {
 }
 
 // New returns a Store on pool configured by cfg. It creates the schema and
-// tables when they do not exist and migrates older ones; it refuses tables
-// of a newer schema version or written with another codec
-// (ErrSchemaVersion).
+// tables when they do not exist and migrates older ones, and touches
+// nothing when they are there at SchemaVersion; it refuses tables of a
+// newer schema version or written with another codec (ErrSchemaVersion).
+// A store whose cfg has no Outbox, on tables that had one when it opened,
+// reads them but refuses to append (ErrInvalidConfig): its events would
+// never be forwarded.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("pgstore: no pool: %w", ErrInvalidConfig)
@@ -73,10 +79,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	t := newTables(cfg.Schema, cfg.Table)
-	if err := ensureSchema(ctx, pool, cfg, t); err != nil {
+	foreign, err := ensureSchema(ctx, pool, cfg, t)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: prepare tables %s: %w", t.events, err)
 	}
-	s := &Store{pool: pool, cfg: cfg, t: t, q: newQueries(t), group: group{max: cfg.MaxGroup}}
+	s := &Store{pool: pool, cfg: cfg, t: t, q: newQueries(t), group: group{max: cfg.MaxGroup}, foreignOutbox: foreign}
 	if cfg.Outbox != nil {
 		s.outboxSchema = outboxSchema(t)
 	}
