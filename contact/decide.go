@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // decider holds what a command is decided with: the issue as it stands,
@@ -343,7 +344,7 @@ func textProblem(v string) string {
 	if !utf8.ValidString(v) {
 		return "is not UTF-8"
 	}
-	i := strings.IndexFunc(v, unprintable)
+	i := strings.IndexFunc(v, text.Unprintable)
 	if i < 0 {
 		return ""
 	}
@@ -395,14 +396,6 @@ func list(v []string) []string {
 		return nil
 	}
 	return slices.Clone(v)
-}
-
-// unprintable reports whether r is a control character, a line or
-// paragraph separator, or a control of the direction of text: a mark,
-// an embedding, an override or an isolate.
-func unprintable(r rune) bool {
-	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == '\u200e' || r == '\u200f' || r == '\u061c' ||
-		r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
 }
 
 // wholeMS returns v in whole milliseconds, as the codecs write it.

@@ -6,18 +6,18 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // WriteText writes the report as readable tables: FCR first, with its
 // breakdowns, then service level, satisfaction and volume. A rate whose
 // denominator is below the small-sample threshold is marked with *. A
-// name that holds a control character (a tab, a line break) or is not
-// UTF-8 is shown quoted, with Go's escapes.
+// name that holds a control character (a tab, a line break, a control of
+// the direction of text), is not UTF-8 or starts with a quote is shown
+// quoted, with Go's escapes.
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
@@ -49,14 +49,14 @@ func (r Report) WriteText(w io.Writer) error {
 		p("\n  by %s\ttrue\treported\tinflation\n", b.title)
 		for _, k := range slices.Sorted(maps.Keys(b.segs)) {
 			s := b.segs[k]
-			p("  %s\t%s\t%s\t%s\n", cell(k), fcrRateText(s.True), fcrRateText(s.Reported), inflationText(s.Inflation, s.True, s.Reported, ""))
+			p("  %s\t%s\t%s\t%s\n", text.Shown(k), fcrRateText(s.True), fcrRateText(s.Reported), inflationText(s.Inflation, s.True, s.Reported, ""))
 		}
 	}
 	if len(f.ChannelSwitch) > 0 {
 		p("\n  channel switches\tfirst channel → channel of the repeat contact\t\n")
 		for _, from := range slices.Sorted(maps.Keys(f.ChannelSwitch)) {
 			for _, to := range slices.Sorted(maps.Keys(f.ChannelSwitch[from])) {
-				p("  %s → %s\t%d\t\n", cell(from), cell(to), f.ChannelSwitch[from][to])
+				p("  %s → %s\t%d\t\n", text.Shown(from), text.Shown(to), f.ChannelSwitch[from][to])
 			}
 		}
 	}
@@ -67,7 +67,7 @@ func (r Report) WriteText(w io.Writer) error {
 				p("  … %d more\t\t\t\n", len(f.RepeatTopics)-10)
 				break
 			}
-			p("  %s\t%d\t%.1f %%\t%d\n", cell(t.Topic), t.Repeats, 100*t.Share, t.Problems)
+			p("  %s\t%d\t%.1f %%\t%d\n", text.Shown(t.Topic), t.Repeats, 100*t.Share, t.Problems)
 		}
 	}
 	c := f.ContactsPerProblem
@@ -104,7 +104,7 @@ func (r Report) WriteText(w io.Writer) error {
 		p("\n  by channel\toffered\tASA\tabandonment\tservice level\n")
 		for _, k := range slices.Sorted(maps.Keys(s.ByChannel)) {
 			x := s.ByChannel[k]
-			p("  %s\t%d\t%s\t%s\t%s\n", cell(k), x.Offered, meanText("%.1f s", x.ASA, x.Answered), rateText(x.Abandonment), rateText(x.ServiceLevel))
+			p("  %s\t%d\t%s\t%s\t%s\n", text.Shown(k), x.Offered, meanText("%.1f s", x.ASA, x.Answered), rateText(x.Abandonment), rateText(x.ServiceLevel))
 		}
 	}
 
@@ -134,7 +134,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(v.ByChannel) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(v.ByChannel)) {
-			parts = append(parts, fmt.Sprintf("%s %d", cell(k), v.ByChannel[k]))
+			parts = append(parts, fmt.Sprintf("%s %d", text.Shown(k), v.ByChannel[k]))
 		}
 		p("  by channel\t%s\t\n", strings.Join(parts, ", "))
 	}
@@ -153,7 +153,7 @@ func (r Report) WriteText(w io.Writer) error {
 				p("  … %d more\t\t\t\n", len(v.Reasons)-10)
 				break
 			}
-			p("  %s\t%d\t%s\t%.1f %%\n", cell(x.Topic), x.Contacts, rateText(x.Share), 100*x.Cumulative)
+			p("  %s\t%d\t%s\t%.1f %%\n", text.Shown(x.Topic), x.Contacts, rateText(x.Share), 100*x.Cumulative)
 		}
 	}
 	age := "–"
@@ -232,15 +232,4 @@ func secondsText(s float64) string {
 		return fmt.Sprintf("%.0f min", s/60)
 	}
 	return fmt.Sprintf("%.0f s", s)
-}
-
-// cell returns a name (a channel, topic, agent or queue, as the events
-// gave it) as the text tables can show it: quoted, with its escapes, when
-// it holds a control character or is not UTF-8, which would break a
-// table's columns or lines; as it is otherwise.
-func cell(name string) string {
-	if utf8.ValidString(name) && !strings.ContainsFunc(name, unicode.IsControl) {
-		return name
-	}
-	return strconv.Quote(name)
 }

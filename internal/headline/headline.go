@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/truefcr/truefcr/internal/text"
 	"github.com/truefcr/truefcr/projections"
 )
 
@@ -16,7 +17,8 @@ import (
 // FCR with their intervals, the inflation, bot containment, true FCR by
 // first channel and the three topics that drive most repeat contacts. A
 // rate of no final problem is a dash, not 0 %; one of fewer problems than
-// the report's MinSample says it is a small sample.
+// the report's MinSample says it is a small sample. Names are shown as
+// text.Shown shows them.
 func Write(out io.Writer, r projections.FCRReport) {
 	// pct writes a rate, or a dash and what there is none of.
 	pct := func(x projections.FCRRate, none string) string {
@@ -40,12 +42,12 @@ func Write(out io.Writer, r projections.FCRReport) {
 	}
 	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment, "no final problem resolved by a bot"))
 	for _, ch := range slices.Sorted(maps.Keys(r.ByChannel)) {
-		fmt.Fprintf(out, "first channel %-6s true %s\n", ch, pct(r.ByChannel[ch].True, "no final problem yet"))
+		fmt.Fprintf(out, "first channel %-6s true %s\n", text.Shown(ch), pct(r.ByChannel[ch].True, "no final problem yet"))
 	}
 	for i, t := range r.RepeatTopics {
 		if i == 3 {
 			break
 		}
-		fmt.Fprintf(out, "repeat driver %d: %s (%d repeat contacts, %.0f %%)\n", i+1, t.Topic, t.Repeats, 100*t.Share)
+		fmt.Fprintf(out, "repeat driver %d: %s (%d repeat contacts, %.0f %%)\n", i+1, text.Shown(t.Topic), t.Repeats, 100*t.Share)
 	}
 }

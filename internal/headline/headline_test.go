@@ -46,3 +46,10 @@ func TestWriteFlagsSmallSamples(t *testing.T) {
 	assert.Contains(t, out, "first channel social true 100.0 % (2/2, 95 % CI 34.2–100.0 %; small sample, under 30)")
 	assert.Contains(t, out, "first channel phone  true  70.0 % (700/1000, 95 % CI 67.0–73.0 %)\n")
 }
+
+// A topic with a line break starts no line of its own.
+func TestWriteQuotesNamesThatWouldBreakALine(t *testing.T) {
+	var b strings.Builder
+	Write(&b, projections.FCRReport{RepeatTopics: []projections.FCRRepeatTopic{{Topic: "orders\nreturns", Repeats: 3, Share: 1}}})
+	assert.Contains(t, b.String(), `repeat driver 1: "orders\nreturns" (3 repeat contacts, 100 %)`)
+}

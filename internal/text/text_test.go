@@ -1,0 +1,25 @@
+package text
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestShown(t *testing.T) {
+	for name, want := range map[string]string{
+		"billing":             "billing",
+		"billing/refund":      "billing/refund",
+		"Ägypten café":        "Ägypten café",
+		"billing\tdisputed":   `"billing\tdisputed"`,
+		"orders\nreturns":     `"orders\nreturns"`,
+		"billing\u202e":       `"billing\u202e"`,
+		"orders\u2028returns": `"orders\u2028returns"`,
+		"a\u2066b":            `"a\u2066b"`,
+		"a\xffb":              `"a\xffb"`,
+		`"a\tb"`:              `"\"a\\tb\""`,
+	} {
+		assert.Equal(t, want, Shown(name), "%+q", name)
+	}
+	assert.NotEqual(t, Shown("a\tb"), Shown(`"a\tb"`), "no two names show alike")
+}
