@@ -222,10 +222,7 @@ func createOutbox(ctx context.Context, tx pgx.Tx, t tables) error {
 	// Watermill creates them only if no table has their names, which
 	// another store's tables may have (store "tx" with an outbox beside
 	// store "tx_outbox"): every append would then fail.
-	if err := checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...); err != nil {
-		return err
-	}
-	return checkColumns(ctx, tx, t.offsets, "an outbox's offsets table", offsetsColumns...)
+	return outboxReady(ctx, tx, t)
 }
 
 // checkColumns returns an error that wraps ErrSchemaVersion unless table

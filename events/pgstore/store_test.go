@@ -267,12 +267,7 @@ func TestAppendUnderAStricterDefaultIsolation(t *testing.T) {
 		t.Run(level, func(t *testing.T) {
 			t.Parallel()
 			base := pgtest.Pool(t)
-			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
-			require.NoError(t, err)
-			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
-			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-			require.NoError(t, err)
-			t.Cleanup(pool.Close)
+			pool := pgtest.PoolAt(t, level)
 			var got string
 			require.NoError(t, pool.QueryRow(context.Background(), "SHOW default_transaction_isolation").Scan(&got))
 			require.Equal(t, level, got)

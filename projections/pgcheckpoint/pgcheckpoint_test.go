@@ -275,14 +275,8 @@ func TestNewCreatesTheTableOnceUnderConcurrency(t *testing.T) {
 func TestConcurrentSavesUnderAStricterDefaultIsolation(t *testing.T) {
 	for _, level := range []string{"repeatable read", "serializable"} {
 		t.Run(level, func(t *testing.T) {
-			base := pgtest.Pool(t)
-			schema := pgtest.Schema(t, base)
-			cfg, err := pgxpool.ParseConfig(pgtest.DSN())
-			require.NoError(t, err)
-			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
-			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-			require.NoError(t, err)
-			t.Cleanup(pool.Close)
+			schema := pgtest.Schema(t, pgtest.Pool(t))
+			pool := pgtest.PoolAt(t, level)
 			s, err := pgcheckpoint.New(context.Background(), pool, pgcheckpoint.Config{Schema: schema})
 			require.NoError(t, err)
 			var wg sync.WaitGroup

@@ -139,11 +139,7 @@ func Ident(parts ...string) string {
 func AtOnce(tb testing.TB, level string, n int, start func(*pgxpool.Pool) error) []error {
 	tb.Helper()
 	Pool(tb) // skips or fails without a server
-	cfg, err := pgxpool.ParseConfig(DSN())
-	if err != nil {
-		tb.Fatalf("parse %s: %v", DSN(), err)
-	}
-	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+	cfg := configAt(tb, level)
 	errs := make([]error, n)
 	ready := make(chan struct{})
 	var wg sync.WaitGroup
@@ -161,6 +157,33 @@ func AtOnce(tb testing.TB, level string, n int, start func(*pgxpool.Pool) error)
 	close(ready)
 	wg.Wait()
 	return errs
+}
+
+// PoolAt returns a pool on the test database whose transactions default
+// to the isolation level given ("read committed", "repeatable read",
+// "serializable"), closed when tb ends; a server that cannot be reached
+// skips tb, or fails it under CI, as Pool does.
+func PoolAt(tb testing.TB, level string) *pgxpool.Pool {
+	tb.Helper()
+	Pool(tb) // skips or fails without a server
+	pool, err := pgxpool.NewWithConfig(context.Background(), configAt(tb, level))
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
+// configAt returns the test database's pool configuration with
+// transactions that default to level.
+func configAt(tb testing.TB, level string) *pgxpool.Config {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(DSN())
+	if err != nil {
+		tb.Fatalf("parse %s: %v", DSN(), err)
+	}
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+	return cfg
 }
 
 // DMLRole returns a pool of a new role that may use schema and read and
