@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // CommandOf returns the command whose decision is the recorded event e: the
@@ -105,9 +105,9 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 		}
 		// The projections compare customers as recorded: a key spelt
 		// otherwise than the Service writes it would be another customer.
-		if id := o.Customer.ID; strings.TrimSpace(id) != id {
+		if id := o.Customer.ID; text.Trim(id) != id {
 			return &CommandError{Op: cmd.Op(), Issue: e.Issue, Err: ErrInvalidCommand,
-				Reason: fmt.Sprintf("customer id %q is padded; the Service writes %q", id, strings.TrimSpace(id))}
+				Reason: fmt.Sprintf("customer id %q is padded; the Service writes %q", id, text.Trim(id))}
 		}
 		if want, err := keys.NormalizeAll(o.Customer.Keys); err == nil && !slices.Equal(want, o.Customer.Keys) {
 			return &CommandError{Op: cmd.Op(), Issue: e.Issue, Err: ErrInvalidKey,

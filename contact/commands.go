@@ -33,9 +33,11 @@ const (
 // identity keys, the host's metadata (WithMeta) and the correlation and
 // causation ids are UTF-8 text without control characters, of at most
 // MaxText bytes; the names that reports count by (queues, agents, skills,
-// experts, codes) are refused padded with spaces or blank, as they would
-// count apart from the name as written without them; a command carries at most MaxList skills, secondary
-// topics, identity keys or metadata entries. A customer's other fields
+// experts, codes, a topic's segments) are refused padded with spaces or
+// zero-width characters (a byte-order mark, a zero-width space) or blank,
+// as they would count apart from the name without them, and a customer id
+// is stored without them; a command carries at most MaxList skills,
+// secondary topics, identity keys or metadata entries. A customer's other fields
 // (Customer.Extra) are at most MaxList, named by such text and none "id"
 // or "keys", and take at most MaxExtra bytes as JSON, their text UTF-8
 // and nested at most 64 deep (events.CheckExtra); the Service writes them

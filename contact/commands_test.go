@@ -115,6 +115,8 @@ func TestCommandsRefused(t *testing.T) {
 		{"route to an agent behind a byte-order mark", []events.Data{opened()}, contact.Route{Queue: "billing", Agent: "\ufeffmaria"}, contact.ErrInvalidCommand, `is padded`},
 		{"route to an agent with a trailing zero-width space", []events.Data{opened()}, contact.Route{Queue: "billing", Agent: "maria\u200b"}, contact.ErrInvalidCommand, `is padded`},
 		{"route to a zero-width agent", []events.Data{opened()}, contact.Route{Queue: "billing", Agent: "\u200b"}, contact.ErrInvalidCommand, `is blank`},
+		{"route to a zero-width queue", []events.Data{opened()}, contact.Route{Queue: "\u200b"}, contact.ErrInvalidCommand, `no queue`},
+		{"open with a topic behind a byte-order mark", nil, contact.Open{Customer: anna, Channel: "chat", Topic: "\ufeffbilling"}, contact.ErrInvalidCommand, "empty or padded segment"},
 		{"consult a padded expert", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria", Expert: "olli "}, contact.ErrInvalidCommand, `expert "olli " is padded`},
 		{"consult nobody", []events.Data{opened(), routed()}, contact.Consult{Agent: "maria"}, contact.ErrInvalidCommand, "no expert"},
 		{"consult without agent", []events.Data{opened(), routed()}, contact.Consult{Expert: "olli"}, contact.ErrInvalidCommand, "no agent"},
@@ -247,6 +249,11 @@ func TestCommandsAccepted(t *testing.T) {
 		{
 			"open with customer id and contact", nil,
 			contact.Open{Customer: events.Customer{ID: " C-1 "}, Channel: "web", Topic: "orders", Contact: c1},
+			&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "web", Topic: "orders", Contact: c1},
+		},
+		{
+			"open with a customer id behind a byte-order mark, as an export leaves it", nil,
+			contact.Open{Customer: events.Customer{ID: "\ufeffC-1\u200b"}, Channel: "web", Topic: "orders", Contact: c1},
 			&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "web", Topic: "orders", Contact: c1},
 		},
 		{

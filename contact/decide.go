@@ -167,7 +167,7 @@ func (d *decider) customer(c events.Customer) (events.Customer, error) {
 		return events.Customer{}, &CommandError{Op: d.op, Issue: d.is.ID, Reason: err.Error(), Err: err}
 	}
 	given := len(c.Keys)
-	c = events.Customer{ID: strings.TrimSpace(c.ID), Keys: keys, Extra: cloneExtra(c.Extra)}
+	c = events.Customer{ID: text.Trim(c.ID), Keys: keys, Extra: cloneExtra(c.Extra)}
 	if problem := printable("customer id", c.ID); problem != "" {
 		return events.Customer{}, d.refuse(ErrInvalidCommand, "%s", problem)
 	}
@@ -214,7 +214,7 @@ func topicProblem(what, t string) string {
 		return tooLong(what, t)
 	}
 	for seg := range strings.SplitSeq(t, "/") {
-		if seg == "" || strings.TrimSpace(seg) != seg {
+		if seg == "" || text.Trim(seg) != seg {
 			return fmt.Sprintf("%s %q has an empty or padded segment", what, t)
 		}
 	}
@@ -224,7 +224,7 @@ func topicProblem(what, t string) string {
 // required says what is wrong with a name that must be given: none, or
 // one that holds a control character.
 func required(what, v string) string {
-	if strings.TrimSpace(v) == "" {
+	if text.Trim(v) == "" {
 		return "no " + what
 	}
 	return name(what, v)
@@ -239,24 +239,13 @@ func name(what, v string) string {
 	if problem := printable(what, v); problem != "" {
 		return problem
 	}
-	switch t := strings.TrimFunc(v, blank); {
+	switch t := text.Trim(v); {
 	case t == "" && v != "":
 		return fmt.Sprintf("%s %q is blank: leave it empty for none", what, v)
 	case t != v:
 		return fmt.Sprintf("%s %q is padded with spaces: it would count apart from %q", what, v, t)
 	}
 	return ""
-}
-
-// blank reports whether r shows as nothing at a name's ends: white space,
-// and the zero-width characters that exports leave there (a byte-order
-// mark, a zero-width space or joiner).
-func blank(r rune) bool {
-	switch r {
-	case '\ufeff', '\u200b', '\u200c', '\u200d', '\u2060':
-		return true
-	}
-	return unicode.IsSpace(r)
 }
 
 // cloneExtra returns a copy of x, of its lists and maps of JSON values

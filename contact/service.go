@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // Publisher hands appended events on, to a transport or an in-process
@@ -506,7 +507,7 @@ func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, data eve
 	if err != nil {
 		return fmt.Errorf("%s: resolve customer %v: %w", subject("open", issue), o.Customer.Keys, err)
 	}
-	o.Customer.ID = strings.TrimSpace(id)
+	o.Customer.ID = text.Trim(id)
 	if problem := printable("customer id", o.Customer.ID); problem != "" {
 		return &CommandError{Op: "open", Issue: issue, Err: ErrInvalidCommand, Reason: "the customer resolver gave a " + problem}
 	}

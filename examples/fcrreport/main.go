@@ -43,6 +43,7 @@ import (
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/text"
 	"github.com/truefcr/truefcr/projections"
 )
 
@@ -547,7 +548,7 @@ func normalized(e events.Envelope, keys contact.KeyRules) (events.Envelope, erro
 	if err != nil {
 		return e, fmt.Errorf("event %s of issue %s: %w", e.ID, e.Issue, err)
 	}
-	id := strings.TrimSpace(d.Customer.ID)
+	id := text.Trim(d.Customer.ID) // as the write side trims it
 	if len(norm) == 0 && id == "" && len(d.Customer.Keys) > 0 {
 		// As the write side refuses such an opening.
 		return e, fmt.Errorf("event %s of issue %s: the customer has neither an id nor an identity key: %w identifies no one (%s)",

@@ -19,12 +19,29 @@ func Unprintable(r rune) bool {
 		r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
 }
 
+// Blank reports whether r shows as nothing: white space, and the
+// zero-width characters that exports leave in text (a byte-order mark, a
+// zero-width space, joiner or non-joiner, a word joiner).
+func Blank(r rune) bool { return zeroWidth(r) || unicode.IsSpace(r) }
+
+func zeroWidth(r rune) bool {
+	switch r {
+	case '\ufeff', '\u200b', '\u200c', '\u200d', '\u2060':
+		return true
+	}
+	return false
+}
+
+// Trim returns s without the Blank characters at its ends.
+func Trim(s string) string { return strings.TrimFunc(s, Blank) }
+
 // Shown returns name as a table or a line can show it: as it is when it
-// is UTF-8 without an Unprintable character and does not start with a
-// quote; otherwise quoted, with Go's escapes, so that no two names show
-// alike.
+// is UTF-8 without an Unprintable or a zero-width character, neither
+// starts nor ends with a Blank one and does not start with a quote;
+// otherwise quoted, with Go's escapes, so that no two names show alike.
 func Shown(name string) string {
-	if utf8.ValidString(name) && !strings.ContainsFunc(name, Unprintable) && !strings.HasPrefix(name, `"`) {
+	if utf8.ValidString(name) && !strings.ContainsFunc(name, Unprintable) && !strings.ContainsFunc(name, zeroWidth) &&
+		Trim(name) == name && !strings.HasPrefix(name, `"`) {
 		return name
 	}
 	return strconv.Quote(name)

@@ -18,6 +18,12 @@ func TestShown(t *testing.T) {
 		"a\u2066b":            `"a\u2066b"`,
 		"a\xffb":              `"a\xffb"`,
 		`"a\tb"`:              `"\"a\\tb\""`,
+		"billing ":            `"billing "`,
+		" billing":            `" billing"`,
+		"\ufeffbilling":       `"\ufeffbilling"`,
+		"billing\u200b":       `"billing\u200b"`,
+		"bill\u200cing":       `"bill\u200cing"`,
+		"billing refund":      "billing refund",
 	} {
 		assert.Equal(t, want, Shown(name), "%+q", name)
 	}
