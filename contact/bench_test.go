@@ -87,3 +87,27 @@ func BenchmarkRebuildManyReopens(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRebuildManyRevived rebuilds an issue that names 20,000
+// contacts (routings of an imported log that came first), is reopened,
+// and then introduces them: each is found through the contact index.
+func BenchmarkRebuildManyRevived(b *testing.B) {
+	const n = 20000
+	evs := []events.Data{&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contacttest.Contact(1)}}
+	for i := range n {
+		evs = append(evs, &events.Routed{Contact: contacttest.Contact(i + 2), Queue: "q"})
+	}
+	evs = append(evs, &events.Resolved{Contact: contacttest.Contact(1)}, &events.Reopened{Contact: contacttest.Contact(n + 5), Channel: "phone"})
+	for i := range n {
+		evs = append(evs, &events.Contacted{Contact: contacttest.Contact(i + 2), Channel: "email"})
+	}
+	envs := make([]events.Envelope, len(evs))
+	for i, d := range evs {
+		envs[i] = events.Envelope{ID: contacttest.ID(i + 1), Issue: contacttest.IssueID(), Version: uint64(i + 1), At: contacttest.Minute(i + 1), Data: d}
+	}
+	for b.Loop() {
+		if _, err := contact.Rebuild(contacttest.IssueID(), envs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package contact
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -118,6 +119,9 @@ type Issue struct {
 	// each contact is marked about once, however many reopens there are.
 	endedTo int
 	revived []int
+	// revivedOf is the issue whose revived this is: a copy of the issue
+	// shares the original's, and takes its own before it appends.
+	revivedOf *Issue
 
 	// byContact finds contacts by id once the issue has many
 	// (contactIndexFrom): an issue of thousands (a long email thread, a
@@ -203,7 +207,7 @@ func (is *Issue) Apply(e events.Envelope) error {
 		for _, i := range is.revived {
 			is.Contacts[i].Ended = true
 		}
-		is.endedTo, is.revived = len(is.Contacts), nil
+		is.endedTo, is.revived, is.revivedOf = len(is.Contacts), nil, is
 		is.addContact(d.Contact, KindReopen, d.Channel, e.At)
 		is.reopenedOn, is.reopenedAt = d.Contact, e.At
 	case *events.Contacted:
@@ -240,19 +244,23 @@ func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at t
 	if c.Ended {
 		// Mentioned before a reopen, introduced after it: the next
 		// reopen ends it again.
-		is.revived = append(is.revived, is.place(c))
+		if is.revivedOf != is {
+			is.revived, is.revivedOf = slices.Clone(is.revived), is
+		}
+		is.revived = append(is.revived, is.place(id))
 	}
 	c.Kind, c.Channel, c.At, c.Ended = kind, channel, at, false
 }
 
-// place returns the place in Contacts of c, one of its elements.
-func (is *Issue) place(c *Contact) int {
-	for i := range is.Contacts {
-		if &is.Contacts[i] == c {
+// place returns the place in Contacts of the issue's contact id, which it
+// has, through the index where there is one (knownContact made it).
+func (is *Issue) place(id uuid.UUID) int {
+	if x := is.byContact; x != nil && x.of == is {
+		if i := x.at[id] - 1; i >= 0 && is.Contacts[i].ID == id {
 			return i
 		}
 	}
-	panic("contact: not an element of the issue's contacts")
+	return slices.IndexFunc(is.Contacts, func(c Contact) bool { return c.ID == id })
 }
 
 // contact returns the contact with id, adding it when it is unknown.
