@@ -268,8 +268,8 @@ func checkOffsets(ctx context.Context, tx pgx.Tx, t tables) error {
 	case err != nil:
 		return fmt.Errorf("read the offsets of %s: %w", t.offsets, err)
 	}
-	return fmt.Errorf("consumer group %q of %s stands at transaction %s, which this cluster has not reached (its next is %s): the database was moved from another cluster, whose transaction ids its offsets hold, and the messages appended since would never be forwarded. Set the transaction_id of the rows of %s that the old cluster wrote (those at or above %s) to '0', and every group's last_processed_transaction_id and offset_acked to 0: the messages not yet pruned then go again, duplicates under their event ids, and none is lost (drain and prune the outbox before a move to spare them): %w",
-		group, t.offsets, at, next, t.outbox, next, ErrSchemaVersion)
+	return fmt.Errorf("consumer group %q of %s stands at transaction %s, which this cluster has not reached (its next is %s): the database was moved from another cluster, whose transaction ids its offsets hold, and the messages appended since would never be forwarded. Set the transaction_id of every row of %s to '0' and every group's last_processed_transaction_id and offset_acked to 0, with no append running: the messages not yet pruned then go again in the order of their offsets, which keeps each stream's, duplicates under their event ids, and none is lost (drain and prune the outbox before a move to spare them): %w",
+		group, t.offsets, at, next, t.outbox, ErrSchemaVersion)
 }
 
 // outboxSubscriber is the forwarder's SQL subscriber, which knows when it

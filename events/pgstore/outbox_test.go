@@ -409,7 +409,7 @@ func TestTheOffsetsOfAnotherClusterAreRefused(t *testing.T) {
 	_, err = pgstore.NewForwarder(ctx, pool, gochannel.NewGoChannel(gochannel.Config{}, nil), pgstore.ForwarderConfig{Schema: cfg.Schema})
 	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
 	assert.ErrorContains(t, err, "which this cluster has not reached")
-	assert.ErrorContains(t, err, "to '0', and every group's last_processed_transaction_id and offset_acked to 0")
+	assert.ErrorContains(t, err, "to '0' and every group's last_processed_transaction_id and offset_acked to 0")
 	_, err = s.PruneOutbox(ctx)
 	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
 	var left int
@@ -417,7 +417,7 @@ func TestTheOffsetsOfAnotherClusterAreRefused(t *testing.T) {
 	assert.Equal(t, len(before)+len(since), left, "nothing pruned")
 
 	// As the error says: reset. The messages not pruned go again.
-	_, err = pool.Exec(ctx, `UPDATE `+outbox+` SET transaction_id = '0' WHERE transaction_id >= pg_snapshot_xmax(pg_current_snapshot())`)
+	_, err = pool.Exec(ctx, `UPDATE `+outbox+` SET transaction_id = '0'`)
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `UPDATE `+offsets+` SET last_processed_transaction_id = '0', offset_acked = 0`)
 	require.NoError(t, err)
@@ -432,4 +432,42 @@ func TestTheOffsetsOfAnotherClusterAreRefused(t *testing.T) {
 	pruned, err := s.PruneOutbox(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(before)+len(since)), pruned)
+}
+
+// The reset that the refusal advises keeps each stream's order: a group
+// that lagged behind the one that tripped the check sends the version the
+// old cluster wrote before the one the new cluster did.
+func TestTheResetAfterAMoveKeepsEachStreamsOrder(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	ctx := context.Background()
+	offsets, outbox := pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox_offsets"), pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_outbox")
+	issue := uuid.New()
+	v1, err := s.Append(ctx, issue, 0, stream(issue, 0, 1)) // on the old cluster
+	require.NoError(t, err)
+	// The old cluster's id of that message: a little ahead of where this
+	// cluster will be when events are appended after the move.
+	var v int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 100`).Scan(&v))
+	_, err = pool.Exec(ctx, `UPDATE `+outbox+` SET transaction_id = $1::bigint::text::xid8`, v)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO `+offsets+` (consumer_group, offset_acked, last_processed_transaction_id) VALUES ('ahead', 1, ($1::bigint + 1000000)::text::xid8)`, v)
+	require.NoError(t, err)
+
+	v2, err := s.Append(ctx, issue, 1, stream(issue, 1, 1)) // on the new cluster
+	require.NoError(t, err)
+	for range 150 { // the new cluster goes on
+		_, err := pool.Exec(ctx, `SELECT pg_current_xact_id()`)
+		require.NoError(t, err)
+	}
+	_, err = s.PruneOutbox(ctx)
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+
+	// As the error says.
+	_, err = pool.Exec(ctx, `UPDATE `+outbox+` SET transaction_id = '0'`)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE `+offsets+` SET last_processed_transaction_id = '0', offset_acked = 0`)
+	require.NoError(t, err)
+	got := forward(t, pool, cfg, []string{events.DefaultTopic}, 2)
+	require.Len(t, got, 2)
+	assert.Equal(t, []string{v1[0].ID.String(), v2[0].ID.String()}, []string{got[0].msg.UUID, got[1].msg.UUID}, "version 1, then version 2")
 }

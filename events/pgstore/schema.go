@@ -91,8 +91,11 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) 
 		if err := tx.QueryRow(ctx, `SELECT version, codec FROM `+t.version).Scan(&version, &codec); err != nil {
 			return errNotReady // no table yet (or no row): ensureSchema says what is wrong
 		}
-		if version != SchemaVersion || codec != cfg.Codec.Name() {
-			return errNotReady // ensureSchema migrates, or says what is wrong
+		if err := usable(t, version, codec, cfg); err != nil {
+			return err // as ensureSchema says it, for a role that could not run it too
+		}
+		if version < SchemaVersion {
+			return errNotReady // ensureSchema migrates
 		}
 		if cfg.Outbox != nil {
 			return outboxReady(ctx, tx, t)
@@ -108,6 +111,20 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) 
 		return false, false, nil
 	}
 	return err == nil, foreign, err
+}
+
+// usable refuses tables of a newer version than this package knows, or
+// written with another codec than cfg's.
+func usable(t tables, version int, codec string, cfg Config) error {
+	if version > SchemaVersion {
+		return fmt.Errorf("pgstore: table %s has schema version %d, this package knows up to %d: %w",
+			t.events, version, SchemaVersion, ErrSchemaVersion)
+	}
+	if codec != cfg.Codec.Name() {
+		return fmt.Errorf("pgstore: table %s holds %s payloads, the configured codec is %s: %w",
+			t.events, codec, cfg.Codec.Name(), ErrSchemaVersion)
+	}
+	return nil
 }
 
 // outboxReady returns nil when the outbox tables of t are there, as
@@ -144,7 +161,19 @@ func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 	if ready, foreign, err := schemaReady(ctx, pool, cfg, t); ready || err != nil {
 		return foreign, err
 	}
-	return false, pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+	if err := createSchema(ctx, pool, cfg, t); err != nil {
+		return false, err
+	}
+	// Another process may have made the tables, an outbox among them,
+	// while this one waited for the lock: look as at a start on them.
+	_, foreign, err := schemaReady(ctx, pool, cfg, t)
+	return foreign, err
+}
+
+// createSchema creates or migrates the tables of cfg, under the schema's
+// lock, as ensureSchema says.
+func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
 			return err
 		}
@@ -175,13 +204,8 @@ func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 		case err != nil:
 			return err
 		}
-		if version > SchemaVersion {
-			return fmt.Errorf("pgstore: table %s has schema version %d, this package knows up to %d: %w",
-				t.events, version, SchemaVersion, ErrSchemaVersion)
-		}
-		if codec != cfg.Codec.Name() {
-			return fmt.Errorf("pgstore: table %s holds %s payloads, the configured codec is %s: %w",
-				t.events, codec, cfg.Codec.Name(), ErrSchemaVersion)
+		if err := usable(t, version, codec, cfg); err != nil {
+			return err
 		}
 		for v := version; v < SchemaVersion; v++ {
 			for _, s := range migrations[v](t) {

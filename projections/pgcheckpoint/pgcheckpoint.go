@@ -223,8 +223,13 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	// A table already at SchemaVersion opens without creating anything,
 	// which a role that may only read and write it could not do.
 	var ready int
-	if err := pool.QueryRow(ctx, `SELECT version FROM `+version).Scan(&ready); err == nil && ready == SchemaVersion {
-		return nil
+	if err := pool.QueryRow(ctx, `SELECT version FROM `+version).Scan(&ready); err == nil {
+		switch {
+		case ready == SchemaVersion:
+			return nil
+		case ready > SchemaVersion: // said before the DDL, which such a role could not run
+			return fmt.Errorf("table %s has schema version %d, this package knows up to %d: %w", table, ready, SchemaVersion, ErrSchemaVersion)
+		}
 	}
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
