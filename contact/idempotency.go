@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
-	"github.com/truefcr/truefcr/internal/text"
 )
 
 // keyed returns the event of evs that carries r's idempotency key, if
@@ -89,7 +88,10 @@ func digest(tag string, cmd Command, host events.Meta, keys *KeyRules, sorted bo
 	c := reflect.New(v.Type()).Elem()
 	c.Set(v)
 	if o, ok := c.Addr().Interface().(*Open); ok && keys != nil && len(o.Customer.Keys) <= MaxList {
-		o.Customer.ID = text.Trim(o.Customer.ID)
+		// Trimmed of spaces only, as every stamped fingerprint was: a
+		// command retried across the change that trims zero-width
+		// characters too is the command it was.
+		o.Customer.ID = strings.TrimSpace(o.Customer.ID)
 		if ks, err := keys.NormalizeAll(o.Customer.Keys); err == nil {
 			if sorted {
 				slices.Sort(ks) // a copy of the command's keys

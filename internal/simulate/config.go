@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // ErrInvalidConfig is wrapped by every error about a Config that cannot
@@ -183,10 +185,10 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // isTopic reports whether name is a topic that the lifecycle takes: its
-// '/'-separated segments are neither empty nor padded with spaces.
+// '/'-separated segments are neither empty nor padded (text.Trim).
 func isTopic(name string) bool {
 	for seg := range strings.SplitSeq(name, "/") {
-		if seg == "" || strings.TrimSpace(seg) != seg {
+		if seg == "" || text.Trim(seg) != seg {
 			return false
 		}
 	}

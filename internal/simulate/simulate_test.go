@@ -340,6 +340,7 @@ func TestInvalidConfigsAreRefused(t *testing.T) {
 		{"topic name", simulate.Config{Topics: []simulate.Topic{{Name: "/billing", Weight: 1}}}, `"/billing"`},
 		{"empty topic segment", simulate.Config{Topics: []simulate.Topic{{Name: "billing//refund", Weight: 1}}}, `"billing//refund"`},
 		{"padded topic segment", simulate.Config{Topics: []simulate.Topic{{Name: "billing /refund", Weight: 1}}}, `"billing /refund"`},
+		{"topic behind a byte-order mark", simulate.Config{Topics: []simulate.Topic{{Name: "\ufeffbilling", Weight: 1}}}, `"\ufeffbilling"`},
 		{"topic repeat", simulate.Config{Topics: []simulate.Topic{{Name: "billing", Weight: 1, Repeat: 2}}}, "repeat probability 2"},
 		{"negative window", simulate.Config{Window: -time.Hour}, "Window -1h0m0s"},
 		{"start before 1970", simulate.Config{Start: time.Date(1969, 12, 1, 0, 0, 0, 0, time.UTC)}, "Start 1969-12-01T00:00:00Z"},

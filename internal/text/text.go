@@ -20,27 +20,38 @@ func Unprintable(r rune) bool {
 }
 
 // Blank reports whether r shows as nothing: white space, and the
-// zero-width characters that exports leave in text (a byte-order mark, a
-// zero-width space, joiner or non-joiner, a word joiner).
-func Blank(r rune) bool { return zeroWidth(r) || unicode.IsSpace(r) }
+// characters that show as nothing or as a blank (a byte-order mark, which
+// exports leave in text, zero-width spaces, joiners and invisible
+// operators, a soft hyphen, the Mongolian vowel separator, the Hangul
+// fillers).
+func Blank(r rune) bool { return invisible(r) || unicode.IsSpace(r) }
 
-func zeroWidth(r rune) bool {
-	switch r {
-	case '\ufeff', '\u200b', '\u200c', '\u200d', '\u2060':
+// invisible reports whether r shows as nothing, or as a blank that is no
+// white space.
+func invisible(r rune) bool {
+	switch {
+	case r == '\ufeff', r == '\u00ad', r == '\u034f', r == '\u180e', r == '\u3164', r == '\uffa0', r == '\u115f', r == '\u1160':
+		return true
+	case r >= '\u200b' && r <= '\u200d', r >= '\u2060' && r <= '\u2064':
 		return true
 	}
 	return false
 }
 
+// hidden reports whether r would show a name alike another: an invisible
+// character, or white space other than a plain space (a no-break space).
+func hidden(r rune) bool { return invisible(r) || r != ' ' && unicode.IsSpace(r) }
+
 // Trim returns s without the Blank characters at its ends.
 func Trim(s string) string { return strings.TrimFunc(s, Blank) }
 
 // Shown returns name as a table or a line can show it: as it is when it
-// is UTF-8 without an Unprintable or a zero-width character, neither
-// starts nor ends with a Blank one and does not start with a quote;
+// is UTF-8 without an Unprintable or invisible character or white space
+// other than a plain space, neither starts nor ends with a Blank one and
+// does not start with a quote;
 // otherwise quoted, with Go's escapes, so that no two names show alike.
 func Shown(name string) string {
-	if utf8.ValidString(name) && !strings.ContainsFunc(name, Unprintable) && !strings.ContainsFunc(name, zeroWidth) &&
+	if utf8.ValidString(name) && !strings.ContainsFunc(name, Unprintable) && !strings.ContainsFunc(name, hidden) &&
 		Trim(name) == name && !strings.HasPrefix(name, `"`) {
 		return name
 	}

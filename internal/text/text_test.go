@@ -28,4 +28,17 @@ func TestShown(t *testing.T) {
 		assert.Equal(t, want, Shown(name), "%+q", name)
 	}
 	assert.NotEqual(t, Shown("a\tb"), Shown(`"a\tb"`), "no two names show alike")
+	for _, pair := range [][2]string{
+		{"billing refund", "billing\u00a0refund"},
+		{"billing", "billing\u2063"},
+		{"billing", "bill\u00ading"},
+		{"billing", "billing\u180e"},
+		{"billing", "billing\u3164"},
+	} {
+		assert.NotEqual(t, Shown(pair[0]), Shown(pair[1]), "%+q and %+q show alike", pair[0], pair[1])
+		assert.NotEqual(t, pair[1], Shown(pair[1]), "%+q is quoted", pair[1])
+	}
+	for _, r := range "\u00ad\u2063\u180e\u3164\ufeff\u200b" {
+		assert.True(t, Blank(r), "%+q", r)
+	}
 }

@@ -1,0 +1,36 @@
+package contact_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/events"
+)
+
+// An opening that the Service wrote with an idempotency key before it
+// trimmed zero-width characters from customer ids, its id behind a
+// byte-order mark as an export leaves it (the event as that Service
+// appended it). Retried after the upgrade, the run is the same command and
+// returns the recorded event, where its fingerprint, of the id trimmed of
+// the mark, differed, and the retry was refused (ErrKeyReused).
+func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedCustomer(t *testing.T) {
+	recorded, err := events.NewJSONCodec(nil).Decode([]byte(oldOpen))
+	require.NoError(t, err)
+
+	svc, store := newService(t, later)
+	_, err = store.Append(t.Context(), recorded.Issue, 0, []events.Envelope{recorded})
+	require.NoError(t, err)
+
+	ctx := contact.WithIdempotencyKey(t.Context(), "import:row-7")
+	issue, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "\ufeffC-1"}, Channel: "web", Topic: "orders"})
+	require.NoError(t, err, "the same command with the same key, run again")
+	assert.Equal(t, recorded.Issue, issue)
+	require.Len(t, evs, 1)
+	assert.Equal(t, recorded.ID, evs[0].ID)
+}
+
+// The event that Service appended.
+const oldOpen = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"e64a788f-7f78-5399-b963-a349f72e3bb4\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"customer\":{\"id\":\"\ufeffC-1\"},\"channel\":\"web\",\"topic\":\"orders\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f3:5745655495b4a30c396db9740d303c2e\",\"idempotency_key\":\"import:row-7\",\"partition_key\":\"\ufeffC-1\"}}"
