@@ -77,15 +77,7 @@ func BenchmarkRebuildManyReopens(b *testing.B) {
 		evs = append(evs, &events.Resolved{Contact: last}, &events.Reopened{Contact: c, Channel: "email"})
 		last = c
 	}
-	envs := make([]events.Envelope, len(evs))
-	for i, d := range evs {
-		envs[i] = events.Envelope{ID: contacttest.ID(i + 1), Issue: contacttest.IssueID(), Version: uint64(i + 1), At: contacttest.Minute(i + 1), Data: d}
-	}
-	for b.Loop() {
-		if _, err := contact.Rebuild(contacttest.IssueID(), envs); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchRebuild(b, evs)
 }
 
 // BenchmarkRebuildManyRevived rebuilds an issue that names 20,000
@@ -101,10 +93,12 @@ func BenchmarkRebuildManyRevived(b *testing.B) {
 	for i := range n {
 		evs = append(evs, &events.Contacted{Contact: contacttest.Contact(i + 2), Channel: "email"})
 	}
-	envs := make([]events.Envelope, len(evs))
-	for i, d := range evs {
-		envs[i] = events.Envelope{ID: contacttest.ID(i + 1), Issue: contacttest.IssueID(), Version: uint64(i + 1), At: contacttest.Minute(i + 1), Data: d}
-	}
+	benchRebuild(b, evs)
+}
+
+// benchRebuild measures Rebuild of the issue whose stream is data.
+func benchRebuild(b *testing.B, data []events.Data) {
+	envs := stream(contacttest.IssueID(), data...)
 	for b.Loop() {
 		if _, err := contact.Rebuild(contacttest.IssueID(), envs); err != nil {
 			b.Fatal(err)
