@@ -252,17 +252,6 @@ func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at t
 	c.Kind, c.Channel, c.At, c.Ended = kind, channel, at, false
 }
 
-// place returns the place in Contacts of the issue's contact id, which it
-// has, through the index where there is one (knownContact made it).
-func (is *Issue) place(id uuid.UUID) int {
-	if x := is.byContact; x != nil && x.of == is {
-		if i := x.at[id] - 1; i >= 0 && is.Contacts[i].ID == id {
-			return i
-		}
-	}
-	return slices.IndexFunc(is.Contacts, func(c Contact) bool { return c.ID == id })
-}
-
 // contact returns the contact with id, adding it when it is unknown.
 func (is *Issue) contact(id uuid.UUID) *Contact {
 	if c := is.knownContact(id); c != nil {
@@ -292,20 +281,28 @@ func (is *Issue) knownContact(id uuid.UUID) *Contact {
 	return is.find(id)
 }
 
-// find returns the issue's contact id, or nil, through the index where
-// it is the issue's own, without changing it.
+// find returns the issue's contact id, or nil, as place finds it.
 func (is *Issue) find(id uuid.UUID) *Contact {
+	if i := is.place(id); i >= 0 {
+		return &is.Contacts[i]
+	}
+	return nil
+}
+
+// place returns the place in Contacts of the issue's contact id, or -1,
+// through the index where it is the issue's own, without changing it.
+func (is *Issue) place(id uuid.UUID) int {
 	from := 0
 	if x := is.byContact; x != nil && x.of == is && x.n <= len(is.Contacts) {
 		if i := x.at[id] - 1; i >= 0 && is.Contacts[i].ID == id {
-			return &is.Contacts[i]
+			return i
 		}
 		from = x.n // the contacts before are indexed, and id is not among them
 	}
 	for i := from; i < len(is.Contacts); i++ {
 		if is.Contacts[i].ID == id {
-			return &is.Contacts[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
