@@ -43,6 +43,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
@@ -79,7 +80,9 @@ func NewSubscriber(config wmnats.SubscriberConfig, logger watermill.LoggerAdapte
 }
 
 // Subscribe subscribes to topic with a watermill-nats subscriber, and a
-// connection, of its own. The channel closes once ctx ends, the
+// connection, of its own, and returns once the server has confirmed the
+// subscription (within the config's SubscribeTimeout), so that what is
+// published after it returns reaches it. The channel closes once ctx ends, the
 // subscriber closes or the connection closes for good, and only once the
 // subscription's connection is closed.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
@@ -179,8 +182,13 @@ func (s *Subscriber) open(topic string) (*subscription, error) {
 		innerCtx, stop := context.WithCancel(context.Background())
 		var in <-chan *message.Message
 		if in, err = inner.Subscribe(innerCtx, topic); err == nil {
-			return &subscription{nc: nc, gone: gone, gate: g, inner: inner, in: in, stop: stop, logger: logger,
-				subject: topic, recent: make(map[*nats.Subscription]pair)}, nil
+			sub := &subscription{nc: nc, gone: gone, gate: g, inner: inner, in: in, stop: stop, logger: logger,
+				subject: topic, recent: make(map[*nats.Subscription]pair)}
+			if err := settled(nc, s.config.SubscribeTimeout); err != nil {
+				sub.abandon()
+				return nil, err
+			}
+			return sub, nil
 		}
 		stop()
 	}
@@ -189,6 +197,21 @@ func (s *Subscriber) open(topic string) (*subscription, error) {
 	nc.Close()
 	<-gone
 	return nil, err
+}
+
+// settled waits until the server has every subscription nc sent, for at
+// most timeout (watermill-nats's 30 s when 0): nats.go sends them behind
+// Subscribe's back, and a core NATS message published before the server
+// has them is lost, a JetStream one all given to the subscriptions that
+// were there.
+func settled(nc *nats.Conn, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if err := nc.FlushTimeout(timeout); err != nil {
+		return fmt.Errorf("natssub: the server did not confirm the subscription: %w", err)
+	}
+	return nil
 }
 
 // forward hands the messages of the subscription on to out until ctx
@@ -236,14 +259,7 @@ func (sub *subscription) take(m *message.Message) pair {
 // the connection is closed.
 func (sub *subscription) end() {
 	sub.logger.state.Store(ending)
-	passed := sub.gate.shut()
-	for sub.got < passed {
-		sub.left = append(sub.left, sub.take(<-sub.in))
-	}
-	sub.stop()
-	for m := range sub.in { // none: no callback can send now
-		m.Nack()
-	}
+	sub.stopInner()
 	// in closed: every nats.go subscription is unsubscribed, so that a
 	// nak is not redelivered to this subscription as it goes.
 	for _, p := range sub.recent {
@@ -267,6 +283,33 @@ func (sub *subscription) end() {
 	if err := sub.inner.Close(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		sub.logger.LoggerAdapter.Error("Cannot close the subscriber", err, watermill.LogFields{"topic": sub.subject})
 		sub.nc.Close()
+	}
+	<-sub.gone
+}
+
+// stopInner shuts the gate, takes the messages that passed it into left
+// and ends inner's subscription.
+func (sub *subscription) stopInner() {
+	passed := sub.gate.shut()
+	for sub.got < passed {
+		sub.left = append(sub.left, sub.take(<-sub.in))
+	}
+	sub.stop()
+	for m := range sub.in { // none: no callback can send now
+		m.Nack()
+	}
+}
+
+// abandon ends a subscription whose server did not confirm it: it closes
+// the connection without draining it, which a server that does not
+// answer would hold up, then ends inner's subscription. The messages that
+// came already come again after the AckWait.
+func (sub *subscription) abandon() {
+	sub.logger.state.Store(draining)
+	sub.nc.Close()
+	sub.stopInner()
+	for _, p := range sub.left {
+		p.msg.Nack()
 	}
 	<-sub.gone
 }

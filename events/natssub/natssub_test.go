@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -364,4 +365,115 @@ func TestRefuses(t *testing.T) {
 	require.NoError(t, sub.Close())
 	_, err = sub.Subscribe(context.Background(), "anything")
 	assert.ErrorContains(t, err, "subscriber closed")
+}
+
+// Subscribe returns once the server has the subscription: a core NATS
+// message published right after it returns is delivered, even when the
+// subscription's connection is slow to reach the server (here a proxy
+// holds each write from the client for a while).
+func TestSubscribeReturnsOnceTheServerHasTheSubscription(t *testing.T) {
+	url := natstest.URL(t)
+	const delay = 300 * time.Millisecond
+	proxy := slowProxy(t, url, func([]byte) (time.Duration, bool) { return delay, true })
+	subject := fmt.Sprintf("natssub.core%d", time.Now().UnixNano())
+	sub, err := natssub.NewSubscriber(coreConfig(proxy, 0), nil)
+	require.NoError(t, err)
+	defer sub.Close()
+	out, err := sub.Subscribe(context.Background(), subject)
+	require.NoError(t, err)
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	nm := nats.NewMsg(subject)
+	nm.Header.Set(wmnats.WatermillUUIDHdr, "right-after")
+	require.NoError(t, nc.PublishMsg(nm))
+	require.NoError(t, nc.Flush())
+	select {
+	case m := <-out:
+		assert.Equal(t, "right-after", m.UUID)
+		m.Ack()
+	case <-time.After(5 * delay):
+		t.Fatal("a message published right after Subscribe returned was not delivered: the server did not have the subscription yet")
+	}
+}
+
+// A subscription the server does not confirm within the SubscribeTimeout
+// fails, at once and with what was wrong, and leaves nothing running.
+func TestSubscribeFailsWhenTheServerDoesNotConfirm(t *testing.T) {
+	url := natstest.URL(t)
+	var lost atomic.Bool // from the subscription on, the client's writes are lost
+	proxy := slowProxy(t, url, func(b []byte) (time.Duration, bool) {
+		if strings.Contains(string(b), "SUB ") {
+			lost.Store(true)
+		}
+		return 0, !lost.Load()
+	})
+	sub, err := natssub.NewSubscriber(coreConfig(proxy, 300*time.Millisecond), nil)
+	require.NoError(t, err)
+	began := time.Now()
+	_, err = sub.Subscribe(context.Background(), "natssub.unconfirmed")
+	require.ErrorContains(t, err, "the server did not confirm the subscription")
+	assert.Less(t, time.Since(began), 5*time.Second, "Subscribe waited for a server that does not answer")
+	require.True(t, lost.Load(), "the proxy never saw the subscription")
+	closed := make(chan struct{})
+	go func() { _ = sub.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waits for the subscription that failed")
+	}
+}
+
+// coreConfig subscribes through url with core NATS.
+func coreConfig(url string, subscribeTimeout time.Duration) wmnats.SubscriberConfig {
+	return wmnats.SubscriberConfig{
+		URL:              url,
+		CloseTimeout:     5 * time.Second,
+		SubscribeTimeout: subscribeTimeout,
+		Unmarshaler:      &wmnats.NATSMarshaler{},
+		JetStream:        wmnats.JetStreamConfig{Disabled: true},
+	}
+}
+
+// slowProxy is a proxy to the server at url, for the test's life, whose
+// URL it returns. Each write from a client is held for the time pass
+// gives, and then forwarded or, if pass says so, dropped.
+func slowProxy(t *testing.T, url string, pass func([]byte) (time.Duration, bool)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			s, err := net.Dial("tcp", strings.TrimPrefix(url, "nats://"))
+			if err != nil {
+				_ = c.Close()
+				return
+			}
+			go func() { _, _ = io.Copy(c, s); _ = c.Close() }()
+			go func() {
+				defer s.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					delay, forward := pass(buf[:n])
+					time.Sleep(delay)
+					if !forward {
+						continue
+					}
+					if _, err := s.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "nats://" + ln.Addr().String()
 }
