@@ -2,6 +2,7 @@ package projections
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 
 	"github.com/google/uuid"
@@ -21,15 +22,18 @@ const (
 	Duplicate
 	// Held: the event comes after a gap in its stream and waits for it.
 	Held
+	// Refused: the event's version is one no stream has (0, or beyond
+	// events.MaxVersion); Offer returns an error that says so.
+	Refused
 )
 
 // Sequencer puts the events of each issue in version order: an event whose
 // version was already emitted is a duplicate, one that comes after a gap is
 // held until the gap fills. Events of different issues pass independently.
-// It is not safe for concurrent use, nor to be changed from inside the
-// emit function of its Offer: Offer, Forget and Restore called there
-// panic (forget an issue that an emitted event closed once Offer has
-// returned).
+// The zero Sequencer has seen nothing, as NewSequencer's. It is not safe
+// for concurrent use, nor to be changed from inside the emit function of
+// its Offer: Offer, Forget and Restore called there panic (forget an
+// issue that an emitted event closed once Offer has returned).
 type Sequencer struct {
 	next  map[uuid.UUID]uint64    // the version each stream expects next
 	held  map[uuid.UUID]*heldList // out-of-order events, by version
@@ -42,6 +46,14 @@ type Sequencer struct {
 // NewSequencer returns a Sequencer that has seen nothing.
 func NewSequencer() *Sequencer {
 	return &Sequencer{next: make(map[uuid.UUID]uint64), held: make(map[uuid.UUID]*heldList)}
+}
+
+// init makes the maps of the zero Sequencer.
+func (s *Sequencer) init() {
+	if s.next == nil {
+		s.next = make(map[uuid.UUID]uint64)
+		s.held = make(map[uuid.UUID]*heldList)
+	}
 }
 
 // heldList holds the events of one stream that wait for a gap, in version
@@ -102,10 +114,16 @@ func (h *heldList) popFront() {
 // stops and returns emit's first error; the held events not emitted stay
 // held, and when emit fails on e itself, e is neither emitted nor held:
 // the stream still expects its version, and Offer returns Applied with
-// the error. e's version must be at most events.MaxVersion, as
-// events.Envelope.Validate checks.
+// the error. An event whose version is 0 or beyond events.MaxVersion
+// (which events.Envelope.Validate refuses) is Refused, with an error
+// that wraps events.ErrInvalidEvent, and changes nothing.
 func (s *Sequencer) Offer(e events.Envelope, emit func(events.Envelope) error) (Outcome, error) {
 	s.notEmitting("Offer")
+	if e.Version == 0 || e.Version > events.MaxVersion {
+		return Refused, fmt.Errorf("%w: event %s of issue %s has version %d, outside 1 to %d",
+			events.ErrInvalidEvent, e.ID, e.Issue, e.Version, uint64(events.MaxVersion))
+	}
+	s.init()
 	want, ok := s.next[e.Issue]
 	if !ok {
 		want = 1
@@ -286,7 +304,10 @@ func (s *Sequencer) state(issue uuid.UUID) (next uint64, held bool) {
 
 // setNext takes over issue's stream, which expects version next, from a
 // caller that sequenced it so far.
-func (s *Sequencer) setNext(issue uuid.UUID, next uint64) { s.next[issue] = next }
+func (s *Sequencer) setNext(issue uuid.UUID, next uint64) {
+	s.init()
+	s.next[issue] = next
+}
 
 // drop hands issue's stream, which has no held events, back to the caller.
 func (s *Sequencer) drop(issue uuid.UUID) { delete(s.next, issue) }

@@ -3,6 +3,7 @@ package projections
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -113,4 +114,38 @@ func TestSequencerRefusesChangesFromInsideEmit(t *testing.T) {
 			assert.Empty(t, s.HeldEvents())
 		})
 	}
+}
+
+// The zero Sequencer works as NewSequencer's, where it panicked on its
+// first event; an event whose version no stream has is Refused, with an
+// error that names it, and changes nothing, where version 0 passed for a
+// Duplicate.
+func TestSequencerZeroValueAndRefusedVersions(t *testing.T) {
+	issue := uuid.New()
+	ev := func(v uint64) events.Envelope {
+		return events.Envelope{ID: uuid.New(), Issue: issue, Version: v, At: time.Unix(int64(v), 0), Data: &events.Classified{Topic: "x"}}
+	}
+	var s Sequencer
+	var got []uint64
+	emit := func(e events.Envelope) error { got = append(got, e.Version); return nil }
+	for _, v := range []uint64{0, events.MaxVersion + 1, math.MaxUint64} {
+		bad := ev(v)
+		out, err := s.Offer(bad, emit)
+		require.ErrorIs(t, err, events.ErrInvalidEvent)
+		assert.ErrorContains(t, err, fmt.Sprintf("event %s of issue %s has version %d", bad.ID, issue, v))
+		assert.Equal(t, Refused, out)
+	}
+	assert.Zero(t, s.Streams())
+	assert.Zero(t, s.Held())
+	out, err := s.Offer(ev(2), emit)
+	require.NoError(t, err)
+	assert.Equal(t, Held, out)
+	out, err = s.Offer(ev(1), emit)
+	require.NoError(t, err)
+	assert.Equal(t, Applied, out)
+	out, err = s.Offer(ev(2), emit)
+	require.NoError(t, err)
+	assert.Equal(t, Duplicate, out)
+	assert.Equal(t, []uint64{1, 2}, got)
+	assert.Equal(t, uint64(2), s.Version(issue))
 }
