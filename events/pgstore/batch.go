@@ -32,9 +32,8 @@ func (s *Store) AppendBatch(ctx context.Context, batches []Batch) ([][]events.En
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", appendOf(batches), err)
 	}
-	if s.foreignOutbox {
-		return nil, fmt.Errorf("%s: table %s has an outbox, %s, and the store's Config has none: its events would never be forwarded; open the store with Config.Outbox to append: %w",
-			appendOf(batches), s.t.events, s.t.outbox, ErrInvalidConfig)
+	if s.foreignOutbox.Load() {
+		return nil, fmt.Errorf("%s: %w", appendOf(batches), s.errForeignOutbox())
 	}
 	cols, err := s.prepare(batches)
 	if err != nil {

@@ -145,9 +145,18 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 	for i := range cols.positions {
 		cols.positions[i] = head - int64(cols.n) + int64(i) + 1
 	}
-	if _, err := tx.Exec(ctx, s.q.insert,
-		cols.positions, cols.ids, cols.issues, cols.versions, cols.types, cols.ats, cols.payloads); err != nil {
+	args := []any{cols.positions, cols.ids, cols.issues, cols.versions, cols.types, cols.ats, cols.payloads}
+	if s.cfg.Outbox == nil {
+		args = append(args, s.t.outbox)
+	}
+	tag, err := tx.Exec(ctx, s.q.insert, args...)
+	if err != nil {
 		return err
+	}
+	if tag.RowsAffected() != int64(cols.n) {
+		// Another process added an outbox since the store opened.
+		s.foreignOutbox.Store(true)
+		return s.errForeignOutbox()
 	}
 	if len(cols.msgs) > 0 {
 		// A runner that reads this store passes over a message whose

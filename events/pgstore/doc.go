@@ -64,7 +64,10 @@
 // backlog after a restart) rather than counting them again as late.
 // The outbox is forwarded in order: a message the publisher keeps
 // refusing holds back the later ones until ForwarderConfig.Middlewares
-// (a poison queue around a retry) set it aside.
+// (a poison queue around a retry) set it aside. A store without
+// Config.Outbox on tables that have an outbox reads them and refuses to
+// append, whether the outbox was there when it opened or another process
+// added it since: its events would never be forwarded.
 //
 // Heavy dependencies (pgx, watermill-sql) live in this package only: the
 // core packages never import it.

@@ -218,6 +218,12 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 			}
 		}
 		if cfg.Outbox != nil {
+			// The head row, which every append takes before it inserts:
+			// an append in flight by a store without an outbox ends
+			// first, and those after see the outbox and refuse.
+			if _, err := tx.Exec(ctx, `SELECT position FROM `+t.head+` FOR UPDATE`); err != nil {
+				return err
+			}
 			return createOutbox(ctx, tx, t)
 		}
 		return nil

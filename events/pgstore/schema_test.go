@@ -3,7 +3,9 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
@@ -173,6 +175,69 @@ func TestARoleThatMayOnlyReadAndWriteOpensTheStore(t *testing.T) {
 	require.ErrorContains(t, err, "permission denied")
 	_, err = pgstore.New(ctx, admin, cfg)
 	require.NoError(t, err, "which the migrating role makes")
+}
+
+// A store opened without an outbox on tables that had none refuses to
+// append once another process has added one, where its events were
+// stored and never forwarded, over connections opened before and after;
+// the appends of several streams in one call, and concurrent ones, alike.
+func TestAStoreWithoutAnOutboxStopsAppendingWhenOneIsAdded(t *testing.T) {
+	ctx := context.Background()
+	plain, pool, cfg := newStore(t, pgstore.Config{})
+	written := appendIssues(t, plain, 8, 2) // the pool's connections know the tables without an outbox
+	withOutbox, err := pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Outbox: &pgstore.OutboxConfig{}})
+	require.NoError(t, err)
+	forwarded := appendIssues(t, withOutbox, 1, 1)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			a, b := uuid.New(), uuid.New()
+			_, err := plain.AppendBatch(ctx, []pgstore.Batch{{Issue: a, Events: stream(a, 0, 1)}, {Issue: b, Events: stream(b, 0, 2)}})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.ErrorIs(t, err, pgstore.ErrInvalidConfig)
+		assert.ErrorContains(t, err, "has an outbox")
+	}
+	issue := uuid.New()
+	_, err = plain.Append(ctx, issue, 0, stream(issue, 0, 1))
+	require.ErrorIs(t, err, pgstore.ErrInvalidConfig, "and from then on")
+	head, err := withOutbox.Head(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(len(written)+len(forwarded)), head, "nothing appended")
+}
+
+// Adding an outbox waits for the appends in flight of stores without one:
+// an append is before the outbox, and stored, or after, and refused.
+func TestAddingAnOutboxWaitsForAppendsInFlight(t *testing.T) {
+	ctx := context.Background()
+	_, pool, cfg := newStore(t, pgstore.Config{})
+	tx, err := pool.Begin(ctx) // an append in flight holds the head row
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `UPDATE `+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_head")+` SET position = position`)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Outbox: &pgstore.OutboxConfig{}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the outbox was added while an append was in flight (%v)", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	require.NoError(t, tx.Commit(ctx))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("adding the outbox still waits once the append committed")
+	}
 }
 
 // A store opened without an outbox on tables that have one reads them, as

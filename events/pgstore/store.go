@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -24,9 +25,10 @@ type Store struct {
 	group group
 
 	outboxSchema outboxAdapter // zero unless cfg.Outbox is set
-	// foreignOutbox: the tables had an outbox when the store opened, and
-	// cfg has none: the store reads, and refuses to append.
-	foreignOutbox bool
+	// foreignOutbox: cfg has no outbox and the tables have one (when the
+	// store opened, or since an append found it): the store reads, and
+	// refuses to append.
+	foreignOutbox atomic.Bool
 }
 
 var _ events.Store = (*Store)(nil)
@@ -37,15 +39,17 @@ type queries struct {
 	lockShared, lockAlone, lockStreams                                         string
 }
 
-func newQueries(t tables) queries {
-	return queries{
+// newQueries builds the queries of a store on t; the insert of a store
+// without an outbox (guard) inserts nothing once t has one.
+func newQueries(t tables, guard bool) queries {
+	q := queries{
 		create:  `INSERT INTO ` + t.streams + ` (issue, version) VALUES ($1, $2) ON CONFLICT (issue) DO NOTHING`,
 		update:  `UPDATE ` + t.streams + ` SET version = $3 WHERE issue = $1 AND version = $2`,
 		version: `SELECT version FROM ` + t.streams + ` WHERE issue = $1`,
 		stored:  `SELECT coalesce(max(version), 0) FROM ` + t.events + ` WHERE issue = $1`,
 		head:    `UPDATE ` + t.head + ` SET position = position + $1 RETURNING position, txid_current()`,
 		insert: `INSERT INTO ` + t.events + ` (position, id, issue, version, type, at, payload)
-			SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::bytea[])`,
+			SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::bytea[]) AS e`,
 		load: `SELECT position, payload FROM ` + t.events + ` WHERE issue = $1 ORDER BY version`,
 		page: `SELECT position, payload FROM ` + t.events + ` WHERE position > $1 ORDER BY position LIMIT $2`,
 		// The outcome of a transaction whose COMMIT's answer was lost:
@@ -61,15 +65,25 @@ func newQueries(t tables) queries {
 		lockAlone:   `SELECT pg_advisory_xact_lock($1)`,
 		lockStreams: `SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, i) ORDER BY i) l`,
 	}
+	if guard {
+		// Evaluated once, after the append took the head row, which
+		// adding an outbox takes too (createSchema): an outbox committed
+		// before is seen here.
+		// $8 is the outbox's name.
+		q.insert += ` WHERE to_regclass($8) IS NULL`
+	}
+	return q
 }
 
 // New returns a Store on pool configured by cfg. It creates the schema and
 // tables when they do not exist and migrates older ones, and touches
 // nothing when they are there at SchemaVersion; it refuses tables of a
 // newer schema version or written with another codec (ErrSchemaVersion).
-// A store whose cfg has no Outbox, on tables that had one when it opened,
-// reads them but refuses to append (ErrInvalidConfig): its events would
-// never be forwarded.
+// A store whose cfg has no Outbox, on tables that have one, reads them
+// but refuses to append (ErrInvalidConfig): its events would never be
+// forwarded. That holds for an outbox that another process adds once the
+// store is open: adding it waits for the appends in flight, and the
+// appends after it are refused.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("pgstore: no pool: %w", ErrInvalidConfig)
@@ -83,11 +97,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: prepare tables %s: %w", t.events, err)
 	}
-	s := &Store{pool: pool, cfg: cfg, t: t, q: newQueries(t), group: group{max: cfg.MaxGroup}, foreignOutbox: foreign}
+	s := &Store{pool: pool, cfg: cfg, t: t, q: newQueries(t, cfg.Outbox == nil), group: group{max: cfg.MaxGroup}}
+	s.foreignOutbox.Store(foreign)
 	if cfg.Outbox != nil {
 		s.outboxSchema = outboxSchema(t)
 	}
 	return s, nil
+}
+
+// errForeignOutbox is the error of an append by a store without an
+// outbox to tables that have one.
+func (s *Store) errForeignOutbox() error {
+	return fmt.Errorf("table %s has an outbox, %s, and the store's Config has none: its events would never be forwarded; open the store with Config.Outbox to append: %w",
+		s.t.events, s.t.outbox, ErrInvalidConfig)
 }
 
 // Append implements events.Store. With an outbox, it also writes one
