@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"unicode"
 )
 
 // bom is UTF-8's byte order mark, which a LineReader passes over at the
@@ -100,10 +99,12 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 				if lr.line == 1 {
 					line = bytes.TrimPrefix(line, bom)
 				}
-				if trimmed := bytes.TrimSpace(line); len(trimmed) > 0 {
+				// JSON's white space only: a line that the codec would
+				// refuse alone is refused here too.
+				if trimmed := bytes.Trim(line, jsonSpace); len(trimmed) > 0 {
 					e, derr := lr.codec.Decode(trimmed)
 					if derr != nil {
-						lineOffset(derr, whole-len(bytes.TrimLeftFunc(line, unicode.IsSpace)))
+						lineOffset(derr, whole-len(bytes.TrimLeft(line, jsonSpace)))
 						if bytes.HasPrefix(trimmed, bom) {
 							derr = fmt.Errorf("%w (the line starts with a byte order mark, as where a second log was joined to the first)", derr)
 						}
@@ -121,6 +122,9 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 		}
 	}
 }
+
+// jsonSpace is JSON's white space (RFC 8259, section 2).
+const jsonSpace = " \t\r\n"
 
 // lineOffset moves the byte offset of the decode error in err, which
 // counts from the first byte that was decoded, by lead, the bytes of the

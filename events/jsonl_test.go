@@ -139,3 +139,23 @@ func TestLineReaderGoesOnAfterALineTooLong(t *testing.T) {
 	assert.Equal(t, []int{2, 4}, bad)
 	assert.Len(t, got, 3)
 }
+
+// Only JSON's white space is passed over around an event: a line with a
+// no-break space, a line separator, a next line or a form feed around its
+// object is refused, as the codec refuses it alone, where it was read.
+func TestLineReaderPassesOverJSONWhiteSpaceOnly(t *testing.T) {
+	evs := bridgeEvents(1)
+	line := string(bytes.TrimSuffix(lineLog(t, evs, nil), []byte("\n")))
+	for _, around := range [][2]string{{"\u00a0", ""}, {"", "\u2028"}, {"\u0085", ""}, {"\f", ""}, {"", "\v"}} {
+		_, err := events.NewJSONCodec(nil).Decode([]byte(around[0] + line + around[1]))
+		require.Error(t, err, "%q: the codec refuses it alone", around)
+		got, lineErrs := readLines(t, []byte(around[0]+line+around[1]+"\n"))
+		assert.Empty(t, got, "%q", around)
+		require.Len(t, lineErrs, 1, "%q", around)
+		assert.ErrorIs(t, lineErrs[0], events.ErrMalformed, "%q", around)
+	}
+	got, lineErrs := readLines(t, []byte(" \t"+line+" \r\n"))
+	assert.Empty(t, lineErrs)
+	require.Len(t, got, 1)
+	assert.Equal(t, evs[0].ID, got[0].ID)
+}
