@@ -696,3 +696,48 @@ func TestJSONValuesOfTheWrongKindSayWhatIsWanted(t *testing.T) {
 		assert.NotContains(t, err.Error(), "Go ", tc.field)
 	}
 }
+
+// An event of a type the reader does not know is of an unknown type
+// whether it has data or not, as in msgpack, where a missing or null data
+// was malformed, and without the envelope a reader that passes over bad
+// events needs; an event of a known type without data is malformed, and
+// its error holds the envelope as read.
+func TestJSONEventWithoutDataOfAnUnknownType(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	head := `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001","version":2,"at":"2026-03-02T09:15:00Z",`
+	for _, tail := range []string{`"type":"issue.merged"}`, `"type":"issue.merged","data":null}`} {
+		_, err := c.Decode([]byte(head + tail))
+		var unknown *events.UnknownTypeError
+		require.ErrorAs(t, err, &unknown, tail)
+		assert.Equal(t, events.Type("issue.merged"), unknown.Type)
+		assert.Equal(t, uint64(2), unknown.Event.Version)
+	}
+	for _, tail := range []string{`"type":"issue.classified"}`, `"type":"issue.classified","data":null}`} {
+		_, err := c.Decode([]byte(head + tail))
+		require.ErrorIs(t, err, events.ErrMalformed, tail)
+		de := decodeError(t, err)
+		assert.Equal(t, "data", de.Field)
+		assert.ErrorContains(t, err, "missing")
+		require.NotNil(t, de.Event, "%s: the envelope as read", tail)
+		assert.Equal(t, uint64(2), de.Event.Version)
+	}
+}
+
+// A leap second, which RFC 3339 allows, reads as the last nanosecond
+// before the next second, where it was refused with "second out of
+// range"; second 61 is still refused.
+func TestJSONReadsALeapSecond(t *testing.T) {
+	c := events.NewJSONCodec(nil)
+	const at = `2026-03-02T09:15:00Z`
+	for s, want := range map[string]time.Time{
+		"2016-12-31T23:59:60Z":        time.Date(2016, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		"2016-12-31T23:59:60.25Z":     time.Date(2016, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		"2017-01-01T01:59:60.5+02:00": time.Date(2016, 12, 31, 23, 59, 59, 999999999, time.UTC),
+	} {
+		e, err := c.Decode([]byte(strings.Replace(domainExample, at, s, 1)))
+		require.NoError(t, err, s)
+		assert.Equal(t, want, e.At, s)
+	}
+	_, err := c.Decode([]byte(strings.Replace(domainExample, at, "2016-12-31T23:59:61Z", 1)))
+	assert.ErrorIs(t, err, events.ErrMalformed)
+}

@@ -24,7 +24,8 @@ import (
 // with UUID strings, RFC 3339 times and durations in integer milliseconds.
 // Times are read with any offset, and with a lower-case t or z, as RFC
 // 3339 allows; they are written with an upper-case T, and as UTC with a Z
-// where their offset has seconds. A type whose current schema version is
+// where their offset has seconds. A leap second (23:59:60) reads as the
+// last nanosecond before the next second, as Go's times have none. A type whose current schema version is
 // above 1 is written with a "schema" member; an event without one is at
 // schema 1. Unknown data fields are kept (see Extra); unknown top-level
 // members are ignored. Text must be UTF-8: the reader refuses bytes that
@@ -478,8 +479,6 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		return fail(offsetOf("type"), "type", errors.New("missing"))
 	case j.At == nil:
 		return fail(offsetOf("at"), "at", errors.New("missing"))
-	case len(j.Data) == 0 || bytes.Equal(j.Data, []byte("null")):
-		return fail(offsetOf("data"), "data", errors.New("missing"))
 	}
 	id, err := uuid.Parse(*j.ID)
 	if err != nil {
@@ -512,6 +511,11 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		env := read()
 		derr.(*DecodeError).Event = &env
 		return e, derr
+	}
+	if len(j.Data) == 0 || bytes.Equal(j.Data, []byte("null")) {
+		// After the type: an event of a type this reader does not know
+		// is of an unknown type, data or not, as in msgpack.
+		return failData("data", errors.New("missing"))
 	}
 	schema := uint64(1)
 	if j.Schema != nil {
@@ -719,7 +723,8 @@ func metaOf(m Meta, src []byte) Meta {
 
 // parseTime parses an RFC 3339 time, where the T between date and time
 // and the Z of UTC may be written in lower case (RFC 3339, section 5.6),
-// which time.Time's parser refuses.
+// which time.Time's parser refuses, as it refuses a leap second (second
+// 60), read here as the last nanosecond of second 59.
 func parseTime(s string) (time.Time, error) {
 	if err := checkRFC3339(s); err != nil {
 		return time.Time{}, err
@@ -731,9 +736,21 @@ func parseTime(s string) (time.Time, error) {
 	if n := len(b); n > 0 && b[n-1] == 'z' {
 		b[n-1] = 'Z'
 	}
+	leap := b[17] == '6' && b[18] == '0'
+	if leap {
+		b[17] = '5' // Go's times have no leap second
+		b[18] = '9'
+	}
 	var t time.Time
-	err := t.UnmarshalText(b)
-	return t, err
+	if err := t.UnmarshalText(b); err != nil {
+		return time.Time{}, err
+	}
+	if leap {
+		// Second 60, whatever its fraction: the last instant of second 59,
+		// which keeps it after every time of that second.
+		t = t.Truncate(time.Second).Add(time.Second - 1)
+	}
+	return t, nil
 }
 
 // jsonKind names the kind of the valid JSON value that starts with c.
