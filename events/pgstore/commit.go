@@ -147,7 +147,7 @@ func (s *Store) commitTx(ctx context.Context, units []*unit) error {
 	}
 	args := []any{cols.positions, cols.ids, cols.issues, cols.versions, cols.types, cols.ats, cols.payloads}
 	if s.cfg.Outbox == nil {
-		args = append(args, s.t.outbox)
+		args = append(args, s.t.outbox, outboxColumns)
 	}
 	tag, err := tx.Exec(ctx, s.q.insert, args...)
 	if err != nil {

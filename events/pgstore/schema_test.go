@@ -123,8 +123,11 @@ func TestNewRefusesAnOutboxTableThatIsNotOne(t *testing.T) {
 	outbox := pgtest.Ident(cfg.Schema, "tx_outbox")
 	assert.ErrorContains(t, err, "table "+outbox+" is not an outbox")
 
-	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Table: "tx"})
+	plain, err := pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Table: "tx"})
 	require.NoError(t, err, "the same store without an outbox")
+	issue := uuid.New()
+	_, err = plain.Append(ctx, issue, 0, stream(issue, 0, 1))
+	require.NoError(t, err, "which appends: the table of its outbox's name is not an outbox")
 	broker := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
 	t.Cleanup(func() { _ = broker.Close() })
 	_, err = pgstore.NewForwarder(ctx, pool, broker, pgstore.ForwarderConfig{Schema: cfg.Schema, Table: "tx"})

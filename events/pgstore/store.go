@@ -66,11 +66,13 @@ func newQueries(t tables, guard bool) queries {
 		lockStreams: `SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, i) ORDER BY i) l`,
 	}
 	if guard {
-		// Evaluated once, after the append took the head row, which
-		// adding an outbox takes too (createSchema): an outbox committed
-		// before is seen here.
-		// $8 is the outbox's name.
-		q.insert += ` WHERE to_regclass($8) IS NULL`
+		// Unless the table of the outbox's name ($8) is an outbox (has
+		// the columns $9, as schemaReady checks: another store's events
+		// table may have that name). Evaluated once, after the append
+		// took the head row, which adding an outbox takes too
+		// (createSchema): an outbox committed before is seen here.
+		q.insert += ` WHERE (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($8)
+			AND attnum > 0 AND NOT attisdropped AND attname::text = ANY($9::text[])) < cardinality($9::text[])`
 	}
 	return q
 }
