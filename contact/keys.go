@@ -153,11 +153,18 @@ func (r KeyRules) country() (string, error) {
 //     +3758011234567, and so are 801 123 4567 and +375 801 123 4567); 0
 //     in Gabon before the 8 digits of a number of its newer plan, not in
 //     its older numbers of 8, which start with 0 (06 03 12 34 is
-//     +24106031234); and none where
-//     numbers start with 0, which stays a digit of the number: Italy and
-//     Vatican City (39; with DefaultCountry "39", "06 1234 5678" is
-//     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
-//     Congo (242). A number written with a country code keeps its digits,
+//     +24106031234); 1 in the Marshall Islands and 8 in Turkmenistan
+//     before a number of their lengths; and none where numbers start with
+//     0, which stays a digit of the number: Italy and Vatican City (39;
+//     with DefaultCountry "39", "06 1234 5678" is +390612345678), San
+//     Marino (378), Côte d'Ivoire (225), Benin (229), Congo (242), and
+//     the countries without a trunk prefix whose toll-free numbers start
+//     with 0 (Niger, Botswana, Eswatini, Belize, Tonga, Fiji, New
+//     Caledonia, Macau). These are the trunk prefixes of libphonenumber's
+//     metadata, whose example numbers of every country the rules read as
+//     it does, but for short numbers (of up to 5 digits) and Argentine
+//     mobiles written nationally ("011 15 2345-6789", whose 15 a plan
+//     drops). A number written with a country code keeps its digits,
 //     but for two habits: "(0)" in it is dropped ("+44 (0)20…") unless its
 //     country's numbers start with 0, and after DefaultCountry's own code
 //     the trunk prefix is dropped as above ("+358 040…", "+7 8 800…"). These
@@ -434,13 +441,16 @@ var trunks = map[string][]trunk{
 	"36":  {{"06", 0, 10, ""}, {"0", 0, 0, ""}},
 	"370": {{"8", 9, 0, ""}, {"0", 0, 0, ""}}, // Lithuania: 8 until 2025, then 0; numbers start with 8 too (800)
 	// Belarus: 8 0, 8 or 0 before the 9 digits of a number, which starts
-	// with 1 to 9; or 8 before the 10 of a toll-free one, which starts with
-	// 80 or 82 (8 801 123 4567), and without which it has 10 digits too.
-	"375": {{"80", 11, 0, "123456789"}, {"8", 10, 0, "123456789"}, {"8", 11, 0, "8"}, {"0", 10, 0, ""}},
+	// with 1 to 9; or 8 before the 10 of a number that starts with 8 or 9
+	// (8 801 123 4567, 8 902 123 4567), and without which it has 10 digits
+	// too.
+	"375": {{"80", 11, 0, "123456789"}, {"8", 10, 0, "123456789"}, {"8", 11, 0, "89"}, {"0", 10, 0, ""}},
 	// Gabon: 0 before the 8 digits of a number of the newer plan (0 77 88
 	// 99 88); those of the older plan, of 8 digits, start with 0 (01 44 12
 	// 34), as libphonenumber reads them.
 	"241": {{"0", 9, 0, ""}},
+	"692": {{"1", 8, 0, ""}}, // Marshall Islands: 1 before the 7 digits of a number
+	"993": {{"8", 9, 0, ""}}, // Turkmenistan: 8 before the 8 digits of a number
 }
 
 // leadingZero holds the countries without a trunk prefix whose numbers
@@ -448,9 +458,17 @@ var trunks = map[string][]trunk{
 var leadingZero = []string{
 	"39",  // Italy and Vatican City: Rome 06, Milan 02
 	"225", // Côte d'Ivoire
+	"227", // Niger: toll-free and premium numbers (08, 09)
 	"229", // Benin
 	"242", // Congo
+	"267", // Botswana: toll-free numbers (0800)
+	"268", // Eswatini: toll-free numbers (0800)
 	"378", // San Marino: 0549
+	"501", // Belize: toll-free numbers (0800)
+	"676", // Tonga: toll-free numbers (0800)
+	"679", // Fiji: toll-free numbers (0800)
+	"687", // New Caledonia: toll-free numbers (05)
+	"853", // Macau: toll-free numbers (0800)
 }
 
 // keepsLeadingZero reports whether d, a country calling code or an

@@ -10,8 +10,9 @@
 // area code it needs, a country code that does not exist). The two give
 // the same E.164 form of most numbers. They differ where the built-in
 // rules know no plan: a trunk 0 written after a foreign country code
-// ("+358 040…" with another default country), a trunk prefix they do not
-// list, a local number without its area code; and with what is written
+// ("+358 040…" with another default country), an Argentine mobile written
+// nationally with its 15, a short number, a local number without its area
+// code; and with what is written
 // wrongly, which the built-in rules read as a habit ("+36 0 30…",
 // "+(0)44…", "0 040…" as a trunk written twice) and libphonenumber
 // refuses or reads otherwise ("0 040…" in Finland dials abroad). Keys
@@ -62,8 +63,9 @@ var errNoRegion = errors.New("no country has that calling code")
 // NormalizePhone returns number in E.164. A number without a country code
 // takes defaultCountry's. "+" introduces a country code, and so does the
 // default country's international prefix ("00" in most countries, "011"
-// in North America, "8 10" in Russia) and, where that reads as no possible
-// number, "00". Numbers that can be dialled only locally (without their
+// in North America, "8 10" in Russia) and "00" in every country, unless
+// the national reading of "00…" is an assigned number and the reading
+// with a country code is not. Numbers that can be dialled only locally (without their
 // area code) are refused, as are letters and any character but digits,
 // spaces (no-break ones too), dashes (en dashes, minus signs…), dots and
 // parentheses: "ext. 12",
@@ -89,9 +91,16 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 		}
 	}
 	e164, err := n.parse(number, region)
-	if rest, ok := strings.CutPrefix(number, "00"); err != nil && ok {
-		if v, err2 := n.parse("+"+rest, "ZZ"); err2 == nil {
-			e164, err = v, nil
+	if rest, ok := strings.CutPrefix(number, "00"); ok {
+		// "00" dials abroad from most countries, and is read so unless
+		// the national reading is an assigned number and this one is
+		// not: libphonenumber calls most digits after a 0 a possible
+		// number ("00358…" in Russia, whose prefix is 8 10, would be
+		// +700358…, and "0049 30…" in Brazil a number of Santa
+		// Catarina).
+		if intl, err2 := n.parse("+"+rest, "ZZ"); err2 == nil && intl != e164 &&
+			(err != nil || !assigned(e164) || assigned(intl)) {
+			e164, err = intl, nil
 		}
 	}
 	if err != nil {
@@ -135,6 +144,13 @@ func (n Normalizer) parse(number, region string) (string, error) {
 		return "", fmt.Errorf("is in no range assigned in the plan of country +%d (%s)", num.GetCountryCode(), e164)
 	}
 	return e164, nil
+}
+
+// assigned reports whether e164, which parse returned, lies in a range
+// that its country's plan assigns (libphonenumber's "valid").
+func assigned(e164 string) bool {
+	num, err := phonenumbers.Parse(e164, "ZZ")
+	return err == nil && phonenumbers.IsValidNumber(num)
 }
 
 // plainSeparator returns r, or ' ' for any other space (a no-break space, as

@@ -2,10 +2,14 @@ package phonenumber_test
 
 import (
 	"errors"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,6 +44,13 @@ func TestNormalizerNormalizes(t *testing.T) {
 		{"00 where the international prefix is 011", "1", "00358 40 123 4567", "+358401234567"},
 		{"North America's international prefix", "1", "011 44 20 7946 0958", "+442079460958"},
 		{"Australia's international prefix", "61", "0011 44 20 7946 0958", "+442079460958"},
+		// 00 where the international prefix is another: libphonenumber
+		// reads most such numbers as possible national ones.
+		{"00 in Russia", "7", "00358 40 123 4567", "+358401234567"},
+		{"00 in Brazil", "55", "0049 30 123456", "+4930123456"},
+		{"00 in Australia", "61", "00 1 212 555 0123", "+12125550123"},
+		{"00 in Japan", "81", "0044 20 7946 0018", "+442079460018"},
+		{"Brazilian number as written there", "55", "(49) 3012-3456", "+554930123456"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,6 +169,7 @@ func TestNormalizerAgreesWithBuiltInRules(t *testing.T) {
 		{"375", "8 029 123 45 67"}, {"225", "01 23 45 67 89"}, {"242", "06 123 4567"}, {"358", "+39 (0)347 123 4567"},
 		{"375", "801 123 4567"}, {"375", "+375 801 123 4567"}, {"375", "8 801 123 4567"}, {"375", "+375 800 123 4567"},
 		{"241", "0 77 88 99 88"}, {"241", "06 03 12 34"}, {"241", "+241 06 03 12 34"}, {"241", "01 44 12 34"},
+		{"692", "1 247 1234"}, {"993", "8 66 123456"}, {"375", "8 902 123 4567"}, {"227", "+227 08 12 34 56"},
 	} {
 		key := "phone:" + c.number
 		builtIn, err := contact.KeyRules{DefaultCountry: c.country}.Normalize(key)
@@ -221,4 +233,47 @@ type brokenNormalizer struct{}
 
 func (brokenNormalizer) NormalizePhone(number, _ string) (string, error) {
 	return number[1:], nil
+}
+
+// The built-in rules read the example numbers of every country and type
+// in libphonenumber's metadata, written in E.164 and as that country
+// writes them nationally, as libphonenumber does, with the country as the
+// default: their table of trunk prefixes, and of the countries whose
+// numbers start with 0, is that of the metadata. Two kinds of number are
+// left out, as the package's documentation says: short numbers (of up to
+// 5 digits without the country code: 02000 in Norway), which the built-in
+// rules refuse or read as a national number with a trunk 0, and
+// Argentine mobiles written nationally (0 11 15 2345-6789), whose 15 only
+// a plan knows to drop.
+func TestBuiltInRulesFollowEveryCountrysPlan(t *testing.T) {
+	types := []phonenumbers.PhoneNumberType{phonenumbers.FIXED_LINE, phonenumbers.MOBILE, phonenumbers.TOLL_FREE,
+		phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER,
+		phonenumbers.PAGER, phonenumbers.UAN, phonenumbers.VOICEMAIL}
+	regions := slices.Sorted(maps.Keys(phonenumbers.GetSupportedRegions()))
+	checked := 0
+	for _, region := range regions {
+		for _, typ := range types {
+			num := phonenumbers.GetExampleNumberForType(region, typ)
+			if num == nil {
+				continue
+			}
+			e164 := phonenumbers.Format(num, phonenumbers.E164)
+			if len(phonenumbers.GetNationalSignificantNumber(num)) < 6 {
+				continue // a short number: 02000 in Norway, 9601 in Iran
+			}
+			rules := contact.KeyRules{DefaultCountry: strconv.Itoa(int(num.GetCountryCode()))}
+			got, err := rules.Normalize("phone:" + e164)
+			require.NoError(t, err, "%s %v %s", region, typ, e164)
+			assert.Equal(t, "phone:"+e164, got, "%s %v in E.164", region, typ)
+			if region == "AR" && typ == phonenumbers.MOBILE {
+				continue
+			}
+			national := phonenumbers.Format(num, phonenumbers.NATIONAL)
+			got, err = rules.Normalize("phone:" + national)
+			require.NoError(t, err, "%s %v %q", region, typ, national)
+			assert.Equal(t, "phone:"+e164, got, "%s %v written nationally: %q", region, typ, national)
+			checked++
+		}
+	}
+	assert.Greater(t, checked, 1000, "example numbers read")
 }
