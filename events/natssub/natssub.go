@@ -81,8 +81,9 @@ func NewSubscriber(config wmnats.SubscriberConfig, logger watermill.LoggerAdapte
 
 // Subscribe subscribes to topic with a watermill-nats subscriber, and a
 // connection, of its own, and returns once the server has confirmed the
-// subscription (within the config's SubscribeTimeout), so that what is
-// published after it returns reaches it. The channel closes once ctx ends, the
+// subscription, so that what is published after it returns reaches it;
+// it fails when that takes longer than the config's SubscribeTimeout, or
+// ctx ends or the subscriber closes first. The channel closes once ctx ends, the
 // subscriber closes or the connection closes for good, and only once the
 // subscription's connection is closed.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
@@ -93,7 +94,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	}
 	s.wg.Add(1) // Close waits for this subscription, from here
 	s.mu.Unlock()
-	sub, err := s.open(topic)
+	sub, err := s.open(ctx, topic)
 	if err != nil {
 		s.wg.Done()
 		return nil, err
@@ -146,8 +147,9 @@ type pair struct {
 	nm  *nats.Msg
 }
 
-// open connects and subscribes to topic.
-func (s *Subscriber) open(topic string) (*subscription, error) {
+// open connects and subscribes to topic; ctx may stop it while it waits
+// for the server (settled).
+func (s *Subscriber) open(ctx context.Context, topic string) (*subscription, error) {
 	opts := nats.GetDefaultOptions()
 	for _, u := range strings.Split(s.config.URL, ",") {
 		opts.Servers = append(opts.Servers, strings.TrimSpace(u))
@@ -184,7 +186,7 @@ func (s *Subscriber) open(topic string) (*subscription, error) {
 		if in, err = inner.Subscribe(innerCtx, topic); err == nil {
 			sub := &subscription{nc: nc, gone: gone, gate: g, inner: inner, in: in, stop: stop, logger: logger,
 				subject: topic, recent: make(map[*nats.Subscription]pair)}
-			if err := settled(nc, s.config.SubscribeTimeout); err != nil {
+			if err := settled(ctx, s.closing, nc, s.config.SubscribeTimeout); err != nil {
 				sub.abandon()
 				return nil, err
 			}
@@ -200,18 +202,44 @@ func (s *Subscriber) open(topic string) (*subscription, error) {
 }
 
 // settled waits until the server has every subscription nc sent, for at
-// most timeout (watermill-nats's 30 s when 0): nats.go sends them behind
-// Subscribe's back, and a core NATS message published before the server
-// has them is lost, a JetStream one all given to the subscriptions that
-// were there.
-func settled(nc *nats.Conn, timeout time.Duration) error {
+// most timeout (watermill-nats's 30 s when 0), and until ctx ends or
+// closing closes: nats.go sends them behind Subscribe's back, and a core
+// NATS message published before the server has them is lost, a JetStream
+// one given to the subscriptions that were there. A connection that
+// drops meanwhile sends them again once it reconnects, which settled then
+// waits for.
+func settled(ctx context.Context, closing <-chan struct{}, nc *nats.Conn, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	if err := nc.FlushTimeout(timeout); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		err := nc.FlushWithContext(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() == nil && !nc.IsClosed():
+			select { // nats.go dropped the flush with the connection, which reconnects
+			case <-time.After(20 * time.Millisecond):
+				continue
+			case <-ctx.Done():
+			}
+		}
+		select {
+		case <-closing:
+			return errors.New("natssub: subscriber closed")
+		default:
+		}
 		return fmt.Errorf("natssub: the server did not confirm the subscription: %w", err)
 	}
-	return nil
 }
 
 // forward hands the messages of the subscription on to out until ctx
@@ -303,7 +331,9 @@ func (sub *subscription) stopInner() {
 // abandon ends a subscription whose server did not confirm it: it closes
 // the connection without draining it, which a server that does not
 // answer would hold up, then ends inner's subscription. The messages that
-// came already come again after the AckWait.
+// came already come again after the AckWait, and a consumer that nats.go
+// made for the subscription (one not bound with nats.Bind) stays, as
+// after a crash: the next subscription of its durable name takes it on.
 func (sub *subscription) abandon() {
 	sub.logger.state.Store(draining)
 	sub.nc.Close()

@@ -408,6 +408,7 @@ func TestSubscribeFailsWhenTheServerDoesNotConfirm(t *testing.T) {
 		}
 		return 0, !lost.Load()
 	})
+	before := runtime.NumGoroutine()
 	sub, err := natssub.NewSubscriber(coreConfig(proxy, 300*time.Millisecond), nil)
 	require.NoError(t, err)
 	began := time.Now()
@@ -415,12 +416,44 @@ func TestSubscribeFailsWhenTheServerDoesNotConfirm(t *testing.T) {
 	require.ErrorContains(t, err, "the server did not confirm the subscription")
 	assert.Less(t, time.Since(began), 5*time.Second, "Subscribe waited for a server that does not answer")
 	require.True(t, lost.Load(), "the proxy never saw the subscription")
-	closed := make(chan struct{})
-	go func() { _ = sub.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close waits for the subscription that failed")
+	require.NoError(t, sub.Close())
+	// The connection closed: its goroutines, and the proxy's for it, end.
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before, "the unconfirmed subscription left goroutines behind")
+
+	// Its context, or the subscriber's Close, stops a Subscribe that
+	// waits for the server, long before the SubscribeTimeout.
+	lost.Store(false)
+	for _, stop := range []string{"ctx", "Close"} {
+		sub, err := natssub.NewSubscriber(coreConfig(proxy, time.Minute), nil)
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := sub.Subscribe(ctx, "natssub.unconfirmed")
+			done <- err
+		}()
+		for !lost.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		began := time.Now()
+		if stop == "ctx" {
+			cancel()
+		} else {
+			require.NoError(t, sub.Close())
+		}
+		select {
+		case err := <-done:
+			assert.Error(t, err, stop)
+			assert.Less(t, time.Since(began), 2*time.Second, stop)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Subscribe goes on waiting once stopped by %s", stop)
+		}
+		cancel()
+		require.NoError(t, sub.Close())
+		lost.Store(false)
 	}
 }
 
