@@ -150,7 +150,8 @@ func TestKeyRulesWithNormalizerValidateTheCountry(t *testing.T) {
 	err := contact.KeyRules{DefaultCountry: "999", Phone: phonenumber.Normalizer{}}.Validate()
 	assert.ErrorIs(t, err, contact.ErrInvalidConfig)
 	assert.ErrorContains(t, err, "default country +999: no country has that calling code")
-	assert.NoError(t, contact.KeyRules{DefaultCountry: "999"}.Validate(), "the built-in rules know no list of codes")
+	err = contact.KeyRules{DefaultCountry: "999"}.Validate()
+	assert.ErrorContains(t, err, "default country +999: no country has that calling code", "the built-in rules too")
 }
 
 // On the numbers that both know, the built-in rules and the Normalizer
@@ -276,4 +277,20 @@ func TestBuiltInRulesFollowEveryCountrysPlan(t *testing.T) {
 		}
 	}
 	assert.Greater(t, checked, 1000, "example numbers read")
+}
+
+// The built-in rules accept as the default country exactly the calling
+// codes of libphonenumber's metadata, as a Normalizer does.
+func TestBuiltInRulesKnowEveryCallingCode(t *testing.T) {
+	known := phonenumbers.GetSupportedCallingCodes()
+	for code := 1; code <= 999; code++ {
+		cc := strconv.Itoa(code)
+		err := contact.KeyRules{DefaultCountry: cc}.Validate()
+		if _, ok := known[code]; ok {
+			assert.NoError(t, err, "+%s", cc)
+		} else {
+			assert.ErrorIs(t, err, contact.ErrInvalidConfig, "+%s", cc)
+		}
+		assert.Equal(t, err == nil, contact.KeyRules{DefaultCountry: cc, Phone: phonenumber.Normalizer{}}.Validate() == nil, "+%s", cc)
+	}
 }
