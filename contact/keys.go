@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // KeyRules says how identity keys are normalised. The zero value accepts
@@ -240,6 +242,11 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return fail("has no value after the colon")
+	}
+	if text.Trim(value) == "" {
+		// A key that shows as nothing would link every customer who has
+		// it, as a withheld number would.
+		return fail("has a value of invisible characters only (%+q)", value)
 	}
 	if problem := textProblem(value); problem != "" {
 		return fail("value %s", problem)

@@ -122,6 +122,8 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"kind with a space", fi, "e mail:x", "not a lower-case token"},
 		{"empty value", fi, "account:", "no value"},
 		{"blank value", fi, "account:   ", "no value"},
+		{"value of a zero-width space", fi, "account:\u200b", `invisible characters only ("\u200b")`},
+		{"value of a byte order mark and a soft hyphen", fi, "account: \ufeff\u00ad ", `invisible characters only ("\ufeff\u00ad")`},
 		{"empty key", fi, "", "no colon"},
 		{"phone with letters", fi, "phone:040 CALL ME", "letters"},
 		{"phone with a slash", fi, "phone:040/1234567", `contains '/'`},
