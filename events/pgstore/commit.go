@@ -43,7 +43,7 @@ func (s *Store) commit(ctx context.Context, units []*unit) {
 	if err == nil {
 		return
 	}
-	if len(units) > 1 && ctx.Err() == nil && retryAlone(err) {
+	if len(units) > 1 && ctx.Err() == nil && retryAlone(err) && !errors.Is(err, ErrInvalidConfig) {
 		for _, u := range units {
 			u.err = nil
 			if err := s.commitTx(ctx, []*unit{u}); err != nil {

@@ -218,12 +218,6 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 			}
 		}
 		if cfg.Outbox != nil {
-			// The head row, which every append takes before it inserts:
-			// an append in flight by a store without an outbox ends
-			// first, and those after see the outbox and refuse.
-			if _, err := tx.Exec(ctx, `SELECT position FROM `+t.head+` FOR UPDATE`); err != nil {
-				return err
-			}
 			return createOutbox(ctx, tx, t)
 		}
 		return nil
@@ -231,8 +225,15 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 }
 
 // createOutbox creates the outbox tables as Watermill's Postgres adapters
-// define them, so that their publisher and subscriber work on them.
+// define them, so that their publisher and subscriber work on them, once
+// it holds the head row, which t's tables must have: every append takes
+// that row before it inserts, so that an append in flight by a store
+// without an outbox ends first, and those after it see the outbox and
+// refuse (see newQueries).
 func createOutbox(ctx context.Context, tx pgx.Tx, t tables) error {
+	if _, err := tx.Exec(ctx, `SELECT position FROM `+t.head+` FOR UPDATE`); err != nil {
+		return fmt.Errorf("create outbox %s: take the row of %s: %w", t.outbox, t.head, err)
+	}
 	var qs []wmsql.Query
 	q, err := outboxSchema(t).SchemaInitializingQueries(wmsql.SchemaInitializingQueriesParams{Topic: forwarderTopic})
 	if err != nil {

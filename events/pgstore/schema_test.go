@@ -214,32 +214,45 @@ func TestAStoreWithoutAnOutboxStopsAppendingWhenOneIsAdded(t *testing.T) {
 	assert.Equal(t, uint64(len(written)+len(forwarded)), head, "nothing appended")
 }
 
-// Adding an outbox waits for the appends in flight of stores without one:
-// an append is before the outbox, and stored, or after, and refused.
+// Adding an outbox, by a store or a forwarder, waits for the appends in
+// flight of stores without one: an append is before the outbox, and
+// stored, or after, and refused.
 func TestAddingAnOutboxWaitsForAppendsInFlight(t *testing.T) {
 	ctx := context.Background()
-	_, pool, cfg := newStore(t, pgstore.Config{})
-	tx, err := pool.Begin(ctx) // an append in flight holds the head row
-	require.NoError(t, err)
-	defer func() { _ = tx.Rollback(ctx) }()
-	_, err = tx.Exec(ctx, `UPDATE `+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_head")+` SET position = position`)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() {
-		_, err := pgstore.New(ctx, pool, pgstore.Config{Schema: cfg.Schema, Outbox: &pgstore.OutboxConfig{}})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("the outbox was added while an append was in flight (%v)", err)
-	case <-time.After(500 * time.Millisecond):
-	}
-	require.NoError(t, tx.Commit(ctx))
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("adding the outbox still waits once the append committed")
+	for name, add := range map[string]func(pool *pgxpool.Pool, schema string) error{
+		"store": func(pool *pgxpool.Pool, schema string) error {
+			_, err := pgstore.New(ctx, pool, pgstore.Config{Schema: schema, Outbox: &pgstore.OutboxConfig{}})
+			return err
+		},
+		"forwarder": func(pool *pgxpool.Pool, schema string) error {
+			broker := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
+			defer broker.Close()
+			_, err := pgstore.NewForwarder(ctx, pool, broker, pgstore.ForwarderConfig{Schema: schema})
+			return err // not Run: nothing to Close
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, pool, cfg := newStore(t, pgstore.Config{})
+			tx, err := pool.Begin(ctx) // an append in flight holds the head row
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback(ctx) }()
+			_, err = tx.Exec(ctx, `UPDATE `+pgtest.Ident(cfg.Schema, pgstore.DefaultTable+"_head")+` SET position = position`)
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() { done <- add(pool, cfg.Schema) }()
+			select {
+			case err := <-done:
+				t.Fatalf("the outbox was added while an append was in flight (%v)", err)
+			case <-time.After(500 * time.Millisecond):
+			}
+			require.NoError(t, tx.Commit(ctx))
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("adding the outbox still waits once the append committed")
+			}
+		})
 	}
 }
 
