@@ -762,12 +762,14 @@ func (r *Runner) offer(e events.Envelope) {
 		}
 	default:
 		r.arrivals++
-		out, _ := r.seq.Offer(e, r.apply)
+		out, err := r.seq.Offer(e, r.apply) // apply fails on nothing
 		switch out {
 		case Duplicate:
 			r.duplicates.Add(1)
 		case Applied, Held:
 			r.changes++
+		case Refused:
+			r.reject(e, "runner rejected an event of a version no stream has", err)
 		}
 		r.held.Store(int64(r.seq.Held()))
 	}
@@ -849,17 +851,22 @@ func (r *Runner) apply(e events.Envelope) error {
 // event it refuses is counted and logged.
 func (r *Runner) hand(e events.Envelope) bool {
 	if err := r.cfg.Projection.Apply(e); err != nil {
-		r.rejected.Add(1)
-		fields := watermill.LogFields{
-			"runner": r.cfg.Name, "issue": e.Issue.String(), "version": e.Version, "type": string(e.Type()),
-		}
-		if e.Position != 0 {
-			fields["position"] = e.Position // read from the store
-		}
-		r.cfg.Logger.Error("projection rejected an event", err, fields)
+		r.reject(e, "projection rejected an event", err)
 		return false
 	}
 	return true
+}
+
+// reject counts e as rejected and logs why, under msg.
+func (r *Runner) reject(e events.Envelope, msg string, err error) {
+	r.rejected.Add(1)
+	fields := watermill.LogFields{
+		"runner": r.cfg.Name, "issue": e.Issue.String(), "version": e.Version, "type": string(e.Type()),
+	}
+	if e.Position != 0 {
+		fields["position"] = e.Position // read from the store
+	}
+	r.cfg.Logger.Error(msg, err, fields)
 }
 
 // startCounting makes the duplicates of a SelfSequencing projection count

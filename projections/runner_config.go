@@ -296,8 +296,10 @@ type RunnerStats struct {
 	// of their issue: always 0 for a SelfSequencing projection, which
 	// holds them itself.
 	Held int
-	// Rejected is how many events the projection returned an error for;
-	// they are logged and passed over.
+	// Rejected is how many events the projection returned an error for,
+	// or that the runner refused as their version is one no stream has (0,
+	// or beyond events.MaxVersion, which a codec reads); they are logged
+	// and passed over.
 	Rejected int64
 	// Poisoned is how many messages could not be decoded.
 	Poisoned int64

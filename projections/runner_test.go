@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -764,6 +765,42 @@ func TestRunnerCountsRejectedEvents(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, want, positions)
+}
+
+// An event whose version no stream has (here beyond events.MaxVersion,
+// which the JSON codec reads) is counted as rejected and logged, where it
+// counted nowhere: every event the runner reads counts once.
+func TestRunnerRejectsAVersionNoStreamHas(t *testing.T) {
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	logs := watermill.NewCaptureLogger()
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "tally", Projection: p, Subscriber: bus, Topic: "events", Logger: logs})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond) // subscribed
+	codec := events.NewJSONCodec(nil)
+	good := testLog(1)[0]
+	payload, err := codec.Append(nil, good)
+	require.NoError(t, err)
+	bad := bytes.Replace(payload, []byte(`"version":1`), []byte(`"version":9223372036854775808`), 1)
+	require.NotEqual(t, payload, bad)
+	for i, b := range [][]byte{bad, payload} {
+		m := message.NewMessage(fmt.Sprint("m", i), b)
+		m.Metadata.Set(events.MetadataCodec, codec.Name())
+		require.NoError(t, bus.Publish("events", m))
+	}
+	require.Eventually(t, func() bool { return r.Stats().Applied == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	st := r.Stats()
+	assert.Equal(t, int64(1), st.Rejected)
+	assert.Zero(t, st.Held)
+	assert.Zero(t, st.Duplicates)
+	var logged bool
+	for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
+		logged = logged || m.Msg == "runner rejected an event of a version no stream has" && m.Fields["version"] == uint64(events.MaxVersion+1)
+	}
+	assert.True(t, logged, "the refusal is logged with the event's version")
 }
 
 func TestRunnerRebuild(t *testing.T) {
