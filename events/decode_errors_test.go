@@ -725,7 +725,8 @@ func TestJSONEventWithoutDataOfAnUnknownType(t *testing.T) {
 
 // A leap second, which RFC 3339 allows, reads as the last nanosecond
 // before the next second, where it was refused with "second out of
-// range"; second 61 is still refused.
+// range"; second 60 at another time than 23:59 UTC, and second 61, are
+// still refused.
 func TestJSONReadsALeapSecond(t *testing.T) {
 	c := events.NewJSONCodec(nil)
 	const at = `2026-03-02T09:15:00Z`
@@ -738,6 +739,10 @@ func TestJSONReadsALeapSecond(t *testing.T) {
 		require.NoError(t, err, s)
 		assert.Equal(t, want, e.At, s)
 	}
-	_, err := c.Decode([]byte(strings.Replace(domainExample, at, "2016-12-31T23:59:61Z", 1)))
-	assert.ErrorIs(t, err, events.ErrMalformed)
+	for _, s := range []string{"2016-12-31T23:59:61Z", "2026-03-02T09:15:60Z", "2026-03-02T12:00:60+02:00", "2016-12-31T23:59:60+02:00"} {
+		_, err := c.Decode([]byte(strings.Replace(domainExample, at, s, 1)))
+		assert.ErrorIs(t, err, events.ErrMalformed, s)
+	}
+	_, err := c.Decode([]byte(strings.Replace(domainExample, at, "2026-03-02T09:15:60Z", 1)))
+	assert.ErrorContains(t, err, "second 60 is a leap second, which is 23:59:60 UTC only")
 }

@@ -747,7 +747,11 @@ func parseTime(s string) (time.Time, error) {
 	}
 	if leap {
 		// Second 60, whatever its fraction: the last instant of second 59,
-		// which keeps it after every time of that second.
+		// which keeps it after every time of that second. A leap second
+		// ends a UTC day, at 23:59:60 UTC.
+		if u := t.UTC(); u.Hour() != 23 || u.Minute() != 59 {
+			return time.Time{}, fmt.Errorf("%q: second 60 is a leap second, which is 23:59:60 UTC only", s)
+		}
 		t = t.Truncate(time.Second).Add(time.Second - 1)
 	}
 	return t, nil
