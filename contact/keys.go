@@ -74,6 +74,17 @@ type KeyError struct {
 	// Withheld says that the key is a phone number withheld by the caller
 	// ("phone:anonymous"), which identifies no one.
 	Withheld bool
+	// Invisible says that the key's value is invisible characters only
+	// (a zero-width space, a byte order mark), which identify no one
+	// either.
+	Invisible bool
+}
+
+// identifiesNoOne reports whether err is the KeyError of a key that
+// identifies no one, which NormalizeAll drops.
+func identifiesNoOne(err error) bool {
+	var ke *KeyError
+	return errors.As(err, &ke) && (ke.Withheld || ke.Invisible)
 }
 
 // Error returns the quoted key (its start when it is longer than 32
@@ -110,17 +121,17 @@ func isWithheld(v string) bool {
 }
 
 // Validate reports whether the rules are usable: DefaultCountry, when set,
-// is a country calling code that exists: one of libphonenumber's, or, when
-// Phone is a CountryChecker, one that it accepts. A code that no country
-// has would give numbers that another country's code starts with that
-// country's numbers ("3" would make +30 210…, Greek, +32 10…, Belgian).
+// is a country calling code that exists: with the built-in rules, one of
+// the 215 of libphonenumber's metadata (Parse refuses a phone key under
+// another too); when Phone is a CountryChecker, one that it accepts. A
+// code that no country has would give numbers that another country's
+// code starts with that country's numbers ("3" would make +30 210…,
+// Greek, +32 10…, Belgian).
 func (r KeyRules) Validate() error {
 	cc, err := r.country()
 	if err == nil && cc != "" {
 		if c, ok := r.Phone.(CountryChecker); ok {
 			err = c.CheckCountry(cc)
-		} else if !strings.Contains(callingCodes, " "+cc+" ") {
-			err = fmt.Errorf("default country +%s: no country has that calling code", cc)
 		}
 	}
 	if err != nil {
@@ -154,6 +165,10 @@ func (r KeyRules) country() (string, error) {
 	if cc == "" || len(cc) > 3 || cc[0] == '0' || !allDigits(cc) {
 		return "", fmt.Errorf("default country %q is not a country calling code of 1 to 3 digits", r.DefaultCountry)
 	}
+	if r.Phone == nil && !strings.Contains(callingCodes, " "+cc+" ") {
+		// The built-in rules; a Phone normaliser refuses it itself.
+		return "", fmt.Errorf("default country +%s: no country has that calling code", cc)
+	}
 	return cc, nil
 }
 
@@ -175,13 +190,14 @@ func (r KeyRules) country() (string, error) {
 //     in Gabon before the 8 digits of a number of its newer plan, not in
 //     its older numbers of 8, which start with 0 (06 03 12 34 is
 //     +24106031234); 1 in the Marshall Islands and 8 in Turkmenistan
-//     before a number of their lengths; and none where numbers start with
-//     0, which stays a digit of the number: Italy and Vatican City (39;
-//     with DefaultCountry "39", "06 1234 5678" is +390612345678), San
-//     Marino (378), Côte d'Ivoire (225), Benin (229), Congo (242), and
-//     the countries without a trunk prefix whose toll-free numbers start
-//     with 0 (Niger, Botswana, Eswatini, Belize, Tonga, Fiji, New
-//     Caledonia, Macau). These are the trunk prefixes of libphonenumber's
+//     before a number of their lengths; a 0 written by habit before a
+//     number of their lengths in the countries without a trunk prefix
+//     whose toll-free numbers start with 0 (Niger, Botswana, Eswatini,
+//     Belize, Tonga, Fiji, New Caledonia, Macau), whose 0 stays; and none
+//     where numbers start with 0, which stays a digit of the number: Italy
+//     and Vatican City (39; with DefaultCountry "39", "06 1234 5678" is
+//     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
+//     Congo (242). These are the trunk prefixes of libphonenumber's
 //     metadata, whose example numbers of every country the rules read as
 //     it does, but for short numbers (of up to 5 digits) and Argentine
 //     mobiles written nationally ("011 15 2345-6789", whose 15 a plan
@@ -218,7 +234,8 @@ func (r KeyRules) country() (string, error) {
 // A phone key whose value says that the number was withheld ("anonymous",
 // "withheld", "private", "restricted", "unavailable", "unknown",
 // "blocked", "no caller id", in any case) is refused with ErrWithheld:
-// it identifies no one.
+// it identifies no one; so is a key whose value is invisible characters
+// only (KeyError.Invisible).
 //
 // The error is a *KeyError that quotes the key and says why.
 func (r KeyRules) Parse(key string) (Key, error) {
@@ -246,7 +263,7 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	if text.Trim(value) == "" {
 		// A key that shows as nothing would link every customer who has
 		// it, as a withheld number would.
-		return fail("has a value of invisible characters only (%+q)", value)
+		return Key{}, &KeyError{Key: key, Reason: fmt.Sprintf("has a value of invisible characters only (%+q), which identifies no one", value), Invisible: true}
 	}
 	if problem := textProblem(value); problem != "" {
 		return fail("value %s", problem)
@@ -340,10 +357,11 @@ func (r KeyRules) Normalize(key string) (string, error) {
 }
 
 // NormalizeAll normalises keys, dropping the ones that normalise to a key
-// already seen and withheld phone numbers ("phone:anonymous", which a
-// telephony system sends for a caller who withheld the number, and which
-// would make every such caller one customer), and keeps their order: nil
-// when none is left. It fails on the first other bad key.
+// already seen and those that identify no one: withheld phone numbers
+// ("phone:anonymous", which a telephony system sends for a caller who
+// withheld the number, and which would make every such caller one
+// customer) and values of invisible characters only; it keeps their
+// order: nil when none is left. It fails on the first other bad key.
 func (r KeyRules) NormalizeAll(keys []string) ([]string, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -351,7 +369,7 @@ func (r KeyRules) NormalizeAll(keys []string) ([]string, error) {
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		n, err := r.Normalize(k)
-		if errors.Is(err, ErrWithheld) {
+		if identifiesNoOne(err) {
 			continue
 		}
 		if err != nil {
@@ -477,6 +495,18 @@ var trunks = map[string][]trunk{
 	"241": {{"0", 9, 0, ""}},
 	"692": {{"1", 8, 0, ""}}, // Marshall Islands: 1 before the 7 digits of a number
 	"993": {{"8", 9, 0, ""}}, // Turkmenistan: 8 before the 8 digits of a number
+	// Countries without a trunk prefix whose toll-free or premium numbers
+	// start with 0: a 0 written by habit before a number of the country's
+	// lengths is dropped, the 0 of those numbers (of other lengths, or of
+	// the same length as a number without the 0) stays.
+	"227": {{"0", 9, 0, ""}},                  // Niger: 8 digits; 08…, 09… of 8
+	"267": {{"0", 8, 0, ""}, {"0", 9, 0, ""}}, // Botswana: 7 or 8 digits; 0800… of 10
+	"268": {{"0", 9, 0, ""}},                  // Eswatini: 8 digits; 0800… of 8
+	"501": {{"0", 8, 0, ""}},                  // Belize: 7 digits; 0800… of 11
+	"676": {{"0", 6, 0, ""}, {"0", 8, 0, ""}}, // Tonga: 5 or 7 digits; 0800… of 7
+	"679": {{"0", 8, 0, ""}},                  // Fiji: 7 digits; 0800… of 11
+	"687": {{"0", 7, 0, ""}},                  // New Caledonia: 6 digits; 05… of 6
+	"853": {{"0", 9, 0, ""}},                  // Macau: 8 digits; 0800… of 7
 }
 
 // leadingZero holds the countries without a trunk prefix whose numbers
@@ -484,17 +514,9 @@ var trunks = map[string][]trunk{
 var leadingZero = []string{
 	"39",  // Italy and Vatican City: Rome 06, Milan 02
 	"225", // Côte d'Ivoire
-	"227", // Niger: toll-free and premium numbers (08, 09)
 	"229", // Benin
 	"242", // Congo
-	"267", // Botswana: toll-free numbers (0800)
-	"268", // Eswatini: toll-free numbers (0800)
 	"378", // San Marino: 0549
-	"501", // Belize: toll-free numbers (0800)
-	"676", // Tonga: toll-free numbers (0800)
-	"679", // Fiji: toll-free numbers (0800)
-	"687", // New Caledonia: toll-free numbers (05)
-	"853", // Macau: toll-free numbers (0800)
 }
 
 // keepsLeadingZero reports whether d, a country calling code or an

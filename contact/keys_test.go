@@ -36,6 +36,16 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"phone with other dashes", fi, "phone:040\u2013123\u2011456\u22127", "phone:+358401234567"},
 		{"trunk 0 after the default country", fi, "phone:+358 040 123 4567", "phone:+358401234567"},
 		{"(0) after a country code", fi, "phone:+44 (0)20 7946 0958", "phone:+442079460958"},
+		// Countries without a trunk prefix whose toll-free numbers start
+		// with 0: a 0 by habit goes, theirs stays.
+		{"(0) in Botswana", contact.KeyRules{DefaultCountry: "44"}, "phone:+267 (0)71 123 456", "phone:+26771123456"},
+		{"0 by habit in Botswana", contact.KeyRules{DefaultCountry: "267"}, "phone:071 123 456", "phone:+26771123456"},
+		{"Botswana's toll-free 0", contact.KeyRules{DefaultCountry: "267"}, "phone:0800 012 345", "phone:+2670800012345"},
+		{"0 by habit in Niger", contact.KeyRules{DefaultCountry: "227"}, "phone:0 93 12 34 56", "phone:+22793123456"},
+		{"Niger's premium 0", contact.KeyRules{DefaultCountry: "227"}, "phone:09 12 34 56", "phone:+22709123456"},
+		{"0 by habit in Fiji", contact.KeyRules{DefaultCountry: "679"}, "phone:0 701 2345", "phone:+6797012345"},
+		{"0 by habit in Macau", contact.KeyRules{DefaultCountry: "853"}, "phone:0 6612 3456", "phone:+85366123456"},
+		{"Macau's toll-free 0", contact.KeyRules{DefaultCountry: "853"}, "phone:0800 501", "phone:+8530800501"},
 		{"foreign number keeps its digits", fi, "phone:+1 (212) 555-0100", "phone:+12125550100"},
 		{"default country with +", contact.KeyRules{DefaultCountry: "+44"}, "phone:020 7946 0958", "phone:+442079460958"},
 		{"international without default", contact.KeyRules{}, "phone:+358401234567", "phone:+358401234567"},
@@ -122,8 +132,6 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"kind with a space", fi, "e mail:x", "not a lower-case token"},
 		{"empty value", fi, "account:", "no value"},
 		{"blank value", fi, "account:   ", "no value"},
-		{"value of a zero-width space", fi, "account:\u200b", `invisible characters only ("\u200b")`},
-		{"value of a byte order mark and a soft hyphen", fi, "account: \ufeff\u00ad ", `invisible characters only ("\ufeff\u00ad")`},
 		{"empty key", fi, "", "no colon"},
 		{"phone with letters", fi, "phone:040 CALL ME", "letters"},
 		{"phone with a slash", fi, "phone:040/1234567", `contains '/'`},
@@ -198,6 +206,25 @@ func TestKeyRulesMeasureTheNormalisedKey(t *testing.T) {
 	again, err := contact.KeyRules{}.Normalize(n)
 	require.NoError(t, err, "the normalised key is taken again")
 	assert.Equal(t, n, again)
+}
+
+// A key whose value is invisible characters only would link every
+// customer who has it: Parse refuses it, saying so, and NormalizeAll, and
+// so an Open, drops it as it drops a withheld number.
+func TestKeyRulesDropAKeyOfInvisibleCharacters(t *testing.T) {
+	rules := contact.KeyRules{DefaultCountry: "358"}
+	for key, shown := range map[string]string{"account:\u200b": `"\u200b"`, "account: \ufeff\u00ad ": `"\ufeff\u00ad"`} {
+		_, err := rules.Parse(key)
+		require.ErrorIs(t, err, contact.ErrInvalidKey, "%+q", key)
+		assert.NotErrorIs(t, err, contact.ErrWithheld)
+		assert.ErrorContains(t, err, "has a value of invisible characters only ("+shown+"), which identifies no one")
+		var ke *contact.KeyError
+		require.ErrorAs(t, err, &ke)
+		assert.True(t, ke.Invisible)
+		got, err := rules.NormalizeAll([]string{key, "phone:040 123 4567"})
+		require.NoError(t, err, "%+q", key)
+		assert.Equal(t, []string{"phone:+358401234567"}, got)
+	}
 }
 
 func TestKeyRulesParse(t *testing.T) {

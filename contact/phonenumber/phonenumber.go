@@ -63,9 +63,10 @@ var errNoRegion = errors.New("no country has that calling code")
 // NormalizePhone returns number in E.164. A number without a country code
 // takes defaultCountry's. "+" introduces a country code, and so does the
 // default country's international prefix ("00" in most countries, "011"
-// in North America, "8 10" in Russia) and "00" in every country, unless
-// the national reading of "00…" is an assigned number and the reading
-// with a country code is not. Numbers that can be dialled only locally (without their
+// in North America, "8 10" in Russia, "0011" in Australia, where the
+// number's digits say so) and "00" in every country, unless the national
+// reading of "00…" is an assigned number and the reading with a country
+// code is not. Numbers that can be dialled only locally (without their
 // area code) are refused, as are letters and any character but digits,
 // spaces (no-break ones too), dashes (en dashes, minus signs…), dots and
 // parentheses: "ext. 12",
@@ -91,13 +92,15 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 		}
 	}
 	e164, err := n.parse(number, region)
-	if rest, ok := strings.CutPrefix(number, "00"); ok {
+	if rest, ok := strings.CutPrefix(number, "00"); ok && !viaIDD(number, region) {
 		// "00" dials abroad from most countries, and is read so unless
 		// the national reading is an assigned number and this one is
 		// not: libphonenumber calls most digits after a 0 a possible
 		// number ("00358…" in Russia, whose prefix is 8 10, would be
 		// +700358…, and "0049 30…" in Brazil a number of Santa
-		// Catarina).
+		// Catarina). Not where libphonenumber read the region's own
+		// international prefix, which may start with 00 (0011 in
+		// Australia, 001 in Singapore, 0021 in Brazil).
 		if intl, err2 := n.parse("+"+rest, "ZZ"); err2 == nil && intl != e164 &&
 			(err != nil || !assigned(e164) || assigned(intl)) {
 			e164, err = intl, nil
@@ -144,6 +147,13 @@ func (n Normalizer) parse(number, region string) (string, error) {
 		return "", fmt.Errorf("is in no range assigned in the plan of country +%d (%s)", num.GetCountryCode(), e164)
 	}
 	return e164, nil
+}
+
+// viaIDD reports whether libphonenumber reads number, in region, through
+// the region's international prefix.
+func viaIDD(number, region string) bool {
+	num, err := phonenumbers.ParseAndKeepRawInput(number, region)
+	return err == nil && num.GetCountryCodeSource() == phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD
 }
 
 // assigned reports whether e164, which parse returned, lies in a range

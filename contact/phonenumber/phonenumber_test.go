@@ -51,6 +51,11 @@ func TestNormalizerNormalizes(t *testing.T) {
 		{"00 in Australia", "61", "00 1 212 555 0123", "+12125550123"},
 		{"00 in Japan", "81", "0044 20 7946 0018", "+442079460018"},
 		{"Brazilian number as written there", "55", "(49) 3012-3456", "+554930123456"},
+		// International prefixes that start with 00 stay theirs.
+		{"Australia's 0011 before +32", "61", "0011 32 2 123 45 67", "+3221234567"},
+		{"Australia's 0011 before +64", "61", "0011 64 9 345 6789", "+6493456789"},
+		{"Singapore's 001", "65", "001 32 2 123 45 67", "+3221234567"},
+		{"Brazil's 00 and a carrier", "55", "0021 32 2 123 45 67", "+3221234567"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,10 +291,12 @@ func TestBuiltInRulesKnowEveryCallingCode(t *testing.T) {
 	for code := 1; code <= 999; code++ {
 		cc := strconv.Itoa(code)
 		err := contact.KeyRules{DefaultCountry: cc}.Validate()
+		_, parseErr := contact.KeyRules{DefaultCountry: cc}.Normalize("phone:210 123 4567")
 		if _, ok := known[code]; ok {
 			assert.NoError(t, err, "+%s", cc)
 		} else {
 			assert.ErrorIs(t, err, contact.ErrInvalidConfig, "+%s", cc)
+			assert.ErrorContains(t, parseErr, "no country has that calling code", "+%s: rules never validated refuse it too", cc)
 		}
 		assert.Equal(t, err == nil, contact.KeyRules{DefaultCountry: cc, Phone: phonenumber.Normalizer{}}.Validate() == nil, "+%s", cc)
 	}
