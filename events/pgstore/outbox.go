@@ -178,7 +178,9 @@ func (c ForwarderConfig) Validate() error {
 // unless cfg.Middlewares put it aside. The store must exist (New made
 // its tables) at cfg's Schema and Table, or NewForwarder refuses, as it
 // would forward nothing; it creates the outbox tables when they do not
-// exist. Start it with Run and stop it with Close.
+// exist, once the appends in flight of stores without an outbox have
+// committed (it takes the row of <table>_head, which its role may then
+// update). Start it with Run and stop it with Close.
 func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Publisher, cfg ForwarderConfig) (*forwarder.Forwarder, error) {
 	if pool == nil || publisher == nil {
 		return nil, fmt.Errorf("pgstore forwarder: need a pool and a publisher: %w", ErrInvalidConfig)
