@@ -176,7 +176,7 @@ func (d *decider) customer(c events.Customer) (events.Customer, error) {
 	}
 	if c.ID == "" && len(c.Keys) == 0 {
 		if given > 0 {
-			return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key: a withheld number identifies no one")
+			return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key: a withheld number, or a key of invisible characters only, identifies no one")
 		}
 		return events.Customer{}, d.refuse(ErrInvalidCommand, "the customer has neither an id nor an identity key")
 	}

@@ -121,9 +121,9 @@ func isWithheld(v string) bool {
 }
 
 // Validate reports whether the rules are usable: DefaultCountry, when set,
-// is a country calling code that exists: with the built-in rules, one of
-// the 215 of libphonenumber's metadata (Parse refuses a phone key under
-// another too); when Phone is a CountryChecker, one that it accepts. A
+// is a country calling code that exists: when Phone is a CountryChecker,
+// one that it accepts; otherwise one of the 215 of libphonenumber's
+// metadata (Parse refuses a phone key under another too). A
 // code that no country has would give numbers that another country's
 // code starts with that country's numbers ("3" would make +30 210…,
 // Greek, +32 10…, Belgian).
@@ -165,8 +165,8 @@ func (r KeyRules) country() (string, error) {
 	if cc == "" || len(cc) > 3 || cc[0] == '0' || !allDigits(cc) {
 		return "", fmt.Errorf("default country %q is not a country calling code of 1 to 3 digits", r.DefaultCountry)
 	}
-	if r.Phone == nil && !strings.Contains(callingCodes, " "+cc+" ") {
-		// The built-in rules; a Phone normaliser refuses it itself.
+	if _, checks := r.Phone.(CountryChecker); !checks && !strings.Contains(callingCodes, " "+cc+" ") {
+		// A CountryChecker says itself which codes it knows (Validate).
 		return "", fmt.Errorf("default country +%s: no country has that calling code", cc)
 	}
 	return cc, nil

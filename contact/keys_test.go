@@ -278,7 +278,21 @@ func TestKeyRulesValidate(t *testing.T) {
 	for _, cc := range []string{"0", "1234", "3x", "+"} {
 		assert.ErrorIs(t, contact.KeyRules{DefaultCountry: cc}.Validate(), contact.ErrInvalidConfig, cc)
 	}
+	// A code that no country has, with the built-in rules or a phone
+	// normaliser that does not say which codes it knows.
+	for _, rules := range []contact.KeyRules{{DefaultCountry: "3"}, {DefaultCountry: "999", Phone: asWritten{}}} {
+		err := rules.Validate()
+		assert.ErrorIs(t, err, contact.ErrInvalidConfig, rules.DefaultCountry)
+		assert.ErrorContains(t, err, "no country has that calling code")
+		_, err = rules.Normalize("phone:210 123 4567")
+		assert.ErrorContains(t, err, "no country has that calling code", "rules never validated")
+	}
 }
+
+// asWritten is a PhoneNormalizer that is no CountryChecker.
+type asWritten struct{}
+
+func (asWritten) NormalizePhone(number, cc string) (string, error) { return "+" + cc + number, nil }
 
 // Whatever is written, a phone key that normalises normalises again to
 // itself, whatever the default country: a key stored normalised is the

@@ -233,7 +233,7 @@ func TestServiceOpenDropsAWithheldNumber(t *testing.T) {
 
 	_, _, err = svc.Open(t.Context(), contact.Open{Customer: events.Customer{Keys: []string{"phone:Withheld"}}, Channel: "phone", Topic: "billing"})
 	require.ErrorIs(t, err, contact.ErrInvalidCommand)
-	assert.ErrorContains(t, err, "neither an id nor an identity key: a withheld number identifies no one")
+	assert.ErrorContains(t, err, "neither an id nor an identity key: a withheld number, or a key of invisible characters only, identifies no one")
 }
 
 func TestContextIDs(t *testing.T) {

@@ -532,13 +532,14 @@ func identityRule(def string, keys contact.KeyRules) string {
 	} else {
 		rule += ", those written without a country code refused"
 	}
-	rule += "; emails lower-cased; other keys trimmed; a withheld number dropped), then compared"
+	rule += "; emails lower-cased; other keys trimmed; a withheld number, and a key of invisible characters only, dropped), then compared"
 	return strings.Replace(def, givenKeys, rule, 1)
 }
 
 // normalized returns e with the customer of an opening as the write side
 // writes it: its id trimmed, its identity keys normalised by keys (a
-// withheld number dropped); other events as they are.
+// withheld number, and a key of invisible characters only, dropped);
+// other events as they are.
 func normalized(e events.Envelope, keys contact.KeyRules) (events.Envelope, error) {
 	d, ok := e.Data.(*events.Opened)
 	if !ok {
@@ -551,8 +552,8 @@ func normalized(e events.Envelope, keys contact.KeyRules) (events.Envelope, erro
 	id := text.Trim(d.Customer.ID) // as the write side trims it
 	if len(norm) == 0 && id == "" && len(d.Customer.Keys) > 0 {
 		// As the write side refuses such an opening.
-		return e, fmt.Errorf("event %s of issue %s: the customer has neither an id nor an identity key: %w identifies no one (%s)",
-			e.ID, e.Issue, contact.ErrWithheld, strings.Join(d.Customer.Keys, ", "))
+		return e, fmt.Errorf("event %s of issue %s: the customer has neither an id nor an identity key: a withheld number, or a key of invisible characters only, identifies no one (%+q)",
+			e.ID, e.Issue, d.Customer.Keys)
 	}
 	if slices.Equal(norm, d.Customer.Keys) && id == d.Customer.ID {
 		return e, nil

@@ -682,10 +682,18 @@ func TestAnOpeningWithAWithheldNumberAlone(t *testing.T) {
 	code, _, stderr := runTool(t, log, "-")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "line 1: ")
-	assert.Contains(t, stderr, "the customer has neither an id nor an identity key: withheld number identifies no one (phone:anonymous)")
+	assert.Contains(t, stderr, `the customer has neither an id nor an identity key: a withheld number, or a key of invisible characters only, identifies no one (["phone:anonymous"])`)
 
 	got, _ := jsonReport(t, log, "-skip-invalid")
-	assert.Contains(t, got.Input.FirstInvalid, "withheld number identifies no one")
+	assert.Contains(t, got.Input.FirstInvalid, "identifies no one")
+
+	// So does one whose only key is invisible characters, which the
+	// write side drops too.
+	log = strings.Replace(handLog, `"keys":["email:anna@example.com"]`, `"keys":["account:\u200b"]`, 1)
+	require.NotEqual(t, handLog, log)
+	code, _, stderr = runTool(t, log, "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `identifies no one (["account:\u200b"])`)
 }
 
 // Flags after the file name are refused with a word on where they go.
