@@ -493,20 +493,20 @@ var trunks = map[string][]trunk{
 	// 99 88); those of the older plan, of 8 digits, start with 0 (01 44 12
 	// 34), as libphonenumber reads them.
 	"241": {{"0", 9, 0, ""}},
-	"692": {{"1", 8, 0, ""}}, // Marshall Islands: 1 before the 7 digits of a number
-	"993": {{"8", 9, 0, ""}}, // Turkmenistan: 8 before the 8 digits of a number
+	"692": {{"1", 8, 0, ""}, {"0", 8, 0, ""}}, // Marshall Islands: 1, or 0 by habit, before the 7 digits of a number
+	"993": {{"8", 9, 0, ""}, {"0", 9, 0, ""}}, // Turkmenistan: 8, or 0 by habit, before the 8 digits of a number
 	// Countries without a trunk prefix whose toll-free or premium numbers
 	// start with 0: a 0 written by habit before a number of the country's
 	// lengths is dropped, the 0 of those numbers (of other lengths, or of
 	// the same length as a number without the 0) stays.
-	"227": {{"0", 9, 0, ""}},                  // Niger: 8 digits; 08…, 09… of 8
-	"267": {{"0", 8, 0, ""}, {"0", 9, 0, ""}}, // Botswana: 7 or 8 digits; 0800… of 10
-	"268": {{"0", 9, 0, ""}},                  // Eswatini: 8 digits; 0800… of 8
-	"501": {{"0", 8, 0, ""}},                  // Belize: 7 digits; 0800… of 11
-	"676": {{"0", 6, 0, ""}, {"0", 8, 0, ""}}, // Tonga: 5 or 7 digits; 0800… of 7
-	"679": {{"0", 8, 0, ""}},                  // Fiji: 7 digits; 0800… of 11
-	"687": {{"0", 7, 0, ""}},                  // New Caledonia: 6 digits; 05… of 6
-	"853": {{"0", 9, 0, ""}},                  // Macau: 8 digits; 0800… of 7
+	"227": {{"0", 9, 0, ""}},                   // Niger: 8 digits; 08…, 09… of 8
+	"267": {{"0", 8, 0, ""}, {"0", 9, 0, ""}},  // Botswana: 7 or 8 digits; 0800… of 10
+	"268": {{"0", 9, 0, ""}, {"0", 10, 0, ""}}, // Eswatini: 8 or 9 digits; 0800… of 8
+	"501": {{"0", 8, 0, ""}},                   // Belize: 7 digits; 0800… of 11
+	"676": {{"0", 6, 0, ""}, {"0", 8, 0, ""}},  // Tonga: 5 or 7 digits; 0800… of 7
+	"679": {{"0", 8, 0, ""}},                   // Fiji: 7 digits; 0800… of 11
+	"687": {{"0", 7, 0, ""}},                   // New Caledonia: 6 digits; 05… of 6
+	"853": {{"0", 9, 0, ""}},                   // Macau: 8 digits; 0800… of 7
 }
 
 // leadingZero holds the countries without a trunk prefix whose numbers

@@ -63,10 +63,12 @@ var errNoRegion = errors.New("no country has that calling code")
 // NormalizePhone returns number in E.164. A number without a country code
 // takes defaultCountry's. "+" introduces a country code, and so does the
 // default country's international prefix ("00" in most countries, "011"
-// in North America, "8 10" in Russia, "0011" in Australia, where the
-// number's digits say so) and "00" in every country, unless the national
-// reading of "00…" is an assigned number and the reading with a country
-// code is not. Numbers that can be dialled only locally (without their
+// in North America, "8 10" in Russia, "0011" in Australia) and "00" in
+// every country: a number that starts with 00 is read with 00 as the
+// international prefix unless only the default country's reading (a
+// national number, or one behind its own prefix that starts with 00) is
+// an assigned number, or that prefix is written apart ("0011 44 20…")
+// and the other reading is not an assigned number. Numbers that can be dialled only locally (without their
 // area code) are refused, as are letters and any character but digits,
 // spaces (no-break ones too), dashes (en dashes, minus signs…), dots and
 // parentheses: "ext. 12",
@@ -92,18 +94,26 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 		}
 	}
 	e164, err := n.parse(number, region)
-	if rest, ok := strings.CutPrefix(number, "00"); ok && !viaIDD(number, region) {
+	if rest, ok := strings.CutPrefix(number, "00"); ok {
 		// "00" dials abroad from most countries, and is read so unless
-		// the national reading is an assigned number and this one is
-		// not: libphonenumber calls most digits after a 0 a possible
-		// number ("00358…" in Russia, whose prefix is 8 10, would be
-		// +700358…, and "0049 30…" in Brazil a number of Santa
-		// Catarina). Not where libphonenumber read the region's own
-		// international prefix, which may start with 00 (0011 in
-		// Australia, 001 in Singapore, 0021 in Brazil).
-		if intl, err2 := n.parse("+"+rest, "ZZ"); err2 == nil && intl != e164 &&
-			(err != nil || !assigned(e164) || assigned(intl)) {
-			e164, err = intl, nil
+		// only libphonenumber's reading is an assigned number: it calls
+		// most digits after a 0 a possible national number ("00358…" in
+		// Russia, whose prefix is 8 10, would be +700358…, and "0049 30…"
+		// in Brazil a number of Santa Catarina), and it takes a region's
+		// own prefix that starts with 00 wherever the digits allow it
+		// ("0086 10…" in Korea, whose prefixes include 008, would be
+		// +61…). Where that own prefix is written apart from the number
+		// ("0011 32 2…" in Australia, "001 32 2…" in Singapore, "0021 32
+		// 2…" in Brazil), libphonenumber's reading stands unless only the
+		// other is assigned.
+		if intl, err2 := n.parse("+"+rest, "ZZ"); err2 == nil && intl != e164 {
+			take := err != nil || !assigned(e164) || assigned(intl)
+			if ownPrefixApart(number, region) {
+				take = err != nil || !assigned(e164) && assigned(intl)
+			}
+			if take {
+				e164, err = intl, nil
+			}
 		}
 	}
 	if err != nil {
@@ -149,11 +159,23 @@ func (n Normalizer) parse(number, region string) (string, error) {
 	return e164, nil
 }
 
-// viaIDD reports whether libphonenumber reads number, in region, through
-// the region's international prefix.
-func viaIDD(number, region string) bool {
+// ownPrefixApart reports whether libphonenumber reads number, in region,
+// through an international prefix of the region longer than "00" that is
+// written apart from the rest of the number: its first group of digits.
+func ownPrefixApart(number, region string) bool {
 	num, err := phonenumbers.ParseAndKeepRawInput(number, region)
-	return err == nil && num.GetCountryCodeSource() == phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD
+	if err != nil || num.GetCountryCodeSource() != phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD {
+		return false
+	}
+	digits := strings.Count(strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return 'd'
+		}
+		return -1
+	}, number), "d")
+	prefix := digits - len(strconv.Itoa(int(num.GetCountryCode()))) - len(phonenumbers.GetNationalSignificantNumber(num))
+	first := strings.IndexFunc(number, func(r rune) bool { return r < '0' || r > '9' })
+	return prefix > 2 && first == prefix
 }
 
 // assigned reports whether e164, which parse returned, lies in a range

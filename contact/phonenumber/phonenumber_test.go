@@ -56,6 +56,16 @@ func TestNormalizerNormalizes(t *testing.T) {
 		{"Australia's 0011 before +64", "61", "0011 64 9 345 6789", "+6493456789"},
 		{"Singapore's 001", "65", "001 32 2 123 45 67", "+3221234567"},
 		{"Brazil's 00 and a carrier", "55", "0021 32 2 123 45 67", "+3221234567"},
+		// 00 and a country code that a prefix of the default country's,
+		// longer than 00, would read otherwise.
+		{"00 +86 in Korea", "82", "0086 10 1234 5678", "+861012345678"},
+		{"00 +7 in Hong Kong", "852", "00 7 495 123 45 67", "+74951234567"},
+		{"00 +33 in Singapore", "65", "0033 1 23 45 67 89", "+33123456789"},
+		{"00 +55 in Brazil", "55", "0055 11 91234 5678", "+5511912345678"},
+		{"00 +41 in Brazil", "55", "0041 44 668 18 00", "+41446681800"},
+		{"00 +1 in Australia", "61", "00 1 416 555 0123", "+14165550123"},
+		{"00 +44 in Thailand", "66", "0044 20 7946 0018", "+442079460018"},
+		{"00 +49 run together in Singapore", "65", "004915123456789", "+4915123456789"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
