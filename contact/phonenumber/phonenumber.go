@@ -25,8 +25,10 @@ package phonenumber
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -161,22 +163,39 @@ func (n Normalizer) parse(number, region string) (string, error) {
 
 // ownPrefixApart reports whether libphonenumber reads number, in region,
 // through an international prefix of the region longer than "00" that is
-// written apart from the rest of the number: its first group of digits.
+// written apart from the rest of the number: its first group of digits is
+// one of the region's prefixes. (Counting the digits that the reading
+// left out would count a trunk 0 it dropped after the prefix too.)
 func ownPrefixApart(number, region string) bool {
-	num, err := phonenumbers.ParseAndKeepRawInput(number, region)
-	if err != nil || num.GetCountryCodeSource() != phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD {
+	first := strings.IndexFunc(number, func(r rune) bool { return r < '0' || r > '9' })
+	if first <= 2 {
 		return false
 	}
-	digits := strings.Count(strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return 'd'
-		}
-		return -1
-	}, number), "d")
-	prefix := digits - len(strconv.Itoa(int(num.GetCountryCode()))) - len(phonenumbers.GetNationalSignificantNumber(num))
-	first := strings.IndexFunc(number, func(r rune) bool { return r < '0' || r > '9' })
-	return prefix > 2 && first == prefix
+	idd := internationalPrefixes()[region]
+	if idd == nil || !idd.MatchString(number[:first]) {
+		return false
+	}
+	num, err := phonenumbers.ParseAndKeepRawInput(number, region)
+	return err == nil && num.GetCountryCodeSource() == phonenumbers.PhoneNumber_FROM_NUMBER_WITH_IDD
 }
+
+// internationalPrefixes holds, by region, the pattern of the whole of an
+// international prefix of the region, from libphonenumber's metadata.
+var internationalPrefixes = sync.OnceValue(func() map[string]*regexp.Regexp {
+	out := make(map[string]*regexp.Regexp)
+	coll, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		return out // no region's prefix is told apart: the 00 rule decides
+	}
+	for _, md := range coll.GetMetadata() {
+		if p := md.GetInternationalPrefix(); p != "" {
+			if re, err := regexp.Compile("^(?:" + p + ")$"); err == nil {
+				out[md.GetId()] = re
+			}
+		}
+	}
+	return out
+})
 
 // assigned reports whether e164, which parse returned, lies in a range
 // that its country's plan assigns (libphonenumber's "valid").

@@ -66,6 +66,13 @@ func TestNormalizerNormalizes(t *testing.T) {
 		{"00 +1 in Australia", "61", "00 1 416 555 0123", "+14165550123"},
 		{"00 +44 in Thailand", "66", "0044 20 7946 0018", "+442079460018"},
 		{"00 +49 run together in Singapore", "65", "004915123456789", "+4915123456789"},
+		// 00 and a country code as long as one of the default country's
+		// own prefixes with the trunk 0 that its reading drops.
+		{"00 +224 in Brazil", "55", "00224 601 12 34 56", "+224601123456"},
+		{"00 +212 in Brazil", "55", "00212 5 20 12 34 56", "+212520123456"},
+		{"00 +254 in Brazil", "55", "00254 900 223 456", "+254900223456"},
+		{"00 +44 in Cambodia", "855", "0044 901 810 5678", "+449018105678"},
+		{"00 +91 in Colombia", "57", "0091 1860 345 1200", "+9118603451200"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
