@@ -374,7 +374,7 @@ func TestRefuses(t *testing.T) {
 func TestSubscribeReturnsOnceTheServerHasTheSubscription(t *testing.T) {
 	url := natstest.URL(t)
 	const delay = 300 * time.Millisecond
-	proxy := slowProxy(t, url, func([]byte) (time.Duration, bool) { return delay, true })
+	proxy := slowProxy(t, url, func([]byte) (time.Duration, proxyAct) { return delay, forward })
 	subject := fmt.Sprintf("natssub.core%d", time.Now().UnixNano())
 	sub, err := natssub.NewSubscriber(coreConfig(proxy, 0), nil)
 	require.NoError(t, err)
@@ -402,11 +402,14 @@ func TestSubscribeReturnsOnceTheServerHasTheSubscription(t *testing.T) {
 func TestSubscribeFailsWhenTheServerDoesNotConfirm(t *testing.T) {
 	url := natstest.URL(t)
 	var lost atomic.Bool // from the subscription on, the client's writes are lost
-	proxy := slowProxy(t, url, func(b []byte) (time.Duration, bool) {
+	proxy := slowProxy(t, url, func(b []byte) (time.Duration, proxyAct) {
 		if strings.Contains(string(b), "SUB ") {
 			lost.Store(true)
 		}
-		return 0, !lost.Load()
+		if lost.Load() {
+			return 0, drop
+		}
+		return 0, forward
 	})
 	before := runtime.NumGoroutine()
 	sub, err := natssub.NewSubscriber(coreConfig(proxy, 300*time.Millisecond), nil)
@@ -457,6 +460,43 @@ func TestSubscribeFailsWhenTheServerDoesNotConfirm(t *testing.T) {
 	}
 }
 
+// A connection cut while Subscribe waits for the server's confirmation
+// reconnects, and Subscribe goes on waiting, then returns a subscription
+// that receives what is published after it returns, where the flush that
+// nats.go dropped with the connection failed it.
+func TestSubscribeWaitsThroughAReconnection(t *testing.T) {
+	url := natstest.URL(t)
+	var cuts atomic.Int32
+	proxy := slowProxy(t, url, func(b []byte) (time.Duration, proxyAct) {
+		if strings.Contains(string(b), "SUB ") && cuts.Add(1) == 1 {
+			return 0, cut // the first subscription's connection, once
+		}
+		return 0, forward
+	})
+	config := coreConfig(proxy, 10*time.Second)
+	config.NatsOptions = []nats.Option{nats.ReconnectWait(50 * time.Millisecond)}
+	sub, err := natssub.NewSubscriber(config, nil)
+	require.NoError(t, err)
+	defer sub.Close()
+	subject := fmt.Sprintf("natssub.reconnect%d", time.Now().UnixNano())
+	out, err := sub.Subscribe(context.Background(), subject)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, cuts.Load(), int32(2), "the connection was cut and the subscription sent again")
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	nm := nats.NewMsg(subject)
+	nm.Header.Set(wmnats.WatermillUUIDHdr, "after-the-cut")
+	require.NoError(t, nc.PublishMsg(nm))
+	select {
+	case m := <-out:
+		assert.Equal(t, "after-the-cut", m.UUID)
+		m.Ack()
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing came after the reconnection")
+	}
+}
+
 // coreConfig subscribes through url with core NATS.
 func coreConfig(url string, subscribeTimeout time.Duration) wmnats.SubscriberConfig {
 	return wmnats.SubscriberConfig{
@@ -468,10 +508,19 @@ func coreConfig(url string, subscribeTimeout time.Duration) wmnats.SubscriberCon
 	}
 }
 
+// proxyAct is what slowProxy does with a write from a client.
+type proxyAct int
+
+const (
+	forward proxyAct = iota
+	drop             // the write is lost
+	cut              // the connection is closed, as by a network fault
+)
+
 // slowProxy is a proxy to the server at url, for the test's life, whose
 // URL it returns. Each write from a client is held for the time pass
-// gives, and then forwarded or, if pass says so, dropped.
-func slowProxy(t *testing.T, url string, pass func([]byte) (time.Duration, bool)) string {
+// gives, and then forwarded, dropped or its connection cut, as pass says.
+func slowProxy(t *testing.T, url string, pass func([]byte) (time.Duration, proxyAct)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
@@ -496,10 +545,14 @@ func slowProxy(t *testing.T, url string, pass func([]byte) (time.Duration, bool)
 					if err != nil {
 						return
 					}
-					delay, forward := pass(buf[:n])
+					delay, act := pass(buf[:n])
 					time.Sleep(delay)
-					if !forward {
+					switch act {
+					case drop:
 						continue
+					case cut:
+						_ = c.Close()
+						return
 					}
 					if _, err := s.Write(buf[:n]); err != nil {
 						return
