@@ -75,6 +75,7 @@ func batchLogOf(t *testing.T) []events.Envelope {
 // of Apply one by one, for every topic rule and a lateness that drops
 // some events.
 func TestFCRApplyBatchEqualsApplyOutOfOrder(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	log, _, err := simulate.Collect(simulate.Config{Seed: 21, Days: 21, Customers: 1500, IssuesPerDay: 400})
 	require.NoError(t, err)
 	logs := map[string][]events.Envelope{

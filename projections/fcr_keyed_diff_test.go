@@ -88,6 +88,7 @@ func runKeyed(t *testing.T, match TopicMatch, seed uint64, evs []events.Envelope
 // and of the log scrambled are those of the reference, and folding changes
 // no figure.
 func TestFCRKeyedDifferential(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	for _, match := range []TopicMatch{MatchTopic, MatchRoot} {
 		for seed := uint64(1); seed <= 3; seed++ {
 			name := fmt.Sprintf("%v/%d", match, seed)

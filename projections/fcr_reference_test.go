@@ -376,6 +376,7 @@ func referenceFCR(evs []events.Envelope, window time.Duration, match TopicMatch)
 // The projection agrees with the plain reading of its rules on random
 // logs, whatever the delivery order.
 func TestFCRAgreesWithReference(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	for _, tt := range []struct {
 		match  TopicMatch
 		seed   uint64

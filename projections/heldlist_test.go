@@ -36,6 +36,7 @@ func checkHeld(t *testing.T, step int, h *heldList, model []uint64) {
 // A heldList holds what a sorted slice would, over random inserts at the
 // front, the back and in between, and pops, with the room in front zeroed.
 func TestHeldListKeepsVersionOrder(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	for seed := range uint64(50) {
 		r := rand.New(rand.NewPCG(seed, 1))
 		h := &heldList{}

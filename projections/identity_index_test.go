@@ -49,6 +49,7 @@ func (t *slotIndex) checkRuns(tb testing.TB) {
 // and their runs wrap around the end, dense or not. A new entry of an
 // index that is not dense is found at its home.
 func TestSlotIndexAgainstAMap(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	tests := []struct {
 		name  string
 		tag   func(k uint64) uint32

@@ -134,6 +134,7 @@ func deliveredLog(t *testing.T, seed uint64) []events.Envelope {
 // next snapshot, it reports what the saved one reported then and saves the
 // same state.
 func TestKPISnapshotGoesOnAsTheSavedProjection(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	log := deliveredLog(t, 5)
 	for _, subj := range snapSubjects() {
 		t.Run(subj.name, func(t *testing.T) {

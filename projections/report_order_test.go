@@ -73,6 +73,7 @@ func runReport(t *testing.T, cfg ReportConfig, evs []events.Envelope) (Report, *
 // identity link, that acts on a problem still in memory and would not on
 // the same problem folded.
 func TestReportDependsOnTheSetOfEventsAtScale(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	log, truth := foldingLog(t)
 	require.Positive(t, truth.TwoKey, "customers known by two keys link identities")
 	want, r := runReport(t, ReportConfig{}, log)
@@ -103,6 +104,7 @@ func foldingLog(t *testing.T) ([]events.Envelope, simulate.Truth) {
 // The short windows and latenesses fold problems while their customers'
 // later issues can still be reclassified.
 func TestFCRFoldingMomentsDoNotMatter(t *testing.T) {
+	t.Parallel() // long, and of its own state only
 	log, _ := foldingLog(t)
 	for _, tt := range []struct {
 		cfg   FCRConfig
