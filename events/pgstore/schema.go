@@ -100,12 +100,7 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) 
 		if cfg.Outbox != nil {
 			return outboxReady(ctx, tx, t)
 		}
-		var outbox bool
-		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.outbox).Scan(&outbox); err != nil {
-			return err
-		}
-		foreign = outbox && checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...) == nil
-		return nil
+		return tx.QueryRow(ctx, `SELECT `+isOutbox("$1", "$2"), t.outbox, outboxColumns).Scan(&foreign)
 	})
 	if errors.Is(err, errNotReady) {
 		return false, false, nil
@@ -142,6 +137,15 @@ func outboxReady(ctx context.Context, tx pgx.Tx, t tables) error {
 		return err
 	}
 	return checkColumns(ctx, tx, t.offsets, "an outbox's offsets table", offsetsColumns...)
+}
+
+// isOutbox is an SQL condition that holds when the table named by the
+// text parameter name has every column of the text[] parameter cols
+// (outboxColumns), as Watermill's outbox has; it does not hold when no
+// table has that name. The check of checkColumns, without its error.
+func isOutbox(name, cols string) string {
+	return `((SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(` + name + `)
+		AND attnum > 0 AND NOT attisdropped AND attname::text = ANY(` + cols + `::text[])) = cardinality(` + cols + `::text[]))`
 }
 
 // The columns of Watermill's outbox and offsets tables that the store and

@@ -67,12 +67,11 @@ func newQueries(t tables, guard bool) queries {
 	}
 	if guard {
 		// Unless the table of the outbox's name ($8) is an outbox (has
-		// the columns $9, as schemaReady checks: another store's events
-		// table may have that name). Evaluated once, after the append
+		// the columns $9: another store's events table may have that
+		// name), as schemaReady tells. Evaluated once, after the append
 		// took the head row, which adding an outbox takes too
-		// (createSchema): an outbox committed before is seen here.
-		q.insert += ` WHERE (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($8)
-			AND attnum > 0 AND NOT attisdropped AND attname::text = ANY($9::text[])) < cardinality($9::text[])`
+		// (createOutbox): an outbox committed before is seen here.
+		q.insert += ` WHERE NOT ` + isOutbox("$8", "$9")
 	}
 	return q
 }
