@@ -210,10 +210,7 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 	})
 	if errors.Is(err, errNotReady) {
 		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error { // as ensureSchema
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+t.schema); err != nil {
+			if err := pglock.LockSchema(ctx, tx, cfg.Schema); err != nil {
 				return err
 			}
 			if err := createOutbox(ctx, tx, t); err != nil {

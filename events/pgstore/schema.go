@@ -178,21 +178,15 @@ func ensureSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 // lock, as ensureSchema says.
 func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) error {
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
+		if err := pglock.LockSchema(ctx, tx, cfg.Schema); err != nil {
 			return err
 		}
-		stmts := []string{
-			`CREATE SCHEMA IF NOT EXISTS ` + t.schema,
-			`CREATE TABLE IF NOT EXISTS ` + t.version + ` (
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+t.version+` (
 				one boolean PRIMARY KEY DEFAULT true CHECK (one),
 				version integer NOT NULL,
 				codec text NOT NULL
-			)`,
-		}
-		for _, s := range stmts {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return err
-			}
+			)`); err != nil {
+			return err
 		}
 		var (
 			version int

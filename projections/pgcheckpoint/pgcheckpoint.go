@@ -209,7 +209,6 @@ func (s *Store) saveTo(ctx context.Context, c conn, name string, cp projections.
 // under repeatable read, one that waited for the lock would not see the
 // version row that the one before it wrote.
 func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
-	schema := pgx.Identifier{cfg.Schema}.Sanitize()
 	table := pgx.Identifier{cfg.Schema, cfg.Table}.Sanitize()
 	version := pgx.Identifier{cfg.Schema, cfg.Table + "_schema"}.Sanitize()
 	migrations := [SchemaVersion][]string{
@@ -232,11 +231,10 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		}
 	}
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pglock.Schema(cfg.Schema)); err != nil {
+		if err := pglock.LockSchema(ctx, tx, cfg.Schema); err != nil {
 			return err
 		}
 		for _, q := range []string{
-			`CREATE SCHEMA IF NOT EXISTS ` + schema,
 			`CREATE TABLE IF NOT EXISTS ` + version + ` (
 				one boolean PRIMARY KEY DEFAULT true CHECK (one),
 				version integer NOT NULL
