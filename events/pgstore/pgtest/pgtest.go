@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -178,12 +179,45 @@ func PoolAt(tb testing.TB, level string) *pgxpool.Pool {
 // transactions that default to level.
 func configAt(tb testing.TB, level string) *pgxpool.Config {
 	tb.Helper()
+	cfg := config(tb)
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
+	return cfg
+}
+
+// config returns the test database's pool configuration.
+func config(tb testing.TB) *pgxpool.Config {
+	tb.Helper()
 	cfg, err := pgxpool.ParseConfig(DSN())
 	if err != nil {
 		tb.Fatalf("parse %s: %v", DSN(), err)
 	}
-	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = level
 	return cfg
+}
+
+// RefusesNewerTables checks what a role that may only read and write the
+// tables hears of tables of a newer version: open, which opens a store of
+// schema on pool, makes the tables; the version in versionTable (a table
+// of schema, whose row has a column version) is then raised, and open
+// must fail with want, for the tables' owner and for such a role
+// (DMLRole), rather than with a refused DDL.
+func RefusesNewerTables(t *testing.T, versionTable string, want error, open func(pool *pgxpool.Pool, schema string) error) {
+	t.Helper()
+	admin := Pool(t)
+	schema := Schema(t, admin)
+	if err := open(admin, schema); err != nil {
+		t.Fatalf("make the tables: %v", err)
+	}
+	if _, err := admin.Exec(context.Background(), "UPDATE "+Ident(schema, versionTable)+" SET version = version + 1"); err != nil {
+		t.Fatalf("raise the version: %v", err)
+	}
+	if err := open(admin, schema); !errors.Is(err, want) {
+		t.Fatalf("the owner: got %v, want %v", err, want)
+	}
+	err := open(DMLRole(t, admin, schema), schema)
+	t.Logf("DML role: %v", err)
+	if !errors.Is(err, want) {
+		t.Errorf("the DML role: got %v, want %v", err, want)
+	}
 }
 
 // DMLRole returns a pool of a new role that may use schema and read and
@@ -206,10 +240,7 @@ func DMLRole(tb testing.TB, admin *pgxpool.Pool, schema string) *pgxpool.Pool {
 			tb.Fatalf("%s: %v", q, err)
 		}
 	}
-	cfg, err := pgxpool.ParseConfig(DSN())
-	if err != nil {
-		tb.Fatalf("parse connection string: %v", err)
-	}
+	cfg := config(tb)
 	cfg.ConnConfig.User, cfg.ConnConfig.Password = role, ""
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
