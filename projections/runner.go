@@ -606,8 +606,8 @@ const defaultPoisonAttempts = 5
 // poison topic, or counts and drops it. A poison publisher that fails is
 // tried again, after a wait that doubles from ResubscribeDelay, up to
 // PoisonAttempts times; then the message is logged and dropped, so that
-// it does not block its topic. When ctx ends first, msg is left to the
-// broker to deliver again.
+// it does not block its topic. When ctx ends first, even while a Publish
+// has not returned, msg is left to the broker to deliver again.
 func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string, why error) {
 	fields := watermill.LogFields{"runner": r.cfg.Name, "message_uuid": msg.UUID, "topic": topic, "reason": why.Error()}
 	if r.cfg.PoisonPublisher == nil {
@@ -623,7 +623,11 @@ func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string,
 	p.Metadata.Set(MetadataPoisonUUID, msg.UUID)
 	delay := r.cfg.ResubscribeDelay
 	for attempt := 1; ; attempt++ {
-		err := r.cfg.PoisonPublisher.Publish(r.cfg.PoisonTopic, p)
+		answered, err := r.publishPoison(ctx, p)
+		if !answered {
+			msg.Nack()
+			return
+		}
 		if err == nil {
 			r.poisoned.Add(1)
 			r.cfg.Logger.Info("sent a message that is not an event to the poison topic", fields)
@@ -642,6 +646,23 @@ func (r *Runner) poison(ctx context.Context, msg *message.Message, topic string,
 			return
 		}
 		delay = min(2*delay, maxResubscribeDelay)
+	}
+}
+
+// publishPoison publishes p on the poison topic and returns whether the
+// publisher answered before ctx ended, and its error: a Publish that does not return (a
+// broker that does not answer) must not hold Run's end, and Watermill's
+// Publish takes no context. Such a Publish goes on in its goroutine; the
+// copy it may still deliver has the UUID of the one that a delivery of
+// the message again sends (poisonUUID).
+func (r *Runner) publishPoison(ctx context.Context, p *message.Message) (answered bool, err error) {
+	done := make(chan error, 1)
+	go func() { done <- r.cfg.PoisonPublisher.Publish(r.cfg.PoisonTopic, p) }()
+	select {
+	case err := <-done:
+		return true, err
+	case <-ctx.Done():
+		return false, nil
 	}
 }
 

@@ -190,6 +190,58 @@ func TestRunnerDropsAPoisonMessageItCannotSend(t *testing.T) {
 	}
 }
 
+// hangingPublisher's Publish says it was called, then waits until
+// released.
+type hangingPublisher struct {
+	entered, release chan struct{}
+}
+
+func (h *hangingPublisher) Publish(string, ...*message.Message) error {
+	h.entered <- struct{}{}
+	<-h.release
+	return nil
+}
+
+func (h *hangingPublisher) Close() error { return nil }
+
+// A poison publisher that does not answer (a broker that hangs) does not
+// hold the runner's end: Run returns once its context ends, the message
+// is left to the broker to deliver again (nacked), and it is counted
+// nowhere.
+func TestRunnerDoesNotWaitForAHangingPoisonPublisher(t *testing.T) {
+	pp := &hangingPublisher{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(pp.release)
+	sub := &feedSubscriber{feed: make(chan *message.Message, 1)}
+	r, err := NewRunner(RunnerConfig{Name: "t", Projection: newTally(), Subscriber: sub, Topic: "a",
+		PoisonPublisher: pp, PoisonTopic: "poison", Logger: quietLogger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	bad := message.NewMessage("bad-1", []byte("not an event"))
+	bad.Metadata.Set(events.MetadataCodec, "msgpack")
+	sub.feed <- bad
+	select {
+	case <-pp.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the bad message did not reach the poison publisher")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run waited for the poison publisher after its context ended")
+	}
+	select {
+	case <-bad.Nacked():
+	default:
+		t.Error("the message was not left to the broker (nacked)")
+	}
+	assert.False(t, acked(bad))
+	assert.Zero(t, r.Stats().Poisoned)
+}
+
 // Of a batch message with an event that does not decode, the events that
 // do are applied, and the message goes to the poison topic naming the
 // position of the bad one.
