@@ -147,7 +147,7 @@ type sink struct {
 	seq     uint64
 	buf     []byte
 	written int
-	last    time.Time // of the last event written
+	latest  time.Time // the latest time of the events written
 }
 
 func newSink(w io.Writer) *sink {
@@ -188,7 +188,9 @@ func (s *sink) write(e events.Envelope) error {
 		return fmt.Errorf("write event log: %w", err)
 	}
 	s.written++
-	s.last = e.At
+	if e.At.After(s.latest) {
+		s.latest = e.At
+	}
 	return nil
 }
 

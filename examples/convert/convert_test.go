@@ -263,16 +263,20 @@ func TestPWCDuplicatesAndOrder(t *testing.T) {
 		"C1,Ben,2021-02-03,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 5: C1 again
 		"C4,Ben,2021-02-05,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" +
 		"C5,Ben,2021-02-04,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 7: a day earlier, still held
-		"C6,Ben,2021-02-02,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" // line 8: after C3 was written
+		"C6,Ben,2021-02-02,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 8: after C3 was written
+		"C7,Ben,2021-02-02,9:06:00,Streaming,Y,Y,30,0:04:10,5\n" // line 9: after C6's events, before C2's
 	var out, warnings bytes.Buffer
 	sum, err := convert(context.Background(), strings.NewReader(input), &out, options{dataset: "pwc", warn: &warnings})
 	require.NoError(t, err)
 	warn := warnings.String()
-	assert.Equal(t, 6, sum.Rows)
+	assert.Equal(t, 7, sum.Rows)
 	assert.Equal(t, 1, sum.Skipped)
 	assert.Contains(t, warn, "pwc line 5: call C1 is already on line 2; skipped")
 	assert.Contains(t, warn, "pwc line 8: call C6 at 2021-02-02 09:00:00 is before the events written already, up to 2021-02-02 09:10:40")
-	assert.Equal(t, 2, strings.Count(warn, "\n"))
+	// Measured against the latest event written, not the last: C6's
+	// events, written after C2's, are earlier.
+	assert.Contains(t, warn, "pwc line 9: call C7 at 2021-02-02 09:06:00 is before the events written already, up to 2021-02-02 09:10:40")
+	assert.Equal(t, 3, strings.Count(warn, "\n"))
 	var opened []string
 	for l := range strings.Lines(out.String()) {
 		e, err := events.NewJSONCodec(nil).Decode([]byte(l))
@@ -281,7 +285,7 @@ func TestPWCDuplicatesAndOrder(t *testing.T) {
 			opened = append(opened, o.Customer.Keys[0])
 		}
 	}
-	assert.Equal(t, []string{"pwc-call:C1", "pwc-call:C3", "pwc-call:C2", "pwc-call:C6", "pwc-call:C5", "pwc-call:C4"}, opened)
+	assert.Equal(t, []string{"pwc-call:C1", "pwc-call:C3", "pwc-call:C2", "pwc-call:C6", "pwc-call:C7", "pwc-call:C5", "pwc-call:C4"}, opened)
 
 	_, _, _, err = convertString(t, "pwc", input, true)
 	assert.ErrorContains(t, err, "pwc line 5: call C1 is already on line 2")

@@ -68,9 +68,9 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 			return rowProblem(opt, line, problem, "skipped")
 		}
 		lineOf[call.id] = line
-		if call.at.Before(out.last) {
+		if call.at.Before(out.latest) {
 			err := rowProblem(opt, line, fmt.Sprintf("call %s at %s is before the events written already, up to %s: the file is out of time order by more than a day",
-				call.id, call.at.Format(time.DateTime), out.last.Format(time.DateTime)), "written out of time order")
+				call.id, call.at.Format(time.DateTime), out.latest.Format(time.DateTime)), "written out of time order")
 			if err != nil {
 				return err
 			}
