@@ -269,15 +269,17 @@ func connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	if dsn == "" {
 		dsn = defaultDSN
 	}
+	// pgx's errors name the server and the user, never the password:
+	// neither does this one, as a log must not show it.
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", dsn, err)
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect %s: %w", dsn, err)
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	return pool, nil
 }

@@ -68,3 +68,14 @@ func TestAnEmptySchemaIsRefused(t *testing.T) {
 	_, err := run(context.Background(), options{Schema: "", Fresh: true}, io.Discard)
 	require.ErrorContains(t, err, "-schema is empty")
 }
+
+// A server that cannot be reached is named without the password of the
+// connection string, which a log must not show.
+func TestAConnectionErrorHidesThePassword(t *testing.T) {
+	for _, dsn := range []string{"postgres://u:s3cretpw@127.0.0.1:1/x?connect_timeout=2", "postgres://u:s3cretpw@%zz/x"} {
+		_, err := connect(t.Context(), dsn)
+		require.Error(t, err, dsn)
+		assert.NotContains(t, err.Error(), "s3cretpw", dsn)
+		assert.Contains(t, err.Error(), "connect to PostgreSQL", dsn)
+	}
+}

@@ -35,6 +35,7 @@ import (
 	"github.com/truefcr/truefcr/events/natssub"
 	"github.com/truefcr/truefcr/internal/cli"
 	"github.com/truefcr/truefcr/internal/headline"
+	"github.com/truefcr/truefcr/internal/natstest"
 	"github.com/truefcr/truefcr/internal/simulate"
 	"github.com/truefcr/truefcr/projections"
 )
@@ -103,7 +104,7 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 	// runners that start later still read every event.
 	nc, err := nats.Connect(url)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s (is it running with -js?): %w", url, err)
+		return fmt.Errorf("connect to NATS at %s (is it running with -js?): %w", natstest.Redacted(url), err)
 	}
 	defer nc.Close()
 	js, err := nc.JetStream()

@@ -260,12 +260,7 @@ func dropSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 // connect opens a pool on dsn and checks that the server answers; where
 // names the server without the password.
 func connect(ctx context.Context, dsn string) (pool *pgxpool.Pool, where string, err error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return nil, "", fmt.Errorf("connection string: %w", err)
-	}
-	c := cfg.ConnConfig
-	where = fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+	where = pgtest.Server(dsn)
 	if pool, err = pgtest.Connect(ctx, dsn); err != nil {
 		return nil, "", fmt.Errorf("connect to PostgreSQL at %s (is it running? see README.md): %w", where, err)
 	}

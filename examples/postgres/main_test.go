@@ -134,3 +134,13 @@ func TestDSNComesFromTheFlagThenTheEnvironment(t *testing.T) {
 	assert.Equal(t, "postgres://env/db", dsnOf(""))
 	assert.Equal(t, "postgres://flag/db", dsnOf("postgres://flag/db"))
 }
+
+// A server that cannot be reached is named without the password of the
+// connection string, which a log must not show.
+func TestAConnectionErrorHidesThePassword(t *testing.T) {
+	_, where, err := connect(t.Context(), "postgres://u:s3cretpw@127.0.0.1:1/x?connect_timeout=2")
+	require.Error(t, err)
+	assert.Empty(t, where)
+	assert.NotContains(t, err.Error(), "s3cretpw")
+	assert.Contains(t, err.Error(), "at u@127.0.0.1:1/x")
+}

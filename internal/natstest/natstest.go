@@ -2,7 +2,9 @@
 package natstest
 
 import (
+	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,12 +27,30 @@ func URL(tb testing.TB) string {
 	nc, err := nats.Connect(url, nats.Timeout(2*time.Second))
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			tb.Fatalf("NATS with JetStream at %s is required under CI (%v); start it with: %s", url, err, HowTo)
+			tb.Fatalf("NATS with JetStream at %s is required under CI (%v); start it with: %s", Redacted(url), err, HowTo)
 		}
-		tb.Skipf("NATS with JetStream at %s cannot be reached (%v); start it with: %s, or set TRUEFCR_NATS_URL", url, err, HowTo)
+		tb.Skipf("NATS with JetStream at %s cannot be reached (%v); start it with: %s, or set TRUEFCR_NATS_URL", Redacted(url), err, HowTo)
 	}
 	nc.Close()
 	return url
+}
+
+// Redacted returns servers, a NATS server URL or a comma-separated list
+// of them, for a message, with the credentials of each (a user and
+// password, or a token) shown as xxxxx: a log must not show them.
+func Redacted(servers string) string {
+	parts := strings.Split(servers, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			parts[i] = "an unparsable URL"
+		case u.User != nil:
+			u.User = url.User("xxxxx")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Stream makes a JetStream stream in memory named name, over the subjects

@@ -31,6 +31,17 @@ func DSN() string {
 	return DefaultDSN
 }
 
+// Server names the server of connection string dsn for a message, as
+// user@host:port/database, without the password that dsn may hold, which
+// a log must not show; "an unparsable connection string" when it is one.
+func Server(dsn string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "an unparsable connection string"
+	}
+	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
+
 // howTo tells a reader how to get a server for the tests.
 const howTo = "start PostgreSQL (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) or set " + EnvDSN
 
@@ -61,9 +72,9 @@ func Pool(tb testing.TB) *pgxpool.Pool {
 	pool, err := Connect(context.Background(), DSN())
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			tb.Fatalf("PostgreSQL at %s is required under CI: %v", DSN(), err)
+			tb.Fatalf("PostgreSQL at %s is required under CI: %v", Server(DSN()), err)
 		}
-		tb.Skipf("PostgreSQL at %s cannot be reached (%v): %s", DSN(), err, howTo)
+		tb.Skipf("PostgreSQL at %s cannot be reached (%v): %s", Server(DSN()), err, howTo)
 	}
 	tb.Cleanup(pool.Close)
 	return pool
@@ -110,7 +121,7 @@ func Main(m *testing.M) {
 	if os.Getenv("CI") == "" {
 		pool, err := Connect(context.Background(), DSN())
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "pgtest: skipping examples: PostgreSQL at %s cannot be reached (%v): %s\n", DSN(), err, howTo)
+			fmt.Fprintf(os.Stderr, "pgtest: skipping examples: PostgreSQL at %s cannot be reached (%v): %s\n", Server(DSN()), err, howTo)
 			skip := "^Example"
 			if old := flag.Lookup("test.skip"); old != nil && old.Value.String() != "" {
 				skip = old.Value.String() + "|" + skip
@@ -189,7 +200,7 @@ func config(tb testing.TB) *pgxpool.Config {
 	tb.Helper()
 	cfg, err := pgxpool.ParseConfig(DSN())
 	if err != nil {
-		tb.Fatalf("parse %s: %v", DSN(), err)
+		tb.Fatalf("parse the connection string of %s: %v", EnvDSN, err)
 	}
 	return cfg
 }
