@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 
@@ -208,13 +209,15 @@ func (a pending) Less(b pending) bool {
 	return a.seq < b.seq
 }
 
-// slug turns a label such as "Technical Support" into a topic token
-// ("technical-support").
+// slug turns a label such as "Technical Support" into a token
+// ("technical-support"): its letters and digits, of any script, in lower
+// case, each run of other characters a dash between them ("Zoë" is "zoë",
+// not "zo"). A label with no letter or digit gives "".
 func slug(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			if dash && b.Len() > 0 {
 				b.WriteByte('-')
 			}

@@ -167,6 +167,35 @@ func TestConvertPWC(t *testing.T) {
 	assert.Equal(t, log, again, "ids derive from the data")
 }
 
+// Names beyond ASCII keep their letters: "Zoë" is not "Zo", and a name
+// or topic in another script is not empty. One with no letter or digit
+// at all is a malformed row, named as such.
+func TestPWCNamesKeepTheirLetters(t *testing.T) {
+	input := pwcHead +
+		"C1,Zoë,2021-02-01,9:05:00,Тех поддержка,Y,Y,30,0:04:10,5\n" +
+		"C2,Zo,2021-02-01,9:06:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C3,Жанна,2021-02-01,9:07:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C4,--,2021-02-01,9:08:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 5
+		"C5,Ben,2021-02-01,9:09:00,?!,Y,Y,30,0:04:10,5\n" // line 6
+	log, sum, warn, err := convertString(t, "pwc", input, false)
+	require.NoError(t, err)
+	assert.Equal(t, 3, sum.Rows)
+	assert.Equal(t, 2, sum.Skipped)
+	assert.Contains(t, warn, `pwc line 5: call C4: Agent "--" has no letter or digit; skipped`)
+	assert.Contains(t, warn, `pwc line 6: call C5: Topic "?!" has no letter or digit; skipped`)
+	var agents, topics []string
+	for _, e := range log {
+		switch d := e.Data.(type) {
+		case *events.Opened:
+			topics = append(topics, d.Topic)
+		case *events.Resolved:
+			agents = append(agents, d.Agent)
+		}
+	}
+	assert.Equal(t, []string{"zoë", "zo", "жанна"}, agents)
+	assert.Equal(t, []string{"тех-поддержка", "streaming", "streaming"}, topics)
+}
+
 // A row whose events would fall outside the years the codecs write, or
 // whose durations overflow, is a malformed row like any other: reported
 // with its line and skipped, and the good rows are written.

@@ -24,7 +24,7 @@ const pwcDisorder = 24 * time.Hour
 
 // pwcCall is one row of the call centre data set.
 type pwcCall struct {
-	id, agent, topic string
+	id, agent, topic string // agent and topic as tokens (slug)
 	at               time.Time
 	answered         bool
 	resolved         bool
@@ -105,12 +105,11 @@ func writePWC(ids idSpace, out *sink, c pwcCall, sum *summary) {
 		sum.Abandoned++
 		return
 	}
-	agent := slug(c.agent)
 	answered := c.at.Add(c.wait)
-	s.add(answered, &events.Routed{Contact: contact, Queue: "call-centre", Agent: agent, Skills: []string{c.topic}, Wait: c.wait})
+	s.add(answered, &events.Routed{Contact: contact, Queue: "call-centre", Agent: c.agent, Skills: []string{c.topic}, Wait: c.wait})
 	end := answered.Add(c.talk)
 	if c.resolved {
-		s.add(end, &events.Resolved{Contact: contact, Agent: agent, Handle: c.talk})
+		s.add(end, &events.Resolved{Contact: contact, Agent: c.agent, Handle: c.talk})
 		sum.Resolved++
 	}
 	if c.rating > 0 {
@@ -127,12 +126,15 @@ func parsePWC(rec []string) (pwcCall, string) {
 	for i := range rec {
 		rec[i] = strings.TrimSpace(rec[i])
 	}
-	c := pwcCall{id: rec[0], agent: rec[1], topic: slug(rec[4])}
+	c := pwcCall{id: rec[0], agent: slug(rec[1]), topic: slug(rec[4])}
 	if c.id == "" {
 		return c, "no Call Id"
 	}
 	if c.topic == "" {
-		return c, fmt.Sprintf("call %s: no Topic", c.id)
+		if rec[4] == "" {
+			return c, fmt.Sprintf("call %s: no Topic", c.id)
+		}
+		return c, fmt.Sprintf("call %s: Topic %q has no letter or digit", c.id, rec[4])
 	}
 	at, err := time.Parse("2006-01-02 15:04:05", rec[2]+" "+rec[3])
 	if err != nil {
@@ -156,7 +158,10 @@ func parsePWC(rec []string) (pwcCall, string) {
 		return c, ""
 	}
 	if c.agent == "" {
-		return c, fmt.Sprintf("call %s: answered but no Agent", c.id)
+		if rec[1] == "" {
+			return c, fmt.Sprintf("call %s: answered but no Agent", c.id)
+		}
+		return c, fmt.Sprintf("call %s: Agent %q has no letter or digit", c.id, rec[1])
 	}
 	secs, err := strconv.ParseInt(rec[7], 10, 64)
 	if err != nil || secs < 0 || secs > math.MaxInt64/int64(time.Second) {
