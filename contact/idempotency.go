@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/truefcr/truefcr/events"
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // keyed returns the event of evs that carries r's idempotency key, if
@@ -49,7 +50,8 @@ const metaFingerprint = "idempotency_fingerprint"
 // differ in any field, or in the tenant they ran for, not. What Decide
 // makes the same does not count: the time's zone (and monotonic reading),
 // parts of durations finer than a millisecond, a nil slice or map against
-// an empty one, and of an Open, padding around the customer's id and the
+// an empty one, and of an Open, padding around the customer's id (spaces
+// and zero-width characters, as Decide trims them) and the
 // keys as keys normalises them (case, spelling, keys given twice,
 // withheld numbers; not for an Open that gives more keys than it may,
 // which Decide refuses as given) and their order, which identifies no
@@ -60,27 +62,34 @@ const metaFingerprint = "idempotency_fingerprint"
 // point to). The digest starts with the version of this encoding
 // (fingerprintVersion).
 func fingerprint(cmd Command, host events.Meta, keys KeyRules) string {
-	return digest(fingerprintVersion, cmd, host, &keys, true)
+	return digest(fingerprintVersion, cmd, host, &keys, true, text.Trim)
+}
+
+// fingerprintV3 is fingerprint as version "f3:" made it, which trimmed an
+// Open's customer id of spaces only: the events stamped so are compared
+// with it.
+func fingerprintV3(cmd Command, host events.Meta, keys KeyRules) string {
+	return digest(fingerprintV3Tag, cmd, host, &keys, true, strings.TrimSpace)
 }
 
 // fingerprintV2 is fingerprint as version "f2:" made it, in which the
 // order of an Open's keys counted: the events stamped so are compared
 // with it.
 func fingerprintV2(cmd Command, host events.Meta, keys KeyRules) string {
-	return digest(fingerprintV2Tag, cmd, host, &keys, false)
+	return digest(fingerprintV2Tag, cmd, host, &keys, false, strings.TrimSpace)
 }
 
 // fingerprintV1 is fingerprint as version "f1:" made it, which did not
 // normalise an Open's customer: the events stamped so are compared with
 // it.
 func fingerprintV1(cmd Command, host events.Meta) string {
-	return digest(fingerprintV1Tag, cmd, host, nil, false)
+	return digest(fingerprintV1Tag, cmd, host, nil, false, nil)
 }
 
 // digest is the fingerprint of cmd tagged tag, an Open's customer
-// normalised by keys unless keys is nil, and its keys then sorted when
-// sorted is set.
-func digest(tag string, cmd Command, host events.Meta, keys *KeyRules, sorted bool) string {
+// normalised by keys unless keys is nil (its id trimmed by trim), and its
+// keys then sorted when sorted is set.
+func digest(tag string, cmd Command, host events.Meta, keys *KeyRules, sorted bool, trim func(string) string) string {
 	v := reflect.ValueOf(cmd)
 	if v.Kind() == reflect.Pointer {
 		v = v.Elem()
@@ -88,10 +97,7 @@ func digest(tag string, cmd Command, host events.Meta, keys *KeyRules, sorted bo
 	c := reflect.New(v.Type()).Elem()
 	c.Set(v)
 	if o, ok := c.Addr().Interface().(*Open); ok && keys != nil && len(o.Customer.Keys) <= MaxList {
-		// Trimmed of spaces only, as every stamped fingerprint was: a
-		// command retried across the change that trims zero-width
-		// characters too is the command it was.
-		o.Customer.ID = strings.TrimSpace(o.Customer.ID)
+		o.Customer.ID = trim(o.Customer.ID)
 		if ks, err := keys.NormalizeAll(o.Customer.Keys); err == nil {
 			if sorted {
 				slices.Sort(ks) // a copy of the command's keys
@@ -106,12 +112,14 @@ func digest(tag string, cmd Command, host events.Meta, keys *KeyRules, sorted bo
 }
 
 // fingerprintVersion tags a fingerprint with its encoding: an event whose
-// fingerprint has fingerprintV2Tag or fingerprintV1Tag is compared with
-// the command's by that encoding (fingerprintV2, fingerprintV1); one with
+// fingerprint has the tag of an earlier one is compared with the command's
+// by that encoding (fingerprintV3, fingerprintV2, fingerprintV1), so that
+// a command retried across an upgrade is the command it was; one with
 // another tag (or none) was stamped by an encoding this build does not
 // know, and its key is taken for the command's without comparing.
 const (
-	fingerprintVersion = "f3:"
+	fingerprintVersion = "f4:"
+	fingerprintV3Tag   = "f3:"
 	fingerprintV2Tag   = "f2:"
 	fingerprintV1Tag   = "f1:"
 )
@@ -122,6 +130,8 @@ func sameCommand(fp string, r *run) bool {
 	switch {
 	case strings.HasPrefix(fp, fingerprintVersion):
 		return fp == r.fp
+	case strings.HasPrefix(fp, fingerprintV3Tag):
+		return fp == fingerprintV3(r.cmd, r.host, r.rules)
 	case strings.HasPrefix(fp, fingerprintV2Tag):
 		return fp == fingerprintV2(r.cmd, r.host, r.rules)
 	case strings.HasPrefix(fp, fingerprintV1Tag):

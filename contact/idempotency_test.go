@@ -553,6 +553,56 @@ func TestServiceIdempotencyKeyComparesFingerprintsOfVersion2(t *testing.T) {
 	assert.Equal(t, 1, store.Len())
 }
 
+// An event stamped by the fingerprint of version "f3:" (which trimmed an
+// Open's customer id of spaces only) is compared with the command by that
+// encoding: the same command is a retry; another one is refused. The
+// fingerprint below is what that version gave for this Open.
+func TestServiceIdempotencyKeyComparesFingerprintsOfVersion3(t *testing.T) {
+	issue := uuid.MustParse("33333333-3333-3333-3333-333333333333")
+	c := uuid.MustParse("22222222-2222-2222-2222-222222222222")
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	svc, store := newService(t, func(cfg *contact.Config) { cfg.Clock = contacttest.NewClock(t0.Add(time.Hour)) })
+	customer := events.Customer{ID: "C-1", Keys: []string{"email:anna@example.com"}}
+	open := func(id string) contact.Open {
+		return contact.Open{Customer: events.Customer{ID: id, Keys: customer.Keys}, Channel: "chat", Topic: "billing", Contact: c, At: t0}
+	}
+	_, err := store.Append(t.Context(), issue, 0, []events.Envelope{
+		{ID: uuid.New(), Issue: issue, Version: 1, At: t0,
+			Data: &events.Opened{Customer: customer, Channel: "chat", Topic: "billing", Contact: c},
+			Meta: events.Meta{events.MetaPartitionKey: "C-1", events.MetaIdempotencyKey: "zendesk:42",
+				"idempotency_fingerprint": "f3:40ba424d8a1506d93dc1b4fba0e64a88"}},
+	})
+	require.NoError(t, err)
+	ctx := contact.WithIdempotencyKey(t.Context(), "zendesk:42")
+	again, err := svc.Execute(ctx, issue, open(" C-1 "))
+	require.NoError(t, err, "the same command: a retry")
+	require.Len(t, again, 1)
+	assert.Equal(t, uint64(1), again[0].Version)
+	_, err = svc.Execute(ctx, issue, open("C-2"))
+	require.ErrorIs(t, err, contact.ErrKeyReused, "another command under the key")
+	assert.Equal(t, 1, store.Len())
+}
+
+// An Open's customer id padded with zero-width characters, which Decide
+// trims as it trims spaces, is the same command: retried so, it returns
+// the event of the first run.
+func TestServiceIdempotencyKeyOfAnOpenWithAZeroWidthPaddedCustomerID(t *testing.T) {
+	svc, store := newService(t)
+	ctx := contact.WithIdempotencyKey(t.Context(), "webhook-1")
+	issue, first, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "web", Topic: "orders"})
+	require.NoError(t, err)
+	for _, id := range []string{"\u200bC-1", "C-1\ufeff", " \u2060C-1 "} {
+		again, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: id}, Channel: "web", Topic: "orders"})
+		require.NoError(t, err, "%q: the same command", id)
+		assert.Equal(t, issue, again)
+		require.Len(t, evs, 1)
+		assert.Equal(t, first[0].ID, evs[0].ID, "%q", id)
+	}
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-2"}, Channel: "web", Topic: "orders"})
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	assert.Equal(t, 1, store.Len())
+}
+
 // An Open that gives more keys than it may is refused as given, even when
 // they normalise to the keys of an Open run before with its key: it is no
 // retry of that one.
