@@ -32,9 +32,10 @@ func CommandOf(e events.Envelope) (Command, error) {
 	case *events.Contacted:
 		return FollowUp{Contact: d.Contact, Channel: d.Channel, At: e.At}, nil
 	case *events.Abandoned:
-		// Its "queue" data field stays out: a field the wire format
-		// does not name is kept, not judged.
-		return Abandon{Contact: d.Contact, Wait: d.Wait, At: e.At}, nil
+		// The queue is the "queue" data field that Decide writes; one
+		// that is not a string is not Decide's, and stays out.
+		queue, _ := d.Extra["queue"].(string)
+		return Abandon{Contact: d.Contact, Queue: queue, Wait: d.Wait, At: e.At}, nil
 	case *events.Rated:
 		return Rate{Survey: d.Survey, Score: d.Score, Contact: d.Contact, At: e.At}, nil
 	case *events.Classified:
@@ -65,7 +66,8 @@ func (noIDs) NewID() (uuid.UUID, error) {
 // lifecycle rules that the Service enforces on commands, so that a log
 // written before a rule existed may fail it: such an event was, and is,
 // one the Service refuses. Data fields that the wire format does not name
-// are not judged. It does not apply e. A nil Issue is one that was never
+// are not judged, but for an abandonment's "queue", a string, which the
+// Service writes and judges as Abandon.Queue. It does not apply e. A nil Issue is one that was never
 // opened, as the zero Issue is.
 func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 	if is == nil {

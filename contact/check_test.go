@@ -152,8 +152,16 @@ func TestCheckRefusesAnEventBeforeTheOpeningForItsTime(t *testing.T) {
 	require.ErrorIs(t, err, contact.ErrOutOfOrder)
 	assert.NotErrorIs(t, err, contact.ErrInvalidCommand)
 
-	// A recorded abandonment's "queue" data field is kept, not judged.
+	// A recorded abandonment's queue is judged as the Service judges the
+	// command's, as the service level counts the abandonment under it; a
+	// "queue" data field that is not a string is not the Service's, and
+	// is kept as it is.
 	err = is.Check(recorded(issue, 2, opening.At.Add(time.Minute), &events.Abandoned{Contact: c, Extra: events.Extra{"queue": " billing\n"}}), contact.KeyRules{})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.ErrorContains(t, err, "queue")
+	err = is.Check(recorded(issue, 2, opening.At.Add(time.Minute), &events.Abandoned{Contact: c, Extra: events.Extra{"queue": "billing"}}), contact.KeyRules{})
+	require.NoError(t, err)
+	err = is.Check(recorded(issue, 2, opening.At.Add(time.Minute), &events.Abandoned{Contact: c, Extra: events.Extra{"queue": 7}}), contact.KeyRules{})
 	require.NoError(t, err)
 }
 
@@ -183,6 +191,18 @@ func TestCommandOfIsTheInverseOfDecide(t *testing.T) {
 	data, err := contact.Decide(&contact.Issue{ID: issue}, cmd, time.Time{}, contact.UUIDv7{}, contact.KeyRules{})
 	require.NoError(t, err)
 	assert.Equal(t, opened, data)
+
+	// An abandonment keeps the queue it was given up in, which the
+	// service level counts it under.
+	is, err := contact.Rebuild(issue, []events.Envelope{recorded(issue, 1, at, opened)})
+	require.NoError(t, err)
+	abandoned, err := contact.Decide(is, contact.Abandon{Contact: c1, Queue: "billing", Wait: time.Second}, at.Add(time.Minute), contact.UUIDv7{}, contact.KeyRules{})
+	require.NoError(t, err)
+	cmd, err = contact.CommandOf(recorded(issue, 2, at.Add(time.Minute), abandoned))
+	require.NoError(t, err)
+	again, err := contact.Decide(is, cmd, time.Time{}, contact.UUIDv7{}, contact.KeyRules{})
+	require.NoError(t, err)
+	assert.Equal(t, abandoned, again)
 }
 
 // A command at a time no codec could write is refused by Decide, as a
