@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	wmsql "github.com/ThreeDotsLabs/watermill-sql/v4/pkg/sql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/truefcr/truefcr/internal/pglock"
+	"github.com/truefcr/truefcr/internal/pgtables"
 )
 
 // SchemaVersion is the version of the tables that this package creates
@@ -124,7 +123,7 @@ func usable(t tables, version int, codec string, cfg Config) error {
 
 // outboxReady returns nil when the outbox tables of t are there, as
 // createOutbox makes them, errNotReady when one is missing, and the error
-// of checkColumns for a table of an outbox's name that is not one.
+// of pgtables.Check for a table of an outbox's name that is not one.
 func outboxReady(ctx context.Context, tx pgx.Tx, t tables) error {
 	var outbox, offsets bool
 	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL`, t.outbox, t.offsets).Scan(&outbox, &offsets); err != nil {
@@ -133,16 +132,16 @@ func outboxReady(ctx context.Context, tx pgx.Tx, t tables) error {
 	if !outbox || !offsets {
 		return errNotReady
 	}
-	if err := checkColumns(ctx, tx, t.outbox, "an outbox", outboxColumns...); err != nil {
+	if err := pgtables.Check(ctx, tx, t.outbox, "an outbox", ErrSchemaVersion, outboxColumns...); err != nil {
 		return err
 	}
-	return checkColumns(ctx, tx, t.offsets, "an outbox's offsets table", offsetsColumns...)
+	return pgtables.Check(ctx, tx, t.offsets, "an outbox's offsets table", ErrSchemaVersion, offsetsColumns...)
 }
 
 // isOutbox is an SQL condition that holds when the table named by the
 // text parameter name has every column of the text[] parameter cols
 // (outboxColumns), as Watermill's outbox has; it does not hold when no
-// table has that name. The check of checkColumns, without its error.
+// table has that name. The check of pgtables.Check, without its error.
 func isOutbox(name, cols string) string {
 	return `((SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(` + name + `)
 		AND attnum > 0 AND NOT attisdropped AND attname::text = ANY(` + cols + `::text[])) = cardinality(` + cols + `::text[]))`
@@ -188,6 +187,11 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 			)`); err != nil {
 			return err
 		}
+		// A table of its name may be another's: a checkpoint store's
+		// of the same name, say (projections/pgcheckpoint).
+		if err := pgtables.Check(ctx, tx, t.version, "a store's version table", ErrSchemaVersion, "one", "version", "codec"); err != nil {
+			return err
+		}
 		var (
 			version int
 			codec   string
@@ -204,6 +208,19 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 		}
 		if err := usable(t, version, codec, cfg); err != nil {
 			return err
+		}
+		if version == 0 {
+			// The tables are this store's to create: one of the events
+			// table's name is another's (an outbox of store "tx" for
+			// store "tx_outbox").
+			var taken bool
+			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.events).Scan(&taken); err != nil {
+				return err
+			}
+			if taken {
+				return fmt.Errorf("pgstore: table %s is not this store's events table: it exists, but %s says no store made it (another store's table of that name?): %w",
+					t.events, t.version, ErrSchemaVersion)
+			}
 		}
 		for v := version; v < SchemaVersion; v++ {
 			for _, s := range migrations[v](t) {
@@ -252,34 +269,4 @@ func createOutbox(ctx context.Context, tx pgx.Tx, t tables) error {
 	// another store's tables may have (store "tx" with an outbox beside
 	// store "tx_outbox"): every append would then fail.
 	return outboxReady(ctx, tx, t)
-}
-
-// checkColumns returns an error that wraps ErrSchemaVersion unless table
-// has the columns want, in any order, and perhaps others (an
-// administrator's): it is what, the table's role.
-func checkColumns(ctx context.Context, tx pgx.Tx, table, what string, want ...string) error {
-	rows, err := tx.Query(ctx, `SELECT attname FROM pg_attribute
-		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, table)
-	if err != nil {
-		return fmt.Errorf("read the columns of %s: %w", table, err)
-	}
-	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("read the columns of %s: %w", table, err)
-	}
-	if !containsAll(have, want) {
-		return fmt.Errorf("table %s is not %s: it has the columns %s, where %s has %s (another store's table of that name?): %w",
-			table, what, strings.Join(have, ", "), what, strings.Join(want, ", "), ErrSchemaVersion)
-	}
-	return nil
-}
-
-// containsAll reports whether have holds every string of want.
-func containsAll(have, want []string) bool {
-	for _, x := range want {
-		if !slices.Contains(have, x) {
-			return false
-		}
-	}
-	return true
 }

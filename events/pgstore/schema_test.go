@@ -150,6 +150,17 @@ func TestNewRefusesAnOutboxTableThatIsNotOne(t *testing.T) {
 	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "ty_outbox_offsets")+" is not an outbox's offsets table")
 }
 
+// A store whose events table would be another's table of that name
+// (store "tx_outbox" beside store "tx" with its outbox) is refused at New,
+// naming the table, where Postgres's refusal to create it was all it said.
+func TestNewRefusesAnEventsTableThatIsAnothersTable(t *testing.T) {
+	t.Parallel()
+	_, pool, cfg := newStore(t, pgstore.Config{Table: "tx", Outbox: &pgstore.OutboxConfig{}})
+	_, err := pgstore.New(context.Background(), pool, pgstore.Config{Schema: cfg.Schema, Table: "tx_outbox"})
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "tx_outbox")+" is not this store's events table")
+}
+
 // A role that may only read and write the tables (another role, which
 // migrates, owns them) opens the store and its forwarder, where New and
 // NewForwarder ran CREATE SCHEMA IF NOT EXISTS, which needs the right to

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/truefcr/truefcr/internal/pglock"
+	"github.com/truefcr/truefcr/internal/pgtables"
 	"github.com/truefcr/truefcr/projections"
 )
 
@@ -219,10 +220,18 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 			saved timestamptz
 		)`},
 	}
+	// A table of its name may be another's: an event store's of the same
+	// name (events/pgstore), whose version table has its name too.
+	ours := func(q pgtables.Querier) error {
+		return pgtables.CheckIfExists(ctx, q, table, "a checkpoint table", ErrSchemaVersion, "name", "position", "state", "saved")
+	}
 	// A table already at SchemaVersion opens without creating anything,
 	// which a role that may only read and write it could not do.
 	var ready int
 	if err := pool.QueryRow(ctx, `SELECT version FROM `+version).Scan(&ready); err == nil {
+		if err := ours(pool); err != nil {
+			return err
+		}
 		switch {
 		case ready == SchemaVersion:
 			return nil
@@ -232,6 +241,9 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	}
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
 		if err := pglock.LockSchema(ctx, tx, cfg.Schema); err != nil {
+			return err
+		}
+		if err := ours(tx); err != nil {
 			return err
 		}
 		for _, q := range []string{

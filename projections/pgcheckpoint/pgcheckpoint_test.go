@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truefcr/truefcr/events/pgstore"
 	"github.com/truefcr/truefcr/events/pgstore/pgtest"
 	"github.com/truefcr/truefcr/projections"
 	"github.com/truefcr/truefcr/projections/pgcheckpoint"
@@ -221,6 +222,30 @@ func TestNewRefusesANewerTable(t *testing.T) {
 	again, err := pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: schema, Table: "other"})
 	require.NoError(t, err, "another table of the same schema is not affected")
 	require.NoError(t, again.Save(ctx, "fcr", projections.Checkpoint{Position: 1}))
+}
+
+// An event store's tables of the same name, in the same schema, are not
+// a checkpoint table: New refuses them, saying so, rather than taking the
+// store's version row for its own and failing at every Save. A store
+// opened on a checkpoint table of its name refuses it too.
+func TestNewRefusesAStoresTablesOfItsName(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+
+	schema := pgtest.Schema(t, pool)
+	_, err := pgstore.New(ctx, pool, pgstore.Config{Schema: schema, Table: "helpdesk"})
+	require.NoError(t, err)
+	_, err = pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: schema, Table: "helpdesk"})
+	require.ErrorIs(t, err, pgcheckpoint.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "is not a checkpoint table")
+
+	schema = pgtest.Schema(t, pool)
+	_, err = pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: schema, Table: "helpdesk"})
+	require.NoError(t, err)
+	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: schema, Table: "helpdesk"})
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "is not a store's version table")
 }
 
 func TestConfigValidate(t *testing.T) {

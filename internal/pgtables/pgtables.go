@@ -1,0 +1,60 @@
+// Package pgtables checks that a PostgreSQL table of a given name is the
+// one its user made, not another's of the same name: the Postgres store
+// (events/pgstore) and the checkpoint store (projections/pgcheckpoint)
+// name their tables after a configured name, so that two of them, or a
+// table of the host's, may meet in one schema.
+package pgtables
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Querier runs a query: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Check returns an error that wraps kind unless table, which must exist,
+// has the columns want, in any order, and perhaps others (an
+// administrator's): what is the table's role, for the error ("an
+// outbox").
+func Check(ctx context.Context, q Querier, table, what string, kind error, want ...string) error {
+	rows, err := q.Query(ctx, `SELECT attname FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, table)
+	if err != nil {
+		return fmt.Errorf("read the columns of %s: %w", table, err)
+	}
+	have, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("read the columns of %s: %w", table, err)
+	}
+	for _, c := range want {
+		if !slices.Contains(have, c) {
+			return fmt.Errorf("table %s is not %s: it has the columns %s, where %s has %s (another store's table of that name?): %w",
+				table, what, strings.Join(have, ", "), what, strings.Join(want, ", "), kind)
+		}
+	}
+	return nil
+}
+
+// CheckIfExists is Check for a table that may not exist: nil when it
+// does not.
+func CheckIfExists(ctx context.Context, q Querier, table, what string, kind error, want ...string) error {
+	rows, err := q.Query(ctx, `SELECT to_regclass($1) IS NOT NULL`, table)
+	if err != nil {
+		return fmt.Errorf("look for %s: %w", table, err)
+	}
+	exists, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
+	if err != nil {
+		return fmt.Errorf("look for %s: %w", table, err)
+	}
+	if !exists {
+		return nil
+	}
+	return Check(ctx, q, table, what, kind, want...)
+}
