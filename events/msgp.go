@@ -361,6 +361,9 @@ func errNotUTF8(what, s string) error {
 	return fmt.Errorf("%q is not UTF-8, which JSON cannot carry", s)
 }
 
+// null reports whether the next value is nil, which it does not read.
+func (r *reader) null() bool { return r.err == nil && r.off < len(r.s) && r.s[r.off] == 0xc0 }
+
 func (r *reader) uuid() uuid.UUID {
 	var id uuid.UUID
 	if r.err == nil && len(r.s)-r.off >= 18 && r.s[r.off] == 0xc4 && r.s[r.off+1] == 16 {

@@ -155,11 +155,22 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 	if f := r.uint(); r.err == nil && f != msgpackFormat {
 		return msgpackFail(r.off, "", fmt.Errorf("unknown envelope format %d", f))
 	}
+	// A nil where the envelope needs a value is missing, as JSON's null
+	// is there.
+	if r.null() {
+		return msgpackFail(r.off, "id", errors.New("missing"))
+	}
 	e.ID = r.uuid()
+	if r.null() {
+		return msgpackFail(r.off, "issue", errors.New("missing"))
+	}
 	e.Issue = r.uuid()
 	e.Version = r.uint()
 	typ := Type(r.str()) // a registered type is UTF-8; another is checked below
 	schema := r.uint()
+	if r.null() {
+		return msgpackFail(r.off, "at", errors.New("missing"))
+	}
 	at := r.int()
 	if r.err != nil {
 		return msgpackFail(r.off, "", r.err)
@@ -215,6 +226,9 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 	}
 	if schema == 0 || schema > info.schema {
 		return failData(r.off, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
+	}
+	if r.null() {
+		return failData(r.off, "data", errors.New("missing"))
 	}
 	if borrowed {
 		if schema != info.schema {

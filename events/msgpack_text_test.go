@@ -235,3 +235,37 @@ func TestMsgpackGenericPathsRefuseTextThatIsNotUTF8(t *testing.T) {
 	assert.ErrorIs(t, err, events.ErrMalformed, "a host's type")
 	assert.ErrorContains(t, err, "not UTF-8")
 }
+
+// A msgpack nil where the envelope needs a value (the event's id, its
+// issue, its time, a known type's data) is missing, as JSON's null is
+// there: it was read as the zero uuid, 1970 or empty data.
+func TestMsgpackNilIsMissingAsJSONNullIs(t *testing.T) {
+	data := append(append([]byte{0x81}, mpStr("topic")...), mpStr("billing")...)
+	good := mpEnvelope("issue.classified", nil, data)
+	typ := len(mpStr("issue.classified"))
+	// Offsets in good: id 2–19, issue 20–37, version 38, type, schema,
+	// at (9 bytes), meta, data.
+	at := 39 + typ + 1
+	splice := func(from, n int) []byte {
+		return append(append(append([]byte{}, good[:from]...), 0xc0), good[from+n:]...)
+	}
+	codec := events.NewMsgpackCodec(nil)
+	_, err := codec.Decode(good)
+	require.NoError(t, err, "the envelope before the nils")
+	for field, b := range map[string][]byte{
+		"id":    splice(2, 18),
+		"issue": splice(20, 18),
+		"at":    splice(at, 9),
+		"data":  splice(len(good)-len(data), len(data)),
+	} {
+		_, err := codec.Decode(b)
+		require.ErrorIs(t, err, events.ErrMalformed, field)
+		assert.Equal(t, field, decodeError(t, err).Field, field)
+		assert.ErrorContains(t, err, "missing", field)
+	}
+	// Of a type the reader does not know, nil data is no data: the event
+	// is of an unknown type, as in JSON.
+	_, err = codec.Decode(mpEnvelope("issue.merged", nil, []byte{0xc0}))
+	var unknown *events.UnknownTypeError
+	require.ErrorAs(t, err, &unknown)
+}
