@@ -526,14 +526,20 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	switch {
 	case schema == info.schema:
 	case schema > 0 && schema < info.schema:
-		var fields map[string]any
+		var fields, exact map[string]any
 		if err := json.Unmarshal(raw, &fields); err != nil {
+			return failData("data", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&exact); err != nil {
 			return failData("data", err)
 		}
 		fields, err := c.reg.upcast(typ, schema, fields)
 		if err != nil {
 			return failData("data", err)
 		}
+		keepDigits(fields, exact)
 		if raw, err = marshalUpcast(json.Marshal, fields); err != nil {
 			return failData("data", err)
 		}

@@ -512,32 +512,51 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 // type's fields are msgpack's (hostValue), and what the upcasters return is
 // read as msgpack with the type's json tags, as the type was written.
 func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newData func() Data) error {
-	var fields map[string]any
-	dec := msgpack.NewDecoder(strings.NewReader(raw))
-	dec.SetMapDecoder(decodeAnyMap)
-	if err := dec.Decode(&fields); err != nil {
-		return err
-	}
 	_, builtin := into.(msgpackData)
 	_, opened := into.(*Opened)
-	for k, v := range fields {
-		var err error
-		if builtin {
-			depth := 0
-			if opened && k == "customer" {
-				depth = -1 // its members nest as deep as the data's (see decode)
+	// read decodes raw into fields, with numbers as upcasters see them,
+	// or exact as the Extra of a built-in type keeps them (keepDigits).
+	read := func(exact bool) (map[string]any, error) {
+		var fields map[string]any
+		dec := msgpack.NewDecoder(strings.NewReader(raw))
+		dec.SetMapDecoder(decodeAnyMap)
+		if err := dec.Decode(&fields); err != nil {
+			return nil, err
+		}
+		for k, v := range fields {
+			var err error
+			if builtin {
+				depth := 0
+				if opened && k == "customer" {
+					depth = -1 // its members nest as deep as the data's (see decode)
+				}
+				fields[k], err = upcastValue(v, depth, exact)
+			} else {
+				fields[k], err = hostValue(v, 0)
 			}
-			fields[k], err = upcastValue(v, depth)
-		} else {
-			fields[k], err = hostValue(v, 0)
+			if err != nil {
+				return nil, fmt.Errorf("field %q: %w", k, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("field %q: %w", k, err)
-		}
+		return fields, nil
 	}
-	fields, err := c.reg.upcast(t, schema, fields)
+	fields, err := read(false)
 	if err != nil {
 		return err
+	}
+	var exact map[string]any
+	if builtin {
+		// A host's type's integers are int64 and uint64 already.
+		if exact, err = read(true); err != nil {
+			return err
+		}
+	}
+	fields, err = c.reg.upcast(t, schema, fields)
+	if err != nil {
+		return err
+	}
+	if builtin {
+		keepDigits(fields, exact)
 	}
 	if !builtin {
 		b, err := marshalUpcast(marshalMsgpack, fields)
@@ -597,8 +616,9 @@ func IsBuiltin(d Data) bool {
 
 // upcastValue returns v, a field value of a built-in type decoded from
 // msgpack, as the JSON codec decodes the same field: a 16-byte binary (an
-// id) as its uuid string, numbers as float64.
-func upcastValue(v any, depth int) (any, error) {
+// id) as its uuid string, numbers as float64, or as json.Number with
+// exact (jsonValue).
+func upcastValue(v any, depth int, exact bool) (any, error) {
 	return eachValue(v, depth, func(v any) (any, error) {
 		if b, ok := v.([]byte); ok {
 			if len(b) == 16 {
@@ -606,7 +626,7 @@ func upcastValue(v any, depth int) (any, error) {
 			}
 			return base64.StdEncoding.EncodeToString(b), nil
 		}
-		return jsonValue(v, depth, false)
+		return jsonValue(v, depth, exact)
 	})
 }
 

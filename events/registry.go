@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -20,8 +21,13 @@ import (
 // objects as map[string]any and lists as []any; what it returns is read as
 // JSON, and by the msgpack codec then as msgpack writes it: its Extra
 // numbers in msgpack's form (2.50 as 2.5), and what msgpack cannot write
-// refused as a malformed event. For a host's type they are what the codec
-// that read the event decodes: encoding/json's values under JSON; under
+// refused as a malformed event. A number that it returns at the place
+// (member, nested member, list element) where it was given, as the same
+// float64, is read as it was written, every digit kept: a float64 holds
+// an integer's digits up to 2^53 only, and a 19-digit id carried in Extra
+// would lose its last ones. For a host's type they are what the codec
+// that read the event decodes: encoding/json's values under JSON (with
+// the same care for the numbers it leaves); under
 // msgpack, integers as int64 (uint64 above its range), and floats,
 // binaries and times as msgpack gives them (float32 or float64, []byte,
 // time.Time), objects as map[string]any, and maps whose keys are not
@@ -326,6 +332,39 @@ func (r *Registry) lookup(t Type) *typeInfo {
 
 // marshalUpcast encodes what the upcasters returned with marshal, with a
 // panic (a value's MarshalJSON, say) as an error.
+// keepDigits puts back, in got, what the upcasters returned, the exact
+// number of exact (the fields as read, their numbers as json.Number) at
+// each place (member, nested member, list element) where got holds the
+// float64 that the upcasters were given for it: they see numbers as
+// float64, which holds an integer's digits up to 2^53 only, and a 19-digit
+// id in Extra that they left as it was would otherwise lose its last
+// ones. It returns got, whose maps and lists it changes in place.
+func keepDigits(got, exact any) any {
+	switch g := got.(type) {
+	case float64:
+		if n, ok := exact.(json.Number); ok {
+			if f, err := n.Float64(); err == nil && f == g {
+				return n
+			}
+		}
+	case map[string]any:
+		if x, ok := exact.(map[string]any); ok {
+			for k, v := range g {
+				if xv, ok := x[k]; ok {
+					g[k] = keepDigits(v, xv)
+				}
+			}
+		}
+	case []any:
+		if x, ok := exact.([]any); ok && len(x) == len(g) {
+			for i := range g {
+				g[i] = keepDigits(g[i], x[i])
+			}
+		}
+	}
+	return got
+}
+
 func marshalUpcast(marshal func(any) ([]byte, error), fields map[string]any) (b []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {

@@ -440,3 +440,35 @@ func TestJSONWritesAnyTypeNameAsJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, typ, got.Data.EventType())
 }
+
+// An upcaster sees numbers as float64, which holds an integer's digits up
+// to 2^53 only; the numbers it leaves where they were are read as they
+// were written, every digit kept, whichever codec read the event. One it
+// changed is read as it returned it.
+func TestUpcastingKeepsTheDigitsOfTheNumbersItLeaves(t *testing.T) {
+	old := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 2, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+		Data: &events.Contacted{Contact: uuid.New(), Channel: "chat", Extra: events.Extra{
+			"tweet_id": json.Number("1152921504606846977"),
+			"thread":   map[string]any{"root_id": json.Number("1152921504606846979"), "ids": []any{json.Number("1152921504606846981")}},
+			"count":    json.Number("9007199254740993"),
+		}}}
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeContacted, 2, func() events.Data { return new(events.Contacted) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, func(f map[string]any) (map[string]any, error) {
+		f["count"] = f["count"].(float64) * 2 // changed: as returned
+		return f, nil
+	}))
+	for _, codecs := range [][2]events.Codec{
+		{events.NewJSONCodec(nil), events.NewJSONCodec(reg)},
+		{events.NewMsgpackCodec(nil), events.NewMsgpackCodec(reg)},
+	} {
+		b, err := codecs[0].Append(nil, old)
+		require.NoError(t, err)
+		e, err := codecs[1].Decode(b)
+		require.NoError(t, err, codecs[1].Name())
+		x := e.Data.(*events.Contacted).Extra
+		assert.Equal(t, json.Number("1152921504606846977"), x["tweet_id"], codecs[1].Name())
+		assert.Equal(t, map[string]any{"root_id": json.Number("1152921504606846979"), "ids": []any{json.Number("1152921504606846981")}}, x["thread"], codecs[1].Name())
+		assert.Equal(t, json.Number("18014398509481984"), x["count"], "%s: 2^53+1 as a float64, doubled", codecs[1].Name())
+	}
+}
