@@ -472,3 +472,31 @@ func TestUpcastingKeepsTheDigitsOfTheNumbersItLeaves(t *testing.T) {
 		assert.Equal(t, json.Number("18014398509481984"), x["count"], "%s: 2^53+1 as a float64, doubled", codecs[1].Name())
 	}
 }
+
+// digitsHost is a host's type with an integer field.
+type digitsHost struct {
+	N int64 `json:"n"`
+}
+
+func (digitsHost) EventType() events.Type { return "acme.digits" }
+
+// A host's type read by JSON through an upcaster that leaves an int64
+// field as it was keeps its digits too.
+func TestUpcastingKeepsTheDigitsOfAHostsInteger(t *testing.T) {
+	v1, v2 := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, v1.Register("acme.digits", 1, func() events.Data { return new(digitsHost) }))
+	require.NoError(t, v2.Register("acme.digits", 2, func() events.Data { return new(digitsHost) }))
+	require.NoError(t, v2.AddUpcaster("acme.digits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+		Data: &digitsHost{N: 1152921504606846977}}
+	for _, codecs := range [][2]events.Codec{
+		{events.NewJSONCodec(v1), events.NewJSONCodec(v2)},
+		{events.NewMsgpackCodec(v1), events.NewMsgpackCodec(v2)},
+	} {
+		b, err := codecs[0].Append(nil, e)
+		require.NoError(t, err)
+		got, err := codecs[1].Decode(b)
+		require.NoError(t, err, codecs[1].Name())
+		assert.Equal(t, int64(1152921504606846977), got.Data.(*digitsHost).N, codecs[1].Name())
+	}
+}
