@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/truefcr/truefcr/events"
@@ -58,13 +59,15 @@ type Reporter struct {
 	future futureGuard
 }
 
-// NewReporter returns a Reporter with every projection empty.
+// NewReporter returns a Reporter with every projection empty. An error
+// about a projection's config wraps that projection's (ErrFCRConfig,
+// ErrKPIConfig); one about a field of cfg's own, which every projection
+// takes (Lateness, MinSample), wraps both.
 func NewReporter(cfg ReportConfig) (*Reporter, error) {
-	if err := kpiCheckLateness("report", cfg.Lateness); err != nil {
-		return nil, err
-	}
-	if err := kpiCheckMinSample("report", cfg.MinSample); err != nil {
-		return nil, err
+	for _, err := range []error{kpiCheckLateness("report", cfg.Lateness), kpiCheckMinSample("report", cfg.MinSample)} {
+		if err != nil {
+			return nil, fmt.Errorf("%w (%w)", err, ErrFCRConfig)
+		}
 	}
 	if cfg.Lateness > 0 {
 		for _, l := range []*time.Duration{&cfg.FCR.Lateness, &cfg.Service.Lateness, &cfg.Satisfaction.Lateness, &cfg.Volume.Lateness} {

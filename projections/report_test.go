@@ -98,10 +98,16 @@ func TestReporterRefusesAnInvalidEventBeforeAnyProjectionSeesIt(t *testing.T) {
 }
 
 func TestNewReporterRefusesABadConfig(t *testing.T) {
+	// A field of the report's own, which every projection takes, is an
+	// error of the FCR's configuration and of the KPI projections' both.
 	_, err := projections.NewReporter(projections.ReportConfig{Lateness: -time.Second})
 	require.ErrorIs(t, err, projections.ErrKPIConfig)
+	require.ErrorIs(t, err, projections.ErrFCRConfig)
+	assert.ErrorContains(t, err, "report lateness -1s is negative")
 	_, err = projections.NewReporter(projections.ReportConfig{MinSample: -1})
 	require.ErrorIs(t, err, projections.ErrKPIConfig)
+	require.ErrorIs(t, err, projections.ErrFCRConfig)
+	assert.ErrorContains(t, err, "report minimum sample -1 is negative")
 	_, err = projections.NewReporter(projections.ReportConfig{Volume: projections.VolumeConfig{MinSample: -1}})
 	require.ErrorIs(t, err, projections.ErrKPIConfig)
 	assert.ErrorContains(t, err, "volume minimum sample -1 is negative")
