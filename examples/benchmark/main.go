@@ -194,7 +194,7 @@ func Measure(ctx context.Context, w io.Writer, opts Options) (Result, error) {
 	}
 	pool, err := pgtest.Connect(ctx, opts.DSN)
 	if err != nil {
-		t.note("not measured: PostgreSQL at %s cannot be reached (%v); set %s", opts.DSN, err, pgtest.EnvDSN)
+		t.note("not measured: PostgreSQL at %s cannot be reached (%v); set %s", pgtest.Server(opts.DSN), err, pgtest.EnvDSN)
 		noPlan()
 		return res, nil
 	}

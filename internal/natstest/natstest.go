@@ -37,11 +37,18 @@ func URL(tb testing.TB) string {
 
 // Redacted returns servers, a NATS server URL or a comma-separated list
 // of them, for a message, with the credentials of each (a user and
-// password, or a token) shown as xxxxx: a log must not show them.
+// password, or a token) shown as xxxxx: a log must not show them. A
+// server written without a scheme ("alice:pw@host:4222") is read as
+// nats.go reads it, as nats://, and shown with that scheme when it holds
+// credentials.
 func Redacted(servers string) string {
 	parts := strings.Split(servers, ",")
 	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
+		p = strings.TrimSpace(p)
+		if !strings.Contains(p, "://") {
+			p = "nats://" + p
+		}
+		u, err := url.Parse(p)
 		switch {
 		case err != nil:
 			parts[i] = "an unparsable URL"
@@ -59,12 +66,12 @@ func Stream(tb testing.TB, url, name string) {
 	tb.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
-		tb.Fatalf("connect to NATS at %s: %v", url, err)
+		tb.Fatalf("connect to NATS at %s: %v", Redacted(url), err)
 	}
 	tb.Cleanup(nc.Close)
 	js, err := nc.JetStream()
 	if err != nil {
-		tb.Fatalf("JetStream at %s: %v", url, err)
+		tb.Fatalf("JetStream at %s: %v", Redacted(url), err)
 	}
 	if _, err := js.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{name + ".>"}, Storage: nats.MemoryStorage}); err != nil {
 		tb.Fatalf("add stream %s: %v", name, err)
