@@ -137,6 +137,34 @@ func BenchmarkDecodeOpened(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeUpcast decodes an issue.routed written at schema 1 by a
+// registry whose Routed is at schema 2, through an upcaster that returns
+// its fields as they are: what reading an older log costs an event.
+func BenchmarkDecodeUpcast(b *testing.B) {
+	routed := benchMix(1)[2] // an abandoned attempt, the opening, then this
+	reg := events.NewRegistry()
+	require.NoError(b, reg.Register(events.TypeRouted, 2, func() events.Data { return new(events.Routed) }))
+	require.NoError(b, reg.AddUpcaster(events.TypeRouted, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	for _, c := range []struct {
+		name       string
+		old, codec events.Codec
+	}{
+		{"msgpack", events.NewMsgpackCodec(nil), events.NewMsgpackCodec(reg)},
+		{"json", events.NewJSONCodec(nil), events.NewJSONCodec(reg)},
+	} {
+		raw, err := c.old.Append(nil, routed)
+		require.NoError(b, err)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.codec.Decode(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkMemoryStoreAppend(b *testing.B) {
 	mix := benchMix(2000)
 	for _, batch := range []int{1, 4} {

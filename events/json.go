@@ -530,16 +530,20 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			return failData("data", err)
 		}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&exact); err != nil {
-			return failData("data", err)
+		if hasLongDigits(raw) {
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.UseNumber()
+			if err := dec.Decode(&exact); err != nil {
+				return failData("data", err)
+			}
 		}
 		fields, err := c.reg.upcast(typ, schema, fields)
 		if err != nil {
 			return failData("data", err)
 		}
-		keepDigits(fields, exact)
+		if exact != nil {
+			keepDigits(fields, exact)
+		}
 		if raw, err = marshalUpcast(json.Marshal, fields); err != nil {
 			return failData("data", err)
 		}

@@ -514,15 +514,16 @@ func msgpackFail(offset int, field string, err error) (Envelope, error) {
 func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newData func() Data) error {
 	_, builtin := into.(msgpackData)
 	_, opened := into.(*Opened)
-	// read decodes raw into fields, with numbers as upcasters see them,
-	// or exact as the Extra of a built-in type keeps them (keepDigits).
-	read := func(exact bool) (map[string]any, error) {
+	decode := func() (map[string]any, error) {
 		var fields map[string]any
 		dec := msgpack.NewDecoder(strings.NewReader(raw))
 		dec.SetMapDecoder(decodeAnyMap)
-		if err := dec.Decode(&fields); err != nil {
-			return nil, err
-		}
+		return fields, dec.Decode(&fields)
+	}
+	// convert makes fields what upcasters see: for a built-in type, its
+	// numbers as float64, or exact as the Extra of one keeps them
+	// (keepDigits).
+	convert := func(fields map[string]any, exact bool) error {
 		for k, v := range fields {
 			var err error
 			if builtin {
@@ -535,27 +536,34 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newD
 				fields[k], err = hostValue(v, 0)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("field %q: %w", k, err)
+				return fmt.Errorf("field %q: %w", k, err)
 			}
 		}
-		return fields, nil
+		return nil
 	}
-	fields, err := read(false)
+	fields, err := decode()
 	if err != nil {
 		return err
 	}
+	// A host's type's integers stay int64 and uint64; a built-in type's
+	// become float64, which may lose digits of one.
 	var exact map[string]any
-	if builtin {
-		// A host's type's integers are int64 and uint64 already.
-		if exact, err = read(true); err != nil {
+	if builtin && hasBigInt(fields, 0) {
+		if exact, err = decode(); err != nil {
 			return err
 		}
+		if err := convert(exact, true); err != nil {
+			return err
+		}
+	}
+	if err := convert(fields, false); err != nil {
+		return err
 	}
 	fields, err = c.reg.upcast(t, schema, fields)
 	if err != nil {
 		return err
 	}
-	if builtin {
+	if exact != nil {
 		keepDigits(fields, exact)
 	}
 	if !builtin {

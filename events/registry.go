@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -330,19 +331,19 @@ func (r *Registry) lookup(t Type) *typeInfo {
 	return r.types[t]
 }
 
-// marshalUpcast encodes what the upcasters returned with marshal, with a
-// panic (a value's MarshalJSON, say) as an error.
 // keepDigits puts back, in got, what the upcasters returned, the exact
-// number of exact (the fields as read, their numbers as json.Number) at
+// integer of exact (the fields as read, their numbers as json.Number) at
 // each place (member, nested member, list element) where got holds the
-// float64 that the upcasters were given for it: they see numbers as
-// float64, which holds an integer's digits up to 2^53 only, and a 19-digit
-// id in Extra that they left as it was would otherwise lose its last
-// ones. It returns got, whose maps and lists it changes in place.
+// float64 that the upcasters were given for it and that float64 lost
+// digits of it: they see numbers as float64, which holds an integer's
+// digits up to 2^53 only, and a 19-digit id in Extra that they left as it
+// was would otherwise lose its last ones. Any other number is as they
+// return it, as it was before (30000.0 as 30000). It returns got, whose
+// maps and lists it changes in place.
 func keepDigits(got, exact any) any {
 	switch g := got.(type) {
 	case float64:
-		if n, ok := exact.(json.Number); ok {
+		if n, ok := exact.(json.Number); ok && lossyInt(n) {
 			if f, err := n.Float64(); err == nil && f == g {
 				return n
 			}
@@ -365,6 +366,74 @@ func keepDigits(got, exact any) any {
 	return got
 }
 
+// lossyInt reports whether n is an integer, written as one, that a
+// float64 does not hold exactly.
+func lossyInt(n json.Number) bool {
+	s := strings.TrimPrefix(string(n), "-")
+	if len(s) < longInt || strings.TrimLeft(s, "0123456789") != "" {
+		return false
+	}
+	f, err := n.Float64()
+	return err == nil && strconv.FormatFloat(f, 'f', -1, 64) != string(n)
+}
+
+// longInt is how many digits an integer has at least before a float64 may
+// not hold it: 2^53 has 16.
+const longInt = 16
+
+// hasLongDigits reports whether b holds a run of longInt digits or more,
+// which may be an integer that a float64 does not hold (or a string's
+// digits: a check that can only err towards keepDigits).
+func hasLongDigits(b []byte) bool {
+	run := 0
+	for _, c := range b {
+		if c >= '0' && c <= '9' {
+			if run++; run >= longInt {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// hasBigInt reports whether v, a value decoded from msgpack, holds an
+// integer beyond what a float64 holds exactly (2^53), as far down as
+// values may nest.
+func hasBigInt(v any, depth int) bool {
+	if depth > maxSkipDepth {
+		return false // refused as too deep, later
+	}
+	switch v := v.(type) {
+	case int64:
+		return v > 1<<53 || v < -(1<<53)
+	case uint64:
+		return v > 1<<53
+	case []any:
+		for _, x := range v {
+			if hasBigInt(x, depth+1) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, x := range v {
+			if hasBigInt(x, depth+1) {
+				return true
+			}
+		}
+	case map[any]any:
+		for k, x := range v {
+			if hasBigInt(k, depth+1) || hasBigInt(x, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// marshalUpcast encodes what the upcasters returned with marshal, with a
+// panic (a value's MarshalJSON, say) as an error.
 func marshalUpcast(marshal func(any) ([]byte, error), fields map[string]any) (b []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {

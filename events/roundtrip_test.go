@@ -500,3 +500,24 @@ func TestUpcastingKeepsTheDigitsOfAHostsInteger(t *testing.T) {
 		assert.Equal(t, int64(1152921504606846977), got.Data.(*digitsHost).N, codecs[1].Name())
 	}
 }
+
+// A number that is not an integer beyond what a float64 holds is read as
+// the upcaster returns it: "30000.0" rounded by one to 30000 is a whole
+// number of milliseconds, as it was before the upcaster's numbers kept
+// their digits.
+func TestUpcastingReadsOtherNumbersAsReturned(t *testing.T) {
+	line := []byte(`{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
+		`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z",` +
+		`"data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":"q","wait_ms":30000.0,"note_id":1152921504606846977}}`)
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeRouted, 2, func() events.Data { return new(events.Routed) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeRouted, 1, func(f map[string]any) (map[string]any, error) {
+		f["wait_ms"] = math.Round(f["wait_ms"].(float64))
+		return f, nil
+	}))
+	e, err := events.NewJSONCodec(reg).Decode(line)
+	require.NoError(t, err)
+	r := e.Data.(*events.Routed)
+	assert.Equal(t, 30*time.Second, r.Wait)
+	assert.Equal(t, events.Extra{"note_id": json.Number("1152921504606846977")}, r.Extra)
+}
