@@ -22,11 +22,11 @@ import (
 // objects as map[string]any and lists as []any; what it returns is read as
 // JSON, and by the msgpack codec then as msgpack writes it: its Extra
 // numbers in msgpack's form (2.50 as 2.5), and what msgpack cannot write
-// refused as a malformed event. A number that it returns at the place
-// (member, nested member, list element) where it was given, as the same
-// float64, is read as it was written, every digit kept: a float64 holds
-// an integer's digits up to 2^53 only, and a 19-digit id carried in Extra
-// would lose its last ones. For a host's type they are what the codec
+// refused as a malformed event. A float64 holds an integer's digits up
+// to 2^53 only: an integer beyond, which it returns at the place (member,
+// nested member, list element) where it was given, as the same float64,
+// is read as it was written, every digit kept (a 19-digit id carried in
+// Extra); any other number as it returns it. For a host's type they are what the codec
 // that read the event decodes: encoding/json's values under JSON (with
 // the same care for the numbers it leaves); under
 // msgpack, integers as int64 (uint64 above its range), and floats,
