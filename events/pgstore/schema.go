@@ -210,16 +210,19 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 			return err
 		}
 		if version == 0 {
-			// The tables are this store's to create: one of the events
-			// table's name is another's (an outbox of store "tx" for
-			// store "tx_outbox").
-			var taken bool
-			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.events).Scan(&taken); err != nil {
-				return err
-			}
-			if taken {
-				return fmt.Errorf("pgstore: table %s is not this store's events table: it exists, but %s says no store made it (another store's table of that name?): %w",
-					t.events, t.version, ErrSchemaVersion)
+			// The tables are this store's to create: one of their names
+			// that a table has already is another's (an outbox of store
+			// "tx" for store "tx_outbox", the streams of store "a" for
+			// store "a_streams").
+			for _, name := range []string{t.events, t.streams, t.head} {
+				var taken bool
+				if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&taken); err != nil {
+					return err
+				}
+				if taken {
+					return fmt.Errorf("pgstore: table %s is not this store's: it exists, but %s says no store made it (another store's table of that name?): %w",
+						name, t.version, ErrSchemaVersion)
+				}
 			}
 		}
 		for v := version; v < SchemaVersion; v++ {

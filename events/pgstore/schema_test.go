@@ -150,15 +150,23 @@ func TestNewRefusesAnOutboxTableThatIsNotOne(t *testing.T) {
 	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "ty_outbox_offsets")+" is not an outbox's offsets table")
 }
 
-// A store whose events table would be another's table of that name
-// (store "tx_outbox" beside store "tx" with its outbox) is refused at New,
+// A store whose tables would be another's tables of their names (store
+// "tx_outbox" beside store "tx" with its outbox) is refused at New,
 // naming the table, where Postgres's refusal to create it was all it said.
 func TestNewRefusesAnEventsTableThatIsAnothersTable(t *testing.T) {
 	t.Parallel()
 	_, pool, cfg := newStore(t, pgstore.Config{Table: "tx", Outbox: &pgstore.OutboxConfig{}})
 	_, err := pgstore.New(context.Background(), pool, pgstore.Config{Schema: cfg.Schema, Table: "tx_outbox"})
 	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
-	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "tx_outbox")+" is not this store's events table")
+	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "tx_outbox")+" is not this store's")
+
+	// So are its streams and head tables: store "a" after store
+	// "a_streams", whose events table is a's streams table.
+	_, err = pgstore.New(context.Background(), pool, pgstore.Config{Schema: cfg.Schema, Table: "a_streams"})
+	require.NoError(t, err)
+	_, err = pgstore.New(context.Background(), pool, pgstore.Config{Schema: cfg.Schema, Table: "a"})
+	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "table "+pgtest.Ident(cfg.Schema, "a_streams")+" is not this store's")
 }
 
 // A role that may only read and write the tables (another role, which

@@ -220,9 +220,13 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 			saved timestamptz
 		)`},
 	}
-	// A table of its name may be another's: an event store's of the same
-	// name (events/pgstore), whose version table has its name too.
+	// A table of either name may be another's: an event store's of the
+	// same name (events/pgstore), whose version table has that name too,
+	// or the events table of a store named after the version table.
 	ours := func(q pgtables.Querier) error {
+		if err := pgtables.CheckIfExists(ctx, q, version, "a checkpoint table's version table", ErrSchemaVersion, "one", "version"); err != nil {
+			return err
+		}
 		return pgtables.CheckIfExists(ctx, q, table, "a checkpoint table", ErrSchemaVersion, "name", "position", "state", "saved")
 	}
 	// A table already at SchemaVersion opens without creating anything,

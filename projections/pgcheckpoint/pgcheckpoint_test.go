@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/events/pgstore"
 	"github.com/truefcr/truefcr/events/pgstore/pgtest"
 	"github.com/truefcr/truefcr/projections"
@@ -246,6 +248,19 @@ func TestNewRefusesAStoresTablesOfItsName(t *testing.T) {
 	_, err = pgstore.New(ctx, pool, pgstore.Config{Schema: schema, Table: "helpdesk"})
 	require.ErrorIs(t, err, pgstore.ErrSchemaVersion)
 	assert.ErrorContains(t, err, "is not a store's version table")
+
+	// A store's events table of the name of the checkpoint table's
+	// version table, with an event of version 1 in it.
+	schema = pgtest.Schema(t, pool)
+	store, err := pgstore.New(ctx, pool, pgstore.Config{Schema: schema, Table: "cp_schema"})
+	require.NoError(t, err)
+	issue := uuid.New()
+	_, err = store.Append(ctx, issue, 0, []events.Envelope{{ID: uuid.New(), Issue: issue, Version: 1, At: time.Now().UTC(),
+		Data: &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "t", Contact: uuid.New()}}})
+	require.NoError(t, err)
+	_, err = pgcheckpoint.New(ctx, pool, pgcheckpoint.Config{Schema: schema, Table: "cp"})
+	require.ErrorIs(t, err, pgcheckpoint.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "is not a checkpoint table's version table")
 }
 
 func TestConfigValidate(t *testing.T) {
