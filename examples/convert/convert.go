@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/truefcr/truefcr/events"
 	"github.com/truefcr/truefcr/internal/minheap"
@@ -210,14 +211,16 @@ func (a pending) Less(b pending) bool {
 }
 
 // slug turns a label such as "Technical Support" into a token
-// ("technical-support"): its letters and digits, of any script, in lower
-// case, each run of other characters a dash between them ("Zoë" is "zoë",
-// not "zo"). A label with no letter or digit gives "".
+// ("technical-support"): its letters, with their marks, and digits, of any
+// script, in lower case and Unicode's composed form (NFC), each run of
+// other characters a dash between them ("Zoë" is "zoë", not "zo", however
+// its ë was written; "की" is not "का"). A label with no letter or digit
+// gives "".
 func slug(s string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+	for _, r := range norm.NFC.String(strings.ToLower(strings.TrimSpace(s))) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) && b.Len() > 0 && !dash {
 			if dash && b.Len() > 0 {
 				b.WriteByte('-')
 			}

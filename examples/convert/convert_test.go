@@ -176,10 +176,13 @@ func TestPWCNamesKeepTheirLetters(t *testing.T) {
 		"C2,Zo,2021-02-01,9:06:00,Streaming,Y,Y,30,0:04:10,5\n" +
 		"C3,Жанна,2021-02-01,9:07:00,Streaming,Y,Y,30,0:04:10,5\n" +
 		"C4,--,2021-02-01,9:08:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 5
-		"C5,Ben,2021-02-01,9:09:00,?!,Y,Y,30,0:04:10,5\n" // line 6
+		"C5,Ben,2021-02-01,9:09:00,?!,Y,Y,30,0:04:10,5\n" + // line 6
+		"C6,Zoe\u0308,2021-02-01,9:10:00,हिन्दी,Y,Y,30,0:04:10,5\n" + // Zoë decomposed
+		"C7,का,2021-02-01,9:11:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C8,की,2021-02-01,9:12:00,Streaming,Y,Y,30,0:04:10,5\n"
 	log, sum, warn, err := convertString(t, "pwc", input, false)
 	require.NoError(t, err)
-	assert.Equal(t, 3, sum.Rows)
+	assert.Equal(t, 6, sum.Rows)
 	assert.Equal(t, 2, sum.Skipped)
 	assert.Contains(t, warn, `pwc line 5: call C4: Agent "--" has no letter or digit; skipped`)
 	assert.Contains(t, warn, `pwc line 6: call C5: Topic "?!" has no letter or digit; skipped`)
@@ -192,8 +195,8 @@ func TestPWCNamesKeepTheirLetters(t *testing.T) {
 			agents = append(agents, d.Agent)
 		}
 	}
-	assert.Equal(t, []string{"zoë", "zo", "жанна"}, agents)
-	assert.Equal(t, []string{"тех-поддержка", "streaming", "streaming"}, topics)
+	assert.Equal(t, []string{"zoë", "zo", "жанна", "zoë", "का", "की"}, agents)
+	assert.Equal(t, []string{"тех-поддержка", "streaming", "streaming", "हिन्दी", "streaming", "streaming"}, topics)
 }
 
 // A row whose events would fall outside the years the codecs write, or
