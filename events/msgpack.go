@@ -548,7 +548,10 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newD
 	// A host's type's integers stay int64 and uint64; a built-in type's
 	// become float64, which may lose digits of one.
 	var exact map[string]any
-	if builtin && hasBigInt(fields, 0) {
+	// The fields' values are at depth 0 for convert, an opening's
+	// customer's at -1: the data map is at -2 for hasBigInt, so that it
+	// looks as deep as convert reads.
+	if builtin && hasBigInt(fields, -2) {
 		if exact, err = decode(); err != nil {
 			return err
 		}

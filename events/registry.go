@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"runtime/debug"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -366,19 +365,25 @@ func keepDigits(got, exact any) any {
 	return got
 }
 
-// lossyInt reports whether n is an integer, written as one, that a
-// float64 does not hold exactly.
+// lossyInt reports whether n is an integer, written as one, that its
+// float64 does not give back as written: one whose digits a float64 does
+// not hold, or one of 10^21 or more, which encoding/json writes with an
+// exponent (1e+21), which an integer field does not read.
 func lossyInt(n json.Number) bool {
 	s := strings.TrimPrefix(string(n), "-")
 	if len(s) < longInt || strings.TrimLeft(s, "0123456789") != "" {
 		return false
 	}
 	f, err := n.Float64()
-	return err == nil && strconv.FormatFloat(f, 'f', -1, 64) != string(n)
+	if err != nil {
+		return false
+	}
+	b, err := json.Marshal(f)
+	return err == nil && string(b) != string(n)
 }
 
-// longInt is how many digits an integer has at least before a float64 may
-// not hold it: 2^53 has 16.
+// longInt is how many digits an integer has at least before its float64
+// may not give it back: 2^53 has 16.
 const longInt = 16
 
 // hasLongDigits reports whether b holds a run of longInt digits or more,
@@ -400,7 +405,7 @@ func hasLongDigits(b []byte) bool {
 
 // hasBigInt reports whether v, a value decoded from msgpack, holds an
 // integer beyond what a float64 holds exactly (2^53), as far down as
-// values may nest.
+// values may nest below depth.
 func hasBigInt(v any, depth int) bool {
 	if depth > maxSkipDepth {
 		return false // refused as too deep, later

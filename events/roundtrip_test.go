@@ -521,3 +521,45 @@ func TestUpcastingReadsOtherNumbersAsReturned(t *testing.T) {
 	assert.Equal(t, 30*time.Second, r.Wait)
 	assert.Equal(t, events.Extra{"note_id": json.Number("1152921504606846977")}, r.Extra)
 }
+
+// Integers that a float64 holds but encoding/json writes with an exponent
+// (10^21 and more), and big integers as deep as values may nest, come out
+// of an upcaster that leaves them as the codec reads them without one
+// (msgpack holds 10^21 as a float64, and reads it back as 1e+21).
+func TestUpcastingKeepsTheDigitsOfHugeAndDeepIntegers(t *testing.T) {
+	deep := any(json.Number("1152921504606846977"))
+	for range 64 {
+		deep = []any{deep}
+	}
+	old := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 2, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+		Data: &events.Contacted{Contact: uuid.New(), Channel: "chat", Extra: events.Extra{
+			"huge": json.Number("1000000000000000000000"),
+			"deep": deep,
+		}}}
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeContacted, 2, func() events.Data { return new(events.Contacted) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	for _, codecs := range [][2]events.Codec{
+		{events.NewJSONCodec(nil), events.NewJSONCodec(reg)},
+		{events.NewMsgpackCodec(nil), events.NewMsgpackCodec(reg)},
+	} {
+		b, err := codecs[0].Append(nil, old)
+		require.NoError(t, err)
+		plain, err := codecs[0].Decode(b)
+		require.NoError(t, err)
+		e, err := codecs[1].Decode(b)
+		require.NoError(t, err, codecs[1].Name())
+		x := e.Data.(*events.Contacted).Extra
+		assert.Equal(t, plain.Data.(*events.Contacted).Extra["huge"], x["huge"], codecs[1].Name())
+		if codecs[1].Name() == "json" {
+			assert.Equal(t, json.Number("1000000000000000000000"), x["huge"])
+		}
+		v := x["deep"]
+		for range 64 {
+			l, ok := v.([]any)
+			require.True(t, ok, codecs[1].Name())
+			v = l[0]
+		}
+		assert.Equal(t, json.Number("1152921504606846977"), v, codecs[1].Name())
+	}
+}

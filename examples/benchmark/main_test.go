@@ -112,14 +112,15 @@ func TestMeasureWithPostgresAgreesWithSQL(t *testing.T) {
 // says why, before the simple log is built for nothing.
 func TestMeasureWithPostgresUnreachable(t *testing.T) {
 	var table strings.Builder
-	dsn := "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"
+	dsn := "postgres://nobody:s3cret@127.0.0.1:1/none?connect_timeout=2"
 	res, err := Measure(context.Background(), &table, tiny(dsn, "postgres"))
 	require.NoError(t, err)
 	m := decodeLine(t, res)
 	for _, k := range postgresFields {
 		assert.Nil(t, m[k], k)
 	}
-	assert.Contains(t, table.String(), "not measured: PostgreSQL at "+dsn+" cannot be reached")
+	assert.Contains(t, table.String(), "not measured: PostgreSQL at nobody@127.0.0.1:1/none cannot be reached")
+	assert.NotContains(t, table.String(), "s3cret", "the password")
 	assert.NotContains(t, table.String(), "simple log for SQL")
 	assert.Contains(t, table.String(), "not measured (-only), their figures null: codecs, projection, replay, gochannel")
 }
