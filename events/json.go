@@ -526,18 +526,31 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	switch {
 	case schema == info.schema:
 	case schema > 0 && schema < info.schema:
-		var fields, exact map[string]any
-		if err := json.Unmarshal(raw, &fields); err != nil {
-			return failData("data", err)
-		}
-		if hasLongDigits(raw) {
+		exactly := func() (map[string]any, error) {
+			var fields map[string]any
 			dec := json.NewDecoder(bytes.NewReader(raw))
 			dec.UseNumber()
-			if err := dec.Decode(&exact); err != nil {
+			return fields, dec.Decode(&fields)
+		}
+		var fields map[string]any
+		err := json.Unmarshal(raw, &fields)
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && strings.HasPrefix(te.Value, "number") {
+			// A number beyond a float64's range: read again, it stays a
+			// json.Number (upcastNumbers).
+			if fields, err = exactly(); err == nil {
+				upcastNumbers(fields)
+			}
+		}
+		if err != nil {
+			return failData("data", err)
+		}
+		var exact map[string]any
+		if hasLongDigits(raw) {
+			if exact, err = exactly(); err != nil {
 				return failData("data", err)
 			}
 		}
-		fields, err := c.reg.upcast(typ, schema, fields)
+		fields, err = c.reg.upcast(typ, schema, fields)
 		if err != nil {
 			return failData("data", err)
 		}

@@ -687,10 +687,10 @@ func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 			return nil, err
 		}
 		switch k := keys[i].(type) {
-		case string:
+		case nil, string: // nil: "" among strings, as reader.str reads it
 		case []byte:
 			keys[i] = string(k)
-		case nil, bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, time.Time:
+		case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, time.Time:
 			strs = false
 		default:
 			return nil, fmt.Errorf("a map key of type %T", k)
@@ -702,7 +702,8 @@ func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 	if strs {
 		m := make(map[string]any, n)
 		for i, k := range keys {
-			m[k.(string)] = vals[i]
+			s, _ := k.(string)
+			m[s] = vals[i]
 		}
 		return m, nil
 	}

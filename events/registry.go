@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"runtime/debug"
 	"sort"
@@ -25,13 +26,16 @@ import (
 // to 2^53 only: an integer beyond, which it returns at the place (member,
 // nested member, list element) where it was given, as the same float64,
 // is read as it was written, every digit kept (a 19-digit id carried in
-// Extra); any other number as it returns it. For a host's type they are what the codec
+// Extra); any other number as it returns it. Under JSON, a number beyond
+// a float64's range, which a float64 cannot carry, comes as a
+// json.Number, for a built-in type and a host's alike. For a host's type they are what the codec
 // that read the event decodes: encoding/json's values under JSON (with
 // the same care for the numbers it leaves); under
 // msgpack, integers as int64 (uint64 above its range), and floats,
 // binaries and times as msgpack gives them (float32 or float64, []byte,
 // time.Time), objects as map[string]any, and maps whose keys are not
-// strings (a map[int]T) as map[any]any with their keys normalised as
+// strings (a map[int]T; a nil key among strings is "", as the codec
+// reads it without an upcaster) as map[any]any with their keys normalised as
 // values are (an empty map, whose keys msgpack cannot tell, as
 // map[string]any); what it returns is read back by the same codec. An
 // upcaster of a host's type that is read by both codecs accepts both.
@@ -404,7 +408,8 @@ func hasLongDigits(b []byte) bool {
 }
 
 // hasBigInt reports whether v, a value decoded from msgpack, holds an
-// integer beyond what a float64 holds exactly (2^53), as far down as
+// integer beyond what a float64 holds exactly (2^53), or a whole float
+// beyond it, which msgpack reads as the integer it is, as far down as
 // values may nest below depth.
 func hasBigInt(v any, depth int) bool {
 	if depth > maxSkipDepth {
@@ -415,6 +420,10 @@ func hasBigInt(v any, depth int) bool {
 		return v > 1<<53 || v < -(1<<53)
 	case uint64:
 		return v > 1<<53
+	case float64:
+		return math.Abs(v) > 1<<53 && v == math.Trunc(v) // read as an integer (jsonValue)
+	case float32:
+		return hasBigInt(float64(v), depth)
 	case []any:
 		for _, x := range v {
 			if hasBigInt(x, depth+1) {
@@ -435,6 +444,29 @@ func hasBigInt(v any, depth int) bool {
 		}
 	}
 	return false
+}
+
+// upcastNumbers makes the numbers of v, decoded by encoding/json as
+// json.Number, float64 as upcasters see them, but for one beyond a
+// float64's range, which stays a json.Number, as the reader without an
+// upcaster keeps it. It returns v, whose maps and lists it changes in
+// place.
+func upcastNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if f, err := v.Float64(); err == nil {
+			return f
+		}
+	case map[string]any:
+		for k, x := range v {
+			v[k] = upcastNumbers(x)
+		}
+	case []any:
+		for i := range v {
+			v[i] = upcastNumbers(v[i])
+		}
+	}
+	return v
 }
 
 // marshalUpcast encodes what the upcasters returned with marshal, with a

@@ -1,0 +1,101 @@
+package events_test
+
+import (
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// identityUpcast returns the fields it is given.
+func identityUpcast(f map[string]any) (map[string]any, error) { return f, nil }
+
+// contactedV2 is a registry whose issue.contacted is at schema 2, read from
+// schema 1 through identityUpcast.
+func contactedV2(t *testing.T) *events.Registry {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(events.TypeContacted, 2, func() events.Data { return new(events.Contacted) }))
+	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, identityUpcast))
+	return reg
+}
+
+// mpContactedWith is the msgpack of an issue.contacted at schema 1 whose
+// Extra "x" is the msgpack value v, as another writer may write it.
+func mpContactedWith(t *testing.T, v []byte) []byte {
+	b, err := events.NewMsgpackCodec(nil).Append(nil, envelopeOf(1, &events.Contacted{Contact: contactID, Channel: "chat", Extra: events.Extra{"x": "AAAA"}}))
+	require.NoError(t, err)
+	return append(b[:len(b)-len("\xa4AAAA"):len(b)-len("\xa4AAAA")], v...)
+}
+
+// An upcaster that returns its fields as they are leaves an event as the
+// codec reads it without one, whatever another writer put in its Extra:
+// a whole float above 2^53, a map with a nil key.
+func TestAnIdentityUpcastReadsMsgpackAsThePlainReader(t *testing.T) {
+	for name, v := range map[string][]byte{
+		"float64 2^60":    {0xcb, 0x43, 0xb0, 0, 0, 0, 0, 0, 0},
+		"float32 2^60":    {0xca, 0x5d, 0x80, 0, 0},
+		"float64":         {0xcb, 0x43, 0x61, 0x31, 0x30, 0x30, 0x30, 0x30, 0x30},
+		"a nil key":       {0x81, 0xc0, 0x30},
+		"nested nil key":  {0x91, 0x81, 0xc0, 0x30},
+		"an integer 2^60": {0xcf, 0x10, 0, 0, 0, 0, 0, 0, 0},
+	} {
+		raw := mpContactedWith(t, v)
+		plain, err := events.NewMsgpackCodec(nil).Decode(raw)
+		require.NoError(t, err, name)
+		up, err := events.NewMsgpackCodec(contactedV2(t)).Decode(raw)
+		require.NoError(t, err, name)
+		assert.Equal(t, plain.Data.(*events.Contacted).Extra, up.Data.(*events.Contacted).Extra, name)
+	}
+}
+
+// bigHost is a host's type with numbers of every kind.
+type bigHost struct {
+	I int64       `json:"i"`
+	U uint64      `json:"u"`
+	F float64     `json:"f"`
+	B *big.Int    `json:"b"`
+	N json.Number `json:"n"`
+}
+
+func (bigHost) EventType() events.Type { return "acme.big" }
+
+// A number beyond a float64's range, which JSON reads without an
+// upcaster, is read through one too, a host's and a built-in type's.
+func TestAnIdentityUpcastReadsJSONNumbersBeyondAFloat64(t *testing.T) {
+	v1, v2 := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, v1.Register("acme.big", 1, func() events.Data { return new(bigHost) }))
+	require.NoError(t, v2.Register("acme.big", 2, func() events.Data { return new(bigHost) }))
+	require.NoError(t, v2.AddUpcaster("acme.big", 1, identityUpcast))
+	huge, ok := new(big.Int).SetString("1"+strings.Repeat("0", 400), 10)
+	require.True(t, ok)
+	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+		Data: &bigHost{I: -1 << 62, U: 1<<64 - 1, F: 0.1, B: huge, N: "1e400"}}
+	for _, cs := range [][2]events.Codec{
+		{events.NewJSONCodec(v1), events.NewJSONCodec(v2)},
+		{events.NewMsgpackCodec(v1), events.NewMsgpackCodec(v2)},
+	} {
+		b, err := cs[0].Append(nil, e)
+		require.NoError(t, err, cs[0].Name())
+		plain, err := cs[0].Decode(b)
+		require.NoError(t, err, cs[0].Name())
+		up, err := cs[1].Decode(b)
+		require.NoError(t, err, cs[1].Name())
+		assert.Equal(t, plain.Data, up.Data, cs[1].Name())
+	}
+
+	line := []byte(`{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
+		`"version":2,"type":"issue.contacted","at":"2026-03-02T09:15:00Z",` +
+		`"data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","channel":"chat","x":1` + strings.Repeat("0", 400) + `}}`)
+	plain, err := events.NewJSONCodec(nil).Decode(line)
+	require.NoError(t, err)
+	up, err := events.NewJSONCodec(contactedV2(t)).Decode(line)
+	require.NoError(t, err)
+	assert.Equal(t, plain.Data, up.Data)
+}
