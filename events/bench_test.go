@@ -126,14 +126,17 @@ func BenchmarkDecodeOpened(b *testing.B) {
 	for _, c := range benchCodecs {
 		raw, err := c.codec.Append(nil, opened)
 		require.NoError(b, err)
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.codec.Decode(raw); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(c.name, func(b *testing.B) { decodeLoop(b, c.codec, raw) })
+	}
+}
+
+// decodeLoop decodes raw with codec, one event an op.
+func decodeLoop(b *testing.B, codec events.Codec, raw []byte) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := codec.Decode(raw); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -154,14 +157,7 @@ func BenchmarkDecodeUpcast(b *testing.B) {
 	} {
 		raw, err := c.old.Append(nil, routed)
 		require.NoError(b, err)
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.codec.Decode(raw); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(c.name, func(b *testing.B) { decodeLoop(b, c.codec, raw) })
 	}
 }
 

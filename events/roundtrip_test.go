@@ -458,19 +458,12 @@ func TestUpcastingKeepsTheDigitsOfTheNumbersItLeaves(t *testing.T) {
 		f["count"] = f["count"].(float64) * 2 // changed: as returned
 		return f, nil
 	}))
-	for _, codecs := range [][2]events.Codec{
-		{events.NewJSONCodec(nil), events.NewJSONCodec(reg)},
-		{events.NewMsgpackCodec(nil), events.NewMsgpackCodec(reg)},
-	} {
-		b, err := codecs[0].Append(nil, old)
-		require.NoError(t, err)
-		e, err := codecs[1].Decode(b)
-		require.NoError(t, err, codecs[1].Name())
+	throughUpcast(t, nil, reg, old, func(codec string, _, e events.Envelope) {
 		x := e.Data.(*events.Contacted).Extra
-		assert.Equal(t, json.Number("1152921504606846977"), x["tweet_id"], codecs[1].Name())
-		assert.Equal(t, map[string]any{"root_id": json.Number("1152921504606846979"), "ids": []any{json.Number("1152921504606846981")}}, x["thread"], codecs[1].Name())
-		assert.Equal(t, json.Number("18014398509481984"), x["count"], "%s: 2^53+1 as a float64, doubled", codecs[1].Name())
-	}
+		assert.Equal(t, json.Number("1152921504606846977"), x["tweet_id"], codec)
+		assert.Equal(t, map[string]any{"root_id": json.Number("1152921504606846979"), "ids": []any{json.Number("1152921504606846981")}}, x["thread"], codec)
+		assert.Equal(t, json.Number("18014398509481984"), x["count"], "%s: 2^53+1 as a float64, doubled", codec)
+	})
 }
 
 // digitsHost is a host's type with an integer field.
@@ -489,16 +482,9 @@ func TestUpcastingKeepsTheDigitsOfAHostsInteger(t *testing.T) {
 	require.NoError(t, v2.AddUpcaster("acme.digits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
 	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
 		Data: &digitsHost{N: 1152921504606846977}}
-	for _, codecs := range [][2]events.Codec{
-		{events.NewJSONCodec(v1), events.NewJSONCodec(v2)},
-		{events.NewMsgpackCodec(v1), events.NewMsgpackCodec(v2)},
-	} {
-		b, err := codecs[0].Append(nil, e)
-		require.NoError(t, err)
-		got, err := codecs[1].Decode(b)
-		require.NoError(t, err, codecs[1].Name())
-		assert.Equal(t, int64(1152921504606846977), got.Data.(*digitsHost).N, codecs[1].Name())
-	}
+	throughUpcast(t, v1, v2, e, func(codec string, _, got events.Envelope) {
+		assert.Equal(t, int64(1152921504606846977), got.Data.(*digitsHost).N, codec)
+	})
 }
 
 // A number that is not an integer beyond what a float64 holds is read as
@@ -539,27 +525,18 @@ func TestUpcastingKeepsTheDigitsOfHugeAndDeepIntegers(t *testing.T) {
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register(events.TypeContacted, 2, func() events.Data { return new(events.Contacted) }))
 	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
-	for _, codecs := range [][2]events.Codec{
-		{events.NewJSONCodec(nil), events.NewJSONCodec(reg)},
-		{events.NewMsgpackCodec(nil), events.NewMsgpackCodec(reg)},
-	} {
-		b, err := codecs[0].Append(nil, old)
-		require.NoError(t, err)
-		plain, err := codecs[0].Decode(b)
-		require.NoError(t, err)
-		e, err := codecs[1].Decode(b)
-		require.NoError(t, err, codecs[1].Name())
+	throughUpcast(t, nil, reg, old, func(codec string, plain, e events.Envelope) {
 		x := e.Data.(*events.Contacted).Extra
-		assert.Equal(t, plain.Data.(*events.Contacted).Extra["huge"], x["huge"], codecs[1].Name())
-		if codecs[1].Name() == "json" {
+		assert.Equal(t, plain.Data.(*events.Contacted).Extra["huge"], x["huge"], codec)
+		if codec == "json" {
 			assert.Equal(t, json.Number("1000000000000000000000"), x["huge"])
 		}
 		v := x["deep"]
 		for range 64 {
 			l, ok := v.([]any)
-			require.True(t, ok, codecs[1].Name())
+			require.True(t, ok, codec)
 			v = l[0]
 		}
-		assert.Equal(t, json.Number("1152921504606846977"), v, codecs[1].Name())
-	}
+		assert.Equal(t, json.Number("1152921504606846977"), v, codec)
+	})
 }

@@ -26,6 +26,26 @@ func contactedV2(t *testing.T) *events.Registry {
 	return reg
 }
 
+// throughUpcast writes e with each codec over registry old (nil: the
+// default one) and reads it back with that codec, and with one over
+// registry up, whose upcasters it goes through; fn gets the codec's name,
+// the event as read without the upcasters and through them.
+func throughUpcast(t *testing.T, old, up *events.Registry, e events.Envelope, fn func(codec string, plain, got events.Envelope)) {
+	t.Helper()
+	for _, cs := range [][2]events.Codec{
+		{events.NewJSONCodec(old), events.NewJSONCodec(up)},
+		{events.NewMsgpackCodec(old), events.NewMsgpackCodec(up)},
+	} {
+		b, err := cs[0].Append(nil, e)
+		require.NoError(t, err, cs[0].Name())
+		plain, err := cs[0].Decode(b)
+		require.NoError(t, err, cs[0].Name())
+		got, err := cs[1].Decode(b)
+		require.NoError(t, err, cs[1].Name())
+		fn(cs[1].Name(), plain, got)
+	}
+}
+
 // mpContactedWith is the msgpack of an issue.contacted at schema 1 whose
 // Extra "x" is the msgpack value v, as another writer may write it.
 func mpContactedWith(t *testing.T, v []byte) []byte {
@@ -77,18 +97,9 @@ func TestAnIdentityUpcastReadsJSONNumbersBeyondAFloat64(t *testing.T) {
 	require.True(t, ok)
 	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
 		Data: &bigHost{I: -1 << 62, U: 1<<64 - 1, F: 0.1, B: huge, N: "1e400"}}
-	for _, cs := range [][2]events.Codec{
-		{events.NewJSONCodec(v1), events.NewJSONCodec(v2)},
-		{events.NewMsgpackCodec(v1), events.NewMsgpackCodec(v2)},
-	} {
-		b, err := cs[0].Append(nil, e)
-		require.NoError(t, err, cs[0].Name())
-		plain, err := cs[0].Decode(b)
-		require.NoError(t, err, cs[0].Name())
-		up, err := cs[1].Decode(b)
-		require.NoError(t, err, cs[1].Name())
-		assert.Equal(t, plain.Data, up.Data, cs[1].Name())
-	}
+	throughUpcast(t, v1, v2, e, func(codec string, plain, got events.Envelope) {
+		assert.Equal(t, plain.Data, got.Data, codec)
+	})
 
 	line := []byte(`{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001",` +
 		`"version":2,"type":"issue.contacted","at":"2026-03-02T09:15:00Z",` +
