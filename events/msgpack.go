@@ -517,7 +517,11 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newD
 	decode := func() (map[string]any, error) {
 		var fields map[string]any
 		dec := msgpack.NewDecoder(strings.NewReader(raw))
-		dec.SetMapDecoder(decodeAnyMap)
+		if builtin {
+			dec.SetMapDecoder(decodeDataMap)
+		} else {
+			dec.SetMapDecoder(decodeAnyMap)
+		}
 		return fields, dec.Decode(&fields)
 	}
 	// convert makes fields what upcasters see: for a built-in type, its
@@ -675,7 +679,15 @@ func hostValue(v any, depth int) (any, error) {
 // host type's map[int]T, say), which msgpack's default refuses; an empty
 // map, whose keys it cannot tell, as map[string]any. A binary key becomes
 // a string; a list or a map as a key is refused.
-func decodeAnyMap(d *msgpack.Decoder) (any, error) {
+func decodeAnyMap(d *msgpack.Decoder) (any, error) { return decodeMap(d, false) }
+
+// decodeDataMap is decodeAnyMap for the data of a built-in type, which
+// reads a nil key as "", as its reader does (reader.str).
+func decodeDataMap(d *msgpack.Decoder) (any, error) { return decodeMap(d, true) }
+
+// decodeMap is decodeAnyMap, with a nil key read as "" when nilIsEmpty.
+// Of a key given twice, the later value is kept.
+func decodeMap(d *msgpack.Decoder, nilIsEmpty bool) (any, error) {
 	n, err := d.DecodeMapLen()
 	if err != nil || n == -1 {
 		return nil, err
@@ -687,9 +699,15 @@ func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 			return nil, err
 		}
 		switch k := keys[i].(type) {
-		case nil, string: // nil: "" among strings, as reader.str reads it
+		case string:
 		case []byte:
 			keys[i] = string(k)
+		case nil:
+			if nilIsEmpty {
+				keys[i] = ""
+			} else {
+				strs = false
+			}
 		case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, time.Time:
 			strs = false
 		default:
@@ -702,8 +720,7 @@ func decodeAnyMap(d *msgpack.Decoder) (any, error) {
 	if strs {
 		m := make(map[string]any, n)
 		for i, k := range keys {
-			s, _ := k.(string)
-			m[s] = vals[i]
+			m[k.(string)] = vals[i]
 		}
 		return m, nil
 	}

@@ -19,7 +19,8 @@ import (
 //
 // For a built-in type, the fields are those of the JSON wire format
 // whichever codec read the event: numbers as float64, ids as strings,
-// objects as map[string]any and lists as []any; what it returns is read as
+// objects as map[string]any (a msgpack key written as nil as "", as the
+// codec reads it without an upcaster) and lists as []any; what it returns is read as
 // JSON, and by the msgpack codec then as msgpack writes it: its Extra
 // numbers in msgpack's form (2.50 as 2.5), and what msgpack cannot write
 // refused as a malformed event. A float64 holds an integer's digits up
@@ -34,8 +35,7 @@ import (
 // msgpack, integers as int64 (uint64 above its range), and floats,
 // binaries and times as msgpack gives them (float32 or float64, []byte,
 // time.Time), objects as map[string]any, and maps whose keys are not
-// strings (a map[int]T; a nil key among strings is "", as the codec
-// reads it without an upcaster) as map[any]any with their keys normalised as
+// strings (a map[int]T) as map[any]any with their keys normalised as
 // values are (an empty map, whose keys msgpack cannot tell, as
 // map[string]any); what it returns is read back by the same codec. An
 // upcaster of a host's type that is read by both codecs accepts both.

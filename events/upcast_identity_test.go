@@ -110,3 +110,32 @@ func TestAnIdentityUpcastReadsJSONNumbersBeyondAFloat64(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, plain.Data, up.Data)
 }
+
+// nilKeyHost is a host's type with a map whose keys are of any type.
+type nilKeyHost struct {
+	A map[any]any `json:"a"`
+}
+
+func (nilKeyHost) EventType() events.Type { return "acme.nilkey" }
+
+// A host's map with a nil key among others comes through an upcaster
+// that returns its fields as they are as msgpack reads it without one:
+// its nil key stays nil, and apart from "".
+func TestAnIdentityUpcastKeepsAHostsNilKey(t *testing.T) {
+	v1, v2 := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, v1.Register("acme.nilkey", 1, func() events.Data { return new(nilKeyHost) }))
+	require.NoError(t, v2.Register("acme.nilkey", 2, func() events.Data { return new(nilKeyHost) }))
+	require.NoError(t, v2.AddUpcaster("acme.nilkey", 1, identityUpcast))
+	for _, m := range []map[any]any{{nil: int64(1)}, {nil: int64(2), "": int64(1)}, {nil: int64(2), int64(7): int64(1)}} {
+		e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
+			Data: &nilKeyHost{A: m}}
+		b, err := events.NewMsgpackCodec(v1).Append(nil, e)
+		require.NoError(t, err)
+		plain, err := events.NewMsgpackCodec(v1).Decode(b)
+		require.NoError(t, err)
+		got, err := events.NewMsgpackCodec(v2).Decode(b)
+		require.NoError(t, err, "%v", m)
+		assert.Equal(t, plain.Data, got.Data, "%v", m)
+		assert.Len(t, got.Data.(*nilKeyHost).A, len(m), "%v", m)
+	}
+}
