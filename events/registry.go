@@ -29,16 +29,21 @@ import (
 // is read as it was written, every digit kept (a 19-digit id carried in
 // Extra); any other number as it returns it. Under JSON, a number beyond
 // a float64's range, which a float64 cannot carry, comes as a
-// json.Number, for a built-in type and a host's alike. For a host's type they are what the codec
-// that read the event decodes: encoding/json's values under JSON (with
-// the same care for the numbers it leaves); under
-// msgpack, integers as int64 (uint64 above its range), and floats,
-// binaries and times as msgpack gives them (float32 or float64, []byte,
-// time.Time), objects as map[string]any, and maps whose keys are not
-// strings (a map[int]T) as map[any]any with their keys normalised as
+// json.Number, for a built-in type and a host's alike.
+//
+// For a host's type the fields are what the codec that read the event
+// decodes: encoding/json's values under JSON (with the same care for the
+// numbers it leaves); under msgpack, integers as int64 (uint64 above its
+// range), and floats, binaries and times as msgpack gives them (float32
+// or float64, []byte, time.Time), objects as map[string]any, and maps
+// whose keys are not all strings (a map[int]T, or one with a key written
+// as nil, which stays nil) as map[any]any with their keys normalised as
 // values are (an empty map, whose keys msgpack cannot tell, as
-// map[string]any); what it returns is read back by the same codec. An
-// upcaster of a host's type that is read by both codecs accepts both.
+// map[string]any); what it returns is read back by the same codec. (Of a
+// map[string]T written with both "" and a nil key, which the codec reads
+// as a "" given twice, the value that such a map keeps through an
+// upcaster is either.) An upcaster of a host's type that is read by both
+// codecs accepts both.
 //
 // An error it returns fails the decoding: the codec's *DecodeError wraps
 // it beside ErrMalformed, so that errors.Is finds a host's own sentinel.
