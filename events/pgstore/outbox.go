@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/truefcr/truefcr/internal/pglock"
+	"github.com/truefcr/truefcr/internal/pgtables"
 )
 
 // forwarderTopic is the Watermill topic of the outbox table. The table name
@@ -192,8 +193,8 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 	t := newTables(cfg.Schema, cfg.Table)
 	// A forwarder of another schema or table than the store's would poll
 	// an outbox of its own, which nothing fills, and forward nothing.
-	var exists bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, t.events).Scan(&exists); err != nil {
+	exists, err := pgtables.Exists(ctx, pool, t.events)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore forwarder: look for the store's table %s: %w", t.events, err)
 	}
 	if !exists {
@@ -202,7 +203,7 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 	}
 	// Where the outbox tables are there, nothing is created: a role that
 	// may only read and write them opens them (see schemaReady).
-	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if err := outboxReady(ctx, tx, t); err != nil {
 			return err
 		}

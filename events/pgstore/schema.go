@@ -215,8 +215,8 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 			// "tx" for store "tx_outbox", the streams of store "a" for
 			// store "a_streams").
 			for _, name := range []string{t.events, t.streams, t.head} {
-				var taken bool
-				if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&taken); err != nil {
+				taken, err := pgtables.Exists(ctx, tx, name)
+				if err != nil {
 					return err
 				}
 				if taken {

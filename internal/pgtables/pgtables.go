@@ -42,14 +42,20 @@ func Check(ctx context.Context, q Querier, table, what string, kind error, want 
 	return nil
 }
 
+// Exists reports whether a table (or another relation) is named table, a
+// name as pgx.Identifier.Sanitize writes it.
+func Exists(ctx context.Context, q Querier, table string) (bool, error) {
+	rows, err := q.Query(ctx, `SELECT to_regclass($1) IS NOT NULL`, table)
+	if err != nil {
+		return false, err
+	}
+	return pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
+}
+
 // CheckIfExists is Check for a table that may not exist: nil when it
 // does not.
 func CheckIfExists(ctx context.Context, q Querier, table, what string, kind error, want ...string) error {
-	rows, err := q.Query(ctx, `SELECT to_regclass($1) IS NOT NULL`, table)
-	if err != nil {
-		return fmt.Errorf("look for %s: %w", table, err)
-	}
-	exists, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
+	exists, err := Exists(ctx, q, table)
 	if err != nil {
 		return fmt.Errorf("look for %s: %w", table, err)
 	}
