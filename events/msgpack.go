@@ -645,6 +645,32 @@ func upcastValue(v any, depth int, exact bool) (any, error) {
 	})
 }
 
+// hasBigInt reports whether v, a value decoded from msgpack, holds an
+// integer beyond what a float64 holds exactly (2^53), or a whole float
+// beyond it, which msgpack reads as the integer it is (jsonValue), as far
+// down as values may nest below depth; or is nested deeper than that,
+// which converting it refuses.
+func hasBigInt(v any, depth int) bool {
+	big := false
+	_, err := eachValue(v, depth, func(x any) (any, error) {
+		switch n := x.(type) {
+		case int64:
+			big = big || n > 1<<53 || n < -(1<<53)
+		case uint64:
+			big = big || n > 1<<53
+		case float32:
+			big = big || wholeBeyond53(float64(n))
+		case float64:
+			big = big || wholeBeyond53(n)
+		}
+		return x, nil
+	})
+	return big || err != nil
+}
+
+// wholeBeyond53 reports whether f is a whole number beyond 2^53.
+func wholeBeyond53(f float64) bool { return math.Abs(f) > 1<<53 && f == math.Trunc(f) }
+
 // hostValue returns v, a field value of a host type decoded from msgpack,
 // with its integers in fixed Go types whatever size they were written in:
 // int64, or uint64 above its range. Other values (floats, binaries,

@@ -3,7 +3,6 @@ package events
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"reflect"
 	"runtime/debug"
 	"sort"
@@ -407,45 +406,6 @@ func hasLongDigits(b []byte) bool {
 			}
 		} else {
 			run = 0
-		}
-	}
-	return false
-}
-
-// hasBigInt reports whether v, a value decoded from msgpack, holds an
-// integer beyond what a float64 holds exactly (2^53), or a whole float
-// beyond it, which msgpack reads as the integer it is, as far down as
-// values may nest below depth.
-func hasBigInt(v any, depth int) bool {
-	if depth > maxSkipDepth {
-		return false // refused as too deep, later
-	}
-	switch v := v.(type) {
-	case int64:
-		return v > 1<<53 || v < -(1<<53)
-	case uint64:
-		return v > 1<<53
-	case float64:
-		return math.Abs(v) > 1<<53 && v == math.Trunc(v) // read as an integer (jsonValue)
-	case float32:
-		return hasBigInt(float64(v), depth)
-	case []any:
-		for _, x := range v {
-			if hasBigInt(x, depth+1) {
-				return true
-			}
-		}
-	case map[string]any:
-		for _, x := range v {
-			if hasBigInt(x, depth+1) {
-				return true
-			}
-		}
-	case map[any]any:
-		for k, x := range v {
-			if hasBigInt(k, depth+1) || hasBigInt(x, depth+1) {
-				return true
-			}
 		}
 	}
 	return false
