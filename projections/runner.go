@@ -183,7 +183,7 @@ type Runner struct {
 	pos                                                            atomic.Uint64
 	// covered counts the live events passed over because their store
 	// position was applied from the store already (see forward); unknown
-	// those of unknown types passed on as events.Opaque.
+	// those of unknown types passed on as events.Opaque (see take).
 	covered, unknown atomic.Int64
 	// arrivals counts the events that came, from any source, that Filter
 	// keeps; arrivalsSeen is arrivals when IdleAdvance last looked, and
@@ -686,8 +686,13 @@ func (r *Runner) poisonUUID(topic, id string) string {
 
 // take offers the event of d, unless the store has covered its message's
 // position since the message came (a catch-up read its events): it is
-// then counted as covered. The caller holds r.mu.
+// then counted as covered. The caller holds r.mu. An event of an unknown
+// type is counted here, where it is passed on, rather than when queued:
+// Run drops what it queued when it stops before it caught up.
 func (r *Runner) take(d delivery) {
+	if d.unknown {
+		r.unknown.Add(1)
+	}
 	if d.pos > 0 && d.pos <= r.position {
 		r.cover(d.e)
 		return

@@ -67,10 +67,12 @@ func release(ch <-chan *message.Message) {
 }
 
 // delivery is the event of one message, decoded, with the message's store
-// position (storePosition), 0 for none.
+// position (storePosition), 0 for none; unknown says that it is an
+// events.Opaque of a type the codecs do not know (SkipUnknownTypes).
 type delivery struct {
-	e   events.Envelope
-	pos uint64
+	e       events.Envelope
+	pos     uint64
+	unknown bool
 }
 
 // queueLen is how many decoded and acknowledged events may wait for the
@@ -177,10 +179,7 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				}
 				for i, e := range evs {
 					select {
-					case out <- delivery{e: e, pos: pos}:
-						if i >= opaque {
-							r.unknown.Add(1) // passed on: counted once queued
-						}
+					case out <- delivery{e: e, pos: pos, unknown: i >= opaque}:
 					case <-ctx.Done():
 						// Those queued are applied, and come again
 						// with the message: duplicates, skipped.
