@@ -887,7 +887,7 @@ func (r *Runner) hand(e events.Envelope) bool {
 func (r *Runner) reject(e events.Envelope, msg string, err error) {
 	r.rejected.Add(1)
 	fields := watermill.LogFields{
-		"runner": r.cfg.Name, "issue": e.Issue.String(), "version": e.Version, "type": string(e.Type()),
+		"runner": r.cfg.Name, "event_id": e.ID.String(), "issue": e.Issue.String(), "version": e.Version, "type": string(e.Type()),
 	}
 	if e.Position != 0 {
 		fields["position"] = e.Position // read from the store

@@ -749,19 +749,18 @@ func TestRunnerCountsRejectedEvents(t *testing.T) {
 	require.NoError(t, stop())
 	assert.Equal(t, int64(5), r.Stats().Applied)
 	assert.Equal(t, map[events.Type]int{events.TypeOpened: 5}, p.ByType)
-	// Each refusal is logged with where the event is in the store.
-	var positions []uint64
+	// Each refusal is logged with the event's id and where it is in the
+	// store.
+	var positions, want []string
 	for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
 		if m.Msg == "projection rejected an event" {
-			p, _ := m.Fields["position"].(uint64)
-			positions = append(positions, p)
+			positions = append(positions, fmt.Sprint(m.Fields["event_id"], "@", m.Fields["position"]))
 		}
 	}
-	var want []uint64
 	for e, err := range store.ReadAll(t.Context(), 0) {
 		require.NoError(t, err)
 		if e.Type() != events.TypeOpened {
-			want = append(want, e.Position)
+			want = append(want, fmt.Sprint(e.ID, "@", e.Position))
 		}
 	}
 	assert.ElementsMatch(t, want, positions)
@@ -798,9 +797,10 @@ func TestRunnerRejectsAVersionNoStreamHas(t *testing.T) {
 	assert.Zero(t, st.Duplicates)
 	var logged bool
 	for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
-		logged = logged || m.Msg == "runner rejected an event of a version no stream has" && m.Fields["version"] == uint64(events.MaxVersion+1)
+		logged = logged || m.Msg == "runner rejected an event of a version no stream has" &&
+			m.Fields["version"] == uint64(events.MaxVersion+1) && m.Fields["event_id"] == good.ID.String()
 	}
-	assert.True(t, logged, "the refusal is logged with the event's version")
+	assert.True(t, logged, "the refusal is logged with the event's id and version")
 }
 
 func TestRunnerRebuild(t *testing.T) {
