@@ -212,6 +212,7 @@ func settled(ctx context.Context, closing <-chan struct{}, nc *nats.Conn, timeou
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	go func() {
@@ -237,6 +238,12 @@ func settled(ctx context.Context, closing <-chan struct{}, nc *nats.Conn, timeou
 		case <-closing:
 			return errors.New("natssub: subscriber closed")
 		default:
+		}
+		if caller.Err() != nil {
+			return fmt.Errorf("natssub: Subscribe's context ended before the server confirmed the subscription: %w", context.Cause(caller))
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("natssub: the server did not confirm the subscription within %s (SubscribeTimeout): %w", timeout, err)
 		}
 		return fmt.Errorf("natssub: the server did not confirm the subscription: %w", err)
 	}

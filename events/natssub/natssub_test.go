@@ -423,7 +423,8 @@ func TestSubscribeFailsWhenTheServerDoesNotConfirm(t *testing.T) {
 	require.NoError(t, err)
 	began := time.Now()
 	_, err = sub.Subscribe(context.Background(), "natssub.unconfirmed")
-	require.ErrorContains(t, err, "the server did not confirm the subscription")
+	require.ErrorContains(t, err, "the server did not confirm the subscription within 300ms")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(began), 5*time.Second, "Subscribe waited for a server that does not answer")
 	require.True(t, lost.Load(), "the proxy never saw the subscription")
 	require.NoError(t, sub.Close())
@@ -456,7 +457,12 @@ func TestSubscribeFailsWhenTheServerDoesNotConfirm(t *testing.T) {
 		}
 		select {
 		case err := <-done:
-			assert.Error(t, err, stop)
+			if stop == "ctx" {
+				assert.ErrorIs(t, err, context.Canceled)
+				assert.ErrorContains(t, err, "Subscribe's context ended before the server confirmed the subscription")
+			} else {
+				assert.EqualError(t, err, "natssub: subscriber closed")
+			}
 			assert.Less(t, time.Since(began), 2*time.Second, stop)
 		case <-time.After(10 * time.Second):
 			t.Fatalf("Subscribe goes on waiting once stopped by %s", stop)
