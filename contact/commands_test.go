@@ -257,6 +257,11 @@ func TestCommandsAccepted(t *testing.T) {
 			&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "web", Topic: "orders", Contact: c1},
 		},
 		{
+			"open with keys behind zero-width characters, as an export leaves them", nil,
+			contact.Open{Customer: events.Customer{Keys: []string{"\ufeffaccount:A-1001\u200b", "account:A-1001", "email:anna@example.com\u2060"}}, Channel: "web", Topic: "orders", Contact: c1},
+			&events.Opened{Customer: events.Customer{Keys: []string{"account:A-1001", "email:anna@example.com"}}, Channel: "web", Topic: "orders", Contact: c1},
+		},
+		{
 			"route the latest contact", []events.Data{opened()},
 			contact.Route{Queue: "billing", Agent: "maria", Skills: []string{"fi", "billing"}, Wait: 35 * time.Second},
 			&events.Routed{Contact: c1, Queue: "billing", Agent: "maria", Skills: []string{"fi", "billing"}, Wait: 35 * time.Second},

@@ -25,7 +25,9 @@
 //
 // Customers are known by keys "kind:value". KeyRules normalises them:
 // phone numbers to E.164 with a configurable default country, email
-// addresses lower-cased, every value trimmed. Open normalises the keys of
+// addresses lower-cased, every value trimmed (of spaces, and of the
+// characters that show as nothing, such as a byte-order mark or a
+// zero-width space, which exports leave in text). Open normalises the keys of
 // its customer, so that the same person is one set of keys on every event.
 // The built-in phone rules know the trunk prefixes of a few countries;
 // KeyRules.Phone takes a normaliser with every country's numbering plan,

@@ -52,7 +52,7 @@ const metaFingerprint = "idempotency_fingerprint"
 // parts of durations finer than a millisecond, a nil slice or map against
 // an empty one, and of an Open, padding around the customer's id (spaces
 // and zero-width characters, as Decide trims them) and the
-// keys as keys normalises them (case, spelling, keys given twice,
+// keys as keys normalises them (padding as around the id, case, spelling, keys given twice,
 // withheld numbers; not for an Open that gives more keys than it may,
 // which Decide refuses as given) and their order, which identifies no
 // one otherwise (a host that builds them from a map gives each delivery
@@ -65,10 +65,20 @@ func fingerprint(cmd Command, host events.Meta, keys KeyRules) string {
 	return digest(fingerprintVersion, cmd, host, &keys, true, text.Trim)
 }
 
+// fingerprintV4 is fingerprint as version "f4:" made it, whose keys were
+// trimmed of white space only (KeyRules.Parse trims the characters that
+// show as nothing too since f5): the events stamped so are compared with
+// it.
+func fingerprintV4(cmd Command, host events.Meta, keys KeyRules) string {
+	keys.spacesOnly = true
+	return digest(fingerprintV4Tag, cmd, host, &keys, true, text.Trim)
+}
+
 // fingerprintV3 is fingerprint as version "f3:" made it, which trimmed an
-// Open's customer id of spaces only: the events stamped so are compared
-// with it.
+// Open's customer id of spaces only, and its keys as f4: the events
+// stamped so are compared with it.
 func fingerprintV3(cmd Command, host events.Meta, keys KeyRules) string {
+	keys.spacesOnly = true
 	return digest(fingerprintV3Tag, cmd, host, &keys, true, strings.TrimSpace)
 }
 
@@ -76,6 +86,7 @@ func fingerprintV3(cmd Command, host events.Meta, keys KeyRules) string {
 // order of an Open's keys counted: the events stamped so are compared
 // with it.
 func fingerprintV2(cmd Command, host events.Meta, keys KeyRules) string {
+	keys.spacesOnly = true
 	return digest(fingerprintV2Tag, cmd, host, &keys, false, strings.TrimSpace)
 }
 
@@ -113,12 +124,13 @@ func digest(tag string, cmd Command, host events.Meta, keys *KeyRules, sorted bo
 
 // fingerprintVersion tags a fingerprint with its encoding: an event whose
 // fingerprint has the tag of an earlier one is compared with the command's
-// by that encoding (fingerprintV3, fingerprintV2, fingerprintV1), so that
-// a command retried across an upgrade is the command it was; one with
-// another tag (or none) was stamped by an encoding this build does not
-// know, and its key is taken for the command's without comparing.
+// by that encoding (fingerprintV4 to fingerprintV1), so that a command
+// retried across an upgrade is the command it was; one with another tag
+// (or none) was stamped by an encoding this build does not know, and its
+// key is taken for the command's without comparing.
 const (
-	fingerprintVersion = "f4:"
+	fingerprintVersion = "f5:"
+	fingerprintV4Tag   = "f4:"
 	fingerprintV3Tag   = "f3:"
 	fingerprintV2Tag   = "f2:"
 	fingerprintV1Tag   = "f1:"
@@ -130,6 +142,8 @@ func sameCommand(fp string, r *run) bool {
 	switch {
 	case strings.HasPrefix(fp, fingerprintVersion):
 		return fp == r.fp
+	case strings.HasPrefix(fp, fingerprintV4Tag):
+		return fp == fingerprintV4(r.cmd, r.host, r.rules)
 	case strings.HasPrefix(fp, fingerprintV3Tag):
 		return fp == fingerprintV3(r.cmd, r.host, r.rules)
 	case strings.HasPrefix(fp, fingerprintV2Tag):

@@ -603,6 +603,29 @@ func TestServiceIdempotencyKeyOfAnOpenWithAZeroWidthPaddedCustomerID(t *testing.
 	assert.Equal(t, 1, store.Len())
 }
 
+// An Open's keys padded with zero-width characters, which Decide trims as
+// it trims spaces, are the same command: retried so, it returns the event
+// of the first run.
+func TestServiceIdempotencyKeyOfAnOpenWithZeroWidthPaddedKeys(t *testing.T) {
+	svc, store := newService(t)
+	ctx := contact.WithIdempotencyKey(t.Context(), "webhook-2")
+	open := func(keys ...string) contact.Open {
+		return contact.Open{Customer: events.Customer{Keys: keys}, Channel: "web", Topic: "orders"}
+	}
+	issue, first, err := svc.Open(ctx, open("account:A-1001", "email:anna@example.com"))
+	require.NoError(t, err)
+	for _, keys := range [][]string{{"\ufeffaccount:A-1001", "email:anna@example.com\u200b"}, {"email:\u2060anna@example.com ", "account:A-1001\u00ad"}} {
+		again, evs, err := svc.Open(ctx, open(keys...))
+		require.NoError(t, err, "%+q: the same command", keys)
+		assert.Equal(t, issue, again)
+		require.Len(t, evs, 1)
+		assert.Equal(t, first[0].ID, evs[0].ID, "%+q", keys)
+	}
+	_, _, err = svc.Open(ctx, open("account:A-1002"))
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	assert.Equal(t, 1, store.Len())
+}
+
 // An Open that gives more keys than it may is refused as given, even when
 // they normalise to the keys of an Open run before with its key: it is no
 // retry of that one.

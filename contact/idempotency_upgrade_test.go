@@ -17,13 +17,7 @@ import (
 // returns the recorded event, where its fingerprint, of the id trimmed of
 // the mark, differed, and the retry was refused (ErrKeyReused).
 func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedCustomer(t *testing.T) {
-	recorded, err := events.NewJSONCodec(nil).Decode([]byte(oldOpen))
-	require.NoError(t, err)
-
-	svc, store := newService(t, later)
-	_, err = store.Append(t.Context(), recorded.Issue, 0, []events.Envelope{recorded})
-	require.NoError(t, err)
-
+	svc, recorded := withRecorded(t, oldOpen)
 	ctx := contact.WithIdempotencyKey(t.Context(), "import:row-7")
 	issue, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "\ufeffC-1"}, Channel: "web", Topic: "orders"})
 	require.NoError(t, err, "the same command with the same key, run again")
@@ -32,5 +26,42 @@ func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedCustomer(t *testing
 	assert.Equal(t, recorded.ID, evs[0].ID)
 }
 
+// withRecorded returns a Service whose store holds the event that raw, in
+// JSON, is: one that an earlier Service appended.
+func withRecorded(t *testing.T, raw string) (*contact.Service, events.Envelope) {
+	t.Helper()
+	recorded, err := events.NewJSONCodec(nil).Decode([]byte(raw))
+	require.NoError(t, err)
+	svc, store := newService(t, later)
+	_, err = store.Append(t.Context(), recorded.Issue, 0, []events.Envelope{recorded})
+	require.NoError(t, err)
+	return svc, recorded
+}
+
 // The event that Service appended.
 const oldOpen = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"e64a788f-7f78-5399-b963-a349f72e3bb4\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"customer\":{\"id\":\"\ufeffC-1\"},\"channel\":\"web\",\"topic\":\"orders\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f3:5745655495b4a30c396db9740d303c2e\",\"idempotency_key\":\"import:row-7\",\"partition_key\":\"\ufeffC-1\"}}"
+
+// An opening that the Service wrote with an idempotency key before it
+// trimmed zero-width characters from identity keys, its key ending in a
+// zero-width space (the event as that Service appended it, fingerprint
+// f4). Retried after the upgrade, the run is the same command and returns
+// the recorded event: its fingerprint is compared by the rules that made
+// it, under which the key kept its padding.
+func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedKey(t *testing.T) {
+	svc, recorded := withRecorded(t, oldOpenPaddedKey)
+	ctx := contact.WithIdempotencyKey(t.Context(), "import:row-8")
+	cmd := contact.Open{Customer: events.Customer{Keys: []string{"account:A-1001\u200b"}}, Channel: "web", Topic: "orders"}
+	issue, evs, err := svc.Open(ctx, cmd)
+	require.NoError(t, err, "the same command with the same key, run again")
+	assert.Equal(t, recorded.Issue, issue)
+	require.Len(t, evs, 1)
+	assert.Equal(t, recorded.ID, evs[0].ID)
+
+	// Another command under that key is still refused.
+	cmd.Topic = "billing"
+	_, _, err = svc.Open(ctx, cmd)
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+}
+
+// The event that Service appended.
+const oldOpenPaddedKey = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"bddd0b5b-f622-5cf6-b237-4f2580e63b55\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:10:00Z\",\"data\":{\"customer\":{\"keys\":[\"account:A-1001\u200b\"]},\"channel\":\"web\",\"topic\":\"orders\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f4:30862ae61707c44750c0cddcdebe174d\",\"idempotency_key\":\"import:row-8\",\"partition_key\":\"account:A-1001\u200b\"}}"

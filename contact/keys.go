@@ -27,6 +27,11 @@ type KeyRules struct {
 	// Unicode's normalisation forms nor internationalised domain names:
 	// contact/emailaddr offers one that does.
 	Email EmailNormalizer
+
+	// spacesOnly: trim keys of white space only, as the rules did before
+	// they trimmed the characters that show as nothing too; idempotency
+	// fingerprints of versions before f5 are compared so.
+	spacesOnly bool
 }
 
 // PhoneNormalizer turns a phone number as written into E.164. Number is
@@ -172,7 +177,12 @@ func (r KeyRules) country() (string, error) {
 	return cc, nil
 }
 
-// Parse parses and normalises one identity key "kind:value":
+// Parse parses and normalises one identity key "kind:value". The key and
+// its value are trimmed first, of white space and of the characters that
+// show as nothing (a byte-order mark, which exports leave in text,
+// zero-width spaces and joiners, a soft hyphen…), as the Service trims a
+// customer's id: "account:42" and "\ufeffaccount:42\u200b" are one key.
+// Then, by kind:
 //
 //   - phone: to E.164 ("+358401234567"): spaces (no-break ones too), dashes
 //     (en dashes, minus signs…), dots and parentheses are dropped, and "00" or "+" introduces the
@@ -242,6 +252,10 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	fail := func(format string, args ...any) (Key, error) {
 		return Key{}, &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
+	trim := text.Trim
+	if r.spacesOnly {
+		trim = strings.TrimSpace
+	}
 	trimmed := strings.TrimSpace(key)
 	if len(trimmed) > MaxText {
 		return fail("is %d bytes long, more than %d", len(trimmed), MaxText)
@@ -250,6 +264,7 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	if !ok {
 		return fail("has no colon; want kind:value")
 	}
+	kind = trim(kind)
 	if kind == "" {
 		return fail("has no kind before the colon")
 	}
@@ -265,6 +280,7 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		// it, as a withheld number would.
 		return Key{}, &KeyError{Key: key, Reason: fmt.Sprintf("has a value of invisible characters only (%+q), which identifies no one", value), Invisible: true}
 	}
+	value = trim(value)
 	if problem := textProblem(value); problem != "" {
 		return fail("value %s", problem)
 	}

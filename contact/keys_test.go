@@ -100,6 +100,13 @@ func TestKeyRulesNormalize(t *testing.T) {
 		{"Gabonese number of 8 digits keeps its 0 after +241", contact.KeyRules{DefaultCountry: "241"}, "phone:+241 06 03 12 34", "phone:+24106031234"},
 		{"a trunk after another country's code stays", fi, "phone:+46 08 123 456 78", "phone:+460812345678"},
 		{"account trimmed", fi, "account:  A-1001 ", "account:A-1001"},
+		// What shows as nothing is padding too, as an export leaves it.
+		{"account trimmed of zero-width characters", fi, "account:\u200bA-1001\u00ad\u2060", "account:A-1001"},
+		{"byte-order mark before the kind", fi, "\ufeffaccount:A-1001", "account:A-1001"},
+		{"zero-width joiner after the kind", fi, "account\u200d: A-1001", "account:A-1001"},
+		{"email trimmed of zero-width characters", fi, "email:Anna@Example.com\u200b", "email:anna@example.com"},
+		{"phone trimmed of zero-width characters", fi, "phone:\ufeff040 123 4567\u200c", "phone:+358401234567"},
+		{"zero-width characters inside a value stay", fi, "account:A\u200b1001", "account:A\u200b1001"},
 		{"account keeps case", fi, "account:a-1001", "account:a-1001"},
 		{"custom kind", fi, "twitter_id: 12345 ", "twitter_id:12345"},
 		{"custom kind with dash and digits", fi, "crm-2:X 9", "crm-2:X 9"},
