@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/truefcr/truefcr/internal/text"
 )
 
 // MaxVersion is the largest version an event may have: a store keeps
@@ -98,6 +100,27 @@ func ValidateData(d Data) error {
 	return nil
 }
 
+// blankAt returns the index of the first of keys that is blank (isBlank),
+// -1 for none.
+func blankAt(keys []string) int {
+	for i, k := range keys {
+		if isBlank(k) {
+			return i
+		}
+	}
+	return -1
+}
+
+// isBlank reports whether s is empty or of white space and characters that
+// show as nothing only (text.Blank): as an identifier, it identifies no
+// one.
+func isBlank(s string) bool {
+	if s != "" && s[0] > ' ' && s[0] < utf8.RuneSelf {
+		return false // a printable ASCII character first, as most have
+	}
+	return text.Trim(s) == ""
+}
+
 // fieldErrs collects the names of missing or wrong fields.
 type fieldErrs []string
 
@@ -116,15 +139,21 @@ func (f fieldErrs) err() error {
 
 // Validate implements Validator.
 func (d *Opened) Validate() error {
-	empty := slices.Index(d.Customer.Keys, "")
-	if (d.Customer.ID != "" || len(d.Customer.Keys) > 0) && empty < 0 && d.Channel != "" && d.Topic != "" && d.Contact != uuid.Nil {
+	blank := blankAt(d.Customer.Keys)
+	if (d.Customer.ID != "" || len(d.Customer.Keys) > 0) && blank < 0 && !isBlank(d.Customer.ID) &&
+		d.Channel != "" && d.Topic != "" && d.Contact != uuid.Nil {
 		return nil // the common case, without the collecting below
 	}
 	var f fieldErrs
 	f.need(d.Customer.ID != "" || len(d.Customer.Keys) > 0, "customer has neither an id nor a key")
-	// An empty key (JSON's null reads as one) would make every customer
-	// that gives one a single customer.
-	f.need(empty < 0, "customer key %d is empty", empty)
+	// An empty key (JSON's null reads as one), or one that shows as
+	// nothing, would make every customer that gives it a single customer.
+	if blank >= 0 {
+		k := d.Customer.Keys[blank]
+		f.need(k != "", "customer key %d is empty", blank)
+		f.need(k == "", "customer key %d is blank (%+q), which identifies no one", blank, k)
+	}
+	f.need(d.Customer.ID == "" || !isBlank(d.Customer.ID), "customer id is blank (%+q), which identifies no one", d.Customer.ID)
 	f.need(d.Channel != "", "no channel")
 	f.need(d.Topic != "", "no topic")
 	f.need(d.Contact != uuid.Nil, "no contact")
