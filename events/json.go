@@ -430,7 +430,9 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 	if at, err := badText(src); err != nil {
 		return fail(at, "", err)
 	}
-	if at := skipSpace(src, 0); at < len(src) && src[at] != '{' && json.Valid(src) {
+	if at := skipSpace(src, 0); bytes.HasPrefix(src[at:], bom) && json.Valid(src[at+len(bom):]) {
+		return fail(at, "", errBOM)
+	} else if at < len(src) && src[at] != '{' && json.Valid(src) {
 		return fail(at, "", fmt.Errorf("want an event object, found %s", jsonKind(src[at])))
 	}
 	// typeFail reports an error of encoding/json: a syntax error where it

@@ -13,6 +13,10 @@ import (
 // start of the log.
 var bom = []byte("\ufeff")
 
+// errBOM is the error of JSONCodec.Decode for an event behind a byte order
+// mark.
+var errBOM = errors.New("a byte order mark (U+FEFF) comes before the event, which JSON does not allow")
+
 // MaxLineBytes is the longest line a LineReader accepts.
 const MaxLineBytes = 16 << 20
 
@@ -105,7 +109,10 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 					e, derr := lr.codec.Decode(trimmed)
 					if derr != nil {
 						lineOffset(derr, whole-len(bytes.TrimLeft(line, jsonSpace)))
-						if bytes.HasPrefix(trimmed, bom) {
+						switch {
+						case errors.Is(derr, errBOM):
+							derr = fmt.Errorf("%w (as where a second log was joined to the first)", derr)
+						case bytes.HasPrefix(trimmed, bom):
 							derr = fmt.Errorf("%w (the line starts with a byte order mark, as where a second log was joined to the first)", derr)
 						}
 						if !yield(Envelope{}, &LineError{Line: lr.line, Err: derr}) {

@@ -75,6 +75,29 @@ func TestLineReaderPassesOverAByteOrderMark(t *testing.T) {
 	assert.Equal(t, 2, lineErrs[0].Line)
 	assert.ErrorIs(t, lineErrs[0], events.ErrMalformed)
 	assert.ErrorContains(t, lineErrs[0], "(the line starts with a byte order mark, as where a second log was joined to the first)")
+
+	// Before an event, the codec names the mark.
+	log = lineLog(t, evs, nil)
+	first, _, _ := bytes.Cut(log, []byte("\n"))
+	log = append(append(log, "\ufeff"...), first...)
+	got, lineErrs = readLines(t, log)
+	require.Len(t, got, 2)
+	require.Len(t, lineErrs, 1)
+	assert.Equal(t, 3, lineErrs[0].Line)
+	assert.ErrorContains(t, lineErrs[0], "a byte order mark (U+FEFF) comes before the event, which JSON does not allow (as where a second log was joined to the first)")
+}
+
+// A single event behind a byte order mark is refused, naming the mark.
+func TestJSONDecodeNamesAByteOrderMark(t *testing.T) {
+	codec := events.NewJSONCodec(nil)
+	b, err := codec.Append(nil, bridgeEvents(1)[0])
+	require.NoError(t, err)
+	_, err = codec.Decode(append([]byte(" \ufeff"), b...))
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, "a byte order mark (U+FEFF) comes before the event, which JSON does not allow")
+	var de *events.DecodeError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, 1, de.Offset, "where the mark is")
 }
 
 // The byte offset of a bad line's error counts from the start of the line,
