@@ -690,12 +690,12 @@ func (r *Runner) poisonUUID(topic, id string) string {
 // type is counted here, where it is passed on, rather than when queued:
 // Run drops what it queued when it stops before it caught up.
 func (r *Runner) take(d delivery) {
-	if d.unknown {
-		r.unknown.Add(1)
-	}
 	if d.pos > 0 && d.pos <= r.position {
 		r.cover(d.e)
 		return
+	}
+	if d.unknown {
+		r.unknown.Add(1)
 	}
 	r.offer(d.e)
 	if d.pos == 0 || r.cfg.Store == nil || !r.keeps(d.e) {
