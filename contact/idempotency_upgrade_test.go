@@ -57,9 +57,16 @@ func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedKey(t *testing.T) {
 	require.Len(t, evs, 1)
 	assert.Equal(t, recorded.ID, evs[0].ID)
 
-	// Another command under that key is still refused.
-	cmd.Topic = "billing"
-	_, _, err = svc.Open(ctx, cmd)
+	// Another command under that key is still refused: another topic, or
+	// a key that the rules of f4 refused (a space after the kind), which
+	// was no key of that command.
+	other := cmd
+	other.Topic = "billing"
+	_, _, err = svc.Open(ctx, other)
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	other = cmd
+	other.Customer.Keys = []string{"account :A-1001\u200b"}
+	_, _, err = svc.Open(ctx, other)
 	require.ErrorIs(t, err, contact.ErrKeyReused)
 }
 

@@ -253,10 +253,14 @@ func (r KeyRules) Parse(key string) (Key, error) {
 		return Key{}, &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
 	trim := text.Trim
+	trimmed := strings.TrimSpace(key)
 	if r.spacesOnly {
 		trim = strings.TrimSpace
+	} else {
+		// The start of the kind; the value's end is trimmed below, where
+		// a value of invisible characters only is told from none.
+		trimmed = strings.TrimLeftFunc(trimmed, text.Blank)
 	}
-	trimmed := strings.TrimSpace(key)
 	if len(trimmed) > MaxText {
 		return fail("is %d bytes long, more than %d", len(trimmed), MaxText)
 	}
@@ -264,7 +268,6 @@ func (r KeyRules) Parse(key string) (Key, error) {
 	if !ok {
 		return fail("has no colon; want kind:value")
 	}
-	kind = trim(kind)
 	if kind == "" {
 		return fail("has no kind before the colon")
 	}
