@@ -8,9 +8,10 @@ import (
 
 // Customer identifies who raised an issue: a stable customer id, identity
 // keys ("phone:+358401234567", "email:anna@example.com", "account:A-1001",
-// or any "kind:value"), or both. Opened.Validate refuses an id or a key
-// that is blank (white space and characters that show as nothing only),
-// which would make everyone who gives it one customer.
+// or any "kind:value"), or both. Opened.Validate refuses a key that is
+// blank (white space and characters that show as nothing only), which
+// would make everyone who gives it one customer; the id is compared as
+// given (package contact trims it, and writes none that is blank).
 type Customer struct {
 	ID   string   `json:"id,omitempty"`
 	Keys []string `json:"keys,omitempty"`

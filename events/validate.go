@@ -112,17 +112,17 @@ func blankAt(keys []string) int {
 }
 
 // isBlank reports whether s is empty or of white space and characters that
-// show as nothing only (text.Blank): as an identifier, it identifies no
-// one. Most identifiers start with a printable ASCII character, which
-// settles it at once.
+// show as nothing only (text.Blank): as an identity key, it identifies no
+// one. Most keys start with a printable ASCII character, which settles it
+// at once.
 func isBlank(s string) bool {
 	return (s == "" || s[0] <= ' ' || s[0] >= utf8.RuneSelf) && trimsToNothing(s)
 }
 
 // trimsToNothing reports whether text.Trim leaves nothing of s. It stays
-// out of line so that isBlank, which calls it only for the few identifiers
-// that do not start with a printable ASCII character, inlines in the
-// checks of every opening.
+// out of line so that isBlank, which calls it only for the few keys that
+// do not start with a printable ASCII character, inlines in the checks of
+// every opening.
 //
 //go:noinline
 func trimsToNothing(s string) bool { return text.Trim(s) == "" }
@@ -146,20 +146,22 @@ func (f fieldErrs) err() error {
 // Validate implements Validator.
 func (d *Opened) Validate() error {
 	blank := blankAt(d.Customer.Keys)
-	if (d.Customer.ID != "" || len(d.Customer.Keys) > 0) && blank < 0 && (d.Customer.ID == "" || !isBlank(d.Customer.ID)) &&
-		d.Channel != "" && d.Topic != "" && d.Contact != uuid.Nil {
+	if (d.Customer.ID != "" || len(d.Customer.Keys) > 0) && blank < 0 && d.Channel != "" && d.Topic != "" && d.Contact != uuid.Nil {
 		return nil // the common case, without the collecting below
 	}
 	var f fieldErrs
 	f.need(d.Customer.ID != "" || len(d.Customer.Keys) > 0, "customer has neither an id nor a key")
 	// An empty key (JSON's null reads as one), or one that shows as
 	// nothing, would make every customer that gives it a single customer.
+	// No Service wrote one: keys were "kind:value" from the start. A
+	// customer id is not judged so: a Service that trimmed ids of spaces
+	// only wrote one of zero-width characters as given, and a replay must
+	// read what was written.
 	if blank >= 0 {
 		k := d.Customer.Keys[blank]
 		f.need(k != "", "customer key %d is empty", blank)
 		f.need(k == "", "customer key %d is blank (%+q), which identifies no one", blank, k)
 	}
-	f.need(d.Customer.ID == "" || !isBlank(d.Customer.ID), "customer id is blank (%+q), which identifies no one", d.Customer.ID)
 	f.need(d.Channel != "", "no channel")
 	f.need(d.Topic != "", "no topic")
 	f.need(d.Contact != uuid.Nil, "no contact")
