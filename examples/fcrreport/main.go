@@ -550,10 +550,16 @@ func normalized(e events.Envelope, keys contact.KeyRules) (events.Envelope, erro
 		return e, fmt.Errorf("event %s of issue %s: %w", e.ID, e.Issue, err)
 	}
 	id := text.Trim(d.Customer.ID) // as the write side trims it
-	if len(norm) == 0 && id == "" && len(d.Customer.Keys) > 0 {
-		// As the write side refuses such an opening.
+	switch {
+	// As the write side refuses such an opening.
+	case len(norm) == 0 && id == "" && len(d.Customer.Keys) > 0:
 		return e, fmt.Errorf("event %s of issue %s: the customer has neither an id nor an identity key: a withheld number, or a key of invisible characters only, identifies no one (%+q)",
 			e.ID, e.Issue, d.Customer.Keys)
+	case len(norm) == 0 && id == "":
+		// An earlier write side, which trimmed ids of spaces only, wrote
+		// such an id as given.
+		return e, fmt.Errorf("event %s of issue %s: the customer has neither an id nor an identity key: an id of invisible characters only identifies no one (%+q)",
+			e.ID, e.Issue, d.Customer.ID)
 	}
 	if slices.Equal(norm, d.Customer.Keys) && id == d.Customer.ID {
 		return e, nil

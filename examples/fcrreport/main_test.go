@@ -673,6 +673,18 @@ func TestTheStatedIdentityRuleIsTheOneApplied(t *testing.T) {
 	assert.Contains(t, got.FCR.Definition.Identity, "those written without a country code refused")
 }
 
+// An opening whose customer is only an id of invisible characters, as a
+// write side that trimmed ids of spaces only wrote it, is refused, saying
+// why: the write side trims such an id to nothing.
+func TestAnOpeningWithAnInvisibleIDAlone(t *testing.T) {
+	log := strings.Replace(handLog, `"keys":["email:anna@example.com"]`, `"id":"\u200b"`, 1)
+	require.NotEqual(t, handLog, log)
+	code, _, stderr := runTool(t, log, "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line 1: ")
+	assert.Contains(t, stderr, `the customer has neither an id nor an identity key: an id of invisible characters only identifies no one ("\u200b")`)
+}
+
 // An opening whose only key is a withheld number is refused, saying so,
 // as the write side refuses it; with -skip-invalid it is skipped and
 // counted.
