@@ -64,8 +64,10 @@ func (noIDs) NewID() (uuid.UUID, error) {
 // compare them as recorded.
 // It is how an imported log is checked against the
 // lifecycle rules that the Service enforces on commands, so that a log
-// written before a rule existed may fail it: such an event was, and is,
-// one the Service refuses. Data fields that the wire format does not name
+// written before a rule existed may fail it: such an event records a
+// command that the Service refuses today, or a customer that it writes
+// otherwise today (an id or keys padded with zero-width characters, which
+// it trims since its fingerprints of versions f4 and f5). Data fields that the wire format does not name
 // are not judged, but for an abandonment's "queue", a string, which the
 // Service writes and judges as Abandon.Queue. It does not apply e. A nil Issue is one that was never
 // opened, as the zero Issue is.
