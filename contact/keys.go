@@ -227,7 +227,7 @@ func (r KeyRules) country() (string, error) {
 //     ASCII too, as internationalised addresses have them, but no byte
 //     that is not UTF-8); after it, a domain name of letters, digits,
 //     hyphens and underscores with a dot, letters and digits beyond ASCII
-//     included.
+//     included (but for those that show as nothing, the Hangul fillers).
 //     Quoted local parts, address literals ("[192.0.2.1]") and a display
 //     form ("Anna <anna@example.com>") are refused. These rules compare
 //     an address's characters as written: a composed "é" and an "e" with
@@ -611,6 +611,10 @@ func checkEmail(v string) string {
 	}
 	if i := strings.IndexFunc(domain, notDomainRune); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(domain[i:])
+		if text.Blank(r) {
+			// Quoted with escapes: it shows as nothing.
+			return fmt.Sprintf("domain %+q contains %+q, which a domain name does not", domain, r)
+		}
 		return fmt.Sprintf("domain %q contains %q, which a domain name does not", domain, r)
 	}
 	return ""
@@ -629,12 +633,16 @@ func notAtext(r rune) bool {
 
 // notDomainRune reports whether r may not appear in a domain name: letters,
 // digits, hyphens, underscores (which some hosts' names have) and dots,
-// letters and digits beyond ASCII included.
+// letters and digits beyond ASCII included, but for those that show as
+// nothing (text.Blank: the Hangul fillers are letters, the combining
+// grapheme joiner a mark), which IDNA refuses too: trimmed from a key's
+// ends, one left at the end by the root's dot would make the key
+// normalise to another.
 func notDomainRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 	}
-	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
+	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)) || text.Blank(r)
 }
 
 // isToken reports whether s matches [a-z][a-z0-9_-]*.

@@ -16,7 +16,7 @@ func FuzzKeyRulesNormalize(f *testing.F) {
 	for _, k := range []string{
 		"phone:+358 40 123 4567", "phone:(040) 123-4567", "phone:8 801 123 4567", "phone:+44 (0)20 7946 0958",
 		"email:Anna@Example.com.", "email:anna@bücher.de", "account:  A-1001 ", "\ufeffaccount:A-1001\u200b",
-		"ticket:ZD:42", "account:\u200b", "phone:anonymous", "email:ⱥ@x.io", "crm-2:X\u00a09",
+		"ticket:ZD:42", "account:\u200b", "phone:anonymous", "email:ⱥ@x.io", "crm-2:X\u00a09", "email:a@b.c\u3164.",
 	} {
 		f.Add(k, "358")
 		f.Add(k, "")

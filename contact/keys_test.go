@@ -137,6 +137,8 @@ func TestKeyRulesNormalizeRefuses(t *testing.T) {
 		{"kind starting with a digit", fi, "1phone:123", "not a lower-case token"},
 		{"kind with a space", fi, "e mail:x", "not a lower-case token"},
 		{"kind followed by a space", fi, "account :x", "not a lower-case token"},
+		{"domain with a Hangul filler before the root's dot", fi, "email:anna@example.com\u3164.", `contains '\u3164'`},
+		{"domain with a combining grapheme joiner", fi, "email:anna@exa\u034fmple.com", `contains '\u034f'`},
 		{"kind followed by a zero-width joiner", fi, "account\u200d:x", "not a lower-case token"},
 		{"empty value", fi, "account:", "no value"},
 		{"blank value", fi, "account:   ", "no value"},
