@@ -183,7 +183,7 @@ type Runner struct {
 	pos                                                            atomic.Uint64
 	// covered counts the live events passed over because their store
 	// position was applied from the store already (see forward); unknown
-	// those of unknown types passed on as events.Opaque (see take).
+	// those of unknown types passed on as events.Opaque (see pass).
 	covered, unknown atomic.Int64
 	// arrivals counts the events that came, from any source, that Filter
 	// keeps; arrivalsSeen is arrivals when IdleAdvance last looked, and
@@ -687,17 +687,14 @@ func (r *Runner) poisonUUID(topic, id string) string {
 // take offers the event of d, unless the store has covered its message's
 // position since the message came (a catch-up read its events): it is
 // then counted as covered. The caller holds r.mu. An event of an unknown
-// type is counted here, where it is passed on, rather than when queued:
-// Run drops what it queued when it stops before it caught up.
+// type is counted where it is passed on (pass), not when queued: Run
+// drops what it queued when it stops before it caught up.
 func (r *Runner) take(d delivery) {
 	if d.pos > 0 && d.pos <= r.position {
 		r.cover(d.e)
 		return
 	}
-	if d.unknown {
-		r.unknown.Add(1)
-	}
-	r.offer(d.e)
+	r.pass(d.e)
 	if d.pos == 0 || r.cfg.Store == nil || !r.keeps(d.e) {
 		return
 	}
@@ -730,7 +727,7 @@ type liveEvent struct {
 func (r *Runner) fromStore(e events.Envelope) {
 	k := liveEvent{e.Issue, e.Version}
 	if _, ok := r.live[k]; !ok {
-		r.offer(e)
+		r.pass(e)
 		return
 	}
 	delete(r.live, k)
@@ -772,6 +769,17 @@ func (r *Runner) forgetLive() {
 
 // offer passes e to the projection, through the runner's sequencer unless
 // the projection sequences the events itself. The caller holds r.mu.
+// pass offers e, read from the store or come live, counting it in
+// UnknownTypes when it is an events.Opaque: a type that the codecs or the
+// store did not know. Held events offered again from a checkpoint were
+// counted when they came. The caller holds r.mu.
+func (r *Runner) pass(e events.Envelope) {
+	if _, ok := e.Data.(*events.Opaque); ok {
+		r.unknown.Add(1)
+	}
+	r.offer(e)
+}
+
 func (r *Runner) offer(e events.Envelope) {
 	switch {
 	case !r.keeps(e):

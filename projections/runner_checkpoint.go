@@ -451,6 +451,7 @@ func (r *Runner) replayLocked(ctx context.Context) error {
 	r.covered.Store(0)
 	r.rejected.Store(0)
 	r.filtered.Store(0)
+	r.unknown.Store(0)
 	r.startCounting()
 	r.started.Store(true)
 	var last uint64 // the position of the last event read
@@ -459,7 +460,7 @@ func (r *Runner) replayLocked(ctx context.Context) error {
 			return fmt.Errorf("runner %q: rebuild: read store after position %d: %w", r.cfg.Name, last, err)
 		}
 		last = e.Position
-		r.offer(e)
+		r.pass(e)
 	}
 	return nil
 }

@@ -304,7 +304,10 @@ type RunnerStats struct {
 	// Poisoned is how many messages could not be decoded.
 	Poisoned int64
 	// UnknownTypes is how many events of unknown types were passed on
-	// as events.Opaque (RunnerConfig.SkipUnknownTypes).
+	// to the projection as events.Opaque: from messages
+	// (RunnerConfig.SkipUnknownTypes) and from a Store that reads them so
+	// (pgstore.Config.SkipUnknownTypes). A message covered by the store
+	// counts once, with the store's copy.
 	UnknownTypes int64
 	// Filtered is how many events RunnerConfig.Filter passed over, each
 	// time one came (from the Store and the Subscriber, say).

@@ -642,3 +642,54 @@ func TestRunnerDoesNotCountACoveredUnknownType(t *testing.T) {
 	assert.Zero(t, p.handed("acme.escalated"))
 	assert.Zero(t, r.Stats().UnknownTypes, "covered, not passed on")
 }
+
+// unknownTypeStore reads the events of one issue of its MemoryStore as a
+// store that skips unknown types reads events of a type it does not know:
+// as an events.Opaque of their type.
+type unknownTypeStore struct {
+	*events.MemoryStore
+	issue uuid.UUID
+}
+
+func (s unknownTypeStore) ReadAll(ctx context.Context, after uint64) iter.Seq2[events.Envelope, error] {
+	return func(yield func(events.Envelope, error) bool) {
+		for e, err := range s.MemoryStore.ReadAll(ctx, after) {
+			if err == nil && e.Issue == s.issue {
+				e.Data = &events.Opaque{Type: "acme.escalated"}
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+// An event of an unknown type read from the store, which passes it on as
+// an events.Opaque, counts in UnknownTypes as one that came live does; a
+// live copy of it that the store covered counts once, with the store's.
+func TestRunnerCountsAnUnknownTypeReadFromTheStore(t *testing.T) {
+	mem := events.NewMemoryStore()
+	log := testLog(3)
+	appendAll(t, mem, log)
+	store := unknownTypeStore{MemoryStore: mem, issue: log[len(log)-1].Issue}
+	p := newTally()
+	r, err := NewRunner(RunnerConfig{Name: "u", Projection: p, Store: store, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	require.Eventually(t, func() bool { return r.Stats().Position == uint64(len(log)) }, 5*time.Second, time.Millisecond)
+	require.NoError(t, stop())
+	opaque := int64(0)
+	for _, e := range log {
+		if e.Issue == store.issue {
+			opaque++
+		}
+	}
+	require.Positive(t, opaque)
+	assert.Equal(t, opaque, r.Stats().UnknownTypes)
+	assert.Equal(t, int64(len(log)), r.Stats().Applied)
+
+	// A rebuild counts afresh, as Applied does.
+	require.NoError(t, r.Rebuild(t.Context()))
+	assert.Equal(t, opaque, r.Stats().UnknownTypes)
+	assert.Equal(t, int64(len(log)), r.Stats().Applied)
+}

@@ -67,12 +67,10 @@ func release(ch <-chan *message.Message) {
 }
 
 // delivery is the event of one message, decoded, with the message's store
-// position (storePosition), 0 for none; unknown says that it is an
-// events.Opaque of a type the codecs do not know (SkipUnknownTypes).
+// position (storePosition), 0 for none.
 type delivery struct {
-	e       events.Envelope
-	pos     uint64
-	unknown bool
+	e   events.Envelope
+	pos uint64
 }
 
 // queueLen is how many decoded and acknowledged events may wait for the
@@ -169,7 +167,6 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 				// that do are applied, and the message goes to the
 				// poison topic with the positions of the others.
 				evs, err := events.DecodeMessages(msg, r.cfg.Codecs...)
-				opaque := len(evs) // evs[opaque:] are of unknown types
 				if err != nil && r.cfg.SkipUnknownTypes {
 					var unknown []*events.UnknownTypeError
 					unknown, err = events.SplitUnknownTypes(err)
@@ -177,9 +174,9 @@ func (r *Runner) forward(ctx context.Context, topic string, ch <-chan *message.M
 						evs = append(evs, u.Opaque())
 					}
 				}
-				for i, e := range evs {
+				for _, e := range evs {
 					select {
-					case out <- delivery{e: e, pos: pos, unknown: i >= opaque}:
+					case out <- delivery{e: e, pos: pos}:
 					case <-ctx.Done():
 						// Those queued are applied, and come again
 						// with the message: duplicates, skipped.
