@@ -573,6 +573,35 @@ func TestRunnerCountsAnUnknownTypeOncePassedOn(t *testing.T) {
 	assert.Equal(t, int64(1), r.Stats().UnknownTypes)
 }
 
+// runWithUnknownQueued starts a runner over store, with SkipUnknownTypes,
+// whose subscriber delivers one message of an event of an unknown type
+// (at store position pos, "" for none), and returns once the message is
+// queued: the gated projection holds the store's first event until its
+// gate is closed.
+func runWithUnknownQueued(t *testing.T, store events.Store, pos string) (*Runner, *gatedRecorder, func() error) {
+	t.Helper()
+	raw := fmt.Sprintf(`{"id":%q,"issue":%q,"version":1,"type":"acme.escalated","at":"2026-03-02T09:00:00Z","data":{"level":2}}`,
+		uuid.New(), uuid.New())
+	unknown := message.NewMessage(uuid.NewString(), []byte(raw))
+	unknown.Metadata.Set(events.MetadataCodec, "json")
+	if pos != "" {
+		unknown.Metadata.Set(events.MetadataPosition, pos)
+	}
+	feed := make(chan *message.Message, 1)
+	feed <- unknown
+	p := &gatedRecorder{gate: make(chan struct{})}
+	r, err := NewRunner(RunnerConfig{Name: "u", Projection: p, Store: store, Subscriber: &feedSubscriber{feed: feed}, Topic: "a",
+		SkipUnknownTypes: true, Logger: quietLogger()})
+	require.NoError(t, err)
+	stop := startRunner(t, r)
+	select {
+	case <-unknown.Acked(): // acknowledged once queued
+	case <-time.After(5 * time.Second):
+		t.Fatal("the message was not queued")
+	}
+	return r, p, stop
+}
+
 // An event of an unknown type queued live while the runner catches up
 // from its store, and left to the store when Run stops before it caught
 // up, was not passed on: UnknownTypes does not count it, as no other
@@ -580,25 +609,7 @@ func TestRunnerCountsAnUnknownTypeOncePassedOn(t *testing.T) {
 func TestRunnerDoesNotCountAnUnknownTypeLeftToTheStore(t *testing.T) {
 	store := events.NewMemoryStore()
 	appendAll(t, store, testLog(20))
-	raw := fmt.Sprintf(`{"id":%q,"issue":%q,"version":1,"type":"acme.escalated","at":"2026-03-02T09:00:00Z","data":{"level":2}}`,
-		uuid.New(), uuid.New())
-	unknown := message.NewMessage(uuid.NewString(), []byte(raw))
-	unknown.Metadata.Set(events.MetadataCodec, "json")
-	feed := make(chan *message.Message, 1)
-	feed <- unknown
-
-	p := &gatedRecorder{gate: make(chan struct{})}
-	r, err := NewRunner(RunnerConfig{Name: "u", Projection: p, Store: store, Subscriber: &feedSubscriber{feed: feed}, Topic: "a",
-		SkipUnknownTypes: true, Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	// The projection holds the store's first event; the message is
-	// decoded and queued meanwhile.
-	select {
-	case <-unknown.Acked():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the message was not queued")
-	}
+	r, p, stop := runWithUnknownQueued(t, store, "")
 	go func() { time.Sleep(50 * time.Millisecond); close(p.gate) }()
 	require.NoError(t, stop())
 	st := r.Stats()
@@ -614,26 +625,8 @@ func TestRunnerDoesNotCountACoveredUnknownType(t *testing.T) {
 	store := events.NewMemoryStore()
 	log := testLog(2)
 	appendAll(t, store, log[:1])
-	raw := fmt.Sprintf(`{"id":%q,"issue":%q,"version":1,"type":"acme.escalated","at":"2026-03-02T09:00:00Z","data":{"level":2}}`,
-		uuid.New(), uuid.New())
-	unknown := message.NewMessage(uuid.NewString(), []byte(raw))
-	unknown.Metadata.Set(events.MetadataCodec, "json")
-	unknown.Metadata.Set(events.MetadataPosition, "2") // the store's next position
-	feed := make(chan *message.Message, 1)
-	feed <- unknown
-
-	p := &gatedRecorder{gate: make(chan struct{})}
-	r, err := NewRunner(RunnerConfig{Name: "u", Projection: p, Store: store, Subscriber: &feedSubscriber{feed: feed}, Topic: "a",
-		SkipUnknownTypes: true, Logger: quietLogger()})
-	require.NoError(t, err)
-	stop := startRunner(t, r)
-	// The projection holds the store's first event while the message is
-	// queued; the store then gets its position, which the catch-up reads.
-	select {
-	case <-unknown.Acked():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the message was not queued")
-	}
+	r, p, stop := runWithUnknownQueued(t, store, "2") // the store's next position
+	// The store then gets the message's position, which the catch-up reads.
 	appendAll(t, store, log[1:])
 	close(p.gate)
 	require.Eventually(t, func() bool { st := r.Stats(); return st.Applied == int64(len(log)) && st.Duplicates == 1 },
