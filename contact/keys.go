@@ -334,6 +334,9 @@ func (r KeyRules) Parse(key string) (Key, error) {
 				return fail("normalised to %+q, which it then refuses: %s", v, reason)
 			case again != v:
 				return fail("normalised to %+q, which does not normalise to itself but to %+q", v, again)
+			case !r.spacesOnly && text.Trim(v) != v:
+				// Parse would trim it the next time: another key.
+				return fail("normalised to %+q, which starts or ends with a character that shows as nothing", v)
 			}
 		}
 		value = v

@@ -358,6 +358,22 @@ func TestKeyRulesEmailNormalizer(t *testing.T) {
 	require.ErrorIs(t, err, contact.ErrInvalidKey)
 	assert.ErrorContains(t, err, `normalised to "xanna@example.com", which does not normalise to itself but to "xxanna@example.com"`)
 
+	// A normaliser that drops the dots before the @, as Gmail's addresses
+	// allow, may leave a character that shows as nothing first, which
+	// Parse would trim the next time: another key.
+	dots := contact.KeyRules{Email: emailFunc(func(a string) (string, error) {
+		local, domain, _ := strings.Cut(a, "@")
+		return strings.ReplaceAll(local, ".", "") + "@" + domain, nil
+	})}
+	for _, key := range []string{"email:.\u3164anna@gmail.com", "email:.\u034fanna@gmail.com", "email:.\uffa0anna@gmail.com"} {
+		_, err = dots.Normalize(key)
+		require.ErrorIs(t, err, contact.ErrInvalidKey, "%+q", key)
+		assert.ErrorContains(t, err, "which starts or ends with a character that shows as nothing", "%+q", key)
+	}
+	got, err = dots.Normalize("email:a.nna@gmail.com")
+	require.NoError(t, err)
+	assert.Equal(t, "email:anna@gmail.com", got)
+
 	bad := contact.KeyRules{Email: emailFunc(func(string) (string, error) { return "not an address", nil })}
 	_, err = bad.Normalize("email:anna@example.com")
 	require.ErrorIs(t, err, contact.ErrInvalidKey, "the built-in rules check what it returns")
