@@ -183,7 +183,7 @@ type Runner struct {
 	pos                                                            atomic.Uint64
 	// covered counts the live events passed over because their store
 	// position was applied from the store already (see forward); unknown
-	// those of unknown types passed on as events.Opaque (see pass).
+	// those of unknown types handed to the projection (see hand).
 	covered, unknown atomic.Int64
 	// arrivals counts the events that came, from any source, that Filter
 	// keeps; arrivalsSeen is arrivals when IdleAdvance last looked, and
@@ -686,15 +686,13 @@ func (r *Runner) poisonUUID(topic, id string) string {
 
 // take offers the event of d, unless the store has covered its message's
 // position since the message came (a catch-up read its events): it is
-// then counted as covered. The caller holds r.mu. An event of an unknown
-// type is counted where it is passed on (pass), not when queued: Run
-// drops what it queued when it stops before it caught up.
+// then counted as covered. The caller holds r.mu.
 func (r *Runner) take(d delivery) {
 	if d.pos > 0 && d.pos <= r.position {
 		r.cover(d.e)
 		return
 	}
-	r.pass(d.e)
+	r.offer(d.e)
 	if d.pos == 0 || r.cfg.Store == nil || !r.keeps(d.e) {
 		return
 	}
@@ -727,7 +725,7 @@ type liveEvent struct {
 func (r *Runner) fromStore(e events.Envelope) {
 	k := liveEvent{e.Issue, e.Version}
 	if _, ok := r.live[k]; !ok {
-		r.pass(e)
+		r.offer(e)
 		return
 	}
 	delete(r.live, k)
@@ -769,17 +767,6 @@ func (r *Runner) forgetLive() {
 
 // offer passes e to the projection, through the runner's sequencer unless
 // the projection sequences the events itself. The caller holds r.mu.
-// pass offers e, read from the store or come live, counting it in
-// UnknownTypes when it is an events.Opaque: a type that the codecs or the
-// store did not know. Held events offered again from a checkpoint were
-// counted when they came. The caller holds r.mu.
-func (r *Runner) pass(e events.Envelope) {
-	if _, ok := e.Data.(*events.Opaque); ok {
-		r.unknown.Add(1)
-	}
-	r.offer(e)
-}
-
 func (r *Runner) offer(e events.Envelope) {
 	switch {
 	case !r.keeps(e):
@@ -882,8 +869,13 @@ func (r *Runner) apply(e events.Envelope) error {
 }
 
 // hand passes e to the projection, and reports whether it took it: an
-// event it refuses is counted and logged.
+// event it refuses is counted and logged. An events.Opaque is counted in
+// UnknownTypes here, where the projection gets it, whatever the way it
+// came: not when it was queued, filtered, covered or a duplicate.
 func (r *Runner) hand(e events.Envelope) bool {
+	if _, ok := e.Data.(*events.Opaque); ok {
+		r.unknown.Add(1)
+	}
 	if err := r.cfg.Projection.Apply(e); err != nil {
 		r.reject(e, "projection rejected an event", err)
 		return false

@@ -460,7 +460,7 @@ func (r *Runner) replayLocked(ctx context.Context) error {
 			return fmt.Errorf("runner %q: rebuild: read store after position %d: %w", r.cfg.Name, last, err)
 		}
 		last = e.Position
-		r.pass(e)
+		r.offer(e)
 	}
 	return nil
 }

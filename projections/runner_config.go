@@ -278,8 +278,8 @@ func (c RunnerConfig) Validate() error {
 // event the runner read, from the Store or from a message, counts once in
 // Applied, Duplicates, Rejected or Filtered, or in Held while it waits in
 // the runner for a gap. Poisoned counts messages, not events: those that
-// did not decode. UnknownTypes counts again the events.Opaque among the
-// others, as an Opaque is applied like any event.
+// did not decode. UnknownTypes counts again, of the events handed to the
+// projection, the events.Opaque, as an Opaque is applied like any event.
 type RunnerStats struct {
 	// Applied is how many events the projection absorbed. A
 	// SelfSequencing projection absorbs what it does not recognise as a
@@ -303,11 +303,13 @@ type RunnerStats struct {
 	Rejected int64
 	// Poisoned is how many messages could not be decoded.
 	Poisoned int64
-	// UnknownTypes is how many events of unknown types were passed on
-	// to the projection as events.Opaque: from messages
+	// UnknownTypes is how many events of unknown types the runner handed
+	// to its projection as events.Opaque: from messages
 	// (RunnerConfig.SkipUnknownTypes) and from a Store that reads them so
-	// (pgstore.Config.SkipUnknownTypes). A message covered by the store
-	// counts once, with the store's copy.
+	// (pgstore.Config.SkipUnknownTypes). One that was filtered, covered
+	// by the store or skipped as a duplicate is not handed, and so not
+	// counted; a SelfSequencing projection is handed the duplicates it
+	// recognises itself, which are.
 	UnknownTypes int64
 	// Filtered is how many events RunnerConfig.Filter passed over, each
 	// time one came (from the Store and the Subscriber, say).

@@ -686,3 +686,53 @@ func TestRunnerCountsAnUnknownTypeReadFromTheStore(t *testing.T) {
 	assert.Equal(t, opaque, r.Stats().UnknownTypes)
 	assert.Equal(t, int64(len(log)), r.Stats().Applied)
 }
+
+// An event of an unknown type that comes both live, in a message without
+// a store position, and from the store counts once, when the projection
+// gets it; one that Filter passes over counts not at all.
+func TestRunnerCountsAnUnknownTypeWhereTheProjectionGetsIt(t *testing.T) {
+	for _, filtered := range []bool{false, true} {
+		t.Run(fmt.Sprintf("filtered=%v", filtered), func(t *testing.T) {
+			mem := events.NewMemoryStore()
+			log := testLog(2)
+			appendAll(t, mem, log)
+			first := log[0]
+			store := unknownTypeStore{MemoryStore: mem, issue: first.Issue}
+			raw := fmt.Sprintf(`{"id":%q,"issue":%q,"version":1,"type":"acme.escalated","at":%q,"data":{"level":2}}`,
+				first.ID, first.Issue, first.At.Format(time.RFC3339Nano))
+			live := message.NewMessage(uuid.NewString(), []byte(raw)) // no store position
+			live.Metadata.Set(events.MetadataCodec, "json")
+			feed := make(chan *message.Message, 1)
+			feed <- live
+			cfg := RunnerConfig{Name: "u", Projection: newTally(), Store: store, Subscriber: &feedSubscriber{feed: feed}, Topic: "a",
+				SkipUnknownTypes: true, Logger: quietLogger()}
+			if filtered {
+				cfg.Filter = func(e events.Envelope) bool { return e.Issue != first.Issue }
+			}
+			r, err := NewRunner(cfg)
+			require.NoError(t, err)
+			stop := startRunner(t, r)
+			select {
+			case <-live.Acked():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the message was not taken")
+			}
+			require.Eventually(t, r.CaughtUp, 5*time.Second, time.Millisecond)
+			require.NoError(t, stop())
+			opaque := int64(0)
+			for _, e := range log {
+				if e.Issue == first.Issue {
+					opaque++
+				}
+			}
+			st := r.Stats()
+			if filtered {
+				assert.Zero(t, st.UnknownTypes, "never handed to the projection")
+				assert.Equal(t, opaque+1, st.Filtered)
+				return
+			}
+			assert.Equal(t, opaque, st.UnknownTypes, "the store's copies, each handed once")
+			assert.Equal(t, int64(1), st.Duplicates, "the live copy")
+		})
+	}
+}
