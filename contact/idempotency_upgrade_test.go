@@ -72,3 +72,26 @@ func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedKey(t *testing.T) {
 
 // The event that Service appended.
 const oldOpenPaddedKey = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"bddd0b5b-f622-5cf6-b237-4f2580e63b55\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:10:00Z\",\"data\":{\"customer\":{\"keys\":[\"account:A-1001\u200b\"]},\"channel\":\"web\",\"topic\":\"orders\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f4:30862ae61707c44750c0cddcdebe174d\",\"idempotency_key\":\"import:row-8\",\"partition_key\":\"account:A-1001\u200b\"}}"
+
+// An opening that the Service wrote with an idempotency key before it
+// refused a domain with a character that shows as nothing (a Hangul
+// filler), as it appended it (fingerprint f4). Retried after the upgrade,
+// the run is the same command and returns the recorded event: the rules of
+// f4 took the key, and its fingerprint is compared by them.
+func TestRetryAcrossTheUpgradeOfAnOpeningWithAFillerInTheDomain(t *testing.T) {
+	svc, recorded := withRecorded(t, oldOpenFillerDomain)
+	ctx := contact.WithIdempotencyKey(t.Context(), "import:row-9")
+	cmd := contact.Open{Customer: events.Customer{Keys: []string{"email:Anna@ex\u3164ample.com"}}, Channel: "web", Topic: "orders"}
+	issue, evs, err := svc.Open(ctx, cmd)
+	require.NoError(t, err, "the same command with the same key, run again")
+	assert.Equal(t, recorded.Issue, issue)
+	require.Len(t, evs, 1)
+	assert.Equal(t, recorded.ID, evs[0].ID)
+
+	// Run anew, the key is refused.
+	_, _, err = svc.Open(contact.WithIdempotencyKey(t.Context(), "import:row-10"), cmd)
+	require.ErrorIs(t, err, contact.ErrInvalidKey)
+}
+
+// The event that Service appended.
+const oldOpenFillerDomain = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"cef01d7a-6b50-5137-b84f-5c237b63413c\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:10:00Z\",\"data\":{\"customer\":{\"keys\":[\"email:anna@ex\u3164ample.com\"]},\"channel\":\"web\",\"topic\":\"orders\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f4:8a703cb4238b680eb3e4b84d6fbea9b2\",\"idempotency_key\":\"import:row-9\",\"partition_key\":\"email:anna@ex\u3164ample.com\"}}"

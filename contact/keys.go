@@ -363,7 +363,7 @@ func (r KeyRules) email(value string) (string, string) {
 	if local, domain, ok := strings.Cut(value, "@"); ok && strings.HasSuffix(domain, ".") && !strings.HasSuffix(domain, "..") {
 		value = local + "@" + domain[:len(domain)-1] // the root's dot
 	}
-	if reason := checkEmail(value); reason != "" {
+	if reason := checkEmail(value, !r.spacesOnly); reason != "" {
 		return "", reason
 	}
 	return value, ""
@@ -593,8 +593,10 @@ func checkE164(v string) string {
 	return ""
 }
 
-// checkEmail says why v is not an address, or "".
-func checkEmail(v string) string {
+// checkEmail says why v is not an address, or "". noBlank refuses a
+// domain with a character that shows as nothing (see notDomainRune), which
+// the rules of f4 fingerprints and before took.
+func checkEmail(v string, noBlank bool) string {
 	local, domain, ok := strings.Cut(v, "@")
 	switch {
 	case !ok:
@@ -614,11 +616,12 @@ func checkEmail(v string) string {
 	}
 	if i := strings.IndexFunc(domain, notDomainRune); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(domain[i:])
-		if text.Blank(r) {
-			// Quoted with escapes: it shows as nothing.
-			return fmt.Sprintf("domain %+q contains %+q, which a domain name does not", domain, r)
-		}
 		return fmt.Sprintf("domain %q contains %q, which a domain name does not", domain, r)
+	}
+	if i := strings.IndexFunc(domain, text.Blank); noBlank && i >= 0 {
+		// Quoted with escapes: it shows as nothing.
+		r, _ := utf8.DecodeRuneInString(domain[i:])
+		return fmt.Sprintf("domain %+q contains %+q, which shows as nothing and which a domain name does not", domain, r)
 	}
 	return ""
 }
@@ -636,16 +639,16 @@ func notAtext(r rune) bool {
 
 // notDomainRune reports whether r may not appear in a domain name: letters,
 // digits, hyphens, underscores (which some hosts' names have) and dots,
-// letters and digits beyond ASCII included, but for those that show as
-// nothing (text.Blank: the Hangul fillers are letters, the combining
-// grapheme joiner a mark), which IDNA refuses too: trimmed from a key's
-// ends, one left at the end by the root's dot would make the key
-// normalise to another.
+// letters and digits beyond ASCII included. checkEmail refuses those of
+// them that show as nothing too (text.Blank: the Hangul fillers are
+// letters, the combining grapheme joiner a mark), which IDNA refuses:
+// trimmed from a key's ends, one left at the end by the root's dot would
+// make the key normalise to another.
 func notDomainRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 	}
-	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)) || text.Blank(r)
+	return !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
 }
 
 // isToken reports whether s matches [a-z][a-z0-9_-]*.
