@@ -147,7 +147,7 @@ func BenchmarkDecodeUpcast(b *testing.B) {
 	routed := benchMix(1)[2] // an abandoned attempt, the opening, then this
 	reg := events.NewRegistry()
 	require.NoError(b, reg.Register(events.TypeRouted, 2, func() events.Data { return new(events.Routed) }))
-	require.NoError(b, reg.AddUpcaster(events.TypeRouted, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(b, reg.AddUpcaster(events.TypeRouted, 1, identityUpcast))
 	for _, c := range []struct {
 		name       string
 		old, codec events.Codec

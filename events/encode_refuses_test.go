@@ -230,7 +230,7 @@ func TestCodecsAndTheReplacementCharacter(t *testing.T) {
 func TestACustomerFieldNested64DeepReadsAfterAnUpcast(t *testing.T) {
 	upcasting := events.NewRegistry()
 	require.NoError(t, upcasting.Register(events.TypeOpened, 2, func() events.Data { return new(events.Opened) }))
-	require.NoError(t, upcasting.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, upcasting.AddUpcaster(events.TypeOpened, 1, identityUpcast))
 	for _, where := range []string{"customer", "data"} {
 		d := &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contactID}
 		x := events.Extra{"deep": nestedList(64)}

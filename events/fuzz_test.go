@@ -21,7 +21,7 @@ func fuzzRegistry(t testing.TB) *events.Registry {
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register(typeEscalated, 1, func() events.Data { return new(Escalated) }))
 	require.NoError(t, reg.Register(events.TypeClassified, 2, func() events.Data { return new(events.Classified) }))
-	require.NoError(t, reg.AddUpcaster(events.TypeClassified, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, reg.AddUpcaster(events.TypeClassified, 1, identityUpcast))
 	return reg
 }
 

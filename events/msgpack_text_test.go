@@ -136,7 +136,7 @@ func nested(n int) any {
 func TestMsgpackExtraNestsAsDeepOnEveryPath(t *testing.T) {
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register(events.TypeClassified, 2, func() events.Data { return new(events.Classified) }))
-	require.NoError(t, reg.AddUpcaster(events.TypeClassified, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, reg.AddUpcaster(events.TypeClassified, 1, identityUpcast))
 	old, upcasting := events.NewMsgpackCodec(nil), events.NewMsgpackCodec(reg)
 
 	e := envelopeOf(1, &events.Classified{Topic: "a/b", Extra: events.Extra{"deep": nested(64)}})
@@ -206,7 +206,7 @@ func mpClassified(member string) []byte {
 func TestMsgpackGenericPathsRefuseTextThatIsNotUTF8(t *testing.T) {
 	upcasting := events.NewRegistry()
 	require.NoError(t, upcasting.Register(events.TypeClassified, 2, func() events.Data { return new(events.Classified) }))
-	require.NoError(t, upcasting.AddUpcaster(events.TypeClassified, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, upcasting.AddUpcaster(events.TypeClassified, 1, identityUpcast))
 	for _, member := range []string{"no\xffte", "note"} {
 		b := mpEnvelope("issue.classified", nil, mpClassified(member))
 		_, errAtSchema := events.NewMsgpackCodec(nil).Decode(b)

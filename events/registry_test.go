@@ -255,8 +255,8 @@ func TestRegistryRefusesBadRegistrations(t *testing.T) {
 		{"constructor of another type", reg.Register("acme.other", 1, func() events.Data { return new(Escalated) })},
 		{"constructor of nil", reg.Register(typeEscalated, 1, func() events.Data { return nil })},
 		{"constructor of a nil pointer", reg.Register(typeEscalated, 1, func() events.Data { return (*Escalated)(nil) })},
-		{"upcaster of an unknown type", reg.AddUpcaster("acme.unknown", 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
-		{"upcaster from the current schema", reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil })},
+		{"upcaster of an unknown type", reg.AddUpcaster("acme.unknown", 1, identityUpcast)},
+		{"upcaster from the current schema", reg.AddUpcaster(events.TypeOpened, 1, identityUpcast)},
 		{"name with a NUL", registerNamed(reg, "acme.esc\x00alated")},
 		{"name not UTF-8", registerNamed(reg, "acme.escalated\xff")},
 		{"name with a newline", registerNamed(reg, "acme.escalated\n")},
@@ -339,7 +339,7 @@ func TestIdentityUpcasterOfAHostTypeThroughBothCodecs(t *testing.T) {
 	v1, v2 := events.NewRegistry(), events.NewRegistry()
 	require.NoError(t, v1.Register("acme.measured", 1, func() events.Data { return new(measured) }))
 	require.NoError(t, v2.Register("acme.measured", 2, func() events.Data { return new(measured) }))
-	require.NoError(t, v2.AddUpcaster("acme.measured", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, v2.AddUpcaster("acme.measured", 1, identityUpcast))
 	d := &measured{Ratio: 0.25, Raw: []byte("abc"), Small: [4]byte{1, 2, 3, 4}, Count: 7,
 		When: time.Date(2026, 3, 2, 9, 0, 0, 5, time.UTC), ID: contactID,
 		Codes: map[int]string{-1: "minus one", 404: "not found"}, Nested: map[string]map[uint8]int{"a": {1: 2, 200: 3}}}
@@ -401,7 +401,7 @@ func TestEarlyCodecReadsADeepCustomerOfANewOpeningSchema(t *testing.T) {
 	reg := events.NewRegistry()
 	early := codecsOf(reg)
 	require.NoError(t, reg.Register(events.TypeOpened, 2, func() events.Data { return new(events.Opened) }))
-	require.NoError(t, reg.AddUpcaster(events.TypeOpened, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, reg.AddUpcaster(events.TypeOpened, 1, identityUpcast))
 	for i, writer := range codecsOf(nil) {
 		b, err := writer.Append(nil, e)
 		require.NoError(t, err)

@@ -479,7 +479,7 @@ func TestUpcastingKeepsTheDigitsOfAHostsInteger(t *testing.T) {
 	v1, v2 := events.NewRegistry(), events.NewRegistry()
 	require.NoError(t, v1.Register("acme.digits", 1, func() events.Data { return new(digitsHost) }))
 	require.NoError(t, v2.Register("acme.digits", 2, func() events.Data { return new(digitsHost) }))
-	require.NoError(t, v2.AddUpcaster("acme.digits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, v2.AddUpcaster("acme.digits", 1, identityUpcast))
 	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
 		Data: &digitsHost{N: 1152921504606846977}}
 	throughUpcast(t, v1, v2, e, func(codec string, _, got events.Envelope) {
@@ -524,7 +524,7 @@ func TestUpcastingKeepsTheDigitsOfHugeAndDeepIntegers(t *testing.T) {
 		}}}
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register(events.TypeContacted, 2, func() events.Data { return new(events.Contacted) }))
-	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	require.NoError(t, reg.AddUpcaster(events.TypeContacted, 1, identityUpcast))
 	throughUpcast(t, nil, reg, old, func(codec string, plain, e events.Envelope) {
 		x := e.Data.(*events.Contacted).Extra
 		assert.Equal(t, plain.Data.(*events.Contacted).Extra["huge"], x["huge"], codec)

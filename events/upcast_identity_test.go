@@ -26,6 +26,17 @@ func contactedV2(t *testing.T) *events.Registry {
 	return reg
 }
 
+// hostV2 returns two registries of a host's type typ: at schema 1, and at
+// schema 2 read from schema 1 through identityUpcast.
+func hostV2(t *testing.T, typ events.Type, newData func() events.Data) (v1, v2 *events.Registry) {
+	t.Helper()
+	v1, v2 = events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, v1.Register(typ, 1, newData))
+	require.NoError(t, v2.Register(typ, 2, newData))
+	require.NoError(t, v2.AddUpcaster(typ, 1, identityUpcast))
+	return v1, v2
+}
+
 // throughUpcast writes e with each codec over registry old (nil: the
 // default one) and reads it back with that codec, and with one over
 // registry up, whose upcasters it goes through; fn gets the codec's name,
@@ -89,10 +100,7 @@ func (bigHost) EventType() events.Type { return "acme.big" }
 // A number beyond a float64's range, which JSON reads without an
 // upcaster, is read through one too, a host's and a built-in type's.
 func TestAnIdentityUpcastReadsJSONNumbersBeyondAFloat64(t *testing.T) {
-	v1, v2 := events.NewRegistry(), events.NewRegistry()
-	require.NoError(t, v1.Register("acme.big", 1, func() events.Data { return new(bigHost) }))
-	require.NoError(t, v2.Register("acme.big", 2, func() events.Data { return new(bigHost) }))
-	require.NoError(t, v2.AddUpcaster("acme.big", 1, identityUpcast))
+	v1, v2 := hostV2(t, "acme.big", func() events.Data { return new(bigHost) })
 	huge, ok := new(big.Int).SetString("1"+strings.Repeat("0", 400), 10)
 	require.True(t, ok)
 	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
@@ -122,10 +130,7 @@ func (nilKeyHost) EventType() events.Type { return "acme.nilkey" }
 // that returns its fields as they are as msgpack reads it without one:
 // its nil key stays nil, and apart from "".
 func TestAnIdentityUpcastKeepsAHostsNilKey(t *testing.T) {
-	v1, v2 := events.NewRegistry(), events.NewRegistry()
-	require.NoError(t, v1.Register("acme.nilkey", 1, func() events.Data { return new(nilKeyHost) }))
-	require.NoError(t, v2.Register("acme.nilkey", 2, func() events.Data { return new(nilKeyHost) }))
-	require.NoError(t, v2.AddUpcaster("acme.nilkey", 1, identityUpcast))
+	v1, v2 := hostV2(t, "acme.nilkey", func() events.Data { return new(nilKeyHost) })
 	for _, m := range []map[any]any{{nil: int64(1)}, {nil: int64(2), "": int64(1)}, {nil: int64(2), int64(7): int64(1)}} {
 		e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC),
 			Data: &nilKeyHost{A: m}}
