@@ -1,6 +1,7 @@
 package contact_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,7 +20,14 @@ import (
 func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedCustomer(t *testing.T) {
 	svc, recorded := withRecorded(t, oldOpen)
 	ctx := contact.WithIdempotencyKey(t.Context(), "import:row-7")
-	issue, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "\ufeffC-1"}, Channel: "web", Topic: "orders"})
+	retriedIsRecorded(t, svc, ctx, contact.Open{Customer: events.Customer{ID: "\ufeffC-1"}, Channel: "web", Topic: "orders"}, recorded)
+}
+
+// retriedIsRecorded runs cmd again with the idempotency key of ctx, and
+// checks that it returns the recorded event, as the same command does.
+func retriedIsRecorded(t *testing.T, svc *contact.Service, ctx context.Context, cmd contact.Open, recorded events.Envelope) {
+	t.Helper()
+	issue, evs, err := svc.Open(ctx, cmd)
 	require.NoError(t, err, "the same command with the same key, run again")
 	assert.Equal(t, recorded.Issue, issue)
 	require.Len(t, evs, 1)
@@ -51,18 +59,14 @@ func TestRetryAcrossTheUpgradeOfAnOpeningWithAZeroWidthPaddedKey(t *testing.T) {
 	svc, recorded := withRecorded(t, oldOpenPaddedKey)
 	ctx := contact.WithIdempotencyKey(t.Context(), "import:row-8")
 	cmd := contact.Open{Customer: events.Customer{Keys: []string{"account:A-1001\u200b"}}, Channel: "web", Topic: "orders"}
-	issue, evs, err := svc.Open(ctx, cmd)
-	require.NoError(t, err, "the same command with the same key, run again")
-	assert.Equal(t, recorded.Issue, issue)
-	require.Len(t, evs, 1)
-	assert.Equal(t, recorded.ID, evs[0].ID)
+	retriedIsRecorded(t, svc, ctx, cmd, recorded)
 
 	// Another command under that key is still refused: another topic, or
 	// a key that the rules of f4 refused (a space after the kind), which
 	// was no key of that command.
 	other := cmd
 	other.Topic = "billing"
-	_, _, err = svc.Open(ctx, other)
+	_, _, err := svc.Open(ctx, other)
 	require.ErrorIs(t, err, contact.ErrKeyReused)
 	other = cmd
 	other.Customer.Keys = []string{"account :A-1001\u200b"}
@@ -82,14 +86,10 @@ func TestRetryAcrossTheUpgradeOfAnOpeningWithAFillerInTheDomain(t *testing.T) {
 	svc, recorded := withRecorded(t, oldOpenFillerDomain)
 	ctx := contact.WithIdempotencyKey(t.Context(), "import:row-9")
 	cmd := contact.Open{Customer: events.Customer{Keys: []string{"email:Anna@ex\u3164ample.com"}}, Channel: "web", Topic: "orders"}
-	issue, evs, err := svc.Open(ctx, cmd)
-	require.NoError(t, err, "the same command with the same key, run again")
-	assert.Equal(t, recorded.Issue, issue)
-	require.Len(t, evs, 1)
-	assert.Equal(t, recorded.ID, evs[0].ID)
+	retriedIsRecorded(t, svc, ctx, cmd, recorded)
 
 	// Run anew, the key is refused.
-	_, _, err = svc.Open(contact.WithIdempotencyKey(t.Context(), "import:row-10"), cmd)
+	_, _, err := svc.Open(contact.WithIdempotencyKey(t.Context(), "import:row-10"), cmd)
 	require.ErrorIs(t, err, contact.ErrInvalidKey)
 }
 
