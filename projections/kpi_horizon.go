@@ -25,7 +25,8 @@ import (
 // Events that come after a gap wait for it to fill, until they are
 // themselves older than the lateness: the missing versions, which are
 // older still, could then only be late, so the gap is skipped and the
-// missing versions count as late if they ever come.
+// missing versions count as late if they ever come. A redelivery of a
+// version that was applied stays a duplicate.
 //
 // A closed issue's state is kept for the lateness after its last event,
 // by event time. An event of it that comes later than that (a reopen days
@@ -70,7 +71,10 @@ type kpiHorizon[S any] struct {
 type kpiIssue struct {
 	id uuid.UUID
 	// next is the version the stream expects next. Versions up to base
-	// were skipped or dropped with an earlier state of the issue.
+	// were dropped with an earlier state of the issue; those skipped
+	// since are in kpiStreams.skipped. (A snapshot saved before skipped
+	// spans were kept has base cover the versions up to the last one
+	// skipped, applied or not.)
 	next, base uint64
 	last       int64 // Unix ns of the latest applied event
 	// queuedAt is the time of the issue's live entry in the due queue.
@@ -100,8 +104,11 @@ type kpiStreams[S any] struct {
 	// gapped holds, by slot, the events that wait for a gap to fill, in
 	// version order.
 	gapped map[int32]*heldList
-	free   []int32
-	nHeld  int
+	// skipped holds, by slot, the versions above base that the stream
+	// went past when it skipped a gap, in order.
+	skipped map[int32][]versionSpan
+	free    []int32
+	nHeld   int
 }
 
 // kpiPageLen is the size of a page of states: 192 of the Reporter's
@@ -202,13 +209,15 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	is := h.seq.at(ix)
 	switch v := e.Version; {
 	case v <= is.base:
-		h.late++ // behind a gap that was skipped
+		h.late++ // applied to a state that was dropped
 	case is.last == math.MinInt64 && at < h.cutoff:
 		// Nothing was applied to the issue's state: it is tracked only
 		// for held events, and the event is late as it would be had it
 		// come before them (a redelivery of a version applied before
 		// the issue left the horizon).
 		h.late++
+	case v < is.next && len(h.seq.skipped) > 0 && h.wasSkipped(ix, v):
+		h.late++ // behind a gap that was skipped
 	case v < is.next:
 		h.dups++
 	case v == is.next && h.forgets(&is.kpiIssue, at):
@@ -252,11 +261,12 @@ func (h *kpiHorizon[S]) forgetAt(is *kpiIssue) int64 { return satAdd(is.last, h.
 
 // forget gives the issue in slot ix a fresh state, as if it had been
 // dropped and its next event were the first to arrive. Events that wait
-// for a gap stay held. The versions already applied stay below base, so
-// that a redelivery of one counts as late, as it would once the state had
-// been dropped (it is older than the lateness by then), rather than being
-// applied again to the fresh state.
+// for a gap stay held. The versions already applied or skipped stay below
+// base, so that a redelivery of one counts as late, as it would once the
+// state had been dropped (it is older than the lateness by then), rather
+// than being applied again to the fresh state.
 func (h *kpiHorizon[S]) forget(ix int32) {
+	h.seq.unskip(ix)
 	is := h.seq.at(ix)
 	var zero S
 	is.state = zero
@@ -309,6 +319,7 @@ func (h *kpiHorizon[S]) drop(ix int32) {
 	t := &h.seq
 	is := t.at(ix)
 	t.index.remove(uuidTag(is.id), ix)
+	t.unskip(ix)
 	is.kpiIssue = kpiIssue{gen: is.gen + 1, stale: true}
 	t.free = append(t.free, ix)
 }
@@ -406,7 +417,9 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 	gapped := h.seq.gapped[ix].events()
 	h.seq.nHeld -= len(gapped)
 	is := h.seq.at(ix)
-	is.base = gapped[0].Version - 1
+	if from, to := max(is.next, is.base+1), gapped[0].Version-1; from <= to {
+		h.seq.skip(ix, versionSpan{from, to})
+	}
 	is.next = gapped[0].Version
 	var still []events.Envelope
 	for i := range gapped {
@@ -434,6 +447,33 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 		}
 	}
 	h.setGapped(ix, &heldList{buf: still})
+}
+
+// wasSkipped reports whether version v of the issue in slot ix was
+// skipped over.
+func (h *kpiHorizon[S]) wasSkipped(ix int32, v uint64) bool {
+	for _, s := range h.seq.skipped[ix] {
+		if v >= s.from && v <= s.to {
+			return true
+		}
+	}
+	return false
+}
+
+// skip records that slot ix skipped over the versions of sp, which come
+// after those it skipped before.
+func (t *kpiStreams[S]) skip(ix int32, sp versionSpan) {
+	if t.skipped == nil {
+		t.skipped = make(map[int32][]versionSpan)
+	}
+	t.skipped[ix] = append(t.skipped[ix], sp)
+}
+
+// unskip forgets the versions that slot ix skipped.
+func (t *kpiStreams[S]) unskip(ix int32) {
+	if len(t.skipped) > 0 {
+		delete(t.skipped, ix)
+	}
 }
 
 // requeue makes sure that the due queue holds an entry for the issue in

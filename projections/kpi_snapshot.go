@@ -40,7 +40,13 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // stored keys cannot be keyed again. The backlog came to age an issue from
 // its earliest inbound event with format 5; an issue restored from one of
 // before keeps the time it was aged from, its earliest event (a late
-// survey's, in a state that one began).
+// survey's, in a state that one began). Within format 5, the versions
+// that an issue's stream skipped over (kpiSnapIssue.Skipped) came later:
+// before them, Base covered every version up to the last one skipped,
+// applied or not, and a snapshot without them restores so (a redelivery
+// of a version applied before the skip counts as late, not as a
+// duplicate); a build before them restores a snapshot with them without,
+// and takes a skipped version that comes after for a duplicate.
 const kpiSnapFormat = 5
 
 // kpiSnap is the whole state of one or more KPI projections that share a
@@ -77,12 +83,15 @@ type kpiSnapHorizon struct {
 type kpiSnapIssue struct {
 	ID         [16]byte
 	Next, Base uint64
-	Last       int64
-	Open       bool
-	State      kpiSnapState
-	Gapped     [][]byte     // the events held for a gap, msgpack-encoded, in version order
-	Positions  []uint64     `msgpack:",omitempty"` // their store positions, which the encoding leaves out; none when all are 0
-	Opaque     []snapOpaque // those that could not be encoded, by name
+	// Skipped lists the versions above Base that the stream skipped
+	// over, as spans of first and last version, in order.
+	Skipped   [][2]uint64 `msgpack:",omitempty"`
+	Last      int64
+	Open      bool
+	State     kpiSnapState
+	Gapped    [][]byte     // the events held for a gap, msgpack-encoded, in version order
+	Positions []uint64     `msgpack:",omitempty"` // their store positions, which the encoding leaves out; none when all are 0
+	Opaque    []snapOpaque // those that could not be encoded, by name
 }
 
 type kpiSnapState struct {
@@ -251,6 +260,9 @@ func saveHorizon[S any](h *kpiHorizon[S], held heldSaver, state func(*S) kpiSnap
 			continue
 		}
 		si := kpiSnapIssue{ID: is.id, Next: is.next, Base: is.base, Last: is.last, Open: is.open, State: state(&is.state)}
+		for _, sp := range h.seq.skipped[ix] {
+			si.Skipped = append(si.Skipped, [2]uint64{sp.from, sp.to})
+		}
 		if is.gapped {
 			var err error
 			if si.Gapped, si.Positions, si.Opaque, err = held(h.seq.gapped[ix].events()); err != nil {
@@ -370,11 +382,22 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 			return out, fmt.Errorf("issue %s: next version %d, base %d: not 1 to %d and 0 to %d", id, si.Next, si.Base,
 				uint64(events.MaxVersion)+1, uint64(events.MaxVersion))
 		}
+		after := si.Base // the last version below the next span
+		for _, sp := range si.Skipped {
+			if sp[0] <= after || sp[1] < sp[0] || sp[1] >= si.Next {
+				return out, fmt.Errorf("issue %s: skipped versions %d to %d: not in order between base %d and next version %d",
+					id, sp[0], sp[1], si.Base, si.Next)
+			}
+			after = sp[1]
+		}
 		st, err := state(&si.State)
 		if err != nil {
 			return out, fmt.Errorf("issue %s: %w", id, err)
 		}
 		ix := out.add(id)
+		for _, sp := range si.Skipped {
+			out.seq.skip(ix, versionSpan{sp[0], sp[1]})
+		}
 		is := out.seq.at(ix)
 		is.next, is.base, is.last, is.open, is.state = si.Next, si.Base, si.Last, si.Open, st
 		gapped, err := loadHeld(si.Gapped, si.Opaque, codec)

@@ -451,3 +451,69 @@ func TestSequencedAdvancesItsProjection(t *testing.T) {
 	assert.Equal(t, int64(1), rep.True.Achieved)
 	assert.Equal(t, at(30, 0, 0), f.Watermark())
 }
+
+// A redelivery of a version that was applied before a later gap of its
+// issue was skipped is a duplicate, as it was before the skip; only the
+// versions skipped are late. A snapshot keeps which they were.
+func TestSequenceTellsASkippedVersionFromAnAppliedOne(t *testing.T) {
+	l := newFCRLog()
+	s, c := l.id(), l.id()
+	v := []events.Envelope{
+		l.add(s, at(0, 9, 0), &events.Opened{Customer: events.Customer{ID: "c"}, Channel: "phone", Topic: "t", Contact: c}),
+		l.add(s, at(0, 9, 5), &events.Routed{Contact: c, Queue: "billing"}),
+		l.add(s, at(0, 9, 7), &events.Routed{Contact: c, Queue: "billing"}), // v3: missing
+		l.add(s, at(0, 9, 10), &events.Routed{Contact: c, Queue: "billing"}),
+		l.add(s, at(0, 9, 12), &events.Routed{Contact: c, Queue: "billing"}), // v5: missing
+		l.add(s, at(0, 9, 15), &events.Routed{Contact: c, Queue: "billing"}),
+	}
+	rec := newRecorder(t)
+	seq, err := Sequence(savingRecorder{rec}, SequenceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	for _, i := range []int{0, 1, 3} {
+		require.NoError(t, seq.Apply(v[i]))
+	}
+	require.NoError(t, seq.AdvanceTo(at(0, 10, 30)))
+	require.NoError(t, seq.Apply(v[5])) // older than the lateness: v5 is skipped at once
+	n := issueNumber(s)
+	require.Equal(t, [][2]uint64{{n, 1}, {n, 2}, {n, 4}, {n, 6}}, rec.got)
+	require.Zero(t, seq.Late())
+	require.Zero(t, seq.DuplicatesIgnored())
+
+	b, err := seq.(encoding.BinaryMarshaler).MarshalBinary()
+	require.NoError(t, err)
+	restored, err := Sequence(savingRecorder{newRecorder(t)}, SequenceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, restored.(encoding.BinaryUnmarshaler).UnmarshalBinary(b))
+
+	for name, p := range map[string]Sequenced{"live": seq, "restored": restored} {
+		for _, e := range v {
+			require.NoError(t, p.Apply(e))
+		}
+		assert.Equal(t, int64(2), p.Late(), "%s: v3 and v5 were skipped", name)
+		assert.Equal(t, int64(4), p.DuplicatesIgnored(), "%s: v1, v2, v4 and v6 were applied", name)
+	}
+	assert.Len(t, rec.got, 4, "nothing applied twice")
+
+	// A snapshot saved before the skipped versions were kept has the
+	// base cover them and those applied before them: it restores so.
+	older := editSnapshot(t, b, func(s *sequencedSnap) {
+		is := &s.Horizon.Issues[0]
+		require.Equal(t, [][2]uint64{{3, 3}, {5, 5}}, is.Skipped)
+		is.Base, is.Skipped = 5, nil
+	})
+	fromOlder, err := Sequence(savingRecorder{newRecorder(t)}, SequenceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, fromOlder.(encoding.BinaryUnmarshaler).UnmarshalBinary(older))
+	for _, e := range v {
+		require.NoError(t, fromOlder.Apply(e))
+	}
+	assert.Equal(t, int64(5), fromOlder.Late(), "v1 to v5")
+	assert.Equal(t, int64(1), fromOlder.DuplicatesIgnored(), "v6")
+
+	for _, spans := range [][][2]uint64{{{5, 5}, {3, 3}}, {{3, 7}}, {{0, 1}}, {{4, 3}}} {
+		bad := editSnapshot(t, b, func(s *sequencedSnap) { s.Horizon.Issues[0].Skipped = spans })
+		err := restored.(encoding.BinaryUnmarshaler).UnmarshalBinary(bad)
+		require.ErrorIs(t, err, ErrKPISnapshot, "%v", spans)
+		assert.ErrorContains(t, err, "skipped versions")
+	}
+}
