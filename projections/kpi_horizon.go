@@ -71,8 +71,9 @@ type kpiHorizon[S any] struct {
 type kpiIssue struct {
 	id uuid.UUID
 	// next is the version the stream expects next. Versions up to base
-	// were dropped with an earlier state of the issue; those skipped
-	// since are in kpiStreams.skipped. (A snapshot saved before skipped
+	// were dropped with an earlier state of the issue, or skipped before
+	// anything was applied to this one; those skipped since are in
+	// kpiStreams.skipped. (A snapshot saved before skipped
 	// spans were kept has base cover the versions up to the last one
 	// skipped, applied or not.)
 	next, base uint64
@@ -417,7 +418,13 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 	gapped := h.seq.gapped[ix].events()
 	h.seq.nHeld -= len(gapped)
 	is := h.seq.at(ix)
-	if from, to := max(is.next, is.base+1), gapped[0].Version-1; from <= to {
+	switch from, to := max(is.next, is.base+1), gapped[0].Version-1; {
+	case from == is.base+1:
+		// Nothing was applied to this state: the versions skipped
+		// join those below base (an issue that came back after it
+		// left, whose stream resumes at a reopen, skips all before).
+		is.base = to
+	case from <= to:
 		h.seq.skip(ix, versionSpan{from, to})
 	}
 	is.next = gapped[0].Version

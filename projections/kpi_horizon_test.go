@@ -279,3 +279,32 @@ func TestReporterAdvanceToTheEndOfTime(t *testing.T) {
 	require.NoError(t, f.AdvanceTo(time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)))
 	assert.Equal(t, evs[0].At.UTC(), f.Watermark())
 }
+
+// An issue that comes back after it left the horizon resumes at its
+// reopening once that is older than the lateness: the versions before it
+// are late, as they were applied to the state that left, and the horizon
+// keeps no skipped span for them, only its base.
+func TestKPIHorizonResumesAReturningIssueWithoutASpan(t *testing.T) {
+	l := newKPILog()
+	a, ca := kpiID('i', 1), kpiID('c', 1)
+	l.opened(a, ca, 0, "phone", "billing")
+	l.add(a, time.Minute, &events.Routed{Contact: ca, Queue: "q", Wait: 5 * time.Second})
+	l.add(a, 2*time.Minute, &events.Resolved{Contact: ca, Handle: time.Minute})
+	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
+	require.NoError(t, err)
+	applyAll(t, svc, l.evs)
+	require.NoError(t, svc.AdvanceTo(kpiT0.Add(5*time.Hour)))
+	require.Zero(t, svc.Report().TrackedIssues, "the issue left")
+
+	reopen := l.add(a, 5*time.Hour, &events.Reopened{Contact: kpiID('c', 2), Channel: "chat"})
+	require.NoError(t, svc.Apply(reopen))
+	require.Equal(t, 1, svc.Report().HeldEvents, "it waits, as after a gap")
+	require.NoError(t, svc.AdvanceTo(kpiT0.Add(7*time.Hour)))
+	assert.Zero(t, svc.Report().HeldEvents)
+	assert.Empty(t, svc.h.seq.skipped)
+	assert.Equal(t, uint64(3), svc.h.seq.at(0).base)
+
+	applyAll(t, svc, l.evs)
+	rep := svc.Report()
+	assert.Equal(t, int64(3), rep.LateEvents, "the versions of the state that left")
+}
