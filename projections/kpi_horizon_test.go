@@ -287,9 +287,7 @@ func TestReporterAdvanceToTheEndOfTime(t *testing.T) {
 func TestKPIHorizonResumesAReturningIssueWithoutASpan(t *testing.T) {
 	l := newKPILog()
 	a, ca := kpiID('i', 1), kpiID('c', 1)
-	l.opened(a, ca, 0, "phone", "billing")
-	l.add(a, time.Minute, &events.Routed{Contact: ca, Queue: "q", Wait: 5 * time.Second})
-	l.add(a, 2*time.Minute, &events.Resolved{Contact: ca, Handle: time.Minute})
+	l.handled(a, ca)
 	svc, err := NewServiceLevel(ServiceConfig{Lateness: time.Hour})
 	require.NoError(t, err)
 	applyAll(t, svc, l.evs)

@@ -48,6 +48,14 @@ func (l *kpiLog) opened(issue, contact uuid.UUID, at time.Duration, channel, top
 	l.add(issue, at, &events.Opened{Customer: events.Customer{ID: "c-" + issue.String()[:4]}, Channel: channel, Topic: topic, Contact: contact})
 }
 
+// handled adds an issue on the phone about billing, opened at kpiT0, answered
+// after 5 s a minute later and resolved after another minute.
+func (l *kpiLog) handled(issue, contact uuid.UUID) {
+	l.opened(issue, contact, 0, "phone", "billing")
+	l.add(issue, time.Minute, &events.Routed{Contact: contact, Queue: "q", Wait: 5 * time.Second})
+	l.add(issue, 2*time.Minute, &events.Resolved{Contact: contact, Handle: time.Minute})
+}
+
 // kpiProjection is what the tests need of the three KPI projections.
 type kpiProjection interface {
 	Apply(events.Envelope) error
@@ -168,9 +176,7 @@ func TestKPIStateFollowsTheHorizon(t *testing.T) {
 func TestKPILateEventsAreCountedNotApplied(t *testing.T) {
 	l := newKPILog()
 	a, ca := kpiID('i', 1), kpiID('c', 1)
-	l.opened(a, ca, 0, "phone", "billing")
-	l.add(a, time.Minute, &events.Routed{Contact: ca, Queue: "q", Wait: 5 * time.Second})
-	l.add(a, 2*time.Minute, &events.Resolved{Contact: ca, Handle: time.Minute})
+	l.handled(a, ca)
 	// b moves the watermark three hours on: a's last event is more than
 	// twice the lateness behind it.
 	b, cb := kpiID('i', 2), kpiID('c', 2)
@@ -202,9 +208,7 @@ func TestKPILateEventsAreCountedNotApplied(t *testing.T) {
 func TestKPIReopenAfterTheStateWasDropped(t *testing.T) {
 	l := newKPILog()
 	a, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
-	l.opened(a, c1, 0, "phone", "billing")
-	l.add(a, time.Minute, &events.Routed{Contact: c1, Queue: "q", Wait: 5 * time.Second})
-	l.add(a, 2*time.Minute, &events.Resolved{Contact: c1, Handle: time.Minute})
+	l.handled(a, c1)
 	b, cb := kpiID('i', 2), kpiID('c', 20)
 	l.opened(b, cb, 3*time.Hour, "chat", "tech")
 	l.add(a, 3*time.Hour+time.Minute, &events.Reopened{Contact: c2, Channel: "chat"})
@@ -356,9 +360,7 @@ func TestKPIGapThatCannotFillIsSkipped(t *testing.T) {
 func TestKPIRedeliveryAfterForgettingCountsOnce(t *testing.T) {
 	l := newKPILog()
 	a, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
-	l.opened(a, c1, 0, "phone", "billing")
-	l.add(a, time.Minute, &events.Routed{Contact: c1, Queue: "q", Wait: 5 * time.Second})
-	l.add(a, 2*time.Minute, &events.Resolved{Contact: c1, Handle: time.Minute})
+	l.handled(a, c1)
 	l.add(a, time.Hour+2*time.Minute, &events.Reopened{Contact: c2, Channel: "chat"})
 	l.add(a, time.Hour+3*time.Minute, &events.Routed{Contact: c2, Queue: "q", Wait: 30 * time.Second})
 	tick := kpiID('i', 3)
