@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -826,6 +827,12 @@ func typeText(te *json.UnmarshalTypeError) string {
 			want = "a whole number"
 			if whole {
 				want = fmt.Sprintf("a whole number from %d to %d", int64(-1)<<(t.Bits()-1), uint64(1)<<(t.Bits()-1)-1)
+			}
+		case te.Field == "version" && t.Kind() == reflect.Uint64:
+			// Versions count from 1; a 0 is refused as missing.
+			want = "a whole number, 1 or more"
+			if whole {
+				want = fmt.Sprintf("a whole number from 1 to %d", uint64(math.MaxUint64))
 			}
 		case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr:
 			want = "a whole number, 0 or more"
