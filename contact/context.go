@@ -52,7 +52,8 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // prefix them with the source ("zendesk:…"); a key that comes back with
 // another command on the same issue is refused (ErrKeyReused), while one
 // reused on another issue goes unnoticed, as only the issue's stream is
-// looked at. A key is at most 256 bytes of UTF-8, unpadded, without
+// looked at. A key is at most 256 bytes of UTF-8, not padded with
+// spaces or characters that show as nothing (a byte-order mark), without
 // control characters, line separators or controls of the direction of
 // text; "" is no key.
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {

@@ -192,7 +192,7 @@ func keyProblem(key string) string {
 	switch {
 	case len(key) > 256:
 		return fmt.Sprintf("idempotency key of %d bytes is longer than 256", len(key))
-	case strings.TrimSpace(key) != key:
+	case text.Trim(key) != key:
 		return fmt.Sprintf("idempotency key %q is blank or padded", key)
 	}
 	return printable("idempotency key", key)

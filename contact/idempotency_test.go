@@ -234,11 +234,15 @@ func TestServiceRefusesAKeyOfAnotherCommandOfTheSameKind(t *testing.T) {
 	assert.Equal(t, first, again)
 }
 
-// A key that is padded, holds a control character or is too long refuses
+// A key that is padded (with characters that show as nothing too, as a
+// byte-order mark that a CSV export left before it), holds a control character or is too long refuses
 // the command, which appends nothing.
 func TestServiceRefusesABadIdempotencyKey(t *testing.T) {
 	for key, want := range map[string]string{
 		" k":                     `idempotency key " k" is blank or padded`,
+		"\ufeffhook-1":           `idempotency key "\ufeffhook-1" is blank or padded`,
+		"hook-1\u200b":           `idempotency key "hook-1\u200b" is blank or padded`,
+		"\u200b":                 `idempotency key "\u200b" is blank or padded`,
 		"k\n1":                   `idempotency key "k\n1" holds the control character U+000A`,
 		strings.Repeat("k", 257): "idempotency key of 257 bytes is longer than 256",
 	} {
