@@ -165,9 +165,10 @@ func loadError(issue uuid.UUID, err error) error {
 // A command that loses a race for the issue (events.ErrVersionConflict) is
 // loaded and decided again after a short random wait, up to
 // Config.Retries times, and may then be refused. A refused command appends
-// nothing and returns a *CommandError. One that lost every race returns
-// an error that wraps events.ErrVersionConflict and says how many
-// attempts it made.
+// nothing and returns a *CommandError. One that lost every race it ran
+// (Config.Retries allowed no more, or ctx ended while it waited to try
+// again) returns an error that wraps events.ErrVersionConflict and says
+// how many attempts it made.
 // When the store cannot tell whether it appended the command's event
 // (events.ErrOutcomeUnknown: the answer to its commit was lost), Execute
 // looks for the event in the issue's stream: while ctx lasts, as it
@@ -256,7 +257,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 			if !conflict || backOff(ctx, attempt) {
 				continue // the next attempt's load looks for the events of sent
 			}
-			err = fmt.Errorf("%w (while waiting to retry: %w)", err, ctx.Err())
+			err = fmt.Errorf("%w (after %s; while waiting to retry: %w)", err, attempts(attempt+1), ctx.Err())
 		} else if conflict {
 			// Said so, that a host tells it from a single lost race.
 			err = fmt.Errorf("%w: gave up after %s, the last of which lost the race for the issue to another writer (Config.Retries)", err, attempts(attempt+1))

@@ -596,7 +596,7 @@ func TestServiceStopsWaitingToRetryWhenItsContextEnds(t *testing.T) {
 	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing"})
 	require.ErrorIs(t, err, events.ErrVersionConflict)
 	require.ErrorIs(t, err, context.Canceled)
-	assert.ErrorContains(t, err, "while waiting to retry")
+	assert.ErrorContains(t, err, "(after 1 attempt; while waiting to retry: context canceled)")
 	assert.Equal(t, 1, store.appends, "no retry after the context ended")
 }
 
