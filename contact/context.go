@@ -48,7 +48,10 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // empty slice for a nil one, an Open's customer id padded, its keys
 // spelt otherwise but normalised alike (KeyRules), in another order,
 // given twice or with a withheld number among them (the retry returns the
-// event of the first run, its keys in that run's order). Keys from several sources must not collide:
+// event of the first run, its keys in that run's order). A customer's
+// extra data counts as the JSON wire format writes it, which keeps a
+// number's text: json.Number("2.50") and 2.5 are two commands, though a
+// msgpack store holds both as 2.5, so decode each delivery alike. Keys from several sources must not collide:
 // prefix them with the source ("zendesk:…"); a key that comes back with
 // another command on the same issue is refused (ErrKeyReused), while one
 // reused on another issue goes unnoticed, as only the issue's stream is
