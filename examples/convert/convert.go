@@ -74,6 +74,13 @@ func convert(ctx context.Context, r io.Reader, w io.Writer, opt options) (summar
 	default:
 		return sum, fmt.Errorf("dataset %q: want pwc or twcs: %w", opt.dataset, errUsage)
 	}
+	switch {
+	case err == nil && sum.Rows == 0 && sum.Skipped > 0:
+		// A log of nothing would report a contact centre of nothing.
+		err = fmt.Errorf("read %s: none of its %d rows converted, each skipped as the warnings say: %w", opt.dataset, sum.Skipped, errMalformed)
+	case err == nil && sum.Rows == 0:
+		err = fmt.Errorf("read %s: the file holds no rows after its header: %w", opt.dataset, errMalformed)
+	}
 	if err == nil {
 		err = out.flushAll()
 	} else {

@@ -304,7 +304,8 @@ func TestPWCDuplicatesAndOrder(t *testing.T) {
 	assert.Equal(t, 7, sum.Rows)
 	assert.Equal(t, 1, sum.Skipped)
 	assert.Contains(t, warn, "pwc line 5: call C1 is already on line 2; skipped")
-	assert.Contains(t, warn, "pwc line 8: call C6 at 2021-02-02 09:00:00 is before the events written already, up to 2021-02-02 09:10:40")
+	assert.Contains(t, warn, "pwc line 8: call C6 at 2021-02-02 09:00:00 is before the events written already, up to 2021-02-02 09:10:40, "+
+		"which line 6 (call C4 at 2021-02-05 09:00:00, more than a day later) let through: one of the two lines is out of time order; written out of time order")
 	// Measured against the latest event written, not the last: C6's
 	// events, written after C2's, are earlier.
 	assert.Contains(t, warn, "pwc line 9: call C7 at 2021-02-02 09:06:00 is before the events written already, up to 2021-02-02 09:10:40")
@@ -439,10 +440,29 @@ func TestRunRefusesBadCommandLines(t *testing.T) {
 		})
 	}
 
-	var out, errs bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"-dataset", "pwc", file}, &out, &errs))
-	assert.Zero(t, out.Len(), "a file of only a header has no events")
-	assert.Contains(t, errs.String(), "0 issues")
+}
+
+// A file that converts to no event is refused, whether it holds no rows
+// or none that convert: an empty log would report a contact centre of
+// nothing, and a script would carry on with it.
+func TestRunRefusesAFileOfNoEvents(t *testing.T) {
+	dir := t.TempDir()
+	header := filepath.Join(dir, "header.csv")
+	require.NoError(t, os.WriteFile(header, []byte(pwcHead), 0o600))
+	excel := filepath.Join(dir, "excel.csv")
+	require.NoError(t, os.WriteFile(excel, []byte(pwcHead+
+		"C1,Ann,1/2/2021,9:05:00,Streaming,Y,Y,30,0:04:10,5\n"+
+		"C2,Ann,1/2/2021,9:06:00,Streaming,Y,Y,30,0:04:10,5\n"), 0o600))
+	for file, want := range map[string]string{
+		header: "read pwc: the file holds no rows after its header",
+		excel:  "read pwc: none of its 2 rows converted, each skipped as the warnings say",
+	} {
+		var out, errs bytes.Buffer
+		err := run(context.Background(), []string{"-dataset", "pwc", file}, &out, &errs)
+		require.ErrorIs(t, err, errMalformed, file)
+		assert.ErrorContains(t, err, want)
+		assert.Zero(t, out.Len(), "no events")
+	}
 }
 
 // The real data sets, when they are next to the repository: every row

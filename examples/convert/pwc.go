@@ -40,8 +40,8 @@ type pwcCall struct {
 //
 // The file is in time order: the events of a call are written once calls
 // a day later have been read, and a call earlier than the events written
-// (the file out of order by more than a day) is reported, and written out
-// of order. A Call Id met again is reported and skipped.
+// (the file out of order by more than a day) is reported with the line of
+// the latest call read, which let them through, and written out of order. A Call Id met again is reported and skipped.
 func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summary, error) {
 	var sum summary
 	ids := newIDSpace()
@@ -49,7 +49,9 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	lineOf := map[string]int{}
-	var latest time.Time // of the calls read
+	var latest time.Time  // of the calls read
+	var latestCall string // which: its id, and the line it is on
+	var latestLine int
 	header := true
 	err := eachRow(ctx, cr, &sum, opt, func(line int, rec []string) error {
 		if header {
@@ -69,8 +71,11 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 		}
 		lineOf[call.id] = line
 		if call.at.Before(out.latest) {
-			err := rowProblem(opt, line, fmt.Sprintf("call %s at %s is before the events written already, up to %s: the file is out of time order by more than a day",
-				call.id, call.at.Format(time.DateTime), out.latest.Format(time.DateTime)), "written out of time order")
+			// The events before it were written when a call more than
+			// a day after them was read: the latest read so far.
+			err := rowProblem(opt, line, fmt.Sprintf("call %s at %s is before the events written already, up to %s, which line %d (call %s at %s, more than a day later) let through: one of the two lines is out of time order",
+				call.id, call.at.Format(time.DateTime), out.latest.Format(time.DateTime),
+				latestLine, latestCall, latest.Format(time.DateTime)), "written out of time order")
 			if err != nil {
 				return err
 			}
@@ -78,7 +83,7 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 		sum.Rows++
 		writePWC(ids, out, call, &sum)
 		if call.at.After(latest) {
-			latest = call.at
+			latest, latestCall, latestLine = call.at, call.id, line
 		}
 		return out.flushBefore(latest.Add(-pwcDisorder))
 	})
