@@ -42,6 +42,7 @@ type LineReader struct {
 	r     *bufio.Reader
 	codec Codec
 	line  int
+	blank int
 }
 
 // NewLineReader returns a LineReader of r that decodes with codec (a JSON
@@ -55,6 +56,10 @@ func NewLineReader(r io.Reader, codec Codec) *LineReader {
 
 // Line returns the number of the last line read.
 func (lr *LineReader) Line() int { return lr.line }
+
+// Blank returns how many of the lines read held only white space, and so
+// no event.
+func (lr *LineReader) Blank() int { return lr.blank }
 
 // All yields the events of the log in the order of its lines. A line that
 // does not decode yields a *LineError; reading goes on with the next line
@@ -121,6 +126,8 @@ func (lr *LineReader) All() iter.Seq2[Envelope, error] {
 					} else if !yield(e, nil) {
 						return
 					}
+				} else {
+					lr.blank++
 				}
 			}
 			if err != nil { // io.EOF

@@ -182,3 +182,23 @@ func TestLineReaderPassesOverJSONWhiteSpaceOnly(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, evs[0].ID, got[0].ID)
 }
+
+// Blank lines are counted, so that a reader's lines add up: each is an
+// event, a bad line or a blank one.
+func TestLineReaderCountsBlankLines(t *testing.T) {
+	evs := bridgeEvents(2)
+	log := append([]byte("\n"), lineLog(t, evs, map[int]string{0: " \t\r\n{not json}\n\n"})...)
+	lr := events.NewLineReader(bytes.NewReader(log), nil)
+	n, bad := 0, 0
+	for _, err := range lr.All() {
+		if err != nil {
+			bad++
+		} else {
+			n++
+		}
+	}
+	assert.Equal(t, 2, n)
+	assert.Equal(t, 1, bad)
+	assert.Equal(t, 3, lr.Blank())
+	assert.Equal(t, 6, lr.Line())
+}

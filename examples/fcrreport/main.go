@@ -23,6 +23,11 @@
 // (by default an hour, or half the lateness if less) is refused like an
 // event that breaks its stream: one stamped in the future would make every
 // event after it late.
+//
+// The exit status is 0 once the report is written, 3 when it is written
+// but events came too late to count in its figures (a log out of time
+// order by more than -lateness: the figures are wrong for it), 1 when the
+// log stops the tool and 2 for a usage error.
 package main
 
 import (
@@ -63,6 +68,7 @@ type input struct {
 	Unchecked   int64 `json:"unchecked"`
 	Invalid     int64 `json:"skipped_invalid"`
 	UnknownType int64 `json:"skipped_unknown_type"`
+	Blank       int   `json:"blank_lines"`
 	// Missing counts the versions that no line of the log held where a
 	// later version of their stream came (-skip-invalid): the stream went
 	// on past them.
@@ -146,6 +152,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "fcrreport: %s after the file name: flags go before it (fcrreport [flags] FILE)\n", fs.Arg(1))
 			return 2
 		}
+		fmt.Fprintf(stderr, "fcrreport: want one FILE, or - for standard input, got %d arguments\n\n", fs.NArg())
 		fs.Usage()
 		return 2
 	}
@@ -216,9 +223,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The figures are then wrong, which nothing else in them shows. The
 	// FCR and the KPI projections each count what they left out.
 	rep := &out.Report
+	code := 0
 	if n := max(rep.FCR.LateDropped, rep.Service.LateEvents, rep.Satisfaction.LateEvents, rep.Volume.LateEvents); n > 0 {
+		code = exitLate
 		fmt.Fprintf(stderr, "fcrreport: warning: %d events came more than the lateness (%s) behind the latest event time before them, and are left out of the figures (late_dropped, late_events): sort the log by event time, or give a -lateness as long as its disorder\n",
 			n, *lateness)
+	}
+	if in.Events == 0 {
+		fmt.Fprintf(stderr, "fcrreport: warning: the log holds no events (%d lines read)\n", in.Lines)
 	}
 	for _, ch := range slices.Sorted(maps.Keys(channelThresholds)) {
 		if _, ok := rep.Service.ByChannel[ch]; !ok {
@@ -229,8 +241,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *format == "text" {
 		err = out.Report.WriteText(w)
 		if err == nil {
-			_, err = fmt.Fprintf(w, "\nread %d lines: %d events (%d unchecked, %d reordered), %d duplicates, %d skipped as invalid, %d of unknown type, %d versions missing\n",
-				in.Lines, in.Events, in.Unchecked, in.Reordered, in.Duplicates, in.Invalid, in.UnknownType, in.Missing)
+			_, err = fmt.Fprintf(w, "\nread %d lines: %d events (%d unchecked, %d reordered), %d duplicates, %d skipped as invalid, %d of unknown type, %d blank; %d versions missing\n",
+				in.Lines, in.Events, in.Unchecked, in.Reordered, in.Duplicates, in.Invalid, in.UnknownType, in.Blank, in.Missing)
 		}
 		if err == nil && in.FirstInvalid != "" {
 			_, err = fmt.Fprintf(w, "first line skipped: %s\n", in.FirstInvalid)
@@ -247,8 +259,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fcrreport: %v\n", err)
 		return 1
 	}
-	return 0
+	return code
 }
+
+// exitLate is the exit status of a report written with events left out of
+// its figures as late: the log is out of time order by more than the
+// lateness, and the figures are wrong for it.
+const exitLate = 3
 
 // absorb reads the log into r, checking every event against its stream
 // and normalising the identity keys of each opening by keys, as the write
@@ -508,7 +525,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	if err := expire(time.Unix(1<<62, 0)); err != nil {
 		return in, err
 	}
-	in.Lines = lines.Line()
+	in.Lines, in.Blank = lines.Line(), lines.Blank()
 	return in, nil
 }
 

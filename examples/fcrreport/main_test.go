@@ -40,14 +40,19 @@ func jsonLines(t *testing.T, evs []events.Envelope) string {
 	return string(b)
 }
 
-// jsonReport runs the tool with flags on stdin, which it must take, and
-// returns its report and what it wrote on standard error.
+// jsonReport runs the tool with flags on stdin, which it must take (exit
+// status 0, or exitLate exactly when the figures left events out as
+// late), and returns its report and what it wrote on standard error.
 func jsonReport(t *testing.T, stdin string, flags ...string) (output, string) {
 	t.Helper()
 	code, stdout, stderr := runTool(t, stdin, append(flags, "-")...)
-	require.Equal(t, 0, code, stderr)
+	require.Contains(t, []int{0, exitLate}, code, stderr)
 	var got output
 	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	// The report was written either way; the status says whether events
+	// were left out of its figures as late.
+	late := max(got.FCR.LateDropped, got.Service.LateEvents, got.Satisfaction.LateEvents, got.Volume.LateEvents) > 0
+	require.Equal(t, late, code == exitLate, "exit status %d: %s", code, stderr)
 	return got, stderr
 }
 
@@ -108,6 +113,11 @@ func TestWarnsOfALogOutOfTimeOrder(t *testing.T) {
 	n := max(got.FCR.LateDropped, got.Service.LateEvents)
 	assert.Contains(t, stderr, fmt.Sprintf("warning: %d events came more than the lateness", n))
 	assert.Contains(t, stderr, "sort the log by event time")
+	// The report is written, and the exit status says that its figures
+	// are wrong, so that a script does not take them.
+	code, stdout, _ := runTool(t, jsonLines(t, byIssue), "-format", "text", "-")
+	assert.Equal(t, exitLate, code)
+	assert.Contains(t, stdout, "true FCR")
 }
 
 // So it does when only the KPI projections left an event out: a survey
@@ -706,6 +716,31 @@ func TestAnOpeningWithAWithheldNumberAlone(t *testing.T) {
 	code, _, stderr = runTool(t, log, "-")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `identifies no one (["account:\u200b"])`)
+}
+
+// A log of no events gives an empty report, and a warning: a script that
+// exported nothing would otherwise carry on with it. Blank lines count as
+// such, so that the lines read add up.
+func TestALogOfNoEvents(t *testing.T) {
+	code, stdout, stderr := runTool(t, "\n \n", "-format", "text", "-")
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "fcrreport: warning: the log holds no events (2 lines read)\n", stderr)
+	assert.Contains(t, stdout, "read 2 lines: 0 events (0 unchecked, 0 reordered), 0 duplicates, 0 skipped as invalid, 0 of unknown type, 2 blank; 0 versions missing")
+
+	got, stderr := jsonReport(t, "\n"+handLog+"\n") // handLog ends its last line
+	assert.Empty(t, stderr)
+	assert.Equal(t, 2, got.Input.Blank)
+	assert.Equal(t, int64(got.Input.Lines), got.Input.Events+int64(got.Input.Blank))
+}
+
+// Without a file, or with two, the tool says what it wants before its
+// usage.
+func TestOneFileIsWanted(t *testing.T) {
+	for _, args := range [][]string{nil, {"a.jsonl", "b.jsonl"}} {
+		code, _, stderr := runTool(t, handLog, args...)
+		assert.Equal(t, 2, code)
+		assert.True(t, strings.HasPrefix(stderr, fmt.Sprintf("fcrreport: want one FILE, or - for standard input, got %d arguments\n\nusage: fcrreport", len(args))), stderr)
+	}
 }
 
 // Flags after the file name are refused with a word on where they go.
