@@ -1,7 +1,9 @@
 package projections
 
 import (
+	"cmp"
 	"math"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -26,6 +28,14 @@ import (
 
 // versionSpan is a range of versions of a stream, both ends included.
 type versionSpan struct{ from, to uint64 }
+
+// spansHold reports whether v lies in one of sps, which are in order and
+// do not overlap, as a stream skips its gaps: in time logarithmic in
+// their number, as an open issue's may grow long.
+func spansHold(sps []versionSpan, v uint64) bool {
+	i, _ := slices.BinarySearchFunc(sps, v, func(s versionSpan, v uint64) int { return cmp.Compare(s.to, v) })
+	return i < len(sps) && sps[i].from <= v
+}
 
 // queueGap queues live issue for skipGaps if events of it wait for a gap.
 func (f *FCR) queueGap(issue uuid.UUID) {
@@ -67,11 +77,4 @@ func (f *FCR) skipGaps() {
 
 // wasSkipped reports whether version v of live issue id is one that its
 // stream went past.
-func (f *FCR) wasSkipped(id uuid.UUID, v uint64) bool {
-	for _, s := range f.skipped[id] {
-		if s.from <= v && v <= s.to {
-			return true
-		}
-	}
-	return false
-}
+func (f *FCR) wasSkipped(id uuid.UUID, v uint64) bool { return spansHold(f.skipped[id], v) }

@@ -83,6 +83,19 @@ func TestFCRSkipsAGapOnceOlderThanTheLateness(t *testing.T) {
 	// The missing version, after all: late, and not applied.
 	snap, err = f.Snapshot(8)
 	require.NoError(t, err)
+	// Spans out of order or overlapping, which no skipping makes, are
+	// refused: a lookup takes them as in order.
+	for _, spans := range [][][2]uint64{{{1, 1}, {1, 1}}, {{1, 1}, {0, 0}}} {
+		bad := editSnapshot(t, snap, func(s *fcrSnap) {
+			i := slices.IndexFunc(s.Versions, func(v fcrSnapVersion) bool { return len(v.Skipped) > 0 })
+			require.GreaterOrEqual(t, i, 0)
+			require.Greater(t, s.Versions[i].Version, uint64(1))
+			s.Versions[i].Skipped = spans
+		})
+		_, err := mustFCR(cfg).Restore(bad)
+		require.ErrorIs(t, err, ErrFCRSnapshot, "%v", spans)
+		assert.ErrorContains(t, err, "skipped versions")
+	}
 	again := mustFCR(cfg)
 	_, err = again.Restore(snap)
 	require.NoError(t, err)
@@ -190,4 +203,17 @@ func TestFCRMissingEventsSaturate(t *testing.T) {
 	r := f.Report()
 	assert.Zero(t, r.HeldEvents)
 	assert.Equal(t, int64(math.MaxInt64), r.MissingEvents)
+}
+
+// spansHold finds a version among spans in order, at their ends too.
+func TestSpansHold(t *testing.T) {
+	sps := []versionSpan{{3, 3}, {5, 9}, {20, 20}}
+	var in []uint64
+	for v := range uint64(23) {
+		if spansHold(sps, v) {
+			in = append(in, v)
+		}
+	}
+	assert.Equal(t, []uint64{3, 5, 6, 7, 8, 9, 20}, in)
+	assert.False(t, spansHold(nil, 3))
 }

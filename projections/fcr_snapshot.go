@@ -468,8 +468,9 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 		ix := g.lookup(v.Issue)
 		if ix >= 0 {
-			for _, sp := range v.Skipped {
-				if sp[0] > sp[1] || sp[1] >= v.Version {
+			for k, sp := range v.Skipped {
+				// In order and apart, as skipping makes them.
+				if sp[0] > sp[1] || sp[1] >= v.Version || k > 0 && sp[0] <= v.Skipped[k-1][1] {
 					return 0, fmt.Errorf("FCR restore: issue %s at version %d skipped versions %d to %d: %w", v.Issue, v.Version, sp[0], sp[1], ErrFCRSnapshot)
 				}
 				if g.skipped == nil {

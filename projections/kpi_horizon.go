@@ -106,7 +106,8 @@ type kpiStreams[S any] struct {
 	// version order.
 	gapped map[int32]*heldList
 	// skipped holds, by slot, the versions above base that the stream
-	// went past when it skipped a gap, in order.
+	// went past when it skipped a gap after something was applied to the
+	// state (other skips move base), in order.
 	skipped map[int32][]versionSpan
 	free    []int32
 	nHeld   int
@@ -210,7 +211,7 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	is := h.seq.at(ix)
 	switch v := e.Version; {
 	case v <= is.base:
-		h.late++ // applied to a state that was dropped
+		h.late++ // of a state dropped or forgotten, or skipped before anything was applied to this one
 	case is.last == math.MinInt64 && at < h.cutoff:
 		// Nothing was applied to the issue's state: it is tracked only
 		// for held events, and the event is late as it would be had it
@@ -458,14 +459,7 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 
 // wasSkipped reports whether version v of the issue in slot ix was
 // skipped over.
-func (h *kpiHorizon[S]) wasSkipped(ix int32, v uint64) bool {
-	for _, s := range h.seq.skipped[ix] {
-		if v >= s.from && v <= s.to {
-			return true
-		}
-	}
-	return false
-}
+func (h *kpiHorizon[S]) wasSkipped(ix int32, v uint64) bool { return spansHold(h.seq.skipped[ix], v) }
 
 // skip records that slot ix skipped over the versions of sp, which come
 // after those it skipped before.

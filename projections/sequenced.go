@@ -202,6 +202,9 @@ func (s *sequenced) Held() int { return s.h.seq.nHeld }
 func (s *sequenced) Tracked() int { return s.h.seq.Streams() }
 
 // sequencedSnapFormat is the layout version of the snapshots of Sequence.
+// Within format 1, the versions that an issue's stream skipped over
+// (kpiSnapIssue.Skipped) came later, as they did within format 5 of the
+// KPI projections' snapshots (see kpiSnapFormat).
 const sequencedSnapFormat = 1
 
 // sequencedSnap is the state of a Sequence result, as msgpack: the horizon
