@@ -234,22 +234,6 @@ func (h *kpiHorizon[S]) offer(e *events.Envelope) {
 	h.sweep()
 }
 
-// foldOrdered is the in-order path: it applies e, the next event of its
-// issue, without sequencing it.
-func (h *kpiHorizon[S]) foldOrdered(e *events.Envelope) {
-	at := e.At.UnixNano()
-	h.advance(e.At, at)
-	ix, ok := h.seq.find(e.Issue)
-	if !ok {
-		ix = h.add(e.Issue)
-	} else if h.forgets(&h.seq.at(ix).kpiIssue, at) {
-		h.forget(ix)
-	}
-	h.apply(ix, e, at)
-	h.requeue(ix)
-	h.sweep()
-}
-
 // forgets reports whether an event at time at, next in the stream of the
 // tracked issue is, comes after the issue's state is forgotten: the issue
 // is closed and the event is at or after forgetAt.

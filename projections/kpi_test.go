@@ -59,7 +59,6 @@ func (l *kpiLog) handled(issue, contact uuid.UUID) {
 // kpiProjection is what the tests need of the three KPI projections.
 type kpiProjection interface {
 	Apply(events.Envelope) error
-	applyOrdered(events.Envelope) error
 }
 
 func applyAll(t testing.TB, p kpiProjection, evs []events.Envelope) {

@@ -125,12 +125,6 @@ func (s *Satisfaction) Apply(e events.Envelope) error {
 	return nil
 }
 
-// applyOrdered absorbs the next event of its issue in version order.
-func (s *Satisfaction) applyOrdered(e events.Envelope) error {
-	s.h.foldOrdered(&e)
-	return nil
-}
-
 func (s *Satisfaction) foldIssue(is *kpiState, e *events.Envelope) bool {
 	if kpiIgnores(is, e) {
 		return false

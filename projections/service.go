@@ -214,12 +214,6 @@ func (s *ServiceLevel) Apply(e events.Envelope) error {
 	return nil
 }
 
-// applyOrdered absorbs the next event of its issue in version order.
-func (s *ServiceLevel) applyOrdered(e events.Envelope) error {
-	s.h.foldOrdered(&e)
-	return nil
-}
-
 func (s *ServiceLevel) foldIssue(is *kpiState, e *events.Envelope) bool {
 	if kpiIgnores(is, e) {
 		return false

@@ -182,12 +182,6 @@ func (v *Volume) Apply(e events.Envelope) error {
 	return nil
 }
 
-// applyOrdered absorbs the next event of its issue in version order.
-func (v *Volume) applyOrdered(e events.Envelope) error {
-	v.h.foldOrdered(&e)
-	return nil
-}
-
 // foldIssue follows each change of the issue into the counts: an event
 // changes at most one contact, the issue's topic or whether its opening
 // was seen.
