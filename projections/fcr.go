@@ -437,16 +437,11 @@ func (f *FCR) lookupTag(id uuid.UUID, tag uint32) int32 {
 	}
 }
 
-// observe moves the watermark to e's time and counts e if it is late. It
-// reports whether e goes on to be sequenced and applied: not when it is
+// observeAt moves the watermark to at, the time of an event of an issue
+// that is live or not, and counts the event if it is late. It reports
+// whether the event goes on to be sequenced and applied: not when it is
 // late and its issue is not live, as it then could only be misapplied
 // (its issue was folded, or its start arrived even later).
-func (f *FCR) observe(e events.Envelope) bool {
-	return f.observeAt(e.At.UnixNano(), f.lookup(e.Issue) >= 0)
-}
-
-// observeAt is observe of an event at time at, of an issue that is live
-// or not.
 func (f *FCR) observeAt(at int64, live bool) bool {
 	late := f.lateAt(at)
 	if !f.hasWM || at > f.wm {
@@ -532,8 +527,8 @@ func checkFCREvent(e *events.Envelope, valid bool) (int64, error) {
 // applyOrdered absorbs one event of an issue whose earlier events were all
 // applied: the caller sequenced the events (Apply, or a report that
 // sequences once for several projections). It neither moves the watermark
-// nor folds: a caller other than Apply calls observe for every event
-// before sequencing it and maybeSweep after. An event that observe said
+// nor folds: a caller other than Apply calls observeAt for every event
+// before sequencing it and maybeSweep after. An event that observeAt said
 // to drop may still come here: a late issue.opened is then dropped, and
 // the events of an issue that is not live (never opened here, or folded)
 // are counted as ignored.
@@ -548,7 +543,7 @@ func (f *FCR) applyTo(ix int32, at int64, e *events.Envelope) {
 	d, opened := e.Data.(*events.Opened)
 	if opened && ix < 0 && e.Version == 1 {
 		if !f.lateAt(at) {
-			// When late, observe counted it and said to drop it,
+			// When late, observeAt counted it and said to drop it,
 			// which a caller that sequences for several projections
 			// cannot do.
 			f.open(e.Issue, uuidTag(e.Issue), at, d)

@@ -155,6 +155,11 @@ func editSnapshot[T any](t testing.TB, b []byte, change func(*T)) []byte {
 	return out
 }
 
+// observe is observeAt of e, as Apply calls it.
+func (f *FCR) observe(e events.Envelope) bool {
+	return f.observeAt(e.At.UnixNano(), f.lookup(e.Issue) >= 0)
+}
+
 // mustFCR is NewFCR of a configuration that the test knows to be valid.
 func mustFCR(cfg FCRConfig) *FCR {
 	f, err := NewFCR(cfg)

@@ -231,10 +231,6 @@ func (c *checker) tidy() {
 	}
 }
 
-func (c *checker) String() string {
-	return fmt.Sprintf("%d live issues, %d retired", len(c.live), len(c.retired))
-}
-
 // next returns the version that issue's stream expects next.
 func (c *checker) next(issue uuid.UUID) uint64 {
 	if is := c.live[issue]; is != nil {
