@@ -58,7 +58,9 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // looked at. A key is at most 256 bytes of UTF-8, not padded with
 // spaces or characters that show as nothing (a byte-order mark), without
 // control characters, line separators or controls of the direction of
-// text; "" is no key.
+// text; "" is no key. (Earlier builds took a key padded with characters
+// that show as nothing: a retry of a command that one recorded with such
+// a key returns its event; any other command with one is refused.)
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey, key)
 }

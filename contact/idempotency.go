@@ -198,6 +198,15 @@ func keyProblem(key string) string {
 	return printable("idempotency key", key)
 }
 
+// earlierKey reports whether key, which keyProblem refuses, is one that
+// earlier builds took, as they looked for padding of spaces only: padded
+// with characters that show as nothing (a byte-order mark, a zero-width
+// space), with nothing else wrong.
+func earlierKey(key string) bool {
+	t := text.Trim(key)
+	return t != "" && strings.TrimSpace(key) == key && keyProblem(t) == ""
+}
+
 // keyedIssues is the namespace of the ids that IssueForKey makes.
 var keyedIssues = uuid.MustParse("8f1d6a62-3c1e-4d4b-9a57-2b0e6f7c9d11")
 

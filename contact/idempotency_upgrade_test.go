@@ -38,12 +38,24 @@ func retriedIsRecorded(t *testing.T, svc *contact.Service, ctx context.Context, 
 // JSON, is: one that an earlier Service appended.
 func withRecorded(t *testing.T, raw string) (*contact.Service, events.Envelope) {
 	t.Helper()
-	recorded, err := events.NewJSONCodec(nil).Decode([]byte(raw))
-	require.NoError(t, err)
+	svc, _, recorded := withStream(t, raw)
+	return svc, recorded[0]
+}
+
+// withStream returns a Service and its store, which holds the events that
+// raws, in JSON, are, in order: a stream that an earlier Service appended.
+func withStream(t *testing.T, raws ...string) (*contact.Service, *events.MemoryStore, []events.Envelope) {
+	t.Helper()
 	svc, store := newService(t, later)
-	_, err = store.Append(t.Context(), recorded.Issue, 0, []events.Envelope{recorded})
-	require.NoError(t, err)
-	return svc, recorded
+	var recorded []events.Envelope
+	for _, raw := range raws {
+		e, err := events.NewJSONCodec(nil).Decode([]byte(raw))
+		require.NoError(t, err)
+		_, err = store.Append(t.Context(), e.Issue, e.Version-1, []events.Envelope{e})
+		require.NoError(t, err)
+		recorded = append(recorded, e)
+	}
+	return svc, store, recorded
 }
 
 // The event that Service appended.
@@ -95,3 +107,52 @@ func TestRetryAcrossTheUpgradeOfAnOpeningWithAFillerInTheDomain(t *testing.T) {
 
 // The event that Service appended.
 const oldOpenFillerDomain = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"cef01d7a-6b50-5137-b84f-5c237b63413c\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:10:00Z\",\"data\":{\"customer\":{\"keys\":[\"email:anna@ex\u3164ample.com\"]},\"channel\":\"web\",\"topic\":\"orders\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f4:8a703cb4238b680eb3e4b84d6fbea9b2\",\"idempotency_key\":\"import:row-9\",\"partition_key\":\"email:anna@ex\u3164ample.com\"}}"
+
+// An opening by key and a follow-up that an earlier Service recorded with
+// idempotency keys padded with characters that show as nothing, which it
+// took (the events as that Service appended them). Retried after the
+// upgrade, which refuses such keys, each run returns its recorded event;
+// a command that no run recorded with such a key is refused, and appends
+// nothing.
+func TestRetryAcrossTheUpgradeOfACommandWithAPaddedIdempotencyKey(t *testing.T) {
+	svc, store, recorded := withStream(t, oldOpenPaddedIdempotencyKey, oldFollowUpPaddedIdempotencyKey)
+	opened, followed := recorded[0], recorded[1]
+
+	ctx := contact.WithIdempotencyKey(t.Context(), "\ufeffcrm:7")
+	retriedIsRecorded(t, svc, ctx, contact.Open{Customer: events.Customer{ID: "C-7"}, Channel: "email", Topic: "billing"}, opened)
+	evs, err := svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "webhook:41\u200b"), opened.Issue, contact.FollowUp{Channel: "chat"})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	assert.Equal(t, followed.ID, evs[0].ID)
+
+	for _, run := range []func() error{
+		func() error {
+			_, err := svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "\ufeffwebhook:42"), opened.Issue, contact.FollowUp{Channel: "chat"})
+			return err
+		},
+		func() error {
+			_, _, err := svc.Open(contact.WithIdempotencyKey(t.Context(), "\ufeffcrm:8"), contact.Open{Customer: events.Customer{ID: "C-8"}, Channel: "email", Topic: "billing"})
+			return err
+		},
+	} {
+		err := run()
+		require.ErrorIs(t, err, contact.ErrInvalidCommand)
+		assert.ErrorContains(t, err, "is blank or padded")
+	}
+	// The recorded key with another command: that event is another
+	// command's, as before the upgrade.
+	_, err = svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "webhook:41\u200b"), opened.Issue, contact.FollowUp{Channel: "phone"})
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	evs, err = store.Load(t.Context(), opened.Issue)
+	require.NoError(t, err)
+	assert.Len(t, evs, 2, "nothing appended")
+	evs, err = store.Load(t.Context(), contact.IssueForKey("\ufeffcrm:8"))
+	require.NoError(t, err)
+	assert.Empty(t, evs)
+}
+
+// The events that Service appended.
+const (
+	oldOpenPaddedIdempotencyKey     = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"5cfc1341-d2cc-5478-9cde-cd750afb239d\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"customer\":{\"id\":\"C-7\"},\"channel\":\"email\",\"topic\":\"billing\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f5:bb5cc878e991a218fc039d6bd39d4f3c\",\"idempotency_key\":\"\ufeffcrm:7\",\"partition_key\":\"C-7\"}}"
+	oldFollowUpPaddedIdempotencyKey = "{\"id\":\"00000000-0000-7000-8000-000000000004\",\"issue\":\"5cfc1341-d2cc-5478-9cde-cd750afb239d\",\"version\":2,\"type\":\"issue.contacted\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"contact\":\"00000000-0000-7000-8000-000000000003\",\"channel\":\"chat\"},\"meta\":{\"idempotency_fingerprint\":\"f5:c74f534e875082868a4d7f54e2e458b3\",\"idempotency_key\":\"webhook:41\u200b\",\"partition_key\":\"C-7\"}}"
+)

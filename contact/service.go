@@ -208,7 +208,14 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 	r := &run{cmd: cmd, issue: issue, key: IdempotencyKey(ctx)}
 	if r.key != "" {
 		if problem := keyProblem(r.key); problem != "" {
-			return nil, &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
+			refused := &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
+			if !earlierKey(r.key) {
+				return nil, refused
+			}
+			// Builds before this one took the key: a retry of the
+			// command that such a build recorded with it returns its
+			// event, as it did there; any other run is refused.
+			r.refused = refused
 		}
 		if isOpen(cmd) && issue == uuid.Nil {
 			// The issue the Open opens, which its refusals name.
@@ -300,6 +307,9 @@ type run struct {
 	host   events.Meta // the host's metadata and the key rules, for the
 	rules  KeyRules    // fingerprints of older versions (sameCommand)
 	sent   []uuid.UUID // events whose append may have been stored
+	// refused refuses a run that no earlier run recorded, for its key
+	// (earlierKey).
+	refused *CommandError
 }
 
 // ran returns the event of evs that the command appended already, in an
@@ -407,6 +417,9 @@ func (s *Service) attempt(ctx context.Context, r *run) ([]events.Envelope, uuid.
 	}
 	if stored, ok, err := r.ran(evs); ok {
 		return stored, uuid.Nil, err
+	}
+	if r.refused != nil {
+		return nil, uuid.Nil, r.refused
 	}
 	is, err := Rebuild(issue, evs)
 	if err != nil {
