@@ -687,12 +687,12 @@ func TestJSONValuesOfTheWrongKindSayWhatIsWanted(t *testing.T) {
 		{`"version":2,"type":"issue.opened","at":"2026-03-02T09:15:00Z","data":{"customer":{"keys":"email:a@b.c"},"channel":"chat","topic":"t","contact":"0193a4c2-7a9e-7000-8000-0000000000c1"}}`,
 			"data.customer.keys", "want an array of strings, found a string"},
 		{`"version":"2","type":"issue.classified","at":"2026-03-02T09:15:00Z","data":{"topic":"t"}}`,
-			"version", "want a whole number, 1 or more, found a string"},
+			"version", "want a whole number from 1 to 9223372036854775807, found a string"},
 		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":12,"queue":"q"}}`,
 			"data.contact", "want an id, a UUID string, found a number"},
 		// A whole number out of the field's range is whole all the same.
 		{`"version":18446744073709551616,"type":"issue.classified","at":"2026-03-02T09:15:00Z","data":{"topic":"t"}}`,
-			"version", "want a whole number from 1 to 18446744073709551615, found the number 18446744073709551616"},
+			"version", "want a whole number from 1 to 9223372036854775807, found the number 18446744073709551616"},
 		{`"version":2,"type":"issue.routed","at":"2026-03-02T09:15:00Z","data":{"contact":"0193a4c2-7a9e-7000-8000-0000000000c1","queue":"q","wait_ms":9223372036854775808}}`,
 			"data.wait_ms", "want a whole number from -9223372036854775808 to 9223372036854775807, found the number 9223372036854775808"},
 	} {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -829,11 +828,9 @@ func typeText(te *json.UnmarshalTypeError) string {
 				want = fmt.Sprintf("a whole number from %d to %d", int64(-1)<<(t.Bits()-1), uint64(1)<<(t.Bits()-1)-1)
 			}
 		case te.Field == "version" && t.Kind() == reflect.Uint64:
-			// Versions count from 1; a 0 is refused as missing.
-			want = "a whole number, 1 or more"
-			if whole {
-				want = fmt.Sprintf("a whole number from 1 to %d", uint64(math.MaxUint64))
-			}
+			// Versions count from 1 (a 0 is refused as missing) up to
+			// MaxVersion, which Validate holds them to.
+			want = fmt.Sprintf("a whole number from 1 to %d", uint64(MaxVersion))
 		case t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uintptr:
 			want = "a whole number, 0 or more"
 			if whole {

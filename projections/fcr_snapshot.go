@@ -468,15 +468,17 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 		ix := g.lookup(v.Issue)
 		if ix >= 0 {
-			for k, sp := range v.Skipped {
+			after := uint64(0) // versions start at 1
+			for _, sp := range v.Skipped {
 				// In order and apart, as skipping makes them.
-				if sp[0] > sp[1] || sp[1] >= v.Version || k > 0 && sp[0] <= v.Skipped[k-1][1] {
+				if sp[0] <= after || sp[0] > sp[1] || sp[1] >= v.Version {
 					return 0, fmt.Errorf("FCR restore: issue %s at version %d skipped versions %d to %d: %w", v.Issue, v.Version, sp[0], sp[1], ErrFCRSnapshot)
 				}
 				if g.skipped == nil {
 					g.skipped = make(map[uuid.UUID][]versionSpan)
 				}
 				g.skipped[v.Issue] = append(g.skipped[v.Issue], versionSpan{sp[0], sp[1]})
+				after = sp[1]
 			}
 		}
 		if ix >= 0 && v.Version <= math.MaxUint16 {
