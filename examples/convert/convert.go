@@ -24,6 +24,10 @@ var errMalformed = errors.New("malformed row")
 // errUsage is wrapped by errors about the command line.
 var errUsage = errors.New("usage")
 
+// errNoEvents is a file that converts to no event: its log would report a
+// contact centre of nothing.
+var errNoEvents = errors.New("nothing to convert")
+
 // options says how to convert.
 type options struct {
 	dataset  string        // "pwc" or "twcs"
@@ -77,9 +81,9 @@ func convert(ctx context.Context, r io.Reader, w io.Writer, opt options) (summar
 	switch {
 	case err == nil && sum.Rows == 0 && sum.Skipped > 0:
 		// A log of nothing would report a contact centre of nothing.
-		err = fmt.Errorf("read %s: none of its %d rows converted, each skipped as the warnings say: %w", opt.dataset, sum.Skipped, errMalformed)
+		err = fmt.Errorf("read %s: none of its %d rows converted, each skipped as its warning says: %w", opt.dataset, sum.Skipped, errNoEvents)
 	case err == nil && sum.Rows == 0:
-		err = fmt.Errorf("read %s: the file holds no rows after its header: %w", opt.dataset, errMalformed)
+		err = fmt.Errorf("read %s: the file holds no rows after its header: %w", opt.dataset, errNoEvents)
 	}
 	if err == nil {
 		err = out.flushAll()

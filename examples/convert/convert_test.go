@@ -324,6 +324,25 @@ func TestPWCDuplicatesAndOrder(t *testing.T) {
 	assert.ErrorContains(t, err, "pwc line 5: call C1 is already on line 2")
 }
 
+// The row reported out of order names the call that let the events before
+// it through: the latest read when they were written, not one read since.
+func TestPWCNamesTheCallThatLetTheEventsThrough(t *testing.T) {
+	input := pwcHead +
+		"C1,Ann,2021-02-01,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" +
+		"C2,Ann,2021-02-03,9:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 3: lets C1 through
+		"C3,Ann,2021-02-03,10:00:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 4: lets nothing through
+		"C4,Ann,2021-02-01,9:01:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 5: before C1's events
+		"C5,Ann,2021-02-01,9:30:00,Streaming,Y,Y,30,0:04:10,5\n" + // line 6: after them, written at once
+		"C6,Ann,2021-02-01,9:20:00,Streaming,Y,Y,30,0:04:10,5\n" // line 7: before C5's events
+	var out, warnings bytes.Buffer
+	_, err := convert(context.Background(), strings.NewReader(input), &out, options{dataset: "pwc", warn: &warnings})
+	require.NoError(t, err)
+	warn := warnings.String()
+	assert.Contains(t, warn, "pwc line 5: call C4 at 2021-02-01 09:01:00 is before the events written already, up to 2021-02-01 09:04:40, which line 3 (call C2 at 2021-02-03 09:00:00, more than a day later) let through")
+	assert.Contains(t, warn, "pwc line 7: call C6 at 2021-02-01 09:20:00 is before the events written already, up to 2021-02-01 09:34:40, which line 4 (call C3 at 2021-02-03 10:00:00, more than a day later) let through")
+	assert.Equal(t, 2, strings.Count(warn, "\n"), warn)
+}
+
 const twcsHead = ",index,tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
 
 func TestConvertTWCS(t *testing.T) {
@@ -455,11 +474,11 @@ func TestRunRefusesAFileOfNoEvents(t *testing.T) {
 		"C2,Ann,1/2/2021,9:06:00,Streaming,Y,Y,30,0:04:10,5\n"), 0o600))
 	for file, want := range map[string]string{
 		header: "read pwc: the file holds no rows after its header",
-		excel:  "read pwc: none of its 2 rows converted, each skipped as the warnings say",
+		excel:  "read pwc: none of its 2 rows converted, each skipped as its warning says",
 	} {
 		var out, errs bytes.Buffer
 		err := run(context.Background(), []string{"-dataset", "pwc", file}, &out, &errs)
-		require.ErrorIs(t, err, errMalformed, file)
+		require.ErrorIs(t, err, errNoEvents, file)
 		assert.ErrorContains(t, err, want)
 		assert.Zero(t, out.Len(), "no events")
 	}

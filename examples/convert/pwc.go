@@ -41,7 +41,9 @@ type pwcCall struct {
 // The file is in time order: the events of a call are written once calls
 // a day later have been read, and a call earlier than the events written
 // (the file out of order by more than a day) is reported with the line of
-// the latest call read, which let them through, and written out of order. A Call Id met again is reported and skipped.
+// the call that let them through (the latest read when they were
+// written), and written out of order. A Call Id met again is reported and
+// skipped.
 func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summary, error) {
 	var sum summary
 	ids := newIDSpace()
@@ -49,9 +51,14 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	lineOf := map[string]int{}
-	var latest time.Time  // of the calls read
-	var latestCall string // which: its id, and the line it is on
-	var latestLine int
+	// latest is the latest call read; cause the one that was when the
+	// events written up to now were: the call a day after them that let
+	// them through.
+	var latest, cause struct {
+		at   time.Time
+		id   string
+		line int
+	}
 	header := true
 	err := eachRow(ctx, cr, &sum, opt, func(line int, rec []string) error {
 		if header {
@@ -71,21 +78,26 @@ func convertPWC(ctx context.Context, r io.Reader, out *sink, opt options) (summa
 		}
 		lineOf[call.id] = line
 		if call.at.Before(out.latest) {
-			// The events before it were written when a call more than
-			// a day after them was read: the latest read so far.
 			err := rowProblem(opt, line, fmt.Sprintf("call %s at %s is before the events written already, up to %s, which line %d (call %s at %s, more than a day later) let through: one of the two lines is out of time order",
 				call.id, call.at.Format(time.DateTime), out.latest.Format(time.DateTime),
-				latestLine, latestCall, latest.Format(time.DateTime)), "written out of time order")
+				cause.line, cause.id, cause.at.Format(time.DateTime)), "written out of time order")
 			if err != nil {
 				return err
 			}
 		}
 		sum.Rows++
 		writePWC(ids, out, call, &sum)
-		if call.at.After(latest) {
-			latest, latestCall, latestLine = call.at, call.id, line
+		if call.at.After(latest.at) {
+			latest.at, latest.id, latest.line = call.at, call.id, line
 		}
-		return out.flushBefore(latest.Add(-pwcDisorder))
+		written := out.latest
+		if err := out.flushBefore(latest.at.Add(-pwcDisorder)); err != nil {
+			return err
+		}
+		if out.latest.After(written) {
+			cause = latest
+		}
+		return nil
 	})
 	if err != nil {
 		return sum, err
