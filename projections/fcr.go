@@ -60,7 +60,8 @@ var (
 //     at r with t − r < W. A contact is within the window after a
 //     resolution at r when it happened before r + W; a contact at the
 //     resolution's own time counts as before it.
-//   - Settled issues: an issue settles W after its last resolution, when it
+//   - Settled issues: an issue settles W after the resolution that last
+//     closed it (the first since its last inbound contact), when it
 //     can no longer be live; its problem's verdict is then final. Events
 //     of the issue that come at or after that time (a reopen weeks later,
 //     a late survey, a reclassification), and every later event of its

@@ -217,3 +217,25 @@ func TestSpansHold(t *testing.T) {
 	assert.Equal(t, []uint64{3, 5, 6, 7, 8, 9, 20}, in)
 	assert.False(t, spansHold(nil, 3))
 }
+
+// An issue settles W after the resolution that last closed it, the first
+// since its last inbound contact, as its definition says: a second
+// resolution with no contact between (which an imported log may hold)
+// does not move it, and a reopen after the first resolution + W is not
+// applied.
+func TestAnIssueSettlesAfterTheResolutionThatClosedIt(t *testing.T) {
+	l := newFCRLog()
+	is, c := l.open(at(0, 9, 0), []string{"phone:+358401"}, "phone", "a/b")
+	l.resolve(is, at(0, 9, 10), c, "ann", false)
+	l.resolve(is, at(6, 9, 10), c, "bob", false) // no contact since the first
+	l.reopen(is, at(8, 9, 0), "chat")            // within W of the second
+	l.tick(at(30, 0, 0))
+	f := mustFCR(FCRConfig{})
+	for _, e := range l.evs {
+		require.NoError(t, f.Apply(e))
+	}
+	r := f.Report()
+	assert.Equal(t, int64(1), r.OrphanedEvents, "the reopen came after the issue settled")
+	assert.Equal(t, int64(1), r.Achieved)
+	assert.Contains(t, r.Definition.Settled, "after the resolution that last closed it (the first since its last inbound contact)")
+}

@@ -61,7 +61,7 @@ type FCRReport struct {
 	// HeldEvents wait for a gap in their stream to fill.
 	HeldEvents int64 `json:"held_events"`
 	// OrphanedEvents were not applied: they came once their issue had
-	// settled (W after its last resolution), or were held and dropped
+	// settled (W after the resolution that last closed it), or were held and dropped
 	// because their gap did not fill within the lateness. Like
 	// LateEvents, HeldEvents and OrphanedEvents count deliveries: an event
 	// that came after its issue settled is counted here at once while the
@@ -354,7 +354,7 @@ const (
 // definition states the configuration in words and values.
 func (f *FCR) definition() FCRDefinition {
 	c := f.cfg
-	const given = "; topics count between two issues as given before either settled (W after its last resolution)"
+	const given = "; topics count between two issues as given before either settled (W after the resolution that last closed it)"
 	rule := map[TopicMatch]string{
 		MatchTopic: "a new issue is a repeat contact when it has the same topic as an earlier issue of the customer that is open, or was resolved less than the window before" + given,
 		MatchRoot:  "a new issue is a repeat contact when it has the same top-level topic as an earlier issue of the customer that is open, or was resolved less than the window before" + given,
@@ -369,10 +369,10 @@ func (f *FCR) definition() FCRDefinition {
 		WindowSeconds:   c.Window.Seconds(),
 		Match:           c.Match.String(),
 		MatchRule:       rule,
-		Identity:        "identity keys and customer ids that appear together on an issue.opened belong to one customer, transitively; keys are compared as given; a link counts between two issues when made before either settled (W after its last resolution)",
+		Identity:        "identity keys and customer ids that appear together on an issue.opened belong to one customer, transitively; keys are compared as given; a link counts between two issues when made before either settled (W after the resolution that last closed it)",
 		Lateness:        c.Lateness.String(),
 		LatenessSeconds: c.Lateness.Seconds(),
-		Settled:         fmt.Sprintf("an issue settles %s after its last resolution; its events from then on (a late reopen or survey) are not applied and count in orphaned_events", c.Window),
+		Settled:         fmt.Sprintf("an issue settles %s after the resolution that last closed it (the first since its last inbound contact); its events from then on (a late reopen or survey) are not applied and count in orphaned_events", c.Window),
 		Denominator:     fmt.Sprintf("problems resolved more than %s before the watermark whose counted contacts (answered inbound contacts on any channel) up to resolution + window number exactly one, at or before the resolution (achieved), or more, or only after it (failed: the resolution did not hold); pending, unresolved and contact-less problems excluded", c.Window),
 		Reported:        reported,
 		MinSample:       c.MinSample,

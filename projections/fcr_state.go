@@ -368,7 +368,7 @@ func (is *fcrIssue) settled(window int64) (int64, bool) {
 
 // cuts reports whether an event at time at, next in the issue's stream,
 // is not to be applied: the issue settled before at (it was resolved, and
-// W passed since its last resolution), or an earlier event was cut.
+// W passed since the resolution that last closed it), or an earlier event was cut.
 func (is *fcrIssue) cuts(at, window int64) bool {
 	// The first resolution + W is the earliest the issue can settle.
 	if !is.has(fCut) && is.has(fResolved) && at >= satAdd(is.res, window) {
