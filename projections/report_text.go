@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -26,11 +27,15 @@ func (r Report) WriteText(w io.Writer) error {
 
 	p("TRUE FIRST-CONTACT RESOLUTION\n")
 	p("window %s, topic rule %q, lateness %s; %s\n", d.Window, d.Match, d.Lateness, d.Identity)
+	p("repeat contacts: %s\n", d.MatchRule)
 	p("%s\n", d.Settled)
+	p("true FCR over %s\n", d.Denominator)
+	p("reported FCR over %s\n", d.Reported)
+	p("days and weeks (ISO 8601) in UTC; each figure rounded on its own, inflation the difference of the rates shown\n")
 	p("\n")
-	p("  true FCR\t%s\t%s\n", fcrRateText(f.True), "final resolved problems")
-	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "the resolved issue records of those problems, as a per-ticket helpdesk counts them")
-	p("  inflation\t%s\t\n", inflationText(f.Inflation, f.True, f.Reported, " points"))
+	p("  true FCR\t%s\t%s\n", fcrRateText(f.True), "final problems")
+	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "the resolved issue records of those problems, each a success when resolved on its own first contact, as a per-ticket helpdesk counts it")
+	p("  inflation\t%s\t\n", inflationText(f.True, f.Reported, " points"))
 	p("  bot containment\t%s\t\n", fcrRateText(f.BotContainment))
 	p("  problems\t%d\tachieved %d, failed %d, pending %d (failed already %d), unresolved %d, no answered contact %d\n",
 		f.Problems, f.Achieved, f.Failed, f.Pending, f.PendingFailed, f.Unresolved, f.NoContact)
@@ -49,7 +54,7 @@ func (r Report) WriteText(w io.Writer) error {
 		p("\n  by %s\ttrue\treported\tinflation\n", b.title)
 		for _, k := range slices.Sorted(maps.Keys(b.segs)) {
 			s := b.segs[k]
-			p("  %s\t%s\t%s\t%s\n", text.Shown(k), fcrRateText(s.True), fcrRateText(s.Reported), inflationText(s.Inflation, s.True, s.Reported, ""))
+			p("  %s\t%s\t%s\t%s\n", text.Shown(k), fcrRateText(s.True), fcrRateText(s.Reported), inflationText(s.True, s.Reported, ""))
 		}
 	}
 	if len(f.ChannelSwitch) > 0 {
@@ -198,12 +203,18 @@ func rateParts(v float64, ci [2]float64, hits, total int64, small bool) string {
 }
 
 // inflationText formats an inflation in points, followed by unit, or a
-// dash when either rate has no denominator.
-func inflationText(v float64, truth, reported FCRRate, unit string) string {
+// dash when either rate has no denominator: the difference of the two
+// rates as rateParts shows them, so that the three figures agree on the
+// page (66.7 − 33.3 is 33.4, where the inflation 1/3 rounds to 33.3).
+func inflationText(truth, reported FCRRate, unit string) string {
 	if truth.Total == 0 || reported.Total == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%+.1f%s", 100*v, unit)
+	shown := func(r float64) float64 {
+		v, _ := strconv.ParseFloat(fmt.Sprintf("%.1f", 100*r), 64) // as rateParts writes it
+		return v
+	}
+	return fmt.Sprintf("%+.1f%s", shown(reported.Rate)-shown(truth.Rate), unit)
 }
 
 // meanText formats v, a mean or score over n values, or a dash for none,

@@ -42,3 +42,24 @@ func TestTextQuotesNamesThatWouldBreakItsTables(t *testing.T) {
 	assert.True(t, strings.HasPrefix(billing[col:], "100.0 %"), "the topic's true FCR is under 'true':\n%s\n%s", header, billing)
 	assert.Contains(t, b.String(), `"orders\nreturns"`)
 }
+
+// The text states the FCR's whole definition, as the JSON does, and shows
+// the inflation as the difference of the two rates it shows: 66.7 − 33.3
+// is 33.4, where the inflation, 1/3, rounds to 33.3.
+func TestTextStatesTheDefinitionAndAnInflationThatAddsUp(t *testing.T) {
+	third := FCRRate{Achieved: 1, Total: 3, Rate: 1.0 / 3}
+	twoThirds := FCRRate{Achieved: 2, Total: 3, Rate: 2.0 / 3}
+	f := mustFCR(FCRConfig{}).Report()
+	f.True, f.Reported, f.Inflation = third, twoThirds, 1.0/3
+	f.ByChannel = map[string]FCRSegment{"chat": {True: third, Reported: twoThirds, Inflation: 1.0 / 3}}
+	rep := Report{FCR: f}
+	rep.Definition.FCRDefinition = f.Definition
+	var b strings.Builder
+	require.NoError(t, rep.WriteText(&b))
+	out := b.String()
+	for _, s := range []string{f.Definition.MatchRule, f.Definition.Denominator, f.Definition.Reported, f.Definition.Settled, f.Definition.Identity} {
+		assert.Contains(t, out, s)
+	}
+	assert.Regexp(t, `\n  inflation +\+33\.4 points`, out)
+	assert.Regexp(t, `\n  chat +33\.3 % \[[^]]*\] 1/3 +66\.7 % \[[^]]*\] 2/3 +\+33\.4 *\n`, out)
+}
