@@ -47,11 +47,15 @@
 // opening gave it to the issue's later events; those of an issue whose
 // opening had none (an imported one) have none, and go by the issue id.
 // Transports partition by it so that one customer's contacts meet in one projection
-// instance. An identity link that arrives later does not move events
-// already partitioned by another key: when a customer's issues went out
-// under two keys before an event linked them, the instances that hold them
-// never meet, and a repeat contact across the two goes undetected. Set a
-// CustomerResolver to give every issue the customer's stable id when it is
+// instance. The least key is stable only while a customer gives the same
+// keys: one who opened an issue with a phone number and an email address
+// (the least key is the email) and later calls with the phone alone goes
+// out under the phone, though the first opening linked the two. Nor does
+// an identity link move events already partitioned by another key. Either
+// way the instances that hold the customer's issues never meet, and a
+// repeat contact across them goes undetected. Where events are
+// partitioned, set a CustomerResolver (a CRM, or a table of the keys
+// already seen) to give every issue the customer's stable id when it is
 // opened. Correlation and causation ids travel in the context
 // (WithCorrelationID, WithCausationID), and so do an idempotency key
 // (WithIdempotencyKey), with which a command run twice (a webhook

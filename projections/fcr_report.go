@@ -132,6 +132,11 @@ type FCRDefinition struct {
 	Reported    string `json:"reported"`
 	// MinSample is the denominator below which a rate is flagged small.
 	MinSample int64 `json:"min_sample"`
+	// Partitions is how many partitions' reports MergeFCRReports merged
+	// into this one; 0 for the report of one FCR. Identifiers are linked
+	// within each partition only: a customer whose identifiers went to
+	// two partitions counts as two customers.
+	Partitions int `json:"partitions,omitempty"`
 }
 
 // FCRRate is an FCR rate: achieved out of total, with its 95 % Wilson

@@ -44,9 +44,11 @@ var ErrMergeMismatch = errors.New("reports do not match")
 // single report when no event comes that late across partitions; where
 // some do, it holds figures the single report lacks, and fewer late ones.
 // Identity links between customers on different partitions are not made:
-// partition by a customer id that is stable from the first contact. A
-// report does not say which partition it covers, nor how the events were
-// partitioned: a partitioning by issue rather than by customer, a
+// partition by a customer id that is stable from the first contact. The
+// merged definition says how many partitions' reports it holds
+// (Partitions), and so that its customers were linked within each only.
+// A report does not say which partition it covers, nor how the events
+// were partitioned: a partitioning by issue rather than by customer, a
 // partition left out or one given twice, merge without an error into
 // figures that are not the single report's.
 func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
@@ -70,6 +72,12 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	}
 	if onOpening {
 		def.Reported = rule + fcrReportedOnOpening
+	}
+	if len(reports) > 1 {
+		def.Partitions = 0
+		for _, r := range reports {
+			def.Partitions += max(1, r.Definition.Partitions) // a merge counts its own
+		}
 	}
 	ms := def.MinSample
 	out := FCRReport{Definition: def}.withEmptyBreakdowns()
@@ -185,9 +193,11 @@ func (s csatSum) report(minSample int64) FCRCSAT {
 	return c
 }
 
-// withReported returns d with its reported FCR rule set to reported.
+// withReported returns d with its reported FCR rule set to reported and
+// its partitions left out, which merge.
 func withReported(d FCRDefinition, reported string) FCRDefinition {
 	d.Reported = reported
+	d.Partitions = 0
 	return d
 }
 

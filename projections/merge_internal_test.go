@@ -13,6 +13,9 @@ func TestDefinitionDiffKnowsEveryField(t *testing.T) {
 	base := mustFCR(FCRConfig{}).Report().Definition
 	ty := reflect.TypeOf(base)
 	for i := range ty.NumField() {
+		if ty.Field(i).Name == "Partitions" {
+			continue // reports of different partitions merge
+		}
 		d := base
 		f := reflect.ValueOf(&d).Elem().Field(i)
 		switch f.Kind() {

@@ -1,7 +1,9 @@
 package projections_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +112,9 @@ func TestMergeFCRReportsEqualsOneFCROverAllEvents(t *testing.T) {
 				want := whole.Report()
 				require.NotZero(t, want.Failed)
 				require.NotEmpty(t, want.ChannelSwitch)
+				if n > 1 {
+					want.Definition.Partitions = n // which the merge says
+				}
 				assert.Equal(t, want, merged)
 			})
 		}
@@ -204,4 +209,32 @@ func TestMergeOfAnEventLateAcrossPartitions(t *testing.T) {
 	assert.Equal(t, [2]int64{1, 0}, [2]int64{single.Achieved, single.Failed}, "a's problem, without the call back")
 	assert.Zero(t, merged.LateEvents, "on time in a's partition")
 	assert.Equal(t, [2]int64{0, 1}, [2]int64{merged.Achieved, merged.Failed}, "a's problem, with the call back")
+}
+
+// The merged definition counts the partitions whose reports it holds, a
+// merge of merges too, and merges reports that hold different numbers;
+// the text says that identifiers were linked within each partition only.
+func TestMergedReportSaysHowManyPartitionsItHolds(t *testing.T) {
+	a := mustFCR(projections.FCRConfig{}).Report()
+	one, err := projections.MergeFCRReports(a)
+	require.NoError(t, err)
+	assert.Zero(t, one.Definition.Partitions, "one report is itself")
+	two, err := projections.MergeFCRReports(a, a)
+	require.NoError(t, err)
+	assert.Equal(t, 2, two.Definition.Partitions)
+	three, err := projections.MergeFCRReports(two, a)
+	require.NoError(t, err)
+	assert.Equal(t, 3, three.Definition.Partitions)
+
+	rep := projections.Report{FCR: three}
+	rep.Definition.FCRDefinition = three.Definition
+	var b strings.Builder
+	require.NoError(t, rep.WriteText(&b))
+	assert.Contains(t, b.String(), "merged from the reports of 3 partitions: identifiers are linked within each partition only")
+	js, err := json.Marshal(three.Definition)
+	require.NoError(t, err)
+	assert.Contains(t, string(js), `"partitions":3`)
+	js, err = json.Marshal(a.Definition)
+	require.NoError(t, err)
+	assert.NotContains(t, string(js), "partitions")
 }

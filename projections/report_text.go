@@ -27,6 +27,9 @@ func (r Report) WriteText(w io.Writer) error {
 
 	p("TRUE FIRST-CONTACT RESOLUTION\n")
 	p("window %s, topic rule %q, lateness %s; %s\n", d.Window, d.Match, d.Lateness, d.Identity)
+	if d.Partitions > 0 {
+		p("merged from the reports of %d partitions: identifiers are linked within each partition only\n", d.Partitions)
+	}
 	p("repeat contacts: %s\n", d.MatchRule)
 	p("%s\n", d.Settled)
 	p("true FCR over %s\n", d.Denominator)
