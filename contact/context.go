@@ -59,8 +59,12 @@ func WithCausationID(ctx context.Context, id string) context.Context {
 // spaces or characters that show as nothing (a byte-order mark), without
 // control characters, line separators or controls of the direction of
 // text; "" is no key. (Earlier builds took a key padded with characters
-// that show as nothing: a retry of a command that one recorded with such
-// a key returns its event; any other command with one is refused.)
+// that show as nothing, or made of them: a retry of a command that one
+// recorded with such a key returns its event; any other command with one
+// is refused. A key is the same with or without such padding, so a
+// delivery recorded with it and retried without, or the other way round,
+// takes effect once; but for an Open by key, whose issue IssueForKey
+// makes of the key as given.)
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey, key)
 }

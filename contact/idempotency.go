@@ -23,7 +23,7 @@ import (
 func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 	for i := len(evs) - 1; i >= 0; i-- {
 		e := &evs[i]
-		if e.Meta[events.MetaIdempotencyKey] != r.key {
+		if !r.sameKey(e.Meta[events.MetaIdempotencyKey]) {
 			continue
 		}
 		reused := func(format string, args ...any) ([]events.Envelope, bool, error) {
@@ -188,12 +188,16 @@ func normalise(v reflect.Value, extras *[]byte) {
 // keyProblem says what is wrong with an idempotency key: one that is not
 // UTF-8, holds a control character (or a line separator, or a control of
 // the direction of text), is padded or longer than 256 bytes.
-func keyProblem(key string) string {
+func keyProblem(key string) string { return keyProblemBy(key, text.Trim) }
+
+// keyProblemBy is keyProblem with padding as trim takes it off.
+func keyProblemBy(key string, trim func(string) string) string {
 	switch {
 	case len(key) > 256:
 		return fmt.Sprintf("idempotency key of %d bytes is longer than 256", len(key))
-	case text.Trim(key) != key:
-		return fmt.Sprintf("idempotency key %q is blank or padded", key)
+	case trim(key) != key:
+		// Quoted with escapes: the padding may show as nothing.
+		return fmt.Sprintf("idempotency key %+q is blank or padded", key)
 	}
 	return printable("idempotency key", key)
 }
@@ -201,10 +205,23 @@ func keyProblem(key string) string {
 // earlierKey reports whether key, which keyProblem refuses, is one that
 // earlier builds took, as they looked for padding of spaces only: padded
 // with characters that show as nothing (a byte-order mark, a zero-width
-// space), with nothing else wrong.
-func earlierKey(key string) bool {
-	t := text.Trim(key)
-	return t != "" && strings.TrimSpace(key) == key && keyProblem(t) == ""
+// space), or made of them only, with nothing else wrong.
+func earlierKey(key string) bool { return keyProblemBy(key, strings.TrimSpace) == "" }
+
+// sameKey reports whether key, which an event carries, is the key of r:
+// the same, or the same but for padding that shows as nothing, which
+// earlier builds took (an event recorded with "webhook:41" followed by a
+// zero-width space is a run of the command that "webhook:41" runs, and
+// the other way round). A key that shows as nothing at all is only
+// itself.
+func (r *run) sameKey(key string) bool {
+	if key == r.key {
+		return true
+	}
+	if key == "" || r.trimmedKey == "" {
+		return false
+	}
+	return key == r.trimmedKey || len(key) > len(r.trimmedKey) && text.Trim(key) == r.trimmedKey
 }
 
 // keyedIssues is the namespace of the ids that IssueForKey makes.

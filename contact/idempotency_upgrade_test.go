@@ -156,3 +156,55 @@ const (
 	oldOpenPaddedIdempotencyKey     = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"5cfc1341-d2cc-5478-9cde-cd750afb239d\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"customer\":{\"id\":\"C-7\"},\"channel\":\"email\",\"topic\":\"billing\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f5:bb5cc878e991a218fc039d6bd39d4f3c\",\"idempotency_key\":\"\ufeffcrm:7\",\"partition_key\":\"C-7\"}}"
 	oldFollowUpPaddedIdempotencyKey = "{\"id\":\"00000000-0000-7000-8000-000000000004\",\"issue\":\"5cfc1341-d2cc-5478-9cde-cd750afb239d\",\"version\":2,\"type\":\"issue.contacted\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"contact\":\"00000000-0000-7000-8000-000000000003\",\"channel\":\"chat\"},\"meta\":{\"idempotency_fingerprint\":\"f5:c74f534e875082868a4d7f54e2e458b3\",\"idempotency_key\":\"webhook:41\u200b\",\"partition_key\":\"C-7\"}}"
 )
+
+// Keys that show as nothing at all, which an earlier Service took too
+// (the events as it appended them): a retry returns the recorded event.
+func TestRetryAcrossTheUpgradeOfAKeyThatShowsAsNothing(t *testing.T) {
+	svc, store, recorded := withStream(t, oldOpenInvisibleKey, oldFollowUpInvisibleKey)
+	retriedIsRecorded(t, svc, contact.WithIdempotencyKey(t.Context(), "\u200b"),
+		contact.Open{Customer: events.Customer{ID: "C-9"}, Channel: "email", Topic: "billing"}, recorded[0])
+	evs, err := svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "\ufeff"), recorded[0].Issue, contact.FollowUp{Channel: "chat"})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	assert.Equal(t, recorded[1].ID, evs[0].ID)
+	// Another key that shows as nothing is not the same key.
+	_, err = svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "\u200b\u200b"), recorded[0].Issue, contact.FollowUp{Channel: "chat"})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.ErrorContains(t, err, `idempotency key "\u200b\u200b" is blank or padded`)
+	evs, err = store.Load(t.Context(), recorded[0].Issue)
+	require.NoError(t, err)
+	assert.Len(t, evs, 2, "nothing appended")
+}
+
+// A delivery whose key comes without the padding that an earlier Service
+// recorded it with (or with padding that it was recorded without) is the
+// same delivery: it returns the recorded event, where the trimmed key
+// took effect a second time. Hangul fillers are letters that show as
+// nothing: the refusal quotes them with escapes.
+func TestADeliveryIsTheSameWithOrWithoutPaddingThatShowsAsNothing(t *testing.T) {
+	svc, store, recorded := withStream(t, oldOpenPaddedIdempotencyKey, oldFollowUpPaddedIdempotencyKey)
+	issue := recorded[0].Issue
+	evs, err := svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "webhook:41"), issue, contact.FollowUp{Channel: "chat"})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	assert.Equal(t, recorded[1].ID, evs[0].ID, "recorded with the key and a zero-width space")
+
+	rated, err := svc.Rate(contact.WithIdempotencyKey(t.Context(), "survey:9"), issue, contact.Rate{Survey: events.SurveyCSAT, Score: 5})
+	require.NoError(t, err)
+	again, err := svc.Rate(contact.WithIdempotencyKey(t.Context(), "survey:9\ufeff"), issue, contact.Rate{Survey: events.SurveyCSAT, Score: 5})
+	require.NoError(t, err)
+	assert.Equal(t, rated[0].ID, again[0].ID, "recorded without the mark")
+
+	_, err = svc.Rate(contact.WithIdempotencyKey(t.Context(), "\u3164survey:10"), issue, contact.Rate{Survey: events.SurveyCSAT, Score: 5})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.ErrorContains(t, err, `idempotency key "\u3164survey:10" is blank or padded`)
+	evs, err = store.Load(t.Context(), issue)
+	require.NoError(t, err)
+	assert.Len(t, evs, 3, "the follow-up and the rating once each")
+}
+
+// The events that Service appended.
+const (
+	oldOpenInvisibleKey     = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"0891317e-950c-5550-b920-b8898d1da488\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"customer\":{\"id\":\"C-9\"},\"channel\":\"email\",\"topic\":\"billing\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f5:91fe0d897111dce868fbbc4b994693f4\",\"idempotency_key\":\"\u200b\",\"partition_key\":\"C-9\"}}"
+	oldFollowUpInvisibleKey = "{\"id\":\"00000000-0000-7000-8000-000000000004\",\"issue\":\"0891317e-950c-5550-b920-b8898d1da488\",\"version\":2,\"type\":\"issue.contacted\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"contact\":\"00000000-0000-7000-8000-000000000003\",\"channel\":\"chat\"},\"meta\":{\"idempotency_fingerprint\":\"f5:c74f534e875082868a4d7f54e2e458b3\",\"idempotency_key\":\"\ufeff\",\"partition_key\":\"C-9\"}}"
+)

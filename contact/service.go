@@ -206,6 +206,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		return nil, &CommandError{Op: "execute", Issue: issue, Reason: missing, Err: ErrInvalidCommand}
 	}
 	r := &run{cmd: cmd, issue: issue, key: IdempotencyKey(ctx)}
+	r.trimmedKey = text.Trim(r.key)
 	if r.key != "" {
 		if problem := keyProblem(r.key); problem != "" {
 			refused := &CommandError{Op: cmd.Op(), Issue: issue, Reason: problem, Err: ErrInvalidCommand}
@@ -301,12 +302,14 @@ func attempts(n int) string {
 type run struct {
 	cmd    Command
 	issue  uuid.UUID
-	minted bool        // the Service chose the issue's id at random
-	key    string      // the idempotency key, "" for none
-	fp     string      // the command's fingerprint, with a key
-	host   events.Meta // the host's metadata and the key rules, for the
-	rules  KeyRules    // fingerprints of older versions (sameCommand)
-	sent   []uuid.UUID // events whose append may have been stored
+	minted bool   // the Service chose the issue's id at random
+	key    string // the idempotency key, "" for none
+	// trimmedKey is key without padding that shows as nothing (sameKey).
+	trimmedKey string
+	fp         string      // the command's fingerprint, with a key
+	host       events.Meta // the host's metadata and the key rules, for the
+	rules      KeyRules    // fingerprints of older versions (sameCommand)
+	sent       []uuid.UUID // events whose append may have been stored
 	// refused refuses a run that no earlier run recorded, for its key
 	// (earlierKey).
 	refused *CommandError
