@@ -9,7 +9,8 @@ import (
 // sweep folds the problems that nothing may change any more into the
 // counters and frees their state, and drops held events that waited for a
 // gap beyond the lateness. It looks only at the customers of issues whose
-// settling time (last resolution + W) has passed the cutoff: a problem can
+// settling time (W after the resolution that last closed them) has passed
+// the cutoff: a problem can
 // fold only once its last issue settled.
 func (f *FCR) sweep() {
 	f.sinceSweep, f.sweptAt = 0, f.wm

@@ -34,7 +34,7 @@ func (r Report) WriteText(w io.Writer) error {
 	p("%s\n", d.Settled)
 	p("true FCR over %s\n", d.Denominator)
 	p("reported FCR over %s\n", d.Reported)
-	p("days and weeks (ISO 8601) in UTC; each figure rounded on its own, inflation the difference of the rates shown\n")
+	p("weeks (ISO 8601) in UTC; each figure rounded on its own, inflation the difference of the rates shown\n")
 	p("\n")
 	p("  true FCR\t%s\t%s\n", fcrRateText(f.True), "final problems")
 	p("  reported FCR\t%s\t%s\n", fcrRateText(f.Reported), "the resolved issue records of those problems, each a success when resolved on its own first contact, as a per-ticket helpdesk counts it")
