@@ -21,24 +21,44 @@ import (
 // or one that another command appended (its fingerprint differs: other
 // data, other metadata of the host's, another tenant), refuses it.
 func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
-	for i := len(evs) - 1; i >= 0; i-- {
-		e := &evs[i]
-		if !r.sameKey(e.Meta[events.MetaIdempotencyKey]) {
-			continue
-		}
-		reused := func(format string, args ...any) ([]events.Envelope, bool, error) {
-			return nil, true, &CommandError{Op: r.cmd.Op(), Issue: r.issue, Err: ErrKeyReused,
-				Reason: fmt.Sprintf("idempotency key %q names version %d, ", r.key, e.Version) + fmt.Sprintf(format, args...)}
-		}
-		if ts := appends(r.cmd); !slices.Contains(ts, e.Type()) {
-			return reused("an %s event, where %s appends %s", e.Type(), r.cmd.Op(), joinTypes(ts))
-		}
-		if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r) {
-			return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())
-		}
-		return evs[i : i+1 : i+1], true, nil
+	i := lastKeyed(evs, func(k string) bool { return k == r.key })
+	if i < 0 {
+		// The key recorded with padding that shows as nothing, or
+		// without (sameKey): earlier builds took both as keys apart, so
+		// the exact one goes first.
+		i = lastKeyed(evs, r.sameKey)
 	}
-	return nil, false, nil
+	if i < 0 {
+		return nil, false, nil
+	}
+	e := &evs[i]
+	reused := func(format string, args ...any) ([]events.Envelope, bool, error) {
+		// Quoted with escapes: the keys may differ by what shows as
+		// nothing.
+		said := fmt.Sprintf("idempotency key %+q names version %d, ", r.key, e.Version)
+		if k := e.Meta[events.MetaIdempotencyKey]; k != r.key {
+			said = fmt.Sprintf("idempotency key %+q names version %d (recorded as %+q), ", r.key, e.Version, k)
+		}
+		return nil, true, &CommandError{Op: r.cmd.Op(), Issue: r.issue, Err: ErrKeyReused, Reason: said + fmt.Sprintf(format, args...)}
+	}
+	if ts := appends(r.cmd); !slices.Contains(ts, e.Type()) {
+		return reused("an %s event, where %s appends %s", e.Type(), r.cmd.Op(), joinTypes(ts))
+	}
+	if fp, ok := e.Meta[metaFingerprint]; ok && !sameCommand(fp, r) {
+		return reused("which another %s command appended (its data or metadata differ)", r.cmd.Op())
+	}
+	return evs[i : i+1 : i+1], true, nil
+}
+
+// lastKeyed returns the index of the last event of evs whose idempotency
+// key is, -1 for none.
+func lastKeyed(evs []events.Envelope, is func(key string) bool) int {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if k := evs[i].Meta[events.MetaIdempotencyKey]; k != "" && is(k) {
+			return i
+		}
+	}
+	return -1
 }
 
 // metaFingerprint is the metadata key of the fingerprint of the command

@@ -208,3 +208,30 @@ const (
 	oldOpenInvisibleKey     = "{\"id\":\"00000000-0000-7000-8000-000000000002\",\"issue\":\"0891317e-950c-5550-b920-b8898d1da488\",\"version\":1,\"type\":\"issue.opened\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"customer\":{\"id\":\"C-9\"},\"channel\":\"email\",\"topic\":\"billing\",\"contact\":\"00000000-0000-7000-8000-000000000001\"},\"meta\":{\"idempotency_fingerprint\":\"f5:91fe0d897111dce868fbbc4b994693f4\",\"idempotency_key\":\"\u200b\",\"partition_key\":\"C-9\"}}"
 	oldFollowUpInvisibleKey = "{\"id\":\"00000000-0000-7000-8000-000000000004\",\"issue\":\"0891317e-950c-5550-b920-b8898d1da488\",\"version\":2,\"type\":\"issue.contacted\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"contact\":\"00000000-0000-7000-8000-000000000003\",\"channel\":\"chat\"},\"meta\":{\"idempotency_fingerprint\":\"f5:c74f534e875082868a4d7f54e2e458b3\",\"idempotency_key\":\"\ufeff\",\"partition_key\":\"C-9\"}}"
 )
+
+// An earlier Service took "webhook:41" followed by a zero-width space and
+// "webhook:41" for two keys, and recorded a command under each: a retry
+// finds the event of its own key as given before one of the other. A key
+// that names another command's event says, with escapes, what it was
+// recorded as.
+func TestTheKeyAsGivenGoesBeforeTheSameKeyPadded(t *testing.T) {
+	svc, store, recorded := withStream(t, oldOpenPaddedIdempotencyKey, oldFollowUpPaddedIdempotencyKey, oldFollowUpOnThePlainKey)
+	issue := recorded[0].Issue
+	evs, err := svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "webhook:41\u200b"), issue, contact.FollowUp{Channel: "chat"})
+	require.NoError(t, err)
+	assert.Equal(t, recorded[1].ID, evs[0].ID)
+	evs, err = svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "webhook:41"), issue, contact.FollowUp{Channel: "phone"})
+	require.NoError(t, err)
+	assert.Equal(t, recorded[2].ID, evs[0].ID)
+
+	_, err = svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "\ufeffwebhook:41"), issue, contact.FollowUp{Channel: "email"})
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	assert.ErrorContains(t, err, `idempotency key "\ufeffwebhook:41" names version 3 (recorded as "webhook:41"), which another follow up command appended`)
+	evs, err = store.Load(t.Context(), issue)
+	require.NoError(t, err)
+	assert.Len(t, evs, 3, "nothing appended")
+}
+
+// The event that the earlier Service appended after those of
+// oldOpenPaddedIdempotencyKey and oldFollowUpPaddedIdempotencyKey.
+const oldFollowUpOnThePlainKey = "{\"id\":\"00000000-0000-7000-8000-000000000006\",\"issue\":\"5cfc1341-d2cc-5478-9cde-cd750afb239d\",\"version\":3,\"type\":\"issue.contacted\",\"at\":\"2026-03-02T09:00:00Z\",\"data\":{\"contact\":\"00000000-0000-7000-8000-000000000005\",\"channel\":\"phone\"},\"meta\":{\"idempotency_fingerprint\":\"f5:d3a256bd10f3c69c74111eed2b4cc61a\",\"idempotency_key\":\"webhook:41\",\"partition_key\":\"C-7\"}}"

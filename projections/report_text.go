@@ -6,7 +6,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -27,8 +26,10 @@ func (r Report) WriteText(w io.Writer) error {
 
 	p("TRUE FIRST-CONTACT RESOLUTION\n")
 	p("window %s, topic rule %q, lateness %s; %s\n", d.Window, d.Match, d.Lateness, d.Identity)
-	if d.Partitions > 0 {
-		p("merged from the reports of %d partitions: identifiers are linked within each partition only\n", d.Partitions)
+	// A host that puts a merged FCR section into a Reporter's report
+	// leaves the report's own definition as it was.
+	if n := max(d.Partitions, f.Definition.Partitions); n > 0 {
+		p("merged from the reports of %d partitions: identifiers are linked within each partition only\n", n)
 	}
 	p("repeat contacts: %s\n", d.MatchRule)
 	p("%s\n", d.Settled)
@@ -213,11 +214,7 @@ func inflationText(truth, reported FCRRate, unit string) string {
 	if truth.Total == 0 || reported.Total == 0 {
 		return "–"
 	}
-	shown := func(r float64) float64 {
-		v, _ := strconv.ParseFloat(fmt.Sprintf("%.1f", 100*r), 64) // as rateParts writes it
-		return v
-	}
-	return fmt.Sprintf("%+.1f%s", shown(reported.Rate)-shown(truth.Rate), unit)
+	return fmt.Sprintf("%+.1f%s", text.Points(truth.Rate, reported.Rate), unit)
 }
 
 // meanText formats v, a mean or score over n values, or a dash for none,

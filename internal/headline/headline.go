@@ -32,13 +32,16 @@ func Write(out io.Writer, r projections.FCRReport) {
 		return fmt.Sprintf("%5.1f %% (%d/%d, 95 %% CI %.1f–%.1f %%%s)", 100*x.Rate, x.Achieved, x.Total, 100*x.CI95[0], 100*x.CI95[1], small)
 	}
 	fmt.Fprintf(out, "\nwindow %s, %s matching; watermark %s\n", r.Definition.Window, r.Definition.Match, r.Watermark.Format(time.RFC3339))
+	if n := r.Definition.Partitions; n > 0 {
+		fmt.Fprintf(out, "merged from the reports of %d partitions: identifiers are linked within each partition only\n", n)
+	}
 	fmt.Fprintf(out, "issues %d, problems %d: %d final, %d pending (%d failed already), %d unresolved\n", r.Issues, r.Problems, r.Final, r.Pending, r.PendingFailed, r.Unresolved)
 	fmt.Fprintf(out, "true FCR        %s\n", pct(r.True, "no final problem yet"))
 	fmt.Fprintf(out, "reported FCR    %s\n", pct(r.Reported, "no final problem yet"))
 	if r.True.Total == 0 || r.Reported.Total == 0 {
 		fmt.Fprintf(out, "inflation           –\n")
 	} else {
-		fmt.Fprintf(out, "inflation       %+.1f points\n", 100*r.Inflation)
+		fmt.Fprintf(out, "inflation       %+.1f points\n", text.Points(r.True.Rate, r.Reported.Rate))
 	}
 	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment, "no final problem resolved by a bot"))
 	for _, ch := range slices.Sorted(maps.Keys(r.ByChannel)) {

@@ -4,6 +4,7 @@
 package text
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -56,4 +57,16 @@ func Shown(name string) string {
 		return name
 	}
 	return strconv.Quote(name)
+}
+
+// Points returns reported − truth in percentage points as two rates
+// written with %.1f after ×100 show it, so that the three figures agree on
+// the page (66.7 − 33.3 is 33.4, where the exact difference, 1/3, rounds
+// to 33.3).
+func Points(truth, reported float64) float64 {
+	shown := func(r float64) float64 {
+		v, _ := strconv.ParseFloat(fmt.Sprintf("%.1f", 100*r), 64)
+		return v
+	}
+	return shown(reported) - shown(truth)
 }
