@@ -88,7 +88,12 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) 
 			codec   string
 		)
 		if err := tx.QueryRow(ctx, `SELECT version, codec FROM `+t.version).Scan(&version, &codec); err != nil {
-			return errNotReady // no table yet (or no row): ensureSchema says what is wrong
+			if pgtables.Unready(err) {
+				return errNotReady // no table yet, or another's: ensureSchema makes it or says so
+			}
+			// A role refused the version table, which creating it would
+			// only hide behind a refusal to create.
+			return fmt.Errorf("read the schema version in %s: %w", t.version, err)
 		}
 		if err := usable(t, version, codec, cfg); err != nil {
 			return err // as ensureSchema says it, for a role that could not run it too

@@ -199,6 +199,26 @@ func TestARoleThatMayOnlyReadAndWriteOpensTheStore(t *testing.T) {
 	require.NoError(t, err, "which the migrating role makes")
 }
 
+// A role refused the version table, an easy grant to forget, is told so,
+// naming the table, where New took the tables for missing and reported
+// its refusal to create a schema in the database.
+func TestARoleRefusedTheVersionTableIsToldWhich(t *testing.T) {
+	admin := pgtest.Pool(t)
+	ctx := context.Background()
+	schema := pgtest.Schema(t, admin)
+	_, err := pgstore.New(ctx, admin, pgstore.Config{Schema: schema})
+	require.NoError(t, err)
+	app := pgtest.DMLRole(t, admin, schema)
+	var name string
+	require.NoError(t, app.QueryRow(ctx, "SELECT current_user").Scan(&name))
+	_, err = admin.Exec(ctx, "REVOKE ALL ON "+pgtest.Ident(schema, pgstore.DefaultTable+"_schema")+" FROM "+pgtest.Ident(name))
+	require.NoError(t, err)
+	_, err = pgstore.New(ctx, app, pgstore.Config{Schema: schema})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "read the schema version in "+pgtest.Ident(schema, pgstore.DefaultTable+"_schema"))
+	assert.ErrorContains(t, err, "permission denied for table "+pgstore.DefaultTable+"_schema")
+}
+
 // A store opened without an outbox on tables that had none refuses to
 // append once another process has added one, where its events were
 // stored and never forwarded, over connections opened before and after;

@@ -7,11 +7,13 @@ package pgtables
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Querier runs a query: a pool, a connection or a transaction.
@@ -63,4 +65,23 @@ func CheckIfExists(ctx context.Context, q Querier, table, what string, kind erro
 		return nil
 	}
 	return Check(ctx, q, table, what, kind, want...)
+}
+
+// Unready reports whether err, of reading a row of a version table, says
+// that the table is yet to be made (it or its schema does not exist, or it
+// holds no row) or is not what the query expects (a column it lacks: the
+// table is another's), which the caller's checks of the tables then
+// explain. A permission refused, a connection lost or a context ended is
+// not: it is the caller's to report.
+func Unready(err error) bool {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	// Class 42 is syntax errors and access rule violations; 42501, of
+	// them, a privilege that the role lacks.
+	return pgErr.Code == "3F000" || strings.HasPrefix(pgErr.Code, "42") && pgErr.Code != "42501"
 }

@@ -232,7 +232,13 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	// A table already at SchemaVersion opens without creating anything,
 	// which a role that may only read and write it could not do.
 	var ready int
-	if err := pool.QueryRow(ctx, `SELECT version FROM `+version).Scan(&ready); err == nil {
+	err := pool.QueryRow(ctx, `SELECT version FROM `+version).Scan(&ready)
+	if err != nil && !pgtables.Unready(err) {
+		// A role refused the version table, which creating it would
+		// only hide behind a refusal to create.
+		return fmt.Errorf("read the schema version in %s: %w", version, err)
+	}
+	if err == nil {
 		if err := ours(pool); err != nil {
 			return err
 		}
@@ -267,6 +273,18 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 		}
 		if v > SchemaVersion {
 			return fmt.Errorf("table %s has schema version %d, this package knows up to %d: %w", table, v, SchemaVersion, ErrSchemaVersion)
+		}
+		if v == 0 {
+			// The table is this package's to create: one of its name
+			// made otherwise (by hand, by a migration tool) is not.
+			taken, err := pgtables.Exists(ctx, tx, table)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return fmt.Errorf("table %s exists, but %s says that no checkpoint store made it: drop it, or give the store another Table: %w",
+					table, version, ErrSchemaVersion)
+			}
 		}
 		for ; v < SchemaVersion; v++ {
 			for _, q := range migrations[v] {

@@ -359,3 +359,31 @@ func TestARoleThatMayOnlyReadAndWriteOpensTheStore(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, uint64(7), cp.Position)
 }
+
+// A role refused the version table is told so, naming the table; a
+// checkpoint table that is there without its version table (made by hand)
+// is refused as not this package's, where creating it failed with the
+// server's own error.
+func TestNewSaysWhatIsWrongWithTheVersionTable(t *testing.T) {
+	admin := pgtest.Pool(t)
+	ctx := context.Background()
+	schema := pgtest.Schema(t, admin)
+	_, err := pgcheckpoint.New(ctx, admin, pgcheckpoint.Config{Schema: schema})
+	require.NoError(t, err)
+	app := pgtest.DMLRole(t, admin, schema)
+	var name string
+	require.NoError(t, app.QueryRow(ctx, "SELECT current_user").Scan(&name))
+	_, err = admin.Exec(ctx, "REVOKE ALL ON "+pgtest.Ident(schema, "truefcr_checkpoints_schema")+" FROM "+pgtest.Ident(name))
+	require.NoError(t, err)
+	_, err = pgcheckpoint.New(ctx, app, pgcheckpoint.Config{Schema: schema})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "read the schema version in "+pgtest.Ident(schema, "truefcr_checkpoints_schema"))
+	assert.ErrorContains(t, err, "permission denied for table truefcr_checkpoints_schema")
+
+	other := pgtest.Schema(t, admin)
+	_, err = admin.Exec(ctx, `CREATE TABLE `+pgtest.Ident(other, "truefcr_checkpoints")+` (name text PRIMARY KEY, position bigint NOT NULL, state bytea, saved timestamptz)`)
+	require.NoError(t, err)
+	_, err = pgcheckpoint.New(ctx, admin, pgcheckpoint.Config{Schema: other})
+	require.ErrorIs(t, err, pgcheckpoint.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "exists, but "+pgtest.Ident(other, "truefcr_checkpoints_schema")+" says that no checkpoint store made it")
+}
