@@ -451,9 +451,10 @@ func (s *Store) version(ctx context.Context, tx pgx.Tx, issue uuid.UUID) (uint64
 
 // fail turns the error of an append into the caller's terms. A unique
 // violation on (issue, version), possible only if a writer bypassed the
-// streams table, is reported as the version conflict that it is; a COMMIT
-// that the database may have made (its answer was lost) wraps
-// events.ErrOutcomeUnknown.
+// streams table, is reported as the version conflict that it is; one on a
+// position, when the head of positions is behind the events (a restore,
+// a reset by hand), says so; a COMMIT that the database may have made
+// (its answer was lost) wraps events.ErrOutcomeUnknown.
 func (s *Store) fail(ctx context.Context, batches []Batch, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -464,6 +465,11 @@ func (s *Store) fail(ctx context.Context, batches []Batch, err error) error {
 			if s.pool.QueryRow(ctx, s.q.stored, pgUUID(b.Issue)).Scan(&actual) == nil && uint64(actual) != b.Expected {
 				return &events.VersionConflictError{Issue: b.Issue, Expected: b.Expected, Actual: uint64(actual)}
 			}
+		}
+		var head, last int64
+		if s.pool.QueryRow(ctx, s.q.behind).Scan(&head, &last) == nil && head < last {
+			return fmt.Errorf("%s: %s is at position %d, behind the last event of %s, at %d (restored, or reset by hand?): set it to %d: %w",
+				appendOf(batches), s.t.head, head, s.t.events, last, last, err)
 		}
 	}
 	var unknown *commitUnknown

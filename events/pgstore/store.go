@@ -35,8 +35,8 @@ var _ events.Store = (*Store)(nil)
 
 // queries holds the store's SQL, built once from its table names.
 type queries struct {
-	create, update, version, stored, head, insert, load, page, status, eventID string
-	lockShared, lockAlone, lockStreams                                         string
+	create, update, version, stored, head, behind, insert, load, page, status, eventID string
+	lockShared, lockAlone, lockStreams                                                 string
 }
 
 // newQueries builds the queries of a store on t; the insert of a store
@@ -48,6 +48,9 @@ func newQueries(t tables, guard bool) queries {
 		version: `SELECT version FROM ` + t.streams + ` WHERE issue = $1`,
 		stored:  `SELECT coalesce(max(version), 0) FROM ` + t.events + ` WHERE issue = $1`,
 		head:    `UPDATE ` + t.head + ` SET position = position + $1 RETURNING position, txid_current()`,
+		// The head of positions and the last position taken, which
+		// only a restore or a reset by hand puts ahead of it.
+		behind: `SELECT (SELECT position FROM ` + t.head + `), (SELECT coalesce(max(position), 0) FROM ` + t.events + `)`,
 		insert: `INSERT INTO ` + t.events + ` (position, id, issue, version, type, at, payload)
 			SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::bytea[]) AS e`,
 		load: `SELECT position, payload FROM ` + t.events + ` WHERE issue = $1 ORDER BY version`,
