@@ -116,11 +116,11 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) 
 // written with another codec than cfg's.
 func usable(t tables, version int, codec string, cfg Config) error {
 	if version > SchemaVersion {
-		return fmt.Errorf("pgstore: table %s has schema version %d, this package knows up to %d: %w",
+		return fmt.Errorf("table %s has schema version %d, this package knows up to %d: %w",
 			t.events, version, SchemaVersion, ErrSchemaVersion)
 	}
 	if codec != cfg.Codec.Name() {
-		return fmt.Errorf("pgstore: table %s holds %s payloads, the configured codec is %s: %w",
+		return fmt.Errorf("table %s holds %s payloads, the configured codec is %s: %w",
 			t.events, codec, cfg.Codec.Name(), ErrSchemaVersion)
 	}
 	return nil
@@ -225,7 +225,7 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables)
 					return err
 				}
 				if taken {
-					return fmt.Errorf("pgstore: table %s is not this store's: it exists, but %s says no store made it (another store's table of that name?): %w",
+					return fmt.Errorf("table %s is not this store's: it exists, but %s says no store made it (another store's table of that name?): %w",
 						name, t.version, ErrSchemaVersion)
 				}
 			}
