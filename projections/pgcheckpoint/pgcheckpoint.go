@@ -121,7 +121,10 @@ func (s *Store) LoadTx(ctx context.Context, tx pgx.Tx, name string) (projections
 }
 
 // Save implements projections.CheckpointStore with one upsert, read
-// committed.
+// committed. The last save of a name wins, even one behind the saved
+// position (a runner that overlaps its successor in a rolling deploy, a
+// Rebuild): each checkpoint is a whole, a position with the state at it,
+// so an older one costs its runner only a longer catch-up.
 func (s *Store) Save(ctx context.Context, name string, cp projections.Checkpoint) error {
 	// Read committed whatever the server's default: under repeatable read
 	// or serializable, two runners of one name saving at once (an old and
