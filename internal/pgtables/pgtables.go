@@ -14,6 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truefcr/truefcr/internal/pglock"
 )
 
 // Querier runs a query: a pool, a connection or a transaction.
@@ -84,4 +87,115 @@ func Unready(err error) bool {
 	// Class 42 is syntax errors and access rule violations; 42501, of
 	// them, a privilege that the role lacks.
 	return pgErr.Code == "3F000" || strings.HasPrefix(pgErr.Code, "42") && pgErr.Code != "42501"
+}
+
+// Versioned is a table that one package makes and migrates, with a table
+// beside it that holds its version (one row, columns one and version).
+type Versioned struct {
+	// Schema is the Postgres schema, as configured; Table and Version are
+	// the table's name and its version table's, as pgx.Identifier's
+	// Sanitize writes them.
+	Schema, Table, Version string
+	// What the table is, for errors ("a checkpoint table"), and whose
+	// it is ("checkpoint store"), and the columns that tell it from
+	// another's table of its name.
+	What, Owner string
+	Columns     []string
+	// Migrations holds, for each version from 0, the statements that
+	// take the table to the next; the last version is len(Migrations).
+	Migrations [][]string
+	// Kind is wrapped by the errors about tables that are not the
+	// package's, or of a newer version.
+	Kind error
+}
+
+// Ensure creates or migrates the table to its last version in one
+// transaction, under the advisory lock of the schema that the event
+// store's tables take too, so that concurrent starts create everything
+// once. The transaction reads committed whatever the server's default
+// isolation: under repeatable read, one that waited for the lock would
+// not see the version row that the one before it wrote. A table already
+// at its last version opens without creating anything, which a role that
+// may only read and write it could not do.
+func (v Versioned) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
+	last := len(v.Migrations)
+	// A table of either name may be another's: an event store's of the
+	// same name (events/pgstore), whose version table has that name too,
+	// or the events table of a store named after the version table.
+	ours := func(q Querier) error {
+		if err := CheckIfExists(ctx, q, v.Version, v.What+"'s version table", v.Kind, "one", "version"); err != nil {
+			return err
+		}
+		return CheckIfExists(ctx, q, v.Table, v.What, v.Kind, v.Columns...)
+	}
+	newer := func(n int) error {
+		return fmt.Errorf("table %s has schema version %d, this package knows up to %d: %w", v.Table, n, last, v.Kind)
+	}
+	var ready int
+	err := pool.QueryRow(ctx, `SELECT version FROM `+v.Version).Scan(&ready)
+	if err != nil && !Unready(err) {
+		// A role refused the version table, which creating it would
+		// only hide behind a refusal to create.
+		return fmt.Errorf("read the schema version in %s: %w", v.Version, err)
+	}
+	if err == nil {
+		if err := ours(pool); err != nil {
+			return err
+		}
+		switch {
+		case ready == last:
+			return nil
+		case ready > last: // said before the DDL, which such a role could not run
+			return newer(ready)
+		}
+	}
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if err := pglock.LockSchema(ctx, tx, v.Schema); err != nil {
+			return err
+		}
+		if err := ours(tx); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`CREATE TABLE IF NOT EXISTS ` + v.Version + ` (
+				one boolean PRIMARY KEY DEFAULT true CHECK (one),
+				version integer NOT NULL
+			)`,
+			`INSERT INTO ` + v.Version + ` (version) VALUES (0) ON CONFLICT DO NOTHING`,
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT version FROM `+v.Version).Scan(&n); err != nil {
+			return err
+		}
+		if n > last {
+			return newer(n)
+		}
+		if n == 0 {
+			// The table is the package's to create: one of its name made
+			// otherwise (by hand, by a migration tool) is not.
+			taken, err := Exists(ctx, tx, v.Table)
+			if err != nil {
+				return err
+			}
+			if taken {
+				return fmt.Errorf("table %s exists, but %s says that no %s made it: drop it, or configure another table: %w",
+					v.Table, v.Version, v.Owner, v.Kind)
+			}
+		}
+		for ; n < last; n++ {
+			for _, q := range v.Migrations[n] {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return fmt.Errorf("migrate to version %d: %w", n+1, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE `+v.Version+` SET version = $1`, n+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/truefcr/truefcr/internal/pglock"
 	"github.com/truefcr/truefcr/internal/pgtables"
 	"github.com/truefcr/truefcr/projections"
 )
@@ -206,16 +205,11 @@ func (s *Store) saveTo(ctx context.Context, c conn, name string, cp projections.
 	return nil
 }
 
-// ensureTable creates or migrates the table to SchemaVersion in one
-// transaction, under the same advisory lock as the event store's tables
-// of the schema, so that concurrent starts create everything once. The
-// transaction reads committed whatever the server's default isolation:
-// under repeatable read, one that waited for the lock would not see the
-// version row that the one before it wrote.
+// ensureTable creates or migrates the table to SchemaVersion (see
+// pgtables.Versioned.Ensure).
 func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 	table := pgx.Identifier{cfg.Schema, cfg.Table}.Sanitize()
-	version := pgx.Identifier{cfg.Schema, cfg.Table + "_schema"}.Sanitize()
-	migrations := [SchemaVersion][]string{
+	migrations := [SchemaVersion][]string{ // one a version, so that SchemaVersion is the last
 		{`CREATE TABLE ` + table + ` (
 			name text PRIMARY KEY,
 			position bigint NOT NULL,
@@ -223,82 +217,9 @@ func ensureTable(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
 			saved timestamptz
 		)`},
 	}
-	// A table of either name may be another's: an event store's of the
-	// same name (events/pgstore), whose version table has that name too,
-	// or the events table of a store named after the version table.
-	ours := func(q pgtables.Querier) error {
-		if err := pgtables.CheckIfExists(ctx, q, version, "a checkpoint table's version table", ErrSchemaVersion, "one", "version"); err != nil {
-			return err
-		}
-		return pgtables.CheckIfExists(ctx, q, table, "a checkpoint table", ErrSchemaVersion, "name", "position", "state", "saved")
-	}
-	// A table already at SchemaVersion opens without creating anything,
-	// which a role that may only read and write it could not do.
-	var ready int
-	err := pool.QueryRow(ctx, `SELECT version FROM `+version).Scan(&ready)
-	if err != nil && !pgtables.Unready(err) {
-		// A role refused the version table, which creating it would
-		// only hide behind a refusal to create.
-		return fmt.Errorf("read the schema version in %s: %w", version, err)
-	}
-	if err == nil {
-		if err := ours(pool); err != nil {
-			return err
-		}
-		switch {
-		case ready == SchemaVersion:
-			return nil
-		case ready > SchemaVersion: // said before the DDL, which such a role could not run
-			return fmt.Errorf("table %s has schema version %d, this package knows up to %d: %w", table, ready, SchemaVersion, ErrSchemaVersion)
-		}
-	}
-	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if err := pglock.LockSchema(ctx, tx, cfg.Schema); err != nil {
-			return err
-		}
-		if err := ours(tx); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`CREATE TABLE IF NOT EXISTS ` + version + ` (
-				one boolean PRIMARY KEY DEFAULT true CHECK (one),
-				version integer NOT NULL
-			)`,
-			`INSERT INTO ` + version + ` (version) VALUES (0) ON CONFLICT DO NOTHING`,
-		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return err
-			}
-		}
-		var v int
-		if err := tx.QueryRow(ctx, `SELECT version FROM `+version).Scan(&v); err != nil {
-			return err
-		}
-		if v > SchemaVersion {
-			return fmt.Errorf("table %s has schema version %d, this package knows up to %d: %w", table, v, SchemaVersion, ErrSchemaVersion)
-		}
-		if v == 0 {
-			// The table is this package's to create: one of its name
-			// made otherwise (by hand, by a migration tool) is not.
-			taken, err := pgtables.Exists(ctx, tx, table)
-			if err != nil {
-				return err
-			}
-			if taken {
-				return fmt.Errorf("table %s exists, but %s says that no checkpoint store made it: drop it, or give the store another Table: %w",
-					table, version, ErrSchemaVersion)
-			}
-		}
-		for ; v < SchemaVersion; v++ {
-			for _, q := range migrations[v] {
-				if _, err := tx.Exec(ctx, q); err != nil {
-					return fmt.Errorf("migrate to version %d: %w", v+1, err)
-				}
-			}
-			if _, err := tx.Exec(ctx, `UPDATE `+version+` SET version = $1`, v+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return pgtables.Versioned{
+		Schema: cfg.Schema, Table: table, Version: pgx.Identifier{cfg.Schema, cfg.Table + "_schema"}.Sanitize(),
+		What: "a checkpoint table", Owner: "checkpoint store", Columns: []string{"name", "position", "state", "saved"},
+		Migrations: migrations[:], Kind: ErrSchemaVersion,
+	}.Ensure(ctx, pool)
 }
