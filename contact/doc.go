@@ -54,9 +54,9 @@
 // an identity link move events already partitioned by another key. Either
 // way the instances that hold the customer's issues never meet, and a
 // repeat contact across them goes undetected. Where events are
-// partitioned, set a CustomerResolver (a CRM, or a table of the keys
-// already seen) to give every issue the customer's stable id when it is
-// opened. Correlation and causation ids travel in the context
+// partitioned, set a CustomerResolver (a CRM, or contact/pgcustomers, a
+// table of the keys already seen) to give every issue the customer's
+// stable id when it is opened. Correlation and causation ids travel in the context
 // (WithCorrelationID, WithCausationID), and so do an idempotency key
 // (WithIdempotencyKey), with which a command run twice (a webhook
 // redelivered, a retry after a timeout) takes effect once, and metadata

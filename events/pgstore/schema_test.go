@@ -209,10 +209,7 @@ func TestARoleRefusedTheVersionTableIsToldWhich(t *testing.T) {
 	_, err := pgstore.New(ctx, admin, pgstore.Config{Schema: schema})
 	require.NoError(t, err)
 	app := pgtest.DMLRole(t, admin, schema)
-	var name string
-	require.NoError(t, app.QueryRow(ctx, "SELECT current_user").Scan(&name))
-	_, err = admin.Exec(ctx, "REVOKE ALL ON "+pgtest.Ident(schema, pgstore.DefaultTable+"_schema")+" FROM "+pgtest.Ident(name))
-	require.NoError(t, err)
+	pgtest.Revoke(t, admin, app, pgtest.Ident(schema, pgstore.DefaultTable+"_schema"))
 	_, err = pgstore.New(ctx, app, pgstore.Config{Schema: schema})
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "read the schema version in "+pgtest.Ident(schema, pgstore.DefaultTable+"_schema"))

@@ -1,7 +1,7 @@
 // Package pglock names the PostgreSQL advisory locks that the Postgres
-// store (events/pgstore) and the checkpoint store
-// (projections/pgcheckpoint) take, so that both derive each key the same
-// way, and takes the schema's lock for both (LockSchema). A key is part of the on-disk protocol: processes of different
+// store (events/pgstore), the checkpoint store (projections/pgcheckpoint)
+// and the customer resolver (contact/pgcustomers) take, so that all derive
+// each key the same way, and takes the schema's lock for both (LockSchema). A key is part of the on-disk protocol: processes of different
 // versions that share a database must compute the same keys, so a key
 // never changes (TestKeysStay).
 package pglock
@@ -25,6 +25,11 @@ func Key(name string, id []byte) int64 {
 // Schema returns the key of the lock that serialises the creation and
 // migration of every table in the Postgres schema schema.
 func Schema(schema string) int64 { return Key("schema "+schema, nil) }
+
+// CustomerKeys returns the key of the lock that serialises the filing of
+// keys in the customer keys table table (a name as pgx.Identifier's
+// Sanitize writes it).
+func CustomerKeys(table string) int64 { return Key("customer keys "+table, nil) }
 
 // LockSchema takes, in tx, the lock of Schema(schema), which every
 // transaction that creates or migrates tables in the schema takes first,

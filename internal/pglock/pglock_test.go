@@ -14,4 +14,5 @@ func TestKeysStay(t *testing.T) {
 	assert.Equal(t, Key("schema public", nil), Schema("public"))
 	assert.NotEqual(t, Schema("public"), Schema("other"))
 	assert.NotEqual(t, Key("stream", []byte{1}), Key("stream", []byte{2}))
+	assert.Equal(t, int64(-2608592633095745758), CustomerKeys(`"public"."truefcr_customers"`))
 }

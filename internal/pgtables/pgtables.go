@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -199,3 +200,22 @@ func (v Versioned) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 		return nil
 	})
 }
+
+var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// NamesProblem says what keeps schema and table from naming a table of
+// one package beside its version table (which adds "_schema"), lower-case
+// and unquoted within PostgreSQL's 63 bytes; "" for nothing.
+func NamesProblem(schema, table string) string {
+	for _, n := range []struct{ what, name string }{{"schema", schema}, {"table", table}} {
+		if !nameRE.MatchString(n.name) || len(n.name) > maxVersionedName {
+			return fmt.Sprintf("%s name %q: want lower-case letters, digits and _, at most %d bytes, not starting with a digit",
+				n.what, n.name, maxVersionedName)
+		}
+	}
+	return ""
+}
+
+// maxVersionedName is the longest name of a Versioned table: its version
+// table adds "_schema".
+const maxVersionedName = 63 - len("_schema")

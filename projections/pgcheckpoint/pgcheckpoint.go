@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,17 +60,12 @@ func (c *Config) setDefaults() {
 	}
 }
 
-var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,55}$`)
-
 // Validate reports a configuration that cannot work, its empty fields
 // taken as their defaults (as New takes them): the zero value is valid.
 func (c Config) Validate() error {
 	c.setDefaults()
-	for _, n := range []struct{ what, name string }{{"schema", c.Schema}, {"table", c.Table}} {
-		if !nameRE.MatchString(n.name) {
-			return fmt.Errorf("pgcheckpoint: %s name %q: want lower-case letters, digits and _, at most 56 bytes, not starting with a digit: %w",
-				n.what, n.name, ErrInvalidConfig)
-		}
+	if problem := pgtables.NamesProblem(c.Schema, c.Table); problem != "" {
+		return fmt.Errorf("pgcheckpoint: %s: %w", problem, ErrInvalidConfig)
 	}
 	return nil
 }

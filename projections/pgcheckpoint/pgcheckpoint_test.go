@@ -371,10 +371,7 @@ func TestNewSaysWhatIsWrongWithTheVersionTable(t *testing.T) {
 	_, err := pgcheckpoint.New(ctx, admin, pgcheckpoint.Config{Schema: schema})
 	require.NoError(t, err)
 	app := pgtest.DMLRole(t, admin, schema)
-	var name string
-	require.NoError(t, app.QueryRow(ctx, "SELECT current_user").Scan(&name))
-	_, err = admin.Exec(ctx, "REVOKE ALL ON "+pgtest.Ident(schema, "truefcr_checkpoints_schema")+" FROM "+pgtest.Ident(name))
-	require.NoError(t, err)
+	pgtest.Revoke(t, admin, app, pgtest.Ident(schema, "truefcr_checkpoints_schema"))
 	_, err = pgcheckpoint.New(ctx, app, pgcheckpoint.Config{Schema: schema})
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "read the schema version in "+pgtest.Ident(schema, "truefcr_checkpoints_schema"))

@@ -267,3 +267,17 @@ func DMLRole(tb testing.TB, admin *pgxpool.Pool, schema string) *pgxpool.Pool {
 	})
 	return pool
 }
+
+// Revoke takes from the role that role connects as (a DMLRole) every
+// right on table, a name as Ident writes it: a grant forgotten.
+func Revoke(tb testing.TB, admin, role *pgxpool.Pool, table string) {
+	tb.Helper()
+	ctx := context.Background()
+	var name string
+	if err := role.QueryRow(ctx, "SELECT current_user").Scan(&name); err != nil {
+		tb.Fatalf("the role's name: %v", err)
+	}
+	if _, err := admin.Exec(ctx, "REVOKE ALL ON "+table+" FROM "+pgx.Identifier{name}.Sanitize()); err != nil {
+		tb.Fatalf("revoke the rights of %s on %s: %v", name, table, err)
+	}
+}
