@@ -33,11 +33,11 @@ func keyed(evs []events.Envelope, r *run) ([]events.Envelope, bool, error) {
 	}
 	e := &evs[i]
 	reused := func(format string, args ...any) ([]events.Envelope, bool, error) {
-		// Quoted with escapes: the keys may differ by what shows as
-		// nothing.
-		said := fmt.Sprintf("idempotency key %+q names version %d, ", r.key, e.Version)
+		// Quoted with what shows as nothing escaped: the keys may
+		// differ by it.
+		said := fmt.Sprintf("idempotency key %s names version %d, ", text.Quoted(r.key), e.Version)
 		if k := e.Meta[events.MetaIdempotencyKey]; k != r.key {
-			said = fmt.Sprintf("idempotency key %+q names version %d (recorded as %+q), ", r.key, e.Version, k)
+			said = fmt.Sprintf("idempotency key %s names version %d (recorded as %s), ", text.Quoted(r.key), e.Version, text.Quoted(k))
 		}
 		return nil, true, &CommandError{Op: r.cmd.Op(), Issue: r.issue, Err: ErrKeyReused, Reason: said + fmt.Sprintf(format, args...)}
 	}
@@ -216,8 +216,8 @@ func keyProblemBy(key string, trim func(string) string) string {
 	case len(key) > 256:
 		return fmt.Sprintf("idempotency key of %d bytes is longer than 256", len(key))
 	case trim(key) != key:
-		// Quoted with escapes: the padding may show as nothing.
-		return fmt.Sprintf("idempotency key %+q is blank or padded", key)
+		// Quoted with what shows as nothing escaped: the padding may.
+		return fmt.Sprintf("idempotency key %s is blank or padded", text.Quoted(key))
 	}
 	return printable("idempotency key", key)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -227,9 +228,18 @@ func TestTheKeyAsGivenGoesBeforeTheSameKeyPadded(t *testing.T) {
 	_, err = svc.FollowUp(contact.WithIdempotencyKey(t.Context(), "\ufeffwebhook:41"), issue, contact.FollowUp{Channel: "email"})
 	require.ErrorIs(t, err, contact.ErrKeyReused)
 	assert.ErrorContains(t, err, `idempotency key "\ufeffwebhook:41" names version 3 (recorded as "webhook:41"), which another follow up command appended`)
+
+	// Other letters show as they are.
+	ctx := contact.WithIdempotencyKey(t.Context(), "tilaus-ä41")
+	// (The test's ids start again at 1, as the recorded stream's did.)
+	_, err = svc.FollowUp(ctx, issue, contact.FollowUp{Channel: "chat", Contact: uuid.MustParse("00000000-0000-7000-8000-0000000000f1")})
+	require.NoError(t, err)
+	_, err = svc.FollowUp(ctx, issue, contact.FollowUp{Channel: "phone"})
+	require.ErrorIs(t, err, contact.ErrKeyReused)
+	assert.ErrorContains(t, err, `idempotency key "tilaus-ä41" names version 4, which another follow up command appended`)
 	evs, err = store.Load(t.Context(), issue)
 	require.NoError(t, err)
-	assert.Len(t, evs, 3, "nothing appended")
+	assert.Len(t, evs, 4, "nothing appended but the follow-up of tilaus-ä41")
 }
 
 // The event that the earlier Service appended after those of

@@ -70,3 +70,28 @@ func Points(truth, reported float64) float64 {
 	}
 	return shown(reported) - shown(truth)
 }
+
+// Quoted returns s in double quotes with Go's escapes, as strconv.Quote
+// writes it, and with the characters that show as nothing (Blank) but a
+// space escaped too, which Quote leaves as they are where it counts them
+// printable (a Hangul filler): a name quoted so shows its padding, and
+// its other letters as they are.
+func Quoted(s string) string {
+	q := strconv.Quote(s)
+	if !strings.ContainsFunc(q, shownAsNothing) {
+		return q
+	}
+	var b strings.Builder
+	for _, r := range q {
+		if shownAsNothing(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// shownAsNothing reports whether r, which strconv.Quote writes as it is,
+// shows as nothing.
+func shownAsNothing(r rune) bool { return r != ' ' && Blank(r) && strconv.IsPrint(r) }

@@ -42,3 +42,20 @@ func TestShown(t *testing.T) {
 		assert.True(t, Blank(r), "%+q", r)
 	}
 }
+
+// Quoted escapes what shows as nothing, and nothing else that Quote
+// leaves as it is.
+func TestQuoted(t *testing.T) {
+	for in, want := range map[string]string{
+		"tilaus-ä41":    `"tilaus-ä41"`,
+		"\u3164crm:8":   `"\u3164crm:8"`,
+		"\ufeffk\u200b": `"\ufeffk\u200b"`,
+		"a b\t":         `"a b\t"`,
+		"\u115fk\u1160": `"\u115fk\u1160"`,
+		"plain":         `"plain"`,
+	} {
+		if got := Quoted(in); got != want {
+			t.Errorf("Quoted(%+q) = %s, want %s", in, got, want)
+		}
+	}
+}
