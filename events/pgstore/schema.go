@@ -101,6 +101,9 @@ func schemaReady(ctx context.Context, pool *pgxpool.Pool, cfg Config, t tables) 
 		if version < SchemaVersion {
 			return errNotReady // ensureSchema migrates
 		}
+		if err := pgtables.AllThere(ctx, tx, t.version, version, ErrSchemaVersion, t.events, t.streams, t.head); err != nil {
+			return err
+		}
 		if cfg.Outbox != nil {
 			return outboxReady(ctx, tx, t)
 		}

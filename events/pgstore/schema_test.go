@@ -315,3 +315,22 @@ func TestAStoreWithoutTheOutboxItsTablesHaveOnlyReads(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(len(written)), head, "nothing appended")
 }
+
+// Tables that their version table says were made, but that are gone (a
+// drop by hand, a partial restore), are refused when the store opens,
+// naming the table, where the first append failed.
+func TestNewRefusesTablesThatAreGone(t *testing.T) {
+	admin := pgtest.Pool(t)
+	ctx := context.Background()
+	for _, gone := range []string{"", "_streams", "_head"} {
+		schema := pgtest.Schema(t, admin)
+		_, err := pgstore.New(ctx, admin, pgstore.Config{Schema: schema})
+		require.NoError(t, err)
+		table := pgtest.Ident(schema, pgstore.DefaultTable+gone)
+		_, err = admin.Exec(ctx, `DROP TABLE `+table)
+		require.NoError(t, err)
+		_, err = pgstore.New(ctx, admin, pgstore.Config{Schema: schema})
+		require.ErrorIs(t, err, pgstore.ErrSchemaVersion, gone)
+		assert.ErrorContains(t, err, "table "+table+" is missing, though "+pgtest.Ident(schema, pgstore.DefaultTable+"_schema")+" says that its tables are at version 1")
+	}
+}

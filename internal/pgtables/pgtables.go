@@ -145,7 +145,7 @@ func (v Versioned) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 		}
 		switch {
 		case ready == last:
-			return nil
+			return AllThere(ctx, pool, v.Version, ready, v.Kind, v.Table)
 		case ready > last: // said before the DDL, which such a role could not run
 			return newer(ready)
 		}
@@ -219,3 +219,21 @@ func NamesProblem(schema, table string) string {
 // maxVersionedName is the longest name of a Versioned table: its version
 // table adds "_schema".
 const maxVersionedName = 63 - len("_schema")
+
+// AllThere returns an error that wraps kind unless every table of tables
+// exists: the tables that version, at version n, says were made (a drop
+// by hand, a partial restore, would otherwise show at the first read or
+// write).
+func AllThere(ctx context.Context, q Querier, version string, n int, kind error, tables ...string) error {
+	for _, t := range tables {
+		there, err := Exists(ctx, q, t)
+		if err != nil {
+			return fmt.Errorf("look for %s: %w", t, err)
+		}
+		if !there {
+			return fmt.Errorf("table %s is missing, though %s says that its tables are at version %d (dropped, or not restored?): restore it, or drop %s to have the tables made anew: %w",
+				t, version, n, version, kind)
+		}
+	}
+	return nil
+}

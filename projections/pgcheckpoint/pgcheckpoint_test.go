@@ -384,3 +384,18 @@ func TestNewSaysWhatIsWrongWithTheVersionTable(t *testing.T) {
 	require.ErrorIs(t, err, pgcheckpoint.ErrSchemaVersion)
 	assert.ErrorContains(t, err, "exists, but "+pgtest.Ident(other, "truefcr_checkpoints_schema")+" says that no checkpoint store made it")
 }
+
+// A checkpoint table that its version table says was made, but that is
+// gone, is refused when the store opens, where the first Load failed.
+func TestNewRefusesATableThatIsGone(t *testing.T) {
+	admin := pgtest.Pool(t)
+	ctx := context.Background()
+	schema := pgtest.Schema(t, admin)
+	_, err := pgcheckpoint.New(ctx, admin, pgcheckpoint.Config{Schema: schema})
+	require.NoError(t, err)
+	_, err = admin.Exec(ctx, `DROP TABLE `+pgtest.Ident(schema, "truefcr_checkpoints"))
+	require.NoError(t, err)
+	_, err = pgcheckpoint.New(ctx, admin, pgcheckpoint.Config{Schema: schema})
+	require.ErrorIs(t, err, pgcheckpoint.ErrSchemaVersion)
+	assert.ErrorContains(t, err, "table "+pgtest.Ident(schema, "truefcr_checkpoints")+" is missing")
+}
