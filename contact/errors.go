@@ -52,6 +52,9 @@ var (
 	ErrKeyReused = errors.New("idempotency key reused")
 	// ErrNotPublished: the events were appended, but the Publisher failed.
 	ErrNotPublished = errors.New("appended but not published")
+	// ErrCustomerNotRecorded: an opening was appended, but the
+	// CustomerRecorder failed to record its customer.
+	ErrCustomerNotRecorded = errors.New("appended but the customer not recorded")
 	// ErrInvalidConfig: a Config or KeyRules that cannot work.
 	ErrInvalidConfig = errors.New("invalid config")
 )

@@ -35,6 +35,17 @@ type CustomerResolver interface {
 	ResolveCustomer(ctx context.Context, keys []string) (string, error)
 }
 
+// CustomerRecorder is a CustomerResolver that learns the customers of
+// the openings written: the Service gives it the customer of each opening
+// that a command appended (as the event holds it: its id and normalised
+// keys), once the append committed, so that it files what is stored and
+// nothing of a command that failed. An Open retried with its idempotency
+// key gives it the recorded opening's customer again.
+type CustomerRecorder interface {
+	CustomerResolver
+	RecordCustomer(ctx context.Context, c events.Customer) error
+}
+
 // CustomerResolverFunc adapts a function to a CustomerResolver.
 type CustomerResolverFunc func(ctx context.Context, keys []string) (string, error)
 
@@ -93,7 +104,9 @@ type Config struct {
 	// lifecycle accepted the Open, with a copy of the keys normalised
 	// (the event's own are not the resolver's to change); its error
 	// fails the Open, which appends nothing (the resolver's error, wrapped:
-	// a *CommandError is the lifecycle's refusal).
+	// a *CommandError is the lifecycle's refusal). One that is a
+	// CustomerRecorder is given the customer of every opening appended,
+	// with a customer id or without.
 	Customers CustomerResolver
 }
 
@@ -181,7 +194,10 @@ func loadError(issue uuid.UUID, err error) error {
 // may have taken effect, and loading the issue later tells (a commit
 // that the store had not finished may be visible only then).
 // When the Publisher fails, the events stay appended: Execute returns them
-// with an error that wraps ErrNotPublished and the Publisher's error.
+// with an error that wraps ErrNotPublished and the Publisher's error; so
+// when a CustomerRecorder (Config.Customers) fails to record an opening's
+// customer, with ErrCustomerNotRecorded (the events are published all
+// the same).
 //
 // A command run with an idempotency key (WithIdempotencyKey) that an event
 // of the issue's stream carries already ran: Execute returns that event
@@ -281,13 +297,39 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		if err != nil {
 			return nil, failed(r, unknown, err)
 		}
+		recorded := s.record(ctx, evs)
 		if s.cfg.Publisher != nil {
 			if err := s.cfg.Publisher.Publish(ctx, evs); err != nil {
-				return evs, fmt.Errorf("%s issue %s: %w: %w", cmd.Op(), r.issue, ErrNotPublished, err)
+				err = fmt.Errorf("%s issue %s: %w: %w", cmd.Op(), r.issue, ErrNotPublished, err)
+				if recorded != nil {
+					err = fmt.Errorf("%w; and %w", err, recorded)
+				}
+				return evs, err
 			}
+		}
+		if recorded != nil {
+			return evs, fmt.Errorf("%s issue %s: %w", cmd.Op(), r.issue, recorded)
 		}
 		return evs, nil
 	}
+}
+
+// record gives the CustomerRecorder, if Config.Customers is one, the
+// customer of the opening among evs, which were appended; its error wraps
+// ErrCustomerNotRecorded.
+func (s *Service) record(ctx context.Context, evs []events.Envelope) error {
+	rec, ok := s.cfg.Customers.(CustomerRecorder)
+	if !ok {
+		return nil
+	}
+	for _, e := range evs {
+		if o, ok := e.Data.(*events.Opened); ok {
+			if err := rec.RecordCustomer(ctx, o.Customer); err != nil {
+				return fmt.Errorf("%w: %w", ErrCustomerNotRecorded, err)
+			}
+		}
+	}
+	return nil
 }
 
 // attempts returns "1 attempt" or "n attempts".

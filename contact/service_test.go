@@ -924,3 +924,59 @@ func TestServiceStampsACommandWithoutATimeAfterAnotherServicesClock(t *testing.T
 		})
 	}
 }
+
+// recordingResolver is a CustomerRecorder that keeps what it was given,
+// and fails to record when fail is set.
+type recordingResolver struct {
+	id       string
+	recorded []events.Customer
+	fail     bool
+}
+
+func (r *recordingResolver) ResolveCustomer(context.Context, []string) (string, error) {
+	return r.id, nil
+}
+
+func (r *recordingResolver) RecordCustomer(_ context.Context, c events.Customer) error {
+	if r.fail {
+		return errors.New("the table is down")
+	}
+	r.recorded = append(r.recorded, c)
+	return nil
+}
+
+// A CustomerRecorder is given the customer of each opening appended, as
+// the event holds it, and of none that failed; its failure leaves the
+// opening appended and published, and says so.
+func TestServiceRecordsTheCustomerOfEachOpeningAppended(t *testing.T) {
+	rec := &recordingResolver{id: "C-7"}
+	var published int
+	svc, store := newService(t, func(c *contact.Config) {
+		c.Customers = rec
+		c.Publisher = contact.PublisherFunc(func(context.Context, []events.Envelope) error { published++; return nil })
+	})
+	ctx := t.Context()
+	issue, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"email:Anna@Example.com"}}, Channel: "chat", Topic: "t"})
+	require.NoError(t, err)
+	require.Equal(t, []events.Customer{{ID: "C-7", Keys: []string{"email:anna@example.com"}}}, rec.recorded, "as the event holds it")
+	_, err = svc.Route(ctx, issue, contact.Route{Queue: "q"})
+	require.NoError(t, err)
+	assert.Len(t, rec.recorded, 1, "openings only")
+
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "CRM-1", Keys: []string{"phone:+358401234567"}}, Channel: "phone", Topic: "t"})
+	require.NoError(t, err)
+	assert.Equal(t, events.Customer{ID: "CRM-1", Keys: []string{"phone:+358401234567"}}, rec.recorded[1], "with the host's id too")
+
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358401234567"}}, Channel: "bogus channel", Topic: "t"})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.Len(t, rec.recorded, 2, "a refused opening is not recorded")
+
+	rec.fail = true
+	n := store.Len()
+	_, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358401234568"}}, Channel: "phone", Topic: "t"})
+	require.ErrorIs(t, err, contact.ErrCustomerNotRecorded)
+	assert.ErrorContains(t, err, "the table is down")
+	require.Len(t, evs, 1, "the opening is appended")
+	assert.Equal(t, n+1, store.Len())
+	assert.Equal(t, 4, published, "and published")
+}

@@ -3,6 +3,7 @@ package pgcustomers_test
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,28 +32,80 @@ func newResolver(t *testing.T) (*pgcustomers.Resolver, pgcustomers.Config) {
 	return r, cfg
 }
 
-// A new customer's keys resolve to none and are filed under the least of
-// them, which the Service writes as the partition key; a later set with
-// any of them resolves to that id, and files the rest; a set with the
-// keys of two customers files all of theirs under the least id.
+// open resolves keys and records the opening that the Service would
+// write with the id resolved, as it does once the opening is appended.
+func open(t *testing.T, r *pgcustomers.Resolver, id string, keys ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	if id == "" {
+		var err error
+		id, err = r.ResolveCustomer(ctx, keys)
+		require.NoError(t, err)
+	}
+	require.NoError(t, r.RecordCustomer(ctx, events.Customer{ID: id, Keys: keys}))
+	return id
+}
+
+// A new customer's keys resolve to none and are filed, once recorded,
+// under the least of them, which the Service writes as the partition key;
+// a later set with any of them resolves to that id, and files the rest; a
+// set with the keys of two customers, or a host's id beside another's
+// keys, files all of theirs under the opening's partition key.
 func TestResolverFilesKeysUnderTheirCustomer(t *testing.T) {
 	r, _ := newResolver(t)
 	ctx := context.Background()
-	resolve := func(keys ...string) string {
-		t.Helper()
-		id, err := r.ResolveCustomer(ctx, keys)
-		require.NoError(t, err)
-		return id
-	}
-	assert.Empty(t, resolve("phone:+358401234567", "email:anna@example.com"), "a new customer")
-	assert.Equal(t, "email:anna@example.com", resolve("phone:+358401234567"))
-	assert.Equal(t, "email:anna@example.com", resolve("phone:+358401234567", "account:A-1"), "and files the account")
-	assert.Equal(t, "email:anna@example.com", resolve("account:A-1"))
+	id, err := r.ResolveCustomer(ctx, []string{"phone:+358401234567", "email:anna@example.com"})
+	require.NoError(t, err)
+	assert.Empty(t, id, "a new customer")
+	id, err = r.ResolveCustomer(ctx, []string{"phone:+358401234567"})
+	require.NoError(t, err)
+	assert.Empty(t, id, "resolving files nothing")
 
-	assert.Empty(t, resolve("phone:+358409999999"), "another customer")
-	assert.Equal(t, "email:anna@example.com", resolve("phone:+358409999999", "account:A-1"), "linked: the least id")
-	assert.Equal(t, "email:anna@example.com", resolve("phone:+358409999999"))
-	assert.Empty(t, resolve(), "no keys")
+	assert.Empty(t, open(t, r, "", "phone:+358401234567", "email:anna@example.com"))
+	assert.Equal(t, "email:anna@example.com", open(t, r, "", "phone:+358401234567"))
+	assert.Equal(t, "email:anna@example.com", open(t, r, "", "phone:+358401234567", "account:A-1"), "and files the account")
+	assert.Equal(t, "email:anna@example.com", open(t, r, "", "account:A-1"))
+
+	assert.Empty(t, open(t, r, "", "phone:+358409999999"), "another customer")
+	assert.Equal(t, "email:anna@example.com", open(t, r, "", "phone:+358409999999", "account:A-1"), "linked: the least id")
+	assert.Equal(t, "email:anna@example.com", open(t, r, "", "phone:+358409999999"))
+
+	assert.Equal(t, "CRM-7", open(t, r, "CRM-7", "account:A-1"), "the host's id")
+	assert.Equal(t, "CRM-7", open(t, r, "", "phone:+358401234567"), "every key of the customer follows it")
+	assert.Equal(t, "CRM-7", open(t, r, "", "phone:+358409999999"))
+	assert.Empty(t, open(t, r, ""), "no keys")
+}
+
+// An opening whose append fails files nothing: a link that no event made
+// would make two customers one, for good.
+func TestAFailedOpeningFilesNothing(t *testing.T) {
+	r, _ := newResolver(t)
+	ctx := context.Background()
+	store := &failingStore{Store: events.NewMemoryStore()}
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Start()),
+		IDs: contacttest.NewIDs(), Customers: r})
+	require.NoError(t, err)
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358401234567"}}, Channel: "phone", Topic: "t"})
+	require.NoError(t, err)
+	store.fail = true
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358401234567", "email:b@example.com"}}, Channel: "chat", Topic: "t"})
+	require.Error(t, err)
+	id, err := r.ResolveCustomer(ctx, []string{"email:b@example.com"})
+	require.NoError(t, err)
+	assert.Empty(t, id, "the email of the failed opening is not filed under the phone's customer")
+}
+
+// failingStore refuses appends when fail is set.
+type failingStore struct {
+	events.Store
+	fail bool
+}
+
+func (s *failingStore) Append(ctx context.Context, issue uuid.UUID, expected uint64, evs []events.Envelope) ([]events.Envelope, error) {
+	if s.fail {
+		return nil, errors.New("the store is down")
+	}
+	return s.Store.Append(ctx, issue, expected, evs)
 }
 
 // The scenario of the README's "Scaling out": an opening with a phone and
@@ -177,8 +231,12 @@ func TestResolversAtOnceAgree(t *testing.T) {
 		for w, keys := range sets {
 			wg.Go(func() {
 				<-start
+				// As the Service does: resolve, append, record.
 				id, err := resolvers[w].ResolveCustomer(ctx, keys)
 				if !assert.NoError(t, err) {
+					return
+				}
+				if !assert.NoError(t, resolvers[w].RecordCustomer(ctx, events.Customer{ID: id, Keys: keys})) {
 					return
 				}
 				mu.Lock()
@@ -233,9 +291,11 @@ func TestNewAtOnceAndWithARoleThatMayOnlyReadAndWrite(t *testing.T) {
 	id, err := r.ResolveCustomer(ctx, []string{"email:b@example.com"})
 	require.NoError(t, err)
 	assert.Empty(t, id)
+	require.NoError(t, r.RecordCustomer(ctx, events.Customer{Keys: []string{"email:b@example.com"}}))
 	id, err = r.ResolveCustomer(ctx, []string{"email:b@example.com", "phone:+358401"})
 	require.NoError(t, err)
 	assert.Equal(t, "email:b@example.com", id)
+	require.NoError(t, r.RecordCustomer(ctx, events.Customer{ID: id, Keys: []string{"email:b@example.com", "phone:+358401"}}))
 }
 
 // Configurations that cannot work, and tables that are not the

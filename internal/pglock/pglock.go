@@ -1,7 +1,7 @@
 // Package pglock names the PostgreSQL advisory locks that the Postgres
 // store (events/pgstore), the checkpoint store (projections/pgcheckpoint)
 // and the customer resolver (contact/pgcustomers) take, so that all derive
-// each key the same way, and takes the schema's lock for both (LockSchema). A key is part of the on-disk protocol: processes of different
+// each key the same way, and takes the schema's lock for all (LockSchema). A key is part of the on-disk protocol: processes of different
 // versions that share a database must compute the same keys, so a key
 // never changes (TestKeysStay).
 package pglock

@@ -1,8 +1,10 @@
 // Package pgtables checks that a PostgreSQL table of a given name is the
 // one its user made, not another's of the same name: the Postgres store
-// (events/pgstore) and the checkpoint store (projections/pgcheckpoint)
-// name their tables after a configured name, so that two of them, or a
-// table of the host's, may meet in one schema.
+// (events/pgstore), the checkpoint store (projections/pgcheckpoint) and
+// the customer resolver (contact/pgcustomers) name their tables after a
+// configured name, so that two of them, or a table of the host's, may
+// meet in one schema. It also makes and migrates a table of one package
+// beside its version table (Versioned).
 package pgtables
 
 import (
@@ -183,7 +185,7 @@ func (v Versioned) Ensure(ctx context.Context, pool *pgxpool.Pool) error {
 				return err
 			}
 			if taken {
-				return fmt.Errorf("table %s exists, but %s says that no %s made it: drop it, or configure another table: %w",
+				return fmt.Errorf("table %s exists, but %s says that no %s made it: drop it, or give Config.Table another name: %w",
 					v.Table, v.Version, v.Owner, v.Kind)
 			}
 		}
