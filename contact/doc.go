@@ -55,8 +55,8 @@
 // way the instances that hold the customer's issues never meet, and a
 // repeat contact across them goes undetected. Where events are
 // partitioned, set a CustomerResolver (a CRM, or contact/pgcustomers, a
-// table of the keys already seen) to give every issue the customer's
-// stable id when it is opened. Correlation and causation ids travel in the context
+// table of the keys of the openings written) to give the issues of a
+// customer one partition key. Correlation and causation ids travel in the context
 // (WithCorrelationID, WithCausationID), and so do an idempotency key
 // (WithIdempotencyKey), with which a command run twice (a webhook
 // redelivered, a retry after a timeout) takes effect once, and metadata

@@ -36,14 +36,17 @@ type CustomerResolver interface {
 }
 
 // CustomerRecorder is a CustomerResolver that learns the customers of
-// the openings written: the Service gives it the customer of each opening
-// that a command appended (as the event holds it: its id and normalised
-// keys), once the append committed, so that it files what is stored and
-// nothing of a command that failed. An Open retried with its idempotency
-// key gives it the recorded opening's customer again.
+// the openings written: the Service gives it a copy of the customer of
+// each opening that an Open appended (as the event holds it: its id and
+// normalised keys), once the append committed, so that it files what is
+// stored and nothing of a command that failed; hostID says whether the
+// customer's id was the Open's own rather than the resolver's (or none).
+// An Open retried with its idempotency key gives it the recorded
+// opening's customer again; so does only such a retry for an opening
+// whose append's outcome was unknown (UnknownOutcomeError).
 type CustomerRecorder interface {
 	CustomerResolver
-	RecordCustomer(ctx context.Context, c events.Customer) error
+	RecordCustomer(ctx context.Context, c events.Customer, hostID bool) error
 }
 
 // CustomerResolverFunc adapts a function to a CustomerResolver.
@@ -297,7 +300,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		if err != nil {
 			return nil, failed(r, unknown, err)
 		}
-		recorded := s.record(ctx, evs)
+		recorded := s.record(ctx, cmd, evs)
 		if s.cfg.Publisher != nil {
 			if err := s.cfg.Publisher.Publish(ctx, evs); err != nil {
 				err = fmt.Errorf("%s issue %s: %w: %w", cmd.Op(), r.issue, ErrNotPublished, err)
@@ -317,14 +320,23 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 // record gives the CustomerRecorder, if Config.Customers is one, the
 // customer of the opening among evs, which were appended; its error wraps
 // ErrCustomerNotRecorded.
-func (s *Service) record(ctx context.Context, evs []events.Envelope) error {
+func (s *Service) record(ctx context.Context, cmd Command, evs []events.Envelope) error {
 	rec, ok := s.cfg.Customers.(CustomerRecorder)
 	if !ok {
 		return nil
 	}
+	var hostID bool
+	switch o := cmd.(type) {
+	case Open:
+		hostID = text.Trim(o.Customer.ID) != ""
+	case *Open:
+		hostID = text.Trim(o.Customer.ID) != ""
+	}
 	for _, e := range evs {
 		if o, ok := e.Data.(*events.Opened); ok {
-			if err := rec.RecordCustomer(ctx, o.Customer); err != nil {
+			// A copy: the event's own are not the recorder's to change.
+			c := events.Customer{ID: o.Customer.ID, Keys: slices.Clone(o.Customer.Keys), Extra: cloneExtra(o.Customer.Extra)}
+			if err := rec.RecordCustomer(ctx, c, hostID); err != nil {
 				return fmt.Errorf("%w: %w", ErrCustomerNotRecorded, err)
 			}
 		}

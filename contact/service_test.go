@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -930,6 +931,7 @@ func TestServiceStampsACommandWithoutATimeAfterAnotherServicesClock(t *testing.T
 type recordingResolver struct {
 	id       string
 	recorded []events.Customer
+	hostIDs  []bool
 	fail     bool
 }
 
@@ -937,11 +939,13 @@ func (r *recordingResolver) ResolveCustomer(context.Context, []string) (string, 
 	return r.id, nil
 }
 
-func (r *recordingResolver) RecordCustomer(_ context.Context, c events.Customer) error {
+func (r *recordingResolver) RecordCustomer(_ context.Context, c events.Customer, hostID bool) error {
 	if r.fail {
 		return errors.New("the table is down")
 	}
 	r.recorded = append(r.recorded, c)
+	r.hostIDs = append(r.hostIDs, hostID)
+	slices.Reverse(c.Keys) // a copy of the event's
 	return nil
 }
 
@@ -956,9 +960,11 @@ func TestServiceRecordsTheCustomerOfEachOpeningAppended(t *testing.T) {
 		c.Publisher = contact.PublisherFunc(func(context.Context, []events.Envelope) error { published++; return nil })
 	})
 	ctx := t.Context()
-	issue, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"email:Anna@Example.com"}}, Channel: "chat", Topic: "t"})
+	issue, opened, err := svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"email:Anna@Example.com", "phone:+358401234599"}}, Channel: "chat", Topic: "t"})
 	require.NoError(t, err)
-	require.Equal(t, []events.Customer{{ID: "C-7", Keys: []string{"email:anna@example.com"}}}, rec.recorded, "as the event holds it")
+	require.Equal(t, []events.Customer{{ID: "C-7", Keys: []string{"phone:+358401234599", "email:anna@example.com"}}}, rec.recorded, "as the event holds it")
+	assert.Equal(t, []string{"email:anna@example.com", "phone:+358401234599"}, opened[0].Data.(*events.Opened).Customer.Keys,
+		"the event's own keys, which the recorder reversed in its copy")
 	_, err = svc.Route(ctx, issue, contact.Route{Queue: "q"})
 	require.NoError(t, err)
 	assert.Len(t, rec.recorded, 1, "openings only")
@@ -966,6 +972,7 @@ func TestServiceRecordsTheCustomerOfEachOpeningAppended(t *testing.T) {
 	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "CRM-1", Keys: []string{"phone:+358401234567"}}, Channel: "phone", Topic: "t"})
 	require.NoError(t, err)
 	assert.Equal(t, events.Customer{ID: "CRM-1", Keys: []string{"phone:+358401234567"}}, rec.recorded[1], "with the host's id too")
+	assert.Equal(t, []bool{false, true}, rec.hostIDs, "the resolver's id, then the host's")
 
 	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358401234567"}}, Channel: "bogus channel", Topic: "t"})
 	require.ErrorIs(t, err, contact.ErrInvalidCommand)

@@ -26,7 +26,7 @@ func BenchmarkResolve(b *testing.B) {
 			keys := []string{fmt.Sprintf("email:c%d@example.com", i), fmt.Sprintf("phone:+35840%07d", i)}
 			id, err := r.ResolveCustomer(ctx, keys)
 			if err == nil {
-				err = r.RecordCustomer(ctx, events.Customer{ID: id, Keys: keys})
+				err = r.RecordCustomer(ctx, events.Customer{ID: id, Keys: keys}, false)
 			}
 			if err != nil {
 				b.Fatal(err)
@@ -35,13 +35,13 @@ func BenchmarkResolve(b *testing.B) {
 	})
 	b.Run("known", func(b *testing.B) {
 		keys := []string{"email:known@example.com", "phone:+358401234567"}
-		if err := r.RecordCustomer(ctx, events.Customer{Keys: keys}); err != nil {
+		if err := r.RecordCustomer(ctx, events.Customer{Keys: keys}, false); err != nil {
 			b.Fatal(err)
 		}
 		for range b.N {
 			id, err := r.ResolveCustomer(ctx, keys[1:])
 			if err == nil {
-				err = r.RecordCustomer(ctx, events.Customer{ID: id, Keys: keys[1:]})
+				err = r.RecordCustomer(ctx, events.Customer{ID: id, Keys: keys[1:]}, false)
 			}
 			if err != nil {
 				b.Fatal(err)

@@ -10,22 +10,25 @@
 // alone goes out under the phone.
 //
 // Resolving only reads. The Service records the customer of each opening
-// once it is appended: its keys are filed under the opening's partition
-// key (its customer id, or the least of its keys), so nothing is filed of
-// a command that failed. An opening whose keys the table holds none of is
-// a new customer's: the resolver returns "", and the opening is written
-// as it would be without one; recorded, its keys are filed under the
-// least of them. An opening with some known keys gets their customer's id
+// once it is appended, so nothing is filed of a command that failed. An
+// opening whose keys the table holds none of is a new customer's: the
+// resolver returns "", and the opening is written as it would be without
+// one; recorded, its keys are filed under the least of them, its
+// partition key. An opening with some known keys gets their customer's id
 // (the least, when they are two customers'); recorded, the keys it added
-// are filed under that id. An opening that holds the keys of two
-// customers, or a customer id of the host's and keys filed under another
-// id, links them: recorded, every key of each is filed under the
-// opening's partition key, which the later issues of either get. The
-// issues they had keep the partition keys they went out under, so the
-// later issues of one of them go out under another key than its earlier
-// ones, and a repeat of those is not found across the two partitions (a
-// link made late, which no partitioning undoes: see the README's
-// "Scaling out").
+// are filed under the customer that the others are filed under then,
+// which a link recorded meanwhile may have changed (an id that the
+// resolver gave follows the link). An opening that holds the keys of two
+// customers links them: recorded, every key of both is filed under the
+// id it was written with. An opening with a customer id of the host's
+// files its keys, and every key of the customers they were filed under,
+// under that id. The issues of linked customers keep the partition keys
+// they went out under, so the later issues of one of them go out under
+// another key than its earlier ones, and a repeat of those is not found
+// across the two partitions (a link made late, which no partitioning
+// undoes: see the README's "Scaling out"). A host's id is not a key: the
+// new keys of a customer whose keys a later host id took over are filed
+// under the customer's id apart from them.
 //
 // A customer id that the table gives is one of the customer's keys (or
 // the host's id), which events then carry in their customer's id as well:
@@ -44,9 +47,10 @@
 // each other, and does nothing when every key is filed under the
 // opening's partition key already. On the 2-core machine of the README's
 // figures, one writer resolved and recorded a new customer's two keys in
-// 0.40–0.57 ms, and a known customer's in about 110 µs (two reads, no
-// write): go test ./contact/pgcustomers -run '^$' -bench Resolve
-// -benchmem.
+// 0.20–0.57 ms, and a known customer's in 110–140 µs (two reads, no
+// write), in five runs of 7 December, which move with the load on the
+// machine and its disk: go test ./contact/pgcustomers -run '^$' -bench
+// Resolve -benchmem.
 package pgcustomers
 
 import (
@@ -180,28 +184,51 @@ func (r *Resolver) ResolveCustomer(ctx context.Context, keys []string) (string, 
 }
 
 // RecordCustomer implements contact.CustomerRecorder: it files the keys
-// of c, the customer of an opening appended, and those of every customer
-// they are filed under, under c's partition key (contact.PartitionKey).
-func (r *Resolver) RecordCustomer(ctx context.Context, c events.Customer) error {
+// of c, the customer of an opening appended, that the table does not hold
+// under the customer it files the others under. Keys of several customers
+// (a link) file every key of theirs under one: c's id when it is one of
+// theirs (the resolver gave it), else the least; a host's id (hostID)
+// files every key of theirs under it.
+func (r *Resolver) RecordCustomer(ctx context.Context, c events.Customer, hostID bool) error {
 	keys := slices.Compact(slices.Sorted(slices.Values(c.Keys)))
-	under := contact.PartitionKey(c)
-	if len(keys) == 0 || under == "" {
+	if len(keys) == 0 {
 		return nil
 	}
 	filed, err := r.filed(ctx, r.pool, keys)
 	if err != nil {
 		return fmt.Errorf("pgcustomers: record %q in %s: %w", keys, r.table, err)
 	}
-	if id, ok := oneCustomer(filed, keys); ok && id == under {
+	if _, under := target(filed, keys, c, hostID); under {
 		return nil // filed so already
 	}
 	err = pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		return r.file(ctx, tx, keys, under)
+		return r.file(ctx, tx, keys, c, hostID)
 	})
 	if err != nil {
-		return fmt.Errorf("pgcustomers: record %q under %q in %s: %w", keys, under, r.table, err)
+		return fmt.Errorf("pgcustomers: record %q in %s: %w", keys, r.table, err)
 	}
 	return nil
+}
+
+// target returns the customer under which the keys of an opening of c go,
+// given where filed files them now, and whether they are all there
+// already. An id that the resolver gave may be stale: a link recorded
+// since filed its customer under another, which the keys then follow. A
+// host's id is the customer, whichever it was filed under.
+func target(filed map[string]string, keys []string, c events.Customer, hostID bool) (string, bool) {
+	customers := customersOf(filed)
+	var id string
+	switch {
+	case hostID:
+		id = c.ID
+	case len(customers) == 0:
+		id = contact.PartitionKey(c) // a new customer's
+	case slices.Contains(customers, c.ID):
+		id = c.ID
+	default:
+		id = customers[0]
+	}
+	return id, len(filed) == len(keys) && len(customers) == 1 && customers[0] == id
 }
 
 // customersOf returns the customers under which filed files keys, in
@@ -248,9 +275,9 @@ func (r *Resolver) filed(ctx context.Context, q interface {
 	return filed, err
 }
 
-// file files keys, sorted and unique, and those of every customer they
-// are filed under, under id, in tx, under the table's lock.
-func (r *Resolver) file(ctx context.Context, tx pgx.Tx, keys []string, id string) error {
+// file files keys, sorted and unique, of an opening of c, in tx, under
+// the table's lock (see target).
+func (r *Resolver) file(ctx context.Context, tx pgx.Tx, keys []string, c events.Customer, hostID bool) error {
 	if _, err := tx.Exec(ctx, r.takeLock, r.lock); err != nil {
 		return err
 	}
@@ -258,6 +285,7 @@ func (r *Resolver) file(ctx context.Context, tx pgx.Tx, keys []string, id string
 	if err != nil {
 		return err
 	}
+	id, _ := target(filed, keys, c, hostID)
 	if others := slices.DeleteFunc(customersOf(filed), func(c string) bool { return c == id }); len(others) > 0 {
 		// The keys link customers: all of theirs go under one.
 		if _, err := tx.Exec(ctx, r.refile, id, others); err != nil {

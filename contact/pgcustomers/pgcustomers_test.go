@@ -37,12 +37,13 @@ func newResolver(t *testing.T) (*pgcustomers.Resolver, pgcustomers.Config) {
 func open(t *testing.T, r *pgcustomers.Resolver, id string, keys ...string) string {
 	t.Helper()
 	ctx := context.Background()
-	if id == "" {
+	host := id != ""
+	if !host {
 		var err error
 		id, err = r.ResolveCustomer(ctx, keys)
 		require.NoError(t, err)
 	}
-	require.NoError(t, r.RecordCustomer(ctx, events.Customer{ID: id, Keys: keys}))
+	require.NoError(t, r.RecordCustomer(ctx, events.Customer{ID: id, Keys: keys}, host))
 	return id
 }
 
@@ -74,6 +75,42 @@ func TestResolverFilesKeysUnderTheirCustomer(t *testing.T) {
 	assert.Equal(t, "CRM-7", open(t, r, "", "phone:+358401234567"), "every key of the customer follows it")
 	assert.Equal(t, "CRM-7", open(t, r, "", "phone:+358409999999"))
 	assert.Empty(t, open(t, r, ""), "no keys")
+}
+
+// An id that the resolver gave, recorded after a link moved its customer
+// under another (a writer between resolving and recording, or an Open
+// retried with its idempotency key), leaves the link as it is: the keys
+// follow it.
+func TestAStaleIdLeavesALinkAsItIs(t *testing.T) {
+	r, _ := newResolver(t)
+	ctx := context.Background()
+	assert.Empty(t, open(t, r, "", "phone:+358401", "phone:+358402"))
+	stale, err := r.ResolveCustomer(ctx, []string{"phone:+358402"})
+	require.NoError(t, err)
+	require.Equal(t, "phone:+358401", stale)
+	assert.Equal(t, "CRM-7", open(t, r, "CRM-7", "phone:+358401"), "a host's id links")
+	require.NoError(t, r.RecordCustomer(ctx, events.Customer{ID: stale, Keys: []string{"phone:+358402", "phone:+358403"}}, false))
+	for _, k := range []string{"phone:+358401", "phone:+358402", "phone:+358403"} {
+		id, err := r.ResolveCustomer(ctx, []string{k})
+		require.NoError(t, err)
+		assert.Equal(t, "CRM-7", id, k)
+	}
+
+	// Through the Service: an opening delivered again after the link.
+	store := events.NewMemoryStore()
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Start()), IDs: contacttest.NewIDs(), Customers: r})
+	require.NoError(t, err)
+	webhook := contact.WithIdempotencyKey(ctx, "webhook-1")
+	first := contact.Open{Customer: events.Customer{Keys: []string{"phone:+358409000111"}}, Channel: "phone", Topic: "t"}
+	_, _, err = svc.Open(webhook, first)
+	require.NoError(t, err)
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "CRM-9", Keys: []string{"phone:+358409000111"}}, Channel: "chat", Topic: "t"})
+	require.NoError(t, err)
+	_, _, err = svc.Open(webhook, first)
+	require.NoError(t, err, "delivered again")
+	_, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358409000111"}}, Channel: "phone", Topic: "t"})
+	require.NoError(t, err)
+	assert.Equal(t, "CRM-9", evs[0].Meta[events.MetaPartitionKey], "the link stands")
 }
 
 // An opening whose append fails files nothing: a link that no event made
@@ -236,7 +273,7 @@ func TestResolversAtOnceAgree(t *testing.T) {
 				if !assert.NoError(t, err) {
 					return
 				}
-				if !assert.NoError(t, resolvers[w].RecordCustomer(ctx, events.Customer{ID: id, Keys: keys})) {
+				if !assert.NoError(t, resolvers[w].RecordCustomer(ctx, events.Customer{ID: id, Keys: keys}, false)) {
 					return
 				}
 				mu.Lock()
@@ -291,11 +328,11 @@ func TestNewAtOnceAndWithARoleThatMayOnlyReadAndWrite(t *testing.T) {
 	id, err := r.ResolveCustomer(ctx, []string{"email:b@example.com"})
 	require.NoError(t, err)
 	assert.Empty(t, id)
-	require.NoError(t, r.RecordCustomer(ctx, events.Customer{Keys: []string{"email:b@example.com"}}))
+	require.NoError(t, r.RecordCustomer(ctx, events.Customer{Keys: []string{"email:b@example.com"}}, false))
 	id, err = r.ResolveCustomer(ctx, []string{"email:b@example.com", "phone:+358401"})
 	require.NoError(t, err)
 	assert.Equal(t, "email:b@example.com", id)
-	require.NoError(t, r.RecordCustomer(ctx, events.Customer{ID: id, Keys: []string{"email:b@example.com", "phone:+358401"}}))
+	require.NoError(t, r.RecordCustomer(ctx, events.Customer{ID: id, Keys: []string{"email:b@example.com", "phone:+358401"}}, false))
 }
 
 // Configurations that cannot work, and tables that are not the

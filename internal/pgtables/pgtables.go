@@ -233,7 +233,7 @@ func AllThere(ctx context.Context, q Querier, version string, n int, kind error,
 			return fmt.Errorf("look for %s: %w", t, err)
 		}
 		if !there {
-			return fmt.Errorf("table %s is missing, though %s says that its tables are at version %d (dropped, or not restored?): restore it, or drop %s to have the tables made anew: %w",
+			return fmt.Errorf("table %s is missing, though %s says that its tables are at version %d (dropped, or not restored?): restore it from a backup, or drop %s and every table it versions, losing their rows, to have them made anew: %w",
 				t, version, n, version, kind)
 		}
 	}
