@@ -42,8 +42,10 @@ type CustomerResolver interface {
 // stored and nothing of a command that failed; hostID says whether the
 // customer's id was the Open's own rather than the resolver's (or none).
 // An Open retried with its idempotency key gives it the recorded
-// opening's customer again; so does only such a retry for an opening
-// whose append's outcome was unknown (UnknownOutcomeError).
+// opening's customer again, with hostID false (the first run gave the
+// host's id, which a link recorded since may have followed); so does
+// only such a retry for an opening whose append's outcome was unknown
+// (UnknownOutcomeError).
 type CustomerRecorder interface {
 	CustomerResolver
 	RecordCustomer(ctx context.Context, c events.Customer, hostID bool) error
@@ -300,7 +302,7 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 		if err != nil {
 			return nil, failed(r, unknown, err)
 		}
-		recorded := s.record(ctx, cmd, evs)
+		recorded := s.record(ctx, r, evs)
 		if s.cfg.Publisher != nil {
 			if err := s.cfg.Publisher.Publish(ctx, evs); err != nil {
 				err = fmt.Errorf("%s issue %s: %w: %w", cmd.Op(), r.issue, ErrNotPublished, err)
@@ -320,17 +322,19 @@ func (s *Service) Execute(ctx context.Context, issue uuid.UUID, cmd Command) ([]
 // record gives the CustomerRecorder, if Config.Customers is one, the
 // customer of the opening among evs, which were appended; its error wraps
 // ErrCustomerNotRecorded.
-func (s *Service) record(ctx context.Context, cmd Command, evs []events.Envelope) error {
+func (s *Service) record(ctx context.Context, r *run, evs []events.Envelope) error {
 	rec, ok := s.cfg.Customers.(CustomerRecorder)
 	if !ok {
 		return nil
 	}
+	// The host's id of an opening replayed is as stale as a resolver's:
+	// a link recorded since the first run stands.
 	var hostID bool
-	switch o := cmd.(type) {
+	switch o := r.cmd.(type) {
 	case Open:
-		hostID = text.Trim(o.Customer.ID) != ""
+		hostID = text.Trim(o.Customer.ID) != "" && !r.replayed
 	case *Open:
-		hostID = text.Trim(o.Customer.ID) != ""
+		hostID = text.Trim(o.Customer.ID) != "" && !r.replayed
 	}
 	for _, e := range evs {
 		if o, ok := e.Data.(*events.Opened); ok {
@@ -367,6 +371,9 @@ type run struct {
 	// refused refuses a run that no earlier run recorded, for its key
 	// (earlierKey).
 	refused *CommandError
+	// replayed: the events are those of an earlier run of the command,
+	// found by its idempotency key.
+	replayed bool
 }
 
 // ran returns the event of evs that the command appended already, in an
@@ -380,7 +387,9 @@ func (r *run) ran(evs []events.Envelope) ([]events.Envelope, bool, error) {
 	if r.key == "" {
 		return nil, false, nil
 	}
-	return keyed(evs, r)
+	stored, ok, err := keyed(evs, r)
+	r.replayed = ok && err == nil
+	return stored, ok, err
 }
 
 // backOff waits before the retry that follows attempt, which lost a race

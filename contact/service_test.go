@@ -973,6 +973,12 @@ func TestServiceRecordsTheCustomerOfEachOpeningAppended(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, events.Customer{ID: "CRM-1", Keys: []string{"phone:+358401234567"}}, rec.recorded[1], "with the host's id too")
 	assert.Equal(t, []bool{false, true}, rec.hostIDs, "the resolver's id, then the host's")
+	_, _, err = svc.Open(contact.WithIdempotencyKey(ctx, "webhook-1"), contact.Open{Customer: events.Customer{ID: "CRM-2", Keys: []string{"phone:+358401234577"}}, Channel: "phone", Topic: "t"})
+	require.NoError(t, err)
+	_, _, err = svc.Open(contact.WithIdempotencyKey(ctx, "webhook-1"), contact.Open{Customer: events.Customer{ID: "CRM-2", Keys: []string{"phone:+358401234577"}}, Channel: "phone", Topic: "t"})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, true, true, false}, rec.hostIDs, "a replay's host id is as stale as a resolver's")
+	rec.recorded, rec.hostIDs = rec.recorded[:2], rec.hostIDs[:2]
 
 	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358401234567"}}, Channel: "bogus channel", Topic: "t"})
 	require.ErrorIs(t, err, contact.ErrInvalidCommand)
@@ -985,5 +991,5 @@ func TestServiceRecordsTheCustomerOfEachOpeningAppended(t *testing.T) {
 	assert.ErrorContains(t, err, "the table is down")
 	require.Len(t, evs, 1, "the opening is appended")
 	assert.Equal(t, n+1, store.Len())
-	assert.Equal(t, 4, published, "and published")
+	assert.Equal(t, 6, published, "and published")
 }

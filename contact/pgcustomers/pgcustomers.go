@@ -14,15 +14,19 @@
 // opening whose keys the table holds none of is a new customer's: the
 // resolver returns "", and the opening is written as it would be without
 // one; recorded, its keys are filed under the least of them, its
-// partition key. An opening with some known keys gets their customer's id
-// (the least, when they are two customers'); recorded, the keys it added
-// are filed under the customer that the others are filed under then,
-// which a link recorded meanwhile may have changed (an id that the
-// resolver gave follows the link). An opening that holds the keys of two
-// customers links them: recorded, every key of both is filed under the
-// id it was written with. An opening with a customer id of the host's
-// files its keys, and every key of the customers they were filed under,
-// under that id. The issues of linked customers keep the partition keys
+// partition key (or, when another writer filed one of them meanwhile,
+// under that one's customer). An opening with some known keys gets their
+// customer's id (the least, when they are two customers'); recorded, the
+// keys it added are filed under the customer that the others are filed
+// under then, which a link recorded meanwhile may have changed (an id
+// that the resolver gave follows the link). An opening that holds the
+// keys of two customers links them: recorded, every key of both is filed
+// under the id it was written with, or, when a link recorded since moved
+// that customer, under the least of the customers they are filed under.
+// An opening with a customer id of the host's files its keys, and every
+// key of the customers they were filed under, under that id; delivered
+// again (an Open retried with its idempotency key), it is recorded as one
+// whose id the resolver gave, so that a link recorded since stands. The issues of linked customers keep the partition keys
 // they went out under, so the later issues of one of them go out under
 // another key than its earlier ones, and a repeat of those is not found
 // across the two partitions (a link made late, which no partitioning
@@ -44,8 +48,8 @@
 // Several Services may share the table. Resolving reads and takes no
 // lock; recording files keys, or links customers, in a transaction that
 // holds an advisory lock of the table's, so that recordings wait for
-// each other, and does nothing when every key is filed under the
-// opening's partition key already. On the 2-core machine of the README's
+// each other, and does nothing when every key is filed where it would
+// file it already. On the 2-core machine of the README's
 // figures, one writer resolved and recorded a new customer's two keys in
 // 0.20–0.57 ms, and a known customer's in 110–140 µs (two reads, no
 // write), in five runs of 7 December, which move with the load on the

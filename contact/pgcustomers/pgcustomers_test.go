@@ -111,6 +111,19 @@ func TestAStaleIdLeavesALinkAsItIs(t *testing.T) {
 	_, evs, err := svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358409000111"}}, Channel: "phone", Topic: "t"})
 	require.NoError(t, err)
 	assert.Equal(t, "CRM-9", evs[0].Meta[events.MetaPartitionKey], "the link stands")
+
+	// An opening with a host's id delivered again after a later link.
+	hook := contact.WithIdempotencyKey(ctx, "webhook-7")
+	hosted := contact.Open{Customer: events.Customer{ID: "CRM-7", Keys: []string{"phone:+358409000222"}}, Channel: "phone", Topic: "t"}
+	_, _, err = svc.Open(hook, hosted)
+	require.NoError(t, err)
+	_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "CRM-8", Keys: []string{"phone:+358409000222"}}, Channel: "chat", Topic: "t"})
+	require.NoError(t, err)
+	_, _, err = svc.Open(hook, hosted)
+	require.NoError(t, err, "delivered again")
+	_, evs, err = svc.Open(ctx, contact.Open{Customer: events.Customer{Keys: []string{"phone:+358409000222"}}, Channel: "phone", Topic: "t"})
+	require.NoError(t, err)
+	assert.Equal(t, "CRM-8", evs[0].Meta[events.MetaPartitionKey], "the host's link stands too")
 }
 
 // An opening whose append fails files nothing: a link that no event made
