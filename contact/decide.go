@@ -250,31 +250,40 @@ func name(what, v string) string {
 
 // cloneExtra returns a copy of x, of its lists and maps of JSON values
 // too (what a decoded webhook holds), so that the event does not change
-// when the caller's data does; values of other Go types are shared.
+// when the caller's data does; values of other Go types are shared, and
+// so are those nested deeper than the codecs take (events.CheckExtra
+// refuses them, and a map that holds itself would never end).
 func cloneExtra(x events.Extra) events.Extra {
 	if x == nil {
 		return nil
 	}
 	out := make(events.Extra, len(x))
 	for k, v := range x {
-		out[k] = cloneValue(v)
+		out[k] = cloneValue(v, 0)
 	}
 	return out
 }
 
-// cloneValue is cloneExtra of one value.
-func cloneValue(v any) any {
+// maxCloneDepth is how deep cloneValue copies: deeper than the 64 levels
+// that the codecs take, which CheckExtra then refuses.
+const maxCloneDepth = 65
+
+// cloneValue is cloneExtra of one value, depth levels below its member.
+func cloneValue(v any, depth int) any {
+	if depth > maxCloneDepth {
+		return v
+	}
 	switch v := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(v))
 		for k, e := range v {
-			m[k] = cloneValue(e)
+			m[k] = cloneValue(e, depth+1)
 		}
 		return m
 	case []any:
 		l := make([]any, len(v))
 		for i, e := range v {
-			l[i] = cloneValue(e)
+			l[i] = cloneValue(e, depth+1)
 		}
 		return l
 	}

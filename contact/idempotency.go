@@ -194,8 +194,10 @@ func normalise(v reflect.Value, extras *[]byte) {
 		case f.Type() == reflect.TypeFor[events.Extra]():
 			b, err := json.Marshal(f.Interface())
 			if err != nil {
-				// Data the wire format cannot hold: the append fails.
-				b = fmt.Appendf(nil, "%#v", f.Interface())
+				// Data the wire format cannot hold, which the command's
+				// checks refuse: what is wrong with it, as printing it
+				// might not end (a map that holds itself).
+				b = fmt.Appendf(nil, "unencodable: %v", err)
 			}
 			*extras = append(append(*extras, b...), 0)
 			f.SetZero()

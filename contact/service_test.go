@@ -993,3 +993,25 @@ func TestServiceRecordsTheCustomerOfEachOpeningAppended(t *testing.T) {
 	assert.Equal(t, n+1, store.Len())
 	assert.Equal(t, 6, published, "and published")
 }
+
+// A customer's extra data that holds itself (a host's map) is refused,
+// naming the field, and appends nothing, with an idempotency key too:
+// copying it, and printing it for the key's fingerprint, never ended, and
+// the process died of a stack overflow.
+func TestAnOpeningWhoseExtraHoldsItselfIsRefused(t *testing.T) {
+	svc, store := newService(t)
+	loop := map[string]any{}
+	loop["self"] = loop
+	deep := map[string]any{}
+	for range 100 {
+		deep = map[string]any{"d": deep}
+	}
+	for _, extra := range []events.Extra{{"loop": loop}, {"deep": deep}} {
+		for _, ctx := range []context.Context{t.Context(), contact.WithIdempotencyKey(t.Context(), "crm:1")} {
+			_, _, err := svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "C-1", Extra: extra}, Channel: "chat", Topic: "t"})
+			require.ErrorIs(t, err, contact.ErrInvalidCommand)
+			assert.ErrorContains(t, err, "customer field")
+		}
+	}
+	assert.Zero(t, store.Len())
+}
