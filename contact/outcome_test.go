@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -243,4 +244,20 @@ func TestServiceResolverGetsACopyOfTheKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, evs, stored)
 	assert.NoError(t, new(contact.Issue).Check(stored[0], contact.KeyRules{}))
+}
+
+// An opening with a host's id whose append's answer was lost, found
+// stored as this run's own (not an earlier run's), is recorded with the
+// host's id as such.
+func TestAnOpeningFoundAfterALostAnswerIsRecordedAsTheHostGaveIt(t *testing.T) {
+	store := &lostStore{MemoryStore: events.NewMemoryStore(), armed: true, mode: "commit"}
+	rec := &recordingResolver{}
+	svc, err := contact.NewService(contact.Config{Store: store, Clock: contacttest.NewClock(contacttest.Start()), IDs: contacttest.NewIDs(), Customers: rec})
+	require.NoError(t, err)
+	for _, ctx := range []context.Context{t.Context(), contact.WithIdempotencyKey(t.Context(), "crm:9")} {
+		store.armed = true
+		_, _, err = svc.Open(ctx, contact.Open{Customer: events.Customer{ID: "CRM-9", Keys: []string{"phone:+358401234567"}}, Channel: "phone", Topic: "t"})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []bool{true, true}, rec.hostIDs)
 }

@@ -45,7 +45,10 @@ type CustomerResolver interface {
 // opening's customer again, with hostID false (the first run gave the
 // host's id, which a link recorded since may have followed); so does
 // only such a retry for an opening whose append's outcome was unknown
-// (UnknownOutcomeError).
+// (UnknownOutcomeError). So a host's id that the first run did not get
+// recorded (ErrCustomerNotRecorded, or that unknown outcome) does not
+// take its customer over through a retry, but through the customer's
+// next opening that gives it.
 type CustomerRecorder interface {
 	CustomerResolver
 	RecordCustomer(ctx context.Context, c events.Customer, hostID bool) error
