@@ -63,9 +63,6 @@ func (c *JSONCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 			return dst, invalid("json encode", e, "data: %v", err)
 		}
 	}
-	if problem := hostDataProblem(e.Data); problem != "" {
-		return dst, invalid("json encode", e, "data: %s", problem)
-	}
 	data, err := json.Marshal(e.Data)
 	if err != nil {
 		// What the data's MarshalJSON said, without encoding/json's

@@ -97,9 +97,7 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		}
 	} else {
 		var raw []byte
-		if problem := hostDataProblem(e.Data); problem != "" {
-			err = errors.New(problem)
-		} else if raw, err = marshalMsgpack(e.Data); err == nil {
+		if raw, err = marshalMsgpack(e.Data); err == nil {
 			// As the decoder checks it, every string included.
 			err = msgpackcheck.CheckText(raw)
 		}

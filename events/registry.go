@@ -2,7 +2,6 @@ package events
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -150,10 +149,7 @@ func NewRegistry() *Registry {
 // Register adds an event type, or replaces one to raise its schema version.
 // The name is UTF-8 text without control characters. newData returns a
 // new, empty value of the type; it must be a pointer whose EventType is t.
-// Upcasters already added for t are kept. The codecs write a value of the
-// type as encoding/json would, its json tags naming its fields, and refuse
-// one whose maps, lists and structs nest more than 64 deep, as the
-// decoders read no deeper (a value that holds itself among them).
+// Upcasters already added for t are kept.
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
@@ -447,78 +443,4 @@ func marshalUpcast(marshal func(any) ([]byte, error), fields map[string]any) (b 
 		}
 	}()
 	return marshal(fields)
-}
-
-// hostDataProblem says what keeps d, the data of a host's type, from
-// being written so that it reads back: maps, lists and structs nested
-// more than maxSkipDepth deep below it, which the decoders refuse, or a
-// value that holds itself, on which the msgpack encoder would overflow
-// its stack and end the process. "" for nothing. It walks what the
-// encoders walk: pointers, interfaces, maps, lists and exported fields.
-func hostDataProblem(d Data) string {
-	if _, builtin := d.(msgpackData); builtin {
-		return "" // its own checks bound it
-	}
-	switch nestedTooDeep(reflect.ValueOf(d), 0, 0) {
-	case errTooDeepNesting:
-		return fmt.Sprintf("a value nested more than %d deep (or one that holds itself)", maxSkipDepth)
-	case errTooLongChain:
-		return "a value that holds itself"
-	}
-	return ""
-}
-
-var (
-	errTooDeepNesting = errors.New("too deep")
-	errTooLongChain   = errors.New("too long")
-)
-
-// nestedTooDeep walks v, which containers of depth levels and steps of
-// any kind hold, and returns errTooDeepNesting beyond maxSkipDepth levels
-// of maps, lists and structs below the top one, or errTooLongChain beyond
-// maxUpcastDepth steps (pointers that point to themselves).
-func nestedTooDeep(v reflect.Value, depth, steps int) error {
-	if steps > maxUpcastDepth {
-		return errTooLongChain
-	}
-	switch v.Kind() {
-	case reflect.Interface, reflect.Pointer:
-		if v.IsNil() {
-			return nil
-		}
-		return nestedTooDeep(v.Elem(), depth, steps+1)
-	case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
-	default:
-		return nil
-	}
-	if depth > maxSkipDepth {
-		return errTooDeepNesting
-	}
-	switch v.Kind() {
-	case reflect.Map:
-		for it := v.MapRange(); it.Next(); {
-			if err := nestedTooDeep(it.Value(), depth+1, steps+1); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return nil // bytes
-		}
-		for i := range v.Len() {
-			if err := nestedTooDeep(v.Index(i), depth+1, steps+1); err != nil {
-				return err
-			}
-		}
-	case reflect.Struct:
-		t := v.Type()
-		for i := range t.NumField() {
-			if t.Field(i).IsExported() {
-				if err := nestedTooDeep(v.Field(i), depth+1, steps+1); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
