@@ -246,21 +246,6 @@ func customersOf(filed map[string]string) []string {
 	return slices.Compact(customers)
 }
 
-// oneCustomer returns the customer under which every key of keys is
-// filed, if they all are, under one.
-func oneCustomer(filed map[string]string, keys []string) (string, bool) {
-	if len(filed) < len(keys) {
-		return "", false
-	}
-	id := filed[keys[0]]
-	for _, k := range keys[1:] {
-		if filed[k] != id {
-			return "", false
-		}
-	}
-	return id, true
-}
-
 // filed returns the customers under which the keys of keys are filed, by
 // key.
 func (r *Resolver) filed(ctx context.Context, q interface {
