@@ -97,7 +97,9 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		}
 	} else {
 		var raw []byte
-		if raw, err = marshalMsgpack(e.Data); err == nil {
+		if holdsItself(reflect.ValueOf(e.Data)) {
+			err = errHoldsItself
+		} else if raw, err = marshalMsgpack(e.Data); err == nil {
 			// As the decoder checks it, every string included.
 			err = msgpackcheck.CheckText(raw)
 		}
@@ -794,6 +796,9 @@ func eachValue(v any, depth int, leaf func(any) (any, error)) (any, error) {
 	}
 	return leaf(v)
 }
+
+// errHoldsItself is a host type's data that reaches itself (holdsItself).
+var errHoldsItself = errors.New("a value that holds itself")
 
 // marshalMsgpack encodes a host type with its json tags as field names.
 func marshalMsgpack(v any) ([]byte, error) {
