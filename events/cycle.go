@@ -2,7 +2,6 @@ package events
 
 import (
 	"encoding"
-	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,41 +14,51 @@ import (
 // holdsItself reports whether v, a host type's data, reaches itself
 // through what the msgpack encoder walks: pointers, interfaces, maps (their
 // keys too), lists, and the fields it writes (exported ones, those of
-// embedded structs, not those tagged json:"-"). The encoder, which keeps
+// embedded types, not those it is told to skip). The encoder, which keeps
 // no track of where it has been, would overflow its stack on such a value
 // and end the process; encoding/json finds the cycle itself. A value of a
-// type with its own marshaler is not looked into: what it writes is its
-// own.
+// type that the encoder lets marshal itself is not looked into: what it
+// writes is its own. A path longer than maxCyclePath, which the codec
+// would refuse as nested too deep once written, counts as one.
 func holdsItself(v reflect.Value) bool {
 	var path [16]cycleKey
 	w := cycleWalk{path: path[:0]}
 	return w.walk(v)
 }
 
-// cycleKey is a pointer, map or list on the path of the walk: the kind
-// and where it points (and, of a list, its length, as encoding/json keys
-// them: two lists of one array differ by it).
+// maxCyclePath is the longest path of pointers, maps and lists that the
+// walk follows: far more levels than the 64 that the decoders read.
+const maxCyclePath = 256
+
+// cycleKey is a pointer, map or list on the path of the walk: its type,
+// where it points and, of a list, its length (as encoding/json keys them:
+// a pointer to a struct and to its first field share an address, two
+// lists of one array differ by their length).
 type cycleKey struct {
-	kind reflect.Kind
-	ptr  unsafe.Pointer
-	n    int
+	t   reflect.Type
+	ptr unsafe.Pointer
+	n   int
 }
 
-// cycleWalk holds the path of the walk, as deep as the value nests (and
-// the decoders read no deeper than 64 levels), so a list is enough.
+// cycleWalk holds the path of the walk.
 type cycleWalk struct{ path []cycleKey }
+
+var (
+	anyMapType  = reflect.TypeFor[map[string]any]()
+	anyListType = reflect.TypeFor[[]any]()
+)
 
 // walkAny walks v, a value held by an interface: JSON's values without
 // reflection, the common case of a host's data, others with it.
 func (w *cycleWalk) walkAny(v any) bool {
 	switch v := v.(type) {
-	case nil, string, float64, bool, json.Number, int, int64, uint64:
+	case nil, string, float64, bool, int, int64, uint64:
 		return false
 	case map[string]any:
 		if v == nil {
 			return false
 		}
-		if !w.push(cycleKey{reflect.Map, *(*unsafe.Pointer)(unsafe.Pointer(&v)), 0}) {
+		if !w.push(cycleKey{anyMapType, *(*unsafe.Pointer)(unsafe.Pointer(&v)), 0}) {
 			return true
 		}
 		for _, e := range v {
@@ -63,7 +72,7 @@ func (w *cycleWalk) walkAny(v any) bool {
 		if v == nil {
 			return false
 		}
-		if !w.push(cycleKey{reflect.Slice, unsafe.Pointer(unsafe.SliceData(v)), len(v)}) {
+		if !w.push(cycleKey{anyListType, unsafe.Pointer(unsafe.SliceData(v)), len(v)}) {
 			return true
 		}
 		for _, e := range v {
@@ -81,31 +90,54 @@ func (w *cycleWalk) walk(v reflect.Value) bool {
 	if !v.IsValid() || !mayHoldItself(v.Type()) {
 		return false
 	}
+	if (v.Type() == anyMapType || v.Type() == anyListType) && v.CanInterface() {
+		return w.walkAny(v.Interface())
+	}
 	switch v.Kind() {
 	case reflect.Interface:
-		return !v.IsNil() && w.walkAny(v.Elem().Interface())
+		switch {
+		case v.IsNil():
+			return false
+		case v.CanInterface():
+			return w.walkAny(v.Elem().Interface())
+		}
+		return w.walk(v.Elem()) // of a field that is not exported
 	case reflect.Pointer:
 		if v.IsNil() {
 			return false
 		}
-		return w.enter(cycleKey{reflect.Pointer, v.UnsafePointer(), 0}, func() bool { return w.walk(v.Elem()) })
+		if !w.push(cycleKey{v.Type(), v.UnsafePointer(), 0}) {
+			return true
+		}
+		if w.walk(v.Elem()) {
+			return true
+		}
+		w.pop()
 	case reflect.Map:
 		if v.IsNil() {
 			return false
 		}
-		return w.enter(cycleKey{reflect.Map, v.UnsafePointer(), 0}, func() bool {
-			for it := v.MapRange(); it.Next(); {
-				if w.walk(it.Key()) || w.walk(it.Value()) {
-					return true
-				}
+		if !w.push(cycleKey{v.Type(), v.UnsafePointer(), 0}) {
+			return true
+		}
+		keys, elems := mayHoldItself(v.Type().Key()), mayHoldItself(v.Type().Elem())
+		for it := v.MapRange(); it.Next(); {
+			if keys && w.walk(it.Key()) || elems && w.walk(it.Value()) {
+				return true
 			}
-			return false
-		})
+		}
+		w.pop()
 	case reflect.Slice:
 		if v.IsNil() {
 			return false
 		}
-		return w.enter(cycleKey{reflect.Slice, v.UnsafePointer(), v.Len()}, func() bool { return w.elems(v) })
+		if !w.push(cycleKey{v.Type(), v.UnsafePointer(), v.Len()}) {
+			return true
+		}
+		if w.elems(v) {
+			return true
+		}
+		w.pop()
 	case reflect.Array:
 		return w.elems(v)
 	case reflect.Struct:
@@ -118,22 +150,11 @@ func (w *cycleWalk) walk(v reflect.Value) bool {
 	return false
 }
 
-// enter walks, by in, what k points to, unless k is on the path already:
-// the value holds itself.
-func (w *cycleWalk) enter(k cycleKey, in func() bool) bool {
-	if !w.push(k) {
-		return true
-	}
-	found := in()
-	w.pop()
-	return found
-}
-
-// push puts k on the path, and reports false when it is there already:
-// the value holds itself. Once a walk finds that, the path is not used
-// again.
+// push puts k on the path, and reports false when it is there already
+// (the value holds itself) or the path is longer than maxCyclePath. Once a
+// walk finds either, the path is not used again.
 func (w *cycleWalk) push(k cycleKey) bool {
-	if slices.Contains(w.path, k) {
+	if len(w.path) >= maxCyclePath || slices.Contains(w.path, k) {
 		return false
 	}
 	w.path = append(w.path, k)
@@ -143,6 +164,9 @@ func (w *cycleWalk) push(k cycleKey) bool {
 func (w *cycleWalk) pop() { w.path = w.path[:len(w.path)-1] }
 
 func (w *cycleWalk) elems(v reflect.Value) bool {
+	if !mayHoldItself(v.Type().Elem()) {
+		return false
+	}
 	for i := range v.Len() {
 		if w.walk(v.Index(i)) {
 			return true
@@ -155,42 +179,63 @@ func (w *cycleWalk) elems(v reflect.Value) bool {
 var mayHold sync.Map // reflect.Type → bool
 
 // mayHoldItself reports whether a value of type t may reach itself, as
-// the walk goes: whether t holds, in what the encoder walks, a pointer,
-// an interface, a map or a list that may hold one of those. Most types of
-// events (strings, numbers, times, flat structs) may not, and are not
-// walked.
+// the walk goes: whether t holds, in what the encoder walks, an interface,
+// or a pointer, map or list that may hold one. Most types of events
+// (strings, numbers, times, flat structs) may not, and are not walked.
 func mayHoldItself(t reflect.Type) bool {
 	if v, ok := mayHold.Load(t); ok {
 		return v.(bool)
 	}
-	mayHold.Store(t, true) // a type that refers to itself, while it is looked at
+	var seen []reflect.Type
+	return mayHoldType(t, &seen)
+}
+
+// mayHoldType is mayHoldItself of t, seen holding the types being looked
+// at, which a type that refers to itself meets again: it may hold itself.
+func mayHoldType(t reflect.Type, seen *[]reflect.Type) bool {
+	if v, ok := mayHold.Load(t); ok {
+		return v.(bool)
+	}
+	if slices.Contains(*seen, t) {
+		return true
+	}
+	*seen = append(*seen, t)
 	may := false
 	switch {
 	case ownMarshaler(t):
 	case t.Kind() == reflect.Interface:
 		may = true
 	case t.Kind() == reflect.Pointer, t.Kind() == reflect.Slice, t.Kind() == reflect.Array:
-		may = mayHoldItself(t.Elem())
+		may = mayHoldType(t.Elem(), seen)
 	case t.Kind() == reflect.Map:
-		may = mayHoldItself(t.Key()) || mayHoldItself(t.Elem())
+		may = mayHoldType(t.Key(), seen) || mayHoldType(t.Elem(), seen)
 	case t.Kind() == reflect.Struct:
 		for _, i := range writtenFields(t) {
-			may = may || mayHoldItself(t.Field(i).Type)
+			if mayHoldType(t.Field(i).Type, seen) {
+				may = true
+				break
+			}
 		}
 	}
-	mayHold.Store(t, may)
+	*seen = (*seen)[:len(*seen)-1]
+	if len(*seen) == 0 || !may {
+		// Only a result that no type being looked at assumed is kept: a
+		// type that refers to itself may hold itself while it is looked
+		// at, and that answer is the outer type's.
+		mayHold.Store(t, may)
+	}
 	return may
 }
 
-// ownMarshaler reports whether t, or a pointer to it, writes itself.
+// ownMarshaler reports whether the msgpack encoder lets t, or a pointer
+// to it, write itself (encoding/json's MarshalJSON it does not call).
 func ownMarshaler(t reflect.Type) bool {
 	for _, t := range []reflect.Type{t, reflect.PointerTo(t)} {
 		switch {
-		case t.Implements(reflect.TypeFor[json.Marshaler]()),
-			t.Implements(reflect.TypeFor[encoding.TextMarshaler]()),
-			t.Implements(reflect.TypeFor[encoding.BinaryMarshaler]()),
+		case t.Implements(reflect.TypeFor[msgpack.CustomEncoder]()),
 			t.Implements(reflect.TypeFor[msgpack.Marshaler]()),
-			t.Implements(reflect.TypeFor[msgpack.CustomEncoder]()):
+			t.Implements(reflect.TypeFor[encoding.BinaryMarshaler]()),
+			t.Implements(reflect.TypeFor[encoding.TextMarshaler]()):
 			return true
 		}
 	}
@@ -201,8 +246,9 @@ func ownMarshaler(t reflect.Type) bool {
 var fieldsOf sync.Map // reflect.Type → []int
 
 // writtenFields returns the indexes of the fields of struct type t that
-// the encoder writes: exported ones and embedded structs (whose exported
-// fields it promotes), but those tagged json:"-".
+// the encoder writes: exported ones and embedded ones (whose fields it
+// promotes), but those that its tag (msgpack's, else json's, as the
+// codec's encoder reads them) names "-".
 func writtenFields(t reflect.Type) []int {
 	if v, ok := fieldsOf.Load(t); ok {
 		return v.([]int)
@@ -213,7 +259,11 @@ func writtenFields(t reflect.Type) []int {
 		if !f.IsExported() && !f.Anonymous {
 			continue
 		}
-		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name == "-" && !strings.HasPrefix(f.Tag.Get("json"), "-,") {
+		tag := f.Tag.Get("msgpack")
+		if tag == "" {
+			tag = f.Tag.Get("json")
+		}
+		if name, _, _ := strings.Cut(tag, ","); name == "-" {
 			continue
 		}
 		out = append(out, i)

@@ -801,14 +801,24 @@ func eachValue(v any, depth int, leaf func(any) (any, error)) (any, error) {
 var errHoldsItself = errors.New("a value that holds itself")
 
 // marshalMsgpack encodes a host type with its json tags as field names.
-func marshalMsgpack(v any) ([]byte, error) {
+func marshalMsgpack(v any) (_ []byte, err error) {
+	defer func() {
+		// The encoder panics on some values that it cannot write (a map
+		// of an embedded type that is not exported): an error of the
+		// event, not the end of the process.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the msgpack encoder cannot write it: %v", p)
+		}
+	}()
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	enc.SetCustomStructTag("json")
 	enc.UseCompactInts(true)
 	enc.SetSortMapKeys(true)
-	err := enc.Encode(v)
-	return buf.Bytes(), err
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // unmarshalMsgpack decodes a host type with its json tags as field names.

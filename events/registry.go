@@ -151,7 +151,9 @@ func NewRegistry() *Registry {
 // new, empty value of the type; it must be a pointer whose EventType is t.
 // Upcasters already added for t are kept. A value of the type that holds
 // itself, through what the encoders write, is refused by both codecs
-// (a type's own marshaler must not write one: it is not looked into).
+// (what a type's own marshaler writes is not looked into; the msgpack
+// codec calls MarshalMsgpack, EncodeMsgpack, MarshalBinary and
+// MarshalText, the JSON codec MarshalJSON).
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
