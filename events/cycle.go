@@ -2,6 +2,8 @@ package events
 
 import (
 	"encoding"
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,10 +22,19 @@ import (
 // type that the encoder lets marshal itself is not looked into: what it
 // writes is its own. A path longer than maxCyclePath, which the codec
 // would refuse as nested too deep once written, counts as one.
-func holdsItself(v reflect.Value) bool {
+func holdsItself(v reflect.Value) error {
 	var path [16]cycleKey
 	w := cycleWalk{path: path[:0]}
-	return w.walk(v)
+	if !w.walk(v) {
+		return nil
+	}
+	switch {
+	case w.loop != nil:
+		return fmt.Errorf("a value of %s, which embeds itself: the msgpack encoder's look at its fields never ends", w.loop)
+	case len(w.path) >= maxCyclePath:
+		return errors.New("a value nested too deep")
+	}
+	return errors.New("a value that holds itself")
 }
 
 // maxCyclePath is the longest path of pointers, maps and lists that the
@@ -40,8 +51,12 @@ type cycleKey struct {
 	n   int
 }
 
-// cycleWalk holds the path of the walk.
-type cycleWalk struct{ path []cycleKey }
+// cycleWalk holds the path of the walk, and the type met that embeds
+// itself, if any.
+type cycleWalk struct {
+	path []cycleKey
+	loop reflect.Type
+}
 
 var (
 	anyMapType  = reflect.TypeFor[map[string]any]()
@@ -141,6 +156,10 @@ func (w *cycleWalk) walk(v reflect.Value) bool {
 	case reflect.Array:
 		return w.elems(v)
 	case reflect.Struct:
+		if t := embedLoop(v.Type()); t != nil {
+			w.loop = t
+			return true
+		}
 		for _, i := range writtenFields(v.Type()) {
 			if w.walk(v.Field(i)) {
 				return true
@@ -270,4 +289,84 @@ func writtenFields(t reflect.Type) []int {
 	}
 	fieldsOf.Store(t, out)
 	return out
+}
+
+// loops caches embedLoop by type.
+var loops sync.Map // reflect.Type → reflect.Type (nil: none)
+
+// embedLoop returns a struct type reachable from t (through its fields,
+// elements and keys) whose embedded structs, which the msgpack encoder
+// inlines (embedded structs or pointers to them, of no marshaler of their
+// own, not tagged "-" or noinline), lead back to itself: the encoder's
+// look at its fields, on writing and on reading, recurses until the stack
+// overflows. nil for none.
+func embedLoop(t reflect.Type) reflect.Type {
+	if v, ok := loops.Load(t); ok {
+		loop, _ := v.(reflect.Type) // nil when none
+		return loop
+	}
+	var seen []reflect.Type
+	loop := reachLoop(t, &seen)
+	loops.Store(t, loop)
+	return loop
+}
+
+// reachLoop is embedLoop over the types reachable from t that seen does
+// not hold yet.
+func reachLoop(t reflect.Type, seen *[]reflect.Type) reflect.Type {
+	if slices.Contains(*seen, t) {
+		return nil
+	}
+	*seen = append(*seen, t)
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return reachLoop(t.Elem(), seen)
+	case reflect.Map:
+		if l := reachLoop(t.Key(), seen); l != nil {
+			return l
+		}
+		return reachLoop(t.Elem(), seen)
+	case reflect.Struct:
+		if inlinesItself(t, nil) {
+			return t
+		}
+		for i := range t.NumField() {
+			if l := reachLoop(t.Field(i).Type, seen); l != nil {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+// inlinesItself reports whether struct type t, whose inlined embedded
+// structs led here through stack, inlines a type on the stack, itself
+// included.
+func inlinesItself(t reflect.Type, stack []reflect.Type) bool {
+	if slices.Contains(stack, t) {
+		return true
+	}
+	stack = append(stack, t)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.Anonymous {
+			continue
+		}
+		tag := f.Tag.Get("msgpack")
+		if tag == "" {
+			tag = f.Tag.Get("json")
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || slices.Contains(strings.Split(opts, ","), "noinline") {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && !ownMarshaler(ft) && inlinesItself(ft, stack) {
+			return true
+		}
+	}
+	return false
 }

@@ -171,11 +171,66 @@ func TestMsgpackRefusesEveryWayAValueHoldsItself(t *testing.T) {
 		case name == "f_emb_map_flat":
 			// The encoder panics on the map of an embedded type that is
 			// not exported: an error, not the end of the process.
-			assert.ErrorContains(t, err, "the msgpack encoder cannot write it", name)
+			assert.ErrorContains(t, err, "the msgpack encoder cannot write *events_test.cyNote", name)
 		default:
 			require.NoError(t, err, name)
 			_, err = codec.Decode(b)
 			require.NoError(t, err, name)
 		}
 	}
+}
+
+// cyRec embeds itself; cyMutualA and cyMutualB embed each other.
+type cyRec struct {
+	*cyRec
+	V int
+}
+
+type cyMutualA struct{ *cyMutualB }
+
+type cyMutualB struct {
+	*cyMutualA
+	V int
+}
+
+func (*cyRec) EventType() events.Type { return "cy.rec" }
+
+type cyHolder struct {
+	Sub *cyMutualA `json:"sub"`
+}
+
+func (*cyHolder) EventType() events.Type { return "cy.holder" }
+
+// A type that embeds itself, through structs that the msgpack encoder
+// inlines, ends the encoder's look at its fields in a stack overflow,
+// however empty the value, on writing and on reading: it is refused when
+// it is registered, and a value of it that a host's value holds is
+// refused when written.
+func TestATypeThatEmbedsItselfIsRefused(t *testing.T) {
+	reg := events.NewRegistry()
+	err := reg.Register("cy.rec", 1, func() events.Data { return new(cyRec) })
+	require.ErrorContains(t, err, "events_test.cyRec embeds itself")
+	err = reg.Register("cy.holder", 1, func() events.Data { return new(cyHolder) })
+	require.ErrorContains(t, err, "events_test.cyMutualA embeds itself")
+
+	require.NoError(t, reg.Register("cy.note", 1, func() events.Data { return new(cyNote) }))
+	for _, body := range []any{&cyRec{V: 1}, cyMutualB{V: 2}} {
+		e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: &cyNote{Body: body}}
+		_, err := events.NewMsgpackCodec(reg).Append(nil, e)
+		require.ErrorIs(t, err, events.ErrInvalidEvent, "%T", body)
+		assert.ErrorContains(t, err, "which embeds itself", "%T", body)
+	}
+}
+
+// cyFaulty's marshaler dereferences nil: a fault of the host's, which
+// the codec does not turn into an error of the event.
+type cyFaulty struct{ p *int }
+
+func (c cyFaulty) MarshalMsgpack() ([]byte, error) { return []byte{byte(*c.p)}, nil }
+
+func TestAHostMarshalersFaultIsNotHidden(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("cy.note", 1, func() events.Data { return new(cyNote) }))
+	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: &cyNote{Body: cyFaulty{}}}
+	assert.Panics(t, func() { _, _ = events.NewMsgpackCodec(reg).Append(nil, e) })
 }

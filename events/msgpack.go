@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -97,11 +98,11 @@ func (c *MsgpackCodec) Append(dst []byte, e Envelope) ([]byte, error) {
 		}
 	} else {
 		var raw []byte
-		if holdsItself(reflect.ValueOf(e.Data)) {
-			err = errHoldsItself
-		} else if raw, err = marshalMsgpack(e.Data); err == nil {
-			// As the decoder checks it, every string included.
-			err = msgpackcheck.CheckText(raw)
+		if err = holdsItself(reflect.ValueOf(e.Data)); err == nil {
+			if raw, err = marshalMsgpack(e.Data); err == nil {
+				// As the decoder checks it, every string included.
+				err = msgpackcheck.CheckText(raw)
+			}
 		}
 		b = append(b, raw...)
 	}
@@ -797,17 +798,18 @@ func eachValue(v any, depth int, leaf func(any) (any, error)) (any, error) {
 	return leaf(v)
 }
 
-// errHoldsItself is a host type's data that reaches itself (holdsItself).
-var errHoldsItself = errors.New("a value that holds itself")
-
 // marshalMsgpack encodes a host type with its json tags as field names.
 func marshalMsgpack(v any) (_ []byte, err error) {
 	defer func() {
 		// The encoder panics on some values that it cannot write (a map
 		// of an embedded type that is not exported): an error of the
-		// event, not the end of the process.
+		// event, not the end of the process. A fault of the runtime (a
+		// host's marshaler that dereferenced nil) is the host's to see.
 		if p := recover(); p != nil {
-			err = fmt.Errorf("the msgpack encoder cannot write it: %v", p)
+			if _, fault := p.(runtime.Error); fault {
+				panic(p)
+			}
+			err = fmt.Errorf("the msgpack encoder cannot write %T (a map or a marshaler of an embedded type that is not exported?): %v", v, p)
 		}
 	}()
 	var buf bytes.Buffer

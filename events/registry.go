@@ -179,6 +179,12 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 		// and encode the embedded value alone.
 		return fmt.Errorf("register event type %q: %T embeds %s, whose encoding the codecs would take for the whole, dropping the other fields: make it a named field", t, d, inner)
 	}
+	if loop := embedLoop(reflect.TypeOf(d)); loop != nil {
+		// The msgpack codec could neither write nor read it: its
+		// encoder's look at the fields would recurse until the stack
+		// overflowed.
+		return fmt.Errorf("register event type %q: %s embeds itself, through embedded structs that the msgpack codec inlines: tag the embedded field msgpack:\",noinline\" or make it a named field", t, loop)
+	}
 	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d), typeWord: typeWord(d)}
 	if old, ok := r.types[t]; ok {
 		info.upcasters = old.upcasters

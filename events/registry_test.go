@@ -189,7 +189,10 @@ func TestRegisterRefusesAHostTypeThatEmbedsABuiltInOne(t *testing.T) {
 	require.ErrorContains(t, err, "embeds *events.Opened")
 	_, err = reg.New(events.TypeOpened)
 	require.NoError(t, err, "the built-in type stays")
-	require.NoError(t, reg.Register("acme.chain", 1, func() events.Data { return &chainNote{} }), "a type that embeds itself")
+	// The look for an embedded built-in type ends on a type that embeds
+	// itself, which is refused as one (TestATypeThatEmbedsItselfIsRefused).
+	err = reg.Register("acme.chain", 1, func() events.Data { return &chainNote{} })
+	require.ErrorContains(t, err, "chainNote embeds itself")
 }
 
 // chainNote embeds a pointer to its own type.
