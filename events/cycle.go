@@ -156,8 +156,8 @@ func (w *cycleWalk) walk(v reflect.Value) bool {
 	case reflect.Array:
 		return w.elems(v)
 	case reflect.Struct:
-		if t := embedLoop(v.Type()); t != nil {
-			w.loop = t
+		if inlinesItself(v.Type(), nil) {
+			w.loop = v.Type()
 			return true
 		}
 		for _, i := range writtenFields(v.Type()) {
@@ -261,6 +261,21 @@ func ownMarshaler(t reflect.Type) bool {
 	return false
 }
 
+// ownUnmarshaler reports whether the msgpack decoder lets t, or a
+// pointer to it, read itself.
+func ownUnmarshaler(t reflect.Type) bool {
+	for _, t := range []reflect.Type{t, reflect.PointerTo(t)} {
+		switch {
+		case t.Implements(reflect.TypeFor[msgpack.CustomDecoder]()),
+			t.Implements(reflect.TypeFor[msgpack.Unmarshaler]()),
+			t.Implements(reflect.TypeFor[encoding.BinaryUnmarshaler]()),
+			t.Implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
+			return true
+		}
+	}
+	return false
+}
+
 // fieldsOf caches writtenFields by type.
 var fieldsOf sync.Map // reflect.Type → []int
 
@@ -327,10 +342,13 @@ func reachLoop(t reflect.Type, seen *[]reflect.Type) reflect.Type {
 		}
 		return reachLoop(t.Elem(), seen)
 	case reflect.Struct:
+		if ownMarshaler(t) && ownUnmarshaler(t) {
+			return nil // the encoder and the decoder never look at its fields
+		}
 		if inlinesItself(t, nil) {
 			return t
 		}
-		for i := range t.NumField() {
+		for _, i := range writtenFields(t) {
 			if l := reachLoop(t.Field(i).Type, seen); l != nil {
 				return l
 			}
@@ -357,14 +375,19 @@ func inlinesItself(t reflect.Type, stack []reflect.Type) bool {
 			tag = f.Tag.Get("json")
 		}
 		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" || slices.Contains(strings.Split(opts, ","), "noinline") {
+		options := strings.Split(opts, ",")
+		if name == "-" || slices.Contains(options, "noinline") {
 			continue
 		}
 		ft := f.Type
 		for ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
-		if ft.Kind() == reflect.Struct && !ownMarshaler(ft) && inlinesItself(ft, stack) {
+		// Told to inline, the encoder looks at the fields whatever codec
+		// the type has; else it inlines a struct whose encoder and decoder
+		// are both its own.
+		inline := slices.Contains(options, "inline") || !ownMarshaler(ft) && !ownUnmarshaler(ft)
+		if ft.Kind() == reflect.Struct && inline && inlinesItself(ft, stack) {
 			return true
 		}
 	}

@@ -185,6 +185,11 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 		// overflowed.
 		return fmt.Errorf("register event type %q: %s embeds itself, through embedded structs that the msgpack codec inlines: tag the embedded field msgpack:\",noinline\" or make it a named field", t, loop)
 	}
+	if err := holdsItself(reflect.ValueOf(d)); err != nil {
+		// What the constructor put in an interface field is what the
+		// decoder reads into.
+		return fmt.Errorf("register event type %q: the constructor makes %v", t, err)
+	}
 	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d), typeWord: typeWord(d)}
 	if old, ok := r.types[t]; ok {
 		info.upcasters = old.upcasters
