@@ -13,15 +13,16 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// holdsItself reports whether v, a host type's data, reaches itself
-// through what the msgpack encoder walks: pointers, interfaces, maps (their
+// holdsItself returns what keeps v, a host type's data, from being
+// written by the msgpack encoder, nil for nothing: v reaches itself
+// through what the encoder walks (or reaches a type that embeds itself): pointers, interfaces, maps (their
 // keys too), lists, and the fields it writes (exported ones, those of
 // embedded types, not those it is told to skip). The encoder, which keeps
 // no track of where it has been, would overflow its stack on such a value
 // and end the process; encoding/json finds the cycle itself. A value of a
 // type that the encoder lets marshal itself is not looked into: what it
 // writes is its own. A path longer than maxCyclePath, which the codec
-// would refuse as nested too deep once written, counts as one.
+// would refuse as nested too deep once written, is refused as such.
 func holdsItself(v reflect.Value) error {
 	var path [16]cycleKey
 	w := cycleWalk{path: path[:0]}
