@@ -249,32 +249,43 @@ func mayHoldType(t reflect.Type, seen *[]reflect.Type) bool {
 
 // ownMarshaler reports whether the msgpack encoder lets t, or a pointer
 // to it, write itself (encoding/json's MarshalJSON it does not call).
-func ownMarshaler(t reflect.Type) bool {
+func ownMarshaler(t reflect.Type) bool { return implementsAny(t, msgpackEncoders) }
+
+// ownUnmarshaler reports whether the msgpack decoder lets t, or a
+// pointer to it, read itself.
+func ownUnmarshaler(t reflect.Type) bool { return implementsAny(t, msgpackDecoders) }
+
+// The interfaces through which the msgpack encoder and decoder let a
+// value write and read itself.
+var (
+	msgpackEncoders = []reflect.Type{reflect.TypeFor[msgpack.CustomEncoder](), reflect.TypeFor[msgpack.Marshaler](),
+		reflect.TypeFor[encoding.BinaryMarshaler](), reflect.TypeFor[encoding.TextMarshaler]()}
+	msgpackDecoders = []reflect.Type{reflect.TypeFor[msgpack.CustomDecoder](), reflect.TypeFor[msgpack.Unmarshaler](),
+		reflect.TypeFor[encoding.BinaryUnmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()}
+)
+
+// implementsAny reports whether t, or a pointer to it, implements one of
+// ifaces.
+func implementsAny(t reflect.Type, ifaces []reflect.Type) bool {
 	for _, t := range []reflect.Type{t, reflect.PointerTo(t)} {
-		switch {
-		case t.Implements(reflect.TypeFor[msgpack.CustomEncoder]()),
-			t.Implements(reflect.TypeFor[msgpack.Marshaler]()),
-			t.Implements(reflect.TypeFor[encoding.BinaryMarshaler]()),
-			t.Implements(reflect.TypeFor[encoding.TextMarshaler]()):
-			return true
+		for _, i := range ifaces {
+			if t.Implements(i) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// ownUnmarshaler reports whether the msgpack decoder lets t, or a
-// pointer to it, read itself.
-func ownUnmarshaler(t reflect.Type) bool {
-	for _, t := range []reflect.Type{t, reflect.PointerTo(t)} {
-		switch {
-		case t.Implements(reflect.TypeFor[msgpack.CustomDecoder]()),
-			t.Implements(reflect.TypeFor[msgpack.Unmarshaler]()),
-			t.Implements(reflect.TypeFor[encoding.BinaryUnmarshaler]()),
-			t.Implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
-			return true
-		}
+// codecTag returns the name and the options of the tag of field f as the
+// msgpack codec reads them: msgpack's, else json's.
+func codecTag(f reflect.StructField) (name string, options []string) {
+	tag := f.Tag.Get("msgpack")
+	if tag == "" {
+		tag = f.Tag.Get("json")
 	}
-	return false
+	name, opts, _ := strings.Cut(tag, ",")
+	return name, strings.Split(opts, ",")
 }
 
 // fieldsOf caches writtenFields by type.
@@ -294,11 +305,7 @@ func writtenFields(t reflect.Type) []int {
 		if !f.IsExported() && !f.Anonymous {
 			continue
 		}
-		tag := f.Tag.Get("msgpack")
-		if tag == "" {
-			tag = f.Tag.Get("json")
-		}
-		if name, _, _ := strings.Cut(tag, ","); name == "-" {
+		if name, _ := codecTag(f); name == "-" {
 			continue
 		}
 		out = append(out, i)
@@ -371,12 +378,7 @@ func inlinesItself(t reflect.Type, stack []reflect.Type) bool {
 		if !f.Anonymous {
 			continue
 		}
-		tag := f.Tag.Get("msgpack")
-		if tag == "" {
-			tag = f.Tag.Get("json")
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		options := strings.Split(opts, ",")
+		name, options := codecTag(f)
 		if name == "-" || slices.Contains(options, "noinline") {
 			continue
 		}
