@@ -332,13 +332,8 @@ func (s *Service) record(ctx context.Context, r *run, evs []events.Envelope) err
 	}
 	// The host's id of an opening replayed is as stale as a resolver's:
 	// a link recorded since the first run stands.
-	var hostID bool
-	switch o := r.cmd.(type) {
-	case Open:
-		hostID = text.Trim(o.Customer.ID) != "" && !r.replayed
-	case *Open:
-		hostID = text.Trim(o.Customer.ID) != "" && !r.replayed
-	}
+	o, _ := openOf(r.cmd)
+	hostID := text.Trim(o.Customer.ID) != "" && !r.replayed
 	for _, e := range evs {
 		if o, ok := e.Data.(*events.Opened); ok {
 			// A copy: the event's own are not the recorder's to change.
@@ -599,11 +594,22 @@ func (s *Service) resolveCustomer(ctx context.Context, issue uuid.UUID, data eve
 
 // isOpen reports whether cmd is an Open.
 func isOpen(cmd Command) bool {
-	switch cmd.(type) {
-	case Open, *Open:
-		return true
+	_, ok := openOf(cmd)
+	return ok
+}
+
+// openOf returns cmd as an Open, given by value or by pointer, and
+// whether it is one.
+func openOf(cmd Command) (Open, bool) {
+	switch o := cmd.(type) {
+	case Open:
+		return o, true
+	case *Open:
+		if o != nil {
+			return *o, true
+		}
 	}
-	return false
+	return Open{}, false
 }
 
 // PartitionKey returns the partition key (events.MetaPartitionKey) that
