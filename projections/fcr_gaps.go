@@ -29,6 +29,22 @@ import (
 // versionSpan is a range of versions of a stream, both ends included.
 type versionSpan struct{ from, to uint64 }
 
+// loadSpans returns the spans of skipped versions that a snapshot saved,
+// as first and last version, when they are as skipping makes them: in
+// order and apart, above base and below next; else the first that is
+// not, as bad.
+func loadSpans(saved [][2]uint64, base, next uint64) (spans []versionSpan, bad *[2]uint64) {
+	after := base // the last version below the next span
+	for i, sp := range saved {
+		if sp[0] <= after || sp[1] < sp[0] || sp[1] >= next {
+			return nil, &saved[i]
+		}
+		spans = append(spans, versionSpan{sp[0], sp[1]})
+		after = sp[1]
+	}
+	return spans, nil
+}
+
 // spansHold reports whether v lies in one of sps, which are in order and
 // do not overlap, as a stream skips its gaps: in time logarithmic in
 // their number, as an open issue's may grow long.

@@ -468,17 +468,15 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 		}
 		ix := g.lookup(v.Issue)
 		if ix >= 0 {
-			after := uint64(0) // versions start at 1
-			for _, sp := range v.Skipped {
-				// In order and apart, as skipping makes them.
-				if sp[0] <= after || sp[0] > sp[1] || sp[1] >= v.Version {
-					return 0, fmt.Errorf("FCR restore: issue %s at version %d skipped versions %d to %d: %w", v.Issue, v.Version, sp[0], sp[1], ErrFCRSnapshot)
-				}
+			spans, bad := loadSpans(v.Skipped, 0, v.Version) // versions start at 1
+			if bad != nil {
+				return 0, fmt.Errorf("FCR restore: issue %s at version %d skipped versions %d to %d: %w", v.Issue, v.Version, bad[0], bad[1], ErrFCRSnapshot)
+			}
+			if len(spans) > 0 {
 				if g.skipped == nil {
 					g.skipped = make(map[uuid.UUID][]versionSpan)
 				}
-				g.skipped[v.Issue] = append(g.skipped[v.Issue], versionSpan{sp[0], sp[1]})
-				after = sp[1]
+				g.skipped[v.Issue] = append(g.skipped[v.Issue], spans...)
 			}
 		}
 		if ix >= 0 && v.Version <= math.MaxUint16 {

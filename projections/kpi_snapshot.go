@@ -382,21 +382,18 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 			return out, fmt.Errorf("issue %s: next version %d, base %d: not 1 to %d and 0 to %d", id, si.Next, si.Base,
 				uint64(events.MaxVersion)+1, uint64(events.MaxVersion))
 		}
-		after := si.Base // the last version below the next span
-		for _, sp := range si.Skipped {
-			if sp[0] <= after || sp[1] < sp[0] || sp[1] >= si.Next {
-				return out, fmt.Errorf("issue %s: skipped versions %d to %d: not in order between base %d and next version %d",
-					id, sp[0], sp[1], si.Base, si.Next)
-			}
-			after = sp[1]
+		spans, bad := loadSpans(si.Skipped, si.Base, si.Next)
+		if bad != nil {
+			return out, fmt.Errorf("issue %s: skipped versions %d to %d: not in order between base %d and next version %d",
+				id, bad[0], bad[1], si.Base, si.Next)
 		}
 		st, err := state(&si.State)
 		if err != nil {
 			return out, fmt.Errorf("issue %s: %w", id, err)
 		}
 		ix := out.add(id)
-		for _, sp := range si.Skipped {
-			out.seq.skip(ix, versionSpan{sp[0], sp[1]})
+		for _, sp := range spans {
+			out.seq.skip(ix, sp)
 		}
 		is := out.seq.at(ix)
 		is.next, is.base, is.last, is.open, is.state = si.Next, si.Base, si.Last, si.Open, st
