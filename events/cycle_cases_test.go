@@ -5,21 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
-
-type cyNote struct {
-	Body any `json:"body"`
-}
-
-func (*cyNote) EventType() events.Type { return "cy.note" }
 
 type cyNode struct {
 	Next *cyNode
@@ -92,7 +84,7 @@ type cyLeafP struct {
 }
 
 func cyCases() map[string]func() events.Data {
-	n := func(b any) events.Data { return &cyNote{Body: b} }
+	n := func(b any) events.Data { return &cycleNote{Body: b} }
 	return map[string]func() events.Data{
 		// cycles
 		"c_ptrany": func() events.Data { var p any; p = &p; return n(p) },
@@ -157,12 +149,12 @@ func cyCases() map[string]func() events.Data {
 // of the first ended the process.
 func TestMsgpackRefusesEveryWayAValueHoldsItself(t *testing.T) {
 	reg := events.NewRegistry()
-	require.NoError(t, reg.Register("cy.note", 1, func() events.Data { return new(cyNote) }))
+	require.NoError(t, reg.Register("acme.cycle", 1, func() events.Data { return new(cycleNote) }))
 	require.NoError(t, reg.Register("cy.customer", 1, func() events.Data { return new(cyCustomer) }))
 	codec := events.NewMsgpackCodec(reg)
 	names := slices.Sorted(maps.Keys(cyCases()))
 	for _, name := range names {
-		e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: cyCases()[name]()}
+		e := hostEvent(cyCases()[name]())
 		b, err := codec.Append(nil, e)
 		switch {
 		case strings.HasPrefix(name, "c_"):
@@ -171,7 +163,7 @@ func TestMsgpackRefusesEveryWayAValueHoldsItself(t *testing.T) {
 		case name == "f_emb_map_flat":
 			// The encoder panics on the map of an embedded type that is
 			// not exported: an error, not the end of the process.
-			assert.ErrorContains(t, err, "the msgpack encoder cannot write *events_test.cyNote", name)
+			assert.ErrorContains(t, err, "the msgpack encoder cannot write *events_test.cycleNote", name)
 		default:
 			require.NoError(t, err, name)
 			_, err = codec.Decode(b)
@@ -213,9 +205,9 @@ func TestATypeThatEmbedsItselfIsRefused(t *testing.T) {
 	err = reg.Register("cy.holder", 1, func() events.Data { return new(cyHolder) })
 	require.ErrorContains(t, err, "events_test.cyMutualA embeds itself")
 
-	require.NoError(t, reg.Register("cy.note", 1, func() events.Data { return new(cyNote) }))
+	require.NoError(t, reg.Register("acme.cycle", 1, func() events.Data { return new(cycleNote) }))
 	for _, body := range []any{&cyRec{V: 1}, cyMutualB{V: 2}} {
-		e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: &cyNote{Body: body}}
+		e := hostEvent(&cycleNote{Body: body})
 		_, err := events.NewMsgpackCodec(reg).Append(nil, e)
 		require.ErrorIs(t, err, events.ErrInvalidEvent, "%T", body)
 		assert.ErrorContains(t, err, "which embeds itself", "%T", body)
@@ -230,7 +222,7 @@ func (c cyFaulty) MarshalMsgpack() ([]byte, error) { return []byte{byte(*c.p)}, 
 
 func TestAHostMarshalersFaultIsNotHidden(t *testing.T) {
 	reg := events.NewRegistry()
-	require.NoError(t, reg.Register("cy.note", 1, func() events.Data { return new(cyNote) }))
-	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: &cyNote{Body: cyFaulty{}}}
+	require.NoError(t, reg.Register("acme.cycle", 1, func() events.Data { return new(cycleNote) }))
+	e := hostEvent(&cycleNote{Body: cyFaulty{}})
 	assert.Panics(t, func() { _, _ = events.NewMsgpackCodec(reg).Append(nil, e) })
 }

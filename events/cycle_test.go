@@ -57,12 +57,9 @@ type cycleSecret struct {
 	Shown  string
 }
 
-func cycleNested(n int, leaf any) any {
-	v := leaf
-	for range n {
-		v = []any{v}
-	}
-	return v
+// hostEvent returns an event of a host's data d, version 1 of a new issue.
+func hostEvent(d events.Data) events.Envelope {
+	return events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: d}
 }
 
 // A host type's value that holds itself is refused by both codecs, naming
@@ -74,9 +71,6 @@ func TestCodecsRefuseHostDataThatHoldsItself(t *testing.T) {
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register("acme.cycle", 1, func() events.Data { return new(cycleNote) }))
 	codecs := []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)}
-	env := func(d *cycleNote) events.Envelope {
-		return events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: d}
-	}
 
 	loop := map[string]any{}
 	loop["self"] = loop
@@ -97,10 +91,10 @@ func TestCodecsRefuseHostDataThatHoldsItself(t *testing.T) {
 		"a list that holds itself":                {Body: list},
 	} {
 		for _, codec := range codecs {
-			_, err := codec.Append(nil, env(d))
+			_, err := codec.Append(nil, hostEvent(d))
 			require.ErrorIs(t, err, events.ErrInvalidEvent, "%T: %s", codec, name)
 		}
-		_, err := codecs[0].Append(nil, env(d))
+		_, err := codecs[0].Append(nil, hostEvent(d))
 		assert.ErrorContains(t, err, "a value that holds itself", name)
 	}
 
@@ -112,14 +106,14 @@ func TestCodecsRefuseHostDataThatHoldsItself(t *testing.T) {
 	for name, d := range map[string]*cycleNote{
 		"a parent link tagged json:\"-\"":       {Body: root},
 		"a list that its own marshalers write":  {Body: cycleList{ring}},
-		"60 lists deep, to a uuid":              {Body: cycleNested(60, uuid.New())},
-		"60 lists deep, to a time":              {Body: cycleNested(60, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))},
+		"60 lists deep, to a uuid":              {Body: nestedList(60, uuid.New())},
+		"60 lists deep, to a time":              {Body: nestedList(60, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))},
 		"an unexported field that holds itself": {Body: secret},
 		"one map twice, side by side":           {Body: []any{shared, shared}},
 		"a thousand flat structs":               {Body: make([]struct{ A, B int }, 1000)},
 	} {
 		for _, codec := range codecs {
-			b, err := codec.Append(nil, env(d))
+			b, err := codec.Append(nil, hostEvent(d))
 			require.NoError(t, err, "%T: %s", codec, name)
 			_, err = codec.Decode(b)
 			require.NoError(t, err, "%T: %s", codec, name)
@@ -139,7 +133,7 @@ func BenchmarkEncodeHostType(b *testing.B) {
 	for i := range 20 {
 		body[string(rune('a'+i))] = map[string]any{"n": float64(i), "tags": []any{"x", "y"}}
 	}
-	e := events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: &cycleNote{Body: body}}
+	e := hostEvent(&cycleNote{Body: body})
 	codec := events.NewMsgpackCodec(reg)
 	var buf []byte
 	b.ReportAllocs()

@@ -2,23 +2,17 @@ package events_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
 
-func ctEnv(d events.Data) events.Envelope {
-	return events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), Data: d}
-}
-
 // roundtrip through both codecs.
 func ctBoth(t *testing.T, reg *events.Registry, d events.Data) {
 	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
-		b, err := c.Append(nil, ctEnv(d))
+		b, err := c.Append(nil, hostEvent(d))
 		require.NoError(t, err, "%T", c)
 		got, err := c.Decode(b)
 		require.NoError(t, err, "%T", c)
@@ -117,8 +111,8 @@ type ctNilHolder struct {
 
 func TestCT5NilInBody(t *testing.T) {
 	reg := events.NewRegistry()
-	require.NoError(t, reg.Register("cy.note", 1, func() events.Data { return new(cyNote) }))
-	ctBoth(t, reg, &cyNote{Body: &ctNilHolder{}})
+	require.NoError(t, reg.Register("acme.cycle", 1, func() events.Data { return new(cycleNote) }))
+	ctBoth(t, reg, &cycleNote{Body: &ctNilHolder{}})
 }
 
 // 6. interface field prefilled by the constructor ---
@@ -126,7 +120,7 @@ func TestCT5NilInBody(t *testing.T) {
 // reads into: one that embeds itself is refused.
 func TestCT6PrefilledIsLookedAt(t *testing.T) {
 	reg := events.NewRegistry()
-	err := reg.Register("cy.note", 1, func() events.Data { return &cyNote{Body: &ctLoop{}} })
+	err := reg.Register("acme.cycle", 1, func() events.Data { return &cycleNote{Body: &ctLoop{}} })
 	require.ErrorContains(t, err, "the constructor makes a value of events_test.ctLoop, which embeds itself")
 }
 
@@ -142,7 +136,7 @@ func TestCT8NoInline(t *testing.T) {
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register("ct.noinl", 1, func() events.Data { return new(ctNoInl) }))
 	for _, c := range []events.Codec{events.NewMsgpackCodec(reg)} {
-		b, err := c.Append(nil, ctEnv(&ctNoInl{V: 3}))
+		b, err := c.Append(nil, hostEvent(&ctNoInl{V: 3}))
 		require.NoError(t, err)
 		_, err = c.Decode(b)
 		require.NoError(t, err)

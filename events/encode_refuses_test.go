@@ -19,7 +19,7 @@ import (
 // is refused at encode, by both, so that a store never holds an event it
 // cannot read, whichever codec it keeps.
 func TestCodecsRefuseToWriteWhatTheyCannotReadBack(t *testing.T) {
-	deep := nestedList(70)
+	deep := nestedList(70, "x")
 	type mutant struct {
 		name, says string
 		e          events.Envelope
@@ -145,7 +145,7 @@ func firstWireName(d events.Data) string {
 
 // CheckExtra says what both codecs would refuse of an Extra's values.
 func TestCheckExtra(t *testing.T) {
-	deep := nestedList(65)
+	deep := nestedList(65, "x")
 	assert.NoError(t, events.CheckExtra(events.Extra{"name": "Ann", "n": 3, "tags": []string{"vip"}, "at": map[string]int{"a": 1}}))
 	assert.NoError(t, events.CheckExtra(nil))
 	for _, tt := range []struct {
@@ -233,7 +233,7 @@ func TestACustomerFieldNested64DeepReadsAfterAnUpcast(t *testing.T) {
 	require.NoError(t, upcasting.AddUpcaster(events.TypeOpened, 1, identityUpcast))
 	for _, where := range []string{"customer", "data"} {
 		d := &events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: contactID}
-		x := events.Extra{"deep": nestedList(64)}
+		x := events.Extra{"deep": nestedList(64, "x")}
 		if where == "customer" {
 			d.Customer.Extra = x
 		} else {
@@ -248,7 +248,7 @@ func TestACustomerFieldNested64DeepReadsAfterAnUpcast(t *testing.T) {
 			require.NoError(t, err, "%s %s, upcast", c.Name(), where)
 			assert.Equal(t, want.Data, got.Data, "%s %s, upcast", c.Name(), where)
 		}
-		x["deep"] = nestedList(65)
+		x["deep"] = nestedList(65, "x")
 		for _, c := range codecsOf(nil) {
 			_, err := c.Append(nil, envelopeOf(1, d))
 			assert.ErrorContains(t, err, "nesting too deep", "%s %s", c.Name(), where)
@@ -256,9 +256,9 @@ func TestACustomerFieldNested64DeepReadsAfterAnUpcast(t *testing.T) {
 	}
 }
 
-// nestedList returns a string in lists n deep.
-func nestedList(n int) any {
-	v := any("x")
+// nestedList returns leaf in lists n deep.
+func nestedList(n int, leaf any) any {
+	v := leaf
 	for range n {
 		v = []any{v}
 	}
