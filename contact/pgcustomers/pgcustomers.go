@@ -248,9 +248,7 @@ func customersOf(filed map[string]string) []string {
 
 // filed returns the customers under which the keys of keys are filed, by
 // key.
-func (r *Resolver) filed(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, keys []string) (map[string]string, error) {
+func (r *Resolver) filed(ctx context.Context, q pgtables.Querier, keys []string) (map[string]string, error) {
 	rows, err := q.Query(ctx, r.find, keys)
 	if err != nil {
 		return nil, err
