@@ -29,6 +29,14 @@ import (
 // versionSpan is a range of versions of a stream, both ends included.
 type versionSpan struct{ from, to uint64 }
 
+// addSpans appends spans to those of k in *m, which it makes when nil.
+func addSpans[K comparable](m *map[K][]versionSpan, k K, spans ...versionSpan) {
+	if *m == nil {
+		*m = make(map[K][]versionSpan)
+	}
+	(*m)[k] = append((*m)[k], spans...)
+}
+
 // loadSpans returns the spans of skipped versions that a snapshot saved,
 // as first and last version, when they are as skipping makes them: in
 // order and apart, above base and below next; else the first that is
@@ -81,10 +89,7 @@ func (f *FCR) skipGaps() {
 				break
 			}
 			f.counts.Missing = satAdd(f.counts.Missing, int64(min(to-from, math.MaxInt64-1)+1))
-			if f.skipped == nil {
-				f.skipped = make(map[uuid.UUID][]versionSpan)
-			}
-			f.skipped[id] = append(f.skipped[id], versionSpan{from, to})
+			addSpans(&f.skipped, id, versionSpan{from, to})
 		}
 		// Back into its slot, or queued again by its next held event.
 		f.adopt(id)

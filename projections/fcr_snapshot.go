@@ -473,10 +473,7 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 				return 0, fmt.Errorf("FCR restore: issue %s at version %d skipped versions %d to %d: %w", v.Issue, v.Version, bad[0], bad[1], ErrFCRSnapshot)
 			}
 			if len(spans) > 0 {
-				if g.skipped == nil {
-					g.skipped = make(map[uuid.UUID][]versionSpan)
-				}
-				g.skipped[v.Issue] = append(g.skipped[v.Issue], spans...)
+				addSpans(&g.skipped, v.Issue, spans...)
 			}
 		}
 		if ix >= 0 && v.Version <= math.MaxUint16 {

@@ -410,7 +410,7 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 		// left, whose stream resumes at a reopen, skips all before).
 		is.base = to
 	case from <= to:
-		h.seq.skip(ix, versionSpan{from, to})
+		addSpans(&h.seq.skipped, ix, versionSpan{from, to})
 	}
 	is.next = gapped[0].Version
 	var still []events.Envelope
@@ -444,15 +444,6 @@ func (h *kpiHorizon[S]) skip(ix int32) {
 // wasSkipped reports whether version v of the issue in slot ix was
 // skipped over.
 func (h *kpiHorizon[S]) wasSkipped(ix int32, v uint64) bool { return spansHold(h.seq.skipped[ix], v) }
-
-// skip records that slot ix skipped over the versions of sp, which come
-// after those it skipped before.
-func (t *kpiStreams[S]) skip(ix int32, sp versionSpan) {
-	if t.skipped == nil {
-		t.skipped = make(map[int32][]versionSpan)
-	}
-	t.skipped[ix] = append(t.skipped[ix], sp)
-}
 
 // unskip forgets the versions that slot ix skipped.
 func (t *kpiStreams[S]) unskip(ix int32) {

@@ -392,8 +392,8 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 			return out, fmt.Errorf("issue %s: %w", id, err)
 		}
 		ix := out.add(id)
-		for _, sp := range spans {
-			out.seq.skip(ix, sp)
+		if len(spans) > 0 {
+			addSpans(&out.seq.skipped, ix, spans...)
 		}
 		is := out.seq.at(ix)
 		is.next, is.base, is.last, is.open, is.state = si.Next, si.Base, si.Last, si.Open, st
