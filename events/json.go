@@ -410,7 +410,7 @@ func unmarshalValid(b []byte, v Data) error {
 	if IsBuiltin(v) {
 		return v.(json.Unmarshaler).UnmarshalJSON(b)
 	}
-	return json.Unmarshal(bytes.Clone(b), v)
+	return unmarshalJSON(bytes.Clone(b), v)
 }
 
 // Decode implements Codec. Leading and trailing white space is allowed.
@@ -892,7 +892,7 @@ func failingMember(raw []byte, newData func() Data) string {
 		}
 		// A member alone lacks the others: that is not its fault.
 		var missing *missingFieldError
-		if err := json.Unmarshal(one, newData()); err != nil && !errors.As(err, &missing) {
+		if err := unmarshalJSON(one, newData()); err != nil && !errors.As(err, &missing) {
 			return k
 		}
 	}

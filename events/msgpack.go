@@ -356,7 +356,7 @@ func hostMemberError(raw string, newData func() Data, err error) error {
 			continue
 		}
 		var te *json.UnmarshalTypeError
-		if b, jerr := json.Marshal(one); jerr == nil && errors.As(json.Unmarshal(b, newData()), &te) && te.Field != "" {
+		if b, jerr := json.Marshal(one); jerr == nil && errors.As(unmarshalJSON(b, newData()), &te) && te.Field != "" {
 			return &memberError{field: te.Field, err: te}
 		}
 	}
@@ -825,7 +825,33 @@ func marshalMsgpack(v any) (_ []byte, err error) {
 
 // unmarshalMsgpack decodes a host type with its json tags as field names.
 func unmarshalMsgpack(b []byte, v any) error {
-	dec := msgpack.NewDecoder(bytes.NewReader(b))
-	dec.SetCustomStructTag("json")
-	return dec.Decode(v)
+	return decodeHost(v, func() error {
+		dec := msgpack.NewDecoder(bytes.NewReader(b))
+		dec.SetCustomStructTag("json")
+		return dec.Decode(v)
+	})
+}
+
+// decodeHost returns decode(), the decoding of a host's value v, with a
+// panic of the decoder as its error: reflect's, say, where a decoder
+// cannot set what it reads (in a struct that is not exported, behind an
+// embedded pointer that Register did not see nil), is an error of the
+// event, not the end of the process. A fault of the runtime (a host's
+// unmarshaler that dereferenced nil) is the host's to see.
+func decodeHost(v any, decode func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if _, fault := p.(runtime.Error); fault {
+				panic(p)
+			}
+			err = fmt.Errorf("decoding %T panicked: %v", v, p)
+		}
+	}()
+	return decode()
+}
+
+// unmarshalJSON is json.Unmarshal of b into v, a host's value, with a
+// panic of the decoder as its error (see decodeHost).
+func unmarshalJSON(b []byte, v any) error {
+	return decodeHost(v, func() error { return json.Unmarshal(b, v) })
 }

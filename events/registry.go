@@ -153,7 +153,12 @@ func NewRegistry() *Registry {
 // itself, through what the encoders write, is refused by both codecs
 // (what a type's own marshaler writes is not looked into; the msgpack
 // codec calls MarshalMsgpack, EncodeMsgpack, MarshalBinary and
-// MarshalText, the JSON codec MarshalJSON).
+// MarshalText, the JSON codec MarshalJSON). A type that the decoders
+// could not fill is refused: one that embeds a pointer to a struct type
+// that is not exported, through which they would set fields, and that
+// newData leaves nil (reflect lets nobody allocate it). What Register
+// cannot see (a value that newData puts in an interface field, say) and a
+// decoder cannot fill is the event's DecodeError.
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
@@ -189,6 +194,9 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 		// What the constructor put in an interface field is what the
 		// decoder reads into.
 		return fmt.Errorf("register event type %q: the constructor makes %v", t, err)
+	}
+	if msg := unfillableEmbed(reflect.ValueOf(d), reflect.TypeOf(d), map[reflect.Type]bool{}); msg != "" {
+		return fmt.Errorf("register event type %q: %s: the decoders could not allocate it, so that an event written could not be read back: export the type, embed it by value, tag it \"-\", or have the constructor allocate it", t, msg)
 	}
 	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d), typeWord: typeWord(d)}
 	if old, ok := r.types[t]; ok {
