@@ -49,14 +49,14 @@ func Trim(s string) string { return strings.TrimFunc(s, Blank) }
 // Shown returns name as a table or a line can show it: as it is when it
 // is UTF-8 without an Unprintable or invisible character or white space
 // other than a plain space, neither starts nor ends with a Blank one and
-// does not start with a quote;
-// otherwise quoted, with Go's escapes, so that no two names show alike.
+// does not start with a quote; otherwise Quoted, so that no two names
+// show alike (a filler that shows as nothing is escaped too).
 func Shown(name string) string {
 	if utf8.ValidString(name) && !strings.ContainsFunc(name, Unprintable) && !strings.ContainsFunc(name, hidden) &&
 		Trim(name) == name && !strings.HasPrefix(name, `"`) {
 		return name
 	}
-	return strconv.Quote(name)
+	return Quoted(name)
 }
 
 // Points returns reported − truth in percentage points as two rates

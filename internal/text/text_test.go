@@ -24,6 +24,7 @@ func TestShown(t *testing.T) {
 		"billing\u200b":       `"billing\u200b"`,
 		"bill\u200cing":       `"bill\u200cing"`,
 		"billing refund":      "billing refund",
+		"billing\u3164":       `"billing\u3164"`,
 	} {
 		assert.Equal(t, want, Shown(name), "%+q", name)
 	}
@@ -34,6 +35,8 @@ func TestShown(t *testing.T) {
 		{"billing", "bill\u00ading"},
 		{"billing", "billing\u180e"},
 		{"billing", "billing\u3164"},
+		{"billing\u3164", "billing\u3164\u3164"},
+		{"billing\u3164", "billing\u115f"},
 	} {
 		assert.NotEqual(t, Shown(pair[0]), Shown(pair[1]), "%+q and %+q show alike", pair[0], pair[1])
 		assert.NotEqual(t, pair[1], Shown(pair[1]), "%+q is quoted", pair[1])
