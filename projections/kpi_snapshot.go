@@ -382,6 +382,12 @@ func loadHorizon[S any](h *kpiHorizon[S], s *kpiSnapHorizon, codec *events.Msgpa
 			return out, fmt.Errorf("issue %s: next version %d, base %d: not 1 to %d and 0 to %d", id, si.Next, si.Base,
 				uint64(events.MaxVersion)+1, uint64(events.MaxVersion))
 		}
+		if si.Next > 1 && si.Base >= si.Next {
+			// Base passes next only in a stream restarted after its
+			// state was forgotten, which expects version 1 until an event
+			// applies.
+			return out, fmt.Errorf("issue %s: base %d at or above next version %d", id, si.Base, si.Next)
+		}
 		spans, bad := loadSpans(si.Skipped, si.Base, si.Next)
 		if bad != nil {
 			return out, fmt.Errorf("issue %s: skipped versions %d to %d: not in order between base %d and next version %d",

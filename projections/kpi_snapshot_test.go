@@ -245,6 +245,12 @@ func TestKPIRestoreRefusesWhatDoesNotFitAndChangesNothing(t *testing.T) {
 		{"a next version beyond the largest", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
 			s.Horizons[0].Issues[0].Next = math.MaxUint64
 		}), ErrKPISnapshot},
+		{"a base at the next version", fresh("volume"), editSnapshot(t, snaps["volume"], func(s *kpiSnap) {
+			issues := s.Horizons[0].Issues
+			i := slices.IndexFunc(issues, func(is kpiSnapIssue) bool { return is.Next > 1 && len(is.Skipped) == 0 && len(is.Gapped) == 0 })
+			require.GreaterOrEqual(t, i, 0)
+			issues[i].Base = issues[i].Next
+		}), ErrKPISnapshot},
 		{"a contact index out of range", fresh("volume"), spoiled(func(st *kpiSnapState, _ int) { st.Latest = int32(len(st.Contacts)) + 1 }), ErrKPISnapshot},
 		{"a name out of range", fresh("volume"), spoiled(func(st *kpiSnapState, names int) { st.Contacts[0].Queue = uint32(names) }), ErrKPISnapshot},
 		{"a rating of no contact", fresh("volume"), spoiled(func(st *kpiSnapState, _ int) {
