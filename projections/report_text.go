@@ -14,10 +14,11 @@ import (
 
 // WriteText writes the report as readable tables: FCR first, with its
 // breakdowns, then service level, satisfaction and volume. A rate whose
-// denominator is below the small-sample threshold is marked with *. A
-// name that holds a control character (a tab, a line break, a control of
-// the direction of text), is not UTF-8 or starts with a quote is shown
-// quoted, with Go's escapes.
+// denominator is below the small-sample threshold is marked with *, and
+// so is an inflation of such a rate. A name that holds a control
+// character (a tab, a line break, a control of the direction of text),
+// is not UTF-8, starts with a quote or is padded with what shows as
+// nothing is shown quoted, with Go's escapes.
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
@@ -209,12 +210,18 @@ func rateParts(v float64, ci [2]float64, hits, total int64, small bool) string {
 // inflationText formats an inflation in points, followed by unit, or a
 // dash when either rate has no denominator: the difference of the two
 // rates as rateParts shows them, so that the three figures agree on the
-// page (66.7 − 33.3 is 33.4, where the inflation 1/3 rounds to 33.3).
+// page (66.7 − 33.3 is 33.4, where the inflation 1/3 rounds to 33.3). It
+// is marked with * where either rate is: a difference is no surer than
+// the rates it is taken of.
 func inflationText(truth, reported FCRRate, unit string) string {
 	if truth.Total == 0 || reported.Total == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%+.1f%s", text.Points(truth.Rate, reported.Rate), unit)
+	mark := ""
+	if truth.Small || reported.Small {
+		mark = "*"
+	}
+	return fmt.Sprintf("%+.1f%s%s", text.Points(truth.Rate, reported.Rate), unit, mark)
 }
 
 // meanText formats v, a mean or score over n values, or a dash for none,

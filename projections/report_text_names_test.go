@@ -60,6 +60,15 @@ func TestTextStatesTheDefinitionAndAnInflationThatAddsUp(t *testing.T) {
 	for _, s := range []string{f.Definition.MatchRule, f.Definition.Denominator, f.Definition.Reported, f.Definition.Settled, f.Definition.Identity} {
 		assert.Contains(t, out, s)
 	}
-	assert.Regexp(t, `\n  inflation +\+33\.4 points`, out)
+	assert.Regexp(t, `\n  inflation +\+33\.4 points *\n`, out)
 	assert.Regexp(t, `\n  chat +33\.3 % \[[^]]*\] 1/3 +66\.7 % \[[^]]*\] 2/3 +\+33\.4 *\n`, out)
+
+	// An inflation is marked as the rates it is the difference of are.
+	rep.FCR.True.Small = true
+	rep.FCR.ByChannel = map[string]FCRSegment{"chat": {True: third, Reported: FCRRate{Achieved: 2, Total: 3, Rate: 2.0 / 3, Small: true}}}
+	b.Reset()
+	require.NoError(t, rep.WriteText(&b))
+	out = b.String()
+	assert.Regexp(t, `\n  inflation +\+33\.4 points\* *\n`, out)
+	assert.Regexp(t, `\n  chat +33\.3 % \[[^]]*\] 1/3 +66\.7 %\* \[[^]]*\] 2/3 +\+33\.4\* *\n`, out)
 }

@@ -41,7 +41,11 @@ func Write(out io.Writer, r projections.FCRReport) {
 	if r.True.Total == 0 || r.Reported.Total == 0 {
 		fmt.Fprintf(out, "inflation           –\n")
 	} else {
-		fmt.Fprintf(out, "inflation       %+.1f points\n", text.Points(r.True.Rate, r.Reported.Rate))
+		small := ""
+		if r.True.Small || r.Reported.Small {
+			small = fmt.Sprintf(" (of a small sample, under %d)", r.Definition.MinSample)
+		}
+		fmt.Fprintf(out, "inflation       %+.1f points%s\n", text.Points(r.True.Rate, r.Reported.Rate), small)
 	}
 	fmt.Fprintf(out, "bot containment %s\n", pct(r.BotContainment, "no final problem resolved by a bot"))
 	for _, ch := range slices.Sorted(maps.Keys(r.ByChannel)) {

@@ -45,6 +45,13 @@ func TestWriteFlagsSmallSamples(t *testing.T) {
 	out := b.String()
 	assert.Contains(t, out, "first channel social true 100.0 % (2/2, 95 % CI 34.2–100.0 %; small sample, under 30)")
 	assert.Contains(t, out, "first channel phone  true  70.0 % (700/1000, 95 % CI 67.0–73.0 %)\n")
+	assert.Contains(t, out, "inflation       +0.0 points\n")
+
+	// An inflation is no surer than the rates it is the difference of.
+	b.Reset()
+	r.Reported = small
+	Write(&b, r)
+	assert.Contains(t, b.String(), "inflation       +30.0 points (of a small sample, under 30)\n")
 }
 
 // A topic with a line break starts no line of its own.
