@@ -1,10 +1,8 @@
 package projections
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,18 +57,7 @@ func (v *Volume) report(h kpiView, backlog Backlog) VolumeReport {
 			}
 		}
 	}
-	r.Reasons = make([]Reason, 0, len(r.ByTopic))
-	for topic, n := range r.ByTopic {
-		r.Reasons = append(r.Reasons, Reason{Topic: topic, Contacts: n, Share: kpiRate(n, v.contacts, v.cfg.MinSample)})
-	}
-	slices.SortFunc(r.Reasons, func(a, b Reason) int {
-		return cmp.Or(cmp.Compare(b.Contacts, a.Contacts), cmp.Compare(a.Topic, b.Topic))
-	})
-	var cum int64
-	for i := range r.Reasons {
-		cum += r.Reasons[i].Contacts
-		r.Reasons[i].Cumulative = kpiShare(cum, v.contacts)
-	}
+	r.Reasons = volReasons(r.ByTopic, v.contacts, v.cfg.MinSample)
 	if !h.watermark.IsZero() {
 		r.Watermark = h.watermark
 	}
