@@ -2,8 +2,8 @@
 // contact Service appends every command's events to the store and hands
 // them to an events.Publisher that spreads them over NATS JetStream
 // subjects by partition key; one projections.Runner per partition follows
-// its subject with a durable consumer; their FCR reports are merged into
-// the report of the whole contact centre.
+// its subject with a durable consumer and feeds a Reporter; their reports
+// are merged into the report of the whole contact centre.
 //
 // It needs a NATS server with JetStream: see README.md.
 package main
@@ -141,7 +141,7 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 	// The read side: one runner per partition, each with its own
 	// connection and durable consumer, checkpointing as it goes.
 	checkpoints := projections.NewMemoryCheckpoints()
-	fcrs := make([]*projections.FCR, partitions)
+	reporters := make([]*projections.Reporter, partitions)
 	runners := make([]*projections.Runner, partitions)
 	runCtx, stopRunners := context.WithCancel(ctx)
 	defer stopRunners()
@@ -153,12 +153,13 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 			return err
 		}
 		defer sub.Close()
-		if fcrs[p], err = projections.NewFCR(projections.FCRConfig{Window: 72 * time.Hour}); err != nil {
+		reporters[p], err = projections.NewReporter(projections.ReportConfig{FCR: projections.FCRConfig{Window: 72 * time.Hour}})
+		if err != nil {
 			return err
 		}
 		runners[p], err = projections.NewRunner(projections.RunnerConfig{
 			Name:        durable,
-			Projection:  fcrs[p],
+			Projection:  reporters[p],
 			Subscriber:  sub,
 			Topic:       subject,
 			Checkpoints: checkpoints,
@@ -244,14 +245,14 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 	stopRunners()
 	wg.Wait()
 
-	reports := make([]projections.FCRReport, partitions)
+	reports := make([]projections.Report, partitions)
 	for p, r := range runners {
 		st := r.Stats()
 		fmt.Fprintf(progress, "partition %d: %5d events, %d duplicates, %d checkpoints, %d messages pending\n",
 			p, st.Applied, st.Duplicates, st.Checkpoints, pending[p])
-		reports[p] = fcrs[p].Report()
+		reports[p] = reporters[p].Report()
 	}
-	merged, err := projections.MergeFCRReports(reports...)
+	merged, err := projections.MergeReports(reports...)
 	if err != nil {
 		return err
 	}
@@ -260,8 +261,26 @@ func run(ctx context.Context, out, progress io.Writer, url string, partitions, d
 		enc.SetIndent("", "  ")
 		return enc.Encode(merged)
 	}
-	headline.Write(out, merged)
+	headline.Write(out, merged.FCR)
+	writeKPIs(out, merged)
 	return nil
+}
+
+// writeKPIs writes the headline of the merged report's other sections:
+// the service level, satisfaction and volume of every partition's
+// contacts together.
+func writeKPIs(out io.Writer, r projections.Report) {
+	s, sat, v := r.Service, r.Satisfaction.CSAT, r.Volume
+	rate := func(x projections.Rate) string {
+		if x.Total == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f %%", 100*x.Value)
+	}
+	fmt.Fprintf(out, "service level   %s within %s of %d offered; ASA %.0f s; abandoned %s\n",
+		rate(s.ServiceLevel), time.Duration(s.Definition.ThresholdS*float64(time.Second)), s.Offered, s.ASA, rate(s.Abandonment))
+	fmt.Fprintf(out, "CSAT            %.2f of 5 over %d answers; top-2 box %s\n", sat.Mean, sat.Responses, rate(sat.Top2Box))
+	fmt.Fprintf(out, "volume          %d contacts on %d issues; %d open at the end\n", v.Contacts, v.Issues, v.Backlog.Open)
 }
 
 // record turns the simulated log into the commands a helpdesk would send.

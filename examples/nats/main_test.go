@@ -29,10 +29,15 @@ func TestRun(t *testing.T) {
 	// (The text headline is internal/headline's, tested there.)
 	var report, progress bytes.Buffer
 	require.NoError(t, run(context.Background(), &report, &progress, url, 3, 5, 2, true))
-	var merged projections.FCRReport
+	var merged projections.Report
 	require.NoError(t, json.Unmarshal(report.Bytes(), &merged), report.String())
-	assert.Positive(t, merged.True.Total, "some problems are final")
-	assert.Positive(t, merged.Reported.Total)
+	assert.Positive(t, merged.FCR.True.Total, "some problems are final")
+	assert.Positive(t, merged.FCR.Reported.Total)
+	assert.Equal(t, 3, merged.FCR.Definition.Partitions)
+	// The other sections are every partition's contacts together.
+	assert.Positive(t, merged.Service.Answered)
+	assert.Positive(t, merged.Satisfaction.CSAT.Responses)
+	assert.Equal(t, merged.Volume.Issues, merged.FCR.Issues, "one opening an issue")
 	for _, want := range []string{"recorded", "partition 0:", "partition 2:"} {
 		assert.Contains(t, progress.String(), want)
 	}
@@ -51,10 +56,10 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	}
 	require.NoError(t, <-errs)
 	require.NoError(t, <-errs)
-	var a, b projections.FCRReport
+	var a, b projections.Report
 	require.NoError(t, json.Unmarshal(reports[0].Bytes(), &a))
 	require.NoError(t, json.Unmarshal(reports[1].Bytes(), &b))
-	assert.Positive(t, a.True.Total)
+	assert.Positive(t, a.FCR.True.Total)
 	assert.Equal(t, a, b)
 }
 
