@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +48,13 @@ func printReport(ctx context.Context, w io.Writer, store events.Store) error {
 		f.True.Achieved, f.True.Total, 100*f.True.Rate)
 	fmt.Fprintf(w, "  reported FCR  %d of %d tickets closed on their own first contact (%.0f %%): what a per-ticket helpdesk shows\n",
 		f.Reported.Achieved, f.Reported.Total, 100*f.Reported.Rate)
-	fmt.Fprintf(w, "  inflation     %+.0f points\n", 100*f.Inflation)
+	// The difference of the two rates as printed, so that the three
+	// figures agree on the page.
+	shown := func(rate float64) float64 {
+		v, _ := strconv.ParseFloat(fmt.Sprintf("%.0f", 100*rate), 64)
+		return v
+	}
+	fmt.Fprintf(w, "  inflation     %+.0f points\n", shown(f.Reported.Rate)-shown(f.True.Rate))
 
 	probs := r.FCR().Problems()
 	fmt.Fprintf(w, "\nCustomers who came back about the same problem\n")
