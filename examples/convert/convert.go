@@ -43,6 +43,7 @@ type summary struct {
 	Lines     int // lines of input read
 	Rows      int // data rows converted
 	Skipped   int // rows skipped as malformed
+	Replies   int // rows of the company's replies, left out: no customer contact (twcs)
 	Repaired  int // rows converted although malformed (a field cut short)
 	Customers int
 	Issues    int
@@ -58,9 +59,13 @@ type summary struct {
 }
 
 func (s summary) String() string {
-	return fmt.Sprintf("%d lines, %d rows converted (%d repaired), %d skipped; %d customers, %d issues, %d events: "+
+	replies := ""
+	if s.Replies > 0 {
+		replies = fmt.Sprintf(", %d company replies left out", s.Replies)
+	}
+	return fmt.Sprintf("%d lines, %d rows converted (%d repaired), %d skipped%s; %d customers, %d issues, %d events: "+
 		"%d abandoned, %d resolved, %d follow-ups, %d ratings; %d issues followed by another of the same customer within the window",
-		s.Lines, s.Rows, s.Repaired, s.Skipped, s.Customers, s.Issues, s.Events, s.Abandoned, s.Resolved, s.FollowUps, s.Rated, s.Repeats)
+		s.Lines, s.Rows, s.Repaired, s.Skipped, replies, s.Customers, s.Issues, s.Events, s.Abandoned, s.Resolved, s.FollowUps, s.Rated, s.Repeats)
 }
 
 // convert reads a data set from r and writes its JSON Lines event log to w.
@@ -82,6 +87,8 @@ func convert(ctx context.Context, r io.Reader, w io.Writer, opt options) (summar
 	case err == nil && sum.Rows == 0 && sum.Skipped > 0:
 		// A log of nothing would report a contact centre of nothing.
 		err = fmt.Errorf("read %s: none of its %d rows converted, each skipped as its warning says: %w", opt.dataset, sum.Skipped, errNoEvents)
+	case err == nil && sum.Rows == 0 && sum.Replies > 0:
+		err = fmt.Errorf("read %s: none of its rows is a customer's tweet: its %d rows are the company's replies: %w", opt.dataset, sum.Replies, errNoEvents)
 	case err == nil && sum.Rows == 0:
 		err = fmt.Errorf("read %s: the file holds no rows after its header: %w", opt.dataset, errNoEvents)
 	}

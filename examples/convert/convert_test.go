@@ -686,3 +686,27 @@ func TestAStopSaysTheLogIsCutShort(t *testing.T) {
 	_, err = decodeLog(out.Bytes())
 	assert.NoError(t, err, "what was written is whole events")
 }
+
+// The company's replies are no customer contacts, and nothing wrong with
+// the file: they are left out and counted, without a warning, and -strict
+// converts past them. A file of replies alone converts to nothing.
+func TestTheCompanysRepliesAreLeftOutAndNotMalformed(t *testing.T) {
+	head := "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
+	ask := `200,ann,True,Tue Oct 31 08:00:00 +0000 2017,@Brand my playlist is gone,201,` + "\n"
+	reply := `201,Brand,False,Tue Oct 31 08:10:00 +0000 2017,@ann restored it,,200` + "\n"
+	for _, strict := range []bool{false, true} {
+		log, sum, warn, err := convertString(t, "twcs", head+ask+reply, strict)
+		require.NoError(t, err, "strict %v", strict)
+		assert.Empty(t, warn, "strict %v", strict)
+		assert.Equal(t, [3]int{1, 0, 1}, [3]int{sum.Rows, sum.Skipped, sum.Replies}, "strict %v: rows, skipped, replies", strict)
+		require.NotEmpty(t, log)
+		o, ok := events.As[*events.Opened](log[0])
+		require.True(t, ok)
+		assert.Equal(t, []string{"twitter:ann"}, o.Customer.Keys, "the reply's author is no customer")
+		assert.Contains(t, sum.String(), "0 skipped, 1 company replies left out;")
+	}
+	_, sum, _, err := convertString(t, "twcs", head+reply, true)
+	require.ErrorIs(t, err, errNoEvents)
+	assert.ErrorContains(t, err, "its 1 rows are the company's replies")
+	assert.Equal(t, 1, sum.Replies)
+}

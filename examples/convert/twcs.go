@@ -19,6 +19,7 @@ type tweet struct {
 	author string
 	at     time.Time
 	text   string
+	reply  bool // not inbound: the company's reply
 }
 
 // twcsColumns are the indexes of the columns that the conversion reads.
@@ -90,6 +91,10 @@ func convertTWCS(ctx context.Context, r io.Reader, out *sink, opt options) (summ
 				line, line+i, line, row, errMalformed)
 		}
 		tw, problem := parseTweet(rec, cols)
+		if problem == "" && tw.reply {
+			sum.Replies++
+			return nil
+		}
 		keep := problem == ""
 		if first, dup := lineOf[tw.id]; keep && dup {
 			keep, problem = false, fmt.Sprintf("tweet %s is already on line %d", tw.id, first)
@@ -251,7 +256,7 @@ func parseTweet(rec []string, c twcsColumns) (tweet, string) {
 		switch strings.TrimSpace(rec[c.inbound]) {
 		case "True":
 		case "False":
-			return tw, fmt.Sprintf("tweet %s is not inbound: a reply by the company is not a customer contact", tw.id)
+			tw.reply = true // the company's: no customer contact, and nothing wrong
 		default:
 			return tw, fmt.Sprintf("tweet %s: inbound %q is not True or False", tw.id, rec[c.inbound])
 		}
