@@ -3,6 +3,7 @@ package events_test
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -133,12 +134,25 @@ type ctNoInl struct {
 func (*ctNoInl) EventType() events.Type { return "ct.noinl" }
 
 func TestCT8NoInline(t *testing.T) {
+	// Not inlined, the msgpack codec writes the embedded pointer as a
+	// field of its own, which it could not allocate on reading: a type
+	// that is not exported is refused for that.
 	reg := events.NewRegistry()
-	require.NoError(t, reg.Register("ct.noinl", 1, func() events.Data { return new(ctNoInl) }))
-	for _, c := range []events.Codec{events.NewMsgpackCodec(reg)} {
-		b, err := c.Append(nil, hostEvent(&ctNoInl{V: 3}))
-		require.NoError(t, err)
-		_, err = c.Decode(b)
-		require.NoError(t, err)
-	}
+	require.ErrorContains(t, reg.Register("ct.noinl", 1, func() events.Data { return new(ctNoInl) }),
+		"events_test.ctNoInl embeds *events_test.ctNoInl, a nil pointer to a struct type that is not exported")
+	require.NoError(t, reg.Register("ct.noinl.exported", 1, func() events.Data { return new(CtNoInlExported) }))
+	c := events.NewMsgpackCodec(reg)
+	b, err := c.Append(nil, hostEvent(&CtNoInlExported{CtNoInlExported: &CtNoInlExported{V: 2}, V: 3}))
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, &CtNoInlExported{CtNoInlExported: &CtNoInlExported{V: 2}, V: 3}, got.Data)
 }
+
+// CtNoInlExported embeds itself, exported, and is told not to inline it.
+type CtNoInlExported struct {
+	*CtNoInlExported `json:",noinline"`
+	V                int `json:"v"`
+}
+
+func (*CtNoInlExported) EventType() events.Type { return "ct.noinl.exported" }

@@ -5,54 +5,88 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
-// unfillableEmbed returns what keeps the codecs from decoding into v, of
-// type t, the value that a host type's constructor makes, or a value of
-// a type that it holds (v is then the zero Value, as it is where the
-// decoder makes the value itself): a nil embedded pointer to a struct
-// type that is not exported, through which a codec would set fields. A
-// decoder cannot allocate it (reflect refuses to set a field that is not
-// exported), so that an event written could not be read back: the
-// msgpack decoder panics, encoding/json fails. A struct that both
-// decoders let read itself is not looked into. "" for nothing. seen holds
-// the types looked into without a value.
-func unfillableEmbed(v reflect.Value, t reflect.Type, seen map[reflect.Type]bool) string {
+// unreadable returns what keeps the codecs from writing whole, or reading
+// back, the value v of type t that a host type's constructor makes, or a
+// value of a type that it holds (v is then the zero Value, as it is where
+// the decoder makes the value itself); path names it, from the host's
+// type. "" for nothing. Two things:
+//   - a struct that gets an encoding or decoding method from a field it
+//     embeds: the codecs call it for the whole value, which writes or
+//     reads that field alone (or, of a nil embedded pointer, panics);
+//   - a nil embedded pointer to a struct type that is not exported,
+//     through which a codec would set what it reads: a decoder cannot
+//     allocate it (reflect refuses to set a field that is not exported),
+//     so that the msgpack decoder panics and encoding/json fails.
+//
+// A value that both decoders let read itself is not looked into. seen
+// holds the types looked into without a value.
+func unreadable(v reflect.Value, t reflect.Type, path string, seen map[reflect.Type]bool) string {
 	if !v.IsValid() {
 		if seen[t] {
 			return ""
 		}
 		seen[t] = true
 	}
+	if t.Kind() == reflect.Struct {
+		if m, from := promotedCodec(t); m != "" {
+			return fmt.Sprintf("%s gets %s from the %s it embeds: the codecs would call it for the whole value, which writes or reads that field alone; declare %s on %s, or make the embedded field a named one",
+				at(path, t), m, from, m, t)
+		}
+	}
+	if ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
+		return "" // each decoder lets it read itself
+	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsValid() && !v.IsNil() {
-			return unfillableEmbed(v.Elem(), t.Elem(), seen)
+			return unreadable(v.Elem(), t.Elem(), path, seen)
 		}
-		return unfillableEmbed(reflect.Value{}, t.Elem(), seen)
-	case reflect.Slice, reflect.Array:
-		return unfillableEmbed(reflect.Value{}, t.Elem(), seen)
-	case reflect.Map:
-		return unfillableEmbed(reflect.Value{}, t.Elem(), seen)
+		return unreadable(reflect.Value{}, t.Elem(), path, seen)
+	case reflect.Interface:
+		// The decoders read into what the constructor put there.
+		if v.IsValid() && !v.IsNil() {
+			return unreadable(v.Elem(), v.Elem().Type(), path, seen)
+		}
+	case reflect.Array:
+		// Its elements are decoded in place.
+		if v.IsValid() && v.Len() > 0 {
+			for i := range v.Len() {
+				if msg := unreadable(v.Index(i), t.Elem(), path+"[]", seen); msg != "" {
+					return msg
+				}
+			}
+			return ""
+		}
+		return unreadable(reflect.Value{}, t.Elem(), path+"[]", seen)
+	case reflect.Slice, reflect.Map:
+		return unreadable(reflect.Value{}, t.Elem(), path+"[]", seen)
 	case reflect.Struct:
-		if ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
-			return "" // each decoder lets it read itself
-		}
 		for i := range t.NumField() {
 			f := t.Field(i)
 			var fv reflect.Value
 			if v.IsValid() {
 				fv = v.Field(i)
 			}
-			if decodedEmbed(t, f) && (!fv.IsValid() || fv.IsNil()) {
-				return fmt.Sprintf("%s embeds %s, a nil pointer to a struct type that is not exported", t, f.Type)
-			}
-			if !decoded(f) {
+			msgpackSkips, jsonSkips := skipped(f)
+			if msgpackSkips && jsonSkips || !f.IsExported() && !f.Anonymous {
 				continue
 			}
-			if msg := unfillableEmbed(fv, f.Type, seen); msg != "" {
+			if fillsEmbed(t, i, msgpackSkips, jsonSkips) && (!fv.IsValid() || fv.IsNil()) {
+				fix := "export the type, embed it by value, tag it \"-\", or have the constructor allocate it"
+				if strings.Contains(path, "[]") {
+					fix = "export the type, embed it by value, or tag it \"-\"" // the decoder makes the value
+				}
+				return fmt.Sprintf("%s embeds %s, a nil pointer to a struct type that is not exported, which the decoders would fill but cannot allocate, so that an event written could not be read back: %s",
+					at(path, t), f.Type, fix)
+			}
+			if msg := unreadable(fv, f.Type, path+"."+f.Name, seen); msg != "" {
 				return msg
 			}
 		}
@@ -60,59 +94,220 @@ func unfillableEmbed(v reflect.Value, t reflect.Type, seen map[reflect.Type]bool
 	return ""
 }
 
-// decoded reports whether a codec decodes into field f: it is exported or
-// embedded, and one of its tags (msgpack's, else json's, as the msgpack
-// codec reads them; json's, as the JSON codec does) does not name it "-".
-func decoded(f reflect.StructField) bool {
-	if !f.IsExported() && !f.Anonymous {
-		return false
+// at names a value of type t at path: path, with its type where path is
+// not the type's name.
+func at(path string, t reflect.Type) string {
+	if path == t.String() {
+		return path
 	}
-	msgpackName, _ := codecTag(f)
-	jsonName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-	return msgpackName != "-" || jsonName != "-"
+	return path + " (" + t.String() + ")"
 }
 
-// decodedEmbed reports whether f, a field of struct type t, is an
-// embedded pointer to a struct type that is not exported and that a codec
-// decodes into: one that a tag names, or whose fields it promotes (a
-// field of its own that t has none of the same name). One that it is
-// told not to inline, the msgpack codec writes as a field of its own
-// name, as it does one of a type that writes itself: such a field is
-// left alone here, where only the decoder tells whether it can fill it.
-func decodedEmbed(t reflect.Type, f reflect.StructField) bool {
-	if !f.Anonymous || f.IsExported() || f.Type.Kind() != reflect.Pointer || f.Type.Elem().Kind() != reflect.Struct || !decoded(f) {
+// skipped reports whether the msgpack codec and the JSON codec skip field
+// f, by its tag: msgpack's, else json's, named "-", as the msgpack codec
+// reads it; json's "-" exactly (encoding/json names a field tagged "-,"
+// "-").
+func skipped(f reflect.StructField) (msgpackSkips, jsonSkips bool) {
+	name, _ := codecTag(f)
+	return name == "-", f.Tag.Get("json") == "-"
+}
+
+// fillsEmbed reports whether field i of struct type t is an embedded
+// pointer to a struct type that is not exported, through which the
+// msgpack decoder or encoding/json, where it does not skip the field and
+// t does not read itself, would set what it reads.
+func fillsEmbed(t reflect.Type, i int, msgpackSkips, jsonSkips bool) bool {
+	f := t.Field(i)
+	if !f.Anonymous || f.IsExported() || f.Type.Kind() != reflect.Pointer || f.Type.Elem().Kind() != reflect.Struct {
 		return false
 	}
-	msgpackName, options := codecTag(f)
-	jsonName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-	if msgpackName != "" && msgpackName != "-" || jsonName != "" && jsonName != "-" {
+	return !msgpackSkips && !ownUnmarshaler(t) && msgpackFills(t, i) ||
+		!jsonSkips && !implementsAny(t, jsonDecoders) && jsonFills(t, i)
+}
+
+// msgpackFills reports whether the msgpack decoder sets fields through
+// field i of t, an embedded pointer to a struct: it writes it as a field
+// of its own (told not to inline it, a struct of its own codec, or one
+// that a field before it shares a name with), or inlines fields of it
+// that no other field of t is named as.
+func msgpackFills(t reflect.Type, i int) bool {
+	f := t.Field(i)
+	elem := f.Type.Elem()
+	_, options := codecTag(f)
+	if slices.Contains(options, "noinline") {
 		return true
 	}
-	elem := f.Type.Elem()
-	if slices.Contains(options, "noinline") || ownMarshaler(elem) || ownUnmarshaler(elem) {
-		return false
-	}
+	names := msgpackNames(elem, nil)
 	own := map[string]bool{}
-	for i := range t.NumField() {
-		if g := t.Field(i); !g.Anonymous && decoded(g) {
-			own[fieldName(g)] = true
+	for k := range t.NumField() {
+		if g := t.Field(k); k != i && !g.Anonymous && (g.IsExported()) {
+			if name, _ := codecTag(g); name != "-" {
+				own[cmpOr(name, g.Name)] = true
+			}
 		}
 	}
-	for i := range elem.NumField() {
-		if g := elem.Field(i); !g.Anonymous && decoded(g) && !own[fieldName(g)] {
+	if !slices.Contains(options, "inline") {
+		if ownMarshaler(elem) || ownUnmarshaler(elem) {
 			return true
 		}
+		for k := range i {
+			if g := t.Field(k); !g.Anonymous && own[fieldName(g)] && slices.Contains(names, fieldName(g)) {
+				return true // shadowed by a field before it: not inlined
+			}
+		}
 	}
-	return false
+	return slices.ContainsFunc(names, func(n string) bool { return !own[n] })
 }
 
-// fieldName returns the name under which the codecs write field f: its
-// tag's, else its own.
-func fieldName(f reflect.StructField) string {
-	if name, _ := codecTag(f); name != "" {
-		return name
+// msgpackNames returns the names of the fields that the msgpack codec
+// reads into a struct of type t, those of the structs that it inlines
+// too; seen holds the types looked into.
+func msgpackNames(t reflect.Type, seen []reflect.Type) []string {
+	if slices.Contains(seen, t) {
+		return nil
 	}
-	return f.Name
+	seen = append(seen, t)
+	var out []string
+	for _, i := range writtenFields(t) {
+		f := t.Field(i)
+		name, options := codecTag(f)
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && !slices.Contains(options, "noinline") && ft.Kind() == reflect.Struct &&
+			(slices.Contains(options, "inline") || !ownMarshaler(ft) && !ownUnmarshaler(ft)) {
+			out = append(out, msgpackNames(ft, seen)...)
+			continue
+		}
+		out = append(out, cmpOr(name, f.Name))
+	}
+	return out
+}
+
+// jsonFills reports whether encoding/json sets fields through field i of
+// t, an embedded pointer to a struct: it names it (a named field), or
+// promotes a field of it (at any depth) that no field of t's own is named
+// as.
+func jsonFills(t reflect.Type, i int) bool {
+	f := t.Field(i)
+	if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" {
+		return true
+	}
+	own := map[string]bool{}
+	for k := range t.NumField() {
+		g := t.Field(k)
+		if k == i || g.Tag.Get("json") == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(g.Tag.Get("json"), ",")
+		if g.IsExported() && !g.Anonymous || g.Anonymous && name != "" {
+			own[cmpOr(name, g.Name)] = true
+		}
+	}
+	return slices.ContainsFunc(jsonNames(f.Type.Elem(), nil), func(n string) bool { return !own[n] })
+}
+
+// jsonNames returns the names of the fields that encoding/json reads into
+// a struct of type t, those it promotes from embedded structs too; seen
+// holds the types looked into.
+func jsonNames(t reflect.Type, seen []reflect.Type) []string {
+	if slices.Contains(seen, t) {
+		return nil
+	}
+	seen = append(seen, t)
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case f.Anonymous && name == "" && ft.Kind() == reflect.Struct:
+			out = append(out, jsonNames(ft, seen)...)
+		case f.IsExported():
+			out = append(out, cmpOr(name, f.Name))
+		}
+	}
+	return out
+}
+
+// fieldName returns the name under which the msgpack codec writes field
+// f: its tag's, else its own.
+func fieldName(f reflect.StructField) string {
+	name, _ := codecTag(f)
+	return cmpOr(name, f.Name)
+}
+
+// cmpOr returns a, or b when a is "".
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// codecMethods are the methods through which a codec lets a value write
+// or read itself, with the interface of each.
+var codecMethods = []struct {
+	name  string
+	iface reflect.Type
+}{
+	{"MarshalJSON", reflect.TypeFor[json.Marshaler]()},
+	{"UnmarshalJSON", reflect.TypeFor[json.Unmarshaler]()},
+	{"MarshalText", reflect.TypeFor[encoding.TextMarshaler]()},
+	{"UnmarshalText", reflect.TypeFor[encoding.TextUnmarshaler]()},
+	{"MarshalBinary", reflect.TypeFor[encoding.BinaryMarshaler]()},
+	{"UnmarshalBinary", reflect.TypeFor[encoding.BinaryUnmarshaler]()},
+	{"MarshalMsgpack", reflect.TypeFor[msgpack.Marshaler]()},
+	{"UnmarshalMsgpack", reflect.TypeFor[msgpack.Unmarshaler]()},
+	{"EncodeMsgpack", reflect.TypeFor[msgpack.CustomEncoder]()},
+	{"DecodeMsgpack", reflect.TypeFor[msgpack.CustomDecoder]()},
+}
+
+// promotedCodec returns the first codec method that struct type t, or a
+// pointer to it, gets from a field it embeds rather than declares, and
+// the type of that field; "" for none. A method declared on t is its own,
+// though a field it embeds has one of the name. The compiler writes the
+// method that promotion gives t as a wrapper of its own making, which the
+// runtime places in no file ("<autogenerated>"); a generic type's methods
+// are such wrappers too, so a generic t is taken at its word.
+func promotedCodec(t reflect.Type) (method string, from reflect.Type) {
+	if strings.Contains(t.Name(), "[") {
+		return "", nil
+	}
+	for _, c := range codecMethods {
+		var fromField reflect.Type
+		for i := range t.NumField() {
+			if f := t.Field(i); f.Anonymous && implementsAny(f.Type, []reflect.Type{c.iface}) {
+				fromField = f.Type
+				break
+			}
+		}
+		if fromField == nil {
+			continue
+		}
+		m, ok := t.MethodByName(c.name) // a method of a value receiver
+		if !ok {
+			if m, ok = reflect.PointerTo(t).MethodByName(c.name); !ok {
+				continue // two embedded fields give it: neither does
+			}
+		}
+		if pc := m.Func.Pointer(); pc != 0 {
+			if fn := runtime.FuncForPC(pc); fn != nil {
+				if file, _ := fn.FileLine(pc); file == "<autogenerated>" {
+					return c.name, fromField
+				}
+			}
+		}
+	}
+	return "", nil
 }
 
 // jsonDecoders are the interfaces through which encoding/json lets a value

@@ -1,8 +1,10 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,6 +75,120 @@ type emShadowedAfter struct {
 
 func (*emShadowedAfter) EventType() events.Type { return "em.shadowed.after" }
 
+type emNoInline struct {
+	*emInner `msgpack:",noinline"`
+	Name     string `json:"name"`
+}
+
+func (*emNoInline) EventType() events.Type { return "em.noinline" }
+
+// emMid promotes the fields of EmBase.
+type emMid struct{ EmBase }
+
+// EmBase is exported.
+type EmBase struct {
+	Note string `json:"note"`
+}
+
+type emDeep struct {
+	*emMid
+	N int `json:"n"`
+}
+
+func (*emDeep) EventType() events.Type { return "em.deep" }
+
+// emOtherNames is named otherwise by each codec.
+type emOtherNames struct {
+	Name string `msgpack:"name" json:"nm"`
+}
+
+type emByCodec struct {
+	Name string `json:"name"`
+	*emOtherNames
+}
+
+func (*emByCodec) EventType() events.Type { return "em.by.codec" }
+
+type emDashComma struct {
+	*emInner `json:"-,"`
+	N        int `json:"n"`
+}
+
+func (*emDashComma) EventType() events.Type { return "em.dash.comma" }
+
+// EmJSONBase reads itself from JSON, through a pointer.
+type EmJSONBase struct {
+	ID string `json:"id"`
+}
+
+func (b *EmJSONBase) UnmarshalJSON(p []byte) error {
+	var r struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(p, &r); err != nil {
+		return err
+	}
+	b.ID = r.ID
+	return nil
+}
+
+type emGetsUnmarshal struct {
+	*EmJSONBase
+	N int `json:"n"`
+}
+
+func (*emGetsUnmarshal) EventType() events.Type { return "em.gets.unmarshal" }
+
+type emWithTime struct {
+	time.Time
+	Note string `json:"note"`
+}
+
+func (*emWithTime) EventType() events.Type { return "em.with.time" }
+
+type emHoldsTimed struct {
+	When emWithTime `json:"when"`
+}
+
+func (*emHoldsTimed) EventType() events.Type { return "em.holds.timed" }
+
+// emOwnUnmarshal declares the method that the field it embeds has.
+type emOwnUnmarshal struct {
+	*EmJSONBase
+	N int `json:"n"`
+}
+
+func (*emOwnUnmarshal) EventType() events.Type { return "em.own.unmarshal" }
+
+func (o *emOwnUnmarshal) UnmarshalJSON(p []byte) error {
+	var r struct {
+		ID string `json:"id"`
+		N  int    `json:"n"`
+	}
+	if err := json.Unmarshal(p, &r); err != nil {
+		return err
+	}
+	o.EmJSONBase, o.N = &EmJSONBase{ID: r.ID}, r.N
+	return nil
+}
+
+func (o *emOwnUnmarshal) MarshalJSON() ([]byte, error) {
+	id := ""
+	if o.EmJSONBase != nil {
+		id = o.ID
+	}
+	return json.Marshal(struct {
+		ID string `json:"id"`
+		N  int    `json:"n"`
+	}{id, o.N})
+}
+
+type emArray struct {
+	Two [2]EmOuter `json:"two"`
+}
+
+func (*emArray) EventType() events.Type { return "em.array" }
+
 // EmOuter is exported, and embeds such a pointer.
 type EmOuter struct {
 	*emInner
@@ -118,21 +234,32 @@ func TestRegisterRefusesAnEmbeddedPointerThatTheDecodersCannotAllocate(t *testin
 		{"promoted fields", func() events.Data { return new(emPtr) }, "events_test.emPtr embeds *events_test.emInner"},
 		{"named by its tag", func() events.Data { return new(emNamed) }, "events_test.emNamed embeds *events_test.emInner"},
 		{"omitempty", func() events.Data { return new(emOmit) }, "events_test.emOmit embeds *events_test.emInner"},
-		{"in a field's type", func() events.Data { return new(emNested) }, "events_test.EmOuter embeds *events_test.emInner"},
+		{"in a field's type", func() events.Data { return new(emNested) }, "events_test.emNested.One (events_test.EmOuter) embeds *events_test.emInner"},
 		// The constructor cannot allocate what the elements of a list hold.
-		{"in a list's elements", func() events.Data { return &emInList{Many: []EmOuter{{&emInner{}}}} }, "events_test.EmOuter embeds *events_test.emInner"},
+		{"in a list's elements", func() events.Data { return &emInList{Many: []EmOuter{{&emInner{}}}} }, "events_test.emInList.Many[] (events_test.EmOuter) embeds *events_test.emInner"},
+		// A field before it has a name of its fields: the msgpack codec
+		// does not inline it, and writes it as a field of its own.
+		{"shadowed by a field before it", func() events.Data { return new(emShadowedAfter) }, "events_test.emShadowedAfter embeds *events_test.emInner"},
+		{"told not to inline", func() events.Data { return new(emNoInline) }, "events_test.emNoInline embeds *events_test.emInner"},
+		{"promoting the fields of its own embedded struct", func() events.Data { return new(emDeep) }, "events_test.emDeep embeds *events_test.emMid"},
+		// Shadowed for msgpack, not for JSON, which names it "nm".
+		{"shadowed for one codec", func() events.Data { return new(emByCodec) }, "events_test.emByCodec embeds *events_test.emOtherNames"},
+		// encoding/json names a field tagged "-," "-".
+		{`tagged "-,"`, func() events.Data { return new(emDashComma) }, "events_test.emDashComma embeds *events_test.emInner"},
+		{"an interface field's value", func() events.Data { return &emInterface{Body: &EmOuter{}} }, "events_test.emInterface.Body (events_test.EmOuter) embeds *events_test.emInner"},
 	}
 	for _, tc := range refused {
 		reg := events.NewRegistry()
 		d := tc.new()
 		err := reg.Register(d.EventType(), 1, tc.new)
 		require.Error(t, err, tc.name)
-		assert.ErrorContains(t, err, tc.want, tc.name)
-		assert.ErrorContains(t, err, "a nil pointer to a struct type that is not exported", tc.name)
+		assert.ErrorContains(t, err, tc.want+", a nil pointer to a struct type that is not exported", tc.name)
 		assert.ErrorContains(t, err, "could not be read back", tc.name)
 		_, known := reg.Schema(d.EventType())
 		assert.False(t, known, "%s: a refused type is not registered", tc.name)
 	}
+	assert.ErrorContains(t, events.NewRegistry().Register("em.list", 1, func() events.Data { return new(emInList) }),
+		`export the type, embed it by value, or tag it "-"`, "no constructor allocates a list's elements")
 
 	taken := []struct {
 		name      string
@@ -143,13 +270,14 @@ func TestRegisterRefusesAnEmbeddedPointerThatTheDecodersCannotAllocate(t *testin
 	}{
 		{"allocated by the constructor", func() events.Data { return &emPtr{emInner: &emInner{}} }, &emPtr{&emInner{"Ana"}, 2}, "Ana", false},
 		{"allocated in a field's value", func() events.Data { return &emOne{One: EmOuter{&emInner{}}} }, &emOne{One: EmOuter{&emInner{"Ana"}}}, "Ana", false},
+		{"allocated in an array's elements", func() events.Data { return &emArray{Two: [2]EmOuter{{&emInner{}}, {&emInner{}}}} },
+			&emArray{Two: [2]EmOuter{{&emInner{"Ana"}}, {&emInner{"Bo"}}}}, "Ana", false},
 		{"tagged -", func() events.Data { return new(emSkipped) }, &emSkipped{&emInner{"Ana"}, 2}, "", true},
 		{"embedded by value", func() events.Data { return new(emByValue) }, &emByValue{emInner{"Ana"}, 2}, "Ana", false},
 		{"no fields to set", func() events.Data { return new(emEmpty) }, &emEmpty{&emNoFields{"x"}, 2}, "", true},
-		// Its one field has a namesake in the host's type, which the
-		// decoders fill instead.
-		{"shadowed", func() events.Data { return new(emShadowed) }, &emShadowed{Name: "Ana"}, "", true},
-		{"shadowed, declared after", func() events.Data { return new(emShadowedAfter) }, &emShadowedAfter{Name: "Ana"}, "", true},
+		// Its one field has a namesake after it in the host's type, which
+		// the decoders fill instead, however the embedded one was written.
+		{"shadowed", func() events.Data { return new(emShadowed) }, &emShadowed{&emInner{"Bo"}, "Ana"}, "", true},
 	}
 	for _, tc := range taken {
 		reg := events.NewRegistry()
@@ -165,14 +293,15 @@ func TestRegisterRefusesAnEmbeddedPointerThatTheDecodersCannotAllocate(t *testin
 				inner = d.emInner
 			case *emOne:
 				inner = d.One.emInner
+			case *emArray:
+				require.NotNil(t, d.Two[1].emInner, "%s %T", tc.name, c)
+				assert.Equal(t, "Bo", d.Two[1].Name, "%s %T", tc.name, c)
+				inner = d.Two[0].emInner
 			case *emSkipped:
 				inner = d.emInner
 			case *emByValue:
 				inner = &d.emInner
 			case *emShadowed:
-				assert.Equal(t, "Ana", d.Name, "%s %T", tc.name, c)
-				inner = d.emInner
-			case *emShadowedAfter:
 				assert.Equal(t, "Ana", d.Name, "%s %T", tc.name, c)
 				inner = d.emInner
 			case *emEmpty:
@@ -189,13 +318,48 @@ func TestRegisterRefusesAnEmbeddedPointerThatTheDecodersCannotAllocate(t *testin
 	}
 }
 
-// What Register cannot see (a value that the constructor puts in an
-// interface field, into which the decoders read) and a decoder cannot
-// fill is the event's decode error, naming the type, where the msgpack
-// decoder's panic ended the process.
+// A type that gets a codec's method from a field it embeds is refused,
+// naming the method and the field: the codecs would call it for the whole
+// value, writing the embedded time alone, or reading through a nil
+// pointer. One that declares the method itself is taken.
+func TestRegisterRefusesACodecMethodFromAnEmbeddedField(t *testing.T) {
+	for _, tc := range []struct {
+		new  func() events.Data
+		want string
+	}{
+		{func() events.Data { return new(emGetsUnmarshal) }, "events_test.emGetsUnmarshal gets UnmarshalJSON from the *events_test.EmJSONBase it embeds"},
+		{func() events.Data { return new(emWithTime) }, "events_test.emWithTime gets MarshalJSON from the time.Time it embeds"},
+		{func() events.Data { return new(emHoldsTimed) }, "events_test.emHoldsTimed.When (events_test.emWithTime) gets MarshalJSON from the time.Time it embeds"},
+	} {
+		d := tc.new()
+		err := events.NewRegistry().Register(d.EventType(), 1, tc.new)
+		assert.ErrorContains(t, err, tc.want)
+		assert.ErrorContains(t, err, "the codecs would call it for the whole value")
+	}
+
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("em.own.unmarshal", 1, func() events.Data { return new(emOwnUnmarshal) }))
+	c := events.NewJSONCodec(reg)
+	b, err := c.Append(nil, hostEvent(&emOwnUnmarshal{&EmJSONBase{ID: "a"}, 2}))
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, &emOwnUnmarshal{&EmJSONBase{ID: "a"}, 2}, got.Data)
+}
+
+// What Register cannot see (a constructor that makes another value than
+// the one it looked at) and a decoder cannot fill is the event's decode
+// error, naming the type, where the msgpack decoder's panic ended the
+// process.
 func TestDecodingWhatTheDecoderCannotFillIsAnError(t *testing.T) {
 	reg := events.NewRegistry()
-	newData := func() events.Data { return &emInterface{Body: &EmOuter{}} }
+	calls := 0
+	newData := func() events.Data {
+		if calls++; calls == 1 {
+			return &emInterface{Body: &EmOuter{&emInner{}}}
+		}
+		return &emInterface{Body: &EmOuter{}}
+	}
 	require.NoError(t, reg.Register("em.interface", 1, newData))
 	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
 		b, err := c.Append(nil, hostEvent(&emInterface{Body: &EmOuter{&emInner{"Ana"}}}))
@@ -208,3 +372,23 @@ func TestDecodingWhatTheDecoderCannotFillIsAnError(t *testing.T) {
 		assert.Regexp(t, `emInterface|emInner`, err.Error(), "%T: names a type", c)
 	}
 }
+
+// A host's unmarshaler that panics is the host's to see: only reflect's
+// panics in the decoders are errors of the event.
+func TestAHostsPanicInDecodingGoesOn(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("em.panics", 1, func() events.Data { return new(emPanics) }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(&emPanics{N: 1}))
+		require.NoError(t, err, "%T", c)
+		assert.PanicsWithValue(t, "invariant broken", func() { _, _ = c.Decode(b) }, "%T", c)
+	}
+}
+
+type emPanics struct {
+	N int `json:"n"`
+}
+
+func (*emPanics) EventType() events.Type        { return "em.panics" }
+func (*emPanics) UnmarshalJSON([]byte) error    { panic("invariant broken") }
+func (*emPanics) UnmarshalMsgpack([]byte) error { panic("invariant broken") }

@@ -833,21 +833,31 @@ func unmarshalMsgpack(b []byte, v any) error {
 }
 
 // decodeHost returns decode(), the decoding of a host's value v, with a
-// panic of the decoder as its error: reflect's, say, where a decoder
-// cannot set what it reads (in a struct that is not exported, behind an
-// embedded pointer that Register did not see nil), is an error of the
-// event, not the end of the process. A fault of the runtime (a host's
-// unmarshaler that dereferenced nil) is the host's to see.
+// panic of reflect in the decoder as its error: where a decoder cannot set
+// what it reads (behind a nil embedded pointer to a struct type that is
+// not exported, which Register refuses where it sees one), that is an
+// error of the event, not the end of the process. Any other panic (a
+// host's unmarshaler's) is the host's to see, and goes on.
 func decodeHost(v any, decode func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			if _, fault := p.(runtime.Error); fault {
+			if !reflectPanic(p) {
 				panic(p)
 			}
-			err = fmt.Errorf("decoding %T panicked: %v", v, p)
+			err = fmt.Errorf("decoding %T panicked (a nil embedded pointer to a struct type that is not exported?): %v", v, p)
 		}
 	}()
 	return decode()
+}
+
+// reflectPanic reports whether p is a panic of package reflect: a
+// *reflect.ValueError, or its message.
+func reflectPanic(p any) bool {
+	if _, ok := p.(*reflect.ValueError); ok {
+		return true
+	}
+	s, ok := p.(string)
+	return ok && strings.HasPrefix(s, "reflect: ")
 }
 
 // unmarshalJSON is json.Unmarshal of b into v, a host's value, with a

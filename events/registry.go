@@ -153,12 +153,16 @@ func NewRegistry() *Registry {
 // itself, through what the encoders write, is refused by both codecs
 // (what a type's own marshaler writes is not looked into; the msgpack
 // codec calls MarshalMsgpack, EncodeMsgpack, MarshalBinary and
-// MarshalText, the JSON codec MarshalJSON). A type that the decoders
-// could not fill is refused: one that embeds a pointer to a struct type
-// that is not exported, through which they would set fields, and that
-// newData leaves nil (reflect lets nobody allocate it). What Register
-// cannot see (a value that newData puts in an interface field, say) and a
-// decoder cannot fill is the event's DecodeError.
+// MarshalText, the JSON codec MarshalJSON). A type that the codecs could
+// not write whole or read back is refused, as is one that holds such a
+// type: one that gets an encoding or decoding method (MarshalJSON,
+// UnmarshalText, …) from a field it embeds, such as a time.Time, which
+// the codecs would call for the whole value; and one that embeds a pointer
+// to a struct type that is not exported, through which the decoders would
+// set fields, and that newData leaves nil (reflect lets nobody allocate
+// it). What Register cannot see (a constructor that makes other values
+// than the one it looked at) and a decoder cannot fill is the event's
+// DecodeError.
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
@@ -195,8 +199,8 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 		// decoder reads into.
 		return fmt.Errorf("register event type %q: the constructor makes %v", t, err)
 	}
-	if msg := unfillableEmbed(reflect.ValueOf(d), reflect.TypeOf(d), map[reflect.Type]bool{}); msg != "" {
-		return fmt.Errorf("register event type %q: %s: the decoders could not allocate it, so that an event written could not be read back: export the type, embed it by value, tag it \"-\", or have the constructor allocate it", t, msg)
+	if msg := unreadable(reflect.ValueOf(d).Elem(), reflect.TypeOf(d).Elem(), reflect.TypeOf(d).Elem().String(), map[reflect.Type]bool{}); msg != "" {
+		return fmt.Errorf("register event type %q: %s", t, msg)
 	}
 	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d), typeWord: typeWord(d)}
 	if old, ok := r.types[t]; ok {
