@@ -18,6 +18,15 @@ import (
 // Events add up and the watermark is the latest. The reports must share
 // one definition, section by section; otherwise the error wraps
 // ErrMergeMismatch and names the section and the field.
+//
+// Each section equals the single report's once every partition has seen
+// events up to the same time, as MergeFCRReports says: what a projection
+// holds until its watermark passes it (an FCR verdict, a reopen or a
+// survey that comes more than the lateness after its issue's last event,
+// events after a gap) a partition whose watermark is behind holds still,
+// where one Reporter over all the events, moved on by other partitions'
+// events, has applied it. Advance every partition's Reporter to one time
+// (Reporter.AdvanceTo) before taking the reports to merge.
 func MergeReports(reports ...Report) (Report, error) {
 	if len(reports) == 0 {
 		return Report{}, fmt.Errorf("merge reports: no report: %w", ErrMergeMismatch)
@@ -56,9 +65,12 @@ func MergeReports(reports ...Report) (Report, error) {
 // events.PartitionKey does) into the report of one projection over all
 // the events: counts add, rates and their intervals are computed again
 // from the summed counts, and ASA and AHT from the summed waits and
-// handle times. Every figure is of one contact or one issue, so that the
-// merge equals the single report, but for the counts of deliveries (late
-// and held events, and tracked issues), which depend on how each
+// handle times (taken again from each report's mean and count, which is
+// exact while a report's waits add up to less than about 10¹⁵ ms, some
+// 30,000 years). Every figure is of one contact or one issue, so that the
+// merge equals the single report once every partition has seen events up
+// to the same time (see MergeReports), but for the counts of deliveries
+// (late and held events, and tracked issues), which depend on how each
 // projection was fed. The reports must share one definition; otherwise
 // the error wraps ErrMergeMismatch.
 func MergeServiceReports(reports ...ServiceReport) (ServiceReport, error) {
@@ -89,14 +101,20 @@ func MergeServiceReports(reports ...ServiceReport) (ServiceReport, error) {
 // svcCountsOf returns the counts behind f: the waits and handle times in
 // whole milliseconds, as they were summed.
 func svcCountsOf(f ServiceFigures) *svcCounts {
-	return &svcCounts{
+	n := &svcCounts{
 		answered: f.Answered, abandoned: f.Abandoned, within: f.ServiceLevel.Hits,
 		waitMS:  summed(f.ASA*1000, f.Answered),
 		handled: f.Handled, timed: f.AHTContacts,
 		handleMS:    summed(f.AHT*1000, f.AHTContacts),
 		transferred: f.Transfer.Hits, consulted: f.Consult.Hits,
-		resolutions: f.Reopen.Total, reopens: f.Reopen.Hits,
+		resolutions: f.Resolutions, reopens: f.Reopens,
 	}
+	if f.Resolutions == 0 && f.Reopens == 0 {
+		// A report of a build before the counts (from its JSON): the
+		// rate's, in which the reopens are held to the resolutions.
+		n.resolutions, n.reopens = f.Reopen.Total, f.Reopen.Hits
+	}
+	return n
 }
 
 // sum adds the counts d.
@@ -121,7 +139,7 @@ func MergeSatisfactionReports(reports ...SatisfactionReport) (SatisfactionReport
 		addSegments(byChannel, r.ByChannel, satCountsOf)
 		addSegments(byTopic, r.ByTopic, satCountsOf)
 		addSegments(byAgent, r.ByAgent, satCountsOf)
-		if len(r.ByWait) != len(byWait) {
+		if len(r.ByWait) != len(byWait) && len(r.ByWait) > 0 {
 			return SatisfactionReport{}, fmt.Errorf("merge satisfaction reports: report %d has %d wait buckets, not %d: %w",
 				i, len(r.ByWait), len(byWait), ErrMergeMismatch)
 		}
@@ -177,14 +195,23 @@ func (n *satCounts) sum(d *satCounts) {
 // absorbed one partition of the events into the report of one projection
 // over all the events, as MergeServiceReports does: counts add, and the
 // contact reasons are ranked again. The backlog's open issues add up, and
-// their ages are taken to the latest watermark (an issue open at its
-// partition's watermark is taken for open at the latest; the mean age and
-// the oldest issue are aged to it); ByAge adds the counts of each
-// partition as aged at its own watermark. The backlog equals the single
-// report's once every partition has seen events up to the same time, as
-// the FCR's verdicts do (see MergeFCRReports).
+// their ages are taken to the latest watermark: an issue open at its
+// partition's watermark is taken for open at the latest, and the mean age
+// and the oldest issue are aged to it, while ByAge adds the counts of each
+// partition as aged at its own watermark. Once every partition has seen
+// events up to the same time, the backlog too equals the single report's
+// (see MergeReports).
 func MergeVolumeReports(reports ...VolumeReport) (VolumeReport, error) {
-	if err := sameDefinitions("volume", reports, func(r VolumeReport) any { return r.Definition }); err != nil {
+	// No values and values of no topic are one: a report's JSON leaves out
+	// both alike.
+	definition := func(r VolumeReport) any {
+		d := r.Definition
+		if len(d.Values) == 0 {
+			d.Values = nil
+		}
+		return d
+	}
+	if err := sameDefinitions("volume", reports, definition); err != nil {
 		return VolumeReport{}, err
 	}
 	def := reports[0].Definition
@@ -192,11 +219,11 @@ func MergeVolumeReports(reports ...VolumeReport) (VolumeReport, error) {
 		Definition: def, ByChannel: map[string]int64{}, ByTopic: map[string]int64{}, ByDay: map[string]int64{},
 		IssuesByContacts: map[string]int64{},
 	}
-	if def.Values != nil {
-		out.ByValue = map[Value]int64{}
-	}
 	for _, r := range reports {
 		out.Watermark = later(out.Watermark, r.Watermark)
+		if r.ByValue != nil || r.Definition.Values != nil {
+			out.ByValue = map[Value]int64{}
+		}
 	}
 	var issueContacts, ageMS int64
 	for i, r := range reports {
@@ -217,7 +244,7 @@ func MergeVolumeReports(reports ...VolumeReport) (VolumeReport, error) {
 		out.TrackedIssues += r.TrackedIssues
 
 		b := r.Backlog
-		if len(b.ByAge) != volAgeBuckets {
+		if len(b.ByAge) != volAgeBuckets && len(b.ByAge) > 0 {
 			return VolumeReport{}, fmt.Errorf("merge volume reports: report %d has %d backlog age buckets, not %d: %w",
 				i, len(b.ByAge), volAgeBuckets, ErrMergeMismatch)
 		}

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -149,4 +150,153 @@ func TestMergeReportsRefusesDifferentDefinitions(t *testing.T) {
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
 	_, err = projections.MergeServiceReports()
 	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
+}
+
+// keyOf returns a partition key that falls in partition p of n.
+func keyOf(t *testing.T, p, n int) string {
+	t.Helper()
+	for i := range 1000 {
+		if k := fmt.Sprintf("account:%d", i); events.PartitionOf(k, n) == p {
+			return k
+		}
+	}
+	t.Fatalf("no key of partition %d of %d", p, n)
+	return ""
+}
+
+// reporters feeds evs to one Reporter and to one per partition of n.
+func reporters(t *testing.T, evs []events.Envelope, n int) (*projections.Reporter, []*projections.Reporter) {
+	t.Helper()
+	whole := mustReporter(t, projections.ReportConfig{})
+	parts := make([]*projections.Reporter, n)
+	for i := range parts {
+		parts[i] = mustReporter(t, projections.ReportConfig{})
+	}
+	for _, e := range evs {
+		require.NoError(t, whole.Apply(e))
+		require.NoError(t, parts[events.PartitionOf(events.PartitionKey(e), n)].Apply(e))
+	}
+	return whole, parts
+}
+
+func merged(t *testing.T, parts []*projections.Reporter) projections.Report {
+	t.Helper()
+	var reports []projections.Report
+	for _, p := range parts {
+		reports = append(reports, p.Report())
+	}
+	m, err := projections.MergeReports(reports...)
+	require.NoError(t, err)
+	return m
+}
+
+func keyed(key string, issue uuid.UUID, v uint64, at time.Time, d events.Data) events.Envelope {
+	return events.Envelope{ID: uuid.New(), Issue: issue, Version: v, At: at, Meta: events.Meta{events.MetaPartitionKey: key}, Data: d}
+}
+
+// A reopen more than the lateness after its issue's last event waits until
+// the watermark is a lateness past it: one Reporter over every partition's
+// events, moved on by the other partition, applies it, while its own
+// partition's still holds it. Advanced to one time, the partitions give
+// the single report, as MergeReports says.
+func TestMergeOfPartitionsAtDifferentTimes(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	a, b := keyOf(t, 0, 2), keyOf(t, 1, 2)
+	x, c1, c2 := uuid.New(), uuid.New(), uuid.New()
+	evs := []events.Envelope{
+		keyed(a, x, 1, at, &events.Opened{Customer: events.Customer{ID: a}, Channel: "phone", Topic: "billing", Contact: c1}),
+		keyed(a, x, 2, at.Add(time.Minute), &events.Routed{Contact: c1, Queue: "q", Agent: "ann", Wait: 10 * time.Second}),
+		keyed(a, x, 3, at.Add(time.Hour), &events.Resolved{Contact: c1, Agent: "ann", Handle: time.Minute}),
+		keyed(a, x, 4, at.Add(30*time.Hour), &events.Reopened{Contact: c2, Channel: "phone"}),
+		keyed(b, uuid.New(), 1, at.Add(60*time.Hour), &events.Opened{Customer: events.Customer{ID: b}, Channel: "chat", Topic: "billing", Contact: uuid.New()}),
+	}
+	whole, parts := reporters(t, evs, 2)
+	want := whole.Report()
+	require.Equal(t, int64(1), want.Volume.Reopens)
+	assert.Zero(t, merged(t, parts).Volume.Reopens, "held in its partition")
+
+	end := at.Add(60 * time.Hour)
+	require.NoError(t, whole.AdvanceTo(end))
+	for _, p := range parts {
+		require.NoError(t, p.AdvanceTo(end))
+	}
+	want = whole.Report()
+	got := merged(t, parts)
+	want.Definition.Partitions, want.FCR.Definition.Partitions = 2, 2
+	for _, r := range []*projections.Report{&want, &got} {
+		r.Service.TrackedIssues, r.Satisfaction.TrackedIssues, r.Volume.TrackedIssues = 0, 0, 0
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, int64(1), got.Volume.Reopens)
+}
+
+// A reopen whose resolution came late, after its partition skipped the
+// gap, counts with no resolution to undo in its partition: there the rate
+// holds it to 0/0, while the merge adds it to the other partition's
+// resolutions, as one Reporter over all the events does.
+func TestMergeAddsTheReopensThatAPartitionsRateHoldsBack(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	a, b := keyOf(t, 0, 2), keyOf(t, 1, 2)
+	var evs []events.Envelope
+	for i := range 3 {
+		y, c := uuid.New(), uuid.New()
+		start := at.Add(time.Duration(i) * time.Minute)
+		evs = append(evs,
+			keyed(b, y, 1, start, &events.Opened{Customer: events.Customer{ID: b}, Channel: "phone", Topic: "billing", Contact: c}),
+			keyed(b, y, 2, start.Add(time.Second), &events.Routed{Contact: c, Queue: "q", Agent: "bo", Wait: time.Second}),
+			keyed(b, y, 3, start.Add(time.Hour), &events.Resolved{Contact: c, Agent: "bo", Handle: time.Minute}))
+	}
+	x, c1, c2 := uuid.New(), uuid.New(), uuid.New()
+	evs = append(evs,
+		keyed(a, x, 1, at, &events.Opened{Customer: events.Customer{ID: a}, Channel: "phone", Topic: "billing", Contact: c1}),
+		keyed(a, x, 2, at.Add(time.Minute), &events.Routed{Contact: c1, Queue: "q", Agent: "ann", Wait: 10 * time.Second}),
+		keyed(a, x, 4, at.Add(2*time.Hour), &events.Reopened{Contact: c2, Channel: "phone"}),
+		keyed(a, uuid.New(), 1, at.Add(30*time.Hour), &events.Opened{Customer: events.Customer{ID: a}, Channel: "phone", Topic: "billing", Contact: uuid.New()}),
+		keyed(a, x, 3, at.Add(time.Hour), &events.Resolved{Contact: c1, Agent: "ann", Handle: time.Minute}),
+		keyed(b, uuid.New(), 1, at.Add(30*time.Hour), &events.Opened{Customer: events.Customer{ID: b}, Channel: "phone", Topic: "billing", Contact: uuid.New()}),
+	)
+	whole, parts := reporters(t, evs, 2)
+	want := whole.Report().Service.Reopen
+	require.Equal(t, [2]int64{1, 3}, [2]int64{want.Hits, want.Total})
+	held := parts[0].Report().Service
+	require.Equal(t, [2]int64{1, 0}, [2]int64{held.Reopens, held.Resolutions})
+	require.Zero(t, held.Reopen.Hits, "held to its resolutions")
+	assert.Equal(t, want, merged(t, parts).Service.Reopen)
+}
+
+// Reports read back from their JSON merge as they do in memory: a
+// definition with values of no topic comes back without them, as one of
+// none, and the contacts by value are kept.
+func TestMergeOfReportsReadFromJSON(t *testing.T) {
+	log, _, err := simulate.Collect(simulate.Config{Seed: 6, Days: 10, Customers: 300, IssuesPerDay: 60})
+	require.NoError(t, err)
+	for _, values := range []map[string]projections.Value{{}, {"billing": projections.ValueCompany}} {
+		cfg := projections.ReportConfig{Volume: projections.VolumeConfig{Values: values}}
+		evs := partitioned(t, log, 3)
+		parts := make([]projections.Report, 3)
+		decoded := make([]projections.Report, 3)
+		reps := make([]*projections.Reporter, 3)
+		for i := range reps {
+			reps[i] = mustReporter(t, cfg)
+		}
+		for _, e := range evs {
+			require.NoError(t, reps[events.PartitionOf(events.PartitionKey(e), 3)].Apply(e))
+		}
+		for i, r := range reps {
+			parts[i] = r.Report()
+			b, err := json.Marshal(parts[i])
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(b, &decoded[i]))
+		}
+		inMemory, err := projections.MergeReports(parts...)
+		require.NoError(t, err)
+		require.NotEmpty(t, inMemory.Volume.ByValue, "values %v", values)
+		fromJSON, err := projections.MergeReports(decoded...)
+		require.NoError(t, err, "values %v", values)
+		assert.Equal(t, inMemory.Volume.ByValue, fromJSON.Volume.ByValue, "values %v", values)
+		assert.Equal(t, inMemory.Service, fromJSON.Service, "values %v", values)
+		mixed, err := projections.MergeReports(parts[0], decoded[1], decoded[2])
+		require.NoError(t, err, "values %v", values)
+		assert.Equal(t, inMemory.Volume.ByValue, mixed.Volume.ByValue, "values %v", values)
+	}
 }

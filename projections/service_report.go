@@ -121,8 +121,13 @@ type ServiceFigures struct {
 	// Transfer and Consult are over handled contacts.
 	Transfer Rate `json:"transfer"`
 	Consult  Rate `json:"consult"`
-	// Reopen is reopens over resolutions.
-	Reopen Rate `json:"reopen"`
+	// Reopen is reopens over resolutions. Resolutions and Reopens are
+	// their counts as they stand, which the rate's hits are held to (a
+	// reopen whose resolution came late, and was not applied, has none to
+	// undo): a merge of reports adds them up.
+	Reopen      Rate  `json:"reopen"`
+	Resolutions int64 `json:"resolutions"`
+	Reopens     int64 `json:"reopens"`
 }
 
 // svcCounts are the additive counts behind ServiceFigures. The waits and
@@ -246,6 +251,8 @@ func (n svcCounts) figures(minSample int64) ServiceFigures {
 		Transfer:     kpiRate(n.transferred, n.handled, minSample),
 		Consult:      kpiRate(n.consulted, n.handled, minSample),
 		Reopen:       kpiRate(n.reopens, n.resolutions, minSample),
+		Resolutions:  n.resolutions,
+		Reopens:      n.reopens,
 	}
 	f.AbandonRate = f.Abandonment.Value
 	if n.answered > 0 {
