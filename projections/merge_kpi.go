@@ -15,9 +15,11 @@ import (
 // Report of one Reporter over all the events: the FCR as MergeFCRReports
 // merges it, the service level, satisfaction and volume as
 // MergeServiceReports, MergeSatisfactionReports and MergeVolumeReports do.
-// Events add up and the watermark is the latest. The reports must share
-// one definition, section by section; otherwise the error wraps
-// ErrMergeMismatch and names the section and the field.
+// The watermark is the latest; Events add up, and depend on delivery as
+// the counts of deliveries do (redeliveries that an FCR folded count
+// again). The reports must share one definition, section by section;
+// otherwise the error wraps ErrMergeMismatch and names the section and the
+// field.
 //
 // Each section equals the single report's once every partition has seen
 // events up to the same time, as MergeFCRReports says: what a projection
@@ -25,8 +27,13 @@ import (
 // survey that comes more than the lateness after its issue's last event,
 // events after a gap) a partition whose watermark is behind holds still,
 // where one Reporter over all the events, moved on by other partitions'
-// events, has applied it. Advance every partition's Reporter to one time
-// (Reporter.AdvanceTo) before taking the reports to merge.
+// events, has applied it. Advance every partition's Reporter to the latest
+// of their watermarks, or later (Reporter.AdvanceTo), before taking the
+// reports to merge. Lateness too is judged against each partition's own
+// watermark: an event that comes more than the lateness behind another
+// partition's events is late for one Reporter over all the events, which
+// leaves it out of every section, and on time in its partition, as
+// MergeFCRReports says.
 func MergeReports(reports ...Report) (Report, error) {
 	if len(reports) == 0 {
 		return Report{}, fmt.Errorf("merge reports: no report: %w", ErrMergeMismatch)
@@ -69,10 +76,11 @@ func MergeReports(reports ...Report) (Report, error) {
 // exact while a report's waits add up to less than about 10¹⁵ ms, some
 // 30,000 years). Every figure is of one contact or one issue, so that the
 // merge equals the single report once every partition has seen events up
-// to the same time (see MergeReports), but for the counts of deliveries
-// (late and held events, and tracked issues), which depend on how each
-// projection was fed. The reports must share one definition; otherwise
-// the error wraps ErrMergeMismatch.
+// to the same time and no event came more than the lateness behind
+// another partition's (see MergeReports), but for the counts of
+// deliveries (late and held events, and tracked issues), which depend on
+// how each projection was fed. The reports must share one definition;
+// otherwise the error wraps ErrMergeMismatch.
 func MergeServiceReports(reports ...ServiceReport) (ServiceReport, error) {
 	if err := sameDefinitions("service level", reports, func(r ServiceReport) any { return r.Definition }); err != nil {
 		return ServiceReport{}, err
@@ -139,7 +147,7 @@ func MergeSatisfactionReports(reports ...SatisfactionReport) (SatisfactionReport
 		addSegments(byChannel, r.ByChannel, satCountsOf)
 		addSegments(byTopic, r.ByTopic, satCountsOf)
 		addSegments(byAgent, r.ByAgent, satCountsOf)
-		if len(r.ByWait) != len(byWait) && len(r.ByWait) > 0 {
+		if len(r.ByWait) != len(byWait) && (len(r.ByWait) > 0 || r.CSAT.Responses+r.NPS.Responses+r.CES.Responses > 0) {
 			return SatisfactionReport{}, fmt.Errorf("merge satisfaction reports: report %d has %d wait buckets, not %d: %w",
 				i, len(r.ByWait), len(byWait), ErrMergeMismatch)
 		}
@@ -197,10 +205,13 @@ func (n *satCounts) sum(d *satCounts) {
 // contact reasons are ranked again. The backlog's open issues add up, and
 // their ages are taken to the latest watermark: an issue open at its
 // partition's watermark is taken for open at the latest, and the mean age
-// and the oldest issue are aged to it, while ByAge adds the counts of each
-// partition as aged at its own watermark. Once every partition has seen
-// events up to the same time, the backlog too equals the single report's
-// (see MergeReports).
+// and the oldest issue are aged to it (the mean from each report's mean
+// and count, exact as MergeServiceReports says), while ByAge adds the
+// counts of each partition as aged at its own watermark. Once every
+// partition has seen events up to the same time, the backlog too equals
+// the single report's (see MergeReports). Reports with contacts by value
+// and without (of a projection given no Values) do not merge: their
+// contacts by value would be of some partitions only.
 func MergeVolumeReports(reports ...VolumeReport) (VolumeReport, error) {
 	// No values and values of no topic are one: a report's JSON leaves out
 	// both alike.
@@ -223,6 +234,12 @@ func MergeVolumeReports(reports ...VolumeReport) (VolumeReport, error) {
 		out.Watermark = later(out.Watermark, r.Watermark)
 		if r.ByValue != nil || r.Definition.Values != nil {
 			out.ByValue = map[Value]int64{}
+			out.Definition.Values = cmpOrValues(out.Definition.Values, r.Definition.Values)
+		}
+	}
+	for i, r := range reports {
+		if out.ByValue != nil && r.ByValue == nil && r.Definition.Values == nil && r.Contacts > 0 {
+			return VolumeReport{}, fmt.Errorf("merge volume reports: report %d counts no contacts by value, where another does: %w", i, ErrMergeMismatch)
 		}
 	}
 	var issueContacts, ageMS int64
@@ -244,7 +261,7 @@ func MergeVolumeReports(reports ...VolumeReport) (VolumeReport, error) {
 		out.TrackedIssues += r.TrackedIssues
 
 		b := r.Backlog
-		if len(b.ByAge) != volAgeBuckets && len(b.ByAge) > 0 {
+		if len(b.ByAge) != volAgeBuckets && (len(b.ByAge) > 0 || b.Open > 0) {
 			return VolumeReport{}, fmt.Errorf("merge volume reports: report %d has %d backlog age buckets, not %d: %w",
 				i, len(b.ByAge), volAgeBuckets, ErrMergeMismatch)
 		}
@@ -330,6 +347,15 @@ func fieldDiff(a, b any) string {
 		}
 	}
 	return fmt.Sprintf("has definition %+v, report 0 %+v", a, b)
+}
+
+// cmpOrValues returns a, or b when a is nil: the values of a definition
+// that has them.
+func cmpOrValues(a, b map[string]Value) map[string]Value {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // summed returns mean × n rounded to a whole number: the sum that a mean

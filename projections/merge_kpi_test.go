@@ -300,3 +300,38 @@ func TestMergeOfReportsReadFromJSON(t *testing.T) {
 		assert.Equal(t, inMemory.Volume.ByValue, mixed.Volume.ByValue, "values %v", values)
 	}
 }
+
+// A report that counts contacts by value and one that does not (of a
+// projection given no Values) do not merge: the merged counts by value
+// would be of one partition's contacts. Reports without age buckets merge
+// only where they have no open issue to put in them.
+func TestMergeRefusesCountsOfSomePartitionsOnly(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	feed := func(cfg projections.VolumeConfig) projections.VolumeReport {
+		v, err := projections.NewVolume(cfg)
+		require.NoError(t, err)
+		c := uuid.New()
+		issue := uuid.New()
+		require.NoError(t, v.Apply(events.Envelope{ID: uuid.New(), Issue: issue, Version: 1, At: at,
+			Data: &events.Opened{Customer: events.Customer{ID: "c"}, Channel: "phone", Topic: "billing", Contact: c}}))
+		require.NoError(t, v.Apply(events.Envelope{ID: uuid.New(), Issue: issue, Version: 2, At: at.Add(time.Minute),
+			Data: &events.Routed{Contact: c, Queue: "q", Agent: "ann", Wait: time.Second}}))
+		return v.Report()
+	}
+	none, empty := feed(projections.VolumeConfig{}), feed(projections.VolumeConfig{Values: map[string]projections.Value{}})
+	require.Positive(t, none.Contacts)
+	require.NotEmpty(t, empty.ByValue)
+	for _, pair := range [][2]projections.VolumeReport{{none, empty}, {empty, none}} {
+		_, err := projections.MergeVolumeReports(pair[0], pair[1])
+		assert.ErrorIs(t, err, projections.ErrMergeMismatch)
+		assert.ErrorContains(t, err, "counts no contacts by value, where another does")
+	}
+	both, err := projections.MergeVolumeReports(empty, empty)
+	require.NoError(t, err)
+	assert.NotNil(t, both.Definition.Values)
+
+	_, err = projections.MergeVolumeReports(projections.VolumeReport{Backlog: projections.Backlog{Open: 5}})
+	assert.ErrorIs(t, err, projections.ErrMergeMismatch)
+	_, err = projections.MergeVolumeReports(projections.VolumeReport{})
+	assert.NoError(t, err, "nothing to put in the buckets")
+}
