@@ -92,7 +92,9 @@ import (
 // store from the last checkpoint. An event the projection refuses (an
 // invalid one, or one stamped further ahead of the clock than its
 // MaxFuture allows) is logged, counted in RunnerStats.Rejected and passed
-// over for good: only a Rebuild offers it again. Redeliveries are
+// over: only a Rebuild, or the catch-up of a runner started again from a
+// checkpoint below it, offers it again (by then the clock may have reached
+// an event stamped ahead, which the projection then takes). Redeliveries are
 // recognised by their issue and version while the projection knows the
 // issue, and by their store position (above) when it has forgotten it:
 // messages published without a position, whose events the store offers
