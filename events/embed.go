@@ -8,65 +8,93 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // unreadable returns what keeps the codecs from writing whole, or reading
-// back, the value v of type t that a host type's constructor makes, or a
-// value of a type that it holds (v is then the zero Value, as it is where
-// the decoder makes the value itself); path names it, from the host's
-// type. "" for nothing. Two things:
+// back, a value of the host type whose constructor made d, or of a type it
+// holds; "" for nothing. Two things:
 //   - a struct that gets an encoding or decoding method from a field it
-//     embeds: the codecs call it for the whole value, which writes or
+//     embeds, which a codec would call for the whole value: it writes or
 //     reads that field alone (or, of a nil embedded pointer, panics);
 //   - a nil embedded pointer to a struct type that is not exported,
 //     through which a codec would set what it reads: a decoder cannot
 //     allocate it (reflect refuses to set a field that is not exported),
 //     so that the msgpack decoder panics and encoding/json fails.
-//
-// A value that both decoders let read itself is not looked into. seen
-// holds the types looked into without a value.
-func unreadable(v reflect.Value, t reflect.Type, path string, seen map[reflect.Type]bool) string {
-	if !v.IsValid() {
-		if seen[t] {
+func unreadable(d Data) string {
+	w := embedWalk{seen: map[reflect.Type]bool{}, visits: map[visit]bool{}}
+	t := reflect.TypeOf(d).Elem()
+	return w.walk(reflect.ValueOf(d).Elem(), t, t.String())
+}
+
+// embedWalk walks a host type's value, and the types it holds, for
+// unreadable.
+type embedWalk struct {
+	seen   map[reflect.Type]bool // types looked into without a value
+	visits map[visit]bool        // pointers of the constructor's value followed
+}
+
+// visit is a pointer of a type.
+type visit struct {
+	t reflect.Type
+	p uintptr
+}
+
+// walk is unreadable of v, of type t, at path from the host's type: the
+// value that the constructor made, or the zero Value where the decoder
+// makes the value itself. A value that both decoders let read itself is
+// not looked into, nor a pointer of the constructor's value followed
+// before (shared, or holding itself through what the codecs skip).
+func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path string) string {
+	switch {
+	case !v.IsValid():
+		if w.seen[t] {
 			return ""
 		}
-		seen[t] = true
+		w.seen[t] = true
+	case t.Kind() == reflect.Pointer && !v.IsNil():
+		at := visit{t, uintptr(v.UnsafePointer())}
+		if w.visits[at] {
+			return ""
+		}
+		w.visits[at] = true
 	}
 	if t.Kind() == reflect.Struct {
-		if m, from := promotedCodec(t); m != "" {
-			return fmt.Sprintf("%s gets %s from the %s it embeds: the codecs would call it for the whole value, which writes or reads that field alone; declare %s on %s, or make the embedded field a named one",
-				at(path, t), m, from, m, t)
+		if ms, from := promotedCodecs(t); len(ms) > 0 {
+			list := strings.Join(ms, ", ")
+			if n := len(ms); n > 1 {
+				list = strings.Join(ms[:n-1], ", ") + " and " + ms[n-1]
+			}
+			return fmt.Sprintf("%s gets %s from the %s it embeds, which the codecs would call for the whole value, writing or reading that field alone: make the embedded field a named one, or declare %s on %s",
+				at(path, t), list, from, list, t)
 		}
 	}
-	if ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
+	if t.Kind() != reflect.Pointer && ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
 		return "" // each decoder lets it read itself
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsValid() && !v.IsNil() {
-			return unreadable(v.Elem(), t.Elem(), path, seen)
+			return w.walk(v.Elem(), t.Elem(), path)
 		}
-		return unreadable(reflect.Value{}, t.Elem(), path, seen)
+		return w.walk(reflect.Value{}, t.Elem(), path)
 	case reflect.Interface:
 		// The decoders read into what the constructor put there.
 		if v.IsValid() && !v.IsNil() {
-			return unreadable(v.Elem(), v.Elem().Type(), path, seen)
+			return w.walk(v.Elem(), v.Elem().Type(), path)
 		}
 	case reflect.Array:
 		// Its elements are decoded in place.
 		if v.IsValid() && v.Len() > 0 {
 			for i := range v.Len() {
-				if msg := unreadable(v.Index(i), t.Elem(), path+"[]", seen); msg != "" {
+				if msg := w.walk(v.Index(i), t.Elem(), path+"[]"); msg != "" {
 					return msg
 				}
 			}
 			return ""
 		}
-		return unreadable(reflect.Value{}, t.Elem(), path+"[]", seen)
+		return w.walk(reflect.Value{}, t.Elem(), path+"[]")
 	case reflect.Slice, reflect.Map:
-		return unreadable(reflect.Value{}, t.Elem(), path+"[]", seen)
+		return w.walk(reflect.Value{}, t.Elem(), path+"[]")
 	case reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -86,7 +114,7 @@ func unreadable(v reflect.Value, t reflect.Type, path string, seen map[reflect.T
 				return fmt.Sprintf("%s embeds %s, a nil pointer to a struct type that is not exported, which the decoders would fill but cannot allocate, so that an event written could not be read back: %s",
 					at(path, t), f.Type, fix)
 			}
-			if msg := unreadable(fv, f.Type, path+"."+f.Name, seen); msg != "" {
+			if msg := w.walk(fv, f.Type, path+"."+f.Name); msg != "" {
 				return msg
 			}
 		}
@@ -253,61 +281,71 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// codecMethods are the methods through which a codec lets a value write
-// or read itself, with the interface of each.
-var codecMethods = []struct {
-	name  string
-	iface reflect.Type
-}{
-	{"MarshalJSON", reflect.TypeFor[json.Marshaler]()},
-	{"UnmarshalJSON", reflect.TypeFor[json.Unmarshaler]()},
-	{"MarshalText", reflect.TypeFor[encoding.TextMarshaler]()},
-	{"UnmarshalText", reflect.TypeFor[encoding.TextUnmarshaler]()},
-	{"MarshalBinary", reflect.TypeFor[encoding.BinaryMarshaler]()},
-	{"UnmarshalBinary", reflect.TypeFor[encoding.BinaryUnmarshaler]()},
-	{"MarshalMsgpack", reflect.TypeFor[msgpack.Marshaler]()},
-	{"UnmarshalMsgpack", reflect.TypeFor[msgpack.Unmarshaler]()},
-	{"EncodeMsgpack", reflect.TypeFor[msgpack.CustomEncoder]()},
-	{"DecodeMsgpack", reflect.TypeFor[msgpack.CustomDecoder]()},
+// codecOrders are, for each codec and way, the interfaces through which
+// it lets a value write or read itself, in the order it looks for them:
+// the first that a type has is the one it calls.
+var codecOrders = [][]reflect.Type{
+	{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler]()},
+	{reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()},
+	msgpackEncoders,
+	msgpackDecoders,
 }
 
-// promotedCodec returns the first codec method that struct type t, or a
-// pointer to it, gets from a field it embeds rather than declares, and
-// the type of that field; "" for none. A method declared on t is its own,
-// though a field it embeds has one of the name. The compiler writes the
-// method that promotion gives t as a wrapper of its own making, which the
-// runtime places in no file ("<autogenerated>"); a generic type's methods
-// are such wrappers too, so a generic t is taken at its word.
-func promotedCodec(t reflect.Type) (method string, from reflect.Type) {
-	if strings.Contains(t.Name(), "[") {
-		return "", nil
-	}
-	for _, c := range codecMethods {
-		var fromField reflect.Type
-		for i := range t.NumField() {
-			if f := t.Field(i); f.Anonymous && implementsAny(f.Type, []reflect.Type{c.iface}) {
-				fromField = f.Type
-				break
+// promotedCodecs returns the codec methods that struct type t, or a
+// pointer to it, gets from a field it embeds rather than declares and that
+// a codec would call (the first of its order that t has), and the type of
+// that field; none for none. A method declared on t is its own, though a
+// field it embeds has one of the name: the compiler writes the method that
+// promotion gives t as a wrapper of its own making, which the runtime
+// places in no file ("<autogenerated>"), where it places a declared one,
+// of a generic type too, in its source.
+func promotedCodecs(t reflect.Type) (methods []string, from reflect.Type) {
+	for _, order := range codecOrders {
+		for _, iface := range order {
+			if !implementsAny(t, []reflect.Type{iface}) {
+				continue
 			}
-		}
-		if fromField == nil {
-			continue
-		}
-		m, ok := t.MethodByName(c.name) // a method of a value receiver
-		if !ok {
-			if m, ok = reflect.PointerTo(t).MethodByName(c.name); !ok {
-				continue // two embedded fields give it: neither does
+			name := iface.Method(0).Name
+			if f := promotedFrom(t, name, iface); f != nil && !slices.Contains(methods, name) {
+				methods, from = append(methods, name), cmpOrType(from, f)
 			}
-		}
-		if pc := m.Func.Pointer(); pc != 0 {
-			if fn := runtime.FuncForPC(pc); fn != nil {
-				if file, _ := fn.FileLine(pc); file == "<autogenerated>" {
-					return c.name, fromField
-				}
-			}
+			break // the one the codec calls
 		}
 	}
-	return "", nil
+	return methods, from
+}
+
+// promotedFrom returns the type of the field of struct type t that gives t
+// method name, of iface, by promotion; nil when t declares it.
+func promotedFrom(t reflect.Type, name string, iface reflect.Type) reflect.Type {
+	m, ok := t.MethodByName(name) // of a value receiver
+	if !ok {
+		if m, ok = reflect.PointerTo(t).MethodByName(name); !ok {
+			return nil
+		}
+	}
+	pc := m.Func.Pointer()
+	fn := runtime.FuncForPC(pc)
+	if fn == nil {
+		return nil
+	}
+	if file, _ := fn.FileLine(pc); file != "<autogenerated>" {
+		return nil
+	}
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Anonymous && implementsAny(f.Type, []reflect.Type{iface}) {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+// cmpOrType returns a, or b when a is nil.
+func cmpOrType(a, b reflect.Type) reflect.Type {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // jsonDecoders are the interfaces through which encoding/json lets a value

@@ -3,11 +3,13 @@ package events_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -183,6 +185,103 @@ func (o *emOwnUnmarshal) MarshalJSON() ([]byte, error) {
 	}{id, o.N})
 }
 
+type emShift struct {
+	time.Time
+	Agent string `json:"agent"`
+}
+
+type emHoldsShifts struct {
+	Shift *emShift   `json:"shift"`
+	List  []*emShift `json:"list"`
+}
+
+func (*emHoldsShifts) EventType() events.Type { return "em.holds.shifts" }
+
+type emGenericHost[T any] struct {
+	time.Time
+	V T `json:"v"`
+}
+
+func (*emGenericHost[T]) EventType() events.Type { return "em.generic.host" }
+
+type emStamped[T any] struct {
+	time.Time
+	V T `json:"v"`
+}
+
+type emHoldsGeneric struct {
+	Items []emStamped[string] `json:"items"`
+}
+
+func (*emHoldsGeneric) EventType() events.Type { return "em.holds.generic" }
+
+// emOwnAll embeds a time.Time, and declares the methods that each codec
+// calls first: the time's MarshalText and the others are never called.
+type emOwnAll struct {
+	time.Time
+	N int `json:"n"`
+}
+
+func (*emOwnAll) EventType() events.Type { return "em.own.all" }
+
+type emOwnAllWire struct {
+	At time.Time `json:"at"`
+	N  int       `json:"n"`
+}
+
+func (o emOwnAll) MarshalJSON() ([]byte, error)    { return json.Marshal(emOwnAllWire{o.Time, o.N}) }
+func (o emOwnAll) MarshalMsgpack() ([]byte, error) { return msgpack.Marshal(emOwnAllWire{o.Time, o.N}) }
+func (o *emOwnAll) UnmarshalJSON(b []byte) error {
+	var w emOwnAllWire
+	err := json.Unmarshal(b, &w)
+	o.Time, o.N = w.At, w.N
+	return err
+}
+func (o *emOwnAll) UnmarshalMsgpack(b []byte) error {
+	var w emOwnAllWire
+	err := msgpack.Unmarshal(b, &w)
+	o.Time, o.N = w.At.UTC(), w.N
+	return err
+}
+
+// emGenericOwn declares its own codec methods, generic as it is.
+type emGenericOwn[T any] struct {
+	V T `json:"v"`
+}
+
+func (*emGenericOwn[T]) EventType() events.Type { return "em.generic.own" }
+func (o emGenericOwn[T]) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]T{"v": o.V})
+}
+
+func (o *emGenericOwn[T]) UnmarshalJSON(b []byte) error {
+	var m map[string]T
+	err := json.Unmarshal(b, &m)
+	o.V = m["v"]
+	return err
+}
+
+// emLoop holds itself through a field that the msgpack codec skips, and
+// the JSON codec does not.
+type emLoop struct {
+	Next *emLoop `msgpack:"-" json:"next"`
+	V    int     `json:"v"`
+}
+
+func (*emLoop) EventType() events.Type { return "em.loop" }
+
+// emStringer has an interface field of methods.
+type emStringer struct {
+	Reason fmt.Stringer `json:"reason"`
+	N      int          `json:"n"`
+}
+
+func (*emStringer) EventType() events.Type { return "em.stringer" }
+
+type emCode string
+
+func (c emCode) String() string { return string(c) }
+
 type emArray struct {
 	Two [2]EmOuter `json:"two"`
 }
@@ -328,13 +427,37 @@ func TestRegisterRefusesACodecMethodFromAnEmbeddedField(t *testing.T) {
 		want string
 	}{
 		{func() events.Data { return new(emGetsUnmarshal) }, "events_test.emGetsUnmarshal gets UnmarshalJSON from the *events_test.EmJSONBase it embeds"},
-		{func() events.Data { return new(emWithTime) }, "events_test.emWithTime gets MarshalJSON from the time.Time it embeds"},
-		{func() events.Data { return new(emHoldsTimed) }, "events_test.emHoldsTimed.When (events_test.emWithTime) gets MarshalJSON from the time.Time it embeds"},
+		{func() events.Data { return new(emWithTime) }, "events_test.emWithTime gets MarshalJSON, UnmarshalJSON, MarshalBinary and UnmarshalBinary from the time.Time it embeds"},
+		{func() events.Data { return new(emHoldsTimed) }, "events_test.emHoldsTimed.When (events_test.emWithTime) gets MarshalJSON, UnmarshalJSON, MarshalBinary and UnmarshalBinary from the time.Time it embeds"},
+		// Behind a pointer, in a list of pointers.
+		{func() events.Data { return new(emHoldsShifts) }, "events_test.emHoldsShifts.Shift (events_test.emShift) gets MarshalJSON"},
+		{func() events.Data { return new(emGenericHost[string]) }, "events_test.emGenericHost[string] gets MarshalJSON"},
+		{func() events.Data { return new(emHoldsGeneric) }, "events_test.emHoldsGeneric.Items[] (events_test.emStamped[string]) gets MarshalJSON"},
 	} {
 		d := tc.new()
 		err := events.NewRegistry().Register(d.EventType(), 1, tc.new)
 		assert.ErrorContains(t, err, tc.want)
-		assert.ErrorContains(t, err, "the codecs would call it for the whole value")
+		assert.ErrorContains(t, err, "which the codecs would call for the whole value, writing or reading that field alone: make the embedded field a named one")
+	}
+
+	// Types whose codec methods are their own, of each codec's first
+	// choice: taken, and written and read back whole.
+	for _, tc := range []struct {
+		new     func() events.Data
+		written events.Data
+	}{
+		{func() events.Data { return new(emOwnAll) }, &emOwnAll{time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), 2}},
+		{func() events.Data { return new(emGenericOwn[int]) }, &emGenericOwn[int]{V: 3}},
+	} {
+		reg := events.NewRegistry()
+		require.NoError(t, reg.Register(tc.written.EventType(), 1, tc.new))
+		for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+			b, err := c.Append(nil, hostEvent(tc.written))
+			require.NoError(t, err, "%T %T", tc.written, c)
+			got, err := c.Decode(b)
+			require.NoError(t, err, "%T %T", tc.written, c)
+			assert.Equal(t, tc.written, got.Data, "%T %T", tc.written, c)
+		}
 	}
 
 	reg := events.NewRegistry()
@@ -373,8 +496,41 @@ func TestDecodingWhatTheDecoderCannotFillIsAnError(t *testing.T) {
 	}
 }
 
-// A host's unmarshaler that panics is the host's to see: only reflect's
-// panics in the decoders are errors of the event.
+// A constructor's value that holds itself through what the codecs skip is
+// walked once, and taken.
+func TestRegisterWalksAValueThatHoldsItselfOnce(t *testing.T) {
+	newData := func() events.Data {
+		l := &emLoop{V: 1}
+		l.Next = l
+		return l
+	}
+	done := make(chan error, 1)
+	go func() { done <- events.NewRegistry().Register("em.loop", 1, newData) }()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Register walked the cycle for good")
+	}
+}
+
+// An interface field of methods that the constructor leaves nil cannot be
+// decoded into: the event's decode error, in both codecs, where the
+// msgpack decoder's panic reached the caller.
+func TestDecodingIntoANilInterfaceOfMethodsIsAnError(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("em.stringer", 1, func() events.Data { return new(emStringer) }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(&emStringer{Reason: emCode("late"), N: 1}))
+		require.NoError(t, err, "%T", c)
+		var de *events.DecodeError
+		require.NotPanics(t, func() { _, err = c.Decode(b) }, "%T", c)
+		assert.True(t, errors.As(err, &de), "%T: %v", c, err)
+	}
+}
+
+// A host's unmarshaler that panics is the host's to see: only panics
+// raised in the decoders are errors of the event.
 func TestAHostsPanicInDecodingGoesOn(t *testing.T) {
 	reg := events.NewRegistry()
 	require.NoError(t, reg.Register("em.panics", 1, func() events.Data { return new(emPanics) }))

@@ -833,31 +833,48 @@ func unmarshalMsgpack(b []byte, v any) error {
 }
 
 // decodeHost returns decode(), the decoding of a host's value v, with a
-// panic of reflect in the decoder as its error: where a decoder cannot set
-// what it reads (behind a nil embedded pointer to a struct type that is
-// not exported, which Register refuses where it sees one), that is an
-// error of the event, not the end of the process. Any other panic (a
-// host's unmarshaler's) is the host's to see, and goes on.
+// panic of the decoder as its error: where a decoder cannot set what it
+// reads (behind a nil embedded pointer to a struct type that is not
+// exported, which Register refuses where it sees one; into an interface
+// field of methods left nil), or reads keys it cannot hash, that is an
+// error of the event, not the end of the process. A panic raised in the
+// host's own code (an unmarshaler's) is the host's to see, and goes on.
 func decodeHost(v any, decode func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			if !reflectPanic(p) {
+			if !decoderPanic() {
 				panic(p)
 			}
-			err = fmt.Errorf("decoding %T panicked (a nil embedded pointer to a struct type that is not exported?): %v", v, p)
+			err = fmt.Errorf("decoding %T panicked (a nil embedded pointer to a struct type that is not exported, or an interface field of methods left nil?): %v", v, p)
 		}
 	}()
 	return decode()
 }
 
-// reflectPanic reports whether p is a panic of package reflect: a
-// *reflect.ValueError, or its message.
-func reflectPanic(p any) bool {
-	if _, ok := p.(*reflect.ValueError); ok {
-		return true
+// decoderPanics are the packages whose panics, in decoding a host's
+// value, are the decoder's: the decoders' own and reflect's.
+var decoderPanics = []string{"reflect.", "encoding/json.", "github.com/vmihailenco/msgpack/"}
+
+// decoderPanic reports whether the panic being recovered was raised in a
+// decoder (see decoderPanics): by the first function below the runtime's
+// frames of the panic (and the runtime's internal packages, maps'), on the
+// stack of the deferred call that recovers it.
+func decoderPanic() bool {
+	var pcs [64]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs[:])])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic" || f.Function == "runtime.panicmem" || f.Function == "runtime.sigpanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime.") && !strings.HasPrefix(f.Function, "internal/"):
+			return slices.ContainsFunc(decoderPanics, func(p string) bool { return strings.HasPrefix(f.Function, p) })
+		}
+		if !more {
+			return false
+		}
 	}
-	s, ok := p.(string)
-	return ok && strings.HasPrefix(s, "reflect: ")
 }
 
 // unmarshalJSON is json.Unmarshal of b into v, a host's value, with a

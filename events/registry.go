@@ -161,8 +161,8 @@ func NewRegistry() *Registry {
 // to a struct type that is not exported, through which the decoders would
 // set fields, and that newData leaves nil (reflect lets nobody allocate
 // it). What Register cannot see (a constructor that makes other values
-// than the one it looked at) and a decoder cannot fill is the event's
-// DecodeError.
+// than the one it looked at, an interface field of methods that it leaves
+// nil) and a decoder cannot fill is the event's DecodeError.
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
@@ -199,7 +199,7 @@ func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 		// decoder reads into.
 		return fmt.Errorf("register event type %q: the constructor makes %v", t, err)
 	}
-	if msg := unreadable(reflect.ValueOf(d).Elem(), reflect.TypeOf(d).Elem(), reflect.TypeOf(d).Elem().String(), map[reflect.Type]bool{}); msg != "" {
+	if msg := unreadable(d); msg != "" {
 		return fmt.Errorf("register event type %q: %s", t, msg)
 	}
 	info := &typeInfo{schema: schema, new: newData, goType: reflect.TypeOf(d), typeWord: typeWord(d)}
