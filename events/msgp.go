@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -338,7 +337,7 @@ func (r *reader) str() string {
 // otherwise.
 func (r *reader) text() string {
 	s := r.str()
-	if !utf8.ValidString(s) {
+	if !validUTF8(s) {
 		r.notUTF8(s)
 		return ""
 	}
