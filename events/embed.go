@@ -23,8 +23,40 @@ import (
 func unreadable(d Data) string {
 	w := embedWalk{seen: map[reflect.Type]bool{}, visits: map[visit]bool{}}
 	t := reflect.TypeOf(d).Elem()
-	return w.walk(reflect.ValueOf(d).Elem(), t, t.String())
+	return w.walk(reflect.ValueOf(d).Elem(), t, &step{name: t.String()})
 }
+
+// step is one step of the path from a host's type to a value it holds:
+// a field's name, "[]" for an element, under the step before it.
+type step struct {
+	up    *step
+	name  string
+	depth int
+}
+
+// down returns the step name under p.
+func (p *step) down(name string) *step { return &step{up: p, name: name, depth: p.depth + 1} }
+
+// String writes the path, as "Host.Field[].Inner".
+func (p *step) String() string {
+	var names []string
+	for s := p; s != nil; s = s.up {
+		names = append(names, s.name)
+	}
+	slices.Reverse(names)
+	out := names[0]
+	for _, n := range names[1:] {
+		if n != "[]" {
+			out += "."
+		}
+		out += n
+	}
+	return out
+}
+
+// maxEmbedWalk is how deep walk goes into the constructor's value before
+// it refuses it as nested too deep: deeper than the codecs read.
+const maxEmbedWalk = 10000
 
 // embedWalk walks a host type's value, and the types it holds, for
 // unreadable.
@@ -44,7 +76,10 @@ type visit struct {
 // makes the value itself. A value that both decoders let read itself is
 // not looked into, nor a pointer of the constructor's value followed
 // before (shared, or holding itself through what the codecs skip).
-func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path string) string {
+func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
+	if path.depth > maxEmbedWalk {
+		return fmt.Sprintf("%s: the constructor's value is nested deeper than %d", path, maxEmbedWalk)
+	}
 	switch {
 	case !v.IsValid():
 		if w.seen[t] {
@@ -78,23 +113,28 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path string) string {
 		}
 		return w.walk(reflect.Value{}, t.Elem(), path)
 	case reflect.Interface:
-		// The decoders read into what the constructor put there.
+		// The decoders read into what the constructor put there: the
+		// msgpack decoder into the value itself, which it can set only
+		// through a pointer, or fill as a map.
 		if v.IsValid() && !v.IsNil() {
+			if k := v.Elem().Kind(); k != reflect.Pointer && k != reflect.Map {
+				return fmt.Sprintf("%s holds a %s by value, which the msgpack decoder cannot set and encoding/json replaces with what it reads: put a pointer there, or nothing", path, v.Elem().Type())
+			}
 			return w.walk(v.Elem(), v.Elem().Type(), path)
 		}
 	case reflect.Array:
 		// Its elements are decoded in place.
 		if v.IsValid() && v.Len() > 0 {
 			for i := range v.Len() {
-				if msg := w.walk(v.Index(i), t.Elem(), path+"[]"); msg != "" {
+				if msg := w.walk(v.Index(i), t.Elem(), path.down("[]")); msg != "" {
 					return msg
 				}
 			}
 			return ""
 		}
-		return w.walk(reflect.Value{}, t.Elem(), path+"[]")
+		return w.walk(reflect.Value{}, t.Elem(), path.down("[]"))
 	case reflect.Slice, reflect.Map:
-		return w.walk(reflect.Value{}, t.Elem(), path+"[]")
+		return w.walk(reflect.Value{}, t.Elem(), path.down("[]"))
 	case reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -108,13 +148,13 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path string) string {
 			}
 			if fillsEmbed(t, i, msgpackSkips, jsonSkips) && (!fv.IsValid() || fv.IsNil()) {
 				fix := "export the type, embed it by value, tag it \"-\", or have the constructor allocate it"
-				if strings.Contains(path, "[]") {
+				if strings.Contains(path.String(), "[]") {
 					fix = "export the type, embed it by value, or tag it \"-\"" // the decoder makes the value
 				}
 				return fmt.Sprintf("%s embeds %s, a nil pointer to a struct type that is not exported, which the decoders would fill but cannot allocate, so that an event written could not be read back: %s",
 					at(path, t), f.Type, fix)
 			}
-			if msg := w.walk(fv, f.Type, path+"."+f.Name); msg != "" {
+			if msg := w.walk(fv, f.Type, path.down(f.Name)); msg != "" {
 				return msg
 			}
 		}
@@ -124,11 +164,11 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path string) string {
 
 // at names a value of type t at path: path, with its type where path is
 // not the type's name.
-func at(path string, t reflect.Type) string {
-	if path == t.String() {
-		return path
+func at(path *step, t reflect.Type) string {
+	if p := path.String(); p != t.String() {
+		return p + " (" + t.String() + ")"
 	}
-	return path + " (" + t.String() + ")"
+	return t.String()
 }
 
 // skipped reports whether the msgpack codec and the JSON codec skip field
@@ -283,45 +323,62 @@ func cmpOr(a, b string) string {
 
 // codecOrders are, for each codec and way, the interfaces through which
 // it lets a value write or read itself, in the order it looks for them:
-// the first that a type has is the one it calls.
-var codecOrders = [][]reflect.Type{
-	{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler]()},
-	{reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()},
-	msgpackEncoders,
-	msgpackDecoders,
+// the first that a type has is the one it calls. Of a value, the codecs
+// look at its own methods (msgpack first, always, and encoding/json where
+// it cannot take its address: a map's value, what an interface holds), of
+// a pointer at the pointer's; encoding/json decodes through a pointer
+// alone.
+var codecOrders = []struct {
+	order   []reflect.Type
+	ofValue bool // looked up in a value's own methods too
+}{
+	{[]reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler]()}, true},
+	{jsonDecoders, false},
+	{msgpackEncoders, true},
+	{msgpackDecoders, true},
 }
 
 // promotedCodecs returns the codec methods that struct type t, or a
 // pointer to it, gets from a field it embeds rather than declares and that
-// a codec would call (the first of its order that t has), and the type of
-// that field; none for none. A method declared on t is its own, though a
-// field it embeds has one of the name: the compiler writes the method that
-// promotion gives t as a wrapper of its own making, which the runtime
-// places in no file ("<autogenerated>"), where it places a declared one,
-// of a generic type too, in its source.
+// a codec would call (the first of its order that t, or a pointer to it,
+// has), and the type of that field; none for none. A method declared on t
+// is its own, though a field it embeds has one of the name: the compiler
+// writes the method that promotion gives t as a wrapper of its own
+// making, which the runtime places in no file ("<autogenerated>"), where
+// it places a declared one, of a generic type too, in its source.
 func promotedCodecs(t reflect.Type) (methods []string, from reflect.Type) {
-	for _, order := range codecOrders {
-		for _, iface := range order {
-			if !implementsAny(t, []reflect.Type{iface}) {
-				continue
+	for _, c := range codecOrders {
+		receivers := []reflect.Type{reflect.PointerTo(t)}
+		if c.ofValue {
+			receivers = append(receivers, t)
+		}
+		for _, r := range receivers {
+			for _, iface := range c.order {
+				if !r.Implements(iface) {
+					continue
+				}
+				name := iface.Method(0).Name
+				if f := promotedFrom(t, r, name, iface); f != nil && !slices.Contains(methods, name) {
+					methods, from = append(methods, name), cmpOrType(from, f)
+				}
+				break // the one the codec calls
 			}
-			name := iface.Method(0).Name
-			if f := promotedFrom(t, name, iface); f != nil && !slices.Contains(methods, name) {
-				methods, from = append(methods, name), cmpOrType(from, f)
-			}
-			break // the one the codec calls
 		}
 	}
 	return methods, from
 }
 
-// promotedFrom returns the type of the field of struct type t that gives t
-// method name, of iface, by promotion; nil when t declares it.
-func promotedFrom(t reflect.Type, name string, iface reflect.Type) reflect.Type {
-	m, ok := t.MethodByName(name) // of a value receiver
+// promotedFrom returns the type of the field of struct type t that gives
+// r, t or a pointer to it, method name, of iface, by promotion; nil when t
+// declares it.
+func promotedFrom(t, r reflect.Type, name string, iface reflect.Type) reflect.Type {
+	m, ok := r.MethodByName(name)
 	if !ok {
-		if m, ok = reflect.PointerTo(t).MethodByName(name); !ok {
-			return nil
+		return nil
+	}
+	if r != t {
+		if own, ok := t.MethodByName(name); ok {
+			m = own // of a value receiver: the pointer's is a wrapper of it
 		}
 	}
 	pc := m.Func.Pointer()

@@ -282,6 +282,36 @@ type emCode string
 
 func (c emCode) String() string { return string(c) }
 
+// emPtrShift declares its codec methods on a pointer, and embeds a
+// time.Time, whose methods of a value the codecs call for a value of it
+// (msgpack always, encoding/json in a map).
+type emPtrShift struct {
+	time.Time
+	Agent string `json:"agent"`
+}
+
+func (s *emPtrShift) MarshalJSON() ([]byte, error)           { return json.Marshal(s.Agent) }
+func (s *emPtrShift) UnmarshalJSON(b []byte) error           { return json.Unmarshal(b, &s.Agent) }
+func (s *emPtrShift) EncodeMsgpack(e *msgpack.Encoder) error { return e.EncodeString(s.Agent) }
+func (s *emPtrShift) DecodeMsgpack(d *msgpack.Decoder) (err error) {
+	s.Agent, err = d.DecodeString()
+	return err
+}
+
+type emHoldsPtrShifts struct {
+	ByName map[string]emPtrShift `json:"by_name"`
+}
+
+func (*emHoldsPtrShifts) EventType() events.Type { return "em.holds.ptr.shifts" }
+
+// emSkipNode chains through a field that the msgpack codec skips.
+type emSkipNode struct {
+	Next *emSkipNode `msgpack:"-" json:"next"`
+	V    int         `json:"v"`
+}
+
+func (*emSkipNode) EventType() events.Type { return "em.skip.node" }
+
 type emArray struct {
 	Two [2]EmOuter `json:"two"`
 }
@@ -433,6 +463,8 @@ func TestRegisterRefusesACodecMethodFromAnEmbeddedField(t *testing.T) {
 		{func() events.Data { return new(emHoldsShifts) }, "events_test.emHoldsShifts.Shift (events_test.emShift) gets MarshalJSON"},
 		{func() events.Data { return new(emGenericHost[string]) }, "events_test.emGenericHost[string] gets MarshalJSON"},
 		{func() events.Data { return new(emHoldsGeneric) }, "events_test.emHoldsGeneric.Items[] (events_test.emStamped[string]) gets MarshalJSON"},
+		// Its own methods are a pointer's; a value of it gets the time's.
+		{func() events.Data { return new(emHoldsPtrShifts) }, "events_test.emHoldsPtrShifts.ByName[] (events_test.emPtrShift) gets MarshalText and MarshalBinary from the time.Time it embeds"},
 	} {
 		d := tc.new()
 		err := events.NewRegistry().Register(d.EventType(), 1, tc.new)
@@ -512,6 +544,35 @@ func TestRegisterWalksAValueThatHoldsItselfOnce(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Register walked the cycle for good")
 	}
+}
+
+// A constructor's value nested deeper than the codecs read (through a field
+// that the msgpack codec skips, which its own check does not follow) is
+// refused as such, at once, where its path was built anew at every step.
+func TestRegisterRefusesAConstructorsValueNestedTooDeep(t *testing.T) {
+	newData := func() events.Data {
+		head := &emSkipNode{}
+		for n := head; n != nil; n = n.Next {
+			if n.V++; n.V < 100000 {
+				n.Next = &emSkipNode{V: n.V}
+			}
+		}
+		return head
+	}
+	start := time.Now()
+	err := events.NewRegistry().Register("em.skip.node", 1, newData)
+	assert.ErrorContains(t, err, "the constructor's value is nested deeper than 10000")
+	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+// What the constructor puts in an interface field by value, the msgpack
+// decoder cannot set, and encoding/json replaces with a map: refused.
+func TestRegisterRefusesAValueInAnInterfaceField(t *testing.T) {
+	err := events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: EmBase{}} })
+	assert.ErrorContains(t, err, "events_test.emInterface.Body holds a events_test.EmBase by value")
+	assert.ErrorContains(t, err, "put a pointer there")
+	assert.NoError(t, events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: &EmBase{}} }))
+	assert.NoError(t, events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: map[string]any{}} }))
 }
 
 // An interface field of methods that the constructor leaves nil cannot be

@@ -838,14 +838,15 @@ func unmarshalMsgpack(b []byte, v any) error {
 // exported, which Register refuses where it sees one; into an interface
 // field of methods left nil), or reads keys it cannot hash, that is an
 // error of the event, not the end of the process. A panic raised in the
-// host's own code (an unmarshaler's) is the host's to see, and goes on.
+// host's own code (an unmarshaler's) is the host's to see, and goes on,
+// unless that code raised it in reflect or a codec it called.
 func decodeHost(v any, decode func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if !decoderPanic() {
 				panic(p)
 			}
-			err = fmt.Errorf("decoding %T panicked (a nil embedded pointer to a struct type that is not exported, or an interface field of methods left nil?): %v", v, p)
+			err = fmt.Errorf("decoding %T panicked in the decoder: %v", v, p)
 		}
 	}()
 	return decode()
