@@ -34,19 +34,22 @@ type step struct {
 	depth int
 }
 
-// down returns the step name under p.
+// down returns the step name under p; "" for a step through a pointer or
+// an interface, which the path does not show.
 func (p *step) down(name string) *step { return &step{up: p, name: name, depth: p.depth + 1} }
 
 // String writes the path, as "Host.Field[].Inner".
 func (p *step) String() string {
 	var names []string
 	for s := p; s != nil; s = s.up {
-		names = append(names, s.name)
+		if s.name != "" {
+			names = append(names, s.name)
+		}
 	}
 	slices.Reverse(names)
 	out := names[0]
 	for _, n := range names[1:] {
-		if n != "[]" {
+		if n != "[]" && n != "[key]" {
 			out += "."
 		}
 		out += n
@@ -109,18 +112,20 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsValid() && !v.IsNil() {
-			return w.walk(v.Elem(), t.Elem(), path)
+			return w.walk(v.Elem(), t.Elem(), path.down(""))
 		}
-		return w.walk(reflect.Value{}, t.Elem(), path)
+		return w.walk(reflect.Value{}, t.Elem(), path.down(""))
 	case reflect.Interface:
 		// The decoders read into what the constructor put there: the
 		// msgpack decoder into the value itself, which it can set only
 		// through a pointer, or fill as a map.
 		if v.IsValid() && !v.IsNil() {
-			if k := v.Elem().Kind(); k != reflect.Pointer && k != reflect.Map {
-				return fmt.Sprintf("%s holds a %s by value, which the msgpack decoder cannot set and encoding/json replaces with what it reads: put a pointer there, or nothing", path, v.Elem().Type())
+			e := v.Elem()
+			if k := e.Kind(); k != reflect.Pointer && k != reflect.Map || e.IsNil() {
+				return fmt.Sprintf("%s holds a %s, %s, which the msgpack decoder cannot set and encoding/json replaces with what it reads: put a pointer to a value there, or nothing",
+					path, e.Type(), map[bool]string{true: "nil", false: "by value"}[k == reflect.Pointer || k == reflect.Map])
 			}
-			return w.walk(v.Elem(), v.Elem().Type(), path)
+			return w.walk(e, e.Type(), path.down(""))
 		}
 	case reflect.Array:
 		// Its elements are decoded in place.
@@ -133,7 +138,14 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 			return ""
 		}
 		return w.walk(reflect.Value{}, t.Elem(), path.down("[]"))
-	case reflect.Slice, reflect.Map:
+	case reflect.Map:
+		// A key is written by its value's own methods (encoding/json's
+		// TextMarshaler, msgpack's first choice), as a value is.
+		if msg := w.walk(reflect.Value{}, t.Key(), path.down("[key]")); msg != "" {
+			return msg
+		}
+		return w.walk(reflect.Value{}, t.Elem(), path.down("[]"))
+	case reflect.Slice:
 		return w.walk(reflect.Value{}, t.Elem(), path.down("[]"))
 	case reflect.Struct:
 		for i := range t.NumField() {
@@ -325,9 +337,13 @@ func cmpOr(a, b string) string {
 // it lets a value write or read itself, in the order it looks for them:
 // the first that a type has is the one it calls. Of a value, the codecs
 // look at its own methods (msgpack first, always, and encoding/json where
-// it cannot take its address: a map's value, what an interface holds), of
-// a pointer at the pointer's; encoding/json decodes through a pointer
-// alone.
+// it cannot take its address: a map's value or key, what an interface
+// holds), of a pointer at the pointer's; encoding/json decodes through a
+// pointer alone. A pointer does not escape its value's choice in msgpack
+// either: its encoders are cached for the whole process, and a pointer
+// type takes its value type's once that is cached, so that a type held
+// only by pointer writes as its value does once a value of it was written
+// anywhere.
 var codecOrders = []struct {
 	order   []reflect.Type
 	ofValue bool // looked up in a value's own methods too

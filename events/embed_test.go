@@ -304,6 +304,20 @@ type emHoldsPtrShifts struct {
 
 func (*emHoldsPtrShifts) EventType() events.Type { return "em.holds.ptr.shifts" }
 
+type emKeyedByShift struct {
+	By map[emShift]int `json:"by"`
+}
+
+func (*emKeyedByShift) EventType() events.Type { return "em.keyed.by.shift" }
+
+// emSkipAny chains through an interface field that the msgpack codec
+// skips: pointers to interfaces to pointers, no field or element between.
+type emSkipAny struct {
+	X any `msgpack:"-" json:"x"`
+}
+
+func (*emSkipAny) EventType() events.Type { return "em.skip.any" }
+
 // emSkipNode chains through a field that the msgpack codec skips.
 type emSkipNode struct {
 	Next *emSkipNode `msgpack:"-" json:"next"`
@@ -463,6 +477,8 @@ func TestRegisterRefusesACodecMethodFromAnEmbeddedField(t *testing.T) {
 		{func() events.Data { return new(emHoldsShifts) }, "events_test.emHoldsShifts.Shift (events_test.emShift) gets MarshalJSON"},
 		{func() events.Data { return new(emGenericHost[string]) }, "events_test.emGenericHost[string] gets MarshalJSON"},
 		{func() events.Data { return new(emHoldsGeneric) }, "events_test.emHoldsGeneric.Items[] (events_test.emStamped[string]) gets MarshalJSON"},
+		// A map's key is written by its value's own methods.
+		{func() events.Data { return new(emKeyedByShift) }, "events_test.emKeyedByShift.By[key] (events_test.emShift) gets MarshalJSON"},
 		// Its own methods are a pointer's; a value of it gets the time's.
 		{func() events.Data { return new(emHoldsPtrShifts) }, "events_test.emHoldsPtrShifts.ByName[] (events_test.emPtrShift) gets MarshalText and MarshalBinary from the time.Time it embeds"},
 	} {
@@ -563,14 +579,30 @@ func TestRegisterRefusesAConstructorsValueNestedTooDeep(t *testing.T) {
 	err := events.NewRegistry().Register("em.skip.node", 1, newData)
 	assert.ErrorContains(t, err, "the constructor's value is nested deeper than 10000")
 	assert.Less(t, time.Since(start), 10*time.Second)
+
+	// Through pointers and interfaces alone: a stack overflow, which ends
+	// the process, at a million.
+	chain := func() events.Data {
+		var x any = 1
+		for range 1000000 {
+			y := x
+			x = &y
+		}
+		return &emSkipAny{X: x}
+	}
+	assert.ErrorContains(t, events.NewRegistry().Register("em.skip.any", 1, chain), "nested deeper than 10000")
 }
 
 // What the constructor puts in an interface field by value, the msgpack
 // decoder cannot set, and encoding/json replaces with a map: refused.
 func TestRegisterRefusesAValueInAnInterfaceField(t *testing.T) {
 	err := events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: EmBase{}} })
-	assert.ErrorContains(t, err, "events_test.emInterface.Body holds a events_test.EmBase by value")
-	assert.ErrorContains(t, err, "put a pointer there")
+	assert.ErrorContains(t, err, "events_test.emInterface.Body holds a events_test.EmBase, by value")
+	assert.ErrorContains(t, err, "put a pointer to a value there")
+	for _, typedNil := range []any{(*EmBase)(nil), map[string]int(nil)} {
+		err := events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: typedNil} })
+		assert.ErrorContains(t, err, ", nil, which the msgpack decoder cannot set", "%T", typedNil)
+	}
 	assert.NoError(t, events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: &EmBase{}} }))
 	assert.NoError(t, events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: map[string]any{}} }))
 }
