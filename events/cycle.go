@@ -32,7 +32,7 @@ func holdsItself(v reflect.Value) error {
 	switch {
 	case w.loop != nil:
 		return fmt.Errorf("a value of %s, which embeds itself: the msgpack encoder's look at its fields never ends", w.loop)
-	case len(w.path) >= maxCyclePath:
+	case len(w.path) >= maxCyclePath || w.tooDeep:
 		return errors.New("a value nested too deep")
 	}
 	return errors.New("a value that holds itself")
@@ -40,7 +40,12 @@ func holdsItself(v reflect.Value) error {
 
 // maxCyclePath is the longest path of pointers, maps and lists that the
 // walk follows: far more levels than the 64 that the decoders read.
-const maxCyclePath = 256
+// maxWalkDepth is how deep it goes in all, arrays, structs and interfaces
+// held by value included, whose nesting the path does not count.
+const (
+	maxCyclePath = 256
+	maxWalkDepth = 4 * maxCyclePath
+)
 
 // cycleKey is a pointer, map or list on the path of the walk: its type,
 // where it points and, of a list, its length (as encoding/json keys them:
@@ -55,8 +60,10 @@ type cycleKey struct {
 // cycleWalk holds the path of the walk, and the type met that embeds
 // itself, if any.
 type cycleWalk struct {
-	path []cycleKey
-	loop reflect.Type
+	path    []cycleKey
+	loop    reflect.Type
+	depth   int  // of walk's calls
+	tooDeep bool // it went past maxWalkDepth
 }
 
 var (
@@ -102,7 +109,18 @@ func (w *cycleWalk) walkAny(v any) bool {
 	return w.walk(reflect.ValueOf(v))
 }
 
+// walk is walkValue within maxWalkDepth: deeper, it reports true.
 func (w *cycleWalk) walk(v reflect.Value) bool {
+	if w.depth++; w.depth > maxWalkDepth {
+		w.tooDeep = true
+		return true
+	}
+	found := w.walkValue(v)
+	w.depth--
+	return found
+}
+
+func (w *cycleWalk) walkValue(v reflect.Value) bool {
 	if !v.IsValid() || !mayHoldItself(v.Type()) {
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
@@ -304,6 +305,21 @@ type emHoldsPtrShifts struct {
 
 func (*emHoldsPtrShifts) EventType() events.Type { return "em.holds.ptr.shifts" }
 
+// EmUserID is a typed id: all that the codecs write of it is the
+// uuid.UUID it embeds, whose methods write and read it whole.
+type EmUserID struct{ uuid.UUID }
+
+type emByUser struct {
+	By  map[EmUserID]int `json:"by"`
+	One EmUserID         `json:"one"`
+}
+
+func (*emByUser) EventType() events.Type { return "em.by.user" }
+
+type emHoldsAny struct {
+	X any `json:"x"`
+}
+
 type emKeyedByShift struct {
 	By map[emShift]int `json:"by"`
 }
@@ -478,7 +494,7 @@ func TestRegisterRefusesACodecMethodFromAnEmbeddedField(t *testing.T) {
 		{func() events.Data { return new(emGenericHost[string]) }, "events_test.emGenericHost[string] gets MarshalJSON"},
 		{func() events.Data { return new(emHoldsGeneric) }, "events_test.emHoldsGeneric.Items[] (events_test.emStamped[string]) gets MarshalJSON"},
 		// A map's key is written by its value's own methods.
-		{func() events.Data { return new(emKeyedByShift) }, "events_test.emKeyedByShift.By[key] (events_test.emShift) gets MarshalJSON"},
+		{func() events.Data { return new(emKeyedByShift) }, "events_test.emKeyedByShift.By[key] (events_test.emShift) gets MarshalText, UnmarshalJSON, MarshalBinary and UnmarshalBinary"},
 		// Its own methods are a pointer's; a value of it gets the time's.
 		{func() events.Data { return new(emHoldsPtrShifts) }, "events_test.emHoldsPtrShifts.ByName[] (events_test.emPtrShift) gets MarshalText and MarshalBinary from the time.Time it embeds"},
 	} {
@@ -509,6 +525,17 @@ func TestRegisterRefusesACodecMethodFromAnEmbeddedField(t *testing.T) {
 	}
 
 	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("em.by.user", 1, func() events.Data { return new(emByUser) }))
+	id := EmUserID{uuid.New()}
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(&emByUser{By: map[EmUserID]int{id: 2}, One: id}))
+		require.NoError(t, err, "%T", c)
+		got, err := c.Decode(b)
+		require.NoError(t, err, "%T", c)
+		assert.Equal(t, &emByUser{By: map[EmUserID]int{id: 2}, One: id}, got.Data, "%T: a typed id is written whole", c)
+	}
+
+	reg = events.NewRegistry()
 	require.NoError(t, reg.Register("em.own.unmarshal", 1, func() events.Data { return new(emOwnUnmarshal) }))
 	c := events.NewJSONCodec(reg)
 	b, err := c.Append(nil, hostEvent(&emOwnUnmarshal{&EmJSONBase{ID: "a"}, 2}))
@@ -577,7 +604,7 @@ func TestRegisterRefusesAConstructorsValueNestedTooDeep(t *testing.T) {
 	}
 	start := time.Now()
 	err := events.NewRegistry().Register("em.skip.node", 1, newData)
-	assert.ErrorContains(t, err, "the constructor's value is nested deeper than 10000")
+	assert.ErrorContains(t, err, "events_test.emSkipNode.Next.Next…Next.Next.Next.Next: the constructor's value goes on for more than 10000 steps")
 	assert.Less(t, time.Since(start), 10*time.Second)
 
 	// Through pointers and interfaces alone: a stack overflow, which ends
@@ -590,7 +617,18 @@ func TestRegisterRefusesAConstructorsValueNestedTooDeep(t *testing.T) {
 		}
 		return &emSkipAny{X: x}
 	}
-	assert.ErrorContains(t, events.NewRegistry().Register("em.skip.any", 1, chain), "nested deeper than 10000")
+	assert.ErrorContains(t, events.NewRegistry().Register("em.skip.any", 1, chain), "goes on for more than 10000 steps")
+
+	// Arrays held by interfaces, which a path of pointers, maps and lists
+	// does not count: nested too deep for the msgpack encoder's walk too.
+	arrays := func() events.Data {
+		var x any = 1
+		for range 2000000 {
+			x = [1]any{x}
+		}
+		return &emInterface{Body: &emHoldsAny{X: x}}
+	}
+	assert.ErrorContains(t, events.NewRegistry().Register("em.interface", 1, arrays), "nested too deep")
 }
 
 // What the constructor puts in an interface field by value, the msgpack
@@ -598,7 +636,7 @@ func TestRegisterRefusesAConstructorsValueNestedTooDeep(t *testing.T) {
 func TestRegisterRefusesAValueInAnInterfaceField(t *testing.T) {
 	err := events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: EmBase{}} })
 	assert.ErrorContains(t, err, "events_test.emInterface.Body holds a events_test.EmBase, by value")
-	assert.ErrorContains(t, err, "put a pointer to a value there")
+	assert.ErrorContains(t, err, "put a pointer to a value there, a map that is not nil, or nothing")
 	for _, typedNil := range []any{(*EmBase)(nil), map[string]int(nil)} {
 		err := events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: typedNil} })
 		assert.ErrorContains(t, err, ", nil, which the msgpack decoder cannot set", "%T", typedNil)
