@@ -305,6 +305,48 @@ type emHoldsPtrShifts struct {
 
 func (*emHoldsPtrShifts) EventType() events.Type { return "em.holds.ptr.shifts" }
 
+// emPtrID embeds a pointer alone, whose methods crash on the nil the
+// decoder starts from.
+type emPtrID struct{ *uuid.UUID }
+
+// emTenant loses its tenant to the uuid's methods, and emNestedID, which
+// embeds it alone, with it.
+type emTenant struct {
+	uuid.UUID
+	Tenant string `json:"tenant"`
+}
+
+type emNestedID struct{ emTenant }
+
+// emSkippedEmbed gets MarshalJSON from a field that both codecs skip,
+// which does not stop its promotion.
+type emSkippedEmbed struct {
+	N         int `json:"n"`
+	emJSONish `json:"-" msgpack:"-"`
+}
+
+type emJSONish struct{}
+
+func (emJSONish) MarshalJSON() ([]byte, error) { return []byte(`"j"`), nil }
+
+type emHoldsPtrID struct {
+	ID emPtrID `json:"id"`
+}
+
+func (*emHoldsPtrID) EventType() events.Type { return "em.holds.ptr.id" }
+
+type emHoldsNestedID struct {
+	ID emNestedID `json:"id"`
+}
+
+func (*emHoldsNestedID) EventType() events.Type { return "em.holds.nested.id" }
+
+type emHoldsSkipped struct {
+	S emSkippedEmbed `json:"s"`
+}
+
+func (*emHoldsSkipped) EventType() events.Type { return "em.holds.skipped" }
+
 // EmUserID is a typed id: all that the codecs write of it is the
 // uuid.UUID it embeds, whose methods write and read it whole.
 type EmUserID struct{ uuid.UUID }
@@ -493,8 +535,13 @@ func TestRegisterRefusesACodecMethodFromAnEmbeddedField(t *testing.T) {
 		{func() events.Data { return new(emHoldsShifts) }, "events_test.emHoldsShifts.Shift (events_test.emShift) gets MarshalJSON"},
 		{func() events.Data { return new(emGenericHost[string]) }, "events_test.emGenericHost[string] gets MarshalJSON"},
 		{func() events.Data { return new(emHoldsGeneric) }, "events_test.emHoldsGeneric.Items[] (events_test.emStamped[string]) gets MarshalJSON"},
+		// Embedded alone, but by pointer; through a type embedded alone;
+		// skipped by its tags, yet promoting.
+		{func() events.Data { return new(emHoldsPtrID) }, "events_test.emHoldsPtrID.ID (events_test.emPtrID) gets MarshalText, UnmarshalText, MarshalBinary and UnmarshalBinary from the *uuid.UUID"},
+		{func() events.Data { return new(emHoldsNestedID) }, "events_test.emHoldsNestedID.ID (events_test.emNestedID) gets MarshalText, UnmarshalText, MarshalBinary and UnmarshalBinary from the uuid.UUID"},
+		{func() events.Data { return new(emHoldsSkipped) }, "events_test.emHoldsSkipped.S (events_test.emSkippedEmbed) gets MarshalJSON from the events_test.emJSONish"},
 		// A map's key is written by its value's own methods.
-		{func() events.Data { return new(emKeyedByShift) }, "events_test.emKeyedByShift.By[key] (events_test.emShift) gets MarshalText, UnmarshalJSON, MarshalBinary and UnmarshalBinary"},
+		{func() events.Data { return new(emKeyedByShift) }, "events_test.emKeyedByShift.By[key] (events_test.emShift) gets MarshalText, UnmarshalText, MarshalBinary and UnmarshalBinary"},
 		// Its own methods are a pointer's; a value of it gets the time's.
 		{func() events.Data { return new(emHoldsPtrShifts) }, "events_test.emHoldsPtrShifts.ByName[] (events_test.emPtrShift) gets MarshalText and MarshalBinary from the time.Time it embeds"},
 	} {
