@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -231,7 +232,7 @@ func msgpackFills(t reflect.Type, i int) bool {
 	for k := range t.NumField() {
 		if g := t.Field(k); k != i && !g.Anonymous && (g.IsExported()) {
 			if name, _ := codecTag(g); name != "-" {
-				own[cmpOr(name, g.Name)] = true
+				own[fieldName(g)] = true
 			}
 		}
 	}
@@ -269,7 +270,7 @@ func msgpackNames(t reflect.Type, seen []reflect.Type) []string {
 			out = append(out, msgpackNames(ft, seen)...)
 			continue
 		}
-		out = append(out, cmpOr(name, f.Name))
+		out = append(out, cmp.Or(name, f.Name))
 	}
 	return out
 }
@@ -291,7 +292,7 @@ func jsonFills(t reflect.Type, i int) bool {
 		}
 		name, _, _ := strings.Cut(g.Tag.Get("json"), ",")
 		if g.IsExported() && !g.Anonymous || g.Anonymous && name != "" {
-			own[cmpOr(name, g.Name)] = true
+			own[cmp.Or(name, g.Name)] = true
 		}
 	}
 	return slices.ContainsFunc(jsonNames(f.Type.Elem(), nil), func(n string) bool { return !own[n] })
@@ -321,7 +322,7 @@ func jsonNames(t reflect.Type, seen []reflect.Type) []string {
 		case f.Anonymous && name == "" && ft.Kind() == reflect.Struct:
 			out = append(out, jsonNames(ft, seen)...)
 		case f.IsExported():
-			out = append(out, cmpOr(name, f.Name))
+			out = append(out, cmp.Or(name, f.Name))
 		}
 	}
 	return out
@@ -331,15 +332,7 @@ func jsonNames(t reflect.Type, seen []reflect.Type) []string {
 // f: its tag's, else its own.
 func fieldName(f reflect.StructField) string {
 	name, _ := codecTag(f)
-	return cmpOr(name, f.Name)
-}
-
-// cmpOr returns a, or b when a is "".
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return cmp.Or(name, f.Name)
 }
 
 // codecOrders are, for each codec and way, the interfaces through which
@@ -419,7 +412,7 @@ func promotedCodecs(t reflect.Type, key bool) (methods []string, from reflect.Ty
 				}
 				name := iface.Method(0).Name
 				if f := promotedFrom(t, r, name, iface); f != nil && !slices.Contains(methods, name) {
-					methods, from = append(methods, name), cmpOrType(from, f)
+					methods, from = append(methods, name), cmp.Or(from, f)
 				}
 				break // the one the codec calls
 			}
@@ -455,14 +448,6 @@ func promotedFrom(t, r reflect.Type, name string, iface reflect.Type) reflect.Ty
 		}
 	}
 	return nil
-}
-
-// cmpOrType returns a, or b when a is nil.
-func cmpOrType(a, b reflect.Type) reflect.Type {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // jsonDecoders are the interfaces through which encoding/json lets a value

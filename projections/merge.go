@@ -3,7 +3,6 @@ package projections
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -86,9 +85,7 @@ func MergeFCRReports(reports ...FCRReport) (FCRReport, error) {
 	var csat [2]csatSum
 	var watermark time.Time
 	for _, r := range reports {
-		if r.Watermark.After(watermark) {
-			watermark = r.Watermark
-		}
+		watermark = later(watermark, r.Watermark)
 		out.True = addFCRRate(out.True, r.True)
 		out.Reported = addFCRRate(out.Reported, r.Reported)
 		out.BotContainment = addFCRRate(out.BotContainment, r.BotContainment)
@@ -180,7 +177,7 @@ func (s *csatSum) add(c FCRCSAT) {
 	s.problems += c.Problems
 	s.answers += c.Answers
 	// Scores are whole numbers, so the sum is the mean times the count.
-	s.sum += int64(math.Round(c.Mean * float64(c.Answers)))
+	s.sum += summed(c.Mean, c.Answers)
 	s.top2 += c.Top2.Hits
 }
 
