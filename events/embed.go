@@ -22,7 +22,7 @@ import (
 //     allocate it (reflect refuses to set a field that is not exported),
 //     so that the msgpack decoder panics and encoding/json fails.
 func unreadable(d Data) string {
-	w := embedWalk{seen: map[reflect.Type]bool{}, visits: map[visit]bool{}}
+	w := embedWalk{seen: map[reflect.Type]bool{}, visits: map[visit]bool{}, refs: map[reflect.Type]bool{}}
 	t := reflect.TypeOf(d).Elem()
 	return w.walk(reflect.ValueOf(d).Elem(), t, &step{name: t.String()})
 }
@@ -76,6 +76,33 @@ const maxEmbedWalk = 10000
 type embedWalk struct {
 	seen   map[reflect.Type]bool // types looked into without a value
 	visits map[visit]bool        // pointers of the constructor's value followed
+	refs   map[reflect.Type]bool // holdsRefs of types asked about
+}
+
+// holdsRefs reports whether a value of type t holds, in place, a pointer
+// or an interface value: what walk follows of the constructor's value
+// (of a slice or a map it walks the type alone).
+func (w *embedWalk) holdsRefs(t reflect.Type) bool {
+	if r, ok := w.refs[t]; ok {
+		return r
+	}
+	w.refs[t] = false // a struct cannot hold itself in place
+	r := false
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		r = true
+	case reflect.Array:
+		r = t.Len() > 0 && w.holdsRefs(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if w.holdsRefs(t.Field(i).Type) {
+				r = true
+				break
+			}
+		}
+	}
+	w.refs[t] = r
+	return r
 }
 
 // visit is a pointer of a type.
@@ -138,8 +165,10 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 			return w.walk(e, e.Type(), path.down(""))
 		}
 	case reflect.Array:
-		// Its elements are decoded in place.
-		if v.IsValid() && v.Len() > 0 {
+		// Its elements are decoded in place. Those of a type that holds no
+		// pointer or interface value differ in nothing that the walk looks
+		// at: the type is walked once.
+		if v.IsValid() && v.Len() > 0 && w.holdsRefs(t.Elem()) {
 			for i := range v.Len() {
 				if msg := w.walk(v.Index(i), t.Elem(), path.down("[]")); msg != "" {
 					return msg

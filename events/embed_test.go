@@ -726,3 +726,20 @@ type emPanics struct {
 func (*emPanics) EventType() events.Type        { return "em.panics" }
 func (*emPanics) UnmarshalJSON([]byte) error    { panic("invariant broken") }
 func (*emPanics) UnmarshalMsgpack([]byte) error { panic("invariant broken") }
+
+// A host type with a large array of scalars, whose type alone is walked
+// (TestHoldsRefs): what comes after it is still checked.
+type emBigArray struct {
+	Bytes [1 << 20]byte `json:"bytes"`
+	EmOuter
+}
+
+func (*emBigArray) EventType() events.Type { return "em.bigarray" }
+
+func TestRegisterLooksPastAnArrayOfScalars(t *testing.T) {
+	reg := events.NewRegistry()
+	err := reg.Register("em.bigarray", 1, func() events.Data { return &emBigArray{} })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "emBigArray.EmOuter")
+	assert.Contains(t, err.Error(), "nil pointer to a struct type that is not exported")
+}
