@@ -732,3 +732,22 @@ func TestJSONEventWithoutDataOfAnUnknownType(t *testing.T) {
 		assert.Equal(t, uint64(2), de.Event.Version)
 	}
 }
+
+// A host type of a map keyed by a type that encoding/json reads no object
+// into is told as such, not as an object where an object is wanted.
+type anyKeyed struct {
+	Tags map[any]any `json:"tags"`
+}
+
+func (*anyKeyed) EventType() events.Type { return "host.anykeyed" }
+
+func TestJSONNamesAMapKeyItCannotRead(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("host.anykeyed", 1, func() events.Data { return new(anyKeyed) }))
+	in := `{"id":"0193a4c2-7a9e-7c61-9d41-1a2b3c4d5e6f","issue":"0193a4c2-7a9e-7000-8000-000000000001","version":2,"type":"host.anykeyed","at":"2026-03-02T09:15:00Z","data":{"tags":{"a":1}}}`
+	_, err := events.NewJSONCodec(reg).Decode([]byte(in))
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Equal(t, "data.tags", decodeError(t, err).Field)
+	assert.ErrorContains(t, err, "found an object, which encoding/json reads into no map keyed by interface {}")
+	assert.NotContains(t, err.Error(), "want an object")
+}

@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -813,6 +814,9 @@ func typeText(te *json.UnmarshalTypeError) string {
 		found = map[string]string{"number": "a number", "string": "a string", "bool": "true or false",
 			"array": "an array", "object": "an object"}[found]
 	}
+	if t := te.Type; t != nil && t.Kind() == reflect.Map && te.Value == "object" && !jsonReadsKey(t.Key()) {
+		return fmt.Sprintf("found an object, which encoding/json reads into no map keyed by %s: only by strings, integers and types with UnmarshalText", t.Key())
+	}
 	want := "a value of another kind"
 	if t := te.Type; t != nil {
 		switch {
@@ -853,6 +857,17 @@ func typeText(te *json.UnmarshalTypeError) string {
 		return "want " + want
 	}
 	return fmt.Sprintf("want %s, found %s", want, found)
+}
+
+// jsonReadsKey reports whether encoding/json reads an object's member
+// names into a map key of type t.
+func jsonReadsKey(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
 }
 
 // jsonOffset returns where in the input src the error err of
