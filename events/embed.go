@@ -22,7 +22,7 @@ import (
 //     allocate it (reflect refuses to set a field that is not exported),
 //     so that the msgpack decoder panics and encoding/json fails.
 func unreadable(d Data) string {
-	w := embedWalk{seen: map[reflect.Type]bool{}, visits: map[visit]bool{}, refs: map[reflect.Type]bool{}}
+	w := embedWalk{seen: map[seenType]bool{}, visits: map[visit]bool{}, refs: map[reflect.Type]bool{}}
 	t := reflect.TypeOf(d).Elem()
 	return w.walk(reflect.ValueOf(d).Elem(), t, &step{name: t.String()})
 }
@@ -33,11 +33,20 @@ type step struct {
 	up    *step
 	name  string
 	depth int
+	// byValue says that the value is held where the codecs cannot take
+	// its address (a map's value, or what one holds in place), so that
+	// they write it through its value's methods alone.
+	byValue bool
 }
 
-// down returns the step name under p; "" for a step through a pointer or
-// an interface, which the path does not show.
-func (p *step) down(name string) *step { return &step{up: p, name: name, depth: p.depth + 1} }
+// down returns the step name under p, held as p is; "" for a step
+// through a pointer or an interface, which the path does not show.
+func (p *step) down(name string) *step { return p.downBy(name, p.byValue) }
+
+// downBy is down, with the value held by value or not.
+func (p *step) downBy(name string, byValue bool) *step {
+	return &step{up: p, name: name, depth: p.depth + 1, byValue: byValue}
+}
 
 // String writes the path, as "Host.Field[].Inner".
 func (p *step) String() string {
@@ -74,7 +83,7 @@ const maxEmbedWalk = 10000
 // embedWalk walks a host type's value, and the types it holds, for
 // unreadable.
 type embedWalk struct {
-	seen   map[reflect.Type]bool // types looked into without a value
+	seen   map[seenType]bool     // types looked into without a value
 	visits map[visit]bool        // pointers of the constructor's value followed
 	refs   map[reflect.Type]bool // holdsRefs of types asked about
 }
@@ -105,6 +114,12 @@ func (w *embedWalk) holdsRefs(t reflect.Type) bool {
 	return r
 }
 
+// seenType is a type looked into, held by value (step.byValue) or not.
+type seenType struct {
+	t       reflect.Type
+	byValue bool
+}
+
 // visit is a pointer of a type.
 type visit struct {
 	t reflect.Type
@@ -122,10 +137,10 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	}
 	switch {
 	case !v.IsValid():
-		if w.seen[t] {
+		if w.seen[seenType{t, path.byValue}] {
 			return ""
 		}
-		w.seen[t] = true
+		w.seen[seenType{t, path.byValue}] = true
 	case t.Kind() == reflect.Pointer && !v.IsNil():
 		at := visit{t, uintptr(v.UnsafePointer())}
 		if w.visits[at] {
@@ -143,15 +158,21 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 				at(path, t), list, from, list, t)
 		}
 	}
+	if path.byValue {
+		if name := pointerWriter(t); name != "" {
+			return fmt.Sprintf("%s is held by value, where the codecs cannot take its address to call its %s, which has a pointer receiver: they would write its fields, or fail: hold a *%s there, or give %s a %s of a value receiver",
+				at(path, t), name, t, t, name)
+		}
+	}
 	if t.Kind() != reflect.Pointer && ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
 		return "" // each decoder lets it read itself
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsValid() && !v.IsNil() {
-			return w.walk(v.Elem(), t.Elem(), path.down(""))
+			return w.walk(v.Elem(), t.Elem(), path.downBy("", false))
 		}
-		return w.walk(reflect.Value{}, t.Elem(), path.down(""))
+		return w.walk(reflect.Value{}, t.Elem(), path.downBy("", false))
 	case reflect.Interface:
 		// The decoders read into what the constructor put there: the
 		// msgpack decoder into the value itself, which it can set only
@@ -183,9 +204,9 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 		if msg := w.walk(reflect.Value{}, t.Key(), path.down("[key]")); msg != "" {
 			return msg
 		}
-		return w.walk(reflect.Value{}, t.Elem(), path.down("[]"))
+		return w.walk(reflect.Value{}, t.Elem(), path.downBy("[]", true))
 	case reflect.Slice:
-		return w.walk(reflect.Value{}, t.Elem(), path.down("[]"))
+		return w.walk(reflect.Value{}, t.Elem(), path.downBy("[]", false))
 	case reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -366,7 +387,8 @@ func fieldName(f reflect.StructField) string {
 
 // codecOrders are, for each codec and way, the interfaces through which
 // it lets a value write or read itself, in the order it looks for them:
-// the first that a type has is the one it calls. Of a value, the codecs
+// the first that a type has is the one it calls. They come in pairs, a
+// codec's writing order and then its reading one. Of a value, the codecs
 // look at its own methods (msgpack first, always, and encoding/json where
 // it cannot take its address: a map's value or key, what an interface
 // holds), of a pointer at the pointer's; encoding/json decodes through a
@@ -375,23 +397,24 @@ func fieldName(f reflect.StructField) string {
 // type takes its value type's once that is cached, so that a type held
 // only by pointer writes as its value does once a value of it was written
 // anywhere.
-var codecOrders = []struct {
-	order   []reflect.Type
-	ofValue bool // looked up in a value's own methods too
-}{
+var codecOrders = []codecOrder{
 	{[]reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler]()}, true},
 	{jsonDecoders, false},
 	{msgpackEncoders, true},
 	{msgpackDecoders, true},
 }
 
+// codecOrder is the order in which a codec looks for the interfaces
+// through which a value writes, or reads, itself.
+type codecOrder struct {
+	order   []reflect.Type
+	ofValue bool // looked up in a value's own methods too
+}
+
 // keyOrders are codecOrders for a map's key: encoding/json writes a key
 // that is not a string through its value's MarshalText alone, and reads it
 // through UnmarshalText.
-var keyOrders = []struct {
-	order   []reflect.Type
-	ofValue bool
-}{
+var keyOrders = []codecOrder{
 	{[]reflect.Type{reflect.TypeFor[encoding.TextMarshaler]()}, true},
 	{[]reflect.Type{reflect.TypeFor[encoding.TextUnmarshaler]()}, false},
 	{msgpackEncoders, true},
@@ -409,25 +432,45 @@ var keyOrders = []struct {
 //
 // A field held by value that is all the codecs write of t gives t its
 // methods as they are: they write and read the whole value (a typed id,
-// say, that embeds a uuid.UUID alone), where the field's own type does.
+// say, that embeds a uuid.UUID alone), where the field's own type does:
+// a struct where it declares them, a type of another kind where it reads
+// itself as it writes itself (else the codecs would read the struct that
+// it wrote as the field's kind).
 func promotedCodecs(t reflect.Type, key bool) (methods []string, from reflect.Type) {
-	var written []reflect.StructField
-	for i := range t.NumField() {
-		// An embedded field gives t its methods whatever its tags say.
-		f := t.Field(i)
-		if msgpackSkips, jsonSkips := skipped(f); f.Anonymous || f.IsExported() && !(msgpackSkips && jsonSkips) {
-			written = append(written, f)
-		}
-	}
-	if len(written) == 1 && written[0].Anonymous && written[0].Type.Kind() != reflect.Pointer {
-		if ft := written[0].Type; ft.Kind() == reflect.Struct {
-			return promotedCodecs(ft, key) // whose methods are its own, or its field's
-		}
-		return nil, nil
-	}
 	orders := codecOrders
 	if key {
 		orders = keyOrders
+	}
+	var written []reflect.StructField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		msgpackSkips, jsonSkips := skipped(f)
+		switch {
+		case !(msgpackSkips && jsonSkips):
+			if f.Anonymous || f.IsExported() {
+				written = append(written, f)
+			}
+		case f.Anonymous && hasCodecMethods(f.Type, orders):
+			written = append(written, f) // its tags do not keep its methods from t
+		}
+	}
+	// lone is the one field written, embedded by value, whose own methods
+	// are t's; inner are those it gets by promotion, from innerFrom.
+	var lone, innerFrom reflect.Type
+	var inner []string
+	if len(written) == 1 && written[0].Anonymous {
+		switch ft := written[0].Type; ft.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			// Its methods are called through what it holds, nil in a
+			// value the decoder makes.
+		case reflect.Struct:
+			lone = ft
+			inner, innerFrom = promotedCodecs(ft, key)
+		default:
+			if readsAsWritten(ft, orders) {
+				return nil, nil
+			}
+		}
 	}
 	for _, c := range orders {
 		receivers := []reflect.Type{reflect.PointerTo(t)}
@@ -441,13 +484,60 @@ func promotedCodecs(t reflect.Type, key bool) (methods []string, from reflect.Ty
 				}
 				name := iface.Method(0).Name
 				if f := promotedFrom(t, r, name, iface); f != nil && !slices.Contains(methods, name) {
-					methods, from = append(methods, name), cmp.Or(from, f)
+					switch {
+					case f != lone:
+						methods, from = append(methods, name), cmp.Or(from, f)
+					case slices.Contains(inner, name):
+						methods, from = append(methods, name), cmp.Or(from, innerFrom)
+					}
 				}
 				break // the one the codec calls
 			}
 		}
 	}
 	return methods, from
+}
+
+// pointerWriter returns the method through which a codec would have a
+// value of type t write itself, had it its address: one of a pointer
+// receiver, where t has none of that codec's; "" for none.
+func pointerWriter(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface {
+		return ""
+	}
+	for i := 0; i < len(codecOrders); i += 2 {
+		order := codecOrders[i].order
+		if slices.ContainsFunc(order, t.Implements) {
+			continue
+		}
+		if k := slices.IndexFunc(order, reflect.PointerTo(t).Implements); k >= 0 {
+			return order[k].Method(0).Name
+		}
+	}
+	return ""
+}
+
+// hasCodecMethods reports whether t, or a pointer to it, has a method of
+// orders.
+func hasCodecMethods(t reflect.Type, orders []codecOrder) bool {
+	for _, c := range orders {
+		if implementsAny(t, c.order) {
+			return true
+		}
+	}
+	return false
+}
+
+// readsAsWritten reports whether each codec of orders (a writing order,
+// then its reading one) lets t read itself exactly where it lets t write
+// itself.
+func readsAsWritten(t reflect.Type, orders []codecOrder) bool {
+	for i := 0; i+1 < len(orders); i += 2 {
+		if implementsAny(t, orders[i].order) != implementsAny(t, orders[i+1].order) {
+			return false
+		}
+	}
+	return true
 }
 
 // promotedFrom returns the type of the field of struct type t that gives

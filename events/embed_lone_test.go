@@ -1,0 +1,201 @@
+package events_test
+
+import (
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// roundTrips registers d's type and checks that both codecs write d and
+// read it back equal.
+func roundTrips(t *testing.T, d events.Data) {
+	t.Helper()
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(d.EventType(), 1, func() events.Data { return d }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(d))
+		require.NoError(t, err, "%T %T", d, c)
+		got, err := c.Decode(b)
+		require.NoError(t, err, "%T %T", d, c)
+		assert.Equal(t, d, got.Data, "%T %T", d, c)
+	}
+}
+
+// Lone embedded fields: the codecs write the whole value through the
+// methods of the one field it has, where they read it back so.
+
+// loneStamp gets the codec methods of the time.Time it embeds, which
+// write the time alone.
+type loneStamp struct {
+	time.Time
+	By string `json:"by"`
+}
+
+// loneAudit embeds it alone, and declares every codec method itself.
+type loneAudit struct{ loneStamp }
+
+type loneAuditWire struct {
+	At time.Time `json:"at"`
+	By string    `json:"by"`
+}
+
+func (*loneAudit) EventType() events.Type { return "lone.audit" }
+func (a loneAudit) MarshalJSON() ([]byte, error) {
+	return json.Marshal(loneAuditWire{a.Time, a.By})
+}
+func (a loneAudit) MarshalMsgpack() ([]byte, error) {
+	return msgpack.Marshal(loneAuditWire{a.Time, a.By})
+}
+func (a *loneAudit) UnmarshalJSON(b []byte) error {
+	var w loneAuditWire
+	err := json.Unmarshal(b, &w)
+	a.Time, a.By = w.At, w.By
+	return err
+}
+func (a *loneAudit) UnmarshalMsgpack(b []byte) error {
+	var w loneAuditWire
+	err := msgpack.Unmarshal(b, &w)
+	a.Time, a.By = w.At.UTC(), w.By
+	return err
+}
+
+// loneMeta is skipped by both codecs, and gives no codec method.
+type loneMeta struct{ Source string }
+
+// loneUserID is a typed id beside a field the codecs skip.
+type loneUserID struct {
+	uuid.UUID
+	loneMeta `json:"-" msgpack:"-"`
+}
+
+type loneHoldsUserID struct {
+	ID loneUserID `json:"id"`
+}
+
+func (*loneHoldsUserID) EventType() events.Type { return "lone.holds.user.id" }
+
+// loneCode reads itself as it writes itself, as text.
+type loneCode string
+
+func (c loneCode) MarshalText() ([]byte, error) { return []byte(strings.ToUpper(string(c))), nil }
+func (c *loneCode) UnmarshalText(b []byte) error {
+	*c = loneCode(strings.ToLower(string(b)))
+	return nil
+}
+
+type loneCodeID struct{ loneCode }
+
+type loneHoldsCode struct {
+	ID loneCodeID `json:"id"`
+}
+
+func (*loneHoldsCode) EventType() events.Type { return "lone.holds.code" }
+
+// Types that each codec writes whole through a lone embedded field's
+// methods, or through their own, are taken and read back.
+func TestRegisterTakesWhatALoneFieldWritesWhole(t *testing.T) {
+	roundTrips(t, &loneAudit{loneStamp{time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), "ana"}})
+	roundTrips(t, &loneHoldsUserID{ID: loneUserID{UUID: uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c1")}})
+	roundTrips(t, &loneHoldsCode{ID: loneCodeID{"abc"}})
+}
+
+// loneWriteOnly writes itself as text, but does not read itself: a field
+// of it is read back as the string it is, a struct of it alone is not.
+type loneWriteOnly string
+
+func (c loneWriteOnly) MarshalText() ([]byte, error) { return []byte(strings.ToUpper(string(c))), nil }
+
+type loneWriteOnlyID struct{ loneWriteOnly }
+
+type loneHoldsWriteOnly struct {
+	ID loneWriteOnlyID `json:"id"`
+}
+
+func (*loneHoldsWriteOnly) EventType() events.Type { return "lone.holds.write.only" }
+
+// loneWraps embeds an interface of a codec method alone: encoding/json
+// calls it through the nil it holds in a value the decoder made.
+type loneWraps struct{ json.Marshaler }
+
+type loneHoldsWraps struct {
+	W loneWraps `json:"w"`
+}
+
+func (*loneHoldsWraps) EventType() events.Type { return "lone.holds.wraps" }
+
+func TestRegisterRefusesALoneFieldThatDoesNotReadWhatItWrites(t *testing.T) {
+	for _, tc := range []struct {
+		new  func() events.Data
+		want string
+	}{
+		{func() events.Data { return new(loneHoldsWriteOnly) },
+			"loneHoldsWriteOnly.ID (events_test.loneWriteOnlyID) gets MarshalText from the events_test.loneWriteOnly it embeds"},
+		{func() events.Data { return new(loneHoldsWraps) },
+			"loneHoldsWraps.W (events_test.loneWraps) gets MarshalJSON from the json.Marshaler it embeds"},
+	} {
+		d := tc.new()
+		err := events.NewRegistry().Register(d.EventType(), 1, tc.new)
+		assert.ErrorContains(t, err, tc.want)
+	}
+}
+
+// Values held in a map are written through their value's methods alone:
+// the codecs cannot take their address.
+type inMapBig struct {
+	M map[string]big.Int `json:"m"`
+}
+
+func (*inMapBig) EventType() events.Type { return "in.map.big" }
+
+type inMapField struct {
+	M map[string]struct {
+		Pair [2]big.Int `json:"pair"`
+	} `json:"m"`
+}
+
+func (*inMapField) EventType() events.Type { return "in.map.field" }
+
+type inMapPtr struct {
+	M map[string]*big.Int `json:"m"`
+	L []big.Int           `json:"l"`
+	N big.Int             `json:"n"`
+	// The same type in a map, after it was looked into where it is
+	// addressable.
+	Later map[string][]big.Int `json:"later"`
+}
+
+func (*inMapPtr) EventType() events.Type { return "in.map.ptr" }
+
+type inMapAfter struct {
+	N big.Int            `json:"n"`
+	M map[string]big.Int `json:"m"`
+}
+
+func (*inMapAfter) EventType() events.Type { return "in.map.after" }
+
+func TestRegisterRefusesAPointerWriterHeldInAMap(t *testing.T) {
+	for _, tc := range []struct {
+		new  func() events.Data
+		want string
+	}{
+		{func() events.Data { return new(inMapBig) }, "inMapBig.M[] (big.Int) is held by value"},
+		{func() events.Data { return new(inMapField) }, "inMapField.M[].Pair[] (big.Int) is held by value"},
+		{func() events.Data { return new(inMapAfter) }, "inMapAfter.M[] (big.Int) is held by value"},
+	} {
+		d := tc.new()
+		err := events.NewRegistry().Register(d.EventType(), 1, tc.new)
+		assert.ErrorContains(t, err, tc.want)
+		assert.ErrorContains(t, err, "hold a *big.Int there")
+	}
+	roundTrips(t, &inMapPtr{M: map[string]*big.Int{"a": big.NewInt(5)}, L: []big.Int{*big.NewInt(6)}, N: *big.NewInt(7),
+		Later: map[string][]big.Int{"b": {*big.NewInt(8)}}})
+}
