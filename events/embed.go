@@ -159,9 +159,14 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 		}
 	}
 	if path.byValue {
-		if name := pointerWriter(t); name != "" {
-			return fmt.Sprintf("%s is held by value, where the codecs cannot take its address to call its %s, which has a pointer receiver: they would write its fields, or fail: hold a *%s there, or give %s a %s of a value receiver",
-				at(path, t), name, t, t, name)
+		key := path.name == "[key]"
+		if name := pointerWriter(t, key); name != "" {
+			fix := fmt.Sprintf("hold a *%s there, or give %s a %s of a value receiver", t, t, name)
+			if key {
+				fix = fmt.Sprintf("give %s a %s of a value receiver", t, name)
+			}
+			return fmt.Sprintf("%s is held by value, where the codecs cannot take its address to call its %s, which has a pointer receiver: they would write it as its kind or fields, or fail: %s",
+				at(path, t), name, fix)
 		}
 	}
 	if t.Kind() != reflect.Pointer && ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
@@ -201,7 +206,7 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	case reflect.Map:
 		// A key is written by its value's own methods (encoding/json's
 		// TextMarshaler, msgpack's first choice), as a value is.
-		if msg := w.walk(reflect.Value{}, t.Key(), path.down("[key]")); msg != "" {
+		if msg := w.walk(reflect.Value{}, t.Key(), path.downBy("[key]", true)); msg != "" {
 			return msg
 		}
 		return w.walk(reflect.Value{}, t.Elem(), path.downBy("[]", true))
@@ -499,14 +504,19 @@ func promotedCodecs(t reflect.Type, key bool) (methods []string, from reflect.Ty
 }
 
 // pointerWriter returns the method through which a codec would have a
-// value of type t write itself, had it its address: one of a pointer
-// receiver, where t has none of that codec's; "" for none.
-func pointerWriter(t reflect.Type) string {
+// value of type t, or a map key of it, write itself, had it its address:
+// one of a pointer receiver, where t has none of that codec's; "" for
+// none.
+func pointerWriter(t reflect.Type, key bool) string {
 	if t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface {
 		return ""
 	}
-	for i := 0; i < len(codecOrders); i += 2 {
-		order := codecOrders[i].order
+	orders := codecOrders
+	if key {
+		orders = keyOrders
+	}
+	for i := 0; i < len(orders); i += 2 {
+		order := orders[i].order
 		if slices.ContainsFunc(order, t.Implements) {
 			continue
 		}

@@ -3,6 +3,7 @@ package events_test
 import (
 	"encoding/json"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,4 +199,68 @@ func TestRegisterRefusesAPointerWriterHeldInAMap(t *testing.T) {
 	}
 	roundTrips(t, &inMapPtr{M: map[string]*big.Int{"a": big.NewInt(5)}, L: []big.Int{*big.NewInt(6)}, N: *big.NewInt(7),
 		Later: map[string][]big.Int{"b": {*big.NewInt(8)}}})
+}
+
+// Map keys are written through their value's methods alone too, and
+// read through UnmarshalText.
+type ptrTextInt int
+
+func (k *ptrTextInt) MarshalText() ([]byte, error) { return []byte("k" + strconv.Itoa(int(*k))), nil }
+func (k *ptrTextInt) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(strings.TrimPrefix(string(b), "k"))
+	*k = ptrTextInt(n)
+	return err
+}
+
+type ptrTextString string
+
+func (k *ptrTextString) MarshalText() ([]byte, error) { return []byte("s" + string(*k)), nil }
+func (k *ptrTextString) UnmarshalText(b []byte) error {
+	*k = ptrTextString(strings.TrimPrefix(string(b), "s"))
+	return nil
+}
+
+// ptrJSONInt has a MarshalJSON of a pointer receiver, which neither codec
+// calls for a key.
+type ptrJSONInt int
+
+func (k *ptrJSONInt) MarshalJSON() ([]byte, error) { return []byte(`"j"`), nil }
+
+type keyedByPtrText struct {
+	M map[ptrTextInt]int `json:"m"`
+}
+
+func (*keyedByPtrText) EventType() events.Type { return "keyed.ptr.text" }
+
+type keyedByPtrString struct {
+	M map[ptrTextString]int `json:"m"`
+}
+
+func (*keyedByPtrString) EventType() events.Type { return "keyed.ptr.string" }
+
+type keyedByPtrJSON struct {
+	M map[ptrJSONInt]int `json:"m"`
+}
+
+func (*keyedByPtrJSON) EventType() events.Type { return "keyed.ptr.json" }
+
+func TestRegisterRefusesAKeyWrittenThroughAPointer(t *testing.T) {
+	for _, tc := range []struct {
+		new  func() events.Data
+		want string
+	}{
+		// encoding/json writes it as a number and reads it through
+		// UnmarshalText; msgpack refuses to write it.
+		{func() events.Data { return new(keyedByPtrText) }, "keyedByPtrText.M[key] (events_test.ptrTextInt) is held by value"},
+		// encoding/json writes the string and reads it through
+		// UnmarshalText, which takes its prefix.
+		{func() events.Data { return new(keyedByPtrString) }, "keyedByPtrString.M[key] (events_test.ptrTextString) is held by value"},
+	} {
+		d := tc.new()
+		err := events.NewRegistry().Register(d.EventType(), 1, tc.new)
+		assert.ErrorContains(t, err, tc.want)
+		assert.ErrorContains(t, err, "a MarshalText of a value receiver")
+		assert.NotContains(t, err.Error(), "hold a *")
+	}
+	roundTrips(t, &keyedByPtrJSON{M: map[ptrJSONInt]int{3: 1}})
 }
