@@ -748,6 +748,6 @@ func TestJSONNamesAMapKeyItCannotRead(t *testing.T) {
 	_, err := events.NewJSONCodec(reg).Decode([]byte(in))
 	require.ErrorIs(t, err, events.ErrMalformed)
 	assert.Equal(t, "data.tags", decodeError(t, err).Field)
-	assert.ErrorContains(t, err, "found an object, which encoding/json reads into no map keyed by interface {}")
+	assert.ErrorContains(t, err, "found an object, which cannot be read into a map keyed by interface {}")
 	assert.NotContains(t, err.Error(), "want an object")
 }

@@ -114,10 +114,11 @@ func (w *embedWalk) holdsRefs(t reflect.Type) bool {
 	return r
 }
 
-// seenType is a type looked into, held by value (step.byValue) or not.
+// seenType is a type looked into, held by value (step.byValue) or not,
+// as a map's key or not: each is checked in its own way.
 type seenType struct {
-	t       reflect.Type
-	byValue bool
+	t            reflect.Type
+	byValue, key bool
 }
 
 // visit is a pointer of a type.
@@ -137,10 +138,11 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	}
 	switch {
 	case !v.IsValid():
-		if w.seen[seenType{t, path.byValue}] {
+		at := seenType{t, path.byValue, path.name == "[key]"}
+		if w.seen[at] {
 			return ""
 		}
-		w.seen[seenType{t, path.byValue}] = true
+		w.seen[at] = true
 	case t.Kind() == reflect.Pointer && !v.IsNil():
 		at := visit{t, uintptr(v.UnsafePointer())}
 		if w.visits[at] {
@@ -158,15 +160,34 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 				at(path, t), list, from, list, t)
 		}
 	}
+	key := path.name == "[key]"
 	if path.byValue {
-		key := path.name == "[key]"
 		if name := pointerWriter(t, key); name != "" {
 			fix := fmt.Sprintf("hold a *%s there, or give %s a %s of a value receiver", t, t, name)
-			if key {
+			switch {
+			case key && t.Kind() == reflect.String:
+				fix = fmt.Sprintf("give %s a %s of a value receiver that returns the string itself (encoding/json writes a key of a string kind as it is, and reads it through UnmarshalText)", t, name)
+			case key:
 				fix = fmt.Sprintf("give %s a %s of a value receiver", t, name)
 			}
 			return fmt.Sprintf("%s is held by value, where the codecs cannot take its address to call its %s, which has a pointer receiver: they would write it as its kind or fields, or fail: %s",
 				at(path, t), name, fix)
+		}
+	}
+	if k := t.Kind(); key || k >= reflect.Bool && k <= reflect.Complex128 || k == reflect.String {
+		// A value that writes itself through a method is read back as
+		// its kind where it has no method to read itself, and the other
+		// way round: a number written as text fails, a string written as
+		// other text is read as that text. (A struct may write itself
+		// as its fields and more.) A key is read through UnmarshalText. A
+		// string that reads itself alone is written as it is, and may
+		// read that (a name checked as it is read).
+		orders := codecOrders
+		if key {
+			orders = keyOrders
+		}
+		if has, lacks, writes := oneWay(t, orders); has != "" && (writes || t.Kind() != reflect.String) {
+			return fmt.Sprintf("%s has %s but not %s, so that the codecs would not read back what they wrote: give it both", at(path, t), has, lacks)
 		}
 	}
 	if t.Kind() != reflect.Pointer && ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
@@ -542,12 +563,32 @@ func hasCodecMethods(t reflect.Type, orders []codecOrder) bool {
 // then its reading one) lets t read itself exactly where it lets t write
 // itself.
 func readsAsWritten(t reflect.Type, orders []codecOrder) bool {
+	has, _, _ := oneWay(t, orders)
+	return has == ""
+}
+
+// oneWay returns the method that t, or a pointer to it, has of a codec's
+// order to write (writes) or read itself, where it has none of the other
+// way, and lacks, its counterpart (an order's interfaces and its other
+// way's pair up by place); "" where every codec of orders lets t read
+// itself exactly where it lets t write itself.
+func oneWay(t reflect.Type, orders []codecOrder) (has, lacks string, writes bool) {
 	for i := 0; i+1 < len(orders); i += 2 {
-		if implementsAny(t, orders[i].order) != implementsAny(t, orders[i+1].order) {
-			return false
+		w, r := orders[i].order, orders[i+1].order
+		switch kw, kr := firstOf(t, w), firstOf(t, r); {
+		case kw >= 0 && kr < 0:
+			return w[kw].Method(0).Name, r[kw].Method(0).Name, true
+		case kr >= 0 && kw < 0:
+			return r[kr].Method(0).Name, w[kr].Method(0).Name, false
 		}
 	}
-	return true
+	return "", "", false
+}
+
+// firstOf returns the index of the first of ifaces that t, or a pointer
+// to it, implements; -1 for none.
+func firstOf(t reflect.Type, ifaces []reflect.Type) int {
+	return slices.IndexFunc(ifaces, func(i reflect.Type) bool { return implementsAny(t, []reflect.Type{i}) })
 }
 
 // promotedFrom returns the type of the field of struct type t that gives

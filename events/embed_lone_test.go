@@ -2,7 +2,9 @@ package events_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math/big"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,12 +18,13 @@ import (
 	"github.com/truefcr/truefcr/events"
 )
 
-// roundTrips registers d's type and checks that both codecs write d and
-// read it back equal.
+// roundTrips registers d's type, made new and zero, and checks that both
+// codecs write d and read it back equal.
 func roundTrips(t *testing.T, d events.Data) {
 	t.Helper()
 	reg := events.NewRegistry()
-	require.NoError(t, reg.Register(d.EventType(), 1, func() events.Data { return d }))
+	typ := reflect.TypeOf(d).Elem()
+	require.NoError(t, reg.Register(d.EventType(), 1, func() events.Data { return reflect.New(typ).Interface().(events.Data) }))
 	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
 		b, err := c.Append(nil, hostEvent(d))
 		require.NoError(t, err, "%T %T", d, c)
@@ -263,4 +266,138 @@ func TestRegisterRefusesAKeyWrittenThroughAPointer(t *testing.T) {
 		assert.NotContains(t, err.Error(), "hold a *")
 	}
 	roundTrips(t, &keyedByPtrJSON{M: map[ptrJSONInt]int{3: 1}})
+}
+
+// A type that a map holds as its value is checked again as its key, the
+// other way the codecs write it.
+type taggedID struct {
+	uuid.UUID
+	Label string `json:"label"`
+}
+
+type taggedWire struct {
+	ID    uuid.UUID `json:"id"`
+	Label string    `json:"label"`
+}
+
+func (k taggedID) MarshalJSON() ([]byte, error) { return json.Marshal(taggedWire{k.UUID, k.Label}) }
+func (k taggedID) MarshalMsgpack() ([]byte, error) {
+	return msgpack.Marshal(taggedWire{k.UUID, k.Label})
+}
+func (k *taggedID) UnmarshalJSON(b []byte) error {
+	var w taggedWire
+	err := json.Unmarshal(b, &w)
+	*k = taggedID{w.ID, w.Label}
+	return err
+}
+func (k *taggedID) UnmarshalMsgpack(b []byte) error {
+	var w taggedWire
+	err := msgpack.Unmarshal(b, &w)
+	*k = taggedID{w.ID, w.Label}
+	return err
+}
+
+type valueThenKey struct {
+	ByName map[string]taggedID `json:"by_name"`
+	Counts map[taggedID]int    `json:"counts"`
+}
+
+func (*valueThenKey) EventType() events.Type { return "value.then.key" }
+
+func TestRegisterChecksAKeyOfATypeSeenAsAValue(t *testing.T) {
+	err := events.NewRegistry().Register("value.then.key", 1, func() events.Data { return new(valueThenKey) })
+	assert.ErrorContains(t, err, "valueThenKey.Counts[key] (events_test.taggedID) gets MarshalText and UnmarshalText from the uuid.UUID it embeds")
+	id := taggedID{uuid.MustParse("0193a4c2-7a9e-7000-8000-0000000000c1"), "ana"}
+	roundTrips(t, &valueOnly{ByName: map[string]taggedID{"a": id}})
+}
+
+type valueOnly struct {
+	ByName map[string]taggedID `json:"by_name"`
+}
+
+func (*valueOnly) EventType() events.Type { return "value.only" }
+
+// Scalars that write themselves one way and read themselves another.
+
+// writeOnlyInt writes itself as text, and has nothing to read that.
+type writeOnlyInt int
+
+func (k writeOnlyInt) MarshalText() ([]byte, error) { return []byte("k" + strconv.Itoa(int(k))), nil }
+
+// upperString writes itself in capitals, and would be read as written.
+type upperString string
+
+func (k upperString) MarshalText() ([]byte, error) { return []byte(strings.ToUpper(string(k))), nil }
+
+// readOnlyInt reads itself from text, but is written as a number.
+type readOnlyInt int
+
+func (k *readOnlyInt) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(string(b))
+	*k = readOnlyInt(n)
+	return err
+}
+
+// checkedName reads itself, refusing what is not a name; it is written as
+// the string it is, which it reads back.
+type checkedName string
+
+func (k *checkedName) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		return errors.New("empty name")
+	}
+	*k = checkedName(b)
+	return nil
+}
+
+type oneWayField struct {
+	F writeOnlyInt `json:"f"`
+}
+
+func (*oneWayField) EventType() events.Type { return "one.way.field" }
+
+type oneWayKey struct {
+	M map[writeOnlyInt]int `json:"m"`
+}
+
+func (*oneWayKey) EventType() events.Type { return "one.way.key" }
+
+type oneWayString struct {
+	S []upperString `json:"s"`
+}
+
+func (*oneWayString) EventType() events.Type { return "one.way.string" }
+
+type readOnlyField struct {
+	F *readOnlyInt `json:"f"`
+}
+
+func (*readOnlyField) EventType() events.Type { return "read.only.field" }
+
+type checkedNames struct {
+	N checkedName         `json:"n"`
+	M map[checkedName]int `json:"m"`
+}
+
+func (*checkedNames) EventType() events.Type { return "checked.names" }
+
+func TestRegisterRefusesAScalarThatDoesNotReadWhatItWrites(t *testing.T) {
+	for _, tc := range []struct {
+		new  func() events.Data
+		want string
+	}{
+		{func() events.Data { return new(oneWayField) }, "oneWayField.F (events_test.writeOnlyInt) has MarshalText but not UnmarshalText"},
+		{func() events.Data { return new(oneWayKey) }, "oneWayKey.M[key] (events_test.writeOnlyInt) has MarshalText but not UnmarshalText"},
+		{func() events.Data { return new(oneWayString) }, "oneWayString.S[] (events_test.upperString) has MarshalText but not UnmarshalText"},
+		{func() events.Data { return new(readOnlyField) }, "readOnlyField.F (events_test.readOnlyInt) has UnmarshalText but not MarshalText"},
+	} {
+		d := tc.new()
+		assert.ErrorContains(t, events.NewRegistry().Register(d.EventType(), 1, tc.new), tc.want)
+	}
+	roundTrips(t, &checkedNames{N: "ana", M: map[checkedName]int{"bo": 1}})
+}
+
+func TestRegisterSaysHowAStringKeyIsWritten(t *testing.T) {
+	err := events.NewRegistry().Register("keyed.ptr.string", 1, func() events.Data { return new(keyedByPtrString) })
+	assert.ErrorContains(t, err, "that returns the string itself (encoding/json writes a key of a string kind as it is, and reads it through UnmarshalText)")
 }

@@ -815,7 +815,7 @@ func typeText(te *json.UnmarshalTypeError) string {
 			"array": "an array", "object": "an object"}[found]
 	}
 	if t := te.Type; t != nil && t.Kind() == reflect.Map && te.Value == "object" && !jsonReadsKey(t.Key()) {
-		return fmt.Sprintf("found an object, which encoding/json reads into no map keyed by %s: only by strings, integers and types with UnmarshalText", t.Key())
+		return fmt.Sprintf("found an object, which cannot be read into a map keyed by %s: only into one keyed by strings, integers or a type with UnmarshalText", t.Key())
 	}
 	want := "a value of another kind"
 	if t := te.Type; t != nil {
