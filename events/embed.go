@@ -200,14 +200,19 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 		}
 		return w.walk(reflect.Value{}, t.Elem(), path.downBy("", false))
 	case reflect.Interface:
-		// The decoders read into what the constructor put there: the
-		// msgpack decoder into the value itself, which it can set only
-		// through a pointer, or fill as a map.
+		// The decoders read into what the constructor put there, through
+		// a pointer: the msgpack decoder cannot set a value, and
+		// encoding/json replaces it, a map too, with what it reads (a
+		// map[string]any for an object, which may stand there).
 		if v.IsValid() && !v.IsNil() {
 			e := v.Elem()
-			if k := e.Kind(); k != reflect.Pointer && k != reflect.Map || e.IsNil() {
-				return fmt.Sprintf("%s holds a %s, %s, which the msgpack decoder cannot set and encoding/json replaces with what it reads: put a pointer to a value there, a map that is not nil, or nothing",
-					path, e.Type(), map[bool]string{true: "nil", false: "by value"}[k == reflect.Pointer || k == reflect.Map])
+			if k := e.Kind(); (k != reflect.Pointer || e.IsNil()) && !(e.Type() == reflect.TypeFor[map[string]any]() && !e.IsNil()) {
+				how := "by value"
+				if k == reflect.Pointer || k == reflect.Map && e.IsNil() {
+					how = "nil"
+				}
+				return fmt.Sprintf("%s holds a %s, %s, which the msgpack decoder cannot set and encoding/json replaces with what it reads: put a pointer to a value there (a *%s), or nothing",
+					path, e.Type(), how, cmp.Or(strings.TrimPrefix(e.Type().String(), "*"), "T"))
 			}
 			return w.walk(e, e.Type(), path.down(""))
 		}

@@ -683,7 +683,10 @@ func TestRegisterRefusesAConstructorsValueNestedTooDeep(t *testing.T) {
 func TestRegisterRefusesAValueInAnInterfaceField(t *testing.T) {
 	err := events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: EmBase{}} })
 	assert.ErrorContains(t, err, "events_test.emInterface.Body holds a events_test.EmBase, by value")
-	assert.ErrorContains(t, err, "put a pointer to a value there, a map that is not nil, or nothing")
+	assert.ErrorContains(t, err, "put a pointer to a value there (a *events_test.EmBase), or nothing")
+	err = events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: map[string]int{}} })
+	assert.ErrorContains(t, err, "events_test.emInterface.Body holds a map[string]int, by value")
+	assert.ErrorContains(t, err, "(a *map[string]int)")
 	for _, typedNil := range []any{(*EmBase)(nil), map[string]int(nil)} {
 		err := events.NewRegistry().Register("em.interface", 1, func() events.Data { return &emInterface{Body: typedNil} })
 		assert.ErrorContains(t, err, ", nil, which the msgpack decoder cannot set", "%T", typedNil)

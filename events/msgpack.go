@@ -824,8 +824,13 @@ func marshalMsgpack(v any) (_ []byte, err error) {
 }
 
 // unmarshalMsgpack decodes a host type with its json tags as field names.
+// A field of type any that holds a pointer or a map reads nil as nil, as
+// encoding/json reads null (see standIns).
 func unmarshalMsgpack(b []byte, v any) error {
 	return decodeHost(v, func() error {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+			defer restore(standIns(rv.Elem()))
+		}
 		dec := msgpack.NewDecoder(bytes.NewReader(b))
 		dec.SetCustomStructTag("json")
 		return dec.Decode(v)

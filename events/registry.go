@@ -160,9 +160,15 @@ func NewRegistry() *Registry {
 // the codecs would call for the whole value; and one that embeds a pointer
 // to a struct type that is not exported, through which the decoders would
 // set fields, and that newData leaves nil (reflect lets nobody allocate
-// it). What Register cannot see (a constructor that makes other values
-// than the one it looked at, an interface field of methods that it leaves
-// nil) and a decoder cannot fill is the event's DecodeError.
+// it). What newData puts in an interface field tells the decoders what to
+// read there: a pointer to a value, a map[string]any, or nothing (read as
+// the generic values of JSON); a value of another type is refused, as
+// the msgpack decoder cannot set it and encoding/json replaces it. A field
+// of type any is read as nil where an event has nil; one of an interface
+// with methods cannot be, in msgpack. What Register cannot see (a constructor that
+// makes other values than the one it looked at, an interface field of
+// methods that it leaves nil, or that an event has nil in) and a decoder
+// cannot fill is the event's DecodeError.
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)

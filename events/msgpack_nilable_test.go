@@ -1,0 +1,111 @@
+package events_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// Host types with a field of type any that the constructor fills with a
+// pointer or a map, so that the decoders know the type to read there.
+type anyDetails struct {
+	Note string `json:"note"`
+}
+
+type anyInner struct {
+	P any `json:"p"`
+}
+
+type anyHost struct {
+	Payload any       `json:"payload"`
+	Tags    any       `json:"tags"`
+	Meta    any       `json:"meta"`
+	Pair    [2]any    `json:"pair"`
+	Inner   *anyInner `json:"inner"`
+	Shaped  anyShape  `json:"shaped"`
+	N       int       `json:"n"`
+}
+
+// anyShape is an interface with methods: the msgpack decoder cannot read
+// nil into what it holds.
+type anyShape interface{ Area() int }
+
+type anySquare struct {
+	Side int `json:"side"`
+}
+
+func (s *anySquare) Area() int { return s.Side * s.Side }
+
+func (*anyHost) EventType() events.Type { return "any.host" }
+
+func newAnyHost() events.Data {
+	return &anyHost{Payload: &anyDetails{}, Tags: &map[string]int{}, Meta: map[string]any{}, Pair: [2]any{&anyDetails{}, &anyDetails{}},
+		Inner: &anyInner{P: &anyDetails{}}, Shaped: &anySquare{}}
+}
+
+// anyHostNoPayload is what a writer of the type without its any fields
+// writes: an event in which they are absent.
+type anyHostNoPayload struct {
+	N int `json:"n"`
+}
+
+func (*anyHostNoPayload) EventType() events.Type { return "any.host" }
+
+// An any field holding a pointer or a map reads nil as nil in both codecs
+// (the msgpack decoder panicked, setting what the field holds), what it
+// holds where the event has a value, and keeps the constructor's where
+// the event lacks the field.
+func TestAnyFieldsReadNil(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("any.host", 1, newAnyHost))
+	codecs := []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)}
+	for _, d := range []*anyHost{
+		{N: 3, Shaped: &anySquare{2}},
+		{Payload: &anyDetails{"a"}, Tags: &map[string]int{"x": 1}, Meta: map[string]any{"y": "z"}, Pair: [2]any{nil, &anyDetails{"b"}},
+			Inner: &anyInner{P: &anyDetails{"c"}}, Shaped: &anySquare{3}, N: 4},
+		{Inner: &anyInner{}, Shaped: &anySquare{}},
+	} {
+		for _, c := range codecs {
+			b, err := c.Append(nil, hostEvent(d))
+			require.NoError(t, err, "%T", c)
+			got, err := c.Decode(b)
+			require.NoError(t, err, "%T %+v", c, d)
+			assert.Equal(t, d, got.Data, "%T", c)
+		}
+	}
+	other := events.NewRegistry()
+	require.NoError(t, other.Register("any.host", 1, func() events.Data { return new(anyHostNoPayload) }))
+	for i, c := range []events.Codec{events.NewMsgpackCodec(other), events.NewJSONCodec(other)} {
+		b, err := c.Append(nil, hostEvent(&anyHostNoPayload{N: 5}))
+		require.NoError(t, err)
+		got, err := codecs[i].Decode(b)
+		require.NoError(t, err, "%T", c)
+		want := newAnyHost().(*anyHost)
+		want.N = 5
+		assert.Equal(t, want, got.Data, "%T: the constructor's values, where the event lacks the fields", c)
+	}
+}
+
+// A field of an interface with methods holds no stand-in: an event with
+// nil there is an error of the event in msgpack, not the end of the
+// process; encoding/json reads it as nil.
+func TestMethodInterfaceFieldWithNilIsADecodeError(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("any.host", 1, newAnyHost))
+	d := &anyHost{N: 3}
+	m := events.NewMsgpackCodec(reg)
+	b, err := m.Append(nil, hostEvent(d))
+	require.NoError(t, err)
+	_, err = m.Decode(b)
+	require.ErrorIs(t, err, events.ErrMalformed)
+	assert.Equal(t, "data", decodeError(t, err).Field)
+	j := events.NewJSONCodec(reg)
+	b, err = j.Append(nil, hostEvent(d))
+	require.NoError(t, err)
+	got, err := j.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, d, got.Data)
+}
