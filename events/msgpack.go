@@ -39,7 +39,10 @@ const msgpackFormat = 1
 // intern it; it keeps the data's allocation otherwise); a longer event
 // costs a second one, for a copy of the input. Metadata, when there is
 // any, costs what a small Go map costs. Registered host types go through
-// the msgpack library, with their json tags as field names.
+// the msgpack library, with their json tags as field names; their times
+// are read in UTC (msgpack's carry no zone), and a field of type any that
+// the type's constructor fills with a pointer reads nil as nil, as in the
+// JSON codec.
 type MsgpackCodec struct {
 	reg *Registry
 	// builtin holds the registry's entries that made the built-in types
@@ -825,16 +828,30 @@ func marshalMsgpack(v any) (_ []byte, err error) {
 
 // unmarshalMsgpack decodes a host type with its json tags as field names.
 // A field of type any that holds a pointer or a map reads nil as nil, as
-// encoding/json reads null (see standIns).
+// encoding/json reads null (see standIns), and times are read in UTC (see
+// timesInUTC).
 func unmarshalMsgpack(b []byte, v any) error {
 	return decodeHost(v, func() error {
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-			defer restore(standIns(rv.Elem()))
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Pointer || rv.IsNil() {
+			return msgpackDecode(b, v)
 		}
-		dec := msgpack.NewDecoder(bytes.NewReader(b))
-		dec.SetCustomStructTag("json")
-		return dec.Decode(v)
+		err := func() error {
+			defer restore(standIns(rv.Elem()))
+			return msgpackDecode(b, v)
+		}()
+		if err == nil {
+			timesInUTC(rv.Elem())
+		}
+		return err
 	})
+}
+
+// msgpackDecode decodes b into v with json tags as field names.
+func msgpackDecode(b []byte, v any) error {
+	dec := msgpack.NewDecoder(bytes.NewReader(b))
+	dec.SetCustomStructTag("json")
+	return dec.Decode(v)
 }
 
 // decodeHost returns decode(), the decoding of a host's value v, with a

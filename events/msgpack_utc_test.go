@@ -1,0 +1,71 @@
+package events_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+type timedInner struct {
+	At time.Time `json:"at"`
+}
+
+type timedHost struct {
+	T    time.Time               `json:"t"`
+	P    *time.Time              `json:"p"`
+	L    []time.Time             `json:"l"`
+	A    [2]time.Time            `json:"a"`
+	M    map[string]time.Time    `json:"m"`
+	K    map[time.Time]int       `json:"k"`
+	In   timedInner              `json:"in"`
+	Deep map[string][]timedInner `json:"deep"`
+	Zero time.Time               `json:"zero"`
+}
+
+func (*timedHost) EventType() events.Type { return "timed.host" }
+
+// A host's times read back in UTC in both codecs, where the msgpack
+// decoder read them in the machine's Local zone: an event with UTC times
+// reads back equal to the value written.
+func TestHostTimesReadInUTC(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("timed.host", 1, func() events.Data { return new(timedHost) }))
+	at := time.Date(2026, 3, 2, 9, 15, 0, 123456789, time.UTC)
+	later := at.Add(time.Hour)
+	d := &timedHost{T: at, P: &later, L: []time.Time{at, later}, A: [2]time.Time{later, at},
+		M: map[string]time.Time{"a": at}, K: map[time.Time]int{at: 1, later: 2}, In: timedInner{at},
+		Deep: map[string][]timedInner{"x": {{at}, {later}}}}
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(d))
+		require.NoError(t, err, "%T", c)
+		got, err := c.Decode(b)
+		require.NoError(t, err, "%T", c)
+		assert.Equal(t, d, got.Data, "%T", c)
+	}
+}
+
+type timedAny struct {
+	V any `json:"v"`
+}
+
+func (*timedAny) EventType() events.Type { return "timed.any" }
+
+// What the msgpack decoder reads as a time into an interface value is in
+// UTC too.
+func TestHostTimeInAnInterfaceReadsInUTC(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("timed.any", 1, func() events.Data { return new(timedAny) }))
+	at := time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
+	m := events.NewMsgpackCodec(reg)
+	for _, v := range []any{at, []any{at}, map[string]any{"at": at}} {
+		b, err := m.Append(nil, hostEvent(&timedAny{V: v}))
+		require.NoError(t, err)
+		got, err := m.Decode(b)
+		require.NoError(t, err)
+		assert.Equal(t, v, got.Data.(*timedAny).V)
+	}
+}
