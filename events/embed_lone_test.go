@@ -401,3 +401,27 @@ func TestRegisterSaysHowAStringKeyIsWritten(t *testing.T) {
 	err := events.NewRegistry().Register("keyed.ptr.string", 1, func() events.Data { return new(keyedByPtrString) })
 	assert.ErrorContains(t, err, "that returns the string itself (encoding/json writes a key of a string kind as it is, and reads it through UnmarshalText)")
 }
+
+// A struct key whose lone embedded field writes itself through a pointer
+// receiver: the key, held by value, has no MarshalText to call.
+type ptrTextInner struct{ N int }
+
+func (k *ptrTextInner) MarshalText() ([]byte, error) { return []byte(strconv.Itoa(k.N)), nil }
+func (k *ptrTextInner) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(string(b))
+	k.N = n
+	return err
+}
+
+type ptrTextOuter struct{ ptrTextInner }
+
+type keyedByLonePtrText struct {
+	M map[ptrTextOuter]int `json:"m"`
+}
+
+func (*keyedByLonePtrText) EventType() events.Type { return "keyed.lone.ptr.text" }
+
+func TestRegisterRefusesAStructKeyWrittenThroughAPointer(t *testing.T) {
+	err := events.NewRegistry().Register("keyed.lone.ptr.text", 1, func() events.Data { return new(keyedByLonePtrText) })
+	assert.ErrorContains(t, err, "keyedByLonePtrText.M[key] (events_test.ptrTextOuter) is held by value")
+}
