@@ -175,19 +175,14 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 		}
 	}
 	if k := t.Kind(); key || k >= reflect.Bool && k <= reflect.Complex128 || k == reflect.String {
-		// A value that writes itself through a method is read back as
-		// its kind where it has no method to read itself, and the other
-		// way round: a number written as text fails, a string written as
-		// other text is read as that text. (A struct may write itself
-		// as its fields and more.) A key is read through UnmarshalText. A
-		// string that reads itself alone is written as it is, and may
-		// read that (a name checked as it is read).
+		// (A struct may write itself as its fields and more, and read
+		// that.) A key is read through UnmarshalText.
 		orders := codecOrders
 		if key {
 			orders = keyOrders
 		}
-		if has, lacks, writes := oneWay(t, orders); has != "" && (writes || t.Kind() != reflect.String) {
-			return fmt.Sprintf("%s has %s but not %s, so that the codecs would not read back what they wrote: give it both", at(path, t), has, lacks)
+		if has, lacks := surelyOneWay(t, orders); has != "" {
+			return fmt.Sprintf("%s has %s but not %s, so that the codecs would not read back what they wrote: give it both, or neither", at(path, t), has, lacks)
 		}
 	}
 	if t.Kind() != reflect.Pointer && ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
@@ -568,26 +563,41 @@ func hasCodecMethods(t reflect.Type, orders []codecOrder) bool {
 // then its reading one) lets t read itself exactly where it lets t write
 // itself.
 func readsAsWritten(t reflect.Type, orders []codecOrder) bool {
-	has, _, _ := oneWay(t, orders)
-	return has == ""
+	for i := 0; i+1 < len(orders); i += 2 {
+		if implementsAny(t, orders[i].order) != implementsAny(t, orders[i+1].order) {
+			return false
+		}
+	}
+	return true
 }
 
-// oneWay returns the method that t, or a pointer to it, has of a codec's
-// order to write (writes) or read itself, where it has none of the other
-// way, and lacks, its counterpart (an order's interfaces and its other
-// way's pair up by place); "" where every codec of orders lets t read
-// itself exactly where it lets t write itself.
-func oneWay(t reflect.Type, orders []codecOrder) (has, lacks string, writes bool) {
+// textWays are the methods through which a value writes itself as text
+// or bytes, or reads itself from them alone.
+var textWays = []reflect.Type{reflect.TypeFor[encoding.TextMarshaler](), reflect.TypeFor[encoding.BinaryMarshaler](),
+	reflect.TypeFor[encoding.TextUnmarshaler](), reflect.TypeFor[encoding.BinaryUnmarshaler]()}
+
+// surelyOneWay returns the method that t, or a pointer to it, has of a
+// codec of orders to write or read itself, and lacks, its counterpart (an
+// order's interfaces and its other way's pair up by place), where the
+// codec surely cannot read back what it wrote of t, a scalar or a map
+// key: t writes itself as text or bytes and has nothing to read them,
+// which the codec reads as t's kind (a number written as text fails, a
+// string is read as the other text); or t reads itself from text or bytes
+// alone and is not a string, which the codec writes as t's kind (a number
+// it cannot read). A string read through UnmarshalText is written as it
+// is, and may read that (a name checked as it is read); a type's own JSON
+// or msgpack method may write, or read, its kind.
+func surelyOneWay(t reflect.Type, orders []codecOrder) (has, lacks string) {
 	for i := 0; i+1 < len(orders); i += 2 {
 		w, r := orders[i].order, orders[i+1].order
 		switch kw, kr := firstOf(t, w), firstOf(t, r); {
-		case kw >= 0 && kr < 0:
-			return w[kw].Method(0).Name, r[kw].Method(0).Name, true
-		case kr >= 0 && kw < 0:
-			return r[kr].Method(0).Name, w[kr].Method(0).Name, false
+		case kw >= 0 && kr < 0 && slices.Contains(textWays, w[kw]):
+			return w[kw].Method(0).Name, r[kw].Method(0).Name
+		case kr >= 0 && kw < 0 && slices.Contains(textWays, r[kr]) && t.Kind() != reflect.String:
+			return r[kr].Method(0).Name, w[kr].Method(0).Name
 		}
 	}
-	return "", "", false
+	return "", ""
 }
 
 // firstOf returns the index of the first of ifaces that t, or a pointer

@@ -425,3 +425,25 @@ func TestRegisterRefusesAStructKeyWrittenThroughAPointer(t *testing.T) {
 	err := events.NewRegistry().Register("keyed.lone.ptr.text", 1, func() events.Data { return new(keyedByLonePtrText) })
 	assert.ErrorContains(t, err, "keyedByLonePtrText.M[key] (events_test.ptrTextOuter) is held by value")
 }
+
+// lenientInt reads itself from JSON, a number or a quoted one, as a
+// protobuf enum of proto2 does; it is written as the number it is.
+type lenientInt int
+
+func (l *lenientInt) UnmarshalJSON(b []byte) error {
+	n, err := strconv.Atoi(strings.Trim(string(b), `"`))
+	*l = lenientInt(n)
+	return err
+}
+
+type lenientHost struct {
+	L lenientInt         `json:"l"`
+	M map[lenientInt]int `json:"m"`
+}
+
+func (*lenientHost) EventType() events.Type { return "lenient.host" }
+
+// A type's own JSON method may read its kind: taken, and read back.
+func TestRegisterTakesAScalarThatReadsItsKind(t *testing.T) {
+	roundTrips(t, &lenientHost{L: 3, M: map[lenientInt]int{4: 1}})
+}

@@ -837,7 +837,7 @@ func unmarshalMsgpack(b []byte, v any) error {
 			return msgpackDecode(b, v)
 		}
 		err := func() error {
-			defer restore(standIns(rv.Elem()))
+			defer restore(standIns(rv))
 			return msgpackDecode(b, v)
 		}()
 		if err == nil {

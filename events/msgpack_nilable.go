@@ -2,6 +2,7 @@ package events
 
 import (
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -41,9 +42,9 @@ type standIn struct {
 // settable interface field (holdsInterface).
 var mayHoldAny sync.Map
 
-// holdsInterface reports whether a value of type t may hold, in place or
-// behind pointers, a field of an interface type, which what it holds may
-// be of any type; seen holds the types looked into.
+// holdsInterface reports whether a value of type t may hold, in place,
+// behind pointers or in lists, a field of an interface type, which what it
+// holds may be of any type; seen holds the types looked into.
 func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 	if seen[t] {
 		return false
@@ -52,7 +53,7 @@ func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 	switch t.Kind() {
 	case reflect.Interface:
 		return true
-	case reflect.Pointer, reflect.Array:
+	case reflect.Pointer, reflect.Array, reflect.Slice:
 		return holdsInterface(t.Elem(), seen)
 	case reflect.Struct:
 		for i := range t.NumField() {
@@ -64,12 +65,15 @@ func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
-// standIns puts a stand-in in place of every field of type any of v, the
-// value that the decoder will read into, that holds a pointer or a map
-// that is not nil, and returns them. It follows what the decoder reads
-// into: fields, elements of arrays, pointers, and what interfaces hold
-// (but not the elements of lists and maps, which the decoder makes).
-func standIns(v reflect.Value) []standIn {
+// standIns puts a stand-in in place of every field of type any of what
+// root points to, the value that the decoder will read into, that holds a
+// pointer or a map that is not nil, and returns them. It follows what the
+// decoder reads into: fields, elements of arrays and of lists (which the
+// decoder reads into up to their capacity), pointers, and what interfaces
+// hold; not the values of maps, which the decoder makes, nor what a type
+// that reads itself holds.
+func standIns(root reflect.Value) []standIn {
+	v := root.Elem()
 	t := v.Type()
 	may, ok := mayHoldAny.Load(t)
 	if !ok {
@@ -80,11 +84,14 @@ func standIns(v reflect.Value) []standIn {
 		return nil
 	}
 	var out []standIn
-	visited := map[uintptr]bool{}
+	visited := map[uintptr]bool{root.Pointer(): true}
 	var walk func(v reflect.Value, depth int)
 	walk = func(v reflect.Value, depth int) {
 		if depth > maxEmbedWalk {
 			return
+		}
+		if k := v.Kind(); k != reflect.Pointer && k != reflect.Interface && ownUnmarshaler(v.Type()) {
+			return // it reads itself: the decoder does not look inside
 		}
 		switch v.Kind() {
 		case reflect.Pointer:
@@ -100,6 +107,10 @@ func standIns(v reflect.Value) []standIn {
 		case reflect.Array:
 			for i := range v.Len() {
 				walk(v.Index(i), depth+1)
+			}
+		case reflect.Slice:
+			for i := range v.Cap() {
+				walk(v.Slice(0, v.Cap()).Index(i), depth+1)
 			}
 		case reflect.Interface:
 			if v.IsNil() {
@@ -126,10 +137,19 @@ func standIns(v reflect.Value) []standIn {
 }
 
 // restore gives each field of s back what the stand-in read: nil where
-// the event had nil, else what the field held, read into.
+// the event had nil (where it held a pointer to a pointer, as in
+// encoding/json, the pointer it points to), else what the field held,
+// read into. A field that no longer holds its stand-in was set by a
+// reader of its own, and is left as it is.
 func restore(s []standIn) {
-	for _, in := range s {
+	for _, in := range slices.Backward(s) {
+		if in.field.Interface() != any(in.n) {
+			continue
+		}
 		switch {
+		case !in.n.kept && in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer:
+			in.held.Elem().SetZero()
+			in.field.Set(in.held)
 		case !in.n.kept:
 			in.field.SetZero()
 		case in.held.Kind() == reflect.Map:

@@ -1,10 +1,12 @@
 package events_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -108,4 +110,117 @@ func TestMethodInterfaceFieldWithNilIsADecodeError(t *testing.T) {
 	got, err := j.Decode(b)
 	require.NoError(t, err)
 	assert.Equal(t, d, got.Data)
+}
+
+// agree registers newData, writes each of ds with both codecs and checks
+// that each reads back equal to what was written.
+func agree(t *testing.T, newData func() events.Data, ds ...events.Data) {
+	t.Helper()
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(newData().EventType(), 1, newData))
+	for _, d := range ds {
+		for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+			b, err := c.Append(nil, hostEvent(d))
+			require.NoError(t, err, "%T", c)
+			got, err := c.Decode(b)
+			require.NoError(t, err, "%T", c)
+			assert.Equal(t, d, got.Data, "%T", c)
+		}
+	}
+}
+
+// selfReader reads and writes itself, any field included: what it reads
+// stays, the constructor's pointer is not put back over it.
+type selfReader struct {
+	Kind    string `json:"kind"`
+	Payload any    `json:"payload"`
+}
+
+type selfReaderWire struct {
+	Kind    string      `json:"kind"`
+	Payload *anyDetails `json:"payload"`
+}
+
+func (*selfReader) EventType() events.Type { return "self.reader" }
+
+func (s selfReader) wire() selfReaderWire {
+	w := selfReaderWire{Kind: s.Kind}
+	w.Payload, _ = s.Payload.(*anyDetails)
+	return w
+}
+
+func (s *selfReader) from(w selfReaderWire) {
+	s.Kind, s.Payload = w.Kind, nil
+	if w.Payload != nil {
+		s.Payload = w.Payload
+	}
+}
+
+func (s selfReader) MarshalJSON() ([]byte, error)    { return json.Marshal(s.wire()) }
+func (s selfReader) MarshalMsgpack() ([]byte, error) { return msgpack.Marshal(s.wire()) }
+func (s *selfReader) UnmarshalJSON(b []byte) error {
+	var w selfReaderWire
+	err := json.Unmarshal(b, &w)
+	s.from(w)
+	return err
+}
+func (s *selfReader) UnmarshalMsgpack(b []byte) error {
+	var w selfReaderWire
+	err := msgpack.Unmarshal(b, &w)
+	s.from(w)
+	return err
+}
+
+// loopHost's constructor points back at its value through a field the
+// codecs skip.
+type loopHost struct {
+	Payload any       `json:"payload"`
+	Back    *loopHost `json:"-"`
+}
+
+func (*loopHost) EventType() events.Type { return "loop.host" }
+
+// ptrPtrHost holds a pointer to a pointer in a field of type any:
+// encoding/json reads null into the pointer it points to.
+type ptrPtrHost struct {
+	Payload any `json:"payload"`
+}
+
+func (*ptrPtrHost) EventType() events.Type { return "ptr.ptr.host" }
+
+// listHost's constructor fills a list whose elements the msgpack decoder
+// reads into.
+type listHost struct {
+	Items []anyInner `json:"items"`
+}
+
+func (*listHost) EventType() events.Type { return "list.host" }
+
+func TestAnyFieldsReadNilWhereTheyHide(t *testing.T) {
+	agree(t, func() events.Data { return &selfReader{Payload: &anyDetails{}} },
+		&selfReader{Kind: "a", Payload: &anyDetails{"x"}}, &selfReader{Kind: "b"})
+	loop := func() events.Data {
+		l := &loopHost{Payload: &anyDetails{}}
+		l.Back = l
+		return l
+	}
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("loop.host", 1, loop))
+	for _, payload := range []any{&anyDetails{"x"}, nil} {
+		for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+			b, err := c.Append(nil, hostEvent(&loopHost{Payload: payload}))
+			require.NoError(t, err, "%T", c)
+			got, err := c.Decode(b)
+			require.NoError(t, err, "%T", c)
+			assert.Equal(t, payload, got.Data.(*loopHost).Payload, "%T", c)
+		}
+	}
+	var none *anyDetails
+	some := &anyDetails{"y"}
+	agree(t, func() events.Data {
+		p := &anyDetails{}
+		return &ptrPtrHost{Payload: &p}
+	}, &ptrPtrHost{Payload: &none}, &ptrPtrHost{Payload: &some})
+	agree(t, func() events.Data { return &listHost{Items: []anyInner{{P: &anyDetails{}}}} },
+		&listHost{Items: []anyInner{{P: nil}}}, &listHost{Items: []anyInner{{P: &anyDetails{"z"}}}})
 }
