@@ -56,8 +56,9 @@ func mayHoldTimeOf(t reflect.Type) bool {
 // timesInUTC sets every time.Time in the Local zone that v, a value the
 // msgpack decoder read, holds where it can be set, to the same instant in
 // UTC: in place, behind pointers, in lists, arrays and maps (keys too),
-// and in interface values. A time in another zone was set so by a host's
-// own decoding method, and is left as it is.
+// and in interface values. What a type that reads itself holds, and a
+// time in another zone, were set so by a host's own decoding method, and
+// are left as they are.
 func timesInUTC(v reflect.Value) {
 	if !mayHoldTimeOf(v.Type()) {
 		return
@@ -73,6 +74,9 @@ func timesInUTC(v reflect.Value) {
 				v.Set(reflect.ValueOf(t.UTC()))
 			}
 			return
+		}
+		if k := v.Kind(); k != reflect.Pointer && k != reflect.Interface && ownUnmarshaler(v.Type()) {
+			return // it read itself: its times are as its reader set them
 		}
 		switch v.Kind() {
 		case reflect.Pointer:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -68,4 +69,40 @@ func TestHostTimeInAnInterfaceReadsInUTC(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, v, got.Data.(*timedAny).V)
 	}
+}
+
+// localStamp reads itself, and keeps its time in the Local zone.
+type localStamp struct {
+	At time.Time
+}
+
+func (s localStamp) MarshalMsgpack() ([]byte, error) { return msgpack.Marshal(s.At.UnixNano()) }
+func (s *localStamp) UnmarshalMsgpack(b []byte) error {
+	var ns int64
+	err := msgpack.Unmarshal(b, &ns)
+	s.At = time.Unix(0, ns)
+	return err
+}
+
+type localHost struct {
+	S localStamp `json:"s"`
+	T time.Time  `json:"t"`
+}
+
+func (*localHost) EventType() events.Type { return "local.host" }
+
+// What a type that reads itself sets stays as it set it.
+func TestHostTimesOfATypeThatReadsItselfStay(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("local.host", 1, func() events.Data { return new(localHost) }))
+	at := time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
+	m := events.NewMsgpackCodec(reg)
+	b, err := m.Append(nil, hostEvent(&localHost{S: localStamp{at}, T: at}))
+	require.NoError(t, err)
+	got, err := m.Decode(b)
+	require.NoError(t, err)
+	h := got.Data.(*localHost)
+	assert.Equal(t, time.Local, h.S.At.Location(), "as its reader set it")
+	assert.True(t, h.S.At.Equal(at))
+	assert.Equal(t, at, h.T)
 }
