@@ -12,26 +12,17 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
 
 // roundTrips registers d's type, made new and zero, and checks that both
-// codecs write d and read it back equal.
+// codecs write d and read it back equal (agree).
 func roundTrips(t *testing.T, d events.Data) {
 	t.Helper()
-	reg := events.NewRegistry()
 	typ := reflect.TypeOf(d).Elem()
-	require.NoError(t, reg.Register(d.EventType(), 1, func() events.Data { return reflect.New(typ).Interface().(events.Data) }))
-	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
-		b, err := c.Append(nil, hostEvent(d))
-		require.NoError(t, err, "%T %T", d, c)
-		got, err := c.Decode(b)
-		require.NoError(t, err, "%T %T", d, c)
-		assert.Equal(t, d, got.Data, "%T %T", d, c)
-	}
+	agree(t, func() events.Data { return reflect.New(typ).Interface().(events.Data) }, d)
 }
 
 // Lone embedded fields: the codecs write the whole value through the
