@@ -144,3 +144,28 @@ func BenchmarkEncodeHostType(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeHostType decodes the event of BenchmarkEncodeHostType:
+// after the msgpack decoder, the walks that read its times in UTC and
+// that stand in for its fields of type any go over every value of it.
+func BenchmarkDecodeHostType(b *testing.B) {
+	reg := events.NewRegistry()
+	if err := reg.Register("acme.cycle", 1, func() events.Data { return new(cycleNote) }); err != nil {
+		b.Fatal(err)
+	}
+	body := map[string]any{}
+	for i := range 20 {
+		body[string(rune('a'+i))] = map[string]any{"n": float64(i), "tags": []any{"x", "y"}}
+	}
+	codec := events.NewMsgpackCodec(reg)
+	buf, err := codec.Append(nil, hostEvent(&cycleNote{Body: body}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := codec.Decode(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -38,6 +38,27 @@ type standIn struct {
 	n     *nilableAny
 }
 
+// selfReaders caches ownUnmarshaler, by type, for readsItself.
+var selfReaders sync.Map
+
+// readsItself reports whether the msgpack decoder lets a value of type t,
+// a struct or a list, array or map, read itself, so that it does not look
+// inside; false for other kinds, which hold nothing to look at or are
+// followed.
+func readsItself(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Array, reflect.Slice, reflect.Map:
+	default:
+		return false
+	}
+	r, ok := selfReaders.Load(t)
+	if !ok {
+		r = ownUnmarshaler(t)
+		selfReaders.Store(t, r)
+	}
+	return r.(bool)
+}
+
 // mayHoldAny caches, by type, whether a value of the type may hold a
 // settable interface field (holdsInterface).
 var mayHoldAny sync.Map
@@ -90,8 +111,8 @@ func standIns(root reflect.Value) []standIn {
 		if depth > maxEmbedWalk {
 			return
 		}
-		if k := v.Kind(); k != reflect.Pointer && k != reflect.Interface && ownUnmarshaler(v.Type()) {
-			return // it reads itself: the decoder does not look inside
+		if readsItself(v.Type()) {
+			return // the decoder does not look inside
 		}
 		switch v.Kind() {
 		case reflect.Pointer:

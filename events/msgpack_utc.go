@@ -56,74 +56,91 @@ func mayHoldTimeOf(t reflect.Type) bool {
 // timesInUTC sets every time.Time in the Local zone that v, a value the
 // msgpack decoder read, holds where it can be set, to the same instant in
 // UTC: in place, behind pointers, in lists, arrays and maps (keys too),
-// and in interface values. What a type that reads itself holds, and a
-// time in another zone, were set so by a host's own decoding method, and
-// are left as they are.
+// and behind the pointers that interface values hold. What a type that
+// reads itself holds, and a time in another zone, were set so by a host's
+// own decoding method, and are left as they are.
 func timesInUTC(v reflect.Value) {
-	if !mayHoldTimeOf(v.Type()) {
-		return
+	if mayHoldTimeOf(v.Type()) {
+		u := utcWalk{}
+		u.walk(v, 0)
 	}
-	visited := map[uintptr]bool{}
-	var walk func(v reflect.Value, depth int)
-	walk = func(v reflect.Value, depth int) {
-		if depth > maxEmbedWalk || !mayHoldTimeOf(v.Type()) {
-			return
+}
+
+// utcWalk is a walk of timesInUTC.
+type utcWalk struct {
+	visited map[uintptr]bool // pointers followed
+}
+
+// walk sets the Local times of v in UTC, and reports whether it changed
+// any: where v is a copy, the caller puts it back then.
+func (u *utcWalk) walk(v reflect.Value, depth int) bool {
+	if depth > maxEmbedWalk || !mayHoldTimeOf(v.Type()) {
+		return false
+	}
+	if v.Type() == timeType {
+		if t := v.Interface().(time.Time); t.Location() == time.Local && v.CanSet() {
+			v.Set(reflect.ValueOf(t.UTC()))
+			return true
 		}
-		if v.Type() == timeType {
-			if t := v.Interface().(time.Time); t.Location() == time.Local && v.CanSet() {
-				v.Set(reflect.ValueOf(t.UTC()))
+		return false
+	}
+	if readsItself(v.Type()) {
+		return false // its times are as its reader set them
+	}
+	changed := false
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() || u.visited[v.Pointer()] {
+			return false
+		}
+		if u.visited == nil {
+			u.visited = map[uintptr]bool{}
+		}
+		u.visited[v.Pointer()] = true
+		u.walk(v.Elem(), depth+1) // in place: nothing to put back
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Type().Field(i); f.IsExported() || f.Anonymous {
+				changed = u.walk(v.Field(i), depth+1) || changed
 			}
-			return
 		}
-		if k := v.Kind(); k != reflect.Pointer && k != reflect.Interface && ownUnmarshaler(v.Type()) {
-			return // it read itself: its times are as its reader set them
+	case reflect.Array, reflect.Slice:
+		for i := range v.Len() {
+			changed = u.walk(v.Index(i), depth+1) || changed
 		}
-		switch v.Kind() {
-		case reflect.Pointer:
-			if v.IsNil() || visited[v.Pointer()] {
-				return
-			}
-			visited[v.Pointer()] = true
-			walk(v.Elem(), depth+1)
-		case reflect.Struct:
-			for i := range v.NumField() {
-				if v.Type().Field(i).IsExported() || v.Type().Field(i).Anonymous {
-					walk(v.Field(i), depth+1)
+	case reflect.Map:
+		if v.IsNil() || !v.CanInterface() {
+			return false
+		}
+		keyed := mayHoldTimeOf(v.Type().Key())
+		for _, k := range v.MapKeys() {
+			val := settable(v.MapIndex(k))
+			if !keyed {
+				if u.walk(val, depth+1) {
+					v.SetMapIndex(k, val)
 				}
+				continue
 			}
-		case reflect.Array, reflect.Slice:
-			for i := range v.Len() {
-				walk(v.Index(i), depth+1)
+			u.walk(val, depth+1)
+			nk := settable(k)
+			if u.walk(nk, depth+1) {
+				v.SetMapIndex(k, reflect.Value{})
 			}
-		case reflect.Map:
-			if v.IsNil() || !v.CanInterface() {
-				return
-			}
-			keys := v.MapKeys()
-			for _, k := range keys {
-				val := settable(v.MapIndex(k))
-				walk(val, depth+1)
-				nk := settable(k)
-				walk(nk, depth+1)
-				if !nk.Equal(k) {
-					v.SetMapIndex(k, reflect.Value{})
-				}
-				v.SetMapIndex(nk, val)
-			}
-		case reflect.Interface:
-			if v.IsNil() {
-				return
-			}
-			if e := v.Elem(); e.Kind() == reflect.Pointer {
-				walk(e, depth+1)
-			} else if v.CanSet() {
-				c := settable(e)
-				walk(c, depth+1)
-				v.Set(c)
-			}
+			v.SetMapIndex(nk, val)
+		}
+	case reflect.Interface:
+		if v.IsNil() {
+			return false
+		}
+		// What the constructor's pointer held: the generic values that
+		// the decoder reads into an empty interface (a time among them)
+		// are left as they are, as the JSON codec's differ from them
+		// anyway (a time is a string there).
+		if e := v.Elem(); e.Kind() == reflect.Pointer {
+			u.walk(e, depth+1)
 		}
 	}
-	walk(v, 0)
+	return changed
 }
 
 // settable returns a settable copy of v.
