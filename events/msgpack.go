@@ -40,7 +40,8 @@ const msgpackFormat = 1
 // costs a second one, for a copy of the input. Metadata, when there is
 // any, costs what a small Go map costs. Registered host types go through
 // the msgpack library, with their json tags as field names; their times
-// are read in UTC (msgpack's carry no zone), and a field of type any that
+// are read in UTC (msgpack's carry no zone), but for those read as
+// generic values into an empty interface, and a field of type any that
 // the type's constructor fills with a pointer reads nil as nil, as in the
 // JSON codec.
 type MsgpackCodec struct {
