@@ -579,19 +579,19 @@ var textWays = []reflect.Type{reflect.TypeFor[encoding.TextMarshaler](), reflect
 // surelyOneWay returns the method that t, or a pointer to it, has of a
 // codec of orders to write or read itself, and lacks, its counterpart (an
 // order's interfaces and its other way's pair up by place), where the
-// codec surely cannot read back what it wrote of t, a scalar or a map
-// key: t writes itself as text or bytes and has nothing to read them,
-// which the codec reads as t's kind (a number written as text fails, a
-// string is read as the other text); or t reads itself from text or bytes
-// alone and is not a string, which the codec writes as t's kind (a number
-// it cannot read). A string read through UnmarshalText is written as it
-// is, and may read that (a name checked as it is read); a type's own JSON
-// or msgpack method may write, or read, its kind.
+// codec would not read back what it wrote of t, a scalar or a map key: t
+// writes itself through a method and has nothing to read that, which the
+// codec reads as t's kind (a number written as a name fails, a string is
+// read as the other text); or t reads itself from text or bytes alone and
+// is not a string, which the codec writes as t's kind (a number it cannot
+// read). A string read through UnmarshalText is written as it is, and may
+// read that (a name checked as it is read); a type's own JSON or msgpack
+// reading method may read its kind (a protobuf enum of proto2 does).
 func surelyOneWay(t reflect.Type, orders []codecOrder) (has, lacks string) {
 	for i := 0; i+1 < len(orders); i += 2 {
 		w, r := orders[i].order, orders[i+1].order
 		switch kw, kr := firstOf(t, w), firstOf(t, r); {
-		case kw >= 0 && kr < 0 && slices.Contains(textWays, w[kw]):
+		case kw >= 0 && kr < 0:
 			return w[kw].Method(0).Name, r[kw].Method(0).Name
 		case kr >= 0 && kw < 0 && slices.Contains(textWays, r[kr]) && t.Kind() != reflect.String:
 			return r[kr].Method(0).Name, w[kr].Method(0).Name

@@ -438,3 +438,21 @@ func (*lenientHost) EventType() events.Type { return "lenient.host" }
 func TestRegisterTakesAScalarThatReadsItsKind(t *testing.T) {
 	roundTrips(t, &lenientHost{L: 3, M: map[lenientInt]int{4: 1}})
 }
+
+// colour writes its name, and has nothing to read it.
+type colour int
+
+func (c colour) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + [...]string{"red", "green"}[c] + `"`), nil
+}
+
+type colourHost struct {
+	C colour `json:"c"`
+}
+
+func (*colourHost) EventType() events.Type { return "colour.host" }
+
+func TestRegisterRefusesAScalarThatWritesItselfOnly(t *testing.T) {
+	err := events.NewRegistry().Register("colour.host", 1, func() events.Data { return new(colourHost) })
+	assert.ErrorContains(t, err, "colourHost.C (events_test.colour) has MarshalJSON but not UnmarshalJSON")
+}

@@ -89,10 +89,13 @@ func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 // standIns puts a stand-in in place of every field of type any of what
 // root points to, the value that the decoder will read into, that holds a
 // pointer or a map that is not nil, and returns them. It follows what the
-// decoder reads into: fields, elements of arrays and of lists (which the
-// decoder reads into up to their capacity), pointers, and what interfaces
-// hold; not the values of maps, which the decoder makes, nor what a type
-// that reads itself holds.
+// decoder reads into: fields, elements of arrays, pointers, and what
+// interfaces hold; not the values of maps, which the decoder makes, nor
+// what a type that reads itself holds, nor the elements of lists (the
+// decoder reads into a constructor's up to their capacity, but into
+// copies of them when it grows the list, which the stand-ins would stay
+// in: an event with nil where a constructor's list element holds a
+// pointer in an any field is a DecodeError).
 func standIns(root reflect.Value) []standIn {
 	v := root.Elem()
 	t := v.Type()
@@ -105,7 +108,7 @@ func standIns(root reflect.Value) []standIn {
 		return nil
 	}
 	var out []standIn
-	visited := map[uintptr]bool{root.Pointer(): true}
+	visited := map[visit]bool{{root.Type(), root.Pointer()}: true}
 	var walk func(v reflect.Value, depth int)
 	walk = func(v reflect.Value, depth int) {
 		if depth > maxEmbedWalk {
@@ -116,10 +119,11 @@ func standIns(root reflect.Value) []standIn {
 		}
 		switch v.Kind() {
 		case reflect.Pointer:
-			if v.IsNil() || visited[v.Pointer()] {
+			at := visit{v.Type(), v.Pointer()}
+			if v.IsNil() || visited[at] {
 				return
 			}
-			visited[v.Pointer()] = true
+			visited[at] = true
 			walk(v.Elem(), depth+1)
 		case reflect.Struct:
 			for i := range v.NumField() {
@@ -128,10 +132,6 @@ func standIns(root reflect.Value) []standIn {
 		case reflect.Array:
 			for i := range v.Len() {
 				walk(v.Index(i), depth+1)
-			}
-		case reflect.Slice:
-			for i := range v.Cap() {
-				walk(v.Slice(0, v.Cap()).Index(i), depth+1)
 			}
 		case reflect.Interface:
 			if v.IsNil() {

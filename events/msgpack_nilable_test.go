@@ -221,6 +221,51 @@ func TestAnyFieldsReadNilWhereTheyHide(t *testing.T) {
 		p := &anyDetails{}
 		return &ptrPtrHost{Payload: &p}
 	}, &ptrPtrHost{Payload: &none}, &ptrPtrHost{Payload: &some})
-	agree(t, func() events.Data { return &listHost{Items: []anyInner{{P: &anyDetails{}}}} },
-		&listHost{Items: []anyInner{{P: nil}}}, &listHost{Items: []anyInner{{P: &anyDetails{"z"}}}})
+	list := func() events.Data { return &listHost{Items: []anyInner{{P: &anyDetails{}}}} }
+	agree(t, list, &listHost{Items: []anyInner{{P: &anyDetails{"z"}}}},
+		&listHost{Items: []anyInner{{P: &anyDetails{"a"}}, {P: nil}}}) // the second element is the decoder's
+	// The decoder reads into the constructor's list elements, or into
+	// copies of them as it grows the list: they hold no stand-in, and nil
+	// where one holds a pointer is an error of the event in msgpack.
+	reg = events.NewRegistry()
+	require.NoError(t, reg.Register("list.host", 1, list))
+	m := events.NewMsgpackCodec(reg)
+	b, err := m.Append(nil, hostEvent(&listHost{Items: []anyInner{{P: nil}}}))
+	require.NoError(t, err)
+	_, err = m.Decode(b)
+	assert.ErrorIs(t, err, events.ErrMalformed)
+}
+
+// twoAny's first field has its address.
+type twoAny struct {
+	A any `json:"a"`
+	B any `json:"b"`
+}
+
+type aliasAnyHost struct {
+	First *any    `json:"first"`
+	Both  *twoAny `json:"both"`
+}
+
+func (*aliasAnyHost) EventType() events.Type { return "alias.any.host" }
+
+// A pointer to a struct's first field is not the struct: both get their
+// stand-ins.
+func TestAnyFieldsBehindAPointerToTheirFirstField(t *testing.T) {
+	newData := func() events.Data {
+		tw := &twoAny{A: &anyDetails{}, B: &anyDetails{}}
+		return &aliasAnyHost{First: &tw.A, Both: tw}
+	}
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("alias.any.host", 1, newData))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		var a any = &anyDetails{"a"}
+		b, err := c.Append(nil, hostEvent(&aliasAnyHost{First: &a, Both: &twoAny{A: a}}))
+		require.NoError(t, err, "%T", c)
+		got, err := c.Decode(b)
+		require.NoError(t, err, "%T", c)
+		h := got.Data.(*aliasAnyHost)
+		assert.Equal(t, &anyDetails{"a"}, h.Both.A, "%T", c)
+		assert.Nil(t, h.Both.B, "%T", c)
+	}
 }

@@ -58,7 +58,9 @@ func mayHoldTimeOf(t reflect.Type) bool {
 // UTC: in place, behind pointers, in lists, arrays and maps (keys too),
 // and behind the pointers that interface values hold. What a type that
 // reads itself holds, and a time in another zone, were set so by a host's
-// own decoding method, and are left as they are.
+// own decoding method, and are left as they are. A time written in the
+// Local zone is read in UTC too, the same instant: the JSON codec reads
+// it with its offset.
 func timesInUTC(v reflect.Value) {
 	if mayHoldTimeOf(v.Type()) {
 		u := utcWalk{}
@@ -68,7 +70,7 @@ func timesInUTC(v reflect.Value) {
 
 // utcWalk is a walk of timesInUTC.
 type utcWalk struct {
-	visited map[uintptr]bool // pointers followed
+	visited map[visit]bool // pointers followed
 }
 
 // walk sets the Local times of v in UTC, and reports whether it changed
@@ -90,13 +92,14 @@ func (u *utcWalk) walk(v reflect.Value, depth int) bool {
 	changed := false
 	switch v.Kind() {
 	case reflect.Pointer:
-		if v.IsNil() || u.visited[v.Pointer()] {
+		at := visit{v.Type(), v.Pointer()}
+		if v.IsNil() || u.visited[at] {
 			return false
 		}
 		if u.visited == nil {
-			u.visited = map[uintptr]bool{}
+			u.visited = map[visit]bool{}
 		}
-		u.visited[v.Pointer()] = true
+		u.visited[at] = true
 		u.walk(v.Elem(), depth+1) // in place: nothing to put back
 	case reflect.Struct:
 		for i := range v.NumField() {
@@ -112,21 +115,33 @@ func (u *utcWalk) walk(v reflect.Value, depth int) bool {
 		if v.IsNil() || !v.CanInterface() {
 			return false
 		}
-		keyed := mayHoldTimeOf(v.Type().Key())
-		for _, k := range v.MapKeys() {
-			val := settable(v.MapIndex(k))
-			if !keyed {
-				if u.walk(val, depth+1) {
-					v.SetMapIndex(k, val)
-				}
+		// A map's entries are not addressable: each that may hold a
+		// time is walked as a copy, and put back where it changed. The
+		// decoder made them: what it read into an empty interface stays
+		// as read (see below). An entry whose key is not equal to itself
+		// (a NaN) cannot be put back, and is left as it is.
+		key, elem := v.Type().Key(), v.Type().Elem()
+		keyed, valued := mayHoldTimeOf(key), elem.Kind() != reflect.Interface && mayHoldTimeOf(elem)
+		if !keyed && !valued {
+			return false
+		}
+		var changes [][3]reflect.Value // the key, the new key, the value
+		for it := v.MapRange(); it.Next(); {
+			k := it.Key()
+			if !k.Equal(k) {
 				continue
 			}
-			u.walk(val, depth+1)
-			nk := settable(k)
-			if u.walk(nk, depth+1) {
-				v.SetMapIndex(k, reflect.Value{})
+			nk, nv := settable(k), settable(it.Value())
+			kc := keyed && u.walk(nk, depth+1)
+			if vc := valued && u.walk(nv, depth+1); kc || vc {
+				changes = append(changes, [3]reflect.Value{k, nk, nv})
 			}
-			v.SetMapIndex(nk, val)
+		}
+		for _, c := range changes {
+			if !c[1].Equal(c[0]) {
+				v.SetMapIndex(c[0], reflect.Value{})
+			}
+			v.SetMapIndex(c[1], c[2])
 		}
 	case reflect.Interface:
 		if v.IsNil() {

@@ -1,6 +1,8 @@
 package events_test
 
 import (
+	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -88,4 +90,56 @@ func TestHostTimesOfATypeThatReadsItselfStay(t *testing.T) {
 	assert.Equal(t, time.Local, h.S.At.Location(), "as its reader set it")
 	assert.True(t, h.S.At.Equal(at))
 	assert.Equal(t, at, h.T)
+}
+
+// nanKey is a float key, which may be a NaN: an entry no lookup finds.
+type nanKey float64
+
+func (k nanKey) MarshalText() ([]byte, error) {
+	return strconv.AppendFloat(nil, float64(k), 'g', -1, 64), nil
+}
+func (k *nanKey) UnmarshalText(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	*k = nanKey(f)
+	return err
+}
+
+type nanHost struct {
+	M map[nanKey]time.Time `json:"m"`
+}
+
+func (*nanHost) EventType() events.Type { return "nan.host" }
+
+// span's first field has its address: a pointer to it is not a pointer to
+// the span.
+type span struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+type aliasHost struct {
+	Start *time.Time `json:"start"`
+	Span  *span      `json:"span"`
+}
+
+func (*aliasHost) EventType() events.Type { return "alias.host" }
+
+func TestHostTimesReadInUTCWhereTheyHide(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC)
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("nan.host", 1, func() events.Data { return new(nanHost) }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(&nanHost{M: map[nanKey]time.Time{nanKey(math.NaN()): at, 1: at}}))
+		require.NoError(t, err, "%T", c)
+		got, err := c.Decode(b)
+		require.NoError(t, err, "%T", c)
+		m := got.Data.(*nanHost).M
+		assert.Len(t, m, 2, "%T", c)
+		assert.Equal(t, at, m[1], "%T", c)
+	}
+	later := at.Add(time.Hour)
+	agree(t, func() events.Data {
+		s := &span{}
+		return &aliasHost{Start: &s.From, Span: s}
+	}, &aliasHost{Start: &at, Span: &span{at, later}})
 }
