@@ -182,7 +182,8 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 			orders = keyOrders
 		}
 		if has, lacks := surelyOneWay(t, orders); has != "" {
-			return fmt.Sprintf("%s has %s but not %s, so that the codecs would not read back what they wrote: give it both, or neither", at(path, t), has, lacks)
+			return fmt.Sprintf("%s has %s but not %s: a codec would read what one writes as a %s, or write as a %s what the other reads, which fails unless what is written is that kind's own form (a name is not a number): give it both, or neither",
+				at(path, t), has, lacks, t.Kind(), t.Kind())
 		}
 	}
 	if t.Kind() != reflect.Pointer && ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {
@@ -578,15 +579,17 @@ var textWays = []reflect.Type{reflect.TypeFor[encoding.TextMarshaler](), reflect
 
 // surelyOneWay returns the method that t, or a pointer to it, has of a
 // codec of orders to write or read itself, and lacks, its counterpart (an
-// order's interfaces and its other way's pair up by place), where the
-// codec would not read back what it wrote of t, a scalar or a map key: t
-// writes itself through a method and has nothing to read that, which the
-// codec reads as t's kind (a number written as a name fails, a string is
-// read as the other text); or t reads itself from text or bytes alone and
-// is not a string, which the codec writes as t's kind (a number it cannot
-// read). A string read through UnmarshalText is written as it is, and may
-// read that (a name checked as it is read); a type's own JSON or msgpack
-// reading method may read its kind (a protobuf enum of proto2 does).
+// order's interfaces and its other way's pair up by place), where Register
+// refuses t, a scalar or a map key, as the codec may not read back what it
+// wrote: t writes itself through a method and has nothing to read that,
+// which the codec reads as t's kind (a number written as a name fails, a
+// string is read as the other text; a writer of the kind's own form, a
+// number written to one decimal, would read back, but Register cannot tell
+// the two apart); or t reads itself from text or bytes alone and is not a
+// string, which the codec writes as t's kind (a number it cannot read). A
+// string read through UnmarshalText is written as it is, and may read that
+// (a name checked as it is read); a type's own JSON or msgpack reading
+// method may read its kind (a protobuf enum of proto2 does).
 func surelyOneWay(t reflect.Type, orders []codecOrder) (has, lacks string) {
 	for i := 0; i+1 < len(orders); i += 2 {
 		w, r := orders[i].order, orders[i+1].order

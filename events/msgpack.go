@@ -838,7 +838,7 @@ func unmarshalMsgpack(b []byte, v any) error {
 			return msgpackDecode(b, v)
 		}
 		err := func() error {
-			defer restore(standIns(rv))
+			defer restore(rv, standIns(rv))
 			return msgpackDecode(b, v)
 		}()
 		if err == nil {

@@ -77,7 +77,7 @@ func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 	case reflect.Pointer, reflect.Array, reflect.Slice:
 		return holdsInterface(t.Elem(), seen)
 	case reflect.Struct:
-		for i := range t.NumField() {
+		for _, i := range writtenFields(t) {
 			if holdsInterface(t.Field(i).Type, seen) {
 				return true
 			}
@@ -89,13 +89,11 @@ func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 // standIns puts a stand-in in place of every field of type any of what
 // root points to, the value that the decoder will read into, that holds a
 // pointer or a map that is not nil, and returns them. It follows what the
-// decoder reads into: fields, elements of arrays, pointers, and what
-// interfaces hold; not the values of maps, which the decoder makes, nor
-// what a type that reads itself holds, nor the elements of lists (the
-// decoder reads into a constructor's up to their capacity, but into
-// copies of them when it grows the list, which the stand-ins would stay
-// in: an event with nil where a constructor's list element holds a
-// pointer in an any field is a DecodeError).
+// decoder reads into: the fields it reads, elements of arrays, pointers,
+// what interfaces hold, and the elements of lists up to their capacity
+// (or copies of them, as the decoder grows a list: restore finds those);
+// not the values of maps, which the decoder makes, nor what a type that
+// reads itself holds.
 func standIns(root reflect.Value) []standIn {
 	v := root.Elem()
 	t := v.Type()
@@ -126,19 +124,31 @@ func standIns(root reflect.Value) []standIn {
 			visited[at] = true
 			walk(v.Elem(), depth+1)
 		case reflect.Struct:
-			for i := range v.NumField() {
+			for _, i := range writtenFields(v.Type()) {
 				walk(v.Field(i), depth+1)
 			}
 		case reflect.Array:
 			for i := range v.Len() {
 				walk(v.Index(i), depth+1)
 			}
+		case reflect.Slice:
+			// The decoder reads into the elements up to the capacity,
+			// or into copies of them as it grows the list.
+			for i := range v.Cap() {
+				walk(v.Slice(0, v.Cap()).Index(i), depth+1)
+			}
 		case reflect.Interface:
 			if v.IsNil() {
 				return
 			}
 			e := v.Elem()
-			if k := e.Kind(); v.NumMethod() == 0 && v.CanSet() && (k == reflect.Pointer || k == reflect.Map) && !e.IsNil() {
+			if !v.CanSet() {
+				return // read only: the decoder does not set it either
+			}
+			if _, twice := e.Interface().(*nilableAny); twice {
+				return // reached again, through a pointer into a list
+			}
+			if k := e.Kind(); v.NumMethod() == 0 && (k == reflect.Pointer || k == reflect.Map) && !e.IsNil() {
 				into := e
 				if k == reflect.Map {
 					into = reflect.New(e.Type())
@@ -161,22 +171,71 @@ func standIns(root reflect.Value) []standIn {
 // the event had nil (where it held a pointer to a pointer, as in
 // encoding/json, the pointer it points to), else what the field held,
 // read into. A field that no longer holds its stand-in was set by a
-// reader of its own, and is left as it is.
-func restore(s []standIn) {
-	for _, in := range slices.Backward(s) {
-		if in.field.Interface() != any(in.n) {
-			continue
+// reader of its own, and is left as it is. The decoder may have copied a
+// stand-in elsewhere (a list element that a field pointed into, which it
+// copied as it grew the list): what root points to is swept for those.
+func restore(root reflect.Value, s []standIn) {
+	if len(s) == 0 {
+		return
+	}
+	byN := make(map[*nilableAny]*standIn, len(s))
+	for i := range slices.Backward(s) {
+		in := &s[i]
+		byN[in.n] = in
+		if in.field.Interface() == any(in.n) {
+			in.settle(in.field)
 		}
-		switch {
-		case !in.n.kept && in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer:
-			in.held.Elem().SetZero()
-			in.field.Set(in.held)
-		case !in.n.kept:
-			in.field.SetZero()
-		case in.held.Kind() == reflect.Map:
-			in.field.Set(in.n.into.Elem())
-		default:
-			in.field.Set(in.held)
+	}
+	visited := map[visit]bool{}
+	var sweep func(v reflect.Value, depth int)
+	sweep = func(v reflect.Value, depth int) {
+		if depth > maxEmbedWalk || readsItself(v.Type()) {
+			return
 		}
+		switch v.Kind() {
+		case reflect.Pointer:
+			at := visit{v.Type(), v.Pointer()}
+			if v.IsNil() || visited[at] {
+				return
+			}
+			visited[at] = true
+			sweep(v.Elem(), depth+1)
+		case reflect.Struct:
+			for _, i := range writtenFields(v.Type()) {
+				sweep(v.Field(i), depth+1)
+			}
+		case reflect.Array, reflect.Slice:
+			for i := range v.Len() {
+				sweep(v.Index(i), depth+1)
+			}
+		case reflect.Interface:
+			if v.IsNil() {
+				return
+			}
+			if !v.CanSet() {
+				return // read only: no stand-in was put there
+			}
+			if n, ok := v.Elem().Interface().(*nilableAny); ok && byN[n] != nil {
+				byN[n].settle(v)
+			} else if v.Elem().Kind() == reflect.Pointer {
+				sweep(v.Elem(), depth+1)
+			}
+		}
+	}
+	sweep(root, 0)
+}
+
+// settle sets field, which holds in's stand-in, to what it read.
+func (in *standIn) settle(field reflect.Value) {
+	switch {
+	case !in.n.kept && in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer:
+		in.held.Elem().SetZero()
+		field.Set(in.held)
+	case !in.n.kept:
+		field.SetZero()
+	case in.held.Kind() == reflect.Map:
+		field.Set(in.n.into.Elem())
+	default:
+		field.Set(in.held)
 	}
 }

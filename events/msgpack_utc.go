@@ -14,15 +14,28 @@ import (
 
 var timeType = reflect.TypeFor[time.Time]()
 
-// mayHoldTime caches, by type, holdsTime's answer.
+// mayHoldTime caches holdsTime's answers, by type and whether interface
+// values count.
 var mayHoldTime sync.Map
 
-// holdsTime reports whether a value of type t may hold a time.Time: in
-// place, behind pointers, in lists and maps, or in an interface value;
-// seen holds the types looked into.
-func holdsTime(t reflect.Type, seen map[reflect.Type]bool) bool {
-	if t == timeType || t.Kind() == reflect.Interface {
+// timeQuestion is a question of mayHoldTime.
+type timeQuestion struct {
+	t       reflect.Type
+	viaIfce bool
+}
+
+// holdsTime reports whether a value of type t may hold a time.Time that
+// the msgpack decoder read: in place, behind pointers, in lists and maps,
+// in fields that it reads, and, where viaIfce, behind the pointer that an
+// interface value holds (one that a constructor put there; the values of
+// a map, which the decoder makes, hold none); seen holds the types looked
+// into.
+func holdsTime(t reflect.Type, viaIfce bool, seen map[reflect.Type]bool) bool {
+	if t == timeType {
 		return true
+	}
+	if t.Kind() == reflect.Interface {
+		return viaIfce
 	}
 	if seen[t] {
 		return false
@@ -30,12 +43,12 @@ func holdsTime(t reflect.Type, seen map[reflect.Type]bool) bool {
 	seen[t] = true
 	switch t.Kind() {
 	case reflect.Pointer, reflect.Array, reflect.Slice:
-		return holdsTime(t.Elem(), seen)
+		return holdsTime(t.Elem(), viaIfce, seen)
 	case reflect.Map:
-		return holdsTime(t.Key(), seen) || holdsTime(t.Elem(), seen)
+		return holdsTime(t.Key(), false, seen) || holdsTime(t.Elem(), false, seen)
 	case reflect.Struct:
-		for i := range t.NumField() {
-			if holdsTime(t.Field(i).Type, seen) {
+		for _, i := range writtenFields(t) {
+			if holdsTime(t.Field(i).Type, viaIfce, seen) {
 				return true
 			}
 		}
@@ -44,11 +57,12 @@ func holdsTime(t reflect.Type, seen map[reflect.Type]bool) bool {
 }
 
 // mayHoldTimeOf is holdsTime of t, cached.
-func mayHoldTimeOf(t reflect.Type) bool {
-	may, ok := mayHoldTime.Load(t)
+func mayHoldTimeOf(t reflect.Type, viaIfce bool) bool {
+	q := timeQuestion{t, viaIfce}
+	may, ok := mayHoldTime.Load(q)
 	if !ok {
-		may = holdsTime(t, map[reflect.Type]bool{})
-		mayHoldTime.Store(t, may)
+		may = holdsTime(t, viaIfce, map[reflect.Type]bool{})
+		mayHoldTime.Store(q, may)
 	}
 	return may.(bool)
 }
@@ -62,9 +76,9 @@ func mayHoldTimeOf(t reflect.Type) bool {
 // Local zone is read in UTC too, the same instant: the JSON codec reads
 // it with its offset.
 func timesInUTC(v reflect.Value) {
-	if mayHoldTimeOf(v.Type()) {
+	if mayHoldTimeOf(v.Type(), true) {
 		u := utcWalk{}
-		u.walk(v, 0)
+		u.walk(v, true, 0)
 	}
 }
 
@@ -74,13 +88,18 @@ type utcWalk struct {
 }
 
 // walk sets the Local times of v in UTC, and reports whether it changed
-// any: where v is a copy, the caller puts it back then.
-func (u *utcWalk) walk(v reflect.Value, depth int) bool {
-	if depth > maxEmbedWalk || !mayHoldTimeOf(v.Type()) {
+// any: where v is a copy, the caller puts it back then. viaIfce says
+// whether v may hold interface values that a constructor filled (not in a
+// map the decoder made).
+func (u *utcWalk) walk(v reflect.Value, viaIfce bool, depth int) bool {
+	if depth > maxEmbedWalk || !mayHoldTimeOf(v.Type(), viaIfce) {
 		return false
 	}
 	if v.Type() == timeType {
-		if t := v.Interface().(time.Time); t.Location() == time.Local && v.CanSet() {
+		if !v.CanSet() {
+			return false // read only: the decoder did not set it either
+		}
+		if t := v.Interface().(time.Time); t.Location() == time.Local {
 			v.Set(reflect.ValueOf(t.UTC()))
 			return true
 		}
@@ -100,16 +119,14 @@ func (u *utcWalk) walk(v reflect.Value, depth int) bool {
 			u.visited = map[visit]bool{}
 		}
 		u.visited[at] = true
-		u.walk(v.Elem(), depth+1) // in place: nothing to put back
+		u.walk(v.Elem(), viaIfce, depth+1) // in place: nothing to put back
 	case reflect.Struct:
-		for i := range v.NumField() {
-			if f := v.Type().Field(i); f.IsExported() || f.Anonymous {
-				changed = u.walk(v.Field(i), depth+1) || changed
-			}
+		for _, i := range writtenFields(v.Type()) {
+			changed = u.walk(v.Field(i), viaIfce, depth+1) || changed
 		}
 	case reflect.Array, reflect.Slice:
 		for i := range v.Len() {
-			changed = u.walk(v.Index(i), depth+1) || changed
+			changed = u.walk(v.Index(i), viaIfce, depth+1) || changed
 		}
 	case reflect.Map:
 		if v.IsNil() || !v.CanInterface() {
@@ -121,7 +138,7 @@ func (u *utcWalk) walk(v reflect.Value, depth int) bool {
 		// as read (see below). An entry whose key is not equal to itself
 		// (a NaN) cannot be put back, and is left as it is.
 		key, elem := v.Type().Key(), v.Type().Elem()
-		keyed, valued := mayHoldTimeOf(key), elem.Kind() != reflect.Interface && mayHoldTimeOf(elem)
+		keyed, valued := mayHoldTimeOf(key, false), mayHoldTimeOf(elem, false)
 		if !keyed && !valued {
 			return false
 		}
@@ -131,9 +148,15 @@ func (u *utcWalk) walk(v reflect.Value, depth int) bool {
 			if !k.Equal(k) {
 				continue
 			}
-			nk, nv := settable(k), settable(it.Value())
-			kc := keyed && u.walk(nk, depth+1)
-			if vc := valued && u.walk(nv, depth+1); kc || vc {
+			var nk, nv reflect.Value
+			kc := keyed && u.walk(settableTo(&nk, k), false, depth+1)
+			if vc := valued && u.walk(settableTo(&nv, it.Value()), false, depth+1); kc || vc {
+				if !kc {
+					nk = k
+				}
+				if !vc {
+					nv = it.Value()
+				}
 				changes = append(changes, [3]reflect.Value{k, nk, nv})
 			}
 		}
@@ -151,11 +174,17 @@ func (u *utcWalk) walk(v reflect.Value, depth int) bool {
 		// the decoder reads into an empty interface (a time among them)
 		// are left as they are, as the JSON codec's differ from them
 		// anyway (a time is a string there).
-		if e := v.Elem(); e.Kind() == reflect.Pointer {
-			u.walk(e, depth+1)
+		if e := v.Elem(); viaIfce && e.Kind() == reflect.Pointer {
+			u.walk(e, true, depth+1)
 		}
 	}
 	return changed
+}
+
+// settableTo sets *c to a settable copy of v, and returns it.
+func settableTo(c *reflect.Value, v reflect.Value) reflect.Value {
+	*c = settable(v)
+	return *c
 }
 
 // settable returns a settable copy of v.

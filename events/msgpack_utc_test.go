@@ -143,3 +143,40 @@ func TestHostTimesReadInUTCWhereTheyHide(t *testing.T) {
 		return &aliasHost{Start: &s.From, Span: s}
 	}, &aliasHost{Start: &at, Span: &span{at, later}})
 }
+
+// Times the decoder does not read (skipped by their tags, or held where
+// nothing can set them) stay as the constructor set them, in both codecs.
+type window [2]time.Time
+
+type stamper interface{ Stamp() time.Time }
+
+type stampAt struct{ At time.Time }
+
+func (s *stampAt) Stamp() time.Time { return s.At }
+
+type skippedTimes struct {
+	N       int       `json:"n"`
+	Seen    time.Time `json:"-"`
+	window  `json:"-"`
+	stamper `json:"-"`
+}
+
+func (*skippedTimes) EventType() events.Type { return "skipped.times" }
+
+func TestHostTimesTheDecoderSkipsStay(t *testing.T) {
+	local := time.Unix(1700000000, 0)
+	newData := func() events.Data {
+		return &skippedTimes{Seen: local, window: window{local, local}, stamper: &stampAt{local}}
+	}
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("skipped.times", 1, newData))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(&skippedTimes{N: 3}))
+		require.NoError(t, err, "%T", c)
+		got, err := c.Decode(b)
+		require.NoError(t, err, "%T", c)
+		want := newData().(*skippedTimes)
+		want.N = 3
+		assert.Equal(t, want, got.Data, "%T", c)
+	}
+}
