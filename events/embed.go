@@ -182,8 +182,8 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 			orders = keyOrders
 		}
 		if has, lacks := surelyOneWay(t, orders); has != "" {
-			return fmt.Sprintf("%s has %s but not %s: a codec would read what one writes as a %s, or write as a %s what the other reads, which fails unless what is written is that kind's own form (a name is not a number): give it both, or neither",
-				at(path, t), has, lacks, t.Kind(), t.Kind())
+			return fmt.Sprintf("%s has %s but not %s: the codec would read what the one writes, or write what the other reads, as its kind (%s), which fails unless that is the kind's own form (a name is not a number): give it both, or neither",
+				at(path, t), has, lacks, t.Kind())
 		}
 	}
 	if t.Kind() != reflect.Pointer && ownUnmarshaler(t) && implementsAny(t, jsonDecoders) {

@@ -837,8 +837,13 @@ func unmarshalMsgpack(b []byte, v any) error {
 		if rv.Kind() != reflect.Pointer || rv.IsNil() {
 			return msgpackDecode(b, v)
 		}
-		err := func() error {
-			defer restore(rv, standIns(rv))
+		err := func() (err error) {
+			s := standIns(rv)
+			defer func() {
+				if rerr := restore(rv, s); err == nil {
+					err = rerr
+				}
+			}()
 			return msgpackDecode(b, v)
 		}()
 		if err == nil {

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"errors"
 	"reflect"
 	"slices"
 	"sync"
@@ -20,22 +21,40 @@ import (
 // cannot hold the stand-in: an event with nil there stays a DecodeError.
 
 // nilableAny stands in an any field while the decoder reads a host's
-// value: the decoder reads what the event has there into into, or zeroes
-// the stand-in where the event has nil.
+// value: the decoder reads what the event has there through it, into
+// what the field held, or zeroes it where the event has nil.
 type nilableAny struct {
-	into reflect.Value // the field's pointer, or a pointer to its map
-	kept bool          // false once the decoder zeroed the stand-in
+	read *standInRead // nil once the decoder zeroed the stand-in
 }
+
+// standInRead is what a stand-in reads into, and how often it did.
+type standInRead struct {
+	into  reflect.Value // the field's pointer, or a pointer to its map
+	reads int
+}
+
+// errSharedStandIn is the error of an event that has nil, and a value, in
+// two places that share what the constructor put in one field of type
+// any (a field that points into a list that the decoder grew, copying
+// the list's elements).
+var errSharedStandIn = errors.New("the event has nil, and a value, for one field of type any that the constructor's value holds in two places (a pointer into a list that grew)")
 
 // DecodeMsgpack reads what the event has in the field into what the
 // field held.
-func (n *nilableAny) DecodeMsgpack(d *msgpack.Decoder) error { return d.Decode(n.into.Interface()) }
+func (n *nilableAny) DecodeMsgpack(d *msgpack.Decoder) error {
+	if n.read == nil {
+		return errSharedStandIn // read as nil before, in another place
+	}
+	n.read.reads++
+	return d.Decode(n.read.into.Interface())
+}
 
 // standIn is a field of type any that a stand-in took the place of.
 type standIn struct {
 	field reflect.Value // the field, settable
 	held  reflect.Value // what it held: a pointer or a map
 	n     *nilableAny
+	read  *standInRead // n.read, kept when the decoder zeroes n
 }
 
 // selfReaders caches ownUnmarshaler, by type, for readsItself.
@@ -154,8 +173,9 @@ func standIns(root reflect.Value) []standIn {
 					into = reflect.New(e.Type())
 					into.Elem().Set(e)
 				}
-				n := &nilableAny{into: into, kept: true}
-				out = append(out, standIn{field: v, held: e, n: n})
+				r := &standInRead{into: into}
+				n := &nilableAny{read: r}
+				out = append(out, standIn{field: v, held: e, n: n, read: r})
 				v.Set(reflect.ValueOf(n))
 			}
 			if e.Kind() == reflect.Pointer {
@@ -174,14 +194,21 @@ func standIns(root reflect.Value) []standIn {
 // reader of its own, and is left as it is. The decoder may have copied a
 // stand-in elsewhere (a list element that a field pointed into, which it
 // copied as it grew the list): what root points to is swept for those.
-func restore(root reflect.Value, s []standIn) {
+// Where two places share a stand-in that read a value in one and nil in
+// the other, which restore cannot tell apart, it returns
+// errSharedStandIn.
+func restore(root reflect.Value, s []standIn) error {
 	if len(s) == 0 {
-		return
+		return nil
 	}
+	var err error
 	byN := make(map[*nilableAny]*standIn, len(s))
 	for i := range slices.Backward(s) {
 		in := &s[i]
 		byN[in.n] = in
+		if in.n.read == nil && in.read.reads > 0 {
+			err = errSharedStandIn
+		}
 		if in.field.Interface() == any(in.n) {
 			in.settle(in.field)
 		}
@@ -204,9 +231,15 @@ func restore(root reflect.Value, s []standIn) {
 			for _, i := range writtenFields(v.Type()) {
 				sweep(v.Field(i), depth+1)
 			}
-		case reflect.Array, reflect.Slice:
+		case reflect.Array:
 			for i := range v.Len() {
 				sweep(v.Index(i), depth+1)
+			}
+		case reflect.Slice:
+			// Up to the capacity: the decoder may have grown a list, then
+			// cut it, with stand-ins past its length.
+			for i := range v.Cap() {
+				sweep(v.Slice(0, v.Cap()).Index(i), depth+1)
 			}
 		case reflect.Interface:
 			if v.IsNil() {
@@ -223,18 +256,19 @@ func restore(root reflect.Value, s []standIn) {
 		}
 	}
 	sweep(root, 0)
+	return err
 }
 
 // settle sets field, which holds in's stand-in, to what it read.
 func (in *standIn) settle(field reflect.Value) {
 	switch {
-	case !in.n.kept && in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer:
+	case in.n.read == nil && in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer:
 		in.held.Elem().SetZero()
 		field.Set(in.held)
-	case !in.n.kept:
+	case in.n.read == nil:
 		field.SetZero()
 	case in.held.Kind() == reflect.Map:
-		field.Set(in.n.into.Elem())
+		field.Set(in.read.into.Elem())
 	default:
 		field.Set(in.held)
 	}

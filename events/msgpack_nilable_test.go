@@ -2,7 +2,9 @@ package events_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -275,4 +277,91 @@ func TestAnyFieldsBehindAPointerToTheirFirstField(t *testing.T) {
 		assert.Equal(t, &anyDetails{"a"}, h.Both.A, "%T", c)
 		assert.Nil(t, h.Both.B, "%T", c)
 	}
+}
+
+// A field pointing into a list that the decoder grows shares its stand-in
+// with the element's copy: nil in one place and a value in the other is an
+// error of the event, not a guess (encoding/json does not read it back
+// either).
+func TestAnyFieldSharedThroughAGrownList(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("first.of.list", 1, func() events.Data {
+		h := &firstOfList{Items: []anyInner{{P: &anyDetails{}}}}
+		h.First = &h.Items[0]
+		return h
+	}))
+	m := events.NewMsgpackCodec(reg)
+	for _, d := range []*firstOfList{
+		{Items: []anyInner{{P: &anyDetails{"a"}}, {P: nil}}, First: &anyInner{P: nil}},
+		{Items: []anyInner{{P: nil}, {P: nil}}, First: &anyInner{P: &anyDetails{"a"}}},
+	} {
+		b, err := m.Append(nil, hostEvent(d))
+		require.NoError(t, err)
+		_, err = m.Decode(b)
+		require.ErrorIs(t, err, events.ErrMalformed)
+		assert.ErrorContains(t, err, "the event has nil, and a value, for one field of type any")
+	}
+}
+
+// twoViews holds one list twice: the decoder grows it for one, and cuts
+// it for the other.
+type twoViews struct {
+	A *listHost `json:"a"`
+	B *listHost `json:"b"`
+}
+
+func (*twoViews) EventType() events.Type { return "two.views" }
+
+func TestNoStandInPastAListsLength(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("two.views", 1, func() events.Data {
+		l := &listHost{Items: []anyInner{{P: &anyDetails{}}, {P: &anyDetails{}}}}
+		return &twoViews{A: l, B: l}
+	}))
+	m := events.NewMsgpackCodec(reg)
+	three := &listHost{Items: []anyInner{{P: &anyDetails{"a"}}, {P: &anyDetails{"b"}}, {P: &anyDetails{"c"}}}}
+	b, err := m.Append(nil, hostEvent(&twoViews{A: three, B: &listHost{Items: []anyInner{{P: &anyDetails{"d"}}}}}))
+	require.NoError(t, err)
+	got, err := m.Decode(b)
+	require.NoError(t, err)
+	items := got.Data.(*twoViews).A.Items
+	for i, it := range items[:cap(items)] {
+		assert.NotContains(t, fmt.Sprintf("%T", it.P), "nilableAny", "element %d of %d (length %d)", i, cap(items), len(items))
+	}
+}
+
+// Interface fields that nothing can set (embedded, not exported) are left
+// alone by the walks before and after the decoder.
+type roAny interface{}
+
+type roHost struct {
+	N int `json:"n"`
+	stamper
+	roAny
+}
+
+func (*roHost) EventType() events.Type { return "ro.host" }
+
+type roWriter struct {
+	N int `json:"n"`
+}
+
+func (*roWriter) EventType() events.Type { return "ro.host" }
+
+func TestReadOnlyInterfaceFieldsStay(t *testing.T) {
+	local := time.Unix(1700000000, 0)
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("ro.host", 1, func() events.Data {
+		return &roHost{stamper: &stampAt{local}, roAny: &anyDetails{"x"}}
+	}))
+	writer := events.NewRegistry()
+	require.NoError(t, writer.Register("ro.host", 1, func() events.Data { return new(roWriter) }))
+	b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&roWriter{N: 3}))
+	require.NoError(t, err)
+	got, err := events.NewMsgpackCodec(reg).Decode(b)
+	require.NoError(t, err)
+	h := got.Data.(*roHost)
+	assert.Equal(t, 3, h.N)
+	assert.Equal(t, local, h.stamper.(*stampAt).At)
+	assert.Equal(t, &anyDetails{"x"}, h.roAny)
 }
