@@ -22,32 +22,46 @@ import (
 
 // nilableAny stands in an any field while the decoder reads a host's
 // value: the decoder reads what the event has there through it, into
-// what the field held, or zeroes it where the event has nil.
+// what the field held, or zeroes it where the event has nil. Read again
+// (a key given twice), the last reading counts, as in encoding/json.
 type nilableAny struct {
 	read *standInRead // nil once the decoder zeroed the stand-in
 }
 
-// standInRead is what a stand-in reads into, and how often it did.
+// standInRead is what a stand-in reads into, and what it read.
 type standInRead struct {
-	into  reflect.Value // the field's pointer, or a pointer to its map
-	reads int
+	into   reflect.Value // the field's pointer, or a pointer to its map
+	reads  int           // values read
+	sawNil bool          // a nil was read before a value
 }
 
+// standInReads finds a stand-in's standInRead once the decoder zeroed
+// the stand-in, for a value read after that nil; restore forgets it.
+var standInReads sync.Map // *nilableAny → *standInRead
+
 // errSharedStandIn is the error of an event that has nil, and a value, in
-// two places that share what the constructor put in one field of type
-// any (a field that points into a list that the decoder grew, copying
-// the list's elements).
-var errSharedStandIn = errors.New("the event has nil, and a value, for one field of type any that the constructor's value holds in two places (a pointer into a list that grew)")
+// two places that share one stand-in, or one pointer to a pointer that
+// the constructor put in fields of type any: which came last, which
+// encoding/json would keep, is not known.
+var errSharedStandIn = errors.New("the event has nil, and a value, in two places that share what the constructor put in a field of type any (a field pointing into a list that the decoder grew, or a pointer to a pointer in two fields)")
 
 // DecodeMsgpack reads what the event has in the field into what the
 // field held.
 func (n *nilableAny) DecodeMsgpack(d *msgpack.Decoder) error {
-	if n.read == nil {
-		return errSharedStandIn // read as nil before, in another place
+	if n.read == nil { // zeroed by a nil read before
+		r, ok := standInReads.Load(n)
+		if !ok {
+			return errSharedStandIn
+		}
+		n.read = r.(*standInRead)
+		n.read.sawNil = true
 	}
 	n.read.reads++
 	return d.Decode(n.read.into.Interface())
 }
+
+// mixed reports whether in's stand-in read a value and nil.
+func (in *standIn) mixed() bool { return in.read.reads > 0 && (in.n.read == nil || in.read.sawNil) }
 
 // standIn is a field of type any that a stand-in took the place of.
 type standIn struct {
@@ -175,6 +189,7 @@ func standIns(root reflect.Value) []standIn {
 				}
 				r := &standInRead{into: into}
 				n := &nilableAny{read: r}
+				standInReads.Store(n, r)
 				out = append(out, standIn{field: v, held: e, n: n, read: r})
 				v.Set(reflect.ValueOf(n))
 			}
@@ -194,25 +209,22 @@ func standIns(root reflect.Value) []standIn {
 // reader of its own, and is left as it is. The decoder may have copied a
 // stand-in elsewhere (a list element that a field pointed into, which it
 // copied as it grew the list): what root points to is swept for those.
-// Where two places share a stand-in that read a value in one and nil in
-// the other, which restore cannot tell apart, it returns
-// errSharedStandIn.
+// Where two places that the sweep reaches hold one stand-in that read a
+// value and nil, or stand-ins that share a pointer to a pointer read a
+// value and nil, restore cannot tell which came last, and returns
+// errSharedStandIn, the values settled as if the last was the nil.
 func restore(root reflect.Value, s []standIn) error {
 	if len(s) == 0 {
 		return nil
 	}
-	var err error
 	byN := make(map[*nilableAny]*standIn, len(s))
-	for i := range slices.Backward(s) {
-		in := &s[i]
-		byN[in.n] = in
-		if in.n.read == nil && in.read.reads > 0 {
-			err = errSharedStandIn
-		}
-		if in.field.Interface() == any(in.n) {
-			in.settle(in.field)
-		}
+	for i := range s {
+		byN[s[i].n] = &s[i]
+		standInReads.Delete(s[i].n)
 	}
+	// The places that hold each stand-in, found once each by address.
+	places := map[*nilableAny][]reflect.Value{}
+	found := map[uintptr]bool{}
 	visited := map[visit]bool{}
 	var sweep func(v reflect.Value, depth int)
 	sweep = func(v reflect.Value, depth int) {
@@ -249,13 +261,44 @@ func restore(root reflect.Value, s []standIn) error {
 				return // read only: no stand-in was put there
 			}
 			if n, ok := v.Elem().Interface().(*nilableAny); ok && byN[n] != nil {
-				byN[n].settle(v)
+				if !found[v.UnsafeAddr()] {
+					found[v.UnsafeAddr()] = true
+					places[n] = append(places[n], v)
+				}
 			} else if v.Elem().Kind() == reflect.Pointer {
 				sweep(v.Elem(), depth+1)
 			}
 		}
 	}
 	sweep(root, 0)
+	var err error
+	ptrs := map[uintptr][2]bool{} // by pointer to a pointer held: read nil, read a value
+	for i := range slices.Backward(s) {
+		in := &s[i]
+		if in.mixed() && len(places[in.n]) > 1 {
+			err = errSharedStandIn
+		}
+		if in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer {
+			got := ptrs[in.held.Pointer()]
+			if in.n.read == nil {
+				got[0] = true
+			} else if in.read.reads > 0 {
+				got[1] = true
+			}
+			ptrs[in.held.Pointer()] = got
+		}
+		if in.field.Interface() == any(in.n) {
+			in.settle(in.field)
+		}
+		for _, v := range places[in.n] {
+			in.settle(v)
+		}
+	}
+	for _, got := range ptrs {
+		if got[0] && got[1] {
+			err = errSharedStandIn
+		}
+	}
 	return err
 }
 

@@ -299,7 +299,7 @@ func TestAnyFieldSharedThroughAGrownList(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.Decode(b)
 		require.ErrorIs(t, err, events.ErrMalformed)
-		assert.ErrorContains(t, err, "the event has nil, and a value, for one field of type any")
+		assert.ErrorContains(t, err, "the event has nil, and a value, in two places that share what the constructor put in a field of type any")
 	}
 }
 
@@ -364,4 +364,92 @@ func TestReadOnlyInterfaceFieldsStay(t *testing.T) {
 	assert.Equal(t, 3, h.N)
 	assert.Equal(t, local, h.stamper.(*stampAt).At)
 	assert.Equal(t, &anyDetails{"x"}, h.roAny)
+}
+
+// dupWriter writes its payload member twice, as a writer of another
+// language may: the later value counts.
+type dupWriter struct {
+	First, Second *anyDetails
+}
+
+func (*dupWriter) EventType() events.Type { return "dup.host" }
+
+func (w *dupWriter) EncodeMsgpack(e *msgpack.Encoder) error {
+	if err := e.EncodeMapLen(2); err != nil {
+		return err
+	}
+	for _, p := range []*anyDetails{w.First, w.Second} {
+		if err := e.EncodeString("payload"); err != nil {
+			return err
+		}
+		if err := e.Encode(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type dupHost struct {
+	Payload any `json:"payload"`
+}
+
+func (*dupHost) EventType() events.Type { return "dup.host" }
+
+// A member given twice counts with its later value, nil or not.
+func TestAnyFieldGivenTwiceKeepsTheLater(t *testing.T) {
+	writer := events.NewRegistry()
+	require.NoError(t, writer.Register("dup.host", 1, func() events.Data { return new(dupWriter) }))
+	reader := events.NewRegistry()
+	require.NoError(t, reader.Register("dup.host", 1, func() events.Data { return &dupHost{Payload: &anyDetails{}} }))
+	x, y := &anyDetails{"x"}, &anyDetails{"y"}
+	for _, tc := range []struct {
+		first, second *anyDetails
+		want          any
+	}{{x, nil, nil}, {nil, y, y}, {x, y, y}, {nil, nil, nil}} {
+		b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&dupWriter{tc.first, tc.second}))
+		require.NoError(t, err)
+		got, err := events.NewMsgpackCodec(reader).Decode(b)
+		require.NoError(t, err, "%v then %v", tc.first, tc.second)
+		if tc.want == nil {
+			assert.Nil(t, got.Data.(*dupHost).Payload, "%v then %v", tc.first, tc.second)
+		} else {
+			assert.Equal(t, tc.want, got.Data.(*dupHost).Payload, "%v then %v", tc.first, tc.second)
+		}
+	}
+}
+
+// ptrPtrPair holds one pointer to a pointer in two fields: nil in one and
+// a value in the other, in an order the stand-ins cannot see, is an error
+// of the event rather than a guess.
+type ptrPtrPair struct {
+	B any `json:"b"`
+	A any `json:"a"`
+}
+
+func (*ptrPtrPair) EventType() events.Type { return "ptr.ptr.pair" }
+
+type ptrPtrPairWriter struct {
+	B *anyDetails `json:"b"`
+	A *anyDetails `json:"a"`
+}
+
+func (*ptrPtrPairWriter) EventType() events.Type { return "ptr.ptr.pair" }
+
+func TestAnyFieldsSharingAPointerToAPointer(t *testing.T) {
+	writer := events.NewRegistry()
+	require.NoError(t, writer.Register("ptr.ptr.pair", 1, func() events.Data { return new(ptrPtrPairWriter) }))
+	reader := events.NewRegistry()
+	require.NoError(t, reader.Register("ptr.ptr.pair", 1, func() events.Data {
+		p := &anyDetails{}
+		return &ptrPtrPair{B: &p, A: &p}
+	}))
+	b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&ptrPtrPairWriter{B: nil, A: &anyDetails{"x"}}))
+	require.NoError(t, err)
+	_, err = events.NewMsgpackCodec(reader).Decode(b)
+	assert.ErrorContains(t, err, "the event has nil, and a value, in two places")
+	b, err = events.NewMsgpackCodec(writer).Append(nil, hostEvent(&ptrPtrPairWriter{B: &anyDetails{"y"}, A: &anyDetails{"x"}}))
+	require.NoError(t, err)
+	got, err := events.NewMsgpackCodec(reader).Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, &anyDetails{"x"}, *(got.Data.(*ptrPtrPair).A.(**anyDetails)))
 }
