@@ -23,7 +23,10 @@ import (
 // nilableAny stands in an any field while the decoder reads a host's
 // value: the decoder reads what the event has there through it, into
 // what the field held, or zeroes it where the event has nil. Read again
-// (a key given twice), the last reading counts, as in encoding/json.
+// (a member given twice), the later reading counts: nil, or a value, read
+// into a zero value of the type the field held where a nil or a value
+// came before it. (encoding/json, where a nil came before, reads the value
+// as it reads one into an empty interface: a map[string]any.)
 type nilableAny struct {
 	read *standInRead // nil once the decoder zeroed the stand-in
 }
@@ -55,6 +58,9 @@ func (n *nilableAny) DecodeMsgpack(d *msgpack.Decoder) error {
 		}
 		n.read = r.(*standInRead)
 		n.read.sawNil = true
+		if n.read.reads > 0 {
+			n.read.into.Elem().SetZero() // not what the value before the nil left
+		}
 	}
 	n.read.reads++
 	return d.Decode(n.read.into.Interface())
@@ -212,7 +218,11 @@ func standIns(root reflect.Value) []standIn {
 // Where two places that the sweep reaches hold one stand-in that read a
 // value and nil, or stand-ins that share a pointer to a pointer read a
 // value and nil, restore cannot tell which came last, and returns
-// errSharedStandIn, the values settled as if the last was the nil.
+// errSharedStandIn (every place settled to what the stand-in read last).
+// It cannot tell, either, one place that read a value and then nil (a
+// member given twice) while another place merely holds a copy of the
+// stand-in (a field pointing into a list that the decoder grew): that too
+// is errSharedStandIn.
 func restore(root reflect.Value, s []standIn) error {
 	if len(s) == 0 {
 		return nil
@@ -264,6 +274,9 @@ func restore(root reflect.Value, s []standIn) error {
 				if !found[v.UnsafeAddr()] {
 					found[v.UnsafeAddr()] = true
 					places[n] = append(places[n], v)
+				}
+				if h := byN[n].held; h.Kind() == reflect.Pointer {
+					sweep(h, depth+1) // what it read into may hold copies too
 				}
 			} else if v.Elem().Kind() == reflect.Pointer {
 				sweep(v.Elem(), depth+1)

@@ -453,3 +453,88 @@ func TestAnyFieldsSharingAPointerToAPointer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &anyDetails{"x"}, *(got.Data.(*ptrPtrPair).A.(**anyDetails)))
 }
+
+// A list behind a field of type any, whose elements hold fields of type
+// any: the decoder grows the list, copying their stand-ins.
+type anyList struct {
+	X any `json:"x"`
+}
+
+func (*anyList) EventType() events.Type { return "any.list" }
+
+type anyListWriter struct {
+	X []anyInner `json:"x"`
+}
+
+func (*anyListWriter) EventType() events.Type { return "any.list" }
+
+func TestStandInsInAListBehindAnAnyField(t *testing.T) {
+	writer := events.NewRegistry()
+	require.NoError(t, writer.Register("any.list", 1, func() events.Data { return new(anyListWriter) }))
+	reader := events.NewRegistry()
+	require.NoError(t, reader.Register("any.list", 1, func() events.Data {
+		return &anyList{X: &[]anyInner{{P: &anyDetails{}}}}
+	}))
+	b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&anyListWriter{X: []anyInner{{P: &anyDetails{"a"}}, {P: &anyDetails{"b"}}}}))
+	require.NoError(t, err)
+	got, err := events.NewMsgpackCodec(reader).Decode(b)
+	require.NoError(t, err)
+	items := *got.Data.(*anyList).X.(*[]anyInner)
+	require.Len(t, items, 2)
+	assert.Equal(t, &anyDetails{"a"}, items[0].P)
+}
+
+// twoParts has two members, so that a value read over another shows what
+// the first left.
+type twoParts struct {
+	Note  string `json:"note"`
+	Extra int    `json:"extra,omitempty"`
+}
+
+type tripleWriter struct {
+	Ps []*twoParts
+}
+
+func (*tripleWriter) EventType() events.Type { return "triple.host" }
+
+func (w *tripleWriter) EncodeMsgpack(e *msgpack.Encoder) error {
+	if err := e.EncodeMapLen(len(w.Ps)); err != nil {
+		return err
+	}
+	for _, p := range w.Ps {
+		if err := e.EncodeString("payload"); err != nil {
+			return err
+		}
+		if err := e.Encode(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type tripleHost struct {
+	Payload any `json:"payload"`
+}
+
+func (*tripleHost) EventType() events.Type { return "triple.host" }
+
+// A value, nil, then a value: the nil between leaves nothing of the first.
+func TestAnyFieldValueNilValue(t *testing.T) {
+	writer := events.NewRegistry()
+	require.NoError(t, writer.Register("triple.host", 1, func() events.Data { return new(tripleWriter) }))
+	b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&tripleWriter{Ps: []*twoParts{{"x", 7}, nil, {"y", 0}}}))
+	require.NoError(t, err)
+	plain := events.NewRegistry()
+	require.NoError(t, plain.Register("triple.host", 1, func() events.Data { return &tripleHost{Payload: &twoParts{}} }))
+	got, err := events.NewMsgpackCodec(plain).Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, &twoParts{Note: "y"}, got.Data.(*tripleHost).Payload)
+	ptrPtr := events.NewRegistry()
+	require.NoError(t, ptrPtr.Register("triple.host", 1, func() events.Data {
+		p := &twoParts{}
+		return &tripleHost{Payload: &p}
+	}))
+	got, err = events.NewMsgpackCodec(ptrPtr).Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, &twoParts{Note: "y"}, *got.Data.(*tripleHost).Payload.(**twoParts))
+}
