@@ -23,10 +23,11 @@ import (
 // nilableAny stands in an any field while the decoder reads a host's
 // value: the decoder reads what the event has there through it, into
 // what the field held, or zeroes it where the event has nil. Read again
-// (a member given twice), the later reading counts: nil, or a value, read
-// into a zero value of the type the field held where a nil or a value
-// came before it. (encoding/json, where a nil came before, reads the value
-// as it reads one into an empty interface: a map[string]any.)
+// (a member given twice), the later reading counts: nil, or a value (read
+// over the one before it, as into a field of the pointer's type, or into
+// a zero value where a nil came between). encoding/json, where a nil came
+// before, reads the value as it reads one into an empty interface: a
+// map[string]any.
 type nilableAny struct {
 	read *standInRead // nil once the decoder zeroed the stand-in
 }
