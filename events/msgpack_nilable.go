@@ -126,14 +126,11 @@ func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
-// standIns puts a stand-in in place of every field of type any of what
-// root points to, the value that the decoder will read into, that holds a
-// pointer or a map that is not nil, and returns them. It follows what the
-// decoder reads into: the fields it reads, elements of arrays, pointers,
-// what interfaces hold, and the elements of lists up to their capacity
-// (or copies of them, as the decoder grows a list: restore finds those);
-// not the values of maps, which the decoder makes, nor what a type that
-// reads itself holds.
+// standIns puts a stand-in in place of every field of type any that
+// eachInterface finds in what root points to, the value that the decoder
+// will read into, that holds a pointer or a map that is not nil, and
+// returns them. (The copies that the decoder makes of them as it grows a
+// list, restore finds.)
 func standIns(root reflect.Value) []standIn {
 	v := root.Elem()
 	t := v.Type()
@@ -146,14 +143,44 @@ func standIns(root reflect.Value) []standIn {
 		return nil
 	}
 	var out []standIn
-	visited := map[visit]bool{{root.Type(), root.Pointer()}: true}
+	eachInterface(root, func(v reflect.Value) reflect.Value {
+		e := v.Elem()
+		if _, twice := e.Interface().(*nilableAny); twice {
+			return reflect.Value{} // reached again, through a pointer into a list
+		}
+		if k := e.Kind(); v.NumMethod() == 0 && (k == reflect.Pointer || k == reflect.Map) && !e.IsNil() {
+			into := e
+			if k == reflect.Map {
+				into = reflect.New(e.Type())
+				into.Elem().Set(e)
+			}
+			r := &standInRead{into: into}
+			n := &nilableAny{read: r}
+			standInReads.Store(n, r)
+			out = append(out, standIn{field: v, held: e, n: n, read: r})
+			v.Set(reflect.ValueOf(n))
+		}
+		if e.Kind() == reflect.Pointer {
+			return e // the decoder reads into it
+		}
+		return reflect.Value{}
+	})
+	return out
+}
+
+// eachInterface calls fn with every interface value that the msgpack
+// decoder may set, in what root points to: following pointers (each
+// once), the fields that it reads, the elements of arrays, and those of
+// lists up to their capacity (it reads into those, or into copies of them
+// as it grows a list); not the values of maps, which it makes, nor what a
+// type that reads itself holds. fn returns a pointer to go on into, or
+// the zero Value.
+func eachInterface(root reflect.Value, fn func(v reflect.Value) reflect.Value) {
+	visited := map[visit]bool{}
 	var walk func(v reflect.Value, depth int)
 	walk = func(v reflect.Value, depth int) {
-		if depth > maxEmbedWalk {
+		if depth > maxEmbedWalk || readsItself(v.Type()) {
 			return
-		}
-		if readsItself(v.Type()) {
-			return // the decoder does not look inside
 		}
 		switch v.Kind() {
 		case reflect.Pointer:
@@ -172,41 +199,19 @@ func standIns(root reflect.Value) []standIn {
 				walk(v.Index(i), depth+1)
 			}
 		case reflect.Slice:
-			// The decoder reads into the elements up to the capacity,
-			// or into copies of them as it grows the list.
 			for i := range v.Cap() {
 				walk(v.Slice(0, v.Cap()).Index(i), depth+1)
 			}
 		case reflect.Interface:
-			if v.IsNil() {
-				return
-			}
-			e := v.Elem()
-			if !v.CanSet() {
+			if v.IsNil() || !v.CanSet() {
 				return // read only: the decoder does not set it either
 			}
-			if _, twice := e.Interface().(*nilableAny); twice {
-				return // reached again, through a pointer into a list
-			}
-			if k := e.Kind(); v.NumMethod() == 0 && (k == reflect.Pointer || k == reflect.Map) && !e.IsNil() {
-				into := e
-				if k == reflect.Map {
-					into = reflect.New(e.Type())
-					into.Elem().Set(e)
-				}
-				r := &standInRead{into: into}
-				n := &nilableAny{read: r}
-				standInReads.Store(n, r)
-				out = append(out, standIn{field: v, held: e, n: n, read: r})
-				v.Set(reflect.ValueOf(n))
-			}
-			if e.Kind() == reflect.Pointer {
-				walk(e, depth+1) // the decoder reads into it
+			if next := fn(v); next.IsValid() {
+				walk(next, depth+1)
 			}
 		}
 	}
-	walk(v, 0)
-	return out
+	walk(root, 0)
 }
 
 // restore gives each field of s back what the stand-in read: nil where
@@ -236,55 +241,23 @@ func restore(root reflect.Value, s []standIn) error {
 	// The places that hold each stand-in, found once each by address.
 	places := map[*nilableAny][]reflect.Value{}
 	found := map[uintptr]bool{}
-	visited := map[visit]bool{}
-	var sweep func(v reflect.Value, depth int)
-	sweep = func(v reflect.Value, depth int) {
-		if depth > maxEmbedWalk || readsItself(v.Type()) {
-			return
+	eachInterface(root, func(v reflect.Value) reflect.Value {
+		n, ok := v.Elem().Interface().(*nilableAny)
+		if !ok || byN[n] == nil {
+			if v.Elem().Kind() == reflect.Pointer {
+				return v.Elem()
+			}
+			return reflect.Value{}
 		}
-		switch v.Kind() {
-		case reflect.Pointer:
-			at := visit{v.Type(), v.Pointer()}
-			if v.IsNil() || visited[at] {
-				return
-			}
-			visited[at] = true
-			sweep(v.Elem(), depth+1)
-		case reflect.Struct:
-			for _, i := range writtenFields(v.Type()) {
-				sweep(v.Field(i), depth+1)
-			}
-		case reflect.Array:
-			for i := range v.Len() {
-				sweep(v.Index(i), depth+1)
-			}
-		case reflect.Slice:
-			// Up to the capacity: the decoder may have grown a list, then
-			// cut it, with stand-ins past its length.
-			for i := range v.Cap() {
-				sweep(v.Slice(0, v.Cap()).Index(i), depth+1)
-			}
-		case reflect.Interface:
-			if v.IsNil() {
-				return
-			}
-			if !v.CanSet() {
-				return // read only: no stand-in was put there
-			}
-			if n, ok := v.Elem().Interface().(*nilableAny); ok && byN[n] != nil {
-				if !found[v.UnsafeAddr()] {
-					found[v.UnsafeAddr()] = true
-					places[n] = append(places[n], v)
-				}
-				if h := byN[n].held; h.Kind() == reflect.Pointer {
-					sweep(h, depth+1) // what it read into may hold copies too
-				}
-			} else if v.Elem().Kind() == reflect.Pointer {
-				sweep(v.Elem(), depth+1)
-			}
+		if !found[v.UnsafeAddr()] {
+			found[v.UnsafeAddr()] = true
+			places[n] = append(places[n], v)
 		}
-	}
-	sweep(root, 0)
+		if h := byN[n].held; h.Kind() == reflect.Pointer {
+			return h // what it read into may hold copies too
+		}
+		return reflect.Value{}
+	})
 	var err error
 	ptrs := map[uintptr][2]bool{} // by pointer to a pointer held: read nil, read a value
 	for i := range slices.Backward(s) {
