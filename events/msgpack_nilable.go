@@ -23,10 +23,11 @@ import (
 // nilableAny stands in an any field while the decoder reads a host's
 // value: the decoder reads what the event has there through it, into
 // what the field held, or zeroes it where the event has nil. Read again
-// (a member given twice), the later reading counts: nil, or a value (read
-// over the one before it, as into a field of the pointer's type, or into
-// a zero value where a nil came between). encoding/json, where a nil came
-// before, reads the value as it reads one into an empty interface: a
+// (a member given twice), the later reading counts: nil, or a value, read
+// over the one before it, or, after a nil, into a new value, as into a
+// field of the pointer's type (into the pointer's target, where it held
+// a pointer to a pointer, as in encoding/json). encoding/json reads a
+// value after a nil as it reads one into an empty interface: as a
 // map[string]any.
 type nilableAny struct {
 	read *standInRead // nil once the decoder zeroed the stand-in
@@ -34,7 +35,8 @@ type nilableAny struct {
 
 // standInRead is what a stand-in reads into, and what it read.
 type standInRead struct {
-	into   reflect.Value // the field's pointer, or a pointer to its map
+	held   reflect.Value // what the field held: a pointer or a map
+	into   reflect.Value // held, or a pointer to its map, or a new value after a nil
 	reads  int           // values read
 	sawNil bool          // a nil was read before a value
 }
@@ -59,8 +61,13 @@ func (n *nilableAny) DecodeMsgpack(d *msgpack.Decoder) error {
 		}
 		n.read = r.(*standInRead)
 		n.read.sawNil = true
-		if n.read.reads > 0 {
-			n.read.into.Elem().SetZero() // not what the value before the nil left
+		switch h := n.read.held; {
+		case h.Kind() == reflect.Map:
+			n.read.into.Elem().SetZero() // a new map
+		case h.Elem().Kind() == reflect.Pointer:
+			n.read.into.Elem().SetZero() // the decoder makes a new target
+		default:
+			n.read.into = reflect.New(h.Type().Elem())
 		}
 	}
 	n.read.reads++
@@ -154,7 +161,7 @@ func standIns(root reflect.Value) []standIn {
 				into = reflect.New(e.Type())
 				into.Elem().Set(e)
 			}
-			r := &standInRead{into: into}
+			r := &standInRead{held: e, into: into}
 			n := &nilableAny{read: r}
 			standInReads.Store(n, r)
 			out = append(out, standIn{field: v, held: e, n: n, read: r})
@@ -253,8 +260,8 @@ func restore(root reflect.Value, s []standIn) error {
 			found[v.UnsafeAddr()] = true
 			places[n] = append(places[n], v)
 		}
-		if h := byN[n].held; h.Kind() == reflect.Pointer {
-			return h // what it read into may hold copies too
+		if into := byN[n].read.into; into.Kind() == reflect.Pointer {
+			return into // what it read into may hold copies too
 		}
 		return reflect.Value{}
 	})
@@ -300,6 +307,6 @@ func (in *standIn) settle(field reflect.Value) {
 	case in.held.Kind() == reflect.Map:
 		field.Set(in.read.into.Elem())
 	default:
-		field.Set(in.held)
+		field.Set(in.read.into)
 	}
 }

@@ -538,3 +538,48 @@ func TestAnyFieldValueNilValue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &twoParts{Note: "y"}, *got.Data.(*tripleHost).Payload.(**twoParts))
 }
+
+type keepHost struct {
+	Payload any       `json:"payload"`
+	Keep    *twoParts `json:"-"`
+}
+
+func (*keepHost) EventType() events.Type { return "triple.host" }
+
+// A value after a nil reads into a new value, as into a field of the
+// pointer's type: the constructor's defaults do not show through, nor is
+// what the constructor shares with another field overwritten.
+func TestAnyFieldValueAfterNilIsNew(t *testing.T) {
+	writer := events.NewRegistry()
+	require.NoError(t, writer.Register("triple.host", 1, func() events.Data { return new(tripleWriter) }))
+	nilThenY, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&tripleWriter{Ps: []*twoParts{nil, {"y", 0}}}))
+	require.NoError(t, err)
+	xNilY, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&tripleWriter{Ps: []*twoParts{{"x", 7}, nil, {"y", 0}}}))
+	require.NoError(t, err)
+
+	plain := events.NewRegistry()
+	require.NoError(t, plain.Register("triple.host", 1, func() events.Data { return &tripleHost{Payload: &twoParts{Extra: 5}} }))
+	got, err := events.NewMsgpackCodec(plain).Decode(nilThenY)
+	require.NoError(t, err)
+	assert.Equal(t, &twoParts{Note: "y"}, got.Data.(*tripleHost).Payload)
+
+	ptrPtr := events.NewRegistry()
+	require.NoError(t, ptrPtr.Register("triple.host", 1, func() events.Data {
+		p := &twoParts{Extra: 5}
+		return &tripleHost{Payload: &p}
+	}))
+	got, err = events.NewMsgpackCodec(ptrPtr).Decode(nilThenY)
+	require.NoError(t, err)
+	assert.Equal(t, &twoParts{Note: "y"}, *got.Data.(*tripleHost).Payload.(**twoParts))
+
+	shared := events.NewRegistry()
+	require.NoError(t, shared.Register("triple.host", 1, func() events.Data {
+		p := &twoParts{}
+		return &keepHost{Payload: p, Keep: p}
+	}))
+	got, err = events.NewMsgpackCodec(shared).Decode(xNilY)
+	require.NoError(t, err)
+	h := got.Data.(*keepHost)
+	assert.Equal(t, &twoParts{Note: "y"}, h.Payload)
+	assert.Equal(t, &twoParts{Note: "x", Extra: 7}, h.Keep, "what the first value was read into")
+}
