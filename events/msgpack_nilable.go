@@ -248,7 +248,7 @@ func restore(root reflect.Value, s []standIn) error {
 	// The places that hold each stand-in, found once each by address.
 	places := map[*nilableAny][]reflect.Value{}
 	found := map[uintptr]bool{}
-	eachInterface(root, func(v reflect.Value) reflect.Value {
+	sweep := func(v reflect.Value) reflect.Value {
 		n, ok := v.Elem().Interface().(*nilableAny)
 		if !ok || byN[n] == nil {
 			if v.Elem().Kind() == reflect.Pointer {
@@ -264,7 +264,16 @@ func restore(root reflect.Value, s []standIn) error {
 			return into // what it read into may hold copies too
 		}
 		return reflect.Value{}
-	})
+	}
+	eachInterface(root, sweep)
+	// What a stand-in held before it read into a new value (a value, a nil,
+	// a value) may hold copies too, which a field the sweep does not follow
+	// (one tagged "-") may show.
+	for i := range s {
+		if h, into := s[i].held, s[i].read.into; h.Kind() == reflect.Pointer && into.Pointer() != h.Pointer() {
+			eachInterface(h, sweep)
+		}
+	}
 	var err error
 	ptrs := map[uintptr][2]bool{} // by pointer to a pointer held: read nil, read a value
 	for i := range slices.Backward(s) {

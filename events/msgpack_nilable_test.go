@@ -583,3 +583,62 @@ func TestAnyFieldValueAfterNilIsNew(t *testing.T) {
 	assert.Equal(t, &twoParts{Note: "y"}, h.Payload)
 	assert.Equal(t, &twoParts{Note: "x", Extra: 7}, h.Keep, "what the first value was read into")
 }
+
+type listItem struct {
+	V any `json:"v"`
+}
+
+type listHolder struct {
+	Items []listItem `json:"items"`
+}
+
+type keepListHost struct {
+	Payload any         `json:"payload"`
+	Keep    *listHolder `json:"-"`
+}
+
+func (*keepListHost) EventType() events.Type { return "keep.list.host" }
+
+// keepListWriter writes its payload member once for each of Vals.
+type keepListWriter struct {
+	Vals []any
+}
+
+func (*keepListWriter) EventType() events.Type { return "keep.list.host" }
+
+func (w *keepListWriter) EncodeMsgpack(e *msgpack.Encoder) error {
+	if err := e.EncodeMapLen(len(w.Vals)); err != nil {
+		return err
+	}
+	for _, v := range w.Vals {
+		if err := e.EncodeString("payload"); err != nil {
+			return err
+		}
+		if err := e.Encode(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A value grows a list inside what the field held, then a nil and a value
+// read into a new one: the first's copied stand-ins are swept all the
+// same, as a field that the codecs skip still shows them.
+func TestStandInsInWhatAFieldHeldBeforeANil(t *testing.T) {
+	writer := events.NewRegistry()
+	require.NoError(t, writer.Register("keep.list.host", 1, func() events.Data { return new(keepListWriter) }))
+	first := map[string]any{"items": []any{map[string]any{"v": map[string]any{"note": "a"}}, map[string]any{"v": nil}}}
+	b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&keepListWriter{Vals: []any{first, nil, map[string]any{"items": []any{}}}}))
+	require.NoError(t, err)
+	reader := events.NewRegistry()
+	require.NoError(t, reader.Register("keep.list.host", 1, func() events.Data {
+		p := &listHolder{Items: make([]listItem, 1)}
+		p.Items[0].V = &anyDetails{}
+		return &keepListHost{Payload: p, Keep: p}
+	}))
+	got, err := events.NewMsgpackCodec(reader).Decode(b)
+	require.NoError(t, err)
+	h := got.Data.(*keepListHost)
+	assert.Equal(t, &listHolder{Items: []listItem{}}, h.Payload)
+	assert.Equal(t, &anyDetails{Note: "a"}, h.Keep.Items[0].V, "what the first value was read into")
+}
