@@ -16,9 +16,13 @@ import (
 // optional field (Payload any, say) could not be read back. encoding/json
 // sets the field to nil. For a field of type any, standIns puts in its
 // place a stand-in that the decoder reads through (nilableAny), and
-// afterwards the field gets the constructor's value back, read into, or
-// nil where the event has nil. A field of an interface with methods
-// cannot hold the stand-in: an event with nil there stays a DecodeError.
+// afterwards the field gets the constructor's value back, read into (or a
+// new value, read after a nil), or nil where the event has nil. A field
+// of an interface with methods cannot hold the stand-in: an event with
+// nil there stays a DecodeError. Like the constructor's other values, a
+// stand-in reaches only what the constructor made: an element past the
+// length of its list is the decoder's, with nil in its fields of type
+// any, which both codecs read as generic values (a map[string]any).
 
 // nilableAny stands in an any field while the decoder reads a host's
 // value: the decoder reads what the event has there through it, into
