@@ -21,7 +21,7 @@ import (
 // of an interface with methods cannot hold the stand-in: an event with
 // nil there stays a DecodeError. Like the constructor's other values, a
 // stand-in reaches only what the constructor made: an element past the
-// length of its list is the decoder's, with nil in its fields of type
+// capacity of its list is the decoder's, with nil in its fields of type
 // any, which both codecs read as generic values (a map[string]any).
 
 // nilableAny stands in an any field while the decoder reads a host's
