@@ -1,12 +1,14 @@
 package contact_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/contact"
 	"github.com/truefcr/truefcr/contact/contacttest"
@@ -429,4 +431,33 @@ func nested(n int) any {
 		v = []any{v}
 	}
 	return v
+}
+
+// A customer's fields are measured as the opening is stored, where a
+// number given in short is written out in full: the Service writes no
+// opening that Issue.Check refuses.
+func TestCustomerFieldsMeasuredAsStored(t *testing.T) {
+	big := make([]any, 2000)
+	for i := range big {
+		big[i] = json.Number("1e18") // as a webhook decoded with UseNumber holds it: some 10 KB as JSON
+	}
+	svc, store := newService(t)
+	_, _, err := svc.Open(t.Context(), contact.Open{
+		Customer: events.Customer{ID: "C-1", Extra: events.Extra{"scores": big}}, Channel: "chat", Topic: "billing"})
+	require.ErrorIs(t, err, contact.ErrInvalidCommand)
+	assert.ErrorContains(t, err, "customer fields beyond id and keys take 40012 bytes as JSON as stored (10012 as given: numbers are written out in full), more than 16384")
+	n := 0
+	for _, err := range store.ReadAll(t.Context(), 0) {
+		require.NoError(t, err)
+		n++
+	}
+	assert.Zero(t, n, "a refused command appends nothing")
+
+	// Under the limit as stored: written, and the stored event passes Check.
+	id, _, err := svc.Open(t.Context(), contact.Open{
+		Customer: events.Customer{ID: "C-2", Extra: events.Extra{"scores": big[:300]}}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err)
+	stored, err := store.Load(t.Context(), id)
+	require.NoError(t, err)
+	require.NoError(t, (&contact.Issue{}).Check(stored[0], contact.KeyRules{}))
 }

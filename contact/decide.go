@@ -313,12 +313,38 @@ func customerExtraProblem(x events.Extra) string {
 	if err := events.CheckExtra(x); err != nil {
 		return fmt.Sprintf("customer %v", err)
 	}
-	if b, err := json.Marshal(x); err != nil {
+	// Measured as the event is stored, where a number given in short
+	// ("1e18") is written out in full: what Check of the stored event
+	// measures.
+	stored, err := storedExtra(x)
+	if err != nil {
 		return fmt.Sprintf("customer fields: %v", err)
-	} else if len(b) > MaxExtra {
-		return fmt.Sprintf("customer fields beyond id and keys take %d bytes as JSON, more than %d", len(b), MaxExtra)
+	}
+	b, err := json.Marshal(stored)
+	if err != nil {
+		return fmt.Sprintf("customer fields: %v", err)
+	}
+	if len(b) > MaxExtra {
+		as := ""
+		if given, err := json.Marshal(x); err == nil && len(given) != len(b) {
+			as = fmt.Sprintf(" as stored (%d as given: numbers are written out in full)", len(given))
+		}
+		return fmt.Sprintf("customer fields beyond id and keys take %d bytes as JSON%s, more than %d", len(b), as, MaxExtra)
 	}
 	return ""
+}
+
+// storedExtra returns x as an opening stored by the msgpack codec holds
+// it.
+func storedExtra(x events.Extra) (events.Extra, error) {
+	id := uuid.MustParse("00000000-0000-7000-8000-000000000001")
+	e := events.Envelope{ID: id, Issue: id, Version: 1, At: time.Unix(0, 0).UTC(), Data: &events.Opened{
+		Customer: events.Customer{ID: "c", Extra: x}, Channel: "chat", Topic: "t", Contact: id}}
+	stored, err := asStored(e)
+	if err != nil {
+		return nil, err
+	}
+	return stored.Data.(*events.Opened).Customer.Extra, nil
 }
 
 // printable says what is wrong with a name that reports would print
