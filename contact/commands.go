@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -281,7 +282,11 @@ func (c Route) decide(d *decider) (events.Data, error) {
 		return nil, d.refuse(ErrAbandoned, "contact %s was abandoned in the queue", ct.ID)
 	}
 	problems := []string{required("queue", c.Queue), name("agent", c.Agent), d.duration("wait", c.Wait), tooMany("skills", len(c.Skills))}
-	for _, sk := range c.Skills {
+	for i, sk := range c.Skills {
+		if sk == "" {
+			problems = append(problems, fmt.Sprintf("skill %d of %d is empty", i+1, len(c.Skills)))
+			continue
+		}
 		problems = append(problems, name("skill", sk))
 	}
 	if err := d.check(problems...); err != nil {

@@ -111,6 +111,7 @@ func TestCommandsRefused(t *testing.T) {
 		{"route to a padded queue", []events.Data{opened()}, contact.Route{Queue: "billing "}, contact.ErrInvalidCommand, `queue "billing " is padded with spaces: it would count apart from "billing"`},
 		{"route to a padded agent", []events.Data{opened()}, contact.Route{Queue: "billing", Agent: " maria"}, contact.ErrInvalidCommand, `agent " maria" is padded`},
 		{"route with a blank skill", []events.Data{opened()}, contact.Route{Queue: "billing", Skills: []string{"fi", " "}}, contact.ErrInvalidCommand, `skill " " is blank`},
+		{"route with an empty skill", []events.Data{opened()}, contact.Route{Queue: "billing", Skills: []string{"fi", ""}}, contact.ErrInvalidCommand, `skill 2 of 2 is empty`},
 		{"resolve by a blank agent", []events.Data{opened(), routed()}, contact.Resolve{Agent: "  "}, contact.ErrInvalidCommand, `agent "  " is blank: leave it empty for none`},
 		{"resolve with a padded code", []events.Data{opened(), routed()}, contact.Resolve{Code: "fixed\u00a0"}, contact.ErrInvalidCommand, `code "fixed\u00a0" is padded`},
 		{"abandon in a padded queue", []events.Data{opened()}, contact.Abandon{Queue: "billing\t"}, contact.ErrInvalidCommand, `queue "billing\t"`},
