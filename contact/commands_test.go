@@ -446,13 +446,22 @@ func TestCustomerFieldsMeasuredAsStored(t *testing.T) {
 	_, _, err := svc.Open(t.Context(), contact.Open{
 		Customer: events.Customer{ID: "C-1", Extra: events.Extra{"scores": big}}, Channel: "chat", Topic: "billing"})
 	require.ErrorIs(t, err, contact.ErrInvalidCommand)
-	assert.ErrorContains(t, err, "customer fields beyond id and keys take 40012 bytes as JSON as stored (10012 as given: numbers are written out in full), more than 16384")
+	assert.ErrorContains(t, err, "customer fields beyond id and keys take 40012 bytes as JSON as stored (10012 as given: numbers given short are written out in full), more than 16384")
 	n := 0
 	for _, err := range store.ReadAll(t.Context(), 0) {
 		require.NoError(t, err)
 		n++
 	}
 	assert.Zero(t, n, "a refused command appends nothing")
+
+	// Numbers given long are stored short: measured so too.
+	long := make([]any, 3000)
+	for i := range long {
+		long[i] = json.Number("1.000")
+	}
+	_, _, err = svc.Open(t.Context(), contact.Open{
+		Customer: events.Customer{ID: "C-1", Extra: events.Extra{"scores": long, "note": strings.Repeat("x", 12000)}}, Channel: "chat", Topic: "billing"})
+	assert.ErrorContains(t, err, "take 18022 bytes as JSON as stored (30022 as given), more than 16384")
 
 	// Under the limit as stored: written, and the stored event passes Check.
 	id, _, err := svc.Open(t.Context(), contact.Open{

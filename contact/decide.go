@@ -313,25 +313,64 @@ func customerExtraProblem(x events.Extra) string {
 	if err := events.CheckExtra(x); err != nil {
 		return fmt.Sprintf("customer %v", err)
 	}
-	// Measured as the event is stored, where a number given in short
-	// ("1e18") is written out in full: what Check of the stored event
-	// measures.
-	stored, err := storedExtra(x)
+	given, err := json.Marshal(x)
 	if err != nil {
 		return fmt.Sprintf("customer fields: %v", err)
 	}
-	b, err := json.Marshal(stored)
-	if err != nil {
-		return fmt.Sprintf("customer fields: %v", err)
+	// Measured as the event is stored, where a number given as text
+	// (json.Number) is written in the form msgpack keeps ("1e18" in full,
+	// "2.50" as 2.5): what Check of the stored event measures.
+	b := given
+	if !plainJSON(x, 0) {
+		stored, err := storedExtra(x)
+		if err != nil {
+			return fmt.Sprintf("customer fields: %v", err)
+		}
+		if b, err = json.Marshal(stored); err != nil {
+			return fmt.Sprintf("customer fields: %v", err)
+		}
 	}
 	if len(b) > MaxExtra {
 		as := ""
-		if given, err := json.Marshal(x); err == nil && len(given) != len(b) {
-			as = fmt.Sprintf(" as stored (%d as given: numbers are written out in full)", len(given))
+		switch {
+		case len(b) > len(given):
+			as = fmt.Sprintf(" as stored (%d as given: numbers given short are written out in full)", len(given))
+		case len(b) < len(given):
+			as = fmt.Sprintf(" as stored (%d as given)", len(given))
 		}
 		return fmt.Sprintf("customer fields beyond id and keys take %d bytes as JSON%s, more than %d", len(b), as, MaxExtra)
 	}
 	return ""
+}
+
+// plainJSON reports whether v, an Extra or a value in one, holds only
+// values that an opening stores as they are: no number given as text,
+// and no type but JSON's own. Below 64 levels it does not look.
+func plainJSON(v any, depth int) bool {
+	if depth >= 64 {
+		return false
+	}
+	switch v := v.(type) {
+	case nil, string, bool, float64:
+		return true
+	case events.Extra:
+		return plainJSON(map[string]any(v), depth)
+	case map[string]any:
+		for _, e := range v {
+			if !plainJSON(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, e := range v {
+			if !plainJSON(e, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // storedExtra returns x as an opening stored by the msgpack codec holds
