@@ -64,8 +64,10 @@ func (noIDs) NewID() (uuid.UUID, error) {
 // compare them as recorded.
 // It is how an imported log is checked against the
 // lifecycle rules that the Service enforces on commands, so that a log
-// written before a rule existed may fail it: such an event records a
-// command that the Service refuses today, or a customer that it writes
+// written before a rule existed may fail it (but for an empty skill in a
+// routing, which the Service wrote before it refused one, and which
+// means nothing): such an event records a command that the Service
+// refuses today, or a customer that it writes
 // otherwise today (an id or keys padded with zero-width characters, which
 // it trims since its fingerprints of versions f4 and f5). Data fields that the wire format does not name
 // are not judged, but for an abandonment's "queue", a string, which the
@@ -91,6 +93,12 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 	cmd, err := CommandOf(e)
 	if err != nil {
 		return err
+	}
+	if r, ok := cmd.(Route); ok && slices.Contains(r.Skills, "") {
+		// The Service wrote empty skills before it refused them, which
+		// mean nothing: a log of then is taken.
+		r.Skills = slices.DeleteFunc(slices.Clone(r.Skills), func(s string) bool { return s == "" })
+		cmd = r
 	}
 	probe := is
 	if is.ID == uuid.Nil {

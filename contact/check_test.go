@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/contact"
+	"github.com/truefcr/truefcr/contact/contacttest"
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -216,4 +217,23 @@ func TestDecideRefusesATimeOutOfRange(t *testing.T) {
 		assert.ErrorIs(t, err, contact.ErrInvalidCommand)
 		assert.Contains(t, err.Error(), "out of range")
 	}
+}
+
+// A routing recorded with an empty skill, as the Service wrote it before
+// it refused one, passes Check; the command is refused today.
+func TestCheckTakesAnEmptySkillOfAnOldLog(t *testing.T) {
+	issue := uuid.MustParse("0190a4f0-0000-7000-8000-000000000001")
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	c := contacttest.Contact(1)
+	var is contact.Issue
+	for v, d := range []events.Data{
+		&events.Opened{Customer: events.Customer{ID: "C-1"}, Channel: "chat", Topic: "billing", Contact: c},
+		&events.Routed{Contact: c, Queue: "q", Skills: []string{"fi", ""}},
+	} {
+		e := events.Envelope{ID: uuid.New(), Issue: issue, Version: uint64(v + 1), At: at.Add(time.Duration(v) * time.Minute), Data: d}
+		require.NoError(t, is.Check(e, contact.KeyRules{}), "%T", d)
+		require.NoError(t, is.Apply(e))
+	}
+	_, err := contact.Decide(&is, contact.Route{Contact: c, Queue: "q", Skills: []string{""}}, at.Add(time.Hour), nil, contact.KeyRules{})
+	assert.ErrorContains(t, err, "skill 1 of 1 is empty")
 }
