@@ -94,9 +94,10 @@ func (is *Issue) Check(e events.Envelope, keys KeyRules) error {
 	if err != nil {
 		return err
 	}
-	if r, ok := cmd.(Route); ok && slices.Contains(r.Skills, "") {
+	if r, ok := cmd.(Route); ok && len(r.Skills) <= MaxList && slices.Contains(r.Skills, "") {
 		// The Service wrote empty skills before it refused them, which
-		// mean nothing: a log of then is taken.
+		// mean nothing: a log of then is taken. (It counted them toward
+		// MaxList.)
 		r.Skills = slices.DeleteFunc(slices.Clone(r.Skills), func(s string) bool { return s == "" })
 		cmd = r
 	}

@@ -1,6 +1,7 @@
 package contact_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -236,4 +237,9 @@ func TestCheckTakesAnEmptySkillOfAnOldLog(t *testing.T) {
 	}
 	_, err := contact.Decide(&is, contact.Route{Contact: c, Queue: "q", Skills: []string{""}}, at.Add(time.Hour), nil, contact.KeyRules{})
 	assert.ErrorContains(t, err, "skill 1 of 1 is empty")
+	// The Service counted empty skills toward the limit: more than it
+	// takes is refused, empty ones among them.
+	many := events.Envelope{ID: uuid.New(), Issue: issue, Version: 3, At: at.Add(2 * time.Minute),
+		Data: &events.Routed{Contact: c, Queue: "q", Skills: append([]string{"fi"}, make([]string, contact.MaxList)...)}}
+	assert.ErrorContains(t, is.Check(many, contact.KeyRules{}), fmt.Sprintf("%d skills, more than %d", contact.MaxList+1, contact.MaxList))
 }

@@ -3,6 +3,7 @@ package contact_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -462,6 +463,15 @@ func TestCustomerFieldsMeasuredAsStored(t *testing.T) {
 	_, _, err = svc.Open(t.Context(), contact.Open{
 		Customer: events.Customer{ID: "C-1", Extra: events.Extra{"scores": long, "note": strings.Repeat("x", 12000)}}, Channel: "chat", Topic: "billing"})
 	assert.ErrorContains(t, err, "take 18022 bytes as JSON as stored (30022 as given), more than 16384")
+
+	// -0 is stored as 0, a byte shorter.
+	zeros := make([]any, 6000)
+	for i := range zeros {
+		zeros[i] = math.Copysign(0, -1)
+	}
+	_, _, err = svc.Open(t.Context(), contact.Open{
+		Customer: events.Customer{ID: "C-3", Extra: events.Extra{"z": zeros}}, Channel: "chat", Topic: "billing"})
+	require.NoError(t, err, "12 KB as stored")
 
 	// Under the limit as stored: written, and the stored event passes Check.
 	id, _, err := svc.Open(t.Context(), contact.Open{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -351,8 +352,10 @@ func plainJSON(v any, depth int) bool {
 		return false
 	}
 	switch v := v.(type) {
-	case nil, string, bool, float64:
+	case nil, string, bool:
 		return true
+	case float64:
+		return v != 0 || !math.Signbit(v) // -0 is stored as 0
 	case events.Extra:
 		return plainJSON(map[string]any(v), depth)
 	case map[string]any:
