@@ -20,7 +20,7 @@ const (
 	// customer may have beyond its id and keys (Customer.Extra).
 	MaxList = 256
 	// MaxExtra is the most bytes that a customer's fields beyond its id
-	// and keys (Customer.Extra) may take, written as JSON.
+	// and keys (Customer.Extra) may take, written as JSON as stored.
 	MaxExtra = 16 << 10
 )
 
@@ -35,16 +35,16 @@ const (
 // causation ids are UTF-8 text without control characters, of at most
 // MaxText bytes; the names that reports count by (queues, agents, skills,
 // experts, codes, a topic's segments) are refused padded with spaces or
-// zero-width characters (a byte-order mark, a zero-width space) or blank,
-// as they would count apart from the name without them, and a customer id
+// zero-width characters (a byte-order mark, a zero-width space), blank or
+// (a skill) empty, as they would count apart from the name without them, and a customer id
 // is stored without them; a command carries at most MaxList skills,
 // secondary topics, identity keys or metadata entries. A customer's other fields
 // (Customer.Extra) are at most MaxList, named by such text and none "id"
-// or "keys", and take at most MaxExtra bytes as JSON, their text UTF-8
-// and nested at most 64 deep (events.CheckExtra); the Service writes them
-// as msgpack reads them back (its numbers as json.Number, "2.50" as
-// "2.5", "1.0" as "1"), whatever the store's codec, so that the event it
-// returns is the one stored. So every event stays
+// or "keys", and take at most MaxExtra bytes as JSON as stored, their
+// text UTF-8 and nested at most 64 deep (events.CheckExtra); the Service
+// writes them as msgpack reads them back (its numbers as json.Number,
+// "2.50" as "2.5", "1.0" as "1", "1e18" in full), whatever the store's
+// codec, so that the event it returns is the one stored. So every event stays
 // far within the line that events.LineReader reads (events.MaxLineBytes),
 // and an export of the store in JSON Lines can be read back.
 //
