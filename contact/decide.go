@@ -311,33 +311,33 @@ func customerExtraProblem(x events.Extra) string {
 			return `customer field "keys" in Extra: the customer's keys are Customer.Keys`
 		}
 	}
-	if err := events.CheckExtra(x); err != nil {
+	// Measured as the event is stored, where a number given as text
+	// (json.Number) is written in the form msgpack keeps ("1e18" in full,
+	// "2.50" as 2.5): what Check of the stored event measures. Values of
+	// JSON's own are stored as they are.
+	plain := plainJSON(x, 0)
+	stored, err := x, error(nil)
+	if plain {
+		err = events.CheckExtra(x)
+	} else {
+		stored, err = events.StoredExtra(x)
+	}
+	if err != nil {
 		return fmt.Sprintf("customer %v", err)
 	}
-	given, err := json.Marshal(x)
+	b, err := json.Marshal(stored)
 	if err != nil {
 		return fmt.Sprintf("customer fields: %v", err)
 	}
-	// Measured as the event is stored, where a number given as text
-	// (json.Number) is written in the form msgpack keeps ("1e18" in full,
-	// "2.50" as 2.5): what Check of the stored event measures.
-	b := given
-	if !plainJSON(x, 0) {
-		stored, err := storedExtra(x)
-		if err != nil {
-			return fmt.Sprintf("customer fields: %v", err)
-		}
-		if b, err = json.Marshal(stored); err != nil {
-			return fmt.Sprintf("customer fields: %v", err)
-		}
-	}
 	if len(b) > MaxExtra {
 		as := ""
-		switch {
-		case len(b) > len(given):
-			as = fmt.Sprintf(" as stored (%d as given: numbers given short are written out in full)", len(given))
-		case len(b) < len(given):
-			as = fmt.Sprintf(" as stored (%d as given)", len(given))
+		if given, err := json.Marshal(x); !plain && err == nil {
+			switch {
+			case len(b) > len(given):
+				as = fmt.Sprintf(" as stored (%d as given: numbers given short are written out in full)", len(given))
+			case len(b) < len(given):
+				as = fmt.Sprintf(" as stored (%d as given)", len(given))
+			}
 		}
 		return fmt.Sprintf("customer fields beyond id and keys take %d bytes as JSON%s, more than %d", len(b), as, MaxExtra)
 	}
@@ -374,19 +374,6 @@ func plainJSON(v any, depth int) bool {
 		return true
 	}
 	return false
-}
-
-// storedExtra returns x as an opening stored by the msgpack codec holds
-// it.
-func storedExtra(x events.Extra) (events.Extra, error) {
-	id := uuid.MustParse("00000000-0000-7000-8000-000000000001")
-	e := events.Envelope{ID: id, Issue: id, Version: 1, At: time.Unix(0, 0).UTC(), Data: &events.Opened{
-		Customer: events.Customer{ID: "c", Extra: x}, Channel: "chat", Topic: "t", Contact: id}}
-	stored, err := asStored(e)
-	if err != nil {
-		return nil, err
-	}
-	return stored.Data.(*events.Opened).Customer.Extra, nil
 }
 
 // printable says what is wrong with a name that reports would print

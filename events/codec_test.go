@@ -1,6 +1,8 @@
 package events_test
 
 import (
+	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +114,31 @@ func TestMsgpackCodecReadsANilMetaValueAsNone(t *testing.T) {
 	got, err := c.Decode(nilled)
 	require.NoError(t, err)
 	assert.Nil(t, got.Meta)
+}
+
+// StoredExtra gives what an event's Extra reads back as from the msgpack
+// codec, without the event.
+func TestStoredExtraIsWhatMsgpackReadsBack(t *testing.T) {
+	x := events.Extra{
+		"short": json.Number("1e18"), "trailing": json.Number("2.50"), "one": json.Number("1.0"),
+		"negzero": math.Copysign(0, -1), "big": 1e21, "small": 1e-7, "int": 7, "text": "a<b>&\u2028",
+		"nested": map[string]any{"l": []any{json.Number("5e3"), nil, true, map[string]any{"x": 2.5}}},
+	}
+	got, err := events.StoredExtra(x)
+	require.NoError(t, err)
+	c := events.NewMsgpackCodec(nil)
+	id := uuid.MustParse("0193a4c2-7a9e-7000-8000-000000000001")
+	b, err := c.Append(nil, events.Envelope{ID: id, Issue: id, Version: 1, At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+		Data: &events.Opened{Customer: events.Customer{ID: "c", Extra: x}, Channel: "chat", Topic: "t", Contact: id}})
+	require.NoError(t, err)
+	e, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, e.Data.(*events.Opened).Customer.Extra, got)
+	assert.Equal(t, json.Number("1000000000000000000"), got["short"])
+
+	_, err = events.StoredExtra(events.Extra{"bad": math.Inf(1)})
+	assert.EqualError(t, err, events.CheckExtra(events.Extra{"bad": math.Inf(1)}).Error(), "CheckExtra's error")
+	none, err := events.StoredExtra(nil)
+	assert.NoError(t, err)
+	assert.Nil(t, none)
 }

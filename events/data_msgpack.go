@@ -71,6 +71,37 @@ func CheckExtra(x Extra) error {
 	return nil
 }
 
+// StoredExtra returns x as an event that carries it reads back from the
+// msgpack codec: its numbers as json.Number in the form that msgpack keeps
+// ("1e18" written out in full, "2.50" as "2.5", -0 as "0"), as
+// CheckExtra's values would be written and read (nil for an empty x); or
+// CheckExtra's error.
+func StoredExtra(x Extra) (Extra, error) {
+	if len(x) == 0 {
+		return nil, nil
+	}
+	out := make(Extra, len(x))
+	for _, k := range slices.Sorted(maps.Keys(x)) { // the same error every time
+		v, err := extraValue(k, x[k])
+		if err != nil {
+			return nil, err
+		}
+		var read any
+		b, err := msgpack.Marshal(v)
+		if err == nil {
+			err = msgpack.Unmarshal(b, &read)
+		}
+		if err == nil {
+			read, err = jsonValue(read, 0, true)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", k, err)
+		}
+		out[k] = read
+	}
+	return out, nil
+}
+
 // extraValue returns v, the value of Extra member k, as msgpack writes it
 // (asJSON, msgpackNumbers), or the error, naming k, of what keeps it from
 // being written.
