@@ -366,27 +366,40 @@ func TestReadOnlyInterfaceFieldsStay(t *testing.T) {
 	assert.Equal(t, &anyDetails{"x"}, h.roAny)
 }
 
-// dupWriter writes its payload member twice, as a writer of another
-// language may: the later value counts.
-type dupWriter struct {
-	First, Second *anyDetails
+// payloadsWriter writes its payload member once for each of Vals, in an
+// event of type typ, as a writer of another language may write a member
+// more than once: the later value counts.
+type payloadsWriter struct {
+	typ  events.Type
+	Vals []any
 }
 
-func (*dupWriter) EventType() events.Type { return "dup.host" }
+func (w *payloadsWriter) EventType() events.Type { return w.typ }
 
-func (w *dupWriter) EncodeMsgpack(e *msgpack.Encoder) error {
-	if err := e.EncodeMapLen(2); err != nil {
+func (w *payloadsWriter) EncodeMsgpack(e *msgpack.Encoder) error {
+	if err := e.EncodeMapLen(len(w.Vals)); err != nil {
 		return err
 	}
-	for _, p := range []*anyDetails{w.First, w.Second} {
+	for _, v := range w.Vals {
 		if err := e.EncodeString("payload"); err != nil {
 			return err
 		}
-		if err := e.Encode(p); err != nil {
+		if err := e.Encode(v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writePayloads returns the msgpack bytes of an event of type typ whose
+// payload member is each of vals in turn.
+func writePayloads(t *testing.T, typ events.Type, vals ...any) []byte {
+	t.Helper()
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register(typ, 1, func() events.Data { return &payloadsWriter{typ: typ} }))
+	b, err := events.NewMsgpackCodec(reg).Append(nil, hostEvent(&payloadsWriter{typ: typ, Vals: vals}))
+	require.NoError(t, err)
+	return b
 }
 
 type dupHost struct {
@@ -397,8 +410,6 @@ func (*dupHost) EventType() events.Type { return "dup.host" }
 
 // A member given twice counts with its later value, nil or not.
 func TestAnyFieldGivenTwiceKeepsTheLater(t *testing.T) {
-	writer := events.NewRegistry()
-	require.NoError(t, writer.Register("dup.host", 1, func() events.Data { return new(dupWriter) }))
 	reader := events.NewRegistry()
 	require.NoError(t, reader.Register("dup.host", 1, func() events.Data { return &dupHost{Payload: &anyDetails{}} }))
 	x, y := &anyDetails{"x"}, &anyDetails{"y"}
@@ -406,9 +417,7 @@ func TestAnyFieldGivenTwiceKeepsTheLater(t *testing.T) {
 		first, second *anyDetails
 		want          any
 	}{{x, nil, nil}, {nil, y, y}, {x, y, y}, {nil, nil, nil}} {
-		b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&dupWriter{tc.first, tc.second}))
-		require.NoError(t, err)
-		got, err := events.NewMsgpackCodec(reader).Decode(b)
+		got, err := events.NewMsgpackCodec(reader).Decode(writePayloads(t, "dup.host", tc.first, tc.second))
 		require.NoError(t, err, "%v then %v", tc.first, tc.second)
 		if tc.want == nil {
 			assert.Nil(t, got.Data.(*dupHost).Payload, "%v then %v", tc.first, tc.second)
@@ -491,27 +500,6 @@ type twoParts struct {
 	Extra int    `json:"extra,omitempty"`
 }
 
-type tripleWriter struct {
-	Ps []*twoParts
-}
-
-func (*tripleWriter) EventType() events.Type { return "triple.host" }
-
-func (w *tripleWriter) EncodeMsgpack(e *msgpack.Encoder) error {
-	if err := e.EncodeMapLen(len(w.Ps)); err != nil {
-		return err
-	}
-	for _, p := range w.Ps {
-		if err := e.EncodeString("payload"); err != nil {
-			return err
-		}
-		if err := e.Encode(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 type tripleHost struct {
 	Payload any `json:"payload"`
 }
@@ -520,10 +508,7 @@ func (*tripleHost) EventType() events.Type { return "triple.host" }
 
 // A value, nil, then a value: the nil between leaves nothing of the first.
 func TestAnyFieldValueNilValue(t *testing.T) {
-	writer := events.NewRegistry()
-	require.NoError(t, writer.Register("triple.host", 1, func() events.Data { return new(tripleWriter) }))
-	b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&tripleWriter{Ps: []*twoParts{{"x", 7}, nil, {"y", 0}}}))
-	require.NoError(t, err)
+	b := writePayloads(t, "triple.host", &twoParts{"x", 7}, nil, &twoParts{"y", 0})
 	plain := events.NewRegistry()
 	require.NoError(t, plain.Register("triple.host", 1, func() events.Data { return &tripleHost{Payload: &twoParts{}} }))
 	got, err := events.NewMsgpackCodec(plain).Decode(b)
@@ -550,12 +535,8 @@ func (*keepHost) EventType() events.Type { return "triple.host" }
 // pointer's type: the constructor's defaults do not show through, nor is
 // what the constructor shares with another field overwritten.
 func TestAnyFieldValueAfterNilIsNew(t *testing.T) {
-	writer := events.NewRegistry()
-	require.NoError(t, writer.Register("triple.host", 1, func() events.Data { return new(tripleWriter) }))
-	nilThenY, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&tripleWriter{Ps: []*twoParts{nil, {"y", 0}}}))
-	require.NoError(t, err)
-	xNilY, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&tripleWriter{Ps: []*twoParts{{"x", 7}, nil, {"y", 0}}}))
-	require.NoError(t, err)
+	nilThenY := writePayloads(t, "triple.host", nil, &twoParts{"y", 0})
+	xNilY := writePayloads(t, "triple.host", &twoParts{"x", 7}, nil, &twoParts{"y", 0})
 
 	plain := events.NewRegistry()
 	require.NoError(t, plain.Register("triple.host", 1, func() events.Data { return &tripleHost{Payload: &twoParts{Extra: 5}} }))
@@ -599,37 +580,12 @@ type keepListHost struct {
 
 func (*keepListHost) EventType() events.Type { return "keep.list.host" }
 
-// keepListWriter writes its payload member once for each of Vals.
-type keepListWriter struct {
-	Vals []any
-}
-
-func (*keepListWriter) EventType() events.Type { return "keep.list.host" }
-
-func (w *keepListWriter) EncodeMsgpack(e *msgpack.Encoder) error {
-	if err := e.EncodeMapLen(len(w.Vals)); err != nil {
-		return err
-	}
-	for _, v := range w.Vals {
-		if err := e.EncodeString("payload"); err != nil {
-			return err
-		}
-		if err := e.Encode(v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // A value grows a list inside what the field held, then a nil and a value
 // read into a new one: the first's copied stand-ins are swept all the
 // same, as a field that the codecs skip still shows them.
 func TestStandInsInWhatAFieldHeldBeforeANil(t *testing.T) {
-	writer := events.NewRegistry()
-	require.NoError(t, writer.Register("keep.list.host", 1, func() events.Data { return new(keepListWriter) }))
 	first := map[string]any{"items": []any{map[string]any{"v": map[string]any{"note": "a"}}, map[string]any{"v": nil}}}
-	b, err := events.NewMsgpackCodec(writer).Append(nil, hostEvent(&keepListWriter{Vals: []any{first, nil, map[string]any{"items": []any{}}}}))
-	require.NoError(t, err)
+	b := writePayloads(t, "keep.list.host", first, nil, map[string]any{"items": []any{}})
 	reader := events.NewRegistry()
 	require.NoError(t, reader.Register("keep.list.host", 1, func() events.Data {
 		p := &listHolder{Items: make([]listItem, 1)}
