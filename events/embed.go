@@ -13,14 +13,21 @@ import (
 
 // unreadable returns what keeps the codecs from writing whole, or reading
 // back, a value of the host type whose constructor made d, or of a type it
-// holds; "" for nothing. Two things:
+// holds; "" for nothing:
 //   - a struct that gets an encoding or decoding method from a field it
 //     embeds, which a codec would call for the whole value: it writes or
 //     reads that field alone (or, of a nil embedded pointer, panics);
 //   - a nil embedded pointer to a struct type that is not exported,
 //     through which a codec would set what it reads: a decoder cannot
 //     allocate it (reflect refuses to set a field that is not exported),
-//     so that the msgpack decoder panics and encoding/json fails.
+//     so that the msgpack decoder panics and encoding/json fails;
+//   - a value held where the codecs cannot take its address (in a map)
+//     whose codec methods have pointer receivers (pointerWriter);
+//   - a scalar or a map key that writes itself one way and reads itself
+//     another (surelyOneWay);
+//   - what the constructor puts in an interface field but a pointer, or a
+//     map[string]any;
+//   - a constructor's value nested deeper than maxEmbedWalk.
 func unreadable(d Data) string {
 	w := embedWalk{seen: map[seenType]bool{}, visits: map[visit]bool{}, refs: map[reflect.Type]bool{}}
 	t := reflect.TypeOf(d).Elem()
@@ -307,7 +314,7 @@ func msgpackFills(t reflect.Type, i int) bool {
 	names := msgpackNames(elem, nil)
 	own := map[string]bool{}
 	for k := range t.NumField() {
-		if g := t.Field(k); k != i && !g.Anonymous && (g.IsExported()) {
+		if g := t.Field(k); k != i && !g.Anonymous && g.IsExported() {
 			if name, _ := codecTag(g); name != "-" {
 				own[fieldName(g)] = true
 			}
@@ -347,7 +354,7 @@ func msgpackNames(t reflect.Type, seen []reflect.Type) []string {
 			out = append(out, msgpackNames(ft, seen)...)
 			continue
 		}
-		out = append(out, cmp.Or(name, f.Name))
+		out = append(out, fieldName(f))
 	}
 	return out
 }
