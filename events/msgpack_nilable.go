@@ -84,7 +84,6 @@ func (in *standIn) mixed() bool { return in.read.reads > 0 && (in.n.read == nil 
 // standIn is a field of type any that a stand-in took the place of.
 type standIn struct {
 	field reflect.Value // the field, settable
-	held  reflect.Value // what it held: a pointer or a map
 	n     *nilableAny
 	read  *standInRead // n.read, kept when the decoder zeroes n
 }
@@ -168,7 +167,7 @@ func standIns(root reflect.Value) []standIn {
 			r := &standInRead{held: e, into: into}
 			n := &nilableAny{read: r}
 			standInReads.Store(n, r)
-			out = append(out, standIn{field: v, held: e, n: n, read: r})
+			out = append(out, standIn{field: v, n: n, read: r})
 			v.Set(reflect.ValueOf(n))
 		}
 		if e.Kind() == reflect.Pointer {
@@ -274,7 +273,7 @@ func restore(root reflect.Value, s []standIn) error {
 	// a value) may hold copies too, which a field the sweep does not follow
 	// (one tagged "-") may show.
 	for i := range s {
-		if h, into := s[i].held, s[i].read.into; h.Kind() == reflect.Pointer && into.Pointer() != h.Pointer() {
+		if h, into := s[i].read.held, s[i].read.into; h.Kind() == reflect.Pointer && into.Pointer() != h.Pointer() {
 			eachInterface(h, sweep)
 		}
 	}
@@ -285,14 +284,14 @@ func restore(root reflect.Value, s []standIn) error {
 		if in.mixed() && len(places[in.n]) > 1 {
 			err = errSharedStandIn
 		}
-		if in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer {
-			got := ptrs[in.held.Pointer()]
+		if in.read.held.Kind() == reflect.Pointer && in.read.held.Elem().Kind() == reflect.Pointer {
+			got := ptrs[in.read.held.Pointer()]
 			if in.n.read == nil {
 				got[0] = true
 			} else if in.read.reads > 0 {
 				got[1] = true
 			}
-			ptrs[in.held.Pointer()] = got
+			ptrs[in.read.held.Pointer()] = got
 		}
 		if in.field.Interface() == any(in.n) {
 			in.settle(in.field)
@@ -312,12 +311,12 @@ func restore(root reflect.Value, s []standIn) error {
 // settle sets field, which holds in's stand-in, to what it read.
 func (in *standIn) settle(field reflect.Value) {
 	switch {
-	case in.n.read == nil && in.held.Kind() == reflect.Pointer && in.held.Elem().Kind() == reflect.Pointer:
-		in.held.Elem().SetZero()
-		field.Set(in.held)
+	case in.n.read == nil && in.read.held.Kind() == reflect.Pointer && in.read.held.Elem().Kind() == reflect.Pointer:
+		in.read.held.Elem().SetZero()
+		field.Set(in.read.held)
 	case in.n.read == nil:
 		field.SetZero()
-	case in.held.Kind() == reflect.Map:
+	case in.read.held.Kind() == reflect.Map:
 		field.Set(in.read.into.Elem())
 	default:
 		field.Set(in.read.into)
