@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
@@ -50,10 +50,8 @@ func printReport(ctx context.Context, w io.Writer, store events.Store) error {
 		f.Reported.Achieved, f.Reported.Total, 100*f.Reported.Rate)
 	// The difference of the two rates as printed, so that the three
 	// figures agree on the page.
-	shown := func(rate float64) float64 {
-		v, _ := strconv.ParseFloat(fmt.Sprintf("%.0f", 100*rate), 64)
-		return v
-	}
+	// (fmt rounds a half to even, as RoundToEven does.)
+	shown := func(rate float64) float64 { return math.RoundToEven(100 * rate) }
 	fmt.Fprintf(w, "  inflation     %+.0f points\n", shown(f.Reported.Rate)-shown(f.True.Rate))
 
 	probs := r.FCR().Problems()
