@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"time"
@@ -55,60 +56,45 @@ const (
 	unchecked                // of an issue whose state was let go: passed on unchecked
 )
 
-// check returns what e is, or the error of an event that breaks its stream.
-// An event of a type the tool does not know (known false) takes its version
-// in the stream without a check of the lifecycle rules, and the later
-// events of its issue are not checked either.
+// check returns what e is, or the error of an event that breaks its stream,
+// and takes e into its stream unless it breaks it. An event of a type the
+// tool does not know (known false) takes its version in the stream without
+// a check of the lifecycle rules, and the later events of its issue are
+// not checked either. The log's time (watermark) follows the events taken
+// and those that wait for versions before them: an event that breaks its
+// stream moves it no more than anything else of the checker, as its time
+// is not to be trusted.
 func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
+	step, err := c.judge(e, known)
+	if gap := (*gapError)(nil); err != nil && !errors.As(err, &gap) {
+		return fresh, err
+	}
 	if e.At.After(c.watermark) {
 		c.watermark = e.At
 	}
+	if err != nil {
+		return fresh, err
+	}
 	is := c.live[e.Issue]
+	switch step {
+	case stepDuplicate:
+		return duplicate, nil
+	case stepRetired:
+		return c.pastRetired(e), nil
+	case stepHole:
+		// A version that the stream went past (jump), come late: the
+		// projections count it as late, or apply it if their own
+		// streams still wait for it.
+		is.ids[e.Version-1] = e.ID
+		is.sums[e.Version-1] = contentSum(e)
+		is.holes--
+		return unchecked, nil
+	}
 	if is == nil {
-		if last, ok := c.retired[e.Issue]; ok {
-			if e.Version <= last {
-				return duplicate, nil
-			}
-			if e.Version > last+1 {
-				return fresh, &gapError{issue: e.Issue, version: e.Version, from: last + 1, retired: true}
-			}
-			return c.pastRetired(e), nil
-		}
 		is = &liveIssue{}
 	}
-	if e.Version > is.Version+1 {
-		return fresh, &gapError{issue: e.Issue, version: e.Version, from: is.Version + 1}
-	}
-	if e.Version <= is.Version {
-		had := is.ids[e.Version-1]
-		if had == uuid.Nil {
-			// A version that the stream went past (jump), come late:
-			// the projections count it as late, or apply it if their
-			// own streams still wait for it.
-			is.ids[e.Version-1] = e.ID
-			is.sums[e.Version-1] = contentSum(e)
-			is.holes--
-			return unchecked, nil
-		}
-		if had != e.ID {
-			return fresh, fmt.Errorf("issue %s version %d: event %s, where the log had event %s at that version: %w",
-				e.Issue, e.Version, e.ID, had, events.ErrVersionConflict)
-		}
-		if err := is.refused[e.Version]; err != nil {
-			return fresh, err
-		}
-		if err := otherContent(e, is.sums[e.Version-1]); err != nil {
-			return fresh, err
-		}
-		return duplicate, nil
-	}
-	if known && !is.gapped {
-		if err := is.Check(e, c.keys); err != nil {
-			return fresh, err
-		}
-	}
 	if err := is.Apply(e); err != nil {
-		return fresh, err
+		return fresh, err // judge passed it: not for want of a version
 	}
 	if !known {
 		// What it did is not known (a newer producer's opening, at
@@ -126,6 +112,70 @@ func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 		return unchecked, nil
 	}
 	return fresh, nil
+}
+
+// step is how check takes an event that judge passed.
+type step int
+
+const (
+	stepNext      step = iota // the next version of its stream
+	stepDuplicate             // a version its stream has: a redelivery
+	stepRetired               // of an issue let go: passed on unchecked
+	stepHole                  // a version its stream went past, come late
+)
+
+// judge returns how check would take e, or the error of an event that
+// breaks its stream (a *gapError for one that versions before it are
+// missing from), without changing the checker.
+func (c *checker) judge(e events.Envelope, known bool) (step, error) {
+	is := c.live[e.Issue]
+	if is == nil {
+		if last, ok := c.retired[e.Issue]; ok {
+			switch {
+			case e.Version <= last:
+				return stepDuplicate, nil
+			case e.Version > last+1:
+				return stepNext, &gapError{issue: e.Issue, version: e.Version, from: last + 1, retired: true}
+			}
+			return stepRetired, nil
+		}
+		is = &liveIssue{}
+	}
+	if e.Version > is.Version+1 {
+		return stepNext, &gapError{issue: e.Issue, version: e.Version, from: is.Version + 1}
+	}
+	if e.Version <= is.Version {
+		had := is.ids[e.Version-1]
+		if had == uuid.Nil {
+			return stepHole, nil
+		}
+		if had != e.ID {
+			return stepNext, fmt.Errorf("issue %s version %d: event %s, where the log had event %s at that version: %w",
+				e.Issue, e.Version, e.ID, had, events.ErrVersionConflict)
+		}
+		if err := is.refused[e.Version]; err != nil {
+			return stepNext, err
+		}
+		if err := otherContent(e, is.sums[e.Version-1]); err != nil {
+			return stepNext, err
+		}
+		return stepDuplicate, nil
+	}
+	if known && !is.gapped {
+		if err := is.Check(e, c.keys); err != nil {
+			return stepNext, err
+		}
+	}
+	return stepNext, nil
+}
+
+// breaks reports whether the checker would refuse e as breaking its
+// stream, rather than take it or have it wait for versions before it:
+// such a line's time is not to be trusted.
+func (c *checker) breaks(e events.Envelope, known bool) bool {
+	_, err := c.judge(e, known)
+	gap := (*gapError)(nil)
+	return err != nil && !errors.As(err, &gap)
 }
 
 // pass lets e, a line skipped as invalid for why, take its version in its

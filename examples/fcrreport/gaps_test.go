@@ -341,3 +341,79 @@ func TestAnIssueWaitsAgainAfterAWaitThatEnded(t *testing.T) {
 	got.Input.Reordered = 0
 	assert.Equal(t, want, got)
 }
+
+// skippedAhead are lines skipped as invalid, stamped three weeks after the
+// hand-written log: one that breaks the lifecycle (a resolution of an
+// issue never opened), and one whose data alone is malformed (an opening
+// whose contact is no uuid).
+var skippedAhead = map[string]string{
+	"lifecycle":      `{"id":"00000000-0000-7000-8000-000000000301","issue":"00000000-0000-7000-8000-000000000003","version":1,"type":"issue.resolved","at":"2026-03-25T09:00:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c3","agent":"x"}}` + "\n",
+	"malformed data": `{"id":"00000000-0000-7000-8000-000000000301","issue":"00000000-0000-7000-8000-000000000003","version":1,"type":"issue.opened","at":"2026-03-25T09:00:00Z","data":{"customer":{"keys":["email:b@example.com"]},"channel":"chat","topic":"x","contact":"not-a-uuid"}}` + "\n",
+}
+
+// A line skipped as invalid changes no figure: its time is not to be
+// trusted, so it moves no watermark, of the tool or of the projections.
+// Stamped three weeks ahead, it made the lines after it late, and the
+// report of another moment.
+func TestASkippedLineMovesNoWatermark(t *testing.T) {
+	want, _ := jsonReport(t, handOpened+handContacted+handRouted+handResolved, "-skip-invalid")
+	for name, bad := range skippedAhead {
+		// Second, or first, when the log has no time yet: the projections
+		// are then not given its version.
+		for _, log := range []string{handOpened + bad, bad + handOpened} {
+			log += handContacted + handRouted + handResolved
+			code, stdout, stderr := runTool(t, log, "-skip-invalid", "-")
+			require.Zero(t, code, "%s: %s", name, stderr)
+			var got output
+			require.NoError(t, json.Unmarshal([]byte(stdout), &got), name)
+			assert.Equal(t, int64(1), got.Input.Invalid, name)
+			assert.Equal(t, want.Watermark, got.Watermark, name)
+			assert.Zero(t, got.FCR.LateEvents, name)
+			assert.Equal(t, want.FCR.Pending, got.FCR.Pending, name)
+			assert.Equal(t, want.Report.Service.ServiceFigures, got.Report.Service.ServiceFigures, name)
+		}
+	}
+}
+
+// Nor does such a line end the wait of a line that came before an
+// earlier version of its issue: the version comes after it, and the
+// stream is read in order, with nothing missing.
+func TestASkippedLineEndsNoWait(t *testing.T) {
+	for name, bad := range skippedAhead {
+		got, _ := jsonReport(t, handOpened+handRouted+bad+handContacted+handResolved, "-skip-invalid")
+		assert.Equal(t, int64(1), got.Input.Invalid, name)
+		assert.Zero(t, got.Input.Missing, name)
+		assert.Equal(t, int64(1), got.Input.Reordered, name)
+		assert.Equal(t, int64(4), got.Input.Events, name)
+		assert.Zero(t, got.Input.Unchecked, name)
+	}
+}
+
+// With -skip-unknown-types alone, a line of an unknown type at a version
+// its issue already has, another event, breaks its stream (a version
+// conflict) and stops the tool, as versions missing before one do
+// (TestAGapBeforeAnUnknownLineStopsTheTool); with -skip-invalid it is
+// skipped.
+func TestAConflictOfAnUnknownLineStopsTheTool(t *testing.T) {
+	conflict := `{"id":"00000000-0000-7000-8000-00000000000a","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"acme.escalated","at":"2026-03-02T09:11:00Z","data":{}}` + "\n"
+	log := handOpened + handContacted + conflict
+	code, _, stderr := runTool(t, log, "-skip-unknown-types", "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line 3: issue 00000000-0000-7000-8000-0000000000a1 version 2: event 00000000-0000-7000-8000-00000000000a, where the log had event 00000000-0000-7000-8000-000000000002")
+	assert.Contains(t, stderr, "version conflict")
+	got, _ := jsonReport(t, log, "-skip-invalid")
+	assert.Equal(t, int64(1), got.Input.UnknownType)
+	assert.Equal(t, int64(2), got.Input.Events)
+}
+
+// The first line of a log, skipped as invalid, is not given to the
+// projections (the log has no time to give it yet): a corrected copy of it
+// (the same event id) is the event, not a copy of the line skipped.
+func TestACorrectedCopyOfASkippedFirstLineIsTaken(t *testing.T) {
+	bad := skippedAhead["malformed data"]
+	fixed := strings.Replace(strings.Replace(bad, `"not-a-uuid"`, `"00000000-0000-7000-8000-0000000000c9"`, 1), "2026-03-25", "2026-03-02", 1)
+	got, _ := jsonReport(t, bad+handOpened+fixed+handContacted, "-skip-invalid")
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Equal(t, int64(3), got.Input.Events)
+	assert.Equal(t, int64(2), got.FCR.Issues)
+}

@@ -15,7 +15,8 @@
 // number and the problem, unless -skip-invalid is given, which skips such
 // lines and counts them in the report's "input" section. A skipped line
 // whose envelope reads still takes its version in its issue's stream, so
-// that the events after it are read, and the stream goes on past versions
+// that the events after it are read, but its time, which is not to be
+// trusted, counts for nothing; and the stream goes on past versions
 // the log lacks (counted as missing_versions), as the projections' streams
 // go past them once the lateness passed. -skip-unknown-types skips the
 // events of unknown types only, as a reader of a log written by a newer
@@ -302,9 +303,11 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	// fail refuses the event of l for err, as refuse does. An event of an
 	// unknown type, or with malformed data, was counted as such: what
-	// else keeps its version from being passed over counts no more.
+	// else keeps its version from being passed over counts no more, but
+	// for what breaks its stream (versions missing before it, another
+	// event at its version), which stops the tool unless skip is set.
 	fail := func(l line, err error) error {
-		if gap := (*gapError)(nil); !l.known && !(errors.As(err, &gap) && !skip) {
+		if !l.known && (skip || !breaksStream(err)) {
 			return nil
 		}
 		return refuse(l.line, err)
@@ -313,7 +316,10 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	// all the same, so that the events after it in its stream are read: as
 	// an event that no projection reads, which the Reporter takes too
 	// where it can (not when stamped too far ahead: its projections then
-	// go past their gap once the lateness passed).
+	// go past their gap once the lateness passed). Its time is not to be
+	// trusted: the Reporter is given it no later than the log's time, so
+	// that it moves no watermark, and not at all before the log has a
+	// time.
 	passOver := func(e events.Envelope, why error) {
 		o := e
 		o.Data = &events.Opaque{Type: skippedType}
@@ -321,6 +327,10 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			return
 		}
 		taken := r.Check(o) == nil
+		if taken && o.At.After(check.watermark) {
+			o.At = check.watermark
+			taken = !o.At.IsZero()
+		}
 		if check.pass(o, taken, why) && taken {
 			_ = r.Apply(o) // Check passed it
 		}
@@ -451,6 +461,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	for e, err := range lines.All() {
 		known := true
+		var malformed error // why a line whose data alone is malformed was skipped
 		if err != nil {
 			var le *events.LineError
 			if !errors.As(err, &le) {
@@ -472,6 +483,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 				// its built-in name would still claim what it is.
 				e = *bad.Event
 				e.Data = &events.Opaque{Type: skippedType}
+				malformed = le.Err
 			default:
 				continue
 			}
@@ -482,7 +494,12 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		// event in its stream. A refused line's time (stamped far ahead,
 		// say) moves no watermark and ends no wait.
 		refused := r.Check(e)
-		if refused == nil {
+		if malformed != nil {
+			// Skipped as invalid, and counted so: like a line that the
+			// Reporter refuses, it only takes its version, and its time
+			// is not to be trusted.
+			refused = malformed
+		} else if refused == nil {
 			// An opening's customer as the write side writes it, before
 			// the lifecycle checks it; a key that does not normalise
 			// refuses the line as the Reporter would, and its version is
@@ -494,7 +511,12 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 		wm := check.watermark
 		if refused == nil && e.At.After(wm) {
-			wm = e.At
+			// The line's time ends the waits that it comes too late
+			// for, unless the line breaks its stream (then its time is
+			// not to be trusted), which only such waits ask.
+			if !wait.endsBefore(e.At.Add(-lateness/2)) || !check.breaks(l.e, known) {
+				wm = e.At
+			}
 		}
 		// A held line reaches the projections before the watermark is
 		// half the lateness past its time, so that they count it in
@@ -527,6 +549,14 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	in.Lines, in.Blank = lines.Line(), lines.Blank()
 	return in, nil
+}
+
+// breaksStream reports whether err says that an event breaks its stream:
+// versions before it are missing from the log, or the log had another
+// event at its version.
+func breaksStream(err error) bool {
+	var gap *gapError
+	return errors.As(err, &gap) || errors.Is(err, events.ErrVersionConflict)
 }
 
 // givenKeys is how the FCR's definition says that it compares keys.

@@ -125,6 +125,12 @@ func (w *waiting) expired(cutoff time.Time) (line, bool) {
 	return line{}, false
 }
 
+// endsBefore reports whether a line may wait since before cutoff, which
+// expired would then let go of: false when none does.
+func (w *waiting) endsBefore(cutoff time.Time) bool {
+	return w.byTime.Len() > 0 && w.byTime.Min().at.Before(cutoff)
+}
+
 // waitItem is a held line's time, issue, version and line number; the
 // heap keeps the earliest on top. An item may outlive its line, which was
 // taken since.
