@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"time"
@@ -60,20 +59,17 @@ const (
 // and takes e into its stream unless it breaks it. An event of a type the
 // tool does not know (known false) takes its version in the stream without
 // a check of the lifecycle rules, and the later events of its issue are
-// not checked either. The log's time (watermark) follows the events taken
-// and those that wait for versions before them: an event that breaks its
-// stream moves it no more than anything else of the checker, as its time
-// is not to be trusted.
+// not checked either. The log's time (watermark) follows the events taken:
+// one that breaks its stream, or waits for versions before it, moves it
+// no more than anything else of the checker, as its time is not to be
+// trusted, or not yet.
 func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 	step, err := c.judge(e, known)
-	if gap := (*gapError)(nil); err != nil && !errors.As(err, &gap) {
+	if err != nil {
 		return fresh, err
 	}
 	if e.At.After(c.watermark) {
 		c.watermark = e.At
-	}
-	if err != nil {
-		return fresh, err
 	}
 	is := c.live[e.Issue]
 	switch step {
@@ -169,13 +165,12 @@ func (c *checker) judge(e events.Envelope, known bool) (step, error) {
 	return stepNext, nil
 }
 
-// breaks reports whether the checker would refuse e as breaking its
-// stream, rather than take it or have it wait for versions before it:
-// such a line's time is not to be trusted.
-func (c *checker) breaks(e events.Envelope, known bool) bool {
+// takes reports whether the checker would take e now: not an event that
+// breaks its stream, whose time is not to be trusted, nor one that waits
+// for versions before it, whose time is not yet.
+func (c *checker) takes(e events.Envelope, known bool) bool {
 	_, err := c.judge(e, known)
-	gap := (*gapError)(nil)
-	return err != nil && !errors.As(err, &gap)
+	return err == nil
 }
 
 // pass lets e, a line skipped as invalid for why, take its version in its

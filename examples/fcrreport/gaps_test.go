@@ -406,14 +406,52 @@ func TestAConflictOfAnUnknownLineStopsTheTool(t *testing.T) {
 	assert.Equal(t, int64(2), got.Input.Events)
 }
 
-// The first line of a log, skipped as invalid, is not given to the
-// projections (the log has no time to give it yet): a corrected copy of it
-// (the same event id) is the event, not a copy of the line skipped.
-func TestACorrectedCopyOfASkippedFirstLineIsTaken(t *testing.T) {
-	bad := skippedAhead["malformed data"]
-	fixed := strings.Replace(strings.Replace(bad, `"not-a-uuid"`, `"00000000-0000-7000-8000-0000000000c9"`, 1), "2026-03-25", "2026-03-02", 1)
-	got, _ := jsonReport(t, bad+handOpened+fixed+handContacted, "-skip-invalid")
+// A skipped line that comes before any line of time is given to the
+// projections once the log has a time, as one after it is: which comes
+// first changes no figure. Its stream has no opening, so the lines after
+// it are ignored either way.
+func TestASkippedFirstLineCountsAsOneAfter(t *testing.T) {
+	bad := strings.Replace(skippedAhead["malformed data"], "2026-03-25T09:00:00Z", "2026-03-02T08:59:00Z", 1)
+	v2 := `{"id":"00000000-0000-7000-8000-000000000302","issue":"00000000-0000-7000-8000-000000000003","version":2,"type":"issue.contacted","at":"2026-03-02T09:03:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000d2","channel":"phone"}}` + "\n"
+	v3 := `{"id":"00000000-0000-7000-8000-000000000303","issue":"00000000-0000-7000-8000-000000000003","version":3,"type":"issue.routed","at":"2026-03-02T09:04:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000d2","queue":"billing","agent":"maria"}}` + "\n"
+	rest := v2 + v3 + handContacted + handRouted + handResolved + handLater
+	for _, ahead := range []bool{false, true} {
+		b := bad
+		if ahead {
+			b = skippedAhead["malformed data"]
+		}
+		first, _ := jsonReport(t, b+handOpened+rest, "-skip-invalid")
+		second, _ := jsonReport(t, handOpened+b+rest, "-skip-invalid")
+		assert.Equal(t, "line 2: ", second.Input.FirstInvalid[:len("line 2: ")])
+		first.Input.FirstInvalid, second.Input.FirstInvalid = "", ""
+		assert.Equal(t, second, first, "ahead %v", ahead)
+		assert.Equal(t, int64(3), first.FCR.IgnoredEvents, "the issue without an opening: the line skipped, and the two after it")
+		assert.Equal(t, second.Watermark, first.Watermark)
+	}
+	// In a log that never has a time, at its own.
+	alone, _ := jsonReport(t, bad, "-skip-invalid")
+	assert.Equal(t, int64(1), alone.Input.Invalid)
+	assert.Equal(t, int64(1), alone.FCR.IgnoredEvents)
+}
+
+// A line that waits for an earlier version of its issue moves no time
+// while it waits: found to break its stream once that version came, it is
+// skipped, and the figures are those of the log with it after that
+// version.
+func TestALineHeldThenSkippedMovesNoTime(t *testing.T) {
+	opened := `{"id":"00000000-0000-7000-8000-000000000201","issue":"00000000-0000-7000-8000-0000000000b2","version":1,"type":"issue.opened","at":"2026-03-02T09:00:30Z","data":{"customer":{"keys":["email:cy@example.com"]},"channel":"chat","topic":"tech","contact":"00000000-0000-7000-8000-0000000000e1"}}` + "\n"
+	contacted := `{"id":"00000000-0000-7000-8000-000000000202","issue":"00000000-0000-7000-8000-0000000000b2","version":2,"type":"issue.contacted","at":"2026-03-02T09:00:40Z","data":{"contact":"00000000-0000-7000-8000-0000000000e2","channel":"phone"}}` + "\n"
+	bad := `{"id":"00000000-0000-7000-8000-000000000203","issue":"00000000-0000-7000-8000-0000000000b2","version":3,"type":"issue.resolved","at":"2026-03-25T09:00:00Z","data":{"contact":"00000000-0000-7000-8000-0000000000c9","agent":"x"}}` + "\n"
+	inOrder := handOpened + opened + handRouted + contacted + bad + handContacted + handResolved
+	held := handOpened + opened + handRouted + bad + contacted + handContacted + handResolved
+	want, _ := jsonReport(t, inOrder, "-skip-invalid")
+	code, stdout, stderr := runTool(t, held, "-skip-invalid", "-")
+	require.Zero(t, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
 	assert.Equal(t, int64(1), got.Input.Invalid)
-	assert.Equal(t, int64(3), got.Input.Events)
-	assert.Equal(t, int64(2), got.FCR.Issues)
+	assert.Equal(t, want.Watermark, got.Watermark)
+	assert.Zero(t, got.Input.Missing, "no version is missing from the log")
+	assert.Zero(t, got.FCR.LateEvents)
+	assert.Equal(t, want.FCR.Pending, got.FCR.Pending)
 }

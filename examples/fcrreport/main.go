@@ -318,8 +318,9 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	// where it can (not when stamped too far ahead: its projections then
 	// go past their gap once the lateness passed). Its time is not to be
 	// trusted: the Reporter is given it no later than the log's time, so
-	// that it moves no watermark, and not at all before the log has a
-	// time.
+	// that it moves no watermark; before the log has a time, once it has
+	// one (giveEarly).
+	var early []events.Envelope
 	passOver := func(e events.Envelope, why error) {
 		o := e
 		o.Data = &events.Opaque{Type: skippedType}
@@ -327,13 +328,27 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			return
 		}
 		taken := r.Check(o) == nil
-		if taken && o.At.After(check.watermark) {
-			o.At = check.watermark
-			taken = !o.At.IsZero()
+		if !check.pass(o, taken, why) || !taken {
+			return
 		}
-		if check.pass(o, taken, why) && taken {
-			_ = r.Apply(o) // Check passed it
+		if check.watermark.IsZero() {
+			early = append(early, o)
+			return
 		}
+		o.At = minTime(o.At, check.watermark)
+		_ = r.Apply(o) // Check passed it, at a time no later
+	}
+	// giveEarly gives the Reporter the lines that passOver took before
+	// the log had a time, at the log's time or their own if earlier; at
+	// the end of a log that never had one, at their own.
+	giveEarly := func() {
+		for _, o := range early {
+			if !check.watermark.IsZero() {
+				o.At = minTime(o.At, check.watermark)
+			}
+			_ = r.Apply(o)
+		}
+		early = nil
 	}
 	wait := newWaiting()
 	// take checks the event of l against its stream and hands it to r.
@@ -415,6 +430,9 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 				in.Duplicates++
 			}
 			return nil
+		}
+		if len(early) > 0 {
+			giveEarly() // the log has a time now, this line's or before
 		}
 		if err := r.Apply(e); err != nil {
 			return fail(l, err)
@@ -512,9 +530,10 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		wm := check.watermark
 		if refused == nil && e.At.After(wm) {
 			// The line's time ends the waits that it comes too late
-			// for, unless the line breaks its stream (then its time is
-			// not to be trusted), which only such waits ask.
-			if !wait.endsBefore(e.At.Add(-lateness/2)) || !check.breaks(l.e, known) {
+			// for, if the checker takes the line now: not if it breaks
+			// its stream or waits itself (then its time is not to be
+			// trusted, or not yet), which only such waits ask.
+			if !wait.endsBefore(e.At.Add(-lateness/2)) || check.takes(l.e, known) {
 				wm = e.At
 			}
 		}
@@ -547,8 +566,17 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	if err := expire(time.Unix(1<<62, 0)); err != nil {
 		return in, err
 	}
+	giveEarly()
 	in.Lines, in.Blank = lines.Line(), lines.Blank()
 	return in, nil
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // breaksStream reports whether err says that an event breaks its stream:
