@@ -455,3 +455,84 @@ func TestALineHeldThenSkippedMovesNoTime(t *testing.T) {
 	assert.Zero(t, got.FCR.LateEvents)
 	assert.Equal(t, want.FCR.Pending, got.FCR.Pending)
 }
+
+// A line released from its wait (its earlier version came) ends the waits
+// that it comes too late for before it moves the log's time, as a line
+// read does: here a line of an issue whose opening the log lacks, which
+// the release of a line a day later would have left more than the
+// lateness behind.
+func TestAReleasedLineEndsTheWaitsItComesTooLateFor(t *testing.T) {
+	opened := `{"id":"00000000-0000-7000-8000-000000000401","issue":"00000000-0000-7000-8000-0000000000b4","version":1,"type":"issue.opened","at":"2026-03-02T15:00:00Z","data":{"customer":{"keys":["email:dee@example.com"]},"channel":"chat","topic":"tech","contact":"00000000-0000-7000-8000-0000000004c1"}}` + "\n"
+	contacted := `{"id":"00000000-0000-7000-8000-000000000402","issue":"00000000-0000-7000-8000-0000000000b4","version":2,"type":"issue.contacted","at":"2026-03-03T09:30:00Z","data":{"contact":"00000000-0000-7000-8000-0000000004c2","channel":"phone"}}` + "\n"
+	want, _ := jsonReport(t, handContacted+opened+contacted, "-skip-invalid")
+	code, stdout, stderr := runTool(t, handContacted+contacted+opened, "-skip-invalid", "-")
+	require.Zero(t, code, stderr)
+	var got output
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	assert.Zero(t, got.FCR.LateEvents)
+	assert.Equal(t, want.Report.Volume.Contacts, got.Report.Volume.Contacts)
+	assert.Equal(t, int64(3), got.Report.Volume.Contacts)
+	got.Input.Reordered = want.Input.Reordered
+	assert.Equal(t, want, got)
+}
+
+// The waits that a line ends are not those of its own issue: a later
+// version stamped long before it (a clock gone back) is checked after it,
+// in its stream's order, and refused, rather than let go as if the line
+// were missing and then taken unchecked.
+func TestALineEndsNoWaitOfItsOwnIssue(t *testing.T) {
+	contacted := strings.Replace(handContacted, "2026-03-02T09:01:00Z", "2026-03-02T22:00:00Z", 1)
+	got, _ := jsonReport(t, handOpened+handRouted+contacted, "-skip-invalid")
+	assert.Equal(t, int64(2), got.Input.Events)
+	assert.Equal(t, int64(1), got.Input.Invalid)
+	assert.Zero(t, got.Input.Missing)
+	assert.Zero(t, got.Input.Unchecked)
+	assert.Contains(t, got.Input.FirstInvalid, "line 2: ")
+}
+
+// A line whose data alone is malformed, and a corrected copy of it (the
+// same event id): the copy is the event, whichever of the two comes
+// first, as it is to the library, which never has the malformed line.
+func TestACorrectedCopyOfAMalformedLineIsTheEventInAnyOrder(t *testing.T) {
+	bad := strings.Replace(handContacted, `"contact":"00000000-0000-7000-8000-0000000000c2"`, `"contact":"not-a-uuid"`, 1)
+	require.NotEqual(t, handContacted, bad)
+	lines := []string{handOpened, bad, handContacted}
+	rest := handRouted + handResolved + handLater
+	want := libraryReport(t, handOpened+handContacted+rest)
+	for _, order := range [][]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}} {
+		var log strings.Builder
+		for _, i := range order {
+			log.WriteString(lines[i])
+		}
+		got, stderr := jsonReport(t, log.String()+rest, "-skip-invalid")
+		assert.Equal(t, int64(1), got.Input.Invalid, "%v", order)
+		assert.Equal(t, int64(5), got.Input.Events, "%v", order)
+		assert.Zero(t, got.Input.Duplicates, "%v", order)
+		assert.Empty(t, stderr, "%v", order)
+		assert.Equal(t, want.FCR, got.Report.FCR, "%v", order)
+		assert.Equal(t, want.Volume.Contacts, got.Report.Volume.Contacts, "%v", order)
+		assert.Equal(t, want.Service.ServiceFigures, got.Report.Service.ServiceFigures, "%v", order)
+	}
+}
+
+// A line of an unknown type with the id and version of an event of a
+// known type, or the other way round, is another event at that version:
+// a version conflict, not a copy. A copy of the unknown line, its members
+// in another order and its time in another zone, is a copy.
+func TestAnUnknownLineWithAKnownEventsIDIsAConflict(t *testing.T) {
+	unknown := `{"id":"00000000-0000-7000-8000-000000000002","issue":"00000000-0000-7000-8000-0000000000a1","version":2,"type":"acme.escalated","at":"2026-03-02T09:01:00Z","data":{"level":2}}` + "\n"
+	for _, log := range []string{handOpened + handContacted + unknown, handOpened + unknown + handContacted} {
+		code, _, stderr := runTool(t, log, "-skip-unknown-types", "-")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "line 3: issue 00000000-0000-7000-8000-0000000000a1 version 2: event 00000000-0000-7000-8000-000000000002 again, holding other than before")
+	}
+	again := `{"data":{"level":2},"at":"2026-03-02T10:01:00+01:00","type":"acme.escalated","version":2,"issue":"00000000-0000-7000-8000-0000000000a1","id":"00000000-0000-7000-8000-000000000002"}` + "\n"
+	got, _ := jsonReport(t, handOpened+unknown+again+handRouted, "-skip-unknown-types")
+	assert.Equal(t, int64(2), got.Input.UnknownType)
+	assert.Equal(t, int64(2), got.Input.Events)
+	later := strings.Replace(again, "10:01:00+01:00", "10:02:00+01:00", 1)
+	code, _, stderr := runTool(t, handOpened+unknown+later, "-skip-unknown-types", "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "line 3: ")
+	assert.Contains(t, stderr, "version conflict")
+}

@@ -359,10 +359,14 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		e, known := l.e, l.known
 		if l.why != nil {
 			// Refused by the Reporter: it only takes its version, the
-			// next of its stream; one beyond waits as the others do.
+			// next of its stream; one beyond waits as the others do. One
+			// whose data alone is malformed waits at the next version
+			// too, for a corrected copy (the same event id), which is
+			// the event, whichever comes first: it takes the version,
+			// and the malformed line then nothing.
 			switch next := check.next(e.Issue); {
-			case e.Version > next && !final:
-				if _, twice := wait.hold(l); !twice {
+			case !final && (e.Version > next || l.malformed && e.Version == next):
+				if _, twice := wait.hold(l); !twice || l.malformed {
 					return nil
 				}
 			case e.Version > next && skip:
@@ -447,14 +451,36 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	// release takes the held lines of issue that its stream now reaches:
 	// reordered ones when the versions they waited for came.
+	var expire func(cutoff time.Time, except uuid.UUID) error
+	// endWaits ends the waits that the line l, about to be taken, comes
+	// too late for, before its time moves the log's (as the lines read
+	// do): if the checker would take it now (one that breaks its stream
+	// or waits itself moves no time), and not the lines of its own issue,
+	// which come after it in their stream.
+	endWaits := func(l line) error {
+		cutoff := l.e.At.Add(-lateness / 2)
+		if l.why != nil || !l.e.At.After(check.watermark) || !wait.endsBefore(cutoff) || !check.takes(l.e, l.known) {
+			return nil
+		}
+		return expire(cutoff, l.e.Issue)
+	}
 	release := func(issue uuid.UUID, reordered bool) error {
 		for {
 			l, ok := wait.take(issue, check.next(issue))
 			if !ok {
 				return nil
 			}
+			if l.malformed {
+				// It waits out its time for a corrected copy (take),
+				// and the lines after it in their stream behind it.
+				wait.hold(l)
+				return nil
+			}
 			if reordered && l.known {
 				in.Reordered++
+			}
+			if err := endWaits(l); err != nil {
+				return err
 			}
 			if err := take(l, false); err != nil {
 				return err
@@ -463,9 +489,9 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	// expire takes, as final, the held lines that waited since before
 	// cutoff, and what each releases: their streams lack versions.
-	expire := func(cutoff time.Time) error {
+	expire = func(cutoff time.Time, except uuid.UUID) error {
 		for {
-			l, ok := wait.expired(cutoff)
+			l, ok := wait.expired(cutoff, except)
 			if !ok {
 				return nil
 			}
@@ -516,7 +542,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			// Skipped as invalid, and counted so: like a line that the
 			// Reporter refuses, it only takes its version, and its time
 			// is not to be trusted.
-			refused = malformed
+			refused, l.malformed = malformed, true
 		} else if refused == nil {
 			// An opening's customer as the write side writes it, before
 			// the lifecycle checks it; a key that does not normalise
@@ -527,22 +553,19 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 				refused = err
 			}
 		}
-		wm := check.watermark
-		if refused == nil && e.At.After(wm) {
-			// The line's time ends the waits that it comes too late
-			// for, if the checker takes the line now: not if it breaks
-			// its stream or waits itself (then its time is not to be
-			// trusted, or not yet), which only such waits ask.
-			if !wait.endsBefore(e.At.Add(-lateness/2)) || check.takes(l.e, known) {
-				wm = e.At
-			}
-		}
 		// A held line reaches the projections before the watermark is
 		// half the lateness past its time, so that they count it in
-		// full: before this line moves the watermark.
-		if err := expire(wm.Add(-lateness / 2)); err != nil {
+		// full: before this line moves the watermark (endWaits), or
+		// once the lines released since moved it.
+		if err := expire(check.watermark.Add(-lateness/2), uuid.Nil); err != nil {
 			return in, err
 		}
+		if refused == nil {
+			if err := endWaits(l); err != nil {
+				return in, err
+			}
+		}
+		wm := check.watermark
 		if refused != nil {
 			if errors.Is(refused, projections.ErrFutureEvent) {
 				refused = fmt.Errorf("%w (-max-future sets how far)", refused)
@@ -563,7 +586,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 	}
 	// What still waits lacks versions that the log does not have.
-	if err := expire(time.Unix(1<<62, 0)); err != nil {
+	if err := expire(time.Unix(1<<62, 0), uuid.Nil); err != nil {
 		return in, err
 	}
 	giveEarly()
