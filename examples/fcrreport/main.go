@@ -449,8 +449,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 		return nil
 	}
-	// release takes the held lines of issue that its stream now reaches:
-	// reordered ones when the versions they waited for came.
 	var expire func(cutoff time.Time, except uuid.UUID) error
 	// endWaits ends the waits that the line l, about to be taken, comes
 	// too late for, before its time moves the log's (as the lines read
@@ -464,6 +462,8 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 		return expire(cutoff, l.e.Issue)
 	}
+	// release takes the held lines of issue that its stream now reaches:
+	// reordered ones when the versions they waited for came.
 	release := func(issue uuid.UUID, reordered bool) error {
 		for {
 			l, ok := wait.take(issue, check.next(issue))
