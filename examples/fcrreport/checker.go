@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"maps"
@@ -62,17 +63,21 @@ const (
 // and takes e into its stream unless it breaks it. An event of a type the
 // tool does not know (known false) takes its version in the stream without
 // a check of the lifecycle rules, and the later events of its issue are
-// not checked either. The log's time (watermark) follows the events taken:
-// one that breaks its stream, or waits for versions before it, moves it
-// no more than anything else of the checker, as its time is not to be
-// trusted, or not yet.
+// not checked either. The log's time (watermark) follows the events taken
+// and those that wait for versions before them: an event that breaks its
+// stream moves it no more than anything else of the checker, as its time
+// is not to be trusted. (One that waits and is found to break its stream
+// once its versions came moved it when it was read.)
 func (c *checker) check(e events.Envelope, known bool) (verdict, error) {
 	step, err := c.judge(e, known)
-	if err != nil {
+	if gap := (*gapError)(nil); err != nil && !errors.As(err, &gap) {
 		return fresh, err
 	}
 	if e.At.After(c.watermark) {
 		c.watermark = e.At
+	}
+	if err != nil {
+		return fresh, err
 	}
 	is := c.live[e.Issue]
 	switch step {
@@ -168,12 +173,13 @@ func (c *checker) judge(e events.Envelope, known bool) (step, error) {
 	return stepNext, nil
 }
 
-// takes reports whether the checker would take e now: not an event that
-// breaks its stream, whose time is not to be trusted, nor one that waits
-// for versions before it, whose time is not yet.
-func (c *checker) takes(e events.Envelope, known bool) bool {
+// breaks reports whether the checker would refuse e as breaking its
+// stream, rather than take it or have it wait for versions before it:
+// such a line's time is not to be trusted.
+func (c *checker) breaks(e events.Envelope, known bool) bool {
 	_, err := c.judge(e, known)
-	return err == nil
+	gap := (*gapError)(nil)
+	return err != nil && !errors.As(err, &gap)
 }
 
 // pass lets e, a line skipped as invalid for why, take its version in its

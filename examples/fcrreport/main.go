@@ -449,19 +449,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 		return nil
 	}
-	var expire func(cutoff time.Time, except uuid.UUID) error
-	// endWaits ends the waits that the line l, about to be taken, comes
-	// too late for, before its time moves the log's (as the lines read
-	// do): if the checker would take it now (one that breaks its stream
-	// or waits itself moves no time), and not the lines of its own issue,
-	// which come after it in their stream.
-	endWaits := func(l line) error {
-		cutoff := l.e.At.Add(-lateness / 2)
-		if l.why != nil || !l.e.At.After(check.watermark) || !wait.endsBefore(cutoff) || !check.takes(l.e, l.known) {
-			return nil
-		}
-		return expire(cutoff, l.e.Issue)
-	}
 	// release takes the held lines of issue that its stream now reaches:
 	// reordered ones when the versions they waited for came.
 	release := func(issue uuid.UUID, reordered bool) error {
@@ -479,9 +466,6 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			if reordered && l.known {
 				in.Reordered++
 			}
-			if err := endWaits(l); err != nil {
-				return err
-			}
 			if err := take(l, false); err != nil {
 				return err
 			}
@@ -489,9 +473,9 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	// expire takes, as final, the held lines that waited since before
 	// cutoff, and what each releases: their streams lack versions.
-	expire = func(cutoff time.Time, except uuid.UUID) error {
+	expire := func(cutoff time.Time) error {
 		for {
-			l, ok := wait.expired(cutoff, except)
+			l, ok := wait.expired(cutoff)
 			if !ok {
 				return nil
 			}
@@ -553,19 +537,21 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 				refused = err
 			}
 		}
-		// A held line reaches the projections before the watermark is
-		// half the lateness past its time, so that they count it in
-		// full: before this line moves the watermark (endWaits), or
-		// once the lines released since moved it.
-		if err := expire(check.watermark.Add(-lateness/2), uuid.Nil); err != nil {
-			return in, err
-		}
-		if refused == nil {
-			if err := endWaits(l); err != nil {
-				return in, err
+		wm := check.watermark
+		if refused == nil && e.At.After(wm) {
+			// The line's time ends the waits that it comes too late
+			// for, unless the line breaks its stream (then its time is
+			// not to be trusted), which only such waits ask.
+			if !wait.endsBefore(e.At.Add(-lateness/2)) || !check.breaks(l.e, known) {
+				wm = e.At
 			}
 		}
-		wm := check.watermark
+		// A held line reaches the projections before the watermark is
+		// half the lateness past its time, so that they count it in
+		// full: before this line moves the watermark.
+		if err := expire(wm.Add(-lateness / 2)); err != nil {
+			return in, err
+		}
 		if refused != nil {
 			if errors.Is(refused, projections.ErrFutureEvent) {
 				refused = fmt.Errorf("%w (-max-future sets how far)", refused)
@@ -586,7 +572,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 	}
 	// What still waits lacks versions that the log does not have.
-	if err := expire(time.Unix(1<<62, 0), uuid.Nil); err != nil {
+	if err := expire(time.Unix(1<<62, 0)); err != nil {
 		return in, err
 	}
 	giveEarly()
