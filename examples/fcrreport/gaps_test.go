@@ -499,22 +499,3 @@ func TestAnUnknownLineWithAKnownEventsIDIsAConflict(t *testing.T) {
 	assert.Contains(t, stderr, "line 3: ")
 	assert.Contains(t, stderr, "version conflict")
 }
-
-// A malformed line stamped ahead of the log waits from the log's time, and
-// its wait may be over when the version it waits for comes, in time: that
-// line is taken first, and the malformed line's corrected copy after it is
-// the event, with no version gone past.
-func TestTheVersionAWaitingLineWaitsForIsTakenFirst(t *testing.T) {
-	opened := `{"id":"00000000-0000-7000-8000-000000000501","issue":"00000000-0000-7000-8000-0000000000c5","version":1,"type":"issue.opened","at":"2026-03-03T13:14:00Z","data":{"customer":{"keys":["email:cy@example.com"]},"channel":"chat","topic":"tech","contact":"00000000-0000-7000-8000-0000000005c1"}}` + "\n"
-	contacted := `{"id":"00000000-0000-7000-8000-000000000502","issue":"00000000-0000-7000-8000-0000000000c5","version":2,"type":"issue.contacted","at":"2026-03-03T22:26:00Z","data":{"contact":"00000000-0000-7000-8000-0000000005c2","channel":"phone"}}` + "\n"
-	bad := strings.Replace(contacted, "00000000-0000-7000-8000-0000000005c2", "not-a-uuid", 1)
-	for _, log := range []string{handOpened + bad + opened, handOpened + bad + opened + contacted} {
-		got, _ := jsonReport(t, log, "-skip-invalid")
-		assert.Zero(t, got.Input.Missing)
-		assert.Zero(t, got.Input.Unchecked)
-		assert.Equal(t, int64(1), got.Input.Invalid)
-	}
-	got, _ := jsonReport(t, handOpened+bad+opened+contacted, "-skip-invalid")
-	assert.Equal(t, int64(3), got.Input.Events)
-	assert.Equal(t, int64(3), got.Report.Volume.Contacts)
-}

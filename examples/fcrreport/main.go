@@ -473,9 +473,9 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	}
 	// expire takes, as final, the held lines that waited since before
 	// cutoff, and what each releases: their streams lack versions.
-	expire := func(cutoff time.Time, except uuid.UUID) error {
+	expire := func(cutoff time.Time) error {
 		for {
-			l, ok := wait.expired(cutoff, except)
+			l, ok := wait.expired(cutoff)
 			if !ok {
 				return nil
 			}
@@ -548,12 +548,8 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 		// A held line reaches the projections before the watermark is
 		// half the lateness past its time, so that they count it in
-		// full: before this line moves the watermark. Those of its own
-		// issue wait on: it may be the version they wait for, whose
-		// line comes late for them but in time (a line stamped ahead
-		// of the log, as a malformed one may be, waits from the log's
-		// time), and is taken first.
-		if err := expire(wm.Add(-lateness/2), e.Issue); err != nil {
+		// full: before this line moves the watermark.
+		if err := expire(wm.Add(-lateness / 2)); err != nil {
 			return in, err
 		}
 		if refused != nil {
@@ -576,7 +572,7 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 		}
 	}
 	// What still waits lacks versions that the log does not have.
-	if err := expire(time.Unix(1<<62, 0), uuid.Nil); err != nil {
+	if err := expire(time.Unix(1<<62, 0)); err != nil {
 		return in, err
 	}
 	giveEarly()

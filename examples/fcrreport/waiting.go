@@ -17,7 +17,6 @@ import (
 type waiting struct {
 	byIssue map[uuid.UUID]*held
 	byTime  minheap.Heap[waitItem]
-	aside   []waitItem // what expired passed over, to queue again
 }
 
 // held is what waits of one issue: its lines by version, and their
@@ -107,17 +106,12 @@ func (w *waiting) take(issue uuid.UUID, version uint64) (line, bool) {
 	return l, true
 }
 
-// expired returns the first line of an issue other than except that has a
-// line held since before cutoff (the lowest version it holds), and lets go
-// of it; false when there is none.
-func (w *waiting) expired(cutoff time.Time, except uuid.UUID) (line, bool) {
-	defer w.restore()
+// expired returns the first line of an issue that has a line held since
+// before cutoff (the lowest version it holds), and lets go of it; false
+// when there is none.
+func (w *waiting) expired(cutoff time.Time) (line, bool) {
 	for w.byTime.Len() > 0 && w.byTime.Min().at.Before(cutoff) {
 		it := w.byTime.Pop()
-		if it.issue == except {
-			w.aside = append(w.aside, it)
-			continue
-		}
 		h := w.byIssue[it.issue]
 		if h == nil {
 			continue // its line was taken
@@ -132,14 +126,6 @@ func (w *waiting) expired(cutoff time.Time, except uuid.UUID) (line, bool) {
 		return w.take(it.issue, first)
 	}
 	return line{}, false
-}
-
-// restore queues again the items that expired set aside.
-func (w *waiting) restore() {
-	for _, it := range w.aside {
-		w.byTime.Push(it)
-	}
-	w.aside = w.aside[:0]
 }
 
 // endsBefore reports whether a line may wait since before cutoff, which

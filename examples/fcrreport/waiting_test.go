@@ -16,8 +16,7 @@ import (
 // Lines held, taken and let go in any order: what waiting lets go of,
 // and when, is what a plain list of the held lines gives. An issue with
 // a line held since before the cutoff gives up its lowest version first,
-// whichever of its lines waited longest; the issue passed over (except)
-// gives up none, and keeps its place.
+// whichever of its lines waited longest.
 func TestWaitingLetsGoOfTheLowestVersionOfAnIssue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	issues := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
@@ -53,17 +52,12 @@ func TestWaitingLetsGoOfTheLowestVersionOfAnIssue(t *testing.T) {
 			}
 		default: // let go of what waited since before a cutoff
 			cutoff := t0.Add(time.Duration(step-rng.IntN(200)) * time.Second)
-			except := uuid.Nil
-			if rng.IntN(2) == 0 {
-				except = issues[rng.IntN(len(issues))]
-			}
-			got, ok := w.expired(cutoff, except)
+			got, ok := w.expired(cutoff)
 			// The model: the issue of the line held longest, if held
-			// since before cutoff, gives up its lowest version, but for
-			// except.
+			// since before cutoff, gives up its lowest version.
 			oldest := -1
 			for i, l := range model {
-				if l.e.Issue != except && l.at.Before(cutoff) && (oldest < 0 || l.at.Before(model[oldest].at)) {
+				if l.at.Before(cutoff) && (oldest < 0 || l.at.Before(model[oldest].at)) {
 					oldest = i
 				}
 			}
