@@ -143,9 +143,10 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	if path.depth > maxEmbedWalk {
 		return fmt.Sprintf("%s: the constructor's value goes on for more than %d steps", path.short(), maxEmbedWalk)
 	}
+	key := path.name == "[key]"
 	switch {
 	case !v.IsValid():
-		at := seenType{t, path.byValue, path.name == "[key]"}
+		at := seenType{t, path.byValue, key}
 		if w.seen[at] {
 			return ""
 		}
@@ -158,7 +159,7 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 		w.visits[at] = true
 	}
 	if t.Kind() == reflect.Struct {
-		if ms, from := promotedCodecs(t, path.name == "[key]"); len(ms) > 0 {
+		if ms, from := promotedCodecs(t, key); len(ms) > 0 {
 			list := strings.Join(ms, ", ")
 			if n := len(ms); n > 1 {
 				list = strings.Join(ms[:n-1], ", ") + " and " + ms[n-1]
@@ -167,7 +168,6 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 				at(path, t), list, from, list, t)
 		}
 	}
-	key := path.name == "[key]"
 	if path.byValue {
 		if name := pointerWriter(t, key); name != "" {
 			fix := fmt.Sprintf("hold a *%s there, or give %s a %s of a value receiver", t, t, name)
