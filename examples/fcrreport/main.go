@@ -321,6 +321,14 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 	// that it moves no watermark; before the log has a time, once it has
 	// one (giveEarly).
 	var early []events.Envelope
+	// give gives the Reporter o, a line passOver took, at the log's time
+	// or its own if earlier (its own while the log has none).
+	give := func(o events.Envelope) {
+		if !check.watermark.IsZero() {
+			o.At = minTime(o.At, check.watermark)
+		}
+		_ = r.Apply(o) // Check passed it, at a time no later
+	}
 	passOver := func(e events.Envelope, why error) {
 		o := e
 		o.Data = &events.Opaque{Type: skippedType}
@@ -335,18 +343,14 @@ func absorb(r *projections.Reporter, src io.Reader, keys contact.KeyRules, windo
 			early = append(early, o)
 			return
 		}
-		o.At = minTime(o.At, check.watermark)
-		_ = r.Apply(o) // Check passed it, at a time no later
+		give(o)
 	}
 	// giveEarly gives the Reporter the lines that passOver took before
 	// the log had a time, at the log's time or their own if earlier; at
 	// the end of a log that never had one, at their own.
 	giveEarly := func() {
 		for _, o := range early {
-			if !check.watermark.IsZero() {
-				o.At = minTime(o.At, check.watermark)
-			}
-			_ = r.Apply(o)
+			give(o)
 		}
 		early = nil
 	}

@@ -50,8 +50,9 @@ type line struct {
 	e     events.Envelope
 	line  int
 	known bool // of a type the tool reads; else passed on as opaque
-	// why is the error the Reporter refused the line for (it was
-	// counted as invalid): it only takes its version, by passOver.
+	// why is the error the line was refused for, by the Reporter or as
+	// malformed (it was counted as invalid): it only takes its version,
+	// by passOver.
 	why error
 	// malformed: its data alone is malformed (why says how). It waits
 	// for a corrected copy even at its stream's next version.
