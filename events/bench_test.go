@@ -247,3 +247,33 @@ func BenchmarkMemoryStoreFootprint(b *testing.B) {
 	b.ReportMetric(heap, "heap-bytes/event")
 	b.ReportMetric(objects, "heap-objects/event")
 }
+
+// benchHost is a host's event type, for BenchmarkDecodeHost.
+type benchHost struct {
+	Name  string            `json:"name"`
+	Level int               `json:"level"`
+	Tags  []string          `json:"tags"`
+	Score float64           `json:"score"`
+	Attrs map[string]string `json:"attrs"`
+}
+
+func (*benchHost) EventType() events.Type { return "acme.escalated" }
+
+// BenchmarkDecodeHost decodes a host's event: with integers from 0 to 127
+// alone, and with a larger one, which the msgpack codec checks against
+// its field (numbersKept).
+func BenchmarkDecodeHost(b *testing.B) {
+	reg := events.NewRegistry()
+	require.NoError(b, reg.Register("acme.escalated", 1, func() events.Data { return new(benchHost) }))
+	for _, c := range []struct {
+		name  string
+		codec events.Codec
+	}{{"msgpack", events.NewMsgpackCodec(reg)}, {"json", events.NewJSONCodec(reg)}} {
+		for _, level := range []int{3, 300} {
+			e := envelopeOf(1, &benchHost{Name: "escalation", Level: level, Tags: []string{"vip", "billing"}, Score: 0.5, Attrs: map[string]string{"tier": "gold"}})
+			raw, err := c.codec.Append(nil, e)
+			require.NoError(b, err)
+			b.Run(fmt.Sprintf("%s/level=%d", c.name, level), func(b *testing.B) { decodeLoop(b, c.codec, raw) })
+		}
+	}
+}

@@ -829,10 +829,11 @@ func marshalMsgpack(v any) (_ []byte, err error) {
 
 // unmarshalMsgpack decodes a host type with its json tags as field names.
 // A field of type any that holds a pointer or a map reads nil as nil, as
-// encoding/json reads null (see standIns), and times are read in UTC (see
-// timesInUTC).
+// encoding/json reads null (see standIns), times are read in UTC (see
+// timesInUTC), and a number that does not fit its integer field is an
+// error (see numbersKept), as encoding/json makes it.
 func unmarshalMsgpack(b []byte, v any) error {
-	return decodeHost(v, func() error {
+	err := decodeHost(v, func() error {
 		rv := reflect.ValueOf(v)
 		if rv.Kind() != reflect.Pointer || rv.IsNil() {
 			return msgpackDecode(b, v)
@@ -851,6 +852,10 @@ func unmarshalMsgpack(b []byte, v any) error {
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	return numbersKept(b, v)
 }
 
 // msgpackDecode decodes b into v with json tags as field names.

@@ -38,7 +38,8 @@ import (
 // whose keys are not all strings (a map[int]T, or one with a key written
 // as nil, which stays nil) as map[any]any with their keys normalised as
 // values are (an empty map, whose keys msgpack cannot tell, as
-// map[string]any); what it returns is read back by the same codec. (Of a
+// map[string]any); what it returns is read back by the same codec, which
+// refuses a number that does not fit its integer field. (Of a
 // map[string]T written with both "" and a nil key, which the codec reads
 // as a "" given twice, the value that such a map keeps through an
 // upcaster is either.) An upcaster of a host's type that is read by both
@@ -168,7 +169,13 @@ func NewRegistry() *Registry {
 // with methods cannot be, in msgpack. What Register cannot see (a constructor that
 // makes other values than the one it looked at, an interface field of
 // methods that it leaves nil, or that an event has nil in) and a decoder
-// cannot fill is the event's DecodeError.
+// cannot fill is the event's DecodeError, as is a number that does not
+// fit its integer field (300 for a uint8, -1 for a uint64): both codecs
+// refuse it and name the field, where the msgpack decoder alone would
+// wrap it. (The msgpack codec tells by comparing the numbers it read with
+// those that the value writes back: of a type that reads itself, a number
+// written back in another form is not compared, and one written back as
+// another number at its place is refused.)
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)

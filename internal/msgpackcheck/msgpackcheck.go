@@ -88,16 +88,27 @@ func CheckNestedText(b []byte) error {
 	return whole(walker[[]byte]{s: b, text: true}, -2)
 }
 
+// SmallInts reports whether b holds one well-formed msgpack value whose
+// integers are all from 0 to 127 (positive fixints), which every integer
+// type of Go holds.
+func SmallInts(b []byte) bool {
+	w := walker[[]byte]{s: b}
+	w.value(-1)
+	return w.err == nil && w.off == len(b) && !w.wide
+}
+
 // ErrNotText: a string that is not UTF-8 (CheckText).
 var ErrNotText = errors.New("a string is not UTF-8")
 
 // walker reads s from off; after the first error every read does nothing.
-// With text, it checks that strings are UTF-8.
+// With text, it checks that strings are UTF-8. It notes in wide whether
+// it passed an integer that is not a positive fixint (0 to 127).
 type walker[T ~string | ~[]byte] struct {
 	s    T
 	off  int
 	err  error
 	text bool
+	wide bool
 }
 
 // str passes over a string of n bytes, checking it with text.
@@ -167,7 +178,10 @@ func (w *walker[T]) value(depth int) {
 		return
 	}
 	switch {
-	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+	case c <= 0x7f, c == 0xc0, c == 0xc2, c == 0xc3:
+		return
+	case c >= 0xe0:
+		w.wide = true
 		return
 	case c&0xe0 == 0xa0:
 		w.str(int(c & 0x1f))
@@ -178,6 +192,9 @@ func (w *walker[T]) value(depth int) {
 	case c&0xf0 == 0x80:
 		w.values(2*int(c&0x0f), depth)
 		return
+	}
+	if c >= 0xcc && c <= 0xd3 {
+		w.wide = true
 	}
 	switch c {
 	case 0xcc, 0xd0:

@@ -84,3 +84,31 @@ func TestCheckRefuses(t *testing.T) {
 	require.ErrorIs(t, err, ErrShort)
 	assert.Equal(t, 4, end)
 }
+
+// SmallInts passes data whose integers are all from 0 to 127, at any
+// depth, and no other: an integer of any other size or sign, anywhere,
+// or malformed input.
+func TestSmallIntsPassesOnlyIntegersFrom0To127(t *testing.T) {
+	small := []any{
+		nil, 0, 127, "text", 2.5, float32(-1.5), []byte("bin"), []any{1, 2, 3},
+		map[string]any{"a": 1, "b": map[string]any{"c": []any{127, "x", 3.5}}},
+	}
+	for _, v := range small {
+		b, err := msgpack.Marshal(v)
+		require.NoError(t, err)
+		assert.True(t, SmallInts(b), "%v", v)
+	}
+	for _, n := range []any{128, -1, -32, 255, 256, -129, 70000, int64(math.MinInt64), uint64(math.MaxUint64)} {
+		for _, v := range []any{n, []any{1, n}, map[string]any{"a": map[string]any{"b": []any{"x", n}}}} {
+			enc := msgpack.GetEncoder()
+			var buf bytes.Buffer
+			enc.Reset(&buf)
+			enc.UseCompactInts(true)
+			require.NoError(t, enc.Encode(v))
+			msgpack.PutEncoder(enc)
+			assert.False(t, SmallInts(buf.Bytes()), "%v", v)
+		}
+	}
+	assert.False(t, SmallInts([]byte{0x92, 1}), "short input")
+	assert.False(t, SmallInts([]byte{1, 2}), "bytes after the value")
+}

@@ -1,0 +1,220 @@
+package events_test
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// fitsAny writes whatever members it holds: data of another writer, or of
+// an earlier schema, for fitsTyped to read.
+type fitsAny map[string]any
+
+func (*fitsAny) EventType() events.Type { return "acme.fits" }
+
+type fitsInner struct {
+	Counts []uint16 `json:"counts"`
+	Top    uint8    `json:"top,omitempty"`
+}
+
+// fitsTyped reads fitsAny's members into integer fields of every width.
+type fitsTyped struct {
+	N     uint8                `json:"n,omitempty"`
+	U     uint64               `json:"u,omitempty"`
+	I     int32                `json:"i,omitempty"`
+	J     int64                `json:"j,omitempty"`
+	K     int                  `json:"k,omitempty"`
+	F     float64              `json:"f,omitempty"`
+	Keyed map[uint8]string     `json:"keyed,omitempty"`
+	Deep  map[string]fitsInner `json:"deep,omitempty"`
+	Any   any                  `json:"any,omitempty"`
+}
+
+func (*fitsTyped) EventType() events.Type { return "acme.fits" }
+
+// fitsCodecs returns the writer's and the reader's codec of each kind.
+func fitsCodecs(t *testing.T) [][2]events.Codec {
+	t.Helper()
+	w, r := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsAny) }))
+	require.NoError(t, r.Register("acme.fits", 1, func() events.Data { return new(fitsTyped) }))
+	return [][2]events.Codec{
+		{events.NewMsgpackCodec(w), events.NewMsgpackCodec(r)},
+		{events.NewJSONCodec(w), events.NewJSONCodec(r)},
+	}
+}
+
+func fitsEnvelope(d events.Data) events.Envelope {
+	return events.Envelope{ID: uuid.New(), Issue: uuid.New(), Version: 1,
+		At: time.Date(2026, 3, 2, 9, 15, 0, 0, time.UTC), Data: d}
+}
+
+// Both codecs refuse a number that does not fit its integer field, and
+// name the member; the msgpack decoder alone would have wrapped it, to 0
+// for some, which a field tagged omitempty then does not write back.
+func TestANumberThatDoesNotFitItsFieldIsRefusedByBothCodecs(t *testing.T) {
+	for _, tc := range []struct {
+		data  fitsAny
+		field string
+	}{
+		{fitsAny{"n": 300}, `"data.n"`},
+		{fitsAny{"n": 256}, `"data.n"`}, // read as 0, which omitempty leaves out
+		{fitsAny{"i": int64(1) << 32}, `"data.i"`},
+		{fitsAny{"deep": map[string]any{"a": map[string]any{"top": 512}}}, `"data.deep.top"`},
+		{fitsAny{"n": -1}, `"data.n"`},
+		{fitsAny{"u": -1}, `"data.u"`},
+		{fitsAny{"i": int64(1) << 40}, `"data.i"`},
+		{fitsAny{"j": uint64(1) << 63}, `"data.j"`},
+		{fitsAny{"k": 1.5}, `"data.k"`},
+		{fitsAny{"deep": map[string]any{"a": map[string]any{"counts": []any{1, 70000}}}}, `"data.deep.counts"`},
+		{fitsAny{"keyed": map[any]any{300: "x"}}, `"keyed"`},
+	} {
+		for _, c := range fitsCodecs(t) {
+			if c[0].Name() == "json" && tc.field == `"keyed"` {
+				continue // JSON keys are text: encoding/json writes no map[any]any
+			}
+			b, err := c[0].Append(nil, fitsEnvelope(&tc.data))
+			require.NoError(t, err)
+			got, err := c[1].Decode(b)
+			require.Error(t, err, "%s read %v as %+v", c[0].Name(), tc.data, got.Data)
+			assert.ErrorIs(t, err, events.ErrMalformed)
+			assert.Contains(t, err.Error(), tc.field, c[0].Name())
+		}
+	}
+}
+
+// What fits is read as it was written: the extremes of each width, a
+// negative integer into an int, an integer into a float, and members that
+// the type does not have.
+func TestNumbersThatFitTheirFieldsAreRead(t *testing.T) {
+	data := fitsAny{
+		"n": 255, "u": uint64(math.MaxUint64), "i": math.MinInt32, "j": int64(math.MinInt64), "k": -2,
+		"f":     3, // a whole number into a float field
+		"keyed": map[any]any{0: "zero", 255: "top"},
+		"deep":  map[string]any{"a": map[string]any{"counts": []any{0, 65535}}},
+		"any":   uint64(1) << 63,
+		"other": int64(1) << 62, // a member fitsTyped does not have
+	}
+	want := &fitsTyped{N: 255, U: math.MaxUint64, I: math.MinInt32, J: math.MinInt64, K: -2,
+		F: 3, Keyed: map[uint8]string{0: "zero", 255: "top"},
+		Deep: map[string]fitsInner{"a": {Counts: []uint16{0, 65535}}}, Any: uint64(1) << 63}
+	for _, c := range fitsCodecs(t) {
+		d := data
+		if c[0].Name() == "json" {
+			d = fitsAny{}
+			for k, v := range data {
+				d[k] = v
+			}
+			delete(d, "keyed") // encoding/json writes no map[any]any
+		}
+		b, err := c[0].Append(nil, fitsEnvelope(&d))
+		require.NoError(t, err)
+		got, err := c[1].Decode(b)
+		require.NoError(t, err, c[0].Name())
+		w := *want
+		if c[0].Name() == "json" {
+			w.Keyed = nil
+			w.Any = float64(uint64(1) << 63) // encoding/json reads a number into any as a float64
+		}
+		assert.True(t, reflect.DeepEqual(&w, got.Data), "%s: got %+v", c[0].Name(), got.Data)
+	}
+}
+
+type fitsLevelV1 struct {
+	Level int `json:"level"`
+}
+
+func (*fitsLevelV1) EventType() events.Type { return "acme.escalation" }
+
+type fitsLevelV2 struct {
+	Level uint8 `json:"level"` // schema 2: a percentage
+}
+
+func (*fitsLevelV2) EventType() events.Type { return "acme.escalation" }
+
+// What an upcaster returns is read by the same rules: a number it makes
+// too large for the field is refused, not wrapped.
+func TestAnUpcastNumberThatDoesNotFitIsRefused(t *testing.T) {
+	v1, v2 := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, v1.Register("acme.escalation", 1, func() events.Data { return new(fitsLevelV1) }))
+	require.NoError(t, v2.Register("acme.escalation", 2, func() events.Data { return new(fitsLevelV2) }))
+	require.NoError(t, v2.AddUpcaster("acme.escalation", 1, func(f map[string]any) (map[string]any, error) {
+		switch l := f["level"].(type) { // msgpack gives an int64, JSON a float64
+		case int64:
+			f["level"] = l * 100
+		case float64:
+			f["level"] = l * 100
+		}
+		return f, nil
+	}))
+	for _, c := range [][2]events.Codec{
+		{events.NewMsgpackCodec(v1), events.NewMsgpackCodec(v2)},
+		{events.NewJSONCodec(v1), events.NewJSONCodec(v2)},
+	} {
+		for level, ok := range map[int]bool{2: true, 3: false} { // 200 fits a uint8, 300 does not
+			b, err := c[0].Append(nil, fitsEnvelope(&fitsLevelV1{Level: level}))
+			require.NoError(t, err)
+			got, err := c[1].Decode(b)
+			if ok {
+				require.NoError(t, err, c[0].Name())
+				assert.Equal(t, &fitsLevelV2{Level: 200}, got.Data, c[0].Name())
+				continue
+			}
+			require.Error(t, err, "%s read level 300 as %+v", c[0].Name(), got.Data)
+			assert.Contains(t, err.Error(), `"data.level"`, c[0].Name())
+		}
+	}
+}
+
+// The two codecs agree, on integers of every size and sign read into
+// fields of every width: both read a number that fits its field, as it
+// was, and both refuse one that does not.
+func TestBothCodecsReadTheIntegersThatFitAlike(t *testing.T) {
+	edges := []any{int64(0), int64(1), int64(-1), int64(127), int64(128), int64(255), int64(256), int64(-128), int64(-129),
+		int64(65535), int64(65536), int64(math.MaxInt32), int64(math.MaxInt32) + 1, int64(math.MinInt32), int64(math.MinInt32) - 1,
+		int64(1) << 32, int64(math.MaxInt64), int64(math.MinInt64), uint64(math.MaxInt64) + 1, uint64(math.MaxUint64), 0.5, -2.5}
+	fits := func(field string, x any) bool {
+		switch n := x.(type) {
+		case int64:
+			switch field {
+			case "n":
+				return n >= 0 && n <= math.MaxUint8
+			case "u":
+				return n >= 0
+			case "i":
+				return n >= math.MinInt32 && n <= math.MaxInt32
+			}
+			return true
+		case uint64:
+			return field == "u" || n <= math.MaxInt64 && (field == "j" || field == "k")
+		}
+		return false // not a whole number
+	}
+	codecs := fitsCodecs(t)
+	for _, field := range []string{"n", "u", "i", "j", "k"} {
+		for _, x := range edges {
+			want := fits(field, x)
+			for _, c := range codecs {
+				b, err := c[0].Append(nil, fitsEnvelope(&fitsAny{field: x}))
+				require.NoError(t, err)
+				got, err := c[1].Decode(b)
+				if !want {
+					assert.Error(t, err, "%s read %v into %s as %+v", c[0].Name(), x, field, got.Data)
+					continue
+				}
+				if assert.NoError(t, err, "%s: %v into %s", c[0].Name(), x, field) {
+					v := reflect.ValueOf(got.Data).Elem().FieldByName(map[string]string{"n": "N", "u": "U", "i": "I", "j": "J", "k": "K"}[field])
+					assert.Equal(t, fmt.Sprint(x), fmt.Sprint(v.Interface()), "%s: %v into %s", c[0].Name(), x, field)
+				}
+			}
+		}
+	}
+}
