@@ -21,6 +21,9 @@ import (
 //     through which a codec would set what it reads: a decoder cannot
 //     allocate it (reflect refuses to set a field that is not exported),
 //     so that the msgpack decoder panics and encoding/json fails;
+//   - an embedded field of a type that is not exported and not a struct
+//     (writtenUnsettable), which the msgpack codec writes and its decoder
+//     cannot set;
 //   - a value held where the codecs cannot take its address (in a map)
 //     whose codec methods have pointer receivers (pointerWriter);
 //   - a scalar or a map key that writes itself one way and reads itself
@@ -252,6 +255,10 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 			if msgpackSkips && jsonSkips || !f.IsExported() && !f.Anonymous {
 				continue
 			}
+			if f.Anonymous && !f.IsExported() && !msgpackSkips && !ownUnmarshaler(t) && writtenUnsettable(f.Type) {
+				return fmt.Sprintf("%s embeds %s, a type that is not exported and not a struct, which the msgpack codec writes as a field but cannot set when it reads (reflect refuses to set a field that is not exported), and encoding/json does not write: export the type, make it a named field, or tag it \"-\"",
+					at(path, t), f.Type)
+			}
 			if fillsEmbed(t, i, msgpackSkips, jsonSkips) && (!fv.IsValid() || fv.IsNil()) {
 				fix := "export the type, embed it by value, tag it \"-\", or have the constructor allocate it"
 				if strings.Contains(path.String(), "[") {
@@ -275,6 +282,18 @@ func at(path *step, t reflect.Type) string {
 		return p + " (" + t.String() + ")"
 	}
 	return t.String()
+}
+
+// writtenUnsettable reports whether the msgpack codec writes a field of
+// type t that is embedded and not exported as a field of its own, which
+// its decoder then cannot set: any type but a struct (which it inlines,
+// or fills through its exported fields) and an interface (whose value it
+// refuses to write), under any number of pointers.
+func writtenUnsettable(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() != reflect.Struct && t.Kind() != reflect.Interface
 }
 
 // skipped reports whether the msgpack codec and the JSON codec skip field

@@ -746,3 +746,67 @@ func TestRegisterLooksPastAnArrayOfScalars(t *testing.T) {
 	assert.Contains(t, err.Error(), "emBigArray.EmOuter")
 	assert.Contains(t, err.Error(), "nil pointer to a struct type that is not exported")
 }
+
+type emText string
+type emCounts map[string]int
+
+type emEmbedsText struct {
+	emText
+	A string `json:"a"`
+}
+
+type emEmbedsTextPtr struct {
+	*emText
+	A string `json:"a"`
+}
+
+type emEmbedsMap struct {
+	emCounts
+	A string `json:"a"`
+}
+
+type emEmbedsTextSkipped struct {
+	emText `json:"-"`
+	A      string `json:"a"`
+}
+
+func (*emEmbedsText) EventType() events.Type        { return "em.text" }
+func (*emEmbedsTextPtr) EventType() events.Type     { return "em.text" }
+func (*emEmbedsMap) EventType() events.Type         { return "em.text" }
+func (*emEmbedsTextSkipped) EventType() events.Type { return "em.text" }
+
+// A host type that embeds a type that is not exported and not a struct
+// (a string or a map type, or a pointer to one) is refused by Register,
+// naming both types: the msgpack codec wrote the field, and its decoder
+// panicked on setting it, so that a store took such events and could not
+// read them back; encoding/json left the field out. Tagged "-", it is
+// taken, and neither codec writes it.
+func TestRegisterRefusesAnEmbeddedTypeThatIsNotExportedNorAStruct(t *testing.T) {
+	text := emText("t")
+	for _, tc := range []struct {
+		new  func() events.Data
+		want string
+	}{
+		{func() events.Data { return new(emEmbedsText) }, "events_test.emEmbedsText embeds events_test.emText,"},
+		{func() events.Data { return new(emEmbedsTextPtr) }, "events_test.emEmbedsTextPtr embeds *events_test.emText,"},
+		{func() events.Data { return &emEmbedsTextPtr{emText: &text} }, "events_test.emEmbedsTextPtr embeds *events_test.emText,"},
+		{func() events.Data { return new(emEmbedsMap) }, "events_test.emEmbedsMap embeds events_test.emCounts,"},
+	} {
+		reg := events.NewRegistry()
+		err := reg.Register("em.text", 1, tc.new)
+		require.Error(t, err, tc.want)
+		assert.ErrorContains(t, err, tc.want+" a type that is not exported and not a struct")
+		_, known := reg.Schema("em.text")
+		assert.False(t, known, "%s: a refused type is not registered", tc.want)
+	}
+
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("em.text", 1, func() events.Data { return new(emEmbedsTextSkipped) }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(&emEmbedsTextSkipped{emText: "t", A: "a"}))
+		require.NoError(t, err)
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, &emEmbedsTextSkipped{A: "a"}, got.Data, c.Name())
+	}
+}

@@ -161,7 +161,9 @@ func NewRegistry() *Registry {
 // the codecs would call for the whole value; and one that embeds a pointer
 // to a struct type that is not exported, through which the decoders would
 // set fields, and that newData leaves nil (reflect lets nobody allocate
-// it). What newData puts in an interface field tells the decoders what to
+// it); and one that embeds a type that is not exported and not a struct
+// (a string or a map type, or a pointer to one) and not tagged "-", which
+// the msgpack codec writes but cannot set. What newData puts in an interface field tells the decoders what to
 // read there: a pointer to a value, a map[string]any, or nothing (read as
 // the generic values of JSON); a value of another type is refused, as
 // the msgpack decoder cannot set it and encoding/json replaces it. A field
