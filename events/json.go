@@ -515,14 +515,14 @@ func (c *JSONCodec) Decode(src []byte) (Envelope, error) {
 		derr.(*DecodeError).Event = &env
 		return e, derr
 	}
-	if len(j.Data) == 0 || bytes.Equal(j.Data, []byte("null")) {
-		// After the type: an event of a type this reader does not know
-		// is of an unknown type, data or not, as in msgpack.
-		return failData("data", errors.New("missing"))
-	}
 	schema := uint64(1)
 	if j.Schema != nil {
 		schema = *j.Schema
+	}
+	if len(j.Data) == 0 || bytes.Equal(j.Data, []byte("null")) && !info.readsNull(schema) {
+		// After the type: an event of a type this reader does not know
+		// is of an unknown type, data or not, as in msgpack.
+		return failData("data", errors.New("missing"))
 	}
 	data := info.new()
 	raw := []byte(j.Data)

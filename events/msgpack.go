@@ -234,7 +234,7 @@ func (c *MsgpackCodec) decode(src string, borrowed bool) (Envelope, error) {
 	if schema == 0 || schema > info.schema {
 		return failData(r.off, "schema", fmt.Errorf("%s schema %d, this reader knows up to %d", typ, schema, info.schema))
 	}
-	if r.null() {
+	if r.null() && !info.readsNull(schema) {
 		return failData(r.off, "data", errors.New("missing"))
 	}
 	if borrowed {

@@ -119,3 +119,47 @@ func TestNilDataIsRefused(t *testing.T) {
 	}
 	require.Len(t, seen, 9, "every lifecycle type was tried")
 }
+
+// hostTags and hostNames are host data types of map and slice kind, held
+// through a pointer as Register asks.
+type hostTags map[string]string
+type hostNames []string
+
+func (*hostTags) EventType() events.Type  { return "acme.tags" }
+func (*hostNames) EventType() events.Type { return "acme.names" }
+
+// A host's data of map or slice kind whose value is nil (what new makes)
+// is written as null, and both codecs read it back as that nil value:
+// before, they refused null as missing data, so that a store took such
+// an event and could not read it. At an earlier schema, whose upcasters
+// take an object, null is still missing data.
+func TestANilMapOrSliceOfAHostIsReadBack(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.tags", 1, func() events.Data { return new(hostTags) }))
+	require.NoError(t, reg.Register("acme.names", 1, func() events.Data { return new(hostNames) }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		for _, d := range []events.Data{new(hostTags), new(hostNames), &hostTags{}, &hostNames{}, &hostTags{"tier": "gold"}, &hostNames{"anna"}} {
+			store := events.NewMemoryStore(events.WithMemoryCodec(c))
+			e := hostEvent(d)
+			_, err := store.Append(context.Background(), e.Issue, 0, []events.Envelope{e})
+			require.NoError(t, err)
+			got, err := store.Load(context.Background(), e.Issue)
+			require.NoError(t, err, "%s %#v", c.Name(), d)
+			require.Len(t, got, 1)
+			assert.Equal(t, d, got[0].Data, c.Name())
+		}
+	}
+
+	v2 := events.NewRegistry()
+	require.NoError(t, v2.Register("acme.tags", 2, func() events.Data { return new(hostTags) }))
+	require.NoError(t, v2.AddUpcaster("acme.tags", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	for _, c := range [][2]events.Codec{
+		{events.NewMsgpackCodec(reg), events.NewMsgpackCodec(v2)},
+		{events.NewJSONCodec(reg), events.NewJSONCodec(v2)},
+	} {
+		b, err := c[0].Append(nil, hostEvent(new(hostTags)))
+		require.NoError(t, err)
+		_, err = c[1].Decode(b)
+		assert.ErrorContains(t, err, "missing", "%s: null at schema 1, read at 2", c[0].Name())
+	}
+}

@@ -126,6 +126,19 @@ type typeInfo struct {
 	upcasters map[uint64]Upcaster // from version k to k+1
 }
 
+// readsNull reports whether the codecs read data written as null (JSON)
+// or nil (msgpack), at the given schema, into a value of the type: a
+// host's type that is a map or a slice under its pointer, whose nil value
+// they write so, read back as that nil value. Of any other type, and of
+// an earlier schema, whose upcasters take an object, the data is missing.
+func (info *typeInfo) readsNull(schema uint64) bool {
+	if schema != info.schema || info.goType.Kind() != reflect.Pointer {
+		return false
+	}
+	k := info.goType.Elem().Kind()
+	return k == reflect.Map || k == reflect.Slice
+}
+
 // NewRegistry returns a Registry of the nine built-in event types, each at
 // schema version 1.
 func NewRegistry() *Registry {
@@ -177,7 +190,9 @@ func NewRegistry() *Registry {
 // wrap it. (The msgpack codec tells by comparing the numbers it read with
 // those that the value writes back: of a type that reads itself, a number
 // written back in another form is not compared, and one written back as
-// another number at its place is refused.)
+// another number at its place is refused.) A type that is a map or a
+// slice under its pointer, whose value is nil, is written as null (JSON)
+// or nil (msgpack) and read back as nil.
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
