@@ -24,6 +24,8 @@ import (
 //   - an embedded field of a type that is not exported and not a struct
 //     (writtenUnsettable), which the msgpack codec writes and its decoder
 //     cannot set;
+//   - a field tagged json:"-," (and no msgpack tag), which encoding/json
+//     writes as "-" and the msgpack codec skips;
 //   - a value held where the codecs cannot take its address (in a map)
 //     whose codec methods have pointer receivers (pointerWriter);
 //   - a scalar or a map key that writes itself one way and reads itself
@@ -266,6 +268,12 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 				}
 				return fmt.Sprintf("%s embeds %s, a nil pointer to a struct type that is not exported, which the decoders would fill but cannot allocate, so that an event written could not be read back: %s",
 					at(path, t), f.Type, fix)
+			}
+			if msgpackSkips && !jsonSkips && f.Tag.Get("msgpack") == "" {
+				// Tagged "-,": encoding/json names it "-", and the msgpack
+				// codec, reading the json tag, skips it.
+				return fmt.Sprintf("%s is tagged json:%q, which encoding/json writes as a member named \"-\" and the msgpack codec takes for \"skip\", so that one codec would lose what the other keeps: tag it json:\"-\" to skip it in both, or name it otherwise",
+					at(path.down(f.Name), f.Type), f.Tag.Get("json"))
 			}
 			if msg := w.walk(fv, f.Type, path.down(f.Name)); msg != "" {
 				return msg

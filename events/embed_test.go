@@ -810,3 +810,38 @@ func TestRegisterRefusesAnEmbeddedTypeThatIsNotExportedNorAStruct(t *testing.T) 
 		assert.Equal(t, &emEmbedsTextSkipped{A: "a"}, got.Data, c.Name())
 	}
 }
+
+// emDashField has a field tagged "-,", which encoding/json names "-".
+type emDashField struct {
+	A string `json:"a"`
+	D string `json:"-,"`
+}
+
+// emDashBoth names the field for msgpack too.
+type emDashBoth struct {
+	A string `json:"a"`
+	D string `json:"-," msgpack:"dash"`
+}
+
+func (*emDashField) EventType() events.Type { return "em.dash" }
+func (*emDashBoth) EventType() events.Type  { return "em.dash" }
+
+// A field tagged json:"-," is refused, naming it: encoding/json writes it
+// as a member named "-", and the msgpack codec, reading the json tag,
+// skipped it, so that every event lost it under msgpack. With a msgpack
+// tag of its own, both codecs keep it.
+func TestRegisterRefusesAFieldTaggedDashCommaForJSONAlone(t *testing.T) {
+	err := events.NewRegistry().Register("em.dash", 1, func() events.Data { return new(emDashField) })
+	require.Error(t, err)
+	assert.ErrorContains(t, err, `events_test.emDashField.D (string) is tagged json:"-,"`)
+
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("em.dash", 1, func() events.Data { return new(emDashBoth) }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(&emDashBoth{A: "a", D: "kept"}))
+		require.NoError(t, err)
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, &emDashBoth{A: "a", D: "kept"}, got.Data, c.Name())
+	}
+}

@@ -176,7 +176,9 @@ func NewRegistry() *Registry {
 // set fields, and that newData leaves nil (reflect lets nobody allocate
 // it); and one that embeds a type that is not exported and not a struct
 // (a string or a map type, or a pointer to one) and not tagged "-", which
-// the msgpack codec writes but cannot set. What newData puts in an interface field tells the decoders what to
+// the msgpack codec writes but cannot set; and a field tagged json:"-,"
+// without a msgpack tag, which encoding/json writes as a member named
+// "-" and the msgpack codec skips. What newData puts in an interface field tells the decoders what to
 // read there: a pointer to a value, a map[string]any, or nothing (read as
 // the generic values of JSON); a value of another type is refused, as
 // the msgpack decoder cannot set it and encoding/json replaces it. A field
