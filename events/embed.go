@@ -5,10 +5,12 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"runtime"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // unreadable returns what keeps the codecs from writing whole, or reading
@@ -26,6 +28,8 @@ import (
 //     cannot set;
 //   - a field tagged json:"-," (and no msgpack tag), which encoding/json
 //     writes as "-" and the msgpack codec skips;
+//   - fields that encoding/json finds ambiguous (jsonAmbiguous), and so
+//     writes and reads none of;
 //   - a value held where the codecs cannot take its address (in a map)
 //     whose codec methods have pointer receivers (pointerWriter);
 //   - a scalar or a map key that writes itself one way and reads itself
@@ -247,6 +251,10 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	case reflect.Slice:
 		return w.walk(reflect.Value{}, t.Elem(), path.downBy("[]", false))
 	case reflect.Struct:
+		if name, from := jsonAmbiguous(t); name != "" && !implementsAny(t, jsonCodecs) {
+			return fmt.Sprintf("%s has two fields named %q at the same depth (of %s), which encoding/json, finding neither the one it means, leaves out of what it writes and reads: tag one of them with that name, or name an embedded field",
+				at(path, t), name, strings.Join(from, " and "))
+		}
 		for i := range t.NumField() {
 			f := t.Field(i)
 			var fv reflect.Value
@@ -674,4 +682,116 @@ func promotedFrom(t, r reflect.Type, name string, iface reflect.Type) reflect.Ty
 
 // jsonDecoders are the interfaces through which encoding/json lets a value
 // read itself.
+// jsonCodecs are the methods by which a value writes or reads itself in
+// encoding/json, whatever its fields.
+var jsonCodecs = []reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler](),
+	reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()}
+
+// jsonAmbiguous returns a member name that encoding/json leaves out of
+// struct type t as ambiguous, with the types that the fields of that
+// name belong to: more than one field of the name at the shallowest
+// depth of embedding that it is found at, where not exactly one of those
+// is tagged with it (encoding/json's typeFields and dominantField, as of
+// Go 1.26; a type embedded twice at one depth makes its fields such
+// pairs too). "" for none.
+func jsonAmbiguous(t reflect.Type) (string, []string) {
+	type found struct {
+		depth  int
+		tagged bool
+		from   reflect.Type
+	}
+	byName := map[string][]found{}
+	level := []reflect.Type{t}
+	visited := map[reflect.Type]bool{}
+	for depth := 0; len(level) > 0; depth++ {
+		count := map[reflect.Type]int{}
+		for _, lt := range level {
+			count[lt]++
+		}
+		var next []reflect.Type
+		for _, lt := range level {
+			if visited[lt] {
+				continue
+			}
+			visited[lt] = true
+			for i := range lt.NumField() {
+				sf := lt.Field(i)
+				ft := sf.Type
+				if sf.Anonymous {
+					if ft.Kind() == reflect.Pointer {
+						ft = ft.Elem()
+					}
+					if !sf.IsExported() && ft.Kind() != reflect.Struct {
+						continue
+					}
+				} else if !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if !validJSONName(name) {
+					name = ""
+				}
+				if name != "" || !sf.Anonymous || ft.Kind() != reflect.Struct {
+					f := found{depth, name != "", lt}
+					byName[cmp.Or(name, sf.Name)] = append(byName[cmp.Or(name, sf.Name)], f)
+					if count[lt] > 1 {
+						byName[cmp.Or(name, sf.Name)] = append(byName[cmp.Or(name, sf.Name)], f)
+					}
+					continue
+				}
+				next = append(next, ft)
+			}
+		}
+		level = next
+	}
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		fs := byName[name]
+		if len(fs) < 2 {
+			continue
+		}
+		slices.SortStableFunc(fs, func(a, b found) int {
+			if a.depth != b.depth {
+				return cmp.Compare(a.depth, b.depth)
+			}
+			if a.tagged != b.tagged {
+				if a.tagged {
+					return -1
+				}
+				return 1
+			}
+			return 0
+		})
+		if fs[0].depth == fs[1].depth && fs[0].tagged == fs[1].tagged {
+			var from []string
+			for _, f := range fs {
+				if f.depth == fs[0].depth && f.tagged == fs[0].tagged {
+					from = append(from, f.from.String())
+				}
+			}
+			return name, from
+		}
+	}
+	return "", nil
+}
+
+// validJSONName reports whether encoding/json takes name, from a json
+// tag, as a member's name (its isValidTag).
+func validJSONName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}
+
 var jsonDecoders = []reflect.Type{reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()}

@@ -845,3 +845,62 @@ func TestRegisterRefusesAFieldTaggedDashCommaForJSONAlone(t *testing.T) {
 		assert.Equal(t, &emDashBoth{A: "a", D: "kept"}, got.Data, c.Name())
 	}
 }
+
+type EmAmbA struct{ X string }
+type EmAmbB struct{ X string }
+type emAmbPair struct{ X, Y string }
+
+// emAmbiguous embeds two structs with a field X each, at one depth.
+type emAmbiguous struct {
+	EmAmbA
+	EmAmbB
+	Y string
+}
+
+// emAmbTwice embeds one struct twice at one depth, through two others.
+type emAmbTwice struct {
+	EmAmbViaA
+	EmAmbViaB
+}
+type EmAmbViaA struct{ emAmbPair }
+type EmAmbViaB struct{ emAmbPair }
+
+// emAmbTagged tags one of the two, which encoding/json then takes.
+type emAmbTagged struct {
+	EmAmbA
+	EmAmbB `json:"b"`
+	Y      string
+}
+
+func (*emAmbiguous) EventType() events.Type { return "em.amb" }
+func (*emAmbTwice) EventType() events.Type  { return "em.amb" }
+func (*emAmbTagged) EventType() events.Type { return "em.amb" }
+
+// A host type with two fields of one name at the same depth of embedding,
+// where encoding/json cannot tell which it means, is refused, naming the
+// member and the types: encoding/json wrote and read neither, so that the
+// JSON codec lost both without a word. Named apart, it is taken.
+func TestRegisterRefusesFieldsThatEncodingJSONFindsAmbiguous(t *testing.T) {
+	for _, tc := range []struct {
+		new  func() events.Data
+		want string
+	}{
+		{func() events.Data { return new(emAmbiguous) }, `events_test.emAmbiguous has two fields named "X" at the same depth (of events_test.EmAmbA and events_test.EmAmbB)`},
+		{func() events.Data { return new(emAmbTwice) }, `events_test.emAmbTwice has two fields named "X" at the same depth (of events_test.emAmbPair and events_test.emAmbPair)`},
+	} {
+		err := events.NewRegistry().Register("em.amb", 1, tc.new)
+		require.Error(t, err, tc.want)
+		assert.ErrorContains(t, err, tc.want)
+	}
+
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("em.amb", 1, func() events.Data { return new(emAmbTagged) }))
+	want := &emAmbTagged{EmAmbA{"a"}, EmAmbB{"b"}, "y"}
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		b, err := c.Append(nil, hostEvent(want))
+		require.NoError(t, err)
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, want, got.Data, c.Name())
+	}
+}

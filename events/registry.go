@@ -178,7 +178,9 @@ func NewRegistry() *Registry {
 // (a string or a map type, or a pointer to one) and not tagged "-", which
 // the msgpack codec writes but cannot set; and a field tagged json:"-,"
 // without a msgpack tag, which encoding/json writes as a member named
-// "-" and the msgpack codec skips. What newData puts in an interface field tells the decoders what to
+// "-" and the msgpack codec skips; and a struct with two fields of one
+// name at the same depth of embedding, neither or both tagged with it,
+// which encoding/json leaves out. What newData puts in an interface field tells the decoders what to
 // read there: a pointer to a value, a map[string]any, or nothing (read as
 // the generic values of JSON); a value of another type is refused, as
 // the msgpack decoder cannot set it and encoding/json replaces it. A field
