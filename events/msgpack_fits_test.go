@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -35,6 +37,7 @@ type fitsTyped struct {
 	F     float64              `json:"f,omitempty"`
 	Keyed map[uint8]string     `json:"keyed,omitempty"`
 	Deep  map[string]fitsInner `json:"deep,omitempty"`
+	Many  map[string]fitsInner `json:"many,omitempty"`
 	Any   any                  `json:"any,omitempty"`
 }
 
@@ -76,6 +79,8 @@ func TestANumberThatDoesNotFitItsFieldIsRefusedByBothCodecs(t *testing.T) {
 		{fitsAny{"k": 1.5}, `"data.k"`},
 		{fitsAny{"deep": map[string]any{"a": map[string]any{"counts": []any{1, 70000}}}}, `"data.deep.counts"`},
 		{fitsAny{"keyed": map[any]any{300: "x"}}, `"keyed"`},
+		{fitsAny{"keyed": manyKeys(300)}, `"keyed"`}, // a map of more entries than are looked through one by one
+		{fitsAny{"deep": manyInners(map[string]any{"counts": []any{1, 2, -3}})}, `"data.deep.counts"`},
 	} {
 		for _, c := range fitsCodecs(t) {
 			if c[0].Name() == "json" && tc.field == `"keyed"` {
@@ -91,6 +96,25 @@ func TestANumberThatDoesNotFitItsFieldIsRefusedByBothCodecs(t *testing.T) {
 	}
 }
 
+// manyKeys returns a map of 40 keys that fit a uint8, and extra.
+func manyKeys(extra int) map[any]any {
+	m := map[any]any{extra: "extra"}
+	for i := range 40 {
+		m[i*6] = "k"
+	}
+	return m
+}
+
+// manyInners returns a map of 40 fitsInner members that fit, and one
+// more whose members are last.
+func manyInners(last map[string]any) map[string]any {
+	m := map[string]any{"zz": last}
+	for i := range 40 {
+		m[fmt.Sprintf("m%02d", i)] = map[string]any{"counts": []any{i, 65535 - i}, "top": 200 + i}
+	}
+	return m
+}
+
 // What fits is read as it was written: the extremes of each width, a
 // negative integer into an int, an integer into a float, and members that
 // the type does not have.
@@ -101,11 +125,16 @@ func TestNumbersThatFitTheirFieldsAreRead(t *testing.T) {
 		"keyed": map[any]any{0: "zero", 255: "top"},
 		"deep":  map[string]any{"a": map[string]any{"counts": []any{0, 65535}}},
 		"any":   uint64(1) << 63,
+		"many":  manyInners(map[string]any{"counts": []any{}}),
 		"other": int64(1) << 62, // a member fitsTyped does not have
 	}
 	want := &fitsTyped{N: 255, U: math.MaxUint64, I: math.MinInt32, J: math.MinInt64, K: -2,
 		F: 3, Keyed: map[uint8]string{0: "zero", 255: "top"},
-		Deep: map[string]fitsInner{"a": {Counts: []uint16{0, 65535}}}, Any: uint64(1) << 63}
+		Deep: map[string]fitsInner{"a": {Counts: []uint16{0, 65535}}}, Any: uint64(1) << 63,
+		Many: map[string]fitsInner{"zz": {Counts: []uint16{}}}}
+	for i := range 40 {
+		want.Many[fmt.Sprintf("m%02d", i)] = fitsInner{Counts: []uint16{uint16(i), uint16(65535 - i)}, Top: uint8(200 + i)}
+	}
 	for _, c := range fitsCodecs(t) {
 		d := data
 		if c[0].Name() == "json" {
@@ -216,5 +245,58 @@ func TestBothCodecsReadTheIntegersThatFitAlike(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// fitsWideWriter writes its keyed member with every integer as an int64
+// (0xd3), as a writer other than this codec may, where the codec writes
+// the smallest form.
+type fitsWideWriter struct{ keys []int64 }
+
+func (*fitsWideWriter) EventType() events.Type { return "acme.fits" }
+
+func (w *fitsWideWriter) EncodeMsgpack(e *msgpack.Encoder) error {
+	e.UseCompactInts(false)
+	if err := e.EncodeMapLen(1); err != nil {
+		return err
+	}
+	if err := e.EncodeString("keyed"); err != nil {
+		return err
+	}
+	if err := e.EncodeMapLen(len(w.keys)); err != nil {
+		return err
+	}
+	for _, k := range w.keys {
+		if err := e.EncodeInt64(k); err != nil {
+			return err
+		}
+		if err := e.EncodeString("v"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Keys written in another form than the codec's own are the same keys:
+// a large map of keys that fit is read, and one whose key does not is
+// refused.
+func TestMapKeysWrittenInAnotherFormAreCompared(t *testing.T) {
+	w, r := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsWideWriter) }))
+	require.NoError(t, r.Register("acme.fits", 1, func() events.Data { return new(fitsTyped) }))
+	var keys []int64
+	for i := range 40 {
+		keys = append(keys, int64(i*6))
+	}
+	for _, extra := range []int64{255, 300} {
+		b, err := events.NewMsgpackCodec(w).Append(nil, fitsEnvelope(&fitsWideWriter{keys: append(slices.Clip(keys), extra)}))
+		require.NoError(t, err)
+		got, err := events.NewMsgpackCodec(r).Decode(b)
+		if extra == 300 {
+			assert.ErrorContains(t, err, `"keyed"`)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Len(t, got.Data.(*fitsTyped).Keyed, 41)
 	}
 }
