@@ -324,7 +324,7 @@ func (c *MsgpackCodec) decodeData(t Type, info *typeInfo, schema uint64, raw str
 		fast.decodeMsgpack(&r)
 		return data, r.err
 	}
-	if err := unmarshalMsgpack([]byte(raw), data); err != nil {
+	if err := unmarshalMsgpack([]byte(raw), data, info.new); err != nil {
 		return data, hostMemberError(raw, info.new, err)
 	}
 	return data, nil
@@ -356,7 +356,7 @@ func hostMemberError(raw string, newData func() Data, err error) error {
 	for _, k := range slices.Sorted(maps.Keys(members)) {
 		one := map[string]any{k: members[k]}
 		b, merr := marshalMsgpack(one)
-		if merr != nil || unmarshalMsgpack(b, newData()) == nil {
+		if merr != nil || unmarshalMsgpack(b, newData(), newData) == nil {
 			continue
 		}
 		var te *json.UnmarshalTypeError
@@ -585,7 +585,7 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newD
 		if err != nil {
 			return err
 		}
-		if err := unmarshalMsgpack(b, into); err != nil {
+		if err := unmarshalMsgpack(b, into, newData); err != nil {
 			return hostMemberError(string(b), newData, err)
 		}
 		return nil
@@ -802,8 +802,13 @@ func eachValue(v any, depth int, leaf func(any) (any, error)) (any, error) {
 	return leaf(v)
 }
 
-// marshalMsgpack encodes a host type with its json tags as field names.
-func marshalMsgpack(v any) (_ []byte, err error) {
+// marshalMsgpack encodes a host type with its json tags as field names,
+// and the keys of its maps in order.
+func marshalMsgpack(v any) ([]byte, error) { return encodeHost(v, true) }
+
+// encodeHost is marshalMsgpack, with the keys of maps in order when
+// sorted, or else in the order of a range over each.
+func encodeHost(v any, sorted bool) (_ []byte, err error) {
 	defer func() {
 		// The encoder panics on some values that it cannot write (a map
 		// of an embedded type that is not exported): an error of the
@@ -820,7 +825,7 @@ func marshalMsgpack(v any) (_ []byte, err error) {
 	enc := msgpack.NewEncoder(&buf)
 	enc.SetCustomStructTag("json")
 	enc.UseCompactInts(true)
-	enc.SetSortMapKeys(true)
+	enc.SetSortMapKeys(sorted)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
@@ -831,8 +836,9 @@ func marshalMsgpack(v any) (_ []byte, err error) {
 // A field of type any that holds a pointer or a map reads nil as nil, as
 // encoding/json reads null (see standIns), times are read in UTC (see
 // timesInUTC), and a number that does not fit its integer field is an
-// error (see numbersKept), as encoding/json makes it.
-func unmarshalMsgpack(b []byte, v any) error {
+// error (see numbersKept), as encoding/json makes it; newData makes a
+// value of v's type, as its constructor does.
+func unmarshalMsgpack(b []byte, v any, newData func() Data) error {
 	err := decodeHost(v, func() error {
 		rv := reflect.ValueOf(v)
 		if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -855,7 +861,7 @@ func unmarshalMsgpack(b []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return numbersKept(b, v)
+	return numbersKept(b, v, newData)
 }
 
 // msgpackDecode decodes b into v with json tags as field names.

@@ -17,20 +17,22 @@ import (
 )
 
 // numbersKept reports, as an error, a whole number of b, the msgpack data
-// of a host's value that unmarshalMsgpack decoded into v, that v does not
-// hold: the msgpack decoder sets an integer field without checking that
-// the number fits it (300 reads into a uint8 as 44, -1 into a uint64 as
-// its largest value, 1.5 into an int as 1), where encoding/json refuses
-// it. It compares the numbers of b with those that v writes back, member
-// by member, element by element: where v writes an integer, b must hold
-// the same number there, and where v omits a member that b holds as a
-// number other than 0, v must not be a value that writes that member
-// when it holds 1 (an integer field tagged omitempty, which the number
-// left at 0). What v writes in another form (a float, a string, a value
-// that writes itself otherwise) is not compared. Types that hold no
-// integer, and data whose integers are all from 0 to 127, which every
-// integer field holds, are not looked at.
-func numbersKept(b []byte, v any) error {
+// of a host's value that unmarshalMsgpack decoded into v (made by
+// newData), that v does not hold: the msgpack decoder sets an integer
+// field without checking that the number fits it (300 reads into a uint8
+// as 44, -1 into a uint64 as its largest value), where encoding/json
+// refuses it. It compares the numbers of b with those that v writes
+// back, member by member, element by element, as each is written: where
+// v writes an integer, b must hold the same number there; a map must
+// write back each integer key of b (not another one it wrapped onto);
+// and where v omits a member that b holds as an integer other than 0, a
+// fresh value, given 1 there, must not write it back (an integer field
+// tagged omitempty, which the number left at 0). What v writes in
+// another form (a float, a string, a value that writes itself
+// otherwise) is not compared. Types that hold no integer, and data whose
+// integers are all from 0 to 127, which every integer field holds, are
+// not looked at.
+func numbersKept(b []byte, v any, newData func() Data) error {
 	if t := reflect.TypeOf(v); t == nil || t.Kind() != reflect.Pointer || !holdsIntegers(t) || msgpackcheck.SmallInts(b) {
 		return nil
 	}
@@ -38,9 +40,11 @@ func numbersKept(b []byte, v any) error {
 	if err != nil {
 		return nil // what v cannot write, its decoding has no number to lose
 	}
-	w := fitsWalk{t: reflect.TypeOf(v), read: b, held: back}
-	_, _, err = w.compare(0, 0)
-	return err
+	w := fitsWalk{read: b, held: back}
+	if _, _, err := w.compare(0, 0); err != nil {
+		return err
+	}
+	return w.omitsLost(newData)
 }
 
 // decodeLoose decodes b into generic values, with every number as an
@@ -52,14 +56,22 @@ func decodeLoose(b []byte) (any, error) {
 	return dec.DecodeInterface()
 }
 
-// fitsWalk compares read, the msgpack data of a host's value of type t,
-// with held, what the value decoded from it writes back (numbersKept), at
-// the place that path leads to. Both are well-formed: the decoder read
-// the one, and the encoder wrote the other.
+// fitsWalk compares read, the msgpack data of a host's value, with held,
+// what the value decoded from it writes back (numbersKept), at the place
+// that path leads to. Both are well-formed: the decoder read the one, and
+// the encoder wrote the other. omitted gathers the places of the members
+// that held omits where read has an integer other than 0, for omitsLost.
 type fitsWalk struct {
-	t          reflect.Type
 	read, held []byte
 	path       []fitsStep
+	omitted    []fitsOmitted
+}
+
+// fitsOmitted is a member that held omits, at path, with the number that
+// read has there.
+type fitsOmitted struct {
+	path []fitsStep // the member's own step last
+	num  integer
 }
 
 // fitsStep is a step into a value: the entry of a map whose key is
@@ -225,6 +237,7 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 				byKey[keyOf(e.key)] = i
 			}
 		}
+		var lost []byte // the first integer key of held that read does not have
 		off = hh.body
 		for range hh.n {
 			v := skip(w.held, off)
@@ -249,18 +262,29 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 				if err != nil {
 					return rEnd, hEnd, err
 				}
-			case headAt(key, 0).kind == mpInt:
-				return rEnd, hEnd, fmt.Errorf("%s: a key does not fit the map's key type, which read it as %v", w.named(nil), stepKey(key))
+			case headAt(key, 0).kind == mpInt && lost == nil:
+				lost = key
 			}
 			off = skip(w.held, v)
 		}
+		// A map writes back every entry: an integer key of read that
+		// held does not have was read as another key, which it wrapped
+		// onto (named as read, in read's order), and one of held that
+		// read does not have is one it wrapped into.
 		for _, e := range entries {
-			if e.found || headAt(e.key, 0).kind != mpStr {
-				continue
+			switch kh := headAt(e.key, 0); {
+			case e.found:
+			case kh.kind == mpInt:
+				return rEnd, hEnd, fmt.Errorf("%s: the key %v does not fit the map's key type", w.named(nil), kh.num)
+			case kh.kind == mpStr:
+				if vh := headAt(w.read, e.value); vh.kind == mpInt && vh.num != (integer{}) {
+					path := append(slices.Clone(w.path), fitsStep{key: e.key})
+					w.omitted = append(w.omitted, fitsOmitted{path, vh.num})
+				}
 			}
-			if vh := headAt(w.read, e.value); vh.kind == mpInt && vh.num != (integer{}) && w.omitsLost(e.key) {
-				return rEnd, hEnd, fmt.Errorf("%s: the number %v does not fit the field, which read it as 0", w.named(e.key), vh.num)
-			}
+		}
+		if lost != nil {
+			return rEnd, hEnd, fmt.Errorf("%s: a key does not fit the map's key type, which read it as %v", w.named(nil), stepKey(lost))
 		}
 	case hh.kind == mpList && rh.kind == mpList:
 		roff, hoff := rh.body, hh.body
@@ -289,8 +313,21 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 	return rEnd, hEnd, nil
 }
 
-// stepKey returns the map key written as key, as a value.
+// stepKey returns the map key written as key, as a value: a string, an
+// int64 or a uint64 (above int64's range), or what msgpack reads.
 func stepKey(key []byte) any {
+	switch h := headAt(key, 0); h.kind {
+	case mpStr:
+		return string(key[h.body:min(h.body+h.n, len(key))])
+	case mpInt:
+		if h.num.neg {
+			return -int64(h.num.mag-1) - 1
+		}
+		if h.num.mag <= math.MaxInt64 {
+			return int64(h.num.mag)
+		}
+		return h.num.mag
+	}
 	k, err := decodeLoose(key)
 	if err != nil {
 		return fmt.Sprintf("%x", key)
@@ -298,69 +335,111 @@ func stepKey(key []byte) any {
 	return k
 }
 
-// omitsLost reports whether a fresh value of the walk's type, given data
-// that holds 1 as the member written as key at the walk's place (and
-// nothing else), writes it back: a member that an integer field holds,
-// and omits at 0.
-func (w *fitsWalk) omitsLost(key []byte) bool {
-	k, _ := stepKey(key).(string)
-	var probe any = map[string]any{k: int64(1)}
-	for i := len(w.path) - 1; i >= 0; i-- {
-		if w.path[i].key == nil {
-			probe = []any{probe}
-			continue
-		}
-		switch s := stepKey(w.path[i].key).(type) {
-		case string:
-			probe = map[string]any{s: probe}
-		default:
-			probe = map[any]any{s: probe}
-		}
+// omitsLost reports, as an error, a member of w.omitted that a fresh
+// value made by newData writes back, given data that holds 1 there: an
+// integer field, tagged omitempty, that the number read there left at 0.
+// It gives the fresh value every such member at once (with nil for the
+// list elements between them), so that it decodes and encodes once.
+func (w *fitsWalk) omitsLost(newData func() Data) error {
+	if len(w.omitted) == 0 || newData == nil {
+		return nil
 	}
-	b, err := marshalMsgpack(probe)
+	var probe any = map[string]any{}
+	for _, o := range w.omitted {
+		probe = probeSet(probe, o.path)
+	}
+	b, err := encodeHost(probe, false)
 	if err != nil {
-		return false
+		return nil
 	}
-	fresh := reflect.New(w.t.Elem()).Interface()
+	fresh := newData()
 	if decodeHost(fresh, func() error { return msgpackDecode(b, fresh) }) != nil {
-		return false
+		return nil
 	}
 	back, err := marshalMsgpack(fresh)
 	if err != nil {
-		return false
+		return nil
 	}
 	got, err := decodeLoose(back)
 	if err != nil {
-		return false
+		return nil
 	}
-	for _, s := range w.path {
-		switch g := got.(type) {
-		case []any:
-			if len(g) == 0 || s.key != nil {
-				return false
+	for _, o := range w.omitted {
+		if v, ok := probeGet(got, o.path); ok {
+			if n, whole := intOf(v); whole && isInt(v) && n == (integer{mag: 1}) {
+				w.path = o.path[:len(o.path)-1]
+				return fmt.Errorf("%s: the number %v does not fit the field, which read it as 0", w.named(o.path[len(o.path)-1].key), o.num)
 			}
-			got = g[0]
-		case map[string]any:
-			key, _ := stepKey(s.key).(string)
-			got = g[key]
-		case map[any]any:
-			k := keyNumber(stepKey(s.key))
-			got = nil
-			for gk, gv := range g {
-				if keyNumber(gk) == k {
-					got = gv
-				}
-			}
-		default:
-			return false
 		}
 	}
-	m, ok := got.(map[string]any)
-	if !ok {
-		return false
+	return nil
+}
+
+// probeSet returns v, a generic value, with 1 set at path, making the
+// maps and lists on the way.
+func probeSet(v any, path []fitsStep) any {
+	if len(path) == 0 {
+		return int64(1)
 	}
-	n, whole := intOf(m[k])
-	return whole && isInt(m[k]) && n == integer{mag: 1}
+	s := path[0]
+	if s.key == nil {
+		l, _ := v.([]any)
+		for len(l) <= s.index {
+			l = append(l, nil)
+		}
+		l[s.index] = probeSet(l[s.index], path[1:])
+		return l
+	}
+	switch k := stepKey(s.key).(type) {
+	case string:
+		m, ok := v.(map[string]any)
+		if !ok {
+			m = map[string]any{}
+		}
+		m[k] = probeSet(m[k], path[1:])
+		return m
+	default:
+		m, ok := v.(map[any]any)
+		if !ok {
+			m = map[any]any{}
+		}
+		m[k] = probeSet(m[k], path[1:])
+		return m
+	}
+}
+
+// probeGet returns what the generic value v holds at path.
+func probeGet(v any, path []fitsStep) (any, bool) {
+	for _, s := range path {
+		switch g := v.(type) {
+		case []any:
+			if s.key != nil || s.index >= len(g) {
+				return nil, false
+			}
+			v = g[s.index]
+		case map[string]any:
+			k, ok := stepKey(s.key).(string)
+			if !ok {
+				return nil, false
+			}
+			if v, ok = g[k]; !ok {
+				return nil, false
+			}
+		case map[any]any:
+			k, found := keyNumber(stepKey(s.key)), false
+			for gk, gv := range g {
+				if keyNumber(gk) == k {
+					v, found = gv, true
+				}
+			}
+			if !found {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 // named names the place of the walk, with the member written as key
@@ -397,6 +476,14 @@ func (w *fitsWalk) named(key []byte) string {
 type integer struct {
 	neg bool
 	mag uint64
+}
+
+// String writes n in decimal.
+func (n integer) String() string {
+	if n.neg {
+		return "-" + strconv.FormatUint(n.mag, 10)
+	}
+	return strconv.FormatUint(n.mag, 10)
 }
 
 // isInt reports whether x is an integer that the msgpack decoder reads.

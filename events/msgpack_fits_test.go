@@ -300,3 +300,56 @@ func TestMapKeysWrittenInAnotherFormAreCompared(t *testing.T) {
 		assert.Len(t, got.Data.(*fitsTyped).Keyed, 41)
 	}
 }
+
+type fitsPayload struct {
+	A uint16 `json:"a"`
+}
+
+// fitsHolder reads its payload into what the constructor put there.
+type fitsHolder struct {
+	Payload any `json:"payload"`
+}
+
+func (*fitsHolder) EventType() events.Type { return "acme.fits" }
+
+// A member that the constructor's value does not have, beside numbers
+// that fit, is read as before: the check of omitted members gives the
+// constructor's value, not a zero one, the members it probes.
+func TestAnUnknownMemberBesideTheConstructorsValueIsRead(t *testing.T) {
+	w, r := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsAny) }))
+	require.NoError(t, r.Register("acme.fits", 1, func() events.Data { return &fitsHolder{Payload: &fitsPayload{}} }))
+	data := fitsAny{"payload": map[string]any{"a": 200, "retired": 5}}
+	for _, c := range [][2]events.Codec{
+		{events.NewMsgpackCodec(w), events.NewMsgpackCodec(r)},
+		{events.NewJSONCodec(w), events.NewJSONCodec(r)},
+	} {
+		b, err := c[0].Append(nil, fitsEnvelope(&data))
+		require.NoError(t, err)
+		got, err := c[1].Decode(b)
+		require.NoError(t, err, c[0].Name())
+		assert.Equal(t, &fitsPayload{A: 200}, got.Data.(*fitsHolder).Payload, c[0].Name())
+	}
+}
+
+// A map key that wraps onto another key of the data is refused, naming
+// a key as the data has it, the same at every decoding of the same
+// bytes: the map had kept one entry of the two.
+func TestAMapKeyThatWrapsOntoAnotherIsRefused(t *testing.T) {
+	msgpackPair := fitsCodecs(t)[0]
+	w, r := msgpackPair[0], msgpackPair[1]
+	for _, keyed := range []map[any]any{{44: "real", 300: "wrapped"}, {300: "a", 400: "b", 500: "c", 600: "d"}} {
+		b, err := w.Append(nil, fitsEnvelope(&fitsAny{"keyed": keyed}))
+		require.NoError(t, err)
+		msgs := map[string]bool{}
+		for range 20 {
+			got, err := r.Decode(b)
+			require.Error(t, err, "read %v as %+v", keyed, got.Data)
+			msgs[err.Error()] = true
+		}
+		assert.Len(t, msgs, 1, "%v", msgs)
+		for m := range msgs {
+			assert.Regexp(t, `"keyed": the key (300|400|500|600) does not fit the map's key type`, m)
+		}
+	}
+}
