@@ -53,6 +53,10 @@ type step struct {
 	// its address (a map's value, or what one holds in place), so that
 	// they write it through its value's methods alone.
 	byValue bool
+	// inlined says that the value is an embedded struct (or a pointer to
+	// one) whose fields encoding/json takes as its container's, and
+	// weighs against theirs (jsonAmbiguous).
+	inlined bool
 }
 
 // down returns the step name under p, held as p is; "" for a step
@@ -133,8 +137,8 @@ func (w *embedWalk) holdsRefs(t reflect.Type) bool {
 // seenType is a type looked into, held by value (step.byValue) or not,
 // as a map's key or not: each is checked in its own way.
 type seenType struct {
-	t            reflect.Type
-	byValue, key bool
+	t                     reflect.Type
+	byValue, key, inlined bool
 }
 
 // visit is a pointer of a type.
@@ -155,7 +159,7 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	key := path.name == "[key]"
 	switch {
 	case !v.IsValid():
-		at := seenType{t, path.byValue, key}
+		at := seenType{t, path.byValue, key, path.inlined}
 		if w.seen[at] {
 			return ""
 		}
@@ -207,10 +211,12 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
+		elem := path.downBy("", false)
+		elem.inlined = path.inlined
 		if v.IsValid() && !v.IsNil() {
-			return w.walk(v.Elem(), t.Elem(), path.downBy("", false))
+			return w.walk(v.Elem(), t.Elem(), elem)
 		}
-		return w.walk(reflect.Value{}, t.Elem(), path.downBy("", false))
+		return w.walk(reflect.Value{}, t.Elem(), elem)
 	case reflect.Interface:
 		// The decoders read into what the constructor put there, through
 		// a pointer: the msgpack decoder cannot set a value, and
@@ -251,7 +257,7 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 	case reflect.Slice:
 		return w.walk(reflect.Value{}, t.Elem(), path.downBy("[]", false))
 	case reflect.Struct:
-		if name, from := jsonAmbiguous(t); name != "" && !implementsAny(t, jsonCodecs) {
+		if name, from := jsonAmbiguous(t); name != "" && !path.inlined && !implementsAny(t, jsonCodecs) {
 			return fmt.Sprintf("%s has two fields named %q at the same depth (of %s), which encoding/json, finding neither the one it means, leaves out of what it writes and reads: tag one of them with that name, or name an embedded field",
 				at(path, t), name, strings.Join(from, " and "))
 		}
@@ -277,18 +283,36 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 				return fmt.Sprintf("%s embeds %s, a nil pointer to a struct type that is not exported, which the decoders would fill but cannot allocate, so that an event written could not be read back: %s",
 					at(path, t), f.Type, fix)
 			}
-			if msgpackSkips && !jsonSkips && f.Tag.Get("msgpack") == "" {
+			if msgpackSkips && !jsonSkips && f.Tag.Get("msgpack") == "" && !(ownMarshaler(t) && ownUnmarshaler(t)) {
 				// Tagged "-,": encoding/json names it "-", and the msgpack
 				// codec, reading the json tag, skips it.
 				return fmt.Sprintf("%s is tagged json:%q, which encoding/json writes as a member named \"-\" and the msgpack codec takes for \"skip\", so that one codec would lose what the other keeps: tag it json:\"-\" to skip it in both, or name it otherwise",
 					at(path.down(f.Name), f.Type), f.Tag.Get("json"))
 			}
-			if msg := w.walk(fv, f.Type, path.down(f.Name)); msg != "" {
+			field := path.down(f.Name)
+			field.inlined = jsonInlines(f)
+			if msg := w.walk(fv, f.Type, field); msg != "" {
 				return msg
 			}
 		}
 	}
 	return ""
+}
+
+// jsonInlines reports whether encoding/json takes the fields of field f,
+// an embedded struct (or pointer to one) that its tag does not name, as
+// those of the struct that embeds it.
+func jsonInlines(f reflect.StructField) bool {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return f.Anonymous && f.Tag.Get("json") != "-" && !validJSONName(name) && structBelow(f.Type)
+}
+
+// structBelow reports whether t is a struct type, or a pointer to one.
+func structBelow(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct
 }
 
 // at names a value of type t at path: path, with its type where path is

@@ -904,3 +904,67 @@ func TestRegisterRefusesFieldsThatEncodingJSONFindsAmbiguous(t *testing.T) {
 		assert.Equal(t, want, got.Data, c.Name())
 	}
 }
+
+type EmShadowA struct{ X int }
+type EmShadowB struct{ X int }
+
+// EmShadowInner has two fields named X at one depth: alone, encoding/json
+// writes neither.
+type EmShadowInner struct {
+	EmShadowA
+	EmShadowB
+}
+
+// emShadowOuter has an X of its own, which encoding/json then takes.
+type emShadowOuter struct {
+	EmShadowInner
+	X int
+}
+
+func (*emShadowOuter) EventType() events.Type { return "em.shadow" }
+
+// emDashSelf writes and reads itself in msgpack, and has a field tagged
+// "-," that encoding/json writes as "-".
+type emDashSelf struct {
+	Dash string `json:"-,"`
+}
+
+func (*emDashSelf) EventType() events.Type { return "em.dash.self" }
+
+func (d *emDashSelf) EncodeMsgpack(e *msgpack.Encoder) error {
+	return e.Encode(map[string]string{"-": d.Dash})
+}
+
+func (d *emDashSelf) DecodeMsgpack(dec *msgpack.Decoder) error {
+	var m map[string]string
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	d.Dash = m["-"]
+	return nil
+}
+
+// What encoding/json and the msgpack codec both carry is taken: fields
+// ambiguous in an embedded struct that the struct embedding it names
+// itself, and a field tagged "-," of a type that writes and reads itself
+// in msgpack.
+func TestRegisterTakesWhatBothCodecsCarry(t *testing.T) {
+	for _, tc := range []struct {
+		typ  events.Type
+		new  func() events.Data
+		data events.Data
+	}{
+		{"em.shadow", func() events.Data { return new(emShadowOuter) }, &emShadowOuter{X: 7}},
+		{"em.dash.self", func() events.Data { return new(emDashSelf) }, &emDashSelf{Dash: "d"}},
+	} {
+		reg := events.NewRegistry()
+		require.NoError(t, reg.Register(tc.typ, 1, tc.new))
+		for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+			b, err := c.Append(nil, hostEvent(tc.data))
+			require.NoError(t, err, c.Name())
+			got, err := c.Decode(b)
+			require.NoError(t, err, c.Name())
+			assert.Equal(t, tc.data, got.Data, c.Name())
+		}
+	}
+}
