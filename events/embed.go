@@ -704,8 +704,6 @@ func promotedFrom(t, r reflect.Type, name string, iface reflect.Type) reflect.Ty
 	return nil
 }
 
-// jsonDecoders are the interfaces through which encoding/json lets a value
-// read itself.
 // jsonCodecs are the methods by which a value writes or reads itself in
 // encoding/json, whatever its fields.
 var jsonCodecs = []reflect.Type{reflect.TypeFor[json.Marshaler](), reflect.TypeFor[encoding.TextMarshaler](),
@@ -818,4 +816,6 @@ func validJSONName(name string) bool {
 	return true
 }
 
+// jsonDecoders are the interfaces through which encoding/json lets a value
+// read itself.
 var jsonDecoders = []reflect.Type{reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler]()}

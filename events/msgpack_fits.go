@@ -225,7 +225,7 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 		var small [16]fitsEntry
 		entries := small[:0]
 		off := rh.body
-		for range rh.n {
+		for i := 0; i < rh.n && off < len(w.read); i++ {
 			v := skip(w.read, off)
 			entries = append(entries, fitsEntry{key: w.read[off:v], value: v})
 			off = skip(w.read, v)
