@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"reflect"
@@ -351,5 +352,30 @@ func TestAMapKeyThatWrapsOntoAnotherIsRefused(t *testing.T) {
 		for m := range msgs {
 			assert.Regexp(t, `"keyed": the key (300|400|500|600) does not fit the map's key type`, m)
 		}
+	}
+}
+
+// Ten bytes of data, an extension whose bytes start with the head of a
+// map of 800 million entries, are refused as a malformed event: the
+// msgpack decoder reads a map through an extension's head, and made the
+// map at that length, which ended the process. As a host's data, and as
+// a member of a built-in type's.
+func TestAnExtensionHoldingAMapHeadLongerThanTheDataIsRefused(t *testing.T) {
+	hostile := []byte("\xd70\xdf0000000")
+	pair := fitsCodecs(t)[0]
+	host, err := pair[0].Append(nil, fitsEnvelope(&fitsAny{"x": 1}))
+	require.NoError(t, err)
+	builtin := events.NewMsgpackCodec(nil)
+	contacted, err := builtin.Append(nil, fitsEnvelope(&events.Contacted{Contact: uuid.New(), Channel: "chat", Extra: events.Extra{"x": 1.0}}))
+	require.NoError(t, err)
+	for _, c := range []struct {
+		codec events.Codec
+		b     []byte
+	}{{pair[1], host}, {builtin, contacted}} {
+		i := bytes.LastIndex(c.b, []byte{0xa1, 'x'}) // the data ends with member x
+		require.Positive(t, i, "% x", c.b)
+		bad := append(c.b[:i+2:i+2], hostile...)
+		_, err := c.codec.Decode(bad)
+		assert.ErrorIs(t, err, events.ErrMalformed)
 	}
 }
