@@ -29,9 +29,13 @@ import (
 // fresh value, given 1 there, must not write it back (an integer field
 // tagged omitempty, which the number left at 0). What v writes in
 // another form (a float, a string, a value that writes itself
-// otherwise) is not compared. Types that hold no integer, and data whose
-// integers are all from 0 to 127, which every integer field holds, are
-// not looked at.
+// otherwise) is not compared, nor a key given twice in a map (see
+// compare), nor what lies under a struct that another writer wrote as a
+// list. Map keys and member names are compared as the decoder reads
+// them: a string, a binary and nil ("") by their text, an integer by its
+// value however it is written. Types that hold no integer, and data
+// whose integers are all from 0 to 127, which every integer field holds,
+// are not looked at.
 func numbersKept(b []byte, v any, newData func() Data) error {
 	if t := reflect.TypeOf(v); t == nil || t.Kind() != reflect.Pointer || !holdsIntegers(t) || msgpackcheck.SmallInts(b) {
 		return nil
@@ -83,8 +87,8 @@ type fitsStep struct {
 
 // mpHead is the head of a msgpack value: its kind, and what it tells.
 type mpHead struct {
-	kind  byte    // mpMap, mpList, mpInt, mpFloat, mpStr, or mpOther
-	n     int     // a map's entries, a list's elements, a string's bytes
+	kind  byte    // mpMap, mpList, mpInt, mpFloat, mpStr, mpBin, mpNil, or mpOther
+	n     int     // a map's entries, a list's elements, a string's or a binary's bytes
 	num   integer // an integer's value
 	float float64 // a float's value
 	body  int     // the offset after the head: a string's bytes, a map's first key
@@ -98,6 +102,8 @@ const (
 	mpInt
 	mpFloat
 	mpStr
+	mpBin
+	mpNil
 )
 
 // headAt reads the head of the value at b[off:], which is well-formed.
@@ -146,6 +152,11 @@ func headAt(b []byte, off int) mpHead {
 	case 0xd9, 0xda, 0xdb:
 		n := 1 << (c - 0xd9)
 		return mpHead{kind: mpStr, n: int(be(n)), body: off + 1 + n}
+	case 0xc4, 0xc5, 0xc6:
+		n := 1 << (c - 0xc4)
+		return mpHead{kind: mpBin, n: int(be(n)), body: off + 1 + n}
+	case 0xc0:
+		return mpHead{kind: mpNil, body: off + 1}
 	case 0xdc, 0xdd:
 		n := 2 << (c - 0xdc)
 		return mpHead{kind: mpList, n: int(be(n)), body: off + 1 + n}
@@ -173,14 +184,27 @@ func skip(b []byte, off int) int {
 	return end
 }
 
+// keyText returns the text of a map key written as key: a string's or a
+// binary's bytes, or none for nil, which the decoder reads as a member
+// name or a string key alike; ok is false for any other key.
+func keyText(key []byte) (text []byte, ok bool) {
+	switch h := headAt(key, 0); h.kind {
+	case mpStr, mpBin:
+		return key[min(h.body, len(key)):min(h.body+h.n, len(key))], true
+	case mpNil:
+		return nil, true
+	}
+	return nil, false
+}
+
 // sameKey reports whether the map keys a and b, as written, are the same
 // key: the same text, the same whole number, or the same bytes.
 func sameKey(a, b []byte) bool {
-	ha, hb := headAt(a, 0), headAt(b, 0)
-	switch {
-	case ha.kind == mpStr && hb.kind == mpStr:
-		return bytes.Equal(a[ha.body:min(ha.body+ha.n, len(a))], b[hb.body:min(hb.body+hb.n, len(b))])
-	case ha.kind == mpInt && hb.kind == mpInt:
+	if ta, ok := keyText(a); ok {
+		tb, ok := keyText(b)
+		return ok && bytes.Equal(ta, tb)
+	}
+	if ha, hb := headAt(a, 0), headAt(b, 0); ha.kind == mpInt && hb.kind == mpInt {
 		return ha.num == hb.num
 	}
 	return bytes.Equal(a, b)
@@ -189,10 +213,10 @@ func sameKey(a, b []byte) bool {
 // keyOf returns a map key, as written, as a string that is the same for
 // the same key however it is written (sameKey).
 func keyOf(key []byte) string {
-	switch h := headAt(key, 0); h.kind {
-	case mpStr:
-		return "s" + string(key[h.body:min(h.body+h.n, len(key))])
-	case mpInt:
+	if text, ok := keyText(key); ok {
+		return "s" + string(text)
+	}
+	if h := headAt(key, 0); h.kind == mpInt {
 		var b [10]byte
 		b[0] = 'i'
 		if h.num.neg {
@@ -204,87 +228,117 @@ func keyOf(key []byte) string {
 	return "r" + string(key)
 }
 
-// fitsEntry is an entry of a map of read: its key, as written, the
-// offset of its value, and whether held has the key.
+// fitsEntry is an entry of a map: its key, as written, the offset of its
+// value, whether its key is given more than once in the map, and (of
+// read's entries) whether held has the key.
 type fitsEntry struct {
-	key   []byte
-	value int
-	found bool
+	key             []byte
+	value           int
+	twice, inOther bool
+}
+
+// fitsEntries are the entries of a map, with an index of their keys
+// (keyOf) when there are more than a few.
+type fitsEntries struct {
+	list  []fitsEntry
+	byKey map[string]int
+}
+
+// entriesOf returns the entries of the map whose head h is at b, with
+// the keys given twice marked; small is room for a few.
+func entriesOf(b []byte, h mpHead, small []fitsEntry) fitsEntries {
+	es := fitsEntries{list: small[:0]}
+	off := h.body
+	for i := 0; i < h.n && off < len(b); i++ {
+		v := skip(b, off)
+		es.list = append(es.list, fitsEntry{key: b[off:v], value: v})
+		off = skip(b, v)
+	}
+	if len(es.list) > cap(small) {
+		es.byKey = make(map[string]int, len(es.list))
+		for i, e := range es.list {
+			k := keyOf(e.key)
+			if j, ok := es.byKey[k]; ok {
+				es.list[i].twice, es.list[j].twice = true, true
+				continue
+			}
+			es.byKey[k] = i
+		}
+		return es
+	}
+	for i := range es.list {
+		for j := range i {
+			if sameKey(es.list[i].key, es.list[j].key) {
+				es.list[i].twice, es.list[j].twice = true, true
+			}
+		}
+	}
+	return es
+}
+
+// find returns the index of the entry of key, -1 for none.
+func (es *fitsEntries) find(key []byte) int {
+	if es.byKey != nil {
+		if i, ok := es.byKey[keyOf(key)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, e := range es.list {
+		if sameKey(e.key, key) {
+			return i
+		}
+	}
+	return -1
 }
 
 // compare compares the values at read[ro:] and held[ho:], and returns the
 // offsets after them, and as an error an integer of held that read has
-// at the same place as another number, a key of held that read does not
-// have as an integer, or a member that held omits where it lost read's
-// number (omitsLost).
+// at the same place as another number, or an integer key of read that
+// held does not have; it gathers in w.omitted the members that held omits
+// where read has an integer other than 0 (omitsLost). A key given twice
+// in either map is not compared: the decoder keeps the last value, and
+// the encoder may write a name twice (a field and an embedded one of the
+// same name).
 func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 	rh, hh := headAt(w.read, ro), headAt(w.held, ho)
 	rEnd, hEnd := skip(w.read, ro), skip(w.held, ho)
 	switch {
 	case hh.kind == mpMap && rh.kind == mpMap:
-		var small [16]fitsEntry
-		entries := small[:0]
-		off := rh.body
-		for i := 0; i < rh.n && off < len(w.read); i++ {
-			v := skip(w.read, off)
-			entries = append(entries, fitsEntry{key: w.read[off:v], value: v})
-			off = skip(w.read, v)
-		}
-		var byKey map[string]int // of a large map, its entries by keyOf
-		if len(entries) > len(small) {
-			byKey = make(map[string]int, len(entries))
-			for i, e := range entries {
-				byKey[keyOf(e.key)] = i
+		var rSmall, hSmall [16]fitsEntry
+		reads, helds := entriesOf(w.read, rh, rSmall[:]), entriesOf(w.held, hh, hSmall[:])
+		for _, he := range helds.list {
+			i := reads.find(he.key)
+			if i < 0 {
+				continue // a member the data does not have, or an entry the constructor's map had
+			}
+			reads.list[i].inOther = true
+			if he.twice || reads.list[i].twice {
+				continue
+			}
+			w.path = append(w.path, fitsStep{key: he.key})
+			_, _, err := w.compare(reads.list[i].value, he.value)
+			w.path = w.path[:len(w.path)-1]
+			if err != nil {
+				return rEnd, hEnd, err
 			}
 		}
-		var lost []byte // the first integer key of held that read does not have
-		off = hh.body
-		for range hh.n {
-			v := skip(w.held, off)
-			key := w.held[off:v]
-			i := -1
-			if byKey != nil {
-				if j, ok := byKey[keyOf(key)]; ok {
-					i = j
-				}
+		// A map writes back every entry it read: an integer key of read
+		// that held does not have was read as another key, which it
+		// wrapped onto (named as read, in read's order).
+		for _, e := range reads.list {
+			if e.inOther || e.twice {
+				continue
 			}
-			for j := 0; byKey == nil && i < 0 && j < len(entries); j++ {
-				if sameKey(entries[j].key, key) {
-					i = j
-				}
-			}
-			switch {
-			case i >= 0:
-				entries[i].found = true
-				w.path = append(w.path, fitsStep{key: key})
-				_, _, err := w.compare(entries[i].value, v)
-				w.path = w.path[:len(w.path)-1]
-				if err != nil {
-					return rEnd, hEnd, err
-				}
-			case headAt(key, 0).kind == mpInt && lost == nil:
-				lost = key
-			}
-			off = skip(w.held, v)
-		}
-		// A map writes back every entry: an integer key of read that
-		// held does not have was read as another key, which it wrapped
-		// onto (named as read, in read's order), and one of held that
-		// read does not have is one it wrapped into.
-		for _, e := range entries {
-			switch kh := headAt(e.key, 0); {
-			case e.found:
-			case kh.kind == mpInt:
+			if kh := headAt(e.key, 0); kh.kind == mpInt {
 				return rEnd, hEnd, fmt.Errorf("%s: the key %v does not fit the map's key type", w.named(nil), kh.num)
-			case kh.kind == mpStr:
+			}
+			if _, text := keyText(e.key); text {
 				if vh := headAt(w.read, e.value); vh.kind == mpInt && vh.num != (integer{}) {
 					path := append(slices.Clone(w.path), fitsStep{key: e.key})
 					w.omitted = append(w.omitted, fitsOmitted{path, vh.num})
 				}
 			}
-		}
-		if lost != nil {
-			return rEnd, hEnd, fmt.Errorf("%s: a key does not fit the map's key type, which read it as %v", w.named(nil), stepKey(lost))
 		}
 	case hh.kind == mpList && rh.kind == mpList:
 		roff, hoff := rh.body, hh.body
@@ -316,9 +370,10 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 // stepKey returns the map key written as key, as a value: a string, an
 // int64 or a uint64 (above int64's range), or what msgpack reads.
 func stepKey(key []byte) any {
+	if text, ok := keyText(key); ok {
+		return string(text)
+	}
 	switch h := headAt(key, 0); h.kind {
-	case mpStr:
-		return string(key[h.body:min(h.body+h.n, len(key))])
 	case mpInt:
 		if h.num.neg {
 			return -int64(h.num.mag-1) - 1
@@ -364,8 +419,9 @@ func (w *fitsWalk) omitsLost(newData func() Data) error {
 	if err != nil {
 		return nil
 	}
+	indexes := map[uintptr]map[any]any{}
 	for _, o := range w.omitted {
-		if v, ok := probeGet(got, o.path); ok {
+		if v, ok := probeGet(got, o.path, indexes); ok {
 			if n, whole := intOf(v); whole && isInt(v) && n == (integer{mag: 1}) {
 				w.path = o.path[:len(o.path)-1]
 				return fmt.Errorf("%s: the number %v does not fit the field, which read it as 0", w.named(o.path[len(o.path)-1].key), o.num)
@@ -408,8 +464,10 @@ func probeSet(v any, path []fitsStep) any {
 	}
 }
 
-// probeGet returns what the generic value v holds at path.
-func probeGet(v any, path []fitsStep) (any, bool) {
+// probeGet returns what the generic value v holds at path; indexes keeps
+// the maps of keys that are not all strings by their keys' numbers
+// (keyNumber), made once for each such map.
+func probeGet(v any, path []fitsStep, indexes map[uintptr]map[any]any) (any, bool) {
 	for _, s := range path {
 		switch g := v.(type) {
 		case []any:
@@ -426,13 +484,16 @@ func probeGet(v any, path []fitsStep) (any, bool) {
 				return nil, false
 			}
 		case map[any]any:
-			k, found := keyNumber(stepKey(s.key)), false
-			for gk, gv := range g {
-				if keyNumber(gk) == k {
-					v, found = gv, true
+			at := reflect.ValueOf(g).Pointer()
+			index, ok := indexes[at]
+			if !ok {
+				index = make(map[any]any, len(g))
+				for gk, gv := range g {
+					index[keyNumber(gk)] = gv
 				}
+				indexes[at] = index
 			}
-			if !found {
+			if v, ok = index[keyNumber(stepKey(s.key))]; !ok {
 				return nil, false
 			}
 		default:

@@ -379,3 +379,149 @@ func TestAnExtensionHoldingAMapHeadLongerThanTheDataIsRefused(t *testing.T) {
 		assert.ErrorIs(t, err, events.ErrMalformed)
 	}
 }
+
+// fitsRaw writes the msgpack bytes it holds as its data, as another
+// writer may.
+type fitsRaw struct{ b []byte }
+
+func (*fitsRaw) EventType() events.Type            { return "acme.fits" }
+func (r *fitsRaw) MarshalMsgpack() ([]byte, error) { return r.b, nil }
+
+// fitsDecode decodes raw, an event's data, with the msgpack codec into
+// the type newData makes.
+func fitsDecode(t *testing.T, raw []byte, newData func() events.Data) (events.Data, error) {
+	t.Helper()
+	w, r := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsRaw) }))
+	require.NoError(t, r.Register("acme.fits", 1, newData))
+	b, err := events.NewMsgpackCodec(w).Append(nil, fitsEnvelope(&fitsRaw{raw}))
+	require.NoError(t, err)
+	got, err := events.NewMsgpackCodec(r).Decode(b)
+	return got.Data, err
+}
+
+// fitsBytes writes msgpack values one after another.
+type fitsBytes struct {
+	buf bytes.Buffer
+	e   *msgpack.Encoder
+}
+
+func newFitsBytes() *fitsBytes {
+	z := &fitsBytes{}
+	z.e = msgpack.NewEncoder(&z.buf)
+	z.e.UseCompactInts(true)
+	return z
+}
+func (z *fitsBytes) m(n int) *fitsBytes      { z.e.EncodeMapLen(n); return z }
+func (z *fitsBytes) s(s string) *fitsBytes   { z.e.EncodeString(s); return z }
+func (z *fitsBytes) bin(s string) *fitsBytes { z.e.EncodeBytes([]byte(s)); return z }
+func (z *fitsBytes) i(n int64) *fitsBytes    { z.e.EncodeInt(n); return z }
+func (z *fitsBytes) null() *fitsBytes        { z.e.EncodeNil(); return z }
+func (z *fitsBytes) bytes() []byte           { return z.buf.Bytes() }
+
+// Member names and string keys written as binaries, or a key as nil,
+// which the decoder reads as strings, are compared as those strings.
+func TestKeysWrittenAsBinariesOrNilAreCompared(t *testing.T) {
+	typed := func() events.Data { return new(fitsTyped) }
+	for name, raw := range map[string][]byte{
+		"member name as a binary": newFitsBytes().m(1).bin("n").i(300).bytes(),
+		"map key as a binary":     newFitsBytes().m(1).s("deep").m(1).bin("a").m(1).s("top").i(300).bytes(),
+		"map key as nil":          newFitsBytes().m(1).s("deep").m(1).null().m(1).s("top").i(300).bytes(),
+	} {
+		d, err := fitsDecode(t, raw, typed)
+		assert.Error(t, err, "%s: read 300 as %+v", name, d)
+	}
+	d, err := fitsDecode(t, newFitsBytes().m(1).bin("n").i(200).bytes(), typed)
+	require.NoError(t, err)
+	assert.Equal(t, uint8(200), d.(*fitsTyped).N)
+}
+
+type fitsBase struct {
+	Level uint16 `json:"level"`
+	Kind  string `json:"kind"`
+}
+
+// fitsShadow has a field of the msgpack name of one it embeds: the
+// msgpack codec writes the name twice, and its decoder keeps the last
+// value.
+type fitsShadow struct {
+	fitsBase
+	Level uint16 `msgpack:"level"`
+}
+
+func (*fitsShadow) EventType() events.Type { return "acme.shadow" }
+
+type fitsDefaults struct {
+	Levels map[uint16]string `json:"levels"`
+}
+
+func (*fitsDefaults) EventType() events.Type { return "acme.fits" }
+
+// fitsTruncating writes a value cut short, which its reader takes as it
+// is.
+type fitsTruncating struct{ raw msgpack.RawMessage }
+
+func (o *fitsTruncating) UnmarshalMsgpack(b []byte) error { o.raw = b; return nil }
+func (o fitsTruncating) MarshalMsgpack() ([]byte, error)  { return []byte{0x81, 0xd9}, nil }
+
+type fitsWithTruncating struct {
+	O fitsTruncating `json:"o"`
+}
+
+func (*fitsWithTruncating) EventType() events.Type { return "acme.fits" }
+
+// What both codecs read, the msgpack codec reads whatever the numbers:
+// a name written twice for a field and an embedded one, a constructor's
+// map entry that the data does not have, a member given twice (the last
+// counts, and fits), and a value that writes itself cut short.
+func TestTheIntegerCheckRefusesNothingThatFits(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.shadow", 1, func() events.Data { return new(fitsShadow) }))
+	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
+		in := &fitsShadow{fitsBase: fitsBase{Kind: "k"}, Level: 300}
+		b, err := c.Append(nil, fitsEnvelope(in))
+		require.NoError(t, err, c.Name())
+		got, err := c.Decode(b)
+		require.NoError(t, err, c.Name())
+		assert.Equal(t, uint16(300), got.Data.(*fitsShadow).Level, c.Name())
+	}
+
+	d, err := fitsDecode(t, newFitsBytes().m(1).s("levels").m(1).i(200).s("high").bytes(),
+		func() events.Data { return &fitsDefaults{Levels: map[uint16]string{1: "low"}} })
+	require.NoError(t, err)
+	assert.Equal(t, map[uint16]string{1: "low", 200: "high"}, d.(*fitsDefaults).Levels)
+
+	d, err = fitsDecode(t, newFitsBytes().m(2).s("k").i(300).s("k").i(5).bytes(), func() events.Data { return new(fitsTyped) })
+	require.NoError(t, err)
+	assert.Equal(t, 5, d.(*fitsTyped).K)
+
+	assert.NotPanics(t, func() {
+		_, err := fitsDecode(t, newFitsBytes().m(1).s("o").m(1).s("k").i(300).bytes(), func() events.Data { return new(fitsWithTruncating) })
+		assert.NoError(t, err)
+	})
+}
+
+// The integer check, after the decoder read any data into a type of
+// integers of every width, maps, lists and an interface, does not panic.
+func FuzzTheIntegerCheck(f *testing.F) {
+	for _, raw := range [][]byte{
+		newFitsBytes().m(1).s("n").i(300).bytes(),
+		newFitsBytes().m(2).s("k").i(300).s("k").i(5).bytes(),
+		newFitsBytes().m(1).s("deep").m(1).bin("a").m(1).s("top").i(300).bytes(),
+		newFitsBytes().m(1).s("keyed").m(2).i(44).s("a").i(300).s("b").bytes(),
+		{0x81, 0xa1, 'o', 0x81, 0xd9},
+	} {
+		f.Add(raw)
+	}
+	w, r := events.NewRegistry(), events.NewRegistry()
+	require.NoError(f, w.Register("acme.fits", 1, func() events.Data { return new(fitsRaw) }))
+	require.NoError(f, r.Register("acme.fits", 1, func() events.Data { return new(fitsTyped) }))
+	writer, reader := events.NewMsgpackCodec(w), events.NewMsgpackCodec(r)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, err := writer.Append(nil, fitsEnvelope(&fitsRaw{raw}))
+		if err != nil {
+			return // data that no reader takes
+		}
+		_, _ = reader.Decode(b) // must not panic
+	})
+}
