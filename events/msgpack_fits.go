@@ -232,8 +232,8 @@ func keyOf(key []byte) string {
 // value, whether its key is given more than once in the map, and (of
 // read's entries) whether held has the key.
 type fitsEntry struct {
-	key             []byte
-	value           int
+	key            []byte
+	value          int
 	twice, inOther bool
 }
 
