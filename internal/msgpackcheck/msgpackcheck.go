@@ -4,10 +4,7 @@
 // however few bytes follow: a few corrupted bytes of a snapshot can ask
 // for hundreds of gigabytes and end the process. Input that Check passes
 // declares no array, map, string or binary longer than the bytes that
-// remain, nests no deeper than MaxDepth, and holds exactly one value. The
-// decoder also reads a map through an extension's head: an extension
-// (other than a time) whose bytes start with the head of a map of more
-// entries than bytes remain is refused too.
+// remain, nests no deeper than MaxDepth, and holds exactly one value.
 package msgpackcheck
 
 import (
@@ -221,21 +218,21 @@ func (w *walker[T]) value(depth int) {
 	case 0xdb:
 		w.str(w.be(4))
 	case 0xd4:
-		w.ext(1)
+		w.take(2)
 	case 0xd5:
-		w.ext(2)
+		w.take(3)
 	case 0xd6:
-		w.ext(4)
+		w.take(5)
 	case 0xd7:
-		w.ext(8)
+		w.take(9)
 	case 0xd8:
-		w.ext(16)
+		w.take(17)
 	case 0xc7:
-		w.ext(w.be(1))
+		w.take(w.be(1) + 1)
 	case 0xc8:
-		w.ext(w.be(2))
+		w.take(w.be(2) + 1)
 	case 0xc9:
-		w.ext(w.be(4))
+		w.take(w.be(4) + 1)
 	case 0xdc:
 		w.values(w.be(2), depth)
 	case 0xdd:
@@ -246,31 +243,6 @@ func (w *walker[T]) value(depth int) {
 		w.values(2*w.be(4), depth)
 	default:
 		w.fail(fmt.Errorf("invalid msgpack code 0x%02x", c))
-	}
-}
-
-// ext passes over an extension's type and its n bytes. The decoder of
-// github.com/vmihailenco/msgpack/v5 reads a map through an extension's
-// head (DecodeMapLen), and makes it at the length that follows: an
-// extension other than a time (type -1) whose bytes start with the head
-// of a map of more entries than bytes remain is refused, as such a map
-// is.
-func (w *walker[T]) ext(n int) {
-	typ := w.byte()
-	at := w.off
-	w.take(n)
-	if w.err != nil || n == 0 || typ == 0xff {
-		return
-	}
-	entries := 0
-	switch c := w.s[at]; {
-	case c == 0xde && len(w.s)-at >= 3:
-		entries = int(w.s[at+1])<<8 | int(w.s[at+2])
-	case c == 0xdf && len(w.s)-at >= 5:
-		entries = int(w.s[at+1])<<24 | int(w.s[at+2])<<16 | int(w.s[at+3])<<8 | int(w.s[at+4])
-	}
-	if entries > len(w.s)-at {
-		w.fail(ErrTooLarge)
 	}
 }
 

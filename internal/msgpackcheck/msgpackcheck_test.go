@@ -112,26 +112,3 @@ func TestSmallIntsPassesOnlyIntegersFrom0To127(t *testing.T) {
 	assert.False(t, SmallInts([]byte{0x92, 1}), "short input")
 	assert.False(t, SmallInts([]byte{1, 2}), "bytes after the value")
 }
-
-// An extension whose bytes start with the head of a map longer than the
-// input is refused: the decoder reads a map through an extension's head,
-// and would make it at that length (ten bytes asked for 800 million
-// entries). A time, and other extensions, pass.
-func TestCheckRefusesAMapHeadInAnExtensionLongerThanTheInput(t *testing.T) {
-	for _, b := range [][]byte{
-		[]byte("\xd70\xdf0000000"),
-		{0xc7, 3, 1, 0xde, 0x10, 0x00},
-		{0x81, 0xa1, 'e', 0xd5, 2, 0xde, 0x01, 0x00}, // the head's length runs past the extension, as the decoder reads it
-	} {
-		assert.ErrorIs(t, Check(b), ErrTooLarge, "% x", b)
-		assert.ErrorIs(t, CheckText(b), ErrTooLarge, "% x", b)
-	}
-	for _, b := range [][]byte{
-		{0xd7, 0xff, 0xdf, 0, 0, 0, 0, 0, 0, 0}, // a time whose first byte is a map32's head
-		{0xd4, 1, 0x82},                         // a fixmap head: at most 15 entries
-		{0xc7, 3, 1, 0xde, 0, 1},                // a map16 of one entry
-		{0xd5, 1, 1, 2},
-	} {
-		assert.NoError(t, Check(b), "% x", b)
-	}
-}
