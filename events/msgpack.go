@@ -347,10 +347,8 @@ func (e *memberError) Unwrap() error { return e.err }
 // within it and in the wire format's words, as the JSON codec names it.
 // Otherwise (a type's own check of the whole object, say) err as it is.
 func hostMemberError(raw string, newData func() Data, err error) error {
-	var members map[string]any
-	dec := msgpack.NewDecoder(strings.NewReader(raw))
-	dec.SetMapDecoder(decodeAnyMap)
-	if dec.Decode(&members) != nil {
+	members, derr := decodeObject(raw, decodeAnyMap)
+	if derr != nil {
 		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(members)) {
@@ -522,14 +520,10 @@ func (c *MsgpackCodec) upcast(t Type, schema uint64, raw string, into Data, newD
 	_, builtin := into.(msgpackData)
 	_, opened := into.(*Opened)
 	decode := func() (map[string]any, error) {
-		var fields map[string]any
-		dec := msgpack.NewDecoder(strings.NewReader(raw))
 		if builtin {
-			dec.SetMapDecoder(decodeDataMap)
-		} else {
-			dec.SetMapDecoder(decodeAnyMap)
+			return decodeObject(raw, decodeDataMap)
 		}
-		return fields, dec.Decode(&fields)
+		return decodeObject(raw, decodeAnyMap)
 	}
 	// convert makes fields what upcasters see: for a built-in type, its
 	// numbers as float64, or exact as the Extra of one keeps them
@@ -714,6 +708,26 @@ func hostValue(v any, depth int) (any, error) {
 // a string; a list or a map as a key is refused.
 func decodeAnyMap(d *msgpack.Decoder) (any, error) { return decodeMap(d, false) }
 
+// decodeObject decodes raw, an object of members, with mapDecoder for
+// it and every map in it, rather than the decoder's own reading of a
+// map[string]any, which makes the map at the length that its head
+// declares, however few bytes follow.
+func decodeObject(raw string, mapDecoder func(*msgpack.Decoder) (any, error)) (map[string]any, error) {
+	dec := msgpack.NewDecoder(strings.NewReader(raw))
+	dec.SetMapDecoder(mapDecoder)
+	v, err := mapDecoder(dec)
+	if err != nil {
+		return nil, err
+	}
+	switch m := v.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		return m, nil
+	}
+	return nil, fmt.Errorf("msgpack: the data is a map whose keys are not all strings")
+}
+
 // decodeDataMap is decodeAnyMap for the data of a built-in type, which
 // reads a nil key as "", as its reader does (reader.str).
 func decodeDataMap(d *msgpack.Decoder) (any, error) { return decodeMap(d, true) }
@@ -725,12 +739,17 @@ func decodeMap(d *msgpack.Decoder, nilIsEmpty bool) (any, error) {
 	if err != nil || n == -1 {
 		return nil, err
 	}
-	keys, vals := make([]any, n), make([]any, n)
+	// The entries grow as they are read, never ahead of the input: a
+	// head (or one read through an extension's, which no check before
+	// the decoder sees as a map) may declare billions.
+	keys, vals := make([]any, 0, min(n, 64)), make([]any, 0, min(n, 64))
 	strs := true
 	for i := range n {
-		if keys[i], err = d.DecodeInterface(); err != nil {
+		key, err := d.DecodeInterface()
+		if err != nil {
 			return nil, err
 		}
+		keys, vals = append(keys, key), append(vals, nil)
 		switch k := keys[i].(type) {
 		case string:
 		case []byte:

@@ -356,28 +356,23 @@ func TestAMapKeyThatWrapsOntoAnotherIsRefused(t *testing.T) {
 }
 
 // Ten bytes of data, an extension whose bytes start with the head of a
-// map of 800 million entries, are refused as a malformed event: the
-// msgpack decoder reads a map through an extension's head, and made the
-// map at that length, which ended the process. As a host's data, and as
-// a member of a built-in type's.
-func TestAnExtensionHoldingAMapHeadLongerThanTheDataIsRefused(t *testing.T) {
+// map of 800 million entries, are refused without ending the process:
+// the msgpack decoder reads a map through an extension's head, and the
+// codec, naming the member at fault once the host's type refused the
+// data, read it as a map[string]any, which the decoder made at that
+// length. As a member of a built-in type's data, which reads it into an
+// interface, it is an extension like another.
+func TestAnExtensionHoldingAMapHeadLongerThanTheDataEndsNothing(t *testing.T) {
 	hostile := []byte("\xd70\xdf0000000")
-	pair := fitsCodecs(t)[0]
-	host, err := pair[0].Append(nil, fitsEnvelope(&fitsAny{"x": 1}))
-	require.NoError(t, err)
+	_, err := fitsDecode(t, hostile, func() events.Data { return new(fitsTyped) })
+	assert.ErrorIs(t, err, events.ErrMalformed)
+
 	builtin := events.NewMsgpackCodec(nil)
 	contacted, err := builtin.Append(nil, fitsEnvelope(&events.Contacted{Contact: uuid.New(), Channel: "chat", Extra: events.Extra{"x": 1.0}}))
 	require.NoError(t, err)
-	for _, c := range []struct {
-		codec events.Codec
-		b     []byte
-	}{{pair[1], host}, {builtin, contacted}} {
-		i := bytes.LastIndex(c.b, []byte{0xa1, 'x'}) // the data ends with member x
-		require.Positive(t, i, "% x", c.b)
-		bad := append(c.b[:i+2:i+2], hostile...)
-		_, err := c.codec.Decode(bad)
-		assert.ErrorIs(t, err, events.ErrMalformed)
-	}
+	i := bytes.LastIndex(contacted, []byte{0xa1, 'x'}) // the data ends with member x
+	require.Positive(t, i)
+	_, _ = builtin.Decode(append(contacted[:i+2:i+2], hostile...))
 }
 
 // fitsRaw writes the msgpack bytes it holds as its data, as another
