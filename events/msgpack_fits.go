@@ -229,12 +229,11 @@ func keyOf(key []byte) string {
 }
 
 // fitsEntry is an entry of a map: its key, as written, the offset of its
-// value, whether its key is given more than once in the map, and (of
-// read's entries) whether held has the key.
+// value, and whether its key is given more than once in the map.
 type fitsEntry struct {
-	key            []byte
-	value          int
-	twice, inOther bool
+	key   []byte
+	value int
+	twice bool
 }
 
 // fitsEntries are the entries of a map, with an index of their keys
@@ -276,16 +275,22 @@ func entriesOf(b []byte, h mpHead, small []fitsEntry) fitsEntries {
 	return es
 }
 
-// find returns the index of the entry of key, -1 for none.
-func (es *fitsEntries) find(key []byte) int {
+// find returns the index of the first entry of key from index from on,
+// -1 for none.
+func (es *fitsEntries) find(key []byte, from int) int {
 	if es.byKey != nil {
-		if i, ok := es.byKey[keyOf(key)]; ok {
+		i, ok := es.byKey[keyOf(key)]
+		switch {
+		case !ok:
+			return -1
+		case i >= from:
 			return i
+		case !es.list[i].twice:
+			return -1
 		}
-		return -1
 	}
-	for i, e := range es.list {
-		if sameKey(e.key, key) {
+	for i := from; i < len(es.list); i++ {
+		if sameKey(es.list[i].key, key) {
 			return i
 		}
 	}
@@ -295,11 +300,11 @@ func (es *fitsEntries) find(key []byte) int {
 // compare compares the values at read[ro:] and held[ho:], and returns the
 // offsets after them, and as an error an integer of held that read has
 // at the same place as another number, or an integer key of read that
-// held does not have; it gathers in w.omitted the members that held omits
-// where read has an integer other than 0 (omitsLost). A key given twice
-// in either map is not compared: the decoder keeps the last value, and
-// the encoder may write a name twice (a field and an embedded one of the
-// same name).
+// held, a map of integer keys, does not have; it gathers in w.omitted
+// the members that held omits where read has an integer other than 0
+// (omitsLost). Of a key that read gives twice, the last value counts, as
+// the decoder keeps it; a key that held writes twice (a field and an
+// embedded one of one name) holds read's value if either does.
 func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 	rh, hh := headAt(w.read, ro), headAt(w.held, ho)
 	rEnd, hEnd := skip(w.read, ro), skip(w.held, ho)
@@ -307,37 +312,55 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 	case hh.kind == mpMap && rh.kind == mpMap:
 		var rSmall, hSmall [16]fitsEntry
 		reads, helds := entriesOf(w.read, rh, rSmall[:]), entriesOf(w.held, hh, hSmall[:])
+		textKeys := false // held has a key of text: a map of names, or a struct
 		for _, he := range helds.list {
-			i := reads.find(he.key)
-			if i < 0 {
-				continue // a member the data does not have, or an entry the constructor's map had
-			}
-			reads.list[i].inOther = true
-			if he.twice || reads.list[i].twice {
-				continue
-			}
-			w.path = append(w.path, fitsStep{key: he.key})
-			_, _, err := w.compare(reads.list[i].value, he.value)
-			w.path = w.path[:len(w.path)-1]
-			if err != nil {
-				return rEnd, hEnd, err
+			if _, text := keyText(he.key); text {
+				textKeys = true
+				break
 			}
 		}
-		// A map writes back every entry it read: an integer key of read
-		// that held does not have was read as another key, which it
-		// wrapped onto (named as read, in read's order).
-		for _, e := range reads.list {
-			if e.inOther || e.twice {
+		// In read's order, so that the first fault found is the same at
+		// every decoding; of a key given twice, the value that the
+		// decoder kept, the last.
+		for i, re := range reads.list {
+			if re.twice && reads.find(re.key, i+1) >= 0 {
 				continue
 			}
-			if kh := headAt(e.key, 0); kh.kind == mpInt {
-				return rEnd, hEnd, fmt.Errorf("%s: the key %v does not fit the map's key type", w.named(nil), kh.num)
-			}
-			if _, text := keyText(e.key); text {
-				if vh := headAt(w.read, e.value); vh.kind == mpInt && vh.num != (integer{}) {
-					path := append(slices.Clone(w.path), fitsStep{key: e.key})
-					w.omitted = append(w.omitted, fitsOmitted{path, vh.num})
+			j := helds.find(re.key, 0)
+			if j < 0 {
+				switch _, text := keyText(re.key); {
+				case headAt(re.key, 0).kind == mpInt && !textKeys:
+					// A map writes back every entry it read: this key was
+					// read as another, which it wrapped onto.
+					return rEnd, hEnd, fmt.Errorf("%s: the key %v does not fit the map's key type", w.named(nil), headAt(re.key, 0).num)
+				case text:
+					if vh := headAt(w.read, re.value); vh.kind == mpInt && vh.num != (integer{}) {
+						path := append(slices.Clone(w.path), fitsStep{key: re.key})
+						w.omitted = append(w.omitted, fitsOmitted{path, vh.num})
+					}
 				}
+				continue
+			}
+			// Held may write the key more than once (a field and an
+			// embedded one of one name): read's value must be one of
+			// those it wrote.
+			w.path = append(w.path, fitsStep{key: re.key})
+			omitted := len(w.omitted)
+			var first error
+			for ; j >= 0; j = helds.find(re.key, j+1) {
+				w.omitted = w.omitted[:omitted]
+				_, _, err := w.compare(re.value, helds.list[j].value)
+				if err == nil {
+					first = nil
+					break
+				}
+				if first == nil {
+					first = err
+				}
+			}
+			w.path = w.path[:len(w.path)-1]
+			if first != nil {
+				return rEnd, hEnd, first
 			}
 		}
 	case hh.kind == mpList && rh.kind == mpList:

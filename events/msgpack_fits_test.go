@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -519,4 +520,77 @@ func FuzzTheIntegerCheck(f *testing.F) {
 		}
 		_, _ = reader.Decode(b) // must not panic
 	})
+}
+
+type fitsWideInner struct {
+	N int64 `json:"n"`
+}
+
+// fitsShadowNarrow has two fields that the msgpack codec names "n": an
+// embedded int64, and its own uint8. It writes "n" twice.
+type fitsShadowNarrow struct {
+	fitsWideInner
+	N uint8 `msgpack:"n"`
+}
+
+func (*fitsShadowNarrow) EventType() events.Type { return "acme.fits" }
+
+// fitsLevel is an enum written by name that reads its name or its number,
+// as older writers wrote it, as a value and as a map key.
+type fitsLevel int8
+
+var fitsLevels = []string{"low", "mid", "high"}
+
+func parseFitsLevel(s string) (fitsLevel, error) {
+	for i, n := range fitsLevels {
+		if n == s {
+			return fitsLevel(i), nil
+		}
+	}
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n < len(fitsLevels) {
+		return fitsLevel(n), nil
+	}
+	return 0, fmt.Errorf("no level %q", s)
+}
+
+func (l fitsLevel) MarshalText() ([]byte, error) { return []byte(fitsLevels[l]), nil }
+func (l *fitsLevel) UnmarshalText(b []byte) (err error) {
+	*l, err = parseFitsLevel(string(b))
+	return err
+}
+func (l fitsLevel) EncodeMsgpack(e *msgpack.Encoder) error { return e.EncodeString(fitsLevels[l]) }
+func (l *fitsLevel) DecodeMsgpack(d *msgpack.Decoder) error {
+	v, err := d.DecodeInterfaceLoose()
+	if err != nil {
+		return err
+	}
+	*l, err = parseFitsLevel(fmt.Sprint(v))
+	return err
+}
+
+type fitsByLevel struct {
+	Counts map[fitsLevel]int `json:"counts"`
+	Note   int               `json:"note"`
+}
+
+func (*fitsByLevel) EventType() events.Type { return "acme.fits" }
+
+// A number read twice is judged by the value the decoder kept: a member
+// given twice by the last, which must fit (300 is refused, not read as
+// 44); a member that the value writes twice, a field and an embedded one
+// of one name, by either. A map keyed by an enum that reads its number
+// and writes its name is read, its keys not being integers written back.
+func TestNumbersReadTwiceOrKeyedByNameAreJudgedAsRead(t *testing.T) {
+	_, err := fitsDecode(t, newFitsBytes().m(2).s("n").i(1).s("n").i(300).bytes(), func() events.Data { return new(fitsTyped) })
+	assert.ErrorContains(t, err, `"data.n"`)
+
+	_, err = fitsDecode(t, newFitsBytes().m(1).s("n").i(300).bytes(), func() events.Data { return new(fitsShadowNarrow) })
+	if err == nil {
+		d, _ := fitsDecode(t, newFitsBytes().m(1).s("n").i(300).bytes(), func() events.Data { return new(fitsShadowNarrow) })
+		assert.Equal(t, int64(300), d.(*fitsShadowNarrow).fitsWideInner.N, "300 read without an error must be the int64's")
+	}
+
+	d, err := fitsDecode(t, newFitsBytes().m(2).s("counts").m(1).i(2).i(7).s("note").i(1000).bytes(), func() events.Data { return new(fitsByLevel) })
+	require.NoError(t, err)
+	assert.Equal(t, &fitsByLevel{Counts: map[fitsLevel]int{2: 7}, Note: 1000}, d)
 }
