@@ -23,15 +23,16 @@ import (
 // as 44, -1 into a uint64 as its largest value), where encoding/json
 // refuses it. It compares the numbers of b with those that v writes
 // back, member by member, element by element, as each is written: where
-// v writes an integer, b must hold the same number there; a map must
-// write back each integer key of b (not another one it wrapped onto);
-// and where v omits a member that b holds as an integer other than 0, a
-// fresh value, given 1 there, must not write it back (an integer field
-// tagged omitempty, which the number left at 0). What v writes in
-// another form (a float, a string, a value that writes itself
-// otherwise) is not compared, nor a key given twice in a map (see
-// compare), nor what lies under a struct that another writer wrote as a
-// list. Map keys and member names are compared as the decoder reads
+// v writes an integer, b must hold the same number there; a map of
+// integer keys must write back each integer key of b (not another one it
+// wrapped onto); and where v omits a member that b holds as an integer
+// other than 0, a fresh value, given 1 there, must not write it back (an
+// integer field tagged omitempty, which the number left at 0). What v
+// writes in another form (a float, a string, a value that writes itself
+// otherwise) is not compared, nor what lies under a struct that another
+// writer wrote as a list; a value that reads itself and writes back
+// another integer in its place (one that clamps what it reads) is
+// refused. Of a key given twice, see compare. Map keys and member names are compared as the decoder reads
 // them: a string, a binary and nil ("") by their text, an integer by its
 // value however it is written. Types that hold no integer, and data
 // whose integers are all from 0 to 127, which every integer field holds,
