@@ -709,13 +709,20 @@ func hostValue(v any, depth int) (any, error) {
 func decodeAnyMap(d *msgpack.Decoder) (any, error) { return decodeMap(d, false) }
 
 // decodeObject decodes raw, an object of members, with mapDecoder for
-// it and every map in it, rather than the decoder's own reading of a
+// every map in it, rather than the decoder's own reading of a
 // map[string]any, which makes the map at the length that its head
 // declares, however few bytes follow.
+// The object itself must be a map or nil: the decoder reads a map through
+// an extension's head, and then what follows it, which no check before
+// the decoder walked (the extension's bytes are opaque to it); a member
+// named nil at its top is read as "", as the decoder reads a member name.
 func decodeObject(raw string, mapDecoder func(*msgpack.Decoder) (any, error)) (map[string]any, error) {
+	if c := firstByte(raw); c != 0xc0 && c&0xf0 != 0x80 && c != 0xde && c != 0xdf {
+		return nil, fmt.Errorf("msgpack: the data is not a map (code 0x%02x)", c)
+	}
 	dec := msgpack.NewDecoder(strings.NewReader(raw))
 	dec.SetMapDecoder(mapDecoder)
-	v, err := mapDecoder(dec)
+	v, err := decodeMap(dec, true)
 	if err != nil {
 		return nil, err
 	}
@@ -726,6 +733,15 @@ func decodeObject(raw string, mapDecoder func(*msgpack.Decoder) (any, error)) (m
 		return m, nil
 	}
 	return nil, fmt.Errorf("msgpack: the data is a map whose keys are not all strings")
+}
+
+// firstByte returns the first byte of s, 0xc1 (which msgpack never uses)
+// for none.
+func firstByte(s string) byte {
+	if s == "" {
+		return 0xc1
+	}
+	return s[0]
 }
 
 // decodeDataMap is decodeAnyMap for the data of a built-in type, which

@@ -230,11 +230,12 @@ func keyOf(key []byte) string {
 }
 
 // fitsEntry is an entry of a map: its key, as written, the offset of its
-// value, and whether its key is given more than once in the map.
+// value, whether its key is given more than once in the map, and whether
+// it is the last entry of its key.
 type fitsEntry struct {
-	key   []byte
-	value int
-	twice bool
+	key         []byte
+	value       int
+	twice, last bool
 }
 
 // fitsEntries are the entries of a map, with an index of their keys
@@ -254,22 +255,27 @@ func entriesOf(b []byte, h mpHead, small []fitsEntry) fitsEntries {
 		es.list = append(es.list, fitsEntry{key: b[off:v], value: v})
 		off = skip(b, v)
 	}
+	for i := range es.list {
+		es.list[i].last = true
+	}
 	if len(es.list) > cap(small) {
 		es.byKey = make(map[string]int, len(es.list))
+		last := make(map[string]int, len(es.list))
 		for i, e := range es.list {
 			k := keyOf(e.key)
-			if j, ok := es.byKey[k]; ok {
-				es.list[i].twice, es.list[j].twice = true, true
-				continue
+			if j, ok := last[k]; ok {
+				es.list[i].twice, es.list[j].twice, es.list[j].last = true, true, false
+			} else {
+				es.byKey[k] = i
 			}
-			es.byKey[k] = i
+			last[k] = i
 		}
 		return es
 	}
 	for i := range es.list {
 		for j := range i {
 			if sameKey(es.list[i].key, es.list[j].key) {
-				es.list[i].twice, es.list[j].twice = true, true
+				es.list[i].twice, es.list[j].twice, es.list[j].last = true, true, false
 			}
 		}
 	}
@@ -323,8 +329,8 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 		// In read's order, so that the first fault found is the same at
 		// every decoding; of a key given twice, the value that the
 		// decoder kept, the last.
-		for i, re := range reads.list {
-			if re.twice && reads.find(re.key, i+1) >= 0 {
+		for _, re := range reads.list {
+			if !re.last {
 				continue
 			}
 			j := helds.find(re.key, 0)

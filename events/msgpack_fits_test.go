@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -593,4 +594,56 @@ func TestNumbersReadTwiceOrKeyedByNameAreJudgedAsRead(t *testing.T) {
 	d, err := fitsDecode(t, newFitsBytes().m(2).s("counts").m(1).i(2).i(7).s("note").i(1000).bytes(), func() events.Data { return new(fitsByLevel) })
 	require.NoError(t, err)
 	assert.Equal(t, &fitsByLevel{Counts: map[fitsLevel]int{2: 7}, Note: 1000}, d)
+}
+
+// Data that is an extension holding a map of a member whose list declares
+// two billion elements, or lists nested five million deep, is refused
+// without ending the process: the decoder reads a map through an
+// extension's head and then what follows, which no check had walked, and
+// made the list at its length or recursed until the stack overflowed.
+// Through the naming of the member at fault, and through an upcaster.
+func TestAnExtensionThatHidesAMapFromTheCheckIsRefused(t *testing.T) {
+	deep := append([]byte("\x81\xa1a"), bytes.Repeat([]byte{0x91}, 5_000_000)...)
+	deep = append(deep, 0xc0)
+	nested := binary.BigEndian.AppendUint32([]byte{0xc9}, uint32(len(deep)))
+	nested = append(append(nested, 0x30), deep...)
+	for _, raw := range [][]byte{
+		[]byte("\xd8\x30\x81\xa1a\xdd\x7f\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00"),
+		nested,
+	} {
+		_, err := fitsDecode(t, raw, func() events.Data { return new(fitsTyped) })
+		assert.ErrorIs(t, err, events.ErrMalformed)
+
+		w, r := events.NewRegistry(), events.NewRegistry()
+		require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsRaw) }))
+		require.NoError(t, r.Register("acme.fits", 2, func() events.Data { return new(fitsTyped) }))
+		require.NoError(t, r.AddUpcaster("acme.fits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+		b, err := events.NewMsgpackCodec(w).Append(nil, fitsEnvelope(&fitsRaw{raw}))
+		require.NoError(t, err)
+		_, err = events.NewMsgpackCodec(r).Decode(b)
+		assert.ErrorIs(t, err, events.ErrMalformed)
+	}
+}
+
+// A member named nil at the top of a host's data is read as "", as the
+// decoder reads a member name: at the type's schema, through an
+// upcaster, and when the member at fault is named.
+func TestAMemberNamedNilIsReadAsTheEmptyName(t *testing.T) {
+	nilKey := []byte("\x82\xc0\x01\xa1n\x05") // {nil: 1, "n": 5}
+	got, err := fitsDecode(t, nilKey, func() events.Data { return new(fitsTyped) })
+	require.NoError(t, err)
+	assert.Equal(t, uint8(5), got.(*fitsTyped).N)
+
+	w, r := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsRaw) }))
+	require.NoError(t, r.Register("acme.fits", 2, func() events.Data { return new(fitsTyped) }))
+	require.NoError(t, r.AddUpcaster("acme.fits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	b, err := events.NewMsgpackCodec(w).Append(nil, fitsEnvelope(&fitsRaw{nilKey}))
+	require.NoError(t, err)
+	up, err := events.NewMsgpackCodec(r).Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, uint8(5), up.Data.(*fitsTyped).N)
+
+	_, err = fitsDecode(t, []byte("\x82\xc0\x01\xa1n\xa1x"), func() events.Data { return new(fitsTyped) })
+	assert.ErrorContains(t, err, `"data.n"`)
 }
