@@ -712,6 +712,7 @@ func decodeAnyMap(d *msgpack.Decoder) (any, error) { return decodeMap(d, false) 
 // every map in it, rather than the decoder's own reading of a
 // map[string]any, which makes the map at the length that its head
 // declares, however few bytes follow.
+//
 // The object itself must be a map or nil: the decoder reads a map through
 // an extension's head, and then what follows it, which no check before
 // the decoder walked (the extension's bytes are opaque to it); a member
