@@ -873,8 +873,14 @@ func encodeHost(v any, sorted bool) (_ []byte, err error) {
 // encoding/json reads null (see standIns), times are read in UTC (see
 // timesInUTC), and a number that does not fit its integer field is an
 // error (see numbersKept), as encoding/json makes it; newData makes a
-// value of v's type, as its constructor does.
+// value of v's type, as its constructor does. Data that is an extension
+// is refused unless v's type reads itself.
 func unmarshalMsgpack(b []byte, v any, newData func() Data) error {
+	if len(b) > 0 && (b[0] >= 0xc7 && b[0] <= 0xc9 || b[0] >= 0xd4 && b[0] <= 0xd8) && !ownUnmarshaler(reflect.TypeOf(v)) {
+		// The decoder would read a map through the extension's head, and
+		// then what follows it, which no check walked (see decodeObject).
+		return fmt.Errorf("msgpack: the data is an extension (code 0x%02x), which %T does not read itself", b[0], v)
+	}
 	err := decodeHost(v, func() error {
 		rv := reflect.ValueOf(v)
 		if rv.Kind() != reflect.Pointer || rv.IsNil() {

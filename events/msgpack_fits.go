@@ -32,7 +32,8 @@ import (
 // otherwise) is not compared, nor what lies under a struct that another
 // writer wrote as a list; a value that reads itself and writes back
 // another integer in its place (one that clamps what it reads) is
-// refused. Of a key given twice, see compare. Map keys and member names are compared as the decoder reads
+// refused. Of a key given twice, see compare; of the members that v
+// omits, the first maxOmitted are probed. Map keys and member names are compared as the decoder reads
 // them: a string, a binary and nil ("") by their text, an integer by its
 // value however it is written. Types that hold no integer, and data
 // whose integers are all from 0 to 127, which every integer field holds,
@@ -71,6 +72,12 @@ type fitsWalk struct {
 	path       []fitsStep
 	omitted    []fitsOmitted
 }
+
+// maxOmitted is how many omitted members (fitsWalk.omitted) the check
+// gathers at most: each holds its whole path, and data of many members
+// that the type does not have, deep down, would otherwise cost hundreds
+// of times its size. Beyond them, omitted members are not probed.
+const maxOmitted = 4096
 
 // fitsOmitted is a member that held omits, at path, with the number that
 // read has there.
@@ -340,7 +347,7 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 					// A map writes back every entry it read: this key was
 					// read as another, which it wrapped onto.
 					return rEnd, hEnd, fmt.Errorf("%s: the key %v does not fit the map's key type", w.named(nil), headAt(re.key, 0).num)
-				case text:
+				case text && len(w.omitted) < maxOmitted:
 					if vh := headAt(w.read, re.value); vh.kind == mpInt && vh.num != (integer{}) {
 						path := append(slices.Clone(w.path), fitsStep{key: re.key})
 						w.omitted = append(w.omitted, fitsOmitted{path, vh.num})

@@ -647,3 +647,23 @@ func TestAMemberNamedNilIsReadAsTheEmptyName(t *testing.T) {
 	_, err = fitsDecode(t, []byte("\x82\xc0\x01\xa1n\xa1x"), func() events.Data { return new(fitsTyped) })
 	assert.ErrorContains(t, err, `"data.n"`)
 }
+
+// Data that is an extension is refused for a host type that does not
+// read itself: for one that is a map, the decoder read a map through the
+// extension's head and then a list of two billion elements, or lists
+// nested five million deep, from bytes that no check had walked.
+func TestDataThatIsAnExtensionIsRefusedForAMapType(t *testing.T) {
+	deep := append([]byte("\x81\xa1a"), bytes.Repeat([]byte{0x91}, 5_000_000)...)
+	deep = append(deep, 0xc0)
+	nested := binary.BigEndian.AppendUint32([]byte{0xc9}, uint32(len(deep)))
+	nested = append(append(nested, 0x30), deep...)
+	for _, raw := range [][]byte{
+		[]byte("\xd8\x30\x81\xa1a\xdd\x7f\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00"),
+		nested,
+		{0xd4, 0x30, 0x80},
+	} {
+		_, err := fitsDecode(t, raw, func() events.Data { return new(fitsAny) })
+		assert.ErrorIs(t, err, events.ErrMalformed)
+		assert.ErrorContains(t, err, "the data is an extension")
+	}
+}
