@@ -603,26 +603,41 @@ func TestNumbersReadTwiceOrKeyedByNameAreJudgedAsRead(t *testing.T) {
 // made the list at its length or recursed until the stack overflowed.
 // Through the naming of the member at fault, and through an upcaster.
 func TestAnExtensionThatHidesAMapFromTheCheckIsRefused(t *testing.T) {
+	for _, raw := range hidingExtensions() {
+		_, err := fitsDecode(t, raw, func() events.Data { return new(fitsTyped) })
+		assert.ErrorIs(t, err, events.ErrMalformed)
+		_, err = fitsUpcastDecode(t, raw)
+		assert.ErrorIs(t, err, events.ErrMalformed)
+	}
+}
+
+// hidingExtensions returns data that is an extension whose bytes start a
+// map, of a member whose list declares two billion elements, or lists
+// nested five million deep.
+func hidingExtensions() [][]byte {
 	deep := append([]byte("\x81\xa1a"), bytes.Repeat([]byte{0x91}, 5_000_000)...)
 	deep = append(deep, 0xc0)
 	nested := binary.BigEndian.AppendUint32([]byte{0xc9}, uint32(len(deep)))
 	nested = append(append(nested, 0x30), deep...)
-	for _, raw := range [][]byte{
+	return [][]byte{
 		[]byte("\xd8\x30\x81\xa1a\xdd\x7f\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00"),
 		nested,
-	} {
-		_, err := fitsDecode(t, raw, func() events.Data { return new(fitsTyped) })
-		assert.ErrorIs(t, err, events.ErrMalformed)
-
-		w, r := events.NewRegistry(), events.NewRegistry()
-		require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsRaw) }))
-		require.NoError(t, r.Register("acme.fits", 2, func() events.Data { return new(fitsTyped) }))
-		require.NoError(t, r.AddUpcaster("acme.fits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
-		b, err := events.NewMsgpackCodec(w).Append(nil, fitsEnvelope(&fitsRaw{raw}))
-		require.NoError(t, err)
-		_, err = events.NewMsgpackCodec(r).Decode(b)
-		assert.ErrorIs(t, err, events.ErrMalformed)
 	}
+}
+
+// fitsUpcastDecode decodes raw, an event's data at schema 1, with the
+// msgpack codec into a fitsTyped of schema 2, through an upcaster that
+// returns the fields as they are.
+func fitsUpcastDecode(t *testing.T, raw []byte) (events.Data, error) {
+	t.Helper()
+	w, r := events.NewRegistry(), events.NewRegistry()
+	require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsRaw) }))
+	require.NoError(t, r.Register("acme.fits", 2, func() events.Data { return new(fitsTyped) }))
+	require.NoError(t, r.AddUpcaster("acme.fits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
+	b, err := events.NewMsgpackCodec(w).Append(nil, fitsEnvelope(&fitsRaw{raw}))
+	require.NoError(t, err)
+	got, err := events.NewMsgpackCodec(r).Decode(b)
+	return got.Data, err
 }
 
 // A member named nil at the top of a host's data is read as "", as the
@@ -634,15 +649,9 @@ func TestAMemberNamedNilIsReadAsTheEmptyName(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint8(5), got.(*fitsTyped).N)
 
-	w, r := events.NewRegistry(), events.NewRegistry()
-	require.NoError(t, w.Register("acme.fits", 1, func() events.Data { return new(fitsRaw) }))
-	require.NoError(t, r.Register("acme.fits", 2, func() events.Data { return new(fitsTyped) }))
-	require.NoError(t, r.AddUpcaster("acme.fits", 1, func(f map[string]any) (map[string]any, error) { return f, nil }))
-	b, err := events.NewMsgpackCodec(w).Append(nil, fitsEnvelope(&fitsRaw{nilKey}))
+	up, err := fitsUpcastDecode(t, nilKey)
 	require.NoError(t, err)
-	up, err := events.NewMsgpackCodec(r).Decode(b)
-	require.NoError(t, err)
-	assert.Equal(t, uint8(5), up.Data.(*fitsTyped).N)
+	assert.Equal(t, uint8(5), up.(*fitsTyped).N)
 
 	_, err = fitsDecode(t, []byte("\x82\xc0\x01\xa1n\xa1x"), func() events.Data { return new(fitsTyped) })
 	assert.ErrorContains(t, err, `"data.n"`)
@@ -653,15 +662,7 @@ func TestAMemberNamedNilIsReadAsTheEmptyName(t *testing.T) {
 // extension's head and then a list of two billion elements, or lists
 // nested five million deep, from bytes that no check had walked.
 func TestDataThatIsAnExtensionIsRefusedForAMapType(t *testing.T) {
-	deep := append([]byte("\x81\xa1a"), bytes.Repeat([]byte{0x91}, 5_000_000)...)
-	deep = append(deep, 0xc0)
-	nested := binary.BigEndian.AppendUint32([]byte{0xc9}, uint32(len(deep)))
-	nested = append(append(nested, 0x30), deep...)
-	for _, raw := range [][]byte{
-		[]byte("\xd8\x30\x81\xa1a\xdd\x7f\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00"),
-		nested,
-		{0xd4, 0x30, 0x80},
-	} {
+	for _, raw := range append(hidingExtensions(), []byte{0xd4, 0x30, 0x80}) {
 		_, err := fitsDecode(t, raw, func() events.Data { return new(fitsAny) })
 		assert.ErrorIs(t, err, events.ErrMalformed)
 		assert.ErrorContains(t, err, "the data is an extension")
