@@ -668,3 +668,35 @@ func TestDataThatIsAnExtensionIsRefusedForAMapType(t *testing.T) {
 		assert.ErrorContains(t, err, "the data is an extension")
 	}
 }
+
+// fitsExtended is registered with the msgpack package as an extension,
+// without methods of its own.
+type fitsExtended struct{ S string }
+
+func (*fitsExtended) EventType() events.Type { return "acme.fits" }
+
+func init() {
+	msgpack.RegisterExtEncoder(42, fitsExtended{}, func(e *msgpack.Encoder, v reflect.Value) ([]byte, error) {
+		return []byte(v.Interface().(fitsExtended).S), nil
+	})
+	msgpack.RegisterExtDecoder(42, fitsExtended{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
+		b := make([]byte, n)
+		err := d.ReadFull(b)
+		v.Set(reflect.ValueOf(fitsExtended{S: string(b)}))
+		return err
+	})
+}
+
+// A host type that the msgpack package writes as an extension is read
+// back: only a map type that does not read itself has its extension data
+// refused.
+func TestATypeRegisteredAsAnExtensionIsReadBack(t *testing.T) {
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.fits", 1, func() events.Data { return new(fitsExtended) }))
+	c := events.NewMsgpackCodec(reg)
+	b, err := c.Append(nil, fitsEnvelope(&fitsExtended{S: "hi"}))
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, &fitsExtended{S: "hi"}, got.Data)
+}
