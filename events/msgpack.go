@@ -330,6 +330,10 @@ func (c *MsgpackCodec) decodeData(t Type, info *typeInfo, schema uint64, raw str
 	return data, nil
 }
 
+// maxMemberProbes is how many members of a host's data hostMemberError
+// looks at, at most, for the one at fault.
+const maxMemberProbes = 1024
+
 // memberError is the error of the member field of an event's data, which
 // the data's reader failed on.
 type memberError struct {
@@ -346,12 +350,18 @@ func (e *memberError) Unwrap() error { return e.err }
 // alone for its type (a string for a number, say), named with the path
 // within it and in the wire format's words, as the JSON codec names it.
 // Otherwise (a type's own check of the whole object, say) err as it is.
+// It looks at the first maxMemberProbes members by name alone: each look
+// decodes a value of the type, and data of a great many members would
+// cost that many times the type's size.
 func hostMemberError(raw string, newData func() Data, err error) error {
 	members, derr := decodeObject(raw, decodeAnyMap)
 	if derr != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(members)) {
+	for i, k := range slices.Sorted(maps.Keys(members)) {
+		if i == maxMemberProbes {
+			break
+		}
 		one := map[string]any{k: members[k]}
 		b, merr := marshalMsgpack(one)
 		if merr != nil || unmarshalMsgpack(b, newData(), newData) == nil {
