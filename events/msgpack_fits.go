@@ -33,11 +33,11 @@ import (
 // writer wrote as a list; a value that reads itself and writes back
 // another integer in its place (one that clamps what it reads) is
 // refused. Of a key given twice, see compare; of the members that v
-// omits, the first maxOmitted are probed. Map keys and member names are compared as the decoder reads
-// them: a string, a binary and nil ("") by their text, an integer by its
-// value however it is written. Types that hold no integer, and data
-// whose integers are all from 0 to 127, which every integer field holds,
-// are not looked at.
+// omits, the first maxOmitted are probed. Map keys and member names are
+// compared as the decoder reads them: a string, a binary and nil ("") by
+// their text, an integer by its value however it is written. Types that
+// hold no integer, and data whose integers are all from 0 to 127, which
+// every integer field holds, are not looked at.
 func numbersKept(b []byte, v any, newData func() Data) error {
 	if t := reflect.TypeOf(v); t == nil || t.Kind() != reflect.Pointer || !holdsIntegers(t) || msgpackcheck.SmallInts(b) {
 		return nil
@@ -47,7 +47,7 @@ func numbersKept(b []byte, v any, newData func() Data) error {
 		return nil // what v cannot write, its decoding has no number to lose
 	}
 	w := fitsWalk{read: b, held: back}
-	if _, _, err := w.compare(0, 0); err != nil {
+	if err := w.compare(0, 0); err != nil {
 		return err
 	}
 	return w.omitsLost(newData)
@@ -311,17 +311,16 @@ func (es *fitsEntries) find(key []byte, from int) int {
 	return -1
 }
 
-// compare compares the values at read[ro:] and held[ho:], and returns the
-// offsets after them, and as an error an integer of held that read has
-// at the same place as another number, or an integer key of read that
+// compare compares the values at read[ro:] and held[ho:], and returns as
+// an error an integer of held that read has at the same place as another
+// number, or an integer key of read that
 // held, a map of integer keys, does not have; it gathers in w.omitted
 // the members that held omits where read has an integer other than 0
 // (omitsLost). Of a key that read gives twice, the last value counts, as
 // the decoder keeps it; a key that held writes twice (a field and an
 // embedded one of one name) holds read's value if either does.
-func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
+func (w *fitsWalk) compare(ro, ho int) error {
 	rh, hh := headAt(w.read, ro), headAt(w.held, ho)
-	rEnd, hEnd := skip(w.read, ro), skip(w.held, ho)
 	switch {
 	case hh.kind == mpMap && rh.kind == mpMap:
 		var rSmall, hSmall [16]fitsEntry
@@ -346,7 +345,7 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 				case headAt(re.key, 0).kind == mpInt && !textKeys:
 					// A map writes back every entry it read: this key was
 					// read as another, which it wrapped onto.
-					return rEnd, hEnd, fmt.Errorf("%s: the key %v does not fit the map's key type", w.named(nil), headAt(re.key, 0).num)
+					return fmt.Errorf("%s: the key %v does not fit the map's key type", w.named(nil), headAt(re.key, 0).num)
 				case text && len(w.omitted) < maxOmitted:
 					if vh := headAt(w.read, re.value); vh.kind == mpInt && vh.num != (integer{}) {
 						path := append(slices.Clone(w.path), fitsStep{key: re.key})
@@ -363,7 +362,7 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 			var first error
 			for ; j >= 0; j = helds.find(re.key, j+1) {
 				w.omitted = w.omitted[:omitted]
-				_, _, err := w.compare(re.value, helds.list[j].value)
+				err := w.compare(re.value, helds.list[j].value)
 				if err == nil {
 					first = nil
 					break
@@ -374,19 +373,19 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 			}
 			w.path = w.path[:len(w.path)-1]
 			if first != nil {
-				return rEnd, hEnd, first
+				return first
 			}
 		}
 	case hh.kind == mpList && rh.kind == mpList:
 		roff, hoff := rh.body, hh.body
 		for i := range min(rh.n, hh.n) {
 			w.path = append(w.path, fitsStep{index: i})
-			var err error
-			roff, hoff, err = w.compare(roff, hoff)
+			err := w.compare(roff, hoff)
 			w.path = w.path[:len(w.path)-1]
 			if err != nil {
-				return rEnd, hEnd, err
+				return err
 			}
+			roff, hoff = skip(w.read, roff), skip(w.held, hoff)
 		}
 	case hh.kind == mpInt:
 		// A float field's float, even a whole one, may round; what is
@@ -394,14 +393,14 @@ func (w *fitsWalk) compare(ro, ho int) (int, int, error) {
 		switch {
 		case rh.kind == mpInt && rh.num == hh.num:
 		case rh.kind == mpInt:
-			return rEnd, hEnd, fmt.Errorf("%s: the number %v does not fit the field, which read it as %v", w.named(nil), rh.num, hh.num)
+			return fmt.Errorf("%s: the number %v does not fit the field, which read it as %v", w.named(nil), rh.num, hh.num)
 		case rh.kind == mpFloat:
 			if n, whole := intOf(rh.float); !whole || n != hh.num {
-				return rEnd, hEnd, fmt.Errorf("%s: the number %v does not fit the field, which read it as %v", w.named(nil), rh.float, hh.num)
+				return fmt.Errorf("%s: the number %v does not fit the field, which read it as %v", w.named(nil), rh.float, hh.num)
 			}
 		}
 	}
-	return rEnd, hEnd, nil
+	return nil
 }
 
 // stepKey returns the map key written as key, as a value: a string, an
@@ -459,7 +458,7 @@ func (w *fitsWalk) omitsLost(newData func() Data) error {
 	indexes := map[uintptr]map[any]any{}
 	for _, o := range w.omitted {
 		if v, ok := probeGet(got, o.path, indexes); ok {
-			if n, whole := intOf(v); whole && isInt(v) && n == (integer{mag: 1}) {
+			if n, _ := intOf(v); isInt(v) && n == (integer{mag: 1}) {
 				w.path = o.path[:len(o.path)-1]
 				return fmt.Errorf("%s: the number %v does not fit the field, which read it as 0", w.named(o.path[len(o.path)-1].key), o.num)
 			}
