@@ -757,15 +757,15 @@ func jsonAmbiguous(t reflect.Type) (string, []string) {
 				if !validJSONName(name) {
 					name = ""
 				}
-				if name != "" || !sf.Anonymous || ft.Kind() != reflect.Struct {
-					f := found{depth, name != "", lt}
-					byName[cmp.Or(name, sf.Name)] = append(byName[cmp.Or(name, sf.Name)], f)
-					if count[lt] > 1 {
-						byName[cmp.Or(name, sf.Name)] = append(byName[cmp.Or(name, sf.Name)], f)
-					}
+				if jsonInlines(sf) {
+					next = append(next, ft)
 					continue
 				}
-				next = append(next, ft)
+				key, f := cmp.Or(name, sf.Name), found{depth, name != "", lt}
+				byName[key] = append(byName[key], f)
+				if count[lt] > 1 {
+					byName[key] = append(byName[key], f)
+				}
 			}
 		}
 		level = next
