@@ -835,15 +835,7 @@ func TestRegisterRefusesAFieldTaggedDashCommaForJSONAlone(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorContains(t, err, `events_test.emDashField.D (string) is tagged json:"-,"`)
 
-	reg := events.NewRegistry()
-	require.NoError(t, reg.Register("em.dash", 1, func() events.Data { return new(emDashBoth) }))
-	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
-		b, err := c.Append(nil, hostEvent(&emDashBoth{A: "a", D: "kept"}))
-		require.NoError(t, err)
-		got, err := c.Decode(b)
-		require.NoError(t, err, c.Name())
-		assert.Equal(t, &emDashBoth{A: "a", D: "kept"}, got.Data, c.Name())
-	}
+	agree(t, func() events.Data { return new(emDashBoth) }, &emDashBoth{A: "a", D: "kept"})
 }
 
 type EmAmbA struct{ X string }
@@ -893,16 +885,7 @@ func TestRegisterRefusesFieldsThatEncodingJSONFindsAmbiguous(t *testing.T) {
 		assert.ErrorContains(t, err, tc.want)
 	}
 
-	reg := events.NewRegistry()
-	require.NoError(t, reg.Register("em.amb", 1, func() events.Data { return new(emAmbTagged) }))
-	want := &emAmbTagged{EmAmbA{"a"}, EmAmbB{"b"}, "y"}
-	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
-		b, err := c.Append(nil, hostEvent(want))
-		require.NoError(t, err)
-		got, err := c.Decode(b)
-		require.NoError(t, err, c.Name())
-		assert.Equal(t, want, got.Data, c.Name())
-	}
+	agree(t, func() events.Data { return new(emAmbTagged) }, &emAmbTagged{EmAmbA{"a"}, EmAmbB{"b"}, "y"})
 }
 
 type EmShadowA struct{ X int }
@@ -949,22 +932,6 @@ func (d *emDashSelf) DecodeMsgpack(dec *msgpack.Decoder) error {
 // itself, and a field tagged "-," of a type that writes and reads itself
 // in msgpack.
 func TestRegisterTakesWhatBothCodecsCarry(t *testing.T) {
-	for _, tc := range []struct {
-		typ  events.Type
-		new  func() events.Data
-		data events.Data
-	}{
-		{"em.shadow", func() events.Data { return new(emShadowOuter) }, &emShadowOuter{X: 7}},
-		{"em.dash.self", func() events.Data { return new(emDashSelf) }, &emDashSelf{Dash: "d"}},
-	} {
-		reg := events.NewRegistry()
-		require.NoError(t, reg.Register(tc.typ, 1, tc.new))
-		for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
-			b, err := c.Append(nil, hostEvent(tc.data))
-			require.NoError(t, err, c.Name())
-			got, err := c.Decode(b)
-			require.NoError(t, err, c.Name())
-			assert.Equal(t, tc.data, got.Data, c.Name())
-		}
-	}
+	agree(t, func() events.Data { return new(emShadowOuter) }, &emShadowOuter{X: 7})
+	agree(t, func() events.Data { return new(emDashSelf) }, &emDashSelf{Dash: "d"})
 }

@@ -472,16 +472,7 @@ func (*fitsWithTruncating) EventType() events.Type { return "acme.fits" }
 // map entry that the data does not have, a member given twice (the last
 // counts, and fits), and a value that writes itself cut short.
 func TestTheIntegerCheckRefusesNothingThatFits(t *testing.T) {
-	reg := events.NewRegistry()
-	require.NoError(t, reg.Register("acme.shadow", 1, func() events.Data { return new(fitsShadow) }))
-	for _, c := range []events.Codec{events.NewMsgpackCodec(reg), events.NewJSONCodec(reg)} {
-		in := &fitsShadow{fitsBase: fitsBase{Kind: "k"}, Level: 300}
-		b, err := c.Append(nil, fitsEnvelope(in))
-		require.NoError(t, err, c.Name())
-		got, err := c.Decode(b)
-		require.NoError(t, err, c.Name())
-		assert.Equal(t, uint16(300), got.Data.(*fitsShadow).Level, c.Name())
-	}
+	agree(t, func() events.Data { return new(fitsShadow) }, &fitsShadow{fitsBase: fitsBase{Kind: "k"}, Level: 300})
 
 	d, err := fitsDecode(t, newFitsBytes().m(1).s("levels").m(1).i(200).s("high").bytes(),
 		func() events.Data { return &fitsDefaults{Levels: map[uint16]string{1: "low"}} })
