@@ -883,13 +883,11 @@ func encodeHost(v any, sorted bool) (_ []byte, err error) {
 // encoding/json reads null (see standIns), times are read in UTC (see
 // timesInUTC), and a number that does not fit its integer field is an
 // error (see numbersKept), as encoding/json makes it; newData makes a
-// value of v's type, as its constructor does. Data that is an extension
-// is refused for a map type that does not read itself.
+// value of v's type, as its constructor does. An extension where the
+// decoder would read a map through its header is refused (see extAtMap).
 func unmarshalMsgpack(b []byte, v any, newData func() Data) error {
-	if len(b) > 0 && (b[0] >= 0xc7 && b[0] <= 0xc9 || b[0] >= 0xd4 && b[0] <= 0xd8) && readsMapThroughExt(reflect.TypeOf(v)) {
-		// The decoder would read a map through the extension's head, and
-		// then what follows it, which no check walked (see decodeObject).
-		return fmt.Errorf("msgpack: the data is an extension (code 0x%02x), which %T, a map, does not read itself", b[0], v)
+	if err := extAtMap(b, v); err != nil {
+		return err
 	}
 	err := decodeHost(v, func() error {
 		rv := reflect.ValueOf(v)
@@ -914,21 +912,6 @@ func unmarshalMsgpack(b []byte, v any, newData func() Data) error {
 		return err
 	}
 	return numbersKept(b, v, newData)
-}
-
-// readsMapThroughExt reports whether the decoder, reading data that is an
-// extension into a value of type t (a pointer), reads a map through the
-// extension's head: t is a map under its pointer, and neither reads
-// itself. (A struct, a list or a scalar does not take an extension's
-// head, nor does a type registered as an extension.)
-func readsMapThroughExt(t reflect.Type) bool {
-	if t == nil || ownUnmarshaler(t) {
-		return false
-	}
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.Kind() == reflect.Map && !ownUnmarshaler(t)
 }
 
 // msgpackDecode decodes b into v with json tags as field names.

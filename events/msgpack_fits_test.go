@@ -657,6 +657,7 @@ func TestDataThatIsAnExtensionIsRefusedForAMapType(t *testing.T) {
 		_, err := fitsDecode(t, raw, func() events.Data { return new(fitsAny) })
 		assert.ErrorIs(t, err, events.ErrMalformed)
 		assert.ErrorContains(t, err, "the data is an extension")
+		assert.ErrorContains(t, err, "a map that does not read itself")
 	}
 }
 

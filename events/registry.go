@@ -196,7 +196,12 @@ func NewRegistry() *Registry {
 // written back in another form is not compared, and one written back as
 // another number at its place is refused.) A type that is a map or a
 // slice under its pointer, whose value is nil, is written as null (JSON)
-// or nil (msgpack) and read back as nil.
+// or nil (msgpack) and read back as nil. Msgpack data that holds an
+// extension where the type has a map that does not read itself is refused
+// too, naming the place: the msgpack decoder would read a map through the
+// extension's header, at a length no check saw (a map type whose decoder
+// a host registered with msgpack.Register rather than through methods
+// counts as one that does not read itself).
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)

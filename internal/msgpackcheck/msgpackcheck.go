@@ -97,18 +97,33 @@ func SmallInts(b []byte) bool {
 	return w.err == nil && w.off == len(b) && !w.wide
 }
 
+// MapHeadsInExts reports whether b, which Check passed, holds an
+// extension whose header is followed by the head of a map, or by nil: a
+// decoder that reads a map skips an extension's header and reads on, so
+// that such an extension may be read as a map whose entries Check did not
+// walk. False for input that Check refuses, which no decoder reads.
+func MapHeadsInExts(b []byte) bool {
+	w := walker[[]byte]{s: b, exts: true}
+	w.value(-2)
+	return w.err == nil && w.off == len(b) && w.extMap
+}
+
 // ErrNotText: a string that is not UTF-8 (CheckText).
 var ErrNotText = errors.New("a string is not UTF-8")
 
 // walker reads s from off; after the first error every read does nothing.
 // With text, it checks that strings are UTF-8. It notes in wide whether
-// it passed an integer that is not a positive fixint (0 to 127).
+// it passed an integer that is not a positive fixint (0 to 127). With
+// exts, it notes in extMap whether it passed an extension whose header is
+// followed by a map's head or nil (MapHeadsInExts).
 type walker[T ~string | ~[]byte] struct {
-	s    T
-	off  int
-	err  error
-	text bool
-	wide bool
+	s      T
+	off    int
+	err    error
+	text   bool
+	wide   bool
+	exts   bool
+	extMap bool
 }
 
 // str passes over a string of n bytes, checking it with text.
@@ -217,22 +232,14 @@ func (w *walker[T]) value(depth int) {
 		w.str(w.be(2))
 	case 0xdb:
 		w.str(w.be(4))
-	case 0xd4:
-		w.take(2)
-	case 0xd5:
-		w.take(3)
-	case 0xd6:
-		w.take(5)
-	case 0xd7:
-		w.take(9)
-	case 0xd8:
-		w.take(17)
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+		w.ext(1 << (c - 0xd4))
 	case 0xc7:
-		w.take(w.be(1) + 1)
+		w.ext(w.be(1))
 	case 0xc8:
-		w.take(w.be(2) + 1)
+		w.ext(w.be(2))
 	case 0xc9:
-		w.take(w.be(4) + 1)
+		w.ext(w.be(4))
 	case 0xdc:
 		w.values(w.be(2), depth)
 	case 0xdd:
@@ -244,6 +251,18 @@ func (w *walker[T]) value(depth int) {
 	default:
 		w.fail(fmt.Errorf("invalid msgpack code 0x%02x", c))
 	}
+}
+
+// ext passes over an extension's type and its n bytes of data, noting
+// with exts whether its header is followed by a map's head or nil.
+func (w *walker[T]) ext(n int) {
+	w.take(1)
+	if w.exts && w.err == nil && w.off < len(w.s) {
+		if c := w.s[w.off]; c&0xf0 == 0x80 || c == 0xde || c == 0xdf || c == 0xc0 {
+			w.extMap = true
+		}
+	}
+	w.take(n)
 }
 
 // values passes over n values nested one level below depth. Every value

@@ -112,3 +112,45 @@ func TestSmallIntsPassesOnlyIntegersFrom0To127(t *testing.T) {
 	assert.False(t, SmallInts([]byte{0x92, 1}), "short input")
 	assert.False(t, SmallInts([]byte{1, 2}), "bytes after the value")
 }
+
+// MapHeadsInExts finds an extension whose header is followed by a map's
+// head or nil, at any depth and of any size, the header of one of no
+// data included (which a map after it follows), and no other: one whose
+// data starts otherwise, or malformed input.
+func TestMapHeadsInExtsFindsExtensionsFollowedByAMapsHead(t *testing.T) {
+	ext := func(data ...byte) [][]byte {
+		n := len(data)
+		var out [][]byte
+		if fix := map[int]byte{1: 0xd4, 2: 0xd5, 4: 0xd6, 8: 0xd7, 16: 0xd8}[n]; fix != 0 {
+			out = append(out, append([]byte{fix, 0x30}, data...))
+		}
+		out = append(out, append([]byte{0xc7, byte(n), 0x30}, data...))
+		out = append(out, append([]byte{0xc8, 0, byte(n), 0x30}, data...))
+		return append(out, append([]byte{0xc9, 0, 0, 0, byte(n), 0x30}, data...))
+	}
+	in := func(v []byte) [][]byte {
+		return [][]byte{v, append([]byte{0x92, 0x01}, v...), append([]byte{0x81, 0xa1, 'a', 0x91}, v...)}
+	}
+	for _, head := range []byte{0x80, 0x8f, 0xde, 0xdf, 0xc0} {
+		for _, e := range ext(head, 0, 0, 0) {
+			for _, b := range in(e) {
+				require.NoError(t, Check(b), "% x", b)
+				assert.True(t, MapHeadsInExts(b), "% x", b)
+			}
+		}
+	}
+	// An extension of no data, followed by a map.
+	assert.True(t, MapHeadsInExts([]byte{0x92, 0xc7, 0x00, 0x30, 0x80}))
+	for _, head := range []byte{0x00, 0x7f, 0x90, 0xa0, 0xc2, 0xcc, 0xd4, 0xdc, 0xdd, 0xe0, 0xff} {
+		for _, e := range ext(head, 0, 0, 0) {
+			for _, b := range in(e) {
+				assert.False(t, MapHeadsInExts(b), "% x", b)
+			}
+		}
+	}
+	// A map's head in an extension's data past its first byte, a map
+	// beside an extension, and malformed input.
+	assert.False(t, MapHeadsInExts([]byte{0x92, 0xd5, 0x30, 0x01, 0x80, 0x80}))
+	assert.False(t, MapHeadsInExts([]byte{0xd8, 0x30, 0x80}), "short input")
+	assert.False(t, MapHeadsInExts([]byte{0xd4, 0x30, 0x80, 0x01}), "bytes after the value")
+}

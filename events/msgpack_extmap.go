@@ -1,0 +1,322 @@
+package events
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/truefcr/truefcr/internal/msgpackcheck"
+)
+
+// extAtMap reports, as an error, an extension in b, the msgpack data of a
+// host's value, where the decoder reads it into a map of a type that does
+// not read itself, v pointing to the value that it decodes into. Such a
+// decoder skips the extension's header and reads a map from its data,
+// and then on past it: a map's head there makes it allocate at the length
+// that head declares (a few bytes of data can ask for gigabytes), and
+// the entries it goes on to read are bytes that no check walked, where a
+// list's head lies about its length as freely. A map's data is never an
+// extension as the codecs write it. Data in which no extension's header
+// is followed by a map's head or nil, the only ones that the decoder
+// reads as a map, is not looked at further.
+//
+// The walk follows the data as the decoder reads it into v: the fields of
+// a struct by the names and in the order that the decoder gives them
+// (msgpackFieldsOf), what a field of type any holds (the decoder reads
+// into a pointer or a map that such a field holds), and nothing under a
+// value that reads itself, which is its own to guard. A type whose
+// decoder a host registered with msgpack.Register is taken as one that
+// does not read itself.
+func extAtMap(b []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() || !msgpackcheck.MapHeadsInExts(b) {
+		return nil
+	}
+	w := extMapWalk{b: b}
+	_, err := w.value(0, rv.Type(), rv, 0)
+	return err
+}
+
+// extMapWalk walks the data b for extAtMap, path leading to the value at
+// hand.
+type extMapWalk struct {
+	b    []byte
+	path []fitsStep
+}
+
+// maxPointerSteps is how many pointers in a row extMapWalk follows before
+// it stops: a type such as "type P *P" leads through pointers for ever.
+const maxPointerSteps = 64
+
+// value walks the value at b[off:] as the decoder reads it into a value
+// of type t, which held is before the decoder reads into it (invalid if
+// there is none: a map's key or value, a list's element beyond those
+// held), and returns the offset after it.
+func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps int) (int, error) {
+	if off >= len(w.b) {
+		return off, nil
+	}
+	if ownUnmarshaler(t) || steps > maxPointerSteps {
+		return skip(w.b, off), nil
+	}
+	c := w.b[off]
+	switch t.Kind() {
+	case reflect.Pointer:
+		if c == 0xc0 {
+			return off + 1, nil
+		}
+		var elem reflect.Value
+		if held.IsValid() && !held.IsNil() {
+			elem = held.Elem()
+		}
+		return w.value(off, t.Elem(), elem, steps+1)
+	case reflect.Interface:
+		if !held.IsValid() || held.IsNil() {
+			// The decoder reads what it finds as a value of its own, and
+			// an extension as one registered with msgpack, never as a map.
+			return skip(w.b, off), nil
+		}
+		switch e := held.Elem(); e.Kind() {
+		case reflect.Pointer, reflect.Map: // the decoder reads into it (see standIns)
+			return w.value(off, e.Type(), e, steps+1)
+		}
+	case reflect.Map:
+		if isExt(c) {
+			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
+		}
+		h := headAt(w.b, off)
+		if h.kind != mpMap {
+			break
+		}
+		off = h.body
+		for i := 0; i < h.n; i++ {
+			key := off
+			var err error
+			if off, err = w.value(off, t.Key(), reflect.Value{}, 0); err != nil {
+				return 0, err
+			}
+			w.path = append(w.path, fitsStep{key: w.b[key:off]})
+			off, err = w.value(off, t.Elem(), reflect.Value{}, 0)
+			w.path = w.path[:len(w.path)-1]
+			if err != nil {
+				return 0, err
+			}
+		}
+		return off, nil
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 || t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String {
+			break // bytes or strings, read by readers of their own
+		}
+		h := headAt(w.b, off)
+		if h.kind != mpList {
+			break
+		}
+		off = h.body
+		for i := 0; i < h.n; i++ {
+			var elem reflect.Value
+			if held.IsValid() && (t.Kind() == reflect.Array && i < held.Len() || t.Kind() == reflect.Slice && i < held.Cap()) {
+				// The decoder reads into the elements a list holds up to
+				// its capacity, and into those of an array.
+				if t.Kind() == reflect.Slice {
+					held = held.Slice(0, held.Cap())
+				}
+				elem = held.Index(i)
+			}
+			w.path = append(w.path, fitsStep{index: i})
+			var err error
+			off, err = w.value(off, t.Elem(), elem, 0)
+			w.path = w.path[:len(w.path)-1]
+			if err != nil {
+				return 0, err
+			}
+		}
+		return off, nil
+	case reflect.Struct:
+		return w.fields(off, t, held)
+	}
+	return skip(w.b, off), nil
+}
+
+// fields walks the struct of type t at b[off:], held as held, whose
+// members the decoder reads by name, or, in a list, field by field.
+func (w *extMapWalk) fields(off int, t reflect.Type, held reflect.Value) (int, error) {
+	fs := msgpackFieldsOf(t)
+	h := headAt(w.b, off)
+	switch {
+	case h.kind == mpList && h.n > 0 && h.n == len(fs.list):
+		off = h.body
+		for i, f := range fs.list {
+			w.path = append(w.path, fitsStep{index: i})
+			var err error
+			off, err = w.field(off, t, held, f.index)
+			w.path = w.path[:len(w.path)-1]
+			if err != nil {
+				return 0, err
+			}
+		}
+		return off, nil
+	case h.kind == mpMap:
+		off = h.body
+		for i := 0; i < h.n; i++ {
+			key := off
+			off = skip(w.b, off)
+			name, ok := keyText(w.b[key:off])
+			index, known := fs.byName[string(name)]
+			if !ok || !known {
+				off = skip(w.b, off) // unknown: skipped; a key that is no name: refused by the decoder
+				continue
+			}
+			w.path = append(w.path, fitsStep{key: w.b[key:off]})
+			var err error
+			off, err = w.field(off, t, held, index)
+			w.path = w.path[:len(w.path)-1]
+			if err != nil {
+				return 0, err
+			}
+		}
+		return off, nil
+	}
+	return skip(w.b, off), nil
+}
+
+// field walks the value at b[off:] that the decoder reads into the field
+// of struct type t at index, through the embedded structs it names.
+func (w *extMapWalk) field(off int, t reflect.Type, held reflect.Value, index []int) (int, error) {
+	for i, x := range index {
+		if i > 0 && t.Kind() == reflect.Pointer {
+			// The decoder sets a nil embedded pointer to a new struct.
+			t = t.Elem()
+			if held.IsValid() {
+				held = held.Elem()
+			}
+		}
+		if held.IsValid() {
+			held = held.Field(x)
+		}
+		t = t.Field(x).Type
+	}
+	return w.value(off, t, held, 0)
+}
+
+// named names the place that w's path leads to, as numbersKept's errors
+// do.
+func (w *extMapWalk) named() string { return (&fitsWalk{path: w.path}).named(nil) }
+
+// isExt reports whether c is the code of an extension.
+func isExt(c byte) bool { return c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd8 }
+
+// msgpackFields is what the msgpack decoder makes of a struct type's
+// fields (as its getFields does, with json tags where there is no
+// msgpack tag): the index path of the field that each member name is
+// read into, and each field with its name, in the order of a struct
+// written as a list.
+type msgpackFields struct {
+	byName map[string][]int
+	list   []msgpackField
+}
+
+// msgpackField is a field that the msgpack decoder reads: its name and
+// its index path.
+type msgpackField struct {
+	name  string
+	index []int
+}
+
+// msgpackFieldsCache caches msgpackFieldsOf by type.
+var msgpackFieldsCache sync.Map // reflect.Type → *msgpackFields
+
+// msgpackFieldsOf returns the msgpackFields of struct type t.
+func msgpackFieldsOf(t reflect.Type) *msgpackFields {
+	if fs, ok := msgpackFieldsCache.Load(t); ok {
+		return fs.(*msgpackFields)
+	}
+	fs := msgpackFieldsIn(t, 0)
+	msgpackFieldsCache.Store(t, fs)
+	return fs
+}
+
+// maxInlined is how deeply msgpackFieldsIn follows embedded structs that
+// the decoder inlines, beyond which it stops: Register refuses a type
+// whose embedded structs lead back to it (embedLoop).
+const maxInlined = 32
+
+// msgpackFieldsIn makes the msgpackFields of struct type t, inlined depth
+// deep into another: the decoder's getFields, step by step.
+func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
+	fs := &msgpackFields{byName: map[string][]int{}}
+	if depth > maxInlined {
+		return fs
+	}
+	add := func(name string, index []int) {
+		fs.byName[name] = index
+		fs.list = append(fs.list, msgpackField{name, index})
+	}
+	taken := func(name string) bool { _, ok := fs.byName[name]; return ok }
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, options := codecTag(f)
+		if name == "-" || !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		index := []int{i}
+		if f.Anonymous && !slices.Contains(options, "noinline") {
+			st := derefAll(f.Type)
+			var inner *msgpackFields
+			if st.Kind() == reflect.Struct {
+				inner = msgpackFieldsIn(st, depth+1)
+			}
+			inline := false
+			switch {
+			case slices.Contains(options, "inline"):
+				// Inlined as told: each field that no earlier one is
+				// named as.
+				for _, in := range inner.fields() {
+					if !taken(in.name) {
+						add(in.name, slices.Concat(index, in.index))
+					}
+				}
+				inline = true
+			case inner != nil && !ownUnmarshaler(st) && !ownMarshaler(st) &&
+				!slices.ContainsFunc(inner.list, func(in msgpackField) bool { return taken(in.name) }):
+				// Inlined when it reads and writes itself as a struct,
+				// and none of its fields is named as one before.
+				for _, in := range inner.list {
+					add(in.name, slices.Concat(index, in.index))
+				}
+				inline = true
+			}
+			if inline {
+				fs.byName[name] = index // the embedded struct whole, by its own name
+				continue
+			}
+		}
+		add(name, index)
+		for _, o := range options {
+			if alias, ok := strings.CutPrefix(o, "alias:"); ok {
+				fs.byName[alias] = index
+			}
+		}
+	}
+	return fs
+}
+
+// fields returns fs's fields; none for a nil fs.
+func (fs *msgpackFields) fields() []msgpackField {
+	if fs == nil {
+		return nil
+	}
+	return fs.list
+}
+
+// derefAll returns t under all its pointers.
+func derefAll(t reflect.Type) reflect.Type {
+	for n := 0; t.Kind() == reflect.Pointer && n < maxPointerSteps; n++ {
+		t = t.Elem()
+	}
+	return t
+}

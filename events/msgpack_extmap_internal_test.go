@@ -1,0 +1,119 @@
+package events
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type mfLeaf struct{ A, B int }
+type MfPtrLeaf struct{ P int }
+type mfShadowed struct{ A, C int }
+type mfTold struct{ A, D int }
+type mfNoInline struct{ E int }
+type mfNamed struct{ F int }
+type mfLower struct{ G int }
+type mfDeep struct{ mfDeeper }
+type mfDeeper struct{ H int }
+
+// MfOwn and MfOwn2 write and read themselves (exported, as the encoder
+// calls their methods), which keeps the decoder
+// from inlining them; embedded side by side, neither's methods are
+// promoted.
+type MfOwn struct{ X int }
+type MfOwn2 struct{ X int }
+
+func (o MfOwn) MarshalMsgpack() ([]byte, error)   { return []byte{byte(o.X)}, nil }
+func (o *MfOwn) UnmarshalMsgpack(b []byte) error  { o.X = int(b[0]); return nil }
+func (o MfOwn2) MarshalMsgpack() ([]byte, error)  { return []byte{byte(o.X)}, nil }
+func (o *MfOwn2) UnmarshalMsgpack(b []byte) error { o.X = int(b[0]); return nil }
+
+// mfHost has a field of every kind that the msgpack decoder names its own
+// way.
+type mfHost struct {
+	Plain  int
+	Tagged int `json:"tagged"`
+	Both   int `msgpack:"mp" json:"js"`
+	Skip   int `json:"-"`
+	hidden int
+	mfLeaf
+	*MfPtrLeaf
+	mfShadowed // A is mfLeaf's: named whole
+	MfOwn      // reads itself: named whole
+	MfOwn2
+	mfTold     `msgpack:",inline"`   // A is mfLeaf's: D alone
+	mfNoInline `msgpack:",noinline"` // named whole
+	mfNamed    `json:"named"`        // inlined, and named whole
+	mfLower
+	mfDeep
+	Alias int `msgpack:"al,alias:other"`
+}
+
+// msgpackFieldsOf reads member names into the fields, and lists the
+// fields in the order, that the msgpack decoder does: each name, given a
+// number (or, for a struct named whole, a map that sets its first field),
+// sets the field at its index path and nothing else, and a value written
+// by the encoder names the fields of the list, in its order.
+func TestMsgpackFieldsAreTheDecoders(t *testing.T) {
+	typ := reflect.TypeFor[mfHost]()
+	fs := msgpackFieldsOf(typ)
+	var order []string
+	for _, f := range fs.list {
+		order = append(order, f.name)
+	}
+	assert.Equal(t, []string{"Plain", "tagged", "mp", "A", "B", "P", "mfShadowed", "MfOwn", "MfOwn2", "D", "mfNoInline",
+		"F", "G", "H", "al"}, order)
+
+	written, err := encodeHost(&mfHost{MfPtrLeaf: &MfPtrLeaf{}}, false)
+	require.NoError(t, err)
+	h := headAt(written, 0)
+	require.Equal(t, mpMap, h.kind)
+	var names []string
+	for i, off := 0, h.body; i < h.n; i++ {
+		end := skip(written, off)
+		name, _ := keyText(written[off:end])
+		names = append(names, string(name))
+		off = skip(written, end)
+	}
+	assert.Equal(t, order, names, "the encoder's order")
+
+	for name, index := range fs.byName {
+		want := reflect.New(typ)
+		at := want.Elem()
+		for i, x := range index {
+			if i > 0 && at.Kind() == reflect.Pointer {
+				at.Set(reflect.New(at.Type().Elem()))
+				at = at.Elem()
+			}
+			at = at.Field(x)
+		}
+		if at.Kind() == reflect.Pointer {
+			at.Set(reflect.New(at.Type().Elem()))
+			at = at.Elem()
+		}
+		var value any = 7
+		switch {
+		case at.Type() == reflect.TypeFor[MfOwn]() || at.Type() == reflect.TypeFor[MfOwn2]():
+			at.Field(0).SetInt(7) // read by its own reader from the number
+		case at.Kind() == reflect.Struct:
+			first := msgpackFieldsOf(at.Type()).list[0]
+			value = map[string]any{first.name: 7}
+			at.FieldByIndex(first.index).SetInt(7)
+		default:
+			at.SetInt(7)
+		}
+		data, err := encodeHost(map[string]any{name: value}, true)
+		require.NoError(t, err)
+		got := reflect.New(typ)
+		require.NoError(t, msgpackDecode(data, got.Interface()), name)
+		assert.Equal(t, want.Interface(), got.Interface(), "%s read into %v", name, index)
+	}
+	// The list's names, and the names of the embedded structs that are
+	// inlined, and an alias.
+	assert.ElementsMatch(t, append(order, "mfLeaf", "MfPtrLeaf", "mfTold", "named", "mfLower", "mfDeep", "other"),
+		slices.Collect(maps.Keys(fs.byName)))
+}

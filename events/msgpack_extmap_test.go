@@ -1,0 +1,172 @@
+package events_test
+
+import (
+	"encoding/binary"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+type extMapInner struct {
+	M map[string]int `json:"m"`
+}
+
+type extMapEmbedded struct {
+	E map[string]int `json:"e"`
+}
+
+// extMapTree is a map of maps, as deep as its data goes.
+type extMapTree map[string]extMapTree
+
+// extMapHost holds maps in every place where the msgpack decoder reads
+// one: a field, a list's element, a map's value, under a pointer, in what
+// a field of type any holds, in an embedded struct.
+type extMapHost struct {
+	M    map[string]int            `json:"m"`
+	Tree extMapTree                `json:"tree"`
+	List []map[string]int          `json:"list"`
+	Deep map[string]map[string]int `json:"deep"`
+	Ptr  *extMapInner              `json:"ptr"`
+	Held any                       `json:"held"`
+	When time.Time                 `json:"when"`
+	extMapEmbedded
+}
+
+func (*extMapHost) EventType() events.Type { return "acme.fits" }
+
+func newExtMapHost() events.Data { return &extMapHost{Held: &extMapInner{}} }
+
+// extHidingAMap is an extension whose data starts with the head of a map
+// of four billion entries.
+var extHidingAMap = []byte("\xd8\x30\xdf\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// An extension where the decoder reads a map of a type that does not
+// read itself is refused, and named, wherever it lies in a host's data:
+// the decoder skipped its header, made a map at the length its data
+// declared (a million entries, the decoder's limit: some 56 MB), and read
+// on through bytes that no check walked; in a tree of such maps, each
+// 18 bytes deeper asked for 56 MB more.
+func TestAnExtensionWhereAMapIsReadIsRefused(t *testing.T) {
+	ext := func(z *fitsBytes) *fitsBytes { z.buf.Write(extHidingAMap); return z }
+	// An extension whose data is a map of four billion entries, whose
+	// first is such an extension, twenty deep.
+	tree := []byte{0xc0}
+	for range 20 {
+		inner := append([]byte("\xdf\xff\xff\xff\xff\xa1a"), tree...)
+		tree = append(binary.BigEndian.AppendUint32([]byte{0xc9}, uint32(len(inner))), 0x30)
+		tree = append(tree, inner...)
+	}
+	for _, tc := range []struct {
+		raw   []byte
+		field string
+	}{
+		{ext(newFitsBytes().m(1).s("m")).bytes(), `"m"`},
+		{append(newFitsBytes().m(1).s("tree").bytes(), tree...), `"tree"`},
+		{ext(newFitsBytes().m(1).s("list").l(2).m(0)).bytes(), `"list[1]"`},
+		{ext(newFitsBytes().m(1).s("deep").m(2).s("a").m(0).s("b")).bytes(), `"deep.b"`},
+		{ext(newFitsBytes().m(1).s("ptr").m(1).s("m")).bytes(), `"ptr.m"`},
+		{ext(newFitsBytes().m(1).s("held").m(1).s("m")).bytes(), `"held.m"`},
+		{ext(newFitsBytes().m(1).s("e")).bytes(), `"e"`},
+		{ext(newFitsBytes().m(1).s("extMapEmbedded").m(1).s("e")).bytes(), `"extMapEmbedded.e"`},
+		// A struct written as a list, field by field.
+		{ext(newFitsBytes().l(8).null()).null().null().null().null().null().null().bytes(), `"[1]"`},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := fitsDecode(t, tc.raw, newExtMapHost)
+		runtime.ReadMemStats(&after)
+		assert.ErrorIs(t, err, events.ErrMalformed, tc.field)
+		assert.ErrorContains(t, err, "msgpack: "+tc.field+" is an extension")
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "%s: bytes allocated", tc.field)
+	}
+}
+
+// An extension that is not where the decoder reads a map is read as
+// before, though its data starts with a map's head: a time of 536870912
+// nanoseconds is written so.
+func TestAnExtensionElsewhereIsReadAsBefore(t *testing.T) {
+	when := time.Date(2026, 3, 2, 9, 15, 0, 536870912, time.UTC)
+	b, err := msgpack.Marshal(when)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0xd7, 0xff, 0x80}, b[:3], "the time's data starts with a map's head")
+
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.fits", 1, newExtMapHost))
+	c := events.NewMsgpackCodec(reg)
+	in := &extMapHost{
+		M: map[string]int{"a": 1}, Tree: extMapTree{"t": {"u": nil}}, List: []map[string]int{{"l": 2}},
+		Deep: map[string]map[string]int{"d": {"e": 3}}, Ptr: &extMapInner{M: map[string]int{"p": 4}},
+		Held: &extMapInner{M: map[string]int{"h": 5}}, When: when, extMapEmbedded: extMapEmbedded{E: map[string]int{"x": 6}},
+	}
+	b, err = c.Append(nil, fitsEnvelope(in))
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	require.NoError(t, err)
+	assert.Equal(t, in, got.Data)
+
+	// A time in a map of any, and a map that reads itself from an
+	// extension.
+	timed := fitsAny{"t": when}
+	back, err := fitsRoundTrip(t, &timed, func() events.Data { return new(fitsAny) })
+	require.NoError(t, err)
+	assert.True(t, when.Equal((*back.(*fitsAny))["t"].(time.Time)), "read back %v", back)
+	own := &extMapOwn{X: extMapSelf{"k": "v"}}
+	back, err = fitsRoundTrip(t, own, func() events.Data { return new(extMapOwn) })
+	require.NoError(t, err)
+	assert.Equal(t, own, back)
+}
+
+// extMapSelf is a map that writes and reads itself as an extension whose
+// data starts with a map's head.
+type extMapSelf map[string]string
+
+func (m extMapSelf) EncodeMsgpack(e *msgpack.Encoder) error {
+	b, err := msgpack.Marshal(map[string]string(m))
+	if err != nil {
+		return err
+	}
+	if err := e.EncodeExtHeader(7, len(b)); err != nil {
+		return err
+	}
+	_, err = e.Writer().Write(b)
+	return err
+}
+
+func (m *extMapSelf) DecodeMsgpack(d *msgpack.Decoder) error {
+	if _, _, err := d.DecodeExtHeader(); err != nil {
+		return err
+	}
+	var plain map[string]string
+	if err := d.Decode(&plain); err != nil {
+		return err
+	}
+	*m = plain
+	return nil
+}
+
+type extMapOwn struct {
+	X extMapSelf `json:"x"`
+}
+
+func (*extMapOwn) EventType() events.Type { return "acme.fits" }
+
+// fitsRoundTrip writes d with the msgpack codec and reads it back into
+// the type newData makes.
+func fitsRoundTrip(t *testing.T, d events.Data, newData func() events.Data) (events.Data, error) {
+	t.Helper()
+	reg := events.NewRegistry()
+	require.NoError(t, reg.Register("acme.fits", 1, newData))
+	c := events.NewMsgpackCodec(reg)
+	b, err := c.Append(nil, fitsEnvelope(d))
+	require.NoError(t, err)
+	got, err := c.Decode(b)
+	return got.Data, err
+}
+
+func (z *fitsBytes) l(n int) *fitsBytes { z.e.EncodeArrayLen(n); return z }
