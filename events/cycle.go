@@ -4,13 +4,14 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/tagparser/v2"
 )
 
 // holdsItself returns what keeps v, a host type's data, from being
@@ -296,14 +297,22 @@ func implementsAny(t reflect.Type, ifaces []reflect.Type) bool {
 }
 
 // codecTag returns the name and the options of the tag of field f as the
-// msgpack codec reads them: msgpack's, else json's.
+// msgpack codec reads them (parsedTag); an option with a value
+// ("alias:other") by its key alone.
 func codecTag(f reflect.StructField) (name string, options []string) {
+	tag := parsedTag(f)
+	return tag.Name, slices.Sorted(maps.Keys(tag.Options))
+}
+
+// parsedTag returns the tag of field f, msgpack's, else json's, parsed
+// as the msgpack codec parses it: "ns:tree" is an option without a name,
+// and spaces around a name or an option do not count.
+func parsedTag(f reflect.StructField) *tagparser.Tag {
 	tag := f.Tag.Get("msgpack")
 	if tag == "" {
 		tag = f.Tag.Get("json")
 	}
-	name, opts, _ := strings.Cut(tag, ",")
-	return name, strings.Split(opts, ",")
+	return tagparser.Parse(tag)
 }
 
 // fieldsOf caches writtenFields by type.

@@ -255,6 +255,16 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 		}
 		return w.walk(reflect.Value{}, t.Elem(), path.downBy("[]", true))
 	case reflect.Slice:
+		// The msgpack decoder reads into the elements a list holds up to
+		// its capacity, as into an array's, and into new ones beyond.
+		if v.IsValid() && v.Cap() > 0 && w.holdsRefs(t.Elem()) {
+			held := v.Slice(0, v.Cap())
+			for i := range held.Len() {
+				if msg := w.walk(held.Index(i), t.Elem(), path.downBy("[]", false)); msg != "" {
+					return msg
+				}
+			}
+		}
 		return w.walk(reflect.Value{}, t.Elem(), path.downBy("[]", false))
 	case reflect.Struct:
 		if name, from := jsonAmbiguous(t); name != "" && !path.inlined && !implementsAny(t, jsonCodecs) {

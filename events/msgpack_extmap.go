@@ -1,11 +1,13 @@
 package events
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/truefcr/truefcr/internal/msgpackcheck"
 )
@@ -25,10 +27,12 @@ import (
 // The walk follows the data as the decoder reads it into v: the fields of
 // a struct by the names and in the order that the decoder gives them
 // (msgpackFieldsOf), what a field of type any holds (the decoder reads
-// into a pointer or a map that such a field holds), and nothing under a
-// value that reads itself, which is its own to guard. A type whose
-// decoder a host registered with msgpack.Register is taken as one that
-// does not read itself.
+// into what such a field holds: a pointer's value, a map), and nothing
+// under a value that reads itself, which is its own to guard: through
+// methods, or, for a struct, through an encoder or decoder registered with
+// the msgpack package (plainStruct). A map type whose decoder a host
+// registered with msgpack.Register is taken as one that does not read
+// itself.
 func extAtMap(b []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() || !msgpackcheck.MapHeadsInExts(b) {
@@ -78,10 +82,11 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 			// an extension as one registered with msgpack, never as a map.
 			return skip(w.b, off), nil
 		}
-		switch e := held.Elem(); e.Kind() {
-		case reflect.Pointer, reflect.Map: // the decoder reads into it (see standIns)
-			return w.value(off, e.Type(), e, steps+1)
-		}
+		// The decoder reads into what the field holds: into a pointer's
+		// value, a map (see standIns), even a value it cannot set, whose
+		// maps it fills before it fails.
+		e := held.Elem()
+		return w.value(off, e.Type(), e, steps+1)
 	case reflect.Map:
 		if isExt(c) {
 			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
@@ -134,7 +139,9 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		}
 		return off, nil
 	case reflect.Struct:
-		return w.fields(off, t, held)
+		if plainStruct(t) {
+			return w.fields(off, t, held)
+		}
 	}
 	return skip(w.b, off), nil
 }
@@ -243,7 +250,11 @@ func msgpackFieldsOf(t reflect.Type) *msgpackFields {
 const maxInlined = 32
 
 // msgpackFieldsIn makes the msgpackFields of struct type t, inlined depth
-// deep into another: the decoder's getFields, step by step.
+// deep into another, as the decoder's getFields makes its fields: tags
+// parsed as it parses them (parsedTag), an embedded struct inlined when
+// the decoder would (told to, or plainStruct and none of its names
+// taken), the embedded struct's own name and aliases kept for reading.
+// Past maxInlined levels of inlining, it finds no fields.
 func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 	fs := &msgpackFields{byName: map[string][]int{}}
 	if depth > maxInlined {
@@ -256,7 +267,8 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 	taken := func(name string) bool { _, ok := fs.byName[name]; return ok }
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, options := codecTag(f)
+		tag := parsedTag(f)
+		name := tag.Name
 		if name == "-" || !f.IsExported() && !f.Anonymous {
 			continue
 		}
@@ -264,7 +276,7 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 			name = f.Name
 		}
 		index := []int{i}
-		if f.Anonymous && !slices.Contains(options, "noinline") {
+		if f.Anonymous && !tag.HasOption("noinline") {
 			st := derefAll(f.Type)
 			var inner *msgpackFields
 			if st.Kind() == reflect.Struct {
@@ -272,7 +284,7 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 			}
 			inline := false
 			switch {
-			case slices.Contains(options, "inline"):
+			case tag.HasOption("inline"):
 				// Inlined as told: each field that no earlier one is
 				// named as.
 				for _, in := range inner.fields() {
@@ -281,10 +293,10 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 					}
 				}
 				inline = true
-			case inner != nil && !ownUnmarshaler(st) && !ownMarshaler(st) &&
+			case inner != nil && plainStruct(st) &&
 				!slices.ContainsFunc(inner.list, func(in msgpackField) bool { return taken(in.name) }):
-				// Inlined when it reads and writes itself as a struct,
-				// and none of its fields is named as one before.
+				// Inlined when the codec writes and reads it field by
+				// field, and none of its fields is named as one before.
 				for _, in := range inner.list {
 					add(in.name, slices.Concat(index, in.index))
 				}
@@ -296,10 +308,8 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 			}
 		}
 		add(name, index)
-		for _, o := range options {
-			if alias, ok := strings.CutPrefix(o, "alias:"); ok {
-				fs.byName[alias] = index
-			}
+		if alias, ok := tag.Options["alias"]; ok {
+			fs.byName[alias] = index
 		}
 	}
 	return fs
@@ -311,6 +321,43 @@ func (fs *msgpackFields) fields() []msgpackField {
 		return nil
 	}
 	return fs.list
+}
+
+// plainStructs caches plainStruct by type.
+var plainStructs sync.Map // reflect.Type → bool
+
+// plainStruct reports whether the msgpack codec writes and reads values
+// of struct type t field by field: t has no methods of its own for it,
+// and no encoder or decoder registered with the msgpack package (as an
+// extension, say), which the decoder, like its getFields before it
+// inlines an embedded struct, also asks. A registration is found by
+// trying: the zero value must not be written as an extension, and an
+// empty map must be read.
+func plainStruct(t reflect.Type) bool {
+	if p, ok := plainStructs.Load(t); ok {
+		return p.(bool)
+	}
+	plain := !ownMarshaler(t) && !ownUnmarshaler(t)
+	if plain {
+		// What the encoder wrote before it failed, if it did (on a field
+		// it cannot write), says how it began.
+		var buf bytes.Buffer
+		enc := msgpack.NewEncoder(&buf)
+		enc.SetCustomStructTag("json")
+		probe := func(try func() error) (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("%v", p)
+				}
+			}()
+			return try()
+		}
+		_ = probe(func() error { return enc.Encode(reflect.New(t).Interface()) })
+		plain = (buf.Len() == 0 || !isExt(buf.Bytes()[0])) &&
+			probe(func() error { return msgpackDecode([]byte{0x80}, reflect.New(t).Interface()) }) == nil
+	}
+	plainStructs.Store(t, plain)
+	return plain
 }
 
 // derefAll returns t under all its pointers.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 type mfLeaf struct{ A, B int }
@@ -50,7 +51,27 @@ type mfHost struct {
 	mfNamed    `json:"named"`        // inlined, and named whole
 	mfLower
 	mfDeep
-	Alias int `msgpack:"al,alias:other"`
+	MfExt      // written as an extension: named whole
+	Alias  int `msgpack:"al,alias:other"`
+	Colon  int `json:"ns:colon"` // an option, no name
+	Spaced int `json:" spaced "`
+	Bare   int `msgpack:"bare,alias"` // an alias of no name
+}
+
+// MfExt is registered with the msgpack package as an extension, which
+// keeps the decoder from inlining it.
+type MfExt struct{ X int }
+
+func init() {
+	msgpack.RegisterExtEncoder(44, MfExt{}, func(e *msgpack.Encoder, v reflect.Value) ([]byte, error) {
+		return []byte{byte(v.Interface().(MfExt).X)}, nil
+	})
+	msgpack.RegisterExtDecoder(44, MfExt{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
+		b := make([]byte, n)
+		err := d.ReadFull(b)
+		v.Set(reflect.ValueOf(MfExt{X: int(b[0])}))
+		return err
+	})
 }
 
 // msgpackFieldsOf reads member names into the fields, and lists the
@@ -66,7 +87,7 @@ func TestMsgpackFieldsAreTheDecoders(t *testing.T) {
 		order = append(order, f.name)
 	}
 	assert.Equal(t, []string{"Plain", "tagged", "mp", "A", "B", "P", "mfShadowed", "MfOwn", "MfOwn2", "D", "mfNoInline",
-		"F", "G", "H", "al"}, order)
+		"F", "G", "H", "MfExt", "al", "Colon", "spaced", "bare"}, order)
 
 	written, err := encodeHost(&mfHost{MfPtrLeaf: &MfPtrLeaf{}}, false)
 	require.NoError(t, err)
@@ -97,6 +118,11 @@ func TestMsgpackFieldsAreTheDecoders(t *testing.T) {
 		}
 		var value any = 7
 		switch {
+		case at.Type() == reflect.TypeFor[MfExt]():
+			raw, err := msgpack.Marshal(MfExt{X: 7})
+			require.NoError(t, err)
+			value = msgpack.RawMessage(raw)
+			at.Field(0).SetInt(7)
 		case at.Type() == reflect.TypeFor[MfOwn]() || at.Type() == reflect.TypeFor[MfOwn2]():
 			at.Field(0).SetInt(7) // read by its own reader from the number
 		case at.Kind() == reflect.Struct:
@@ -114,6 +140,6 @@ func TestMsgpackFieldsAreTheDecoders(t *testing.T) {
 	}
 	// The list's names, and the names of the embedded structs that are
 	// inlined, and an alias.
-	assert.ElementsMatch(t, append(order, "mfLeaf", "MfPtrLeaf", "mfTold", "named", "mfLower", "mfDeep", "other"),
+	assert.ElementsMatch(t, append(order, "mfLeaf", "MfPtrLeaf", "mfTold", "named", "mfLower", "mfDeep", "other", ""),
 		slices.Collect(maps.Keys(fs.byName)))
 }

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"encoding/binary"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -28,19 +29,48 @@ type extMapTree map[string]extMapTree
 // one: a field, a list's element, a map's value, under a pointer, in what
 // a field of type any holds, in an embedded struct.
 type extMapHost struct {
-	M    map[string]int            `json:"m"`
-	Tree extMapTree                `json:"tree"`
-	List []map[string]int          `json:"list"`
-	Deep map[string]map[string]int `json:"deep"`
-	Ptr  *extMapInner              `json:"ptr"`
-	Held any                       `json:"held"`
-	When time.Time                 `json:"when"`
+	M     map[string]int            `json:"m"`
+	Tree  extMapTree                `json:"tree"`
+	List  []map[string]int          `json:"list"`
+	Deep  map[string]map[string]int `json:"deep"`
+	Ptr   *extMapInner              `json:"ptr"`
+	Held  any                       `json:"held"`
+	When  time.Time                 `json:"when"`
+	Items []any                     `json:"items"`
 	extMapEmbedded
 }
 
 func (*extMapHost) EventType() events.Type { return "acme.fits" }
 
-func newExtMapHost() events.Data { return &extMapHost{Held: &extMapInner{}} }
+func newExtMapHost() events.Data {
+	return &extMapHost{Held: &extMapInner{}, Items: []any{&extMapInner{}}}
+}
+
+// extMapAfterExt embeds a struct that the msgpack package writes as an
+// extension, as a field of its own.
+type extMapAfterExt struct {
+	ExtMapStamp
+	Tree extMapTree `json:"tree"`
+}
+
+// ExtMapStamp is registered with the msgpack package as an extension,
+// without methods of its own; inlined, its two fields would make the
+// struct's list three long.
+type ExtMapStamp struct{ S, T string }
+
+func init() {
+	msgpack.RegisterExtEncoder(43, ExtMapStamp{}, func(e *msgpack.Encoder, v reflect.Value) ([]byte, error) {
+		return []byte(v.Interface().(ExtMapStamp).S), nil
+	})
+	msgpack.RegisterExtDecoder(43, ExtMapStamp{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
+		b := make([]byte, n)
+		err := d.ReadFull(b)
+		v.Set(reflect.ValueOf(ExtMapStamp{S: string(b)}))
+		return err
+	})
+}
+
+func (*extMapAfterExt) EventType() events.Type { return "acme.fits" }
 
 // extHidingAMap is an extension whose data starts with the head of a map
 // of four billion entries.
@@ -74,12 +104,19 @@ func TestAnExtensionWhereAMapIsReadIsRefused(t *testing.T) {
 		{ext(newFitsBytes().m(1).s("held").m(1).s("m")).bytes(), `"held.m"`},
 		{ext(newFitsBytes().m(1).s("e")).bytes(), `"e"`},
 		{ext(newFitsBytes().m(1).s("extMapEmbedded").m(1).s("e")).bytes(), `"extMapEmbedded.e"`},
+		{ext(newFitsBytes().m(1).s("items").l(1).m(1).s("m")).bytes(), `"items[0].m"`},
 		// A struct written as a list, field by field.
-		{ext(newFitsBytes().l(8).null()).null().null().null().null().null().null().bytes(), `"[1]"`},
+		{ext(newFitsBytes().l(9).null()).null().null().null().null().null().null().null().bytes(), `"[1]"`},
+		// After a struct written as an extension, which is one field.
+		{append(newFitsBytes().l(2).bytes(), append([]byte("\xd5\x2bhi"), tree...)...), `"[1]"`},
 	} {
+		newData := newExtMapHost
+		if tc.raw[1] == 0xd5 {
+			newData = func() events.Data { return new(extMapAfterExt) }
+		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := fitsDecode(t, tc.raw, newExtMapHost)
+		_, err := fitsDecode(t, tc.raw, newData)
 		runtime.ReadMemStats(&after)
 		assert.ErrorIs(t, err, events.ErrMalformed, tc.field)
 		assert.ErrorContains(t, err, "msgpack: "+tc.field+" is an extension")
@@ -170,3 +207,21 @@ func fitsRoundTrip(t *testing.T, d events.Data, newData func() events.Data) (eve
 }
 
 func (z *fitsBytes) l(n int) *fitsBytes { z.e.EncodeArrayLen(n); return z }
+
+// Register refuses a constructor that puts a value, not a pointer, in a
+// list's element of type any, which the msgpack decoder reads into, as
+// it does a field's: it filled the maps of a struct there from the data
+// (through an extension's header too) before it failed to set it.
+func TestRegisterRefusesAValueInAListOfAny(t *testing.T) {
+	reg := events.NewRegistry()
+	err := reg.Register("acme.fits", 1, func() events.Data {
+		return &extMapHost{Items: []any{extMapInner{M: map[string]int{}}}}
+	})
+	assert.ErrorContains(t, err, "Items[] holds a events_test.extMapInner, by value")
+	// Within the list's capacity too.
+	err = reg.Register("acme.fits", 1, func() events.Data {
+		return &extMapHost{Items: append(make([]any, 0, 2), nil, extMapInner{})[:1]}
+	})
+	assert.ErrorContains(t, err, "by value")
+	require.NoError(t, reg.Register("acme.fits", 1, newExtMapHost))
+}

@@ -101,7 +101,8 @@ func SmallInts(b []byte) bool {
 // extension whose header is followed by the head of a map, or by nil: a
 // decoder that reads a map skips an extension's header and reads on, so
 // that such an extension may be read as a map whose entries Check did not
-// walk. False for input that Check refuses, which no decoder reads.
+// walk. False for malformed input (as Check finds it, but nested up to
+// two levels deeper, as CheckNestedText allows).
 func MapHeadsInExts(b []byte) bool {
 	w := walker[[]byte]{s: b, exts: true}
 	w.value(-2)
