@@ -89,7 +89,7 @@ func StoredExtra(x Extra) (Extra, error) {
 		var read any
 		b, err := msgpack.Marshal(v)
 		if err == nil {
-			err = msgpack.Unmarshal(b, &read)
+			err = decodeGeneric(func() error { return msgpack.Unmarshal(b, &read) })
 		}
 		if err == nil {
 			read, err = jsonValue(read, 0, true)
@@ -433,7 +433,7 @@ func (r *reader) extra(x *Extra, key string) {
 		return
 	}
 	var v any
-	err := msgpack.Unmarshal([]byte(raw), &v)
+	err := decodeGeneric(func() error { return msgpack.Unmarshal([]byte(raw), &v) })
 	if err == nil {
 		v, err = jsonValue(v, 0, true)
 	}

@@ -733,8 +733,8 @@ func decodeObject(raw string, mapDecoder func(*msgpack.Decoder) (any, error)) (m
 	}
 	dec := msgpack.NewDecoder(strings.NewReader(raw))
 	dec.SetMapDecoder(mapDecoder)
-	v, err := decodeMap(dec, true)
-	if err != nil {
+	var v any
+	if err := decodeGeneric(func() (err error) { v, err = decodeMap(dec, true); return err }); err != nil {
 		return nil, err
 	}
 	switch m := v.(type) {
@@ -939,6 +939,17 @@ func decodeHost(v any, decode func() error) (err error) {
 		}
 	}()
 	return decode()
+}
+
+// decodeGeneric returns decode(), a decoding into generic values (any,
+// map[string]any), with a panic of the decoder as its error: the msgpack
+// decoder reads an extension that a host registered with the msgpack
+// package as a value of the registered type, and panics, in reflect, for
+// one that is a map or a list (v5.4.1 sets a nil map to a pointer to its
+// element type). Wherever such an extension stands in an event, that is
+// an error of the event, not the end of the process.
+func decodeGeneric(decode func() error) error {
+	return decodeHost(map[string]any(nil), decode)
 }
 
 // decoderPanics are the packages whose panics, in decoding a host's

@@ -1,12 +1,14 @@
 package events_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"reflect"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
@@ -224,4 +226,49 @@ func TestRegisterRefusesAValueInAListOfAny(t *testing.T) {
 	})
 	assert.ErrorContains(t, err, "by value")
 	require.NoError(t, reg.Register("acme.fits", 1, newExtMapHost))
+}
+
+// extMapBag is a map registered with the msgpack package as an
+// extension, whose decoder panics reading it as a generic value.
+type extMapBag map[string]string
+
+func init() {
+	msgpack.RegisterExtDecoder(45, extMapBag{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
+		b := make([]byte, n)
+		err := d.ReadFull(b)
+		v.Set(reflect.ValueOf(extMapBag{"k": string(b)}))
+		return err
+	})
+}
+
+type extMapNumber struct {
+	X int `json:"x"`
+}
+
+func (*extMapNumber) EventType() events.Type { return "acme.fits" }
+
+// An extension of a map type that a host registered with the msgpack
+// package, wherever a codec reads generic values (a built-in event's
+// member it does not know, a host's data read to name the member at
+// fault, or for an upcaster), is an error of the event: the decoder
+// panicked reading it, and the process ended.
+func TestAnExtensionThatPanicsTheDecoderIsAnError(t *testing.T) {
+	bag := []byte("\xd4\x2dA") // extension 45, one byte
+	raw := append([]byte("\x81\xa1x"), bag...)
+	_, err := fitsDecode(t, raw, func() events.Data { return new(extMapNumber) })
+	assert.ErrorIs(t, err, events.ErrMalformed)
+	_, err = fitsUpcastDecode(t, raw)
+	assert.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, "panicked in the decoder")
+
+	// A built-in event with an unknown member.
+	c := events.NewMsgpackCodec(nil)
+	b, err := c.Append(nil, fitsEnvelope(&events.Resolved{Contact: uuid.New(), Extra: events.Extra{"note": "zq"}}))
+	require.NoError(t, err)
+	at := bytes.Index(b, []byte("\xa2zq"))
+	require.Positive(t, at)
+	copy(b[at:], bag) // as long as the string it stands for
+	_, err = c.Decode(b)
+	assert.ErrorIs(t, err, events.ErrMalformed)
+	assert.ErrorContains(t, err, "panicked in the decoder")
 }

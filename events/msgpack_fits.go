@@ -54,12 +54,12 @@ func numbersKept(b []byte, v any, newData func() Data) error {
 }
 
 // decodeLoose decodes b into generic values, with every number as an
-// int64, a uint64 or a float64.
-func decodeLoose(b []byte) (any, error) {
+// int64, a uint64 or a float64 (see decodeGeneric).
+func decodeLoose(b []byte) (v any, err error) {
 	dec := msgpack.NewDecoder(bytes.NewReader(b))
 	dec.UseLooseInterfaceDecoding(true)
 	dec.SetMapDecoder(decodeAnyMap)
-	return dec.DecodeInterface()
+	return v, decodeGeneric(func() (err error) { v, err = dec.DecodeInterface(); return err })
 }
 
 // fitsWalk compares read, the msgpack data of a host's value, with held,
