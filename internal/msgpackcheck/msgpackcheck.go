@@ -41,10 +41,21 @@ func whole(w walker[[]byte], depth int) error {
 	return nil
 }
 
-// Unmarshal decodes b into v with msgpack.Unmarshal once Check passed it.
+// ErrExtMap: an extension whose header a map's head or nil follows
+// (Unmarshal).
+var ErrExtMap = errors.New("an extension is followed by a map's head")
+
+// Unmarshal decodes b into v with msgpack.Unmarshal once Check passed it,
+// and MapHeadsInExts found nothing: where v has a map, the decoder would
+// read such an extension as a map, through bytes that Check did not walk.
+// It is for values that hold no extension (snapshots of this module's
+// own types).
 func Unmarshal(b []byte, v any) error {
 	if err := Check(b); err != nil {
 		return fmt.Errorf("msgpack: %w", err)
+	}
+	if MapHeadsInExts(b) {
+		return fmt.Errorf("msgpack: %w", ErrExtMap)
 	}
 	return msgpack.Unmarshal(b, v)
 }

@@ -3,6 +3,7 @@ package msgpackcheck
 import (
 	"bytes"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -153,4 +154,23 @@ func TestMapHeadsInExtsFindsExtensionsFollowedByAMapsHead(t *testing.T) {
 	assert.False(t, MapHeadsInExts([]byte{0x92, 0xd5, 0x30, 0x01, 0x80, 0x80}))
 	assert.False(t, MapHeadsInExts([]byte{0xd8, 0x30, 0x80}), "short input")
 	assert.False(t, MapHeadsInExts([]byte{0xd4, 0x30, 0x80, 0x01}), "bytes after the value")
+}
+
+// Unmarshal refuses an extension that the decoder would read as a map of
+// four billion entries, where it made one of a million (some 56 MB) and
+// then read on through bytes that Check did not walk.
+func TestUnmarshalRefusesAMapInAnExtension(t *testing.T) {
+	b := []byte("\x81\xa1M\xd8\x30\xdf\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	require.NoError(t, Check(b))
+	var v struct{ M map[string]int64 }
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := Unmarshal(b, &v)
+	runtime.ReadMemStats(&after)
+	assert.ErrorIs(t, err, ErrExtMap)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "bytes allocated")
+
+	var ok struct{ M map[string]int64 }
+	require.NoError(t, Unmarshal([]byte("\x81\xa1M\x81\xa1a\x01"), &ok))
+	assert.Equal(t, map[string]int64{"a": 1}, ok.M)
 }
