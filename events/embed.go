@@ -260,7 +260,11 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 		if v.IsValid() && v.Cap() > 0 && w.holdsRefs(t.Elem()) {
 			held := v.Slice(0, v.Cap())
 			for i := range held.Len() {
-				if msg := w.walk(held.Index(i), t.Elem(), path.downBy("[]", false)); msg != "" {
+				e := held.Index(i)
+				if k := e.Kind(); (k == reflect.Interface || k == reflect.Pointer) && e.IsNil() {
+					continue // as the type's walk below finds it
+				}
+				if msg := w.walk(e, t.Elem(), path.downBy("[]", false)); msg != "" {
 					return msg
 				}
 			}
@@ -296,8 +300,9 @@ func (w *embedWalk) walk(v reflect.Value, t reflect.Type, path *step) string {
 			if msgpackSkips && !jsonSkips && f.Tag.Get("msgpack") == "" && !(ownMarshaler(t) && ownUnmarshaler(t)) {
 				// Tagged "-,": encoding/json names it "-", and the msgpack
 				// codec, reading the json tag, skips it.
-				return fmt.Sprintf("%s is tagged json:%q, which encoding/json writes as a member named \"-\" and the msgpack codec takes for \"skip\", so that one codec would lose what the other keeps: tag it json:\"-\" to skip it in both, or name it otherwise",
-					at(path.down(f.Name), f.Type), f.Tag.Get("json"))
+				jsonName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				return fmt.Sprintf("%s is tagged json:%q, which encoding/json writes as a member named %q and the msgpack codec takes for \"skip\", so that one codec would lose what the other keeps: tag it json:\"-\" to skip it in both, or name it otherwise",
+					at(path.down(f.Name), f.Type), f.Tag.Get("json"), jsonName)
 			}
 			field := path.down(f.Name)
 			field.inlined = jsonInlines(f)

@@ -823,8 +823,16 @@ type emDashBoth struct {
 	D string `json:"-," msgpack:"dash"`
 }
 
+// emSpaceDash has a field tagged " -", which encoding/json names " -"
+// and the msgpack codec, trimming spaces as it parses tags, takes for
+// "skip".
+type emSpaceDash struct {
+	D string `json:" -"`
+}
+
 func (*emDashField) EventType() events.Type { return "em.dash" }
 func (*emDashBoth) EventType() events.Type  { return "em.dash" }
+func (*emSpaceDash) EventType() events.Type { return "em.dash" }
 
 // A field tagged json:"-," is refused, naming it: encoding/json writes it
 // as a member named "-", and the msgpack codec, reading the json tag,
@@ -833,7 +841,9 @@ func (*emDashBoth) EventType() events.Type  { return "em.dash" }
 func TestRegisterRefusesAFieldTaggedDashCommaForJSONAlone(t *testing.T) {
 	err := events.NewRegistry().Register("em.dash", 1, func() events.Data { return new(emDashField) })
 	require.Error(t, err)
-	assert.ErrorContains(t, err, `events_test.emDashField.D (string) is tagged json:"-,"`)
+	assert.ErrorContains(t, err, `events_test.emDashField.D (string) is tagged json:"-,", which encoding/json writes as a member named "-"`)
+	err = events.NewRegistry().Register("em.dash", 1, func() events.Data { return new(emSpaceDash) })
+	assert.ErrorContains(t, err, `is tagged json:" -", which encoding/json writes as a member named " -"`)
 
 	agree(t, func() events.Data { return new(emDashBoth) }, &emDashBoth{A: "a", D: "kept"})
 }

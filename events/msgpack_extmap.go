@@ -139,9 +139,9 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		}
 		return off, nil
 	case reflect.Struct:
-		if plainStruct(t) {
-			return w.fields(off, t, held)
-		}
+		// Whatever codec the msgpack package holds for it: data that is
+		// neither a map nor a list, fields skips.
+		return w.fields(off, t, held)
 	}
 	return skip(w.b, off), nil
 }
@@ -150,6 +150,15 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 // members the decoder reads by name, or, in a list, field by field.
 func (w *extMapWalk) fields(off int, t reflect.Type, held reflect.Value) (int, error) {
 	fs := msgpackFieldsOf(t)
+	if !fs.sure {
+		// Where it cannot tell the fields as the decoder does, any
+		// extension that the decoder may read as a map is refused.
+		end := skip(w.b, off)
+		if msgpackcheck.MapHeadsInExts(w.b[off:end]) {
+			return 0, fmt.Errorf("msgpack: %s holds an extension followed by a map's head, in %s, whose fields the codec cannot tell as its decoder does", w.named(), t)
+		}
+		return end, nil
+	}
 	h := headAt(w.b, off)
 	switch {
 	case h.kind == mpList && h.n > 0 && h.n == len(fs.list):
@@ -218,17 +227,22 @@ func isExt(c byte) bool { return c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd
 // fields (as its getFields does, with json tags where there is no
 // msgpack tag): the index path of the field that each member name is
 // read into, and each field with its name, in the order of a struct
-// written as a list.
+// written as a list. sure says that the encoder wrote a zero value as
+// they say (writtenAs), which getFields' fields, shared by its encoder
+// and decoder, would then have made too.
 type msgpackFields struct {
 	byName map[string][]int
 	list   []msgpackField
+	sure   bool
+	capped bool // maxInlined levels of inlining were passed
 }
 
-// msgpackField is a field that the msgpack decoder reads: its name and
-// its index path.
+// msgpackField is a field that the msgpack decoder reads: its name, its
+// index path, and whether the encoder leaves it out when empty.
 type msgpackField struct {
-	name  string
-	index []int
+	name      string
+	index     []int
+	omitEmpty bool
 }
 
 // msgpackFieldsCache caches msgpackFieldsOf by type.
@@ -240,47 +254,57 @@ func msgpackFieldsOf(t reflect.Type) *msgpackFields {
 		return fs.(*msgpackFields)
 	}
 	fs := msgpackFieldsIn(t, 0)
+	fs.sure = !fs.capped && writtenAs(t, fs)
 	msgpackFieldsCache.Store(t, fs)
 	return fs
 }
 
 // maxInlined is how deeply msgpackFieldsIn follows embedded structs that
-// the decoder inlines, beyond which it stops: Register refuses a type
-// whose embedded structs lead back to it (embedLoop).
-const maxInlined = 32
+// the decoder inlines: Register refuses a type whose embedded structs
+// lead back to it (embedLoop).
+const maxInlined = 64
 
 // msgpackFieldsIn makes the msgpackFields of struct type t, inlined depth
 // deep into another, as the decoder's getFields makes its fields: tags
 // parsed as it parses them (parsedTag), an embedded struct inlined when
 // the decoder would (told to, or plainStruct and none of its names
 // taken), the embedded struct's own name and aliases kept for reading.
-// Past maxInlined levels of inlining, it finds no fields.
+// Past maxInlined levels of inlining, it stops, capped.
 func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 	fs := &msgpackFields{byName: map[string][]int{}}
 	if depth > maxInlined {
+		fs.capped = true
 		return fs
 	}
-	add := func(name string, index []int) {
-		fs.byName[name] = index
-		fs.list = append(fs.list, msgpackField{name, index})
+	add := func(f msgpackField) {
+		fs.byName[f.name] = f.index
+		fs.list = append(fs.list, f)
 	}
 	taken := func(name string) bool { _, ok := fs.byName[name]; return ok }
+	omitAll := false
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := parsedTag(f)
 		name := tag.Name
-		if name == "-" || !f.IsExported() && !f.Anonymous {
+		if name == "-" {
+			continue
+		}
+		if f.Name == "_msgpack" && tag.HasOption("omitempty") {
+			omitAll = true // for the fields after it
+		}
+		if !f.IsExported() && !f.Anonymous {
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		index := []int{i}
+		field := msgpackField{name: name, index: []int{i}, omitEmpty: omitAll || tag.HasOption("omitempty")}
 		if f.Anonymous && !tag.HasOption("noinline") {
 			st := derefAll(f.Type)
 			var inner *msgpackFields
 			if st.Kind() == reflect.Struct {
 				inner = msgpackFieldsIn(st, depth+1)
+				fs.capped = fs.capped || inner.capped
 			}
 			inline := false
 			switch {
@@ -289,7 +313,7 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 				// named as.
 				for _, in := range inner.fields() {
 					if !taken(in.name) {
-						add(in.name, slices.Concat(index, in.index))
+						add(msgpackField{in.name, slices.Concat(field.index, in.index), in.omitEmpty})
 					}
 				}
 				inline = true
@@ -298,18 +322,18 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 				// Inlined when the codec writes and reads it field by
 				// field, and none of its fields is named as one before.
 				for _, in := range inner.list {
-					add(in.name, slices.Concat(index, in.index))
+					add(msgpackField{in.name, slices.Concat(field.index, in.index), in.omitEmpty})
 				}
 				inline = true
 			}
 			if inline {
-				fs.byName[name] = index // the embedded struct whole, by its own name
+				fs.byName[name] = field.index // the embedded struct whole, by its own name
 				continue
 			}
 		}
-		add(name, index)
+		add(field)
 		if alias, ok := tag.Options["alias"]; ok {
-			fs.byName[alias] = index
+			fs.byName[alias] = field.index
 		}
 	}
 	return fs
@@ -323,16 +347,82 @@ func (fs *msgpackFields) fields() []msgpackField {
 	return fs.list
 }
 
+// writtenAs reports whether the msgpack encoder writes a zero value of
+// struct type t (its embedded pointers allocated, where they can be) as
+// fs says: the names of fs's fields, in its order, but those it leaves
+// out when empty; or, for a struct written as a list, as many values as
+// fs has fields. False where the encoder fails, or panics: it may call
+// a host's methods on zero values.
+func writtenAs(t reflect.Type, fs *msgpackFields) bool {
+	v := reflect.New(t).Elem()
+	for _, f := range fs.list {
+		at := v
+		for k, x := range f.index {
+			if k > 0 && at.Kind() == reflect.Pointer {
+				if at.IsNil() && at.CanSet() {
+					at.Set(reflect.New(at.Type().Elem()))
+				}
+				if at.IsNil() {
+					break
+				}
+				at = at.Elem()
+			}
+			at = at.Field(x)
+		}
+	}
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetCustomStructTag("json")
+	if probe(func() error { return enc.EncodeValue(v) }) != nil {
+		return false
+	}
+	b := buf.Bytes()
+	h := headAt(b, 0)
+	if h.kind == mpList {
+		return h.n == len(fs.list)
+	}
+	if h.kind != mpMap {
+		return false
+	}
+	var want []string
+	for _, f := range fs.list {
+		if !f.omitEmpty {
+			want = append(want, f.name)
+		}
+	}
+	if h.n != len(want) {
+		return false
+	}
+	off := h.body
+	for _, name := range want {
+		end := skip(b, off)
+		if got, ok := keyText(b[off:end]); !ok || string(got) != name {
+			return false
+		}
+		off = skip(b, end)
+	}
+	return true
+}
+
+// probe returns try(), with a panic as its error.
+func probe(try func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	return try()
+}
+
 // plainStructs caches plainStruct by type.
 var plainStructs sync.Map // reflect.Type → bool
 
-// plainStruct reports whether the msgpack codec writes and reads values
-// of struct type t field by field: t has no methods of its own for it,
-// and no encoder or decoder registered with the msgpack package (as an
-// extension, say), which the decoder, like its getFields before it
-// inlines an embedded struct, also asks. A registration is found by
-// trying: the zero value must not be written as an extension, and an
-// empty map must be read.
+// plainStruct reports whether the msgpack codec seems to write and read
+// values of struct type t field by field, which its getFields asks of an
+// embedded struct before it inlines it: t has no methods of its own for
+// it, its zero value is not written as an extension, and an empty map is
+// read into it. (A codec registered with msgpack.Register that writes
+// and reads maps is not found so: writtenAs finds what that changes.)
 func plainStruct(t reflect.Type) bool {
 	if p, ok := plainStructs.Load(t); ok {
 		return p.(bool)
@@ -344,15 +434,7 @@ func plainStruct(t reflect.Type) bool {
 		var buf bytes.Buffer
 		enc := msgpack.NewEncoder(&buf)
 		enc.SetCustomStructTag("json")
-		probe := func(try func() error) (err error) {
-			defer func() {
-				if p := recover(); p != nil {
-					err = fmt.Errorf("%v", p)
-				}
-			}()
-			return try()
-		}
-		_ = probe(func() error { return enc.Encode(reflect.New(t).Interface()) })
+		_ = probe(func() error { return enc.EncodeValue(reflect.New(t).Elem()) })
 		plain = (buf.Len() == 0 || !isExt(buf.Bytes()[0])) &&
 			probe(func() error { return msgpackDecode([]byte{0x80}, reflect.New(t).Interface()) }) == nil
 	}

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -82,6 +83,7 @@ func init() {
 func TestMsgpackFieldsAreTheDecoders(t *testing.T) {
 	typ := reflect.TypeFor[mfHost]()
 	fs := msgpackFieldsOf(typ)
+	assert.True(t, fs.sure, "the encoder wrote what the fields say")
 	var order []string
 	for _, f := range fs.list {
 		order = append(order, f.name)
@@ -142,4 +144,28 @@ func TestMsgpackFieldsAreTheDecoders(t *testing.T) {
 	// inlined, and an alias.
 	assert.ElementsMatch(t, append(order, "mfLeaf", "MfPtrLeaf", "mfTold", "named", "mfLower", "mfDeep", "other", ""),
 		slices.Collect(maps.Keys(fs.byName)))
+}
+
+// Past maxInlined levels of embedded structs, which the decoder inlines
+// however deep, the fields are not sure, and an extension followed by a
+// map's head anywhere in the struct's data is refused.
+func TestFieldsInlinedTooDeepAreNotSure(t *testing.T) {
+	typ := reflect.TypeFor[struct {
+		M map[string]int `json:"m"`
+	}]()
+	for i := range maxInlined + 2 {
+		typ = reflect.StructOf([]reflect.StructField{{Name: fmt.Sprintf("E%d", i), Type: typ, Anonymous: true}})
+	}
+	assert.False(t, msgpackFieldsOf(typ).sure)
+	data := []byte("\x81\xa1m\xd8\x30\xdf\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	assert.ErrorContains(t, extAtMap(data, reflect.New(typ).Interface()), "holds an extension followed by a map's head")
+	// A few levels are inlined as the decoder inlines them.
+	typ = reflect.TypeFor[struct {
+		M map[string]int `json:"m"`
+	}]()
+	for i := range 3 {
+		typ = reflect.StructOf([]reflect.StructField{{Name: fmt.Sprintf("E%d", i), Type: typ, Anonymous: true}})
+	}
+	assert.True(t, msgpackFieldsOf(typ).sure)
+	assert.ErrorContains(t, extAtMap(data, reflect.New(typ).Interface()), `msgpack: "m" is an extension`)
 }

@@ -94,31 +94,29 @@ func TestAnExtensionWhereAMapIsReadIsRefused(t *testing.T) {
 		tree = append(binary.BigEndian.AppendUint32([]byte{0xc9}, uint32(len(inner))), 0x30)
 		tree = append(tree, inner...)
 	}
+	afterExt := func() events.Data { return new(extMapAfterExt) }
 	for _, tc := range []struct {
-		raw   []byte
-		field string
+		raw     []byte
+		field   string
+		newData func() events.Data
 	}{
-		{ext(newFitsBytes().m(1).s("m")).bytes(), `"m"`},
-		{append(newFitsBytes().m(1).s("tree").bytes(), tree...), `"tree"`},
-		{ext(newFitsBytes().m(1).s("list").l(2).m(0)).bytes(), `"list[1]"`},
-		{ext(newFitsBytes().m(1).s("deep").m(2).s("a").m(0).s("b")).bytes(), `"deep.b"`},
-		{ext(newFitsBytes().m(1).s("ptr").m(1).s("m")).bytes(), `"ptr.m"`},
-		{ext(newFitsBytes().m(1).s("held").m(1).s("m")).bytes(), `"held.m"`},
-		{ext(newFitsBytes().m(1).s("e")).bytes(), `"e"`},
-		{ext(newFitsBytes().m(1).s("extMapEmbedded").m(1).s("e")).bytes(), `"extMapEmbedded.e"`},
-		{ext(newFitsBytes().m(1).s("items").l(1).m(1).s("m")).bytes(), `"items[0].m"`},
+		{ext(newFitsBytes().m(1).s("m")).bytes(), `"m"`, newExtMapHost},
+		{append(newFitsBytes().m(1).s("tree").bytes(), tree...), `"tree"`, newExtMapHost},
+		{ext(newFitsBytes().m(1).s("list").l(2).m(0)).bytes(), `"list[1]"`, newExtMapHost},
+		{ext(newFitsBytes().m(1).s("deep").m(2).s("a").m(0).s("b")).bytes(), `"deep.b"`, newExtMapHost},
+		{ext(newFitsBytes().m(1).s("ptr").m(1).s("m")).bytes(), `"ptr.m"`, newExtMapHost},
+		{ext(newFitsBytes().m(1).s("held").m(1).s("m")).bytes(), `"held.m"`, newExtMapHost},
+		{ext(newFitsBytes().m(1).s("e")).bytes(), `"e"`, newExtMapHost},
+		{ext(newFitsBytes().m(1).s("extMapEmbedded").m(1).s("e")).bytes(), `"extMapEmbedded.e"`, newExtMapHost},
+		{ext(newFitsBytes().m(1).s("items").l(1).m(1).s("m")).bytes(), `"items[0].m"`, newExtMapHost},
 		// A struct written as a list, field by field.
-		{ext(newFitsBytes().l(9).null()).null().null().null().null().null().null().null().bytes(), `"[1]"`},
+		{ext(newFitsBytes().l(9).null()).null().null().null().null().null().null().null().bytes(), `"[1]"`, newExtMapHost},
 		// After a struct written as an extension, which is one field.
-		{append(newFitsBytes().l(2).bytes(), append([]byte("\xd5\x2bhi"), tree...)...), `"[1]"`},
+		{append(newFitsBytes().l(2).bytes(), append([]byte("\xd5\x2bhi"), tree...)...), `"[1]"`, afterExt},
 	} {
-		newData := newExtMapHost
-		if tc.raw[1] == 0xd5 {
-			newData = func() events.Data { return new(extMapAfterExt) }
-		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := fitsDecode(t, tc.raw, newData)
+		_, err := fitsDecode(t, tc.raw, tc.newData)
 		runtime.ReadMemStats(&after)
 		assert.ErrorIs(t, err, events.ErrMalformed, tc.field)
 		assert.ErrorContains(t, err, "msgpack: "+tc.field+" is an extension")
@@ -271,4 +269,106 @@ func TestAnExtensionThatPanicsTheDecoderIsAnError(t *testing.T) {
 	_, err = c.Decode(b)
 	assert.ErrorIs(t, err, events.ErrMalformed)
 	assert.ErrorContains(t, err, "panicked in the decoder")
+}
+
+// ExtMapPair has a codec registered with msgpack.Register that writes
+// and reads a map: the decoder does not inline it, though nothing in its
+// type or its zero value's form says so.
+type ExtMapPair struct{ A, B int }
+
+// ExtMapOne is ExtMapPair's like, of one field named b.
+type ExtMapOne struct {
+	B int `msgpack:"b"`
+}
+
+// ExtMapOut has an encoder registered as an extension, and no decoder:
+// the decoder reads it field by field.
+type ExtMapOut struct {
+	M map[string]int `json:"m"`
+}
+
+// ExtMapB has a map named b.
+type ExtMapB struct {
+	M map[string]int `msgpack:"b"`
+}
+
+func init() {
+	pairs := func(e *msgpack.Encoder, v reflect.Value) error {
+		if err := e.EncodeMapLen(v.NumField()); err != nil {
+			return err
+		}
+		for i := range v.NumField() {
+			_ = e.EncodeString(string(rune('a' + i)))
+			_ = e.EncodeInt(v.Field(i).Int())
+		}
+		return nil
+	}
+	read := func(d *msgpack.Decoder, v reflect.Value) error {
+		n, err := d.DecodeMapLen()
+		for i := 0; i < n && err == nil; i++ {
+			var k string
+			var x int64
+			if k, err = d.DecodeString(); err == nil {
+				x, err = d.DecodeInt64()
+			}
+			if j := int(k[0] - 'a'); err == nil && j < v.NumField() {
+				v.Field(j).SetInt(x)
+			}
+		}
+		return err
+	}
+	msgpack.Register(ExtMapPair{}, pairs, read)
+	msgpack.Register(ExtMapOne{}, pairs, read)
+	msgpack.RegisterExtEncoder(46, ExtMapOut{}, func(*msgpack.Encoder, reflect.Value) ([]byte, error) { return []byte{1}, nil })
+}
+
+type extMapPairHost struct {
+	ExtMapPair
+	X map[string]int `json:"x"`
+}
+
+func (*extMapPairHost) EventType() events.Type { return "acme.fits" }
+
+type extMapShadowHost struct {
+	ExtMapOne
+	ExtMapB
+}
+
+func (*extMapShadowHost) EventType() events.Type { return "acme.fits" }
+
+type extMapOutHost struct {
+	O ExtMapOut `json:"o"`
+}
+
+func (*extMapOutHost) EventType() events.Type { return "acme.fits" }
+
+// Where the codec cannot tell a struct's fields as the decoder does (a
+// codec registered with msgpack.Register for a struct it embeds, an
+// encoder registered alone), an extension followed by a map's head
+// anywhere in that struct's data is refused: the decoder read one as a
+// map (as the second of two fields where the walk counted three, as a map
+// named b where the walk took b for a number).
+func TestAnExtensionIsRefusedWhereTheFieldsAreUncertain(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		raw     []byte
+		newData func() events.Data
+	}{
+		{"a struct as a list", append([]byte{0x92, 0x80}, extHidingAMap...), func() events.Data { return new(extMapPairHost) }},
+		{"a name inlined", append(newFitsBytes().m(1).s("b").bytes(), extHidingAMap...), func() events.Data { return new(extMapShadowHost) }},
+		{"an encoder alone", append(newFitsBytes().m(1).s("o").m(1).s("m").bytes(), extHidingAMap...), func() events.Data { return new(extMapOutHost) }},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := fitsDecode(t, tc.raw, tc.newData)
+		runtime.ReadMemStats(&after)
+		assert.ErrorIs(t, err, events.ErrMalformed, tc.name)
+		assert.ErrorContains(t, err, "holds an extension followed by a map's head", tc.name)
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "%s: bytes allocated", tc.name)
+	}
+	// What the codec writes of them, it reads back.
+	in := &extMapPairHost{ExtMapPair{1, 2}, map[string]int{"x": 3}}
+	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapPairHost) })
+	require.NoError(t, err)
+	assert.Equal(t, in, back)
 }
