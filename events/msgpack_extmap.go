@@ -28,11 +28,14 @@ import (
 // a struct by the names and in the order that the decoder gives them
 // (msgpackFieldsOf), what a field of type any holds (the decoder reads
 // into what such a field holds: a pointer's value, a map), and nothing
-// under a value that reads itself, which is its own to guard: through
-// methods, or, for a struct, through an encoder or decoder registered with
-// the msgpack package (plainStruct). A map type whose decoder a host
-// registered with msgpack.Register is taken as one that does not read
-// itself.
+// under a value that reads itself through methods, which is its own to
+// guard. A struct's fields are walked whatever codec the msgpack package
+// holds for it (data that is neither a map nor a list is not looked
+// into); where the walk cannot tell a struct's fields as the decoder does
+// (msgpackFields.sure), an extension followed by a map's head or nil
+// anywhere in that struct's data is refused. A map type whose decoder a
+// host registered with msgpack.Register is taken as one that does not
+// read itself.
 func extAtMap(b []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() || !msgpackcheck.MapHeadsInExts(b) {
@@ -228,13 +231,15 @@ func isExt(c byte) bool { return c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd
 // msgpack tag): the index path of the field that each member name is
 // read into, and each field with its name, in the order of a struct
 // written as a list. sure says that the encoder wrote a zero value as
-// they say (writtenAs), which getFields' fields, shared by its encoder
-// and decoder, would then have made too.
+// they say (writtenAs: getFields' fields serve its encoder and its
+// decoder alike), and that no guess of plainStruct is hidden from that
+// check (hidden).
 type msgpackFields struct {
 	byName map[string][]int
 	list   []msgpackField
 	sure   bool
 	capped bool // maxInlined levels of inlining were passed
+	hidden bool // an inlining guessed (plainStruct) that writtenAs cannot see: nothing of it shows in a zero value
 }
 
 // msgpackField is a field that the msgpack decoder reads: its name, its
@@ -254,7 +259,7 @@ func msgpackFieldsOf(t reflect.Type) *msgpackFields {
 		return fs.(*msgpackFields)
 	}
 	fs := msgpackFieldsIn(t, 0)
-	fs.sure = !fs.capped && writtenAs(t, fs)
+	fs.sure = !fs.capped && !fs.hidden && writtenAs(t, fs)
 	msgpackFieldsCache.Store(t, fs)
 	return fs
 }
@@ -282,6 +287,16 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 	}
 	taken := func(name string) bool { _, ok := fs.byName[name]; return ok }
 	omitAll := false
+	// A struct written as a list: writtenAs counts its fields, but cannot
+	// see which (see hidden).
+	asArray := false
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Name == "_msgpack" {
+			if tag := parsedTag(f); tag.Name != "-" {
+				asArray = tag.HasOption("as_array") || tag.HasOption("asArray")
+			}
+		}
+	}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := parsedTag(f)
@@ -305,6 +320,7 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 			if st.Kind() == reflect.Struct {
 				inner = msgpackFieldsIn(st, depth+1)
 				fs.capped = fs.capped || inner.capped
+				fs.hidden = fs.hidden || inner.hidden
 			}
 			inline := false
 			switch {
@@ -325,6 +341,11 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 					add(msgpackField{in.name, slices.Concat(field.index, in.index), in.omitEmpty})
 				}
 				inline = true
+				// plainStruct guesses (a codec registered with
+				// msgpack.Register would keep it whole); writtenAs finds
+				// a wrong guess, but not where nothing of it shows.
+				fs.hidden = fs.hidden || asArray || field.omitEmpty &&
+					!slices.ContainsFunc(inner.list, func(in msgpackField) bool { return !in.omitEmpty })
 			}
 			if inline {
 				fs.byName[name] = field.index // the embedded struct whole, by its own name
@@ -349,9 +370,9 @@ func (fs *msgpackFields) fields() []msgpackField {
 
 // writtenAs reports whether the msgpack encoder writes a zero value of
 // struct type t (its embedded pointers allocated, where they can be) as
-// fs says: the names of fs's fields, in its order, but those it leaves
-// out when empty; or, for a struct written as a list, as many values as
-// fs has fields. False where the encoder fails, or panics: it may call
+// fs says: the names of fs's fields, in its order, those it leaves out
+// when empty written or not (a zero array or struct is not empty to it);
+// or, for a struct written as a list, as many values as fs has fields. False where the encoder fails, or panics: it may call
 // a host's methods on zero values.
 func writtenAs(t reflect.Type, fs *msgpackFields) bool {
 	v := reflect.New(t).Elem()
@@ -384,22 +405,31 @@ func writtenAs(t reflect.Type, fs *msgpackFields) bool {
 	if h.kind != mpMap {
 		return false
 	}
-	var want []string
-	for _, f := range fs.list {
-		if !f.omitEmpty {
-			want = append(want, f.name)
-		}
-	}
-	if h.n != len(want) {
-		return false
-	}
-	off := h.body
-	for _, name := range want {
+	// The names written, in fs's order: each field's, but those left
+	// out when empty may be missing (or written: an array, a struct).
+	i, off := 0, h.body
+	for range h.n {
 		end := skip(b, off)
-		if got, ok := keyText(b[off:end]); !ok || string(got) != name {
+		got, ok := keyText(b[off:end])
+		if !ok {
 			return false
 		}
+		for i < len(fs.list) && fs.list[i].name != string(got) {
+			if !fs.list[i].omitEmpty {
+				return false
+			}
+			i++
+		}
+		if i == len(fs.list) {
+			return false
+		}
+		i++
 		off = skip(b, end)
+	}
+	for ; i < len(fs.list); i++ {
+		if !fs.list[i].omitEmpty {
+			return false
+		}
 	}
 	return true
 }
@@ -422,7 +452,9 @@ var plainStructs sync.Map // reflect.Type → bool
 // embedded struct before it inlines it: t has no methods of its own for
 // it, its zero value is not written as an extension, and an empty map is
 // read into it. (A codec registered with msgpack.Register that writes
-// and reads maps is not found so: writtenAs finds what that changes.)
+// and reads maps is not found so: writtenAs finds what that changes where
+// it shows in a zero value's form, and msgpackFieldsIn marks where it
+// cannot show.)
 func plainStruct(t reflect.Type) bool {
 	if p, ok := plainStructs.Load(t); ok {
 		return p.(bool)

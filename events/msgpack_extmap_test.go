@@ -372,3 +372,105 @@ func TestAnExtensionIsRefusedWhereTheFieldsAreUncertain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, in, back)
 }
+
+// ExtMapReg has a codec registered with msgpack.Register that writes and
+// reads a map: the decoder keeps it whole, where nothing in its type
+// says so. Its one field is named m.
+type ExtMapReg struct {
+	S string `json:"m,omitempty"`
+}
+
+// ExtMapDeeper's map is named m too, one level deeper (encoding/json
+// takes ExtMapReg's).
+type ExtMapDeeper struct{ ExtMapDeep }
+
+type ExtMapDeep struct {
+	M map[string]int `json:"m,omitempty"`
+}
+
+func init() {
+	msgpack.Register(ExtMapReg{}, func(e *msgpack.Encoder, v reflect.Value) error {
+		_ = e.EncodeMapLen(1)
+		_ = e.EncodeString("m")
+		return e.EncodeString(v.Field(0).String())
+	}, func(d *msgpack.Decoder, v reflect.Value) error {
+		n, err := d.DecodeMapLen()
+		for i := 0; i < n && err == nil; i++ {
+			var s string
+			if _, err = d.DecodeString(); err == nil {
+				s, err = d.DecodeString()
+			}
+			v.Field(0).SetString(s)
+		}
+		return err
+	})
+}
+
+// extMapAllOmitted embeds both, tagged omitempty: a zero value is
+// written as an empty map whether ExtMapReg is inlined or not.
+type extMapAllOmitted struct {
+	ExtMapReg    `json:",omitempty"`
+	ExtMapDeeper `json:",omitempty"`
+}
+
+// extMapAsList embeds both in a struct written as a list, whose zero
+// value tells how many fields it has, not which.
+type extMapAsList struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	ExtMapReg
+	ExtMapDeeper
+}
+
+func (*extMapAllOmitted) EventType() events.Type { return "acme.fits" }
+func (*extMapAsList) EventType() events.Type     { return "acme.fits" }
+
+// Where a zero value cannot show whether the decoder inlines an embedded
+// struct (all of it omitted when empty, or a struct written as a list),
+// the fields are not sure, and an extension followed by a map's head is
+// refused: the decoder kept ExtMapReg whole, inlined ExtMapDeeper, and
+// read its m through the extension.
+func TestAnExtensionIsRefusedWhereAZeroValueHidesTheFields(t *testing.T) {
+	raw := append(newFitsBytes().m(1).s("m").bytes(), 0xc7, 0x05, 0x01, 0xdf, 0x00, 0x0f, 0x42, 0x40)
+	for name, newData := range map[string]func() events.Data{
+		"omitted": func() events.Data { return new(extMapAllOmitted) },
+		"a list":  func() events.Data { return new(extMapAsList) },
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := fitsDecode(t, raw, newData)
+		runtime.ReadMemStats(&after)
+		assert.ErrorContains(t, err, "holds an extension followed by a map's head", name)
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "%s: bytes allocated", name)
+	}
+	in := &extMapAllOmitted{ExtMapReg{"x"}, ExtMapDeeper{ExtMapDeep{map[string]int{"a": 1}}}}
+	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapAllOmitted) })
+	require.NoError(t, err)
+	assert.Equal(t, in, back)
+}
+
+// extMapOrder has an array tagged omitempty, which the encoder writes
+// all the same when zero, a list tagged omitempty, which it leaves out,
+// and a time.
+type extMapOrder struct {
+	ID     uuid.UUID `json:"id,omitempty"`
+	Labels []string  `json:"labels,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+func (*extMapOrder) EventType() events.Type { return "acme.fits" }
+
+// Times whose data starts with a map's head (of 536870912 nanoseconds),
+// nil (805306368) or a large map's (931135488) are read back in a type
+// whose zero value writes a member tagged omitempty: such a type's fields
+// are sure, and its times not taken for maps.
+func TestTimesThatLookLikeMapsAreReadBack(t *testing.T) {
+	for _, ns := range []int{536870912, 805306368, 931135488, 939524095} {
+		in := &extMapOrder{ID: uuid.New(), At: time.Date(2026, 3, 2, 9, 15, 0, ns, time.UTC), Labels: []string{"a"}}
+		b, err := msgpack.Marshal(in.At)
+		require.NoError(t, err)
+		require.True(t, b[2]&0xf0 == 0x80 || b[2] == 0xc0 || b[2] == 0xde || b[2] == 0xdf, "% x", b)
+		back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapOrder) })
+		require.NoError(t, err, "%d ns", ns)
+		assert.Equal(t, in, back)
+	}
+}
