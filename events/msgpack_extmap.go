@@ -230,16 +230,19 @@ func isExt(c byte) bool { return c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd
 // fields (as its getFields does, with json tags where there is no
 // msgpack tag): the index path of the field that each member name is
 // read into, and each field with its name, in the order of a struct
-// written as a list. sure says that the encoder wrote a zero value as
-// they say (writtenAs: getFields' fields serve its encoder and its
-// decoder alike), and that no guess of plainStruct is hidden from that
-// check (hidden).
+// written as a list. They follow from the type's tags and methods as the
+// decoder's do, but where an embedded struct is inlined on plainStruct's
+// guess (guessed): sure says that there is none, or that the encoder
+// wrote a zero value as they say (writtenAs: getFields' fields serve its
+// encoder and its decoder alike) and no guess is hidden from that check
+// (hidden).
 type msgpackFields struct {
-	byName map[string][]int
-	list   []msgpackField
-	sure   bool
-	capped bool // maxInlined levels of inlining were passed
-	hidden bool // an inlining guessed (plainStruct) that writtenAs cannot see: nothing of it shows in a zero value
+	byName  map[string][]int
+	list    []msgpackField
+	sure    bool
+	capped  bool // maxInlined levels of inlining were passed
+	guessed bool // an embedded struct was inlined on plainStruct's guess
+	hidden  bool // such a guess that writtenAs cannot see: nothing of it shows in a zero value
 }
 
 // msgpackField is a field that the msgpack decoder reads: its name, its
@@ -259,7 +262,7 @@ func msgpackFieldsOf(t reflect.Type) *msgpackFields {
 		return fs.(*msgpackFields)
 	}
 	fs := msgpackFieldsIn(t, 0)
-	fs.sure = !fs.capped && !fs.hidden && writtenAs(t, fs)
+	fs.sure = !fs.capped && !fs.hidden && (!fs.guessed || writtenAs(t, fs))
 	msgpackFieldsCache.Store(t, fs)
 	return fs
 }
@@ -320,6 +323,7 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 			if st.Kind() == reflect.Struct {
 				inner = msgpackFieldsIn(st, depth+1)
 				fs.capped = fs.capped || inner.capped
+				fs.guessed = fs.guessed || inner.guessed
 				fs.hidden = fs.hidden || inner.hidden
 			}
 			inline := false
@@ -341,6 +345,7 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 					add(msgpackField{in.name, slices.Concat(field.index, in.index), in.omitEmpty})
 				}
 				inline = true
+				fs.guessed = true
 				// plainStruct guesses (a codec registered with
 				// msgpack.Register would keep it whole); writtenAs finds
 				// a wrong guess, but not where nothing of it shows.

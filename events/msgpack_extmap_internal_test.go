@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -168,4 +169,27 @@ func TestFieldsInlinedTooDeepAreNotSure(t *testing.T) {
 	}
 	assert.True(t, msgpackFieldsOf(typ).sure)
 	assert.ErrorContains(t, extAtMap(data, reflect.New(typ).Interface()), `msgpack: "m" is an extension`)
+}
+
+// mfPanicky's marshaler panics on a zero value.
+type mfPanicky struct{ p *int }
+
+func (x mfPanicky) MarshalMsgpack() ([]byte, error) { return []byte{byte(*x.p)}, nil }
+func (x *mfPanicky) UnmarshalMsgpack([]byte) error  { return nil }
+
+// The fields of a struct that embeds none follow from its type alone:
+// they are sure without writing a zero value, which a field's marshaler
+// may not survive.
+func TestFieldsOfNoEmbeddedStructAreSure(t *testing.T) {
+	type host struct {
+		P  mfPanicky      `json:"p"`
+		At time.Time      `json:"at"`
+		M  map[string]int `json:"m"`
+	}
+	assert.True(t, msgpackFieldsOf(reflect.TypeFor[host]()).sure)
+	type embeds struct {
+		mfLeaf
+		P mfPanicky `json:"p"`
+	}
+	assert.False(t, msgpackFieldsOf(reflect.TypeFor[embeds]()).sure, "an inlining guessed, and no zero value written")
 }
