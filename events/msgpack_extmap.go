@@ -230,27 +230,20 @@ func isExt(c byte) bool { return c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd
 // fields (as its getFields does, with json tags where there is no
 // msgpack tag): the index path of the field that each member name is
 // read into, and each field with its name, in the order of a struct
-// written as a list. They follow from the type's tags and methods as the
-// decoder's do, but where an embedded struct is inlined on plainStruct's
-// guess (guessed): sure says that there is none, or that the encoder
-// wrote a zero value as they say (writtenAs: getFields' fields serve its
-// encoder and its decoder alike) and no guess is hidden from that check
-// (hidden).
+// written as a list. sure says that they are the decoder's: no embedded
+// struct was left for which inlinedAlone could not tell, and no more
+// than maxInlined levels of inlining were passed.
 type msgpackFields struct {
-	byName  map[string][]int
-	list    []msgpackField
-	sure    bool
-	capped  bool // maxInlined levels of inlining were passed
-	guessed bool // an embedded struct was inlined on plainStruct's guess
-	hidden  bool // such a guess that writtenAs cannot see: nothing of it shows in a zero value
+	byName map[string][]int
+	list   []msgpackField
+	sure   bool
 }
 
-// msgpackField is a field that the msgpack decoder reads: its name, its
-// index path, and whether the encoder leaves it out when empty.
+// msgpackField is a field that the msgpack decoder reads: its name and
+// its index path.
 type msgpackField struct {
-	name      string
-	index     []int
-	omitEmpty bool
+	name  string
+	index []int
 }
 
 // msgpackFieldsCache caches msgpackFieldsOf by type.
@@ -262,7 +255,6 @@ func msgpackFieldsOf(t reflect.Type) *msgpackFields {
 		return fs.(*msgpackFields)
 	}
 	fs := msgpackFieldsIn(t, 0)
-	fs.sure = !fs.capped && !fs.hidden && (!fs.guessed || writtenAs(t, fs))
 	msgpackFieldsCache.Store(t, fs)
 	return fs
 }
@@ -274,14 +266,13 @@ const maxInlined = 64
 
 // msgpackFieldsIn makes the msgpackFields of struct type t, inlined depth
 // deep into another, as the decoder's getFields makes its fields: tags
-// parsed as it parses them (parsedTag), an embedded struct inlined when
-// the decoder would (told to, or plainStruct and none of its names
-// taken), the embedded struct's own name and aliases kept for reading.
-// Past maxInlined levels of inlining, it stops, capped.
+// parsed as it parses them (parsedTag); an embedded struct inlined when
+// told to, or when the codec inlines it alone (inlinedAlone) and none of
+// its fields' names is taken; the embedded struct's own name and aliases
+// kept for reading.
 func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
-	fs := &msgpackFields{byName: map[string][]int{}}
-	if depth > maxInlined {
-		fs.capped = true
+	fs := &msgpackFields{byName: map[string][]int{}, sure: depth <= maxInlined}
+	if !fs.sure {
 		return fs
 	}
 	add := func(f msgpackField) {
@@ -289,42 +280,23 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 		fs.list = append(fs.list, f)
 	}
 	taken := func(name string) bool { _, ok := fs.byName[name]; return ok }
-	omitAll := false
-	// A struct written as a list: writtenAs counts its fields, but cannot
-	// see which (see hidden).
-	asArray := false
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Name == "_msgpack" {
-			if tag := parsedTag(f); tag.Name != "-" {
-				asArray = tag.HasOption("as_array") || tag.HasOption("asArray")
-			}
-		}
-	}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := parsedTag(f)
 		name := tag.Name
-		if name == "-" {
-			continue
-		}
-		if f.Name == "_msgpack" && tag.HasOption("omitempty") {
-			omitAll = true // for the fields after it
-		}
-		if !f.IsExported() && !f.Anonymous {
+		if name == "-" || !f.IsExported() && !f.Anonymous {
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		field := msgpackField{name: name, index: []int{i}, omitEmpty: omitAll || tag.HasOption("omitempty")}
+		field := msgpackField{name, []int{i}}
 		if f.Anonymous && !tag.HasOption("noinline") {
 			st := derefAll(f.Type)
 			var inner *msgpackFields
 			if st.Kind() == reflect.Struct {
 				inner = msgpackFieldsIn(st, depth+1)
-				fs.capped = fs.capped || inner.capped
-				fs.guessed = fs.guessed || inner.guessed
-				fs.hidden = fs.hidden || inner.hidden
+				fs.sure = fs.sure && inner.sure
 			}
 			inline := false
 			switch {
@@ -333,24 +305,21 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 				// named as.
 				for _, in := range inner.fields() {
 					if !taken(in.name) {
-						add(msgpackField{in.name, slices.Concat(field.index, in.index), in.omitEmpty})
+						add(msgpackField{in.name, slices.Concat(field.index, in.index)})
 					}
 				}
 				inline = true
-			case inner != nil && plainStruct(st) &&
-				!slices.ContainsFunc(inner.list, func(in msgpackField) bool { return taken(in.name) }):
-				// Inlined when the codec writes and reads it field by
-				// field, and none of its fields is named as one before.
-				for _, in := range inner.list {
-					add(msgpackField{in.name, slices.Concat(field.index, in.index), in.omitEmpty})
+			case inner != nil && !slices.ContainsFunc(inner.list, func(in msgpackField) bool { return taken(in.name) }):
+				// Inlined when the codec inlines it alone, and none of
+				// its fields is named as one before.
+				alone, known := inlinedAlone(st)
+				fs.sure = fs.sure && known
+				if alone {
+					for _, in := range inner.list {
+						add(msgpackField{in.name, slices.Concat(field.index, in.index)})
+					}
+					inline = true
 				}
-				inline = true
-				fs.guessed = true
-				// plainStruct guesses (a codec registered with
-				// msgpack.Register would keep it whole); writtenAs finds
-				// a wrong guess, but not where nothing of it shows.
-				fs.hidden = fs.hidden || asArray || field.omitEmpty &&
-					!slices.ContainsFunc(inner.list, func(in msgpackField) bool { return !in.omitEmpty })
 			}
 			if inline {
 				fs.byName[name] = field.index // the embedded struct whole, by its own name
@@ -373,70 +342,51 @@ func (fs *msgpackFields) fields() []msgpackField {
 	return fs.list
 }
 
-// writtenAs reports whether the msgpack encoder writes a zero value of
-// struct type t (its embedded pointers allocated, where they can be) as
-// fs says: the names of fs's fields, in its order, those it leaves out
-// when empty written or not (a zero array or struct is not empty to it);
-// or, for a struct written as a list, as many values as fs has fields. False where the encoder fails, or panics: it may call
-// a host's methods on zero values.
-func writtenAs(t reflect.Type, fs *msgpackFields) bool {
-	v := reflect.New(t).Elem()
-	for _, f := range fs.list {
-		at := v
-		for k, x := range f.index {
-			if k > 0 && at.Kind() == reflect.Pointer {
-				if at.IsNil() && at.CanSet() {
-					at.Set(reflect.New(at.Type().Elem()))
-				}
-				if at.IsNil() {
-					break
-				}
-				at = at.Elem()
-			}
-			at = at.Field(x)
-		}
+// inlinedAloneCache caches inlinedAlone by type.
+var inlinedAloneCache sync.Map // reflect.Type → [2]bool
+
+// probeName is the member name of inlinedAlone's probe, which no Go
+// field has.
+const probeName = "\x01"
+
+// inlinedAlone reports whether the msgpack codec inlines an embedded
+// struct of type st (or a pointer to it) that no field before it shares
+// a name with: whether its getFields finds st's encoder and decoder to be
+// its own for structs, and not methods of st's or codecs registered with
+// the msgpack package (as an extension, or with msgpack.Register). It
+// asks the encoder, which uses getFields' fields as the decoder does:
+// a struct made to embed st alone, under a name no field has, is written
+// with that name where st is not inlined. known is false where the
+// encoder did not write that far.
+func inlinedAlone(st reflect.Type) (inlined, known bool) {
+	if v, ok := inlinedAloneCache.Load(st); ok {
+		r := v.([2]bool)
+		return r[0], r[1]
+	}
+	if ownMarshaler(st) || ownUnmarshaler(st) {
+		inlinedAloneCache.Store(st, [2]bool{false, true})
+		return false, true
 	}
 	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetCustomStructTag("json")
-	if probe(func() error { return enc.EncodeValue(v) }) != nil {
-		return false
-	}
+	_ = probe(func() error {
+		alone := reflect.StructOf([]reflect.StructField{{Name: "Probe", Type: st, Anonymous: true, Tag: `msgpack:"` + probeName + `"`}})
+		enc := msgpack.NewEncoder(&buf)
+		enc.SetCustomStructTag("json")
+		// The map's head and its first member's name come before any
+		// value that may fail to be written.
+		return enc.EncodeValue(reflect.New(alone).Elem())
+	})
 	b := buf.Bytes()
-	h := headAt(b, 0)
-	if h.kind == mpList {
-		return h.n == len(fs.list)
+	switch h := headAt(b, 0); {
+	case len(b) == 0 || h.kind != mpMap:
+	case h.n == 0:
+		inlined, known = true, true // st's fields, all left out when empty
+	default:
+		name, ok := keyText(b[h.body:skip(b, h.body)])
+		inlined, known = string(name) != probeName, ok
 	}
-	if h.kind != mpMap {
-		return false
-	}
-	// The names written, in fs's order: each field's, but those left
-	// out when empty may be missing (or written: an array, a struct).
-	i, off := 0, h.body
-	for range h.n {
-		end := skip(b, off)
-		got, ok := keyText(b[off:end])
-		if !ok {
-			return false
-		}
-		for i < len(fs.list) && fs.list[i].name != string(got) {
-			if !fs.list[i].omitEmpty {
-				return false
-			}
-			i++
-		}
-		if i == len(fs.list) {
-			return false
-		}
-		i++
-		off = skip(b, end)
-	}
-	for ; i < len(fs.list); i++ {
-		if !fs.list[i].omitEmpty {
-			return false
-		}
-	}
-	return true
+	inlinedAloneCache.Store(st, [2]bool{inlined, known})
+	return inlined, known
 }
 
 // probe returns try(), with a panic as its error.
@@ -447,36 +397,6 @@ func probe(try func() error) (err error) {
 		}
 	}()
 	return try()
-}
-
-// plainStructs caches plainStruct by type.
-var plainStructs sync.Map // reflect.Type → bool
-
-// plainStruct reports whether the msgpack codec seems to write and read
-// values of struct type t field by field, which its getFields asks of an
-// embedded struct before it inlines it: t has no methods of its own for
-// it, its zero value is not written as an extension, and an empty map is
-// read into it. (A codec registered with msgpack.Register that writes
-// and reads maps is not found so: writtenAs finds what that changes where
-// it shows in a zero value's form, and msgpackFieldsIn marks where it
-// cannot show.)
-func plainStruct(t reflect.Type) bool {
-	if p, ok := plainStructs.Load(t); ok {
-		return p.(bool)
-	}
-	plain := !ownMarshaler(t) && !ownUnmarshaler(t)
-	if plain {
-		// What the encoder wrote before it failed, if it did (on a field
-		// it cannot write), says how it began.
-		var buf bytes.Buffer
-		enc := msgpack.NewEncoder(&buf)
-		enc.SetCustomStructTag("json")
-		_ = probe(func() error { return enc.EncodeValue(reflect.New(t).Elem()) })
-		plain = (buf.Len() == 0 || !isExt(buf.Bytes()[0])) &&
-			probe(func() error { return msgpackDecode([]byte{0x80}, reflect.New(t).Interface()) }) == nil
-	}
-	plainStructs.Store(t, plain)
-	return plain
 }
 
 // derefAll returns t under all its pointers.

@@ -177,10 +177,10 @@ type mfPanicky struct{ p *int }
 func (x mfPanicky) MarshalMsgpack() ([]byte, error) { return []byte{byte(*x.p)}, nil }
 func (x *mfPanicky) UnmarshalMsgpack([]byte) error  { return nil }
 
-// The fields of a struct that embeds none follow from its type alone:
-// they are sure without writing a zero value, which a field's marshaler
-// may not survive.
-func TestFieldsOfNoEmbeddedStructAreSure(t *testing.T) {
+// The fields of a struct follow from its type, and the codec's answer
+// for each embedded struct alone: they are sure without writing a zero
+// value of the whole, which a field's marshaler may not survive.
+func TestFieldsAreSureWithoutAZeroValue(t *testing.T) {
 	type host struct {
 		P  mfPanicky      `json:"p"`
 		At time.Time      `json:"at"`
@@ -191,5 +191,43 @@ func TestFieldsOfNoEmbeddedStructAreSure(t *testing.T) {
 		mfLeaf
 		P mfPanicky `json:"p"`
 	}
-	assert.False(t, msgpackFieldsOf(reflect.TypeFor[embeds]()).sure, "an inlining guessed, and no zero value written")
+	fs := msgpackFieldsOf(reflect.TypeFor[embeds]())
+	assert.True(t, fs.sure)
+	assert.Equal(t, []int{0, 1}, fs.byName["B"], "mfLeaf inlined")
+}
+
+// mfRegistered has a codec registered with msgpack.Register, which keeps
+// the codec from inlining it; mfAllOmitted's fields are all left out
+// when empty.
+type mfRegistered struct{ A int }
+type mfAllOmitted struct {
+	A int `json:"a,omitempty"`
+}
+
+func init() {
+	msgpack.Register(mfRegistered{}, func(e *msgpack.Encoder, v reflect.Value) error {
+		return e.Encode(map[string]int{"A": int(v.Field(0).Int())})
+	}, func(d *msgpack.Decoder, v reflect.Value) error {
+		var m map[string]int
+		err := d.Decode(&m)
+		v.Field(0).SetInt(int64(m["A"]))
+		return err
+	})
+}
+
+// inlinedAlone answers as the codec inlines: a plain struct, one of its
+// fields all left out when empty, but not one of its own methods, one
+// registered as an extension or with msgpack.Register.
+func TestInlinedAloneIsTheCodecs(t *testing.T) {
+	for typ, want := range map[reflect.Type]bool{
+		reflect.TypeFor[mfLeaf]():       true,
+		reflect.TypeFor[mfAllOmitted](): true,
+		reflect.TypeFor[MfOwn]():        false,
+		reflect.TypeFor[MfExt]():        false,
+		reflect.TypeFor[mfRegistered](): false,
+	} {
+		inlined, known := inlinedAlone(typ)
+		assert.True(t, known, "%v", typ)
+		assert.Equal(t, want, inlined, "%v", typ)
+	}
 }

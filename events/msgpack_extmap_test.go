@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"reflect"
 	"runtime"
 	"testing"
@@ -342,34 +343,30 @@ type extMapOutHost struct {
 
 func (*extMapOutHost) EventType() events.Type { return "acme.fits" }
 
-// Where the codec cannot tell a struct's fields as the decoder does (a
-// codec registered with msgpack.Register for a struct it embeds, an
-// encoder registered alone), an extension followed by a map's head
-// anywhere in that struct's data is refused: the decoder read one as a
-// map (as the second of two fields where the walk counted three, as a map
-// named b where the walk took b for a number).
-func TestAnExtensionIsRefusedWhereTheFieldsAreUncertain(t *testing.T) {
+// An embedded struct that the decoder keeps whole, though nothing in its
+// type says so (a codec registered with msgpack.Register), changes the
+// fields that the walk finds: the second of two fields in a list, where
+// a walk that inlined it counted three; a map named b, where b would be
+// the embedded struct's number; an encoder registered alone, for a
+// struct that the decoder reads field by field.
+func TestAnExtensionIsRefusedPastAStructKeptWhole(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
+		field   string
 		raw     []byte
 		newData func() events.Data
 	}{
-		{"a struct as a list", append([]byte{0x92, 0x80}, extHidingAMap...), func() events.Data { return new(extMapPairHost) }},
-		{"a name inlined", append(newFitsBytes().m(1).s("b").bytes(), extHidingAMap...), func() events.Data { return new(extMapShadowHost) }},
+		{`"[1]"`, append([]byte{0x92, 0x80}, extHidingAMap...), func() events.Data { return new(extMapPairHost) }},
+		{`"b"`, append(newFitsBytes().m(1).s("b").bytes(), extHidingAMap...), func() events.Data { return new(extMapShadowHost) }},
+		{`"o.m"`, append(newFitsBytes().m(1).s("o").m(1).s("m").bytes(), extHidingAMap...), func() events.Data { return new(extMapOutHost) }},
 	} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		_, err := fitsDecode(t, tc.raw, tc.newData)
 		runtime.ReadMemStats(&after)
-		assert.ErrorIs(t, err, events.ErrMalformed, tc.name)
-		assert.ErrorContains(t, err, "holds an extension followed by a map's head", tc.name)
-		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "%s: bytes allocated", tc.name)
+		assert.ErrorIs(t, err, events.ErrMalformed, tc.field)
+		assert.ErrorContains(t, err, "msgpack: "+tc.field+" is an extension")
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "%s: bytes allocated", tc.field)
 	}
-	// An encoder registered alone, as an extension, for a struct that the
-	// decoder reads field by field: its fields follow from its type.
-	_, err := fitsDecode(t, append(newFitsBytes().m(1).s("o").m(1).s("m").bytes(), extHidingAMap...), func() events.Data { return new(extMapOutHost) })
-	assert.ErrorContains(t, err, `msgpack: "o.m" is an extension`)
-
 	// What the codec writes of them, it reads back.
 	in := &extMapPairHost{ExtMapPair{1, 2}, map[string]int{"x": 3}}
 	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapPairHost) })
@@ -428,12 +425,11 @@ type extMapAsList struct {
 func (*extMapAllOmitted) EventType() events.Type { return "acme.fits" }
 func (*extMapAsList) EventType() events.Type     { return "acme.fits" }
 
-// Where a zero value cannot show whether the decoder inlines an embedded
-// struct (all of it omitted when empty, or a struct written as a list),
-// the fields are not sure, and an extension followed by a map's head is
-// refused: the decoder kept ExtMapReg whole, inlined ExtMapDeeper, and
-// read its m through the extension.
-func TestAnExtensionIsRefusedWhereAZeroValueHidesTheFields(t *testing.T) {
+// So does one that a zero value of its container would not show: all
+// of it omitted when empty, or in a struct written as a list. The decoder
+// kept ExtMapReg whole, inlined ExtMapDeeper, and read its m through the
+// extension.
+func TestAnExtensionIsRefusedPastAStructKeptWholeThatAZeroValueHides(t *testing.T) {
 	raw := append(newFitsBytes().m(1).s("m").bytes(), 0xc7, 0x05, 0x01, 0xdf, 0x00, 0x0f, 0x42, 0x40)
 	for name, newData := range map[string]func() events.Data{
 		"omitted": func() events.Data { return new(extMapAllOmitted) },
@@ -443,7 +439,7 @@ func TestAnExtensionIsRefusedWhereAZeroValueHidesTheFields(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		_, err := fitsDecode(t, raw, newData)
 		runtime.ReadMemStats(&after)
-		assert.ErrorContains(t, err, "holds an extension followed by a map's head", name)
+		assert.ErrorContains(t, err, `msgpack: "m" is an extension`, name)
 		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "%s: bytes allocated", name)
 	}
 	in := &extMapAllOmitted{ExtMapReg{"x"}, ExtMapDeeper{ExtMapDeep{map[string]int{"a": 1}}}}
@@ -452,29 +448,107 @@ func TestAnExtensionIsRefusedWhereAZeroValueHidesTheFields(t *testing.T) {
 	assert.Equal(t, in, back)
 }
 
-// extMapOrder has an array tagged omitempty, which the encoder writes
-// all the same when zero, a list tagged omitempty, which it leaves out,
-// and a time.
-type extMapOrder struct {
-	ID     uuid.UUID `json:"id,omitempty"`
-	Labels []string  `json:"labels,omitempty"`
-	At     time.Time `json:"at"`
+// ExtMapBase is embedded by the types of
+// TestTimesThatLookLikeMapsAreReadBack.
+type ExtMapBase struct {
+	ID uuid.UUID `json:"id"`
+	At time.Time `json:"at"`
 }
 
-func (*extMapOrder) EventType() events.Type { return "acme.fits" }
+// ExtMapBaseOmit has all its fields tagged omitempty.
+type ExtMapBaseOmit struct {
+	ID uuid.UUID  `json:"id,omitempty"`
+	At *time.Time `json:"at,omitempty"`
+}
+
+// extMapLower is not exported: embedded by pointer, the constructor
+// allocates it.
+type extMapLower struct {
+	Seq int       `json:"seq"`
+	At  time.Time `json:"lower_at"`
+}
+
+// ExtMapStatus cannot write its zero value.
+type ExtMapStatus int
+
+func (s ExtMapStatus) MarshalText() ([]byte, error) {
+	if s != 1 {
+		return nil, fmt.Errorf("status %d", int(s))
+	}
+	return []byte("open"), nil
+}
+
+func (s *ExtMapStatus) UnmarshalText(b []byte) error {
+	if string(b) != "open" {
+		return fmt.Errorf("status %q", b)
+	}
+	*s = 1
+	return nil
+}
+
+// The types of TestTimesThatLookLikeMapsAreReadBack: with an array
+// tagged omitempty (which the encoder writes when zero all the same), a
+// list tagged omitempty, embedded structs of every kind, a field that
+// cannot write its zero value, a struct written as a list; each with
+// times.
+type (
+	extMapOrder struct {
+		ID     uuid.UUID `json:"id,omitempty"`
+		Labels []string  `json:"labels,omitempty"`
+		At     time.Time `json:"at"`
+		ExtMapBase
+	}
+	extMapLowered struct {
+		*extMapLower
+		At2 time.Time      `json:"at2"`
+		M   map[string]int `json:"m,omitempty"`
+	}
+	extMapStatused struct {
+		ExtMapBase
+		Status ExtMapStatus   `json:"status"`
+		M      map[string]int `json:"m,omitempty"`
+	}
+	extMapListed struct {
+		_msgpack struct{} `msgpack:",as_array"`
+		ExtMapBase
+		M map[string]int `json:"m"`
+	}
+	extMapOmitted struct {
+		ExtMapBaseOmit `json:",omitempty"`
+		At2            time.Time      `json:"at2"`
+		M              map[string]int `json:"m,omitempty"`
+	}
+)
+
+func (*extMapOrder) EventType() events.Type    { return "acme.fits" }
+func (*extMapLowered) EventType() events.Type  { return "acme.fits" }
+func (*extMapStatused) EventType() events.Type { return "acme.fits" }
+func (*extMapListed) EventType() events.Type   { return "acme.fits" }
+func (*extMapOmitted) EventType() events.Type  { return "acme.fits" }
 
 // Times whose data starts with a map's head (of 536870912 nanoseconds),
-// nil (805306368) or a large map's (931135488) are read back in a type
-// whose zero value writes a member tagged omitempty: such a type's fields
-// are sure, and its times not taken for maps.
+// nil (805306368) or a large map's (931135488, 939524095) are read back,
+// in types whose fields the walk tells as the decoder does.
 func TestTimesThatLookLikeMapsAreReadBack(t *testing.T) {
 	for _, ns := range []int{536870912, 805306368, 931135488, 939524095} {
-		in := &extMapOrder{ID: uuid.New(), At: time.Date(2026, 3, 2, 9, 15, 0, ns, time.UTC), Labels: []string{"a"}}
-		b, err := msgpack.Marshal(in.At)
+		at := time.Date(2026, 3, 2, 9, 15, 0, ns, time.UTC)
+		b, err := msgpack.Marshal(at)
 		require.NoError(t, err)
 		require.True(t, b[2]&0xf0 == 0x80 || b[2] == 0xc0 || b[2] == 0xde || b[2] == 0xdf, "% x", b)
-		back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapOrder) })
-		require.NoError(t, err, "%d ns", ns)
-		assert.Equal(t, in, back)
+		base := ExtMapBase{ID: uuid.New(), At: at}
+		for _, tc := range []struct {
+			in      events.Data
+			newData func() events.Data
+		}{
+			{&extMapOrder{ID: uuid.New(), Labels: []string{"a"}, At: at, ExtMapBase: base}, func() events.Data { return new(extMapOrder) }},
+			{&extMapLowered{&extMapLower{Seq: 1, At: at}, at, map[string]int{"a": 1}}, func() events.Data { return &extMapLowered{extMapLower: &extMapLower{}} }},
+			{&extMapStatused{base, 1, map[string]int{"a": 1}}, func() events.Data { return new(extMapStatused) }},
+			{&extMapListed{ExtMapBase: base, M: map[string]int{"a": 1}}, func() events.Data { return new(extMapListed) }},
+			{&extMapOmitted{ExtMapBaseOmit{ID: uuid.New(), At: &at}, at, map[string]int{"a": 1}}, func() events.Data { return new(extMapOmitted) }},
+		} {
+			back, err := fitsRoundTrip(t, tc.in, tc.newData)
+			require.NoError(t, err, "%T, %d ns", tc.in, ns)
+			assert.Equal(t, tc.in, back)
+		}
 	}
 }
