@@ -2,9 +2,11 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -312,7 +314,7 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 			case inner != nil && !slices.ContainsFunc(inner.list, func(in msgpackField) bool { return taken(in.name) }):
 				// Inlined when the codec inlines it alone, and none of
 				// its fields is named as one before.
-				alone, known := inlinedAlone(st)
+				alone, known := inlinedAlone(st, len(inner.list))
 				fs.sure = fs.sure && known
 				if alone {
 					for _, in := range inner.list {
@@ -350,15 +352,19 @@ var inlinedAloneCache sync.Map // reflect.Type → [2]bool
 const probeName = "\x01"
 
 // inlinedAlone reports whether the msgpack codec inlines an embedded
-// struct of type st (or a pointer to it) that no field before it shares
-// a name with: whether its getFields finds st's encoder and decoder to be
-// its own for structs, and not methods of st's or codecs registered with
-// the msgpack package (as an extension, or with msgpack.Register). It
-// asks the encoder, which uses getFields' fields as the decoder does:
-// a struct made to embed st alone, under a name no field has, is written
-// with that name where st is not inlined. known is false where the
-// encoder did not write that far.
-func inlinedAlone(st reflect.Type) (inlined, known bool) {
+// struct of type st (or a pointer to it), of n fields (msgpackFieldsIn),
+// that no field before it shares a name with: whether its getFields finds
+// st's encoder and decoder to be its own for structs, and not methods of
+// st's or codecs registered with the msgpack package (as an extension, or
+// with msgpack.Register). It asks the encoder, which uses getFields'
+// fields as the decoder does: a struct made to embed st alone, under a
+// name no field has, is written with that name first where st is not
+// inlined; where st is inlined, its fields come first, or nothing at all
+// (all left out when empty, or one whose IsZero failed on a zero value).
+// Where reflect.StructOf cannot make that struct (st holds a method of
+// another package that is not exported), it asks st's codecs themselves
+// (structCodecs). known is false where neither can tell.
+func inlinedAlone(st reflect.Type, n int) (inlined, known bool) {
 	if v, ok := inlinedAloneCache.Load(st); ok {
 		r := v.([2]bool)
 		return r[0], r[1]
@@ -367,26 +373,58 @@ func inlinedAlone(st reflect.Type) (inlined, known bool) {
 		inlinedAloneCache.Store(st, [2]bool{false, true})
 		return false, true
 	}
-	var buf bytes.Buffer
-	_ = probe(func() error {
-		alone := reflect.StructOf([]reflect.StructField{{Name: "Probe", Type: st, Anonymous: true, Tag: `msgpack:"` + probeName + `"`}})
+	var alone reflect.Type
+	if probe(func() error {
+		alone = reflect.StructOf([]reflect.StructField{{Name: "Probe", Type: st, Anonymous: true, Tag: `msgpack:"` + probeName + `"`}})
+		return nil
+	}) != nil {
+		inlined, known = structCodecs(st, n)
+	} else {
+		var buf bytes.Buffer
 		enc := msgpack.NewEncoder(&buf)
 		enc.SetCustomStructTag("json")
-		// The map's head and its first member's name come before any
-		// value that may fail to be written.
-		return enc.EncodeValue(reflect.New(alone).Elem())
-	})
-	b := buf.Bytes()
-	switch h := headAt(b, 0); {
-	case len(b) == 0 || h.kind != mpMap:
-	case h.n == 0:
-		inlined, known = true, true // st's fields, all left out when empty
-	default:
-		name, ok := keyText(b[h.body:skip(b, h.body)])
-		inlined, known = string(name) != probeName, ok
+		// Not inlined, the probe's name comes before any value that may
+		// fail to be written.
+		_ = probe(func() error { return enc.EncodeValue(reflect.New(alone).Elem()) })
+		b := buf.Bytes()
+		switch h := headAt(b, 0); {
+		case len(b) == 0, h.kind == mpMap && h.n == 0:
+			inlined, known = true, true
+		case h.kind == mpMap:
+			name, ok := keyText(b[h.body:skip(b, h.body)])
+			inlined, known = string(name) != probeName, ok
+		}
 	}
 	inlinedAloneCache.Store(st, [2]bool{inlined, known})
 	return inlined, known
+}
+
+// structCodecs reports whether the msgpack codec writes and reads values
+// of struct type st, of n fields, with its own codecs for structs, and
+// not ones registered with the msgpack package: told to write structs as
+// lists, its encoder writes a list of n values (as no registered encoder
+// would, that ignores the option), and its decoder refuses a list of n+1
+// as the number of fields that changed. known is false where the encoder
+// writes a list of another length.
+func structCodecs(st reflect.Type, n int) (own, known bool) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetCustomStructTag("json")
+	enc.UseArrayEncodedStructs(true)
+	// The list's head comes before any value that may fail to be written.
+	_ = probe(func() error { return enc.EncodeValue(reflect.New(st).Elem()) })
+	switch h := headAt(buf.Bytes(), 0); {
+	case buf.Len() == 0:
+		return false, false
+	case h.kind != mpList:
+		return false, true
+	case h.n != n:
+		return false, false
+	}
+	list := binary.BigEndian.AppendUint32([]byte{0xdd}, uint32(n+1))
+	list = append(list, bytes.Repeat([]byte{0xc0}, n+1)...)
+	err := probe(func() error { return msgpackDecode(list, reflect.New(st).Interface()) })
+	return err != nil && strings.Contains(err.Error(), "number of fields in array-encoded struct has changed"), true
 }
 
 // probe returns try(), with a panic as its error.

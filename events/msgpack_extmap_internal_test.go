@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"reflect"
 	"slices"
@@ -215,18 +216,58 @@ func init() {
 	})
 }
 
+// mfSlogged holds a method of another package that is not exported
+// (slog.Attr's isEmpty), which reflect.StructOf cannot embed.
+type mfSlogged struct {
+	slog.Attr
+	X int
+}
+
+// mfRegisteredSlog is mfSlogged's like, with a codec registered with
+// msgpack.Register.
+type mfRegisteredSlog struct {
+	slog.Attr
+	X int
+}
+
+// mfMoney's IsZero fails on a zero value, which the encoder asks of a
+// field tagged omitempty before it writes anything of the struct.
+type mfMoney struct {
+	Cur *mfLeaf `json:"cur"`
+}
+
+func (m mfMoney) IsZero() bool { return m.Cur.A == 0 }
+
+type mfTotals struct {
+	Total mfMoney `json:"total,omitempty"`
+}
+
+func init() {
+	msgpack.Register(mfRegisteredSlog{}, func(e *msgpack.Encoder, v reflect.Value) error {
+		return e.EncodeInt(v.FieldByName("X").Int())
+	}, func(d *msgpack.Decoder, v reflect.Value) error {
+		x, err := d.DecodeInt64()
+		v.FieldByName("X").SetInt(x)
+		return err
+	})
+}
+
 // inlinedAlone answers as the codec inlines: a plain struct, one of its
-// fields all left out when empty, but not one of its own methods, one
-// registered as an extension or with msgpack.Register.
+// fields all left out when empty, one whose zero value cannot be written,
+// one that reflect.StructOf cannot embed, but not one of its own methods,
+// one registered as an extension or with msgpack.Register.
 func TestInlinedAloneIsTheCodecs(t *testing.T) {
 	for typ, want := range map[reflect.Type]bool{
-		reflect.TypeFor[mfLeaf]():       true,
-		reflect.TypeFor[mfAllOmitted](): true,
-		reflect.TypeFor[MfOwn]():        false,
-		reflect.TypeFor[MfExt]():        false,
-		reflect.TypeFor[mfRegistered](): false,
+		reflect.TypeFor[mfLeaf]():           true,
+		reflect.TypeFor[mfAllOmitted]():     true,
+		reflect.TypeFor[mfTotals]():         true,
+		reflect.TypeFor[mfSlogged]():        true,
+		reflect.TypeFor[MfOwn]():            false,
+		reflect.TypeFor[MfExt]():            false,
+		reflect.TypeFor[mfRegistered]():     false,
+		reflect.TypeFor[mfRegisteredSlog](): false,
 	} {
-		inlined, known := inlinedAlone(typ)
+		inlined, known := inlinedAlone(typ, len(msgpackFieldsOf(typ).list))
 		assert.True(t, known, "%v", typ)
 		assert.Equal(t, want, inlined, "%v", typ)
 	}

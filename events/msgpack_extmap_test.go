@@ -489,8 +489,8 @@ func (s *ExtMapStatus) UnmarshalText(b []byte) error {
 // The types of TestTimesThatLookLikeMapsAreReadBack: with an array
 // tagged omitempty (which the encoder writes when zero all the same), a
 // list tagged omitempty, embedded structs of every kind, a field that
-// cannot write its zero value, a struct written as a list; each with
-// times.
+// cannot write its zero value, one whose zero value cannot say whether it
+// is empty, a struct written as a list; each with times.
 type (
 	extMapOrder struct {
 		ID     uuid.UUID `json:"id,omitempty"`
@@ -518,7 +518,26 @@ type (
 		At2            time.Time      `json:"at2"`
 		M              map[string]int `json:"m,omitempty"`
 	}
+	extMapInvoice struct {
+		ExtMapTotals
+		At time.Time `json:"at"`
+	}
 )
+
+// ExtMapMoney's IsZero fails on a zero value, which the encoder asks of
+// a field tagged omitempty before it writes anything of its struct.
+type ExtMapMoney struct {
+	Cur    *ExtMapBase `json:"cur"`
+	Amount int64       `json:"amount"`
+}
+
+func (m ExtMapMoney) IsZero() bool { return m.Cur.ID == uuid.Nil && m.Amount == 0 }
+
+type ExtMapTotals struct {
+	Total ExtMapMoney `json:"total,omitempty"`
+}
+
+func (*extMapInvoice) EventType() events.Type { return "acme.fits" }
 
 func (*extMapOrder) EventType() events.Type    { return "acme.fits" }
 func (*extMapLowered) EventType() events.Type  { return "acme.fits" }
@@ -545,6 +564,7 @@ func TestTimesThatLookLikeMapsAreReadBack(t *testing.T) {
 			{&extMapStatused{base, 1, map[string]int{"a": 1}}, func() events.Data { return new(extMapStatused) }},
 			{&extMapListed{ExtMapBase: base, M: map[string]int{"a": 1}}, func() events.Data { return new(extMapListed) }},
 			{&extMapOmitted{ExtMapBaseOmit{ID: uuid.New(), At: &at}, at, map[string]int{"a": 1}}, func() events.Data { return new(extMapOmitted) }},
+			{&extMapInvoice{ExtMapTotals{ExtMapMoney{&base, 5}}, at}, func() events.Data { return new(extMapInvoice) }},
 		} {
 			back, err := fitsRoundTrip(t, tc.in, tc.newData)
 			require.NoError(t, err, "%T, %d ns", tc.in, ns)
