@@ -93,7 +93,7 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		e := held.Elem()
 		return w.value(off, e.Type(), e, steps+1)
 	case reflect.Map:
-		if isExt(c) {
+		if isExt(c) && readsMapThroughExt(t) {
 			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
 		}
 		h := headAt(w.b, off)
@@ -155,6 +155,9 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 // members the decoder reads by name, or, in a list, field by field.
 func (w *extMapWalk) fields(off int, t reflect.Type, held reflect.Value) (int, error) {
 	fs := msgpackFieldsOf(t)
+	if !structDecoder(t, len(fs.list)) {
+		return skip(w.b, off), nil // a decoder of its own reads it
+	}
 	if !fs.sure {
 		// Where it cannot tell the fields as the decoder does, any
 		// extension that the decoder may read as a map is refused.
@@ -296,7 +299,10 @@ func msgpackFieldsIn(t reflect.Type, depth int) *msgpackFields {
 		if f.Anonymous && !tag.HasOption("noinline") {
 			st := derefAll(f.Type)
 			var inner *msgpackFields
-			if st.Kind() == reflect.Struct {
+			if st.Kind() == reflect.Struct && (tag.HasOption("inline") || !ownMarshaler(st) && !ownUnmarshaler(st)) {
+				// One the decoder may inline; of another, which it never
+				// does, the fields do not count (and may lead back to
+				// it for ever).
 				inner = msgpackFieldsIn(st, depth+1)
 				fs.sure = fs.sure && inner.sure
 			}
@@ -425,6 +431,51 @@ func structCodecs(st reflect.Type, n int) (own, known bool) {
 	list = append(list, bytes.Repeat([]byte{0xc0}, n+1)...)
 	err := probe(func() error { return msgpackDecode(list, reflect.New(st).Interface()) })
 	return err != nil && strings.Contains(err.Error(), "number of fields in array-encoded struct has changed"), true
+}
+
+// structDecoders caches structDecoder by type.
+var structDecoders sync.Map // reflect.Type → bool
+
+// structDecoder reports whether the msgpack decoder reads values of
+// struct type t, of n fields (msgpackFieldsIn), with its own decoder for
+// structs, and not one registered with the msgpack package (as an
+// extension, or with msgpack.Register), which reads what it will: its own
+// decoder refuses a list of n+1 or of n+2 nils (one of them at least,
+// whatever number of fields it counts) as the number of fields that
+// changed.
+func structDecoder(t reflect.Type, n int) bool {
+	if v, ok := structDecoders.Load(t); ok {
+		return v.(bool)
+	}
+	own := false
+	for _, k := range []int{n + 1, n + 2} {
+		list := binary.BigEndian.AppendUint32([]byte{0xdd}, uint32(k))
+		list = append(list, bytes.Repeat([]byte{0xc0}, k)...)
+		err := probe(func() error { return msgpackDecode(list, reflect.New(t).Interface()) })
+		own = own || err != nil && strings.Contains(err.Error(), "number of fields in array-encoded struct has changed")
+	}
+	structDecoders.Store(t, own)
+	return own
+}
+
+// mapsThroughExt caches readsMapThroughExt by type.
+var mapsThroughExt sync.Map // reflect.Type → bool
+
+// readsMapThroughExt reports whether the msgpack decoder reads a value of
+// map type t, which has no methods to read itself, through an
+// extension's header, whatever the extension's type, as its own decoder
+// of maps does: not one registered for t as an extension, which reads
+// the extension itself, and refuses another's.
+func readsMapThroughExt(t reflect.Type) bool {
+	if v, ok := mapsThroughExt.Load(t); ok {
+		return v.(bool)
+	}
+	reads := true
+	for _, ext := range [][]byte{{0xd4, 0x00, 0x80}, {0xd4, 0x01, 0x80}} {
+		reads = reads && probe(func() error { return msgpackDecode(ext, reflect.New(t).Interface()) }) == nil
+	}
+	mapsThroughExt.Store(t, reads)
+	return reads
 }
 
 // probe returns try(), with a panic as its error.

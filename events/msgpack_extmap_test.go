@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -488,7 +489,9 @@ func (s *ExtMapStatus) UnmarshalText(b []byte) error {
 // tagged omitempty (which the encoder writes when zero all the same), a
 // list tagged omitempty, embedded structs of every kind, a field that
 // cannot write its zero value, one whose zero value cannot say whether it
-// is empty, a struct written as a list; each with times.
+// is empty, a struct written as a list, embedded structs that read
+// themselves (one of them embedding itself), a struct and a map with
+// codecs registered with the msgpack package; each with times.
 type (
 	extMapOrder struct {
 		ID     uuid.UUID `json:"id,omitempty"`
@@ -520,7 +523,77 @@ type (
 		ExtMapTotals
 		At time.Time `json:"at"`
 	}
+	extMapBoth struct {
+		ExtMapSelfTree `json:"tree"`
+		ExtMapOther    `json:"other"`
+		At             time.Time      `json:"at"`
+		M              map[string]int `json:"m"`
+	}
+	extMapWindowed struct {
+		W ExtMapWindow `json:"w"`
+	}
+	extMapTagged struct {
+		Tags ExtMapTags `json:"tags"`
+		At   time.Time  `json:"at"`
+	}
 )
+
+// ExtMapSelfTree reads and writes itself, and embeds a pointer to
+// itself; ExtMapOther reads and writes itself too, so that, embedded side
+// by side, neither's methods are promoted.
+type (
+	ExtMapSelfTree struct {
+		*ExtMapSelfTree
+		V int
+	}
+	ExtMapOther struct{ S string }
+)
+
+func (s ExtMapSelfTree) MarshalMsgpack() ([]byte, error)  { return msgpack.Marshal(s.V) }
+func (s *ExtMapSelfTree) UnmarshalMsgpack(b []byte) error { return msgpack.Unmarshal(b, &s.V) }
+func (o ExtMapOther) MarshalMsgpack() ([]byte, error)     { return msgpack.Marshal(o.S) }
+func (o *ExtMapOther) UnmarshalMsgpack(b []byte) error    { return msgpack.Unmarshal(b, &o.S) }
+
+// ExtMapWindow has a codec registered with msgpack.Register that writes
+// it as a list, whose first value is a time where its first field is a
+// map.
+type ExtMapWindow struct {
+	Extra map[string]int `json:"extra"`
+	From  time.Time      `json:"from"`
+}
+
+// ExtMapTags is a map that the msgpack package writes and reads as an
+// extension, whose data is a map.
+type ExtMapTags map[string]string
+
+func init() {
+	msgpack.Register(ExtMapWindow{}, func(e *msgpack.Encoder, v reflect.Value) error {
+		w := v.Interface().(ExtMapWindow)
+		return e.Encode([]any{w.From, w.Extra})
+	}, func(d *msgpack.Decoder, v reflect.Value) error {
+		var l []msgpack.RawMessage
+		if err := d.Decode(&l); err != nil || len(l) != 2 {
+			return fmt.Errorf("a window: %v", err)
+		}
+		var w ExtMapWindow
+		err := errors.Join(msgpack.Unmarshal(l[0], &w.From), msgpack.Unmarshal(l[1], &w.Extra))
+		v.Set(reflect.ValueOf(w))
+		return err
+	})
+	msgpack.RegisterExtEncoder(47, ExtMapTags{}, func(e *msgpack.Encoder, v reflect.Value) ([]byte, error) {
+		return msgpack.Marshal(map[string]string(v.Interface().(ExtMapTags)))
+	})
+	msgpack.RegisterExtDecoder(47, ExtMapTags{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
+		var m map[string]string
+		err := d.Decode(&m)
+		v.Set(reflect.ValueOf(ExtMapTags(m)))
+		return err
+	})
+}
+
+func (*extMapBoth) EventType() events.Type     { return "acme.fits" }
+func (*extMapWindowed) EventType() events.Type { return "acme.fits" }
+func (*extMapTagged) EventType() events.Type   { return "acme.fits" }
 
 // ExtMapMoney's IsZero fails on a zero value, which the encoder asks of
 // a field tagged omitempty before it writes anything of its struct.
@@ -563,6 +636,11 @@ func TestTimesThatLookLikeMapsAreReadBack(t *testing.T) {
 			{&extMapListed{ExtMapBase: base, M: map[string]int{"a": 1}}, func() events.Data { return new(extMapListed) }},
 			{&extMapOmitted{ExtMapBaseOmit{ID: uuid.New(), At: &at}, at, map[string]int{"a": 1}}, func() events.Data { return new(extMapOmitted) }},
 			{&extMapInvoice{ExtMapTotals{ExtMapMoney{&base, 5}}, at}, func() events.Data { return new(extMapInvoice) }},
+			{&extMapBoth{ExtMapSelfTree{nil, 1}, ExtMapOther{"x"}, at, map[string]int{"a": 1}}, func() events.Data { return new(extMapBoth) }},
+			{&extMapWindowed{ExtMapWindow{map[string]int{"a": 1}, at.UTC()}}, func() events.Data { return new(extMapWindowed) }},
+			// The msgpack package reads such a map into one that is not nil
+			// alone (v5.4.1).
+			{&extMapTagged{ExtMapTags{"a": "b"}, at}, func() events.Data { return &extMapTagged{Tags: ExtMapTags{}} }},
 		} {
 			back, err := fitsRoundTrip(t, tc.in, tc.newData)
 			require.NoError(t, err, "%T, %d ns", tc.in, ns)
