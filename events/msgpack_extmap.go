@@ -30,14 +30,16 @@ import (
 // a struct by the names and in the order that the decoder gives them
 // (msgpackFieldsOf), what a field of type any holds (the decoder reads
 // into what such a field holds: a pointer's value, a map), and nothing
-// under a value that reads itself through methods, which is its own to
-// guard. A struct's fields are walked whatever codec the msgpack package
-// holds for it (data that is neither a map nor a list is not looked
-// into); where the walk cannot tell a struct's fields as the decoder does
+// under a value that reads itself, which is its own to guard: through
+// methods, or through a decoder registered with the msgpack package (as
+// an extension, or with msgpack.Register) of a struct, or of a map that
+// does not read a map through an extension's header as msgpack's own
+// does. Where the walk cannot tell a struct's fields as the decoder does
 // (msgpackFields.sure), an extension followed by a map's head or nil
-// anywhere in that struct's data is refused. A map type whose decoder a
-// host registered with msgpack.Register is taken as one that does not
-// read itself.
+// anywhere in that struct's data is refused. What the msgpack package
+// holds for a type is found by trying, once a type (inlinedAlone,
+// structDecoder, readsMapThroughExt), which runs a host's encoders and
+// decoders on zero values and a few bytes.
 func extAtMap(b []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() || !msgpackcheck.MapHeadsInExts(b) {
@@ -144,8 +146,8 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		}
 		return off, nil
 	case reflect.Struct:
-		// Whatever codec the msgpack package holds for it: data that is
-		// neither a map nor a list, fields skips.
+		// (A struct that a decoder registered with the msgpack package
+		// reads, fields leaves alone.)
 		return w.fields(off, t, held)
 	}
 	return skip(w.b, off), nil
