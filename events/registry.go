@@ -201,8 +201,9 @@ func NewRegistry() *Registry {
 // extension where the type has a map that does not read itself is refused
 // too, naming the place: the msgpack decoder would read a map through the
 // extension's header, at a length no check saw (a map type whose decoder
-// a host registered with msgpack.Register rather than through methods
-// counts as one that does not read itself).
+// a host registered with msgpack.Register, and that reads a map through
+// an extension's header as msgpack's own does, counts as one that does
+// not read itself).
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
