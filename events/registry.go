@@ -182,8 +182,9 @@ func NewRegistry() *Registry {
 // name at the same depth of embedding, neither or both tagged with it,
 // which encoding/json leaves out. What newData puts in an interface field
 // (or an element of type any of a list, up to its capacity, which the
-// msgpack decoder reads into too) tells the decoders what to read there: a pointer to a value, a map[string]any, or nothing (read as
-// the generic values of JSON); a value of another type is refused, as
+// msgpack decoder reads into too) tells the decoders what to read there:
+// a pointer to a value, a map[string]any, or nothing (read as the
+// generic values of JSON); a value of another type is refused, as
 // the msgpack decoder cannot set it and encoding/json replaces it. A field
 // of type any is read as nil where an event has nil; one of an interface
 // with methods cannot be, in msgpack. What Register cannot see (a constructor that
