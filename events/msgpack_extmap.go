@@ -34,12 +34,15 @@ import (
 // methods, or through a decoder registered with the msgpack package (as
 // an extension, or with msgpack.Register) of a struct, or of a map that
 // does not read a map through an extension's header as msgpack's own
-// does. Where the walk cannot tell a struct's fields as the decoder does
-// (msgpackFields.sure), an extension followed by a map's head or nil
-// anywhere in that struct's data is refused. What the msgpack package
-// holds for a type is found by trying, once a type (inlinedAlone,
-// structDecoder, readsMapThroughExt), which runs a host's encoders and
-// decoders on zero values and a few bytes.
+// does; but a map type that reads itself by handing what it reads to the
+// decoder's own reading of maps (handsMapThroughExt) has an extension
+// refused as one that does not. Where the walk cannot tell a struct's
+// fields as the decoder does (msgpackFields.sure), an extension followed
+// by a map's head or nil anywhere in that struct's data is refused. What
+// the msgpack package holds for a type is found by trying, once a type
+// (inlinedAlone, structDecoder, readsMapThroughExt, handsMapThroughExt),
+// which runs a host's encoders and decoders on zero values and a few
+// bytes.
 func extAtMap(b []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() || !msgpackcheck.MapHeadsInExts(b) {
@@ -69,10 +72,13 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 	if off >= len(w.b) {
 		return off, nil
 	}
+	c := w.b[off]
 	if ownUnmarshaler(t) || steps > maxPointerSteps {
+		if isExt(c) && handsMapThroughExt(t) {
+			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where %s, a map whose reader hands it to the decoder's own, reads a map through its header", w.named(), c, t)
+		}
 		return skip(w.b, off), nil
 	}
-	c := w.b[off]
 	switch t.Kind() {
 	case reflect.Pointer:
 		if c == 0xc0 {
@@ -478,6 +484,29 @@ func readsMapThroughExt(t reflect.Type) bool {
 	}
 	mapsThroughExt.Store(t, reads)
 	return reads
+}
+
+// handsMapThrough caches handsMapThroughExt by type.
+var handsMapThrough sync.Map // reflect.Type → bool
+
+// handsMapThroughExt reports whether t, a map type (or a pointer to one)
+// that reads itself, hands what it reads to the decoder's own reading of
+// maps, which reads a map through an extension's header: it reads an
+// empty map, and one in an extension of any type, alike. (One that reads
+// an extension of its own does not read a bare map.)
+func handsMapThroughExt(t reflect.Type) bool {
+	if derefAll(t).Kind() != reflect.Map {
+		return false
+	}
+	if v, ok := handsMapThrough.Load(t); ok {
+		return v.(bool)
+	}
+	hands := true
+	for _, b := range [][]byte{{0x80}, {0xd4, 0x00, 0x80}, {0xd4, 0x01, 0x80}} {
+		hands = hands && probe(func() error { return msgpackDecode(b, reflect.New(derefAll(t)).Interface()) }) == nil
+	}
+	handsMapThrough.Store(t, hands)
+	return hands
 }
 
 // probe returns try(), with a panic as its error.

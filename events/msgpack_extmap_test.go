@@ -648,3 +648,35 @@ func TestTimesThatLookLikeMapsAreReadBack(t *testing.T) {
 		}
 	}
 }
+
+// extMapHanding reads itself by handing what it reads to the decoder's
+// own reading of maps, which reads a map through an extension's header.
+type extMapHanding map[string]int
+
+func (m extMapHanding) EncodeMsgpack(e *msgpack.Encoder) error {
+	return e.Encode(map[string]int(m))
+}
+
+func (m *extMapHanding) DecodeMsgpack(d *msgpack.Decoder) error {
+	return d.Decode((*map[string]int)(m))
+}
+
+type extMapHands struct {
+	H extMapHanding `json:"h"`
+}
+
+func (*extMapHands) EventType() events.Type { return "acme.fits" }
+
+// A map that reads itself by handing its data to the decoder's own
+// reading of maps has an extension there refused, as one that does not
+// read itself: the decoder read a map through its header. One that reads
+// an extension of its own (extMapSelf) is read, as before.
+func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
+	raw := append(newFitsBytes().m(1).s("h").bytes(), extHidingAMap...)
+	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"h"`)
+
+	in := &extMapHands{H: extMapHanding{"a": 1}}
+	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapHands) })
+	require.NoError(t, err)
+	assert.Equal(t, in, back)
+}

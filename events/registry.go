@@ -204,7 +204,8 @@ func NewRegistry() *Registry {
 // extension's header, at a length no check saw (a map type whose decoder
 // a host registered with msgpack.Register, and that reads a map through
 // an extension's header as msgpack's own does, counts as one that does
-// not read itself).
+// not read itself, as does one whose own methods hand what they read to
+// the decoder's reading of maps).
 func (r *Registry) Register(t Type, schema uint64, newData func() Data) error {
 	if t == "" || schema == 0 || newData == nil {
 		return fmt.Errorf("register event type %q: need a name, a schema version of 1 or more and a constructor", t)
