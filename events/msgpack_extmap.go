@@ -492,8 +492,10 @@ var handsMapThrough sync.Map // reflect.Type → bool
 // handsMapThroughExt reports whether t, a map type (or a pointer to one)
 // that reads itself, hands what it reads to the decoder's own reading of
 // maps, which reads a map through an extension's header: it reads an
-// empty map, and one in an extension of any type, alike. (One that reads
-// an extension of its own does not read a bare map.)
+// empty map, and one in an extension of any type, alike, and does not
+// write itself as an extension. (One that reads an extension of its own
+// does not read a bare map; one that writes an extension, and reads it
+// so, is its own to guard.)
 func handsMapThroughExt(t reflect.Type) bool {
 	if derefAll(t).Kind() != reflect.Map {
 		return false
@@ -501,7 +503,13 @@ func handsMapThroughExt(t reflect.Type) bool {
 	if v, ok := handsMapThrough.Load(t); ok {
 		return v.(bool)
 	}
-	hands := true
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetCustomStructTag("json")
+	empty := reflect.New(derefAll(t)).Elem()
+	empty.Set(reflect.MakeMap(empty.Type())) // a nil one is written as nil
+	_ = probe(func() error { return enc.EncodeValue(empty) })
+	hands := buf.Len() == 0 || !isExt(buf.Bytes()[0])
 	for _, b := range [][]byte{{0x80}, {0xd4, 0x00, 0x80}, {0xd4, 0x01, 0x80}} {
 		hands = hands && probe(func() error { return msgpackDecode(b, reflect.New(derefAll(t)).Interface()) }) == nil
 	}

@@ -661,8 +661,28 @@ func (m *extMapHanding) DecodeMsgpack(d *msgpack.Decoder) error {
 	return d.Decode((*map[string]int)(m))
 }
 
+// extMapWrapping writes itself as an extension whose data is a map, and
+// reads that by handing it to the decoder's own reading of maps.
+type extMapWrapping map[string]int
+
+func (m extMapWrapping) EncodeMsgpack(e *msgpack.Encoder) error {
+	b, err := msgpack.Marshal(map[string]int(m))
+	if err == nil {
+		err = e.EncodeExtHeader(9, len(b))
+	}
+	if err == nil {
+		_, err = e.Writer().Write(b)
+	}
+	return err
+}
+
+func (m *extMapWrapping) DecodeMsgpack(d *msgpack.Decoder) error {
+	return d.Decode((*map[string]int)(m))
+}
+
 type extMapHands struct {
-	H extMapHanding `json:"h"`
+	H extMapHanding  `json:"h"`
+	W extMapWrapping `json:"w"`
 }
 
 func (*extMapHands) EventType() events.Type { return "acme.fits" }
@@ -670,12 +690,13 @@ func (*extMapHands) EventType() events.Type { return "acme.fits" }
 // A map that reads itself by handing its data to the decoder's own
 // reading of maps has an extension there refused, as one that does not
 // read itself: the decoder read a map through its header. One that reads
-// an extension of its own (extMapSelf) is read, as before.
+// an extension of its own (extMapSelf), or writes one (extMapWrapping), is
+// read, as before.
 func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 	raw := append(newFitsBytes().m(1).s("h").bytes(), extHidingAMap...)
 	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"h"`)
 
-	in := &extMapHands{H: extMapHanding{"a": 1}}
+	in := &extMapHands{H: extMapHanding{"a": 1}, W: extMapWrapping{"b": 2}}
 	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapHands) })
 	require.NoError(t, err)
 	assert.Equal(t, in, back)
