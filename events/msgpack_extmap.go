@@ -34,9 +34,10 @@ import (
 // methods, or through a decoder registered with the msgpack package (as
 // an extension, or with msgpack.Register) of a struct, or of a map that
 // does not read a map through an extension's header as msgpack's own
-// does; but a map type that reads itself by handing what it reads to the
-// decoder's own reading of maps (handsMapThroughExt) has an extension
-// refused as one that does not. Where the walk cannot tell a struct's
+// does; but where a map type reads itself by handing what it reads to
+// the decoder's own reading of maps (handsMapThroughExt), an extension is
+// refused unless its data is one whole map, which is walked as the
+// type's. Where the walk cannot tell a struct's
 // fields as the decoder does (msgpackFields.sure), an extension followed
 // by a map's head or nil anywhere in that struct's data is refused. What
 // the msgpack package holds for a type is found by trying, once a type
@@ -75,7 +76,15 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 	c := w.b[off]
 	if ownUnmarshaler(t) || steps > maxPointerSteps {
 		if isExt(c) && handsMapThroughExt(t) {
-			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where %s, a map whose reader hands it to the decoder's own, reads a map through its header", w.named(), c, t)
+			// Its data is read as a map: one that fills the extension's
+			// data exactly is read no further, and walked as such.
+			if data, end, ok := wholeMapInExt(w.b, off); ok {
+				if _, err := w.entries(headAt(w.b, data), derefAll(t)); err != nil {
+					return 0, err
+				}
+				return end, nil
+			}
+			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map, where %s, a map whose reader hands it to the decoder's own, reads a map through its header", w.named(), c, t)
 		}
 		return skip(w.b, off), nil
 	}
@@ -104,25 +113,9 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		if isExt(c) && readsMapThroughExt(t) {
 			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
 		}
-		h := headAt(w.b, off)
-		if h.kind != mpMap {
-			break
+		if h := headAt(w.b, off); h.kind == mpMap {
+			return w.entries(h, t)
 		}
-		off = h.body
-		for i := 0; i < h.n; i++ {
-			key := off
-			var err error
-			if off, err = w.value(off, t.Key(), reflect.Value{}, 0); err != nil {
-				return 0, err
-			}
-			w.path = append(w.path, fitsStep{key: w.b[key:off]})
-			off, err = w.value(off, t.Elem(), reflect.Value{}, 0)
-			w.path = w.path[:len(w.path)-1]
-			if err != nil {
-				return 0, err
-			}
-		}
-		return off, nil
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 || t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String {
 			break // bytes or strings, read by readers of their own
@@ -157,6 +150,48 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		return w.fields(off, t, held)
 	}
 	return skip(w.b, off), nil
+}
+
+// entries walks the entries of the map whose head is h, read into a map
+// of type t, and returns the offset after them.
+func (w *extMapWalk) entries(h mpHead, t reflect.Type) (int, error) {
+	off := h.body
+	for i := 0; i < h.n; i++ {
+		key := off
+		var err error
+		if off, err = w.value(off, t.Key(), reflect.Value{}, 0); err != nil {
+			return 0, err
+		}
+		w.path = append(w.path, fitsStep{key: w.b[key:off]})
+		off, err = w.value(off, t.Elem(), reflect.Value{}, 0)
+		w.path = w.path[:len(w.path)-1]
+		if err != nil {
+			return 0, err
+		}
+	}
+	return off, nil
+}
+
+// wholeMapInExt returns where the data of the extension at b[off:]
+// starts and where the extension ends, and reports whether that data is
+// one well-formed map, which ends where the extension does.
+func wholeMapInExt(b []byte, off int) (data, end int, ok bool) {
+	switch b[off] {
+	case 0xc7:
+		data = off + 3
+	case 0xc8:
+		data = off + 4
+	case 0xc9:
+		data = off + 6
+	default: // a fixext
+		data = off + 2
+	}
+	end = skip(b, off)
+	if data >= end || headAt(b, data).kind != mpMap {
+		return data, end, false
+	}
+	after, err := msgpackcheck.Skip(b[:end], data)
+	return data, end, err == nil && after == end
 }
 
 // fields walks the struct of type t at b[off:], held as held, whose
@@ -490,12 +525,10 @@ func readsMapThroughExt(t reflect.Type) bool {
 var handsMapThrough sync.Map // reflect.Type → bool
 
 // handsMapThroughExt reports whether t, a map type (or a pointer to one)
-// that reads itself, hands what it reads to the decoder's own reading of
-// maps, which reads a map through an extension's header: it reads an
-// empty map, and one in an extension of any type, alike, and does not
-// write itself as an extension. (One that reads an extension of its own
-// does not read a bare map; one that writes an extension, and reads it
-// so, is its own to guard.)
+// that reads itself, may hand what it reads to the decoder's own reading
+// of maps, which reads a map through an extension's header: it reads an
+// empty map, and one in an extension of any type, alike. (One that reads
+// an extension of its own does not read a bare map.)
 func handsMapThroughExt(t reflect.Type) bool {
 	if derefAll(t).Kind() != reflect.Map {
 		return false
@@ -503,13 +536,7 @@ func handsMapThroughExt(t reflect.Type) bool {
 	if v, ok := handsMapThrough.Load(t); ok {
 		return v.(bool)
 	}
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetCustomStructTag("json")
-	empty := reflect.New(derefAll(t)).Elem()
-	empty.Set(reflect.MakeMap(empty.Type())) // a nil one is written as nil
-	_ = probe(func() error { return enc.EncodeValue(empty) })
-	hands := buf.Len() == 0 || !isExt(buf.Bytes()[0])
+	hands := true
 	for _, b := range [][]byte{{0x80}, {0xd4, 0x00, 0x80}, {0xd4, 0x01, 0x80}} {
 		hands = hands && probe(func() error { return msgpackDecode(b, reflect.New(derefAll(t)).Interface()) }) == nil
 	}

@@ -661,11 +661,15 @@ func (m *extMapHanding) DecodeMsgpack(d *msgpack.Decoder) error {
 	return d.Decode((*map[string]int)(m))
 }
 
-// extMapWrapping writes itself as an extension whose data is a map, and
-// reads that by handing it to the decoder's own reading of maps.
+// extMapWrapping writes itself, when it holds something, as an extension
+// whose data is a map, and reads that by handing it to the decoder's own
+// reading of maps.
 type extMapWrapping map[string]int
 
 func (m extMapWrapping) EncodeMsgpack(e *msgpack.Encoder) error {
+	if len(m) == 0 {
+		return e.Encode(map[string]int(m)) // an extension only when it holds something
+	}
 	b, err := msgpack.Marshal(map[string]int(m))
 	if err == nil {
 		err = e.EncodeExtHeader(9, len(b))
@@ -680,9 +684,21 @@ func (m *extMapWrapping) DecodeMsgpack(d *msgpack.Decoder) error {
 	return d.Decode((*map[string]int)(m))
 }
 
+// extMapDeepHanding is extMapHanding of maps.
+type extMapDeepHanding map[string]map[string]int
+
+func (m extMapDeepHanding) EncodeMsgpack(e *msgpack.Encoder) error {
+	return e.Encode(map[string]map[string]int(m))
+}
+
+func (m *extMapDeepHanding) DecodeMsgpack(d *msgpack.Decoder) error {
+	return d.Decode((*map[string]map[string]int)(m))
+}
+
 type extMapHands struct {
-	H extMapHanding  `json:"h"`
-	W extMapWrapping `json:"w"`
+	H extMapHanding     `json:"h"`
+	W extMapWrapping    `json:"w"`
+	D extMapDeepHanding `json:"d"`
 }
 
 func (*extMapHands) EventType() events.Type { return "acme.fits" }
@@ -695,8 +711,12 @@ func (*extMapHands) EventType() events.Type { return "acme.fits" }
 func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 	raw := append(newFitsBytes().m(1).s("h").bytes(), extHidingAMap...)
 	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"h"`)
+	// A whole map in an extension is read as a map, and walked as one.
+	inner := append([]byte("\x81\xa1k"), extHidingAMap...)
+	raw = append(newFitsBytes().m(1).s("d").bytes(), append([]byte{0xc7, byte(len(inner)), 0x09}, inner...)...)
+	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"d.k"`)
 
-	in := &extMapHands{H: extMapHanding{"a": 1}, W: extMapWrapping{"b": 2}}
+	in := &extMapHands{H: extMapHanding{"a": 1}, W: extMapWrapping{"b": 2}, D: extMapDeepHanding{"c": {"d": 3}}}
 	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapHands) })
 	require.NoError(t, err)
 	assert.Equal(t, in, back)
