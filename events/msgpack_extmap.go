@@ -35,9 +35,12 @@ import (
 // an extension, or with msgpack.Register) of a struct, or of a map that
 // does not read a map through an extension's header as msgpack's own
 // does; but where a map type reads itself by handing what it reads to
-// the decoder's own reading of maps (handsMapThroughExt), an extension is
-// refused unless its data is one whole map, which is walked as the
-// type's. Where the walk cannot tell a struct's
+// the decoder's own reading of maps (handsMapThroughExt), its map is
+// walked as the type's, and so is an extension's data that is one whole
+// map, in up to msgpackcheck.MaxDepth extensions nested; any other
+// extension there is refused. (What such a type's reader does other than
+// hand its data on, say read it as another map type, is its own to
+// guard.) Where the walk cannot tell a struct's
 // fields as the decoder does (msgpackFields.sure), an extension followed
 // by a map's head or nil anywhere in that struct's data is refused. What
 // the msgpack package holds for a type is found by trying, once a type
@@ -59,6 +62,7 @@ func extAtMap(b []byte, v any) error {
 type extMapWalk struct {
 	b    []byte
 	path []fitsStep
+	exts int // the extensions whose data the walk is in
 }
 
 // maxPointerSteps is how many pointers in a row extMapWalk follows before
@@ -75,18 +79,27 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 	}
 	c := w.b[off]
 	if ownUnmarshaler(t) || steps > maxPointerSteps {
-		if isExt(c) && handsMapThroughExt(t) {
-			// Its data is read as a map: one that fills the extension's
-			// data exactly is read no further, and walked as such.
-			if data, end, ok := wholeMapInExt(w.b, off); ok {
-				if _, err := w.entries(headAt(w.b, data), derefAll(t)); err != nil {
-					return 0, err
-				}
-				return end, nil
-			}
-			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map, where %s, a map whose reader hands it to the decoder's own, reads a map through its header", w.named(), c, t)
+		if !handsMapThroughExt(t) {
+			return skip(w.b, off), nil
 		}
-		return skip(w.b, off), nil
+		// What it reads, the decoder's own reading of maps reads: a map
+		// is walked as the type's, and an extension's data too, where it
+		// is one whole map (which the decoder reads no further), as
+		// deep as msgpackcheck lets maps nest, in as many extensions.
+		if h := headAt(w.b, off); h.kind == mpMap {
+			return w.entries(h, derefAll(t))
+		}
+		if !isExt(c) {
+			return skip(w.b, off), nil
+		}
+		data, end, whole := wholeMapInExt(w.b, off)
+		if !whole || w.exts >= msgpackcheck.MaxDepth {
+			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (or is one in more than %d extensions), where %s, a map whose reader hands it to the decoder's own, reads a map through its header", w.named(), c, msgpackcheck.MaxDepth, t)
+		}
+		w.exts++
+		_, err := w.entries(headAt(w.b, data), derefAll(t))
+		w.exts--
+		return end, err
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

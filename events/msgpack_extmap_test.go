@@ -695,10 +695,22 @@ func (m *extMapDeepHanding) DecodeMsgpack(d *msgpack.Decoder) error {
 	return d.Decode((*map[string]map[string]int)(m))
 }
 
+// extMapHandingTree is extMapHanding of itself, as deep as its data goes.
+type extMapHandingTree map[string]extMapHandingTree
+
+func (m extMapHandingTree) EncodeMsgpack(e *msgpack.Encoder) error {
+	return e.Encode(map[string]extMapHandingTree(m))
+}
+
+func (m *extMapHandingTree) DecodeMsgpack(d *msgpack.Decoder) error {
+	return d.Decode((*map[string]extMapHandingTree)(m))
+}
+
 type extMapHands struct {
 	H extMapHanding     `json:"h"`
 	W extMapWrapping    `json:"w"`
 	D extMapDeepHanding `json:"d"`
+	T extMapHandingTree `json:"t"`
 }
 
 func (*extMapHands) EventType() events.Type { return "acme.fits" }
@@ -715,8 +727,28 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 	inner := append([]byte("\x81\xa1k"), extHidingAMap...)
 	raw = append(newFitsBytes().m(1).s("d").bytes(), append([]byte{0xc7, byte(len(inner)), 0x09}, inner...)...)
 	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"d.k"`)
+	// So is a map of its own.
+	raw = append(newFitsBytes().m(1).s("d").bytes(), inner...)
+	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"d.k"`)
+	// Whole maps in extensions, nested in one another: read up to 64 deep,
+	// refused beyond (the walk and the decoder recurse for each).
+	nested := func(levels int) []byte {
+		tree := []byte{0xc0}
+		for range levels {
+			in := append([]byte("\x81\xa1a"), tree...)
+			tree = append(binary.BigEndian.AppendUint32([]byte{0xc9}, uint32(len(in))), 0x09)
+			tree = append(tree, in...)
+		}
+		return append(newFitsBytes().m(1).s("t").bytes(), tree...)
+	}
+	got, err := fitsDecode(t, nested(64), func() events.Data { return new(extMapHands) })
+	require.NoError(t, err)
+	assert.Len(t, got.(*extMapHands).T, 1)
+	_, err = fitsDecode(t, nested(65), func() events.Data { return new(extMapHands) })
+	assert.ErrorContains(t, err, "in more than 64 extensions")
 
-	in := &extMapHands{H: extMapHanding{"a": 1}, W: extMapWrapping{"b": 2}, D: extMapDeepHanding{"c": {"d": 3}}}
+	in := &extMapHands{H: extMapHanding{"a": 1}, W: extMapWrapping{"b": 2}, D: extMapDeepHanding{"c": {"d": 3}},
+		T: extMapHandingTree{"e": {"f": nil}}}
 	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapHands) })
 	require.NoError(t, err)
 	assert.Equal(t, in, back)
