@@ -22,9 +22,11 @@ import (
 // that head declares (a few bytes of data can ask for gigabytes), and
 // the entries it goes on to read are bytes that no check walked, where a
 // list's head lies about its length as freely. A map's data is never an
-// extension as the codecs write it. Data in which no extension's header
-// is followed by a map's head or nil, the only ones that the decoder
-// reads as a map, is not looked at further.
+// extension as the codecs write it, but an extension whose data is one
+// whole map, which the decoder reads no further, is walked as that map.
+// Data in which no extension's header is followed by a map's head or nil,
+// the only ones that the decoder reads as a map, is not looked at
+// further.
 //
 // The walk follows the data as the decoder reads it into v: the fields of
 // a struct by the names and in the order that the decoder gives them
@@ -35,11 +37,10 @@ import (
 // an extension, or with msgpack.Register) of a struct, or of a map that
 // does not read a map through an extension's header as msgpack's own
 // does; but where a map type reads itself by handing what it reads to
-// the decoder's own reading of maps (handsMapThroughExt), its map is
-// walked as the type's, and so is an extension's data that is one whole
-// map, in up to msgpackcheck.MaxDepth extensions nested; any other
-// extension there is refused. (What such a type's reader does other than
-// hand its data on, say read it as another map type, is its own to
+// the decoder's own reading of maps (handsMapThroughExt), its map, or its
+// extension, is walked as the type's. (What such a type's reader does
+// other than hand its data on, say read it as another map type, or a
+// struct's reader that hands a map field's data on, is its own to
 // guard.) Where the walk cannot tell a struct's
 // fields as the decoder does (msgpackFields.sure), an extension followed
 // by a map's head or nil anywhere in that struct's data is refused. What
@@ -83,23 +84,15 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 			return skip(w.b, off), nil
 		}
 		// What it reads, the decoder's own reading of maps reads: a map
-		// is walked as the type's, and an extension's data too, where it
-		// is one whole map (which the decoder reads no further), as
-		// deep as msgpackcheck lets maps nest, in as many extensions.
+		// is walked as the type's, and an extension as one where the
+		// decoder reads a map (extMap).
 		if h := headAt(w.b, off); h.kind == mpMap {
 			return w.entries(h, derefAll(t))
 		}
 		if !isExt(c) {
 			return skip(w.b, off), nil
 		}
-		data, end, whole := wholeMapInExt(w.b, off)
-		if !whole || w.exts >= msgpackcheck.MaxDepth {
-			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (or is one in more than %d extensions), where %s, a map whose reader hands it to the decoder's own, reads a map through its header", w.named(), c, msgpackcheck.MaxDepth, t)
-		}
-		w.exts++
-		_, err := w.entries(headAt(w.b, data), derefAll(t))
-		w.exts--
-		return end, err
+		return w.extMap(off, derefAll(t), fmt.Sprintf("%s, a map whose reader hands it to the decoder's own", t))
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -124,7 +117,7 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		return w.value(off, e.Type(), e, steps+1)
 	case reflect.Map:
 		if isExt(c) && readsMapThroughExt(t) {
-			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
+			return w.extMap(off, t, fmt.Sprintf("%s, a map that does not read itself", t))
 		}
 		if h := headAt(w.b, off); h.kind == mpMap {
 			return w.entries(h, t)
@@ -163,6 +156,27 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		return w.fields(off, t, held)
 	}
 	return skip(w.b, off), nil
+}
+
+// maxExtNesting is how many extensions, each of whose data is a whole map
+// (see extMap), the walk goes into, one inside another: the walk and the
+// decoder recurse for each.
+const maxExtNesting = 1024
+
+// extMap walks the extension at b[off:], where the decoder reads a map of
+// type t (what) through its header: its data must be one whole map, which
+// ends where the extension does, and which the decoder reads no further;
+// any other extension is refused.
+func (w *extMapWalk) extMap(off int, t reflect.Type, what string) (int, error) {
+	data, end, whole := wholeMapInExt(w.b, off)
+	if !whole || w.exts >= maxExtNesting {
+		return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (or is one in more than %d extensions), where the decoder reads %s, through its header",
+			w.named(), w.b[off], maxExtNesting, what)
+	}
+	w.exts++
+	_, err := w.entries(headAt(w.b, data), t)
+	w.exts--
+	return end, err
 }
 
 // entries walks the entries of the map whose head is h, read into a map

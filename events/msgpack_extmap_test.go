@@ -730,8 +730,14 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 	// So is a map of its own.
 	raw = append(newFitsBytes().m(1).s("d").bytes(), inner...)
 	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"d.k"`)
-	// Whole maps in extensions, nested in one another: read up to 64 deep,
-	// refused beyond (the walk and the decoder recurse for each).
+	// An extension whose data is one whole map, where a map is read, is
+	// read as that map (as another writer's type may be written).
+	raw = append(newFitsBytes().m(1).s("d").m(1).s("c").bytes(), 0xc7, 0x04, 0x2f, 0x81, 0xa1, 'd', 0x03)
+	got, err := fitsDecode(t, raw, func() events.Data { return new(extMapHands) })
+	require.NoError(t, err)
+	assert.Equal(t, extMapDeepHanding{"c": {"d": 3}}, got.(*extMapHands).D)
+	// Whole maps in extensions, nested in one another: read up to 1024
+	// deep, refused beyond (the walk and the decoder recurse for each).
 	nested := func(levels int) []byte {
 		tree := []byte{0xc0}
 		for range levels {
@@ -741,11 +747,11 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 		}
 		return append(newFitsBytes().m(1).s("t").bytes(), tree...)
 	}
-	got, err := fitsDecode(t, nested(64), func() events.Data { return new(extMapHands) })
+	got, err = fitsDecode(t, nested(1024), func() events.Data { return new(extMapHands) })
 	require.NoError(t, err)
 	assert.Len(t, got.(*extMapHands).T, 1)
-	_, err = fitsDecode(t, nested(65), func() events.Data { return new(extMapHands) })
-	assert.ErrorContains(t, err, "in more than 64 extensions")
+	_, err = fitsDecode(t, nested(1025), func() events.Data { return new(extMapHands) })
+	assert.ErrorContains(t, err, "in more than 1024 extensions")
 
 	in := &extMapHands{H: extMapHanding{"a": 1}, W: extMapWrapping{"b": 2}, D: extMapDeepHanding{"c": {"d": 3}},
 		T: extMapHandingTree{"e": {"f": nil}}}
