@@ -22,9 +22,7 @@ import (
 // that head declares (a few bytes of data can ask for gigabytes), and
 // the entries it goes on to read are bytes that no check walked, where a
 // list's head lies about its length as freely. A map's data is never an
-// extension as the codecs write it, but an extension whose data is one
-// whole map, which the decoder reads no further, is walked as that map.
-// Data in which no extension's header is followed by a map's head or nil,
+// extension as the codecs write it. Data in which no extension's header is followed by a map's head or nil,
 // the only ones that the decoder reads as a map, is not looked at
 // further.
 //
@@ -37,8 +35,10 @@ import (
 // an extension, or with msgpack.Register) of a struct, or of a map that
 // does not read a map through an extension's header as msgpack's own
 // does; but where a map type reads itself by handing what it reads to
-// the decoder's own reading of maps (handsMapThroughExt), its map, or its
-// extension, is walked as the type's. (What such a type's reader does
+// the decoder's own reading of maps (handsMapThroughExt), its map is
+// walked as the type's, and so is an extension whose data is one whole
+// map (which the decoder reads no further, and which the type's writer
+// may write); another extension there is refused. (What such a type's reader does
 // other than hand its data on, say read it as another map type, or a
 // struct's reader that hands a map field's data on, is its own to
 // guard.) Where the walk cannot tell a struct's
@@ -63,7 +63,6 @@ func extAtMap(b []byte, v any) error {
 type extMapWalk struct {
 	b    []byte
 	path []fitsStep
-	exts int // the extensions whose data the walk is in
 }
 
 // maxPointerSteps is how many pointers in a row extMapWalk follows before
@@ -84,8 +83,8 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 			return skip(w.b, off), nil
 		}
 		// What it reads, the decoder's own reading of maps reads: a map
-		// is walked as the type's, and an extension as one where the
-		// decoder reads a map (extMap).
+		// is walked as the type's, and so is an extension's data that
+		// is one whole map (extMap), which its own writer may write.
 		if h := headAt(w.b, off); h.kind == mpMap {
 			return w.entries(h, derefAll(t))
 		}
@@ -117,7 +116,7 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		return w.value(off, e.Type(), e, steps+1)
 	case reflect.Map:
 		if isExt(c) && readsMapThroughExt(t) {
-			return w.extMap(off, t, fmt.Sprintf("%s, a map that does not read itself", t))
+			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
 		}
 		if h := headAt(w.b, off); h.kind == mpMap {
 			return w.entries(h, t)
@@ -158,10 +157,11 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 	return skip(w.b, off), nil
 }
 
-// maxExtNesting is how many extensions, each of whose data is a whole map
-// (see extMap), the walk goes into, one inside another: the walk and the
-// decoder recurse for each.
-const maxExtNesting = 1024
+// maxExtDepth is how deep in the data, counting the maps and lists of
+// extensions' data (see extMap), the walk goes into an extension: the walk
+// and the decoder recurse for each level, where msgpackcheck bounds the
+// nesting of data outside extensions.
+const maxExtDepth = 1024
 
 // extMap walks the extension at b[off:], where the decoder reads a map of
 // type t (what) through its header: its data must be one whole map, which
@@ -169,13 +169,11 @@ const maxExtNesting = 1024
 // any other extension is refused.
 func (w *extMapWalk) extMap(off int, t reflect.Type, what string) (int, error) {
 	data, end, whole := wholeMapInExt(w.b, off)
-	if !whole || w.exts >= maxExtNesting {
-		return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (or is one in more than %d extensions), where the decoder reads %s, through its header",
-			w.named(), w.b[off], maxExtNesting, what)
+	if !whole || len(w.path) >= maxExtDepth {
+		return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (or is one nested more than %d deep), where the decoder reads %s, through its header",
+			w.named(), w.b[off], maxExtDepth, what)
 	}
-	w.exts++
 	_, err := w.entries(headAt(w.b, data), t)
-	w.exts--
 	return end, err
 }
 
