@@ -22,7 +22,8 @@ import (
 // that head declares (a few bytes of data can ask for gigabytes), and
 // the entries it goes on to read are bytes that no check walked, where a
 // list's head lies about its length as freely. A map's data is never an
-// extension as the codecs write it. Data in which no extension's header is followed by a map's head or nil,
+// extension as the codecs write it (but a type's own writer may write
+// one, whose data is one whole map: see extMap). Data in which no extension's header is followed by a map's head or nil,
 // the only ones that the decoder reads as a map, is not looked at
 // further.
 //
@@ -116,6 +117,13 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		return w.value(off, e.Type(), e, steps+1)
 	case reflect.Map:
 		if isExt(c) && readsMapThroughExt(t) {
+			// Which a writer of the type's own may write: its data, one
+			// whole map, is read if it holds text alone, and numbers
+			// that every integer type holds, as the checks of data
+			// outside extensions would not see it.
+			if data, end, whole := wholeMapInExt(w.b, off); whole && msgpackcheck.CheckText(w.b[data:end]) == nil && msgpackcheck.SmallInts(w.b[data:end]) {
+				return w.extMap(off, t, fmt.Sprintf("%s, a map that does not read itself", t))
+			}
 			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
 		}
 		if h := headAt(w.b, off); h.kind == mpMap {

@@ -730,9 +730,9 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 	// So is a map of its own.
 	raw = append(newFitsBytes().m(1).s("d").bytes(), inner...)
 	assertRefusedAt(t, raw, func() events.Data { return new(extMapHands) }, `"d.k"`)
-	// Its plain maps have no extension: one whose data is a whole map is
-	// refused there (its numbers and text are not checked).
-	raw = append(newFitsBytes().m(1).s("d").m(1).s("c").bytes(), 0xc7, 0x04, 0x2f, 0x81, 0xa1, 'd', 0x03)
+	// In its plain maps, an extension holding a whole map with numbers
+	// that the checks outside extensions would look at is refused.
+	raw = append(newFitsBytes().m(1).s("d").m(1).s("c").bytes(), 0xc7, 0x06, 0x2f, 0x81, 0xa1, 'd', 0xcd, 0x01, 0x2c)
 	_, err := fitsDecode(t, raw, func() events.Data { return new(extMapHands) })
 	assert.ErrorContains(t, err, `msgpack: "d.c" is an extension`)
 	// Whole maps in extensions, nested in one another: read up to 1024
@@ -758,4 +758,48 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapHands) })
 	require.NoError(t, err)
 	assert.Equal(t, in, back)
+}
+
+// extMapWritesExt writes itself as an extension whose data is a map, and
+// has no reader of its own: the decoder reads the map through the
+// extension's header.
+type extMapWritesExt map[string]int
+
+func (m extMapWritesExt) EncodeMsgpack(e *msgpack.Encoder) error {
+	b, err := msgpack.Marshal(map[string]int(m))
+	if err == nil {
+		err = e.EncodeExtHeader(5, len(b))
+	}
+	if err == nil {
+		_, err = e.Writer().Write(b)
+	}
+	return err
+}
+
+type extMapWritten struct {
+	M extMapWritesExt `json:"m"`
+	I map[string]int8 `json:"i"`
+}
+
+func (*extMapWritten) EventType() events.Type { return "acme.fits" }
+
+// A map written as an extension whose data is one whole map, by a type's
+// own writer, is read back where its text and numbers need no check that
+// data outside extensions has (numbers from 0 to 127); any other is
+// refused: 300 would be read into an int8 as 44.
+func TestAWholeMapInAnExtensionIsReadWhereItNeedsNoCheck(t *testing.T) {
+	in := &extMapWritten{M: extMapWritesExt{"a": 1}}
+	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapWritten) })
+	require.NoError(t, err)
+	assert.Equal(t, in, back)
+
+	in = &extMapWritten{M: extMapWritesExt{"a": 300}}
+	_, err = fitsRoundTrip(t, in, func() events.Data { return new(extMapWritten) })
+	assert.ErrorContains(t, err, `msgpack: "m" is an extension`)
+	raw := append(newFitsBytes().m(1).s("i").bytes(), 0xc7, 0x06, 0x05, 0x81, 0xa1, 'a', 0xcd, 0x01, 0x2c)
+	_, err = fitsDecode(t, raw, func() events.Data { return new(extMapWritten) })
+	assert.ErrorContains(t, err, `msgpack: "i" is an extension`)
+	raw = append(newFitsBytes().m(1).s("i").bytes(), 0xc7, 0x05, 0x05, 0x81, 0xa1, 0xff, 0xa1, 'x')
+	_, err = fitsDecode(t, raw, func() events.Data { return new(extMapWritten) })
+	assert.ErrorContains(t, err, `msgpack: "i" is an extension`, "a key that is not UTF-8")
 }
