@@ -39,7 +39,8 @@ import (
 // the decoder's own reading of maps (handsMapThroughExt), its map is
 // walked as the type's, and so is an extension whose data is one whole
 // map (which the decoder reads no further, and which the type's writer
-// may write); another extension there is refused. (What such a type's reader does
+// may write), nested no deeper with the data around it than msgpackcheck
+// lets data nest; another extension there is refused. (What such a type's reader does
 // other than hand its data on, say read it as another map type, or a
 // struct's reader that hands a map field's data on, is its own to
 // guard.) Where the walk cannot tell a struct's
@@ -121,7 +122,7 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 			// whole map, is read if it holds text alone, and numbers
 			// that every integer type holds, as the checks of data
 			// outside extensions would not see it.
-			if data, end, whole := wholeMapInExt(w.b, off); whole && msgpackcheck.CheckText(w.b[data:end]) == nil && msgpackcheck.SmallInts(w.b[data:end]) {
+			if data, end, whole := wholeMapInExt(w.b, off, w.depth()); whole && msgpackcheck.CheckTextAt(w.b[data:end], w.depth()) == nil && msgpackcheck.SmallInts(w.b[data:end]) {
 				return w.extMap(off, t, fmt.Sprintf("%s, a map that does not read itself", t))
 			}
 			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
@@ -165,21 +166,15 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 	return skip(w.b, off), nil
 }
 
-// maxExtDepth is how deep in the data, counting the maps and lists of
-// extensions' data (see extMap), the walk goes into an extension: the walk
-// and the decoder recurse for each level, where msgpackcheck bounds the
-// nesting of data outside extensions.
-const maxExtDepth = 1024
-
 // extMap walks the extension at b[off:], where the decoder reads a map of
 // type t (what) through its header: its data must be one whole map, which
 // ends where the extension does, and which the decoder reads no further;
 // any other extension is refused.
 func (w *extMapWalk) extMap(off int, t reflect.Type, what string) (int, error) {
-	data, end, whole := wholeMapInExt(w.b, off)
-	if !whole || len(w.path) >= maxExtDepth {
-		return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (or is one nested more than %d deep), where the decoder reads %s, through its header",
-			w.named(), w.b[off], maxExtDepth, what)
+	data, end, whole := wholeMapInExt(w.b, off, w.depth())
+	if !whole {
+		return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (nested, with the data around it, no more than %d deep), where the decoder reads %s, through its header",
+			w.named(), w.b[off], msgpackcheck.MaxDepth, what)
 	}
 	_, err := w.entries(headAt(w.b, data), t)
 	return end, err
@@ -207,8 +202,10 @@ func (w *extMapWalk) entries(h mpHead, t reflect.Type) (int, error) {
 
 // wholeMapInExt returns where the data of the extension at b[off:]
 // starts and where the extension ends, and reports whether that data is
-// one well-formed map, which ends where the extension does.
-func wholeMapInExt(b []byte, off int) (data, end int, ok bool) {
+// one well-formed map, which ends where the extension does and nests no
+// deeper than msgpackcheck lets data nest, standing depth levels below
+// the top (see msgpackcheck.SkipAt).
+func wholeMapInExt(b []byte, off, depth int) (data, end int, ok bool) {
 	switch b[off] {
 	case 0xc7:
 		data = off + 3
@@ -223,7 +220,7 @@ func wholeMapInExt(b []byte, off int) (data, end int, ok bool) {
 	if data >= end || headAt(b, data).kind != mpMap {
 		return data, end, false
 	}
-	after, err := msgpackcheck.Skip(b[:end], data)
+	after, err := msgpackcheck.SkipAt(b[:end], data, depth)
 	return data, end, err == nil && after == end
 }
 
@@ -299,6 +296,11 @@ func (w *extMapWalk) field(off int, t reflect.Type, held reflect.Value, index []
 	}
 	return w.value(off, t, held, 0)
 }
+
+// depth returns how many levels below the top of the data the value at
+// hand stands, as msgpackcheck counts them from the data's members (-1):
+// a level for each step of the path.
+func (w *extMapWalk) depth() int { return len(w.path) - 1 }
 
 // named names the place that w's path leads to, as numbersKept's errors
 // do.

@@ -735,9 +735,10 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 	raw = append(newFitsBytes().m(1).s("d").m(1).s("c").bytes(), 0xc7, 0x06, 0x2f, 0x81, 0xa1, 'd', 0xcd, 0x01, 0x2c)
 	_, err := fitsDecode(t, raw, func() events.Data { return new(extMapHands) })
 	assert.ErrorContains(t, err, `msgpack: "d.c" is an extension`)
-	// Whole maps in extensions, nested in one another: read up to 1024
-	// deep, refused beyond (the walk and the decoder recurse for each
-	// level, which msgpackcheck does not bound inside extensions).
+	// Whole maps in extensions, nested in one another: read as deep as
+	// data may nest outside extensions (msgpackcheck.MaxDepth), counting
+	// the levels around them, and refused beyond, as such data would be
+	// without extensions.
 	nested := func(levels int) []byte {
 		tree := []byte{0xc0}
 		for range levels {
@@ -747,11 +748,11 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 		}
 		return append(newFitsBytes().m(1).s("t").bytes(), tree...)
 	}
-	got, err := fitsDecode(t, nested(1023), func() events.Data { return new(extMapHands) })
+	got, err := fitsDecode(t, nested(60), func() events.Data { return new(extMapHands) })
 	require.NoError(t, err)
 	assert.Len(t, got.(*extMapHands).T, 1)
-	_, err = fitsDecode(t, nested(1024), func() events.Data { return new(extMapHands) })
-	assert.ErrorContains(t, err, "nested more than 1024 deep")
+	_, err = fitsDecode(t, nested(70), func() events.Data { return new(extMapHands) })
+	assert.ErrorContains(t, err, "no more than 64 deep")
 
 	in := &extMapHands{H: extMapHanding{"a": 1}, W: extMapWrapping{"b": 2}, D: extMapDeepHanding{"c": {"d": 3}},
 		T: extMapHandingTree{"e": {"f": nil}}}
@@ -802,4 +803,47 @@ func TestAWholeMapInAnExtensionIsReadWhereItNeedsNoCheck(t *testing.T) {
 	raw = append(newFitsBytes().m(1).s("i").bytes(), 0xc7, 0x05, 0x05, 0x81, 0xa1, 0xff, 0xa1, 'x')
 	_, err = fitsDecode(t, raw, func() events.Data { return new(extMapWritten) })
 	assert.ErrorContains(t, err, `msgpack: "i" is an extension`, "a key that is not UTF-8")
+}
+
+// extMapWrittenTree writes itself as an extension whose data is its map,
+// at every level, and has no reader of its own.
+type extMapWrittenTree map[string]extMapWrittenTree
+
+func (m extMapWrittenTree) EncodeMsgpack(e *msgpack.Encoder) error {
+	b, err := msgpack.Marshal(map[string]extMapWrittenTree(m))
+	if err == nil {
+		err = e.EncodeExtHeader(5, len(b))
+	}
+	if err == nil {
+		_, err = e.Writer().Write(b)
+	}
+	return err
+}
+
+type extMapWrittenTreeHost struct {
+	T extMapWrittenTree `json:"t"`
+}
+
+func (*extMapWrittenTreeHost) EventType() events.Type { return "acme.fits" }
+
+// Whole maps in extensions where a plain map is read nest no deeper, with
+// the data around them, than data may outside extensions: deeper, the
+// codec would read what it then refuses to write.
+func TestWholeMapsInExtensionsNestNoDeeperThanData(t *testing.T) {
+	tree := func(levels int) *extMapWrittenTreeHost {
+		in := &extMapWrittenTreeHost{T: extMapWrittenTree{}}
+		at := in.T
+		for range levels {
+			next := extMapWrittenTree{}
+			at["a"] = next
+			at = next
+		}
+		return in
+	}
+	in := tree(60)
+	back, err := fitsRoundTrip(t, in, func() events.Data { return new(extMapWrittenTreeHost) })
+	require.NoError(t, err)
+	assert.Equal(t, in, back)
+	_, err = fitsRoundTrip(t, tree(70), func() events.Data { return new(extMapWrittenTreeHost) })
+	assert.ErrorContains(t, err, `msgpack: "t.a.a`)
 }

@@ -69,6 +69,14 @@ func Skip[T ~string | ~[]byte](s T, off int) (int, error) {
 	return w.off, w.err
 }
 
+// SkipAt is Skip of a value that stands depth levels below a top value,
+// which may nest MaxDepth-depth deeper: as part of the data around it.
+func SkipAt[T ~string | ~[]byte](s T, off, depth int) (int, error) {
+	w := walker[T]{s: s, off: off}
+	w.value(depth)
+	return w.off, w.err
+}
+
 // SkipMembers is Skip of a map whose members' values may each nest
 // MaxDepth deep below themselves: the map is one level more.
 func SkipMembers[T ~string | ~[]byte](s T, off int) (int, error) {
@@ -91,6 +99,12 @@ func SkipNested[T ~string | ~[]byte](s T, off int) (int, error) {
 func CheckText(b []byte) error {
 	// The top value is an object of members, as in SkipMembers.
 	return whole(walker[[]byte]{s: b, text: true}, -1)
+}
+
+// CheckTextAt is CheckText of a value that stands depth levels below a
+// top value (see SkipAt).
+func CheckTextAt(b []byte, depth int) error {
+	return whole(walker[[]byte]{s: b, text: true}, depth)
 }
 
 // CheckNestedText is CheckText of a map whose members may be maps, as
