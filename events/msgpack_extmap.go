@@ -23,9 +23,9 @@ import (
 // the entries it goes on to read are bytes that no check walked, where a
 // list's head lies about its length as freely. A map's data is never an
 // extension as the codecs write it (but a type's own writer may write
-// one, whose data is one whole map: see extMap). Data in which no extension's header is followed by a map's head or nil,
-// the only ones that the decoder reads as a map, is not looked at
-// further.
+// one, whose data is one whole map: see wholeMapInExt and mapInExt). Data
+// in which no extension's header is followed by a map's head or nil, the
+// only ones that the decoder reads as a map, is not looked at further.
 //
 // The walk follows the data as the decoder reads it into v: the fields of
 // a struct by the names and in the order that the decoder gives them
@@ -86,14 +86,20 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 		}
 		// What it reads, the decoder's own reading of maps reads: a map
 		// is walked as the type's, and so is an extension's data that
-		// is one whole map (extMap), which its own writer may write.
+		// is one whole map (wholeMapInExt), which its own writer may
+		// write.
 		if h := headAt(w.b, off); h.kind == mpMap {
 			return w.entries(h, derefAll(t))
 		}
 		if !isExt(c) {
 			return skip(w.b, off), nil
 		}
-		return w.extMap(off, derefAll(t), fmt.Sprintf("%s, a map whose reader hands it to the decoder's own", t))
+		data, end, whole := wholeMapInExt(w.b, off, w.depth())
+		if !whole {
+			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (nested, with the data around it, no more than %d deep), where the decoder reads %s, a map whose reader hands it to the decoder's own, through its header",
+				w.named(), c, msgpackcheck.MaxDepth, t)
+		}
+		return w.mapInExt(data, end, derefAll(t))
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -123,7 +129,7 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 			// that every integer type holds, as the checks of data
 			// outside extensions would not see it.
 			if data, end, whole := wholeMapInExt(w.b, off, w.depth()); whole && msgpackcheck.CheckTextAt(w.b[data:end], w.depth()) == nil && msgpackcheck.SmallInts(w.b[data:end]) {
-				return w.extMap(off, t, fmt.Sprintf("%s, a map that does not read itself", t))
+				return w.mapInExt(data, end, t)
 			}
 			return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x), where the decoder reads %s, a map that does not read itself", w.named(), c, t)
 		}
@@ -149,11 +155,8 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 				}
 				elem = held.Index(i)
 			}
-			w.path = append(w.path, fitsStep{index: i})
 			var err error
-			off, err = w.value(off, t.Elem(), elem, 0)
-			w.path = w.path[:len(w.path)-1]
-			if err != nil {
+			if off, err = w.at(fitsStep{index: i}, off, t.Elem(), elem); err != nil {
 				return 0, err
 			}
 		}
@@ -166,16 +169,10 @@ func (w *extMapWalk) value(off int, t reflect.Type, held reflect.Value, steps in
 	return skip(w.b, off), nil
 }
 
-// extMap walks the extension at b[off:], where the decoder reads a map of
-// type t (what) through its header: its data must be one whole map, which
-// ends where the extension does, and which the decoder reads no further;
-// any other extension is refused.
-func (w *extMapWalk) extMap(off int, t reflect.Type, what string) (int, error) {
-	data, end, whole := wholeMapInExt(w.b, off, w.depth())
-	if !whole {
-		return 0, fmt.Errorf("msgpack: %s is an extension (code 0x%02x) whose data is not one whole map (nested, with the data around it, no more than %d deep), where the decoder reads %s, through its header",
-			w.named(), w.b[off], msgpackcheck.MaxDepth, what)
-	}
+// mapInExt walks the map at b[data:], one whole map that is the data of
+// an extension ending at end (wholeMapInExt), which the decoder reads,
+// through the extension's header, into a map of type t, and returns end.
+func (w *extMapWalk) mapInExt(data, end int, t reflect.Type) (int, error) {
 	_, err := w.entries(headAt(w.b, data), t)
 	return end, err
 }
@@ -190,14 +187,19 @@ func (w *extMapWalk) entries(h mpHead, t reflect.Type) (int, error) {
 		if off, err = w.value(off, t.Key(), reflect.Value{}, 0); err != nil {
 			return 0, err
 		}
-		w.path = append(w.path, fitsStep{key: w.b[key:off]})
-		off, err = w.value(off, t.Elem(), reflect.Value{}, 0)
-		w.path = w.path[:len(w.path)-1]
-		if err != nil {
+		if off, err = w.at(fitsStep{key: w.b[key:off]}, off, t.Elem(), reflect.Value{}); err != nil {
 			return 0, err
 		}
 	}
 	return off, nil
+}
+
+// at walks the value at b[off:], as value does, under step s of the path.
+func (w *extMapWalk) at(s fitsStep, off int, t reflect.Type, held reflect.Value) (int, error) {
+	w.path = append(w.path, s)
+	off, err := w.value(off, t, held, 0)
+	w.path = w.path[:len(w.path)-1]
+	return off, err
 }
 
 // wholeMapInExt returns where the data of the extension at b[off:]
@@ -245,11 +247,9 @@ func (w *extMapWalk) fields(off int, t reflect.Type, held reflect.Value) (int, e
 	case h.kind == mpList && h.n > 0 && h.n == len(fs.list):
 		off = h.body
 		for i, f := range fs.list {
-			w.path = append(w.path, fitsStep{index: i})
+			ft, fh := fieldAt(t, held, f.index)
 			var err error
-			off, err = w.field(off, t, held, f.index)
-			w.path = w.path[:len(w.path)-1]
-			if err != nil {
+			if off, err = w.at(fitsStep{index: i}, off, ft, fh); err != nil {
 				return 0, err
 			}
 		}
@@ -265,11 +265,9 @@ func (w *extMapWalk) fields(off int, t reflect.Type, held reflect.Value) (int, e
 				off = skip(w.b, off) // unknown: skipped; a key that is no name: refused by the decoder
 				continue
 			}
-			w.path = append(w.path, fitsStep{key: w.b[key:off]})
+			ft, fh := fieldAt(t, held, index)
 			var err error
-			off, err = w.field(off, t, held, index)
-			w.path = w.path[:len(w.path)-1]
-			if err != nil {
+			if off, err = w.at(fitsStep{key: w.b[key:off]}, off, ft, fh); err != nil {
 				return 0, err
 			}
 		}
@@ -278,9 +276,10 @@ func (w *extMapWalk) fields(off int, t reflect.Type, held reflect.Value) (int, e
 	return skip(w.b, off), nil
 }
 
-// field walks the value at b[off:] that the decoder reads into the field
-// of struct type t at index, through the embedded structs it names.
-func (w *extMapWalk) field(off int, t reflect.Type, held reflect.Value, index []int) (int, error) {
+// fieldAt returns the type of the field of struct type t at index, which
+// the decoder reads into through the embedded structs it names, and what
+// it holds in held (invalid if nothing).
+func fieldAt(t reflect.Type, held reflect.Value, index []int) (reflect.Type, reflect.Value) {
 	for i, x := range index {
 		if i > 0 && t.Kind() == reflect.Pointer {
 			// The decoder sets a nil embedded pointer to a new struct.
@@ -294,7 +293,7 @@ func (w *extMapWalk) field(off int, t reflect.Type, held reflect.Value, index []
 		}
 		t = t.Field(x).Type
 	}
-	return w.value(off, t, held, 0)
+	return t, held
 }
 
 // depth returns how many levels below the top of the data the value at
