@@ -486,9 +486,9 @@ func inlinedAlone(st reflect.Type, n int) (inlined, known bool) {
 // of struct type st, of n fields, with its own codecs for structs, and
 // not ones registered with the msgpack package: told to write structs as
 // lists, its encoder writes a list of n values (as no registered encoder
-// would, that ignores the option), and its decoder refuses a list of n+1
-// as the number of fields that changed. known is false where the encoder
-// writes a list of another length.
+// would, that ignores the option), and its decoder is its own
+// (structDecoder). known is false where the encoder writes a list of
+// another length.
 func structCodecs(st reflect.Type, n int) (own, known bool) {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
@@ -504,10 +504,7 @@ func structCodecs(st reflect.Type, n int) (own, known bool) {
 	case h.n != n:
 		return false, false
 	}
-	list := binary.BigEndian.AppendUint32([]byte{0xdd}, uint32(n+1))
-	list = append(list, bytes.Repeat([]byte{0xc0}, n+1)...)
-	err := probe(func() error { return msgpackDecode(list, reflect.New(st).Interface()) })
-	return err != nil && strings.Contains(err.Error(), "number of fields in array-encoded struct has changed"), true
+	return structDecoder(st, n), true
 }
 
 // structDecoders caches structDecoder by type.
@@ -561,20 +558,19 @@ var handsMapThrough sync.Map // reflect.Type → bool
 // handsMapThroughExt reports whether t, a map type (or a pointer to one)
 // that reads itself, may hand what it reads to the decoder's own reading
 // of maps, which reads a map through an extension's header: it reads an
-// empty map, and one in an extension of any type, alike. (One that reads
-// an extension of its own does not read a bare map.)
+// empty map, and one in an extension of any type (readsMapThroughExt),
+// alike. (One that reads an extension of its own does not read a bare
+// map.)
 func handsMapThroughExt(t reflect.Type) bool {
-	if derefAll(t).Kind() != reflect.Map {
+	mt := derefAll(t)
+	if mt.Kind() != reflect.Map {
 		return false
 	}
-	if v, ok := handsMapThrough.Load(t); ok {
+	if v, ok := handsMapThrough.Load(mt); ok {
 		return v.(bool)
 	}
-	hands := true
-	for _, b := range [][]byte{{0x80}, {0xd4, 0x00, 0x80}, {0xd4, 0x01, 0x80}} {
-		hands = hands && probe(func() error { return msgpackDecode(b, reflect.New(derefAll(t)).Interface()) }) == nil
-	}
-	handsMapThrough.Store(t, hands)
+	hands := readsMapThroughExt(mt) && probe(func() error { return msgpackDecode([]byte{0x80}, reflect.New(mt).Interface()) }) == nil
+	handsMapThrough.Store(mt, hands)
 	return hands
 }
 
