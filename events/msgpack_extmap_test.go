@@ -175,14 +175,19 @@ func TestAnExtensionElsewhereIsReadAsBefore(t *testing.T) {
 type extMapSelf map[string]string
 
 func (m extMapSelf) EncodeMsgpack(e *msgpack.Encoder) error {
-	b, err := msgpack.Marshal(map[string]string(m))
-	if err != nil {
-		return err
+	return encodeAsExt(e, 7, map[string]string(m))
+}
+
+// encodeAsExt writes v with e as an extension of type id whose data is v
+// as msgpack writes it.
+func encodeAsExt(e *msgpack.Encoder, id int8, v any) error {
+	b, err := msgpack.Marshal(v)
+	if err == nil {
+		err = e.EncodeExtHeader(id, len(b))
 	}
-	if err := e.EncodeExtHeader(7, len(b)); err != nil {
-		return err
+	if err == nil {
+		_, err = e.Writer().Write(b)
 	}
-	_, err = e.Writer().Write(b)
 	return err
 }
 
@@ -670,14 +675,7 @@ func (m extMapWrapping) EncodeMsgpack(e *msgpack.Encoder) error {
 	if len(m) == 0 {
 		return e.Encode(map[string]int(m)) // an extension only when it holds something
 	}
-	b, err := msgpack.Marshal(map[string]int(m))
-	if err == nil {
-		err = e.EncodeExtHeader(9, len(b))
-	}
-	if err == nil {
-		_, err = e.Writer().Write(b)
-	}
-	return err
+	return encodeAsExt(e, 9, map[string]int(m))
 }
 
 func (m *extMapWrapping) DecodeMsgpack(d *msgpack.Decoder) error {
@@ -767,14 +765,7 @@ func TestAnExtensionIsRefusedWhereAMapHandsItsDataToTheDecoder(t *testing.T) {
 type extMapWritesExt map[string]int
 
 func (m extMapWritesExt) EncodeMsgpack(e *msgpack.Encoder) error {
-	b, err := msgpack.Marshal(map[string]int(m))
-	if err == nil {
-		err = e.EncodeExtHeader(5, len(b))
-	}
-	if err == nil {
-		_, err = e.Writer().Write(b)
-	}
-	return err
+	return encodeAsExt(e, 5, map[string]int(m))
 }
 
 type extMapWritten struct {
@@ -810,14 +801,7 @@ func TestAWholeMapInAnExtensionIsReadWhereItNeedsNoCheck(t *testing.T) {
 type extMapWrittenTree map[string]extMapWrittenTree
 
 func (m extMapWrittenTree) EncodeMsgpack(e *msgpack.Encoder) error {
-	b, err := msgpack.Marshal(map[string]extMapWrittenTree(m))
-	if err == nil {
-		err = e.EncodeExtHeader(5, len(b))
-	}
-	if err == nil {
-		_, err = e.Writer().Write(b)
-	}
-	return err
+	return encodeAsExt(e, 5, map[string]extMapWrittenTree(m))
 }
 
 type extMapWrittenTreeHost struct {
