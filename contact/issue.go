@@ -84,7 +84,9 @@ func (c Contact) Handled() bool { return c.Routings > 0 || c.Consults > 0 || c.R
 // Issue is one customer problem, rebuilt from its events. Its zero value is
 // an issue that was never opened. Apply events to it in version order.
 // Its fields are for reading: an issue of many contacts indexes them, and
-// an index does not follow Contacts changed by hand.
+// an index does not follow Contacts changed by hand. A copy of an issue
+// (next := *is) can be advanced on its own: Apply on either leaves the
+// other's contacts as they were.
 type Issue struct {
 	ID       uuid.UUID
 	Version  uint64
@@ -122,6 +124,9 @@ type Issue struct {
 	// revivedOf is the issue whose revived this is: a copy of the issue
 	// shares the original's, and takes its own before it appends.
 	revivedOf *Issue
+	// contactsOf is likewise the issue whose Contacts these are: a copy
+	// takes its own before it changes or appends one (ownContacts).
+	contactsOf *Issue
 
 	// byContact finds contacts by id once the issue has many
 	// (contactIndexFrom): an issue of thousands (a long email thread, a
@@ -175,6 +180,10 @@ func (is *Issue) Apply(e events.Envelope) error {
 	is.ID = id
 	is.Version = e.Version
 	is.LastAt = e.At
+	switch e.Data.(type) {
+	case *events.Opened, *events.Routed, *events.Consulted, *events.Resolved, *events.Reopened, *events.Contacted, *events.Abandoned:
+		is.ownContacts()
+	}
 	switch d := e.Data.(type) {
 	case *events.Opened:
 		is.Status = StatusOpen
@@ -250,6 +259,16 @@ func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at t
 		is.revived = append(is.revived, is.place(id))
 	}
 	c.Kind, c.Channel, c.At, c.Ended = kind, channel, at, false
+}
+
+// ownContacts gives a copy of an issue its own Contacts, before Apply
+// changes one or appends one: the copy shares the original's until then,
+// and an append within their capacity would write where the original
+// appends next.
+func (is *Issue) ownContacts() {
+	if is.contactsOf != is {
+		is.Contacts, is.contactsOf = slices.Clip(slices.Clone(is.Contacts)), is
+	}
 }
 
 // contact returns the contact with id, adding it when it is unknown.

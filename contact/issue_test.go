@@ -214,7 +214,6 @@ func TestIssueOfManyContactsCopied(t *testing.T) {
 	is, err := contact.Rebuild(issue, evs)
 	require.NoError(t, err)
 	copied := *is
-	copied.Contacts = slices.Clone(is.Contacts) // else both append to one array
 	apply := func(is *contact.Issue, d events.Data) {
 		require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: issue, Version: is.Version + 1, At: is.LastAt.Add(time.Minute), Data: d}))
 	}
@@ -239,6 +238,52 @@ func TestIssueOfManyContactsCopied(t *testing.T) {
 			require.True(t, ok)
 		}
 		assert.Len(t, tt.is.Contacts, len(ids)+1)
+	}
+}
+
+// A copy of an issue (a snapshot taken before trying the next event) keeps
+// its contacts as they were, whatever is applied to the other: a reopen
+// ends contacts, a routing and a resolution count on one, a follow-up
+// appends one, each in place in a shared array but for the copy's own.
+func TestIssueCopyKeepsItsContacts(t *testing.T) {
+	issue := contacttest.IssueID()
+	first, second := contacttest.Contact(1), contacttest.Contact(2)
+	is, err := contact.Rebuild(issue, stream(issue,
+		&events.Opened{Customer: events.Customer{ID: "c"}, Channel: "chat", Topic: "billing", Contact: first},
+		&events.Contacted{Contact: second, Channel: "email"},
+		&events.Resolved{Contact: first},
+	))
+	require.NoError(t, err)
+	before := *is
+	want := slices.Clone(is.Contacts)
+	apply := func(is *contact.Issue, d events.Data) {
+		require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: issue, Version: is.Version + 1, At: is.LastAt.Add(time.Minute), Data: d}))
+	}
+	next := before
+	apply(&next, &events.Routed{Contact: second, Queue: "q", Agent: "ella"})
+	apply(&next, &events.Resolved{Contact: second})
+	apply(&next, &events.Reopened{Contact: contacttest.Contact(3), Channel: "phone"})
+	apply(&next, &events.Abandoned{Contact: contacttest.Contact(3)})
+	assert.Equal(t, want, before.Contacts, "the copy taken before")
+	assert.Equal(t, want, is.Contacts, "the original")
+	c, _ := next.Contact(first)
+	assert.True(t, c.Ended, "the advanced copy's contact before the reopen")
+	c, _ = next.Contact(second)
+	assert.Equal(t, 1, c.Routings)
+
+	// Each of two copies appends within the capacity that they share,
+	// the original last: neither sees the other's contact.
+	is.Contacts = slices.Grow(is.Contacts, 4)
+	a, b := *is, *is
+	apply(&a, &events.Contacted{Contact: contacttest.Contact(4), Channel: "chat"})
+	apply(&b, &events.Contacted{Contact: contacttest.Contact(5), Channel: "chat"})
+	apply(is, &events.Contacted{Contact: contacttest.Contact(6), Channel: "chat"})
+	for _, tt := range []struct {
+		is  *contact.Issue
+		own int
+	}{{&a, 4}, {&b, 5}, {is, 6}} {
+		require.Len(t, tt.is.Contacts, 3)
+		assert.Equal(t, contacttest.Contact(tt.own), tt.is.Contacts[2].ID)
 	}
 }
 
