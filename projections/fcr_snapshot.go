@@ -29,7 +29,9 @@ import (
 // versions that a live issue's stream went past (fcrSnapVersion.Skipped)
 // and their count (fcrCounts.Missing) came later: a build before them
 // restores such a snapshot without either, and takes a skipped version
-// that comes after for a duplicate.
+// that comes after for a duplicate. Within format 7, ResFar came later: a
+// build before it restores the first resolution of an issue that had more
+// than 255 recs before it as if it came after the 255th, as it applied it.
 const fcrSnapFormat = 7
 
 // fcrSnap is the whole state of an FCR, as msgpack.
@@ -66,8 +68,12 @@ type fcrSnapDue struct {
 }
 
 type fcrSnapIssue struct {
-	ID             [16]byte
+	ID [16]byte
+	// ResPos is how many of Recs after the opening came before the first
+	// resolution, up to 255; ResFar is that number when it is more than
+	// 255 (snapshots before it have 255).
 	ResPos         uint8
+	ResFar         uint32 `msgpack:",omitempty"`
 	Res            int64
 	ResKey         uint64
 	Topic, Agent   uint32
@@ -220,8 +226,18 @@ func snapIssue(is *fcrIssue) fcrSnapIssue {
 		CSATN: is.csatN, CSATSum: is.csatSum, CSATTop: is.csatTop2, Resolved: is.has(fResolved), Bot: is.has(fBot), Cut: is.has(fCut),
 		Recs: make([]fcrSnapRec, 0, 1+len(is.recs())),
 	}
+	far := -1 // the rec that is the first resolution, which ResPos places
+	if is.has(fResolved) && is.resPos == resFar {
+		far = is.resAt()
+		if far > resFar {
+			out.ResFar = uint32(far)
+		}
+	}
 	out.Recs = append(out.Recs, snapRec(is.first, snapOpened))
-	for _, r := range is.recs() {
+	for k, r := range is.recs() {
+		if k == far {
+			continue
+		}
 		kind := snapContacted
 		switch {
 		case r.resolution():
@@ -365,8 +381,18 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 	g.wm, g.hasWM = s.WM, s.HasWM
 	g.counts, g.sinceSweep, g.sweptAt, g.folded = s.Counts, s.SinceSweep, s.SweptAt, tally
 	for i, si := range s.Issues {
-		if len(si.Recs) == 0 || int(si.ResPos) > len(si.Recs)-1 || badName(si.Topic, si.Agent) {
+		resAt := int(si.ResPos)
+		if si.ResFar > 0 {
+			resAt = int(si.ResFar)
+		}
+		if len(si.Recs) == 0 || resAt > len(si.Recs)-1 || si.ResFar > 0 && (si.ResFar <= resFar || si.ResPos != resFar) || badName(si.Topic, si.Agent) {
 			return 0, fmt.Errorf("FCR restore: issue %d is incomplete: %w", i, ErrFCRSnapshot)
+		}
+		// The first resolution after resFar recs or more is one of the
+		// issue's recs, where resAt puts it (see resFar).
+		far := -1
+		if si.Resolved && resAt >= resFar {
+			far = resAt
 		}
 		is := fcrIssue{
 			id: si.ID, resPos: si.ResPos, res: si.Res, resKey: si.ResKey &^ recBits, topic: si.Topic, agent: si.Agent,
@@ -382,11 +408,20 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			if (k == 0) != (r.Kind == snapOpened) || r.Kind > snapClassified || r.Kind == snapClassified && s.Format < 3 {
 				return 0, fmt.Errorf("FCR restore: issue %d has a record of kind %d at %d: %w", i, r.Kind, k, ErrFCRSnapshot)
 			}
+			if k <= far && r.Kind == snapResolved {
+				return 0, fmt.Errorf("FCR restore: issue %d has a resolution at %d, before its first at %d: %w", i, k, far+1, ErrFCRSnapshot)
+			}
+			if far >= 0 && k-1 == far {
+				is.push(fcrRec{at: is.res, key: is.resKey | recResolved})
+			}
 			if k == 0 {
 				is.first = recOf(r)
 			} else {
 				is.push(recOf(r))
 			}
+		}
+		if far >= 0 && far == len(si.Recs)-1 {
+			is.push(fcrRec{at: is.res, key: is.resKey | recResolved})
 		}
 		if g.lookup(is.id) >= 0 {
 			return 0, fmt.Errorf("FCR restore: issue %s appears twice: %w", uuid.UUID(si.ID), ErrFCRSnapshot)

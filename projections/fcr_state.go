@@ -8,7 +8,8 @@ import (
 
 // fcrIssue is what the FCR projection keeps of one live issue. Its first
 // resolution is kept in fields rather than in more, where most issues
-// then need nothing: resPos says where it stands in stream order.
+// then need nothing: resPos says where it stands in stream order (see
+// resFar for one that came after hundreds of recs).
 type fcrIssue struct {
 	id     uuid.UUID
 	res    int64 // Unix ns of the first resolution, when resolved
@@ -28,7 +29,7 @@ type fcrIssue struct {
 	csatN    uint8
 	csatTop2 uint8
 	csatSum  uint16
-	resPos   uint8 // how many of more came before the first resolution (up to 255)
+	resPos   uint8 // how many of more came before the first resolution, below resFar; resFar beyond
 	flags    fcrFlags
 }
 
@@ -272,30 +273,58 @@ func (is *fcrIssue) contact(at int64, key uint64, channel uint32) {
 	is.push(fcrRec{at: at, key: key, channel: channel})
 }
 
+// resFar is the resPos of an issue whose first resolution came after
+// resFar recs or more (a long thread of follow-ups): resPos cannot count
+// them, so the first resolution is then also a rec of more, the first
+// resolution among them, as later resolutions are.
+const resFar = 255
+
 // resolve records a resolution; the first one is the issue's resolution.
 func (is *fcrIssue) resolve(at int64, key uint64, agent uint32, bot bool) {
 	if !is.has(fResolved) {
 		is.res, is.resKey, is.agent = at, key, agent
 		is.flags |= fResolved
 		is.set(fBot, bot)
-		is.resPos = uint8(min(len(is.recs()), 255))
+		if n := len(is.recs()); n < resFar {
+			is.resPos = uint8(n)
+		} else {
+			is.resPos = resFar
+			is.push(fcrRec{at: at, key: key | recResolved})
+		}
 		return
 	}
 	is.push(fcrRec{at: at, key: key | recResolved})
 }
 
+// resAt returns how many recs came before the issue's first resolution,
+// which it has, in stream order: resPos, or where the first resolution
+// stands in more when resPos is resFar.
+func (is *fcrIssue) resAt() int {
+	if is.resPos < resFar {
+		return int(is.resPos)
+	}
+	more := is.recs()
+	for k := resFar; k < len(more); k++ {
+		if more[k].resolution() {
+			return k
+		}
+	}
+	return len(more) // not reached: resolve and a restore file it there
+}
+
 // transitions returns how many recs after the opening the issue has,
 // counting its first resolution, and step returns the k-th in stream
-// order: its time and its rec, nil for the first resolution.
+// order: its time and its rec, nil for the first resolution unless it is
+// a rec too (resFar).
 func (is *fcrIssue) transitions() int {
-	if is.has(fResolved) {
+	if is.has(fResolved) && is.resPos < resFar {
 		return len(is.recs()) + 1
 	}
 	return len(is.recs())
 }
 
 func (is *fcrIssue) step(k int) (at int64, r *fcrRec) {
-	if is.has(fResolved) {
+	if is.has(fResolved) && is.resPos < resFar {
 		switch {
 		case k == int(is.resPos):
 			return is.res, nil
@@ -396,7 +425,7 @@ func (is *fcrIssue) reportedFirst() bool {
 		hit = true
 	}
 	more := is.recs()
-	for i := range more[:is.resPos] {
+	for i := range more[:is.resAt()] {
 		if r := &more[i]; r.counted() {
 			if hit || r.contact() != is.resKey {
 				return false
