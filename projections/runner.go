@@ -774,6 +774,9 @@ func (r *Runner) offer(e events.Envelope) {
 	case !r.keeps(e):
 		// Only the position moves, which a timed checkpoint saves.
 		r.filtered.Add(1)
+		if r.self == nil {
+			r.passOver(e)
+		}
 	case r.self != nil:
 		r.arrivals++
 		dups := r.duplicates.Load()
@@ -802,6 +805,22 @@ func (r *Runner) offer(e events.Envelope) {
 // keeps reports whether e is of the runner's events: Filter, if any,
 // keeps it.
 func (r *Runner) keeps(e events.Envelope) bool { return r.cfg.Filter == nil || r.cfg.Filter(e) }
+
+// passOver takes e, an event that the filter passed over, into the
+// sequencer when it knows e's issue: the projection sees others of the
+// issue's events, whose later versions would otherwise wait for e's for
+// good. The sequencer emits e in its turn, which apply skips. An issue it
+// does not know is another partition's, say, which it need not track.
+// The caller holds r.mu.
+func (r *Runner) passOver(e events.Envelope) {
+	if _, tracked := r.seq.known(&e); !tracked {
+		return
+	}
+	if out, _ := r.seq.Offer(e, r.apply); out == Applied || out == Held {
+		r.changes++ // held events may have been released
+	}
+	r.held.Store(int64(r.seq.Held()))
+}
 
 // fromStoreLocked is fromStore under r.mu (guard); it reports whether a
 // checkpoint is due.
@@ -864,6 +883,9 @@ func (r *Runner) brokerHolds(ctx context.Context) bool {
 
 // apply hands one in-order event to the projection.
 func (r *Runner) apply(e events.Envelope) error {
+	if !r.keeps(e) {
+		return nil // a version passed over (passOver)
+	}
 	if r.hand(e) {
 		r.applied.Add(1)
 	}

@@ -86,6 +86,14 @@ type RunnerConfig struct {
 	// Filter, when set, picks the events the projection sees: the others,
 	// from the Store or the Subscriber, are passed over (counted in
 	// RunnerStats.Filtered), and the runner's position moves past them.
+	// It may be called more than once for an event. For a projection that
+	// the runner sequences (not SelfSequencing), a Filter may pass over
+	// some of an issue's events, by type say, once it kept the first of
+	// them: the runner sequences the versions it passes over too, so that
+	// the later ones do not wait for them. One that passes over an
+	// issue's first version must pass over all of its versions: the
+	// runner does not track the issues it has seen nothing of, and the
+	// versions it keeps would wait for the first (RunnerStats.Held).
 	// The runner of one partition whose Store holds every partition's
 	// events takes events.InPartition(i, n), so that its catch-up and its
 	// Rebuild read its partition only. The checkpoint does not record the
