@@ -88,12 +88,14 @@ type RunnerConfig struct {
 	// RunnerStats.Filtered), and the runner's position moves past them.
 	// It may be called more than once for an event. For a projection that
 	// the runner sequences (not SelfSequencing), a Filter may pass over
-	// some of an issue's events, by type say, once it kept the first of
-	// them: the runner sequences the versions it passes over too, so that
-	// the later ones do not wait for them. One that passes over an
-	// issue's first version must pass over all of its versions: the
-	// runner does not track the issues it has seen nothing of, and the
-	// versions it keeps would wait for the first (RunnerStats.Held).
+	// some of an issue's events, by type say, but not its first version:
+	// the runner sequences the versions it passes over of the issues whose
+	// events it has taken, so that the later ones do not wait for them,
+	// and forgets those of the issues it has taken nothing of (another
+	// partition's). So a version passed over before the issue's first
+	// version arrived, as a Subscriber may deliver them, is forgotten, and
+	// the versions after it wait for it (RunnerStats.Held) until a Rebuild
+	// reads them in order from the Store.
 	// The runner of one partition whose Store holds every partition's
 	// events takes events.InPartition(i, n), so that its catch-up and its
 	// Rebuild read its partition only. The checkpoint does not record the
