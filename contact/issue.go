@@ -84,9 +84,11 @@ func (c Contact) Handled() bool { return c.Routings > 0 || c.Consults > 0 || c.R
 // Issue is one customer problem, rebuilt from its events. Its zero value is
 // an issue that was never opened. Apply events to it in version order.
 // Its fields are for reading: an issue of many contacts indexes them, and
-// an index does not follow Contacts changed by hand. A copy of an issue
-// (next := *is) can be advanced on its own: Apply on either leaves the
-// other's contacts as they were.
+// an index does not follow Contacts changed by hand. A plain copy of an
+// issue (next := *is) shares the original's contacts until it applies an
+// event: Apply on the copy leaves the original as it was, but Apply on the
+// original changes the copy's contacts. Clone makes a copy that either
+// can be advanced apart from.
 type Issue struct {
 	ID       uuid.UUID
 	Version  uint64
@@ -259,6 +261,16 @@ func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at t
 		is.revived = append(is.revived, is.place(id))
 	}
 	c.Kind, c.Channel, c.At, c.Ended = kind, channel, at, false
+}
+
+// Clone returns a copy of the issue that shares nothing that Apply
+// changes with it: the issue and its clone can each be advanced, and read
+// while the other is, and neither sees the other's events.
+func (is *Issue) Clone() *Issue {
+	c := new(Issue)
+	*c = *is
+	c.Contacts, c.contactsOf = slices.Clone(is.Contacts), c
+	return c
 }
 
 // ownContacts gives a copy of an issue its own Contacts, before Apply

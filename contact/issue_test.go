@@ -287,6 +287,44 @@ func TestIssueCopyKeepsItsContacts(t *testing.T) {
 	}
 }
 
+// A clone keeps its contacts as they were while the original is advanced,
+// and may be read meanwhile (the race detector checks it); a clone
+// advanced leaves the original as it was.
+func TestIssueClone(t *testing.T) {
+	issue := contacttest.IssueID()
+	first, second := contacttest.Contact(1), contacttest.Contact(2)
+	is, err := contact.Rebuild(issue, stream(issue,
+		&events.Opened{Customer: events.Customer{ID: "c"}, Channel: "chat", Topic: "billing", Contact: first},
+		&events.Contacted{Contact: second, Channel: "email"},
+		&events.Resolved{Contact: first},
+	))
+	require.NoError(t, err)
+	apply := func(is *contact.Issue, d events.Data) {
+		require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: issue, Version: is.Version + 1, At: is.LastAt.Add(time.Minute), Data: d}))
+	}
+	want := slices.Clone(is.Contacts)
+	saved := is.Clone()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			c, _ := saved.Contact(second)
+			assert.Zero(t, c.Routings)
+		}
+	}()
+	apply(is, &events.Routed{Contact: second, Queue: "q", Agent: "ella"})
+	apply(is, &events.Reopened{Contact: contacttest.Contact(3), Channel: "phone"})
+	<-done
+	assert.Equal(t, want, saved.Contacts, "the clone, after the original was advanced")
+
+	now := slices.Clone(is.Contacts)
+	next := is.Clone()
+	apply(next, &events.Routed{Contact: contacttest.Contact(3), Queue: "q", Agent: "ella"})
+	apply(next, &events.Contacted{Contact: contacttest.Contact(4), Channel: "chat"})
+	assert.Equal(t, now, is.Contacts, "the original, after the clone was advanced")
+	assert.Len(t, next.Contacts, len(now)+1)
+}
+
 // Contact only reads: goroutines may look up the contacts of one issue of
 // many at once (the race detector checks it).
 func TestIssueOfManyContactsReadConcurrently(t *testing.T) {
