@@ -163,6 +163,31 @@ func TestFCRRestoreRefusesAFarResolutionOutOfPlace(t *testing.T) {
 		})
 	}
 
+	// Nor is an issue placed near, unresolved or not, with a resolution
+	// before its first: once far, it would take that one for its first.
+	f = mustFCR(FCRConfig{})
+	for _, e := range l.evs[:resolved-1] {
+		require.NoError(t, f.Apply(e))
+	}
+	near, err := f.Snapshot(1)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name   string
+		change func(*fcrSnapIssue)
+	}{
+		{"unresolved", func(si *fcrSnapIssue) { si.Recs[1].Kind = snapResolved }},
+		{"resolved", func(si *fcrSnapIssue) {
+			si.Recs[1].Kind, si.Resolved, si.ResPos = snapResolved, true, 3
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := editSnapshot(t, near, func(s *fcrSnap) { tt.change(&s.Issues[0]) })
+			_, err := mustFCR(FCRConfig{}).Restore(b)
+			assert.ErrorIs(t, err, ErrFCRSnapshot)
+			assert.ErrorContains(t, err, "a resolution at 1, before its first")
+		})
+	}
+
 	// A snapshot of a build that kept the place up to 255 has 255: the
 	// first resolution is restored there, as that build applied it.
 	old := editSnapshot(t, good, func(s *fcrSnap) { s.Issues[0].ResFar = 0 })

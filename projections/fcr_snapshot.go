@@ -408,8 +408,10 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			if (k == 0) != (r.Kind == snapOpened) || r.Kind > snapClassified || r.Kind == snapClassified && s.Format < 3 {
 				return 0, fmt.Errorf("FCR restore: issue %d has a record of kind %d at %d: %w", i, r.Kind, k, ErrFCRSnapshot)
 			}
-			if k <= far && r.Kind == snapResolved {
-				return 0, fmt.Errorf("FCR restore: issue %d has a resolution at %d, before its first at %d: %w", i, k, far+1, ErrFCRSnapshot)
+			// Later resolutions come after the first: a resolution rec
+			// elsewhere would be taken for the first (resAt).
+			if r.Kind == snapResolved && (!si.Resolved || k <= resAt) {
+				return 0, fmt.Errorf("FCR restore: issue %d has a resolution at %d, before its first: %w", i, k, ErrFCRSnapshot)
 			}
 			if far >= 0 && k-1 == far {
 				is.push(fcrRec{at: is.res, key: is.resKey | recResolved})
