@@ -71,9 +71,14 @@ func init() {
 	})
 	msgpack.RegisterExtDecoder(44, MfExt{}, func(d *msgpack.Decoder, v reflect.Value, n int) error {
 		b := make([]byte, n)
-		err := d.ReadFull(b)
+		if err := d.ReadFull(b); err != nil {
+			return err
+		}
+		if len(b) != 1 {
+			return fmt.Errorf("MfExt of %d bytes, want 1", len(b))
+		}
 		v.Set(reflect.ValueOf(MfExt{X: int(b[0])}))
-		return err
+		return nil
 	})
 }
 

@@ -198,6 +198,7 @@ func FuzzIdentityUpcastMsgpack(f *testing.F) {
 	up := events.NewMsgpackCodec(upB)
 	f.Add([]byte{0xcf, 0x10, 0, 0, 0, 0, 0, 0, 1})
 	f.Add([]byte{0xcb, 0x43, 0xb0, 0, 0, 0, 0, 0, 0}) // a whole float64 beyond 2^53
+	f.Add([]byte("\xc7\x00,"))                        // an empty extension of a type a test registers
 	f.Add([]byte{0x81, 0xc0, 0x30})                   // a nil key
 	f.Add([]byte{0x91, 0xcb, 0x41, 0x30, 0x30, 0x30, 0x00, 0x00, 0x00, 0x00})
 	f.Add([]byte{0x81, 0xa1, 'a', 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 1})
