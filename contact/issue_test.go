@@ -241,24 +241,35 @@ func TestIssueOfManyContactsCopied(t *testing.T) {
 	}
 }
 
-// A copy of an issue (a snapshot taken before trying the next event) keeps
-// its contacts as they were, whatever is applied to the other: a reopen
-// ends contacts, a routing and a resolution count on one, a follow-up
-// appends one, each in place in a shared array but for the copy's own.
-func TestIssueCopyKeepsItsContacts(t *testing.T) {
+// resolvedIssue returns an issue opened on chat on its first contact,
+// followed up by email on its second and resolved on the first.
+func resolvedIssue(t *testing.T) (is *contact.Issue, first, second uuid.UUID) {
 	issue := contacttest.IssueID()
-	first, second := contacttest.Contact(1), contacttest.Contact(2)
+	first, second = contacttest.Contact(1), contacttest.Contact(2)
 	is, err := contact.Rebuild(issue, stream(issue,
 		&events.Opened{Customer: events.Customer{ID: "c"}, Channel: "chat", Topic: "billing", Contact: first},
 		&events.Contacted{Contact: second, Channel: "email"},
 		&events.Resolved{Contact: first},
 	))
 	require.NoError(t, err)
+	return is, first, second
+}
+
+// applyNext applies d to is as its next event, a minute after its last.
+func applyNext(t *testing.T, is *contact.Issue, d events.Data) {
+	t.Helper()
+	require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: is.ID, Version: is.Version + 1, At: is.LastAt.Add(time.Minute), Data: d}))
+}
+
+// Events applied to a plain copy of an issue (the next event tried on a
+// copy) leave the original as it was, and a copy taken before as well: a
+// reopen ends contacts, a routing and a resolution count on one, a
+// follow-up appends one, in place in the array they shared.
+func TestIssueCopyKeepsItsContacts(t *testing.T) {
+	is, first, second := resolvedIssue(t)
 	before := *is
 	want := slices.Clone(is.Contacts)
-	apply := func(is *contact.Issue, d events.Data) {
-		require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: issue, Version: is.Version + 1, At: is.LastAt.Add(time.Minute), Data: d}))
-	}
+	apply := func(is *contact.Issue, d events.Data) { applyNext(t, is, d) }
 	next := before
 	apply(&next, &events.Routed{Contact: second, Queue: "q", Agent: "ella"})
 	apply(&next, &events.Resolved{Contact: second})
@@ -291,17 +302,8 @@ func TestIssueCopyKeepsItsContacts(t *testing.T) {
 // and may be read meanwhile (the race detector checks it); a clone
 // advanced leaves the original as it was.
 func TestIssueClone(t *testing.T) {
-	issue := contacttest.IssueID()
-	first, second := contacttest.Contact(1), contacttest.Contact(2)
-	is, err := contact.Rebuild(issue, stream(issue,
-		&events.Opened{Customer: events.Customer{ID: "c"}, Channel: "chat", Topic: "billing", Contact: first},
-		&events.Contacted{Contact: second, Channel: "email"},
-		&events.Resolved{Contact: first},
-	))
-	require.NoError(t, err)
-	apply := func(is *contact.Issue, d events.Data) {
-		require.NoError(t, is.Apply(events.Envelope{ID: contacttest.ID(9000), Issue: issue, Version: is.Version + 1, At: is.LastAt.Add(time.Minute), Data: d}))
-	}
+	is, _, second := resolvedIssue(t)
+	apply := func(is *contact.Issue, d events.Data) { applyNext(t, is, d) }
 	want := slices.Clone(is.Contacts)
 	saved := is.Clone()
 	done := make(chan struct{})
