@@ -182,10 +182,7 @@ func (is *Issue) Apply(e events.Envelope) error {
 	is.ID = id
 	is.Version = e.Version
 	is.LastAt = e.At
-	switch e.Data.(type) {
-	case *events.Opened, *events.Routed, *events.Consulted, *events.Resolved, *events.Reopened, *events.Contacted, *events.Abandoned:
-		is.ownContacts()
-	}
+	is.ownContacts()
 	switch d := e.Data.(type) {
 	case *events.Opened:
 		is.Status = StatusOpen
@@ -273,10 +270,10 @@ func (is *Issue) Clone() *Issue {
 	return c
 }
 
-// ownContacts gives a copy of an issue its own Contacts, before Apply
-// changes one or appends one: the copy shares the original's until then,
-// and an append within their capacity would write where the original
-// appends next.
+// ownContacts gives a copy of an issue its own Contacts, at the first
+// event that Apply applies to it, which may change one or append one: the
+// copy shares the original's until then, and an append within their
+// capacity would write where the original appends next.
 func (is *Issue) ownContacts() {
 	if is.contactsOf != is {
 		is.Contacts, is.contactsOf = slices.Clip(slices.Clone(is.Contacts)), is

@@ -282,6 +282,13 @@ func TestIssueCopyKeepsItsContacts(t *testing.T) {
 	c, _ = next.Contact(second)
 	assert.Equal(t, 1, c.Routings)
 
+	// A copy that applied an event of any type, one that changes no
+	// contact included, has contacts of its own.
+	classified := *is
+	apply(&classified, &events.Classified{Topic: "billing/refund"})
+	apply(is, &events.Routed{Contact: second, Queue: "q", Agent: "ella"})
+	assert.Equal(t, want, classified.Contacts, "a copy that applied a reclassification")
+
 	// Each of two copies appends within the capacity that they share,
 	// the original last: neither sees the other's contact.
 	is.Contacts = slices.Grow(is.Contacts, 4)
