@@ -271,9 +271,17 @@ func (r *Runner) restoreLocked(cp Checkpoint, ok bool) error {
 	// while the runner sequenced for it; the next checkpoint then saves
 	// them with the projection.
 	for _, e := range st.held {
+		if r.self == nil && !r.keeps(e) {
+			// A version the filter passed over, held for a gap of an
+			// issue whose other held events may come after it: it
+			// waits again, and does not count as filtered again.
+			r.seq.Offer(e, r.apply)
+			continue
+		}
 		r.offer(e)
 	}
 	if r.self == nil {
+		r.held.Store(int64(r.seq.Held()))
 		r.changes = 0 // as saved
 	}
 	r.position = cp.Position

@@ -89,13 +89,14 @@ type RunnerConfig struct {
 	// It may be called more than once for an event. For a projection that
 	// the runner sequences (not SelfSequencing), a Filter may pass over
 	// some of an issue's events, by type say, but not its first version:
-	// the runner sequences the versions it passes over of the issues whose
-	// events it has taken, so that the later ones do not wait for them,
-	// and forgets those of the issues it has taken nothing of (another
-	// partition's). So a version passed over before the issue's first
-	// version arrived, as a Subscriber may deliver them, is forgotten, and
-	// the versions after it wait for it (RunnerStats.Held) until a Rebuild
-	// reads them in order from the Store.
+	// the runner sequences the versions it passes over of the issues it
+	// has taken an event of, applied or held, so that the later ones do
+	// not wait for them, and forgets those of the issues it has taken
+	// nothing of (another partition's). So a version passed over before
+	// any kept version of its issue arrived, as a Subscriber may deliver
+	// them, is forgotten, and the versions after it wait for it
+	// (RunnerStats.Held): with a Store, until the runner reads the Store
+	// past it again (a checkpoint reads it first); with none, for good.
 	// The runner of one partition whose Store holds every partition's
 	// events takes events.InPartition(i, n), so that its catch-up and its
 	// Rebuild read its partition only. The checkpoint does not record the

@@ -1,9 +1,11 @@
 package projections
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,6 +65,47 @@ func TestRunnerFilterPassesOverSomeOfAnIssuesEvents(t *testing.T) {
 	offer(log[2])
 	assert.Equal(t, 1, r.Stats().Held, "the resolution waits for the routing")
 	offer(log[1])
+	assert.Equal(t, []uint64{1, 3}, p.got[log[0].Issue])
+	assert.Zero(t, r.Stats().Held)
+}
+
+// A version passed over and held for a gap, with a later kept version of
+// its issue, is held again when the checkpoint that saved them is
+// restored, and the kept version then goes on once the gap fills: the
+// sequencer knows the issue by the held versions, whichever comes first.
+func TestRunnerFilterRestoresAPassedOverVersionHeld(t *testing.T) {
+	noRoutings := func(e events.Envelope) bool { return e.Type() != events.TypeRouted }
+	log := testLog(1) // opened, routed, resolved
+	cps := NewMemoryCheckpoints()
+	bus := gochannel.NewGoChannel(gochannel.Config{}, quietLogger())
+	defer bus.Close()
+	p := &versionLog{got: map[uuid.UUID][]uint64{}}
+	cfg := RunnerConfig{Name: "no-routings", Projection: p, Subscriber: bus, Topic: "events", Checkpoints: cps, Logger: quietLogger(), Filter: noRoutings}
+	r, err := NewRunner(cfg)
+	require.NoError(t, err)
+	offer := func(r *Runner, e events.Envelope) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.offer(e)
+	}
+	offer(r, log[2])
+	offer(r, log[1])
+	require.Equal(t, 2, r.Stats().Held)
+	r.mu.Lock()
+	cp, err := r.snapshot()
+	r.mu.Unlock()
+	require.NoError(t, err)
+	require.NoError(t, cps.Save(context.Background(), cfg.Name, cp))
+
+	p = &versionLog{got: map[uuid.UUID][]uint64{}}
+	cfg.Projection = p
+	r, err = NewRunner(cfg)
+	require.NoError(t, err)
+	require.NoError(t, r.restore(context.Background()))
+	st := r.Stats()
+	assert.Equal(t, 2, st.Held, "both held versions restored")
+	assert.Zero(t, st.Filtered, "nothing came since the restore")
+	offer(r, log[0])
 	assert.Equal(t, []uint64{1, 3}, p.got[log[0].Issue])
 	assert.Zero(t, r.Stats().Held)
 }
