@@ -516,6 +516,96 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 	}, nil
 }
 
+// checkStates checks the issue states of h, the horizon that v counts
+// from, against s, v's saved counts, with names as saved: each state's
+// counted contacts are those of its contacts that count (volCounted), and
+// every count is at least what the states hold of it (the rest is of
+// issues forgotten since). A snapshot that breaks either, which a Volume
+// does not write, would take a count below zero at a later event.
+func (v *Volume) checkStates(h *kpiHorizon[kpiState], s *kpiSnapVolume, names *kpiNames) error {
+	var contacts, issues, issueContacts int64
+	var perIssue [volPerIssueBuckets]int64
+	byChannel, byTopic, byDay := map[int64]int64{}, map[int64]int64{}, map[int64]int64{}
+	byValue := map[Value]int64{}
+	var bad error
+	h.each(func(id uuid.UUID, st *kpiState, _ bool) {
+		var n int64
+		for i := range st.n {
+			if c := st.at(i); volCounted(c) {
+				n++
+				byChannel[int64(c.channel)]++
+				byDay[int64(c.day)]++
+			}
+		}
+		if n != int64(st.counted) && bad == nil {
+			bad = fmt.Errorf("issue %s counts %d contacts, of which %d count", id, st.counted, n)
+		}
+		contacts += n
+		byTopic[int64(names.or(st.topic, names.unknown))] += n
+		if v.cfg.Values != nil {
+			value := ValueUnknown
+			if st.topic != 0 {
+				value = v.cfg.value(names.names[st.topic])
+			}
+			byValue[value] += n
+		}
+		if st.opened {
+			issues++
+			issueContacts += n
+			perIssue[min(n, volPerIssueBuckets-1)]++
+		}
+	})
+	if bad != nil {
+		return bad
+	}
+	atLeast := func(what string, got, want int64) error {
+		if got < want {
+			return fmt.Errorf("%d %s, fewer than the %d of the issues tracked", got, what, want)
+		}
+		return nil
+	}
+	errs := []error{
+		atLeast("contacts", s.Counts[0], contacts),
+		atLeast("issues", s.Counts[1], issues),
+		atLeast("contacts of issues", s.Counts[2], issueContacts),
+	}
+	for b, n := range perIssue {
+		errs = append(errs, atLeast(fmt.Sprintf("issues in contacts-per-issue bucket %d", b), s.PerIssue[b], n))
+	}
+	at := func(list []int64, k int64) int64 {
+		if k < int64(len(list)) {
+			return list[k]
+		}
+		return 0
+	}
+	for k, n := range byChannel {
+		errs = append(errs, atLeast(fmt.Sprintf("contacts of channel %d", k), at(s.ByChannel, k), n))
+	}
+	for k, n := range byTopic {
+		errs = append(errs, atLeast(fmt.Sprintf("contacts of topic %d", k), at(s.ByTopic, k), n))
+	}
+	savedDays := make(map[int64]int64, len(s.ByDay))
+	for _, d := range s.ByDay {
+		savedDays[d[0]] = d[1]
+	}
+	for k, n := range byDay {
+		errs = append(errs, atLeast(fmt.Sprintf("contacts on day %d", k), savedDays[k], n))
+	}
+	savedValues := make(map[Value]int64, len(s.ByValue))
+	for _, n := range s.ByValue {
+		savedValues[Value(n.Value)] = n.N
+	}
+	for k, n := range byValue {
+		errs = append(errs, atLeast(fmt.Sprintf("contacts of value %q", k), savedValues[k], n))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // segPointers returns pointers to every segment of segs.
 func segPointers(segs ...[]svcCounts) []*svcCounts {
 	var out []*svcCounts
@@ -732,6 +822,10 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 	if p.volume != nil {
 		if err := add(p.volume.load(s.Volume, len(s.Names))); err != nil {
 			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
+		}
+		// The Volume's horizon is the last: the Reporter's one, or its own.
+		if err := p.volume.checkStates(&horizons[len(horizons)-1], s.Volume, names); err != nil {
+			return nil, fmt.Errorf("%s restore: volume: %w: %w", p.kind, err, ErrKPISnapshot)
 		}
 	}
 	return func() {

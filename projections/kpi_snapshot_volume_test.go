@@ -1,0 +1,92 @@
+package projections
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// A Volume's snapshot whose issue states disagree with its counts is
+// refused, as a Volume does not write one: an issue that counts fewer
+// contacts than it has, or counts below what the issues tracked hold. A
+// state restored so took a count below zero at the next event, and
+// indexed the contacts-per-issue buckets at -1 (a panic). Each case
+// spoils a snapshot of one opened issue, then restores it into a Volume
+// alone and into a Reporter, and the unspoiled snapshot still restores and
+// takes the next event.
+func TestVolumeRestoreRefusesStatesThatDisagreeWithItsCounts(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	issue, contact := uuid.MustParse("00000000-0000-7000-8000-000000000001"), uuid.MustParse("00000000-0000-7000-8000-0000000000c1")
+	opened := events.Envelope{ID: uuid.New(), Issue: issue, Version: 1, At: at,
+		Data: &events.Opened{Customer: events.Customer{ID: "c"}, Channel: "phone", Topic: "billing", Contact: contact}}
+	abandoned := events.Envelope{ID: uuid.New(), Issue: issue, Version: 2, At: at.Add(time.Minute),
+		Data: &events.Abandoned{Contact: contact, Wait: 30 * time.Second}}
+	values := map[string]Value{"billing": ValueCustomer}
+	editReport := func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte {
+		return editSnapshot(t, b, func(s *reportSnap) { s.KPI = editSnapshot(t, s.KPI, spoil) })
+	}
+	subjects := []struct {
+		name string
+		make func() snapshotting
+		// edit spoils the snapshot's KPI part
+		edit func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte
+	}{
+		{"volume", func() snapshotting {
+			v, err := NewVolume(VolumeConfig{Values: values})
+			require.NoError(t, err)
+			return v
+		}, editSnapshot[kpiSnap]},
+		{"report", func() snapshotting {
+			r, err := NewReporter(ReportConfig{Volume: VolumeConfig{Values: values}})
+			require.NoError(t, err)
+			return r
+		}, editReport},
+		{"report, a horizon each", func() snapshotting {
+			r, err := NewReporter(ReportConfig{Volume: VolumeConfig{Values: values}, Satisfaction: SatisfactionConfig{Lateness: time.Hour}})
+			require.NoError(t, err)
+			require.Nil(t, r.kpi, "the projections keep a horizon each")
+			return r
+		}, editReport},
+	}
+	cases := []struct {
+		name   string
+		spoil  func(*kpiSnap)
+		reason string
+	}{
+		{"state counts none", func(s *kpiSnap) { s.Horizons[len(s.Horizons)-1].Issues[0].State.Counted = 0 }, "counts 0 contacts, of which 1 count"},
+		{"no contacts", func(s *kpiSnap) { s.Volume.Counts[0] = 0 }, "0 contacts, fewer than the 1"},
+		{"no issues", func(s *kpiSnap) { s.Volume.Counts[1] = 0 }, "0 issues, fewer than the 1"},
+		{"no contacts of issues", func(s *kpiSnap) { s.Volume.Counts[2] = 0 }, "0 contacts of issues"},
+		{"no issue of one contact", func(s *kpiSnap) { s.Volume.PerIssue[1] = 0 }, "bucket 1"},
+		{"no channels", func(s *kpiSnap) { s.Volume.ByChannel = nil }, "contacts of channel"},
+		{"no topics", func(s *kpiSnap) { s.Volume.ByTopic = nil }, "contacts of topic"},
+		{"no days", func(s *kpiSnap) { s.Volume.ByDay = nil }, "contacts on day"},
+		{"no values", func(s *kpiSnap) { s.Volume.ByValue = nil }, `contacts of value "customer"`},
+	}
+	for _, sub := range subjects {
+		p := sub.make()
+		require.NoError(t, p.Apply(opened))
+		good, err := p.MarshalBinary()
+		require.NoError(t, err)
+		for _, tt := range cases {
+			t.Run(fmt.Sprintf("%s/%s", sub.name, tt.name), func(t *testing.T) {
+				q := sub.make()
+				err := q.UnmarshalBinary(sub.edit(t, good, tt.spoil))
+				require.ErrorIs(t, err, ErrKPISnapshot)
+				assert.ErrorContains(t, err, tt.reason)
+				assert.NoError(t, q.Apply(abandoned), "the projection is as it was: empty")
+			})
+		}
+		q := sub.make()
+		require.NoError(t, q.UnmarshalBinary(good), sub.name)
+		require.NoError(t, q.Apply(abandoned), sub.name)
+		_, err = q.MarshalBinary()
+		require.NoError(t, err, sub.name)
+	}
+}
