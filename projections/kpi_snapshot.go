@@ -485,6 +485,13 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 		return nil, fmt.Errorf("volume: saved with value tags %q, restored into %q: %w", s.Values, values, ErrKPISnapshot)
 	case len(s.Counts) != len(v.volScalars()) || len(s.PerIssue) != volPerIssueBuckets:
 		return nil, fmt.Errorf("volume: %d counts and %d contacts-per-issue buckets: %w", len(s.Counts), len(s.PerIssue), ErrKPISnapshot)
+	// Empty tags (Values of no topic) and none (nil) both save none; the
+	// one counts contacts by value, and has saved a count once it counted
+	// a contact, the other not.
+	case v.cfg.Values == nil && len(s.ByValue) > 0:
+		return nil, fmt.Errorf("volume: saved with a breakdown by value, restored into one without (VolumeConfig.Values nil): %w", ErrKPISnapshot)
+	case v.cfg.Values != nil && len(s.ByValue) == 0 && s.Counts[0] > 0:
+		return nil, fmt.Errorf("volume: saved without a breakdown by value (VolumeConfig.Values nil), restored into one with: %w", ErrKPISnapshot)
 	case len(s.ByChannel) > names || len(s.ByTopic) > names:
 		return nil, fmt.Errorf("volume: more segments than names: %w", ErrKPISnapshot)
 	case negative(s.Counts...) >= 0 || negative(s.ByChannel...) >= 0 || negative(s.ByTopic...) >= 0 || negative(s.PerIssue...) >= 0:

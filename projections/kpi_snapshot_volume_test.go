@@ -67,7 +67,7 @@ func TestVolumeRestoreRefusesStatesThatDisagreeWithItsCounts(t *testing.T) {
 		{"no channels", func(s *kpiSnap) { s.Volume.ByChannel = nil }, "contacts of channel"},
 		{"no topics", func(s *kpiSnap) { s.Volume.ByTopic = nil }, "contacts of topic"},
 		{"no days", func(s *kpiSnap) { s.Volume.ByDay = nil }, "contacts on day"},
-		{"no values", func(s *kpiSnap) { s.Volume.ByValue = nil }, `contacts of value "customer"`},
+		{"no contacts of a value", func(s *kpiSnap) { s.Volume.ByValue[0].N = 0 }, `contacts of value "customer"`},
 	}
 	for _, sub := range subjects {
 		p := sub.make()
@@ -88,5 +88,39 @@ func TestVolumeRestoreRefusesStatesThatDisagreeWithItsCounts(t *testing.T) {
 		require.NoError(t, q.Apply(abandoned), sub.name)
 		_, err = q.MarshalBinary()
 		require.NoError(t, err, sub.name)
+	}
+}
+
+// A Volume restores the snapshot of one with the same breakdown by value
+// only: empty value tags (Values of no topic) count contacts by value, and
+// nil does not, which the tags a snapshot lists do not tell apart. Before
+// it counted a contact, a Volume of either restores into the other.
+func TestVolumeRestoreRefusesAnotherBreakdownByValue(t *testing.T) {
+	evs := kpiGenerate(1, 20, time.Minute)
+	configs := []struct {
+		name   string
+		values map[string]Value
+	}{{"nil", nil}, {"empty", map[string]Value{}}}
+	for _, from := range configs {
+		v, err := NewVolume(VolumeConfig{Values: from.values})
+		require.NoError(t, err)
+		empty, err := v.MarshalBinary()
+		require.NoError(t, err)
+		applyAll(t, v, evs)
+		b, err := v.MarshalBinary()
+		require.NoError(t, err)
+		for _, to := range configs {
+			w, err := NewVolume(VolumeConfig{Values: to.values})
+			require.NoError(t, err)
+			require.NoError(t, w.UnmarshalBinary(empty), "nothing counted, from %s to %s", from.name, to.name)
+			err = w.UnmarshalBinary(b)
+			if from.name == to.name {
+				require.NoError(t, err, "from %s", from.name)
+				assert.Equal(t, v.Report(), w.Report())
+				continue
+			}
+			assert.ErrorIs(t, err, ErrKPISnapshot, "from %s to %s", from.name, to.name)
+			assert.ErrorContains(t, err, "breakdown by value", "from %s to %s", from.name, to.name)
+		}
 	}
 }
