@@ -565,19 +565,21 @@ func (v *Volume) checkStates(h *kpiHorizon[kpiState], s *kpiSnapVolume, names *k
 	if bad != nil {
 		return bad
 	}
-	atLeast := func(what string, got, want int64) error {
+	// atLeast reports a count got below want, the count of what (a
+	// format of args) that the issues tracked hold.
+	atLeast := func(got, want int64, what string, args ...any) error {
 		if got < want {
-			return fmt.Errorf("%d %s, fewer than the %d of the issues tracked", got, what, want)
+			return fmt.Errorf("%d %s, fewer than the %d of the issues tracked", got, fmt.Sprintf(what, args...), want)
 		}
 		return nil
 	}
 	errs := []error{
-		atLeast("contacts", s.Counts[0], contacts),
-		atLeast("issues", s.Counts[1], issues),
-		atLeast("contacts of issues", s.Counts[2], issueContacts),
+		atLeast(s.Counts[0], contacts, "contacts"),
+		atLeast(s.Counts[1], issues, "issues"),
+		atLeast(s.Counts[2], issueContacts, "contacts of issues"),
 	}
 	for b, n := range perIssue {
-		errs = append(errs, atLeast(fmt.Sprintf("issues in contacts-per-issue bucket %d", b), s.PerIssue[b], n))
+		errs = append(errs, atLeast(s.PerIssue[b], n, "issues in contacts-per-issue bucket %d", b))
 	}
 	at := func(list []int64, k int64) int64 {
 		if k < int64(len(list)) {
@@ -586,24 +588,24 @@ func (v *Volume) checkStates(h *kpiHorizon[kpiState], s *kpiSnapVolume, names *k
 		return 0
 	}
 	for k, n := range byChannel {
-		errs = append(errs, atLeast(fmt.Sprintf("contacts of channel %d", k), at(s.ByChannel, k), n))
+		errs = append(errs, atLeast(at(s.ByChannel, k), n, "contacts of channel %d", k))
 	}
 	for k, n := range byTopic {
-		errs = append(errs, atLeast(fmt.Sprintf("contacts of topic %d", k), at(s.ByTopic, k), n))
+		errs = append(errs, atLeast(at(s.ByTopic, k), n, "contacts of topic %d", k))
 	}
 	savedDays := make(map[int64]int64, len(s.ByDay))
 	for _, d := range s.ByDay {
 		savedDays[d[0]] = d[1]
 	}
 	for k, n := range byDay {
-		errs = append(errs, atLeast(fmt.Sprintf("contacts on day %d", k), savedDays[k], n))
+		errs = append(errs, atLeast(savedDays[k], n, "contacts on day %d", k))
 	}
 	savedValues := make(map[Value]int64, len(s.ByValue))
 	for _, n := range s.ByValue {
 		savedValues[Value(n.Value)] = n.N
 	}
 	for k, n := range byValue {
-		errs = append(errs, atLeast(fmt.Sprintf("contacts of value %q", k), savedValues[k], n))
+		errs = append(errs, atLeast(savedValues[k], n, "contacts of value %q", k))
 	}
 	for _, err := range errs {
 		if err != nil {
