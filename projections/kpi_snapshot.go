@@ -486,12 +486,14 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 	case len(s.Counts) != len(v.volScalars()) || len(s.PerIssue) != volPerIssueBuckets:
 		return nil, fmt.Errorf("volume: %d counts and %d contacts-per-issue buckets: %w", len(s.Counts), len(s.PerIssue), ErrKPISnapshot)
 	// Empty tags (Values of no topic) and none (nil) both save none; the
-	// one counts contacts by value, and has saved a count once it counted
-	// a contact, the other not.
+	// one counts every contact by value, and has saved a count once it
+	// counted a contact, the other not.
 	case v.cfg.Values == nil && len(s.ByValue) > 0:
-		return nil, fmt.Errorf("volume: saved with a breakdown by value, restored into one without (VolumeConfig.Values nil): %w", ErrKPISnapshot)
+		return nil, fmt.Errorf("volume: saved with counts by value, restored into a Volume without (VolumeConfig.Values nil): %w", ErrKPISnapshot)
 	case v.cfg.Values != nil && len(s.ByValue) == 0 && s.Counts[0] > 0:
-		return nil, fmt.Errorf("volume: saved without a breakdown by value (VolumeConfig.Values nil), restored into one with: %w", ErrKPISnapshot)
+		return nil, fmt.Errorf("volume: saved without counts by value, restored into a Volume with (VolumeConfig.Values not nil): %w", ErrKPISnapshot)
+	case v.cfg.Values != nil && sumValues(s.ByValue) != s.Counts[0]:
+		return nil, fmt.Errorf("volume: counts by value sum to %d, where %d contacts count: %w", sumValues(s.ByValue), s.Counts[0], ErrKPISnapshot)
 	case len(s.ByChannel) > names || len(s.ByTopic) > names:
 		return nil, fmt.Errorf("volume: more segments than names: %w", ErrKPISnapshot)
 	case negative(s.Counts...) >= 0 || negative(s.ByChannel...) >= 0 || negative(s.ByTopic...) >= 0 || negative(s.PerIssue...) >= 0:
@@ -521,6 +523,15 @@ func (v *Volume) load(s *kpiSnapVolume, names int) (func(), error) {
 		}
 		v.values = nil
 	}, nil
+}
+
+// sumValues returns the sum of the counts by value.
+func sumValues(vs []kpiSnapValue) int64 {
+	var n int64
+	for _, v := range vs {
+		n += v.N
+	}
+	return n
 }
 
 // checkStates checks the issue states of h, the horizon that v counts

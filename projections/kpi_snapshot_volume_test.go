@@ -60,14 +60,16 @@ func TestVolumeRestoreRefusesStatesThatDisagreeWithItsCounts(t *testing.T) {
 		reason string
 	}{
 		{"state counts none", func(s *kpiSnap) { s.Horizons[len(s.Horizons)-1].Issues[0].State.Counted = 0 }, "counts 0 contacts, of which 1 count"},
-		{"no contacts", func(s *kpiSnap) { s.Volume.Counts[0] = 0 }, "0 contacts, fewer than the 1"},
+		{"no contacts", func(s *kpiSnap) { s.Volume.Counts[0], s.Volume.ByValue[0].N = 0, 0 }, "0 contacts, fewer than the 1"},
 		{"no issues", func(s *kpiSnap) { s.Volume.Counts[1] = 0 }, "0 issues, fewer than the 1"},
 		{"no contacts of issues", func(s *kpiSnap) { s.Volume.Counts[2] = 0 }, "0 contacts of issues"},
 		{"no issue of one contact", func(s *kpiSnap) { s.Volume.PerIssue[1] = 0 }, "bucket 1"},
 		{"no channels", func(s *kpiSnap) { s.Volume.ByChannel = nil }, "contacts of channel"},
 		{"no topics", func(s *kpiSnap) { s.Volume.ByTopic = nil }, "contacts of topic"},
 		{"no days", func(s *kpiSnap) { s.Volume.ByDay = nil }, "contacts on day"},
-		{"no contacts of a value", func(s *kpiSnap) { s.Volume.ByValue[0].N = 0 }, `contacts of value "customer"`},
+		{"no contacts of a value", func(s *kpiSnap) {
+			s.Volume.ByValue = []kpiSnapValue{{Value: string(ValueCustomer)}, {Value: string(ValueUntagged), N: 1}}
+		}, `contacts of value "customer"`},
 	}
 	for _, sub := range subjects {
 		p := sub.make()
@@ -93,8 +95,9 @@ func TestVolumeRestoreRefusesStatesThatDisagreeWithItsCounts(t *testing.T) {
 
 // A Volume restores the snapshot of one with the same breakdown by value
 // only: empty value tags (Values of no topic) count contacts by value, and
-// nil does not, which the tags a snapshot lists do not tell apart. Before
-// it counted a contact, a Volume of either restores into the other.
+// nil does not, which the tags a snapshot lists do not tell apart. One
+// that has seen nothing restores into either. Counts by value that do not
+// sum to the contacts are refused.
 func TestVolumeRestoreRefusesAnotherBreakdownByValue(t *testing.T) {
 	evs := kpiGenerate(1, 20, time.Minute)
 	configs := []struct {
@@ -120,7 +123,14 @@ func TestVolumeRestoreRefusesAnotherBreakdownByValue(t *testing.T) {
 				continue
 			}
 			assert.ErrorIs(t, err, ErrKPISnapshot, "from %s to %s", from.name, to.name)
-			assert.ErrorContains(t, err, "breakdown by value", "from %s to %s", from.name, to.name)
+			assert.ErrorContains(t, err, "counts by value, restored into a Volume with", "from %s to %s", from.name, to.name)
+		}
+		if from.values != nil {
+			w, err := NewVolume(VolumeConfig{Values: from.values})
+			require.NoError(t, err)
+			err = w.UnmarshalBinary(editSnapshot(t, b, func(s *kpiSnap) { s.Volume.ByValue[0].N-- }))
+			assert.ErrorIs(t, err, ErrKPISnapshot)
+			assert.ErrorContains(t, err, "counts by value sum to")
 		}
 	}
 }
