@@ -266,7 +266,7 @@ func (is *Issue) addContact(id uuid.UUID, kind ContactKind, channel string, at t
 func (is *Issue) Clone() *Issue {
 	c := new(Issue)
 	*c = *is
-	c.Contacts, c.contactsOf = slices.Clone(is.Contacts), c
+	c.ownContacts()
 	return c
 }
 
