@@ -413,17 +413,14 @@ func (f *FCR) Restore(b []byte) (position uint64, err error) {
 			if r.Kind == snapResolved && (!si.Resolved || k <= resAt) {
 				return 0, fmt.Errorf("FCR restore: issue %d has a resolution at %d, before its first: %w", i, k, ErrFCRSnapshot)
 			}
-			if far >= 0 && k-1 == far {
-				is.push(fcrRec{at: is.res, key: is.resKey | recResolved})
-			}
 			if k == 0 {
 				is.first = recOf(r)
 			} else {
 				is.push(recOf(r))
 			}
 		}
-		if far >= 0 && far == len(si.Recs)-1 {
-			is.push(fcrRec{at: is.res, key: is.resKey | recResolved})
+		if far >= 0 {
+			*is.more = slices.Insert(*is.more, far, fcrRec{at: is.res, key: is.resKey | recResolved})
 		}
 		if g.lookup(is.id) >= 0 {
 			return 0, fmt.Errorf("FCR restore: issue %s appears twice: %w", uuid.UUID(si.ID), ErrFCRSnapshot)
