@@ -559,13 +559,9 @@ func (v *Volume) checkStates(h *kpiHorizon[kpiState], s *kpiSnapVolume, names *k
 			bad = fmt.Errorf("issue %s counts %d contacts, of which %d count", id, st.counted, n)
 		}
 		contacts += n
-		byTopic[int64(names.or(st.topic, names.unknown))] += n
+		byTopic[int64(volTopicKey(names, st.topic))] += n
 		if v.cfg.Values != nil {
-			value := ValueUnknown
-			if st.topic != 0 {
-				value = v.cfg.value(names.names[st.topic])
-			}
-			byValue[value] += n
+			byValue[v.cfg.valueOf(names, st.topic)] += n
 		}
 		if st.opened {
 			issues++

@@ -298,21 +298,29 @@ func (v *Volume) movedTopic(is *kpiState, was uint32) {
 
 // topicKey returns the name id of the topic segment of topic: "(unknown)"
 // when the opening was never seen.
-func (v *Volume) topicKey(topic uint32) uint32 { return v.names.or(topic, v.names.unknown) }
+func (v *Volume) topicKey(topic uint32) uint32 { return volTopicKey(v.names, topic) }
+
+// volTopicKey is Volume.topicKey with the names table names.
+func volTopicKey(names *kpiNames, topic uint32) uint32 { return names.or(topic, names.unknown) }
 
 // valueOf returns the value category of the topic with name id topic,
 // "(unknown)" when the opening was never seen.
 func (v *Volume) valueOf(topic uint32) Value {
-	if topic == 0 {
-		return ValueUnknown
-	}
 	if int(topic) >= len(v.values) {
 		v.values = append(v.values, make([]Value, int(topic)+1-len(v.values))...)
 	}
 	if v.values[topic] == "" {
-		v.values[topic] = v.cfg.value(v.names.names[topic])
+		v.values[topic] = v.cfg.valueOf(v.names, topic)
 	}
 	return v.values[topic]
+}
+
+// valueOf is Volume.valueOf with the names table names, uncached.
+func (c *VolumeConfig) valueOf(names *kpiNames, topic uint32) Value {
+	if topic == 0 {
+		return ValueUnknown
+	}
+	return c.value(names.names[topic])
 }
 
 // volDay returns the UTC day of t, in days since 1970-01-01.
