@@ -112,6 +112,15 @@ type ForwarderConfig struct {
 	// AckDeadline is how long a message may wait for the destination
 	// publisher before it is sent again; 30 s by default.
 	AckDeadline time.Duration
+	// ResendInterval is how long the forwarder waits before it sends again
+	// a message that its publisher refused (or that its middlewares
+	// failed), holding back the messages after it; one second by default.
+	// Close waits for that pause to end.
+	ResendInterval time.Duration
+	// RetryInterval is how long the forwarder waits before it reads the
+	// outbox again after a read failed (a lost connection, a database
+	// restarting); one second by default.
+	RetryInterval time.Duration
 	// CloseTimeout bounds how long Close waits for messages in flight;
 	// 30 s by default.
 	CloseTimeout time.Duration
@@ -149,8 +158,16 @@ func (c ForwarderConfig) Validate() error {
 	if err := validName("table", c.Table); err != nil {
 		return err
 	}
-	if c.PollInterval < 0 || c.AckDeadline < 0 || c.CloseTimeout < 0 {
-		return fmt.Errorf("pgstore forwarder: negative interval: %w", ErrInvalidConfig)
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"PollInterval", c.PollInterval}, {"AckDeadline", c.AckDeadline}, {"ResendInterval", c.ResendInterval},
+		{"RetryInterval", c.RetryInterval}, {"CloseTimeout", c.CloseTimeout},
+	} {
+		if d.d < 0 {
+			return fmt.Errorf("pgstore forwarder: %s %v is negative: %w", d.name, d.d, ErrInvalidConfig)
+		}
 	}
 	return nil
 }
@@ -175,8 +192,8 @@ func (c ForwarderConfig) Validate() error {
 // replica), NewForwarder and PruneOutbox refuse the offsets, saying how to
 // reset them, while the new cluster's ids are behind the old one's (reset
 // them as part of the move: later, they would pass for this cluster's). A message that the publisher
-// refuses is sent again until it goes, holding back the later ones,
-// unless cfg.Middlewares put it aside. The store must exist (New made
+// refuses is sent again, cfg.ResendInterval later, until it goes,
+// holding back the later ones, unless cfg.Middlewares put it aside. The store must exist (New made
 // its tables) at cfg's Schema and Table, or NewForwarder refuses, as it
 // would forward nothing; it creates the outbox tables when they do not
 // exist, once the appends in flight of stores without an outbox have
@@ -227,6 +244,8 @@ func NewForwarder(ctx context.Context, pool *pgxpool.Pool, publisher message.Pub
 	sub := wmsql.SubscriberConfig{
 		ConsumerGroup:  cfg.ConsumerGroup,
 		PollInterval:   cfg.PollInterval,
+		ResendInterval: cfg.ResendInterval,
+		RetryInterval:  cfg.RetryInterval,
 		SchemaAdapter:  outboxSchema(t),
 		OffsetsAdapter: outboxOffsets(t),
 	}

@@ -1,6 +1,7 @@
 package pgstore_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -337,6 +339,90 @@ func TestForwarderPutsAsideAMessageThePublisherRefuses(t *testing.T) {
 	m := <-poisoned.got
 	assert.Contains(t, string(m.Payload), sent[0], "the refused message, in its outbox envelope")
 	assert.Contains(t, m.Metadata.Get(middleware.ReasonForPoisonedKey), "maximum payload exceeded")
+}
+
+// flakyPublisher refuses the first try of each message and takes the
+// next, noting when each try came.
+type flakyPublisher struct {
+	mu    sync.Mutex
+	tries map[string][]time.Time
+	got   chan string
+}
+
+func (p *flakyPublisher) Publish(_ string, msgs ...*message.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range msgs {
+		p.tries[m.UUID] = append(p.tries[m.UUID], time.Now())
+		if len(p.tries[m.UUID]) == 1 {
+			return errors.New("broker unavailable")
+		}
+		p.got <- m.UUID
+	}
+	return nil
+}
+
+func (*flakyPublisher) Close() error { return nil }
+
+// A message that the publisher refused is sent again after
+// ResendInterval, and the outbox is read again RetryInterval after a read
+// failed: both are the configured ones, not Watermill's second. Each is
+// set above that second, so that a pause of the default would be too
+// short.
+func TestForwarderWaitsTheConfiguredIntervals(t *testing.T) {
+	s, pool, cfg := newStore(t, pgstore.Config{Outbox: &pgstore.OutboxConfig{}})
+	ctx := t.Context()
+	const resend, retry = 1500 * time.Millisecond, 1700 * time.Millisecond
+	dest := &flakyPublisher{tries: map[string][]time.Time{}, got: make(chan string, 10)}
+	logs := watermill.NewCaptureLogger()
+	fwd, err := pgstore.NewForwarder(ctx, pool, dest, pgstore.ForwarderConfig{
+		Schema: cfg.Schema, Table: cfg.Table, PollInterval: 10 * time.Millisecond,
+		ResendInterval: resend, RetryInterval: retry, Logger: logs,
+	})
+	require.NoError(t, err)
+	runErr := make(chan error, 1)
+	go func() { runErr <- fwd.Run(ctx) }()
+	defer func() {
+		require.NoError(t, fwd.Close())
+		require.NoError(t, <-runErr)
+	}()
+
+	sent := ids(appendIssues(t, s, 1, 1))
+	select {
+	case id := <-dest.got:
+		require.Equal(t, sent[0], id)
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "the refused message was not sent again")
+	}
+	dest.mu.Lock()
+	tries := dest.tries[sent[0]]
+	dest.mu.Unlock()
+	require.Len(t, tries, 2)
+	assert.GreaterOrEqual(t, tries[1].Sub(tries[0]), resend, "the pause before the message was sent again")
+
+	// A read that fails: the outbox is out of the way for a moment.
+	table := cmp.Or(cfg.Table, pgstore.DefaultTable)
+	_, err = pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{cfg.Schema, table + "_outbox"}.Sanitize()+` RENAME TO `+pgx.Identifier{table + "_away"}.Sanitize())
+	require.NoError(t, err)
+	failed := func() *watermill.CapturedMessage {
+		for _, m := range logs.Captured()[watermill.ErrorLogLevel] {
+			if m.Msg == "Error querying for message" {
+				return &m
+			}
+		}
+		return nil
+	}
+	require.Eventually(t, func() bool { return failed() != nil }, 30*time.Second, 5*time.Millisecond)
+	assert.Equal(t, retry, failed().Fields["wait_time"], "the pause after the failed read")
+	_, err = pool.Exec(ctx, `ALTER TABLE `+pgx.Identifier{cfg.Schema, table + "_away"}.Sanitize()+` RENAME TO `+pgx.Identifier{table + "_outbox"}.Sanitize())
+	require.NoError(t, err)
+	sent = ids(appendIssues(t, s, 1, 1))
+	select {
+	case id := <-dest.got:
+		require.Equal(t, sent[0], id, "forwarded once the outbox is back")
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "nothing forwarded after the failed read")
+	}
 }
 
 // slowPublisher takes each message a moment after it comes, counting them.

@@ -235,7 +235,17 @@ func TestConfigValidate(t *testing.T) {
 func TestForwarderConfigValidate(t *testing.T) {
 	assert.NoError(t, pgstore.ForwarderConfig{}.Validate())
 	assert.ErrorIs(t, pgstore.ForwarderConfig{Table: "Events"}.Validate(), pgstore.ErrInvalidConfig)
-	assert.ErrorIs(t, pgstore.ForwarderConfig{PollInterval: -1}.Validate(), pgstore.ErrInvalidConfig)
+	for name, cfg := range map[string]pgstore.ForwarderConfig{
+		"PollInterval":   {PollInterval: -1},
+		"AckDeadline":    {AckDeadline: -1},
+		"ResendInterval": {ResendInterval: -1},
+		"RetryInterval":  {RetryInterval: -1},
+		"CloseTimeout":   {CloseTimeout: -1},
+	} {
+		err := cfg.Validate()
+		assert.ErrorIs(t, err, pgstore.ErrInvalidConfig, name)
+		assert.ErrorContains(t, err, name+" -1ns is negative")
+	}
 }
 
 func positions(evs []events.Envelope) []uint64 {
