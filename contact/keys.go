@@ -199,16 +199,22 @@ func (r KeyRules) country() (string, error) {
 //     +3758011234567, and so are 801 123 4567 and +375 801 123 4567); 0
 //     in Gabon before the 8 digits of a number of its newer plan, not in
 //     its older numbers of 8, which start with 0 (06 03 12 34 is
-//     +24106031234); 1 in the Marshall Islands and 8 in Turkmenistan
+//     +24106031234); 0 in Rwanda before the 9 digits of a number, or
+//     before one of its older numbers of 8, which start with 0 (06 05 12
+//     95 is +25006051295); 1 in the Marshall Islands and 8 in Turkmenistan
 //     before a number of their lengths; a 0 written by habit before a
 //     number of their lengths in the countries without a trunk prefix
 //     whose toll-free numbers start with 0 (Niger, Botswana, Eswatini,
 //     Belize, Tonga, Fiji, New Caledonia, Macau), whose 0 stays; and none
 //     where numbers start with 0, which stays a digit of the number: Italy
 //     and Vatican City (39; with DefaultCountry "39", "06 1234 5678" is
-//     +390612345678), San Marino (378), Côte d'Ivoire (225), Benin (229),
-//     Congo (242). These are the trunk prefixes of libphonenumber's
-//     metadata, whose example numbers of every country the rules read as
+//     +390612345678), San Marino (378), Côte d'Ivoire (225), Burkina Faso
+//     (226), Benin (229), Congo (242), Ascension (247) and Tajikistan
+//     (992), where a number of 9 digits written with 00 is a national one
+//     (00 507 9437 is +992005079437), as its international prefix is 810.
+//     These are the trunk prefixes of libphonenumber's metadata: the rules
+//     read its example numbers of every country, and valid numbers of
+//     every country and length of the types that customers call from, as
 //     it does, but for short numbers (of up to 5 digits) and Argentine
 //     mobiles written nationally ("011 15 2345-6789", whose 15 a plan
 //     drops). A number written with a country code keeps its digits,
@@ -420,7 +426,7 @@ func normalisePhone(v, cc string) (string, string) {
 	switch {
 	case strings.HasPrefix(v, "+"):
 		international, v = true, v[1:]
-	case strings.HasPrefix(v, "00"):
+	case strings.HasPrefix(v, "00") && !nationalWithDoubleZero(v, cc):
 		international, v = true, v[2:]
 	}
 	d, reason := phoneDigits(v)
@@ -517,6 +523,10 @@ var trunks = map[string][]trunk{
 	"241": {{"0", 9, 0, ""}},
 	"692": {{"1", 8, 0, ""}, {"0", 8, 0, ""}}, // Marshall Islands: 1, or 0 by habit, before the 7 digits of a number
 	"993": {{"8", 9, 0, ""}, {"0", 9, 0, ""}}, // Turkmenistan: 8, or 0 by habit, before the 8 digits of a number
+	// Rwanda: 0 before the 9 digits of a number (0 78 123 4567), or before
+	// one of its older numbers of 8, which start with 0 (0 06 05 12 95);
+	// the 0 of those (06 05 12 95) stays.
+	"250": {{"0", 10, 0, ""}, {"0", 9, 0, "0"}},
 	// Countries without a trunk prefix whose toll-free or premium numbers
 	// start with 0: a 0 written by habit before a number of the country's
 	// lengths is dropped, the 0 of those numbers (of other lengths, or of
@@ -536,9 +546,38 @@ var trunks = map[string][]trunk{
 var leadingZero = []string{
 	"39",  // Italy and Vatican City: Rome 06, Milan 02
 	"225", // Côte d'Ivoire
+	"226", // Burkina Faso: mobiles 01… to 07…
 	"229", // Benin
 	"242", // Congo
+	"247", // Ascension: 0… of 6 digits
 	"378", // San Marino: 0549
+	"992", // Tajikistan: mobiles 00… to 09…, whose 00 is no international prefix (see nationalDoubleZero)
+}
+
+// nationalDoubleZero holds, by country calling code, how many digits the
+// national numbers of a country have where they may start with 00, which
+// is not its international prefix (Tajikistan's is 810): a number of
+// that length written with 00 and no + is a national one of DefaultCountry
+// ("00 507 9437" in Tajikistan is +992005079437), where elsewhere 00 dials
+// abroad. An international number behind 00 is longer.
+var nationalDoubleZero = map[string]int{
+	"992": 9,
+}
+
+// nationalWithDoubleZero reports whether v, which starts with 00, is a
+// national number of country cc (nationalDoubleZero).
+func nationalWithDoubleZero(v, cc string) bool {
+	n, ok := nationalDoubleZero[cc]
+	if !ok {
+		return false
+	}
+	digits := 0
+	for i := range len(v) {
+		if v[i] >= '0' && v[i] <= '9' {
+			digits++
+		}
+	}
+	return digits == n
 }
 
 // keepsLeadingZero reports whether d, a country calling code or an
