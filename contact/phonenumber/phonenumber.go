@@ -70,7 +70,11 @@ var errNoRegion = errors.New("no country has that calling code")
 // international prefix unless only the default country's reading (a
 // national number, or one behind its own prefix that starts with 00) is
 // an assigned number, or that prefix is written apart ("0011 44 20…")
-// and the other reading is not an assigned number. Numbers that can be dialled only locally (without their
+// and the other reading is not an assigned number. A trunk prefix written
+// before the national number ("0 333 611 6272", "+57 0 333…") is dropped
+// where libphonenumber keeps it as part of the number (Colombia's 0
+// before a carrier code) and only the reading without it is an assigned
+// number. Numbers that can be dialled only locally (without their
 // area code) are refused, as are letters and any character but digits,
 // spaces (no-break ones too), dashes (en dashes, minus signs…), dots and
 // parentheses: "ext. 12",
@@ -118,6 +122,11 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 			}
 		}
 	}
+	if err == nil && !assigned(e164) {
+		if alt, ok := n.withoutTrunk(number, region, e164); ok {
+			e164 = alt
+		}
+	}
 	if err != nil {
 		if region == "ZZ" && !strings.HasPrefix(number, "+") && !strings.HasPrefix(number, "00") {
 			return "", errors.New("has no country code (+ or 00) and no default country is set")
@@ -159,6 +168,55 @@ func (n Normalizer) parse(number, region string) (string, error) {
 		return "", fmt.Errorf("is in no range assigned in the plan of country +%d (%s)", num.GetCountryCode(), e164)
 	}
 	return e164, nil
+}
+
+// withoutTrunk reads number, which parse read as e164 in region, again
+// without the trunk prefix of e164's country written before the national
+// number ("0 333 611 6272", "+57 0 333 611 6272"), and returns that
+// reading if it is an assigned number. libphonenumber keeps such a prefix
+// where it reads it as part of another (Colombia's 0 before a carrier
+// code), and its reading is then assigned to no one.
+func (n Normalizer) withoutTrunk(number, region, e164 string) (string, bool) {
+	num, err := phonenumbers.Parse(e164, "ZZ")
+	if err != nil {
+		return "", false
+	}
+	code := int(num.GetCountryCode())
+	trunk := phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForCountryCode(code), true)
+	if trunk == "" {
+		return "", false
+	}
+	digits := strings.Map(func(r rune) rune {
+		if r < '0' || r > '9' {
+			return -1
+		}
+		return r
+	}, number)
+	var national, in string
+	switch {
+	case strings.HasPrefix(number, "+"):
+		rest, ok := strings.CutPrefix(digits, strconv.Itoa(code))
+		if !ok {
+			return "", false
+		}
+		national, in = rest, "ZZ"
+	case strings.HasPrefix(number, "00"):
+		return "", false // the 00 rule read it
+	default:
+		national, in = digits, region
+	}
+	rest, ok := strings.CutPrefix(national, trunk)
+	if !ok {
+		return "", false
+	}
+	if in == "ZZ" {
+		rest = "+" + strconv.Itoa(code) + rest
+	}
+	alt, err := n.parse(rest, in)
+	if err != nil || !assigned(alt) {
+		return "", false
+	}
+	return alt, true
 }
 
 // ownPrefixApart reports whether libphonenumber reads number, in region,

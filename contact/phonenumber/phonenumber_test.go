@@ -73,6 +73,16 @@ func TestNormalizerNormalizes(t *testing.T) {
 		{"00 +254 in Brazil", "55", "00254 900 223 456", "+254900223456"},
 		{"00 +44 in Cambodia", "855", "0044 901 810 5678", "+449018105678"},
 		{"00 +91 in Colombia", "57", "0091 1860 345 1200", "+9118603451200"},
+		// A trunk 0 that libphonenumber reads as part of a carrier code
+		// (Colombia's 03), leaving a number assigned to no one.
+		{"Colombian mobile with a trunk 0", "57", "0 333 611 6272", "+573336116272"},
+		{"Colombian mobile, trunk 0 after +57", "57", "+57 0 333 611 6272", "+573336116272"},
+		{"Colombian mobile, (0) after +57", "1", "+57 (0) 333 611 6272", "+573336116272"},
+		{"Colombian mobile", "57", "333 611 6272", "+573336116272"},
+		// Countries whose numbers start with 0 without a trunk prefix.
+		{"Burkinabe mobile", "226", "01 23 45 67", "+22601234567"},
+		{"Tajik mobile of 00", "992", "+992 00 507 9437", "+992005079437"},
+		{"Rwandan number of 06", "250", "06 05 12 95", "+25006051295"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,6 +310,74 @@ func TestBuiltInRulesFollowEveryCountrysPlan(t *testing.T) {
 	}
 	assert.Greater(t, checked, 1000, "example numbers read")
 }
+
+// The built-in rules and a Normalizer read the valid numbers of every
+// country and length of libphonenumber's metadata as it does: random ones,
+// half of them starting with 0, written in E.164, with 00, as the country
+// writes them nationally and internationally, and as the bare national
+// number, each with the country as the default; numbers of the types a
+// customer calls from (customerTypes), of up to 15 digits. A written form that
+// libphonenumber itself does not read back as the number (Gabon's older
+// numbers written nationally, Argentine mobiles written nationally) is
+// left out. The example numbers (TestBuiltInRulesFollowEveryCountrysPlan)
+// have one number of each type, which missed Burkina Faso's mobiles of 0.
+func TestBuiltInRulesReadValidNumbersOfEveryLength(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	coll, err := phonenumbers.MetadataCollection()
+	require.NoError(t, err)
+	numbers := 0
+	for _, md := range coll.GetMetadata() {
+		region, code := md.GetId(), int(md.GetCountryCode())
+		if phonenumbers.GetRegionCodeForCountryCode(code) == phonenumbers.UNKNOWN_REGION || region == "001" {
+			continue
+		}
+		cc := strconv.Itoa(code)
+		for _, length := range md.GetGeneralDesc().GetPossibleLength() {
+			if length < 6 || len(cc)+int(length) > 15 {
+				continue // a short number (see TestBuiltInRulesFollowEveryCountrysPlan), or more digits than E.164's 15
+			}
+			for _, first := range []string{"0", ""} {
+				found := 0
+				for try := 0; try < 300 && found < 2; try++ {
+					nsn := first
+					for len(nsn) < int(length) {
+						nsn += strconv.Itoa(rng.IntN(10))
+					}
+					num, err := phonenumbers.Parse("+"+cc+nsn, "ZZ")
+					if err != nil || !phonenumbers.IsValidNumberForRegion(num, region) || phonenumbers.GetNationalSignificantNumber(num) != nsn ||
+						!slices.Contains(customerTypes, phonenumbers.GetNumberType(num)) {
+						continue
+					}
+					found++
+					numbers++
+					e164 := phonenumbers.Format(num, phonenumbers.E164)
+					for _, form := range []string{e164, "00" + cc + nsn, phonenumbers.Format(num, phonenumbers.INTERNATIONAL),
+						phonenumbers.Format(num, phonenumbers.NATIONAL), nsn} {
+						if back, err := phonenumbers.Parse(form, region); err != nil || phonenumbers.Format(back, phonenumbers.E164) != e164 {
+							continue
+						}
+						for name, rules := range map[string]contact.KeyRules{
+							"built-in rules": {DefaultCountry: cc},
+							"a Normalizer":   {DefaultCountry: cc, Phone: phonenumber.Normalizer{}},
+						} {
+							got, err := rules.Normalize("phone:" + form)
+							if assert.NoError(t, err, "%s, %s %q", name, region, form) {
+								assert.Equal(t, "phone:"+e164, got, "%s, %s %q", name, region, form)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	assert.Greater(t, numbers, 500, "valid numbers read")
+}
+
+// customerTypes are the types of number that a customer calls or writes
+// from; service numbers (toll-free, premium rate, shared cost, UAN), some
+// of which start with 00 (0066… in Japan, 0004… in Uruguay), are not.
+var customerTypes = []phonenumbers.PhoneNumberType{phonenumbers.FIXED_LINE, phonenumbers.MOBILE,
+	phonenumbers.FIXED_LINE_OR_MOBILE, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER}
 
 // The built-in rules accept as the default country exactly the calling
 // codes of libphonenumber's metadata, as a Normalizer does.
