@@ -46,8 +46,14 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // applied or not, and a snapshot without them restores so (a redelivery
 // of a version applied before the skip counts as late, not as a
 // duplicate); a build before them restores a snapshot with them without,
-// and takes a skipped version that comes after for a duplicate.
-const kpiSnapFormat = 5
+// and takes a skipped version that comes after for a duplicate. Format 6
+// has the layout of 5; Satisfaction gives an answer that takes its wait
+// from its issue, in an issue of which no contact was answered, the wait
+// of the issue's first contact abandoned in the queue, where the formats
+// before counted it as unqueued: restoring one of those moves the answers
+// of the issues tracked so (Satisfaction.fromFormat5); those of issues
+// that had left the horizon keep what they counted.
+const kpiSnapFormat = 6
 
 // kpiSnap is the whole state of one or more KPI projections that share a
 // names table, as msgpack: each projection's counts and the horizons
@@ -855,7 +861,20 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		if s.Format == 1 && p.service != nil {
 			p.service.fromFormat1(p.horizons[0]) // the first horizon tracks the service level's issues
 		}
+		if s.Format < 6 && p.sat != nil {
+			p.sat.fromFormat5(p.satHorizon())
+		}
 	}, nil
+}
+
+// satHorizon returns the horizon that tracks the satisfaction's issues:
+// the one horizon, or the second of a Reporter's three (in the order
+// service, satisfaction, volume).
+func (p *kpiParts) satHorizon() *kpiHorizon[kpiState] {
+	if len(p.horizons) == 1 {
+		return p.horizons[0]
+	}
+	return p.horizons[1]
 }
 
 // restore replaces p's state with the snapshot b, or changes nothing.

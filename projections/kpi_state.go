@@ -128,6 +128,27 @@ func (s *kpiState) at(i int32) *kpiContact {
 	return &s.more.contacts[i-1]
 }
 
+// firstWaited returns the index of the first contact abandoned in
+// the queue before any routing after a wait (kcWaited), or -1.
+func (s *kpiState) firstWaited() int32 {
+	for i := range s.n {
+		if s.at(i).has(kcWaited) {
+			return i
+		}
+	}
+	return -1
+}
+
+// waitedOn reports whether contact on (an index+1, 0 for none) has a wait
+// of its own: it was routed, or abandoned in the queue after a wait.
+func (s *kpiState) waitedOn(on int32) bool {
+	if on == 0 {
+		return false
+	}
+	c := s.at(on - 1)
+	return c.routed() || c.has(kcWaited)
+}
+
 // ratings returns the survey answers.
 func (s *kpiState) ratings() []satRating {
 	if s.more == nil {

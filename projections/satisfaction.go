@@ -3,6 +3,8 @@ package projections
 import (
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/truefcr/truefcr/events"
 )
 
@@ -44,7 +46,7 @@ func (c SatisfactionConfig) Validate() error {
 // satAttributionRule is the attribution rule, stated in the report.
 const satAttributionRule = "a rating counts under the channel and agent of the contact it names, else of the issue's resolving contact " +
 	"at the time of the rating, else of its latest contact; under the issue's current topic; and under the wait of that contact's " +
-	"first routing, else how long it waited before it was abandoned in the queue, else of the issue's first answered contact"
+	"first routing, else how long it waited before it was abandoned in the queue, else of the issue's first answered contact, else of its first contact abandoned in the queue"
 
 // Satisfaction is the projection of survey answers: CSAT (1–5: the mean
 // and the top-2 box, 4 and 5), NPS (0–10: % promoters 9–10 − % detractors
@@ -63,8 +65,10 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //   - The wait is that of the rated contact's first routing, else how
 //     long it waited before it was abandoned in the queue (a caller who
 //     hung up and was called back), else that of the issue's first
-//     answered contact (in a state begun after the issue's was forgotten,
-//     the first that state saw answered, else "(unknown)"); buckets are
+//     answered contact, else that of its first contact abandoned in the
+//     queue (a caller who hung up and then wrote; in a state begun after
+//     the issue's was forgotten, the first contact that state saw answered
+//     or abandoned so, else "(unknown)"); buckets are
 //     0–30 s, 30–90 s, 90–150 s, 150–180 s and 180 s+ (lower bound
 //     included), and "(unqueued)" for issues that never waited in a
 //     queue. Waits count in whole milliseconds, as the wire format
@@ -221,12 +225,40 @@ func (s *Satisfaction) attribution(is *kpiState, on int32) (channel, agent uint3
 		c := is.at(on - 1)
 		channel = n.or(c.channel, channel)
 		agent = n.or(c.resolver, c.agent)
-		if c.routed() || c.has(kcWaited) {
+		if is.waitedOn(on) {
 			return n.or(channel, n.unknown), n.or(agent, missing), satBucket(c.wait)
 		}
 	}
 	if is.firstAnswered > 0 {
 		bucket = satBucket(is.at(is.firstAnswered - 1).wait)
+	} else if w := is.firstWaited(); w >= 0 {
+		bucket = satBucket(is.at(w).wait)
 	}
 	return n.or(channel, n.unknown), n.or(agent, missing), bucket
+}
+
+// fromFormat5 moves the answers of the issues that h tracks, restored from
+// a snapshot of format 5 or before, to the rule of today: an answer that
+// takes its wait from the issue rather than from its contact, in an issue
+// of which no contact was answered, counted as unqueued (or unknown, in a
+// state begun after the issue's was forgotten) even when a contact had
+// waited in the queue before it was abandoned. Issues no longer tracked
+// keep what they counted, as they can change no more.
+func (s *Satisfaction) fromFormat5(h *kpiHorizon[kpiState]) {
+	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
+		w := is.firstWaited()
+		if is.firstAnswered > 0 || w < 0 {
+			return
+		}
+		was, now := satUnqueued, satBucket(is.at(w).wait)
+		if is.channel == 0 {
+			was = satUnknown
+		}
+		for _, r := range is.ratings() {
+			if !is.waitedOn(r.on) {
+				s.byWait[was].add(r, -1)
+				s.byWait[now].add(r, +1)
+			}
+		}
+	})
 }

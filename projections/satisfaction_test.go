@@ -2,6 +2,7 @@ package projections
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -300,6 +301,80 @@ func TestSatisfactionWaitOfAnAbandonedContact(t *testing.T) {
 	require.NoError(t, restored.UnmarshalBinary(v2))
 	require.NoError(t, restored.Apply(rated))
 	assert.Equal(t, map[string]int64{"(unqueued)": 1}, byWait(restored))
+}
+
+// A caller who waited in the queue and hung up, then wrote and was
+// resolved by email, rates the issue under the wait of that abandonment:
+// the issue waited in a queue, and is not unqueued. A snapshot of format 5,
+// which counted the answer as unqueued, restores into today's count, in a
+// Satisfaction and in a Reporter whose projections track their issues
+// apart.
+func TestSatisfactionWaitOfAnIssueAbandonedThenWritten(t *testing.T) {
+	l := newKPILog()
+	i1, c1, c2 := kpiID('i', 1), kpiID('c', 1), kpiID('c', 2)
+	l.opened(i1, c1, 0, "phone", "billing")
+	l.add(i1, 2*time.Minute, &events.Abandoned{Contact: c1, Wait: 100 * time.Second})
+	l.add(i1, 10*time.Minute, &events.Contacted{Contact: c2, Channel: "email"})
+	l.add(i1, time.Hour, &events.Resolved{Contact: c2, Agent: "ann"})
+	l.add(i1, 61*time.Minute, &events.Rated{Survey: events.SurveyCSAT, Score: 1})
+	classified := l.add(i1, 62*time.Minute, &events.Classified{Topic: "billing/refund"})
+	byWait := func(r SatisfactionReport) map[string]int64 {
+		m := map[string]int64{}
+		for _, b := range r.ByWait {
+			if b.CSAT.Responses != 0 {
+				m[b.Bucket] = b.CSAT.Responses
+			}
+		}
+		return m
+	}
+	want := map[string]int64{"90-150s": 1}
+	for _, order := range [][]events.Envelope{l.evs, slices.Concat(l.evs[4:5], l.evs[:4], l.evs[5:])} {
+		sat, err := NewSatisfaction(SatisfactionConfig{})
+		require.NoError(t, err)
+		applyAll(t, sat, order)
+		assert.Equal(t, want, byWait(sat.Report()), "the survey delivered before the events it rates too")
+	}
+
+	// As a build before format 6 saved it: the answer under (unqueued).
+	asFormat5 := func(s *kpiSnap) {
+		require.Equal(t, kpiSnapFormat, s.Format)
+		s.Format = 5
+		s.Sat.ByWait[satUnqueued], s.Sat.ByWait[2] = s.Sat.ByWait[2], s.Sat.ByWait[satUnqueued]
+	}
+	sat, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	applyAll(t, sat, l.evs[:len(l.evs)-1])
+	b, err := sat.MarshalBinary()
+	require.NoError(t, err)
+	old := editSnapshot(t, b, asFormat5)
+	restored, err := NewSatisfaction(SatisfactionConfig{})
+	require.NoError(t, err)
+	require.NoError(t, restored.UnmarshalBinary(old))
+	assert.Equal(t, want, byWait(restored.Report()))
+	require.NoError(t, restored.Apply(classified))
+	assert.Equal(t, want, byWait(restored.Report()), "recounted at the next event, with nothing left behind")
+
+	// The Reporter's service level forgets the issue two days after its
+	// last event, its satisfaction four days after, which restores it.
+	cfg := ReportConfig{Satisfaction: SatisfactionConfig{Lateness: 48 * time.Hour}}
+	r, err := NewReporter(cfg)
+	require.NoError(t, err)
+	l.opened(kpiID('i', 2), kpiID('c', 3), 50*time.Hour, "chat", "orders")
+	for _, e := range slices.Concat(l.evs[:5], l.evs[6:]) {
+		require.NoError(t, r.Apply(e))
+	}
+	b, err = r.MarshalBinary()
+	require.NoError(t, err)
+	old = editSnapshot(t, b, func(s *reportSnap) {
+		s.KPI = editSnapshot(t, s.KPI, func(k *kpiSnap) {
+			require.Len(t, k.Horizons, 3, "the projections track their issues apart")
+			asFormat5(k)
+		})
+	})
+	again, err := NewReporter(cfg)
+	require.NoError(t, err)
+	require.NoError(t, again.UnmarshalBinary(old))
+	assert.Equal(t, want, byWait(again.Report().Satisfaction))
 }
 
 // An answer counted before its contact's abandonment moves to the wait of
