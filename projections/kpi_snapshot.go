@@ -162,6 +162,16 @@ func (c *satCounts) fields() []*int64 {
 	return []*int64{&c.csat, &c.csatSum, &c.csatTop2, &c.nps, &c.promoters, &c.detractors, &c.ces, &c.cesSum, &c.cesTop3}
 }
 
+// fieldNames names the counts of fields, in its order.
+func (*svcCounts) fieldNames() []string {
+	return []string{"answered", "abandoned", "within", "wait_ms", "handled", "timed", "handle_ms", "transferred", "consulted",
+		"resolutions", "reopens"}
+}
+
+func (*satCounts) fieldNames() []string {
+	return []string{"csat", "csat_sum", "csat_top2", "nps", "promoters", "detractors", "ces", "ces_sum", "ces_top3"}
+}
+
 // durations lists the sums of waits and handle times among fields, which
 // valid events can take past the largest int64 (a wait_ms may be
 // centuries), where they wrap below zero: a restore takes them as saved,
@@ -173,7 +183,50 @@ func (c *satCounts) durations() []*int64 { return nil }
 // segCounts is a segment's counts as svcCounts and satCounts list them.
 type segCounts interface {
 	fields() []*int64
+	fieldNames() []string
 	durations() []*int64
+}
+
+// countsCover checks that saved, a segment's counts as saved (as many as
+// fields: load checked), are each at least what want holds, the counts of
+// the issues tracked, but for the sums of durations, which may wrap.
+func countsCover[P interface {
+	*T
+	segCounts
+}, T any](saved []int64, want *T, what string) error {
+	fs, names := P(want).fields(), P(want).fieldNames()
+	for i, f := range fs {
+		if saved[i] < *f && !slices.Contains(P(want).durations(), f) {
+			return fmt.Errorf("%s: %d %s, fewer than the %d of the issues tracked", what, saved[i], names[i], *f)
+		}
+	}
+	return nil
+}
+
+// segsCover is countsCover for each segment of want, by name id, against
+// saved's, with names as saved.
+func segsCover[P interface {
+	*T
+	segCounts
+}, T any](saved [][]int64, want map[uint32]*T, names *kpiNames, what string) error {
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		got := make([]int64, len(P(want[id]).fields())) // a segment never saved counted nothing
+		if int(id) < len(saved) {
+			got = saved[id]
+		}
+		if err := countsCover[P](got, want[id], fmt.Sprintf("%s %q", what, names.names[id])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// segOf returns the counts of segment id in segs, added when missing.
+func segOf[T any](segs map[uint32]*T, id uint32) *T {
+	if segs[id] == nil {
+		segs[id] = new(T)
+	}
+	return segs[id]
 }
 
 // saveCounts returns the counts of c.
@@ -737,6 +790,51 @@ func (s *Satisfaction) load(saved *kpiSnapSat, names int) (func(), error) {
 	}, nil
 }
 
+// checkStates checks the answers of the issues of h, the horizon that s
+// counts from, against saved, s's saved counts, with names as saved and
+// by the rule of snapshot format: every count is at least what those
+// answers add to it (the rest is of issues forgotten since). A snapshot
+// that breaks it, which a Satisfaction does not write, would take a count
+// below zero when an event moves the answers.
+func (s *Satisfaction) checkStates(h *kpiHorizon[kpiState], saved *kpiSnapSat, names *kpiNames, format int) error {
+	var total satCounts
+	byChannel, byTopic, byAgent, byWait := map[uint32]*satCounts{}, map[uint32]*satCounts{}, map[uint32]*satCounts{}, map[uint32]*satCounts{}
+	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
+		topic := names.or(is.topic, names.unknown)
+		for _, r := range is.ratings() {
+			channel, agent, bucket := satAttribution(names, is, r.on, format)
+			total.add(r, +1)
+			segOf(byChannel, channel).add(r, +1)
+			segOf(byTopic, topic).add(r, +1)
+			segOf(byAgent, agent).add(r, +1)
+			segOf(byWait, uint32(bucket)).add(r, +1)
+		}
+	})
+	if err := countsCover[*satCounts](saved.Total, &total, "satisfaction"); err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		saved [][]int64
+		want  map[uint32]*satCounts
+		what  string
+	}{
+		{saved.ByChannel, byChannel, "satisfaction of channel"},
+		{saved.ByTopic, byTopic, "satisfaction of topic"},
+		{saved.ByAgent, byAgent, "satisfaction of agent"},
+	} {
+		if err := segsCover[*satCounts](c.saved, c.want, names, c.what); err != nil {
+			return err
+		}
+	}
+	for _, b := range slices.Sorted(maps.Keys(byWait)) {
+		name, _, _ := satBucketBounds(int(b))
+		if err := countsCover[*satCounts](saved.ByWait[b], byWait[b], "satisfaction of wait bucket "+name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // kpiParts are the parts of one or more KPI projections that share a
 // names table, which a snapshot saves and restores together: the
 // projections present and their horizons (one shared, or one each in the
@@ -840,6 +938,9 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		if err := add(p.sat.load(s.Sat, len(s.Names))); err != nil {
 			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
 		}
+		if err := p.sat.checkStates(p.satHorizonOf(horizons), s.Sat, names, s.Format); err != nil {
+			return nil, fmt.Errorf("%s restore: %w: %w", p.kind, err, ErrKPISnapshot)
+		}
 	}
 	if p.volume != nil {
 		if err := add(p.volume.load(s.Volume, len(s.Names))); err != nil {
@@ -875,6 +976,15 @@ func (p *kpiParts) satHorizon() *kpiHorizon[kpiState] {
 		return p.horizons[0]
 	}
 	return p.horizons[1]
+}
+
+// satHorizonOf returns the horizon of hs, restored for p's, that tracks
+// the satisfaction's issues, as satHorizon.
+func (p *kpiParts) satHorizonOf(hs []kpiHorizon[kpiState]) *kpiHorizon[kpiState] {
+	if len(hs) == 1 {
+		return &hs[0]
+	}
+	return &hs[1]
 }
 
 // restore replaces p's state with the snapshot b, or changes nothing.

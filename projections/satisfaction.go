@@ -215,7 +215,14 @@ func satSurveyOf(s events.Survey) satSurvey {
 // attribution returns the name ids of the channel and agent, and the
 // wait bucket, of contact on (an index+1, 0 for none) of the issue.
 func (s *Satisfaction) attribution(is *kpiState, on int32) (channel, agent uint32, bucket int) {
-	n := s.names
+	return satAttribution(s.names, is, on, kpiSnapFormat)
+}
+
+// satAttribution is attribution with names, by the rule of KPI snapshot
+// format: before 6, an answer that takes its wait from an issue of which
+// no contact was answered is unqueued (unknown, in a state begun after
+// the issue's was forgotten).
+func satAttribution(n *kpiNames, is *kpiState, on int32, format int) (channel, agent uint32, bucket int) {
 	missing, bucket := n.none, satUnqueued
 	if is.channel == 0 { // issue.opened was not seen: the state was dropped
 		missing, bucket = n.unknown, satUnknown
@@ -231,7 +238,7 @@ func (s *Satisfaction) attribution(is *kpiState, on int32) (channel, agent uint3
 	}
 	if is.firstAnswered > 0 {
 		bucket = satBucket(is.at(is.firstAnswered - 1).wait)
-	} else if w := is.firstWaited(); w >= 0 {
+	} else if w := is.firstWaited(); w >= 0 && format >= 6 {
 		bucket = satBucket(is.at(w).wait)
 	}
 	return n.or(channel, n.unknown), n.or(agent, missing), bucket
@@ -246,16 +253,9 @@ func (s *Satisfaction) attribution(is *kpiState, on int32) (channel, agent uint3
 // keep what they counted, as they can change no more.
 func (s *Satisfaction) fromFormat5(h *kpiHorizon[kpiState]) {
 	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
-		w := is.firstWaited()
-		if is.firstAnswered > 0 || w < 0 {
-			return
-		}
-		was, now := satUnqueued, satBucket(is.at(w).wait)
-		if is.channel == 0 {
-			was = satUnknown
-		}
 		for _, r := range is.ratings() {
-			if !is.waitedOn(r.on) {
+			_, _, was := satAttribution(s.names, is, r.on, 5)
+			if _, _, now := s.attribution(is, r.on); now != was {
 				s.byWait[was].add(r, -1)
 				s.byWait[now].add(r, +1)
 			}
