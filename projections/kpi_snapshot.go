@@ -31,7 +31,16 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // of format 2 and before, which has no such wait, counts as unqueued, as
 // it did. In format 3, ServiceLevel counts the reopens of forgotten states
 // in its total only (Unattributed); those of format 2 and before stay in
-// the "(unknown)" segments where they were counted. Format 4 sums the
+// the "(unknown)" segments where they were counted, but for the contacts
+// still tracked, which move to the total alone as today's (see
+// ServiceLevel.load). The first build of format 3 (8648676) wrote no
+// Unattributed and counted as format 2 did: a snapshot without it is
+// restored as one of format 2. Builds of formats 3 to 5 before 53ac192
+// took the counts of a stand-in for a forgotten contact that an inbound
+// event then introduced off the segments of the empty name, which never
+// count, where they had never been added, and left its reopens in
+// Unattributed: a restore moves those below-zero resolutions and reopens
+// back (emptyNameResidue). Format 4 sums the
 // ServiceLevel's waits and handle times in whole milliseconds, where
 // earlier formats summed nanoseconds; restoring one of those takes its
 // sums to the millisecond. Format 5 keys contacts by contactKey, where the
@@ -128,7 +137,9 @@ type kpiSnapService struct {
 	ChannelThresholds  map[string]int64 `msgpack:",omitempty"`
 	Total              []int64
 	ByChannel, ByQueue [][]int64
-	Unattributed       int64 // format 3
+	// Unattributed: format 3, but for its first build (nil: see
+	// kpiSnapFormat).
+	Unattributed *int64
 }
 
 type kpiSnapSat struct {
@@ -700,33 +711,50 @@ func (s *ServiceLevel) save() *kpiSnapService {
 		Total:             saveCounts[*svcCounts](&s.total),
 		ByChannel:         saveSegs[*svcCounts](s.byChannel),
 		ByQueue:           saveSegs[*svcCounts](s.byQueue),
-		Unattributed:      s.unattributed,
+		Unattributed:      &s.unattributed,
 	}
 }
 
 // load checks that saved was saved by a ServiceLevel of s's threshold, in
-// snapshot format, and returns what sets s's counts from it.
-func (s *ServiceLevel) load(saved *kpiSnapService, names, format int) (func(), error) {
+// snapshot format, and returns what sets s's counts from it; h is the
+// horizon restored with it that tracks s's issues, whose states it may
+// move to today's rules (fromSegmentedReopens).
+func (s *ServiceLevel) load(saved *kpiSnapService, names *kpiNames, format int, h *kpiHorizon[kpiState]) (func(), error) {
 	if saved.Threshold != int64(s.cfg.Threshold) {
 		return nil, fmt.Errorf("service level: saved with threshold %s, restored into %s: %w", time.Duration(saved.Threshold), s.cfg.Threshold, ErrKPISnapshot)
 	}
 	if ours := channelThresholdsNS(s.cfg.ChannelThresholds); !maps.Equal(saved.ChannelThresholds, ours) {
 		return nil, fmt.Errorf("service level: saved with thresholds by channel %v, restored into %v: %w", saved.ChannelThresholds, ours, ErrKPISnapshot)
 	}
+	var unattributed int64
+	if saved.Unattributed != nil {
+		unattributed = *saved.Unattributed
+	}
+	if unattributed < 0 {
+		return nil, fmt.Errorf("service level: %d reopens unattributed: %w", unattributed, ErrKPISnapshot)
+	}
 	var total svcCounts
 	if err := loadCounts[*svcCounts](&total, saved.Total, "service level"); err != nil {
 		return nil, err
 	}
-	byChannel, err := loadSegs[*svcCounts](saved.ByChannel, names, "service level by channel")
+	savedByChannel, savedByQueue, residue, err := emptyNameResidue(saved.ByChannel, saved.ByQueue)
 	if err != nil {
 		return nil, err
 	}
-	byQueue, err := loadSegs[*svcCounts](saved.ByQueue, names, "service level by queue")
+	// The residue's reopens stayed in Unattributed, where today's count
+	// moves them to the segments that their contact's inbound event named.
+	if unattributed+residue.reopens < 0 {
+		return nil, fmt.Errorf("service level: %d reopens below zero under the empty name, more than the %d unattributed: %w",
+			-residue.reopens, unattributed, ErrKPISnapshot)
+	}
+	unattributed += residue.reopens
+	byChannel, err := loadSegs[*svcCounts](savedByChannel, len(names.names), "service level by channel")
 	if err != nil {
 		return nil, err
 	}
-	if saved.Unattributed < 0 {
-		return nil, fmt.Errorf("service level: %d reopens unattributed: %w", saved.Unattributed, ErrKPISnapshot)
+	byQueue, err := loadSegs[*svcCounts](savedByQueue, len(names.names), "service level by queue")
+	if err != nil {
+		return nil, err
 	}
 	if format < 4 {
 		// Sums of nanoseconds, to the millisecond.
@@ -735,10 +763,149 @@ func (s *ServiceLevel) load(saved *kpiSnapService, names, format int) (func(), e
 			c.handleMS /= int64(time.Millisecond)
 		}
 	}
+	if format < 3 || saved.Unattributed == nil {
+		if err := fromSegmentedReopens(h, byChannel, byQueue, &unattributed); err != nil {
+			return nil, err
+		}
+	}
+	// The states and counts, moved to today's rules in a projection of
+	// their own, which s takes once they are checked.
+	to := &ServiceLevel{cfg: s.cfg, names: names, total: total, byChannel: byChannel, byQueue: byQueue, unattributed: unattributed}
+	if format == 1 {
+		to.fromFormat1(h)
+	}
+	if format <= 3 {
+		to.fromUnmarkedStandIns(h) // after fromFormat1, which counts them under their segments
+	}
+	if err := to.checkStates(h); err != nil {
+		return nil, err
+	}
 	return func() {
-		s.total, s.byChannel, s.byQueue, s.unattributed = total, byChannel, byQueue, saved.Unattributed
+		s.total, s.byChannel, s.byQueue, s.unattributed = to.total, to.byChannel, to.byQueue, to.unattributed
 		s.thresholds = nil // of the names replaced
 	}, nil
+}
+
+// checkStates checks the contacts of the issues of h, the horizon that s
+// counts from, against s's counts, as restored: every count is at least
+// what those contacts add to it (the rest is of issues forgotten since),
+// the unattributed reopens at least those of the stand-ins for forgotten
+// contacts, which count in the total alone, and no count is below zero. A
+// snapshot that breaks it, which a ServiceLevel does not write, would take
+// a count below zero at a later event of those issues.
+func (s *ServiceLevel) checkStates(h *kpiHorizon[kpiState]) error {
+	var total svcCounts
+	var unattributed int64
+	byChannel, byQueue := map[uint32]*svcCounts{}, map[uint32]*svcCounts{}
+	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
+		for i := range is.n {
+			c := is.at(i)
+			one := c.counts(s.threshold(is, c))
+			if one == (svcOne{}) {
+				continue
+			}
+			n := one.one()
+			total.add(&n, +1)
+			if c.has(kcDropped) {
+				unattributed += int64(one.reopens)
+				continue
+			}
+			segOf(byChannel, c.chSeg).add(&n, +1)
+			segOf(byQueue, c.qSeg).add(&n, +1)
+		}
+	})
+	for _, c := range append([]*svcCounts{&s.total}, segPointers(s.byChannel, s.byQueue)...) {
+		if err := loadCounts[*svcCounts](new(svcCounts), readInt64s(c.fields()), "service level, moved to today's rules"); err != nil {
+			return err
+		}
+	}
+	if s.unattributed < unattributed {
+		return fmt.Errorf("service level: %d reopens unattributed, fewer than the %d of the issues tracked: %w", s.unattributed, unattributed, ErrKPISnapshot)
+	}
+	if err := countsCover[*svcCounts](readInt64s(s.total.fields()), &total, "service level"); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrKPISnapshot)
+	}
+	if err := segsCover[*svcCounts](saveSegs[*svcCounts](s.byChannel), byChannel, s.names, "service level of channel"); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrKPISnapshot)
+	}
+	if err := segsCover[*svcCounts](saveSegs[*svcCounts](s.byQueue), byQueue, s.names, "service level of queue"); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrKPISnapshot)
+	}
+	return nil
+}
+
+// emptyNameResidue returns the segments saved with the counts under the
+// empty name (id 0, which no contact counts under) taken out, and those
+// counts. Builds of formats 3 to 5 before 53ac192 left there, below zero,
+// the resolutions and reopens of each stand-in for a forgotten contact
+// (kcDropped, counted in the total alone) that an inbound event then
+// introduced: they took its counts off its segments, which were still
+// the empty name's, and added them to its new ones, where they should
+// have taken them off the total alone; the total and the other segments
+// are right. Any other count under the empty name is refused.
+func emptyNameResidue(byChannel, byQueue [][]int64) (ch, q [][]int64, residue svcCounts, err error) {
+	at0 := func(segs [][]int64) []int64 {
+		if len(segs) == 0 {
+			return nil
+		}
+		return segs[0]
+	}
+	c0, q0 := at0(byChannel), at0(byQueue)
+	if !slices.ContainsFunc(c0, func(n int64) bool { return n != 0 }) && !slices.ContainsFunc(q0, func(n int64) bool { return n != 0 }) {
+		return byChannel, byQueue, svcCounts{}, nil
+	}
+	fs := residue.fields()
+	if !setInt64s(fs, c0) || !slices.Equal(c0, q0) {
+		return nil, nil, svcCounts{}, fmt.Errorf("service level: counts under the empty name, by channel %v and by queue %v: %w", c0, q0, ErrKPISnapshot)
+	}
+	if residue != (svcCounts{resolutions: residue.resolutions, reopens: residue.reopens}) || residue.resolutions > 0 || residue.reopens > 0 {
+		return nil, nil, svcCounts{}, fmt.Errorf("service level: counts under the empty name %v: %w", c0, ErrKPISnapshot)
+	}
+	zero := make([]int64, len(c0))
+	ch = append([][]int64{zero}, byChannel[1:]...)
+	q = append([][]int64{zero}, byQueue[1:]...)
+	return ch, q, residue, nil
+}
+
+// fromSegmentedReopens moves the stand-ins for forgotten contacts
+// (kcDropped) that h tracks, restored from a snapshot that counted them
+// under their segments ("(unknown)": format 2 and before, and the first
+// build of format 3), to today's rule: their counts are in the total
+// alone and their reopens unattributed, as recount takes them to be
+// when a later event changes them (it took their reopens off
+// unattributed, below zero, and left them in "(unknown)" for good).
+// Issues no longer tracked keep what they counted.
+func fromSegmentedReopens(h *kpiHorizon[kpiState], byChannel, byQueue []svcCounts, unattributed *int64) error {
+	var bad error
+	h.each(func(id uuid.UUID, is *kpiState, _ bool) {
+		for i := range is.n {
+			c := is.at(i)
+			if !c.has(kcDropped) || c.chSeg == 0 && c.qSeg == 0 {
+				continue
+			}
+			one := c.counts(0) // a stand-in's counts need no threshold
+			n := one.one()
+			for _, seg := range []*svcCounts{segAt(byChannel, c.chSeg), segAt(byQueue, c.qSeg)} {
+				if seg != nil {
+					seg.add(&n, -1)
+				}
+				if (seg == nil || slices.ContainsFunc(seg.fields(), func(p *int64) bool { return *p < 0 })) && bad == nil {
+					bad = fmt.Errorf("service level: issue %s: a stand-in for a forgotten contact counts more than its segments hold: %w", id, ErrKPISnapshot)
+				}
+			}
+			*unattributed += n.reopens
+			c.chSeg, c.qSeg = 0, 0
+		}
+	})
+	return bad
+}
+
+// segAt returns segment id of segs, nil when it has none.
+func segAt(segs []svcCounts, id uint32) *svcCounts {
+	if int(id) >= len(segs) {
+		return nil
+	}
+	return &segs[id]
 }
 
 // channelThresholdsNS returns ts in nanoseconds, nil for none.
@@ -930,7 +1097,7 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		return err
 	}
 	if p.service != nil {
-		if err := add(p.service.load(s.Service, len(s.Names), s.Format)); err != nil {
+		if err := add(p.service.load(s.Service, names, s.Format, &horizons[0])); err != nil {
 			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
 		}
 	}
@@ -958,9 +1125,6 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		}
 		for _, set := range sets {
 			set()
-		}
-		if s.Format == 1 && p.service != nil {
-			p.service.fromFormat1(p.horizons[0]) // the first horizon tracks the service level's issues
 		}
 		if s.Format < 6 && p.sat != nil {
 			p.sat.fromFormat5(p.satHorizon())

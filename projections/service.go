@@ -346,6 +346,33 @@ func (s *ServiceLevel) fromFormat1(h *kpiHorizon[kpiState]) {
 	})
 }
 
+// fromUnmarkedStandIns moves the stand-ins for forgotten contacts that h
+// tracks, restored from a snapshot of a build that did not mark them (one
+// before 93f1ea2: formats 1 to 3), to the rule of today. In a state that
+// began after its issue's state was forgotten (it saw no opening: channel
+// 0), a contact that no inbound event introduced is one of the forgotten
+// state, which counted it; kpiState.index marks it kcDropped, and it
+// counts its resolutions, and their reopens, in the total alone. Such a
+// build counted it offered, answered and handled a second time under its
+// segments ("(unknown)", "(none)"), and went on doing so at every later
+// event of it. What issues no longer tracked counted stays.
+func (s *ServiceLevel) fromUnmarkedStandIns(h *kpiHorizon[kpiState]) {
+	h.each(func(_ uuid.UUID, is *kpiState, _ bool) {
+		if is.channel != 0 {
+			return
+		}
+		for i := range is.n {
+			c := is.at(i)
+			if c.has(kcInbound | kcDropped) {
+				continue
+			}
+			before := c.counts(s.threshold(is, c))
+			c.flags |= kcDropped
+			s.recount(is, c, &before, false)
+		}
+	})
+}
+
 // countsFormat1 is counts by the rules of snapshot format 1.
 func (c *kpiContact) countsFormat1(threshold time.Duration) svcOne {
 	n := c.counts(threshold)

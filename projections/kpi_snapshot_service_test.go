@@ -1,0 +1,98 @@
+package projections
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truefcr/truefcr/events"
+)
+
+// A ServiceLevel's snapshot whose contacts disagree with its counts is
+// refused, as a ServiceLevel does not write one: a contact of an issue
+// tracked that counts more than a count holds would take that count below
+// zero at its next event. Each case spoils a snapshot of one resolved
+// issue, then restores it into a ServiceLevel alone and into a Reporter,
+// whose service level shares the horizon of the others or keeps its own;
+// the unspoiled snapshot still restores and takes the next event.
+func TestServiceLevelRestoreRefusesContactsThatDisagreeWithItsCounts(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	issue, contact := uuid.MustParse("00000000-0000-7000-8000-000000000001"), uuid.MustParse("00000000-0000-7000-8000-0000000000c1")
+	var evs []events.Envelope
+	for i, d := range []events.Data{
+		&events.Opened{Customer: events.Customer{ID: "c"}, Channel: "phone", Topic: "billing", Contact: contact},
+		&events.Routed{Contact: contact, Queue: "q", Agent: "ann", Wait: 10 * time.Second},
+		&events.Resolved{Contact: contact, Agent: "ann", Handle: 3 * time.Minute},
+	} {
+		evs = append(evs, events.Envelope{ID: uuid.New(), Issue: issue, Version: uint64(i + 1), At: at.Add(time.Duration(i) * time.Minute), Data: d})
+	}
+	reopened := events.Envelope{ID: uuid.New(), Issue: issue, Version: 4, At: at.Add(time.Hour), Data: &events.Reopened{Contact: contact, Channel: "phone"}}
+	editReport := func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte {
+		return editSnapshot(t, b, func(s *reportSnap) { s.KPI = editSnapshot(t, s.KPI, spoil) })
+	}
+	subjects := []struct {
+		name string
+		make func() snapshotting
+		edit func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte
+	}{
+		{"service level", func() snapshotting {
+			s, err := NewServiceLevel(ServiceConfig{})
+			require.NoError(t, err)
+			return s
+		}, editSnapshot[kpiSnap]},
+		{"report", func() snapshotting {
+			r, err := NewReporter(ReportConfig{})
+			require.NoError(t, err)
+			return r
+		}, editReport},
+		{"report, a horizon each", func() snapshotting {
+			r, err := NewReporter(ReportConfig{Satisfaction: SatisfactionConfig{Lateness: time.Hour}})
+			require.NoError(t, err)
+			require.Nil(t, r.kpi, "the projections keep a horizon each")
+			return r
+		}, editReport},
+	}
+	contactOf := func(s *kpiSnap) *kpiSnapContact { return &s.Horizons[0].Issues[0].State.Contacts[0] }
+	cases := []struct {
+		name   string
+		spoil  func(*kpiSnap)
+		reason string
+	}{
+		{"no answer", func(s *kpiSnap) { s.Service.Total[0] = 0 }, "service level: 0 answered, fewer than the 1 of the issues tracked"},
+		{"no channels", func(s *kpiSnap) { s.Service.ByChannel = nil }, `service level of channel "phone": 0 answered`},
+		{"no queues", func(s *kpiSnap) { s.Service.ByQueue = nil }, `service level of queue "q": 0 answered`},
+		{"a resolution the counts lack", func(s *kpiSnap) { contactOf(s).Resolutions = 2 }, "service level: 1 resolutions, fewer than the 2"},
+		{"a stand-in's reopen", func(s *kpiSnap) {
+			c := contactOf(s)
+			c.Flags |= uint8(kcDropped)
+			c.Reopens, c.ChSeg, c.QSeg = 1, 0, 0
+			s.Service.Total[10] = 1 // reopens: counted in the total, not as unattributed
+		}, "0 reopens unattributed, fewer than the 1 of the issues tracked"},
+	}
+	for _, sub := range subjects {
+		p := sub.make()
+		for _, e := range evs {
+			require.NoError(t, p.Apply(e))
+		}
+		good, err := p.MarshalBinary()
+		require.NoError(t, err)
+		for _, tt := range cases {
+			t.Run(fmt.Sprintf("%s/%s", sub.name, tt.name), func(t *testing.T) {
+				q := sub.make()
+				err := q.UnmarshalBinary(sub.edit(t, good, tt.spoil))
+				require.ErrorIs(t, err, ErrKPISnapshot)
+				assert.ErrorContains(t, err, tt.reason)
+				assert.NoError(t, q.Apply(reopened), "the projection is as it was: empty")
+			})
+		}
+		q := sub.make()
+		require.NoError(t, q.UnmarshalBinary(good), sub.name)
+		require.NoError(t, q.Apply(reopened), sub.name)
+		_, err = q.MarshalBinary()
+		require.NoError(t, err, sub.name)
+	}
+}
