@@ -204,14 +204,15 @@ func (r KeyRules) country() (string, error) {
 //     95 is +25006051295); 1 in the Marshall Islands and 8 in Turkmenistan
 //     before a number of their lengths; a 0 written by habit before a
 //     number of their lengths in the countries without a trunk prefix
-//     whose toll-free numbers start with 0 (Niger, Botswana, Eswatini,
-//     Belize, Tonga, Fiji, New Caledonia, Macau), whose 0 stays; and none
-//     where numbers start with 0, which stays a digit of the number: Italy
-//     and Vatican City (39; with DefaultCountry "39", "06 1234 5678" is
-//     +390612345678), San Marino (378), Côte d'Ivoire (225), Burkina Faso
-//     (226), Benin (229), Congo (242), Ascension (247) and Tajikistan
-//     (992), where a number of 9 digits written with 00 is a national one
-//     (00 507 9437 is +992005079437), as its international prefix is 810.
+//     whose toll-free numbers or mobiles start with 0 (Niger, Botswana,
+//     Eswatini, Belize, Tonga, Fiji, New Caledonia, Macau, Burkina Faso,
+//     Tajikistan), whose 0 stays (01 23 45 67 in Burkina Faso is
+//     +22601234567; in Tajikistan a number of 9 digits written with 00 is
+//     a national one, 00 507 9437 is +992005079437, as its international
+//     prefix is 810); and none where numbers start with 0, which stays a
+//     digit of the number: Italy and Vatican City (39; with DefaultCountry
+//     "39", "06 1234 5678" is +390612345678), San Marino (378), Côte
+//     d'Ivoire (225), Benin (229), Congo (242) and Ascension (247).
 //     These are the trunk prefixes of libphonenumber's metadata: the rules
 //     read its example numbers of every country, and valid numbers of
 //     every country and length of the types that customers call from, as
@@ -527,6 +528,11 @@ var trunks = map[string][]trunk{
 	// one of its older numbers of 8, which start with 0 (0 06 05 12 95);
 	// the 0 of those (06 05 12 95) stays.
 	"250": {{"0", 10, 0, ""}, {"0", 9, 0, "0"}},
+	// Burkina Faso (8 digits) and Tajikistan (9): no trunk prefix, and
+	// numbers that start with 0 (01… to 07…; 00… to 09…), whose 0 stays;
+	// a 0 written by habit before a number of their length is dropped.
+	"226": {{"0", 9, 0, ""}},
+	"992": {{"0", 10, 0, ""}},
 	// Countries without a trunk prefix whose toll-free or premium numbers
 	// start with 0: a 0 written by habit before a number of the country's
 	// lengths is dropped, the 0 of those numbers (of other lengths, or of
@@ -546,12 +552,10 @@ var trunks = map[string][]trunk{
 var leadingZero = []string{
 	"39",  // Italy and Vatican City: Rome 06, Milan 02
 	"225", // Côte d'Ivoire
-	"226", // Burkina Faso: mobiles 01… to 07…
 	"229", // Benin
 	"242", // Congo
 	"247", // Ascension: 0… of 6 digits
 	"378", // San Marino: 0549
-	"992", // Tajikistan: mobiles 00… to 09…, whose 00 is no international prefix (see nationalDoubleZero)
 }
 
 // nationalDoubleZero holds, by country calling code, how many digits the
@@ -559,7 +563,8 @@ var leadingZero = []string{
 // is not its international prefix (Tajikistan's is 810): a number of
 // that length written with 00 and no + is a national one of DefaultCountry
 // ("00 507 9437" in Tajikistan is +992005079437), where elsewhere 00 dials
-// abroad. An international number behind 00 is longer.
+// abroad. The international numbers that are as long behind 00 (Niue's
+// and Tokelau's, of 4 digits) are then to be written with +.
 var nationalDoubleZero = map[string]int{
 	"992": 9,
 }

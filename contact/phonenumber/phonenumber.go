@@ -123,7 +123,7 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 		}
 	}
 	if err == nil && !assigned(e164) {
-		if alt, ok := n.withoutTrunk(number, region, e164); ok {
+		if alt, ok := n.withoutTrunk(e164); ok {
 			e164 = alt
 		}
 	}
@@ -141,6 +141,11 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 		again, err := n.parse(e164, "ZZ")
 		if err != nil {
 			return "", fmt.Errorf("reads as %s, which then %w", e164, err)
+		}
+		if !assigned(again) {
+			if alt, ok := n.withoutTrunk(again); ok {
+				again = alt
+			}
 		}
 		if again == e164 {
 			return e164, nil
@@ -170,49 +175,27 @@ func (n Normalizer) parse(number, region string) (string, error) {
 	return e164, nil
 }
 
-// withoutTrunk reads number, which parse read as e164 in region, again
-// without the trunk prefix of e164's country written before the national
-// number ("0 333 611 6272", "+57 0 333 611 6272"), and returns that
-// reading if it is an assigned number. libphonenumber keeps such a prefix
-// where it reads it as part of another (Colombia's 0 before a carrier
-// code), and its reading is then assigned to no one.
-func (n Normalizer) withoutTrunk(number, region, e164 string) (string, bool) {
+// withoutTrunk reads e164, a reading assigned to no one, again without
+// the trunk prefix of its country written after the country code
+// (+5703336116272, from "0 333 611 6272" or "+57 0 333 611 6272"), and
+// returns that reading if it is an assigned number. libphonenumber keeps
+// such a prefix where it reads it as part of another (Colombia's 0 before
+// a carrier code).
+func (n Normalizer) withoutTrunk(e164 string) (string, bool) {
 	num, err := phonenumbers.Parse(e164, "ZZ")
 	if err != nil {
 		return "", false
 	}
-	code := int(num.GetCountryCode())
-	trunk := phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForCountryCode(code), true)
-	if trunk == "" {
+	code := strconv.Itoa(int(num.GetCountryCode()))
+	trunk := phonenumbers.GetNddPrefixForRegion(phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode())), true)
+	rest, ok := strings.CutPrefix(strings.TrimPrefix(e164, "+"), code)
+	if !ok || trunk == "" {
 		return "", false
 	}
-	digits := strings.Map(func(r rune) rune {
-		if r < '0' || r > '9' {
-			return -1
-		}
-		return r
-	}, number)
-	var national, in string
-	switch {
-	case strings.HasPrefix(number, "+"):
-		rest, ok := strings.CutPrefix(digits, strconv.Itoa(code))
-		if !ok {
-			return "", false
-		}
-		national, in = rest, "ZZ"
-	case strings.HasPrefix(number, "00"):
-		return "", false // the 00 rule read it
-	default:
-		national, in = digits, region
-	}
-	rest, ok := strings.CutPrefix(national, trunk)
-	if !ok {
+	if rest, ok = strings.CutPrefix(rest, trunk); !ok {
 		return "", false
 	}
-	if in == "ZZ" {
-		rest = "+" + strconv.Itoa(code) + rest
-	}
-	alt, err := n.parse(rest, in)
+	alt, err := n.parse("+"+code+rest, "ZZ")
 	if err != nil || !assigned(alt) {
 		return "", false
 	}

@@ -79,6 +79,10 @@ func TestNormalizerNormalizes(t *testing.T) {
 		{"Colombian mobile, trunk 0 after +57", "57", "+57 0 333 611 6272", "+573336116272"},
 		{"Colombian mobile, (0) after +57", "1", "+57 (0) 333 611 6272", "+573336116272"},
 		{"Colombian mobile", "57", "333 611 6272", "+573336116272"},
+		// The same after 00, read nationally: what it reads as normalises
+		// to itself.
+		{"Colombian mobile after 00", "57", "00 333 611 6272", "+573336116272"},
+		{"Korean mobile after 00", "82", "00 10 2000 0000", "+821020000000"},
 		// Countries whose numbers start with 0 without a trunk prefix.
 		{"Burkinabe mobile", "226", "01 23 45 67", "+22601234567"},
 		{"Tajik mobile of 00", "992", "+992 00 507 9437", "+992005079437"},
