@@ -737,9 +737,12 @@ func (s *ServiceLevel) load(saved *kpiSnapService, names *kpiNames, format int, 
 	if err := loadCounts[*svcCounts](&total, saved.Total, "service level"); err != nil {
 		return nil, err
 	}
-	savedByChannel, savedByQueue, residue, err := emptyNameResidue(saved.ByChannel, saved.ByQueue)
-	if err != nil {
-		return nil, err
+	savedByChannel, savedByQueue, residue := saved.ByChannel, saved.ByQueue, svcCounts{}
+	if 3 <= format && format <= 5 {
+		var err error
+		if savedByChannel, savedByQueue, residue, err = emptyNameResidue(saved.ByChannel, saved.ByQueue); err != nil {
+			return nil, err
+		}
 	}
 	// The residue's reopens stayed in Unattributed, where today's count
 	// moves them to the segments that their contact's inbound event named.
@@ -814,9 +817,24 @@ func (s *ServiceLevel) checkStates(h *kpiHorizon[kpiState]) error {
 			segOf(byQueue, c.qSeg).add(&n, +1)
 		}
 	})
-	for _, c := range append([]*svcCounts{&s.total}, segPointers(s.byChannel, s.byQueue)...) {
-		if err := loadCounts[*svcCounts](new(svcCounts), readInt64s(c.fields()), "service level, moved to today's rules"); err != nil {
-			return err
+	// The counts as moved to today's rules, which may have taken one below
+	// zero.
+	type named struct {
+		c    *svcCounts
+		what string
+	}
+	counts := []named{{&s.total, "service level"}}
+	for id := range s.byChannel {
+		counts = append(counts, named{&s.byChannel[id], fmt.Sprintf("service level of channel %q", s.names.names[id])})
+	}
+	for id := range s.byQueue {
+		counts = append(counts, named{&s.byQueue[id], fmt.Sprintf("service level of queue %q", s.names.names[id])})
+	}
+	for _, n := range counts {
+		for i, f := range n.c.fields() {
+			if *f < 0 && !slices.Contains(n.c.durations(), f) {
+				return fmt.Errorf("%s: %d %s once moved to today's rules: %w", n.what, *f, n.c.fieldNames()[i], ErrKPISnapshot)
+			}
 		}
 	}
 	if s.unattributed < unattributed {

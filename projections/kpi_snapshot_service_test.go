@@ -72,6 +72,16 @@ func TestServiceLevelRestoreRefusesContactsThatDisagreeWithItsCounts(t *testing.
 			c.Reopens, c.ChSeg, c.QSeg = 1, 0, 0
 			s.Service.Total[10] = 1 // reopens: counted in the total, not as unattributed
 		}, "0 reopens unattributed, fewer than the 1 of the issues tracked"},
+		{"below zero under the empty name", func(s *kpiSnap) {
+			s.Service.ByChannel[0][9], s.Service.ByQueue[0][9] = -1, -1 // resolutions, which only builds of formats 3 to 5 left there
+		}, "count 9 is negative"},
+		{"an unmarked stand-in of format 3 that its queue lacks", func(s *kpiSnap) {
+			s.Format = 3
+			st := &s.Horizons[0].Issues[0].State
+			st.Channel = 0
+			st.Contacts[0].Flags &^= uint8(kcInbound)
+			s.Service.ByQueue = nil
+		}, `service level of queue "q": -1 answered once moved to today's rules`},
 	}
 	for _, sub := range subjects {
 		p := sub.make()

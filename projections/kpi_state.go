@@ -128,8 +128,9 @@ func (s *kpiState) at(i int32) *kpiContact {
 	return &s.more.contacts[i-1]
 }
 
-// firstWaited returns the index of the first contact abandoned in
-// the queue before any routing after a wait (kcWaited), or -1.
+// firstWaited returns the index of the first contact, in the order
+// its contacts came, abandoned in the queue before any routing after a
+// wait (kcWaited), or -1.
 func (s *kpiState) firstWaited() int32 {
 	for i := range s.n {
 		if s.at(i).has(kcWaited) {

@@ -66,7 +66,8 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     long it waited before it was abandoned in the queue (a caller who
 //     hung up and was called back), else that of the issue's first
 //     answered contact, else that of its first contact abandoned in the
-//     queue (a caller who hung up and then wrote; in a state begun after
+//     queue, first in the order the issue's contacts came (a caller who
+//     hung up and then wrote; in a state begun after
 //     the issue's was forgotten, the first contact that state saw answered
 //     or abandoned so, else "(unknown)"); buckets are
 //     0–30 s, 30–90 s, 90–150 s, 150–180 s and 180 s+ (lower bound

@@ -115,7 +115,8 @@ type ForwarderConfig struct {
 	// ResendInterval is how long the forwarder waits before it sends again
 	// a message that its publisher refused (or that its middlewares
 	// failed), holding back the messages after it; one second by default.
-	// Close waits for that pause to end.
+	// The pause cannot be cut short: Close waits for it, up to
+	// CloseTimeout, so keep it below that.
 	ResendInterval time.Duration
 	// RetryInterval is how long the forwarder waits before it reads the
 	// outbox again after a read failed (a lost connection, a database
