@@ -61,7 +61,13 @@ var ErrKPISnapshot = errors.New("invalid KPI snapshot")
 // of the issue's first contact abandoned in the queue, where the formats
 // before counted it as unqueued: restoring one of those moves the answers
 // of the issues tracked so (Satisfaction.fromFormat5); those of issues
-// that had left the horizon keep what they counted.
+// that had left the horizon keep what they counted. Once moved to today's
+// rules, a snapshot of any format whose counts do not cover what its
+// issues tracked hold, or hold a count below zero, is refused: builds
+// between 8648676 and bcd238d left answers in the wait bucket they held
+// before an abandonment moved their contact's wait, which cannot be told
+// apart from the answers of issues forgotten since. Rebuild such a
+// projection from the store.
 const kpiSnapFormat = 6
 
 // kpiSnap is the whole state of one or more KPI projections that share a
