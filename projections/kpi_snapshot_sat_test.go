@@ -1,13 +1,10 @@
 package projections
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -33,41 +30,11 @@ func TestSatisfactionRestoreRefusesAnswersThatDisagreeWithItsCounts(t *testing.T
 		evs = append(evs, events.Envelope{ID: uuid.New(), Issue: issue, Version: uint64(i + 1), At: at.Add(time.Duration(i) * time.Minute), Data: d})
 	}
 	classified := events.Envelope{ID: uuid.New(), Issue: issue, Version: 5, At: at.Add(time.Hour), Data: &events.Classified{Topic: "orders"}}
-	editReport := func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte {
-		return editSnapshot(t, b, func(s *reportSnap) { s.KPI = editSnapshot(t, s.KPI, spoil) })
-	}
-	subjects := []struct {
-		name string
-		make func() snapshotting
-		edit func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte
-		// horizon is the index of the satisfaction's horizon
-		horizon int
-	}{
-		{"satisfaction", func() snapshotting {
-			s, err := NewSatisfaction(SatisfactionConfig{})
-			require.NoError(t, err)
-			return s
-		}, editSnapshot[kpiSnap], 0},
-		{"report", func() snapshotting {
-			r, err := NewReporter(ReportConfig{})
-			require.NoError(t, err)
-			return r
-		}, editReport, 0},
-		{"report, a horizon each", func() snapshotting {
-			r, err := NewReporter(ReportConfig{Satisfaction: SatisfactionConfig{Lateness: time.Hour}})
-			require.NoError(t, err)
-			require.Nil(t, r.kpi, "the projections keep a horizon each")
-			return r
-		}, editReport, 1},
-	}
-	for _, sub := range subjects {
-		cases := []struct {
-			name   string
-			spoil  func(*kpiSnap)
-			reason string
-		}{
+	subjects := kpiSubjects(t, "satisfaction", func() (snapshotting, error) { return NewSatisfaction(SatisfactionConfig{}) }, ReportConfig{})
+	assertRefusesSpoiled(t, subjects, evs, classified, func(horizon int) []kpiSpoil {
+		return []kpiSpoil{
 			{"an answer the counts lack", func(s *kpiSnap) {
-				st := &s.Horizons[sub.horizon].Issues[0].State
+				st := &s.Horizons[horizon].Issues[0].State
 				st.Ratings = append(st.Ratings, [3]int32{1, 4, int32(satCSAT)})
 			}, "satisfaction: 1 csat, fewer than the 2 of the issues tracked"},
 			{"no channels", func(s *kpiSnap) { s.Sat.ByChannel = nil }, `satisfaction of channel "phone": 0 csat`},
@@ -76,25 +43,5 @@ func TestSatisfactionRestoreRefusesAnswersThatDisagreeWithItsCounts(t *testing.T
 			{"another wait", func(s *kpiSnap) { s.Sat.ByWait[0], s.Sat.ByWait[1] = s.Sat.ByWait[1], s.Sat.ByWait[0] }, "satisfaction of wait bucket 30-90s: 0 csat"},
 			{"no top-2 answer", func(s *kpiSnap) { s.Sat.Total[2] = 0 }, "0 csat_top2"},
 		}
-		p := sub.make()
-		for _, e := range evs {
-			require.NoError(t, p.Apply(e))
-		}
-		good, err := p.MarshalBinary()
-		require.NoError(t, err)
-		for _, tt := range cases {
-			t.Run(fmt.Sprintf("%s/%s", sub.name, tt.name), func(t *testing.T) {
-				q := sub.make()
-				err := q.UnmarshalBinary(sub.edit(t, good, tt.spoil))
-				require.ErrorIs(t, err, ErrKPISnapshot)
-				assert.ErrorContains(t, err, tt.reason)
-				assert.NoError(t, q.Apply(classified), "the projection is as it was: empty")
-			})
-		}
-		q := sub.make()
-		require.NoError(t, q.UnmarshalBinary(good), sub.name)
-		require.NoError(t, q.Apply(classified), sub.name)
-		_, err = q.MarshalBinary()
-		require.NoError(t, err, sub.name)
-	}
+	})
 }

@@ -1,13 +1,10 @@
 package projections
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/truefcr/truefcr/events"
 )
@@ -31,37 +28,9 @@ func TestServiceLevelRestoreRefusesContactsThatDisagreeWithItsCounts(t *testing.
 		evs = append(evs, events.Envelope{ID: uuid.New(), Issue: issue, Version: uint64(i + 1), At: at.Add(time.Duration(i) * time.Minute), Data: d})
 	}
 	reopened := events.Envelope{ID: uuid.New(), Issue: issue, Version: 4, At: at.Add(time.Hour), Data: &events.Reopened{Contact: contact, Channel: "phone"}}
-	editReport := func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte {
-		return editSnapshot(t, b, func(s *reportSnap) { s.KPI = editSnapshot(t, s.KPI, spoil) })
-	}
-	subjects := []struct {
-		name string
-		make func() snapshotting
-		edit func(t testing.TB, b []byte, spoil func(*kpiSnap)) []byte
-	}{
-		{"service level", func() snapshotting {
-			s, err := NewServiceLevel(ServiceConfig{})
-			require.NoError(t, err)
-			return s
-		}, editSnapshot[kpiSnap]},
-		{"report", func() snapshotting {
-			r, err := NewReporter(ReportConfig{})
-			require.NoError(t, err)
-			return r
-		}, editReport},
-		{"report, a horizon each", func() snapshotting {
-			r, err := NewReporter(ReportConfig{Satisfaction: SatisfactionConfig{Lateness: time.Hour}})
-			require.NoError(t, err)
-			require.Nil(t, r.kpi, "the projections keep a horizon each")
-			return r
-		}, editReport},
-	}
+	subjects := kpiSubjects(t, "service level", func() (snapshotting, error) { return NewServiceLevel(ServiceConfig{}) }, ReportConfig{})
 	contactOf := func(s *kpiSnap) *kpiSnapContact { return &s.Horizons[0].Issues[0].State.Contacts[0] }
-	cases := []struct {
-		name   string
-		spoil  func(*kpiSnap)
-		reason string
-	}{
+	cases := []kpiSpoil{
 		{"no answer", func(s *kpiSnap) { s.Service.Total[0] = 0 }, "service level: 0 answered, fewer than the 1 of the issues tracked"},
 		{"no channels", func(s *kpiSnap) { s.Service.ByChannel = nil }, `service level of channel "phone": 0 answered`},
 		{"no queues", func(s *kpiSnap) { s.Service.ByQueue = nil }, `service level of queue "q": 0 answered`},
@@ -83,26 +52,5 @@ func TestServiceLevelRestoreRefusesContactsThatDisagreeWithItsCounts(t *testing.
 			s.Service.ByQueue = nil
 		}, `service level of queue "q": -1 answered once moved to today's rules`},
 	}
-	for _, sub := range subjects {
-		p := sub.make()
-		for _, e := range evs {
-			require.NoError(t, p.Apply(e))
-		}
-		good, err := p.MarshalBinary()
-		require.NoError(t, err)
-		for _, tt := range cases {
-			t.Run(fmt.Sprintf("%s/%s", sub.name, tt.name), func(t *testing.T) {
-				q := sub.make()
-				err := q.UnmarshalBinary(sub.edit(t, good, tt.spoil))
-				require.ErrorIs(t, err, ErrKPISnapshot)
-				assert.ErrorContains(t, err, tt.reason)
-				assert.NoError(t, q.Apply(reopened), "the projection is as it was: empty")
-			})
-		}
-		q := sub.make()
-		require.NoError(t, q.UnmarshalBinary(good), sub.name)
-		require.NoError(t, q.Apply(reopened), sub.name)
-		_, err = q.MarshalBinary()
-		require.NoError(t, err, sub.name)
-	}
+	assertRefusesSpoiled(t, subjects, evs, reopened, func(int) []kpiSpoil { return cases })
 }
