@@ -67,9 +67,9 @@ const satAttributionRule = "a rating counts under the channel and agent of the c
 //     hung up and was called back), else that of the issue's first
 //     answered contact, else that of its first contact abandoned in the
 //     queue, first in the order the issue's contacts came (a caller who
-//     hung up and then wrote; in a state begun after
-//     the issue's was forgotten, the first contact that state saw answered
-//     or abandoned so, else "(unknown)"); buckets are
+//     hung up and then wrote; in a state begun after the issue's was
+//     forgotten, the first contact that state saw answered or abandoned
+//     so, else "(unknown)"); buckets are
 //     0–30 s, 30–90 s, 90–150 s, 150–180 s and 180 s+ (lower bound
 //     included), and "(unqueued)" for issues that never waited in a
 //     queue. Waits count in whole milliseconds, as the wire format
