@@ -296,12 +296,24 @@ func loadCounts[P interface {
 	if !setInt64s(fs, saved) {
 		return fmt.Errorf("%s: %d counts, want %d: %w", what, len(saved), len(fs), ErrKPISnapshot)
 	}
-	for i, f := range fs {
-		if *f < 0 && !slices.Contains(P(c).durations(), f) {
-			return fmt.Errorf("%s: count %d is negative: %w", what, i, ErrKPISnapshot)
-		}
+	if i := negativeCount[P](c); i >= 0 {
+		return fmt.Errorf("%s: count %d is negative: %w", what, i, ErrKPISnapshot)
 	}
 	return nil
+}
+
+// negativeCount returns the index among fields of c's first count below
+// zero, but for the sums of durations, which may wrap; -1 for none.
+func negativeCount[P interface {
+	*T
+	segCounts
+}, T any](c *T) int {
+	for i, f := range P(c).fields() {
+		if *f < 0 && !slices.Contains(P(c).durations(), f) {
+			return i
+		}
+	}
+	return -1
 }
 
 // loadSegs returns the segments saved, which may be keyed by names up to
@@ -837,10 +849,8 @@ func (s *ServiceLevel) checkStates(h *kpiHorizon[kpiState]) error {
 		counts = append(counts, named{&s.byQueue[id], fmt.Sprintf("service level of queue %q", s.names.names[id])})
 	}
 	for _, n := range counts {
-		for i, f := range n.c.fields() {
-			if *f < 0 && !slices.Contains(n.c.durations(), f) {
-				return fmt.Errorf("%s: %d %s once moved to today's rules: %w", n.what, *f, n.c.fieldNames()[i], ErrKPISnapshot)
-			}
+		if i := negativeCount[*svcCounts](n.c); i >= 0 {
+			return fmt.Errorf("%s: %d %s once moved to today's rules: %w", n.what, *n.c.fields()[i], n.c.fieldNames()[i], ErrKPISnapshot)
 		}
 	}
 	if s.unattributed < unattributed {
