@@ -1139,7 +1139,7 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 		if err := add(p.sat.load(s.Sat, len(s.Names))); err != nil {
 			return nil, fmt.Errorf("%s restore: %w", p.kind, err)
 		}
-		if err := p.sat.checkStates(p.satHorizonOf(horizons), s.Sat, names, s.Format); err != nil {
+		if err := p.sat.checkStates(&horizons[p.satHorizon()], s.Sat, names, s.Format); err != nil {
 			return nil, fmt.Errorf("%s restore: %w: %w", p.kind, err, ErrKPISnapshot)
 		}
 	}
@@ -1161,28 +1161,20 @@ func (p *kpiParts) load(b []byte) (func(), error) {
 			set()
 		}
 		if s.Format < 6 && p.sat != nil {
-			p.sat.fromFormat5(p.satHorizon())
+			p.sat.fromFormat5(p.horizons[p.satHorizon()])
 		}
 	}, nil
 }
 
-// satHorizon returns the horizon that tracks the satisfaction's issues:
-// the one horizon, or the second of a Reporter's three (in the order
-// service, satisfaction, volume).
-func (p *kpiParts) satHorizon() *kpiHorizon[kpiState] {
+// satHorizon returns the index, among p's horizons and those restored
+// for them, of the one that tracks the satisfaction's issues: the one
+// horizon, or the second of a Reporter's three (in the order service,
+// satisfaction, volume).
+func (p *kpiParts) satHorizon() int {
 	if len(p.horizons) == 1 {
-		return p.horizons[0]
+		return 0
 	}
-	return p.horizons[1]
-}
-
-// satHorizonOf returns the horizon of hs, restored for p's, that tracks
-// the satisfaction's issues, as satHorizon.
-func (p *kpiParts) satHorizonOf(hs []kpiHorizon[kpiState]) *kpiHorizon[kpiState] {
-	if len(hs) == 1 {
-		return &hs[0]
-	}
-	return &hs[1]
+	return 1
 }
 
 // restore replaces p's state with the snapshot b, or changes nothing.
