@@ -576,13 +576,8 @@ func nationalWithDoubleZero(v, cc string) bool {
 	if !ok {
 		return false
 	}
-	digits := 0
-	for i := range len(v) {
-		if v[i] >= '0' && v[i] <= '9' {
-			digits++
-		}
-	}
-	return digits == n
+	d, reason := phoneDigits(v)
+	return reason == "" && len(d) == n
 }
 
 // keepsLeadingZero reports whether d, a country calling code or an

@@ -122,11 +122,6 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 			}
 		}
 	}
-	if err == nil && !assigned(e164) {
-		if alt, ok := n.withoutTrunk(e164); ok {
-			e164 = alt
-		}
-	}
 	if err != nil {
 		if region == "ZZ" && !strings.HasPrefix(number, "+") && !strings.HasPrefix(number, "00") {
 			return "", errors.New("has no country code (+ or 00) and no default country is set")
@@ -135,8 +130,9 @@ func (n Normalizer) NormalizePhone(number, defaultCountry string) (string, error
 	}
 	// libphonenumber does not always read its own E.164 form back as the
 	// same number (a trunk prefix kept after the country code comes off
-	// the second time): go on until it does, so that a key normalises to
-	// itself.
+	// the second time), and a reading assigned to no one may keep a trunk
+	// prefix that withoutTrunk drops: go on until the number reads as
+	// itself, so that a key normalises to itself.
 	for range 3 {
 		again, err := n.parse(e164, "ZZ")
 		if err != nil {
